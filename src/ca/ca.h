@@ -1,0 +1,66 @@
+/* The CA connector: how the station gets a certificate for a token's key.
+ * One interface, one backend per file: the embedded local CA today
+ * (ca_embedded.c), a CMP client for an external CA later. */
+#ifndef UKEY_CA_H
+#define UKEY_CA_H
+
+#include <openssl/x509.h>
+#include <json-c/json.h>
+
+#include "ca/certprof.h"
+
+struct ca;	/* opaque; holds the backend's operations */
+
+/* What the station asks the CA to certify. All pointers are borrowed. */
+struct ca_request {
+	const X509_REQ *csr;		/* proof of possession: must verify with its own key */
+	const X509_NAME *subject;	/* the subject to certify, built from the profile */
+	const struct certprof *profile;	/* key algorithm, key usage, EKU, GM/T extension */
+	int years;			/* 1..profile max_years; calendar years */
+	const char *request_key;	/* idempotency key: same key, same certificate */
+	const char *gm_identity_value;	/* value for the GM/T identity extension, or NULL */
+};
+
+/* Opens (and on first use creates) the embedded CA in dir: dir (mode 0700),
+ * ca.key (EC P-384, PEM, 0600), ca.crt (self-signed, CN = name +
+ * " Embedded CA", 20 years) and ca.db (the CA's own issued list, SQLite WAL).
+ * Later opens load them and check that key and certificate belong together.
+ * Returns 0 and *out (free with ca_free), UKEY_ERR_INVAL for a bad name,
+ * UKEY_ERR_IO / UKEY_ERR_DB / UKEY_ERR_CRYPTO / UKEY_ERR_VERIFY (ca.crt is not
+ * ca.key's), UKEY_ERR_NOMEM. Runs in the daemon; may block on disk. */
+int ca_embedded_open(const char *dir, const char *name, struct ca **out);
+
+/* Frees ca; NULL is a no-op. */
+void ca_free(struct ca *ca);
+
+/* The CA's certificate (the trust anchor for what it issues), borrowed. */
+const X509 *ca_cert(const struct ca *ca);
+
+/* The backend's name: "embedded", later "cmp". */
+const char *ca_kind(const struct ca *ca);
+
+/* Issues a certificate for req. The certificate is recorded by the CA
+ * before it is returned. If req->request_key was seen before, returns the
+ * certificate issued then (UKEY_ERR_STATE if that one has been revoked:
+ * use a new request key). Returns 0 and *out (free with X509_free),
+ * UKEY_ERR_VERIFY if the CSR's signature does not verify, UKEY_ERR_INVAL for
+ * a bad request (wrong key type for the profile, years out of range,
+ * missing GM/T identity value, ...), UKEY_ERR_UNAVAIL if the CA is down,
+ * UKEY_ERR_DB, UKEY_ERR_CRYPTO, UKEY_ERR_NOMEM. */
+int ca_issue(struct ca *ca, const struct ca_request *req, X509 **out);
+
+/* Marks the certificate with serial_hex (case-insensitive hex, as
+ * cert_serial_hex writes it) revoked with an RFC 5280 reason name
+ * (unspecified, keyCompromise, affiliationChanged, superseded,
+ * cessationOfOperation, certificateHold, privilegeWithdrawn; NULL means
+ * unspecified). Returns 0, UKEY_ERR_NOTFOUND, UKEY_ERR_STATE if already
+ * revoked, UKEY_ERR_INVAL, UKEY_ERR_UNAVAIL, UKEY_ERR_DB. */
+int ca_revoke(struct ca *ca, const char *serial_hex, const char *reason);
+
+/* Lists what the CA issued, oldest first: a JSON array of {serial, subject,
+ * not_before, not_after, status, request_key} (plus revoked_at and
+ * revoke_reason when revoked). Returns 0 and *out (json_object_put it),
+ * UKEY_ERR_DB or UKEY_ERR_NOMEM. */
+int ca_list_issued(struct ca *ca, struct json_object **out);
+
+#endif

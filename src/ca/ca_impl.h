@@ -1,0 +1,22 @@
+/* Inside the CA connector: the operations table each backend fills in.
+ * Only src/ca/ files include this. */
+#ifndef UKEY_CA_IMPL_H
+#define UKEY_CA_IMPL_H
+
+#include "ca/ca.h"
+
+struct ca_ops {
+	const char *kind;
+	int (*issue)(struct ca *ca, const struct ca_request *req, X509 **out);
+	int (*revoke)(struct ca *ca, const char *serial_hex, const char *reason);
+	int (*list_issued)(struct ca *ca, struct json_object **out);
+	void (*free_impl)(void *impl);
+};
+
+struct ca {
+	const struct ca_ops *ops;
+	X509 *cert;	/* owned */
+	void *impl;	/* the backend's state, freed by ops->free_impl */
+};
+
+#endif

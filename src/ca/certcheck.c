@@ -1,0 +1,254 @@
+/* Checks on an issued certificate (right key, right CA, right subject,
+ * right validity, a serial with entropy) and the formatting helpers used to
+ * record certificates: serial hex, ISO-8601 times, RFC 2253 subjects. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
+#include "ca/certcheck.h"
+#include "common/err.h"
+#include "common/log.h"
+
+#define DAY 86400
+
+static int
+fail(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int
+fail(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why != NULL && whylen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(why, whylen, fmt, ap);
+		va_end(ap);
+	}
+	return UKEY_ERR_VERIFY;
+}
+
+static int
+is_leap(int y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+int
+cert_time_add_years(time_t t, int years, time_t *out)
+{
+	struct tm tm;
+
+	if (years < 0 || years > 1000 || gmtime_r(&t, &tm) == NULL)
+		return UKEY_ERR_INVAL;
+	tm.tm_year += years;
+	if (tm.tm_mon == 1 && tm.tm_mday == 29 && !is_leap(tm.tm_year + 1900))
+		tm.tm_mday = 28;
+	tm.tm_isdst = 0;
+	*out = timegm(&tm);
+	return *out == (time_t)-1 ? UKEY_ERR_INVAL : 0;
+}
+
+int
+cert_time_to_time_t(const ASN1_TIME *t, time_t *out)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+		return UKEY_ERR_INVAL;
+	*out = timegm(&tm);
+	return 0;
+}
+
+int
+cert_time_iso(const ASN1_TIME *t, char *out, size_t outlen)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+		return UKEY_ERR_INVAL;
+	if (strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		return UKEY_ERR_INVAL;
+	return 0;
+}
+
+int
+cert_serial_hex(const X509 *cert, char *out, size_t outlen)
+{
+	const ASN1_INTEGER *sn = X509_get0_serialNumber(cert);
+	BIGNUM *bn = NULL;
+	char *hex = NULL;
+	int rc;
+
+	if (sn == NULL || (bn = ASN1_INTEGER_to_BN(sn, NULL)) == NULL ||
+	    (hex = BN_bn2hex(bn)) == NULL) {
+		rc = UKEY_ERR_NOMEM;
+		goto out;
+	}
+	/* BN_bn2hex writes upper-case whole bytes without leading zero bytes. */
+	if (strlen(hex) + 1 > outlen) {
+		rc = UKEY_ERR_INVAL;
+		goto out;
+	}
+	memcpy(out, hex, strlen(hex) + 1);
+	rc = 0;
+ out:
+	OPENSSL_free(hex);
+	BN_free(bn);
+	return rc;
+}
+
+int
+cert_subject_text(const X509_NAME *n, char **out)
+{
+	BIO *bio = NULL;
+	char *data, *s = NULL;
+	long len;
+	int rc;
+
+	*out = NULL;
+	if ((bio = BIO_new(BIO_s_mem())) == NULL) {
+		rc = UKEY_ERR_NOMEM;
+		goto out;
+	}
+	/* RFC 2253 escaping, but UTF-8 bytes stay readable instead of \XX. */
+	if (X509_NAME_print_ex(bio, n, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) < 0) {
+		rc = UKEY_ERR_NOMEM;
+		goto out;
+	}
+	len = BIO_get_mem_data(bio, &data);
+	if (len < 0 || (s = malloc((size_t)len + 1)) == NULL) {
+		rc = UKEY_ERR_NOMEM;
+		goto out;
+	}
+	memcpy(s, data, (size_t)len);
+	s[len] = '\0';
+	*out = s;
+	rc = 0;
+ out:
+	BIO_free(bio);
+	return rc;
+}
+
+/* Verifies cert against ca_cert alone, at time `at`. */
+static int
+verify_chain(const X509 *cert, const X509 *ca_cert, time_t at, char *why, size_t whylen)
+{
+	X509_STORE *store = NULL;
+	X509_STORE_CTX *ctx = NULL;
+	int rc, err;
+
+	if ((store = X509_STORE_new()) == NULL || (ctx = X509_STORE_CTX_new()) == NULL) {
+		rc = UKEY_ERR_NOMEM;
+		goto out;
+	}
+	/* The store only up-refs the anchor; nothing writes through these. */
+	if (X509_STORE_add_cert(store, (X509 *)ca_cert) != 1 ||
+	    X509_STORE_CTX_init(ctx, store, (X509 *)cert, NULL) != 1) {
+		rc = UKEY_ERR_NOMEM;
+		goto out;
+	}
+	/* The CA given is the trust anchor even when it is an intermediate. */
+	X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_PARTIAL_CHAIN);
+	X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_ANY);
+	X509_STORE_CTX_set_time(ctx, 0, at);
+	if (X509_verify_cert(ctx) != 1) {
+		err = X509_STORE_CTX_get_error(ctx);
+		rc = fail(why, whylen, "certificate does not verify against the CA certificate: %s",
+			  X509_verify_cert_error_string(err));
+		goto out;
+	}
+	rc = 0;
+ out:
+	ERR_clear_error();
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	return rc;
+}
+
+int
+certcheck_issued(const X509 *cert, const X509 *ca_cert, const EVP_PKEY *token_pub,
+		 const X509_NAME *expected_subject, int years, time_t now,
+		 char *why, size_t whylen)
+{
+	const EVP_PKEY *pub;
+	const ASN1_INTEGER *sn;
+	time_t nb, na, want_na, at;
+	char *got = NULL, *want = NULL;
+	int rc;
+
+	if (cert == NULL || ca_cert == NULL || token_pub == NULL || expected_subject == NULL ||
+	    years < 1) {
+		rc = UKEY_ERR_INVAL;
+		if (why != NULL && whylen > 0)
+			snprintf(why, whylen, "certificate check called without a certificate, CA, key, "
+				 "subject or validity");
+		goto out;
+	}
+	if ((pub = X509_get0_pubkey(cert)) == NULL) {
+		rc = fail(why, whylen, "certificate public key cannot be read");
+		goto out;
+	}
+	if (EVP_PKEY_eq(pub, token_pub) != 1) {
+		rc = fail(why, whylen, "certificate public key does not match the token's key");
+		goto out;
+	}
+	if (cert_time_to_time_t(X509_get0_notBefore(cert), &nb) != 0 ||
+	    cert_time_to_time_t(X509_get0_notAfter(cert), &na) != 0) {
+		rc = fail(why, whylen, "certificate validity times cannot be read");
+		goto out;
+	}
+	if (nb > now + CERTCHECK_SKEW) {
+		rc = fail(why, whylen, "certificate notBefore lies %lld s in the future (at most %d)",
+			  (long long)(nb - now), CERTCHECK_SKEW);
+		goto out;
+	}
+	/* A CA clock a little ahead of ours is tolerated above; verify at a
+	 * moment the certificate is meant to be valid. */
+	at = nb > now ? nb : now;
+	if ((rc = verify_chain(cert, ca_cert, at, why, whylen)) != 0)
+		goto out;
+	if (X509_NAME_cmp(X509_get_subject_name(cert), expected_subject) != 0) {
+		if (cert_subject_text(X509_get_subject_name(cert), &got) != 0 ||
+		    cert_subject_text(expected_subject, &want) != 0) {
+			rc = UKEY_ERR_NOMEM;
+			goto out;
+		}
+		rc = fail(why, whylen, "certificate subject \"%s\" differs from the expected \"%s\"",
+			  got, want);
+		goto out;
+	}
+	if (cert_time_add_years(nb, years, &want_na) != 0) {
+		rc = fail(why, whylen, "validity of %d years cannot be computed", years);
+		goto out;
+	}
+	if (na < want_na - DAY || na > want_na + DAY) {
+		rc = fail(why, whylen, "certificate validity is %.1f days, expected %d calendar year%s "
+			  "(%lld days)", (double)(na - nb) / DAY, years, years == 1 ? "" : "s",
+			  (long long)((want_na - nb) / DAY));
+		goto out;
+	}
+	sn = X509_get0_serialNumber(cert);
+	if (sn == NULL || ASN1_STRING_type(sn) == V_ASN1_NEG_INTEGER) {
+		rc = fail(why, whylen, "certificate serial number is negative");
+		goto out;
+	}
+	if (ASN1_STRING_length(sn) < 8) {
+		rc = fail(why, whylen, "certificate serial number has %d bytes, at least 8 "
+			  "(64 bits of entropy)", ASN1_STRING_length(sn));
+		goto out;
+	}
+	rc = 0;
+ out:
+	free(got);
+	free(want);
+	return rc;
+}

@@ -1,0 +1,1056 @@
+/* Certificate profiles: parses a profile INI file (inih) into a subject
+ * template, key algorithm and extension set, and expands the template with
+ * the order's values into an X509_NAME. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+#include <openssl/objects.h>
+#include <openssl/x509v3.h>
+
+#include "ca/certprof.h"
+#include "common/err.h"
+#include "common/log.h"
+
+#define PROFILE_NAME_MAX 64
+#define MAX_YEARS_LIMIT 30
+
+enum key_alg { ALG_NONE, ALG_RSA2048, ALG_EC_P256 };
+
+struct rdn {
+	const struct attr_info *attr;
+	char *tmpl;
+};
+
+struct certprof {
+	char *path;
+	char *name;
+	char *description;
+	enum key_alg alg;
+	int max_years;
+	char *label;
+	struct rdn *rdns;
+	size_t nrdns, caprdns;
+	unsigned key_usage;
+	char **ekus;
+	size_t nekus;
+	const char *gm_var;	/* static string or NULL */
+	const char *gm_oid;
+};
+
+struct certprof_set {
+	struct certprof **v;
+	size_t n;
+};
+
+/* Subject attributes a profile may use. Upper bounds in characters are
+ * RFC 5280's (ub-common-name 64, ub-organization-name 64, ...); C and
+ * serialNumber are PrintableString, the rest UTF8String. */
+struct attr_info {
+	const char *key;
+	int nid;
+	int max_chars;
+	int printable;
+};
+
+static const struct attr_info attrs[] = {
+	{ "C", NID_countryName, 2, 1 },
+	{ "ST", NID_stateOrProvinceName, 128, 0 },
+	{ "L", NID_localityName, 128, 0 },
+	{ "street", NID_streetAddress, 128, 0 },
+	{ "O", NID_organizationName, 64, 0 },
+	{ "OU", NID_organizationalUnitName, 64, 0 },
+	{ "CN", NID_commonName, 64, 0 },
+	{ "serialNumber", NID_serialNumber, 64, 1 },
+	{ "title", NID_title, 64, 0 },
+	{ "givenName", NID_givenName, 32768, 0 },
+	{ "surname", NID_surname, 32768, 0 },
+};
+
+static const char *const known_vars[] = {
+	"province", "city", "county", "org_name", "uscc", "name", "id_number", "phone", "portal_ref",
+};
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} ku_names[] = {
+	{ "digitalSignature", KU_DIGITAL_SIGNATURE },
+	{ "nonRepudiation", KU_NON_REPUDIATION },
+	{ "contentCommitment", KU_NON_REPUDIATION },
+	{ "keyEncipherment", KU_KEY_ENCIPHERMENT },
+	{ "dataEncipherment", KU_DATA_ENCIPHERMENT },
+	{ "keyAgreement", KU_KEY_AGREEMENT },
+};
+
+static const struct {
+	const char *name;
+	const char *oid;
+} eku_names[] = {
+	{ "serverAuth", "1.3.6.1.5.5.7.3.1" },
+	{ "clientAuth", "1.3.6.1.5.5.7.3.2" },
+	{ "codeSigning", "1.3.6.1.5.5.7.3.3" },
+	{ "emailProtection", "1.3.6.1.5.5.7.3.4" },
+	{ "timeStamping", "1.3.6.1.5.5.7.3.8" },
+};
+
+/* GM/T 0015-2012 identity extensions (non-critical). */
+#define GM_OID_PERSONAL_ID "1.2.156.10260.4.1.1"
+#define GM_OID_ORG_CODE "1.2.156.10260.4.1.4"
+
+/* Line numbers of keys seen, for duplicate and cross-key errors. */
+enum seen_key {
+	K_NAME, K_DESC, K_ALG, K_YEARS, K_LABEL, K_KU, K_EKU, K_GM, K_COUNT_
+};
+
+struct parse_ctx {
+	const char *path;
+	FILE *f;
+	char *buf;
+	size_t bufcap;
+	int lineno;
+	int max_line;
+	int failed;
+	char err[512];
+	int line[K_COUNT_];
+	struct certprof *p;
+	int nomem;
+};
+
+static void
+set_err(struct parse_ctx *pc, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+set_err(struct parse_ctx *pc, int line, const char *fmt, ...)
+{
+	char what[400];
+	va_list ap;
+
+	if (pc->failed)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	snprintf(pc->err, sizeof(pc->err), "%s:%d: %s", pc->path, line, what);
+	pc->failed = 1;
+}
+
+static void
+put_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void
+put_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+int
+certprof_var_known(const char *var)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(known_vars) / sizeof(known_vars[0]); i++)
+		if (strcmp(known_vars[i], var) == 0)
+			return 1;
+	return 0;
+}
+
+/* Checks a template's {variable} references; returns 0 or writes why. */
+static int
+template_check(const char *t, char *why, size_t whylen)
+{
+	const char *p = t, *open, *close;
+	char var[32];
+
+	while ((open = strpbrk(p, "{}")) != NULL) {
+		if (*open == '}') {
+			snprintf(why, whylen, "'}' without '{'");
+			return -1;
+		}
+		if ((close = strchr(open + 1, '}')) == NULL) {
+			snprintf(why, whylen, "'{' without '}'");
+			return -1;
+		}
+		if ((size_t)(close - open - 1) >= sizeof(var) || close == open + 1) {
+			snprintf(why, whylen, "unknown variable {%.*s}", (int)(close - open - 1), open + 1);
+			return -1;
+		}
+		memcpy(var, open + 1, (size_t)(close - open - 1));
+		var[close - open - 1] = '\0';
+		if (!certprof_var_known(var)) {
+			snprintf(why, whylen, "unknown variable {%s}", var);
+			return -1;
+		}
+		p = close + 1;
+	}
+	return 0;
+}
+
+/* Expands {variables} in t. Returns 0 and a malloc'd string, UKEY_ERR_INVAL
+ * with why naming the empty variable, or UKEY_ERR_NOMEM. */
+static int
+template_expand(const char *t, certprof_var_fn var, void *ctx, char **out, char *why, size_t whylen)
+{
+	size_t len = 0, cap = strlen(t) + 64;
+	char *s = NULL, *tmp;
+	const char *p = t;
+	int rc;
+
+	*out = NULL;
+	if ((s = malloc(cap)) == NULL)
+		return UKEY_ERR_NOMEM;
+	while (*p != '\0') {
+		const char *piece = p;
+		size_t plen = 1;
+		char name[32];
+
+		if (*p == '{') {
+			const char *close = strchr(p, '}');
+			size_t n;
+
+			if (close == NULL || (n = (size_t)(close - p - 1)) >= sizeof(name)) {
+				snprintf(why, whylen, "bad template");
+				rc = UKEY_ERR_INVAL;
+				goto out;
+			}
+			memcpy(name, p + 1, n);
+			name[n] = '\0';
+			piece = var(ctx, name);
+			if (piece == NULL || *piece == '\0') {
+				snprintf(why, whylen, "variable {%s} is empty", name);
+				rc = UKEY_ERR_INVAL;
+				goto out;
+			}
+			plen = strlen(piece);
+			p = close + 1;
+		} else {
+			p++;
+		}
+		if (len + plen + 1 > cap) {
+			cap = (len + plen + 1) * 2;
+			if ((tmp = realloc(s, cap)) == NULL) {
+				rc = UKEY_ERR_NOMEM;
+				goto out;
+			}
+			s = tmp;
+		}
+		memcpy(s + len, piece, plen);
+		len += plen;
+	}
+	s[len] = '\0';
+	*out = s;
+	s = NULL;
+	rc = 0;
+ out:
+	free(s);
+	return rc;
+}
+
+/* Counts UTF-8 characters; returns -1 for malformed UTF-8 (overlong forms,
+ * surrogates and code points past U+10FFFF included) or a control char. */
+static long
+utf8_chars(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	long n = 0;
+
+	while (*p != '\0') {
+		unsigned c = *p, cp;
+		int more, i;
+
+		if (c < 0x80) {
+			if (c < 0x20 || c == 0x7f)
+				return -1;
+			p++;
+			n++;
+			continue;
+		}
+		if ((c & 0xe0) == 0xc0) {
+			more = 1;
+			cp = c & 0x1f;
+		} else if ((c & 0xf0) == 0xe0) {
+			more = 2;
+			cp = c & 0x0f;
+		} else if ((c & 0xf8) == 0xf0) {
+			more = 3;
+			cp = c & 0x07;
+		} else {
+			return -1;
+		}
+		for (i = 1; i <= more; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return -1;
+			cp = (cp << 6) | (p[i] & 0x3f);
+		}
+		if ((more == 1 && cp < 0x80) || (more == 2 && cp < 0x800) ||
+		    (more == 3 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return -1;
+		p += more + 1;
+		n++;
+	}
+	return n;
+}
+
+static int
+printable_char(int c)
+{
+	return isascii(c) && (isalnum(c) || strchr(" '()+,-./:=?", c) != NULL);
+}
+
+/* Checks one expanded attribute value against its attribute's rules. */
+static int
+value_check(const struct attr_info *a, const char *v, char *why, size_t whylen)
+{
+	long n = utf8_chars(v);
+	const char *p;
+
+	if (n < 0) {
+		snprintf(why, whylen, "not valid UTF-8 text (or holds a control character)");
+		return -1;
+	}
+	if (n == 0) {
+		snprintf(why, whylen, "empty");
+		return -1;
+	}
+	if (n > a->max_chars) {
+		snprintf(why, whylen, "%ld characters, at most %d (RFC 5280)", n, a->max_chars);
+		return -1;
+	}
+	if (a->printable) {
+		for (p = v; *p != '\0'; p++) {
+			if (!printable_char((unsigned char)*p)) {
+				snprintf(why, whylen, "character %ld is not allowed in a PrintableString "
+					 "(letters, digits, space and '()+,-./:=? only)", (long)(p - v) + 1);
+				return -1;
+			}
+		}
+	}
+	if (a->nid == NID_countryName &&
+	    (n != 2 || !isupper((unsigned char)v[0]) || !isupper((unsigned char)v[1]))) {
+		snprintf(why, whylen, "must be a two-letter upper-case country code (ISO 3166), like CN");
+		return -1;
+	}
+	return 0;
+}
+
+static const struct attr_info *
+attr_find(const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++)
+		if (strcmp(attrs[i].key, key) == 0)
+			return &attrs[i];
+	return NULL;
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+/* Duplicates value into *slot; records the key's line, refusing a repeat. */
+static int
+take_string(struct parse_ctx *pc, enum seen_key k, const char *section, const char *key,
+	    const char *value, char **slot)
+{
+	if (pc->line[k] != 0) {
+		set_err(pc, pc->lineno, "[%s] %s given twice (first on line %d)", section, key, pc->line[k]);
+		return 0;
+	}
+	pc->line[k] = pc->lineno;
+	if (slot == NULL)
+		return 1;
+	if ((*slot = strdup(value)) == NULL) {
+		pc->nomem = 1;
+		set_err(pc, pc->lineno, "out of memory");
+		return 0;
+	}
+	return 1;
+}
+
+static int
+parse_profile_key(struct parse_ctx *pc, const char *key, const char *value)
+{
+	struct certprof *p = pc->p;
+	char why[160];
+	const char *c;
+	char *end;
+	long y;
+
+	if (strcmp(key, "name") == 0) {
+		if (!take_string(pc, K_NAME, "profile", key, value, &p->name))
+			return 0;
+		if (*value == '\0' || strlen(value) > PROFILE_NAME_MAX || !islower((unsigned char)*value) ||
+		    strspn(value, "abcdefghijklmnopqrstuvwxyz0123456789-_") != strlen(value)) {
+			set_err(pc, pc->lineno, "profile.name '%s': use 1-%d of a-z, 0-9, '-', '_', "
+				"starting with a letter", value, PROFILE_NAME_MAX);
+			return 0;
+		}
+		return 1;
+	}
+	if (strcmp(key, "description") == 0)
+		return take_string(pc, K_DESC, "profile", key, value, &p->description);
+	if (strcmp(key, "key_alg") == 0) {
+		if (!take_string(pc, K_ALG, "profile", key, value, NULL))
+			return 0;
+		if (strcmp(value, "rsa2048") == 0)
+			p->alg = ALG_RSA2048;
+		else if (strcmp(value, "ec-p256") == 0)
+			p->alg = ALG_EC_P256;
+		else {
+			set_err(pc, pc->lineno, "profile.key_alg '%s': must be rsa2048 or ec-p256", value);
+			return 0;
+		}
+		return 1;
+	}
+	if (strcmp(key, "max_years") == 0) {
+		if (!take_string(pc, K_YEARS, "profile", key, value, NULL))
+			return 0;
+		errno = 0;
+		y = strtol(value, &end, 10);
+		for (c = value; *c != '\0'; c++)
+			if (!isdigit((unsigned char)*c))
+				break;
+		if (*value == '\0' || *c != '\0' || *end != '\0' || errno != 0 || y < 1 ||
+		    y > MAX_YEARS_LIMIT) {
+			set_err(pc, pc->lineno, "profile.max_years '%s': must be a whole number from 1 to %d",
+				value, MAX_YEARS_LIMIT);
+			return 0;
+		}
+		p->max_years = (int)y;
+		return 1;
+	}
+	if (strcmp(key, "label") == 0) {
+		if (!take_string(pc, K_LABEL, "profile", key, value, &p->label))
+			return 0;
+		if (*value == '\0') {
+			set_err(pc, pc->lineno, "profile.label: empty");
+			return 0;
+		}
+		if (template_check(value, why, sizeof(why)) != 0) {
+			set_err(pc, pc->lineno, "profile.label: %s", why);
+			return 0;
+		}
+		return 1;
+	}
+	set_err(pc, pc->lineno, "unknown key '%s' in [profile] (known: name, description, key_alg, "
+		"max_years, label)", key);
+	return 0;
+}
+
+static int
+parse_subject_key(struct parse_ctx *pc, const char *key, const char *value)
+{
+	struct certprof *p = pc->p;
+	const struct attr_info *a = attr_find(key);
+	struct rdn *tmp;
+	char why[160];
+
+	if (a == NULL) {
+		set_err(pc, pc->lineno, "unknown subject attribute '%s' (known: C, ST, L, street, O, OU, "
+			"CN, serialNumber, title, givenName, surname)", key);
+		return 0;
+	}
+	if (*value == '\0') {
+		set_err(pc, pc->lineno, "subject.%s: empty template", key);
+		return 0;
+	}
+	if (template_check(value, why, sizeof(why)) != 0) {
+		set_err(pc, pc->lineno, "subject.%s: %s", key, why);
+		return 0;
+	}
+	/* A fixed value (no variables) can be checked now rather than per token. */
+	if (strchr(value, '{') == NULL && value_check(a, value, why, sizeof(why)) != 0) {
+		set_err(pc, pc->lineno, "subject.%s: %s", key, why);
+		return 0;
+	}
+	if (p->nrdns == p->caprdns) {
+		size_t cap = p->caprdns ? p->caprdns * 2 : 8;
+
+		if ((tmp = realloc(p->rdns, cap * sizeof(*tmp))) == NULL)
+			goto nomem;
+		p->rdns = tmp;
+		p->caprdns = cap;
+	}
+	if ((p->rdns[p->nrdns].tmpl = strdup(value)) == NULL)
+		goto nomem;
+	p->rdns[p->nrdns].attr = a;
+	p->nrdns++;
+	return 1;
+ nomem:
+	pc->nomem = 1;
+	set_err(pc, pc->lineno, "out of memory");
+	return 0;
+}
+
+static int
+parse_key_usage(struct parse_ctx *pc, const char *value)
+{
+	char *copy, *tok, *save = NULL, *t;
+	size_t i;
+	int ok = 0;
+
+	if ((copy = strdup(value)) == NULL) {
+		pc->nomem = 1;
+		set_err(pc, pc->lineno, "out of memory");
+		return 0;
+	}
+	for (tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		t = trim(tok);
+		if (strcmp(t, "keyCertSign") == 0 || strcmp(t, "cRLSign") == 0) {
+			set_err(pc, pc->lineno, "extensions.key_usage: %s is for CA certificates, "
+				"not allowed in a token certificate", t);
+			goto out;
+		}
+		for (i = 0; i < sizeof(ku_names) / sizeof(ku_names[0]); i++)
+			if (strcmp(ku_names[i].name, t) == 0)
+				break;
+		if (i == sizeof(ku_names) / sizeof(ku_names[0])) {
+			set_err(pc, pc->lineno, "extensions.key_usage: unknown key usage '%s' (known: "
+				"digitalSignature, nonRepudiation, keyEncipherment, dataEncipherment, "
+				"keyAgreement)", t);
+			goto out;
+		}
+		pc->p->key_usage |= ku_names[i].bit;
+	}
+	if (pc->p->key_usage == 0) {
+		set_err(pc, pc->lineno, "extensions.key_usage: empty");
+		goto out;
+	}
+	ok = 1;
+ out:
+	free(copy);
+	return ok;
+}
+
+static int
+is_dotted_oid(const char *s)
+{
+	int dots = 0;
+
+	if (!isdigit((unsigned char)*s))
+		return 0;
+	for (; *s != '\0'; s++) {
+		if (*s == '.') {
+			if (s[1] == '.' || s[1] == '\0')
+				return 0;
+			dots++;
+		} else if (!isdigit((unsigned char)*s)) {
+			return 0;
+		}
+	}
+	return dots >= 1;
+}
+
+static int
+parse_eku(struct parse_ctx *pc, const char *value)
+{
+	struct certprof *p = pc->p;
+	char *copy, *tok, *save = NULL, *t, **tmp;
+	const char *oid;
+	ASN1_OBJECT *obj;
+	size_t i;
+	int ok = 0;
+
+	if ((copy = strdup(value)) == NULL)
+		goto nomem;
+	for (tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		t = trim(tok);
+		oid = NULL;
+		for (i = 0; i < sizeof(eku_names) / sizeof(eku_names[0]); i++)
+			if (strcmp(eku_names[i].name, t) == 0)
+				oid = eku_names[i].oid;
+		if (oid == NULL && is_dotted_oid(t)) {
+			/* Validate the dotted form the way the CA will encode it. */
+			if ((obj = OBJ_txt2obj(t, 1)) != NULL) {
+				oid = t;
+				ASN1_OBJECT_free(obj);
+			}
+		}
+		if (oid == NULL) {
+			set_err(pc, pc->lineno, "extensions.extended_key_usage: unknown usage '%s' (known: "
+				"serverAuth, clientAuth, codeSigning, emailProtection, timeStamping, or a "
+				"dotted OID)", t);
+			goto out;
+		}
+		if ((tmp = realloc(p->ekus, (p->nekus + 1) * sizeof(*tmp))) == NULL)
+			goto nomem;
+		p->ekus = tmp;
+		if ((p->ekus[p->nekus] = strdup(oid)) == NULL)
+			goto nomem;
+		p->nekus++;
+	}
+	if (p->nekus == 0) {
+		set_err(pc, pc->lineno, "extensions.extended_key_usage: empty (leave the key out instead)");
+		goto out;
+	}
+	ok = 1;
+	goto out;
+ nomem:
+	pc->nomem = 1;
+	set_err(pc, pc->lineno, "out of memory");
+ out:
+	free(copy);
+	return ok;
+}
+
+static int
+parse_extensions_key(struct parse_ctx *pc, const char *key, const char *value)
+{
+	if (strcmp(key, "key_usage") == 0) {
+		if (!take_string(pc, K_KU, "extensions", key, value, NULL))
+			return 0;
+		return parse_key_usage(pc, value);
+	}
+	if (strcmp(key, "extended_key_usage") == 0) {
+		if (!take_string(pc, K_EKU, "extensions", key, value, NULL))
+			return 0;
+		return parse_eku(pc, value);
+	}
+	if (strcmp(key, "gm_identity") == 0) {
+		if (!take_string(pc, K_GM, "extensions", key, value, NULL))
+			return 0;
+		if (strcmp(value, "uscc") == 0) {
+			pc->p->gm_var = "uscc";
+			pc->p->gm_oid = GM_OID_ORG_CODE;
+		} else if (strcmp(value, "id_number") == 0) {
+			pc->p->gm_var = "id_number";
+			pc->p->gm_oid = GM_OID_PERSONAL_ID;
+		} else if (strcmp(value, "none") != 0) {
+			set_err(pc, pc->lineno, "extensions.gm_identity '%s': must be uscc, id_number or none",
+				value);
+			return 0;
+		}
+		return 1;
+	}
+	set_err(pc, pc->lineno, "unknown key '%s' in [extensions] (known: key_usage, "
+		"extended_key_usage, gm_identity)", key);
+	return 0;
+}
+
+static int
+ini_handler_fn(void *user, const char *section, const char *key, const char *value)
+{
+	struct parse_ctx *pc = user;
+
+	if (pc->failed)
+		return 1;	/* the first error is the one reported */
+	if (*section == '\0') {
+		set_err(pc, pc->lineno, "'%s' outside any section (start with [profile])", key);
+		return 0;
+	}
+	if (strcmp(section, "profile") == 0)
+		return parse_profile_key(pc, key, value);
+	if (strcmp(section, "subject") == 0)
+		return parse_subject_key(pc, key, value);
+	if (strcmp(section, "extensions") == 0)
+		return parse_extensions_key(pc, key, value);
+	/* Unknown section headers are caught by the reader; keep a guard. */
+	set_err(pc, pc->lineno, "unknown section [%s]", section);
+	return 0;
+}
+
+/* fgets-style reader for inih that counts lines (so the handler knows where
+ * it is), refuses lines too long for inih's buffer instead of letting it
+ * split them, and names unknown section headers even when they are empty. */
+static char *
+ini_reader_fn(char *str, int num, void *stream)
+{
+	struct parse_ctx *pc = stream;
+	ssize_t n;
+	char *s, *close;
+
+	if (pc->failed)
+		return NULL;
+	n = getline(&pc->buf, &pc->bufcap, pc->f);
+	if (n < 0)
+		return NULL;
+	pc->lineno++;
+	if (n + 3 > num) {
+		set_err(pc, pc->lineno, "line is %zd bytes long, at most %d", n, num - 3);
+		return NULL;
+	}
+	if (memchr(pc->buf, '\0', (size_t)n) != NULL) {
+		set_err(pc, pc->lineno, "NUL byte in the file");
+		return NULL;
+	}
+	memcpy(str, pc->buf, (size_t)n + 1);
+	s = pc->buf;
+	if (pc->lineno == 1 && (unsigned char)s[0] == 0xef && (unsigned char)s[1] == 0xbb &&
+	    (unsigned char)s[2] == 0xbf)
+		s += 3;
+	s = trim(s);
+	if (*s == '[') {
+		if ((close = strchr(s, ']')) == NULL) {
+			set_err(pc, pc->lineno, "section header without ']'");
+			return NULL;
+		}
+		*close = '\0';
+		if (strcmp(s + 1, "profile") != 0 && strcmp(s + 1, "subject") != 0 &&
+		    strcmp(s + 1, "extensions") != 0) {
+			set_err(pc, pc->lineno, "unknown section [%s] (known: [profile], [subject], "
+				"[extensions])", s + 1);
+			return NULL;
+		}
+	}
+	return str;
+}
+
+/* Rules that span keys, checked once the whole file is read. */
+static void
+check_complete(struct parse_ctx *pc)
+{
+	struct certprof *p = pc->p;
+	int last = pc->lineno;
+	size_t i;
+	int has_cn = 0;
+
+	if (pc->line[K_NAME] == 0)
+		set_err(pc, last, "[profile] name is missing");
+	if (pc->line[K_ALG] == 0)
+		set_err(pc, last, "[profile] key_alg is missing (rsa2048 or ec-p256)");
+	if (pc->line[K_YEARS] == 0)
+		set_err(pc, last, "[profile] max_years is missing");
+	if (pc->line[K_LABEL] == 0)
+		set_err(pc, last, "[profile] label is missing");
+	for (i = 0; i < p->nrdns; i++)
+		if (p->rdns[i].attr->nid == NID_commonName)
+			has_cn = 1;
+	if (!has_cn)
+		set_err(pc, last, "[subject] has no CN");
+	if (pc->line[K_KU] == 0)
+		set_err(pc, last, "[extensions] key_usage is missing");
+	if (pc->failed)
+		return;
+	if (p->alg == ALG_EC_P256 && (p->key_usage & (KU_KEY_ENCIPHERMENT | KU_DATA_ENCIPHERMENT)))
+		set_err(pc, pc->line[K_KU], "extensions.key_usage: %s needs an RSA key, but key_alg "
+			"is ec-p256 (line %d)", (p->key_usage & KU_KEY_ENCIPHERMENT) ?
+			"keyEncipherment" : "dataEncipherment", pc->line[K_ALG]);
+	if (p->alg == ALG_RSA2048 && (p->key_usage & KU_KEY_AGREEMENT))
+		set_err(pc, pc->line[K_KU], "extensions.key_usage: keyAgreement needs an EC key, but "
+			"key_alg is rsa2048 (line %d)", pc->line[K_ALG]);
+}
+
+void
+certprof_free(struct certprof *p)
+{
+	size_t i;
+
+	if (p == NULL)
+		return;
+	for (i = 0; i < p->nrdns; i++)
+		free(p->rdns[i].tmpl);
+	for (i = 0; i < p->nekus; i++)
+		free(p->ekus[i]);
+	free(p->rdns);
+	free(p->ekus);
+	free(p->path);
+	free(p->name);
+	free(p->description);
+	free(p->label);
+	free(p);
+}
+
+int
+certprof_load(const char *path, struct certprof **out, char *err, size_t errlen)
+{
+	struct parse_ctx pc;
+	struct certprof *p = NULL;
+	int rc, r;
+
+	*out = NULL;
+	memset(&pc, 0, sizeof(pc));
+	pc.path = path;
+	if ((pc.f = fopen(path, "re")) == NULL) {
+		put_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		rc = errno == ENOENT ? UKEY_ERR_NOTFOUND : UKEY_ERR_IO;
+		goto out;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL || (p->path = strdup(path)) == NULL) {
+		rc = UKEY_ERR_NOMEM;
+		goto out;
+	}
+	pc.p = p;
+	r = ini_parse_stream(ini_reader_fn, &pc, ini_handler_fn, &pc);
+	if (pc.nomem) {
+		rc = UKEY_ERR_NOMEM;
+		goto out;
+	}
+	if (!pc.failed && ferror(pc.f)) {
+		put_err(err, errlen, "%s: read error", path);
+		rc = UKEY_ERR_IO;
+		goto out;
+	}
+	if (!pc.failed && r > 0)
+		set_err(&pc, r, "syntax error: expected '[section]', 'key = value' or a comment");
+	else if (!pc.failed && r < 0) {
+		rc = UKEY_ERR_NOMEM;
+		goto out;
+	}
+	if (!pc.failed)
+		check_complete(&pc);
+	if (pc.failed) {
+		put_err(err, errlen, "%s", pc.err);
+		rc = UKEY_ERR_INVAL;
+		goto out;
+	}
+	if (p->description == NULL && (p->description = strdup("")) == NULL) {
+		rc = UKEY_ERR_NOMEM;
+		goto out;
+	}
+	*out = p;
+	p = NULL;
+	rc = 0;
+ out:
+	if (pc.f != NULL)
+		fclose(pc.f);
+	free(pc.buf);
+	certprof_free(p);
+	return rc;
+}
+
+const char *
+certprof_name(const struct certprof *p)
+{
+	return p->name;
+}
+
+const char *
+certprof_description(const struct certprof *p)
+{
+	return p->description;
+}
+
+const char *
+certprof_path(const struct certprof *p)
+{
+	return p->path;
+}
+
+const char *
+certprof_key_alg(const struct certprof *p)
+{
+	return p->alg == ALG_RSA2048 ? "rsa2048" : "ec-p256";
+}
+
+int
+certprof_max_years(const struct certprof *p)
+{
+	return p->max_years;
+}
+
+unsigned
+certprof_key_usage(const struct certprof *p)
+{
+	return p->key_usage;
+}
+
+size_t
+certprof_eku_count(const struct certprof *p)
+{
+	return p->nekus;
+}
+
+const char *
+certprof_eku_oid(const struct certprof *p, size_t i)
+{
+	return i < p->nekus ? p->ekus[i] : NULL;
+}
+
+const char *
+certprof_gm_identity(const struct certprof *p)
+{
+	return p->gm_var;
+}
+
+const char *
+certprof_gm_identity_oid(const struct certprof *p)
+{
+	return p->gm_oid;
+}
+
+int
+certprof_subject(const struct certprof *p, certprof_var_fn var, void *ctx, X509_NAME **out,
+		 char *err, size_t errlen)
+{
+	X509_NAME *name = NULL;
+	char *value = NULL;
+	char why[200];
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	if ((name = X509_NAME_new()) == NULL) {
+		rc = UKEY_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < p->nrdns; i++) {
+		const struct attr_info *a = p->rdns[i].attr;
+
+		if ((rc = template_expand(p->rdns[i].tmpl, var, ctx, &value, why, sizeof(why))) != 0) {
+			if (rc == UKEY_ERR_INVAL)
+				put_err(err, errlen, "subject.%s: %s", a->key, why);
+			goto out;
+		}
+		if (value_check(a, value, why, sizeof(why)) != 0) {
+			put_err(err, errlen, "subject.%s: %s", a->key, why);
+			rc = UKEY_ERR_INVAL;
+			goto out;
+		}
+		/* MBSTRING_UTF8 lets OpenSSL's string table pick the type:
+		 * PrintableString for C and serialNumber, UTF8String otherwise. */
+		if (X509_NAME_add_entry_by_NID(name, a->nid, MBSTRING_UTF8, (const unsigned char *)value,
+					       -1, -1, 0) != 1) {
+			log_error("X509_NAME_add_entry_by_NID(%s) failed", a->key);
+			put_err(err, errlen, "subject.%s: OpenSSL refused the value", a->key);
+			rc = UKEY_ERR_INVAL;
+			goto out;
+		}
+		free(value);
+		value = NULL;
+	}
+	*out = name;
+	name = NULL;
+	rc = 0;
+ out:
+	free(value);
+	X509_NAME_free(name);
+	return rc;
+}
+
+int
+certprof_label(const struct certprof *p, certprof_var_fn var, void *ctx, char **out)
+{
+	char why[160];
+	int rc;
+
+	*out = NULL;
+	rc = template_expand(p->label, var, ctx, out, why, sizeof(why));
+	if (rc == UKEY_ERR_INVAL)
+		log_warn("profile %s, label: %s", p->name, why);
+	return rc;
+}
+
+static int
+conf_filter(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+
+	return d->d_name[0] != '.' && n > 5 && strcmp(d->d_name + n - 5, ".conf") == 0;
+}
+
+void
+certprof_set_free(struct certprof_set *s)
+{
+	size_t i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < s->n; i++)
+		certprof_free(s->v[i]);
+	free(s->v);
+	free(s);
+}
+
+int
+certprof_set_load_dir(const char *dir, struct certprof_set **out, char *err, size_t errlen)
+{
+	struct certprof_set *s = NULL;
+	struct dirent **names = NULL;
+	char *path = NULL;
+	int n = -1, i, rc;
+	size_t j;
+
+	*out = NULL;
+	if ((n = scandir(dir, &names, conf_filter, alphasort)) < 0) {
+		put_err(err, errlen, "%s: cannot read directory: %s", dir, strerror(errno));
+		rc = errno == ENOENT ? UKEY_ERR_NOTFOUND : UKEY_ERR_IO;
+		goto out;
+	}
+	if (n == 0) {
+		put_err(err, errlen, "%s: no *.conf profile files", dir);
+		rc = UKEY_ERR_NOTFOUND;
+		goto out;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->v = calloc((size_t)n, sizeof(*s->v))) == NULL) {
+		rc = UKEY_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (asprintf(&path, "%s/%s", dir, names[i]->d_name) < 0) {
+			path = NULL;
+			rc = UKEY_ERR_NOMEM;
+			goto out;
+		}
+		if ((rc = certprof_load(path, &s->v[s->n], err, errlen)) != 0)
+			goto out;
+		s->n++;
+		for (j = 0; j + 1 < s->n; j++) {
+			if (strcmp(s->v[j]->name, s->v[s->n - 1]->name) == 0) {
+				put_err(err, errlen, "%s: profile name '%s' is already used by %s", path,
+					s->v[s->n - 1]->name, s->v[j]->path);
+				rc = UKEY_ERR_EXISTS;
+				goto out;
+			}
+		}
+		free(path);
+		path = NULL;
+	}
+	*out = s;
+	s = NULL;
+	rc = 0;
+ out:
+	free(path);
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	certprof_set_free(s);
+	return rc;
+}
+
+const struct certprof *
+certprof_set_find(const struct certprof_set *s, const char *name)
+{
+	size_t i;
+
+	for (i = 0; s != NULL && i < s->n; i++)
+		if (strcmp(s->v[i]->name, name) == 0)
+			return s->v[i];
+	return NULL;
+}
+
+size_t
+certprof_set_count(const struct certprof_set *s)
+{
+	return s == NULL ? 0 : s->n;
+}
+
+const struct certprof *
+certprof_set_get(const struct certprof_set *s, size_t i)
+{
+	return s != NULL && i < s->n ? s->v[i] : NULL;
+}

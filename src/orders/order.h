@@ -1,0 +1,133 @@
+/* The certificate order as filed on the portal: handler, up to three
+ * certificate sections, invoice and key delivery, fee. Parsed and validated
+ * from JSON (docs/order-format.md), and written back in normalized form. */
+#ifndef UKEY_ORDER_H
+#define UKEY_ORDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "common/errlist.h"
+
+/* 200 yuan per certificate per year, in fen (1 yuan = 100 fen). */
+#define ORDER_FEE_FEN_PER_CERT_YEAR 20000
+
+#define ORDER_YEARS_MIN 1
+#define ORDER_YEARS_MAX 5
+#define ORDER_COUNT_MIN 1
+#define ORDER_COUNT_MAX 50
+/* RFC 5280 upper bound for CN and O, counted in characters. */
+#define ORDER_NAME_MAX_CHARS 64
+
+enum order_type { ORDER_NEW = 0, ORDER_RENEWAL = 1 };
+enum item_kind { ITEM_ORG = 0, ITEM_LEGAL_REP = 1, ITEM_ENTRUSTED = 2 };
+enum invoice_kind { INVOICE_NONE = 0, INVOICE_MAIL = 1 };
+enum delivery_kind { DELIVERY_PICKUP = 0, DELIVERY_MAIL = 1 };
+
+/* A scanned document uploaded with the order; only its description and
+ * digest travel with the order, the file itself stays on the portal. */
+struct order_attachment {
+	char *name;		/* file name as uploaded */
+	char *type;		/* "pdf", "gif", "png", "jpeg" or "jpg" */
+	char *sha256;		/* 64 lower-case hex digits */
+};
+
+/* One ticked certificate section: count certificates (one token each) of
+ * the same subject, each valid for years. */
+struct order_item {
+	enum item_kind kind;
+	char *name;		/* organisation name or person name */
+	char *uscc;		/* ITEM_ORG only */
+	char *id_number;	/* persons: resident ID, normalized (upper-case X) */
+	char *phone;		/* ITEM_ENTRUSTED only: 11-digit mobile */
+	int years, count;
+	char *cert_profile;	/* as given, or NULL = default for the kind */
+	struct order_attachment *attachments;
+	size_t n_attachments;
+};
+
+struct order_handler {
+	char *province, *city, *county;
+	char *name, *id_number, *phone;	/* id normalized, phone 11 digits */
+	struct order_attachment id_scan;
+};
+
+struct order_invoice {
+	enum invoice_kind kind;
+	/* INVOICE_MAIL only; bank_account and address_phone may be NULL. */
+	char *unit_name, *taxpayer_id, *bank_account, *address_phone;
+	char *recipient, *phone, *address;
+};
+
+struct order_delivery {
+	enum delivery_kind kind;
+	char *address, *recipient, *phone;	/* DELIVERY_MAIL only */
+};
+
+struct order {
+	char *portal_ref;
+	enum order_type type;
+	char *account_uscc;		/* the portal account that filed the order */
+	char *renews_serial;		/* ORDER_RENEWAL: lower-case hex, else NULL */
+	struct order_handler handler;
+	struct order_item *items;	/* ticked sections only: org, legal_rep, entrusted */
+	size_t n_items;
+	struct order_invoice invoice;
+	struct order_delivery delivery;
+	int64_t stated_amount_fen;	/* equals order_total_fen() once parsed */
+	/* Check-character failures of identity numbers: not hard errors, a
+	 * reviewer may override them with a recorded reason. */
+	char **checksum_failures;
+	size_t n_checksum_failures;
+};
+
+/* "new" or "renewal". */
+const char *order_type_name(enum order_type t);
+
+/* "organisation", "legal_rep" or "entrusted": also the section's JSON key. */
+const char *item_kind_name(enum item_kind k);
+
+/* The certificate profile an item asks for: its cert_profile, or the default
+ * for its kind ("organisation", "legal-rep", "entrusted"). Never NULL. */
+const char *order_item_profile(const struct order_item *it);
+
+/* Parses and validates one order object; now is the time birth dates are
+ * checked against. Every hard error is appended to errs (may be NULL), each
+ * naming the order, the field path and the rule, and the function returns
+ * UKEY_ERR_INVAL with *out NULL. Identity-number check-character failures are
+ * not hard errors: they go to (*out)->checksum_failures and the order parses.
+ * Messages never hold a whole ID number. Returns 0 with an owned *out (free
+ * with order_free()), UKEY_ERR_INVAL or UKEY_ERR_NOMEM. */
+int order_from_json(struct json_object *obj, time_t now, struct order **out, struct errlist *errs);
+
+/* Returns the normalized JSON form of o (owned; json_object_put()), which
+ * order_from_json() accepts and turns into an equal order; NULL when out of
+ * memory. Unticked sections are left out. */
+struct json_object *order_to_json(const struct order *o);
+
+/* Sum over the ticked sections of years x count x 200 yuan, in fen. */
+int64_t order_total_fen(const struct order *o);
+
+/* Number of certificates (and so tokens) the order asks for. */
+unsigned order_cert_count(const struct order *o);
+
+/* Writes fen as yuan with two decimals ("1600.00", "-0.50") into buf,
+ * using integer arithmetic only. */
+void order_fen_format(int64_t fen, char *buf, size_t buflen);
+
+/* Frees o and everything it owns; NULL is a no-op. */
+void order_free(struct order *o);
+
+/* Parses an order file: one order object, an array of them, or
+ * {"orders": [...]}. Validates every order (and that portal_ref values are
+ * unique in the file); all hard errors go to errs. Returns 0 with
+ * *orders_out an owned JSON array of the orders in normalized form
+ * (json_object_put()), or UKEY_ERR_INVAL / UKEY_ERR_NOMEM with *orders_out
+ * NULL: a file with one bad order is refused as a whole. */
+int order_file_parse(const char *text, size_t len, time_t now, struct json_object **orders_out,
+    struct errlist *errs);
+
+#endif

@@ -1,0 +1,50 @@
+/* The control protocol's request context and the command handlers that the
+ * dispatch table in control.c names. */
+#ifndef UKEY_CONTROL_H
+#define UKEY_CONTROL_H
+
+#include "station/station.h"
+
+struct request {
+	struct station *s;
+	struct client *c;
+	struct json_object *args;	/* borrowed; an object, maybe empty */
+	char msg[1024];			/* error message for the reply */
+	struct json_object *details;	/* optional array of messages (owned) */
+	int deferred;			/* handler will reply later */
+};
+
+typedef int (*cmd_fn)(struct request *r, struct json_object **result);
+
+/* Sets r->msg from a format and returns rc, for one-line error exits. */
+int req_fail(struct request *r, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Argument accessors: they fill r->msg naming the argument on error. */
+int arg_int(struct request *r, const char *name, int required, int64_t *out);
+int arg_str(struct request *r, const char *name, int required, const char **out);
+
+/* cmd_orders.c */
+int cmd_order_import(struct request *r, struct json_object **result);
+int cmd_order_list(struct request *r, struct json_object **result);
+int cmd_order_show(struct request *r, struct json_object **result);
+int cmd_order_approve(struct request *r, struct json_object **result);
+int cmd_order_reject(struct request *r, struct json_object **result);
+int cmd_order_pay(struct request *r, struct json_object **result);
+int cmd_queue(struct request *r, struct json_object **result);
+
+/* cmd_bays.c */
+int cmd_bay_list(struct request *r, struct json_object **result);
+int cmd_bay_take_pin(struct request *r, struct json_object **result);
+int cmd_bay_wipe(struct request *r, struct json_object **result);
+int cmd_sim_plug(struct request *r, struct json_object **result);
+int cmd_sim_unplug(struct request *r, struct json_object **result);
+int cmd_token_inspect(struct request *r, struct json_object **result);
+int cmd_job_list(struct request *r, struct json_object **result);
+
+/* cmd_audit.c */
+int cmd_audit_serials(struct request *r, struct json_object **result);
+int cmd_audit_verify(struct request *r, struct json_object **result);
+int cmd_audit_log(struct request *r, struct json_object **result);
+int cmd_ca_show(struct request *r, struct json_object **result);
+
+#endif

@@ -1,0 +1,298 @@
+/* ukeyd: the station daemon. Opens the state directory, then runs one poll
+ * loop over the control socket, its clients and the per-bay workers. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "store/audit.h"
+#include "station/station.h"
+
+static volatile sig_atomic_t got_signal;
+
+int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+station_audit(struct station *s, const char *actor, const char *action, int64_t order_id,
+    int64_t unit_id, int64_t job_id, const char *token, const char *bay, struct json_object *detail)
+{
+	struct audit_event ev = {
+		.actor = actor ? actor : "ukeyd", .action = action, .order_id = order_id,
+		.unit_id = unit_id, .job_id = job_id, .token = token, .bay = bay,
+		.detail = detail ? json_object_to_json_string_ext(detail, JSON_C_TO_STRING_PLAIN) : NULL,
+	};
+	int rc = audit_append(s->st, &ev);
+
+	json_object_put(detail);
+	if (rc != 0)
+		log_error("audit_append %s: %s", action, ukey_strerror(rc));
+	return rc;
+}
+
+static void
+on_signal(int sig)
+{
+	got_signal = sig;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: ukeyd [--state DIR] [--config FILE] [--socket PATH] [--debug]\n"
+	    "  --state DIR    state directory (database, CA, keys, socket); default /var/lib/ukey-station\n"
+	    "  --config FILE  station configuration (default DIR/ukeyd.conf if present)\n"
+	    "  --socket PATH  control socket (default DIR/ukeyd.sock)\n");
+}
+
+static int
+make_dir(const char *path, mode_t mode)
+{
+	if (mkdir(path, mode) != 0 && errno != EEXIST) {
+		log_error("mkdir %s: %s", path, strerror(errno));
+		return UKEY_ERR_IO;
+	}
+	return 0;
+}
+
+static int
+lock_state(struct station *s, int *fdp)
+{
+	char path[600];
+	char pid[32];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/ukeyd.pid", s->state_dir);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0) {
+		log_error("open %s: %s", path, strerror(errno));
+		return UKEY_ERR_IO;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		log_error("another ukeyd already runs on %s", s->state_dir);
+		close(fd);
+		return UKEY_ERR_BUSY;
+	}
+	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || write(fd, pid, strlen(pid)) < 0)
+		log_warn("cannot write %s", path);
+	*fdp = fd;
+	return 0;
+}
+
+static int
+station_open(struct station *s, const char *config_path)
+{
+	char path[600], err[1024];
+	struct errlist errs = { 0 };
+	size_t i;
+	int rc;
+
+	config_defaults(&s->cfg);
+	if (config_path == NULL) {
+		snprintf(path, sizeof(path), "%s/ukeyd.conf", s->state_dir);
+		if (access(path, R_OK) == 0)
+			config_path = path;
+	}
+	if (config_path != NULL && (rc = config_load(config_path, &s->cfg, err, sizeof(err))) != 0) {
+		log_error("%s", err);
+		return rc;
+	}
+	snprintf(path, sizeof(path), "%s/keys", s->state_dir);
+	if ((rc = make_dir(path, 0700)) != 0)
+		return rc;
+	snprintf(path, sizeof(path), "%s/keys/master.key", s->state_dir);
+	if ((rc = seal_key_load(path, s->master_key)) != 0)
+		return rc;
+	snprintf(path, sizeof(path), "%s/station.db", s->state_dir);
+	if ((rc = store_open(path, &s->st)) != 0)
+		return rc;
+	if (s->cfg.ca_dir[0] == '\0')
+		snprintf(s->cfg.ca_dir, sizeof(s->cfg.ca_dir), "%s/ca", s->state_dir);
+	if ((rc = ca_embedded_open(s->cfg.ca_dir, s->cfg.ca_name, &s->ca)) != 0) {
+		log_error("embedded CA in %s: %s", s->cfg.ca_dir, ukey_strerror(rc));
+		return rc;
+	}
+	rc = fw_profile_set_load((const char *const *)s->cfg.profile_dirs, s->cfg.n_profile_dirs,
+	    &s->fw, &errs);
+	for (i = 0; i < errs.n; i++)
+		log_error("firmware profile: %s", errs.msgs[i]);
+	errlist_clear(&errs);
+	if (rc != 0)
+		return rc;
+	if ((rc = certprof_set_load_dir(s->cfg.cert_profile_dir, &s->cp, err, sizeof(err))) != 0) {
+		log_error("certificate profiles: %s", err);
+		return rc;
+	}
+	log_info("%zu firmware profiles, certificate profiles from %s", fw_profile_set_count(s->fw),
+	    s->cfg.cert_profile_dir);
+	s->n_bays = s->cfg.sim_bays > MAX_BAYS ? MAX_BAYS : s->cfg.sim_bays;
+	for (i = 0; i < (size_t)s->n_bays; i++) {
+		struct bay *b = &s->bays[i];
+
+		b->index = (int)i + 1;
+		snprintf(b->name, sizeof(b->name), "sim-%d", b->index);
+		b->state = BAY_EMPTY;
+		b->worker_fd = -1;
+	}
+	return 0;
+}
+
+static void
+station_close(struct station *s)
+{
+	int i;
+
+	for (i = 0; i < s->n_clients; i++) {
+		close(s->clients[i].fd);
+		framer_free(&s->clients[i].in);
+	}
+	if (s->listen_fd >= 0) {
+		close(s->listen_fd);
+		unlink(s->sock_path);
+	}
+	certprof_set_free(s->cp);
+	fw_profile_set_free(s->fw);
+	ca_free(s->ca);
+	store_close(s->st);
+	config_free(&s->cfg);
+	secure_wipe(s->master_key, sizeof(s->master_key));
+}
+
+static void
+run_loop(struct station *s)
+{
+	struct pollfd pfd[1 + MAX_CLIENTS + MAX_BAYS];
+	struct client *cref[MAX_CLIENTS];
+	struct bay *bref[MAX_BAYS];
+
+	while (!got_signal) {
+		int n = 0, nc = 0, nb = 0, i, r;
+
+		pfd[n++] = (struct pollfd){ .fd = s->listen_fd, .events = POLLIN };
+		for (i = 0; i < s->n_clients; i++) {
+			cref[nc++] = &s->clients[i];
+			pfd[n++] = (struct pollfd){ .fd = s->clients[i].fd, .events = POLLIN };
+		}
+		for (i = 0; i < s->n_bays; i++) {
+			if (s->bays[i].worker_fd < 0)
+				continue;
+			bref[nb++] = &s->bays[i];
+			pfd[n++] = (struct pollfd){ .fd = s->bays[i].worker_fd, .events = POLLIN };
+		}
+		r = poll(pfd, (nfds_t)n, 100);
+		if (r < 0 && errno != EINTR) {
+			log_error("poll: %s", strerror(errno));
+			break;
+		}
+		if (r > 0) {
+			/* workers first: a reply may finish a job a client then asks about */
+			for (i = 0; i < nb; i++)
+				if (pfd[1 + nc + i].revents && bref[i]->worker_fd == pfd[1 + nc + i].fd)
+					bay_on_readable(s, bref[i]);
+			for (i = 0; i < nc; i++)
+				if (pfd[1 + i].revents && !cref[i]->dead)
+					control_on_readable(s, cref[i]);
+			if (pfd[0].revents & POLLIN)
+				control_accept(s);
+		}
+		/* clients are closed and removed only here, after the iteration */
+		control_reap(s);
+		bay_reap_children(s);
+		bay_check_timers(s);
+		if (s->stop)
+			break;
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "state", required_argument, NULL, 's' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "socket", required_argument, NULL, 'S' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	static struct station station;
+	struct station *s = &station;
+	const char *state = "/var/lib/ukey-station", *config = NULL, *sock = NULL;
+	struct sigaction sa;
+	enum log_level lvl = LOG_LVL_INFO;
+	int ch, lockfd = -1, rc = 1;
+
+	while ((ch = getopt_long(argc, argv, "s:c:S:dh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's': state = optarg; break;
+		case 'c': config = optarg; break;
+		case 'S': sock = optarg; break;
+		case 'd': lvl = LOG_LVL_DEBUG; break;
+		case 'h': usage(); return 0;
+		default: usage(); return 64;
+		}
+	}
+	if (optind != argc) {
+		usage();
+		return 64;
+	}
+	log_init("ukeyd", lvl);
+	umask(007);
+	s->listen_fd = -1;
+	if (realpath(state, s->state_dir) == NULL) {
+		if (mkdir(state, 0750) != 0 || realpath(state, s->state_dir) == NULL) {
+			log_error("state directory %s: %s", state, strerror(errno));
+			return 1;
+		}
+	}
+	snprintf(s->sock_path, sizeof(s->sock_path), "%s", sock ? sock : "");
+	if (!sock)
+		snprintf(s->sock_path, sizeof(s->sock_path), "%s/ukeyd.sock", s->state_dir);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+
+	if (lock_state(s, &lockfd) != 0)
+		return 1;
+	if (station_open(s, config) != 0)
+		goto out;
+	if (job_recover_all(s) != 0)
+		goto out;
+	if (control_listen(s) != 0)
+		goto out;
+	station_audit(s, "ukeyd", "station.start", 0, 0, 0, NULL, NULL,
+	    json_object_new_string(s->cfg.station_id));
+	log_info("station %s ready: state %s, socket %s, %d simulated bays", s->cfg.station_id,
+	    s->state_dir, s->sock_path, s->n_bays);
+	run_loop(s);
+	log_info("stopping (signal %d)", (int)got_signal);
+	bay_shutdown_all(s);
+	station_audit(s, "ukeyd", "station.stop", 0, 0, 0, NULL, NULL, NULL);
+	rc = 0;
+ out:
+	station_close(s);
+	if (lockfd >= 0)
+		close(lockfd);
+	return rc;
+}

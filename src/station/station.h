@@ -1,0 +1,148 @@
+/* ukeyd's shared state: configuration, database, CA, profiles, bays and
+ * control clients, all owned by the single event loop in main.c. */
+#ifndef UKEY_STATION_H
+#define UKEY_STATION_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <json-c/json.h>
+
+#include "ca/ca.h"
+#include "ca/certprof.h"
+#include "common/config.h"
+#include "common/frame.h"
+#include "common/seal.h"
+#include "common/secret.h"
+#include "detect/profile.h"
+#include "store/store.h"
+
+struct station;
+struct bay;
+
+#define STATION_PROTOCOL_VERSION 1
+#define MAX_BAYS 64
+#define MAX_CLIENTS 32
+
+enum bay_state {
+	BAY_EMPTY,	/* no token */
+	BAY_STARTING,	/* token arrived, worker starting */
+	BAY_PROBING,	/* asking the token what it is */
+	BAY_WORKING,	/* a job runs on the token */
+	BAY_DONE,	/* job issued; the token can be taken out */
+	BAY_IDLE,	/* token present, nothing queued for it */
+	BAY_REFUSED,	/* token not usable (not blank, no profile, ...) */
+	BAY_FAILED,	/* the job failed; see the reason */
+	BAY_FAULTED	/* the worker crashed or hung */
+};
+
+/* What a detection source reports when a token arrives. */
+struct arrival {
+	const char *source;		/* "sim", "libusb", "udev", "pcsc" */
+	const char *profile;		/* firmware profile name when the source knows it */
+	const char *softhsm_conf;	/* SOFTHSM2_CONF for virtual tokens, else NULL */
+	const char *device;		/* human description (vid:pid, reader, virtual token id) */
+};
+
+typedef void (*worker_cb)(struct station *s, struct bay *b, int rc, struct json_object *reply);
+
+struct bay {
+	int index;			/* 1-based */
+	char name[32];			/* "sim-1", later a USB port path or reader name */
+	enum bay_state state;
+	char reason[512];		/* why refused / failed / faulted */
+	char device[128];
+	char softhsm_conf[512];
+	const struct fw_profile *profile;
+
+	pid_t worker_pid;
+	int worker_fd;
+	struct framer in;
+	char pending_op[32];		/* request in flight, "" when none */
+	worker_cb pending_cb;
+	int64_t deadline_ms;		/* monotonic ms when the request times out */
+
+	struct json_object *token;	/* probe reply's token object, or NULL */
+	char token_serial[64];
+	int64_t job_id;			/* running job or 0 */
+	int64_t last_job_id;
+	int allow_wipe;
+	struct secret user_pin;		/* held until shown once (bay.take_pin) */
+	struct secret so_pin;
+	int64_t started_ms;
+	double last_job_seconds;
+	char operator_name[64];	/* who put the token in */
+	int64_t waiting_client;	/* client id awaiting a deferred reply, 0 if none */
+	int64_t retry_at_ms;	/* CA retry time, 0 if none */
+};
+
+struct client {
+	int64_t id;
+	int fd;
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	char user[64];
+	struct framer in;
+	int dead;
+};
+
+struct station {
+	char state_dir[512];
+	char sock_path[600];
+	struct station_config cfg;
+	struct store *st;
+	struct ca *ca;
+	struct fw_profile_set *fw;
+	struct certprof_set *cp;
+	uint8_t master_key[SEAL_KEY_LEN];
+	struct bay bays[MAX_BAYS];
+	int n_bays;
+	int listen_fd;
+	struct client clients[MAX_CLIENTS];
+	int n_clients;
+	int stop;
+	int64_t next_client_id;
+};
+
+/* main.c */
+int64_t now_ms(void);
+int station_audit(struct station *s, const char *actor, const char *action, int64_t order_id,
+    int64_t unit_id, int64_t job_id, const char *token, const char *bay, struct json_object *detail);
+
+/* bay.c: token arrival/removal and the worker channel. Loop context only. */
+struct bay *bay_find(struct station *s, const char *name_or_index);
+int bay_token_arrived(struct station *s, struct bay *b, const struct arrival *a);
+void bay_token_left(struct station *s, struct bay *b);
+int bay_send(struct station *s, struct bay *b, const char *op, struct json_object *req,
+    int timeout_ms, worker_cb cb);
+void bay_on_readable(struct station *s, struct bay *b);
+void bay_check_timers(struct station *s);
+void bay_reap_children(struct station *s);
+void bay_kick_idle(struct station *s);
+const char *bay_state_name(enum bay_state st);
+struct json_object *bay_to_json(struct station *s, const struct bay *b);
+void bay_set_state(struct station *s, struct bay *b, enum bay_state st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void bay_shutdown_all(struct station *s);
+
+/* job.c: the issuance state machine, one job per token. */
+void job_start_if_possible(struct station *s, struct bay *b);
+void job_on_worker_lost(struct station *s, struct bay *b, const char *why);
+int job_recover_all(struct station *s);
+
+/* sim.c: the simulated bays with SoftHSM2 virtual tokens. */
+int sim_plug(struct station *s, int bay_index, const char *preset, int64_t token_no,
+    struct json_object **result);
+int sim_unplug(struct station *s, int bay_index);
+
+/* control.c: the Unix socket. */
+int control_listen(struct station *s);
+void control_accept(struct station *s);
+void control_on_readable(struct station *s, struct client *c);
+void control_reap(struct station *s);
+/* Sends a reply to a client that was told its request is deferred. */
+void control_reply_deferred(struct station *s, int64_t client_id, int rc, const char *msg,
+    struct json_object *result);
+
+#endif

@@ -1,0 +1,376 @@
+/* Opening the station database, migrations, and the small binding layer the
+ * rest of the store is written on. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/secret.h"
+#include "store/schema.h"
+#include "store/store.h"
+
+struct store {
+	sqlite3 *db;
+	int version;
+};
+
+int
+store_rc_to_err(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return 0;
+	case SQLITE_CONSTRAINT:
+		return UKEY_ERR_EXISTS;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return UKEY_ERR_BUSY;
+	case SQLITE_NOMEM:
+		return UKEY_ERR_NOMEM;
+	case SQLITE_IOERR:
+	case SQLITE_FULL:
+	case SQLITE_CANTOPEN:
+		return UKEY_ERR_IO;
+	default:
+		return UKEY_ERR_DB;
+	}
+}
+
+void
+store_now(char out[32])
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+sqlite3 *
+store_db(struct store *st)
+{
+	return st->db;
+}
+
+int
+store_schema_version(struct store *st)
+{
+	return st->version;
+}
+
+static int
+exec_plain(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+
+	if (rc != SQLITE_OK) {
+		log_error("sqlite3_exec: %s (%.40s...)", msg ? msg : sqlite3_errstr(rc), sql);
+		sqlite3_free(msg);
+		return store_rc_to_err(rc);
+	}
+	return 0;
+}
+
+int
+store_begin(struct store *st)
+{
+	return exec_plain(st->db, "BEGIN IMMEDIATE");
+}
+
+int
+store_commit(struct store *st)
+{
+	return exec_plain(st->db, "COMMIT");
+}
+
+void
+store_rollback(struct store *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		(void)exec_plain(st->db, "ROLLBACK");
+}
+
+static int
+migrate(struct store *st)
+{
+	const struct migration *m;
+	size_t n, i;
+	int64_t have = 0;
+	int rc;
+
+	if ((rc = exec_plain(st->db, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+	    " version INTEGER PRIMARY KEY, what TEXT NOT NULL, applied_at TEXT NOT NULL)")) != 0)
+		return rc;
+	rc = store_int(st, &have, "SELECT coalesce(max(version), 0) FROM schema_migrations", "");
+	if (rc != 0)
+		return rc;
+	m = schema_migrations(&n);
+	if (have > m[n - 1].version) {
+		log_error("database schema version %lld is newer than this program's %d",
+		    (long long)have, m[n - 1].version);
+		return UKEY_ERR_DB;
+	}
+	for (i = 0; i < n; i++) {
+		char now[32];
+
+		if (m[i].version <= have)
+			continue;
+		store_now(now);
+		if ((rc = store_begin(st)) != 0)
+			return rc;
+		if ((rc = exec_plain(st->db, m[i].sql)) != 0 ||
+		    (rc = store_run(st, "INSERT INTO schema_migrations (version, what, applied_at)"
+		    " VALUES (?, ?, ?)", "itt", (int64_t)m[i].version, m[i].what, now)) != 0 ||
+		    (rc = store_commit(st)) != 0) {
+			store_rollback(st);
+			return rc;
+		}
+		log_info("database migrated to schema version %d (%s)", m[i].version, m[i].what);
+	}
+	st->version = m[n - 1].version;
+	return 0;
+}
+
+int
+store_open(const char *path, struct store **out)
+{
+	struct store *st;
+	int rc;
+
+	*out = NULL;
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return UKEY_ERR_NOMEM;
+	rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	    SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		log_error("sqlite3_open_v2 %s: %s", path, sqlite3_errstr(rc));
+		rc = store_rc_to_err(rc);
+		goto out;
+	}
+	sqlite3_busy_timeout(st->db, 5000);
+	if ((rc = exec_plain(st->db, "PRAGMA journal_mode=WAL")) != 0 ||
+	    (rc = exec_plain(st->db, "PRAGMA synchronous=FULL")) != 0 ||
+	    (rc = exec_plain(st->db, "PRAGMA foreign_keys=ON")) != 0 ||
+	    (rc = migrate(st)) != 0)
+		goto out;
+	*out = st;
+	st = NULL;
+	rc = 0;
+ out:
+	store_close(st);
+	return rc;
+}
+
+void
+store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	sqlite3_close(st->db);
+	free(st);
+}
+
+static int
+prepare_bind(struct store *st, sqlite3_stmt **out, const char *sql, const char *fmt, va_list ap)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc, i;
+
+	*out = NULL;
+	if ((rc = sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL)) != SQLITE_OK) {
+		log_error("sqlite3_prepare_v2: %s (%.60s)", sqlite3_errmsg(st->db), sql);
+		return store_rc_to_err(rc);
+	}
+	for (i = 0; fmt[i] != '\0'; i++) {
+		switch (fmt[i]) {
+		case 't': {
+			const char *s = va_arg(ap, const char *);
+
+			rc = s ? sqlite3_bind_text(stmt, i + 1, s, -1, SQLITE_TRANSIENT) :
+			    sqlite3_bind_null(stmt, i + 1);
+			break;
+		}
+		case 'i':
+			rc = sqlite3_bind_int64(stmt, i + 1, va_arg(ap, int64_t));
+			break;
+		case 'b': {
+			const void *p = va_arg(ap, const void *);
+			size_t n = va_arg(ap, size_t);
+
+			rc = p ? sqlite3_bind_blob64(stmt, i + 1, p, n, SQLITE_TRANSIENT) :
+			    sqlite3_bind_null(stmt, i + 1);
+			break;
+		}
+		default:
+			rc = SQLITE_MISUSE;
+		}
+		if (rc != SQLITE_OK) {
+			log_error("sqlite3_bind (%d): %s", i + 1, sqlite3_errstr(rc));
+			sqlite3_finalize(stmt);
+			return store_rc_to_err(rc);
+		}
+	}
+	*out = stmt;
+	return 0;
+}
+
+int
+store_run(struct store *st, const char *sql, const char *fmt, ...)
+{
+	sqlite3_stmt *stmt;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = prepare_bind(st, &stmt, sql, fmt, ap);
+	va_end(ap);
+	if (rc != 0)
+		return rc;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		;
+	if (rc != SQLITE_DONE) {
+		log_error("sqlite3_step: %s (%.60s)", sqlite3_errmsg(st->db), sql);
+		rc = store_rc_to_err(rc);
+	} else {
+		rc = 0;
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+static struct json_object *
+row_to_json(sqlite3_stmt *stmt)
+{
+	struct json_object *row = json_object_new_object();
+	int i, n = sqlite3_column_count(stmt);
+
+	for (i = 0; i < n; i++) {
+		struct json_object *v = NULL;
+
+		switch (sqlite3_column_type(stmt, i)) {
+		case SQLITE_INTEGER:
+			v = json_object_new_int64(sqlite3_column_int64(stmt, i));
+			break;
+		case SQLITE_FLOAT:
+			v = json_object_new_double(sqlite3_column_double(stmt, i));
+			break;
+		case SQLITE_TEXT:
+			v = json_object_new_string((const char *)sqlite3_column_text(stmt, i));
+			break;
+		case SQLITE_BLOB: {
+			char *hex = hex_encode(sqlite3_column_blob(stmt, i),
+			    (size_t)sqlite3_column_bytes(stmt, i));
+
+			if (hex != NULL)
+				v = json_object_new_string(hex);
+			free(hex);
+			break;
+		}
+		default:
+			break;
+		}
+		json_object_object_add(row, sqlite3_column_name(stmt, i), v);
+	}
+	return row;
+}
+
+static int
+query_va(struct store *st, struct json_object **out, int one, const char *sql, const char *fmt,
+    va_list ap)
+{
+	struct json_object *arr = NULL;
+	sqlite3_stmt *stmt;
+	int rc;
+
+	*out = NULL;
+	if ((rc = prepare_bind(st, &stmt, sql, fmt, ap)) != 0)
+		return rc;
+	arr = json_object_new_array();
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		json_object_array_add(arr, row_to_json(stmt));
+		if (one)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		log_error("sqlite3_step: %s (%.60s)", sqlite3_errmsg(st->db), sql);
+		rc = store_rc_to_err(rc);
+		goto out;
+	}
+	if (one) {
+		if (json_object_array_length(arr) == 0) {
+			rc = UKEY_ERR_NOTFOUND;
+			goto out;
+		}
+		*out = json_object_get(json_object_array_get_idx(arr, 0));
+	} else {
+		*out = arr;
+		arr = NULL;
+	}
+	rc = 0;
+ out:
+	sqlite3_finalize(stmt);
+	json_object_put(arr);
+	return rc;
+}
+
+int
+store_query(struct store *st, struct json_object **out, const char *sql, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = query_va(st, out, 0, sql, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int
+store_row(struct store *st, struct json_object **out, const char *sql, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = query_va(st, out, 1, sql, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int
+store_int(struct store *st, int64_t *out, const char *sql, const char *fmt, ...)
+{
+	sqlite3_stmt *stmt;
+	va_list ap;
+	int rc;
+
+	*out = 0;
+	va_start(ap, fmt);
+	rc = prepare_bind(st, &stmt, sql, fmt, ap);
+	va_end(ap);
+	if (rc != 0)
+		return rc;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int64(stmt, 0);
+		rc = sqlite3_column_type(stmt, 0) == SQLITE_NULL ? UKEY_ERR_NOTFOUND : 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = UKEY_ERR_NOTFOUND;
+	} else {
+		log_error("sqlite3_step: %s (%.60s)", sqlite3_errmsg(st->db), sql);
+		rc = store_rc_to_err(rc);
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int64_t
+store_last_id(struct store *st)
+{
+	return sqlite3_last_insert_rowid(st->db);
+}

@@ -1,0 +1,50 @@
+/* The station's database: SQLite in WAL mode, schema migrations applied at
+ * open, written only by ukeyd. Rows come back as json-c objects because every
+ * reader of them (the control socket, the CLI's --json) wants JSON anyway. */
+#ifndef UKEY_STORE_H
+#define UKEY_STORE_H
+
+#include <stdint.h>
+#include <sqlite3.h>
+#include <json-c/json.h>
+
+struct store;
+
+#define STORE_SCHEMA_VERSION 1
+
+/* Opens (creating) the database at path, applies pending migrations in one
+ * transaction each. Returns 0 or UKEY_ERR_DB; *out owned, free with store_close. */
+int store_open(const char *path, struct store **out);
+void store_close(struct store *st);
+sqlite3 *store_db(struct store *st);		/* borrowed, for the modules below */
+int store_schema_version(struct store *st);
+
+/* Transactions: begin is IMMEDIATE (the daemon is the only writer). */
+int store_begin(struct store *st);
+int store_commit(struct store *st);
+void store_rollback(struct store *st);
+
+/* Parameters are bound from a format string, one letter each:
+ *   t  const char *  (NULL binds NULL)      i  int64_t
+ *   b  const void *, size_t (blob; NULL binds NULL)
+ * store_run executes one statement; store_query returns every row as a JSON
+ * array of objects keyed by column name (integers as int, blobs as lower-case
+ * hex); store_row returns exactly one row or UKEY_ERR_NOTFOUND. Errors are
+ * logged once here and returned as UKEY_ERR_DB / UKEY_ERR_EXISTS. */
+int store_run(struct store *st, const char *sql, const char *fmt, ...);
+int store_query(struct store *st, struct json_object **out, const char *sql, const char *fmt, ...);
+int store_row(struct store *st, struct json_object **out, const char *sql, const char *fmt, ...);
+
+/* Returns one integer column of one row (UKEY_ERR_NOTFOUND when none). */
+int store_int(struct store *st, int64_t *out, const char *sql, const char *fmt, ...);
+
+/* Row id of the last insert on this connection. */
+int64_t store_last_id(struct store *st);
+
+/* Current time as ISO-8601 UTC with seconds ("2026-11-21T08:20:00Z"). */
+void store_now(char out[32]);
+
+/* Maps an SQLite result code to UKEY_ERR_* (constraint → EXISTS, busy → BUSY). */
+int store_rc_to_err(int rc);
+
+#endif
