@@ -1,0 +1,351 @@
+/* Certificates on the token: writing the issued certificate and its CA
+ * certificate (write_cert, idempotent so that a job can repeat the step after
+ * a crash) and reading everything back to prove it is there (read_back). */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "worker/ops.h"
+
+#define CERT_MAX (32u * 1024)
+#define CATEGORY_USER 1		/* CKA_CERTIFICATE_CATEGORY: token user */
+#define CATEGORY_AUTHORITY 2	/* CKA_CERTIFICATE_CATEGORY: authority */
+#define MAX_CERTS 16
+
+static int
+parse_cert(struct p11 *p, const char *field, const uint8_t *der, size_t len, X509 **out)
+{
+	const unsigned char *q = der;
+
+	*out = d2i_X509(NULL, &q, (long)len);
+	if (*out == NULL || q != der + len) {
+		X509_free(*out);
+		*out = NULL;
+		ERR_clear_error();
+		return p11_error(p, UKEY_ERR_INVAL, "%s: not a DER X.509 certificate", field);
+	}
+	return 0;
+}
+
+static int
+create_cert(struct p11 *p, CK_SESSION_HANDLE s, X509 *x, const uint8_t *der, size_t derlen,
+    const uint8_t *id, size_t idlen, const char *label, CK_ULONG category)
+{
+	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+	CK_CERTIFICATE_TYPE ctype = CKC_X_509;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+	unsigned char *subj = NULL, *iss = NULL, *ser = NULL;
+	int nsubj, niss, nser, rc;
+	CK_RV rv;
+
+	if ((nsubj = i2d_X509_NAME(X509_get_subject_name(x), &subj)) <= 0 ||
+	    (niss = i2d_X509_NAME(X509_get_issuer_name(x), &iss)) <= 0 ||
+	    (nser = i2d_ASN1_INTEGER(X509_get0_serialNumber(x), &ser)) <= 0) {
+		rc = p11_error(p, UKEY_ERR_CRYPTO, "cannot encode the certificate's names");
+		goto out;
+	}
+	{
+		CK_ATTRIBUTE t[] = {
+			{ CKA_CLASS, &cls, sizeof(cls) },
+			{ CKA_CERTIFICATE_TYPE, &ctype, sizeof(ctype) },
+			{ CKA_TOKEN, &yes, sizeof(yes) },
+			{ CKA_PRIVATE, &no, sizeof(no) },
+			{ CKA_MODIFIABLE, &yes, sizeof(yes) },
+			{ CKA_ID, (void *)id, (CK_ULONG)idlen },
+			{ CKA_LABEL, (void *)label, (CK_ULONG)strlen(label) },
+			{ CKA_SUBJECT, subj, (CK_ULONG)nsubj },
+			{ CKA_ISSUER, iss, (CK_ULONG)niss },
+			{ CKA_SERIAL_NUMBER, ser, (CK_ULONG)nser },
+			{ CKA_VALUE, (void *)der, (CK_ULONG)derlen },
+			{ CKA_CERTIFICATE_CATEGORY, &category, sizeof(category) },
+		};
+
+		if ((rv = p->f->C_CreateObject(s, t, sizeof(t) / sizeof(t[0]), &h)) != CKR_OK) {
+			rc = p11_fail(p, "C_CreateObject", rv);
+			goto out;
+		}
+	}
+	rc = 0;
+ out:
+	OPENSSL_free(subj);
+	OPENSSL_free(iss);
+	OPENSSL_free(ser);
+	return rc;
+}
+
+/* Finds certificate objects matching tmpl and reads their values: *same is set
+ * when one equals der, *other when one differs. */
+static int
+compare_certs(struct p11 *p, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl, CK_ULONG ntmpl,
+    const uint8_t *der, size_t derlen, int *same, int *other)
+{
+	CK_OBJECT_HANDLE objs[MAX_CERTS];
+	size_t n = 0, i;
+	int rc;
+
+	*same = *other = 0;
+	if ((rc = p11_find(p, s, tmpl, ntmpl, objs, MAX_CERTS, &n)) != 0)
+		return rc;
+	for (i = 0; i < n; i++) {
+		uint8_t *v = NULL;
+		size_t vlen = 0;
+
+		rc = p11_get_attr(p, s, objs[i], CKA_VALUE, CERT_MAX, &v, &vlen);
+		if (rc == UKEY_ERR_NOTFOUND) {
+			*other = 1;
+			continue;
+		}
+		if (rc != 0)
+			return rc;
+		if (vlen == derlen && memcmp(v, der, derlen) == 0)
+			*same = 1;
+		else
+			*other = 1;
+		free(v);
+	}
+	return 0;
+}
+
+/* The certificate must be for the key with this id, and signed by the CA. */
+static int
+check_cert(struct p11 *p, CK_SESSION_HANDLE s, const uint8_t *id, size_t idlen, X509 *cert,
+    X509 *ca)
+{
+	CK_OBJECT_HANDLE pubh;
+	EVP_PKEY *pub = NULL;
+	int rc;
+
+	if ((rc = p11_find_by_id(p, s, CKO_PUBLIC_KEY, id, idlen, &pubh)) != 0) {
+		if (rc == UKEY_ERR_NOTFOUND)
+			rc = p11_error(p, rc, "id: no public key with this id on the token");
+		goto out;
+	}
+	if ((rc = pubkey_from_object(p, s, pubh, &pub)) != 0)
+		goto out;
+	if (EVP_PKEY_eq(pub, X509_get0_pubkey(cert)) != 1) {
+		rc = p11_error(p, UKEY_ERR_VERIFY,
+		    "cert: its public key is not the token's key with this id");
+		goto out;
+	}
+	if (ca != NULL && (X509_check_issued(ca, cert) != X509_V_OK ||
+	    X509_verify(cert, X509_get0_pubkey(ca)) != 1)) {
+		rc = p11_error(p, UKEY_ERR_VERIFY, "cert: not issued and signed by ca_cert");
+		goto out;
+	}
+	rc = 0;
+ out:
+	ERR_clear_error();
+	EVP_PKEY_free(pub);
+	return rc;
+}
+
+int
+op_write_cert(struct p11 *p, struct json_object *req, struct json_object *rep)
+{
+	struct secret pin = { 0 };
+	CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+	uint8_t *id = NULL, *der = NULL, *cader = NULL;
+	size_t idlen = 0, derlen = 0, caderlen = 0;
+	const char *label, *ca_label;
+	X509 *cert = NULL, *ca = NULL;
+	int rc, same, other, logged_in = 0;
+
+	if ((rc = req_pin(p, req, "user_pin", 1, &pin)) != 0 ||
+	    (rc = req_hex(p, req, "id", 1, P11_MAX_ID, &id, &idlen)) != 0 ||
+	    (rc = req_string(p, req, "label", 1, P11_MAX_LABEL, &label)) != 0 ||
+	    (rc = req_hex(p, req, "cert", 1, CERT_MAX, &der, &derlen)) != 0 ||
+	    (rc = req_hex(p, req, "ca_cert", 0, CERT_MAX, &cader, &caderlen)) != 0 ||
+	    (rc = req_string(p, req, "ca_label", 0, P11_MAX_LABEL, &ca_label)) != 0)
+		goto out;
+	if (ca_label == NULL)
+		ca_label = "CA";
+	if ((rc = parse_cert(p, "cert", der, derlen, &cert)) != 0 ||
+	    (cader != NULL && (rc = parse_cert(p, "ca_cert", cader, caderlen, &ca)) != 0))
+		goto out;
+	if ((rc = p11_session_open(p, 1, CKU_USER, &pin, &s)) != 0)
+		goto out;
+	logged_in = 1;
+	if ((rc = check_cert(p, s, id, idlen, cert, ca)) != 0)
+		goto out;
+	{
+		CK_ATTRIBUTE t[] = {
+			{ CKA_CLASS, &cls, sizeof(cls) },
+			{ CKA_ID, id, (CK_ULONG)idlen },
+		};
+
+		if ((rc = compare_certs(p, s, t, 2, der, derlen, &same, &other)) != 0)
+			goto out;
+	}
+	if (!same && other) {
+		rc = p11_error(p, UKEY_ERR_EXISTS,
+		    "id: another certificate with this id is already on the token");
+		goto out;
+	}
+	if (same)
+		log_info("the certificate is already on the token");
+	else if ((rc = create_cert(p, s, cert, der, derlen, id, idlen, label, CATEGORY_USER)) != 0)
+		goto out;
+	if (ca != NULL) {
+		CK_ATTRIBUTE t[] = {
+			{ CKA_CLASS, &cls, sizeof(cls) },
+			{ CKA_VALUE, cader, (CK_ULONG)caderlen },
+		};
+		uint8_t kid[SHA_DIGEST_LENGTH];
+		unsigned int kidlen = sizeof(kid);
+
+		if ((rc = compare_certs(p, s, t, 2, cader, caderlen, &same, &other)) != 0)
+			goto out;
+		if (same) {
+			log_info("the CA certificate is already on the token");
+		} else {
+			/* the usual key identifier: SHA-1 of the subjectPublicKey bits */
+			if (X509_pubkey_digest(ca, EVP_sha1(), kid, &kidlen) != 1) {
+				rc = p11_error(p, UKEY_ERR_CRYPTO, "ca_cert: cannot hash its public key");
+				goto out;
+			}
+			if ((rc = create_cert(p, s, ca, cader, caderlen, kid, kidlen, ca_label,
+			    CATEGORY_AUTHORITY)) != 0)
+				goto out;
+		}
+	}
+	log_info("certificate%s written to the token", ca != NULL ? " and CA certificate" : "");
+	rc = 0;
+ out:
+	p11_session_close(p, s, logged_in);
+	X509_free(cert);
+	X509_free(ca);
+	free(id);
+	free(der);
+	free(cader);
+	secret_clear(&pin);
+	return rc;
+}
+
+int
+op_read_back(struct p11 *p, struct json_object *req, struct json_object *rep)
+{
+	struct secret pin = { 0 };
+	CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+	CK_ULONG cat = CATEGORY_AUTHORITY;
+	CK_ATTRIBUTE catmpl[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_CERTIFICATE_CATEGORY, &cat, sizeof(cat) },
+	};
+	CK_OBJECT_HANDLE h, objs[MAX_CERTS];
+	struct json_object *cas = NULL, *ev = NULL;
+	uint8_t *id = NULL, *der = NULL, *spki = NULL;
+	size_t idlen = 0, derlen = 0, spkilen = 0, n = 0, i;
+	const char *bad = NULL;
+	EVP_PKEY *pub = NULL;
+	X509 *cert = NULL;
+	int rc, logged_in = 0, have_priv = 0;
+
+	if ((rc = req_pin(p, req, "user_pin", 1, &pin)) != 0 ||
+	    (rc = req_hex(p, req, "id", 1, P11_MAX_ID, &id, &idlen)) != 0)
+		goto out;
+	if ((rc = p11_session_open(p, 0, CKU_USER, &pin, &s)) != 0)
+		goto out;
+	logged_in = 1;
+	/* the end-entity certificate */
+	if ((rc = p11_find_by_id(p, s, CKO_CERTIFICATE, id, idlen, &h)) == 0) {
+		rc = p11_get_attr(p, s, h, CKA_VALUE, CERT_MAX, &der, &derlen);
+		if (rc != 0 && rc != UKEY_ERR_NOTFOUND)
+			goto out;
+	} else if (rc != UKEY_ERR_NOTFOUND) {
+		goto out;
+	}
+	if ((rc = rep_hex(rep, "cert", der, derlen)) != 0)
+		goto out;
+	/* the CA certificates */
+	if ((cas = json_object_new_array()) == NULL) {
+		rc = UKEY_ERR_NOMEM;
+		goto out;
+	}
+	if ((rc = p11_find(p, s, catmpl, 2, objs, MAX_CERTS, &n)) != 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		uint8_t *v = NULL;
+		size_t vlen = 0;
+		char *hex;
+		struct json_object *js;
+
+		if ((rc = p11_get_attr(p, s, objs[i], CKA_VALUE, CERT_MAX, &v, &vlen)) ==
+		    UKEY_ERR_NOTFOUND)
+			continue;
+		if (rc != 0)
+			goto out;
+		hex = hex_encode(v, vlen);
+		free(v);
+		if (hex == NULL || (js = json_object_new_string(hex)) == NULL ||
+		    json_object_array_add(cas, js) != 0) {
+			free(hex);
+			rc = UKEY_ERR_NOMEM;
+			goto out;
+		}
+		free(hex);
+	}
+	rc = rep_take(rep, "ca_certs", cas);
+	cas = NULL;
+	if (rc != 0)
+		goto out;
+	/* the public key */
+	if ((rc = p11_find_by_id(p, s, CKO_PUBLIC_KEY, id, idlen, &h)) == 0) {
+		if ((rc = pubkey_from_object(p, s, h, &pub)) != 0 ||
+		    (rc = pubkey_spki(pub, &spki, &spkilen)) != 0)
+			goto out;
+	} else if (rc != UKEY_ERR_NOTFOUND) {
+		goto out;
+	}
+	if ((rc = rep_hex(rep, "public_key", spki, spkilen)) != 0)
+		goto out;
+	/* does the certificate on the token belong to that key? */
+	if (der != NULL && pub != NULL) {
+		const unsigned char *q = der;
+
+		cert = d2i_X509(NULL, &q, (long)derlen);
+		rc = rep_bool(rep, "cert_matches_key",
+		    cert != NULL && EVP_PKEY_eq(pub, X509_get0_pubkey(cert)) == 1);
+		ERR_clear_error();
+	} else {
+		rc = rep_take(rep, "cert_matches_key", NULL);
+	}
+	if (rc != 0)
+		goto out;
+	/* the private key and its evidence */
+	if ((rc = p11_find_by_id(p, s, CKO_PRIVATE_KEY, id, idlen, &h)) == 0) {
+		have_priv = 1;
+		if ((rc = evidence_read(p, s, h, &ev, &bad)) != 0)
+			goto out;
+	} else if (rc != UKEY_ERR_NOTFOUND) {
+		goto out;
+	}
+	if ((rc = rep_bool(rep, "private_key", have_priv)) != 0)
+		goto out;
+	rc = rep_take(rep, "evidence", ev);
+	ev = NULL;
+	if (rc != 0 || (rc = rep_bool(rep, "evidence_ok", have_priv && bad == NULL)) != 0)
+		goto out;
+	rc = 0;
+ out:
+	p11_session_close(p, s, logged_in);
+	json_object_put(cas);
+	json_object_put(ev);
+	X509_free(cert);
+	EVP_PKEY_free(pub);
+	OPENSSL_free(spki);
+	free(der);
+	free(id);
+	secret_clear(&pin);
+	return rc;
+}

@@ -1,0 +1,143 @@
+/* Generating the key pair on the token (generate_key) and proving that the
+ * private half was made there and can never leave: the evidence attributes
+ * are read back and a key that fails them is destroyed at once. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "worker/ops.h"
+
+/* DER OID 1.2.840.10045.3.1.7, prime256v1 (NIST P-256) */
+static const CK_BYTE oid_p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+static const CK_BYTE rsa_e65537[] = { 0x01, 0x00, 0x01 };
+
+static void
+destroy_quietly(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, const char *what)
+{
+	CK_RV rv;
+
+	if (o == CK_INVALID_HANDLE)
+		return;
+	if ((rv = p->f->C_DestroyObject(s, o)) != CKR_OK)
+		log_error("C_DestroyObject (%s): %s", what, p11_ckr_name(rv));
+	else
+		log_info("destroyed the new %s", what);
+}
+
+int
+op_generate_key(struct p11 *p, struct json_object *req, struct json_object *rep)
+{
+	struct secret pin = { 0 };
+	CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+	CK_OBJECT_HANDLE pubh = CK_INVALID_HANDLE, privh = CK_INVALID_HANDLE, old;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_ULONG bits = 2048;
+	CK_MECHANISM mech = { 0, NULL, 0 };
+	struct json_object *ev = NULL;
+	const char *alg, *label, *bad = NULL;
+	uint8_t *id = NULL, *spki = NULL;
+	size_t idlen = 0, spkilen = 0;
+	EVP_PKEY *key = NULL;
+	int rc, rsa, logged_in = 0;
+	CK_RV rv;
+
+	if ((rc = req_pin(p, req, "user_pin", 1, &pin)) != 0 ||
+	    (rc = req_string(p, req, "alg", 1, 32, &alg)) != 0 ||
+	    (rc = req_hex(p, req, "id", 1, P11_MAX_ID, &id, &idlen)) != 0 ||
+	    (rc = req_string(p, req, "label", 1, P11_MAX_LABEL, &label)) != 0)
+		goto out;
+	if (strcmp(alg, "rsa2048") == 0) {
+		rsa = 1;
+		mech.mechanism = CKM_RSA_PKCS_KEY_PAIR_GEN;
+	} else if (strcmp(alg, "ec-p256") == 0) {
+		rsa = 0;
+		mech.mechanism = CKM_EC_KEY_PAIR_GEN;
+	} else {
+		rc = p11_error(p, UKEY_ERR_INVAL, "alg: '%s' is not rsa2048 or ec-p256", alg);
+		goto out;
+	}
+	if ((rc = p11_session_open(p, 1, CKU_USER, &pin, &s)) != 0)
+		goto out;
+	logged_in = 1;
+	/* one key per id: a second pair under the same id would make the
+	 * certificate ambiguous */
+	if ((rc = p11_find_by_id(p, s, CKO_PRIVATE_KEY, id, idlen, &old)) == 0) {
+		rc = p11_error(p, UKEY_ERR_EXISTS, "id: a private key with this id is already on the token");
+		goto out;
+	} else if (rc != UKEY_ERR_NOTFOUND) {
+		goto out;
+	}
+	{
+		CK_ATTRIBUTE pub_rsa[] = {
+			{ CKA_TOKEN, &yes, sizeof(yes) },
+			{ CKA_PRIVATE, &no, sizeof(no) },
+			{ CKA_VERIFY, &yes, sizeof(yes) },
+			{ CKA_ID, id, (CK_ULONG)idlen },
+			{ CKA_LABEL, (void *)label, (CK_ULONG)strlen(label) },
+			{ CKA_MODULUS_BITS, &bits, sizeof(bits) },
+			{ CKA_PUBLIC_EXPONENT, (void *)rsa_e65537, sizeof(rsa_e65537) },
+		};
+		CK_ATTRIBUTE pub_ec[] = {
+			{ CKA_TOKEN, &yes, sizeof(yes) },
+			{ CKA_PRIVATE, &no, sizeof(no) },
+			{ CKA_VERIFY, &yes, sizeof(yes) },
+			{ CKA_ID, id, (CK_ULONG)idlen },
+			{ CKA_LABEL, (void *)label, (CK_ULONG)strlen(label) },
+			{ CKA_EC_PARAMS, (void *)oid_p256, sizeof(oid_p256) },
+		};
+		/* CKA_DECRYPT goes last so that the EC template can leave it out */
+		CK_ATTRIBUTE priv[] = {
+			{ CKA_TOKEN, &yes, sizeof(yes) },
+			{ CKA_PRIVATE, &yes, sizeof(yes) },
+			{ CKA_SENSITIVE, &yes, sizeof(yes) },
+			{ CKA_EXTRACTABLE, &no, sizeof(no) },
+			{ CKA_SIGN, &yes, sizeof(yes) },
+			{ CKA_ID, id, (CK_ULONG)idlen },
+			{ CKA_LABEL, (void *)label, (CK_ULONG)strlen(label) },
+			{ CKA_DECRYPT, &yes, sizeof(yes) },
+		};
+		CK_ULONG npriv = sizeof(priv) / sizeof(priv[0]) - (rsa ? 0 : 1);
+
+		log_info("generating %s key pair", alg);
+		rv = rsa ? p->f->C_GenerateKeyPair(s, &mech, pub_rsa,
+		    sizeof(pub_rsa) / sizeof(pub_rsa[0]), priv, npriv, &pubh, &privh) :
+		    p->f->C_GenerateKeyPair(s, &mech, pub_ec, sizeof(pub_ec) / sizeof(pub_ec[0]),
+		    priv, npriv, &pubh, &privh);
+		if (rv != CKR_OK) {
+			pubh = privh = CK_INVALID_HANDLE;
+			rc = p11_fail(p, "C_GenerateKeyPair", rv);
+			goto out;
+		}
+	}
+	if ((rc = evidence_read(p, s, privh, &ev, &bad)) != 0)
+		goto out;
+	if (bad != NULL) {
+		rc = p11_error(p, UKEY_ERR_VERIFY,
+		    "the new private key fails the key-protection check on %s", bad);
+		goto out;
+	}
+	if ((rc = pubkey_from_object(p, s, pubh, &key)) != 0 ||
+	    (rc = pubkey_spki(key, &spki, &spkilen)) != 0)
+		goto out;
+	rc = rep_take(rep, "evidence", ev);
+	ev = NULL;
+	if (rc != 0 || (rc = rep_hex(rep, "public_key", spki, spkilen)) != 0)
+		goto out;
+	log_info("%s key pair generated, evidence checked", alg);
+	pubh = privh = CK_INVALID_HANDLE;	/* keep them */
+	rc = 0;
+ out:
+	/* a pair that failed a check or could not be reported is not left behind */
+	destroy_quietly(p, s, privh, "private key");
+	destroy_quietly(p, s, pubh, "public key");
+	p11_session_close(p, s, logged_in);
+	json_object_put(ev);
+	EVP_PKEY_free(key);
+	OPENSSL_free(spki);
+	free(id);
+	secret_clear(&pin);
+	return rc;
+}

@@ -1,0 +1,94 @@
+/* The worker's operations (one per protocol op) and the helpers they share
+ * for reading requests, writing replies and turning token objects into
+ * OpenSSL keys. Everything here runs in ukey-worker only. */
+#ifndef UKEY_WORKER_OPS_H
+#define UKEY_WORKER_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+#include <openssl/evp.h>
+
+#include "common/secret.h"
+#include "worker/p11.h"
+
+#define WORKER_PROTOCOL_VERSION 1
+
+/* An op handler reads its fields from req (borrowed), adds its results to rep
+ * (borrowed, already {"v":1,"ok":true}) and returns 0, or a UKEY_ERR_* with
+ * the failure recorded in p. */
+typedef int (*op_fn)(struct p11 *p, struct json_object *req, struct json_object *rep);
+
+int op_probe(struct p11 *p, struct json_object *req, struct json_object *rep);
+int op_init_token(struct p11 *p, struct json_object *req, struct json_object *rep);
+int op_generate_key(struct p11 *p, struct json_object *req, struct json_object *rep);
+int op_make_csr(struct p11 *p, struct json_object *req, struct json_object *rep);
+int op_write_cert(struct p11 *p, struct json_object *req, struct json_object *rep);
+int op_read_back(struct p11 *p, struct json_object *req, struct json_object *rep);
+int op_inspect(struct p11 *p, struct json_object *req, struct json_object *rep);
+
+/* --- request fields (req.c) --- */
+
+/* Borrows string field key of req (NULL when absent and !required). Missing or
+ * not a string: UKEY_ERR_PROTO; longer than max bytes or holding a NUL:
+ * UKEY_ERR_INVAL; both recorded in p, naming the field. */
+int req_string(struct p11 *p, struct json_object *req, const char *key, int required, size_t max,
+    const char **out);
+
+/* Copies PIN field key into out and wipes the JSON copy. An absent optional
+ * PIN leaves out empty. */
+int req_pin(struct p11 *p, struct json_object *req, const char *key, int required,
+    struct secret *out);
+
+/* Decodes hex field key into a malloc'd buffer of at most max bytes; an empty
+ * value is refused. The caller frees *out. */
+int req_hex(struct p11 *p, struct json_object *req, const char *key, int required, size_t max,
+    uint8_t **out, size_t *len);
+
+/* Wipes every string member whose name ends in "pin", whatever the op did. */
+void req_wipe_pins(struct json_object *req);
+
+/* --- reply fields (req.c) --- */
+
+/* Adds key: lower-case hex of buf (JSON null when buf is NULL). */
+int rep_hex(struct json_object *o, const char *key, const uint8_t *buf, size_t len);
+/* Adds key: s (JSON null when s is NULL). */
+int rep_string(struct json_object *o, const char *key, const char *s);
+int rep_bool(struct json_object *o, const char *key, int b);
+int rep_int(struct json_object *o, const char *key, int64_t v);
+/* Adds key: obj, taking ownership of obj on every path. */
+int rep_take(struct json_object *o, const char *key, struct json_object *obj);
+
+/* --- token description (token.c) --- */
+
+/* Builds the "token" object of probe/init_token from ti. */
+int token_json(const CK_TOKEN_INFO *ti, struct json_object **out);
+
+/* Builds the RFC 7512 URI of the token in ti ("pkcs11:model=...;..."),
+ * malloc'd, freed by the caller. */
+char *token_uri(const CK_TOKEN_INFO *ti);
+
+/* Percent-encodes n bytes of s for a PKCS#11 URI attribute value into a
+ * malloc'd string. */
+char *uri_encode(const uint8_t *s, size_t n);
+
+/* --- keys on the token (pubkey.c) --- */
+
+/* Builds an OpenSSL public key from the token's public key object pub
+ * (RSA: modulus and exponent; EC: parameters and point). Owned by caller. */
+int pubkey_from_object(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE pub, EVP_PKEY **out);
+
+/* Encodes key as a DER SubjectPublicKeyInfo; the caller frees *der with
+ * OPENSSL_free(). */
+int pubkey_spki(const EVP_PKEY *key, uint8_t **der, size_t *len);
+
+/* Reads the key-protection evidence of private key priv into a new JSON
+ * object {"local":..,"always_sensitive":..,"never_extractable":..,
+ * "sensitive":..,"extractable":..,"token":..,"private":..}. *bad names the
+ * first attribute that breaks the rule (the key was made on the token and can
+ * never leave it), or is NULL when all hold. */
+int evidence_read(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
+    struct json_object **out, const char **bad);
+
+#endif

@@ -1,0 +1,358 @@
+/* What a token says about itself (probe), its RFC 7512 name, and putting a
+ * blank token into service (init_token: label, SO PIN, user PIN). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "worker/ops.h"
+
+#define LABEL_LEN 32	/* CK_TOKEN_INFO.label: 32 bytes, blank padded */
+
+int
+token_json(const CK_TOKEN_INFO *ti, struct json_object **out)
+{
+	struct json_object *t;
+	char label[4 * LABEL_LEN + 1], serial[17], model[17], manuf[4 * LABEL_LEN + 1];
+	int rc;
+
+	*out = NULL;
+	if ((t = json_object_new_object()) == NULL)
+		return UKEY_ERR_NOMEM;
+	p11_text(label, sizeof(label), ti->label, sizeof(ti->label));
+	p11_text(serial, sizeof(serial), ti->serialNumber, sizeof(ti->serialNumber));
+	p11_text(model, sizeof(model), ti->model, sizeof(ti->model));
+	p11_text(manuf, sizeof(manuf), ti->manufacturerID, sizeof(ti->manufacturerID));
+	if ((rc = rep_string(t, "label", label)) != 0 ||
+	    (rc = rep_string(t, "serial", serial)) != 0 ||
+	    (rc = rep_string(t, "model", model)) != 0 ||
+	    (rc = rep_string(t, "manufacturer", manuf)) != 0 ||
+	    (rc = rep_bool(t, "initialized", ti->flags & CKF_TOKEN_INITIALIZED)) != 0 ||
+	    (rc = rep_bool(t, "user_pin_initialized", ti->flags & CKF_USER_PIN_INITIALIZED)) != 0 ||
+	    (rc = rep_bool(t, "user_pin_locked", ti->flags & CKF_USER_PIN_LOCKED)) != 0 ||
+	    (rc = rep_bool(t, "so_pin_locked", ti->flags & CKF_SO_PIN_LOCKED)) != 0)
+		goto out;
+	*out = t;
+	t = NULL;
+	rc = 0;
+ out:
+	json_object_put(t);
+	return rc;
+}
+
+char *
+uri_encode(const uint8_t *s, size_t n)
+{
+	static const char hexd[] = "0123456789ABCDEF";
+	char *out, *o;
+	size_t i;
+
+	if ((out = malloc(3 * n + 1)) == NULL)
+		return NULL;
+	o = out;
+	for (i = 0; i < n; i++) {
+		uint8_t c = s[i];
+
+		/* RFC 3986 unreserved characters stand as they are; everything
+		 * else, including the ';' and '=' that delimit the URI, is encoded */
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~') {
+			*o++ = (char)c;
+		} else {
+			*o++ = '%';
+			*o++ = hexd[c >> 4];
+			*o++ = hexd[c & 15];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+char *
+token_uri(const CK_TOKEN_INFO *ti)
+{
+	const struct {
+		const char *name;
+		const unsigned char *v;
+		size_t n;
+	} parts[] = {
+		{ "model", ti->model, sizeof(ti->model) },
+		{ "manufacturer", ti->manufacturerID, sizeof(ti->manufacturerID) },
+		{ "serial", ti->serialNumber, sizeof(ti->serialNumber) },
+		{ "token", ti->label, sizeof(ti->label) },
+	};
+	char *uri = NULL, *enc = NULL;
+	size_t i, cap = 512, len;
+
+	if ((uri = malloc(cap)) == NULL)
+		return NULL;
+	len = (size_t)snprintf(uri, cap, "pkcs11:");
+	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		char text[4 * LABEL_LEN + 1];
+		int n;
+
+		/* the URI carries the value as the token reports it, trimmed */
+		p11_text(text, sizeof(text), parts[i].v, parts[i].n);
+		if ((enc = uri_encode((const uint8_t *)text, strlen(text))) == NULL)
+			goto fail;
+		n = snprintf(uri + len, cap - len, "%s%s=%s", i > 0 ? ";" : "", parts[i].name, enc);
+		if (n < 0 || (size_t)n >= cap - len)
+			goto fail;	/* 4 fields of at most 32 bytes, 3x encoded: cannot happen */
+		len += (size_t)n;
+		free(enc);
+		enc = NULL;
+	}
+	return uri;
+ fail:
+	free(enc);
+	free(uri);
+	return NULL;
+}
+
+/* Does the token offer key-pair generation with mech for a key of bits? */
+static int
+mech_keygen(struct p11 *p, const CK_MECHANISM_TYPE *list, CK_ULONG n, CK_MECHANISM_TYPE mech,
+    CK_ULONG bits)
+{
+	CK_MECHANISM_INFO mi;
+	CK_ULONG i;
+	CK_RV rv;
+
+	for (i = 0; i < n; i++)
+		if (list[i] == mech)
+			break;
+	if (i == n)
+		return 0;
+	memset(&mi, 0, sizeof(mi));
+	if ((rv = p->f->C_GetMechanismInfo(p->slot, mech, &mi)) != CKR_OK) {
+		log_warn("C_GetMechanismInfo(0x%lx): %s", (unsigned long)mech, p11_ckr_name(rv));
+		return 0;
+	}
+	if (!(mi.flags & CKF_GENERATE_KEY_PAIR))
+		return 0;
+	/* a module reporting 0..0 gives no range, which is not a refusal */
+	if (mi.ulMaxKeySize != 0 && (bits < mi.ulMinKeySize || bits > mi.ulMaxKeySize))
+		return 0;
+	return 1;
+}
+
+static int
+probe_mechanisms(struct p11 *p, struct json_object **out)
+{
+	CK_MECHANISM_TYPE *list = NULL;
+	CK_ULONG n = 0;
+	struct json_object *m = NULL;
+	CK_RV rv;
+	int rc;
+
+	*out = NULL;
+	if ((rv = p->f->C_GetMechanismList(p->slot, NULL, &n)) != CKR_OK)
+		return p11_fail(p, "C_GetMechanismList", rv);
+	if (n > 4096)
+		n = 4096;
+	if ((list = calloc(n + 1, sizeof(*list))) == NULL)
+		return UKEY_ERR_NOMEM;
+	if (n > 0 && (rv = p->f->C_GetMechanismList(p->slot, list, &n)) != CKR_OK) {
+		rc = p11_fail(p, "C_GetMechanismList", rv);
+		goto out;
+	}
+	if ((m = json_object_new_object()) == NULL) {
+		rc = UKEY_ERR_NOMEM;
+		goto out;
+	}
+	if ((rc = rep_bool(m, "rsa_keygen", mech_keygen(p, list, n, CKM_RSA_PKCS_KEY_PAIR_GEN,
+	    2048))) != 0 ||
+	    (rc = rep_bool(m, "ec_keygen", mech_keygen(p, list, n, CKM_EC_KEY_PAIR_GEN, 256))) != 0)
+		goto out;
+	*out = m;
+	m = NULL;
+	rc = 0;
+ out:
+	json_object_put(m);
+	free(list);
+	return rc;
+}
+
+/* Counts the objects visible without login; an uninitialised token has none
+ * and may refuse a session, so it is not asked. */
+static int
+count_public(struct p11 *p, const CK_TOKEN_INFO *ti, size_t *count)
+{
+	CK_OBJECT_HANDLE objs[P11_MAX_OBJECTS];
+	CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+	int rc;
+
+	*count = 0;
+	if (!(ti->flags & CKF_TOKEN_INITIALIZED))
+		return 0;
+	if ((rc = p11_session_open(p, 0, CKU_USER, NULL, &s)) != 0)
+		return rc;
+	rc = p11_find(p, s, NULL, 0, objs, P11_MAX_OBJECTS, count);
+	p11_session_close(p, s, 0);
+	return rc;
+}
+
+/* Adds slot_id, slot_description, token, uri, public_objects and mechanisms. */
+static int
+describe_token(struct p11 *p, struct json_object *rep)
+{
+	CK_TOKEN_INFO ti;
+	CK_SLOT_INFO si;
+	struct json_object *t = NULL, *m = NULL;
+	char desc[4 * 64 + 1];
+	char *uri = NULL;
+	size_t nobj = 0;
+	CK_RV rv;
+	int rc;
+
+	if ((rc = p11_ensure_slot(p, &ti)) != 0)
+		return rc;
+	memset(&si, 0, sizeof(si));
+	if ((rv = p->f->C_GetSlotInfo(p->slot, &si)) != CKR_OK)
+		return p11_fail(p, "C_GetSlotInfo", rv);
+	p11_text(desc, sizeof(desc), si.slotDescription, sizeof(si.slotDescription));
+	if ((rc = token_json(&ti, &t)) != 0)
+		goto out;
+	if ((uri = token_uri(&ti)) == NULL) {
+		rc = UKEY_ERR_NOMEM;
+		goto out;
+	}
+	if ((rc = count_public(p, &ti, &nobj)) != 0 || (rc = probe_mechanisms(p, &m)) != 0)
+		goto out;
+	if ((rc = rep_int(rep, "slot_id", (int64_t)p->slot)) != 0 ||
+	    (rc = rep_string(rep, "slot_description", desc)) != 0)
+		goto out;
+	rc = rep_take(rep, "token", t);
+	t = NULL;		/* rep_take consumes it on every path */
+	if (rc != 0)
+		goto out;
+	rc = rep_take(rep, "mechanisms", m);
+	m = NULL;
+	if (rc != 0 || (rc = rep_string(rep, "uri", uri)) != 0 ||
+	    (rc = rep_int(rep, "public_objects", (int64_t)nobj)) != 0)
+		goto out;
+	rc = 0;
+ out:
+	json_object_put(t);
+	json_object_put(m);
+	free(uri);
+	return rc;
+}
+
+int
+op_probe(struct p11 *p, struct json_object *req, struct json_object *rep)
+{
+	const char *serial;
+	int rc;
+
+	if ((rc = req_string(p, req, "token_serial", 0, 16, &serial)) != 0)
+		return rc;
+	/* a probe starts afresh: the bay may hold a different token now */
+	if ((rc = p11_find_slot(p, serial)) != 0)
+		return rc;
+	return describe_token(p, rep);
+}
+
+static int
+check_pin_len(struct p11 *p, const CK_TOKEN_INFO *ti, const char *field, const struct secret *pin)
+{
+	if (ti->ulMaxPinLen != 0 && (pin->len < ti->ulMinPinLen || pin->len > ti->ulMaxPinLen))
+		return p11_error(p, UKEY_ERR_PIN, "%s: length %zu outside the token's range %lu..%lu",
+		    field, pin->len, (unsigned long)ti->ulMinPinLen, (unsigned long)ti->ulMaxPinLen);
+	return 0;
+}
+
+int
+op_init_token(struct p11 *p, struct json_object *req, struct json_object *rep)
+{
+	struct secret so_pin = { 0 }, user_pin = { 0 }, old_so_pin = { 0 };
+	const struct secret *init_pin;
+	CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+	CK_TOKEN_INFO ti;
+	CK_UTF8CHAR label32[LABEL_LEN];
+	CK_SLOT_ID old_slot;
+	struct json_object *t = NULL;
+	char *uri = NULL;
+	char serial[17];
+	const char *label;
+	int rc, reinit, logged_in = 0;
+	CK_RV rv;
+
+	if ((rc = req_string(p, req, "label", 1, 1024, &label)) != 0 ||
+	    (rc = req_pin(p, req, "so_pin", 1, &so_pin)) != 0 ||
+	    (rc = req_pin(p, req, "user_pin", 1, &user_pin)) != 0 ||
+	    (rc = req_pin(p, req, "old_so_pin", 0, &old_so_pin)) != 0)
+		goto out;
+	if (strlen(label) > LABEL_LEN) {
+		rc = p11_error(p, UKEY_ERR_INVAL, "label: %zu bytes, a token label holds at most %d",
+		    strlen(label), LABEL_LEN);
+		goto out;
+	}
+	memset(label32, ' ', sizeof(label32));
+	memcpy(label32, label, strlen(label));
+	if ((rc = p11_ensure_slot(p, &ti)) != 0)
+		goto out;
+	if ((rc = check_pin_len(p, &ti, "so_pin", &so_pin)) != 0 ||
+	    (rc = check_pin_len(p, &ti, "user_pin", &user_pin)) != 0)
+		goto out;
+	reinit = (ti.flags & CKF_TOKEN_INITIALIZED) && old_so_pin.p != NULL;
+	init_pin = reinit ? &old_so_pin : &so_pin;
+	old_slot = p->slot;
+	log_info("initialising token in slot %lu%s", (unsigned long)old_slot,
+	    reinit ? " (again, with the old SO PIN)" : "");
+	if ((rv = p->f->C_InitToken(p->slot, init_pin->p, (CK_ULONG)init_pin->len,
+	    label32)) != CKR_OK) {
+		rc = p11_fail(p, "C_InitToken", rv);
+		goto out;
+	}
+	/* SoftHSM2 moves a freshly initialised token to a new slot id (and shows
+	 * a new blank token in another): learn the serial the token now has from
+	 * its old slot, then find that serial in a fresh slot list */
+	memset(&ti, 0, sizeof(ti));
+	if ((rv = p->f->C_GetTokenInfo(old_slot, &ti)) != CKR_OK) {
+		rc = p11_fail(p, "C_GetTokenInfo", rv);
+		goto out;
+	}
+	p11_text(serial, sizeof(serial), ti.serialNumber, sizeof(ti.serialNumber));
+	if ((rc = p11_find_slot(p, serial)) != 0)
+		goto out;
+	if (p->slot != old_slot)
+		log_info("token '%s' moved from slot %lu to slot %lu", serial,
+		    (unsigned long)old_slot, (unsigned long)p->slot);
+	if ((rc = p11_session_open(p, 1, CKU_SO, init_pin, &s)) != 0)
+		goto out;
+	logged_in = 1;
+	if (reinit && (rv = p->f->C_SetPIN(s, old_so_pin.p, (CK_ULONG)old_so_pin.len, so_pin.p,
+	    (CK_ULONG)so_pin.len)) != CKR_OK) {
+		rc = p11_fail(p, "C_SetPIN(SO)", rv);
+		goto out;
+	}
+	if ((rv = p->f->C_InitPIN(s, user_pin.p, (CK_ULONG)user_pin.len)) != CKR_OK) {
+		rc = p11_fail(p, "C_InitPIN", rv);
+		goto out;
+	}
+	p11_session_close(p, s, logged_in);
+	s = CK_INVALID_HANDLE;
+	if ((rc = p11_ensure_slot(p, &ti)) != 0 || (rc = token_json(&ti, &t)) != 0)
+		goto out;
+	if ((uri = token_uri(&ti)) == NULL) {
+		rc = UKEY_ERR_NOMEM;
+		goto out;
+	}
+	rc = rep_take(rep, "token", t);
+	t = NULL;
+	if (rc != 0 || (rc = rep_int(rep, "slot_id", (int64_t)p->slot)) != 0 ||
+	    (rc = rep_string(rep, "uri", uri)) != 0)
+		goto out;
+	log_info("token '%s' initialised in slot %lu", serial, (unsigned long)p->slot);
+	rc = 0;
+ out:
+	json_object_put(t);
+	free(uri);
+	p11_session_close(p, s, logged_in);
+	secret_clear(&so_pin);
+	secret_clear(&user_pin);
+	secret_clear(&old_so_pin);
+	return rc;
+}
