@@ -326,6 +326,11 @@ value_check(const struct attr_info *a, const char *v, char *why, size_t whylen)
 		snprintf(why, whylen, "empty");
 		return -1;
 	}
+	if (a->nid == NID_countryName &&
+	    (n != 2 || !isupper((unsigned char)v[0]) || !isupper((unsigned char)v[1]))) {
+		snprintf(why, whylen, "must be a two-letter upper-case country code (ISO 3166), like CN");
+		return -1;
+	}
 	if (n > a->max_chars) {
 		snprintf(why, whylen, "%ld characters, at most %d (RFC 5280)", n, a->max_chars);
 		return -1;
@@ -338,11 +343,6 @@ value_check(const struct attr_info *a, const char *v, char *why, size_t whylen)
 				return -1;
 			}
 		}
-	}
-	if (a->nid == NID_countryName &&
-	    (n != 2 || !isupper((unsigned char)v[0]) || !isupper((unsigned char)v[1]))) {
-		snprintf(why, whylen, "must be a two-letter upper-case country code (ISO 3166), like CN");
-		return -1;
 	}
 	return 0;
 }

@@ -1,0 +1,571 @@
+/* The embedded CA: creation and reload, issuance (validity, serial,
+ * extensions), idempotent request keys, forged CSRs, revocation, the fault
+ * hook, and `openssl verify` on what it issues. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "ca/ca.h"
+#include "ca/certcheck.h"
+#include "ca/certprof.h"
+#include "common/err.h"
+
+struct fixture {
+	char dir[64];		/* temp dir; the CA lives in dir/ca */
+	char cadir[96];
+	struct ca *ca;
+	struct certprof *org, *rep, *ent;
+	EVP_PKEY *ec, *rsa;
+	X509_REQ *ec_csr, *rsa_csr;
+	X509_NAME *org_subject, *person_subject;
+};
+
+static const char *
+lookup(void *ctx, const char *var)
+{
+	static const char *const kv[] = {
+		"province", "云南省", "city", "昆明市", "county", "五华区",
+		"org_name", "云南测试科技有限公司", "uscc", "91530100MA6K5U5X7R",
+		"name", "张三", "id_number", "530102199003070016", NULL,
+	};
+	size_t i;
+
+	(void)ctx;
+	for (i = 0; kv[i] != NULL; i += 2)
+		if (strcmp(kv[i], var) == 0)
+			return kv[i + 1];
+	return NULL;
+}
+
+static struct certprof *
+load_profile(const char *file)
+{
+	struct certprof *p = NULL;
+	const char *src = getenv("UKEY_SOURCE_DIR");
+	char path[1024], err[512];
+
+	snprintf(path, sizeof(path), "%s/cert-profiles/%s", src ? src : UKEY_SOURCE_DIR, file);
+	if (certprof_load(path, &p, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	return p;
+}
+
+static X509_REQ *
+make_csr(EVP_PKEY *key)
+{
+	X509_REQ *req = X509_REQ_new();
+	X509_NAME *n = X509_NAME_new();
+
+	assert_non_null(req);
+	assert_int_equal(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+						    (const unsigned char *)"token", -1, -1, 0), 1);
+	assert_int_equal(X509_REQ_set_subject_name(req, n), 1);
+	assert_int_equal(X509_REQ_set_pubkey(req, key), 1);
+	assert_true(X509_REQ_sign(req, key, EVP_sha256()) > 0);
+	X509_NAME_free(n);
+	return req;
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char err[256];
+
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/ukey-ca-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->cadir, sizeof(f->cadir), "%s/ca", f->dir);
+	assert_int_equal(ca_embedded_open(f->cadir, "Test Station", &f->ca), 0);
+	f->org = load_profile("organisation.conf");
+	f->rep = load_profile("legal-rep.conf");
+	f->ent = load_profile("entrusted.conf");
+	assert_non_null(f->ec = EVP_EC_gen("P-256"));
+	assert_non_null(f->rsa = EVP_RSA_gen(2048));
+	f->ec_csr = make_csr(f->ec);
+	f->rsa_csr = make_csr(f->rsa);
+	assert_int_equal(certprof_subject(f->org, lookup, NULL, &f->org_subject, err, sizeof(err)), 0);
+	assert_int_equal(certprof_subject(f->ent, lookup, NULL, &f->person_subject, err, sizeof(err)), 0);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	ca_free(f->ca);
+	certprof_free(f->org);
+	certprof_free(f->rep);
+	certprof_free(f->ent);
+	EVP_PKEY_free(f->ec);
+	EVP_PKEY_free(f->rsa);
+	X509_REQ_free(f->ec_csr);
+	X509_REQ_free(f->rsa_csr);
+	X509_NAME_free(f->org_subject);
+	X509_NAME_free(f->person_subject);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static struct ca_request
+org_request(struct fixture *f, const char *key, int years)
+{
+	struct ca_request r = {
+		.csr = f->rsa_csr, .subject = f->org_subject, .profile = f->org, .years = years,
+		.request_key = key, .gm_identity_value = "91530100MA6K5U5X7R",
+	};
+	return r;
+}
+
+static struct ca_request
+person_request(struct fixture *f, const char *key, int years)
+{
+	struct ca_request r = {
+		.csr = f->ec_csr, .subject = f->person_subject, .profile = f->ent, .years = years,
+		.request_key = key, .gm_identity_value = NULL,
+	};
+	return r;
+}
+
+static void
+test_create_and_reload(void **state)
+{
+	struct fixture *f = *state;
+	const X509 *c = ca_cert(f->ca);
+	struct ca *again = NULL;
+	BASIC_CONSTRAINTS *bc;
+	struct stat st;
+	char path[160], *subj = NULL;
+	time_t nb, na, want;
+	int crit = -1;
+
+	assert_string_equal(ca_kind(f->ca), "embedded");
+	assert_int_equal(stat(f->cadir, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	snprintf(path, sizeof(path), "%s/ca.key", f->cadir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	snprintf(path, sizeof(path), "%s/ca.crt", f->cadir);
+	assert_int_equal(stat(path, &st), 0);
+	snprintf(path, sizeof(path), "%s/ca.db", f->cadir);
+	assert_int_equal(stat(path, &st), 0);
+
+	assert_int_equal(cert_subject_text(X509_get_subject_name(c), &subj), 0);
+	assert_string_equal(subj, "CN=Test Station Embedded CA,C=CN");
+	free(subj);
+	assert_int_equal(X509_get_version(c), X509_VERSION_3);
+	bc = X509_get_ext_d2i(c, NID_basic_constraints, &crit, NULL);
+	assert_non_null(bc);
+	assert_int_equal(crit, 1);
+	assert_true(bc->ca);
+	assert_int_equal(ASN1_INTEGER_get(bc->pathlen), 0);
+	BASIC_CONSTRAINTS_free(bc);
+	assert_int_equal(X509_get_key_usage((X509 *)c), KU_KEY_CERT_SIGN | KU_CRL_SIGN);
+	assert_non_null(X509_get0_subject_key_id((X509 *)c));
+	assert_int_equal(X509_verify((X509 *)c, X509_get0_pubkey(c)), 1);
+	assert_true(EVP_PKEY_is_a(X509_get0_pubkey(c), "EC"));
+	assert_int_equal(X509_get_signature_nid(c), NID_ecdsa_with_SHA384);
+	assert_int_equal(cert_time_to_time_t(X509_get0_notBefore(c), &nb), 0);
+	assert_int_equal(cert_time_to_time_t(X509_get0_notAfter(c), &na), 0);
+	assert_int_equal(cert_time_add_years(nb, 20, &want), 0);
+	assert_true(na == want);
+
+	/* Reopening loads the same CA, whatever name is passed. */
+	assert_int_equal(ca_embedded_open(f->cadir, "Other", &again), 0);
+	assert_int_equal(X509_cmp(ca_cert(again), c), 0);
+	ca_free(again);
+}
+
+static void
+test_bad_open(void **state)
+{
+	struct fixture *f = *state;
+	struct ca *other = NULL, *x = NULL;
+	char dir2[160], cmd[512];
+
+	assert_int_equal(ca_embedded_open(f->cadir, "", &x), UKEY_ERR_INVAL);
+	assert_null(x);
+	assert_int_equal(ca_embedded_open("/nonexistent-parent/ca", "X", &x), UKEY_ERR_IO);
+	/* A certificate that belongs to another key is refused. */
+	snprintf(dir2, sizeof(dir2), "%s/other", f->dir);
+	assert_int_equal(ca_embedded_open(dir2, "Other", &other), 0);
+	ca_free(other);
+	snprintf(cmd, sizeof(cmd), "cp '%s/ca.crt' '%s/ca.crt'", dir2, f->cadir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(ca_embedded_open(f->cadir, "X", &x), UKEY_ERR_VERIFY);
+	assert_null(x);
+}
+
+static void
+test_issue_organisation(void **state)
+{
+	struct fixture *f = *state;
+	struct ca_request r = org_request(f, "order-1/item-1", 2);
+	X509 *cert = NULL;
+	BASIC_CONSTRAINTS *bc;
+	ASN1_OBJECT *gm = OBJ_txt2obj("1.2.156.10260.4.1.4", 1);
+	X509_EXTENSION *ext;
+	const unsigned char *p;
+	ASN1_PRINTABLESTRING *ps;
+	const ASN1_INTEGER *sn;
+	time_t nb, na, want, now = time(NULL);
+	char why[256] = "";
+	int crit = -1, idx;
+
+	assert_int_equal(ca_issue(f->ca, &r, &cert), 0);
+	assert_int_equal(X509_get_version(cert), X509_VERSION_3);
+	assert_int_equal(X509_NAME_cmp(X509_get_subject_name(cert), f->org_subject), 0);
+	assert_int_equal(X509_NAME_cmp(X509_get_issuer_name(cert), X509_get_subject_name(ca_cert(f->ca))), 0);
+	assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(cert), f->rsa), 1);
+	assert_int_equal(X509_get_signature_nid(cert), NID_ecdsa_with_SHA384);
+
+	/* Validity: exactly two calendar years from about now. */
+	assert_int_equal(cert_time_to_time_t(X509_get0_notBefore(cert), &nb), 0);
+	assert_int_equal(cert_time_to_time_t(X509_get0_notAfter(cert), &na), 0);
+	assert_true(nb <= now + 1 && nb >= now - 60);
+	assert_int_equal(cert_time_add_years(nb, 2, &want), 0);
+	assert_true(na == want);
+
+	/* Serial: positive, 64 bits or more. */
+	sn = X509_get0_serialNumber(cert);
+	assert_int_equal(ASN1_STRING_type(sn), V_ASN1_INTEGER);
+	assert_true(ASN1_STRING_length(sn) >= 8);
+
+	/* Extensions. */
+	bc = X509_get_ext_d2i(cert, NID_basic_constraints, &crit, NULL);
+	assert_non_null(bc);
+	assert_int_equal(crit, 1);
+	assert_false(bc->ca);
+	BASIC_CONSTRAINTS_free(bc);
+	idx = X509_get_ext_by_NID(cert, NID_key_usage, -1);
+	assert_true(idx >= 0);
+	assert_int_equal(X509_EXTENSION_get_critical(X509_get_ext(cert, idx)), 1);
+	assert_int_equal(X509_get_key_usage(cert), certprof_key_usage(f->org));
+	assert_int_equal(X509_get_extended_key_usage(cert), XKU_SSL_CLIENT | XKU_SMIME);
+	assert_non_null(X509_get0_subject_key_id(cert));
+	assert_non_null(X509_get0_authority_key_id(cert));
+	assert_int_equal(ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(cert),
+					       X509_get0_subject_key_id((X509 *)ca_cert(f->ca))), 0);
+	idx = X509_get_ext_by_OBJ(cert, gm, -1);
+	assert_true(idx >= 0);
+	ext = X509_get_ext(cert, idx);
+	assert_int_equal(X509_EXTENSION_get_critical(ext), 0);
+	p = ASN1_STRING_get0_data(X509_EXTENSION_get_data(ext));
+	ps = d2i_ASN1_PRINTABLESTRING(NULL, &p, ASN1_STRING_length(X509_EXTENSION_get_data(ext)));
+	assert_non_null(ps);
+	assert_int_equal(ASN1_STRING_type(ps), V_ASN1_PRINTABLESTRING);
+	assert_int_equal(ASN1_STRING_length(ps), 18);
+	assert_memory_equal(ASN1_STRING_get0_data(ps), "91530100MA6K5U5X7R", 18);
+	ASN1_PRINTABLESTRING_free(ps);
+	ASN1_OBJECT_free(gm);
+
+	/* The station's own check accepts it. */
+	if (certcheck_issued(cert, ca_cert(f->ca), f->rsa, f->org_subject, 2, time(NULL), why,
+			     sizeof(why)) != 0)
+		fail_msg("certcheck: %s", why);
+	X509_free(cert);
+}
+
+static void
+test_issue_person_no_gm(void **state)
+{
+	struct fixture *f = *state;
+	struct ca_request r = person_request(f, "order-2/item-1", 1);
+	X509 *cert = NULL;
+	ASN1_OBJECT *gm = OBJ_txt2obj("1.2.156.10260.4.1.1", 1);
+
+	assert_int_equal(ca_issue(f->ca, &r, &cert), 0);
+	assert_int_equal(X509_get_key_usage(cert), KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION);
+	assert_true(X509_get_ext_by_OBJ(cert, gm, -1) < 0);
+	ASN1_OBJECT_free(gm);
+	X509_free(cert);
+}
+
+static void
+test_idempotent(void **state)
+{
+	struct fixture *f = *state;
+	struct ca_request r = person_request(f, "order-3/item-1", 1);
+	struct json_object *list = NULL;
+	X509 *a = NULL, *b = NULL;
+	X509_REQ *other;
+	EVP_PKEY *k2;
+	char sa[64], sb[64];
+
+	assert_int_equal(ca_issue(f->ca, &r, &a), 0);
+	assert_int_equal(ca_issue(f->ca, &r, &b), 0);
+	assert_int_equal(cert_serial_hex(a, sa, sizeof(sa)), 0);
+	assert_int_equal(cert_serial_hex(b, sb, sizeof(sb)), 0);
+	assert_string_equal(sa, sb);
+	assert_int_equal(X509_cmp(a, b), 0);
+	X509_free(b);
+	b = NULL;
+	/* Even a new CSR under the same key gets the first certificate, never a second. */
+	assert_non_null(k2 = EVP_EC_gen("P-256"));
+	other = make_csr(k2);
+	r.csr = other;
+	assert_int_equal(ca_issue(f->ca, &r, &b), 0);
+	assert_int_equal(X509_cmp(a, b), 0);
+	/* Reopening keeps the list. */
+	ca_free(f->ca);
+	assert_int_equal(ca_embedded_open(f->cadir, "Test Station", &f->ca), 0);
+	X509_free(b);
+	b = NULL;
+	assert_int_equal(ca_issue(f->ca, &r, &b), 0);
+	assert_int_equal(X509_cmp(a, b), 0);
+	assert_int_equal(ca_list_issued(f->ca, &list), 0);
+	assert_int_equal(json_object_array_length(list), 1);
+	json_object_put(list);
+	X509_REQ_free(other);
+	EVP_PKEY_free(k2);
+	X509_free(a);
+	X509_free(b);
+}
+
+static void
+test_forged_csr(void **state)
+{
+	struct fixture *f = *state;
+	struct ca_request r = person_request(f, "order-4/item-1", 1);
+	struct json_object *list = NULL;
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	X509_REQ *bad;
+	X509 *cert = NULL;
+	int len;
+
+	len = i2d_X509_REQ(f->ec_csr, &der);
+	assert_true(len > 0);
+	der[len - 1] ^= 0x01;	/* the last byte of the signature */
+	p = der;
+	assert_non_null(bad = d2i_X509_REQ(NULL, &p, len));
+	r.csr = bad;
+	assert_int_equal(ca_issue(f->ca, &r, &cert), UKEY_ERR_VERIFY);
+	assert_null(cert);
+	/* A CSR signed by another key than the one it carries. */
+	X509_REQ_free(bad);
+	assert_non_null(bad = make_csr(f->ec));
+	assert_true(X509_REQ_sign(bad, f->rsa, EVP_sha256()) > 0);
+	assert_int_equal(X509_REQ_set_pubkey(bad, f->ec), 1);
+	r.csr = bad;
+	assert_int_equal(ca_issue(f->ca, &r, &cert), UKEY_ERR_VERIFY);
+	assert_int_equal(ca_list_issued(f->ca, &list), 0);
+	assert_int_equal(json_object_array_length(list), 0);
+	json_object_put(list);
+	X509_REQ_free(bad);
+	OPENSSL_free(der);
+}
+
+static void
+test_bad_requests(void **state)
+{
+	struct fixture *f = *state;
+	struct ca_request r;
+	X509 *cert = NULL;
+
+	r = org_request(f, "k1", 2);
+	r.csr = f->ec_csr;	/* organisation wants RSA-2048 */
+	assert_int_equal(ca_issue(f->ca, &r, &cert), UKEY_ERR_INVAL);
+	r = person_request(f, "k2", 1);
+	r.csr = f->rsa_csr;	/* persons want EC P-256 */
+	assert_int_equal(ca_issue(f->ca, &r, &cert), UKEY_ERR_INVAL);
+	r = org_request(f, "k3", 0);
+	assert_int_equal(ca_issue(f->ca, &r, &cert), UKEY_ERR_INVAL);
+	r = org_request(f, "k4", 6);	/* max_years is 5 */
+	assert_int_equal(ca_issue(f->ca, &r, &cert), UKEY_ERR_INVAL);
+	r = org_request(f, "k5", 1);
+	r.gm_identity_value = NULL;
+	assert_int_equal(ca_issue(f->ca, &r, &cert), UKEY_ERR_INVAL);
+	r.gm_identity_value = "统一代码";
+	assert_int_equal(ca_issue(f->ca, &r, &cert), UKEY_ERR_INVAL);
+	r = org_request(f, NULL, 1);
+	assert_int_equal(ca_issue(f->ca, &r, &cert), UKEY_ERR_INVAL);
+	r = org_request(f, "", 1);
+	assert_int_equal(ca_issue(f->ca, &r, &cert), UKEY_ERR_INVAL);
+	assert_null(cert);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+test_many_serials_distinct(void **state)
+{
+	enum { N = 1000 };
+	struct fixture *f = *state;
+	char **serials = calloc(N, sizeof(*serials));
+	char key[32], hex[64];
+	struct json_object *list = NULL;
+	int i;
+
+	assert_non_null(serials);
+	for (i = 0; i < N; i++) {
+		struct ca_request r = person_request(f, key, 1);
+		X509 *cert = NULL;
+
+		snprintf(key, sizeof(key), "bulk/%d", i);
+		assert_int_equal(ca_issue(f->ca, &r, &cert), 0);
+		assert_int_equal(cert_serial_hex(cert, hex, sizeof(hex)), 0);
+		assert_true(strlen(hex) >= 16);
+		assert_true(hex[0] != '-');
+		assert_non_null(serials[i] = strdup(hex));
+		X509_free(cert);
+	}
+	qsort(serials, N, sizeof(*serials), cmp_str);
+	for (i = 1; i < N; i++)
+		if (strcmp(serials[i - 1], serials[i]) == 0)
+			fail_msg("serial %s issued twice", serials[i]);
+	for (i = 0; i < N; i++)
+		free(serials[i]);
+	free(serials);
+	assert_int_equal(ca_list_issued(f->ca, &list), 0);
+	assert_int_equal(json_object_array_length(list), N);
+	json_object_put(list);
+}
+
+static void
+test_revoke_and_list(void **state)
+{
+	struct fixture *f = *state;
+	struct ca_request r = person_request(f, "order-5/item-1", 1);
+	struct json_object *list = NULL, *row, *v;
+	X509 *cert = NULL, *again = NULL;
+	char hex[64], lower[64];
+	size_t i;
+
+	assert_int_equal(ca_issue(f->ca, &r, &cert), 0);
+	assert_int_equal(cert_serial_hex(cert, hex, sizeof(hex)), 0);
+	assert_int_equal(ca_revoke(f->ca, hex, "bogusReason"), UKEY_ERR_INVAL);
+	assert_int_equal(ca_revoke(f->ca, "not-hex", NULL), UKEY_ERR_INVAL);
+	assert_int_equal(ca_revoke(f->ca, "0123ABCD", NULL), UKEY_ERR_NOTFOUND);
+	for (i = 0; hex[i] != '\0'; i++)
+		lower[i] = (char)(hex[i] >= 'A' && hex[i] <= 'F' ? hex[i] + 32 : hex[i]);
+	lower[i] = '\0';
+	assert_int_equal(ca_revoke(f->ca, lower, "superseded"), 0);
+	assert_int_equal(ca_revoke(f->ca, hex, NULL), UKEY_ERR_STATE);
+	/* The same request key now refuses rather than handing back a revoked certificate. */
+	assert_int_equal(ca_issue(f->ca, &r, &again), UKEY_ERR_STATE);
+	assert_null(again);
+
+	assert_int_equal(ca_list_issued(f->ca, &list), 0);
+	assert_int_equal(json_object_array_length(list), 1);
+	row = json_object_array_get_idx(list, 0);
+	assert_true(json_object_object_get_ex(row, "serial", &v));
+	assert_string_equal(json_object_get_string(v), hex);
+	assert_true(json_object_object_get_ex(row, "status", &v));
+	assert_string_equal(json_object_get_string(v), "revoked");
+	assert_true(json_object_object_get_ex(row, "revoke_reason", &v));
+	assert_string_equal(json_object_get_string(v), "superseded");
+	assert_true(json_object_object_get_ex(row, "request_key", &v));
+	assert_string_equal(json_object_get_string(v), "order-5/item-1");
+	assert_true(json_object_object_get_ex(row, "subject", &v));
+	assert_non_null(strstr(json_object_get_string(v), "CN=张三"));
+	assert_true(json_object_object_get_ex(row, "not_after", &v));
+	assert_int_equal(strlen(json_object_get_string(v)), 20);
+	json_object_put(list);
+	X509_free(cert);
+}
+
+static void
+write_fault(struct fixture *f, const char *what)
+{
+	char path[160];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/fault", f->cadir);
+	if (what == NULL) {
+		assert_int_equal(unlink(path), 0);
+		return;
+	}
+	assert_non_null(fp = fopen(path, "w"));
+	fprintf(fp, "%s\n", what);
+	fclose(fp);
+}
+
+static void
+test_fault_hook(void **state)
+{
+	struct fixture *f = *state;
+	struct ca_request r = person_request(f, "order-6/item-1", 1);
+	X509 *cert = NULL;
+	char why[256] = "";
+
+	write_fault(f, "down");
+	assert_int_equal(ca_issue(f->ca, &r, &cert), UKEY_ERR_UNAVAIL);
+	assert_int_equal(ca_revoke(f->ca, "0123", NULL), UKEY_ERR_UNAVAIL);
+	write_fault(f, "wrong-key");
+	assert_int_equal(ca_issue(f->ca, &r, &cert), 0);
+	assert_int_not_equal(EVP_PKEY_eq(X509_get0_pubkey(cert), f->ec), 1);
+	assert_int_equal(certcheck_issued(cert, ca_cert(f->ca), f->ec, f->person_subject, 1, time(NULL),
+					  why, sizeof(why)), UKEY_ERR_VERIFY);
+	assert_string_equal(why, "certificate public key does not match the token's key");
+	X509_free(cert);
+	cert = NULL;
+	write_fault(f, NULL);
+	r.request_key = "order-6/item-1/retry";
+	assert_int_equal(ca_issue(f->ca, &r, &cert), 0);
+	assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(cert), f->ec), 1);
+	X509_free(cert);
+}
+
+static void
+test_openssl_verify(void **state)
+{
+	struct fixture *f = *state;
+	struct ca_request r = org_request(f, "order-7/item-1", 3);
+	X509 *cert = NULL;
+	char path[160], cmd[512];
+	FILE *fp;
+
+	assert_int_equal(ca_issue(f->ca, &r, &cert), 0);
+	snprintf(path, sizeof(path), "%s/cert.pem", f->dir);
+	assert_non_null(fp = fopen(path, "w"));
+	assert_int_equal(PEM_write_X509(fp, cert), 1);
+	fclose(fp);
+	snprintf(cmd, sizeof(cmd), "openssl verify -CAfile '%s/ca.crt' '%s' >/dev/null", f->cadir, path);
+	assert_int_equal(system(cmd), 0);
+	/* And the other way: a different CA's certificate is not accepted. */
+	snprintf(cmd, sizeof(cmd), "openssl verify -CAfile '%s' '%s' >/dev/null 2>&1", path, path);
+	assert_int_not_equal(system(cmd), 0);
+	X509_free(cert);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_create_and_reload, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_open, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_issue_organisation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_issue_person_no_gm, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_idempotent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forged_csr, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_serials_distinct, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_revoke_and_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fault_hook, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_openssl_verify, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

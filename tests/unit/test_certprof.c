@@ -1,0 +1,394 @@
+/* Certificate profiles: loading good and bad files, subject building with
+ * Chinese text and RFC 5280 length limits, labels, profile sets. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/x509v3.h>
+
+#include "ca/certprof.h"
+#include "common/err.h"
+
+static const char *
+src_dir(void)
+{
+	const char *d = getenv("UKEY_SOURCE_DIR");
+
+	return d != NULL ? d : UKEY_SOURCE_DIR;
+}
+
+static char *
+path_of(const char *rel)
+{
+	char *p = NULL;
+
+	assert_true(asprintf(&p, "%s/%s", src_dir(), rel) > 0);
+	return p;
+}
+
+/* Variables for the templates: a NULL-terminated list of name/value pairs. */
+struct vars {
+	const char *kv[32];
+};
+
+static const char *
+lookup(void *ctx, const char *var)
+{
+	struct vars *v = ctx;
+	size_t i;
+
+	for (i = 0; v->kv[i] != NULL; i += 2)
+		if (strcmp(v->kv[i], var) == 0)
+			return v->kv[i + 1];
+	return NULL;
+}
+
+static struct certprof *
+load_ok(const char *rel)
+{
+	struct certprof *p = NULL;
+	char err[512] = "";
+	char *path = path_of(rel);
+	int rc = certprof_load(path, &p, err, sizeof(err));
+
+	if (rc != 0)
+		fail_msg("%s: %s", rel, err);
+	free(path);
+	return p;
+}
+
+static void
+test_shipped_profiles(void **state)
+{
+	struct certprof *org = load_ok("cert-profiles/organisation.conf");
+	struct certprof *rep = load_ok("cert-profiles/legal-rep.conf");
+	struct certprof *ent = load_ok("cert-profiles/entrusted.conf");
+
+	(void)state;
+	assert_string_equal(certprof_name(org), "organisation");
+	assert_string_equal(certprof_key_alg(org), "rsa2048");
+	assert_int_equal(certprof_max_years(org), 5);
+	assert_int_equal(certprof_key_usage(org),
+			 KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION | KU_KEY_ENCIPHERMENT);
+	assert_string_equal(certprof_gm_identity(org), "uscc");
+	assert_string_equal(certprof_gm_identity_oid(org), "1.2.156.10260.4.1.4");
+	assert_int_equal(certprof_eku_count(org), 2);
+	assert_string_equal(certprof_eku_oid(org, 0), "1.3.6.1.5.5.7.3.2");
+	assert_string_equal(certprof_eku_oid(org, 1), "1.3.6.1.5.5.7.3.4");
+	assert_non_null(strstr(certprof_description(org), "企业机构证书"));
+
+	assert_string_equal(certprof_name(rep), "legal-rep");
+	assert_string_equal(certprof_key_alg(rep), "ec-p256");
+	assert_int_equal(certprof_key_usage(rep), KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION);
+	assert_null(certprof_gm_identity(rep));	/* ID numbers stay out by default */
+
+	assert_string_equal(certprof_name(ent), "entrusted");
+	assert_string_equal(certprof_key_alg(ent), "ec-p256");
+	assert_int_equal(certprof_key_usage(ent), KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION);
+	certprof_free(org);
+	certprof_free(rep);
+	certprof_free(ent);
+}
+
+static void
+test_good_full(void **state)
+{
+	struct certprof *p = load_ok("tests/data/cert-profiles/good-full.conf");
+	struct vars v = { { "province", "云南省", "city", "昆明市", "county", "五华区",
+			    "org_name", "云南测试科技有限公司", "name", "张三",
+			    "portal_ref", "REF-2026/001", NULL } };
+	X509_NAME *n = NULL;
+	char err[256] = "";
+	char *label = NULL;
+	static const int nids[] = { NID_countryName, NID_stateOrProvinceName, NID_localityName,
+				    NID_organizationalUnitName, NID_organizationalUnitName,
+				    NID_organizationName, NID_commonName, NID_serialNumber };
+	size_t i;
+
+	(void)state;
+	assert_string_equal(certprof_name(p), "full-test");
+	assert_int_equal(certprof_max_years(p), 3);
+	assert_int_equal(certprof_key_usage(p),
+			 KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION | KU_KEY_ENCIPHERMENT);
+	assert_int_equal(certprof_eku_count(p), 2);
+	assert_string_equal(certprof_eku_oid(p, 1), "1.2.156.10260.4.1.99");
+	assert_string_equal(certprof_gm_identity(p), "id_number");
+	assert_string_equal(certprof_gm_identity_oid(p), "1.2.156.10260.4.1.1");
+
+	assert_int_equal(certprof_subject(p, lookup, &v, &n, err, sizeof(err)), 0);
+	assert_int_equal(X509_NAME_entry_count(n), (int)(sizeof(nids) / sizeof(nids[0])));
+	for (i = 0; i < sizeof(nids) / sizeof(nids[0]); i++)
+		assert_int_equal(OBJ_obj2nid(X509_NAME_ENTRY_get_object(X509_NAME_get_entry(n, (int)i))),
+				 nids[i]);
+	X509_NAME_free(n);
+
+	assert_int_equal(certprof_label(p, lookup, &v, &label), 0);
+	assert_string_equal(label, "云南测试科技有限公司-张三");
+	free(label);
+	certprof_free(p);
+}
+
+static void
+test_bad_profiles(void **state)
+{
+	static const struct {
+		const char *file;
+		int line;
+		const char *msg;	/* expected start of the text after "file:line: " */
+	} cases[] = {
+		{ "bad-section.conf", 6, "unknown section [subjct] (known: [profile], [subject], [extensions])" },
+		{ "bad-empty-section.conf", 1, "unknown section [policies]" },
+		{ "bad-key.conf", 4, "unknown key 'colour' in [profile]" },
+		{ "bad-keyalg.conf", 3, "profile.key_alg 'rsa1024': must be rsa2048 or ec-p256" },
+		{ "bad-attr.conf", 8, "unknown subject attribute 'Email'" },
+		{ "bad-var.conf", 8, "subject.ST: unknown variable {provnce}" },
+		{ "bad-ku.conf", 11, "extensions.key_usage: unknown key usage 'signing'" },
+		{ "bad-ec-keyenc.conf", 11, "extensions.key_usage: keyEncipherment needs an RSA key, "
+					   "but key_alg is ec-p256 (line 3)" },
+		{ "bad-missing-name.conf", 10, "[profile] name is missing" },
+		{ "bad-years.conf", 4, "profile.max_years '0': must be a whole number from 1 to 30" },
+		{ "bad-duplicate.conf", 4, "[profile] name given twice (first on line 2)" },
+		{ "bad-syntax.conf", 8, "syntax error" },
+		{ "bad-country.conf", 7, "subject.C: must be a two-letter upper-case country code" },
+		{ "bad-no-cn.conf", 10, "[subject] has no CN" },
+		{ "bad-ku-certsign.conf", 11, "extensions.key_usage: keyCertSign is for CA certificates" },
+		{ "bad-gm.conf", 12, "extensions.gm_identity 'passport': must be uscc, id_number or none" },
+		{ "bad-brace.conf", 5, "profile.label: '{' without '}'" },
+		{ "bad-unclosed.conf", 7, "subject.C: '{' without '}'" },
+		{ "bad-long-line.conf", 6, "line is " },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct certprof *p = NULL;
+		char err[512] = "", rel[128], *path, *want = NULL;
+		int rc;
+
+		snprintf(rel, sizeof(rel), "tests/data/cert-profiles/%s", cases[i].file);
+		path = path_of(rel);
+		rc = certprof_load(path, &p, err, sizeof(err));
+		assert_true(asprintf(&want, "%s:%d: %s", path, cases[i].line, cases[i].msg) > 0);
+		if (rc != UKEY_ERR_INVAL || strncmp(err, want, strlen(want)) != 0)
+			fail_msg("%s: rc %d, got \"%s\", want \"%s...\"", cases[i].file, rc, err, want);
+		assert_null(p);
+		free(want);
+		free(path);
+	}
+}
+
+static void
+test_missing_file(void **state)
+{
+	struct certprof *p = NULL;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(certprof_load("/nonexistent/x.conf", &p, err, sizeof(err)), UKEY_ERR_NOTFOUND);
+	assert_null(p);
+	assert_non_null(strstr(err, "/nonexistent/x.conf: cannot open"));
+}
+
+/* 60 CJK characters: 180 bytes, well under 64 characters. */
+static char *
+repeat(const char *unit, size_t n)
+{
+	size_t ul = strlen(unit), i;
+	char *s = malloc(ul * n + 1);
+
+	assert_non_null(s);
+	for (i = 0; i < n; i++)
+		memcpy(s + i * ul, unit, ul);
+	s[ul * n] = '\0';
+	return s;
+}
+
+static void
+test_subject_chinese_types(void **state)
+{
+	struct certprof *p = load_ok("cert-profiles/organisation.conf");
+	struct vars v = { { "province", "云南省", "city", "昆明市",
+			    "org_name", "云南省数字证书认证中心有限公司", "uscc", "91530100MA6K5U5X7R",
+			    NULL } };
+	X509_NAME *n = NULL;
+	X509_NAME_ENTRY *ent;
+	const ASN1_STRING *d;
+	char err[256] = "";
+	int i, nid;
+
+	(void)state;
+	assert_int_equal(certprof_subject(p, lookup, &v, &n, err, sizeof(err)), 0);
+	assert_int_equal(X509_NAME_entry_count(n), 6);
+	for (i = 0; i < X509_NAME_entry_count(n); i++) {
+		ent = X509_NAME_get_entry(n, i);
+		nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(ent));
+		d = X509_NAME_ENTRY_get_data(ent);
+		if (nid == NID_countryName || nid == NID_serialNumber)
+			assert_int_equal(ASN1_STRING_type(d), V_ASN1_PRINTABLESTRING);
+		else
+			assert_int_equal(ASN1_STRING_type(d), V_ASN1_UTF8STRING);
+		if (nid == NID_organizationName || nid == NID_commonName) {
+			assert_int_equal(ASN1_STRING_length(d), (int)strlen("云南省数字证书认证中心有限公司"));
+			assert_memory_equal(ASN1_STRING_get0_data(d), "云南省数字证书认证中心有限公司",
+					    ASN1_STRING_length(d));
+		}
+	}
+	assert_int_equal(OBJ_obj2nid(X509_NAME_ENTRY_get_object(X509_NAME_get_entry(n, 0))), NID_countryName);
+	assert_int_equal(OBJ_obj2nid(X509_NAME_ENTRY_get_object(X509_NAME_get_entry(n, 5))), NID_serialNumber);
+	X509_NAME_free(n);
+	certprof_free(p);
+}
+
+static void
+test_subject_lengths(void **state)
+{
+	struct certprof *p = load_ok("cert-profiles/legal-rep.conf");
+	struct vars v = { { "province", "云南省", "city", "昆明市", "org_name", "测试公司", "name",
+			    NULL, NULL } };
+	X509_NAME *n = NULL;
+	char err[256];
+	char *s;
+
+	(void)state;
+	/* 64 ASCII characters: accepted. */
+	s = repeat("a", 64);
+	v.kv[7] = s;
+	assert_int_equal(certprof_subject(p, lookup, &v, &n, err, sizeof(err)), 0);
+	X509_NAME_free(n);
+	free(s);
+	/* 65: refused, naming the field. */
+	s = repeat("a", 65);
+	v.kv[7] = s;
+	err[0] = '\0';
+	assert_int_equal(certprof_subject(p, lookup, &v, &n, err, sizeof(err)), UKEY_ERR_INVAL);
+	assert_null(n);
+	assert_string_equal(err, "subject.CN: 65 characters, at most 64 (RFC 5280)");
+	free(s);
+	/* 64 CJK characters = 192 bytes: characters count, not bytes. */
+	s = repeat("张", 64);
+	v.kv[7] = s;
+	assert_int_equal(certprof_subject(p, lookup, &v, &n, err, sizeof(err)), 0);
+	X509_NAME_free(n);
+	free(s);
+	s = repeat("张", 71);
+	v.kv[7] = s;
+	assert_int_equal(certprof_subject(p, lookup, &v, &n, err, sizeof(err)), UKEY_ERR_INVAL);
+	assert_string_equal(err, "subject.CN: 71 characters, at most 64 (RFC 5280)");
+	free(s);
+	/* A long organisation name fails on O. */
+	s = repeat("云", 65);
+	v.kv[5] = s;
+	v.kv[7] = "张三";
+	assert_int_equal(certprof_subject(p, lookup, &v, &n, err, sizeof(err)), UKEY_ERR_INVAL);
+	assert_string_equal(err, "subject.O: 65 characters, at most 64 (RFC 5280)");
+	free(s);
+	certprof_free(p);
+}
+
+static void
+test_subject_bad_values(void **state)
+{
+	struct certprof *p = load_ok("cert-profiles/organisation.conf");
+	struct vars v = { { "province", "云南省", "city", "昆明市", "org_name", "测试公司",
+			    "uscc", "91530100MA6K5U5X7R", NULL } };
+	X509_NAME *n = NULL;
+	char err[256], *label = NULL;
+
+	(void)state;
+	v.kv[5] = "";
+	assert_int_equal(certprof_subject(p, lookup, &v, &n, err, sizeof(err)), UKEY_ERR_INVAL);
+	assert_string_equal(err, "subject.O: variable {org_name} is empty");
+	assert_int_equal(certprof_label(p, lookup, &v, &label), UKEY_ERR_INVAL);
+	assert_null(label);
+	v.kv[5] = "测试公司";
+	v.kv[7] = "统一代码";	/* not PrintableString */
+	assert_int_equal(certprof_subject(p, lookup, &v, &n, err, sizeof(err)), UKEY_ERR_INVAL);
+	assert_non_null(strstr(err, "subject.serialNumber: character 1 is not allowed in a PrintableString"));
+	v.kv[7] = "91530100MA6K5U5X7R";
+	v.kv[1] = "\xe4\xb8";	/* truncated UTF-8 */
+	assert_int_equal(certprof_subject(p, lookup, &v, &n, err, sizeof(err)), UKEY_ERR_INVAL);
+	assert_non_null(strstr(err, "subject.ST: not valid UTF-8"));
+	v.kv[1] = "云南\n省";
+	assert_int_equal(certprof_subject(p, lookup, &v, &n, err, sizeof(err)), UKEY_ERR_INVAL);
+	v.kv[1] = NULL;	/* the caller has no value */
+	assert_int_equal(certprof_subject(p, lookup, &v, &n, err, sizeof(err)), UKEY_ERR_INVAL);
+	assert_string_equal(err, "subject.ST: variable {province} is empty");
+	assert_null(n);
+	certprof_free(p);
+}
+
+static void
+test_label(void **state)
+{
+	struct certprof *p = load_ok("cert-profiles/organisation.conf");
+	struct vars v = { { "org_name", "云南测试科技有限公司", NULL } };
+	char *label = NULL;
+
+	(void)state;
+	assert_int_equal(certprof_label(p, lookup, &v, &label), 0);
+	assert_string_equal(label, "云南测试科技有限公司");
+	free(label);
+	certprof_free(p);
+}
+
+static void
+test_set(void **state)
+{
+	struct certprof_set *s = NULL;
+	char err[512] = "", *dir = path_of("cert-profiles");
+	char tmpl[] = "/tmp/ukey-certprof-XXXXXX", cmd[1024];
+
+	(void)state;
+	if (certprof_set_load_dir(dir, &s, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(certprof_set_count(s), 3);
+	assert_non_null(certprof_set_find(s, "organisation"));
+	assert_non_null(certprof_set_find(s, "legal-rep"));
+	assert_string_equal(certprof_key_alg(certprof_set_find(s, "entrusted")), "ec-p256");
+	assert_null(certprof_set_find(s, "nobody"));
+	certprof_set_free(s);
+	s = NULL;
+
+	/* An empty directory, then two files claiming the same name. */
+	assert_non_null(mkdtemp(tmpl));
+	assert_int_equal(certprof_set_load_dir(tmpl, &s, err, sizeof(err)), UKEY_ERR_NOTFOUND);
+	snprintf(cmd, sizeof(cmd), "cp %s/organisation.conf %s/a.conf && cp %s/organisation.conf %s/b.conf",
+		 dir, tmpl, dir, tmpl);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(certprof_set_load_dir(tmpl, &s, err, sizeof(err)), UKEY_ERR_EXISTS);
+	assert_non_null(strstr(err, "b.conf: profile name 'organisation' is already used by"));
+	assert_null(s);
+	/* A bad file in a set names the file and line. */
+	snprintf(cmd, sizeof(cmd), "rm -f %s/*.conf && cp %s/../tests/data/cert-profiles/bad-ku.conf %s/",
+		 tmpl, dir, tmpl);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(certprof_set_load_dir(tmpl, &s, err, sizeof(err)), UKEY_ERR_INVAL);
+	assert_non_null(strstr(err, "bad-ku.conf:11: extensions.key_usage"));
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpl);
+	assert_int_equal(system(cmd), 0);
+	free(dir);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_shipped_profiles),
+		cmocka_unit_test(test_good_full),
+		cmocka_unit_test(test_bad_profiles),
+		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_subject_chinese_types),
+		cmocka_unit_test(test_subject_lengths),
+		cmocka_unit_test(test_subject_bad_values),
+		cmocka_unit_test(test_label),
+		cmocka_unit_test(test_set),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
