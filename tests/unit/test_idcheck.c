@@ -29,6 +29,8 @@ test_uscc_vectors(void **state)
 	assert_string_equal(why, "");
 	assert_int_equal(uscc_check("91110000600037341L", why, sizeof(why)), 0);
 	assert_int_equal(uscc_check("91530100MA6K5U5X7R", why, sizeof(why)), 0);
+	/* The account in the operator manual's screenshots. */
+	assert_int_equal(uscc_check("91110113785537392L", why, sizeof(why)), 0);
 	assert_int_equal(uscc_check_char("91530100MA6K5U5X7"), 'R');
 	assert_int_equal(uscc_check_char("91350100M000100Y4"), '3');
 	assert_int_equal(uscc_check_char("91110000600037341"), 'L');
@@ -133,6 +135,10 @@ test_rid_vectors(void **state)
 	assert_string_equal(norm, "530102199003070016");
 	/* 2000 is a leap year. */
 	assert_int_equal(rid_check("110105200002290013", NOW, norm, why, sizeof(why)), 0);
+	/* The legal representative in the operator manual's screenshots has a
+	 * number that fails its check: overridable, like a real one would be. */
+	assert_int_equal(rid_check("612429199411200122", NOW, norm, why, sizeof(why)), UKEY_ERR_VERIFY);
+	assert_string_equal(why, "check character should be 1, not 2 (GB 11643)");
 	assert_int_equal(rid_check_char("11010519491231002"), 'X');
 	assert_int_equal(rid_check_char("53010219900307001"), '6');
 	assert_int_equal(rid_check_char("5301021990030700a"), 0);
