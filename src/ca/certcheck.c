@@ -146,6 +146,12 @@ verify_chain(const X509 *cert, const X509 *ca_cert, time_t at, char *why, size_t
 	X509_STORE_CTX *ctx = NULL;
 	int rc, err;
 
+	/* An end-entity certificate must never act as the anchor, least of
+	 * all for itself. */
+	if (X509_check_ca((X509 *)ca_cert) == 0 || X509_cmp(cert, ca_cert) == 0) {
+		rc = fail(why, whylen, "the CA certificate given is not a CA certificate");
+		goto out;
+	}
 	if ((store = X509_STORE_new()) == NULL || (ctx = X509_STORE_CTX_new()) == NULL) {
 		rc = UKEY_ERR_NOMEM;
 		goto out;
@@ -156,8 +162,11 @@ verify_chain(const X509 *cert, const X509 *ca_cert, time_t at, char *why, size_t
 		rc = UKEY_ERR_NOMEM;
 		goto out;
 	}
-	/* The CA given is the trust anchor even when it is an intermediate. */
-	X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_PARTIAL_CHAIN);
+	/* The CA given is the trust anchor even when it is an intermediate
+	 * (not self-signed); partial chains stay off for a root so that
+	 * nothing but the root itself can anchor. */
+	if (X509_self_signed((X509 *)ca_cert, 0) != 1)
+		X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_PARTIAL_CHAIN);
 	X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_ANY);
 	X509_STORE_CTX_set_time(ctx, 0, at);
 	if (X509_verify_cert(ctx) != 1) {

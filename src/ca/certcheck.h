@@ -15,7 +15,8 @@
 
 /* Returns 0 if cert is the one that was asked for: its public key equals
  * token_pub; it verifies with ca_cert as the only trust anchor (purpose
- * any, at time now); its subject equals expected_subject; notBefore <=
+ * any, at time now; ca_cert must be a CA certificate, and may be an
+ * intermediate); its subject equals expected_subject; notBefore <=
  * now + 300 s and notAfter - notBefore is `years` calendar years (within a
  * day); its serial is positive and at least 8 bytes long. Otherwise
  * UKEY_ERR_VERIFY with why naming the failed check (why may be NULL), or
