@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/errlist.h"
 #include "common/log.h"
 #include "store/audit.h"
 #include "station/station.h"
@@ -123,8 +124,10 @@ station_open(struct station *s, const char *config_path)
 	snprintf(path, sizeof(path), "%s/station.db", s->state_dir);
 	if ((rc = store_open(path, &s->st)) != 0)
 		return rc;
-	if (s->cfg.ca_dir[0] == '\0')
-		snprintf(s->cfg.ca_dir, sizeof(s->cfg.ca_dir), "%s/ca", s->state_dir);
+	if (s->cfg.ca_dir[0] == '\0' &&
+	    (size_t)snprintf(s->cfg.ca_dir, sizeof(s->cfg.ca_dir), "%.500s/ca", s->state_dir) >=
+	    sizeof(s->cfg.ca_dir))
+		return UKEY_ERR_INVAL;
 	if ((rc = ca_embedded_open(s->cfg.ca_dir, s->cfg.ca_name, &s->ca)) != 0) {
 		log_error("embedded CA in %s: %s", s->cfg.ca_dir, ukey_strerror(rc));
 		return rc;

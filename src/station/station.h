@@ -68,7 +68,8 @@ struct bay {
 	int64_t last_job_id;
 	int allow_wipe;
 	struct secret user_pin;		/* held until shown once (bay.take_pin) */
-	struct secret so_pin;
+	struct secret so_pin;		/* the SO PIN this job sets */
+	struct secret wipe_so;		/* current SO PIN when re-initialising */
 	int64_t started_ms;
 	double last_job_seconds;
 	char operator_name[64];	/* who put the token in */
@@ -130,10 +131,11 @@ void bay_shutdown_all(struct station *s);
 void job_start_if_possible(struct station *s, struct bay *b);
 void job_on_worker_lost(struct station *s, struct bay *b, const char *why);
 int job_recover_all(struct station *s);
+void job_retry(struct station *s, struct bay *b);
 
 /* sim.c: the simulated bays with SoftHSM2 virtual tokens. */
 int sim_plug(struct station *s, int bay_index, const char *preset, int64_t token_no,
-    struct json_object **result);
+    const char *profile, struct json_object **result);
 int sim_unplug(struct station *s, int bay_index);
 
 /* control.c: the Unix socket. */

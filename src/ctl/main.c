@@ -1,0 +1,691 @@
+/* ukeyctl: the station's admin CLI. Each verb becomes one request on the
+ * daemon's control socket; the reply is printed as a table or, with --json,
+ * as the JSON the daemon sent. Exit codes are listed in usage(). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "common/err.h"
+#include "common/frame.h"
+
+enum exit_code {
+	EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_NOTFOUND = 2, EXIT_USAGE = 64, EXIT_DATAERR = 65,
+	EXIT_NOINPUT = 66, EXIT_UNAVAILABLE = 69, EXIT_TEMPFAIL = 75, EXIT_NOPERM = 77
+};
+
+static const char *sock_path;
+static int want_json;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: ukeyctl [--state DIR | --socket PATH] [--json] COMMAND [ARGS]\n"
+	    "\n"
+	    "orders:   order import FILE\n"
+	    "          order list [--state STATE]\n"
+	    "          order show ID\n"
+	    "          order approve ID [--override-reason TEXT]\n"
+	    "          order reject ID --remark TEXT\n"
+	    "          order pay ID --payment-no NO\n"
+	    "          queue\n"
+	    "bays:     bays\n"
+	    "          bay wait --bay N [--timeout SECONDS]\n"
+	    "          bay take-pin --bay N\n"
+	    "          bay wipe --bay N\n"
+	    "          token inspect --bay N\n"
+	    "          jobs [--state STATE]\n"
+	    "virtual:  sim plug [--bay N] [--preset blank|initialised] [--token N] [--profile NAME] [--wait]\n"
+	    "          sim unplug --bay N\n"
+	    "audit:    audit serials [--order ID] [--org USCC]\n"
+	    "          audit verify\n"
+	    "          audit log [--order ID] [--limit N]\n"
+	    "          ca show\n"
+	    "          status\n"
+	    "\n"
+	    "The socket is DIR/ukeyd.sock (DIR from --state, else $UKEY_STATE, else\n"
+	    "/var/lib/ukey-station). Exit codes: 0 done; 1 refused by the station; 2 not\n"
+	    "found; 64 usage; 65 invalid input; 66 input file unreadable; 69 daemon not\n"
+	    "running; 75 busy or timed out; 77 permission denied.\n");
+}
+
+static int
+exit_for(const char *code)
+{
+	int rc = ukey_errcode(code);
+
+	switch (rc) {
+	case UKEY_ERR_INVAL:
+	case UKEY_ERR_PROTO:
+		return EXIT_DATAERR;
+	case UKEY_ERR_NOTFOUND:
+		return EXIT_NOTFOUND;
+	case UKEY_ERR_PERM:
+		return EXIT_NOPERM;
+	case UKEY_ERR_BUSY:
+	case UKEY_ERR_TIMEOUT:
+		return EXIT_TEMPFAIL;
+	case UKEY_ERR_UNAVAIL:
+		return EXIT_UNAVAILABLE;
+	default:
+		return EXIT_REFUSED;
+	}
+}
+
+/* Sends one request and returns the reply (owned) or NULL with *ex set. */
+static struct json_object *
+call(const char *cmd, struct json_object *args, int *ex)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct json_object *req = json_object_new_object(), *rep = NULL;
+	int fd = -1, rc;
+
+	json_object_object_add(req, "v", json_object_new_int(1));
+	json_object_object_add(req, "cmd", json_object_new_string(cmd));
+	json_object_object_add(req, "args", args ? args : json_object_new_object());
+	if (strlen(sock_path) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "ukeyctl: socket path too long: %s\n", sock_path);
+		*ex = EXIT_USAGE;
+		goto out;
+	}
+	strcpy(sun.sun_path, sock_path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		fprintf(stderr, "ukeyctl: the station daemon is not running (cannot connect to %s: %s)\n",
+		    sock_path, strerror(errno));
+		*ex = EXIT_UNAVAILABLE;
+		goto out;
+	}
+	if ((rc = frame_write_json(fd, req, FRAME_MAX_CONTROL)) != 0) {
+		fprintf(stderr, "ukeyctl: sending the request: %s\n", ukey_strerror(rc));
+		*ex = rc == UKEY_ERR_PROTO ? EXIT_DATAERR : EXIT_UNAVAILABLE;
+		goto out;
+	}
+	if ((rc = frame_read_json(fd, &rep, FRAME_MAX_CONTROL, 900000)) != 0) {
+		fprintf(stderr, "ukeyctl: reading the reply: %s\n", ukey_strerror(rc));
+		*ex = EXIT_UNAVAILABLE;
+		goto out;
+	}
+	*ex = EXIT_OK;
+ out:
+	if (fd >= 0)
+		close(fd);
+	json_object_put(req);
+	return rep;
+}
+
+/* Runs a request; prints an error reply and returns its exit code, or
+ * returns 0 with *result borrowed from *reply (which the caller frees). */
+static int
+run(const char *cmd, struct json_object *args, struct json_object **reply,
+    struct json_object **result)
+{
+	struct json_object *err, *details;
+	int ex;
+	size_t i;
+
+	*result = NULL;
+	if ((*reply = call(cmd, args, &ex)) == NULL)
+		return ex;
+	if (json_object_get_boolean(json_object_object_get(*reply, "ok"))) {
+		*result = json_object_object_get(*reply, "result");
+		return EXIT_OK;
+	}
+	err = json_object_object_get(*reply, "error");
+	if (want_json) {
+		printf("%s\n", json_object_to_json_string_ext(*reply, JSON_C_TO_STRING_PRETTY));
+	} else {
+		fprintf(stderr, "ukeyctl: %s\n", json_object_get_string(json_object_object_get(err,
+		    "message")));
+		details = json_object_object_get(err, "details");
+		for (i = 0; i < json_object_array_length(details); i++)
+			fprintf(stderr, "  %s\n", json_object_get_string(json_object_array_get_idx(details, i)));
+	}
+	return exit_for(json_object_get_string(json_object_object_get(err, "code")));
+}
+
+static void
+print_json(struct json_object *o)
+{
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+	    JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+/* Prints an array of objects as a table of the named columns. */
+static void
+print_table(struct json_object *rows, const char *const *cols)
+{
+	size_t n = json_object_array_length(rows), i, c, ncol = 0;
+	size_t width[32] = { 0 };
+
+	while (cols[ncol] != NULL && ncol < 32)
+		ncol++;
+	for (c = 0; c < ncol; c++)
+		width[c] = strlen(cols[c]);
+	for (i = 0; i < n; i++)
+		for (c = 0; c < ncol; c++) {
+			const char *v = json_object_get_string(json_object_object_get(
+			    json_object_array_get_idx(rows, i), cols[c]));
+			size_t w = v ? strlen(v) : 1;
+
+			if (w > width[c])
+				width[c] = w;
+		}
+	for (c = 0; c < ncol; c++)
+		printf("%-*s%s", (int)width[c], cols[c], c + 1 < ncol ? "  " : "\n");
+	for (i = 0; i < n; i++)
+		for (c = 0; c < ncol; c++) {
+			const char *v = json_object_get_string(json_object_object_get(
+			    json_object_array_get_idx(rows, i), cols[c]));
+
+			printf("%-*s%s", (int)width[c], v ? v : "-", c + 1 < ncol ? "  " : "\n");
+		}
+}
+
+static int
+parse_int(const char *s, const char *what, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *s == '\0' || *end != '\0' || v < 0) {
+		fprintf(stderr, "ukeyctl: %s: \"%s\" is not a non-negative integer\n", what, s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* Options shared by the verbs; each verb says which it accepts. */
+struct opts {
+	int64_t bay, token, order, limit, timeout;
+	const char *state, *remark, *payment_no, *override, *preset, *profile, *org;
+	int wait;
+};
+
+static int
+parse_opts(int argc, char **argv, struct opts *o, const char *allowed)
+{
+	static const struct option lo[] = {
+		{ "bay", required_argument, NULL, 'b' },
+		{ "token", required_argument, NULL, 't' },
+		{ "order", required_argument, NULL, 'o' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "state", required_argument, NULL, 's' },
+		{ "remark", required_argument, NULL, 'r' },
+		{ "payment-no", required_argument, NULL, 'p' },
+		{ "override-reason", required_argument, NULL, 'O' },
+		{ "preset", required_argument, NULL, 'P' },
+		{ "profile", required_argument, NULL, 'f' },
+		{ "org", required_argument, NULL, 'g' },
+		{ "wait", no_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch, idx;
+
+	optind = 0;	/* glibc: 0 also resets its permutation state */
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "", lo, &idx)) != -1) {
+		if (ch == '?' || strchr(allowed, ch) == NULL) {
+			fprintf(stderr, "ukeyctl %s: option %s is not accepted here\n", argv[0],
+			    argv[optind - 1]);
+			return -1;
+		}
+		switch (ch) {
+		case 'b': if (parse_int(optarg, "--bay", &o->bay)) return -1; break;
+		case 't': if (parse_int(optarg, "--token", &o->token)) return -1; break;
+		case 'o': if (parse_int(optarg, "--order", &o->order)) return -1; break;
+		case 'l': if (parse_int(optarg, "--limit", &o->limit)) return -1; break;
+		case 'T': if (parse_int(optarg, "--timeout", &o->timeout)) return -1; break;
+		case 's': o->state = optarg; break;
+		case 'r': o->remark = optarg; break;
+		case 'p': o->payment_no = optarg; break;
+		case 'O': o->override = optarg; break;
+		case 'P': o->preset = optarg; break;
+		case 'f': o->profile = optarg; break;
+		case 'g': o->org = optarg; break;
+		case 'w': o->wait = 1; break;
+		}
+	}
+	return optind;
+}
+
+static char *
+read_file(const char *path, size_t max)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	size_t n;
+
+	if (f == NULL)
+		return NULL;
+	if ((buf = malloc(max + 1)) == NULL) {
+		fclose(f);
+		return NULL;
+	}
+	n = fread(buf, 1, max + 1, f);
+	fclose(f);
+	if (n > max) {
+		free(buf);
+		errno = EFBIG;
+		return NULL;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+static int
+simple(const char *cmd, struct json_object *args, const char *const *cols, const char *done)
+{
+	struct json_object *rep, *res;
+	int ex = run(cmd, args, &rep, &res);
+
+	if (ex == EXIT_OK) {
+		if (want_json)
+			print_json(res);
+		else if (cols && json_object_is_type(res, json_type_array))
+			print_table(res, cols);
+		else if (done)
+			printf("%s\n", done);
+		else
+			print_json(res);
+	}
+	json_object_put(rep);
+	return ex;
+}
+
+static struct json_object *
+bay_state(int64_t bay, int *ex)
+{
+	struct json_object *rep, *res, *b = NULL;
+
+	if ((*ex = run("bay.list", NULL, &rep, &res)) == EXIT_OK && bay >= 1 &&
+	    (size_t)bay <= json_object_array_length(res))
+		b = json_object_get(json_object_array_get_idx(res, (size_t)bay - 1));
+	else if (*ex == EXIT_OK)
+		*ex = EXIT_NOTFOUND;
+	json_object_put(rep);
+	return b;
+}
+
+/* Waits until the bay's token is no longer being worked on. */
+static int
+bay_wait(int64_t bay, int64_t timeout_s)
+{
+	time_t end = time(NULL) + (timeout_s > 0 ? timeout_s : 900);
+	struct json_object *b;
+	int ex;
+
+	for (;;) {
+		const char *st;
+
+		if ((b = bay_state(bay, &ex)) == NULL)
+			return ex;
+		st = json_object_get_string(json_object_object_get(b, "state"));
+		if (strcmp(st, "starting") != 0 && strcmp(st, "probing") != 0 &&
+		    strcmp(st, "working") != 0) {
+			if (want_json)
+				print_json(b);
+			else
+				printf("bay %lld: %s%s%s\n", (long long)bay, st,
+				    json_object_object_get(b, "reason") ? ": " : "",
+				    json_object_object_get(b, "reason") ?
+				    json_object_get_string(json_object_object_get(b, "reason")) : "");
+			ex = strcmp(st, "done") == 0 || strcmp(st, "idle") == 0 ||
+			    strcmp(st, "empty") == 0 ? EXIT_OK : EXIT_REFUSED;
+			json_object_put(b);
+			return ex;
+		}
+		json_object_put(b);
+		if (time(NULL) > end) {
+			fprintf(stderr, "ukeyctl: bay %lld still %s after %lld s\n", (long long)bay, st,
+			    (long long)timeout_s);
+			return EXIT_TEMPFAIL;
+		}
+		usleep(100000);
+	}
+}
+
+static int
+need(const char *what, int ok)
+{
+	if (!ok)
+		fprintf(stderr, "ukeyctl: %s is required (see ukeyctl --help)\n", what);
+	return ok;
+}
+
+static int
+cmd_order(int argc, char **argv)
+{
+	static const char *const cols[] = { "id", "portal_ref", "type", "state", "org_name",
+		"certificates", "issued", "total_fen", "payment_no", NULL };
+	struct json_object *args = json_object_new_object();
+	struct opts o = { 0 };
+	const char *verb = argc > 1 ? argv[1] : "";
+	int64_t id = 0;
+	int i;
+
+	if (strcmp(verb, "import") == 0) {
+		char *text;
+
+		if ((i = parse_opts(argc - 1, argv + 1, &o, "")) < 0 || !need("FILE", argc - 1 - i == 1))
+			goto usage;
+		if ((text = read_file(argv[1 + i], FRAME_MAX_CONTROL - 4096)) == NULL) {
+			fprintf(stderr, "ukeyctl: cannot read %s: %s\n", argv[1 + i], strerror(errno));
+			json_object_put(args);
+			return EXIT_NOINPUT;
+		}
+		json_object_object_add(args, "text", json_object_new_string(text));
+		json_object_object_add(args, "file", json_object_new_string(argv[1 + i]));
+		free(text);
+		{
+			struct json_object *rep, *res;
+			int ex = run("order.import", args, &rep, &res);
+
+			if (ex == EXIT_OK && want_json) {
+				print_json(res);
+			} else if (ex == EXIT_OK) {
+				static const char *const icols[] = { "id", "portal_ref", "certificates",
+					"total_fen", "checksum_failures", NULL };
+				struct json_object *un = json_object_object_get(res, "unchanged");
+				size_t k;
+
+				print_table(json_object_object_get(res, "imported"), icols);
+				for (k = 0; k < json_object_array_length(un); k++)
+					printf("unchanged (already imported): %s\n",
+					    json_object_get_string(json_object_array_get_idx(un, k)));
+			}
+			json_object_put(rep);
+			return ex;
+		}
+	}
+	if (strcmp(verb, "list") == 0) {
+		if (parse_opts(argc - 1, argv + 1, &o, "s") != argc - 1)
+			goto usage;
+		if (o.state)
+			json_object_object_add(args, "state", json_object_new_string(o.state));
+		return simple("order.list", args, cols, NULL);
+	}
+	if (strcmp(verb, "show") == 0 || strcmp(verb, "approve") == 0 ||
+	    strcmp(verb, "reject") == 0 || strcmp(verb, "pay") == 0) {
+		const char *allowed = strcmp(verb, "approve") == 0 ? "O" :
+		    strcmp(verb, "reject") == 0 ? "r" : strcmp(verb, "pay") == 0 ? "p" : "";
+
+		if ((i = parse_opts(argc - 1, argv + 1, &o, allowed)) < 0 || argc - 1 - i != 1 ||
+		    parse_int(argv[1 + i], "ID", &id) != 0)
+			goto usage;
+		json_object_object_add(args, "id", json_object_new_int64(id));
+		if (strcmp(verb, "show") == 0)
+			return simple("order.show", args, NULL, NULL);
+		if (strcmp(verb, "approve") == 0) {
+			if (o.override)
+				json_object_object_add(args, "override_reason",
+				    json_object_new_string(o.override));
+			return simple("order.approve", args, NULL, "approved");
+		}
+		if (strcmp(verb, "reject") == 0) {
+			if (!need("--remark TEXT", o.remark != NULL))
+				goto usage;
+			json_object_object_add(args, "remark", json_object_new_string(o.remark));
+			return simple("order.reject", args, NULL, "rejected");
+		}
+		if (!need("--payment-no NO", o.payment_no != NULL))
+			goto usage;
+		json_object_object_add(args, "payment_no", json_object_new_string(o.payment_no));
+		return simple("order.pay", args, NULL, "paid; its certificates are queued for production");
+	}
+ usage:
+	json_object_put(args);
+	usage(stderr);
+	return EXIT_USAGE;
+}
+
+static int
+cmd_bay(int argc, char **argv)
+{
+	struct json_object *args = json_object_new_object();
+	struct opts o = { 0 };
+	const char *verb = argc > 1 ? argv[1] : "";
+
+	if (parse_opts(argc - 1, argv + 1, &o, "bT") != argc - 1 || !need("--bay N", o.bay > 0))
+		goto usage;
+	json_object_object_add(args, "bay", json_object_new_int64(o.bay));
+	if (strcmp(verb, "wait") == 0) {
+		json_object_put(args);
+		return bay_wait(o.bay, o.timeout);
+	}
+	if (strcmp(verb, "take-pin") == 0) {
+		struct json_object *rep, *res;
+		int ex = run("bay.take_pin", args, &rep, &res);
+
+		if (ex == EXIT_OK && want_json)
+			print_json(res);
+		else if (ex == EXIT_OK)
+			printf("token %s initial user PIN: %s\n(shown once: put it in the PIN letter now)\n",
+			    json_object_get_string(json_object_object_get(res, "token_serial")),
+			    json_object_get_string(json_object_object_get(res, "user_pin")));
+		json_object_put(rep);
+		return ex;
+	}
+	if (strcmp(verb, "wipe") == 0)
+		return simple("bay.wipe", args, NULL, "wiping allowed; the job restarts on this token");
+ usage:
+	json_object_put(args);
+	usage(stderr);
+	return EXIT_USAGE;
+}
+
+static int
+cmd_sim(int argc, char **argv)
+{
+	struct json_object *args = json_object_new_object(), *rep, *res;
+	struct opts o = { 0 };
+	const char *verb = argc > 1 ? argv[1] : "";
+	int ex;
+
+	if (strcmp(verb, "plug") == 0) {
+		if (parse_opts(argc - 1, argv + 1, &o, "btPfwT") != argc - 1)
+			goto usage;
+		if (o.bay)
+			json_object_object_add(args, "bay", json_object_new_int64(o.bay));
+		if (o.token)
+			json_object_object_add(args, "token", json_object_new_int64(o.token));
+		if (o.preset)
+			json_object_object_add(args, "preset", json_object_new_string(o.preset));
+		if (o.profile)
+			json_object_object_add(args, "profile", json_object_new_string(o.profile));
+		if ((ex = run("sim.plug", args, &rep, &res)) != EXIT_OK) {
+			json_object_put(rep);
+			return ex;
+		}
+		o.bay = json_object_get_int64(json_object_object_get(res, "bay"));
+		if (!o.wait) {
+			if (want_json)
+				print_json(res);
+			else
+				printf("virtual token %04lld plugged into bay %lld\n",
+				    (long long)json_object_get_int64(json_object_object_get(res, "token")),
+				    (long long)o.bay);
+		}
+		json_object_put(rep);
+		return o.wait ? bay_wait(o.bay, o.timeout) : EXIT_OK;
+	}
+	if (strcmp(verb, "unplug") == 0) {
+		if (parse_opts(argc - 1, argv + 1, &o, "b") != argc - 1 || !need("--bay N", o.bay > 0))
+			goto usage;
+		json_object_object_add(args, "bay", json_object_new_int64(o.bay));
+		return simple("sim.unplug", args, NULL, "unplugged");
+	}
+ usage:
+	json_object_put(args);
+	usage(stderr);
+	return EXIT_USAGE;
+}
+
+static int
+cmd_audit(int argc, char **argv)
+{
+	static const char *const serial_cols[] = { "serial", "order_id", "kind", "subject", "not_after",
+		"key_alg", "token_serial", "operator", "issued_at", NULL };
+	static const char *const log_cols[] = { "id", "at", "actor", "action", "order_id", "job_id",
+		"bay", "token", NULL };
+	struct json_object *args = json_object_new_object();
+	struct opts o = { 0 };
+	const char *verb = argc > 1 ? argv[1] : "";
+
+	if (strcmp(verb, "serials") == 0) {
+		if (parse_opts(argc - 1, argv + 1, &o, "og") != argc - 1)
+			goto usage;
+		if (o.order)
+			json_object_object_add(args, "order", json_object_new_int64(o.order));
+		if (o.org)
+			json_object_object_add(args, "org", json_object_new_string(o.org));
+		return simple("audit.serials", args, serial_cols, NULL);
+	}
+	if (strcmp(verb, "verify") == 0) {
+		struct json_object *rep, *res;
+		int ex;
+
+		if (parse_opts(argc - 1, argv + 1, &o, "") != argc - 1)
+			goto usage;
+		if ((ex = run("audit.verify", args, &rep, &res)) == EXIT_OK) {
+			int ok = json_object_get_boolean(json_object_object_get(res, "ok"));
+
+			if (want_json)
+				print_json(res);
+			else if (ok)
+				printf("audit log OK: %lld records\n", (long long)json_object_get_int64(
+				    json_object_object_get(res, "records")));
+			else
+				printf("audit log BROKEN at record %lld: %s\n",
+				    (long long)json_object_get_int64(json_object_object_get(res, "first_bad")),
+				    json_object_get_string(json_object_object_get(res, "reason")));
+			ex = ok ? EXIT_OK : EXIT_REFUSED;
+		}
+		json_object_put(rep);
+		return ex;
+	}
+	if (strcmp(verb, "log") == 0) {
+		if (parse_opts(argc - 1, argv + 1, &o, "ol") != argc - 1)
+			goto usage;
+		if (o.order)
+			json_object_object_add(args, "order", json_object_new_int64(o.order));
+		if (o.limit)
+			json_object_object_add(args, "limit", json_object_new_int64(o.limit));
+		return simple("audit.log", args, log_cols, NULL);
+	}
+ usage:
+	json_object_put(args);
+	usage(stderr);
+	return EXIT_USAGE;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "state", required_argument, NULL, 's' },
+		{ "socket", required_argument, NULL, 'S' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	static char path[600];
+	const char *state = getenv("UKEY_STATE");
+	struct opts o = { 0 };
+	const char *cmd;
+	int ch;
+
+	if (state == NULL || state[0] == '\0')
+		state = "/var/lib/ukey-station";
+	while ((ch = getopt_long(argc, argv, "+s:S:jh", lo, NULL)) != -1) {
+		switch (ch) {
+		case 's': state = optarg; break;
+		case 'S': sock_path = optarg; break;
+		case 'j': want_json = 1; break;
+		case 'h': usage(stdout); return EXIT_OK;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (sock_path == NULL) {
+		snprintf(path, sizeof(path), "%s/ukeyd.sock", state);
+		sock_path = path;
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	cmd = argv[0];
+	if (strcmp(cmd, "order") == 0)
+		return cmd_order(argc, argv);
+	if (strcmp(cmd, "bay") == 0)
+		return cmd_bay(argc, argv);
+	if (strcmp(cmd, "sim") == 0)
+		return cmd_sim(argc, argv);
+	if (strcmp(cmd, "audit") == 0)
+		return cmd_audit(argc, argv);
+	if (strcmp(cmd, "queue") == 0 && argc == 1) {
+		static const char *const cols[] = { "unit", "order_id", "portal_ref", "kind", "name",
+			"cert_profile", "years", "seq", "count", "state", NULL };
+		return simple("queue", NULL, cols, NULL);
+	}
+	if (strcmp(cmd, "bays") == 0 && argc == 1) {
+		static const char *const cols[] = { "bay", "state", "profile", "token_serial", "job",
+			"reason", NULL };
+		return simple("bay.list", NULL, cols, NULL);
+	}
+	if (strcmp(cmd, "jobs") == 0) {
+		static const char *const cols[] = { "id", "unit_id", "bay", "state", "step", "key_alg",
+			"token_serial", "cert_serial", "error", NULL };
+		struct json_object *args = json_object_new_object();
+
+		if (parse_opts(argc, argv, &o, "s") != argc) {
+			json_object_put(args);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		if (o.state)
+			json_object_object_add(args, "state", json_object_new_string(o.state));
+		return simple("job.list", args, cols, NULL);
+	}
+	if (strcmp(cmd, "token") == 0 && argc > 1 && strcmp(argv[1], "inspect") == 0) {
+		struct json_object *args = json_object_new_object();
+
+		if (parse_opts(argc - 1, argv + 1, &o, "b") != argc - 1 || !need("--bay N", o.bay > 0)) {
+			json_object_put(args);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		json_object_object_add(args, "bay", json_object_new_int64(o.bay));
+		return simple("token.inspect", args, NULL, NULL);
+	}
+	if (strcmp(cmd, "ca") == 0 && argc == 2 && strcmp(argv[1], "show") == 0) {
+		struct json_object *rep, *res;
+		int ex = run("ca.show", NULL, &rep, &res);
+
+		if (ex == EXIT_OK && want_json)
+			print_json(res);
+		else if (ex == EXIT_OK)
+			fputs(json_object_get_string(json_object_object_get(res, "pem")), stdout);
+		json_object_put(rep);
+		return ex;
+	}
+	if (strcmp(cmd, "status") == 0 && argc == 1)
+		return simple("ping", NULL, NULL, NULL);
+	fprintf(stderr, "ukeyctl: unknown command \"%s\"\n", cmd);
+	usage(stderr);
+	return EXIT_USAGE;
+}

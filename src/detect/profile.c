@@ -1,0 +1,1317 @@
+/* Firmware profiles: one INI file per token model, read with inih and checked
+ * key by key, then across keys; a set of profiles is every file of a list of
+ * directories, checked together (unique names, unambiguous USB ids). */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ini.h>
+#include <json-c/json.h>
+
+#include "common/err.h"
+#include "common/errlist.h"
+#include "common/secret.h"
+#include "common/utf8.h"
+#include "detect/profile.h"
+
+#define BUILD_DIR_TOKEN "@UKEY_BUILD_DIR@"
+#define STATION_MIN_USER_PIN 6	/* the station never sets a shorter random user PIN */
+#define STATION_MIN_SO_PIN 8	/* nor a shorter random SO PIN */
+#define PIN_LEN_LIMIT 255
+#define TIMEOUT_MAX_MS 600000
+
+enum sec { S_TOKEN, S_USB, S_PKCS11, S_KEYS, S_PIN, S_LABEL, S_TIMEOUTS, S_QUIRKS, S_N };
+
+static const char *const sec_names[S_N] = {
+	"token", "usb", "pkcs11", "keys", "pin", "label", "timeouts", "quirks",
+};
+
+enum key {
+	K_NAME, K_DESCRIPTION, K_VERIFIED, K_SOURCE, K_VIRTUAL,
+	K_VENDOR_ID, K_PRODUCT_ID, K_FW_MIN, K_FW_MAX,
+	K_MODULE, K_READER_PATTERN, K_INIT_TOKEN,
+	K_ALGORITHMS,
+	K_USER_MIN, K_USER_MAX, K_SO_MIN, K_SO_MAX, K_USER_PIN_POLICY, K_USER_PIN_LENGTH,
+	K_INITIAL_USER_PIN, K_SO_PIN_LENGTH,
+	K_LABEL_MAX,
+	K_TO_DEFAULT, K_TO_INIT, K_TO_KEYGEN,
+	K_QUIRKS,
+	K_N
+};
+
+static const struct {
+	enum sec sec;
+	const char *name;
+} keys[K_N] = {
+	[K_NAME] = { S_TOKEN, "name" },
+	[K_DESCRIPTION] = { S_TOKEN, "description" },
+	[K_VERIFIED] = { S_TOKEN, "verified" },
+	[K_SOURCE] = { S_TOKEN, "source" },
+	[K_VIRTUAL] = { S_TOKEN, "virtual" },
+	[K_VENDOR_ID] = { S_USB, "vendor_id" },
+	[K_PRODUCT_ID] = { S_USB, "product_id" },
+	[K_FW_MIN] = { S_USB, "firmware_min" },
+	[K_FW_MAX] = { S_USB, "firmware_max" },
+	[K_MODULE] = { S_PKCS11, "module" },
+	[K_READER_PATTERN] = { S_PKCS11, "reader_pattern" },
+	[K_INIT_TOKEN] = { S_PKCS11, "init_token" },
+	[K_ALGORITHMS] = { S_KEYS, "algorithms" },
+	[K_USER_MIN] = { S_PIN, "user_min" },
+	[K_USER_MAX] = { S_PIN, "user_max" },
+	[K_SO_MIN] = { S_PIN, "so_min" },
+	[K_SO_MAX] = { S_PIN, "so_max" },
+	[K_USER_PIN_POLICY] = { S_PIN, "user_pin_policy" },
+	[K_USER_PIN_LENGTH] = { S_PIN, "user_pin_length" },
+	[K_INITIAL_USER_PIN] = { S_PIN, "initial_user_pin" },
+	[K_SO_PIN_LENGTH] = { S_PIN, "so_pin_length" },
+	[K_LABEL_MAX] = { S_LABEL, "max_bytes" },
+	[K_TO_DEFAULT] = { S_TIMEOUTS, "default" },
+	[K_TO_INIT] = { S_TIMEOUTS, "init_token" },
+	[K_TO_KEYGEN] = { S_TIMEOUTS, "generate_key" },
+	[K_QUIRKS] = { S_QUIRKS, "list" },
+};
+
+/* Keys every profile must have; the conditional ones are checked in finish(). */
+static const enum key required_keys[] = {
+	K_NAME, K_DESCRIPTION, K_VERIFIED, K_SOURCE, K_MODULE, K_INIT_TOKEN, K_ALGORITHMS,
+	K_USER_MIN, K_USER_MAX, K_SO_MIN, K_SO_MAX, K_USER_PIN_POLICY, K_SO_PIN_LENGTH,
+};
+
+static const char *const known_algorithms[] = {
+	"rsa2048", "rsa3072", "rsa4096", "ec-p256", "ec-p384",
+};
+#define KNOWN_ALGORITHMS "rsa2048, rsa3072, rsa4096, ec-p256, ec-p384"
+
+static const struct {
+	unsigned bit;
+	const char *name;
+} quirk_table[] = {
+	{ FW_QUIRK_REINIT_NEEDS_SO_PIN, "reinit-needs-so-pin" },
+	{ FW_QUIRK_SLOT_MOVES_AFTER_INIT, "slot-moves-after-init" },
+	{ FW_QUIRK_NO_EC_KEYGEN, "no-ec-keygen" },
+	{ FW_QUIRK_SINGLE_SESSION, "single-session" },
+};
+#define KNOWN_QUIRKS "reinit-needs-so-pin, slot-moves-after-init, no-ec-keygen, single-session"
+
+/* Where a few keys were found, for messages about them from the set checks. */
+struct load_info {
+	unsigned name_line, product_line;
+};
+
+struct pstate {
+	const char *path;
+	FILE *fp;
+	struct fw_profile *p;
+	unsigned line;			/* the line inih is working on */
+	unsigned sec_line[S_N];		/* header line of each section, 0 if absent */
+	unsigned key_line[K_N];		/* line of each key, 0 if absent */
+	unsigned err_line;		/* line of the first error, 0 while none */
+	int failed;
+	int nomem;			/* the first error was out of memory */
+	char *modules_raw;		/* kept until the end: @UKEY_BUILD_DIR@ depends on [token] */
+	char err[768];
+};
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Records the first error only: later ones are often consequences of it. */
+static void perr(struct pstate *st, unsigned line, const char *what, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+perr(struct pstate *st, unsigned line, const char *what, const char *fmt, ...)
+{
+	char rule[512];
+	va_list ap;
+
+	if (st->failed)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(rule, sizeof(rule), fmt, ap);
+	va_end(ap);
+	if (what != NULL)
+		snprintf(st->err, sizeof(st->err), "%s:%u: %s: %s", st->path, line, what, rule);
+	else
+		snprintf(st->err, sizeof(st->err), "%s:%u: %s", st->path, line, rule);
+	st->err_line = line;
+	st->failed = 1;
+}
+
+/* Fails key k at the line it was given on, or, when it is missing, at its
+ * section's header (or the last line when the section is missing too). */
+static void kerr(struct pstate *st, enum key k, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+kerr(struct pstate *st, enum key k, const char *fmt, ...)
+{
+	char what[64], rule[512];
+	unsigned line = st->key_line[k];
+	va_list ap;
+
+	if (line == 0)
+		line = st->sec_line[keys[k].sec] ? st->sec_line[keys[k].sec] : st->line;
+	va_start(ap, fmt);
+	vsnprintf(rule, sizeof(rule), fmt, ap);
+	va_end(ap);
+	snprintf(what, sizeof(what), "%s.%s", sec_names[keys[k].sec], keys[k].name);
+	perr(st, line, what, "%s", rule);
+}
+
+static int
+find_section(const char *name)
+{
+	int i;
+
+	for (i = 0; i < S_N; i++)
+		if (strcmp(sec_names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+/* Notes section headers as the reader passes them: inih does not report a
+ * header to the handler, and an unknown or empty section must still be caught
+ * at its own line. */
+static void
+note_section(struct pstate *st, const char *line)
+{
+	const char *s = line, *end;
+	char name[64];
+	size_t n;
+	int sec;
+
+	if (st->line == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
+		s += 3;
+	while (isspace((unsigned char)*s))
+		s++;
+	if (*s != '[' || (end = strchr(s, ']')) == NULL)
+		return;		/* not a header, or a broken one that inih reports */
+	n = (size_t)(end - s - 1);
+	if (n >= sizeof(name))
+		n = sizeof(name) - 1;
+	memcpy(name, s + 1, n);
+	name[n] = '\0';
+	if ((sec = find_section(name)) < 0) {
+		perr(st, st->line, NULL, "[%s]: unknown section (known: token, usb, pkcs11, keys, "
+		    "pin, label, timeouts, quirks)", name);
+		return;
+	}
+	if (st->sec_line[sec] != 0) {
+		perr(st, st->line, NULL, "[%s]: section given twice (first at line %u)", name,
+		    st->sec_line[sec]);
+		return;
+	}
+	st->sec_line[sec] = st->line;
+}
+
+/* inih reader that counts lines (the library is built without line numbers
+ * in the handler) and refuses lines longer than inih's buffer, which inih
+ * would otherwise split into two. */
+static char *
+read_line(char *buf, int num, void *stream)
+{
+	struct pstate *st = stream;
+	size_t len;
+	int c;
+
+	if (fgets(buf, num, st->fp) == NULL)
+		return NULL;
+	st->line++;
+	len = strlen(buf);
+	if (len > 0 && buf[len - 1] != '\n' && !feof(st->fp)) {
+		c = fgetc(st->fp);
+		if (c != '\n' && c != EOF) {
+			while ((c = fgetc(st->fp)) != EOF && c != '\n')
+				;
+			perr(st, st->line, NULL, "line longer than %d bytes", num - 1);
+			buf[0] = '\0';
+			return buf;
+		}
+	}
+	note_section(st, buf);
+	return buf;
+}
+
+static int
+parse_bool(const char *v, int *out)
+{
+	if (strcmp(v, "yes") == 0)
+		*out = 1;
+	else if (strcmp(v, "no") == 0)
+		*out = 0;
+	else
+		return -1;
+	return 0;
+}
+
+/* Decimal integer in [min, max], digits only. */
+static int
+parse_int(const char *v, long min, long max, int *out)
+{
+	long n = 0;
+	const char *s;
+
+	if (*v == '\0')
+		return -1;
+	for (s = v; *s != '\0'; s++) {
+		if (!isdigit((unsigned char)*s) || s - v > 9)
+			return -1;
+		n = n * 10 + (*s - '0');
+	}
+	if (n < min || n > max)
+		return -1;
+	*out = (int)n;
+	return 0;
+}
+
+static int
+parse_hex4(const char *v, unsigned *out)
+{
+	unsigned n = 0;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		if (!isxdigit((unsigned char)v[i]))
+			return -1;
+		n = n * 16 + (unsigned)(isdigit((unsigned char)v[i]) ? v[i] - '0' :
+		    tolower((unsigned char)v[i]) - 'a' + 10);
+	}
+	if (v[4] != '\0')
+		return -1;
+	*out = n;
+	return 0;
+}
+
+/* "major.minor", each 0..99, to the bcdDevice form 0xMMmm: 1.2 and 1.02 are
+ * both 0x0102, which lsusb prints as 1.02. */
+static int
+parse_fw(const char *v, unsigned *out)
+{
+	unsigned part[2] = { 0, 0 };
+	int i, digits;
+
+	for (i = 0; i < 2; i++) {
+		for (digits = 0; isdigit((unsigned char)*v); v++, digits++)
+			part[i] = part[i] * 10 + (unsigned)(*v - '0');
+		if (digits < 1 || digits > 2)
+			return -1;
+		if (i == 0 && *v++ != '.')
+			return -1;
+	}
+	if (*v != '\0')
+		return -1;
+	*out = ((part[0] / 10) << 12) | ((part[0] % 10) << 8) | ((part[1] / 10) << 4) | (part[1] % 10);
+	return 0;
+}
+
+static void
+fw_format(unsigned bcd, char *buf, size_t len)
+{
+	snprintf(buf, len, "%u.%02u", ((bcd >> 12) & 0xf) * 10 + ((bcd >> 8) & 0xf),
+	    ((bcd >> 4) & 0xf) * 10 + (bcd & 0xf));
+}
+
+/* Takes the next comma-separated item of *cur, trimmed. Returns 1 with the
+ * item in buf, 0 at the end, -1 for an empty item, -2 for one too long. */
+static int
+list_next(const char **cur, char *buf, size_t len)
+{
+	const char *s = *cur, *end, *comma;
+	size_t n;
+
+	if (*s == '\0')
+		return 0;
+	comma = strchr(s, ',');
+	end = comma ? comma : s + strlen(s);
+	*cur = comma ? comma + 1 : end;
+	while (s < end && isspace((unsigned char)*s))
+		s++;
+	while (end > s && isspace((unsigned char)end[-1]))
+		end--;
+	n = (size_t)(end - s);
+	if (n == 0)
+		return -1;
+	if (n >= len)
+		return -2;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return 1;
+}
+
+static int
+valid_name(const char *v)
+{
+	size_t n = strlen(v), i;
+
+	if (n == 0 || n > 63)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!(islower((unsigned char)v[i]) || isdigit((unsigned char)v[i]) || v[i] == '-'))
+			return 0;
+	return 1;
+}
+
+static int
+set_text(struct pstate *st, enum key k, char *dst, size_t dstlen, const char *v)
+{
+	if (*v == '\0') {
+		kerr(st, k, "must not be empty");
+		return -1;
+	}
+	if (strlen(v) >= dstlen) {
+		kerr(st, k, "longer than %zu bytes", dstlen - 1);
+		return -1;
+	}
+	if (!utf8_valid(v, strlen(v)) || utf8_has_control(v)) {
+		kerr(st, k, "must be UTF-8 text without control characters");
+		return -1;
+	}
+	memcpy(dst, v, strlen(v) + 1);
+	return 0;
+}
+
+static int
+set_product_ids(struct pstate *st, const char *v)
+{
+	struct fw_profile *p = st->p;
+	const char *cur = v;
+	char item[16];
+	unsigned id;
+	size_t i;
+	int r;
+
+	while ((r = list_next(&cur, item, sizeof(item))) != 0) {
+		if (r == -1) {
+			kerr(st, K_PRODUCT_ID, "empty item in the list");
+			return -1;
+		}
+		if (r == -2 || parse_hex4(item, &id) != 0) {
+			kerr(st, K_PRODUCT_ID, "each id must be 4 hex digits (e.g. 0807)");
+			return -1;
+		}
+		for (i = 0; i < p->n_product_ids; i++)
+			if (p->product_ids[i] == id) {
+				kerr(st, K_PRODUCT_ID, "%04x listed twice", id);
+				return -1;
+			}
+		if (p->n_product_ids == FW_MAX_PRODUCT_IDS) {
+			kerr(st, K_PRODUCT_ID, "more than %d product ids", FW_MAX_PRODUCT_IDS);
+			return -1;
+		}
+		p->product_ids[p->n_product_ids++] = id;
+	}
+	if (p->n_product_ids == 0) {
+		kerr(st, K_PRODUCT_ID, "must list at least one product id");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+set_algorithms(struct pstate *st, const char *v)
+{
+	struct fw_profile *p = st->p;
+	const char *cur = v;
+	char item[16];
+	size_t i;
+	int r, known;
+
+	while ((r = list_next(&cur, item, sizeof(item))) != 0) {
+		if (r == -1) {
+			kerr(st, K_ALGORITHMS, "empty item in the list");
+			return -1;
+		}
+		known = 0;
+		for (i = 0; r == 1 && i < ARRAY_LEN(known_algorithms); i++)
+			known |= strcmp(item, known_algorithms[i]) == 0;
+		if (!known) {
+			kerr(st, K_ALGORITHMS, "\"%s\" is not supported (supported: %s)",
+			    r == 1 ? item : "(too long)", KNOWN_ALGORITHMS);
+			return -1;
+		}
+		if (fw_profile_supports(p, item)) {
+			kerr(st, K_ALGORITHMS, "\"%s\" listed twice", item);
+			return -1;
+		}
+		/* at most 5 distinct known names, below FW_MAX_ALGORITHMS; item fits */
+		memcpy(p->algorithms[p->n_algorithms++], item, strlen(item) + 1);
+	}
+	if (p->n_algorithms == 0) {
+		kerr(st, K_ALGORITHMS, "must list at least one algorithm");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+set_quirks(struct pstate *st, const char *v)
+{
+	const char *cur = v;
+	char item[32];
+	unsigned bit;
+	size_t i;
+	int r;
+
+	while ((r = list_next(&cur, item, sizeof(item))) != 0) {
+		if (r == -1) {
+			kerr(st, K_QUIRKS, "empty item in the list");
+			return -1;
+		}
+		bit = 0;
+		for (i = 0; r == 1 && i < ARRAY_LEN(quirk_table); i++)
+			if (strcmp(item, quirk_table[i].name) == 0)
+				bit = quirk_table[i].bit;
+		if (bit == 0) {
+			kerr(st, K_QUIRKS, "\"%s\" is not a known quirk (known: %s)",
+			    r == 1 ? item : "(too long)", KNOWN_QUIRKS);
+			return -1;
+		}
+		if (st->p->quirks & bit) {
+			kerr(st, K_QUIRKS, "\"%s\" listed twice", item);
+			return -1;
+		}
+		st->p->quirks |= bit;
+	}
+	return 0;
+}
+
+static int
+set_int(struct pstate *st, enum key k, const char *v, long min, long max, int *out)
+{
+	if (parse_int(v, min, max, out) != 0) {
+		kerr(st, k, "must be a whole number from %ld to %ld", min, max);
+		return -1;
+	}
+	return 0;
+}
+
+/* Stores one key's value in the profile; checks that need other keys wait
+ * for finish(). Returns 0 or -1 with the error recorded. */
+static int
+set_value(struct pstate *st, enum key k, const char *v)
+{
+	struct fw_profile *p = st->p;
+	int *flag = NULL;
+	unsigned *fw = NULL;
+
+	switch (k) {
+	case K_NAME:
+		if (!valid_name(v)) {
+			kerr(st, k, "must be 1 to 63 characters of a-z, 0-9 and -");
+			return -1;
+		}
+		snprintf(p->name, sizeof(p->name), "%s", v);
+		return 0;
+	case K_DESCRIPTION:
+		return set_text(st, k, p->description, sizeof(p->description), v);
+	case K_SOURCE:
+		return set_text(st, k, p->source, sizeof(p->source), v);
+	case K_VERIFIED:
+		flag = &p->verified;
+		break;
+	case K_VIRTUAL:
+		flag = &p->is_virtual;
+		break;
+	case K_INIT_TOKEN:
+		flag = &p->init_token;
+		break;
+	case K_VENDOR_ID:
+		if (parse_hex4(v, &p->vendor_id) != 0) {
+			kerr(st, k, "must be 4 hex digits (e.g. 096e)");
+			return -1;
+		}
+		return 0;
+	case K_PRODUCT_ID:
+		return set_product_ids(st, v);
+	case K_FW_MIN:
+		fw = &p->fw_min;
+		break;
+	case K_FW_MAX:
+		fw = &p->fw_max;
+		break;
+	case K_MODULE:
+		if ((st->modules_raw = strdup(v)) == NULL)
+			return -1;	/* reported as out of memory by the caller */
+		return 0;
+	case K_READER_PATTERN:
+		return set_text(st, k, p->reader_pattern, sizeof(p->reader_pattern), v);
+	case K_ALGORITHMS:
+		return set_algorithms(st, v);
+	case K_USER_MIN:
+		return set_int(st, k, v, 1, PIN_LEN_LIMIT, &p->user_min);
+	case K_USER_MAX:
+		return set_int(st, k, v, 1, PIN_LEN_LIMIT, &p->user_max);
+	case K_SO_MIN:
+		return set_int(st, k, v, 1, PIN_LEN_LIMIT, &p->so_min);
+	case K_SO_MAX:
+		return set_int(st, k, v, 1, PIN_LEN_LIMIT, &p->so_max);
+	case K_USER_PIN_POLICY:
+		if (strcmp(v, "random-digits") == 0)
+			p->user_pin_random = 1;
+		else if (strcmp(v, "fixed") == 0)
+			p->user_pin_random = 0;
+		else {
+			kerr(st, k, "must be random-digits or fixed");
+			return -1;
+		}
+		return 0;
+	case K_USER_PIN_LENGTH:
+		return set_int(st, k, v, 1, PIN_LEN_LIMIT, &p->user_pin_length);
+	case K_INITIAL_USER_PIN:
+		/* the value itself never goes into a message */
+		if (*v == '\0') {
+			kerr(st, k, "must not be empty");
+			return -1;
+		}
+		if ((p->initial_user_pin = strdup(v)) == NULL)
+			return -1;
+		return 0;
+	case K_SO_PIN_LENGTH:
+		return set_int(st, k, v, 1, PIN_LEN_LIMIT, &p->so_pin_length);
+	case K_LABEL_MAX:
+		return set_int(st, k, v, 1, 32, &p->label_max_bytes);
+	case K_TO_DEFAULT:
+		return set_int(st, k, v, 1, TIMEOUT_MAX_MS, &p->timeout_default_ms);
+	case K_TO_INIT:
+		return set_int(st, k, v, 1, TIMEOUT_MAX_MS, &p->timeout_init_ms);
+	case K_TO_KEYGEN:
+		return set_int(st, k, v, 1, TIMEOUT_MAX_MS, &p->timeout_keygen_ms);
+	case K_QUIRKS:
+		return set_quirks(st, v);
+	case K_N:
+		break;
+	}
+	if (flag != NULL && parse_bool(v, flag) != 0) {
+		kerr(st, k, "must be yes or no");
+		return -1;
+	}
+	if (fw != NULL && parse_fw(v, fw) != 0) {
+		kerr(st, k, "must be major.minor, each part 0 to 99 (e.g. 1.02)");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+known_keys(enum sec s, char *buf, size_t len)
+{
+	size_t used = 0;
+	int k;
+
+	buf[0] = '\0';
+	for (k = 0; k < K_N; k++) {
+		if (keys[k].sec != s)
+			continue;
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "", keys[k].name);
+		if (used >= len)
+			break;
+	}
+}
+
+static int
+on_key(void *user, const char *section, const char *name, const char *value)
+{
+	struct pstate *st = user;
+	char what[128], known[256];
+	int sec, k;
+
+	if (st->failed)
+		return 1;	/* only the first error is reported */
+	if (*section == '\0') {
+		perr(st, st->line, name, "key outside any section");
+		return 0;
+	}
+	if ((sec = find_section(section)) < 0)
+		return 0;	/* already reported at the section header */
+	for (k = 0; k < K_N; k++)
+		if (keys[k].sec == (enum sec)sec && strcmp(keys[k].name, name) == 0)
+			break;
+	if (k == K_N) {
+		snprintf(what, sizeof(what), "%s.%s", section, name);
+		known_keys(sec, known, sizeof(known));
+		perr(st, st->line, what, "unknown key (known in [%s]: %s)", section, known);
+		return 0;
+	}
+	if (st->key_line[k] != 0) {
+		snprintf(what, sizeof(what), "%s.%s", section, name);
+		perr(st, st->line, what, "given twice (first at line %u)", st->key_line[k]);
+		return 0;
+	}
+	st->key_line[k] = st->line;
+	if (set_value(st, k, value) != 0) {
+		if (!st->failed) {
+			st->nomem = 1;
+			perr(st, st->line, NULL, "out of memory");
+		}
+		return 0;
+	}
+	return 1;
+}
+
+/* Replaces every @UKEY_BUILD_DIR@ in s; returns a new string or NULL on
+ * memory failure. */
+static char *
+subst_build_dir(const char *s, const char *build)
+{
+	size_t tlen = strlen(BUILD_DIR_TOKEN), blen = strlen(build), n = 0;
+	const char *at;
+	char *out, *o;
+
+	for (at = s; (at = strstr(at, BUILD_DIR_TOKEN)) != NULL; at += tlen)
+		n++;
+	if ((out = malloc(strlen(s) + n * blen + 1)) == NULL)
+		return NULL;
+	for (o = out; (at = strstr(s, BUILD_DIR_TOKEN)) != NULL; s = at + tlen) {
+		memcpy(o, s, (size_t)(at - s));
+		o += at - s;
+		memcpy(o, build, blen);
+		o += blen;
+	}
+	strcpy(o, s);
+	return out;
+}
+
+static int
+set_modules(struct pstate *st)
+{
+	struct fw_profile *p = st->p;
+	const char *cur = st->modules_raw, *build;
+	char item[512];
+	int r;
+
+	while ((r = list_next(&cur, item, sizeof(item))) != 0) {
+		if (r < 0) {
+			kerr(st, K_MODULE, r == -1 ? "empty item in the list" :
+			    "a path is longer than 511 bytes");
+			return -1;
+		}
+		if (p->n_modules == FW_MAX_MODULES) {
+			kerr(st, K_MODULE, "more than %d candidates", FW_MAX_MODULES);
+			return -1;
+		}
+		if (strstr(item, BUILD_DIR_TOKEN) != NULL) {
+			if (!p->is_virtual) {
+				kerr(st, K_MODULE, BUILD_DIR_TOKEN " is allowed only in virtual (test) "
+				    "profiles");
+				return -1;
+			}
+			build = getenv("UKEY_BUILD_DIR");
+			if (build == NULL || *build == '\0') {
+				kerr(st, K_MODULE, "uses " BUILD_DIR_TOKEN " but the environment "
+				    "variable UKEY_BUILD_DIR is not set");
+				return -1;
+			}
+			p->modules[p->n_modules] = subst_build_dir(item, build);
+		} else
+			p->modules[p->n_modules] = strdup(item);
+		if (p->modules[p->n_modules] == NULL) {
+			st->nomem = 1;
+			kerr(st, K_MODULE, "out of memory");
+			return -1;
+		}
+		if (p->modules[p->n_modules++][0] != '/') {
+			kerr(st, K_MODULE, "\"%s\" is not an absolute path", item);
+			return -1;
+		}
+	}
+	if (p->n_modules == 0) {
+		kerr(st, K_MODULE, "must name at least one module");
+		return -1;
+	}
+	return 0;
+}
+
+/* Checks that need several keys, in the order a reader of the file meets them. */
+static int
+finish(struct pstate *st)
+{
+	struct fw_profile *p = st->p;
+	size_t i;
+	int len;
+
+	for (i = 0; i < ARRAY_LEN(required_keys); i++)
+		if (st->key_line[required_keys[i]] == 0) {
+			kerr(st, required_keys[i], "required");
+			return -1;
+		}
+	if (p->is_virtual && st->sec_line[S_USB] != 0) {
+		perr(st, st->sec_line[S_USB], NULL, "[usb]: not allowed for a virtual token");
+		return -1;
+	}
+	if (st->sec_line[S_USB] != 0) {
+		if (st->key_line[K_VENDOR_ID] == 0) {
+			kerr(st, K_VENDOR_ID, "required in [usb]");
+			return -1;
+		}
+		if (st->key_line[K_PRODUCT_ID] == 0) {
+			kerr(st, K_PRODUCT_ID, "required in [usb]");
+			return -1;
+		}
+		if (p->fw_min > p->fw_max) {
+			kerr(st, K_FW_MAX, "lower than firmware_min");
+			return -1;
+		}
+	} else if (!p->is_virtual && p->reader_pattern[0] == '\0') {
+		perr(st, st->sec_line[S_TOKEN], "token.virtual", "a physical token needs [usb] "
+		    "vendor_id and product_id, or pkcs11.reader_pattern, to be recognised");
+		return -1;
+	}
+	if (set_modules(st) != 0)
+		return -1;
+	if (p->user_min > p->user_max) {
+		kerr(st, K_USER_MAX, "lower than user_min (%d)", p->user_min);
+		return -1;
+	}
+	if (p->so_min > p->so_max) {
+		kerr(st, K_SO_MAX, "lower than so_min (%d)", p->so_min);
+		return -1;
+	}
+	if (p->user_pin_random) {
+		if (st->key_line[K_INITIAL_USER_PIN] != 0) {
+			kerr(st, K_INITIAL_USER_PIN, "only allowed with user_pin_policy = fixed");
+			return -1;
+		}
+		if (st->key_line[K_USER_PIN_LENGTH] == 0) {
+			kerr(st, K_USER_PIN_LENGTH, "required with user_pin_policy = random-digits");
+			return -1;
+		}
+		if (p->user_pin_length < p->user_min || p->user_pin_length > p->user_max) {
+			kerr(st, K_USER_PIN_LENGTH, "must be within user_min..user_max (%d..%d)",
+			    p->user_min, p->user_max);
+			return -1;
+		}
+		if (p->user_pin_length < STATION_MIN_USER_PIN) {
+			kerr(st, K_USER_PIN_LENGTH, "must be at least %d (station rule)",
+			    STATION_MIN_USER_PIN);
+			return -1;
+		}
+	} else {
+		if (st->key_line[K_USER_PIN_LENGTH] != 0) {
+			kerr(st, K_USER_PIN_LENGTH, "only allowed with user_pin_policy = "
+			    "random-digits");
+			return -1;
+		}
+		if (p->initial_user_pin == NULL) {
+			kerr(st, K_INITIAL_USER_PIN, "required with user_pin_policy = fixed");
+			return -1;
+		}
+		len = (int)strlen(p->initial_user_pin);
+		if (len < p->user_min || len > p->user_max) {
+			kerr(st, K_INITIAL_USER_PIN, "length must be within user_min..user_max "
+			    "(%d..%d)", p->user_min, p->user_max);
+			return -1;
+		}
+	}
+	if (p->so_pin_length < p->so_min || p->so_pin_length > p->so_max) {
+		kerr(st, K_SO_PIN_LENGTH, "must be within so_min..so_max (%d..%d)", p->so_min,
+		    p->so_max);
+		return -1;
+	}
+	if (p->so_pin_length < STATION_MIN_SO_PIN) {
+		kerr(st, K_SO_PIN_LENGTH, "must be at least %d (station rule)", STATION_MIN_SO_PIN);
+		return -1;
+	}
+	if ((p->quirks & FW_QUIRK_NO_EC_KEYGEN) &&
+	    (fw_profile_supports(p, "ec-p256") || fw_profile_supports(p, "ec-p384"))) {
+		kerr(st, K_QUIRKS, "no-ec-keygen contradicts an ec-* entry in keys.algorithms");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+profile_defaults(struct fw_profile *p)
+{
+	p->fw_min = 0x0000;
+	p->fw_max = 0x9999;
+	p->label_max_bytes = 32;
+	p->timeout_default_ms = 20000;
+	p->timeout_init_ms = 60000;
+	p->timeout_keygen_ms = 120000;
+}
+
+static int
+profile_load(const char *path, struct fw_profile **out, struct load_info *info, char *err,
+    size_t errlen)
+{
+	struct pstate st;
+	struct fw_profile *p = NULL;
+	int rc, irc;
+
+	*out = NULL;
+	memset(&st, 0, sizeof(st));
+	st.path = path;
+	if (errlen > 0)
+		err[0] = '\0';
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		rc = UKEY_ERR_NOMEM;
+		goto out;
+	}
+	st.p = p;
+	profile_defaults(p);
+	if (strlen(path) >= sizeof(p->path)) {
+		snprintf(err, errlen, "%s: path longer than %zu bytes", path, sizeof(p->path) - 1);
+		rc = UKEY_ERR_INVAL;
+		goto out;
+	}
+	snprintf(p->path, sizeof(p->path), "%s", path);
+	if ((st.fp = fopen(path, "re")) == NULL) {
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		rc = UKEY_ERR_IO;
+		goto out;
+	}
+	irc = ini_parse_stream(read_line, &st, on_key, &st);
+	if (irc == -2) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		rc = UKEY_ERR_NOMEM;
+		goto out;
+	}
+	if (ferror(st.fp)) {
+		snprintf(err, errlen, "%s: read error", path);
+		rc = UKEY_ERR_IO;
+		goto out;
+	}
+	/* inih's own syntax errors come before ours when they are on an earlier line */
+	if (irc > 0 && (!st.failed || (unsigned)irc < st.err_line)) {
+		st.failed = 0;
+		perr(&st, (unsigned)irc, NULL, "syntax error: expected [section], key = value, "
+		    "or a comment");
+	}
+	if (!st.failed)
+		finish(&st);
+	if (st.failed) {
+		snprintf(err, errlen, "%s", st.err);
+		rc = st.nomem ? UKEY_ERR_NOMEM : UKEY_ERR_INVAL;
+		goto out;
+	}
+	if (info != NULL) {
+		info->name_line = st.key_line[K_NAME];
+		info->product_line = st.key_line[K_PRODUCT_ID];
+	}
+	*out = p;
+	p = NULL;	/* caller owns it now */
+	rc = 0;
+ out:
+	if (st.fp != NULL)
+		fclose(st.fp);
+	free(st.modules_raw);
+	fw_profile_free(p);
+	return rc;
+}
+
+int
+fw_profile_load(const char *path, struct fw_profile **out, char *err, size_t errlen)
+{
+	return profile_load(path, out, NULL, err, errlen);
+}
+
+void
+fw_profile_free(struct fw_profile *p)
+{
+	size_t i;
+
+	if (p == NULL)
+		return;
+	for (i = 0; i < p->n_modules; i++)
+		free(p->modules[i]);
+	if (p->initial_user_pin != NULL) {
+		secure_wipe(p->initial_user_pin, strlen(p->initial_user_pin));
+		free(p->initial_user_pin);
+	}
+	free(p);
+}
+
+const char *
+fw_profile_module(const struct fw_profile *p)
+{
+	struct stat sb;
+	size_t i;
+
+	for (i = 0; i < p->n_modules; i++)
+		if (stat(p->modules[i], &sb) == 0 && S_ISREG(sb.st_mode) &&
+		    access(p->modules[i], R_OK) == 0)
+			return p->modules[i];
+	return NULL;
+}
+
+int
+fw_profile_supports(const struct fw_profile *p, const char *alg)
+{
+	size_t i;
+
+	for (i = 0; i < p->n_algorithms; i++)
+		if (strcmp(p->algorithms[i], alg) == 0)
+			return 1;
+	return 0;
+}
+
+const char *
+fw_quirk_name(unsigned bit)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(quirk_table); i++)
+		if (quirk_table[i].bit == bit)
+			return quirk_table[i].name;
+	return NULL;
+}
+
+struct fw_profile_set {
+	struct fw_profile **v;
+	size_t n, cap;
+};
+
+static int
+conf_filter(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+
+	return d->d_name[0] != '.' && n > 5 && strcmp(d->d_name + n - 5, ".conf") == 0;
+}
+
+static int
+usb_overlap(const struct fw_profile *a, const struct fw_profile *b, unsigned *pid)
+{
+	size_t i, j;
+
+	if (a->n_product_ids == 0 || b->n_product_ids == 0 || a->vendor_id != b->vendor_id)
+		return 0;
+	if (a->fw_max < b->fw_min || b->fw_max < a->fw_min)
+		return 0;
+	for (i = 0; i < a->n_product_ids; i++)
+		for (j = 0; j < b->n_product_ids; j++)
+			if (a->product_ids[i] == b->product_ids[j]) {
+				*pid = a->product_ids[i];
+				return 1;
+			}
+	return 0;
+}
+
+/* Checks p against the profiles already in s; returns 0 or -1 with the
+ * problem appended to errs. */
+static int
+set_check(const struct fw_profile_set *s, const struct fw_profile *p,
+    const struct load_info *info, struct errlist *errs)
+{
+	char lo[8], hi[8];
+	unsigned pid;
+	size_t i;
+
+	for (i = 0; i < s->n; i++) {
+		if (strcmp(s->v[i]->name, p->name) == 0) {
+			if (errs != NULL)
+				errlist_add(errs, "%s:%u: token.name: \"%s\" is already defined in %s",
+				    p->path, info->name_line, p->name, s->v[i]->path);
+			return -1;
+		}
+		if (usb_overlap(s->v[i], p, &pid)) {
+			fw_format(p->fw_min, lo, sizeof(lo));
+			fw_format(p->fw_max, hi, sizeof(hi));
+			if (errs != NULL)
+				errlist_add(errs, "%s:%u: usb.product_id: %04x:%04x firmware %s-%s "
+				    "overlaps profile \"%s\" (%s)", p->path, info->product_line,
+				    p->vendor_id, pid, lo, hi, s->v[i]->name, s->v[i]->path);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+set_append(struct fw_profile_set *s, struct fw_profile *p)
+{
+	struct fw_profile **nv;
+	size_t ncap;
+
+	if (s->n == s->cap) {
+		ncap = s->cap ? s->cap * 2 : 8;
+		if ((nv = realloc(s->v, ncap * sizeof(*nv))) == NULL)
+			return UKEY_ERR_NOMEM;
+		s->v = nv;
+		s->cap = ncap;
+	}
+	s->v[s->n++] = p;
+	return 0;
+}
+
+static int
+load_dir(struct fw_profile_set *s, const char *dir, struct errlist *errs, int *bad)
+{
+	struct dirent **ents = NULL;
+	struct fw_profile *p = NULL;
+	struct load_info info;
+	char path[4096], err[1024];
+	int n, i, rc = 0, lrc;
+
+	if ((n = scandir(dir, &ents, conf_filter, alphasort)) < 0) {
+		if (errno == ENOENT)
+			return 0;	/* an optional directory, e.g. /etc's */
+		if (errs != NULL)
+			errlist_add(errs, "%s: cannot read directory: %s", dir, strerror(errno));
+		*bad = 1;
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name);
+		lrc = profile_load(path, &p, &info, err, sizeof(err));
+		if (lrc == UKEY_ERR_NOMEM) {
+			rc = lrc;
+			goto out;
+		}
+		if (lrc != 0) {
+			if (errs != NULL)
+				errlist_add(errs, "%s", err);
+			*bad = 1;
+			continue;
+		}
+		if (set_check(s, p, &info, errs) != 0) {
+			*bad = 1;
+			fw_profile_free(p);
+			p = NULL;
+			continue;
+		}
+		if ((rc = set_append(s, p)) != 0)
+			goto out;
+		p = NULL;	/* the set owns it now */
+	}
+ out:
+	fw_profile_free(p);
+	for (i = 0; i < n; i++)
+		free(ents[i]);
+	free(ents);
+	return rc;
+}
+
+int
+fw_profile_set_load(const char *const *dirs, size_t ndirs, struct fw_profile_set **out,
+    struct errlist *errs)
+{
+	struct fw_profile_set *s;
+	size_t i;
+	int rc = 0, bad = 0;
+
+	*out = NULL;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return UKEY_ERR_NOMEM;
+	for (i = 0; i < ndirs && rc == 0; i++)
+		rc = load_dir(s, dirs[i], errs, &bad);
+	if (rc == 0 && bad)
+		rc = UKEY_ERR_INVAL;
+	if (rc != 0)
+		goto out;
+	*out = s;
+	s = NULL;	/* caller owns it now */
+ out:
+	fw_profile_set_free(s);
+	return rc;
+}
+
+size_t
+fw_profile_set_count(const struct fw_profile_set *s)
+{
+	return s != NULL ? s->n : 0;
+}
+
+const struct fw_profile *
+fw_profile_set_at(const struct fw_profile_set *s, size_t i)
+{
+	return s != NULL && i < s->n ? s->v[i] : NULL;
+}
+
+const struct fw_profile *
+fw_profile_set_find(const struct fw_profile_set *s, const char *name)
+{
+	size_t i;
+
+	for (i = 0; s != NULL && i < s->n; i++)
+		if (strcmp(s->v[i]->name, name) == 0)
+			return s->v[i];
+	return NULL;
+}
+
+const struct fw_profile *
+fw_profile_set_match_usb(const struct fw_profile_set *s, unsigned vid, unsigned pid,
+    unsigned bcd_device)
+{
+	const struct fw_profile *p;
+	size_t i, j;
+
+	for (i = 0; s != NULL && i < s->n; i++) {
+		p = s->v[i];
+		if (p->n_product_ids == 0 || p->vendor_id != vid || bcd_device < p->fw_min ||
+		    bcd_device > p->fw_max)
+			continue;
+		for (j = 0; j < p->n_product_ids; j++)
+			if (p->product_ids[j] == pid)
+				return p;
+	}
+	return NULL;
+}
+
+void
+fw_profile_set_free(struct fw_profile_set *s)
+{
+	size_t i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < s->n; i++)
+		fw_profile_free(s->v[i]);
+	free(s->v);
+	free(s);
+}
+
+/* json-c leaves the value with the caller when an add fails: these take it
+ * either way, so that one put of the parent frees everything. */
+static int
+jadd(struct json_object *o, const char *key, struct json_object *v)
+{
+	if (v == NULL)
+		return -1;
+	if (json_object_object_add(o, key, v) != 0) {
+		json_object_put(v);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+jpush(struct json_object *a, struct json_object *v)
+{
+	if (v == NULL)
+		return -1;
+	if (json_object_array_add(a, v) != 0) {
+		json_object_put(v);
+		return -1;
+	}
+	return 0;
+}
+
+static struct json_object *
+json_usb(const struct fw_profile *p)
+{
+	struct json_object *usb, *a;
+	char buf[16];
+	size_t i;
+
+	if ((usb = json_object_new_object()) == NULL)
+		return NULL;
+	snprintf(buf, sizeof(buf), "%04x", p->vendor_id);
+	if (jadd(usb, "vendor_id", json_object_new_string(buf)) ||
+	    jadd(usb, "product_ids", a = json_object_new_array()))
+		goto fail;
+	for (i = 0; i < p->n_product_ids; i++) {
+		snprintf(buf, sizeof(buf), "%04x", p->product_ids[i]);
+		if (jpush(a, json_object_new_string(buf)))
+			goto fail;
+	}
+	fw_format(p->fw_min, buf, sizeof(buf));
+	if (jadd(usb, "firmware_min", json_object_new_string(buf)))
+		goto fail;
+	fw_format(p->fw_max, buf, sizeof(buf));
+	if (jadd(usb, "firmware_max", json_object_new_string(buf)))
+		goto fail;
+	return usb;
+ fail:
+	json_object_put(usb);
+	return NULL;
+}
+
+static struct json_object *
+json_pkcs11(const struct fw_profile *p)
+{
+	struct json_object *o, *a;
+	const char *mod = fw_profile_module(p);
+	size_t i;
+
+	if ((o = json_object_new_object()) == NULL ||
+	    jadd(o, "modules", a = json_object_new_array()))
+		goto fail;
+	for (i = 0; i < p->n_modules; i++)
+		if (jpush(a, json_object_new_string(p->modules[i])))
+			goto fail;
+	/* null: no candidate is installed on this machine */
+	if (json_object_object_add(o, "module", mod ? json_object_new_string(mod) : NULL) != 0)
+		goto fail;
+	if ((p->reader_pattern[0] &&
+	    jadd(o, "reader_pattern", json_object_new_string(p->reader_pattern))) ||
+	    jadd(o, "init_token", json_object_new_boolean(p->init_token)))
+		goto fail;
+	return o;
+ fail:
+	json_object_put(o);
+	return NULL;
+}
+
+static struct json_object *
+json_pin(const struct fw_profile *p)
+{
+	struct json_object *o;
+
+	if ((o = json_object_new_object()) == NULL ||
+	    jadd(o, "user_min", json_object_new_int(p->user_min)) ||
+	    jadd(o, "user_max", json_object_new_int(p->user_max)) ||
+	    jadd(o, "so_min", json_object_new_int(p->so_min)) ||
+	    jadd(o, "so_max", json_object_new_int(p->so_max)) ||
+	    jadd(o, "user_pin_policy", json_object_new_string(p->user_pin_random ?
+	    "random-digits" : "fixed")) ||
+	    (p->user_pin_random &&
+	    jadd(o, "user_pin_length", json_object_new_int(p->user_pin_length))) ||
+	    /* whether a fixed initial PIN is set, never the PIN */
+	    jadd(o, "initial_user_pin_set", json_object_new_boolean(p->initial_user_pin != NULL)) ||
+	    jadd(o, "so_pin_length", json_object_new_int(p->so_pin_length)))
+		goto fail;
+	return o;
+ fail:
+	json_object_put(o);
+	return NULL;
+}
+
+struct json_object *
+fw_profile_to_json(const struct fw_profile *p)
+{
+	struct json_object *o, *a, *to;
+	unsigned bit;
+	size_t i;
+
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	if (jadd(o, "name", json_object_new_string(p->name)) ||
+	    jadd(o, "description", json_object_new_string(p->description)) ||
+	    jadd(o, "source", json_object_new_string(p->source)) ||
+	    jadd(o, "verified", json_object_new_boolean(p->verified)) ||
+	    jadd(o, "virtual", json_object_new_boolean(p->is_virtual)) ||
+	    jadd(o, "path", json_object_new_string(p->path)))
+		goto fail;
+	if (p->n_product_ids > 0 && jadd(o, "usb", json_usb(p)))
+		goto fail;
+	if (jadd(o, "pkcs11", json_pkcs11(p)) ||
+	    jadd(o, "algorithms", a = json_object_new_array()))
+		goto fail;
+	for (i = 0; i < p->n_algorithms; i++)
+		if (jpush(a, json_object_new_string(p->algorithms[i])))
+			goto fail;
+	if (jadd(o, "pin", json_pin(p)) ||
+	    jadd(o, "label_max_bytes", json_object_new_int(p->label_max_bytes)) ||
+	    jadd(o, "timeouts_ms", to = json_object_new_object()) ||
+	    jadd(to, "default", json_object_new_int(p->timeout_default_ms)) ||
+	    jadd(to, "init_token", json_object_new_int(p->timeout_init_ms)) ||
+	    jadd(to, "generate_key", json_object_new_int(p->timeout_keygen_ms)) ||
+	    jadd(o, "quirks", a = json_object_new_array()))
+		goto fail;
+	for (bit = 1; bit != 0; bit <<= 1)
+		if ((p->quirks & bit) && fw_quirk_name(bit) != NULL &&
+		    jpush(a, json_object_new_string(fw_quirk_name(bit))))
+			goto fail;
+	return o;
+ fail:
+	json_object_put(o);
+	return NULL;
+}

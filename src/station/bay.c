@@ -1,0 +1,410 @@
+/* Bays: where tokens arrive and leave. Each occupied bay has its own worker
+ * process holding the PKCS#11 module, spoken to over a socketpair; a worker
+ * that crashes or hangs faults its bay and nothing else. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "station/control.h"
+#include "station/station.h"
+
+static const char *state_names[] = {
+	[BAY_EMPTY] = "empty", [BAY_STARTING] = "starting", [BAY_PROBING] = "probing",
+	[BAY_WORKING] = "working", [BAY_DONE] = "done", [BAY_IDLE] = "idle",
+	[BAY_REFUSED] = "refused", [BAY_FAILED] = "failed", [BAY_FAULTED] = "faulted",
+};
+
+const char *
+bay_state_name(enum bay_state st)
+{
+	return state_names[st];
+}
+
+void
+bay_set_state(struct station *s, struct bay *b, enum bay_state st, const char *fmt, ...)
+{
+	va_list ap;
+
+	b->state = st;
+	b->reason[0] = '\0';
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(b->reason, sizeof(b->reason), fmt, ap);
+		va_end(ap);
+	}
+	if (st == BAY_REFUSED || st == BAY_FAILED || st == BAY_FAULTED)
+		log_warn("bay %s: %s: %s", b->name, state_names[st], b->reason);
+	else
+		log_info("bay %s: %s%s%s", b->name, state_names[st], b->reason[0] ? ": " : "",
+		    b->reason);
+}
+
+struct bay *
+bay_find(struct station *s, const char *key)
+{
+	int i;
+
+	for (i = 0; i < s->n_bays; i++) {
+		char num[16];
+
+		snprintf(num, sizeof(num), "%d", s->bays[i].index);
+		if (strcmp(key, num) == 0 || strcmp(key, s->bays[i].name) == 0)
+			return &s->bays[i];
+	}
+	return NULL;
+}
+
+static void
+worker_stop(struct station *s, struct bay *b)
+{
+	if (b->worker_fd >= 0) {
+		close(b->worker_fd);
+		b->worker_fd = -1;
+	}
+	if (b->worker_pid > 0) {
+		/* the module may be stuck in a call: no polite request reaches it */
+		kill(b->worker_pid, SIGKILL);
+		waitpid(b->worker_pid, NULL, 0);
+		b->worker_pid = 0;
+	}
+	framer_free(&b->in);
+	b->pending_op[0] = '\0';
+	b->pending_cb = NULL;
+	if (b->waiting_client) {
+		control_reply_deferred(s, b->waiting_client, UKEY_ERR_REMOVED,
+		    "the bay's token or worker went away", NULL);
+		b->waiting_client = 0;
+	}
+}
+
+static int
+worker_spawn(struct station *s, struct bay *b, const char *module)
+{
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+		log_error("socketpair: %s", strerror(errno));
+		return UKEY_ERR_IO;
+	}
+	if ((pid = fork()) < 0) {
+		log_error("fork: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return UKEY_ERR_IO;
+	}
+	if (pid == 0) {
+		char *argv[] = { "ukey-worker", "--fd", "3", "--module", (char *)module, "--bay",
+			b->name, NULL };
+
+		if (dup2(sv[1], 3) < 0)
+			_exit(127);
+		if (b->softhsm_conf[0])
+			setenv("SOFTHSM2_CONF", b->softhsm_conf, 1);
+		signal(SIGPIPE, SIG_DFL);
+		execv(s->cfg.worker_path, argv);
+		fprintf(stderr, "ukeyd: exec %s: %s\n", s->cfg.worker_path, strerror(errno));
+		_exit(127);
+	}
+	close(sv[1]);
+	fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
+	b->worker_pid = pid;
+	b->worker_fd = sv[0];
+	framer_init(&b->in, FRAME_MAX_WORKER);
+	return 0;
+}
+
+int
+bay_send(struct station *s, struct bay *b, const char *op, struct json_object *req,
+    int timeout_ms, worker_cb cb)
+{
+	int rc;
+
+	if (b->worker_fd < 0 || b->pending_op[0]) {
+		json_object_put(req);
+		return UKEY_ERR_BUSY;
+	}
+	json_object_object_add(req, "v", json_object_new_int(1));
+	json_object_object_add(req, "op", json_object_new_string(op));
+	rc = frame_write_json(b->worker_fd, req, FRAME_MAX_WORKER);
+	/* the request may hold PINs: wipe the serialised copy json-c keeps */
+	{
+		size_t len;
+		char *txt = (char *)json_object_to_json_string_length(req, JSON_C_TO_STRING_PLAIN, &len);
+
+		secure_wipe(txt, len);
+	}
+	json_object_put(req);
+	if (rc != 0) {
+		log_error("bay %s: sending %s to the worker: %s", b->name, op, ukey_strerror(rc));
+		return rc;
+	}
+	snprintf(b->pending_op, sizeof(b->pending_op), "%s", op);
+	b->pending_cb = cb;
+	b->deadline_ms = now_ms() + timeout_ms;
+	return 0;
+}
+
+static void
+on_probe(struct station *s, struct bay *b, int rc, struct json_object *reply)
+{
+	struct json_object *tok;
+
+	if (rc != 0) {
+		bay_set_state(s, b, BAY_FAILED, "probe: %s",
+		    json_object_get_string(json_object_object_get(reply, "message")));
+		return;
+	}
+	tok = json_object_object_get(reply, "token");
+	json_object_put(b->token);
+	b->token = json_object_get(tok);
+	snprintf(b->token_serial, sizeof(b->token_serial), "%s",
+	    json_object_get_string(json_object_object_get(tok, "serial")));
+	station_audit(s, b->operator_name, "bay.token_probed", 0, 0, 0, b->token_serial, b->name,
+	    json_object_get(tok));
+	job_start_if_possible(s, b);
+}
+
+static void
+on_hello(struct station *s, struct bay *b, int rc, struct json_object *reply)
+{
+	if (rc != 0) {
+		bay_set_state(s, b, BAY_FAULTED, "worker could not start: %s",
+		    json_object_get_string(json_object_object_get(reply, "message")));
+		worker_stop(s, b);
+		return;
+	}
+	bay_set_state(s, b, BAY_PROBING, NULL);
+	if ((rc = bay_send(s, b, "probe", json_object_new_object(),
+	    b->profile->timeout_default_ms, on_probe)) != 0)
+		bay_set_state(s, b, BAY_FAULTED, "probe: %s", ukey_strerror(rc));
+}
+
+int
+bay_token_arrived(struct station *s, struct bay *b, const struct arrival *a)
+{
+	const char *module;
+	int rc;
+
+	if (b->state != BAY_EMPTY)
+		return UKEY_ERR_BUSY;
+	snprintf(b->device, sizeof(b->device), "%s", a->device ? a->device : "");
+	snprintf(b->softhsm_conf, sizeof(b->softhsm_conf), "%s", a->softhsm_conf ? a->softhsm_conf : "");
+	b->token_serial[0] = '\0';
+	b->allow_wipe = 0;
+	b->job_id = 0;
+	station_audit(s, b->operator_name, "bay.token_arrived", 0, 0, 0, NULL, b->name,
+	    json_object_new_string(b->device));
+	b->profile = a->profile ? fw_profile_set_find(s->fw, a->profile) : NULL;
+	if (b->profile == NULL) {
+		/* never touched: no profile says how to talk to it */
+		bay_set_state(s, b, BAY_REFUSED, "no firmware profile for %s (%s)", b->device,
+		    a->profile ? a->profile : "unknown model");
+		return 0;
+	}
+	if ((module = fw_profile_module(b->profile)) == NULL) {
+		bay_set_state(s, b, BAY_REFUSED, "profile %s: none of its PKCS#11 modules is installed",
+		    b->profile->name);
+		return 0;
+	}
+	if ((rc = worker_spawn(s, b, module)) != 0) {
+		bay_set_state(s, b, BAY_FAULTED, "cannot start worker: %s", ukey_strerror(rc));
+		return 0;
+	}
+	b->started_ms = now_ms();
+	bay_set_state(s, b, BAY_STARTING, "%s, profile %s", b->device, b->profile->name);
+	/* the worker speaks first: its hello is the reply to this virtual request */
+	snprintf(b->pending_op, sizeof(b->pending_op), "hello");
+	b->pending_cb = on_hello;
+	b->deadline_ms = now_ms() + b->profile->timeout_default_ms;
+	return 0;
+}
+
+void
+bay_token_left(struct station *s, struct bay *b)
+{
+	if (b->state == BAY_EMPTY)
+		return;
+	worker_stop(s, b);
+	if (b->job_id)
+		job_on_worker_lost(s, b, "token removed");
+	if (b->user_pin.p != NULL)
+		log_warn("bay %s: the user PIN of token %s was never displayed", b->name,
+		    b->token_serial);
+	secret_clear(&b->user_pin);
+	secret_clear(&b->so_pin);
+	secret_clear(&b->wipe_so);
+	station_audit(s, b->operator_name, "bay.token_left", 0, 0, 0,
+	    b->token_serial[0] ? b->token_serial : NULL, b->name, NULL);
+	json_object_put(b->token);
+	b->token = NULL;
+	b->token_serial[0] = '\0';
+	b->profile = NULL;
+	b->retry_at_ms = 0;
+	bay_set_state(s, b, BAY_EMPTY, NULL);
+}
+
+void
+bay_on_readable(struct station *s, struct bay *b)
+{
+	char *msg;
+	size_t len;
+	int rc = framer_fill(&b->in, b->worker_fd), more;
+
+	while ((more = framer_next(&b->in, &msg, &len)) == 1) {
+		struct json_object *reply = json_tokener_parse(msg);
+		worker_cb cb = b->pending_cb;
+		struct json_object *ok = json_object_object_get(reply, "ok");
+		int wrc;
+
+		secure_wipe(msg, len);
+		free(msg);
+		if (reply == NULL || !json_object_is_type(reply, json_type_object) || ok == NULL) {
+			json_object_put(reply);
+			rc = UKEY_ERR_PROTO;
+			break;
+		}
+		if (cb == NULL) {
+			log_warn("bay %s: unexpected message from the worker", b->name);
+			json_object_put(reply);
+			continue;
+		}
+		wrc = json_object_get_boolean(ok) ? 0 :
+		    ukey_errcode(json_object_get_string(json_object_object_get(reply, "error")));
+		if (wrc != 0)
+			log_warn("bay %s: %s: %s", b->name, b->pending_op,
+			    json_object_get_string(json_object_object_get(reply, "message")));
+		b->pending_op[0] = '\0';
+		b->pending_cb = NULL;
+		cb(s, b, wrc, reply);
+		json_object_put(reply);
+		if (b->worker_fd < 0)
+			return;		/* the callback stopped the worker */
+	}
+	if (rc < 0 || more < 0) {
+		char why[128];
+		int status = 0;
+		pid_t pid = b->worker_pid;
+
+		if (pid > 0 && waitpid(pid, &status, 0) == pid) {
+			b->worker_pid = 0;
+			if (WIFSIGNALED(status))
+				snprintf(why, sizeof(why), "worker crashed (signal %d) during %s",
+				    WTERMSIG(status), b->pending_op[0] ? b->pending_op : "idle");
+			else
+				snprintf(why, sizeof(why), "worker exited with status %d during %s",
+				    WEXITSTATUS(status), b->pending_op[0] ? b->pending_op : "idle");
+		} else {
+			snprintf(why, sizeof(why), "worker channel broken (%s)", ukey_strerror(rc));
+		}
+		worker_stop(s, b);
+		if (b->job_id)
+			job_on_worker_lost(s, b, why);
+		bay_set_state(s, b, BAY_FAULTED, "%s", why);
+		station_audit(s, "ukeyd", "bay.fault", 0, 0, b->last_job_id, b->token_serial, b->name,
+		    json_object_new_string(why));
+	}
+}
+
+void
+bay_check_timers(struct station *s)
+{
+	int64_t now = now_ms();
+	int i;
+
+	for (i = 0; i < s->n_bays; i++) {
+		struct bay *b = &s->bays[i];
+
+		if (b->pending_op[0] && now > b->deadline_ms) {
+			char why[128];
+
+			snprintf(why, sizeof(why), "PKCS#11 operation %s timed out; worker killed",
+			    b->pending_op);
+			worker_stop(s, b);
+			if (b->job_id)
+				job_on_worker_lost(s, b, why);
+			bay_set_state(s, b, BAY_FAULTED, "%s", why);
+			station_audit(s, "ukeyd", "bay.fault", 0, 0, b->last_job_id, b->token_serial,
+			    b->name, json_object_new_string(why));
+		}
+		if (b->retry_at_ms && now >= b->retry_at_ms) {
+			b->retry_at_ms = 0;
+			job_retry(s, b);
+		}
+	}
+}
+
+void
+bay_reap_children(struct station *s)
+{
+	pid_t pid;
+	int status, i;
+
+	/* only children whose bay already let go of them; a live bay's worker
+	 * is reaped where its channel breaks, so its exit status is reported */
+	for (i = 0; i < s->n_bays; i++) {
+		struct bay *b = &s->bays[i];
+
+		if (b->worker_pid > 0 && b->worker_fd < 0) {
+			pid = waitpid(b->worker_pid, &status, WNOHANG);
+			if (pid == b->worker_pid)
+				b->worker_pid = 0;
+		}
+	}
+}
+
+void
+bay_kick_idle(struct station *s)
+{
+	int i;
+
+	for (i = 0; i < s->n_bays; i++)
+		if (s->bays[i].state == BAY_IDLE)
+			job_start_if_possible(s, &s->bays[i]);
+}
+
+struct json_object *
+bay_to_json(struct station *s, const struct bay *b)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "bay", json_object_new_int(b->index));
+	json_object_object_add(o, "name", json_object_new_string(b->name));
+	json_object_object_add(o, "state", json_object_new_string(state_names[b->state]));
+	json_object_object_add(o, "reason", b->reason[0] ? json_object_new_string(b->reason) : NULL);
+	json_object_object_add(o, "device", b->device[0] ? json_object_new_string(b->device) : NULL);
+	json_object_object_add(o, "profile", b->profile ? json_object_new_string(b->profile->name) : NULL);
+	json_object_object_add(o, "token_serial",
+	    b->token_serial[0] ? json_object_new_string(b->token_serial) : NULL);
+	json_object_object_add(o, "job", b->job_id ? json_object_new_int64(b->job_id) :
+	    (b->last_job_id ? json_object_new_int64(b->last_job_id) : NULL));
+	json_object_object_add(o, "busy", json_object_new_boolean(b->pending_op[0] != '\0'));
+	json_object_object_add(o, "pin_to_show", json_object_new_boolean(b->user_pin.p != NULL));
+	if (b->last_job_seconds > 0)
+		json_object_object_add(o, "job_seconds", json_object_new_double(b->last_job_seconds));
+	return o;
+}
+
+void
+bay_shutdown_all(struct station *s)
+{
+	int i;
+
+	for (i = 0; i < s->n_bays; i++) {
+		worker_stop(s, &s->bays[i]);
+		secret_clear(&s->bays[i].user_pin);
+		secret_clear(&s->bays[i].so_pin);
+		secret_clear(&s->bays[i].wipe_so);
+		json_object_put(s->bays[i].token);
+		s->bays[i].token = NULL;
+	}
+}

@@ -1,0 +1,93 @@
+/* Control commands for auditors: issued serials, the audit chain, the CA. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/pem.h>
+
+#include "ca/certcheck.h"
+#include "common/err.h"
+#include "station/control.h"
+#include "store/audit.h"
+
+int
+cmd_audit_serials(struct request *r, struct json_object **result)
+{
+	const char *org = NULL;
+	int64_t order = 0;
+	int have_order;
+
+	if (arg_str(r, "org", 0, &org) == UKEY_ERR_INVAL)
+		return UKEY_ERR_INVAL;
+	have_order = arg_int(r, "order", 0, &order);
+	if (have_order == UKEY_ERR_INVAL)
+		return UKEY_ERR_INVAL;
+	return store_query(r->s->st, result,
+	    "SELECT s.cert_serial AS serial, s.order_id, o.portal_ref, s.unit_id, s.kind, s.subject,"
+	    " s.issuer, s.not_before, s.not_after, s.key_alg, s.key_local, s.key_always_sensitive,"
+	    " s.key_never_extractable, s.token_serial, s.token_model, s.token_profile, s.token_uri,"
+	    " s.org_uscc, s.operator, s.station_id, s.started_at, s.issued_at"
+	    " FROM issuances s JOIN orders o ON o.id = s.order_id"
+	    " WHERE (?1 = 0 OR s.order_id = ?1) AND (?2 IS NULL OR s.org_uscc = ?2) ORDER BY s.id",
+	    "it", have_order == 0 ? order : (int64_t)0, org);
+}
+
+int
+cmd_audit_verify(struct request *r, struct json_object **result)
+{
+	int64_t bad = 0, count = 0;
+	char why[256];
+	int rc = audit_verify(r->s->st, &bad, &count, why, sizeof(why));
+
+	if (rc != 0 && rc != UKEY_ERR_VERIFY)
+		return rc;
+	*result = json_object_new_object();
+	json_object_object_add(*result, "ok", json_object_new_boolean(rc == 0));
+	json_object_object_add(*result, "records", json_object_new_int64(count));
+	if (rc != 0) {
+		json_object_object_add(*result, "first_bad", json_object_new_int64(bad));
+		json_object_object_add(*result, "reason", json_object_new_string(why));
+	}
+	return 0;
+}
+
+int
+cmd_audit_log(struct request *r, struct json_object **result)
+{
+	int64_t limit = 100, order = 0;
+	int have_order;
+
+	(void)arg_int(r, "limit", 0, &limit);
+	have_order = arg_int(r, "order", 0, &order);
+	if (limit < 1 || limit > 100000)
+		return req_fail(r, UKEY_ERR_INVAL, "limit: 1..100000");
+	return store_query(r->s->st, result,
+	    "SELECT * FROM (SELECT id, at, actor, action, order_id, unit_id, job_id, token, bay, detail"
+	    " FROM audit WHERE (?1 = 0 OR order_id = ?1) ORDER BY id DESC LIMIT ?2) ORDER BY id", "ii",
+	    have_order == 0 ? order : (int64_t)0, limit);
+}
+
+int
+cmd_ca_show(struct request *r, struct json_object **result)
+{
+	const X509 *ca = ca_cert(r->s->ca);
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *subj = NULL, serial[80] = "";
+	BUF_MEM *mem;
+
+	if (bio == NULL || PEM_write_bio_X509(bio, (X509 *)ca) != 1) {
+		BIO_free(bio);
+		return UKEY_ERR_CRYPTO;
+	}
+	BIO_get_mem_ptr(bio, &mem);
+	*result = json_object_new_object();
+	json_object_object_add(*result, "pem", json_object_new_string_len(mem->data, (int)mem->length));
+	if (cert_subject_text(X509_get_subject_name(ca), &subj) == 0)
+		json_object_object_add(*result, "subject", json_object_new_string(subj));
+	if (cert_serial_hex(ca, serial, sizeof(serial)) == 0)
+		json_object_object_add(*result, "serial", json_object_new_string(serial));
+	json_object_object_add(*result, "dir", json_object_new_string(r->s->cfg.ca_dir));
+	free(subj);
+	BIO_free(bio);
+	return 0;
+}

@@ -1,0 +1,181 @@
+/* Control commands for bays, virtual tokens, token inspection and jobs. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "station/control.h"
+
+static int
+bay_arg(struct request *r, struct bay **out)
+{
+	int64_t n;
+	int rc;
+
+	*out = NULL;
+	if ((rc = arg_int(r, "bay", 1, &n)) != 0)
+		return rc;
+	if (n < 1 || n > r->s->n_bays)
+		return req_fail(r, UKEY_ERR_NOTFOUND, "bay %lld: no such bay (1..%d)", (long long)n,
+		    r->s->n_bays);
+	*out = &r->s->bays[n - 1];
+	return 0;
+}
+
+int
+cmd_bay_list(struct request *r, struct json_object **result)
+{
+	int i;
+
+	*result = json_object_new_array();
+	for (i = 0; i < r->s->n_bays; i++)
+		json_object_array_add(*result, bay_to_json(r->s, &r->s->bays[i]));
+	return 0;
+}
+
+int
+cmd_bay_take_pin(struct request *r, struct json_object **result)
+{
+	struct bay *b;
+	int rc;
+
+	if ((rc = bay_arg(r, &b)) != 0)
+		return rc;
+	if (b->user_pin.p == NULL || b->job_id != 0 || b->state != BAY_DONE)
+		return req_fail(r, UKEY_ERR_STATE, "bay %d: no initial user PIN to show (it is shown"
+		    " once, after the token is issued)", b->index);
+	*result = json_object_new_object();
+	json_object_object_add(*result, "bay", json_object_new_int(b->index));
+	json_object_object_add(*result, "token_serial", json_object_new_string(b->token_serial));
+	/* the one time a PIN crosses the socket: the operator prints the PIN letter */
+	json_object_object_add(*result, "user_pin",
+	    json_object_new_string_len((const char *)b->user_pin.p, (int)b->user_pin.len));
+	secret_clear(&b->user_pin);
+	station_audit(r->s, r->c->user, "bay.pin_shown", 0, 0, b->last_job_id, b->token_serial,
+	    b->name, NULL);
+	return 0;
+}
+
+int
+cmd_bay_wipe(struct request *r, struct json_object **result)
+{
+	struct bay *b;
+	int rc;
+
+	if ((rc = bay_arg(r, &b)) != 0)
+		return rc;
+	if (b->state != BAY_REFUSED || b->worker_fd < 0)
+		return req_fail(r, UKEY_ERR_STATE, "bay %d: only a refused token can be allowed for"
+		    " wiping (bay is %s)", b->index, bay_state_name(b->state));
+	b->allow_wipe = 1;
+	snprintf(b->operator_name, sizeof(b->operator_name), "%s", r->c->user);
+	station_audit(r->s, r->c->user, "bay.wipe_allowed", 0, 0, 0, b->token_serial, b->name, NULL);
+	job_start_if_possible(r->s, b);
+	*result = bay_to_json(r->s, b);
+	return 0;
+}
+
+int
+cmd_sim_plug(struct request *r, struct json_object **result)
+{
+	struct station *s = r->s;
+	const char *preset = NULL, *profile = NULL;
+	int64_t bay = 0, token = 0;
+	int rc, i;
+
+	if (arg_int(r, "bay", 0, &bay) == UKEY_ERR_INVAL || arg_int(r, "token", 0, &token) ==
+	    UKEY_ERR_INVAL || arg_str(r, "preset", 0, &preset) == UKEY_ERR_INVAL ||
+	    arg_str(r, "profile", 0, &profile) == UKEY_ERR_INVAL)
+		return UKEY_ERR_INVAL;
+	if (preset && strcmp(preset, "blank") != 0 && strcmp(preset, "initialised") != 0)
+		return req_fail(r, UKEY_ERR_INVAL, "preset: must be blank or initialised");
+	if (bay < 0 || bay > s->n_bays)
+		return req_fail(r, UKEY_ERR_NOTFOUND, "bay %lld: no such bay (1..%d)", (long long)bay,
+		    s->n_bays);
+	if (bay > 0 && s->bays[bay - 1].state != BAY_EMPTY)
+		return req_fail(r, UKEY_ERR_BUSY, "bay %lld: a token is already in it", (long long)bay);
+	/* who put the token in is the operator recorded with its issuance */
+	for (i = 0; i < s->n_bays; i++)
+		if ((bay == 0 && s->bays[i].state == BAY_EMPTY) || bay == i + 1) {
+			snprintf(s->bays[i].operator_name, sizeof(s->bays[i].operator_name), "%s",
+			    r->c->user);
+			break;
+		}
+	rc = sim_plug(s, (int)bay, preset, token, profile, result);
+	if (rc == UKEY_ERR_BUSY)
+		return req_fail(r, rc, "no empty simulated bay");
+	if (rc == UKEY_ERR_NOTFOUND)
+		return req_fail(r, rc, "virtual token %lld does not exist", (long long)token);
+	return rc;
+}
+
+int
+cmd_sim_unplug(struct request *r, struct json_object **result)
+{
+	struct bay *b;
+	int rc;
+
+	if ((rc = bay_arg(r, &b)) != 0)
+		return rc;
+	if (b->state == BAY_EMPTY)
+		return req_fail(r, UKEY_ERR_STATE, "bay %d: empty", b->index);
+	station_audit(r->s, r->c->user, "sim.unplug", 0, 0, b->job_id, b->token_serial, b->name, NULL);
+	if ((rc = sim_unplug(r->s, b->index)) != 0)
+		return rc;
+	*result = json_object_new_object();
+	return 0;
+}
+
+static void
+on_inspect(struct station *s, struct bay *b, int rc, struct json_object *reply)
+{
+	int64_t client = b->waiting_client;
+
+	b->waiting_client = 0;
+	if (rc != 0) {
+		control_reply_deferred(s, client, rc,
+		    json_object_get_string(json_object_object_get(reply, "message")), NULL);
+		return;
+	}
+	json_object_object_del(reply, "v");
+	json_object_object_del(reply, "ok");
+	json_object_object_add(reply, "bay", json_object_new_int(b->index));
+	control_reply_deferred(s, client, 0, NULL, json_object_get(reply));
+}
+
+int
+cmd_token_inspect(struct request *r, struct json_object **result)
+{
+	struct bay *b;
+	int rc;
+
+	if ((rc = bay_arg(r, &b)) != 0)
+		return rc;
+	if (b->worker_fd < 0)
+		return req_fail(r, UKEY_ERR_STATE, "bay %d: no token to inspect (%s)", b->index,
+		    bay_state_name(b->state));
+	if (b->pending_op[0] || b->job_id)
+		return req_fail(r, UKEY_ERR_BUSY, "bay %d: the token is busy (%s); inspect it when the"
+		    " job ends", b->index, b->pending_op[0] ? b->pending_op : "job running");
+	rc = bay_send(r->s, b, "inspect", json_object_new_object(), b->profile->timeout_default_ms,
+	    on_inspect);
+	if (rc != 0)
+		return req_fail(r, rc, "bay %d: cannot reach the worker", b->index);
+	b->waiting_client = r->c->id;
+	r->deferred = 1;
+	*result = NULL;
+	return 0;
+}
+
+int
+cmd_job_list(struct request *r, struct json_object **result)
+{
+	const char *state = NULL;
+
+	(void)arg_str(r, "state", 0, &state);
+	return store_query(r->s->st, result,
+	    "SELECT j.id, j.unit_id, j.bay, j.profile, j.token_serial, j.step, j.state, j.key_alg,"
+	    " j.cert_serial, j.error, j.operator, j.started_at, j.finished_at FROM jobs j"
+	    " WHERE (?1 IS NULL OR j.state = ?1) ORDER BY j.id", "t", state);
+}

@@ -1,0 +1,278 @@
+/* Station configuration: defaults, a good file over them, and bad files that
+ * fail with "<file>:<line>: <section>.<key>: <rule>" and change nothing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/config.h"
+#include "common/err.h"
+
+static char conf_path[64];
+
+static int
+setup(void **state)
+{
+	int fd;
+
+	snprintf(conf_path, sizeof(conf_path), "/tmp/ukey-test-config-XXXXXX");
+	if ((fd = mkstemp(conf_path)) < 0)
+		return -1;
+	close(fd);
+	unsetenv("UKEY_DEV_TREE");
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	unlink(conf_path);
+	return 0;
+}
+
+static void
+write_conf(const char *text)
+{
+	FILE *fp = fopen(conf_path, "w");
+
+	assert_non_null(fp);
+	assert_int_equal(fputs(text, fp) >= 0, 1);
+	assert_int_equal(fclose(fp), 0);
+}
+
+static void
+test_defaults(void **state)
+{
+	struct station_config c;
+
+	config_defaults(&c);
+	assert_true(c.station_id[0] != '\0');
+	assert_int_equal(c.sources, SRC_SIM);
+	assert_int_equal(c.n_profile_dirs, 2);
+	assert_string_equal(c.profile_dirs[0], UKEY_DATADIR "/firmware-profiles");
+	assert_string_equal(c.profile_dirs[1], "/etc/ukey-station/firmware-profiles");
+	assert_string_equal(c.cert_profile_dir, UKEY_DATADIR "/cert-profiles");
+	assert_string_equal(c.worker_path, UKEY_LIBEXECDIR "/ukey-worker");
+	assert_false(c.allow_wipe);
+	assert_string_equal(c.ca_type, "embedded");
+	assert_string_equal(c.ca_dir, "");
+	assert_int_equal(c.sim_bays, 4);
+	assert_string_equal(c.sim_softhsm_module, "");
+	config_free(&c);
+	assert_int_equal(c.n_profile_dirs, 0);
+	config_free(&c);	/* twice is harmless */
+}
+
+static void
+test_defaults_dev_tree(void **state)
+{
+	struct station_config c;
+	char *build = getenv("UKEY_BUILD_DIR") ? strdup(getenv("UKEY_BUILD_DIR")) : NULL;
+
+	setenv("UKEY_DEV_TREE", "/src/ukey", 1);
+	setenv("UKEY_BUILD_DIR", "/src/ukey/build", 1);
+	config_defaults(&c);
+	assert_int_equal(c.n_profile_dirs, 1);
+	assert_string_equal(c.profile_dirs[0], "/src/ukey/firmware-profiles");
+	assert_string_equal(c.cert_profile_dir, "/src/ukey/cert-profiles");
+	assert_string_equal(c.worker_path, "/src/ukey/build/ukey-worker");
+	config_free(&c);
+
+	/* without a build directory the source tree alone is not used */
+	unsetenv("UKEY_BUILD_DIR");
+	config_defaults(&c);
+	assert_string_equal(c.worker_path, UKEY_LIBEXECDIR "/ukey-worker");
+	config_free(&c);
+	unsetenv("UKEY_DEV_TREE");
+	if (build != NULL)
+		setenv("UKEY_BUILD_DIR", build, 1);
+	free(build);
+}
+
+static void
+test_good_file(void **state)
+{
+	struct station_config c;
+	char err[1024];
+
+	write_conf("# station at the Kunming service point\n"
+	    "[station]\n"
+	    "id = km-01                ; recorded with every issuance\n"
+	    "sources = sim, pcsc, libusb\n"
+	    "profile_dirs = /opt/p1, /opt/p2 , /opt/p3\n"
+	    "cert_profile_dir = /opt/cert-profiles\n"
+	    "worker = /opt/libexec/ukey-worker\n"
+	    "allow_wipe = yes\n"
+	    "\n"
+	    "[ca]\n"
+	    "type = embedded\n"
+	    "name = \xe4\xba\x91\xe5\x8d\x97 Station Test CA\n"
+	    "dir =\n"
+	    "\n"
+	    "[sim]\n"
+	    "bays = 64\n"
+	    "softhsm_module = /usr/lib/softhsm/libsofthsm2.so\n");
+	config_defaults(&c);
+	assert_int_equal(config_load(conf_path, &c, err, sizeof(err)), 0);
+	assert_string_equal(c.station_id, "km-01");
+	assert_int_equal(c.sources, SRC_SIM | SRC_PCSC | SRC_LIBUSB);
+	assert_int_equal(c.n_profile_dirs, 3);
+	assert_string_equal(c.profile_dirs[0], "/opt/p1");
+	assert_string_equal(c.profile_dirs[1], "/opt/p2");
+	assert_string_equal(c.profile_dirs[2], "/opt/p3");
+	assert_string_equal(c.cert_profile_dir, "/opt/cert-profiles");
+	assert_string_equal(c.worker_path, "/opt/libexec/ukey-worker");
+	assert_true(c.allow_wipe);
+	assert_string_equal(c.ca_name, "\xe4\xba\x91\xe5\x8d\x97 Station Test CA");
+	assert_string_equal(c.ca_dir, "");
+	assert_int_equal(c.sim_bays, 64);
+	assert_string_equal(c.sim_softhsm_module, "/usr/lib/softhsm/libsofthsm2.so");
+	config_free(&c);
+}
+
+static void
+test_partial_file_keeps_defaults(void **state)
+{
+	struct station_config c;
+	char err[1024];
+
+	write_conf("[sim]\nbays = 2\n");
+	config_defaults(&c);
+	assert_int_equal(config_load(conf_path, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.sim_bays, 2);
+	assert_int_equal(c.sources, SRC_SIM);
+	assert_int_equal(c.n_profile_dirs, 2);
+	assert_string_equal(c.ca_type, "embedded");
+	config_free(&c);
+
+	write_conf("");
+	config_defaults(&c);
+	assert_int_equal(config_load(conf_path, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.sim_bays, 4);
+	config_free(&c);
+}
+
+/* Loads text over the defaults, expects failure with want (where {file}
+ * stands for the path) and the config untouched. */
+static void
+expect_error(const char *text, int want_rc, const char *want)
+{
+	struct station_config c;
+	char err[1024], msg[1024];
+	const char *at = strstr(want, "{file}");
+
+	write_conf(text);
+	config_defaults(&c);
+	snprintf(c.station_id, sizeof(c.station_id), "before");
+	assert_int_equal(config_load(conf_path, &c, err, sizeof(err)), want_rc);
+	assert_non_null(at);
+	snprintf(msg, sizeof(msg), "%.*s%s%s", (int)(at - want), want, conf_path, at + 6);
+	assert_string_equal(err, msg);
+	/* nothing of the bad file was taken */
+	assert_string_equal(c.station_id, "before");
+	assert_int_equal(c.sim_bays, 4);
+	assert_int_equal(c.n_profile_dirs, 2);
+	assert_string_equal(c.profile_dirs[0], UKEY_DATADIR "/firmware-profiles");
+	assert_int_equal(c.sources, SRC_SIM);
+	config_free(&c);
+}
+
+static void
+test_unknown_key(void **state)
+{
+	expect_error("[station]\nid = km-01\ncolour = red\n", UKEY_ERR_INVAL,
+	    "{file}:3: station.colour: unknown key");
+	expect_error("[sim]\nbay = 3\n", UKEY_ERR_INVAL, "{file}:2: sim.bay: unknown key");
+}
+
+static void
+test_bad_values(void **state)
+{
+	expect_error("[station]\nid = km-99\nprofile_dirs = /a\n\n[sim]\nbays = 65\n",
+	    UKEY_ERR_INVAL, "{file}:6: sim.bays: must be a whole number from 1 to 64");
+	expect_error("[sim]\nbays = 0\n", UKEY_ERR_INVAL,
+	    "{file}:2: sim.bays: must be a whole number from 1 to 64");
+	expect_error("[sim]\nbays = four\n", UKEY_ERR_INVAL,
+	    "{file}:2: sim.bays: must be a whole number from 1 to 64");
+	expect_error("[station]\nsources = sim, usb\n", UKEY_ERR_INVAL,
+	    "{file}:2: station.sources: \"usb\" is not a source (known: sim, libusb, udev, pcsc)");
+	expect_error("[station]\nsources = sim, sim\n", UKEY_ERR_INVAL,
+	    "{file}:2: station.sources: \"sim\" listed twice");
+	expect_error("[station]\nsources =\n", UKEY_ERR_INVAL,
+	    "{file}:2: station.sources: must list at least one source");
+	expect_error("[station]\nid = km 01\n", UKEY_ERR_INVAL,
+	    "{file}:2: station.id: must be 1 to 63 characters of A-Z, a-z, 0-9, '-', '_' and '.'");
+	expect_error("[station]\nallow_wipe = true\n", UKEY_ERR_INVAL,
+	    "{file}:2: station.allow_wipe: must be yes or no");
+	expect_error("[station]\nworker = ukey-worker\n", UKEY_ERR_INVAL,
+	    "{file}:2: station.worker: must be an absolute path");
+	expect_error("[station]\nprofile_dirs = /a, b\n", UKEY_ERR_INVAL,
+	    "{file}:2: station.profile_dirs: \"b\" is not an absolute path");
+	expect_error("[station]\nprofile_dirs = /1,/2,/3,/4,/5,/6,/7,/8,/9\n", UKEY_ERR_INVAL,
+	    "{file}:2: station.profile_dirs: more than 8 directories");
+	expect_error("[ca]\ntype = cmp\n", UKEY_ERR_INVAL,
+	    "{file}:2: ca.type: must be embedded (the only CA connector so far)");
+	expect_error("[ca]\nname =\n", UKEY_ERR_INVAL, "{file}:2: ca.name: must be 1 to 127 bytes");
+	expect_error("[ca]\nname = caf\xe9\n", UKEY_ERR_INVAL,
+	    "{file}:2: ca.name: must be UTF-8 text without control characters");
+	expect_error("[ca]\ndir = state/ca\n", UKEY_ERR_INVAL,
+	    "{file}:2: ca.dir: must be an absolute path or empty");
+}
+
+static void
+test_bad_structure(void **state)
+{
+	expect_error("[station]\nid = a\n[stations]\n", UKEY_ERR_INVAL,
+	    "{file}:3: [stations]: unknown section (known: station, ca, sim)");
+	expect_error("id = a\n", UKEY_ERR_INVAL, "{file}:1: id: key outside any section");
+	expect_error("[station]\nid = a\nid = b\n", UKEY_ERR_INVAL,
+	    "{file}:3: station.id: given twice (first at line 2)");
+	expect_error("[sim]\n[sim]\n", UKEY_ERR_INVAL,
+	    "{file}:2: [sim]: section given twice (first at line 1)");
+	expect_error("[station]\nid km-01\n", UKEY_ERR_INVAL,
+	    "{file}:2: syntax error: expected [section], key = value, or a comment");
+	expect_error("[station\n", UKEY_ERR_INVAL,
+	    "{file}:1: syntax error: expected [section], key = value, or a comment");
+	expect_error("[ca]\nname = xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n", UKEY_ERR_INVAL,
+	    "{file}:2: line longer than 199 bytes");
+}
+
+static void
+test_missing_file(void **state)
+{
+	struct station_config c;
+	char err[256];
+
+	config_defaults(&c);
+	assert_int_equal(config_load("/nonexistent/ukey.conf", &c, err, sizeof(err)), UKEY_ERR_IO);
+	assert_string_equal(err, "/nonexistent/ukey.conf: cannot open: No such file or directory");
+	assert_int_equal(c.n_profile_dirs, 2);
+	config_free(&c);
+	assert_string_equal(config_source_name(SRC_PCSC), "pcsc");
+	assert_null(config_source_name(0));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_defaults_dev_tree, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_good_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_partial_file_keeps_defaults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_structure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

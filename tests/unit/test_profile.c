@@ -1,0 +1,368 @@
+/* Firmware profiles: the shipped profile loads, every bad file in
+ * tests/data/firmware-profiles/bad/ fails with the message on its first line,
+ * and sets refuse duplicate names and overlapping USB ids. */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+
+#include "common/err.h"
+#include "common/errlist.h"
+#include "detect/profile.h"
+
+static char src_dir[1024];
+
+static void
+data_path(char *buf, size_t len, const char *rel)
+{
+	snprintf(buf, len, "%s/%s", src_dir, rel);
+}
+
+static void
+test_shipped_softhsm2(void **state)
+{
+	struct fw_profile *p = NULL;
+	struct json_object *j;
+	char path[1200], err[1024];
+	const char *mod, *js;
+
+	data_path(path, sizeof(path), "firmware-profiles/softhsm2.conf");
+	assert_int_equal(fw_profile_load(path, &p, err, sizeof(err)), 0);
+	assert_non_null(p);
+	assert_string_equal(p->name, "softhsm2");
+	assert_true(p->is_virtual);
+	assert_true(p->verified);
+	assert_int_equal(p->n_product_ids, 0);
+	assert_true(p->init_token);
+	assert_true(p->user_pin_random);
+	assert_int_equal(p->user_pin_length, 8);
+	assert_int_equal(p->so_pin_length, 16);
+	assert_null(p->initial_user_pin);
+	assert_int_equal(p->label_max_bytes, 32);
+	assert_int_equal(p->timeout_default_ms, 20000);
+	assert_int_equal(p->timeout_init_ms, 60000);
+	assert_int_equal(p->timeout_keygen_ms, 120000);
+	assert_int_equal(p->quirks, FW_QUIRK_SLOT_MOVES_AFTER_INIT);
+	assert_true(fw_profile_supports(p, "rsa2048"));
+	assert_true(fw_profile_supports(p, "ec-p256"));
+	assert_false(fw_profile_supports(p, "rsa4096"));
+	assert_false(fw_profile_supports(p, "ec-p384"));
+	assert_string_equal(p->path, path);
+	/* softhsm2 is installed wherever the tests run */
+	mod = fw_profile_module(p);
+	assert_non_null(mod);
+	assert_non_null(strstr(mod, "libsofthsm2.so"));
+
+	j = fw_profile_to_json(p);
+	assert_non_null(j);
+	assert_string_equal(json_object_get_string(json_object_object_get(j, "name")), "softhsm2");
+	assert_null(json_object_object_get(j, "usb"));
+	js = json_object_to_json_string(j);
+	assert_non_null(strstr(js, "\"slot-moves-after-init\""));
+	assert_non_null(strstr(js, "\"random-digits\""));
+	json_object_put(j);
+	fw_profile_free(p);
+}
+
+static void
+test_fault_profile_build_dir(void **state)
+{
+	struct fw_profile *p = NULL;
+	char path[1200], want[2048], err[2048];
+	char *saved = getenv("UKEY_BUILD_DIR") ? strdup(getenv("UKEY_BUILD_DIR")) : NULL;
+
+	data_path(path, sizeof(path), "tests/data/firmware-profiles/softhsm2-fault.conf");
+	setenv("UKEY_BUILD_DIR", "/some/build", 1);
+	assert_int_equal(fw_profile_load(path, &p, err, sizeof(err)), 0);
+	assert_string_equal(p->name, "softhsm2-fault");
+	assert_int_equal(p->n_modules, 1);
+	assert_string_equal(p->modules[0], "/some/build/tests/libfaultp11.so");
+	assert_null(fw_profile_module(p));	/* no such file */
+	fw_profile_free(p);
+	p = NULL;
+
+	unsetenv("UKEY_BUILD_DIR");
+	assert_int_equal(fw_profile_load(path, &p, err, sizeof(err)), UKEY_ERR_INVAL);
+	assert_null(p);
+	snprintf(want, sizeof(want), "%s:13: pkcs11.module: uses @UKEY_BUILD_DIR@ but the "
+	    "environment variable UKEY_BUILD_DIR is not set", path);
+	assert_string_equal(err, want);
+	if (saved != NULL)
+		setenv("UKEY_BUILD_DIR", saved, 1);
+	free(saved);
+}
+
+/* Reads the "# expect: " first line of a bad file, with {file} replaced. */
+static int
+expected_message(const char *path, char *buf, size_t len)
+{
+	char line[1024], *nl, *at;
+	FILE *fp = fopen(path, "r");
+
+	if (fp == NULL)
+		return -1;
+	if (fgets(line, sizeof(line), fp) == NULL || strncmp(line, "# expect: ", 10) != 0) {
+		fclose(fp);
+		return -1;
+	}
+	fclose(fp);
+	if ((nl = strchr(line, '\n')) != NULL)
+		*nl = '\0';
+	if ((at = strstr(line, "{file}")) == NULL)
+		return -1;
+	*at = '\0';
+	snprintf(buf, len, "%s%s%s", line + 10, path, at + 6);
+	return 0;
+}
+
+static int
+conf_only(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+
+	return n > 5 && strcmp(d->d_name + n - 5, ".conf") == 0;
+}
+
+static void
+test_bad_files(void **state)
+{
+	struct dirent **ents;
+	struct fw_profile *p;
+	char dir[1200], path[1600], want[2048], err[2048];
+	int n, i;
+
+	data_path(dir, sizeof(dir), "tests/data/firmware-profiles/bad");
+	n = scandir(dir, &ents, conf_only, alphasort);
+	assert_true(n >= 40);
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name);
+		if (expected_message(path, want, sizeof(want)) != 0)
+			fail_msg("%s: first line must be \"# expect: {file}:...\"", path);
+		p = (struct fw_profile *)1;
+		assert_int_equal(fw_profile_load(path, &p, err, sizeof(err)), UKEY_ERR_INVAL);
+		assert_null(p);
+		if (strcmp(err, want) != 0)
+			fail_msg("%s:\n  got:  %s\n  want: %s", ents[i]->d_name, err, want);
+		/* a PIN in a profile never shows up in a message */
+		assert_null(strstr(err, "31415926"));
+		free(ents[i]);
+	}
+	free(ents);
+}
+
+static void
+test_missing_file(void **state)
+{
+	struct fw_profile *p;
+	char err[256];
+
+	assert_int_equal(fw_profile_load("/nonexistent/x.conf", &p, err, sizeof(err)), UKEY_ERR_IO);
+	assert_null(p);
+	assert_string_equal(err, "/nonexistent/x.conf: cannot open: No such file or directory");
+}
+
+/* A set with bad files is refused whole, with one message per bad file. */
+static void
+test_set_lists_every_bad_file(void **state)
+{
+	struct errlist errs = { 0 };
+	struct fw_profile_set *s = (struct fw_profile_set *)1;
+	struct dirent **ents;
+	char dir[1200], path[1600], want[2048];
+	const char *dirs[1];
+	int n, i;
+
+	data_path(dir, sizeof(dir), "tests/data/firmware-profiles/bad");
+	dirs[0] = dir;
+	assert_int_equal(fw_profile_set_load(dirs, 1, &s, &errs), UKEY_ERR_INVAL);
+	assert_null(s);
+	n = scandir(dir, &ents, conf_only, alphasort);
+	assert_int_equal(errs.n, (size_t)n);
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name);
+		assert_int_equal(expected_message(path, want, sizeof(want)), 0);
+		assert_string_equal(errs.msgs[i], want);	/* files are read in name order */
+		free(ents[i]);
+	}
+	free(ents);
+	errlist_clear(&errs);
+}
+
+static void
+test_set_duplicate_names(void **state)
+{
+	struct errlist errs = { 0 };
+	struct fw_profile_set *s;
+	char dir[1200], want[4096];
+	const char *dirs[1];
+
+	data_path(dir, sizeof(dir), "tests/data/firmware-profiles/dup");
+	dirs[0] = dir;
+	assert_int_equal(fw_profile_set_load(dirs, 1, &s, &errs), UKEY_ERR_INVAL);
+	assert_null(s);
+	assert_int_equal(errs.n, 1);
+	snprintf(want, sizeof(want), "%s/b.conf:3: token.name: \"same-name\" is already defined "
+	    "in %s/a.conf", dir, dir);
+	assert_string_equal(errs.msgs[0], want);
+	errlist_clear(&errs);
+
+	/* the same file in two directories is a duplicate too */
+	{
+		const char *twice[2] = { dir, dir };
+
+		assert_int_equal(fw_profile_set_load(twice, 2, &s, &errs), UKEY_ERR_INVAL);
+		assert_int_equal(errs.n, 3);
+		errlist_clear(&errs);
+	}
+}
+
+static void
+test_set_usb_overlap(void **state)
+{
+	struct errlist errs = { 0 };
+	struct fw_profile_set *s;
+	char dir[1200], want[4096];
+	const char *dirs[1];
+
+	data_path(dir, sizeof(dir), "tests/data/firmware-profiles/overlap");
+	dirs[0] = dir;
+	assert_int_equal(fw_profile_set_load(dirs, 1, &s, &errs), UKEY_ERR_INVAL);
+	assert_null(s);
+	assert_int_equal(errs.n, 1);
+	snprintf(want, sizeof(want), "%s/b.conf:11: usb.product_id: ffff:0002 firmware 1.00-1.50 "
+	    "overlaps profile \"wide\" (%s/a.conf)", dir, dir);
+	assert_string_equal(errs.msgs[0], want);
+	errlist_clear(&errs);
+}
+
+static void
+test_set_match_usb(void **state)
+{
+	struct errlist errs = { 0 };
+	struct fw_profile_set *s;
+	const struct fw_profile *p;
+	struct json_object *j;
+	char dir[1200];
+	const char *dirs[2];
+
+	data_path(dir, sizeof(dir), "tests/data/firmware-profiles/usb");
+	dirs[0] = dir;
+	dirs[1] = "/nonexistent/profiles";	/* skipped */
+	assert_int_equal(fw_profile_set_load(dirs, 2, &s, &errs), 0);
+	assert_int_equal(errs.n, 0);
+	assert_int_equal(fw_profile_set_count(s), 3);
+	assert_string_equal(fw_profile_set_at(s, 0)->name, "test-new");
+	assert_string_equal(fw_profile_set_at(s, 2)->name, "test-reader");
+	assert_null(fw_profile_set_at(s, 3));
+
+	p = fw_profile_set_match_usb(s, 0xffff, 0x0001, 0x0150);
+	assert_non_null(p);
+	assert_string_equal(p->name, "test-old");
+	p = fw_profile_set_match_usb(s, 0xffff, 0x0002, 0x0000);
+	assert_string_equal(p->name, "test-old");
+	p = fw_profile_set_match_usb(s, 0xffff, 0x0001, 0x0199);	/* upper bound inclusive */
+	assert_string_equal(p->name, "test-old");
+	p = fw_profile_set_match_usb(s, 0xffff, 0x0001, 0x0200);
+	assert_string_equal(p->name, "test-new");
+	p = fw_profile_set_match_usb(s, 0xffff, 0x0001, 0x9999);
+	assert_string_equal(p->name, "test-new");
+	assert_null(fw_profile_set_match_usb(s, 0xffff, 0x0002, 0x0200));	/* pid 2 only old fw */
+	assert_null(fw_profile_set_match_usb(s, 0xfffe, 0x0001, 0x0100));
+	assert_null(fw_profile_set_match_usb(s, 0xffff, 0x0003, 0x0100));
+	assert_null(fw_profile_set_match_usb(s, 0x0000, 0x0000, 0x0000));	/* reader-only */
+
+	p = fw_profile_set_find(s, "test-reader");
+	assert_non_null(p);
+	assert_false(p->is_virtual);
+	assert_string_equal(p->reader_pattern, "Example CCID *");
+	assert_false(p->init_token);
+	assert_int_equal(p->label_max_bytes, 16);
+	assert_int_equal(p->timeout_default_ms, 5000);
+	assert_int_equal(p->timeout_init_ms, 60000);
+	assert_int_equal(p->timeout_keygen_ms, 300000);
+	assert_int_equal(p->quirks, FW_QUIRK_REINIT_NEEDS_SO_PIN | FW_QUIRK_SINGLE_SESSION);
+	assert_int_equal(p->n_algorithms, 3);
+	assert_null(fw_profile_module(p));
+	assert_null(fw_profile_set_find(s, "no-such"));
+
+	/* the fixed initial PIN is never in the JSON */
+	p = fw_profile_set_find(s, "test-old");
+	assert_string_equal(p->initial_user_pin, "12345678");
+	assert_false(p->user_pin_random);
+	assert_int_equal(p->fw_min, 0x0000);
+	assert_int_equal(p->fw_max, 0x0199);
+	j = fw_profile_to_json(p);
+	assert_non_null(j);
+	assert_null(strstr(json_object_to_json_string(j), "12345678"));
+	assert_true(json_object_get_boolean(json_object_object_get(
+	    json_object_object_get(j, "pin"), "initial_user_pin_set")));
+	assert_string_equal(json_object_get_string(json_object_object_get(
+	    json_object_object_get(j, "usb"), "vendor_id")), "ffff");
+	assert_string_equal(json_object_get_string(json_object_object_get(
+	    json_object_object_get(j, "usb"), "firmware_max")), "1.99");
+	json_object_put(j);
+	fw_profile_set_free(s);
+}
+
+/* The shipped profiles and the test profiles load together, as the
+ * integration tests use them. */
+static void
+test_set_shipped_and_test_profiles(void **state)
+{
+	struct errlist errs = { 0 };
+	struct fw_profile_set *s;
+	char a[1200], b[1200];
+	const char *dirs[2] = { a, b };
+	size_t i;
+
+	data_path(a, sizeof(a), "firmware-profiles");
+	data_path(b, sizeof(b), "tests/data/firmware-profiles");
+	if (getenv("UKEY_BUILD_DIR") == NULL)
+		setenv("UKEY_BUILD_DIR", UKEY_BUILD_DIR, 1);
+	if (fw_profile_set_load(dirs, 2, &s, &errs) != 0) {
+		for (i = 0; i < errs.n; i++)
+			print_error("%s\n", errs.msgs[i]);
+		fail();
+	}
+	assert_non_null(fw_profile_set_find(s, "softhsm2"));
+	assert_non_null(fw_profile_set_find(s, "softhsm2-fault"));
+	fw_profile_set_free(s);
+	fw_profile_free(NULL);
+	fw_profile_set_free(NULL);
+}
+
+static void
+test_quirk_names(void **state)
+{
+	assert_string_equal(fw_quirk_name(FW_QUIRK_NO_EC_KEYGEN), "no-ec-keygen");
+	assert_string_equal(fw_quirk_name(FW_QUIRK_REINIT_NEEDS_SO_PIN), "reinit-needs-so-pin");
+	assert_null(fw_quirk_name(1u << 30));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_shipped_softhsm2),
+		cmocka_unit_test(test_fault_profile_build_dir),
+		cmocka_unit_test(test_bad_files),
+		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_set_lists_every_bad_file),
+		cmocka_unit_test(test_set_duplicate_names),
+		cmocka_unit_test(test_set_usb_overlap),
+		cmocka_unit_test(test_set_match_usb),
+		cmocka_unit_test(test_set_shipped_and_test_profiles),
+		cmocka_unit_test(test_quirk_names),
+	};
+	const char *s = getenv("UKEY_SOURCE_DIR");
+
+	snprintf(src_dir, sizeof(src_dir), "%s", s != NULL ? s : UKEY_SOURCE_DIR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
