@@ -838,6 +838,9 @@ embedded_issue(struct ca *ca, const struct ca_request *req, X509 **out)
 		goto out;
 	in_tx = 1;
 	rc = find_request(e, req->request_key, out);
+	if (rc == 0 && EVP_PKEY_eq(X509_get0_pubkey(*out), csr_pub) != 1)
+		log_warn("request key seen before with another public key; returning the first "
+			 "certificate, which the caller's check will refuse");
 	if (rc != UKEY_ERR_NOTFOUND)
 		goto out;	/* found (rc 0), revoked or a database error */
 	for (tries = 0;; tries++) {

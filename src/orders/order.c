@@ -793,6 +793,7 @@ order_free(struct order *o)
 		return;
 	free(o->portal_ref);
 	free(o->account_uscc);
+	free(o->account_name);
 	free(o->renews_serial);
 	free(o->handler.province);
 	free(o->handler.city);
@@ -827,7 +828,7 @@ order_parse(struct json_object *obj, time_t now, const char *fallback, struct or
     struct errlist *errs)
 {
 	static const char *const keys[] = {
-		"portal_ref", "type", "account_uscc", "renews", "handler", "organisation",
+		"portal_ref", "type", "account_uscc", "account_name", "renews", "handler", "organisation",
 		"legal_rep", "entrusted", "invoice", "delivery", "amount_fen", NULL
 	};
 	struct pctx c;
@@ -871,6 +872,10 @@ order_parse(struct json_object *obj, time_t now, const char *fallback, struct or
 			bad(&c, "type", "must be \"new\" or \"renewal\"");
 	}
 	c.o->account_uscc = uscc_field(&c, obj, "", "account_uscc");
+	/* the filing organisation's name: the O of personal certificates when
+	 * the order has no organisation section to take it from */
+	c.o->account_name = text(&c, obj, "", "account_name", 0, ORDER_NAME_MAX_CHARS,
+	    "RFC 5280 upper bound for O");
 	renews_parse(&c, obj);
 	handler_parse(&c, obj);
 	for (k = ITEM_ORG; k <= ITEM_ENTRUSTED; k++) {
@@ -1078,7 +1083,8 @@ order_to_json(const struct order *o)
 		return NULL;
 	if (put_str(obj, "portal_ref", o->portal_ref) != 0 ||
 	    put_str(obj, "type", order_type_name(o->type)) != 0 ||
-	    put_str(obj, "account_uscc", o->account_uscc) != 0)
+	    put_str(obj, "account_uscc", o->account_uscc) != 0 ||
+	    (o->account_name != NULL && put_str(obj, "account_name", o->account_name) != 0))
 		goto fail;
 	if (o->type == ORDER_RENEWAL) {
 		if ((renews = json_object_new_object()) == NULL ||

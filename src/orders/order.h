@@ -71,6 +71,7 @@ struct order {
 	char *portal_ref;
 	enum order_type type;
 	char *account_uscc;		/* the portal account that filed the order */
+	char *account_name;		/* its organisation name, optional */
 	char *renews_serial;		/* ORDER_RENEWAL: lower-case hex, else NULL */
 	struct order_handler handler;
 	struct order_item *items;	/* ticked sections only: org, legal_rep, entrusted */

@@ -253,7 +253,7 @@ var_lookup(void *ctx, const char *var)
 	if (strcmp(var, "province") == 0 || strcmp(var, "city") == 0 || strcmp(var, "county") == 0)
 		return jstr(h, var);
 	if (strcmp(var, "org_name") == 0)
-		return org ? jstr(org, "name") : jstr(v->doc, "org_name");
+		return org ? jstr(org, "name") : jstr(v->doc, "account_name");
 	if (strcmp(var, "uscc") == 0)
 		return v->uscc;
 	if (strcmp(var, "portal_ref") == 0)

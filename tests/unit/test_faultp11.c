@@ -366,8 +366,11 @@ scenario_garble(void)
 	get.ulValueLen = sizeof(buf);
 	CHECK(11, f->C_GetAttributeValue(s, obj, &get, 1) == CKR_OK);
 	CHECK(12, get.ulValueLen > sizeof(buf));	/* longer than the buffer given */
-	for (i = 0; i < sizeof(value) - 1; i++)
-		CHECK(13, buf[i] == (CK_BYTE)(value[i] ^ 0xff));
+	for (i = 0; i < sizeof(value) - 1; i++) {
+		unsigned flipped = (unsigned)value[i] ^ 0xffu;
+
+		CHECK(13, (unsigned)buf[i] == flipped);
+	}
 	CHECK(14, f->C_Logout(s) == CKR_OK);
 	CHECK(15, f->C_CloseSession(s) == CKR_OK);
 	CHECK(16, f->C_Finalize(NULL) == CKR_OK);
