@@ -1078,7 +1078,7 @@ do_record(struct station *s, struct bay *b, struct json_object *evidence)
 	X509 *cert = NULL;
 	EVP_PKEY *pub = NULL;
 	X509_NAME *subject = NULL;
-	char *subj_txt = NULL, *iss_txt = NULL, nb[32], na[32], now[32], uri[512];
+	char *subj_txt = NULL, *iss_txt = NULL, nb[32], na[32], now[32], uri[640];
 	uint8_t *cert_der = NULL;
 	size_t cert_len = 0;
 	const char *serial;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -240,6 +241,7 @@ main(int argc, char **argv)
 	const char *state = "/var/lib/ukey-station", *config = NULL, *sock = NULL;
 	struct sigaction sa;
 	enum log_level lvl = LOG_LVL_INFO;
+	char real[PATH_MAX];
 	int ch, lockfd = -1, rc = 1;
 
 	while ((ch = getopt_long(argc, argv, "s:c:S:dh", opts, NULL)) != -1) {
@@ -259,15 +261,19 @@ main(int argc, char **argv)
 	log_init("ukeyd", lvl);
 	umask(007);
 	s->listen_fd = -1;
-	if (realpath(state, s->state_dir) == NULL) {
-		if (mkdir(state, 0750) != 0 || realpath(state, s->state_dir) == NULL) {
-			log_error("state directory %s: %s", state, strerror(errno));
-			return 1;
-		}
+	if (mkdir(state, 0750) != 0 && errno != EEXIST) {
+		log_error("state directory %s: %s", state, strerror(errno));
+		return 1;
 	}
-	snprintf(s->sock_path, sizeof(s->sock_path), "%s", sock ? sock : "");
-	if (!sock)
-		snprintf(s->sock_path, sizeof(s->sock_path), "%s/ukeyd.sock", s->state_dir);
+	if (realpath(state, real) == NULL || strlen(real) >= 400) {
+		log_error("state directory %s: %s", state, errno ? strerror(errno) : "path too long");
+		return 1;
+	}
+	snprintf(s->state_dir, sizeof(s->state_dir), "%.400s", real);
+	if (sock)
+		snprintf(s->sock_path, sizeof(s->sock_path), "%.590s", sock);
+	else
+		snprintf(s->sock_path, sizeof(s->sock_path), "%.400s/ukeyd.sock", s->state_dir);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
