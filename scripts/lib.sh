@@ -4,7 +4,7 @@
 UKEY_DEBIAN_PACKAGES=(
 	build-essential cmake pkg-config
 	libssl-dev openssl libsqlite3-dev sqlite3 libjson-c-dev libinih-dev libp11-kit-dev
-	libcmocka-dev softhsm2 opensc
+	libcmocka-dev softhsm2 opensc python3
 )
 
 # Installs what is missing (as root, through apt-get); quiet when all is there.

@@ -146,7 +146,8 @@ run(const char *cmd, struct json_object *args, struct json_object **reply,
 		fprintf(stderr, "ukeyctl: %s\n", json_object_get_string(json_object_object_get(err,
 		    "message")));
 		details = json_object_object_get(err, "details");
-		for (i = 0; i < json_object_array_length(details); i++)
+		for (i = 0; json_object_is_type(details, json_type_array) &&
+		    i < json_object_array_length(details); i++)
 			fprintf(stderr, "  %s\n", json_object_get_string(json_object_array_get_idx(details, i)));
 	}
 	return exit_for(json_object_get_string(json_object_object_get(err, "code")));

@@ -135,7 +135,9 @@ job_end_not_issued(struct station *s, int64_t job_id, const char *state, const c
 	if (load_job(s, job_id, &job) != 0)
 		return;
 	serial = jstr(job, "cert_serial");
-	if (serial != NULL && (rc = ca_revoke(s->ca, serial, why)) != 0)
+	/* RFC 5280 reason: the certificate's purpose ended before it was used;
+	 * the station's own words stay in received_certs.note */
+	if (serial != NULL && (rc = ca_revoke(s->ca, serial, "cessationOfOperation")) != 0)
 		log_error("job %lld: revoking certificate %s: %s", (long long)job_id, serial,
 		    ukey_strerror(rc));
 	store_now(now);
@@ -230,7 +232,7 @@ job_recover_all(struct station *s)
 	for (i = 0; i < json_object_array_length(rows); i++) {
 		struct json_object *r = json_object_array_get_idx(rows, i);
 
-		(void)ca_revoke(s->ca, jstr(r, "serial"), jstr(r, "note") ? jstr(r, "note") : "revoked");
+		(void)ca_revoke(s->ca, jstr(r, "serial"), "cessationOfOperation");
 	}
 	json_object_put(rows);
 	return 0;

@@ -92,9 +92,24 @@ static CK_RV w_SignInit(CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDL
 { INJECT("C_SignInit"); return real->C_SignInit(a, b, c); }
 static CK_RV w_Sign(CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e)
 { INJECT("C_Sign"); return real->C_Sign(a, b, c, d, e); }
+static int lax_module;	/* makes keys extractable whatever the template says */
+
 static CK_RV w_GenerateKeyPair(CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_ATTRIBUTE_PTR c,
     CK_ULONG d, CK_ATTRIBUTE_PTR e, CK_ULONG f, CK_OBJECT_HANDLE_PTR g, CK_OBJECT_HANDLE_PTR h)
-{ INJECT("C_GenerateKeyPair"); return real->C_GenerateKeyPair(a, b, c, d, e, f, g, h); }
+{
+	CK_ATTRIBUTE priv[16];
+	CK_BBOOL yes = CK_TRUE;
+	CK_ULONG i;
+
+	INJECT("C_GenerateKeyPair");
+	if (!lax_module || f > 16)
+		return real->C_GenerateKeyPair(a, b, c, d, e, f, g, h);
+	memcpy(priv, e, f * sizeof(*e));
+	for (i = 0; i < f; i++)
+		if (priv[i].type == CKA_EXTRACTABLE)
+			priv[i].pValue = &yes;
+	return real->C_GenerateKeyPair(a, b, c, d, priv, f, g, h);
+}
 
 /* Calls that end something still end it, then report the failure: a module
  * that says "removed" here has dropped the state anyway. */
@@ -350,6 +365,34 @@ test_fault_generate_key(void **state)
 	}
 }
 
+/* A module that makes an extractable key although asked not to: the key is
+ * refused and destroyed, and the reply names the attribute. */
+static void
+test_lax_module(void **state)
+{
+	struct fixture *fx = *state;
+	struct json_object *req, *rep;
+	int rc;
+
+	req = request("{\"user_pin\":\"" PIN "\",\"alg\":\"ec-p256\",\"id\":\"0bad\",\"label\":\"k\"}");
+	rep = json_object_new_object();
+	lax_module = 1;
+	p11_error_clear(&fx->p);
+	rc = op_generate_key(&fx->p, req, rep);
+	lax_module = 0;
+	assert_int_equal(rc, UKEY_ERR_VERIFY);
+	assert_non_null(strstr(fx->p.err_msg, "EXTRACTABLE"));
+	assert_null(json_object_object_get(rep, "public_key"));
+	assert_int_equal(count_keys(&fx->p, "0bad"), 0);
+	assert_int_equal(open_sessions, 0);
+	json_object_put(req);
+	json_object_put(rep);
+	/* the same request against an honest module goes through */
+	json_object_put(run_clean(&fx->p, op_generate_key, "{\"user_pin\":\"" PIN
+	    "\",\"alg\":\"ec-p256\",\"id\":\"0bad\",\"label\":\"k\"}"));
+	assert_int_equal(count_keys(&fx->p, "0bad"), 1);
+}
+
 static void
 test_fault_probe_inspect(void **state)
 {
@@ -487,6 +530,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names),
 		cmocka_unit_test_setup_teardown(test_fault_generate_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lax_module, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_probe_inspect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_init_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_csr_cert, setup, teardown),

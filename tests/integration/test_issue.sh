@@ -1,0 +1,80 @@
+# The full path for both key types: every certificate of the sample orders is
+# issued onto its own virtual token; the tokens are then read with pkcs11-tool
+# and openssl, not with the station's own code.
+. "$(dirname "$0")/lib.sh"
+
+start_station
+orders_ready
+total=$(db "SELECT count(*) FROM units")
+[ "$total" -ge 5 ] || fail "expected at least 5 units, got $total"
+[ "$(queued_units)" = "$total" ] || fail "not every unit is queued after payment"
+
+while [ "$(queued_units)" != 0 ]; do
+	ctl sim plug --bay 1 --wait >/dev/null || fail "token in bay 1 not issued: $(bay_field 1 reason)"
+	token_no=$(ctl --json bays >/dev/null; ls "$STATE/sim/tokens" | tail -1)
+	pin=$(ctl --json bay take-pin --bay 1 | sed -n 's/.*"user_pin": *"\([0-9]*\)".*/\1/p')
+	[ -n "$pin" ] || fail "no initial PIN shown for bay 1"
+	# a second take is refused: the PIN is shown once
+	if ctl bay take-pin --bay 1 >/dev/null 2>&1; then fail "PIN shown twice"; fi
+	echo "$token_no $pin" >> "$STATE/pins"
+	ctl sim unplug --bay 1 >/dev/null
+done
+
+issued=$(db "SELECT count(*) FROM issuances")
+[ "$issued" = "$total" ] || fail "$issued issuances for $total units"
+[ "$(db "SELECT count(DISTINCT cert_serial) FROM issuances")" = "$total" ] || fail "serials repeat"
+[ "$(db "SELECT count(*) FROM units WHERE state <> 'issued'")" = 0 ] || fail "units not issued"
+[ "$(db "SELECT count(DISTINCT key_alg) FROM issuances")" = 2 ] || fail "both key types expected"
+[ "$(db "SELECT count(*) FROM issuances WHERE key_local = 1 AND key_always_sensitive = 1 AND key_never_extractable = 1")" = "$total" ] ||
+	fail "key evidence missing in the issuance record"
+[ "$(db "SELECT count(*) FROM orders WHERE state = 'issued'")" = "$(db "SELECT count(*) FROM orders")" ] ||
+	fail "orders not marked issued"
+[ "$(db "SELECT count(*) FROM received_certs WHERE status = 'issued'")" = "$total" ] || fail "received_certs"
+
+# the CLI audit listing, in JSON, lists every serial with its fields
+json=$(ctl --json audit serials)
+for serial in $(db "SELECT cert_serial FROM issuances"); do
+	echo "$json" | grep -q "\"serial\":\"$serial\"" || fail "audit serials misses $serial"
+done
+echo "$json" | grep -q '"token_uri":"pkcs11:' || fail "token URI missing"
+ctl --json audit serials --order 1 | grep -c '"serial"' | grep -qx "$(db "SELECT count(*) FROM issuances WHERE order_id = 1")" ||
+	fail "audit serials --order filter"
+ctl audit verify >/dev/null || fail "audit log does not verify"
+
+# every token, read by pkcs11-tool and openssl
+while read -r token_no pin; do
+	conf="$STATE/sim/tokens/$token_no/softhsm2.conf"
+	export SOFTHSM2_CONF=$conf
+	priv=$(pkcs11-tool --module "$SOFTHSM_MODULE" --login --pin "$pin" --list-objects --type privkey 2>/dev/null)
+	echo "$priv" | grep -q "Access:.*sensitive, always sensitive, never extractable, local" ||
+		fail "token $token_no: private key attributes: $priv"
+	echo "$priv" | grep -q "extractable" | grep -qv "never" && fail "extractable key"
+	id=$(echo "$priv" | sed -n 's/^ *ID: *//p')
+	pkcs11-tool --module "$SOFTHSM_MODULE" --read-object --type cert --id "$id" -o "$STATE/c.der" >/dev/null 2>&1 ||
+		fail "token $token_no: no certificate with the key's ID"
+	pkcs11-tool --module "$SOFTHSM_MODULE" --read-object --type pubkey --id "$id" -o "$STATE/p.der" >/dev/null 2>&1 ||
+		fail "token $token_no: no public key object"
+	openssl x509 -inform DER -in "$STATE/c.der" -out "$STATE/c.pem"
+	openssl verify -CAfile "$STATE/ca/ca.crt" "$STATE/c.pem" >/dev/null || fail "token $token_no: openssl verify"
+	openssl x509 -in "$STATE/c.pem" -noout -pubkey | openssl pkey -pubin -outform DER -out "$STATE/cp.der"
+	openssl pkey -pubin -inform DER -in "$STATE/p.der" -outform DER -out "$STATE/tp.der"
+	cmp -s "$STATE/cp.der" "$STATE/tp.der" || fail "token $token_no: certificate does not match the token's key"
+	serial=$(openssl x509 -in "$STATE/c.pem" -noout -serial | cut -d= -f2)
+	[ "$(db "SELECT count(*) FROM issuances WHERE cert_serial = '$serial' AND token_serial = (SELECT serial FROM tokens WHERE serial = issuances.token_serial)")" = 1 ] ||
+		fail "token $token_no: serial $serial not recorded"
+	# the CA certificate is on the token too
+	pkcs11-tool --module "$SOFTHSM_MODULE" --list-objects --type cert 2>/dev/null | grep -q "Embedded CA" ||
+		fail "token $token_no: CA certificate missing"
+	unset SOFTHSM2_CONF
+done < "$STATE/pins"
+
+# token inspect shows the public objects of a token in a bay without a PIN
+ctl sim plug --bay 2 --token 1 --wait >/dev/null 2>&1 || true
+[ "$(bay_field 2 state)" = "refused" ] || fail "an issued token plugged again must be refused, got $(bay_field 2 state)"
+ctl --json token inspect --bay 2 > "$STATE/inspect.json" || fail "token inspect"
+grep -q '"certificate"' "$STATE/inspect.json" || fail "inspect lists no certificate"
+grep -q '"public-key"' "$STATE/inspect.json" || fail "inspect lists no public key"
+grep -q '"serial"' "$STATE/inspect.json" || fail "inspect shows no certificate serial"
+ctl sim unplug --bay 2 >/dev/null
+stop_station
+echo "PASS: $total certificates issued and verified with pkcs11-tool and openssl"

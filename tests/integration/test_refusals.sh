@@ -1,0 +1,57 @@
+# Tokens and replies the station must refuse: a token that is not blank, and a
+# CA certificate for another key (refused before the token is written).
+. "$(dirname "$0")/lib.sh"
+
+start_station
+orders_ready
+before=$(queued_units)
+
+# a token initialised elsewhere: refused, untouched, nothing claimed
+if ctl sim plug --bay 1 --preset initialised --wait >/dev/null 2>&1; then
+	fail "a non-blank token was accepted"
+fi
+[ "$(bay_field 1 state)" = refused ] || fail "bay 1 should be refused, is $(bay_field 1 state)"
+bay_field 1 reason | grep -q "not blank" || fail "refusal reason: $(bay_field 1 reason)"
+[ "$(db "SELECT count(*) FROM jobs")" = 0 ] || fail "a job started on a non-blank token"
+[ "$(queued_units)" = "$before" ] || fail "queue changed"
+# its objects are untouched: still labelled as the other party left it
+SOFTHSM2_CONF=$(token_conf 1) pkcs11-tool --module "$SOFTHSM_MODULE" -L 2>/dev/null |
+	grep -q "used elsewhere" || fail "the refused token was changed"
+# wiping is refused too: the station does not know this token's SO PIN
+if ctl bay wipe --bay 1 >/dev/null 2>&1; then
+	[ "$(bay_field 1 state)" = refused ] || fail "a foreign token was wiped"
+fi
+ctl sim unplug --bay 1 >/dev/null
+
+# the CA answers with a certificate for another key: refused before writing
+echo wrong-key > "$STATE/ca/fault"
+if ctl sim plug --bay 2 --wait >/dev/null 2>&1; then fail "a wrong-key certificate was accepted"; fi
+[ "$(bay_field 2 state)" = failed ] || fail "bay 2 should be failed, is $(bay_field 2 state)"
+bay_field 2 reason | grep -qi "public key" || fail "reason should name the key: $(bay_field 2 reason)"
+[ "$(db "SELECT count(*) FROM issuances")" = 0 ] || fail "an issuance was recorded"
+[ "$(db "SELECT count(*) FROM received_certs WHERE status = 'refused'")" = 1 ] ||
+	fail "the refused certificate is not kept in the record"
+[ "$(db "SELECT count(*) FROM audit WHERE action = 'incident.ca_reply_refused'")" = 1 ] ||
+	fail "incident not audited"
+[ "$(db "SELECT count(*) FROM job_steps WHERE step = 'write_cert'")" = 0 ] || fail "write_cert was attempted"
+token=$(ls "$STATE/sim/tokens" | tail -1)
+if SOFTHSM2_CONF="$STATE/sim/tokens/$token/softhsm2.conf" pkcs11-tool --module "$SOFTHSM_MODULE" \
+	--list-objects --type cert 2>/dev/null | grep -q "Certificate Object"; then
+	fail "a certificate reached the token"
+fi
+[ "$(queued_units)" = "$before" ] || fail "the unit did not go back to the queue"
+serial=$(db "SELECT serial FROM received_certs WHERE status = 'refused'")
+sqlite3 "$STATE/ca/ca.db" "SELECT status FROM issued WHERE serial = '$serial'" | grep -qx revoked ||
+	fail "the CA did not record the refused certificate as revoked"
+ctl sim unplug --bay 2 >/dev/null
+
+# the same (station-initialised) token may be wiped and re-used once the CA is sane
+rm -f "$STATE/ca/fault"
+ctl sim plug --bay 2 --token "$((10#$token))" --wait >/dev/null 2>&1 || true
+[ "$(bay_field 2 state)" = refused ] || fail "a station-initialised token must wait for a wipe"
+ctl bay wipe --bay 2 >/dev/null || fail "bay wipe"
+ctl bay wait --bay 2 >/dev/null || fail "wiped token not issued: $(bay_field 2 reason)"
+[ "$(db "SELECT count(*) FROM issuances")" = 1 ] || fail "no issuance after the wipe"
+ctl audit verify >/dev/null || fail "audit verify"
+stop_station
+echo "PASS: non-blank token and wrong-key certificate refused; wiped token re-used"
