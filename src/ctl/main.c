@@ -160,6 +160,52 @@ print_json(struct json_object *o)
 	    JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
+/* Terminal columns a UTF-8 string takes: East Asian wide characters (the
+ * Chinese names of orders) take two, so tables stay aligned. */
+static size_t
+display_width(const char *s)
+{
+	size_t w = 0;
+
+	while (*s) {
+		unsigned char c = (unsigned char)*s;
+		unsigned cp;
+		int n;
+
+		if (c < 0x80) { cp = c; n = 1; }
+		else if ((c & 0xe0) == 0xc0) { cp = c & 0x1f; n = 2; }
+		else if ((c & 0xf0) == 0xe0) { cp = c & 0x0f; n = 3; }
+		else { cp = c & 0x07; n = 4; }
+		for (int i = 1; i < n; i++) {
+			if ((s[i] & 0xc0) != 0x80) {
+				n = i;
+				break;
+			}
+			cp = cp << 6 | (s[i] & 0x3f);
+		}
+		s += n;
+		w += (cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0xa4cf) ||
+		    (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) ||
+		    (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60) ||
+		    (cp >= 0xffe0 && cp <= 0xffe6) || (cp >= 0x20000 && cp <= 0x3fffd) ? 2 : 1;
+	}
+	return w;
+}
+
+static void
+print_cell(const char *v, size_t width, int last)
+{
+	size_t w = display_width(v);
+
+	fputs(v, stdout);
+	if (last) {
+		putchar('\n');
+		return;
+	}
+	for (; w < width + 2; w++)
+		putchar(' ');
+}
+
 /* Prints an array of objects as a table of the named columns. */
 static void
 print_table(struct json_object *rows, const char *const *cols)
@@ -175,19 +221,19 @@ print_table(struct json_object *rows, const char *const *cols)
 		for (c = 0; c < ncol; c++) {
 			const char *v = json_object_get_string(json_object_object_get(
 			    json_object_array_get_idx(rows, i), cols[c]));
-			size_t w = v ? strlen(v) : 1;
+			size_t w = v ? display_width(v) : 1;
 
 			if (w > width[c])
 				width[c] = w;
 		}
 	for (c = 0; c < ncol; c++)
-		printf("%-*s%s", (int)width[c], cols[c], c + 1 < ncol ? "  " : "\n");
+		print_cell(cols[c], width[c], c + 1 == ncol);
 	for (i = 0; i < n; i++)
 		for (c = 0; c < ncol; c++) {
 			const char *v = json_object_get_string(json_object_object_get(
 			    json_object_array_get_idx(rows, i), cols[c]));
 
-			printf("%-*s%s", (int)width[c], v ? v : "-", c + 1 < ncol ? "  " : "\n");
+			print_cell(v ? v : "-", width[c], c + 1 == ncol);
 		}
 }
 

@@ -49,6 +49,8 @@ insert_order(struct request *r, const struct order *o, struct json_object *norm,
 	for (i = 0; i < o->n_items; i++)
 		if (o->items[i].kind == ITEM_ORG)
 			org_name = o->items[i].name;
+	if (org_name == NULL)
+		org_name = o->account_name;
 	if (o->n_checksum_failures > 0) {
 		fails = json_object_new_array();
 		for (i = 0; i < o->n_checksum_failures; i++)
