@@ -1,0 +1,753 @@
+/* The steps of the issuance job, one function (or reply handler) each; the
+ * job's start, end and recovery are in job.c. Loop context only. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+
+#include "ca/certcheck.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "station/job_steps.h"
+#include "station/station.h"
+
+#define CA_RETRY_MS 2000
+
+
+static int
+step_timeout(const struct bay *b, enum step st)
+{
+	if (st == STEP_INIT_TOKEN)
+		return b->profile->timeout_init_ms;
+	if (st == STEP_GENERATE_KEY)
+		return b->profile->timeout_keygen_ms;
+	return b->profile->timeout_default_ms;
+}
+
+static void
+worker_failed(struct station *s, struct bay *b, enum step st, int rc, struct json_object *reply)
+{
+	const char *msg = jstr(reply, "message");
+
+	if (rc == UKEY_ERR_REMOVED) {
+		job_on_worker_lost(s, b, msg ? msg : "token removed");
+		bay_set_state(s, b, BAY_FAILED, "token removed during %s", job_step_names[st]);
+		return;
+	}
+	job_fail(s, b, "%s: %s", job_step_names[st], msg ? msg : ukey_strerror(rc));
+}
+
+static void
+add_pin(struct json_object *req, const char *key, const struct secret *pin)
+{
+	json_object_object_add(req, key, json_object_new_string_len((const char *)pin->p,
+	    (int)pin->len));
+}
+
+static const char *
+token_text(const struct bay *b, const char *key)
+{
+	const char *v = jstr(b->token, key);
+
+	return v ? v : "";
+}
+
+static void
+pct_encode(char *out, size_t outlen, const char *in)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (; *in && o + 4 < outlen; in++) {
+		unsigned char c = (unsigned char)*in;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~') {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	out[o] = '\0';
+}
+
+/* RFC 7512 URI naming the token. */
+static void
+token_uri(const struct bay *b, char *out, size_t outlen)
+{
+	char model[128], manuf[128], serial[128], label[128];
+
+	pct_encode(model, sizeof(model), token_text(b, "model"));
+	pct_encode(manuf, sizeof(manuf), token_text(b, "manufacturer"));
+	pct_encode(serial, sizeof(serial), token_text(b, "serial"));
+	pct_encode(label, sizeof(label), token_text(b, "label"));
+	snprintf(out, outlen, "pkcs11:model=%s;manufacturer=%s;serial=%s;token=%s", model, manuf,
+	    serial, label);
+}
+
+static void
+on_init_token(struct station *s, struct bay *b, int rc, struct json_object *reply)
+{
+	struct json_object *tok = json_object_object_get(reply, "token");
+	uint8_t *enc = NULL;
+	size_t enclen = 0;
+	char aad[160], now[32];
+	const char *serial = jstr(tok, "serial");
+
+	secret_clear(&b->wipe_so);
+	if (rc != 0) {
+		worker_failed(s, b, STEP_INIT_TOKEN, rc, reply);
+		return;
+	}
+	if (serial == NULL || serial[0] == '\0') {
+		job_fail(s, b, "init_token: the token reports no serial number");
+		return;
+	}
+	json_object_put(b->token);
+	b->token = json_object_get(tok);
+	snprintf(b->token_serial, sizeof(b->token_serial), "%s", serial);
+	snprintf(aad, sizeof(aad), "token:%s:%s", b->profile->name, serial);
+	if ((rc = seal(s->master_key, aad, b->so_pin.p, b->so_pin.len, &enc, &enclen)) != 0)
+		goto fail;
+	store_now(now);
+	/* the SO PIN moves from the job row to the token row in one transaction */
+	if ((rc = store_begin(s->st)) != 0)
+		goto fail;
+	rc = store_run(s->st, "INSERT INTO tokens (profile, serial, model, manufacturer, label,"
+	    " so_pin_enc, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+	    " ON CONFLICT (profile, serial) DO UPDATE SET so_pin_enc = excluded.so_pin_enc,"
+	    " label = excluded.label, last_seen = excluded.last_seen", "tttttbtt", b->profile->name,
+	    serial, token_text(b, "model"), token_text(b, "manufacturer"), token_text(b, "label"),
+	    enc, enclen, now, now);
+	if (rc == 0)
+		rc = store_run(s->st, "UPDATE jobs SET token_id = (SELECT id FROM tokens WHERE"
+		    " profile = ? AND serial = ?), token_serial = ?, so_pin_enc = NULL WHERE id = ?",
+		    "ttti", b->profile->name, serial, serial, b->job_id);
+	if (rc == 0)
+		rc = store_commit(s->st);
+	else
+		store_rollback(s->st);
+	if (rc != 0)
+		goto fail;
+	secret_clear(&b->so_pin);
+	if ((rc = job_step_mark(s, b->job_id, STEP_INIT_TOKEN, "done", serial)) != 0)
+		goto fail;
+	free(enc);
+	job_step_run(s, b, STEP_GENERATE_KEY);
+	return;
+ fail:
+	free(enc);
+	job_fail(s, b, "init_token: recording the token: %s", ukey_strerror(rc));
+}
+
+static int
+evidence_ok(struct json_object *ev, char *why, size_t whylen)
+{
+	static const char *must_true[] = { "local", "always_sensitive", "never_extractable",
+		"sensitive" };
+	struct json_object *v;
+	size_t i;
+
+	for (i = 0; i < sizeof(must_true) / sizeof(must_true[0]); i++) {
+		v = json_object_object_get(ev, must_true[i]);
+		if (v == NULL || !json_object_is_type(v, json_type_boolean) ||
+		    !json_object_get_boolean(v)) {
+			snprintf(why, whylen, "private key attribute %s is not true", must_true[i]);
+			return UKEY_ERR_VERIFY;
+		}
+	}
+	v = json_object_object_get(ev, "extractable");
+	if (v == NULL || json_object_get_boolean(v)) {
+		snprintf(why, whylen, "private key is extractable");
+		return UKEY_ERR_VERIFY;
+	}
+	return 0;
+}
+
+static void
+on_generate_key(struct station *s, struct bay *b, int rc, struct json_object *reply)
+{
+	struct json_object *ev = json_object_object_get(reply, "evidence");
+	const char *pub_hex = jstr(reply, "public_key");
+	uint8_t *pub = NULL;
+	const uint8_t *pp;
+	size_t publen = 0;
+	EVP_PKEY *pk = NULL;
+	char why[256];
+
+	if (rc != 0) {
+		worker_failed(s, b, STEP_GENERATE_KEY, rc, reply);
+		return;
+	}
+	if (evidence_ok(ev, why, sizeof(why)) != 0) {
+		job_fail(s, b, "generate_key: %s", why);
+		return;
+	}
+	if (pub_hex == NULL || hex_decode(pub_hex, &pub, &publen) != 0 ||
+	    (pp = pub, pk = d2i_PUBKEY(NULL, &pp, (long)publen)) == NULL) {
+		free(pub);
+		job_fail(s, b, "generate_key: the worker returned no valid public key");
+		return;
+	}
+	EVP_PKEY_free(pk);
+	rc = store_run(s->st, "UPDATE jobs SET public_key = ?, evidence = ? WHERE id = ?", "bti",
+	    pub, publen, json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN), b->job_id);
+	free(pub);
+	if (rc == 0)
+		rc = job_step_mark(s, b->job_id, STEP_GENERATE_KEY, "done",
+		    json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN));
+	if (rc != 0) {
+		job_fail(s, b, "generate_key: recording the key: %s", ukey_strerror(rc));
+		return;
+	}
+	job_step_run(s, b, STEP_MAKE_CSR);
+}
+
+static int
+job_pubkey(struct json_object *job, EVP_PKEY **out)
+{
+	uint8_t *der = NULL;
+	const uint8_t *p;
+	size_t len = 0;
+	int rc;
+
+	*out = NULL;
+	if ((rc = job_blob_from_hex(job, "public_key", &der, &len)) != 0)
+		return rc;
+	p = der;
+	*out = d2i_PUBKEY(NULL, &p, (long)len);
+	free(der);
+	return *out ? 0 : UKEY_ERR_CRYPTO;
+}
+
+static void
+on_make_csr(struct station *s, struct bay *b, int rc, struct json_object *reply)
+{
+	struct json_object *job = NULL;
+	uint8_t *der = NULL;
+	const uint8_t *p;
+	size_t len = 0;
+	X509_REQ *req = NULL;
+	EVP_PKEY *pub = NULL;
+
+	if (rc != 0) {
+		worker_failed(s, b, STEP_MAKE_CSR, rc, reply);
+		return;
+	}
+	if ((rc = job_load(s, b->job_id, &job)) != 0 || (rc = job_pubkey(job, &pub)) != 0)
+		goto fail;
+	if (jstr(reply, "csr") == NULL || hex_decode(jstr(reply, "csr"), &der, &len) != 0 ||
+	    (p = der, req = d2i_X509_REQ(NULL, &p, (long)len)) == NULL) {
+		json_object_put(job);
+		EVP_PKEY_free(pub);
+		free(der);
+		job_fail(s, b, "make_csr: the worker returned no valid request");
+		return;
+	}
+	if (X509_REQ_verify(req, pub) != 1) {
+		json_object_put(job);
+		EVP_PKEY_free(pub);
+		X509_REQ_free(req);
+		free(der);
+		job_fail(s, b, "make_csr: the request is not signed by the token's key");
+		return;
+	}
+	rc = store_run(s->st, "UPDATE jobs SET csr = ? WHERE id = ?", "bi", der, len, b->job_id);
+	if (rc == 0)
+		rc = job_step_mark(s, b->job_id, STEP_MAKE_CSR, "done", NULL);
+ fail:
+	json_object_put(job);
+	EVP_PKEY_free(pub);
+	X509_REQ_free(req);
+	free(der);
+	if (rc != 0) {
+		job_fail(s, b, "make_csr: %s", ukey_strerror(rc));
+		return;
+	}
+	job_step_run(s, b, STEP_CA_SUBMIT);
+}
+
+static int
+request_key(struct json_object *job, const uint8_t *csr, size_t csrlen, char out[65])
+{
+	unsigned char h[32];
+	char head[160], *hex;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned hl = 0;
+	int ok;
+
+	snprintf(head, sizeof(head), "unit:%lld;token:%s;csr:", (long long)jint(job, "unit_id"),
+	    jstr(job, "token_serial"));
+	ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(md, head, strlen(head)) == 1 &&
+	    EVP_DigestUpdate(md, csr, csrlen) == 1 && EVP_DigestFinal_ex(md, h, &hl) == 1;
+	EVP_MD_CTX_free(md);
+	if (!ok || (hex = hex_encode(h, sizeof(h))) == NULL)
+		return UKEY_ERR_CRYPTO;
+	memcpy(out, hex, 65);
+	free(hex);
+	return 0;
+}
+
+static void
+do_ca_submit(struct station *s, struct bay *b)
+{
+	struct json_object *job = NULL, *doc = NULL, *item;
+	uint8_t *csr_der = NULL, *subj_der = NULL, *cert_der = NULL;
+	size_t csr_len = 0, subj_len = 0;
+	const uint8_t *p;
+	X509_REQ *csr = NULL;
+	X509_NAME *subject = NULL;
+	X509 *cert = NULL;
+	const struct certprof *prof;
+	struct ca_request req = { 0 };
+	char rkey[65], serial[80], now[32];
+	int rc, n;
+
+	if ((rc = job_load(s, b->job_id, &job)) != 0 ||
+	    (rc = job_blob_from_hex(job, "csr", &csr_der, &csr_len)) != 0 ||
+	    (rc = job_blob_from_hex(job, "subject", &subj_der, &subj_len)) != 0)
+		goto fail;
+	p = csr_der;
+	csr = d2i_X509_REQ(NULL, &p, (long)csr_len);
+	p = subj_der;
+	subject = d2i_X509_NAME(NULL, &p, (long)subj_len);
+	prof = certprof_set_find(s->cp, jstr(job, "cert_profile"));
+	if (csr == NULL || subject == NULL || prof == NULL) {
+		rc = UKEY_ERR_DB;
+		goto fail;
+	}
+	if ((rc = request_key(job, csr_der, csr_len, rkey)) != 0)
+		goto fail;
+	doc = json_tokener_parse(jstr(job, "doc"));
+	item = json_object_object_get(doc, jstr(job, "kind"));
+	req.csr = csr;
+	req.subject = subject;
+	req.profile = prof;
+	req.years = (int)jint(job, "years");
+	req.request_key = rkey;
+	req.gm_identity_value = strcmp(jstr(job, "kind"), "organisation") == 0 ?
+	    jstr(job, "account_uscc") : jstr(item, "id_number");
+	rc = ca_issue(s->ca, &req, &cert);
+	if (rc == UKEY_ERR_UNAVAIL) {
+		/* the CA is down: nothing was issued; try the same request again later */
+		(void)job_step_mark(s, b->job_id, STEP_CA_SUBMIT, "failed", "CA unavailable; will retry");
+		b->retry_at_ms = now_ms() + CA_RETRY_MS;
+		bay_set_state(s, b, BAY_WORKING, "job %lld waiting for the CA", (long long)b->job_id);
+		goto out;
+	}
+	if (rc != 0) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "ca_submit: the CA refused the request: %s", ukey_strerror(rc));
+		job_fail(s, b, "%s", why);
+		goto out;
+	}
+	if ((n = i2d_X509(cert, &cert_der)) <= 0 ||
+	    (rc = cert_serial_hex(cert, serial, sizeof(serial))) != 0) {
+		rc = UKEY_ERR_CRYPTO;
+		goto fail;
+	}
+	store_now(now);
+	/* the returned certificate is in the record before anything else happens */
+	if ((rc = store_begin(s->st)) != 0)
+		goto fail;
+	rc = store_run(s->st, "INSERT INTO received_certs (serial, job_id, unit_id, der, status,"
+	    " received_at, updated_at) VALUES (?, ?, ?, ?, 'received', ?, ?)", "tiibtt", serial,
+	    b->job_id, jint(job, "unit_id"), cert_der, (size_t)n, now, now);
+	if (rc == UKEY_ERR_EXISTS) {
+		int64_t other = 0;
+
+		store_rollback(s->st);
+		(void)store_int(s->st, &other, "SELECT job_id FROM received_certs WHERE serial = ?",
+		    "t", serial);
+		if (other != b->job_id) {
+			station_audit(s, "ukeyd", "incident.duplicate_serial", jint(job, "order_id"),
+			    jint(job, "unit_id"), b->job_id, b->token_serial, b->name,
+			    json_object_new_string(serial));
+			job_fail(s, b, "ca_submit: the CA returned serial %s, already received for job"
+			    " %lld; refused", serial, (long long)other);
+			goto out;
+		}
+		/* the same job's own request answered again (idempotent resubmission) */
+		if ((rc = store_begin(s->st)) != 0)
+			goto fail;
+	} else if (rc != 0) {
+		store_rollback(s->st);
+		goto fail;
+	}
+	rc = store_run(s->st, "UPDATE jobs SET cert = ?, cert_serial = ?, request_key = ? WHERE id = ?",
+	    "btti", cert_der, (size_t)n, serial, rkey, b->job_id);
+	if (rc == 0)
+		rc = store_commit(s->st);
+	if (rc != 0) {
+		store_rollback(s->st);
+		goto fail;
+	}
+	if ((rc = job_step_mark(s, b->job_id, STEP_CA_SUBMIT, "done", serial)) != 0)
+		goto fail;
+	job_step_run(s, b, STEP_CERT_CHECK);
+	goto out;
+ fail:
+	job_fail(s, b, "ca_submit: %s", ukey_strerror(rc));
+ out:
+	json_object_put(job);
+	json_object_put(doc);
+	free(csr_der);
+	free(subj_der);
+	OPENSSL_free(cert_der);
+	X509_REQ_free(csr);
+	X509_NAME_free(subject);
+	X509_free(cert);
+}
+
+/* Loads what every check needs: the job's certificate, public key and subject. */
+static int
+check_material(struct station *s, struct bay *b, struct json_object **job, X509 **cert,
+    EVP_PKEY **pub, X509_NAME **subject)
+{
+	uint8_t *der = NULL;
+	const uint8_t *p;
+	size_t len = 0;
+	int rc;
+
+	*cert = NULL;
+	*pub = NULL;
+	*subject = NULL;
+	if ((rc = job_load(s, b->job_id, job)) != 0 || (rc = job_pubkey(*job, pub)) != 0)
+		return rc;
+	if ((rc = job_blob_from_hex(*job, "cert", &der, &len)) != 0)
+		return rc;
+	p = der;
+	*cert = d2i_X509(NULL, &p, (long)len);
+	free(der);
+	if ((rc = job_blob_from_hex(*job, "subject", &der, &len)) != 0)
+		return rc;
+	p = der;
+	*subject = d2i_X509_NAME(NULL, &p, (long)len);
+	free(der);
+	return *cert && *subject ? 0 : UKEY_ERR_DB;
+}
+
+static void
+do_cert_check(struct station *s, struct bay *b)
+{
+	struct json_object *job = NULL;
+	X509 *cert = NULL;
+	EVP_PKEY *pub = NULL;
+	X509_NAME *subject = NULL;
+	char why[256] = "";
+	int rc;
+
+	(void)job_step_mark(s, b->job_id, STEP_CERT_CHECK, "begin", NULL);
+	if ((rc = check_material(s, b, &job, &cert, &pub, &subject)) != 0) {
+		job_fail(s, b, "cert_check: %s", ukey_strerror(rc));
+		goto out;
+	}
+	rc = certcheck_issued(cert, ca_cert(s->ca), pub, subject, (int)jint(job, "years"),
+	    time(NULL), why, sizeof(why));
+	if (rc != 0) {
+		/* an incident: the CA answered with something the token must not receive */
+		station_audit(s, "ukeyd", "incident.ca_reply_refused", jint(job, "order_id"),
+		    jint(job, "unit_id"), b->job_id, b->token_serial, b->name,
+		    json_object_new_string(why));
+		job_end_not_issued(s, b->job_id, "failed", why, "refused");
+		b->last_job_id = b->job_id;
+		b->job_id = 0;
+		secret_clear(&b->user_pin);
+		bay_set_state(s, b, BAY_FAILED, "job %lld: certificate refused before writing: %s",
+		    (long long)b->last_job_id, why);
+		goto out;
+	}
+	if ((rc = job_step_mark(s, b->job_id, STEP_CERT_CHECK, "done", NULL)) != 0) {
+		job_fail(s, b, "cert_check: %s", ukey_strerror(rc));
+		goto out;
+	}
+	job_step_run(s, b, STEP_WRITE_CERT);
+ out:
+	json_object_put(job);
+	X509_free(cert);
+	EVP_PKEY_free(pub);
+	X509_NAME_free(subject);
+}
+
+static void
+on_write_cert(struct station *s, struct bay *b, int rc, struct json_object *reply)
+{
+	if (rc != 0) {
+		worker_failed(s, b, STEP_WRITE_CERT, rc, reply);
+		return;
+	}
+	if ((rc = job_step_mark(s, b->job_id, STEP_WRITE_CERT, "done", NULL)) != 0) {
+		job_fail(s, b, "write_cert: %s", ukey_strerror(rc));
+		return;
+	}
+	job_step_run(s, b, STEP_READ_BACK);
+}
+
+static int
+ca_der_hex(struct station *s, char **out)
+{
+	unsigned char *der = NULL;
+	int n = i2d_X509(ca_cert(s->ca), &der);
+
+	*out = n > 0 ? hex_encode(der, (size_t)n) : NULL;
+	OPENSSL_free(der);
+	return *out ? 0 : UKEY_ERR_CRYPTO;
+}
+
+static void do_record(struct station *s, struct bay *b, struct json_object *evidence);
+
+static void
+on_read_back(struct station *s, struct bay *b, int rc, struct json_object *reply)
+{
+	struct json_object *job = NULL, *cas;
+	X509 *cert = NULL;
+	EVP_PKEY *pub = NULL;
+	X509_NAME *subject = NULL;
+	char why[256] = "", *ca_hex = NULL;
+	const char *got;
+	size_t i;
+	int found_ca = 0;
+
+	if (rc != 0) {
+		worker_failed(s, b, STEP_READ_BACK, rc, reply);
+		return;
+	}
+	if ((rc = check_material(s, b, &job, &cert, &pub, &subject)) != 0 ||
+	    (rc = ca_der_hex(s, &ca_hex)) != 0) {
+		snprintf(why, sizeof(why), "%s", ukey_strerror(rc));
+		goto fail;
+	}
+	got = jstr(reply, "cert");
+	if (got == NULL || strcmp(got, jstr(job, "cert")) != 0) {
+		snprintf(why, sizeof(why), "the certificate read from the token differs from the one written");
+		goto fail;
+	}
+	got = jstr(reply, "public_key");
+	if (got == NULL || strcmp(got, jstr(job, "public_key")) != 0) {
+		snprintf(why, sizeof(why), "the public key read from the token differs from the generated one");
+		goto fail;
+	}
+	if (!json_object_get_boolean(json_object_object_get(reply, "private_key"))) {
+		snprintf(why, sizeof(why), "the private key is no longer on the token");
+		goto fail;
+	}
+	if (evidence_ok(json_object_object_get(reply, "evidence"), why, sizeof(why)) != 0)
+		goto fail;
+	cas = json_object_object_get(reply, "ca_certs");
+	for (i = 0; i < json_object_array_length(cas); i++)
+		if (strcmp(json_object_get_string(json_object_array_get_idx(cas, i)), ca_hex) == 0)
+			found_ca = 1;
+	if (!found_ca) {
+		snprintf(why, sizeof(why), "the CA certificate is not on the token");
+		goto fail;
+	}
+	if (certcheck_issued(cert, ca_cert(s->ca), pub, subject, (int)jint(job, "years"), time(NULL),
+	    why, sizeof(why)) != 0)
+		goto fail;
+	if ((rc = job_step_mark(s, b->job_id, STEP_READ_BACK, "done", NULL)) != 0) {
+		snprintf(why, sizeof(why), "%s", ukey_strerror(rc));
+		goto fail;
+	}
+	do_record(s, b, json_object_object_get(reply, "evidence"));
+	goto out;
+ fail:
+	job_fail(s, b, "read_back: %s", why);
+ out:
+	free(ca_hex);
+	json_object_put(job);
+	X509_free(cert);
+	EVP_PKEY_free(pub);
+	X509_NAME_free(subject);
+}
+
+static void
+do_record(struct station *s, struct bay *b, struct json_object *evidence)
+{
+	struct json_object *job = NULL, *d;
+	X509 *cert = NULL;
+	EVP_PKEY *pub = NULL;
+	X509_NAME *subject = NULL;
+	char *subj_txt = NULL, *iss_txt = NULL, nb[32], na[32], now[32], uri[640];
+	uint8_t *cert_der = NULL;
+	size_t cert_len = 0;
+	const char *serial;
+	int rc;
+
+	(void)job_step_mark(s, b->job_id, STEP_RECORD, "begin", NULL);
+	if ((rc = check_material(s, b, &job, &cert, &pub, &subject)) != 0 ||
+	    (rc = cert_subject_text(X509_get_subject_name(cert), &subj_txt)) != 0 ||
+	    (rc = cert_subject_text(X509_get_issuer_name(cert), &iss_txt)) != 0 ||
+	    (rc = cert_time_iso(X509_get0_notBefore(cert), nb, sizeof(nb))) != 0 ||
+	    (rc = cert_time_iso(X509_get0_notAfter(cert), na, sizeof(na))) != 0)
+		goto fail;
+	serial = jstr(job, "cert_serial");
+	if ((rc = job_blob_from_hex(job, "cert", &cert_der, &cert_len)) != 0)
+		goto fail;
+	token_uri(b, uri, sizeof(uri));
+	store_now(now);
+	/* one transaction: the issuance, the unit, the certificate and the job agree */
+	if ((rc = store_begin(s->st)) != 0)
+		goto fail;
+	rc = store_run(s->st, "INSERT INTO issuances (order_id, item_id, unit_id, job_id, cert_serial,"
+	    " subject, issuer, not_before, not_after, key_alg, key_local, key_always_sensitive,"
+	    " key_never_extractable, token_serial, token_model, token_profile, token_uri, org_uscc,"
+	    " kind, cert, operator, station_id, started_at, issued_at)"
+	    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	    "iiiittttttiiittttttbtttt",
+	    jint(job, "order_id"), jint(job, "item_id"), jint(job, "unit_id"), b->job_id, serial,
+	    subj_txt, iss_txt, nb, na, jstr(job, "key_alg"),
+	    (int64_t)json_object_get_boolean(json_object_object_get(evidence, "local")),
+	    (int64_t)json_object_get_boolean(json_object_object_get(evidence, "always_sensitive")),
+	    (int64_t)json_object_get_boolean(json_object_object_get(evidence, "never_extractable")),
+	    b->token_serial, token_text(b, "model"), b->profile->name, uri,
+	    jstr(job, "account_uscc"), jstr(job, "kind"), cert_der, cert_len, jstr(job, "operator"),
+	    s->cfg.station_id, jstr(job, "started_at"), now);
+	if (rc == 0)
+		rc = store_run(s->st, "UPDATE received_certs SET status = 'issued', updated_at = ?"
+		    " WHERE serial = ?", "tt", now, serial);
+	if (rc == 0)
+		rc = store_run(s->st, "UPDATE units SET state = 'issued', updated_at = ? WHERE id = ?",
+		    "ti", now, jint(job, "unit_id"));
+	if (rc == 0)
+		rc = store_run(s->st, "UPDATE jobs SET state = 'issued', step = 'issued',"
+		    " user_pin_enc = NULL, so_pin_enc = NULL, updated_at = ?, finished_at = ?"
+		    " WHERE id = ?", "tti", now, now, b->job_id);
+	if (rc == 0)
+		rc = store_run(s->st, "UPDATE orders SET state = 'issued', updated_at = ? WHERE id = ?"
+		    " AND NOT EXISTS (SELECT 1 FROM units u JOIN order_items i ON i.id = u.item_id"
+		    " WHERE i.order_id = orders.id AND u.state NOT IN ('issued', 'cancelled'))", "ti",
+		    now, jint(job, "order_id"));
+	if (rc == 0) {
+		d = json_object_new_object();
+		json_object_object_add(d, "serial", json_object_new_string(serial));
+		json_object_object_add(d, "subject", json_object_new_string(subj_txt));
+		json_object_object_add(d, "not_after", json_object_new_string(na));
+		json_object_object_add(d, "station", json_object_new_string(s->cfg.station_id));
+		rc = station_audit(s, jstr(job, "operator"), "issuance.record", jint(job, "order_id"),
+		    jint(job, "unit_id"), b->job_id, b->token_serial, b->name, d);
+	}
+	if (rc == 0)
+		rc = store_commit(s->st);
+	if (rc != 0) {
+		store_rollback(s->st);
+		goto fail;
+	}
+	b->last_job_seconds = (double)(now_ms() - b->started_ms) / 1000.0;
+	b->last_job_id = b->job_id;
+	b->job_id = 0;
+	log_info("job %lld issued certificate %s on token %s in %.2f s", (long long)b->last_job_id,
+	    serial, b->token_serial, b->last_job_seconds);
+	bay_set_state(s, b, BAY_DONE, "issued certificate %s (%.2f s)", serial, b->last_job_seconds);
+	goto out;
+ fail:
+	job_fail(s, b, "record: %s", ukey_strerror(rc));
+ out:
+	free(subj_txt);
+	free(iss_txt);
+	free(cert_der);
+	json_object_put(job);
+	X509_free(cert);
+	EVP_PKEY_free(pub);
+	X509_NAME_free(subject);
+}
+
+void
+job_step_run(struct station *s, struct bay *b, enum step st)
+{
+	struct json_object *req, *job = NULL;
+	worker_cb cb = NULL;
+	char *ca_hex = NULL;
+	int rc;
+
+	if (st == STEP_CA_SUBMIT) {
+		(void)job_step_mark(s, b->job_id, st, "begin", NULL);
+		do_ca_submit(s, b);
+		return;
+	}
+	if (st == STEP_CERT_CHECK) {
+		do_cert_check(s, b);
+		return;
+	}
+	if ((rc = job_load(s, b->job_id, &job)) != 0) {
+		job_fail(s, b, "%s: %s", job_step_names[st], ukey_strerror(rc));
+		return;
+	}
+	req = json_object_new_object();
+	switch (st) {
+	case STEP_INIT_TOKEN:
+		json_object_object_add(req, "label", json_object_new_string(jstr(job, "label")));
+		add_pin(req, "so_pin", &b->so_pin);
+		add_pin(req, "user_pin", &b->user_pin);
+		if (b->wipe_so.p != NULL)
+			add_pin(req, "old_so_pin", &b->wipe_so);
+		cb = on_init_token;
+		break;
+	case STEP_GENERATE_KEY: {
+		uint8_t id[20];
+		char *hex;
+
+		if (RAND_bytes(id, sizeof(id)) != 1 || (hex = hex_encode(id, sizeof(id))) == NULL) {
+			rc = UKEY_ERR_CRYPTO;
+			break;
+		}
+		rc = store_run(s->st, "UPDATE jobs SET key_id = ? WHERE id = ?", "ti", hex, b->job_id);
+		add_pin(req, "user_pin", &b->user_pin);
+		json_object_object_add(req, "alg", json_object_new_string(jstr(job, "key_alg")));
+		json_object_object_add(req, "id", json_object_new_string(hex));
+		json_object_object_add(req, "label", json_object_new_string(jstr(job, "label")));
+		free(hex);
+		cb = on_generate_key;
+		break;
+	}
+	case STEP_MAKE_CSR:
+		add_pin(req, "user_pin", &b->user_pin);
+		json_object_object_add(req, "id", json_object_new_string(jstr(job, "key_id")));
+		json_object_object_add(req, "subject", json_object_new_string(jstr(job, "subject")));
+		cb = on_make_csr;
+		break;
+	case STEP_WRITE_CERT:
+		if ((rc = ca_der_hex(s, &ca_hex)) != 0)
+			break;
+		add_pin(req, "user_pin", &b->user_pin);
+		json_object_object_add(req, "id", json_object_new_string(jstr(job, "key_id")));
+		json_object_object_add(req, "label", json_object_new_string(jstr(job, "label")));
+		json_object_object_add(req, "cert", json_object_new_string(jstr(job, "cert")));
+		json_object_object_add(req, "ca_cert", json_object_new_string(ca_hex));
+		json_object_object_add(req, "ca_label", json_object_new_string(s->cfg.ca_name));
+		cb = on_write_cert;
+		break;
+	case STEP_READ_BACK:
+		add_pin(req, "user_pin", &b->user_pin);
+		json_object_object_add(req, "id", json_object_new_string(jstr(job, "key_id")));
+		cb = on_read_back;
+		break;
+	default:
+		rc = UKEY_ERR_STATE;
+	}
+	free(ca_hex);
+	json_object_put(job);
+	if (rc == 0)
+		rc = job_step_mark(s, b->job_id, st, "begin", NULL);
+	if (rc != 0) {
+		json_object_put(req);
+		job_fail(s, b, "%s: %s", job_step_names[st], ukey_strerror(rc));
+		return;
+	}
+	if ((rc = bay_send(s, b, job_step_names[st], req, step_timeout(b, st), cb)) != 0)
+		job_fail(s, b, "%s: cannot reach the worker: %s", job_step_names[st], ukey_strerror(rc));
+}
+
+void
+job_retry(struct station *s, struct bay *b)
+{
+	if (b->job_id != 0)
+		job_step_run(s, b, STEP_CA_SUBMIT);
+}
