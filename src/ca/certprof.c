@@ -16,6 +16,7 @@
 
 #include "ca/certprof.h"
 #include "common/err.h"
+#include "common/inifile.h"
 #include "common/log.h"
 
 #define PROFILE_NAME_MAX 64
@@ -100,6 +101,8 @@ static const struct {
 	{ "timeStamping", "1.3.6.1.5.5.7.3.8" },
 };
 
+static const char *const section_names[] = { "profile", "subject", "extensions" };
+
 /* GM/T 0015-2012 identity extensions (non-critical). */
 #define GM_OID_PERSONAL_ID "1.2.156.10260.4.1.1"
 #define GM_OID_ORG_CODE "1.2.156.10260.4.1.4"
@@ -110,36 +113,34 @@ enum seen_key {
 };
 
 struct parse_ctx {
-	const char *path;
-	FILE *f;
+	struct inifile ini;	/* path, fp, line, first error; sections for the reader */
 	char *buf;
 	size_t bufcap;
-	int lineno;
-	int max_line;
-	int failed;
-	char err[512];
-	int line[K_COUNT_];
+	unsigned line[K_COUNT_];
 	struct certprof *p;
-	int nomem;
 };
 
+/* Sizes a certificate profile message is cut to: its rule, then the whole
+ * "file:line: rule" (shorter than the common reader's limits). */
+#define RULE_MAX 400
+#define MESSAGE_MAX 512
+
 static void
-set_err(struct parse_ctx *pc, int line, const char *fmt, ...)
+set_err(struct parse_ctx *pc, unsigned line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 static void
-set_err(struct parse_ctx *pc, int line, const char *fmt, ...)
+set_err(struct parse_ctx *pc, unsigned line, const char *fmt, ...)
 {
-	char what[400];
+	char what[RULE_MAX];
 	va_list ap;
 
-	if (pc->failed)
+	if (pc->ini.failed)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	snprintf(pc->err, sizeof(pc->err), "%s:%d: %s", pc->path, line, what);
-	pc->failed = 1;
+	inifile_fail(&pc->ini, line, NULL, "%s", what);
 }
 
 static void
@@ -377,15 +378,15 @@ take_string(struct parse_ctx *pc, enum seen_key k, const char *section, const ch
 	    const char *value, char **slot)
 {
 	if (pc->line[k] != 0) {
-		set_err(pc, pc->lineno, "[%s] %s given twice (first on line %d)", section, key, pc->line[k]);
+		set_err(pc, pc->ini.line, "[%s] %s given twice (first on line %u)", section, key, pc->line[k]);
 		return 0;
 	}
-	pc->line[k] = pc->lineno;
+	pc->line[k] = pc->ini.line;
 	if (slot == NULL)
 		return 1;
 	if ((*slot = strdup(value)) == NULL) {
-		pc->nomem = 1;
-		set_err(pc, pc->lineno, "out of memory");
+		pc->ini.nomem = 1;
+		set_err(pc, pc->ini.line, "out of memory");
 		return 0;
 	}
 	return 1;
@@ -405,7 +406,7 @@ parse_profile_key(struct parse_ctx *pc, const char *key, const char *value)
 			return 0;
 		if (*value == '\0' || strlen(value) > PROFILE_NAME_MAX || !islower((unsigned char)*value) ||
 		    strspn(value, "abcdefghijklmnopqrstuvwxyz0123456789-_") != strlen(value)) {
-			set_err(pc, pc->lineno, "profile.name '%s': use 1-%d of a-z, 0-9, '-', '_', "
+			set_err(pc, pc->ini.line, "profile.name '%s': use 1-%d of a-z, 0-9, '-', '_', "
 				"starting with a letter", value, PROFILE_NAME_MAX);
 			return 0;
 		}
@@ -421,7 +422,7 @@ parse_profile_key(struct parse_ctx *pc, const char *key, const char *value)
 		else if (strcmp(value, "ec-p256") == 0)
 			p->alg = ALG_EC_P256;
 		else {
-			set_err(pc, pc->lineno, "profile.key_alg '%s': must be rsa2048 or ec-p256", value);
+			set_err(pc, pc->ini.line, "profile.key_alg '%s': must be rsa2048 or ec-p256", value);
 			return 0;
 		}
 		return 1;
@@ -436,7 +437,7 @@ parse_profile_key(struct parse_ctx *pc, const char *key, const char *value)
 				break;
 		if (*value == '\0' || *c != '\0' || *end != '\0' || errno != 0 || y < 1 ||
 		    y > MAX_YEARS_LIMIT) {
-			set_err(pc, pc->lineno, "profile.max_years '%s': must be a whole number from 1 to %d",
+			set_err(pc, pc->ini.line, "profile.max_years '%s': must be a whole number from 1 to %d",
 				value, MAX_YEARS_LIMIT);
 			return 0;
 		}
@@ -447,16 +448,16 @@ parse_profile_key(struct parse_ctx *pc, const char *key, const char *value)
 		if (!take_string(pc, K_LABEL, "profile", key, value, &p->label))
 			return 0;
 		if (*value == '\0') {
-			set_err(pc, pc->lineno, "profile.label: empty");
+			set_err(pc, pc->ini.line, "profile.label: empty");
 			return 0;
 		}
 		if (template_check(value, why, sizeof(why)) != 0) {
-			set_err(pc, pc->lineno, "profile.label: %s", why);
+			set_err(pc, pc->ini.line, "profile.label: %s", why);
 			return 0;
 		}
 		return 1;
 	}
-	set_err(pc, pc->lineno, "unknown key '%s' in [profile] (known: name, description, key_alg, "
+	set_err(pc, pc->ini.line, "unknown key '%s' in [profile] (known: name, description, key_alg, "
 		"max_years, label)", key);
 	return 0;
 }
@@ -470,21 +471,21 @@ parse_subject_key(struct parse_ctx *pc, const char *key, const char *value)
 	char why[160];
 
 	if (a == NULL) {
-		set_err(pc, pc->lineno, "unknown subject attribute '%s' (known: C, ST, L, street, O, OU, "
+		set_err(pc, pc->ini.line, "unknown subject attribute '%s' (known: C, ST, L, street, O, OU, "
 			"CN, serialNumber, title, givenName, surname)", key);
 		return 0;
 	}
 	if (*value == '\0') {
-		set_err(pc, pc->lineno, "subject.%s: empty template", key);
+		set_err(pc, pc->ini.line, "subject.%s: empty template", key);
 		return 0;
 	}
 	if (template_check(value, why, sizeof(why)) != 0) {
-		set_err(pc, pc->lineno, "subject.%s: %s", key, why);
+		set_err(pc, pc->ini.line, "subject.%s: %s", key, why);
 		return 0;
 	}
 	/* A fixed value (no variables) can be checked now rather than per token. */
 	if (strchr(value, '{') == NULL && value_check(a, value, why, sizeof(why)) != 0) {
-		set_err(pc, pc->lineno, "subject.%s: %s", key, why);
+		set_err(pc, pc->ini.line, "subject.%s: %s", key, why);
 		return 0;
 	}
 	if (p->nrdns == p->caprdns) {
@@ -501,8 +502,8 @@ parse_subject_key(struct parse_ctx *pc, const char *key, const char *value)
 	p->nrdns++;
 	return 1;
  nomem:
-	pc->nomem = 1;
-	set_err(pc, pc->lineno, "out of memory");
+	pc->ini.nomem = 1;
+	set_err(pc, pc->ini.line, "out of memory");
 	return 0;
 }
 
@@ -514,14 +515,14 @@ parse_key_usage(struct parse_ctx *pc, const char *value)
 	int ok = 0;
 
 	if ((copy = strdup(value)) == NULL) {
-		pc->nomem = 1;
-		set_err(pc, pc->lineno, "out of memory");
+		pc->ini.nomem = 1;
+		set_err(pc, pc->ini.line, "out of memory");
 		return 0;
 	}
 	for (tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
 		t = trim(tok);
 		if (strcmp(t, "keyCertSign") == 0 || strcmp(t, "cRLSign") == 0) {
-			set_err(pc, pc->lineno, "extensions.key_usage: %s is for CA certificates, "
+			set_err(pc, pc->ini.line, "extensions.key_usage: %s is for CA certificates, "
 				"not allowed in a token certificate", t);
 			goto out;
 		}
@@ -529,7 +530,7 @@ parse_key_usage(struct parse_ctx *pc, const char *value)
 			if (strcmp(ku_names[i].name, t) == 0)
 				break;
 		if (i == sizeof(ku_names) / sizeof(ku_names[0])) {
-			set_err(pc, pc->lineno, "extensions.key_usage: unknown key usage '%s' (known: "
+			set_err(pc, pc->ini.line, "extensions.key_usage: unknown key usage '%s' (known: "
 				"digitalSignature, nonRepudiation, keyEncipherment, dataEncipherment, "
 				"keyAgreement)", t);
 			goto out;
@@ -537,7 +538,7 @@ parse_key_usage(struct parse_ctx *pc, const char *value)
 		pc->p->key_usage |= ku_names[i].bit;
 	}
 	if (pc->p->key_usage == 0) {
-		set_err(pc, pc->lineno, "extensions.key_usage: empty");
+		set_err(pc, pc->ini.line, "extensions.key_usage: empty");
 		goto out;
 	}
 	ok = 1;
@@ -591,7 +592,7 @@ parse_eku(struct parse_ctx *pc, const char *value)
 			}
 		}
 		if (oid == NULL) {
-			set_err(pc, pc->lineno, "extensions.extended_key_usage: unknown usage '%s' (known: "
+			set_err(pc, pc->ini.line, "extensions.extended_key_usage: unknown usage '%s' (known: "
 				"serverAuth, clientAuth, codeSigning, emailProtection, timeStamping, or a "
 				"dotted OID)", t);
 			goto out;
@@ -604,14 +605,14 @@ parse_eku(struct parse_ctx *pc, const char *value)
 		p->nekus++;
 	}
 	if (p->nekus == 0) {
-		set_err(pc, pc->lineno, "extensions.extended_key_usage: empty (leave the key out instead)");
+		set_err(pc, pc->ini.line, "extensions.extended_key_usage: empty (leave the key out instead)");
 		goto out;
 	}
 	ok = 1;
 	goto out;
  nomem:
-	pc->nomem = 1;
-	set_err(pc, pc->lineno, "out of memory");
+	pc->ini.nomem = 1;
+	set_err(pc, pc->ini.line, "out of memory");
  out:
 	free(copy);
 	return ok;
@@ -640,13 +641,13 @@ parse_extensions_key(struct parse_ctx *pc, const char *key, const char *value)
 			pc->p->gm_var = "id_number";
 			pc->p->gm_oid = GM_OID_PERSONAL_ID;
 		} else if (strcmp(value, "none") != 0) {
-			set_err(pc, pc->lineno, "extensions.gm_identity '%s': must be uscc, id_number or none",
+			set_err(pc, pc->ini.line, "extensions.gm_identity '%s': must be uscc, id_number or none",
 				value);
 			return 0;
 		}
 		return 1;
 	}
-	set_err(pc, pc->lineno, "unknown key '%s' in [extensions] (known: key_usage, "
+	set_err(pc, pc->ini.line, "unknown key '%s' in [extensions] (known: key_usage, "
 		"extended_key_usage, gm_identity)", key);
 	return 0;
 }
@@ -656,10 +657,10 @@ ini_handler_fn(void *user, const char *section, const char *key, const char *val
 {
 	struct parse_ctx *pc = user;
 
-	if (pc->failed)
+	if (pc->ini.failed)
 		return 1;	/* the first error is the one reported */
 	if (*section == '\0') {
-		set_err(pc, pc->lineno, "'%s' outside any section (start with [profile])", key);
+		set_err(pc, pc->ini.line, "'%s' outside any section (start with [profile])", key);
 		return 0;
 	}
 	if (strcmp(section, "profile") == 0)
@@ -669,7 +670,7 @@ ini_handler_fn(void *user, const char *section, const char *key, const char *val
 	if (strcmp(section, "extensions") == 0)
 		return parse_extensions_key(pc, key, value);
 	/* Unknown section headers are caught by the reader; keep a guard. */
-	set_err(pc, pc->lineno, "unknown section [%s]", section);
+	set_err(pc, pc->ini.line, "unknown section [%s]", section);
 	return 0;
 }
 
@@ -680,41 +681,37 @@ static char *
 ini_reader_fn(char *str, int num, void *stream)
 {
 	struct parse_ctx *pc = stream;
+	const char *name;
+	size_t len;
 	ssize_t n;
-	char *s, *close;
 
-	if (pc->failed)
+	if (pc->ini.failed)
 		return NULL;
-	n = getline(&pc->buf, &pc->bufcap, pc->f);
+	n = getline(&pc->buf, &pc->bufcap, pc->ini.fp);
 	if (n < 0)
 		return NULL;
-	pc->lineno++;
+	pc->ini.line++;
 	if (n + 3 > num) {
-		set_err(pc, pc->lineno, "line is %zd bytes long, at most %d", n, num - 3);
+		set_err(pc, pc->ini.line, "line is %zd bytes long, at most %d", n, num - 3);
 		return NULL;
 	}
 	if (memchr(pc->buf, '\0', (size_t)n) != NULL) {
-		set_err(pc, pc->lineno, "NUL byte in the file");
+		set_err(pc, pc->ini.line, "NUL byte in the file");
 		return NULL;
 	}
 	memcpy(str, pc->buf, (size_t)n + 1);
-	s = pc->buf;
-	if (pc->lineno == 1 && (unsigned char)s[0] == 0xef && (unsigned char)s[1] == 0xbb &&
-	    (unsigned char)s[2] == 0xbf)
-		s += 3;
-	s = trim(s);
-	if (*s == '[') {
-		if ((close = strchr(s, ']')) == NULL) {
-			set_err(pc, pc->lineno, "section header without ']'");
+	switch (inifile_header(pc->buf, pc->ini.line, &name, &len)) {
+	case -1:
+		set_err(pc, pc->ini.line, "section header without ']'");
+		return NULL;
+	case 1:
+		pc->buf[name - pc->buf + len] = '\0';	/* str holds the line for inih */
+		if (inifile_section_find(&pc->ini, name) < 0) {
+			set_err(pc, pc->ini.line, "unknown section [%s] (known: [profile], [subject], "
+				"[extensions])", name);
 			return NULL;
 		}
-		*close = '\0';
-		if (strcmp(s + 1, "profile") != 0 && strcmp(s + 1, "subject") != 0 &&
-		    strcmp(s + 1, "extensions") != 0) {
-			set_err(pc, pc->lineno, "unknown section [%s] (known: [profile], [subject], "
-				"[extensions])", s + 1);
-			return NULL;
-		}
+		break;
 	}
 	return str;
 }
@@ -724,7 +721,7 @@ static void
 check_complete(struct parse_ctx *pc)
 {
 	struct certprof *p = pc->p;
-	int last = pc->lineno;
+	unsigned last = pc->ini.line;
 	size_t i;
 	int has_cn = 0;
 
@@ -743,15 +740,15 @@ check_complete(struct parse_ctx *pc)
 		set_err(pc, last, "[subject] has no CN");
 	if (pc->line[K_KU] == 0)
 		set_err(pc, last, "[extensions] key_usage is missing");
-	if (pc->failed)
+	if (pc->ini.failed)
 		return;
 	if (p->alg == ALG_EC_P256 && (p->key_usage & (KU_KEY_ENCIPHERMENT | KU_DATA_ENCIPHERMENT)))
 		set_err(pc, pc->line[K_KU], "extensions.key_usage: %s needs an RSA key, but key_alg "
-			"is ec-p256 (line %d)", (p->key_usage & KU_KEY_ENCIPHERMENT) ?
+			"is ec-p256 (line %u)", (p->key_usage & KU_KEY_ENCIPHERMENT) ?
 			"keyEncipherment" : "dataEncipherment", pc->line[K_ALG]);
 	if (p->alg == ALG_RSA2048 && (p->key_usage & KU_KEY_AGREEMENT))
 		set_err(pc, pc->line[K_KU], "extensions.key_usage: keyAgreement needs an EC key, but "
-			"key_alg is rsa2048 (line %d)", pc->line[K_ALG]);
+			"key_alg is rsa2048 (line %u)", pc->line[K_ALG]);
 }
 
 void
@@ -783,8 +780,10 @@ certprof_load(const char *path, struct certprof **out, char *err, size_t errlen)
 
 	*out = NULL;
 	memset(&pc, 0, sizeof(pc));
-	pc.path = path;
-	if ((pc.f = fopen(path, "re")) == NULL) {
+	pc.ini.path = path;
+	pc.ini.sections = section_names;
+	pc.ini.n_sections = sizeof(section_names) / sizeof(section_names[0]);
+	if ((pc.ini.fp = fopen(path, "re")) == NULL) {
 		put_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		rc = errno == ENOENT ? UKEY_ERR_NOTFOUND : UKEY_ERR_IO;
 		goto out;
@@ -795,25 +794,25 @@ certprof_load(const char *path, struct certprof **out, char *err, size_t errlen)
 	}
 	pc.p = p;
 	r = ini_parse_stream(ini_reader_fn, &pc, ini_handler_fn, &pc);
-	if (pc.nomem) {
+	if (pc.ini.nomem) {
 		rc = UKEY_ERR_NOMEM;
 		goto out;
 	}
-	if (!pc.failed && ferror(pc.f)) {
+	if (!pc.ini.failed && ferror(pc.ini.fp)) {
 		put_err(err, errlen, "%s: read error", path);
 		rc = UKEY_ERR_IO;
 		goto out;
 	}
-	if (!pc.failed && r > 0)
-		set_err(&pc, r, "syntax error: expected '[section]', 'key = value' or a comment");
-	else if (!pc.failed && r < 0) {
+	if (!pc.ini.failed && r > 0)
+		set_err(&pc, (unsigned)r, "syntax error: expected '[section]', 'key = value' or a comment");
+	else if (!pc.ini.failed && r < 0) {
 		rc = UKEY_ERR_NOMEM;
 		goto out;
 	}
-	if (!pc.failed)
+	if (!pc.ini.failed)
 		check_complete(&pc);
-	if (pc.failed) {
-		put_err(err, errlen, "%s", pc.err);
+	if (pc.ini.failed) {
+		put_err(err, errlen, "%.*s", MESSAGE_MAX - 1, pc.ini.err);
 		rc = UKEY_ERR_INVAL;
 		goto out;
 	}
@@ -825,8 +824,8 @@ certprof_load(const char *path, struct certprof **out, char *err, size_t errlen)
 	p = NULL;
 	rc = 0;
  out:
-	if (pc.f != NULL)
-		fclose(pc.f);
+	if (pc.ini.fp != NULL)
+		fclose(pc.ini.fp);
 	free(pc.buf);
 	certprof_free(p);
 	return rc;
@@ -954,14 +953,6 @@ certprof_label(const struct certprof *p, certprof_var_fn var, void *ctx, char **
 	return rc;
 }
 
-static int
-conf_filter(const struct dirent *d)
-{
-	size_t n = strlen(d->d_name);
-
-	return d->d_name[0] != '.' && n > 5 && strcmp(d->d_name + n - 5, ".conf") == 0;
-}
-
 void
 certprof_set_free(struct certprof_set *s)
 {
@@ -985,7 +976,7 @@ certprof_set_load_dir(const char *dir, struct certprof_set **out, char *err, siz
 	size_t j;
 
 	*out = NULL;
-	if ((n = scandir(dir, &names, conf_filter, alphasort)) < 0) {
+	if ((n = scandir(dir, &names, inifile_conf_filter, alphasort)) < 0) {
 		put_err(err, errlen, "%s: cannot read directory: %s", dir, strerror(errno));
 		rc = errno == ENOENT ? UKEY_ERR_NOTFOUND : UKEY_ERR_IO;
 		goto out;

@@ -1,17 +1,14 @@
 /* Station configuration file: INI read with inih over built-in defaults, each
  * key checked against its rule; a bad file changes nothing. */
 #include <ctype.h>
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <ini.h>
-
 #include "common/config.h"
 #include "common/err.h"
+#include "common/inifile.h"
 #include "common/utf8.h"
 
 #define ETC_PROFILE_DIR "/etc/ukey-station/firmware-profiles"
@@ -27,10 +24,7 @@ enum key {
 	K_N
 };
 
-static const struct {
-	enum sec sec;
-	const char *name;
-} keys[K_N] = {
+static const struct inifile_key keys[K_N] = {
 	[K_ID] = { S_STATION, "id" },
 	[K_SOURCES] = { S_STATION, "sources" },
 	[K_PROFILE_DIRS] = { S_STATION, "profile_dirs" },
@@ -55,155 +49,16 @@ static const struct {
 };
 
 struct cstate {
-	const char *path;
-	FILE *fp;
+	struct inifile ini;		/* path, line, first error */
 	struct station_config *c;
-	unsigned line;			/* the line inih is working on */
 	unsigned sec_line[S_N];
 	unsigned key_line[K_N];
-	unsigned err_line;		/* line of the first error, 0 while none */
-	int failed;
-	int nomem;			/* the first error was out of memory */
-	char err[768];
 };
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-static void cerr(struct cstate *st, unsigned line, const char *what, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-/* Keeps the first error only. */
-static void
-cerr(struct cstate *st, unsigned line, const char *what, const char *fmt, ...)
-{
-	char rule[512];
-	va_list ap;
-
-	if (st->failed)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(rule, sizeof(rule), fmt, ap);
-	va_end(ap);
-	if (what != NULL)
-		snprintf(st->err, sizeof(st->err), "%s:%u: %s: %s", st->path, line, what, rule);
-	else
-		snprintf(st->err, sizeof(st->err), "%s:%u: %s", st->path, line, rule);
-	st->err_line = line;
-	st->failed = 1;
-}
-
-static void kerr(struct cstate *st, enum key k, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-kerr(struct cstate *st, enum key k, const char *fmt, ...)
-{
-	char what[64], rule[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(rule, sizeof(rule), fmt, ap);
-	va_end(ap);
-	snprintf(what, sizeof(what), "%s.%s", sec_names[keys[k].sec], keys[k].name);
-	cerr(st, st->key_line[k] ? st->key_line[k] : st->line, what, "%s", rule);
-}
-
-static int
-find_section(const char *name)
-{
-	int i;
-
-	for (i = 0; i < S_N; i++)
-		if (strcmp(sec_names[i], name) == 0)
-			return i;
-	return -1;
-}
-
-/* inih does not show section headers to the handler: note them here so an
- * unknown one is caught at its own line even when it holds no key. */
-static void
-note_section(struct cstate *st, const char *line)
-{
-	const char *s = line, *end;
-	char name[64];
-	size_t n;
-	int sec;
-
-	if (st->line == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
-		s += 3;
-	while (isspace((unsigned char)*s))
-		s++;
-	if (*s != '[' || (end = strchr(s, ']')) == NULL)
-		return;
-	n = (size_t)(end - s - 1);
-	if (n >= sizeof(name))
-		n = sizeof(name) - 1;
-	memcpy(name, s + 1, n);
-	name[n] = '\0';
-	if ((sec = find_section(name)) < 0) {
-		cerr(st, st->line, NULL, "[%s]: unknown section (known: station, ca, sim)", name);
-		return;
-	}
-	if (st->sec_line[sec] != 0) {
-		cerr(st, st->line, NULL, "[%s]: section given twice (first at line %u)", name,
-		    st->sec_line[sec]);
-		return;
-	}
-	st->sec_line[sec] = st->line;
-}
-
-/* Counts lines for messages and refuses lines inih would split in two. */
-static char *
-read_line(char *buf, int num, void *stream)
-{
-	struct cstate *st = stream;
-	size_t len;
-	int c;
-
-	if (fgets(buf, num, st->fp) == NULL)
-		return NULL;
-	st->line++;
-	len = strlen(buf);
-	if (len > 0 && buf[len - 1] != '\n' && !feof(st->fp)) {
-		c = fgetc(st->fp);
-		if (c != '\n' && c != EOF) {
-			while ((c = fgetc(st->fp)) != EOF && c != '\n')
-				;
-			cerr(st, st->line, NULL, "line longer than %d bytes", num - 1);
-			buf[0] = '\0';
-			return buf;
-		}
-	}
-	note_section(st, buf);
-	return buf;
-}
-
-/* Takes the next comma-separated item of *cur, trimmed. Returns 1 with the
- * item in buf, 0 at the end, -1 for an empty item, -2 for one too long. */
-static int
-list_next(const char **cur, char *buf, size_t len)
-{
-	const char *s = *cur, *end, *comma;
-	size_t n;
-
-	if (*s == '\0')
-		return 0;
-	comma = strchr(s, ',');
-	end = comma ? comma : s + strlen(s);
-	*cur = comma ? comma + 1 : end;
-	while (s < end && isspace((unsigned char)*s))
-		s++;
-	while (end > s && isspace((unsigned char)end[-1]))
-		end--;
-	n = (size_t)(end - s);
-	if (n == 0)
-		return -1;
-	if (n >= len)
-		return -2;
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	return 1;
-}
+/* Fails key k at its line, in the file's wording "<section>.<key>: <rule>". */
+#define kerr(st, k, ...) inifile_key_fail(&(st)->ini, (k), __VA_ARGS__)
 
 static int
 valid_station_id(const char *v)
@@ -247,7 +102,7 @@ set_sources(struct cstate *st, const char *v)
 	size_t i;
 	int r;
 
-	while ((r = list_next(&cur, item, sizeof(item))) != 0) {
+	while ((r = inifile_list_next(&cur, item, sizeof(item))) != 0) {
 		bit = 0;
 		for (i = 0; r == 1 && i < ARRAY_LEN(source_table); i++)
 			if (strcmp(item, source_table[i].name) == 0)
@@ -290,7 +145,7 @@ set_profile_dirs(struct cstate *st, const char *v)
 	int r;
 
 	free_dirs(c);	/* the file's list replaces the default one */
-	while ((r = list_next(&cur, item, sizeof(item))) != 0) {
+	while ((r = inifile_list_next(&cur, item, sizeof(item))) != 0) {
 		if (r < 0) {
 			kerr(st, K_PROFILE_DIRS, r == -1 ? "empty item in the list" :
 			    "a path is longer than 511 bytes");
@@ -318,9 +173,11 @@ set_profile_dirs(struct cstate *st, const char *v)
 /* Stores one key's value; returns 0 or -1 with the error recorded (or
  * nothing recorded for out of memory). */
 static int
-set_value(struct cstate *st, enum key k, const char *v)
+set_value(void *user, unsigned key, const char *v)
 {
+	struct cstate *st = user;
 	struct station_config *c = st->c;
+	enum key k = (enum key)key;
 	int n;
 
 	switch (k) {
@@ -340,11 +197,7 @@ set_value(struct cstate *st, enum key k, const char *v)
 	case K_WORKER:
 		return set_path(st, k, c->worker_path, sizeof(c->worker_path), v, 0);
 	case K_ALLOW_WIPE:
-		if (strcmp(v, "yes") == 0)
-			c->allow_wipe = 1;
-		else if (strcmp(v, "no") == 0)
-			c->allow_wipe = 0;
-		else {
+		if (inifile_yesno(v, &c->allow_wipe) != 0) {
 			kerr(st, k, "must be yes or no");
 			return -1;
 		}
@@ -390,38 +243,8 @@ static int
 on_key(void *user, const char *section, const char *name, const char *value)
 {
 	struct cstate *st = user;
-	char what[128];
-	int sec, k;
 
-	if (st->failed)
-		return 1;	/* only the first error is reported */
-	if (*section == '\0') {
-		cerr(st, st->line, name, "key outside any section");
-		return 0;
-	}
-	if ((sec = find_section(section)) < 0)
-		return 0;	/* reported at the section header */
-	snprintf(what, sizeof(what), "%s.%s", section, name);
-	for (k = 0; k < K_N; k++)
-		if (keys[k].sec == (enum sec)sec && strcmp(keys[k].name, name) == 0)
-			break;
-	if (k == K_N) {
-		cerr(st, st->line, what, "unknown key");
-		return 0;
-	}
-	if (st->key_line[k] != 0) {
-		cerr(st, st->line, what, "given twice (first at line %u)", st->key_line[k]);
-		return 0;
-	}
-	st->key_line[k] = st->line;
-	if (set_value(st, k, value) != 0) {
-		if (!st->failed) {
-			st->nomem = 1;
-			cerr(st, st->line, NULL, "out of memory");
-		}
-		return 0;
-	}
-	return 1;
+	return inifile_handle_key(&st->ini, section, name, value, set_value, st);
 }
 
 /* Copies src into dst, duplicating what src owns. Returns 0 or UKEY_ERR_NOMEM
@@ -446,11 +269,12 @@ config_load(const char *path, struct station_config *c, char *err, size_t errlen
 {
 	struct station_config tmp;
 	struct cstate st;
-	int rc, irc;
+	int rc;
 
 	memset(&st, 0, sizeof(st));
 	memset(&tmp, 0, sizeof(tmp));
-	st.path = path;
+	st.ini = (struct inifile){ .path = path, .sections = sec_names, .n_sections = S_N,
+	    .sec_line = st.sec_line, .keys = keys, .n_keys = K_N, .key_line = st.key_line };
 	st.c = &tmp;
 	if (errlen > 0)
 		err[0] = '\0';
@@ -459,39 +283,14 @@ config_load(const char *path, struct station_config *c, char *err, size_t errlen
 		snprintf(err, errlen, "%s: out of memory", path);
 		goto out;
 	}
-	if ((st.fp = fopen(path, "re")) == NULL) {
-		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-		rc = UKEY_ERR_IO;
+	if ((rc = inifile_parse(&st.ini, on_key, &st, err, errlen)) != 0 ||
+	    (rc = inifile_result(&st.ini, err, errlen)) != 0)
 		goto out;
-	}
-	irc = ini_parse_stream(read_line, &st, on_key, &st);
-	if (irc == -2) {
-		snprintf(err, errlen, "%s: out of memory", path);
-		rc = UKEY_ERR_NOMEM;
-		goto out;
-	}
-	if (ferror(st.fp)) {
-		snprintf(err, errlen, "%s: read error", path);
-		rc = UKEY_ERR_IO;
-		goto out;
-	}
-	if (irc > 0 && (!st.failed || (unsigned)irc < st.err_line)) {
-		st.failed = 0;
-		cerr(&st, (unsigned)irc, NULL, "syntax error: expected [section], key = value, "
-		    "or a comment");
-	}
-	if (st.failed) {
-		snprintf(err, errlen, "%s", st.err);
-		rc = st.nomem ? UKEY_ERR_NOMEM : UKEY_ERR_INVAL;
-		goto out;
-	}
 	config_free(c);
 	*c = tmp;
 	memset(&tmp, 0, sizeof(tmp));	/* c owns it now */
 	rc = 0;
  out:
-	if (st.fp != NULL)
-		fclose(st.fp);
 	config_free(&tmp);
 	return rc;
 }

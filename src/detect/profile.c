@@ -4,18 +4,17 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <ini.h>
 #include <json-c/json.h>
 
 #include "common/err.h"
 #include "common/errlist.h"
+#include "common/inifile.h"
 #include "common/secret.h"
 #include "common/utf8.h"
 #include "detect/profile.h"
@@ -45,10 +44,7 @@ enum key {
 	K_N
 };
 
-static const struct {
-	enum sec sec;
-	const char *name;
-} keys[K_N] = {
+static const struct inifile_key keys[K_N] = {
 	[K_NAME] = { S_TOKEN, "name" },
 	[K_DESCRIPTION] = { S_TOKEN, "description" },
 	[K_VERIFIED] = { S_TOKEN, "verified" },
@@ -105,150 +101,18 @@ struct load_info {
 };
 
 struct pstate {
-	const char *path;
-	FILE *fp;
+	struct inifile ini;		/* path, line, first error */
 	struct fw_profile *p;
-	unsigned line;			/* the line inih is working on */
 	unsigned sec_line[S_N];		/* header line of each section, 0 if absent */
 	unsigned key_line[K_N];		/* line of each key, 0 if absent */
-	unsigned err_line;		/* line of the first error, 0 while none */
-	int failed;
-	int nomem;			/* the first error was out of memory */
 	char *modules_raw;		/* kept until the end: @UKEY_BUILD_DIR@ depends on [token] */
-	char err[768];
 };
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Records the first error only: later ones are often consequences of it. */
-static void perr(struct pstate *st, unsigned line, const char *what, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void
-perr(struct pstate *st, unsigned line, const char *what, const char *fmt, ...)
-{
-	char rule[512];
-	va_list ap;
-
-	if (st->failed)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(rule, sizeof(rule), fmt, ap);
-	va_end(ap);
-	if (what != NULL)
-		snprintf(st->err, sizeof(st->err), "%s:%u: %s: %s", st->path, line, what, rule);
-	else
-		snprintf(st->err, sizeof(st->err), "%s:%u: %s", st->path, line, rule);
-	st->err_line = line;
-	st->failed = 1;
-}
-
 /* Fails key k at the line it was given on, or, when it is missing, at its
  * section's header (or the last line when the section is missing too). */
-static void kerr(struct pstate *st, enum key k, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-kerr(struct pstate *st, enum key k, const char *fmt, ...)
-{
-	char what[64], rule[512];
-	unsigned line = st->key_line[k];
-	va_list ap;
-
-	if (line == 0)
-		line = st->sec_line[keys[k].sec] ? st->sec_line[keys[k].sec] : st->line;
-	va_start(ap, fmt);
-	vsnprintf(rule, sizeof(rule), fmt, ap);
-	va_end(ap);
-	snprintf(what, sizeof(what), "%s.%s", sec_names[keys[k].sec], keys[k].name);
-	perr(st, line, what, "%s", rule);
-}
-
-static int
-find_section(const char *name)
-{
-	int i;
-
-	for (i = 0; i < S_N; i++)
-		if (strcmp(sec_names[i], name) == 0)
-			return i;
-	return -1;
-}
-
-/* Notes section headers as the reader passes them: inih does not report a
- * header to the handler, and an unknown or empty section must still be caught
- * at its own line. */
-static void
-note_section(struct pstate *st, const char *line)
-{
-	const char *s = line, *end;
-	char name[64];
-	size_t n;
-	int sec;
-
-	if (st->line == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
-		s += 3;
-	while (isspace((unsigned char)*s))
-		s++;
-	if (*s != '[' || (end = strchr(s, ']')) == NULL)
-		return;		/* not a header, or a broken one that inih reports */
-	n = (size_t)(end - s - 1);
-	if (n >= sizeof(name))
-		n = sizeof(name) - 1;
-	memcpy(name, s + 1, n);
-	name[n] = '\0';
-	if ((sec = find_section(name)) < 0) {
-		perr(st, st->line, NULL, "[%s]: unknown section (known: token, usb, pkcs11, keys, "
-		    "pin, label, timeouts, quirks)", name);
-		return;
-	}
-	if (st->sec_line[sec] != 0) {
-		perr(st, st->line, NULL, "[%s]: section given twice (first at line %u)", name,
-		    st->sec_line[sec]);
-		return;
-	}
-	st->sec_line[sec] = st->line;
-}
-
-/* inih reader that counts lines (the library is built without line numbers
- * in the handler) and refuses lines longer than inih's buffer, which inih
- * would otherwise split into two. */
-static char *
-read_line(char *buf, int num, void *stream)
-{
-	struct pstate *st = stream;
-	size_t len;
-	int c;
-
-	if (fgets(buf, num, st->fp) == NULL)
-		return NULL;
-	st->line++;
-	len = strlen(buf);
-	if (len > 0 && buf[len - 1] != '\n' && !feof(st->fp)) {
-		c = fgetc(st->fp);
-		if (c != '\n' && c != EOF) {
-			while ((c = fgetc(st->fp)) != EOF && c != '\n')
-				;
-			perr(st, st->line, NULL, "line longer than %d bytes", num - 1);
-			buf[0] = '\0';
-			return buf;
-		}
-	}
-	note_section(st, buf);
-	return buf;
-}
-
-static int
-parse_bool(const char *v, int *out)
-{
-	if (strcmp(v, "yes") == 0)
-		*out = 1;
-	else if (strcmp(v, "no") == 0)
-		*out = 0;
-	else
-		return -1;
-	return 0;
-}
+#define kerr(st, k, ...) inifile_key_fail(&(st)->ini, (k), __VA_ARGS__)
 
 /* Decimal integer in [min, max], digits only. */
 static int
@@ -317,33 +181,6 @@ fw_format(unsigned bcd, char *buf, size_t len)
 	    ((bcd >> 4) & 0xf) * 10 + (bcd & 0xf));
 }
 
-/* Takes the next comma-separated item of *cur, trimmed. Returns 1 with the
- * item in buf, 0 at the end, -1 for an empty item, -2 for one too long. */
-static int
-list_next(const char **cur, char *buf, size_t len)
-{
-	const char *s = *cur, *end, *comma;
-	size_t n;
-
-	if (*s == '\0')
-		return 0;
-	comma = strchr(s, ',');
-	end = comma ? comma : s + strlen(s);
-	*cur = comma ? comma + 1 : end;
-	while (s < end && isspace((unsigned char)*s))
-		s++;
-	while (end > s && isspace((unsigned char)end[-1]))
-		end--;
-	n = (size_t)(end - s);
-	if (n == 0)
-		return -1;
-	if (n >= len)
-		return -2;
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	return 1;
-}
-
 static int
 valid_name(const char *v)
 {
@@ -386,7 +223,7 @@ set_product_ids(struct pstate *st, const char *v)
 	size_t i;
 	int r;
 
-	while ((r = list_next(&cur, item, sizeof(item))) != 0) {
+	while ((r = inifile_list_next(&cur, item, sizeof(item))) != 0) {
 		if (r == -1) {
 			kerr(st, K_PRODUCT_ID, "empty item in the list");
 			return -1;
@@ -422,7 +259,7 @@ set_algorithms(struct pstate *st, const char *v)
 	size_t i;
 	int r, known;
 
-	while ((r = list_next(&cur, item, sizeof(item))) != 0) {
+	while ((r = inifile_list_next(&cur, item, sizeof(item))) != 0) {
 		if (r == -1) {
 			kerr(st, K_ALGORITHMS, "empty item in the list");
 			return -1;
@@ -458,7 +295,7 @@ set_quirks(struct pstate *st, const char *v)
 	size_t i;
 	int r;
 
-	while ((r = list_next(&cur, item, sizeof(item))) != 0) {
+	while ((r = inifile_list_next(&cur, item, sizeof(item))) != 0) {
 		if (r == -1) {
 			kerr(st, K_QUIRKS, "empty item in the list");
 			return -1;
@@ -494,9 +331,11 @@ set_int(struct pstate *st, enum key k, const char *v, long min, long max, int *o
 /* Stores one key's value in the profile; checks that need other keys wait
  * for finish(). Returns 0 or -1 with the error recorded. */
 static int
-set_value(struct pstate *st, enum key k, const char *v)
+set_value(void *user, unsigned key, const char *v)
 {
+	struct pstate *st = user;
 	struct fw_profile *p = st->p;
+	enum key k = (enum key)key;
 	int *flag = NULL;
 	unsigned *fw = NULL;
 
@@ -587,7 +426,7 @@ set_value(struct pstate *st, enum key k, const char *v)
 	case K_N:
 		break;
 	}
-	if (flag != NULL && parse_bool(v, flag) != 0) {
+	if (flag != NULL && inifile_yesno(v, flag) != 0) {
 		kerr(st, k, "must be yes or no");
 		return -1;
 	}
@@ -598,60 +437,12 @@ set_value(struct pstate *st, enum key k, const char *v)
 	return 0;
 }
 
-static void
-known_keys(enum sec s, char *buf, size_t len)
-{
-	size_t used = 0;
-	int k;
-
-	buf[0] = '\0';
-	for (k = 0; k < K_N; k++) {
-		if (keys[k].sec != s)
-			continue;
-		used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "", keys[k].name);
-		if (used >= len)
-			break;
-	}
-}
-
 static int
 on_key(void *user, const char *section, const char *name, const char *value)
 {
 	struct pstate *st = user;
-	char what[128], known[256];
-	int sec, k;
 
-	if (st->failed)
-		return 1;	/* only the first error is reported */
-	if (*section == '\0') {
-		perr(st, st->line, name, "key outside any section");
-		return 0;
-	}
-	if ((sec = find_section(section)) < 0)
-		return 0;	/* already reported at the section header */
-	for (k = 0; k < K_N; k++)
-		if (keys[k].sec == (enum sec)sec && strcmp(keys[k].name, name) == 0)
-			break;
-	if (k == K_N) {
-		snprintf(what, sizeof(what), "%s.%s", section, name);
-		known_keys(sec, known, sizeof(known));
-		perr(st, st->line, what, "unknown key (known in [%s]: %s)", section, known);
-		return 0;
-	}
-	if (st->key_line[k] != 0) {
-		snprintf(what, sizeof(what), "%s.%s", section, name);
-		perr(st, st->line, what, "given twice (first at line %u)", st->key_line[k]);
-		return 0;
-	}
-	st->key_line[k] = st->line;
-	if (set_value(st, k, value) != 0) {
-		if (!st->failed) {
-			st->nomem = 1;
-			perr(st, st->line, NULL, "out of memory");
-		}
-		return 0;
-	}
-	return 1;
+	return inifile_handle_key(&st->ini, section, name, value, set_value, st);
 }
 
 /* Replaces every @UKEY_BUILD_DIR@ in s; returns a new string or NULL on
@@ -685,7 +476,7 @@ set_modules(struct pstate *st)
 	char item[512];
 	int r;
 
-	while ((r = list_next(&cur, item, sizeof(item))) != 0) {
+	while ((r = inifile_list_next(&cur, item, sizeof(item))) != 0) {
 		if (r < 0) {
 			kerr(st, K_MODULE, r == -1 ? "empty item in the list" :
 			    "a path is longer than 511 bytes");
@@ -711,7 +502,7 @@ set_modules(struct pstate *st)
 		} else
 			p->modules[p->n_modules] = strdup(item);
 		if (p->modules[p->n_modules] == NULL) {
-			st->nomem = 1;
+			st->ini.nomem = 1;
 			kerr(st, K_MODULE, "out of memory");
 			return -1;
 		}
@@ -741,7 +532,7 @@ finish(struct pstate *st)
 			return -1;
 		}
 	if (p->is_virtual && st->sec_line[S_USB] != 0) {
-		perr(st, st->sec_line[S_USB], NULL, "[usb]: not allowed for a virtual token");
+		inifile_fail(&st->ini, st->sec_line[S_USB], NULL, "[usb]: not allowed for a virtual token");
 		return -1;
 	}
 	if (st->sec_line[S_USB] != 0) {
@@ -758,7 +549,7 @@ finish(struct pstate *st)
 			return -1;
 		}
 	} else if (!p->is_virtual && p->reader_pattern[0] == '\0') {
-		perr(st, st->sec_line[S_TOKEN], "token.virtual", "a physical token needs [usb] "
+		inifile_fail(&st->ini, st->sec_line[S_TOKEN], "token.virtual", "a physical token needs [usb] "
 		    "vendor_id and product_id, or pkcs11.reader_pattern, to be recognised");
 		return -1;
 	}
@@ -842,11 +633,13 @@ profile_load(const char *path, struct fw_profile **out, struct load_info *info, 
 {
 	struct pstate st;
 	struct fw_profile *p = NULL;
-	int rc, irc;
+	int rc;
 
 	*out = NULL;
 	memset(&st, 0, sizeof(st));
-	st.path = path;
+	st.ini = (struct inifile){ .path = path, .sections = sec_names, .n_sections = S_N,
+	    .sec_line = st.sec_line, .keys = keys, .n_keys = K_N, .key_line = st.key_line,
+	    .list_known_keys = 1 };
 	if (errlen > 0)
 		err[0] = '\0';
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
@@ -862,35 +655,12 @@ profile_load(const char *path, struct fw_profile **out, struct load_info *info, 
 		goto out;
 	}
 	snprintf(p->path, sizeof(p->path), "%s", path);
-	if ((st.fp = fopen(path, "re")) == NULL) {
-		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-		rc = UKEY_ERR_IO;
+	if ((rc = inifile_parse(&st.ini, on_key, &st, err, errlen)) != 0)
 		goto out;
-	}
-	irc = ini_parse_stream(read_line, &st, on_key, &st);
-	if (irc == -2) {
-		snprintf(err, errlen, "%s: out of memory", path);
-		rc = UKEY_ERR_NOMEM;
-		goto out;
-	}
-	if (ferror(st.fp)) {
-		snprintf(err, errlen, "%s: read error", path);
-		rc = UKEY_ERR_IO;
-		goto out;
-	}
-	/* inih's own syntax errors come before ours when they are on an earlier line */
-	if (irc > 0 && (!st.failed || (unsigned)irc < st.err_line)) {
-		st.failed = 0;
-		perr(&st, (unsigned)irc, NULL, "syntax error: expected [section], key = value, "
-		    "or a comment");
-	}
-	if (!st.failed)
+	if (!st.ini.failed)
 		finish(&st);
-	if (st.failed) {
-		snprintf(err, errlen, "%s", st.err);
-		rc = st.nomem ? UKEY_ERR_NOMEM : UKEY_ERR_INVAL;
+	if ((rc = inifile_result(&st.ini, err, errlen)) != 0)
 		goto out;
-	}
 	if (info != NULL) {
 		info->name_line = st.key_line[K_NAME];
 		info->product_line = st.key_line[K_PRODUCT_ID];
@@ -899,8 +669,6 @@ profile_load(const char *path, struct fw_profile **out, struct load_info *info, 
 	p = NULL;	/* caller owns it now */
 	rc = 0;
  out:
-	if (st.fp != NULL)
-		fclose(st.fp);
 	free(st.modules_raw);
 	fw_profile_free(p);
 	return rc;
@@ -967,14 +735,6 @@ struct fw_profile_set {
 	struct fw_profile **v;
 	size_t n, cap;
 };
-
-static int
-conf_filter(const struct dirent *d)
-{
-	size_t n = strlen(d->d_name);
-
-	return d->d_name[0] != '.' && n > 5 && strcmp(d->d_name + n - 5, ".conf") == 0;
-}
 
 static int
 usb_overlap(const struct fw_profile *a, const struct fw_profile *b, unsigned *pid)
@@ -1050,7 +810,7 @@ load_dir(struct fw_profile_set *s, const char *dir, struct errlist *errs, int *b
 	char path[4096], err[1024];
 	int n, i, rc = 0, lrc;
 
-	if ((n = scandir(dir, &ents, conf_filter, alphasort)) < 0) {
+	if ((n = scandir(dir, &ents, inifile_conf_filter, alphasort)) < 0) {
 		if (errno == ENOENT)
 			return 0;	/* an optional directory, e.g. /etc's */
 		if (errs != NULL)
