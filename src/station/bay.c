@@ -48,21 +48,6 @@ bay_set_state(struct station *s, struct bay *b, enum bay_state st, const char *f
 		    b->reason);
 }
 
-struct bay *
-bay_find(struct station *s, const char *key)
-{
-	int i;
-
-	for (i = 0; i < s->n_bays; i++) {
-		char num[16];
-
-		snprintf(num, sizeof(num), "%d", s->bays[i].index);
-		if (strcmp(key, num) == 0 || strcmp(key, s->bays[i].name) == 0)
-			return &s->bays[i];
-	}
-	return NULL;
-}
-
 static void
 worker_stop(struct station *s, struct bay *b)
 {
@@ -136,12 +121,21 @@ bay_send(struct station *s, struct bay *b, const char *op, struct json_object *r
 	json_object_object_add(req, "v", json_object_new_int(1));
 	json_object_object_add(req, "op", json_object_new_string(op));
 	rc = frame_write_json(b->worker_fd, req, FRAME_MAX_WORKER);
-	/* the request may hold PINs: wipe the serialised copy json-c keeps */
+	/* the request may hold PINs: wipe the serialised copy json-c keeps and
+	 * the PIN strings themselves, which json-c frees without wiping */
 	{
 		size_t len;
 		char *txt = (char *)json_object_to_json_string_length(req, JSON_C_TO_STRING_PLAIN, &len);
 
 		secure_wipe(txt, len);
+		json_object_object_foreach(req, key, val) {
+			size_t kl = strlen(key);
+
+			if (kl >= 3 && strcmp(key + kl - 3, "pin") == 0 &&
+			    json_object_is_type(val, json_type_string))
+				secure_wipe((char *)json_object_get_string(val),
+				    (size_t)json_object_get_string_len(val));
+		}
 	}
 	json_object_put(req);
 	if (rc != 0) {
@@ -339,25 +333,6 @@ bay_check_timers(struct station *s)
 		if (b->retry_at_ms && now >= b->retry_at_ms) {
 			b->retry_at_ms = 0;
 			job_retry(s, b);
-		}
-	}
-}
-
-void
-bay_reap_children(struct station *s)
-{
-	pid_t pid;
-	int status, i;
-
-	/* only children whose bay already let go of them; a live bay's worker
-	 * is reaped where its channel breaks, so its exit status is reported */
-	for (i = 0; i < s->n_bays; i++) {
-		struct bay *b = &s->bays[i];
-
-		if (b->worker_pid > 0 && b->worker_fd < 0) {
-			pid = waitpid(b->worker_pid, &status, WNOHANG);
-			if (pid == b->worker_pid)
-				b->worker_pid = 0;
 		}
 	}
 }

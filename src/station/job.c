@@ -372,10 +372,6 @@ job_start_if_possible(struct station *s, struct bay *b)
 
 	if (b->job_id != 0 || b->worker_fd < 0 || b->pending_op[0])
 		return;
-	if (b->retry_at_ms) {
-		/* a job waiting for the CA resumes by itself */
-		return;
-	}
 	if ((rc = token_refusal(s, b, why, sizeof(why))) != 0) {
 		bay_set_state(s, b, BAY_REFUSED, "%s", why);
 		station_audit(s, b->operator_name, "bay.token_refused", 0, 0, 0, b->token_serial,

@@ -116,6 +116,11 @@ station_open(struct station *s, const char *config_path)
 		log_error("%s", err);
 		return rc;
 	}
+	if (s->cfg.sources != SRC_SIM) {
+		/* refuse rather than start a station that silently ignores its USB bays */
+		log_error("station.sources: only \"sim\" is available in this version");
+		return UKEY_ERR_UNSUPPORTED;
+	}
 	snprintf(path, sizeof(path), "%s/keys", s->state_dir);
 	if ((rc = make_dir(path, 0700)) != 0)
 		return rc;
@@ -218,7 +223,6 @@ run_loop(struct station *s)
 		}
 		/* clients are closed and removed only here, after the iteration */
 		control_reap(s);
-		bay_reap_children(s);
 		bay_check_timers(s);
 		if (s->stop)
 			break;

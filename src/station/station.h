@@ -112,14 +112,12 @@ int station_audit(struct station *s, const char *actor, const char *action, int6
     int64_t unit_id, int64_t job_id, const char *token, const char *bay, struct json_object *detail);
 
 /* bay.c: token arrival/removal and the worker channel. Loop context only. */
-struct bay *bay_find(struct station *s, const char *name_or_index);
 int bay_token_arrived(struct station *s, struct bay *b, const struct arrival *a);
 void bay_token_left(struct station *s, struct bay *b);
 int bay_send(struct station *s, struct bay *b, const char *op, struct json_object *req,
     int timeout_ms, worker_cb cb);
 void bay_on_readable(struct station *s, struct bay *b);
 void bay_check_timers(struct station *s);
-void bay_reap_children(struct station *s);
 void bay_kick_idle(struct station *s);
 const char *bay_state_name(enum bay_state st);
 struct json_object *bay_to_json(struct station *s, const struct bay *b);
