@@ -5,6 +5,8 @@ UKEY_DEBIAN_PACKAGES=(
 	build-essential cmake pkg-config
 	libssl-dev openssl libsqlite3-dev sqlite3 libjson-c-dev libinih-dev libp11-kit-dev
 	libcmocka-dev softhsm2 opensc python3
+	libusb-1.0-0-dev libudev-dev libpcsclite-dev
+	pcscd umockdev libumockdev-dev vsmartcard-vpcd vsmartcard-vpicc python3-pycryptodome
 )
 
 # Installs what is missing (as root, through apt-get); quiet when all is there.

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,7 @@ static const char *const sec_names[S_N] = {
 enum key {
 	K_NAME, K_DESCRIPTION, K_VERIFIED, K_SOURCE, K_VIRTUAL,
 	K_VENDOR_ID, K_PRODUCT_ID, K_FW_MIN, K_FW_MAX,
-	K_MODULE, K_READER_PATTERN, K_INIT_TOKEN,
+	K_MODULE, K_READER_PATTERN, K_INIT_TOKEN, K_SLOT,
 	K_ALGORITHMS,
 	K_USER_MIN, K_USER_MAX, K_SO_MIN, K_SO_MAX, K_USER_PIN_POLICY, K_USER_PIN_LENGTH,
 	K_INITIAL_USER_PIN, K_SO_PIN_LENGTH,
@@ -57,6 +58,7 @@ static const struct inifile_key keys[K_N] = {
 	[K_MODULE] = { S_PKCS11, "module" },
 	[K_READER_PATTERN] = { S_PKCS11, "reader_pattern" },
 	[K_INIT_TOKEN] = { S_PKCS11, "init_token" },
+	[K_SLOT] = { S_PKCS11, "slot" },
 	[K_ALGORITHMS] = { S_KEYS, "algorithms" },
 	[K_USER_MIN] = { S_PIN, "user_min" },
 	[K_USER_MAX] = { S_PIN, "user_max" },
@@ -380,6 +382,18 @@ set_value(void *user, unsigned key, const char *v)
 		return 0;
 	case K_READER_PATTERN:
 		return set_text(st, k, p->reader_pattern, sizeof(p->reader_pattern), v);
+	case K_SLOT:
+		if (strcmp(v, "any") == 0)
+			p->slot_match = FW_SLOT_ANY;
+		else if (strcmp(v, "reader") == 0)
+			p->slot_match = FW_SLOT_READER;
+		else if (strcmp(v, "usb-serial") == 0)
+			p->slot_match = FW_SLOT_USB_SERIAL;
+		else {
+			kerr(st, k, "must be any, reader or usb-serial");
+			return -1;
+		}
+		return 0;
 	case K_ALGORITHMS:
 		return set_algorithms(st, v);
 	case K_USER_MIN:
@@ -555,6 +569,22 @@ finish(struct pstate *st)
 	}
 	if (set_modules(st) != 0)
 		return -1;
+	if (st->key_line[K_SLOT] == 0)
+		p->slot_match = p->is_virtual ? FW_SLOT_ANY :
+		    p->reader_pattern[0] ? FW_SLOT_READER : FW_SLOT_USB_SERIAL;
+	if (p->slot_match == FW_SLOT_READER && p->reader_pattern[0] == '\0') {
+		kerr(st, K_SLOT, "reader needs pkcs11.reader_pattern");
+		return -1;
+	}
+	if (p->slot_match == FW_SLOT_USB_SERIAL && st->sec_line[S_USB] == 0) {
+		kerr(st, K_SLOT, "usb-serial needs a [usb] section");
+		return -1;
+	}
+	if (p->slot_match == FW_SLOT_ANY && !p->is_virtual) {
+		/* two tokens of one model in two bays would be told apart by nothing */
+		kerr(st, K_SLOT, "any is only allowed for a virtual token");
+		return -1;
+	}
 	if (p->user_min > p->user_max) {
 		kerr(st, K_USER_MAX, "lower than user_min (%d)", p->user_min);
 		return -1;
@@ -915,6 +945,28 @@ fw_profile_set_match_usb(const struct fw_profile_set *s, unsigned vid, unsigned 
 	return NULL;
 }
 
+const struct fw_profile *
+fw_profile_set_match_reader(const struct fw_profile_set *s, const char *reader)
+{
+	size_t i;
+
+	for (i = 0; s != NULL && reader != NULL && i < s->n; i++)
+		if (s->v[i]->reader_pattern[0] && fnmatch(s->v[i]->reader_pattern, reader, 0) == 0)
+			return s->v[i];
+	return NULL;
+}
+
+const char *
+fw_slot_match_name(enum fw_slot_match m)
+{
+	switch (m) {
+	case FW_SLOT_ANY: return "any";
+	case FW_SLOT_READER: return "reader";
+	case FW_SLOT_USB_SERIAL: return "usb-serial";
+	}
+	return "?";
+}
+
 void
 fw_profile_set_free(struct fw_profile_set *s)
 {
@@ -1002,7 +1054,8 @@ json_pkcs11(const struct fw_profile *p)
 		goto fail;
 	if ((p->reader_pattern[0] &&
 	    jadd(o, "reader_pattern", json_object_new_string(p->reader_pattern))) ||
-	    jadd(o, "init_token", json_object_new_boolean(p->init_token)))
+	    jadd(o, "init_token", json_object_new_boolean(p->init_token)) ||
+	    jadd(o, "slot", json_object_new_string(fw_slot_match_name(p->slot_match))))
 		goto fail;
 	return o;
  fail:

@@ -21,6 +21,13 @@ enum fw_quirk {
 	FW_QUIRK_SINGLE_SESSION = 1u << 3,
 };
 
+/* How the worker finds the bay's token among the module's slots. */
+enum fw_slot_match {
+	FW_SLOT_ANY,		/* the module shows this bay's token only (virtual tokens) */
+	FW_SLOT_READER,		/* slot description matches reader_pattern (and the bay's reader) */
+	FW_SLOT_USB_SERIAL	/* token serial equals the USB iSerialNumber */
+};
+
 #define FW_MAX_PRODUCT_IDS 8
 #define FW_MAX_MODULES 4
 #define FW_MAX_ALGORITHMS 8
@@ -38,6 +45,7 @@ struct fw_profile {	/* fields public: the daemon reads them */
 	size_t n_modules;
 	char reader_pattern[128];	/* fnmatch(3) pattern, "" when absent */
 	int init_token;			/* C_InitToken works on this model */
+	enum fw_slot_match slot_match;	/* pkcs11.slot */
 	char algorithms[FW_MAX_ALGORITHMS][16];	/* rsa2048, rsa3072, rsa4096, ec-p256, ec-p384 */
 	size_t n_algorithms;
 	int user_min, user_max, so_min, so_max;	/* PIN lengths the token accepts */
@@ -95,6 +103,14 @@ const struct fw_profile *fw_profile_set_find(const struct fw_profile_set *s, con
  * firmware range match a USB device (borrowed from s), or NULL. */
 const struct fw_profile *fw_profile_set_match_usb(const struct fw_profile_set *s, unsigned vid,
     unsigned pid, unsigned bcd_device);
+
+/* Returns the first profile (in load order) whose reader_pattern matches the
+ * PC/SC reader name (fnmatch(3)), borrowed from s, or NULL. */
+const struct fw_profile *fw_profile_set_match_reader(const struct fw_profile_set *s,
+    const char *reader);
+
+/* "any", "reader" or "usb-serial". */
+const char *fw_slot_match_name(enum fw_slot_match m);
 
 /* Frees s and its profiles; NULL is a no-op. */
 void fw_profile_set_free(struct fw_profile_set *s);

@@ -1,0 +1,84 @@
+/* Detection sources: where the daemon learns that a token arrived in a bay or
+ * left it. Each source (libusb hotplug, udev monitor, PC/SC) watches its own
+ * file descriptors inside the daemon's poll loop and reports what it sees as
+ * detect_event records through one callback; the daemon turns them into the
+ * same "token arrived / token left" calls that the simulated bays make. */
+#ifndef UKEY_DETECT_SOURCE_H
+#define UKEY_DETECT_SOURCE_H
+
+#include <poll.h>
+#include <stddef.h>
+
+struct fw_profile;
+struct fw_profile_set;
+
+enum detect_kind {
+	DETECT_TOKEN_ARRIVED,	/* a token is present in a bay (USB device, or card in a reader) */
+	DETECT_TOKEN_LEFT,	/* the token of that bay is gone */
+	DETECT_READER_ADDED,	/* a PC/SC reader appeared (no card in it yet) */
+	DETECT_READER_REMOVED,	/* a PC/SC reader went away */
+	DETECT_SOURCE_DOWN,	/* the source lost its service (message says why); it retries */
+	DETECT_SOURCE_UP	/* the source (re)connected to its service */
+};
+
+/* Longest bay identity, including the NUL. */
+#define DETECT_BAY_MAX 128
+
+struct detect_event {
+	enum detect_kind kind;
+	const char *source;		/* "libusb", "udev" or "pcsc" (static string) */
+	/* Stable bay identity: "usb:<bus>-<port>[.<port>...]" for USB sources
+	 * (the physical port path, the same for both USB sources), "pcsc:<reader
+	 * name>" for PC/SC. Empty for SOURCE_UP/DOWN. */
+	char bay[DETECT_BAY_MAX];
+	unsigned vid, pid, bcd;		/* USB ids and bcdDevice; 0 when not a USB event */
+	char usb_serial[128];		/* USB iSerialNumber when known, else "" */
+	char reader[128];		/* PC/SC reader name, else "" */
+	char atr[80];			/* card ATR in upper-case hex, else "" */
+	/* Human description for logs and `ukeyctl events`, e.g.
+	 * "096e:0807 fw 1.00 serial 1234 at 1-2.3" or "reader 'X' ATR 3B..." */
+	char device[192];
+	/* The firmware profile that matches the device (USB ids and firmware
+	 * range, or reader name), borrowed from the set the source was started
+	 * with; NULL when none matches: such a token is reported, never touched. */
+	const struct fw_profile *profile;
+	char message[256];		/* SOURCE_UP/DOWN: what happened; else "" */
+};
+
+/* Called by a source for every event, from inside its dispatch() only (never
+ * from a library callback), on the daemon's thread. ev is borrowed. */
+typedef void (*detect_emit_fn)(void *ctx, const struct detect_event *ev);
+
+struct detect_source;
+
+struct detect_source_ops {
+	const char *name;		/* "libusb", "udev", "pcsc" */
+	/* Starts watching. Devices already present are reported as arrivals
+	 * from the first dispatch() calls, not from start. Returns 0 and a new
+	 * source in *out, or a UKEY_ERR_* with a one-line reason in err (for
+	 * example "pcscd is not running"); the daemon reports it and runs on
+	 * with its other sources. The profile set must outlive the source. */
+	int (*start)(const struct fw_profile_set *fw, detect_emit_fn emit, void *ctx,
+	    struct detect_source **out, char *err, size_t errlen);
+	/* Puts up to max descriptors to poll into pfd (events set); returns how many. */
+	int (*pollfds)(struct detect_source *src, struct pollfd *pfd, int max);
+	/* Handles whatever is ready, without blocking. The daemon calls it when
+	 * one of the source's descriptors is ready and at least every 250 ms. */
+	void (*dispatch)(struct detect_source *src);
+	/* Stops watching and frees src; NULL is a no-op. No events after this. */
+	void (*stop)(struct detect_source *src);
+};
+
+extern const struct detect_source_ops detect_source_libusb;
+extern const struct detect_source_ops detect_source_udev;
+extern const struct detect_source_ops detect_source_pcsc;
+
+/* "arrived", "left", "reader-added", "reader-removed", "source-down", "source-up". */
+const char *detect_kind_name(enum detect_kind k);
+
+/* Builds the bay identity of a USB device from its bus number and port
+ * chain ("usb:1-2.3"); returns 0, or -1 when it does not fit. */
+int detect_usb_bay(char *dst, size_t dstsz, unsigned bus, const unsigned char *ports,
+    int nports);
+
+#endif
