@@ -21,6 +21,10 @@ enum detect_kind {
 	DETECT_SOURCE_UP	/* the source (re)connected to its service */
 };
 
+/* The udev tag our rules (udev/70-ukey-station.rules) put on every USB
+ * device that a firmware profile knows; the udev source watches only it. */
+#define DETECT_UDEV_TAG "ukey_station"
+
 /* Longest bay identity, including the NUL. */
 #define DETECT_BAY_MAX 128
 
