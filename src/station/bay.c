@@ -168,6 +168,38 @@ on_probe(struct station *s, struct bay *b, int rc, struct json_object *reply)
 	job_start_if_possible(s, b);
 }
 
+/* How long the worker may wait for the token's slot to show up: a USB token
+ * is seen by the USB source before pcscd and the module have found it. */
+#define SLOT_WAIT_MS 15000
+
+/* The probe request: how the worker finds this bay's token among the
+ * module's slots (docs/worker-protocol.md, "probe"). */
+static struct json_object *
+probe_request(struct station *s, struct bay *b)
+{
+	struct json_object *req = json_object_new_object(), *ex = json_object_new_array();
+	const struct fw_profile *p = b->profile;
+	int i;
+
+	json_object_object_add(req, "match", json_object_new_string(fw_slot_match_name(p->slot_match)));
+	if (p->reader_pattern[0])
+		json_object_object_add(req, "reader_pattern", json_object_new_string(p->reader_pattern));
+	if (b->reader[0])
+		json_object_object_add(req, "reader", json_object_new_string(b->reader));
+	if (b->usb_serial[0])
+		json_object_object_add(req, "usb_serial", json_object_new_string(b->usb_serial));
+	/* tokens of the same model held by other bays are never this bay's */
+	for (i = 0; i < s->n_bays; i++) {
+		const struct bay *o = &s->bays[i];
+
+		if (o != b && o->state != BAY_EMPTY && o->profile == p && o->token_serial[0])
+			json_object_array_add(ex, json_object_new_string(o->token_serial));
+	}
+	json_object_object_add(req, "exclude", ex);
+	json_object_object_add(req, "wait_ms", json_object_new_int(p->is_virtual ? 0 : SLOT_WAIT_MS));
+	return req;
+}
+
 static void
 on_hello(struct station *s, struct bay *b, int rc, struct json_object *reply)
 {
@@ -178,8 +210,9 @@ on_hello(struct station *s, struct bay *b, int rc, struct json_object *reply)
 		return;
 	}
 	bay_set_state(s, b, BAY_PROBING, NULL);
-	if ((rc = bay_send(s, b, "probe", json_object_new_object(),
-	    b->profile->timeout_default_ms, on_probe)) != 0)
+	if ((rc = bay_send(s, b, "probe", probe_request(s, b),
+	    b->profile->timeout_default_ms + (b->profile->is_virtual ? 0 : SLOT_WAIT_MS),
+	    on_probe)) != 0)
 		bay_set_state(s, b, BAY_FAULTED, "probe: %s", ukey_strerror(rc));
 }
 
@@ -193,6 +226,9 @@ bay_token_arrived(struct station *s, struct bay *b, const struct arrival *a)
 		return UKEY_ERR_BUSY;
 	snprintf(b->device, sizeof(b->device), "%s", a->device ? a->device : "");
 	snprintf(b->softhsm_conf, sizeof(b->softhsm_conf), "%s", a->softhsm_conf ? a->softhsm_conf : "");
+	snprintf(b->reader, sizeof(b->reader), "%s", a->reader ? a->reader : "");
+	snprintf(b->usb_serial, sizeof(b->usb_serial), "%s", a->usb_serial ? a->usb_serial : "");
+	b->arrived_ms = a->detected_ms > 0 ? a->detected_ms : now_ms();
 	b->token_serial[0] = '\0';
 	b->allow_wipe = 0;
 	b->job_id = 0;
@@ -244,6 +280,8 @@ bay_token_left(struct station *s, struct bay *b)
 	b->token_serial[0] = '\0';
 	b->profile = NULL;
 	b->retry_at_ms = 0;
+	b->reader[0] = b->usb_serial[0] = '\0';
+	b->arrived_ms = 0;
 	bay_set_state(s, b, BAY_EMPTY, NULL);
 }
 
@@ -354,6 +392,7 @@ bay_to_json(struct station *s, const struct bay *b)
 
 	json_object_object_add(o, "bay", json_object_new_int(b->index));
 	json_object_object_add(o, "name", json_object_new_string(b->name));
+	json_object_object_add(o, "source", json_object_new_string(b->source));
 	json_object_object_add(o, "state", json_object_new_string(state_names[b->state]));
 	json_object_object_add(o, "reason", b->reason[0] ? json_object_new_string(b->reason) : NULL);
 	json_object_object_add(o, "device", b->device[0] ? json_object_new_string(b->device) : NULL);
@@ -364,6 +403,8 @@ bay_to_json(struct station *s, const struct bay *b)
 	    (b->last_job_id ? json_object_new_int64(b->last_job_id) : NULL));
 	json_object_object_add(o, "busy", json_object_new_boolean(b->pending_op[0] != '\0'));
 	json_object_object_add(o, "pin_to_show", json_object_new_boolean(b->user_pin.p != NULL));
+	if (b->arrival_to_job_ms >= 0)
+		json_object_object_add(o, "arrival_to_job_ms", json_object_new_int64(b->arrival_to_job_ms));
 	if (b->last_job_seconds > 0)
 		json_object_object_add(o, "job_seconds", json_object_new_double(b->last_job_seconds));
 	return o;

@@ -39,6 +39,7 @@ static const struct command {
 	{ "audit.verify", cmd_audit_verify },
 	{ "audit.log", cmd_audit_log },
 	{ "ca.show", cmd_ca_show },
+	{ "events.list", cmd_events_list },
 };
 
 int

@@ -47,4 +47,7 @@ int cmd_audit_verify(struct request *r, struct json_object **result);
 int cmd_audit_log(struct request *r, struct json_object **result);
 int cmd_ca_show(struct request *r, struct json_object **result);
 
+/* detect.c */
+int cmd_events_list(struct request *r, struct json_object **result);
+
 #endif

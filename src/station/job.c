@@ -463,6 +463,12 @@ job_start_if_possible(struct station *s, struct bay *b)
 	}
 	b->job_id = job_id;
 	b->started_ms = now_ms();
+	if (b->arrived_ms > 0) {
+		b->arrival_to_job_ms = b->started_ms - b->arrived_ms;
+		b->arrived_ms = 0;
+		log_info("bay %s: job %lld started %lld ms after the token arrived", b->name,
+		    (long long)job_id, (long long)b->arrival_to_job_ms);
+	}
 	secret_clear(&b->user_pin);
 	b->user_pin = user;
 	memset(&user, 0, sizeof(user));

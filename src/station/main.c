@@ -116,11 +116,6 @@ station_open(struct station *s, const char *config_path)
 		log_error("%s", err);
 		return rc;
 	}
-	if (s->cfg.sources != SRC_SIM) {
-		/* refuse rather than start a station that silently ignores its USB bays */
-		log_error("station.sources: only \"sim\" is available in this version");
-		return UKEY_ERR_UNSUPPORTED;
-	}
 	snprintf(path, sizeof(path), "%s/keys", s->state_dir);
 	if ((rc = make_dir(path, 0700)) != 0)
 		return rc;
@@ -151,14 +146,18 @@ station_open(struct station *s, const char *config_path)
 	}
 	log_info("%zu firmware profiles, certificate profiles from %s", fw_profile_set_count(s->fw),
 	    s->cfg.cert_profile_dir);
-	s->n_bays = s->cfg.sim_bays > MAX_BAYS ? MAX_BAYS : s->cfg.sim_bays;
-	for (i = 0; i < (size_t)s->n_bays; i++) {
-		struct bay *b = &s->bays[i];
+	/* simulated bays come first; bays of the hardware sources are added as
+	 * tokens show up in them */
+	s->n_bays = 0;
+	if (s->cfg.sources & SRC_SIM) {
+		int nsim = s->cfg.sim_bays > MAX_BAYS ? MAX_BAYS : s->cfg.sim_bays;
 
-		b->index = (int)i + 1;
-		snprintf(b->name, sizeof(b->name), "sim-%d", b->index);
-		b->state = BAY_EMPTY;
-		b->worker_fd = -1;
+		for (i = 0; i < (size_t)nsim; i++) {
+			char name[32];
+
+			snprintf(name, sizeof(name), "sim-%zu", i + 1);
+			bay_by_name(s, name, 1, "sim");
+		}
 	}
 	return 0;
 }
@@ -187,12 +186,14 @@ station_close(struct station *s)
 static void
 run_loop(struct station *s)
 {
-	struct pollfd pfd[1 + MAX_CLIENTS + MAX_BAYS];
+	struct pollfd pfd[1 + MAX_CLIENTS + MAX_BAYS + 32];
 	struct client *cref[MAX_CLIENTS];
 	struct bay *bref[MAX_BAYS];
+	int downer[32];
+	int64_t next_sweep = 0;
 
 	while (!got_signal) {
-		int n = 0, nc = 0, nb = 0, i, r;
+		int n = 0, nc = 0, nb = 0, nd, i, r;
 
 		pfd[n++] = (struct pollfd){ .fd = s->listen_fd, .events = POLLIN };
 		for (i = 0; i < s->n_clients; i++) {
@@ -205,6 +206,8 @@ run_loop(struct station *s)
 			bref[nb++] = &s->bays[i];
 			pfd[n++] = (struct pollfd){ .fd = s->bays[i].worker_fd, .events = POLLIN };
 		}
+		nd = detect_pollfds(s, pfd + n, 32, downer);
+		n += nd;
 		r = poll(pfd, (nfds_t)n, 100);
 		if (r < 0 && errno != EINTR) {
 			log_error("poll: %s", strerror(errno));
@@ -220,6 +223,14 @@ run_loop(struct station *s)
 					control_on_readable(s, cref[i]);
 			if (pfd[0].revents & POLLIN)
 				control_accept(s);
+			for (i = 0; i < nd; i++)
+				if (pfd[1 + nc + nb + i].revents)
+					detect_dispatch(s, downer[i]);
+		}
+		if (now_ms() >= next_sweep) {
+			/* sources with work but no descriptor (timers, retries) */
+			detect_dispatch(s, -1);
+			next_sweep = now_ms() + 250;
 		}
 		/* clients are closed and removed only here, after the iteration */
 		control_reap(s);
@@ -294,12 +305,14 @@ main(int argc, char **argv)
 		goto out;
 	if (control_listen(s) != 0)
 		goto out;
+	detect_start_all(s);
 	station_audit(s, "ukeyd", "station.start", 0, 0, 0, NULL, NULL,
 	    json_object_new_string(s->cfg.station_id));
-	log_info("station %s ready: state %s, socket %s, %d simulated bays", s->cfg.station_id,
-	    s->state_dir, s->sock_path, s->n_bays);
+	log_info("station %s ready: state %s, socket %s, %d simulated bays, %d hardware sources",
+	    s->cfg.station_id, s->state_dir, s->sock_path, s->n_bays, s->n_sources);
 	run_loop(s);
 	log_info("stopping (signal %d)", (int)got_signal);
+	detect_stop_all(s);
 	bay_shutdown_all(s);
 	station_audit(s, "ukeyd", "station.stop", 0, 0, 0, NULL, NULL, NULL);
 	rc = 0;

@@ -32,6 +32,19 @@ next_token_no(const char *dir)
 	return max + 1;
 }
 
+/* Puts what the simulated source saw into the event stream. */
+static void
+sim_event(struct station *s, const struct bay *b, enum detect_kind kind, const char *device,
+    const char *profile)
+{
+	struct detect_event ev = { .kind = kind, .source = "sim" };
+
+	snprintf(ev.bay, sizeof(ev.bay), "%s", b->name);
+	snprintf(ev.device, sizeof(ev.device), "%s", device);
+	ev.profile = profile ? fw_profile_set_find(s->fw, profile) : NULL;
+	station_event_add(s, &ev);
+}
+
 int
 sim_plug(struct station *s, int bay_index, const char *preset, int64_t token_no,
     const char *profile, struct json_object **result)
@@ -77,6 +90,7 @@ sim_plug(struct station *s, int bay_index, const char *preset, int64_t token_no,
 	a.profile = profile ? profile : "softhsm2";
 	a.softhsm_conf = conf;
 	a.device = device;
+	sim_event(s, b, DETECT_TOKEN_ARRIVED, device, a.profile);
 	if ((rc = bay_token_arrived(s, b, &a)) != 0)
 		return rc;
 	*result = json_object_new_object();
@@ -96,6 +110,7 @@ sim_unplug(struct station *s, int bay_index)
 	b = &s->bays[bay_index - 1];
 	if (b->state == BAY_EMPTY)
 		return UKEY_ERR_STATE;
+	sim_event(s, b, DETECT_TOKEN_LEFT, b->device, b->profile ? b->profile->name : NULL);
 	bay_token_left(s, b);
 	return 0;
 }

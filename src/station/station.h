@@ -15,6 +15,7 @@
 #include "common/seal.h"
 #include "common/secret.h"
 #include "detect/profile.h"
+#include "detect/source.h"
 #include "store/store.h"
 
 struct station;
@@ -42,13 +43,33 @@ struct arrival {
 	const char *profile;		/* firmware profile name when the source knows it */
 	const char *softhsm_conf;	/* SOFTHSM2_CONF for virtual tokens, else NULL */
 	const char *device;		/* human description (vid:pid, reader, virtual token id) */
+	const char *reader;		/* PC/SC reader name, else NULL */
+	const char *usb_serial;		/* USB iSerialNumber, else NULL */
+	int64_t detected_ms;		/* monotonic ms when the source saw it (0: now) */
 };
+
+/* One entry of the detection event stream (`ukeyctl events`). */
+struct station_event {
+	int64_t seq;
+	int64_t t_ms;			/* monotonic ms */
+	int64_t wall;			/* Unix time */
+	struct detect_event ev;		/* ev.profile is only valid while the set lives */
+	char profile[64];		/* profile name, "" when none */
+};
+
+#define EVENT_RING 256
+#define MAX_SOURCES 3
 
 typedef void (*worker_cb)(struct station *s, struct bay *b, int rc, struct json_object *reply);
 
 struct bay {
 	int index;			/* 1-based */
-	char name[32];			/* "sim-1", later a USB port path or reader name */
+	char name[DETECT_BAY_MAX];	/* "sim-1", "usb:1-2.3", "pcsc:<reader>" */
+	char source[16];		/* the source that created the bay */
+	char reader[128];		/* PC/SC reader of the token in the bay, "" if none */
+	char usb_serial[128];		/* USB iSerialNumber of the token, "" if unknown */
+	int64_t arrived_ms;		/* when the source saw the token (monotonic ms) */
+	int64_t arrival_to_job_ms;	/* latency of the last job start, -1 if none */
 	enum bay_state state;
 	char reason[512];		/* why refused / failed / faulted */
 	char device[128];
@@ -104,6 +125,14 @@ struct station {
 	int n_clients;
 	int stop;
 	int64_t next_client_id;
+
+	/* detection */
+	const struct detect_source_ops *src_ops[MAX_SOURCES];
+	struct detect_source *src[MAX_SOURCES];
+	char src_status[MAX_SOURCES][256];	/* "running" or why not */
+	int n_sources;
+	struct station_event events[EVENT_RING];
+	int64_t next_event_seq;
 };
 
 /* main.c */
@@ -130,6 +159,15 @@ void job_start_if_possible(struct station *s, struct bay *b);
 void job_on_worker_lost(struct station *s, struct bay *b, const char *why);
 int job_recover_all(struct station *s);
 void job_retry(struct station *s, struct bay *b);
+
+/* detect.c: detection sources and the event stream. */
+void detect_start_all(struct station *s);
+int detect_pollfds(struct station *s, struct pollfd *pfd, int max, int *owner);
+void detect_dispatch(struct station *s, int which);
+void detect_stop_all(struct station *s);
+void station_event_add(struct station *s, const struct detect_event *ev);
+struct bay *bay_by_name(struct station *s, const char *name, int create, const char *source);
+struct json_object *detect_status_json(struct station *s);
 
 /* sim.c: the simulated bays with SoftHSM2 virtual tokens. */
 int sim_plug(struct station *s, int bay_index, const char *preset, int64_t token_no,

@@ -3,6 +3,7 @@
  * generate EC keys, cannot set CKA_EXTRACTABLE or read CKA_LOCAL, and its slot
  * refresh crashes when a module reports two slots (SoftHSM2 always does). */
 #include <dlfcn.h>
+#include <fnmatch.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -272,6 +273,110 @@ p11_unload(struct p11 *p)
 	 * and the process is about to exit anyway. */
 	p->dl = NULL;
 	p->have_slot = 0;
+}
+
+int
+p11_rescan(struct p11 *p)
+{
+	CK_C_INITIALIZE_ARGS args;
+	CK_RV rv;
+
+	if (p->initialized && (rv = p->f->C_Finalize(NULL)) != CKR_OK)
+		log_warn("C_Finalize: %s", p11_ckr_name(rv));
+	p->initialized = 0;
+	p->have_slot = 0;
+	memset(&args, 0, sizeof(args));
+	args.flags = CKF_OS_LOCKING_OK;
+	rv = p->f->C_Initialize(&args);
+	if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED)
+		return p11_fail(p, "C_Initialize", rv);
+	p->initialized = 1;
+	return 0;
+}
+
+static int
+serial_matches(const char *token, const char *usb)
+{
+	size_t tl = strlen(token), ul = strlen(usb);
+
+	/* CK_TOKEN_INFO.serialNumber holds 16 characters: a longer USB serial
+	 * shows up as its last 16 */
+	if (tl == 0)
+		return 0;
+	if (ul > tl && tl == 16)
+		return strcmp(usb + ul - tl, token) == 0;
+	return strcmp(token, usb) == 0;
+}
+
+int
+p11_select_slot(struct p11 *p, const struct p11_match *m, size_t *ncand)
+{
+	CK_SLOT_ID slots[P11_MAX_SLOTS], pick = 0;
+	char pick_serial[sizeof(p->serial)] = "", seen[256] = "";
+	CK_ULONG n = 0, i;
+	size_t k, cand = 0, used = 0;
+	CK_RV rv;
+
+	*ncand = 0;
+	if ((rv = p->f->C_GetSlotList(CK_TRUE, NULL, &n)) != CKR_OK)
+		return p11_fail(p, "C_GetSlotList", rv);
+	if (n > P11_MAX_SLOTS)
+		n = P11_MAX_SLOTS;
+	if (n > 0 && (rv = p->f->C_GetSlotList(CK_TRUE, slots, &n)) != CKR_OK &&
+	    rv != CKR_BUFFER_TOO_SMALL)
+		return p11_fail(p, "C_GetSlotList", rv);
+	if (n > P11_MAX_SLOTS)
+		n = P11_MAX_SLOTS;
+	for (i = 0; i < n; i++) {
+		CK_SLOT_INFO si;
+		CK_TOKEN_INFO ti;
+		char desc[4 * 64 + 1], ser[sizeof(p->serial)];
+		int excluded = 0;
+
+		memset(&si, 0, sizeof(si));
+		memset(&ti, 0, sizeof(ti));
+		if (p->f->C_GetSlotInfo(slots[i], &si) != CKR_OK ||
+		    p->f->C_GetTokenInfo(slots[i], &ti) != CKR_OK)
+			continue;	/* left between the calls */
+		p11_text(desc, sizeof(desc), si.slotDescription, sizeof(si.slotDescription));
+		p11_text(ser, sizeof(ser), ti.serialNumber, sizeof(ti.serialNumber));
+		if (m->reader_pattern && fnmatch(m->reader_pattern, desc, 0) != 0)
+			continue;
+		if (m->reader && strncmp(desc, m->reader, strlen(m->reader)) != 0)
+			continue;
+		if (m->usb_serial && !serial_matches(ser, m->usb_serial))
+			continue;
+		if (m->token_serial && strcmp(ser, m->token_serial) != 0)
+			continue;
+		for (k = 0; k < m->n_exclude; k++)
+			if (ser[0] && strcmp(ser, m->exclude[k]) == 0)
+				excluded = 1;
+		if (excluded)
+			continue;
+		if (cand++ == 0) {
+			pick = slots[i];
+			memcpy(pick_serial, ser, sizeof(pick_serial));
+		}
+		if (used < sizeof(seen) - 24) {
+			int w = snprintf(seen + used, sizeof(seen) - used, "%s'%s' (slot %lu)",
+			    used ? ", " : "", ser, (unsigned long)slots[i]);
+
+			if (w > 0)
+				used += (size_t)w;
+		}
+	}
+	*ncand = cand;
+	p->have_slot = 0;
+	if (cand == 0)
+		return p11_error(p, UKEY_ERR_REMOVED, "no slot holds a token that matches this bay");
+	if (cand > 1)
+		return p11_error(p, UKEY_ERR_BUSY, "%zu tokens match this bay: %s; not choosing",
+		    cand, seen);
+	p->slot = pick;
+	memcpy(p->serial, pick_serial, sizeof(p->serial));
+	p->have_slot = 1;
+	log_debug("token serial '%s' in slot %lu", p->serial, (unsigned long)pick);
+	return 0;
 }
 
 int

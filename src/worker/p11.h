@@ -70,6 +70,26 @@ void p11_text(char *dst, size_t dstsz, const unsigned char *src, size_t n);
  * Returns 0, UKEY_ERR_REMOVED when no such token is present, or a UKEY_ERR_*. */
 int p11_find_slot(struct p11 *p, const char *serial);
 
+/* What tells the bay's token apart from the module's other tokens. */
+struct p11_match {
+	const char *reader_pattern;	/* fnmatch(3) on the slot description, or NULL */
+	const char *reader;		/* slot description starts with it, or NULL */
+	const char *usb_serial;		/* token serial equals it (or its last 16 chars), or NULL */
+	const char *token_serial;	/* token serial equals it, or NULL */
+	const char *const *exclude;	/* serials of tokens other bays hold */
+	size_t n_exclude;
+};
+
+/* Finds the one slot with a token present that m allows and remembers it in
+ * p. Returns 0; UKEY_ERR_REMOVED when none matches; UKEY_ERR_BUSY when more
+ * than one does (the message names their serials): the station never
+ * guesses between two tokens. *ncand gets the number of candidates. */
+int p11_select_slot(struct p11 *p, const struct p11_match *m, size_t *ncand);
+
+/* Releases and re-enumerates the module's slots (C_Finalize, C_Initialize):
+ * the safe way to see tokens that arrived after the module was loaded. */
+int p11_rescan(struct p11 *p);
+
 /* Makes sure the remembered slot still holds the remembered token, finding it
  * again by serial if the module moved or dropped the slot; finds the first
  * token when nothing is remembered yet. Fills *ti when ti is not NULL. */

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/err.h"
 #include "common/log.h"
@@ -240,17 +241,113 @@ describe_token(struct p11 *p, struct json_object *rep)
 	return rc;
 }
 
+#define PROBE_MAX_EXCLUDE 64
+#define PROBE_MAX_WAIT_MS 120000
+#define PROBE_RETRY_MS 250
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads the probe's slot criteria (docs/worker-protocol.md). */
+static int
+probe_match(struct p11 *p, struct json_object *req, struct p11_match *m, const char **ex,
+    int64_t *wait_ms, int *any)
+{
+	struct json_object *v;
+	const char *how = NULL;
+	size_t i, n;
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	*wait_ms = 0;
+	*any = 0;
+	if ((rc = req_string(p, req, "match", 0, 16, &how)) != 0 ||
+	    (rc = req_string(p, req, "reader_pattern", 0, 127, &m->reader_pattern)) != 0 ||
+	    (rc = req_string(p, req, "reader", 0, 127, &m->reader)) != 0 ||
+	    (rc = req_string(p, req, "usb_serial", 0, 127, &m->usb_serial)) != 0 ||
+	    (rc = req_string(p, req, "token_serial", 0, 16, &m->token_serial)) != 0)
+		return rc;
+	if (how == NULL || strcmp(how, "any") == 0) {
+		/* the module shows this bay's token store only (virtual tokens):
+		 * its first token is the bay's, whatever other slots it lists */
+		m->reader_pattern = m->reader = m->usb_serial = NULL;
+		*any = 1;
+	} else if (strcmp(how, "reader") == 0) {
+		if (m->reader_pattern == NULL)
+			return p11_error(p, UKEY_ERR_PROTO, "match reader needs reader_pattern");
+		m->usb_serial = NULL;
+	} else if (strcmp(how, "usb-serial") == 0) {
+		/* without the USB serial nothing ties a slot to this bay */
+		if (m->usb_serial == NULL)
+			return p11_error(p, UKEY_ERR_UNSUPPORTED, "the profile finds the token by"
+			    " its USB serial number, and the device reported none");
+		m->reader_pattern = m->reader = NULL;
+	} else {
+		return p11_error(p, UKEY_ERR_PROTO, "match: unknown value '%s'", how);
+	}
+	if ((v = json_object_object_get(req, "exclude")) != NULL) {
+		if (!json_object_is_type(v, json_type_array) ||
+		    (n = json_object_array_length(v)) > PROBE_MAX_EXCLUDE)
+			return p11_error(p, UKEY_ERR_PROTO, "exclude: must be an array of at most %d"
+			    " serials", PROBE_MAX_EXCLUDE);
+		for (i = 0; i < n; i++) {
+			struct json_object *e = json_object_array_get_idx(v, i);
+
+			if (!json_object_is_type(e, json_type_string))
+				return p11_error(p, UKEY_ERR_PROTO, "exclude: must hold strings");
+			ex[i] = json_object_get_string(e);
+		}
+		m->exclude = ex;
+		m->n_exclude = n;
+	}
+	if ((v = json_object_object_get(req, "wait_ms")) != NULL) {
+		if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0 ||
+		    json_object_get_int64(v) > PROBE_MAX_WAIT_MS)
+			return p11_error(p, UKEY_ERR_PROTO, "wait_ms: must be 0..%d", PROBE_MAX_WAIT_MS);
+		*wait_ms = json_object_get_int64(v);
+	}
+	return 0;
+}
+
 int
 op_probe(struct p11 *p, struct json_object *req, struct json_object *rep)
 {
-	const char *serial;
-	int rc;
+	const char *ex[PROBE_MAX_EXCLUDE];
+	struct p11_match m;
+	int64_t wait_ms, deadline;
+	size_t ncand = 0;
+	int rc, tries = 0, any;
 
-	if ((rc = req_string(p, req, "token_serial", 0, 16, &serial)) != 0)
+	if ((rc = probe_match(p, req, &m, ex, &wait_ms, &any)) != 0)
 		return rc;
-	/* a probe starts afresh: the bay may hold a different token now */
-	if ((rc = p11_find_slot(p, serial)) != 0)
+	/* a probe starts afresh: the bay may hold a different token now. A
+	 * token the USB source reported may not be in the module's slot list
+	 * yet: release and re-enumerate until it is, or the wait is over. */
+	deadline = mono_ms() + wait_ms;
+	for (;;) {
+		rc = any ? p11_find_slot(p, m.token_serial) : p11_select_slot(p, &m, &ncand);
+		tries++;
+		if (rc == 0 || (rc != UKEY_ERR_REMOVED && rc != UKEY_ERR_BUSY) || mono_ms() >= deadline)
+			break;
+		p11_error_clear(p);
+		{
+			struct timespec ts = { 0, PROBE_RETRY_MS * 1000000L };
+
+			nanosleep(&ts, NULL);
+		}
+		if ((rc = p11_rescan(p)) != 0)
+			return rc;
+	}
+	if (rc != 0)
 		return rc;
+	if (tries > 1)
+		log_info("token '%s' found after %d slot scans", p->serial, tries);
 	return describe_token(p, rep);
 }
 

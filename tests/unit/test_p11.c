@@ -524,6 +524,109 @@ test_names(void **state)
 	free(u);
 }
 
+/* Probe's slot selection with two initialised tokens and a blank slot in one
+ * module: by USB serial (last 16 characters), by reader name, with other
+ * bays' tokens excluded, never a guess between two, and a bounded wait. */
+static int
+probe_rc(struct p11 *p, const char *fmt, ...)
+{
+	struct json_object *req, *rep = json_object_new_object();
+	char *txt;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	assert_true(vasprintf(&txt, fmt, ap) > 0);
+	va_end(ap);
+	assert_non_null(req = json_tokener_parse(txt));
+	free(txt);
+	fail_at = 0;
+	p11_error_clear(p);
+	rc = op_probe(p, req, rep);
+	json_object_put(req);
+	json_object_put(rep);
+	return rc;
+}
+
+static void
+test_probe_select(void **state)
+{
+	struct fixture *fx = *state;
+	struct p11 *p = &fx->p;
+	CK_SLOT_ID slots[8], blank = 0, second = 0;
+	CK_ULONG n = 8, i;
+	CK_TOKEN_INFO ti;
+	char s1[17], s2[17], label[32];
+	struct timespec t0, t1;
+	long elapsed;
+
+	memcpy(s1, p->serial, sizeof(s1));
+	/* initialise the module's blank slot as a second token of the same model */
+	assert_int_equal(real->C_GetSlotList(CK_TRUE, slots, &n), CKR_OK);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(real->C_GetTokenInfo(slots[i], &ti), CKR_OK);
+		if (!(ti.flags & CKF_TOKEN_INITIALIZED))
+			blank = slots[i];
+	}
+	memset(label, ' ', sizeof(label));
+	memcpy(label, "second", 6);
+	assert_int_equal(real->C_InitToken(blank, (CK_UTF8CHAR_PTR)SOPIN, strlen(SOPIN),
+	    (CK_UTF8CHAR_PTR)label), CKR_OK);
+	n = 8;
+	assert_int_equal(real->C_GetSlotList(CK_TRUE, slots, &n), CKR_OK);
+	s2[0] = '\0';
+	for (i = 0; i < n; i++) {
+		char ser[17];
+
+		assert_int_equal(real->C_GetTokenInfo(slots[i], &ti), CKR_OK);
+		p11_text(ser, sizeof(ser), ti.serialNumber, sizeof(ti.serialNumber));
+		if ((ti.flags & CKF_TOKEN_INITIALIZED) && strcmp(ser, s1) != 0) {
+			memcpy(s2, ser, sizeof(s2));
+			second = slots[i];
+		}
+	}
+	assert_int_equal(strlen(s2), 16);
+
+	/* three slots match the pattern (two tokens, one blank): refused */
+	assert_int_equal(probe_rc(p, "{\"match\":\"reader\",\"reader_pattern\":\"SoftHSM*\"}"),
+	    UKEY_ERR_BUSY);
+	assert_non_null(strstr(p->err_msg, "not choosing"));
+	assert_non_null(strstr(p->err_msg, s1));
+	assert_false(p->have_slot);
+
+	/* a USB serial longer than 16 characters ends with the token serial */
+	assert_int_equal(probe_rc(p, "{\"match\":\"usb-serial\",\"usb_serial\":\"USB0%s\"}", s2), 0);
+	assert_string_equal(p->serial, s2);
+	assert_int_equal(p->slot, second);
+	assert_int_equal(probe_rc(p, "{\"match\":\"usb-serial\",\"usb_serial\":\"%s\"}", s1), 0);
+	assert_string_equal(p->serial, s1);
+
+	/* the reader name picks one slot out of the pattern's three */
+	assert_int_equal(probe_rc(p, "{\"match\":\"reader\",\"reader_pattern\":\"SoftHSM*\","
+	    "\"reader\":\"SoftHSM slot ID 0x%lx\"}", (unsigned long)second), 0);
+	assert_string_equal(p->serial, s2);
+
+	/* another bay holds the only match: nothing for this bay */
+	assert_int_equal(probe_rc(p, "{\"match\":\"usb-serial\",\"usb_serial\":\"%s\","
+	    "\"exclude\":[\"%s\"]}", s1, s1), UKEY_ERR_REMOVED);
+	/* a serial-matched profile with no USB serial cannot tell tokens apart */
+	assert_int_equal(probe_rc(p, "{\"match\":\"usb-serial\"}"), UKEY_ERR_UNSUPPORTED);
+	assert_int_equal(probe_rc(p, "{\"match\":\"nearest\"}"), UKEY_ERR_PROTO);
+	assert_int_equal(probe_rc(p, "{\"match\":\"reader\",\"reader_pattern\":\"x\","
+	    "\"exclude\":[1]}"), UKEY_ERR_PROTO);
+
+	/* waiting for a token that never comes ends, after re-enumerating */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(probe_rc(p, "{\"match\":\"usb-serial\",\"usb_serial\":\"NOSUCHTOKEN\","
+	    "\"wait_ms\":600}"), UKEY_ERR_REMOVED);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	elapsed = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	assert_true(elapsed >= 600);
+	/* still usable after the rescans */
+	assert_int_equal(probe_rc(p, "{\"match\":\"usb-serial\",\"usb_serial\":\"%s\"}", s2), 0);
+	no_sessions_left(p);
+}
+
 int
 main(void)
 {
@@ -531,6 +634,7 @@ main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test_setup_teardown(test_fault_generate_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lax_module, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_probe_select, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_probe_inspect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_init_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_csr_cert, setup, teardown),
