@@ -43,6 +43,8 @@ usage(FILE *f)
 	    "          bay wipe --bay N\n"
 	    "          token inspect --bay N\n"
 	    "          jobs [--state STATE]\n"
+	    "detection: events [--since SEQ] [--follow]\n"
+	    "          sources\n"
 	    "virtual:  sim plug [--bay N] [--preset blank|initialised] [--token N] [--profile NAME] [--wait]\n"
 	    "          sim unplug --bay N\n"
 	    "audit:    audit serials [--order ID] [--org USCC]\n"
@@ -638,6 +640,66 @@ cmd_audit(int argc, char **argv)
 	return EXIT_USAGE;
 }
 
+/* ukeyctl events [--since SEQ] [--follow]: the detection event stream. */
+static int
+cmd_events(int argc, char **argv)
+{
+	static const char *const cols[] = { "seq", "kind", "source", "bay", "profile", "device",
+		"message", NULL };
+	int64_t since = 0;
+	int follow = 0, i, ex = EXIT_OK;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--follow") == 0)
+			follow = 1;
+		else if (strcmp(argv[i], "--since") == 0 && i + 1 < argc) {
+			if (parse_int(argv[++i], "--since", &since))
+				return EXIT_USAGE;
+		} else {
+			fprintf(stderr, "ukeyctl events: unexpected argument %s\n", argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	for (;;) {
+		struct json_object *args = json_object_new_object(), *rep, *res, *evs;
+		size_t n, k;
+
+		json_object_object_add(args, "since", json_object_new_int64(since));
+		if ((ex = run("events.list", args, &rep, &res)) != EXIT_OK)
+			return ex;
+		evs = json_object_object_get(res, "events");
+		n = json_object_array_length(evs);
+		if (!follow) {
+			if (want_json)
+				print_json(res);
+			else
+				print_table(evs, cols);
+		} else {
+			/* one line per event, as they come */
+			for (k = 0; k < n; k++) {
+				struct json_object *e = json_object_array_get_idx(evs, k);
+
+				if (want_json)
+					printf("%s\n", json_object_to_json_string_ext(e,
+					    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+				else
+					printf("%s %s %s %s %s\n", json_object_get_string(
+					    json_object_object_get(e, "kind")),
+					    json_object_get_string(json_object_object_get(e, "source")),
+					    json_object_get_string(json_object_object_get(e, "bay")),
+					    json_object_get_string(json_object_object_get(e, "profile")),
+					    json_object_get_string(json_object_object_get(e, "device")));
+			}
+			fflush(stdout);
+		}
+		since = json_object_get_int64(json_object_object_get(res, "next"));
+		json_object_put(rep);
+		if (!follow)
+			return EXIT_OK;
+		usleep(200000);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -684,14 +746,28 @@ main(int argc, char **argv)
 		return cmd_sim(argc, argv);
 	if (strcmp(cmd, "audit") == 0)
 		return cmd_audit(argc, argv);
+	if (strcmp(cmd, "events") == 0)
+		return cmd_events(argc, argv);
+	if (strcmp(cmd, "sources") == 0 && argc == 1) {
+		static const char *const cols[] = { "source", "status", NULL };
+		struct json_object *rep, *res;
+		int ex = run("events.list", NULL, &rep, &res);
+
+		if (ex == EXIT_OK && want_json)
+			print_json(json_object_object_get(res, "sources"));
+		else if (ex == EXIT_OK)
+			print_table(json_object_object_get(res, "sources"), cols);
+		json_object_put(rep);
+		return ex;
+	}
 	if (strcmp(cmd, "queue") == 0 && argc == 1) {
 		static const char *const cols[] = { "unit", "order_id", "portal_ref", "kind", "name",
 			"cert_profile", "years", "seq", "count", "state", NULL };
 		return simple("queue", NULL, cols, NULL);
 	}
 	if (strcmp(cmd, "bays") == 0 && argc == 1) {
-		static const char *const cols[] = { "bay", "state", "profile", "token_serial", "job",
-			"reason", NULL };
+		static const char *const cols[] = { "bay", "name", "state", "profile", "token_serial",
+			"job", "reason", NULL };
 		return simple("bay.list", NULL, cols, NULL);
 	}
 	if (strcmp(cmd, "jobs") == 0) {
