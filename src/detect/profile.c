@@ -38,7 +38,7 @@ enum key {
 	K_MODULE, K_READER_PATTERN, K_INIT_TOKEN, K_SLOT,
 	K_ALGORITHMS,
 	K_USER_MIN, K_USER_MAX, K_SO_MIN, K_SO_MAX, K_USER_PIN_POLICY, K_USER_PIN_LENGTH,
-	K_INITIAL_USER_PIN, K_SO_PIN_LENGTH,
+	K_INITIAL_USER_PIN, K_SO_PIN_LENGTH, K_SO_PIN_CHARSET,
 	K_LABEL_MAX,
 	K_TO_DEFAULT, K_TO_INIT, K_TO_KEYGEN,
 	K_QUIRKS,
@@ -68,6 +68,7 @@ static const struct inifile_key keys[K_N] = {
 	[K_USER_PIN_LENGTH] = { S_PIN, "user_pin_length" },
 	[K_INITIAL_USER_PIN] = { S_PIN, "initial_user_pin" },
 	[K_SO_PIN_LENGTH] = { S_PIN, "so_pin_length" },
+	[K_SO_PIN_CHARSET] = { S_PIN, "so_pin_charset" },
 	[K_LABEL_MAX] = { S_LABEL, "max_bytes" },
 	[K_TO_DEFAULT] = { S_TIMEOUTS, "default" },
 	[K_TO_INIT] = { S_TIMEOUTS, "init_token" },
@@ -94,8 +95,11 @@ static const struct {
 	{ FW_QUIRK_SLOT_MOVES_AFTER_INIT, "slot-moves-after-init" },
 	{ FW_QUIRK_NO_EC_KEYGEN, "no-ec-keygen" },
 	{ FW_QUIRK_SINGLE_SESSION, "single-session" },
+	{ FW_QUIRK_INIT_NEEDS_BLANK, "init-needs-blank" },
+	{ FW_QUIRK_KEYGEN_NEEDS_SO_LOGIN, "keygen-needs-so-login" },
 };
-#define KNOWN_QUIRKS "reinit-needs-so-pin, slot-moves-after-init, no-ec-keygen, single-session"
+#define KNOWN_QUIRKS "reinit-needs-so-pin, slot-moves-after-init, no-ec-keygen, " \
+	"single-session, init-needs-blank, keygen-needs-so-login"
 
 /* Where a few keys were found, for messages about them from the set checks. */
 struct load_info {
@@ -427,6 +431,18 @@ set_value(void *user, unsigned key, const char *v)
 		return 0;
 	case K_SO_PIN_LENGTH:
 		return set_int(st, k, v, 1, PIN_LEN_LIMIT, &p->so_pin_length);
+	case K_SO_PIN_CHARSET:
+		if (strcmp(v, "alnum") == 0)
+			p->so_pin_charset = FW_PIN_ALNUM;
+		else if (strcmp(v, "digits") == 0)
+			p->so_pin_charset = FW_PIN_DIGITS;
+		else if (strcmp(v, "hex") == 0)
+			p->so_pin_charset = FW_PIN_HEX;
+		else {
+			kerr(st, k, "must be alnum, digits or hex");
+			return -1;
+		}
+		return 0;
 	case K_LABEL_MAX:
 		return set_int(st, k, v, 1, 32, &p->label_max_bytes);
 	case K_TO_DEFAULT:
@@ -967,6 +983,17 @@ fw_slot_match_name(enum fw_slot_match m)
 	return "?";
 }
 
+const char *
+fw_pin_charset_name(enum fw_pin_charset c)
+{
+	switch (c) {
+	case FW_PIN_ALNUM: return "alnum";
+	case FW_PIN_DIGITS: return "digits";
+	case FW_PIN_HEX: return "hex";
+	}
+	return "?";
+}
+
 void
 fw_profile_set_free(struct fw_profile_set *s)
 {
@@ -1079,7 +1106,8 @@ json_pin(const struct fw_profile *p)
 	    jadd(o, "user_pin_length", json_object_new_int(p->user_pin_length))) ||
 	    /* whether a fixed initial PIN is set, never the PIN */
 	    jadd(o, "initial_user_pin_set", json_object_new_boolean(p->initial_user_pin != NULL)) ||
-	    jadd(o, "so_pin_length", json_object_new_int(p->so_pin_length)))
+	    jadd(o, "so_pin_length", json_object_new_int(p->so_pin_length)) ||
+	    jadd(o, "so_pin_charset", json_object_new_string(fw_pin_charset_name(p->so_pin_charset))))
 		goto fail;
 	return o;
  fail:

@@ -19,6 +19,18 @@ enum fw_quirk {
 	FW_QUIRK_NO_EC_KEYGEN = 1u << 2,
 	/* the module allows one open session per token at a time */
 	FW_QUIRK_SINGLE_SESSION = 1u << 3,
+	/* C_InitToken works only on a blank token (no PKCS#15 application);
+	 * an initialised one must be erased with the vendor's tool first */
+	FW_QUIRK_INIT_NEEDS_BLANK = 1u << 4,
+	/* C_GenerateKeyPair and C_CreateObject need the SO logged in, not the user */
+	FW_QUIRK_KEYGEN_NEEDS_SO_LOGIN = 1u << 5,
+};
+
+/* Characters of the random SO PIN the station sets (pin.so_pin_charset). */
+enum fw_pin_charset {
+	FW_PIN_ALNUM,		/* A-Z a-z 0-9 (the default) */
+	FW_PIN_DIGITS,		/* 0-9: tokens whose PINs are ASCII-numeric */
+	FW_PIN_HEX		/* 0-9 A-F: SO PINs that encode a binary key */
 };
 
 /* How the worker finds the bay's token among the module's slots. */
@@ -52,6 +64,7 @@ struct fw_profile {	/* fields public: the daemon reads them */
 	int user_pin_random;		/* 1: random-digits policy, 0: fixed */
 	int user_pin_length;		/* random-digits only, else 0 */
 	int so_pin_length;		/* length of the random SO PIN the station sets */
+	enum fw_pin_charset so_pin_charset;	/* its characters */
 	char *initial_user_pin;		/* fixed policy only, else NULL; wiped on free */
 	int label_max_bytes;		/* 1..32 */
 	int timeout_default_ms, timeout_init_ms, timeout_keygen_ms;
@@ -111,6 +124,9 @@ const struct fw_profile *fw_profile_set_match_reader(const struct fw_profile_set
 
 /* "any", "reader" or "usb-serial". */
 const char *fw_slot_match_name(enum fw_slot_match m);
+
+/* "alnum", "digits" or "hex". */
+const char *fw_pin_charset_name(enum fw_pin_charset c);
 
 /* Frees s and its profiles; NULL is a no-op. */
 void fw_profile_set_free(struct fw_profile_set *s);
