@@ -40,6 +40,7 @@ static const struct command {
 	{ "audit.log", cmd_audit_log },
 	{ "ca.show", cmd_ca_show },
 	{ "events.list", cmd_events_list },
+	{ "profile.list", cmd_profile_list },
 };
 
 int

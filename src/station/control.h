@@ -50,4 +50,7 @@ int cmd_ca_show(struct request *r, struct json_object **result);
 /* detect.c */
 int cmd_events_list(struct request *r, struct json_object **result);
 
+/* cmd_profiles.c */
+int cmd_profile_list(struct request *r, struct json_object **result);
+
 #endif
