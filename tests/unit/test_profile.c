@@ -1,6 +1,7 @@
-/* Firmware profiles: the shipped profile loads, every bad file in
- * tests/data/firmware-profiles/bad/ fails with the message on its first line,
- * and sets refuse duplicate names and overlapping USB ids. */
+/* Firmware profiles: the shipped profiles load and follow the rules for real
+ * hardware, every bad file in tests/data/firmware-profiles/bad/ fails with
+ * the message on its first line, and sets refuse duplicate names and
+ * overlapping USB ids. */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -44,6 +45,7 @@ test_shipped_softhsm2(void **state)
 	assert_true(p->user_pin_random);
 	assert_int_equal(p->user_pin_length, 8);
 	assert_int_equal(p->so_pin_length, 16);
+	assert_int_equal(p->so_pin_charset, FW_PIN_ALNUM);	/* the default */
 	assert_null(p->initial_user_pin);
 	assert_int_equal(p->label_max_bytes, 32);
 	assert_int_equal(p->timeout_default_ms, 20000);
@@ -97,6 +99,124 @@ test_fault_profile_build_dir(void **state)
 	if (saved != NULL)
 		setenv("UKEY_BUILD_DIR", saved, 1);
 	free(saved);
+}
+
+/* The directory shipped as it is: it loads as one set (no two profiles claim
+ * the same USB ids), and every physical profile says where its facts come
+ * from and is "verified = no" unless its file records a hardware check. */
+static void
+test_shipped_directory(void **state)
+{
+	struct errlist errs = { 0 };
+	struct fw_profile_set *s;
+	const struct fw_profile *p;
+	char dir[1200], line[512];
+	const char *dirs[1] = { dir };
+	size_t i, n_physical = 0;
+	FILE *fp;
+	int checked;
+
+	data_path(dir, sizeof(dir), "firmware-profiles");
+	if (fw_profile_set_load(dirs, 1, &s, &errs) != 0) {
+		for (i = 0; i < errs.n; i++)
+			print_error("%s\n", errs.msgs[i]);
+		fail();
+	}
+	assert_int_equal(errs.n, 0);
+	assert_true(fw_profile_set_count(s) >= 5);
+	for (i = 0; i < fw_profile_set_count(s); i++) {
+		p = fw_profile_set_at(s, i);
+		if (p->is_virtual)
+			continue;
+		n_physical++;
+		assert_true(strlen(p->source) > 10);
+		assert_true(p->n_product_ids > 0 || p->reader_pattern[0] != '\0');
+		/* real tokens generate RSA-2048 keys in tens of seconds */
+		if (p->timeout_keygen_ms < 60000)
+			fail_msg("%s: timeouts.generate_key %d ms is too short for a real token",
+			    p->path, p->timeout_keygen_ms);
+		if (!p->verified)
+			continue;
+		checked = 0;
+		assert_non_null(fp = fopen(p->path, "r"));
+		while (fgets(line, sizeof(line), fp) != NULL)
+			checked |= strncmp(line, "# hardware check: ", 18) == 0;
+		fclose(fp);
+		if (!checked)
+			fail_msg("%s: verified = yes needs a \"# hardware check: \" line", p->path);
+	}
+	assert_true(n_physical >= 4);
+	fw_profile_set_free(s);
+}
+
+/* The shipped real-token profiles match what the sources in their files say. */
+static void
+test_shipped_real_tokens(void **state)
+{
+	struct errlist errs = { 0 };
+	struct fw_profile_set *s;
+	const struct fw_profile *p;
+	struct json_object *j;
+	char dir[1200];
+	const char *dirs[1] = { dir };
+
+	data_path(dir, sizeof(dir), "firmware-profiles");
+	assert_int_equal(fw_profile_set_load(dirs, 1, &s, &errs), 0);
+
+	p = fw_profile_set_find(s, "feitian-epass2003");
+	assert_non_null(p);
+	assert_false(p->verified);
+	assert_ptr_equal(fw_profile_set_match_usb(s, 0x096e, 0x0807, 0x0110), p);
+	assert_ptr_equal(fw_profile_set_match_usb(s, 0x096e, 0x080a, 0x0100), p);
+	assert_ptr_equal(fw_profile_set_match_reader(s, "Feitian ePass2003 00 00"), p);
+	assert_ptr_equal(fw_profile_set_match_reader(s, "FT ePass2003Auto 01 00"), p);
+	assert_int_equal(p->quirks, FW_QUIRK_NO_EC_KEYGEN | FW_QUIRK_INIT_NEEDS_BLANK);
+	assert_int_equal(p->so_pin_charset, FW_PIN_DIGITS);
+	assert_int_equal(p->slot_match, FW_SLOT_READER);
+
+	p = fw_profile_set_find(s, "yubikey5-piv");
+	assert_non_null(p);
+	assert_false(p->init_token);
+	assert_false(p->user_pin_random);
+	assert_string_equal(p->initial_user_pin, "123456");
+	assert_int_equal(p->so_pin_charset, FW_PIN_HEX);
+	assert_int_equal(p->so_pin_length, 48);
+	assert_true(p->quirks & FW_QUIRK_KEYGEN_NEEDS_SO_LOGIN);
+	assert_false(fw_profile_supports(p, "rsa4096"));
+	assert_ptr_equal(fw_profile_set_match_usb(s, 0x1050, 0x0407, 0x0527), p);
+	assert_ptr_equal(fw_profile_set_match_usb(s, 0x1050, 0x0404, 0x0430), p);
+	assert_null(fw_profile_set_match_usb(s, 0x1050, 0x0402, 0x0527));	/* FIDO only */
+	assert_ptr_equal(fw_profile_set_match_reader(s, "Yubico YubiKey OTP+FIDO+CCID 00 00"), p);
+	assert_ptr_equal(fw_profile_set_match_reader(s, "Yubico Yubikey 4 OTP+U2F+CCID 00 00"), p);
+	assert_ptr_equal(fw_profile_set_match_reader(s, "Yubico YubiKey CCID 01 00"), p);
+	assert_null(fw_profile_set_match_reader(s, "Yubico Yubikey NEO OTP+CCID 00 00"));
+	j = fw_profile_to_json(p);
+	assert_non_null(j);
+	assert_null(strstr(json_object_to_json_string(j), "123456"));
+	assert_string_equal(json_object_get_string(json_object_object_get(
+	    json_object_object_get(j, "pin"), "so_pin_charset")), "hex");
+	assert_false(json_object_get_boolean(json_object_object_get(
+	    json_object_object_get(j, "pkcs11"), "init_token")));
+	json_object_put(j);
+
+	p = fw_profile_set_find(s, "nitrokey-hsm");
+	assert_non_null(p);
+	assert_int_equal(p->so_min, 16);
+	assert_int_equal(p->so_max, 16);
+	assert_int_equal(p->so_pin_charset, FW_PIN_HEX);
+	assert_ptr_equal(fw_profile_set_match_usb(s, 0x20a0, 0x4230, 0x0101), p);
+	assert_ptr_equal(fw_profile_set_match_reader(s,
+	    "Nitrokey Nitrokey HSM (DENK01022960000 ) 00 00"), p);
+
+	p = fw_profile_set_find(s, "rutoken-ecp");
+	assert_non_null(p);
+	assert_ptr_equal(fw_profile_set_match_usb(s, 0x0a89, 0x0030, 0x0100), p);
+	assert_ptr_equal(fw_profile_set_match_reader(s, "Aktiv Rutoken ECP 00 00"), p);
+
+	/* a reader no profile knows, and the virtual profile never matches USB */
+	assert_null(fw_profile_set_match_reader(s, "Generic CCID Reader 00 00"));
+	assert_null(fw_profile_set_match_usb(s, 0x0000, 0x0000, 0x0000));
+	fw_profile_set_free(s);
 }
 
 /* Reads the "# expect: " first line of a bad file, with {file} replaced. */
@@ -343,7 +463,12 @@ test_quirk_names(void **state)
 {
 	assert_string_equal(fw_quirk_name(FW_QUIRK_NO_EC_KEYGEN), "no-ec-keygen");
 	assert_string_equal(fw_quirk_name(FW_QUIRK_REINIT_NEEDS_SO_PIN), "reinit-needs-so-pin");
+	assert_string_equal(fw_quirk_name(FW_QUIRK_INIT_NEEDS_BLANK), "init-needs-blank");
+	assert_string_equal(fw_quirk_name(FW_QUIRK_KEYGEN_NEEDS_SO_LOGIN), "keygen-needs-so-login");
 	assert_null(fw_quirk_name(1u << 30));
+	assert_string_equal(fw_pin_charset_name(FW_PIN_ALNUM), "alnum");
+	assert_string_equal(fw_pin_charset_name(FW_PIN_DIGITS), "digits");
+	assert_string_equal(fw_pin_charset_name(FW_PIN_HEX), "hex");
 }
 
 int
@@ -351,6 +476,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shipped_softhsm2),
+		cmocka_unit_test(test_shipped_directory),
+		cmocka_unit_test(test_shipped_real_tokens),
 		cmocka_unit_test(test_fault_profile_build_dir),
 		cmocka_unit_test(test_bad_files),
 		cmocka_unit_test(test_missing_file),
