@@ -13,8 +13,14 @@
 
 #include <json-c/json.h>
 
+#include <sys/stat.h>
+
+#include "common/config.h"
 #include "common/err.h"
+#include "common/errlist.h"
 #include "common/frame.h"
+#include "detect/profile.h"
+#include "detect/source.h"
 
 enum exit_code {
 	EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_NOTFOUND = 2, EXIT_USAGE = 64, EXIT_DATAERR = 65,
@@ -52,6 +58,9 @@ usage(FILE *f)
 	    "          audit log [--order ID] [--limit N]\n"
 	    "          ca show\n"
 	    "          status\n"
+	    "profiles: profiles                       what the daemon loaded\n"
+	    "          profiles check FILE...         no daemon needed\n"
+	    "          profiles udev-rules [DIR...]   no daemon needed\n"
 	    "\n"
 	    "The socket is DIR/ukeyd.sock (DIR from --state, else $UKEY_STATE, else\n"
 	    "/var/lib/ukey-station). Exit codes: 0 done; 1 refused by the station; 2 not\n"
@@ -700,6 +709,205 @@ cmd_events(int argc, char **argv)
 	}
 }
 
+/*
+ * profiles: the firmware profiles. The listing asks the daemon what it
+ * loaded; "check" and "udev-rules" read profile files themselves, with no
+ * daemon.
+ */
+
+/* A flat row of the profiles table from one fw_profile_to_json() object;
+ * NULL on memory failure. */
+static struct json_object *
+profile_row(struct json_object *p)
+{
+	struct json_object *row = json_object_new_object(), *usb, *pk, *a;
+	char buf[256];
+	size_t i, len = 0;
+
+	if (row == NULL)
+		return NULL;
+	json_object_object_add(row, "name", json_object_new_string(
+	    json_object_get_string(json_object_object_get(p, "name"))));
+	json_object_object_add(row, "verified", json_object_new_string(
+	    json_object_get_boolean(json_object_object_get(p, "verified")) ? "yes" : "no"));
+	json_object_object_add(row, "virtual", json_object_new_string(
+	    json_object_get_boolean(json_object_object_get(p, "virtual")) ? "yes" : "no"));
+	buf[0] = '\0';
+	if ((usb = json_object_object_get(p, "usb")) != NULL) {
+		a = json_object_object_get(usb, "product_ids");
+		len = (size_t)snprintf(buf, sizeof(buf), "%s:",
+		    json_object_get_string(json_object_object_get(usb, "vendor_id")));
+		for (i = 0; i < json_object_array_length(a) && len < sizeof(buf); i++)
+			len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s", i ? "," : "",
+			    json_object_get_string(json_object_array_get_idx(a, i)));
+	}
+	json_object_object_add(row, "usb", json_object_new_string(buf[0] ? buf : "-"));
+	pk = json_object_object_get(p, "pkcs11");
+	json_object_object_add(row, "reader", json_object_new_string(
+	    json_object_object_get(pk, "reader_pattern") ?
+	    json_object_get_string(json_object_object_get(pk, "reader_pattern")) : "-"));
+	json_object_object_add(row, "module", json_object_new_string(
+	    json_object_get_string(json_object_object_get(pk, "module")) ? "installed" : "missing"));
+	a = json_object_object_get(p, "algorithms");
+	for (i = 0, len = 0, buf[0] = '\0'; i < json_object_array_length(a) && len < sizeof(buf); i++)
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s", i ? "," : "",
+		    json_object_get_string(json_object_array_get_idx(a, i)));
+	json_object_object_add(row, "algorithms", json_object_new_string(buf));
+	return row;
+}
+
+/* ukeyctl profiles: what the running daemon loaded. */
+static int
+profiles_list(void)
+{
+	static const char *const cols[] = { "name", "verified", "virtual", "usb", "reader",
+		"module", "algorithms", NULL };
+	struct json_object *rep, *res, *rows;
+	size_t i;
+	int ex = run("profile.list", NULL, &rep, &res);
+
+	if (ex == EXIT_OK && want_json) {
+		print_json(res);
+	} else if (ex == EXIT_OK) {
+		if ((rows = json_object_new_array()) == NULL) {
+			json_object_put(rep);
+			return EXIT_UNAVAILABLE;
+		}
+		for (i = 0; i < json_object_array_length(res); i++)
+			json_object_array_add(rows, profile_row(json_object_array_get_idx(res, i)));
+		print_table(rows, cols);
+		json_object_put(rows);
+	}
+	json_object_put(rep);
+	return ex;
+}
+
+/* ukeyctl profiles check FILE...: each file read on its own, as ukeyd reads
+ * it. Exit 0 when all are good, 65 when one is bad, else 66 when one cannot
+ * be read. */
+static int
+profiles_check(int argc, char **argv)
+{
+	struct json_object *out = want_json ? json_object_new_array() : NULL, *o;
+	struct fw_profile *p;
+	char err[1024];
+	int i, rc, bad = 0, unreadable = 0;
+
+	for (i = 0; i < argc; i++) {
+		rc = fw_profile_load(argv[i], &p, err, sizeof(err));
+		if (rc == 0 && !want_json)
+			printf("%s: ok (%s)\n", argv[i], p->name);
+		else if (rc != 0 && !want_json)
+			fprintf(stderr, "%s\n", err);
+		if (want_json && (o = json_object_new_object()) != NULL) {
+			json_object_object_add(o, "file", json_object_new_string(argv[i]));
+			json_object_object_add(o, "ok", json_object_new_boolean(rc == 0));
+			json_object_object_add(o, rc == 0 ? "name" : "error",
+			    json_object_new_string(rc == 0 ? p->name : err));
+			json_object_array_add(out, o);
+		}
+		bad |= rc == UKEY_ERR_INVAL || rc == UKEY_ERR_NOMEM;
+		unreadable |= rc == UKEY_ERR_IO;
+		fw_profile_free(p);
+	}
+	if (out != NULL) {
+		print_json(out);
+		json_object_put(out);
+	}
+	return bad ? EXIT_DATAERR : unreadable ? EXIT_NOINPUT : EXIT_OK;
+}
+
+/* ukeyctl profiles udev-rules [DIR...]: one rule per USB vendor:product id
+ * of the profiles in DIRs (default: the shipped directory), loaded as one
+ * set the way ukeyd loads them. Output is stable for a given set of files,
+ * so that udev/70-ukey-station.rules can be compared with it. */
+static int
+profiles_udev_rules(int argc, char **argv)
+{
+	struct station_config cfg;
+	struct errlist errs = { 0 };
+	struct fw_profile_set *set = NULL;
+	const struct fw_profile *p, *q;
+	const char *dirs[CONFIG_MAX_PROFILE_DIRS];
+	struct stat sb;
+	size_t i, j, k, l, ndirs = 0;
+	int ex = EXIT_OK, seen;
+
+	config_defaults(&cfg);	/* its first directory is the shipped one */
+	if (argc > CONFIG_MAX_PROFILE_DIRS) {
+		fprintf(stderr, "ukeyctl: profiles udev-rules: at most %d directories\n",
+		    CONFIG_MAX_PROFILE_DIRS);
+		ex = EXIT_USAGE;
+		goto out;
+	}
+	for (i = 0; i < (size_t)argc; i++)
+		dirs[ndirs++] = argv[i];
+	if (ndirs == 0 && cfg.n_profile_dirs > 0)
+		dirs[ndirs++] = cfg.profile_dirs[0];
+	for (i = 0; i < ndirs; i++)
+		if (stat(dirs[i], &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+			fprintf(stderr, "ukeyctl: %s: not a directory\n", dirs[i]);
+			ex = EXIT_NOINPUT;
+			goto out;
+		}
+	if (fw_profile_set_load(dirs, ndirs, &set, &errs) != 0) {
+		for (i = 0; i < errs.n; i++)
+			fprintf(stderr, "%s\n", errs.msgs[i]);
+		ex = EXIT_DATAERR;
+		goto out;
+	}
+	printf("# ukey-station: USB tokens that a firmware profile knows get the daemon's\n"
+	    "# group (ukey) and the tag \"%s\" that its udev source watches.\n"
+	    "# Generated by `ukeyctl profiles udev-rules` from the firmware profiles;\n"
+	    "# regenerate it when a profile is added or its USB ids change.\n",
+	    DETECT_UDEV_TAG);
+	for (i = 0; i < fw_profile_set_count(set); i++) {
+		p = fw_profile_set_at(set, i);
+		if (p->n_product_ids == 0)
+			continue;
+		printf("\n# %s: %s\n", p->name, p->description);
+		for (j = 0; j < p->n_product_ids; j++) {
+			/* profiles for two firmware ranges share ids: one rule each */
+			for (k = 0, seen = 0; k < i && !seen; k++) {
+				q = fw_profile_set_at(set, k);
+				for (l = 0; l < q->n_product_ids && !seen; l++)
+					seen = q->vendor_id == p->vendor_id &&
+					    q->product_ids[l] == p->product_ids[j];
+			}
+			if (seen)
+				continue;
+			printf("SUBSYSTEM==\"usb\", ENV{DEVTYPE}==\"usb_device\", "
+			    "ATTR{idVendor}==\"%04x\", ATTR{idProduct}==\"%04x\", "
+			    "GROUP=\"ukey\", MODE=\"0660\", TAG+=\"%s\"\n",
+			    p->vendor_id, p->product_ids[j], DETECT_UDEV_TAG);
+		}
+	}
+ out:
+	fw_profile_set_free(set);
+	errlist_clear(&errs);
+	config_free(&cfg);
+	return ex;
+}
+
+static int
+cmd_profiles(int argc, char **argv)
+{
+	const char *verb = argc > 1 ? argv[1] : NULL;
+
+	if (verb == NULL)
+		return profiles_list();
+	if (strcmp(verb, "check") == 0 && argc > 2)
+		return profiles_check(argc - 2, argv + 2);
+	if (strcmp(verb, "udev-rules") == 0)
+		return profiles_udev_rules(argc - 2, argv + 2);
+	if (strcmp(verb, "check") == 0)
+		fprintf(stderr, "ukeyctl: profiles check: FILE is required\n");
+	else
+		fprintf(stderr, "ukeyctl: profiles: unknown verb \"%s\"\n", verb);
+	usage(stderr);
+	return EXIT_USAGE;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -746,6 +954,8 @@ main(int argc, char **argv)
 		return cmd_sim(argc, argv);
 	if (strcmp(cmd, "audit") == 0)
 		return cmd_audit(argc, argv);
+	if (strcmp(cmd, "profiles") == 0)
+		return cmd_profiles(argc, argv);
 	if (strcmp(cmd, "events") == 0)
 		return cmd_events(argc, argv);
 	if (strcmp(cmd, "sources") == 0 && argc == 1) {
