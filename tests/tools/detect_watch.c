@@ -1,11 +1,15 @@
 /* detect_watch: runs one detection source outside the daemon and prints each
  * event it reports as one JSON line on stdout, until SIGTERM or SIGINT.
  * Used by the detection tests; also handy on a station to see what a source
- * makes of a token:   detect_watch --profiles DIR libusb|udev|pcsc */
+ * makes of a token:   detect_watch --profiles DIR libusb|udev|pcsc
+ * Each event line carries "t_ms", the CLOCK_MONOTONIC time in milliseconds
+ * at which it was reported, for latency measurements. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <json-c/json.h>
 
@@ -23,11 +27,21 @@ on_signal(int sig)
 	stop_now = sig;
 }
 
+/* CLOCK_MONOTONIC in milliseconds, the clock tests compare event times on. */
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
 static void
 print_event(void *ctx, const struct detect_event *ev)
 {
 	struct json_object *o = json_object_new_object();
-	char id[8];
+	char id[8], t_ms[32];
 
 	json_object_object_add(o, "kind", json_object_new_string(detect_kind_name(ev->kind)));
 	json_object_object_add(o, "source", json_object_new_string(ev->source));
@@ -47,6 +61,9 @@ print_event(void *ctx, const struct detect_event *ev)
 	json_object_object_add(o, "profile",
 	    ev->profile ? json_object_new_string(ev->profile->name) : NULL);
 	json_object_object_add(o, "message", json_object_new_string(ev->message));
+	/* when the event reached us, printed with three decimals */
+	snprintf(t_ms, sizeof(t_ms), "%.3f", now_ms());
+	json_object_object_add(o, "t_ms", json_object_new_double_s(strtod(t_ms, NULL), t_ms));
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	fflush(stdout);
 	json_object_put(o);
