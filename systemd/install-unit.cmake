@@ -1,0 +1,21 @@
+# Runs at install time (cmake --install): writes ukeyd.service from its
+# template with the paths of this installation, so that ExecStart names the
+# ukeyd that was just installed, whatever --prefix or DESTDIR is used.
+# Set by the install(CODE) before it: UKEY_UNIT_TEMPLATE, UKEY_UNIT_DIR,
+# UKEY_UNIT_BINDIR, UKEY_UNIT_DOCDIR (relative to the prefix, or absolute).
+
+foreach(_var BINDIR DOCDIR)
+  if(IS_ABSOLUTE "${UKEY_UNIT_${_var}}")
+    set(CMAKE_INSTALL_FULL_${_var} "${UKEY_UNIT_${_var}}")
+  else()
+    set(CMAKE_INSTALL_FULL_${_var} "${CMAKE_INSTALL_PREFIX}/${UKEY_UNIT_${_var}}")
+  endif()
+endforeach()
+if(IS_ABSOLUTE "${UKEY_UNIT_DIR}")
+  set(_unit "$ENV{DESTDIR}${UKEY_UNIT_DIR}/ukeyd.service")
+else()
+  set(_unit "$ENV{DESTDIR}${CMAKE_INSTALL_PREFIX}/${UKEY_UNIT_DIR}/ukeyd.service")
+endif()
+message(STATUS "Installing: ${_unit}")
+configure_file("${UKEY_UNIT_TEMPLATE}" "${_unit}" @ONLY)
+list(APPEND CMAKE_INSTALL_MANIFEST_FILES "${_unit}")
