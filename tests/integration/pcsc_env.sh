@@ -1,0 +1,259 @@
+# PC/SC test environment: a private pcscd with vsmartcard's virtual reader
+# (vpcd) and virtual cards (vicc), for tests that need PC/SC without hardware
+# and without touching the machine's own pcscd.
+# shellcheck shell=bash
+#
+# Source it from a test, after lib.sh when that is used too: an EXIT trap that
+# is already set keeps running, after this file's cleanup. Call the functions
+# from the test's main shell, never inside $(...) or a pipeline: they keep the
+# process ids in shell variables, and the processes end with that shell.
+#
+#   pcsc_start           start pcscd with one vpcd reader (two slots); returns
+#                        once pcscd accepts clients
+#   pcsc_stop            stop pcscd: its readers and cards go with it; returns
+#                        once it has exited
+#   vicc_insert [SLOT]   put a virtual ISO 7816 card (vicc) in slot 0 (default)
+#                        or 1; returns once vicc is connected to the slot
+#   vicc_remove [SLOT]   take it out (kills vicc); returns once vicc is gone
+#   pcsc_now_ms          print CLOCK_MONOTONIC in milliseconds
+#   pcsc_logs            print the tail of pcscd's and vicc's logs (on failure)
+#   pcsc_cleanup         stop everything started here (run at exit)
+#
+#   PCSC_DIR             the private directory (configuration, logs, sockets)
+#   PCSC_PORT            TCP port of slot 0; slot 1 is PCSC_PORT + 1
+#   PCSC_READER0/1       reader names pcscd gives the two slots
+#   PCSCLITE_CSOCK_NAME  exported: where libpcsclite clients find this pcscd
+#
+# Why namespaces. pcscd 1.9.9 does not read PCSCLITE_CSOCK_NAME (only the
+# client library does): it always creates /run/pcscd/pcscd.comm and
+# /run/pcscd/pcscd.pid, removes both when it exits, and refuses to start when
+# another pcscd's socket is there. So pcscd runs in user, mount and network
+# namespaces of its own, kept open by a "holder" process:
+#  - mount: $PCSC_DIR/run is bound over /run, so that pcscd's socket and pid
+#    file are $PCSC_DIR/run/pcscd/*; /dev/bus/usb is hidden, so that it never
+#    claims a real USB reader of the machine.
+#  - network: told "DEVICENAME /dev/null:PORT", vpcd listens on 0.0.0.0:PORT
+#    and 0.0.0.0:PORT+1 (INADDR_ANY, one port per slot; it has no setting to
+#    bind loopback only). In the private namespace the only interface is lo,
+#    so nothing but 127.0.0.1 is involved: vicc enters the same namespace and
+#    connects to 127.0.0.1:PORT+SLOT. vpcd's other mode ("HOST:PORT", vpcd
+#    connects out to a vicc started with --reversed) is not used: reversed
+#    vicc binds all interfaces and looks up a route to 8.8.8.8.
+#
+# Readers come and go only with pcscd itself: pcsc-lite 1.9.9 built with
+# libudev (Debian) reads reader.conf once at start; SIGUSR1 and
+# `pcscd --hotplug` rescan USB only, and vpcd's readers never go away.
+
+PCSC_SRC=${UKEY_SOURCE_DIR:?UKEY_SOURCE_DIR must be set (ctest sets it)}
+PCSC_PORT=${PCSC_PORT:-41230}
+# shellcheck disable=SC2034	# for the tests that source this file
+PCSC_READER0="Virtual PCD 00 00"
+# shellcheck disable=SC2034
+PCSC_READER1="Virtual PCD 00 01"
+PCSC_TIMEOUT=${PCSC_TIMEOUT:-30}	# seconds any single wait may take
+PCSC_HOLDER_PID=""
+PCSC_PCSCD_PID=""
+PCSC_VICC_PID=("" "")
+
+pcsc__fail() {
+	echo "FAIL: pcsc_env: $*" >&2
+	pcsc_logs
+	exit 1
+}
+
+for pcsc__tool in pcscd vicc unshare nsenter setpriv ip python3; do
+	command -v "$pcsc__tool" >/dev/null || pcsc__fail "$pcsc__tool is not installed"
+done
+unset pcsc__tool
+
+# The vpcd driver, as Debian's vsmartcard-vpcd registers it.
+PCSC_VPCD_DRIVER=$(awk '$1 == "LIBPATH" { print $2; exit }' /etc/reader.conf.d/vpcd 2>/dev/null || true)
+PCSC_VPCD_DRIVER=${PCSC_VPCD_DRIVER:-/usr/lib/pcsc/drivers/serial/libifdvpcd.so}
+[ -r "$PCSC_VPCD_DRIVER" ] ||
+	pcsc__fail "vpcd driver $PCSC_VPCD_DRIVER missing (Debian package vsmartcard-vpcd)"
+
+# vicc runs under the interpreter of its #! line; Debian 12 installs its
+# package outside that interpreter's path, and it imports PyCrypto's "Crypto",
+# which Debian's python3-pycryptodome provides as "Cryptodome".
+PCSC_VICC_PY=$(sed -n '1s/^#! *\([^ ]*\).*/\1/p' "$(command -v vicc)")
+PCSC_VICC_PY=${PCSC_VICC_PY:-python3}
+PCSC_VICC_MODULES=/usr/lib/python3/site-packages/virtualsmartcard
+[ -r "$PCSC_VICC_MODULES/virtualsmartcard/VirtualSmartcard.py" ] ||
+	pcsc__fail "vicc's modules are not in $PCSC_VICC_MODULES (Debian package python3-virtualsmartcard)"
+
+PCSC_DIR=$(mktemp -d /tmp/ukey-pcsc.XXXXXX)
+export PCSCLITE_CSOCK_NAME=$PCSC_DIR/run/pcscd/pcscd.comm
+mkdir -p "$PCSC_DIR/run" "$PCSC_DIR/python"
+
+# The Crypto -> Cryptodome shim, inside the private directory only.
+if ! "$PCSC_VICC_PY" -c 'import Crypto.Cipher.DES3, Crypto.Hash.SHA' 2>/dev/null; then
+	pcsc__cryptodome=$("$PCSC_VICC_PY" -c 'import os, Cryptodome; print(os.path.dirname(Cryptodome.__file__))' 2>/dev/null) ||
+		pcsc__fail "$PCSC_VICC_PY has neither Crypto nor Cryptodome (Debian package python3-pycryptodome)"
+	ln -s "$pcsc__cryptodome" "$PCSC_DIR/python/Crypto"
+	unset pcsc__cryptodome
+fi
+
+# pcsc__gone PID: true when the process has exited (a zombie counts).
+pcsc__gone() {
+	local st
+	[ -r "/proc/$1/stat" ] || return 0
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 0
+	[ -z "$st" ] || [ "$st" = Z ]
+}
+
+# pcsc__end PID: SIGTERM, then SIGKILL if it is still there after 10 s; reaps it.
+pcsc__end() {
+	local pid=$1 i
+	[ -n "$pid" ] || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 200; i++)); do
+		pcsc__gone "$pid" && break
+		sleep 0.05
+	done
+	pcsc__gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+# pcsc__enter CMD...: runs CMD in the holder's namespaces; CMD gets SIGTERM
+# when the calling shell dies, so a killed test leaves nothing behind.
+pcsc__enter() {
+	nsenter --target "$PCSC_HOLDER_PID" --user --mount --net --preserve-credentials \
+		setpriv --pdeathsig TERM "$@"
+}
+
+pcsc__holder() {
+	local i
+	if [ -n "$PCSC_HOLDER_PID" ] && ! pcsc__gone "$PCSC_HOLDER_PID"; then
+		return 0
+	fi
+	rm -f "$PCSC_DIR/holder.ready"
+	# shellcheck disable=SC2016
+	unshare --user --map-root-user --mount --net --propagation private \
+		setpriv --pdeathsig TERM sh -ec '
+			mount -n --bind "$1/run" /run
+			if [ -d /dev/bus/usb ]; then mount -n -t tmpfs -o mode=0755 none /dev/bus/usb; fi
+			ip link set lo up
+			: > "$1/holder.ready"
+			exec sleep infinity' sh "$PCSC_DIR" >"$PCSC_DIR/holder.log" 2>&1 </dev/null &
+	PCSC_HOLDER_PID=$!
+	for ((i = 0; i < PCSC_TIMEOUT * 20; i++)); do
+		[ -e "$PCSC_DIR/holder.ready" ] && return 0
+		pcsc__gone "$PCSC_HOLDER_PID" && break
+		sleep 0.05
+	done
+	pcsc__fail "could not set up the namespaces for pcscd (unshare: user, mount and" \
+		"network namespaces are needed): $(cat "$PCSC_DIR/holder.log")"
+}
+
+pcsc_start() {
+	local i
+	[ -z "$PCSC_PCSCD_PID" ] || pcsc__fail "pcsc_start: pcscd is already running"
+	pcsc__holder
+	sed -e "s|@PORT@|$PCSC_PORT|g" -e "s|@VPCD_DRIVER@|$PCSC_VPCD_DRIVER|g" \
+		"$PCSC_SRC/tests/data/pcsc/vpcd-reader.conf.in" >"$PCSC_DIR/reader.conf"
+	# left by a pcscd that was killed
+	rm -f "$PCSC_DIR/run/pcscd/pcscd.comm" "$PCSC_DIR/run/pcscd/pcscd.pid"
+	echo "---- pcscd start" >>"$PCSC_DIR/pcscd.log"
+	pcsc__enter pcscd --foreground --debug --config "$PCSC_DIR/reader.conf" \
+		>>"$PCSC_DIR/pcscd.log" 2>&1 </dev/null &
+	PCSC_PCSCD_PID=$!
+	# pcscd loads the reader.conf readers before it creates its socket
+	for ((i = 0; i < PCSC_TIMEOUT * 20; i++)); do
+		if [ -S "$PCSCLITE_CSOCK_NAME" ] && "$PCSC_VICC_PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])' "$PCSCLITE_CSOCK_NAME" 2>/dev/null; then
+			return 0
+		fi
+		pcsc__gone "$PCSC_PCSCD_PID" && pcsc__fail "pcscd exited at start"
+		sleep 0.05
+	done
+	pcsc__fail "pcscd did not accept clients on $PCSCLITE_CSOCK_NAME within ${PCSC_TIMEOUT} s"
+}
+
+pcsc_stop() {
+	[ -n "$PCSC_PCSCD_PID" ] || return 0
+	pcsc__end "$PCSC_PCSCD_PID"
+	PCSC_PCSCD_PID=""
+}
+
+pcsc__slot() {
+	case ${1:-0} in
+	0 | 1) ;;
+	*) pcsc__fail "slot must be 0 or 1, not $1" ;;
+	esac
+}
+
+vicc_insert() {
+	local slot=${1:-0} log lines i
+	pcsc__slot "$slot"
+	[ -n "$PCSC_PCSCD_PID" ] || pcsc__fail "vicc_insert: pcscd is not running"
+	[ -z "${PCSC_VICC_PID[$slot]}" ] || pcsc__fail "vicc_insert: slot $slot already holds a card"
+	log=$PCSC_DIR/vicc$slot.log
+	echo "---- vicc start" >>"$log"
+	lines=$(wc -l <"$log")
+	# -vvv: INFO level, which logs "Connected to virtual PCD" once connected
+	pcsc__enter env PYTHONPATH="$PCSC_VICC_MODULES:$PCSC_DIR/python" \
+		vicc --type iso7816 --hostname 127.0.0.1 --port $((PCSC_PORT + slot)) -vvv \
+		>>"$log" 2>&1 </dev/null &
+	PCSC_VICC_PID[slot]=$!
+	for ((i = 0; i < PCSC_TIMEOUT * 20; i++)); do
+		tail -n +"$lines" "$log" | grep -q 'Connected to virtual PCD' && return 0
+		pcsc__gone "${PCSC_VICC_PID[$slot]}" && pcsc__fail "vicc (slot $slot) exited at start"
+		sleep 0.05
+	done
+	pcsc__fail "vicc (slot $slot) did not connect to vpcd within ${PCSC_TIMEOUT} s"
+}
+
+vicc_remove() {
+	local slot=${1:-0}
+	pcsc__slot "$slot"
+	[ -n "${PCSC_VICC_PID[$slot]}" ] || return 0
+	pcsc__end "${PCSC_VICC_PID[$slot]}"
+	PCSC_VICC_PID[slot]=""
+}
+
+pcsc_now_ms() {
+	"$PCSC_VICC_PY" -c 'import time; print(int(time.monotonic() * 1000))'
+}
+
+pcsc_logs() {
+	local f
+	for f in "$PCSC_DIR/pcscd.log" "$PCSC_DIR/vicc0.log" "$PCSC_DIR/vicc1.log" "$PCSC_DIR/holder.log"; do
+		[ -s "$f" ] || continue
+		echo "---- $f (last 30 lines)" >&2
+		tail -30 "$f" >&2
+	done
+}
+
+# pcsc_cleanup [STATUS]: stops what runs; removes PCSC_DIR when STATUS is 0.
+pcsc_cleanup() {
+	local rc=${1:-0}
+	pcsc__end "${PCSC_VICC_PID[0]}"
+	pcsc__end "${PCSC_VICC_PID[1]}"
+	PCSC_VICC_PID=("" "")
+	pcsc__end "$PCSC_PCSCD_PID"
+	PCSC_PCSCD_PID=""
+	pcsc__end "$PCSC_HOLDER_PID"
+	PCSC_HOLDER_PID=""
+	if [ "$rc" -eq 0 ]; then
+		rm -rf "$PCSC_DIR"
+	else
+		echo "pcsc files kept in $PCSC_DIR" >&2
+	fi
+}
+
+# Runs pcsc_cleanup, then the EXIT trap that was set before this file.
+pcsc__prev_trap=$(trap -p EXIT)
+pcsc__prev_trap=${pcsc__prev_trap#"trap -- '"}
+pcsc__prev_trap=${pcsc__prev_trap%"' EXIT"}
+pcsc__on_exit() {
+	local rc=$?
+	pcsc_cleanup "$rc"
+	if [ -n "$pcsc__prev_trap" ]; then
+		(exit "$rc")
+		eval "$pcsc__prev_trap"
+	fi
+	exit "$rc"
+}
+trap pcsc__on_exit EXIT
