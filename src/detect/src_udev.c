@@ -261,7 +261,10 @@ dispatch(struct detect_source *src)
 			break;	/* nothing more (the socket is non-blocking) */
 		action = udev_device_get_action(mdev);
 		syspath = udev_device_get_syspath(mdev);
-		if (action != NULL && syspath != NULL && strcmp(action, "add") == 0) {
+		/* "change" and "bind" count too: "udevadm trigger" after our rules
+		 * were installed tags a token that was plugged in before */
+		if (action != NULL && syspath != NULL && (strcmp(action, "add") == 0 ||
+		    strcmp(action, "change") == 0 || strcmp(action, "bind") == 0)) {
 			/* udevd's events carry the device's tags; a testbed's do
 			 * not, so then read the device back from sysfs (and the
 			 * udev database) before deciding */
