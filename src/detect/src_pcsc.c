@@ -30,6 +30,7 @@
 #define WAIT_MS 2000
 #define FIRST_SCAN_MS 3000	/* how long start() waits for the first look */
 #define CANCEL_EVERY_MS 100	/* stop(): SCardCancel until the thread is out */
+#define STOP_MAX_MS 5000	/* stop() leaves a thread stuck in libpcsclite behind */
 #define MAX_READERS PCSCLITE_MAX_READERS_CONTEXTS
 #define ATR_HEX (2 * MAX_ATR_SIZE + 1)
 
@@ -64,6 +65,7 @@ struct detect_source {
 	int stopping;		/* stop() asks the thread to end */
 	int exited;		/* the thread has ended */
 	int first_done;		/* the thread has had its first look */
+	int orphaned;		/* stop() gave up waiting: the thread frees the source */
 	int have_ctx;		/* hctx is established (stop() may cancel it) */
 	SCARDCONTEXT hctx;
 
@@ -457,6 +459,22 @@ report_down(struct detect_source *s, LONG rv, int lost)
 		s->down_reported = 1;
 }
 
+static void
+source_free(struct detect_source *s)
+{
+	if (s == NULL)
+		return;
+	if (s->pipe_rd >= 0)
+		close(s->pipe_rd);
+	if (s->pipe_wr >= 0)
+		close(s->pipe_wr);
+	if (s->cond_init)
+		pthread_cond_destroy(&s->cond);
+	if (s->lock_init)
+		pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
 static void *
 pcsc_thread(void *arg)
 {
@@ -464,6 +482,7 @@ pcsc_thread(void *arg)
 	SCARDCONTEXT hctx;
 	char msg[256];
 	LONG rv;
+	int orphaned;
 
 	while (!stop_requested(s)) {
 		rv = SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL, &hctx);
@@ -499,24 +518,14 @@ pcsc_thread(void *arg)
 		set_flag(s, &s->first_done);
 		(void)wait_for_stop(s, RETRY_MS);
 	}
-	set_flag(s, &s->exited);
+	pthread_mutex_lock(&s->lock);
+	s->exited = 1;
+	orphaned = s->orphaned;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	if (orphaned)
+		source_free(s);
 	return NULL;
-}
-
-static void
-source_free(struct detect_source *s)
-{
-	if (s == NULL)
-		return;
-	if (s->pipe_rd >= 0)
-		close(s->pipe_rd);
-	if (s->pipe_wr >= 0)
-		close(s->pipe_wr);
-	if (s->cond_init)
-		pthread_cond_destroy(&s->cond);
-	if (s->lock_init)
-		pthread_mutex_destroy(&s->lock);
-	free(s);
 }
 
 static int
@@ -634,6 +643,8 @@ static void
 stop(struct detect_source *s)
 {
 	struct timespec until;
+	pthread_t thread;
+	int waited;
 
 	if (s == NULL)
 		return;
@@ -643,7 +654,7 @@ stop(struct detect_source *s)
 		pthread_cond_broadcast(&s->cond);
 		/* SCardCancel only interrupts a wait already under way, so it is
 		 * repeated until the thread is out */
-		while (!s->exited) {
+		for (waited = 0; !s->exited && waited < STOP_MAX_MS; waited += CANCEL_EVERY_MS) {
 			if (s->have_ctx)
 				(void)SCardCancel(s->hctx);
 			clock_gettime(CLOCK_MONOTONIC, &until);
@@ -653,6 +664,19 @@ stop(struct detect_source *s)
 				until.tv_nsec -= 1000000000L;
 			}
 			(void)pthread_cond_timedwait(&s->cond, &s->lock, &until);
+		}
+		if (!s->exited) {
+			/* A pcscd that accepts connections but never answers keeps
+			 * the thread inside libpcsclite. The daemon must still stop:
+			 * the thread frees the source if it ever returns, and never
+			 * reports again (the daemon no longer reads the pipe). */
+			log_error("the PC/SC thread is stuck in libpcsclite (pcscd at %s does not "
+			    "answer); left behind", s->sock);
+			s->orphaned = 1;
+			thread = s->thread;
+			pthread_mutex_unlock(&s->lock);
+			pthread_detach(thread);
+			return;
 		}
 		pthread_mutex_unlock(&s->lock);
 		pthread_join(s->thread, NULL);

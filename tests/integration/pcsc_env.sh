@@ -54,6 +54,7 @@ PCSC_TIMEOUT=${PCSC_TIMEOUT:-30}	# seconds any single wait may take
 PCSC_HOLDER_PID=""
 PCSC_PCSCD_PID=""
 PCSC_VICC_PID=("" "")
+PCSC__PID=""
 
 pcsc__fail() {
 	echo "FAIL: pcsc_env: $*" >&2
@@ -114,11 +115,17 @@ pcsc__end() {
 	wait "$pid" 2>/dev/null || true
 }
 
-# pcsc__enter CMD...: runs CMD in the holder's namespaces; CMD gets SIGTERM
-# when the calling shell dies, so a killed test leaves nothing behind.
-pcsc__enter() {
+# pcsc__spawn LOG CMD...: starts CMD in the background, in the holder's
+# namespaces, output appended to LOG; its pid in PCSC__PID. CMD gets SIGTERM
+# when this shell dies, so a killed test leaves nothing behind. (Started
+# straight from here, not through a function in the background, which would
+# put a subshell between this shell and CMD.)
+pcsc__spawn() {
+	local log=$1
+	shift
 	nsenter --target "$PCSC_HOLDER_PID" --user --mount --net --preserve-credentials \
-		setpriv --pdeathsig TERM "$@"
+		setpriv --pdeathsig TERM "$@" >>"$log" 2>&1 </dev/null &
+	PCSC__PID=$!
 }
 
 pcsc__holder() {
@@ -154,9 +161,8 @@ pcsc_start() {
 	# left by a pcscd that was killed
 	rm -f "$PCSC_DIR/run/pcscd/pcscd.comm" "$PCSC_DIR/run/pcscd/pcscd.pid"
 	echo "---- pcscd start" >>"$PCSC_DIR/pcscd.log"
-	pcsc__enter pcscd --foreground --debug --config "$PCSC_DIR/reader.conf" \
-		>>"$PCSC_DIR/pcscd.log" 2>&1 </dev/null &
-	PCSC_PCSCD_PID=$!
+	pcsc__spawn "$PCSC_DIR/pcscd.log" pcscd --foreground --debug --config "$PCSC_DIR/reader.conf"
+	PCSC_PCSCD_PID=$PCSC__PID
 	# pcscd loads the reader.conf readers before it creates its socket
 	for ((i = 0; i < PCSC_TIMEOUT * 20; i++)); do
 		if [ -S "$PCSCLITE_CSOCK_NAME" ] && "$PCSC_VICC_PY" -c '
@@ -193,10 +199,9 @@ vicc_insert() {
 	echo "---- vicc start" >>"$log"
 	lines=$(wc -l <"$log")
 	# -vvv: INFO level, which logs "Connected to virtual PCD" once connected
-	pcsc__enter env PYTHONPATH="$PCSC_VICC_MODULES:$PCSC_DIR/python" \
-		vicc --type iso7816 --hostname 127.0.0.1 --port $((PCSC_PORT + slot)) -vvv \
-		>>"$log" 2>&1 </dev/null &
-	PCSC_VICC_PID[slot]=$!
+	pcsc__spawn "$log" env PYTHONPATH="$PCSC_VICC_MODULES:$PCSC_DIR/python" \
+		vicc --type iso7816 --hostname 127.0.0.1 --port $((PCSC_PORT + slot)) -vvv
+	PCSC_VICC_PID[slot]=$PCSC__PID
 	for ((i = 0; i < PCSC_TIMEOUT * 20; i++)); do
 		tail -n +"$lines" "$log" | grep -q 'Connected to virtual PCD' && return 0
 		pcsc__gone "${PCSC_VICC_PID[$slot]}" && pcsc__fail "vicc (slot $slot) exited at start"
@@ -247,12 +252,17 @@ pcsc_cleanup() {
 pcsc__prev_trap=$(trap -p EXIT)
 pcsc__prev_trap=${pcsc__prev_trap#"trap -- '"}
 pcsc__prev_trap=${pcsc__prev_trap%"' EXIT"}
+pcsc__status() { return "$1"; }
 pcsc__on_exit() {
 	local rc=$?
 	pcsc_cleanup "$rc"
 	if [ -n "$pcsc__prev_trap" ]; then
-		(exit "$rc")
-		eval "$pcsc__prev_trap"
+		# the earlier trap sees the exit status in $?, as it would alone
+		if [ "$rc" -eq 0 ]; then
+			eval "$pcsc__prev_trap"
+		else
+			pcsc__status "$rc" || eval "$pcsc__prev_trap"
+		fi
 	fi
 	exit "$rc"
 }

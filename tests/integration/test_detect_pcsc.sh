@@ -12,14 +12,24 @@ BUILD=${UKEY_BUILD_DIR:?UKEY_BUILD_DIR must be set (ctest sets it)}
 WATCH=$BUILD/tests/detect_watch
 PROFILES=$SRC/tests/data/firmware-profiles-pcsc
 [ -x "$WATCH" ] || { echo "FAIL: $WATCH is not built" >&2; exit 1; }
+command -v opensc-tool >/dev/null || { echo "FAIL: opensc-tool is not installed" >&2; exit 1; }
+
+WATCH_PID=""
+OUT=""
+# runs after pcsc_env.sh's cleanup (it keeps the EXIT trap set before it)
+stop_watch_at_exit() {
+	if [ -n "$WATCH_PID" ]; then
+		kill -KILL "$WATCH_PID" 2>/dev/null || true
+		wait "$WATCH_PID" 2>/dev/null || true
+	fi
+}
+trap stop_watch_at_exit EXIT
 
 # shellcheck source=tests/integration/pcsc_env.sh
 source "$SRC/tests/integration/pcsc_env.sh"
 
 BAY0="pcsc:$PCSC_READER0"
 BAY1="pcsc:$PCSC_READER1"
-WATCH_PID=""
-OUT=""
 
 fail() {
 	echo "FAIL: $*" >&2
@@ -114,6 +124,11 @@ stop_watch() {
 	[ "$rc" -eq 0 ] || fail "detect_watch exited with status $rc"
 }
 
+# counts_are ARRIVED LEFT: true when OUT holds exactly that many of each.
+counts_are() {
+	[ "$(ev "$OUT" count kind=arrived)" = "$1" ] && [ "$(ev "$OUT" count kind=left)" = "$2" ]
+}
+
 # expect FIELD WANT LINE
 expect() {
 	local have
@@ -150,6 +165,7 @@ wait_event 1 kind=reader-added bay="$BAY1" >/dev/null
 # ---- 3. a card goes in: arrival with reader, ATR and the matching profile
 t0=$(pcsc_now_ms)
 vicc_insert 0
+t0c=$(pcsc_now_ms)	# vicc is connected to vpcd
 arrived=$(wait_event 1 kind=arrived)
 expect bay "$BAY0" "$arrived"
 expect reader "$PCSC_READER0" "$arrived"
@@ -164,6 +180,14 @@ case $(get "$arrived" device) in
 *) fail "device does not name the reader and ATR: $arrived" ;;
 esac
 lat_in=$(($(printf '%.0f' "$(get "$arrived" t_ms)") - t0))
+lat_in_conn=$(($(printf '%.0f' "$(get "$arrived" t_ms)") - t0c))
+
+# ---- 3b. a program using the card (connect, power-up, APDU, disconnect,
+# power-down) is not mistaken for a card swap
+opensc-tool --reader "$PCSC_READER0" --send-apdu 00A4040000 >"$PCSC_DIR/opensc-tool.out" 2>&1 ||
+	fail "opensc-tool could not talk to the card: $(cat "$PCSC_DIR/opensc-tool.out")"
+sleep 1.5	# nothing may happen here: three of pcscd's 400 ms polls
+counts_are 1 0 || fail "using the card produced token events"
 
 # ---- 4. the card is pulled: it leaves
 t1=$(pcsc_now_ms)
@@ -178,6 +202,7 @@ vicc_insert 0
 line=$(wait_event 2 kind=arrived)
 expect bay "$BAY0" "$line"
 expect profile test-vpcd-card "$line"
+counts_are 2 1 || fail "expected exactly two arrivals and one departure so far"
 [ "$(ev "$OUT" count bay="$BAY1")" = 1 ] || fail "events for the empty slot besides reader-added"
 
 # ---- 6. pcscd stops with the card in: left, then its reader and the other
@@ -229,6 +254,24 @@ pcsc_stop
 wait_event 1 kind=source-down >/dev/null
 wait_event 1 kind=reader-removed bay="$BAY1" >/dev/null
 stop_watch
+[ "$(ev "$OUT" count kind=arrived)" = 1 ] || fail "expected exactly one arrival"
 
-echo "latency: card in -> arrived ${lat_in} ms, card out -> left ${lat_out} ms"
+# ---- 9. a pcscd that accepts connections but never answers (stopped with
+# SIGSTOP): start() returns after its first-look wait, and stop() gives up on
+# the thread stuck in libpcsclite instead of hanging the daemon
+pcsc_start
+kill -STOP "$PCSC_PCSCD_PID"
+t0=$(pcsc_now_ms)
+start_watch watch-frozen "$PROFILES/match"
+t1=$(pcsc_now_ms)
+stop_watch
+t2=$(pcsc_now_ms)
+kill -CONT "$PCSC_PCSCD_PID"
+grep -q "stuck in libpcsclite" "$PCSC_DIR/watch-frozen.err" ||
+	fail "no message about the stuck PC/SC thread"
+echo "frozen pcscd: start took $((t1 - t0)) ms, stop $((t2 - t1)) ms"
+pcsc_stop
+
+echo "latency: vicc started -> arrived ${lat_in} ms (vicc connected -> arrived ${lat_in_conn} ms);" \
+	"vicc killed -> left ${lat_out} ms"
 echo "PASS"
