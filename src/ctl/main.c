@@ -49,6 +49,7 @@ usage(FILE *f)
 	    "          bay wipe --bay N\n"
 	    "          token inspect --bay N\n"
 	    "          jobs [--state STATE]\n"
+	    "          job abandon ID --remark TEXT\n"
 	    "detection: events [--since SEQ] [--follow]\n"
 	    "          sources\n"
 	    "virtual:  sim plug [--bay N] [--preset blank|initialised] [--token N] [--profile NAME] [--wait]\n"
@@ -993,6 +994,19 @@ main(int argc, char **argv)
 		if (o.state)
 			json_object_object_add(args, "state", json_object_new_string(o.state));
 		return simple("job.list", args, cols, NULL);
+	}
+	if (strcmp(cmd, "job") == 0 && argc > 2 && strcmp(argv[1], "abandon") == 0) {
+		struct json_object *args = json_object_new_object();
+		int64_t id;
+
+		if (parse_int(argv[2], "job id", &id) ||
+		    parse_opts(argc - 2, argv + 2, &o, "r") != argc - 2 || !need("--remark TEXT", o.remark != NULL)) {
+			json_object_put(args);
+			return EXIT_USAGE;
+		}
+		json_object_object_add(args, "job", json_object_new_int64(id));
+		json_object_object_add(args, "remark", json_object_new_string(o.remark));
+		return simple("job.abandon", args, NULL, "job abandoned; its unit is queued again");
 	}
 	if (strcmp(cmd, "token") == 0 && argc > 1 && strcmp(argv[1], "inspect") == 0) {
 		struct json_object *args = json_object_new_object();

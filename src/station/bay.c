@@ -266,7 +266,7 @@ bay_token_left(struct station *s, struct bay *b)
 		return;
 	worker_stop(s, b);
 	if (b->job_id)
-		job_on_worker_lost(s, b, "token removed");
+		job_on_token_left(s, b, "token removed");
 	if (b->user_pin.p != NULL)
 		log_warn("bay %s: the user PIN of token %s was never displayed", b->name,
 		    b->token_serial);

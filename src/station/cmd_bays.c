@@ -176,6 +176,29 @@ cmd_job_list(struct request *r, struct json_object **result)
 	(void)arg_str(r, "state", 0, &state);
 	return store_query(r->s->st, result,
 	    "SELECT j.id, j.unit_id, j.bay, j.profile, j.token_serial, j.step, j.state, j.key_alg,"
-	    " j.cert_serial, j.error, j.operator, j.started_at, j.finished_at FROM jobs j"
+	    " j.cert_serial, j.error, j.operator, j.resumed, j.started_at, j.finished_at FROM jobs j"
 	    " WHERE (?1 IS NULL OR j.state = ?1) ORDER BY j.id", "t", state);
+}
+
+int
+cmd_job_abandon(struct request *r, struct json_object **result)
+{
+	const char *remark = NULL;
+	int64_t id;
+	int rc;
+
+	if ((rc = arg_int(r, "job", 1, &id)) != 0 || (rc = arg_str(r, "remark", 1, &remark)) != 0)
+		return rc;
+	if (remark[0] == '\0')
+		return req_fail(r, UKEY_ERR_INVAL, "remark: say why the job is abandoned");
+	rc = job_abandon(r->s, id, r->c->user, remark);
+	if (rc == UKEY_ERR_STATE)
+		return req_fail(r, rc, "job %lld is not suspended; only a job waiting for its token"
+		    " can be abandoned", (long long)id);
+	if (rc != 0)
+		return req_fail(r, rc, "job %lld: %s", (long long)id, ukey_strerror(rc));
+	*result = json_object_new_object();
+	json_object_object_add(*result, "job", json_object_new_int64(id));
+	json_object_object_add(*result, "state", json_object_new_string("aborted"));
+	return 0;
 }

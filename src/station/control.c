@@ -35,6 +35,7 @@ static const struct command {
 	{ "sim.unplug", cmd_sim_unplug },
 	{ "token.inspect", cmd_token_inspect },
 	{ "job.list", cmd_job_list },
+	{ "job.abandon", cmd_job_abandon },
 	{ "audit.serials", cmd_audit_serials },
 	{ "audit.verify", cmd_audit_verify },
 	{ "audit.log", cmd_audit_log },

@@ -40,6 +40,7 @@ int cmd_sim_plug(struct request *r, struct json_object **result);
 int cmd_sim_unplug(struct request *r, struct json_object **result);
 int cmd_token_inspect(struct request *r, struct json_object **result);
 int cmd_job_list(struct request *r, struct json_object **result);
+int cmd_job_abandon(struct request *r, struct json_object **result);
 
 /* cmd_audit.c */
 int cmd_audit_serials(struct request *r, struct json_object **result);

@@ -178,6 +178,185 @@ job_on_worker_lost(struct station *s, struct bay *b, const char *why)
 	secret_clear(&b->so_pin);
 }
 
+/*
+ * The job's token went away mid-job (or the station stopped): the job waits,
+ * suspended at its step, for the same token (same profile and serial) to come
+ * back in any bay. A job whose token has no serial yet cannot be recognised
+ * again and ends not issued instead.
+ */
+static void
+suspend_job(struct station *s, int64_t job_id, const char *why)
+{
+	struct json_object *job = NULL, *d;
+	char now[32];
+	int rc;
+
+	if (job_load(s, job_id, &job) != 0)
+		return;
+	if (jstr(job, "token_serial") == NULL || jstr(job, "token_serial")[0] == '\0') {
+		json_object_put(job);
+		job_end_not_issued(s, job_id, "aborted", why, "revoked");
+		return;
+	}
+	store_now(now);
+	if ((rc = store_begin(s->st)) != 0)
+		goto out;
+	rc = store_run(s->st, "UPDATE jobs SET state = 'suspended', error = ?, updated_at = ?"
+	    " WHERE id = ? AND state = 'running'", "tti", why, now, job_id);
+	if (rc == 0) {
+		d = json_object_new_object();
+		json_object_object_add(d, "step", json_object_new_string(jstr(job, "step")));
+		json_object_object_add(d, "reason", json_object_new_string(why));
+		rc = station_audit(s, "ukeyd", "job.suspend", jint(job, "order_id"),
+		    jint(job, "unit_id"), job_id, jstr(job, "token_serial"), jstr(job, "bay"), d);
+	}
+	if (rc == 0)
+		rc = store_commit(s->st);
+	if (rc != 0) {
+		store_rollback(s->st);
+		log_error("job %lld: recording the suspension failed: %s", (long long)job_id,
+		    ukey_strerror(rc));
+	} else {
+		log_warn("job %lld suspended at step %s: %s; it resumes when token %s is back",
+		    (long long)job_id, jstr(job, "step"), why, jstr(job, "token_serial"));
+	}
+ out:
+	json_object_put(job);
+}
+
+void
+job_on_token_left(struct station *s, struct bay *b, const char *why)
+{
+	suspend_job(s, b->job_id, why);
+	b->last_job_id = b->job_id;
+	b->job_id = 0;
+	b->retry_at_ms = 0;
+	secret_clear(&b->user_pin);
+	secret_clear(&b->so_pin);
+	secret_clear(&b->wipe_so);
+}
+
+/* Where a suspended job goes on: the step after the last one done, or the
+ * one that was under way again. A step interrupted at `record` goes back to
+ * read_back, so that what is recorded was read from the token just now. */
+static enum step
+resume_step(struct station *s, int64_t job_id)
+{
+	struct json_object *row = NULL;
+	enum step st = STEP_INIT_TOKEN;
+	int i;
+
+	if (store_row(s->st, &row, "SELECT step, phase FROM job_steps WHERE job_id = ?"
+	    " ORDER BY id DESC LIMIT 1", "i", job_id) != 0)
+		return STEP_INIT_TOKEN;
+	for (i = STEP_INIT_TOKEN; i <= STEP_RECORD; i++)
+		if (strcmp(jstr(row, "step"), job_step_names[i]) == 0)
+			st = (enum step)i;
+	if (strcmp(jstr(row, "phase"), "done") == 0)
+		st = st < STEP_RECORD ? st + 1 : STEP_RECORD;
+	if (st == STEP_RECORD)
+		st = STEP_READ_BACK;
+	json_object_put(row);
+	return st;
+}
+
+/* Resumes the suspended job job_id on the token now in bay b. */
+static int
+job_resume(struct station *s, struct bay *b, int64_t job_id)
+{
+	struct json_object *job = NULL, *d, *tokrow = NULL;
+	char aad[160], now[32];
+	enum step st;
+	int rc;
+
+	if ((rc = job_load(s, job_id, &job)) != 0)
+		return rc;
+	snprintf(aad, sizeof(aad), "job:%lld", (long long)job_id);
+	secret_clear(&b->user_pin);
+	secret_clear(&b->so_pin);
+	secret_clear(&b->wipe_so);
+	if ((rc = unseal_pin(s, job, "user_pin_enc", aad, &b->user_pin)) != 0)
+		goto out;
+	st = resume_step(s, job_id);
+	if (st == STEP_INIT_TOKEN) {
+		int initialized = json_object_get_boolean(json_object_object_get(b->token,
+		    "initialized"));
+		const char *label = jstr(b->token, "label");
+
+		if ((rc = unseal_pin(s, job, "so_pin_enc", aad, &b->so_pin)) != 0)
+			goto out;
+		if (initialized && label != NULL && strcmp(label, jstr(job, "label")) == 0) {
+			/* the interrupted C_InitToken went through: its SO PIN is the job's */
+			rc = secret_set(&b->wipe_so, b->so_pin.p, b->so_pin.len);
+		} else if (initialized) {
+			/* not initialised by this job yet: the SO PIN the station set before */
+			snprintf(aad, sizeof(aad), "token:%s:%s", b->profile->name, b->token_serial);
+			rc = store_row(s->st, &tokrow, "SELECT so_pin_enc FROM tokens WHERE profile = ?"
+			    " AND serial = ? AND so_pin_enc IS NOT NULL", "tt", b->profile->name,
+			    b->token_serial);
+			if (rc == 0)
+				rc = unseal_pin(s, tokrow, "so_pin_enc", aad, &b->wipe_so);
+		}
+		if (rc != 0)
+			goto out;
+	}
+	store_now(now);
+	if ((rc = store_begin(s->st)) != 0)
+		goto out;
+	rc = store_run(s->st, "UPDATE jobs SET state = 'running', bay = ?, error = NULL,"
+	    " resumed = resumed + 1, updated_at = ? WHERE id = ? AND state = 'suspended'", "tti",
+	    b->name, now, job_id);
+	if (rc == 0) {
+		d = json_object_new_object();
+		json_object_object_add(d, "step", json_object_new_string(job_step_names[st]));
+		rc = station_audit(s, b->operator_name[0] ? b->operator_name : "ukeyd", "job.resume",
+		    jint(job, "order_id"), jint(job, "unit_id"), job_id, b->token_serial, b->name, d);
+	}
+	if (rc == 0)
+		rc = store_commit(s->st);
+	if (rc != 0) {
+		store_rollback(s->st);
+		goto out;
+	}
+	b->job_id = job_id;
+	b->started_ms = now_ms();
+	if (b->arrived_ms > 0) {
+		b->arrival_to_job_ms = b->started_ms - b->arrived_ms;
+		b->arrived_ms = 0;
+	}
+	bay_set_state(s, b, BAY_WORKING, "job %lld resumed at step %s", (long long)job_id,
+	    job_step_names[st]);
+	log_info("bay %s: job %lld resumed at step %s on token %s", b->name, (long long)job_id,
+	    job_step_names[st], b->token_serial);
+	job_step_run(s, b, st);
+ out:
+	if (rc != 0) {
+		secret_clear(&b->user_pin);
+		secret_clear(&b->so_pin);
+		secret_clear(&b->wipe_so);
+	}
+	json_object_put(tokrow);
+	json_object_put(job);
+	return rc;
+}
+
+int
+job_abandon(struct station *s, int64_t job_id, const char *who, const char *remark)
+{
+	char why[600];
+	int64_t n = 0;
+	int rc;
+
+	if ((rc = store_int(s->st, &n, "SELECT count(*) FROM jobs WHERE id = ? AND"
+	    " state = 'suspended'", "i", job_id)) != 0)
+		return rc;
+	if (n == 0)
+		return UKEY_ERR_STATE;
+	snprintf(why, sizeof(why), "abandoned by %s while suspended: %s", who, remark);
+	job_end_not_issued(s, job_id, "aborted", why, "revoked");
+	return 0;
+}
+
 int
 job_recover_all(struct station *s)
 {
@@ -185,7 +364,8 @@ job_recover_all(struct station *s)
 	size_t i;
 	int rc;
 
-	/* no token is in any bay at start: a job left running was interrupted */
+	/* no token is in any bay at start: a job left running was interrupted,
+	 * and waits for its token to be detected again */
 	if ((rc = store_query(s->st, &rows, "SELECT id, step FROM jobs WHERE state = 'running'",
 	    "")) != 0)
 		return rc;
@@ -194,7 +374,7 @@ job_recover_all(struct station *s)
 		char why[128];
 
 		snprintf(why, sizeof(why), "station restarted during step %s", jstr(r, "step"));
-		job_end_not_issued(s, jint(r, "id"), "aborted", why, "revoked");
+		suspend_job(s, jint(r, "id"), why);
 	}
 	/* certificates marked revoked here but maybe not yet at the CA (crash in between) */
 	json_object_put(rows);
@@ -372,6 +552,15 @@ job_start_if_possible(struct station *s, struct bay *b)
 
 	if (b->job_id != 0 || b->worker_fd < 0 || b->pending_op[0])
 		return;
+	if (b->token_serial[0] != '\0' && store_int(s->st, &job_id, "SELECT id FROM jobs"
+	    " WHERE state = 'suspended' AND profile = ? AND token_serial = ? ORDER BY id DESC"
+	    " LIMIT 1", "tt", b->profile->name, b->token_serial) == 0) {
+		/* this token's job was interrupted: it goes on, nothing new starts */
+		if ((rc = job_resume(s, b, job_id)) != 0)
+			bay_set_state(s, b, BAY_FAILED, "cannot resume job %lld: %s",
+			    (long long)job_id, ukey_strerror(rc));
+		return;
+	}
 	if ((rc = token_refusal(s, b, why, sizeof(why))) != 0) {
 		bay_set_state(s, b, BAY_REFUSED, "%s", why);
 		station_audit(s, b->operator_name, "bay.token_refused", 0, 0, 0, b->token_serial,
@@ -427,9 +616,10 @@ job_start_if_possible(struct station *s, struct bay *b)
 	store_now(now);
 	if ((rc = store_begin(s->st)) != 0)
 		goto out;
-	rc = store_run(s->st, "INSERT INTO jobs (unit_id, bay, profile, step, state, key_alg, subject,"
-	    " label, operator, started_at, updated_at) VALUES (?, ?, ?, 'claimed', 'running', ?, ?, ?,"
-	    " ?, ?, ?)", "itttbtttt", unit_id, b->name, b->profile->name, certprof_key_alg(p),
+	rc = store_run(s->st, "INSERT INTO jobs (unit_id, bay, profile, token_serial, step, state,"
+	    " key_alg, subject, label, operator, started_at, updated_at) VALUES (?, ?, ?, ?,"
+	    " 'claimed', 'running', ?, ?, ?, ?, ?, ?)", "ittttbtttt", unit_id, b->name,
+	    b->profile->name, b->token_serial[0] ? b->token_serial : NULL, certprof_key_alg(p),
 	    subject, subject_len, label, b->operator_name[0] ? b->operator_name : "ukeyd", now, now);
 	job_id = store_last_id(s->st);
 	snprintf(aad, sizeof(aad), "job:%lld", (long long)job_id);

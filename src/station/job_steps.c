@@ -34,8 +34,11 @@ worker_failed(struct station *s, struct bay *b, enum step st, int rc, struct jso
 	const char *msg = jstr(reply, "message");
 
 	if (rc == UKEY_ERR_REMOVED) {
-		job_on_worker_lost(s, b, msg ? msg : "token removed");
-		bay_set_state(s, b, BAY_FAILED, "token removed during %s", job_step_names[st]);
+		int64_t id = b->job_id;
+
+		job_on_token_left(s, b, msg ? msg : "token removed");
+		bay_set_state(s, b, BAY_FAILED, "token lost during %s; job %lld waits for it to be"
+		    " plugged in again", job_step_names[st], (long long)id);
 		return;
 	}
 	job_fail(s, b, "%s: %s", job_step_names[st], msg ? msg : ukey_strerror(rc));
@@ -698,6 +701,11 @@ job_step_run(struct station *s, struct bay *b, enum step st)
 			rc = UKEY_ERR_CRYPTO;
 			break;
 		}
+		/* a resumed job makes its key again: what the interrupted
+		 * generation may have left under the old id goes first */
+		if (jstr(job, "key_id") != NULL)
+			json_object_object_add(req, "discard_id",
+			    json_object_new_string(jstr(job, "key_id")));
 		rc = store_run(s->st, "UPDATE jobs SET key_id = ? WHERE id = ?", "ti", hex, b->job_id);
 		add_pin(req, "user_pin", &b->user_pin);
 		json_object_object_add(req, "alg", json_object_new_string(jstr(job, "key_alg")));

@@ -157,6 +157,11 @@ void bay_shutdown_all(struct station *s);
 /* job.c: the issuance state machine, one job per token. */
 void job_start_if_possible(struct station *s, struct bay *b);
 void job_on_worker_lost(struct station *s, struct bay *b, const char *why);
+/* The bay's token left mid-job: the job is suspended until it is back. */
+void job_on_token_left(struct station *s, struct bay *b, const char *why);
+/* Ends a suspended job not issued on an operator's word; UKEY_ERR_STATE if
+ * the job is not suspended. */
+int job_abandon(struct station *s, int64_t job_id, const char *who, const char *remark);
 int job_recover_all(struct station *s);
 void job_retry(struct station *s, struct bay *b);
 

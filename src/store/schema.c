@@ -109,8 +109,40 @@ static const char migration_1[] =
     " prev_hash TEXT NOT NULL,"
     " hash TEXT NOT NULL);";
 
+/* Jobs can wait for their token: 'suspended' (the token left, or the station
+ * stopped, in the middle of the job; the same token resumes it). SQLite
+ * cannot change a CHECK constraint in place, so the table is rebuilt (with
+ * foreign keys off; the references are checked before commit). */
+static const char migration_2[] =
+    "CREATE TABLE jobs_v2 ("
+    " id INTEGER PRIMARY KEY,"
+    " unit_id INTEGER NOT NULL REFERENCES units(id),"
+    " bay TEXT NOT NULL,"
+    " profile TEXT NOT NULL,"
+    " token_id INTEGER REFERENCES tokens(id),"
+    " token_serial TEXT,"
+    " step TEXT NOT NULL,"
+    " state TEXT NOT NULL CHECK (state IN ('running','suspended','issued','failed','aborted')),"
+    " key_id TEXT, key_alg TEXT, public_key BLOB, evidence TEXT,"
+    " user_pin_enc BLOB, so_pin_enc BLOB, subject BLOB, label TEXT,"
+    " csr BLOB, request_key TEXT, cert_serial TEXT, cert BLOB,"
+    " error TEXT, operator TEXT NOT NULL,"
+    " started_at TEXT NOT NULL, updated_at TEXT NOT NULL, finished_at TEXT,"
+    " resumed INTEGER NOT NULL DEFAULT 0);"
+    "INSERT INTO jobs_v2 (id, unit_id, bay, profile, token_id, token_serial, step, state, key_id,"
+    " key_alg, public_key, evidence, user_pin_enc, so_pin_enc, subject, label, csr, request_key,"
+    " cert_serial, cert, error, operator, started_at, updated_at, finished_at)"
+    " SELECT id, unit_id, bay, profile, token_id, token_serial, step, state, key_id,"
+    " key_alg, public_key, evidence, user_pin_enc, so_pin_enc, subject, label, csr, request_key,"
+    " cert_serial, cert, error, operator, started_at, updated_at, finished_at FROM jobs;"
+    "DROP TABLE jobs;"
+    "ALTER TABLE jobs_v2 RENAME TO jobs;"
+    "CREATE INDEX jobs_state ON jobs(state);"
+    "CREATE INDEX jobs_token ON jobs(profile, token_serial);";
+
 static const struct migration migrations[] = {
 	{ 1, "initial schema: orders, units, tokens, jobs, issuances, audit", migration_1 },
+	{ 2, "jobs can be suspended while their token is away", migration_2 },
 };
 
 const struct migration *

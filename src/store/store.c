@@ -95,6 +95,27 @@ store_rollback(struct store *st)
 		(void)exec_plain(st->db, "ROLLBACK");
 }
 
+/* Every reference still points at a row: checked before a migration
+ * commits, since migrations run with enforcement off (a table rebuild drops
+ * and renames a table that others reference, as SQLite's documented way of
+ * changing a constraint requires). */
+static int
+foreign_keys_hold(struct store *st)
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "PRAGMA foreign_key_check", -1, &q, NULL) != SQLITE_OK)
+		return UKEY_ERR_DB;
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		log_error("migration leaves a broken reference in table %s",
+		    (const char *)sqlite3_column_text(q, 0));
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : UKEY_ERR_DB;
+}
+
+/* Runs with foreign_keys off (the caller turns it on afterwards). */
 static int
 migrate(struct store *st)
 {
@@ -124,6 +145,7 @@ migrate(struct store *st)
 		if ((rc = store_begin(st)) != 0)
 			return rc;
 		if ((rc = exec_plain(st->db, m[i].sql)) != 0 ||
+		    (rc = foreign_keys_hold(st)) != 0 ||
 		    (rc = store_run(st, "INSERT INTO schema_migrations (version, what, applied_at)"
 		    " VALUES (?, ?, ?)", "itt", (int64_t)m[i].version, m[i].what, now)) != 0 ||
 		    (rc = store_commit(st)) != 0) {
@@ -155,8 +177,8 @@ store_open(const char *path, struct store **out)
 	sqlite3_busy_timeout(st->db, 5000);
 	if ((rc = exec_plain(st->db, "PRAGMA journal_mode=WAL")) != 0 ||
 	    (rc = exec_plain(st->db, "PRAGMA synchronous=FULL")) != 0 ||
-	    (rc = exec_plain(st->db, "PRAGMA foreign_keys=ON")) != 0 ||
-	    (rc = migrate(st)) != 0)
+	    (rc = migrate(st)) != 0 ||
+	    (rc = exec_plain(st->db, "PRAGMA foreign_keys=ON")) != 0)
 		goto out;
 	*out = st;
 	st = NULL;

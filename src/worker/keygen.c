@@ -27,6 +27,27 @@ destroy_quietly(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, const ch
 		log_info("destroyed the new %s", what);
 }
 
+/* Destroys every object with CKA_ID id: what an interrupted key generation
+ * of the same job may have left (a resumed job makes its key again). */
+static int
+discard_objects(struct p11 *p, CK_SESSION_HANDLE s, const uint8_t *id, size_t idlen)
+{
+	CK_ATTRIBUTE t[] = { { CKA_ID, (void *)id, (CK_ULONG)idlen } };
+	CK_OBJECT_HANDLE objs[8];
+	size_t n = 0, i;
+	CK_RV rv;
+	int rc;
+
+	if ((rc = p11_find(p, s, t, 1, objs, 8, &n)) != 0)
+		return rc;
+	for (i = 0; i < n; i++)
+		if ((rv = p->f->C_DestroyObject(s, objs[i])) != CKR_OK)
+			return p11_fail(p, "C_DestroyObject", rv);
+	if (n > 0)
+		log_info("destroyed %zu objects left by an interrupted key generation", n);
+	return 0;
+}
+
 int
 op_generate_key(struct p11 *p, struct json_object *req, struct json_object *rep)
 {
@@ -38,8 +59,8 @@ op_generate_key(struct p11 *p, struct json_object *req, struct json_object *rep)
 	CK_MECHANISM mech = { 0, NULL, 0 };
 	struct json_object *ev = NULL;
 	const char *alg, *label, *bad = NULL;
-	uint8_t *id = NULL, *spki = NULL;
-	size_t idlen = 0, spkilen = 0;
+	uint8_t *id = NULL, *spki = NULL, *discard = NULL;
+	size_t idlen = 0, spkilen = 0, discardlen = 0;
 	EVP_PKEY *key = NULL;
 	int rc, rsa, logged_in = 0;
 	CK_RV rv;
@@ -47,7 +68,9 @@ op_generate_key(struct p11 *p, struct json_object *req, struct json_object *rep)
 	if ((rc = req_pin(p, req, "user_pin", 1, &pin)) != 0 ||
 	    (rc = req_string(p, req, "alg", 1, 32, &alg)) != 0 ||
 	    (rc = req_hex(p, req, "id", 1, P11_MAX_ID, &id, &idlen)) != 0 ||
-	    (rc = req_string(p, req, "label", 1, P11_MAX_LABEL, &label)) != 0)
+	    (rc = req_string(p, req, "label", 1, P11_MAX_LABEL, &label)) != 0 ||
+	    (json_object_object_get(req, "discard_id") != NULL &&
+	    (rc = req_hex(p, req, "discard_id", 1, P11_MAX_ID, &discard, &discardlen)) != 0))
 		goto out;
 	if (strcmp(alg, "rsa2048") == 0) {
 		rsa = 1;
@@ -62,6 +85,8 @@ op_generate_key(struct p11 *p, struct json_object *req, struct json_object *rep)
 	if ((rc = p11_session_open(p, 1, CKU_USER, &pin, &s)) != 0)
 		goto out;
 	logged_in = 1;
+	if (discard != NULL && (rc = discard_objects(p, s, discard, discardlen)) != 0)
+		goto out;
 	/* one key per id: a second pair under the same id would make the
 	 * certificate ambiguous */
 	if ((rc = p11_find_by_id(p, s, CKO_PRIVATE_KEY, id, idlen, &old)) == 0) {
@@ -138,6 +163,7 @@ op_generate_key(struct p11 *p, struct json_object *req, struct json_object *rep)
 	EVP_PKEY_free(key);
 	OPENSSL_free(spki);
 	free(id);
+	free(discard);
 	secret_clear(&pin);
 	return rc;
 }
