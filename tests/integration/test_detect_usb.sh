@@ -154,10 +154,18 @@ grep -q TAGS "$WORK/untagged-1-3.umockdev" && fail "untagged copy still has tags
 OUT=$WORK/udev-untagged.jsonl
 usbbed_start "$OUT" --device "$HUB" -- "$WATCH" --profiles "$PROFILES" udev
 wait_started
-usbbed_add "$WORK/untagged-1-3.umockdev" > /dev/null
+sys_b=$(usbbed_add "$WORK/untagged-1-3.umockdev")
 # events come in order: had the untagged one been reported, it would be first
 usbbed_add "$DEV_A" > /dev/null
 expect 1 "$(usbbed_last_ms)" "arrived usb:1-2 $SERIAL_A test-epass2003 0100"
+echo "== udev: tagged later (rules installed, then udevadm trigger): reported on change"
+usbbed_property "$sys_b" TAGS=:ukey_station:
+usbbed_uevent "$sys_b" change
+expect 2 "$(usbbed_last_ms)" "arrived usb:1-3 $SERIAL_B test-epass2003 0100"
+# a further change of a device already reported reports nothing
+usbbed_uevent "$sys_b" change
+usbbed_remove "$sys_b"
+expect 3 "$(usbbed_last_ms)" "left usb:1-3 $SERIAL_B test-epass2003 0100"
 stop_watch
 
 echo "== libusb: no profile lists USB ids: starts, watches nothing"

@@ -9,6 +9,10 @@
 #       files, in order.
 #   usbbed_add FILE        adds the device(s) of FILE; prints the syspath
 #   usbbed_remove SYSPATH  pulls the device
+#   usbbed_uevent SYSPATH ACTION
+#                          sends a uevent ("change", "bind", ...)
+#   usbbed_property SYSPATH NAME=VALUE
+#                          sets a udev property (as udevd's rules would)
 #   usbbed_last_ms         prints the CLOCK_MONOTONIC time (ms) that usbbed
 #                          gave with its last answer: when the last device was
 #                          added or its removal announced
@@ -113,6 +117,16 @@ usbbed_remove() {
 	local r
 	r=$(_usbbed_cmd "remove $1") || return 1
 	echo "${r#* }" > "$USBBED_DIR/last_ms"
+}
+
+usbbed_uevent() {
+	local r
+	r=$(_usbbed_cmd "uevent $1 $2") || return 1
+	echo "${r#* }" > "$USBBED_DIR/last_ms"
+}
+
+usbbed_property() {
+	_usbbed_cmd "property $1 $2" > /dev/null
 }
 
 usbbed_last_ms() { cat "$USBBED_DIR/last_ms"; }

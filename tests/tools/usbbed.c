@@ -34,6 +34,13 @@
  *                   devices were created
  *   remove SYSPATH  sends a "remove" uevent for the device, then removes it
  *                   (and whatever is below it); answers "ok SYSPATH T_MS"
+ *   uevent SYSPATH ACTION
+ *                   sends a uevent ACTION ("change", "bind", ...) for the
+ *                   device; answers "ok SYSPATH T_MS" like remove
+ *   property SYSPATH NAME=VALUE
+ *                   sets a udev property of the device (what udevd would
+ *                   have put in its database, e.g. TAGS=:tag:); answers
+ *                   "ok SYSPATH"; send a "change" uevent to announce it
  *   quit            answers "ok quit", then stops COMMAND
  * End of input is taken as quit. usbbed exits when COMMAND exits (with its
  * exit status, 128+N when signal N ended it) or after quit, SIGTERM, SIGINT
@@ -54,6 +61,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -241,25 +249,68 @@ cmd_add(const char *path)
 	devfile_clear(&f);
 }
 
-static void
-cmd_remove(const char *syspath)
+/* 1 when syspath names a device of the testbed; else answers the error. */
+static int
+known_device(const char *syspath)
 {
 	char *p;
 	struct stat st;
-	double t;
 	int found;
 
 	if (strncmp(syspath, "/sys/devices/", 13) != 0 || strstr(syspath, "/../") != NULL) {
 		answer("error %s: not a device path (/sys/devices/...)", syspath);
-		return;
+		return 0;
 	}
 	p = g_strconcat(root, syspath, "/uevent", NULL);
 	found = stat(p, &st) == 0;
 	g_free(p);
-	if (!found) {
+	if (!found)
 		answer("error %s: no such device in the testbed", syspath);
+	return found;
+}
+
+static void
+cmd_uevent(char *arg)
+{
+	char *action = strrchr(arg, ' ');
+	double t;
+
+	if (action == NULL || action[1] == '\0') {
+		answer("error usage: uevent SYSPATH ACTION");
 		return;
 	}
+	*action++ = '\0';
+	if (!known_device(arg))
+		return;
+	t = now_ms();
+	umockdev_testbed_uevent(tb, arg, action);
+	answer("ok %s %.3f", arg, t);
+}
+
+static void
+cmd_property(char *arg)
+{
+	char *name = strchr(arg, ' '), *value;
+
+	if (name == NULL || (value = strchr(name + 1, '=')) == NULL || value == name + 1) {
+		answer("error usage: property SYSPATH NAME=VALUE");
+		return;
+	}
+	*name++ = '\0';
+	*value++ = '\0';
+	if (!known_device(arg))
+		return;
+	umockdev_testbed_set_property(tb, arg, name, value);
+	answer("ok %s", arg);
+}
+
+static void
+cmd_remove(const char *syspath)
+{
+	double t;
+
+	if (!known_device(syspath))
+		return;
 	/* the uevent is built from the device's sysfs entry: send it first */
 	t = now_ms();
 	umockdev_testbed_uevent(tb, syspath, "remove");
@@ -302,7 +353,7 @@ reexec_preloaded(char **argv)
 static pid_t
 spawn(char **argv, const char *output, const sigset_t *oldmask)
 {
-	pid_t pid;
+	pid_t pid, parent = getpid();
 
 	fflush(stdout);
 	pid = fork();
@@ -311,8 +362,12 @@ spawn(char **argv, const char *output, const sigset_t *oldmask)
 		return -1;
 	}
 	if (pid == 0) {
-		int fd = open("/dev/null", O_RDONLY);
+		int fd;
 
+		/* should usbbed be killed outright, COMMAND is stopped all the same */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
+			_exit(127);
+		fd = open("/dev/null", O_RDONLY);
 		if (fd < 0 || dup2(fd, 0) < 0)
 			_exit(127);
 		close(fd);
@@ -389,13 +444,17 @@ handle_line(char *line)
 		cmd_add(arg);
 	} else if (strcmp(line, "remove") == 0 && arg != NULL && *arg != '\0') {
 		cmd_remove(arg);
+	} else if (strcmp(line, "uevent") == 0 && arg != NULL) {
+		cmd_uevent(arg);
+	} else if (strcmp(line, "property") == 0 && arg != NULL) {
+		cmd_property(arg);
 	} else if (strcmp(line, "quit") == 0 && arg == NULL) {
 		answer("ok quit");
 		return 1;
 	} else if (line[0] == '\0' && arg == NULL) {
 		answer("error empty command");
 	} else {
-		answer("error unknown command '%s' (add FILE, remove SYSPATH, quit)", line);
+		answer("error unknown command '%s' (add, remove, uevent, property, quit)", line);
 	}
 	return 0;
 }
@@ -452,6 +511,14 @@ main(int argc, char **argv)
 		return 70;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* blocked before the testbed starts any thread, so that they all
+	 * inherit the mask and the signals reach only the signalfd */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, &oldmask);
 
 	tb = umockdev_testbed_new();
 	root = umockdev_testbed_get_root_dir(tb);
@@ -467,12 +534,6 @@ main(int argc, char **argv)
 		devfile_clear(&f);
 	}
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, &oldmask);
 	if ((sfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0) {
 		fprintf(stderr, "usbbed: signalfd: %s\n", strerror(errno));
 		goto out;
