@@ -716,6 +716,14 @@ cmd_events(int argc, char **argv)
  * daemon.
  */
 
+static const char *
+str_or_dash(struct json_object *o, const char *key)
+{
+	const char *v = json_object_get_string(json_object_object_get(o, key));
+
+	return v != NULL ? v : "-";
+}
+
 /* A flat row of the profiles table from one fw_profile_to_json() object;
  * NULL on memory failure. */
 static struct json_object *
@@ -727,8 +735,7 @@ profile_row(struct json_object *p)
 
 	if (row == NULL)
 		return NULL;
-	json_object_object_add(row, "name", json_object_new_string(
-	    json_object_get_string(json_object_object_get(p, "name"))));
+	json_object_object_add(row, "name", json_object_new_string(str_or_dash(p, "name")));
 	json_object_object_add(row, "verified", json_object_new_string(
 	    json_object_get_boolean(json_object_object_get(p, "verified")) ? "yes" : "no"));
 	json_object_object_add(row, "virtual", json_object_new_string(
@@ -736,17 +743,14 @@ profile_row(struct json_object *p)
 	buf[0] = '\0';
 	if ((usb = json_object_object_get(p, "usb")) != NULL) {
 		a = json_object_object_get(usb, "product_ids");
-		len = (size_t)snprintf(buf, sizeof(buf), "%s:",
-		    json_object_get_string(json_object_object_get(usb, "vendor_id")));
+		len = (size_t)snprintf(buf, sizeof(buf), "%s:", str_or_dash(usb, "vendor_id"));
 		for (i = 0; i < json_object_array_length(a) && len < sizeof(buf); i++)
 			len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s", i ? "," : "",
 			    json_object_get_string(json_object_array_get_idx(a, i)));
 	}
 	json_object_object_add(row, "usb", json_object_new_string(buf[0] ? buf : "-"));
 	pk = json_object_object_get(p, "pkcs11");
-	json_object_object_add(row, "reader", json_object_new_string(
-	    json_object_object_get(pk, "reader_pattern") ?
-	    json_object_get_string(json_object_object_get(pk, "reader_pattern")) : "-"));
+	json_object_object_add(row, "reader", json_object_new_string(str_or_dash(pk, "reader_pattern")));
 	json_object_object_add(row, "module", json_object_new_string(
 	    json_object_get_string(json_object_object_get(pk, "module")) ? "installed" : "missing"));
 	a = json_object_object_get(p, "algorithms");
