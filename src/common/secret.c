@@ -78,6 +78,12 @@ secret_random_alnum(struct secret *s, size_t n)
 	return secret_random_from(s, n, "23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz");
 }
 
+int
+secret_random_hex(struct secret *s, size_t n)
+{
+	return secret_random_from(s, n, "0123456789ABCDEF");
+}
+
 void
 secret_clear(struct secret *s)
 {

@@ -19,6 +19,9 @@ int secret_random_digits(struct secret *s, size_t n);
 /* Fills s with n random characters from a PIN-safe alphabet (letters and digits). */
 int secret_random_alnum(struct secret *s, size_t n);
 
+/* n random upper-case hex digits (an SO PIN that encodes a binary key). */
+int secret_random_hex(struct secret *s, size_t n);
+
 /* Wipes and frees s's buffer; s may be all-zero. Leaves s empty. */
 void secret_clear(struct secret *s);
 

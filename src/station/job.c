@@ -509,6 +509,11 @@ token_refusal(struct station *s, struct bay *b, char *why, size_t whylen)
 		snprintf(why, whylen, "token %s holds issued certificate %s; it is not wiped",
 		    b->token_serial, jstr(known, "issued"));
 		rc = UKEY_ERR_NOTBLANK;
+	} else if (b->profile->quirks & FW_QUIRK_INIT_NEEDS_BLANK) {
+		snprintf(why, whylen, "token %s is not blank and model %s can only be initialised"
+		    " when blank (quirk init-needs-blank); erase it with the vendor's tool first",
+		    b->token_serial, b->profile->name);
+		rc = UKEY_ERR_NOTBLANK;
 	} else if (!b->allow_wipe) {
 		snprintf(why, whylen, "token %s is not blank (initialised by this station, no"
 		    " certificate issued); allow wiping it with: ukeyctl bay wipe --bay %d",
@@ -561,6 +566,15 @@ job_start_if_possible(struct station *s, struct bay *b)
 			    (long long)job_id, ukey_strerror(rc));
 		return;
 	}
+	if (!b->profile->init_token) {
+		/* every job starts with C_InitToken; this model cannot take it */
+		snprintf(why, sizeof(why), "profile %s: the station cannot initialise this model's"
+		    " tokens (pkcs11.init_token = no); it is not used for production", b->profile->name);
+		bay_set_state(s, b, BAY_REFUSED, "%s", why);
+		station_audit(s, b->operator_name, "bay.token_refused", 0, 0, 0, b->token_serial,
+		    b->name, json_object_new_string(why));
+		return;
+	}
 	if ((rc = token_refusal(s, b, why, sizeof(why))) != 0) {
 		bay_set_state(s, b, BAY_REFUSED, "%s", why);
 		station_audit(s, b->operator_name, "bay.token_refused", 0, 0, 0, b->token_serial,
@@ -604,7 +618,17 @@ job_start_if_possible(struct station *s, struct bay *b)
 	}
 
 	/* PINs are chosen before the job row exists so that the row never lacks them */
-	if ((rc = secret_random_alnum(&so, (size_t)b->profile->so_pin_length)) != 0)
+	switch (b->profile->so_pin_charset) {
+	case FW_PIN_DIGITS:
+		rc = secret_random_digits(&so, (size_t)b->profile->so_pin_length);
+		break;
+	case FW_PIN_HEX:
+		rc = secret_random_hex(&so, (size_t)b->profile->so_pin_length);
+		break;
+	default:
+		rc = secret_random_alnum(&so, (size_t)b->profile->so_pin_length);
+	}
+	if (rc != 0)
 		goto out;
 	if (b->profile->user_pin_random)
 		rc = secret_random_digits(&user, (size_t)b->profile->user_pin_length);

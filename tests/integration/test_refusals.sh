@@ -52,6 +52,10 @@ ctl sim plug --bay 2 --token "$((10#$token))" --wait >/dev/null 2>&1 || true
 ctl bay wipe --bay 2 >/dev/null || fail "bay wipe"
 ctl bay wait --bay 2 >/dev/null || fail "wiped token not issued: $(bay_field 2 reason)"
 [ "$(db "SELECT count(*) FROM issuances")" = 1 ] || fail "no issuance after the wipe"
+# a model the station cannot initialise: refused before anything is asked of it
+ctl sim plug --bay 3 --profile softhsm2-noinit --wait >/dev/null 2>&1 || true
+[ "$(bay_field 3 state)" = refused ] || fail "init_token = no: bay 3 is $(bay_field 3 state)"
+bay_field 3 reason | grep -q "init_token = no" || fail "init_token = no: $(bay_field 3 reason)"
 ctl audit verify >/dev/null || fail "audit verify"
 stop_station
 echo "PASS: non-blank token and wrong-key certificate refused; wiped token re-used"
