@@ -20,9 +20,12 @@ HUB=$DATA/usb1-root-hub.umockdev
 DEV_A=$DATA/epass2003-1-2.umockdev		# usb:1-2, serial 0F1E2D3C4B5A0102, fw 1.00
 DEV_B=$DATA/epass2003-1-3.umockdev		# usb:1-3, serial 0F1E2D3C4B5A0103, fw 1.00
 DEV_C=$DATA/epass2003-newfw-1-4.umockdev	# usb:1-4, serial 0F1E2D3C4B5A0104, fw 3.00
+HUB_1=$DATA/hub-1-1.umockdev			# an external hub on port 1-1
+DEV_D=$DATA/epass2003-1-1.3.umockdev		# usb:1-1.3 (behind it), serial 0F1E2D3C4B5A0113
 SERIAL_A=0F1E2D3C4B5A0102
 SERIAL_B=0F1E2D3C4B5A0103
 SERIAL_C=0F1E2D3C4B5A0104
+SERIAL_D=0F1E2D3C4B5A0113
 [ -x "$WATCH" ] || { echo "FAIL: $WATCH not built" >&2; exit 1; }
 
 WORK=$(mktemp -d /tmp/ukey-detect-usb.XXXXXX)
@@ -145,6 +148,17 @@ for source in libusb udev; do
 	usbbed_remove "${USBBED_DEVICES[1]}"
 	expect 3 "$(usbbed_last_ms)" "left usb:1-2 $SERIAL_A test-epass2003 0100"
 	no_more 3 0.5
+	stop_watch
+
+	echo "== $source: a token behind a hub: the bay is the whole port path"
+	OUT=$WORK/$source-hub.jsonl
+	usbbed_start "$OUT" --device "$HUB" --device "$HUB_1" -- \
+		"$WATCH" --profiles "$PROFILES" "$source"
+	wait_started
+	sys_d=$(usbbed_add "$DEV_D")
+	expect 1 "$(usbbed_last_ms)" "arrived usb:1-1.3 $SERIAL_D test-epass2003 0100"
+	usbbed_remove "$sys_d"
+	expect 2 "$(usbbed_last_ms)" "left usb:1-1.3 $SERIAL_D test-epass2003 0100"
 	stop_watch
 done
 
