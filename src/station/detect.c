@@ -135,7 +135,7 @@ detect_start_all(struct station *s)
 	for (i = 0; i < MAX_SOURCES; i++) {
 		const struct detect_source_ops *ops = source_table[i].ops;
 		int k = s->n_sources;
-		char err[256] = "";
+		char err[200] = "";
 
 		if (!(s->cfg.sources & source_table[i].bit))
 			continue;
