@@ -109,7 +109,7 @@ rv_text(LONG rv, char *buf, size_t len)
 
 	if (name != NULL)
 		return name;
-	snprintf(buf, len, "0x%08lX", (unsigned long)rv);
+	snprintf(buf, len, "0x%08lX", (unsigned long)rv & 0xFFFFFFFFUL);	/* PC/SC codes are 32-bit */
 	return buf;
 }
 
