@@ -1,6 +1,10 @@
 /* Shared helpers of the detection sources. */
 #include <stdio.h>
 
+#include <json-c/json.h>
+
+#include "common/log.h"
+#include "detect/profile.h"
 #include "detect/source.h"
 
 const char *
@@ -34,4 +38,52 @@ detect_usb_bay(char *dst, size_t dstsz, unsigned bus, const unsigned char *ports
 		len += (size_t)n;
 	}
 	return 0;
+}
+
+void
+detect_usb_describe(const struct fw_profile_set *fw, struct detect_event *ev, const char *port)
+{
+	ev->profile = fw_profile_set_match_usb(fw, ev->vid, ev->pid, ev->bcd);
+	snprintf(ev->device, sizeof(ev->device), "%04x:%04x fw %x.%02x serial %s at %s",
+	    ev->vid, ev->pid, ev->bcd >> 8, ev->bcd & 0xff,
+	    ev->usb_serial[0] != '\0' ? ev->usb_serial : "(none)", port);
+	if (ev->profile == NULL)
+		log_info("%s: firmware outside every profile's range, reported but not used",
+		    ev->device);
+}
+
+static void
+add_text(struct json_object *o, const char *key, const char *v)
+{
+	if (v[0] != '\0')
+		json_object_object_add(o, key, json_object_new_string(v));
+}
+
+struct json_object *
+detect_event_json(const struct detect_event *ev)
+{
+	struct json_object *o = json_object_new_object();
+	char id[8];
+
+	if (o == NULL)
+		return NULL;
+	json_object_object_add(o, "kind", json_object_new_string(detect_kind_name(ev->kind)));
+	json_object_object_add(o, "source", json_object_new_string(ev->source));
+	json_object_object_add(o, "bay", ev->bay[0] ? json_object_new_string(ev->bay) : NULL);
+	if (ev->vid || ev->pid) {
+		snprintf(id, sizeof(id), "%04x", ev->vid);
+		json_object_object_add(o, "vid", json_object_new_string(id));
+		snprintf(id, sizeof(id), "%04x", ev->pid);
+		json_object_object_add(o, "pid", json_object_new_string(id));
+		snprintf(id, sizeof(id), "%04x", ev->bcd);
+		json_object_object_add(o, "bcd", json_object_new_string(id));
+	}
+	add_text(o, "usb_serial", ev->usb_serial);
+	add_text(o, "reader", ev->reader);
+	add_text(o, "atr", ev->atr);
+	json_object_object_add(o, "device", ev->device[0] ? json_object_new_string(ev->device) : NULL);
+	json_object_object_add(o, "profile",
+	    ev->profile ? json_object_new_string(ev->profile->name) : NULL);
+	add_text(o, "message", ev->message);
+	return o;
 }

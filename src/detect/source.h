@@ -85,4 +85,17 @@ const char *detect_kind_name(enum detect_kind k);
 int detect_usb_bay(char *dst, size_t dstsz, unsigned bus, const unsigned char *ports,
     int nports);
 
+/* Fills the profile (fw_profile_set_match_usb) and the human description of
+ * a USB event whose ids, serial and bay are set; port is the kernel's port
+ * path ("1-2.3"). A device outside every profile is logged. */
+void detect_usb_describe(const struct fw_profile_set *fw, struct detect_event *ev,
+    const char *port);
+
+struct json_object;
+
+/* The event as JSON: kind, source, bay, ids (4 hex digits) when set,
+ * usb_serial, reader, atr, device, profile name or null, message. Empty
+ * strings are left out. NULL on memory failure; the caller puts it. */
+struct json_object *detect_event_json(const struct detect_event *ev);
+
 #endif

@@ -188,17 +188,11 @@ handle_arrival(struct detect_source *src, struct pending *p)
 	ev->pid = p->desc.idProduct;
 	ev->bcd = p->desc.bcdDevice;
 	read_serial(port, ev->usb_serial, sizeof(ev->usb_serial));
-	ev->profile = fw_profile_set_match_usb(src->fw, ev->vid, ev->pid, ev->bcd);
-	snprintf(ev->device, sizeof(ev->device), "%04x:%04x fw %x.%02x serial %s at %s",
-	    ev->vid, ev->pid, ev->bcd >> 8, ev->bcd & 0xff,
-	    ev->usb_serial[0] != '\0' ? ev->usb_serial : "(none)", port);
+	detect_usb_describe(src->fw, ev, port);
 	pr->dev = p->dev;
 	p->dev = NULL;		/* the reference moves to the present list */
 	pr->next = src->present;
 	src->present = pr;
-	if (ev->profile == NULL)
-		log_info("%s: firmware outside every profile's range, reported but not used",
-		    ev->device);
 	src->emit(src->emit_ctx, ev);
 }
 

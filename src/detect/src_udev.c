@@ -181,15 +181,9 @@ handle_add(struct detect_source *src, struct udev_device *dev)
 			}
 		}
 	}
-	ev->profile = fw_profile_set_match_usb(src->fw, ev->vid, ev->pid, ev->bcd);
-	snprintf(ev->device, sizeof(ev->device), "%04x:%04x fw %x.%02x serial %s at %s",
-	    ev->vid, ev->pid, ev->bcd >> 8, ev->bcd & 0xff,
-	    ev->usb_serial[0] != '\0' ? ev->usb_serial : "(none)", name);
+	detect_usb_describe(src->fw, ev, name);
 	k->next = src->known;
 	src->known = k;
-	if (ev->profile == NULL)
-		log_info("%s: firmware outside every profile's range, reported but not used",
-		    ev->device);
 	src->emit(src->emit_ctx, ev);
 }
 

@@ -224,34 +224,13 @@ detect_status_json(struct station *s)
 static struct json_object *
 event_json(const struct station_event *e)
 {
-	struct json_object *o = json_object_new_object();
-	const struct detect_event *ev = &e->ev;
-	char id[8];
+	struct json_object *o = detect_event_json(&e->ev);
 
+	/* the stored event's profile pointer is gone; its name was kept */
+	json_object_object_add(o, "profile", e->profile[0] ? json_object_new_string(e->profile) : NULL);
 	json_object_object_add(o, "seq", json_object_new_int64(e->seq));
 	json_object_object_add(o, "time", json_object_new_int64(e->wall));
 	json_object_object_add(o, "t_ms", json_object_new_int64(e->t_ms));
-	json_object_object_add(o, "kind", json_object_new_string(detect_kind_name(ev->kind)));
-	json_object_object_add(o, "source", json_object_new_string(ev->source));
-	json_object_object_add(o, "bay", ev->bay[0] ? json_object_new_string(ev->bay) : NULL);
-	if (ev->vid || ev->pid) {
-		snprintf(id, sizeof(id), "%04x", ev->vid);
-		json_object_object_add(o, "vid", json_object_new_string(id));
-		snprintf(id, sizeof(id), "%04x", ev->pid);
-		json_object_object_add(o, "pid", json_object_new_string(id));
-		snprintf(id, sizeof(id), "%04x", ev->bcd);
-		json_object_object_add(o, "bcd", json_object_new_string(id));
-	}
-	if (ev->usb_serial[0])
-		json_object_object_add(o, "usb_serial", json_object_new_string(ev->usb_serial));
-	if (ev->reader[0])
-		json_object_object_add(o, "reader", json_object_new_string(ev->reader));
-	if (ev->atr[0])
-		json_object_object_add(o, "atr", json_object_new_string(ev->atr));
-	json_object_object_add(o, "device", ev->device[0] ? json_object_new_string(ev->device) : NULL);
-	json_object_object_add(o, "profile", e->profile[0] ? json_object_new_string(e->profile) : NULL);
-	if (ev->message[0])
-		json_object_object_add(o, "message", json_object_new_string(ev->message));
 	return o;
 }
 

@@ -260,6 +260,21 @@ resume_step(struct station *s, int64_t job_id)
 	return st;
 }
 
+/* The bay's job runs from now; the first job after an arrival gives the
+ * arrival-to-job latency. */
+static void
+bay_job_started(struct bay *b, int64_t job_id)
+{
+	b->job_id = job_id;
+	b->started_ms = now_ms();
+	if (b->arrived_ms > 0) {
+		b->arrival_to_job_ms = b->started_ms - b->arrived_ms;
+		b->arrived_ms = 0;
+		log_info("bay %s: job %lld started %lld ms after the token arrived", b->name,
+		    (long long)job_id, (long long)b->arrival_to_job_ms);
+	}
+}
+
 /* Resumes the suspended job job_id on the token now in bay b. */
 static int
 job_resume(struct station *s, struct bay *b, int64_t job_id)
@@ -318,12 +333,7 @@ job_resume(struct station *s, struct bay *b, int64_t job_id)
 		store_rollback(s->st);
 		goto out;
 	}
-	b->job_id = job_id;
-	b->started_ms = now_ms();
-	if (b->arrived_ms > 0) {
-		b->arrival_to_job_ms = b->started_ms - b->arrived_ms;
-		b->arrived_ms = 0;
-	}
+	bay_job_started(b, job_id);
 	bay_set_state(s, b, BAY_WORKING, "job %lld resumed at step %s", (long long)job_id,
 	    job_step_names[st]);
 	log_info("bay %s: job %lld resumed at step %s on token %s", b->name, (long long)job_id,
@@ -675,14 +685,7 @@ job_start_if_possible(struct station *s, struct bay *b)
 		store_rollback(s->st);
 		goto out;
 	}
-	b->job_id = job_id;
-	b->started_ms = now_ms();
-	if (b->arrived_ms > 0) {
-		b->arrival_to_job_ms = b->started_ms - b->arrived_ms;
-		b->arrived_ms = 0;
-		log_info("bay %s: job %lld started %lld ms after the token arrived", b->name,
-		    (long long)job_id, (long long)b->arrival_to_job_ms);
-	}
+	bay_job_started(b, job_id);
 	secret_clear(&b->user_pin);
 	b->user_pin = user;
 	memset(&user, 0, sizeof(user));

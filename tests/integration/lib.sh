@@ -108,3 +108,12 @@ wait_for_step() {
 
 # token_conf N: the softhsm2.conf of virtual token N
 token_conf() { printf '%s/sim/tokens/%04d/softhsm2.conf' "$STATE" "$1"; }
+
+# softhsm_store DIR: an empty SoftHSM2 token store in DIR (one blank token),
+# made the store of everything started from here on (SOFTHSM2_CONF)
+softhsm_store() {
+	mkdir -p "$1/tokens"
+	printf 'directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n' \
+		"$1" > "$1/softhsm2.conf"
+	export SOFTHSM2_CONF=$1/softhsm2.conf
+}

@@ -39,10 +39,7 @@ wait_events() {	# wait_events KIND BAY N: until N such events were reported
 	fail "fewer than $3 $1 events for '$2'"
 }
 
-mkdir -p "$STATE/hsm/tokens"
-printf 'directories.tokendir = %s/hsm/tokens\nobjectstore.backend = file\nlog.level = ERROR\n' \
-	"$STATE" > "$STATE/hsm/softhsm2.conf"
-export SOFTHSM2_CONF=$STATE/hsm/softhsm2.conf
+softhsm_store "$STATE/hsm"
 cat > "$STATE/ukeyd.conf" <<EOT
 [station]
 id = test-station

@@ -44,10 +44,7 @@ for b in json.load(sys.stdin):
 passed=0
 for source in libusb udev; do
 	rm -rf "$STATE"/*
-	mkdir -p "$STATE/hsm/tokens"
-	printf 'directories.tokendir = %s/hsm/tokens\nobjectstore.backend = file\nlog.level = ERROR\n' \
-		"$STATE" > "$STATE/hsm/softhsm2.conf"
-	export SOFTHSM2_CONF=$STATE/hsm/softhsm2.conf
+	softhsm_store "$STATE/hsm"
 	cat > "$STATE/ukeyd.conf" <<EOT
 [station]
 id = test-station
