@@ -275,6 +275,27 @@ p11_unload(struct p11 *p)
 	p->have_slot = 0;
 }
 
+/* Lists up to P11_MAX_SLOTS slots with a token present into slots; *n gets
+ * how many. The first call asks for the count, so that a module with more
+ * slots than kept answers CKR_BUFFER_TOO_SMALL rather than a partial list. */
+static int
+present_slots(struct p11 *p, CK_SLOT_ID *slots, CK_ULONG *n)
+{
+	CK_RV rv;
+
+	*n = 0;
+	if ((rv = p->f->C_GetSlotList(CK_TRUE, NULL, n)) != CKR_OK)
+		return p11_fail(p, "C_GetSlotList", rv);
+	if (*n > P11_MAX_SLOTS)
+		*n = P11_MAX_SLOTS;
+	if (*n > 0 && (rv = p->f->C_GetSlotList(CK_TRUE, slots, n)) != CKR_OK &&
+	    rv != CKR_BUFFER_TOO_SMALL)
+		return p11_fail(p, "C_GetSlotList", rv);
+	if (*n > P11_MAX_SLOTS)
+		*n = P11_MAX_SLOTS;
+	return 0;
+}
+
 int
 p11_rescan(struct p11 *p)
 {
@@ -315,18 +336,11 @@ p11_select_slot(struct p11 *p, const struct p11_match *m, size_t *ncand)
 	char pick_serial[sizeof(p->serial)] = "", seen[256] = "";
 	CK_ULONG n = 0, i;
 	size_t k, cand = 0, used = 0;
-	CK_RV rv;
+	int rc;
 
 	*ncand = 0;
-	if ((rv = p->f->C_GetSlotList(CK_TRUE, NULL, &n)) != CKR_OK)
-		return p11_fail(p, "C_GetSlotList", rv);
-	if (n > P11_MAX_SLOTS)
-		n = P11_MAX_SLOTS;
-	if (n > 0 && (rv = p->f->C_GetSlotList(CK_TRUE, slots, &n)) != CKR_OK &&
-	    rv != CKR_BUFFER_TOO_SMALL)
-		return p11_fail(p, "C_GetSlotList", rv);
-	if (n > P11_MAX_SLOTS)
-		n = P11_MAX_SLOTS;
+	if ((rc = present_slots(p, slots, &n)) != 0)
+		return rc;
 	for (i = 0; i < n; i++) {
 		CK_SLOT_INFO si;
 		CK_TOKEN_INFO ti;
@@ -385,18 +399,10 @@ p11_find_slot(struct p11 *p, const char *serial)
 	CK_SLOT_ID slots[P11_MAX_SLOTS];
 	CK_ULONG n = 0, i;
 	CK_RV rv;
+	int rc;
 
-	/* first call for the count so that a module with more slots than we
-	 * keep answers CKR_BUFFER_TOO_SMALL rather than a partial list */
-	if ((rv = p->f->C_GetSlotList(CK_TRUE, NULL, &n)) != CKR_OK)
-		return p11_fail(p, "C_GetSlotList", rv);
-	if (n > P11_MAX_SLOTS)
-		n = P11_MAX_SLOTS;
-	if (n > 0 && (rv = p->f->C_GetSlotList(CK_TRUE, slots, &n)) != CKR_OK &&
-	    rv != CKR_BUFFER_TOO_SMALL)
-		return p11_fail(p, "C_GetSlotList", rv);
-	if (n > P11_MAX_SLOTS)
-		n = P11_MAX_SLOTS;
+	if ((rc = present_slots(p, slots, &n)) != 0)
+		return rc;
 	for (i = 0; i < n; i++) {
 		CK_TOKEN_INFO ti;
 		char ser[sizeof(p->serial)];
