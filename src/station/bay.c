@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -75,7 +76,7 @@ static int
 worker_spawn(struct station *s, struct bay *b, const char *module)
 {
 	int sv[2];
-	pid_t pid;
+	pid_t pid, parent = getpid();
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
 		log_error("socketpair: %s", strerror(errno));
@@ -91,6 +92,10 @@ worker_spawn(struct station *s, struct bay *b, const char *module)
 		char *argv[] = { "ukey-worker", "--fd", "3", "--module", (char *)module, "--bay",
 			b->name, NULL };
 
+		/* a worker never outlives its daemon, even one killed with -9:
+		 * a module stuck in a call must not keep the token */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+			_exit(127);
 		if (dup2(sv[1], 3) < 0)
 			_exit(127);
 		if (b->softhsm_conf[0])

@@ -84,6 +84,28 @@ for spec in generate_key:C_GenerateKeyPair make_csr:C_Sign ca_submit:CA write_ce
 	echo "ok: pulled at $step ($call), resumed, issued"
 done
 
+# the station killed mid-job: at restart the job waits for its token, whose
+# return resumes it (its hung worker died with the daemon)
+echo "C_GenerateKeyPair * hang" > "$UKEY_FAULTP11_CONF"
+tok=$(ctl --json sim plug --bay 1 --profile softhsm2-fault |
+	python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') || fail "plug"
+wait_for_step 1 generate_key
+job=$(db "SELECT max(id) FROM jobs")
+kill -KILL "$DAEMON_PID"
+wait "$DAEMON_PID" 2>/dev/null || true
+DAEMON_PID=""
+for _ in $(seq 100); do pgrep -f "ukey-worker.*--bay sim-1" >/dev/null || break; sleep 0.05; done
+pgrep -f "ukey-worker.*--bay sim-1" >/dev/null && fail "the worker outlived the killed daemon"
+rm -f "$UKEY_FAULTP11_CONF"
+start_station
+[ "$(db "SELECT state || ' ' || step FROM jobs WHERE id = $job")" = "suspended generate_key" ] ||
+	fail "after the restart job $job is $(db "SELECT state || ' ' || step FROM jobs WHERE id = $job")"
+ctl sim plug --bay 1 --token "$tok" --profile softhsm2-fault --wait >/dev/null ||
+	fail "token back after the restart: $(bay_field 1 reason)"
+[ "$(db "SELECT state FROM jobs WHERE id = $job")" = issued ] || fail "job $job not issued after the restart"
+ctl sim unplug --bay 1 >/dev/null
+echo "ok: killed at generate_key, restarted, resumed, issued"
+
 # a different token in the bay of a suspended job starts fresh on another unit
 tok=$(pull_at generate_key C_GenerateKeyPair)
 job=$(db "SELECT max(id) FROM jobs")
@@ -119,7 +141,7 @@ assert ("arrived", "sim-1", "softhsm2-fault") in kinds, kinds
 assert ("left", "sim-1", "softhsm2-fault") in kinds, kinds
 assert all(e["source"] == "sim" for e in ev), ev
 ' || fail "event stream"
-[ -n "$(bay_field 2 arrival_to_job_ms)" ] || fail "no arrival-to-job latency"
+[ -n "$(bay_field 3 arrival_to_job_ms)" ] || fail "no arrival-to-job latency"
 ctl audit verify >/dev/null || fail "audit verify"
 stop_station
 echo "PASS: pulled tokens suspended their jobs and resumed them when plugged back"
