@@ -284,10 +284,11 @@ forget_readers(struct detect_source *s)
 	return rc;
 }
 
-/* Thread: asks pcscd for its readers; adds the new ones (READER_ADDED) and
- * drops those no longer listed (TOKEN_LEFT if a card was in it, then
- * READER_REMOVED). Returns a PC/SC code; -1 as SCARD_F_INTERNAL_ERROR when
- * the source is stopping. */
+/* Thread: asks pcscd for its readers (a roll call); adds the new ones
+ * (READER_ADDED) and drops those no longer listed (TOKEN_LEFT if a card was
+ * in it, then READER_REMOVED). Returns SCARD_S_SUCCESS, the code of a failed
+ * SCardListReaders, or SCARD_F_INTERNAL_ERROR when an event could not be
+ * passed on (the source is stopping). */
 static LONG
 roll_call(struct detect_source *s, SCARDCONTEXT hctx)
 {
