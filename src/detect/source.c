@@ -41,6 +41,30 @@ detect_usb_bay(char *dst, size_t dstsz, unsigned bus, const unsigned char *ports
 }
 
 void
+detect_usb_set_serial(struct detect_event *ev, const char *raw, const char *where)
+{
+	size_t n, i;
+
+	ev->usb_serial[0] = '\0';
+	if (raw == NULL) {
+		log_debug("%s: no serial number", where);
+		return;
+	}
+	n = (size_t)snprintf(ev->usb_serial, sizeof(ev->usb_serial), "%s", raw);
+	if (n >= sizeof(ev->usb_serial))
+		n = sizeof(ev->usb_serial) - 1;
+	while (n > 0 && (ev->usb_serial[n - 1] == '\n' || ev->usb_serial[n - 1] == ' '))
+		ev->usb_serial[--n] = '\0';
+	for (i = 0; i < n; i++) {
+		if ((unsigned char)ev->usb_serial[i] < 0x20 || ev->usb_serial[i] == 0x7f) {
+			log_debug("%s: control character in the serial number, ignored", where);
+			ev->usb_serial[0] = '\0';
+			return;
+		}
+	}
+}
+
+void
 detect_usb_describe(const struct fw_profile_set *fw, struct detect_event *ev, const char *port)
 {
 	ev->profile = fw_profile_set_match_usb(fw, ev->vid, ev->pid, ev->bcd);

@@ -85,6 +85,11 @@ const char *detect_kind_name(enum detect_kind k);
 int detect_usb_bay(char *dst, size_t dstsz, unsigned bus, const unsigned char *ports,
     int nports);
 
+/* Sets ev->usb_serial from the kernel's sysfs "serial" text raw (NULL: none):
+ * trailing newline and blanks dropped; a value holding a control character
+ * is not a serial number and leaves "" (logged at debug level, naming where). */
+void detect_usb_set_serial(struct detect_event *ev, const char *raw, const char *where);
+
 /* Fills the profile (fw_profile_set_match_usb) and the human description of
  * a USB event whose ids, serial and bay are set; port is the kernel's port
  * path ("1-2.3"). A device outside every profile is logged. */

@@ -102,40 +102,30 @@ on_hotplug(libusb_context *usb, libusb_device *dev, libusb_hotplug_event event, 
 }
 
 /* Reads the sysfs attribute "serial" of the device at port path port ("1-2.3")
- * into dst; leaves "" when there is none or it cannot be read. libusb could
+ * into ev; leaves "" when there is none or it cannot be read. libusb could
  * only read the string descriptor through an open handle (a control transfer
  * to the token, which may be busy with another program); the kernel keeps
  * the string it read at enumeration. */
 static void
-read_serial(const char *port, char *dst, size_t dstsz)
+read_serial(const char *port, struct detect_event *ev)
 {
-	char path[DETECT_BAY_MAX + 64];
-	ssize_t n;
-	size_t i;
-	int fd;
+	char path[DETECT_BAY_MAX + 64], buf[sizeof(ev->usb_serial)];
+	ssize_t n = -1;
+	int fd, err;
 
-	dst[0] = '\0';
 	snprintf(path, sizeof(path), SYSFS_USB "/%s/serial", port);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		log_debug("%s: %s (no serial number)", path, strerror(errno));
-		return;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		err = errno;
+		close(fd);
+	} else {
+		err = errno;
 	}
-	n = read(fd, dst, dstsz - 1);
-	if (n < 0) {
-		log_debug("read %s: %s (no serial number)", path, strerror(errno));
-		n = 0;
-	}
-	close(fd);
-	dst[n] = '\0';
-	while (n > 0 && (dst[n - 1] == '\n' || dst[n - 1] == ' '))
-		dst[--n] = '\0';
-	for (i = 0; dst[i] != '\0'; i++) {
-		if ((unsigned char)dst[i] < 0x20 || dst[i] == 0x7f) {
-			log_debug("%s: control character in the serial number, ignored", path);
-			dst[0] = '\0';
-			return;
-		}
-	}
+	if (n >= 0)
+		buf[n] = '\0';
+	else
+		log_debug("%s: %s", path, strerror(err));
+	detect_usb_set_serial(ev, n >= 0 ? buf : NULL, path);
 }
 
 static struct present *
@@ -187,7 +177,7 @@ handle_arrival(struct detect_source *src, struct pending *p)
 	ev->vid = p->desc.idVendor;
 	ev->pid = p->desc.idProduct;
 	ev->bcd = p->desc.bcdDevice;
-	read_serial(port, ev->usb_serial, sizeof(ev->usb_serial));
+	read_serial(port, ev);
 	detect_usb_describe(src->fw, ev, port);
 	pr->dev = p->dev;
 	p->dev = NULL;		/* the reference moves to the present list */

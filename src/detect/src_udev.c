@@ -135,10 +135,8 @@ handle_add(struct detect_source *src, struct udev_device *dev)
 {
 	const char *syspath = udev_device_get_syspath(dev);
 	const char *name = udev_device_get_sysname(dev);
-	const char *serial;
 	struct known *k;
 	struct detect_event *ev;
-	size_t i;
 
 	if (syspath == NULL || name == NULL || known_find(src, syspath, NULL) != NULL)
 		return;
@@ -167,20 +165,7 @@ handle_add(struct detect_source *src, struct udev_device *dev)
 		free(k);
 		return;
 	}
-	serial = udev_device_get_sysattr_value(dev, "serial");
-	if (serial == NULL) {
-		log_debug("%s: no serial attribute", syspath);
-	} else {
-		snprintf(ev->usb_serial, sizeof(ev->usb_serial), "%s", serial);
-		for (i = 0; ev->usb_serial[i] != '\0'; i++) {
-			if ((unsigned char)ev->usb_serial[i] < 0x20 || ev->usb_serial[i] == 0x7f) {
-				log_debug("%s: control character in the serial number, ignored",
-				    syspath);
-				ev->usb_serial[0] = '\0';
-				break;
-			}
-		}
-	}
+	detect_usb_set_serial(ev, udev_device_get_sysattr_value(dev, "serial"), syspath);
 	detect_usb_describe(src->fw, ev, name);
 	k->next = src->known;
 	src->known = k;

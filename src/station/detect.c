@@ -31,9 +31,6 @@ station_event_add(struct station *s, const struct detect_event *ev)
 	e->t_ms = now_ms();
 	e->wall = (int64_t)time(NULL);
 	e->ev = *ev;
-	e->ev.profile = NULL;
-	if (ev->profile != NULL)
-		snprintf(e->profile, sizeof(e->profile), "%s", ev->profile->name);
 }
 
 struct bay *
@@ -226,8 +223,6 @@ event_json(const struct station_event *e)
 {
 	struct json_object *o = detect_event_json(&e->ev);
 
-	/* the stored event's profile pointer is gone; its name was kept */
-	json_object_object_add(o, "profile", e->profile[0] ? json_object_new_string(e->profile) : NULL);
 	json_object_object_add(o, "seq", json_object_new_int64(e->seq));
 	json_object_object_add(o, "time", json_object_new_int64(e->wall));
 	json_object_object_add(o, "t_ms", json_object_new_int64(e->t_ms));

@@ -53,8 +53,7 @@ struct station_event {
 	int64_t seq;
 	int64_t t_ms;			/* monotonic ms */
 	int64_t wall;			/* Unix time */
-	struct detect_event ev;		/* ev.profile is only valid while the set lives */
-	char profile[64];		/* profile name, "" when none */
+	struct detect_event ev;		/* ev.profile points into s->fw, which lives as long as ukeyd */
 };
 
 #define EVENT_RING 256
