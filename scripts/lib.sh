@@ -13,7 +13,7 @@ UKEY_DEBIAN_PACKAGES=(
 ukey_install_deps() {
 	local missing=() p
 	for p in "${UKEY_DEBIAN_PACKAGES[@]}" "$@"; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep "install ok installed" >/dev/null ||
 			missing+=("$p")
 	done
 	[ ${#missing[@]} -eq 0 ] && return 0

@@ -26,6 +26,10 @@ fail() {
 	exit 1
 }
 
+# grep that reads all of its input: "cmd | grep -q" under pipefail fails when
+# grep exits at the first match and cmd then dies writing to the closed pipe.
+grepq() { grep "$@" >/dev/null; }
+
 ctl() { "$BUILD/ukeyctl" --state "$STATE" "$@"; }
 db() { sqlite3 "$STATE/station.db" "$@"; }
 

@@ -203,7 +203,7 @@ vicc_insert() {
 		vicc --type iso7816 --hostname 127.0.0.1 --port $((PCSC_PORT + slot)) -vvv
 	PCSC_VICC_PID[slot]=$PCSC__PID
 	for ((i = 0; i < PCSC_TIMEOUT * 20; i++)); do
-		tail -n +"$lines" "$log" | grep -q 'Connected to virtual PCD' && return 0
+		tail -n +"$lines" "$log" | grep 'Connected to virtual PCD' >/dev/null && return 0
 		pcsc__gone "${PCSC_VICC_PID[$slot]}" && pcsc__fail "vicc (slot $slot) exited at start"
 		sleep 0.05
 	done

@@ -10,7 +10,7 @@ expect_exit() {	# expect_exit CODE PATTERN -- command...
 	rc=$?
 	set -e
 	[ "$rc" = "$want" ] || fail "exit $rc (want $want) from: $* -> $out"
-	echo "$out" | grep -q -- "$pat" || fail "message from '$*' lacks '$pat': $out"
+	echo "$out" | grepq -- "$pat" || fail "message from '$*' lacks '$pat': $out"
 }
 
 expect_exit 69 "not running" -- ctl queue
@@ -26,7 +26,7 @@ expect_exit 65 "account_uscc" -- ctl order import "$STATE/bad.json"
 
 ctl order import "$SRC/examples/orders-sample.json" >/dev/null
 again=$(ctl order import "$SRC/examples/orders-sample.json")
-echo "$again" | grep -q "unchanged" || fail "second import should report unchanged: $again"
+echo "$again" | grepq "unchanged" || fail "second import should report unchanged: $again"
 [ "$(db "SELECT count(*) FROM orders")" = 2 ] || fail "re-import duplicated orders"
 expect_exit 2 "no such order" -- ctl order show 99
 expect_exit 1 "only approved" -- ctl order pay 1 --payment-no 202108311743133254271557329797
@@ -40,12 +40,12 @@ expect_exit 1 "already used" -- ctl order pay 2 --payment-no 2021083117431332542
 ctl order reject 2 --remark "资料不全" >/dev/null 2>&1 && fail "reject after approve"
 
 # ID numbers are masked in listings and JSON
-ctl --json order show 1 | grep -q '"id_number":"[0-9]\{4\}\*\{10\}' || ctl --json order show 1 |
-	grep -q '"id_number": *"[0-9]\{4\}\*\{10\}' || fail "order show does not mask ID numbers"
-if ctl --json order show 1 | grep -q '530102199003070016'; then fail "full ID number shown"; fi
+ctl --json order show 1 | grepq '"id_number":"[0-9]\{4\}\*\{10\}' || ctl --json order show 1 |
+	grepq '"id_number": *"[0-9]\{4\}\*\{10\}' || fail "order show does not mask ID numbers"
+if ctl --json order show 1 | grepq '530102199003070016'; then fail "full ID number shown"; fi
 for cmd in "order list" "queue" "bays" "jobs" "audit serials" "audit log"; do
 	# shellcheck disable=SC2086
-	ctl --json $cmd | head -c 1 | grep -q '\[' || fail "--json $cmd is not a JSON array"
+	[ "$(ctl --json $cmd | cut -c 1 | sed -n 1p)" = "[" ] || fail "--json $cmd is not a JSON array"
 done
 [ "$(ctl --json queue | grep -c '"unit"')" = "$(db "SELECT count(*) FROM units u JOIN order_items i ON i.id = u.item_id WHERE i.order_id = 1")" ] ||
 	fail "only the paid order's units are queued"

@@ -34,10 +34,10 @@ issued=$(db "SELECT count(*) FROM issuances")
 # the CLI audit listing, in JSON, lists every serial with its fields
 json=$(ctl --json audit serials)
 for serial in $(db "SELECT cert_serial FROM issuances"); do
-	echo "$json" | grep -q "\"serial\":\"$serial\"" || fail "audit serials misses $serial"
+	echo "$json" | grepq "\"serial\":\"$serial\"" || fail "audit serials misses $serial"
 done
-echo "$json" | grep -q '"token_uri":"pkcs11:' || fail "token URI missing"
-ctl --json audit serials --order 1 | grep -c '"serial"' | grep -qx "$(db "SELECT count(*) FROM issuances WHERE order_id = 1")" ||
+echo "$json" | grepq '"token_uri":"pkcs11:' || fail "token URI missing"
+ctl --json audit serials --order 1 | grep -c '"serial"' | grepq -x "$(db "SELECT count(*) FROM issuances WHERE order_id = 1")" ||
 	fail "audit serials --order filter"
 ctl audit verify >/dev/null || fail "audit log does not verify"
 
@@ -46,9 +46,9 @@ while read -r token_no pin; do
 	conf="$STATE/sim/tokens/$token_no/softhsm2.conf"
 	export SOFTHSM2_CONF=$conf
 	priv=$(pkcs11-tool --module "$SOFTHSM_MODULE" --login --pin "$pin" --list-objects --type privkey 2>/dev/null)
-	echo "$priv" | grep -q "Access:.*sensitive, always sensitive, never extractable, local" ||
+	echo "$priv" | grepq "Access:.*sensitive, always sensitive, never extractable, local" ||
 		fail "token $token_no: private key attributes: $priv"
-	if echo "$priv" | grep "Access:" | sed 's/never extractable//' | grep -q extractable; then
+	if echo "$priv" | grep "Access:" | sed 's/never extractable//' | grepq extractable; then
 		fail "token $token_no: the private key is extractable"
 	fi
 	id=$(echo "$priv" | sed -n 's/^ *ID: *//p')
@@ -67,7 +67,7 @@ while read -r token_no pin; do
 	[ "$(db "SELECT count(*) FROM issuances WHERE cert_serial = '$serial' AND token_serial = '$tserial'")" = 1 ] ||
 		fail "token $token_no: serial $serial not recorded for token $tserial"
 	# the CA certificate is on the token too
-	pkcs11-tool --module "$SOFTHSM_MODULE" --list-objects --type cert 2>/dev/null | grep -q "Embedded CA" ||
+	pkcs11-tool --module "$SOFTHSM_MODULE" --list-objects --type cert 2>/dev/null | grepq "Embedded CA" ||
 		fail "token $token_no: CA certificate missing"
 	unset SOFTHSM2_CONF
 done < "$STATE/pins"

@@ -11,12 +11,12 @@ if ctl sim plug --bay 1 --preset initialised --wait >/dev/null 2>&1; then
 	fail "a non-blank token was accepted"
 fi
 [ "$(bay_field 1 state)" = refused ] || fail "bay 1 should be refused, is $(bay_field 1 state)"
-bay_field 1 reason | grep -q "not blank" || fail "refusal reason: $(bay_field 1 reason)"
+bay_field 1 reason | grepq "not blank" || fail "refusal reason: $(bay_field 1 reason)"
 [ "$(db "SELECT count(*) FROM jobs")" = 0 ] || fail "a job started on a non-blank token"
 [ "$(queued_units)" = "$before" ] || fail "queue changed"
 # its objects are untouched: still labelled as the other party left it
 SOFTHSM2_CONF=$(token_conf 1) pkcs11-tool --module "$SOFTHSM_MODULE" -L 2>/dev/null |
-	grep -q "used elsewhere" || fail "the refused token was changed"
+	grepq "used elsewhere" || fail "the refused token was changed"
 # wiping is refused too: the station does not know this token's SO PIN
 if ctl bay wipe --bay 1 >/dev/null 2>&1; then
 	[ "$(bay_field 1 state)" = refused ] || fail "a foreign token was wiped"
@@ -27,7 +27,7 @@ ctl sim unplug --bay 1 >/dev/null
 echo wrong-key > "$STATE/ca/fault"
 if ctl sim plug --bay 2 --wait >/dev/null 2>&1; then fail "a wrong-key certificate was accepted"; fi
 [ "$(bay_field 2 state)" = failed ] || fail "bay 2 should be failed, is $(bay_field 2 state)"
-bay_field 2 reason | grep -qi "public key" || fail "reason should name the key: $(bay_field 2 reason)"
+bay_field 2 reason | grepq -i "public key" || fail "reason should name the key: $(bay_field 2 reason)"
 [ "$(db "SELECT count(*) FROM issuances")" = 0 ] || fail "an issuance was recorded"
 [ "$(db "SELECT count(*) FROM received_certs WHERE status = 'refused'")" = 1 ] ||
 	fail "the refused certificate is not kept in the record"
@@ -36,12 +36,12 @@ bay_field 2 reason | grep -qi "public key" || fail "reason should name the key: 
 [ "$(db "SELECT count(*) FROM job_steps WHERE step = 'write_cert'")" = 0 ] || fail "write_cert was attempted"
 token=$(ls "$STATE/sim/tokens" | tail -1)
 if SOFTHSM2_CONF="$STATE/sim/tokens/$token/softhsm2.conf" pkcs11-tool --module "$SOFTHSM_MODULE" \
-	--list-objects --type cert 2>/dev/null | grep -q "Certificate Object"; then
+	--list-objects --type cert 2>/dev/null | grepq "Certificate Object"; then
 	fail "a certificate reached the token"
 fi
 [ "$(queued_units)" = "$before" ] || fail "the unit did not go back to the queue"
 serial=$(db "SELECT serial FROM received_certs WHERE status = 'refused'")
-sqlite3 "$STATE/ca/ca.db" "SELECT status FROM issued WHERE serial = '$serial'" | grep -qx revoked ||
+sqlite3 "$STATE/ca/ca.db" "SELECT status FROM issued WHERE serial = '$serial'" | grepq -x revoked ||
 	fail "the CA did not record the refused certificate as revoked"
 ctl sim unplug --bay 2 >/dev/null
 
@@ -55,7 +55,7 @@ ctl bay wait --bay 2 >/dev/null || fail "wiped token not issued: $(bay_field 2 r
 # a model the station cannot initialise: refused before anything is asked of it
 ctl sim plug --bay 3 --profile softhsm2-noinit --wait >/dev/null 2>&1 || true
 [ "$(bay_field 3 state)" = refused ] || fail "init_token = no: bay 3 is $(bay_field 3 state)"
-bay_field 3 reason | grep -q "init_token = no" || fail "init_token = no: $(bay_field 3 reason)"
+bay_field 3 reason | grepq "init_token = no" || fail "init_token = no: $(bay_field 3 reason)"
 ctl audit verify >/dev/null || fail "audit verify"
 stop_station
 echo "PASS: non-blank token and wrong-key certificate refused; wiped token re-used"

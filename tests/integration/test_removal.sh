@@ -27,7 +27,7 @@ done
 # token_serial N: the serial of virtual token N
 token_serial() {
 	SOFTHSM2_CONF=$(token_conf "$1") pkcs11-tool --module "$SOFTHSM_MODULE" --list-token-slots \
-		2>/dev/null | awk -F': *' '/serial num/ { print $2; exit }'
+		2>/dev/null | awk -F': *' '/serial num/ && !n++ { print $2 }'
 }
 
 # pull_at STEP CALL: a new token on bay 1, held at CALL during STEP, then pulled.
@@ -53,7 +53,7 @@ for spec in generate_key:C_GenerateKeyPair make_csr:C_Sign ca_submit:CA write_ce
 	job=$(db "SELECT max(id) FROM jobs")
 	[ "$(db "SELECT state || ' ' || step FROM jobs WHERE id = $job")" = "suspended $step" ] ||
 		fail "$step: job $job is $(db "SELECT state || ' ' || step FROM jobs WHERE id = $job")"
-	db "SELECT error FROM jobs WHERE id = $job" | grep -q "removed" || fail "$step: error should say removed"
+	db "SELECT error FROM jobs WHERE id = $job" | grepq "removed" || fail "$step: error should say removed"
 	unit=$(db "SELECT unit_id FROM jobs WHERE id = $job")
 	[ "$(db "SELECT state FROM units WHERE id = $unit")" = in_production ] ||
 		fail "$step: the suspended job's unit left production"
@@ -78,7 +78,7 @@ for spec in generate_key:C_GenerateKeyPair make_csr:C_Sign ca_submit:CA write_ce
 		"job.start job.suspend job.resume issuance.record" ] ||
 		fail "$step: audit trail of job $job: $(db "SELECT group_concat(action, ' ') FROM audit WHERE job_id = $job")"
 	SOFTHSM2_CONF=$(token_conf "$tok") pkcs11-tool --module "$SOFTHSM_MODULE" --list-objects \
-		--type pubkey 2>/dev/null | grep -c "Public Key Object" | grep -qx 1 ||
+		--type pubkey 2>/dev/null | grep -c "Public Key Object" | grepq -x 1 ||
 		fail "$step: the token does not hold exactly one key pair"
 	ctl sim unplug --bay 2 >/dev/null
 	echo "ok: pulled at $step ($call), resumed, issued"
@@ -120,7 +120,7 @@ ctl job abandon "$job" >/dev/null 2>&1 && fail "abandon without a remark accepte
 ctl job abandon $((job + 1)) --remark "x" >/dev/null 2>&1 && fail "abandoned a job that is not suspended"
 ctl job abandon "$job" --remark "customer's token damaged" >/dev/null || fail "abandon"
 [ "$(db "SELECT state FROM jobs WHERE id = $job")" = aborted ] || fail "abandoned job not aborted"
-db "SELECT error FROM jobs WHERE id = $job" | grep -q "damaged" || fail "the remark is not recorded"
+db "SELECT error FROM jobs WHERE id = $job" | grepq "damaged" || fail "the remark is not recorded"
 [ "$(db "SELECT state FROM units WHERE id = (SELECT unit_id FROM jobs WHERE id = $job)")" = queued ] ||
 	fail "the abandoned job's unit is not queued again"
 # its token is now known to the station and can be wiped and re-used

@@ -23,7 +23,7 @@ assert src["pcsc"] == "running", src
 assert src["udev"] == "running" or src["udev"].startswith("cannot start: "), src
 PY
 for _ in $(seq 100); do
-	ctl --json events | grep -q '"source-down"' && break
+	ctl --json events | grepq '"source-down"' && break
 	sleep 0.05
 done
 ctl --json events | python3 -c '

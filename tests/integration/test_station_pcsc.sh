@@ -53,7 +53,7 @@ orders_ready
 
 # no pcscd yet: reported, and the daemon runs on
 wait_events source-down "" 1
-ev_field source-down "" message | grep -q "pcscd" || fail "source-down does not name pcscd"
+ev_field source-down "" message | grepq "pcscd" || fail "source-down does not name pcscd"
 ctl status >/dev/null || fail "ukeyd stopped without pcscd"
 
 pcsc_start

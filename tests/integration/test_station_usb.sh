@@ -95,7 +95,7 @@ EOT
 	[ "$(ev_field arrived usb:1-4 bcd)" = 0300 ] || fail "$source: bcd"
 	b4=$(bay_by_name usb:1-4 bay)
 	[ "$(bay_field "$b4" state)" = refused ] || fail "$source: unknown token not refused"
-	bay_field "$b4" reason | grep -q "no firmware profile" || fail "$source: reason $(bay_field "$b4" reason)"
+	bay_field "$b4" reason | grepq "no firmware profile" || fail "$source: reason $(bay_field "$b4" reason)"
 	[ "$(db "SELECT count(*) FROM audit WHERE action = 'bay.unknown_token' AND bay = 'usb:1-4'")" = 1 ] ||
 		fail "$source: the unknown token is not audited"
 	[ "$(db "SELECT count(*) FROM jobs")" = 1 ] || fail "$source: a job ran on the unknown token"
