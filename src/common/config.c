@@ -13,14 +13,16 @@
 
 #define ETC_PROFILE_DIR "/etc/ukey-station/firmware-profiles"
 
-enum sec { S_STATION, S_CA, S_SIM, S_N };
+enum sec { S_STATION, S_CA, S_SIM, S_ROLES, S_N };
 
-static const char *const sec_names[S_N] = { "station", "ca", "sim" };
+static const char *const sec_names[S_N] = { "station", "ca", "sim", "roles" };
 
 enum key {
 	K_ID, K_SOURCES, K_PROFILE_DIRS, K_CERT_PROFILE_DIR, K_WORKER, K_ALLOW_WIPE,
+	K_SOCKET_GROUP,
 	K_CA_TYPE, K_CA_NAME, K_CA_DIR,
 	K_BAYS, K_SOFTHSM_MODULE,
+	K_OPERATOR, K_REVIEWER, K_AUDITOR, K_ADMIN,
 	K_N
 };
 
@@ -31,11 +33,26 @@ static const struct inifile_key keys[K_N] = {
 	[K_CERT_PROFILE_DIR] = { S_STATION, "cert_profile_dir" },
 	[K_WORKER] = { S_STATION, "worker" },
 	[K_ALLOW_WIPE] = { S_STATION, "allow_wipe" },
+	[K_SOCKET_GROUP] = { S_STATION, "socket_group" },
 	[K_CA_TYPE] = { S_CA, "type" },
 	[K_CA_NAME] = { S_CA, "name" },
 	[K_CA_DIR] = { S_CA, "dir" },
 	[K_BAYS] = { S_SIM, "bays" },
 	[K_SOFTHSM_MODULE] = { S_SIM, "softhsm_module" },
+	[K_OPERATOR] = { S_ROLES, "operator" },
+	[K_REVIEWER] = { S_ROLES, "reviewer" },
+	[K_AUDITOR] = { S_ROLES, "auditor" },
+	[K_ADMIN] = { S_ROLES, "admin" },
+};
+
+static const struct {
+	unsigned bit;
+	const char *name;
+} role_table[] = {
+	{ ROLE_OPERATOR, "operator" },
+	{ ROLE_REVIEWER, "reviewer" },
+	{ ROLE_AUDITOR, "auditor" },
+	{ ROLE_ADMIN, "admin" },
 };
 
 static const struct {
@@ -71,6 +88,77 @@ valid_station_id(const char *v)
 		if (!isalnum((unsigned char)v[i]) && v[i] != '-' && v[i] != '_' && v[i] != '.')
 			return 0;
 	return 1;
+}
+
+/* A Unix user or group name as useradd(8) takes it: 1 to 32 of A-Z a-z 0-9
+ * '_' '-' '.', not starting with '-', optionally ending in '$'. */
+static int
+valid_unix_name(const char *v)
+{
+	size_t n = strlen(v), i;
+
+	if (n == 0 || n > CONFIG_NAME_MAX || v[0] == '-')
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)v[i]) && v[i] != '_' && v[i] != '-' && v[i] != '.' &&
+		    !(v[i] == '$' && i == n - 1 && n > 1))
+			return 0;
+	return 1;
+}
+
+/* [roles] <role> = user, @group, ...: adds the role to each member, whose
+ * roles are the union of the lines that name it. */
+static int
+set_role_members(struct cstate *st, enum key k, unsigned role, const char *v)
+{
+	struct station_config *c = st->c;
+	const char *cur = v, *name;
+	char item[CONFIG_NAME_MAX + 3];
+	size_t i;
+	int r, is_group;
+
+	while ((r = inifile_list_next(&cur, item, sizeof(item))) != 0) {
+		if (r == -1) {
+			kerr(st, k, "empty item in the list");
+			return -1;
+		}
+		if (r < 0) {
+			kerr(st, k, "a name is longer than %d characters", CONFIG_NAME_MAX);
+			return -1;
+		}
+		is_group = item[0] == '@';
+		name = item + is_group;
+		if (strlen(name) > CONFIG_NAME_MAX) {
+			kerr(st, k, "a name is longer than %d characters", CONFIG_NAME_MAX);
+			return -1;
+		}
+		if (!valid_unix_name(name)) {
+			kerr(st, k, "\"%s\" is not a user or @group name (1 to %d of A-Z a-z 0-9 "
+			    "_ - ., not starting with -)", item, CONFIG_NAME_MAX);
+			return -1;
+		}
+		for (i = 0; i < c->n_role_members; i++)
+			if (c->role_members[i].is_group == is_group &&
+			    strcmp(c->role_members[i].name, name) == 0)
+				break;
+		if (i < c->n_role_members && (c->role_members[i].roles & role) != 0) {
+			kerr(st, k, "\"%s\" listed twice", item);
+			return -1;
+		}
+		if (i == c->n_role_members) {
+			if (i == CONFIG_MAX_ROLE_MEMBERS) {
+				kerr(st, k, "more than %d users and groups in [roles]",
+				    CONFIG_MAX_ROLE_MEMBERS);
+				return -1;
+			}
+			memcpy(c->role_members[i].name, name, strlen(name) + 1);
+			c->role_members[i].is_group = is_group;
+			c->role_members[i].roles = 0;
+			c->n_role_members++;
+		}
+		c->role_members[i].roles |= role;
+	}
+	return 0;
 }
 
 /* An absolute path that fits dst; "" only when empty_ok. */
@@ -202,6 +290,22 @@ set_value(void *user, unsigned key, const char *v)
 			return -1;
 		}
 		return 0;
+	case K_SOCKET_GROUP:
+		if (*v != '\0' && !valid_unix_name(v)) {
+			kerr(st, k, "must be a group name (1 to %d of A-Z a-z 0-9 _ - ., not "
+			    "starting with -) or empty", CONFIG_NAME_MAX);
+			return -1;
+		}
+		memcpy(c->socket_group, v, strlen(v) + 1);
+		return 0;
+	case K_OPERATOR:
+		return set_role_members(st, k, ROLE_OPERATOR, v);
+	case K_REVIEWER:
+		return set_role_members(st, k, ROLE_REVIEWER, v);
+	case K_AUDITOR:
+		return set_role_members(st, k, ROLE_AUDITOR, v);
+	case K_ADMIN:
+		return set_role_members(st, k, ROLE_ADMIN, v);
 	case K_CA_TYPE:
 		if (strcmp(v, "embedded") != 0) {
 			kerr(st, k, "must be embedded (the only CA connector so far)");
@@ -347,6 +451,60 @@ config_free(struct station_config *c)
 {
 	free_dirs(c);
 	memset(c, 0, sizeof(*c));
+}
+
+unsigned
+config_roles_for(const struct station_config *c, const char *user, const char *const *groups,
+    size_t ngroups)
+{
+	const struct role_member *m;
+	unsigned roles = 0;
+	size_t i, g;
+
+	for (i = 0; i < c->n_role_members; i++) {
+		m = &c->role_members[i];
+		if (!m->is_group) {
+			if (user != NULL && strcmp(m->name, user) == 0)
+				roles |= m->roles;
+			continue;
+		}
+		for (g = 0; g < ngroups; g++)
+			if (groups[g] != NULL && strcmp(m->name, groups[g]) == 0)
+				roles |= m->roles;
+	}
+	return roles;
+}
+
+const char *
+config_role_name(unsigned bit)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(role_table); i++)
+		if (role_table[i].bit == bit)
+			return role_table[i].name;
+	return NULL;
+}
+
+char *
+config_roles_format(unsigned roles, char *buf, size_t len)
+{
+	size_t i, used = 0;
+
+	if (len == 0)
+		return buf;
+	buf[0] = '\0';
+	for (i = 0; i < ARRAY_LEN(role_table); i++) {
+		if (!(roles & role_table[i].bit))
+			continue;
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
+		    role_table[i].name);
+		if (used >= len)
+			break;
+	}
+	if (buf[0] == '\0')
+		snprintf(buf, len, "none");
+	return buf;
 }
 
 const char *

@@ -15,6 +15,24 @@ enum config_source {
 
 #define CONFIG_MAX_PROFILE_DIRS 8
 #define CONFIG_MAX_BAYS 64
+#define CONFIG_MAX_ROLE_MEMBERS 128	/* distinct users and groups in [roles] */
+#define CONFIG_NAME_MAX 32		/* a Unix user or group name */
+
+/* The roles of control socket users, as bits ([roles] in the file). */
+enum config_role {
+	ROLE_OPERATOR = 1,	/* production and bays */
+	ROLE_REVIEWER = 2,	/* order review: approve, reject, override */
+	ROLE_AUDITOR = 4,	/* read-only, and the audit log */
+	ROLE_ADMIN = 8,		/* configuration, wipe, unblock, payment */
+};
+#define ROLE_ALL (ROLE_OPERATOR | ROLE_REVIEWER | ROLE_AUDITOR | ROLE_ADMIN)
+
+/* One user or @group of [roles] and the union of the roles it is given. */
+struct role_member {
+	char name[CONFIG_NAME_MAX + 1];	/* without the '@' */
+	int is_group;
+	unsigned roles;			/* enum config_role bits */
+};
 
 struct station_config {
 	char station_id[64];		/* recorded with every issuance */
@@ -29,6 +47,9 @@ struct station_config {
 	char ca_dir[512];		/* "" means <state>/ca */
 	int sim_bays;			/* 1..CONFIG_MAX_BAYS */
 	char sim_softhsm_module[512];	/* "" means the softhsm2 profile's module */
+	char socket_group[CONFIG_NAME_MAX + 1];	/* group of the control socket, "" keeps the daemon's */
+	struct role_member role_members[CONFIG_MAX_ROLE_MEMBERS];
+	size_t n_role_members;
 };
 
 /* Fills c with the built-in defaults (c need not be initialised; free with
@@ -44,6 +65,19 @@ int config_load(const char *path, struct station_config *c, char *err, size_t er
 
 /* Frees what c owns and zeroes it; safe on a zeroed or freed struct. */
 void config_free(struct station_config *c);
+
+/* Returns the union of the roles c gives user name user and the groups
+ * named in groups (ngroups entries, the user's primary and supplementary
+ * groups); 0 when none. Names only: the caller looks the groups up. */
+unsigned config_roles_for(const struct station_config *c, const char *user,
+    const char *const *groups, size_t ngroups);
+
+/* Returns the name of one role bit ("operator", ...), or NULL. */
+const char *config_role_name(unsigned bit);
+
+/* Writes the names of the role bits in roles, comma-separated, to buf
+ * ("none" for 0). Returns buf. */
+char *config_roles_format(unsigned roles, char *buf, size_t len);
 
 /* Returns the name of one source bit ("sim", "libusb", "udev", "pcsc"), or NULL. */
 const char *config_source_name(unsigned bit);

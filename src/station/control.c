@@ -2,6 +2,7 @@
  * through the table of known commands, reply. Peer credentials name the actor. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,35 +15,80 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/request.h"
 #include "station/control.h"
+
+/* Who may run a command: ROLE_* bits of config.h. READ is every role;
+ * ANYONE is every user who can connect, with or without a role. A row
+ * whose roles are 0 (not filled in) is refused to all but admin. */
+#define OPERATOR ROLE_OPERATOR
+#define REVIEWER ROLE_REVIEWER
+#define AUDITOR ROLE_AUDITOR
+#define ADMIN ROLE_ADMIN
+#define READ ROLE_ALL
+#define ANYONE CONTROL_ROLE_ANYONE
 
 static const struct command {
 	const char *name;
 	cmd_fn fn;
+	unsigned roles;
 } commands[] = {
-	{ "ping", NULL },
-	{ "order.import", cmd_order_import },
-	{ "order.list", cmd_order_list },
-	{ "order.show", cmd_order_show },
-	{ "order.approve", cmd_order_approve },
-	{ "order.reject", cmd_order_reject },
-	{ "order.pay", cmd_order_pay },
-	{ "queue", cmd_queue },
-	{ "bay.list", cmd_bay_list },
-	{ "bay.take_pin", cmd_bay_take_pin },
-	{ "bay.wipe", cmd_bay_wipe },
-	{ "sim.plug", cmd_sim_plug },
-	{ "sim.unplug", cmd_sim_unplug },
-	{ "token.inspect", cmd_token_inspect },
-	{ "job.list", cmd_job_list },
-	{ "job.abandon", cmd_job_abandon },
-	{ "audit.serials", cmd_audit_serials },
-	{ "audit.verify", cmd_audit_verify },
-	{ "audit.log", cmd_audit_log },
-	{ "ca.show", cmd_ca_show },
-	{ "events.list", cmd_events_list },
-	{ "profile.list", cmd_profile_list },
+	{ "ping", NULL, ANYONE },
+	{ "order.import", cmd_order_import, OPERATOR },
+	{ "order.list", cmd_order_list, READ },
+	{ "order.show", cmd_order_show, READ },
+	{ "order.approve", cmd_order_approve, REVIEWER },
+	{ "order.reject", cmd_order_reject, REVIEWER },
+	{ "order.pay", cmd_order_pay, ADMIN },
+	{ "queue", cmd_queue, READ },
+	{ "bay.list", cmd_bay_list, READ },
+	{ "bay.take_pin", cmd_bay_take_pin, OPERATOR },
+	{ "bay.wipe", cmd_bay_wipe, ADMIN },
+	{ "sim.plug", cmd_sim_plug, OPERATOR },
+	{ "sim.unplug", cmd_sim_unplug, OPERATOR },
+	{ "token.inspect", cmd_token_inspect, OPERATOR },
+	{ "job.list", cmd_job_list, READ },
+	{ "job.abandon", cmd_job_abandon, OPERATOR },
+	{ "audit.serials", cmd_audit_serials, AUDITOR },
+	{ "audit.verify", cmd_audit_verify, AUDITOR },
+	{ "audit.log", cmd_audit_log, AUDITOR },
+	{ "ca.show", cmd_ca_show, READ },
+	{ "events.list", cmd_events_list, READ },
+	{ "profile.list", cmd_profile_list, READ },
 };
+
+/* Arguments that need more than the command itself: when the request has
+ * the argument with any value but false, the caller needs one of roles. */
+static const struct arg_gate {
+	const char *cmd, *arg;
+	unsigned roles;
+} arg_gates[] = {
+	{ "order.show", "reveal", REVIEWER | AUDITOR | ADMIN },	/* full ID numbers */
+};
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+int
+control_check_table(void)
+{
+	size_t i, j;
+	int bad = 0;
+
+	for (i = 0; i < ARRAY_LEN(commands); i++) {
+		if (commands[i].roles == 0) {
+			log_warn("command %s has no roles in the dispatch table: only admin may run it",
+			    commands[i].name);
+			bad++;
+		}
+		for (j = 0; j < i; j++)
+			if (strcmp(commands[i].name, commands[j].name) == 0) {
+				log_error("command %s is listed twice in the dispatch table",
+				    commands[i].name);
+				bad++;
+			}
+	}
+	return bad;
+}
 
 int
 req_fail(struct request *r, int rc, const char *fmt, ...)
@@ -94,6 +140,21 @@ control_listen(struct station *s)
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	int fd, probe;
 
+	struct group gr, *grp = NULL;
+	char grbuf[16384];
+	gid_t sock_gid = (gid_t)-1;
+	int err;
+
+	control_check_table();
+	if (s->cfg.socket_group[0] != '\0') {
+		err = getgrnam_r(s->cfg.socket_group, &gr, grbuf, sizeof(grbuf), &grp);
+		if (grp == NULL) {
+			log_error("station.socket_group: %s: %s", s->cfg.socket_group,
+			    err ? strerror(err) : "no such group");
+			return UKEY_ERR_INVAL;
+		}
+		sock_gid = gr.gr_gid;
+	}
 	if (strlen(s->sock_path) >= sizeof(sun.sun_path)) {
 		log_error("socket path too long: %s", s->sock_path);
 		return UKEY_ERR_INVAL;
@@ -117,8 +178,68 @@ control_listen(struct station *s)
 			close(fd);
 		return UKEY_ERR_IO;
 	}
+	if (sock_gid != (gid_t)-1 && chown(s->sock_path, (uid_t)-1, sock_gid) != 0) {
+		log_error("control socket %s: chown to group %s: %s", s->sock_path,
+		    s->cfg.socket_group, strerror(errno));
+		close(fd);
+		unlink(s->sock_path);
+		return UKEY_ERR_IO;
+	}
 	s->listen_fd = fd;
 	return 0;
+}
+
+#define MAX_PEER_GROUPS 256
+
+/* The roles of a socket peer: every role for root and for the daemon's own
+ * user; else what [roles] gives the user's name and the names of its primary
+ * group, the group of the peer process and the user's supplementary groups
+ * (from the group database, getgrouplist). Runs in the loop, at accept. */
+static unsigned
+peer_roles(const struct station *s, uid_t uid, gid_t gid, const struct passwd *pw)
+{
+	gid_t gids[MAX_PEER_GROUPS + 1];
+	char *names[MAX_PEER_GROUPS + 1];
+	char *grbuf = NULL;
+	size_t grlen = 16384, n = 0, i;
+	struct group gr, *grp;
+	int ng = MAX_PEER_GROUPS, err;
+	unsigned roles = 0;
+
+	if (uid == 0 || uid == geteuid())
+		return ROLE_ALL;
+	if (pw != NULL) {
+		if (getgrouplist(pw->pw_name, pw->pw_gid, gids, &ng) < 0) {
+			log_warn("user %s is in more than %d groups; the first %d count for roles",
+			    pw->pw_name, MAX_PEER_GROUPS, MAX_PEER_GROUPS);
+			ng = MAX_PEER_GROUPS;
+		}
+	} else
+		ng = 0;
+	gids[ng++] = gid;
+	if ((grbuf = malloc(grlen)) == NULL)
+		goto out;
+	for (i = 0; i < (size_t)ng; i++) {
+		while ((err = getgrgid_r(gids[i], &gr, grbuf, grlen, &grp)) == ERANGE &&
+		    grlen < 1024 * 1024) {
+			char *nb = realloc(grbuf, grlen * 2);
+
+			if (nb == NULL)
+				break;
+			grbuf = nb;
+			grlen *= 2;
+		}
+		if (err != 0 || grp == NULL)
+			continue;	/* a gid without a name matches no @group */
+		if ((names[n] = strdup(gr.gr_name)) != NULL)
+			n++;
+	}
+	roles = config_roles_for(&s->cfg, pw ? pw->pw_name : NULL, (const char *const *)names, n);
+ out:
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(grbuf);
+	return roles;
 }
 
 void
@@ -127,7 +248,7 @@ control_accept(struct station *s)
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	struct passwd pw, *pwp = NULL;
-	char buf[1024];
+	char buf[16384];
 	struct client *c;
 	int fd;
 
@@ -154,6 +275,7 @@ control_accept(struct station *s)
 		snprintf(c->user, sizeof(c->user), "%s", pw.pw_name);
 	else
 		snprintf(c->user, sizeof(c->user), "uid:%u", (unsigned)cred.uid);
+	c->roles = peer_roles(s, cred.uid, cred.gid, pwp);
 	framer_init(&c->in, FRAME_MAX_CONTROL);
 }
 
@@ -197,56 +319,99 @@ control_reply_deferred(struct station *s, int64_t client_id, int rc, const char 
 	json_object_put(result);	/* the client went away meanwhile */
 }
 
+static struct json_object *
+roles_json(unsigned roles)
+{
+	struct json_object *a = json_object_new_array();
+	unsigned bit;
+
+	for (bit = 1; bit & ROLE_ALL; bit <<= 1)
+		if (roles & bit)
+			json_object_array_add(a, json_object_new_string(config_role_name(bit)));
+	return a;
+}
+
+/* Checks the client's roles against the command's row and its argument
+ * gates. Returns 0, or UKEY_ERR_PERM with the message in r->msg after
+ * auditing the denial. */
+static int
+authorize(struct request *r, const struct command *cmd)
+{
+	struct client *c = r->c;
+	struct json_object *detail, *v;
+	const char *what = NULL;
+	unsigned need = cmd->roles;
+	char needs[128], held[128];
+	size_t g;
+
+	if (need == 0) {
+		log_warn("command %s has no roles in the dispatch table: only admin may run it",
+		    cmd->name);
+		need = ADMIN;
+	}
+	if (!(need & ANYONE) && !(c->roles & need))
+		goto deny;
+	for (g = 0; g < ARRAY_LEN(arg_gates); g++) {
+		if (strcmp(arg_gates[g].cmd, cmd->name) != 0 ||
+		    (v = json_object_object_get(r->args, arg_gates[g].arg)) == NULL ||
+		    (json_object_is_type(v, json_type_boolean) && !json_object_get_boolean(v)))
+			continue;
+		if (!(c->roles & arg_gates[g].roles)) {
+			need = arg_gates[g].roles;
+			what = arg_gates[g].arg;
+			goto deny;
+		}
+	}
+	return 0;
+ deny:
+	config_roles_format(need & ROLE_ALL, needs, sizeof(needs));
+	config_roles_format(c->roles, held, sizeof(held));
+	req_fail(r, UKEY_ERR_PERM, "%s%s%s: permission denied: needs %s %s; user %s has %s%s",
+	    cmd->name, what ? " with " : "", what ? what : "",
+	    (need & (need - 1)) ? "one of the roles" : "the role", needs, c->user,
+	    c->roles ? (c->roles & (c->roles - 1) ? "the roles " : "the role ") : "no role",
+	    c->roles ? held : "");
+	log_info("access denied: %s", r->msg);
+	detail = json_object_new_object();
+	json_object_object_add(detail, "command", json_object_new_string(cmd->name));
+	if (what != NULL)
+		json_object_object_add(detail, "argument", json_object_new_string(what));
+	json_object_object_add(detail, "needs", roles_json(need));
+	json_object_object_add(detail, "roles", roles_json(c->roles));
+	json_object_object_add(detail, "uid", json_object_new_int64((int64_t)c->uid));
+	station_audit(r->s, c->user, "access.denied", 0, 0, 0, NULL, NULL, detail);
+	return UKEY_ERR_PERM;
+}
+
 static void
 dispatch(struct station *s, struct client *c, const char *text, size_t len)
 {
 	struct request r = { .s = s, .c = c };
-	struct json_object *req = NULL, *result = NULL, *v;
-	struct json_tokener *tok = json_tokener_new();
+	struct parsed_request pr;
+	struct json_object *result = NULL;
 	const struct command *cmd = NULL;
-	const char *name;
 	size_t i;
 	int rc;
 
-	req = tok ? json_tokener_parse_ex(tok, text, (int)len) : NULL;
-	if (req == NULL || json_tokener_get_parse_end(tok) != len ||
-	    !json_object_is_type(req, json_type_object)) {
-		rc = req_fail(&r, UKEY_ERR_PROTO, "request is not a JSON object");
+	if ((rc = request_parse(text, len, &pr, r.msg, sizeof(r.msg))) != 0)
 		goto out;
-	}
-	v = json_object_object_get(req, "v");
-	if (v == NULL || json_object_get_int(v) != STATION_PROTOCOL_VERSION) {
-		rc = req_fail(&r, UKEY_ERR_PROTO, "request field v: must be %d",
-		    STATION_PROTOCOL_VERSION);
-		goto out;
-	}
-	v = json_object_object_get(req, "cmd");
-	if (v == NULL || !json_object_is_type(v, json_type_string)) {
-		rc = req_fail(&r, UKEY_ERR_PROTO, "request field cmd: required string");
-		goto out;
-	}
-	name = json_object_get_string(v);
-	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(commands[i].name, name) == 0)
+	for (i = 0; i < ARRAY_LEN(commands); i++)
+		if (strcmp(commands[i].name, pr.cmd) == 0)
 			cmd = &commands[i];
 	if (cmd == NULL) {
-		rc = req_fail(&r, UKEY_ERR_PROTO, "unknown command \"%.64s\"", name);
+		rc = req_fail(&r, UKEY_ERR_PROTO, "unknown command \"%.64s\"", pr.cmd);
 		goto out;
 	}
-	r.args = json_object_object_get(req, "args");
-	if (r.args == NULL) {
-		r.args = json_object_new_object();
-		json_object_object_add(req, "args", r.args);
-	} else if (!json_object_is_type(r.args, json_type_object)) {
-		rc = req_fail(&r, UKEY_ERR_PROTO, "request field args: must be an object");
+	r.args = pr.args;
+	if ((rc = authorize(&r, cmd)) != 0)
 		goto out;
-	}
 	if (cmd->fn == NULL) {
 		result = json_object_new_object();
 		json_object_object_add(result, "version", json_object_new_string(UKEY_VERSION));
 		json_object_object_add(result, "protocol", json_object_new_int(STATION_PROTOCOL_VERSION));
 		json_object_object_add(result, "station", json_object_new_string(s->cfg.station_id));
 		json_object_object_add(result, "user", json_object_new_string(c->user));
+		json_object_object_add(result, "roles", roles_json(c->roles));
 		rc = 0;
 		goto out;
 	}
@@ -259,9 +424,7 @@ dispatch(struct station *s, struct client *c, const char *text, size_t len)
 		send_reply(c->fd, rc, r.msg, r.details, result);
 	else
 		json_object_put(r.details);
-	json_object_put(req);
-	if (tok)
-		json_tokener_free(tok);
+	request_free(&pr);
 }
 
 void

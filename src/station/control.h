@@ -5,6 +5,10 @@
 
 #include "station/station.h"
 
+/* A dispatch table row open to every connected user, with or without a
+ * role (beside the ROLE_* bits of config.h). */
+#define CONTROL_ROLE_ANYONE 0x100u
+
 struct request {
 	struct station *s;
 	struct client *c;
@@ -22,6 +26,10 @@ int req_fail(struct request *r, int rc, const char *fmt, ...) __attribute__((for
 /* Argument accessors: they fill r->msg naming the argument on error. */
 int arg_int(struct request *r, const char *name, int required, int64_t *out);
 int arg_str(struct request *r, const char *name, int required, const char **out);
+
+/* Logs every dispatch table row without roles (refused to all but admin)
+ * and every name listed twice; returns their number. control_listen runs it. */
+int control_check_table(void);
 
 /* cmd_orders.c */
 int cmd_order_import(struct request *r, struct json_object **result);

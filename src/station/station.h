@@ -104,6 +104,7 @@ struct client {
 	gid_t gid;
 	pid_t pid;
 	char user[64];
+	unsigned roles;		/* enum config_role bits, from [roles] at connect */
 	struct framer in;
 	int dead;
 };

@@ -229,7 +229,7 @@ static void
 test_bad_structure(void **state)
 {
 	expect_error("[station]\nid = a\n[stations]\n", UKEY_ERR_INVAL,
-	    "{file}:3: [stations]: unknown section (known: station, ca, sim)");
+	    "{file}:3: [stations]: unknown section (known: station, ca, sim, roles)");
 	expect_error("id = a\n", UKEY_ERR_INVAL, "{file}:1: id: key outside any section");
 	expect_error("[station]\nid = a\nid = b\n", UKEY_ERR_INVAL,
 	    "{file}:3: station.id: given twice (first at line 2)");
@@ -243,6 +243,62 @@ test_bad_structure(void **state)
 	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n", UKEY_ERR_INVAL,
 	    "{file}:2: line longer than 199 bytes");
+}
+
+static void
+test_roles(void **state)
+{
+	struct station_config c;
+	char err[1024], buf[64];
+	const char *alice_groups[] = { "alice", "ukey-ops" };
+	const char *carol_groups[] = { "carol", "audit", "ukey" };
+
+	write_conf("[station]\nsocket_group = ukey\n"
+	    "[roles]\n"
+	    "operator = alice, bob, @ukey-ops\n"
+	    "reviewer = bob\n"
+	    "auditor = @audit\n"
+	    "admin = dave$, @wheel\n");
+	config_defaults(&c);
+	assert_int_equal(c.n_role_members, 0);
+	assert_string_equal(c.socket_group, "");
+	assert_int_equal(config_load(conf_path, &c, err, sizeof(err)), 0);
+	assert_string_equal(c.socket_group, "ukey");
+	/* bob is one member with the union of his lines */
+	assert_int_equal(c.n_role_members, 6);
+	assert_int_equal(config_roles_for(&c, "bob", NULL, 0), ROLE_OPERATOR | ROLE_REVIEWER);
+	assert_int_equal(config_roles_for(&c, "alice", alice_groups, 2), ROLE_OPERATOR);
+	assert_int_equal(config_roles_for(&c, "carol", carol_groups, 3), ROLE_AUDITOR);
+	assert_int_equal(config_roles_for(&c, "dave$", NULL, 0), ROLE_ADMIN);
+	/* a user named like a group is not the group, and the other way round */
+	assert_int_equal(config_roles_for(&c, "audit", NULL, 0), 0);
+	assert_int_equal(config_roles_for(&c, "eve", alice_groups, 2), ROLE_OPERATOR);
+	assert_int_equal(config_roles_for(&c, "eve", (const char *[]){ "bob" }, 1), 0);
+	assert_int_equal(config_roles_for(&c, NULL, NULL, 0), 0);
+	assert_string_equal(config_roles_format(ROLE_OPERATOR | ROLE_ADMIN, buf, sizeof(buf)),
+	    "operator, admin");
+	assert_string_equal(config_roles_format(0, buf, sizeof(buf)), "none");
+	assert_string_equal(config_role_name(ROLE_REVIEWER), "reviewer");
+	assert_null(config_role_name(3));
+	config_free(&c);
+
+	expect_error("[roles]\noperator = alice, alice\n", UKEY_ERR_INVAL,
+	    "{file}:2: roles.operator: \"alice\" listed twice");
+	expect_error("[roles]\noperator = alice,, bob\n", UKEY_ERR_INVAL,
+	    "{file}:2: roles.operator: empty item in the list");
+	expect_error("[roles]\nreviewer = -x\n", UKEY_ERR_INVAL,
+	    "{file}:2: roles.reviewer: \"-x\" is not a user or @group name (1 to 32 of A-Z a-z "
+	    "0-9 _ - ., not starting with -)");
+	expect_error("[roles]\nauditor = @\n", UKEY_ERR_INVAL,
+	    "{file}:2: roles.auditor: \"@\" is not a user or @group name (1 to 32 of A-Z a-z "
+	    "0-9 _ - ., not starting with -)");
+	expect_error("[roles]\nadmin = a23456789012345678901234567890123\n", UKEY_ERR_INVAL,
+	    "{file}:2: roles.admin: a name is longer than 32 characters");
+	expect_error("[roles]\nsupervisor = alice\n", UKEY_ERR_INVAL,
+	    "{file}:2: roles.supervisor: unknown key");
+	expect_error("[station]\nsocket_group = uk ey\n", UKEY_ERR_INVAL,
+	    "{file}:2: station.socket_group: must be a group name (1 to 32 of A-Z a-z 0-9 _ - ., "
+	    "not starting with -) or empty");
 }
 
 static void
@@ -271,6 +327,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_unknown_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_structure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_roles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
 	};
 

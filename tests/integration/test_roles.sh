@@ -1,0 +1,138 @@
+# Roles from the socket peer's credentials: system accounts mapped to roles in
+# [roles], ukeyctl run as each of them (runuser); denials are exit 77 with the
+# role needed, and each is audited (access.denied) with the user.
+. "$(dirname "$0")/lib.sh"
+
+[ "$(id -u)" = 0 ] || fail "this test runs ukeyctl as other users and must run as root"
+command -v runuser >/dev/null || fail "runuser is not installed"
+for u in nobody daemon bin sys games; do
+	id "$u" >/dev/null 2>&1 || fail "system account $u is missing"
+done
+getent group sys >/dev/null || fail "system group sys is missing"
+
+# nobody: no role; daemon: operator; bin: reviewer; group sys (user sys):
+# auditor; games: operator and admin (the union of two lines)
+write_config
+cat >> "$STATE/ukeyd.conf" <<EOT
+[roles]
+operator = daemon, games
+reviewer = bin
+auditor = @sys
+admin = games
+EOT
+sed -i 's/^\[station\]$/[station]\nsocket_group = games/' "$STATE/ukeyd.conf"
+start_station
+grepq "has no roles in the dispatch table" "$STATE/ukeyd.log" &&
+	fail "a command of the dispatch table has no roles row"
+grepq "listed twice in the dispatch table" "$STATE/ukeyd.log" &&
+	fail "a command is listed twice in the dispatch table"
+[ "$(stat -c %G "$STATE/ukeyd.sock")" = games ] || fail "socket_group did not set the socket's group"
+[ "$(stat -c %a "$STATE/ukeyd.sock")" = 660 ] || fail "socket mode is not 0660"
+
+# let the other accounts reach the socket and run a copy of ukeyctl
+chmod 0711 "$STATE"
+chmod 0666 "$STATE/ukeyd.sock"
+mkdir -m 0755 "$STATE/bin"
+cp "$BUILD/ukeyctl" "$STATE/bin/ukeyctl"
+chmod 0755 "$STATE/bin/ukeyctl"
+
+as() {	# as USER ukeyctl-args...
+	local u=$1
+	shift
+	(cd / && runuser -u "$u" -- "$STATE/bin/ukeyctl" --socket "$STATE/ukeyd.sock" "$@")
+}
+
+expect_exit() {	# expect_exit CODE PATTERN -- command...
+	local want=$1 pat=$2 out rc
+	shift 3
+	set +e
+	out=$("$@" 2>&1)
+	rc=$?
+	set -e
+	[ "$rc" = "$want" ] || fail "exit $rc (want $want) from: $* -> $out"
+	echo "$out" | grepq -- "$pat" || fail "message from '$*' lacks '$pat': $out"
+}
+
+denials() {	# denials USER COMMAND: access.denied rows for them
+	db "SELECT count(*) FROM audit WHERE action = 'access.denied' AND actor = '$1'
+	    AND json_extract(detail, '\$.command') = '$2'"
+}
+
+ctl order import "$SRC/examples/orders-sample.json" >/dev/null || fail "import as root"
+n_audit0=$(db "SELECT count(*) FROM audit WHERE action = 'access.denied'")
+[ "$n_audit0" = 0 ] || fail "denials recorded before any were made"
+
+# status is for everyone, and shows the roles
+as nobody --json status | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+assert r["user"] == "nobody" and r["roles"] == [], r' || fail "status as nobody"
+as games --json status | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+assert r["user"] == "games" and r["roles"] == ["operator", "admin"], r' || fail "status as games"
+as sys --json status | grepq '"auditor"' || fail "group @sys did not give user sys the auditor role"
+
+# a user with no role: only status
+expect_exit 77 "needs the role reviewer; user nobody has no role" -- as nobody order approve 1
+expect_exit 77 "permission denied" -- as nobody bays
+[ "$(denials nobody order.approve)" = 1 ] || fail "no access.denied row for nobody's approve"
+[ "$(denials nobody bay.list)" = 1 ] || fail "no access.denied row for nobody's bays"
+
+# operator: lists bays and plugs, cannot approve, cannot see full ID numbers
+as daemon bays >/dev/null || fail "operator cannot list bays"
+as daemon order list >/dev/null || fail "operator cannot list orders"
+expect_exit 77 "needs the role reviewer; user daemon has the role operator" -- as daemon order approve 1
+[ "$(denials daemon order.approve)" = 1 ] || fail "no access.denied row for the operator's approve"
+[ "$(db "SELECT state FROM orders WHERE id = 1")" = pending ] || fail "a denied approve changed the order"
+reveal() {	# reveal USER: order.show with reveal=true on the raw socket; prints the error code
+	(cd / && runuser -u "$1" -- python3 - "$STATE/ukeyd.sock" <<'PY')
+import json, socket, struct, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+req = json.dumps({"v": 1, "cmd": "order.show", "args": {"id": 1, "reveal": True}}).encode()
+s.sendall(struct.pack(">I", len(req)) + req)
+def recv_exact(n):
+    data = b""
+    while len(data) < n:
+        chunk = s.recv(n - len(data))
+        assert chunk, "connection closed early"
+        data += chunk
+    return data
+rep = json.loads(recv_exact(struct.unpack(">I", recv_exact(4))[0]))
+print("ok" if rep["ok"] else rep["error"]["code"] + ": " + rep["error"]["message"])
+PY
+}
+out=$(reveal daemon)
+echo "$out" | grepq "^permission: order.show with reveal: permission denied: needs one of the roles reviewer, auditor, admin" ||
+	fail "reveal as operator: $out"
+[ "$(db "SELECT count(*) FROM audit WHERE action = 'access.denied' AND actor = 'daemon'
+    AND json_extract(detail, '\$.argument') = 'reveal'")" = 1 ] || fail "no access.denied row for reveal"
+[ "$(reveal bin)" = ok ] || fail "reveal as reviewer refused: $(reveal bin)"
+[ "$(reveal sys)" = ok ] || fail "reveal as auditor refused: $(reveal sys)"
+
+# reviewer: approves, cannot wipe, cannot take payment
+as bin order approve 1 >/dev/null || fail "reviewer cannot approve"
+[ "$(db "SELECT state FROM orders WHERE id = 1")" = approved ] || fail "approve as reviewer did not approve"
+[ "$(db "SELECT actor FROM audit WHERE action LIKE 'order.approve%' ORDER BY id DESC LIMIT 1")" = bin ] ||
+	fail "the approval is not recorded with the reviewer's name"
+expect_exit 77 "needs the role admin; user bin has the role reviewer" -- as bin bay wipe --bay 1
+[ "$(denials bin bay.wipe)" = 1 ] || fail "no access.denied row for the reviewer's wipe"
+expect_exit 77 "needs the role admin" -- as bin order pay 1 --payment-no 202108311743133254271557329797
+
+# auditor (through its group): verifies the audit log, cannot plug
+as sys audit verify >/dev/null || fail "auditor cannot verify the audit log"
+expect_exit 77 "needs the role operator; user sys has the role auditor" -- as sys sim plug --bay 1
+[ "$(denials sys sim.plug)" = 1 ] || fail "no access.denied row for the auditor's plug"
+expect_exit 77 "needs the role auditor" -- as daemon audit verify
+
+# admin (with operator): takes the payment, and plugs
+as games order pay 1 --payment-no 202108311743133254271557329797 >/dev/null || fail "admin cannot take payment"
+as games sim plug --bay 1 >/dev/null || fail "admin+operator cannot plug"
+
+# every denial is one row, and the log still verifies
+n=$(db "SELECT count(*) FROM audit WHERE action = 'access.denied'")
+[ "$n" = 8 ] || fail "expected 8 access.denied rows, found $n"
+ctl audit verify >/dev/null || fail "audit log does not verify"
+stop_station
+echo "roles: 8 denials refused with exit 77 or code permission and audited; 4 roles, 5 accounts"
