@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -198,16 +199,13 @@ inifile_handle_key(struct inifile *f, const char *section, const char *name, con
 	return 1;
 }
 
-int
-inifile_parse(struct inifile *f, int (*handler)(void *, const char *, const char *,
-    const char *), void *user, char *err, size_t errlen)
+/* Parses the open f->fp with inih, then closes it. */
+static int
+parse_open(struct inifile *f, int (*handler)(void *, const char *, const char *, const char *),
+    void *user, char *err, size_t errlen)
 {
 	int rc, irc;
 
-	if ((f->fp = fopen(f->path, "re")) == NULL) {
-		snprintf(err, errlen, "%s: cannot open: %s", f->path, strerror(errno));
-		return UKEY_ERR_IO;
-	}
 	irc = ini_parse_stream(inifile_read_line, f, handler, user);
 	if (irc == -2) {
 		snprintf(err, errlen, "%s: out of memory", f->path);
@@ -230,6 +228,33 @@ inifile_parse(struct inifile *f, int (*handler)(void *, const char *, const char
 	fclose(f->fp);
 	f->fp = NULL;
 	return rc;
+}
+
+int
+inifile_parse(struct inifile *f, int (*handler)(void *, const char *, const char *,
+    const char *), void *user, char *err, size_t errlen)
+{
+	if ((f->fp = fopen(f->path, "re")) == NULL) {
+		snprintf(err, errlen, "%s: cannot open: %s", f->path, strerror(errno));
+		return UKEY_ERR_IO;
+	}
+	return parse_open(f, handler, user, err, errlen);
+}
+
+int
+inifile_parse_mem(struct inifile *f, const char *text, size_t len, int (*handler)(void *,
+    const char *, const char *, const char *), void *user, char *err, size_t errlen)
+{
+	static char empty[1];
+
+	/* a read-only memory stream: inih and the line reader see the bytes,
+	 * NULs included, exactly as they would see a file holding them */
+	if ((f->fp = fmemopen(len ? (void *)(uintptr_t)text : empty, len, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", f->path, errno == ENOMEM ? "out of memory" :
+		    strerror(errno));
+		return errno == ENOMEM ? UKEY_ERR_NOMEM : UKEY_ERR_IO;
+	}
+	return parse_open(f, handler, user, err, errlen);
 }
 
 int

@@ -87,6 +87,11 @@ int inifile_handle_key(struct inifile *f, const char *section, const char *name,
 int inifile_parse(struct inifile *f, int (*handler)(void *, const char *, const char *,
     const char *), void *user, char *err, size_t errlen);
 
+/* inifile_parse() over len bytes of text (not NUL-terminated; borrowed for
+ * the call) instead of the file f->path, which only names it in messages. */
+int inifile_parse_mem(struct inifile *f, const char *text, size_t len, int (*handler)(void *,
+    const char *, const char *, const char *), void *user, char *err, size_t errlen);
+
 /* Returns 0 when f has no error, else copies its message to err and returns
  * UKEY_ERR_NOMEM (the first error was out of memory) or UKEY_ERR_INVAL. */
 int inifile_result(const struct inifile *f, char *err, size_t errlen);

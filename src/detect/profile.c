@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -673,9 +674,10 @@ profile_defaults(struct fw_profile *p)
 	p->timeout_keygen_ms = 120000;
 }
 
+/* Parses len bytes of text, the content of the profile file path. */
 static int
-profile_load(const char *path, struct fw_profile **out, struct load_info *info, char *err,
-    size_t errlen)
+profile_parse(const char *path, const char *text, size_t len, struct fw_profile **out,
+    struct load_info *info, char *err, size_t errlen)
 {
 	struct pstate st;
 	struct fw_profile *p = NULL;
@@ -701,7 +703,7 @@ profile_load(const char *path, struct fw_profile **out, struct load_info *info, 
 		goto out;
 	}
 	snprintf(p->path, sizeof(p->path), "%s", path);
-	if ((rc = inifile_parse(&st.ini, on_key, &st, err, errlen)) != 0)
+	if ((rc = inifile_parse_mem(&st.ini, text, len, on_key, &st, err, errlen)) != 0)
 		goto out;
 	if (!st.ini.failed)
 		finish(&st);
@@ -720,10 +722,67 @@ profile_load(const char *path, struct fw_profile **out, struct load_info *info, 
 	return rc;
 }
 
+/* Reads the file path whole (profiles are small: at most FW_PROFILE_MAX_BYTES)
+ * and parses it, so that the daemon and the parser's fuzz harness share one
+ * path from the bytes on. */
+static int
+profile_load(const char *path, struct fw_profile **out, struct load_info *info, char *err,
+    size_t errlen)
+{
+	char *text = NULL;
+	size_t len = 0;
+	ssize_t n;
+	int fd, rc;
+
+	*out = NULL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return UKEY_ERR_IO;
+	}
+	if ((text = malloc(FW_PROFILE_MAX_BYTES + 1)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		rc = UKEY_ERR_NOMEM;
+		goto out;
+	}
+	/* one byte more than allowed tells a file that is too large */
+	while (len <= FW_PROFILE_MAX_BYTES) {
+		n = read(fd, text + len, FW_PROFILE_MAX_BYTES + 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
+			rc = UKEY_ERR_IO;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > FW_PROFILE_MAX_BYTES) {
+		snprintf(err, errlen, "%s: larger than %d bytes", path, FW_PROFILE_MAX_BYTES);
+		rc = UKEY_ERR_INVAL;
+		goto out;
+	}
+	rc = profile_parse(path, text, len, out, info, err, errlen);
+ out:
+	if (text != NULL)
+		secure_wipe(text, len);	/* a fixed initial user PIN may be in it */
+	free(text);
+	close(fd);
+	return rc;
+}
+
 int
 fw_profile_load(const char *path, struct fw_profile **out, char *err, size_t errlen)
 {
 	return profile_load(path, out, NULL, err, errlen);
+}
+
+int
+fw_profile_parse(const char *name, const char *text, size_t len, struct fw_profile **out,
+    char *err, size_t errlen)
+{
+	return profile_parse(name, text, len, out, NULL, err, errlen);
 }
 
 void

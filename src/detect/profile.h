@@ -79,6 +79,15 @@ struct fw_profile {	/* fields public: the daemon reads them */
  * profiles only), replaced by the environment variable UKEY_BUILD_DIR. */
 int fw_profile_load(const char *path, struct fw_profile **out, char *err, size_t errlen);
 
+/* fw_profile_load() over len bytes of text, the content of a profile file
+ * (need not be NUL-terminated; borrowed for the call); name stands for the
+ * file in messages and in p->path. fw_profile_load reads the file and calls
+ * this, so the two behave alike on the same bytes. */
+int fw_profile_parse(const char *name, const char *text, size_t len, struct fw_profile **out,
+    char *err, size_t errlen);
+
+#define FW_PROFILE_MAX_BYTES (256 * 1024)	/* a profile file larger than this is refused */
+
 /* Frees p (wiping initial_user_pin); NULL is a no-op. */
 void fw_profile_free(struct fw_profile *p);
 
