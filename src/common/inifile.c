@@ -134,22 +134,33 @@ char *
 inifile_read_line(char *buf, int num, void *stream)
 {
 	struct inifile *f = stream;
-	size_t len;
-	int c;
+	size_t len = 0, n = 0, max = (size_t)num - 1;
+	int c, nul = 0;
 
-	if (fgets(buf, num, f->fp) == NULL)
+	/* byte by byte rather than fgets(): after a NUL byte, strlen() would end
+	 * the line early, so that its rest looked like a line of its own or the
+	 * next line was taken for the end of an over-long one */
+	while ((c = getc(f->fp)) != EOF && c != '\n') {
+		if (c == '\0')
+			nul = 1;
+		if (n++ < max)
+			buf[len++] = (char)c;
+	}
+	if (c == EOF && n == 0)
 		return NULL;
 	f->line++;
-	len = strlen(buf);
-	if (len > 0 && buf[len - 1] != '\n' && !feof(f->fp)) {
-		c = fgetc(f->fp);
-		if (c != '\n' && c != EOF) {
-			while ((c = fgetc(f->fp)) != EOF && c != '\n')
-				;
-			inifile_fail(f, f->line, NULL, "line longer than %d bytes", num - 1);
-			buf[0] = '\0';
-			return buf;
-		}
+	if (c == '\n' && len < max)
+		buf[len++] = '\n';
+	buf[len] = '\0';
+	if (n > max) {
+		inifile_fail(f, f->line, NULL, "line longer than %d bytes", num - 1);
+		buf[0] = '\0';
+		return buf;
+	}
+	if (nul) {
+		inifile_fail(f, f->line, NULL, "NUL byte in the line (the file must be text)");
+		buf[0] = '\0';
+		return buf;
 	}
 	note_section(f, buf);
 	return buf;

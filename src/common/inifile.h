@@ -65,6 +65,7 @@ int inifile_header(const char *line, unsigned lineno, const char **name, size_t 
 
 /* inih reader (stream is a struct inifile *): reads f->fp, counts lines,
  * fails a line longer than inih's buffer (which inih would split in two) and
+ * a line holding a NUL byte (which would cut it short), and
  * notes section headers, failing an unknown one or one given twice at its own
  * line, even when it holds no key (inih never shows headers to the handler). */
 char *inifile_read_line(char *buf, int num, void *stream);

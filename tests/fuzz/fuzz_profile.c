@@ -24,6 +24,43 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* Length of line n (1-based) of the input, or -1 when it has fewer lines. */
+static long
+line_length(const uint8_t *data, size_t size, unsigned long n)
+{
+	size_t i = 0, start;
+
+	while (--n > 0) {
+		while (i < size && data[i] != '\n')
+			i++;
+		if (i == size)
+			return -1;
+		i++;
+	}
+	for (start = i; i < size && data[i] != '\n'; i++)
+		;
+	return (long)(i - start);
+}
+
+/* A message must tell the truth about the line it names. */
+static void
+check_message(const uint8_t *data, size_t size, const char *err)
+{
+	unsigned long line;
+	char *end;
+
+	line = strtoul(err + 10, &end, 10);
+	if (end == err + 10 || *end != ':')
+		return;		/* no line number: a file-level message */
+	if (line == 0) {	/* "the last line read" of a file without lines */
+		check(size == 0);
+		return;
+	}
+	check(line_length(data, size, line) >= 0);
+	if (strstr(end, ": line longer than 199 bytes") == end)
+		check(line_length(data, size, line) > 199);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -38,6 +75,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check(p == NULL);
 		check(rc == UKEY_ERR_INVAL || rc == UKEY_ERR_NOMEM);
 		check(strncmp(err, "fuzz.conf:", 10) == 0);
+		check_message(data, size, err);
 		return 0;
 	}
 	check(p != NULL && p->name[0] != '\0');

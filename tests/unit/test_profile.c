@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <json-c/json.h>
@@ -288,6 +289,59 @@ test_missing_file(void **state)
 	assert_string_equal(err, "/nonexistent/x.conf: cannot open: No such file or directory");
 }
 
+/* A NUL byte used to end the line early for strlen(): the line was called
+ * too long, or its value cut short and the next line swallowed (found by
+ * fuzz_profile). Now the line is refused as what it is, over the same
+ * bytes from memory and from a file. */
+static void
+test_nul_byte(void **state)
+{
+	static const char comment[] = "# a comment\0with a NUL byte\n[token]\nname = x\n";
+	static const char value[] = "[token]\nname = ab\0cd\n\ndescription = d\n";
+	struct fw_profile *p = (struct fw_profile *)1;
+	char err[512], path[] = "/tmp/ukey-test-nul-XXXXXX";
+	FILE *fp;
+	int fd;
+
+	assert_int_equal(fw_profile_parse("t.conf", comment, sizeof(comment) - 1, &p, err,
+	    sizeof(err)), UKEY_ERR_INVAL);
+	assert_null(p);
+	assert_string_equal(err, "t.conf:1: NUL byte in the line (the file must be text)");
+	assert_int_equal(fw_profile_parse("t.conf", value, sizeof(value) - 1, &p, err,
+	    sizeof(err)), UKEY_ERR_INVAL);
+	assert_string_equal(err, "t.conf:2: NUL byte in the line (the file must be text)");
+
+	assert_true((fd = mkstemp(path)) >= 0);
+	assert_non_null(fp = fdopen(fd, "w"));
+	assert_int_equal(fwrite(value, 1, sizeof(value) - 1, fp), sizeof(value) - 1);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(fw_profile_load(path, &p, err, sizeof(err)), UKEY_ERR_INVAL);
+	assert_non_null(strstr(err, ":2: NUL byte in the line (the file must be text)"));
+	unlink(path);
+}
+
+/* The line length rule counts bytes up to the newline: 199 pass, 200 fail,
+ * and the line after an over-long one is read as a line of its own. */
+static void
+test_line_length(void **state)
+{
+	char text[1024], err[512];
+	struct fw_profile *p;
+	int n;
+
+	n = snprintf(text, sizeof(text), "# %0197d\n[nope]\n", 0);
+	assert_int_equal(fw_profile_parse("t.conf", text, (size_t)n, &p, err, sizeof(err)),
+	    UKEY_ERR_INVAL);
+	assert_string_equal(err, "t.conf:2: [nope]: unknown section (known: token, usb, pkcs11, "
+	    "keys, pin, label, timeouts, quirks)");
+	n = snprintf(text, sizeof(text), "# %0198d\n[nope]\n", 0);
+	assert_int_equal(fw_profile_parse("t.conf", text, (size_t)n, &p, err, sizeof(err)),
+	    UKEY_ERR_INVAL);
+	assert_string_equal(err, "t.conf:1: line longer than 199 bytes");
+	assert_int_equal(fw_profile_parse("t.conf", "", 0, &p, err, sizeof(err)), UKEY_ERR_INVAL);
+	assert_string_equal(err, "t.conf:0: token.name: required");
+}
+
 /* A set with bad files is refused whole, with one message per bad file. */
 static void
 test_set_lists_every_bad_file(void **state)
@@ -481,6 +535,8 @@ main(void)
 		cmocka_unit_test(test_fault_profile_build_dir),
 		cmocka_unit_test(test_bad_files),
 		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_nul_byte),
+		cmocka_unit_test(test_line_length),
 		cmocka_unit_test(test_set_lists_every_bad_file),
 		cmocka_unit_test(test_set_duplicate_names),
 		cmocka_unit_test(test_set_usb_overlap),
