@@ -65,8 +65,8 @@ request_parse(const char *text, size_t len, struct parsed_request *out, char *ms
 		rc = UKEY_ERR_PROTO;
 		goto out;
 	}
-	args = json_object_object_get(root, "args");
-	if (args == NULL) {
+	/* get_ex tells "args": null (refused) from no "args" at all */
+	if (!json_object_object_get_ex(root, "args", &args)) {
 		if ((args = json_object_new_object()) == NULL ||
 		    json_object_object_add(root, "args", args) != 0) {
 			json_object_put(args);
@@ -74,7 +74,7 @@ request_parse(const char *text, size_t len, struct parsed_request *out, char *ms
 			rc = UKEY_ERR_NOMEM;
 			goto out;
 		}
-	} else if (!json_object_is_type(args, json_type_object)) {
+	} else if (args == NULL || !json_object_is_type(args, json_type_object)) {
 		snprintf(msg, msglen, "request field args: must be an object");
 		rc = UKEY_ERR_PROTO;
 		goto out;

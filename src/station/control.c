@@ -434,17 +434,19 @@ control_on_readable(struct station *s, struct client *c)
 	size_t len;
 	int more, rc = framer_fill(&c->in, c->fd);
 
-	if (rc == UKEY_ERR_PROTO) {
-		send_reply(c->fd, UKEY_ERR_PROTO, "request larger than the protocol allows", NULL, NULL);
-		c->dead = 1;
-		return;
-	}
 	/* a client may send its request and close its side at once: serve
 	 * whatever complete frames arrived before honouring the EOF */
 	while ((more = framer_next(&c->in, &msg, &len)) == 1) {
 		dispatch(s, c, msg, len);
 		secure_wipe(msg, len);
 		free(msg);
+	}
+	/* an oversize frame is told as such, whether it came first (framer_fill)
+	 * or after requests that were served (framer_next) */
+	if (rc == UKEY_ERR_PROTO || more == UKEY_ERR_PROTO) {
+		send_reply(c->fd, UKEY_ERR_PROTO, "request larger than the protocol allows", NULL, NULL);
+		c->dead = 1;
+		return;
 	}
 	if (rc < 0 || more < 0)
 		c->dead = 1;
