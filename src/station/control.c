@@ -20,7 +20,9 @@
 
 /* Who may run a command: ROLE_* bits of config.h. READ is every role;
  * ANYONE is every user who can connect, with or without a role. A row
- * whose roles are 0 (not filled in) is refused to all but admin. */
+ * whose roles are 0 is refused to all but admin, with a warning; a row
+ * without its third field does not compile with -Werror
+ * (-Wmissing-field-initializers), so no command is open by accident. */
 #define OPERATOR ROLE_OPERATOR
 #define REVIEWER ROLE_REVIEWER
 #define AUDITOR ROLE_AUDITOR
