@@ -21,6 +21,8 @@
 #include "common/frame.h"
 #include "detect/profile.h"
 #include "detect/source.h"
+#include "store/audit.h"
+#include "store/auditkey.h"
 
 enum exit_code {
 	EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_NOTFOUND = 2, EXIT_USAGE = 64, EXIT_DATAERR = 65,
@@ -55,7 +57,10 @@ usage(FILE *f)
 	    "virtual:  sim plug [--bay N] [--preset blank|initialised] [--token N] [--profile NAME] [--wait]\n"
 	    "          sim unplug --bay N\n"
 	    "audit:    audit serials [--order ID] [--org USCC]\n"
-	    "          audit verify\n"
+	    "          audit verify [--db FILE | --file EXPORT] [--pubkey PEM]\n"
+	    "          audit export [--output FILE]\n"
+	    "          audit checkpoint\n"
+	    "          audit pubkey\n"
 	    "          audit log [--order ID] [--limit N]\n"
 	    "          ca show\n"
 	    "          status\n"
@@ -269,6 +274,7 @@ parse_int(const char *s, const char *what, int64_t *out)
 struct opts {
 	int64_t bay, token, order, limit, timeout;
 	const char *state, *remark, *payment_no, *override, *preset, *profile, *org;
+	const char *file, *pubkey, *db, *output;
 	int wait;
 };
 
@@ -289,6 +295,10 @@ parse_opts(int argc, char **argv, struct opts *o, const char *allowed)
 		{ "profile", required_argument, NULL, 'f' },
 		{ "org", required_argument, NULL, 'g' },
 		{ "wait", no_argument, NULL, 'w' },
+		{ "file", required_argument, NULL, 'F' },
+		{ "pubkey", required_argument, NULL, 'K' },
+		{ "db", required_argument, NULL, 'D' },
+		{ "output", required_argument, NULL, 'U' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int ch, idx;
@@ -315,6 +325,10 @@ parse_opts(int argc, char **argv, struct opts *o, const char *allowed)
 		case 'f': o->profile = optarg; break;
 		case 'g': o->org = optarg; break;
 		case 'w': o->wait = 1; break;
+		case 'F': o->file = optarg; break;
+		case 'K': o->pubkey = optarg; break;
+		case 'D': o->db = optarg; break;
+		case 'U': o->output = optarg; break;
 		}
 	}
 	return optind;
@@ -592,6 +606,153 @@ cmd_sim(int argc, char **argv)
 	return EXIT_USAGE;
 }
 
+/* Prints a verification report (audit_report_json's form) and returns the
+ * exit code: 0 intact, 1 broken. */
+static int
+audit_print_report(struct json_object *res)
+{
+	int ok = json_object_get_boolean(json_object_object_get(res, "ok"));
+	int64_t unsigned_n = json_object_get_int64(json_object_object_get(res, "unsigned"));
+
+	if (want_json) {
+		print_json(res);
+	} else if (ok) {
+		printf("audit log OK: %lld records, %lld checkpoints, last signed record %lld\n",
+		    (long long)json_object_get_int64(json_object_object_get(res, "records")),
+		    (long long)json_object_get_int64(json_object_object_get(res, "checkpoints")),
+		    (long long)json_object_get_int64(json_object_object_get(res, "last_signed_id")));
+		if (unsigned_n > 0)
+			printf("note: %lld records after the last checkpoint are not signed yet\n",
+			    (long long)unsigned_n);
+	} else if (json_object_object_get(res, "first_bad") != NULL) {
+		printf("audit log BROKEN at record %lld: %s\n",
+		    (long long)json_object_get_int64(json_object_object_get(res, "first_bad")),
+		    json_object_get_string(json_object_object_get(res, "reason")));
+	} else if (json_object_object_get(res, "bad_checkpoint") != NULL) {
+		printf("audit log BROKEN at checkpoint %lld: %s\n",
+		    (long long)json_object_get_int64(json_object_object_get(res, "bad_checkpoint")),
+		    json_object_get_string(json_object_object_get(res, "reason")));
+	} else {
+		printf("audit log BROKEN: %s\n",
+		    json_object_get_string(json_object_object_get(res, "reason")));
+	}
+	return ok ? EXIT_OK : EXIT_REFUSED;
+}
+
+static int
+audit_verify_daemon(void)
+{
+	struct json_object *rep, *res;
+	int ex = run("audit.verify", NULL, &rep, &res);
+
+	if (ex == EXIT_OK)
+		ex = audit_print_report(res);
+	json_object_put(rep);
+	return ex;
+}
+
+/* Verifies an export file or a database file with the station's public key,
+ * with no daemon. */
+static int
+audit_verify_offline(const char *file, const char *db, const char *pubkey)
+{
+	struct audit_report rep;
+	struct json_object *res;
+	EVP_PKEY *pub = NULL;
+	FILE *f = NULL;
+	int rc, ex;
+
+	if ((rc = audit_pubkey_read(pubkey, &pub)) != 0) {
+		fprintf(stderr, "ukeyctl: %s: %s\n", pubkey, rc == UKEY_ERR_IO ?
+		    "cannot read the public key" : "not an Ed25519 public key in PEM");
+		return rc == UKEY_ERR_IO ? EXIT_NOINPUT : EXIT_DATAERR;
+	}
+	if (file != NULL) {
+		if ((f = strcmp(file, "-") == 0 ? stdin : fopen(file, "r")) == NULL) {
+			fprintf(stderr, "ukeyctl: cannot read %s: %s\n", file, strerror(errno));
+			EVP_PKEY_free(pub);
+			return EXIT_NOINPUT;
+		}
+		rc = audit_verify_export(f, pub, &rep);
+		if (f != stdin)
+			fclose(f);
+	} else {
+		if (access(db, R_OK) != 0) {
+			fprintf(stderr, "ukeyctl: cannot read %s: %s\n", db, strerror(errno));
+			EVP_PKEY_free(pub);
+			return EXIT_NOINPUT;
+		}
+		rc = audit_verify_db_file(db, pub, &rep);
+	}
+	EVP_PKEY_free(pub);
+	if (rc != 0 && rc != UKEY_ERR_VERIFY) {
+		fprintf(stderr, "ukeyctl: audit verify: %s\n", ukey_strerror(rc));
+		return rc == UKEY_ERR_IO ? EXIT_NOINPUT : EXIT_REFUSED;
+	}
+	res = audit_report_json(&rep);
+	ex = audit_print_report(res);
+	json_object_put(res);
+	return ex;
+}
+
+/* Pages the records, then the checkpoints, out of the daemon as JSON lines. */
+static int
+audit_export(const char *output)
+{
+	static const char *const what[] = { "records", "checkpoints" };
+	FILE *out = stdout;
+	int64_t upto = -1, lines = 0;
+	int ex = EXIT_OK, w;
+
+	if (output != NULL && (out = fopen(output, "w")) == NULL) {
+		fprintf(stderr, "ukeyctl: cannot write %s: %s\n", output, strerror(errno));
+		return EXIT_NOINPUT;
+	}
+	for (w = 0; w < 2 && ex == EXIT_OK; w++) {
+		int64_t after = 0;
+
+		for (;;) {
+			struct json_object *args = json_object_new_object(), *rep, *res, *items;
+			size_t i, n;
+
+			json_object_object_add(args, "what", json_object_new_string(what[w]));
+			json_object_object_add(args, "after", json_object_new_int64(after));
+			json_object_object_add(args, "limit", json_object_new_int64(2000));
+			if (upto >= 0)
+				json_object_object_add(args, "upto", json_object_new_int64(upto));
+			if ((ex = run("audit.export", args, &rep, &res)) != EXIT_OK) {
+				json_object_put(rep);
+				break;
+			}
+			upto = json_object_get_int64(json_object_object_get(res, "upto"));
+			items = json_object_object_get(res, "items");
+			n = json_object_array_length(items);
+			for (i = 0; i < n; i++) {
+				struct json_object *it = json_object_array_get_idx(items, i);
+
+				fprintf(out, "%s\n", json_object_to_json_string_ext(it,
+				    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+				after = json_object_get_int64(json_object_object_get(it,
+				    w == 0 ? "id" : "checkpoint"));
+				lines++;
+			}
+			json_object_put(rep);
+			if (n == 0)
+				break;
+		}
+	}
+	if (fflush(out) != 0 || ferror(out)) {
+		fprintf(stderr, "ukeyctl: writing %s: %s\n", output ? output : "stdout", strerror(errno));
+		ex = EXIT_NOINPUT;
+	}
+	if (out != stdout)
+		fclose(out);
+	if (ex == EXIT_OK && output != NULL)
+		fprintf(stderr, "%lld lines written to %s (records up to %lld)\n", (long long)lines,
+		    output, (long long)upto);
+	return ex;
+}
+
 static int
 cmd_audit(int argc, char **argv)
 {
@@ -613,25 +774,42 @@ cmd_audit(int argc, char **argv)
 		return simple("audit.serials", args, serial_cols, NULL);
 	}
 	if (strcmp(verb, "verify") == 0) {
+		if (parse_opts(argc - 1, argv + 1, &o, "FKD") != argc - 1)
+			goto usage;
+		json_object_put(args);
+		if (o.file != NULL || o.db != NULL) {
+			if (!need("--pubkey PEM", o.pubkey != NULL) || (o.file && o.db))
+				return EXIT_USAGE;
+			return audit_verify_offline(o.file, o.db, o.pubkey);
+		}
+		if (o.pubkey != NULL) {
+			fprintf(stderr, "ukeyctl: --pubkey goes with --file or --db\n");
+			return EXIT_USAGE;
+		}
+		return audit_verify_daemon();
+	}
+	if (strcmp(verb, "export") == 0) {
+		if (parse_opts(argc - 1, argv + 1, &o, "U") != argc - 1)
+			goto usage;
+		json_object_put(args);
+		return audit_export(o.output);
+	}
+	if (strcmp(verb, "checkpoint") == 0 || strcmp(verb, "pubkey") == 0) {
 		struct json_object *rep, *res;
 		int ex;
 
-		if (parse_opts(argc - 1, argv + 1, &o, "") != argc - 1)
+		if (argc != 2)
 			goto usage;
-		if ((ex = run("audit.verify", args, &rep, &res)) == EXIT_OK) {
-			int ok = json_object_get_boolean(json_object_object_get(res, "ok"));
-
-			if (want_json)
-				print_json(res);
-			else if (ok)
-				printf("audit log OK: %lld records\n", (long long)json_object_get_int64(
-				    json_object_object_get(res, "records")));
-			else
-				printf("audit log BROKEN at record %lld: %s\n",
-				    (long long)json_object_get_int64(json_object_object_get(res, "first_bad")),
-				    json_object_get_string(json_object_object_get(res, "reason")));
-			ex = ok ? EXIT_OK : EXIT_REFUSED;
-		}
+		ex = run(verb[0] == 'c' ? "audit.checkpoint" : "audit.pubkey", args, &rep, &res);
+		if (ex == EXIT_OK && want_json)
+			print_json(res);
+		else if (ex == EXIT_OK && verb[0] == 'p')
+			fputs(json_object_get_string(json_object_object_get(res, "pem")), stdout);
+		else if (ex == EXIT_OK)
+			printf("checkpoint %lld signed: record %lld, hash %s\n",
+			    (long long)json_object_get_int64(json_object_object_get(res, "checkpoint")),
+			    (long long)json_object_get_int64(json_object_object_get(res, "audit_id")),
+			    json_object_get_string(json_object_object_get(res, "audit_hash")));
 		json_object_put(rep);
 		return ex;
 	}

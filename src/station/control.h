@@ -46,6 +46,9 @@ int cmd_job_abandon(struct request *r, struct json_object **result);
 int cmd_audit_serials(struct request *r, struct json_object **result);
 int cmd_audit_verify(struct request *r, struct json_object **result);
 int cmd_audit_log(struct request *r, struct json_object **result);
+int cmd_audit_checkpoint(struct request *r, struct json_object **result);
+int cmd_audit_pubkey(struct request *r, struct json_object **result);
+int cmd_audit_export(struct request *r, struct json_object **result);
 int cmd_ca_show(struct request *r, struct json_object **result);
 
 /* detect.c */

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <json-c/json.h>
+#include <openssl/evp.h>
 
 #include "ca/ca.h"
 #include "ca/certprof.h"
@@ -117,6 +118,8 @@ struct station {
 	struct fw_profile_set *fw;
 	struct certprof_set *cp;
 	uint8_t master_key[SEAL_KEY_LEN];
+	EVP_PKEY *audit_key;		/* signs audit checkpoints (keys/audit.key) */
+	int audit_dirty;		/* records appended since the last checkpoint check */
 	struct bay bays[MAX_BAYS];
 	int n_bays;
 	int listen_fd;
@@ -138,6 +141,9 @@ struct station {
 int64_t now_ms(void);
 int station_audit(struct station *s, const char *actor, const char *action, int64_t order_id,
     int64_t unit_id, int64_t job_id, const char *token, const char *bay, struct json_object *detail);
+/* Signs an audit checkpoint when audit_checkpoint_every records are unsigned.
+ * Loop context, outside any transaction. */
+void station_audit_checkpoint_if_due(struct station *s);
 
 /* bay.c: token arrival/removal and the worker channel. Loop context only. */
 int bay_token_arrived(struct station *s, struct bay *b, const struct arrival *a);

@@ -140,9 +140,35 @@ static const char migration_2[] =
     "CREATE INDEX jobs_state ON jobs(state);"
     "CREATE INDEX jobs_token ON jobs(profile, token_serial);";
 
+/* The audit log gets signed checkpoints and a record format number: rows
+ * written from here on hash a typed canonical form (format 2, docs/audit.md);
+ * older rows keep format 1 and verify as they were written. Audit rows and
+ * checkpoints are append-only: the triggers refuse UPDATE and DELETE. */
+static const char migration_4[] =
+    "ALTER TABLE audit ADD COLUMN format INTEGER NOT NULL DEFAULT 1;"
+    "CREATE TABLE audit_checkpoints ("
+    " id INTEGER PRIMARY KEY,"
+    " audit_id INTEGER NOT NULL UNIQUE,"
+    " audit_hash TEXT NOT NULL,"
+    " records INTEGER NOT NULL,"
+    " at TEXT NOT NULL,"
+    " station TEXT NOT NULL,"
+    " key_id TEXT NOT NULL,"
+    " alg TEXT NOT NULL,"
+    " signature TEXT NOT NULL);"
+    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+    " BEGIN SELECT RAISE(ABORT, 'audit rows are append-only'); END;"
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+    " BEGIN SELECT RAISE(ABORT, 'audit rows are append-only'); END;"
+    "CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints"
+    " BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;"
+    "CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints"
+    " BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;";
+
 static const struct migration migrations[] = {
 	{ 1, "initial schema: orders, units, tokens, jobs, issuances, audit", migration_1 },
 	{ 2, "jobs can be suspended while their token is away", migration_2 },
+	{ 4, "audit: record format 2, signed checkpoints, append-only triggers", migration_4 },
 };
 
 const struct migration *
