@@ -239,7 +239,7 @@ audit_verifier_record(struct audit_verifier *v, const struct audit_record *r, co
 	id = r->v[AC_ID].i;
 	if (id > expect)
 		return fail(v, expect, 0, where, "record %" PRId64 " is missing: record %" PRId64
-		    " follows record %" PRId64 " (gap in ids: rows deleted)", expect, id, expect - 1);
+		    " follows record %" PRId64 " (gap in ids: rows deleted or moved)", expect, id, expect - 1);
 	if (id < expect)
 		return fail(v, id, 0, where, "record %" PRId64 " appears after record %" PRId64
 		    " (rows reordered or repeated)", id, expect - 1);
