@@ -19,6 +19,7 @@
 #include "common/err.h"
 #include "common/errlist.h"
 #include "common/frame.h"
+#include "common/secret.h"
 #include "detect/profile.h"
 #include "detect/source.h"
 #include "store/audit.h"
@@ -542,12 +543,25 @@ cmd_bay(int argc, char **argv)
 		struct json_object *rep, *res;
 		int ex = run("bay.take_pin", args, &rep, &res);
 
-		if (ex == EXIT_OK && want_json)
-			print_json(res);
-		else if (ex == EXIT_OK)
+		struct json_object *pin = json_object_object_get(res, "user_pin");
+		size_t len = 0;
+		char *txt;
+
+		if (ex == EXIT_OK && want_json) {
+			txt = (char *)json_object_to_json_string_length(res, JSON_C_TO_STRING_PRETTY |
+			    JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+			fwrite(txt, 1, len, stdout);
+			putchar('\n');
+			secure_wipe(txt, len);
+		} else if (ex == EXIT_OK) {
 			printf("token %s initial user PIN: %s\n(shown once: put it in the PIN letter now)\n",
 			    json_object_get_string(json_object_object_get(res, "token_serial")),
-			    json_object_get_string(json_object_object_get(res, "user_pin")));
+			    json_object_get_string(pin));
+		}
+		fflush(stdout);
+		if (json_object_is_type(pin, json_type_string))
+			secure_wipe((char *)json_object_get_string(pin),
+			    (size_t)json_object_get_string_len(pin));
 		json_object_put(rep);
 		return ex;
 	}
