@@ -463,9 +463,13 @@ test_bad_amount_and_duplicates(void **state)
 	static const char *const want[] = {
 		"order YNCA-2026-0060, amount_fen: states 1000.00 yuan, but the ticked sections "
 		"come to 600.00 yuan (200 yuan per certificate-year)",
+		"order YNCA-2026-0060, portal_ref: appears more than once in the file "
+		"(orders #1 and #2)",
 		"order YNCA-2026-0060, renews: required field is missing",
 		"order YNCA-2026-0060: no certificate section is ticked; tick at least one of "
 		"organisation, legal_rep, entrusted",
+		"order YNCA-2026-0060, portal_ref: appears more than once in the file "
+		"(orders #1 and #2)",
 		"order #3, portal_ref: required field is missing",
 		"order #3, account_uscc: required field is missing",
 		"order #3, handler: required field is missing",
@@ -474,8 +478,6 @@ test_bad_amount_and_duplicates(void **state)
 		"order #3, invoice: required field is missing",
 		"order #3, delivery: required field is missing",
 		"order #3, amount_fen: required field is missing",
-		"order YNCA-2026-0060, portal_ref: appears more than once in the file "
-		"(orders #1 and #2)",
 	};
 	struct errlist errs = { 0 };
 	struct json_object *arr = NULL;
