@@ -19,6 +19,7 @@
 #include "common/err.h"
 #include "common/errlist.h"
 #include "common/frame.h"
+#include "orders/order.h"
 #include "detect/profile.h"
 #include "detect/source.h"
 
@@ -36,7 +37,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: ukeyctl [--state DIR | --socket PATH] [--json] COMMAND [ARGS]\n"
 	    "\n"
-	    "orders:   order import FILE\n"
+	    "orders:   order import [--partial] [--format json|csv] FILE\n"
 	    "          order list [--state STATE]\n"
 	    "          order show ID\n"
 	    "          order approve ID [--override-reason TEXT]\n"
@@ -424,6 +425,150 @@ need(const char *what, int ok)
 	return ok;
 }
 
+/* Reads a whole file of at most max bytes; returns it (owned, NUL added)
+ * with its length, or NULL with errno set. */
+static char *
+read_input(const char *path, size_t max, size_t *len)
+{
+	char *buf = read_file(path, max);
+
+	/* read_file() adds a NUL after what it read; a NUL inside the file is
+	 * the station's to refuse, so the length comes from the file itself */
+	if (buf != NULL) {
+		struct stat st;
+
+		if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size <= max)
+			*len = (size_t)st.st_size;
+		else
+			*len = strlen(buf);
+	}
+	return buf;
+}
+
+/* Length of an array; 0 for anything else (a reply field left out). */
+static size_t
+alen(struct json_object *a)
+{
+	return json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
+}
+
+/* Prints what became of each order of an import report: imported, unchanged
+ * and skipped ones on stdout, the errors on stderr. */
+static void
+print_import_report(struct json_object *rep)
+{
+	struct json_object *orders = json_object_object_get(rep, "orders");
+	struct json_object *ferrs = json_object_object_get(rep, "errors");
+	size_t i, k;
+
+	for (i = 0; i < alen(orders); i++) {
+		struct json_object *o = json_object_array_get_idx(orders, i);
+		const char *st = json_object_get_string(json_object_object_get(o, "status"));
+		const char *ref = json_object_get_string(json_object_object_get(o, "portal_ref"));
+		long long id = (long long)json_object_get_int64(json_object_object_get(o, "id"));
+		char yuan[32];
+
+		if (ref == NULL)
+			ref = "-";
+		if (strcmp(st, "imported") == 0) {
+			int cf = json_object_get_int(json_object_object_get(o, "checksum_failures"));
+
+			order_fen_format(json_object_get_int64(json_object_object_get(o, "total_fen")),
+			    yuan, sizeof(yuan));
+			printf("imported   %s: order %lld, %d certificate%s, %s yuan%s\n", ref, id,
+			    json_object_get_int(json_object_object_get(o, "certificates")),
+			    json_object_get_int(json_object_object_get(o, "certificates")) == 1 ? "" : "s",
+			    yuan, cf ? ", check characters to review" : "");
+		} else if (strcmp(st, "unchanged") == 0) {
+			printf("unchanged  %s: order %lld (already imported)\n", ref, id);
+		} else if (strcmp(st, "skipped") == 0) {
+			printf("skipped    %s: valid, not imported\n", ref);
+		}
+	}
+	fflush(stdout);
+	for (k = 0; k < alen(ferrs); k++)
+		fprintf(stderr, "  %s\n", json_object_get_string(json_object_array_get_idx(ferrs, k)));
+	for (i = 0; i < alen(orders); i++) {
+		struct json_object *e = json_object_object_get(json_object_array_get_idx(orders, i),
+		    "errors");
+
+		for (k = 0; k < alen(e); k++)
+			fprintf(stderr, "  %s\n", json_object_get_string(json_object_array_get_idx(e, k)));
+	}
+}
+
+/* ukeyctl order import [--partial] [--format json|csv] FILE */
+static int
+order_import(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "partial", no_argument, NULL, 'p' },
+		{ "format", required_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct json_object *args, *rep, *err, *det;
+	const char *format = NULL;
+	int ch, partial = 0, ex;
+	size_t len = 0;
+	char *text;
+
+	optind = 0;	/* glibc: 0 also resets its permutation state */
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (ch == 'p') {
+			partial = 1;
+		} else if (ch == 'f' && (strcmp(optarg, "json") == 0 || strcmp(optarg, "csv") == 0)) {
+			format = optarg;
+		} else if (ch == 'f') {
+			fprintf(stderr, "ukeyctl order import: --format must be json or csv\n");
+			return EXIT_USAGE;
+		} else {
+			fprintf(stderr, "ukeyctl order import: option %s is not accepted here\n",
+			    argv[optind - 1]);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (!need("FILE", argc - optind == 1)) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if ((text = read_input(argv[optind], FRAME_MAX_CONTROL - 4096, &len)) == NULL) {
+		fprintf(stderr, "ukeyctl: cannot read %s: %s\n", argv[optind], strerror(errno));
+		return EXIT_NOINPUT;
+	}
+	args = json_object_new_object();
+	json_object_object_add(args, "text", json_object_new_string_len(text, (int)len));
+	json_object_object_add(args, "file", json_object_new_string(argv[optind]));
+	if (format != NULL)
+		json_object_object_add(args, "format", json_object_new_string(format));
+	if (partial)
+		json_object_object_add(args, "partial", json_object_new_boolean(1));
+	free(text);
+	if ((rep = call("order.import", args, &ex)) == NULL)
+		return ex;
+	err = json_object_object_get(rep, "error");
+	det = json_object_object_get(err, "details");
+	if (json_object_get_boolean(json_object_object_get(rep, "ok"))) {
+		if (want_json)
+			print_json(json_object_object_get(rep, "result"));
+		else
+			print_import_report(json_object_object_get(rep, "result"));
+		ex = EXIT_OK;
+	} else if (want_json) {
+		print_json(rep);
+		ex = exit_for(json_object_get_string(json_object_object_get(err, "code")));
+	} else {
+		fprintf(stderr, "ukeyctl: %s\n", json_object_get_string(json_object_object_get(err,
+		    "message")));
+		if (json_object_is_type(det, json_type_object))
+			print_import_report(det);
+		ex = exit_for(json_object_get_string(json_object_object_get(err, "code")));
+	}
+	json_object_put(rep);
+	return ex;
+}
+
 static int
 cmd_order(int argc, char **argv)
 {
@@ -436,38 +581,8 @@ cmd_order(int argc, char **argv)
 	int i;
 
 	if (strcmp(verb, "import") == 0) {
-		char *text;
-
-		if ((i = parse_opts(argc - 1, argv + 1, &o, "")) < 0 || !need("FILE", argc - 1 - i == 1))
-			goto usage;
-		if ((text = read_file(argv[1 + i], FRAME_MAX_CONTROL - 4096)) == NULL) {
-			fprintf(stderr, "ukeyctl: cannot read %s: %s\n", argv[1 + i], strerror(errno));
-			json_object_put(args);
-			return EXIT_NOINPUT;
-		}
-		json_object_object_add(args, "text", json_object_new_string(text));
-		json_object_object_add(args, "file", json_object_new_string(argv[1 + i]));
-		free(text);
-		{
-			struct json_object *rep, *res;
-			int ex = run("order.import", args, &rep, &res);
-
-			if (ex == EXIT_OK && want_json) {
-				print_json(res);
-			} else if (ex == EXIT_OK) {
-				static const char *const icols[] = { "id", "portal_ref", "certificates",
-					"total_fen", "checksum_failures", NULL };
-				struct json_object *un = json_object_object_get(res, "unchanged");
-				size_t k;
-
-				print_table(json_object_object_get(res, "imported"), icols);
-				for (k = 0; k < json_object_array_length(un); k++)
-					printf("unchanged (already imported): %s\n",
-					    json_object_get_string(json_object_array_get_idx(un, k)));
-			}
-			json_object_put(rep);
-			return ex;
-		}
+		json_object_put(args);
+		return order_import(argc - 1, argv + 1);
 	}
 	if (strcmp(verb, "list") == 0) {
 		if (parse_opts(argc - 1, argv + 1, &o, "s") != argc - 1)

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "common/err.h"
@@ -88,95 +89,250 @@ insert_order(struct request *r, const struct order *o, struct json_object *norm,
 	return 0;
 }
 
-int
-cmd_order_import(struct request *r, struct json_object **result)
+/* The format of an order file: the "format" argument, else the file name's
+ * extension (.csv), else JSON. Returns 0 or an error reported on r. */
+static int
+import_format(struct request *r, const char *name, enum order_file_format *fmt)
+{
+	const char *f = NULL, *dot;
+
+	(void)arg_str(r, "format", 0, &f);
+	if (f == NULL) {
+		dot = name != NULL ? strrchr(name, '.') : NULL;
+		*fmt = dot != NULL && strcasecmp(dot, ".csv") == 0 ? ORDER_FILE_CSV : ORDER_FILE_JSON;
+		return 0;
+	}
+	if (strcmp(f, "json") == 0)
+		*fmt = ORDER_FILE_JSON;
+	else if (strcmp(f, "csv") == 0)
+		*fmt = ORDER_FILE_CSV;
+	else
+		return req_fail(r, UKEY_ERR_INVAL, "argument format: must be \"json\" or \"csv\"");
+	return 0;
+}
+
+static struct json_object *
+strings(const struct errlist *el)
+{
+	struct json_object *a = json_object_new_array();
+	size_t i;
+
+	for (i = 0; i < el->n; i++)
+		json_object_array_add(a, json_object_new_string(el->msgs[i]));
+	return a;
+}
+
+/* The report of one order: its place, reference and what became of it. */
+static struct json_object *
+entry_report(const struct order_file *f, size_t i, const char *status)
+{
+	const struct order_file_entry *e = &f->entries[i];
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "n", json_object_new_int64((int64_t)i + 1));
+	if (f->format == ORDER_FILE_CSV)
+		json_object_object_add(o, "line", json_object_new_int64((int64_t)e->line));
+	json_object_object_add(o, "portal_ref", e->portal_ref ?
+	    json_object_new_string(e->portal_ref) : NULL);
+	json_object_object_add(o, "status", json_object_new_string(status));
+	return o;
+}
+
+/* Imports the valid orders of f in one transaction; an order whose
+ * portal_ref is already in the store is unchanged when its normalized form
+ * is the same, and refused when it differs. Unless partial, one refused
+ * order rolls everything back. Fills report->orders and the counters. */
+static int
+import_orders(struct request *r, struct order_file *f, int partial, struct json_object *report,
+    size_t *n_refused, size_t *n_imported)
 {
 	struct station *s = r->s;
-	struct json_object *orders = NULL, *imported, *unchanged;
-	struct errlist errs = { 0 };
-	const char *text, *name = NULL;
+	struct json_object *list = json_object_new_array(), *imported = json_object_new_array();
+	struct json_object *unchanged = json_object_new_array(), **rep;
 	char now[32];
 	size_t i;
 	int rc;
 
-	if ((rc = arg_str(r, "text", 1, &text)) != 0)
-		return rc;
-	(void)arg_str(r, "file", 0, &name);
-	rc = order_file_parse(text, strlen(text), time(NULL), &orders, &errs);
-	if (rc != 0) {
-		r->details = json_object_new_array();
-		for (i = 0; i < errs.n; i++)
-			json_object_array_add(r->details, json_object_new_string(errs.msgs[i]));
-		req_fail(r, rc, "%s: %zu error%s; nothing imported", name ? name : "order file",
-		    errs.n, errs.n == 1 ? "" : "s");
-		errlist_clear(&errs);
-		return rc;
+	*n_refused = f->n_bad;
+	*n_imported = 0;
+	if ((rep = calloc(f->n ? f->n : 1, sizeof(*rep))) == NULL) {
+		rc = UKEY_ERR_NOMEM;
+		goto out;
 	}
-	errlist_clear(&errs);
-	imported = json_object_new_array();
-	unchanged = json_object_new_array();
 	store_now(now);
 	if ((rc = store_begin(s->st)) != 0)
 		goto out;
-	for (i = 0; i < json_object_array_length(orders); i++) {
-		struct json_object *norm = json_object_array_get_idx(orders, i), *old = NULL, *e;
+	for (i = 0; i < f->n; i++) {
+		struct order_file_entry *e = &f->entries[i];
+		struct json_object *old = NULL, *x;
 		struct order *o = NULL;
-		const char *doc = json_object_to_json_string_ext(norm, JSON_C_TO_STRING_PLAIN);
+		const char *doc;
 		int64_t id = 0;
 
-		if ((rc = order_from_json(norm, time(NULL), &o, NULL)) != 0) {
+		if (e->order == NULL) {
+			rep[i] = entry_report(f, i, "refused");
+			json_object_object_add(rep[i], "errors", strings(&e->errs));
+			continue;
+		}
+		if ((rc = order_from_json(e->order, time(NULL), &o, NULL)) != 0) {
 			req_fail(r, rc, "order %zu: normalized form does not parse again", i + 1);
 			goto rollback;
 		}
-		rc = store_row(s->st, &old, "SELECT id, doc FROM orders WHERE portal_ref = ?", "t",
-		    o->portal_ref);
+		doc = json_object_to_json_string_ext(e->order, JSON_C_TO_STRING_PLAIN);
+		rc = store_row(s->st, &old, "SELECT id, state, doc FROM orders WHERE portal_ref = ?",
+		    "t", o->portal_ref);
 		if (rc == 0) {
-			/* importing the same file twice changes nothing */
-			if (strcmp(json_object_get_string(json_object_object_get(old, "doc")), doc) != 0) {
-				req_fail(r, UKEY_ERR_EXISTS, "order %s: already imported with different"
-				    " content (order %lld); nothing imported", o->portal_ref,
-				    (long long)json_object_get_int64(json_object_object_get(old, "id")));
-				rc = UKEY_ERR_EXISTS;
-			} else {
+			id = json_object_get_int64(json_object_object_get(old, "id"));
+			if (strcmp(json_object_get_string(json_object_object_get(old, "doc")), doc) == 0) {
+				/* importing the same file twice changes nothing */
+				rep[i] = entry_report(f, i, "unchanged");
+				json_object_object_add(rep[i], "id", json_object_new_int64(id));
 				json_object_array_add(unchanged, json_object_new_string(o->portal_ref));
+			} else {
+				char msg[256];
+
+				if (f->format == ORDER_FILE_CSV)
+					snprintf(msg, sizeof(msg), "line %zu: order %s, portal_ref (订单编号)",
+					    e->line, o->portal_ref);
+				else
+					snprintf(msg, sizeof(msg), "order %s, portal_ref", o->portal_ref);
+				snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), ": already imported"
+				    " as order %lld (state %s) with different content; an import never"
+				    " changes an order", (long long)id,
+				    json_object_get_string(json_object_object_get(old, "state")));
+				rep[i] = entry_report(f, i, "refused");
+				x = json_object_new_array();
+				json_object_array_add(x, json_object_new_string(msg));
+				json_object_object_add(rep[i], "errors", x);
+				(*n_refused)++;
 			}
 			json_object_put(old);
 			order_free(o);
-			if (rc != 0)
-				goto rollback;
 			continue;
 		}
-		if (rc != UKEY_ERR_NOTFOUND || (rc = insert_order(r, o, norm, now, &id)) != 0) {
+		if (rc != UKEY_ERR_NOTFOUND || (rc = insert_order(r, o, e->order, now, &id)) != 0) {
 			order_free(o);
 			goto rollback;
 		}
-		e = json_object_new_object();
-		json_object_object_add(e, "id", json_object_new_int64(id));
-		json_object_object_add(e, "portal_ref", json_object_new_string(o->portal_ref));
-		json_object_object_add(e, "certificates", json_object_new_int((int)order_cert_count(o)));
-		json_object_object_add(e, "total_fen", json_object_new_int64(order_total_fen(o)));
-		json_object_object_add(e, "checksum_failures",
+		rep[i] = entry_report(f, i, "imported");
+		json_object_object_add(rep[i], "id", json_object_new_int64(id));
+		json_object_object_add(rep[i], "certificates", json_object_new_int((int)order_cert_count(o)));
+		json_object_object_add(rep[i], "total_fen", json_object_new_int64(order_total_fen(o)));
+		json_object_object_add(rep[i], "checksum_failures",
 		    json_object_new_int((int)o->n_checksum_failures));
-		json_object_array_add(imported, e);
+		x = json_object_new_object();
+		json_object_object_add(x, "id", json_object_new_int64(id));
+		json_object_object_add(x, "portal_ref", json_object_new_string(o->portal_ref));
+		json_object_object_add(x, "certificates", json_object_new_int((int)order_cert_count(o)));
+		json_object_object_add(x, "total_fen", json_object_new_int64(order_total_fen(o)));
+		json_object_object_add(x, "checksum_failures",
+		    json_object_new_int((int)o->n_checksum_failures));
+		json_object_array_add(imported, x);
+		(*n_imported)++;
 		rc = station_audit(s, r->c->user, "order.import", id, 0, 0, NULL, NULL,
 		    json_object_new_string(o->portal_ref));
 		order_free(o);
 		if (rc != 0)
 			goto rollback;
 	}
-	if ((rc = store_commit(s->st)) != 0)
+	if (*n_refused > 0 && !partial) {
+		/* one bad order keeps the whole file out */
+		store_rollback(s->st);
+		for (i = 0; i < f->n; i++) {
+			if (strcmp(json_object_get_string(json_object_object_get(rep[i], "status")),
+			    "imported") != 0)
+				continue;
+			json_object_put(rep[i]);
+			rep[i] = entry_report(f, i, "skipped");
+		}
+		json_object_put(imported);
+		imported = json_object_new_array();
+		*n_imported = 0;
+	} else if ((rc = store_commit(s->st)) != 0) {
 		goto rollback;
-	*result = json_object_new_object();
-	json_object_object_add(*result, "imported", imported);
-	json_object_object_add(*result, "unchanged", unchanged);
-	imported = unchanged = NULL;
+	}
+	for (i = 0; i < f->n; i++) {
+		json_object_array_add(list, rep[i]);
+		rep[i] = NULL;
+	}
+	json_object_object_add(report, "orders", list);
+	json_object_object_add(report, "imported", imported);
+	json_object_object_add(report, "unchanged", unchanged);
+	list = imported = unchanged = NULL;
+	rc = 0;
 	goto out;
  rollback:
 	store_rollback(s->st);
  out:
+	for (i = 0; rep != NULL && i < f->n; i++)
+		json_object_put(rep[i]);
+	free(rep);
+	json_object_put(list);
 	json_object_put(imported);
 	json_object_put(unchanged);
-	json_object_put(orders);
+	return rc;
+}
+
+int
+cmd_order_import(struct request *r, struct json_object **result)
+{
+	struct json_object *report = NULL, *v;
+	struct order_file *f = NULL;
+	enum order_file_format fmt;
+	const char *text, *name = NULL, *shown;
+	size_t n_refused = 0, n_imported = 0;
+	int rc, partial = 0;
+
+	if ((rc = arg_str(r, "text", 1, &text)) != 0)
+		return rc;
+	(void)arg_str(r, "file", 0, &name);
+	shown = name != NULL ? name : "order file";
+	if ((v = json_object_object_get(r->args, "partial")) != NULL) {
+		if (!json_object_is_type(v, json_type_boolean))
+			return req_fail(r, UKEY_ERR_INVAL, "argument partial: must be true or false");
+		partial = json_object_get_boolean(v);
+	}
+	if ((rc = import_format(r, name, &fmt)) != 0)
+		return rc;
+	/* the length, not strlen(): a NUL in the file is the reader's to refuse */
+	rc = order_file_read(text, (size_t)json_object_get_string_len(json_object_object_get(r->args,
+	    "text")), fmt, time(NULL), &f);
+	if (rc != 0)
+		return rc;
+	report = json_object_new_object();
+	json_object_object_add(report, "file", json_object_new_string(shown));
+	json_object_object_add(report, "format", json_object_new_string(fmt == ORDER_FILE_CSV ?
+	    "csv" : "json"));
+	json_object_object_add(report, "partial", json_object_new_boolean(partial));
+	json_object_object_add(report, "errors", strings(&f->errs));
+	if (f->errs.n > 0) {
+		r->details = report;
+		report = NULL;
+		rc = req_fail(r, UKEY_ERR_INVAL, "%s: %zu error%s in the file; nothing imported", shown,
+		    f->errs.n, f->errs.n == 1 ? "" : "s");
+		goto out;
+	}
+	if ((rc = import_orders(r, f, partial, report, &n_refused, &n_imported)) != 0)
+		goto out;
+	json_object_object_add(report, "refused", json_object_new_int64((int64_t)n_refused));
+	if (n_refused > 0) {
+		/* the report goes with the error: which orders, and why */
+		r->details = report;
+		report = NULL;
+		if (partial)
+			rc = req_fail(r, UKEY_ERR_INVAL, "%s: %zu of %zu orders refused; %zu imported",
+			    shown, n_refused, f->n, n_imported);
+		else
+			rc = req_fail(r, UKEY_ERR_INVAL, "%s: %zu of %zu orders refused; nothing imported"
+			    " (--partial imports the good ones)", shown, n_refused, f->n);
+		goto out;
+	}
+	*result = report;
+	report = NULL;
+	rc = 0;
+ out:
+	json_object_put(report);
+	order_file_free(f);
 	return rc;
 }
 
