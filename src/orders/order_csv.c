@@ -441,8 +441,10 @@ convert(struct row *r)
 
 		if (r->colmap[i] < 0)
 			continue;
-		if (c->kind == K_TICK || c->kind == K_INVOICE || c->kind == K_DELIVERY) {
+		/* a message about an empty cell names its column too */
+		if (c->kind != K_ATTACH)
 			name_path(r, c->path, c->name);
+		if (c->kind == K_TICK || c->kind == K_INVOICE || c->kind == K_DELIVERY) {
 			if (s[0] == '\0')
 				continue;	/* an empty box: unticked; no choice: required */
 			if (c->kind == K_TICK && g >= 0)
@@ -474,15 +476,12 @@ convert(struct row *r)
 			continue;	/* the section's box is unreadable: reported above */
 		switch (c->kind) {
 		case K_TEXT:
-			name_path(r, c->path, c->name);
 			put(r, c->path, json_object_new_string(s));
 			break;
 		case K_INT:
-			name_path(r, c->path, c->name);
 			put(r, c->path, number_or_text(s));
 			break;
 		case K_AMOUNT:
-			name_path(r, c->path, c->name);
 			if (parse_yuan(s, &fen) != 0)
 				row_bad(r, c->path, c->name, "must be an amount in yuan such as 1000.00, "
 				    "1,000.00 or ¥ 800.00");
@@ -490,7 +489,6 @@ convert(struct row *r)
 				put(r, c->path, json_object_new_int64(fen));
 			break;
 		case K_TYPE:
-			name_path(r, c->path, c->name);
 			if (strcmp(s, "新办") == 0)
 				put(r, c->path, json_object_new_string("new"));
 			else if (strcmp(s, "续费") == 0)
@@ -499,7 +497,6 @@ convert(struct row *r)
 				row_bad(r, c->path, c->name, "must be 新办 (new) or 续费 (renewal)");
 			break;
 		case K_SERIAL:
-			name_path(r, c->path, c->name);
 			put(r, c->path, json_object_new_string(s));
 			break;
 		case K_ATTACH:
