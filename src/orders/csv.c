@@ -38,12 +38,12 @@ syntax(struct reader *r, size_t line, const char *fmt, ...)
 static int
 put_char(struct reader *r, char ch)
 {
+	if (r->len >= CSV_MAX_FIELD)
+		return syntax(r, r->line, "a field longer than %d bytes", CSV_MAX_FIELD);
 	if (r->len + 1 >= r->cap) {
 		size_t ncap = r->cap ? r->cap * 2 : 64;
 		char *nb;
 
-		if (r->len + 1 > CSV_MAX_FIELD)
-			return syntax(r, r->line, "a field longer than %d bytes", CSV_MAX_FIELD);
 		if ((nb = realloc(r->buf, ncap)) == NULL)
 			return UKEY_ERR_NOMEM;
 		r->buf = nb;
