@@ -96,8 +96,8 @@ route_renewal_resolve(struct store *st, int64_t order_id, const struct order *o,
 	row = json_object_array_get_idx(rows, 0);
 	serial = col(row, "cert_serial");
 	if (strcmp(col(row, "kind"), item_kind_name(kind)) != 0) {
-		snprintf(why, whylen, "order %lld, renews: certificate %s is a %s certificate, but the"
-		    " order asks for a %s certificate", (long long)order_id, serial, col(row, "kind"),
+		snprintf(why, whylen, "order %lld, renews: certificate %s is of kind %s, but the order"
+		    " asks for one of kind %s", (long long)order_id, serial, col(row, "kind"),
 		    item_kind_name(kind));
 		rc = UKEY_ERR_VERIFY;
 		goto out;
