@@ -150,11 +150,11 @@ parse_obj(struct json_object *obj, struct order **o, struct errlist *errs)
 	return rc;
 }
 
+/* The operator manual's three worked fee examples (DOMAIN.md §1), one test each. */
 static void
-test_fee_examples(void **state)
+test_fee_manual_600_legal_rep(void **state)
 {
 	struct errlist errs = { 0 };
-	struct json_object *j;
 	struct order *o = NULL;
 
 	(void)state;
@@ -166,7 +166,16 @@ test_fee_examples(void **state)
 	assert_int_equal(order_total_fen(o), 60000);
 	assert_int_equal(order_cert_count(o), 3);
 	order_free(o);
+}
 
+static void
+test_fee_manual_1000_plus_entrusted(void **state)
+{
+	struct errlist errs = { 0 };
+	struct json_object *j;
+	struct order *o = NULL;
+
+	(void)state;
 	/* Plus entrusted 1 year x 2 = 1000 yuan. */
 	j = base();
 	set_section(j, "entrusted", "{\"ticked\": true, \"name\": \"王五\","
@@ -179,7 +188,16 @@ test_fee_examples(void **state)
 	assert_int_equal(order_total_fen(o), 100000);
 	assert_int_equal(order_cert_count(o), 5);
 	order_free(o);
+}
 
+static void
+test_fee_manual_800_organisation(void **state)
+{
+	struct errlist errs = { 0 };
+	struct json_object *j;
+	struct order *o = NULL;
+
+	(void)state;
 	/* Organisation 2 years x 2 = 800 yuan. */
 	j = base();
 	set_section(j, "organisation", "{\"ticked\": true, \"name\": \"云南滇池科技有限公司\","
@@ -191,7 +209,16 @@ test_fee_examples(void **state)
 	assert_int_equal(o->items[0].kind, ITEM_ORG);
 	assert_int_equal(order_total_fen(o), 80000);
 	order_free(o);
+}
 
+static void
+test_fee_unticked_adds_nothing(void **state)
+{
+	struct errlist errs = { 0 };
+	struct json_object *j;
+	struct order *o = NULL;
+
+	(void)state;
 	/* An unticked section with years and count filled in adds nothing and
 	 * is not validated (its ID number is even malformed here). */
 	j = base();
@@ -765,7 +792,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fee_examples),
+		cmocka_unit_test(test_fee_manual_600_legal_rep),
+		cmocka_unit_test(test_fee_manual_1000_plus_entrusted),
+		cmocka_unit_test(test_fee_manual_800_organisation),
+		cmocka_unit_test(test_fee_unticked_adds_nothing),
 		cmocka_unit_test(test_all_sections_max),
 		cmocka_unit_test(test_fen_format),
 		cmocka_unit_test(test_names),
