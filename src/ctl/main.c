@@ -38,11 +38,18 @@ usage(FILE *f)
 	    "usage: ukeyctl [--state DIR | --socket PATH] [--json] COMMAND [ARGS]\n"
 	    "\n"
 	    "orders:   order import [--partial] [--format json|csv] FILE\n"
-	    "          order list [--state STATE]\n"
-	    "          order show ID\n"
+	    "          order list [--state STATE] [--org USCC] [--type new|renewal]\n"
+	    "                     [--since YYYY-MM-DD] [--until YYYY-MM-DD]\n"
+	    "          order show ID [--reveal]       --reveal: full ID numbers (audited)\n"
 	    "          order approve ID [--override-reason TEXT]\n"
 	    "          order reject ID --remark TEXT\n"
+	    "          order override ID --reason TEXT  accept failed ID check characters\n"
+	    "          order edit ID FILE             new content for a rejected order\n"
+	    "          order resubmit ID\n"
 	    "          order pay ID --payment-no NO\n"
+	    "          order deliver ID (--picked-up-by NAME | --carrier NAME --tracking NO)\n"
+	    "          order cancel ID --remark TEXT\n"
+	    "          order invoice ID\n"
 	    "          queue\n"
 	    "bays:     bays\n"
 	    "          bay wait --bay N [--timeout SECONDS]\n"
@@ -270,7 +277,8 @@ parse_int(const char *s, const char *what, int64_t *out)
 struct opts {
 	int64_t bay, token, order, limit, timeout;
 	const char *state, *remark, *payment_no, *override, *preset, *profile, *org;
-	int wait;
+	const char *reason, *picked_up_by, *carrier, *tracking, *type, *since, *until;
+	int wait, reveal;
 };
 
 static int
@@ -290,6 +298,14 @@ parse_opts(int argc, char **argv, struct opts *o, const char *allowed)
 		{ "profile", required_argument, NULL, 'f' },
 		{ "org", required_argument, NULL, 'g' },
 		{ "wait", no_argument, NULL, 'w' },
+		{ "reason", required_argument, NULL, 'R' },
+		{ "picked-up-by", required_argument, NULL, 'U' },
+		{ "carrier", required_argument, NULL, 'C' },
+		{ "tracking", required_argument, NULL, 'K' },
+		{ "type", required_argument, NULL, 'y' },
+		{ "since", required_argument, NULL, '1' },
+		{ "until", required_argument, NULL, '2' },
+		{ "reveal", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int ch, idx;
@@ -316,6 +332,14 @@ parse_opts(int argc, char **argv, struct opts *o, const char *allowed)
 		case 'f': o->profile = optarg; break;
 		case 'g': o->org = optarg; break;
 		case 'w': o->wait = 1; break;
+		case 'R': o->reason = optarg; break;
+		case 'U': o->picked_up_by = optarg; break;
+		case 'C': o->carrier = optarg; break;
+		case 'K': o->tracking = optarg; break;
+		case 'y': o->type = optarg; break;
+		case '1': o->since = optarg; break;
+		case '2': o->until = optarg; break;
+		case 'v': o->reveal = 1; break;
 		}
 	}
 	return optind;
@@ -569,6 +593,35 @@ order_import(int argc, char **argv)
 	return ex;
 }
 
+/* A lifecycle command: prints "order N: STATE" (and what else the daemon
+ * says happened), or the reply with --json. */
+static int
+transition(const char *cmd, struct json_object *args)
+{
+	struct json_object *rep, *res, *v;
+	int ex = run(cmd, args, &rep, &res);
+
+	if (ex == EXIT_OK && want_json) {
+		print_json(res);
+	} else if (ex == EXIT_OK) {
+		printf("order %lld: %s", (long long)json_object_get_int64(json_object_object_get(res,
+		    "id")), json_object_get_string(json_object_object_get(res, "state")));
+		if ((v = json_object_object_get(res, "changed")) != NULL)
+			printf(json_object_get_boolean(v) ? ", content changed (revision %lld)" :
+			    ", content unchanged (revision %lld)",
+			    (long long)json_object_get_int64(json_object_object_get(res, "revision")));
+		if ((v = json_object_object_get(res, "renews_cert")) != NULL)
+			printf(", renews certificate %s", json_object_get_string(v));
+		if (json_object_get_boolean(json_object_object_get(res, "refund_due")))
+			printf(", refund due");
+		if (strcmp(cmd, "order.pay") == 0)
+			printf("; its certificates are queued for production");
+		printf("\n");
+	}
+	json_object_put(rep);
+	return ex;
+}
+
 static int
 cmd_order(int argc, char **argv)
 {
@@ -585,40 +638,105 @@ cmd_order(int argc, char **argv)
 		return order_import(argc - 1, argv + 1);
 	}
 	if (strcmp(verb, "list") == 0) {
-		if (parse_opts(argc - 1, argv + 1, &o, "s") != argc - 1)
+		if (parse_opts(argc - 1, argv + 1, &o, "sgy12") != argc - 1)
 			goto usage;
+		if (o.type && strcmp(o.type, "new") != 0 && strcmp(o.type, "renewal") != 0) {
+			fprintf(stderr, "ukeyctl: --type: must be new or renewal, not \"%s\"\n", o.type);
+			json_object_put(args);
+			return EXIT_USAGE;
+		}
 		if (o.state)
 			json_object_object_add(args, "state", json_object_new_string(o.state));
+		if (o.org)
+			json_object_object_add(args, "org", json_object_new_string(o.org));
+		if (o.type)
+			json_object_object_add(args, "type", json_object_new_string(o.type));
+		if (o.since)
+			json_object_object_add(args, "since", json_object_new_string(o.since));
+		if (o.until)
+			json_object_object_add(args, "until", json_object_new_string(o.until));
 		return simple("order.list", args, cols, NULL);
 	}
-	if (strcmp(verb, "show") == 0 || strcmp(verb, "approve") == 0 ||
-	    strcmp(verb, "reject") == 0 || strcmp(verb, "pay") == 0) {
-		const char *allowed = strcmp(verb, "approve") == 0 ? "O" :
-		    strcmp(verb, "reject") == 0 ? "r" : strcmp(verb, "pay") == 0 ? "p" : "";
+	if (strcmp(verb, "edit") == 0) {
+		char *text;
 
+		if ((i = parse_opts(argc - 1, argv + 1, &o, "")) < 0 ||
+		    !need("ID FILE", argc - 1 - i == 2) || parse_int(argv[1 + i], "ID", &id) != 0)
+			goto usage;
+		if ((text = read_file(argv[2 + i], FRAME_MAX_CONTROL - 4096)) == NULL) {
+			fprintf(stderr, "ukeyctl: cannot read %s: %s\n", argv[2 + i], strerror(errno));
+			json_object_put(args);
+			return EXIT_NOINPUT;
+		}
+		json_object_object_add(args, "id", json_object_new_int64(id));
+		json_object_object_add(args, "text", json_object_new_string(text));
+		free(text);
+		return transition("order.edit", args);
+	}
+	{
+		static const struct {
+			const char *verb, *allowed;
+		} verbs[] = {
+			{ "show", "v" }, { "approve", "O" }, { "reject", "r" }, { "pay", "p" },
+			{ "override", "R" }, { "resubmit", "" }, { "deliver", "UCK" },
+			{ "cancel", "r" }, { "invoice", "" },
+		};
+		const char *allowed = NULL;
+		size_t k;
+
+		for (k = 0; k < sizeof(verbs) / sizeof(verbs[0]); k++)
+			if (strcmp(verb, verbs[k].verb) == 0)
+				allowed = verbs[k].allowed;
+		if (allowed == NULL)
+			goto usage;
 		if ((i = parse_opts(argc - 1, argv + 1, &o, allowed)) < 0 || argc - 1 - i != 1 ||
 		    parse_int(argv[1 + i], "ID", &id) != 0)
 			goto usage;
-		json_object_object_add(args, "id", json_object_new_int64(id));
-		if (strcmp(verb, "show") == 0)
-			return simple("order.show", args, NULL, NULL);
-		if (strcmp(verb, "approve") == 0) {
-			if (o.override)
-				json_object_object_add(args, "override_reason",
-				    json_object_new_string(o.override));
-			return simple("order.approve", args, NULL, "approved");
-		}
-		if (strcmp(verb, "reject") == 0) {
-			if (!need("--remark TEXT", o.remark != NULL))
-				goto usage;
-			json_object_object_add(args, "remark", json_object_new_string(o.remark));
-			return simple("order.reject", args, NULL, "rejected");
-		}
+	}
+	json_object_object_add(args, "id", json_object_new_int64(id));
+	if (strcmp(verb, "show") == 0) {
+		if (o.reveal)
+			json_object_object_add(args, "reveal", json_object_new_boolean(1));
+		return simple("order.show", args, NULL, NULL);
+	}
+	if (strcmp(verb, "approve") == 0) {
+		if (o.override)
+			json_object_object_add(args, "override_reason", json_object_new_string(o.override));
+		return transition("order.approve", args);
+	}
+	if (strcmp(verb, "override") == 0) {
+		if (!need("--reason TEXT", o.reason != NULL))
+			goto usage;
+		json_object_object_add(args, "reason", json_object_new_string(o.reason));
+		return transition("order.override", args);
+	}
+	if (strcmp(verb, "reject") == 0 || strcmp(verb, "cancel") == 0) {
+		if (!need("--remark TEXT", o.remark != NULL))
+			goto usage;
+		json_object_object_add(args, "remark", json_object_new_string(o.remark));
+		return transition(verb[0] == 'r' ? "order.reject" : "order.cancel", args);
+	}
+	if (strcmp(verb, "pay") == 0) {
 		if (!need("--payment-no NO", o.payment_no != NULL))
 			goto usage;
 		json_object_object_add(args, "payment_no", json_object_new_string(o.payment_no));
-		return simple("order.pay", args, NULL, "paid; its certificates are queued for production");
+		return transition("order.pay", args);
 	}
+	if (strcmp(verb, "deliver") == 0) {
+		if (!need("--picked-up-by NAME, or --carrier NAME and --tracking NO",
+		    (o.picked_up_by != NULL) != (o.carrier != NULL || o.tracking != NULL)))
+			goto usage;
+		if (o.picked_up_by)
+			json_object_object_add(args, "picked_up_by", json_object_new_string(o.picked_up_by));
+		if (o.carrier)
+			json_object_object_add(args, "carrier", json_object_new_string(o.carrier));
+		if (o.tracking)
+			json_object_object_add(args, "tracking_no", json_object_new_string(o.tracking));
+		return transition("order.deliver", args);
+	}
+	if (strcmp(verb, "resubmit") == 0)
+		return transition("order.resubmit", args);
+	return transition("order.invoice", args);
  usage:
 	json_object_put(args);
 	usage(stderr);

@@ -748,9 +748,11 @@ delivery_parse(struct pctx *c, struct json_object *root)
 static void
 renews_parse(struct pctx *c, struct json_object *root)
 {
-	static const char *const keys[] = { "serial", NULL };
+	static const char *const keys[] = { "serial", "uscc", "kind", NULL };
 	struct json_object *obj;
 	const char *s;
+	int by_serial, by_org;
+	enum item_kind k;
 
 	if (c->o->type != ORDER_RENEWAL) {
 		if (json_object_object_get_ex(root, "renews", NULL))
@@ -760,6 +762,32 @@ renews_parse(struct pctx *c, struct json_object *root)
 	if ((obj = field(c, root, "", "renews", json_type_object, 1)) == NULL)
 		return;
 	check_keys(c, obj, "renews", keys);
+	by_serial = json_object_object_get(obj, "serial") != NULL;
+	by_org = json_object_object_get(obj, "uscc") != NULL ||
+	    json_object_object_get(obj, "kind") != NULL;
+	if (by_serial && by_org) {
+		bad(c, "renews", "name the certificate either by serial or by uscc and kind, not both");
+		return;
+	}
+	if (by_org) {
+		if ((s = ascii(c, obj, "renews", "kind", 1)) != NULL) {
+			for (k = ITEM_ORG; k <= ITEM_ENTRUSTED; k++)
+				if (strcmp(s, item_kind_name(k)) == 0)
+					break;
+			if (k > ITEM_ENTRUSTED)
+				bad(c, "renews.kind", "must be one of organisation, legal_rep, entrusted");
+			else
+				c->o->renews_kind = k;
+		}
+		if ((s = ascii(c, obj, "renews", "uscc", 1)) != NULL) {
+			if (c->o->account_uscc != NULL && strcmp(s, c->o->account_uscc) != 0)
+				bad(c, "renews.uscc", "must equal account_uscc: an organisation renews"
+				    " only its own certificates");
+			else
+				c->o->renews_uscc = xstrdup(c, s);
+		}
+		return;
+	}
 	if ((s = ascii(c, obj, "renews", "serial", 1)) == NULL)
 		return;
 	if (!is_hex(s, 1, SERIAL_MAX_HEX))
@@ -810,6 +838,7 @@ order_free(struct order *o)
 	free(o->account_uscc);
 	free(o->account_name);
 	free(o->renews_serial);
+	free(o->renews_uscc);
 	free(o->handler.province);
 	free(o->handler.city);
 	free(o->handler.county);
@@ -1111,7 +1140,9 @@ order_to_json(const struct order *o)
 		goto fail;
 	if (o->type == ORDER_RENEWAL) {
 		if ((renews = json_object_new_object()) == NULL ||
-		    put_str(renews, "serial", o->renews_serial) != 0) {
+		    (o->renews_uscc == NULL && put_str(renews, "serial", o->renews_serial) != 0) ||
+		    (o->renews_uscc != NULL && (put_str(renews, "uscc", o->renews_uscc) != 0 ||
+		    put_str(renews, "kind", item_kind_name(o->renews_kind)) != 0))) {
 			json_object_put(renews);
 			goto fail;
 		}

@@ -72,7 +72,12 @@ struct order {
 	enum order_type type;
 	char *account_uscc;		/* the portal account that filed the order */
 	char *account_name;		/* its organisation name, optional */
-	char *renews_serial;		/* ORDER_RENEWAL: lower-case hex, else NULL */
+	/* ORDER_RENEWAL names the certificate it renews either by serial
+	 * (lower-case hex) or by the organisation's USCC and the certificate's
+	 * kind (renews_uscc non-NULL, equal to account_uscc); NULL otherwise. */
+	char *renews_serial;
+	char *renews_uscc;
+	enum item_kind renews_kind;
 	struct order_handler handler;
 	struct order_item *items;	/* ticked sections only: org, legal_rep, entrusted */
 	size_t n_items;
