@@ -53,9 +53,16 @@ json_read(struct order_file *f, const char *text, size_t len, time_t now)
 	struct json_object *root = NULL, *list, *v;
 	enum json_tokener_error jerr;
 	char label[32];
-	size_t n, i, off;
+	size_t n, i, off, bom = 0;
 	int rc;
 
+	/* RFC 8259 lets a parser ignore a byte order mark; spreadsheet and
+	 * Windows tools write one. Offsets in messages count it. */
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+		bom = 3;
+		text += bom;
+		len -= bom;
+	}
 	if (len > INT32_MAX) {
 		rc = order_file_fail(f, "larger than 2 GiB");
 		goto out;
@@ -83,13 +90,13 @@ json_read(struct order_file *f, const char *text, size_t len, time_t now)
 		if (jerr == json_tokener_continue)
 			rc = order_file_fail(f, "JSON ends too early");
 		else
-			rc = order_file_fail(f, "JSON syntax error at byte %zu: %s", off,
+			rc = order_file_fail(f, "JSON syntax error at byte %zu: %s", off + bom,
 			    json_tokener_error_desc(jerr));
 		goto out;
 	}
 	for (; off < len; off++) {
 		if (!isspace((unsigned char)text[off])) {
-			rc = order_file_fail(f, "text after the JSON value at byte %zu", off);
+			rc = order_file_fail(f, "text after the JSON value at byte %zu", off + bom);
 			goto out;
 		}
 	}

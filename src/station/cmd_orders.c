@@ -43,56 +43,80 @@ mask_ids(struct json_object *o)
 	}
 }
 
+/* The order's organisation name: its organisation section, else the account. */
+static const char *
+org_name_of(const struct order *o)
+{
+	size_t i;
+
+	for (i = 0; i < o->n_items; i++)
+		if (o->items[i].kind == ITEM_ORG)
+			return o->items[i].name;
+	return o->account_name;
+}
+
+/* Items and their held units (one per certificate) of an order whose row
+ * exists, inside an open transaction. */
+static int
+insert_items(struct request *r, const struct order *o, int64_t order_id, const char *now)
+{
+	size_t i;
+	int rc, u;
+
+	for (i = 0; i < o->n_items; i++) {
+		const struct order_item *it = &o->items[i];
+		int64_t item_id;
+
+		rc = store_run(r->s->st, "INSERT INTO order_items (order_id, seq, kind, name,"
+		    " cert_profile, years, count) VALUES (?, ?, ?, ?, ?, ?, ?)", "iitttii", order_id,
+		    (int64_t)i + 1, item_kind_name(it->kind), it->name, order_item_profile(it),
+		    (int64_t)it->years, (int64_t)it->count);
+		if (rc != 0)
+			return rc;
+		item_id = store_last_id(r->s->st);
+		for (u = 0; u < it->count; u++)
+			if ((rc = store_run(r->s->st, "INSERT INTO units (item_id, seq, state, updated_at)"
+			    " VALUES (?, ?, 'held', ?)", "iit", item_id, (int64_t)u + 1, now)) != 0)
+				return rc;
+	}
+	return 0;
+}
+
+/* The identity check-character failures as stored (a JSON array of
+ * messages), or NULL when there are none; the caller owns the result. */
+static struct json_object *
+failures_json(const struct order *o)
+{
+	struct json_object *a;
+	size_t i;
+
+	if (o->n_checksum_failures == 0)
+		return NULL;
+	a = json_object_new_array();
+	for (i = 0; i < o->n_checksum_failures; i++)
+		json_object_array_add(a, json_object_new_string(o->checksum_failures[i]));
+	return a;
+}
+
 static int
 insert_order(struct request *r, const struct order *o, struct json_object *norm, const char *now,
     int64_t *order_id)
 {
-	struct station *s = r->s;
-	struct json_object *fails = NULL;
-	const char *org_name = NULL;
-	size_t i;
+	struct json_object *fails = failures_json(o);
 	int rc;
 
-	for (i = 0; i < o->n_items; i++)
-		if (o->items[i].kind == ITEM_ORG)
-			org_name = o->items[i].name;
-	if (org_name == NULL)
-		org_name = o->account_name;
-	if (o->n_checksum_failures > 0) {
-		fails = json_object_new_array();
-		for (i = 0; i < o->n_checksum_failures; i++)
-			json_object_array_add(fails, json_object_new_string(o->checksum_failures[i]));
-	}
-	rc = store_run(s->st, "INSERT INTO orders (portal_ref, type, account_uscc, org_name, state,"
+	rc = store_run(r->s->st, "INSERT INTO orders (portal_ref, type, account_uscc, org_name, state,"
 	    " total_fen, doc, checksum_failures, created_at, created_by, updated_at)"
 	    " VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)", "ttttittttt", o->portal_ref,
-	    order_type_name(o->type), o->account_uscc, org_name, order_total_fen(o),
+	    order_type_name(o->type), o->account_uscc, org_name_of(o), order_total_fen(o),
 	    json_object_to_json_string_ext(norm, JSON_C_TO_STRING_PLAIN),
 	    fails ? json_object_to_json_string_ext(fails, JSON_C_TO_STRING_PLAIN) : NULL, now,
 	    r->c->user, now);
 	json_object_put(fails);
 	if (rc != 0)
 		return rc;
-	*order_id = store_last_id(s->st);
-	for (i = 0; i < o->n_items; i++) {
-		const struct order_item *it = &o->items[i];
-		int64_t item_id;
-		int u;
-
-		rc = store_run(s->st, "INSERT INTO order_items (order_id, seq, kind, name, cert_profile,"
-		    " years, count) VALUES (?, ?, ?, ?, ?, ?, ?)", "iitttii", *order_id, (int64_t)i + 1,
-		    item_kind_name(it->kind), it->name, order_item_profile(it), (int64_t)it->years,
-		    (int64_t)it->count);
-		if (rc != 0)
-			return rc;
-		item_id = store_last_id(s->st);
-		/* one production unit per certificate: each goes onto its own token */
-		for (u = 0; u < it->count; u++)
-			if ((rc = store_run(s->st, "INSERT INTO units (item_id, seq, state, updated_at)"
-			    " VALUES (?, ?, 'held', ?)", "iit", item_id, (int64_t)u + 1, now)) != 0)
-				return rc;
-	}
-	return 0;
+	*order_id = store_last_id(r->s->st);
+	return insert_items(r, o, *order_id, now);
 }
 
 /* The format of an order file: the "format" argument, else the file name's
@@ -284,7 +308,7 @@ cmd_order_import(struct request *r, struct json_object **result)
 {
 	struct json_object *report = NULL, *v;
 	struct order_file *f = NULL;
-	enum order_file_format fmt;
+	enum order_file_format fmt = ORDER_FILE_JSON;
 	const char *text, *name = NULL, *shown;
 	size_t n_refused = 0, n_imported = 0;
 	int rc, partial = 0;
@@ -784,45 +808,6 @@ cmd_order_reject(struct request *r, struct json_object **result)
 	return rc;
 }
 
-/* The order's organisation name: its organisation section, else the account. */
-static const char *
-org_name_of(const struct order *o)
-{
-	size_t i;
-
-	for (i = 0; i < o->n_items; i++)
-		if (o->items[i].kind == ITEM_ORG)
-			return o->items[i].name;
-	return o->account_name;
-}
-
-/* Items and their held units (one per certificate) of an order whose row
- * exists, inside an open transaction. */
-static int
-insert_items(struct request *r, const struct order *o, int64_t order_id, const char *now)
-{
-	size_t i;
-	int rc, u;
-
-	for (i = 0; i < o->n_items; i++) {
-		const struct order_item *it = &o->items[i];
-		int64_t item_id;
-
-		rc = store_run(r->s->st, "INSERT INTO order_items (order_id, seq, kind, name,"
-		    " cert_profile, years, count) VALUES (?, ?, ?, ?, ?, ?, ?)", "iitttii", order_id,
-		    (int64_t)i + 1, item_kind_name(it->kind), it->name, order_item_profile(it),
-		    (int64_t)it->years, (int64_t)it->count);
-		if (rc != 0)
-			return rc;
-		item_id = store_last_id(r->s->st);
-		for (u = 0; u < it->count; u++)
-			if ((rc = store_run(r->s->st, "INSERT INTO units (item_id, seq, state, updated_at)"
-			    " VALUES (?, ?, 'held', ?)", "iit", item_id, (int64_t)u + 1, now)) != 0)
-				return rc;
-	}
-	return 0;
-}
-
 int
 cmd_order_edit(struct request *r, struct json_object **result)
 {
@@ -841,7 +826,8 @@ cmd_order_edit(struct request *r, struct json_object **result)
 	if ((rc = order_for(r, id, OE_EDIT, &row, &from, &to)) != 0)
 		return rc;
 	/* the new content is validated exactly as an import would */
-	if ((rc = order_file_parse(text, strlen(text), time(NULL), &orders, &errs)) != 0) {
+	if ((rc = order_file_parse(text, (size_t)json_object_get_string_len(
+	    json_object_object_get(r->args, "text")), time(NULL), &orders, &errs)) != 0) {
 		r->details = json_object_new_array();
 		for (i = 0; i < errs.n; i++)
 			json_object_array_add(r->details, json_object_new_string(errs.msgs[i]));
@@ -873,11 +859,7 @@ cmd_order_edit(struct request *r, struct json_object **result)
 		    json_object_new_int64(json_object_get_int64(json_object_object_get(row, "revision"))));
 		goto out;
 	}
-	if (o->n_checksum_failures > 0) {
-		fails = json_object_new_array();
-		for (i = 0; i < o->n_checksum_failures; i++)
-			json_object_array_add(fails, json_object_new_string(o->checksum_failures[i]));
-	}
+	fails = failures_json(o);
 	revision = json_object_get_int64(json_object_object_get(row, "revision"));
 	store_now(now);
 	if ((rc = store_begin(r->s->st)) != 0)

@@ -359,6 +359,35 @@ test_example_file(void **state)
 	errlist_clear(&errs);
 }
 
+/* A byte order mark before the JSON is skipped; offsets in messages count it. */
+static void
+test_file_bom(void **state)
+{
+	struct errlist errs = { 0 };
+	struct json_object *arr = NULL;
+	size_t len;
+	char *text = slurp("tests/data/orders/good-single.json", &len), *with;
+
+	(void)state;
+	assert_non_null(text);
+	with = malloc(len + 3);
+	assert_non_null(with);
+	memcpy(with, "\xef\xbb\xbf", 3);
+	memcpy(with + 3, text, len);
+	assert_int_equal(order_file_parse(with, len + 3, NOW, &arr, &errs), 0);
+	assert_int_equal(json_object_array_length(arr), 1);
+	json_object_put(arr);
+	arr = NULL;
+	memcpy(with + 3, "{,", 2);
+	assert_int_equal(order_file_parse(with, len + 3, NOW, &arr, &errs), UKEY_ERR_INVAL);
+	assert_null(arr);
+	assert_true(errs.n >= 1);
+	assert_non_null(strstr(errs.msgs[0], "at byte 4"));
+	errlist_clear(&errs);
+	free(with);
+	free(text);
+}
+
 static void
 test_good_single(void **state)
 {
@@ -851,6 +880,7 @@ main(void)
 		cmocka_unit_test(test_fee_manual_800_organisation),
 		cmocka_unit_test(test_fee_unticked_adds_nothing),
 		cmocka_unit_test(test_renews_by_org),
+		cmocka_unit_test(test_file_bom),
 		cmocka_unit_test(test_all_sections_max),
 		cmocka_unit_test(test_fen_format),
 		cmocka_unit_test(test_names),
