@@ -153,6 +153,10 @@ int bay_send(struct station *s, struct bay *b, const char *op, struct json_objec
 void bay_on_readable(struct station *s, struct bay *b);
 void bay_check_timers(struct station *s);
 void bay_kick_idle(struct station *s);
+/* The token in b holds the certificate that queued renewal unit unit_id of
+ * order_id renews: says so on the bay, audits it, and leaves the token as it
+ * is (renewal production is not part of this station yet). */
+void bay_renewal_awaited(struct station *s, struct bay *b, int64_t unit_id, int64_t order_id);
 const char *bay_state_name(enum bay_state st);
 struct json_object *bay_to_json(struct station *s, const struct bay *b);
 void bay_set_state(struct station *s, struct bay *b, enum bay_state st, const char *fmt, ...)
