@@ -18,29 +18,10 @@
 #include "orders/route.h"
 #include "station/control.h"
 
-/* Replaces every "id_number" string in a JSON tree by its masked form. */
-static void
-mask_ids(struct json_object *o)
+static const char *
+jstr(struct json_object *o, const char *k)
 {
-	if (json_object_is_type(o, json_type_array)) {
-		size_t i;
-
-		for (i = 0; i < json_object_array_length(o); i++)
-			mask_ids(json_object_array_get_idx(o, i));
-		return;
-	}
-	if (!json_object_is_type(o, json_type_object))
-		return;
-	json_object_object_foreach(o, key, val) {
-		if (strcmp(key, "id_number") == 0 && json_object_is_type(val, json_type_string)) {
-			char masked[64];
-
-			id_mask(json_object_get_string(val), masked, sizeof(masked));
-			json_object_object_add(o, key, json_object_new_string(masked));
-		} else {
-			mask_ids(val);
-		}
-	}
+	return json_object_get_string(json_object_object_get(o, k));
 }
 
 /* The order's organisation name: its organisation section, else the account. */
@@ -102,17 +83,26 @@ static int
 insert_order(struct request *r, const struct order *o, struct json_object *norm, const char *now,
     int64_t *order_id)
 {
-	struct json_object *fails = failures_json(o);
+	struct json_object *fails;
+	uint8_t *sealed = NULL;
+	size_t slen = 0;
+	char *masked = NULL;
 	int rc;
 
+	if ((rc = orderdoc_seal(r->s, o->portal_ref,
+	    json_object_to_json_string_ext(norm, JSON_C_TO_STRING_PLAIN), &masked, &sealed,
+	    &slen)) != 0)
+		return rc;
+	fails = failures_json(o);
 	rc = store_run(r->s->st, "INSERT INTO orders (portal_ref, type, account_uscc, org_name, state,"
-	    " total_fen, doc, checksum_failures, created_at, created_by, updated_at)"
-	    " VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)", "ttttittttt", o->portal_ref,
-	    order_type_name(o->type), o->account_uscc, org_name_of(o), order_total_fen(o),
-	    json_object_to_json_string_ext(norm, JSON_C_TO_STRING_PLAIN),
-	    fails ? json_object_to_json_string_ext(fails, JSON_C_TO_STRING_PLAIN) : NULL, now,
-	    r->c->user, now);
+	    " total_fen, doc, doc_sealed, checksum_failures, created_at, created_by, updated_at)"
+	    " VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)", "ttttitbtttt", o->portal_ref,
+	    order_type_name(o->type), o->account_uscc, org_name_of(o), order_total_fen(o), masked,
+	    sealed, slen, fails ? json_object_to_json_string_ext(fails, JSON_C_TO_STRING_PLAIN) : NULL,
+	    now, r->c->user, now);
 	json_object_put(fails);
+	free(masked);
+	free(sealed);
 	if (rc != 0)
 		return rc;
 	*order_id = store_last_id(r->s->st);
@@ -209,11 +199,26 @@ import_orders(struct request *r, struct order_file *f, int partial, struct json_
 			goto rollback;
 		}
 		doc = json_object_to_json_string_ext(e->order, JSON_C_TO_STRING_PLAIN);
-		rc = store_row(s->st, &old, "SELECT id, state, doc FROM orders WHERE portal_ref = ?",
-		    "t", o->portal_ref);
+		rc = store_row(s->st, &old, "SELECT id, state, portal_ref, doc_sealed FROM orders"
+		    " WHERE portal_ref = ?", "t", o->portal_ref);
 		if (rc == 0) {
+			char *stored = NULL;
+			int same;
+
 			id = json_object_get_int64(json_object_object_get(old, "id"));
-			if (strcmp(json_object_get_string(json_object_object_get(old, "doc")), doc) == 0) {
+			if ((rc = orderdoc_text(s, jstr(old, "portal_ref"), jstr(old, "doc_sealed"),
+			    &stored)) != 0) {
+				req_fail(r, UKEY_ERR_DB, "order %lld: its stored document cannot be"
+				    " opened: %s", (long long)id, ukey_strerror(rc));
+				rc = UKEY_ERR_DB;
+				json_object_put(old);
+				order_free(o);
+				goto rollback;
+			}
+			same = strcmp(stored, doc) == 0;
+			secure_wipe(stored, strlen(stored));
+			free(stored);
+			if (same) {
 				/* importing the same file twice changes nothing */
 				rep[i] = entry_report(f, i, "unchanged");
 				json_object_object_add(rep[i], "id", json_object_new_int64(id));
@@ -366,12 +371,6 @@ cmd_order_import(struct request *r, struct json_object **result)
 	return rc;
 }
 
-static const char *
-jstr(struct json_object *o, const char *k)
-{
-	return json_object_get_string(json_object_object_get(o, k));
-}
-
 /* 1 if s is a real calendar date written YYYY-MM-DD. */
 static int
 date_valid(const char *s)
@@ -455,8 +454,28 @@ json_column(struct json_object *row, const char *key, int mask)
 		return;
 	v = json_tokener_parse(jstr(row, key));
 	if (mask)
-		mask_ids(v);
+		orderdoc_mask(v);
 	json_object_object_add(row, key, v);
+}
+
+/* The row's order document as JSON: as stored (ID numbers masked), or, to
+ * reveal, opened from its sealed form. The sealed column is not shown. */
+static int
+doc_column(struct request *r, struct json_object *row, const char *portal_ref, int reveal)
+{
+	struct json_object *doc;
+	int rc;
+
+	if (!reveal) {
+		json_column(row, "doc", 1);
+	} else {
+		if ((rc = orderdoc_open(r->s, portal_ref, jstr(row, "doc_sealed"), &doc)) != 0)
+			return req_fail(r, UKEY_ERR_DB, "order %s: its sealed document cannot be"
+			    " opened: %s", portal_ref, ukey_strerror(rc));
+		json_object_object_add(row, "doc", doc);
+	}
+	json_object_object_del(row, "doc_sealed");
+	return 0;
 }
 
 int
@@ -475,7 +494,8 @@ cmd_order_show(struct request *r, struct json_object **result)
 		reveal = json_object_get_boolean(v);
 	}
 	rc = store_row(r->s->st, &o, "SELECT id, portal_ref, type, state, org_name, account_uscc,"
-	    " total_fen, payment_no, doc, revision, renews_cert, checksum_failures, override_reason,"
+	    " total_fen, payment_no, doc, doc_sealed, revision, renews_cert, checksum_failures,"
+	    " override_reason,"
 	    " override_by, review_remark, reviewer, reviewed_at, paid_at, paid_by, cancel_remark,"
 	    " cancelled_at, cancelled_by, refund_due, invoice_requested_at, invoice_requested_by,"
 	    " created_at, created_by, updated_at FROM orders WHERE id = ?", "i", id);
@@ -483,7 +503,10 @@ cmd_order_show(struct request *r, struct json_object **result)
 		return req_fail(r, rc, "order %lld: no such order", (long long)id);
 	if (rc != 0)
 		return rc;
-	json_column(o, "doc", !reveal);
+	if ((rc = doc_column(r, o, jstr(o, "portal_ref"), reveal)) != 0) {
+		json_object_put(o);
+		return rc;
+	}
 	json_column(o, "checksum_failures", 0);
 	rc = store_query(r->s->st, &items, "SELECT id, seq, kind, name, cert_profile, years, count"
 	    " FROM order_items WHERE order_id = ? ORDER BY seq", "i", id);
@@ -494,6 +517,7 @@ cmd_order_show(struct request *r, struct json_object **result)
 		    "i", id);
 	if (rc == 0)
 		rc = store_query(r->s->st, &revs, "SELECT revision, type, org_name, total_fen, doc,"
+		    " doc_sealed,"
 		    " checksum_failures, review_remark, replaced_at, replaced_by FROM order_revisions"
 		    " WHERE order_id = ? ORDER BY revision", "i", id);
 	if (rc == 0) {
@@ -521,9 +545,17 @@ cmd_order_show(struct request *r, struct json_object **result)
 		json_object_put(dl);
 		return rc;
 	}
-	for (i = 0; i < json_object_array_length(revs); i++) {
-		json_column(json_object_array_get_idx(revs, i), "doc", !reveal);
+	for (i = 0; rc == 0 && i < json_object_array_length(revs); i++) {
+		rc = doc_column(r, json_object_array_get_idx(revs, i), jstr(o, "portal_ref"), reveal);
 		json_column(json_object_array_get_idx(revs, i), "checksum_failures", 0);
+	}
+	if (rc != 0) {
+		json_object_put(o);
+		json_object_put(items);
+		json_object_put(units);
+		json_object_put(revs);
+		json_object_put(dl);
+		return rc;
 	}
 	json_object_object_add(o, "items", items);
 	json_object_object_add(o, "units", units);
@@ -634,13 +666,13 @@ arg_text(struct request *r, const char *name, int required, size_t max, const ch
 static int
 stored_order(struct request *r, int64_t id, struct json_object *row, struct order **out)
 {
-	struct json_object *doc = json_tokener_parse(jstr(row, "doc"));
+	struct json_object *doc = NULL;
 	int rc;
 
 	*out = NULL;
-	if (doc == NULL)
-		return req_fail(r, UKEY_ERR_DB, "order %lld: the stored document does not parse",
-		    (long long)id);
+	if ((rc = orderdoc_open(r->s, jstr(row, "portal_ref"), jstr(row, "doc_sealed"), &doc)) != 0)
+		return req_fail(r, UKEY_ERR_DB, "order %lld: the stored document cannot be opened: %s",
+		    (long long)id, ukey_strerror(rc));
 	rc = order_from_json(doc, time(NULL), out, NULL);
 	json_object_put(doc);
 	if (rc != 0)
@@ -816,10 +848,11 @@ cmd_order_edit(struct request *r, struct json_object **result)
 	struct order *o = NULL;
 	enum order_state from, to;
 	const char *text, *doc;
-	char now[32];
+	char now[32], *stored = NULL, *masked = NULL;
+	uint8_t *sealed = NULL;
 	int64_t id, revision;
-	size_t i;
-	int rc;
+	size_t i, slen = 0;
+	int rc, same;
 
 	if ((rc = order_id_arg(r, &id)) != 0 || (rc = arg_str(r, "text", 1, &text)) != 0)
 		return rc;
@@ -852,13 +885,23 @@ cmd_order_edit(struct request *r, struct json_object **result)
 		goto out;
 	}
 	doc = json_object_to_json_string_ext(norm, JSON_C_TO_STRING_PLAIN);
-	if (strcmp(doc, jstr(row, "doc")) == 0) {
+	if ((rc = orderdoc_text(r->s, jstr(row, "portal_ref"), jstr(row, "doc_sealed"), &stored)) != 0) {
+		rc = req_fail(r, UKEY_ERR_DB, "order %lld: its stored document cannot be opened: %s",
+		    (long long)id, ukey_strerror(rc));
+		goto out;
+	}
+	same = strcmp(doc, stored) == 0;
+	secure_wipe(stored, strlen(stored));
+	free(stored);
+	if (same) {
 		*result = moved(id, from);
 		json_object_object_add(*result, "changed", json_object_new_boolean(0));
 		json_object_object_add(*result, "revision",
 		    json_object_new_int64(json_object_get_int64(json_object_object_get(row, "revision"))));
 		goto out;
 	}
+	if ((rc = orderdoc_seal(r->s, o->portal_ref, doc, &masked, &sealed, &slen)) != 0)
+		goto out;
 	fails = failures_json(o);
 	revision = json_object_get_int64(json_object_object_get(row, "revision"));
 	store_now(now);
@@ -866,9 +909,9 @@ cmd_order_edit(struct request *r, struct json_object **result)
 		goto out;
 	/* the replaced content stays readable: auditors see what changed */
 	rc = store_run(r->s->st, "INSERT INTO order_revisions (order_id, revision, type, org_name,"
-	    " total_fen, doc, checksum_failures, review_remark, replaced_at, replaced_by)"
-	    " SELECT id, revision, type, org_name, total_fen, doc, checksum_failures, review_remark,"
-	    " ?, ? FROM orders WHERE id = ?", "tti", now, r->c->user, id);
+	    " total_fen, doc, doc_sealed, checksum_failures, review_remark, replaced_at, replaced_by)"
+	    " SELECT id, revision, type, org_name, total_fen, doc, doc_sealed, checksum_failures,"
+	    " review_remark, ?, ? FROM orders WHERE id = ?", "tti", now, r->c->user, id);
 	/* a rejected order was never paid: its units are all held, none has a job */
 	if (rc == 0)
 		rc = store_run(r->s->st, "DELETE FROM units WHERE item_id IN (SELECT id FROM order_items"
@@ -877,9 +920,11 @@ cmd_order_edit(struct request *r, struct json_object **result)
 		rc = store_run(r->s->st, "DELETE FROM order_items WHERE order_id = ?", "i", id);
 	if (rc == 0)
 		rc = store_run(r->s->st, "UPDATE orders SET type = ?, account_uscc = ?, org_name = ?,"
-		    " total_fen = ?, doc = ?, checksum_failures = ?, override_reason = NULL,"
-		    " override_by = NULL, renews_cert = NULL, revision = ? WHERE id = ?", "tttittii",
-		    order_type_name(o->type), o->account_uscc, org_name_of(o), order_total_fen(o), doc,
+		    " total_fen = ?, doc = ?, doc_sealed = ?, checksum_failures = ?,"
+		    " override_reason = NULL, override_by = NULL, renews_cert = NULL, revision = ?"
+		    " WHERE id = ?", "tttitbtii",
+		    order_type_name(o->type), o->account_uscc, org_name_of(o), order_total_fen(o), masked,
+		    sealed, slen,
 		    fails ? json_object_to_json_string_ext(fails, JSON_C_TO_STRING_PLAIN) : NULL,
 		    revision + 1, id);
 	if (rc == 0)
@@ -906,6 +951,8 @@ cmd_order_edit(struct request *r, struct json_object **result)
 	json_object_put(orders);
 	json_object_put(row);
 	order_free(o);
+	free(masked);
+	free(sealed);
 	return rc;
 }
 

@@ -62,7 +62,7 @@ job_load(struct station *s, int64_t job_id, struct json_object **out)
 {
 	return store_row(s->st, out,
 	    "SELECT j.*, u.item_id, i.kind, i.name AS item_name, i.cert_profile, i.years,"
-	    " o.id AS order_id, o.portal_ref, o.doc, o.account_uscc"
+	    " o.id AS order_id, o.portal_ref, o.doc_sealed, o.account_uscc"
 	    " FROM jobs j JOIN units u ON u.id = j.unit_id JOIN order_items i ON i.id = u.item_id"
 	    " JOIN orders o ON o.id = i.order_id WHERE j.id = ?", "i", job_id);
 }
@@ -445,7 +445,7 @@ unit_subject(struct station *s, int64_t unit_id, const struct certprof **pp,
 
 	*subject_der = NULL;
 	*label = NULL;
-	if ((rc = store_row(s->st, &row, "SELECT i.kind, i.cert_profile, i.years, o.doc,"
+	if ((rc = store_row(s->st, &row, "SELECT i.kind, i.cert_profile, i.years, o.doc_sealed,"
 	    " o.account_uscc, o.portal_ref FROM units u JOIN order_items i ON i.id = u.item_id"
 	    " JOIN orders o ON o.id = i.order_id WHERE u.id = ?", "i", unit_id)) != 0)
 		goto out;
@@ -455,8 +455,10 @@ unit_subject(struct station *s, int64_t unit_id, const struct certprof **pp,
 		rc = UKEY_ERR_NOTFOUND;
 		goto out;
 	}
-	if ((doc = json_tokener_parse(jstr(row, "doc"))) == NULL) {
-		snprintf(err, errlen, "stored order document does not parse");
+	/* the whole document: a subject may carry an ID number */
+	if ((rc = orderdoc_open(s, jstr(row, "portal_ref"), jstr(row, "doc_sealed"), &doc)) != 0) {
+		snprintf(err, errlen, "the stored order document cannot be opened: %s",
+		    ukey_strerror(rc));
 		rc = UKEY_ERR_DB;
 		goto out;
 	}

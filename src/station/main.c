@@ -147,6 +147,10 @@ station_open(struct station *s, const char *config_path)
 	snprintf(path, sizeof(path), "%s/station.db", s->state_dir);
 	if ((rc = store_open(path, &s->st)) != 0)
 		return rc;
+	if ((rc = orderdoc_seal_stored(s)) != 0) {
+		log_error("sealing stored order documents: %s", ukey_strerror(rc));
+		return rc;
+	}
 	if (s->cfg.ca_dir[0] == '\0' &&
 	    (size_t)snprintf(s->cfg.ca_dir, sizeof(s->cfg.ca_dir), "%.500s/ca", s->state_dir) >=
 	    sizeof(s->cfg.ca_dir))

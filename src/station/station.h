@@ -183,6 +183,23 @@ void station_event_add(struct station *s, const struct detect_event *ev);
 struct bay *bay_by_name(struct station *s, const char *name, int create, const char *source);
 struct json_object *detect_status_json(struct station *s);
 
+/* orderdoc.c: orders keep their document with ID numbers masked (doc) and
+ * whole, sealed under the master key (doc_sealed). */
+/* Masks every "id_number" string in a JSON tree (5301**********0016). */
+void orderdoc_mask(struct json_object *o);
+/* From the normalized text of an order: the masked text (owned) and the
+ * sealed whole text (owned). Returns 0, UKEY_ERR_INVAL or UKEY_ERR_NOMEM. */
+int orderdoc_seal(struct station *s, const char *portal_ref, const char *text, char **masked,
+    uint8_t **sealed, size_t *sealed_len);
+/* Opens a doc_sealed column (as store rows give it: hex) into the whole text
+ * (owned; wipe and free) or a JSON document. UKEY_ERR_VERIFY if it was not
+ * sealed by this station for that order, UKEY_ERR_NOTFOUND if absent. */
+int orderdoc_text(struct station *s, const char *portal_ref, const char *sealed_hex, char **text);
+int orderdoc_open(struct station *s, const char *portal_ref, const char *sealed_hex,
+    struct json_object **doc);
+/* At start: seals the documents a database from before sealing holds in clear. */
+int orderdoc_seal_stored(struct station *s);
+
 /* sim.c: the simulated bays with SoftHSM2 virtual tokens. */
 int sim_plug(struct station *s, int bay_index, const char *preset, int64_t token_no,
     const char *profile, struct json_object **result);
