@@ -328,7 +328,10 @@ do_ca_submit(struct station *s, struct bay *b)
 	}
 	if ((rc = request_key(job, csr_der, csr_len, rkey)) != 0)
 		goto fail;
-	doc = json_tokener_parse(jstr(job, "doc"));
+	/* the whole document: a personal certificate's GM/T identity value is
+	 * the resident ID number */
+	if ((rc = orderdoc_open(s, jstr(job, "portal_ref"), jstr(job, "doc_sealed"), &doc)) != 0)
+		goto fail;
 	item = json_object_object_get(doc, jstr(job, "kind"));
 	req.csr = csr;
 	req.subject = subject;
