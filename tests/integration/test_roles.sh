@@ -106,10 +106,15 @@ PY
 out=$(reveal daemon)
 echo "$out" | grepq "^permission: order.show with reveal: permission denied: needs one of the roles reviewer, auditor, admin" ||
 	fail "reveal as operator: $out"
+expect_exit 77 "order.show with reveal: permission denied: needs one of the roles reviewer, auditor, admin; user daemon has the role operator" -- \
+	as daemon order show 1 --reveal
+as daemon --json order show 1 | grepq '\*\*\*\*' || fail "operator's order show is not masked"
 [ "$(db "SELECT count(*) FROM audit WHERE action = 'access.denied' AND actor = 'daemon'
-    AND json_extract(detail, '\$.argument') = 'reveal'")" = 1 ] || fail "no access.denied row for reveal"
+    AND json_extract(detail, '\$.argument') = 'reveal'")" = 2 ] || fail "no access.denied rows for reveal"
 [ "$(reveal bin)" = ok ] || fail "reveal as reviewer refused: $(reveal bin)"
 [ "$(reveal sys)" = ok ] || fail "reveal as auditor refused: $(reveal sys)"
+[ "$(db "SELECT count(*) FROM audit WHERE action = 'order.reveal' AND actor IN ('bin', 'sys')")" = 2 ] ||
+	fail "the allowed reveals are not audited as order.reveal"
 
 # reviewer: approves, cannot wipe, cannot take payment
 as bin order approve 1 >/dev/null || fail "reviewer cannot approve"
@@ -132,7 +137,7 @@ as games sim plug --bay 1 >/dev/null || fail "admin+operator cannot plug"
 
 # every denial is one row, and the log still verifies
 n=$(db "SELECT count(*) FROM audit WHERE action = 'access.denied'")
-[ "$n" = 8 ] || fail "expected 8 access.denied rows, found $n"
+[ "$n" = 9 ] || fail "expected 9 access.denied rows, found $n"
 ctl audit verify >/dev/null || fail "audit log does not verify"
 stop_station
-echo "roles: 8 denials refused with exit 77 or code permission and audited; 4 roles, 5 accounts"
+echo "roles: 9 denials refused with exit 77 or code permission and audited; 4 roles, 5 accounts"
