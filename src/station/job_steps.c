@@ -352,6 +352,7 @@ do_ca_submit(struct station *s, struct bay *b)
 		job_fail(s, b, "%s", why);
 		goto out;
 	}
+	job_test_crash_point("ca_submit", "returned");
 	if ((n = i2d_X509(cert, &cert_der)) <= 0 ||
 	    (rc = cert_serial_hex(cert, serial, sizeof(serial))) != 0) {
 		rc = UKEY_ERR_CRYPTO;
@@ -643,6 +644,7 @@ do_record(struct station *s, struct bay *b, struct json_object *evidence)
 		store_rollback(s->st);
 		goto fail;
 	}
+	job_test_crash_point("record", "done");
 	b->last_job_seconds = (double)(now_ms() - b->started_ms) / 1000.0;
 	b->last_job_id = b->job_id;
 	b->job_id = 0;

@@ -27,6 +27,9 @@ jint(struct json_object *o, const char *key)
 	return json_object_get_int64(json_object_object_get(o, key));
 }
 
+/* Test hook: kills ukeyd at <step>:<point> when UKEY_TEST_CRASH_AT names it. */
+void job_test_crash_point(const char *step, const char *point);
+
 /* Persists the step and phase ("begin", "done", "failed") with an audit record. */
 int job_step_mark(struct station *s, int64_t job_id, enum step st, const char *phase,
     const char *detail);

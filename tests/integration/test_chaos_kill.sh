@@ -1,0 +1,122 @@
+# Power cut at every point of the issuance job, for an RSA-2048 and an EC
+# P-256 certificate: ukeyd is killed with SIGKILL at that exact point,
+# restarted, the token is plugged in again, and the job must end issued and
+# verified; then the invariants (invariants.sh) are checked from the
+# database, the CA's list and the token.
+#
+# Daemon-side points use the test hook UKEY_TEST_CRASH_AT=<step>:<point>
+# (ukeyd kills itself there). Points inside a worker step are held with a
+# faultp11 "delay" on a PKCS#11 call of that step and killed from here once
+# the call log shows the worker waiting in it.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/invariants.sh"
+
+export UKEY_FAULTP11_CONF=$STATE/faultp11.conf
+RULES=$UKEY_FAULTP11_CONF
+CALLS=$STATE/faultp11.log
+
+# <step>:<point> where ukeyd kills itself (src/station/job.c, job_test_crash_point)
+DAEMON_POINTS="claimed:done init_token:begin init_token:done generate_key:begin
+generate_key:done make_csr:begin make_csr:done ca_submit:begin ca_submit:returned
+ca_submit:done cert_check:begin cert_check:done write_cert:begin write_cert:done
+read_back:begin read_back:done record:begin record:done"
+# <step>:<call>:<occurrence> inside a worker step, counted from the worker's
+# start (each plugged token gets a fresh worker; docs/testing-faults.md):
+# C_InitPIN 1: token initialised (label, SO PIN), no user PIN yet;
+# C_Logout N: the Nth worker step's token work is done, its reply not sent;
+# C_CreateObject 2: the certificate is written, the CA certificate not yet
+WORKER_POINTS="init_token:C_InitPIN:1 init_token:C_Logout:1 generate_key:C_Logout:2
+make_csr:C_Logout:3 write_cert:C_CreateObject:2 write_cert:C_Logout:4 read_back:C_Logout:5"
+
+chaos_config
+: > "$RULES"
+start_station
+chaos_orders 16
+stop_station
+
+# wait_gone PID WHAT: until the process has ended
+wait_gone() {
+	local i
+	for i in $(seq 400); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.05
+	done
+	fail "$2 (pid $1) still runs"
+}
+
+points=0
+t0=$(date +%s)
+# kill_point KEYTYPE SPEC
+kill_point() {
+	local kt=$1 spec=$2 profile=softhsm2-chaos-$1 step tok job i call="" occ="" wpid=""
+	step=${spec%%:*}
+	if [ "$(echo "$spec" | tr -cd : | wc -c)" = 2 ]; then
+		call=$(echo "$spec" | cut -d: -f2)
+		occ=$(echo "$spec" | cut -d: -f3)
+		printf 'log on\n%s %s delay 600000\n' "$call" "$occ" > "$RULES"
+		: > "$CALLS"
+		start_station
+	else
+		: > "$RULES"
+		UKEY_TEST_CRASH_AT=$spec start_station
+	fi
+	tok=$(ctl --json sim plug --bay 1 --profile "$profile" |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') || fail "$kt $spec: plug"
+	if [ -n "$call" ]; then
+		for i in $(seq 600); do
+			wpid=$(awk -v c="$call" -v n="$occ" '$2 == c && $3 == n && $4 == "delay" { print $1 }' "$CALLS")
+			[ -n "$wpid" ] && break
+			sleep 0.05
+		done
+		[ -n "$wpid" ] || fail "$kt $spec: the worker never reached $call $occ"
+		kill -KILL "$DAEMON_PID"
+	else
+		for i in $(seq 600); do
+			kill -0 "$DAEMON_PID" 2>/dev/null || break
+			wpid=$(pgrep -P "$DAEMON_PID" ukey-worker || true)
+			sleep 0.05
+		done
+	fi
+	wait_gone "$DAEMON_PID" "$kt $spec: ukeyd"
+	wait "$DAEMON_PID" 2>/dev/null || true
+	DAEMON_PID=""
+	[ -z "$wpid" ] || wait_gone "$wpid" "$kt $spec: the worker of the killed daemon"
+	: > "$RULES"
+
+	start_station
+	job=$(db "SELECT max(id) FROM jobs")
+	if [ "$spec" = record:done ]; then
+		[ "$(db "SELECT state FROM jobs WHERE id = $job")" = issued ] ||
+			fail "$kt $spec: job $job not issued after the kill at record:done"
+	else
+		[ "$(db "SELECT state || ' ' || step FROM jobs WHERE id = $job")" = "suspended $step" ] ||
+			fail "$kt $spec: after the restart job $job is $(db "SELECT state || ' ' || step FROM jobs WHERE id = $job")"
+	fi
+	ctl sim plug --bay 1 --token "$tok" --profile "$profile" --wait >/dev/null 2>&1 || true
+	[ "$(db "SELECT state FROM jobs WHERE id = $job")" = issued ] ||
+		fail "$kt $spec: job $job not issued after the token came back: $(bay_field 1 state): $(bay_field 1 reason)"
+	[ "$(db "SELECT key_alg FROM jobs WHERE id = $job")" = "$([ "$kt" = rsa ] && echo rsa2048 || echo ec-p256)" ] ||
+		fail "$kt $spec: job $job has the wrong key type"
+	ctl sim unplug --bay 1 >/dev/null || fail "$kt $spec: unplug"
+	check_invariants "$tok"
+	stop_station
+	points=$((points + 1))
+	echo "ok: $kt killed at $spec, restarted, token back, job $job issued, invariants hold"
+}
+
+for kt in rsa ec; do
+	for spec in $DAEMON_POINTS $WORKER_POINTS; do
+		kill_point "$kt" "$spec"
+	done
+done
+
+start_station
+check_invariants all
+stop_station
+n_daemon=$(echo $DAEMON_POINTS | wc -w)
+n_worker=$(echo $WORKER_POINTS | wc -w)
+echo "kill points: $n_daemon daemon-side + $n_worker inside worker steps = $((n_daemon + n_worker)) per key type;" \
+	"$points covered (RSA-2048 and EC P-256) in $(( $(date +%s) - t0 )) s;" \
+	"$INVARIANT_TOKENS_CHECKED token checks"
+[ "$points" = $((2 * (n_daemon + n_worker))) ] || fail "covered $points kill points"
+echo "PASS: ukeyd killed at $points points; every job ended issued and the invariants hold"
