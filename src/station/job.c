@@ -302,33 +302,40 @@ bay_job_started(struct bay *b, int64_t job_id)
 /*
  * Finds the suspended job that the token in bay b belongs to: the one with
  * its profile and serial; else, for a token the station does not know, a job
- * interrupted before its token had a serial: by the label that job's
- * C_InitToken wrote if the token is initialised, or the oldest such job if
- * the token is blank (nothing of that job reached any token, or the token it
- * reached will come back initialised with its label). Returns 0 with *job_id,
- * or UKEY_ERR_NOTFOUND.
+ * interrupted before its token had a serial. Such a job is known by the
+ * device its init_token began on (the detection source's description: the
+ * virtual token, the USB port, the reader) and, if the token is initialised,
+ * by the label its C_InitToken wrote; a job that never began init_token
+ * touched no token, and any blank token of the model takes it. Returns 0 with
+ * *job_id, or UKEY_ERR_NOTFOUND.
  */
 static int
 job_find_suspended(struct station *s, struct bay *b, int64_t *job_id)
 {
 	int initialized = json_object_get_boolean(json_object_object_get(b->token, "initialized"));
 	const char *label = jstr(b->token, "label");
+	char device[sizeof(b->device) + 16];
 	int64_t known = 0;
 
 	if (b->token_serial[0] != '\0' && store_int(s->st, job_id, "SELECT id FROM jobs"
 	    " WHERE state = 'suspended' AND profile = ? AND token_serial = ? ORDER BY id DESC"
 	    " LIMIT 1", "tt", b->profile->name, b->token_serial) == 0)
 		return 0;
+	snprintf(device, sizeof(device), "%s%s", JOB_DEVICE_NOTE, b->device);
 	if (!initialized)
-		return store_int(s->st, job_id, "SELECT id FROM jobs WHERE state = 'suspended'"
-		    " AND profile = ? AND token_serial IS NULL ORDER BY id LIMIT 1", "t",
-		    b->profile->name);
+		return store_int(s->st, job_id, "SELECT id FROM jobs j WHERE state = 'suspended'"
+		    " AND profile = ? AND token_serial IS NULL AND (NOT EXISTS (SELECT 1 FROM"
+		    " job_steps x WHERE x.job_id = j.id AND x.step = 'init_token') OR EXISTS"
+		    " (SELECT 1 FROM job_steps x WHERE x.job_id = j.id AND x.step = 'init_token'"
+		    " AND x.phase = 'begin' AND x.detail = ?)) ORDER BY id LIMIT 1", "tt",
+		    b->profile->name, device);
 	if (label == NULL || store_int(s->st, &known, "SELECT count(*) FROM tokens WHERE"
 	    " profile = ? AND serial = ?", "tt", b->profile->name, b->token_serial) != 0 || known)
 		return UKEY_ERR_NOTFOUND;
-	return store_int(s->st, job_id, "SELECT id FROM jobs WHERE state = 'suspended'"
-	    " AND profile = ? AND token_serial IS NULL AND label = ? ORDER BY id DESC LIMIT 1",
-	    "tt", b->profile->name, label);
+	return store_int(s->st, job_id, "SELECT id FROM jobs j WHERE state = 'suspended'"
+	    " AND profile = ? AND token_serial IS NULL AND label = ? AND EXISTS (SELECT 1 FROM"
+	    " job_steps x WHERE x.job_id = j.id AND x.step = 'init_token' AND x.phase = 'begin'"
+	    " AND x.detail = ?) ORDER BY id DESC LIMIT 1", "ttt", b->profile->name, label, device);
 }
 
 /* Resumes the suspended job job_id on the token now in bay b. */

@@ -744,8 +744,13 @@ job_step_run(struct station *s, struct bay *b, enum step st)
 	}
 	free(ca_hex);
 	json_object_put(job);
-	if (rc == 0)
-		rc = job_step_mark(s, b->job_id, st, "begin", NULL);
+	if (rc == 0) {
+		char device[sizeof(b->device) + 16];
+
+		/* before C_InitToken a token may have no serial: its device names it */
+		snprintf(device, sizeof(device), "%s%s", JOB_DEVICE_NOTE, b->device);
+		rc = job_step_mark(s, b->job_id, st, "begin", st == STEP_INIT_TOKEN ? device : NULL);
+	}
 	if (rc != 0) {
 		json_object_put(req);
 		job_fail(s, b, "%s: %s", job_step_names[st], ukey_strerror(rc));

@@ -27,6 +27,10 @@ jint(struct json_object *o, const char *key)
 	return json_object_get_int64(json_object_object_get(o, key));
 }
 
+/* job_steps.detail of init_token "begin": the device the token was in, by
+ * which a job whose token has no serial yet knows it again. */
+#define JOB_DEVICE_NOTE "device: "
+
 /* Test hook: kills ukeyd at <step>:<point> when UKEY_TEST_CRASH_AT names it. */
 void job_test_crash_point(const char *step, const char *point);
 
