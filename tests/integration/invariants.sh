@@ -251,3 +251,19 @@ chaos_config() {
 	write_config
 	sed -i "s|^profile_dirs = .*|&, $SRC/tests/data/firmware-profiles-chaos|" "$STATE/ukeyd.conf"
 }
+
+# chaos_token RULES: a new blank virtual token whose fault module follows
+# RULES (printf %b: "\n" separates lines); sets TOK to its number, to be
+# plugged with: ctl sim plug --token "$TOK" --profile softhsm2-chaos-...
+CHAOS_NEXT_TOKEN=1
+chaos_token() {
+	local dir
+	TOK=$CHAOS_NEXT_TOKEN
+	CHAOS_NEXT_TOKEN=$((CHAOS_NEXT_TOKEN + 1))
+	dir=$(chaos_token_dir "$TOK")
+	mkdir -p "$dir/store"
+	printf 'directories.tokendir = %s/store\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = true\n' \
+		"$dir" > "$dir/softhsm2.conf"
+	printf '%b' "$1" > "$dir/faultp11.conf"
+}
+chaos_token_dir() { printf '%s/sim/tokens/%04d' "$STATE" "$1"; }
