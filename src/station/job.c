@@ -130,10 +130,15 @@ job_end_not_issued(struct station *s, int64_t job_id, const char *state, const c
     const char *cert_status)
 {
 	struct json_object *job = NULL, *d;
-	char now[32];
+	char now[32], late[80];
 	const char *serial;
 	int rc;
 
+	/* a certificate the CA made but the station never stored is fetched
+	 * first, so that it is revoked and kept like any other */
+	if ((rc = job_ca_recover(s, job_id, late, sizeof(late))) != 0)
+		log_error("job %lld: asking the CA for a certificate of its request: %s",
+		    (long long)job_id, ukey_strerror(rc));
 	if (job_load(s, job_id, &job) != 0)
 		return;
 	serial = jstr(job, "cert_serial");

@@ -52,6 +52,10 @@ void job_end_not_issued(struct station *s, int64_t job_id, const char *state, co
 void job_fail(struct station *s, struct bay *b, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Records a certificate the CA issued for the job's request but the station
+ * never stored (serial "" if none); see job_steps.c. */
+int job_ca_recover(struct station *s, int64_t job_id, char *serial, size_t len);
+
 /* Runs one step of the bay's job (sends the worker request or does the work). */
 void job_step_run(struct station *s, struct bay *b, enum step st);
 

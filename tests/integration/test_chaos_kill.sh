@@ -110,6 +110,46 @@ for kt in rsa ec; do
 	done
 done
 
+# killed after the CA answered, and the token never comes back: the operator
+# abandons the job; the certificate the CA made must still be recorded and
+# revoked (job_ca_recover), and the token can be wiped and re-used
+abandoned=0
+for spec in ca_submit:returned ca_submit:begin; do
+	: > "$RULES"
+	UKEY_TEST_CRASH_AT=$spec start_station
+	tok=$(ctl --json sim plug --bay 1 --profile softhsm2-chaos-ec |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') || fail "abandon $spec: plug"
+	wait_gone "$DAEMON_PID" "abandon $spec: ukeyd"
+	wait "$DAEMON_PID" 2>/dev/null || true
+	DAEMON_PID=""
+	start_station
+	job=$(db "SELECT max(id) FROM jobs")
+	ca_before=$(sqlite3 "$STATE/ca/ca.db" "SELECT count(*) FROM issued")
+	ctl job abandon "$job" --remark "token lost after the CA answered" >/dev/null || fail "abandon $spec"
+	[ "$(db "SELECT state FROM jobs WHERE id = $job")" = aborted ] || fail "abandon $spec: job $job not aborted"
+	if [ "$spec" = ca_submit:returned ]; then
+		serial=$(db "SELECT serial FROM received_certs WHERE job_id = $job AND status = 'revoked'")
+		[ -n "$serial" ] || fail "abandon $spec: the certificate the CA made is not recorded as revoked"
+		sqlite3 "$STATE/ca/ca.db" "SELECT status FROM issued WHERE serial = '$serial'" | grepq -x revoked ||
+			fail "abandon $spec: $serial is not revoked at the CA"
+	else
+		[ "$(db "SELECT count(*) FROM received_certs WHERE job_id = $job")" = 0 ] ||
+			fail "abandon $spec: a certificate was recorded for a request never made"
+	fi
+	[ "$(sqlite3 "$STATE/ca/ca.db" "SELECT count(*) FROM issued")" = "$ca_before" ] ||
+		fail "abandon $spec: the CA issued again while the job ended"
+	check_invariants "$tok"
+	ctl sim plug --bay 1 --token "$tok" --profile softhsm2-chaos-ec --wait >/dev/null 2>&1 || true
+	[ "$(bay_field 1 state)" = refused ] || fail "abandon $spec: token $tok is $(bay_field 1 state)"
+	ctl bay wipe --bay 1 >/dev/null || fail "abandon $spec: wipe"
+	ctl bay wait --bay 1 --timeout 120 >/dev/null || fail "abandon $spec: after the wipe: $(bay_field 1 reason)"
+	ctl sim unplug --bay 1 >/dev/null
+	check_invariants "$tok"
+	stop_station
+	abandoned=$((abandoned + 1))
+	echo "ok: ec killed at $spec, job $job abandoned, nothing the CA made lost, token $tok wiped and issued"
+done
+
 start_station
 check_invariants all
 stop_station
@@ -117,6 +157,6 @@ n_daemon=$(echo $DAEMON_POINTS | wc -w)
 n_worker=$(echo $WORKER_POINTS | wc -w)
 echo "kill points: $n_daemon daemon-side + $n_worker inside worker steps = $((n_daemon + n_worker)) per key type;" \
 	"$points covered (RSA-2048 and EC P-256) in $(( $(date +%s) - t0 )) s;" \
-	"$INVARIANT_TOKENS_CHECKED token checks"
+	"$abandoned more killed and abandoned; $INVARIANT_TOKENS_CHECKED token checks"
 [ "$points" = $((2 * (n_daemon + n_worker))) ] || fail "covered $points kill points"
 echo "PASS: ukeyd killed at $points points; every job ended issued and the invariants hold"
