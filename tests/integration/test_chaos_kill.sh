@@ -11,10 +11,6 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/invariants.sh"
 
-export UKEY_FAULTP11_CONF=$STATE/faultp11.conf
-RULES=$UKEY_FAULTP11_CONF
-CALLS=$STATE/faultp11.log
-
 # <step>:<point> where ukeyd kills itself (src/station/job.c, job_test_crash_point)
 DAEMON_POINTS="claimed:done init_token:begin init_token:done generate_key:begin
 generate_key:done make_csr:begin make_csr:done ca_submit:begin ca_submit:returned
@@ -28,11 +24,22 @@ read_back:begin read_back:done record:begin record:done"
 WORKER_POINTS="init_token:C_InitPIN:1 init_token:C_Logout:1 generate_key:C_Logout:2
 make_csr:C_Logout:3 write_cert:C_CreateObject:2 write_cert:C_Logout:4 read_back:C_Logout:5"
 
-chaos_config
-: > "$RULES"
-start_station
-chaos_orders 16
-stop_station
+# station_for KIND: a station of its own for this key type (each runs in its
+# own subshell, the two in parallel): state directory, fault rules, call log
+TOP=$STATE
+station_for() {
+	STATE=$TOP/$1
+	mkdir -p "$STATE"
+	export UKEY_FAULTP11_CONF=$STATE/faultp11.conf
+	RULES=$UKEY_FAULTP11_CONF
+	CALLS=$STATE/faultp11.log
+	trap '[ -z "$DAEMON_PID" ] || kill -KILL "$DAEMON_PID" 2>/dev/null || true' EXIT
+	chaos_config
+	: > "$RULES"
+	start_station
+	chaos_orders 14
+	stop_station
+}
 
 # wait_gone PID WHAT: until the process has ended
 wait_gone() {
@@ -45,7 +52,6 @@ wait_gone() {
 }
 
 points=0
-t0=$(date +%s)
 # kill_point KEYTYPE SPEC
 kill_point() {
 	local kt=$1 spec=$2 profile=softhsm2-chaos-$1 step tok job i call="" occ="" wpid=""
@@ -104,59 +110,79 @@ kill_point() {
 	echo "ok: $kt killed at $spec, restarted, token back, job $job issued, invariants hold"
 }
 
-for kt in rsa ec; do
+# kind KT: every kill point for one key type, on its own station
+kind() {
+	local kt=$1 spec
+	station_for "$kt"
 	for spec in $DAEMON_POINTS $WORKER_POINTS; do
 		kill_point "$kt" "$spec"
 	done
-done
+	[ "$kt" = ec ] && abandon_points
+	start_station
+	check_invariants all
+	stop_station
+	echo "$points $INVARIANT_TOKENS_CHECKED" > "$TOP/$kt.count"
+}
 
 # killed after the CA answered, and the token never comes back: the operator
 # abandons the job; the certificate the CA made must still be recorded and
 # revoked (job_ca_recover), and the token can be wiped and re-used
-abandoned=0
-for spec in ca_submit:returned ca_submit:begin; do
-	: > "$RULES"
-	UKEY_TEST_CRASH_AT=$spec start_station
-	tok=$(ctl --json sim plug --bay 1 --profile softhsm2-chaos-ec |
-		python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') || fail "abandon $spec: plug"
-	wait_gone "$DAEMON_PID" "abandon $spec: ukeyd"
-	wait "$DAEMON_PID" 2>/dev/null || true
-	DAEMON_PID=""
-	start_station
-	job=$(db "SELECT max(id) FROM jobs")
-	ca_before=$(sqlite3 "$STATE/ca/ca.db" "SELECT count(*) FROM issued")
-	ctl job abandon "$job" --remark "token lost after the CA answered" >/dev/null || fail "abandon $spec"
-	[ "$(db "SELECT state FROM jobs WHERE id = $job")" = aborted ] || fail "abandon $spec: job $job not aborted"
-	if [ "$spec" = ca_submit:returned ]; then
-		serial=$(db "SELECT serial FROM received_certs WHERE job_id = $job AND status = 'revoked'")
-		[ -n "$serial" ] || fail "abandon $spec: the certificate the CA made is not recorded as revoked"
-		sqlite3 "$STATE/ca/ca.db" "SELECT status FROM issued WHERE serial = '$serial'" | grepq -x revoked ||
-			fail "abandon $spec: $serial is not revoked at the CA"
-	else
-		[ "$(db "SELECT count(*) FROM received_certs WHERE job_id = $job")" = 0 ] ||
-			fail "abandon $spec: a certificate was recorded for a request never made"
-	fi
-	[ "$(sqlite3 "$STATE/ca/ca.db" "SELECT count(*) FROM issued")" = "$ca_before" ] ||
-		fail "abandon $spec: the CA issued again while the job ended"
-	check_invariants "$tok"
-	ctl sim plug --bay 1 --token "$tok" --profile softhsm2-chaos-ec --wait >/dev/null 2>&1 || true
-	[ "$(bay_field 1 state)" = refused ] || fail "abandon $spec: token $tok is $(bay_field 1 state)"
-	ctl bay wipe --bay 1 >/dev/null || fail "abandon $spec: wipe"
-	ctl bay wait --bay 1 --timeout 120 >/dev/null || fail "abandon $spec: after the wipe: $(bay_field 1 reason)"
-	ctl sim unplug --bay 1 >/dev/null
-	check_invariants "$tok"
-	stop_station
-	abandoned=$((abandoned + 1))
-	echo "ok: ec killed at $spec, job $job abandoned, nothing the CA made lost, token $tok wiped and issued"
-done
+abandon_points() {
+	local spec tok job serial ca_before
+	for spec in ca_submit:returned ca_submit:begin; do
+		: > "$RULES"
+		UKEY_TEST_CRASH_AT=$spec start_station
+		tok=$(ctl --json sim plug --bay 1 --profile softhsm2-chaos-ec |
+			python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') || fail "abandon $spec: plug"
+		wait_gone "$DAEMON_PID" "abandon $spec: ukeyd"
+		wait "$DAEMON_PID" 2>/dev/null || true
+		DAEMON_PID=""
+		start_station
+		job=$(db "SELECT max(id) FROM jobs")
+		ca_before=$(sqlite3 "$STATE/ca/ca.db" "SELECT count(*) FROM issued")
+		ctl job abandon "$job" --remark "token lost after the CA answered" >/dev/null || fail "abandon $spec"
+		[ "$(db "SELECT state FROM jobs WHERE id = $job")" = aborted ] || fail "abandon $spec: job $job not aborted"
+		if [ "$spec" = ca_submit:returned ]; then
+			serial=$(db "SELECT serial FROM received_certs WHERE job_id = $job AND status = 'revoked'")
+			[ -n "$serial" ] || fail "abandon $spec: the certificate the CA made is not recorded as revoked"
+			sqlite3 "$STATE/ca/ca.db" "SELECT status FROM issued WHERE serial = '$serial'" | grepq -x revoked ||
+				fail "abandon $spec: $serial is not revoked at the CA"
+		else
+			[ "$(db "SELECT count(*) FROM received_certs WHERE job_id = $job")" = 0 ] ||
+				fail "abandon $spec: a certificate was recorded for a request never made"
+		fi
+		[ "$(sqlite3 "$STATE/ca/ca.db" "SELECT count(*) FROM issued")" = "$ca_before" ] ||
+			fail "abandon $spec: the CA issued again while the job ended"
+		check_invariants "$tok"
+		ctl sim plug --bay 1 --token "$tok" --profile softhsm2-chaos-ec --wait >/dev/null 2>&1 || true
+		[ "$(bay_field 1 state)" = refused ] || fail "abandon $spec: token $tok is $(bay_field 1 state)"
+		ctl bay wipe --bay 1 >/dev/null || fail "abandon $spec: wipe"
+		ctl bay wait --bay 1 --timeout 120 >/dev/null || fail "abandon $spec: after the wipe: $(bay_field 1 reason)"
+		ctl sim unplug --bay 1 >/dev/null
+		check_invariants "$tok"
+		stop_station
+		echo "ok: ec killed at $spec, job $job abandoned, nothing the CA made lost, token $tok wiped and issued"
+	done
+}
 
-start_station
-check_invariants all
-stop_station
+t0=$(date +%s)
+( kind rsa ) > "$TOP/rsa.out" 2>&1 &
+rsa_pid=$!
+( kind ec ) > "$TOP/ec.out" 2>&1 &
+ec_pid=$!
+rsa_rc=0 ec_rc=0
+wait "$rsa_pid" || rsa_rc=$?
+wait "$ec_pid" || ec_rc=$?
+grep -v -e ' Killed ' -e '^20[0-9][0-9]-' "$TOP/rsa.out" "$TOP/ec.out" || true
+[ "$rsa_rc" = 0 ] || { tail -60 "$TOP/rsa.out" >&2; fail "RSA-2048 kill points"; }
+[ "$ec_rc" = 0 ] || { tail -60 "$TOP/ec.out" >&2; fail "EC P-256 kill points"; }
+read -r n_rsa tok_rsa < "$TOP/rsa.count"
+read -r n_ec tok_ec < "$TOP/ec.count"
+points=$((n_rsa + n_ec))
 n_daemon=$(echo $DAEMON_POINTS | wc -w)
 n_worker=$(echo $WORKER_POINTS | wc -w)
 echo "kill points: $n_daemon daemon-side + $n_worker inside worker steps = $((n_daemon + n_worker)) per key type;" \
-	"$points covered (RSA-2048 and EC P-256) in $(( $(date +%s) - t0 )) s;" \
-	"$abandoned more killed and abandoned; $INVARIANT_TOKENS_CHECKED token checks"
+	"$points covered ($n_rsa RSA-2048, $n_ec EC P-256) in $(( $(date +%s) - t0 )) s;" \
+	"2 more killed and abandoned; $((tok_rsa + tok_ec)) token checks"
 [ "$points" = $((2 * (n_daemon + n_worker))) ] || fail "covered $points kill points"
 echo "PASS: ukeyd killed at $points points; every job ended issued and the invariants hold"

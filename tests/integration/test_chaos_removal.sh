@@ -8,13 +8,13 @@
 # EC P-256 keys (profile softhsm2-chaos-ec): the sweep runs ~120 jobs twice in
 # CI (plain and ASan) and RSA key generation would dominate it; the calls a
 # job makes are the same for both key types but for the key-generation
-# mechanism, which test_chaos_kill.sh exercises with both. Six bays run six
+# mechanism, which test_chaos_kill.sh exercises with both. Ten bays run ten
 # removal points at a time.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/invariants.sh"
 
 PROFILE=softhsm2-chaos-ec
-BAYS=6
+BAYS=10
 chaos_config
 sed -i "s/^bays = .*/bays = $BAYS/" "$STATE/ukeyd.conf"
 start_station
