@@ -7,6 +7,8 @@ UKEY_DEBIAN_PACKAGES=(
 	libcmocka-dev softhsm2 opensc python3
 	libusb-1.0-0-dev libudev-dev libpcsclite-dev
 	pcscd umockdev libumockdev-dev vsmartcard-vpcd vsmartcard-vpicc python3-pycryptodome
+	clang libclang-rt-14-dev
+	socat
 )
 
 # Installs what is missing (as root, through apt-get); quiet when all is there.

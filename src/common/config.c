@@ -19,6 +19,7 @@ static const char *const sec_names[S_N] = { "station", "ca", "sim" };
 
 enum key {
 	K_ID, K_SOURCES, K_PROFILE_DIRS, K_CERT_PROFILE_DIR, K_WORKER, K_ALLOW_WIPE,
+	K_AUDIT_CHECKPOINT_EVERY,
 	K_CA_TYPE, K_CA_NAME, K_CA_DIR,
 	K_BAYS, K_SOFTHSM_MODULE,
 	K_N
@@ -31,6 +32,7 @@ static const struct inifile_key keys[K_N] = {
 	[K_CERT_PROFILE_DIR] = { S_STATION, "cert_profile_dir" },
 	[K_WORKER] = { S_STATION, "worker" },
 	[K_ALLOW_WIPE] = { S_STATION, "allow_wipe" },
+	[K_AUDIT_CHECKPOINT_EVERY] = { S_STATION, "audit_checkpoint_every" },
 	[K_CA_TYPE] = { S_CA, "type" },
 	[K_CA_NAME] = { S_CA, "name" },
 	[K_CA_DIR] = { S_CA, "dir" },
@@ -202,6 +204,15 @@ set_value(void *user, unsigned key, const char *v)
 			return -1;
 		}
 		return 0;
+	case K_AUDIT_CHECKPOINT_EVERY:
+		n = 0;
+		if (*v == '\0' || strlen(v) > 7 || strspn(v, "0123456789") != strlen(v) ||
+		    (n = atoi(v)) < 1 || n > CONFIG_MAX_CHECKPOINT_EVERY) {
+			kerr(st, k, "must be a whole number from 1 to %d", CONFIG_MAX_CHECKPOINT_EVERY);
+			return -1;
+		}
+		c->audit_checkpoint_every = n;
+		return 0;
 	case K_CA_TYPE:
 		if (strcmp(v, "embedded") != 0) {
 			kerr(st, k, "must be embedded (the only CA connector so far)");
@@ -336,6 +347,7 @@ config_defaults(struct station_config *c)
 		snprintf(c->worker_path, sizeof(c->worker_path), "%s/ukey-worker", UKEY_LIBEXECDIR);
 	}
 	c->allow_wipe = 0;
+	c->audit_checkpoint_every = 100;
 	snprintf(c->ca_type, sizeof(c->ca_type), "embedded");
 	snprintf(c->ca_name, sizeof(c->ca_name), "Yunnan Station Test");
 	c->ca_dir[0] = '\0';

@@ -15,6 +15,7 @@ enum config_source {
 
 #define CONFIG_MAX_PROFILE_DIRS 8
 #define CONFIG_MAX_BAYS 64
+#define CONFIG_MAX_CHECKPOINT_EVERY 1000000
 
 struct station_config {
 	char station_id[64];		/* recorded with every issuance */
@@ -24,6 +25,7 @@ struct station_config {
 	char cert_profile_dir[512];
 	char worker_path[512];
 	int allow_wipe;			/* may a token that holds objects be re-initialised */
+	int audit_checkpoint_every;	/* sign an audit checkpoint after this many records */
 	char ca_type[32];		/* "embedded" */
 	char ca_name[128];		/* UTF-8 */
 	char ca_dir[512];		/* "" means <state>/ca */

@@ -124,6 +124,7 @@ frame_read(int fd, char **out, size_t *len, size_t max, int timeout_ms)
 	if ((buf = malloc(n + 1)) == NULL)
 		return UKEY_ERR_NOMEM;
 	if ((rc = read_all(fd, (uint8_t *)buf, n, dl)) != 0) {
+		secure_wipe(buf, n);	/* part of a message that may hold a PIN */
 		free(buf);
 		return rc;
 	}

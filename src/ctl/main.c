@@ -19,8 +19,12 @@
 #include "common/err.h"
 #include "common/errlist.h"
 #include "common/frame.h"
+#include "common/secret.h"
+#include "orders/order.h"
 #include "detect/profile.h"
 #include "detect/source.h"
+#include "store/audit.h"
+#include "store/auditkey.h"
 
 enum exit_code {
 	EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_NOTFOUND = 2, EXIT_USAGE = 64, EXIT_DATAERR = 65,
@@ -36,12 +40,19 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: ukeyctl [--state DIR | --socket PATH] [--json] COMMAND [ARGS]\n"
 	    "\n"
-	    "orders:   order import FILE\n"
-	    "          order list [--state STATE]\n"
-	    "          order show ID\n"
+	    "orders:   order import [--partial] [--format json|csv] FILE\n"
+	    "          order list [--state STATE] [--org USCC] [--type new|renewal]\n"
+	    "                     [--since YYYY-MM-DD] [--until YYYY-MM-DD]\n"
+	    "          order show ID [--reveal]       --reveal: full ID numbers (audited)\n"
 	    "          order approve ID [--override-reason TEXT]\n"
 	    "          order reject ID --remark TEXT\n"
+	    "          order override ID --reason TEXT  accept failed ID check characters\n"
+	    "          order edit ID FILE             new content for a rejected order\n"
+	    "          order resubmit ID\n"
 	    "          order pay ID --payment-no NO\n"
+	    "          order deliver ID (--picked-up-by NAME | --carrier NAME --tracking NO)\n"
+	    "          order cancel ID --remark TEXT\n"
+	    "          order invoice ID\n"
 	    "          queue\n"
 	    "bays:     bays\n"
 	    "          bay wait --bay N [--timeout SECONDS]\n"
@@ -55,7 +66,10 @@ usage(FILE *f)
 	    "virtual:  sim plug [--bay N] [--preset blank|initialised] [--token N] [--profile NAME] [--wait]\n"
 	    "          sim unplug --bay N\n"
 	    "audit:    audit serials [--order ID] [--org USCC]\n"
-	    "          audit verify\n"
+	    "          audit verify [--db FILE | --file EXPORT] [--pubkey PEM]\n"
+	    "          audit export [--output FILE]\n"
+	    "          audit checkpoint\n"
+	    "          audit pubkey\n"
 	    "          audit log [--order ID] [--limit N]\n"
 	    "          ca show\n"
 	    "          status\n"
@@ -269,7 +283,9 @@ parse_int(const char *s, const char *what, int64_t *out)
 struct opts {
 	int64_t bay, token, order, limit, timeout;
 	const char *state, *remark, *payment_no, *override, *preset, *profile, *org;
-	int wait;
+	const char *file, *pubkey, *db, *output;
+	const char *reason, *picked_up_by, *carrier, *tracking, *type, *since, *until;
+	int wait, reveal;
 };
 
 static int
@@ -289,6 +305,18 @@ parse_opts(int argc, char **argv, struct opts *o, const char *allowed)
 		{ "profile", required_argument, NULL, 'f' },
 		{ "org", required_argument, NULL, 'g' },
 		{ "wait", no_argument, NULL, 'w' },
+		{ "reason", required_argument, NULL, 'R' },
+		{ "picked-up-by", required_argument, NULL, 'U' },
+		{ "carrier", required_argument, NULL, 'C' },
+		{ "tracking", required_argument, NULL, 'K' },
+		{ "type", required_argument, NULL, 'y' },
+		{ "since", required_argument, NULL, '1' },
+		{ "until", required_argument, NULL, '2' },
+		{ "reveal", no_argument, NULL, 'v' },
+		{ "file", required_argument, NULL, 'F' },
+		{ "pubkey", required_argument, NULL, 'k' },
+		{ "db", required_argument, NULL, 'D' },
+		{ "output", required_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int ch, idx;
@@ -315,6 +343,18 @@ parse_opts(int argc, char **argv, struct opts *o, const char *allowed)
 		case 'f': o->profile = optarg; break;
 		case 'g': o->org = optarg; break;
 		case 'w': o->wait = 1; break;
+		case 'R': o->reason = optarg; break;
+		case 'U': o->picked_up_by = optarg; break;
+		case 'C': o->carrier = optarg; break;
+		case 'K': o->tracking = optarg; break;
+		case 'y': o->type = optarg; break;
+		case '1': o->since = optarg; break;
+		case '2': o->until = optarg; break;
+		case 'v': o->reveal = 1; break;
+		case 'F': o->file = optarg; break;
+		case 'k': o->pubkey = optarg; break;
+		case 'D': o->db = optarg; break;
+		case 'E': o->output = optarg; break;
 		}
 	}
 	return optind;
@@ -424,6 +464,179 @@ need(const char *what, int ok)
 	return ok;
 }
 
+/* Reads a whole file of at most max bytes; returns it (owned, NUL added)
+ * with its length, or NULL with errno set. */
+static char *
+read_input(const char *path, size_t max, size_t *len)
+{
+	char *buf = read_file(path, max);
+
+	/* read_file() adds a NUL after what it read; a NUL inside the file is
+	 * the station's to refuse, so the length comes from the file itself */
+	if (buf != NULL) {
+		struct stat st;
+
+		if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size <= max)
+			*len = (size_t)st.st_size;
+		else
+			*len = strlen(buf);
+	}
+	return buf;
+}
+
+/* Length of an array; 0 for anything else (a reply field left out). */
+static size_t
+alen(struct json_object *a)
+{
+	return json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
+}
+
+/* Prints what became of each order of an import report: imported, unchanged
+ * and skipped ones on stdout, the errors on stderr. */
+static void
+print_import_report(struct json_object *rep)
+{
+	struct json_object *orders = json_object_object_get(rep, "orders");
+	struct json_object *ferrs = json_object_object_get(rep, "errors");
+	size_t i, k;
+
+	for (i = 0; i < alen(orders); i++) {
+		struct json_object *o = json_object_array_get_idx(orders, i);
+		const char *st = json_object_get_string(json_object_object_get(o, "status"));
+		const char *ref = json_object_get_string(json_object_object_get(o, "portal_ref"));
+		long long id = (long long)json_object_get_int64(json_object_object_get(o, "id"));
+		char yuan[32];
+
+		if (ref == NULL)
+			ref = "-";
+		if (strcmp(st, "imported") == 0) {
+			int cf = json_object_get_int(json_object_object_get(o, "checksum_failures"));
+
+			order_fen_format(json_object_get_int64(json_object_object_get(o, "total_fen")),
+			    yuan, sizeof(yuan));
+			printf("imported   %s: order %lld, %d certificate%s, %s yuan%s\n", ref, id,
+			    json_object_get_int(json_object_object_get(o, "certificates")),
+			    json_object_get_int(json_object_object_get(o, "certificates")) == 1 ? "" : "s",
+			    yuan, cf ? ", check characters to review" : "");
+		} else if (strcmp(st, "unchanged") == 0) {
+			printf("unchanged  %s: order %lld (already imported)\n", ref, id);
+		} else if (strcmp(st, "skipped") == 0) {
+			printf("skipped    %s: valid, not imported\n", ref);
+		}
+	}
+	fflush(stdout);
+	for (k = 0; k < alen(ferrs); k++)
+		fprintf(stderr, "  %s\n", json_object_get_string(json_object_array_get_idx(ferrs, k)));
+	for (i = 0; i < alen(orders); i++) {
+		struct json_object *e = json_object_object_get(json_object_array_get_idx(orders, i),
+		    "errors");
+
+		for (k = 0; k < alen(e); k++)
+			fprintf(stderr, "  %s\n", json_object_get_string(json_object_array_get_idx(e, k)));
+	}
+}
+
+/* ukeyctl order import [--partial] [--format json|csv] FILE */
+static int
+order_import(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "partial", no_argument, NULL, 'p' },
+		{ "format", required_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct json_object *args, *rep, *err, *det;
+	const char *format = NULL;
+	int ch, partial = 0, ex;
+	size_t len = 0;
+	char *text;
+
+	optind = 0;	/* glibc: 0 also resets its permutation state */
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (ch == 'p') {
+			partial = 1;
+		} else if (ch == 'f' && (strcmp(optarg, "json") == 0 || strcmp(optarg, "csv") == 0)) {
+			format = optarg;
+		} else if (ch == 'f') {
+			fprintf(stderr, "ukeyctl order import: --format must be json or csv\n");
+			return EXIT_USAGE;
+		} else {
+			fprintf(stderr, "ukeyctl order import: option %s is not accepted here\n",
+			    argv[optind - 1]);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (!need("FILE", argc - optind == 1)) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if ((text = read_input(argv[optind], FRAME_MAX_CONTROL - 4096, &len)) == NULL) {
+		fprintf(stderr, "ukeyctl: cannot read %s: %s\n", argv[optind], strerror(errno));
+		return EXIT_NOINPUT;
+	}
+	args = json_object_new_object();
+	json_object_object_add(args, "text", json_object_new_string_len(text, (int)len));
+	json_object_object_add(args, "file", json_object_new_string(argv[optind]));
+	if (format != NULL)
+		json_object_object_add(args, "format", json_object_new_string(format));
+	if (partial)
+		json_object_object_add(args, "partial", json_object_new_boolean(1));
+	free(text);
+	if ((rep = call("order.import", args, &ex)) == NULL)
+		return ex;
+	err = json_object_object_get(rep, "error");
+	det = json_object_object_get(err, "details");
+	if (json_object_get_boolean(json_object_object_get(rep, "ok"))) {
+		if (want_json)
+			print_json(json_object_object_get(rep, "result"));
+		else
+			print_import_report(json_object_object_get(rep, "result"));
+		ex = EXIT_OK;
+	} else if (want_json) {
+		print_json(rep);
+		ex = exit_for(json_object_get_string(json_object_object_get(err, "code")));
+	} else {
+		fprintf(stderr, "ukeyctl: %s\n", json_object_get_string(json_object_object_get(err,
+		    "message")));
+		if (json_object_is_type(det, json_type_object))
+			print_import_report(det);
+		ex = exit_for(json_object_get_string(json_object_object_get(err, "code")));
+	}
+	json_object_put(rep);
+	return ex;
+}
+
+/* A lifecycle command: prints "order N: STATE" (and what else the daemon
+ * says happened), or the reply with --json. */
+static int
+transition(const char *cmd, struct json_object *args)
+{
+	struct json_object *rep, *res, *v;
+	int ex = run(cmd, args, &rep, &res);
+
+	if (ex == EXIT_OK && want_json) {
+		print_json(res);
+	} else if (ex == EXIT_OK) {
+		printf("order %lld: %s", (long long)json_object_get_int64(json_object_object_get(res,
+		    "id")), json_object_get_string(json_object_object_get(res, "state")));
+		if ((v = json_object_object_get(res, "changed")) != NULL)
+			printf(json_object_get_boolean(v) ? ", content changed (revision %lld)" :
+			    ", content unchanged (revision %lld)",
+			    (long long)json_object_get_int64(json_object_object_get(res, "revision")));
+		if ((v = json_object_object_get(res, "renews_cert")) != NULL)
+			printf(", renews certificate %s", json_object_get_string(v));
+		if (json_object_get_boolean(json_object_object_get(res, "refund_due")))
+			printf(", refund due");
+		if (strcmp(cmd, "order.pay") == 0)
+			printf("; its certificates are queued for production");
+		printf("\n");
+	}
+	json_object_put(rep);
+	return ex;
+}
+
 static int
 cmd_order(int argc, char **argv)
 {
@@ -436,74 +649,109 @@ cmd_order(int argc, char **argv)
 	int i;
 
 	if (strcmp(verb, "import") == 0) {
+		json_object_put(args);
+		return order_import(argc - 1, argv + 1);
+	}
+	if (strcmp(verb, "list") == 0) {
+		if (parse_opts(argc - 1, argv + 1, &o, "sgy12") != argc - 1)
+			goto usage;
+		if (o.type && strcmp(o.type, "new") != 0 && strcmp(o.type, "renewal") != 0) {
+			fprintf(stderr, "ukeyctl: --type: must be new or renewal, not \"%s\"\n", o.type);
+			json_object_put(args);
+			return EXIT_USAGE;
+		}
+		if (o.state)
+			json_object_object_add(args, "state", json_object_new_string(o.state));
+		if (o.org)
+			json_object_object_add(args, "org", json_object_new_string(o.org));
+		if (o.type)
+			json_object_object_add(args, "type", json_object_new_string(o.type));
+		if (o.since)
+			json_object_object_add(args, "since", json_object_new_string(o.since));
+		if (o.until)
+			json_object_object_add(args, "until", json_object_new_string(o.until));
+		return simple("order.list", args, cols, NULL);
+	}
+	if (strcmp(verb, "edit") == 0) {
 		char *text;
 
-		if ((i = parse_opts(argc - 1, argv + 1, &o, "")) < 0 || !need("FILE", argc - 1 - i == 1))
+		if ((i = parse_opts(argc - 1, argv + 1, &o, "")) < 0 ||
+		    !need("ID FILE", argc - 1 - i == 2) || parse_int(argv[1 + i], "ID", &id) != 0)
 			goto usage;
-		if ((text = read_file(argv[1 + i], FRAME_MAX_CONTROL - 4096)) == NULL) {
-			fprintf(stderr, "ukeyctl: cannot read %s: %s\n", argv[1 + i], strerror(errno));
+		if ((text = read_file(argv[2 + i], FRAME_MAX_CONTROL - 4096)) == NULL) {
+			fprintf(stderr, "ukeyctl: cannot read %s: %s\n", argv[2 + i], strerror(errno));
 			json_object_put(args);
 			return EXIT_NOINPUT;
 		}
+		json_object_object_add(args, "id", json_object_new_int64(id));
 		json_object_object_add(args, "text", json_object_new_string(text));
-		json_object_object_add(args, "file", json_object_new_string(argv[1 + i]));
 		free(text);
-		{
-			struct json_object *rep, *res;
-			int ex = run("order.import", args, &rep, &res);
-
-			if (ex == EXIT_OK && want_json) {
-				print_json(res);
-			} else if (ex == EXIT_OK) {
-				static const char *const icols[] = { "id", "portal_ref", "certificates",
-					"total_fen", "checksum_failures", NULL };
-				struct json_object *un = json_object_object_get(res, "unchanged");
-				size_t k;
-
-				print_table(json_object_object_get(res, "imported"), icols);
-				for (k = 0; k < json_object_array_length(un); k++)
-					printf("unchanged (already imported): %s\n",
-					    json_object_get_string(json_object_array_get_idx(un, k)));
-			}
-			json_object_put(rep);
-			return ex;
-		}
+		return transition("order.edit", args);
 	}
-	if (strcmp(verb, "list") == 0) {
-		if (parse_opts(argc - 1, argv + 1, &o, "s") != argc - 1)
+	{
+		static const struct {
+			const char *verb, *allowed;
+		} verbs[] = {
+			{ "show", "v" }, { "approve", "O" }, { "reject", "r" }, { "pay", "p" },
+			{ "override", "R" }, { "resubmit", "" }, { "deliver", "UCK" },
+			{ "cancel", "r" }, { "invoice", "" },
+		};
+		const char *allowed = NULL;
+		size_t k;
+
+		for (k = 0; k < sizeof(verbs) / sizeof(verbs[0]); k++)
+			if (strcmp(verb, verbs[k].verb) == 0)
+				allowed = verbs[k].allowed;
+		if (allowed == NULL)
 			goto usage;
-		if (o.state)
-			json_object_object_add(args, "state", json_object_new_string(o.state));
-		return simple("order.list", args, cols, NULL);
-	}
-	if (strcmp(verb, "show") == 0 || strcmp(verb, "approve") == 0 ||
-	    strcmp(verb, "reject") == 0 || strcmp(verb, "pay") == 0) {
-		const char *allowed = strcmp(verb, "approve") == 0 ? "O" :
-		    strcmp(verb, "reject") == 0 ? "r" : strcmp(verb, "pay") == 0 ? "p" : "";
-
 		if ((i = parse_opts(argc - 1, argv + 1, &o, allowed)) < 0 || argc - 1 - i != 1 ||
 		    parse_int(argv[1 + i], "ID", &id) != 0)
 			goto usage;
-		json_object_object_add(args, "id", json_object_new_int64(id));
-		if (strcmp(verb, "show") == 0)
-			return simple("order.show", args, NULL, NULL);
-		if (strcmp(verb, "approve") == 0) {
-			if (o.override)
-				json_object_object_add(args, "override_reason",
-				    json_object_new_string(o.override));
-			return simple("order.approve", args, NULL, "approved");
-		}
-		if (strcmp(verb, "reject") == 0) {
-			if (!need("--remark TEXT", o.remark != NULL))
-				goto usage;
-			json_object_object_add(args, "remark", json_object_new_string(o.remark));
-			return simple("order.reject", args, NULL, "rejected");
-		}
+	}
+	json_object_object_add(args, "id", json_object_new_int64(id));
+	if (strcmp(verb, "show") == 0) {
+		if (o.reveal)
+			json_object_object_add(args, "reveal", json_object_new_boolean(1));
+		return simple("order.show", args, NULL, NULL);
+	}
+	if (strcmp(verb, "approve") == 0) {
+		if (o.override)
+			json_object_object_add(args, "override_reason", json_object_new_string(o.override));
+		return transition("order.approve", args);
+	}
+	if (strcmp(verb, "override") == 0) {
+		if (!need("--reason TEXT", o.reason != NULL))
+			goto usage;
+		json_object_object_add(args, "reason", json_object_new_string(o.reason));
+		return transition("order.override", args);
+	}
+	if (strcmp(verb, "reject") == 0 || strcmp(verb, "cancel") == 0) {
+		if (!need("--remark TEXT", o.remark != NULL))
+			goto usage;
+		json_object_object_add(args, "remark", json_object_new_string(o.remark));
+		return transition(verb[0] == 'r' ? "order.reject" : "order.cancel", args);
+	}
+	if (strcmp(verb, "pay") == 0) {
 		if (!need("--payment-no NO", o.payment_no != NULL))
 			goto usage;
 		json_object_object_add(args, "payment_no", json_object_new_string(o.payment_no));
-		return simple("order.pay", args, NULL, "paid; its certificates are queued for production");
+		return transition("order.pay", args);
 	}
+	if (strcmp(verb, "deliver") == 0) {
+		if (!need("--picked-up-by NAME, or --carrier NAME and --tracking NO",
+		    (o.picked_up_by != NULL) != (o.carrier != NULL || o.tracking != NULL)))
+			goto usage;
+		if (o.picked_up_by)
+			json_object_object_add(args, "picked_up_by", json_object_new_string(o.picked_up_by));
+		if (o.carrier)
+			json_object_object_add(args, "carrier", json_object_new_string(o.carrier));
+		if (o.tracking)
+			json_object_object_add(args, "tracking_no", json_object_new_string(o.tracking));
+		return transition("order.deliver", args);
+	}
+	if (strcmp(verb, "resubmit") == 0)
+		return transition("order.resubmit", args);
+	return transition("order.invoice", args);
  usage:
 	json_object_put(args);
 	usage(stderr);
@@ -528,12 +776,25 @@ cmd_bay(int argc, char **argv)
 		struct json_object *rep, *res;
 		int ex = run("bay.take_pin", args, &rep, &res);
 
-		if (ex == EXIT_OK && want_json)
-			print_json(res);
-		else if (ex == EXIT_OK)
+		struct json_object *pin = json_object_object_get(res, "user_pin");
+		size_t len = 0;
+		char *txt;
+
+		if (ex == EXIT_OK && want_json) {
+			txt = (char *)json_object_to_json_string_length(res, JSON_C_TO_STRING_PRETTY |
+			    JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+			fwrite(txt, 1, len, stdout);
+			putchar('\n');
+			secure_wipe(txt, len);
+		} else if (ex == EXIT_OK) {
 			printf("token %s initial user PIN: %s\n(shown once: put it in the PIN letter now)\n",
 			    json_object_get_string(json_object_object_get(res, "token_serial")),
-			    json_object_get_string(json_object_object_get(res, "user_pin")));
+			    json_object_get_string(pin));
+		}
+		fflush(stdout);
+		if (json_object_is_type(pin, json_type_string))
+			secure_wipe((char *)json_object_get_string(pin),
+			    (size_t)json_object_get_string_len(pin));
 		json_object_put(rep);
 		return ex;
 	}
@@ -592,6 +853,153 @@ cmd_sim(int argc, char **argv)
 	return EXIT_USAGE;
 }
 
+/* Prints a verification report (audit_report_json's form) and returns the
+ * exit code: 0 intact, 1 broken. */
+static int
+audit_print_report(struct json_object *res)
+{
+	int ok = json_object_get_boolean(json_object_object_get(res, "ok"));
+	int64_t unsigned_n = json_object_get_int64(json_object_object_get(res, "unsigned"));
+
+	if (want_json) {
+		print_json(res);
+	} else if (ok) {
+		printf("audit log OK: %lld records, %lld checkpoints, last signed record %lld\n",
+		    (long long)json_object_get_int64(json_object_object_get(res, "records")),
+		    (long long)json_object_get_int64(json_object_object_get(res, "checkpoints")),
+		    (long long)json_object_get_int64(json_object_object_get(res, "last_signed_id")));
+		if (unsigned_n > 0)
+			printf("note: %lld records after the last checkpoint are not signed yet\n",
+			    (long long)unsigned_n);
+	} else if (json_object_object_get(res, "first_bad") != NULL) {
+		printf("audit log BROKEN at record %lld: %s\n",
+		    (long long)json_object_get_int64(json_object_object_get(res, "first_bad")),
+		    json_object_get_string(json_object_object_get(res, "reason")));
+	} else if (json_object_object_get(res, "bad_checkpoint") != NULL) {
+		printf("audit log BROKEN at checkpoint %lld: %s\n",
+		    (long long)json_object_get_int64(json_object_object_get(res, "bad_checkpoint")),
+		    json_object_get_string(json_object_object_get(res, "reason")));
+	} else {
+		printf("audit log BROKEN: %s\n",
+		    json_object_get_string(json_object_object_get(res, "reason")));
+	}
+	return ok ? EXIT_OK : EXIT_REFUSED;
+}
+
+static int
+audit_verify_daemon(void)
+{
+	struct json_object *rep, *res;
+	int ex = run("audit.verify", NULL, &rep, &res);
+
+	if (ex == EXIT_OK)
+		ex = audit_print_report(res);
+	json_object_put(rep);
+	return ex;
+}
+
+/* Verifies an export file or a database file with the station's public key,
+ * with no daemon. */
+static int
+audit_verify_offline(const char *file, const char *db, const char *pubkey)
+{
+	struct audit_report rep;
+	struct json_object *res;
+	EVP_PKEY *pub = NULL;
+	FILE *f = NULL;
+	int rc, ex;
+
+	if ((rc = audit_pubkey_read(pubkey, &pub)) != 0) {
+		fprintf(stderr, "ukeyctl: %s: %s\n", pubkey, rc == UKEY_ERR_IO ?
+		    "cannot read the public key" : "not an Ed25519 public key in PEM");
+		return rc == UKEY_ERR_IO ? EXIT_NOINPUT : EXIT_DATAERR;
+	}
+	if (file != NULL) {
+		if ((f = strcmp(file, "-") == 0 ? stdin : fopen(file, "r")) == NULL) {
+			fprintf(stderr, "ukeyctl: cannot read %s: %s\n", file, strerror(errno));
+			EVP_PKEY_free(pub);
+			return EXIT_NOINPUT;
+		}
+		rc = audit_verify_export(f, pub, &rep);
+		if (f != stdin)
+			fclose(f);
+	} else {
+		if (access(db, R_OK) != 0) {
+			fprintf(stderr, "ukeyctl: cannot read %s: %s\n", db, strerror(errno));
+			EVP_PKEY_free(pub);
+			return EXIT_NOINPUT;
+		}
+		rc = audit_verify_db_file(db, pub, &rep);
+	}
+	EVP_PKEY_free(pub);
+	if (rc != 0 && rc != UKEY_ERR_VERIFY) {
+		fprintf(stderr, "ukeyctl: audit verify: %s\n", ukey_strerror(rc));
+		return rc == UKEY_ERR_IO ? EXIT_NOINPUT : EXIT_REFUSED;
+	}
+	res = audit_report_json(&rep);
+	ex = audit_print_report(res);
+	json_object_put(res);
+	return ex;
+}
+
+/* Pages the records, then the checkpoints, out of the daemon as JSON lines. */
+static int
+audit_export(const char *output)
+{
+	static const char *const what[] = { "records", "checkpoints" };
+	FILE *out = stdout;
+	int64_t upto = -1, lines = 0;
+	int ex = EXIT_OK, w;
+
+	if (output != NULL && (out = fopen(output, "w")) == NULL) {
+		fprintf(stderr, "ukeyctl: cannot write %s: %s\n", output, strerror(errno));
+		return EXIT_NOINPUT;
+	}
+	for (w = 0; w < 2 && ex == EXIT_OK; w++) {
+		int64_t after = 0;
+
+		for (;;) {
+			struct json_object *args = json_object_new_object(), *rep, *res, *items;
+			size_t i, n;
+
+			json_object_object_add(args, "what", json_object_new_string(what[w]));
+			json_object_object_add(args, "after", json_object_new_int64(after));
+			json_object_object_add(args, "limit", json_object_new_int64(2000));
+			if (upto >= 0)
+				json_object_object_add(args, "upto", json_object_new_int64(upto));
+			if ((ex = run("audit.export", args, &rep, &res)) != EXIT_OK) {
+				json_object_put(rep);
+				break;
+			}
+			upto = json_object_get_int64(json_object_object_get(res, "upto"));
+			items = json_object_object_get(res, "items");
+			n = json_object_array_length(items);
+			for (i = 0; i < n; i++) {
+				struct json_object *it = json_object_array_get_idx(items, i);
+
+				fprintf(out, "%s\n", json_object_to_json_string_ext(it,
+				    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+				after = json_object_get_int64(json_object_object_get(it,
+				    w == 0 ? "id" : "checkpoint"));
+				lines++;
+			}
+			json_object_put(rep);
+			if (n == 0)
+				break;
+		}
+	}
+	if (fflush(out) != 0 || ferror(out)) {
+		fprintf(stderr, "ukeyctl: writing %s: %s\n", output ? output : "stdout", strerror(errno));
+		ex = EXIT_NOINPUT;
+	}
+	if (out != stdout)
+		fclose(out);
+	if (ex == EXIT_OK && output != NULL)
+		fprintf(stderr, "%lld lines written to %s (records up to %lld)\n", (long long)lines,
+		    output, (long long)upto);
+	return ex;
+}
+
 static int
 cmd_audit(int argc, char **argv)
 {
@@ -613,25 +1021,42 @@ cmd_audit(int argc, char **argv)
 		return simple("audit.serials", args, serial_cols, NULL);
 	}
 	if (strcmp(verb, "verify") == 0) {
+		if (parse_opts(argc - 1, argv + 1, &o, "FkD") != argc - 1)
+			goto usage;
+		json_object_put(args);
+		if (o.file != NULL || o.db != NULL) {
+			if (!need("--pubkey PEM", o.pubkey != NULL) || (o.file && o.db))
+				return EXIT_USAGE;
+			return audit_verify_offline(o.file, o.db, o.pubkey);
+		}
+		if (o.pubkey != NULL) {
+			fprintf(stderr, "ukeyctl: --pubkey goes with --file or --db\n");
+			return EXIT_USAGE;
+		}
+		return audit_verify_daemon();
+	}
+	if (strcmp(verb, "export") == 0) {
+		if (parse_opts(argc - 1, argv + 1, &o, "E") != argc - 1)
+			goto usage;
+		json_object_put(args);
+		return audit_export(o.output);
+	}
+	if (strcmp(verb, "checkpoint") == 0 || strcmp(verb, "pubkey") == 0) {
 		struct json_object *rep, *res;
 		int ex;
 
-		if (parse_opts(argc - 1, argv + 1, &o, "") != argc - 1)
+		if (argc != 2)
 			goto usage;
-		if ((ex = run("audit.verify", args, &rep, &res)) == EXIT_OK) {
-			int ok = json_object_get_boolean(json_object_object_get(res, "ok"));
-
-			if (want_json)
-				print_json(res);
-			else if (ok)
-				printf("audit log OK: %lld records\n", (long long)json_object_get_int64(
-				    json_object_object_get(res, "records")));
-			else
-				printf("audit log BROKEN at record %lld: %s\n",
-				    (long long)json_object_get_int64(json_object_object_get(res, "first_bad")),
-				    json_object_get_string(json_object_object_get(res, "reason")));
-			ex = ok ? EXIT_OK : EXIT_REFUSED;
-		}
+		ex = run(verb[0] == 'c' ? "audit.checkpoint" : "audit.pubkey", args, &rep, &res);
+		if (ex == EXIT_OK && want_json)
+			print_json(res);
+		else if (ex == EXIT_OK && verb[0] == 'p')
+			fputs(json_object_get_string(json_object_object_get(res, "pem")), stdout);
+		else if (ex == EXIT_OK)
+			printf("checkpoint %lld signed: record %lld, hash %s\n",
+			    (long long)json_object_get_int64(json_object_object_get(res, "checkpoint")),
+			    (long long)json_object_get_int64(json_object_object_get(res, "audit_id")),
+			    json_object_get_string(json_object_object_get(res, "audit_hash")));
 		json_object_put(rep);
 		return ex;
 	}

@@ -29,6 +29,7 @@ struct pctx {
 	int nomem;
 	time_t now;
 	struct order *o;
+	const struct order_origin *orig;	/* may be NULL */
 };
 
 static const char *const attachment_types[] = { "pdf", "gif", "png", "jpeg", "jpg", NULL };
@@ -86,10 +87,24 @@ vmsg(struct pctx *c, int hard, const char *path, const char *fmt, va_list ap)
 		goto out;
 	}
 	if (hard) {
+		const struct order_origin *og = c->orig;
+		const char *where = og != NULL && og->where != NULL ? og->where : NULL;
+		char name[PATH_MAX_LEN] = "";
+		int rc;
+
 		if (c->errs == NULL)
 			goto out;
-		if ((path != NULL ? errlist_add(c->errs, "%s, %s: %s", c->label, path, text) :
-		    errlist_add(c->errs, "%s: %s", c->label, text)) != 0)
+		if (path != NULL && og != NULL && og->field_name != NULL &&
+		    og->field_name(og->arg, path, name, sizeof(name)) != 0)
+			goto out;	/* the reader reported this field in its own words */
+		if (path == NULL)
+			rc = errlist_add(c->errs, "%s%s%s: %s", where ? where : "", where ? ": " : "",
+			    c->label, text);
+		else
+			rc = errlist_add(c->errs, "%s%s%s, %s%s%s%s: %s", where ? where : "",
+			    where ? ": " : "", c->label, path, name[0] ? " (" : "", name,
+			    name[0] ? ")" : "", text);
+		if (rc != 0)
 			c->nomem = 1;
 		goto out;
 	}
@@ -733,9 +748,11 @@ delivery_parse(struct pctx *c, struct json_object *root)
 static void
 renews_parse(struct pctx *c, struct json_object *root)
 {
-	static const char *const keys[] = { "serial", NULL };
+	static const char *const keys[] = { "serial", "uscc", "kind", NULL };
 	struct json_object *obj;
 	const char *s;
+	int by_serial, by_org;
+	enum item_kind k;
 
 	if (c->o->type != ORDER_RENEWAL) {
 		if (json_object_object_get_ex(root, "renews", NULL))
@@ -745,6 +762,32 @@ renews_parse(struct pctx *c, struct json_object *root)
 	if ((obj = field(c, root, "", "renews", json_type_object, 1)) == NULL)
 		return;
 	check_keys(c, obj, "renews", keys);
+	by_serial = json_object_object_get(obj, "serial") != NULL;
+	by_org = json_object_object_get(obj, "uscc") != NULL ||
+	    json_object_object_get(obj, "kind") != NULL;
+	if (by_serial && by_org) {
+		bad(c, "renews", "name the certificate either by serial or by uscc and kind, not both");
+		return;
+	}
+	if (by_org) {
+		if ((s = ascii(c, obj, "renews", "kind", 1)) != NULL) {
+			for (k = ITEM_ORG; k <= ITEM_ENTRUSTED; k++)
+				if (strcmp(s, item_kind_name(k)) == 0)
+					break;
+			if (k > ITEM_ENTRUSTED)
+				bad(c, "renews.kind", "must be one of organisation, legal_rep, entrusted");
+			else
+				c->o->renews_kind = k;
+		}
+		if ((s = ascii(c, obj, "renews", "uscc", 1)) != NULL) {
+			if (c->o->account_uscc != NULL && strcmp(s, c->o->account_uscc) != 0)
+				bad(c, "renews.uscc", "must equal account_uscc: an organisation renews"
+				    " only its own certificates");
+			else
+				c->o->renews_uscc = xstrdup(c, s);
+		}
+		return;
+	}
 	if ((s = ascii(c, obj, "renews", "serial", 1)) == NULL)
 		return;
 	if (!is_hex(s, 1, SERIAL_MAX_HEX))
@@ -795,6 +838,7 @@ order_free(struct order *o)
 	free(o->account_uscc);
 	free(o->account_name);
 	free(o->renews_serial);
+	free(o->renews_uscc);
 	free(o->handler.province);
 	free(o->handler.city);
 	free(o->handler.county);
@@ -824,8 +868,8 @@ order_free(struct order *o)
 /* order_from_json() with the label to use when the order has no usable
  * portal_ref ("order #3" inside a file). */
 static int
-order_parse(struct json_object *obj, time_t now, const char *fallback, struct order **out,
-    struct errlist *errs)
+order_parse(struct json_object *obj, time_t now, const char *fallback,
+    const struct order_origin *orig, struct order **out, struct errlist *errs)
 {
 	static const char *const keys[] = {
 		"portal_ref", "type", "account_uscc", "account_name", "renews", "handler", "organisation",
@@ -842,6 +886,7 @@ order_parse(struct json_object *obj, time_t now, const char *fallback, struct or
 	memset(&c, 0, sizeof(c));
 	c.errs = errs;
 	c.now = now;
+	c.orig = orig;
 	ref = peek_ref(obj);
 	snprintf(c.label, sizeof(c.label), "order %s", ref != NULL ? ref : fallback);
 	if ((c.o = calloc(1, sizeof(*c.o))) == NULL ||
@@ -920,7 +965,14 @@ order_parse(struct json_object *obj, time_t now, const char *fallback, struct or
 int
 order_from_json(struct json_object *obj, time_t now, struct order **out, struct errlist *errs)
 {
-	return order_parse(obj, now, "(without portal_ref)", out, errs);
+	return order_parse(obj, now, "(without portal_ref)", NULL, out, errs);
+}
+
+int
+order_from_json_at(struct json_object *obj, time_t now, const char *label,
+    const struct order_origin *orig, struct order **out, struct errlist *errs)
+{
+	return order_parse(obj, now, label, orig, out, errs);
 }
 
 /* ---- normalized JSON ---- */
@@ -1088,7 +1140,9 @@ order_to_json(const struct order *o)
 		goto fail;
 	if (o->type == ORDER_RENEWAL) {
 		if ((renews = json_object_new_object()) == NULL ||
-		    put_str(renews, "serial", o->renews_serial) != 0) {
+		    (o->renews_uscc == NULL && put_str(renews, "serial", o->renews_serial) != 0) ||
+		    (o->renews_uscc != NULL && (put_str(renews, "uscc", o->renews_uscc) != 0 ||
+		    put_str(renews, "kind", item_kind_name(o->renews_kind)) != 0))) {
 			json_object_put(renews);
 			goto fail;
 		}
@@ -1112,160 +1166,43 @@ order_to_json(const struct order *o)
 
 /* ---- order files ---- */
 
-int
-order_file_parse(const char *text_, size_t len, time_t now, struct json_object **orders_out,
-    struct errlist *errs)
+const char *
+order_json_ref(struct json_object *obj)
 {
-	struct json_tokener *tok = NULL;
-	struct json_object *root = NULL, *list = NULL, *result = NULL, *v, *norm;
-	struct order *o = NULL;
-	enum json_tokener_error jerr;
-	char fallback[32];
-	const char *ref, *ref2;
-	size_t n, i, j, off, nbad = 0;
-	int rc, nomem = 0;
-
-	*orders_out = NULL;
-	if (len > INT32_MAX) {
-		rc = UKEY_ERR_INVAL;
-		if (errs != NULL && errlist_add(errs, "order file: larger than 2 GiB") != 0)
-			rc = UKEY_ERR_NOMEM;
-		goto out;
-	}
-	if ((tok = json_tokener_new()) == NULL) {
-		rc = UKEY_ERR_NOMEM;
-		goto out;
-	}
-	/* Strict: no comments, no single quotes, no trailing commas; an order
-	 * file is data exchanged with the portal, not a hand-edited config. */
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	root = json_tokener_parse_ex(tok, text_, (int)len);
-	jerr = json_tokener_get_error(tok);
-	off = json_tokener_get_parse_end(tok);
-	/* A bare number at the very end may go on in json-c's view; a NUL
-	 * tells it the text is over. */
-	if (root == NULL && jerr == json_tokener_continue) {
-		root = json_tokener_parse_ex(tok, "", 1);
-		jerr = json_tokener_get_error(tok);
-		off = len;
-		if (root == NULL)
-			jerr = json_tokener_continue;
-	}
-	if (root == NULL || jerr != json_tokener_success) {
-		if (jerr == json_tokener_continue)
-			rc = errs != NULL ? errlist_add(errs, "order file: JSON ends too early") : 0;
-		else
-			rc = errs != NULL ? errlist_add(errs, "order file: JSON syntax error at byte %zu: %s",
-			    off, json_tokener_error_desc(jerr)) : 0;
-		rc = rc != 0 ? UKEY_ERR_NOMEM : UKEY_ERR_INVAL;
-		goto out;
-	}
-	for (; off < len; off++) {
-		if (!isspace((unsigned char)text_[off])) {
-			rc = errs != NULL ? errlist_add(errs, "order file: text after the JSON value "
-			    "at byte %zu", off) : 0;
-			rc = rc != 0 ? UKEY_ERR_NOMEM : UKEY_ERR_INVAL;
-			goto out;
-		}
-	}
-
-	if (json_object_is_type(root, json_type_array)) {
-		list = root;
-	} else if (json_object_is_type(root, json_type_object) &&
-	    json_object_object_get_ex(root, "orders", &v)) {
-		if (json_object_object_length(root) != 1 || !json_object_is_type(v, json_type_array)) {
-			rc = errs != NULL ? errlist_add(errs, "order file: {\"orders\": [...]} must hold "
-			    "only an array named orders") : 0;
-			rc = rc != 0 ? UKEY_ERR_NOMEM : UKEY_ERR_INVAL;
-			goto out;
-		}
-		list = v;
-	} else if (json_object_is_type(root, json_type_object)) {
-		struct json_object *wrap = json_object_new_array();
-
-		if (wrap == NULL) {
-			rc = UKEY_ERR_NOMEM;
-			goto out;
-		}
-		if (json_object_array_add(wrap, root) != 0) {
-			json_object_put(wrap);	/* root was not taken */
-			rc = UKEY_ERR_NOMEM;
-			goto out;
-		}
-		root = wrap;		/* the wrapper owns the order object now */
-		list = root;
-	} else {
-		rc = errs != NULL ? errlist_add(errs, "order file: must hold an order object, "
-		    "an array of orders or {\"orders\": [...]}") : 0;
-		rc = rc != 0 ? UKEY_ERR_NOMEM : UKEY_ERR_INVAL;
-		goto out;
-	}
-	if ((n = json_object_array_length(list)) == 0) {
-		rc = errs != NULL ? errlist_add(errs, "order file: holds no orders") : 0;
-		rc = rc != 0 ? UKEY_ERR_NOMEM : UKEY_ERR_INVAL;
-		goto out;
-	}
-	if ((result = json_object_new_array()) == NULL) {
-		rc = UKEY_ERR_NOMEM;
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
-		v = json_object_array_get_idx(list, i);
-		snprintf(fallback, sizeof(fallback), "#%zu", i + 1);
-		rc = order_parse(v, now, fallback, &o, errs);
-		if (rc == UKEY_ERR_NOMEM) {
-			nomem = 1;
-			break;
-		}
-		if (rc != 0) {
-			nbad++;
-			continue;
-		}
-		if ((norm = order_to_json(o)) == NULL ||
-		    json_object_array_add(result, norm) != 0) {
-			json_object_put(norm);
-			nomem = 1;
-			break;
-		}
-		order_free(o);
-		o = NULL;
-	}
-	if (nomem) {
-		rc = UKEY_ERR_NOMEM;
-		goto out;
-	}
-	/* The portal reference names the order in the queue: twice in one file
-	 * is a mistake, whichever copy was meant. */
-	for (i = 0; i < n; i++) {
-		if ((ref = peek_ref(json_object_array_get_idx(list, i))) == NULL)
-			continue;
-		for (j = 0; j < i; j++) {
-			ref2 = peek_ref(json_object_array_get_idx(list, j));
-			if (ref2 != NULL && strcmp(ref, ref2) == 0)
-				break;
-		}
-		if (j < i) {
-			nbad++;
-			if (errs != NULL && errlist_add(errs, "order %s, portal_ref: appears more than "
-			    "once in the file (orders #%zu and #%zu)", ref, j + 1, i + 1) != 0) {
-				rc = UKEY_ERR_NOMEM;
-				goto out;
-			}
-		}
-	}
-	if (nbad > 0) {
-		rc = UKEY_ERR_INVAL;
-		goto out;
-	}
-	*orders_out = result;
-	result = NULL;		/* caller owns it now */
-	rc = 0;
- out:
-	order_free(o);
-	json_object_put(result);
-	json_object_put(root);
-	if (tok != NULL)
-		json_tokener_free(tok);
-	return rc;
+	return peek_ref(obj);
 }
 
+int
+order_file_add(struct order_file *f, struct json_object *obj, size_t line, const char *label,
+    const struct order_origin *orig, struct errlist *pre, time_t now)
+{
+	struct order_file_entry *e, *ne;
+	struct order *o = NULL;
+	const char *ref;
+	int rc;
+
+	ne = realloc(f->entries, (f->n + 1) * sizeof(*ne));
+	if (ne == NULL)
+		return UKEY_ERR_NOMEM;
+	f->entries = ne;
+	e = &f->entries[f->n++];
+	memset(e, 0, sizeof(*e));
+	e->line = line;
+	if (pre != NULL) {
+		e->errs = *pre;		/* the entry owns these messages now */
+		memset(pre, 0, sizeof(*pre));
+	}
+	if (obj != NULL && (ref = peek_ref(obj)) != NULL && (e->portal_ref = strdup(ref)) == NULL)
+		return UKEY_ERR_NOMEM;
+	rc = obj != NULL ? order_parse(obj, now, label, orig, &o, &e->errs) : UKEY_ERR_INVAL;
+	if (rc == UKEY_ERR_NOMEM)
+		return rc;
+	if (rc != 0 || e->errs.n > 0) {
+		order_free(o);
+		f->n_bad++;
+		return 0;
+	}
+	e->order = order_to_json(o);
+	order_free(o);
+	return e->order != NULL ? 0 : UKEY_ERR_NOMEM;
+}

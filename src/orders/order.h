@@ -72,7 +72,12 @@ struct order {
 	enum order_type type;
 	char *account_uscc;		/* the portal account that filed the order */
 	char *account_name;		/* its organisation name, optional */
-	char *renews_serial;		/* ORDER_RENEWAL: lower-case hex, else NULL */
+	/* ORDER_RENEWAL names the certificate it renews either by serial
+	 * (lower-case hex) or by the organisation's USCC and the certificate's
+	 * kind (renews_uscc non-NULL, equal to account_uscc); NULL otherwise. */
+	char *renews_serial;
+	char *renews_uscc;
+	enum item_kind renews_kind;
 	struct order_handler handler;
 	struct order_item *items;	/* ticked sections only: org, legal_rep, entrusted */
 	size_t n_items;
@@ -122,9 +127,77 @@ void order_fen_format(int64_t fen, char *buf, size_t buflen);
 /* Frees o and everything it owns; NULL is a no-op. */
 void order_free(struct order *o);
 
+/* Where an order came from, for its messages: a CSV row names its line and
+ * its columns. */
+struct order_origin {
+	const char *where;	/* put before each message ("line 4"), or NULL */
+	/* Writes into buf the input's own name for the field at path (a CSV
+	 * column such as "经办人电话"), or "" when it has none, and returns 0;
+	 * returns 1 to drop the message because the reader already reported
+	 * that field. NULL: messages name JSON paths only. */
+	int (*field_name)(void *arg, const char *path, char *buf, size_t len);
+	void *arg;
+};
+
+/* order_from_json() for file readers: label names the order when it has no
+ * usable portal_ref ("#3", "row 3"); orig (may be NULL) places the hard
+ * errors ("line 4: order X, handler.phone (经办人电话): ..."). Check-character
+ * failures are recorded without the origin: they describe the order. */
+int order_from_json_at(struct json_object *obj, time_t now, const char *label,
+    const struct order_origin *orig, struct order **out, struct errlist *errs);
+
+enum order_file_format { ORDER_FILE_JSON = 0, ORDER_FILE_CSV = 1 };
+
+/* One order of a file, valid or not. */
+struct order_file_entry {
+	size_t line;			/* CSV: the line its row starts on; JSON: 0 */
+	char *portal_ref;		/* NULL when the order has no usable one */
+	struct json_object *order;	/* normalized form; NULL when refused */
+	struct errlist errs;		/* every hard error of this order */
+};
+
+/* An order file read order by order. */
+struct order_file {
+	enum order_file_format format;
+	struct errlist errs;		/* about the file as a whole; then n == 0 */
+	struct order_file_entry *entries;	/* in file order */
+	size_t n, n_bad;		/* orders, refused orders */
+};
+
+/* Reads an order file in the given format (JSON: docs/order-format.md, one
+ * order object, an array or {"orders": [...]}; CSV: the portal's order table,
+ * one row per order, src/orders/order_csv.c) and validates every order with
+ * order_from_json(), so both formats obey the same rules. A portal_ref that
+ * appears more than once refuses each of its orders. Returns 0 with an owned
+ * *out (order_file_free()) whatever the content: the file as a whole is
+ * unusable when (*out)->errs.n > 0, and (*out)->n_bad orders are refused.
+ * Returns UKEY_ERR_NOMEM with *out NULL when memory runs out. */
+int order_file_read(const char *text, size_t len, enum order_file_format fmt, time_t now,
+    struct order_file **out);
+
+/* For file readers: validates obj (borrowed) as the next order of f, from
+ * line (0 for JSON), named label when it lacks a portal_ref. pre (may be
+ * NULL) holds what the reader itself found wrong with the order: its
+ * messages come first and are moved into the entry, and any of them refuses
+ * the order. obj NULL: the reader could make no order of it (pre says why).
+ * Returns 0 (the order is added, valid or refused) or UKEY_ERR_NOMEM. */
+int order_file_add(struct order_file *f, struct json_object *obj, size_t line, const char *label,
+    const struct order_origin *orig, struct errlist *pre, time_t now);
+
+/* The portal_ref of an order object when it is usable as its name in
+ * messages (1-64 characters of A-Z a-z 0-9 . _ -), else NULL; borrowed. */
+const char *order_json_ref(struct json_object *obj);
+
+/* Adds a message about the file as a whole; 0 or UKEY_ERR_NOMEM. */
+int order_file_fail(struct order_file *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Frees f and everything it owns; NULL is a no-op. */
+void order_file_free(struct order_file *f);
+
 /* Parses an order file: one order object, an array of them, or
  * {"orders": [...]}. Validates every order (and that portal_ref values are
- * unique in the file); all hard errors go to errs. Returns 0 with
+ * unique in the file); all hard errors go to errs, file errors first, then
+ * each order's in file order. Returns 0 with
  * *orders_out an owned JSON array of the orders in normalized form
  * (json_object_put()), or UKEY_ERR_INVAL / UKEY_ERR_NOMEM with *orders_out
  * NULL: a file with one bad order is refused as a whole. */

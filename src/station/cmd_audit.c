@@ -9,6 +9,7 @@
 #include "common/err.h"
 #include "station/control.h"
 #include "store/audit.h"
+#include "store/auditkey.h"
 
 int
 cmd_audit_serials(struct request *r, struct json_object **result)
@@ -35,19 +36,86 @@ cmd_audit_serials(struct request *r, struct json_object **result)
 int
 cmd_audit_verify(struct request *r, struct json_object **result)
 {
-	int64_t bad = 0, count = 0;
-	char why[256];
-	int rc = audit_verify(r->s->st, &bad, &count, why, sizeof(why));
+	struct audit_report rep;
+	char key_id[AUDIT_KEY_ID_LEN + 1];
+	int rc = audit_verify_db(store_db(r->s->st), r->s->audit_key, &rep);
 
 	if (rc != 0 && rc != UKEY_ERR_VERIFY)
 		return rc;
-	*result = json_object_new_object();
-	json_object_object_add(*result, "ok", json_object_new_boolean(rc == 0));
-	json_object_object_add(*result, "records", json_object_new_int64(count));
-	if (rc != 0) {
-		json_object_object_add(*result, "first_bad", json_object_new_int64(bad));
-		json_object_object_add(*result, "reason", json_object_new_string(why));
+	*result = audit_report_json(&rep);
+	if (audit_key_id(r->s->audit_key, key_id) == 0)
+		json_object_object_add(*result, "key_id", json_object_new_string(key_id));
+	return 0;
+}
+
+int
+cmd_audit_checkpoint(struct request *r, struct json_object **result)
+{
+	int rc = audit_checkpoint(r->s->st, r->s->audit_key, r->s->cfg.station_id, r->c->user,
+	    "request", result);
+
+	if (rc != 0)
+		return req_fail(r, rc, "audit.checkpoint: %s", ukey_strerror(rc));
+	return 0;
+}
+
+int
+cmd_audit_pubkey(struct request *r, struct json_object **result)
+{
+	char key_id[AUDIT_KEY_ID_LEN + 1], *pem = NULL;
+	int rc;
+
+	if ((rc = audit_pubkey_pem(r->s->audit_key, &pem)) != 0 ||
+	    (rc = audit_key_id(r->s->audit_key, key_id)) != 0) {
+		free(pem);
+		return rc;
 	}
+	*result = json_object_new_object();
+	json_object_object_add(*result, "pem", json_object_new_string(pem));
+	json_object_object_add(*result, "key_id", json_object_new_string(key_id));
+	json_object_object_add(*result, "alg", json_object_new_string(AUDIT_KEY_ALG));
+	free(pem);
+	return 0;
+}
+
+/* One page of the export. The client fixes "upto" from the first reply so
+ * that records appended meanwhile, and checkpoints over them, are left out
+ * together. */
+int
+cmd_audit_export(struct request *r, struct json_object **result)
+{
+	const char *what = "records";
+	int64_t after = 0, upto = 0, limit = 1000;
+	struct json_object *items = NULL;
+	int rc, cps;
+
+	if (arg_str(r, "what", 0, &what) == UKEY_ERR_INVAL ||
+	    arg_int(r, "after", 0, &after) == UKEY_ERR_INVAL ||
+	    arg_int(r, "limit", 0, &limit) == UKEY_ERR_INVAL)
+		return UKEY_ERR_INVAL;
+	if (what == NULL)
+		what = "records";
+	if (strcmp(what, "records") != 0 && strcmp(what, "checkpoints") != 0)
+		return req_fail(r, UKEY_ERR_INVAL, "argument what: must be records or checkpoints");
+	cps = strcmp(what, "checkpoints") == 0;
+	if (limit < 1 || limit > 10000)
+		return req_fail(r, UKEY_ERR_INVAL, "argument limit: 1..10000");
+	if (after < 0)
+		return req_fail(r, UKEY_ERR_INVAL, "argument after: must not be negative");
+	rc = arg_int(r, "upto", 0, &upto);
+	if (rc == UKEY_ERR_INVAL)
+		return rc;
+	if (rc == UKEY_ERR_NOTFOUND) {
+		rc = store_int(r->s->st, &upto, "SELECT coalesce(max(id), 0) FROM audit", "");
+		if (rc != 0)
+			return rc;
+	}
+	if ((rc = audit_export_page(r->s->st, cps, after, upto, limit, &items)) != 0)
+		return rc;
+	*result = json_object_new_object();
+	json_object_object_add(*result, "what", json_object_new_string(what));
+	json_object_object_add(*result, "upto", json_object_new_int64(upto));
+	json_object_object_add(*result, "items", items);
 	return 0;
 }
 

@@ -27,6 +27,12 @@ static const struct command {
 	{ "order.approve", cmd_order_approve },
 	{ "order.reject", cmd_order_reject },
 	{ "order.pay", cmd_order_pay },
+	{ "order.override", cmd_order_override },
+	{ "order.edit", cmd_order_edit },
+	{ "order.resubmit", cmd_order_resubmit },
+	{ "order.deliver", cmd_order_deliver },
+	{ "order.cancel", cmd_order_cancel },
+	{ "order.invoice", cmd_order_invoice },
 	{ "queue", cmd_queue },
 	{ "bay.list", cmd_bay_list },
 	{ "bay.take_pin", cmd_bay_take_pin },
@@ -39,6 +45,9 @@ static const struct command {
 	{ "audit.serials", cmd_audit_serials },
 	{ "audit.verify", cmd_audit_verify },
 	{ "audit.log", cmd_audit_log },
+	{ "audit.checkpoint", cmd_audit_checkpoint },
+	{ "audit.pubkey", cmd_audit_pubkey },
+	{ "audit.export", cmd_audit_export },
 	{ "ca.show", cmd_ca_show },
 	{ "events.list", cmd_events_list },
 	{ "profile.list", cmd_profile_list },
@@ -157,6 +166,39 @@ control_accept(struct station *s)
 	framer_init(&c->in, FRAME_MAX_CONTROL);
 }
 
+static int
+is_pin_key(const char *key)
+{
+	size_t kl = strlen(key);
+
+	return kl >= 3 && strcmp(key + kl - 3, "pin") == 0;
+}
+
+/* A reply that carried a PIN (bay.take_pin): wipe the PIN strings and the
+ * serialised copy json-c keeps, which it frees without wiping. */
+static void
+wipe_pins(struct json_object *rep, struct json_object *result)
+{
+	size_t len = 0;
+	char *txt;
+	int has_pin = 0;
+
+	if (!json_object_is_type(result, json_type_object))
+		return;
+	json_object_object_foreach(result, k, v)
+		has_pin |= is_pin_key(k) && json_object_is_type(v, json_type_string);
+	if (!has_pin)
+		return;
+	/* serialised again with the PINs still in place, as frame_write_json
+	 * did: the same text lands in the same buffer, which is then wiped */
+	txt = (char *)json_object_to_json_string_length(rep, JSON_C_TO_STRING_PLAIN, &len);
+	secure_wipe(txt, len);
+	json_object_object_foreach(result, key, val)
+		if (is_pin_key(key) && json_object_is_type(val, json_type_string))
+			secure_wipe((char *)json_object_get_string(val),
+			    (size_t)json_object_get_string_len(val));
+}
+
 static void
 send_reply(int fd, int rc, const char *msg, struct json_object *details, struct json_object *result)
 {
@@ -179,6 +221,8 @@ send_reply(int fd, int rc, const char *msg, struct json_object *details, struct 
 	}
 	if (frame_write_json(fd, rep, FRAME_MAX_CONTROL) != 0)
 		log_warn("reply to control client failed");
+	if (rc == 0 && result != NULL)
+		wipe_pins(rep, result);
 	json_object_put(rep);
 }
 

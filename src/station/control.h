@@ -30,6 +30,12 @@ int cmd_order_show(struct request *r, struct json_object **result);
 int cmd_order_approve(struct request *r, struct json_object **result);
 int cmd_order_reject(struct request *r, struct json_object **result);
 int cmd_order_pay(struct request *r, struct json_object **result);
+int cmd_order_override(struct request *r, struct json_object **result);
+int cmd_order_edit(struct request *r, struct json_object **result);
+int cmd_order_resubmit(struct request *r, struct json_object **result);
+int cmd_order_deliver(struct request *r, struct json_object **result);
+int cmd_order_cancel(struct request *r, struct json_object **result);
+int cmd_order_invoice(struct request *r, struct json_object **result);
 int cmd_queue(struct request *r, struct json_object **result);
 
 /* cmd_bays.c */
@@ -46,6 +52,9 @@ int cmd_job_abandon(struct request *r, struct json_object **result);
 int cmd_audit_serials(struct request *r, struct json_object **result);
 int cmd_audit_verify(struct request *r, struct json_object **result);
 int cmd_audit_log(struct request *r, struct json_object **result);
+int cmd_audit_checkpoint(struct request *r, struct json_object **result);
+int cmd_audit_pubkey(struct request *r, struct json_object **result);
+int cmd_audit_export(struct request *r, struct json_object **result);
 int cmd_ca_show(struct request *r, struct json_object **result);
 
 /* detect.c */

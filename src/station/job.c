@@ -15,6 +15,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "orders/route.h"
 #include "station/job_steps.h"
 #include "station/station.h"
 #include "store/audit.h"
@@ -87,7 +88,7 @@ job_load(struct station *s, int64_t job_id, struct json_object **out)
 {
 	return store_row(s->st, out,
 	    "SELECT j.*, u.item_id, i.kind, i.name AS item_name, i.cert_profile, i.years,"
-	    " o.id AS order_id, o.portal_ref, o.doc, o.account_uscc"
+	    " o.id AS order_id, o.portal_ref, o.doc_sealed, o.account_uscc"
 	    " FROM jobs j JOIN units u ON u.id = j.unit_id JOIN order_items i ON i.id = u.item_id"
 	    " JOIN orders o ON o.id = i.order_id WHERE j.id = ?", "i", job_id);
 }
@@ -512,7 +513,7 @@ unit_subject(struct station *s, int64_t unit_id, const struct certprof **pp,
 
 	*subject_der = NULL;
 	*label = NULL;
-	if ((rc = store_row(s->st, &row, "SELECT i.kind, i.cert_profile, i.years, o.doc,"
+	if ((rc = store_row(s->st, &row, "SELECT i.kind, i.cert_profile, i.years, o.doc_sealed,"
 	    " o.account_uscc, o.portal_ref FROM units u JOIN order_items i ON i.id = u.item_id"
 	    " JOIN orders o ON o.id = i.order_id WHERE u.id = ?", "i", unit_id)) != 0)
 		goto out;
@@ -522,8 +523,10 @@ unit_subject(struct station *s, int64_t unit_id, const struct certprof **pp,
 		rc = UKEY_ERR_NOTFOUND;
 		goto out;
 	}
-	if ((doc = json_tokener_parse(jstr(row, "doc"))) == NULL) {
-		snprintf(err, errlen, "stored order document does not parse");
+	/* the whole document: a subject may carry an ID number */
+	if ((rc = orderdoc_open(s, jstr(row, "portal_ref"), jstr(row, "doc_sealed"), &doc)) != 0) {
+		snprintf(err, errlen, "the stored order document cannot be opened: %s",
+		    ukey_strerror(rc));
 		rc = UKEY_ERR_DB;
 		goto out;
 	}
@@ -642,6 +645,18 @@ job_start_if_possible(struct station *s, struct bay *b)
 			    (long long)job_id, ukey_strerror(rc));
 		return;
 	}
+	/* routing: a token holding a certificate of ours is only ever given the
+	 * renewal that names it; a blank one only new orders' units */
+	rc = route_units_for_token(s->st, b->profile->name, b->token_serial, 200, &units);
+	if (rc != 0)
+		goto out;
+	if (json_object_array_length(units) > 0 &&
+	    strcmp(jstr(json_object_array_get_idx(units, 0), "type"), "renewal") == 0) {
+		struct json_object *u = json_object_array_get_idx(units, 0);
+
+		bay_renewal_awaited(s, b, jint(u, "unit_id"), jint(u, "order_id"));
+		goto out;
+	}
 	if (!b->profile->init_token) {
 		/* every job starts with C_InitToken; this model cannot take it */
 		snprintf(why, sizeof(why), "profile %s: the station cannot initialise this model's"
@@ -649,22 +664,16 @@ job_start_if_possible(struct station *s, struct bay *b)
 		bay_set_state(s, b, BAY_REFUSED, "%s", why);
 		station_audit(s, b->operator_name, "bay.token_refused", 0, 0, 0, b->token_serial,
 		    b->name, json_object_new_string(why));
-		return;
+		goto out;
 	}
 	if ((rc = token_refusal(s, b, why, sizeof(why))) != 0) {
 		bay_set_state(s, b, BAY_REFUSED, "%s", why);
 		station_audit(s, b->operator_name, "bay.token_refused", 0, 0, 0, b->token_serial,
 		    b->name, json_object_new_string(why));
-		return;
+		rc = 0;
+		goto out;
 	}
 
-	rc = store_query(s->st, &units, "SELECT u.id AS unit_id, o.id AS order_id, i.cert_profile"
-	    " FROM units u JOIN order_items i ON i.id = u.item_id JOIN orders o ON o.id = i.order_id"
-	    " WHERE u.state = 'queued' AND o.type = 'new'"
-	    " AND o.state IN ('waiting_production', 'in_production')"
-	    " ORDER BY o.paid_at, o.id, i.seq, u.seq LIMIT 200", "");
-	if (rc != 0)
-		goto out;
 	for (i = 0; i < json_object_array_length(units); i++) {
 		struct json_object *u = json_object_array_get_idx(units, i);
 		const struct certprof *cp = certprof_set_find(s->cp, jstr(u, "cert_profile"));

@@ -330,7 +330,10 @@ job_ca_issue(struct station *s, struct json_object *job, char rkey[65], X509 **c
 	}
 	if ((rc = request_key(job, csr_der, csr_len, rkey)) != 0)
 		goto out;
-	doc = json_tokener_parse(jstr(job, "doc"));
+	/* the whole document: a personal certificate's GM/T identity value is
+	 * the resident ID number */
+	if ((rc = orderdoc_open(s, jstr(job, "portal_ref"), jstr(job, "doc_sealed"), &doc)) != 0)
+		goto out;
 	item = json_object_object_get(doc, jstr(job, "kind"));
 	req.csr = csr;
 	req.subject = subject;

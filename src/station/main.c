@@ -18,6 +18,7 @@
 #include "common/errlist.h"
 #include "common/log.h"
 #include "store/audit.h"
+#include "store/auditkey.h"
 #include "station/station.h"
 
 static volatile sig_atomic_t got_signal;
@@ -40,12 +41,30 @@ station_audit(struct station *s, const char *actor, const char *action, int64_t 
 		.unit_id = unit_id, .job_id = job_id, .token = token, .bay = bay,
 		.detail = detail ? json_object_to_json_string_ext(detail, JSON_C_TO_STRING_PLAIN) : NULL,
 	};
-	int rc = audit_append(s->st, &ev);
+	int rc = audit_append(s->st, &ev, NULL);
 
 	json_object_put(detail);
 	if (rc != 0)
 		log_error("audit_append %s: %s", action, ukey_strerror(rc));
+	else
+		s->audit_dirty = 1;
 	return rc;
+}
+
+void
+station_audit_checkpoint_if_due(struct station *s)
+{
+	int64_t n = 0;
+	int rc;
+
+	if (!s->audit_dirty)
+		return;
+	s->audit_dirty = 0;
+	if ((rc = audit_unsigned_count(s->st, &n)) != 0 || n < s->cfg.audit_checkpoint_every)
+		return;
+	if ((rc = audit_checkpoint(s->st, s->audit_key, s->cfg.station_id, "ukeyd", "interval",
+	    NULL)) != 0)
+		log_error("audit checkpoint: %s", ukey_strerror(rc));
 }
 
 static void
@@ -122,9 +141,16 @@ station_open(struct station *s, const char *config_path)
 	snprintf(path, sizeof(path), "%s/keys/master.key", s->state_dir);
 	if ((rc = seal_key_load(path, s->master_key)) != 0)
 		return rc;
+	snprintf(path, sizeof(path), "%s/keys", s->state_dir);
+	if ((rc = audit_key_load(path, &s->audit_key)) != 0)
+		return rc;
 	snprintf(path, sizeof(path), "%s/station.db", s->state_dir);
 	if ((rc = store_open(path, &s->st)) != 0)
 		return rc;
+	if ((rc = orderdoc_seal_stored(s)) != 0) {
+		log_error("sealing stored order documents: %s", ukey_strerror(rc));
+		return rc;
+	}
 	if (s->cfg.ca_dir[0] == '\0' &&
 	    (size_t)snprintf(s->cfg.ca_dir, sizeof(s->cfg.ca_dir), "%.500s/ca", s->state_dir) >=
 	    sizeof(s->cfg.ca_dir))
@@ -181,6 +207,8 @@ station_close(struct station *s)
 	store_close(s->st);
 	config_free(&s->cfg);
 	secure_wipe(s->master_key, sizeof(s->master_key));
+	EVP_PKEY_free(s->audit_key);
+	s->audit_key = NULL;
 }
 
 static void
@@ -235,6 +263,7 @@ run_loop(struct station *s)
 		/* clients are closed and removed only here, after the iteration */
 		control_reap(s);
 		bay_check_timers(s);
+		station_audit_checkpoint_if_due(s);
 		if (s->stop)
 			break;
 	}
@@ -315,6 +344,9 @@ main(int argc, char **argv)
 	detect_stop_all(s);
 	bay_shutdown_all(s);
 	station_audit(s, "ukeyd", "station.stop", 0, 0, 0, NULL, NULL, NULL);
+	/* a clean stop leaves no unsigned record behind */
+	if (audit_checkpoint(s->st, s->audit_key, s->cfg.station_id, "ukeyd", "shutdown", NULL) != 0)
+		log_error("audit checkpoint at shutdown failed");
 	rc = 0;
  out:
 	station_close(s);

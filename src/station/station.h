@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <json-c/json.h>
+#include <openssl/evp.h>
 
 #include "ca/ca.h"
 #include "ca/certprof.h"
@@ -117,6 +118,8 @@ struct station {
 	struct fw_profile_set *fw;
 	struct certprof_set *cp;
 	uint8_t master_key[SEAL_KEY_LEN];
+	EVP_PKEY *audit_key;		/* signs audit checkpoints (keys/audit.key) */
+	int audit_dirty;		/* records appended since the last checkpoint check */
 	struct bay bays[MAX_BAYS];
 	int n_bays;
 	int listen_fd;
@@ -138,6 +141,9 @@ struct station {
 int64_t now_ms(void);
 int station_audit(struct station *s, const char *actor, const char *action, int64_t order_id,
     int64_t unit_id, int64_t job_id, const char *token, const char *bay, struct json_object *detail);
+/* Signs an audit checkpoint when audit_checkpoint_every records are unsigned.
+ * Loop context, outside any transaction. */
+void station_audit_checkpoint_if_due(struct station *s);
 
 /* bay.c: token arrival/removal and the worker channel. Loop context only. */
 int bay_token_arrived(struct station *s, struct bay *b, const struct arrival *a);
@@ -147,6 +153,10 @@ int bay_send(struct station *s, struct bay *b, const char *op, struct json_objec
 void bay_on_readable(struct station *s, struct bay *b);
 void bay_check_timers(struct station *s);
 void bay_kick_idle(struct station *s);
+/* The token in b holds the certificate that queued renewal unit unit_id of
+ * order_id renews: says so on the bay, audits it, and leaves the token as it
+ * is (renewal production is not part of this station yet). */
+void bay_renewal_awaited(struct station *s, struct bay *b, int64_t unit_id, int64_t order_id);
 const char *bay_state_name(enum bay_state st);
 struct json_object *bay_to_json(struct station *s, const struct bay *b);
 void bay_set_state(struct station *s, struct bay *b, enum bay_state st, const char *fmt, ...)
@@ -172,6 +182,23 @@ void detect_stop_all(struct station *s);
 void station_event_add(struct station *s, const struct detect_event *ev);
 struct bay *bay_by_name(struct station *s, const char *name, int create, const char *source);
 struct json_object *detect_status_json(struct station *s);
+
+/* orderdoc.c: orders keep their document with ID numbers masked (doc) and
+ * whole, sealed under the master key (doc_sealed). */
+/* Masks every "id_number" string in a JSON tree (5301**********0016). */
+void orderdoc_mask(struct json_object *o);
+/* From the normalized text of an order: the masked text (owned) and the
+ * sealed whole text (owned). Returns 0, UKEY_ERR_INVAL or UKEY_ERR_NOMEM. */
+int orderdoc_seal(struct station *s, const char *portal_ref, const char *text, char **masked,
+    uint8_t **sealed, size_t *sealed_len);
+/* Opens a doc_sealed column (as store rows give it: hex) into the whole text
+ * (owned; wipe and free) or a JSON document. UKEY_ERR_VERIFY if it was not
+ * sealed by this station for that order, UKEY_ERR_NOTFOUND if absent. */
+int orderdoc_text(struct station *s, const char *portal_ref, const char *sealed_hex, char **text);
+int orderdoc_open(struct station *s, const char *portal_ref, const char *sealed_hex,
+    struct json_object **doc);
+/* At start: seals the documents a database from before sealing holds in clear. */
+int orderdoc_seal_stored(struct station *s);
 
 /* sim.c: the simulated bays with SoftHSM2 virtual tokens. */
 int sim_plug(struct station *s, int bay_index, const char *preset, int64_t token_no,

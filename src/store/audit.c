@@ -1,154 +1,178 @@
-/* Hash-chained audit rows. The canonical record is the row's fields joined in
- * a fixed order with their lengths, so no field can bleed into the next. */
+/* Appending to the hash-chained audit log and signing checkpoints over it.
+ * Verification lives in auditverify.c; the forms are in docs/audit.md. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include "common/err.h"
 #include "common/log.h"
-#include "common/secret.h"
 #include "store/audit.h"
+#include "store/auditkey.h"
 
 #define GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
 
-static void
-put_field(EVP_MD_CTX *md, const char *s)
+static struct audit_value
+tv(const char *s)
 {
-	char len[24];
-	size_t n = s ? strlen(s) : 0;
+	if (s == NULL)
+		return (struct audit_value){ .type = AV_NULL };
+	return (struct audit_value){ .type = AV_TEXT, .s = s, .len = strlen(s) };
+}
 
-	snprintf(len, sizeof(len), "%zu:", n);
-	EVP_DigestUpdate(md, len, strlen(len));
-	if (n)
-		EVP_DigestUpdate(md, s, n);
+static struct audit_value
+iv(int64_t i)
+{
+	/* 0 means "not applicable" and is stored as NULL */
+	if (i == 0)
+		return (struct audit_value){ .type = AV_NULL };
+	return (struct audit_value){ .type = AV_INT, .i = i };
 }
 
 static int
-chain_hash(const char *prev, int64_t id, const char *at, const char *actor, const char *action,
-    int64_t order_id, int64_t unit_id, int64_t job_id, const char *token, const char *bay,
-    const char *detail, char out[65])
-{
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	unsigned char h[32];
-	char num[3][24], idtxt[24];
-	char *hex;
-	unsigned hl = 0;
-
-	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-		EVP_MD_CTX_free(md);
-		return UKEY_ERR_CRYPTO;
-	}
-	snprintf(idtxt, sizeof(idtxt), "%lld", (long long)id);
-	snprintf(num[0], sizeof(num[0]), "%lld", (long long)order_id);
-	snprintf(num[1], sizeof(num[1]), "%lld", (long long)unit_id);
-	snprintf(num[2], sizeof(num[2]), "%lld", (long long)job_id);
-	put_field(md, prev);
-	put_field(md, idtxt);
-	put_field(md, at);
-	put_field(md, actor);
-	put_field(md, action);
-	put_field(md, num[0]);
-	put_field(md, num[1]);
-	put_field(md, num[2]);
-	put_field(md, token);
-	put_field(md, bay);
-	put_field(md, detail);
-	EVP_DigestFinal_ex(md, h, &hl);
-	EVP_MD_CTX_free(md);
-	if ((hex = hex_encode(h, sizeof(h))) == NULL)
-		return UKEY_ERR_NOMEM;
-	memcpy(out, hex, 65);
-	free(hex);
-	return 0;
-}
-
-int
-audit_append(struct store *st, const struct audit_event *ev)
+append_row(struct store *st, const struct audit_event *ev, int64_t *id_out,
+    char hash[AUDIT_HASH_LEN + 1])
 {
 	struct json_object *last = NULL;
-	const char *prev = GENESIS;
+	struct audit_record r;
+	char prev[AUDIT_HASH_LEN + 1] = GENESIS, now[32];
 	int64_t id = 1;
-	char now[32], hash[65];
 	int rc;
 
 	store_now(now);
 	rc = store_row(st, &last, "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", "");
 	if (rc == 0) {
+		const char *h = json_object_get_string(json_object_object_get(last, "hash"));
+
 		id = json_object_get_int64(json_object_object_get(last, "id")) + 1;
-		prev = json_object_get_string(json_object_object_get(last, "hash"));
+		snprintf(prev, sizeof(prev), "%s", h ? h : "");
 	} else if (rc != UKEY_ERR_NOTFOUND) {
 		goto out;
 	}
-	if ((rc = chain_hash(prev, id, now, ev->actor, ev->action, ev->order_id, ev->unit_id,
-	    ev->job_id, ev->token, ev->bay, ev->detail, hash)) != 0)
+	r.v[AC_ID] = (struct audit_value){ .type = AV_INT, .i = id };
+	r.v[AC_FORMAT] = (struct audit_value){ .type = AV_INT, .i = AUDIT_FORMAT };
+	r.v[AC_AT] = tv(now);
+	r.v[AC_ACTOR] = tv(ev->actor);
+	r.v[AC_ACTION] = tv(ev->action);
+	r.v[AC_ORDER] = iv(ev->order_id);
+	r.v[AC_UNIT] = iv(ev->unit_id);
+	r.v[AC_JOB] = iv(ev->job_id);
+	r.v[AC_TOKEN] = tv(ev->token);
+	r.v[AC_BAY] = tv(ev->bay);
+	r.v[AC_DETAIL] = tv(ev->detail);
+	r.v[AC_PREV] = tv(prev);
+	r.v[AC_HASH] = tv(NULL);
+	if ((rc = audit_record_hash(&r, hash)) != 0)
 		goto out;
-	rc = store_run(st, "INSERT INTO audit (id, at, actor, action, order_id, unit_id, job_id,"
-	    " token, bay, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", "itttiiittttt",
-	    id, now, ev->actor, ev->action, ev->order_id, ev->unit_id, ev->job_id, ev->token,
-	    ev->bay, ev->detail, prev, hash);
+	rc = store_run(st, "INSERT INTO audit (id, format, at, actor, action, order_id, unit_id,"
+	    " job_id, token, bay, detail, prev_hash, hash)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, nullif(?6, 0), nullif(?7, 0), nullif(?8, 0), ?9, ?10, ?11,"
+	    " ?12, ?13)", "iitttiiittttt", id, (int64_t)AUDIT_FORMAT, now, ev->actor, ev->action,
+	    ev->order_id, ev->unit_id, ev->job_id, ev->token, ev->bay, ev->detail, prev, hash);
+	if (rc == 0 && id_out != NULL)
+		*id_out = id;
  out:
 	json_object_put(last);
 	return rc;
 }
 
 int
-audit_verify(struct store *st, int64_t *bad_id, int64_t *count, char *why, size_t whylen)
+audit_append(struct store *st, const struct audit_event *ev, int64_t *id_out)
 {
-	sqlite3_stmt *stmt = NULL;
-	char prev[65] = GENESIS, hash[65];
-	int64_t expect_id = 1;
+	char hash[AUDIT_HASH_LEN + 1];
+
+	return append_row(st, ev, id_out, hash);
+}
+
+int
+audit_unsigned_count(struct store *st, int64_t *out)
+{
+	int64_t last = 0, signed_id = 0;
 	int rc;
 
-	*bad_id = 0;
-	*count = 0;
-	why[0] = '\0';
-	rc = sqlite3_prepare_v2(store_db(st), "SELECT id, at, actor, action, coalesce(order_id,0),"
-	    " coalesce(unit_id,0), coalesce(job_id,0), token, bay, detail, prev_hash, hash"
-	    " FROM audit ORDER BY id", -1, &stmt, NULL);
-	if (rc != SQLITE_OK)
-		return store_rc_to_err(rc);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(stmt, 0);
-		const char *stored_prev = (const char *)sqlite3_column_text(stmt, 10);
-		const char *stored = (const char *)sqlite3_column_text(stmt, 11);
+	*out = 0;
+	rc = store_int(st, &last, "SELECT max(id) FROM audit", "");
+	if (rc == UKEY_ERR_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	rc = store_int(st, &signed_id, "SELECT audit_id FROM audit_checkpoints ORDER BY id DESC"
+	    " LIMIT 1", "");
+	if (rc != 0 && rc != UKEY_ERR_NOTFOUND)
+		return rc;
+	*out = last - signed_id;
+	return 0;
+}
 
-		(*count)++;
-		if (id != expect_id) {
-			*bad_id = id;
-			snprintf(why, whylen, "row %lld follows row %lld: rows missing or reordered",
-			    (long long)id, (long long)expect_id - 1);
-			rc = UKEY_ERR_VERIFY;
-			goto out;
-		}
-		if (stored_prev == NULL || strcmp(stored_prev, prev) != 0) {
-			*bad_id = id;
-			snprintf(why, whylen, "row %lld: prev_hash does not match the hash of row %lld",
-			    (long long)id, (long long)id - 1);
-			rc = UKEY_ERR_VERIFY;
-			goto out;
-		}
-		rc = chain_hash(prev, id, (const char *)sqlite3_column_text(stmt, 1),
-		    (const char *)sqlite3_column_text(stmt, 2), (const char *)sqlite3_column_text(stmt, 3),
-		    sqlite3_column_int64(stmt, 4), sqlite3_column_int64(stmt, 5),
-		    sqlite3_column_int64(stmt, 6), (const char *)sqlite3_column_text(stmt, 7),
-		    (const char *)sqlite3_column_text(stmt, 8), (const char *)sqlite3_column_text(stmt, 9),
-		    hash);
-		if (rc != 0)
-			goto out;
-		if (stored == NULL || strcmp(stored, hash) != 0) {
-			*bad_id = id;
-			snprintf(why, whylen, "row %lld: contents do not match its hash (edited)",
-			    (long long)id);
-			rc = UKEY_ERR_VERIFY;
-			goto out;
-		}
-		memcpy(prev, hash, sizeof(prev));
-		expect_id++;
+int
+audit_checkpoint(struct store *st, EVP_PKEY *key, const char *station_id, const char *actor,
+    const char *reason, struct json_object **out)
+{
+	struct json_object *detail = json_object_new_object();
+	struct audit_checkpoint_rec c = { 0 };
+	struct audit_event ev = { .actor = actor, .action = AUDIT_CHECKPOINT_ACTION };
+	char hash[AUDIT_HASH_LEN + 1], key_id[AUDIT_KEY_ID_LEN + 1], now[32];
+	char *text = NULL, *sig = NULL;
+	int64_t n = 0, id = 0;
+	int rc;
+
+	if (out != NULL)
+		*out = NULL;
+	if ((rc = audit_key_id(key, key_id)) != 0)
+		goto out;
+	if ((rc = store_begin(st)) != 0)
+		goto out;
+	rc = store_int(st, &n, "SELECT coalesce(max(id), 0) + 1 FROM audit_checkpoints", "");
+	if (rc != 0)
+		goto out;
+	json_object_object_add(detail, "checkpoint", json_object_new_int64(n));
+	json_object_object_add(detail, "reason", json_object_new_string(reason));
+	ev.detail = json_object_to_json_string_ext(detail, JSON_C_TO_STRING_PLAIN);
+	if ((rc = append_row(st, &ev, &id, hash)) != 0)
+		goto out;
+	store_now(now);
+	c = (struct audit_checkpoint_rec){ .id = n, .audit_id = id, .records = id,
+	    .audit_hash = hash, .at = now, .station = station_id, .key_id = key_id,
+	    .alg = AUDIT_KEY_ALG };
+	if ((rc = audit_checkpoint_text(&c, &text)) != 0 ||
+	    (rc = audit_sign(key, text, strlen(text), &sig)) != 0)
+		goto out;
+	rc = store_run(st, "INSERT INTO audit_checkpoints (id, audit_id, audit_hash, records, at,"
+	    " station, key_id, alg, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", "iitittttt", n, id,
+	    hash, id, now, station_id, key_id, AUDIT_KEY_ALG, sig);
+	if (rc != 0 || (rc = store_commit(st)) != 0)
+		goto out;
+	/* the journal keeps a copy outside the database: a witness against a
+	 * log cut back together with its last checkpoints */
+	log_info("audit checkpoint %" PRId64 " (%s): record %" PRId64 " hash %s", n, reason, id, hash);
+	if (out != NULL) {
+		*out = json_object_new_object();
+		json_object_object_add(*out, "checkpoint", json_object_new_int64(n));
+		json_object_object_add(*out, "audit_id", json_object_new_int64(id));
+		json_object_object_add(*out, "audit_hash", json_object_new_string(hash));
+		json_object_object_add(*out, "records", json_object_new_int64(id));
+		json_object_object_add(*out, "at", json_object_new_string(now));
+		json_object_object_add(*out, "key_id", json_object_new_string(key_id));
 	}
-	rc = rc == SQLITE_DONE ? 0 : store_rc_to_err(rc);
+	rc = 0;
  out:
-	sqlite3_finalize(stmt);
+	if (rc != 0)
+		store_rollback(st);
+	json_object_put(detail);
+	free(text);
+	free(sig);
 	return rc;
+}
+
+int
+audit_export_page(struct store *st, int checkpoints, int64_t after, int64_t upto, int64_t limit,
+    struct json_object **out)
+{
+	if (checkpoints)
+		return store_query(st, out, "SELECT 'checkpoint' AS type, id AS checkpoint, audit_id,"
+		    " audit_hash, records, at, station, key_id, alg, signature FROM audit_checkpoints"
+		    " WHERE id > ?1 AND audit_id <= ?2 ORDER BY id LIMIT ?3", "iii", after, upto, limit);
+	return store_query(st, out, "SELECT 'record' AS type, id, format, at, actor, action, order_id,"
+	    " unit_id, job_id, token, bay, detail, prev_hash, hash FROM audit"
+	    " WHERE id > ?1 AND id <= ?2 ORDER BY id LIMIT ?3", "iii", after, upto, limit);
 }

@@ -140,9 +140,83 @@ static const char migration_2[] =
     "CREATE INDEX jobs_state ON jobs(state);"
     "CREATE INDEX jobs_token ON jobs(profile, token_serial);";
 
+/* The order lifecycle after production starts and around review: edited
+ * content of rejected orders kept as revisions, the certificate a renewal
+ * order renews (resolved at approval), cancellation with the refund it may
+ * owe, the invoice request and the key delivery (docs/orders-lifecycle.md). */
+static const char migration_3[] =
+    "ALTER TABLE orders ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE orders ADD COLUMN renews_cert TEXT;"
+    "ALTER TABLE orders ADD COLUMN cancel_remark TEXT;"
+    "ALTER TABLE orders ADD COLUMN cancelled_at TEXT;"
+    "ALTER TABLE orders ADD COLUMN cancelled_by TEXT;"
+    "ALTER TABLE orders ADD COLUMN refund_due INTEGER NOT NULL DEFAULT 0"
+    " CHECK (refund_due IN (0, 1));"
+    "ALTER TABLE orders ADD COLUMN invoice_requested_at TEXT;"
+    "ALTER TABLE orders ADD COLUMN invoice_requested_by TEXT;"
+    "CREATE INDEX orders_created ON orders(created_at);"
+    "CREATE INDEX orders_renews ON orders(renews_cert);"
+    "CREATE INDEX issuances_token ON issuances(token_profile, token_serial);"
+    "CREATE TABLE order_revisions ("
+    " id INTEGER PRIMARY KEY,"
+    " order_id INTEGER NOT NULL REFERENCES orders(id),"
+    " revision INTEGER NOT NULL,"
+    " type TEXT NOT NULL,"
+    " org_name TEXT,"
+    " total_fen INTEGER NOT NULL,"
+    " doc TEXT NOT NULL,"
+    " checksum_failures TEXT,"
+    " review_remark TEXT,"
+    " replaced_at TEXT NOT NULL, replaced_by TEXT NOT NULL,"
+    " UNIQUE (order_id, revision));"
+    "CREATE TABLE deliveries ("
+    " order_id INTEGER PRIMARY KEY REFERENCES orders(id),"
+    " method TEXT NOT NULL CHECK (method IN ('pickup','mail')),"
+    " picked_up_by TEXT, carrier TEXT, tracking_no TEXT,"
+    " delivered_at TEXT NOT NULL, delivered_by TEXT NOT NULL,"
+    " CHECK ((method = 'pickup' AND picked_up_by IS NOT NULL AND carrier IS NULL"
+    "   AND tracking_no IS NULL) OR (method = 'mail' AND picked_up_by IS NULL"
+    "   AND carrier IS NOT NULL AND tracking_no IS NOT NULL)));";
+
+/* The audit log gets signed checkpoints and a record format number: rows
+ * written from here on hash a typed canonical form (format 2, docs/audit.md);
+ * older rows keep format 1 and verify as they were written. Audit rows and
+ * checkpoints are append-only: the triggers refuse UPDATE and DELETE. */
+static const char migration_4[] =
+    "ALTER TABLE audit ADD COLUMN format INTEGER NOT NULL DEFAULT 1;"
+    "CREATE TABLE audit_checkpoints ("
+    " id INTEGER PRIMARY KEY,"
+    " audit_id INTEGER NOT NULL UNIQUE,"
+    " audit_hash TEXT NOT NULL,"
+    " records INTEGER NOT NULL,"
+    " at TEXT NOT NULL,"
+    " station TEXT NOT NULL,"
+    " key_id TEXT NOT NULL,"
+    " alg TEXT NOT NULL,"
+    " signature TEXT NOT NULL);"
+    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+    " BEGIN SELECT RAISE(ABORT, 'audit rows are append-only'); END;"
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+    " BEGIN SELECT RAISE(ABORT, 'audit rows are append-only'); END;"
+    "CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints"
+    " BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;"
+    "CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints"
+    " BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;";
+
+/* Orders keep their document whole only sealed under the station master key
+ * (doc_sealed); doc keeps it with ID numbers masked. ukeyd seals the rows of
+ * an older database at start (src/station/orderdoc.c), since SQL cannot. */
+static const char migration_5[] =
+    "ALTER TABLE orders ADD COLUMN doc_sealed BLOB;"
+    "ALTER TABLE order_revisions ADD COLUMN doc_sealed BLOB;";
+
 static const struct migration migrations[] = {
 	{ 1, "initial schema: orders, units, tokens, jobs, issuances, audit", migration_1 },
 	{ 2, "jobs can be suspended while their token is away", migration_2 },
+	{ 3, "order lifecycle: revisions, renewal target, cancellation, invoice, delivery",
+	    migration_3 },
+	{ 4, "audit: record format 2, signed checkpoints, append-only triggers", migration_4 },
+	{ 5, "order documents: ID numbers masked in doc, the whole document sealed", migration_5 },
 };
 
 const struct migration *

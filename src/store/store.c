@@ -177,6 +177,8 @@ store_open(const char *path, struct store **out)
 	sqlite3_busy_timeout(st->db, 5000);
 	if ((rc = exec_plain(st->db, "PRAGMA journal_mode=WAL")) != 0 ||
 	    (rc = exec_plain(st->db, "PRAGMA synchronous=FULL")) != 0 ||
+	    /* freed space is zeroed: what was replaced does not linger in the file */
+	    (rc = exec_plain(st->db, "PRAGMA secure_delete=ON")) != 0 ||
 	    (rc = migrate(st)) != 0 ||
 	    (rc = exec_plain(st->db, "PRAGMA foreign_keys=ON")) != 0)
 		goto out;

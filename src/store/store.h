@@ -10,8 +10,6 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 1
-
 /* Opens (creating) the database at path, applies pending migrations in one
  * transaction each. Returns 0 or UKEY_ERR_DB; *out owned, free with store_close. */
 int store_open(const char *path, struct store **out);

@@ -150,11 +150,11 @@ parse_obj(struct json_object *obj, struct order **o, struct errlist *errs)
 	return rc;
 }
 
+/* The operator manual's three worked fee examples (DOMAIN.md §1), one test each. */
 static void
-test_fee_examples(void **state)
+test_fee_manual_600_legal_rep(void **state)
 {
 	struct errlist errs = { 0 };
-	struct json_object *j;
 	struct order *o = NULL;
 
 	(void)state;
@@ -166,7 +166,16 @@ test_fee_examples(void **state)
 	assert_int_equal(order_total_fen(o), 60000);
 	assert_int_equal(order_cert_count(o), 3);
 	order_free(o);
+}
 
+static void
+test_fee_manual_1000_plus_entrusted(void **state)
+{
+	struct errlist errs = { 0 };
+	struct json_object *j;
+	struct order *o = NULL;
+
+	(void)state;
 	/* Plus entrusted 1 year x 2 = 1000 yuan. */
 	j = base();
 	set_section(j, "entrusted", "{\"ticked\": true, \"name\": \"王五\","
@@ -179,7 +188,16 @@ test_fee_examples(void **state)
 	assert_int_equal(order_total_fen(o), 100000);
 	assert_int_equal(order_cert_count(o), 5);
 	order_free(o);
+}
 
+static void
+test_fee_manual_800_organisation(void **state)
+{
+	struct errlist errs = { 0 };
+	struct json_object *j;
+	struct order *o = NULL;
+
+	(void)state;
 	/* Organisation 2 years x 2 = 800 yuan. */
 	j = base();
 	set_section(j, "organisation", "{\"ticked\": true, \"name\": \"云南滇池科技有限公司\","
@@ -191,7 +209,16 @@ test_fee_examples(void **state)
 	assert_int_equal(o->items[0].kind, ITEM_ORG);
 	assert_int_equal(order_total_fen(o), 80000);
 	order_free(o);
+}
 
+static void
+test_fee_unticked_adds_nothing(void **state)
+{
+	struct errlist errs = { 0 };
+	struct json_object *j;
+	struct order *o = NULL;
+
+	(void)state;
 	/* An unticked section with years and count filled in adds nothing and
 	 * is not validated (its ID number is even malformed here). */
 	j = base();
@@ -332,6 +359,35 @@ test_example_file(void **state)
 	errlist_clear(&errs);
 }
 
+/* A byte order mark before the JSON is skipped; offsets in messages count it. */
+static void
+test_file_bom(void **state)
+{
+	struct errlist errs = { 0 };
+	struct json_object *arr = NULL;
+	size_t len;
+	char *text = slurp("tests/data/orders/good-single.json", &len), *with;
+
+	(void)state;
+	assert_non_null(text);
+	with = malloc(len + 3);
+	assert_non_null(with);
+	memcpy(with, "\xef\xbb\xbf", 3);
+	memcpy(with + 3, text, len);
+	assert_int_equal(order_file_parse(with, len + 3, NOW, &arr, &errs), 0);
+	assert_int_equal(json_object_array_length(arr), 1);
+	json_object_put(arr);
+	arr = NULL;
+	memcpy(with + 3, "{,", 2);
+	assert_int_equal(order_file_parse(with, len + 3, NOW, &arr, &errs), UKEY_ERR_INVAL);
+	assert_null(arr);
+	assert_true(errs.n >= 1);
+	assert_non_null(strstr(errs.msgs[0], "at byte 4"));
+	errlist_clear(&errs);
+	free(with);
+	free(text);
+}
+
 static void
 test_good_single(void **state)
 {
@@ -463,9 +519,13 @@ test_bad_amount_and_duplicates(void **state)
 	static const char *const want[] = {
 		"order YNCA-2026-0060, amount_fen: states 1000.00 yuan, but the ticked sections "
 		"come to 600.00 yuan (200 yuan per certificate-year)",
+		"order YNCA-2026-0060, portal_ref: appears more than once in the file "
+		"(orders #1 and #2)",
 		"order YNCA-2026-0060, renews: required field is missing",
 		"order YNCA-2026-0060: no certificate section is ticked; tick at least one of "
 		"organisation, legal_rep, entrusted",
+		"order YNCA-2026-0060, portal_ref: appears more than once in the file "
+		"(orders #1 and #2)",
 		"order #3, portal_ref: required field is missing",
 		"order #3, account_uscc: required field is missing",
 		"order #3, handler: required field is missing",
@@ -474,8 +534,6 @@ test_bad_amount_and_duplicates(void **state)
 		"order #3, invoice: required field is missing",
 		"order #3, delivery: required field is missing",
 		"order #3, amount_fen: required field is missing",
-		"order YNCA-2026-0060, portal_ref: appears more than once in the file "
-		"(orders #1 and #2)",
 	};
 	struct errlist errs = { 0 };
 	struct json_object *arr = NULL;
@@ -761,11 +819,68 @@ test_roundtrip(void **state)
 	order_free(NULL);
 }
 
+/* A renewal may name its certificate by the organisation and the kind
+ * instead of the serial; the normalized form keeps that name. */
+static void
+test_renews_by_org(void **state)
+{
+	struct errlist errs = { 0 };
+	struct json_object *j, *back;
+	struct order *o = NULL, *o2 = NULL;
+
+	(void)state;
+	j = base();
+	set(j, "type", json_object_new_string("renewal"));
+	set(j, "renews", json_tokener_parse("{\"uscc\": \"91530100MA6K5U5X7R\","
+	    " \"kind\": \"legal_rep\"}"));
+	assert_int_equal(parse_obj(j, &o, &errs), 0);
+	assert_null(o->renews_serial);
+	assert_string_equal(o->renews_uscc, "91530100MA6K5U5X7R");
+	assert_int_equal(o->renews_kind, ITEM_LEGAL_REP);
+	back = order_to_json(o);
+	assert_non_null(back);
+	assert_string_equal(json_object_to_json_string_ext(json_object_object_get(back, "renews"),
+	    JSON_C_TO_STRING_PLAIN), "{\"uscc\":\"91530100MA6K5U5X7R\",\"kind\":\"legal_rep\"}");
+	assert_int_equal(order_from_json(back, NOW, &o2, &errs), 0);
+	assert_string_equal(o2->renews_uscc, o->renews_uscc);
+	assert_int_equal(o2->renews_kind, o->renews_kind);
+	json_object_put(back);
+	order_free(o);
+	order_free(o2);
+
+	j = base();
+	set(j, "type", json_object_new_string("renewal"));
+	set(j, "renews", json_tokener_parse("{\"uscc\": \"91110000600037341L\","
+	    " \"kind\": \"legal_rep\"}"));
+	EXPECT1(j, "order YNCA-2026-0042, renews.uscc: must equal account_uscc: an organisation"
+	    " renews only its own certificates");
+	j = base();
+	set(j, "type", json_object_new_string("renewal"));
+	set(j, "renews", json_tokener_parse("{\"uscc\": \"91530100MA6K5U5X7R\","
+	    " \"kind\": \"seal\"}"));
+	EXPECT1(j, "order YNCA-2026-0042, renews.kind: must be one of organisation, legal_rep,"
+	    " entrusted");
+	j = base();
+	set(j, "type", json_object_new_string("renewal"));
+	set(j, "renews", json_tokener_parse("{\"serial\": \"12\", \"kind\": \"legal_rep\"}"));
+	EXPECT1(j, "order YNCA-2026-0042, renews: name the certificate either by serial or by uscc"
+	    " and kind, not both");
+	j = base();
+	set(j, "type", json_object_new_string("renewal"));
+	set(j, "renews", json_tokener_parse("{\"kind\": \"legal_rep\"}"));
+	EXPECT1(j, "order YNCA-2026-0042, renews.uscc: required field is missing");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fee_examples),
+		cmocka_unit_test(test_fee_manual_600_legal_rep),
+		cmocka_unit_test(test_fee_manual_1000_plus_entrusted),
+		cmocka_unit_test(test_fee_manual_800_organisation),
+		cmocka_unit_test(test_fee_unticked_adds_nothing),
+		cmocka_unit_test(test_renews_by_org),
+		cmocka_unit_test(test_file_bom),
 		cmocka_unit_test(test_all_sections_max),
 		cmocka_unit_test(test_fen_format),
 		cmocka_unit_test(test_names),

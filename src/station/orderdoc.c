@@ -1,0 +1,173 @@
+/* An order's document holds personal data: the resident ID numbers of the
+ * handler, the legal representative and the entrusted person. The orders
+ * table keeps two forms of it: `doc`, with every ID number masked, which is
+ * what listings, the audit trail and most commands read; and `doc_sealed`,
+ * the whole normalized text sealed under the station master key (AES-256-GCM,
+ * bound to the portal reference), opened only where a full number is needed:
+ * validating the order again, a certificate subject that carries the number,
+ * and `order show --reveal`. So neither the database file nor its WAL holds
+ * an ID number in clear. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/secret.h"
+#include "orders/idcheck.h"
+#include "station/station.h"
+
+#define AAD_PREFIX "ukey-order-doc:"
+
+static const char *
+jstr(struct json_object *o, const char *key)
+{
+	return json_object_get_string(json_object_object_get(o, key));
+}
+
+static void
+aad_for(const char *portal_ref, char *aad, size_t len)
+{
+	snprintf(aad, len, AAD_PREFIX "%s", portal_ref);
+}
+
+void
+orderdoc_mask(struct json_object *o)
+{
+	if (json_object_is_type(o, json_type_array)) {
+		size_t i;
+
+		for (i = 0; i < json_object_array_length(o); i++)
+			orderdoc_mask(json_object_array_get_idx(o, i));
+		return;
+	}
+	if (!json_object_is_type(o, json_type_object))
+		return;
+	json_object_object_foreach(o, key, val) {
+		if (strcmp(key, "id_number") == 0 && json_object_is_type(val, json_type_string)) {
+			char masked[64];
+
+			id_mask(json_object_get_string(val), masked, sizeof(masked));
+			json_object_object_add(o, key, json_object_new_string(masked));
+		} else {
+			orderdoc_mask(val);
+		}
+	}
+}
+
+int
+orderdoc_seal(struct station *s, const char *portal_ref, const char *text, char **masked,
+    uint8_t **sealed, size_t *sealed_len)
+{
+	struct json_object *doc;
+	char aad[160];
+	int rc;
+
+	*masked = NULL;
+	*sealed = NULL;
+	if ((doc = json_tokener_parse(text)) == NULL)
+		return UKEY_ERR_INVAL;
+	orderdoc_mask(doc);
+	*masked = strdup(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN));
+	json_object_put(doc);
+	if (*masked == NULL)
+		return UKEY_ERR_NOMEM;
+	aad_for(portal_ref, aad, sizeof(aad));
+	if ((rc = seal(s->master_key, aad, (const uint8_t *)text, strlen(text), sealed,
+	    sealed_len)) != 0) {
+		free(*masked);
+		*masked = NULL;
+	}
+	return rc;
+}
+
+int
+orderdoc_text(struct station *s, const char *portal_ref, const char *sealed_hex, char **text)
+{
+	uint8_t *blob = NULL, *plain = NULL;
+	size_t blen = 0, plen = 0;
+	char aad[160];
+	int rc;
+
+	*text = NULL;
+	if (portal_ref == NULL || sealed_hex == NULL)
+		return UKEY_ERR_NOTFOUND;
+	if ((rc = hex_decode(sealed_hex, &blob, &blen)) != 0)
+		return rc;
+	aad_for(portal_ref, aad, sizeof(aad));
+	rc = unseal(s->master_key, aad, blob, blen, &plain, &plen);
+	free(blob);
+	if (rc != 0)
+		return rc;
+	*text = (char *)plain;	/* NUL-terminated by unseal */
+	return 0;
+}
+
+int
+orderdoc_open(struct station *s, const char *portal_ref, const char *sealed_hex,
+    struct json_object **doc)
+{
+	char *text = NULL;
+	int rc;
+
+	*doc = NULL;
+	if ((rc = orderdoc_text(s, portal_ref, sealed_hex, &text)) != 0)
+		return rc;
+	*doc = json_tokener_parse(text);
+	secure_wipe(text, strlen(text));
+	free(text);
+	return *doc != NULL ? 0 : UKEY_ERR_DB;
+}
+
+/* Seals one table's rows that still hold their document in clear. */
+static int
+seal_table(struct station *s, const char *table, const char *key_col, int *n)
+{
+	struct json_object *rows = NULL, *row;
+	char sql[256];
+	size_t i;
+	int rc;
+
+	snprintf(sql, sizeof(sql), "SELECT t.rowid AS rid, o.portal_ref, t.doc FROM %s t"
+	    " JOIN orders o ON o.id = t.%s WHERE t.doc_sealed IS NULL", table, key_col);
+	if ((rc = store_query(s->st, &rows, sql, "")) != 0)
+		return rc;
+	snprintf(sql, sizeof(sql), "UPDATE %s SET doc = ?, doc_sealed = ? WHERE rowid = ?", table);
+	for (i = 0; rc == 0 && i < json_object_array_length(rows); i++) {
+		uint8_t *sealed = NULL;
+		size_t slen = 0;
+		char *masked = NULL;
+
+		row = json_object_array_get_idx(rows, i);
+		rc = orderdoc_seal(s, jstr(row, "portal_ref"), jstr(row, "doc"), &masked, &sealed,
+		    &slen);
+		if (rc == 0)
+			rc = store_run(s->st, sql, "tbi", masked, sealed, slen,
+			    json_object_get_int64(json_object_object_get(row, "rid")));
+		free(masked);
+		free(sealed);
+		(*n)++;
+	}
+	json_object_put(rows);
+	return rc;
+}
+
+int
+orderdoc_seal_stored(struct station *s)
+{
+	int rc, n = 0;
+
+	if ((rc = store_begin(s->st)) != 0)
+		return rc;
+	rc = seal_table(s, "orders", "id", &n);
+	if (rc == 0)
+		rc = seal_table(s, "order_revisions", "order_id", &n);
+	if (rc == 0)
+		rc = store_commit(s->st);
+	else
+		store_rollback(s->st);
+	if (rc == 0 && n > 0)
+		log_info("sealed the identity numbers of %d stored order document%s", n,
+		    n == 1 ? "" : "s");
+	return rc;
+}

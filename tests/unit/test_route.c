@@ -1,0 +1,286 @@
+/* Renewal routing against a real store: which queued units a token may take
+ * (a blank token only new orders' units, a token that came back only the
+ * renewal naming its certificate), and resolving the certificate a renewal
+ * order names, by serial or by organisation and kind. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/err.h"
+#include "orders/order.h"
+#include "orders/route.h"
+#include "store/store.h"
+
+#define USCC "91530100MA6K5U5X7R"
+
+struct fixture {
+	char dir[64];
+	struct store *st;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char path[128];
+
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/ukey-test-route-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(path, sizeof(path), "%s/station.db", f->dir);
+	assert_int_equal(store_open(path, &f->st), 0);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	store_close(f->st);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static int64_t
+add_order(struct store *st, const char *ref, const char *type, const char *state,
+    const char *renews, const char *paid_at)
+{
+	assert_int_equal(store_run(st, "INSERT INTO orders (portal_ref, type, account_uscc, state,"
+	    " total_fen, doc, renews_cert, paid_at, created_at, created_by, updated_at)"
+	    " VALUES (?, ?, ?, ?, 20000, '{}', ?, ?, 't', 'op', 't')", "tttttt", ref, type, USCC,
+	    state, renews, paid_at), 0);
+	return store_last_id(st);
+}
+
+/* One item of one certificate and its unit; returns the unit id. */
+static int64_t
+add_unit(struct store *st, int64_t order_id, const char *kind, const char *unit_state)
+{
+	int64_t item;
+
+	assert_int_equal(store_run(st, "INSERT INTO order_items (order_id, seq, kind, name,"
+	    " cert_profile, years, count) VALUES (?, 1, ?, 'n', 'organisation', 1, 1)", "it",
+	    order_id, kind), 0);
+	item = store_last_id(st);
+	assert_int_equal(store_run(st, "INSERT INTO units (item_id, seq, state, updated_at)"
+	    " VALUES (?, 1, ?, 't')", "it", item, unit_state), 0);
+	return store_last_id(st);
+}
+
+/* An issued order whose one certificate (serial) sits on token (profile, tserial). */
+static void
+add_issued(struct store *st, const char *ref, const char *serial, const char *profile,
+    const char *tserial, const char *kind)
+{
+	int64_t o = add_order(st, ref, "new", "issued", NULL, "2026-01-01T00:00:00Z");
+	int64_t u = add_unit(st, o, kind, "issued"), item = 0, job;
+
+	assert_int_equal(store_int(st, &item, "SELECT item_id FROM units WHERE id = ?", "i", u), 0);
+	assert_int_equal(store_run(st, "INSERT INTO jobs (unit_id, bay, profile, token_serial, step,"
+	    " state, operator, started_at, updated_at) VALUES (?, 'sim-1', ?, ?, 'issued', 'issued',"
+	    " 'op', 't', 't')", "itt", u, profile, tserial), 0);
+	job = store_last_id(st);
+	assert_int_equal(store_run(st, "INSERT INTO received_certs (serial, job_id, unit_id, der,"
+	    " status, received_at, updated_at) VALUES (?, ?, ?, x'00', 'issued', 't', 't')", "tii",
+	    serial, job, u), 0);
+	assert_int_equal(store_run(st, "INSERT INTO issuances (order_id, item_id, unit_id, job_id,"
+	    " cert_serial, subject, issuer, not_before, not_after, key_alg, key_local,"
+	    " key_always_sensitive, key_never_extractable, token_serial, token_model, token_profile,"
+	    " org_uscc, kind, cert, operator, station_id, started_at, issued_at) VALUES (?, ?, ?, ?,"
+	    " ?, 's', 'i', 't', 't', 'rsa2048', 1, 1, 1, ?, 'SoftHSM', ?, ?, ?, x'00', 'op', 'st',"
+	    " 't', 't')", "iiiittttt", o, item, u, job, serial, tserial, profile, USCC, kind), 0);
+}
+
+static void
+units_are(struct json_object *units, const int64_t *want, size_t n)
+{
+	size_t i;
+
+	assert_int_equal(json_object_array_length(units), n);
+	for (i = 0; i < n; i++)
+		assert_int_equal(json_object_get_int64(json_object_object_get(
+		    json_object_array_get_idx(units, i), "unit_id")), want[i]);
+}
+
+static void
+test_claim_routes_by_token(void **state)
+{
+	struct fixture *f = *state;
+	struct json_object *units = NULL;
+	int64_t new1, new2, ren, held = -1;
+
+	add_issued(f->st, "OLD-1", "0A1B2C3D", "softhsm2", "TOKEN-A", "organisation");
+	new1 = add_unit(f->st, add_order(f->st, "NEW-1", "new", "waiting_production", NULL,
+	    "2026-02-01T00:00:00Z"), "organisation", "queued");
+	ren = add_unit(f->st, add_order(f->st, "REN-1", "renewal", "waiting_production", "0A1B2C3D",
+	    "2026-02-02T00:00:00Z"), "organisation", "queued");
+	new2 = add_unit(f->st, add_order(f->st, "NEW-2", "new", "in_production", NULL,
+	    "2026-02-03T00:00:00Z"), "legal_rep", "queued");
+	/* an unpaid order's units are not queued and never offered */
+	(void)add_unit(f->st, add_order(f->st, "NEW-3", "new", "approved", NULL, NULL),
+	    "organisation", "held");
+
+	/* a blank token: new orders' units, in queue order, never the renewal */
+	assert_int_equal(route_units_for_token(f->st, "softhsm2", "TOKEN-B", 200, &units), 0);
+	units_are(units, (int64_t[]){ new1, new2 }, 2);
+	json_object_put(units);
+	/* a token that reports no serial holds nothing of ours */
+	assert_int_equal(route_units_for_token(f->st, "softhsm2", "", 200, &units), 0);
+	units_are(units, (int64_t[]){ new1, new2 }, 2);
+	json_object_put(units);
+	assert_int_equal(route_units_for_token(f->st, "softhsm2", "TOKEN-B", 1, &units), 0);
+	units_are(units, (int64_t[]){ new1 }, 1);
+	json_object_put(units);
+
+	/* the token holding the certificate: only the renewal naming it */
+	assert_int_equal(route_token_certs(f->st, "softhsm2", "TOKEN-A", &held), 0);
+	assert_int_equal(held, 1);
+	assert_int_equal(route_units_for_token(f->st, "softhsm2", "TOKEN-A", 200, &units), 0);
+	units_are(units, (int64_t[]){ ren }, 1);
+	assert_string_equal(json_object_get_string(json_object_object_get(
+	    json_object_array_get_idx(units, 0), "type")), "renewal");
+	json_object_put(units);
+
+	/* the same serial under another model is another token */
+	assert_int_equal(route_units_for_token(f->st, "other-model", "TOKEN-A", 200, &units), 0);
+	units_are(units, (int64_t[]){ new1, new2 }, 2);
+	json_object_put(units);
+
+	/* a renewal not yet paid is not offered; the token then gets nothing */
+	assert_int_equal(store_run(f->st, "UPDATE orders SET state = 'approved' WHERE portal_ref ="
+	    " 'REN-1'", ""), 0);
+	assert_int_equal(route_units_for_token(f->st, "softhsm2", "TOKEN-A", 200, &units), 0);
+	units_are(units, NULL, 0);
+	json_object_put(units);
+
+	/* once its certificate is revoked the token holds nothing of ours */
+	assert_int_equal(store_run(f->st, "UPDATE received_certs SET status = 'revoked'", ""), 0);
+	assert_int_equal(route_token_certs(f->st, "softhsm2", "TOKEN-A", &held), 0);
+	assert_int_equal(held, 0);
+	assert_int_equal(route_units_for_token(f->st, "softhsm2", "TOKEN-A", 200, &units), 0);
+	units_are(units, (int64_t[]){ new1, new2 }, 2);
+	json_object_put(units);
+}
+
+static void
+test_resolve(void **state)
+{
+	struct fixture *f = *state;
+	char uscc[] = USCC, serial[] = "a1b2c3d4", why[512], *got = NULL;
+	struct order_item it = { .kind = ITEM_ORG, .years = 1, .count = 1 };
+	struct order o = { .type = ORDER_RENEWAL, .account_uscc = uscc, .items = &it, .n_items = 1 };
+	int64_t id;
+
+	add_issued(f->st, "OLD-1", "A1B2C3D4", "softhsm2", "TOKEN-A", "organisation");
+	add_issued(f->st, "OLD-2", "00F00D", "softhsm2", "TOKEN-C", "legal_rep");
+	id = add_order(f->st, "REN-1", "renewal", "pending", NULL, NULL);
+
+	/* by serial, in any case */
+	o.renews_serial = serial;
+	assert_int_equal(route_renewal_resolve(f->st, id, &o, &got, why, sizeof(why)), 0);
+	assert_string_equal(got, "A1B2C3D4");
+	free(got);
+
+	/* by organisation and kind */
+	o.renews_serial = NULL;
+	o.renews_uscc = uscc;
+	o.renews_kind = ITEM_ORG;
+	assert_int_equal(route_renewal_resolve(f->st, id, &o, &got, why, sizeof(why)), 0);
+	assert_string_equal(got, "A1B2C3D4");
+	free(got);
+
+	/* a serial given without its leading zero byte */
+	{
+		char s2[] = "f00d";
+		struct order_item it2 = { .kind = ITEM_LEGAL_REP, .years = 1, .count = 1 };
+		struct order o2 = { .type = ORDER_RENEWAL, .account_uscc = uscc, .items = &it2,
+			.n_items = 1, .renews_serial = s2 };
+
+		assert_int_equal(route_renewal_resolve(f->st, id, &o2, &got, why, sizeof(why)), 0);
+		assert_string_equal(got, "00F00D");
+		free(got);
+	}
+
+	/* names nothing */
+	{
+		char s3[] = "deadbeef";
+
+		o.renews_uscc = NULL;
+		o.renews_serial = s3;
+		assert_int_equal(route_renewal_resolve(f->st, id, &o, &got, why, sizeof(why)),
+		    UKEY_ERR_NOTFOUND);
+		assert_null(got);
+		assert_non_null(strstr(why, "renews.serial: deadbeef names no live certificate"));
+	}
+	o.renews_serial = NULL;
+	o.renews_uscc = uscc;
+	o.renews_kind = ITEM_ENTRUSTED;
+	assert_int_equal(route_renewal_resolve(f->st, id, &o, &got, why, sizeof(why)),
+	    UKEY_ERR_NOTFOUND);
+	assert_non_null(strstr(why, "no live entrusted certificate to organisation " USCC));
+
+	/* the named certificate is of another kind than the order asks for */
+	o.renews_kind = ITEM_LEGAL_REP;
+	assert_int_equal(route_renewal_resolve(f->st, id, &o, &got, why, sizeof(why)),
+	    UKEY_ERR_VERIFY);
+	assert_non_null(strstr(why, "certificate 00F00D is of kind legal_rep, but the order asks"
+	    " for one of kind organisation"));
+
+	/* a renewal asks for exactly one certificate */
+	it.count = 2;
+	o.renews_kind = ITEM_ORG;
+	assert_int_equal(route_renewal_resolve(f->st, id, &o, &got, why, sizeof(why)),
+	    UKEY_ERR_VERIFY);
+	assert_non_null(strstr(why, "renews one certificate on its token; this one asks for 2"));
+	it.count = 1;
+
+	/* ambiguous: two live organisation certificates */
+	add_issued(f->st, "OLD-3", "BEEF01", "softhsm2", "TOKEN-D", "organisation");
+	assert_int_equal(route_renewal_resolve(f->st, id, &o, &got, why, sizeof(why)),
+	    UKEY_ERR_VERIFY);
+	assert_non_null(strstr(why, "2 live organisation certificates"));
+	assert_non_null(strstr(why, "A1B2C3D4"));
+	assert_non_null(strstr(why, "BEEF01"));
+	assert_non_null(strstr(why, "name the one to renew by serial"));
+	assert_null(got);
+
+	/* another live renewal already names it; a cancelled one does not count */
+	(void)add_order(f->st, "REN-0", "renewal", "waiting_production", "A1B2C3D4", NULL);
+	o.renews_uscc = NULL;
+	o.renews_serial = serial;
+	assert_int_equal(route_renewal_resolve(f->st, id, &o, &got, why, sizeof(why)),
+	    UKEY_ERR_EXISTS);
+	assert_non_null(strstr(why, "already being renewed by order"));
+	assert_int_equal(store_run(f->st, "UPDATE orders SET state = 'cancelled' WHERE portal_ref ="
+	    " 'REN-0'", ""), 0);
+	assert_int_equal(route_renewal_resolve(f->st, id, &o, &got, why, sizeof(why)), 0);
+	free(got);
+
+	/* not a renewal */
+	o.type = ORDER_NEW;
+	assert_int_equal(route_renewal_resolve(f->st, id, &o, &got, why, sizeof(why)),
+	    UKEY_ERR_INVAL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_claim_routes_by_token, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resolve, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
