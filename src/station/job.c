@@ -5,6 +5,7 @@
  * job cleanly not issued: a certificate the CA already returned is revoked
  * (and kept in the record), the unit goes back to the queue, and the token,
  * whose SO PIN the station holds, can be wiped and re-used. */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +25,29 @@ const char *const job_step_names[] = {
 	"write_cert", "read_back", "record", "issued"
 };
 
+/*
+ * Test hook, inert unless the environment variable is set: with
+ * UKEY_TEST_CRASH_AT=<step>:<point> ukeyd kills itself with SIGKILL when a job
+ * reaches that point, as a power cut would (docs/testing-faults.md). The
+ * points are "begin", "done" and "failed" of every step (right after the
+ * job_steps row is committed), "claimed:done" (the job row committed, the
+ * token not touched yet), "ca_submit:returned" (the CA answered, nothing
+ * stored yet) and "record:done" (the issuance committed).
+ */
+void
+job_test_crash_point(const char *step, const char *point)
+{
+	const char *want = getenv("UKEY_TEST_CRASH_AT");
+	size_t n;
 
+	if (want == NULL || *want == '\0')
+		return;
+	n = strlen(step);
+	if (strncmp(want, step, n) != 0 || want[n] != ':' || strcmp(want + n + 1, point) != 0)
+		return;
+	log_warn("test hook UKEY_TEST_CRASH_AT=%s reached: ukeyd kills itself", want);
+	raise(SIGKILL);
+}
 
 int
 job_step_mark(struct station *s, int64_t job_id, enum step st, const char *phase, const char *detail)
@@ -54,7 +77,10 @@ job_step_mark(struct station *s, int64_t job_id, enum step st, const char *phase
 			return rc;
 		}
 	}
-	return store_commit(s->st);
+	if ((rc = store_commit(s->st)) != 0)
+		return rc;
+	job_test_crash_point(job_step_names[st], phase);
+	return 0;
 }
 
 int
@@ -105,10 +131,15 @@ job_end_not_issued(struct station *s, int64_t job_id, const char *state, const c
     const char *cert_status)
 {
 	struct json_object *job = NULL, *d;
-	char now[32];
+	char now[32], late[80];
 	const char *serial;
 	int rc;
 
+	/* a certificate the CA made but the station never stored is fetched
+	 * first, so that it is revoked and kept like any other */
+	if ((rc = job_ca_recover(s, job_id, late, sizeof(late))) != 0)
+		log_error("job %lld: asking the CA for a certificate of its request: %s",
+		    (long long)job_id, ukey_strerror(rc));
 	if (job_load(s, job_id, &job) != 0)
 		return;
 	serial = jstr(job, "cert_serial");
@@ -182,8 +213,10 @@ job_on_worker_lost(struct station *s, struct bay *b, const char *why)
 /*
  * The job's token went away mid-job (or the station stopped): the job waits,
  * suspended at its step, for the same token (same profile and serial) to come
- * back in any bay. A job whose token has no serial yet cannot be recognised
- * again and ends not issued instead.
+ * back in any bay. A job whose token had no serial yet (a blank SoftHSM2
+ * token gets one from C_InitToken) waits too: job_find_suspended() knows it
+ * again by the label its C_InitToken gave the token, or, if that never
+ * happened, gives it to the next blank token of the same model.
  */
 static void
 suspend_job(struct station *s, int64_t job_id, const char *why)
@@ -194,11 +227,6 @@ suspend_job(struct station *s, int64_t job_id, const char *why)
 
 	if (job_load(s, job_id, &job) != 0)
 		return;
-	if (jstr(job, "token_serial") == NULL || jstr(job, "token_serial")[0] == '\0') {
-		json_object_put(job);
-		job_end_not_issued(s, job_id, "aborted", why, "revoked");
-		return;
-	}
 	store_now(now);
 	if ((rc = store_begin(s->st)) != 0)
 		goto out;
@@ -219,7 +247,8 @@ suspend_job(struct station *s, int64_t job_id, const char *why)
 		    ukey_strerror(rc));
 	} else {
 		log_warn("job %lld suspended at step %s: %s; it resumes when token %s is back",
-		    (long long)job_id, jstr(job, "step"), why, jstr(job, "token_serial"));
+		    (long long)job_id, jstr(job, "step"), why, jstr(job, "token_serial") ?
+		    jstr(job, "token_serial") : "(no serial yet: the same or another blank token)");
 	}
  out:
 	json_object_put(job);
@@ -274,6 +303,45 @@ bay_job_started(struct bay *b, int64_t job_id)
 		log_info("bay %s: job %lld started %lld ms after the token arrived", b->name,
 		    (long long)job_id, (long long)b->arrival_to_job_ms);
 	}
+}
+
+/*
+ * Finds the suspended job that the token in bay b belongs to: the one with
+ * its profile and serial; else, for a token the station does not know, a job
+ * interrupted before its token had a serial. Such a job is known by the
+ * device its init_token began on (the detection source's description: the
+ * virtual token, the USB port, the reader) and, if the token is initialised,
+ * by the label its C_InitToken wrote; a job that never began init_token
+ * touched no token, and any blank token of the model takes it. Returns 0 with
+ * *job_id, or UKEY_ERR_NOTFOUND.
+ */
+static int
+job_find_suspended(struct station *s, struct bay *b, int64_t *job_id)
+{
+	int initialized = json_object_get_boolean(json_object_object_get(b->token, "initialized"));
+	const char *label = jstr(b->token, "label");
+	char device[sizeof(b->device) + 16];
+	int64_t known = 0;
+
+	if (b->token_serial[0] != '\0' && store_int(s->st, job_id, "SELECT id FROM jobs"
+	    " WHERE state = 'suspended' AND profile = ? AND token_serial = ? ORDER BY id DESC"
+	    " LIMIT 1", "tt", b->profile->name, b->token_serial) == 0)
+		return 0;
+	snprintf(device, sizeof(device), "%s%s", JOB_DEVICE_NOTE, b->device);
+	if (!initialized)
+		return store_int(s->st, job_id, "SELECT id FROM jobs j WHERE state = 'suspended'"
+		    " AND profile = ? AND token_serial IS NULL AND (NOT EXISTS (SELECT 1 FROM"
+		    " job_steps x WHERE x.job_id = j.id AND x.step = 'init_token') OR EXISTS"
+		    " (SELECT 1 FROM job_steps x WHERE x.job_id = j.id AND x.step = 'init_token'"
+		    " AND x.phase = 'begin' AND x.detail = ?)) ORDER BY id LIMIT 1", "tt",
+		    b->profile->name, device);
+	if (label == NULL || store_int(s->st, &known, "SELECT count(*) FROM tokens WHERE"
+	    " profile = ? AND serial = ?", "tt", b->profile->name, b->token_serial) != 0 || known)
+		return UKEY_ERR_NOTFOUND;
+	return store_int(s->st, job_id, "SELECT id FROM jobs j WHERE state = 'suspended'"
+	    " AND profile = ? AND token_serial IS NULL AND label = ? AND EXISTS (SELECT 1 FROM"
+	    " job_steps x WHERE x.job_id = j.id AND x.step = 'init_token' AND x.phase = 'begin'"
+	    " AND x.detail = ?) ORDER BY id DESC LIMIT 1", "ttt", b->profile->name, label, device);
 }
 
 /* Resumes the suspended job job_id on the token now in bay b. */
@@ -570,9 +638,7 @@ job_start_if_possible(struct station *s, struct bay *b)
 
 	if (b->job_id != 0 || b->worker_fd < 0 || b->pending_op[0])
 		return;
-	if (b->token_serial[0] != '\0' && store_int(s->st, &job_id, "SELECT id FROM jobs"
-	    " WHERE state = 'suspended' AND profile = ? AND token_serial = ? ORDER BY id DESC"
-	    " LIMIT 1", "tt", b->profile->name, b->token_serial) == 0) {
+	if (job_find_suspended(s, b, &job_id) == 0) {
 		/* this token's job was interrupted: it goes on, nothing new starts */
 		if ((rc = job_resume(s, b, job_id)) != 0)
 			bay_set_state(s, b, BAY_FAILED, "cannot resume job %lld: %s",
@@ -703,6 +769,7 @@ job_start_if_possible(struct station *s, struct bay *b)
 	memset(&so, 0, sizeof(so));
 	bay_set_state(s, b, BAY_WORKING, "job %lld, unit %lld, profile %s", (long long)job_id,
 	    (long long)unit_id, certprof_name(p));
+	job_test_crash_point("claimed", "done");
 	job_step_run(s, b, STEP_INIT_TOKEN);
  out:
 	if (rc != 0 && unit_id != 0)

@@ -298,25 +298,27 @@ request_key(struct json_object *job, const uint8_t *csr, size_t csrlen, char out
 	return 0;
 }
 
-static void
-do_ca_submit(struct station *s, struct bay *b)
+/*
+ * Asks the CA for the job's certificate with the job's stored request and its
+ * request key (rkey, 65 bytes). Returns ca_issue()'s code; *cert owned.
+ */
+static int
+job_ca_issue(struct station *s, struct json_object *job, char rkey[65], X509 **cert)
 {
-	struct json_object *job = NULL, *doc = NULL, *item;
-	uint8_t *csr_der = NULL, *subj_der = NULL, *cert_der = NULL;
+	struct json_object *doc = NULL, *item;
+	uint8_t *csr_der = NULL, *subj_der = NULL;
 	size_t csr_len = 0, subj_len = 0;
 	const uint8_t *p;
 	X509_REQ *csr = NULL;
 	X509_NAME *subject = NULL;
-	X509 *cert = NULL;
 	const struct certprof *prof;
 	struct ca_request req = { 0 };
-	char rkey[65], serial[80], now[32];
-	int rc, n;
+	int rc;
 
-	if ((rc = job_load(s, b->job_id, &job)) != 0 ||
-	    (rc = job_blob_from_hex(job, "csr", &csr_der, &csr_len)) != 0 ||
+	*cert = NULL;
+	if ((rc = job_blob_from_hex(job, "csr", &csr_der, &csr_len)) != 0 ||
 	    (rc = job_blob_from_hex(job, "subject", &subj_der, &subj_len)) != 0)
-		goto fail;
+		goto out;
 	p = csr_der;
 	csr = d2i_X509_REQ(NULL, &p, (long)csr_len);
 	p = subj_der;
@@ -324,14 +326,14 @@ do_ca_submit(struct station *s, struct bay *b)
 	prof = certprof_set_find(s->cp, jstr(job, "cert_profile"));
 	if (csr == NULL || subject == NULL || prof == NULL) {
 		rc = UKEY_ERR_DB;
-		goto fail;
+		goto out;
 	}
 	if ((rc = request_key(job, csr_der, csr_len, rkey)) != 0)
-		goto fail;
+		goto out;
 	/* the whole document: a personal certificate's GM/T identity value is
 	 * the resident ID number */
 	if ((rc = orderdoc_open(s, jstr(job, "portal_ref"), jstr(job, "doc_sealed"), &doc)) != 0)
-		goto fail;
+		goto out;
 	item = json_object_object_get(doc, jstr(job, "kind"));
 	req.csr = csr;
 	req.subject = subject;
@@ -340,7 +342,105 @@ do_ca_submit(struct station *s, struct bay *b)
 	req.request_key = rkey;
 	req.gm_identity_value = strcmp(jstr(job, "kind"), "organisation") == 0 ?
 	    jstr(job, "account_uscc") : jstr(item, "id_number");
-	rc = ca_issue(s->ca, &req, &cert);
+	rc = ca_issue(s->ca, &req, cert);
+ out:
+	json_object_put(doc);
+	free(csr_der);
+	free(subj_der);
+	X509_REQ_free(csr);
+	X509_NAME_free(subject);
+	return rc;
+}
+
+/*
+ * A job ending between its CA request and the storing of the answer (killed
+ * at ca_submit, then abandoned) may have a certificate at the CA that the
+ * station never received. If the CA lists one under the job's request key,
+ * it is fetched again (the request key makes that idempotent) and stored as
+ * received, so that the job's end revokes it and keeps it in the record.
+ * Returns 0 (with *serial set, or "" when the CA has none) or an error.
+ */
+int
+job_ca_recover(struct station *s, int64_t job_id, char *serial, size_t len)
+{
+	struct json_object *job = NULL, *list = NULL;
+	X509 *cert = NULL;
+	unsigned char *der = NULL;
+	char rkey[65], now[32];
+	uint8_t *csr = NULL;
+	size_t csrlen = 0, i;
+	int rc, n, found = 0;
+
+	serial[0] = '\0';
+	if ((rc = job_load(s, job_id, &job)) != 0)
+		return rc;
+	if (jstr(job, "cert_serial") != NULL || jstr(job, "csr") == NULL ||
+	    jstr(job, "token_serial") == NULL) {
+		rc = 0;		/* stored already, or never asked */
+		goto out;
+	}
+	if ((rc = job_blob_from_hex(job, "csr", &csr, &csrlen)) != 0 ||
+	    (rc = request_key(job, csr, csrlen, rkey)) != 0 ||
+	    (rc = ca_list_issued(s->ca, &list)) != 0)
+		goto out;
+	for (i = 0; i < json_object_array_length(list); i++) {
+		struct json_object *r = json_object_array_get_idx(list, i);
+
+		if (jstr(r, "request_key") != NULL && strcmp(jstr(r, "request_key"), rkey) == 0 &&
+		    strcmp(jstr(r, "status"), "valid") == 0)
+			found = 1;
+	}
+	if (!found) {
+		rc = 0;
+		goto out;
+	}
+	if ((rc = job_ca_issue(s, job, rkey, &cert)) != 0)
+		goto out;
+	if ((n = i2d_X509(cert, &der)) <= 0 || (rc = cert_serial_hex(cert, serial, len)) != 0) {
+		rc = UKEY_ERR_CRYPTO;
+		goto out;
+	}
+	store_now(now);
+	if ((rc = store_begin(s->st)) != 0)
+		goto out;
+	rc = store_run(s->st, "INSERT INTO received_certs (serial, job_id, unit_id, der, status,"
+	    " received_at, updated_at) VALUES (?, ?, ?, ?, 'received', ?, ?)", "tiibtt", serial,
+	    job_id, jint(job, "unit_id"), der, (size_t)n, now, now);
+	if (rc == 0)
+		rc = store_run(s->st, "UPDATE jobs SET cert = ?, cert_serial = ?, request_key = ?"
+		    " WHERE id = ?", "btti", der, (size_t)n, serial, rkey, job_id);
+	if (rc == 0)
+		rc = store_commit(s->st);
+	if (rc != 0)
+		store_rollback(s->st);
+	else
+		log_warn("job %lld: the CA had issued %s for its request before the job stopped;"
+		    " recorded", (long long)job_id, serial);
+ out:
+	if (rc != 0)
+		serial[0] = '\0';
+	free(csr);
+	OPENSSL_free(der);
+	X509_free(cert);
+	json_object_put(list);
+	json_object_put(job);
+	return rc;
+}
+
+static void
+do_ca_submit(struct station *s, struct bay *b)
+{
+	struct json_object *job = NULL;
+	uint8_t *cert_der = NULL;
+	X509 *cert = NULL;
+	char rkey[65], serial[80], now[32];
+	int rc, n;
+
+	if ((rc = job_load(s, b->job_id, &job)) != 0)
+		goto fail;
+	rc = job_ca_issue(s, job, rkey, &cert);
+	if (rc == UKEY_ERR_DB)
+		goto fail;
 	if (rc == UKEY_ERR_UNAVAIL) {
 		/* the CA is down: nothing was issued; try the same request again later */
 		(void)job_step_mark(s, b->job_id, STEP_CA_SUBMIT, "failed", "CA unavailable; will retry");
@@ -355,6 +455,7 @@ do_ca_submit(struct station *s, struct bay *b)
 		job_fail(s, b, "%s", why);
 		goto out;
 	}
+	job_test_crash_point("ca_submit", "returned");
 	if ((n = i2d_X509(cert, &cert_der)) <= 0 ||
 	    (rc = cert_serial_hex(cert, serial, sizeof(serial))) != 0) {
 		rc = UKEY_ERR_CRYPTO;
@@ -404,12 +505,7 @@ do_ca_submit(struct station *s, struct bay *b)
 	job_fail(s, b, "ca_submit: %s", ukey_strerror(rc));
  out:
 	json_object_put(job);
-	json_object_put(doc);
-	free(csr_der);
-	free(subj_der);
 	OPENSSL_free(cert_der);
-	X509_REQ_free(csr);
-	X509_NAME_free(subject);
 	X509_free(cert);
 }
 
@@ -646,6 +742,7 @@ do_record(struct station *s, struct bay *b, struct json_object *evidence)
 		store_rollback(s->st);
 		goto fail;
 	}
+	job_test_crash_point("record", "done");
 	b->last_job_seconds = (double)(now_ms() - b->started_ms) / 1000.0;
 	b->last_job_id = b->job_id;
 	b->job_id = 0;
@@ -745,8 +842,13 @@ job_step_run(struct station *s, struct bay *b, enum step st)
 	}
 	free(ca_hex);
 	json_object_put(job);
-	if (rc == 0)
-		rc = job_step_mark(s, b->job_id, st, "begin", NULL);
+	if (rc == 0) {
+		char device[sizeof(b->device) + 16];
+
+		/* before C_InitToken a token may have no serial: its device names it */
+		snprintf(device, sizeof(device), "%s%s", JOB_DEVICE_NOTE, b->device);
+		rc = job_step_mark(s, b->job_id, st, "begin", st == STEP_INIT_TOKEN ? device : NULL);
+	}
 	if (rc != 0) {
 		json_object_put(req);
 		job_fail(s, b, "%s: %s", job_step_names[st], ukey_strerror(rc));

@@ -27,6 +27,13 @@ jint(struct json_object *o, const char *key)
 	return json_object_get_int64(json_object_object_get(o, key));
 }
 
+/* job_steps.detail of init_token "begin": the device the token was in, by
+ * which a job whose token has no serial yet knows it again. */
+#define JOB_DEVICE_NOTE "device: "
+
+/* Test hook: kills ukeyd at <step>:<point> when UKEY_TEST_CRASH_AT names it. */
+void job_test_crash_point(const char *step, const char *point);
+
 /* Persists the step and phase ("begin", "done", "failed") with an audit record. */
 int job_step_mark(struct station *s, int64_t job_id, enum step st, const char *phase,
     const char *detail);
@@ -44,6 +51,10 @@ void job_end_not_issued(struct station *s, int64_t job_id, const char *state, co
 /* Ends the bay's job as failed and marks the bay failed with the reason. */
 void job_fail(struct station *s, struct bay *b, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Records a certificate the CA issued for the job's request but the station
+ * never stored (serial "" if none); see job_steps.c. */
+int job_ca_recover(struct station *s, int64_t job_id, char *serial, size_t len);
 
 /* Runs one step of the bay's job (sends the worker request or does the work). */
 void job_step_run(struct station *s, struct bay *b, enum step st);
