@@ -741,9 +741,6 @@ job_start_if_possible(struct station *s, struct bay *b)
 	if (rc == 0)
 		rc = store_run(s->st, "UPDATE units SET state = 'in_production', job_id = ?,"
 		    " updated_at = ? WHERE id = ? AND state = 'queued'", "iti", job_id, now, unit_id);
-	if (rc == 0)
-		rc = store_run(s->st, "UPDATE orders SET state = 'in_production', updated_at = ?"
-		    " WHERE id = ? AND state = 'waiting_production'", "ti", now, order_id);
 	if (rc == 0) {
 		d = json_object_new_object();
 		json_object_object_add(d, "profile", json_object_new_string(certprof_name(p)));
@@ -753,6 +750,10 @@ job_start_if_possible(struct station *s, struct bay *b)
 		rc = station_audit(s, b->operator_name[0] ? b->operator_name : "ukeyd", "job.start",
 		    order_id, unit_id, job_id, b->token_serial[0] ? b->token_serial : NULL, b->name, d);
 	}
+	/* the order's first claimed unit puts it in production */
+	if (rc == 0)
+		rc = station_order_event(s, b->operator_name[0] ? b->operator_name : "ukeyd",
+		    order_id, OE_START_PRODUCTION, now);
 	if (rc == 0)
 		rc = store_commit(s->st);
  rollback:

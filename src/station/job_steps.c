@@ -681,6 +681,7 @@ do_record(struct station *s, struct bay *b, struct json_object *evidence)
 	uint8_t *cert_der = NULL;
 	size_t cert_len = 0;
 	const char *serial;
+	int64_t left = 0;
 	int rc;
 
 	(void)job_step_mark(s, b->job_id, STEP_RECORD, "begin", NULL);
@@ -722,11 +723,6 @@ do_record(struct station *s, struct bay *b, struct json_object *evidence)
 		rc = store_run(s->st, "UPDATE jobs SET state = 'issued', step = 'issued',"
 		    " user_pin_enc = NULL, so_pin_enc = NULL, updated_at = ?, finished_at = ?"
 		    " WHERE id = ?", "tti", now, now, b->job_id);
-	if (rc == 0)
-		rc = store_run(s->st, "UPDATE orders SET state = 'issued', updated_at = ? WHERE id = ?"
-		    " AND NOT EXISTS (SELECT 1 FROM units u JOIN order_items i ON i.id = u.item_id"
-		    " WHERE i.order_id = orders.id AND u.state NOT IN ('issued', 'cancelled'))", "ti",
-		    now, jint(job, "order_id"));
 	if (rc == 0) {
 		d = json_object_new_object();
 		json_object_object_add(d, "serial", json_object_new_string(serial));
@@ -736,6 +732,14 @@ do_record(struct station *s, struct bay *b, struct json_object *evidence)
 		rc = station_audit(s, jstr(job, "operator"), "issuance.record", jint(job, "order_id"),
 		    jint(job, "unit_id"), b->job_id, b->token_serial, b->name, d);
 	}
+	/* the order is issued once none of its units waits any more */
+	if (rc == 0)
+		rc = store_int(s->st, &left, "SELECT count(*) FROM units u JOIN order_items i"
+		    " ON i.id = u.item_id WHERE i.order_id = ? AND u.state NOT IN ('issued', 'cancelled')",
+		    "i", jint(job, "order_id"));
+	if (rc == 0 && left == 0)
+		rc = station_order_event(s, jstr(job, "operator"), jint(job, "order_id"),
+		    OE_FINISH_PRODUCTION, now);
 	if (rc == 0)
 		rc = store_commit(s->st);
 	if (rc != 0) {
