@@ -261,6 +261,7 @@ job_on_token_left(struct station *s, struct bay *b, const char *why)
 	b->last_job_id = b->job_id;
 	b->job_id = 0;
 	b->retry_at_ms = 0;
+	b->ca_attempts = 0;
 	secret_clear(&b->user_pin);
 	secret_clear(&b->so_pin);
 	secret_clear(&b->wipe_so);
@@ -296,6 +297,7 @@ static void
 bay_job_started(struct bay *b, int64_t job_id)
 {
 	b->job_id = job_id;
+	b->ca_attempts = 0;
 	b->started_ms = now_ms();
 	if (b->arrived_ms > 0) {
 		b->arrival_to_job_ms = b->started_ms - b->arrived_ms;

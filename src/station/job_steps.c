@@ -15,7 +15,11 @@
 #include "station/job_steps.h"
 #include "station/station.h"
 
+/* A CA that is down is asked again after 2 s, then 4, 8, 16 and every 30 s:
+ * each refused submission is journalled and audited, so a long outage must
+ * not add a record every 2 s. */
 #define CA_RETRY_MS 2000
+#define CA_RETRY_MAX_MS 30000
 
 
 static int
@@ -443,8 +447,16 @@ do_ca_submit(struct station *s, struct bay *b)
 		goto fail;
 	if (rc == UKEY_ERR_UNAVAIL) {
 		/* the CA is down: nothing was issued; try the same request again later */
-		(void)job_step_mark(s, b->job_id, STEP_CA_SUBMIT, "failed", "CA unavailable; will retry");
-		b->retry_at_ms = now_ms() + CA_RETRY_MS;
+		int64_t delay = (int64_t)CA_RETRY_MS << (b->ca_attempts < 4 ? b->ca_attempts : 4);
+		char why[96];
+
+		if (delay > CA_RETRY_MAX_MS)
+			delay = CA_RETRY_MAX_MS;
+		b->ca_attempts++;
+		snprintf(why, sizeof(why), "CA unavailable (attempt %d); next try in %lld s",
+		    b->ca_attempts, (long long)(delay / 1000));
+		(void)job_step_mark(s, b->job_id, STEP_CA_SUBMIT, "failed", why);
+		b->retry_at_ms = now_ms() + delay;
 		bay_set_state(s, b, BAY_WORKING, "job %lld waiting for the CA", (long long)b->job_id);
 		goto out;
 	}

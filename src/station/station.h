@@ -97,6 +97,7 @@ struct bay {
 	char operator_name[64];	/* who put the token in */
 	int64_t waiting_client;	/* client id awaiting a deferred reply, 0 if none */
 	int64_t retry_at_ms;	/* CA retry time, 0 if none */
+	int ca_attempts;	/* submissions the CA was unavailable for, this job */
 };
 
 struct client {
