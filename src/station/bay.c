@@ -285,6 +285,7 @@ bay_token_left(struct station *s, struct bay *b)
 	b->token_serial[0] = '\0';
 	b->profile = NULL;
 	b->retry_at_ms = 0;
+	b->ca_attempts = 0;
 	b->reader[0] = b->usb_serial[0] = '\0';
 	b->arrived_ms = 0;
 	bay_set_state(s, b, BAY_EMPTY, NULL);

@@ -602,9 +602,9 @@ order_for(struct request *r, int64_t id, enum order_event ev, struct json_object
  * two states. The UPDATE names the old state too, so that it cannot apply
  * to an order that moved meanwhile.
  */
-static int
-order_move(struct request *r, int64_t id, enum order_state from, enum order_state to,
-    enum order_event ev, const char *now, struct json_object *detail)
+int
+station_order_move(struct station *s, const char *actor, int64_t id, enum order_state from,
+    enum order_state to, enum order_event ev, const char *now, struct json_object *detail)
 {
 	char action[48];
 	int rc;
@@ -613,14 +613,49 @@ order_move(struct request *r, int64_t id, enum order_state from, enum order_stat
 		detail = json_object_new_object();
 	json_object_object_add(detail, "from", json_object_new_string(order_state_name(from)));
 	json_object_object_add(detail, "to", json_object_new_string(order_state_name(to)));
-	rc = store_run(r->s->st, "UPDATE orders SET state = ?, updated_at = ? WHERE id = ?"
+	rc = store_run(s->st, "UPDATE orders SET state = ?, updated_at = ? WHERE id = ?"
 	    " AND state = ?", "ttit", order_state_name(to), now, id, order_state_name(from));
 	if (rc != 0) {
 		json_object_put(detail);
 		return rc;
 	}
 	snprintf(action, sizeof(action), "order.%s", order_event_name(ev));
-	return station_audit(r->s, r->c->user, action, id, 0, 0, NULL, NULL, detail);
+	return station_audit(s, actor, action, id, 0, 0, NULL, NULL, detail);
+}
+
+int
+station_order_event(struct station *s, const char *actor, int64_t id, enum order_event ev,
+    const char *now)
+{
+	enum order_state from, to;
+	struct json_object *row = NULL;
+	char why[160];
+	int rc;
+
+	if ((rc = store_row(s->st, &row, "SELECT state FROM orders WHERE id = ?", "i", id)) != 0)
+		return rc;
+	if (order_state_parse(jstr(row, "state"), &from) != 0) {
+		log_error("order %lld: the store holds unknown state \"%s\"", (long long)id,
+		    jstr(row, "state"));
+		json_object_put(row);
+		return UKEY_ERR_DB;
+	}
+	json_object_put(row);
+	if (lifecycle_next(from, ev, &to) != 0) {
+		lifecycle_refusal(id, from, ev, why, sizeof(why));
+		log_error("%s", why);
+		return UKEY_ERR_STATE;
+	}
+	if (to == from)
+		return 0;	/* e.g. a further unit of an order already in production */
+	return station_order_move(s, actor, id, from, to, ev, now, NULL);
+}
+
+static int
+order_move(struct request *r, int64_t id, enum order_state from, enum order_state to,
+    enum order_event ev, const char *now, struct json_object *detail)
+{
+	return station_order_move(r->s, r->c->user, id, from, to, ev, now, detail);
 }
 
 /* Commits when rc is 0, else (or when the commit fails) rolls back. */

@@ -261,6 +261,7 @@ job_on_token_left(struct station *s, struct bay *b, const char *why)
 	b->last_job_id = b->job_id;
 	b->job_id = 0;
 	b->retry_at_ms = 0;
+	b->ca_attempts = 0;
 	secret_clear(&b->user_pin);
 	secret_clear(&b->so_pin);
 	secret_clear(&b->wipe_so);
@@ -296,6 +297,7 @@ static void
 bay_job_started(struct bay *b, int64_t job_id)
 {
 	b->job_id = job_id;
+	b->ca_attempts = 0;
 	b->started_ms = now_ms();
 	if (b->arrived_ms > 0) {
 		b->arrival_to_job_ms = b->started_ms - b->arrived_ms;
@@ -741,9 +743,6 @@ job_start_if_possible(struct station *s, struct bay *b)
 	if (rc == 0)
 		rc = store_run(s->st, "UPDATE units SET state = 'in_production', job_id = ?,"
 		    " updated_at = ? WHERE id = ? AND state = 'queued'", "iti", job_id, now, unit_id);
-	if (rc == 0)
-		rc = store_run(s->st, "UPDATE orders SET state = 'in_production', updated_at = ?"
-		    " WHERE id = ? AND state = 'waiting_production'", "ti", now, order_id);
 	if (rc == 0) {
 		d = json_object_new_object();
 		json_object_object_add(d, "profile", json_object_new_string(certprof_name(p)));
@@ -753,6 +752,10 @@ job_start_if_possible(struct station *s, struct bay *b)
 		rc = station_audit(s, b->operator_name[0] ? b->operator_name : "ukeyd", "job.start",
 		    order_id, unit_id, job_id, b->token_serial[0] ? b->token_serial : NULL, b->name, d);
 	}
+	/* the order's first claimed unit puts it in production */
+	if (rc == 0)
+		rc = station_order_event(s, b->operator_name[0] ? b->operator_name : "ukeyd",
+		    order_id, OE_START_PRODUCTION, now);
 	if (rc == 0)
 		rc = store_commit(s->st);
  rollback:

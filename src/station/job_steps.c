@@ -15,7 +15,11 @@
 #include "station/job_steps.h"
 #include "station/station.h"
 
+/* A CA that is down is asked again after 2 s, then 4, 8, 16 and every 30 s:
+ * each refused submission is journalled and audited, so a long outage must
+ * not add a record every 2 s. */
 #define CA_RETRY_MS 2000
+#define CA_RETRY_MAX_MS 30000
 
 
 static int
@@ -443,8 +447,16 @@ do_ca_submit(struct station *s, struct bay *b)
 		goto fail;
 	if (rc == UKEY_ERR_UNAVAIL) {
 		/* the CA is down: nothing was issued; try the same request again later */
-		(void)job_step_mark(s, b->job_id, STEP_CA_SUBMIT, "failed", "CA unavailable; will retry");
-		b->retry_at_ms = now_ms() + CA_RETRY_MS;
+		int64_t delay = (int64_t)CA_RETRY_MS << (b->ca_attempts < 4 ? b->ca_attempts : 4);
+		char why[96];
+
+		if (delay > CA_RETRY_MAX_MS)
+			delay = CA_RETRY_MAX_MS;
+		b->ca_attempts++;
+		snprintf(why, sizeof(why), "CA unavailable (attempt %d); next try in %lld s",
+		    b->ca_attempts, (long long)(delay / 1000));
+		(void)job_step_mark(s, b->job_id, STEP_CA_SUBMIT, "failed", why);
+		b->retry_at_ms = now_ms() + delay;
 		bay_set_state(s, b, BAY_WORKING, "job %lld waiting for the CA", (long long)b->job_id);
 		goto out;
 	}
@@ -681,6 +693,7 @@ do_record(struct station *s, struct bay *b, struct json_object *evidence)
 	uint8_t *cert_der = NULL;
 	size_t cert_len = 0;
 	const char *serial;
+	int64_t left = 0;
 	int rc;
 
 	(void)job_step_mark(s, b->job_id, STEP_RECORD, "begin", NULL);
@@ -722,11 +735,6 @@ do_record(struct station *s, struct bay *b, struct json_object *evidence)
 		rc = store_run(s->st, "UPDATE jobs SET state = 'issued', step = 'issued',"
 		    " user_pin_enc = NULL, so_pin_enc = NULL, updated_at = ?, finished_at = ?"
 		    " WHERE id = ?", "tti", now, now, b->job_id);
-	if (rc == 0)
-		rc = store_run(s->st, "UPDATE orders SET state = 'issued', updated_at = ? WHERE id = ?"
-		    " AND NOT EXISTS (SELECT 1 FROM units u JOIN order_items i ON i.id = u.item_id"
-		    " WHERE i.order_id = orders.id AND u.state NOT IN ('issued', 'cancelled'))", "ti",
-		    now, jint(job, "order_id"));
 	if (rc == 0) {
 		d = json_object_new_object();
 		json_object_object_add(d, "serial", json_object_new_string(serial));
@@ -736,6 +744,14 @@ do_record(struct station *s, struct bay *b, struct json_object *evidence)
 		rc = station_audit(s, jstr(job, "operator"), "issuance.record", jint(job, "order_id"),
 		    jint(job, "unit_id"), b->job_id, b->token_serial, b->name, d);
 	}
+	/* the order is issued once none of its units waits any more */
+	if (rc == 0)
+		rc = store_int(s->st, &left, "SELECT count(*) FROM units u JOIN order_items i"
+		    " ON i.id = u.item_id WHERE i.order_id = ? AND u.state NOT IN ('issued', 'cancelled')",
+		    "i", jint(job, "order_id"));
+	if (rc == 0 && left == 0)
+		rc = station_order_event(s, jstr(job, "operator"), jint(job, "order_id"),
+		    OE_FINISH_PRODUCTION, now);
 	if (rc == 0)
 		rc = store_commit(s->st);
 	if (rc != 0) {

@@ -14,6 +14,7 @@
 #include "common/config.h"
 #include "common/frame.h"
 #include "common/seal.h"
+#include "orders/lifecycle.h"
 #include "common/secret.h"
 #include "detect/profile.h"
 #include "detect/source.h"
@@ -96,6 +97,7 @@ struct bay {
 	char operator_name[64];	/* who put the token in */
 	int64_t waiting_client;	/* client id awaiting a deferred reply, 0 if none */
 	int64_t retry_at_ms;	/* CA retry time, 0 if none */
+	int ca_attempts;	/* submissions the CA was unavailable for, this job */
 };
 
 struct client {
@@ -183,6 +185,16 @@ void detect_stop_all(struct station *s);
 void station_event_add(struct station *s, const struct detect_event *ev);
 struct bay *bay_by_name(struct station *s, const char *name, int create, const char *source);
 struct json_object *detect_status_json(struct station *s);
+
+/* cmd_orders.c: order state changes made by production, through the same
+ * transition table (src/orders/lifecycle.h) as the operators' commands.
+ * Inside an open transaction; each real change is audited as order.<event>. */
+int station_order_move(struct station *s, const char *actor, int64_t id, enum order_state from,
+    enum order_state to, enum order_event ev, const char *now, struct json_object *detail);
+/* Looks up the order's state and applies ev: UKEY_ERR_STATE (logged) when
+ * the table forbids it; nothing is written when the state stays the same. */
+int station_order_event(struct station *s, const char *actor, int64_t id, enum order_event ev,
+    const char *now);
 
 /* orderdoc.c: orders keep their document with ID numbers masked (doc) and
  * whole, sealed under the master key (doc_sealed). */

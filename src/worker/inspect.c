@@ -1,7 +1,6 @@
 /* Looking at a token without changing it (inspect): the token's description
  * and URI, and every object visible, with the attributes that show how a key
  * is protected and what each certificate is. */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,13 +8,13 @@
 
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
-#include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
 #include "common/err.h"
 #include "common/log.h"
+#include "ca/certcheck.h"
 #include "worker/ops.h"
 
 #define TEXT_MAX 1024
@@ -42,8 +41,7 @@ cert_fields(const uint8_t *der, size_t len, struct json_object *o)
 {
 	const unsigned char *q = der;
 	X509 *x = NULL;
-	BIGNUM *bn = NULL;
-	char *subj = NULL, *iss = NULL, *ser = NULL, when[32];
+	char *subj = NULL, *iss = NULL, ser[80], when[32];
 	struct tm tm;
 	int rc = 0;
 
@@ -55,26 +53,20 @@ cert_fields(const uint8_t *der, size_t len, struct json_object *o)
 	}
 	subj = name_text(X509_get_subject_name(x));
 	iss = name_text(X509_get_issuer_name(x));
-	if ((bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL)) != NULL &&
-	    (ser = BN_bn2hex(bn)) != NULL) {
-		char *c;
-
-		for (c = ser; *c; c++)
-			*c = (char)tolower((unsigned char)*c);
-	}
+	/* the form the station records serials in: upper case, no leading 00 */
+	if (cert_serial_hex(x, ser, sizeof(ser)) != 0)
+		ser[0] = '\0';
 	memset(&tm, 0, sizeof(tm));
 	if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) != 1 ||
 	    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		when[0] = '\0';
 	if ((rc = rep_string(o, "subject", subj)) != 0 || (rc = rep_string(o, "issuer", iss)) != 0 ||
-	    (rc = rep_string(o, "serial", ser)) != 0 ||
+	    (rc = rep_string(o, "serial", ser[0] ? ser : NULL)) != 0 ||
 	    (rc = rep_string(o, "not_after", when[0] ? when : NULL)) != 0)
 		goto out;
 	rc = 0;
  out:
 	ERR_clear_error();
-	OPENSSL_free(ser);
-	BN_free(bn);
 	free(subj);
 	free(iss);
 	X509_free(x);

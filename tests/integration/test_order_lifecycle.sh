@@ -178,7 +178,7 @@ ctl --json order show "$A" --reveal | grepq '"revealed": *true' || fail "--revea
 
 # ---- the audit log: one row per transition, in order, and it verifies
 [ "$(db "SELECT group_concat(action, ' ') FROM (SELECT action FROM audit WHERE order_id = $A AND action LIKE 'order.%' ORDER BY id)")" = \
-  "order.import order.reject order.edit order.resubmit order.approve order.pay order.deliver order.invoice_request order.reveal order.reveal" ] ||
+  "order.import order.reject order.edit order.resubmit order.approve order.pay order.start_production order.finish_production order.deliver order.invoice_request order.reveal order.reveal" ] ||
 	fail "audit of A: $(db "SELECT group_concat(action, ' ') FROM audit WHERE order_id = $A")"
 [ "$(db "SELECT group_concat(action, ' ') FROM (SELECT action FROM audit WHERE order_id = $F AND action LIKE 'order.%' ORDER BY id)")" = \
   "order.import order.override order.approve" ] || fail "audit of F"
