@@ -21,7 +21,7 @@ static const int rid_weights[17] = {
 
 static const char rid_map[] = "10X98765432";
 
-static void
+static void __attribute__((format(printf, 3, 4)))
 say(char *why, size_t whylen, const char *fmt, ...)
 {
 	va_list ap;

@@ -72,7 +72,7 @@ order_item_profile(const struct order_item *it)
 
 /* ---- messages ---- */
 
-static void
+static void __attribute__((format(printf, 4, 0)))
 vmsg(struct pctx *c, int hard, const char *path, const char *fmt, va_list ap)
 {
 	char *text = NULL, *full = NULL;
