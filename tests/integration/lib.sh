@@ -30,6 +30,19 @@ fail() {
 # grep exits at the first match and cmd then dies writing to the closed pipe.
 grepq() { grep "$@" >/dev/null; }
 
+# expect_exit CODE PATTERN -- command...: the command exits with CODE and
+# says PATTERN (stdout and stderr together).
+expect_exit() {
+	local want=$1 pat=$2 out rc
+	shift 3
+	set +e
+	out=$("$@" 2>&1)
+	rc=$?
+	set -e
+	[ "$rc" = "$want" ] || fail "exit $rc (want $want) from: $* -> $out"
+	grepq -- "$pat" <<<"$out" || fail "message from '$*' lacks '$pat': $out"
+}
+
 ctl() { "$BUILD/ukeyctl" --state "$STATE" "$@"; }
 db() { sqlite3 "$STATE/station.db" "$@"; }
 

@@ -2,17 +2,6 @@
 # arguments, bad input and illegal transitions; --json everywhere.
 . "$(dirname "$0")/lib.sh"
 
-expect_exit() {	# expect_exit CODE PATTERN -- command...
-	local want=$1 pat=$2 out rc
-	shift 3
-	set +e
-	out=$("$@" 2>&1)
-	rc=$?
-	set -e
-	[ "$rc" = "$want" ] || fail "exit $rc (want $want) from: $* -> $out"
-	echo "$out" | grepq -- "$pat" || fail "message from '$*' lacks '$pat': $out"
-}
-
 expect_exit 69 "not running" -- ctl queue
 start_station
 expect_exit 64 "usage" -- ctl order pay 1

@@ -5,16 +5,6 @@
 # named; list filters; ID masking and --reveal; one audit row per transition.
 . "$(dirname "$0")/lib.sh"
 
-expect_exit() {	# expect_exit CODE PATTERN -- command...
-	local want=$1 pat=$2 out rc
-	shift 3
-	set +e
-	out=$("$@" 2>&1)
-	rc=$?
-	set -e
-	[ "$rc" = "$want" ] || fail "exit $rc (want $want) from: $* -> $out"
-	echo "$out" | grepq -- "$pat" || fail "message from '$*' lacks '$pat': $out"
-}
 gen() { python3 "$SRC/tests/integration/orders_gen.py" "$SRC/examples/orders-sample.json" "$@"; }
 state_of() { db "SELECT state FROM orders WHERE id = $1"; }
 id_of() { db "SELECT id FROM orders WHERE portal_ref = '$1'"; }

@@ -6,16 +6,6 @@
 # certificate, or an ambiguous one.
 . "$(dirname "$0")/lib.sh"
 
-expect_exit() {	# expect_exit CODE PATTERN -- command...
-	local want=$1 pat=$2 out rc
-	shift 3
-	set +e
-	out=$("$@" 2>&1)
-	rc=$?
-	set -e
-	[ "$rc" = "$want" ] || fail "exit $rc (want $want) from: $* -> $out"
-	echo "$out" | grepq -- "$pat" || fail "message from '$*' lacks '$pat': $out"
-}
 gen() { python3 "$SRC/tests/integration/orders_gen.py" "$SRC/examples/orders-sample.json" "$@"; }
 id_of() { db "SELECT id FROM orders WHERE portal_ref = '$1'"; }
 pays=100

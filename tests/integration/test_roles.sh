@@ -42,16 +42,6 @@ as() {	# as USER ukeyctl-args...
 	(cd / && runuser -u "$u" -- "$STATE/bin/ukeyctl" --socket "$STATE/ukeyd.sock" "$@")
 }
 
-expect_exit() {	# expect_exit CODE PATTERN -- command...
-	local want=$1 pat=$2 out rc
-	shift 3
-	set +e
-	out=$("$@" 2>&1)
-	rc=$?
-	set -e
-	[ "$rc" = "$want" ] || fail "exit $rc (want $want) from: $* -> $out"
-	echo "$out" | grepq -- "$pat" || fail "message from '$*' lacks '$pat': $out"
-}
 
 denials() {	# denials USER COMMAND: access.denied rows for them
 	db "SELECT count(*) FROM audit WHERE action = 'access.denied' AND actor = '$1'
