@@ -59,6 +59,7 @@ usage(FILE *f)
 	    "          bay take-pin --bay N\n"
 	    "          bay wipe --bay N\n"
 	    "          token inspect --bay N\n"
+	    "          token unblock --bay N [--remark TEXT]  new user PIN (admin)\n"
 	    "          jobs [--state STATE]\n"
 	    "          job abandon ID --remark TEXT\n"
 	    "detection: events [--since SEQ] [--follow]\n"
@@ -787,8 +788,11 @@ cmd_bay(int argc, char **argv)
 			putchar('\n');
 			secure_wipe(txt, len);
 		} else if (ex == EXIT_OK) {
-			printf("token %s initial user PIN: %s\n(shown once: put it in the PIN letter now)\n",
+			const char *kind = json_object_get_string(json_object_object_get(res, "kind"));
+
+			printf("token %s %s user PIN: %s\n(shown once: put it in the PIN letter now)\n",
 			    json_object_get_string(json_object_object_get(res, "token_serial")),
+			    kind && strcmp(kind, "unblock") == 0 ? "new" : "initial",
 			    json_object_get_string(pin));
 		}
 		fflush(stdout);
@@ -1447,6 +1451,31 @@ main(int argc, char **argv)
 		}
 		json_object_object_add(args, "bay", json_object_new_int64(o.bay));
 		return simple("token.inspect", args, NULL, NULL);
+	}
+	if (strcmp(cmd, "token") == 0 && argc > 1 && strcmp(argv[1], "unblock") == 0) {
+		struct json_object *args = json_object_new_object(), *rep, *res;
+		int ex;
+
+		if (parse_opts(argc - 1, argv + 1, &o, "br") != argc - 1 || !need("--bay N", o.bay > 0)) {
+			json_object_put(args);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		json_object_object_add(args, "bay", json_object_new_int64(o.bay));
+		if (o.remark)
+			json_object_object_add(args, "remark", json_object_new_string(o.remark));
+		if ((ex = run("token.unblock", args, &rep, &res)) == EXIT_OK) {
+			if (want_json)
+				print_json(res);
+			else
+				printf("token %s: new user PIN set%s; show it once with: ukeyctl bay"
+				    " take-pin --bay %lld\n",
+				    json_object_get_string(json_object_object_get(res, "token_serial")),
+				    json_object_get_boolean(json_object_object_get(res, "was_locked")) ?
+				    " (it was locked)" : "", (long long)o.bay);
+		}
+		json_object_put(rep);
+		return ex;
 	}
 	if (strcmp(cmd, "ca") == 0 && argc == 2 && strcmp(argv[1], "show") == 0) {
 		struct json_object *rep, *res;

@@ -65,6 +65,7 @@ worker_stop(struct station *s, struct bay *b)
 	framer_free(&b->in);
 	b->pending_op[0] = '\0';
 	b->pending_cb = NULL;
+	secret_clear(&b->unblock_pin);	/* an unblock under way ends with its worker */
 	if (b->waiting_client) {
 		control_reply_deferred(s, b->waiting_client, UKEY_ERR_REMOVED,
 		    "the bay's token or worker went away", NULL);
@@ -278,6 +279,8 @@ bay_token_left(struct station *s, struct bay *b)
 	secret_clear(&b->user_pin);
 	secret_clear(&b->so_pin);
 	secret_clear(&b->wipe_so);
+	secret_clear(&b->unblock_pin);
+	b->pin_unblocked = 0;
 	station_audit(s, b->operator_name, "bay.token_left", 0, 0, 0,
 	    b->token_serial[0] ? b->token_serial : NULL, b->name, NULL);
 	json_object_put(b->token);
@@ -446,6 +449,7 @@ bay_shutdown_all(struct station *s)
 		secret_clear(&s->bays[i].user_pin);
 		secret_clear(&s->bays[i].so_pin);
 		secret_clear(&s->bays[i].wipe_so);
+		secret_clear(&s->bays[i].unblock_pin);
 		json_object_put(s->bays[i].token);
 		s->bays[i].token = NULL;
 	}

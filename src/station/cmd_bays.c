@@ -43,17 +43,22 @@ cmd_bay_take_pin(struct request *r, struct json_object **result)
 	if ((rc = bay_arg(r, &b)) != 0)
 		return rc;
 	if (b->user_pin.p == NULL || b->job_id != 0 || b->state != BAY_DONE)
-		return req_fail(r, UKEY_ERR_STATE, "bay %d: no initial user PIN to show (it is shown"
-		    " once, after the token is issued)", b->index);
+		return req_fail(r, UKEY_ERR_STATE, "bay %d: no user PIN to show (it is shown once,"
+		    " after the token is issued or unblocked)", b->index);
 	*result = json_object_new_object();
 	json_object_object_add(*result, "bay", json_object_new_int(b->index));
 	json_object_object_add(*result, "token_serial", json_object_new_string(b->token_serial));
+	/* initial: the PIN a job gave the token; unblock: token.unblock's */
+	json_object_object_add(*result, "kind",
+	    json_object_new_string(b->pin_unblocked ? "unblock" : "initial"));
 	/* the one time a PIN crosses the socket: the operator prints the PIN letter */
 	json_object_object_add(*result, "user_pin",
 	    json_object_new_string_len((const char *)b->user_pin.p, (int)b->user_pin.len));
 	secret_clear(&b->user_pin);
-	station_audit(r->s, r->c->user, "bay.pin_shown", 0, 0, b->last_job_id, b->token_serial,
-	    b->name, NULL);
+	station_audit(r->s, r->c->user, "bay.pin_shown", 0, 0, b->pin_unblocked ? 0 :
+	    b->last_job_id, b->token_serial, b->name,
+	    json_object_new_string(b->pin_unblocked ? "unblock" : "initial"));
+	b->pin_unblocked = 0;
 	return 0;
 }
 

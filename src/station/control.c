@@ -55,6 +55,7 @@ static const struct command {
 	{ "sim.plug", cmd_sim_plug, OPERATOR },
 	{ "sim.unplug", cmd_sim_unplug, OPERATOR },
 	{ "token.inspect", cmd_token_inspect, OPERATOR },
+	{ "token.unblock", cmd_token_unblock, ADMIN },
 	{ "job.list", cmd_job_list, READ },
 	{ "job.abandon", cmd_job_abandon, OPERATOR },
 	{ "audit.serials", cmd_audit_serials, AUDITOR },

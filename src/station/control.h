@@ -56,6 +56,9 @@ int cmd_token_inspect(struct request *r, struct json_object **result);
 int cmd_job_list(struct request *r, struct json_object **result);
 int cmd_job_abandon(struct request *r, struct json_object **result);
 
+/* unblock.c */
+int cmd_token_unblock(struct request *r, struct json_object **result);
+
 /* cmd_audit.c */
 int cmd_audit_serials(struct request *r, struct json_object **result);
 int cmd_audit_verify(struct request *r, struct json_object **result);

@@ -103,8 +103,8 @@ job_blob_from_hex(struct json_object *row, const char *key, uint8_t **out, size_
 	return hex_decode(hex, out, len);
 }
 
-static int
-unseal_pin(struct station *s, struct json_object *row, const char *key, const char *aad,
+int
+job_unseal_pin(struct station *s, struct json_object *row, const char *key, const char *aad,
     struct secret *pin)
 {
 	uint8_t *blob = NULL, *plain = NULL;
@@ -298,6 +298,7 @@ bay_job_started(struct bay *b, int64_t job_id)
 {
 	b->job_id = job_id;
 	b->ca_attempts = 0;
+	b->pin_unblocked = 0;	/* the PIN to show from now on is this job's */
 	b->started_ms = now_ms();
 	if (b->arrived_ms > 0) {
 		b->arrival_to_job_ms = b->started_ms - b->arrived_ms;
@@ -361,7 +362,7 @@ job_resume(struct station *s, struct bay *b, int64_t job_id)
 	secret_clear(&b->user_pin);
 	secret_clear(&b->so_pin);
 	secret_clear(&b->wipe_so);
-	if ((rc = unseal_pin(s, job, "user_pin_enc", aad, &b->user_pin)) != 0)
+	if ((rc = job_unseal_pin(s, job, "user_pin_enc", aad, &b->user_pin)) != 0)
 		goto out;
 	st = resume_step(s, job_id);
 	if (st == STEP_INIT_TOKEN) {
@@ -369,7 +370,7 @@ job_resume(struct station *s, struct bay *b, int64_t job_id)
 		    "initialized"));
 		const char *label = jstr(b->token, "label");
 
-		if ((rc = unseal_pin(s, job, "so_pin_enc", aad, &b->so_pin)) != 0)
+		if ((rc = job_unseal_pin(s, job, "so_pin_enc", aad, &b->so_pin)) != 0)
 			goto out;
 		if (initialized && label != NULL && strcmp(label, jstr(job, "label")) == 0) {
 			/* the interrupted C_InitToken went through: its SO PIN is the job's */
@@ -381,7 +382,7 @@ job_resume(struct station *s, struct bay *b, int64_t job_id)
 			    " AND serial = ? AND so_pin_enc IS NOT NULL", "tt", b->profile->name,
 			    b->token_serial);
 			if (rc == 0)
-				rc = unseal_pin(s, tokrow, "so_pin_enc", aad, &b->wipe_so);
+				rc = job_unseal_pin(s, tokrow, "so_pin_enc", aad, &b->wipe_so);
 		}
 		if (rc != 0)
 			goto out;
@@ -609,7 +610,7 @@ token_refusal(struct station *s, struct bay *b, char *why, size_t whylen)
 		rc = store_row(s->st, &tok, "SELECT so_pin_enc FROM tokens WHERE id = ?", "i",
 		    jint(known, "id"));
 		if (rc == 0) {
-			rc = unseal_pin(s, tok, "so_pin_enc", aad, &b->wipe_so);
+			rc = job_unseal_pin(s, tok, "so_pin_enc", aad, &b->wipe_so);
 			json_object_put(tok);
 		}
 		if (rc != 0)
@@ -618,6 +619,14 @@ token_refusal(struct station *s, struct bay *b, char *why, size_t whylen)
 	}
 	json_object_put(known);
 	return rc;
+}
+
+int
+job_new_user_pin(const struct fw_profile *p, struct secret *pin)
+{
+	if (p->user_pin_random)
+		return secret_random_digits(pin, (size_t)p->user_pin_length);
+	return secret_set(pin, p->initial_user_pin, strlen(p->initial_user_pin));
 }
 
 static int
@@ -717,11 +726,7 @@ job_start_if_possible(struct station *s, struct bay *b)
 	}
 	if (rc != 0)
 		goto out;
-	if (b->profile->user_pin_random)
-		rc = secret_random_digits(&user, (size_t)b->profile->user_pin_length);
-	else
-		rc = secret_set(&user, b->profile->initial_user_pin, strlen(b->profile->initial_user_pin));
-	if (rc != 0)
+	if ((rc = job_new_user_pin(b->profile, &user)) != 0)
 		goto out;
 
 	store_now(now);

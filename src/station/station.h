@@ -92,6 +92,10 @@ struct bay {
 	struct secret user_pin;		/* held until shown once (bay.take_pin) */
 	struct secret so_pin;		/* the SO PIN this job sets */
 	struct secret wipe_so;		/* current SO PIN when re-initialising */
+	int pin_unblocked;		/* user_pin is an unblock's new PIN, not a job's */
+	struct secret unblock_pin;	/* new user PIN while token.unblock runs */
+	char unblock_actor[64];		/* who asked for the unblock under way */
+	char unblock_remark[512];	/* and why ("" if not said) */
 	int64_t started_ms;
 	double last_job_seconds;
 	char operator_name[64];	/* who put the token in */
@@ -175,6 +179,14 @@ void job_on_token_left(struct station *s, struct bay *b, const char *why);
  * the job is not suspended. */
 int job_abandon(struct station *s, int64_t job_id, const char *who, const char *remark);
 int job_recover_all(struct station *s);
+/* A new user PIN by the profile's rules ([pin] user_pin_policy): random
+ * digits of user_pin_length, or the profile's fixed initial PIN. The job's
+ * initial PIN and an unblock's new PIN both come from here. */
+int job_new_user_pin(const struct fw_profile *p, struct secret *pin);
+/* Opens the sealed PIN in column key of row (hex, as store rows give it)
+ * under aad into pin. UKEY_ERR_NOTFOUND when the column is NULL. */
+int job_unseal_pin(struct station *s, struct json_object *row, const char *key, const char *aad,
+    struct secret *pin);
 void job_retry(struct station *s, struct bay *b);
 
 /* detect.c: detection sources and the event stream. */

@@ -28,6 +28,7 @@ static const struct {
 	{ "write_cert", op_write_cert },
 	{ "read_back", op_read_back },
 	{ "inspect", op_inspect },
+	{ "unblock", op_unblock },
 };
 
 static void

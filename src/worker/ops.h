@@ -27,6 +27,7 @@ int op_make_csr(struct p11 *p, struct json_object *req, struct json_object *rep)
 int op_write_cert(struct p11 *p, struct json_object *req, struct json_object *rep);
 int op_read_back(struct p11 *p, struct json_object *req, struct json_object *rep);
 int op_inspect(struct p11 *p, struct json_object *req, struct json_object *rep);
+int op_unblock(struct p11 *p, struct json_object *req, struct json_object *rep);
 
 /* --- request fields (req.c) --- */
 

@@ -1,5 +1,6 @@
-/* What a token says about itself (probe), its RFC 7512 name, and putting a
- * blank token into service (init_token: label, SO PIN, user PIN). */
+/* What a token says about itself (probe), its RFC 7512 name, putting a
+ * blank token into service (init_token: label, SO PIN, user PIN), and giving
+ * it a new user PIN with the SO PIN (unblock). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -451,5 +452,86 @@ op_init_token(struct p11 *p, struct json_object *req, struct json_object *rep)
 	secret_clear(&so_pin);
 	secret_clear(&user_pin);
 	secret_clear(&old_so_pin);
+	return rc;
+}
+
+/* A failed C_Login(SO) in words an administrator can act on; the CKR name
+ * stays in the message and in the reply's ckr field. */
+static void
+so_login_message(struct p11 *p, CK_RV rv)
+{
+	const char *what = NULL;
+
+	if (rv == CKR_PIN_INCORRECT)
+		what = "the station's SO PIN for this token is wrong";
+	else if (rv == CKR_PIN_LOCKED)
+		what = "SO PIN locked: the token cannot be unblocked";
+	if (what != NULL && p->err_ckr != NULL)
+		snprintf(p->err_msg, sizeof(p->err_msg), "C_Login(SO): %s: %s", p->err_ckr, what);
+}
+
+int
+op_unblock(struct p11 *p, struct json_object *req, struct json_object *rep)
+{
+	struct secret so_pin = { 0 }, user_pin = { 0 };
+	CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+	CK_TOKEN_INFO ti;
+	struct json_object *t = NULL;
+	char serial[17];
+	int rc, logged_in = 0;
+	CK_RV rv;
+
+	if ((rc = req_pin(p, req, "so_pin", 1, &so_pin)) != 0 ||
+	    (rc = req_pin(p, req, "user_pin", 1, &user_pin)) != 0)
+		goto out;
+	if ((rc = p11_ensure_slot(p, &ti)) != 0)
+		goto out;
+	p11_text(serial, sizeof(serial), ti.serialNumber, sizeof(ti.serialNumber));
+	if (!(ti.flags & CKF_TOKEN_INITIALIZED)) {
+		rc = p11_error(p, UKEY_ERR_STATE, "token '%s' is not initialised: there is no user PIN"
+		    " to unblock", serial);
+		goto out;
+	}
+	if ((rc = check_pin_len(p, &ti, "user_pin", &user_pin)) != 0)
+		goto out;
+	/* each try with a wrong SO PIN brings a real token closer to being
+	 * lost for good: a token that already says its SO PIN is locked is
+	 * not asked */
+	if (ti.flags & CKF_SO_PIN_LOCKED) {
+		rc = p11_error(p, UKEY_ERR_PIN, "token '%s' reports CKF_SO_PIN_LOCKED: SO PIN locked:"
+		    " the token cannot be unblocked", serial);
+		goto out;
+	}
+	if ((rc = p11_session_open(p, 1, CKU_SO, NULL, &s)) != 0)
+		goto out;
+	rv = p->f->C_Login(s, CKU_SO, so_pin.p, (CK_ULONG)so_pin.len);
+	if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
+		rc = p11_fail(p, "C_Login(SO)", rv);
+		so_login_message(p, rv);
+		goto out;
+	}
+	logged_in = 1;
+	/* C_InitPIN as SO sets a new user PIN and, on tokens that count
+	 * failures, clears the user PIN's lock; keys and certificates stay */
+	if ((rv = p->f->C_InitPIN(s, user_pin.p, (CK_ULONG)user_pin.len)) != CKR_OK) {
+		rc = p11_fail(p, "C_InitPIN", rv);
+		goto out;
+	}
+	p11_session_close(p, s, logged_in);
+	s = CK_INVALID_HANDLE;
+	logged_in = 0;
+	if ((rc = p11_ensure_slot(p, &ti)) != 0 || (rc = token_json(&ti, &t)) != 0)
+		goto out;
+	rc = rep_take(rep, "token", t);
+	t = NULL;
+	if (rc != 0)
+		goto out;
+	log_info("token '%s': user PIN set by the SO", serial);
+	rc = 0;
+ out:
+	json_object_put(t);
+	p11_session_close(p, s, logged_in);
+	secret_clear(&so_pin);
+	secret_clear(&user_pin);
 	return rc;
 }
