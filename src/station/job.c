@@ -737,9 +737,11 @@ job_start_if_possible(struct station *s, struct bay *b)
 	    " 'claimed', 'running', ?, ?, ?, ?, ?, ?)", "ittttbtttt", unit_id, b->name,
 	    b->profile->name, b->token_serial[0] ? b->token_serial : NULL, certprof_key_alg(p),
 	    subject, subject_len, label, b->operator_name[0] ? b->operator_name : "ukeyd", now, now);
+	if (rc != 0)
+		goto rollback;
 	job_id = store_last_id(s->st);
 	snprintf(aad, sizeof(aad), "job:%lld", (long long)job_id);
-	if (rc == 0 && ((rc = seal_pin(s, &so, aad, &so_enc, &so_len)) != 0 ||
+	if (((rc = seal_pin(s, &so, aad, &so_enc, &so_len)) != 0 ||
 	    (rc = seal_pin(s, &user, aad, &user_enc, &user_len)) != 0))
 		goto rollback;
 	if (rc == 0)
