@@ -1,35 +1,3 @@
-/* libFuzzer harness: the CSV order file reader (order_file_read) on
- * arbitrary bytes; every order it accepts must also write back to JSON that
- * parses again, and everything is freed. */
-#include <stddef.h>
-#include <stdint.h>
-#include <stdlib.h>
-
-#include "orders/order.h"
-
-/* A fixed "now" keeps birth-date checks reproducible between runs. */
-#define FUZZ_NOW ((time_t)1795000000)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	struct order_file *f = NULL;
-	size_t i;
-
-	if (order_file_read((const char *)data, size, ORDER_FILE_CSV, FUZZ_NOW, &f) != 0)
-		return 0;
-	for (i = 0; i < f->n; i++) {
-		struct order *o = NULL;
-
-		if (f->entries[i].order == NULL)
-			continue;
-		/* the normalized form of a valid order is itself a valid order */
-		if (order_from_json(f->entries[i].order, FUZZ_NOW, &o, NULL) != 0)
-			abort();
-		order_free(o);
-	}
-	order_file_free(f);
-	return 0;
-}
+/* libFuzzer harness: the CSV order file reader (see fuzz_order_file.h). */
+#define FUZZ_ORDER_FORMAT ORDER_FILE_CSV
+#include "fuzz_order_file.h"
