@@ -24,6 +24,7 @@
 #include "ca/ca_impl.h"
 #include "ca/certcheck.h"
 #include "common/err.h"
+#include "common/keyfile.h"
 #include "common/log.h"
 
 #define CA_YEARS 20
@@ -56,17 +57,6 @@ static const char *const revoke_reasons[] = {
 	"cessationOfOperation", "certificateHold", "privilegeWithdrawn",
 };
 
-static void
-log_ossl(const char *what)
-{
-	unsigned long e = ERR_get_error();
-	char buf[256];
-
-	ERR_error_string_n(e, buf, sizeof(buf));
-	log_error("%s: %s", what, e ? buf : "failed");
-	ERR_clear_error();
-}
-
 static int
 db_exec(sqlite3 *db, const char *sql)
 {
@@ -90,82 +80,6 @@ now_iso(char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* Fsyncs a directory so a rename in it survives a crash. */
-static void
-sync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd >= 0) {
-		if (fsync(fd) != 0)
-			log_warn("fsync(%s): %s", dir, strerror(errno));
-		close(fd);
-	}
-}
-
-/* Writes a PEM file through "<path>.tmp" + fsync + rename, so that a crash
- * leaves either no file or a whole one. is_key selects the private key. */
-static int
-write_pem_atomic(const char *dir, const char *path, mode_t mode, EVP_PKEY *key, X509 *cert)
-{
-	char *tmp = NULL;
-	FILE *f = NULL;
-	int fd = -1, rc, ok;
-
-	if (asprintf(&tmp, "%s.tmp", path) < 0) {
-		tmp = NULL;
-		rc = UKEY_ERR_NOMEM;
-		goto out;
-	}
-	(void)unlink(tmp);	/* a leftover from a crash mid-write */
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)) < 0) {
-		log_error("open(%s): %s", tmp, strerror(errno));
-		rc = UKEY_ERR_IO;
-		goto out;
-	}
-	if ((f = fdopen(fd, "w")) == NULL) {
-		log_error("fdopen(%s): %s", tmp, strerror(errno));
-		rc = UKEY_ERR_IO;
-		goto out;
-	}
-	fd = -1;	/* f owns it */
-	ok = key != NULL ? PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL)
-			 : PEM_write_X509(f, cert);
-	if (ok != 1) {
-		log_ossl("PEM_write");
-		rc = UKEY_ERR_CRYPTO;
-		goto out;
-	}
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-		log_error("write(%s): %s", tmp, strerror(errno));
-		rc = UKEY_ERR_IO;
-		goto out;
-	}
-	ok = fclose(f);
-	f = NULL;
-	if (ok != 0) {
-		log_error("close(%s): %s", tmp, strerror(errno));
-		rc = UKEY_ERR_IO;
-		goto out;
-	}
-	if (rename(tmp, path) != 0) {
-		log_error("rename(%s, %s): %s", tmp, path, strerror(errno));
-		rc = UKEY_ERR_IO;
-		goto out;
-	}
-	sync_dir(dir);
-	rc = 0;
- out:
-	if (f != NULL)
-		fclose(f);
-	if (fd >= 0)
-		close(fd);
-	if (rc != 0 && tmp != NULL)
-		(void)unlink(tmp);
-	free(tmp);
-	return rc;
-}
-
 /* Draws a positive, non-zero serial of SERIAL_BYTES random bytes. */
 static int
 draw_serial(BIGNUM **out)
@@ -177,7 +91,7 @@ draw_serial(BIGNUM **out)
 	*out = NULL;
 	do {
 		if (RAND_bytes(buf, sizeof(buf)) != 1) {
-			log_ossl("RAND_bytes");
+			log_openssl("RAND_bytes");
 			rc = UKEY_ERR_CRYPTO;
 			goto out;
 		}
@@ -202,7 +116,7 @@ add_ext(X509 *cert, X509V3_CTX *ctx, int nid, const char *value)
 	int ok;
 
 	if ((ext = X509V3_EXT_conf_nid(NULL, ctx, nid, value)) == NULL) {
-		log_ossl(OBJ_nid2sn(nid));
+		log_openssl(OBJ_nid2sn(nid));
 		return UKEY_ERR_CRYPTO;
 	}
 	ok = X509_add_ext(cert, ext, -1);
@@ -232,7 +146,7 @@ cert_frame(X509 *cert, const BIGNUM *serial, const X509_NAME *issuer, const X509
 	    X509_set_issuer_name(cert, issuer) != 1 || X509_set_subject_name(cert, subject) != 1 ||
 	    X509_set1_notBefore(cert, nb) != 1 || X509_set1_notAfter(cert, na) != 1 ||
 	    X509_set_pubkey(cert, pub) != 1) {
-		log_ossl("X509_set_*");
+		log_openssl("X509_set_*");
 		rc = UKEY_ERR_CRYPTO;
 		goto out;
 	}
@@ -268,7 +182,7 @@ make_ca_cert(EVP_PKEY *key, const EVP_MD *md, const char *name, X509 **out)
 				       (const unsigned char *)"CN", -1, -1, 0) != 1 ||
 	    X509_NAME_add_entry_by_NID(subj, NID_commonName, MBSTRING_UTF8,
 				       (const unsigned char *)cn, -1, -1, 0) != 1) {
-		log_ossl("X509_NAME_add_entry_by_NID");
+		log_openssl("X509_NAME_add_entry_by_NID");
 		rc = UKEY_ERR_INVAL;
 		goto out;
 	}
@@ -281,7 +195,7 @@ make_ca_cert(EVP_PKEY *key, const EVP_MD *md, const char *name, X509 **out)
 	    (rc = add_ext(cert, &ctx, NID_subject_key_identifier, "hash")) != 0)
 		goto out;
 	if (X509_sign(cert, key, md) <= 0) {
-		log_ossl("X509_sign");
+		log_openssl("X509_sign");
 		rc = UKEY_ERR_CRYPTO;
 		goto out;
 	}
@@ -313,7 +227,7 @@ load_key(const char *path, EVP_PKEY **out)
 	*out = PEM_read_PrivateKey(f, NULL, NULL, NULL);
 	fclose(f);
 	if (*out == NULL) {
-		log_ossl(path);
+		log_openssl(path);
 		return UKEY_ERR_CRYPTO;
 	}
 	return 0;
@@ -331,7 +245,7 @@ load_cert(const char *path, X509 **out)
 	*out = PEM_read_X509(f, NULL, NULL, NULL);
 	fclose(f);
 	if (*out == NULL) {
-		log_ossl(path);
+		log_openssl(path);
 		return UKEY_ERR_CRYPTO;
 	}
 	return 0;
@@ -450,11 +364,11 @@ ca_embedded_open(const char *dir, const char *name, struct ca **out)
 			goto out;
 		}
 		if ((e->key = EVP_EC_gen("P-384")) == NULL) {
-			log_ossl("EVP_EC_gen(P-384)");
+			log_openssl("EVP_EC_gen(P-384)");
 			rc = UKEY_ERR_CRYPTO;
 			goto out;
 		}
-		if ((rc = write_pem_atomic(dir, keypath, 0600, e->key, NULL)) != 0)
+		if ((rc = pem_write_atomic(keypath, 0600, e->key, 1, NULL)) != 0)
 			goto out;
 		log_info("created CA key %s (EC P-384)", keypath);
 	}
@@ -472,7 +386,7 @@ ca_embedded_open(const char *dir, const char *name, struct ca **out)
 		/* Also reached when a crash came between writing the key and the
 		 * certificate: the key is kept, the certificate made now. */
 		if ((rc = make_ca_cert(e->key, e->md, name, &ca->cert)) != 0 ||
-		    (rc = write_pem_atomic(dir, crtpath, 0644, NULL, ca->cert)) != 0)
+		    (rc = pem_write_atomic(crtpath, 0644, NULL, 0, ca->cert)) != 0)
 			goto out;
 		log_info("created CA certificate %s", crtpath);
 	}
@@ -622,7 +536,7 @@ find_request(struct embedded *e, const char *request_key, X509 **out)
 	}
 	der = sqlite3_column_blob(st, 0);
 	if ((*out = d2i_X509(NULL, &der, sqlite3_column_bytes(st, 0))) == NULL) {
-		log_ossl("d2i_X509 (stored certificate)");
+		log_openssl("d2i_X509 (stored certificate)");
 		rc = UKEY_ERR_DB;
 		goto out;
 	}
@@ -672,7 +586,7 @@ add_gm_identity(X509 *cert, const char *oid, const char *value)
 	    (os = ASN1_OCTET_STRING_new()) == NULL || ASN1_OCTET_STRING_set(os, der, len) != 1 ||
 	    (ext = X509_EXTENSION_create_by_OBJ(NULL, obj, 0, os)) == NULL ||
 	    X509_add_ext(cert, ext, -1) != 1) {
-		log_ossl("GM/T identity extension");
+		log_openssl("GM/T identity extension");
 		rc = UKEY_ERR_CRYPTO;
 		goto out;
 	}
@@ -743,7 +657,7 @@ build_cert(struct ca *ca, struct embedded *e, const struct ca_request *req, EVP_
 	    (rc = add_gm_identity(cert, certprof_gm_identity_oid(p), req->gm_identity_value)) != 0)
 		goto out;
 	if (X509_sign(cert, e->key, e->md) <= 0) {
-		log_ossl("X509_sign");
+		log_openssl("X509_sign");
 		rc = UKEY_ERR_CRYPTO;
 		goto out;
 	}
@@ -871,7 +785,7 @@ embedded_issue(struct ca *ca, const struct ca_request *req, X509 **out)
 		/* Test hook: certify a key nobody holds, as a broken CA would. */
 		throwaway = EVP_PKEY_is_a(csr_pub, "RSA") ? EVP_RSA_gen(2048) : EVP_EC_gen("P-256");
 		if (throwaway == NULL) {
-			log_ossl("throwaway key");
+			log_openssl("throwaway key");
 			rc = UKEY_ERR_CRYPTO;
 			goto out;
 		}

@@ -11,6 +11,7 @@
 #include <openssl/rand.h>
 
 #include "common/err.h"
+#include "common/keyfile.h"
 #include "common/log.h"
 #include "common/seal.h"
 #include "common/secret.h"
@@ -22,7 +23,6 @@
 int
 seal_key_load(const char *path, uint8_t key[SEAL_KEY_LEN])
 {
-	char tmp[4096];
 	struct stat sb;
 	ssize_t n;
 	int fd = -1, rc;
@@ -45,18 +45,8 @@ seal_key_load(const char *path, uint8_t key[SEAL_KEY_LEN])
 	}
 	if (RAND_bytes(key, SEAL_KEY_LEN) != 1)
 		return UKEY_ERR_CRYPTO;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
-		log_error("create %s: %s", tmp, strerror(errno));
-		return UKEY_ERR_IO;
-	}
-	if (write(fd, key, SEAL_KEY_LEN) != SEAL_KEY_LEN || fsync(fd) != 0 ||
-	    rename(tmp, path) != 0) {
-		log_error("write %s: %s", path, strerror(errno));
-		unlink(tmp);
-		rc = UKEY_ERR_IO;
+	if ((rc = file_write_atomic(path, key, SEAL_KEY_LEN, 0600)) != 0)
 		goto out;
-	}
 	log_info("created station master key %s", path);
 	rc = 0;
  out:

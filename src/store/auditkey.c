@@ -13,122 +13,37 @@
 #include <openssl/x509.h>
 
 #include "common/err.h"
+#include "common/keyfile.h"
 #include "common/log.h"
 #include "common/secret.h"
 #include "store/auditkey.h"
-
-static void
-log_ssl(const char *what)
-{
-	unsigned long e = ERR_get_error();
-	char buf[256];
-
-	ERR_error_string_n(e, buf, sizeof(buf));
-	log_error("%s: %s", what, e ? buf : "failed");
-	ERR_clear_error();
-}
-
-/* Writes text to path through path.tmp, fsync and rename, with the given mode. */
-static int
-write_file(const char *path, const char *text, size_t len, mode_t mode)
-{
-	char tmp[4200];
-	int fd, rc = 0;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	unlink(tmp);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)) < 0) {
-		log_error("create %s: %s", tmp, strerror(errno));
-		return UKEY_ERR_IO;
-	}
-	if (fchmod(fd, mode) != 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) != 0 ||
-	    rename(tmp, path) != 0) {
-		log_error("write %s: %s", path, strerror(errno));
-		unlink(tmp);
-		rc = UKEY_ERR_IO;
-	}
-	close(fd);
-	return rc;
-}
-
-/* PEM of a key's public or private half, malloc'd. */
-static int
-key_pem(EVP_PKEY *key, int private, char **out, size_t *outlen)
-{
-	BIO *bio = BIO_new(BIO_s_mem());
-	BUF_MEM *mem;
-	int ok;
-
-	*out = NULL;
-	if (bio == NULL)
-		return UKEY_ERR_NOMEM;
-	ok = private ? PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) :
-	    PEM_write_bio_PUBKEY(bio, key);
-	if (ok != 1) {
-		log_ssl(private ? "PEM_write_bio_PrivateKey" : "PEM_write_bio_PUBKEY");
-		BIO_free(bio);
-		return UKEY_ERR_CRYPTO;
-	}
-	BIO_get_mem_ptr(bio, &mem);
-	if ((*out = malloc(mem->length + 1)) != NULL) {
-		memcpy(*out, mem->data, mem->length);
-		(*out)[mem->length] = '\0';
-		*outlen = mem->length;
-	}
-	/* the memory BIO held the private key's PEM: wipe it before it is freed */
-	secure_wipe(mem->data, mem->length);
-	BIO_free(bio);
-	return *out ? 0 : UKEY_ERR_NOMEM;
-}
 
 int
 audit_pubkey_pem(EVP_PKEY *key, char **pem)
 {
 	size_t n;
 
-	return key_pem(key, 0, pem, &n);
-}
-
-static int
-write_pub(EVP_PKEY *key, const char *path)
-{
-	char *pem = NULL;
-	size_t n = 0;
-	int rc;
-
-	if ((rc = key_pem(key, 0, &pem, &n)) == 0)
-		rc = write_file(path, pem, n, 0644);
-	free(pem);
-	return rc;
+	return pem_text(key, 0, NULL, pem, &n);
 }
 
 static int
 create_key(const char *path, const char *pubpath, EVP_PKEY **out)
 {
-	EVP_PKEY *key = NULL;
-	char *pem = NULL;
-	size_t n = 0;
+	EVP_PKEY *key;
 	int rc;
 
 	if ((key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")) == NULL) {
-		log_ssl("EVP_PKEY_Q_keygen ED25519");
+		log_openssl("EVP_PKEY_Q_keygen ED25519");
 		return UKEY_ERR_CRYPTO;
 	}
-	if ((rc = key_pem(key, 1, &pem, &n)) != 0 ||
-	    (rc = write_file(path, pem, n, 0600)) != 0 ||
-	    (rc = write_pub(key, pubpath)) != 0)
-		goto out;
+	if ((rc = pem_write_atomic(path, 0600, key, 1, NULL)) != 0 ||
+	    (rc = pem_write_atomic(pubpath, 0644, key, 0, NULL)) != 0) {
+		EVP_PKEY_free(key);
+		return rc;
+	}
 	log_info("created audit signing key %s (public key %s)", path, pubpath);
 	*out = key;
-	key = NULL;
-	rc = 0;
- out:
-	if (pem != NULL) {
-		secure_wipe(pem, n);
-		free(pem);
-	}
-	EVP_PKEY_free(key);
-	return rc;
+	return 0;
 }
 
 int
@@ -161,12 +76,12 @@ audit_key_load(const char *keydir, EVP_PKEY **out)
 	key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
 	fclose(f);
 	if (key == NULL || EVP_PKEY_get_id(key) != EVP_PKEY_ED25519) {
-		log_ssl(path);
+		log_openssl(path);
 		log_error("%s: not an Ed25519 private key in PEM", path);
 		rc = UKEY_ERR_CRYPTO;
 		goto out;
 	}
-	if (access(pubpath, F_OK) != 0 && (rc = write_pub(key, pubpath)) != 0)
+	if (access(pubpath, F_OK) != 0 && (rc = pem_write_atomic(pubpath, 0644, key, 0, NULL)) != 0)
 		goto out;
 	*out = key;
 	key = NULL;
@@ -209,7 +124,7 @@ audit_key_id(EVP_PKEY *key, char out[AUDIT_KEY_ID_LEN + 1])
 
 	out[0] = '\0';
 	if ((n = i2d_PUBKEY(key, &der)) <= 0) {
-		log_ssl("i2d_PUBKEY");
+		log_openssl("i2d_PUBKEY");
 		return UKEY_ERR_CRYPTO;
 	}
 	if (EVP_Digest(der, (size_t)n, md, &mdlen, EVP_sha256(), NULL) != 1) {
@@ -236,7 +151,7 @@ audit_sign(EVP_PKEY *key, const char *msg, size_t len, char **sig_hex)
 	/* Ed25519 signs the message itself (no separate digest: md is NULL) */
 	if (md == NULL || EVP_DigestSignInit(md, NULL, NULL, NULL, key) != 1 ||
 	    EVP_DigestSign(md, sig, &siglen, (const unsigned char *)msg, len) != 1) {
-		log_ssl("EVP_DigestSign");
+		log_openssl("EVP_DigestSign");
 		goto out;
 	}
 	rc = (*sig_hex = hex_encode(sig, siglen)) != NULL ? 0 : UKEY_ERR_NOMEM;
