@@ -1,7 +1,9 @@
 /* Database migrations: a station database made by an older version (schema
  * 1, with orders, units, jobs and the rows that reference them) is brought to
  * the current schema with every row and reference intact, and the rebuilt
- * jobs table takes the new job state. */
+ * jobs table takes the new job state; one from schema 2 gains the order
+ * lifecycle's columns and tables with its rows intact and the new rules
+ * enforced. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +29,32 @@ exec_ok(sqlite3 *db, const char *sql)
 		fail_msg("%s: %s", sql, msg);
 }
 
+/* A database as version `version` of the station left it: the migrations up
+ * to that version applied and recorded, nothing after. */
+static sqlite3 *
+old_database(const char *path, int version)
+{
+	const struct migration *m;
+	char sql[160];
+	sqlite3 *db;
+	size_t n;
+	int i;
+
+	m = schema_migrations(&n);
+	assert_true(n >= (size_t)version + 1);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	exec_ok(db, "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, what TEXT NOT NULL,"
+	    " applied_at TEXT NOT NULL)");
+	for (i = 0; i < version; i++) {
+		assert_int_equal(m[i].version, i + 1);
+		exec_ok(db, m[i].sql);
+		snprintf(sql, sizeof(sql), "INSERT INTO schema_migrations VALUES (%d, 'v%d',"
+		    " '2026-11-20T00:00:00Z')", i + 1, i + 1);
+		exec_ok(db, sql);
+	}
+	return db;
+}
+
 static void
 test_migrate_from_v1(void **state)
 {
@@ -41,13 +69,8 @@ test_migrate_from_v1(void **state)
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/station.db", dir);
 	m = schema_migrations(&n);
-	assert_true(n >= 2);
 	/* what version 1 of the station left behind */
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	exec_ok(db, "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, what TEXT NOT NULL,"
-	    " applied_at TEXT NOT NULL)");
-	exec_ok(db, m[0].sql);
-	exec_ok(db, "INSERT INTO schema_migrations VALUES (1, 'initial', '2026-11-20T00:00:00Z')");
+	db = old_database(path, 1);
 	exec_ok(db, "PRAGMA foreign_keys = ON");
 	exec_ok(db, "INSERT INTO orders (id, portal_ref, type, state, account_uscc, doc, total_fen,"
 	    " created_at, created_by, updated_at) VALUES (1, 'P1', 'new', 'in_production',"
@@ -87,11 +110,90 @@ test_migrate_from_v1(void **state)
 	assert_int_equal(system(path), 0);
 }
 
+static void
+test_migrate_from_v2(void **state)
+{
+	char dir[] = "/tmp/ukey-test-store-XXXXXX", path[128];
+	const struct migration *m;
+	struct store *st = NULL;
+	sqlite3 *db;
+	size_t n;
+	int64_t v = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/station.db", dir);
+	m = schema_migrations(&n);
+	/* what version 2 of the station left behind (migration 3 adds the order
+	 * lifecycle: revisions, deliveries, cancellation and invoice columns) */
+	db = old_database(path, 2);
+	exec_ok(db, "INSERT INTO orders (id, portal_ref, type, state, account_uscc, doc, total_fen,"
+	    " payment_no, review_remark, created_at, created_by, updated_at) VALUES"
+	    " (1, 'P1', 'new', 'waiting_production', '91530100MA6K5U5X7R', '{\"a\":1}', 40000,"
+	    "  '202108311743133254271557329797', NULL, '2026-11-01T00:00:00Z', 'op', 't'),"
+	    " (2, 'P2', 'new', 'rejected', '91530100MA6K5U5X7R', '{\"a\":2}', 20000, NULL,"
+	    "  '资料不全', '2026-11-02T00:00:00Z', 'op', 't')");
+	exec_ok(db, "INSERT INTO order_items (id, order_id, seq, kind, name, cert_profile, years,"
+	    " count) VALUES (1, 1, 1, 'organisation', 'X', 'organisation', 2, 1)");
+	exec_ok(db, "INSERT INTO units (id, item_id, seq, state, updated_at)"
+	    " VALUES (1, 1, 1, 'queued', 't')");
+	sqlite3_close(db);
+
+	assert_int_equal(store_open(path, &st), 0);
+	assert_int_equal(store_schema_version(st), m[n - 1].version);
+	/* old rows intact, new columns at their defaults */
+	assert_int_equal(store_int(st, &v, "SELECT count(*) FROM orders WHERE revision = 1 AND"
+	    " refund_due = 0 AND renews_cert IS NULL AND cancelled_at IS NULL AND"
+	    " invoice_requested_at IS NULL", ""), 0);
+	assert_int_equal(v, 2);
+	assert_int_equal(store_int(st, &v, "SELECT count(*) FROM orders WHERE id = 1 AND payment_no ="
+	    " '202108311743133254271557329797' AND state = 'waiting_production'", ""), 0);
+	assert_int_equal(v, 1);
+	assert_int_equal(store_int(st, &v, "SELECT count(*) FROM units WHERE state = 'queued'", ""), 0);
+	assert_int_equal(v, 1);
+	/* a revision of order 2's old content */
+	assert_int_equal(store_run(st, "INSERT INTO order_revisions (order_id, revision, type,"
+	    " org_name, total_fen, doc, checksum_failures, review_remark, replaced_at, replaced_by)"
+	    " SELECT id, revision, type, org_name, total_fen, doc, checksum_failures, review_remark,"
+	    " 't', 'op' FROM orders WHERE id = 2", ""), 0);
+	assert_int_equal(store_int(st, &v, "SELECT count(*) FROM order_revisions WHERE order_id = 2"
+	    " AND review_remark = '资料不全' AND doc = '{\"a\":2}'", ""), 0);
+	assert_int_equal(v, 1);
+	/* the same revision twice, or one of no order, is refused */
+	assert_int_not_equal(store_run(st, "INSERT INTO order_revisions (order_id, revision, type,"
+	    " total_fen, doc, replaced_at, replaced_by) VALUES (2, 1, 'new', 0, '{}', 't', 'op')",
+	    ""), 0);
+	assert_int_not_equal(store_run(st, "INSERT INTO order_revisions (order_id, revision, type,"
+	    " total_fen, doc, replaced_at, replaced_by) VALUES (9, 1, 'new', 0, '{}', 't', 'op')",
+	    ""), 0);
+	/* deliveries: a pick-up names who signed, a mailing its carrier and number */
+	assert_int_equal(store_run(st, "INSERT INTO deliveries (order_id, method, picked_up_by,"
+	    " delivered_at, delivered_by) VALUES (1, 'pickup', '王五', 't', 'op')", ""), 0);
+	assert_int_not_equal(store_run(st, "INSERT INTO deliveries (order_id, method, carrier,"
+	    " delivered_at, delivered_by) VALUES (2, 'mail', 'EMS', 't', 'op')", ""), 0);
+	assert_int_not_equal(store_run(st, "INSERT INTO deliveries (order_id, method, picked_up_by,"
+	    " carrier, tracking_no, delivered_at, delivered_by) VALUES (2, 'pickup', 'x', 'EMS',"
+	    " 'E1', 't', 'op')", ""), 0);
+	assert_int_not_equal(store_run(st, "INSERT INTO deliveries (order_id, method, picked_up_by,"
+	    " delivered_at, delivered_by) VALUES (1, 'pickup', 'again', 't', 'op')", ""), 0);
+	assert_int_not_equal(store_run(st, "UPDATE orders SET refund_due = 2 WHERE id = 1", ""), 0);
+	store_close(st);
+
+	/* opening again changes nothing */
+	assert_int_equal(store_open(path, &st), 0);
+	assert_int_equal(store_int(st, &v, "SELECT count(*) FROM schema_migrations", ""), 0);
+	assert_int_equal(v, (int64_t)n);
+	store_close(st);
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	assert_int_equal(system(path), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_migrate_from_v1),
+		cmocka_unit_test(test_migrate_from_v2),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
