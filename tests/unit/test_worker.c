@@ -628,23 +628,24 @@ step_pkcs11_tool(void)
 	free(out);
 }
 
+/* A whole job's worker side for one key type: init, keygen, CSR, write and
+ * read back, inspect, and the result as pkcs11-tool sees it. */
 static void
-test_rsa_lifecycle(void **state)
+lifecycle(const char *alg, const char *id, int pkey_type, const char *inspect_type)
 {
 	struct worker w;
 	char serial[32];
 	EVP_PKEY *pub;
 	X509_REQ *req;
 
-	(void)state;
 	hsm_setup(&w);
 	worker_start(&w, SOFTHSM_MODULE);
 	step_hello(&w);
 	step_init(&w, serial, sizeof(serial));
-	pub = step_keygen(&w, "rsa2048", "a1b2c3", EVP_PKEY_RSA);
-	req = step_csr(&w, "a1b2c3", pub);
-	step_write_read(&w, "a1b2c3", req, pub);
-	step_inspect(&w, "a1b2c3", "rsa");
+	pub = step_keygen(&w, alg, id, pkey_type);
+	req = step_csr(&w, id, pub);
+	step_write_read(&w, id, req, pub);
+	step_inspect(&w, id, inspect_type);
 	step_pkcs11_tool();
 	worker_quit(&w);
 	X509_REQ_free(req);
@@ -653,27 +654,17 @@ test_rsa_lifecycle(void **state)
 }
 
 static void
+test_rsa_lifecycle(void **state)
+{
+	(void)state;
+	lifecycle("rsa2048", "a1b2c3", EVP_PKEY_RSA, "rsa");
+}
+
+static void
 test_ec_lifecycle(void **state)
 {
-	struct worker w;
-	char serial[32];
-	EVP_PKEY *pub;
-	X509_REQ *req;
-
 	(void)state;
-	hsm_setup(&w);
-	worker_start(&w, SOFTHSM_MODULE);
-	step_hello(&w);
-	step_init(&w, serial, sizeof(serial));
-	pub = step_keygen(&w, "ec-p256", "0e0c", EVP_PKEY_EC);
-	req = step_csr(&w, "0e0c", pub);
-	step_write_read(&w, "0e0c", req, pub);
-	step_inspect(&w, "0e0c", "ec");
-	step_pkcs11_tool();
-	worker_quit(&w);
-	X509_REQ_free(req);
-	EVP_PKEY_free(pub);
-	hsm_cleanup(&w);
+	lifecycle("ec-p256", "0e0c", EVP_PKEY_EC, "ec");
 }
 
 /* Re-initialising a token with its old SO PIN sets the new one. */
