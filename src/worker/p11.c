@@ -591,23 +591,32 @@ p11_get_attr(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUT
 	return rc;
 }
 
+/* A fixed-size attribute into buf; UKEY_ERR_NOTFOUND when the object does
+ * not have it, will not show it, or gives another size. */
+static int
+get_fixed(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t, void *buf,
+    CK_ULONG len)
+{
+	CK_ATTRIBUTE a = { t, buf, len };
+	CK_RV rv = p->f->C_GetAttributeValue(s, o, &a, 1);
+
+	if (rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
+	    (rv == CKR_OK && a.ulValueLen != len))
+		return UKEY_ERR_NOTFOUND;
+	if (rv != CKR_OK)
+		return p11_fail(p, "C_GetAttributeValue", rv);
+	return 0;
+}
+
 int
 p11_get_bool(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t,
     int *val)
 {
 	CK_BBOOL b = CK_FALSE;
-	CK_ATTRIBUTE a = { t, &b, sizeof(b) };
-	CK_RV rv;
+	int rc = get_fixed(p, s, o, t, &b, sizeof(b));
 
-	*val = 0;
-	rv = p->f->C_GetAttributeValue(s, o, &a, 1);
-	if (rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
-	    (rv == CKR_OK && a.ulValueLen != sizeof(b)))
-		return UKEY_ERR_NOTFOUND;
-	if (rv != CKR_OK)
-		return p11_fail(p, "C_GetAttributeValue", rv);
-	*val = b != CK_FALSE;
-	return 0;
+	*val = rc == 0 && b != CK_FALSE;
+	return rc;
 }
 
 int
@@ -615,16 +624,8 @@ p11_get_ulong(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBU
     CK_ULONG *val)
 {
 	CK_ULONG v = 0;
-	CK_ATTRIBUTE a = { t, &v, sizeof(v) };
-	CK_RV rv;
+	int rc = get_fixed(p, s, o, t, &v, sizeof(v));
 
-	*val = 0;
-	rv = p->f->C_GetAttributeValue(s, o, &a, 1);
-	if (rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
-	    (rv == CKR_OK && a.ulValueLen != sizeof(v)))
-		return UKEY_ERR_NOTFOUND;
-	if (rv != CKR_OK)
-		return p11_fail(p, "C_GetAttributeValue", rv);
-	*val = v;
-	return 0;
+	*val = rc == 0 ? v : 0;
+	return rc;
 }
