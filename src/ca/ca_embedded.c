@@ -210,41 +210,29 @@ make_ca_cert(EVP_PKEY *key, const EVP_MD *md, const char *name, X509 **out)
 	return rc;
 }
 
+/* Reads the CA key (key != NULL; it should be mode 0600) or its certificate
+ * from a PEM file. */
 static int
-load_key(const char *path, EVP_PKEY **out)
+load_pem(const char *path, EVP_PKEY **key, X509 **cert)
 {
 	struct stat st;
-	FILE *f;
-
-	*out = NULL;
-	if ((f = fopen(path, "re")) == NULL) {
-		log_error("open(%s): %s", path, strerror(errno));
-		return UKEY_ERR_IO;
-	}
-	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077) != 0)
-		log_warn("%s is readable by group or others (mode %03o); it should be 0600", path,
-			 (unsigned)(st.st_mode & 0777));
-	*out = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-	fclose(f);
-	if (*out == NULL) {
-		log_openssl(path);
-		return UKEY_ERR_CRYPTO;
-	}
-	return 0;
-}
-
-static int
-load_cert(const char *path, X509 **out)
-{
+	int ok;
 	FILE *f;
 
 	if ((f = fopen(path, "re")) == NULL) {
 		log_error("open(%s): %s", path, strerror(errno));
 		return UKEY_ERR_IO;
 	}
-	*out = PEM_read_X509(f, NULL, NULL, NULL);
+	if (key != NULL) {
+		if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077) != 0)
+			log_warn("%s is readable by group or others (mode %03o); it should be 0600",
+			    path, (unsigned)(st.st_mode & 0777));
+		ok = (*key = PEM_read_PrivateKey(f, NULL, NULL, NULL)) != NULL;
+	} else {
+		ok = (*cert = PEM_read_X509(f, NULL, NULL, NULL)) != NULL;
+	}
 	fclose(f);
-	if (*out == NULL) {
+	if (!ok) {
 		log_openssl(path);
 		return UKEY_ERR_CRYPTO;
 	}
@@ -355,7 +343,7 @@ ca_embedded_open(const char *dir, const char *name, struct ca **out)
 		goto out;
 	}
 	if (access(keypath, F_OK) == 0) {
-		if ((rc = load_key(keypath, &e->key)) != 0)
+		if ((rc = load_pem(keypath, &e->key, NULL)) != 0)
 			goto out;
 	} else {
 		if (access(crtpath, F_OK) == 0) {
@@ -375,7 +363,7 @@ ca_embedded_open(const char *dir, const char *name, struct ca **out)
 	/* RFC 5480/5758: the hash should match the key's strength. */
 	e->md = EVP_PKEY_get_bits(e->key) >= 384 ? EVP_sha384() : EVP_sha256();
 	if (access(crtpath, F_OK) == 0) {
-		if ((rc = load_cert(crtpath, &ca->cert)) != 0)
+		if ((rc = load_pem(crtpath, NULL, &ca->cert)) != 0)
 			goto out;
 		if (EVP_PKEY_eq(X509_get0_pubkey(ca->cert), e->key) != 1) {
 			log_error("%s does not belong to %s", crtpath, keypath);
