@@ -356,6 +356,32 @@ job_ca_issue(struct station *s, struct json_object *job, char rkey[65], X509 **c
 	return rc;
 }
 
+/* Stores a certificate the CA returned for the job, in one transaction: the
+ * received_certs row and the job's cert columns. UKEY_ERR_EXISTS (nothing
+ * written) when that serial was received before. */
+static int
+record_received(struct station *s, int64_t job_id, int64_t unit_id, const char *serial,
+    const unsigned char *der, size_t len, const char *rkey)
+{
+	char now[32];
+	int rc;
+
+	store_now(now);
+	if ((rc = store_begin(s->st)) != 0)
+		return rc;
+	rc = store_run(s->st, "INSERT INTO received_certs (serial, job_id, unit_id, der, status,"
+	    " received_at, updated_at) VALUES (?, ?, ?, ?, 'received', ?, ?)", "tiibtt", serial,
+	    job_id, unit_id, der, len, now, now);
+	if (rc == 0)
+		rc = store_run(s->st, "UPDATE jobs SET cert = ?, cert_serial = ?, request_key = ?"
+		    " WHERE id = ?", "btti", der, len, serial, rkey, job_id);
+	if (rc == 0)
+		rc = store_commit(s->st);
+	if (rc != 0)
+		store_rollback(s->st);
+	return rc;
+}
+
 /*
  * A job ending between its CA request and the storing of the answer (killed
  * at ca_submit, then abandoned) may have a certificate at the CA that the
@@ -370,7 +396,7 @@ job_ca_recover(struct station *s, int64_t job_id, char *serial, size_t len)
 	struct json_object *job = NULL, *list = NULL;
 	X509 *cert = NULL;
 	unsigned char *der = NULL;
-	char rkey[65], now[32];
+	char rkey[65];
 	uint8_t *csr = NULL;
 	size_t csrlen = 0, i;
 	int rc, n, found = 0;
@@ -404,20 +430,8 @@ job_ca_recover(struct station *s, int64_t job_id, char *serial, size_t len)
 		rc = UKEY_ERR_CRYPTO;
 		goto out;
 	}
-	store_now(now);
-	if ((rc = store_begin(s->st)) != 0)
-		goto out;
-	rc = store_run(s->st, "INSERT INTO received_certs (serial, job_id, unit_id, der, status,"
-	    " received_at, updated_at) VALUES (?, ?, ?, ?, 'received', ?, ?)", "tiibtt", serial,
-	    job_id, jint(job, "unit_id"), der, (size_t)n, now, now);
-	if (rc == 0)
-		rc = store_run(s->st, "UPDATE jobs SET cert = ?, cert_serial = ?, request_key = ?"
-		    " WHERE id = ?", "btti", der, (size_t)n, serial, rkey, job_id);
-	if (rc == 0)
-		rc = store_commit(s->st);
-	if (rc != 0)
-		store_rollback(s->st);
-	else
+	if ((rc = record_received(s, job_id, jint(job, "unit_id"), serial, der, (size_t)n,
+	    rkey)) == 0)
 		log_warn("job %lld: the CA had issued %s for its request before the job stopped;"
 		    " recorded", (long long)job_id, serial);
  out:
@@ -437,7 +451,7 @@ do_ca_submit(struct station *s, struct bay *b)
 	struct json_object *job = NULL;
 	uint8_t *cert_der = NULL;
 	X509 *cert = NULL;
-	char rkey[65], serial[80], now[32];
+	char rkey[65], serial[80];
 	int rc, n;
 
 	if ((rc = job_load(s, b->job_id, &job)) != 0)
@@ -473,17 +487,11 @@ do_ca_submit(struct station *s, struct bay *b)
 		rc = UKEY_ERR_CRYPTO;
 		goto fail;
 	}
-	store_now(now);
 	/* the returned certificate is in the record before anything else happens */
-	if ((rc = store_begin(s->st)) != 0)
-		goto fail;
-	rc = store_run(s->st, "INSERT INTO received_certs (serial, job_id, unit_id, der, status,"
-	    " received_at, updated_at) VALUES (?, ?, ?, ?, 'received', ?, ?)", "tiibtt", serial,
-	    b->job_id, jint(job, "unit_id"), cert_der, (size_t)n, now, now);
+	rc = record_received(s, b->job_id, jint(job, "unit_id"), serial, cert_der, (size_t)n, rkey);
 	if (rc == UKEY_ERR_EXISTS) {
 		int64_t other = 0;
 
-		store_rollback(s->st);
 		(void)store_int(s->st, &other, "SELECT job_id FROM received_certs WHERE serial = ?",
 		    "t", serial);
 		if (other != b->job_id) {
@@ -495,20 +503,11 @@ do_ca_submit(struct station *s, struct bay *b)
 			goto out;
 		}
 		/* the same job's own request answered again (idempotent resubmission) */
-		if ((rc = store_begin(s->st)) != 0)
-			goto fail;
-	} else if (rc != 0) {
-		store_rollback(s->st);
-		goto fail;
+		rc = store_run(s->st, "UPDATE jobs SET cert = ?, cert_serial = ?, request_key = ?"
+		    " WHERE id = ?", "btti", cert_der, (size_t)n, serial, rkey, b->job_id);
 	}
-	rc = store_run(s->st, "UPDATE jobs SET cert = ?, cert_serial = ?, request_key = ? WHERE id = ?",
-	    "btti", cert_der, (size_t)n, serial, rkey, b->job_id);
-	if (rc == 0)
-		rc = store_commit(s->st);
-	if (rc != 0) {
-		store_rollback(s->st);
+	if (rc != 0)
 		goto fail;
-	}
 	if ((rc = job_step_mark(s, b->job_id, STEP_CA_SUBMIT, "done", serial)) != 0)
 		goto fail;
 	job_step_run(s, b, STEP_CERT_CHECK);
