@@ -40,6 +40,16 @@
 #    connects out to a vicc started with --reversed) is not used: reversed
 #    vicc binds all interfaces and looks up a route to 8.8.8.8.
 #
+# Where namespaces cannot be made (a container that forbids user namespaces
+# and, not being privileged, mount namespaces too), pcscd runs without them:
+# its socket is the machine's /run/pcscd/pcscd.comm, so the machine must not
+# run a pcscd of its own, and the tests that use this file take turns
+# (a lock file) because they share that socket and vpcd's port. vpcd then
+# listens on the private port of every interface; vicc still connects to
+# 127.0.0.1 only. UKEY_PCSC_NS=user|root|none chooses the way instead of
+# trying them in that order (user: user, mount and network namespaces;
+# root: mount and network namespaces made as root, no user namespace).
+#
 # Readers come and go only with pcscd itself: pcsc-lite 1.9.9 built with
 # libudev (Debian) reads reader.conf once at start; SIGUSR1 and
 # `pcscd --hotplug` rescan USB only, and vpcd's readers never go away.
@@ -56,13 +66,31 @@ PCSC_PCSCD_PID=""
 PCSC_VICC_PID=("" "")
 PCSC__PID=""
 
+PCSC_NS=""	# the way pcscd is kept apart: user, root or none (pcsc__holder)
+PCSC_DIR=""
+
+pcsc_logs() {
+	local f
+	[ -n "$PCSC_DIR" ] || return 0
+	for f in "$PCSC_DIR/pcscd.log" "$PCSC_DIR/vicc0.log" "$PCSC_DIR/vicc1.log" "$PCSC_DIR/holder.log"; do
+		[ -s "$f" ] || continue
+		echo "---- $f (last 30 lines)" >&2
+		tail -30 "$f" >&2
+	done
+}
+
 pcsc__fail() {
 	echo "FAIL: pcsc_env: $*" >&2
 	pcsc_logs
 	exit 1
 }
 
-for pcsc__tool in pcscd vicc unshare nsenter setpriv ip python3; do
+case ${UKEY_PCSC_NS:-auto} in
+auto | user | root | none) ;;
+*) pcsc__fail "UKEY_PCSC_NS must be auto, user, root or none, not ${UKEY_PCSC_NS}" ;;
+esac
+
+for pcsc__tool in pcscd vicc unshare nsenter setpriv ip flock python3; do
 	command -v "$pcsc__tool" >/dev/null || pcsc__fail "$pcsc__tool is not installed"
 done
 unset pcsc__tool
@@ -123,33 +151,99 @@ pcsc__end() {
 pcsc__spawn() {
 	local log=$1
 	shift
-	nsenter --target "$PCSC_HOLDER_PID" --user --mount --net --preserve-credentials \
+	case $PCSC_NS in
+	user)
+		nsenter --target "$PCSC_HOLDER_PID" --user --mount --net --preserve-credentials \
+			setpriv --pdeathsig TERM "$@" >>"$log" 2>&1 </dev/null &
+		;;
+	root)
+		nsenter --target "$PCSC_HOLDER_PID" --mount --net \
+			setpriv --pdeathsig TERM "$@" >>"$log" 2>&1 </dev/null &
+		;;
+	*)
 		setpriv --pdeathsig TERM "$@" >>"$log" 2>&1 </dev/null &
+		;;
+	esac
 	PCSC__PID=$!
 }
 
-pcsc__holder() {
-	local i
-	if [ -n "$PCSC_HOLDER_PID" ] && ! pcsc__gone "$PCSC_HOLDER_PID"; then
-		return 0
-	fi
+# pcsc__try_holder USER_NS: starts the process that keeps the namespaces
+# open (with a user namespace when USER_NS is 1); true once it is ready.
+pcsc__try_holder() {
+	local i userns=()
+	[ "$1" = 1 ] && userns=(--user --map-root-user)
 	rm -f "$PCSC_DIR/holder.ready"
 	# shellcheck disable=SC2016
-	unshare --user --map-root-user --mount --net --propagation private \
+	unshare "${userns[@]}" --mount --net --propagation private \
 		setpriv --pdeathsig TERM sh -ec '
 			mount -n --bind "$1/run" /run
 			if [ -d /dev/bus/usb ]; then mount -n -t tmpfs -o mode=0755 none /dev/bus/usb; fi
 			ip link set lo up
 			: > "$1/holder.ready"
-			exec sleep infinity' sh "$PCSC_DIR" >"$PCSC_DIR/holder.log" 2>&1 </dev/null &
+			exec sleep infinity' sh "$PCSC_DIR" >>"$PCSC_DIR/holder.log" 2>&1 </dev/null &
 	PCSC_HOLDER_PID=$!
 	for ((i = 0; i < PCSC_TIMEOUT * 20; i++)); do
 		[ -e "$PCSC_DIR/holder.ready" ] && return 0
 		pcsc__gone "$PCSC_HOLDER_PID" && break
 		sleep 0.05
 	done
-	pcsc__fail "could not set up the namespaces for pcscd (unshare: user, mount and" \
-		"network namespaces are needed): $(cat "$PCSC_DIR/holder.log")"
+	pcsc__end "$PCSC_HOLDER_PID"
+	PCSC_HOLDER_PID=""
+	return 1
+}
+
+# pcsc__no_namespace: pcscd on the machine's /run/pcscd, one test at a time.
+pcsc__no_namespace() {
+	local lock=${TMPDIR:-/tmp}/ukey-pcsc-test.lock
+	exec {PCSC__LOCK_FD}>>"$lock"
+	flock -w 900 "$PCSC__LOCK_FD" || pcsc__fail "another test held $lock for 15 minutes"
+	export PCSCLITE_CSOCK_NAME=/run/pcscd/pcscd.comm
+	if [ -S "$PCSCLITE_CSOCK_NAME" ] && "$PCSC_VICC_PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])' "$PCSCLITE_CSOCK_NAME" 2>/dev/null; then
+		pcsc__fail "no namespaces can be made here and the machine runs a pcscd of its" \
+			"own ($PCSCLITE_CSOCK_NAME answers): stop it (systemctl stop pcscd.socket pcscd)"
+	fi
+}
+
+# pcsc__holder: chooses how pcscd is kept apart from the machine (UKEY_PCSC_NS),
+# once per test; sets PCSC_NS.
+pcsc__holder() {
+	if [ -n "$PCSC_HOLDER_PID" ] && ! pcsc__gone "$PCSC_HOLDER_PID"; then
+		return 0
+	fi
+	case ${UKEY_PCSC_NS:-auto}:$PCSC_NS in
+	*:none) return 0 ;;
+	auto: | user: | *:user)
+		if pcsc__try_holder 1; then
+			PCSC_NS=user
+			return 0
+		fi
+		[ "${UKEY_PCSC_NS:-auto}" = user ] &&
+			pcsc__fail "could not make user, mount and network namespaces for pcscd:" \
+				"$(cat "$PCSC_DIR/holder.log")"
+		;;
+	esac
+	case ${UKEY_PCSC_NS:-auto} in
+	auto | root)
+		if [ "$(id -u)" = 0 ] && pcsc__try_holder 0; then
+			PCSC_NS=root
+			return 0
+		fi
+		[ "${UKEY_PCSC_NS:-auto}" = root ] &&
+			pcsc__fail "could not make mount and network namespaces for pcscd as root:" \
+				"$(cat "$PCSC_DIR/holder.log")"
+		;;
+	esac
+	if [ "${UKEY_PCSC_NS:-auto}" = none ]; then
+		echo "pcsc_env: UKEY_PCSC_NS=none: pcscd runs on /run/pcscd" >&2
+	else
+		echo "pcsc_env: no namespaces can be made here ($(tail -1 "$PCSC_DIR/holder.log")):" \
+			"pcscd runs on /run/pcscd" >&2
+	fi
+	PCSC_NS=none
+	pcsc__no_namespace
 }
 
 pcsc_start() {
@@ -159,7 +253,11 @@ pcsc_start() {
 	sed -e "s|@PORT@|$PCSC_PORT|g" -e "s|@VPCD_DRIVER@|$PCSC_VPCD_DRIVER|g" \
 		"$PCSC_SRC/tests/data/pcsc/vpcd-reader.conf.in" >"$PCSC_DIR/reader.conf"
 	# left by a pcscd that was killed
-	rm -f "$PCSC_DIR/run/pcscd/pcscd.comm" "$PCSC_DIR/run/pcscd/pcscd.pid"
+	if [ "$PCSC_NS" = none ]; then
+		rm -f /run/pcscd/pcscd.comm /run/pcscd/pcscd.pid
+	else
+		rm -f "$PCSC_DIR/run/pcscd/pcscd.comm" "$PCSC_DIR/run/pcscd/pcscd.pid"
+	fi
 	echo "---- pcscd start" >>"$PCSC_DIR/pcscd.log"
 	pcsc__spawn "$PCSC_DIR/pcscd.log" pcscd --foreground --debug --config "$PCSC_DIR/reader.conf"
 	PCSC_PCSCD_PID=$PCSC__PID
@@ -222,15 +320,6 @@ pcsc_now_ms() {
 	"$PCSC_VICC_PY" -c 'import time; print(int(time.monotonic() * 1000))'
 }
 
-pcsc_logs() {
-	local f
-	for f in "$PCSC_DIR/pcscd.log" "$PCSC_DIR/vicc0.log" "$PCSC_DIR/vicc1.log" "$PCSC_DIR/holder.log"; do
-		[ -s "$f" ] || continue
-		echo "---- $f (last 30 lines)" >&2
-		tail -30 "$f" >&2
-	done
-}
-
 # pcsc_cleanup [STATUS]: stops what runs; removes PCSC_DIR when STATUS is 0.
 pcsc_cleanup() {
 	local rc=${1:-0}
@@ -267,3 +356,7 @@ pcsc__on_exit() {
 	exit "$rc"
 }
 trap pcsc__on_exit EXIT
+
+# The way pcscd is kept apart is chosen now, before a test starts clients that
+# need PCSCLITE_CSOCK_NAME.
+pcsc__holder
