@@ -302,7 +302,7 @@ bay_on_readable(struct station *s, struct bay *b)
 	int rc = framer_fill(&b->in, b->worker_fd), more;
 
 	while ((more = framer_next(&b->in, &msg, &len)) == 1) {
-		struct json_object *reply = json_tokener_parse(msg);
+		struct json_object *reply = frame_parse_json(msg, len);
 		worker_cb cb = b->pending_cb;
 		struct json_object *ok = json_object_object_get(reply, "ok");
 		int wrc;
