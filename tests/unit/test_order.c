@@ -616,6 +616,18 @@ test_surrogate_escapes(void **state)
 	json_object_put(arr);
 	free(text);
 
+	/* full-width forms in an identity number: counted in characters */
+	{
+		const char *uscc_at = strstr(base_order, "91530100MA6K5U5X7R");
+		char *fw;
+
+		assert_true(asprintf(&fw, "%.*s９１５３０１００ＭＡ６Ｋ５Ｕ５Ｘ７Ｒ%s",
+		    (int)(uscc_at - base_order), base_order, uscc_at + 18) > 0);
+		expect_file_error(fw, "order YNCA-2026-0042, account_uscc: character 1 '９' is "
+		    "full-width (U+FF19): only ASCII is allowed, write '9' (GB 32100-2015)");
+		free(fw);
+	}
+
 	text = with_handler_name("张\xef\xbf\xbd");	/* U+FFFD written as such */
 	assert_int_equal(order_file_parse(text, strlen(text), NOW, &arr, &errs), 0);
 	json_object_put(arr);
