@@ -824,7 +824,7 @@ cmd_bay(int argc, char **argv)
 		return ex;
 	}
 	if (strcmp(verb, "wipe") == 0)
-		return simple("bay.wipe", args, NULL, "wiping allowed; the job restarts on this token");
+		return simple("bay.wipe", args, NULL, "wiping allowed: the next job on this bay initialises the token again");
  usage:
 	json_object_put(args);
 	usage(stderr);

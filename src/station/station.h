@@ -190,6 +190,11 @@ void job_on_token_left(struct station *s, struct bay *b, const char *why);
 /* Ends a suspended job not issued on an operator's word; UKEY_ERR_STATE if
  * the job is not suspended. */
 int job_abandon(struct station *s, int64_t job_id, const char *who, const char *remark);
+/* Whether `bay.wipe` can work on the token in b: 0 when the token is
+ * initialised, its model can be initialised, this station holds its SO PIN
+ * and no certificate was issued on it; else UKEY_ERR_STATE or
+ * UKEY_ERR_NOTBLANK with why saying which. Changes nothing. */
+int job_wipe_check(struct station *s, struct bay *b, char *why, size_t whylen);
 int job_recover_all(struct station *s);
 /* A new user PIN by the profile's rules ([pin] user_pin_policy): random
  * digits of user_pin_length, or the profile's fixed initial PIN. The job's
