@@ -973,12 +973,34 @@ audit_export(const char *output)
 {
 	static const char *const what[] = { "records", "checkpoints" };
 	FILE *out = stdout;
+	char *tmp = NULL;
 	int64_t upto = -1, lines = 0;
-	int ex = EXIT_OK, w;
+	int ex = EXIT_OK, w, fd;
+	mode_t um;
 
-	if (output != NULL && (out = fopen(output, "w")) == NULL) {
-		fprintf(stderr, "ukeyctl: cannot write %s: %s\n", output, strerror(errno));
-		return EXIT_NOINPUT;
+	/* the export goes to a temporary file next to output and takes its
+	 * name only when complete: a refused or broken export leaves no file,
+	 * and an earlier export of that name as it was */
+	if (output != NULL) {
+		if (asprintf(&tmp, "%s.XXXXXX", output) < 0) {
+			fprintf(stderr, "ukeyctl: out of memory\n");
+			return EXIT_TEMPFAIL;
+		}
+		if ((fd = mkstemp(tmp)) < 0) {
+			fprintf(stderr, "ukeyctl: cannot write %s: %s\n", output, strerror(errno));
+			free(tmp);
+			return EXIT_NOINPUT;
+		}
+		um = umask(0);
+		umask(um);
+		(void)fchmod(fd, 0666 & ~um);	/* as fopen would create it */
+		if ((out = fdopen(fd, "w")) == NULL) {
+			fprintf(stderr, "ukeyctl: cannot write %s: %s\n", output, strerror(errno));
+			close(fd);
+			unlink(tmp);
+			free(tmp);
+			return EXIT_NOINPUT;
+		}
 	}
 	for (w = 0; w < 2 && ex == EXIT_OK; w++) {
 		int64_t after = 0;
@@ -1013,12 +1035,24 @@ audit_export(const char *output)
 				break;
 		}
 	}
-	if (fflush(out) != 0 || ferror(out)) {
+	if (fflush(out) != 0 || ferror(out) || (out != stdout && fsync(fileno(out)) != 0)) {
 		fprintf(stderr, "ukeyctl: writing %s: %s\n", output ? output : "stdout", strerror(errno));
+		if (ex == EXIT_OK)
+			ex = EXIT_NOINPUT;
+	}
+	if (out != stdout && fclose(out) != 0 && ex == EXIT_OK) {
+		fprintf(stderr, "ukeyctl: writing %s: %s\n", output, strerror(errno));
 		ex = EXIT_NOINPUT;
 	}
-	if (out != stdout)
-		fclose(out);
+	if (tmp != NULL) {
+		if (ex == EXIT_OK && rename(tmp, output) != 0) {
+			fprintf(stderr, "ukeyctl: cannot write %s: %s\n", output, strerror(errno));
+			ex = EXIT_NOINPUT;
+		}
+		if (ex != EXIT_OK)
+			unlink(tmp);
+		free(tmp);
+	}
 	if (ex == EXIT_OK && output != NULL)
 		fprintf(stderr, "%lld lines written to %s (records up to %lld)\n", (long long)lines,
 		    output, (long long)upto);
