@@ -51,7 +51,7 @@ struct station_config {
 	char ca_name[128];		/* UTF-8 */
 	char ca_dir[512];		/* "" means <state>/ca */
 	int sim_bays;			/* 1..CONFIG_MAX_BAYS */
-	char sim_softhsm_module[512];	/* "" means the softhsm2 profile's module */
+	char sim_softhsm_module[512];	/* module the simulated bays load; "" means the profile's */
 	char socket_group[CONFIG_NAME_MAX + 1];	/* group of the control socket, "" keeps the daemon's */
 	struct role_member role_members[CONFIG_MAX_ROLE_MEMBERS];
 	size_t n_role_members;

@@ -49,6 +49,8 @@ struct arrival {
 	const char *source;		/* "sim", "libusb", "udev", "pcsc" */
 	const char *profile;		/* firmware profile name when the source knows it */
 	const char *softhsm_conf;	/* SOFTHSM2_CONF for virtual tokens, else NULL */
+	const char *module;		/* PKCS#11 module for the worker in place of the
+					 * profile's (sim.softhsm_module), else NULL */
 	const char *device;		/* human description (vid:pid, reader, virtual token id) */
 	const char *reader;		/* PC/SC reader name, else NULL */
 	const char *usb_serial;		/* USB iSerialNumber, else NULL */
