@@ -20,7 +20,7 @@ static const char *const sec_names[S_N] = { "station", "ca", "sim", "roles" };
 enum key {
 	K_ID, K_SOURCES, K_PROFILE_DIRS, K_CERT_PROFILE_DIR, K_WORKER, K_ALLOW_WIPE,
 	K_SOCKET_GROUP,
-	K_AUDIT_CHECKPOINT_EVERY,
+	K_AUDIT_CHECKPOINT_EVERY, K_CLIENT_TIMEOUT,
 	K_CA_TYPE, K_CA_NAME, K_CA_DIR,
 	K_BAYS, K_SOFTHSM_MODULE,
 	K_OPERATOR, K_REVIEWER, K_AUDITOR, K_ADMIN,
@@ -36,6 +36,7 @@ static const struct inifile_key keys[K_N] = {
 	[K_ALLOW_WIPE] = { S_STATION, "allow_wipe" },
 	[K_SOCKET_GROUP] = { S_STATION, "socket_group" },
 	[K_AUDIT_CHECKPOINT_EVERY] = { S_STATION, "audit_checkpoint_every" },
+	[K_CLIENT_TIMEOUT] = { S_STATION, "client_timeout" },
 	[K_CA_TYPE] = { S_CA, "type" },
 	[K_CA_NAME] = { S_CA, "name" },
 	[K_CA_DIR] = { S_CA, "dir" },
@@ -317,6 +318,16 @@ set_value(void *user, unsigned key, const char *v)
 		}
 		c->audit_checkpoint_every = n;
 		return 0;
+	case K_CLIENT_TIMEOUT:
+		n = 0;
+		if (*v == '\0' || strlen(v) > 4 || strspn(v, "0123456789") != strlen(v) ||
+		    (n = atoi(v)) < 1 || n > CONFIG_MAX_CLIENT_TIMEOUT) {
+			kerr(st, k, "must be a whole number of seconds from 1 to %d",
+			    CONFIG_MAX_CLIENT_TIMEOUT);
+			return -1;
+		}
+		c->client_timeout_s = n;
+		return 0;
 	case K_CA_TYPE:
 		if (strcmp(v, "embedded") != 0) {
 			kerr(st, k, "must be embedded (the only CA connector so far)");
@@ -452,6 +463,7 @@ config_defaults(struct station_config *c)
 	}
 	c->allow_wipe = 0;
 	c->audit_checkpoint_every = 100;
+	c->client_timeout_s = 30;
 	snprintf(c->ca_type, sizeof(c->ca_type), "embedded");
 	snprintf(c->ca_name, sizeof(c->ca_name), "Yunnan Station Test");
 	c->ca_dir[0] = '\0';

@@ -34,6 +34,7 @@ struct role_member {
 	unsigned roles;			/* enum config_role bits */
 };
 #define CONFIG_MAX_CHECKPOINT_EVERY 1000000
+#define CONFIG_MAX_CLIENT_TIMEOUT 3600
 
 struct station_config {
 	char station_id[64];		/* recorded with every issuance */
@@ -44,11 +45,13 @@ struct station_config {
 	char worker_path[512];
 	int allow_wipe;			/* may a token that holds objects be re-initialised */
 	int audit_checkpoint_every;	/* sign an audit checkpoint after this many records */
+	int client_timeout_s;		/* a control client without a request or not reading
+					 * its reply for this long is closed */
 	char ca_type[32];		/* "embedded" */
 	char ca_name[128];		/* UTF-8 */
 	char ca_dir[512];		/* "" means <state>/ca */
 	int sim_bays;			/* 1..CONFIG_MAX_BAYS */
-	char sim_softhsm_module[512];	/* "" means the softhsm2 profile's module */
+	char sim_softhsm_module[512];	/* module the simulated bays load; "" means the profile's */
 	char socket_group[CONFIG_NAME_MAX + 1];	/* group of the control socket, "" keeps the daemon's */
 	struct role_member role_members[CONFIG_MAX_ROLE_MEMBERS];
 	size_t n_role_members;

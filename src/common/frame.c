@@ -1,5 +1,6 @@
 /* Length-prefixed frames over stream sockets, blocking and incremental. */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 
 #include "common/err.h"
 #include "common/frame.h"
+#include "common/jsontext.h"
 #include "common/secret.h"
 
 static int
@@ -134,10 +136,31 @@ frame_read(int fd, char **out, size_t *len, size_t max, int timeout_ms)
 	return 0;
 }
 
+struct json_object *
+frame_parse_json(const char *text, size_t len)
+{
+	struct json_tokener *tok;
+	struct json_object *obj = NULL;
+
+	if (len > INT_MAX || (tok = json_tokener_new()) == NULL)
+		return NULL;
+	/* RFC 8259 only: no comments, single quotes or trailing commas; a
+	 * protocol message is written by a program, never by hand */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	obj = json_tokener_parse_ex(tok, text, (int)len);
+	if (obj != NULL && (json_tokener_get_parse_end(tok) != len ||
+	    !json_object_is_type(obj, json_type_object) ||
+	    jsontext_check(text, len, NULL, 0) != 0)) {
+		json_object_put(obj);
+		obj = NULL;
+	}
+	json_tokener_free(tok);
+	return obj;
+}
+
 int
 frame_read_json(int fd, struct json_object **out, size_t max, int timeout_ms)
 {
-	struct json_tokener *tok;
 	char *buf;
 	size_t len;
 	int rc;
@@ -145,19 +168,8 @@ frame_read_json(int fd, struct json_object **out, size_t max, int timeout_ms)
 	*out = NULL;
 	if ((rc = frame_read(fd, &buf, &len, max, timeout_ms)) != 0)
 		return rc;
-	if ((tok = json_tokener_new()) == NULL) {
-		rc = UKEY_ERR_NOMEM;
-		goto out;
-	}
-	*out = json_tokener_parse_ex(tok, buf, (int)len);
-	if (*out == NULL || json_tokener_get_parse_end(tok) != len ||
-	    !json_object_is_type(*out, json_type_object)) {
-		json_object_put(*out);
-		*out = NULL;
+	if ((*out = frame_parse_json(buf, len)) == NULL)
 		rc = UKEY_ERR_PROTO;
-	}
-	json_tokener_free(tok);
- out:
 	secure_wipe(buf, len);
 	free(buf);
 	return rc;

@@ -24,7 +24,12 @@ int frame_write_json(int fd, struct json_object *obj, size_t max);
  * UKEY_ERR_TIMEOUT or UKEY_ERR_PROTO (length over max). */
 int frame_read(int fd, char **out, size_t *len, size_t max, int timeout_ms);
 
-/* Reads one frame and parses it as a JSON object; *out is owned by the caller
+/* Parses len bytes (need not be NUL-terminated) as one JSON object in
+ * json-c's strict mode (RFC 8259: no comments, single quotes, trailing
+ * commas, ...) with nothing after it. Returns the object (owned) or NULL. */
+struct json_object *frame_parse_json(const char *text, size_t len);
+
+/* Reads one frame and parses it as a JSON object (frame_parse_json); *out is owned by the caller
  * (json_object_put). Returns as frame_read, or UKEY_ERR_PROTO for bad JSON. */
 int frame_read_json(int fd, struct json_object **out, size_t max, int timeout_ms);
 

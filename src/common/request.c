@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/jsontext.h"
 #include "common/request.h"
 
 static int
@@ -24,6 +25,7 @@ request_parse(const char *text, size_t len, struct parsed_request *out, char *ms
 {
 	struct json_tokener *tok = NULL;
 	struct json_object *root = NULL, *v, *args;
+	char why[200];
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -39,10 +41,17 @@ request_parse(const char *text, size_t len, struct parsed_request *out, char *ms
 		rc = UKEY_ERR_NOMEM;
 		goto out;
 	}
+	/* strict, as order files are: a request is written by a program */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	root = json_tokener_parse_ex(tok, text, (int)len);
 	if (root == NULL || json_tokener_get_parse_end(tok) != len ||
 	    !json_object_is_type(root, json_type_object)) {
 		snprintf(msg, msglen, "request is not a JSON object");
+		rc = UKEY_ERR_PROTO;
+		goto out;
+	}
+	if (jsontext_check(text, len, why, sizeof(why)) != 0) {
+		snprintf(msg, msglen, "request is not strict JSON (RFC 8259): %s", why);
 		rc = UKEY_ERR_PROTO;
 		goto out;
 	}

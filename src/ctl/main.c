@@ -3,6 +3,7 @@
  * as the JSON the daemon sent. Exit codes are listed in usage(). */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,7 +82,8 @@ usage(FILE *f)
 	    "The socket is DIR/ukeyd.sock (DIR from --state, else $UKEY_STATE, else\n"
 	    "/var/lib/ukey-station). Exit codes: 0 done; 1 refused by the station; 2 not\n"
 	    "found; 64 usage; 65 invalid input; 66 input file unreadable; 69 daemon not\n"
-	    "running; 75 busy or timed out; 77 permission denied.\n");
+	    "running; 75 busy, timed out, or the daemon closed the connection; 77\n"
+	    "permission denied.\n");
 }
 
 static int
@@ -132,13 +134,32 @@ call(const char *cmd, struct json_object *args, int *ex)
 		goto out;
 	}
 	if ((rc = frame_write_json(fd, req, FRAME_MAX_CONTROL)) != 0) {
-		fprintf(stderr, "ukeyctl: sending the request: %s\n", ukey_strerror(rc));
-		*ex = rc == UKEY_ERR_PROTO ? EXIT_DATAERR : EXIT_UNAVAILABLE;
+		int err = errno;
+
+		if (rc == UKEY_ERR_PROTO) {
+			fprintf(stderr, "ukeyctl: sending the request: %s\n", ukey_strerror(rc));
+			*ex = EXIT_DATAERR;
+			goto out;
+		}
+		/* a daemon that refuses a connection says why in one frame
+		 * before it closes: that is the answer, if it is there */
+		if (frame_read_json(fd, &rep, FRAME_MAX_CONTROL, 1000) == 0) {
+			*ex = EXIT_OK;
+			goto out;
+		}
+		fprintf(stderr, "ukeyctl: daemon closed the connection: sending the request: %s\n",
+		    strerror(err));
+		*ex = EXIT_TEMPFAIL;
 		goto out;
 	}
 	if ((rc = frame_read_json(fd, &rep, FRAME_MAX_CONTROL, 900000)) != 0) {
-		fprintf(stderr, "ukeyctl: reading the reply: %s\n", ukey_strerror(rc));
-		*ex = EXIT_UNAVAILABLE;
+		if (rc == UKEY_ERR_IO)
+			fprintf(stderr, "ukeyctl: daemon closed the connection before it replied\n");
+		else if (rc == UKEY_ERR_TIMEOUT)
+			fprintf(stderr, "ukeyctl: no reply from the daemon within 900 s\n");
+		else
+			fprintf(stderr, "ukeyctl: reading the reply: %s\n", ukey_strerror(rc));
+		*ex = EXIT_TEMPFAIL;
 		goto out;
 	}
 	*ex = EXIT_OK;
@@ -803,7 +824,7 @@ cmd_bay(int argc, char **argv)
 		return ex;
 	}
 	if (strcmp(verb, "wipe") == 0)
-		return simple("bay.wipe", args, NULL, "wiping allowed; the job restarts on this token");
+		return simple("bay.wipe", args, NULL, "wiping allowed: the next job on this bay initialises the token again");
  usage:
 	json_object_put(args);
 	usage(stderr);
@@ -952,12 +973,34 @@ audit_export(const char *output)
 {
 	static const char *const what[] = { "records", "checkpoints" };
 	FILE *out = stdout;
+	char *tmp = NULL;
 	int64_t upto = -1, lines = 0;
-	int ex = EXIT_OK, w;
+	int ex = EXIT_OK, w, fd;
+	mode_t um;
 
-	if (output != NULL && (out = fopen(output, "w")) == NULL) {
-		fprintf(stderr, "ukeyctl: cannot write %s: %s\n", output, strerror(errno));
-		return EXIT_NOINPUT;
+	/* the export goes to a temporary file next to output and takes its
+	 * name only when complete: a refused or broken export leaves no file,
+	 * and an earlier export of that name as it was */
+	if (output != NULL) {
+		if (asprintf(&tmp, "%s.XXXXXX", output) < 0) {
+			fprintf(stderr, "ukeyctl: out of memory\n");
+			return EXIT_TEMPFAIL;
+		}
+		if ((fd = mkstemp(tmp)) < 0) {
+			fprintf(stderr, "ukeyctl: cannot write %s: %s\n", output, strerror(errno));
+			free(tmp);
+			return EXIT_NOINPUT;
+		}
+		um = umask(0);
+		umask(um);
+		(void)fchmod(fd, 0666 & ~um);	/* as fopen would create it */
+		if ((out = fdopen(fd, "w")) == NULL) {
+			fprintf(stderr, "ukeyctl: cannot write %s: %s\n", output, strerror(errno));
+			close(fd);
+			unlink(tmp);
+			free(tmp);
+			return EXIT_NOINPUT;
+		}
 	}
 	for (w = 0; w < 2 && ex == EXIT_OK; w++) {
 		int64_t after = 0;
@@ -992,12 +1035,24 @@ audit_export(const char *output)
 				break;
 		}
 	}
-	if (fflush(out) != 0 || ferror(out)) {
+	if (fflush(out) != 0 || ferror(out) || (out != stdout && fsync(fileno(out)) != 0)) {
 		fprintf(stderr, "ukeyctl: writing %s: %s\n", output ? output : "stdout", strerror(errno));
+		if (ex == EXIT_OK)
+			ex = EXIT_NOINPUT;
+	}
+	if (out != stdout && fclose(out) != 0 && ex == EXIT_OK) {
+		fprintf(stderr, "ukeyctl: writing %s: %s\n", output, strerror(errno));
 		ex = EXIT_NOINPUT;
 	}
-	if (out != stdout)
-		fclose(out);
+	if (tmp != NULL) {
+		if (ex == EXIT_OK && rename(tmp, output) != 0) {
+			fprintf(stderr, "ukeyctl: cannot write %s: %s\n", output, strerror(errno));
+			ex = EXIT_NOINPUT;
+		}
+		if (ex != EXIT_OK)
+			unlink(tmp);
+		free(tmp);
+	}
 	if (ex == EXIT_OK && output != NULL)
 		fprintf(stderr, "%lld lines written to %s (records up to %lld)\n", (long long)lines,
 		    output, (long long)upto);
@@ -1358,6 +1413,9 @@ main(int argc, char **argv)
 	const char *cmd;
 	int ch;
 
+	/* a daemon that closes the connection is an error to report, not a
+	 * signal to die of (exit 141 says nothing) */
+	signal(SIGPIPE, SIG_IGN);
 	if (state == NULL || state[0] == '\0')
 		state = "/var/lib/ukey-station";
 	while ((ch = getopt_long(argc, argv, "+s:S:jh", lo, NULL)) != -1) {

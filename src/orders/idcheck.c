@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/utf8.h"
 #include "orders/idcheck.h"
 
 static const char uscc_alphabet[] = "0123456789ABCDEFGHJKLMNPQRTUWXY";
@@ -31,6 +32,81 @@ say(char *why, size_t whylen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, whylen, fmt, ap);
 	va_end(ap);
+}
+
+/* The character at s: returns its byte length and sets *cp to its code
+ * point, or to 0xFFFD for a byte that starts no well-formed UTF-8 character
+ * (it then counts as one character of its own). s is not at its NUL. */
+static size_t
+decode(const char *s, unsigned *cp)
+{
+	unsigned char c = (unsigned char)*s;
+	size_t n = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 :
+	    c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+	size_t i;
+
+	if (n == 1) {
+		*cp = c;
+		return 1;
+	}
+	if (n == 0 || strnlen(s, n) < n || !utf8_valid(s, n)) {
+		*cp = 0xFFFD;
+		return 1;
+	}
+	*cp = c & (0x7F >> n);
+	for (i = 1; i < n; i++)
+		*cp = *cp << 6 | ((unsigned char)s[i] & 0x3F);
+	return n;
+}
+
+/* Length in characters, as a person counts them, not in bytes. */
+static size_t
+nchars(const char *s)
+{
+	size_t n = 0;
+	unsigned cp;
+
+	while (*s != '\0') {
+		s += decode(s, &cp);
+		n++;
+	}
+	return n;
+}
+
+/* why for the non-ASCII character at (n bytes, code point cp), character
+ * pos of its string: full-width forms, as Chinese input methods type them,
+ * are told with the ASCII character meant; others get rule. */
+static void
+say_not_ascii(char *why, size_t whylen, size_t pos, const char *at, size_t n, unsigned cp,
+    const char *rule, const char *std)
+{
+	if (cp >= 0xFF01 && cp <= 0xFF5E)
+		say(why, whylen, "character %zu '%.*s' is full-width (U+%04X): only ASCII is "
+		    "allowed, write '%c'%s", pos, (int)n, at, cp, (char)(cp - 0xFEE0), std);
+	else if (cp == 0x3000)
+		say(why, whylen, "character %zu is a full-width space (U+3000): only ASCII is "
+		    "allowed%s", pos, std);
+	else if (cp != 0xFFFD)
+		say(why, whylen, "character %zu (U+%04X) %s%s", pos, cp, rule, std);
+	else
+		say(why, whylen, "character %zu %s%s", pos, rule, std);
+}
+
+int
+id_ascii_check(const char *s, char *why, size_t whylen)
+{
+	size_t pos, n;
+	unsigned cp;
+
+	say(why, whylen, "%s", "");
+	for (pos = 1; s != NULL && *s != '\0'; pos++, s += n) {
+		n = decode(s, &cp);
+		if (cp >= 0x80) {
+			say_not_ascii(why, whylen, pos, s, n, cp, "is not an ASCII character", "");
+			return UKEY_ERR_INVAL;
+		}
+	}
+	return 0;
 }
 
 static int
@@ -67,15 +143,28 @@ uscc_check_char(const char *first17)
 int
 uscc_check(const char *s, char *why, size_t whylen)
 {
-	size_t len, i;
+	const char *p;
+	size_t len = 0, i, n;
 	char want;
 
 	say(why, whylen, "%s", "");
-	if (s == NULL || (len = strlen(s)) != 18) {
+	/* characters, not bytes: a code typed in full-width forms has 18
+	 * characters and is told so, not that it has 54 */
+	if (s == NULL || (len = nchars(s)) != 18) {
 		say(why, whylen, "must be 18 characters, not %zu (GB 32100-2015)",
-		    s == NULL ? (size_t)0 : strlen(s));
+		    s == NULL ? (size_t)0 : len);
 		return UKEY_ERR_INVAL;
 	}
+	for (i = 0, p = s; *p != '\0'; i++, p += n) {
+		unsigned cp;
+
+		if ((n = decode(p, &cp)) > 1 || cp >= 0x80) {
+			say_not_ascii(why, whylen, i + 1, p, n, cp, "is not in the code alphabet "
+			    "0-9 A-Z without I O S V Z", " (GB 32100-2015)");
+			return UKEY_ERR_INVAL;
+		}
+	}
+	/* all ASCII now: byte i is character i + 1 */
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 
@@ -145,7 +234,8 @@ digits_value(const char *p, int n)
 int
 rid_check(const char *s, time_t now, char normalized[19], char *why, size_t whylen)
 {
-	size_t len, i;
+	const char *p;
+	size_t len = 0, i, n;
 	int y, m, d;
 	long birth, today;
 	struct tm tm;
@@ -155,10 +245,19 @@ rid_check(const char *s, time_t now, char normalized[19], char *why, size_t whyl
 	say(why, whylen, "%s", "");
 	if (normalized != NULL)
 		normalized[0] = '\0';
-	if (s == NULL || (len = strlen(s)) != 18) {
+	if (s == NULL || (len = nchars(s)) != 18) {
 		say(why, whylen, "must be 18 characters, not %zu (GB 11643)",
-		    s == NULL ? (size_t)0 : strlen(s));
+		    s == NULL ? (size_t)0 : len);
 		return UKEY_ERR_INVAL;
+	}
+	for (i = 0, p = s; *p != '\0'; i++, p += n) {
+		unsigned cp;
+
+		if ((n = decode(p, &cp)) > 1 || cp >= 0x80) {
+			say_not_ascii(why, whylen, i + 1, p, n, cp, i < 17 ? "must be a digit" :
+			    "must be a digit or X", " (GB 11643)");
+			return UKEY_ERR_INVAL;
+		}
 	}
 	for (i = 0; i < 17; i++) {
 		if (!is_digit(s[i])) {
@@ -217,6 +316,10 @@ phone_normalize(const char *s, char out[12], char *why, size_t whylen)
 		say(why, whylen, "must be a mobile number 1[3-9]xxxxxxxxx");
 		return UKEY_ERR_INVAL;
 	}
+	/* a full-width digit is three bytes: told as what it is, not as a
+	 * number that is too long */
+	if (id_ascii_check(s, why, whylen) != 0)
+		return UKEY_ERR_INVAL;
 	for (p = s; *p != '\0'; p++) {
 		if (*p == ' ' || *p == '-')
 			continue;

@@ -38,6 +38,14 @@ int rid_check(const char *s, time_t now, char normalized[19], char *why, size_t 
  * 11 digits in out, or UKEY_ERR_INVAL with out = "" and why set. */
 int phone_normalize(const char *s, char out[12], char *why, size_t whylen);
 
+/* Returns 0 if s (NULL counts as empty) holds only ASCII, else UKEY_ERR_INVAL
+ * with why naming the first character that is not, by its place in
+ * characters; a full-width form (U+FF01..U+FF5E) is named with the ASCII
+ * character it stands for: "character 3 '１' is full-width (U+FF11): only
+ * ASCII is allowed, write '1'". uscc_check(), rid_check() and
+ * phone_normalize() count and place characters the same way. */
+int id_ascii_check(const char *s, char *why, size_t whylen);
+
 /* Writes a masked copy of id for listings into out (always NUL-terminated
  * when outlen > 0): 18-character ids keep the first 4 and last 4 characters
  * ("5301**********0016"); other ids longer than 4 keep the first 2 and last 2;

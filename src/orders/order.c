@@ -401,7 +401,7 @@ static char *
 contact_phone_field(struct pctx *c, struct json_object *obj, const char *path, const char *key)
 {
 	const char *s, *q;
-	char p[PATH_MAX_LEN], out[12], buf[24];
+	char p[PATH_MAX_LEN], out[12], buf[24], why[160];
 	size_t n = 0, i, area;
 
 	if ((s = ascii(c, obj, path, key, 1)) == NULL)
@@ -409,6 +409,10 @@ contact_phone_field(struct pctx *c, struct json_object *obj, const char *path, c
 	join(p, path, key);
 	if (phone_normalize(s, out, NULL, 0) == 0)
 		return xstrdup(c, out);
+	if (id_ascii_check(s, why, sizeof(why)) != 0) {
+		bad(c, p, "%s", why);
+		return NULL;
+	}
 	for (q = s; *q != '\0' && n + 1 < sizeof(buf); q++)
 		if (*q != ' ')
 			buf[n++] = *q;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/jsontext.h"
 #include "orders/order.h"
 #include "orders/order_csv.h"
 
@@ -52,7 +53,7 @@ json_read(struct order_file *f, const char *text, size_t len, time_t now)
 	struct json_tokener *tok = NULL;
 	struct json_object *root = NULL, *list, *v;
 	enum json_tokener_error jerr;
-	char label[32];
+	char label[32], why[320];
 	size_t n, i, off, bom = 0;
 	int rc;
 
@@ -99,6 +100,14 @@ json_read(struct order_file *f, const char *text, size_t len, time_t now)
 			rc = order_file_fail(f, "text after the JSON value at byte %zu", off + bom);
 			goto out;
 		}
+	}
+	/* What json-c's strict mode still lets through: an unpaired surrogate
+	 * escape (\uD800) it would store as U+FFFD, single-quoted member names,
+	 * NaN. Refused for the whole file, as a syntax error is; the message
+	 * names the member (byte offsets here do not count a BOM). */
+	if (jsontext_check(text, len, why, sizeof(why)) != 0) {
+		rc = order_file_fail(f, "JSON: %s", why);
+		goto out;
 	}
 
 	if (json_object_is_type(root, json_type_array)) {

@@ -247,7 +247,16 @@ bay_token_arrived(struct station *s, struct bay *b, const struct arrival *a)
 		    a->profile ? a->profile : "unknown model");
 		return 0;
 	}
-	if ((module = fw_profile_module(b->profile)) == NULL) {
+	if (a->module != NULL) {
+		/* said before a worker is started, which could only say it
+		 * could not load "something" */
+		if (access(a->module, R_OK) != 0) {
+			bay_set_state(s, b, BAY_REFUSED, "sim.softhsm_module %s: %s", a->module,
+			    strerror(errno));
+			return 0;
+		}
+		module = a->module;
+	} else if ((module = fw_profile_module(b->profile)) == NULL) {
 		bay_set_state(s, b, BAY_REFUSED, "profile %s: none of its PKCS#11 modules is installed",
 		    b->profile->name);
 		return 0;
@@ -302,7 +311,7 @@ bay_on_readable(struct station *s, struct bay *b)
 	int rc = framer_fill(&b->in, b->worker_fd), more;
 
 	while ((more = framer_next(&b->in, &msg, &len)) == 1) {
-		struct json_object *reply = json_tokener_parse(msg);
+		struct json_object *reply = frame_parse_json(msg, len);
 		worker_cb cb = b->pending_cb;
 		struct json_object *ok = json_object_object_get(reply, "ok");
 		int wrc;

@@ -66,6 +66,7 @@ int
 cmd_bay_wipe(struct request *r, struct json_object **result)
 {
 	struct bay *b;
+	char why[512];
 	int rc;
 
 	if ((rc = bay_arg(r, &b)) != 0)
@@ -73,6 +74,10 @@ cmd_bay_wipe(struct request *r, struct json_object **result)
 	if (b->state != BAY_REFUSED || b->worker_fd < 0)
 		return req_fail(r, UKEY_ERR_STATE, "bay %d: only a refused token can be allowed for"
 		    " wiping (bay is %s)", b->index, bay_state_name(b->state));
+	/* allowed only when the wipe can happen: a token whose SO PIN this
+	 * station does not hold would stay refused after a "yes" */
+	if ((rc = job_wipe_check(r->s, b, why, sizeof(why))) != 0)
+		return req_fail(r, rc, "bay %d: wiping cannot be allowed: %s", b->index, why);
 	b->allow_wipe = 1;
 	snprintf(b->operator_name, sizeof(b->operator_name), "%s", r->c->user);
 	station_audit(r->s, r->c->user, "bay.wipe_allowed", 0, 0, 0, b->token_serial, b->name, NULL);

@@ -16,6 +16,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/request.h"
+#include "common/secret.h"
 #include "station/control.h"
 
 /* Who may run a command: ROLE_* bits of config.h. READ is every role;
@@ -184,7 +185,7 @@ control_listen(struct station *s)
 	unlink(s->sock_path);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0 ||
 	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
-	    chmod(s->sock_path, 0660) != 0 || listen(fd, 16) != 0) {
+	    chmod(s->sock_path, 0660) != 0 || listen(fd, 64) != 0) {
 		log_error("control socket %s: %s", s->sock_path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -254,27 +255,236 @@ peer_roles(const struct station *s, uid_t uid, gid_t gid, const struct passwd *p
 	return roles;
 }
 
-void
-control_accept(struct station *s)
+/* ---- writing: replies are queued per client and written as the socket
+ * takes them, so that a client that does not read never stalls the loop ---- */
+
+static void
+out_reset(struct client *c)
+{
+	if (c->out != NULL) {
+		secure_wipe(c->out, c->out_len);
+		free(c->out);
+	}
+	c->out = NULL;
+	c->out_len = c->out_off = 0;
+}
+
+int
+control_wants_write(const struct client *c)
+{
+	return c->out_off < c->out_len;
+}
+
+/* Writes what the socket takes now. 0 (all written, or the rest waits for
+ * POLLOUT) or UKEY_ERR_IO when the peer is gone. */
+static int
+out_flush(struct client *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0)
+			return UKEY_ERR_IO;
+		c->out_off += (size_t)n;
+	}
+	out_reset(c);
+	return 0;
+}
+
+/* Queues one frame of len bytes of text for c and writes what it can. */
+static int
+out_queue(struct client *c, const char *text, size_t len)
+{
+	size_t left = c->out_len - c->out_off;
+	uint8_t *nb;
+
+	if (len > FRAME_MAX_CONTROL)
+		return UKEY_ERR_PROTO;
+	/* a new buffer rather than realloc: the old one is wiped, not copied
+	 * around by the allocator */
+	if ((nb = malloc(left + 4 + len)) == NULL)
+		return UKEY_ERR_NOMEM;
+	if (left > 0)
+		memcpy(nb, c->out + c->out_off, left);
+	else
+		c->out_since_ms = now_ms();
+	nb[left] = (uint8_t)(len >> 24);
+	nb[left + 1] = (uint8_t)(len >> 16);
+	nb[left + 2] = (uint8_t)(len >> 8);
+	nb[left + 3] = (uint8_t)len;
+	memcpy(nb + left + 4, text, len);
+	out_reset(c);
+	c->out = nb;
+	c->out_len = left + 4 + len;
+	return out_flush(c);
+}
+
+static struct json_object *
+error_reply(int rc, const char *msg, struct json_object *details)
+{
+	struct json_object *rep = json_object_new_object(), *e = json_object_new_object();
+
+	json_object_object_add(rep, "v", json_object_new_int(STATION_PROTOCOL_VERSION));
+	json_object_object_add(rep, "ok", json_object_new_boolean(0));
+	json_object_object_add(e, "code", json_object_new_string(ukey_errname(rc)));
+	json_object_object_add(e, "message",
+	    json_object_new_string(msg && msg[0] ? msg : ukey_strerror(rc)));
+	if (details != NULL)
+		json_object_object_add(e, "details", details);
+	json_object_object_add(rep, "error", e);
+	return rep;
+}
+
+/* One error frame to a connection about to be closed, in place of a silent
+ * close: written if the socket takes it at once, else dropped. The client
+ * reads it as the reply to its request, sent or not. */
+static void
+say_goodbye(int fd, int rc, const char *msg)
+{
+	struct json_object *rep = error_reply(rc, msg, NULL);
+	size_t len;
+	const char *txt = json_object_to_json_string_length(rep, JSON_C_TO_STRING_PLAIN, &len);
+	uint8_t buf[4 + 1024];
+
+	if (len <= sizeof(buf) - 4) {
+		buf[0] = (uint8_t)(len >> 24);
+		buf[1] = (uint8_t)(len >> 16);
+		buf[2] = (uint8_t)(len >> 8);
+		buf[3] = (uint8_t)len;
+		memcpy(buf + 4, txt, len);
+		if (send(fd, buf, len + 4, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+			log_debug("goodbye frame: %s", strerror(errno));
+	}
+	json_object_put(rep);
+}
+
+/* ---- connections: who gets a slot ---- */
+
+static int
+client_idle(const struct client *c)
+{
+	return !c->dead && !c->awaiting && !control_wants_write(c);
+}
+
+/* Closes client i and takes it out of the table now. Only outside the
+ * handling of the clients in a loop turn (at accept, after the reap). */
+static void
+client_drop(struct station *s, int i)
+{
+	close(s->clients[i].fd);
+	framer_free(&s->clients[i].in);
+	out_reset(&s->clients[i]);
+	s->clients[i] = s->clients[--s->n_clients];
+}
+
+/* Index of the idle client that has waited longest for a request among
+ * those that match: no role (norole), or the user uid (uid != -1), or any
+ * of the user with the most connections; -1 if none. */
+static int
+oldest_idle(const struct station *s, int norole, uid_t uid, int busiest)
+{
+	int i, j, best = -1, best_n = 0;
+
+	for (i = 0; i < s->n_clients; i++) {
+		const struct client *c = &s->clients[i];
+		int n = 0;
+
+		if (!client_idle(c) || (norole && c->roles != 0) ||
+		    (uid != (uid_t)-1 && c->uid != uid))
+			continue;
+		if (busiest)
+			for (j = 0; j < s->n_clients; j++)
+				n += s->clients[j].uid == c->uid;
+		if (best < 0 || n > best_n ||
+		    (n == best_n && c->since_ms < s->clients[best].since_ms)) {
+			best = i;
+			best_n = n;
+		}
+	}
+	return best;
+}
+
+/* Makes room in the table for a new connection of uid with roles, closing
+ * the idle client that has waited longest in its class if need be: users
+ * without a role share NOROLE_CLIENTS_MAX slots, a user holds at most
+ * USER_CLIENTS_MAX, and a full table gives way to a user with a role at the
+ * cost of an idle client without one, or else of an idle one of the user
+ * holding most. Returns 0, or -1 with why set when the newcomer is refused. */
+static int
+make_room(struct station *s, uid_t uid, const char *user, unsigned roles, char *why,
+    size_t whylen)
+{
+	char reason[200];
+	int i, norole = 0, mine = 0, v = -1;
+
+	for (i = 0; i < s->n_clients; i++) {
+		norole += s->clients[i].roles == 0;
+		mine += s->clients[i].uid == uid;
+	}
+	if (roles == 0 && norole >= NOROLE_CLIENTS_MAX) {
+		v = oldest_idle(s, 1, (uid_t)-1, 0);
+		snprintf(reason, sizeof(reason), "users without a role may hold %d connections "
+		    "at a time", NOROLE_CLIENTS_MAX);
+	} else if (mine >= USER_CLIENTS_MAX) {
+		v = oldest_idle(s, 0, uid, 0);
+		snprintf(reason, sizeof(reason), "user %s may hold %d connections at a time",
+		    user, USER_CLIENTS_MAX);
+	} else if (s->n_clients >= MAX_CLIENTS) {
+		if ((v = oldest_idle(s, 1, (uid_t)-1, 0)) < 0 && roles != 0)
+			v = oldest_idle(s, 0, (uid_t)-1, 1);
+		snprintf(reason, sizeof(reason), "the control socket's %d connections are in use",
+		    MAX_CLIENTS);
+	} else {
+		return 0;
+	}
+	if (v < 0) {
+		snprintf(why, whylen, "%s and none is idle; try again later", reason);
+		return -1;
+	}
+	snprintf(why, whylen, "connection closed after %lld s without a request to make room "
+	    "for a new one: %s", (long long)((now_ms() - s->clients[v].since_ms) / 1000), reason);
+	log_info("control client %s (pid %d): %s", s->clients[v].user, (int)s->clients[v].pid, why);
+	say_goodbye(s->clients[v].fd, UKEY_ERR_BUSY, why);
+	client_drop(s, v);
+	return 0;
+}
+
+/* Takes one pending connection; 0 when one was handled, -1 when none waits. */
+static int
+accept_one(struct station *s)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	struct passwd pw, *pwp = NULL;
-	char buf[16384];
+	char buf[16384], user[64], why[400];
 	struct client *c;
+	unsigned roles;
 	int fd;
 
 	if ((fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) < 0)
-		return;
-	if (s->n_clients >= MAX_CLIENTS) {
-		log_warn("too many control clients; refusing one");
-		close(fd);
-		return;
-	}
+		return -1;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
 		log_error("SO_PEERCRED: %s", strerror(errno));
 		close(fd);
-		return;
+		return 0;
+	}
+	if (getpwuid_r(cred.uid, &pw, buf, sizeof(buf), &pwp) == 0 && pwp != NULL)
+		snprintf(user, sizeof(user), "%s", pw.pw_name);
+	else
+		snprintf(user, sizeof(user), "uid:%u", (unsigned)cred.uid);
+	/* the roles decide the slot, so they are known before one is given */
+	roles = peer_roles(s, cred.uid, cred.gid, pwp);
+	if (make_room(s, cred.uid, user, roles, why, sizeof(why)) != 0) {
+		log_warn("control socket: refusing a connection of %s (pid %d): %s", user,
+		    (int)cred.pid, why);
+		say_goodbye(fd, UKEY_ERR_BUSY, why);
+		close(fd);
+		return 0;
 	}
 	c = &s->clients[s->n_clients++];
 	memset(c, 0, sizeof(*c));
@@ -283,12 +493,28 @@ control_accept(struct station *s)
 	c->uid = cred.uid;
 	c->gid = cred.gid;
 	c->pid = cred.pid;
-	if (getpwuid_r(cred.uid, &pw, buf, sizeof(buf), &pwp) == 0 && pwp != NULL)
-		snprintf(c->user, sizeof(c->user), "%s", pw.pw_name);
-	else
-		snprintf(c->user, sizeof(c->user), "uid:%u", (unsigned)cred.uid);
-	c->roles = peer_roles(s, cred.uid, cred.gid, pwp);
+	snprintf(c->user, sizeof(c->user), "%s", user);
+	c->roles = roles;
+	c->since_ms = now_ms();
 	framer_init(&c->in, FRAME_MAX_CONTROL);
+	return 0;
+}
+
+/* Connections arrive in bursts (one ukeyctl per verb, scripts in
+ * parallel): take what waits, up to a bound, so the backlog drains. */
+#define ACCEPT_PER_TURN 32
+
+void
+control_accept(struct station *s)
+{
+	int i;
+
+	/* the loop has done with its client pointers for this turn: the
+	 * table may shrink here */
+	control_reap(s);
+	for (i = 0; i < ACCEPT_PER_TURN; i++)
+		if (accept_one(s) != 0)
+			break;
 }
 
 static int
@@ -325,27 +551,30 @@ wipe_pins(struct json_object *rep, struct json_object *result)
 }
 
 static void
-send_reply(int fd, int rc, const char *msg, struct json_object *details, struct json_object *result)
+send_reply(struct client *c, int rc, const char *msg, struct json_object *details,
+    struct json_object *result)
 {
-	struct json_object *rep = json_object_new_object();
+	struct json_object *rep;
+	const char *txt;
+	size_t len;
+	int wrc;
 
-	json_object_object_add(rep, "v", json_object_new_int(STATION_PROTOCOL_VERSION));
-	json_object_object_add(rep, "ok", json_object_new_boolean(rc == 0));
 	if (rc == 0) {
+		rep = json_object_new_object();
+		json_object_object_add(rep, "v", json_object_new_int(STATION_PROTOCOL_VERSION));
+		json_object_object_add(rep, "ok", json_object_new_boolean(1));
 		json_object_object_add(rep, "result", result ? result : json_object_new_object());
 	} else {
-		struct json_object *e = json_object_new_object();
-
-		json_object_object_add(e, "code", json_object_new_string(ukey_errname(rc)));
-		json_object_object_add(e, "message",
-		    json_object_new_string(msg && msg[0] ? msg : ukey_strerror(rc)));
-		if (details != NULL)
-			json_object_object_add(e, "details", details);
-		json_object_object_add(rep, "error", e);
+		rep = error_reply(rc, msg, details);
 		json_object_put(result);
 	}
-	if (frame_write_json(fd, rep, FRAME_MAX_CONTROL) != 0)
-		log_warn("reply to control client failed");
+	txt = json_object_to_json_string_length(rep, JSON_C_TO_STRING_PLAIN, &len);
+	if ((wrc = out_queue(c, txt, len)) != 0) {
+		log_warn("reply to control client %s (pid %d): %s", c->user, (int)c->pid,
+		    ukey_strerror(wrc));
+		c->dead = 1;
+	}
+	c->since_ms = now_ms();
 	if (rc == 0 && result != NULL)
 		wipe_pins(rep, result);
 	json_object_put(rep);
@@ -359,7 +588,8 @@ control_reply_deferred(struct station *s, int64_t client_id, int rc, const char 
 
 	for (i = 0; i < s->n_clients; i++) {
 		if (s->clients[i].id == client_id && !s->clients[i].dead) {
-			send_reply(s->clients[i].fd, rc, msg, NULL, result);
+			s->clients[i].awaiting = 0;
+			send_reply(&s->clients[i], rc, msg, NULL, result);
 			return;
 		}
 	}
@@ -467,36 +697,112 @@ dispatch(struct station *s, struct client *c, const char *text, size_t len)
 	if (rc != 0 && r.msg[0] == '\0')
 		snprintf(r.msg, sizeof(r.msg), "%s: %s", cmd->name, ukey_strerror(rc));
  out:
-	if (!r.deferred)
-		send_reply(c->fd, rc, r.msg, r.details, result);
-	else
+	if (!r.deferred) {
+		send_reply(c, rc, r.msg, r.details, result);
+	} else {
+		c->awaiting = 1;
 		json_object_put(r.details);
+	}
 	request_free(&pr);
+}
+
+/* Serves the complete requests the client's buffer holds, one at a time:
+ * the next waits until the reply before it is written. Returns as
+ * framer_next() did last. */
+static int
+serve_frames(struct station *s, struct client *c)
+{
+	char *msg;
+	size_t len;
+	int more = 0;
+
+	while (!c->dead && !control_wants_write(c) &&
+	    (more = framer_next(&c->in, &msg, &len)) == 1) {
+		dispatch(s, c, msg, len);
+		secure_wipe(msg, len);
+		free(msg);
+	}
+	return more;
+}
+
+/* After a turn's reading or writing: a client that closed its side, or was
+ * told its last word, goes once everything for it is written. */
+static void
+settle(struct client *c)
+{
+	if (!control_wants_write(c) && (c->closing || c->eof))
+		c->dead = 1;
 }
 
 void
 control_on_readable(struct station *s, struct client *c)
 {
-	char *msg;
-	size_t len;
 	int more, rc = framer_fill(&c->in, c->fd);
 
 	/* a client may send its request and close its side at once: serve
 	 * whatever complete frames arrived before honouring the EOF */
-	while ((more = framer_next(&c->in, &msg, &len)) == 1) {
-		dispatch(s, c, msg, len);
-		secure_wipe(msg, len);
-		free(msg);
-	}
+	more = serve_frames(s, c);
 	/* an oversize frame is told as such, whether it came first (framer_fill)
 	 * or after requests that were served (framer_next) */
 	if (rc == UKEY_ERR_PROTO || more == UKEY_ERR_PROTO) {
-		send_reply(c->fd, UKEY_ERR_PROTO, "request larger than the protocol allows", NULL, NULL);
+		send_reply(c, UKEY_ERR_PROTO, "request larger than the protocol allows", NULL, NULL);
+		c->closing = 1;
+	} else if (rc < 0 || more < 0) {
+		c->eof = 1;
+	}
+	settle(c);
+}
+
+void
+control_on_writable(struct station *s, struct client *c)
+{
+	int more;
+
+	if (out_flush(c) != 0) {
 		c->dead = 1;
 		return;
 	}
-	if (rc < 0 || more < 0)
-		c->dead = 1;
+	/* requests that came with the one just answered */
+	if (!control_wants_write(c) && !c->closing) {
+		more = serve_frames(s, c);
+		if (more == UKEY_ERR_PROTO) {
+			send_reply(c, UKEY_ERR_PROTO, "request larger than the protocol allows",
+			    NULL, NULL);
+			c->closing = 1;
+		} else if (more < 0) {
+			c->dead = 1;
+		}
+	}
+	settle(c);
+}
+
+void
+control_check_timers(struct station *s)
+{
+	int64_t now = now_ms(), limit = (int64_t)s->cfg.client_timeout_s * 1000;
+	char why[200];
+	int i;
+
+	for (i = 0; i < s->n_clients; i++) {
+		struct client *c = &s->clients[i];
+
+		if (c->dead)
+			continue;
+		if (control_wants_write(c)) {
+			/* mid-frame: nothing more can be said on this stream */
+			if (now - c->out_since_ms >= limit) {
+				log_info("control client %s (pid %d) has not read its reply for %d s;"
+				    " closed", c->user, (int)c->pid, s->cfg.client_timeout_s);
+				c->dead = 1;
+			}
+		} else if (!c->awaiting && now - c->since_ms >= limit) {
+			snprintf(why, sizeof(why), "connection closed: no complete request within "
+			    "%d s (station.client_timeout)", s->cfg.client_timeout_s);
+			log_info("control client %s (pid %d): %s", c->user, (int)c->pid, why);
+			say_goodbye(c->fd, UKEY_ERR_TIMEOUT, why);
+			c->dead = 1;
+		}
+	}
 }
 
 void
@@ -506,11 +812,16 @@ control_reap(struct station *s)
 
 	while (i < s->n_clients) {
 		if (s->clients[i].dead) {
-			close(s->clients[i].fd);
-			framer_free(&s->clients[i].in);
-			s->clients[i] = s->clients[--s->n_clients];
+			client_drop(s, i);
 			continue;
 		}
 		i++;
 	}
+}
+
+void
+control_close_all(struct station *s)
+{
+	while (s->n_clients > 0)
+		client_drop(s, s->n_clients - 1);
 }

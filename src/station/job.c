@@ -567,15 +567,17 @@ unit_subject(struct station *s, int64_t unit_id, const struct certprof **pp,
 
 /* ---- starting a job ---- */
 
+/* Whether the station could wipe the initialised token in b (C_InitToken
+ * with the SO PIN it sealed when it initialised the token): 0 with the
+ * token's row id in *token_id, or UKEY_ERR_NOTBLANK with why saying what
+ * keeps it from doing so; another UKEY_ERR_* for a store failure. */
 static int
-token_refusal(struct station *s, struct bay *b, char *why, size_t whylen)
+wipe_check(struct station *s, struct bay *b, int64_t *token_id, char *why, size_t whylen)
 {
-	struct json_object *tok = b->token, *known = NULL;
-	int initialized = json_object_get_boolean(json_object_object_get(tok, "initialized"));
+	struct json_object *known = NULL;
 	int rc;
 
-	if (!initialized)
-		return 0;
+	*token_id = 0;
 	rc = store_row(s->st, &known, "SELECT t.id, t.so_pin_enc IS NOT NULL AS have_so,"
 	    " (SELECT group_concat(cert_serial) FROM issuances WHERE token_serial = t.serial"
 	    "  AND token_profile = t.profile) AS issued"
@@ -593,31 +595,69 @@ token_refusal(struct station *s, struct bay *b, char *why, size_t whylen)
 		snprintf(why, whylen, "token %s holds issued certificate %s; it is not wiped",
 		    b->token_serial, jstr(known, "issued"));
 		rc = UKEY_ERR_NOTBLANK;
+	} else if (!jint(known, "have_so")) {
+		snprintf(why, whylen, "token %s is not blank and this station holds no SO PIN for it;"
+		    " it cannot be wiped here", b->token_serial);
+		rc = UKEY_ERR_NOTBLANK;
 	} else if (b->profile->quirks & FW_QUIRK_INIT_NEEDS_BLANK) {
 		snprintf(why, whylen, "token %s is not blank and model %s can only be initialised"
 		    " when blank (quirk init-needs-blank); erase it with the vendor's tool first",
 		    b->token_serial, b->profile->name);
 		rc = UKEY_ERR_NOTBLANK;
-	} else if (!b->allow_wipe) {
+	} else {
+		*token_id = jint(known, "id");
+		rc = 0;
+	}
+	json_object_put(known);
+	return rc;
+}
+
+int
+job_wipe_check(struct station *s, struct bay *b, char *why, size_t whylen)
+{
+	int64_t token_id;
+
+	if (b->profile == NULL || b->token == NULL ||
+	    !json_object_get_boolean(json_object_object_get(b->token, "initialized"))) {
+		snprintf(why, whylen, "the token is blank: there is nothing to wipe");
+		return UKEY_ERR_STATE;
+	}
+	if (!b->profile->init_token) {
+		snprintf(why, whylen, "profile %s: the station cannot initialise this model's"
+		    " tokens (pkcs11.init_token = no)", b->profile->name);
+		return UKEY_ERR_STATE;
+	}
+	return wipe_check(s, b, &token_id, why, whylen);
+}
+
+static int
+token_refusal(struct station *s, struct bay *b, char *why, size_t whylen)
+{
+	struct json_object *tok = NULL;
+	int initialized = json_object_get_boolean(json_object_object_get(b->token, "initialized"));
+	int64_t token_id;
+	char aad[160];
+	int rc;
+
+	if (!initialized)
+		return 0;
+	if ((rc = wipe_check(s, b, &token_id, why, whylen)) != 0)
+		return rc;
+	if (!b->allow_wipe) {
 		snprintf(why, whylen, "token %s is not blank (initialised by this station, no"
 		    " certificate issued); allow wiping it with: ukeyctl bay wipe --bay %d",
 		    b->token_serial, b->index);
-		rc = UKEY_ERR_NOTBLANK;
-	} else {
-		char aad[160];
-
-		snprintf(aad, sizeof(aad), "token:%s:%s", b->profile->name, b->token_serial);
-		rc = store_row(s->st, &tok, "SELECT so_pin_enc FROM tokens WHERE id = ?", "i",
-		    jint(known, "id"));
-		if (rc == 0) {
-			rc = job_unseal_pin(s, tok, "so_pin_enc", aad, &b->wipe_so);
-			json_object_put(tok);
-		}
-		if (rc != 0)
-			snprintf(why, whylen, "token %s: the stored SO PIN cannot be opened (%s)",
-			    b->token_serial, ukey_strerror(rc));
+		return UKEY_ERR_NOTBLANK;
 	}
-	json_object_put(known);
+	snprintf(aad, sizeof(aad), "token:%s:%s", b->profile->name, b->token_serial);
+	rc = store_row(s->st, &tok, "SELECT so_pin_enc FROM tokens WHERE id = ?", "i", token_id);
+	if (rc == 0) {
+		rc = job_unseal_pin(s, tok, "so_pin_enc", aad, &b->wipe_so);
+		json_object_put(tok);
+	}
+	if (rc != 0)
+		snprintf(why, whylen, "token %s: the stored SO PIN cannot be opened (%s)",
+		    b->token_serial, ukey_strerror(rc));
 	return rc;
 }
 

@@ -191,12 +191,7 @@ station_open(struct station *s, const char *config_path)
 static void
 station_close(struct station *s)
 {
-	int i;
-
-	for (i = 0; i < s->n_clients; i++) {
-		close(s->clients[i].fd);
-		framer_free(&s->clients[i].in);
-	}
+	control_close_all(s);
 	if (s->listen_fd >= 0) {
 		close(s->listen_fd);
 		unlink(s->sock_path);
@@ -226,7 +221,9 @@ run_loop(struct station *s)
 		pfd[n++] = (struct pollfd){ .fd = s->listen_fd, .events = POLLIN };
 		for (i = 0; i < s->n_clients; i++) {
 			cref[nc++] = &s->clients[i];
-			pfd[n++] = (struct pollfd){ .fd = s->clients[i].fd, .events = POLLIN };
+			/* a reply not yet written holds the client's next request back */
+			pfd[n++] = (struct pollfd){ .fd = s->clients[i].fd,
+			    .events = control_wants_write(&s->clients[i]) ? POLLOUT : POLLIN };
 		}
 		for (i = 0; i < s->n_bays; i++) {
 			if (s->bays[i].worker_fd < 0)
@@ -246,9 +243,14 @@ run_loop(struct station *s)
 			for (i = 0; i < nb; i++)
 				if (pfd[1 + nc + i].revents && bref[i]->worker_fd == pfd[1 + nc + i].fd)
 					bay_on_readable(s, bref[i]);
-			for (i = 0; i < nc; i++)
-				if (pfd[1 + i].revents && !cref[i]->dead)
+			for (i = 0; i < nc; i++) {
+				if (!pfd[1 + i].revents || cref[i]->dead)
+					continue;
+				if (pfd[1 + i].events & POLLOUT)
+					control_on_writable(s, cref[i]);
+				else
 					control_on_readable(s, cref[i]);
+			}
 			if (pfd[0].revents & POLLIN)
 				control_accept(s);
 			for (i = 0; i < nd; i++)
@@ -261,6 +263,7 @@ run_loop(struct station *s)
 			next_sweep = now_ms() + 250;
 		}
 		/* clients are closed and removed only here, after the iteration */
+		control_check_timers(s);
 		control_reap(s);
 		bay_check_timers(s);
 		station_audit_checkpoint_if_due(s);

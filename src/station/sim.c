@@ -89,6 +89,8 @@ sim_plug(struct station *s, int bay_index, const char *preset, int64_t token_no,
 	a.source = "sim";
 	a.profile = profile ? profile : "softhsm2";
 	a.softhsm_conf = conf;
+	/* the configured SoftHSM2 build, for every virtual token */
+	a.module = s->cfg.sim_softhsm_module[0] ? s->cfg.sim_softhsm_module : NULL;
 	a.device = device;
 	sim_event(s, b, DETECT_TOKEN_ARRIVED, device, a.profile);
 	if ((rc = bay_token_arrived(s, b, &a)) != 0)

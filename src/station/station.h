@@ -25,7 +25,12 @@ struct bay;
 
 #define STATION_PROTOCOL_VERSION 1
 #define MAX_BAYS 64
-#define MAX_CLIENTS 32
+/* Control client slots (docs/protocol.md, "Connections"): users without a
+ * role share a few, so that they cannot take the slots of those with one;
+ * no user holds more than USER_CLIENTS_MAX. */
+#define MAX_CLIENTS 64
+#define NOROLE_CLIENTS_MAX 8
+#define USER_CLIENTS_MAX 16
 
 enum bay_state {
 	BAY_EMPTY,	/* no token */
@@ -44,6 +49,8 @@ struct arrival {
 	const char *source;		/* "sim", "libusb", "udev", "pcsc" */
 	const char *profile;		/* firmware profile name when the source knows it */
 	const char *softhsm_conf;	/* SOFTHSM2_CONF for virtual tokens, else NULL */
+	const char *module;		/* PKCS#11 module for the worker in place of the
+					 * profile's (sim.softhsm_module), else NULL */
 	const char *device;		/* human description (vid:pid, reader, virtual token id) */
 	const char *reader;		/* PC/SC reader name, else NULL */
 	const char *usb_serial;		/* USB iSerialNumber, else NULL */
@@ -113,6 +120,13 @@ struct client {
 	char user[64];
 	unsigned roles;		/* enum config_role bits, from [roles] at connect */
 	struct framer in;
+	int64_t since_ms;	/* connected or last replied to: the idle deadline's start */
+	int awaiting;		/* a deferred reply is due: not idle */
+	int eof;		/* the client closed its side */
+	int closing;		/* close once out is written */
+	uint8_t *out;		/* reply bytes not yet written (may hold a PIN: wiped) */
+	size_t out_len, out_off;
+	int64_t out_since_ms;	/* since when out has been waiting to be written */
 	int dead;
 };
 
@@ -178,6 +192,11 @@ void job_on_token_left(struct station *s, struct bay *b, const char *why);
 /* Ends a suspended job not issued on an operator's word; UKEY_ERR_STATE if
  * the job is not suspended. */
 int job_abandon(struct station *s, int64_t job_id, const char *who, const char *remark);
+/* Whether `bay.wipe` can work on the token in b: 0 when the token is
+ * initialised, its model can be initialised, this station holds its SO PIN
+ * and no certificate was issued on it; else UKEY_ERR_STATE or
+ * UKEY_ERR_NOTBLANK with why saying which. Changes nothing. */
+int job_wipe_check(struct station *s, struct bay *b, char *why, size_t whylen);
 int job_recover_all(struct station *s);
 /* A new user PIN by the profile's rules ([pin] user_pin_policy): random
  * digits of user_pin_length, or the profile's fixed initial PIN. The job's
@@ -234,7 +253,17 @@ int sim_unplug(struct station *s, int bay_index);
 int control_listen(struct station *s);
 void control_accept(struct station *s);
 void control_on_readable(struct station *s, struct client *c);
+/* Writes what is queued for c without blocking; serves requests it held
+ * back meanwhile. */
+void control_on_writable(struct station *s, struct client *c);
+/* 1 while c has reply bytes not yet written (poll it for POLLOUT, not POLLIN). */
+int control_wants_write(const struct client *c);
+/* Closes clients past their deadline (station.client_timeout): no complete
+ * request for that long, or a reply not read for that long. Loop context. */
+void control_check_timers(struct station *s);
 void control_reap(struct station *s);
+/* Closes every client and frees what they hold (at exit). */
+void control_close_all(struct station *s);
 /* Sends a reply to a client that was told its request is deferred. */
 void control_reply_deferred(struct station *s, int64_t client_id, int rc, const char *msg,
     struct json_object *result);

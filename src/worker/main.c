@@ -13,6 +13,7 @@
 
 #include "common/err.h"
 #include "common/frame.h"
+#include "common/jsontext.h"
 #include "common/log.h"
 #include "common/secret.h"
 #include "worker/ops.h"
@@ -88,9 +89,11 @@ parse_request(char *buf, size_t len)
 
 	if ((tok = json_tokener_new()) == NULL)
 		return NULL;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	req = json_tokener_parse_ex(tok, buf, (int)len);
 	if (req != NULL && (json_tokener_get_parse_end(tok) != len ||
-	    !json_object_is_type(req, json_type_object))) {
+	    !json_object_is_type(req, json_type_object) ||
+	    jsontext_check(buf, len, NULL, 0) != 0)) {
 		req_wipe_pins(req);
 		json_object_put(req);
 		req = NULL;

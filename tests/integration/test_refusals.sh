@@ -17,10 +17,15 @@ bay_field 1 reason | grepq "not blank" || fail "refusal reason: $(bay_field 1 re
 # its objects are untouched: still labelled as the other party left it
 SOFTHSM2_CONF=$(token_conf 1) pkcs11-tool --module "$SOFTHSM_MODULE" -L 2>/dev/null |
 	grepq "used elsewhere" || fail "the refused token was changed"
-# wiping is refused too: the station does not know this token's SO PIN
-if ctl bay wipe --bay 1 >/dev/null 2>&1; then
-	[ "$(bay_field 1 state)" = refused ] || fail "a foreign token was wiped"
-fi
+# wiping is refused too, and says so (exit 1): the station does not know
+# this token's SO PIN, so a "yes" would leave the bay refused
+reason=$(bay_field 1 reason)
+expect_exit 1 "bay 1: wiping cannot be allowed: token .* SO PIN is unknown to this station" -- \
+	ctl bay wipe --bay 1
+[ "$(bay_field 1 state)" = refused ] || fail "a foreign token was wiped"
+[ "$(bay_field 1 reason)" = "$reason" ] || fail "a refused wipe changed the bay: $(bay_field 1 reason)"
+[ "$(db "SELECT count(*) FROM audit WHERE action = 'bay.wipe_allowed'")" = 0 ] ||
+	fail "a refused wipe was audited as allowed"
 ctl sim unplug --bay 1 >/dev/null
 
 # the CA answers with a certificate for another key: refused before writing
@@ -56,6 +61,14 @@ ctl bay wait --bay 2 >/dev/null || fail "wiped token not issued: $(bay_field 2 r
 ctl sim plug --bay 3 --profile softhsm2-noinit --wait >/dev/null 2>&1 || true
 [ "$(bay_field 3 state)" = refused ] || fail "init_token = no: bay 3 is $(bay_field 3 state)"
 bay_field 3 reason | grepq "init_token = no" || fail "init_token = no: $(bay_field 3 reason)"
+expect_exit 1 "bay 3: wiping cannot be allowed: the token is blank" -- ctl bay wipe --bay 3
+# a token holding a certificate issued here is never wiped
+ctl sim unplug --bay 2 >/dev/null
+ctl sim plug --bay 2 --token "$((10#$token))" --wait >/dev/null 2>&1 || true
+expect_exit 1 "bay 2: wiping cannot be allowed: token .* holds issued certificate" -- \
+	ctl bay wipe --bay 2
+[ "$(db "SELECT count(*) FROM audit WHERE action = 'bay.wipe_allowed'")" = 1 ] ||
+	fail "bay.wipe_allowed should be audited once (the allowed wipe)"
 ctl audit verify >/dev/null || fail "audit verify"
 stop_station
 echo "PASS: non-blank token and wrong-key certificate refused; wiped token re-used"

@@ -56,7 +56,15 @@ s.close()
 
 # malformed requests, one connection each
 for raw, want in [(b"\xff\xfe", "not a JSON object"), (b'{"v":"1","cmd":"ping"}', "field v"),
-                  (b'{"v":1,"cmd":"a b"}', "field cmd"), (b'{"v":1,"cmd":"ping"} x', "not a JSON object")]:
+                  (b'{"v":1,"cmd":"a b"}', "field cmd"), (b'{"v":1,"cmd":"ping"} x', "not a JSON object"),
+                  # strict JSON only: each of these once answered as a ping
+                  (b'{"v":1,"cmd":"ping",}', "not a JSON object"),
+                  (b"{\"v\":1,\"cmd\":'ping'}", "not a JSON object"),
+                  (b"{'v':1,\"cmd\":\"ping\"}", "not strict JSON (RFC 8259): single quote"),
+                  (b'{"v":1,/* c */"cmd":"ping"}', "not a JSON object"),
+                  (b'{"v":1,"cmd":"ping"}// c', "not a JSON object"),
+                  (b'{"v":1,"cmd":"ping","args":{"x":NaN}}', "not strict JSON"),
+                  (b'{"v":1,"cmd":"ping","args":{"n":"\\ud800"}}', "args.n: \\uD800")]:
     s = connect()
     s.sendall(frame(raw))
     r = replies(s, 1)
@@ -65,4 +73,4 @@ for raw, want in [(b"\xff\xfe", "not a JSON object"), (b'{"v":"1","cmd":"ping"}'
 PY
 ctl status >/dev/null || fail "daemon not answering after the raw requests"
 stop_station
-echo "request path: 3 pipelined, 1 oversize after a served request, 4 malformed: all answered"
+echo "request path: 3 pipelined, 1 oversize after a served request, 11 malformed: all answered"

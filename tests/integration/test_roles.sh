@@ -121,13 +121,26 @@ expect_exit 77 "needs the role operator; user sys has the role auditor" -- as sy
 [ "$(denials sys sim.plug)" = 1 ] || fail "no access.denied row for the auditor's plug"
 expect_exit 77 "needs the role auditor" -- as daemon audit verify
 
+# a refused export leaves no file behind, and an earlier one as it was;
+# the auditor's export replaces it whole
+mkdir -m 1777 "$STATE/out"
+expect_exit 77 "needs the role auditor" -- as daemon audit export --output "$STATE/out/export.jsonl"
+[ ! -e "$STATE/out/export.jsonl" ] || fail "a refused audit export left $STATE/out/export.jsonl"
+[ -z "$(ls -A "$STATE/out")" ] || fail "a refused audit export left files: $(ls "$STATE/out")"
+as sys audit export --output "$STATE/out/export.jsonl" 2>/dev/null || fail "auditor cannot export"
+cp "$STATE/out/export.jsonl" "$STATE/export.before"
+chmod 0666 "$STATE/out/export.jsonl"
+expect_exit 77 "needs the role auditor" -- as daemon audit export --output "$STATE/out/export.jsonl"
+cmp -s "$STATE/out/export.jsonl" "$STATE/export.before" || fail "a refused audit export clobbered the earlier one"
+[ "$(ls "$STATE/out")" = export.jsonl ] || fail "a refused audit export left files: $(ls "$STATE/out")"
+
 # admin (with operator): takes the payment, and plugs
 as games order pay 1 --payment-no 202108311743133254271557329797 >/dev/null || fail "admin cannot take payment"
 as games sim plug --bay 1 >/dev/null || fail "admin+operator cannot plug"
 
 # every denial is one row, and the log still verifies
 n=$(db "SELECT count(*) FROM audit WHERE action = 'access.denied'")
-[ "$n" = 9 ] || fail "expected 9 access.denied rows, found $n"
+[ "$n" = 11 ] || fail "expected 11 access.denied rows, found $n"
 ctl audit verify >/dev/null || fail "audit log does not verify"
 stop_station
-echo "roles: 9 denials refused with exit 77 or code permission and audited; 4 roles, 5 accounts"
+echo "roles: 11 denials refused with exit 77 or code permission and audited; 4 roles, 5 accounts"

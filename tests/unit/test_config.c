@@ -296,6 +296,18 @@ test_roles(void **state)
 	    "{file}:2: roles.admin: a name is longer than 32 characters");
 	expect_error("[roles]\nsupervisor = alice\n", UKEY_ERR_INVAL,
 	    "{file}:2: roles.supervisor: unknown key");
+	write_conf("[station]\nclient_timeout = 2\n");
+	config_defaults(&c);
+	assert_int_equal(c.client_timeout_s, 30);
+	assert_int_equal(config_load(conf_path, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.client_timeout_s, 2);
+	config_free(&c);
+	expect_error("[station]\nclient_timeout = 0\n", UKEY_ERR_INVAL,
+	    "{file}:2: station.client_timeout: must be a whole number of seconds from 1 to 3600");
+	expect_error("[station]\nclient_timeout = 3601\n", UKEY_ERR_INVAL,
+	    "{file}:2: station.client_timeout: must be a whole number of seconds from 1 to 3600");
+	expect_error("[station]\nclient_timeout = 5s\n", UKEY_ERR_INVAL,
+	    "{file}:2: station.client_timeout: must be a whole number of seconds from 1 to 3600");
 	expect_error("[station]\nsocket_group = uk ey\n", UKEY_ERR_INVAL,
 	    "{file}:2: station.socket_group: must be a group name (1 to 32 of A-Z a-z 0-9 _ - ., "
 	    "not starting with -) or empty");

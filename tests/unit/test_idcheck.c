@@ -292,6 +292,68 @@ test_phone(void **state)
 	    out, why, sizeof(why)), UKEY_ERR_INVAL);
 }
 
+/* Lengths and places count characters, not bytes: a code typed with a
+ * Chinese input method in full-width forms is told so, with the ASCII
+ * character meant, not that it has 54 characters. */
+static void
+test_full_width(void **state)
+{
+	char why[200], norm[19], out[12];
+
+	(void)state;
+	/* 91350100M000100Y43 in full-width forms: 18 characters, 54 bytes */
+	assert_int_equal(uscc_check("９１３５０１００Ｍ０００１００Ｙ４３", why, sizeof(why)),
+	    UKEY_ERR_INVAL);
+	assert_string_equal(why, "character 1 '９' is full-width (U+FF19): only ASCII is allowed, "
+	    "write '9' (GB 32100-2015)");
+	assert_int_equal(uscc_check("91350100Ｍ000100Y43", why, sizeof(why)), UKEY_ERR_INVAL);
+	assert_string_equal(why, "character 9 'Ｍ' is full-width (U+FF2D): only ASCII is allowed, "
+	    "write 'M' (GB 32100-2015)");
+	assert_int_equal(uscc_check("91350100M000100Y4三", why, sizeof(why)), UKEY_ERR_INVAL);
+	assert_string_equal(why, "character 18 (U+4E09) is not in the code alphabet 0-9 A-Z "
+	    "without I O S V Z (GB 32100-2015)");
+	assert_int_equal(uscc_check("91350100M000100Y4", why, sizeof(why)), UKEY_ERR_INVAL);
+	assert_string_equal(why, "must be 18 characters, not 17 (GB 32100-2015)");
+	assert_int_equal(uscc_check("９１３５０１００Ｍ０００１００Ｙ４", why, sizeof(why)),
+	    UKEY_ERR_INVAL);
+	assert_string_equal(why, "must be 18 characters, not 17 (GB 32100-2015)");
+
+	assert_int_equal(rid_check("１１０１０５１９４９１２３１００２Ｘ", NOW, norm, why, sizeof(why)),
+	    UKEY_ERR_INVAL);
+	assert_string_equal(why, "character 1 '１' is full-width (U+FF11): only ASCII is allowed, "
+	    "write '1' (GB 11643)");
+	assert_string_equal(norm, "");
+	assert_int_equal(rid_check("11010519491231002Ｘ", NOW, norm, why, sizeof(why)),
+	    UKEY_ERR_INVAL);
+	assert_string_equal(why, "character 18 'Ｘ' is full-width (U+FF38): only ASCII is allowed, "
+	    "write 'X' (GB 11643)");
+	assert_int_equal(rid_check("1101051949123100２", NOW, norm, why, sizeof(why)),
+	    UKEY_ERR_INVAL);
+	assert_string_equal(why, "must be 18 characters, not 17 (GB 11643)");
+	assert_int_equal(rid_check("110105194912310　2X", NOW, norm, why, sizeof(why)),
+	    UKEY_ERR_INVAL);
+	assert_string_equal(why, "character 16 is a full-width space (U+3000): only ASCII is "
+	    "allowed (GB 11643)");
+
+	/* 11 full-width digits are 33 bytes: not "too long" */
+	assert_int_equal(phone_normalize("１３６０８８５０３９８", out, why, sizeof(why)),
+	    UKEY_ERR_INVAL);
+	assert_string_equal(why, "character 1 '１' is full-width (U+FF11): only ASCII is allowed, "
+	    "write '1'");
+	assert_string_equal(out, "");
+	assert_int_equal(phone_normalize("+86 136０8850398", out, why, sizeof(why)),
+	    UKEY_ERR_INVAL);
+	assert_string_equal(why, "character 8 '０' is full-width (U+FF10): only ASCII is allowed, "
+	    "write '0'");
+	assert_int_equal(id_ascii_check("0871-6538５613", why, sizeof(why)), UKEY_ERR_INVAL);
+	assert_string_equal(why, "character 10 '５' is full-width (U+FF15): only ASCII is allowed, "
+	    "write '5'");
+	assert_int_equal(id_ascii_check("a\xff", why, sizeof(why)), UKEY_ERR_INVAL);
+	assert_string_equal(why, "character 2 is not an ASCII character");
+	assert_int_equal(id_ascii_check("0871-65385613", why, sizeof(why)), 0);
+	assert_int_equal(id_ascii_check(NULL, why, sizeof(why)), 0);
+}
+
 static void
 test_mask(void **state)
 {
@@ -328,6 +390,7 @@ main(void)
 		cmocka_unit_test(test_rid_vectors),
 		cmocka_unit_test(test_rid_dates),
 		cmocka_unit_test(test_rid_errors),
+		cmocka_unit_test(test_full_width),
 		cmocka_unit_test(test_rid_random_single_changes),
 		cmocka_unit_test(test_phone),
 		cmocka_unit_test(test_mask),

@@ -557,6 +557,84 @@ expect_file_error(const char *text, const char *want)
 	errlist_clear(&errs);
 }
 
+/* A copy of base_order with the handler's name "张三" replaced by name (JSON
+ * text as it appears between the quotes); the caller frees it. */
+static char *
+with_handler_name(const char *name)
+{
+	const char *at = strstr(base_order, "\"张三\"");
+	char *out;
+
+	assert_non_null(at);
+	assert_true(asprintf(&out, "%.*s\"%s\"%s", (int)(at - base_order), base_order, name,
+	    at + strlen("\"张三\"")) > 0);
+	return out;
+}
+
+/* json-c stores an unpaired surrogate escape as U+FFFD: the text is refused
+ * before that, naming the member; a proper pair and a literal U+FFFD pass. */
+static void
+test_surrogate_escapes(void **state)
+{
+	struct errlist errs = { 0 };
+	struct json_object *arr = NULL;
+	char *text, want[256];
+	size_t at;
+
+	(void)state;
+	text = with_handler_name("张\\ud800三");
+	at = (size_t)(strstr(text, "\\ud800") - text);
+	snprintf(want, sizeof(want), "order file: JSON: handler.name: \\uD800 at byte %zu is an "
+	    "unpaired UTF-16 surrogate (a high surrogate without a low one after it)", at);
+	expect_file_error(text, want);
+	free(text);
+
+	text = with_handler_name("\\uDC00");
+	at = (size_t)(strstr(text, "\\uDC00") - text);
+	snprintf(want, sizeof(want), "order file: JSON: handler.name: \\uDC00 at byte %zu is an "
+	    "unpaired UTF-16 surrogate (a low surrogate without a high one before it)", at);
+	expect_file_error(text, want);
+	free(text);
+
+	/* a high surrogate followed by an escape that is not a low one */
+	expect_file_error("[{\"a\": 1}, {\"b\": [\"x\", \"\\ud83d\\u0041\"]}]",
+	    "order file: JSON: [1].b[1]: \\uD83D at byte 24 is an unpaired UTF-16 surrogate "
+	    "(a high surrogate without a low one after it)");
+	expect_file_error("{\"orders\": [{\"\\udfff\": 1}]}",
+	    "order file: JSON: orders[0].(member name): \\uDFFF at byte 14 is an unpaired "
+	    "UTF-16 surrogate (a low surrogate without a high one before it)");
+	/* an escaped backslash before u is no escape */
+	text = with_handler_name("张\\\\ud800");
+	assert_int_equal(order_file_parse(text, strlen(text), NOW, &arr, &errs), 0);
+	json_object_put(arr);
+	free(text);
+
+	text = with_handler_name("张\\ud83d\\ude00");
+	assert_int_equal(order_file_parse(text, strlen(text), NOW, &arr, &errs), 0);
+	assert_string_equal(json_object_get_string(json_object_object_get(json_object_object_get(
+	    json_object_array_get_idx(arr, 0), "handler"), "name")), "张\xf0\x9f\x98\x80");
+	json_object_put(arr);
+	free(text);
+
+	/* full-width forms in an identity number: counted in characters */
+	{
+		const char *uscc_at = strstr(base_order, "91530100MA6K5U5X7R");
+		char *fw;
+
+		assert_true(asprintf(&fw, "%.*s９１５３０１００ＭＡ６Ｋ５Ｕ５Ｘ７Ｒ%s",
+		    (int)(uscc_at - base_order), base_order, uscc_at + 18) > 0);
+		expect_file_error(fw, "order YNCA-2026-0042, account_uscc: character 1 '９' is "
+		    "full-width (U+FF19): only ASCII is allowed, write '9' (GB 32100-2015)");
+		free(fw);
+	}
+
+	text = with_handler_name("张\xef\xbf\xbd");	/* U+FFFD written as such */
+	assert_int_equal(order_file_parse(text, strlen(text), NOW, &arr, &errs), 0);
+	json_object_put(arr);
+	free(text);
+	assert_int_equal(errs.n, 0);
+}
+
 static void
 test_file_shapes(void **state)
 {
@@ -890,6 +968,7 @@ main(void)
 		cmocka_unit_test(test_bad_fields),
 		cmocka_unit_test(test_bad_amount_and_duplicates),
 		cmocka_unit_test(test_file_shapes),
+		cmocka_unit_test(test_surrogate_escapes),
 		cmocka_unit_test(test_field_rules),
 		cmocka_unit_test(test_roundtrip),
 	};

@@ -85,12 +85,64 @@ test_refused(void **state)
 	refused("{\"v\":1,\"cmd\":\"ping\",\"args\":null}", "request field args: must be an object");
 }
 
+/* Only RFC 8259 JSON: json-c's lenient extensions would let a request mean
+ * something other than what a strict reader of the same bytes sees. */
+static void
+test_strict(void **state)
+{
+	static const char *const bad[] = {
+		"{\"v\":1,\"cmd\":\"ping\",}",			/* trailing comma */
+		"{\"v\":1,\"cmd\":\"ping\",\"args\":{\"id\":1,}}",
+		"{'v':1,'cmd':'ping'}",				/* single quotes */
+		"{\"v\":1,\"cmd\":'ping'}",
+		"{\"v\":1,/* c */\"cmd\":\"ping\"}",		/* comments */
+		"{\"v\":1,\"cmd\":\"ping\"} // c",
+		"{v:1,\"cmd\":\"ping\"}",				/* bare key */
+		"{\"v\":1,\"cmd\":\"ping\",\"args\":{\"x\":TRUE}}",	/* upper-case literal */
+		"{\"v\":01,\"cmd\":\"ping\"}",			/* leading zero */
+	};
+
+	struct parsed_request pr;
+	char msg[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(request_parse(bad[i], strlen(bad[i]), &pr, msg, sizeof(msg)),
+		    UKEY_ERR_PROTO);
+		assert_null(pr.root);
+		assert_true(strncmp(msg, "request is not ", 15) == 0);
+	}
+	/* json-c's strict mode takes these; the text check refuses them */
+	refused("{'v':1,\"cmd\":\"ping\"}", "request is not strict JSON (RFC 8259): single "
+	    "quote at byte 1: JSON strings and member names take double quotes");
+	refused("{\"v\":1,\"cmd\":\"ping\",\"args\":{\"x\":NaN}}", "request is not strict "
+	    "JSON (RFC 8259): args.x: \"NaN\" at byte 32 is not a JSON value (only true, false "
+	    "and null are literals)");
+	refused("{\"v\":1,\"cmd\":\"ping\",\"args\":{\"x\":[1,-Infinity]}}", "request is not "
+	    "strict JSON (RFC 8259): args.x[1]: \"Infinity\" at byte 36 is not a JSON value "
+	    "(only true, false and null are literals)");
+	refused("{\"v\":1,\"cmd\":\"pi\tng\"}", "request is not strict JSON (RFC 8259): cmd: "
+	    "control character 0x09 at byte 16 must be escaped");
+	refused("{\"v\":1,\"cmd\":\"ping\",\"args\":{\"n\":\"\\ud800\"}}", "request is not "
+	    "strict JSON (RFC 8259): args.n: \\uD800 at byte 33 is an unpaired UTF-16 surrogate "
+	    "(a high surrogate without a low one after it)");
+	/* numbers with exponents and escaped quotes are no words or ends */
+	{
+		static const char ok[] = "{\"v\":1,\"cmd\":\"ping\",\"args\":{\"e\":1.5e-3,"
+		    "\"q\":\"a\\\"b\",\"p\":\"\\ud83d\\ude00\",\"t\":[true,false,null]}}";
+
+		assert_int_equal(request_parse(ok, sizeof(ok) - 1, &pr, msg, sizeof(msg)), 0);
+		request_free(&pr);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_strict),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
