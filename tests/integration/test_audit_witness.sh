@@ -182,4 +182,10 @@ for c in tail back; do
 	stop_station
 	STATE=$orig
 done
+# a witness that cannot be opened stops the daemon at start
+mkdir "$T/state-bad"
+sed "s|^witness = .*|witness = file:$T/no/such/dir/w.log|" "$orig/ukeyd.conf" > "$T/state-bad/ukeyd.conf"
+if "$BUILD/ukeyd" --state "$T/state-bad" 2>"$T/bad.err"; then fail "ukeyd started without its witness"; fi
+grepq "witness file:$T/no/such/dir/w.log: open: No such file or directory" "$T/bad.err" ||
+	fail "no message about the witness: $(cat "$T/bad.err")"
 echo "PASS: $N records, checkpoints at $C1 and $C2; cuts found in the database, the export and by the daemon"
