@@ -1,7 +1,6 @@
-/* The audit log's head, witnessed: at start, after every checkpoint, at
- * least once a minute and at stop, the record count and last hash, signed,
- * go to the daemon's log and to the [audit] witnesses, out of the station's
- * reach, so that a log cut back at its end no longer verifies against them. */
+/* The audit log's head (record count, last hash), signed, sent at start,
+ * after each checkpoint, at least once a minute and at stop to the daemon's
+ * log and the [audit] witnesses, where a cut-back log is found against it. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -57,25 +57,18 @@ witness_arg(struct request *r, struct witness_set *ws)
 		    !json_object_is_type(o, json_type_int) || (pt.records = json_object_get_int64(o)) < 0 ||
 		    !json_object_object_get_ex(it, "line", &o) || !json_object_is_type(o, json_type_int) ||
 		    (pt.line = json_object_get_int64(o)) < 1 ||
-		    (head = json_object_get_string(json_object_object_get(it, "head"))) == NULL ||
+		    !json_object_object_get_ex(it, "head", &o) || !json_object_is_type(o, json_type_string) ||
+		    (head = json_object_get_string(o)) == NULL ||
 		    strlen(head) != WITNESS_HASH_LEN || strspn(head, "0123456789abcdef") != WITNESS_HASH_LEN ||
-		    (at = json_object_get_string(json_object_object_get(it, "at"))) == NULL ||
+		    !json_object_object_get_ex(it, "at", &o) || !json_object_is_type(o, json_type_string) ||
+		    (at = json_object_get_string(o)) == NULL ||
 		    strlen(at) >= sizeof(pt.at))
 			return req_fail(r, UKEY_ERR_INVAL, "argument witness, item %zu: needs line (from 1),"
 			    " records (from 0), head (%d hex digits) and at", i + 1, WITNESS_HASH_LEN);
 		memcpy(pt.head, head, sizeof(pt.head));
 		memcpy(pt.at, at, strlen(at) + 1);
-		/* ukeyctl already dropped repeats; keep every point it sent */
-		if (ws->n == ws->cap) {
-			size_t cap = ws->cap ? ws->cap * 2 : 256;
-			void *p = realloc(ws->p, cap * sizeof(*ws->p));
-
-			if (p == NULL)
-				return UKEY_ERR_NOMEM;
-			ws->p = p;
-			ws->cap = cap;
-		}
-		ws->p[ws->n++] = pt;
+		if (witness_set_add(ws, &pt) != 0)
+			return UKEY_ERR_NOMEM;
 	}
 	return 0;
 }

@@ -61,6 +61,38 @@ ctl audit pubkey > "$PUB" || fail "audit pubkey"
 out=$(ctl audit verify --witness "$W") || fail "daemon: an intact log does not verify against the witness: $out"
 grepq "^witness: the log holds all [0-9]* heads witnessed (the latest at record $N)\$" <<<"$out" ||
 	fail "daemon verify --witness: $out"
+# audit.verify refuses a malformed witness argument, naming the item; a
+# head the log does not hold is a broken result, not an error
+python3 - "$STATE/ukeyd.sock" "$N" "$(db "SELECT hash FROM audit WHERE id = $N")" <<'PY' || fail "raw audit.verify checks"
+import json, socket, struct, sys
+
+def ask(args):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(30)
+    s.connect(sys.argv[1])
+    b = json.dumps({"v": 1, "cmd": "audit.verify", "args": args}).encode()
+    s.sendall(struct.pack(">I", len(b)) + b)
+    buf = b""
+    while len(buf) < 4 or len(buf) < 4 + struct.unpack(">I", buf[:4])[0]:
+        chunk = s.recv(65536)
+        assert chunk, "connection closed"
+        buf += chunk
+    s.close()
+    return json.loads(buf[4:4 + struct.unpack(">I", buf[:4])[0]])
+
+n, head = int(sys.argv[2]), sys.argv[3]
+good = {"line": 1, "records": n, "head": head, "at": "2026-11-21T08:20:00Z"}
+r = ask({"witness": [good]})
+assert r["ok"] and r["result"]["ok"] and r["result"]["witness"] == {"heads": 1, "records": n}, r
+for bad in ({"witness": "x"}, {"witness": [good, dict(good, head=head.upper())]},
+            {"witness": [dict(good, records=-1)]}, {"witness": [dict(good, line=0)]},
+            {"witness": [dict(good, head=1)]}, {"witness": [{"records": n}]}):
+    r = ask(bad)
+    assert not r["ok"] and r["error"]["code"] == "invalid" and "argument witness" in r["error"]["message"], (bad, r)
+r = ask({"witness": [dict(good, records=n + 1)]})
+assert r["ok"] and not r["result"]["ok"] and r["result"]["first_bad"] == n + 1, r
+assert "removed from the end" in r["result"]["reason"], r
+PY
 ctl audit export --output "$T/export.jsonl" 2>/dev/null || fail "audit export"
 out=$(ctl audit verify --file "$T/export.jsonl" --pubkey "$PUB" --witness "$W") ||
 	fail "export: an intact export does not verify against the witness: $out"

@@ -1,7 +1,6 @@
-/* Audit witness lines: made lines parse and verify, every malformed field is
- * refused by name, a forged or foreign line is refused, a witness file reads
- * into the heads it saw, and the verifier finds a log cut back or rewritten
- * against those heads. */
+/* Audit witness lines: made lines parse and verify, malformed fields are
+ * refused by name, forged or foreign lines are refused, and the verifier
+ * finds a log cut back or rewritten against the heads a witness file saw. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
