@@ -2,6 +2,7 @@
  * daemon's control socket; the reply is printed as a table or, with --json,
  * as the JSON the daemon sent. Exit codes are listed in usage(). */
 #include <errno.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -914,8 +915,14 @@ witness_load(const char *path, EVP_PKEY *pub, struct witness_set *ws)
 	}
 	rc = witness_read(f, pub, ws, why, sizeof(why));
 	fclose(f);
-	if (rc == 0)
+	if (rc == 0 && ws->lines > 0)
 		return EXIT_OK;
+	/* a file with no witness line (the wrong file) vouches for nothing */
+	if (rc == 0) {
+		snprintf(why, sizeof(why), "no witness line (%s) in %" PRId64 " lines", WITNESS_TAG,
+		    ws->skipped);
+		rc = UKEY_ERR_VERIFY;
+	}
 	if (rc != UKEY_ERR_VERIFY) {
 		fprintf(stderr, "ukeyctl: %s: %s\n", path, why[0] ? why : ukey_strerror(rc));
 		return rc == UKEY_ERR_IO ? EXIT_NOINPUT : EXIT_REFUSED;

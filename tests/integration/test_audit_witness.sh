@@ -184,6 +184,13 @@ grepq "^audit witness REFUSED: .*witness line 1: signed by key .*, not by the pu
 if ctl audit verify --db "$STATE/station.db" --pubkey "$PUB" --witness "$T/none.log" 2>/dev/null; then
 	fail "a missing witness file verifies"
 fi
+# a file without witness lines (the wrong file) vouches for nothing
+printf 'nothing to see\n' > "$T/empty.log"
+if out=$(ctl audit verify --db "$STATE/station.db" --pubkey "$PUB" --witness "$T/empty.log"); then
+	fail "a file without witness lines verifies: $out"
+fi
+grepq "^audit witness REFUSED: $T/empty.log: no witness line (ukey-witness/1) in 1 lines\$" <<<"$out" ||
+	fail "empty witness: $out"
 expect_exit 66 "cannot read" -- ctl audit verify --db "$STATE/station.db" --pubkey "$PUB" --witness "$T/none.log"
 
 # the daemon's verify, on copies of the state with each cut; each daemon
