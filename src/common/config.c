@@ -1,6 +1,7 @@
 /* Station configuration file: INI read with inih over built-in defaults, each
  * key checked against its rule; a bad file changes nothing. */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +14,9 @@
 
 #define ETC_PROFILE_DIR "/etc/ukey-station/firmware-profiles"
 
-enum sec { S_STATION, S_CA, S_SIM, S_ROLES, S_N };
+enum sec { S_STATION, S_CA, S_SIM, S_ROLES, S_AUDIT, S_N };
 
-static const char *const sec_names[S_N] = { "station", "ca", "sim", "roles" };
+static const char *const sec_names[S_N] = { "station", "ca", "sim", "roles", "audit" };
 
 enum key {
 	K_ID, K_SOURCES, K_PROFILE_DIRS, K_CERT_PROFILE_DIR, K_WORKER, K_ALLOW_WIPE,
@@ -24,6 +25,7 @@ enum key {
 	K_CA_TYPE, K_CA_NAME, K_CA_DIR,
 	K_BAYS, K_SOFTHSM_MODULE,
 	K_OPERATOR, K_REVIEWER, K_AUDITOR, K_ADMIN,
+	K_WITNESS, K_HEAD_INTERVAL,
 	K_N
 };
 
@@ -46,6 +48,8 @@ static const struct inifile_key keys[K_N] = {
 	[K_REVIEWER] = { S_ROLES, "reviewer" },
 	[K_AUDITOR] = { S_ROLES, "auditor" },
 	[K_ADMIN] = { S_ROLES, "admin" },
+	[K_WITNESS] = { S_AUDIT, "witness" },
+	[K_HEAD_INTERVAL] = { S_AUDIT, "head_interval" },
 };
 
 static const struct {
@@ -79,6 +83,24 @@ struct cstate {
 
 /* Fails key k at its line, in the file's wording "<section>.<key>: <rule>". */
 #define kerr(st, k, ...) inifile_key_fail(&(st)->ini, (k), __VA_ARGS__)
+
+/* A whole number from 1 to max into *out; what names the unit in the message
+ * ("" or " of seconds"). */
+static int
+set_whole(struct cstate *st, enum key k, const char *v, int max, const char *what, int *out)
+{
+	long n;
+	char *end = (char *)v;
+
+	errno = 0;
+	n = (*v >= '0' && *v <= '9') ? strtol(v, &end, 10) : 0;
+	if (n < 1 || n > max || errno != 0 || *end != '\0') {
+		kerr(st, k, "must be a whole number%s from 1 to %d", what, max);
+		return -1;
+	}
+	*out = (int)n;
+	return 0;
+}
 
 static int
 valid_station_id(const char *v)
@@ -261,6 +283,44 @@ set_profile_dirs(struct cstate *st, const char *v)
 	return 0;
 }
 
+/* [audit] witness = file:/path, syslog: where the signed heads go besides
+ * the daemon's log; the file's list replaces the default (none). */
+static int
+set_witnesses(struct cstate *st, const char *v)
+{
+	struct station_config *c = st->c;
+	const char *cur = v;
+	char item[CONFIG_WITNESS_LEN];
+	size_t i;
+	int r;
+
+	c->n_audit_witness = 0;
+	while ((r = inifile_list_next(&cur, item, sizeof(item))) != 0) {
+		if (r < 0) {
+			kerr(st, K_WITNESS, r == -1 ? "empty item in the list" :
+			    "an item is longer than %d bytes", CONFIG_WITNESS_LEN - 1);
+			return -1;
+		}
+		/* the kinds witness_sink_open knows (src/store/witness_sink.c) */
+		if (strcmp(item, "syslog") != 0 &&
+		    (strncmp(item, "file:/", 6) != 0 || item[6] == '\0')) {
+			kerr(st, K_WITNESS, "\"%s\" is neither file:/absolute/path nor syslog", item);
+			return -1;
+		}
+		for (i = 0; i < c->n_audit_witness; i++)
+			if (strcmp(c->audit_witness[i], item) == 0) {
+				kerr(st, K_WITNESS, "\"%s\" is listed twice", item);
+				return -1;
+			}
+		if (c->n_audit_witness == CONFIG_MAX_WITNESSES) {
+			kerr(st, K_WITNESS, "more than %d witnesses", CONFIG_MAX_WITNESSES);
+			return -1;
+		}
+		memcpy(c->audit_witness[c->n_audit_witness++], item, strlen(item) + 1);
+	}
+	return 0;
+}
+
 /* Stores one key's value; returns 0 or -1 with the error recorded (or
  * nothing recorded for out of memory). */
 static int
@@ -310,24 +370,16 @@ set_value(void *user, unsigned key, const char *v)
 	case K_ADMIN:
 		return set_role_members(st, k, ROLE_ADMIN, v);
 	case K_AUDIT_CHECKPOINT_EVERY:
-		n = 0;
-		if (*v == '\0' || strlen(v) > 7 || strspn(v, "0123456789") != strlen(v) ||
-		    (n = atoi(v)) < 1 || n > CONFIG_MAX_CHECKPOINT_EVERY) {
-			kerr(st, k, "must be a whole number from 1 to %d", CONFIG_MAX_CHECKPOINT_EVERY);
-			return -1;
-		}
-		c->audit_checkpoint_every = n;
-		return 0;
+		return set_whole(st, k, v, CONFIG_MAX_CHECKPOINT_EVERY, "",
+		    &c->audit_checkpoint_every);
 	case K_CLIENT_TIMEOUT:
-		n = 0;
-		if (*v == '\0' || strlen(v) > 4 || strspn(v, "0123456789") != strlen(v) ||
-		    (n = atoi(v)) < 1 || n > CONFIG_MAX_CLIENT_TIMEOUT) {
-			kerr(st, k, "must be a whole number of seconds from 1 to %d",
-			    CONFIG_MAX_CLIENT_TIMEOUT);
-			return -1;
-		}
-		c->client_timeout_s = n;
-		return 0;
+		return set_whole(st, k, v, CONFIG_MAX_CLIENT_TIMEOUT, " of seconds",
+		    &c->client_timeout_s);
+	case K_WITNESS:
+		return set_witnesses(st, v);
+	case K_HEAD_INTERVAL:
+		return set_whole(st, k, v, CONFIG_MAX_HEAD_INTERVAL, " of seconds",
+		    &c->audit_head_interval);
 	case K_CA_TYPE:
 		if (strcmp(v, "embedded") != 0) {
 			kerr(st, k, "must be embedded (the only CA connector so far)");
@@ -464,6 +516,8 @@ config_defaults(struct station_config *c)
 	c->allow_wipe = 0;
 	c->audit_checkpoint_every = 100;
 	c->client_timeout_s = 30;
+	c->n_audit_witness = 0;
+	c->audit_head_interval = CONFIG_MAX_HEAD_INTERVAL;
 	snprintf(c->ca_type, sizeof(c->ca_type), "embedded");
 	snprintf(c->ca_name, sizeof(c->ca_name), "Yunnan Station Test");
 	c->ca_dir[0] = '\0';

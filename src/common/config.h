@@ -35,6 +35,9 @@ struct role_member {
 };
 #define CONFIG_MAX_CHECKPOINT_EVERY 1000000
 #define CONFIG_MAX_CLIENT_TIMEOUT 3600
+#define CONFIG_MAX_WITNESSES 4
+#define CONFIG_WITNESS_LEN 520		/* "file:" and a path */
+#define CONFIG_MAX_HEAD_INTERVAL 60	/* seconds: the head is witnessed at least once a minute */
 
 struct station_config {
 	char station_id[64];		/* recorded with every issuance */
@@ -47,6 +50,9 @@ struct station_config {
 	int audit_checkpoint_every;	/* sign an audit checkpoint after this many records */
 	int client_timeout_s;		/* a control client without a request or not reading
 					 * its reply for this long is closed */
+	char audit_witness[CONFIG_MAX_WITNESSES][CONFIG_WITNESS_LEN];	/* "file:/path", "syslog" */
+	size_t n_audit_witness;
+	int audit_head_interval;	/* seconds between witnessed heads, 1..60 */
 	char ca_type[32];		/* "embedded" */
 	char ca_name[128];		/* UTF-8 */
 	char ca_dir[512];		/* "" means <state>/ca */

@@ -2,6 +2,7 @@
  * daemon's control socket; the reply is printed as a table or, with --json,
  * as the JSON the daemon sent. Exit codes are listed in usage(). */
 #include <errno.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
+#include <openssl/pem.h>
 
 #include <sys/stat.h>
 
@@ -26,6 +28,7 @@
 #include "detect/source.h"
 #include "store/audit.h"
 #include "store/auditkey.h"
+#include "store/witness.h"
 
 enum exit_code {
 	EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_NOTFOUND = 2, EXIT_USAGE = 64, EXIT_DATAERR = 65,
@@ -68,7 +71,7 @@ usage(FILE *f)
 	    "virtual:  sim plug [--bay N] [--preset blank|initialised] [--token N] [--profile NAME] [--wait]\n"
 	    "          sim unplug --bay N\n"
 	    "audit:    audit serials [--order ID] [--org USCC]\n"
-	    "          audit verify [--db FILE | --file EXPORT] [--pubkey PEM]\n"
+	    "          audit verify [--db FILE | --file EXPORT] [--pubkey PEM] [--witness FILE]\n"
 	    "          audit export [--output FILE]\n"
 	    "          audit checkpoint\n"
 	    "          audit pubkey\n"
@@ -305,7 +308,7 @@ parse_int(const char *s, const char *what, int64_t *out)
 struct opts {
 	int64_t bay, token, order, limit, timeout;
 	const char *state, *remark, *payment_no, *override, *preset, *profile, *org;
-	const char *file, *pubkey, *db, *output;
+	const char *file, *pubkey, *db, *output, *witness;
 	const char *reason, *picked_up_by, *carrier, *tracking, *type, *since, *until;
 	int wait, reveal;
 };
@@ -339,6 +342,7 @@ parse_opts(int argc, char **argv, struct opts *o, const char *allowed)
 		{ "pubkey", required_argument, NULL, 'k' },
 		{ "db", required_argument, NULL, 'D' },
 		{ "output", required_argument, NULL, 'E' },
+		{ "witness", required_argument, NULL, 'W' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int ch, idx;
@@ -377,6 +381,7 @@ parse_opts(int argc, char **argv, struct opts *o, const char *allowed)
 		case 'k': o->pubkey = optarg; break;
 		case 'D': o->db = optarg; break;
 		case 'E': o->output = optarg; break;
+		case 'W': o->witness = optarg; break;
 		}
 	}
 	return optind;
@@ -885,6 +890,7 @@ audit_print_report(struct json_object *res)
 {
 	int ok = json_object_get_boolean(json_object_object_get(res, "ok"));
 	int64_t unsigned_n = json_object_get_int64(json_object_object_get(res, "unsigned"));
+	struct json_object *w;
 
 	if (want_json) {
 		print_json(res);
@@ -896,6 +902,10 @@ audit_print_report(struct json_object *res)
 		if (unsigned_n > 0)
 			printf("note: %lld records after the last checkpoint are not signed yet\n",
 			    (long long)unsigned_n);
+		if ((w = json_object_object_get(res, "witness")) != NULL)
+			printf("witness: the log holds all %lld heads witnessed (the latest at record"
+			    " %lld)\n", (long long)json_object_get_int64(json_object_object_get(w, "heads")),
+			    (long long)json_object_get_int64(json_object_object_get(w, "records")));
 	} else if (json_object_object_get(res, "first_bad") != NULL) {
 		printf("audit log BROKEN at record %lld: %s\n",
 		    (long long)json_object_get_int64(json_object_object_get(res, "first_bad")),
@@ -911,23 +921,148 @@ audit_print_report(struct json_object *res)
 	return ok ? EXIT_OK : EXIT_REFUSED;
 }
 
+/* Reads the witness file at path into ws, checking every line's signature
+ * with pub. Returns EXIT_OK, or prints why and returns the exit code. */
 static int
-audit_verify_daemon(void)
+witness_load(const char *path, EVP_PKEY *pub, struct witness_set *ws)
+{
+	char why[256];
+	FILE *f;
+	int rc;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		fprintf(stderr, "ukeyctl: cannot read %s: %s\n", path, strerror(errno));
+		return EXIT_NOINPUT;
+	}
+	rc = witness_read(f, pub, ws, why, sizeof(why));
+	fclose(f);
+	if (rc == 0 && ws->lines > 0)
+		return EXIT_OK;
+	/* a file with no witness line (the wrong file) vouches for nothing */
+	if (rc == 0) {
+		snprintf(why, sizeof(why), "no witness line (%s) in %" PRId64 " lines", WITNESS_TAG,
+		    ws->skipped);
+		rc = UKEY_ERR_VERIFY;
+	}
+	if (rc != UKEY_ERR_VERIFY) {
+		fprintf(stderr, "ukeyctl: %s: %s\n", path, why[0] ? why : ukey_strerror(rc));
+		return rc == UKEY_ERR_IO ? EXIT_NOINPUT : EXIT_REFUSED;
+	}
+	if (want_json) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "ok", json_object_new_boolean(0));
+		json_object_object_add(o, "witness_refused", json_object_new_boolean(1));
+		json_object_object_add(o, "reason", json_object_new_string(why));
+		print_json(o);
+		json_object_put(o);
+	} else {
+		printf("audit witness REFUSED: %s: %s\n", path, why);
+	}
+	return EXIT_REFUSED;
+}
+
+/* The daemon's audit public key, for checking a witness in daemon mode. */
+static int
+daemon_pubkey(EVP_PKEY **out)
 {
 	struct json_object *rep, *res;
-	int ex = run("audit.verify", NULL, &rep, &res);
+	const char *pem;
+	BIO *bio = NULL;
+	int ex;
 
-	if (ex == EXIT_OK)
-		ex = audit_print_report(res);
+	*out = NULL;
+	if ((ex = run("audit.pubkey", NULL, &rep, &res)) != EXIT_OK)
+		goto out;
+	pem = json_object_get_string(json_object_object_get(res, "pem"));
+	if (pem == NULL || (bio = BIO_new_mem_buf(pem, -1)) == NULL ||
+	    (*out = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL)) == NULL) {
+		fprintf(stderr, "ukeyctl: the daemon's audit public key does not parse\n");
+		ex = EXIT_DATAERR;
+	}
+ out:
+	BIO_free(bio);
 	json_object_put(rep);
 	return ex;
 }
 
-/* Verifies an export file or a database file with the station's public key,
- * with no daemon. */
+#define WITNESS_BATCH 10000	/* heads a request carries: well under FRAME_MAX_CONTROL */
+
+/* The daemon verifies its database; with a witness, ukeyctl checks the
+ * witness lines' signatures and sends the heads in batches, each verified
+ * against the whole log, and prints the first broken report or the last. */
 static int
-audit_verify_offline(const char *file, const char *db, const char *pubkey)
+audit_verify_daemon(const char *witness, const char *pubkey)
 {
+	struct witness_set ws = { 0 };
+	struct json_object *rep = NULL, *res = NULL;
+	EVP_PKEY *pub = NULL;
+	int64_t heads = 0, maxrec = 0;
+	size_t done = 0;
+	int ex, rc;
+
+	if (witness == NULL) {
+		if ((ex = run("audit.verify", NULL, &rep, &res)) == EXIT_OK)
+			ex = audit_print_report(res);
+		json_object_put(rep);
+		return ex;
+	}
+	if (pubkey != NULL) {
+		if ((rc = audit_pubkey_read(pubkey, &pub)) != 0) {
+			fprintf(stderr, "ukeyctl: %s: %s\n", pubkey, rc == UKEY_ERR_IO ?
+			    "cannot read the public key" : "not an Ed25519 public key in PEM");
+			return rc == UKEY_ERR_IO ? EXIT_NOINPUT : EXIT_DATAERR;
+		}
+	} else if ((ex = daemon_pubkey(&pub)) != EXIT_OK) {
+		return ex;
+	}
+	if ((ex = witness_load(witness, pub, &ws)) != EXIT_OK)
+		goto out;
+	do {
+		struct json_object *args = json_object_new_object(), *arr = json_object_new_array();
+		size_t i, n = ws.n - done < WITNESS_BATCH ? ws.n - done : WITNESS_BATCH;
+		struct json_object *w;
+
+		for (i = done; i < done + n; i++) {
+			struct json_object *pt = json_object_new_object();
+
+			json_object_object_add(pt, "line", json_object_new_int64(ws.p[i].line));
+			json_object_object_add(pt, "records", json_object_new_int64(ws.p[i].records));
+			json_object_object_add(pt, "head", json_object_new_string(ws.p[i].head));
+			json_object_object_add(pt, "at", json_object_new_string(ws.p[i].at));
+			json_object_array_add(arr, pt);
+		}
+		json_object_object_add(args, "witness", arr);
+		done += n;
+		json_object_put(rep);
+		rep = NULL;
+		if ((ex = run("audit.verify", args, &rep, &res)) != EXIT_OK)
+			goto out;
+		if (!json_object_get_boolean(json_object_object_get(res, "ok")))
+			break;
+		w = json_object_object_get(res, "witness");
+		heads += json_object_get_int64(json_object_object_get(w, "heads"));
+		if (json_object_get_int64(json_object_object_get(w, "records")) > maxrec)
+			maxrec = json_object_get_int64(json_object_object_get(w, "records"));
+		if (done == ws.n) {
+			json_object_object_add(w, "heads", json_object_new_int64(heads));
+			json_object_object_add(w, "records", json_object_new_int64(maxrec));
+		}
+	} while (done < ws.n);
+	ex = audit_print_report(res);
+ out:
+	json_object_put(rep);
+	witness_set_clear(&ws);
+	EVP_PKEY_free(pub);
+	return ex;
+}
+
+/* Verifies an export file or a database file with the station's public key,
+ * with no daemon; with a witness file, also against the heads it saw. */
+static int
+audit_verify_offline(const char *file, const char *db, const char *pubkey, const char *witness)
+{
+	struct witness_set ws = { 0 };
 	struct audit_report rep;
 	struct json_object *res;
 	EVP_PKEY *pub = NULL;
@@ -939,31 +1074,38 @@ audit_verify_offline(const char *file, const char *db, const char *pubkey)
 		    "cannot read the public key" : "not an Ed25519 public key in PEM");
 		return rc == UKEY_ERR_IO ? EXIT_NOINPUT : EXIT_DATAERR;
 	}
+	/* the witness is read before the log, so that every head in it is one
+	 * the log had already reached */
+	if (witness != NULL && (ex = witness_load(witness, pub, &ws)) != EXIT_OK)
+		goto out;
 	if (file != NULL) {
 		if ((f = strcmp(file, "-") == 0 ? stdin : fopen(file, "r")) == NULL) {
 			fprintf(stderr, "ukeyctl: cannot read %s: %s\n", file, strerror(errno));
-			EVP_PKEY_free(pub);
-			return EXIT_NOINPUT;
+			ex = EXIT_NOINPUT;
+			goto out;
 		}
-		rc = audit_verify_export(f, pub, &rep);
+		rc = audit_verify_export(f, pub, witness ? &ws : NULL, &rep);
 		if (f != stdin)
 			fclose(f);
 	} else {
 		if (access(db, R_OK) != 0) {
 			fprintf(stderr, "ukeyctl: cannot read %s: %s\n", db, strerror(errno));
-			EVP_PKEY_free(pub);
-			return EXIT_NOINPUT;
+			ex = EXIT_NOINPUT;
+			goto out;
 		}
-		rc = audit_verify_db_file(db, pub, &rep);
+		rc = audit_verify_db_file(db, pub, witness ? &ws : NULL, &rep);
 	}
-	EVP_PKEY_free(pub);
 	if (rc != 0 && rc != UKEY_ERR_VERIFY) {
 		fprintf(stderr, "ukeyctl: audit verify: %s\n", ukey_strerror(rc));
-		return rc == UKEY_ERR_IO ? EXIT_NOINPUT : EXIT_REFUSED;
+		ex = rc == UKEY_ERR_IO ? EXIT_NOINPUT : EXIT_REFUSED;
+		goto out;
 	}
 	res = audit_report_json(&rep);
 	ex = audit_print_report(res);
 	json_object_put(res);
+ out:
+	witness_set_clear(&ws);
+	EVP_PKEY_free(pub);
 	return ex;
 }
 
@@ -1080,19 +1222,19 @@ cmd_audit(int argc, char **argv)
 		return simple("audit.serials", args, serial_cols, NULL);
 	}
 	if (strcmp(verb, "verify") == 0) {
-		if (parse_opts(argc - 1, argv + 1, &o, "FkD") != argc - 1)
+		if (parse_opts(argc - 1, argv + 1, &o, "FkDW") != argc - 1)
 			goto usage;
 		json_object_put(args);
 		if (o.file != NULL || o.db != NULL) {
 			if (!need("--pubkey PEM", o.pubkey != NULL) || (o.file && o.db))
 				return EXIT_USAGE;
-			return audit_verify_offline(o.file, o.db, o.pubkey);
+			return audit_verify_offline(o.file, o.db, o.pubkey, o.witness);
 		}
-		if (o.pubkey != NULL) {
-			fprintf(stderr, "ukeyctl: --pubkey goes with --file or --db\n");
+		if (o.pubkey != NULL && o.witness == NULL) {
+			fprintf(stderr, "ukeyctl: --pubkey goes with --file, --db or --witness\n");
 			return EXIT_USAGE;
 		}
-		return audit_verify_daemon();
+		return audit_verify_daemon(o.witness, o.pubkey);
 	}
 	if (strcmp(verb, "export") == 0) {
 		if (parse_opts(argc - 1, argv + 1, &o, "E") != argc - 1)

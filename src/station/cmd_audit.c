@@ -10,6 +10,7 @@
 #include "station/control.h"
 #include "store/audit.h"
 #include "store/auditkey.h"
+#include "store/witness.h"
 
 int
 cmd_audit_serials(struct request *r, struct json_object **result)
@@ -33,19 +34,66 @@ cmd_audit_serials(struct request *r, struct json_object **result)
 	    "it", have_order == 0 ? order : (int64_t)0, org);
 }
 
+/* The optional "witness" argument: the heads ukeyctl read from a witness file
+ * and whose signatures it checked, [{line, records, head, at}, ...]. */
+static int
+witness_arg(struct request *r, struct witness_set *ws)
+{
+	struct json_object *arr = NULL;
+	size_t i, n;
+
+	if (!json_object_object_get_ex(r->args, "witness", &arr))
+		return UKEY_ERR_NOTFOUND;
+	if (!json_object_is_type(arr, json_type_array))
+		return req_fail(r, UKEY_ERR_INVAL, "argument witness: must be an array of heads");
+	n = json_object_array_length(arr);
+	for (i = 0; i < n; i++) {
+		struct json_object *it = json_object_array_get_idx(arr, i), *o;
+		struct witness_point pt = { 0 };
+		const char *head, *at;
+
+		if (!json_object_is_type(it, json_type_object) ||
+		    !json_object_object_get_ex(it, "records", &o) ||
+		    !json_object_is_type(o, json_type_int) || (pt.records = json_object_get_int64(o)) < 0 ||
+		    !json_object_object_get_ex(it, "line", &o) || !json_object_is_type(o, json_type_int) ||
+		    (pt.line = json_object_get_int64(o)) < 1 ||
+		    !json_object_object_get_ex(it, "head", &o) || !json_object_is_type(o, json_type_string) ||
+		    (head = json_object_get_string(o)) == NULL ||
+		    strlen(head) != WITNESS_HASH_LEN || strspn(head, "0123456789abcdef") != WITNESS_HASH_LEN ||
+		    !json_object_object_get_ex(it, "at", &o) || !json_object_is_type(o, json_type_string) ||
+		    (at = json_object_get_string(o)) == NULL ||
+		    strlen(at) >= sizeof(pt.at))
+			return req_fail(r, UKEY_ERR_INVAL, "argument witness, item %zu: needs line (from 1),"
+			    " records (from 0), head (%d hex digits) and at", i + 1, WITNESS_HASH_LEN);
+		memcpy(pt.head, head, sizeof(pt.head));
+		memcpy(pt.at, at, strlen(at) + 1);
+		if (witness_set_add(ws, &pt) != 0)
+			return UKEY_ERR_NOMEM;
+	}
+	return 0;
+}
+
 int
 cmd_audit_verify(struct request *r, struct json_object **result)
 {
+	struct witness_set ws = { 0 };
 	struct audit_report rep;
 	char key_id[AUDIT_KEY_ID_LEN + 1];
-	int rc = audit_verify_db(store_db(r->s->st), r->s->audit_key, &rep);
+	int rc, have_ws;
 
+	if ((rc = witness_arg(r, &ws)) != 0 && rc != UKEY_ERR_NOTFOUND)
+		goto out;
+	have_ws = rc == 0;
+	rc = audit_verify_db(store_db(r->s->st), r->s->audit_key, have_ws ? &ws : NULL, &rep);
 	if (rc != 0 && rc != UKEY_ERR_VERIFY)
-		return rc;
+		goto out;
 	*result = audit_report_json(&rep);
 	if (audit_key_id(r->s->audit_key, key_id) == 0)
 		json_object_object_add(*result, "key_id", json_object_new_string(key_id));
-	return 0;
+	rc = 0;
+ out:
+	witness_set_clear(&ws);
+	return rc;
 }
 
 int
@@ -56,6 +104,7 @@ cmd_audit_checkpoint(struct request *r, struct json_object **result)
 
 	if (rc != 0)
 		return req_fail(r, rc, "audit.checkpoint: %s", ukey_strerror(rc));
+	station_witness(r->s, "checkpoint");
 	return 0;
 }
 

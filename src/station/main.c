@@ -65,6 +65,8 @@ station_audit_checkpoint_if_due(struct station *s)
 	if ((rc = audit_checkpoint(s->st, s->audit_key, s->cfg.station_id, "ukeyd", "interval",
 	    NULL)) != 0)
 		log_error("audit checkpoint: %s", ukey_strerror(rc));
+	else
+		station_witness(s, "checkpoint");
 }
 
 static void
@@ -147,6 +149,8 @@ station_open(struct station *s, const char *config_path)
 	snprintf(path, sizeof(path), "%s/station.db", s->state_dir);
 	if ((rc = store_open(path, &s->st)) != 0)
 		return rc;
+	if ((rc = station_witness_open(s)) != 0)
+		return rc;
 	if ((rc = orderdoc_seal_stored(s)) != 0) {
 		log_error("sealing stored order documents: %s", ukey_strerror(rc));
 		return rc;
@@ -196,6 +200,7 @@ station_close(struct station *s)
 		close(s->listen_fd);
 		unlink(s->sock_path);
 	}
+	station_witness_close(s);
 	certprof_set_free(s->cp);
 	fw_profile_set_free(s->fw);
 	ca_free(s->ca);
@@ -267,6 +272,7 @@ run_loop(struct station *s)
 		control_reap(s);
 		bay_check_timers(s);
 		station_audit_checkpoint_if_due(s);
+		station_witness_if_due(s);
 		if (s->stop)
 			break;
 	}
@@ -340,6 +346,7 @@ main(int argc, char **argv)
 	detect_start_all(s);
 	station_audit(s, "ukeyd", "station.start", 0, 0, 0, NULL, NULL,
 	    json_object_new_string(s->cfg.station_id));
+	station_witness(s, "start");
 	log_info("station %s ready: state %s, socket %s, %d simulated bays, %d hardware sources",
 	    s->cfg.station_id, s->state_dir, s->sock_path, s->n_bays, s->n_sources);
 	run_loop(s);
@@ -350,6 +357,7 @@ main(int argc, char **argv)
 	/* a clean stop leaves no unsigned record behind */
 	if (audit_checkpoint(s->st, s->audit_key, s->cfg.station_id, "ukeyd", "shutdown", NULL) != 0)
 		log_error("audit checkpoint at shutdown failed");
+	station_witness(s, "stop");
 	rc = 0;
  out:
 	station_close(s);

@@ -19,6 +19,7 @@
 #include "detect/profile.h"
 #include "detect/source.h"
 #include "store/store.h"
+#include "store/witness.h"
 
 struct station;
 struct bay;
@@ -141,6 +142,9 @@ struct station {
 	uint8_t master_key[SEAL_KEY_LEN];
 	EVP_PKEY *audit_key;		/* signs audit checkpoints (keys/audit.key) */
 	int audit_dirty;		/* records appended since the last checkpoint check */
+	struct witness_sink *witness[CONFIG_MAX_WITNESSES];	/* [audit] witness, owned */
+	size_t n_witness;
+	int64_t next_head_ms;		/* when the head is witnessed next */
 	struct bay bays[MAX_BAYS];
 	int n_bays;
 	int listen_fd;
@@ -165,6 +169,16 @@ int station_audit(struct station *s, const char *actor, const char *action, int6
 /* Signs an audit checkpoint when audit_checkpoint_every records are unsigned.
  * Loop context, outside any transaction. */
 void station_audit_checkpoint_if_due(struct station *s);
+
+/* auditwitness.c: the audit log's head, signed, written to the daemon's log
+ * (journald) and to every [audit] witness. Loop context. */
+int station_witness_open(struct station *s);
+/* Writes the current head (record count, last hash) for event ("start",
+ * "interval", "checkpoint", "stop"); a sink that fails is logged and kept. */
+void station_witness(struct station *s, const char *event);
+/* Witnesses the head when head_interval seconds have passed since the last. */
+void station_witness_if_due(struct station *s);
+void station_witness_close(struct station *s);
 
 /* bay.c: token arrival/removal and the worker channel. Loop context only. */
 int bay_token_arrived(struct station *s, struct bay *b, const struct arrival *a);

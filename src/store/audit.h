@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "store/store.h"
+#include "store/witness.h"
 
 #define AUDIT_FORMAT 2		/* canonical record format of new rows */
 #define AUDIT_HASH_LEN 64	/* lower-case hex SHA-256 */
@@ -86,6 +87,9 @@ struct audit_report {
 	int64_t unsigned_tail;		/* records after it (a note, not a failure) */
 	int64_t bad_record;		/* first record found broken, 0 if none */
 	int64_t bad_checkpoint;		/* checkpoint found broken, 0 if none */
+	int witness;			/* a witness was compared with the log */
+	int64_t witness_points;		/* distinct heads it saw, all checked */
+	int64_t witness_records;	/* the greatest record count it saw */
 	char why[512];
 };
 
@@ -101,18 +105,28 @@ int audit_verifier_checkpoint(struct audit_verifier *v, const struct audit_check
  * does not parse). */
 int audit_verifier_fail(struct audit_verifier *v, int64_t record, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Compares one head a witness saw with the records fed so far (call it after
+ * the last record): the log must hold at least pt->records records and the
+ * pt->records-th must hash to pt->head; otherwise records were removed from
+ * the end or the log was rewritten. Returns 0 or UKEY_ERR_VERIFY. */
+int audit_verifier_witness(struct audit_verifier *v, const struct witness_point *pt);
 /* Ends verification and fills rep. Returns 0 (intact) or UKEY_ERR_VERIFY. */
 int audit_verifier_finish(struct audit_verifier *v, struct audit_report *rep);
 
-/* Verifies the log in db. Returns 0 (intact), UKEY_ERR_VERIFY (rep says
- * where and why) or UKEY_ERR_DB / UKEY_ERR_NOMEM. */
-int audit_verify_db(sqlite3 *db, EVP_PKEY *pub, struct audit_report *rep);
+/* Verifies the log in db, and when ws is not NULL compares it with every head
+ * in ws (the caller has checked the witness lines' signatures). Returns 0
+ * (intact), UKEY_ERR_VERIFY (rep says where and why) or UKEY_ERR_DB /
+ * UKEY_ERR_NOMEM. */
+int audit_verify_db(sqlite3 *db, EVP_PKEY *pub, const struct witness_set *ws,
+    struct audit_report *rep);
 
 /* Opens the database file at path read-only and verifies its log. */
-int audit_verify_db_file(const char *path, EVP_PKEY *pub, struct audit_report *rep);
+int audit_verify_db_file(const char *path, EVP_PKEY *pub, const struct witness_set *ws,
+    struct audit_report *rep);
 
 /* Verifies an export (JSON lines, docs/audit.md) read from f. */
-int audit_verify_export(FILE *f, EVP_PKEY *pub, struct audit_report *rep);
+int audit_verify_export(FILE *f, EVP_PKEY *pub, const struct witness_set *ws,
+    struct audit_report *rep);
 
 /* One page of the export: up to limit rows (records, or checkpoints when
  * checkpoints is set) with id > after and covering no record past upto, as

@@ -345,6 +345,47 @@ audit_verifier_checkpoint(struct audit_verifier *v, const struct audit_checkpoin
 }
 
 int
+audit_verifier_witness(struct audit_verifier *v, const struct witness_point *pt)
+{
+	char where[48];
+
+	if (v->broken)
+		return UKEY_ERR_VERIFY;
+	v->rep.witness = 1;
+	snprintf(where, sizeof(where), "witness line %" PRId64, pt->line);
+	if (pt->records > v->records)
+		return fail(v, v->records + 1, 0, where, "at %s the log had %" PRId64 " records (head"
+		    " %.16s...), but it ends at record %" PRId64 ": records %" PRId64 " to %" PRId64
+		    " were removed from the end (truncated)", pt->at, pt->records, pt->head, v->records,
+		    v->records + 1, pt->records);
+	if (pt->records == 0 ? strspn(pt->head, "0") != AUDIT_HASH_LEN :
+	    strcmp(v->hashes[pt->records - 1], pt->head) != 0)
+		return fail(v, pt->records, 0, where, "record %" PRId64 " differs from the head"
+		    " witnessed at %s (hash %.16s..., witnessed %.16s...): the log was rewritten or cut"
+		    " back and grown again", pt->records, pt->at,
+		    pt->records ? v->hashes[pt->records - 1] : GENESIS, pt->head);
+	v->rep.witness_points++;
+	if (pt->records > v->rep.witness_records)
+		v->rep.witness_records = pt->records;
+	return 0;
+}
+
+/* Checks every head of ws after the records and checkpoints were fed. */
+static int
+check_witness(struct audit_verifier *v, const struct witness_set *ws)
+{
+	size_t i;
+
+	if (ws == NULL)
+		return 0;
+	v->rep.witness = 1;
+	for (i = 0; i < ws->n; i++)
+		if (audit_verifier_witness(v, &ws->p[i]) != 0)
+			return UKEY_ERR_VERIFY;
+	return 0;
+}
+
+int
 audit_verifier_finish(struct audit_verifier *v, struct audit_report *rep)
 {
 	if (!v->broken && v->n_cp_events > (size_t)v->checkpoints)
@@ -383,7 +424,8 @@ col_value(sqlite3_stmt *q, int i, struct audit_value *x)
 }
 
 int
-audit_verify_db(sqlite3 *db, EVP_PKEY *pub, struct audit_report *rep)
+audit_verify_db(sqlite3 *db, EVP_PKEY *pub, const struct witness_set *ws,
+    struct audit_report *rep)
 {
 	struct audit_verifier *v = NULL;
 	sqlite3_stmt *q = NULL;
@@ -458,6 +500,7 @@ audit_verify_db(sqlite3 *db, EVP_PKEY *pub, struct audit_report *rep)
 			goto out;
 		}
 	}
+	check_witness(v, ws);
 	rc = audit_verifier_finish(v, rep);
  out:
 	sqlite3_finalize(q);
@@ -466,7 +509,8 @@ audit_verify_db(sqlite3 *db, EVP_PKEY *pub, struct audit_report *rep)
 }
 
 int
-audit_verify_db_file(const char *path, EVP_PKEY *pub, struct audit_report *rep)
+audit_verify_db_file(const char *path, EVP_PKEY *pub, const struct witness_set *ws,
+    struct audit_report *rep)
 {
 	sqlite3 *db = NULL;
 	int rc;
@@ -478,7 +522,7 @@ audit_verify_db_file(const char *path, EVP_PKEY *pub, struct audit_report *rep)
 		return UKEY_ERR_IO;
 	}
 	sqlite3_busy_timeout(db, 5000);
-	rc = audit_verify_db(db, pub, rep);
+	rc = audit_verify_db(db, pub, ws, rep);
 	sqlite3_close(db);
 	return rc;
 }
@@ -547,7 +591,8 @@ jint(struct json_object *line, const char *key, int64_t *out)
 }
 
 int
-audit_verify_export(FILE *f, EVP_PKEY *pub, struct audit_report *rep)
+audit_verify_export(FILE *f, EVP_PKEY *pub, const struct witness_set *ws,
+    struct audit_report *rep)
 {
 	struct audit_verifier *v = NULL;
 	struct json_object **cps = NULL;
@@ -646,6 +691,7 @@ audit_verify_export(FILE *f, EVP_PKEY *pub, struct audit_report *rep)
 		if (rc != 0)
 			break;
 	}
+	check_witness(v, ws);
 	rc = audit_verifier_finish(v, rep);
  out:
 	for (i = 0; i < ncps; i++)
@@ -667,6 +713,13 @@ audit_report_json(const struct audit_report *rep)
 	json_object_object_add(o, "checkpoints", json_object_new_int64(rep->checkpoints));
 	json_object_object_add(o, "last_signed_id", json_object_new_int64(rep->last_signed_id));
 	json_object_object_add(o, "unsigned", json_object_new_int64(rep->unsigned_tail));
+	if (rep->witness) {
+		struct json_object *w = json_object_new_object();
+
+		json_object_object_add(w, "heads", json_object_new_int64(rep->witness_points));
+		json_object_object_add(w, "records", json_object_new_int64(rep->witness_records));
+		json_object_object_add(o, "witness", w);
+	}
 	if (!rep->ok) {
 		if (rep->bad_record)
 			json_object_object_add(o, "first_bad", json_object_new_int64(rep->bad_record));

@@ -225,11 +225,43 @@ test_bad_values(void **state)
 	    "{file}:2: ca.dir: must be an absolute path or empty");
 }
 
+/* [audit]: the witnesses and the head interval */
+static void
+test_audit_witness(void **state)
+{
+	struct station_config c;
+	char err[1024];
+
+	config_defaults(&c);
+	assert_int_equal(c.n_audit_witness, 0);
+	assert_int_equal(c.audit_head_interval, 60);
+	write_conf("[audit]\nwitness = file:/mnt/witness/km-01.log, syslog\nhead_interval = 5\n");
+	assert_int_equal(config_load(conf_path, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.n_audit_witness, 2);
+	assert_string_equal(c.audit_witness[0], "file:/mnt/witness/km-01.log");
+	assert_string_equal(c.audit_witness[1], "syslog");
+	assert_int_equal(c.audit_head_interval, 5);
+	config_free(&c);
+
+	expect_error("[audit]\nwitness = file:witness.log\n", UKEY_ERR_INVAL,
+	    "{file}:2: audit.witness: \"file:witness.log\" is neither file:/absolute/path nor syslog");
+	expect_error("[audit]\nwitness = mysql://db\n", UKEY_ERR_INVAL,
+	    "{file}:2: audit.witness: \"mysql://db\" is neither file:/absolute/path nor syslog");
+	expect_error("[audit]\nwitness = syslog, syslog\n", UKEY_ERR_INVAL,
+	    "{file}:2: audit.witness: \"syslog\" is listed twice");
+	expect_error("[audit]\nwitness = file:/a, file:/b, file:/c, file:/d, syslog\n", UKEY_ERR_INVAL,
+	    "{file}:2: audit.witness: more than 4 witnesses");
+	expect_error("[audit]\nhead_interval = 61\n", UKEY_ERR_INVAL,
+	    "{file}:2: audit.head_interval: must be a whole number of seconds from 1 to 60");
+	expect_error("[audit]\nhead_interval = 0\n", UKEY_ERR_INVAL,
+	    "{file}:2: audit.head_interval: must be a whole number of seconds from 1 to 60");
+}
+
 static void
 test_bad_structure(void **state)
 {
 	expect_error("[station]\nid = a\n[stations]\n", UKEY_ERR_INVAL,
-	    "{file}:3: [stations]: unknown section (known: station, ca, sim, roles)");
+	    "{file}:3: [stations]: unknown section (known: station, ca, sim, roles, audit)");
 	expect_error("id = a\n", UKEY_ERR_INVAL, "{file}:1: id: key outside any section");
 	expect_error("[station]\nid = a\nid = b\n", UKEY_ERR_INVAL,
 	    "{file}:3: station.id: given twice (first at line 2)");
@@ -339,6 +371,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_unknown_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_structure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_witness, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_roles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
 	};
