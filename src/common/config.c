@@ -13,9 +13,9 @@
 
 #define ETC_PROFILE_DIR "/etc/ukey-station/firmware-profiles"
 
-enum sec { S_STATION, S_CA, S_SIM, S_ROLES, S_N };
+enum sec { S_STATION, S_CA, S_SIM, S_ROLES, S_DUAL, S_N };
 
-static const char *const sec_names[S_N] = { "station", "ca", "sim", "roles" };
+static const char *const sec_names[S_N] = { "station", "ca", "sim", "roles", "dual_control" };
 
 enum key {
 	K_ID, K_SOURCES, K_PROFILE_DIRS, K_CERT_PROFILE_DIR, K_WORKER, K_ALLOW_WIPE,
@@ -24,6 +24,7 @@ enum key {
 	K_CA_TYPE, K_CA_NAME, K_CA_DIR,
 	K_BAYS, K_SOFTHSM_MODULE,
 	K_OPERATOR, K_REVIEWER, K_AUDITOR, K_ADMIN,
+	K_DUAL_ACTIONS, K_DUAL_TIMEOUT,
 	K_N
 };
 
@@ -45,6 +46,8 @@ static const struct inifile_key keys[K_N] = {
 	[K_REVIEWER] = { S_ROLES, "reviewer" },
 	[K_AUDITOR] = { S_ROLES, "auditor" },
 	[K_ADMIN] = { S_ROLES, "admin" },
+	[K_DUAL_ACTIONS] = { S_DUAL, "actions" },
+	[K_DUAL_TIMEOUT] = { S_DUAL, "timeout" },
 };
 
 static const struct {
@@ -55,6 +58,17 @@ static const struct {
 	{ ROLE_REVIEWER, "reviewer" },
 	{ ROLE_AUDITOR, "auditor" },
 	{ ROLE_ADMIN, "admin" },
+};
+
+/* One row per action dual control can hold: adding an action adds its row
+ * here and its row in src/station/dualctl.c. */
+static const struct {
+	unsigned bit;
+	const char *name;
+} dual_table[] = {
+	{ DUAL_WIPE, "wipe" },
+	{ DUAL_UNBLOCK, "unblock" },
+	{ DUAL_OVERRIDE, "override" },
 };
 
 static const struct {
@@ -216,6 +230,70 @@ set_sources(struct cstate *st, const char *v)
 	return 0;
 }
 
+/* [dual_control] actions = wipe, unblock, ...: the actions held; an empty
+ * value holds none. */
+static int
+set_dual_actions(struct cstate *st, const char *v)
+{
+	const char *cur = v;
+	unsigned bits = 0, bit;
+	char item[32], known[128];
+	size_t i, used = 0;
+	int r;
+
+	known[0] = '\0';
+	for (i = 0; i < ARRAY_LEN(dual_table); i++)
+		used += (size_t)snprintf(known + used, sizeof(known) - used, "%s%s", i ? ", " : "",
+		    dual_table[i].name);
+	while ((r = inifile_list_next(&cur, item, sizeof(item))) != 0) {
+		if (r == -1) {
+			kerr(st, K_DUAL_ACTIONS, "empty item in the list");
+			return -1;
+		}
+		bit = 0;
+		for (i = 0; r == 1 && i < ARRAY_LEN(dual_table); i++)
+			if (strcmp(item, dual_table[i].name) == 0)
+				bit = dual_table[i].bit;
+		if (bit == 0) {
+			kerr(st, K_DUAL_ACTIONS, "\"%s\" is not an action dual control can hold"
+			    " (known: %s)", r == 1 ? item : "(too long)", known);
+			return -1;
+		}
+		if (bits & bit) {
+			kerr(st, K_DUAL_ACTIONS, "\"%s\" listed twice", item);
+			return -1;
+		}
+		bits |= bit;
+	}
+	st->c->dual_actions = bits;
+	return 0;
+}
+
+/* [dual_control] timeout: whole seconds, or a number with s, m or h. */
+static int
+set_dual_timeout(struct cstate *st, const char *v)
+{
+	size_t n = strspn(v, "0123456789");
+	long long secs = 0, unit = 1;
+
+	if (n > 0 && n <= 7 && (v[n] == '\0' || v[n + 1] == '\0')) {
+		switch (v[n]) {
+		case '\0': case 's': unit = 1; break;
+		case 'm': unit = 60; break;
+		case 'h': unit = 3600; break;
+		default: unit = 0; break;
+		}
+		secs = atoll(v) * unit;
+	}
+	if (secs < 1 || secs > CONFIG_DUAL_TIMEOUT_MAX) {
+		kerr(st, K_DUAL_TIMEOUT, "must be a duration from 1s to %dh: whole seconds, or a"
+		    " number with s, m or h (15m)", CONFIG_DUAL_TIMEOUT_MAX / 3600);
+		return -1;
+	}
+	st->c->dual_timeout_s = (int)secs;
+	return 0;
+}
+
 static void
 free_dirs(struct station_config *c)
 {
@@ -308,6 +386,10 @@ set_value(void *user, unsigned key, const char *v)
 		return set_role_members(st, k, ROLE_AUDITOR, v);
 	case K_ADMIN:
 		return set_role_members(st, k, ROLE_ADMIN, v);
+	case K_DUAL_ACTIONS:
+		return set_dual_actions(st, v);
+	case K_DUAL_TIMEOUT:
+		return set_dual_timeout(st, v);
 	case K_AUDIT_CHECKPOINT_EVERY:
 		n = 0;
 		if (*v == '\0' || strlen(v) > 7 || strspn(v, "0123456789") != strlen(v) ||
@@ -456,6 +538,8 @@ config_defaults(struct station_config *c)
 	snprintf(c->ca_name, sizeof(c->ca_name), "Yunnan Station Test");
 	c->ca_dir[0] = '\0';
 	c->sim_bays = 4;
+	c->dual_actions = 0;
+	c->dual_timeout_s = CONFIG_DUAL_TIMEOUT_DEFAULT;
 }
 
 void
@@ -517,6 +601,17 @@ config_roles_format(unsigned roles, char *buf, size_t len)
 	if (buf[0] == '\0')
 		snprintf(buf, len, "none");
 	return buf;
+}
+
+const char *
+config_dual_action_name(unsigned bit)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(dual_table); i++)
+		if (dual_table[i].bit == bit)
+			return dual_table[i].name;
+	return NULL;
 }
 
 const char *
