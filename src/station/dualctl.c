@@ -519,7 +519,8 @@ cmd_pending_confirm(struct request *r, struct json_object **result)
 		config_roles_format(need & ROLE_ALL, needs, sizeof(needs));
 		snprintf(why, sizeof(why), "permission denied: confirming %s needs %s %s; user %s has"
 		    " %s%s", cmd, (need & (need - 1) & ROLE_ALL) ? "one of the roles" : "the role",
-		    needs, r->c->user, r->c->roles ? "the roles " : "no role",
+		    needs, r->c->user, r->c->roles ? (r->c->roles & (r->c->roles - 1) ? "the roles " :
+		    "the role ") : "no role",
 		    r->c->roles ? config_roles_format(r->c->roles, held, sizeof(held)) : "");
 		rc = deny(r, row, why);
 		goto out;
