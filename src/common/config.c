@@ -60,16 +60,10 @@ static const struct {
 	{ ROLE_ADMIN, "admin" },
 };
 
-/* One row per action dual control can hold: adding an action adds its row
- * here and its row in src/station/dualctl.c. */
-static const struct {
-	unsigned bit;
-	const char *name;
-} dual_table[] = {
-	{ DUAL_WIPE, "wipe" },
-	{ DUAL_UNBLOCK, "unblock" },
-	{ DUAL_OVERRIDE, "override" },
-};
+/* The actions dual control can hold, by name; bit i is row i. Adding an
+ * action adds its name here and its row (the command it holds, what that
+ * acts on) to actions[] in src/station/dualctl.c. */
+static const char *const dual_names[] = { "wipe", "unblock", "override" };
 
 static const struct {
 	unsigned bit;
@@ -242,18 +236,15 @@ set_dual_actions(struct cstate *st, const char *v)
 	int r;
 
 	known[0] = '\0';
-	for (i = 0; i < ARRAY_LEN(dual_table); i++)
+	for (i = 0; i < ARRAY_LEN(dual_names); i++)
 		used += (size_t)snprintf(known + used, sizeof(known) - used, "%s%s", i ? ", " : "",
-		    dual_table[i].name);
+		    dual_names[i]);
 	while ((r = inifile_list_next(&cur, item, sizeof(item))) != 0) {
 		if (r == -1) {
 			kerr(st, K_DUAL_ACTIONS, "empty item in the list");
 			return -1;
 		}
-		bit = 0;
-		for (i = 0; r == 1 && i < ARRAY_LEN(dual_table); i++)
-			if (strcmp(item, dual_table[i].name) == 0)
-				bit = dual_table[i].bit;
+		bit = r == 1 ? config_dual_action_bit(item) : 0;
 		if (bit == 0) {
 			kerr(st, K_DUAL_ACTIONS, "\"%s\" is not an action dual control can hold"
 			    " (known: %s)", r == 1 ? item : "(too long)", known);
@@ -603,14 +594,25 @@ config_roles_format(unsigned roles, char *buf, size_t len)
 	return buf;
 }
 
+unsigned
+config_dual_action_bit(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(dual_names); i++)
+		if (strcmp(name, dual_names[i]) == 0)
+			return 1u << i;
+	return 0;
+}
+
 const char *
 config_dual_action_name(unsigned bit)
 {
 	size_t i;
 
-	for (i = 0; i < ARRAY_LEN(dual_table); i++)
-		if (dual_table[i].bit == bit)
-			return dual_table[i].name;
+	for (i = 0; i < ARRAY_LEN(dual_names); i++)
+		if (bit == 1u << i)
+			return dual_names[i];
 	return NULL;
 }
 

@@ -35,14 +35,10 @@ struct role_member {
 };
 #define CONFIG_MAX_CHECKPOINT_EVERY 1000000
 
-/* SO-level actions [dual_control] may hold for a second user's confirmation,
- * as bits of station_config.dual_actions. The names are config_dual_table's
- * (config.c); the daemon says what each holds (src/station/dualctl.c). */
-enum config_dual_action {
-	DUAL_WIPE = 1,		/* bay.wipe */
-	DUAL_UNBLOCK = 2,	/* token.unblock */
-	DUAL_OVERRIDE = 4,	/* an identity check override (order.override, approve with one) */
-};
+/* SO-level actions [dual_control] may hold for a second user's confirmation
+ * ("wipe", "unblock", "override"): bit i of station_config.dual_actions is
+ * row i of dual_names[] in config.c; src/station/dualctl.c says what each
+ * name holds. */
 #define CONFIG_DUAL_TIMEOUT_DEFAULT 900		/* seconds a request may wait */
 #define CONFIG_DUAL_TIMEOUT_MAX (7 * 24 * 3600)
 
@@ -63,7 +59,7 @@ struct station_config {
 	char socket_group[CONFIG_NAME_MAX + 1];	/* group of the control socket, "" keeps the daemon's */
 	struct role_member role_members[CONFIG_MAX_ROLE_MEMBERS];
 	size_t n_role_members;
-	unsigned dual_actions;		/* enum config_dual_action bits; 0: none held */
+	unsigned dual_actions;		/* config_dual_action_bit()s; 0: none held */
 	int dual_timeout_s;		/* how long a held request may wait, seconds */
 };
 
@@ -94,7 +90,9 @@ const char *config_role_name(unsigned bit);
  * ("none" for 0). Returns buf. */
 char *config_roles_format(unsigned roles, char *buf, size_t len);
 
-/* Returns the name of one dual control action bit ("wipe", ...), or NULL. */
+/* The bit of the dual control action name ("wipe", ...), 0 for no such
+ * action; and the name of one bit, or NULL. */
+unsigned config_dual_action_bit(const char *name);
 const char *config_dual_action_name(unsigned bit);
 
 /* Returns the name of one source bit ("sim", "libusb", "udev", "pcsc"), or NULL. */

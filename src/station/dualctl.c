@@ -27,19 +27,20 @@ static int approve_subject(struct request *r, struct json_object **subject, char
 static int override_subject(struct request *r, struct json_object **subject, char *why,
     size_t len);
 
-/* The commands dual control can hold: one row each. An action is named in
- * [dual_control] by its DUAL_* bit's name (config.c); the confirmer needs
- * the roles of the command's row in the dispatch table (control.c). */
+/* The commands dual control can hold: one row each. The action's name is
+ * the one [dual_control] actions gives (its list is in config.c); the
+ * confirmer needs the roles of the command's row in the dispatch table
+ * (control.c). */
 static const struct dual_action {
-	unsigned bit;		/* enum config_dual_action */
+	const char *name;	/* the action, as [dual_control] names it */
 	const char *cmd;	/* the control command held */
 	const char *arg;	/* held only when the request gives this argument; NULL: always */
 	subject_fn subject;
 } actions[] = {
-	{ DUAL_WIPE, "bay.wipe", NULL, wipe_subject },
-	{ DUAL_UNBLOCK, "token.unblock", NULL, unblock_subject },
-	{ DUAL_OVERRIDE, "order.approve", "override_reason", approve_subject },
-	{ DUAL_OVERRIDE, "order.override", NULL, override_subject },
+	{ "wipe", "bay.wipe", NULL, wipe_subject },
+	{ "unblock", "token.unblock", NULL, unblock_subject },
+	{ "override", "order.approve", "override_reason", approve_subject },
+	{ "override", "order.override", NULL, override_subject },
 };
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -330,11 +331,12 @@ dualctl_hold(struct request *r, const char *cmd, int *held, struct json_object *
 	int rc;
 
 	*held = 0;
-	if ((a = action_for(cmd, r->args)) == NULL || !(s->cfg.dual_actions & a->bit))
+	if ((a = action_for(cmd, r->args)) == NULL ||
+	    !(s->cfg.dual_actions & config_dual_action_bit(a->name)))
 		return 0;
 	if (a->subject(r, &subject, why, sizeof(why)) != 0)
 		return 0;	/* it would not act: it runs and says why */
-	name = config_dual_action_name(a->bit);
+	name = a->name;
 	json_object_object_foreach(r->args, key, val) {
 		(void)val;
 		if (secret_arg(key)) {

@@ -324,14 +324,16 @@ test_dual_control(void **state)
 	write_conf("[dual_control]\nactions = wipe, unblock, override\ntimeout = 2m\n");
 	config_defaults(&c);
 	assert_int_equal(config_load(conf_path, &c, err, sizeof(err)), 0);
-	assert_int_equal(c.dual_actions, DUAL_WIPE | DUAL_UNBLOCK | DUAL_OVERRIDE);
+	assert_int_equal(c.dual_actions, config_dual_action_bit("wipe") |
+	    config_dual_action_bit("unblock") | config_dual_action_bit("override"));
+	assert_int_equal(__builtin_popcount(c.dual_actions), 3);
 	assert_int_equal(c.dual_timeout_s, 120);
 	config_free(&c);
 
 	write_conf("[dual_control]\nactions = unblock\n");
 	config_defaults(&c);
 	assert_int_equal(config_load(conf_path, &c, err, sizeof(err)), 0);
-	assert_int_equal(c.dual_actions, DUAL_UNBLOCK);
+	assert_int_equal(c.dual_actions, config_dual_action_bit("unblock"));
 	assert_int_equal(c.dual_timeout_s, 900);
 	config_free(&c);
 
@@ -352,7 +354,8 @@ test_dual_control(void **state)
 		assert_int_equal(c.dual_timeout_s, durations[i].secs);
 		config_free(&c);
 	}
-	assert_string_equal(config_dual_action_name(DUAL_OVERRIDE), "override");
+	assert_string_equal(config_dual_action_name(config_dual_action_bit("override")), "override");
+	assert_int_equal(config_dual_action_bit("revoke"), 0);
 	assert_null(config_dual_action_name(0));
 
 	expect_error("[dual_control]\nactions = wipe, revoke\n", UKEY_ERR_INVAL,
