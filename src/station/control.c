@@ -177,6 +177,7 @@ control_listen(struct station *s)
 	int err;
 
 	control_check_table();
+	dualctl_check_table();
 	if (s->cfg.socket_group[0] != '\0') {
 		err = getgrnam_r(s->cfg.socket_group, &gr, grbuf, sizeof(grbuf), &grp);
 		if (grp == NULL) {

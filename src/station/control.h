@@ -42,6 +42,10 @@ int control_command_find(const char *cmd, cmd_fn *fn, unsigned *roles);
  * the command runs as usual. Fails (r->msg says why) only when the request
  * cannot be held. */
 int dualctl_hold(struct request *r, const char *cmd, int *held, struct json_object **result);
+/* Logs every row of the table of held commands whose action has no name in
+ * the configuration's list or whose command the dispatch table does not
+ * run; returns their number. control_listen runs it. */
+int dualctl_check_table(void);
 int cmd_pending_list(struct request *r, struct json_object **result);
 int cmd_pending_confirm(struct request *r, struct json_object **result);
 int cmd_pending_cancel(struct request *r, struct json_object **result);

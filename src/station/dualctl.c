@@ -318,6 +318,29 @@ expire_due(struct station *s)
 }
 
 int
+dualctl_check_table(void)
+{
+	unsigned roles;
+	cmd_fn fn;
+	size_t i;
+	int bad = 0;
+
+	for (i = 0; i < ARRAY_LEN(actions); i++) {
+		if (config_dual_action_bit(actions[i].name) == 0) {
+			log_error("dual control action %s (command %s) has no name in [dual_control]"
+			    " actions (config.c)", actions[i].name, actions[i].cmd);
+			bad++;
+		}
+		if (control_command_find(actions[i].cmd, &fn, &roles) != 0 || fn == NULL) {
+			log_error("dual control action %s holds command %s, which the dispatch table"
+			    " does not run", actions[i].name, actions[i].cmd);
+			bad++;
+		}
+	}
+	return bad;
+}
+
+int
 dualctl_hold(struct request *r, const char *cmd, int *held, struct json_object **result)
 {
 	struct station *s = r->s;

@@ -27,6 +27,7 @@ actions = wipe, unblock, override
 timeout = 15m
 EOT
 start_station
+grepq "dual control action" "$STATE/ukeyd.log" && fail "the table of held commands is inconsistent"
 chmod 0711 "$STATE"
 chmod 0666 "$STATE/ukeyd.sock"
 mkdir -m 0755 "$STATE/bin"
