@@ -14,9 +14,11 @@
 
 #define ETC_PROFILE_DIR "/etc/ukey-station/firmware-profiles"
 
-enum sec { S_STATION, S_CA, S_SIM, S_ROLES, S_AUDIT, S_N };
+enum sec { S_STATION, S_CA, S_SIM, S_ROLES, S_AUDIT, S_DUAL, S_N };
 
-static const char *const sec_names[S_N] = { "station", "ca", "sim", "roles", "audit" };
+static const char *const sec_names[S_N] = {
+	"station", "ca", "sim", "roles", "audit", "dual_control"
+};
 
 enum key {
 	K_ID, K_SOURCES, K_PROFILE_DIRS, K_CERT_PROFILE_DIR, K_WORKER, K_ALLOW_WIPE,
@@ -26,6 +28,7 @@ enum key {
 	K_BAYS, K_SOFTHSM_MODULE,
 	K_OPERATOR, K_REVIEWER, K_AUDITOR, K_ADMIN,
 	K_WITNESS, K_HEAD_INTERVAL,
+	K_DUAL_ACTIONS, K_DUAL_TIMEOUT,
 	K_N
 };
 
@@ -50,6 +53,8 @@ static const struct inifile_key keys[K_N] = {
 	[K_ADMIN] = { S_ROLES, "admin" },
 	[K_WITNESS] = { S_AUDIT, "witness" },
 	[K_HEAD_INTERVAL] = { S_AUDIT, "head_interval" },
+	[K_DUAL_ACTIONS] = { S_DUAL, "actions" },
+	[K_DUAL_TIMEOUT] = { S_DUAL, "timeout" },
 };
 
 static const struct {
@@ -61,6 +66,11 @@ static const struct {
 	{ ROLE_AUDITOR, "auditor" },
 	{ ROLE_ADMIN, "admin" },
 };
+
+/* The actions dual control can hold, by name; bit i is row i. Adding an
+ * action adds its name here and its row (the command it holds, what that
+ * acts on) to actions[] in src/station/dualctl.c. */
+static const char *const dual_names[] = { "wipe", "unblock", "override" };
 
 static const struct {
 	unsigned bit;
@@ -239,6 +249,67 @@ set_sources(struct cstate *st, const char *v)
 	return 0;
 }
 
+/* [dual_control] actions = wipe, unblock, ...: the actions held; an empty
+ * value holds none. */
+static int
+set_dual_actions(struct cstate *st, const char *v)
+{
+	const char *cur = v;
+	unsigned bits = 0, bit;
+	char item[32], known[128];
+	size_t i, used = 0;
+	int r;
+
+	known[0] = '\0';
+	for (i = 0; i < ARRAY_LEN(dual_names); i++)
+		used += (size_t)snprintf(known + used, sizeof(known) - used, "%s%s", i ? ", " : "",
+		    dual_names[i]);
+	while ((r = inifile_list_next(&cur, item, sizeof(item))) != 0) {
+		if (r == -1) {
+			kerr(st, K_DUAL_ACTIONS, "empty item in the list");
+			return -1;
+		}
+		bit = r == 1 ? config_dual_action_bit(item) : 0;
+		if (bit == 0) {
+			kerr(st, K_DUAL_ACTIONS, "\"%s\" is not an action dual control can hold"
+			    " (known: %s)", r == 1 ? item : "(too long)", known);
+			return -1;
+		}
+		if (bits & bit) {
+			kerr(st, K_DUAL_ACTIONS, "\"%s\" listed twice", item);
+			return -1;
+		}
+		bits |= bit;
+	}
+	st->c->dual_actions = bits;
+	return 0;
+}
+
+/* [dual_control] timeout: whole seconds, or a number with s, m or h. */
+static int
+set_dual_timeout(struct cstate *st, const char *v)
+{
+	size_t n = strspn(v, "0123456789");
+	long long secs = 0, unit = 1;
+
+	if (n > 0 && n <= 7 && (v[n] == '\0' || v[n + 1] == '\0')) {
+		switch (v[n]) {
+		case '\0': case 's': unit = 1; break;
+		case 'm': unit = 60; break;
+		case 'h': unit = 3600; break;
+		default: unit = 0; break;
+		}
+		secs = atoll(v) * unit;
+	}
+	if (secs < 1 || secs > CONFIG_DUAL_TIMEOUT_MAX) {
+		kerr(st, K_DUAL_TIMEOUT, "must be a duration from 1s to %dh: whole seconds, or a"
+		    " number with s, m or h (15m)", CONFIG_DUAL_TIMEOUT_MAX / 3600);
+		return -1;
+	}
+	st->c->dual_timeout_s = (int)secs;
+	return 0;
+}
+
 static void
 free_dirs(struct station_config *c)
 {
@@ -369,6 +440,10 @@ set_value(void *user, unsigned key, const char *v)
 		return set_role_members(st, k, ROLE_AUDITOR, v);
 	case K_ADMIN:
 		return set_role_members(st, k, ROLE_ADMIN, v);
+	case K_DUAL_ACTIONS:
+		return set_dual_actions(st, v);
+	case K_DUAL_TIMEOUT:
+		return set_dual_timeout(st, v);
 	case K_AUDIT_CHECKPOINT_EVERY:
 		return set_whole(st, k, v, CONFIG_MAX_CHECKPOINT_EVERY, "",
 		    &c->audit_checkpoint_every);
@@ -522,6 +597,8 @@ config_defaults(struct station_config *c)
 	snprintf(c->ca_name, sizeof(c->ca_name), "Yunnan Station Test");
 	c->ca_dir[0] = '\0';
 	c->sim_bays = 4;
+	c->dual_actions = 0;
+	c->dual_timeout_s = CONFIG_DUAL_TIMEOUT_DEFAULT;
 }
 
 void
@@ -583,6 +660,28 @@ config_roles_format(unsigned roles, char *buf, size_t len)
 	if (buf[0] == '\0')
 		snprintf(buf, len, "none");
 	return buf;
+}
+
+unsigned
+config_dual_action_bit(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(dual_names); i++)
+		if (strcmp(name, dual_names[i]) == 0)
+			return 1u << i;
+	return 0;
+}
+
+const char *
+config_dual_action_name(unsigned bit)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(dual_names); i++)
+		if (bit == 1u << i)
+			return dual_names[i];
+	return NULL;
 }
 
 const char *

@@ -39,6 +39,13 @@ struct role_member {
 #define CONFIG_WITNESS_LEN 520		/* "file:" and a path */
 #define CONFIG_MAX_HEAD_INTERVAL 60	/* seconds: the head is witnessed at least once a minute */
 
+/* SO-level actions [dual_control] may hold for a second user's confirmation
+ * ("wipe", "unblock", "override"): bit i of station_config.dual_actions is
+ * row i of dual_names[] in config.c; src/station/dualctl.c says what each
+ * name holds. */
+#define CONFIG_DUAL_TIMEOUT_DEFAULT 900		/* seconds a request may wait */
+#define CONFIG_DUAL_TIMEOUT_MAX (7 * 24 * 3600)
+
 struct station_config {
 	char station_id[64];		/* recorded with every issuance */
 	unsigned sources;		/* enum config_source bits, never 0 */
@@ -61,6 +68,8 @@ struct station_config {
 	char socket_group[CONFIG_NAME_MAX + 1];	/* group of the control socket, "" keeps the daemon's */
 	struct role_member role_members[CONFIG_MAX_ROLE_MEMBERS];
 	size_t n_role_members;
+	unsigned dual_actions;		/* config_dual_action_bit()s; 0: none held */
+	int dual_timeout_s;		/* how long a held request may wait, seconds */
 };
 
 /* Fills c with the built-in defaults (c need not be initialised; free with
@@ -89,6 +98,11 @@ const char *config_role_name(unsigned bit);
 /* Writes the names of the role bits in roles, comma-separated, to buf
  * ("none" for 0). Returns buf. */
 char *config_roles_format(unsigned roles, char *buf, size_t len);
+
+/* The bit of the dual control action name ("wipe", ...), 0 for no such
+ * action; and the name of one bit, or NULL. */
+unsigned config_dual_action_bit(const char *name);
+const char *config_dual_action_name(unsigned bit);
 
 /* Returns the name of one source bit ("sim", "libusb", "udev", "pcsc"), or NULL. */
 const char *config_source_name(unsigned bit);

@@ -31,7 +31,8 @@
 #include "store/witness.h"
 
 enum exit_code {
-	EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_NOTFOUND = 2, EXIT_USAGE = 64, EXIT_DATAERR = 65,
+	EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_NOTFOUND = 2, EXIT_PENDING = 3, EXIT_USAGE = 64,
+	EXIT_DATAERR = 65,
 	EXIT_NOINPUT = 66, EXIT_UNAVAILABLE = 69, EXIT_TEMPFAIL = 75, EXIT_NOPERM = 77
 };
 
@@ -77,6 +78,9 @@ usage(FILE *f)
 	    "          audit pubkey\n"
 	    "          audit log [--order ID] [--limit N]\n"
 	    "          ca show\n"
+	    "dual control: pending [--all]           requests waiting for a second user\n"
+	    "          confirm ID [--remark TEXT]    run another user's held request\n"
+	    "          pending cancel ID [--remark TEXT]  withdraw your own request\n"
 	    "          status\n"
 	    "profiles: profiles                       what the daemon loaded\n"
 	    "          profiles check FILE...         no daemon needed\n"
@@ -84,9 +88,10 @@ usage(FILE *f)
 	    "\n"
 	    "The socket is DIR/ukeyd.sock (DIR from --state, else $UKEY_STATE, else\n"
 	    "/var/lib/ukey-station). Exit codes: 0 done; 1 refused by the station; 2 not\n"
-	    "found; 64 usage; 65 invalid input; 66 input file unreadable; 69 daemon not\n"
-	    "running; 75 busy, timed out, or the daemon closed the connection; 77\n"
-	    "permission denied.\n");
+	    "found; 3 held for a second user's confirmation (nothing done yet; see\n"
+	    "ukeyctl pending); 64 usage; 65 invalid input; 66 input file unreadable;\n"
+	    "69 daemon not running; 75 busy, timed out, or the daemon closed the\n"
+	    "connection; 77 permission denied.\n");
 }
 
 static int
@@ -188,6 +193,17 @@ run(const char *cmd, struct json_object *args, struct json_object **reply,
 		return ex;
 	if (json_object_get_boolean(json_object_object_get(*reply, "ok"))) {
 		*result = json_object_object_get(*reply, "result");
+		/* dual control held the command: nothing was done yet */
+		if ((details = json_object_object_get(*result, "pending_request")) != NULL) {
+			if (want_json)
+				printf("%s\n", json_object_to_json_string_ext(*result,
+				    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+			else
+				printf("%s\n", json_object_get_string(json_object_object_get(details,
+				    "message")));
+			*result = NULL;
+			return EXIT_PENDING;
+		}
 		return EXIT_OK;
 	}
 	err = json_object_object_get(*reply, "error");
@@ -310,7 +326,7 @@ struct opts {
 	const char *state, *remark, *payment_no, *override, *preset, *profile, *org;
 	const char *file, *pubkey, *db, *output, *witness;
 	const char *reason, *picked_up_by, *carrier, *tracking, *type, *since, *until;
-	int wait, reveal;
+	int wait, reveal, all;
 };
 
 static int
@@ -343,6 +359,7 @@ parse_opts(int argc, char **argv, struct opts *o, const char *allowed)
 		{ "db", required_argument, NULL, 'D' },
 		{ "output", required_argument, NULL, 'E' },
 		{ "witness", required_argument, NULL, 'W' },
+		{ "all", no_argument, NULL, 'a' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int ch, idx;
@@ -382,6 +399,7 @@ parse_opts(int argc, char **argv, struct opts *o, const char *allowed)
 		case 'D': o->db = optarg; break;
 		case 'E': o->output = optarg; break;
 		case 'W': o->witness = optarg; break;
+		case 'a': o->all = 1; break;
 		}
 	}
 	return optind;
@@ -830,6 +848,73 @@ cmd_bay(int argc, char **argv)
 	}
 	if (strcmp(verb, "wipe") == 0)
 		return simple("bay.wipe", args, NULL, "wiping allowed: the next job on this bay initialises the token again");
+ usage:
+	json_object_put(args);
+	usage(stderr);
+	return EXIT_USAGE;
+}
+
+/* What a confirmed request's command did, in the words its own verb uses. */
+static void
+print_confirmed(int64_t id, struct json_object *res)
+{
+	struct json_object *v;
+
+	printf("request %lld confirmed: ", (long long)id);
+	if (json_object_object_get(res, "was_locked") != NULL)
+		printf("token %s: new user PIN set%s; show it once with: ukeyctl bay take-pin"
+		    " --bay %d (only the confirming user can)\n",
+		    json_object_get_string(json_object_object_get(res, "token_serial")),
+		    json_object_get_boolean(json_object_object_get(res, "was_locked")) ?
+		    " (it was locked)" : "", json_object_get_int(json_object_object_get(res, "bay")));
+	else if ((v = json_object_object_get(res, "id")) != NULL)
+		printf("order %lld: %s\n", (long long)json_object_get_int64(v),
+		    json_object_get_string(json_object_object_get(res, "state")));
+	else if ((v = json_object_object_get(res, "bay")) != NULL)
+		printf("bay %d: wiping allowed; the job restarts on this token\n",
+		    json_object_get_int(v));
+	else
+		printf("done\n");
+}
+
+/* ukeyctl confirm ID [--remark TEXT] | pending [--all] | pending cancel ID [--remark TEXT] */
+static int
+cmd_dual(int argc, char **argv)
+{
+	static const char *const cols[] = { "id", "action", "command", "args", "requested_by",
+		"requested_at", "expires_at", "state", "confirmed_by", "close_reason", NULL };
+	struct json_object *args = json_object_new_object(), *rep, *res;
+	struct opts o = { 0 };
+	int confirm = strcmp(argv[0], "confirm") == 0, i, ex;
+	int64_t id;
+
+	if (!confirm && (argc < 2 || strcmp(argv[1], "cancel") != 0)) {
+		if (parse_opts(argc, argv, &o, "a") != argc)
+			goto usage;
+		if (o.all)
+			json_object_object_add(args, "all", json_object_new_boolean(1));
+		return simple("pending.list", args, cols, NULL);
+	}
+	if (!confirm) {		/* pending cancel ... */
+		argc--;
+		argv++;
+	}
+	if ((i = parse_opts(argc, argv, &o, "r")) < 0 || !need("ID", argc - i == 1) ||
+	    parse_int(argv[i], "ID", &id) != 0)
+		goto usage;
+	json_object_object_add(args, "id", json_object_new_int64(id));
+	if (o.remark)
+		json_object_object_add(args, "remark", json_object_new_string(o.remark));
+	if (!confirm)
+		return simple("pending.cancel", args, NULL, "request cancelled");
+	if ((ex = run("pending.confirm", args, &rep, &res)) == EXIT_OK) {
+		if (want_json)
+			print_json(res);
+		else
+			print_confirmed(id, res);
+	}
+	json_object_put(rep);
+	return ex;
  usage:
 	json_object_put(args);
 	usage(stderr);
@@ -1592,6 +1677,8 @@ main(int argc, char **argv)
 		return cmd_profiles(argc, argv);
 	if (strcmp(cmd, "events") == 0)
 		return cmd_events(argc, argv);
+	if (strcmp(cmd, "confirm") == 0 || strcmp(cmd, "pending") == 0)
+		return cmd_dual(argc, argv);
 	if (strcmp(cmd, "sources") == 0 && argc == 1) {
 		static const char *const cols[] = { "source", "status", NULL };
 		struct json_object *rep, *res;

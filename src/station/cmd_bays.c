@@ -45,6 +45,9 @@ cmd_bay_take_pin(struct request *r, struct json_object **result)
 	if (b->user_pin.p == NULL || b->job_id != 0 || b->state != BAY_DONE)
 		return req_fail(r, UKEY_ERR_STATE, "bay %d: no user PIN to show (it is shown once,"
 		    " after the token is issued or unblocked)", b->index);
+	if (b->pin_unblocked && b->pin_holder[0] != '\0' && strcmp(b->pin_holder, r->c->user) != 0)
+		return req_fail(r, UKEY_ERR_PERM, "bay %d: the new user PIN of token %s is shown only"
+		    " to %s, who confirmed its unblock", b->index, b->token_serial, b->pin_holder);
 	*result = json_object_new_object();
 	json_object_object_add(*result, "bay", json_object_new_int(b->index));
 	json_object_object_add(*result, "token_serial", json_object_new_string(b->token_serial));
@@ -59,6 +62,7 @@ cmd_bay_take_pin(struct request *r, struct json_object **result)
 	    b->last_job_id, b->token_serial, b->name,
 	    json_object_new_string(b->pin_unblocked ? "unblock" : "initial"));
 	b->pin_unblocked = 0;
+	b->pin_holder[0] = '\0';
 	return 0;
 }
 

@@ -68,6 +68,11 @@ static const struct command {
 	{ "ca.show", cmd_ca_show, READ },
 	{ "events.list", cmd_events_list, READ },
 	{ "profile.list", cmd_profile_list, READ },
+	/* a held request's confirmer needs the roles of its command: checked by
+	 * cmd_pending_confirm against that command's row */
+	{ "pending.list", cmd_pending_list, READ },
+	{ "pending.confirm", cmd_pending_confirm, READ },
+	{ "pending.cancel", cmd_pending_cancel, READ },
 };
 
 /* Arguments that need more than the command itself: when the request has
@@ -101,6 +106,20 @@ control_check_table(void)
 			}
 	}
 	return bad;
+}
+
+int
+control_command_find(const char *cmd, cmd_fn *fn, unsigned *roles)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(commands); i++)
+		if (strcmp(commands[i].name, cmd) == 0) {
+			*fn = commands[i].fn;
+			*roles = commands[i].roles ? commands[i].roles : ADMIN;
+			return 0;
+		}
+	return UKEY_ERR_NOTFOUND;
 }
 
 int
@@ -159,6 +178,7 @@ control_listen(struct station *s)
 	int err;
 
 	control_check_table();
+	dualctl_check_table();
 	if (s->cfg.socket_group[0] != '\0') {
 		err = getgrnam_r(s->cfg.socket_group, &gr, grbuf, sizeof(grbuf), &grp);
 		if (grp == NULL) {
@@ -668,7 +688,7 @@ dispatch(struct station *s, struct client *c, const char *text, size_t len)
 	struct json_object *result = NULL;
 	const struct command *cmd = NULL;
 	size_t i;
-	int rc;
+	int rc, held = 0;
 
 	if ((rc = request_parse(text, len, &pr, r.msg, sizeof(r.msg))) != 0)
 		goto out;
@@ -681,6 +701,8 @@ dispatch(struct station *s, struct client *c, const char *text, size_t len)
 	}
 	r.args = pr.args;
 	if ((rc = authorize(&r, cmd)) != 0)
+		goto out;
+	if ((rc = dualctl_hold(&r, cmd->name, &held, &result)) != 0 || held)
 		goto out;
 	if (cmd->fn == NULL) {
 		result = json_object_new_object();

@@ -31,6 +31,25 @@ int arg_str(struct request *r, const char *name, int required, const char **out)
  * and every name listed twice; returns their number. control_listen runs it. */
 int control_check_table(void);
 
+/* The handler and the roles of the dispatch table's row for cmd. Returns 0,
+ * or UKEY_ERR_NOTFOUND when no row names it. */
+int control_command_find(const char *cmd, cmd_fn *fn, unsigned *roles);
+
+/* dualctl.c: dual control ([dual_control]). Loop context.
+ * Called by dispatch after authorisation: when [dual_control] holds this
+ * request, stores it as a pending request, audits it, sets *held and the
+ * reply in *result (owned) and returns 0; else returns 0 with *held 0 and
+ * the command runs as usual. Fails (r->msg says why) only when the request
+ * cannot be held. */
+int dualctl_hold(struct request *r, const char *cmd, int *held, struct json_object **result);
+/* Logs every row of the table of held commands whose action has no name in
+ * the configuration's list or whose command the dispatch table does not
+ * run; returns their number. control_listen runs it. */
+int dualctl_check_table(void);
+int cmd_pending_list(struct request *r, struct json_object **result);
+int cmd_pending_confirm(struct request *r, struct json_object **result);
+int cmd_pending_cancel(struct request *r, struct json_object **result);
+
 /* cmd_orders.c */
 int cmd_order_import(struct request *r, struct json_object **result);
 int cmd_order_list(struct request *r, struct json_object **result);

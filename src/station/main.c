@@ -39,9 +39,25 @@ station_audit(struct station *s, const char *actor, const char *action, int64_t 
 	struct audit_event ev = {
 		.actor = actor ? actor : "ukeyd", .action = action, .order_id = order_id,
 		.unit_id = unit_id, .job_id = job_id, .token = token, .bay = bay,
-		.detail = detail ? json_object_to_json_string_ext(detail, JSON_C_TO_STRING_PLAIN) : NULL,
 	};
-	int rc = audit_append(s->st, &ev, NULL);
+	int rc;
+
+	/* a command run on a second user's confirmation: its records name both */
+	if (s->dual != NULL && s->dual->request != 0 &&
+	    (detail == NULL || json_object_is_type(detail, json_type_object))) {
+		struct json_object *d = json_object_new_object();
+
+		json_object_object_add(d, "request", json_object_new_int64(s->dual->request));
+		json_object_object_add(d, "requested_by",
+		    json_object_new_string(s->dual->requested_by));
+		json_object_object_add(d, "confirmed_by",
+		    json_object_new_string(s->dual->confirmed_by));
+		if (detail == NULL)
+			detail = json_object_new_object();
+		json_object_object_add(detail, "dual_control", d);
+	}
+	ev.detail = detail ? json_object_to_json_string_ext(detail, JSON_C_TO_STRING_PLAIN) : NULL;
+	rc = audit_append(s->st, &ev, NULL);
 
 	json_object_put(detail);
 	if (rc != 0)

@@ -71,6 +71,14 @@ struct station_event {
 
 typedef void (*worker_cb)(struct station *s, struct bay *b, int rc, struct json_object *reply);
 
+/* The two people behind a command run under dual control (dualctl.c): the
+ * audit records written while it runs carry both (station_audit). */
+struct dual_actors {
+	int64_t request;		/* dual_requests.id; 0 when none */
+	char requested_by[64];
+	char confirmed_by[64];
+};
+
 struct bay {
 	int index;			/* 1-based */
 	char name[DETECT_BAY_MAX];	/* "sim-1", "usb:1-2.3", "pcsc:<reader>" */
@@ -104,6 +112,8 @@ struct bay {
 	struct secret unblock_pin;	/* new user PIN while token.unblock runs */
 	char unblock_actor[64];		/* who asked for the unblock under way */
 	char unblock_remark[512];	/* and why ("" if not said) */
+	struct dual_actors unblock_dual;	/* its two people, when held for confirmation */
+	char pin_holder[64];		/* an unblock's new PIN is shown to this user only ("" anyone) */
 	int64_t started_ms;
 	double last_job_seconds;
 	char operator_name[64];	/* who put the token in */
@@ -152,6 +162,7 @@ struct station {
 	int n_clients;
 	int stop;
 	int64_t next_client_id;
+	const struct dual_actors *dual;	/* set while a confirmed request's command runs */
 
 	/* detection */
 	const struct detect_source_ops *src_ops[MAX_SOURCES];

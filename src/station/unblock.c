@@ -24,6 +24,16 @@ audit_unblock(struct station *s, struct bay *b, const char *result, const char *
 	json_object_object_add(d, "user_pin_locked", json_object_new_boolean(was_locked));
 	if (error != NULL)
 		json_object_object_add(d, "error", json_object_new_string(error));
+	/* the worker answers after the confirmation's own call has returned */
+	if (b->unblock_dual.request != 0) {
+		const struct dual_actors *saved = s->dual;
+
+		s->dual = &b->unblock_dual;
+		station_audit(s, b->unblock_actor, "token.unblock", 0, 0, 0, b->token_serial, b->name,
+		    d);
+		s->dual = saved;
+		return;
+	}
 	station_audit(s, b->unblock_actor, "token.unblock", 0, 0, 0, b->token_serial, b->name, d);
 }
 
@@ -53,6 +63,9 @@ on_unblock(struct station *s, struct bay *b, int rc, struct json_object *reply)
 	b->user_pin = b->unblock_pin;
 	memset(&b->unblock_pin, 0, sizeof(b->unblock_pin));
 	b->pin_unblocked = 1;
+	/* held for confirmation: the confirming user takes the new PIN */
+	snprintf(b->pin_holder, sizeof(b->pin_holder), "%s", b->unblock_dual.request != 0 ?
+	    b->unblock_dual.confirmed_by : "");
 	if ((tok = json_object_object_get(reply, "token")) != NULL) {
 		json_object_put(b->token);
 		b->token = json_object_get(tok);
@@ -128,6 +141,10 @@ cmd_token_unblock(struct request *r, struct json_object **result)
 	}
 	snprintf(b->unblock_actor, sizeof(b->unblock_actor), "%s", r->c->user);
 	snprintf(b->unblock_remark, sizeof(b->unblock_remark), "%s", remark ? remark : "");
+	if (s->dual != NULL)
+		b->unblock_dual = *s->dual;
+	else
+		memset(&b->unblock_dual, 0, sizeof(b->unblock_dual));
 	req = json_object_new_object();
 	json_object_object_add(req, "so_pin", json_object_new_string_len((const char *)so.p,
 	    (int)so.len));

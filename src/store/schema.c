@@ -210,6 +210,29 @@ static const char migration_5[] =
     "ALTER TABLE orders ADD COLUMN doc_sealed BLOB;"
     "ALTER TABLE order_revisions ADD COLUMN doc_sealed BLOB;";
 
+/* Dual control (docs/config.md [dual_control]): an SO-level command held for
+ * a second user's confirmation. args is the command's arguments as JSON,
+ * never a PIN or other secret; subject is what the command acts on as the
+ * station saw it at the request (a bay and its token, an order and its
+ * state), compared again at the confirmation. */
+static const char migration_8[] =
+    "CREATE TABLE dual_requests ("
+    " id INTEGER PRIMARY KEY,"
+    " action TEXT NOT NULL,"
+    " command TEXT NOT NULL,"
+    " args TEXT NOT NULL,"
+    " subject TEXT NOT NULL,"
+    " requested_by TEXT NOT NULL,"
+    " requested_uid INTEGER NOT NULL,"
+    " requester_roles TEXT NOT NULL,"
+    " requested_at TEXT NOT NULL,"
+    " expires_at TEXT NOT NULL,"
+    " state TEXT NOT NULL CHECK (state IN ('pending','confirmed','expired','refused',"
+    "   'cancelled')),"
+    " confirmed_by TEXT, confirmed_at TEXT, remark TEXT,"
+    " closed_by TEXT, closed_at TEXT, close_reason TEXT);"
+    "CREATE INDEX dual_requests_state ON dual_requests(state, expires_at);";
+
 static const struct migration migrations[] = {
 	{ 1, "initial schema: orders, units, tokens, jobs, issuances, audit", migration_1 },
 	{ 2, "jobs can be suspended while their token is away", migration_2 },
@@ -217,6 +240,8 @@ static const struct migration migrations[] = {
 	    migration_3 },
 	{ 4, "audit: record format 2, signed checkpoints, append-only triggers", migration_4 },
 	{ 5, "order documents: ID numbers masked in doc, the whole document sealed", migration_5 },
+	{ 8, "dual control: SO-level commands held for a second user's confirmation",
+	    migration_8 },
 };
 
 const struct migration *

@@ -261,7 +261,7 @@ static void
 test_bad_structure(void **state)
 {
 	expect_error("[station]\nid = a\n[stations]\n", UKEY_ERR_INVAL,
-	    "{file}:3: [stations]: unknown section (known: station, ca, sim, roles, audit)");
+	    "{file}:3: [stations]: unknown section (known: station, ca, sim, roles, audit, dual_control)");
 	expect_error("id = a\n", UKEY_ERR_INVAL, "{file}:1: id: key outside any section");
 	expect_error("[station]\nid = a\nid = b\n", UKEY_ERR_INVAL,
 	    "{file}:3: station.id: given twice (first at line 2)");
@@ -346,6 +346,89 @@ test_roles(void **state)
 }
 
 static void
+test_dual_control(void **state)
+{
+	struct station_config c;
+	char err[1024];
+	static const struct {
+		const char *v;
+		int secs;
+	} durations[] = {
+		{ "900", 900 }, { "45s", 45 }, { "15m", 900 }, { "2h", 7200 }, { "1", 1 },
+		{ "168h", 7 * 24 * 3600 },
+	};
+	size_t i;
+
+	/* off unless the file says otherwise */
+	config_defaults(&c);
+	assert_int_equal(c.dual_actions, 0);
+	assert_int_equal(c.dual_timeout_s, 900);
+	config_free(&c);
+
+	write_conf("[dual_control]\nactions = wipe, unblock, override\ntimeout = 2m\n");
+	config_defaults(&c);
+	assert_int_equal(config_load(conf_path, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.dual_actions, config_dual_action_bit("wipe") |
+	    config_dual_action_bit("unblock") | config_dual_action_bit("override"));
+	assert_int_equal(__builtin_popcount(c.dual_actions), 3);
+	assert_int_equal(c.dual_timeout_s, 120);
+	config_free(&c);
+
+	write_conf("[dual_control]\nactions = unblock\n");
+	config_defaults(&c);
+	assert_int_equal(config_load(conf_path, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.dual_actions, config_dual_action_bit("unblock"));
+	assert_int_equal(c.dual_timeout_s, 900);
+	config_free(&c);
+
+	/* an empty list holds nothing */
+	write_conf("[dual_control]\nactions =\n");
+	config_defaults(&c);
+	assert_int_equal(config_load(conf_path, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.dual_actions, 0);
+	config_free(&c);
+
+	for (i = 0; i < sizeof(durations) / sizeof(durations[0]); i++) {
+		char text[128];
+
+		snprintf(text, sizeof(text), "[dual_control]\ntimeout = %s\n", durations[i].v);
+		write_conf(text);
+		config_defaults(&c);
+		assert_int_equal(config_load(conf_path, &c, err, sizeof(err)), 0);
+		assert_int_equal(c.dual_timeout_s, durations[i].secs);
+		config_free(&c);
+	}
+	assert_string_equal(config_dual_action_name(config_dual_action_bit("override")), "override");
+	assert_int_equal(config_dual_action_bit("revoke"), 0);
+	assert_null(config_dual_action_name(0));
+
+	expect_error("[dual_control]\nactions = wipe, revoke\n", UKEY_ERR_INVAL,
+	    "{file}:2: dual_control.actions: \"revoke\" is not an action dual control can hold"
+	    " (known: wipe, unblock, override)");
+	expect_error("[dual_control]\nactions = Wipe\n", UKEY_ERR_INVAL,
+	    "{file}:2: dual_control.actions: \"Wipe\" is not an action dual control can hold"
+	    " (known: wipe, unblock, override)");
+	expect_error("[dual_control]\nactions = wipe, wipe\n", UKEY_ERR_INVAL,
+	    "{file}:2: dual_control.actions: \"wipe\" listed twice");
+	expect_error("[dual_control]\nactions = wipe,,unblock\n", UKEY_ERR_INVAL,
+	    "{file}:2: dual_control.actions: empty item in the list");
+	expect_error("[dual_control]\nactions = wipe\nconfirmers = 2\n", UKEY_ERR_INVAL,
+	    "{file}:3: dual_control.confirmers: unknown key");
+	{
+		static const char *const bad[] = { "0", "", "15x", "15 m", "-5", "m", "169h",
+			"99999999", "1.5m" };
+
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			char text[128];
+
+			snprintf(text, sizeof(text), "[dual_control]\ntimeout = %s\n", bad[i]);
+			expect_error(text, UKEY_ERR_INVAL, "{file}:2: dual_control.timeout: must be a"
+			    " duration from 1s to 168h: whole seconds, or a number with s, m or h (15m)");
+		}
+	}
+}
+
+static void
 test_missing_file(void **state)
 {
 	struct station_config c;
@@ -373,6 +456,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bad_structure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_witness, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_roles, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dual_control, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
 	};
 
