@@ -46,6 +46,23 @@ expect_exit() {
 ctl() { "$BUILD/ukeyctl" --state "$STATE" "$@"; }
 db() { sqlite3 "$STATE/station.db" "$@"; }
 
+# share_station: lets the machine's other accounts reach the running
+# station's socket and run a copy of ukeyctl ($STATE/bin/ukeyctl), for tests
+# of roles; then `as USER ukeyctl-args...` runs ukeyctl as USER (runuser).
+share_station() {
+	chmod 0711 "$STATE"
+	chmod 0666 "$STATE/ukeyd.sock"
+	mkdir -p -m 0755 "$STATE/bin"
+	cp "$BUILD/ukeyctl" "$STATE/bin/ukeyctl"
+	chmod 0755 "$STATE/bin/ukeyctl"
+}
+
+as() {
+	local u=$1
+	shift
+	(cd / && runuser -u "$u" -- "$STATE/bin/ukeyctl" --socket "$STATE/ukeyd.sock" "$@")
+}
+
 write_config() {
 	cat > "$STATE/ukeyd.conf" <<EOT
 [station]

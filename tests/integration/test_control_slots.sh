@@ -20,18 +20,7 @@ operator = daemon
 EOT
 start_station
 
-# let the other accounts reach the socket and run a copy of ukeyctl
-chmod 0711 "$STATE"
-chmod 0666 "$STATE/ukeyd.sock"
-mkdir -m 0755 "$STATE/bin"
-cp "$BUILD/ukeyctl" "$STATE/bin/ukeyctl"
-chmod 0755 "$STATE/bin/ukeyctl"
-
-as() {	# as USER ukeyctl-args...
-	local u=$1
-	shift
-	(cd / && runuser -u "$u" -- "$STATE/bin/ukeyctl" --socket "$STATE/ukeyd.sock" "$@")
-}
+share_station
 
 # hog.py MODE SOCKET N SECONDS: opens N connections and prints "ready" once
 # they are open, then watches them for SECONDS and prints a JSON summary:

@@ -28,16 +28,8 @@ timeout = 15m
 EOT
 start_station
 grepq "dual control action" "$STATE/ukeyd.log" && fail "the table of held commands is inconsistent"
-chmod 0711 "$STATE"
-chmod 0666 "$STATE/ukeyd.sock"
-mkdir -m 0755 "$STATE/bin"
-install -m 0755 "$BUILD/ukeyctl" "$STATE/bin/ukeyctl"
+share_station
 
-as() {	# as USER ukeyctl-args...
-	local u=$1
-	shift
-	(cd / && runuser -u "$u" -- "$STATE/bin/ukeyctl" --socket "$STATE/ukeyd.sock" "$@")
-}
 # held USER ukeyctl-args...: the command exits 3 and prints its request id
 held() {
 	local out rc

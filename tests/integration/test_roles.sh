@@ -29,18 +29,7 @@ grepq "listed twice in the dispatch table" "$STATE/ukeyd.log" &&
 [ "$(stat -c %G "$STATE/ukeyd.sock")" = games ] || fail "socket_group did not set the socket's group"
 [ "$(stat -c %a "$STATE/ukeyd.sock")" = 660 ] || fail "socket mode is not 0660"
 
-# let the other accounts reach the socket and run a copy of ukeyctl
-chmod 0711 "$STATE"
-chmod 0666 "$STATE/ukeyd.sock"
-mkdir -m 0755 "$STATE/bin"
-cp "$BUILD/ukeyctl" "$STATE/bin/ukeyctl"
-chmod 0755 "$STATE/bin/ukeyctl"
-
-as() {	# as USER ukeyctl-args...
-	local u=$1
-	shift
-	(cd / && runuser -u "$u" -- "$STATE/bin/ukeyctl" --socket "$STATE/ukeyd.sock" "$@")
-}
+share_station
 
 
 denials() {	# denials USER COMMAND: access.denied rows for them
