@@ -500,15 +500,64 @@ var_lookup(void *ctx, const char *var)
 	return NULL;
 }
 
-/* Builds the subject and label for a unit before any token is touched.
- * *subject_der and *label are malloc'd. */
-static int
-unit_subject(struct station *s, int64_t unit_id, const struct certprof **pp,
-    uint8_t **subject_der, size_t *subject_len, char **label, int *years, char *err, size_t errlen)
+size_t
+job_label_max(struct station *s, const struct certprof *p)
 {
-	struct json_object *row = NULL, *doc = NULL;
+	size_t i, max = CERTPROF_LABEL_MAX;
+
+	for (i = 0; i < fw_profile_set_count(s->fw); i++) {
+		const struct fw_profile *fw = fw_profile_set_at(s->fw, i);
+
+		if (fw->init_token && fw_profile_supports(fw, certprof_key_alg(p)) &&
+		    (size_t)fw->label_max_bytes < max)
+			max = (size_t)fw->label_max_bytes;
+	}
+	return max;
+}
+
+int
+job_unit_identity(struct station *s, struct json_object *doc, const char *kind,
+    const char *cert_profile, const char *uscc, const char *portal_ref, size_t label_max,
+    const struct certprof **pp, X509_NAME **name, char **label, char *err, size_t errlen)
+{
 	const struct certprof *p;
 	struct vars v = { 0 };
+	int rc;
+
+	*name = NULL;
+	*label = NULL;
+	if ((p = certprof_set_find(s->cp, cert_profile)) == NULL) {
+		snprintf(err, errlen, "cert_profile: certificate profile \"%s\" is not installed",
+		    cert_profile);
+		return UKEY_ERR_NOTFOUND;
+	}
+	v.doc = doc;
+	v.kind = kind;
+	v.item = json_object_object_get(doc, kind);
+	v.uscc = uscc;
+	v.portal_ref = portal_ref;
+	if ((rc = certprof_subject(p, var_lookup, &v, name, err, errlen)) != 0)
+		return rc;
+	if ((rc = certprof_label(p, var_lookup, &v, label_max ? label_max : job_label_max(s, p),
+	    label, err, errlen)) != 0) {
+		X509_NAME_free(*name);
+		*name = NULL;
+		return rc;
+	}
+	if (pp != NULL)
+		*pp = p;
+	return 0;
+}
+
+/* Builds the subject and label for a unit before any token is touched, the
+ * label fitted to the token model fw. *subject_der and *label are malloc'd. */
+static int
+unit_subject(struct station *s, int64_t unit_id, const struct fw_profile *fw,
+    const struct certprof **pp, uint8_t **subject_der, size_t *subject_len, char **label,
+    int *years, char *err, size_t errlen)
+{
+	struct json_object *row = NULL, *doc = NULL;
+	const struct certprof *p = NULL;
 	X509_NAME *name = NULL;
 	unsigned char *der = NULL;
 	char *lab = NULL;
@@ -520,12 +569,6 @@ unit_subject(struct station *s, int64_t unit_id, const struct certprof **pp,
 	    " o.account_uscc, o.portal_ref FROM units u JOIN order_items i ON i.id = u.item_id"
 	    " JOIN orders o ON o.id = i.order_id WHERE u.id = ?", "i", unit_id)) != 0)
 		goto out;
-	if ((p = certprof_set_find(s->cp, jstr(row, "cert_profile"))) == NULL) {
-		snprintf(err, errlen, "certificate profile \"%s\" is not installed",
-		    jstr(row, "cert_profile"));
-		rc = UKEY_ERR_NOTFOUND;
-		goto out;
-	}
 	/* the whole document: a subject may carry an ID number */
 	if ((rc = orderdoc_open(s, jstr(row, "portal_ref"), jstr(row, "doc_sealed"), &doc)) != 0) {
 		snprintf(err, errlen, "the stored order document cannot be opened: %s",
@@ -533,17 +576,10 @@ unit_subject(struct station *s, int64_t unit_id, const struct certprof **pp,
 		rc = UKEY_ERR_DB;
 		goto out;
 	}
-	v.doc = doc;
-	v.kind = jstr(row, "kind");
-	v.item = json_object_object_get(doc, v.kind);
-	v.uscc = jstr(row, "account_uscc");
-	v.portal_ref = jstr(row, "portal_ref");
-	if ((rc = certprof_subject(p, var_lookup, &v, &name, err, errlen)) != 0)
+	if ((rc = job_unit_identity(s, doc, jstr(row, "kind"), jstr(row, "cert_profile"),
+	    jstr(row, "account_uscc"), jstr(row, "portal_ref"), (size_t)fw->label_max_bytes, &p,
+	    &name, &lab, err, errlen)) != 0)
 		goto out;
-	if ((rc = certprof_label(p, var_lookup, &v, &lab)) != 0) {
-		snprintf(err, errlen, "token label: %s", ukey_strerror(rc));
-		goto out;
-	}
 	if ((n = i2d_X509_NAME(name, &der)) <= 0) {
 		rc = UKEY_ERR_CRYPTO;
 		goto out;
@@ -691,8 +727,8 @@ job_start_if_possible(struct station *s, struct bay *b)
 
 		if (cp != NULL && !fw_profile_supports(b->profile, certprof_key_alg(cp)))
 			continue;	/* another token model can take this one */
-		rc = unit_subject(s, jint(u, "unit_id"), &p, &subject, &subject_len, &label, &years,
-		    why, sizeof(why));
+		rc = unit_subject(s, jint(u, "unit_id"), b->profile, &p, &subject, &subject_len,
+		    &label, &years, why, sizeof(why));
 		if (rc != 0) {
 			/* refused before any token is touched; hold the unit for a person */
 			store_now(now);
