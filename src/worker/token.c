@@ -388,10 +388,15 @@ op_init_token(struct p11 *p, struct json_object *req, struct json_object *rep)
 		    " characters");
 		goto out;
 	}
-	/* the station sends a label fitted already; a longer one is cut on a
-	 * character boundary as well, never inside a UTF-8 sequence */
+	/* the station fits the label to the token (certprof_label: cut on a
+	 * character boundary); a longer one here is the sender's error */
+	if (strlen(label) > LABEL_LEN) {
+		rc = p11_error(p, UKEY_ERR_INVAL, "label: %zu bytes, a token label holds at most %d",
+		    strlen(label), LABEL_LEN);
+		goto out;
+	}
 	memset(label32, ' ', sizeof(label32));
-	memcpy(label32, label, utf8_cut(label, LABEL_LEN));
+	memcpy(label32, label, strlen(label));
 	if ((rc = p11_ensure_slot(p, &ti)) != 0)
 		goto out;
 	if ((rc = check_pin_len(p, &ti, "so_pin", &so_pin)) != 0 ||
