@@ -30,9 +30,10 @@ int route_renewal_resolve(struct store *st, int64_t order_id, const struct order
  * except that a unit put back after a failed job stands at the tail, i.e.
  * at its requeue time after every unit paid by then (requeue_seq orders
  * the requeues of one second). */
-#define ROUTE_QUEUE_ORDER \
-    " ORDER BY coalesce(u.requeued_at, o.paid_at), u.requeue_seq IS NOT NULL, u.requeue_seq," \
+#define ROUTE_QUEUE_KEYS \
+    " coalesce(u.requeued_at, o.paid_at), u.requeue_seq IS NOT NULL, u.requeue_seq," \
     " o.paid_at, o.id, i.seq, u.seq"
+#define ROUTE_QUEUE_ORDER " ORDER BY" ROUTE_QUEUE_KEYS
 
 /* The queued units the token (firmware profile, token serial; serial may be
  * NULL or "" for a token that reports none) may take, in queue order, at
