@@ -169,7 +169,7 @@ unit_after_failure(struct station *s, struct json_object *job, enum job_blame bl
 			    (long long)failures, kind, why);
 		rc = store_run(s->st, "UPDATE units SET state = 'held', job_id = NULL, failures = ?,"
 		    " failure_kind = ?, last_failure = ?, hold_reason = ?, held_at = ?,"
-		    " updated_at = ? WHERE id = ?", "itttttti", failures, kind, why, reason, now, now,
+		    " updated_at = ? WHERE id = ?", "ittttti", failures, kind, why, reason, now, now,
 		    unit_id);
 		json_object_object_add(d, "reason", json_object_new_string(reason));
 		if (rc == 0)
