@@ -398,7 +398,8 @@ ca_embedded_open(const char *dir, const char *name, struct ca **out)
 	return rc;
 }
 
-/* Reads "<dir>/fault", the test hook: "wrong-key" or "down", else "". */
+/* Reads "<dir>/fault", the test hook: "wrong-key", "down" or "refuse TEXT",
+ * else "". */
 static void
 read_fault(const struct embedded *e, char *buf, size_t len)
 {
@@ -415,7 +416,8 @@ read_fault(const struct embedded *e, char *buf, size_t len)
 		while (n > 0 && isspace((unsigned char)buf[n - 1]))
 			buf[--n] = '\0';
 		fclose(f);
-		if (strcmp(buf, "wrong-key") != 0 && strcmp(buf, "down") != 0) {
+		if (strcmp(buf, "wrong-key") != 0 && strcmp(buf, "down") != 0 &&
+		    (strncmp(buf, "refuse ", 7) != 0 || buf[7] == '\0')) {
 			log_warn("%s: unknown fault '%s' ignored", path, buf);
 			buf[0] = '\0';
 		}
@@ -708,7 +710,7 @@ embedded_issue(struct ca *ca, const struct ca_request *req, X509 **out)
 	X509 *cert = NULL;
 	BIGNUM *serial = NULL;
 	char *hex = NULL;
-	char fault[32];
+	char fault[160], *subject = NULL;
 	int in_tx = 0, tries, taken, rc;
 
 	*out = NULL;
@@ -720,6 +722,17 @@ embedded_issue(struct ca *ca, const struct ca_request *req, X509 **out)
 	}
 	if ((rc = check_request(req)) != 0)
 		goto out;
+	if (strncmp(fault, "refuse ", 7) == 0) {
+		/* Test hook: refuse, as malformed, every request whose subject
+		 * holds the text, as a CA's policy would refuse one unit's. */
+		if ((rc = cert_subject_text(req->subject, &subject)) != 0)
+			goto out;
+		if (strstr(subject, fault + 7) != NULL) {
+			log_warn("embedded CA: fault hook refuses subject %s", subject);
+			rc = UKEY_ERR_INVAL;
+			goto out;
+		}
+	}
 	/* OpenSSL 3.0's CSR getters take non-const pointers; nothing is written. */
 	if ((csr_pub = X509_REQ_get0_pubkey((X509_REQ *)req->csr)) == NULL) {
 		log_error("CSR has no readable public key");
@@ -802,6 +815,7 @@ embedded_issue(struct ca *ca, const struct ca_request *req, X509 **out)
 	EVP_PKEY_free(throwaway);
 	BN_free(serial);
 	OPENSSL_free(hex);
+	free(subject);
 	return rc;
 }
 
@@ -810,7 +824,7 @@ embedded_revoke(struct ca *ca, const char *serial_hex, const char *reason)
 {
 	struct embedded *e = ca->impl;
 	sqlite3_stmt *st = NULL;
-	char serial[128], now[32], fault[32], status[16] = "";
+	char serial[128], now[32], fault[160], status[16] = "";
 	size_t i, n = strlen(serial_hex);
 	int in_tx = 0, r, rc;
 

@@ -18,6 +18,7 @@
 #include "common/err.h"
 #include "common/inifile.h"
 #include "common/log.h"
+#include "common/utf8.h"
 
 #define PROFILE_NAME_MAX 64
 #define MAX_YEARS_LIMIT 30
@@ -263,7 +264,7 @@ template_expand(const char *t, certprof_var_fn var, void *ctx, char **out, char 
 /* Counts UTF-8 characters; returns -1 for malformed UTF-8 (overlong forms,
  * surrogates and code points past U+10FFFF included) or a control char. */
 static long
-utf8_chars(const char *s)
+text_chars(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	long n = 0;
@@ -316,7 +317,7 @@ printable_char(int c)
 static int
 value_check(const struct attr_info *a, const char *v, char *why, size_t whylen)
 {
-	long n = utf8_chars(v);
+	long n = text_chars(v);
 	const char *p;
 
 	if (n < 0) {
@@ -941,15 +942,45 @@ certprof_subject(const struct certprof *p, certprof_var_fn var, void *ctx, X509_
 }
 
 int
-certprof_label(const struct certprof *p, certprof_var_fn var, void *ctx, char **out)
+certprof_label(const struct certprof *p, certprof_var_fn var, void *ctx, size_t max_bytes,
+	       char **out, char *err, size_t errlen)
 {
-	char why[160];
+	char why[160], *label = NULL;
+	size_t full, n;
 	int rc;
 
 	*out = NULL;
-	rc = template_expand(p->label, var, ctx, out, why, sizeof(why));
-	if (rc == UKEY_ERR_INVAL)
-		log_warn("profile %s, label: %s", p->name, why);
+	if (max_bytes > CERTPROF_LABEL_MAX)
+		max_bytes = CERTPROF_LABEL_MAX;
+	if ((rc = template_expand(p->label, var, ctx, &label, why, sizeof(why))) != 0) {
+		if (rc == UKEY_ERR_INVAL)
+			put_err(err, errlen, "label: %s", why);
+		goto out;
+	}
+	full = strlen(label);
+	if (!utf8_valid(label, full) || utf8_has_control(label)) {
+		put_err(err, errlen, "label: must be UTF-8 text without control characters");
+		rc = UKEY_ERR_INVAL;
+		goto out;
+	}
+	/* cut on a character boundary, never inside a UTF-8 sequence; the
+	 * blanks a cut leaves at the end go too, since a token pads its label
+	 * with blanks and reads them back as nothing */
+	n = utf8_cut(label, max_bytes);
+	while (n > 0 && label[n - 1] == ' ')
+		n--;
+	label[n] = '\0';
+	if (n == 0) {
+		put_err(err, errlen, "label: %zu bytes, and not one whole character of it fits a"
+			" %zu-byte token label", full, max_bytes);
+		rc = UKEY_ERR_INVAL;
+		goto out;
+	}
+	*out = label;
+	label = NULL;
+	rc = 0;
+ out:
+	free(label);
 	return rc;
 }
 

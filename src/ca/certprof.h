@@ -58,10 +58,18 @@ int certprof_var_known(const char *var);
 int certprof_subject(const struct certprof *p, certprof_var_fn var, void *ctx,
 		     X509_NAME **out, char *err, size_t errlen);
 
-/* Expands the token label template. Returns 0 and a malloc'd string in *out
- * (not yet cut to the token's label length), UKEY_ERR_INVAL when a variable
- * is empty or unknown to var, or UKEY_ERR_NOMEM. */
-int certprof_label(const struct certprof *p, certprof_var_fn var, void *ctx, char **out);
+/* A PKCS#11 token label (CK_TOKEN_INFO.label, C_InitToken) holds 32 bytes. */
+#define CERTPROF_LABEL_MAX 32
+
+/* Expands the token label template and fits it to a token: cut to max_bytes
+ * (at most CERTPROF_LABEL_MAX; a firmware profile's [label] max_bytes) on a
+ * UTF-8 character boundary, never inside a sequence, and without the blanks
+ * the cut leaves at its end. Returns 0 and a malloc'd string in *out;
+ * UKEY_ERR_INVAL with err naming the rule ("label: variable {org_name} is
+ * empty", invalid UTF-8 or control characters, or no whole character fits);
+ * UKEY_ERR_NOMEM. Runs anywhere; no I/O. */
+int certprof_label(const struct certprof *p, certprof_var_fn var, void *ctx, size_t max_bytes,
+		   char **out, char *err, size_t errlen);
 
 /* Loads every "*.conf" in dir (sorted by file name). Returns 0 and *out
  * (free with certprof_set_free), or the first file's error as in

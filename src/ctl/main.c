@@ -58,7 +58,9 @@ usage(FILE *f)
 	    "          order deliver ID (--picked-up-by NAME | --carrier NAME --tracking NO)\n"
 	    "          order cancel ID --remark TEXT\n"
 	    "          order invoice ID\n"
-	    "          queue\n"
+	    "          queue                          in production, queued, held (with why)\n"
+	    "          unit release N --remark TEXT   a held unit back to the queue\n"
+	    "          unit cancel N --remark TEXT    a held or queued unit is not produced\n"
 	    "bays:     bays\n"
 	    "          bay wait --bay N [--timeout SECONDS]\n"
 	    "          bay take-pin --bay N\n"
@@ -1693,8 +1695,27 @@ main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "queue") == 0 && argc == 1) {
 		static const char *const cols[] = { "unit", "order_id", "portal_ref", "kind", "name",
-			"cert_profile", "years", "seq", "count", "state", NULL };
+			"cert_profile", "years", "seq", "count", "state", "failures", "hold_reason",
+			NULL };
 		return simple("queue", NULL, cols, NULL);
+	}
+	if (strcmp(cmd, "unit") == 0 && argc > 2 && (strcmp(argv[1], "release") == 0 ||
+	    strcmp(argv[1], "cancel") == 0)) {
+		struct json_object *args = json_object_new_object();
+		char done[64];
+		int64_t id;
+
+		if (parse_int(argv[2], "unit", &id) || parse_opts(argc - 2, argv + 2, &o, "r") !=
+		    argc - 2 || !need("--remark TEXT", o.remark != NULL)) {
+			json_object_put(args);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		json_object_object_add(args, "unit", json_object_new_int64(id));
+		json_object_object_add(args, "remark", json_object_new_string(o.remark));
+		snprintf(done, sizeof(done), argv[1][0] == 'r' ? "unit %lld: queued" :
+		    "unit %lld: cancelled", (long long)id);
+		return simple(argv[1][0] == 'r' ? "unit.release" : "unit.cancel", args, NULL, done);
 	}
 	if (strcmp(cmd, "bays") == 0 && argc == 1) {
 		static const char *const cols[] = { "bay", "name", "state", "profile", "token_serial",

@@ -44,7 +44,9 @@ static const struct {
  * reviewed; only a rejected one is edited and resubmitted (pending and
  * approved orders cannot be edited); only an approved one is paid; an
  * invoice is asked for once the certificates are issued; an order can be
- * cancelled until a token has been claimed for it.
+ * cancelled until a token has been claimed for it, and in production as
+ * long as none of its units is being produced or issued (its units held or
+ * cancelled after failed jobs; cmd_order_cancel checks the units).
  */
 #define TO(st) ((st) + 1)
 static const unsigned char next[OS_COUNT_][OE_COUNT_] = {
@@ -71,6 +73,7 @@ static const unsigned char next[OS_COUNT_][OE_COUNT_] = {
 		/* each further unit a token claims */
 		[OE_START_PRODUCTION] = TO(OS_IN_PRODUCTION),
 		[OE_FINISH_PRODUCTION] = TO(OS_ISSUED),
+		[OE_CANCEL] = TO(OS_CANCELLED),
 	},
 	[OS_ISSUED] = {
 		[OE_DELIVER] = TO(OS_DELIVERED),

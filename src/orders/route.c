@@ -157,7 +157,7 @@ route_units_for_token(struct store *st, const char *profile, const char *serial,
 		    " JOIN order_items i ON i.id = u.item_id JOIN orders o ON o.id = i.order_id"
 		    " WHERE u.state = 'queued' AND o.type = 'new'"
 		    " AND o.state IN ('waiting_production', 'in_production')"
-		    " ORDER BY o.paid_at, o.id, i.seq, u.seq LIMIT ?", "i", (int64_t)limit);
+		    ROUTE_QUEUE_ORDER " LIMIT ?", "i", (int64_t)limit);
 	/* a token that came back: only the renewal of a certificate it holds */
 	return store_query(st, units_out, "SELECT u.id AS unit_id, o.id AS order_id,"
 	    " i.cert_profile, o.type, o.renews_cert FROM units u"
@@ -167,6 +167,6 @@ route_units_for_token(struct store *st, const char *profile, const char *serial,
 	    " AND o.renews_cert IN (SELECT s.cert_serial FROM issuances s JOIN received_certs c"
 	    "  ON c.serial = s.cert_serial WHERE c.status = 'issued' AND s.token_profile = ?"
 	    "  AND s.token_serial = ?)"
-	    " ORDER BY o.paid_at, o.id, i.seq, u.seq LIMIT ?", "tti", profile, serial,
+	    ROUTE_QUEUE_ORDER " LIMIT ?", "tti", profile, serial,
 	    (int64_t)limit);
 }

@@ -737,6 +737,60 @@ record_override(struct request *r, int64_t id, struct json_object *row, const ch
 	return station_audit(r->s, r->c->user, "order.override", id, 0, 0, NULL, NULL, d);
 }
 
+/*
+ * Checks that every certificate of order id can be made before the order is
+ * approved: its subject under its certificate profile (RFC 5280 lengths,
+ * string types, every variable present) and its token label (valid text,
+ * at least one whole character within the smallest label of the firmware
+ * profiles that can make its key). Fails with the item, the field and the
+ * rule in r->msg, so that no such unit ever reaches a token.
+ */
+static int
+order_identities_check(struct request *r, int64_t id, struct json_object *row)
+{
+	struct json_object *items = NULL, *doc = NULL;
+	X509_NAME *name = NULL;
+	char err[400], *label = NULL;
+	size_t i;
+	int rc;
+
+	if ((rc = store_query(r->s->st, &items, "SELECT seq, kind, name, cert_profile FROM"
+	    " order_items WHERE order_id = ? ORDER BY seq", "i", id)) != 0)
+		return rc;
+	if ((rc = orderdoc_open(r->s, jstr(row, "portal_ref"), jstr(row, "doc_sealed"), &doc)) != 0) {
+		rc = req_fail(r, UKEY_ERR_DB, "order %lld: the stored document cannot be opened: %s",
+		    (long long)id, ukey_strerror(rc));
+		goto out;
+	}
+	for (i = 0; i < json_object_array_length(items); i++) {
+		struct json_object *it = json_object_array_get_idx(items, i);
+
+		err[0] = '\0';
+		rc = job_unit_identity(r->s, doc, jstr(it, "kind"), jstr(it, "cert_profile"),
+		    jstr(row, "account_uscc"), jstr(row, "portal_ref"), 0, NULL, &name, &label, err,
+		    sizeof(err));
+		X509_NAME_free(name);
+		name = NULL;
+		free(label);
+		label = NULL;
+		if (rc == UKEY_ERR_NOMEM)
+			goto out;
+		if (rc != 0) {
+			rc = req_fail(r, rc == UKEY_ERR_NOTFOUND ? rc : UKEY_ERR_INVAL, "order %lld,"
+			    " item %lld (%s %s, certificate profile %s): %s; not approved", (long long)id,
+			    (long long)json_object_get_int64(json_object_object_get(it, "seq")),
+			    jstr(it, "kind"), jstr(it, "name"), jstr(it, "cert_profile"),
+			    err[0] ? err : ukey_strerror(rc));
+			goto out;
+		}
+	}
+	rc = 0;
+ out:
+	json_object_put(doc);
+	json_object_put(items);
+	return rc;
+}
+
 int
 cmd_order_approve(struct request *r, struct json_object **result)
 {
@@ -776,6 +830,9 @@ cmd_order_approve(struct request *r, struct json_object **result)
 			goto out;
 		}
 	}
+	/* a unit whose subject or label cannot be made must never reach a token */
+	if ((rc = order_identities_check(r, id, row)) != 0)
+		goto out;
 	store_now(now);
 	if ((rc = store_begin(r->s->st)) != 0)
 		goto out;
@@ -1193,11 +1250,12 @@ cmd_order_cancel(struct request *r, struct json_object **result)
 		goto out;
 	if (busy > 0) {
 		rc = req_fail(r, UKEY_ERR_STATE, "order %lld: cannot cancel: %lld of its certificates"
-		    " are in production or issued", (long long)id, (long long)busy);
+		    " are in production or issued (cancel the units not produced with: ukeyctl unit"
+		    " cancel N --remark TEXT)", (long long)id, (long long)busy);
 		goto out;
 	}
 	/* a paid order owes the customer a refund: that is part of the record */
-	refund = from == OS_WAITING_PRODUCTION;
+	refund = from == OS_WAITING_PRODUCTION || from == OS_IN_PRODUCTION;
 	(void)store_int(r->s->st, &n, "SELECT count(*) FROM units u JOIN order_items i"
 	    " ON i.id = u.item_id WHERE i.order_id = ? AND u.state IN ('held', 'queued')", "i", id);
 	store_now(now);
@@ -1279,9 +1337,15 @@ cmd_order_invoice(struct request *r, struct json_object **result)
 int
 cmd_queue(struct request *r, struct json_object **result)
 {
+	/* in production first, then the queue in the order tokens take it,
+	 * then the held units with the reason they wait for a person */
 	return store_query(r->s->st, result,
 	    "SELECT u.id AS unit, o.id AS order_id, o.portal_ref, i.kind, i.name, i.cert_profile,"
-	    " i.years, u.seq, i.count, u.state, o.paid_at FROM units u"
+	    " i.years, u.seq, i.count, u.state, o.paid_at, u.failures, u.last_failure,"
+	    " u.hold_reason, u.held_at FROM units u"
 	    " JOIN order_items i ON i.id = u.item_id JOIN orders o ON o.id = i.order_id"
-	    " WHERE u.state IN ('queued', 'in_production') ORDER BY o.paid_at, o.id, i.seq, u.seq", "");
+	    " WHERE u.state IN ('queued', 'in_production', 'held')"
+	    " AND o.state IN ('waiting_production', 'in_production')"
+	    " ORDER BY CASE u.state WHEN 'in_production' THEN 0 WHEN 'queued' THEN 1 ELSE 2 END,"
+	    ROUTE_QUEUE_KEYS, "");
 }

@@ -50,6 +50,8 @@ static const struct command {
 	{ "order.cancel", cmd_order_cancel, REVIEWER },
 	{ "order.invoice", cmd_order_invoice, OPERATOR },
 	{ "queue", cmd_queue, READ },
+	{ "unit.release", cmd_unit_release, OPERATOR },
+	{ "unit.cancel", cmd_unit_cancel, REVIEWER },
 	{ "bay.list", cmd_bay_list, READ },
 	{ "bay.take_pin", cmd_bay_take_pin, OPERATOR },
 	{ "bay.wipe", cmd_bay_wipe, ADMIN },

@@ -65,6 +65,10 @@ int cmd_order_cancel(struct request *r, struct json_object **result);
 int cmd_order_invoice(struct request *r, struct json_object **result);
 int cmd_queue(struct request *r, struct json_object **result);
 
+/* cmd_units.c */
+int cmd_unit_release(struct request *r, struct json_object **result);
+int cmd_unit_cancel(struct request *r, struct json_object **result);
+
 /* cmd_bays.c */
 int cmd_bay_list(struct request *r, struct json_object **result);
 int cmd_bay_take_pin(struct request *r, struct json_object **result);

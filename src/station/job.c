@@ -121,6 +121,81 @@ job_unseal_pin(struct station *s, struct json_object *row, const char *key, cons
 	return rc;
 }
 
+static const char *const blame_names[] = {
+	[JOB_INTERRUPTED] = "interrupted", [JOB_TOKEN] = "token", [JOB_UNIT] = "unit",
+	[JOB_OTHER] = "other",
+};
+
+/*
+ * Inside an open transaction: the unit of job (a job_load() row) leaves
+ * production after a failed job. A failure that is not the unit's leaves it
+ * queued where it stood; a counted one moves it to the tail of the queue,
+ * or holds it when it is the second failure of the same deterministic kind
+ * or the UNIT_MAX_FAILURES-th of any. Audited as unit.requeue or unit.hold.
+ */
+static int
+unit_after_failure(struct station *s, struct json_object *job, enum job_blame blame,
+    const char *kind, const char *why, const char *now)
+{
+	struct json_object *u = NULL, *d;
+	int64_t unit_id = jint(job, "unit_id"), failures;
+	const char *prev;
+	char reason[700];
+	int rc, hold;
+
+	if (blame == JOB_INTERRUPTED || blame == JOB_TOKEN)
+		return store_run(s->st, "UPDATE units SET state = 'queued', job_id = NULL,"
+		    " updated_at = ? WHERE id = ? AND state = 'in_production'", "ti", now, unit_id);
+	if ((rc = store_row(s->st, &u, "SELECT state, failures, failure_kind FROM units"
+	    " WHERE id = ?", "i", unit_id)) != 0)
+		return rc;
+	if (strcmp(jstr(u, "state"), "in_production") != 0) {
+		rc = 0;		/* released, cancelled or ended meanwhile */
+		goto out;
+	}
+	failures = jint(u, "failures") + 1;
+	prev = jstr(u, "failure_kind");
+	hold = (blame == JOB_UNIT && prev != NULL && strcmp(prev, kind) == 0) ||
+	    failures >= UNIT_MAX_FAILURES;
+	d = json_object_new_object();
+	json_object_object_add(d, "failures", json_object_new_int64(failures));
+	json_object_object_add(d, "kind", json_object_new_string(kind));
+	json_object_object_add(d, "blame", json_object_new_string(blame_names[blame]));
+	if (hold) {
+		if (blame == JOB_UNIT && prev != NULL && strcmp(prev, kind) == 0)
+			snprintf(reason, sizeof(reason), "failed the same way twice (%s): %s", kind, why);
+		else
+			snprintf(reason, sizeof(reason), "failed %lld times; the last (%s): %s",
+			    (long long)failures, kind, why);
+		rc = store_run(s->st, "UPDATE units SET state = 'held', job_id = NULL, failures = ?,"
+		    " failure_kind = ?, last_failure = ?, hold_reason = ?, held_at = ?,"
+		    " updated_at = ? WHERE id = ?", "ittttti", failures, kind, why, reason, now, now,
+		    unit_id);
+		json_object_object_add(d, "reason", json_object_new_string(reason));
+		if (rc == 0)
+			rc = station_audit(s, "ukeyd", "unit.hold", jint(job, "order_id"), unit_id,
+			    jint(job, "id"), jstr(job, "token_serial"), jstr(job, "bay"), d);
+		else
+			json_object_put(d);
+		if (rc == 0)
+			log_warn("unit %lld held: %s", (long long)unit_id, reason);
+		goto out;
+	}
+	rc = store_run(s->st, "UPDATE units SET state = 'queued', job_id = NULL, failures = ?,"
+	    " failure_kind = ?, last_failure = ?, requeued_at = ?, requeue_seq ="
+	    " (SELECT coalesce(max(requeue_seq), 0) + 1 FROM units), updated_at = ? WHERE id = ?",
+	    "itttti", failures, kind, why, now, now, unit_id);
+	json_object_object_add(d, "reason", json_object_new_string(why));
+	if (rc == 0)
+		rc = station_audit(s, "ukeyd", "unit.requeue", jint(job, "order_id"), unit_id,
+		    jint(job, "id"), jstr(job, "token_serial"), jstr(job, "bay"), d);
+	else
+		json_object_put(d);
+ out:
+	json_object_put(u);
+	return rc;
+}
+
 /*
  * Ends the job not issued. A certificate already received is revoked at the
  * CA first and then marked revoked here, so that a crash between the two is
@@ -128,10 +203,10 @@ job_unseal_pin(struct station *s, struct json_object *row, const char *key, cons
  */
 void
 job_end_not_issued(struct station *s, int64_t job_id, const char *state, const char *why,
-    const char *cert_status)
+    const char *cert_status, enum job_blame blame, int err)
 {
 	struct json_object *job = NULL, *d;
-	char now[32], late[80];
+	char now[32], late[80], kind[64];
 	const char *serial;
 	int rc;
 
@@ -143,6 +218,7 @@ job_end_not_issued(struct station *s, int64_t job_id, const char *state, const c
 	if (job_load(s, job_id, &job) != 0)
 		return;
 	serial = jstr(job, "cert_serial");
+	snprintf(kind, sizeof(kind), "%s:%s", jstr(job, "step"), err ? ukey_errname(err) : "failed");
 	/* RFC 5280 reason: the certificate's purpose ended before it was used;
 	 * the station's own words stay in received_certs.note */
 	if (serial != NULL && (rc = ca_revoke(s->ca, serial, "cessationOfOperation")) != 0)
@@ -157,20 +233,22 @@ job_end_not_issued(struct station *s, int64_t job_id, const char *state, const c
 	if (rc == 0 && serial != NULL)
 		rc = store_run(s->st, "UPDATE received_certs SET status = ?, note = ?, updated_at = ?"
 		    " WHERE serial = ? AND status = 'received'", "tttt", cert_status, why, now, serial);
-	if (rc == 0)
-		rc = store_run(s->st, "UPDATE units SET state = 'queued', job_id = NULL, updated_at = ?"
-		    " WHERE id = ? AND state = 'in_production'", "ti", now, jint(job, "unit_id"));
 	if (rc == 0) {
 		d = json_object_new_object();
 		json_object_object_add(d, "state", json_object_new_string(state));
 		json_object_object_add(d, "step", json_object_new_string(jstr(job, "step")));
 		json_object_object_add(d, "reason", json_object_new_string(why));
+		json_object_object_add(d, "blame", json_object_new_string(blame_names[blame]));
+		if (blame == JOB_UNIT || blame == JOB_OTHER)
+			json_object_object_add(d, "kind", json_object_new_string(kind));
 		if (serial)
 			json_object_object_add(d, "revoked_serial", json_object_new_string(serial));
 		rc = station_audit(s, "ukeyd", strcmp(state, "failed") == 0 ? "job.fail" : "job.abort",
 		    jint(job, "order_id"), jint(job, "unit_id"), job_id, jstr(job, "token_serial"),
 		    jstr(job, "bay"), d);
 	}
+	if (rc == 0)
+		rc = unit_after_failure(s, job, blame, kind, why, now);
 	if (rc == 0)
 		rc = store_commit(s->st);
 	if (rc != 0) {
@@ -184,7 +262,7 @@ job_end_not_issued(struct station *s, int64_t job_id, const char *state, const c
 }
 
 void
-job_fail(struct station *s, struct bay *b, const char *fmt, ...)
+job_fail(struct station *s, struct bay *b, enum job_blame blame, int err, const char *fmt, ...)
 {
 	char why[512];
 	va_list ap;
@@ -192,18 +270,29 @@ job_fail(struct station *s, struct bay *b, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	job_end_not_issued(s, b->job_id, "failed", why, "revoked");
+	job_end_not_issued(s, b->job_id, "failed", why, "revoked", blame, err);
 	b->last_job_id = b->job_id;
 	b->job_id = 0;
 	secret_clear(&b->user_pin);
 	secret_clear(&b->so_pin);
+	if (blame == JOB_TOKEN) {
+		/* the unit is not to blame: it went back to the queue untouched;
+		 * this token gets no other unit until it is taken out */
+		bay_set_state(s, b, BAY_REFUSED, "token put aside: job %lld: %s; its unit went back"
+		    " to the queue; take the token out (or allow it again: ukeyctl bay wipe --bay %d)",
+		    (long long)b->last_job_id, why, b->index);
+		station_audit(s, b->operator_name[0] ? b->operator_name : "ukeyd",
+		    "bay.token_aside", 0, 0, b->last_job_id, b->token_serial[0] ? b->token_serial :
+		    NULL, b->name, json_object_new_string(why));
+		return;
+	}
 	bay_set_state(s, b, BAY_FAILED, "job %lld: %s", (long long)b->last_job_id, why);
 }
 
 void
 job_on_worker_lost(struct station *s, struct bay *b, const char *why)
 {
-	job_end_not_issued(s, b->job_id, "aborted", why, "revoked");
+	job_end_not_issued(s, b->job_id, "aborted", why, "revoked", JOB_INTERRUPTED, 0);
 	b->last_job_id = b->job_id;
 	b->job_id = 0;
 	secret_clear(&b->user_pin);
@@ -435,7 +524,7 @@ job_abandon(struct station *s, int64_t job_id, const char *who, const char *rema
 	if (n == 0)
 		return UKEY_ERR_STATE;
 	snprintf(why, sizeof(why), "abandoned by %s while suspended: %s", who, remark);
-	job_end_not_issued(s, job_id, "aborted", why, "revoked");
+	job_end_not_issued(s, job_id, "aborted", why, "revoked", JOB_INTERRUPTED, 0);
 	return 0;
 }
 
@@ -500,15 +589,64 @@ var_lookup(void *ctx, const char *var)
 	return NULL;
 }
 
-/* Builds the subject and label for a unit before any token is touched.
- * *subject_der and *label are malloc'd. */
-static int
-unit_subject(struct station *s, int64_t unit_id, const struct certprof **pp,
-    uint8_t **subject_der, size_t *subject_len, char **label, int *years, char *err, size_t errlen)
+size_t
+job_label_max(struct station *s, const struct certprof *p)
 {
-	struct json_object *row = NULL, *doc = NULL;
+	size_t i, max = CERTPROF_LABEL_MAX;
+
+	for (i = 0; i < fw_profile_set_count(s->fw); i++) {
+		const struct fw_profile *fw = fw_profile_set_at(s->fw, i);
+
+		if (fw->init_token && fw_profile_supports(fw, certprof_key_alg(p)) &&
+		    (size_t)fw->label_max_bytes < max)
+			max = (size_t)fw->label_max_bytes;
+	}
+	return max;
+}
+
+int
+job_unit_identity(struct station *s, struct json_object *doc, const char *kind,
+    const char *cert_profile, const char *uscc, const char *portal_ref, size_t label_max,
+    const struct certprof **pp, X509_NAME **name, char **label, char *err, size_t errlen)
+{
 	const struct certprof *p;
 	struct vars v = { 0 };
+	int rc;
+
+	*name = NULL;
+	*label = NULL;
+	if ((p = certprof_set_find(s->cp, cert_profile)) == NULL) {
+		snprintf(err, errlen, "cert_profile: certificate profile \"%s\" is not installed",
+		    cert_profile);
+		return UKEY_ERR_NOTFOUND;
+	}
+	v.doc = doc;
+	v.kind = kind;
+	v.item = json_object_object_get(doc, kind);
+	v.uscc = uscc;
+	v.portal_ref = portal_ref;
+	if ((rc = certprof_subject(p, var_lookup, &v, name, err, errlen)) != 0)
+		return rc;
+	if ((rc = certprof_label(p, var_lookup, &v, label_max ? label_max : job_label_max(s, p),
+	    label, err, errlen)) != 0) {
+		X509_NAME_free(*name);
+		*name = NULL;
+		return rc;
+	}
+	if (pp != NULL)
+		*pp = p;
+	return 0;
+}
+
+/* Builds the subject and label for a unit before any token is touched, the
+ * label fitted to the token model fw. *subject_der and *label are malloc'd. */
+static int
+unit_subject(struct station *s, int64_t unit_id, const struct fw_profile *fw,
+    const struct certprof **pp, uint8_t **subject_der, size_t *subject_len, char **label,
+    int *years, char *err, size_t errlen)
+{
+	struct json_object *row = NULL, *doc = NULL;
+	const struct certprof *p = NULL;
 	X509_NAME *name = NULL;
 	unsigned char *der = NULL;
 	char *lab = NULL;
@@ -520,12 +658,6 @@ unit_subject(struct station *s, int64_t unit_id, const struct certprof **pp,
 	    " o.account_uscc, o.portal_ref FROM units u JOIN order_items i ON i.id = u.item_id"
 	    " JOIN orders o ON o.id = i.order_id WHERE u.id = ?", "i", unit_id)) != 0)
 		goto out;
-	if ((p = certprof_set_find(s->cp, jstr(row, "cert_profile"))) == NULL) {
-		snprintf(err, errlen, "certificate profile \"%s\" is not installed",
-		    jstr(row, "cert_profile"));
-		rc = UKEY_ERR_NOTFOUND;
-		goto out;
-	}
 	/* the whole document: a subject may carry an ID number */
 	if ((rc = orderdoc_open(s, jstr(row, "portal_ref"), jstr(row, "doc_sealed"), &doc)) != 0) {
 		snprintf(err, errlen, "the stored order document cannot be opened: %s",
@@ -533,17 +665,10 @@ unit_subject(struct station *s, int64_t unit_id, const struct certprof **pp,
 		rc = UKEY_ERR_DB;
 		goto out;
 	}
-	v.doc = doc;
-	v.kind = jstr(row, "kind");
-	v.item = json_object_object_get(doc, v.kind);
-	v.uscc = jstr(row, "account_uscc");
-	v.portal_ref = jstr(row, "portal_ref");
-	if ((rc = certprof_subject(p, var_lookup, &v, &name, err, errlen)) != 0)
+	if ((rc = job_unit_identity(s, doc, jstr(row, "kind"), jstr(row, "cert_profile"),
+	    jstr(row, "account_uscc"), jstr(row, "portal_ref"), (size_t)fw->label_max_bytes, &p,
+	    &name, &lab, err, errlen)) != 0)
 		goto out;
-	if ((rc = certprof_label(p, var_lookup, &v, &lab)) != 0) {
-		snprintf(err, errlen, "token label: %s", ukey_strerror(rc));
-		goto out;
-	}
 	if ((n = i2d_X509_NAME(name, &der)) <= 0) {
 		rc = UKEY_ERR_CRYPTO;
 		goto out;
@@ -731,15 +856,18 @@ job_start_if_possible(struct station *s, struct bay *b)
 
 		if (cp != NULL && !fw_profile_supports(b->profile, certprof_key_alg(cp)))
 			continue;	/* another token model can take this one */
-		rc = unit_subject(s, jint(u, "unit_id"), &p, &subject, &subject_len, &label, &years,
-		    why, sizeof(why));
+		rc = unit_subject(s, jint(u, "unit_id"), b->profile, &p, &subject, &subject_len,
+		    &label, &years, why, sizeof(why));
 		if (rc != 0) {
 			/* refused before any token is touched; hold the unit for a person */
 			store_now(now);
-			(void)store_run(s->st, "UPDATE units SET state = 'held', updated_at = ?"
-			    " WHERE id = ?", "ti", now, jint(u, "unit_id"));
+			(void)store_run(s->st, "UPDATE units SET state = 'held', hold_reason = ?,"
+			    " held_at = ?, updated_at = ? WHERE id = ? AND state = 'queued'", "ttti", why,
+			    now, now, jint(u, "unit_id"));
+			d = json_object_new_object();
+			json_object_object_add(d, "reason", json_object_new_string(why));
 			station_audit(s, "ukeyd", "unit.hold", jint(u, "order_id"), jint(u, "unit_id"), 0,
-			    NULL, b->name, json_object_new_string(why));
+			    NULL, b->name, d);
 			log_error("unit %lld held: %s", (long long)jint(u, "unit_id"), why);
 			continue;
 		}

@@ -32,6 +32,42 @@ step_timeout(const struct bay *b, enum step st)
 	return b->profile->timeout_default_ms;
 }
 
+/*
+ * Whose fault a step's error from the worker is. The worker names the field
+ * it refused: a label or a subject is the unit's and fails the same way on
+ * any token; a PIN, a PKCS#11 call the token refused (device or module
+ * errors, a token not blank, write protected, a mechanism it lacks) or
+ * anything else the token did is the token's.
+ */
+static enum job_blame
+worker_blame(int rc, const char *msg)
+{
+	if (rc == UKEY_ERR_INVAL && msg != NULL &&
+	    (strncmp(msg, "label", 5) == 0 || strncmp(msg, "subject", 7) == 0))
+		return JOB_UNIT;
+	if (rc == UKEY_ERR_NOMEM || rc == UKEY_ERR_PROTO)
+		return JOB_OTHER;	/* the worker's host or the station itself */
+	return JOB_TOKEN;
+}
+
+/* Whose fault a CA's refusal is: a request it finds malformed or against
+ * its policy is the unit's (the same request is refused again); its own
+ * trouble is passing. */
+static enum job_blame
+ca_refusal_blame(int rc)
+{
+	switch (rc) {
+	case UKEY_ERR_INVAL:
+	case UKEY_ERR_VERIFY:
+	case UKEY_ERR_CA:
+	case UKEY_ERR_UNSUPPORTED:
+	case UKEY_ERR_PERM:
+		return JOB_UNIT;
+	default:
+		return JOB_OTHER;
+	}
+}
+
 static void
 worker_failed(struct station *s, struct bay *b, enum step st, int rc, struct json_object *reply)
 {
@@ -45,7 +81,8 @@ worker_failed(struct station *s, struct bay *b, enum step st, int rc, struct jso
 		    " plugged in again", job_step_names[st], (long long)id);
 		return;
 	}
-	job_fail(s, b, "%s: %s", job_step_names[st], msg ? msg : ukey_strerror(rc));
+	job_fail(s, b, worker_blame(rc, msg), rc, "%s: %s", job_step_names[st],
+	    msg ? msg : ukey_strerror(rc));
 }
 
 static void
@@ -113,7 +150,8 @@ on_init_token(struct station *s, struct bay *b, int rc, struct json_object *repl
 		return;
 	}
 	if (serial == NULL || serial[0] == '\0') {
-		job_fail(s, b, "init_token: the token reports no serial number");
+		job_fail(s, b, JOB_TOKEN, UKEY_ERR_P11, "init_token: the token reports no serial"
+		    " number");
 		return;
 	}
 	json_object_put(b->token);
@@ -150,7 +188,7 @@ on_init_token(struct station *s, struct bay *b, int rc, struct json_object *repl
 	return;
  fail:
 	free(enc);
-	job_fail(s, b, "init_token: recording the token: %s", ukey_strerror(rc));
+	job_fail(s, b, JOB_OTHER, rc, "init_token: recording the token: %s", ukey_strerror(rc));
 }
 
 static int
@@ -193,13 +231,14 @@ on_generate_key(struct station *s, struct bay *b, int rc, struct json_object *re
 		return;
 	}
 	if (evidence_ok(ev, why, sizeof(why)) != 0) {
-		job_fail(s, b, "generate_key: %s", why);
+		job_fail(s, b, JOB_TOKEN, UKEY_ERR_VERIFY, "generate_key: %s", why);
 		return;
 	}
 	if (pub_hex == NULL || hex_decode(pub_hex, &pub, &publen) != 0 ||
 	    (pp = pub, pk = d2i_PUBKEY(NULL, &pp, (long)publen)) == NULL) {
 		free(pub);
-		job_fail(s, b, "generate_key: the worker returned no valid public key");
+		job_fail(s, b, JOB_TOKEN, UKEY_ERR_VERIFY, "generate_key: the worker returned no"
+		    " valid public key");
 		return;
 	}
 	EVP_PKEY_free(pk);
@@ -210,7 +249,7 @@ on_generate_key(struct station *s, struct bay *b, int rc, struct json_object *re
 		rc = job_step_mark(s, b->job_id, STEP_GENERATE_KEY, "done",
 		    json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN));
 	if (rc != 0) {
-		job_fail(s, b, "generate_key: recording the key: %s", ukey_strerror(rc));
+		job_fail(s, b, JOB_OTHER, rc, "generate_key: recording the key: %s", ukey_strerror(rc));
 		return;
 	}
 	job_step_run(s, b, STEP_MAKE_CSR);
@@ -254,7 +293,8 @@ on_make_csr(struct station *s, struct bay *b, int rc, struct json_object *reply)
 		json_object_put(job);
 		EVP_PKEY_free(pub);
 		free(der);
-		job_fail(s, b, "make_csr: the worker returned no valid request");
+		job_fail(s, b, JOB_TOKEN, UKEY_ERR_VERIFY, "make_csr: the worker returned no valid"
+		    " request");
 		return;
 	}
 	if (X509_REQ_verify(req, pub) != 1) {
@@ -262,7 +302,8 @@ on_make_csr(struct station *s, struct bay *b, int rc, struct json_object *reply)
 		EVP_PKEY_free(pub);
 		X509_REQ_free(req);
 		free(der);
-		job_fail(s, b, "make_csr: the request is not signed by the token's key");
+		job_fail(s, b, JOB_TOKEN, UKEY_ERR_VERIFY, "make_csr: the request is not signed by"
+		    " the token's key");
 		return;
 	}
 	rc = store_run(s->st, "UPDATE jobs SET csr = ? WHERE id = ?", "bi", der, len, b->job_id);
@@ -274,7 +315,7 @@ on_make_csr(struct station *s, struct bay *b, int rc, struct json_object *reply)
 	X509_REQ_free(req);
 	free(der);
 	if (rc != 0) {
-		job_fail(s, b, "make_csr: %s", ukey_strerror(rc));
+		job_fail(s, b, JOB_OTHER, rc, "make_csr: %s", ukey_strerror(rc));
 		return;
 	}
 	job_step_run(s, b, STEP_CA_SUBMIT);
@@ -478,7 +519,7 @@ do_ca_submit(struct station *s, struct bay *b)
 		char why[128];
 
 		snprintf(why, sizeof(why), "ca_submit: the CA refused the request: %s", ukey_strerror(rc));
-		job_fail(s, b, "%s", why);
+		job_fail(s, b, ca_refusal_blame(rc), rc, "%s", why);
 		goto out;
 	}
 	job_test_crash_point("ca_submit", "returned");
@@ -498,7 +539,8 @@ do_ca_submit(struct station *s, struct bay *b)
 			station_audit(s, "ukeyd", "incident.duplicate_serial", jint(job, "order_id"),
 			    jint(job, "unit_id"), b->job_id, b->token_serial, b->name,
 			    json_object_new_string(serial));
-			job_fail(s, b, "ca_submit: the CA returned serial %s, already received for job"
+			job_fail(s, b, JOB_OTHER, UKEY_ERR_EXISTS, "ca_submit: the CA returned serial %s,"
+			    " already received for job"
 			    " %lld; refused", serial, (long long)other);
 			goto out;
 		}
@@ -513,7 +555,7 @@ do_ca_submit(struct station *s, struct bay *b)
 	job_step_run(s, b, STEP_CERT_CHECK);
 	goto out;
  fail:
-	job_fail(s, b, "ca_submit: %s", ukey_strerror(rc));
+	job_fail(s, b, JOB_OTHER, rc, "ca_submit: %s", ukey_strerror(rc));
  out:
 	json_object_put(job);
 	OPENSSL_free(cert_der);
@@ -560,7 +602,7 @@ do_cert_check(struct station *s, struct bay *b)
 
 	(void)job_step_mark(s, b->job_id, STEP_CERT_CHECK, "begin", NULL);
 	if ((rc = check_material(s, b, &job, &cert, &pub, &subject)) != 0) {
-		job_fail(s, b, "cert_check: %s", ukey_strerror(rc));
+		job_fail(s, b, JOB_OTHER, rc, "cert_check: %s", ukey_strerror(rc));
 		goto out;
 	}
 	rc = certcheck_issued(cert, ca_cert(s->ca), pub, subject, (int)jint(job, "years"),
@@ -570,7 +612,7 @@ do_cert_check(struct station *s, struct bay *b)
 		station_audit(s, "ukeyd", "incident.ca_reply_refused", jint(job, "order_id"),
 		    jint(job, "unit_id"), b->job_id, b->token_serial, b->name,
 		    json_object_new_string(why));
-		job_end_not_issued(s, b->job_id, "failed", why, "refused");
+		job_end_not_issued(s, b->job_id, "failed", why, "refused", JOB_OTHER, rc);
 		b->last_job_id = b->job_id;
 		b->job_id = 0;
 		secret_clear(&b->user_pin);
@@ -579,7 +621,7 @@ do_cert_check(struct station *s, struct bay *b)
 		goto out;
 	}
 	if ((rc = job_step_mark(s, b->job_id, STEP_CERT_CHECK, "done", NULL)) != 0) {
-		job_fail(s, b, "cert_check: %s", ukey_strerror(rc));
+		job_fail(s, b, JOB_OTHER, rc, "cert_check: %s", ukey_strerror(rc));
 		goto out;
 	}
 	job_step_run(s, b, STEP_WRITE_CERT);
@@ -598,7 +640,7 @@ on_write_cert(struct station *s, struct bay *b, int rc, struct json_object *repl
 		return;
 	}
 	if ((rc = job_step_mark(s, b->job_id, STEP_WRITE_CERT, "done", NULL)) != 0) {
-		job_fail(s, b, "write_cert: %s", ukey_strerror(rc));
+		job_fail(s, b, JOB_OTHER, rc, "write_cert: %s", ukey_strerror(rc));
 		return;
 	}
 	job_step_run(s, b, STEP_READ_BACK);
@@ -672,7 +714,7 @@ on_read_back(struct station *s, struct bay *b, int rc, struct json_object *reply
 	do_record(s, b, json_object_object_get(reply, "evidence"));
 	goto out;
  fail:
-	job_fail(s, b, "read_back: %s", why);
+	job_fail(s, b, JOB_TOKEN, UKEY_ERR_VERIFY, "read_back: %s", why);
  out:
 	free(ca_hex);
 	json_object_put(job);
@@ -766,7 +808,7 @@ do_record(struct station *s, struct bay *b, struct json_object *evidence)
 	bay_set_state(s, b, BAY_DONE, "issued certificate %s (%.2f s)", serial, b->last_job_seconds);
 	goto out;
  fail:
-	job_fail(s, b, "record: %s", ukey_strerror(rc));
+	job_fail(s, b, JOB_OTHER, rc, "record: %s", ukey_strerror(rc));
  out:
 	free(subj_txt);
 	free(iss_txt);
@@ -795,7 +837,7 @@ job_step_run(struct station *s, struct bay *b, enum step st)
 		return;
 	}
 	if ((rc = job_load(s, b->job_id, &job)) != 0) {
-		job_fail(s, b, "%s: %s", job_step_names[st], ukey_strerror(rc));
+		job_fail(s, b, JOB_OTHER, rc, "%s: %s", job_step_names[st], ukey_strerror(rc));
 		return;
 	}
 	req = json_object_new_object();
@@ -866,11 +908,12 @@ job_step_run(struct station *s, struct bay *b, enum step st)
 	}
 	if (rc != 0) {
 		json_object_put(req);
-		job_fail(s, b, "%s: %s", job_step_names[st], ukey_strerror(rc));
+		job_fail(s, b, JOB_OTHER, rc, "%s: %s", job_step_names[st], ukey_strerror(rc));
 		return;
 	}
 	if ((rc = bay_send(s, b, job_step_names[st], req, step_timeout(b, st), cb)) != 0)
-		job_fail(s, b, "%s: cannot reach the worker: %s", job_step_names[st], ukey_strerror(rc));
+		job_fail(s, b, JOB_TOKEN, rc, "%s: cannot reach the worker: %s", job_step_names[st],
+		    ukey_strerror(rc));
 }
 
 void

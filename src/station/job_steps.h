@@ -44,13 +44,38 @@ int job_load(struct station *s, int64_t job_id, struct json_object **out);
 /* Decodes a hex column of a row; *out malloc'd. */
 int job_blob_from_hex(struct json_object *row, const char *key, uint8_t **out, size_t *len);
 
-/* Ends a job not issued: revokes a received certificate, queues the unit again. */
-void job_end_not_issued(struct station *s, int64_t job_id, const char *state, const char *why,
-    const char *cert_status);
+/*
+ * Whose failure a job's end is, which decides what happens to its unit and
+ * its token (docs/jobs.md, "Failed jobs, held units, tokens put aside"):
+ * JOB_INTERRUPTED: nobody's (the worker died, an operator abandoned the job):
+ *   the unit is queued again where it stood;
+ * JOB_TOKEN: the token's (a PKCS#11 device or module error, a key or request
+ *   the token got wrong, a token that is not blank): the unit is queued
+ *   again where it stood and counts no failure; the token is put aside;
+ * JOB_UNIT: the unit's, and it will fail the same way on any token (its
+ *   label or subject, the CA refusing its request): counted; the second
+ *   failure of the same kind holds the unit;
+ * JOB_OTHER: the station's or the CA's, maybe passing (the database, a CA
+ *   reply refused by the checks): counted.
+ * A counted failure puts the unit at the tail of the queue, or holds it at
+ * UNIT_MAX_FAILURES failures of any kind.
+ */
+enum job_blame { JOB_INTERRUPTED, JOB_TOKEN, JOB_UNIT, JOB_OTHER };
 
-/* Ends the bay's job as failed and marks the bay failed with the reason. */
-void job_fail(struct station *s, struct bay *b, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+#define UNIT_MAX_FAILURES 3
+
+/* Ends a job not issued: revokes a received certificate and queues or holds
+ * the unit as blame says; err (a UKEY_ERR_* code, 0 if none) and the job's
+ * step make the failure's kind. */
+void job_end_not_issued(struct station *s, int64_t job_id, const char *state, const char *why,
+    const char *cert_status, enum job_blame blame, int err);
+
+/* Ends the bay's job as failed with blame and err as above. The bay shows
+ * failed with the reason, or, when the token is to blame, refused: the token
+ * is put aside and given no other unit until it is taken out (or an admin
+ * allows it again with bay.wipe). */
+void job_fail(struct station *s, struct bay *b, enum job_blame blame, int err, const char *fmt,
+    ...) __attribute__((format(printf, 5, 6)));
 
 /* Records a certificate the CA issued for the job's request but the station
  * never stored (serial "" if none); see job_steps.c. */

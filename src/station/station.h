@@ -232,6 +232,20 @@ int job_new_user_pin(const struct fw_profile *p, struct secret *pin);
 int job_unseal_pin(struct station *s, struct json_object *row, const char *key, const char *aad,
     struct secret *pin);
 void job_retry(struct station *s, struct bay *b);
+/* The token label limit an order's units are checked against before any
+ * token is chosen: the smallest [label] max_bytes of the installed firmware
+ * profiles that can initialise tokens and make p's key, at most 32. */
+size_t job_label_max(struct station *s, const struct certprof *p);
+/* The subject and token label of a unit of kind `kind` (organisation,
+ * legal_rep, entrusted) of the order document doc (whole, not masked) under
+ * certificate profile cert_profile; the label fitted to label_max bytes (0:
+ * job_label_max()). Returns 0 with *name (X509_NAME_free) and *label (free),
+ * and *pp (borrowed) when pp is not NULL; or UKEY_ERR_NOTFOUND (profile not
+ * installed) / UKEY_ERR_INVAL with err naming the field and the rule
+ * ("subject.CN: 71 characters, at most 64 (RFC 5280)"). No I/O. */
+int job_unit_identity(struct station *s, struct json_object *doc, const char *kind,
+    const char *cert_profile, const char *uscc, const char *portal_ref, size_t label_max,
+    const struct certprof **pp, X509_NAME **name, char **label, char *err, size_t errlen);
 
 /* detect.c: detection sources and the event stream. */
 void detect_start_all(struct station *s);

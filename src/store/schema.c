@@ -210,12 +210,26 @@ static const char migration_5[] =
     "ALTER TABLE orders ADD COLUMN doc_sealed BLOB;"
     "ALTER TABLE order_revisions ADD COLUMN doc_sealed BLOB;";
 
+/* Units that fail: the failures a unit's jobs counted against it (a token's
+ * own faults count none), the last one's reason and kind ("<step>:<error>"),
+ * why and when a unit is held, and its place at the tail of the queue after
+ * a failure (requeued_at, with requeue_seq ordering requeues within one
+ * second; docs/jobs.md). */
+static const char migration_6[] =
+    "ALTER TABLE units ADD COLUMN failures INTEGER NOT NULL DEFAULT 0 CHECK (failures >= 0);"
+    "ALTER TABLE units ADD COLUMN failure_kind TEXT;"
+    "ALTER TABLE units ADD COLUMN last_failure TEXT;"
+    "ALTER TABLE units ADD COLUMN hold_reason TEXT;"
+    "ALTER TABLE units ADD COLUMN held_at TEXT;"
+    "ALTER TABLE units ADD COLUMN requeued_at TEXT;"
+    "ALTER TABLE units ADD COLUMN requeue_seq INTEGER;";
+
 /* Dual control (docs/config.md [dual_control]): an SO-level command held for
  * a second user's confirmation. args is the command's arguments as JSON,
  * never a PIN or other secret; subject is what the command acts on as the
  * station saw it at the request (a bay and its token, an order and its
  * state), compared again at the confirmation. */
-static const char migration_8[] =
+static const char migration_7[] =
     "CREATE TABLE dual_requests ("
     " id INTEGER PRIMARY KEY,"
     " action TEXT NOT NULL,"
@@ -240,8 +254,11 @@ static const struct migration migrations[] = {
 	    migration_3 },
 	{ 4, "audit: record format 2, signed checkpoints, append-only triggers", migration_4 },
 	{ 5, "order documents: ID numbers masked in doc, the whole document sealed", migration_5 },
-	{ 8, "dual control: SO-level commands held for a second user's confirmation",
-	    migration_8 },
+	{ 6, "units: failure count and kind, hold reason, place in the queue after a failure",
+	    migration_6 },
+
+	{ 7, "dual control: SO-level commands held for a second user's confirmation",
+	    migration_7 },
 };
 
 const struct migration *

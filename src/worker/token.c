@@ -8,6 +8,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/utf8.h"
 #include "worker/ops.h"
 
 #define LABEL_LEN 32	/* CK_TOKEN_INFO.label: 32 bytes, blank padded */
@@ -382,6 +383,13 @@ op_init_token(struct p11 *p, struct json_object *req, struct json_object *rep)
 	    (rc = req_pin(p, req, "user_pin", 1, &user_pin)) != 0 ||
 	    (rc = req_pin(p, req, "old_so_pin", 0, &old_so_pin)) != 0)
 		goto out;
+	if (!utf8_valid(label, strlen(label)) || utf8_has_control(label)) {
+		rc = p11_error(p, UKEY_ERR_INVAL, "label: must be UTF-8 text without control"
+		    " characters");
+		goto out;
+	}
+	/* the station fits the label to the token (certprof_label: cut on a
+	 * character boundary); a longer one here is the sender's error */
 	if (strlen(label) > LABEL_LEN) {
 		rc = p11_error(p, UKEY_ERR_INVAL, "label: %zu bytes, a token label holds at most %d",
 		    strlen(label), LABEL_LEN);

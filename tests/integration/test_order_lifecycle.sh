@@ -99,7 +99,7 @@ ctl --json queue | python3 -c "
 import json, sys
 q = json.load(sys.stdin)
 assert q and all(u['order_id'] in ($A, $B) for u in q), q" || fail "a cancelled order's units are still queued"
-expect_exit 1 "order $C: cannot cancel an order in state cancelled (only pending, approved, rejected or waiting_production orders)" -- \
+expect_exit 1 "order $C: cannot cancel an order in state cancelled (only pending, approved, rejected, waiting_production or in_production orders)" -- \
 	ctl order cancel "$C" --remark x
 expect_exit 1 "order $C: cannot approve an order in state cancelled" -- ctl order approve "$C"
 

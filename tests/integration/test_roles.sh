@@ -104,6 +104,12 @@ expect_exit 77 "needs the role admin; user bin has the role reviewer" -- as bin 
 [ "$(denials bin bay.wipe)" = 1 ] || fail "no access.denied row for the reviewer's wipe"
 expect_exit 77 "needs the role admin" -- as bin order pay 1 --payment-no 202108311743133254271557329797
 
+# held units: an operator releases one, a reviewer cancels one
+expect_exit 77 "needs the role reviewer; user daemon has the role operator" -- as daemon unit cancel 1 --remark x
+expect_exit 77 "needs the role operator; user bin has the role reviewer" -- as bin unit release 1 --remark x
+[ "$(denials daemon unit.cancel)" = 1 ] && [ "$(denials bin unit.release)" = 1 ] ||
+	fail "no access.denied rows for unit cancel and release"
+
 # auditor (through its group): verifies the audit log, cannot plug
 as sys audit verify >/dev/null || fail "auditor cannot verify the audit log"
 expect_exit 77 "needs the role operator; user sys has the role auditor" -- as sys sim plug --bay 1
@@ -129,7 +135,7 @@ as games sim plug --bay 1 >/dev/null || fail "admin+operator cannot plug"
 
 # every denial is one row, and the log still verifies
 n=$(db "SELECT count(*) FROM audit WHERE action = 'access.denied'")
-[ "$n" = 11 ] || fail "expected 11 access.denied rows, found $n"
+[ "$n" = 13 ] || fail "expected 13 access.denied rows, found $n"
 ctl audit verify >/dev/null || fail "audit log does not verify"
 stop_station
-echo "roles: 11 denials refused with exit 77 or code permission and audited; 4 roles, 5 accounts"
+echo "roles: 13 denials refused with exit 77 or code permission and audited; 4 roles, 5 accounts"

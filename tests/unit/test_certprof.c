@@ -14,6 +14,7 @@
 
 #include "ca/certprof.h"
 #include "common/err.h"
+#include "common/utf8.h"
 
 static const char *
 src_dir(void)
@@ -128,8 +129,9 @@ test_good_full(void **state)
 				 nids[i]);
 	X509_NAME_free(n);
 
-	assert_int_equal(certprof_label(p, lookup, &v, &label), 0);
-	assert_string_equal(label, "云南测试科技有限公司-张三");
+	/* 37 bytes: cut to the 31 bytes of whole characters that fit 32 */
+	assert_int_equal(certprof_label(p, lookup, &v, 32, &label, err, sizeof(err)), 0);
+	assert_string_equal(label, "云南测试科技有限公司-");
 	free(label);
 	certprof_free(p);
 }
@@ -304,7 +306,8 @@ test_subject_bad_values(void **state)
 	v.kv[5] = "";
 	assert_int_equal(certprof_subject(p, lookup, &v, &n, err, sizeof(err)), UKEY_ERR_INVAL);
 	assert_string_equal(err, "subject.O: variable {org_name} is empty");
-	assert_int_equal(certprof_label(p, lookup, &v, &label), UKEY_ERR_INVAL);
+	assert_int_equal(certprof_label(p, lookup, &v, 32, &label, err, sizeof(err)), UKEY_ERR_INVAL);
+	assert_string_equal(err, "label: variable {org_name} is empty");
 	assert_null(label);
 	v.kv[5] = "测试公司";
 	v.kv[7] = "统一代码";	/* not PrintableString */
@@ -323,17 +326,72 @@ test_subject_bad_values(void **state)
 	certprof_free(p);
 }
 
+/* Expands the organisation profile's label {org_name} for name, fitted to max
+ * bytes; returns the label (static) or NULL with err set. */
+static const char *
+label_for(struct certprof *p, const char *name, size_t max, char *err, size_t errlen)
+{
+	static char buf[128];
+	struct vars v = { { "org_name", name, NULL } };
+	char *label = NULL;
+
+	err[0] = '\0';
+	if (certprof_label(p, lookup, &v, max, &label, err, errlen) != 0) {
+		assert_null(label);
+		return NULL;
+	}
+	assert_true(strlen(label) <= max && strlen(label) <= CERTPROF_LABEL_MAX);
+	assert_true(utf8_valid(label, strlen(label)));
+	snprintf(buf, sizeof(buf), "%s", label);
+	free(label);
+	return buf;
+}
+
 static void
 test_label(void **state)
 {
 	struct certprof *p = load_ok("cert-profiles/organisation.conf");
-	struct vars v = { { "org_name", "云南测试科技有限公司", NULL } };
-	char *label = NULL;
+	const char *a31 = "abcdefghijklmnopqrstuvwxyz01234";	/* 31 bytes */
+	char name[128], err[256];
 
 	(void)state;
-	assert_int_equal(certprof_label(p, lookup, &v, &label), 0);
-	assert_string_equal(label, "云南测试科技有限公司");
-	free(label);
+	assert_string_equal(label_for(p, "云南测试科技有限公司", 32, err, sizeof(err)),
+			    "云南测试科技有限公司");
+	/* ASCII: 32 bytes fit, the 33rd goes */
+	snprintf(name, sizeof(name), "%sX", a31);
+	assert_string_equal(label_for(p, name, 32, err, sizeof(err)), name);
+	snprintf(name, sizeof(name), "%sXY", a31);
+	assert_int_equal(strlen(label_for(p, name, 32, err, sizeof(err))), 32);
+	/* a 2-byte sequence (é) ending exactly at byte 32 stays; one across it goes */
+	snprintf(name, sizeof(name), "%.30s\xC3\xA9Z", a31);
+	assert_int_equal(strlen(label_for(p, name, 32, err, sizeof(err))), 32);
+	snprintf(name, sizeof(name), "%s\xC3\xA9", a31);
+	assert_string_equal(label_for(p, name, 32, err, sizeof(err)), a31);
+	/* 3-byte sequences: 12 CJK characters are 36 bytes, 10 (30 bytes) fit */
+	assert_string_equal(label_for(p, "云南滇池高原湖泊生态环境", 32, err, sizeof(err)),
+			    "云南滇池高原湖泊生态");
+	snprintf(name, sizeof(name), "ab%s", "云南滇池高原湖泊生态");	/* 2 + 30 = 32 */
+	assert_string_equal(label_for(p, name, 32, err, sizeof(err)), name);
+	snprintf(name, sizeof(name), "abc%s", "云南滇池高原湖泊生态");	/* 33: the last goes */
+	assert_string_equal(label_for(p, name, 32, err, sizeof(err)), "abc云南滇池高原湖泊生");
+	/* a 4-byte sequence (U+20000) ending at byte 32, and one crossing it */
+	snprintf(name, sizeof(name), "%.28s\xF0\xA0\x80\x80", a31);
+	assert_string_equal(label_for(p, name, 32, err, sizeof(err)), name);
+	snprintf(name, sizeof(name), "%.29s\xF0\xA0\x80\x80", a31);
+	assert_int_equal(strlen(label_for(p, name, 32, err, sizeof(err))), 29);
+	/* a firmware profile keeping fewer bytes; more than 32 is still 32 */
+	assert_string_equal(label_for(p, "云南测试科技有限公司", 16, err, sizeof(err)), "云南测试科");
+	assert_int_equal(strlen(label_for(p, "云南滇池高原湖泊生态环境", 64, err, sizeof(err))), 30);
+	/* the blank a cut leaves at the end goes with it */
+	snprintf(name, sizeof(name), "%s Co", a31);
+	assert_string_equal(label_for(p, name, 32, err, sizeof(err)), a31);
+	/* nothing whole fits, or the text is not UTF-8 */
+	assert_null(label_for(p, "云南", 2, err, sizeof(err)));
+	assert_string_equal(err, "label: 6 bytes, and not one whole character of it fits a"
+			    " 2-byte token label");
+	assert_null(label_for(p, "ab\xE4\xB8", 32, err, sizeof(err)));
+	assert_string_equal(err, "label: must be UTF-8 text without control characters");
+	assert_null(label_for(p, "ab\tc", 32, err, sizeof(err)));
 	certprof_free(p);
 }
 

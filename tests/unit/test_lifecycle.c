@@ -30,6 +30,7 @@ static const struct {
 	{ "waiting_production", "cancel", "cancelled" },
 	{ "in_production", "start_production", "in_production" },
 	{ "in_production", "finish_production", "issued" },
+	{ "in_production", "cancel", "cancelled" },
 	{ "issued", "deliver", "delivered" },
 	{ "issued", "invoice_request", "issued" },
 	{ "delivered", "invoice_request", "delivered" },
@@ -53,7 +54,7 @@ static const struct {
 	{ "start_production", "start production of", "waiting_production or in_production" },
 	{ "finish_production", "finish production of", "in_production" },
 	{ "deliver", "deliver", "issued" },
-	{ "cancel", "cancel", "pending, approved, rejected or waiting_production" },
+	{ "cancel", "cancel", "pending, approved, rejected, waiting_production or in_production" },
 	{ "invoice_request", "request an invoice for", "issued or delivered" },
 };
 
@@ -118,9 +119,9 @@ test_messages(void **state)
 	lifecycle_refusal(3, OS_APPROVED, OE_DELIVER, msg, sizeof(msg));
 	assert_string_equal(msg, "order 3: cannot deliver an order in state approved"
 	    " (only issued orders)");
-	lifecycle_refusal(12, OS_IN_PRODUCTION, OE_CANCEL, msg, sizeof(msg));
-	assert_string_equal(msg, "order 12: cannot cancel an order in state in_production"
-	    " (only pending, approved, rejected or waiting_production orders)");
+	lifecycle_refusal(12, OS_ISSUED, OE_CANCEL, msg, sizeof(msg));
+	assert_string_equal(msg, "order 12: cannot cancel an order in state issued"
+	    " (only pending, approved, rejected, waiting_production or in_production orders)");
 	lifecycle_refusal(4, OS_PENDING, OE_EDIT, msg, sizeof(msg));
 	assert_string_equal(msg, "order 4: cannot edit an order in state pending"
 	    " (only rejected orders)");

@@ -174,6 +174,45 @@ test_claim_routes_by_token(void **state)
 	json_object_put(units);
 }
 
+/* A unit put back after a failed job stands at the tail: after every unit
+ * paid before its failure, the same second included, and before those paid
+ * later; two put back are taken in the order they failed. A held unit is
+ * never given. */
+static void
+test_queue_tail(void **state)
+{
+	struct fixture *f = *state;
+	struct json_object *units = NULL;
+	int64_t a, b1, b2, c, d, held;
+
+	a = add_unit(f->st, add_order(f->st, "Q-A", "new", "in_production", NULL,
+	    "2026-03-01T10:00:00Z"), "organisation", "queued");
+	b1 = add_unit(f->st, add_order(f->st, "Q-B1", "new", "waiting_production", NULL,
+	    "2026-03-01T10:00:05Z"), "organisation", "queued");
+	b2 = add_unit(f->st, add_order(f->st, "Q-B2", "new", "waiting_production", NULL,
+	    "2026-03-01T10:00:05Z"), "organisation", "queued");
+	c = add_unit(f->st, add_order(f->st, "Q-C", "new", "waiting_production", NULL,
+	    "2026-03-01T10:00:09Z"), "organisation", "queued");
+	held = add_unit(f->st, add_order(f->st, "Q-H", "new", "in_production", NULL,
+	    "2026-03-01T09:00:00Z"), "organisation", "held");
+	assert_int_equal(store_run(f->st, "UPDATE units SET hold_reason = 'failed twice' WHERE id = ?",
+	    "i", held), 0);
+	assert_int_equal(route_units_for_token(f->st, "softhsm2", "", 10, &units), 0);
+	units_are(units, (int64_t[]){ a, b1, b2, c }, 4);
+	json_object_put(units);
+
+	/* a fails at 10:00:05, then b1 in the same second: both after b2 */
+	assert_int_equal(store_run(f->st, "UPDATE units SET requeued_at = '2026-03-01T10:00:05Z',"
+	    " requeue_seq = 1 WHERE id = ?", "i", a), 0);
+	assert_int_equal(store_run(f->st, "UPDATE units SET requeued_at = '2026-03-01T10:00:05Z',"
+	    " requeue_seq = 2 WHERE id = ?", "i", b1), 0);
+	d = add_unit(f->st, add_order(f->st, "Q-D", "new", "waiting_production", NULL,
+	    "2026-03-01T10:00:06Z"), "organisation", "queued");
+	assert_int_equal(route_units_for_token(f->st, "softhsm2", "", 10, &units), 0);
+	units_are(units, (int64_t[]){ b2, a, b1, d, c }, 5);
+	json_object_put(units);
+}
+
 static void
 test_resolve(void **state)
 {
@@ -280,6 +319,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_claim_routes_by_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resolve, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_tail, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -151,6 +151,12 @@ test_migrate_from_v2(void **state)
 	assert_int_equal(v, 1);
 	assert_int_equal(store_int(st, &v, "SELECT count(*) FROM units WHERE state = 'queued'", ""), 0);
 	assert_int_equal(v, 1);
+	/* migration 6: the unit has failed no job, is not held, keeps its place */
+	assert_int_equal(store_int(st, &v, "SELECT count(*) FROM units WHERE failures = 0 AND"
+	    " failure_kind IS NULL AND last_failure IS NULL AND hold_reason IS NULL AND"
+	    " held_at IS NULL AND requeued_at IS NULL AND requeue_seq IS NULL", ""), 0);
+	assert_int_equal(v, 1);
+	assert_int_not_equal(store_run(st, "UPDATE units SET failures = -1 WHERE id = 1", ""), 0);
 	/* a revision of order 2's old content */
 	assert_int_equal(store_run(st, "INSERT INTO order_revisions (order_id, revision, type,"
 	    " org_name, total_fen, doc, checksum_failures, review_remark, replaced_at, replaced_by)"

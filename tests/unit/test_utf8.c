@@ -111,6 +111,14 @@ test_cut(void **state)
 	assert_int_equal(utf8_cut("YN云-\xF0\xA0\x80\x80", 8), 6);
 	assert_int_equal(utf8_cut("YN云-\xF0\xA0\x80\x80", 10), 10);
 	assert_int_equal(utf8_cut("abcdef", 4), 4);
+	/* a 2-byte sequence (é) ending at the limit stays, one across it goes */
+	assert_int_equal(utf8_cut("abc\xC3\xA9", 5), 5);
+	assert_int_equal(utf8_cut("abcd\xC3\xA9", 5), 4);
+	/* a 4-byte sequence ending at the limit, and across it at each byte */
+	assert_int_equal(utf8_cut("a\xF0\xA0\x80\x80", 5), 5);
+	assert_int_equal(utf8_cut("ab\xF0\xA0\x80\x80", 5), 2);
+	assert_int_equal(utf8_cut("abc\xF0\xA0\x80\x80", 5), 3);
+	assert_int_equal(utf8_cut("abcd\xF0\xA0\x80\x80", 5), 4);
 	assert_int_equal(utf8_cut("", 32), 0);
 }
 
