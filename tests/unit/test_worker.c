@@ -777,6 +777,49 @@ test_ec_key_agreement(void **state)
 	    "sign, derive");
 }
 
+/* A module that ignores the usage attributes of the template (faultp11's
+ * strip-usage: SoftHSM2's defaults let the key decrypt and unwrap): the
+ * worker refuses the pair and leaves nothing on the token. */
+static void
+test_module_ignores_usage(void **state)
+{
+	struct worker w;
+	struct json_object *r;
+	char serial[32], module[512], rules[192];
+	const char *b = getenv("UKEY_BUILD_DIR");
+	FILE *f;
+
+	(void)state;
+	hsm_setup(&w);
+	snprintf(module, sizeof(module), "%s/tests/libfaultp11.so", b != NULL ? b : UKEY_BUILD_DIR);
+	snprintf(rules, sizeof(rules), "%s/faultp11.conf", w.dir);
+	assert_non_null(f = fopen(rules, "w"));
+	fputs("C_GenerateKeyPair 1 strip-usage\n", f);
+	assert_int_equal(fclose(f), 0);
+	worker_start(&w, module);
+	r = recv_reply(&w);
+	expect_ok(r);
+	json_object_put(r);
+	step_init(&w, serial, sizeof(serial));
+	r = rpc(&w, "{\"v\":1,\"op\":\"generate_key\",\"user_pin\":\"" USER_PIN "\","
+	    "\"alg\":\"ec-p256\",\"id\":\"0d\",\"label\":\"k\",\"usage\":[\"sign\"]}");
+	expect_error(r, "verify");
+	assert_non_null(strstr(str(r, "message"), "CKA_DECRYPT"));
+	json_object_put(r);
+	/* the refused pair was destroyed */
+	r = rpc(&w, "{\"v\":1,\"op\":\"inspect\",\"user_pin\":\"" USER_PIN "\"}");
+	expect_ok(r);
+	assert_int_equal(json_object_array_length(field(r, "objects")), 0);
+	json_object_put(r);
+	/* the same request to a module that honours the template succeeds */
+	r = rpc(&w, "{\"v\":1,\"op\":\"generate_key\",\"user_pin\":\"" USER_PIN "\","
+	    "\"alg\":\"ec-p256\",\"id\":\"0d\",\"label\":\"k\",\"usage\":[\"sign\"]}");
+	expect_ok(r);
+	json_object_put(r);
+	worker_quit(&w);
+	hsm_cleanup(&w);
+}
+
 /* Re-initialising a token with its old SO PIN sets the new one. */
 static void
 test_reinit(void **state)
@@ -902,6 +945,7 @@ main(void)
 		cmocka_unit_test(test_ec_lifecycle),
 		cmocka_unit_test(test_rsa_signature_only),
 		cmocka_unit_test(test_ec_key_agreement),
+		cmocka_unit_test(test_module_ignores_usage),
 		cmocka_unit_test(test_reinit),
 		cmocka_unit_test(test_protocol_errors),
 		cmocka_unit_test(test_eof),
