@@ -749,6 +749,9 @@ check_complete(struct parse_ctx *pc)
 	if (p->alg == ALG_RSA2048 && (p->key_usage & KU_KEY_AGREEMENT))
 		set_err(pc, pc->line[K_KU], "extensions.key_usage: keyAgreement needs an EC key, but "
 			"key_alg is rsa2048 (line %u)", pc->line[K_ALG]);
+	if (!(p->key_usage & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION)))
+		set_err(pc, pc->line[K_KU], "extensions.key_usage: needs digitalSignature or "
+			"nonRepudiation (the token's key signs its own certificate request)");
 }
 
 void
@@ -865,6 +868,24 @@ unsigned
 certprof_key_usage(const struct certprof *p)
 {
 	return p->key_usage;
+}
+
+unsigned
+certprof_key_ops(const struct certprof *p)
+{
+	unsigned ops = 0;
+
+	if (p->key_usage & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION))
+		ops |= CERTPROF_KEY_SIGN;
+	/* the loader refuses encipherment for EC and key agreement for RSA;
+	 * the key type is checked again here so that no path can mix them */
+	if (p->alg == ALG_RSA2048 && (p->key_usage & KU_KEY_ENCIPHERMENT))
+		ops |= CERTPROF_KEY_DECRYPT | CERTPROF_KEY_UNWRAP;
+	if (p->alg == ALG_RSA2048 && (p->key_usage & KU_DATA_ENCIPHERMENT))
+		ops |= CERTPROF_KEY_DECRYPT;
+	if (p->alg == ALG_EC_P256 && (p->key_usage & KU_KEY_AGREEMENT))
+		ops |= CERTPROF_KEY_DERIVE;
+	return ops;
 }
 
 size_t

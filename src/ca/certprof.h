@@ -31,6 +31,18 @@ int certprof_max_years(const struct certprof *p);
 /* Key usage as OpenSSL KU_* bits (KU_DIGITAL_SIGNATURE, ...). */
 unsigned certprof_key_usage(const struct certprof *p);
 
+/* What the token may let the key pair do, derived from the key usage:
+ * digitalSignature or nonRepudiation -> sign (and verify); keyEncipherment
+ * (RSA) -> decrypt and unwrap (encrypt and wrap on the public key);
+ * dataEncipherment (RSA) -> decrypt (encrypt); keyAgreement (EC) -> derive.
+ * Nothing else: an EC key never enciphers. Every profile allows sign, since
+ * the token signs its own certificate request. */
+#define CERTPROF_KEY_SIGN 0x1u
+#define CERTPROF_KEY_DECRYPT 0x2u
+#define CERTPROF_KEY_UNWRAP 0x4u
+#define CERTPROF_KEY_DERIVE 0x8u
+unsigned certprof_key_ops(const struct certprof *p);
+
 /* Extended key usages as dotted OIDs ("1.3.6.1.5.5.7.3.2"), in file order. */
 size_t certprof_eku_count(const struct certprof *p);
 const char *certprof_eku_oid(const struct certprof *p, size_t i);

@@ -210,6 +210,12 @@ static const char migration_5[] =
     "ALTER TABLE orders ADD COLUMN doc_sealed BLOB;"
     "ALTER TABLE order_revisions ADD COLUMN doc_sealed BLOB;";
 
+/* The issuance record keeps what the token's key pair may do, as read back
+ * from it (the usage attributes of both halves, JSON), beside the
+ * key-protection evidence. Rows from before stay NULL: not recorded. */
+static const char migration_9[] =
+    "ALTER TABLE issuances ADD COLUMN key_usage TEXT;";
+
 static const struct migration migrations[] = {
 	{ 1, "initial schema: orders, units, tokens, jobs, issuances, audit", migration_1 },
 	{ 2, "jobs can be suspended while their token is away", migration_2 },
@@ -217,6 +223,7 @@ static const struct migration migrations[] = {
 	    migration_3 },
 	{ 4, "audit: record format 2, signed checkpoints, append-only triggers", migration_4 },
 	{ 5, "order documents: ID numbers masked in doc, the whole document sealed", migration_5 },
+	{ 9, "issuances: the key pair's usage attributes as read back", migration_9 },
 };
 
 const struct migration *

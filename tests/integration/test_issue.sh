@@ -27,6 +27,11 @@ issued=$(db "SELECT count(*) FROM issuances")
 [ "$(db "SELECT count(DISTINCT key_alg) FROM issuances")" = 2 ] || fail "both key types expected"
 [ "$(db "SELECT count(*) FROM issuances WHERE key_local = 1 AND key_always_sensitive = 1 AND key_never_extractable = 1")" = "$total" ] ||
 	fail "key evidence missing in the issuance record"
+# the usage read back from each key pair is kept with the issuance
+[ "$(db "SELECT count(*) FROM issuances WHERE key_alg = 'ec-p256' AND key_usage = '{\"private\":[\"sign\"],\"public\":[\"verify\"]}'")" = \
+  "$(db "SELECT count(*) FROM issuances WHERE key_alg = 'ec-p256'")" ] || fail "EC key usage not recorded as sign/verify"
+[ "$(db "SELECT count(*) FROM issuances WHERE key_alg = 'rsa2048' AND key_usage = '{\"private\":[\"sign\",\"decrypt\",\"unwrap\"],\"public\":[\"verify\",\"encrypt\",\"wrap\"]}'")" = \
+  "$(db "SELECT count(*) FROM issuances WHERE key_alg = 'rsa2048'")" ] || fail "RSA key usage not recorded"
 [ "$(db "SELECT count(*) FROM orders WHERE state = 'issued'")" = "$(db "SELECT count(*) FROM orders")" ] ||
 	fail "orders not marked issued"
 [ "$(db "SELECT count(*) FROM received_certs WHERE status = 'issued'")" = "$total" ] || fail "received_certs"
@@ -37,6 +42,7 @@ for serial in $(db "SELECT cert_serial FROM issuances"); do
 	echo "$json" | grepq "\"serial\":\"$serial\"" || fail "audit serials misses $serial"
 done
 echo "$json" | grepq '"token_uri":"pkcs11:' || fail "token URI missing"
+echo "$json" | grepq '"key_usage":' || fail "key usage missing in audit serials"
 ctl --json audit serials --order 1 | grep -c '"serial"' | grepq -x "$(db "SELECT count(*) FROM issuances WHERE order_id = 1")" ||
 	fail "audit serials --order filter"
 ctl audit verify >/dev/null || fail "audit log does not verify"
@@ -50,6 +56,17 @@ while read -r token_no pin; do
 		fail "token $token_no: private key attributes: $priv"
 	if echo "$priv" | grep "Access:" | sed 's/never extractable//' | grepq extractable; then
 		fail "token $token_no: the private key is extractable"
+	fi
+	# the key does what its certificate profile allows and nothing more: an
+	# EC signing key (legal-rep) signs only; the RSA organisation key has
+	# keyEncipherment, so it may also decrypt and unwrap
+	usage=$(sed -n 's/^ *Usage: *//p' <<< "$priv")
+	if grepq "Private Key Object; EC" <<< "$priv"; then
+		[ "$usage" = "sign" ] || fail "token $token_no: EC private key usage is '$usage', not 'sign'"
+		ec_seen=1
+	else
+		[ "$usage" = "decrypt, sign, unwrap" ] ||
+			fail "token $token_no: RSA private key usage is '$usage'"
 	fi
 	id=$(echo "$priv" | sed -n 's/^ *ID: *//p')
 	pkcs11-tool --module "$SOFTHSM_MODULE" --read-object --type cert --id "$id" -o "$STATE/c.der" >/dev/null 2>&1 ||
@@ -71,6 +88,7 @@ while read -r token_no pin; do
 		fail "token $token_no: CA certificate missing"
 	unset SOFTHSM2_CONF
 done < "$STATE/pins"
+[ "${ec_seen:-0}" = 1 ] || fail "no EC token was checked"
 
 # token inspect shows the public objects of a token in a bay without a PIN
 ctl sim plug --bay 2 --token 1 --wait >/dev/null 2>&1 || true
