@@ -469,6 +469,9 @@ job_ca_issue(struct station *s, struct json_object *job, char rkey[65], X509 **c
 	req.request_key = rkey;
 	req.gm_identity_value = strcmp(jstr(job, "kind"), "organisation") == 0 ?
 	    jstr(job, "account_uscc") : jstr(item, "id_number");
+	/* a person's e-mail address, when the order gives one (the profile
+	 * decides whether the certificate carries it) */
+	req.email = jstr(item, "email");
 	rc = ca_issue(s->ca, &req, cert);
  out:
 	json_object_put(doc);
