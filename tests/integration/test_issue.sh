@@ -4,6 +4,16 @@
 . "$(dirname "$0")/lib.sh"
 
 start_station
+# one more order like the first sample, whose legal representative gives an
+# e-mail address: only that certificate may protect e-mail
+python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+o = d["orders"][0]
+o["portal_ref"] += "-M"
+o["legal_rep"]["email"] = "li.si@Dianchi-Tech.cn"
+json.dump({"orders": [o]}, open(sys.argv[2], "w"), ensure_ascii=False)' "$SRC/examples/orders-sample.json" "$STATE/email.json"
+ctl order import "$STATE/email.json" >/dev/null || fail "import the order with an e-mail address"
 orders_ready
 total=$(db "SELECT count(*) FROM units")
 [ "$total" -ge 5 ] || fail "expected at least 5 units, got $total"
@@ -75,6 +85,18 @@ while read -r token_no pin; do
 		fail "token $token_no: no public key object"
 	openssl x509 -inform DER -in "$STATE/c.der" -out "$STATE/c.pem"
 	openssl verify -CAfile "$STATE/ca/ca.crt" "$STATE/c.pem" >/dev/null || fail "token $token_no: openssl verify"
+	# the extended key usage follows the profile's purpose: client login,
+	# document signing; e-mail protection only with the order's address
+	text=$(openssl x509 -in "$STATE/c.pem" -noout -text)
+	grepq "TLS Web Client Authentication" <<< "$text" || fail "token $token_no: no clientAuth"
+	grepq "1.3.6.1.5.5.7.3.36" <<< "$text" || fail "token $token_no: no documentSigning"
+	if grepq "E-mail Protection" <<< "$text"; then
+		grepq "email:li.si@dianchi-tech.cn" <<< "$text" ||
+			fail "token $token_no: emailProtection without the order's e-mail address"
+		email_certs=$((${email_certs:-0} + 1))
+	else
+		if grepq "email:" <<< "$text"; then fail "token $token_no: an e-mail name without emailProtection"; fi
+	fi
 	openssl x509 -in "$STATE/c.pem" -noout -pubkey | openssl pkey -pubin -outform DER -out "$STATE/cp.der"
 	openssl pkey -pubin -inform DER -in "$STATE/p.der" -outform DER -out "$STATE/tp.der"
 	cmp -s "$STATE/cp.der" "$STATE/tp.der" || fail "token $token_no: certificate does not match the token's key"
@@ -89,6 +111,8 @@ while read -r token_no pin; do
 	unset SOFTHSM2_CONF
 done < "$STATE/pins"
 [ "${ec_seen:-0}" = 1 ] || fail "no EC token was checked"
+# only the legal representative of the order with an address: one certificate
+[ "${email_certs:-0}" = 1 ] || fail "${email_certs:-0} certificates protect e-mail, expected 1"
 
 # token inspect shows the public objects of a token in a bay without a PIN
 ctl sim plug --bay 2 --token 1 --wait >/dev/null 2>&1 || true
