@@ -19,6 +19,11 @@ struct ca_request {
 	int years;			/* 1..profile max_years; calendar years */
 	const char *request_key;	/* idempotency key: same key, same certificate */
 	const char *gm_identity_value;	/* value for the GM/T identity extension, or NULL */
+	/* The holder's e-mail address from the order, or NULL. Used only when
+	 * the profile's purpose includes email (certprof_email): then it
+	 * becomes an rfc822Name subjectAltName and the certificate gets
+	 * id-kp-emailProtection; without an address, neither. */
+	const char *email;
 };
 
 /* Opens (and on first use creates) the embedded CA in dir: dir (mode 0700),

@@ -26,6 +26,7 @@
 #include "common/err.h"
 #include "common/keyfile.h"
 #include "common/log.h"
+#include "orders/idcheck.h"
 
 #define CA_YEARS 20
 #define SERIAL_BYTES 16
@@ -482,6 +483,18 @@ check_request(const struct ca_request *req)
 		log_error("empty subject");
 		return UKEY_ERR_INVAL;
 	}
+	if (req->email != NULL) {
+		char norm[EMAIL_MAX + 1], why[160] = "";
+
+		/* what goes into an rfc822Name (IA5String) must be a plain
+		 * mailbox, in the form the order parser stores */
+		if (email_normalize(req->email, norm, sizeof(norm), why, sizeof(why)) != 0 ||
+		    strcmp(norm, req->email) != 0) {
+			log_error("profile %s: e-mail address: %s", certprof_name(p),
+				  why[0] ? why : "not in normalized form");
+			return UKEY_ERR_INVAL;
+		}
+	}
 	if (certprof_gm_identity(p) != NULL &&
 	    (req->gm_identity_value == NULL || !printable_value(req->gm_identity_value))) {
 		log_error("profile %s: GM/T identity value (%s) missing or not 1-64 printable characters",
@@ -590,6 +603,40 @@ add_gm_identity(X509 *cert, const char *oid, const char *value)
 	return rc;
 }
 
+/* Adds a non-critical subjectAltName holding one rfc822Name. */
+static int
+add_email_san(X509 *cert, const char *email)
+{
+	GENERAL_NAMES *names = NULL;
+	GENERAL_NAME *gn = NULL;
+	ASN1_IA5STRING *ia5 = NULL;
+	int rc;
+
+	if ((names = GENERAL_NAMES_new()) == NULL || (gn = GENERAL_NAME_new()) == NULL ||
+	    (ia5 = ASN1_IA5STRING_new()) == NULL || ASN1_STRING_set(ia5, email, -1) != 1) {
+		rc = UKEY_ERR_NOMEM;
+		goto out;
+	}
+	GENERAL_NAME_set0_value(gn, GEN_EMAIL, ia5);
+	ia5 = NULL;		/* gn owns it */
+	if (sk_GENERAL_NAME_push(names, gn) <= 0) {
+		rc = UKEY_ERR_NOMEM;
+		goto out;
+	}
+	gn = NULL;		/* names owns it */
+	if (X509_add1_ext_i2d(cert, NID_subject_alt_name, names, 0, X509V3_ADD_DEFAULT) != 1) {
+		log_openssl("subjectAltName");
+		rc = UKEY_ERR_CRYPTO;
+		goto out;
+	}
+	rc = 0;
+ out:
+	ASN1_IA5STRING_free(ia5);
+	GENERAL_NAME_free(gn);
+	GENERAL_NAMES_free(names);
+	return rc;
+}
+
 /* Builds and signs the end-entity certificate for pub. */
 static int
 build_cert(struct ca *ca, struct embedded *e, const struct ca_request *req, EVP_PKEY *pub,
@@ -607,6 +654,8 @@ build_cert(struct ca *ca, struct embedded *e, const struct ca_request *req, EVP_
 	};
 	const struct certprof *p = req->profile;
 	unsigned bits = certprof_key_usage(p);
+	/* e-mail protection only for a certificate that names the address */
+	const char *email = certprof_email(p) ? req->email : NULL;
 	char kus[256] = "critical", ekus[512] = "";
 	X509V3_CTX ctx;
 	X509 *cert = NULL;
@@ -628,7 +677,8 @@ build_cert(struct ca *ca, struct embedded *e, const struct ca_request *req, EVP_
 		}
 	}
 	for (i = 0; i < certprof_eku_count(p); i++) {
-		if (strlen(ekus) + strlen(certprof_eku_oid(p, i)) + 2 > sizeof(ekus)) {
+		if (strlen(ekus) + strlen(certprof_eku_oid(p, i)) + 2 +
+		    sizeof(",emailProtection") > sizeof(ekus)) {
 			rc = UKEY_ERR_INVAL;
 			goto out;
 		}
@@ -636,12 +686,18 @@ build_cert(struct ca *ca, struct embedded *e, const struct ca_request *req, EVP_
 			strcat(ekus, ",");
 		strcat(ekus, certprof_eku_oid(p, i));
 	}
+	if (email != NULL) {
+		if (ekus[0] != '\0')
+			strcat(ekus, ",");
+		strcat(ekus, "emailProtection");	/* room: see the loop's bound */
+	}
 	X509V3_set_ctx(&ctx, ca->cert, cert, NULL, NULL, 0);
 	if ((rc = add_ext(cert, &ctx, NID_basic_constraints, "critical,CA:FALSE")) != 0 ||
 	    (rc = add_ext(cert, &ctx, NID_key_usage, kus)) != 0 ||
 	    (ekus[0] != '\0' && (rc = add_ext(cert, &ctx, NID_ext_key_usage, ekus)) != 0) ||
 	    (rc = add_ext(cert, &ctx, NID_subject_key_identifier, "hash")) != 0 ||
-	    (rc = add_ext(cert, &ctx, NID_authority_key_identifier, "keyid:always")) != 0)
+	    (rc = add_ext(cert, &ctx, NID_authority_key_identifier, "keyid:always")) != 0 ||
+	    (email != NULL && (rc = add_email_san(cert, email)) != 0))
 		goto out;
 	if (certprof_gm_identity_oid(p) != NULL &&
 	    (rc = add_gm_identity(cert, certprof_gm_identity_oid(p), req->gm_identity_value)) != 0)

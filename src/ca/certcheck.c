@@ -183,6 +183,29 @@ verify_chain(const X509 *cert, const X509 *ca_cert, time_t at, char *why, size_t
 	return rc;
 }
 
+/* A certificate that claims e-mail protection names the address it
+ * protects: id-kp-emailProtection needs an rfc822Name subjectAltName. */
+static int
+email_claim_ok(const X509 *cert, char *why, size_t whylen)
+{
+	GENERAL_NAMES *names;
+	int i, has_email = 0, crit = -1;
+
+	if (!(X509_get_extension_flags((X509 *)cert) & EXFLAG_XKUSAGE) ||
+	    !(X509_get_extended_key_usage((X509 *)cert) & XKU_SMIME))
+		return 0;
+	names = X509_get_ext_d2i(cert, NID_subject_alt_name, &crit, NULL);
+	for (i = 0; names != NULL && i < sk_GENERAL_NAME_num(names); i++)
+		if (sk_GENERAL_NAME_value(names, i)->type == GEN_EMAIL)
+			has_email = 1;
+	GENERAL_NAMES_free(names);
+	ERR_clear_error();
+	if (!has_email)
+		return fail(why, whylen, "certificate claims emailProtection but names no e-mail "
+			    "address (rfc822Name)");
+	return 0;
+}
+
 int
 certcheck_issued(const X509 *cert, const X509 *ca_cert, const EVP_PKEY *token_pub,
 		 const X509_NAME *expected_subject, int years, time_t now,
@@ -235,6 +258,8 @@ certcheck_issued(const X509 *cert, const X509 *ca_cert, const EVP_PKEY *token_pu
 			  got, want);
 		goto out;
 	}
+	if ((rc = email_claim_ok(cert, why, whylen)) != 0)
+		goto out;
 	if (cert_time_add_years(nb, years, &want_na) != 0) {
 		rc = fail(why, whylen, "validity of %d years cannot be computed", years);
 		goto out;

@@ -18,7 +18,8 @@
  * any, at time now; ca_cert must be a CA certificate, and may be an
  * intermediate); its subject equals expected_subject; notBefore <=
  * now + 300 s and notAfter - notBefore is `years` calendar years (within a
- * day); its serial is positive and at least 8 bytes long. Otherwise
+ * day); its serial is positive and at least 8 bytes long; when it claims
+ * id-kp-emailProtection it names an e-mail address (rfc822Name). Otherwise
  * UKEY_ERR_VERIFY with why naming the failed check (why may be NULL), or
  * UKEY_ERR_NOMEM / UKEY_ERR_INVAL for missing arguments. All borrowed. */
 int certcheck_issued(const X509 *cert, const X509 *ca_cert, const EVP_PKEY *token_pub,

@@ -40,7 +40,8 @@ struct certprof {
 	struct rdn *rdns;
 	size_t nrdns, caprdns;
 	unsigned key_usage;
-	char **ekus;
+	unsigned purposes;	/* CERTPROF_PURPOSE_* */
+	char **ekus;		/* from the purposes, then extended_key_usage; no e-mail */
 	size_t nekus;
 	const char *gm_var;	/* static string or NULL */
 	const char *gm_oid;
@@ -102,6 +103,25 @@ static const struct {
 	{ "timeStamping", "1.3.6.1.5.5.7.3.8" },
 };
 
+/* What a certificate is for, and the extended key usage that says so
+ * (docs/cert-profiles.md). Document signing and electronic seals take
+ * id-kp-documentSigning (RFC 9336); e-mail protection is added only with an
+ * e-mail address (certprof_email), so it has no fixed OID here. */
+#define OID_CLIENT_AUTH "1.3.6.1.5.5.7.3.2"
+#define OID_EMAIL_PROTECTION "1.3.6.1.5.5.7.3.4"
+#define OID_DOCUMENT_SIGNING "1.3.6.1.5.5.7.3.36"
+
+static const struct {
+	const char *name;
+	unsigned bit;
+	const char *oid;
+} purpose_names[] = {
+	{ "login", CERTPROF_PURPOSE_LOGIN, OID_CLIENT_AUTH },
+	{ "document-signing", CERTPROF_PURPOSE_DOCUMENT_SIGNING, OID_DOCUMENT_SIGNING },
+	{ "e-seal", CERTPROF_PURPOSE_E_SEAL, OID_DOCUMENT_SIGNING },
+	{ "email", CERTPROF_PURPOSE_EMAIL, NULL },
+};
+
 static const char *const section_names[] = { "profile", "subject", "extensions" };
 
 /* GM/T 0015-2012 identity extensions (non-critical). */
@@ -110,7 +130,7 @@ static const char *const section_names[] = { "profile", "subject", "extensions" 
 
 /* Line numbers of keys seen, for duplicate and cross-key errors. */
 enum seen_key {
-	K_NAME, K_DESC, K_ALG, K_YEARS, K_LABEL, K_KU, K_EKU, K_GM, K_COUNT_
+	K_NAME, K_DESC, K_ALG, K_YEARS, K_LABEL, K_PURPOSE, K_KU, K_EKU, K_GM, K_COUNT_
 };
 
 struct parse_ctx {
@@ -394,6 +414,40 @@ take_string(struct parse_ctx *pc, enum seen_key k, const char *section, const ch
 }
 
 static int
+parse_purpose(struct parse_ctx *pc, const char *value)
+{
+	char *copy, *tok, *save = NULL, *t;
+	size_t i;
+	int ok = 0;
+
+	if ((copy = strdup(value)) == NULL) {
+		pc->ini.nomem = 1;
+		set_err(pc, pc->ini.line, "out of memory");
+		return 0;
+	}
+	for (tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		t = trim(tok);
+		for (i = 0; i < sizeof(purpose_names) / sizeof(purpose_names[0]); i++)
+			if (strcmp(purpose_names[i].name, t) == 0)
+				break;
+		if (i == sizeof(purpose_names) / sizeof(purpose_names[0])) {
+			set_err(pc, pc->ini.line, "profile.purpose: unknown purpose '%s' (known: login, "
+				"document-signing, e-seal, email)", t);
+			goto out;
+		}
+		pc->p->purposes |= purpose_names[i].bit;
+	}
+	if (pc->p->purposes == 0) {
+		set_err(pc, pc->ini.line, "profile.purpose: empty");
+		goto out;
+	}
+	ok = 1;
+ out:
+	free(copy);
+	return ok;
+}
+
+static int
 parse_profile_key(struct parse_ctx *pc, const char *key, const char *value)
 {
 	struct certprof *p = pc->p;
@@ -458,8 +512,13 @@ parse_profile_key(struct parse_ctx *pc, const char *key, const char *value)
 		}
 		return 1;
 	}
+	if (strcmp(key, "purpose") == 0) {
+		if (!take_string(pc, K_PURPOSE, "profile", key, value, NULL))
+			return 0;
+		return parse_purpose(pc, value);
+	}
 	set_err(pc, pc->ini.line, "unknown key '%s' in [profile] (known: name, description, key_alg, "
-		"max_years, label)", key);
+		"max_years, label, purpose)", key);
 	return 0;
 }
 
@@ -594,8 +653,15 @@ parse_eku(struct parse_ctx *pc, const char *value)
 		}
 		if (oid == NULL) {
 			set_err(pc, pc->ini.line, "extensions.extended_key_usage: unknown usage '%s' (known: "
-				"serverAuth, clientAuth, codeSigning, emailProtection, timeStamping, or a "
-				"dotted OID)", t);
+				"serverAuth, clientAuth, codeSigning, timeStamping, or a dotted OID)", t);
+			goto out;
+		}
+		/* a certificate that claims e-mail protection must name the
+		 * address it protects, which only the order can give */
+		if (strcmp(oid, OID_EMAIL_PROTECTION) == 0) {
+			set_err(pc, pc->ini.line, "extensions.extended_key_usage: emailProtection goes "
+				"only with an e-mail address; use purpose = email, which adds it when the "
+				"order gives one");
 			goto out;
 		}
 		if ((tmp = realloc(p->ekus, (p->nekus + 1) * sizeof(*tmp))) == NULL)
@@ -717,6 +783,49 @@ ini_reader_fn(char *str, int num, void *stream)
 	return str;
 }
 
+/* The extended key usages: the purposes' OIDs in table order, then those of
+ * extended_key_usage that are not among them yet. */
+static void
+merge_ekus(struct parse_ctx *pc)
+{
+	struct certprof *p = pc->p;
+	char **v;
+	size_t i, j, n = 0;
+
+	if ((v = calloc(sizeof(purpose_names) / sizeof(purpose_names[0]) + p->nekus + 1,
+	    sizeof(*v))) == NULL)
+		goto nomem;
+	for (i = 0; i < sizeof(purpose_names) / sizeof(purpose_names[0]) + p->nekus; i++) {
+		const char *oid = i < sizeof(purpose_names) / sizeof(purpose_names[0]) ?
+		    ((p->purposes & purpose_names[i].bit) ? purpose_names[i].oid : NULL) :
+		    p->ekus[i - sizeof(purpose_names) / sizeof(purpose_names[0])];
+
+		if (oid == NULL)
+			continue;
+		for (j = 0; j < n; j++)
+			if (strcmp(v[j], oid) == 0)
+				break;
+		if (j < n)
+			continue;
+		if ((v[n] = strdup(oid)) == NULL)
+			goto nomem;
+		n++;
+	}
+	for (i = 0; i < p->nekus; i++)
+		free(p->ekus[i]);
+	free(p->ekus);
+	p->ekus = v;
+	p->nekus = n;
+	return;
+ nomem:
+	if (v != NULL)
+		for (i = 0; i < n; i++)
+			free(v[i]);
+	free(v);
+	pc->ini.nomem = 1;
+	set_err(pc, pc->ini.line, "out of memory");
+}
+
 /* Rules that span keys, checked once the whole file is read. */
 static void
 check_complete(struct parse_ctx *pc)
@@ -734,6 +843,9 @@ check_complete(struct parse_ctx *pc)
 		set_err(pc, last, "[profile] max_years is missing");
 	if (pc->line[K_LABEL] == 0)
 		set_err(pc, last, "[profile] label is missing");
+	if (pc->line[K_PURPOSE] == 0)
+		set_err(pc, last, "[profile] purpose is missing (login, document-signing, e-seal, "
+			"email)");
 	for (i = 0; i < p->nrdns; i++)
 		if (p->rdns[i].attr->nid == NID_commonName)
 			has_cn = 1;
@@ -750,6 +862,16 @@ check_complete(struct parse_ctx *pc)
 	if (p->alg == ALG_RSA2048 && (p->key_usage & KU_KEY_AGREEMENT))
 		set_err(pc, pc->line[K_KU], "extensions.key_usage: keyAgreement needs an EC key, but "
 			"key_alg is rsa2048 (line %u)", pc->line[K_ALG]);
+	if (!(p->key_usage & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION)))
+		set_err(pc, pc->line[K_KU], "extensions.key_usage: needs digitalSignature or "
+			"nonRepudiation (the token's key signs its own certificate request)");
+	/* RFC 5280 4.2.1.12: clientAuth goes with digitalSignature or keyAgreement */
+	if ((p->purposes & CERTPROF_PURPOSE_LOGIN) &&
+	    !(p->key_usage & (KU_DIGITAL_SIGNATURE | KU_KEY_AGREEMENT)))
+		set_err(pc, pc->line[K_PURPOSE], "profile.purpose: login needs key_usage "
+			"digitalSignature (line %u)", pc->line[K_KU]);
+	if (!pc->ini.failed)
+		merge_ekus(pc);
 }
 
 void
@@ -866,6 +988,36 @@ unsigned
 certprof_key_usage(const struct certprof *p)
 {
 	return p->key_usage;
+}
+
+unsigned
+certprof_key_ops(const struct certprof *p)
+{
+	unsigned ops = 0;
+
+	if (p->key_usage & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION))
+		ops |= CERTPROF_KEY_SIGN;
+	/* the loader refuses encipherment for EC and key agreement for RSA;
+	 * the key type is checked again here so that no path can mix them */
+	if (p->alg == ALG_RSA2048 && (p->key_usage & KU_KEY_ENCIPHERMENT))
+		ops |= CERTPROF_KEY_DECRYPT | CERTPROF_KEY_UNWRAP;
+	if (p->alg == ALG_RSA2048 && (p->key_usage & KU_DATA_ENCIPHERMENT))
+		ops |= CERTPROF_KEY_DECRYPT;
+	if (p->alg == ALG_EC_P256 && (p->key_usage & KU_KEY_AGREEMENT))
+		ops |= CERTPROF_KEY_DERIVE;
+	return ops;
+}
+
+unsigned
+certprof_purposes(const struct certprof *p)
+{
+	return p->purposes;
+}
+
+int
+certprof_email(const struct certprof *p)
+{
+	return (p->purposes & CERTPROF_PURPOSE_EMAIL) != 0;
 }
 
 size_t

@@ -31,7 +31,34 @@ int certprof_max_years(const struct certprof *p);
 /* Key usage as OpenSSL KU_* bits (KU_DIGITAL_SIGNATURE, ...). */
 unsigned certprof_key_usage(const struct certprof *p);
 
-/* Extended key usages as dotted OIDs ("1.3.6.1.5.5.7.3.2"), in file order. */
+/* What the token may let the key pair do, derived from the key usage:
+ * digitalSignature or nonRepudiation -> sign (and verify); keyEncipherment
+ * (RSA) -> decrypt and unwrap (encrypt and wrap on the public key);
+ * dataEncipherment (RSA) -> decrypt (encrypt); keyAgreement (EC) -> derive.
+ * Nothing else: an EC key never enciphers. Every profile allows sign, since
+ * the token signs its own certificate request. */
+#define CERTPROF_KEY_SIGN 0x1u
+#define CERTPROF_KEY_DECRYPT 0x2u
+#define CERTPROF_KEY_UNWRAP 0x4u
+#define CERTPROF_KEY_DERIVE 0x8u
+unsigned certprof_key_ops(const struct certprof *p);
+
+/* What the certificate is for ([profile] purpose), as CERTPROF_PURPOSE_*
+ * bits; every profile has at least one. */
+#define CERTPROF_PURPOSE_LOGIN 0x1u		/* client login: id-kp-clientAuth */
+#define CERTPROF_PURPOSE_DOCUMENT_SIGNING 0x2u	/* id-kp-documentSigning (RFC 9336) */
+#define CERTPROF_PURPOSE_E_SEAL 0x4u		/* id-kp-documentSigning (RFC 9336) */
+#define CERTPROF_PURPOSE_EMAIL 0x8u		/* only with an address: see certprof_email */
+unsigned certprof_purposes(const struct certprof *p);
+
+/* 1 when the profile's purpose includes e-mail: a certificate whose order
+ * gives the holder's e-mail address then carries it as an rfc822Name
+ * subjectAltName and id-kp-emailProtection; without an address, neither. */
+int certprof_email(const struct certprof *p);
+
+/* Extended key usages as dotted OIDs ("1.3.6.1.5.5.7.3.2"): those of the
+ * purposes, then extended_key_usage's others in file order; never
+ * emailProtection, which depends on the order (certprof_email). */
 size_t certprof_eku_count(const struct certprof *p);
 const char *certprof_eku_oid(const struct certprof *p, size_t i);
 

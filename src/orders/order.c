@@ -395,6 +395,23 @@ mobile_field(struct pctx *c, struct json_object *obj, const char *path, const ch
 	return xstrdup(c, out);
 }
 
+/* An optional e-mail address (email_normalize); absent or empty: NULL. */
+static char *
+email_field(struct pctx *c, struct json_object *obj, const char *path, const char *key)
+{
+	const char *s;
+	char p[PATH_MAX_LEN], why[160], out[EMAIL_MAX + 1];
+
+	if ((s = ascii(c, obj, path, key, 0)) == NULL || *s == '\0')
+		return NULL;
+	join(p, path, key);
+	if (email_normalize(s, out, sizeof(out), why, sizeof(why)) != 0) {
+		bad(c, p, "%s", why);
+		return NULL;
+	}
+	return xstrdup(c, out);
+}
+
 /* A contact phone for mail: a mobile number, or a landline with its area
  * code (0 and 2-3 more digits, then 7-8 digits, e.g. 0871-65385613). */
 static char *
@@ -545,6 +562,7 @@ item_clear(struct order_item *it)
 	free(it->uscc);
 	free(it->id_number);
 	free(it->phone);
+	free(it->email);
 	free(it->cert_profile);
 	for (i = 0; i < it->n_attachments; i++)
 		attachment_clear(&it->attachments[i]);
@@ -574,10 +592,11 @@ section_parse(struct pctx *c, struct json_object *root, enum item_kind kind, int
 		"ticked", "name", "uscc", "years", "count", "cert_profile", "attachments", NULL
 	};
 	static const char *const rep_keys[] = {
-		"ticked", "name", "id_number", "years", "count", "cert_profile", "attachments", NULL
+		"ticked", "name", "id_number", "email", "years", "count", "cert_profile",
+		"attachments", NULL
 	};
 	static const char *const ent_keys[] = {
-		"ticked", "name", "id_number", "phone", "years", "count", "cert_profile",
+		"ticked", "name", "id_number", "phone", "email", "years", "count", "cert_profile",
 		"attachments", NULL
 	};
 	const char *key = item_kind_name(kind), *s;
@@ -617,6 +636,10 @@ section_parse(struct pctx *c, struct json_object *root, enum item_kind kind, int
 	}
 	if (kind == ITEM_ENTRUSTED)
 		it->phone = mobile_field(c, sec, key, "phone");
+	/* a person's certificate names an e-mail address (and may protect
+	 * e-mail) only when the order gives one */
+	if (kind != ITEM_ORG)
+		it->email = email_field(c, sec, key, "email");
 	if (integer(c, sec, key, "years", ORDER_YEARS_MIN, ORDER_YEARS_MAX, &y) == 0)
 		it->years = y;
 	else
@@ -1036,6 +1059,7 @@ item_to_json(const struct order_item *it)
 	    put_str(obj, "uscc", it->uscc) != 0 ||
 	    put_str(obj, "id_number", it->id_number) != 0 ||
 	    put_str(obj, "phone", it->phone) != 0 ||
+	    put_str(obj, "email", it->email) != 0 ||
 	    put_obj(obj, "years", json_object_new_int(it->years)) != 0 ||
 	    put_obj(obj, "count", json_object_new_int(it->count)) != 0 ||
 	    put_str(obj, "cert_profile", it->cert_profile) != 0 ||

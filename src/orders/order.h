@@ -43,6 +43,7 @@ struct order_item {
 	char *uscc;		/* ITEM_ORG only */
 	char *id_number;	/* persons: resident ID, normalized (upper-case X) */
 	char *phone;		/* ITEM_ENTRUSTED only: 11-digit mobile */
+	char *email;		/* persons, optional: e-mail address (email_normalize) */
 	int years, count;
 	char *cert_profile;	/* as given, or NULL = default for the kind */
 	struct order_attachment *attachments;

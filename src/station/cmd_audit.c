@@ -27,7 +27,7 @@ cmd_audit_serials(struct request *r, struct json_object **result)
 	return store_query(r->s->st, result,
 	    "SELECT s.cert_serial AS serial, s.order_id, o.portal_ref, s.unit_id, s.kind, s.subject,"
 	    " s.issuer, s.not_before, s.not_after, s.key_alg, s.key_local, s.key_always_sensitive,"
-	    " s.key_never_extractable, s.token_serial, s.token_model, s.token_profile, s.token_uri,"
+	    " s.key_never_extractable, s.key_usage, s.token_serial, s.token_model, s.token_profile, s.token_uri,"
 	    " s.org_uscc, s.operator, s.station_id, s.started_at, s.issued_at"
 	    " FROM issuances s JOIN orders o ON o.id = s.order_id"
 	    " WHERE (?1 = 0 OR s.order_id = ?1) AND (?2 IS NULL OR s.org_uscc = ?2) ORDER BY s.id",

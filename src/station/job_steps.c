@@ -191,13 +191,109 @@ on_init_token(struct station *s, struct bay *b, int rc, struct json_object *repl
 	job_fail(s, b, JOB_OTHER, rc, "init_token: recording the token: %s", ukey_strerror(rc));
 }
 
+/* What the job's key pair may do: its certificate profile's key usage
+ * (certprof_key_ops). UKEY_ERR_NOTFOUND when the profile is no longer
+ * loaded. */
 static int
-evidence_ok(struct json_object *ev, char *why, size_t whylen)
+job_key_ops(struct station *s, struct json_object *job, unsigned *ops)
+{
+	const struct certprof *prof = certprof_set_find(s->cp, jstr(job, "cert_profile"));
+
+	*ops = 0;
+	if (prof == NULL)
+		return UKEY_ERR_NOTFOUND;
+	*ops = certprof_key_ops(prof);
+	return 0;
+}
+
+/* The usage names of the worker protocol, private key and public key side,
+ * each with the CERTPROF_KEY_* bit that allows it (0: never). */
+struct usage_name {
+	const char *name;
+	unsigned op;
+};
+
+static const struct usage_name usage_private[] = {
+	{ "sign", CERTPROF_KEY_SIGN },
+	{ "decrypt", CERTPROF_KEY_DECRYPT },
+	{ "unwrap", CERTPROF_KEY_UNWRAP },
+	{ "derive", CERTPROF_KEY_DERIVE },
+}, usage_public[] = {
+	{ "verify", CERTPROF_KEY_SIGN },
+	{ "encrypt", CERTPROF_KEY_DECRYPT },
+	{ "wrap", CERTPROF_KEY_UNWRAP },
+	{ "derive", 0 },
+};
+
+/* The "usage" field of generate_key and read_back: the private-key
+ * operations ops allows. */
+static struct json_object *
+usage_request(unsigned ops)
+{
+	struct json_object *a = json_object_new_array();
+	size_t i;
+
+	for (i = 0; a != NULL && i < sizeof(usage_private) / sizeof(usage_private[0]); i++)
+		if (ops & usage_private[i].op)
+			json_object_array_add(a, json_object_new_string(usage_private[i].name));
+	return a;
+}
+
+/* Does the list got (a JSON array of names) hold exactly the names of tab
+ * (n entries) that ops allows? Writes the first difference into why. */
+static int
+usage_side_ok(struct json_object *got, const struct usage_name *tab, size_t n, unsigned ops,
+    const char *side, char *why, size_t whylen)
+{
+	size_t i, j, len;
+	int found;
+
+	if (got == NULL || !json_object_is_type(got, json_type_array)) {
+		snprintf(why, whylen, "the %s key's usage was not reported", side);
+		return UKEY_ERR_VERIFY;
+	}
+	len = json_object_array_length(got);
+	for (j = 0; j < len; j++) {
+		const char *g = json_object_get_string(json_object_array_get_idx(got, j));
+
+		for (i = 0; i < n; i++)
+			if (g != NULL && strcmp(g, tab[i].name) == 0)
+				break;
+		if (i == n || !(ops & tab[i].op)) {
+			snprintf(why, whylen, "the %s key allows %.32s, which the certificate profile "
+			    "does not", side, g != NULL ? g : "?");
+			return UKEY_ERR_VERIFY;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (!(ops & tab[i].op))
+			continue;
+		found = 0;
+		for (j = 0; j < len; j++) {
+			const char *g = json_object_get_string(json_object_array_get_idx(got, j));
+
+			if (g != NULL && strcmp(g, tab[i].name) == 0)
+				found = 1;
+		}
+		if (!found) {
+			snprintf(why, whylen, "the %s key does not allow %s, which the certificate "
+			    "profile asks for", side, tab[i].name);
+			return UKEY_ERR_VERIFY;
+		}
+	}
+	return 0;
+}
+
+/* The key-protection evidence holds (made on the token, never extractable)
+ * and the pair's usage attributes are exactly what ops allows. */
+static int
+evidence_ok(struct json_object *ev, unsigned ops, char *why, size_t whylen)
 {
 	static const char *must_true[] = { "local", "always_sensitive", "never_extractable",
 		"sensitive" };
-	struct json_object *v;
+	struct json_object *v, *usage;
 	size_t i;
+	int rc;
 
 	for (i = 0; i < sizeof(must_true) / sizeof(must_true[0]); i++) {
 		v = json_object_object_get(ev, must_true[i]);
@@ -212,25 +308,53 @@ evidence_ok(struct json_object *ev, char *why, size_t whylen)
 		snprintf(why, whylen, "private key is extractable");
 		return UKEY_ERR_VERIFY;
 	}
+	usage = json_object_object_get(ev, "usage");
+	if (usage == NULL || !json_object_is_type(usage, json_type_object)) {
+		snprintf(why, whylen, "the key pair's usage was not reported");
+		return UKEY_ERR_VERIFY;
+	}
+	if ((v = json_object_object_get(usage, "unreadable")) != NULL &&
+	    json_object_array_length(v) > 0) {
+		snprintf(why, whylen, "the key pair's usage attribute %s cannot be read",
+		    json_object_get_string(json_object_array_get_idx(v, 0)));
+		return UKEY_ERR_VERIFY;
+	}
+	if ((rc = usage_side_ok(json_object_object_get(usage, "private"), usage_private,
+	    sizeof(usage_private) / sizeof(usage_private[0]), ops, "private", why, whylen)) != 0 ||
+	    (rc = usage_side_ok(json_object_object_get(usage, "public"), usage_public,
+	    sizeof(usage_public) / sizeof(usage_public[0]), ops, "public", why, whylen)) != 0)
+		return rc;
 	return 0;
 }
 
 static void
 on_generate_key(struct station *s, struct bay *b, int rc, struct json_object *reply)
 {
-	struct json_object *ev = json_object_object_get(reply, "evidence");
+	struct json_object *ev = json_object_object_get(reply, "evidence"), *job = NULL;
 	const char *pub_hex = jstr(reply, "public_key");
 	uint8_t *pub = NULL;
 	const uint8_t *pp;
 	size_t publen = 0;
 	EVP_PKEY *pk = NULL;
+	unsigned ops = 0;
 	char why[256];
 
 	if (rc != 0) {
 		worker_failed(s, b, STEP_GENERATE_KEY, rc, reply);
 		return;
 	}
-	if (evidence_ok(ev, why, sizeof(why)) != 0) {
+	/* checked here again, from the profile, not from what the worker says
+	 * it was asked */
+	rc = job_load(s, b->job_id, &job);
+	if (rc == 0)
+		rc = job_key_ops(s, job, &ops);
+	json_object_put(job);
+	if (rc != 0) {
+		job_fail(s, b, JOB_OTHER, rc, "generate_key: the job's certificate profile: %s",
+		    ukey_strerror(rc));
+		return;
+	}
+	if (evidence_ok(ev, ops, why, sizeof(why)) != 0) {
 		job_fail(s, b, JOB_TOKEN, UKEY_ERR_VERIFY, "generate_key: %s", why);
 		return;
 	}
@@ -387,6 +511,9 @@ job_ca_issue(struct station *s, struct json_object *job, char rkey[65], X509 **c
 	req.request_key = rkey;
 	req.gm_identity_value = strcmp(jstr(job, "kind"), "organisation") == 0 ?
 	    jstr(job, "account_uscc") : jstr(item, "id_number");
+	/* a person's e-mail address, when the order gives one (the profile
+	 * decides whether the certificate carries it) */
+	req.email = jstr(item, "email");
 	rc = ca_issue(s->ca, &req, cert);
  out:
 	json_object_put(doc);
@@ -669,6 +796,7 @@ on_read_back(struct station *s, struct bay *b, int rc, struct json_object *reply
 	char why[256] = "", *ca_hex = NULL;
 	const char *got;
 	size_t i;
+	unsigned ops = 0;
 	int found_ca = 0;
 
 	if (rc != 0) {
@@ -676,6 +804,7 @@ on_read_back(struct station *s, struct bay *b, int rc, struct json_object *reply
 		return;
 	}
 	if ((rc = check_material(s, b, &job, &cert, &pub, &subject)) != 0 ||
+	    (rc = job_key_ops(s, job, &ops)) != 0 ||
 	    (rc = ca_der_hex(s, &ca_hex)) != 0) {
 		snprintf(why, sizeof(why), "%s", ukey_strerror(rc));
 		goto fail;
@@ -694,7 +823,7 @@ on_read_back(struct station *s, struct bay *b, int rc, struct json_object *reply
 		snprintf(why, sizeof(why), "the private key is no longer on the token");
 		goto fail;
 	}
-	if (evidence_ok(json_object_object_get(reply, "evidence"), why, sizeof(why)) != 0)
+	if (evidence_ok(json_object_object_get(reply, "evidence"), ops, why, sizeof(why)) != 0)
 		goto fail;
 	cas = json_object_object_get(reply, "ca_certs");
 	for (i = 0; i < json_object_array_length(cas); i++)
@@ -754,15 +883,17 @@ do_record(struct station *s, struct bay *b, struct json_object *evidence)
 		goto fail;
 	rc = store_run(s->st, "INSERT INTO issuances (order_id, item_id, unit_id, job_id, cert_serial,"
 	    " subject, issuer, not_before, not_after, key_alg, key_local, key_always_sensitive,"
-	    " key_never_extractable, token_serial, token_model, token_profile, token_uri, org_uscc,"
-	    " kind, cert, operator, station_id, started_at, issued_at)"
-	    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-	    "iiiittttttiiittttttbtttt",
+	    " key_never_extractable, key_usage, token_serial, token_model, token_profile, token_uri,"
+	    " org_uscc, kind, cert, operator, station_id, started_at, issued_at)"
+	    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	    "iiiittttttiiitttttttbtttt",
 	    jint(job, "order_id"), jint(job, "item_id"), jint(job, "unit_id"), b->job_id, serial,
 	    subj_txt, iss_txt, nb, na, jstr(job, "key_alg"),
 	    (int64_t)json_object_get_boolean(json_object_object_get(evidence, "local")),
 	    (int64_t)json_object_get_boolean(json_object_object_get(evidence, "always_sensitive")),
 	    (int64_t)json_object_get_boolean(json_object_object_get(evidence, "never_extractable")),
+	    json_object_to_json_string_ext(json_object_object_get(evidence, "usage"),
+	    JSON_C_TO_STRING_PLAIN),
 	    b->token_serial, token_text(b, "model"), b->profile->name, uri,
 	    jstr(job, "account_uscc"), jstr(job, "kind"), cert_der, cert_len, jstr(job, "operator"),
 	    s->cfg.station_id, jstr(job, "started_at"), now);
@@ -852,8 +983,12 @@ job_step_run(struct station *s, struct bay *b, enum step st)
 		break;
 	case STEP_GENERATE_KEY: {
 		uint8_t id[20];
+		unsigned ops;
 		char *hex;
 
+		/* the profile decides what the key may do, not the worker */
+		if ((rc = job_key_ops(s, job, &ops)) != 0)
+			break;
 		if (RAND_bytes(id, sizeof(id)) != 1 || (hex = hex_encode(id, sizeof(id))) == NULL) {
 			rc = UKEY_ERR_CRYPTO;
 			break;
@@ -868,6 +1003,7 @@ job_step_run(struct station *s, struct bay *b, enum step st)
 		json_object_object_add(req, "alg", json_object_new_string(jstr(job, "key_alg")));
 		json_object_object_add(req, "id", json_object_new_string(hex));
 		json_object_object_add(req, "label", json_object_new_string(jstr(job, "label")));
+		json_object_object_add(req, "usage", usage_request(ops));
 		free(hex);
 		cb = on_generate_key;
 		break;
@@ -889,11 +1025,17 @@ job_step_run(struct station *s, struct bay *b, enum step st)
 		json_object_object_add(req, "ca_label", json_object_new_string(s->cfg.ca_name));
 		cb = on_write_cert;
 		break;
-	case STEP_READ_BACK:
+	case STEP_READ_BACK: {
+		unsigned ops;
+
+		if ((rc = job_key_ops(s, job, &ops)) != 0)
+			break;
 		add_pin(req, "user_pin", &b->user_pin);
 		json_object_object_add(req, "id", json_object_new_string(jstr(job, "key_id")));
+		json_object_object_add(req, "usage", usage_request(ops));
 		cb = on_read_back;
 		break;
+	}
 	default:
 		rc = UKEY_ERR_STATE;
 	}

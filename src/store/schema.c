@@ -247,6 +247,12 @@ static const char migration_7[] =
     " closed_by TEXT, closed_at TEXT, close_reason TEXT);"
     "CREATE INDEX dual_requests_state ON dual_requests(state, expires_at);";
 
+/* The issuance record keeps what the token's key pair may do, as read back
+ * from it (the usage attributes of both halves, JSON), beside the
+ * key-protection evidence. Rows from before stay NULL: not recorded. */
+static const char migration_8[] =
+    "ALTER TABLE issuances ADD COLUMN key_usage TEXT;";
+
 static const struct migration migrations[] = {
 	{ 1, "initial schema: orders, units, tokens, jobs, issuances, audit", migration_1 },
 	{ 2, "jobs can be suspended while their token is away", migration_2 },
@@ -256,9 +262,9 @@ static const struct migration migrations[] = {
 	{ 5, "order documents: ID numbers masked in doc, the whole document sealed", migration_5 },
 	{ 6, "units: failure count and kind, hold reason, place in the queue after a failure",
 	    migration_6 },
-
 	{ 7, "dual control: SO-level commands held for a second user's confirmation",
 	    migration_7 },
+	{ 8, "issuances: the key pair's usage attributes as read back", migration_8 },
 };
 
 const struct migration *

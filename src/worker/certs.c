@@ -242,17 +242,19 @@ op_read_back(struct p11 *p, struct json_object *req, struct json_object *rep)
 		{ CKA_CLASS, &cls, sizeof(cls) },
 		{ CKA_CERTIFICATE_CATEGORY, &cat, sizeof(cat) },
 	};
-	CK_OBJECT_HANDLE h, objs[MAX_CERTS];
-	struct json_object *cas = NULL, *ev = NULL;
+	CK_OBJECT_HANDLE h, pubh = CK_INVALID_HANDLE, objs[MAX_CERTS];
+	struct json_object *cas = NULL, *ev = NULL, *usage = NULL;
 	uint8_t *id = NULL, *der = NULL, *spki = NULL;
 	size_t idlen = 0, derlen = 0, spkilen = 0, n = 0, i;
-	const char *bad = NULL;
+	const char *bad = NULL, *usage_bad = NULL;
 	EVP_PKEY *pub = NULL;
 	X509 *cert = NULL;
-	int rc, logged_in = 0, have_priv = 0;
+	unsigned ops = 0;
+	int rc, logged_in = 0, have_priv = 0, have_usage = 0;
 
 	if ((rc = req_pin(p, req, "user_pin", 1, &pin)) != 0 ||
-	    (rc = req_hex(p, req, "id", 1, P11_MAX_ID, &id, &idlen)) != 0)
+	    (rc = req_hex(p, req, "id", 1, P11_MAX_ID, &id, &idlen)) != 0 ||
+	    (rc = req_usage(p, req, "usage", 0, &ops, &have_usage)) != 0)
 		goto out;
 	if ((rc = p11_session_open(p, 0, CKU_USER, &pin, &s)) != 0)
 		goto out;
@@ -301,6 +303,7 @@ op_read_back(struct p11 *p, struct json_object *req, struct json_object *rep)
 		goto out;
 	/* the public key */
 	if ((rc = p11_find_by_id(p, s, CKO_PUBLIC_KEY, id, idlen, &h)) == 0) {
+		pubh = h;
 		if ((rc = pubkey_from_object(p, s, h, &pub)) != 0 ||
 		    (rc = pubkey_spki(pub, &spki, &spkilen)) != 0)
 			goto out;
@@ -325,7 +328,12 @@ op_read_back(struct p11 *p, struct json_object *req, struct json_object *rep)
 	/* the private key and its evidence */
 	if ((rc = p11_find_by_id(p, s, CKO_PRIVATE_KEY, id, idlen, &h)) == 0) {
 		have_priv = 1;
-		if ((rc = evidence_read(p, s, h, &ev, &bad)) != 0)
+		if ((rc = evidence_read(p, s, h, &ev, &bad)) != 0 ||
+		    (rc = usage_read(p, s, h, pubh, ops, &usage, &usage_bad)) != 0)
+			goto out;
+		rc = rep_take(ev, "usage", usage);
+		usage = NULL;
+		if (rc != 0)
 			goto out;
 	} else if (rc != UKEY_ERR_NOTFOUND) {
 		goto out;
@@ -334,13 +342,16 @@ op_read_back(struct p11 *p, struct json_object *req, struct json_object *rep)
 		goto out;
 	rc = rep_take(rep, "evidence", ev);
 	ev = NULL;
-	if (rc != 0 || (rc = rep_bool(rep, "evidence_ok", have_priv && bad == NULL)) != 0)
+	/* the usage is judged only against what the request allows */
+	if (rc != 0 || (rc = rep_bool(rep, "evidence_ok", have_priv && bad == NULL &&
+	    (!have_usage || usage_bad == NULL))) != 0)
 		goto out;
 	rc = 0;
  out:
 	p11_session_close(p, s, logged_in);
 	json_object_put(cas);
 	json_object_put(ev);
+	json_object_put(usage);
 	X509_free(cert);
 	EVP_PKEY_free(pub);
 	OPENSSL_free(spki);

@@ -1,6 +1,7 @@
 /* Generating the key pair on the token (generate_key) and proving that the
- * private half was made there and can never leave: the evidence attributes
- * are read back and a key that fails them is destroyed at once. */
+ * private half was made there, can never leave and can do only what the
+ * certificate allows: the evidence and usage attributes are read back and a
+ * key that fails them is destroyed at once. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,20 +56,23 @@ op_generate_key(struct p11 *p, struct json_object *req, struct json_object *rep)
 	CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
 	CK_OBJECT_HANDLE pubh = CK_INVALID_HANDLE, privh = CK_INVALID_HANDLE, old;
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_BBOOL sign, decrypt, unwrap, derive;
 	CK_ULONG bits = 2048;
 	CK_MECHANISM mech = { 0, NULL, 0 };
-	struct json_object *ev = NULL;
+	struct json_object *ev = NULL, *usage = NULL;
 	const char *alg, *label, *bad = NULL;
 	uint8_t *id = NULL, *spki = NULL, *discard = NULL;
 	size_t idlen = 0, spkilen = 0, discardlen = 0;
 	EVP_PKEY *key = NULL;
-	int rc, rsa, logged_in = 0;
+	unsigned ops = 0;
+	int rc, rsa, logged_in = 0, have_usage;
 	CK_RV rv;
 
 	if ((rc = req_pin(p, req, "user_pin", 1, &pin)) != 0 ||
 	    (rc = req_string(p, req, "alg", 1, 32, &alg)) != 0 ||
 	    (rc = req_hex(p, req, "id", 1, P11_MAX_ID, &id, &idlen)) != 0 ||
 	    (rc = req_string(p, req, "label", 1, P11_MAX_LABEL, &label)) != 0 ||
+	    (rc = req_usage(p, req, "usage", 1, &ops, &have_usage)) != 0 ||
 	    (json_object_object_get(req, "discard_id") != NULL &&
 	    (rc = req_hex(p, req, "discard_id", 1, P11_MAX_ID, &discard, &discardlen)) != 0))
 		goto out;
@@ -82,6 +86,27 @@ op_generate_key(struct p11 *p, struct json_object *req, struct json_object *rep)
 		rc = p11_error(p, UKEY_ERR_INVAL, "alg: '%s' is not rsa2048 or ec-p256", alg);
 		goto out;
 	}
+	/* the daemon decides what the key may do; these are the limits no
+	 * profile can lift: the token signs its own certificate request, an EC
+	 * key never enciphers, an RSA key has no key agreement */
+	if (!(ops & KEY_OP_SIGN)) {
+		rc = p11_error(p, UKEY_ERR_INVAL, "usage: must include sign (the key signs its "
+		    "certificate request)");
+		goto out;
+	}
+	if (!rsa && (ops & (KEY_OP_DECRYPT | KEY_OP_UNWRAP))) {
+		rc = p11_error(p, UKEY_ERR_INVAL, "usage: %s is not allowed for an ec-p256 key",
+		    ops & KEY_OP_DECRYPT ? "decrypt" : "unwrap");
+		goto out;
+	}
+	if (rsa && (ops & KEY_OP_DERIVE)) {
+		rc = p11_error(p, UKEY_ERR_INVAL, "usage: derive is not allowed for an rsa2048 key");
+		goto out;
+	}
+	sign = (ops & KEY_OP_SIGN) ? CK_TRUE : CK_FALSE;
+	decrypt = (ops & KEY_OP_DECRYPT) ? CK_TRUE : CK_FALSE;
+	unwrap = (ops & KEY_OP_UNWRAP) ? CK_TRUE : CK_FALSE;
+	derive = (ops & KEY_OP_DERIVE) ? CK_TRUE : CK_FALSE;
 	if ((rc = p11_session_open(p, 1, CKU_USER, &pin, &s)) != 0)
 		goto out;
 	logged_in = 1;
@@ -96,10 +121,16 @@ op_generate_key(struct p11 *p, struct json_object *req, struct json_object *rep)
 		goto out;
 	}
 	{
+		/* Every usage attribute is set, allowed or not: left out, it takes
+		 * the module's default, which for SoftHSM2 and many tokens lets
+		 * any private key decrypt and unwrap. */
 		CK_ATTRIBUTE pub_rsa[] = {
 			{ CKA_TOKEN, &yes, sizeof(yes) },
 			{ CKA_PRIVATE, &no, sizeof(no) },
-			{ CKA_VERIFY, &yes, sizeof(yes) },
+			{ CKA_VERIFY, &sign, sizeof(sign) },
+			{ CKA_ENCRYPT, &decrypt, sizeof(decrypt) },
+			{ CKA_WRAP, &unwrap, sizeof(unwrap) },
+			{ CKA_DERIVE, &no, sizeof(no) },
 			{ CKA_ID, id, (CK_ULONG)idlen },
 			{ CKA_LABEL, (void *)label, (CK_ULONG)strlen(label) },
 			{ CKA_MODULUS_BITS, &bits, sizeof(bits) },
@@ -108,23 +139,27 @@ op_generate_key(struct p11 *p, struct json_object *req, struct json_object *rep)
 		CK_ATTRIBUTE pub_ec[] = {
 			{ CKA_TOKEN, &yes, sizeof(yes) },
 			{ CKA_PRIVATE, &no, sizeof(no) },
-			{ CKA_VERIFY, &yes, sizeof(yes) },
+			{ CKA_VERIFY, &sign, sizeof(sign) },
+			{ CKA_ENCRYPT, &no, sizeof(no) },
+			{ CKA_WRAP, &no, sizeof(no) },
+			{ CKA_DERIVE, &no, sizeof(no) },
 			{ CKA_ID, id, (CK_ULONG)idlen },
 			{ CKA_LABEL, (void *)label, (CK_ULONG)strlen(label) },
 			{ CKA_EC_PARAMS, (void *)oid_p256, sizeof(oid_p256) },
 		};
-		/* CKA_DECRYPT goes last so that the EC template can leave it out */
 		CK_ATTRIBUTE priv[] = {
 			{ CKA_TOKEN, &yes, sizeof(yes) },
 			{ CKA_PRIVATE, &yes, sizeof(yes) },
 			{ CKA_SENSITIVE, &yes, sizeof(yes) },
 			{ CKA_EXTRACTABLE, &no, sizeof(no) },
-			{ CKA_SIGN, &yes, sizeof(yes) },
+			{ CKA_SIGN, &sign, sizeof(sign) },
+			{ CKA_DECRYPT, &decrypt, sizeof(decrypt) },
+			{ CKA_UNWRAP, &unwrap, sizeof(unwrap) },
+			{ CKA_DERIVE, &derive, sizeof(derive) },
 			{ CKA_ID, id, (CK_ULONG)idlen },
 			{ CKA_LABEL, (void *)label, (CK_ULONG)strlen(label) },
-			{ CKA_DECRYPT, &yes, sizeof(yes) },
 		};
-		CK_ULONG npriv = sizeof(priv) / sizeof(priv[0]) - (rsa ? 0 : 1);
+		CK_ULONG npriv = sizeof(priv) / sizeof(priv[0]);
 
 		log_info("generating %s key pair", alg);
 		rv = rsa ? p->f->C_GenerateKeyPair(s, &mech, pub_rsa,
@@ -144,6 +179,19 @@ op_generate_key(struct p11 *p, struct json_object *req, struct json_object *rep)
 		    "the new private key fails the key-protection check on %s", bad);
 		goto out;
 	}
+	/* a module that ignores the template must not hand out a key that can
+	 * do more than the certificate says */
+	if ((rc = usage_read(p, s, privh, pubh, ops, &usage, &bad)) != 0)
+		goto out;
+	rc = rep_take(ev, "usage", usage);
+	usage = NULL;
+	if (rc != 0)
+		goto out;
+	if (bad != NULL) {
+		rc = p11_error(p, UKEY_ERR_VERIFY,
+		    "the new key pair fails the usage check on %s: not what the profile allows", bad);
+		goto out;
+	}
 	if ((rc = pubkey_from_object(p, s, pubh, &key)) != 0 ||
 	    (rc = pubkey_spki(key, &spki, &spkilen)) != 0)
 		goto out;
@@ -151,7 +199,7 @@ op_generate_key(struct p11 *p, struct json_object *req, struct json_object *rep)
 	ev = NULL;
 	if (rc != 0 || (rc = rep_hex(rep, "public_key", spki, spkilen)) != 0)
 		goto out;
-	log_info("%s key pair generated, evidence checked", alg);
+	log_info("%s key pair generated, evidence and usage checked", alg);
 	pubh = privh = CK_INVALID_HANDLE;	/* keep them */
 	rc = 0;
  out:
@@ -160,6 +208,7 @@ op_generate_key(struct p11 *p, struct json_object *req, struct json_object *rep)
 	destroy_quietly(p, s, pubh, "public key");
 	p11_session_close(p, s, logged_in);
 	json_object_put(ev);
+	json_object_put(usage);
 	EVP_PKEY_free(key);
 	OPENSSL_free(spki);
 	free(id);

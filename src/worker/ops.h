@@ -47,6 +47,21 @@ int req_pin(struct p11 *p, struct json_object *req, const char *key, int require
 int req_hex(struct p11 *p, struct json_object *req, const char *key, int required, size_t max,
     uint8_t **out, size_t *len);
 
+/* What a key pair may be used for, as the daemon allows it from the
+ * certificate profile's key usage (request field "usage"): each bit names a
+ * private-key operation and its public-key counterpart. */
+#define KEY_OP_SIGN 0x1u	/* CKA_SIGN; public CKA_VERIFY */
+#define KEY_OP_DECRYPT 0x2u	/* CKA_DECRYPT; public CKA_ENCRYPT */
+#define KEY_OP_UNWRAP 0x4u	/* CKA_UNWRAP; public CKA_WRAP */
+#define KEY_OP_DERIVE 0x8u	/* CKA_DERIVE (ECDH); never on the public key */
+
+/* Reads array field key of private-key operations ("sign", "decrypt",
+ * "unwrap", "derive") into *ops. Missing (when required) or not an array of
+ * strings: UKEY_ERR_PROTO; an unknown or repeated name: UKEY_ERR_INVAL.
+ * *present says whether the field was there. */
+int req_usage(struct p11 *p, struct json_object *req, const char *key, int required,
+    unsigned *ops, int *present);
+
 /* Wipes every string member whose name ends in "pin", whatever the op did. */
 void req_wipe_pins(struct json_object *req);
 
@@ -91,5 +106,15 @@ int pubkey_spki(const EVP_PKEY *key, uint8_t **der, size_t *len);
  * never leave it), or is NULL when all hold. */
 int evidence_read(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
     struct json_object **out, const char **bad);
+
+/* Reads the usage attributes of the pair: CKA_SIGN, CKA_DECRYPT, CKA_UNWRAP,
+ * CKA_DERIVE of priv and CKA_VERIFY, CKA_ENCRYPT, CKA_WRAP, CKA_DERIVE of pub
+ * (pub may be CK_INVALID_HANDLE: not read). *out gets a new object
+ * {"private":["sign",...],"public":["verify",...]} listing the attributes
+ * that are true, plus "unreadable":["CKA_...",...] when some could not be
+ * read. *bad names the first attribute that differs from what ops allows
+ * (unreadable counts as differing), or is NULL. */
+int usage_read(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv, CK_OBJECT_HANDLE pub,
+    unsigned ops, struct json_object **out, const char **bad);
 
 #endif

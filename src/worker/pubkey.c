@@ -238,3 +238,89 @@ evidence_read(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
 	json_object_put(o);
 	return rc;
 }
+
+/* Appends name to the array under key in o, making the array on first use. */
+static int
+list_add(struct json_object *o, const char *key, const char *name)
+{
+	struct json_object *arr = NULL, *v;
+
+	if (!json_object_object_get_ex(o, key, &arr)) {
+		if ((arr = json_object_new_array()) == NULL ||
+		    json_object_object_add(o, key, arr) != 0) {
+			json_object_put(arr);
+			return UKEY_ERR_NOMEM;
+		}
+	}
+	if ((v = json_object_new_string(name)) == NULL)
+		return UKEY_ERR_NOMEM;
+	if (json_object_array_add(arr, v) != 0) {
+		json_object_put(v);
+		return UKEY_ERR_NOMEM;
+	}
+	return 0;
+}
+
+int
+usage_read(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv, CK_OBJECT_HANDLE pub,
+    unsigned ops, struct json_object **out, const char **bad)
+{
+	/* pub: 0 for the private key, 1 for the public one; op: the KEY_OP_*
+	 * bit that allows it (0: never allowed) */
+	static const struct {
+		int pub;
+		CK_ATTRIBUTE_TYPE type;
+		const char *name, *key;
+		unsigned op;
+	} attrs[] = {
+		{ 0, CKA_SIGN, "CKA_SIGN", "sign", KEY_OP_SIGN },
+		{ 0, CKA_DECRYPT, "CKA_DECRYPT", "decrypt", KEY_OP_DECRYPT },
+		{ 0, CKA_UNWRAP, "CKA_UNWRAP", "unwrap", KEY_OP_UNWRAP },
+		{ 0, CKA_DERIVE, "CKA_DERIVE", "derive", KEY_OP_DERIVE },
+		{ 1, CKA_VERIFY, "CKA_VERIFY (public key)", "verify", KEY_OP_SIGN },
+		{ 1, CKA_ENCRYPT, "CKA_ENCRYPT (public key)", "encrypt", KEY_OP_DECRYPT },
+		{ 1, CKA_WRAP, "CKA_WRAP (public key)", "wrap", KEY_OP_UNWRAP },
+		{ 1, CKA_DERIVE, "CKA_DERIVE (public key)", "derive", 0 },
+	};
+	struct json_object *o = NULL, *arr;
+	size_t i;
+	int rc, v;
+
+	*out = NULL;
+	*bad = NULL;
+	if ((o = json_object_new_object()) == NULL)
+		return UKEY_ERR_NOMEM;
+	/* both lists are there even when empty: "nothing allowed" is an
+	 * answer; "public" is null when there is no public key to read */
+	if ((arr = json_object_new_array()) == NULL ||
+	    (rc = rep_take(o, "private", arr)) != 0 ||
+	    (pub != CK_INVALID_HANDLE && (arr = json_object_new_array()) == NULL) ||
+	    (rc = rep_take(o, "public", pub != CK_INVALID_HANDLE ? arr : NULL)) != 0) {
+		rc = UKEY_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
+		if (attrs[i].pub && pub == CK_INVALID_HANDLE)
+			continue;
+		rc = p11_get_bool(p, s, attrs[i].pub ? pub : priv, attrs[i].type, &v);
+		if (rc == UKEY_ERR_NOTFOUND) {
+			if (*bad == NULL)
+				*bad = attrs[i].name;
+			if ((rc = list_add(o, "unreadable", attrs[i].name)) != 0)
+				goto out;
+			continue;
+		}
+		if (rc != 0)
+			goto out;
+		if (v != ((ops & attrs[i].op) != 0) && *bad == NULL)
+			*bad = attrs[i].name;
+		if (v && (rc = list_add(o, attrs[i].pub ? "public" : "private", attrs[i].key)) != 0)
+			goto out;
+	}
+	*out = o;
+	o = NULL;
+	rc = 0;
+ out:
+	json_object_put(o);
+	return rc;
+}

@@ -70,6 +70,52 @@ req_hex(struct p11 *p, struct json_object *req, const char *key, int required, s
 	return 0;
 }
 
+int
+req_usage(struct p11 *p, struct json_object *req, const char *key, int required, unsigned *ops,
+    int *present)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} names[] = {
+		{ "sign", KEY_OP_SIGN },
+		{ "decrypt", KEY_OP_DECRYPT },
+		{ "unwrap", KEY_OP_UNWRAP },
+		{ "derive", KEY_OP_DERIVE },
+	};
+	struct json_object *v = NULL, *e;
+	size_t i, j, n;
+	const char *s;
+
+	*ops = 0;
+	*present = 0;
+	if (!json_object_object_get_ex(req, key, &v) || json_object_is_type(v, json_type_null)) {
+		if (required)
+			return p11_error(p, UKEY_ERR_PROTO, "%s: required field is missing", key);
+		return 0;
+	}
+	if (!json_object_is_type(v, json_type_array))
+		return p11_error(p, UKEY_ERR_PROTO, "%s: must be an array of strings", key);
+	*present = 1;
+	n = json_object_array_length(v);
+	for (i = 0; i < n; i++) {
+		e = json_object_array_get_idx(v, i);
+		if (!json_object_is_type(e, json_type_string))
+			return p11_error(p, UKEY_ERR_PROTO, "%s[%zu]: must be a string", key, i);
+		s = json_object_get_string(e);
+		for (j = 0; j < sizeof(names) / sizeof(names[0]); j++)
+			if (strcmp(s, names[j].name) == 0)
+				break;
+		if (j == sizeof(names) / sizeof(names[0]))
+			return p11_error(p, UKEY_ERR_INVAL, "%s[%zu]: '%.32s' is not sign, decrypt, "
+			    "unwrap or derive", key, i, s);
+		if (*ops & names[j].bit)
+			return p11_error(p, UKEY_ERR_INVAL, "%s[%zu]: '%s' given twice", key, i, s);
+		*ops |= names[j].bit;
+	}
+	return 0;
+}
+
 void
 req_wipe_pins(struct json_object *req)
 {

@@ -110,7 +110,7 @@
 	    CK_OBJECT_HANDLE_PTR e), (a, b, c, d, e), G) \
 	X(C_GenerateKeyPair, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_ATTRIBUTE_PTR c, \
 	    CK_ULONG d, CK_ATTRIBUTE_PTR e, CK_ULONG f, CK_OBJECT_HANDLE_PTR g, \
-	    CK_OBJECT_HANDLE_PTR h), (a, b, c, d, e, f, g, h), G) \
+	    CK_OBJECT_HANDLE_PTR h), (a, b, c, d, e, f, g, h), H) \
 	X(C_WrapKey, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c, \
 	    CK_OBJECT_HANDLE d, CK_BYTE_PTR e, CK_ULONG_PTR f), (a, b, c, d, e, f), G) \
 	X(C_UnwrapKey, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c, \
@@ -130,7 +130,7 @@ enum fault_func { FAULT_FUNCS(X_ENUM) F_N };
 #define X_NAME(name, params, args, kind) #name,
 static const char *const func_names[F_N] = { FAULT_FUNCS(X_NAME) };
 
-enum action { A_NONE, A_CRASH, A_HANG, A_DELAY, A_RV, A_GARBLE };
+enum action { A_NONE, A_CRASH, A_HANG, A_DELAY, A_RV, A_GARBLE, A_STRIP_USAGE };
 
 struct rule {
 	enum action action;
@@ -220,6 +220,8 @@ parse_action(const char *act, const char *arg, struct rule *r)
 		r->action = A_HANG;
 	else if (strcmp(act, "garble") == 0)
 		r->action = A_GARBLE;
+	else if (strcmp(act, "strip-usage") == 0)
+		r->action = A_STRIP_USAGE;
 	else if (strcmp(act, "delay") == 0 && arg != NULL) {
 		r->action = A_DELAY;
 		errno = 0;
@@ -267,7 +269,7 @@ rules_find(const char *conf, enum fault_func fn, unsigned long n, struct rule *r
 		}
 		if (nw < 3 || nw > 4 || parse_action(w[2], nw == 4 ? w[3] : NULL, &tmp) != 0) {
 			fprintf(stderr, "faultp11: %s:%u: bad rule, expected "
-			    "\"C_Name <n|*> crash|hang|garble|delay <ms>|rv <CKR_NAME>\"\n",
+			    "\"C_Name <n|*> crash|hang|garble|strip-usage|delay <ms>|rv <CKR_NAME>\"\n",
 			    conf, lineno);
 			continue;
 		}
@@ -297,7 +299,7 @@ static void
 log_call(const char *conf, enum fault_func fn, unsigned long n, const struct rule *r)
 {
 	static const char *const act_names[] = { "forward", "crash", "hang", "delay", "rv",
-		"garble" };
+		"garble", "strip-usage" };
 	char path[PATH_MAX], line[160];
 	const char *slash = strrchr(conf, '/');
 	int fd, len;
@@ -326,7 +328,8 @@ log_call(const char *conf, enum fault_func fn, unsigned long n, const struct rul
 }
 
 /* Runs before every forwarded call. Returns 1 when the wrapper must return
- * *rv without forwarding; sets *garble for C_GetAttributeValue. */
+ * *rv without forwarding; sets *garble for C_GetAttributeValue (1: garble)
+ * and C_GenerateKeyPair (2: strip the usage attributes). */
 static int
 fault_enter(enum fault_func fn, CK_RV *rv, int *garble)
 {
@@ -362,6 +365,9 @@ fault_enter(enum fault_func fn, CK_RV *rv, int *garble)
 		return 1;
 	case A_GARBLE:
 		*garble = 1;	/* only C_GetAttributeValue acts on it */
+		return 0;
+	case A_STRIP_USAGE:
+		*garble = 2;	/* only C_GenerateKeyPair acts on it */
 		return 0;
 	}
 	return 0;
@@ -405,7 +411,7 @@ w_C_GetAttributeValue(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR 
 
 	if (fault_enter(F_C_GetAttributeValue, &rv, &garble))
 		return rv;
-	if (!garble || t == NULL || n == 0 || (cap = calloc(n, sizeof(*cap))) == NULL)
+	if (garble != 1 || t == NULL || n == 0 || (cap = calloc(n, sizeof(*cap))) == NULL)
 		return real_list.C_GetAttributeValue(s, o, t, n);
 	for (i = 0; i < n; i++)
 		cap[i] = t[i].ulValueLen;
@@ -419,6 +425,56 @@ w_C_GetAttributeValue(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR 
 		t[i].ulValueLen = cap[i] + 17;
 	}
 	free(cap);
+	return rv;
+}
+
+static int
+is_usage_attr(CK_ATTRIBUTE_TYPE t)
+{
+	return t == CKA_ENCRYPT || t == CKA_DECRYPT || t == CKA_SIGN || t == CKA_VERIFY ||
+	    t == CKA_WRAP || t == CKA_UNWRAP || t == CKA_DERIVE || t == CKA_SIGN_RECOVER ||
+	    t == CKA_VERIFY_RECOVER;
+}
+
+/* Copies the n attributes of t without the usage ones into a new array. */
+static CK_ATTRIBUTE_PTR
+strip_usage(CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_ULONG *kept)
+{
+	CK_ATTRIBUTE_PTR out = calloc(n + 1, sizeof(*out));
+	CK_ULONG i;
+
+	*kept = 0;
+	if (out == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (!is_usage_attr(t[i].type))
+			out[(*kept)++] = t[i];
+	return out;
+}
+
+/* strip-usage: forwards without the usage attributes of either template, as
+ * a module that ignores them would; the real module's defaults apply
+ * (SoftHSM2: a private key that decrypts, signs and unwraps). */
+static CK_RV
+w_C_GenerateKeyPair(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_ATTRIBUTE_PTR pub, CK_ULONG npub,
+    CK_ATTRIBUTE_PTR priv, CK_ULONG npriv, CK_OBJECT_HANDLE_PTR hpub, CK_OBJECT_HANDLE_PTR hpriv)
+{
+	CK_ATTRIBUTE_PTR p2 = NULL, q2 = NULL;
+	CK_ULONG np2 = 0, nq2 = 0;
+	CK_RV rv;
+	int strip;
+
+	if (fault_enter(F_C_GenerateKeyPair, &rv, &strip))
+		return rv;
+	if (strip != 2 || pub == NULL || priv == NULL)
+		return real_list.C_GenerateKeyPair(s, m, pub, npub, priv, npriv, hpub, hpriv);
+	if ((p2 = strip_usage(pub, npub, &np2)) == NULL ||
+	    (q2 = strip_usage(priv, npriv, &nq2)) == NULL)
+		rv = CKR_HOST_MEMORY;
+	else
+		rv = real_list.C_GenerateKeyPair(s, m, p2, np2, q2, nq2, hpub, hpriv);
+	free(p2);
+	free(q2);
 	return rv;
 }
 

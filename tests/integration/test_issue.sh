@@ -4,6 +4,16 @@
 . "$(dirname "$0")/lib.sh"
 
 start_station
+# one more order like the first sample, whose legal representative gives an
+# e-mail address: only that certificate may protect e-mail
+python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+o = d["orders"][0]
+o["portal_ref"] += "-M"
+o["legal_rep"]["email"] = "li.si@Dianchi-Tech.cn"
+json.dump({"orders": [o]}, open(sys.argv[2], "w"), ensure_ascii=False)' "$SRC/examples/orders-sample.json" "$STATE/email.json"
+ctl order import "$STATE/email.json" >/dev/null || fail "import the order with an e-mail address"
 orders_ready
 total=$(db "SELECT count(*) FROM units")
 [ "$total" -ge 5 ] || fail "expected at least 5 units, got $total"
@@ -27,6 +37,11 @@ issued=$(db "SELECT count(*) FROM issuances")
 [ "$(db "SELECT count(DISTINCT key_alg) FROM issuances")" = 2 ] || fail "both key types expected"
 [ "$(db "SELECT count(*) FROM issuances WHERE key_local = 1 AND key_always_sensitive = 1 AND key_never_extractable = 1")" = "$total" ] ||
 	fail "key evidence missing in the issuance record"
+# the usage read back from each key pair is kept with the issuance
+[ "$(db "SELECT count(*) FROM issuances WHERE key_alg = 'ec-p256' AND key_usage = '{\"private\":[\"sign\"],\"public\":[\"verify\"]}'")" = \
+  "$(db "SELECT count(*) FROM issuances WHERE key_alg = 'ec-p256'")" ] || fail "EC key usage not recorded as sign/verify"
+[ "$(db "SELECT count(*) FROM issuances WHERE key_alg = 'rsa2048' AND key_usage = '{\"private\":[\"sign\",\"decrypt\",\"unwrap\"],\"public\":[\"verify\",\"encrypt\",\"wrap\"]}'")" = \
+  "$(db "SELECT count(*) FROM issuances WHERE key_alg = 'rsa2048'")" ] || fail "RSA key usage not recorded"
 [ "$(db "SELECT count(*) FROM orders WHERE state = 'issued'")" = "$(db "SELECT count(*) FROM orders")" ] ||
 	fail "orders not marked issued"
 [ "$(db "SELECT count(*) FROM received_certs WHERE status = 'issued'")" = "$total" ] || fail "received_certs"
@@ -37,6 +52,7 @@ for serial in $(db "SELECT cert_serial FROM issuances"); do
 	echo "$json" | grepq "\"serial\":\"$serial\"" || fail "audit serials misses $serial"
 done
 echo "$json" | grepq '"token_uri":"pkcs11:' || fail "token URI missing"
+echo "$json" | grepq '"key_usage":' || fail "key usage missing in audit serials"
 ctl --json audit serials --order 1 | grep -c '"serial"' | grepq -x "$(db "SELECT count(*) FROM issuances WHERE order_id = 1")" ||
 	fail "audit serials --order filter"
 ctl audit verify >/dev/null || fail "audit log does not verify"
@@ -51,6 +67,17 @@ while read -r token_no pin; do
 	if echo "$priv" | grep "Access:" | sed 's/never extractable//' | grepq extractable; then
 		fail "token $token_no: the private key is extractable"
 	fi
+	# the key does what its certificate profile allows and nothing more: an
+	# EC signing key (legal-rep) signs only; the RSA organisation key has
+	# keyEncipherment, so it may also decrypt and unwrap
+	usage=$(sed -n 's/^ *Usage: *//p' <<< "$priv")
+	if grepq "Private Key Object; EC" <<< "$priv"; then
+		[ "$usage" = "sign" ] || fail "token $token_no: EC private key usage is '$usage', not 'sign'"
+		ec_seen=1
+	else
+		[ "$usage" = "decrypt, sign, unwrap" ] ||
+			fail "token $token_no: RSA private key usage is '$usage'"
+	fi
 	id=$(echo "$priv" | sed -n 's/^ *ID: *//p')
 	pkcs11-tool --module "$SOFTHSM_MODULE" --read-object --type cert --id "$id" -o "$STATE/c.der" >/dev/null 2>&1 ||
 		fail "token $token_no: no certificate with the key's ID"
@@ -58,6 +85,18 @@ while read -r token_no pin; do
 		fail "token $token_no: no public key object"
 	openssl x509 -inform DER -in "$STATE/c.der" -out "$STATE/c.pem"
 	openssl verify -CAfile "$STATE/ca/ca.crt" "$STATE/c.pem" >/dev/null || fail "token $token_no: openssl verify"
+	# the extended key usage follows the profile's purpose: client login,
+	# document signing; e-mail protection only with the order's address
+	text=$(openssl x509 -in "$STATE/c.pem" -noout -text)
+	grepq "TLS Web Client Authentication" <<< "$text" || fail "token $token_no: no clientAuth"
+	grepq "1.3.6.1.5.5.7.3.36" <<< "$text" || fail "token $token_no: no documentSigning"
+	if grepq "E-mail Protection" <<< "$text"; then
+		grepq "email:li.si@dianchi-tech.cn" <<< "$text" ||
+			fail "token $token_no: emailProtection without the order's e-mail address"
+		email_certs=$((${email_certs:-0} + 1))
+	else
+		if grepq "email:" <<< "$text"; then fail "token $token_no: an e-mail name without emailProtection"; fi
+	fi
 	openssl x509 -in "$STATE/c.pem" -noout -pubkey | openssl pkey -pubin -outform DER -out "$STATE/cp.der"
 	openssl pkey -pubin -inform DER -in "$STATE/p.der" -outform DER -out "$STATE/tp.der"
 	cmp -s "$STATE/cp.der" "$STATE/tp.der" || fail "token $token_no: certificate does not match the token's key"
@@ -71,6 +110,9 @@ while read -r token_no pin; do
 		fail "token $token_no: CA certificate missing"
 	unset SOFTHSM2_CONF
 done < "$STATE/pins"
+[ "${ec_seen:-0}" = 1 ] || fail "no EC token was checked"
+# only the legal representative of the order with an address: one certificate
+[ "${email_certs:-0}" = 1 ] || fail "${email_certs:-0} certificates protect e-mail, expected 1"
 
 # token inspect shows the public objects of a token in a bay without a PIN
 ctl sim plug --bay 2 --token 1 --wait >/dev/null 2>&1 || true

@@ -1,7 +1,10 @@
-# Tokens and replies the station must refuse: a token that is not blank, and a
-# CA certificate for another key (refused before the token is written).
+# Tokens and replies the station must refuse: a token that is not blank, a
+# CA certificate for another key (refused before the token is written), and a
+# module that ignores the key's usage attributes.
 . "$(dirname "$0")/lib.sh"
 
+# the fault module's rules (none until the last case writes them)
+export UKEY_FAULTP11_CONF=$STATE/faultp11.conf
 start_station
 orders_ready
 before=$(queued_units)
@@ -69,6 +72,34 @@ expect_exit 1 "bay 2: wiping cannot be allowed: token .* holds issued certificat
 	ctl bay wipe --bay 2
 [ "$(db "SELECT count(*) FROM audit WHERE action = 'bay.wipe_allowed'")" = 1 ] ||
 	fail "bay.wipe_allowed should be audited once (the allowed wipe)"
+ctl sim unplug --bay 3 >/dev/null
+
+# a module that ignores the usage attributes of the key template: SoftHSM2's
+# defaults (the private key decrypts, signs and unwraps) happen to be what
+# the RSA organisation profile allows (keyEncipherment), so such a unit may
+# still issue; an EC signing key made that way fails its job
+echo "C_GenerateKeyPair * strip-usage" > "$UKEY_FAULTP11_CONF"
+refused=0
+for try in 1 2 3; do
+	issued=$(db "SELECT count(*) FROM issuances")
+	if ctl sim plug --bay 4 --profile softhsm2-fault --wait >/dev/null 2>&1; then
+		[ "$(db "SELECT key_alg FROM issuances ORDER BY id DESC LIMIT 1")" = rsa2048 ] ||
+			fail "try $try: a key made without its usage attributes was issued"
+		ctl sim unplug --bay 4 >/dev/null
+		continue
+	fi
+	[ "$(bay_field 4 state)" = refused ] || fail "usage: bay 4 is $(bay_field 4 state): $(bay_field 4 reason)"
+	bay_field 4 reason | grepq "usage check on CKA_DECRYPT" || fail "usage: reason: $(bay_field 4 reason)"
+	[ "$(db "SELECT count(*) FROM issuances")" = "$issued" ] || fail "usage: an issuance was recorded"
+	db "SELECT error FROM jobs ORDER BY id DESC LIMIT 1" | grepq "usage check" ||
+		fail "usage: the job's error does not say why"
+	ctl sim unplug --bay 4 >/dev/null
+	echo "ok: a key with the module's default usage failed its job (try $try)"
+	refused=1
+	break
+done
+[ "$refused" = 1 ] || fail "no job failed for a key with the module's default usage"
+rm -f "$UKEY_FAULTP11_CONF"
 ctl audit verify >/dev/null || fail "audit verify"
 stop_station
-echo "PASS: non-blank token and wrong-key certificate refused; wiped token re-used"
+echo "PASS: non-blank token, wrong-key certificate and a key beyond its usage refused; wiped token re-used"

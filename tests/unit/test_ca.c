@@ -124,6 +124,42 @@ teardown(void **state)
 	return 0;
 }
 
+/* Does cert's extended key usage list the dotted oid? */
+static int
+has_eku(const X509 *cert, const char *oid)
+{
+	EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(cert, NID_ext_key_usage, NULL, NULL);
+	char buf[64];
+	int i, found = 0;
+
+	for (i = 0; eku != NULL && i < sk_ASN1_OBJECT_num(eku); i++) {
+		OBJ_obj2txt(buf, sizeof(buf), sk_ASN1_OBJECT_value(eku, i), 1);
+		if (strcmp(buf, oid) == 0)
+			found = 1;
+	}
+	EXTENDED_KEY_USAGE_free(eku);
+	return found;
+}
+
+/* The rfc822Name of cert's subjectAltName, malloc'd, or NULL. */
+static char *
+san_email(const X509 *cert)
+{
+	GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	char *out = NULL;
+	int i;
+
+	for (i = 0; names != NULL && i < sk_GENERAL_NAME_num(names); i++) {
+		GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
+
+		if (gn->type == GEN_EMAIL && out == NULL)
+			out = strndup((const char *)ASN1_STRING_get0_data(gn->d.rfc822Name),
+			    (size_t)ASN1_STRING_length(gn->d.rfc822Name));
+	}
+	GENERAL_NAMES_free(names);
+	return out;
+}
+
 static struct ca_request
 org_request(struct fixture *f, const char *key, int years)
 {
@@ -258,7 +294,12 @@ test_issue_organisation(void **state)
 	assert_true(idx >= 0);
 	assert_int_equal(X509_EXTENSION_get_critical(X509_get_ext(cert, idx)), 1);
 	assert_int_equal(X509_get_key_usage(cert), certprof_key_usage(f->org));
-	assert_int_equal(X509_get_extended_key_usage(cert), XKU_SSL_CLIENT | XKU_SMIME);
+	/* the organisation's purposes: login (clientAuth), document signing and
+	 * e-seal (documentSigning); no e-mail protection, no e-mail name */
+	assert_int_equal(X509_get_extended_key_usage(cert), XKU_SSL_CLIENT);
+	assert_true(has_eku(cert, "1.3.6.1.5.5.7.3.36"));
+	assert_false(has_eku(cert, "1.3.6.1.5.5.7.3.4"));
+	assert_true(X509_get_ext_by_NID(cert, NID_subject_alt_name, -1) < 0);
 	assert_non_null(X509_get0_subject_key_id(cert));
 	assert_non_null(X509_get0_authority_key_id(cert));
 	assert_int_equal(ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(cert),
@@ -296,6 +337,57 @@ test_issue_person_no_gm(void **state)
 	assert_true(X509_get_ext_by_OBJ(cert, gm, -1) < 0);
 	ASN1_OBJECT_free(gm);
 	X509_free(cert);
+}
+
+/* A person's certificate: without an e-mail address in the order, no
+ * emailProtection and no e-mail name; with one, both. */
+static void
+test_person_email(void **state)
+{
+	struct fixture *f = *state;
+	struct ca_request r = person_request(f, "order-3/item-1", 1);
+	X509 *cert = NULL;
+	char why[256] = "", *email;
+
+	assert_int_equal(ca_issue(f->ca, &r, &cert), 0);
+	assert_int_equal(X509_get_extended_key_usage(cert), XKU_SSL_CLIENT);
+	assert_true(has_eku(cert, "1.3.6.1.5.5.7.3.36"));
+	assert_false(has_eku(cert, "1.3.6.1.5.5.7.3.4"));
+	assert_null(san_email(cert));
+	X509_free(cert);
+	cert = NULL;
+
+	r = person_request(f, "order-3/item-2", 1);
+	r.email = "wang.wu@dianchi-tech.cn";
+	assert_int_equal(ca_issue(f->ca, &r, &cert), 0);
+	assert_int_equal(X509_get_extended_key_usage(cert), XKU_SSL_CLIENT | XKU_SMIME);
+	assert_true(has_eku(cert, "1.3.6.1.5.5.7.3.36"));
+	assert_non_null(email = san_email(cert));
+	assert_string_equal(email, "wang.wu@dianchi-tech.cn");
+	free(email);
+	if (certcheck_issued(cert, ca_cert(f->ca), f->ec, f->person_subject, 1, time(NULL), why,
+			     sizeof(why)) != 0)
+		fail_msg("certcheck: %s", why);
+	X509_free(cert);
+	cert = NULL;
+
+	/* a profile without the email purpose ignores the address */
+	r = org_request(f, "order-3/item-3", 1);
+	r.email = "office@dianchi-tech.cn";
+	assert_int_equal(ca_issue(f->ca, &r, &cert), 0);
+	assert_false(has_eku(cert, "1.3.6.1.5.5.7.3.4"));
+	assert_null(san_email(cert));
+	X509_free(cert);
+	cert = NULL;
+
+	/* an address that is not a plain mailbox never reaches the certificate */
+	r = person_request(f, "order-3/item-4", 1);
+	r.email = "wang.wu@dianchi-tech.cn,DNS:evil.example";
+	assert_int_equal(ca_issue(f->ca, &r, &cert), UKEY_ERR_INVAL);
+	assert_null(cert);
+	r.email = "wang.wu@Dianchi-Tech.cn";	/* not in the stored (normalized) form */
+	assert_int_equal(ca_issue(f->ca, &r, &cert), UKEY_ERR_INVAL);
+	assert_null(cert);
 }
 
 static void
@@ -558,6 +650,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bad_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_issue_organisation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_issue_person_no_gm, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_person_email, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idempotent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forged_csr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),

@@ -240,6 +240,34 @@ short_validity(X509 *c)
 	assert_non_null(X509_time_adj_ex(X509_getm_notAfter(c), 0, 0, &t));
 }
 
+/* Replaces the extended key usage by clientAuth and emailProtection. */
+static void
+email_eku(X509 *c)
+{
+	X509_EXTENSION *ext;
+	int idx = X509_get_ext_by_NID(c, NID_ext_key_usage, -1);
+
+	if (idx >= 0)
+		X509_EXTENSION_free(X509_delete_ext(c, idx));
+	assert_non_null(ext = X509V3_EXT_conf_nid(NULL, NULL, NID_ext_key_usage,
+	    "clientAuth,emailProtection"));
+	assert_int_equal(X509_add_ext(c, ext, -1), 1);
+	X509_EXTENSION_free(ext);
+}
+
+/* emailProtection, and an e-mail name for it. */
+static void
+email_eku_and_san(X509 *c)
+{
+	X509_EXTENSION *ext;
+
+	email_eku(c);
+	assert_non_null(ext = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name,
+	    "email:li.si@example.cn"));
+	assert_int_equal(X509_add_ext(c, ext, -1), 1);
+	X509_EXTENSION_free(ext);
+}
+
 static void
 test_forged_fields(void **state)
 {
@@ -274,6 +302,18 @@ test_forged_fields(void **state)
 	assert_int_equal(check(f, c, ca_cert(f->ca), f->key, f->subject, 1, why, sizeof(why)),
 			 UKEY_ERR_VERIFY);
 	assert_non_null(strstr(why, "expected 1 calendar year "));
+	X509_free(c);
+
+	/* e-mail protection without an e-mail address is refused; with one,
+	 * accepted */
+	c = forge(f, email_eku);
+	assert_int_equal(check(f, c, ca_cert(f->ca), f->key, f->subject, 1, why, sizeof(why)),
+			 UKEY_ERR_VERIFY);
+	assert_string_equal(why, "certificate claims emailProtection but names no e-mail address "
+			    "(rfc822Name)");
+	X509_free(c);
+	c = forge(f, email_eku_and_san);
+	assert_int_equal(check(f, c, ca_cert(f->ca), f->key, f->subject, 1, why, sizeof(why)), 0);
 	X509_free(c);
 }
 

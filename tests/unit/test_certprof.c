@@ -79,19 +79,41 @@ test_shipped_profiles(void **state)
 			 KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION | KU_KEY_ENCIPHERMENT);
 	assert_string_equal(certprof_gm_identity(org), "uscc");
 	assert_string_equal(certprof_gm_identity_oid(org), "1.2.156.10260.4.1.4");
+	/* the extended key usage follows the stated purpose: login is
+	 * clientAuth, document signing and the e-seal documentSigning (RFC
+	 * 9336); no profile claims emailProtection by itself */
+	assert_int_equal(certprof_purposes(org), CERTPROF_PURPOSE_LOGIN |
+	    CERTPROF_PURPOSE_DOCUMENT_SIGNING | CERTPROF_PURPOSE_E_SEAL);
+	assert_int_equal(certprof_email(org), 0);
 	assert_int_equal(certprof_eku_count(org), 2);
 	assert_string_equal(certprof_eku_oid(org, 0), "1.3.6.1.5.5.7.3.2");
-	assert_string_equal(certprof_eku_oid(org, 1), "1.3.6.1.5.5.7.3.4");
+	assert_string_equal(certprof_eku_oid(org, 1), "1.3.6.1.5.5.7.3.36");
 	assert_non_null(strstr(certprof_description(org), "企业机构证书"));
+	/* keyEncipherment on RSA: the key may also decrypt and unwrap */
+	assert_int_equal(certprof_key_ops(org), CERTPROF_KEY_SIGN | CERTPROF_KEY_DECRYPT |
+	    CERTPROF_KEY_UNWRAP);
 
 	assert_string_equal(certprof_name(rep), "legal-rep");
 	assert_string_equal(certprof_key_alg(rep), "ec-p256");
 	assert_int_equal(certprof_key_usage(rep), KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION);
 	assert_null(certprof_gm_identity(rep));	/* ID numbers stay out by default */
+	assert_int_equal(certprof_purposes(rep), CERTPROF_PURPOSE_LOGIN |
+	    CERTPROF_PURPOSE_DOCUMENT_SIGNING | CERTPROF_PURPOSE_EMAIL);
+	assert_int_equal(certprof_email(rep), 1);
+	assert_int_equal(certprof_eku_count(rep), 2);
+	assert_string_equal(certprof_eku_oid(rep, 0), "1.3.6.1.5.5.7.3.2");
+	assert_string_equal(certprof_eku_oid(rep, 1), "1.3.6.1.5.5.7.3.36");
+	/* a signature profile: sign only */
+	assert_int_equal(certprof_key_ops(rep), CERTPROF_KEY_SIGN);
 
 	assert_string_equal(certprof_name(ent), "entrusted");
 	assert_string_equal(certprof_key_alg(ent), "ec-p256");
 	assert_int_equal(certprof_key_usage(ent), KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION);
+	assert_int_equal(certprof_email(ent), 1);
+	assert_int_equal(certprof_eku_count(ent), 2);
+	assert_string_equal(certprof_eku_oid(ent, 0), "1.3.6.1.5.5.7.3.2");
+	assert_string_equal(certprof_eku_oid(ent, 1), "1.3.6.1.5.5.7.3.36");
+	assert_int_equal(certprof_key_ops(ent), CERTPROF_KEY_SIGN);
 	certprof_free(org);
 	certprof_free(rep);
 	certprof_free(ent);
@@ -117,8 +139,13 @@ test_good_full(void **state)
 	assert_int_equal(certprof_max_years(p), 3);
 	assert_int_equal(certprof_key_usage(p),
 			 KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION | KU_KEY_ENCIPHERMENT);
-	assert_int_equal(certprof_eku_count(p), 2);
-	assert_string_equal(certprof_eku_oid(p, 1), "1.2.156.10260.4.1.99");
+	/* the purposes' OIDs first, then extended_key_usage's others (its
+	 * clientAuth is there already) */
+	assert_int_equal(certprof_eku_count(p), 3);
+	assert_string_equal(certprof_eku_oid(p, 0), "1.3.6.1.5.5.7.3.2");
+	assert_string_equal(certprof_eku_oid(p, 1), "1.3.6.1.5.5.7.3.36");
+	assert_string_equal(certprof_eku_oid(p, 2), "1.2.156.10260.4.1.99");
+	assert_int_equal(certprof_email(p), 0);
 	assert_string_equal(certprof_gm_identity(p), "id_number");
 	assert_string_equal(certprof_gm_identity_oid(p), "1.2.156.10260.4.1.1");
 
@@ -144,26 +171,39 @@ test_bad_profiles(void **state)
 		int line;
 		const char *msg;	/* expected start of the text after "file:line: " */
 	} cases[] = {
-		{ "bad-section.conf", 6, "unknown section [subjct] (known: [profile], [subject], [extensions])" },
+		{ "bad-section.conf", 7, "unknown section [subjct] (known: [profile], [subject], [extensions])" },
 		{ "bad-empty-section.conf", 1, "unknown section [policies]" },
 		{ "bad-key.conf", 4, "unknown key 'colour' in [profile]" },
 		{ "bad-keyalg.conf", 3, "profile.key_alg 'rsa1024': must be rsa2048 or ec-p256" },
-		{ "bad-attr.conf", 8, "unknown subject attribute 'Email'" },
-		{ "bad-var.conf", 8, "subject.ST: unknown variable {provnce}" },
-		{ "bad-ku.conf", 11, "extensions.key_usage: unknown key usage 'signing'" },
-		{ "bad-ec-keyenc.conf", 11, "extensions.key_usage: keyEncipherment needs an RSA key, "
+		{ "bad-attr.conf", 9, "unknown subject attribute 'Email'" },
+		{ "bad-var.conf", 9, "subject.ST: unknown variable {provnce}" },
+		{ "bad-ku.conf", 12, "extensions.key_usage: unknown key usage 'signing'" },
+		{ "bad-ec-keyenc.conf", 12, "extensions.key_usage: keyEncipherment needs an RSA key, "
 					   "but key_alg is ec-p256 (line 3)" },
-		{ "bad-missing-name.conf", 10, "[profile] name is missing" },
+		{ "bad-missing-name.conf", 11, "[profile] name is missing" },
 		{ "bad-years.conf", 4, "profile.max_years '0': must be a whole number from 1 to 30" },
 		{ "bad-duplicate.conf", 4, "[profile] name given twice (first on line 2)" },
-		{ "bad-syntax.conf", 8, "syntax error" },
-		{ "bad-country.conf", 7, "subject.C: must be a two-letter upper-case country code" },
-		{ "bad-no-cn.conf", 10, "[subject] has no CN" },
-		{ "bad-ku-certsign.conf", 11, "extensions.key_usage: keyCertSign is for CA certificates" },
-		{ "bad-gm.conf", 12, "extensions.gm_identity 'passport': must be uscc, id_number or none" },
+		{ "bad-syntax.conf", 9, "syntax error" },
+		{ "bad-country.conf", 8, "subject.C: must be a two-letter upper-case country code" },
+		{ "bad-no-cn.conf", 11, "[subject] has no CN" },
+		{ "bad-ku-certsign.conf", 12, "extensions.key_usage: keyCertSign is for CA certificates" },
+		{ "bad-gm.conf", 13, "extensions.gm_identity 'passport': must be uscc, id_number or none" },
 		{ "bad-brace.conf", 5, "profile.label: '{' without '}'" },
-		{ "bad-unclosed.conf", 7, "subject.C: '{' without '}'" },
-		{ "bad-long-line.conf", 6, "line is " },
+		{ "bad-unclosed.conf", 8, "subject.C: '{' without '}'" },
+		{ "bad-long-line.conf", 7, "line is " },
+		{ "bad-no-purpose.conf", 10, "[profile] purpose is missing (login, document-signing, "
+					    "e-seal, email)" },
+		{ "bad-purpose.conf", 6, "profile.purpose: unknown purpose 'bidding' (known: login, "
+					 "document-signing, e-seal, email)" },
+		{ "bad-eku-email.conf", 12, "extensions.extended_key_usage: emailProtection goes only "
+					    "with an e-mail address; use purpose = email" },
+		{ "bad-eku-email-oid.conf", 12, "extensions.extended_key_usage: emailProtection goes "
+						"only with an e-mail address" },
+		{ "bad-ku-nosign.conf", 11, "extensions.key_usage: needs digitalSignature or "
+					    "nonRepudiation (the token's key signs its own certificate "
+					    "request)" },
+		{ "bad-login-ku.conf", 6, "profile.purpose: login needs key_usage digitalSignature "
+					  "(line 11)" },
 	};
 	size_t i;
 
@@ -427,7 +467,7 @@ test_set(void **state)
 		 tmpl, dir, tmpl);
 	assert_int_equal(system(cmd), 0);
 	assert_int_equal(certprof_set_load_dir(tmpl, &s, err, sizeof(err)), UKEY_ERR_INVAL);
-	assert_non_null(strstr(err, "bad-ku.conf:11: extensions.key_usage"));
+	assert_non_null(strstr(err, "bad-ku.conf:12: extensions.key_usage"));
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpl);
 	assert_int_equal(system(cmd), 0);
 	free(dir);

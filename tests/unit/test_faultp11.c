@@ -399,6 +399,90 @@ test_garble_and_log(void **state)
 	assert_null(strstr(buf, "token data"));
 }
 
+/* Generates an EC pair asking for sign only; returns the private key's
+ * CKA_DECRYPT and CKA_UNWRAP in *dec and *unw. */
+static void
+child_ec_pair(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, int step, CK_BBOOL *dec, CK_BBOOL *unw)
+{
+	static const CK_BYTE p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+	CK_MECHANISM mech = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_ATTRIBUTE pub[] = {
+		{ CKA_TOKEN, &no, sizeof(no) },
+		{ CKA_VERIFY, &yes, sizeof(yes) },
+		{ CKA_ENCRYPT, &no, sizeof(no) },
+		{ CKA_WRAP, &no, sizeof(no) },
+		{ CKA_EC_PARAMS, (void *)p256, sizeof(p256) },
+	};
+	CK_ATTRIBUTE priv[] = {
+		{ CKA_TOKEN, &no, sizeof(no) },
+		{ CKA_SIGN, &yes, sizeof(yes) },
+		{ CKA_DECRYPT, &no, sizeof(no) },
+		{ CKA_UNWRAP, &no, sizeof(no) },
+		{ CKA_DERIVE, &no, sizeof(no) },
+	};
+	CK_ATTRIBUTE get[] = {
+		{ CKA_DECRYPT, dec, sizeof(*dec) },
+		{ CKA_UNWRAP, unw, sizeof(*unw) },
+	};
+	CK_OBJECT_HANDLE hpub, hpriv;
+
+	CHECK(step, f->C_GenerateKeyPair(s, &mech, pub, 5, priv, 5, &hpub, &hpriv) == CKR_OK);
+	CHECK(step + 1, f->C_GetAttributeValue(s, hpriv, get, 2) == CKR_OK);
+}
+
+/* strip-usage on the first key generation: the module's defaults (decrypt
+ * and unwrap) win over the template; the second generation is forwarded
+ * whole and the template holds. */
+static void
+scenario_strip_usage(void)
+{
+	CK_FUNCTION_LIST_PTR f = child_load();
+	CK_UTF8CHAR label[32];
+	CK_SESSION_HANDLE s;
+	CK_SLOT_ID slot;
+	CK_BBOOL dec = CK_FALSE, unw = CK_FALSE;
+
+	memset(label, ' ', sizeof(label));
+	memcpy(label, "faultp11", 8);
+	CHECK(1, f->C_Initialize(NULL) == CKR_OK);
+	slot = child_first_slot(f);
+	CHECK(2, f->C_InitToken(slot, (CK_UTF8CHAR_PTR)SO_PIN, strlen(SO_PIN), label) == CKR_OK);
+	slot = child_first_slot(f);
+	CHECK(3, f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s) ==
+	    CKR_OK);
+	CHECK(4, f->C_Login(s, CKU_SO, (CK_UTF8CHAR_PTR)SO_PIN, strlen(SO_PIN)) == CKR_OK);
+	CHECK(5, f->C_InitPIN(s, (CK_UTF8CHAR_PTR)USER_PIN, strlen(USER_PIN)) == CKR_OK);
+	CHECK(6, f->C_Logout(s) == CKR_OK);
+	CHECK(7, f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)USER_PIN, strlen(USER_PIN)) == CKR_OK);
+	child_ec_pair(f, s, 10, &dec, &unw);
+	CHECK(12, dec == CK_TRUE && unw == CK_TRUE);
+	child_ec_pair(f, s, 20, &dec, &unw);
+	CHECK(22, dec == CK_FALSE && unw == CK_FALSE);
+	CHECK(30, f->C_Logout(s) == CKR_OK);
+	CHECK(31, f->C_CloseSession(s) == CKR_OK);
+	CHECK(32, f->C_Finalize(NULL) == CKR_OK);
+}
+
+static void
+test_strip_usage(void **state)
+{
+	char buf[8192];
+	ssize_t len;
+	int fd;
+
+	write_file(rules_path, "log on\nC_GenerateKeyPair 1 strip-usage\n");
+	expect_child_ok(scenario_strip_usage);
+	fd = open(log_path, O_RDONLY);
+	assert_true(fd >= 0);
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	assert_true(len > 0);
+	buf[len] = '\0';
+	assert_non_null(strstr(buf, " C_GenerateKeyPair 1 strip-usage\n"));
+	assert_non_null(strstr(buf, " C_GenerateKeyPair 2 forward\n"));
+}
+
 static void
 scenario_env_conf(void)
 {
@@ -451,6 +535,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_forwarding, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_strip_usage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rv_on_second_call, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rv_names_and_bad_lines, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delay, setup, teardown),

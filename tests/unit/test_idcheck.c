@@ -355,6 +355,55 @@ test_full_width(void **state)
 }
 
 static void
+test_email(void **state)
+{
+	static const char *const bad[] = {
+		"", "zhang", "zhang@", "@example.cn", "zhang@@example.cn", "zhang@example",
+		"zhang@example..cn", "zhang@-example.cn", "zhang@example-.cn", ".zhang@example.cn",
+		"zhang.@example.cn", "zh..ang@example.cn", "zhang san@example.cn", "\"zs\"@example.cn",
+		"张三@example.cn", "zhang@例子.cn", "zhang@[192.0.2.1]", "a,b@example.cn",
+		"zhang@exa_mple.cn", "zhang@example.cn.",
+	};
+	char out[EMAIL_MAX + 1], why[160], longer[EMAIL_MAX + 8];
+	size_t i;
+
+	(void)state;
+	assert_int_equal(email_normalize("zhang.san@example.cn", out, sizeof(out), why,
+	    sizeof(why)), 0);
+	assert_string_equal(out, "zhang.san@example.cn");
+	/* the domain is case-insensitive and stored in lower case; the local
+	 * part is kept as given */
+	assert_int_equal(email_normalize("Zhang.San+ca@Mail.Example.CN", out, sizeof(out), why,
+	    sizeof(why)), 0);
+	assert_string_equal(out, "Zhang.San+ca@mail.example.cn");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (email_normalize(bad[i], out, sizeof(out), why, sizeof(why)) != UKEY_ERR_INVAL)
+			fail_msg("accepted '%s'", bad[i]);
+		assert_string_equal(out, "");
+		/* the message never repeats the address */
+		if (bad[i][0] != '\0')
+			assert_null(strstr(why, bad[i]));
+	}
+	assert_int_equal(email_normalize(NULL, out, sizeof(out), why, sizeof(why)), UKEY_ERR_INVAL);
+	assert_int_equal(email_normalize("zhang@example", out, sizeof(out), why, sizeof(why)),
+	    UKEY_ERR_INVAL);
+	assert_string_equal(why, "the domain after '@' must have at least two labels (example.cn)");
+	/* 65 characters before '@' */
+	memset(longer, 'a', 65);
+	strcpy(longer + 65, "@example.cn");
+	assert_int_equal(email_normalize(longer, out, sizeof(out), why, sizeof(why)), UKEY_ERR_INVAL);
+	assert_string_equal(why, "the part before '@' must be 1 to 64 characters");
+	/* 255 characters in all */
+	memset(longer, 'a', sizeof(longer));
+	memcpy(longer, "a@", 2);
+	memcpy(longer + 255 - 3, ".cn", 4);
+	for (i = 2; i < 252; i += 60)
+		longer[i] = '.';
+	assert_int_equal(email_normalize(longer, out, sizeof(out), why, sizeof(why)), UKEY_ERR_INVAL);
+	assert_string_equal(why, "must be an e-mail address of at most 254 characters");
+}
+
+static void
 test_mask(void **state)
 {
 	char out[32];
@@ -393,6 +442,7 @@ main(void)
 		cmocka_unit_test(test_full_width),
 		cmocka_unit_test(test_rid_random_single_changes),
 		cmocka_unit_test(test_phone),
+		cmocka_unit_test(test_email),
 		cmocka_unit_test(test_mask),
 	};
 

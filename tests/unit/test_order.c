@@ -771,6 +771,39 @@ test_field_rules(void **state)
 	EXPECT1(j, "order YNCA-2026-0042, legal_rep.id_number: birth date (characters 7-14) "
 	    "is in the future (GB 11643)");
 
+	/* A person's optional e-mail address: validated, domain in lower case;
+	 * the organisation section has none. */
+	j = base();
+	set(j, "legal_rep.email", json_object_new_string("li.shuqin@Dianchi-Tech.CN"));
+	o = NULL;
+	assert_int_equal(parse_obj(j, &o, &errs), 0);
+	assert_string_equal(o->items[0].email, "li.shuqin@dianchi-tech.cn");
+	j = order_to_json(o);
+	assert_string_equal(json_object_get_string(json_object_object_get(
+	    json_object_object_get(j, "legal_rep"), "email")), "li.shuqin@dianchi-tech.cn");
+	json_object_put(j);
+	order_free(o);
+	j = base();
+	set(j, "legal_rep.email", json_object_new_string(""));
+	o = NULL;
+	assert_int_equal(parse_obj(j, &o, &errs), 0);
+	assert_null(o->items[0].email);
+	order_free(o);
+	j = base();
+	set(j, "legal_rep.email", json_object_new_string("li.shuqin@dianchi"));
+	EXPECT1(j, "order YNCA-2026-0042, legal_rep.email: the domain after '@' must have at "
+	    "least two labels (example.cn)");
+	j = base();
+	set_section(j, "entrusted", "{\"ticked\": true, \"name\": \"王五\","
+	    " \"id_number\": \"110105200002290013\", \"phone\": \"18987160235\","
+	    " \"email\": \"王五@example.cn\", \"years\": 1, \"count\": 2}");
+	set(j, "amount_fen", json_object_new_int(100000));
+	EXPECT1(j, "order YNCA-2026-0042, entrusted.email: the part before '@' may hold letters, "
+	    "digits, !#$%&'*+/=?^_`{|}~- and single inner dots only (ASCII)");
+	j = base();
+	set_section(j, "organisation", "{\"ticked\": false, \"email\": \"a@example.cn\"}");
+	EXPECT1(j, "order YNCA-2026-0042, organisation.email: unknown field");
+
 	/* Entrusted persons need a mobile number. */
 	j = base();
 	set_section(j, "entrusted", "{\"ticked\": true, \"name\": \"王五\","

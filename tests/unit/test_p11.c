@@ -357,7 +357,8 @@ test_fault_generate_key(void **state)
 
 	for (keygen_round = 1; keygen_round <= 2; keygen_round++) {
 		snprintf(req, sizeof(req), "{\"user_pin\":\"" PIN "\",\"alg\":\"%s\",\"id\":\"%04x\","
-		    "\"label\":\"k\"}", keygen_round == 1 ? "ec-p256" : "rsa2048", keygen_round);
+		    "\"label\":\"k\",\"usage\":%s}", keygen_round == 1 ? "ec-p256" : "rsa2048",
+		    keygen_round, keygen_round == 1 ? "[\"sign\"]" : "[\"sign\",\"decrypt\",\"unwrap\"]");
 		/* every failure point is tried on the same id: after a failure
 		 * the key must be gone, so that the next try can make it */
 		points = inject_all(&fx->p, op_generate_key, req, after_keygen);
@@ -374,7 +375,7 @@ test_lax_module(void **state)
 	struct json_object *req, *rep;
 	int rc;
 
-	req = request("{\"user_pin\":\"" PIN "\",\"alg\":\"ec-p256\",\"id\":\"0bad\",\"label\":\"k\"}");
+	req = request("{\"user_pin\":\"" PIN "\",\"alg\":\"ec-p256\",\"id\":\"0bad\",\"label\":\"k\",\"usage\":[\"sign\"]}");
 	rep = json_object_new_object();
 	lax_module = 1;
 	p11_error_clear(&fx->p);
@@ -389,7 +390,7 @@ test_lax_module(void **state)
 	json_object_put(rep);
 	/* the same request against an honest module goes through */
 	json_object_put(run_clean(&fx->p, op_generate_key, "{\"user_pin\":\"" PIN
-	    "\",\"alg\":\"ec-p256\",\"id\":\"0bad\",\"label\":\"k\"}"));
+	    "\",\"alg\":\"ec-p256\",\"id\":\"0bad\",\"label\":\"k\",\"usage\":[\"sign\"]}"));
 	assert_int_equal(count_keys(&fx->p, "0bad"), 1);
 }
 
@@ -399,7 +400,7 @@ test_fault_probe_inspect(void **state)
 	struct fixture *fx = *state;
 
 	json_object_put(run_clean(&fx->p, op_generate_key, "{\"user_pin\":\"" PIN
-	    "\",\"alg\":\"ec-p256\",\"id\":\"01\",\"label\":\"k\"}"));
+	    "\",\"alg\":\"ec-p256\",\"id\":\"01\",\"label\":\"k\",\"usage\":[\"sign\"]}"));
 	assert_true(inject_all(&fx->p, op_probe, "{}", NULL) > 3);
 	assert_true(inject_all(&fx->p, op_inspect, "{\"user_pin\":\"" PIN "\"}", NULL) > 5);
 	assert_true(inject_all(&fx->p, op_inspect, "{}", NULL) > 3);
@@ -431,7 +432,7 @@ test_fault_csr_cert(void **state)
 	int len, calen;
 
 	rep = run_clean(&fx->p, op_generate_key, "{\"user_pin\":\"" PIN
-	    "\",\"alg\":\"rsa2048\",\"id\":\"c0de\",\"label\":\"k\"}");
+	    "\",\"alg\":\"rsa2048\",\"id\":\"c0de\",\"label\":\"k\",\"usage\":[\"sign\"]}");
 	assert_int_equal(hex_decode(json_object_get_string(json_object_object_get(rep,
 	    "public_key")), &spki, &spkilen), 0);
 	json_object_put(rep);

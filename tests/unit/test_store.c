@@ -194,12 +194,64 @@ test_migrate_from_v2(void **state)
 	assert_int_equal(system(path), 0);
 }
 
+/* Migration 8: the issuance record gets the key pair's usage; rows issued
+ * before stay without one (NULL), new rows keep it. */
+static void
+test_migrate_key_usage(void **state)
+{
+	char dir[] = "/tmp/ukey-test-store-XXXXXX", path[128];
+	const struct migration *m;
+	struct store *st = NULL;
+	sqlite3 *db;
+	size_t n;
+	int64_t v = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/station.db", dir);
+	m = schema_migrations(&n);
+	db = old_database(path, 5);
+	exec_ok(db, "INSERT INTO orders (id, portal_ref, type, state, account_uscc, doc, total_fen,"
+	    " created_at, created_by, updated_at) VALUES (1, 'P1', 'new', 'issued',"
+	    " '91530100MA6K5U5X7R', '{}', 20000, 't', 'op', 't')");
+	exec_ok(db, "INSERT INTO order_items (id, order_id, seq, kind, name, cert_profile, years,"
+	    " count) VALUES (1, 1, 1, 'legal_rep', 'X', 'legal-rep', 1, 1)");
+	exec_ok(db, "INSERT INTO units (id, item_id, seq, state, updated_at)"
+	    " VALUES (1, 1, 1, 'issued', 't')");
+	exec_ok(db, "INSERT INTO jobs (id, unit_id, bay, profile, step, state, operator, started_at,"
+	    " updated_at) VALUES (1, 1, 'sim-1', 'softhsm2', 'issued', 'issued', 'op', 't', 't')");
+	exec_ok(db, "INSERT INTO received_certs (serial, job_id, unit_id, der, status, received_at,"
+	    " updated_at) VALUES ('0A1B', 1, 1, x'30', 'issued', 't', 't')");
+	exec_ok(db, "INSERT INTO issuances (order_id, item_id, unit_id, job_id, cert_serial, subject,"
+	    " issuer, not_before, not_after, key_alg, key_local, key_always_sensitive,"
+	    " key_never_extractable, token_serial, token_model, token_profile, org_uscc, kind, cert,"
+	    " operator, station_id, started_at, issued_at) VALUES (1, 1, 1, 1, '0A1B', 'CN=X',"
+	    " 'CN=CA', 't', 't', 'ec-p256', 1, 1, 1, 's', 'm', 'softhsm2', '91530100MA6K5U5X7R',"
+	    " 'legal_rep', x'30', 'op', 'st', 't', 't')");
+	sqlite3_close(db);
+
+	assert_int_equal(store_open(path, &st), 0);
+	assert_int_equal(store_schema_version(st), m[n - 1].version);
+	assert_int_equal(store_int(st, &v, "SELECT count(*) FROM issuances WHERE key_usage IS NULL",
+	    ""), 0);
+	assert_int_equal(v, 1);
+	assert_int_equal(store_run(st, "UPDATE issuances SET key_usage = ?", "t",
+	    "{\"private\":[\"sign\"],\"public\":[\"verify\"]}"), 0);
+	assert_int_equal(store_int(st, &v, "SELECT count(*) FROM issuances WHERE"
+	    " json_extract(key_usage, '$.private[0]') = 'sign'", ""), 0);
+	assert_int_equal(v, 1);
+	store_close(st);
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	assert_int_equal(system(path), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_migrate_from_v1),
 		cmocka_unit_test(test_migrate_from_v2),
+		cmocka_unit_test(test_migrate_key_usage),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

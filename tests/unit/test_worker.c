@@ -388,9 +388,34 @@ step_init(struct worker *w, char *serial, size_t n)
 	json_object_put(r);
 }
 
-static EVP_PKEY *
-step_keygen(struct worker *w, const char *alg, const char *id, int want_type)
+/* The usage lists of a generate_key or read_back reply, as "a,b|c,d"
+ * (private|public). */
+static void
+usage_text(struct json_object *r, char *buf, size_t len)
 {
+	static const char *const sides[] = { "evidence.usage.private", "evidence.usage.public" };
+	struct json_object *a;
+	size_t i, k, used = 0;
+
+	buf[0] = '\0';
+	for (k = 0; k < 2; k++) {
+		assert_non_null(a = field(r, sides[k]));
+		assert_true(json_object_is_type(a, json_type_array));
+		for (i = 0; i < json_object_array_length(a); i++)
+			used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? "," : "",
+			    json_object_get_string(json_object_array_get_idx(a, i)));
+		if (k == 0)
+			used += (size_t)snprintf(buf + used, len - used, "|");
+	}
+	assert_null(field(r, "evidence.usage.unreadable"));
+}
+
+static EVP_PKEY *
+step_keygen(struct worker *w, const char *alg, const char *id, int want_type, const char *usage,
+    const char *want_usage)
+{
+	char got[128];
+
 	struct json_object *r;
 	const unsigned char *q;
 	uint8_t *der;
@@ -398,15 +423,18 @@ step_keygen(struct worker *w, const char *alg, const char *id, int want_type)
 	EVP_PKEY *pub;
 
 	r = rpc(w, "{\"v\":1,\"op\":\"generate_key\",\"user_pin\":\"999999\",\"alg\":\"%s\","
-	    "\"id\":\"%s\",\"label\":\"k\"}", alg, id);
+	    "\"id\":\"%s\",\"label\":\"k\",\"usage\":%s}", alg, id, usage);
 	expect_error(r, "pin");
 	assert_string_equal(str(r, "ckr"), "CKR_PIN_INCORRECT");
 	assert_non_null(strstr(str(r, "message"), "C_Login"));
 	json_object_put(r);
 
 	r = rpc(w, "{\"v\":1,\"op\":\"generate_key\",\"user_pin\":\"" USER_PIN "\",\"alg\":\"%s\","
-	    "\"id\":\"%s\",\"label\":\"signing key\"}", alg, id);
+	    "\"id\":\"%s\",\"label\":\"signing key\",\"usage\":%s}", alg, id, usage);
 	expect_ok(r);
+	/* exactly the usages asked for, on both halves of the pair */
+	usage_text(r, got, sizeof(got));
+	assert_string_equal(got, want_usage);
 	assert_true(boolean(r, "evidence.local"));
 	assert_true(boolean(r, "evidence.always_sensitive"));
 	assert_true(boolean(r, "evidence.never_extractable"));
@@ -426,13 +454,44 @@ step_keygen(struct worker *w, const char *alg, const char *id, int want_type)
 
 	/* a second key under the same id is refused */
 	r = rpc(w, "{\"v\":1,\"op\":\"generate_key\",\"user_pin\":\"" USER_PIN "\",\"alg\":\"%s\","
-	    "\"id\":\"%s\",\"label\":\"again\"}", alg, id);
+	    "\"id\":\"%s\",\"label\":\"again\",\"usage\":%s}", alg, id, usage);
 	expect_error(r, "exists");
 	json_object_put(r);
 	r = rpc(w, "{\"v\":1,\"op\":\"generate_key\",\"user_pin\":\"" USER_PIN "\",\"alg\":\"dsa1024\","
-	    "\"id\":\"77\",\"label\":\"x\"}");
+	    "\"id\":\"77\",\"label\":\"x\",\"usage\":[\"sign\"]}");
 	expect_error(r, "invalid");
 	json_object_put(r);
+	/* usages no profile can grant, or no usage at all: nothing is generated */
+	{
+		static const struct {
+			const char *usage, *error;
+		} refused[] = {
+			{ "[\"sign\",\"decrypt\"]", "invalid" },	/* EC never deciphers; neither ... */
+			{ "[\"decrypt\"]", "invalid" },		/* ... does a key that cannot sign */
+			{ "[\"sign\",\"encrypt\"]", "invalid" },	/* a public-key operation */
+			{ "[\"sign\",\"sign\"]", "invalid" },
+			{ "\"sign\"", "protocol" },
+			{ "[1]", "protocol" },
+			{ NULL, "protocol" },
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+			/* decrypt is fine for RSA: use derive there instead */
+			const char *u = refused[i].usage;
+
+			if (u != NULL && i == 0 && want_type == EVP_PKEY_RSA)
+				u = "[\"sign\",\"derive\"]";
+			if (u != NULL)
+				r = rpc(w, "{\"v\":1,\"op\":\"generate_key\",\"user_pin\":\"" USER_PIN
+				    "\",\"alg\":\"%s\",\"id\":\"78\",\"label\":\"x\",\"usage\":%s}", alg, u);
+			else
+				r = rpc(w, "{\"v\":1,\"op\":\"generate_key\",\"user_pin\":\"" USER_PIN
+				    "\",\"alg\":\"%s\",\"id\":\"78\",\"label\":\"x\"}", alg);
+			expect_error(r, refused[i].error);
+			json_object_put(r);
+		}
+	}
 	return pub;
 }
 
@@ -475,8 +534,10 @@ step_csr(struct worker *w, const char *id, EVP_PKEY *pub)
 }
 
 static void
-step_write_read(struct worker *w, const char *id, X509_REQ *req, EVP_PKEY *pub)
+step_write_read(struct worker *w, const char *id, X509_REQ *req, EVP_PKEY *pub, const char *usage,
+    const char *want_usage)
 {
+	char got[128];
 	struct ca ca;
 	struct json_object *r, *cas;
 	X509 *cert, *other;
@@ -515,6 +576,19 @@ step_write_read(struct worker *w, const char *id, X509_REQ *req, EVP_PKEY *pub)
 	expect_error(r, "exists");
 	json_object_put(r);
 
+	r = rpc(w, "{\"v\":1,\"op\":\"read_back\",\"user_pin\":\"" USER_PIN "\",\"id\":\"%s\","
+	    "\"usage\":%s}", id, usage);
+	expect_ok(r);
+	assert_true(boolean(r, "evidence_ok"));
+	usage_text(r, got, sizeof(got));
+	assert_string_equal(got, want_usage);
+	json_object_put(r);
+	/* judged against a request that allows less, the same key fails */
+	r = rpc(w, "{\"v\":1,\"op\":\"read_back\",\"user_pin\":\"" USER_PIN "\",\"id\":\"%s\","
+	    "\"usage\":[]}", id);
+	expect_ok(r);
+	assert_false(boolean(r, "evidence_ok"));
+	json_object_put(r);
 	r = rpc(w, "{\"v\":1,\"op\":\"read_back\",\"user_pin\":\"" USER_PIN "\",\"id\":\"%s\"}", id);
 	expect_ok(r);
 	assert_string_equal(str(r, "cert"), hcert);
@@ -605,7 +679,7 @@ step_inspect(struct worker *w, const char *id, const char *key_type)
 
 /* What an independent tool sees on the token. */
 static void
-step_pkcs11_tool(void)
+step_pkcs11_tool(const char *want_usage_line)
 {
 	char cmd[512], line[512], *out = NULL;
 	size_t outlen = 0;
@@ -625,13 +699,28 @@ step_pkcs11_tool(void)
 	    strstr(out, "never extractable") == NULL || strstr(out, "local") == NULL ||
 	    strstr(out, "Certificate Object") == NULL)
 		fail_msg("pkcs11-tool output lacks the expected key attributes:\n%s", out);
+	/* the private key's usage line, as an independent tool prints it */
+	{
+		const char *k = strstr(out, "Private Key Object"), *u, *e;
+
+		assert_non_null(k);
+		if ((u = strstr(k, "Usage:")) == NULL)
+			fail_msg("pkcs11-tool shows no usage for the private key:\n%s", out);
+		u += strlen("Usage:");
+		u += strspn(u, " ");
+		e = strchr(u, '\n');
+		if (e == NULL || (size_t)(e - u) != strlen(want_usage_line) ||
+		    strncmp(u, want_usage_line, strlen(want_usage_line)) != 0)
+			fail_msg("private key usage should be \"%s\":\n%s", want_usage_line, out);
+	}
 	free(out);
 }
 
 /* A whole job's worker side for one key type: init, keygen, CSR, write and
  * read back, inspect, and the result as pkcs11-tool sees it. */
 static void
-lifecycle(const char *alg, const char *id, int pkey_type, const char *inspect_type)
+lifecycle(const char *alg, const char *id, int pkey_type, const char *inspect_type,
+    const char *usage, const char *want_usage, const char *tool_usage)
 {
 	struct worker w;
 	char serial[32];
@@ -642,11 +731,11 @@ lifecycle(const char *alg, const char *id, int pkey_type, const char *inspect_ty
 	worker_start(&w, SOFTHSM_MODULE);
 	step_hello(&w);
 	step_init(&w, serial, sizeof(serial));
-	pub = step_keygen(&w, alg, id, pkey_type);
+	pub = step_keygen(&w, alg, id, pkey_type, usage, want_usage);
 	req = step_csr(&w, id, pub);
-	step_write_read(&w, id, req, pub);
+	step_write_read(&w, id, req, pub, usage, want_usage);
 	step_inspect(&w, id, inspect_type);
-	step_pkcs11_tool();
+	step_pkcs11_tool(tool_usage);
 	worker_quit(&w);
 	X509_REQ_free(req);
 	EVP_PKEY_free(pub);
@@ -657,14 +746,78 @@ static void
 test_rsa_lifecycle(void **state)
 {
 	(void)state;
-	lifecycle("rsa2048", "a1b2c3", EVP_PKEY_RSA, "rsa");
+	/* keyEncipherment: the private key may also decrypt and unwrap */
+	lifecycle("rsa2048", "a1b2c3", EVP_PKEY_RSA, "rsa", "[\"sign\",\"decrypt\",\"unwrap\"]",
+	    "sign,decrypt,unwrap|verify,encrypt,wrap", "decrypt, sign, unwrap");
 }
 
 static void
 test_ec_lifecycle(void **state)
 {
 	(void)state;
-	lifecycle("ec-p256", "0e0c", EVP_PKEY_EC, "ec");
+	/* a signature profile: sign and verify, nothing else */
+	lifecycle("ec-p256", "0e0c", EVP_PKEY_EC, "ec", "[\"sign\"]", "sign|verify", "sign");
+}
+
+/* A signature-only RSA key (digitalSignature, nonRepudiation): the module's
+ * default would let it decrypt and unwrap; the template says no. */
+static void
+test_rsa_signature_only(void **state)
+{
+	(void)state;
+	lifecycle("rsa2048", "5151", EVP_PKEY_RSA, "rsa", "[\"sign\"]", "sign|verify", "sign");
+}
+
+/* keyAgreement on an EC key: derive on the private key only. */
+static void
+test_ec_key_agreement(void **state)
+{
+	(void)state;
+	lifecycle("ec-p256", "0ec0", EVP_PKEY_EC, "ec", "[\"sign\",\"derive\"]", "sign,derive|verify",
+	    "sign, derive");
+}
+
+/* A module that ignores the usage attributes of the template (faultp11's
+ * strip-usage: SoftHSM2's defaults let the key decrypt and unwrap): the
+ * worker refuses the pair and leaves nothing on the token. */
+static void
+test_module_ignores_usage(void **state)
+{
+	struct worker w;
+	struct json_object *r;
+	char serial[32], module[512], rules[192];
+	const char *b = getenv("UKEY_BUILD_DIR");
+	FILE *f;
+
+	(void)state;
+	hsm_setup(&w);
+	snprintf(module, sizeof(module), "%s/tests/libfaultp11.so", b != NULL ? b : UKEY_BUILD_DIR);
+	snprintf(rules, sizeof(rules), "%s/faultp11.conf", w.dir);
+	assert_non_null(f = fopen(rules, "w"));
+	fputs("C_GenerateKeyPair 1 strip-usage\n", f);
+	assert_int_equal(fclose(f), 0);
+	worker_start(&w, module);
+	r = recv_reply(&w);
+	expect_ok(r);
+	json_object_put(r);
+	step_init(&w, serial, sizeof(serial));
+	r = rpc(&w, "{\"v\":1,\"op\":\"generate_key\",\"user_pin\":\"" USER_PIN "\","
+	    "\"alg\":\"ec-p256\",\"id\":\"0d\",\"label\":\"k\",\"usage\":[\"sign\"]}");
+	expect_error(r, "verify");
+	assert_non_null(strstr(str(r, "message"), "CKA_DECRYPT"));
+	json_object_put(r);
+	/* the refused pair was destroyed */
+	r = rpc(&w, "{\"v\":1,\"op\":\"inspect\",\"user_pin\":\"" USER_PIN "\"}");
+	expect_ok(r);
+	assert_int_equal(json_object_array_length(field(r, "objects")), 0);
+	json_object_put(r);
+	/* the same request to a module that honours the template succeeds */
+	r = rpc(&w, "{\"v\":1,\"op\":\"generate_key\",\"user_pin\":\"" USER_PIN "\","
+	    "\"alg\":\"ec-p256\",\"id\":\"0d\",\"label\":\"k\",\"usage\":[\"sign\"]}");
+	expect_ok(r);
+	json_object_put(r);
+	worker_quit(&w);
+	hsm_cleanup(&w);
 }
 
 /* Re-initialising a token with its old SO PIN sets the new one. */
@@ -695,7 +848,7 @@ test_reinit(void **state)
 	expect_ok(r);
 	json_object_put(r);
 	r = rpc(&w, "{\"v\":1,\"op\":\"generate_key\",\"user_pin\":\"445566\",\"alg\":\"ec-p256\","
-	    "\"id\":\"01\",\"label\":\"k\"}");
+	    "\"id\":\"01\",\"label\":\"k\",\"usage\":[\"sign\"]}");
 	expect_ok(r);
 	json_object_put(r);
 	worker_quit(&w);
@@ -790,6 +943,9 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rsa_lifecycle),
 		cmocka_unit_test(test_ec_lifecycle),
+		cmocka_unit_test(test_rsa_signature_only),
+		cmocka_unit_test(test_ec_key_agreement),
+		cmocka_unit_test(test_module_ignores_usage),
 		cmocka_unit_test(test_reinit),
 		cmocka_unit_test(test_protocol_errors),
 		cmocka_unit_test(test_eof),
