@@ -18,6 +18,7 @@
 #include "common/err.h"
 #include "common/inifile.h"
 #include "common/log.h"
+#include "common/utf8.h"
 
 #define PROFILE_NAME_MAX 64
 #define MAX_YEARS_LIMIT 30
@@ -261,49 +262,19 @@ template_expand(const char *t, certprof_var_fn var, void *ctx, char **out, char 
 }
 
 /* Counts UTF-8 characters; returns -1 for malformed UTF-8 (overlong forms,
- * surrogates and code points past U+10FFFF included) or a control char. */
+ * surrogates and code points past U+10FFFF included) or a C0 control
+ * character or DEL. */
 static long
-utf8_chars(const char *s)
+text_chars(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	long n = 0;
+	const char *p;
 
-	while (*p != '\0') {
-		unsigned c = *p, cp;
-		int more, i;
-
-		if (c < 0x80) {
-			if (c < 0x20 || c == 0x7f)
-				return -1;
-			p++;
-			n++;
-			continue;
-		}
-		if ((c & 0xe0) == 0xc0) {
-			more = 1;
-			cp = c & 0x1f;
-		} else if ((c & 0xf0) == 0xe0) {
-			more = 2;
-			cp = c & 0x0f;
-		} else if ((c & 0xf8) == 0xf0) {
-			more = 3;
-			cp = c & 0x07;
-		} else {
+	if (!utf8_valid(s, strlen(s)))
+		return -1;
+	for (p = s; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			return -1;
-		}
-		for (i = 1; i <= more; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return -1;
-			cp = (cp << 6) | (p[i] & 0x3f);
-		}
-		if ((more == 1 && cp < 0x80) || (more == 2 && cp < 0x800) ||
-		    (more == 3 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return -1;
-		p += more + 1;
-		n++;
-	}
-	return n;
+	return (long)utf8_chars(s);
 }
 
 static int
@@ -316,7 +287,7 @@ printable_char(int c)
 static int
 value_check(const struct attr_info *a, const char *v, char *why, size_t whylen)
 {
-	long n = utf8_chars(v);
+	long n = text_chars(v);
 	const char *p;
 
 	if (n < 0) {

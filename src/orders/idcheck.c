@@ -41,23 +41,11 @@ say(char *why, size_t whylen, const char *fmt, ...)
 static size_t
 decode(const char *s, unsigned *cp)
 {
-	unsigned char c = (unsigned char)*s;
-	size_t n = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 :
-	    c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-	size_t i;
+	uint32_t c;
+	size_t n = utf8_decode(s, strnlen(s, 4), &c);
 
-	if (n == 1) {
-		*cp = c;
-		return 1;
-	}
-	if (n == 0 || strnlen(s, n) < n || !utf8_valid(s, n)) {
-		*cp = 0xFFFD;
-		return 1;
-	}
-	*cp = c & (0x7F >> n);
-	for (i = 1; i < n; i++)
-		*cp = *cp << 6 | ((unsigned char)s[i] & 0x3F);
-	return n;
+	*cp = n == 0 ? 0xFFFD : c;
+	return n == 0 ? 1 : n;
 }
 
 /* Length in characters, as a person counts them, not in bytes. */
