@@ -19,74 +19,65 @@ static const struct p11uri softhsm = {
 	.serial = "c2e2114bcf84f5cd", .token = "云南 CA",
 };
 
+/* u's URI must be want. */
+static void
+expect_uri(const struct p11uri *u, const char *want)
+{
+	char *s;
+
+	assert_int_equal(p11uri_format(u, &s), 0);
+	assert_string_equal(s, want);
+	free(s);
+}
+
 static void
 test_token(void **state)
 {
 	struct p11uri u = softhsm;
-	char *s;
 
 	(void)state;
-	assert_int_equal(p11uri_format(&u, &s), 0);
-	assert_string_equal(s, TOKEN_URI);
-	free(s);
+	expect_uri(&u, TOKEN_URI);
 	/* object fields are left out of a token's URI */
 	u.id = (const uint8_t *)"\x01";
 	u.idlen = 1;
 	u.object = "key";
-	assert_int_equal(p11uri_format(&u, &s), 0);
-	assert_string_equal(s, TOKEN_URI);
-	free(s);
+	expect_uri(&u, TOKEN_URI);
 	/* blank fields stay in, empty */
 	u = (struct p11uri){ .serial = "1" };
-	assert_int_equal(p11uri_format(&u, &s), 0);
-	assert_string_equal(s, "pkcs11:model=;manufacturer=;serial=1;token=");
-	free(s);
+	expect_uri(&u, "pkcs11:model=;manufacturer=;serial=1;token=");
 	/* the delimiters of the URI and of RFC 3986 are encoded */
 	u.token = "a;b=c/d?e#f%g&h~i-j.k_l";
-	assert_int_equal(p11uri_format(&u, &s), 0);
-	assert_string_equal(s, "pkcs11:model=;manufacturer=;serial=1;"
+	expect_uri(&u, "pkcs11:model=;manufacturer=;serial=1;"
 	    "token=a%3Bb%3Dc%2Fd%3Fe%23f%25g%26h%7Ei-j.k_l");
-	free(s);
 }
 
 static void
 test_object(void **state)
 {
 	struct p11uri u = softhsm;
-	char *s;
 
 	(void)state;
 	u.id = (const uint8_t *)"\xA1\xB2";
 	u.idlen = 2;
 	u.object = "signing key";
 	u.type = "private";
-	assert_int_equal(p11uri_format(&u, &s), 0);
-	assert_string_equal(s, TOKEN_URI ";id=%A1%B2;object=signing%20key;type=private");
-	free(s);
+	expect_uri(&u, TOKEN_URI ";id=%A1%B2;object=signing%20key;type=private");
 	/* the id is encoded whole, letters too */
 	u.id = (const uint8_t *)"Ab";
 	u.object = NULL;
 	u.type = "cert";
-	assert_int_equal(p11uri_format(&u, &s), 0);
-	assert_string_equal(s, TOKEN_URI ";id=%41%62;type=cert");
-	free(s);
+	expect_uri(&u, TOKEN_URI ";id=%41%62;type=cert");
 	/* an empty id or label is written empty; a missing one is left out */
 	u.idlen = 0;
 	u.object = "";
 	u.type = "public";
-	assert_int_equal(p11uri_format(&u, &s), 0);
-	assert_string_equal(s, TOKEN_URI ";id=;object=;type=public");
-	free(s);
+	expect_uri(&u, TOKEN_URI ";id=;object=;type=public");
 	u.id = NULL;
 	u.object = NULL;
 	u.type = "secret-key";
-	assert_int_equal(p11uri_format(&u, &s), 0);
-	assert_string_equal(s, TOKEN_URI ";type=secret-key");
-	free(s);
+	expect_uri(&u, TOKEN_URI ";type=secret-key");
 	u.type = "data";
-	assert_int_equal(p11uri_format(&u, &s), 0);
-	assert_string_equal(s, TOKEN_URI ";type=data");
-	free(s);
+	expect_uri(&u, TOKEN_URI ";type=data");
 }
 
 static void
