@@ -26,6 +26,7 @@
 #include "common/err.h"
 #include "common/keyfile.h"
 #include "common/log.h"
+#include "common/utf8.h"
 #include "orders/idcheck.h"
 
 #define CA_YEARS 20
@@ -291,18 +292,6 @@ static const struct ca_ops embedded_ops = {
 	.free_impl = embedded_free,
 };
 
-/* Returns the length in characters of UTF-8 text s. */
-static size_t
-utf8_len(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s != '\0'; s++)
-		if (((unsigned char)*s & 0xc0) != 0x80)
-			n++;
-	return n;
-}
-
 int
 ca_embedded_open(const char *dir, const char *name, struct ca **out)
 {
@@ -314,7 +303,7 @@ ca_embedded_open(const char *dir, const char *name, struct ca **out)
 
 	*out = NULL;
 	if (dir == NULL || *dir == '\0' || name == NULL || *name == '\0' ||
-	    utf8_len(name) + strlen(" Embedded CA") > 64) {
+	    utf8_chars(name) + strlen(" Embedded CA") > 64) {
 		log_error("CA name must be 1 to %zu characters", 64 - strlen(" Embedded CA"));
 		rc = UKEY_ERR_INVAL;
 		goto out;

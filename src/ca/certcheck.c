@@ -13,6 +13,7 @@
 #include <openssl/x509v3.h>
 
 #include "ca/certcheck.h"
+#include "common/caldate.h"
 #include "common/err.h"
 #include "common/log.h"
 
@@ -34,12 +35,6 @@ fail(char *why, size_t whylen, const char *fmt, ...)
 	return UKEY_ERR_VERIFY;
 }
 
-static int
-is_leap(int y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
 int
 cert_time_add_years(time_t t, int years, time_t *out)
 {
@@ -48,7 +43,7 @@ cert_time_add_years(time_t t, int years, time_t *out)
 	if (years < 0 || years > 1000 || gmtime_r(&t, &tm) == NULL)
 		return UKEY_ERR_INVAL;
 	tm.tm_year += years;
-	if (tm.tm_mon == 1 && tm.tm_mday == 29 && !is_leap(tm.tm_year + 1900))
+	if (tm.tm_mon == 1 && tm.tm_mday == 29 && !date_valid(tm.tm_year + 1900, 2, 29))
 		tm.tm_mday = 28;
 	tm.tm_isdst = 0;
 	*out = timegm(&tm);

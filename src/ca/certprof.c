@@ -282,49 +282,19 @@ template_expand(const char *t, certprof_var_fn var, void *ctx, char **out, char 
 }
 
 /* Counts UTF-8 characters; returns -1 for malformed UTF-8 (overlong forms,
- * surrogates and code points past U+10FFFF included) or a control char. */
+ * surrogates and code points past U+10FFFF included) or a C0 control
+ * character or DEL. */
 static long
 text_chars(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	long n = 0;
+	const char *p;
 
-	while (*p != '\0') {
-		unsigned c = *p, cp;
-		int more, i;
-
-		if (c < 0x80) {
-			if (c < 0x20 || c == 0x7f)
-				return -1;
-			p++;
-			n++;
-			continue;
-		}
-		if ((c & 0xe0) == 0xc0) {
-			more = 1;
-			cp = c & 0x1f;
-		} else if ((c & 0xf0) == 0xe0) {
-			more = 2;
-			cp = c & 0x0f;
-		} else if ((c & 0xf8) == 0xf0) {
-			more = 3;
-			cp = c & 0x07;
-		} else {
+	if (!utf8_valid(s, strlen(s)))
+		return -1;
+	for (p = s; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			return -1;
-		}
-		for (i = 1; i <= more; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return -1;
-			cp = (cp << 6) | (p[i] & 0x3f);
-		}
-		if ((more == 1 && cp < 0x80) || (more == 2 && cp < 0x800) ||
-		    (more == 3 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return -1;
-		p += more + 1;
-		n++;
-	}
-	return n;
+	return (long)utf8_chars(s);
 }
 
 static int

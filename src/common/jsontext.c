@@ -6,6 +6,7 @@
 
 #include "common/err.h"
 #include "common/jsontext.h"
+#include "common/secret.h"
 
 #define DEPTH_MAX 64
 #define KEY_MAX 64
@@ -59,27 +60,15 @@ fail(struct scan *s, const char *fmt, ...)
 	return UKEY_ERR_INVAL;
 }
 
+/* The four hex digits of a \u escape at p. */
 static int
 hex4(const char *p, unsigned *out)
 {
-	unsigned v = 0;
-	int i;
+	char digits[5];
 
-	for (i = 0; i < 4; i++) {
-		char c = p[i];
-
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (unsigned)(c - 'A' + 10);
-		else
-			return -1;
-	}
-	*out = v;
-	return 0;
+	memcpy(digits, p, 4);
+	digits[4] = '\0';
+	return hex_read4(digits, out) == 0 ? 0 : -1;
 }
 
 /* A string from its opening quote; a key's first KEY_MAX - 1 raw bytes go

@@ -1,8 +1,10 @@
 /* Secret buffers and hex coding. Random data comes from OpenSSL's CSPRNG. */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/rand.h>
 
 #include "common/err.h"
@@ -97,39 +99,66 @@ secret_clear(struct secret *s)
 	s->len = 0;
 }
 
+int
+hex_write(char *out, size_t outlen, const uint8_t *p, size_t len, int upper)
+{
+	size_t i;
+
+	/* OpenSSL writes upper case; the station's stored hex is lower case */
+	if (outlen < 2 * len + 1 || OPENSSL_buf2hexstr_ex(out, outlen, NULL, p, len, '\0') != 1)
+		return UKEY_ERR_INVAL;
+	for (i = 0; !upper && i < 2 * len; i++)
+		out[i] = (char)tolower((unsigned char)out[i]);
+	return 0;
+}
+
 char *
 hex_encode(const uint8_t *p, size_t len)
 {
-	static const char digits[] = "0123456789abcdef";
 	char *s;
-	size_t i;
 
 	if ((s = malloc(len * 2 + 1)) == NULL)
 		return NULL;
-	for (i = 0; i < len; i++) {
-		s[2 * i] = digits[p[i] >> 4];
-		s[2 * i + 1] = digits[p[i] & 15];
+	if (hex_write(s, len * 2 + 1, p, len, 0) != 0) {
+		free(s);
+		return NULL;
 	}
-	s[2 * len] = '\0';
 	return s;
 }
 
-static int
-hexval(char c)
+int
+hex_read(const char *hex, uint8_t *out, size_t outcap, size_t *outlen)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	int ok;
+
+	*outlen = 0;
+	/* a refusal is the caller's to report: keep OpenSSL's error queue as it was */
+	ERR_set_mark();
+	ok = OPENSSL_hexstr2buf_ex(out, outcap, outlen, hex, '\0') == 1;
+	ERR_pop_to_mark();
+	if (!ok) {
+		*outlen = 0;
+		return UKEY_ERR_INVAL;
+	}
+	return 0;
+}
+
+int
+hex_read4(const char *hex, unsigned *out)
+{
+	uint8_t b[2];
+	size_t n;
+
+	if (hex_read(hex, b, sizeof(b), &n) != 0 || n != sizeof(b))
+		return UKEY_ERR_INVAL;
+	*out = (unsigned)b[0] << 8 | b[1];
+	return 0;
 }
 
 int
 hex_decode(const char *hex, uint8_t **out, size_t *outlen)
 {
-	size_t n, i;
+	size_t n;
 	uint8_t *p;
 
 	*out = NULL;
@@ -138,17 +167,11 @@ hex_decode(const char *hex, uint8_t **out, size_t *outlen)
 		return UKEY_ERR_INVAL;
 	if ((p = malloc(n / 2 + 1)) == NULL)
 		return UKEY_ERR_NOMEM;
-	for (i = 0; i < n / 2; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-
-		if (hi < 0 || lo < 0) {
-			free(p);
-			return UKEY_ERR_INVAL;
-		}
-		p[i] = (uint8_t)(hi << 4 | lo);
+	if (hex_read(hex, p, n / 2, outlen) != 0) {
+		free(p);
+		return UKEY_ERR_INVAL;
 	}
 	p[n / 2] = 0;
 	*out = p;
-	*outlen = n / 2;
 	return 0;
 }

@@ -1,46 +1,57 @@
 /* UTF-8 well-formedness (RFC 3629), character counts, control characters and
- * truncation on character boundaries. */
+ * truncation on character boundaries, decoding one character. */
 #include <stdint.h>
 #include <string.h>
 
 #include "common/utf8.h"
 
+size_t
+utf8_decode(const char *s, size_t len, uint32_t *cp)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	uint32_t c, min;
+	size_t n, k;
+
+	if (len == 0)
+		return 0;
+	c = p[0];
+	if (c < 0x80) {
+		n = 1;
+		min = 0;
+	} else if ((c & 0xE0) == 0xC0) {
+		n = 2; c &= 0x1F; min = 0x80;
+	} else if ((c & 0xF0) == 0xE0) {
+		n = 3; c &= 0x0F; min = 0x800;
+	} else if ((c & 0xF8) == 0xF0) {
+		n = 4; c &= 0x07; min = 0x10000;
+	} else {
+		return 0;	/* stray continuation byte or 0xF8..0xFF */
+	}
+	if (len < n)
+		return 0;	/* truncated sequence */
+	for (k = 1; k < n; k++) {
+		if ((p[k] & 0xC0) != 0x80)
+			return 0;
+		c = (c << 6) | (p[k] & 0x3F);
+	}
+	/* An overlong form would let one character hide behind another
+	 * spelling (the classic "/" as C0 AF), so refuse it outright. */
+	if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+		return 0;
+	if (cp != NULL)
+		*cp = c;
+	return n;
+}
+
 int
 utf8_valid(const char *s, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0;
+	size_t i = 0, n;
 
 	while (i < len) {
-		unsigned char c = p[i];
-		uint32_t cp, min;
-		size_t n, k;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if ((c & 0xE0) == 0xC0) {
-			n = 1; cp = c & 0x1F; min = 0x80;
-		} else if ((c & 0xF0) == 0xE0) {
-			n = 2; cp = c & 0x0F; min = 0x800;
-		} else if ((c & 0xF8) == 0xF0) {
-			n = 3; cp = c & 0x07; min = 0x10000;
-		} else {
-			return 0;	/* stray continuation byte or 0xF8..0xFF */
-		}
-		if (len - i - 1 < n)
-			return 0;	/* truncated sequence */
-		for (k = 1; k <= n; k++) {
-			if ((p[i + k] & 0xC0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (p[i + k] & 0x3F);
-		}
-		/* An overlong form would let one character hide behind another
-		 * spelling (the classic "/" as C0 AF), so refuse it outright. */
-		if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+		if ((n = utf8_decode(s + i, len - i, NULL)) == 0)
 			return 0;
-		i += n + 1;
+		i += n;
 	}
 	return 1;
 }

@@ -4,6 +4,13 @@
 #define UKEY_UTF8_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+/* Decodes the character that starts at s, of which at most len bytes are
+ * read: returns its length in bytes (1 to 4) and, when cp is not NULL, sets
+ * *cp to its code point. Returns 0 when len is 0 or the bytes at s start no
+ * well-formed character (the rules of utf8_valid()); *cp is then untouched. */
+size_t utf8_decode(const char *s, size_t len, uint32_t *cp);
 
 /* Returns 1 if the len bytes at s are well-formed UTF-8 (RFC 3629: no overlong
  * forms, no surrogates U+D800..U+DFFF, nothing above U+10FFFF), else 0.

@@ -23,6 +23,7 @@
 #include "common/errlist.h"
 #include "common/frame.h"
 #include "common/secret.h"
+#include "common/utf8.h"
 #include "orders/order.h"
 #include "detect/profile.h"
 #include "detect/source.h"
@@ -237,22 +238,10 @@ display_width(const char *s)
 	size_t w = 0;
 
 	while (*s) {
-		unsigned char c = (unsigned char)*s;
-		unsigned cp;
-		int n;
+		uint32_t cp = (unsigned char)*s;
+		size_t n = utf8_decode(s, strnlen(s, 4), &cp);
 
-		if (c < 0x80) { cp = c; n = 1; }
-		else if ((c & 0xe0) == 0xc0) { cp = c & 0x1f; n = 2; }
-		else if ((c & 0xf0) == 0xe0) { cp = c & 0x0f; n = 3; }
-		else { cp = c & 0x07; n = 4; }
-		for (int i = 1; i < n; i++) {
-			if ((s[i] & 0xc0) != 0x80) {
-				n = i;
-				break;
-			}
-			cp = cp << 6 | (s[i] & 0x3f);
-		}
-		s += n;
+		s += n > 0 ? n : 1;	/* a byte that is no UTF-8 takes one column */
 		w += (cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0xa4cf) ||
 		    (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) ||
 		    (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60) ||

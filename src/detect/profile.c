@@ -141,24 +141,6 @@ parse_int(const char *v, long min, long max, int *out)
 	return 0;
 }
 
-static int
-parse_hex4(const char *v, unsigned *out)
-{
-	unsigned n = 0;
-	int i;
-
-	for (i = 0; i < 4; i++) {
-		if (!isxdigit((unsigned char)v[i]))
-			return -1;
-		n = n * 16 + (unsigned)(isdigit((unsigned char)v[i]) ? v[i] - '0' :
-		    tolower((unsigned char)v[i]) - 'a' + 10);
-	}
-	if (v[4] != '\0')
-		return -1;
-	*out = n;
-	return 0;
-}
-
 /* "major.minor", each 0..99, to the bcdDevice form 0xMMmm: 1.2 and 1.02 are
  * both 0x0102, which lsusb prints as 1.02. */
 static int
@@ -235,7 +217,7 @@ set_product_ids(struct pstate *st, const char *v)
 			kerr(st, K_PRODUCT_ID, "empty item in the list");
 			return -1;
 		}
-		if (r == -2 || parse_hex4(item, &id) != 0) {
+		if (r == -2 || hex_read4(item, &id) != 0) {
 			kerr(st, K_PRODUCT_ID, "each id must be 4 hex digits (e.g. 0807)");
 			return -1;
 		}
@@ -368,7 +350,7 @@ set_value(void *user, unsigned key, const char *v)
 		flag = &p->init_token;
 		break;
 	case K_VENDOR_ID:
-		if (parse_hex4(v, &p->vendor_id) != 0) {
+		if (hex_read4(v, &p->vendor_id) != 0) {
 			kerr(st, k, "must be 4 hex digits (e.g. 096e)");
 			return -1;
 		}

@@ -18,6 +18,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "detect/profile.h"
 #include "detect/source.h"
 
@@ -150,16 +151,9 @@ reader_bay(char *dst, size_t len, const char *reader)
 static void
 atr_hex(const unsigned char *atr, DWORD len, char out[ATR_HEX])
 {
-	static const char digits[] = "0123456789ABCDEF";
-	DWORD i;
-
 	if (len > MAX_ATR_SIZE)
 		len = MAX_ATR_SIZE;
-	for (i = 0; i < len; i++) {
-		out[2 * i] = digits[atr[i] >> 4];
-		out[2 * i + 1] = digits[atr[i] & 0xf];
-	}
-	out[2 * len] = '\0';
+	(void)hex_write(out, ATR_HEX, atr, len, 1);	/* fits: ATR_HEX is 2 * MAX_ATR_SIZE + 1 */
 }
 
 static int

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/caldate.h"
 #include "common/err.h"
 #include "common/utf8.h"
 #include "orders/idcheck.h"
@@ -40,23 +41,11 @@ say(char *why, size_t whylen, const char *fmt, ...)
 static size_t
 decode(const char *s, unsigned *cp)
 {
-	unsigned char c = (unsigned char)*s;
-	size_t n = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 :
-	    c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-	size_t i;
+	uint32_t c;
+	size_t n = utf8_decode(s, strnlen(s, 4), &c);
 
-	if (n == 1) {
-		*cp = c;
-		return 1;
-	}
-	if (n == 0 || strnlen(s, n) < n || !utf8_valid(s, n)) {
-		*cp = 0xFFFD;
-		return 1;
-	}
-	*cp = c & (0x7F >> n);
-	for (i = 1; i < n; i++)
-		*cp = *cp << 6 | ((unsigned char)s[i] & 0x3F);
-	return n;
+	*cp = n == 0 ? 0xFFFD : c;
+	return n == 0 ? 1 : n;
 }
 
 /* Length in characters, as a person counts them, not in bytes. */
@@ -208,20 +197,6 @@ rid_check_char(const char *first17)
 }
 
 static int
-is_leap(int y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int
-days_in_month(int y, int m)
-{
-	static const int dm[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-
-	return m == 2 && is_leap(y) ? 29 : dm[m - 1];
-}
-
-static int
 digits_value(const char *p, int n)
 {
 	int v = 0;
@@ -273,7 +248,7 @@ rid_check(const char *s, time_t now, char normalized[19], char *why, size_t whyl
 	y = digits_value(s + 6, 4);
 	m = digits_value(s + 10, 2);
 	d = digits_value(s + 12, 2);
-	if (y < 1800 || m < 1 || m > 12 || d < 1 || d > days_in_month(y, m)) {
+	if (y < 1800 || !date_valid(y, m, d)) {
 		say(why, whylen, "birth date (characters 7-14) is not a real calendar date (GB 11643)");
 		return UKEY_ERR_INVAL;
 	}

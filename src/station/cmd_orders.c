@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/caldate.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/utf8.h"
@@ -373,10 +374,9 @@ cmd_order_import(struct request *r, struct json_object **result)
 
 /* 1 if s is a real calendar date written YYYY-MM-DD. */
 static int
-date_valid(const char *s)
+date_text_valid(const char *s)
 {
-	static const int mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	int y, m, d, i, leap;
+	int y, m, d, i;
 
 	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
 		return 0;
@@ -386,10 +386,7 @@ date_valid(const char *s)
 	y = atoi(s);
 	m = atoi(s + 5);
 	d = atoi(s + 8);
-	if (y < 1900 || m < 1 || m > 12 || d < 1)
-		return 0;
-	leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-	return d <= mdays[m - 1] + (m == 2 && leap);
+	return y >= 1900 && date_valid(y, m, d);
 }
 
 int
@@ -415,10 +412,10 @@ cmd_order_list(struct request *r, struct json_object **result)
 		return req_fail(r, UKEY_ERR_INVAL, "argument org: %s", why);
 	if (type != NULL && strcmp(type, "new") != 0 && strcmp(type, "renewal") != 0)
 		return req_fail(r, UKEY_ERR_INVAL, "argument type: must be \"new\" or \"renewal\"");
-	if (since != NULL && !date_valid(since))
+	if (since != NULL && !date_text_valid(since))
 		return req_fail(r, UKEY_ERR_INVAL, "argument since: \"%.32s\" is not a date"
 		    " YYYY-MM-DD", since);
-	if (until != NULL && !date_valid(until))
+	if (until != NULL && !date_text_valid(until))
 		return req_fail(r, UKEY_ERR_INVAL, "argument until: \"%.32s\" is not a date"
 		    " YYYY-MM-DD", until);
 	if (since != NULL && until != NULL && strcmp(since, until) > 0)

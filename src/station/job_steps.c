@@ -12,6 +12,7 @@
 #include "ca/certcheck.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/p11uri.h"
 #include "station/job_steps.h"
 #include "station/station.h"
 
@@ -100,39 +101,15 @@ token_text(const struct bay *b, const char *key)
 	return v ? v : "";
 }
 
-static void
-pct_encode(char *out, size_t outlen, const char *in)
+/* RFC 7512 URI naming the token, malloc'd in *out. */
+static int
+token_uri(const struct bay *b, char **out)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
+	const struct p11uri u = { .model = token_text(b, "model"),
+	    .manufacturer = token_text(b, "manufacturer"), .serial = token_text(b, "serial"),
+	    .token = token_text(b, "label") };
 
-	for (; *in && o + 4 < outlen; in++) {
-		unsigned char c = (unsigned char)*in;
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '.' || c == '_' || c == '~') {
-			out[o++] = (char)c;
-		} else {
-			out[o++] = '%';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 15];
-		}
-	}
-	out[o] = '\0';
-}
-
-/* RFC 7512 URI naming the token. */
-static void
-token_uri(const struct bay *b, char *out, size_t outlen)
-{
-	char model[128], manuf[128], serial[128], label[128];
-
-	pct_encode(model, sizeof(model), token_text(b, "model"));
-	pct_encode(manuf, sizeof(manuf), token_text(b, "manufacturer"));
-	pct_encode(serial, sizeof(serial), token_text(b, "serial"));
-	pct_encode(label, sizeof(label), token_text(b, "label"));
-	snprintf(out, outlen, "pkcs11:model=%s;manufacturer=%s;serial=%s;token=%s", model, manuf,
-	    serial, label);
+	return p11uri_format(&u, out);
 }
 
 static void
@@ -859,7 +836,7 @@ do_record(struct station *s, struct bay *b, struct json_object *evidence)
 	X509 *cert = NULL;
 	EVP_PKEY *pub = NULL;
 	X509_NAME *subject = NULL;
-	char *subj_txt = NULL, *iss_txt = NULL, nb[32], na[32], now[32], uri[640];
+	char *subj_txt = NULL, *iss_txt = NULL, nb[32], na[32], now[32], *uri = NULL;
 	uint8_t *cert_der = NULL;
 	size_t cert_len = 0;
 	const char *serial;
@@ -874,9 +851,9 @@ do_record(struct station *s, struct bay *b, struct json_object *evidence)
 	    (rc = cert_time_iso(X509_get0_notAfter(cert), na, sizeof(na))) != 0)
 		goto fail;
 	serial = jstr(job, "cert_serial");
-	if ((rc = job_blob_from_hex(job, "cert", &cert_der, &cert_len)) != 0)
+	if ((rc = job_blob_from_hex(job, "cert", &cert_der, &cert_len)) != 0 ||
+	    (rc = token_uri(b, &uri)) != 0)
 		goto fail;
-	token_uri(b, uri, sizeof(uri));
 	store_now(now);
 	/* one transaction: the issuance, the unit, the certificate and the job agree */
 	if ((rc = store_begin(s->st)) != 0)
@@ -943,6 +920,7 @@ do_record(struct station *s, struct bay *b, struct json_object *evidence)
  out:
 	free(subj_txt);
 	free(iss_txt);
+	free(uri);
 	free(cert_der);
 	json_object_put(job);
 	X509_free(cert);

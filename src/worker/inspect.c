@@ -74,7 +74,7 @@ cert_fields(const uint8_t *der, size_t len, struct json_object *o)
 }
 
 static int
-object_json(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, const char *tokuri,
+object_json(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, const CK_TOKEN_INFO *ti,
     struct json_object **out)
 {
 	static const struct {
@@ -94,7 +94,7 @@ object_json(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, const char *
 	CK_ULONG cls = 0, kt = 0;
 	uint8_t *id = NULL, *label = NULL, *value = NULL;
 	size_t idlen = 0, labellen = 0, valuelen = 0, i;
-	char text[P11_MAX_LABEL + 1], *eid = NULL, *elabel = NULL, *uri = NULL;
+	char text[P11_MAX_LABEL + 1], *uri = NULL;
 	const char *cname, *utype;
 	int rc, is_key, is_secret_half, v;
 
@@ -160,21 +160,13 @@ object_json(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, const char *
 			goto out;
 	}
 	if (utype != NULL) {
-		size_t ulen;
+		const struct p11uri obj = { .id = id, .idlen = idlen,
+		    .object = label != NULL ? text : NULL, .type = utype };
 
-		if ((eid = uri_encode(id != NULL ? id : (const uint8_t *)"", idlen)) == NULL ||
-		    (elabel = uri_encode((const uint8_t *)(label != NULL ? text : ""),
-		    label != NULL ? strlen(text) : 0)) == NULL) {
+		if ((uri = token_uri(ti, &obj)) == NULL) {
 			rc = UKEY_ERR_NOMEM;
 			goto out;
 		}
-		ulen = strlen(tokuri) + strlen(eid) + strlen(elabel) + 64;
-		if ((uri = malloc(ulen)) == NULL) {
-			rc = UKEY_ERR_NOMEM;
-			goto out;
-		}
-		snprintf(uri, ulen, "%s%s%s%s%s;type=%s", tokuri, id != NULL ? ";id=" : "", eid,
-		    label != NULL ? ";object=" : "", elabel, utype);
 		if ((rc = rep_string(o, "uri", uri)) != 0)
 			goto out;
 	}
@@ -187,8 +179,6 @@ object_json(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, const char *
 	free(id);
 	free(label);
 	free(value);
-	free(eid);
-	free(elabel);
 	free(uri);
 	return rc;
 }
@@ -209,7 +199,7 @@ op_inspect(struct p11 *p, struct json_object *req, struct json_object *rep)
 		goto out;
 	if ((rc = p11_ensure_slot(p, &ti)) != 0 || (rc = token_json(&ti, &t)) != 0)
 		goto out;
-	if ((uri = token_uri(&ti)) == NULL || (list = json_object_new_array()) == NULL) {
+	if ((uri = token_uri(&ti, NULL)) == NULL || (list = json_object_new_array()) == NULL) {
 		rc = UKEY_ERR_NOMEM;
 		goto out;
 	}
@@ -220,7 +210,7 @@ op_inspect(struct p11 *p, struct json_object *req, struct json_object *rep)
 		if ((rc = p11_find(p, s, NULL, 0, objs, P11_MAX_OBJECTS, &n)) != 0)
 			goto out;
 		for (i = 0; i < n; i++) {
-			if ((rc = object_json(p, s, objs[i], uri, &obj)) != 0)
+			if ((rc = object_json(p, s, objs[i], &ti, &obj)) != 0)
 				goto out;
 			if (json_object_array_add(list, obj) != 0) {
 				json_object_put(obj);

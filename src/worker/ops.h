@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 #include <openssl/evp.h>
 
+#include "common/p11uri.h"
 #include "common/secret.h"
 #include "worker/p11.h"
 
@@ -81,13 +82,11 @@ int rep_take(struct json_object *o, const char *key, struct json_object *obj);
 /* Builds the "token" object of probe/init_token from ti. */
 int token_json(const CK_TOKEN_INFO *ti, struct json_object **out);
 
-/* Builds the RFC 7512 URI of the token in ti ("pkcs11:model=...;..."),
- * malloc'd, freed by the caller. */
-char *token_uri(const CK_TOKEN_INFO *ti);
-
-/* Percent-encodes n bytes of s for a PKCS#11 URI attribute value into a
- * malloc'd string. */
-char *uri_encode(const uint8_t *s, size_t n);
+/* Builds the RFC 7512 URI of the token in ti ("pkcs11:model=...;..."), or
+ * with obj not NULL of the object on it that obj's id, object and type name
+ * (obj's token fields are ignored: they come from ti). Malloc'd, freed by the
+ * caller; NULL when out of memory. */
+char *token_uri(const CK_TOKEN_INFO *ti, const struct p11uri *obj);
 
 /* --- keys on the token (pubkey.c) --- */
 

@@ -11,6 +11,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/utf8.h"
 #include "worker/p11.h"
 
 #define CKR(x) { x, #x }
@@ -170,41 +171,6 @@ p11_error_clear(struct p11 *p)
 	p->err_msg[0] = '\0';
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
-static size_t
-utf8_seq(const unsigned char *s, size_t n)
-{
-	size_t len, i;
-	unsigned cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	/* overlong forms, surrogates and values past U+10FFFF are not text */
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 void
 p11_text(char *dst, size_t dstsz, const unsigned char *src, size_t n)
 {
@@ -215,7 +181,7 @@ p11_text(char *dst, size_t dstsz, const unsigned char *src, size_t n)
 	while (n > 0 && (src[n - 1] == ' ' || src[n - 1] == '\0'))
 		n--;
 	while (i < n && o + 1 < dstsz) {
-		size_t k = utf8_seq(src + i, n - i);
+		size_t k = utf8_decode((const char *)src + i, n - i, NULL);
 
 		if (k == 0 || (k == 1 && (src[i] < 0x20 || src[i] == 0x7f))) {
 			dst[o++] = '?';

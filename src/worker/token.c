@@ -45,72 +45,25 @@ token_json(const CK_TOKEN_INFO *ti, struct json_object **out)
 }
 
 char *
-uri_encode(const uint8_t *s, size_t n)
+token_uri(const CK_TOKEN_INFO *ti, const struct p11uri *obj)
 {
-	static const char hexd[] = "0123456789ABCDEF";
-	char *out, *o;
-	size_t i;
+	char model[sizeof(ti->model) + 1], manuf[sizeof(ti->manufacturerID) + 1],
+	    serial[sizeof(ti->serialNumber) + 1], label[sizeof(ti->label) + 1], *uri;
+	struct p11uri u = { 0 };
 
-	if ((out = malloc(3 * n + 1)) == NULL)
-		return NULL;
-	o = out;
-	for (i = 0; i < n; i++) {
-		uint8_t c = s[i];
-
-		/* RFC 3986 unreserved characters stand as they are; everything
-		 * else, including the ';' and '=' that delimit the URI, is encoded */
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '.' || c == '_' || c == '~') {
-			*o++ = (char)c;
-		} else {
-			*o++ = '%';
-			*o++ = hexd[c >> 4];
-			*o++ = hexd[c & 15];
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
-char *
-token_uri(const CK_TOKEN_INFO *ti)
-{
-	const struct {
-		const char *name;
-		const unsigned char *v;
-		size_t n;
-	} parts[] = {
-		{ "model", ti->model, sizeof(ti->model) },
-		{ "manufacturer", ti->manufacturerID, sizeof(ti->manufacturerID) },
-		{ "serial", ti->serialNumber, sizeof(ti->serialNumber) },
-		{ "token", ti->label, sizeof(ti->label) },
-	};
-	char *uri = NULL, *enc = NULL;
-	size_t i, cap = 512, len;
-
-	if ((uri = malloc(cap)) == NULL)
-		return NULL;
-	len = (size_t)snprintf(uri, cap, "pkcs11:");
-	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
-		char text[4 * LABEL_LEN + 1];
-		int n;
-
-		/* the URI carries the value as the token reports it, trimmed */
-		p11_text(text, sizeof(text), parts[i].v, parts[i].n);
-		if ((enc = uri_encode((const uint8_t *)text, strlen(text))) == NULL)
-			goto fail;
-		n = snprintf(uri + len, cap - len, "%s%s=%s", i > 0 ? ";" : "", parts[i].name, enc);
-		if (n < 0 || (size_t)n >= cap - len)
-			goto fail;	/* 4 fields of at most 32 bytes, 3x encoded: cannot happen */
-		len += (size_t)n;
-		free(enc);
-		enc = NULL;
-	}
-	return uri;
- fail:
-	free(enc);
-	free(uri);
-	return NULL;
+	if (obj != NULL)
+		u = *obj;
+	/* the URI carries the values as the token reports them, trimmed; the
+	 * text is never longer than the field it comes from */
+	p11_text(model, sizeof(model), ti->model, sizeof(ti->model));
+	p11_text(manuf, sizeof(manuf), ti->manufacturerID, sizeof(ti->manufacturerID));
+	p11_text(serial, sizeof(serial), ti->serialNumber, sizeof(ti->serialNumber));
+	p11_text(label, sizeof(label), ti->label, sizeof(ti->label));
+	u.model = model;
+	u.manufacturer = manuf;
+	u.serial = serial;
+	u.token = label;
+	return p11uri_format(&u, &uri) == 0 ? uri : NULL;
 }
 
 /* Does the token offer key-pair generation with mech for a key of bits? */
@@ -217,7 +170,7 @@ describe_token(struct p11 *p, struct json_object *rep)
 	p11_text(desc, sizeof(desc), si.slotDescription, sizeof(si.slotDescription));
 	if ((rc = token_json(&ti, &t)) != 0)
 		goto out;
-	if ((uri = token_uri(&ti)) == NULL) {
+	if ((uri = token_uri(&ti, NULL)) == NULL) {
 		rc = UKEY_ERR_NOMEM;
 		goto out;
 	}
@@ -442,7 +395,7 @@ op_init_token(struct p11 *p, struct json_object *req, struct json_object *rep)
 	s = CK_INVALID_HANDLE;
 	if ((rc = p11_ensure_slot(p, &ti)) != 0 || (rc = token_json(&ti, &t)) != 0)
 		goto out;
-	if ((uri = token_uri(&ti)) == NULL) {
+	if ((uri = token_uri(&ti, NULL)) == NULL) {
 		rc = UKEY_ERR_NOMEM;
 		goto out;
 	}

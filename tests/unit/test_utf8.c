@@ -59,6 +59,38 @@ test_invalid(void **state)
 }
 
 static void
+test_decode(void **state)
+{
+	uint32_t cp = 0;
+
+	(void)state;
+	assert_int_equal(utf8_decode("A", 1, &cp), 1);
+	assert_int_equal(cp, 'A');
+	assert_int_equal(utf8_decode("\xC3\xA9x", 3, &cp), 2);	/* é */
+	assert_int_equal(cp, 0xE9);
+	assert_int_equal(utf8_decode("\xE4\xBA\x91", 3, &cp), 3);	/* 云 */
+	assert_int_equal(cp, 0x4E91);
+	assert_int_equal(utf8_decode("\xEF\xBC\xA1", 3, &cp), 3);	/* full-width A */
+	assert_int_equal(cp, 0xFF21);
+	assert_int_equal(utf8_decode("\xF0\xA0\x80\x80", 4, &cp), 4);
+	assert_int_equal(cp, 0x20000);
+	assert_int_equal(utf8_decode("\xF4\x8F\xBF\xBF", 4, NULL), 4);
+	/* refused: nothing, truncated, overlong, surrogate, too large, stray */
+	cp = 7;
+	assert_int_equal(utf8_decode("", 0, &cp), 0);
+	assert_int_equal(utf8_decode("\xE4\xBA\x91", 2, &cp), 0);
+	assert_int_equal(utf8_decode("\xE4\xBA", 3, &cp), 0);	/* NUL is no continuation */
+	assert_int_equal(utf8_decode("\xC0\xAF", 2, &cp), 0);
+	assert_int_equal(utf8_decode("\xE0\x9F\xBF", 3, &cp), 0);
+	assert_int_equal(utf8_decode("\xF0\x8F\xBF\xBF", 4, &cp), 0);
+	assert_int_equal(utf8_decode("\xED\xA0\x80", 3, &cp), 0);
+	assert_int_equal(utf8_decode("\xF4\x90\x80\x80", 4, &cp), 0);
+	assert_int_equal(utf8_decode("\x80", 1, &cp), 0);
+	assert_int_equal(utf8_decode("\xFF", 1, &cp), 0);
+	assert_int_equal(cp, 7);	/* untouched on refusal */
+}
+
+static void
 test_chars(void **state)
 {
 	(void)state;
@@ -128,6 +160,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid),
 		cmocka_unit_test(test_invalid),
+		cmocka_unit_test(test_decode),
 		cmocka_unit_test(test_chars),
 		cmocka_unit_test(test_control),
 		cmocka_unit_test(test_cut),
