@@ -1,6 +1,8 @@
 /* The station's database: SQLite in WAL mode, schema migrations applied at
- * open, written only by ukeyd. Rows come back as json-c objects because every
- * reader of them (the control socket, the CLI's --json) wants JSON anyway. */
+ * open, written only by ukeyd. Orders and units have typed modules
+ * (store_orders.h, store_units.h) built on the binding layer below; the
+ * generic queries return rows as json-c objects for the readers that want
+ * JSON anyway (the control socket, the CLI's --json). */
 #ifndef UKEY_STORE_H
 #define UKEY_STORE_H
 

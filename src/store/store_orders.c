@@ -115,7 +115,7 @@ store_order_load_ref(struct store *st, const char *portal_ref, struct store_orde
 void
 store_order_free(struct store_order *o)
 {
-	char *all[29];
+	char *all[24];
 	size_t i, n = 0;
 
 	if (o == NULL)
