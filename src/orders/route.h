@@ -8,10 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <json-c/json.h>
-
 #include "orders/order.h"
 #include "store/store.h"
+#include "store/store_units.h"
 
 /* Resolves the certificate renewal order o (stored as order_id) names: by
  * serial, or by (organisation USCC, certificate kind). The certificate must
@@ -26,25 +25,16 @@
 int route_renewal_resolve(struct store *st, int64_t order_id, const struct order *o,
     char **serial_out, char *why, size_t whylen);
 
-/* Queue order, over units u, order_items i and orders o: by payment time,
- * except that a unit put back after a failed job stands at the tail, i.e.
- * at its requeue time after every unit paid by then (requeue_seq orders
- * the requeues of one second). */
-#define ROUTE_QUEUE_KEYS \
-    " coalesce(u.requeued_at, o.paid_at), u.requeue_seq IS NOT NULL, u.requeue_seq," \
-    " o.paid_at, o.id, i.seq, u.seq"
-#define ROUTE_QUEUE_ORDER " ORDER BY" ROUTE_QUEUE_KEYS
-
 /* The queued units the token (firmware profile, token serial; serial may be
  * NULL or "" for a token that reports none) may take, in queue order, at
  * most limit of them: a token holding no live certificate issued here gets
  * units of new orders only; a token holding one gets only the units of
  * renewal orders that name a certificate it holds. Held units are never
- * given (docs/jobs.md). Each row has unit_id,
- * order_id, cert_profile, type ("new" or "renewal") and renews_cert. Returns
- * 0 with *units_out an owned JSON array (json_object_put()), or UKEY_ERR_DB. */
+ * given (docs/jobs.md). Each has unit_id, order_id, cert_profile, type
+ * ("new" or "renewal") and renews_cert. Returns 0 with *units_out an owned
+ * array of *n (store_unit_claims_free()), or UKEY_ERR_DB / UKEY_ERR_NOMEM. */
 int route_units_for_token(struct store *st, const char *profile, const char *serial, int limit,
-    struct json_object **units_out);
+    struct store_unit_claim **units_out, size_t *n);
 
 /* Number of live certificates (issued, not revoked) this station recorded on
  * the token; 0 for a token without serial. Returns 0 or UKEY_ERR_DB. */

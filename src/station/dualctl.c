@@ -11,6 +11,7 @@
 #include "common/utf8.h"
 #include "station/control.h"
 #include "station/job_steps.h"
+#include "store/store_orders.h"
 
 #define REMARK_MAX 500
 
@@ -153,7 +154,8 @@ static int
 order_subject(struct request *r, enum order_event ev, struct json_object **subject, char *why,
     size_t len)
 {
-	struct json_object *v = json_object_object_get(r->args, "id"), *row = NULL;
+	struct json_object *v = json_object_object_get(r->args, "id");
+	struct store_order *o = NULL;
 	enum order_state from, to;
 	int64_t id;
 	int rc;
@@ -162,35 +164,32 @@ order_subject(struct request *r, enum order_event ev, struct json_object **subje
 	if (!json_object_is_type(v, json_type_int))
 		return why_fail(why, len, UKEY_ERR_INVAL, "argument id: must be an integer");
 	id = json_object_get_int64(v);
-	rc = store_row(r->s->st, &row, "SELECT state, revision, checksum_failures, override_reason,"
-	    " override_by FROM orders WHERE id = ?", "i", id);
+	rc = store_order_load(r->s->st, id, &o);
 	if (rc == UKEY_ERR_NOTFOUND)
 		return why_fail(why, len, rc, "order %lld: no such order", (long long)id);
 	if (rc != 0)
 		return why_fail(why, len, rc, "order %lld: %s", (long long)id, ukey_strerror(rc));
-	if (order_state_parse(jstr(row, "state"), &from) != 0) {
+	if (order_state_parse(o->state, &from) != 0) {
 		rc = why_fail(why, len, UKEY_ERR_DB, "order %lld: the store holds unknown state \"%s\"",
-		    (long long)id, jstr(row, "state"));
+		    (long long)id, o->state);
 	} else if (lifecycle_next(from, ev, &to) != 0) {
 		lifecycle_refusal(id, from, ev, why, len);
 		rc = UKEY_ERR_STATE;
-	} else if (jstr(row, "checksum_failures") == NULL) {
+	} else if (o->checksum_failures == NULL) {
 		rc = why_fail(why, len, UKEY_ERR_STATE, "order %lld: no identity check character"
 		    " fails; there is nothing to override", (long long)id);
-	} else if (jstr(row, "override_reason") != NULL) {
+	} else if (o->override_reason != NULL) {
 		rc = why_fail(why, len, UKEY_ERR_EXISTS, "order %lld: already overridden by %s",
-		    (long long)id, jstr(row, "override_by"));
+		    (long long)id, o->override_by);
 	} else {
 		*subject = json_object_new_object();
 		json_object_object_add(*subject, "order", json_object_new_int64(id));
-		json_object_object_add(*subject, "state", json_object_get(json_object_object_get(row,
-		    "state")));
-		json_object_object_add(*subject, "revision",
-		    json_object_get(json_object_object_get(row, "revision")));
+		json_object_object_add(*subject, "state", json_object_new_string(o->state));
+		json_object_object_add(*subject, "revision", json_object_new_int64(o->revision));
 		json_object_object_add(*subject, "checksum_failures",
-		    json_object_get(json_object_object_get(row, "checksum_failures")));
+		    json_object_new_string(o->checksum_failures));
 	}
-	json_object_put(row);
+	store_order_free(o);
 	return rc;
 }
 

@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "orders/route.h"
 #include "station/job_steps.h"
+#include "station/ordermove.h"
 #include "station/station.h"
 #include "store/audit.h"
 
@@ -137,24 +138,23 @@ static int
 unit_after_failure(struct station *s, struct json_object *job, enum job_blame blame,
     const char *kind, const char *why, const char *now)
 {
-	struct json_object *u = NULL, *d;
+	struct store_unit u = { 0 };
+	struct json_object *d;
 	int64_t unit_id = jint(job, "unit_id"), failures;
 	const char *prev;
 	char reason[700];
 	int rc, hold;
 
 	if (blame == JOB_INTERRUPTED || blame == JOB_TOKEN)
-		return store_run(s->st, "UPDATE units SET state = 'queued', job_id = NULL,"
-		    " updated_at = ? WHERE id = ? AND state = 'in_production'", "ti", now, unit_id);
-	if ((rc = store_row(s->st, &u, "SELECT state, failures, failure_kind FROM units"
-	    " WHERE id = ?", "i", unit_id)) != 0)
+		return store_unit_return(s->st, unit_id, now);
+	if ((rc = store_unit_load(s->st, unit_id, &u)) != 0)
 		return rc;
-	if (strcmp(jstr(u, "state"), "in_production") != 0) {
+	if (strcmp(u.state, "in_production") != 0) {
 		rc = 0;		/* released, cancelled or ended meanwhile */
 		goto out;
 	}
-	failures = jint(u, "failures") + 1;
-	prev = jstr(u, "failure_kind");
+	failures = u.failures + 1;
+	prev = u.failure_kind;
 	hold = (blame == JOB_UNIT && prev != NULL && strcmp(prev, kind) == 0) ||
 	    failures >= UNIT_MAX_FAILURES;
 	d = json_object_new_object();
@@ -167,10 +167,7 @@ unit_after_failure(struct station *s, struct json_object *job, enum job_blame bl
 		else
 			snprintf(reason, sizeof(reason), "failed %lld times; the last (%s): %s",
 			    (long long)failures, kind, why);
-		rc = store_run(s->st, "UPDATE units SET state = 'held', job_id = NULL, failures = ?,"
-		    " failure_kind = ?, last_failure = ?, hold_reason = ?, held_at = ?,"
-		    " updated_at = ? WHERE id = ?", "ittttti", failures, kind, why, reason, now, now,
-		    unit_id);
+		rc = store_unit_hold_failed(s->st, unit_id, failures, kind, why, reason, now);
 		json_object_object_add(d, "reason", json_object_new_string(reason));
 		if (rc == 0)
 			rc = station_audit(s, "ukeyd", "unit.hold", jint(job, "order_id"), unit_id,
@@ -181,10 +178,7 @@ unit_after_failure(struct station *s, struct json_object *job, enum job_blame bl
 			log_warn("unit %lld held: %s", (long long)unit_id, reason);
 		goto out;
 	}
-	rc = store_run(s->st, "UPDATE units SET state = 'queued', job_id = NULL, failures = ?,"
-	    " failure_kind = ?, last_failure = ?, requeued_at = ?, requeue_seq ="
-	    " (SELECT coalesce(max(requeue_seq), 0) + 1 FROM units), updated_at = ? WHERE id = ?",
-	    "itttti", failures, kind, why, now, now, unit_id);
+	rc = store_unit_requeue(s->st, unit_id, failures, kind, why, now);
 	json_object_object_add(d, "reason", json_object_new_string(why));
 	if (rc == 0)
 		rc = station_audit(s, "ukeyd", "unit.requeue", jint(job, "order_id"), unit_id,
@@ -192,7 +186,7 @@ unit_after_failure(struct station *s, struct json_object *job, enum job_blame bl
 	else
 		json_object_put(d);
  out:
-	json_object_put(u);
+	store_unit_clear(&u);
 	return rc;
 }
 
@@ -803,11 +797,12 @@ seal_pin(struct station *s, const struct secret *pin, const char *aad, uint8_t *
 void
 job_start_if_possible(struct station *s, struct bay *b)
 {
-	struct json_object *units = NULL, *d;
+	struct store_unit_claim *units = NULL;
+	struct json_object *d;
 	const struct certprof *p = NULL;
 	struct secret so = { 0 }, user = { 0 };
 	uint8_t *subject = NULL, *so_enc = NULL, *user_enc = NULL;
-	size_t subject_len = 0, so_len = 0, user_len = 0, i;
+	size_t subject_len = 0, so_len = 0, user_len = 0, i, n_units = 0;
 	char *label = NULL, why[512], now[32], aad[64];
 	int64_t unit_id = 0, order_id = 0, job_id;
 	int years = 0, rc;
@@ -823,14 +818,12 @@ job_start_if_possible(struct station *s, struct bay *b)
 	}
 	/* routing: a token holding a certificate of ours is only ever given the
 	 * renewal that names it; a blank one only new orders' units */
-	rc = route_units_for_token(s->st, b->profile->name, b->token_serial, 200, &units);
+	rc = route_units_for_token(s->st, b->profile->name, b->token_serial, 200, &units,
+	    &n_units);
 	if (rc != 0)
 		goto out;
-	if (json_object_array_length(units) > 0 &&
-	    strcmp(jstr(json_object_array_get_idx(units, 0), "type"), "renewal") == 0) {
-		struct json_object *u = json_object_array_get_idx(units, 0);
-
-		bay_renewal_awaited(s, b, jint(u, "unit_id"), jint(u, "order_id"));
+	if (n_units > 0 && strcmp(units[0].type, "renewal") == 0) {
+		bay_renewal_awaited(s, b, units[0].unit_id, units[0].order_id);
 		goto out;
 	}
 	if (!b->profile->init_token) {
@@ -850,29 +843,27 @@ job_start_if_possible(struct station *s, struct bay *b)
 		goto out;
 	}
 
-	for (i = 0; i < json_object_array_length(units); i++) {
-		struct json_object *u = json_object_array_get_idx(units, i);
-		const struct certprof *cp = certprof_set_find(s->cp, jstr(u, "cert_profile"));
+	for (i = 0; i < n_units; i++) {
+		const struct store_unit_claim *u = &units[i];
+		const struct certprof *cp = certprof_set_find(s->cp, u->cert_profile);
 
 		if (cp != NULL && !fw_profile_supports(b->profile, certprof_key_alg(cp)))
 			continue;	/* another token model can take this one */
-		rc = unit_subject(s, jint(u, "unit_id"), b->profile, &p, &subject, &subject_len,
+		rc = unit_subject(s, u->unit_id, b->profile, &p, &subject, &subject_len,
 		    &label, &years, why, sizeof(why));
 		if (rc != 0) {
 			/* refused before any token is touched; hold the unit for a person */
 			store_now(now);
-			(void)store_run(s->st, "UPDATE units SET state = 'held', hold_reason = ?,"
-			    " held_at = ?, updated_at = ? WHERE id = ? AND state = 'queued'", "ttti", why,
-			    now, now, jint(u, "unit_id"));
+			(void)store_unit_hold(s->st, u->unit_id, why, now);
 			d = json_object_new_object();
 			json_object_object_add(d, "reason", json_object_new_string(why));
-			station_audit(s, "ukeyd", "unit.hold", jint(u, "order_id"), jint(u, "unit_id"), 0,
+			station_audit(s, "ukeyd", "unit.hold", u->order_id, u->unit_id, 0,
 			    NULL, b->name, d);
-			log_error("unit %lld held: %s", (long long)jint(u, "unit_id"), why);
+			log_error("unit %lld held: %s", (long long)u->unit_id, why);
 			continue;
 		}
-		unit_id = jint(u, "unit_id");
-		order_id = jint(u, "order_id");
+		unit_id = u->unit_id;
+		order_id = u->order_id;
 		break;
 	}
 	if (unit_id == 0) {
@@ -916,8 +907,7 @@ job_start_if_possible(struct station *s, struct bay *b)
 		rc = store_run(s->st, "UPDATE jobs SET so_pin_enc = ?, user_pin_enc = ? WHERE id = ?",
 		    "bbi", so_enc, so_len, user_enc, user_len, job_id);
 	if (rc == 0)
-		rc = store_run(s->st, "UPDATE units SET state = 'in_production', job_id = ?,"
-		    " updated_at = ? WHERE id = ? AND state = 'queued'", "iti", job_id, now, unit_id);
+		rc = store_unit_claim(s->st, unit_id, job_id, now);
 	if (rc == 0) {
 		d = json_object_new_object();
 		json_object_object_add(d, "profile", json_object_new_string(certprof_name(p)));
@@ -964,6 +954,6 @@ job_start_if_possible(struct station *s, struct bay *b)
 	}
 	OPENSSL_free(subject);
 	free(label);
-	json_object_put(units);
+	store_unit_claims_free(units, n_units);
 }
 

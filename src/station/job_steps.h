@@ -6,6 +6,7 @@
 
 #include <json-c/json.h>
 
+#include "station/ordermove.h"
 #include "station/station.h"
 
 /* Steps in order; the names are what the database and `ukeyctl jobs` show. */

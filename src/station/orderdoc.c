@@ -16,14 +16,9 @@
 #include "common/secret.h"
 #include "orders/idcheck.h"
 #include "station/station.h"
+#include "store/store_orders.h"
 
 #define AAD_PREFIX "ukey-order-doc:"
-
-static const char *
-jstr(struct json_object *o, const char *key)
-{
-	return json_object_get_string(json_object_object_get(o, key));
-}
 
 static void
 aad_for(const char *portal_ref, char *aad, size_t len)
@@ -82,11 +77,29 @@ orderdoc_seal(struct station *s, const char *portal_ref, const char *text, char 
 }
 
 int
+orderdoc_text_sealed(struct station *s, const char *portal_ref, const uint8_t *sealed,
+    size_t sealed_len, char **text)
+{
+	uint8_t *plain = NULL;
+	size_t plen = 0;
+	char aad[160];
+	int rc;
+
+	*text = NULL;
+	if (portal_ref == NULL || sealed == NULL)
+		return UKEY_ERR_NOTFOUND;
+	aad_for(portal_ref, aad, sizeof(aad));
+	if ((rc = unseal(s->master_key, aad, sealed, sealed_len, &plain, &plen)) != 0)
+		return rc;
+	*text = (char *)plain;	/* NUL-terminated by unseal */
+	return 0;
+}
+
+int
 orderdoc_text(struct station *s, const char *portal_ref, const char *sealed_hex, char **text)
 {
-	uint8_t *blob = NULL, *plain = NULL;
-	size_t blen = 0, plen = 0;
-	char aad[160];
+	uint8_t *blob = NULL;
+	size_t blen = 0;
 	int rc;
 
 	*text = NULL;
@@ -94,13 +107,32 @@ orderdoc_text(struct station *s, const char *portal_ref, const char *sealed_hex,
 		return UKEY_ERR_NOTFOUND;
 	if ((rc = hex_decode(sealed_hex, &blob, &blen)) != 0)
 		return rc;
-	aad_for(portal_ref, aad, sizeof(aad));
-	rc = unseal(s->master_key, aad, blob, blen, &plain, &plen);
+	rc = orderdoc_text_sealed(s, portal_ref, blob, blen, text);
 	free(blob);
-	if (rc != 0)
+	return rc;
+}
+
+/* The text as JSON; the text is wiped and freed. */
+static int
+parse_wiped(char *text, struct json_object **doc)
+{
+	*doc = json_tokener_parse(text);
+	secure_wipe(text, strlen(text));
+	free(text);
+	return *doc != NULL ? 0 : UKEY_ERR_DB;
+}
+
+int
+orderdoc_open_sealed(struct station *s, const char *portal_ref, const uint8_t *sealed,
+    size_t sealed_len, struct json_object **doc)
+{
+	char *text = NULL;
+	int rc;
+
+	*doc = NULL;
+	if ((rc = orderdoc_text_sealed(s, portal_ref, sealed, sealed_len, &text)) != 0)
 		return rc;
-	*text = (char *)plain;	/* NUL-terminated by unseal */
-	return 0;
+	return parse_wiped(text, doc);
 }
 
 int
@@ -113,61 +145,37 @@ orderdoc_open(struct station *s, const char *portal_ref, const char *sealed_hex,
 	*doc = NULL;
 	if ((rc = orderdoc_text(s, portal_ref, sealed_hex, &text)) != 0)
 		return rc;
-	*doc = json_tokener_parse(text);
-	secure_wipe(text, strlen(text));
-	free(text);
-	return *doc != NULL ? 0 : UKEY_ERR_DB;
-}
-
-/* Seals one table's rows that still hold their document in clear. */
-static int
-seal_table(struct station *s, const char *table, const char *key_col, int *n)
-{
-	struct json_object *rows = NULL, *row;
-	char sql[256];
-	size_t i;
-	int rc;
-
-	snprintf(sql, sizeof(sql), "SELECT t.rowid AS rid, o.portal_ref, t.doc FROM %s t"
-	    " JOIN orders o ON o.id = t.%s WHERE t.doc_sealed IS NULL", table, key_col);
-	if ((rc = store_query(s->st, &rows, sql, "")) != 0)
-		return rc;
-	snprintf(sql, sizeof(sql), "UPDATE %s SET doc = ?, doc_sealed = ? WHERE rowid = ?", table);
-	for (i = 0; rc == 0 && i < json_object_array_length(rows); i++) {
-		uint8_t *sealed = NULL;
-		size_t slen = 0;
-		char *masked = NULL;
-
-		row = json_object_array_get_idx(rows, i);
-		rc = orderdoc_seal(s, jstr(row, "portal_ref"), jstr(row, "doc"), &masked, &sealed,
-		    &slen);
-		if (rc == 0)
-			rc = store_run(s->st, sql, "tbi", masked, sealed, slen,
-			    json_object_get_int64(json_object_object_get(row, "rid")));
-		free(masked);
-		free(sealed);
-		(*n)++;
-	}
-	json_object_put(rows);
-	return rc;
+	return parse_wiped(text, doc);
 }
 
 int
 orderdoc_seal_stored(struct station *s)
 {
-	int rc, n = 0;
+	struct store_clear_doc *docs = NULL;
+	size_t n = 0, i;
+	int rc;
 
 	if ((rc = store_begin(s->st)) != 0)
 		return rc;
-	rc = seal_table(s, "orders", "id", &n);
-	if (rc == 0)
-		rc = seal_table(s, "order_revisions", "order_id", &n);
+	rc = store_order_clear_docs(s->st, &docs, &n);
+	for (i = 0; rc == 0 && i < n; i++) {
+		uint8_t *sealed = NULL;
+		size_t slen = 0;
+		char *masked = NULL;
+
+		rc = orderdoc_seal(s, docs[i].portal_ref, docs[i].doc, &masked, &sealed, &slen);
+		if (rc == 0)
+			rc = store_order_doc_seal(s->st, &docs[i], masked, sealed, slen);
+		free(masked);
+		free(sealed);
+	}
+	store_order_clear_docs_free(docs, n);
 	if (rc == 0)
 		rc = store_commit(s->st);
 	else
 		store_rollback(s->st);
 	if (rc == 0 && n > 0)
-		log_info("sealed the identity numbers of %d stored order document%s", n,
+		log_info("sealed the identity numbers of %zu stored order document%s", n,
 		    n == 1 ? "" : "s");
 	return rc;
 }

@@ -256,16 +256,6 @@ void station_event_add(struct station *s, const struct detect_event *ev);
 struct bay *bay_by_name(struct station *s, const char *name, int create, const char *source);
 struct json_object *detect_status_json(struct station *s);
 
-/* cmd_orders.c: order state changes made by production, through the same
- * transition table (src/orders/lifecycle.h) as the operators' commands.
- * Inside an open transaction; each real change is audited as order.<event>. */
-int station_order_move(struct station *s, const char *actor, int64_t id, enum order_state from,
-    enum order_state to, enum order_event ev, const char *now, struct json_object *detail);
-/* Looks up the order's state and applies ev: UKEY_ERR_STATE (logged) when
- * the table forbids it; nothing is written when the state stays the same. */
-int station_order_event(struct station *s, const char *actor, int64_t id, enum order_event ev,
-    const char *now);
-
 /* orderdoc.c: orders keep their document with ID numbers masked (doc) and
  * whole, sealed under the master key (doc_sealed). */
 /* Masks every "id_number" string in a JSON tree (5301**********0016). */
@@ -278,6 +268,11 @@ int orderdoc_seal(struct station *s, const char *portal_ref, const char *text, c
  * (owned; wipe and free) or a JSON document. UKEY_ERR_VERIFY if it was not
  * sealed by this station for that order, UKEY_ERR_NOTFOUND if absent. */
 int orderdoc_text(struct station *s, const char *portal_ref, const char *sealed_hex, char **text);
+/* The same from the sealed bytes themselves. */
+int orderdoc_text_sealed(struct station *s, const char *portal_ref, const uint8_t *sealed,
+    size_t sealed_len, char **text);
+int orderdoc_open_sealed(struct station *s, const char *portal_ref, const uint8_t *sealed,
+    size_t sealed_len, struct json_object **doc);
 int orderdoc_open(struct station *s, const char *portal_ref, const char *sealed_hex,
     struct json_object **doc);
 /* At start: seals the documents a database from before sealing holds in clear. */

@@ -398,3 +398,47 @@ store_last_id(struct store *st)
 {
 	return sqlite3_last_insert_rowid(st->db);
 }
+
+int
+store_stmt(struct store *st, sqlite3_stmt **out, const char *sql, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = prepare_bind(st, out, sql, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int
+store_step(struct store *st, sqlite3_stmt *stmt)
+{
+	int rc = sqlite3_step(stmt);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	log_error("sqlite3_step: %s (%.60s)", sqlite3_errmsg(st->db), sqlite3_sql(stmt));
+	return store_rc_to_err(rc);
+}
+
+char *
+store_text(sqlite3_stmt *stmt, int col, int *rc)
+{
+	const unsigned char *t = sqlite3_column_text(stmt, col);
+	char *copy;
+
+	if (t == NULL)
+		return NULL;
+	if ((copy = strdup((const char *)t)) == NULL)
+		*rc = UKEY_ERR_NOMEM;
+	return copy;
+}
+
+int
+store_changes(struct store *st)
+{
+	return sqlite3_changes(st->db);
+}

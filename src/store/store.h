@@ -1,6 +1,8 @@
 /* The station's database: SQLite in WAL mode, schema migrations applied at
- * open, written only by ukeyd. Rows come back as json-c objects because every
- * reader of them (the control socket, the CLI's --json) wants JSON anyway. */
+ * open, written only by ukeyd. Orders and units have typed modules
+ * (store_orders.h, store_units.h) built on the binding layer below; the
+ * generic queries return rows as json-c objects for the readers that want
+ * JSON anyway (the control socket, the CLI's --json). */
 #ifndef UKEY_STORE_H
 #define UKEY_STORE_H
 
@@ -35,6 +37,18 @@ int store_row(struct store *st, struct json_object **out, const char *sql, const
 
 /* Returns one integer column of one row (UKEY_ERR_NOTFOUND when none). */
 int store_int(struct store *st, int64_t *out, const char *sql, const char *fmt, ...);
+
+/* Typed reading, for the store's own modules (store_orders.c, ...):
+ * store_stmt prepares sql and binds fmt as above (*out owned, free with
+ * sqlite3_finalize); store_step returns 1 for a row, 0 when done, or an
+ * error (logged); store_text copies a text column (NULL stays NULL; sets
+ * *rc to UKEY_ERR_NOMEM when the copy fails). */
+int store_stmt(struct store *st, sqlite3_stmt **out, const char *sql, const char *fmt, ...);
+int store_step(struct store *st, sqlite3_stmt *stmt);
+char *store_text(sqlite3_stmt *stmt, int col, int *rc);
+
+/* Rows the last statement changed. */
+int store_changes(struct store *st);
 
 /* Row id of the last insert on this connection. */
 int64_t store_last_id(struct store *st);

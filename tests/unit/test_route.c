@@ -104,21 +104,21 @@ add_issued(struct store *st, const char *ref, const char *serial, const char *pr
 }
 
 static void
-units_are(struct json_object *units, const int64_t *want, size_t n)
+units_are(const struct store_unit_claim *units, size_t have, const int64_t *want, size_t n)
 {
 	size_t i;
 
-	assert_int_equal(json_object_array_length(units), n);
+	assert_int_equal(have, n);
 	for (i = 0; i < n; i++)
-		assert_int_equal(json_object_get_int64(json_object_object_get(
-		    json_object_array_get_idx(units, i), "unit_id")), want[i]);
+		assert_int_equal(units[i].unit_id, want[i]);
 }
 
 static void
 test_claim_routes_by_token(void **state)
 {
 	struct fixture *f = *state;
-	struct json_object *units = NULL;
+	struct store_unit_claim *units = NULL;
+	size_t nu = 0;
 	int64_t new1, new2, ren, held = -1;
 
 	add_issued(f->st, "OLD-1", "0A1B2C3D", "softhsm2", "TOKEN-A", "organisation");
@@ -133,45 +133,44 @@ test_claim_routes_by_token(void **state)
 	    "organisation", "held");
 
 	/* a blank token: new orders' units, in queue order, never the renewal */
-	assert_int_equal(route_units_for_token(f->st, "softhsm2", "TOKEN-B", 200, &units), 0);
-	units_are(units, (int64_t[]){ new1, new2 }, 2);
-	json_object_put(units);
+	assert_int_equal(route_units_for_token(f->st, "softhsm2", "TOKEN-B", 200, &units, &nu), 0);
+	units_are(units, nu, (int64_t[]){ new1, new2 }, 2);
+	store_unit_claims_free(units, nu);
 	/* a token that reports no serial holds nothing of ours */
-	assert_int_equal(route_units_for_token(f->st, "softhsm2", "", 200, &units), 0);
-	units_are(units, (int64_t[]){ new1, new2 }, 2);
-	json_object_put(units);
-	assert_int_equal(route_units_for_token(f->st, "softhsm2", "TOKEN-B", 1, &units), 0);
-	units_are(units, (int64_t[]){ new1 }, 1);
-	json_object_put(units);
+	assert_int_equal(route_units_for_token(f->st, "softhsm2", "", 200, &units, &nu), 0);
+	units_are(units, nu, (int64_t[]){ new1, new2 }, 2);
+	store_unit_claims_free(units, nu);
+	assert_int_equal(route_units_for_token(f->st, "softhsm2", "TOKEN-B", 1, &units, &nu), 0);
+	units_are(units, nu, (int64_t[]){ new1 }, 1);
+	store_unit_claims_free(units, nu);
 
 	/* the token holding the certificate: only the renewal naming it */
 	assert_int_equal(route_token_certs(f->st, "softhsm2", "TOKEN-A", &held), 0);
 	assert_int_equal(held, 1);
-	assert_int_equal(route_units_for_token(f->st, "softhsm2", "TOKEN-A", 200, &units), 0);
-	units_are(units, (int64_t[]){ ren }, 1);
-	assert_string_equal(json_object_get_string(json_object_object_get(
-	    json_object_array_get_idx(units, 0), "type")), "renewal");
-	json_object_put(units);
+	assert_int_equal(route_units_for_token(f->st, "softhsm2", "TOKEN-A", 200, &units, &nu), 0);
+	units_are(units, nu, (int64_t[]){ ren }, 1);
+	assert_string_equal(units[0].type, "renewal");
+	store_unit_claims_free(units, nu);
 
 	/* the same serial under another model is another token */
-	assert_int_equal(route_units_for_token(f->st, "other-model", "TOKEN-A", 200, &units), 0);
-	units_are(units, (int64_t[]){ new1, new2 }, 2);
-	json_object_put(units);
+	assert_int_equal(route_units_for_token(f->st, "other-model", "TOKEN-A", 200, &units, &nu), 0);
+	units_are(units, nu, (int64_t[]){ new1, new2 }, 2);
+	store_unit_claims_free(units, nu);
 
 	/* a renewal not yet paid is not offered; the token then gets nothing */
 	assert_int_equal(store_run(f->st, "UPDATE orders SET state = 'approved' WHERE portal_ref ="
 	    " 'REN-1'", ""), 0);
-	assert_int_equal(route_units_for_token(f->st, "softhsm2", "TOKEN-A", 200, &units), 0);
-	units_are(units, NULL, 0);
-	json_object_put(units);
+	assert_int_equal(route_units_for_token(f->st, "softhsm2", "TOKEN-A", 200, &units, &nu), 0);
+	units_are(units, nu, NULL, 0);
+	store_unit_claims_free(units, nu);
 
 	/* once its certificate is revoked the token holds nothing of ours */
 	assert_int_equal(store_run(f->st, "UPDATE received_certs SET status = 'revoked'", ""), 0);
 	assert_int_equal(route_token_certs(f->st, "softhsm2", "TOKEN-A", &held), 0);
 	assert_int_equal(held, 0);
-	assert_int_equal(route_units_for_token(f->st, "softhsm2", "TOKEN-A", 200, &units), 0);
-	units_are(units, (int64_t[]){ new1, new2 }, 2);
-	json_object_put(units);
+	assert_int_equal(route_units_for_token(f->st, "softhsm2", "TOKEN-A", 200, &units, &nu), 0);
+	units_are(units, nu, (int64_t[]){ new1, new2 }, 2);
+	store_unit_claims_free(units, nu);
 }
 
 /* A unit put back after a failed job stands at the tail: after every unit
@@ -182,7 +181,8 @@ static void
 test_queue_tail(void **state)
 {
 	struct fixture *f = *state;
-	struct json_object *units = NULL;
+	struct store_unit_claim *units = NULL;
+	size_t nu = 0;
 	int64_t a, b1, b2, c, d, held;
 
 	a = add_unit(f->st, add_order(f->st, "Q-A", "new", "in_production", NULL,
@@ -197,9 +197,9 @@ test_queue_tail(void **state)
 	    "2026-03-01T09:00:00Z"), "organisation", "held");
 	assert_int_equal(store_run(f->st, "UPDATE units SET hold_reason = 'failed twice' WHERE id = ?",
 	    "i", held), 0);
-	assert_int_equal(route_units_for_token(f->st, "softhsm2", "", 10, &units), 0);
-	units_are(units, (int64_t[]){ a, b1, b2, c }, 4);
-	json_object_put(units);
+	assert_int_equal(route_units_for_token(f->st, "softhsm2", "", 10, &units, &nu), 0);
+	units_are(units, nu, (int64_t[]){ a, b1, b2, c }, 4);
+	store_unit_claims_free(units, nu);
 
 	/* a fails at 10:00:05, then b1 in the same second: both after b2 */
 	assert_int_equal(store_run(f->st, "UPDATE units SET requeued_at = '2026-03-01T10:00:05Z',"
@@ -208,9 +208,9 @@ test_queue_tail(void **state)
 	    " requeue_seq = 2 WHERE id = ?", "i", b1), 0);
 	d = add_unit(f->st, add_order(f->st, "Q-D", "new", "waiting_production", NULL,
 	    "2026-03-01T10:00:06Z"), "organisation", "queued");
-	assert_int_equal(route_units_for_token(f->st, "softhsm2", "", 10, &units), 0);
-	units_are(units, (int64_t[]){ b2, a, b1, d, c }, 5);
-	json_object_put(units);
+	assert_int_equal(route_units_for_token(f->st, "softhsm2", "", 10, &units, &nu), 0);
+	units_are(units, nu, (int64_t[]){ b2, a, b1, d, c }, 5);
+	store_unit_claims_free(units, nu);
 }
 
 static void

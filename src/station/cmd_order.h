@@ -1,0 +1,39 @@
+/* Helpers the order control commands share (cmd_orders.c defines them):
+ * arguments, loading an order for an event, the move, the reply. */
+#ifndef UKEY_CMD_ORDER_H
+#define UKEY_CMD_ORDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "orders/lifecycle.h"
+#include "station/control.h"
+#include "store/store_orders.h"
+
+/* The "id" argument. */
+int cmd_order_id(struct request *r, int64_t *id);
+
+/* Loads order id and checks that ev is legal in its state. Returns 0 with
+ * *o (owned, store_order_free), *from and *to; UKEY_ERR_NOTFOUND or
+ * UKEY_ERR_STATE with the message in r->msg and *o NULL. */
+int cmd_order_for(struct request *r, int64_t id, enum order_event ev, struct store_order **o,
+    enum order_state *from, enum order_state *to);
+
+/* station_order_move() by the request's user. */
+int cmd_order_move(struct request *r, int64_t id, enum order_state from, enum order_state to,
+    enum order_event ev, const char *now, struct json_object *detail);
+
+/* Commits when rc is 0, else (or when the commit fails) rolls back. */
+int cmd_tx_end(struct request *r, int rc);
+
+/* The reply of a transition: the order's id and its new state (owned). */
+struct json_object *cmd_order_moved(int64_t id, enum order_state to);
+
+/* Text argument that a person reads later: valid UTF-8, no control
+ * characters, 1 to max characters. */
+int cmd_arg_text(struct request *r, const char *name, int required, size_t max,
+    const char **out);
+
+#endif

@@ -1,0 +1,677 @@
+/* Orders in SQLite: every statement on orders, order_items, order_revisions
+ * and deliveries, behind the typed API of store_orders.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/secret.h"
+#include "store/store_orders.h"
+
+#define ORDER_COLS \
+    "id, total_fen, revision, refund_due, portal_ref, type, state, org_name, account_uscc," \
+    " payment_no, doc, doc_sealed, renews_cert, checksum_failures, override_reason," \
+    " override_by, review_remark, reviewer, reviewed_at, paid_at, paid_by, cancel_remark," \
+    " cancelled_at, cancelled_by, invoice_requested_at, invoice_requested_by, created_at," \
+    " created_by, updated_at"
+
+/* A copy of a blob column (NULL when NULL or empty). */
+static uint8_t *
+blob_col(sqlite3_stmt *q, int col, size_t *len, int *rc)
+{
+	const void *p = sqlite3_column_blob(q, col);
+	int n = sqlite3_column_bytes(q, col);
+	uint8_t *copy;
+
+	*len = 0;
+	if (p == NULL || n <= 0)
+		return NULL;
+	if ((copy = malloc((size_t)n)) == NULL) {
+		*rc = UKEY_ERR_NOMEM;
+		return NULL;
+	}
+	memcpy(copy, p, (size_t)n);
+	*len = (size_t)n;
+	return copy;
+}
+
+static struct store_order *
+order_row(sqlite3_stmt *q, int *rc)
+{
+	struct store_order *o = calloc(1, sizeof(*o));
+	char **text[] = { &o->portal_ref, &o->type, &o->state, &o->org_name, &o->account_uscc,
+	    &o->payment_no, &o->doc };
+	char **rest[] = { &o->renews_cert, &o->checksum_failures, &o->override_reason,
+	    &o->override_by, &o->review_remark, &o->reviewer, &o->reviewed_at, &o->paid_at,
+	    &o->paid_by, &o->cancel_remark, &o->cancelled_at, &o->cancelled_by,
+	    &o->invoice_requested_at, &o->invoice_requested_by, &o->created_at, &o->created_by,
+	    &o->updated_at };
+	size_t i;
+
+	if (o == NULL) {
+		*rc = UKEY_ERR_NOMEM;
+		return NULL;
+	}
+	o->id = sqlite3_column_int64(q, 0);
+	o->total_fen = sqlite3_column_int64(q, 1);
+	o->revision = sqlite3_column_int64(q, 2);
+	o->refund_due = sqlite3_column_int(q, 3);
+	for (i = 0; i < sizeof(text) / sizeof(text[0]); i++)
+		*text[i] = store_text(q, 4 + (int)i, rc);
+	o->doc_sealed = blob_col(q, 11, &o->doc_sealed_len, rc);
+	for (i = 0; i < sizeof(rest) / sizeof(rest[0]); i++)
+		*rest[i] = store_text(q, 12 + (int)i, rc);
+	return o;
+}
+
+/* The one order the prepared statement q finds. */
+static int
+load_one(struct store *st, sqlite3_stmt *q, struct store_order **out)
+{
+	struct store_order *o = NULL;
+	int rc;
+
+	if ((rc = store_step(st, q)) == 1) {
+		rc = 0;
+		o = order_row(q, &rc);
+	} else if (rc == 0) {
+		rc = UKEY_ERR_NOTFOUND;
+	}
+	sqlite3_finalize(q);
+	if (rc != 0) {
+		store_order_free(o);
+		return rc;
+	}
+	*out = o;
+	return 0;
+}
+
+int
+store_order_load(struct store *st, int64_t id, struct store_order **out)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	*out = NULL;
+	if ((rc = store_stmt(st, &q, "SELECT " ORDER_COLS " FROM orders WHERE id = ?", "i",
+	    id)) != 0)
+		return rc;
+	return load_one(st, q, out);
+}
+
+int
+store_order_load_ref(struct store *st, const char *portal_ref, struct store_order **out)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	*out = NULL;
+	if ((rc = store_stmt(st, &q, "SELECT " ORDER_COLS " FROM orders WHERE portal_ref = ?",
+	    "t", portal_ref)) != 0)
+		return rc;
+	return load_one(st, q, out);
+}
+
+void
+store_order_free(struct store_order *o)
+{
+	char *all[24];
+	size_t i, n = 0;
+
+	if (o == NULL)
+		return;
+	all[n++] = o->portal_ref; all[n++] = o->type; all[n++] = o->state;
+	all[n++] = o->org_name; all[n++] = o->account_uscc; all[n++] = o->payment_no;
+	all[n++] = o->doc; all[n++] = o->renews_cert; all[n++] = o->checksum_failures;
+	all[n++] = o->override_reason; all[n++] = o->override_by; all[n++] = o->review_remark;
+	all[n++] = o->reviewer; all[n++] = o->reviewed_at; all[n++] = o->paid_at;
+	all[n++] = o->paid_by; all[n++] = o->cancel_remark; all[n++] = o->cancelled_at;
+	all[n++] = o->cancelled_by; all[n++] = o->invoice_requested_at;
+	all[n++] = o->invoice_requested_by; all[n++] = o->created_at; all[n++] = o->created_by;
+	all[n++] = o->updated_at;
+	for (i = 0; i < n; i++)
+		free(all[i]);
+	free(o->doc_sealed);
+	free(o);
+}
+
+int
+store_order_state(struct store *st, int64_t id, char *state, size_t len)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	state[0] = '\0';
+	if ((rc = store_stmt(st, &q, "SELECT state FROM orders WHERE id = ?", "i", id)) != 0)
+		return rc;
+	if ((rc = store_step(st, q)) == 1) {
+		snprintf(state, len, "%s", (const char *)sqlite3_column_text(q, 0));
+		rc = 0;
+	} else if (rc == 0) {
+		rc = UKEY_ERR_NOTFOUND;
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+/* Grows *a (of *n elements of size sz) by one zeroed element. */
+static void *
+grow(void **a, size_t *n, size_t sz)
+{
+	char *p = realloc(*a, (*n + 1) * sz);
+
+	if (p == NULL)
+		return NULL;
+	*a = p;
+	memset(p + *n * sz, 0, sz);
+	return p + (*n)++ * sz;
+}
+
+static void
+summary_free(struct store_order_summary *s)
+{
+	free(s->portal_ref);
+	free(s->type);
+	free(s->state);
+	free(s->org_name);
+	free(s->account_uscc);
+	free(s->payment_no);
+	free(s->renews_cert);
+	free(s->created_at);
+	free(s->updated_at);
+}
+
+void
+store_order_summaries_free(struct store_order_summary *a, size_t n)
+{
+	size_t i;
+
+	for (i = 0; a != NULL && i < n; i++)
+		summary_free(&a[i]);
+	free(a);
+}
+
+static void
+summary_row(sqlite3_stmt *q, struct store_order_summary *s, int *rc)
+{
+	s->id = sqlite3_column_int64(q, 0);
+	s->portal_ref = store_text(q, 1, rc);
+	s->type = store_text(q, 2, rc);
+	s->state = store_text(q, 3, rc);
+	s->org_name = store_text(q, 4, rc);
+	s->account_uscc = store_text(q, 5, rc);
+	s->total_fen = sqlite3_column_int64(q, 6);
+	s->payment_no = store_text(q, 7, rc);
+	s->renews_cert = store_text(q, 8, rc);
+	s->refund_due = sqlite3_column_int(q, 9);
+	s->revision = sqlite3_column_int64(q, 10);
+	s->created_at = store_text(q, 11, rc);
+	s->updated_at = store_text(q, 12, rc);
+	s->certificates = sqlite3_column_int64(q, 13);
+	s->issued = sqlite3_column_int64(q, 14);
+}
+
+int
+store_order_list(struct store *st, const struct store_order_filter *f,
+    struct store_order_summary **out, size_t *n)
+{
+	struct store_order_summary *a = NULL, *s;
+	sqlite3_stmt *q;
+	size_t k = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	/* created_at is ISO-8601 UTC: its first ten characters are the date */
+	if ((rc = store_stmt(st, &q,
+	    "SELECT o.id, o.portal_ref, o.type, o.state, o.org_name, o.account_uscc, o.total_fen,"
+	    " o.payment_no, o.renews_cert, o.refund_due, o.revision, o.created_at, o.updated_at,"
+	    " (SELECT count(*) FROM units u JOIN order_items i ON i.id = u.item_id"
+	    "  WHERE i.order_id = o.id) AS certificates,"
+	    " (SELECT count(*) FROM units u JOIN order_items i ON i.id = u.item_id"
+	    "  WHERE i.order_id = o.id AND u.state = 'issued') AS issued"
+	    " FROM orders o WHERE (?1 IS NULL OR o.state = ?1) AND (?2 IS NULL OR o.account_uscc = ?2)"
+	    " AND (?3 IS NULL OR o.type = ?3) AND (?4 IS NULL OR substr(o.created_at, 1, 10) >= ?4)"
+	    " AND (?5 IS NULL OR substr(o.created_at, 1, 10) <= ?5) ORDER BY o.id", "ttttt",
+	    f->state, f->org, f->type, f->since, f->until)) != 0)
+		return rc;
+	while ((rc = store_step(st, q)) == 1) {
+		if ((s = grow((void **)&a, &k, sizeof(*a))) == NULL) {
+			rc = UKEY_ERR_NOMEM;
+			break;
+		}
+		rc = 0;
+		summary_row(q, s, &rc);
+		if (rc != 0)
+			break;
+	}
+	sqlite3_finalize(q);
+	if (rc != 0) {
+		store_order_summaries_free(a, k);
+		return rc;
+	}
+	*out = a;
+	*n = k;
+	return 0;
+}
+
+int
+store_order_insert(struct store *st, const struct store_order_content *c, const char *now,
+    const char *by, int64_t *id)
+{
+	int rc;
+
+	*id = 0;
+	rc = store_run(st, "INSERT INTO orders (portal_ref, type, account_uscc, org_name, state,"
+	    " total_fen, doc, doc_sealed, checksum_failures, created_at, created_by, updated_at)"
+	    " VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)", "ttttitbtttt", c->portal_ref,
+	    c->type, c->account_uscc, c->org_name, c->total_fen, c->doc, c->doc_sealed,
+	    c->doc_sealed_len, c->checksum_failures, now, by, now);
+	if (rc == 0)
+		*id = store_last_id(st);
+	return rc;
+}
+
+int
+store_order_add_item(struct store *st, int64_t order_id,
+    const struct store_order_item_new *it, const char *now)
+{
+	int64_t item_id, u;
+	int rc;
+
+	rc = store_run(st, "INSERT INTO order_items (order_id, seq, kind, name, cert_profile, years,"
+	    " count) VALUES (?, ?, ?, ?, ?, ?, ?)", "iitttii", order_id, it->seq, it->kind,
+	    it->name, it->cert_profile, it->years, it->count);
+	if (rc != 0)
+		return rc;
+	item_id = store_last_id(st);
+	for (u = 0; u < it->count; u++)
+		if ((rc = store_run(st, "INSERT INTO units (item_id, seq, state, updated_at)"
+		    " VALUES (?, ?, 'held', ?)", "iit", item_id, u + 1, now)) != 0)
+			return rc;
+	return 0;
+}
+
+void
+store_order_items_free(struct store_order_item *a, size_t n)
+{
+	size_t i;
+
+	for (i = 0; a != NULL && i < n; i++) {
+		free(a[i].kind);
+		free(a[i].name);
+		free(a[i].cert_profile);
+	}
+	free(a);
+}
+
+int
+store_order_items(struct store *st, int64_t order_id, struct store_order_item **out, size_t *n)
+{
+	struct store_order_item *a = NULL, *it;
+	sqlite3_stmt *q;
+	size_t k = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = store_stmt(st, &q, "SELECT id, seq, kind, name, cert_profile, years, count"
+	    " FROM order_items WHERE order_id = ? ORDER BY seq", "i", order_id)) != 0)
+		return rc;
+	while ((rc = store_step(st, q)) == 1) {
+		if ((it = grow((void **)&a, &k, sizeof(*a))) == NULL) {
+			rc = UKEY_ERR_NOMEM;
+			break;
+		}
+		rc = 0;
+		it->id = sqlite3_column_int64(q, 0);
+		it->seq = sqlite3_column_int64(q, 1);
+		it->kind = store_text(q, 2, &rc);
+		it->name = store_text(q, 3, &rc);
+		it->cert_profile = store_text(q, 4, &rc);
+		it->years = sqlite3_column_int64(q, 5);
+		it->count = sqlite3_column_int64(q, 6);
+		if (rc != 0)
+			break;
+	}
+	sqlite3_finalize(q);
+	if (rc != 0) {
+		store_order_items_free(a, k);
+		return rc;
+	}
+	*out = a;
+	*n = k;
+	return 0;
+}
+
+void
+store_order_units_free(struct store_order_unit *a, size_t n)
+{
+	size_t i;
+
+	for (i = 0; a != NULL && i < n; i++) {
+		free(a[i].state);
+		free(a[i].cert_serial);
+		free(a[i].token_serial);
+	}
+	free(a);
+}
+
+int
+store_order_units(struct store *st, int64_t order_id, struct store_order_unit **out, size_t *n)
+{
+	struct store_order_unit *a = NULL, *u;
+	sqlite3_stmt *q;
+	size_t k = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = store_stmt(st, &q, "SELECT u.id, i.seq, u.seq, u.state, u.job_id,"
+	    " s.cert_serial, s.token_serial FROM units u JOIN order_items i ON i.id = u.item_id"
+	    " LEFT JOIN issuances s ON s.unit_id = u.id WHERE i.order_id = ? ORDER BY i.seq, u.seq",
+	    "i", order_id)) != 0)
+		return rc;
+	while ((rc = store_step(st, q)) == 1) {
+		if ((u = grow((void **)&a, &k, sizeof(*a))) == NULL) {
+			rc = UKEY_ERR_NOMEM;
+			break;
+		}
+		rc = 0;
+		u->id = sqlite3_column_int64(q, 0);
+		u->item_seq = sqlite3_column_int64(q, 1);
+		u->seq = sqlite3_column_int64(q, 2);
+		u->state = store_text(q, 3, &rc);
+		u->job_id = sqlite3_column_int64(q, 4);
+		u->cert_serial = store_text(q, 5, &rc);
+		u->token_serial = store_text(q, 6, &rc);
+		if (rc != 0)
+			break;
+	}
+	sqlite3_finalize(q);
+	if (rc != 0) {
+		store_order_units_free(a, k);
+		return rc;
+	}
+	*out = a;
+	*n = k;
+	return 0;
+}
+
+void
+store_order_revisions_free(struct store_order_revision *a, size_t n)
+{
+	size_t i;
+
+	for (i = 0; a != NULL && i < n; i++) {
+		free(a[i].type);
+		free(a[i].org_name);
+		free(a[i].doc);
+		free(a[i].doc_sealed);
+		free(a[i].checksum_failures);
+		free(a[i].review_remark);
+		free(a[i].replaced_at);
+		free(a[i].replaced_by);
+	}
+	free(a);
+}
+
+int
+store_order_revisions(struct store *st, int64_t order_id, struct store_order_revision **out,
+    size_t *n)
+{
+	struct store_order_revision *a = NULL, *v;
+	sqlite3_stmt *q;
+	size_t k = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = store_stmt(st, &q, "SELECT revision, type, org_name, total_fen, doc, doc_sealed,"
+	    " checksum_failures, review_remark, replaced_at, replaced_by FROM order_revisions"
+	    " WHERE order_id = ? ORDER BY revision", "i", order_id)) != 0)
+		return rc;
+	while ((rc = store_step(st, q)) == 1) {
+		if ((v = grow((void **)&a, &k, sizeof(*a))) == NULL) {
+			rc = UKEY_ERR_NOMEM;
+			break;
+		}
+		rc = 0;
+		v->revision = sqlite3_column_int64(q, 0);
+		v->type = store_text(q, 1, &rc);
+		v->org_name = store_text(q, 2, &rc);
+		v->total_fen = sqlite3_column_int64(q, 3);
+		v->doc = store_text(q, 4, &rc);
+		v->doc_sealed = blob_col(q, 5, &v->doc_sealed_len, &rc);
+		v->checksum_failures = store_text(q, 6, &rc);
+		v->review_remark = store_text(q, 7, &rc);
+		v->replaced_at = store_text(q, 8, &rc);
+		v->replaced_by = store_text(q, 9, &rc);
+		if (rc != 0)
+			break;
+	}
+	sqlite3_finalize(q);
+	if (rc != 0) {
+		store_order_revisions_free(a, k);
+		return rc;
+	}
+	*out = a;
+	*n = k;
+	return 0;
+}
+
+int
+store_order_revise(struct store *st, int64_t id, const struct store_order_content *c,
+    int64_t revision, const char *now, const char *by)
+{
+	int rc;
+
+	/* the replaced content stays readable: auditors see what changed */
+	rc = store_run(st, "INSERT INTO order_revisions (order_id, revision, type, org_name,"
+	    " total_fen, doc, doc_sealed, checksum_failures, review_remark, replaced_at, replaced_by)"
+	    " SELECT id, revision, type, org_name, total_fen, doc, doc_sealed, checksum_failures,"
+	    " review_remark, ?, ? FROM orders WHERE id = ?", "tti", now, by, id);
+	/* a rejected order was never paid: its units are all held, none has a job */
+	if (rc == 0)
+		rc = store_run(st, "DELETE FROM units WHERE item_id IN (SELECT id FROM order_items"
+		    " WHERE order_id = ?)", "i", id);
+	if (rc == 0)
+		rc = store_run(st, "DELETE FROM order_items WHERE order_id = ?", "i", id);
+	if (rc == 0)
+		rc = store_run(st, "UPDATE orders SET type = ?, account_uscc = ?, org_name = ?,"
+		    " total_fen = ?, doc = ?, doc_sealed = ?, checksum_failures = ?,"
+		    " override_reason = NULL, override_by = NULL, renews_cert = NULL, revision = ?"
+		    " WHERE id = ?", "tttitbtii", c->type, c->account_uscc, c->org_name, c->total_fen,
+		    c->doc, c->doc_sealed, c->doc_sealed_len, c->checksum_failures, revision, id);
+	return rc;
+}
+
+int
+store_order_set_state(struct store *st, int64_t id, const char *from, const char *to,
+    const char *now)
+{
+	/* naming the old state keeps a move from applying to an order that
+	 * moved meanwhile */
+	return store_run(st, "UPDATE orders SET state = ?, updated_at = ? WHERE id = ?"
+	    " AND state = ?", "ttit", to, now, id, from);
+}
+
+int
+store_order_set_override(struct store *st, int64_t id, const char *reason, const char *by,
+    const char *now)
+{
+	return store_run(st, "UPDATE orders SET override_reason = ?, override_by = ?,"
+	    " updated_at = ? WHERE id = ?", "ttti", reason, by, now, id);
+}
+
+int
+store_order_set_approval(struct store *st, int64_t id, const char *reviewer, const char *now,
+    const char *renews)
+{
+	return store_run(st, "UPDATE orders SET reviewer = ?, reviewed_at = ?, renews_cert = ?"
+	    " WHERE id = ?", "ttti", reviewer, now, renews, id);
+}
+
+int
+store_order_set_rejection(struct store *st, int64_t id, const char *remark,
+    const char *reviewer, const char *now)
+{
+	return store_run(st, "UPDATE orders SET review_remark = ?, reviewer = ?, reviewed_at = ?"
+	    " WHERE id = ?", "ttti", remark, reviewer, now, id);
+}
+
+int
+store_order_set_payment(struct store *st, int64_t id, const char *payment_no, const char *now,
+    const char *by)
+{
+	return store_run(st, "UPDATE orders SET payment_no = ?, paid_at = ?, paid_by = ?"
+	    " WHERE id = ?", "ttti", payment_no, now, by, id);
+}
+
+int
+store_order_by_payment_no(struct store *st, const char *payment_no, int64_t *other)
+{
+	return store_int(st, other, "SELECT id FROM orders WHERE payment_no = ?", "t", payment_no);
+}
+
+int
+store_order_set_cancel(struct store *st, int64_t id, const char *remark, const char *by,
+    const char *now, int refund_due)
+{
+	return store_run(st, "UPDATE orders SET cancel_remark = ?, cancelled_at = ?,"
+	    " cancelled_by = ?, refund_due = ? WHERE id = ?", "tttii", remark, now, by,
+	    (int64_t)refund_due, id);
+}
+
+int
+store_order_set_invoice(struct store *st, int64_t id, const char *now, const char *by)
+{
+	return store_run(st, "UPDATE orders SET invoice_requested_at = ?,"
+	    " invoice_requested_by = ? WHERE id = ?", "tti", now, by, id);
+}
+
+int
+store_delivery_insert(struct store *st, const struct store_delivery *d)
+{
+	return store_run(st, "INSERT INTO deliveries (order_id, method, picked_up_by, carrier,"
+	    " tracking_no, delivered_at, delivered_by) VALUES (?, ?, ?, ?, ?, ?, ?)", "itttttt",
+	    d->order_id, d->method, d->picked_up_by, d->carrier, d->tracking_no, d->delivered_at,
+	    d->delivered_by);
+}
+
+void
+store_delivery_clear(struct store_delivery *d)
+{
+	free(d->method);
+	free(d->picked_up_by);
+	free(d->carrier);
+	free(d->tracking_no);
+	free(d->delivered_at);
+	free(d->delivered_by);
+	memset(d, 0, sizeof(*d));
+}
+
+int
+store_delivery_load(struct store *st, int64_t order_id, struct store_delivery *out)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = store_stmt(st, &q, "SELECT method, picked_up_by, carrier, tracking_no,"
+	    " delivered_at, delivered_by FROM deliveries WHERE order_id = ?", "i", order_id)) != 0)
+		return rc;
+	if ((rc = store_step(st, q)) == 1) {
+		rc = 0;
+		out->order_id = order_id;
+		out->method = store_text(q, 0, &rc);
+		out->picked_up_by = store_text(q, 1, &rc);
+		out->carrier = store_text(q, 2, &rc);
+		out->tracking_no = store_text(q, 3, &rc);
+		out->delivered_at = store_text(q, 4, &rc);
+		out->delivered_by = store_text(q, 5, &rc);
+	} else if (rc == 0) {
+		rc = UKEY_ERR_NOTFOUND;
+	}
+	sqlite3_finalize(q);
+	if (rc != 0)
+		store_delivery_clear(out);
+	return rc;
+}
+
+int
+store_order_renewing(struct store *st, const char *serial, int64_t except_id, int64_t *other)
+{
+	return store_int(st, other, "SELECT id FROM orders WHERE renews_cert = ? AND id <> ?"
+	    " AND state NOT IN ('cancelled', 'rejected') ORDER BY id LIMIT 1", "ti", serial,
+	    except_id);
+}
+
+void
+store_order_clear_docs_free(struct store_clear_doc *a, size_t n)
+{
+	size_t i;
+
+	for (i = 0; a != NULL && i < n; i++) {
+		free(a[i].portal_ref);
+		if (a[i].doc != NULL)
+			secure_wipe(a[i].doc, strlen(a[i].doc));
+		free(a[i].doc);
+	}
+	free(a);
+}
+
+int
+store_order_clear_docs(struct store *st, struct store_clear_doc **out, size_t *n)
+{
+	static const char *const sql[2] = {
+		"SELECT t.rowid, o.portal_ref, t.doc FROM orders t JOIN orders o ON o.id = t.id"
+		" WHERE t.doc_sealed IS NULL",
+		"SELECT t.rowid, o.portal_ref, t.doc FROM order_revisions t JOIN orders o"
+		" ON o.id = t.order_id WHERE t.doc_sealed IS NULL",
+	};
+	static const char *const table[2] = { "orders", "order_revisions" };
+	struct store_clear_doc *a = NULL, *d;
+	sqlite3_stmt *q;
+	size_t k = 0, t;
+	int rc = 0;
+
+	*out = NULL;
+	*n = 0;
+	for (t = 0; rc == 0 && t < 2; t++) {
+		if ((rc = store_stmt(st, &q, sql[t], "")) != 0)
+			break;
+		while ((rc = store_step(st, q)) == 1) {
+			if ((d = grow((void **)&a, &k, sizeof(*a))) == NULL) {
+				rc = UKEY_ERR_NOMEM;
+				break;
+			}
+			rc = 0;
+			d->table = table[t];
+			d->rowid = sqlite3_column_int64(q, 0);
+			d->portal_ref = store_text(q, 1, &rc);
+			d->doc = store_text(q, 2, &rc);
+			if (rc != 0)
+				break;
+		}
+		sqlite3_finalize(q);
+	}
+	if (rc != 0) {
+		store_order_clear_docs_free(a, k);
+		return rc;
+	}
+	*out = a;
+	*n = k;
+	return 0;
+}
+
+int
+store_order_doc_seal(struct store *st, const struct store_clear_doc *d, const char *masked,
+    const uint8_t *sealed, size_t sealed_len)
+{
+	if (strcmp(d->table, "orders") == 0)
+		return store_run(st, "UPDATE orders SET doc = ?, doc_sealed = ? WHERE rowid = ?",
+		    "tbi", masked, sealed, sealed_len, d->rowid);
+	return store_run(st, "UPDATE order_revisions SET doc = ?, doc_sealed = ? WHERE rowid = ?",
+	    "tbi", masked, sealed, sealed_len, d->rowid);
+}

@@ -1,0 +1,401 @@
+/* Units and the production queue in SQLite: every statement on units, and
+ * the routing queries that choose which queued units a token may take. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "store/store_units.h"
+
+/* Queue order, over units u, order_items i and orders o: by payment time,
+ * except that a unit put back after a failed job stands at the tail, i.e.
+ * at its requeue time after every unit paid by then (requeue_seq orders
+ * the requeues of one second). */
+#define QUEUE_KEYS \
+    " coalesce(u.requeued_at, o.paid_at), u.requeue_seq IS NOT NULL, u.requeue_seq," \
+    " o.paid_at, o.id, i.seq, u.seq"
+
+/* A certificate the station issued and still stands behind. */
+#define LIVE_CERTS \
+    "SELECT s.cert_serial, s.kind, s.org_uscc, s.token_profile, s.token_serial" \
+    " FROM issuances s JOIN received_certs c ON c.serial = s.cert_serial" \
+    " WHERE c.status = 'issued'"
+
+#define CLAIM_COLS \
+    "SELECT u.id, o.id, i.cert_profile, o.type, o.renews_cert FROM units u" \
+    " JOIN order_items i ON i.id = u.item_id JOIN orders o ON o.id = i.order_id" \
+    " WHERE u.state = 'queued' AND o.state IN ('waiting_production', 'in_production')"
+
+static void *
+grow(void **a, size_t *n, size_t sz)
+{
+	char *p = realloc(*a, (*n + 1) * sz);
+
+	if (p == NULL)
+		return NULL;
+	*a = p;
+	memset(p + *n * sz, 0, sz);
+	return p + (*n)++ * sz;
+}
+
+void
+store_unit_clear(struct store_unit *u)
+{
+	free(u->state);
+	free(u->failure_kind);
+	free(u->hold_reason);
+	free(u->order_state);
+	memset(u, 0, sizeof(*u));
+}
+
+int
+store_unit_load(struct store *st, int64_t id, struct store_unit *out)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = store_stmt(st, &q, "SELECT u.id, u.state, u.failures, u.failure_kind,"
+	    " u.hold_reason, o.id, o.state FROM units u JOIN order_items i ON i.id = u.item_id"
+	    " JOIN orders o ON o.id = i.order_id WHERE u.id = ?", "i", id)) != 0)
+		return rc;
+	if ((rc = store_step(st, q)) == 1) {
+		rc = 0;
+		out->id = sqlite3_column_int64(q, 0);
+		out->state = store_text(q, 1, &rc);
+		out->failures = sqlite3_column_int64(q, 2);
+		out->failure_kind = store_text(q, 3, &rc);
+		out->hold_reason = store_text(q, 4, &rc);
+		out->order_id = sqlite3_column_int64(q, 5);
+		out->order_state = store_text(q, 6, &rc);
+	} else if (rc == 0) {
+		rc = UKEY_ERR_NOTFOUND;
+	}
+	sqlite3_finalize(q);
+	if (rc != 0)
+		store_unit_clear(out);
+	return rc;
+}
+
+int
+store_units_count(struct store *st, int64_t order_id, unsigned states, int64_t *n)
+{
+	return store_int(st, n, "SELECT count(*) FROM units u JOIN order_items i"
+	    " ON i.id = u.item_id WHERE i.order_id = ? AND ((?2 & 1 AND u.state = 'held')"
+	    " OR (?2 & 2 AND u.state = 'queued') OR (?2 & 4 AND u.state = 'in_production')"
+	    " OR (?2 & 8 AND u.state = 'issued') OR (?2 & 16 AND u.state = 'cancelled'))", "ii",
+	    order_id, (int64_t)states);
+}
+
+int
+store_units_queue_order(struct store *st, int64_t order_id, const char *now)
+{
+	return store_run(st, "UPDATE units SET state = 'queued', updated_at = ? WHERE state ="
+	    " 'held' AND item_id IN (SELECT id FROM order_items WHERE order_id = ?)", "ti", now,
+	    order_id);
+}
+
+int
+store_units_cancel_order(struct store *st, int64_t order_id, const char *now)
+{
+	return store_run(st, "UPDATE units SET state = 'cancelled', updated_at = ? WHERE state IN"
+	    " ('held', 'queued') AND item_id IN (SELECT id FROM order_items WHERE order_id = ?)",
+	    "ti", now, order_id);
+}
+
+void
+store_unit_claims_free(struct store_unit_claim *a, size_t n)
+{
+	size_t i;
+
+	for (i = 0; a != NULL && i < n; i++) {
+		free(a[i].cert_profile);
+		free(a[i].type);
+		free(a[i].renews_cert);
+	}
+	free(a);
+}
+
+static int
+read_claims(struct store *st, sqlite3_stmt *q, struct store_unit_claim **out, size_t *n)
+{
+	struct store_unit_claim *a = NULL, *c;
+	size_t k = 0;
+	int rc;
+
+	while ((rc = store_step(st, q)) == 1) {
+		if ((c = grow((void **)&a, &k, sizeof(*a))) == NULL) {
+			rc = UKEY_ERR_NOMEM;
+			break;
+		}
+		rc = 0;
+		c->unit_id = sqlite3_column_int64(q, 0);
+		c->order_id = sqlite3_column_int64(q, 1);
+		c->cert_profile = store_text(q, 2, &rc);
+		c->type = store_text(q, 3, &rc);
+		c->renews_cert = store_text(q, 4, &rc);
+		if (rc != 0)
+			break;
+	}
+	sqlite3_finalize(q);
+	if (rc != 0) {
+		store_unit_claims_free(a, k);
+		return rc;
+	}
+	*out = a;
+	*n = k;
+	return 0;
+}
+
+int
+store_token_live_certs(struct store *st, const char *profile, const char *serial, int64_t *n)
+{
+	*n = 0;
+	if (serial == NULL || serial[0] == '\0')
+		return 0;
+	return store_int(st, n, "SELECT count(*) FROM issuances s JOIN received_certs c"
+	    " ON c.serial = s.cert_serial WHERE c.status = 'issued' AND s.token_profile = ?"
+	    " AND s.token_serial = ?", "tt", profile, serial);
+}
+
+int
+store_units_for_token(struct store *st, const char *profile, const char *serial, int limit,
+    struct store_unit_claim **out, size_t *n)
+{
+	sqlite3_stmt *q;
+	int64_t held = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = store_token_live_certs(st, profile, serial, &held)) != 0)
+		return rc;
+	if (held == 0)
+		/* a token with no certificate of ours: production of new orders */
+		rc = store_stmt(st, &q, CLAIM_COLS " AND o.type = 'new' ORDER BY" QUEUE_KEYS
+		    " LIMIT ?", "i", (int64_t)limit);
+	else
+		/* a token that came back: only the renewal of a certificate it holds */
+		rc = store_stmt(st, &q, CLAIM_COLS " AND o.type = 'renewal'"
+		    " AND o.renews_cert IN (SELECT s.cert_serial FROM issuances s JOIN received_certs c"
+		    "  ON c.serial = s.cert_serial WHERE c.status = 'issued' AND s.token_profile = ?"
+		    "  AND s.token_serial = ?) ORDER BY" QUEUE_KEYS " LIMIT ?", "tti", profile, serial,
+		    (int64_t)limit);
+	if (rc != 0)
+		return rc;
+	return read_claims(st, q, out, n);
+}
+
+void
+store_live_certs_free(struct store_live_cert *a, size_t n)
+{
+	size_t i;
+
+	for (i = 0; a != NULL && i < n; i++) {
+		free(a[i].cert_serial);
+		free(a[i].kind);
+		free(a[i].org_uscc);
+		free(a[i].token_profile);
+		free(a[i].token_serial);
+	}
+	free(a);
+}
+
+static int
+read_live_certs(struct store *st, sqlite3_stmt *q, struct store_live_cert **out, size_t *n)
+{
+	struct store_live_cert *a = NULL, *c;
+	size_t k = 0;
+	int rc;
+
+	while ((rc = store_step(st, q)) == 1) {
+		if ((c = grow((void **)&a, &k, sizeof(*a))) == NULL) {
+			rc = UKEY_ERR_NOMEM;
+			break;
+		}
+		rc = 0;
+		c->cert_serial = store_text(q, 0, &rc);
+		c->kind = store_text(q, 1, &rc);
+		c->org_uscc = store_text(q, 2, &rc);
+		c->token_profile = store_text(q, 3, &rc);
+		c->token_serial = store_text(q, 4, &rc);
+		if (rc != 0)
+			break;
+	}
+	sqlite3_finalize(q);
+	if (rc != 0) {
+		store_live_certs_free(a, k);
+		return rc;
+	}
+	*out = a;
+	*n = k;
+	return 0;
+}
+
+int
+store_live_certs_by_org(struct store *st, const char *uscc, const char *kind,
+    struct store_live_cert **out, size_t *n)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = store_stmt(st, &q, LIVE_CERTS " AND s.org_uscc = ? AND s.kind = ?"
+	    " ORDER BY s.issued_at", "tt", uscc, kind)) != 0)
+		return rc;
+	return read_live_certs(st, q, out, n);
+}
+
+int
+store_live_certs_by_serial(struct store *st, const char *serial, struct store_live_cert **out,
+    size_t *n)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = store_stmt(st, &q, LIVE_CERTS " AND ltrim(upper(s.cert_serial), '0') ="
+	    " ltrim(upper(?), '0')", "t", serial)) != 0)
+		return rc;
+	return read_live_certs(st, q, out, n);
+}
+
+int
+store_unit_claim(struct store *st, int64_t unit_id, int64_t job_id, const char *now)
+{
+	return store_run(st, "UPDATE units SET state = 'in_production', job_id = ?,"
+	    " updated_at = ? WHERE id = ? AND state = 'queued'", "iti", job_id, now, unit_id);
+}
+
+int
+store_unit_return(struct store *st, int64_t unit_id, const char *now)
+{
+	return store_run(st, "UPDATE units SET state = 'queued', job_id = NULL,"
+	    " updated_at = ? WHERE id = ? AND state = 'in_production'", "ti", now, unit_id);
+}
+
+int
+store_unit_requeue(struct store *st, int64_t unit_id, int64_t failures, const char *kind,
+    const char *why, const char *now)
+{
+	return store_run(st, "UPDATE units SET state = 'queued', job_id = NULL, failures = ?,"
+	    " failure_kind = ?, last_failure = ?, requeued_at = ?, requeue_seq ="
+	    " (SELECT coalesce(max(requeue_seq), 0) + 1 FROM units), updated_at = ? WHERE id = ?",
+	    "itttti", failures, kind, why, now, now, unit_id);
+}
+
+int
+store_unit_hold_failed(struct store *st, int64_t unit_id, int64_t failures, const char *kind,
+    const char *why, const char *reason, const char *now)
+{
+	return store_run(st, "UPDATE units SET state = 'held', job_id = NULL, failures = ?,"
+	    " failure_kind = ?, last_failure = ?, hold_reason = ?, held_at = ?,"
+	    " updated_at = ? WHERE id = ?", "ittttti", failures, kind, why, reason, now, now,
+	    unit_id);
+}
+
+int
+store_unit_hold(struct store *st, int64_t unit_id, const char *reason, const char *now)
+{
+	return store_run(st, "UPDATE units SET state = 'held', hold_reason = ?,"
+	    " held_at = ?, updated_at = ? WHERE id = ? AND state = 'queued'", "ttti", reason,
+	    now, now, unit_id);
+}
+
+int
+store_unit_release(struct store *st, int64_t unit_id, const char *now)
+{
+	/* a fresh start at the tail of the queue: the count that held it is
+	 * spent; last_failure keeps what happened */
+	return store_run(st, "UPDATE units SET state = 'queued', failures = 0,"
+	    " failure_kind = NULL, hold_reason = NULL, held_at = NULL, requeued_at = ?,"
+	    " requeue_seq = (SELECT coalesce(max(requeue_seq), 0) + 1 FROM units), updated_at = ?"
+	    " WHERE id = ? AND state = 'held' AND hold_reason IS NOT NULL", "tti", now, now,
+	    unit_id);
+}
+
+int
+store_unit_cancel(struct store *st, int64_t unit_id, const char *now)
+{
+	return store_run(st, "UPDATE units SET state = 'cancelled', updated_at = ? WHERE id = ?"
+	    " AND state IN ('held', 'queued')", "ti", now, unit_id);
+}
+
+void
+store_queue_entries_free(struct store_queue_entry *a, size_t n)
+{
+	size_t i;
+
+	for (i = 0; a != NULL && i < n; i++) {
+		free(a[i].portal_ref);
+		free(a[i].kind);
+		free(a[i].name);
+		free(a[i].cert_profile);
+		free(a[i].state);
+		free(a[i].paid_at);
+		free(a[i].last_failure);
+		free(a[i].hold_reason);
+		free(a[i].held_at);
+	}
+	free(a);
+}
+
+static void
+queue_row(sqlite3_stmt *q, struct store_queue_entry *e, int *rc)
+{
+	e->unit = sqlite3_column_int64(q, 0);
+	e->order_id = sqlite3_column_int64(q, 1);
+	e->portal_ref = store_text(q, 2, rc);
+	e->kind = store_text(q, 3, rc);
+	e->name = store_text(q, 4, rc);
+	e->cert_profile = store_text(q, 5, rc);
+	e->years = sqlite3_column_int64(q, 6);
+	e->seq = sqlite3_column_int64(q, 7);
+	e->count = sqlite3_column_int64(q, 8);
+	e->state = store_text(q, 9, rc);
+	e->paid_at = store_text(q, 10, rc);
+	e->failures = sqlite3_column_int64(q, 11);
+	e->last_failure = store_text(q, 12, rc);
+	e->hold_reason = store_text(q, 13, rc);
+	e->held_at = store_text(q, 14, rc);
+}
+
+int
+store_units_queue(struct store *st, struct store_queue_entry **out, size_t *n)
+{
+	struct store_queue_entry *a = NULL, *e;
+	sqlite3_stmt *q;
+	size_t k = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = store_stmt(st, &q,
+	    "SELECT u.id, o.id, o.portal_ref, i.kind, i.name, i.cert_profile, i.years, u.seq,"
+	    " i.count, u.state, o.paid_at, u.failures, u.last_failure, u.hold_reason, u.held_at"
+	    " FROM units u JOIN order_items i ON i.id = u.item_id JOIN orders o ON o.id = i.order_id"
+	    " WHERE u.state IN ('queued', 'in_production', 'held')"
+	    " AND o.state IN ('waiting_production', 'in_production')"
+	    " ORDER BY CASE u.state WHEN 'in_production' THEN 0 WHEN 'queued' THEN 1 ELSE 2 END,"
+	    QUEUE_KEYS, "")) != 0)
+		return rc;
+	while ((rc = store_step(st, q)) == 1) {
+		if ((e = grow((void **)&a, &k, sizeof(*a))) == NULL) {
+			rc = UKEY_ERR_NOMEM;
+			break;
+		}
+		rc = 0;
+		queue_row(q, e, &rc);
+		if (rc != 0)
+			break;
+	}
+	sqlite3_finalize(q);
+	if (rc != 0) {
+		store_queue_entries_free(a, k);
+		return rc;
+	}
+	*out = a;
+	*n = k;
+	return 0;
+}
