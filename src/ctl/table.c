@@ -77,7 +77,7 @@ const struct ctl_verb ctl_verbs[] = {
 	  "each detection source and whether it runs" },
 	{ "sim plug", verb_sim_plug, O(BAY) | O(PRESET) | O(TOKEN) | O(PROFILE) | O(WAIT) |
 	  O(TIMEOUT) | J, 0, 0, "", "virtual", "[--bay N] [--preset blank|initialised] "
-	  "[--token N] [--profile NAME] [--wait]", "plug a virtual token into a bay" },
+	  "[--token N] [--profile NAME] [--wait [--timeout SECONDS]]", "plug a virtual token into a bay" },
 	{ "sim unplug", verb_sim_unplug, O(BAY) | J, 0, 0, "", "virtual", "--bay N",
 	  "pull the virtual token out" },
 	{ "audit serials", verb_audit_list, O(ORDER) | O(ORG) | J, 0, 0, "", "audit",
