@@ -172,9 +172,10 @@ ctl_suggest(int n, char **words, const char *typed, char *buf, size_t len)
 			d = nearness(typed, w[n]);
 			if (pass == 0 && d < best)
 				best = d;
-			if (pass == 0 || d != best || best > 2 || named_before(i, n, words, w[n]))
+			if (pass == 0 || d != best || best > 2 || named_before(i, n, words, w[n]) ||
+			    used >= len)
 				continue;
-			used += (size_t)snprintf(buf + used, used < len ? len - used : 0, "%s%.*s",
+			used += (size_t)snprintf(buf + used, len - used, "%s%.*s",
 			    count ? ", " : "", (int)strcspn(w[n], " "), w[n]);
 			count++;
 		}

@@ -47,7 +47,7 @@ ctl_usage(FILE *f)
 	    "the daemon closed the connection; 77 permission denied.\n");
 }
 
-/* One verb's usage, summary and options. */
+/* One verb's usage line; on stdout (help) also its summary and options. */
 void
 ctl_verb_usage(FILE *f, const struct ctl_verb *v)
 {

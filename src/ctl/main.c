@@ -135,6 +135,12 @@ global_opts(int argc, char **argv, const char **state, int *ex)
 			return -1;
 		} else if (strcmp(argv[i], "--") == 0) {
 			return i + 1;
+		} else if (!missing && strncmp(argv[i], "--", 2) == 0 &&
+		    ctl_option_find(argv[i] + 2) >= 0) {
+			fprintf(stderr, "ukeyctl: option %s goes after the command that takes it"
+			    " (ukeyctl COMMAND %s ...; see ukeyctl --help)\n", argv[i], argv[i]);
+			*ex = EXIT_USAGE;
+			return -1;
 		} else {
 			fprintf(stderr, missing ? "ukeyctl: %s needs a value\n" :
 			    "ukeyctl: unknown option %s before the command (see ukeyctl --help)\n",

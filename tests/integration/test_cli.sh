@@ -92,6 +92,7 @@ expect_exit 64 "order show: ID is required" -- ctl order show
 expect_exit 64 'order show: unexpected argument "2"' -- ctl order show 1 2
 expect_exit 64 "remark needs a value" -- ctl order reject 2 --remark
 expect_exit 64 "unknown option --frob before the command" -- ctl --frob queue
+expect_exit 64 "option --bay goes after the command" -- ctl --bay 1 bay wipe
 [ "$(db "SELECT count(*) FROM audit")" = "$before" ] || fail "a refused command reached the daemon"
 [ "$(db "SELECT state FROM orders WHERE id = 2")" = approved ] || fail "order 2 changed"
 
