@@ -39,12 +39,12 @@ ctl_usage(FILE *f)
 		verb_line(f, &ctl_verbs[i]);
 	}
 	fprintf(f, "\n"
-	    "--json goes before or after the command. The socket is DIR/ukeyd.sock (DIR\n"
-	    "from --state, else $UKEY_STATE, else /var/lib/ukey-station). Exit codes: 0\n"
-	    "done; 1 refused by the station; 2 not found; 3 held for a second user's\n"
-	    "confirmation (nothing done yet; see ukeyctl pending); 64 usage; 65 invalid\n"
-	    "input; 66 input file unreadable; 69 daemon not running; 75 busy, timed out, or\n"
-	    "the daemon closed the connection; 77 permission denied.\n");
+	    "The socket is DIR/ukeyd.sock (DIR from --state, else $UKEY_STATE, else\n"
+	    "/var/lib/ukey-station). Exit codes: 0 done; 1 refused by the station; 2 not\n"
+	    "found; 3 held for a second user's confirmation (nothing done yet; see\n"
+	    "ukeyctl pending); 64 usage; 65 invalid input; 66 input file unreadable;\n"
+	    "69 daemon not running; 75 busy, timed out, or the daemon closed the\n"
+	    "connection; 77 permission denied. --json goes before or after the command.\n");
 }
 
 /* One verb's usage line; on stdout (help) also its summary and options. */
