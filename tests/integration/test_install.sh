@@ -33,6 +33,9 @@ for kind in firmware-profiles cert-profiles; do
 	[ "$n" -gt 0 ] || fail "$kind: nothing in the source tree"
 	[ "$(ls "$DEST/share/ukey-station/$kind" | wc -l)" -eq "$n" ] || fail "$kind: extra files installed"
 done
+# the bash completion, as the installed ukeyctl generates it from its table
+cmp -s "$DEST/share/bash-completion/completions/ukeyctl" <("$DEST/bin/ukeyctl" completion bash) ||
+	fail "share/bash-completion/completions/ukeyctl: not installed, or not what ukeyctl completion bash prints"
 # nothing lands outside the prefix: the manifest lists only files under it
 grep -v "^$DEST/" "$BUILD/install_manifest.txt" && fail "installed outside the prefix"
 

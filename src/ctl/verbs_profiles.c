@@ -1,0 +1,205 @@
+/*
+ * ukeyctl's profile verbs: the firmware profiles. The listing asks the daemon
+ * what it loaded; "check" and "udev-rules" read profile files themselves,
+ * with no daemon (docs/firmware-profiles.md).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <json-c/json.h>
+
+#include "common/config.h"
+#include "common/err.h"
+#include "common/errlist.h"
+#include "ctl/ctl.h"
+#include "detect/profile.h"
+#include "detect/source.h"
+
+static const char *
+str_or_dash(struct json_object *o, const char *key)
+{
+	const char *v = json_object_get_string(json_object_object_get(o, key));
+
+	return v != NULL ? v : "-";
+}
+
+/* A flat row of the profiles table from one fw_profile_to_json() object;
+ * NULL on memory failure. */
+static struct json_object *
+profile_row(struct json_object *p)
+{
+	struct json_object *row = json_object_new_object(), *usb, *pk, *a;
+	char buf[256];
+	size_t i, len = 0;
+
+	if (row == NULL)
+		return NULL;
+	json_object_object_add(row, "name", json_object_new_string(str_or_dash(p, "name")));
+	json_object_object_add(row, "verified", json_object_new_string(
+	    json_object_get_boolean(json_object_object_get(p, "verified")) ? "yes" : "no"));
+	json_object_object_add(row, "virtual", json_object_new_string(
+	    json_object_get_boolean(json_object_object_get(p, "virtual")) ? "yes" : "no"));
+	buf[0] = '\0';
+	if ((usb = json_object_object_get(p, "usb")) != NULL) {
+		a = json_object_object_get(usb, "product_ids");
+		len = (size_t)snprintf(buf, sizeof(buf), "%s:", str_or_dash(usb, "vendor_id"));
+		for (i = 0; i < json_object_array_length(a) && len < sizeof(buf); i++)
+			len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s", i ? "," : "",
+			    json_object_get_string(json_object_array_get_idx(a, i)));
+	}
+	json_object_object_add(row, "usb", json_object_new_string(buf[0] ? buf : "-"));
+	pk = json_object_object_get(p, "pkcs11");
+	json_object_object_add(row, "reader", json_object_new_string(str_or_dash(pk, "reader_pattern")));
+	json_object_object_add(row, "module", json_object_new_string(
+	    json_object_get_string(json_object_object_get(pk, "module")) ? "installed" : "missing"));
+	a = json_object_object_get(p, "algorithms");
+	for (i = 0, len = 0, buf[0] = '\0'; i < json_object_array_length(a) && len < sizeof(buf); i++)
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s", i ? "," : "",
+		    json_object_get_string(json_object_array_get_idx(a, i)));
+	json_object_object_add(row, "algorithms", json_object_new_string(buf));
+	return row;
+}
+
+/* ukeyctl profiles: what the running daemon loaded. */
+int
+verb_profiles(const struct ctl_verb *v, const struct ctl_args *a)
+{
+	static const char *const cols[] = { "name", "verified", "virtual", "usb", "reader",
+		"module", "algorithms", NULL };
+	struct json_object *rep, *res, *rows;
+	size_t i;
+	int ex = ctl_run("profile.list", NULL, &rep, &res);
+
+	if (ex == EXIT_OK && ctl_json) {
+		print_json(res);
+	} else if (ex == EXIT_OK) {
+		if ((rows = json_object_new_array()) == NULL) {
+			json_object_put(rep);
+			return EXIT_UNAVAILABLE;
+		}
+		for (i = 0; i < json_object_array_length(res); i++)
+			json_object_array_add(rows, profile_row(json_object_array_get_idx(res, i)));
+		print_table(rows, cols);
+		json_object_put(rows);
+	}
+	json_object_put(rep);
+	return ex;
+}
+
+/* ukeyctl profiles check FILE...: each file read on its own, as ukeyd reads
+ * it. Exit 0 when all are good, 65 when one is bad, else 66 when one cannot
+ * be read. */
+int
+verb_profiles_check(const struct ctl_verb *v, const struct ctl_args *a)
+{
+	struct json_object *out = ctl_json ? json_object_new_array() : NULL, *o;
+	struct fw_profile *p;
+	char err[1024], **argv = a->pos;
+	int i, rc, bad = 0, unreadable = 0;
+
+	for (i = 0; i < a->npos; i++) {
+		rc = fw_profile_load(argv[i], &p, err, sizeof(err));
+		if (rc == 0 && !ctl_json)
+			printf("%s: ok (%s)\n", argv[i], p->name);
+		else if (rc != 0 && !ctl_json)
+			fprintf(stderr, "%s\n", err);
+		if (ctl_json && (o = json_object_new_object()) != NULL) {
+			json_object_object_add(o, "file", json_object_new_string(argv[i]));
+			json_object_object_add(o, "ok", json_object_new_boolean(rc == 0));
+			json_object_object_add(o, rc == 0 ? "name" : "error",
+			    json_object_new_string(rc == 0 ? p->name : err));
+			json_object_array_add(out, o);
+		}
+		bad |= rc == UKEY_ERR_INVAL || rc == UKEY_ERR_NOMEM;
+		unreadable |= rc == UKEY_ERR_IO;
+		fw_profile_free(p);
+	}
+	if (out != NULL) {
+		print_json(out);
+		json_object_put(out);
+	}
+	return bad ? EXIT_DATAERR : unreadable ? EXIT_NOINPUT : EXIT_OK;
+}
+
+/* Prints one rule per USB id of the set's profiles, an id that an earlier
+ * profile had (two firmware ranges of one model) once. */
+static void
+print_udev_rules(const struct fw_profile_set *set)
+{
+	const struct fw_profile *p, *q;
+	size_t i, j, k, l;
+	int seen;
+
+	printf("# ukey-station: USB tokens that a firmware profile knows get the daemon's\n"
+	    "# group (ukey) and the tag \"%s\" that its udev source watches.\n"
+	    "# Generated by `ukeyctl profiles udev-rules` from the firmware profiles;\n"
+	    "# regenerate it when a profile is added or its USB ids change.\n",
+	    DETECT_UDEV_TAG);
+	for (i = 0; i < fw_profile_set_count(set); i++) {
+		p = fw_profile_set_at(set, i);
+		if (p->n_product_ids == 0)
+			continue;
+		printf("\n# %s: %s\n", p->name, p->description);
+		for (j = 0; j < p->n_product_ids; j++) {
+			for (k = 0, seen = 0; k < i && !seen; k++) {
+				q = fw_profile_set_at(set, k);
+				for (l = 0; l < q->n_product_ids && !seen; l++)
+					seen = q->vendor_id == p->vendor_id &&
+					    q->product_ids[l] == p->product_ids[j];
+			}
+			if (seen)
+				continue;
+			printf("SUBSYSTEM==\"usb\", ENV{DEVTYPE}==\"usb_device\", "
+			    "ATTR{idVendor}==\"%04x\", ATTR{idProduct}==\"%04x\", "
+			    "GROUP=\"ukey\", MODE=\"0660\", TAG+=\"%s\"\n",
+			    p->vendor_id, p->product_ids[j], DETECT_UDEV_TAG);
+		}
+	}
+}
+
+/* ukeyctl profiles udev-rules [DIR...]: one rule per USB vendor:product id
+ * of the profiles in DIRs (default: the shipped directory), loaded as one
+ * set the way ukeyd loads them. Output is stable for a given set of files,
+ * so that udev/70-ukey-station.rules can be compared with it. */
+int
+verb_profiles_udev_rules(const struct ctl_verb *v, const struct ctl_args *a)
+{
+	struct station_config cfg;
+	struct errlist errs = { 0 };
+	struct fw_profile_set *set = NULL;
+	const char *dirs[CONFIG_MAX_PROFILE_DIRS];
+	struct stat sb;
+	size_t i, ndirs = 0;
+	int ex = EXIT_OK;
+
+	config_defaults(&cfg);	/* its first directory is the shipped one */
+	if (a->npos > CONFIG_MAX_PROFILE_DIRS) {
+		fprintf(stderr, "ukeyctl: profiles udev-rules: at most %d directories\n",
+		    CONFIG_MAX_PROFILE_DIRS);
+		ex = EXIT_USAGE;
+		goto out;
+	}
+	for (i = 0; i < (size_t)a->npos; i++)
+		dirs[ndirs++] = a->pos[i];
+	if (ndirs == 0 && cfg.n_profile_dirs > 0)
+		dirs[ndirs++] = cfg.profile_dirs[0];
+	for (i = 0; i < ndirs; i++)
+		if (stat(dirs[i], &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+			fprintf(stderr, "ukeyctl: %s: not a directory\n", dirs[i]);
+			ex = EXIT_NOINPUT;
+			goto out;
+		}
+	if (fw_profile_set_load(dirs, ndirs, &set, &errs) != 0) {
+		for (i = 0; i < errs.n; i++)
+			fprintf(stderr, "%s\n", errs.msgs[i]);
+		ex = EXIT_DATAERR;
+		goto out;
+	}
+	print_udev_rules(set);
+ out:
+	fw_profile_set_free(set);
+	errlist_clear(&errs);
+	config_free(&cfg);
+	return ex;
+}
