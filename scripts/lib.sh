@@ -9,6 +9,7 @@ UKEY_DEBIAN_PACKAGES=(
 	pcscd umockdev libumockdev-dev vsmartcard-vpcd vsmartcard-vpicc python3-pycryptodome
 	clang-14 clang libclang-rt-14-dev util-linux
 	socat iproute2 procps mount
+	debhelper dpkg-dev lintian mandoc systemd
 )
 
 # Installs what is missing (as root, through apt-get); quiet when all is there.

@@ -30,7 +30,7 @@ ctl_usage(FILE *f)
 	size_t i;
 
 	fprintf(f, "usage: ukeyctl [--state DIR | --socket PATH] [--json] COMMAND [ARGS]\n"
-	    "       ukeyctl help [COMMAND...] | ukeyctl COMMAND... --help\n");
+	    "       ukeyctl help [COMMAND...] | ukeyctl COMMAND... --help | ukeyctl --version\n");
 	for (i = 0; i < ctl_nverbs; i++) {
 		if (section == NULL || strcmp(section, ctl_verbs[i].section) != 0) {
 			section = ctl_verbs[i].section;

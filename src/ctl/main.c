@@ -133,6 +133,10 @@ global_opts(int argc, char **argv, const char **state, int *ex)
 			ctl_usage(stdout);
 			*ex = EXIT_OK;
 			return -1;
+		} else if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
+			printf("ukeyctl %s\n", UKEY_VERSION);
+			*ex = EXIT_OK;
+			return -1;
 		} else if (strcmp(argv[i], "--") == 0) {
 			return i + 1;
 		} else if (!missing && strncmp(argv[i], "--", 2) == 0 &&

@@ -100,7 +100,7 @@ const struct ctl_verb ctl_verbs[] = {
 	  "run another user's held request" },
 	{ "pending cancel", verb_pending_cancel, O(REMARK) | J, 1, 1, "ID", "dual control",
 	  "ID [--remark TEXT]", "withdraw your own request" },
-	{ "status", verb_status, J, 0, 0, "", "dual control", "", "the daemon answers" },
+	{ "status", verb_status, J, 0, 0, "", "station", "", "the daemon answers" },
 	{ "profiles", verb_profiles, J, 0, 0, "", "profiles", "", "what the daemon loaded" },
 	{ "profiles check", verb_profiles_check, J, 1, -1, "FILE", "profiles", "FILE...",
 	  "check firmware profiles; no daemon needed" },

@@ -303,6 +303,7 @@ main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 'S' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	static struct station station;
@@ -313,13 +314,14 @@ main(int argc, char **argv)
 	char real[PATH_MAX];
 	int ch, lockfd = -1, rc = 1;
 
-	while ((ch = getopt_long(argc, argv, "s:c:S:dh", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "s:c:S:dhV", opts, NULL)) != -1) {
 		switch (ch) {
 		case 's': state = optarg; break;
 		case 'c': config = optarg; break;
 		case 'S': sock = optarg; break;
 		case 'd': lvl = LOG_LVL_DEBUG; break;
 		case 'h': usage(); return 0;
+		case 'V': printf("ukeyd %s\n", UKEY_VERSION); return 0;
 		default: usage(); return 64;
 		}
 	}

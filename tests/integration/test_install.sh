@@ -55,6 +55,9 @@ cmp "$RULES" "$SRC/udev/70-ukey-station.rules" || fail "installed udev rules dif
 exec_start=$(sed -n 's/^ExecStart=//p' "$UNIT")
 [ "${exec_start%% *}" = "$DEST/bin/ukeyd" ] || fail "ExecStart=$exec_start, not $DEST/bin/ukeyd"
 [ -x "${exec_start%% *}" ] || fail "ExecStart names no program"
+# without UKEY_CONFIG_FILE: no configuration installed, ukeyd reads the state directory's
+[ "${exec_start#* }" = "--state %S/ukey-station" ] || fail "ExecStart=$exec_start: not just --state"
+[ ! -e "$DEST/etc" ] || fail "a configuration was installed without UKEY_CONFIG_FILE: $(find "$DEST/etc")"
 for line in "User=ukey" "Group=ukey" "StateDirectory=ukey-station" "DeviceAllow=char-usb_device rw" \
     "RestrictAddressFamilies=AF_UNIX AF_NETLINK" "SystemCallFilter=@system-service" \
     "NoNewPrivileges=yes" "ProtectSystem=strict"; do
