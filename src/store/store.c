@@ -442,3 +442,15 @@ store_changes(struct store *st)
 {
 	return sqlite3_changes(st->db);
 }
+
+void *
+store_array_add(void **a, size_t *n, size_t sz)
+{
+	char *p = realloc(*a, (*n + 1) * sz);
+
+	if (p == NULL)
+		return NULL;
+	*a = p;
+	memset(p + *n * sz, 0, sz);
+	return p + (*n)++ * sz;
+}

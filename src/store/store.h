@@ -47,6 +47,11 @@ int store_stmt(struct store *st, sqlite3_stmt **out, const char *sql, const char
 int store_step(struct store *st, sqlite3_stmt *stmt);
 char *store_text(sqlite3_stmt *stmt, int col, int *rc);
 
+/* Appends one zeroed element of size sz to the array *a of *n elements
+ * (realloc, so *a may move) and returns it, or NULL (the array unchanged)
+ * when memory runs out. For the store's list loaders. */
+void *store_array_add(void **a, size_t *n, size_t sz);
+
 /* Rows the last statement changed. */
 int store_changes(struct store *st);
 

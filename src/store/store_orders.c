@@ -154,19 +154,6 @@ store_order_state(struct store *st, int64_t id, char *state, size_t len)
 	return rc;
 }
 
-/* Grows *a (of *n elements of size sz) by one zeroed element. */
-static void *
-grow(void **a, size_t *n, size_t sz)
-{
-	char *p = realloc(*a, (*n + 1) * sz);
-
-	if (p == NULL)
-		return NULL;
-	*a = p;
-	memset(p + *n * sz, 0, sz);
-	return p + (*n)++ * sz;
-}
-
 static void
 summary_free(struct store_order_summary *s)
 {
@@ -236,7 +223,7 @@ store_order_list(struct store *st, const struct store_order_filter *f,
 	    f->state, f->org, f->type, f->since, f->until)) != 0)
 		return rc;
 	while ((rc = store_step(st, q)) == 1) {
-		if ((s = grow((void **)&a, &k, sizeof(*a))) == NULL) {
+		if ((s = store_array_add((void **)&a, &k, sizeof(*a))) == NULL) {
 			rc = UKEY_ERR_NOMEM;
 			break;
 		}
@@ -319,7 +306,7 @@ store_order_items(struct store *st, int64_t order_id, struct store_order_item **
 	    " FROM order_items WHERE order_id = ? ORDER BY seq", "i", order_id)) != 0)
 		return rc;
 	while ((rc = store_step(st, q)) == 1) {
-		if ((it = grow((void **)&a, &k, sizeof(*a))) == NULL) {
+		if ((it = store_array_add((void **)&a, &k, sizeof(*a))) == NULL) {
 			rc = UKEY_ERR_NOMEM;
 			break;
 		}
@@ -373,7 +360,7 @@ store_order_units(struct store *st, int64_t order_id, struct store_order_unit **
 	    "i", order_id)) != 0)
 		return rc;
 	while ((rc = store_step(st, q)) == 1) {
-		if ((u = grow((void **)&a, &k, sizeof(*a))) == NULL) {
+		if ((u = store_array_add((void **)&a, &k, sizeof(*a))) == NULL) {
 			rc = UKEY_ERR_NOMEM;
 			break;
 		}
@@ -432,7 +419,7 @@ store_order_revisions(struct store *st, int64_t order_id, struct store_order_rev
 	    " WHERE order_id = ? ORDER BY revision", "i", order_id)) != 0)
 		return rc;
 	while ((rc = store_step(st, q)) == 1) {
-		if ((v = grow((void **)&a, &k, sizeof(*a))) == NULL) {
+		if ((v = store_array_add((void **)&a, &k, sizeof(*a))) == NULL) {
 			rc = UKEY_ERR_NOMEM;
 			break;
 		}
@@ -642,7 +629,7 @@ store_order_clear_docs(struct store *st, struct store_clear_doc **out, size_t *n
 		if ((rc = store_stmt(st, &q, sql[t], "")) != 0)
 			break;
 		while ((rc = store_step(st, q)) == 1) {
-			if ((d = grow((void **)&a, &k, sizeof(*a))) == NULL) {
+			if ((d = store_array_add((void **)&a, &k, sizeof(*a))) == NULL) {
 				rc = UKEY_ERR_NOMEM;
 				break;
 			}

@@ -25,18 +25,6 @@
     " JOIN order_items i ON i.id = u.item_id JOIN orders o ON o.id = i.order_id" \
     " WHERE u.state = 'queued' AND o.state IN ('waiting_production', 'in_production')"
 
-static void *
-grow(void **a, size_t *n, size_t sz)
-{
-	char *p = realloc(*a, (*n + 1) * sz);
-
-	if (p == NULL)
-		return NULL;
-	*a = p;
-	memset(p + *n * sz, 0, sz);
-	return p + (*n)++ * sz;
-}
-
 void
 store_unit_clear(struct store_unit *u)
 {
@@ -123,7 +111,7 @@ read_claims(struct store *st, sqlite3_stmt *q, struct store_unit_claim **out, si
 	int rc;
 
 	while ((rc = store_step(st, q)) == 1) {
-		if ((c = grow((void **)&a, &k, sizeof(*a))) == NULL) {
+		if ((c = store_array_add((void **)&a, &k, sizeof(*a))) == NULL) {
 			rc = UKEY_ERR_NOMEM;
 			break;
 		}
@@ -208,7 +196,7 @@ read_live_certs(struct store *st, sqlite3_stmt *q, struct store_live_cert **out,
 	int rc;
 
 	while ((rc = store_step(st, q)) == 1) {
-		if ((c = grow((void **)&a, &k, sizeof(*a))) == NULL) {
+		if ((c = store_array_add((void **)&a, &k, sizeof(*a))) == NULL) {
 			rc = UKEY_ERR_NOMEM;
 			break;
 		}
@@ -381,7 +369,7 @@ store_units_queue(struct store *st, struct store_queue_entry **out, size_t *n)
 	    QUEUE_KEYS, "")) != 0)
 		return rc;
 	while ((rc = store_step(st, q)) == 1) {
-		if ((e = grow((void **)&a, &k, sizeof(*a))) == NULL) {
+		if ((e = store_array_add((void **)&a, &k, sizeof(*a))) == NULL) {
 			rc = UKEY_ERR_NOMEM;
 			break;
 		}
