@@ -20,6 +20,7 @@
 #include "station/ordermove.h"
 #include "station/station.h"
 #include "store/audit.h"
+#include "store/store_jobs.h"
 
 const char *const job_step_names[] = {
 	"claimed", "init_token", "generate_key", "make_csr", "ca_submit", "cert_check",
@@ -59,10 +60,8 @@ job_step_mark(struct station *s, int64_t job_id, enum step st, const char *phase
 	store_now(now);
 	if ((rc = store_begin(s->st)) != 0)
 		return rc;
-	if ((rc = store_run(s->st, "UPDATE jobs SET step = ?, updated_at = ? WHERE id = ?", "tti",
-	    job_step_names[st], now, job_id)) != 0 ||
-	    (rc = store_run(s->st, "INSERT INTO job_steps (job_id, step, phase, at, detail)"
-	    " VALUES (?, ?, ?, ?, ?)", "itttt", job_id, job_step_names[st], phase, now, detail)) != 0) {
+	if ((rc = store_job_step_mark(s->st, job_id, job_step_names[st], phase, detail,
+	    now)) != 0) {
 		store_rollback(s->st);
 		return rc;
 	}
@@ -87,11 +86,7 @@ job_step_mark(struct station *s, int64_t job_id, enum step st, const char *phase
 int
 job_load(struct station *s, int64_t job_id, struct json_object **out)
 {
-	return store_row(s->st, out,
-	    "SELECT j.*, u.item_id, i.kind, i.name AS item_name, i.cert_profile, i.years,"
-	    " o.id AS order_id, o.portal_ref, o.doc_sealed, o.account_uscc"
-	    " FROM jobs j JOIN units u ON u.id = j.unit_id JOIN order_items i ON i.id = u.item_id"
-	    " JOIN orders o ON o.id = i.order_id WHERE j.id = ?", "i", job_id);
+	return store_job_load(s->st, job_id, out);
 }
 
 int
@@ -105,19 +100,51 @@ job_blob_from_hex(struct json_object *row, const char *key, uint8_t **out, size_
 }
 
 int
-job_unseal_pin(struct station *s, struct json_object *row, const char *key, const char *aad,
+job_unseal_blob(struct station *s, const uint8_t *blob, size_t blen, const char *aad,
     struct secret *pin)
 {
-	uint8_t *blob = NULL, *plain = NULL;
-	size_t blen = 0, plen = 0;
+	uint8_t *plain = NULL;
+	size_t plen = 0;
 	int rc;
 
-	if ((rc = job_blob_from_hex(row, key, &blob, &blen)) != 0)
-		return rc;
 	if ((rc = unseal(s->master_key, aad, blob, blen, &plain, &plen)) == 0)
 		rc = secret_set(pin, plain, plen);
 	secure_wipe(plain, plen);
 	free(plain);
+	return rc;
+}
+
+int
+job_unseal_pin(struct station *s, struct json_object *row, const char *key, const char *aad,
+    struct secret *pin)
+{
+	uint8_t *blob = NULL;
+	size_t blen = 0;
+	int rc;
+
+	if ((rc = job_blob_from_hex(row, key, &blob, &blen)) != 0)
+		return rc;
+	rc = job_unseal_blob(s, blob, blen, aad, pin);
+	free(blob);
+	return rc;
+}
+
+/* Opens the token's SO PIN sealed in the tokens row (by profile and serial,
+ * or by row id when profile is NULL) into pin. */
+static int
+unseal_token_so(struct station *s, const char *profile, const char *serial, int64_t token_id,
+    const char *aad, struct secret *pin)
+{
+	uint8_t *blob = NULL;
+	size_t blen = 0;
+	int rc;
+
+	if (profile != NULL)
+		rc = store_token_so_pin(s->st, profile, serial, &blob, &blen);
+	else
+		rc = store_token_so_pin_by_id(s->st, token_id, &blob, &blen);
+	if (rc == 0)
+		rc = job_unseal_blob(s, blob, blen, aad, pin);
 	free(blob);
 	return rc;
 }
@@ -221,12 +248,9 @@ job_end_not_issued(struct station *s, int64_t job_id, const char *state, const c
 	store_now(now);
 	if (store_begin(s->st) != 0)
 		goto out;
-	rc = store_run(s->st, "UPDATE jobs SET state = ?, error = ?, user_pin_enc = NULL,"
-	    " so_pin_enc = NULL, updated_at = ?, finished_at = ? WHERE id = ?", "tttti",
-	    state, why, now, now, job_id);
+	rc = store_job_end(s->st, job_id, state, why, now);
 	if (rc == 0 && serial != NULL)
-		rc = store_run(s->st, "UPDATE received_certs SET status = ?, note = ?, updated_at = ?"
-		    " WHERE serial = ? AND status = 'received'", "tttt", cert_status, why, now, serial);
+		rc = store_received_cert_close(s->st, serial, cert_status, why, now);
 	if (rc == 0) {
 		d = json_object_new_object();
 		json_object_object_add(d, "state", json_object_new_string(state));
@@ -313,8 +337,7 @@ suspend_job(struct station *s, int64_t job_id, const char *why)
 	store_now(now);
 	if ((rc = store_begin(s->st)) != 0)
 		goto out;
-	rc = store_run(s->st, "UPDATE jobs SET state = 'suspended', error = ?, updated_at = ?"
-	    " WHERE id = ? AND state = 'running'", "tti", why, now, job_id);
+	rc = store_job_suspend(s->st, job_id, why, now);
 	if (rc == 0) {
 		d = json_object_new_object();
 		json_object_object_add(d, "step", json_object_new_string(jstr(job, "step")));
@@ -356,21 +379,20 @@ job_on_token_left(struct station *s, struct bay *b, const char *why)
 static enum step
 resume_step(struct station *s, int64_t job_id)
 {
-	struct json_object *row = NULL;
+	struct store_job_step last = { 0 };
 	enum step st = STEP_INIT_TOKEN;
 	int i;
 
-	if (store_row(s->st, &row, "SELECT step, phase FROM job_steps WHERE job_id = ?"
-	    " ORDER BY id DESC LIMIT 1", "i", job_id) != 0)
+	if (store_job_last_step(s->st, job_id, &last) != 0)
 		return STEP_INIT_TOKEN;
 	for (i = STEP_INIT_TOKEN; i <= STEP_RECORD; i++)
-		if (strcmp(jstr(row, "step"), job_step_names[i]) == 0)
+		if (strcmp(last.step, job_step_names[i]) == 0)
 			st = (enum step)i;
-	if (strcmp(jstr(row, "phase"), "done") == 0)
+	if (strcmp(last.phase, "done") == 0)
 		st = st < STEP_RECORD ? st + 1 : STEP_RECORD;
 	if (st == STEP_RECORD)
 		st = STEP_READ_BACK;
-	json_object_put(row);
+	store_job_step_clear(&last);
 	return st;
 }
 
@@ -409,32 +431,23 @@ job_find_suspended(struct station *s, struct bay *b, int64_t *job_id)
 	char device[sizeof(b->device) + 16];
 	int64_t known = 0;
 
-	if (b->token_serial[0] != '\0' && store_int(s->st, job_id, "SELECT id FROM jobs"
-	    " WHERE state = 'suspended' AND profile = ? AND token_serial = ? ORDER BY id DESC"
-	    " LIMIT 1", "tt", b->profile->name, b->token_serial) == 0)
+	if (b->token_serial[0] != '\0' && store_job_suspended_by_serial(s->st, b->profile->name,
+	    b->token_serial, job_id) == 0)
 		return 0;
 	snprintf(device, sizeof(device), "%s%s", JOB_DEVICE_NOTE, b->device);
 	if (!initialized)
-		return store_int(s->st, job_id, "SELECT id FROM jobs j WHERE state = 'suspended'"
-		    " AND profile = ? AND token_serial IS NULL AND (NOT EXISTS (SELECT 1 FROM"
-		    " job_steps x WHERE x.job_id = j.id AND x.step = 'init_token') OR EXISTS"
-		    " (SELECT 1 FROM job_steps x WHERE x.job_id = j.id AND x.step = 'init_token'"
-		    " AND x.phase = 'begin' AND x.detail = ?)) ORDER BY id LIMIT 1", "tt",
-		    b->profile->name, device);
-	if (label == NULL || store_int(s->st, &known, "SELECT count(*) FROM tokens WHERE"
-	    " profile = ? AND serial = ?", "tt", b->profile->name, b->token_serial) != 0 || known)
+		return store_job_suspended_blank(s->st, b->profile->name, device, job_id);
+	if (label == NULL || store_token_known_count(s->st, b->profile->name, b->token_serial,
+	    &known) != 0 || known)
 		return UKEY_ERR_NOTFOUND;
-	return store_int(s->st, job_id, "SELECT id FROM jobs j WHERE state = 'suspended'"
-	    " AND profile = ? AND token_serial IS NULL AND label = ? AND EXISTS (SELECT 1 FROM"
-	    " job_steps x WHERE x.job_id = j.id AND x.step = 'init_token' AND x.phase = 'begin'"
-	    " AND x.detail = ?) ORDER BY id DESC LIMIT 1", "ttt", b->profile->name, label, device);
+	return store_job_suspended_by_label(s->st, b->profile->name, label, device, job_id);
 }
 
 /* Resumes the suspended job job_id on the token now in bay b. */
 static int
 job_resume(struct station *s, struct bay *b, int64_t job_id)
 {
-	struct json_object *job = NULL, *d, *tokrow = NULL;
+	struct json_object *job = NULL, *d;
 	char aad[160], now[32];
 	enum step st;
 	int rc;
@@ -461,11 +474,8 @@ job_resume(struct station *s, struct bay *b, int64_t job_id)
 		} else if (initialized) {
 			/* not initialised by this job yet: the SO PIN the station set before */
 			snprintf(aad, sizeof(aad), "token:%s:%s", b->profile->name, b->token_serial);
-			rc = store_row(s->st, &tokrow, "SELECT so_pin_enc FROM tokens WHERE profile = ?"
-			    " AND serial = ? AND so_pin_enc IS NOT NULL", "tt", b->profile->name,
-			    b->token_serial);
-			if (rc == 0)
-				rc = job_unseal_pin(s, tokrow, "so_pin_enc", aad, &b->wipe_so);
+			rc = unseal_token_so(s, b->profile->name, b->token_serial, 0, aad,
+			    &b->wipe_so);
 		}
 		if (rc != 0)
 			goto out;
@@ -473,9 +483,7 @@ job_resume(struct station *s, struct bay *b, int64_t job_id)
 	store_now(now);
 	if ((rc = store_begin(s->st)) != 0)
 		goto out;
-	rc = store_run(s->st, "UPDATE jobs SET state = 'running', bay = ?, error = NULL,"
-	    " resumed = resumed + 1, updated_at = ? WHERE id = ? AND state = 'suspended'", "tti",
-	    b->name, now, job_id);
+	rc = store_job_resume(s->st, job_id, b->name, now);
 	if (rc == 0) {
 		d = json_object_new_object();
 		json_object_object_add(d, "step", json_object_new_string(job_step_names[st]));
@@ -500,7 +508,6 @@ job_resume(struct station *s, struct bay *b, int64_t job_id)
 		secret_clear(&b->so_pin);
 		secret_clear(&b->wipe_so);
 	}
-	json_object_put(tokrow);
 	json_object_put(job);
 	return rc;
 }
@@ -509,13 +516,11 @@ int
 job_abandon(struct station *s, int64_t job_id, const char *who, const char *remark)
 {
 	char why[600];
-	int64_t n = 0;
-	int rc;
+	int rc, suspended = 0;
 
-	if ((rc = store_int(s->st, &n, "SELECT count(*) FROM jobs WHERE id = ? AND"
-	    " state = 'suspended'", "i", job_id)) != 0)
+	if ((rc = store_job_is_suspended(s->st, job_id, &suspended)) != 0)
 		return rc;
-	if (n == 0)
+	if (!suspended)
 		return UKEY_ERR_STATE;
 	snprintf(why, sizeof(why), "abandoned by %s while suspended: %s", who, remark);
 	job_end_not_issued(s, job_id, "aborted", why, "revoked", JOB_INTERRUPTED, 0);
@@ -525,34 +530,28 @@ job_abandon(struct station *s, int64_t job_id, const char *who, const char *rema
 int
 job_recover_all(struct station *s)
 {
-	struct json_object *rows = NULL;
-	size_t i;
+	struct store_job_ref *jobs = NULL;
+	struct store_received_cert *certs = NULL;
+	size_t i, n = 0;
 	int rc;
 
 	/* no token is in any bay at start: a job left running was interrupted,
 	 * and waits for its token to be detected again */
-	if ((rc = store_query(s->st, &rows, "SELECT id, step FROM jobs WHERE state = 'running'",
-	    "")) != 0)
+	if ((rc = store_jobs_running(s->st, &jobs, &n)) != 0)
 		return rc;
-	for (i = 0; i < json_object_array_length(rows); i++) {
-		struct json_object *r = json_object_array_get_idx(rows, i);
+	for (i = 0; i < n; i++) {
 		char why[128];
 
-		snprintf(why, sizeof(why), "station restarted during step %s", jstr(r, "step"));
-		suspend_job(s, jint(r, "id"), why);
+		snprintf(why, sizeof(why), "station restarted during step %s", jobs[i].step);
+		suspend_job(s, jobs[i].id, why);
 	}
+	store_job_refs_free(jobs, n);
 	/* certificates marked revoked here but maybe not yet at the CA (crash in between) */
-	json_object_put(rows);
-	rows = NULL;
-	if ((rc = store_query(s->st, &rows, "SELECT serial, note FROM received_certs"
-	    " WHERE status IN ('revoked', 'refused')", "")) != 0)
+	if ((rc = store_received_certs_unwanted(s->st, &certs, &n)) != 0)
 		return rc;
-	for (i = 0; i < json_object_array_length(rows); i++) {
-		struct json_object *r = json_object_array_get_idx(rows, i);
-
-		(void)ca_revoke(s->ca, jstr(r, "serial"), "cessationOfOperation");
-	}
-	json_object_put(rows);
+	for (i = 0; i < n; i++)
+		(void)ca_revoke(s->ca, certs[i].serial, "cessationOfOperation");
+	store_received_certs_free(certs, n);
 	return 0;
 }
 
@@ -648,9 +647,7 @@ unit_subject(struct station *s, int64_t unit_id, const struct fw_profile *fw,
 
 	*subject_der = NULL;
 	*label = NULL;
-	if ((rc = store_row(s->st, &row, "SELECT i.kind, i.cert_profile, i.years, o.doc_sealed,"
-	    " o.account_uscc, o.portal_ref FROM units u JOIN order_items i ON i.id = u.item_id"
-	    " JOIN orders o ON o.id = i.order_id WHERE u.id = ?", "i", unit_id)) != 0)
+	if ((rc = store_job_unit_source(s->st, unit_id, &row)) != 0)
 		goto out;
 	/* the whole document: a subject may carry an ID number */
 	if ((rc = orderdoc_open(s, jstr(row, "portal_ref"), jstr(row, "doc_sealed"), &doc)) != 0) {
@@ -693,15 +690,11 @@ unit_subject(struct station *s, int64_t unit_id, const struct fw_profile *fw,
 static int
 wipe_check(struct station *s, struct bay *b, int64_t *token_id, char *why, size_t whylen)
 {
-	struct json_object *known = NULL;
+	struct store_token_known known = { 0 };
 	int rc;
 
 	*token_id = 0;
-	rc = store_row(s->st, &known, "SELECT t.id, t.so_pin_enc IS NOT NULL AS have_so,"
-	    " (SELECT group_concat(cert_serial) FROM issuances WHERE token_serial = t.serial"
-	    "  AND token_profile = t.profile) AS issued"
-	    " FROM tokens t WHERE t.profile = ? AND t.serial = ?", "tt", b->profile->name,
-	    b->token_serial);
+	rc = store_token_lookup(s->st, b->profile->name, b->token_serial, &known);
 	if (rc == UKEY_ERR_NOTFOUND) {
 		snprintf(why, whylen, "token %s is not blank (initialised, %lld public objects) and its"
 		    " SO PIN is unknown to this station; it cannot be wiped here", b->token_serial,
@@ -710,11 +703,11 @@ wipe_check(struct station *s, struct bay *b, int64_t *token_id, char *why, size_
 	}
 	if (rc != 0)
 		return rc;
-	if (jstr(known, "issued") != NULL) {
+	if (known.issued != NULL) {
 		snprintf(why, whylen, "token %s holds issued certificate %s; it is not wiped",
-		    b->token_serial, jstr(known, "issued"));
+		    b->token_serial, known.issued);
 		rc = UKEY_ERR_NOTBLANK;
-	} else if (!jint(known, "have_so")) {
+	} else if (!known.have_so) {
 		snprintf(why, whylen, "token %s is not blank and this station holds no SO PIN for it;"
 		    " it cannot be wiped here", b->token_serial);
 		rc = UKEY_ERR_NOTBLANK;
@@ -724,10 +717,10 @@ wipe_check(struct station *s, struct bay *b, int64_t *token_id, char *why, size_
 		    b->token_serial, b->profile->name);
 		rc = UKEY_ERR_NOTBLANK;
 	} else {
-		*token_id = jint(known, "id");
+		*token_id = known.id;
 		rc = 0;
 	}
-	json_object_put(known);
+	store_token_known_clear(&known);
 	return rc;
 }
 
@@ -752,7 +745,6 @@ job_wipe_check(struct station *s, struct bay *b, char *why, size_t whylen)
 static int
 token_refusal(struct station *s, struct bay *b, char *why, size_t whylen)
 {
-	struct json_object *tok = NULL;
 	int initialized = json_object_get_boolean(json_object_object_get(b->token, "initialized"));
 	int64_t token_id;
 	char aad[160];
@@ -769,11 +761,7 @@ token_refusal(struct station *s, struct bay *b, char *why, size_t whylen)
 		return UKEY_ERR_NOTBLANK;
 	}
 	snprintf(aad, sizeof(aad), "token:%s:%s", b->profile->name, b->token_serial);
-	rc = store_row(s->st, &tok, "SELECT so_pin_enc FROM tokens WHERE id = ?", "i", token_id);
-	if (rc == 0) {
-		rc = job_unseal_pin(s, tok, "so_pin_enc", aad, &b->wipe_so);
-		json_object_put(tok);
-	}
+	rc = unseal_token_so(s, NULL, NULL, token_id, aad, &b->wipe_so);
 	if (rc != 0)
 		snprintf(why, whylen, "token %s: the stored SO PIN cannot be opened (%s)",
 		    b->token_serial, ukey_strerror(rc));
@@ -891,21 +879,25 @@ job_start_if_possible(struct station *s, struct bay *b)
 	store_now(now);
 	if ((rc = store_begin(s->st)) != 0)
 		goto out;
-	rc = store_run(s->st, "INSERT INTO jobs (unit_id, bay, profile, token_serial, step, state,"
-	    " key_alg, subject, label, operator, started_at, updated_at) VALUES (?, ?, ?, ?,"
-	    " 'claimed', 'running', ?, ?, ?, ?, ?, ?)", "ittttbtttt", unit_id, b->name,
-	    b->profile->name, b->token_serial[0] ? b->token_serial : NULL, certprof_key_alg(p),
-	    subject, subject_len, label, b->operator_name[0] ? b->operator_name : "ukeyd", now, now);
+	{
+		const struct store_job_new jn = {
+			.unit_id = unit_id, .bay = b->name, .profile = b->profile->name,
+			.token_serial = b->token_serial[0] ? b->token_serial : NULL,
+			.key_alg = certprof_key_alg(p), .subject = subject,
+			.subject_len = (size_t)subject_len, .label = label,
+			.operator_name = b->operator_name[0] ? b->operator_name : "ukeyd",
+		};
+
+		rc = store_job_insert(s->st, &jn, now, &job_id);
+	}
 	if (rc != 0)
 		goto rollback;
-	job_id = store_last_id(s->st);
 	snprintf(aad, sizeof(aad), "job:%lld", (long long)job_id);
 	if (((rc = seal_pin(s, &so, aad, &so_enc, &so_len)) != 0 ||
 	    (rc = seal_pin(s, &user, aad, &user_enc, &user_len)) != 0))
 		goto rollback;
 	if (rc == 0)
-		rc = store_run(s->st, "UPDATE jobs SET so_pin_enc = ?, user_pin_enc = ? WHERE id = ?",
-		    "bbi", so_enc, so_len, user_enc, user_len, job_id);
+		rc = store_job_set_pins(s->st, job_id, so_enc, so_len, user_enc, user_len);
 	if (rc == 0)
 		rc = store_unit_claim(s->st, unit_id, job_id, now);
 	if (rc == 0) {

@@ -15,6 +15,8 @@
 #include "common/p11uri.h"
 #include "station/job_steps.h"
 #include "station/station.h"
+#include "store/store_jobs.h"
+#include "store/store_units.h"
 
 /* A CA that is down is asked again after 2 s, then 4, 8, 16 and every 30 s:
  * each refused submission is journalled and audited, so a long outage must
@@ -141,16 +143,17 @@ on_init_token(struct station *s, struct bay *b, int rc, struct json_object *repl
 	/* the SO PIN moves from the job row to the token row in one transaction */
 	if ((rc = store_begin(s->st)) != 0)
 		goto fail;
-	rc = store_run(s->st, "INSERT INTO tokens (profile, serial, model, manufacturer, label,"
-	    " so_pin_enc, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-	    " ON CONFLICT (profile, serial) DO UPDATE SET so_pin_enc = excluded.so_pin_enc,"
-	    " label = excluded.label, last_seen = excluded.last_seen", "tttttbtt", b->profile->name,
-	    serial, token_text(b, "model"), token_text(b, "manufacturer"), token_text(b, "label"),
-	    enc, enclen, now, now);
+	{
+		const struct store_token_seen t = {
+			.profile = b->profile->name, .serial = serial,
+			.model = token_text(b, "model"), .manufacturer = token_text(b, "manufacturer"),
+			.label = token_text(b, "label"), .so_pin_enc = enc, .so_pin_enc_len = enclen,
+		};
+
+		rc = store_token_upsert(s->st, &t, now);
+	}
 	if (rc == 0)
-		rc = store_run(s->st, "UPDATE jobs SET token_id = (SELECT id FROM tokens WHERE"
-		    " profile = ? AND serial = ?), token_serial = ?, so_pin_enc = NULL WHERE id = ?",
-		    "ttti", b->profile->name, serial, serial, b->job_id);
+		rc = store_job_set_token(s->st, b->job_id, b->profile->name, serial);
 	if (rc == 0)
 		rc = store_commit(s->st);
 	else
@@ -343,8 +346,8 @@ on_generate_key(struct station *s, struct bay *b, int rc, struct json_object *re
 		return;
 	}
 	EVP_PKEY_free(pk);
-	rc = store_run(s->st, "UPDATE jobs SET public_key = ?, evidence = ? WHERE id = ?", "bti",
-	    pub, publen, json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN), b->job_id);
+	rc = store_job_set_public_key(s->st, b->job_id, pub, publen,
+	    json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN));
 	free(pub);
 	if (rc == 0)
 		rc = job_step_mark(s, b->job_id, STEP_GENERATE_KEY, "done",
@@ -407,7 +410,7 @@ on_make_csr(struct station *s, struct bay *b, int rc, struct json_object *reply)
 		    " the token's key");
 		return;
 	}
-	rc = store_run(s->st, "UPDATE jobs SET csr = ? WHERE id = ?", "bi", der, len, b->job_id);
+	rc = store_job_set_csr(s->st, b->job_id, der, len);
 	if (rc == 0)
 		rc = job_step_mark(s, b->job_id, STEP_MAKE_CSR, "done", NULL);
  fail:
@@ -514,12 +517,9 @@ record_received(struct station *s, int64_t job_id, int64_t unit_id, const char *
 	store_now(now);
 	if ((rc = store_begin(s->st)) != 0)
 		return rc;
-	rc = store_run(s->st, "INSERT INTO received_certs (serial, job_id, unit_id, der, status,"
-	    " received_at, updated_at) VALUES (?, ?, ?, ?, 'received', ?, ?)", "tiibtt", serial,
-	    job_id, unit_id, der, len, now, now);
+	rc = store_received_cert_add(s->st, serial, job_id, unit_id, der, len, now);
 	if (rc == 0)
-		rc = store_run(s->st, "UPDATE jobs SET cert = ?, cert_serial = ?, request_key = ?"
-		    " WHERE id = ?", "btti", der, len, serial, rkey, job_id);
+		rc = store_job_set_cert(s->st, job_id, der, len, serial, rkey);
 	if (rc == 0)
 		rc = store_commit(s->st);
 	if (rc != 0)
@@ -637,8 +637,7 @@ do_ca_submit(struct station *s, struct bay *b)
 	if (rc == UKEY_ERR_EXISTS) {
 		int64_t other = 0;
 
-		(void)store_int(s->st, &other, "SELECT job_id FROM received_certs WHERE serial = ?",
-		    "t", serial);
+		(void)store_received_cert_job(s->st, serial, &other);
 		if (other != b->job_id) {
 			station_audit(s, "ukeyd", "incident.duplicate_serial", jint(job, "order_id"),
 			    jint(job, "unit_id"), b->job_id, b->token_serial, b->name,
@@ -649,8 +648,7 @@ do_ca_submit(struct station *s, struct bay *b)
 			goto out;
 		}
 		/* the same job's own request answered again (idempotent resubmission) */
-		rc = store_run(s->st, "UPDATE jobs SET cert = ?, cert_serial = ?, request_key = ?"
-		    " WHERE id = ?", "btti", cert_der, (size_t)n, serial, rkey, b->job_id);
+		rc = store_job_set_cert(s->st, b->job_id, cert_der, (size_t)n, serial, rkey);
 	}
 	if (rc != 0)
 		goto fail;
@@ -858,32 +856,36 @@ do_record(struct station *s, struct bay *b, struct json_object *evidence)
 	/* one transaction: the issuance, the unit, the certificate and the job agree */
 	if ((rc = store_begin(s->st)) != 0)
 		goto fail;
-	rc = store_run(s->st, "INSERT INTO issuances (order_id, item_id, unit_id, job_id, cert_serial,"
-	    " subject, issuer, not_before, not_after, key_alg, key_local, key_always_sensitive,"
-	    " key_never_extractable, key_usage, token_serial, token_model, token_profile, token_uri,"
-	    " org_uscc, kind, cert, operator, station_id, started_at, issued_at)"
-	    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-	    "iiiittttttiiitttttttbtttt",
-	    jint(job, "order_id"), jint(job, "item_id"), jint(job, "unit_id"), b->job_id, serial,
-	    subj_txt, iss_txt, nb, na, jstr(job, "key_alg"),
-	    (int64_t)json_object_get_boolean(json_object_object_get(evidence, "local")),
-	    (int64_t)json_object_get_boolean(json_object_object_get(evidence, "always_sensitive")),
-	    (int64_t)json_object_get_boolean(json_object_object_get(evidence, "never_extractable")),
-	    json_object_to_json_string_ext(json_object_object_get(evidence, "usage"),
-	    JSON_C_TO_STRING_PLAIN),
-	    b->token_serial, token_text(b, "model"), b->profile->name, uri,
-	    jstr(job, "account_uscc"), jstr(job, "kind"), cert_der, cert_len, jstr(job, "operator"),
-	    s->cfg.station_id, jstr(job, "started_at"), now);
+	{
+		const struct store_issuance_new r = {
+			.order_id = jint(job, "order_id"), .item_id = jint(job, "item_id"),
+			.unit_id = jint(job, "unit_id"), .job_id = b->job_id, .cert_serial = serial,
+			.subject = subj_txt, .issuer = iss_txt, .not_before = nb, .not_after = na,
+			.key_alg = jstr(job, "key_alg"),
+			.key_local = json_object_get_boolean(json_object_object_get(evidence,
+			    "local")),
+			.key_always_sensitive = json_object_get_boolean(
+			    json_object_object_get(evidence, "always_sensitive")),
+			.key_never_extractable = json_object_get_boolean(
+			    json_object_object_get(evidence, "never_extractable")),
+			.key_usage = json_object_to_json_string_ext(json_object_object_get(evidence,
+			    "usage"), JSON_C_TO_STRING_PLAIN),
+			.token_serial = b->token_serial, .token_model = token_text(b, "model"),
+			.token_profile = b->profile->name, .token_uri = uri,
+			.org_uscc = jstr(job, "account_uscc"), .kind = jstr(job, "kind"),
+			.cert = cert_der, .cert_len = cert_len, .operator_name = jstr(job, "operator"),
+			.station_id = s->cfg.station_id, .started_at = jstr(job, "started_at"),
+			.issued_at = now,
+		};
+
+		rc = store_issuance_insert(s->st, &r);
+	}
 	if (rc == 0)
-		rc = store_run(s->st, "UPDATE received_certs SET status = 'issued', updated_at = ?"
-		    " WHERE serial = ?", "tt", now, serial);
+		rc = store_received_cert_issued(s->st, serial, now);
 	if (rc == 0)
-		rc = store_run(s->st, "UPDATE units SET state = 'issued', updated_at = ? WHERE id = ?",
-		    "ti", now, jint(job, "unit_id"));
+		rc = store_unit_set_issued(s->st, jint(job, "unit_id"), now);
 	if (rc == 0)
-		rc = store_run(s->st, "UPDATE jobs SET state = 'issued', step = 'issued',"
-		    " user_pin_enc = NULL, so_pin_enc = NULL, updated_at = ?, finished_at = ?"
-		    " WHERE id = ?", "tti", now, now, b->job_id);
+		rc = store_job_issued(s->st, b->job_id, now);
 	if (rc == 0) {
 		d = json_object_new_object();
 		json_object_object_add(d, "serial", json_object_new_string(serial));
@@ -895,9 +897,7 @@ do_record(struct station *s, struct bay *b, struct json_object *evidence)
 	}
 	/* the order is issued once none of its units waits any more */
 	if (rc == 0)
-		rc = store_int(s->st, &left, "SELECT count(*) FROM units u JOIN order_items i"
-		    " ON i.id = u.item_id WHERE i.order_id = ? AND u.state NOT IN ('issued', 'cancelled')",
-		    "i", jint(job, "order_id"));
+		rc = store_units_count(s->st, jint(job, "order_id"), STORE_UNIT_WAITING, &left);
 	if (rc == 0 && left == 0)
 		rc = station_order_event(s, jstr(job, "operator"), jint(job, "order_id"),
 		    OE_FINISH_PRODUCTION, now);
@@ -976,7 +976,7 @@ job_step_run(struct station *s, struct bay *b, enum step st)
 		if (jstr(job, "key_id") != NULL)
 			json_object_object_add(req, "discard_id",
 			    json_object_new_string(jstr(job, "key_id")));
-		rc = store_run(s->st, "UPDATE jobs SET key_id = ? WHERE id = ?", "ti", hex, b->job_id);
+		rc = store_job_set_key_id(s->st, b->job_id, hex);
 		add_pin(req, "user_pin", &b->user_pin);
 		json_object_object_add(req, "alg", json_object_new_string(jstr(job, "key_alg")));
 		json_object_object_add(req, "id", json_object_new_string(hex));

@@ -231,6 +231,9 @@ int job_new_user_pin(const struct fw_profile *p, struct secret *pin);
  * under aad into pin. UKEY_ERR_NOTFOUND when the column is NULL. */
 int job_unseal_pin(struct station *s, struct json_object *row, const char *key, const char *aad,
     struct secret *pin);
+/* Opens the sealed PIN blob (blen bytes) under aad into pin. */
+int job_unseal_blob(struct station *s, const uint8_t *blob, size_t blen, const char *aad,
+    struct secret *pin);
 void job_retry(struct station *s, struct bay *b);
 /* The token label limit an order's units are checked against before any
  * token is chosen: the smallest [label] max_bytes of the installed firmware

@@ -257,6 +257,13 @@ store_unit_claim(struct store *st, int64_t unit_id, int64_t job_id, const char *
 }
 
 int
+store_unit_set_issued(struct store *st, int64_t unit_id, const char *now)
+{
+	return store_run(st, "UPDATE units SET state = 'issued', updated_at = ? WHERE id = ?",
+	    "ti", now, unit_id);
+}
+
+int
 store_unit_return(struct store *st, int64_t unit_id, const char *now)
 {
 	return store_run(st, "UPDATE units SET state = 'queued', job_id = NULL,"

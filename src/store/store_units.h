@@ -85,6 +85,9 @@ void store_live_certs_free(struct store_live_cert *a, size_t n);
 /* A queued unit taken by job_id (in production). */
 int store_unit_claim(struct store *st, int64_t unit_id, int64_t job_id, const char *now);
 
+/* The unit of a job that recorded its issuance is issued. */
+int store_unit_set_issued(struct store *st, int64_t unit_id, const char *now);
+
 /* A unit of a job that ended not by its own fault goes back where it stood
  * in the queue (only from in_production). */
 int store_unit_return(struct store *st, int64_t unit_id, const char *now);

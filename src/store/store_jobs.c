@@ -1,0 +1,360 @@
+/* Jobs, their journal and the tokens they initialised in SQLite: every
+ * statement on jobs, job_steps and tokens (received certificates and
+ * issuances are in store_issuances.c). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "store/store_jobs.h"
+
+int
+store_job_load(struct store *st, int64_t id, struct json_object **out)
+{
+	return store_row(st, out,
+	    "SELECT j.*, u.item_id, i.kind, i.name AS item_name, i.cert_profile, i.years,"
+	    " o.id AS order_id, o.portal_ref, o.doc_sealed, o.account_uscc"
+	    " FROM jobs j JOIN units u ON u.id = j.unit_id JOIN order_items i ON i.id = u.item_id"
+	    " JOIN orders o ON o.id = i.order_id WHERE j.id = ?", "i", id);
+}
+
+int
+store_job_unit_source(struct store *st, int64_t unit_id, struct json_object **out)
+{
+	return store_row(st, out, "SELECT i.kind, i.cert_profile, i.years, o.doc_sealed,"
+	    " o.account_uscc, o.portal_ref FROM units u JOIN order_items i ON i.id = u.item_id"
+	    " JOIN orders o ON o.id = i.order_id WHERE u.id = ?", "i", unit_id);
+}
+
+int
+store_job_insert(struct store *st, const struct store_job_new *j, const char *now, int64_t *id)
+{
+	int rc;
+
+	*id = 0;
+	rc = store_run(st, "INSERT INTO jobs (unit_id, bay, profile, token_serial, step, state,"
+	    " key_alg, subject, label, operator, started_at, updated_at) VALUES (?, ?, ?, ?,"
+	    " 'claimed', 'running', ?, ?, ?, ?, ?, ?)", "ittttbtttt", j->unit_id, j->bay,
+	    j->profile, j->token_serial, j->key_alg, j->subject, j->subject_len, j->label,
+	    j->operator_name, now, now);
+	if (rc == 0)
+		*id = store_last_id(st);
+	return rc;
+}
+
+int
+store_job_set_pins(struct store *st, int64_t id, const uint8_t *so, size_t so_len,
+    const uint8_t *user, size_t user_len)
+{
+	return store_run(st, "UPDATE jobs SET so_pin_enc = ?, user_pin_enc = ? WHERE id = ?",
+	    "bbi", so, so_len, user, user_len, id);
+}
+
+int
+store_job_step_mark(struct store *st, int64_t id, const char *step, const char *phase,
+    const char *detail, const char *now)
+{
+	int rc;
+
+	if ((rc = store_run(st, "UPDATE jobs SET step = ?, updated_at = ? WHERE id = ?", "tti",
+	    step, now, id)) != 0)
+		return rc;
+	return store_run(st, "INSERT INTO job_steps (job_id, step, phase, at, detail)"
+	    " VALUES (?, ?, ?, ?, ?)", "itttt", id, step, phase, now, detail);
+}
+
+void
+store_job_step_clear(struct store_job_step *s)
+{
+	free(s->step);
+	free(s->phase);
+	free(s->detail);
+	memset(s, 0, sizeof(*s));
+}
+
+int
+store_job_last_step(struct store *st, int64_t id, struct store_job_step *out)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = store_stmt(st, &q, "SELECT step, phase, detail FROM job_steps WHERE job_id = ?"
+	    " ORDER BY id DESC LIMIT 1", "i", id)) != 0)
+		return rc;
+	if ((rc = store_step(st, q)) == 1) {
+		rc = 0;
+		out->step = store_text(q, 0, &rc);
+		out->phase = store_text(q, 1, &rc);
+		out->detail = store_text(q, 2, &rc);
+	} else if (rc == 0) {
+		rc = UKEY_ERR_NOTFOUND;
+	}
+	sqlite3_finalize(q);
+	if (rc != 0)
+		store_job_step_clear(out);
+	return rc;
+}
+
+int
+store_job_end(struct store *st, int64_t id, const char *state, const char *why, const char *now)
+{
+	return store_run(st, "UPDATE jobs SET state = ?, error = ?, user_pin_enc = NULL,"
+	    " so_pin_enc = NULL, updated_at = ?, finished_at = ? WHERE id = ?", "tttti",
+	    state, why, now, now, id);
+}
+
+int
+store_job_issued(struct store *st, int64_t id, const char *now)
+{
+	return store_run(st, "UPDATE jobs SET state = 'issued', step = 'issued',"
+	    " user_pin_enc = NULL, so_pin_enc = NULL, updated_at = ?, finished_at = ?"
+	    " WHERE id = ?", "tti", now, now, id);
+}
+
+int
+store_job_suspend(struct store *st, int64_t id, const char *why, const char *now)
+{
+	return store_run(st, "UPDATE jobs SET state = 'suspended', error = ?, updated_at = ?"
+	    " WHERE id = ? AND state = 'running'", "tti", why, now, id);
+}
+
+int
+store_job_resume(struct store *st, int64_t id, const char *bay, const char *now)
+{
+	return store_run(st, "UPDATE jobs SET state = 'running', bay = ?, error = NULL,"
+	    " resumed = resumed + 1, updated_at = ? WHERE id = ? AND state = 'suspended'", "tti",
+	    bay, now, id);
+}
+
+int
+store_job_is_suspended(struct store *st, int64_t id, int *yes)
+{
+	int64_t n = 0;
+	int rc;
+
+	*yes = 0;
+	if ((rc = store_int(st, &n, "SELECT count(*) FROM jobs WHERE id = ? AND"
+	    " state = 'suspended'", "i", id)) != 0)
+		return rc;
+	*yes = n > 0;
+	return 0;
+}
+
+int
+store_job_suspended_by_serial(struct store *st, const char *profile, const char *serial,
+    int64_t *id)
+{
+	return store_int(st, id, "SELECT id FROM jobs WHERE state = 'suspended' AND profile = ?"
+	    " AND token_serial = ? ORDER BY id DESC LIMIT 1", "tt", profile, serial);
+}
+
+int
+store_job_suspended_blank(struct store *st, const char *profile, const char *device,
+    int64_t *id)
+{
+	return store_int(st, id, "SELECT id FROM jobs j WHERE state = 'suspended'"
+	    " AND profile = ? AND token_serial IS NULL AND (NOT EXISTS (SELECT 1 FROM"
+	    " job_steps x WHERE x.job_id = j.id AND x.step = 'init_token') OR EXISTS"
+	    " (SELECT 1 FROM job_steps x WHERE x.job_id = j.id AND x.step = 'init_token'"
+	    " AND x.phase = 'begin' AND x.detail = ?)) ORDER BY id LIMIT 1", "tt",
+	    profile, device);
+}
+
+int
+store_job_suspended_by_label(struct store *st, const char *profile, const char *label,
+    const char *device, int64_t *id)
+{
+	return store_int(st, id, "SELECT id FROM jobs j WHERE state = 'suspended'"
+	    " AND profile = ? AND token_serial IS NULL AND label = ? AND EXISTS (SELECT 1 FROM"
+	    " job_steps x WHERE x.job_id = j.id AND x.step = 'init_token' AND x.phase = 'begin'"
+	    " AND x.detail = ?) ORDER BY id DESC LIMIT 1", "ttt", profile, label, device);
+}
+
+void
+store_job_refs_free(struct store_job_ref *a, size_t n)
+{
+	size_t i;
+
+	for (i = 0; a != NULL && i < n; i++)
+		free(a[i].step);
+	free(a);
+}
+
+int
+store_jobs_running(struct store *st, struct store_job_ref **out, size_t *n)
+{
+	struct store_job_ref *a = NULL, *r;
+	sqlite3_stmt *q;
+	size_t len = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = store_stmt(st, &q, "SELECT id, step FROM jobs WHERE state = 'running'", "")) != 0)
+		return rc;
+	while ((rc = store_step(st, q)) == 1) {
+		if ((r = store_array_add((void **)&a, &len, sizeof(*a))) == NULL) {
+			rc = UKEY_ERR_NOMEM;
+			break;
+		}
+		rc = 0;
+		r->id = sqlite3_column_int64(q, 0);
+		r->step = store_text(q, 1, &rc);
+		if (rc != 0)
+			break;
+	}
+	sqlite3_finalize(q);
+	if (rc != 0) {
+		store_job_refs_free(a, len);
+		return rc;
+	}
+	*out = a;
+	*n = len;
+	return 0;
+}
+
+int
+store_job_set_token(struct store *st, int64_t id, const char *profile, const char *serial)
+{
+	return store_run(st, "UPDATE jobs SET token_id = (SELECT id FROM tokens WHERE"
+	    " profile = ? AND serial = ?), token_serial = ?, so_pin_enc = NULL WHERE id = ?",
+	    "ttti", profile, serial, serial, id);
+}
+
+int
+store_job_set_key_id(struct store *st, int64_t id, const char *key_id)
+{
+	return store_run(st, "UPDATE jobs SET key_id = ? WHERE id = ?", "ti", key_id, id);
+}
+
+int
+store_job_set_public_key(struct store *st, int64_t id, const uint8_t *der, size_t len,
+    const char *evidence)
+{
+	return store_run(st, "UPDATE jobs SET public_key = ?, evidence = ? WHERE id = ?", "bti",
+	    der, len, evidence, id);
+}
+
+int
+store_job_set_csr(struct store *st, int64_t id, const uint8_t *der, size_t len)
+{
+	return store_run(st, "UPDATE jobs SET csr = ? WHERE id = ?", "bi", der, len, id);
+}
+
+int
+store_job_set_cert(struct store *st, int64_t id, const uint8_t *der, size_t len,
+    const char *serial, const char *request_key)
+{
+	return store_run(st, "UPDATE jobs SET cert = ?, cert_serial = ?, request_key = ?"
+	    " WHERE id = ?", "btti", der, len, serial, request_key, id);
+}
+
+int
+store_token_upsert(struct store *st, const struct store_token_seen *t, const char *now)
+{
+	return store_run(st, "INSERT INTO tokens (profile, serial, model, manufacturer, label,"
+	    " so_pin_enc, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+	    " ON CONFLICT (profile, serial) DO UPDATE SET so_pin_enc = excluded.so_pin_enc,"
+	    " label = excluded.label, last_seen = excluded.last_seen", "tttttbtt", t->profile,
+	    t->serial, t->model, t->manufacturer, t->label, t->so_pin_enc, t->so_pin_enc_len,
+	    now, now);
+}
+
+int
+store_token_known_count(struct store *st, const char *profile, const char *serial, int64_t *n)
+{
+	return store_int(st, n, "SELECT count(*) FROM tokens WHERE profile = ? AND serial = ?",
+	    "tt", profile, serial);
+}
+
+void
+store_token_known_clear(struct store_token_known *t)
+{
+	free(t->issued);
+	memset(t, 0, sizeof(*t));
+}
+
+int
+store_token_lookup(struct store *st, const char *profile, const char *serial,
+    struct store_token_known *out)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = store_stmt(st, &q, "SELECT t.id, t.so_pin_enc IS NOT NULL,"
+	    " (SELECT group_concat(cert_serial) FROM issuances WHERE token_serial = t.serial"
+	    "  AND token_profile = t.profile)"
+	    " FROM tokens t WHERE t.profile = ? AND t.serial = ?", "tt", profile, serial)) != 0)
+		return rc;
+	if ((rc = store_step(st, q)) == 1) {
+		rc = 0;
+		out->id = sqlite3_column_int64(q, 0);
+		out->have_so = sqlite3_column_int(q, 1) != 0;
+		out->issued = store_text(q, 2, &rc);
+	} else if (rc == 0) {
+		rc = UKEY_ERR_NOTFOUND;
+	}
+	sqlite3_finalize(q);
+	if (rc != 0)
+		store_token_known_clear(out);
+	return rc;
+}
+
+/* Copies the one blob column of q's one row into *out (NOTFOUND when the
+ * row is missing or the blob NULL). */
+static int
+blob_row(struct store *st, sqlite3_stmt *q, uint8_t **out, size_t *len)
+{
+	const void *p;
+	int rc, n;
+
+	if ((rc = store_step(st, q)) == 0)
+		rc = UKEY_ERR_NOTFOUND;
+	if (rc != 1)
+		goto out;
+	p = sqlite3_column_blob(q, 0);
+	n = sqlite3_column_bytes(q, 0);
+	if (p == NULL || n <= 0) {
+		rc = UKEY_ERR_NOTFOUND;
+		goto out;
+	}
+	if ((*out = malloc((size_t)n)) == NULL) {
+		rc = UKEY_ERR_NOMEM;
+		goto out;
+	}
+	memcpy(*out, p, (size_t)n);
+	*len = (size_t)n;
+	rc = 0;
+ out:
+	sqlite3_finalize(q);
+	return rc;
+}
+
+int
+store_token_so_pin(struct store *st, const char *profile, const char *serial, uint8_t **out,
+    size_t *len)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	*out = NULL;
+	*len = 0;
+	if ((rc = store_stmt(st, &q, "SELECT so_pin_enc FROM tokens WHERE profile = ?"
+	    " AND serial = ? AND so_pin_enc IS NOT NULL", "tt", profile, serial)) != 0)
+		return rc;
+	return blob_row(st, q, out, len);
+}
+
+int
+store_token_so_pin_by_id(struct store *st, int64_t id, uint8_t **out, size_t *len)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	*out = NULL;
+	*len = 0;
+	if ((rc = store_stmt(st, &q, "SELECT so_pin_enc FROM tokens WHERE id = ?", "i", id)) != 0)
+		return rc;
+	return blob_row(st, q, out, len);
+}

@@ -1,0 +1,194 @@
+/* Jobs in the station's database: a job's row and its journal of steps
+ * (job_steps), the tokens the station initialised, the certificates the CA
+ * returned (received_certs) and the issuances recorded. Writes run inside
+ * the caller's transaction unless a function says otherwise. */
+#ifndef UKEY_STORE_JOBS_H
+#define UKEY_STORE_JOBS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+/* A new job on a claimed unit (store_job_insert); borrowed strings, NULL
+ * token_serial for a token that reports none. */
+struct store_job_new {
+	int64_t unit_id;
+	const char *bay, *profile, *token_serial, *key_alg, *label, *operator_name;
+	const uint8_t *subject;
+	size_t subject_len;
+};
+
+/* The last journal entry of a job. Strings owned; store_job_step_clear. */
+struct store_job_step {
+	char *step, *phase, *detail;
+};
+
+/* A job as a reference (id, step), for the jobs left running at start. */
+struct store_job_ref {
+	int64_t id;
+	char *step;
+};
+
+/* A token the station knows: its row id, whether an SO PIN is stored,
+ * and the serials of the certificates issued onto it (comma-separated,
+ * NULL when none). Free with store_token_known_clear. */
+struct store_token_known {
+	int64_t id;
+	int have_so;
+	char *issued;
+};
+
+/* A token seen at initialisation (store_token_upsert); borrowed. */
+struct store_token_seen {
+	const char *profile, *serial, *model, *manufacturer, *label;
+	const uint8_t *so_pin_enc;
+	size_t so_pin_enc_len;
+};
+
+/* A received certificate the station no longer stands behind. Owned. */
+struct store_received_cert {
+	char *serial, *note;
+};
+
+/* One issuance record (store_issuance_insert); borrowed. */
+struct store_issuance_new {
+	int64_t order_id, item_id, unit_id, job_id;
+	const char *cert_serial, *subject, *issuer, *not_before, *not_after, *key_alg;
+	int64_t key_local, key_always_sensitive, key_never_extractable;
+	const char *key_usage, *token_serial, *token_model, *token_profile, *token_uri;
+	const char *org_uscc, *kind;
+	const uint8_t *cert;
+	size_t cert_len;
+	const char *operator_name, *station_id, *started_at, *issued_at;
+};
+
+/* One issuance as listed (store_issuances_of_order). Owned. */
+struct store_issuance {
+	int64_t id, order_id, unit_id, job_id;
+	char *cert_serial, *subject, *not_after, *token_serial, *token_profile, *kind;
+	char *issued_at;
+};
+
+/* ---- jobs ---- */
+
+/* Loads job id with its unit, item and order (j.*, item_id, kind,
+ * item_name, cert_profile, years, order_id, portal_ref, doc_sealed,
+ * account_uscc) as one JSON row, blobs as lower-case hex. *out owned
+ * (json_object_put); UKEY_ERR_NOTFOUND when there is none. */
+int store_job_load(struct store *st, int64_t id, struct json_object **out);
+
+/* The unit's item and order a job's subject is made from (kind,
+ * cert_profile, years, doc_sealed as hex, account_uscc, portal_ref) as one
+ * JSON row; *out owned. UKEY_ERR_NOTFOUND when there is no such unit. */
+int store_job_unit_source(struct store *st, int64_t unit_id, struct json_object **out);
+
+/* Inserts a running job at step 'claimed'; *id its row id. */
+int store_job_insert(struct store *st, const struct store_job_new *j, const char *now,
+    int64_t *id);
+
+/* Stores the job's sealed SO and user PINs. */
+int store_job_set_pins(struct store *st, int64_t id, const uint8_t *so, size_t so_len,
+    const uint8_t *user, size_t user_len);
+
+/* The job's step is `step` and the journal gets (step, phase, detail). */
+int store_job_step_mark(struct store *st, int64_t id, const char *step, const char *phase,
+    const char *detail, const char *now);
+
+/* The job's last journal entry; UKEY_ERR_NOTFOUND when it has none. */
+int store_job_last_step(struct store *st, int64_t id, struct store_job_step *out);
+void store_job_step_clear(struct store_job_step *s);
+
+/* The job ends in state (failed, aborted) with why; its sealed PINs go. */
+int store_job_end(struct store *st, int64_t id, const char *state, const char *why,
+    const char *now);
+
+/* The job ends issued; its sealed PINs go. */
+int store_job_issued(struct store *st, int64_t id, const char *now);
+
+/* A running job suspended with why (a no-op unless running). */
+int store_job_suspend(struct store *st, int64_t id, const char *why, const char *now);
+
+/* A suspended job running again in bay (a no-op unless suspended). */
+int store_job_resume(struct store *st, int64_t id, const char *bay, const char *now);
+
+/* *yes is 1 when job id is suspended, else 0. */
+int store_job_is_suspended(struct store *st, int64_t id, int *yes);
+
+/* The suspended job to resume on a token: the newest for (profile,
+ * serial); for a blank token the oldest without serial whose init_token
+ * never began or began on device; for an initialised token without serial
+ * the newest with label whose init_token began on device. UKEY_ERR_NOTFOUND
+ * when none. */
+int store_job_suspended_by_serial(struct store *st, const char *profile, const char *serial,
+    int64_t *id);
+int store_job_suspended_blank(struct store *st, const char *profile, const char *device,
+    int64_t *id);
+int store_job_suspended_by_label(struct store *st, const char *profile, const char *label,
+    const char *device, int64_t *id);
+
+/* The jobs left running, in id order. Free with store_job_refs_free. */
+int store_jobs_running(struct store *st, struct store_job_ref **out, size_t *n);
+void store_job_refs_free(struct store_job_ref *a, size_t n);
+
+/* The job's token: the tokens row (profile, serial), its serial, and the
+ * job's own sealed SO PIN dropped (the token's row holds it now). */
+int store_job_set_token(struct store *st, int64_t id, const char *profile, const char *serial);
+int store_job_set_key_id(struct store *st, int64_t id, const char *key_id);
+int store_job_set_public_key(struct store *st, int64_t id, const uint8_t *der, size_t len,
+    const char *evidence);
+int store_job_set_csr(struct store *st, int64_t id, const uint8_t *der, size_t len);
+int store_job_set_cert(struct store *st, int64_t id, const uint8_t *der, size_t len,
+    const char *serial, const char *request_key);
+
+/* ---- tokens ---- */
+
+/* Inserts the token or updates its SO PIN, label and last_seen. */
+int store_token_upsert(struct store *st, const struct store_token_seen *t, const char *now);
+
+/* *n is 1 when (profile, serial) is a known token, else 0. */
+int store_token_known_count(struct store *st, const char *profile, const char *serial,
+    int64_t *n);
+
+/* The known token (profile, serial); UKEY_ERR_NOTFOUND when unknown. */
+int store_token_lookup(struct store *st, const char *profile, const char *serial,
+    struct store_token_known *out);
+void store_token_known_clear(struct store_token_known *t);
+
+/* The token's sealed SO PIN, by (profile, serial) or by row id; *out owned
+ * (free). UKEY_ERR_NOTFOUND when the token or its SO PIN is missing. */
+int store_token_so_pin(struct store *st, const char *profile, const char *serial,
+    uint8_t **out, size_t *len);
+int store_token_so_pin_by_id(struct store *st, int64_t id, uint8_t **out, size_t *len);
+
+/* ---- received certificates ---- */
+
+/* Records a certificate the CA returned for job (status 'received'). */
+int store_received_cert_add(struct store *st, const char *serial, int64_t job_id,
+    int64_t unit_id, const uint8_t *der, size_t len, const char *now);
+
+/* The job that received serial; UKEY_ERR_NOTFOUND when none. */
+int store_received_cert_job(struct store *st, const char *serial, int64_t *job_id);
+
+/* A certificate still 'received' gets status (revoked, refused) and note. */
+int store_received_cert_close(struct store *st, const char *serial, const char *status,
+    const char *note, const char *now);
+
+/* The certificate is issued (whatever it stood at). */
+int store_received_cert_issued(struct store *st, const char *serial, const char *now);
+
+/* The certificates revoked or refused, to be revoked at the CA again. */
+int store_received_certs_unwanted(struct store *st, struct store_received_cert **out,
+    size_t *n);
+void store_received_certs_free(struct store_received_cert *a, size_t n);
+
+/* ---- issuances ---- */
+
+int store_issuance_insert(struct store *st, const struct store_issuance_new *r);
+
+/* The order's issuances in id order. Free with store_issuances_free. */
+int store_issuances_of_order(struct store *st, int64_t order_id, struct store_issuance **out,
+    size_t *n);
+void store_issuances_free(struct store_issuance *a, size_t n);
+
+#endif
