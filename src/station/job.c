@@ -884,7 +884,7 @@ job_start_if_possible(struct station *s, struct bay *b)
 			.unit_id = unit_id, .bay = b->name, .profile = b->profile->name,
 			.token_serial = b->token_serial[0] ? b->token_serial : NULL,
 			.key_alg = certprof_key_alg(p), .subject = subject,
-			.subject_len = (size_t)subject_len, .label = label,
+			.subject_len = subject_len, .label = label,
 			.operator_name = b->operator_name[0] ? b->operator_name : "ukeyd",
 		};
 
