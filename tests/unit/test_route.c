@@ -17,6 +17,7 @@
 #include "orders/order.h"
 #include "orders/route.h"
 #include "store/store.h"
+#include "store_fixture.h"
 
 #define USCC "91530100MA6K5U5X7R"
 
@@ -29,13 +30,9 @@ static int
 setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	char path[128];
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/ukey-test-route-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(path, sizeof(path), "%s/station.db", f->dir);
-	assert_int_equal(store_open(path, &f->st), 0);
+	f->st = store_fixture_open(f->dir, sizeof(f->dir), "route");
 	*state = f;
 	return 0;
 }
@@ -44,11 +41,8 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 
-	store_close(f->st);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
+	store_fixture_close(f->st, f->dir);
 	free(f);
 	return 0;
 }

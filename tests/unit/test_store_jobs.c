@@ -15,6 +15,7 @@
 
 #include "common/err.h"
 #include "store/store.h"
+#include "store_fixture.h"
 #include "store/store_jobs.h"
 #include "store/store_orders.h"
 #include "store/store_units.h"
@@ -51,14 +52,10 @@ setup(void **state)
 	};
 	struct store_order_unit *u = NULL;
 	size_t n = 0;
-	char path[128];
 	const char *at = "2026-03-01T09:00:00Z";
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/ukey-test-storejobs-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(path, sizeof(path), "%s/station.db", f->dir);
-	assert_int_equal(store_open(path, &f->st), 0);
+	f->st = store_fixture_open(f->dir, sizeof(f->dir), "storejobs");
 	assert_int_equal(store_order_insert(f->st, &c, at, "operator1", &f->order_id), 0);
 	assert_int_equal(store_order_add_item(f->st, f->order_id, &it, at), 0);
 	assert_int_equal(store_order_set_state(f->st, f->order_id, "pending", "approved", at), 0);
@@ -79,11 +76,8 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 
-	store_close(f->st);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
+	store_fixture_close(f->st, f->dir);
 	free(f);
 	return 0;
 }

@@ -15,6 +15,7 @@
 
 #include "common/err.h"
 #include "store/store.h"
+#include "store_fixture.h"
 #include "store/store_orders.h"
 #include "store/store_units.h"
 
@@ -30,13 +31,9 @@ static int
 setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	char path[128];
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/ukey-test-storeord-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(path, sizeof(path), "%s/station.db", f->dir);
-	assert_int_equal(store_open(path, &f->st), 0);
+	f->st = store_fixture_open(f->dir, sizeof(f->dir), "storeord");
 	*state = f;
 	return 0;
 }
@@ -45,11 +42,8 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 
-	store_close(f->st);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
+	store_fixture_close(f->st, f->dir);
 	free(f);
 	return 0;
 }
