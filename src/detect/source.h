@@ -47,6 +47,10 @@ struct detect_event {
 	 * with; NULL when none matches: such a token is reported, never touched. */
 	const struct fw_profile *profile;
 	char message[256];		/* SOURCE_UP/DOWN: what happened; else "" */
+	/* Virtual tokens only (the "sim" source): the token's SOFTHSM2_CONF and
+	 * the PKCS#11 module to load in place of the profile's; else "". */
+	char softhsm_conf[512];
+	char module[512];
 };
 
 /* Called by a source for every event, from inside its dispatch() only (never
@@ -76,6 +80,18 @@ struct detect_source_ops {
 extern const struct detect_source_ops detect_source_libusb;
 extern const struct detect_source_ops detect_source_udev;
 extern const struct detect_source_ops detect_source_pcsc;
+extern const struct detect_source_ops detect_source_sim;
+
+/* The simulated source's two requests: a virtual token put into bay (its
+ * SoftHSM2 configuration, and the module to load or NULL for the
+ * profile's), or the token of bay taken out. The event is announced at the
+ * source's next dispatch(). Return 0, UKEY_ERR_STATE when src is NULL (the
+ * source is not running), UKEY_ERR_INVAL for a path too long,
+ * UKEY_ERR_BUSY when requests are waiting undispatched. */
+int detect_sim_insert(struct detect_source *src, const char *bay, const char *device,
+    const struct fw_profile *profile, const char *softhsm_conf, const char *module);
+int detect_sim_remove(struct detect_source *src, const char *bay, const char *device,
+    const struct fw_profile *profile);
 
 /* "arrived", "left", "reader-added", "reader-removed", "source-down", "source-up". */
 const char *detect_kind_name(enum detect_kind k);

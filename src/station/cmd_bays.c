@@ -104,14 +104,23 @@ cmd_sim_plug(struct request *r, struct json_object **result)
 		return UKEY_ERR_INVAL;
 	if (preset && strcmp(preset, "blank") != 0 && strcmp(preset, "initialised") != 0)
 		return req_fail(r, UKEY_ERR_INVAL, "preset: must be blank or initialised");
+	if (detect_sim_index(s) < 0)
+		return req_fail(r, UKEY_ERR_STATE, "no simulated bays: station.sources does not "
+		    "name sim");
 	if (bay < 0 || bay > s->n_bays)
 		return req_fail(r, UKEY_ERR_NOTFOUND, "bay %lld: no such bay (1..%d)", (long long)bay,
 		    s->n_bays);
+	if (bay > 0 && strcmp(s->bays[bay - 1].source, "sim") != 0)
+		return req_fail(r, UKEY_ERR_NOTFOUND, "bay %lld: not a simulated bay", (long long)bay);
 	if (bay > 0 && s->bays[bay - 1].state != BAY_EMPTY)
 		return req_fail(r, UKEY_ERR_BUSY, "bay %lld: a token is already in it", (long long)bay);
+	if (fw_profile_set_find(s->fw, profile ? profile : "softhsm2") == NULL)
+		return req_fail(r, UKEY_ERR_NOTFOUND, "profile %s: no such firmware profile",
+		    profile ? profile : "softhsm2");
 	/* who put the token in is the operator recorded with its issuance */
 	for (i = 0; i < s->n_bays; i++)
-		if ((bay == 0 && s->bays[i].state == BAY_EMPTY) || bay == i + 1) {
+		if ((bay == 0 && s->bays[i].state == BAY_EMPTY &&
+		    strcmp(s->bays[i].source, "sim") == 0) || bay == i + 1) {
 			snprintf(s->bays[i].operator_name, sizeof(s->bays[i].operator_name), "%s",
 			    r->c->user);
 			break;

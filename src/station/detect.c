@@ -16,6 +16,7 @@ static const struct {
 	unsigned bit;
 	const struct detect_source_ops *ops;
 } source_table[MAX_SOURCES] = {
+	{ SRC_SIM, &detect_source_sim },
 	{ SRC_LIBUSB, &detect_source_libusb },
 	{ SRC_UDEV, &detect_source_udev },
 	{ SRC_PCSC, &detect_source_pcsc },
@@ -64,6 +65,8 @@ on_token_arrived(struct station *s, const struct detect_event *ev, int64_t t_ms)
 		.profile = ev->profile ? ev->profile->name : NULL,
 		.reader = ev->reader[0] ? ev->reader : NULL,
 		.usb_serial = ev->usb_serial[0] ? ev->usb_serial : NULL,
+		.softhsm_conf = ev->softhsm_conf[0] ? ev->softhsm_conf : NULL,
+		.module = ev->module[0] ? ev->module : NULL,
 		.detected_ms = t_ms,
 	};
 	struct bay *b = bay_by_name(s, ev->bay, 1, ev->source);
@@ -182,6 +185,17 @@ detect_dispatch(struct station *s, int which)
 			s->src_ops[i]->dispatch(s->src[i]);
 }
 
+int
+detect_sim_index(const struct station *s)
+{
+	int i;
+
+	for (i = 0; i < s->n_sources; i++)
+		if (s->src_ops[i] == &detect_source_sim && s->src[i] != NULL)
+			return i;
+	return -1;
+}
+
 void
 detect_stop_all(struct station *s)
 {
@@ -201,13 +215,6 @@ detect_status_json(struct station *s)
 	struct json_object *a = json_object_new_array();
 	int i;
 
-	if (s->cfg.sources & SRC_SIM) {
-		struct json_object *o = json_object_new_object();
-
-		json_object_object_add(o, "source", json_object_new_string("sim"));
-		json_object_object_add(o, "status", json_object_new_string("running"));
-		json_object_array_add(a, o);
-	}
 	for (i = 0; i < s->n_sources; i++) {
 		struct json_object *o = json_object_new_object();
 

@@ -365,7 +365,7 @@ main(int argc, char **argv)
 	station_audit(s, "ukeyd", "station.start", 0, 0, 0, NULL, NULL,
 	    json_object_new_string(s->cfg.station_id));
 	station_witness(s, "start");
-	log_info("station %s ready: state %s, socket %s, %d simulated bays, %d hardware sources",
+	log_info("station %s ready: state %s, socket %s, %d simulated bays, %d detection sources",
 	    s->cfg.station_id, s->state_dir, s->sock_path, s->n_bays, s->n_sources);
 	run_loop(s);
 	log_info("stopping (signal %d)", (int)got_signal);

@@ -1,6 +1,7 @@
-/* The simulated detection source: virtual tokens plugged into and pulled out
- * of the simulated bays on request, announced exactly as a hardware source
- * announces a USB token. */
+/* The simulated bays' requests: `ukeyctl sim plug` makes (or finds again) a
+ * SoftHSM2 virtual token and hands it to the simulated detection source
+ * (src/detect/src_sim.c), which announces it as a hardware source announces a
+ * USB token; `sim unplug` has the source announce that it left. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -32,17 +33,22 @@ next_token_no(const char *dir)
 	return max + 1;
 }
 
-/* Puts what the simulated source saw into the event stream. */
-static void
-sim_event(struct station *s, const struct bay *b, enum detect_kind kind, const char *device,
-    const char *profile)
+/* Hands a request to the simulated source and dispatches it at once, so
+ * that the bay has the token (or has let it go) when the command replies. */
+static int
+sim_announce(struct station *s, const struct bay *b, int arrived, const char *device,
+    const struct fw_profile *profile, const char *conf)
 {
-	struct detect_event ev = { .kind = kind, .source = "sim" };
+	int k = detect_sim_index(s), rc;
+	const char *module = s->cfg.sim_softhsm_module[0] ? s->cfg.sim_softhsm_module : NULL;
 
-	snprintf(ev.bay, sizeof(ev.bay), "%s", b->name);
-	snprintf(ev.device, sizeof(ev.device), "%s", device);
-	ev.profile = profile ? fw_profile_set_find(s->fw, profile) : NULL;
-	station_event_add(s, &ev);
+	if (k < 0)
+		return UKEY_ERR_STATE;
+	rc = arrived ? detect_sim_insert(s->src[k], b->name, device, profile, conf, module)
+		     : detect_sim_remove(s->src[k], b->name, device, profile);
+	if (rc == 0)
+		detect_dispatch(s, k);
+	return rc;
 }
 
 int
@@ -50,20 +56,24 @@ sim_plug(struct station *s, int bay_index, const char *preset, int64_t token_no,
     const char *profile, struct json_object **result)
 {
 	char root[700], dir[800], conf[900], device[64];
-	struct arrival a = { 0 };
+	const struct fw_profile *fw;
 	struct bay *b = NULL;
 	int i, rc;
 
 	*result = NULL;
+	if ((fw = fw_profile_set_find(s->fw, profile ? profile : "softhsm2")) == NULL)
+		return UKEY_ERR_NOTFOUND;
 	if (bay_index > 0) {
 		if (bay_index > s->n_bays)
 			return UKEY_ERR_NOTFOUND;
 		b = &s->bays[bay_index - 1];
+		if (strcmp(b->source, "sim") != 0)
+			return UKEY_ERR_NOTFOUND;	/* a hardware bay */
 		if (b->state != BAY_EMPTY)
 			return UKEY_ERR_BUSY;
 	} else {
 		for (i = 0; i < s->n_bays && b == NULL; i++)
-			if (s->bays[i].state == BAY_EMPTY)
+			if (s->bays[i].state == BAY_EMPTY && strcmp(s->bays[i].source, "sim") == 0)
 				b = &s->bays[i];
 		if (b == NULL)
 			return UKEY_ERR_BUSY;
@@ -86,14 +96,7 @@ sim_plug(struct station *s, int bay_index, const char *preset, int64_t token_no,
 			return rc;
 	}
 	snprintf(device, sizeof(device), "virtual token %04lld", (long long)token_no);
-	a.source = "sim";
-	a.profile = profile ? profile : "softhsm2";
-	a.softhsm_conf = conf;
-	/* the configured SoftHSM2 build, for every virtual token */
-	a.module = s->cfg.sim_softhsm_module[0] ? s->cfg.sim_softhsm_module : NULL;
-	a.device = device;
-	sim_event(s, b, DETECT_TOKEN_ARRIVED, device, a.profile);
-	if ((rc = bay_token_arrived(s, b, &a)) != 0)
+	if ((rc = sim_announce(s, b, 1, device, fw, conf)) != 0)
 		return rc;
 	*result = json_object_new_object();
 	json_object_object_add(*result, "bay", json_object_new_int(b->index));
@@ -110,9 +113,9 @@ sim_unplug(struct station *s, int bay_index)
 	if (bay_index < 1 || bay_index > s->n_bays)
 		return UKEY_ERR_NOTFOUND;
 	b = &s->bays[bay_index - 1];
+	if (strcmp(b->source, "sim") != 0)
+		return UKEY_ERR_NOTFOUND;	/* a hardware bay */
 	if (b->state == BAY_EMPTY)
 		return UKEY_ERR_STATE;
-	sim_event(s, b, DETECT_TOKEN_LEFT, b->device, b->profile ? b->profile->name : NULL);
-	bay_token_left(s, b);
-	return 0;
+	return sim_announce(s, b, 0, b->device, b->profile, NULL);
 }

@@ -67,7 +67,7 @@ struct station_event {
 };
 
 #define EVENT_RING 256
-#define MAX_SOURCES 3
+#define MAX_SOURCES 4
 
 typedef void (*worker_cb)(struct station *s, struct bay *b, int rc, struct json_object *reply);
 
@@ -254,6 +254,8 @@ int job_unit_identity(struct station *s, struct json_object *doc, const char *ki
 void detect_start_all(struct station *s);
 int detect_pollfds(struct station *s, struct pollfd *pfd, int max, int *owner);
 void detect_dispatch(struct station *s, int which);
+/* The index of the running simulated source in s->src, or -1. */
+int detect_sim_index(const struct station *s);
 void detect_stop_all(struct station *s);
 void station_event_add(struct station *s, const struct detect_event *ev);
 struct bay *bay_by_name(struct station *s, const char *name, int create, const char *source);
