@@ -28,27 +28,6 @@ destroy_quietly(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, const ch
 		log_info("destroyed the new %s", what);
 }
 
-/* Destroys every object with CKA_ID id: what an interrupted key generation
- * of the same job may have left (a resumed job makes its key again). */
-static int
-discard_objects(struct p11 *p, CK_SESSION_HANDLE s, const uint8_t *id, size_t idlen)
-{
-	CK_ATTRIBUTE t[] = { { CKA_ID, (void *)id, (CK_ULONG)idlen } };
-	CK_OBJECT_HANDLE objs[8];
-	size_t n = 0, i;
-	CK_RV rv;
-	int rc;
-
-	if ((rc = p11_find(p, s, t, 1, objs, 8, &n)) != 0)
-		return rc;
-	for (i = 0; i < n; i++)
-		if ((rv = p->f->C_DestroyObject(s, objs[i])) != CKR_OK)
-			return p11_fail(p, "C_DestroyObject", rv);
-	if (n > 0)
-		log_info("destroyed %zu objects left by an interrupted key generation", n);
-	return 0;
-}
-
 int
 op_generate_key(struct p11 *p, struct json_object *req, struct json_object *rep)
 {
@@ -110,7 +89,7 @@ op_generate_key(struct p11 *p, struct json_object *req, struct json_object *rep)
 	if ((rc = p11_session_open(p, 1, CKU_USER, &pin, &s)) != 0)
 		goto out;
 	logged_in = 1;
-	if (discard != NULL && (rc = discard_objects(p, s, discard, discardlen)) != 0)
+	if (discard != NULL && (rc = discard_objects(p, s, discard, discardlen, NULL)) != 0)
 		goto out;
 	/* one key per id: a second pair under the same id would make the
 	 * certificate ambiguous */

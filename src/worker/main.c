@@ -30,6 +30,8 @@ static const struct {
 	{ "read_back", op_read_back },
 	{ "inspect", op_inspect },
 	{ "unblock", op_unblock },
+	{ "login", op_login },
+	{ "discard", op_discard },
 };
 
 static void

@@ -29,6 +29,14 @@ int op_write_cert(struct p11 *p, struct json_object *req, struct json_object *re
 int op_read_back(struct p11 *p, struct json_object *req, struct json_object *rep);
 int op_inspect(struct p11 *p, struct json_object *req, struct json_object *rep);
 int op_unblock(struct p11 *p, struct json_object *req, struct json_object *rep);
+int op_login(struct p11 *p, struct json_object *req, struct json_object *rep);
+int op_discard(struct p11 *p, struct json_object *req, struct json_object *rep);
+
+/* Destroys every object with CKA_ID id in session s (logged in as user, so
+ * that private keys are seen); *count (when not NULL) gets how many. Returns
+ * 0 or the failure recorded in p. (discard.c) */
+int discard_objects(struct p11 *p, CK_SESSION_HANDLE s, const uint8_t *id, size_t idlen,
+    size_t *count);
 
 /* --- request fields (req.c) --- */
 

@@ -34,6 +34,8 @@ token_json(const CK_TOKEN_INFO *ti, struct json_object **out)
 	    (rc = rep_bool(t, "initialized", ti->flags & CKF_TOKEN_INITIALIZED)) != 0 ||
 	    (rc = rep_bool(t, "user_pin_initialized", ti->flags & CKF_USER_PIN_INITIALIZED)) != 0 ||
 	    (rc = rep_bool(t, "user_pin_locked", ti->flags & CKF_USER_PIN_LOCKED)) != 0 ||
+	    (rc = rep_bool(t, "user_pin_count_low", ti->flags & CKF_USER_PIN_COUNT_LOW)) != 0 ||
+	    (rc = rep_bool(t, "user_pin_final_try", ti->flags & CKF_USER_PIN_FINAL_TRY)) != 0 ||
 	    (rc = rep_bool(t, "so_pin_locked", ti->flags & CKF_SO_PIN_LOCKED)) != 0)
 		goto out;
 	*out = t;

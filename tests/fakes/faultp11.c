@@ -28,13 +28,13 @@
 	X(C_GetFunctionList, (CK_FUNCTION_LIST_PTR_PTR a), (a), H) \
 	X(C_GetSlotList, (CK_BBOOL a, CK_SLOT_ID_PTR b, CK_ULONG_PTR c), (a, b, c), G) \
 	X(C_GetSlotInfo, (CK_SLOT_ID a, CK_SLOT_INFO_PTR b), (a, b), G) \
-	X(C_GetTokenInfo, (CK_SLOT_ID a, CK_TOKEN_INFO_PTR b), (a, b), G) \
+	X(C_GetTokenInfo, (CK_SLOT_ID a, CK_TOKEN_INFO_PTR b), (a, b), H) \
 	X(C_GetMechanismList, (CK_SLOT_ID a, CK_MECHANISM_TYPE_PTR b, CK_ULONG_PTR c), (a, b, c), G) \
 	X(C_GetMechanismInfo, (CK_SLOT_ID a, CK_MECHANISM_TYPE b, CK_MECHANISM_INFO_PTR c), \
 	    (a, b, c), G) \
 	X(C_InitToken, (CK_SLOT_ID a, CK_UTF8CHAR_PTR b, CK_ULONG c, CK_UTF8CHAR_PTR d), \
 	    (a, b, c, d), G) \
-	X(C_InitPIN, (CK_SESSION_HANDLE a, CK_UTF8CHAR_PTR b, CK_ULONG c), (a, b, c), G) \
+	X(C_InitPIN, (CK_SESSION_HANDLE a, CK_UTF8CHAR_PTR b, CK_ULONG c), (a, b, c), H) \
 	X(C_SetPIN, (CK_SESSION_HANDLE a, CK_UTF8CHAR_PTR b, CK_ULONG c, CK_UTF8CHAR_PTR d, \
 	    CK_ULONG e), (a, b, c, d, e), G) \
 	X(C_OpenSession, (CK_SLOT_ID a, CK_FLAGS b, CK_VOID_PTR c, CK_NOTIFY d, \
@@ -46,7 +46,7 @@
 	X(C_SetOperationState, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, \
 	    CK_OBJECT_HANDLE d, CK_OBJECT_HANDLE e), (a, b, c, d, e), G) \
 	X(C_Login, (CK_SESSION_HANDLE a, CK_USER_TYPE b, CK_UTF8CHAR_PTR c, CK_ULONG d), \
-	    (a, b, c, d), G) \
+	    (a, b, c, d), H) \
 	X(C_Logout, (CK_SESSION_HANDLE a), (a), G) \
 	X(C_CreateObject, (CK_SESSION_HANDLE a, CK_ATTRIBUTE_PTR b, CK_ULONG c, \
 	    CK_OBJECT_HANDLE_PTR d), (a, b, c, d), G) \
@@ -267,6 +267,8 @@ rules_find(const char *conf, enum fault_func fn, unsigned long n, struct rule *r
 			*log = strcmp(w[1], "on") == 0;
 			continue;
 		}
+		if (strcmp(w[0], "pin-tries") == 0 && nw == 2)
+			continue;	/* read by pin_tries() */
 		if (nw < 3 || nw > 4 || parse_action(w[2], nw == 4 ? w[3] : NULL, &tmp) != 0) {
 			fprintf(stderr, "faultp11: %s:%u: bad rule, expected "
 			    "\"C_Name <n|*> crash|hang|garble|strip-usage|delay <ms>|rv <CKR_NAME>\"\n",
@@ -398,6 +400,142 @@ w_C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
 		return CKR_ARGUMENTS_BAD;
 	*list = &fault_list;
 	return CKR_OK;
+}
+
+/* ---- pin-tries N: a user PIN counter, as a real token keeps one ----
+ * SoftHSM2 never locks a PIN. With "pin-tries N" in the rules file, a wrong
+ * user PIN counts (in faultp11.pin beside the rules file, so that it
+ * survives the worker), C_GetTokenInfo shows CKF_USER_PIN_COUNT_LOW after
+ * one, CKF_USER_PIN_FINAL_TRY when one try is left and CKF_USER_PIN_LOCKED
+ * after N; a locked PIN makes C_Login(CKU_USER) return CKR_PIN_LOCKED
+ * without asking the module. A right PIN, or C_InitPIN by the SO, sets the
+ * count back to 0. */
+
+static long
+pin_tries(const char *conf)
+{
+	FILE *fp = fopen(conf, "re");
+	char line[256], word[32];
+	long n = 0, v;
+
+	if (fp == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (sscanf(line, "%31s %ld", word, &v) == 2 && strcmp(word, "pin-tries") == 0 &&
+		    v > 0)
+			n = v;
+	fclose(fp);
+	return n;
+}
+
+static int
+pin_count_path(const char *conf, char *buf, size_t len)
+{
+	const char *slash = strrchr(conf, '/');
+
+	if (slash == NULL)
+		return snprintf(buf, len, "faultp11.pin") < (int)len ? 0 : -1;
+	return snprintf(buf, len, "%.*s/faultp11.pin", (int)(slash - conf), conf) < (int)len ?
+	    0 : -1;
+}
+
+static long
+pin_count_get(const char *conf)
+{
+	char path[PATH_MAX];
+	long n = 0;
+	FILE *fp;
+
+	if (pin_count_path(conf, path, sizeof(path)) != 0 || (fp = fopen(path, "re")) == NULL)
+		return 0;
+	if (fscanf(fp, "%ld", &n) != 1)
+		n = 0;
+	fclose(fp);
+	return n;
+}
+
+static void
+pin_count_set(const char *conf, long n)
+{
+	char path[PATH_MAX];
+	FILE *fp;
+
+	if (pin_count_path(conf, path, sizeof(path)) != 0 || (fp = fopen(path, "we")) == NULL)
+		return;
+	fprintf(fp, "%ld\n", n);
+	fclose(fp);
+}
+
+/* The rules file when it asks for a PIN counter, else NULL; *tries gets N. */
+static const char *
+pin_counter(char *conf, size_t len, long *tries)
+{
+	if (conf_path(conf, len) != 0 || (*tries = pin_tries(conf)) <= 0)
+		return NULL;
+	return conf;
+}
+
+static CK_RV
+w_C_Login(CK_SESSION_HANDLE s, CK_USER_TYPE who, CK_UTF8CHAR_PTR pin, CK_ULONG len)
+{
+	char conf[PATH_MAX];
+	long tries, count;
+	CK_RV rv;
+	int garble;
+
+	if (fault_enter(F_C_Login, &rv, &garble))
+		return rv;
+	if (who != CKU_USER || pin_counter(conf, sizeof(conf), &tries) == NULL)
+		return real_list.C_Login(s, who, pin, len);
+	if ((count = pin_count_get(conf)) >= tries)
+		return CKR_PIN_LOCKED;
+	rv = real_list.C_Login(s, who, pin, len);
+	if (rv == CKR_PIN_INCORRECT)
+		pin_count_set(conf, count + 1);
+	else if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN)
+		pin_count_set(conf, 0);
+	return rv;
+}
+
+static CK_RV
+w_C_InitPIN(CK_SESSION_HANDLE s, CK_UTF8CHAR_PTR pin, CK_ULONG len)
+{
+	char conf[PATH_MAX];
+	long tries;
+	CK_RV rv;
+	int garble;
+
+	if (fault_enter(F_C_InitPIN, &rv, &garble))
+		return rv;
+	rv = real_list.C_InitPIN(s, pin, len);
+	if (rv == CKR_OK && pin_counter(conf, sizeof(conf), &tries) != NULL)
+		pin_count_set(conf, 0);
+	return rv;
+}
+
+static CK_RV
+w_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR ti)
+{
+	char conf[PATH_MAX];
+	long tries, count;
+	CK_RV rv;
+	int garble;
+
+	if (fault_enter(F_C_GetTokenInfo, &rv, &garble))
+		return rv;
+	rv = real_list.C_GetTokenInfo(slot, ti);
+	if (rv != CKR_OK || ti == NULL || pin_counter(conf, sizeof(conf), &tries) == NULL)
+		return rv;
+	count = pin_count_get(conf);
+	ti->flags &= ~(CK_FLAGS)(CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY |
+	    CKF_USER_PIN_LOCKED);
+	if (count >= tries)
+		ti->flags |= CKF_USER_PIN_LOCKED;
+	else if (count == tries - 1)
+		ti->flags |= CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_COUNT_LOW;
+	else if (count > 0)
+		ti->flags |= CKF_USER_PIN_COUNT_LOW;
+	return rv;
 }
 
 /* garble: forward, then flip every byte of each returned value and claim a

@@ -20,6 +20,7 @@
 #include "worker/req.c"
 #include "worker/token.c"
 #include "worker/pubkey.c"
+#include "worker/discard.c"
 #include "worker/keygen.c"
 #include "worker/csr.c"
 #include "worker/certs.c"

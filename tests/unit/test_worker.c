@@ -820,6 +820,125 @@ test_module_ignores_usage(void **state)
 	hsm_cleanup(&w);
 }
 
+/* A worker on faultp11 with rules (NULL: none) over a fresh token. */
+static void
+fault_worker(struct worker *w, const char *rules, char *serial, size_t n)
+{
+	char module[512], path[192];
+	const char *b = getenv("UKEY_BUILD_DIR");
+	struct json_object *r;
+	FILE *f;
+
+	hsm_setup(w);
+	snprintf(module, sizeof(module), "%s/tests/libfaultp11.so", b != NULL ? b : UKEY_BUILD_DIR);
+	snprintf(path, sizeof(path), "%s/faultp11.conf", w->dir);
+	assert_non_null(f = fopen(path, "w"));
+	fputs(rules != NULL ? rules : "", f);
+	assert_int_equal(fclose(f), 0);
+	worker_start(w, module);
+	r = recv_reply(w);
+	expect_ok(r);
+	json_object_put(r);
+	step_init(w, serial, n);
+}
+
+/* One login with pin; expects ok, or error "pin" with what in the message. */
+static void
+login_expect(struct worker *w, const char *pin, const char *what)
+{
+	struct json_object *r = rpc(w, "{\"v\":1,\"op\":\"login\",\"user_pin\":\"%s\"}", pin);
+
+	if (what == NULL) {
+		expect_ok(r);
+		assert_false(boolean(r, "token.user_pin_locked"));
+		assert_false(boolean(r, "token.user_pin_count_low"));
+	} else {
+		expect_error(r, "pin");
+		if (strstr(str(r, "message"), what) == NULL)
+			fail_msg("login message '%s' does not say '%s'", str(r, "message"), what);
+	}
+	json_object_put(r);
+}
+
+/* The holder's PIN as a token that counts wrong tries (faultp11 pin-tries 3)
+ * sees it: each wrong try counted and shown, a right one resets the count,
+ * the third wrong one locks, a locked PIN is not tried, and the SO's unblock
+ * opens it again. */
+static void
+test_login_counts_tries(void **state)
+{
+	struct worker w;
+	struct json_object *r;
+	char serial[32];
+
+	(void)state;
+	fault_worker(&w, "pin-tries 3\n", serial, sizeof(serial));
+	login_expect(&w, USER_PIN, NULL);
+	login_expect(&w, "000000", "CKR_PIN_INCORRECT (the token counts the wrong tries)");
+	r = rpc(&w, "{\"v\":1,\"op\":\"probe\"}");
+	assert_true(boolean(r, "token.user_pin_count_low"));
+	assert_false(boolean(r, "token.user_pin_final_try"));
+	json_object_put(r);
+	login_expect(&w, "000000", "CKR_PIN_INCORRECT (one try is left)");
+	login_expect(&w, USER_PIN, NULL);	/* the count starts again */
+	login_expect(&w, "000000", "(the token counts the wrong tries)");
+	login_expect(&w, "000000", "(one try is left)");
+	login_expect(&w, "000000", "(the user PIN is now locked)");
+	/* locked: the right PIN is not even tried */
+	login_expect(&w, USER_PIN, "CKF_USER_PIN_LOCKED");
+	r = rpc(&w, "{\"v\":1,\"op\":\"unblock\",\"so_pin\":\"" SO_PIN "\",\"user_pin\":\"135790\"}");
+	expect_ok(r);
+	assert_false(boolean(r, "token.user_pin_locked"));
+	json_object_put(r);
+	login_expect(&w, "135790", NULL);
+	login_expect(&w, "", "user_pin: must not be empty");
+	r = rpc(&w, "{\"v\":1,\"op\":\"probe\"}");	/* not counted as a try */
+	assert_false(boolean(r, "token.user_pin_count_low"));
+	json_object_put(r);
+	worker_quit(&w);
+	hsm_cleanup(&w);
+}
+
+/* discard removes every object of one CKA_ID (the superseded pair and its
+ * certificate) and nothing else; repeating it finds nothing to do. */
+static void
+test_discard(void **state)
+{
+	struct worker w;
+	struct json_object *r;
+	char serial[32];
+
+	(void)state;
+	fault_worker(&w, NULL, serial, sizeof(serial));
+	r = rpc(&w, "{\"v\":1,\"op\":\"generate_key\",\"user_pin\":\"" USER_PIN "\","
+	    "\"alg\":\"ec-p256\",\"id\":\"0a\",\"label\":\"old\",\"usage\":[\"sign\"]}");
+	expect_ok(r);
+	json_object_put(r);
+	r = rpc(&w, "{\"v\":1,\"op\":\"generate_key\",\"user_pin\":\"" USER_PIN "\","
+	    "\"alg\":\"ec-p256\",\"id\":\"0b\",\"label\":\"new\",\"usage\":[\"sign\"]}");
+	expect_ok(r);
+	json_object_put(r);
+	r = rpc(&w, "{\"v\":1,\"op\":\"discard\",\"user_pin\":\"000000\",\"id\":\"0a\"}");
+	expect_error(r, "pin");
+	json_object_put(r);
+	r = rpc(&w, "{\"v\":1,\"op\":\"discard\",\"user_pin\":\"" USER_PIN "\",\"id\":\"0a\"}");
+	expect_ok(r);
+	assert_int_equal(json_object_get_int(field(r, "destroyed")), 2);
+	json_object_put(r);
+	r = rpc(&w, "{\"v\":1,\"op\":\"discard\",\"user_pin\":\"" USER_PIN "\",\"id\":\"0a\"}");
+	expect_ok(r);
+	assert_int_equal(json_object_get_int(field(r, "destroyed")), 0);
+	json_object_put(r);
+	r = rpc(&w, "{\"v\":1,\"op\":\"inspect\",\"user_pin\":\"" USER_PIN "\"}");
+	expect_ok(r);
+	assert_int_equal(json_object_array_length(field(r, "objects")), 2);
+	assert_string_equal(str(json_object_array_get_idx(field(r, "objects"), 0), "id"), "0b");
+	assert_string_equal(str(json_object_array_get_idx(field(r, "objects"), 1), "id"), "0b");
+	json_object_put(r);
+	worker_quit(&w);
+	hsm_cleanup(&w);
+}
+
 /* Re-initialising a token with its old SO PIN sets the new one. */
 static void
 test_reinit(void **state)
@@ -947,6 +1066,8 @@ main(void)
 		cmocka_unit_test(test_ec_key_agreement),
 		cmocka_unit_test(test_module_ignores_usage),
 		cmocka_unit_test(test_reinit),
+		cmocka_unit_test(test_login_counts_tries),
+		cmocka_unit_test(test_discard),
 		cmocka_unit_test(test_protocol_errors),
 		cmocka_unit_test(test_eof),
 		cmocka_unit_test(test_bad_module),
