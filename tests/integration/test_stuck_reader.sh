@@ -1,0 +1,81 @@
+# A client that asks for a reply of megabytes and never reads it does not
+# hold up production: the daemon queues the reply in that client's buffer,
+# writes it only as the socket takes it, serves everyone else meanwhile and
+# drops the client at station.client_timeout. While such a client is
+# connected, a token is produced and `ukeyctl status` answers at once.
+. "$(dirname "$0")/lib.sh"
+
+TIMEOUT=20
+write_config
+sed -i "s/^\[station\]\$/[station]\nclient_timeout = $TIMEOUT/" "$STATE/ukeyd.conf"
+start_station
+orders_ready
+
+# 8,000 pending orders make `order list` a reply of a few MiB
+for part in 1 2 3 4; do
+	specs=()
+	for i in $(seq 2000); do specs+=("STUCK-$part-$i:0:organisation=1x1"); done
+	python3 "$SRC/tests/integration/orders_gen.py" "$SRC/examples/orders-sample.json" \
+		"$STATE/many-$part.json" "${specs[@]}"
+	ctl order import "$STATE/many-$part.json" >/dev/null || fail "importing orders, part $part"
+done
+size=$(ctl --json order list | wc -c)
+[ "$size" -gt $((2 * 1024 * 1024)) ] || fail "order list is only $size bytes"
+echo "ok: order list is $size bytes"
+
+# stuck.py: sends order.list, reads nothing for HOLD seconds, then reads what
+# the daemon sent and prints a JSON summary
+cat > "$STATE/stuck.py" <<'PY'
+import json, socket, struct, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+body = json.dumps({"v": 1, "cmd": "order.list"}).encode()
+s.sendall(struct.pack(">I", len(body)) + body)
+print("sent", flush=True)
+time.sleep(float(sys.argv[2]))
+got, closed = 0, False
+s.settimeout(2)
+try:
+    while True:
+        b = s.recv(1 << 20)
+        if not b:
+            closed = True
+            break
+        got += len(b)
+except (socket.timeout, ConnectionResetError):
+    pass
+print(json.dumps({"received": got, "closed": closed}), flush=True)
+PY
+python3 "$STATE/stuck.py" "$STATE/ukeyd.sock" $((TIMEOUT + 5)) > "$STATE/stuck.out" &
+stuck=$!
+for _ in $(seq 100); do grepq sent "$STATE/stuck.out" && break; sleep 0.1; done
+grepq sent "$STATE/stuck.out" || fail "the stuck client did not connect"
+sleep 1
+
+t0=$(date +%s%N)
+ctl status >/dev/null || fail "status while a client does not read"
+t1=$(date +%s%N)
+ms=$(( (t1 - t0) / 1000000 ))
+[ "$ms" -lt 3000 ] || fail "status took $ms ms while a client does not read"
+ctl sim plug --bay 1 --wait >/dev/null || fail "production while a client does not read: $(bay_field 1 reason)"
+t2=$(date +%s%N)
+issued_ms=$(( (t2 - t1) / 1000000 ))
+kill -0 "$stuck" 2>/dev/null || fail "the stuck client ended before the token was produced"
+[ "$issued_ms" -lt $((TIMEOUT * 1000)) ] ||
+	fail "the token took $issued_ms ms: it waited for the stuck client's timeout"
+[ "$(db "SELECT count(*) FROM jobs WHERE state = 'issued'")" = 1 ] || fail "no job issued"
+echo "ok: status in $ms ms and a token issued in $issued_ms ms while a client left a reply unread"
+
+wait "$stuck" || fail "stuck.py failed"
+summary=$(tail -1 "$STATE/stuck.out")
+python3 - "$summary" "$size" <<'PY' || fail "the stuck client: $summary"
+import json, sys
+s, size = json.loads(sys.argv[1]), int(sys.argv[2])
+assert s["closed"], "the daemon did not drop the client that stopped reading"
+assert s["received"] < size, "the whole reply fit in the socket: nothing was queued"
+PY
+grepq "has not read its reply for $TIMEOUT s; closed" "$STATE/ukeyd.log" ||
+	fail "the daemon's log does not say why it closed the client"
+ctl status >/dev/null || fail "status after the stuck client was dropped"
+echo "ok: the client that did not read was dropped after ${TIMEOUT}s ($summary)"
+stop_station
