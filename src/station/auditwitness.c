@@ -9,8 +9,6 @@
 #include "station/station.h"
 #include "store/audit.h"
 
-#define GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
-
 int
 station_witness_open(struct station *s)
 {
@@ -41,21 +39,13 @@ station_witness_close(struct station *s)
 void
 station_witness(struct station *s, const char *event)
 {
-	struct json_object *last = NULL;
-	char head[AUDIT_HASH_LEN + 1] = GENESIS, now[32], *line = NULL;
+	char head[AUDIT_HASH_LEN + 1], now[32], *line = NULL;
 	int64_t records = 0;
 	size_t i;
 	int rc;
 
 	s->next_head_ms = now_ms() + (int64_t)s->cfg.audit_head_interval * 1000;
-	/* ids count 1, 2, 3, ... so the last id is the number of records */
-	rc = store_row(s->st, &last, "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", "");
-	if (rc == 0) {
-		const char *h = json_object_get_string(json_object_object_get(last, "hash"));
-
-		records = json_object_get_int64(json_object_object_get(last, "id"));
-		snprintf(head, sizeof(head), "%s", h ? h : "");
-	} else if (rc != UKEY_ERR_NOTFOUND) {
+	if ((rc = audit_head(s->st, &records, head)) != 0) {
 		log_error("audit witness (%s): reading the head: %s", event, ukey_strerror(rc));
 		goto out;
 	}
@@ -73,7 +63,6 @@ station_witness(struct station *s, const char *event)
 			log_error("audit witness %s: the head of record %lld was not written",
 			    witness_sink_name(s->witness[i]), (long long)records);
  out:
-	json_object_put(last);
 	free(line);
 }
 

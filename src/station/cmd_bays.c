@@ -6,6 +6,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "station/control.h"
+#include "store/store_jobs.h"
 
 static int
 bay_arg(struct request *r, struct bay **out)
@@ -191,16 +192,52 @@ cmd_token_inspect(struct request *r, struct json_object **result)
 	return 0;
 }
 
+/* A stored text as JSON: a string, or NULL (JSON null) for NULL. */
+static struct json_object *
+json_text(const char *t)
+{
+	return t != NULL ? json_object_new_string(t) : NULL;
+}
+
+/* A job as job.list shows it. */
+static struct json_object *
+job_summary_json(const struct store_job_summary *j)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "id", json_object_new_int64(j->id));
+	json_object_object_add(o, "unit_id", json_object_new_int64(j->unit_id));
+	json_object_object_add(o, "bay", json_text(j->bay));
+	json_object_object_add(o, "profile", json_text(j->profile));
+	json_object_object_add(o, "token_serial", json_text(j->token_serial));
+	json_object_object_add(o, "step", json_text(j->step));
+	json_object_object_add(o, "state", json_text(j->state));
+	json_object_object_add(o, "key_alg", json_text(j->key_alg));
+	json_object_object_add(o, "cert_serial", json_text(j->cert_serial));
+	json_object_object_add(o, "error", json_text(j->error));
+	json_object_object_add(o, "operator", json_text(j->operator_name));
+	json_object_object_add(o, "resumed", json_object_new_int64(j->resumed));
+	json_object_object_add(o, "started_at", json_text(j->started_at));
+	json_object_object_add(o, "finished_at", json_text(j->finished_at));
+	return o;
+}
+
 int
 cmd_job_list(struct request *r, struct json_object **result)
 {
+	struct store_job_summary *a = NULL;
 	const char *state = NULL;
+	size_t i, n = 0;
+	int rc;
 
 	(void)arg_str(r, "state", 0, &state);
-	return store_query(r->s->st, result,
-	    "SELECT j.id, j.unit_id, j.bay, j.profile, j.token_serial, j.step, j.state, j.key_alg,"
-	    " j.cert_serial, j.error, j.operator, j.resumed, j.started_at, j.finished_at FROM jobs j"
-	    " WHERE (?1 IS NULL OR j.state = ?1) ORDER BY j.id", "t", state);
+	if ((rc = store_jobs_list(r->s->st, state, &a, &n)) != 0)
+		return rc;
+	*result = json_object_new_array();
+	for (i = 0; i < n; i++)
+		json_object_array_add(*result, job_summary_json(&a[i]));
+	store_job_summaries_free(a, n);
+	return 0;
 }
 
 int

@@ -3,6 +3,7 @@
  * it then runs as its requester's, and its audit records name both people. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -11,6 +12,8 @@
 #include "common/utf8.h"
 #include "station/control.h"
 #include "station/job_steps.h"
+#include "store/store_dual.h"
+#include "store/store_jobs.h"
 #include "store/store_orders.h"
 
 #define REMARK_MAX 500
@@ -123,7 +126,8 @@ wipe_subject(struct request *r, struct json_object **subject, char *why, size_t 
 static int
 unblock_subject(struct request *r, struct json_object **subject, char *why, size_t len)
 {
-	struct json_object *row = NULL;
+	uint8_t *so = NULL;
+	size_t so_len = 0;
 	struct bay *b;
 	int rc;
 
@@ -138,9 +142,9 @@ unblock_subject(struct request *r, struct json_object **subject, char *why, size
 	if (b->token_serial[0] == '\0' ||
 	    !json_object_get_boolean(json_object_object_get(b->token, "initialized")))
 		return why_fail(why, len, UKEY_ERR_STATE, "bay %d: the token is blank", b->index);
-	rc = store_row(r->s->st, &row, "SELECT 1 AS known FROM tokens WHERE profile = ? AND"
-	    " serial = ? AND so_pin_enc IS NOT NULL", "tt", b->profile->name, b->token_serial);
-	json_object_put(row);
+	/* the sealed SO PIN itself is not needed here, only that it is kept */
+	rc = store_token_so_pin(r->s->st, b->profile->name, b->token_serial, &so, &so_len);
+	free(so);
 	if (rc != 0)
 		return why_fail(why, len, rc, "bay %d: token %s: this station does not hold its SO PIN",
 		    b->index, b->token_serial);
@@ -248,39 +252,42 @@ audit_request(struct station *s, const char *actor, const char *action,
 	    jstr(subject, "token_serial"), jstr(subject, "bay_name"), detail);
 }
 
+/* A stored text as JSON: a string, or NULL (JSON null) for NULL. */
 static struct json_object *
-request_detail(struct json_object *row)
+json_text(const char *t)
+{
+	return t != NULL ? json_object_new_string(t) : NULL;
+}
+
+static struct json_object *
+request_detail(const struct store_dual_request *q)
 {
 	struct json_object *d = json_object_new_object();
 
-	json_object_object_add(d, "request", json_object_new_int64(jint(row, "id")));
-	json_object_object_add(d, "dual_action", json_object_get(json_object_object_get(row,
-	    "action")));
-	json_object_object_add(d, "command", json_object_get(json_object_object_get(row,
-	    "command")));
-	json_object_object_add(d, "requested_by", json_object_get(json_object_object_get(row,
-	    "requested_by")));
+	json_object_object_add(d, "request", json_object_new_int64(q->id));
+	json_object_object_add(d, "dual_action", json_text(q->action));
+	json_object_object_add(d, "command", json_text(q->command));
+	json_object_object_add(d, "requested_by", json_text(q->requested_by));
 	return d;
 }
 
-/* Closes pending request row as state (expired, refused, cancelled) with the
- * reason, and audits it as action by actor. Its own transaction. */
+/* Closes request q, if still in state from, as state (expired, refused,
+ * cancelled) with the reason, and audits it as action by actor. Its own
+ * transaction. */
 static int
-close_request(struct station *s, struct json_object *row, const char *from, const char *state,
-    const char *actor, const char *reason, const char *action)
+close_request(struct station *s, const struct store_dual_request *q, const char *from,
+    const char *state, const char *actor, const char *reason, const char *action)
 {
-	struct json_object *subject = json_tokener_parse(jstr(row, "subject")), *d;
+	struct json_object *subject = json_tokener_parse(q->subject), *d;
 	char now[32];
 	int rc;
 
 	store_now(now);
 	if ((rc = store_begin(s->st)) != 0)
 		goto out;
-	rc = store_run(s->st, "UPDATE dual_requests SET state = ?, closed_by = ?, closed_at = ?,"
-	    " close_reason = ? WHERE id = ? AND state = ?", "ttttit", state, actor, now, reason,
-	    jint(row, "id"), from);
+	rc = store_dual_close(s->st, q->id, from, state, actor, reason, now);
 	if (rc == 0) {
-		d = request_detail(row);
+		d = request_detail(q);
 		json_object_object_add(d, "reason", json_object_new_string(reason));
 		rc = audit_request(s, actor, action, subject, d);
 	}
@@ -290,7 +297,7 @@ close_request(struct station *s, struct json_object *row, const char *from, cons
 		store_rollback(s->st);
  out:
 	if (rc != 0)
-		log_error("request %lld: closing it as %s: %s", (long long)jint(row, "id"), state,
+		log_error("request %lld: closing it as %s: %s", (long long)q->id, state,
 		    ukey_strerror(rc));
 	json_object_put(subject);
 	return rc;
@@ -300,20 +307,18 @@ close_request(struct station *s, struct json_object *row, const char *from, cons
 static void
 expire_due(struct station *s)
 {
-	struct json_object *rows = NULL, *row;
+	struct store_dual_request *due = NULL;
 	char now[32], why[96];
-	size_t i;
+	size_t i, n = 0;
 
 	store_now(now);
-	if (store_query(s->st, &rows, "SELECT * FROM dual_requests WHERE state = 'pending' AND"
-	    " expires_at <= ? ORDER BY id", "t", now) != 0)
+	if (store_dual_due(s->st, now, &due, &n) != 0)
 		return;
-	for (i = 0; i < json_object_array_length(rows); i++) {
-		row = json_object_array_get_idx(rows, i);
-		snprintf(why, sizeof(why), "not confirmed by %s", jstr(row, "expires_at"));
-		close_request(s, row, "pending", "expired", "ukeyd", why, "dual.expire");
+	for (i = 0; i < n; i++) {
+		snprintf(why, sizeof(why), "not confirmed by %s", due[i].expires_at);
+		close_request(s, &due[i], "pending", "expired", "ukeyd", why, "dual.expire");
 	}
-	json_object_put(rows);
+	store_dual_requests_free(due, n);
 }
 
 int
@@ -339,16 +344,80 @@ dualctl_check_table(void)
 	return bad;
 }
 
+/* Refuses a request whose arguments would carry a secret into the store. */
+static int
+refuse_secret_args(struct request *r, const char *cmd)
+{
+	json_object_object_foreach(r->args, key, val) {
+		(void)val;
+		if (secret_arg(key))
+			return req_fail(r, UKEY_ERR_INVAL, "%s: argument %s would be a secret in the"
+			    " store; a command held for confirmation cannot take it", cmd, key);
+	}
+	return 0;
+}
+
+/* Inside the caller's transaction: the pending request n and its
+ * dual.request audit record; *id its row id. */
+static int
+hold_insert(struct station *s, const struct store_dual_new *n, struct json_object *subject,
+    int64_t *id)
+{
+	struct json_object *d;
+	int rc;
+
+	if ((rc = store_dual_insert(s->st, n, id)) != 0)
+		return rc;
+	d = json_object_new_object();
+	json_object_object_add(d, "request", json_object_new_int64(*id));
+	json_object_object_add(d, "dual_action", json_object_new_string(n->action));
+	json_object_object_add(d, "command", json_object_new_string(n->command));
+	json_object_object_add(d, "args", json_tokener_parse(n->args));
+	json_object_object_add(d, "subject", json_object_get(subject));
+	json_object_object_add(d, "roles", json_object_new_string(n->requester_roles));
+	json_object_object_add(d, "expires_at", json_object_new_string(n->expires_at));
+	return audit_request(s, n->requested_by, "dual.request", subject, d);
+}
+
+/* The reply to a held command: {pending_request: {..., message}}. */
+static struct json_object *
+held_reply(struct request *r, const struct store_dual_new *n, int64_t id)
+{
+	struct json_object *p, *res;
+	char why[512], needs[128];
+	unsigned need = 0;
+	cmd_fn fn;
+
+	if (control_command_find(n->command, &fn, &need) != 0)
+		need = ROLE_ADMIN;
+	config_roles_format(need & ROLE_ALL, needs, sizeof(needs));
+	log_info("request %lld: %s by %s held for confirmation until %s", (long long)id,
+	    n->command, r->c->user, n->expires_at);
+	p = json_object_new_object();
+	json_object_object_add(p, "id", json_object_new_int64(id));
+	json_object_object_add(p, "action", json_object_new_string(n->action));
+	json_object_object_add(p, "command", json_object_new_string(n->command));
+	json_object_object_add(p, "requested_by", json_object_new_string(r->c->user));
+	json_object_object_add(p, "expires_at", json_object_new_string(n->expires_at));
+	json_object_object_add(p, "confirm_roles", json_object_new_string(needs));
+	snprintf(why, sizeof(why), "pending confirmation %lld: %s is held until another user with"
+	    " %s %s confirms it (ukeyctl confirm %lld) before %s", (long long)id, n->action,
+	    (need & (need - 1) & ROLE_ALL) ? "one of the roles" : "the role", needs, (long long)id,
+	    n->expires_at);
+	json_object_object_add(p, "message", json_object_new_string(why));
+	res = json_object_new_object();
+	json_object_object_add(res, "pending_request", p);
+	return res;
+}
+
 int
 dualctl_hold(struct request *r, const char *cmd, int *held, struct json_object **result)
 {
 	struct station *s = r->s;
 	const struct dual_action *a;
-	struct json_object *subject = NULL, *d, *p;
-	char why[512], now[32], expires[32], roles[128], needs[128];
-	const char *name, *args_text;
-	cmd_fn fn;
-	unsigned need = 0;
+	struct json_object *subject = NULL;
+	struct store_dual_new n;
+	char why[512], now[32], expires[32], roles[128];
 	int64_t id = 0;
 	int rc;
 
@@ -358,39 +427,22 @@ dualctl_hold(struct request *r, const char *cmd, int *held, struct json_object *
 		return 0;
 	if (a->subject(r, &subject, why, sizeof(why)) != 0)
 		return 0;	/* it would not act: it runs and says why */
-	name = a->name;
-	json_object_object_foreach(r->args, key, val) {
-		(void)val;
-		if (secret_arg(key)) {
-			rc = req_fail(r, UKEY_ERR_INVAL, "%s: argument %s would be a secret in the"
-			    " store; a command held for confirmation cannot take it", cmd, key);
-			goto out;
-		}
-	}
+	if ((rc = refuse_secret_args(r, cmd)) != 0)
+		goto out;
 	expire_due(s);
 	store_now(now);
 	time_after(s->cfg.dual_timeout_s, expires);
 	config_roles_format(r->c->roles, roles, sizeof(roles));
-	args_text = json_object_to_json_string_ext(r->args, JSON_C_TO_STRING_PLAIN);
+	n = (struct store_dual_new){
+		.action = a->name, .command = cmd,
+		.args = json_object_to_json_string_ext(r->args, JSON_C_TO_STRING_PLAIN),
+		.subject = json_object_to_json_string_ext(subject, JSON_C_TO_STRING_PLAIN),
+		.requested_by = r->c->user, .requested_uid = (int64_t)r->c->uid,
+		.requester_roles = roles, .requested_at = now, .expires_at = expires,
+	};
 	if ((rc = store_begin(s->st)) != 0)
 		goto out;
-	rc = store_run(s->st, "INSERT INTO dual_requests (action, command, args, subject,"
-	    " requested_by, requested_uid, requester_roles, requested_at, expires_at, state)"
-	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')", "tttttitt" "t", name, cmd, args_text,
-	    json_object_to_json_string_ext(subject, JSON_C_TO_STRING_PLAIN), r->c->user,
-	    (int64_t)r->c->uid, roles, now, expires);
-	if (rc == 0) {
-		id = store_last_id(s->st);
-		d = json_object_new_object();
-		json_object_object_add(d, "request", json_object_new_int64(id));
-		json_object_object_add(d, "dual_action", json_object_new_string(name));
-		json_object_object_add(d, "command", json_object_new_string(cmd));
-		json_object_object_add(d, "args", json_tokener_parse(args_text));
-		json_object_object_add(d, "subject", json_object_get(subject));
-		json_object_object_add(d, "roles", json_object_new_string(roles));
-		json_object_object_add(d, "expires_at", json_object_new_string(expires));
-		rc = audit_request(s, r->c->user, "dual.request", subject, d);
-	}
+	rc = hold_insert(s, &n, subject, &id);
 	if (rc == 0)
 		rc = store_commit(s->st);
 	if (rc != 0) {
@@ -399,25 +451,7 @@ dualctl_hold(struct request *r, const char *cmd, int *held, struct json_object *
 		    ukey_strerror(rc));
 		goto out;
 	}
-	if (control_command_find(cmd, &fn, &need) != 0)
-		need = ROLE_ADMIN;
-	config_roles_format(need & ROLE_ALL, needs, sizeof(needs));
-	log_info("request %lld: %s by %s held for confirmation until %s", (long long)id, cmd,
-	    r->c->user, expires);
-	p = json_object_new_object();
-	json_object_object_add(p, "id", json_object_new_int64(id));
-	json_object_object_add(p, "action", json_object_new_string(name));
-	json_object_object_add(p, "command", json_object_new_string(cmd));
-	json_object_object_add(p, "requested_by", json_object_new_string(r->c->user));
-	json_object_object_add(p, "expires_at", json_object_new_string(expires));
-	json_object_object_add(p, "confirm_roles", json_object_new_string(needs));
-	snprintf(why, sizeof(why), "pending confirmation %lld: %s is held until another user with"
-	    " %s %s confirms it (ukeyctl confirm %lld) before %s", (long long)id, name,
-	    (need & (need - 1) & ROLE_ALL) ? "one of the roles" : "the role", needs, (long long)id,
-	    expires);
-	json_object_object_add(p, "message", json_object_new_string(why));
-	*result = json_object_new_object();
-	json_object_object_add(*result, "pending_request", p);
+	*result = held_reply(r, &n, id);
 	*held = 1;
 	rc = 0;
  out:
@@ -444,14 +478,15 @@ remark_arg(struct request *r, const char **out)
 	return 0;
 }
 
-/* Loads request id into *row (owned), after closing the expired ones. */
+/* Loads request id into *q (store_dual_request_clear), after closing the
+ * expired ones. */
 static int
-load_request(struct request *r, int64_t id, struct json_object **row)
+load_request(struct request *r, int64_t id, struct store_dual_request *q)
 {
 	int rc;
 
 	expire_due(r->s);
-	rc = store_row(r->s->st, row, "SELECT * FROM dual_requests WHERE id = ?", "i", id);
+	rc = store_dual_load(r->s->st, id, q);
 	if (rc == UKEY_ERR_NOTFOUND)
 		return req_fail(r, rc, "request %lld: no such request", (long long)id);
 	return rc;
@@ -459,30 +494,29 @@ load_request(struct request *r, int64_t id, struct json_object **row)
 
 /* The refusal of a request that is no longer pending. */
 static int
-not_pending(struct request *r, struct json_object *row, const char *verb)
+not_pending(struct request *r, const struct store_dual_request *q, const char *verb)
 {
-	const char *state = jstr(row, "state"), *why = jstr(row, "close_reason");
-	long long id = (long long)jint(row, "id");
+	const char *why = q->close_reason;
+	long long id = (long long)q->id;
 
-	if (strcmp(state, "expired") == 0)
+	if (strcmp(q->state, "expired") == 0)
 		return req_fail(r, UKEY_ERR_STATE, "request %lld expired at %s: it was not confirmed"
-		    " in time and cannot be %s; ask again", id, jstr(row, "expires_at"), verb);
+		    " in time and cannot be %s; ask again", id, q->expires_at, verb);
 	return req_fail(r, UKEY_ERR_STATE, "request %lld is %s%s%s%s; only a pending request can be %s",
-	    id, state, why ? " (" : "", why ? why : "", why ? ")" : "", verb);
+	    id, q->state, why ? " (" : "", why ? why : "", why ? ")" : "", verb);
 }
 
 /* A confirmation refused for who asks: audited as access.denied. */
 static int
-deny(struct request *r, struct json_object *row, const char *why)
+deny(struct request *r, const struct store_dual_request *q, const char *why)
 {
-	struct json_object *d = request_detail(row);
+	struct json_object *d = request_detail(q);
 	char held[128];
 
-	req_fail(r, UKEY_ERR_PERM, "request %lld: %s", (long long)jint(row, "id"), why);
+	req_fail(r, UKEY_ERR_PERM, "request %lld: %s", (long long)q->id, why);
 	log_info("access denied: %s", r->msg);
 	json_object_object_add(d, "command", json_object_new_string("pending.confirm"));
-	json_object_object_add(d, "dual_command", json_object_get(json_object_object_get(row,
-	    "command")));
+	json_object_object_add(d, "dual_command", json_text(q->command));
 	json_object_object_add(d, "roles", json_object_new_string(config_roles_format(r->c->roles,
 	    held, sizeof(held))));
 	json_object_object_add(d, "uid", json_object_new_int64((int64_t)r->c->uid));
@@ -492,90 +526,78 @@ deny(struct request *r, struct json_object *row, const char *why)
 }
 
 static int
-own_request(const struct client *c, struct json_object *row)
+own_request(const struct client *c, const struct store_dual_request *q)
 {
-	return jint(row, "requested_uid") == (int64_t)c->uid ||
-	    strcmp(jstr(row, "requested_by"), c->user) == 0;
+	return q->requested_uid == (int64_t)c->uid || strcmp(q->requested_by, c->user) == 0;
 }
 
-int
-cmd_pending_confirm(struct request *r, struct json_object **result)
+/* Whether who asks may confirm q, whose command needs the roles need: not
+ * its requester, and holding one of them. 0, or the denial (audited). */
+static int
+confirm_allowed(struct request *r, const struct store_dual_request *q, unsigned need)
 {
-	struct station *s = r->s;
-	struct json_object *row = NULL, *args = NULL, *then = NULL, *now_subj = NULL, *d;
-	const struct dual_action *a;
-	const struct dual_actors *saved;
-	struct dual_actors who;
-	struct request sub;
-	struct client proxy;
-	const char *remark, *cmd;
-	char why[1024], now[32], needs[128], held[128];
-	unsigned need;
-	cmd_fn fn;
-	int64_t id;
-	int rc;
+	char why[1024], needs[128], held[128];
 
-	*result = NULL;
-	if ((rc = arg_int(r, "id", 1, &id)) != 0 || (rc = remark_arg(r, &remark)) != 0)
-		return rc;
-	if ((rc = load_request(r, id, &row)) != 0)
-		return rc;
-	if (strcmp(jstr(row, "state"), "pending") != 0) {
-		rc = not_pending(r, row, "confirmed");
-		goto out;
-	}
-	cmd = jstr(row, "command");
-	args = json_tokener_parse(jstr(row, "args"));
-	then = json_tokener_parse(jstr(row, "subject"));
-	if (!json_object_is_type(args, json_type_object) || (a = action_for(cmd, args)) == NULL ||
-	    control_command_find(cmd, &fn, &need) != 0 || fn == NULL) {
-		rc = req_fail(r, UKEY_ERR_DB, "request %lld: the store holds a command this station"
-		    " cannot run (%s)", (long long)id, cmd);
-		goto out;
-	}
-	if (own_request(r->c, row)) {
+	if (own_request(r->c, q)) {
 		snprintf(why, sizeof(why), "%s asked for it and cannot confirm it too; a second user"
 		    " must", r->c->user);
-		rc = deny(r, row, why);
-		goto out;
+		return deny(r, q, why);
 	}
 	if (!(r->c->roles & need)) {
 		config_roles_format(need & ROLE_ALL, needs, sizeof(needs));
 		snprintf(why, sizeof(why), "permission denied: confirming %s needs %s %s; user %s has"
-		    " %s%s", cmd, (need & (need - 1) & ROLE_ALL) ? "one of the roles" : "the role",
-		    needs, r->c->user, r->c->roles ? (r->c->roles & (r->c->roles - 1) ? "the roles " :
-		    "the role ") : "no role",
+		    " %s%s", q->command, (need & (need - 1) & ROLE_ALL) ? "one of the roles" :
+		    "the role", needs, r->c->user, r->c->roles ? (r->c->roles & (r->c->roles - 1) ?
+		    "the roles " : "the role ") : "no role",
 		    r->c->roles ? config_roles_format(r->c->roles, held, sizeof(held)) : "");
-		rc = deny(r, row, why);
-		goto out;
+		return deny(r, q, why);
 	}
-	/* the command runs as its requester's; replies go to the confirmer */
-	proxy = *r->c;
-	snprintf(proxy.user, sizeof(proxy.user), "%s", jstr(row, "requested_by"));
-	sub = (struct request){ .s = s, .c = &proxy, .args = args };
-	/* the world must be as it was when the request was made */
-	rc = a->subject(&sub, &now_subj, why, sizeof(why));
+	return 0;
+}
+
+/* The world must be as it was when the request was made: what the command
+ * acts on now (sub, as its requester) must equal then. Otherwise the
+ * request is refused and closed. */
+static int
+confirm_subject_same(struct request *r, const struct store_dual_request *q,
+    const struct dual_action *a, struct request *sub, struct json_object *then)
+{
+	struct json_object *now_subj = NULL;
+	char why[1024];
+	int rc;
+
+	rc = a->subject(sub, &now_subj, why, sizeof(why));
 	if (rc == 0 && !json_object_equal(then, now_subj)) {
 		snprintf(why, sizeof(why), "what it acts on changed since the request: was %s, now %s",
 		    json_object_to_json_string_ext(then, JSON_C_TO_STRING_PLAIN),
 		    json_object_to_json_string_ext(now_subj, JSON_C_TO_STRING_PLAIN));
 		rc = UKEY_ERR_STATE;
 	}
-	if (rc != 0) {
-		close_request(s, row, "pending", "refused", r->c->user, why, "dual.refuse");
-		rc = req_fail(r, UKEY_ERR_STATE, "request %lld refused and closed: %s", (long long)id,
-		    why);
-		goto out;
-	}
-	/* the confirmation is recorded before the command's own records */
+	json_object_put(now_subj);
+	if (rc == 0)
+		return 0;
+	close_request(r->s, q, "pending", "refused", r->c->user, why, "dual.refuse");
+	return req_fail(r, UKEY_ERR_STATE, "request %lld refused and closed: %s", (long long)q->id,
+	    why);
+}
+
+/* Records the confirmation of q by who asks, with its dual.confirm audit
+ * record, in one transaction, before the command's own records. */
+static int
+confirm_record(struct request *r, const struct store_dual_request *q, const char *remark,
+    struct json_object *then)
+{
+	struct station *s = r->s;
+	struct json_object *d;
+	char now[32];
+	int rc;
+
 	store_now(now);
 	if ((rc = store_begin(s->st)) != 0)
-		goto out;
-	rc = store_run(s->st, "UPDATE dual_requests SET state = 'confirmed', confirmed_by = ?,"
-	    " confirmed_at = ?, remark = ? WHERE id = ? AND state = 'pending'", "ttti", r->c->user,
-	    now, remark, id);
+		return rc;
+	rc = store_dual_confirm(s->st, q->id, r->c->user, remark, now);
 	if (rc == 0) {
-		d = request_detail(row);
+		d = request_detail(q);
 		json_object_object_add(d, "confirmed_by", json_object_new_string(r->c->user));
 		if (remark != NULL)
 			json_object_object_add(d, "remark", json_object_new_string(remark));
@@ -585,43 +607,101 @@ cmd_pending_confirm(struct request *r, struct json_object **result)
 		rc = store_commit(s->st);
 	if (rc != 0) {
 		store_rollback(s->st);
-		rc = req_fail(r, rc, "request %lld: recording the confirmation: %s", (long long)id,
+		rc = req_fail(r, rc, "request %lld: recording the confirmation: %s", (long long)q->id,
 		    ukey_strerror(rc));
-		goto out;
 	}
-	log_info("request %lld: %s confirmed %s of %s", (long long)id, r->c->user, cmd,
-	    proxy.user);
+	return rc;
+}
+
+/* Runs the confirmed command fn as sub (its requester's), the audit
+ * records naming both people; its failure refuses and closes q. */
+static int
+confirm_run(struct request *r, const struct store_dual_request *q, cmd_fn fn,
+    struct request *sub, struct json_object **result)
+{
+	struct station *s = r->s;
+	const struct dual_actors *saved;
+	struct dual_actors who;
+	char why[1024];
+	int rc;
+
+	log_info("request %lld: %s confirmed %s of %s", (long long)q->id, r->c->user, q->command,
+	    sub->c->user);
 	memset(&who, 0, sizeof(who));
-	who.request = id;
-	snprintf(who.requested_by, sizeof(who.requested_by), "%s", proxy.user);
+	who.request = q->id;
+	snprintf(who.requested_by, sizeof(who.requested_by), "%s", sub->c->user);
 	snprintf(who.confirmed_by, sizeof(who.confirmed_by), "%s", r->c->user);
 	saved = s->dual;
 	s->dual = &who;
-	rc = fn(&sub, result);
+	rc = fn(sub, result);
 	s->dual = saved;
 	if (rc != 0) {
-		snprintf(why, sizeof(why), "%s", sub.msg[0] ? sub.msg : ukey_strerror(rc));
-		close_request(s, row, "confirmed", "refused", r->c->user, why, "dual.refuse");
-		req_fail(r, rc, "request %lld confirmed, but %s refused it: %s", (long long)id, cmd, why);
-		r->details = sub.details;
+		snprintf(why, sizeof(why), "%s", sub->msg[0] ? sub->msg : ukey_strerror(rc));
+		close_request(s, q, "confirmed", "refused", r->c->user, why, "dual.refuse");
+		req_fail(r, rc, "request %lld confirmed, but %s refused it: %s", (long long)q->id,
+		    q->command, why);
+		r->details = sub->details;
+		return rc;
+	}
+	r->deferred = sub->deferred;
+	if (!sub->deferred && *result == NULL)
+		*result = json_object_new_object();
+	return 0;
+}
+
+int
+cmd_pending_confirm(struct request *r, struct json_object **result)
+{
+	struct store_dual_request q = { 0 };
+	struct json_object *args = NULL, *then = NULL;
+	const struct dual_action *a;
+	struct request sub;
+	struct client proxy;
+	const char *remark;
+	unsigned need;
+	cmd_fn fn;
+	int64_t id;
+	int rc;
+
+	*result = NULL;
+	if ((rc = arg_int(r, "id", 1, &id)) != 0 || (rc = remark_arg(r, &remark)) != 0)
+		return rc;
+	if ((rc = load_request(r, id, &q)) != 0)
+		return rc;
+	if (strcmp(q.state, "pending") != 0) {
+		rc = not_pending(r, &q, "confirmed");
 		goto out;
 	}
-	r->deferred = sub.deferred;
-	if (!sub.deferred && *result == NULL)
-		*result = json_object_new_object();
-	rc = 0;
+	args = json_tokener_parse(q.args);
+	then = json_tokener_parse(q.subject);
+	if (!json_object_is_type(args, json_type_object) ||
+	    (a = action_for(q.command, args)) == NULL ||
+	    control_command_find(q.command, &fn, &need) != 0 || fn == NULL) {
+		rc = req_fail(r, UKEY_ERR_DB, "request %lld: the store holds a command this station"
+		    " cannot run (%s)", (long long)id, q.command);
+		goto out;
+	}
+	if ((rc = confirm_allowed(r, &q, need)) != 0)
+		goto out;
+	/* the command runs as its requester's; replies go to the confirmer */
+	proxy = *r->c;
+	snprintf(proxy.user, sizeof(proxy.user), "%s", q.requested_by);
+	sub = (struct request){ .s = r->s, .c = &proxy, .args = args };
+	if ((rc = confirm_subject_same(r, &q, a, &sub, then)) != 0 ||
+	    (rc = confirm_record(r, &q, remark, then)) != 0)
+		goto out;
+	rc = confirm_run(r, &q, fn, &sub, result);
  out:
-	json_object_put(now_subj);
 	json_object_put(then);
 	json_object_put(args);
-	json_object_put(row);
+	store_dual_request_clear(&q);
 	return rc;
 }
 
 int
 cmd_pending_cancel(struct request *r, struct json_object **result)
 {
-	struct json_object *row = NULL;
+	struct store_dual_request q = { 0 };
 	const char *remark;
 	char why[600];
 	int64_t id;
@@ -630,20 +710,20 @@ cmd_pending_cancel(struct request *r, struct json_object **result)
 	*result = NULL;
 	if ((rc = arg_int(r, "id", 1, &id)) != 0 || (rc = remark_arg(r, &remark)) != 0)
 		return rc;
-	if ((rc = load_request(r, id, &row)) != 0)
+	if ((rc = load_request(r, id, &q)) != 0)
 		return rc;
-	if (strcmp(jstr(row, "state"), "pending") != 0) {
-		rc = not_pending(r, row, "cancelled");
+	if (strcmp(q.state, "pending") != 0) {
+		rc = not_pending(r, &q, "cancelled");
 		goto out;
 	}
-	if (!own_request(r->c, row)) {
+	if (!own_request(r->c, &q)) {
 		rc = req_fail(r, UKEY_ERR_PERM, "request %lld: only %s, who asked for it, can cancel"
-		    " it", (long long)id, jstr(row, "requested_by"));
+		    " it", (long long)id, q.requested_by);
 		goto out;
 	}
 	snprintf(why, sizeof(why), "cancelled by %s%s%s", r->c->user, remark ? ": " : "",
 	    remark ? remark : "");
-	if ((rc = close_request(r->s, row, "pending", "cancelled", r->c->user, why,
+	if ((rc = close_request(r->s, &q, "pending", "cancelled", r->c->user, why,
 	    "dual.cancel")) != 0) {
 		rc = req_fail(r, rc, "request %lld: cancelling it: %s", (long long)id,
 		    ukey_strerror(rc));
@@ -654,31 +734,57 @@ cmd_pending_cancel(struct request *r, struct json_object **result)
 	json_object_object_add(*result, "state", json_object_new_string("cancelled"));
 	rc = 0;
  out:
-	json_object_put(row);
+	store_dual_request_clear(&q);
 	return rc;
+}
+
+/* JSON text as JSON, or as the text when it does not parse. */
+static struct json_object *
+json_parsed(const char *t)
+{
+	struct json_object *v = t != NULL ? json_tokener_parse(t) : NULL;
+
+	return v != NULL ? v : json_text(t);
+}
+
+/* A request as pending.list shows it (docs/protocol.md). */
+static struct json_object *
+request_json(const struct store_dual_request *q)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "id", json_object_new_int64(q->id));
+	json_object_object_add(o, "action", json_text(q->action));
+	json_object_object_add(o, "command", json_text(q->command));
+	json_object_object_add(o, "args", json_parsed(q->args));
+	json_object_object_add(o, "subject", json_parsed(q->subject));
+	json_object_object_add(o, "requested_by", json_text(q->requested_by));
+	json_object_object_add(o, "requester_roles", json_text(q->requester_roles));
+	json_object_object_add(o, "requested_at", json_text(q->requested_at));
+	json_object_object_add(o, "expires_at", json_text(q->expires_at));
+	json_object_object_add(o, "state", json_text(q->state));
+	json_object_object_add(o, "confirmed_by", json_text(q->confirmed_by));
+	json_object_object_add(o, "confirmed_at", json_text(q->confirmed_at));
+	json_object_object_add(o, "remark", json_text(q->remark));
+	json_object_object_add(o, "closed_by", json_text(q->closed_by));
+	json_object_object_add(o, "closed_at", json_text(q->closed_at));
+	json_object_object_add(o, "close_reason", json_text(q->close_reason));
+	return o;
 }
 
 int
 cmd_pending_list(struct request *r, struct json_object **result)
 {
-	struct json_object *row, *v;
-	size_t i;
+	struct store_dual_request *a = NULL;
+	size_t i, n = 0;
 	int rc;
 
 	expire_due(r->s);
-	rc = store_query(r->s->st, result, "SELECT id, action, command, args, subject, requested_by,"
-	    " requester_roles, requested_at, expires_at, state, confirmed_by, confirmed_at, remark,"
-	    " closed_by, closed_at, close_reason FROM dual_requests WHERE ?1 OR state = 'pending'"
-	    " ORDER BY id", "i", (int64_t)arg_given(r->args, "all"));
-	if (rc != 0)
+	if ((rc = store_dual_list(r->s->st, arg_given(r->args, "all"), &a, &n)) != 0)
 		return rc;
-	/* args and subject as JSON, not as text holding JSON */
-	for (i = 0; i < json_object_array_length(*result); i++) {
-		row = json_object_array_get_idx(*result, i);
-		if ((v = json_tokener_parse(jstr(row, "args"))) != NULL)
-			json_object_object_add(row, "args", v);
-		if ((v = json_tokener_parse(jstr(row, "subject"))) != NULL)
-			json_object_object_add(row, "subject", v);
-	}
+	*result = json_object_new_array();
+	for (i = 0; i < n; i++)
+		json_object_array_add(*result, request_json(&a[i]));
+	store_dual_requests_free(a, n);
 	return 0;
 }

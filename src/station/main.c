@@ -294,8 +294,15 @@ run_loop(struct station *s)
 	}
 }
 
-int
-main(int argc, char **argv)
+/* What the command line gives. */
+struct options {
+	const char *state, *config, *sock;
+	enum log_level lvl;
+};
+
+/* Reads the command line into o: -1 to go on, else the exit status. */
+static int
+parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option opts[] = {
 		{ "state", required_argument, NULL, 's' },
@@ -306,20 +313,15 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
-	static struct station station;
-	struct station *s = &station;
-	const char *state = "/var/lib/ukey-station", *config = NULL, *sock = NULL;
-	struct sigaction sa;
-	enum log_level lvl = LOG_LVL_INFO;
-	char real[PATH_MAX];
-	int ch, lockfd = -1, rc = 1;
+	int ch;
 
+	*o = (struct options){ .state = "/var/lib/ukey-station", .lvl = LOG_LVL_INFO };
 	while ((ch = getopt_long(argc, argv, "s:c:S:dhV", opts, NULL)) != -1) {
 		switch (ch) {
-		case 's': state = optarg; break;
-		case 'c': config = optarg; break;
-		case 'S': sock = optarg; break;
-		case 'd': lvl = LOG_LVL_DEBUG; break;
+		case 's': o->state = optarg; break;
+		case 'c': o->config = optarg; break;
+		case 'S': o->sock = optarg; break;
+		case 'd': o->lvl = LOG_LVL_DEBUG; break;
 		case 'h': usage(); return 0;
 		case 'V': printf("ukeyd %s\n", UKEY_VERSION); return 0;
 		default: usage(); return 64;
@@ -329,22 +331,37 @@ main(int argc, char **argv)
 		usage();
 		return 64;
 	}
-	log_init("ukeyd", lvl);
-	umask(007);
-	s->listen_fd = -1;
+	return -1;
+}
+
+/* Makes the state directory (mode 0750) and sets s's state and socket
+ * paths from it, or from sock when given. 0, or -1 (logged). */
+static int
+state_paths(struct station *s, const char *state, const char *sock)
+{
+	char real[PATH_MAX];
+
 	if (mkdir(state, 0750) != 0 && errno != EEXIST) {
 		log_error("state directory %s: %s", state, strerror(errno));
-		return 1;
+		return -1;
 	}
 	if (realpath(state, real) == NULL || strlen(real) >= 400) {
 		log_error("state directory %s: %s", state, errno ? strerror(errno) : "path too long");
-		return 1;
+		return -1;
 	}
 	snprintf(s->state_dir, sizeof(s->state_dir), "%.400s", real);
 	if (sock)
 		snprintf(s->sock_path, sizeof(s->sock_path), "%.590s", sock);
 	else
 		snprintf(s->sock_path, sizeof(s->sock_path), "%.400s/ukeyd.sock", s->state_dir);
+	return 0;
+}
+
+/* SIGTERM and SIGINT stop the loop; SIGPIPE is ignored (a client gone). */
+static void
+signals_setup(void)
+{
+	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -352,10 +369,28 @@ main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+}
 
+int
+main(int argc, char **argv)
+{
+	static struct station station;
+	struct station *s = &station;
+	struct options o;
+	int lockfd = -1, rc;
+
+	if ((rc = parse_options(argc, argv, &o)) >= 0)
+		return rc;
+	rc = 1;
+	log_init("ukeyd", o.lvl);
+	umask(007);
+	s->listen_fd = -1;
+	if (state_paths(s, o.state, o.sock) != 0)
+		return 1;
+	signals_setup();
 	if (lock_state(s, &lockfd) != 0)
 		return 1;
-	if (station_open(s, config) != 0)
+	if (station_open(s, o.config) != 0)
 		goto out;
 	if (job_recover_all(s) != 0)
 		goto out;

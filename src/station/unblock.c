@@ -2,12 +2,14 @@
  * initialised, the SO PIN it keeps sealed sets a new user PIN on the token,
  * which is then shown once like an issued token's initial PIN. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
 #include "common/log.h"
 #include "station/control.h"
 #include "station/job_steps.h"
+#include "store/store_jobs.h"
 
 #define REMARK_MAX 500
 
@@ -81,29 +83,29 @@ on_unblock(struct station *s, struct bay *b, int rc, struct json_object *reply)
 	control_reply_deferred(s, client, 0, NULL, res);
 }
 
-int
-cmd_token_unblock(struct request *r, struct json_object **result)
+/* The bay argument of a token.unblock. */
+static int
+unblock_bay(struct request *r, struct bay **out)
 {
 	struct station *s = r->s;
-	struct json_object *tokrow = NULL, *req = NULL;
-	struct secret so = { 0 };
-	const char *remark = NULL;
-	char aad[160];
 	int64_t n;
-	struct bay *b;
 	int rc;
 
-	*result = NULL;
+	*out = NULL;
 	if ((rc = arg_int(r, "bay", 1, &n)) != 0)
 		return rc;
 	if (n < 1 || n > s->n_bays)
 		return req_fail(r, UKEY_ERR_NOTFOUND, "bay %lld: no such bay (1..%d)", (long long)n,
 		    s->n_bays);
-	b = &s->bays[n - 1];
-	if ((rc = arg_str(r, "remark", 0, &remark)) == UKEY_ERR_INVAL)
-		return rc;
-	if (remark != NULL && strlen(remark) > REMARK_MAX)
-		return req_fail(r, UKEY_ERR_INVAL, "remark: at most %d bytes", REMARK_MAX);
+	*out = &s->bays[n - 1];
+	return 0;
+}
+
+/* Refuses a bay whose token cannot be unblocked now: none, blank, or in
+ * use by a job or a worker request. */
+static int
+unblock_check_token(struct request *r, struct bay *b)
+{
 	if (b->worker_fd < 0 || b->profile == NULL)
 		return req_fail(r, UKEY_ERR_STATE, "bay %d: no token to unblock (%s)", b->index,
 		    bay_state_name(b->state));
@@ -118,8 +120,19 @@ cmd_token_unblock(struct request *r, struct json_object **result)
 	    !json_object_get_boolean(json_object_object_get(b->token, "initialized")))
 		return req_fail(r, UKEY_ERR_STATE, "bay %d: the token is blank: it has no user PIN"
 		    " to unblock", b->index);
-	rc = store_row(s->st, &tokrow, "SELECT so_pin_enc FROM tokens WHERE profile = ? AND"
-	    " serial = ? AND so_pin_enc IS NOT NULL", "tt", b->profile->name, b->token_serial);
+	return 0;
+}
+
+/* Opens the SO PIN this station sealed for the bay's token into so. */
+static int
+unblock_so_pin(struct request *r, struct bay *b, struct secret *so)
+{
+	uint8_t *blob = NULL;
+	size_t blen = 0;
+	char aad[160];
+	int rc;
+
+	rc = store_token_so_pin(r->s->st, b->profile->name, b->token_serial, &blob, &blen);
 	if (rc == UKEY_ERR_NOTFOUND)
 		return req_fail(r, rc, "bay %d: token %s (model %s) was not initialised by this"
 		    " station, which does not hold its SO PIN; it cannot be unblocked here",
@@ -128,11 +141,35 @@ cmd_token_unblock(struct request *r, struct json_object **result)
 		return req_fail(r, rc, "bay %d: looking up token %s: %s", b->index, b->token_serial,
 		    ukey_strerror(rc));
 	snprintf(aad, sizeof(aad), "token:%s:%s", b->profile->name, b->token_serial);
-	if ((rc = job_unseal_pin(s, tokrow, "so_pin_enc", aad, &so)) != 0) {
-		rc = req_fail(r, rc, "bay %d: token %s: the stored SO PIN cannot be opened (%s)",
+	rc = job_unseal_blob(r->s, blob, blen, aad, so);
+	free(blob);
+	if (rc != 0)
+		return req_fail(r, rc, "bay %d: token %s: the stored SO PIN cannot be opened (%s)",
 		    b->index, b->token_serial, ukey_strerror(rc));
+	return 0;
+}
+
+int
+cmd_token_unblock(struct request *r, struct json_object **result)
+{
+	struct station *s = r->s;
+	struct json_object *req = NULL;
+	struct secret so = { 0 };
+	const char *remark = NULL;
+	struct bay *b;
+	int rc;
+
+	*result = NULL;
+	if ((rc = unblock_bay(r, &b)) != 0)
+		return rc;
+	if ((rc = arg_str(r, "remark", 0, &remark)) == UKEY_ERR_INVAL)
+		return rc;
+	if (remark != NULL && strlen(remark) > REMARK_MAX)
+		return req_fail(r, UKEY_ERR_INVAL, "remark: at most %d bytes", REMARK_MAX);
+	if ((rc = unblock_check_token(r, b)) != 0)
+		return rc;
+	if ((rc = unblock_so_pin(r, b, &so)) != 0)
 		goto out;
-	}
 	secret_clear(&b->unblock_pin);
 	if ((rc = job_new_user_pin(b->profile, &b->unblock_pin)) != 0) {
 		rc = req_fail(r, rc, "bay %d: choosing a new user PIN: %s", b->index,
@@ -164,6 +201,5 @@ cmd_token_unblock(struct request *r, struct json_object **result)
 	rc = 0;
  out:
 	secret_clear(&so);
-	json_object_put(tokrow);
 	return rc;
 }

@@ -29,26 +29,42 @@ iv(int64_t i)
 	return (struct audit_value){ .type = AV_INT, .i = i };
 }
 
+int
+audit_head(struct store *st, int64_t *records, char hash[AUDIT_HASH_LEN + 1])
+{
+	sqlite3_stmt *q;
+	const char *h;
+	int rc;
+
+	*records = 0;
+	memcpy(hash, GENESIS, AUDIT_HASH_LEN + 1);
+	/* ids count 1, 2, 3, ... so the last id is the number of records */
+	if ((rc = store_stmt(st, &q, "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1",
+	    "")) != 0)
+		return rc;
+	if ((rc = store_step(st, q)) == 1) {
+		*records = sqlite3_column_int64(q, 0);
+		h = (const char *)sqlite3_column_text(q, 1);
+		snprintf(hash, AUDIT_HASH_LEN + 1, "%s", h ? h : "");
+		rc = 0;
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
 static int
 append_row(struct store *st, const struct audit_event *ev, int64_t *id_out,
     char hash[AUDIT_HASH_LEN + 1])
 {
-	struct json_object *last = NULL;
 	struct audit_record r;
-	char prev[AUDIT_HASH_LEN + 1] = GENESIS, now[32];
-	int64_t id = 1;
+	char prev[AUDIT_HASH_LEN + 1], now[32];
+	int64_t id;
 	int rc;
 
 	store_now(now);
-	rc = store_row(st, &last, "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", "");
-	if (rc == 0) {
-		const char *h = json_object_get_string(json_object_object_get(last, "hash"));
-
-		id = json_object_get_int64(json_object_object_get(last, "id")) + 1;
-		snprintf(prev, sizeof(prev), "%s", h ? h : "");
-	} else if (rc != UKEY_ERR_NOTFOUND) {
-		goto out;
-	}
+	if ((rc = audit_head(st, &id, prev)) != 0)
+		return rc;
+	id++;
 	r.v[AC_ID] = (struct audit_value){ .type = AV_INT, .i = id };
 	r.v[AC_FORMAT] = (struct audit_value){ .type = AV_INT, .i = AUDIT_FORMAT };
 	r.v[AC_AT] = tv(now);
@@ -63,7 +79,7 @@ append_row(struct store *st, const struct audit_event *ev, int64_t *id_out,
 	r.v[AC_PREV] = tv(prev);
 	r.v[AC_HASH] = tv(NULL);
 	if ((rc = audit_record_hash(&r, hash)) != 0)
-		goto out;
+		return rc;
 	rc = store_run(st, "INSERT INTO audit (id, format, at, actor, action, order_id, unit_id,"
 	    " job_id, token, bay, detail, prev_hash, hash)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, nullif(?6, 0), nullif(?7, 0), nullif(?8, 0), ?9, ?10, ?11,"
@@ -71,8 +87,6 @@ append_row(struct store *st, const struct audit_event *ev, int64_t *id_out,
 	    ev->order_id, ev->unit_id, ev->job_id, ev->token, ev->bay, ev->detail, prev, hash);
 	if (rc == 0 && id_out != NULL)
 		*id_out = id;
- out:
-	json_object_put(last);
 	return rc;
 }
 

@@ -39,6 +39,11 @@ int audit_append(struct store *st, const struct audit_event *ev, int64_t *id_out
 int audit_checkpoint(struct store *st, EVP_PKEY *key, const char *station_id, const char *actor,
     const char *reason, struct json_object **out);
 
+/* The head of the log: the number of records (the last id) and the last
+ * record's hash, or 0 and the genesis hash (64 zeros) when the log is
+ * empty. Returns 0 or UKEY_ERR_DB. */
+int audit_head(struct store *st, int64_t *records, char hash[AUDIT_HASH_LEN + 1]);
+
 /* Records appended since the last checkpoint (all of them when none). */
 int audit_unsigned_count(struct store *st, int64_t *out);
 

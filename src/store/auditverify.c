@@ -423,32 +423,30 @@ col_value(sqlite3_stmt *q, int i, struct audit_value *x)
 	}
 }
 
-int
-audit_verify_db(sqlite3 *db, EVP_PKEY *pub, const struct witness_set *ws,
-    struct audit_report *rep)
+/* Feeds the audit table's records to v in id order. *has_cp is 0 for a
+ * database from before schema version 4 (no format column, no
+ * checkpoints). 0, UKEY_ERR_VERIFY (broken), UKEY_ERR_DB or UKEY_ERR_NOMEM. */
+static int
+db_records(sqlite3 *db, struct audit_verifier *v, int *has_cp)
 {
-	struct audit_verifier *v = NULL;
 	sqlite3_stmt *q = NULL;
-	int rc, src, has_cp_table = 0;
+	int rc = 0, src;
 
-	memset(rep, 0, sizeof(*rep));
-	if ((rc = audit_verifier_new(pub, &v)) != 0)
-		return rc;
+	*has_cp = 1;
 	if (sqlite3_prepare_v2(db, "SELECT id, coalesce(format, 1), at, actor, action, order_id,"
 	    " unit_id, job_id, token, bay, detail, prev_hash, hash FROM audit ORDER BY id", -1, &q,
 	    NULL) != SQLITE_OK) {
 		/* a database from before schema version 4 has no format column */
 		sqlite3_finalize(q);
 		q = NULL;
+		*has_cp = 0;
 		if (sqlite3_prepare_v2(db, "SELECT id, 1, at, actor, action, order_id, unit_id, job_id,"
 		    " token, bay, detail, prev_hash, hash FROM audit ORDER BY id", -1, &q,
 		    NULL) != SQLITE_OK) {
 			log_error("reading the audit table: %s", sqlite3_errmsg(db));
-			rc = UKEY_ERR_DB;
-			goto out;
+			sqlite3_finalize(q);
+			return UKEY_ERR_DB;
 		}
-	} else {
-		has_cp_table = 1;
 	}
 	while ((src = sqlite3_step(q)) == SQLITE_ROW) {
 		struct audit_record r;
@@ -459,51 +457,73 @@ audit_verify_db(sqlite3 *db, EVP_PKEY *pub, const struct witness_set *ws,
 		if ((rc = audit_verifier_record(v, &r, NULL)) != 0)
 			break;
 	}
-	sqlite3_finalize(q);
-	q = NULL;
-	if (rc == UKEY_ERR_NOMEM)
-		goto out;
 	if (rc == 0 && src != SQLITE_DONE) {
 		log_error("reading the audit table: %s", sqlite3_errmsg(db));
 		rc = UKEY_ERR_DB;
-		goto out;
 	}
-	if (rc == 0 && has_cp_table) {
-		if (sqlite3_prepare_v2(db, "SELECT id, audit_id, audit_hash, records, at, station,"
-		    " key_id, alg, signature FROM audit_checkpoints ORDER BY id", -1, &q,
-		    NULL) != SQLITE_OK) {
-			log_error("reading audit_checkpoints: %s", sqlite3_errmsg(db));
-			rc = UKEY_ERR_DB;
-			goto out;
-		}
-		while ((src = sqlite3_step(q)) == SQLITE_ROW) {
-			struct audit_checkpoint_rec c = {
-				.id = sqlite3_column_int64(q, 0),
-				.audit_id = sqlite3_column_int64(q, 1),
-				.audit_hash = (const char *)sqlite3_column_text(q, 2),
-				.records = sqlite3_column_int64(q, 3),
-				.at = (const char *)sqlite3_column_text(q, 4),
-				.station = (const char *)sqlite3_column_text(q, 5),
-				.key_id = (const char *)sqlite3_column_text(q, 6),
-				.alg = (const char *)sqlite3_column_text(q, 7),
-				.signature = (const char *)sqlite3_column_text(q, 8),
-			};
+	sqlite3_finalize(q);
+	return rc;
+}
 
-			if ((rc = audit_verifier_checkpoint(v, &c, NULL)) != 0)
-				break;
-		}
-		if (rc == UKEY_ERR_NOMEM)
-			goto out;
-		if (rc == 0 && src != SQLITE_DONE) {
-			log_error("reading audit_checkpoints: %s", sqlite3_errmsg(db));
-			rc = UKEY_ERR_DB;
-			goto out;
-		}
+/* Feeds the audit_checkpoints table to v in id order; returns as
+ * db_records(). */
+static int
+db_checkpoints(sqlite3 *db, struct audit_verifier *v)
+{
+	sqlite3_stmt *q = NULL;
+	int rc = 0, src;
+
+	if (sqlite3_prepare_v2(db, "SELECT id, audit_id, audit_hash, records, at, station,"
+	    " key_id, alg, signature FROM audit_checkpoints ORDER BY id", -1, &q,
+	    NULL) != SQLITE_OK) {
+		log_error("reading audit_checkpoints: %s", sqlite3_errmsg(db));
+		sqlite3_finalize(q);
+		return UKEY_ERR_DB;
 	}
+	while ((src = sqlite3_step(q)) == SQLITE_ROW) {
+		struct audit_checkpoint_rec c = {
+			.id = sqlite3_column_int64(q, 0),
+			.audit_id = sqlite3_column_int64(q, 1),
+			.audit_hash = (const char *)sqlite3_column_text(q, 2),
+			.records = sqlite3_column_int64(q, 3),
+			.at = (const char *)sqlite3_column_text(q, 4),
+			.station = (const char *)sqlite3_column_text(q, 5),
+			.key_id = (const char *)sqlite3_column_text(q, 6),
+			.alg = (const char *)sqlite3_column_text(q, 7),
+			.signature = (const char *)sqlite3_column_text(q, 8),
+		};
+
+		if ((rc = audit_verifier_checkpoint(v, &c, NULL)) != 0)
+			break;
+	}
+	if (rc == 0 && src != SQLITE_DONE) {
+		log_error("reading audit_checkpoints: %s", sqlite3_errmsg(db));
+		rc = UKEY_ERR_DB;
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+int
+audit_verify_db(sqlite3 *db, EVP_PKEY *pub, const struct witness_set *ws,
+    struct audit_report *rep)
+{
+	struct audit_verifier *v = NULL;
+	int rc, has_cp;
+
+	memset(rep, 0, sizeof(*rep));
+	if ((rc = audit_verifier_new(pub, &v)) != 0)
+		return rc;
+	/* a broken chain still gets its report; checkpoints are checked only
+	 * over an intact one */
+	rc = db_records(db, v, &has_cp);
+	if (rc == 0 && has_cp)
+		rc = db_checkpoints(db, v);
+	if (rc == UKEY_ERR_NOMEM || rc == UKEY_ERR_DB)
+		goto out;
 	check_witness(v, ws);
 	rc = audit_verifier_finish(v, rep);
  out:
-	sqlite3_finalize(q);
 	audit_verifier_free(v);
 	return rc;
 }
@@ -590,114 +610,166 @@ jint(struct json_object *line, const char *key, int64_t *out)
 	return 0;
 }
 
-int
-audit_verify_export(FILE *f, EVP_PKEY *pub, const struct witness_set *ws,
-    struct audit_report *rep)
+/* The checkpoint lines of an export, kept until every record is fed. */
+struct cp_lines {
+	struct json_object **o;
+	int64_t *lineno;
+	size_t n, cap;
+};
+
+static void
+cp_lines_clear(struct cp_lines *c)
 {
-	struct audit_verifier *v = NULL;
-	struct json_object **cps = NULL;
-	size_t ncps = 0, capcps = 0, i;
-	char *line = NULL, where[64];
-	size_t cap = 0;
-	ssize_t n;
-	int64_t lineno = 0;
-	int64_t *cp_lines = NULL;
-	int rc = 0;
+	size_t i;
 
-	memset(rep, 0, sizeof(*rep));
-	if ((rc = audit_verifier_new(pub, &v)) != 0)
-		return rc;
-	while ((n = getline(&line, &cap, f)) > 0) {
-		struct json_tokener *tok;
-		struct json_object *o;
-		const char *type;
+	for (i = 0; i < c->n; i++)
+		json_object_put(c->o[i]);
+	free(c->o);
+	free(c->lineno);
+	memset(c, 0, sizeof(*c));
+}
 
-		lineno++;
-		snprintf(where, sizeof(where), "line %" PRId64, lineno);
-		if (line[n - 1] == '\n')
-			line[--n] = '\0';
-		if ((tok = json_tokener_new()) == NULL) {
-			rc = UKEY_ERR_NOMEM;
-			goto out;
-		}
-		o = json_tokener_parse_ex(tok, line, (int)n);
-		if (o == NULL || json_tokener_get_parse_end(tok) != (size_t)n ||
-		    !json_object_is_type(o, json_type_object)) {
-			json_tokener_free(tok);
-			json_object_put(o);
-			fail(v, v->records + 1, 0, where, "not a JSON object");
-			break;
-		}
-		json_tokener_free(tok);
-		type = jstr(o, "type");
-		if (type != NULL && strcmp(type, "record") == 0) {
-			if (ncps > 0) {
-				json_object_put(o);
-				fail(v, v->records + 1, 0, where, "a record line after the checkpoint lines");
-				break;
-			}
-			rc = export_record(v, o, where, lineno);
-			json_object_put(o);
-			if (rc == UKEY_ERR_NOMEM)
-				goto out;
-			if (rc != 0)
-				break;
-		} else if (type != NULL && strcmp(type, "checkpoint") == 0) {
-			if (ncps == capcps) {
-				size_t c2 = capcps ? capcps * 2 : 64;
-				void *p = realloc(cps, c2 * sizeof(*cps)), *q;
+/* Keeps checkpoint line o of line lineno (o taken, also on failure). */
+static int
+cp_lines_add(struct cp_lines *c, struct json_object *o, int64_t lineno)
+{
+	void *p;
 
-				if (p == NULL) {
-					json_object_put(o);
-					rc = UKEY_ERR_NOMEM;
-					goto out;
-				}
-				cps = p;
-				if ((q = realloc(cp_lines, c2 * sizeof(*cp_lines))) == NULL) {
-					json_object_put(o);
-					rc = UKEY_ERR_NOMEM;
-					goto out;
-				}
-				cp_lines = q;
-				capcps = c2;
-			}
-			cp_lines[ncps] = lineno;
-			cps[ncps++] = o;
-		} else {
+	if (c->n == c->cap) {
+		size_t c2 = c->cap ? c->cap * 2 : 64;
+
+		if ((p = realloc(c->o, c2 * sizeof(*c->o))) == NULL) {
 			json_object_put(o);
-			fail(v, v->records + 1, 0, where, "\"type\" must be \"record\" or \"checkpoint\"");
-			break;
+			return UKEY_ERR_NOMEM;
 		}
+		c->o = p;
+		if ((p = realloc(c->lineno, c2 * sizeof(*c->lineno))) == NULL) {
+			json_object_put(o);
+			return UKEY_ERR_NOMEM;
+		}
+		c->lineno = p;
+		c->cap = c2;
 	}
-	if (ferror(f))
-		fail(v, 0, 0, NULL, "read error after line %" PRId64, lineno);
-	for (i = 0; i < ncps; i++) {
-		struct json_object *o = cps[i];
+	c->lineno[c->n] = lineno;
+	c->o[c->n++] = o;
+	return 0;
+}
+
+/* Parses a line of n bytes into *o, a JSON object (owned). A line that is
+ * not one breaks the log: UKEY_ERR_VERIFY. */
+static int
+parse_line(struct audit_verifier *v, const char *line, ssize_t n, const char *where,
+    struct json_object **o)
+{
+	struct json_tokener *tok;
+
+	if ((tok = json_tokener_new()) == NULL)
+		return UKEY_ERR_NOMEM;
+	*o = json_tokener_parse_ex(tok, line, (int)n);
+	if (*o == NULL || json_tokener_get_parse_end(tok) != (size_t)n ||
+	    !json_object_is_type(*o, json_type_object)) {
+		json_tokener_free(tok);
+		json_object_put(*o);
+		*o = NULL;
+		return fail(v, v->records + 1, 0, where, "not a JSON object");
+	}
+	json_tokener_free(tok);
+	return 0;
+}
+
+/* One line of an export (n bytes, without its newline): a record fed to v,
+ * or a checkpoint kept in cps for after the records. 0 to read on;
+ * UKEY_ERR_VERIFY (the log is broken: stop reading) or UKEY_ERR_NOMEM. */
+static int
+export_line(struct audit_verifier *v, const char *line, ssize_t n, int64_t lineno,
+    struct cp_lines *cps)
+{
+	struct json_object *o = NULL;
+	const char *type;
+	char where[64];
+	int rc;
+
+	snprintf(where, sizeof(where), "line %" PRId64, lineno);
+	if ((rc = parse_line(v, line, n, where, &o)) != 0)
+		return rc;
+	type = jstr(o, "type");
+	if (type != NULL && strcmp(type, "record") == 0) {
+		if (cps->n > 0)
+			rc = fail(v, v->records + 1, 0, where,
+			    "a record line after the checkpoint lines");
+		else
+			rc = export_record(v, o, where, lineno);
+		json_object_put(o);
+		return rc;
+	}
+	if (type != NULL && strcmp(type, "checkpoint") == 0)
+		return cp_lines_add(cps, o, lineno);
+	json_object_put(o);
+	return fail(v, v->records + 1, 0, where, "\"type\" must be \"record\" or \"checkpoint\"");
+}
+
+/* Feeds the kept checkpoint lines to v. 0, UKEY_ERR_VERIFY or
+ * UKEY_ERR_NOMEM. */
+static int
+export_checkpoints(struct audit_verifier *v, const struct cp_lines *cps)
+{
+	char where[64];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < cps->n; i++) {
+		struct json_object *o = cps->o[i];
 		struct audit_checkpoint_rec c = {
 			.audit_hash = jstr(o, "audit_hash"), .at = jstr(o, "at"),
 			.station = jstr(o, "station"), .key_id = jstr(o, "key_id"),
 			.alg = jstr(o, "alg"), .signature = jstr(o, "signature"),
 		};
 
-		snprintf(where, sizeof(where), "line %" PRId64, cp_lines[i]);
+		snprintf(where, sizeof(where), "line %" PRId64, cps->lineno[i]);
 		if (json_object_object_length(o) != 10 || jint(o, "checkpoint", &c.id) != 0 ||
-		    jint(o, "audit_id", &c.audit_id) != 0 || jint(o, "records", &c.records) != 0) {
-			fail(v, 0, (int64_t)i + 1, where, "a checkpoint line needs exactly type, checkpoint,"
-			    " audit_id, audit_hash, records, at, station, key_id, alg and signature");
-			break;
-		}
-		if ((rc = audit_verifier_checkpoint(v, &c, where)) == UKEY_ERR_NOMEM)
-			goto out;
-		if (rc != 0)
+		    jint(o, "audit_id", &c.audit_id) != 0 || jint(o, "records", &c.records) != 0)
+			return fail(v, 0, (int64_t)i + 1, where, "a checkpoint line needs exactly type,"
+			    " checkpoint, audit_id, audit_hash, records, at, station, key_id, alg and"
+			    " signature");
+		if ((rc = audit_verifier_checkpoint(v, &c, where)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+int
+audit_verify_export(FILE *f, EVP_PKEY *pub, const struct witness_set *ws,
+    struct audit_report *rep)
+{
+	struct audit_verifier *v = NULL;
+	struct cp_lines cps = { 0 };
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int64_t lineno = 0;
+	int rc = 0;
+
+	memset(rep, 0, sizeof(*rep));
+	if ((rc = audit_verifier_new(pub, &v)) != 0)
+		return rc;
+	while ((n = getline(&line, &cap, f)) > 0) {
+		lineno++;
+		if (line[n - 1] == '\n')
+			line[--n] = '\0';
+		if ((rc = export_line(v, line, n, lineno, &cps)) != 0)
 			break;
 	}
+	if (rc == UKEY_ERR_NOMEM)
+		goto out;
+	if (ferror(f))
+		fail(v, 0, 0, NULL, "read error after line %" PRId64, lineno);
+	/* after a break this changes nothing: the verifier keeps its first failure */
+	if ((rc = export_checkpoints(v, &cps)) == UKEY_ERR_NOMEM)
+		goto out;
 	check_witness(v, ws);
 	rc = audit_verifier_finish(v, rep);
  out:
-	for (i = 0; i < ncps; i++)
-		json_object_put(cps[i]);
-	free(cps);
-	free(cp_lines);
+	cp_lines_clear(&cps);
 	free(line);
 	audit_verifier_free(v);
 	return rc;

@@ -1,7 +1,7 @@
 /* The station's database: SQLite in WAL mode, schema migrations applied at
- * open, written only by ukeyd. Orders, units, jobs, tokens and issuances
- * have typed modules (store_orders.h, store_units.h, store_jobs.h) built
- * on the binding layer below; the generic queries return rows as json-c
+ * open, written only by ukeyd. Orders, units, jobs, tokens, issuances and
+ * dual-control requests have typed modules (store_orders.h, store_units.h,
+ * store_jobs.h, store_dual.h) built on the binding layer below; the generic queries return rows as json-c
  * objects for the readers that want JSON anyway (the control socket, the
  * CLI's --json). */
 #ifndef UKEY_STORE_H

@@ -191,4 +191,20 @@ int store_issuances_of_order(struct store *st, int64_t order_id, struct store_is
     size_t *n);
 void store_issuances_free(struct store_issuance *a, size_t n);
 
+/* ---- the job list (store_joblist.c) ---- */
+
+/* A line of the job list. Strings owned (NULL when NULL); free an array
+ * with store_job_summaries_free. */
+struct store_job_summary {
+	int64_t id, unit_id, resumed;
+	char *bay, *profile, *token_serial, *step, *state, *key_alg, *cert_serial, *error;
+	char *operator_name, *started_at, *finished_at;
+};
+
+/* The jobs in state (running, suspended, issued, failed, aborted; NULL for
+ * every job), by id. *out owned (NULL when none). */
+int store_jobs_list(struct store *st, const char *state, struct store_job_summary **out,
+    size_t *n);
+void store_job_summaries_free(struct store_job_summary *a, size_t n);
+
 #endif

@@ -72,7 +72,11 @@ import json, sys
 rows = json.load(sys.stdin)
 assert len(rows) == 1, rows
 r = rows[0]
+assert list(r) == ["id", "action", "command", "args", "subject", "requested_by", "requester_roles",
+    "requested_at", "expires_at", "state", "confirmed_by", "confirmed_at", "remark", "closed_by",
+    "closed_at", "close_reason"], list(r)
 assert r["id"] == int(sys.argv[1]) and r["state"] == "pending" and r["requested_by"] == "games", r
+assert r["confirmed_by"] is None and r["close_reason"] is None, r
 assert r["args"]["override_reason"] == "licence original checked", r
 assert r["subject"]["order"] == int(sys.argv[2]) and r["subject"]["state"] == "pending", r
 ' "$n" "$F" || fail "pending --json"

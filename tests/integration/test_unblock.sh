@@ -31,6 +31,20 @@ tserial=$(bay_field 1 token_serial)
 old_pin=$(ctl --json bay take-pin --bay 1 | pin_of)
 [ -n "$old_pin" ] || fail "no initial PIN"
 ctl sim unplug --bay 1 >/dev/null
+# the job list (job.list) shows the job with its columns, NULL ones as null
+ctl --json jobs --state issued | python3 -c '
+import json, sys
+rows = json.load(sys.stdin)
+assert len(rows) == 1, rows
+j = rows[0]
+assert list(j) == ["id", "unit_id", "bay", "profile", "token_serial", "step", "state", "key_alg",
+    "cert_serial", "error", "operator", "resumed", "started_at", "finished_at"], list(j)
+assert j["state"] == "issued" and j["token_serial"] == sys.argv[1] and j["bay"] == "sim-1", j
+assert isinstance(j["id"], int) and isinstance(j["unit_id"], int) and j["resumed"] == 0, j
+assert j["error"] is None and j["cert_serial"] and j["finished_at"], j
+' "$tserial" || fail "jobs --json: $(ctl --json jobs)"
+python3 -c 'import json, sys; assert json.load(sys.stdin) == []' <<<"$(ctl --json jobs --state failed)" ||
+	fail "jobs --state failed lists jobs that did not fail: $(ctl --json jobs --state failed)"
 
 export SOFTHSM2_CONF=$conf
 before=$(p11 --login --pin "$old_pin" --list-objects --type privkey 2>/dev/null)

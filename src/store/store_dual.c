@@ -1,0 +1,177 @@
+/* Dual-control requests in SQLite: every statement on dual_requests
+ * (declared in store_dual.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "store/store_dual.h"
+
+/* The columns read_request() reads, in its order. */
+#define REQUEST_COLS \
+	"SELECT id, action, command, args, subject, requested_by, requested_uid," \
+	" requester_roles, requested_at, expires_at, state, confirmed_by, confirmed_at, remark," \
+	" closed_by, closed_at, close_reason FROM dual_requests"
+
+void
+store_dual_request_clear(struct store_dual_request *r)
+{
+	free(r->action);
+	free(r->command);
+	free(r->args);
+	free(r->subject);
+	free(r->requested_by);
+	free(r->requester_roles);
+	free(r->requested_at);
+	free(r->expires_at);
+	free(r->state);
+	free(r->confirmed_by);
+	free(r->confirmed_at);
+	free(r->remark);
+	free(r->closed_by);
+	free(r->closed_at);
+	free(r->close_reason);
+	memset(r, 0, sizeof(*r));
+}
+
+void
+store_dual_requests_free(struct store_dual_request *a, size_t n)
+{
+	size_t i;
+
+	for (i = 0; a != NULL && i < n; i++)
+		store_dual_request_clear(&a[i]);
+	free(a);
+}
+
+/* Reads the current row of q (REQUEST_COLS) into r; 0 or UKEY_ERR_NOMEM. */
+static int
+read_request(sqlite3_stmt *q, struct store_dual_request *r)
+{
+	int rc = 0;
+
+	r->id = sqlite3_column_int64(q, 0);
+	r->action = store_text(q, 1, &rc);
+	r->command = store_text(q, 2, &rc);
+	r->args = store_text(q, 3, &rc);
+	r->subject = store_text(q, 4, &rc);
+	r->requested_by = store_text(q, 5, &rc);
+	r->requested_uid = sqlite3_column_int64(q, 6);
+	r->requester_roles = store_text(q, 7, &rc);
+	r->requested_at = store_text(q, 8, &rc);
+	r->expires_at = store_text(q, 9, &rc);
+	r->state = store_text(q, 10, &rc);
+	r->confirmed_by = store_text(q, 11, &rc);
+	r->confirmed_at = store_text(q, 12, &rc);
+	r->remark = store_text(q, 13, &rc);
+	r->closed_by = store_text(q, 14, &rc);
+	r->closed_at = store_text(q, 15, &rc);
+	r->close_reason = store_text(q, 16, &rc);
+	return rc;
+}
+
+/* Reads every row of q (finalized here) into an owned array. */
+static int
+read_requests(struct store *st, sqlite3_stmt *q, struct store_dual_request **out, size_t *n)
+{
+	struct store_dual_request *a = NULL, *r;
+	size_t len = 0;
+	int rc;
+
+	while ((rc = store_step(st, q)) == 1) {
+		if ((r = store_array_add((void **)&a, &len, sizeof(*a))) == NULL) {
+			rc = UKEY_ERR_NOMEM;
+			break;
+		}
+		if ((rc = read_request(q, r)) != 0)
+			break;
+	}
+	sqlite3_finalize(q);
+	if (rc != 0) {
+		store_dual_requests_free(a, len);
+		return rc;
+	}
+	*out = a;
+	*n = len;
+	return 0;
+}
+
+int
+store_dual_insert(struct store *st, const struct store_dual_new *r, int64_t *id)
+{
+	int rc;
+
+	*id = 0;
+	rc = store_run(st, "INSERT INTO dual_requests (action, command, args, subject,"
+	    " requested_by, requested_uid, requester_roles, requested_at, expires_at, state)"
+	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')", "tttttittt", r->action, r->command,
+	    r->args, r->subject, r->requested_by, r->requested_uid, r->requester_roles,
+	    r->requested_at, r->expires_at);
+	if (rc == 0)
+		*id = store_last_id(st);
+	return rc;
+}
+
+int
+store_dual_load(struct store *st, int64_t id, struct store_dual_request *out)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = store_stmt(st, &q, REQUEST_COLS " WHERE id = ?", "i", id)) != 0)
+		return rc;
+	if ((rc = store_step(st, q)) == 1)
+		rc = read_request(q, out);
+	else if (rc == 0)
+		rc = UKEY_ERR_NOTFOUND;
+	sqlite3_finalize(q);
+	if (rc != 0)
+		store_dual_request_clear(out);
+	return rc;
+}
+
+int
+store_dual_due(struct store *st, const char *now, struct store_dual_request **out, size_t *n)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = store_stmt(st, &q, REQUEST_COLS " WHERE state = 'pending' AND expires_at <= ?"
+	    " ORDER BY id", "t", now)) != 0)
+		return rc;
+	return read_requests(st, q, out, n);
+}
+
+int
+store_dual_list(struct store *st, int all, struct store_dual_request **out, size_t *n)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = store_stmt(st, &q, REQUEST_COLS " WHERE ?1 OR state = 'pending' ORDER BY id", "i",
+	    (int64_t)(all != 0))) != 0)
+		return rc;
+	return read_requests(st, q, out, n);
+}
+
+int
+store_dual_close(struct store *st, int64_t id, const char *from, const char *state,
+    const char *by, const char *reason, const char *now)
+{
+	return store_run(st, "UPDATE dual_requests SET state = ?, closed_by = ?, closed_at = ?,"
+	    " close_reason = ? WHERE id = ? AND state = ?", "ttttit", state, by, now, reason, id,
+	    from);
+}
+
+int
+store_dual_confirm(struct store *st, int64_t id, const char *by, const char *remark,
+    const char *now)
+{
+	return store_run(st, "UPDATE dual_requests SET state = 'confirmed', confirmed_by = ?,"
+	    " confirmed_at = ?, remark = ? WHERE id = ? AND state = 'pending'", "ttti", by, now,
+	    remark, id);
+}

@@ -1,0 +1,160 @@
+/* The job list (store_jobs_list) against a real SQLite database: every job
+ * or those in one state, by id, with the columns `ukeyctl jobs` shows and
+ * NULL columns left NULL. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/err.h"
+#include "store/store.h"
+#include "store_fixture.h"
+#include "store/store_jobs.h"
+#include "store/store_orders.h"
+#include "store/store_units.h"
+
+#define USCC "91530100MA6K5U5X7R"
+#define NOW "2026-03-02T10:00:00Z"
+#define LATER "2026-03-02T10:05:00Z"
+
+struct fixture {
+	char dir[64];
+	struct store *st;
+	int64_t unit[2];
+};
+
+static const uint8_t sealed_doc[] = { 0x00, 0x01, 0xfe, 0xff, 0x42 };
+static const uint8_t subject_der[] = { 0x30, 0x03, 0x31, 0x01, 0x00 };
+
+/* A paid order of two units, queued. */
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct store_order_content c = {
+		.portal_ref = "P-L1", .type = "new", .account_uscc = USCC,
+		.org_name = "某某科技有限公司", .total_fen = 40000, .doc = "{\"masked\":true}",
+		.doc_sealed = sealed_doc, .doc_sealed_len = sizeof(sealed_doc),
+	};
+	struct store_order_item_new it = {
+		.seq = 1, .years = 1, .count = 2, .kind = "organisation", .name = "某某科技",
+		.cert_profile = "organisation",
+	};
+	struct store_order_unit *u = NULL;
+	int64_t order_id = 0;
+	size_t n = 0;
+
+	assert_non_null(f);
+	f->st = store_fixture_open(f->dir, sizeof(f->dir), "storejoblist");
+	assert_int_equal(store_order_insert(f->st, &c, NOW, "operator1", &order_id), 0);
+	assert_int_equal(store_order_add_item(f->st, order_id, &it, NOW), 0);
+	assert_int_equal(store_order_set_state(f->st, order_id, "pending", "approved", NOW), 0);
+	assert_int_equal(store_order_set_payment(f->st, order_id, "PAY-L1", NOW, "cashier"), 0);
+	assert_int_equal(store_units_queue_order(f->st, order_id, NOW), 0);
+	assert_int_equal(store_order_set_state(f->st, order_id, "approved", "waiting_production",
+	    NOW), 0);
+	assert_int_equal(store_order_units(f->st, order_id, &u, &n), 0);
+	assert_int_equal(n, 2);
+	f->unit[0] = u[0].id;
+	f->unit[1] = u[1].id;
+	store_order_units_free(u, n);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	store_fixture_close(f->st, f->dir);
+	free(f);
+	return 0;
+}
+
+static int64_t
+start_job(struct fixture *f, int64_t unit_id, const char *bay, const char *serial)
+{
+	const struct store_job_new j = {
+		.unit_id = unit_id, .bay = bay, .profile = "softhsm", .token_serial = serial,
+		.key_alg = "rsa2048", .label = "ORG-P-L1", .operator_name = "operator1",
+		.subject = subject_der, .subject_len = sizeof(subject_der),
+	};
+	int64_t id = 0;
+
+	assert_int_equal(store_job_insert(f->st, &j, NOW, &id), 0);
+	assert_int_equal(store_unit_claim(f->st, unit_id, id, NOW), 0);
+	return id;
+}
+
+static void
+test_list(void **state)
+{
+	struct fixture *f = *state;
+	struct store_job_summary *a = NULL;
+	size_t n = 5;
+	int64_t one, two;
+
+	assert_int_equal(store_jobs_list(f->st, NULL, &a, &n), 0);
+	assert_null(a);
+	assert_int_equal(n, 0);
+	store_job_summaries_free(NULL, 0);
+
+	one = start_job(f, f->unit[0], "bay1", NULL);
+	two = start_job(f, f->unit[1], "bay2", "A1B2");
+	assert_int_equal(store_job_suspend(f->st, two, "token removed", LATER), 0);
+	assert_int_equal(store_job_resume(f->st, two, "bay3", LATER), 0);
+	assert_int_equal(store_job_end(f->st, one, "failed", "generate_key: CKR_DEVICE_ERROR",
+	    LATER), 0);
+
+	/* every job, by id */
+	assert_int_equal(store_jobs_list(f->st, NULL, &a, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(a[0].id, one);
+	assert_int_equal(a[0].unit_id, f->unit[0]);
+	assert_string_equal(a[0].bay, "bay1");
+	assert_string_equal(a[0].profile, "softhsm");
+	assert_null(a[0].token_serial);
+	assert_string_equal(a[0].step, "claimed");
+	assert_string_equal(a[0].state, "failed");
+	assert_string_equal(a[0].key_alg, "rsa2048");
+	assert_null(a[0].cert_serial);
+	assert_string_equal(a[0].error, "generate_key: CKR_DEVICE_ERROR");
+	assert_string_equal(a[0].operator_name, "operator1");
+	assert_int_equal(a[0].resumed, 0);
+	assert_string_equal(a[0].started_at, NOW);
+	assert_string_equal(a[0].finished_at, LATER);
+	assert_int_equal(a[1].id, two);
+	assert_string_equal(a[1].bay, "bay3");
+	assert_string_equal(a[1].token_serial, "A1B2");
+	assert_string_equal(a[1].state, "running");
+	assert_int_equal(a[1].resumed, 1);
+	assert_null(a[1].error);
+	assert_null(a[1].finished_at);
+	store_job_summaries_free(a, n);
+
+	/* one state */
+	assert_int_equal(store_jobs_list(f->st, "running", &a, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(a[0].id, two);
+	store_job_summaries_free(a, n);
+	assert_int_equal(store_jobs_list(f->st, "issued", &a, &n), 0);
+	assert_null(a);
+	assert_int_equal(n, 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_list, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
