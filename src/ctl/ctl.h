@@ -142,5 +142,6 @@ void report_csv_field(FILE *f, const char *s);
 void report_csv_write(FILE *f, struct json_object *rows, const char *const *cols);
 void report_html_text(FILE *f, const char *s);
 void report_svg_chart(FILE *f, struct json_object *days);
+void report_duration(int64_t s, char *out, size_t len);
 
 #endif

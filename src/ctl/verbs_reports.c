@@ -2,6 +2,7 @@
  * reconciliation, printed as a table, JSON or CSV (RFC 4180), and written
  * as a one-page HTML file with its chart drawn as inline SVG. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,9 +293,11 @@ write_atomic(const char *path, const char *text, size_t len)
 /* ---- the three reports ---- */
 
 static const char *const cause_cols[] = { "blame", "cause", "failures", NULL };
-static const char *const day_cols[] = { "day", "tokens", "failures", "median_seconds", NULL };
+static const char *const day_cols[] = { "day", "tokens", "failures", "median", NULL };
 static const char *const service_cols[] = { "id", "portal_ref", "state", "paid_at", "deadline",
-	"issued_at", "units", "issued", "elapsed_seconds", "status", NULL };
+	"issued_at", "units", "issued", "elapsed", "due_in", "status", NULL };
+static const char *const service_html_cols[] = { "id", "portal_ref", "org_name", "state",
+	"paid_at", "deadline", "issued_at", "units", "issued", "elapsed", "due_in", "status", NULL };
 static const char *const service_csv_cols[] = { "id", "portal_ref", "org_name", "state",
 	"paid_at", "clock_start", "deadline", "issued_at", "units", "issued", "elapsed_seconds",
 	"remaining_seconds", "status", NULL };
@@ -315,12 +318,67 @@ jint64(struct json_object *o, const char *k)
 	return json_object_get_int64(json_object_object_get(o, k));
 }
 
+/* A duration for people: 45s, 12m05s, 3h04m, 2d03h. */
+void
+report_duration(int64_t s, char *out, size_t len)
+{
+	const char *sign = s < 0 ? "-" : "";
+
+	if (s < 0)
+		s = s == INT64_MIN ? INT64_MAX : -s;
+	if (s < 60)
+		snprintf(out, len, "%s%llds", sign, (long long)s);
+	else if (s < 3600)
+		snprintf(out, len, "%s%lldm%02llds", sign, (long long)(s / 60), (long long)(s % 60));
+	else if (s < 86400)
+		snprintf(out, len, "%s%lldh%02lldm", sign, (long long)(s / 3600),
+		    (long long)(s / 60 % 60));
+	else
+		snprintf(out, len, "%s%lldd%02lldh", sign, (long long)(s / 86400),
+		    (long long)(s / 3600 % 24));
+}
+
+/* Adds to each row the duration in seconds of field from, as text in
+ * field to ("-" when it has none). */
+static void
+add_durations(struct json_object *rows, const char *from, const char *to)
+{
+	struct json_object *row, *v;
+	size_t i;
+	char buf[32];
+
+	if (!json_object_is_type(rows, json_type_array))
+		return;		/* not a field of this report */
+	for (i = 0; i < json_object_array_length(rows); i++) {
+		row = json_object_array_get_idx(rows, i);
+		v = json_object_object_get(row, from);
+		if (v != NULL)
+			report_duration(json_object_get_int64(v), buf, sizeof(buf));
+		json_object_object_add(row, to, json_object_new_string(v ? buf : "-"));
+	}
+}
+
+/* The human fields of a report's result: durations as text. */
+static void
+humanise(struct json_object *res)
+{
+	struct json_object *one = json_object_new_array();
+
+	add_durations(json_object_object_get(res, "rows"), "median_seconds", "median");
+	add_durations(json_object_object_get(res, "days"), "median_seconds", "median");
+	add_durations(json_object_object_get(res, "orders"), "elapsed_seconds", "elapsed");
+	add_durations(json_object_object_get(res, "orders"), "remaining_seconds", "due_in");
+	json_object_array_add(one, json_object_get(res));
+	add_durations(one, "median_seconds", "median");
+	json_object_put(one);
+}
+
 static void
 production_text(struct json_object *res, const char *const *cols)
 {
-	printf("production %s .. %s: %lld tokens, %lld failed jobs, median %s s per token\n\n",
+	printf("production %s .. %s: %lld tokens, %lld failed jobs, median %s per token\n\n",
 	    jget(res, "since"), jget(res, "until"), (long long)jint64(res, "tokens"),
-	    (long long)jint64(res, "failures"), jget(res, "median_seconds"));
+	    (long long)jint64(res, "failures"), jget(res, "median"));
 	print_table(json_object_object_get(res, "rows"), cols);
 	printf("\nfailures by cause:\n");
 	if (json_object_array_length(json_object_object_get(res, "causes")) == 0)
@@ -332,8 +390,8 @@ production_text(struct json_object *res, const char *const *cols)
 static void
 production_html(FILE *f, struct json_object *res, const char *const *cols)
 {
-	static const char *const facts[] = { "since", "until", "tokens", "failures",
-		"median_seconds", NULL };
+	static const char *const facts[] = { "since", "until", "tokens", "failures", "median",
+		NULL };
 	char title[120], by[64];
 
 	snprintf(title, sizeof(title), "Production %s to %s", jget(res, "since"),
@@ -355,11 +413,11 @@ service_text(struct json_object *res)
 
 	printf("service times (promise: production within %lld working day of approval and"
 	    " payment; due soon: deadline within %lld h): met %lld, late %lld, overdue %lld,"
-	    " due soon %lld, open %lld; median %s s to issue\n\n",
+	    " due soon %lld, open %lld; median %s to issue\n\n",
 	    (long long)jint64(res, "promise_working_days"), (long long)jint64(res, "hours"),
 	    (long long)jint64(c, "met"), (long long)jint64(c, "late"),
 	    (long long)jint64(c, "overdue"), (long long)jint64(c, "due_soon"),
-	    (long long)jint64(c, "open"), jget(res, "median_seconds"));
+	    (long long)jint64(c, "open"), jget(res, "median"));
 	print_table(json_object_object_get(res, "orders"), service_cols);
 }
 
@@ -376,7 +434,7 @@ service_html(FILE *f, struct json_object *res)
 	report_html_text(f, jget(res, "now"));
 	fputs(".</p>\n", f);
 	html_facts(f, json_object_object_get(res, "counts"), facts);
-	html_table(f, "Orders", json_object_object_get(res, "orders"), service_csv_cols);
+	html_table(f, "Orders", json_object_object_get(res, "orders"), service_html_cols);
 }
 
 /* The mismatches and the explained findings as one array of rows. */
@@ -507,7 +565,9 @@ verb_report(const struct ctl_verb *v, const struct ctl_args *a)
 	const char *cmd = strcmp(what, "production") == 0 ? "report.production" :
 	    strcmp(what, "service-times") == 0 ? "report.service_times" : "report.reconcile";
 	const char *cols[] = { NULL, "tokens", "failures", "median_seconds", NULL };
+	const char *text_cols[] = { NULL, "tokens", "failures", "median", NULL };
 	struct json_object *args = json_object_new_object(), *rep = NULL, *res, *rows = NULL;
+	struct json_object *human = NULL;
 	int ex;
 
 	if (strcmp(what, "production") == 0 &&
@@ -527,29 +587,38 @@ verb_report(const struct ctl_verb *v, const struct ctl_args *a)
 	}
 	if ((ex = ctl_run(cmd, args, &rep, &res)) != EXIT_OK)
 		goto out;
-	cols[0] = jget(res, "by");
+	cols[0] = text_cols[0] = jget(res, "by");
+	/* the human forms (table, CSV, HTML) get durations as text too; --json
+	 * prints the result as the daemon sent it */
+	if (json_object_deep_copy(res, &human, NULL) != 0) {
+		fprintf(stderr, "ukeyctl: out of memory\n");
+		ex = EXIT_TEMPFAIL;
+		goto out;
+	}
+	humanise(human);
 	if (strcmp(what, "reconcile") == 0)
-		rows = findings(res);
+		rows = findings(human);
 	if (a->val[OPT_HTML] != NULL &&
-	    (ex = html_write(a->val[OPT_HTML], what, res, cols)) != EXIT_OK)
+	    (ex = html_write(a->val[OPT_HTML], what, human, text_cols)) != EXIT_OK)
 		goto out;
 	if (ctl_json)
 		print_json(res);
 	else if (a->val[OPT_CSV] != NULL)
 		report_csv_write(stdout, rows ? rows : strcmp(what, "production") == 0 ?
-		    json_object_object_get(res, "rows") : json_object_object_get(res, "orders"),
+		    json_object_object_get(human, "rows") : json_object_object_get(human, "orders"),
 		    rows ? finding_cols : strcmp(what, "production") == 0 ? cols : service_csv_cols);
 	else if (rows != NULL)
-		reconcile_text(res, rows);
+		reconcile_text(human, rows);
 	else if (strcmp(what, "production") == 0)
-		production_text(res, cols);
+		production_text(human, text_cols);
 	else
-		service_text(res);
+		service_text(human);
 	/* like audit verify: a reconciliation that finds a mismatch exits 1 */
 	if (rows != NULL && !json_object_get_boolean(json_object_object_get(res, "ok")))
 		ex = EXIT_REFUSED;
  out:
 	json_object_put(rows);
+	json_object_put(human);
 	json_object_put(rep);
 	return ex;
 }

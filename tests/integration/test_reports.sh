@@ -40,8 +40,7 @@ prod=$(ctl --json report production --since "$today" --until "$today")
 	fail "production figures: $prod"
 jq 'd["causes"]' <<<"$prod" | grepq "'blame': 'token', 'cause': 'write_cert'" ||
 	fail "the failure's cause: $prod"
-jq 'd["median_seconds"] >= 0 and d["rows"][0]["day"] == sys.argv[2]' "$today" <<<"$prod" 2>/dev/null |
-	grepq -x True || python3 -c '
+python3 -c '
 import json, sys
 d = json.loads(sys.argv[1])
 assert isinstance(d["median_seconds"], int) and d["median_seconds"] >= 0, d
@@ -67,6 +66,7 @@ expect_exit 65 "argument by: \"bay\"; must be operator, station, day or kind" --
 expect_exit 65 "argument since: \"2020-02-30\" is not a day" -- \
 	ctl report production --since 2020-02-30 --until 2020-03-01
 expect_exit 64 "--since is required" -- ctl report production --until 2020-01-01
+expect_exit 64 "--csv and --json exclude each other" -- ctl --json report service-times --csv
 ctl report production --since "$today" --until "$today" --csv > "$STATE/prod.csv" || fail "production --csv"
 [ "$(head -1 "$STATE/prod.csv")" = $'day,tokens,failures,median_seconds\r' ] ||
 	fail "production CSV header: $(head -1 "$STATE/prod.csv" | od -c | head -3)"
@@ -136,8 +136,9 @@ rec=$(ctl --json report reconcile || true)
   "(['refund_due'], ['revoked_orphan'])" ] || fail "reconcile: $rec"
 [ "$(jq 'd["paid_orders"], d["issuances"], d["ca_certificates"], d["ca_revoked"], d["refunds_due"], d["ok"]' <<<"$rec")" = \
   "(3, 3, 4, 1, 1, False)" ] || fail "reconcile totals: $rec"
-[ "$(jq 'd["refund_due_fen"] == [o for o in [d]][0]["refund_due_fen"] > 0' <<<"$rec")" = True ] ||
-	fail "refund amount: $rec"
+# paid: orders 1 and 3 (1000 yuan each), order 2 (800 yuan, refund due)
+[ "$(jq 'd["paid_fen"], d["refund_due_fen"], d["paid_certificates"]' <<<"$rec")" = "(280000, 80000, 8)" ] ||
+	fail "reconcile amounts: $rec"
 jq 'd["explained"][0]["message"]' <<<"$rec" | grepq "job 1 (failed)" || fail "orphan not explained: $rec"
 # plant: an issuance that names a serial the CA never issued (and so the
 # CA's certificate of that unit has no issuance record)
@@ -156,6 +157,22 @@ grepq '^mismatch,refund_due,2,[^,]*,,"order 2 (' "$STATE/rec.csv" || fail "recon
 ctl report reconcile --html "$STATE/rec.html" >/dev/null && fail "reconcile --html exits 0 with mismatches"
 grepq "DEADBEEF0001" "$STATE/rec.html" || fail "reconcile HTML"
 db "UPDATE issuances SET cert_serial = '$serial' WHERE id = 2"
+
+# every unit of order 3 cancelled one by one: paid, nothing issued, nothing
+# in production, and no refund recorded (the order is left for order cancel)
+for u in $(db "SELECT u.id FROM units u JOIN order_items i ON i.id = u.item_id WHERE i.order_id = 3"); do
+	ctl unit cancel "$u" --remark "not wanted" >/dev/null || fail "unit cancel $u"
+done
+rec=$(ctl --json report reconcile || true)
+[ "$(jq 'sorted((m["kind"], m.get("order_id")) for m in d["mismatches"])' <<<"$rec")" = \
+  "[('paid_not_issued', 3), ('refund_due', 2)]" ] || fail "paid order with its units cancelled: $rec"
+jq '[m["message"] for m in d["mismatches"] if m["kind"] == "paid_not_issued"][0]' <<<"$rec" |
+	grepq "order 3 (YNCA-2026-000123-W, waiting_production): paid 1000.00 yuan for 3 certificates, 0 issued, 3 cancelled, none in production, no refund recorded" ||
+	fail "paid_not_issued message: $rec"
+ctl order cancel 3 --remark "all units cancelled" >/dev/null || fail "order cancel 3"
+rec=$(ctl --json report reconcile || true)
+[ "$(jq 'sorted((m["kind"], m.get("order_id")) for m in d["mismatches"])' <<<"$rec")" = \
+  "[('refund_due', 2), ('refund_due', 3)]" ] || fail "after cancelling order 3: $rec"
 
 stop_station
 echo "PASS: production, service times and reconciliation reports"

@@ -1,6 +1,7 @@
 /* Tests for the reports' writers (ctl/verbs_reports.c): CSV fields and
  * tables per RFC 4180 (quoting, doubled quotes, CRLF, empty fields for
- * missing values), HTML-escaped text, and the production chart's SVG. */
+ * missing values), HTML-escaped text, the production chart's SVG, and
+ * durations as people read them. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -121,6 +122,30 @@ test_svg_chart(void **state)
 	json_object_put(days);
 }
 
+static void
+test_duration(void **state)
+{
+	char buf[32];
+
+	(void)state;
+	report_duration(0, buf, sizeof(buf));
+	assert_string_equal(buf, "0s");
+	report_duration(59, buf, sizeof(buf));
+	assert_string_equal(buf, "59s");
+	report_duration(60, buf, sizeof(buf));
+	assert_string_equal(buf, "1m00s");
+	report_duration(3599, buf, sizeof(buf));
+	assert_string_equal(buf, "59m59s");
+	report_duration(3600 + 4 * 60 + 59, buf, sizeof(buf));
+	assert_string_equal(buf, "1h04m");
+	report_duration(10 * 86400 + 3 * 3600 + 59, buf, sizeof(buf));
+	assert_string_equal(buf, "10d03h");
+	report_duration(-90, buf, sizeof(buf));
+	assert_string_equal(buf, "-1m30s");
+	report_duration(INT64_MIN, buf, sizeof(buf));
+	assert_true(buf[0] == '-');
+}
+
 int
 main(void)
 {
@@ -129,6 +154,7 @@ main(void)
 		cmocka_unit_test(test_csv_table),
 		cmocka_unit_test(test_html_text),
 		cmocka_unit_test(test_svg_chart),
+		cmocka_unit_test(test_duration),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
