@@ -174,6 +174,7 @@ static void
 svg_axes(FILE *f, int64_t max_tok, int64_t max_med)
 {
 	int ph = SVG_H - SVG_T - SVG_B;
+	char dur[32];
 
 	fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#444\"/>\n", SVG_L,
 	    SVG_T, SVG_L, SVG_H - SVG_B);
@@ -187,8 +188,9 @@ svg_axes(FILE *f, int64_t max_tok, int64_t max_med)
 	    " 12 %d)\" text-anchor=\"middle\">tokens per day</text>\n", SVG_T + ph / 2,
 	    SVG_T + ph / 2);
 	if (max_med > 0) {
-		fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"11\" fill=\"#c05000\">%lld s</text>\n",
-		    SVG_W - SVG_R + 4, SVG_T + 4, (long long)max_med);
+		report_duration(max_med, dur, sizeof(dur));
+		fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"11\" fill=\"#c05000\">%s</text>\n",
+		    SVG_W - SVG_R + 4, SVG_T + 4, dur);
 		fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"11\" fill=\"#c05000\">median time"
 		    "</text>\n", SVG_W - SVG_R + 4, SVG_T + 20);
 		fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"11\" fill=\"#c05000\">per token</text>\n",
@@ -203,8 +205,11 @@ report_svg_chart(FILE *f, struct json_object *days)
 {
 	size_t i, n = json_object_array_length(days), step;
 	int64_t max_tok = days_max(days, "tokens"), max_med = days_max(days, "median_seconds");
-	double pw = SVG_W - SVG_L - SVG_R, ph = SVG_H - SVG_T - SVG_B, bw, x, y;
+	int64_t scale = max_med > 0 ? max_med : 1;	/* medians of 0 s sit on the axis */
+	double pw = SVG_W - SVG_L - SVG_R, ph = SVG_H - SVG_T - SVG_B, bw, x, y, h;
+	int64_t tok;
 	struct json_object *d, *med;
+	char dur[32];
 	int first = 1;
 
 	bw = n ? pw / (double)n : pw;
@@ -215,9 +220,8 @@ report_svg_chart(FILE *f, struct json_object *days)
 	svg_axes(f, max_tok, max_med);
 	for (i = 0; i < n; i++) {
 		d = json_object_array_get_idx(days, i);
-		int64_t tok = json_object_get_int64(json_object_object_get(d, "tokens"));
-		double h = max_tok ? ph * (double)tok / (double)max_tok : 0;
-
+		tok = json_object_get_int64(json_object_object_get(d, "tokens"));
+		h = max_tok ? ph * (double)tok / (double)max_tok : 0;
 		x = SVG_L + bw * (double)i;
 		fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#2a6fb0\">"
 		    "<title>", x + bw * 0.15, SVG_T + ph - h, bw * 0.7, h);
@@ -231,16 +235,29 @@ report_svg_chart(FILE *f, struct json_object *days)
 		}
 	}
 	fputs("<polyline fill=\"none\" stroke=\"#c05000\" stroke-width=\"2\" points=\"", f);
-	for (i = 0; i < n && max_med > 0; i++) {
+	for (i = 0; i < n; i++) {
 		med = json_object_object_get(json_object_array_get_idx(days, i), "median_seconds");
 		if (med == NULL)
 			continue;	/* no token that day: the line joins its neighbours */
 		x = SVG_L + bw * ((double)i + 0.5);
-		y = SVG_T + ph - ph * (double)json_object_get_int64(med) / (double)max_med;
+		y = SVG_T + ph - ph * (double)json_object_get_int64(med) / (double)scale;
 		fprintf(f, "%s%.1f,%.1f", first ? "" : " ", x, y);
 		first = 0;
 	}
-	fputs("\"/>\n</svg>\n", f);
+	fputs("\"/>\n", f);
+	/* a dot on each day with a median: a single day draws no line */
+	for (i = 0; i < n; i++) {
+		d = json_object_array_get_idx(days, i);
+		if ((med = json_object_object_get(d, "median_seconds")) == NULL)
+			continue;
+		x = SVG_L + bw * ((double)i + 0.5);
+		y = SVG_T + ph - ph * (double)json_object_get_int64(med) / (double)scale;
+		report_duration(json_object_get_int64(med), dur, sizeof(dur));
+		fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#c05000\"><title>", x, y);
+		report_html_text(f, json_object_get_string(json_object_object_get(d, "day")));
+		fprintf(f, ": median %s per token</title></circle>\n", dur);
+	}
+	fputs("</svg>\n", f);
 }
 
 /* Writes the text of len bytes to path whole or not at all: a temporary
@@ -376,7 +393,7 @@ humanise(struct json_object *res)
 static void
 production_text(struct json_object *res, const char *const *cols)
 {
-	printf("production %s .. %s: %lld tokens, %lld failed jobs, median %s per token\n\n",
+	printf("production %s .. %s: tokens %lld, failed jobs %lld, median %s per token\n\n",
 	    jget(res, "since"), jget(res, "until"), (long long)jint64(res, "tokens"),
 	    (long long)jint64(res, "failures"), jget(res, "median"));
 	print_table(json_object_object_get(res, "rows"), cols);

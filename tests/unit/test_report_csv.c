@@ -113,6 +113,9 @@ test_svg_chart(void **state)
 	 * the top of the plot */
 	assert_int_equal(count(buf, "<polyline "), 1);
 	assert_non_null(strstr(buf, ",30.0\"/>"));
+	assert_int_equal(count(buf, "<circle "), 2);
+	assert_non_null(strstr(buf, "cy=\"30.0\""));
+	assert_non_null(strstr(buf, "median 1m00s per token"));
 	/* text is escaped; nothing runs or loads */
 	assert_non_null(strstr(buf, "&lt;&amp;&gt;"));
 	assert_null(strstr(buf, "<&>"));
