@@ -412,10 +412,18 @@ cmd_report_service_times(struct request *r, struct json_object **result)
 
 /* ---- reconciliation ---- */
 
+/* A CA certificate by its serial, for the sorted index of the CA's list. */
+struct ca_entry {
+	const char *serial;
+	struct json_object *o;		/* borrowed from the list */
+};
+
 struct recon {
 	struct json_object *mismatches, *explained;
 	struct json_object *ca;			/* the CA's list (owned) */
-	struct store_report_cert *certs;	/* the station's serials */
+	struct ca_entry *ca_index;		/* its entries by serial (owned) */
+	size_t nca;
+	struct store_report_cert *certs;	/* the station's serials, sorted */
 	size_t ncerts;
 };
 
@@ -469,19 +477,49 @@ recon_orders(struct recon *rc, const struct store_report_order *o, size_t n)
 	}
 }
 
-static struct json_object *
-ca_find(struct json_object *ca, const char *serial)
+static int
+ca_entry_cmp(const void *a, const void *b)
 {
-	size_t i, n = json_object_array_length(ca);
-	const char *s;
+	return strcasecmp(((const struct ca_entry *)a)->serial, ((const struct ca_entry *)b)->serial);
+}
 
+static int
+cert_cmp(const void *a, const void *b)
+{
+	return strcasecmp(((const struct store_report_cert *)a)->serial,
+	    ((const struct store_report_cert *)b)->serial);
+}
+
+/* Sorts the station's serials and indexes the CA's list by serial, so that
+ * each look-up is a binary search: both lists grow with every token. */
+static int
+recon_index(struct recon *rc)
+{
+	size_t i, n = json_object_array_length(rc->ca);
+	const char *serial;
+
+	if ((rc->ca_index = calloc(n + 1, sizeof(*rc->ca_index))) == NULL)
+		return UKEY_ERR_NOMEM;
 	for (i = 0; i < n; i++) {
-		s = json_object_get_string(json_object_object_get(json_object_array_get_idx(ca, i),
-		    "serial"));
-		if (s != NULL && strcasecmp(s, serial) == 0)
-			return json_object_array_get_idx(ca, i);
+		serial = json_object_get_string(json_object_object_get(
+		    json_object_array_get_idx(rc->ca, i), "serial"));
+		if (serial == NULL)
+			continue;	/* not a certificate the list can name */
+		rc->ca_index[rc->nca].serial = serial;
+		rc->ca_index[rc->nca++].o = json_object_array_get_idx(rc->ca, i);
 	}
-	return NULL;
+	qsort(rc->ca_index, rc->nca, sizeof(*rc->ca_index), ca_entry_cmp);
+	qsort(rc->certs, rc->ncerts, sizeof(*rc->certs), cert_cmp);
+	return 0;
+}
+
+static struct json_object *
+ca_find(struct recon *rc, const char *serial)
+{
+	struct ca_entry key = { serial, NULL }, *e;
+
+	e = bsearch(&key, rc->ca_index, rc->nca, sizeof(*rc->ca_index), ca_entry_cmp);
+	return e ? e->o : NULL;
 }
 
 static const char *
@@ -504,7 +542,7 @@ recon_issuances(struct recon *rc)
 		c = &rc->certs[i];
 		if (c->issuance_id == 0)
 			continue;
-		if ((ca = ca_find(rc->ca, c->serial)) == NULL)
+		if ((ca = ca_find(rc, c->serial)) == NULL)
 			recon_add(rc->mismatches, "issuance_without_ca_record", c->order_id,
 			    c->portal_ref, c->serial, "issuance %lld (order %lld, job %lld): certificate"
 			    " %s is not in the CA's list", (long long)c->issuance_id,
@@ -521,12 +559,9 @@ recon_issuances(struct recon *rc)
 static struct store_report_cert *
 cert_find(struct recon *rc, const char *serial)
 {
-	size_t i;
+	struct store_report_cert key = { .serial = (char *)serial };
 
-	for (i = 0; i < rc->ncerts; i++)
-		if (strcasecmp(rc->certs[i].serial, serial) == 0)
-			return &rc->certs[i];
-	return NULL;
+	return bsearch(&key, rc->certs, rc->ncerts, sizeof(*rc->certs), cert_cmp);
 }
 
 /* A CA certificate that no issuance records: received by a job that did
@@ -609,10 +644,13 @@ cmd_report_reconcile(struct request *r, struct json_object **result)
 		err = req_fail(r, err, "the CA's list of issued certificates: %s", ukey_strerror(err));
 		goto out;
 	}
+	if ((err = recon_index(&rc)) != 0)
+		goto out;
 	rc.mismatches = json_object_new_array();
 	rc.explained = json_object_new_array();
 	recon_orders(&rc, orders, n);
 	recon_issuances(&rc);
+	/* in the CA's order: oldest first */
 	for (i = 0; i < json_object_array_length(rc.ca); i++)
 		recon_ca_entry(&rc, json_object_array_get_idx(rc.ca, i));
 	res = json_object_new_object();
@@ -624,6 +662,7 @@ cmd_report_reconcile(struct request *r, struct json_object **result)
 	*result = res;
 	err = 0;
  out:
+	free(rc.ca_index);
 	json_object_put(rc.ca);
 	store_report_certs_free(rc.certs, rc.ncerts);
 	store_report_orders_free(orders, n);
