@@ -509,7 +509,8 @@ recon_index(struct recon *rc)
 		rc->ca_index[rc->nca++].o = json_object_array_get_idx(rc->ca, i);
 	}
 	qsort(rc->ca_index, rc->nca, sizeof(*rc->ca_index), ca_entry_cmp);
-	qsort(rc->certs, rc->ncerts, sizeof(*rc->certs), cert_cmp);
+	if (rc->ncerts > 1)	/* none: no array at all */
+		qsort(rc->certs, rc->ncerts, sizeof(*rc->certs), cert_cmp);
 	return 0;
 }
 
@@ -561,6 +562,8 @@ cert_find(struct recon *rc, const char *serial)
 {
 	struct store_report_cert key = { .serial = (char *)serial };
 
+	if (rc->ncerts == 0)
+		return NULL;
 	return bsearch(&key, rc->certs, rc->ncerts, sizeof(*rc->certs), cert_cmp);
 }
 

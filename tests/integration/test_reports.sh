@@ -11,9 +11,16 @@ export TZ=UTC		# calendar and working days of the reports: UTC here
 export UKEY_FAULTP11_CONF=$STATE/faultp11.conf
 : > "$UKEY_FAULTP11_CONF"
 start_station
-orders_ready
 today=$(date -u +%F)
 jq() { python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
+
+# a new station: nothing to report, nothing to reconcile (exit 0)
+ctl report reconcile | grepq "reconciled: no mismatch" || fail "reconcile on an empty station"
+[ "$(ctl --json report service-times | jq 'd["orders"], d["median_seconds"]')" = "([], None)" ] ||
+	fail "service times on an empty station"
+[ "$(ctl --json report production --since "$today" --until "$today" | jq 'd["tokens"], d["rows"], d["causes"]')" = "(0, [], [])" ] ||
+	fail "production on an empty station"
+orders_ready
 
 # order 2 (2 certificates) is paid, then cancelled before production
 ctl order cancel 2 --remark "customer withdrew" >/dev/null || fail "cancel order 2"
