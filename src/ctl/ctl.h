@@ -22,7 +22,7 @@ enum ctl_opt {
 	OPT_PAYMENT_NO, OPT_OVERRIDE_REASON, OPT_PRESET, OPT_PROFILE, OPT_ORG, OPT_WAIT,
 	OPT_REASON, OPT_PICKED_UP_BY, OPT_CARRIER, OPT_TRACKING, OPT_TYPE, OPT_SINCE, OPT_UNTIL,
 	OPT_REVEAL, OPT_FILE, OPT_PUBKEY, OPT_DB, OPT_OUTPUT, OPT_WITNESS, OPT_ALL, OPT_PARTIAL,
-	OPT_FORMAT, OPT_FOLLOW, OPT_JSON, OPT_HELP, OPT_COUNT
+	OPT_FORMAT, OPT_FOLLOW, OPT_BY, OPT_CSV, OPT_HTML, OPT_HOURS, OPT_JSON, OPT_HELP, OPT_COUNT
 };
 #define O(x) (UINT64_C(1) << OPT_##x)
 
@@ -133,5 +133,15 @@ int verb_status(const struct ctl_verb *v, const struct ctl_args *a);
 int verb_profiles(const struct ctl_verb *v, const struct ctl_args *a);
 int verb_profiles_check(const struct ctl_verb *v, const struct ctl_args *a);
 int verb_profiles_udev_rules(const struct ctl_verb *v, const struct ctl_args *a);
+
+/* verbs_reports.c: the floor reports, and their writers (tested alone):
+ * one CSV field or a table of rows (RFC 4180, CRLF), HTML-escaped text,
+ * the production chart as inline SVG. */
+int verb_report(const struct ctl_verb *v, const struct ctl_args *a);
+void report_csv_field(FILE *f, const char *s);
+void report_csv_write(FILE *f, struct json_object *rows, const char *const *cols);
+void report_html_text(FILE *f, const char *s);
+void report_svg_chart(FILE *f, struct json_object *days);
+void report_duration(int64_t s, char *out, size_t len);
 
 #endif

@@ -20,7 +20,9 @@ const struct ctl_option ctl_options[OPT_COUNT] = {
 	[OPT_DB] = { "db", "FILE" }, [OPT_OUTPUT] = { "output", "FILE" },
 	[OPT_WITNESS] = { "witness", "FILE" }, [OPT_ALL] = { "all", NULL },
 	[OPT_PARTIAL] = { "partial", NULL }, [OPT_FORMAT] = { "format", "json|csv" },
-	[OPT_FOLLOW] = { "follow", NULL }, [OPT_JSON] = { "json", NULL },
+	[OPT_FOLLOW] = { "follow", NULL }, [OPT_BY] = { "by", "operator|station|day|kind" },
+	[OPT_CSV] = { "csv", NULL }, [OPT_HTML] = { "html", "FILE" },
+	[OPT_HOURS] = { "hours", "N" }, [OPT_JSON] = { "json", NULL },
 	[OPT_HELP] = { "help", NULL },
 };
 
@@ -109,6 +111,15 @@ const struct ctl_verb ctl_verbs[] = {
 	{ "help", verb_help, 0, 0, -1, "", "help", "[COMMAND...]", "a command's usage, or all" },
 	{ "completion", verb_completion, 0, 1, 1, "SHELL", "help", "bash",
 	  "print the shell completion script" },
+	{ "report production", verb_report, O(SINCE) | O(UNTIL) | O(BY) | O(CSV) | O(HTML) | J,
+	  0, 0, "", "reports", "--since YYYY-MM-DD --until YYYY-MM-DD "
+	  "[--by operator|station|day|kind] [--csv] [--html FILE]",
+	  "tokens cut, failures by cause, median time per token" },
+	{ "report service-times", verb_report, O(SINCE) | O(UNTIL) | O(HOURS) | O(CSV) | O(HTML) |
+	  J, 0, 0, "", "reports", "[--since YYYY-MM-DD] [--until YYYY-MM-DD] [--hours N] [--csv]"
+	  " [--html FILE]", "paid to issued per order against the promise; late and due soon" },
+	{ "report reconcile", verb_report, O(CSV) | O(HTML) | J, 0, 0, "", "reports",
+	  "[--csv] [--html FILE]", "payments, issuances and the CA's list; every mismatch" },
 };
 
 const size_t ctl_nverbs = sizeof(ctl_verbs) / sizeof(ctl_verbs[0]);

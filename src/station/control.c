@@ -75,6 +75,11 @@ static const struct command {
 	{ "pending.list", cmd_pending_list, READ },
 	{ "pending.confirm", cmd_pending_confirm, READ },
 	{ "pending.cancel", cmd_pending_cancel, READ },
+	/* the floor reports: production and service times are the floor's own
+	 * figures; the reconciliation names money */
+	{ "report.production", cmd_report_production, READ },
+	{ "report.service_times", cmd_report_service_times, READ },
+	{ "report.reconcile", cmd_report_reconcile, REVIEWER | AUDITOR | ADMIN },
 };
 
 /* Arguments that need more than the command itself: when the request has

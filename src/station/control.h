@@ -97,4 +97,9 @@ int cmd_events_list(struct request *r, struct json_object **result);
 /* cmd_profiles.c */
 int cmd_profile_list(struct request *r, struct json_object **result);
 
+/* cmd_reports.c */
+int cmd_report_production(struct request *r, struct json_object **result);
+int cmd_report_service_times(struct request *r, struct json_object **result);
+int cmd_report_reconcile(struct request *r, struct json_object **result);
+
 #endif

@@ -129,13 +129,27 @@ expect_exit 77 "needs the role auditor" -- as daemon audit export --output "$STA
 cmp -s "$STATE/out/export.jsonl" "$STATE/export.before" || fail "a refused audit export clobbered the earlier one"
 [ "$(ls "$STATE/out")" = export.jsonl ] || fail "a refused audit export left files: $(ls "$STATE/out")"
 
+# reports: the floor's own figures for every role; the reconciliation,
+# which names payments and refunds, for reviewer, auditor and admin
+as daemon report production --since 2026-01-01 --until 2026-01-31 >/dev/null ||
+	fail "operator cannot run the production report"
+as daemon report service-times >/dev/null || fail "operator cannot run the service times report"
+expect_exit 77 "report.reconcile: permission denied: needs one of the roles reviewer, auditor, admin; user daemon has the role operator" -- \
+	as daemon report reconcile
+expect_exit 77 "needs one of the roles operator, reviewer, auditor, admin; user nobody has no role" -- \
+	as nobody report production --since 2026-01-01 --until 2026-01-31
+[ "$(denials daemon report.reconcile)" = 1 ] && [ "$(denials nobody report.production)" = 1 ] ||
+	fail "no access.denied rows for the refused reports"
+as bin report reconcile >/dev/null || fail "reviewer cannot reconcile"
+as sys report reconcile >/dev/null || fail "auditor cannot reconcile"
+
 # admin (with operator): takes the payment, and plugs
 as games order pay 1 --payment-no 202108311743133254271557329797 >/dev/null || fail "admin cannot take payment"
 as games sim plug --bay 1 >/dev/null || fail "admin+operator cannot plug"
 
 # every denial is one row, and the log still verifies
 n=$(db "SELECT count(*) FROM audit WHERE action = 'access.denied'")
-[ "$n" = 13 ] || fail "expected 13 access.denied rows, found $n"
+[ "$n" = 15 ] || fail "expected 15 access.denied rows, found $n"
 ctl audit verify >/dev/null || fail "audit log does not verify"
 stop_station
-echo "roles: 13 denials refused with exit 77 or code permission and audited; 4 roles, 5 accounts"
+echo "roles: 15 denials refused with exit 77 or code permission and audited; 4 roles, 5 accounts"

@@ -1,0 +1,673 @@
+/* The floor reports (docs/reports.md): production (tokens cut, failures by
+ * cause, median time per token), service times against the production
+ * promise, and the reconciliation of payments, issuances and the CA's list. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "ca/ca.h"
+#include "common/err.h"
+#include "common/reportcalc.h"
+#include "station/control.h"
+#include "store/store_reports.h"
+
+/* The longest window a production report draws day by day. */
+#define REPORT_MAX_DAYS 366
+/* The promise of the source documents: production within one working day
+ * (制证时间：审核通过后 1 个工作日内完成制证). */
+#define PROMISE_WORKING_DAYS 1
+#define DUE_SOON_HOURS_DEFAULT 4
+
+struct window {
+	struct store_report_window w;
+	int64_t first, last;	/* day numbers; 0 when open */
+};
+
+/* since/until (required or not) and utc_offset from the request. */
+static int
+window_args(struct request *r, int required, struct window *win)
+{
+	int64_t off = 0;
+	int rc;
+
+	memset(win, 0, sizeof(*win));
+	if ((rc = arg_str(r, "since", required, &win->w.since)) == UKEY_ERR_INVAL ||
+	    (rc = arg_str(r, "until", required, &win->w.until)) == UKEY_ERR_INVAL ||
+	    (rc = arg_int(r, "utc_offset", 0, &off)) == UKEY_ERR_INVAL)
+		return UKEY_ERR_INVAL;
+	if (off < REPORT_OFFSET_MIN || off > REPORT_OFFSET_MAX)
+		return req_fail(r, UKEY_ERR_INVAL, "argument utc_offset: %lld minutes; must be"
+		    " %d to %d minutes east of UTC", (long long)off, REPORT_OFFSET_MIN,
+		    REPORT_OFFSET_MAX);
+	win->w.utc_offset_min = (int)off;
+	if (win->w.since != NULL && report_day_parse(win->w.since, &win->first) != 0)
+		return req_fail(r, UKEY_ERR_INVAL, "argument since: \"%s\" is not a day"
+		    " (YYYY-MM-DD)", win->w.since);
+	if (win->w.until != NULL && report_day_parse(win->w.until, &win->last) != 0)
+		return req_fail(r, UKEY_ERR_INVAL, "argument until: \"%s\" is not a day"
+		    " (YYYY-MM-DD)", win->w.until);
+	if (win->w.since != NULL && win->w.until != NULL && win->last < win->first)
+		return req_fail(r, UKEY_ERR_INVAL, "argument until: %s is before since (%s)",
+		    win->w.until, win->w.since);
+	return 0;
+}
+
+static void
+add_str(struct json_object *o, const char *k, const char *v)
+{
+	json_object_object_add(o, k, v ? json_object_new_string(v) : NULL);
+}
+
+static void
+add_int(struct json_object *o, const char *k, int64_t v)
+{
+	json_object_object_add(o, k, json_object_new_int64(v));
+}
+
+/* ---- production ---- */
+
+/* One row of a production report: the jobs of one key. */
+struct prod_row {
+	char key[160];
+	int64_t tokens, failures;
+	int64_t *secs;		/* the issued jobs' durations */
+};
+
+struct prod_rows {
+	struct prod_row *a;
+	size_t n;
+};
+
+static void
+prod_rows_free(struct prod_rows *rows)
+{
+	size_t i;
+
+	for (i = 0; i < rows->n; i++)
+		free(rows->a[i].secs);
+	free(rows->a);
+	rows->a = NULL;
+	rows->n = 0;
+}
+
+/* The row of key (added when new), or NULL when memory runs out. */
+static struct prod_row *
+prod_row_get(struct prod_rows *rows, const char *key)
+{
+	struct prod_row *nb;
+	size_t i;
+
+	for (i = 0; i < rows->n; i++)
+		if (strcmp(rows->a[i].key, key) == 0)
+			return &rows->a[i];
+	if ((nb = realloc(rows->a, (rows->n + 1) * sizeof(*nb))) == NULL)
+		return NULL;
+	rows->a = nb;
+	memset(&nb[rows->n], 0, sizeof(*nb));
+	snprintf(nb[rows->n].key, sizeof(nb[rows->n].key), "%s", key);
+	return &nb[rows->n++];
+}
+
+/* Counts job j into the row of key. */
+static int
+prod_count(struct prod_rows *rows, const char *key, const struct store_report_job *j)
+{
+	struct prod_row *row = prod_row_get(rows, key ? key : "-");
+	int64_t *ns;
+
+	if (row == NULL)
+		return UKEY_ERR_NOMEM;
+	if (strcmp(j->state, "issued") != 0) {
+		row->failures++;
+		return 0;
+	}
+	/* tokens is also the number of durations held */
+	if ((ns = realloc(row->secs, (size_t)(row->tokens + 1) * sizeof(*ns))) == NULL)
+		return UKEY_ERR_NOMEM;
+	row->secs = ns;
+	row->secs[row->tokens++] = j->seconds;
+	return 0;
+}
+
+/* A row as JSON: {<name>: key, tokens, failures, median_seconds}. */
+static struct json_object *
+prod_row_json(struct prod_row *row, const char *name)
+{
+	struct json_object *o = json_object_new_object();
+	int64_t med;
+
+	add_str(o, name, row->key);
+	add_int(o, "tokens", row->tokens);
+	add_int(o, "failures", row->failures);
+	if (report_median(row->secs, (size_t)row->tokens, &med) == 0)
+		add_int(o, "median_seconds", med);
+	else
+		json_object_object_add(o, "median_seconds", NULL);
+	return o;
+}
+
+static int
+row_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct prod_row *)a)->key, ((const struct prod_row *)b)->key);
+}
+
+static const char *
+prod_key(const struct station *s, const char *by, const struct store_report_job *j)
+{
+	if (strcmp(by, "operator") == 0)
+		return j->operator_name;
+	if (strcmp(by, "station") == 0)
+		return j->station_id ? j->station_id : s->cfg.station_id;	/* jobs run here */
+	if (strcmp(by, "kind") == 0)
+		return j->cert_kind;
+	return j->day;
+}
+
+/* The failure's cause: the kind the station recorded for it (a step and an
+ * error), else the step it stopped at. */
+static void
+cause_of(const struct store_report_job *j, char *out, size_t len)
+{
+	snprintf(out, len, "%s|%s", j->blame ? j->blame : "unknown", j->kind ? j->kind : j->step);
+}
+
+static struct json_object *
+causes_json(struct prod_rows *causes)
+{
+	struct json_object *arr = json_object_new_array(), *o;
+	size_t i;
+	char *bar;
+
+	for (i = 0; i < causes->n; i++) {
+		o = json_object_new_object();
+		bar = strchr(causes->a[i].key, '|');
+		*bar = '\0';
+		add_str(o, "blame", causes->a[i].key);
+		add_str(o, "cause", bar + 1);
+		add_int(o, "failures", causes->a[i].failures);
+		*bar = '|';
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
+/* Every day of the window in order, with its row (zero when none). */
+static struct json_object *
+days_json(const struct window *win, struct prod_rows *days)
+{
+	struct json_object *arr = json_object_new_array();
+	struct prod_row empty;
+	int64_t d;
+	size_t i;
+	char day[16];
+
+	for (d = win->first; d <= win->last; d++) {
+		report_day_format(d, day);
+		for (i = 0; i < days->n && strcmp(days->a[i].key, day) != 0; i++)
+			;
+		if (i == days->n) {
+			memset(&empty, 0, sizeof(empty));
+			snprintf(empty.key, sizeof(empty.key), "%s", day);
+		}
+		json_object_array_add(arr, prod_row_json(i < days->n ? &days->a[i] : &empty, "day"));
+	}
+	return arr;
+}
+
+static int
+prod_tally(struct request *r, const char *by, struct store_report_job *jobs, size_t n,
+    struct prod_rows t[4])
+{
+	char cause[300];
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < n && rc == 0; i++) {
+		if ((rc = prod_count(&t[0], "all", &jobs[i])) == 0)
+			rc = prod_count(&t[1], prod_key(r->s, by, &jobs[i]), &jobs[i]);
+		if (rc == 0)
+			rc = prod_count(&t[2], jobs[i].day, &jobs[i]);
+		if (rc == 0 && strcmp(jobs[i].state, "issued") != 0) {
+			cause_of(&jobs[i], cause, sizeof(cause));
+			rc = prod_count(&t[3], cause, &jobs[i]);
+		}
+	}
+	return rc;
+}
+
+int
+cmd_report_production(struct request *r, struct json_object **result)
+{
+	struct store_report_job *jobs = NULL;
+	struct prod_rows t[4] = { { 0 } };	/* all, by key, by day, by cause */
+	struct json_object *res, *rows, *tot;
+	struct window win;
+	const char *by = NULL;
+	size_t n = 0, i;
+	int rc;
+
+	if ((rc = window_args(r, 1, &win)) != 0)
+		return rc;
+	if (win.last - win.first >= REPORT_MAX_DAYS)
+		return req_fail(r, UKEY_ERR_INVAL, "arguments since, until: %lld days; a report"
+		    " covers at most %d", (long long)(win.last - win.first + 1), REPORT_MAX_DAYS);
+	if (arg_str(r, "by", 0, &by) == UKEY_ERR_INVAL)
+		return UKEY_ERR_INVAL;
+	if (by == NULL)
+		by = "day";
+	if (strcmp(by, "operator") != 0 && strcmp(by, "station") != 0 &&
+	    strcmp(by, "day") != 0 && strcmp(by, "kind") != 0)
+		return req_fail(r, UKEY_ERR_INVAL, "argument by: \"%s\"; must be operator, station,"
+		    " day or kind", by);
+	if ((rc = store_report_jobs(r->s->st, &win.w, &jobs, &n)) != 0 ||
+	    (rc = prod_tally(r, by, jobs, n, t)) != 0)
+		goto out;
+	res = json_object_new_object();
+	add_str(res, "since", win.w.since);
+	add_str(res, "until", win.w.until);
+	add_str(res, "by", by);
+	add_int(res, "utc_offset", win.w.utc_offset_min);
+	tot = t[0].n ? prod_row_json(&t[0].a[0], "all") : json_object_new_object();
+	add_int(res, "tokens", t[0].n ? t[0].a[0].tokens : 0);
+	add_int(res, "failures", t[0].n ? t[0].a[0].failures : 0);
+	json_object_object_add(res, "median_seconds",
+	    json_object_get(json_object_object_get(tot, "median_seconds")));
+	json_object_put(tot);
+	rows = json_object_new_array();
+	if (t[1].n > 1)
+		qsort(t[1].a, t[1].n, sizeof(t[1].a[0]), row_cmp);
+	if (t[3].n > 1)
+		qsort(t[3].a, t[3].n, sizeof(t[3].a[0]), row_cmp);
+	for (i = 0; i < t[1].n; i++)
+		json_object_array_add(rows, prod_row_json(&t[1].a[i], by));
+	json_object_object_add(res, "rows", rows);
+	json_object_object_add(res, "causes", causes_json(&t[3]));
+	json_object_object_add(res, "days", days_json(&win, &t[2]));
+	*result = res;
+ out:
+	for (i = 0; i < 4; i++)
+		prod_rows_free(&t[i]);
+	store_report_jobs_free(jobs, n);
+	return rc;
+}
+
+/* ---- service times ---- */
+
+/* When the promise's clock starts: the order approved and paid (the
+ * station takes payment only after approval, so in practice the payment). */
+static int
+clock_start(const struct store_report_order *o, int64_t *start)
+{
+	int64_t paid, approved;
+
+	if (report_time_parse(o->paid_at, &paid) != 0)
+		return UKEY_ERR_INVAL;
+	*start = paid;
+	if (o->reviewed_at != NULL && report_time_parse(o->reviewed_at, &approved) == 0 &&
+	    approved > paid)
+		*start = approved;
+	return 0;
+}
+
+/* The order's row; its status counted into counts (met, late, overdue,
+ * due_soon, open). */
+static struct json_object *
+service_row(const struct store_report_order *o, int64_t now, int64_t hours, int off,
+    int64_t *secs, size_t *nsecs, struct json_object *counts)
+{
+	struct json_object *row = json_object_new_object();
+	int64_t start = 0, deadline, done;
+	const char *status;
+	char t[32];
+	int finished = strcmp(o->state, "issued") == 0 || strcmp(o->state, "delivered") == 0;
+
+	clock_start(o, &start);
+	deadline = report_workday_deadline(start, off, PROMISE_WORKING_DAYS);
+	add_int(row, "id", o->id);
+	add_str(row, "portal_ref", o->portal_ref);
+	add_str(row, "org_name", o->org_name);
+	add_str(row, "state", o->state);
+	add_str(row, "paid_at", o->paid_at);
+	report_time_format(start, t);
+	add_str(row, "clock_start", t);
+	report_time_format(deadline, t);
+	add_str(row, "deadline", t);
+	add_int(row, "units", o->units - o->cancelled);
+	add_int(row, "issued", o->issued);
+	if (finished && o->last_issued != NULL && report_time_parse(o->last_issued, &done) == 0) {
+		add_str(row, "issued_at", o->last_issued);
+		add_int(row, "elapsed_seconds", done - start);
+		secs[(*nsecs)++] = done - start;
+		status = done <= deadline ? "met" : "late";
+	} else {
+		add_str(row, "issued_at", NULL);
+		add_int(row, "elapsed_seconds", now - start);
+		add_int(row, "remaining_seconds", deadline - now);
+		status = now > deadline ? "overdue" :
+		    deadline - now <= hours * 3600 ? "due_soon" : "open";
+	}
+	add_str(row, "status", status);
+	add_int(counts, status, json_object_get_int64(json_object_object_get(counts, status)) + 1);
+	return row;
+}
+
+int
+cmd_report_service_times(struct request *r, struct json_object **result)
+{
+	static const char *const statuses[] = { "met", "late", "overdue", "due_soon", "open" };
+	struct store_report_order *orders = NULL;
+	struct json_object *res = NULL, *rows, *counts;
+	struct window win;
+	int64_t hours = DUE_SOON_HOURS_DEFAULT, now = (int64_t)time(NULL), *secs = NULL, med;
+	size_t n = 0, i, nsecs = 0;
+	char t[32];
+	int rc;
+
+	if ((rc = window_args(r, 0, &win)) != 0)
+		return rc;
+	if ((rc = arg_int(r, "hours", 0, &hours)) == UKEY_ERR_INVAL)
+		return rc;
+	if (hours < 1 || hours > 720)
+		return req_fail(r, UKEY_ERR_INVAL, "argument hours: %lld; must be 1 to 720",
+		    (long long)hours);
+	if ((rc = store_report_orders(r->s->st, &win.w, &orders, &n)) != 0)
+		goto out;
+	if ((secs = calloc(n + 1, sizeof(*secs))) == NULL) {
+		rc = UKEY_ERR_NOMEM;
+		goto out;
+	}
+	res = json_object_new_object();
+	add_str(res, "since", win.w.since);
+	add_str(res, "until", win.w.until);
+	add_int(res, "hours", hours);
+	add_int(res, "utc_offset", win.w.utc_offset_min);
+	report_time_format(now, t);
+	add_str(res, "now", t);
+	add_int(res, "promise_working_days", PROMISE_WORKING_DAYS);
+	counts = json_object_new_object();
+	for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
+		add_int(counts, statuses[i], 0);
+	rows = json_object_new_array();
+	for (i = 0; i < n; i++)
+		if (strcmp(orders[i].state, "cancelled") != 0)	/* nothing owed to produce */
+			json_object_array_add(rows, service_row(&orders[i], now, hours,
+			    win.w.utc_offset_min, secs, &nsecs, counts));
+	json_object_object_add(res, "counts", counts);
+	if (report_median(secs, nsecs, &med) == 0)
+		add_int(res, "median_seconds", med);
+	else
+		json_object_object_add(res, "median_seconds", NULL);
+	json_object_object_add(res, "orders", rows);
+	*result = res;
+	rc = 0;
+ out:
+	free(secs);
+	store_report_orders_free(orders, n);
+	return rc;
+}
+
+/* ---- reconciliation ---- */
+
+/* A CA certificate by its serial, for the sorted index of the CA's list. */
+struct ca_entry {
+	const char *serial;
+	struct json_object *o;		/* borrowed from the list */
+};
+
+struct recon {
+	struct json_object *mismatches, *explained;
+	struct json_object *ca;			/* the CA's list (owned) */
+	struct ca_entry *ca_index;		/* its entries by serial (owned) */
+	size_t nca;
+	struct store_report_cert *certs;	/* the station's serials, sorted */
+	size_t ncerts;
+};
+
+static void
+recon_add(struct json_object *arr, const char *kind, int64_t order_id, const char *ref,
+    const char *serial, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static void
+recon_add(struct json_object *arr, const char *kind, int64_t order_id, const char *ref,
+    const char *serial, const char *fmt, ...)
+{
+	struct json_object *o = json_object_new_object();
+	char msg[700];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	add_str(o, "kind", kind);
+	if (order_id > 0)
+		add_int(o, "order_id", order_id);
+	if (ref != NULL)
+		add_str(o, "portal_ref", ref);
+	if (serial != NULL)
+		add_str(o, "serial", serial);
+	add_str(o, "message", msg);
+	json_object_array_add(arr, o);
+}
+
+/* Paid orders whose certificates fall short with nothing left to produce,
+ * and refunds due. */
+static void
+recon_orders(struct recon *rc, const struct store_report_order *o, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++, o++) {
+		if (o->refund_due)
+			recon_add(rc->mismatches, "refund_due", o->id, o->portal_ref, NULL,
+			    "order %lld (%s, %s): paid %lld.%02lld yuan for %lld certificates, %lld"
+			    " issued, %lld cancelled; refund due", (long long)o->id, o->portal_ref,
+			    o->state, (long long)(o->total_fen / 100), (long long)(o->total_fen % 100),
+			    (long long)o->units, (long long)o->issued, (long long)o->cancelled);
+		else if (o->issued < o->units && o->pending == 0)
+			recon_add(rc->mismatches, "paid_not_issued", o->id, o->portal_ref, NULL,
+			    "order %lld (%s, %s): paid %lld.%02lld yuan for %lld certificates, %lld"
+			    " issued, %lld cancelled, none in production, no refund recorded",
+			    (long long)o->id, o->portal_ref, o->state, (long long)(o->total_fen / 100),
+			    (long long)(o->total_fen % 100), (long long)o->units, (long long)o->issued,
+			    (long long)o->cancelled);
+	}
+}
+
+static int
+ca_entry_cmp(const void *a, const void *b)
+{
+	return strcasecmp(((const struct ca_entry *)a)->serial, ((const struct ca_entry *)b)->serial);
+}
+
+static int
+cert_cmp(const void *a, const void *b)
+{
+	return strcasecmp(((const struct store_report_cert *)a)->serial,
+	    ((const struct store_report_cert *)b)->serial);
+}
+
+/* Sorts the station's serials and indexes the CA's list by serial, so that
+ * each look-up is a binary search: both lists grow with every token. */
+static int
+recon_index(struct recon *rc)
+{
+	size_t i, n = json_object_array_length(rc->ca);
+	const char *serial;
+
+	if ((rc->ca_index = calloc(n + 1, sizeof(*rc->ca_index))) == NULL)
+		return UKEY_ERR_NOMEM;
+	for (i = 0; i < n; i++) {
+		serial = json_object_get_string(json_object_object_get(
+		    json_object_array_get_idx(rc->ca, i), "serial"));
+		if (serial == NULL)
+			continue;	/* not a certificate the list can name */
+		rc->ca_index[rc->nca].serial = serial;
+		rc->ca_index[rc->nca++].o = json_object_array_get_idx(rc->ca, i);
+	}
+	qsort(rc->ca_index, rc->nca, sizeof(*rc->ca_index), ca_entry_cmp);
+	if (rc->ncerts > 1)	/* none: no array at all */
+		qsort(rc->certs, rc->ncerts, sizeof(*rc->certs), cert_cmp);
+	return 0;
+}
+
+static struct json_object *
+ca_find(struct recon *rc, const char *serial)
+{
+	struct ca_entry key = { serial, NULL }, *e;
+
+	e = bsearch(&key, rc->ca_index, rc->nca, sizeof(*rc->ca_index), ca_entry_cmp);
+	return e ? e->o : NULL;
+}
+
+static const char *
+ca_field(struct json_object *c, const char *k)
+{
+	const char *v = json_object_get_string(json_object_object_get(c, k));
+
+	return v ? v : "-";
+}
+
+/* Each issuance record has a valid certificate in the CA's list. */
+static void
+recon_issuances(struct recon *rc)
+{
+	struct store_report_cert *c;
+	struct json_object *ca;
+	size_t i;
+
+	for (i = 0; i < rc->ncerts; i++) {
+		c = &rc->certs[i];
+		if (c->issuance_id == 0)
+			continue;
+		if ((ca = ca_find(rc, c->serial)) == NULL)
+			recon_add(rc->mismatches, "issuance_without_ca_record", c->order_id,
+			    c->portal_ref, c->serial, "issuance %lld (order %lld, job %lld): certificate"
+			    " %s is not in the CA's list", (long long)c->issuance_id,
+			    (long long)c->order_id, (long long)c->job_id, c->serial);
+		else if (strcmp(ca_field(ca, "status"), "valid") != 0)
+			recon_add(rc->mismatches, "issued_revoked_at_ca", c->order_id, c->portal_ref,
+			    c->serial, "issuance %lld (order %lld): certificate %s is %s at the CA"
+			    " (%s, %s) but recorded as issued", (long long)c->issuance_id,
+			    (long long)c->order_id, c->serial, ca_field(ca, "status"),
+			    ca_field(ca, "revoke_reason"), ca_field(ca, "revoked_at"));
+	}
+}
+
+static struct store_report_cert *
+cert_find(struct recon *rc, const char *serial)
+{
+	struct store_report_cert key = { .serial = (char *)serial };
+
+	if (rc->ncerts == 0)
+		return NULL;
+	return bsearch(&key, rc->certs, rc->ncerts, sizeof(*rc->certs), cert_cmp);
+}
+
+/* A CA certificate that no issuance records: received by a job that did
+ * not issue it (revoked, or still being written), or unknown here. */
+static void
+recon_ca_entry(struct recon *rc, struct json_object *ca)
+{
+	const char *serial = ca_field(ca, "serial"), *status = ca_field(ca, "status");
+	struct store_report_cert *c = cert_find(rc, serial);
+	int valid = strcmp(status, "valid") == 0;
+
+	if (c != NULL && c->issuance_id > 0)
+		return;
+	if (c == NULL)
+		recon_add(rc->mismatches, "ca_without_issuance", 0, NULL, serial, "certificate %s"
+		    " (%s; %s at the CA) has no issuance record and the station never received it",
+		    serial, ca_field(ca, "subject"), status);
+	else if (!valid && (strcmp(c->status, "revoked") == 0 || strcmp(c->status, "refused") == 0))
+		recon_add(rc->explained, "revoked_orphan", c->order_id, c->portal_ref, serial,
+		    "certificate %s: received by job %lld (%s) and never issued onto a token;"
+		    " revoked at the CA (%s, %s); the station recorded it %s: %s", serial,
+		    (long long)c->job_id, c->job_state ? c->job_state : "-",
+		    ca_field(ca, "revoke_reason"), ca_field(ca, "revoked_at"), c->status,
+		    c->note ? c->note : "-");
+	else if (valid && strcmp(c->status, "received") == 0 && c->job_state != NULL &&
+	    (strcmp(c->job_state, "running") == 0 || strcmp(c->job_state, "suspended") == 0))
+		recon_add(rc->explained, "in_production", c->order_id, c->portal_ref, serial,
+		    "certificate %s: job %lld (%s) has not written it yet", serial,
+		    (long long)c->job_id, c->job_state);
+	else
+		recon_add(rc->mismatches, "ca_without_issuance", c->order_id, c->portal_ref, serial,
+		    "certificate %s: %s at the CA, received by job %lld (%s) and recorded %s%s%s,"
+		    " but no issuance records it", serial, status, (long long)c->job_id,
+		    c->job_state ? c->job_state : "-", c->status, c->note ? ": " : "",
+		    c->note ? c->note : "");
+}
+
+static void
+recon_totals(struct json_object *res, const struct store_report_order *o, size_t n,
+    struct recon *rc)
+{
+	int64_t paid_fen = 0, refund_fen = 0, refunds = 0, units = 0, issued = 0, valid = 0;
+	size_t i, nca = json_object_array_length(rc->ca);
+
+	for (i = 0; i < n; i++) {
+		paid_fen += o[i].total_fen;
+		units += o[i].units;
+		refunds += o[i].refund_due != 0;
+		refund_fen += o[i].refund_due ? o[i].total_fen : 0;
+	}
+	for (i = 0; i < rc->ncerts; i++)
+		issued += rc->certs[i].issuance_id > 0;
+	for (i = 0; i < nca; i++)
+		valid += strcmp(ca_field(json_object_array_get_idx(rc->ca, i), "status"), "valid") == 0;
+	add_int(res, "paid_orders", (int64_t)n);
+	add_int(res, "paid_fen", paid_fen);
+	add_int(res, "paid_certificates", units);
+	add_int(res, "refunds_due", refunds);
+	add_int(res, "refund_due_fen", refund_fen);
+	add_int(res, "issuances", issued);
+	add_int(res, "ca_certificates", (int64_t)nca);
+	add_int(res, "ca_valid", valid);
+	add_int(res, "ca_revoked", (int64_t)nca - valid);
+}
+
+int
+cmd_report_reconcile(struct request *r, struct json_object **result)
+{
+	struct store_report_order *orders = NULL;
+	struct store_report_window all = { NULL, NULL, 0 };
+	struct recon rc = { 0 };
+	struct json_object *res;
+	size_t n = 0, i;
+	int err;
+
+	if ((err = store_report_orders(r->s->st, &all, &orders, &n)) != 0 ||
+	    (err = store_report_certs(r->s->st, &rc.certs, &rc.ncerts)) != 0)
+		goto out;
+	if ((err = ca_list_issued(r->s->ca, &rc.ca)) != 0) {
+		err = req_fail(r, err, "the CA's list of issued certificates: %s", ukey_strerror(err));
+		goto out;
+	}
+	if ((err = recon_index(&rc)) != 0)
+		goto out;
+	rc.mismatches = json_object_new_array();
+	rc.explained = json_object_new_array();
+	recon_orders(&rc, orders, n);
+	recon_issuances(&rc);
+	/* in the CA's order: oldest first */
+	for (i = 0; i < json_object_array_length(rc.ca); i++)
+		recon_ca_entry(&rc, json_object_array_get_idx(rc.ca, i));
+	res = json_object_new_object();
+	recon_totals(res, orders, n, &rc);
+	json_object_object_add(res, "ok",
+	    json_object_new_boolean(json_object_array_length(rc.mismatches) == 0));
+	json_object_object_add(res, "mismatches", rc.mismatches);
+	json_object_object_add(res, "explained", rc.explained);
+	*result = res;
+	err = 0;
+ out:
+	free(rc.ca_index);
+	json_object_put(rc.ca);
+	store_report_certs_free(rc.certs, rc.ncerts);
+	store_report_orders_free(orders, n);
+	return err;
+}

@@ -1,0 +1,185 @@
+# The floor reports against a station that produced tokens: one job fails
+# after the CA issued its certificate (revoked, an orphan the report must
+# explain), one paid order is cancelled (refund due), one paid order waits.
+# Checks the JSON figures, the CSV (header, rows, CRLF), the HTML (inline
+# SVG, no script, nothing fetched), and that reconcile names each planted
+# mismatch.
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+export TZ=UTC		# calendar and working days of the reports: UTC here
+export UKEY_FAULTP11_CONF=$STATE/faultp11.conf
+: > "$UKEY_FAULTP11_CONF"
+start_station
+today=$(date -u +%F)
+jq() { python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
+
+# a new station: nothing to report, nothing to reconcile (exit 0)
+ctl report reconcile | grepq "reconciled: no mismatch" || fail "reconcile on an empty station"
+[ "$(ctl --json report service-times | jq 'd["orders"], d["median_seconds"]')" = "([], None)" ] ||
+	fail "service times on an empty station"
+[ "$(ctl --json report production --since "$today" --until "$today" | jq 'd["tokens"], d["rows"], d["causes"]')" = "(0, [], [])" ] ||
+	fail "production on an empty station"
+orders_ready
+
+# order 2 (2 certificates) is paid, then cancelled before production
+ctl order cancel 2 --remark "customer withdrew" >/dev/null || fail "cancel order 2"
+total=$(queued_units)
+[ "$total" = 3 ] || fail "expected the 3 units of order 1 queued, got $total"
+
+# the first token fails writing its certificate: the CA issued it, the
+# station revokes it and the unit goes back to the queue
+echo "C_CreateObject 1 rv CKR_GENERAL_ERROR" > "$UKEY_FAULTP11_CONF"
+expect_exit 1 "write_cert" -- ctl sim plug --bay 1 --profile softhsm2-fault --wait
+: > "$UKEY_FAULTP11_CONF"
+ctl sim unplug --bay 1 >/dev/null
+[ "$(db "SELECT count(*) FROM received_certs WHERE status = 'revoked'")" = 1 ] ||
+	fail "no revoked certificate after the failed write: $(db "SELECT serial, status FROM received_certs")"
+while [ "$(queued_units)" != 0 ]; do
+	ctl sim plug --bay 2 --wait >/dev/null || fail "bay 2: $(bay_field 2 reason)"
+	ctl sim unplug --bay 2 >/dev/null
+done
+[ "$(db "SELECT count(*) FROM issuances")" = 3 ] || fail "3 issuances expected"
+
+# ---- production
+prod=$(ctl --json report production --since "$today" --until "$today")
+[ "$(jq 'd["tokens"], d["failures"], len(d["days"]), d["days"][0]["tokens"]' <<<"$prod")" = "(3, 1, 1, 3)" ] ||
+	fail "production figures: $prod"
+jq 'd["causes"]' <<<"$prod" | grepq "'blame': 'token', 'cause': 'write_cert'" ||
+	fail "the failure's cause: $prod"
+python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+assert isinstance(d["median_seconds"], int) and d["median_seconds"] >= 0, d
+assert d["rows"] == [{"day": sys.argv[2], "tokens": 3, "failures": 1, "median_seconds": d["median_seconds"]}], d
+' "$prod" "$today" || fail "production rows: $prod"
+kinds=$(ctl --json report production --since "$today" --until "$today" --by kind)
+[ "$(jq '[(r["kind"], r["tokens"]) for r in d["rows"]]' <<<"$kinds")" = \
+  "[('legal_rep', 1), ('organisation', 2)]" ] || fail "by kind: $kinds"
+ops=$(ctl --json report production --since "$today" --until "$today" --by operator)
+[ "$(jq '[(r["operator"], r["tokens"], r["failures"]) for r in d["rows"]]' <<<"$ops")" = \
+  "[('$(id -un)', 3, 1)]" ] || fail "by operator: $ops"
+st=$(ctl --json report production --since "$today" --until "$today" --by station)
+[ "$(jq '[(r["station"], r["tokens"]) for r in d["rows"]]' <<<"$st")" = "[('test-station', 3)]" ] ||
+	fail "by station: $st"
+# a window without jobs: zero, no median, one day per day
+empty=$(ctl --json report production --since 2020-01-01 --until 2020-01-07)
+[ "$(jq 'd["tokens"], d["median_seconds"], len(d["days"])' <<<"$empty")" = "(0, None, 7)" ] ||
+	fail "empty window: $empty"
+expect_exit 65 "argument until: 2020-01-01 is before since" -- \
+	ctl report production --since 2020-01-02 --until 2020-01-01
+expect_exit 65 "argument by: \"bay\"; must be operator, station, day or kind" -- \
+	ctl report production --since 2020-01-01 --until 2020-01-01 --by bay
+expect_exit 65 "argument since: \"2020-02-30\" is not a day" -- \
+	ctl report production --since 2020-02-30 --until 2020-03-01
+expect_exit 64 "--since is required" -- ctl report production --until 2020-01-01
+expect_exit 64 "--csv and --json exclude each other" -- ctl --json report service-times --csv
+ctl report production --since "$today" --until "$today" --csv > "$STATE/prod.csv" || fail "production --csv"
+[ "$(head -1 "$STATE/prod.csv")" = $'day,tokens,failures,median_seconds\r' ] ||
+	fail "production CSV header: $(head -1 "$STATE/prod.csv" | od -c | head -3)"
+[ "$(wc -l < "$STATE/prod.csv")" = 2 ] || fail "production CSV rows: $(cat "$STATE/prod.csv")"
+grepq "^$today,3,1," "$STATE/prod.csv" || fail "production CSV row: $(cat "$STATE/prod.csv")"
+ctl report production --since "$today" --until "$today" | grepq "tokens 3, failed jobs 1, median [0-9]*s per token" ||
+	fail "production table"
+ctl report production --since "$(date -u -d '-6 days' +%F)" --until "$today" \
+	--html "$STATE/prod.html" >/dev/null || fail "production --html"
+grepq "<svg" "$STATE/prod.html" || fail "no SVG chart in the HTML"
+grepq "<rect" "$STATE/prod.html" || fail "no bars in the chart"
+grepq "<polyline" "$STATE/prod.html" || fail "no median line in the chart"
+if grep -Eiq "<script|javascript:|src=|href=|@import|url\(" "$STATE/prod.html"; then
+	fail "the HTML loads or runs something: $(grep -Ei "<script|src=|href=|url\(" "$STATE/prod.html")"
+fi
+[ "$(grep -c "<rect" "$STATE/prod.html")" = 7 ] || fail "expected a bar for each of 7 days"
+python3 -c 'import sys, xml.dom.minidom as m
+s = open(sys.argv[1]).read()
+m.parseString(s[s.index("<svg"):s.index("</svg>") + 6])' "$STATE/prod.html" || fail "the SVG is not well-formed"
+ls "$STATE"/prod.html.* >/dev/null 2>&1 && fail "a temporary HTML file was left behind"
+expect_exit 66 "--html $STATE/nodir/x.html" -- \
+	ctl report production --since "$today" --until "$today" --html "$STATE/nodir/x.html"
+
+# ---- service times: order 1 issued at once, order 2 cancelled (not listed)
+svc=$(ctl --json report service-times)
+[ "$(jq '[(o["id"], o["status"], o["units"], o["issued"]) for o in d["orders"]]' <<<"$svc")" = "[(1, 'met', 3, 3)]" ] ||
+	fail "service times: $svc"
+# approved and paid 10 days ago, issued today: late
+db "UPDATE orders SET reviewed_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-10 days'),
+    paid_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-10 days') WHERE id = 1"
+[ "$(ctl --json report service-times | jq 'd["orders"][0]["status"], d["counts"]["late"]')" = "('late', 1)" ] ||
+	fail "an order issued 10 days after payment is not late: $(ctl --json report service-times)"
+# a paid order waiting for production: open, due soon with a wide margin,
+# overdue once its payment is 10 days old
+python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+o = d["orders"][0]
+o["portal_ref"] += "-W"
+json.dump({"orders": [o]}, open(sys.argv[2], "w"), ensure_ascii=False)' "$SRC/examples/orders-sample.json" "$STATE/wait.json"
+ctl order import "$STATE/wait.json" >/dev/null || fail "import the waiting order"
+ctl order approve 3 >/dev/null || fail "approve 3"
+ctl order pay 3 --payment-no 202612050000000000000000000099 >/dev/null || fail "pay 3"
+status3() { ctl --json report service-times "$@" | jq '[o["status"] for o in d["orders"] if o["id"] == 3][0]'; }
+[ "$(status3)" = open ] || fail "order 3 just paid: $(status3)"
+# the deadline is the end of the next working day: at most 4 days away
+[ "$(status3 --hours 120)" = due_soon ] || fail "order 3 with --hours 120: $(status3 --hours 120)"
+db "UPDATE orders SET reviewed_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-10 days'),
+    paid_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-10 days') WHERE id = 3"
+[ "$(status3)" = overdue ] || fail "order 3 paid 10 days ago: $(status3)"
+ctl report service-times | grepq "late 1, overdue 1" || fail "service times table: $(ctl report service-times)"
+ctl report service-times --csv > "$STATE/svc.csv" || fail "service-times --csv"
+[ "$(head -1 "$STATE/svc.csv")" = $'id,portal_ref,org_name,state,paid_at,clock_start,deadline,issued_at,units,issued,elapsed_seconds,remaining_seconds,status\r' ] ||
+	fail "service times CSV header: $(head -1 "$STATE/svc.csv")"
+[ "$(wc -l < "$STATE/svc.csv")" = 3 ] || fail "service times CSV rows: $(cat "$STATE/svc.csv")"
+# the organisation names hold no comma: the CSV has 13 fields a row
+awk -F, 'NF != 13 { exit 1 }' "$STATE/svc.csv" || fail "service times CSV fields: $(cat "$STATE/svc.csv")"
+ctl report service-times --html "$STATE/svc.html" >/dev/null || fail "service-times --html"
+grepq "overdue" "$STATE/svc.html" || fail "service times HTML"
+if grepq -i "<script" "$STATE/svc.html"; then fail "script in the service times HTML"; fi
+expect_exit 65 "argument hours: 0; must be 1 to 720" -- ctl report service-times --hours 0
+
+# ---- reconcile: the refund due, the orphan explained; order 3 is in production
+expect_exit 1 "refund_due" -- ctl report reconcile
+rec=$(ctl --json report reconcile || true)
+[ "$(jq '[m["kind"] for m in d["mismatches"]], [e["kind"] for e in d["explained"]]' <<<"$rec")" = \
+  "(['refund_due'], ['revoked_orphan'])" ] || fail "reconcile: $rec"
+[ "$(jq 'd["paid_orders"], d["issuances"], d["ca_certificates"], d["ca_revoked"], d["refunds_due"], d["ok"]' <<<"$rec")" = \
+  "(3, 3, 4, 1, 1, False)" ] || fail "reconcile totals: $rec"
+# paid: orders 1 and 3 (1000 yuan each), order 2 (800 yuan, refund due)
+[ "$(jq 'd["paid_fen"], d["refund_due_fen"], d["paid_certificates"]' <<<"$rec")" = "(280000, 80000, 8)" ] ||
+	fail "reconcile amounts: $rec"
+jq 'd["explained"][0]["message"]' <<<"$rec" | grepq "job 1 (failed)" || fail "orphan not explained: $rec"
+# plant: an issuance that names a serial the CA never issued (and so the
+# CA's certificate of that unit has no issuance record)
+serial=$(db "SELECT cert_serial FROM issuances WHERE id = 2")
+db "PRAGMA foreign_keys = OFF; UPDATE issuances SET cert_serial = 'DEADBEEF0001' WHERE id = 2"
+rec=$(ctl --json report reconcile || true)
+[ "$(jq 'sorted((m["kind"], m.get("serial")) for m in d["mismatches"])' <<<"$rec")" = \
+  "[('ca_without_issuance', '$serial'), ('issuance_without_ca_record', 'DEADBEEF0001'), ('refund_due', None)]" ] ||
+	fail "planted mismatches: $rec"
+ctl report reconcile --csv > "$STATE/rec.csv" && fail "reconcile --csv exits 0 with mismatches"
+[ "$(head -1 "$STATE/rec.csv")" = $'finding,kind,order_id,portal_ref,serial,message\r' ] ||
+	fail "reconcile CSV header: $(head -1 "$STATE/rec.csv")"
+[ "$(grep -c $'\r$' "$STATE/rec.csv")" = 5 ] || fail "reconcile CSV rows: $(cat "$STATE/rec.csv")"
+# the messages hold commas: quoted
+grepq '^mismatch,refund_due,2,[^,]*,,"order 2 (' "$STATE/rec.csv" || fail "reconcile CSV quoting: $(cat "$STATE/rec.csv")"
+ctl report reconcile --html "$STATE/rec.html" >/dev/null && fail "reconcile --html exits 0 with mismatches"
+grepq "DEADBEEF0001" "$STATE/rec.html" || fail "reconcile HTML"
+db "UPDATE issuances SET cert_serial = '$serial' WHERE id = 2"
+
+# every unit of order 3 cancelled one by one: paid, nothing issued, nothing
+# in production, and no refund recorded (the order is left for order cancel)
+for u in $(db "SELECT u.id FROM units u JOIN order_items i ON i.id = u.item_id WHERE i.order_id = 3"); do
+	ctl unit cancel "$u" --remark "not wanted" >/dev/null || fail "unit cancel $u"
+done
+rec=$(ctl --json report reconcile || true)
+[ "$(jq 'sorted((m["kind"], m.get("order_id")) for m in d["mismatches"])' <<<"$rec")" = \
+  "[('paid_not_issued', 3), ('refund_due', 2)]" ] || fail "paid order with its units cancelled: $rec"
+jq '[m["message"] for m in d["mismatches"] if m["kind"] == "paid_not_issued"][0]' <<<"$rec" |
+	grepq "order 3 (YNCA-2026-000123-W, waiting_production): paid 1000.00 yuan for 3 certificates, 0 issued, 3 cancelled, none in production, no refund recorded" ||
+	fail "paid_not_issued message: $rec"
+ctl order cancel 3 --remark "all units cancelled" >/dev/null || fail "order cancel 3"
+rec=$(ctl --json report reconcile || true)
+[ "$(jq 'sorted((m["kind"], m.get("order_id")) for m in d["mismatches"])' <<<"$rec")" = \
+  "[('refund_due', 2), ('refund_due', 3)]" ] || fail "after cancelling order 3: $rec"
+
+stop_station
+echo "PASS: production, service times and reconciliation reports"
