@@ -91,11 +91,13 @@ tok=$(ctl --json sim plug --bay 1 --profile softhsm2-fault |
 	python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') || fail "plug"
 wait_for_step 1 generate_key
 job=$(db "SELECT max(id) FROM jobs")
+# this station's worker (other suites may run sim-1 workers of their own)
+wpid=$(pgrep -P "$DAEMON_PID" ukey-worker) || fail "no worker under the daemon"
 kill -KILL "$DAEMON_PID"
 wait "$DAEMON_PID" 2>/dev/null || true
 DAEMON_PID=""
-for _ in $(seq 100); do pgrep -f "ukey-worker.*--bay sim-1" >/dev/null || break; sleep 0.05; done
-pgrep -f "ukey-worker.*--bay sim-1" >/dev/null && fail "the worker outlived the killed daemon"
+for _ in $(seq 100); do kill -0 "$wpid" 2>/dev/null || break; sleep 0.05; done
+kill -0 "$wpid" 2>/dev/null && fail "the worker (pid $wpid) outlived the killed daemon"
 rm -f "$UKEY_FAULTP11_CONF"
 start_station
 [ "$(db "SELECT state || ' ' || step FROM jobs WHERE id = $job")" = "suspended generate_key" ] ||
