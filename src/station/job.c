@@ -380,6 +380,13 @@ bay_job_started(struct bay *b, int64_t job_id)
 	}
 }
 
+/* Whether the token in b reports itself initialised (probe's "initialized"). */
+static int
+token_initialized(const struct bay *b)
+{
+	return json_object_get_boolean(json_object_object_get(b->token, "initialized"));
+}
+
 /*
  * Finds the suspended job that the token in bay b belongs to: the one with
  * its profile and serial; else, for a token the station does not know, a job
@@ -393,7 +400,7 @@ bay_job_started(struct bay *b, int64_t job_id)
 static int
 job_find_suspended(struct station *s, struct bay *b, int64_t *job_id)
 {
-	int initialized = json_object_get_boolean(json_object_object_get(b->token, "initialized"));
+	int initialized = token_initialized(b);
 	const char *label = jstr(b->token, "label");
 	char device[sizeof(b->device) + 16];
 	int64_t known = 0;
@@ -416,7 +423,7 @@ job_find_suspended(struct station *s, struct bay *b, int64_t *job_id)
 static int
 resume_pins(struct station *s, struct bay *b, const struct store_job *job, enum step st)
 {
-	int initialized = json_object_get_boolean(json_object_object_get(b->token, "initialized"));
+	int initialized = token_initialized(b);
 	const char *label = jstr(b->token, "label");
 	char aad[160];
 	int rc;
@@ -580,7 +587,7 @@ job_wipe_check(struct station *s, struct bay *b, char *why, size_t whylen)
 	int64_t token_id;
 
 	if (b->profile == NULL || b->token == NULL ||
-	    !json_object_get_boolean(json_object_object_get(b->token, "initialized"))) {
+	    !token_initialized(b)) {
 		snprintf(why, whylen, "the token is blank: there is nothing to wipe");
 		return UKEY_ERR_STATE;
 	}
@@ -595,7 +602,7 @@ job_wipe_check(struct station *s, struct bay *b, char *why, size_t whylen)
 static int
 token_refusal(struct station *s, struct bay *b, char *why, size_t whylen)
 {
-	int initialized = json_object_get_boolean(json_object_object_get(b->token, "initialized"));
+	int initialized = token_initialized(b);
 	int64_t token_id;
 	char aad[160];
 	int rc;
