@@ -22,11 +22,6 @@
 #include "store/audit.h"
 #include "store/store_jobs.h"
 
-const char *const job_step_names[] = {
-	"claimed", "init_token", "generate_key", "make_csr", "ca_submit", "cert_check",
-	"write_cert", "read_back", "record", "issued"
-};
-
 /*
  * Test hook, inert unless the environment variable is set: with
  * UKEY_TEST_CRASH_AT=<step>:<point> ukeyd kills itself with SIGKILL when a job
@@ -84,19 +79,9 @@ job_step_mark(struct station *s, int64_t job_id, enum step st, const char *phase
 }
 
 int
-job_load(struct station *s, int64_t job_id, struct json_object **out)
+job_load(struct station *s, int64_t job_id, struct store_job *out)
 {
 	return store_job_load(s->st, job_id, out);
-}
-
-int
-job_blob_from_hex(struct json_object *row, const char *key, uint8_t **out, size_t *len)
-{
-	const char *hex = jstr(row, key);
-
-	if (hex == NULL)
-		return UKEY_ERR_NOTFOUND;
-	return hex_decode(hex, out, len);
 }
 
 int
@@ -118,15 +103,28 @@ int
 job_unseal_pin(struct station *s, struct json_object *row, const char *key, const char *aad,
     struct secret *pin)
 {
+	const char *hex = jstr(row, key);
 	uint8_t *blob = NULL;
 	size_t blen = 0;
 	int rc;
 
-	if ((rc = job_blob_from_hex(row, key, &blob, &blen)) != 0)
+	if (hex == NULL)
+		return UKEY_ERR_NOTFOUND;
+	if ((rc = hex_decode(hex, &blob, &blen)) != 0)
 		return rc;
 	rc = job_unseal_blob(s, blob, blen, aad, pin);
 	free(blob);
 	return rc;
+}
+
+/* Opens one of the job's own sealed PINs; UKEY_ERR_NOTFOUND when it has none. */
+static int
+unseal_job_pin(struct station *s, const uint8_t *blob, size_t blen, const char *aad,
+    struct secret *pin)
+{
+	if (blob == NULL)
+		return UKEY_ERR_NOTFOUND;
+	return job_unseal_blob(s, blob, blen, aad, pin);
 }
 
 /* Opens the token's SO PIN sealed in the tokens row (by profile and serial,
@@ -149,69 +147,46 @@ unseal_token_so(struct station *s, const char *profile, const char *serial, int6
 	return rc;
 }
 
-static const char *const blame_names[] = {
-	[JOB_INTERRUPTED] = "interrupted", [JOB_TOKEN] = "token", [JOB_UNIT] = "unit",
-	[JOB_OTHER] = "other",
-};
-
 /*
- * Inside an open transaction: the unit of job (a job_load() row) leaves
- * production after a failed job. A failure that is not the unit's leaves it
- * queued where it stood; a counted one moves it to the tail of the queue,
- * or holds it when it is the second failure of the same deterministic kind
- * or the UNIT_MAX_FAILURES-th of any. Audited as unit.requeue or unit.hold.
+ * Inside an open transaction: the unit of job leaves production after a
+ * failed job, as jobrule_unit_fate() says: queued again where it stood,
+ * left alone, queued at the tail or held. Audited as unit.requeue or
+ * unit.hold.
  */
 static int
-unit_after_failure(struct station *s, struct json_object *job, enum job_blame blame,
+unit_after_failure(struct station *s, const struct store_job *job, enum job_blame blame,
     const char *kind, const char *why, const char *now)
 {
 	struct store_unit u = { 0 };
 	struct json_object *d;
-	int64_t unit_id = jint(job, "unit_id"), failures;
-	const char *prev;
+	enum unit_fate fate;
+	int64_t failures = 0;
 	char reason[700];
-	int rc, hold;
+	int rc;
 
 	if (blame == JOB_INTERRUPTED || blame == JOB_TOKEN)
-		return store_unit_return(s->st, unit_id, now);
-	if ((rc = store_unit_load(s->st, unit_id, &u)) != 0)
+		return store_unit_return(s->st, job->unit_id, now);
+	if ((rc = store_unit_load(s->st, job->unit_id, &u)) != 0)
 		return rc;
-	if (strcmp(u.state, "in_production") != 0) {
+	fate = jobrule_unit_fate(blame, u.state, u.failures, u.failure_kind, kind, why, &failures,
+	    reason, sizeof(reason));
+	if (fate == UNIT_HOLD)
+		rc = store_unit_hold_failed(s->st, job->unit_id, failures, kind, why, reason, now);
+	else if (fate == UNIT_REQUEUE)
+		rc = store_unit_requeue(s->st, job->unit_id, failures, kind, why, now);
+	else
 		rc = 0;		/* released, cancelled or ended meanwhile */
+	if (rc != 0 || (fate != UNIT_HOLD && fate != UNIT_REQUEUE))
 		goto out;
-	}
-	failures = u.failures + 1;
-	prev = u.failure_kind;
-	hold = (blame == JOB_UNIT && prev != NULL && strcmp(prev, kind) == 0) ||
-	    failures >= UNIT_MAX_FAILURES;
 	d = json_object_new_object();
 	json_object_object_add(d, "failures", json_object_new_int64(failures));
 	json_object_object_add(d, "kind", json_object_new_string(kind));
-	json_object_object_add(d, "blame", json_object_new_string(blame_names[blame]));
-	if (hold) {
-		if (blame == JOB_UNIT && prev != NULL && strcmp(prev, kind) == 0)
-			snprintf(reason, sizeof(reason), "failed the same way twice (%s): %s", kind, why);
-		else
-			snprintf(reason, sizeof(reason), "failed %lld times; the last (%s): %s",
-			    (long long)failures, kind, why);
-		rc = store_unit_hold_failed(s->st, unit_id, failures, kind, why, reason, now);
-		json_object_object_add(d, "reason", json_object_new_string(reason));
-		if (rc == 0)
-			rc = station_audit(s, "ukeyd", "unit.hold", jint(job, "order_id"), unit_id,
-			    jint(job, "id"), jstr(job, "token_serial"), jstr(job, "bay"), d);
-		else
-			json_object_put(d);
-		if (rc == 0)
-			log_warn("unit %lld held: %s", (long long)unit_id, reason);
-		goto out;
-	}
-	rc = store_unit_requeue(s->st, unit_id, failures, kind, why, now);
-	json_object_object_add(d, "reason", json_object_new_string(why));
-	if (rc == 0)
-		rc = station_audit(s, "ukeyd", "unit.requeue", jint(job, "order_id"), unit_id,
-		    jint(job, "id"), jstr(job, "token_serial"), jstr(job, "bay"), d);
-	else
-		json_object_put(d);
+	json_object_object_add(d, "blame", json_object_new_string(jobrule_blame_name(blame)));
+	json_object_object_add(d, "reason", json_object_new_string(reason));
+	rc = station_audit(s, "ukeyd", fate == UNIT_HOLD ? "unit.hold" : "unit.requeue",
+	    job->src.order_id, job->unit_id, job->id, job->token_serial, job->bay, d);
+	if (rc == 0 && fate == UNIT_HOLD)
+		log_warn("unit %lld held: %s", (long long)job->unit_id, reason);
  out:
 	store_unit_clear(&u);
 	return rc;
@@ -226,7 +201,8 @@ void
 job_end_not_issued(struct station *s, int64_t job_id, const char *state, const char *why,
     const char *cert_status, enum job_blame blame, int err)
 {
-	struct json_object *job = NULL, *d;
+	struct store_job job;
+	struct json_object *d;
 	char now[32], late[80], kind[64];
 	const char *serial;
 	int rc;
@@ -238,8 +214,8 @@ job_end_not_issued(struct station *s, int64_t job_id, const char *state, const c
 		    (long long)job_id, ukey_strerror(rc));
 	if (job_load(s, job_id, &job) != 0)
 		return;
-	serial = jstr(job, "cert_serial");
-	snprintf(kind, sizeof(kind), "%s:%s", jstr(job, "step"), err ? ukey_errname(err) : "failed");
+	serial = job.cert_serial;
+	jobrule_failure_kind(job.step, err, kind, sizeof(kind));
 	/* RFC 5280 reason: the certificate's purpose ended before it was used;
 	 * the station's own words stay in received_certs.note */
 	if (serial != NULL && (rc = ca_revoke(s->ca, serial, "cessationOfOperation")) != 0)
@@ -254,29 +230,28 @@ job_end_not_issued(struct station *s, int64_t job_id, const char *state, const c
 	if (rc == 0) {
 		d = json_object_new_object();
 		json_object_object_add(d, "state", json_object_new_string(state));
-		json_object_object_add(d, "step", json_object_new_string(jstr(job, "step")));
+		json_object_object_add(d, "step", json_object_new_string(job.step));
 		json_object_object_add(d, "reason", json_object_new_string(why));
-		json_object_object_add(d, "blame", json_object_new_string(blame_names[blame]));
+		json_object_object_add(d, "blame", json_object_new_string(jobrule_blame_name(blame)));
 		if (blame == JOB_UNIT || blame == JOB_OTHER)
 			json_object_object_add(d, "kind", json_object_new_string(kind));
 		if (serial)
 			json_object_object_add(d, "revoked_serial", json_object_new_string(serial));
 		rc = station_audit(s, "ukeyd", strcmp(state, "failed") == 0 ? "job.fail" : "job.abort",
-		    jint(job, "order_id"), jint(job, "unit_id"), job_id, jstr(job, "token_serial"),
-		    jstr(job, "bay"), d);
+		    job.src.order_id, job.unit_id, job_id, job.token_serial, job.bay, d);
 	}
 	if (rc == 0)
-		rc = unit_after_failure(s, job, blame, kind, why, now);
+		rc = unit_after_failure(s, &job, blame, kind, why, now);
 	if (rc == 0)
 		rc = store_commit(s->st);
 	if (rc != 0) {
 		store_rollback(s->st);
 		log_error("job %lld: recording the end failed: %s", (long long)job_id, ukey_strerror(rc));
 	}
-	log_warn("job %lld %s at step %s: %s%s%s", (long long)job_id, state, jstr(job, "step"), why,
+	log_warn("job %lld %s at step %s: %s%s%s", (long long)job_id, state, job.step, why,
 	    serial ? "; revoked certificate " : "", serial ? serial : "");
  out:
-	json_object_put(job);
+	store_job_clear(&job);
 }
 
 void
@@ -328,7 +303,8 @@ job_on_worker_lost(struct station *s, struct bay *b, const char *why)
 static void
 suspend_job(struct station *s, int64_t job_id, const char *why)
 {
-	struct json_object *job = NULL, *d;
+	struct store_job job;
+	struct json_object *d;
 	char now[32];
 	int rc;
 
@@ -340,10 +316,10 @@ suspend_job(struct station *s, int64_t job_id, const char *why)
 	rc = store_job_suspend(s->st, job_id, why, now);
 	if (rc == 0) {
 		d = json_object_new_object();
-		json_object_object_add(d, "step", json_object_new_string(jstr(job, "step")));
+		json_object_object_add(d, "step", json_object_new_string(job.step));
 		json_object_object_add(d, "reason", json_object_new_string(why));
-		rc = station_audit(s, "ukeyd", "job.suspend", jint(job, "order_id"),
-		    jint(job, "unit_id"), job_id, jstr(job, "token_serial"), jstr(job, "bay"), d);
+		rc = station_audit(s, "ukeyd", "job.suspend", job.src.order_id, job.unit_id, job_id,
+		    job.token_serial, job.bay, d);
 	}
 	if (rc == 0)
 		rc = store_commit(s->st);
@@ -353,11 +329,11 @@ suspend_job(struct station *s, int64_t job_id, const char *why)
 		    ukey_strerror(rc));
 	} else {
 		log_warn("job %lld suspended at step %s: %s; it resumes when token %s is back",
-		    (long long)job_id, jstr(job, "step"), why, jstr(job, "token_serial") ?
-		    jstr(job, "token_serial") : "(no serial yet: the same or another blank token)");
+		    (long long)job_id, job.step, why, job.token_serial ? job.token_serial :
+		    "(no serial yet: the same or another blank token)");
 	}
  out:
-	json_object_put(job);
+	store_job_clear(&job);
 }
 
 void
@@ -373,25 +349,16 @@ job_on_token_left(struct station *s, struct bay *b, const char *why)
 	secret_clear(&b->wipe_so);
 }
 
-/* Where a suspended job goes on: the step after the last one done, or the
- * one that was under way again. A step interrupted at `record` goes back to
- * read_back, so that what is recorded was read from the token just now. */
+/* Where a suspended job goes on (jobrule_resume_step). */
 static enum step
 resume_step(struct station *s, int64_t job_id)
 {
 	struct store_job_step last = { 0 };
-	enum step st = STEP_INIT_TOKEN;
-	int i;
+	enum step st;
 
 	if (store_job_last_step(s->st, job_id, &last) != 0)
 		return STEP_INIT_TOKEN;
-	for (i = STEP_INIT_TOKEN; i <= STEP_RECORD; i++)
-		if (strcmp(last.step, job_step_names[i]) == 0)
-			st = (enum step)i;
-	if (strcmp(last.phase, "done") == 0)
-		st = st < STEP_RECORD ? st + 1 : STEP_RECORD;
-	if (st == STEP_RECORD)
-		st = STEP_READ_BACK;
+	st = jobrule_resume_step(last.step, last.phase);
 	store_job_step_clear(&last);
 	return st;
 }
@@ -413,6 +380,13 @@ bay_job_started(struct bay *b, int64_t job_id)
 	}
 }
 
+/* Whether the token in b reports itself initialised (probe's "initialized"). */
+static int
+token_initialized(const struct bay *b)
+{
+	return json_object_get_boolean(json_object_object_get(b->token, "initialized"));
+}
+
 /*
  * Finds the suspended job that the token in bay b belongs to: the one with
  * its profile and serial; else, for a token the station does not know, a job
@@ -426,7 +400,7 @@ bay_job_started(struct bay *b, int64_t job_id)
 static int
 job_find_suspended(struct station *s, struct bay *b, int64_t *job_id)
 {
-	int initialized = json_object_get_boolean(json_object_object_get(b->token, "initialized"));
+	int initialized = token_initialized(b);
 	const char *label = jstr(b->token, "label");
 	char device[sizeof(b->device) + 16];
 	int64_t known = 0;
@@ -443,43 +417,52 @@ job_find_suspended(struct station *s, struct bay *b, int64_t *job_id)
 	return store_job_suspended_by_label(s->st, b->profile->name, label, device, job_id);
 }
 
+/* Opens the PINs a job resumed at step st on the token in b needs: its
+ * user PIN; before init_token also its SO PIN, and the SO PIN that wipes the
+ * token when it is initialised already. */
+static int
+resume_pins(struct station *s, struct bay *b, const struct store_job *job, enum step st)
+{
+	int initialized = token_initialized(b);
+	const char *label = jstr(b->token, "label");
+	char aad[160];
+	int rc;
+
+	snprintf(aad, sizeof(aad), "job:%lld", (long long)job->id);
+	if ((rc = unseal_job_pin(s, job->user_pin_enc, job->user_pin_enc_len, aad,
+	    &b->user_pin)) != 0 || st != STEP_INIT_TOKEN)
+		return rc;
+	if ((rc = unseal_job_pin(s, job->so_pin_enc, job->so_pin_enc_len, aad, &b->so_pin)) != 0)
+		return rc;
+	if (initialized && label != NULL && strcmp(label, job->label) == 0) {
+		/* the interrupted C_InitToken went through: its SO PIN is the job's */
+		rc = secret_set(&b->wipe_so, b->so_pin.p, b->so_pin.len);
+	} else if (initialized) {
+		/* not initialised by this job yet: the SO PIN the station set before */
+		snprintf(aad, sizeof(aad), "token:%s:%s", b->profile->name, b->token_serial);
+		rc = unseal_token_so(s, b->profile->name, b->token_serial, 0, aad, &b->wipe_so);
+	}
+	return rc;
+}
+
 /* Resumes the suspended job job_id on the token now in bay b. */
 static int
 job_resume(struct station *s, struct bay *b, int64_t job_id)
 {
-	struct json_object *job = NULL, *d;
-	char aad[160], now[32];
+	struct store_job job;
+	struct json_object *d;
+	char now[32];
 	enum step st;
 	int rc;
 
 	if ((rc = job_load(s, job_id, &job)) != 0)
 		return rc;
-	snprintf(aad, sizeof(aad), "job:%lld", (long long)job_id);
 	secret_clear(&b->user_pin);
 	secret_clear(&b->so_pin);
 	secret_clear(&b->wipe_so);
-	if ((rc = job_unseal_pin(s, job, "user_pin_enc", aad, &b->user_pin)) != 0)
-		goto out;
 	st = resume_step(s, job_id);
-	if (st == STEP_INIT_TOKEN) {
-		int initialized = json_object_get_boolean(json_object_object_get(b->token,
-		    "initialized"));
-		const char *label = jstr(b->token, "label");
-
-		if ((rc = job_unseal_pin(s, job, "so_pin_enc", aad, &b->so_pin)) != 0)
-			goto out;
-		if (initialized && label != NULL && strcmp(label, jstr(job, "label")) == 0) {
-			/* the interrupted C_InitToken went through: its SO PIN is the job's */
-			rc = secret_set(&b->wipe_so, b->so_pin.p, b->so_pin.len);
-		} else if (initialized) {
-			/* not initialised by this job yet: the SO PIN the station set before */
-			snprintf(aad, sizeof(aad), "token:%s:%s", b->profile->name, b->token_serial);
-			rc = unseal_token_so(s, b->profile->name, b->token_serial, 0, aad,
-			    &b->wipe_so);
-		}
-		if (rc != 0)
-			goto out;
-	}
+	if ((rc = resume_pins(s, b, &job, st)) != 0)
+		goto out;
 	store_now(now);
 	if ((rc = store_begin(s->st)) != 0)
 		goto out;
@@ -488,7 +471,7 @@ job_resume(struct station *s, struct bay *b, int64_t job_id)
 		d = json_object_new_object();
 		json_object_object_add(d, "step", json_object_new_string(job_step_names[st]));
 		rc = station_audit(s, b->operator_name[0] ? b->operator_name : "ukeyd", "job.resume",
-		    jint(job, "order_id"), jint(job, "unit_id"), job_id, b->token_serial, b->name, d);
+		    job.src.order_id, job.unit_id, job_id, b->token_serial, b->name, d);
 	}
 	if (rc == 0)
 		rc = store_commit(s->st);
@@ -508,7 +491,7 @@ job_resume(struct station *s, struct bay *b, int64_t job_id)
 		secret_clear(&b->so_pin);
 		secret_clear(&b->wipe_so);
 	}
-	json_object_put(job);
+	store_job_clear(&job);
 	return rc;
 }
 
@@ -553,132 +536,6 @@ job_recover_all(struct station *s)
 		(void)ca_revoke(s->ca, certs[i].serial, "cessationOfOperation");
 	store_received_certs_free(certs, n);
 	return 0;
-}
-
-/* ---- subject variables from the order ---- */
-
-struct vars {
-	struct json_object *doc, *item;
-	const char *kind, *uscc, *portal_ref;
-};
-
-static const char *
-var_lookup(void *ctx, const char *var)
-{
-	struct vars *v = ctx;
-	struct json_object *h = json_object_object_get(v->doc, "handler");
-	struct json_object *org = json_object_object_get(v->doc, "organisation");
-
-	if (strcmp(var, "province") == 0 || strcmp(var, "city") == 0 || strcmp(var, "county") == 0)
-		return jstr(h, var);
-	if (strcmp(var, "org_name") == 0)
-		return org ? jstr(org, "name") : jstr(v->doc, "account_name");
-	if (strcmp(var, "uscc") == 0)
-		return v->uscc;
-	if (strcmp(var, "portal_ref") == 0)
-		return v->portal_ref;
-	if (strcmp(var, "name") == 0 || strcmp(var, "id_number") == 0 || strcmp(var, "phone") == 0)
-		return jstr(v->item, var);
-	return NULL;
-}
-
-size_t
-job_label_max(struct station *s, const struct certprof *p)
-{
-	size_t i, max = CERTPROF_LABEL_MAX;
-
-	for (i = 0; i < fw_profile_set_count(s->fw); i++) {
-		const struct fw_profile *fw = fw_profile_set_at(s->fw, i);
-
-		if (fw->init_token && fw_profile_supports(fw, certprof_key_alg(p)) &&
-		    (size_t)fw->label_max_bytes < max)
-			max = (size_t)fw->label_max_bytes;
-	}
-	return max;
-}
-
-int
-job_unit_identity(struct station *s, struct json_object *doc, const char *kind,
-    const char *cert_profile, const char *uscc, const char *portal_ref, size_t label_max,
-    const struct certprof **pp, X509_NAME **name, char **label, char *err, size_t errlen)
-{
-	const struct certprof *p;
-	struct vars v = { 0 };
-	int rc;
-
-	*name = NULL;
-	*label = NULL;
-	if ((p = certprof_set_find(s->cp, cert_profile)) == NULL) {
-		snprintf(err, errlen, "cert_profile: certificate profile \"%s\" is not installed",
-		    cert_profile);
-		return UKEY_ERR_NOTFOUND;
-	}
-	v.doc = doc;
-	v.kind = kind;
-	v.item = json_object_object_get(doc, kind);
-	v.uscc = uscc;
-	v.portal_ref = portal_ref;
-	if ((rc = certprof_subject(p, var_lookup, &v, name, err, errlen)) != 0)
-		return rc;
-	if ((rc = certprof_label(p, var_lookup, &v, label_max ? label_max : job_label_max(s, p),
-	    label, err, errlen)) != 0) {
-		X509_NAME_free(*name);
-		*name = NULL;
-		return rc;
-	}
-	if (pp != NULL)
-		*pp = p;
-	return 0;
-}
-
-/* Builds the subject and label for a unit before any token is touched, the
- * label fitted to the token model fw. *subject_der and *label are malloc'd. */
-static int
-unit_subject(struct station *s, int64_t unit_id, const struct fw_profile *fw,
-    const struct certprof **pp, uint8_t **subject_der, size_t *subject_len, char **label,
-    int *years, char *err, size_t errlen)
-{
-	struct json_object *row = NULL, *doc = NULL;
-	const struct certprof *p = NULL;
-	X509_NAME *name = NULL;
-	unsigned char *der = NULL;
-	char *lab = NULL;
-	int rc, n;
-
-	*subject_der = NULL;
-	*label = NULL;
-	if ((rc = store_job_unit_source(s->st, unit_id, &row)) != 0)
-		goto out;
-	/* the whole document: a subject may carry an ID number */
-	if ((rc = orderdoc_open(s, jstr(row, "portal_ref"), jstr(row, "doc_sealed"), &doc)) != 0) {
-		snprintf(err, errlen, "the stored order document cannot be opened: %s",
-		    ukey_strerror(rc));
-		rc = UKEY_ERR_DB;
-		goto out;
-	}
-	if ((rc = job_unit_identity(s, doc, jstr(row, "kind"), jstr(row, "cert_profile"),
-	    jstr(row, "account_uscc"), jstr(row, "portal_ref"), (size_t)fw->label_max_bytes, &p,
-	    &name, &lab, err, errlen)) != 0)
-		goto out;
-	if ((n = i2d_X509_NAME(name, &der)) <= 0) {
-		rc = UKEY_ERR_CRYPTO;
-		goto out;
-	}
-	*pp = p;
-	*years = (int)jint(row, "years");
-	*subject_der = der;
-	*subject_len = (size_t)n;
-	der = NULL;
-	*label = lab;
-	lab = NULL;
-	rc = 0;
- out:
-	OPENSSL_free(der);
-	free(lab);
-	X509_NAME_free(name);
-	json_object_put(doc);
-	json_object_put(row);
-	return rc;
 }
 
 /* ---- starting a job ---- */
@@ -730,7 +587,7 @@ job_wipe_check(struct station *s, struct bay *b, char *why, size_t whylen)
 	int64_t token_id;
 
 	if (b->profile == NULL || b->token == NULL ||
-	    !json_object_get_boolean(json_object_object_get(b->token, "initialized"))) {
+	    !token_initialized(b)) {
 		snprintf(why, whylen, "the token is blank: there is nothing to wipe");
 		return UKEY_ERR_STATE;
 	}
@@ -745,7 +602,7 @@ job_wipe_check(struct station *s, struct bay *b, char *why, size_t whylen)
 static int
 token_refusal(struct station *s, struct bay *b, char *why, size_t whylen)
 {
-	int initialized = json_object_get_boolean(json_object_object_get(b->token, "initialized"));
+	int initialized = token_initialized(b);
 	int64_t token_id;
 	char aad[160];
 	int rc;
@@ -782,18 +639,179 @@ seal_pin(struct station *s, const struct secret *pin, const char *aad, uint8_t *
 	return seal(s->master_key, aad, pin->p, pin->len, out, len);
 }
 
+/* A job about to start on the token in a bay: the unit chosen, what its
+ * subject and label are, and the PINs the token gets. */
+struct job_start {
+	int64_t unit_id, order_id, job_id;
+	const struct certprof *p;
+	uint8_t *subject;
+	size_t subject_len;
+	char *label;
+	struct secret so, user;
+};
+
+static void
+job_start_clear(struct job_start *js)
+{
+	secret_clear(&js->so);
+	secret_clear(&js->user);
+	OPENSSL_free(js->subject);
+	free(js->label);
+	memset(js, 0, sizeof(*js));
+}
+
+/* Refuses the token in b when no job may start on it (a model the station
+ * cannot initialise, a token not blank that it may not wipe): the bay shows
+ * refused, audited. Returns 1 when refused, else 0. */
+static int
+start_refused(struct station *s, struct bay *b)
+{
+	char why[512];
+
+	if (!b->profile->init_token) {
+		/* every job starts with C_InitToken; this model cannot take it */
+		snprintf(why, sizeof(why), "profile %s: the station cannot initialise this model's"
+		    " tokens (pkcs11.init_token = no); it is not used for production", b->profile->name);
+	} else if (token_refusal(s, b, why, sizeof(why)) == 0) {
+		return 0;
+	}
+	bay_set_state(s, b, BAY_REFUSED, "%s", why);
+	station_audit(s, b->operator_name, "bay.token_refused", 0, 0, 0, b->token_serial,
+	    b->name, json_object_new_string(why));
+	return 1;
+}
+
+/* The first of units the token model in b can take whose subject and label
+ * can be made; a unit whose cannot is held for a person, audited. Fills js
+ * (unit_id 0 when none is left). */
+static void
+choose_unit(struct station *s, struct bay *b, const struct store_unit_claim *units, size_t n,
+    struct job_start *js)
+{
+	struct json_object *d;
+	char why[512], now[32];
+	int years = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const struct store_unit_claim *u = &units[i];
+		const struct certprof *cp = certprof_set_find(s->cp, u->cert_profile);
+
+		if (cp != NULL && !fw_profile_supports(b->profile, certprof_key_alg(cp)))
+			continue;	/* another token model can take this one */
+		if (job_unit_subject(s, u->unit_id, b->profile, &js->p, &js->subject,
+		    &js->subject_len, &js->label, &years, why, sizeof(why)) != 0) {
+			/* refused before any token is touched; hold the unit for a person */
+			store_now(now);
+			(void)store_unit_hold(s->st, u->unit_id, why, now);
+			d = json_object_new_object();
+			json_object_object_add(d, "reason", json_object_new_string(why));
+			station_audit(s, "ukeyd", "unit.hold", u->order_id, u->unit_id, 0,
+			    NULL, b->name, d);
+			log_error("unit %lld held: %s", (long long)u->unit_id, why);
+			continue;
+		}
+		js->unit_id = u->unit_id;
+		js->order_id = u->order_id;
+		return;
+	}
+}
+
+/* The token's new SO PIN by the model's charset and its user PIN. */
+static int
+choose_pins(const struct fw_profile *fw, struct job_start *js)
+{
+	int rc;
+
+	switch (fw->so_pin_charset) {
+	case FW_PIN_DIGITS:
+		rc = secret_random_digits(&js->so, (size_t)fw->so_pin_length);
+		break;
+	case FW_PIN_HEX:
+		rc = secret_random_hex(&js->so, (size_t)fw->so_pin_length);
+		break;
+	default:
+		rc = secret_random_alnum(&js->so, (size_t)fw->so_pin_length);
+	}
+	if (rc != 0)
+		return rc;
+	return job_new_user_pin(fw, &js->user);
+}
+
+/* Seals the job's PINs and stores them; inside the job's transaction. */
+static int
+store_pins(struct station *s, const struct job_start *js)
+{
+	uint8_t *so_enc = NULL, *user_enc = NULL;
+	size_t so_len = 0, user_len = 0;
+	char aad[64];
+	int rc;
+
+	snprintf(aad, sizeof(aad), "job:%lld", (long long)js->job_id);
+	if ((rc = seal_pin(s, &js->so, aad, &so_enc, &so_len)) == 0 &&
+	    (rc = seal_pin(s, &js->user, aad, &user_enc, &user_len)) == 0)
+		rc = store_job_set_pins(s->st, js->job_id, so_enc, so_len, user_enc, user_len);
+	if (so_enc) {
+		secure_wipe(so_enc, so_len);
+		free(so_enc);
+	}
+	if (user_enc) {
+		secure_wipe(user_enc, user_len);
+		free(user_enc);
+	}
+	return rc;
+}
+
+/* One transaction: the job row with its sealed PINs, the unit claimed,
+ * job.start audited and the order in production. Sets js->job_id. */
+static int
+insert_job(struct station *s, struct bay *b, struct job_start *js)
+{
+	const char *actor = b->operator_name[0] ? b->operator_name : "ukeyd";
+	const struct store_job_new jn = {
+		.unit_id = js->unit_id, .bay = b->name, .profile = b->profile->name,
+		.token_serial = b->token_serial[0] ? b->token_serial : NULL,
+		.key_alg = certprof_key_alg(js->p), .subject = js->subject,
+		.subject_len = js->subject_len, .label = js->label, .operator_name = actor,
+	};
+	struct json_object *d;
+	char now[32];
+	int rc;
+
+	store_now(now);
+	if ((rc = store_begin(s->st)) != 0)
+		return rc;
+	if ((rc = store_job_insert(s->st, &jn, now, &js->job_id)) == 0)
+		rc = store_pins(s, js);
+	if (rc == 0)
+		rc = store_unit_claim(s->st, js->unit_id, js->job_id, now);
+	if (rc == 0) {
+		d = json_object_new_object();
+		json_object_object_add(d, "profile", json_object_new_string(certprof_name(js->p)));
+		json_object_object_add(d, "key_alg", json_object_new_string(certprof_key_alg(js->p)));
+		json_object_object_add(d, "token_model", json_object_new_string(b->profile->name));
+		json_object_object_add(d, "wipe", json_object_new_boolean(b->wipe_so.p != NULL));
+		rc = station_audit(s, actor, "job.start", js->order_id, js->unit_id, js->job_id,
+		    b->token_serial[0] ? b->token_serial : NULL, b->name, d);
+	}
+	/* the order's first claimed unit puts it in production */
+	if (rc == 0)
+		rc = station_order_event(s, actor, js->order_id, OE_START_PRODUCTION, now);
+	if (rc == 0)
+		rc = store_commit(s->st);
+	if (rc != 0)
+		store_rollback(s->st);
+	return rc;
+}
+
 void
 job_start_if_possible(struct station *s, struct bay *b)
 {
 	struct store_unit_claim *units = NULL;
-	struct json_object *d;
-	const struct certprof *p = NULL;
-	struct secret so = { 0 }, user = { 0 };
-	uint8_t *subject = NULL, *so_enc = NULL, *user_enc = NULL;
-	size_t subject_len = 0, so_len = 0, user_len = 0, i, n_units = 0;
-	char *label = NULL, why[512], now[32], aad[64];
-	int64_t unit_id = 0, order_id = 0, job_id;
-	int years = 0, rc;
+	struct job_start js = { 0 };
+	size_t n_units = 0;
+	int64_t job_id;
+	int rc;
 
 	if (b->job_id != 0 || b->worker_fd < 0 || b->pending_op[0])
 		return;
@@ -814,138 +832,31 @@ job_start_if_possible(struct station *s, struct bay *b)
 		bay_renewal_awaited(s, b, units[0].unit_id, units[0].order_id);
 		goto out;
 	}
-	if (!b->profile->init_token) {
-		/* every job starts with C_InitToken; this model cannot take it */
-		snprintf(why, sizeof(why), "profile %s: the station cannot initialise this model's"
-		    " tokens (pkcs11.init_token = no); it is not used for production", b->profile->name);
-		bay_set_state(s, b, BAY_REFUSED, "%s", why);
-		station_audit(s, b->operator_name, "bay.token_refused", 0, 0, 0, b->token_serial,
-		    b->name, json_object_new_string(why));
+	if (start_refused(s, b))
 		goto out;
-	}
-	if ((rc = token_refusal(s, b, why, sizeof(why))) != 0) {
-		bay_set_state(s, b, BAY_REFUSED, "%s", why);
-		station_audit(s, b->operator_name, "bay.token_refused", 0, 0, 0, b->token_serial,
-		    b->name, json_object_new_string(why));
-		rc = 0;
-		goto out;
-	}
-
-	for (i = 0; i < n_units; i++) {
-		const struct store_unit_claim *u = &units[i];
-		const struct certprof *cp = certprof_set_find(s->cp, u->cert_profile);
-
-		if (cp != NULL && !fw_profile_supports(b->profile, certprof_key_alg(cp)))
-			continue;	/* another token model can take this one */
-		rc = unit_subject(s, u->unit_id, b->profile, &p, &subject, &subject_len,
-		    &label, &years, why, sizeof(why));
-		if (rc != 0) {
-			/* refused before any token is touched; hold the unit for a person */
-			store_now(now);
-			(void)store_unit_hold(s->st, u->unit_id, why, now);
-			d = json_object_new_object();
-			json_object_object_add(d, "reason", json_object_new_string(why));
-			station_audit(s, "ukeyd", "unit.hold", u->order_id, u->unit_id, 0,
-			    NULL, b->name, d);
-			log_error("unit %lld held: %s", (long long)u->unit_id, why);
-			continue;
-		}
-		unit_id = u->unit_id;
-		order_id = u->order_id;
-		break;
-	}
-	if (unit_id == 0) {
+	choose_unit(s, b, units, n_units, &js);
+	if (js.unit_id == 0) {
 		bay_set_state(s, b, BAY_IDLE, "token %s ready; no queued certificate for this model",
 		    b->token_serial[0] ? b->token_serial : "(blank)");
 		goto out;
 	}
-
 	/* PINs are chosen before the job row exists so that the row never lacks them */
-	switch (b->profile->so_pin_charset) {
-	case FW_PIN_DIGITS:
-		rc = secret_random_digits(&so, (size_t)b->profile->so_pin_length);
-		break;
-	case FW_PIN_HEX:
-		rc = secret_random_hex(&so, (size_t)b->profile->so_pin_length);
-		break;
-	default:
-		rc = secret_random_alnum(&so, (size_t)b->profile->so_pin_length);
-	}
-	if (rc != 0)
+	if ((rc = choose_pins(b->profile, &js)) != 0 || (rc = insert_job(s, b, &js)) != 0)
 		goto out;
-	if ((rc = job_new_user_pin(b->profile, &user)) != 0)
-		goto out;
-
-	store_now(now);
-	if ((rc = store_begin(s->st)) != 0)
-		goto out;
-	{
-		const struct store_job_new jn = {
-			.unit_id = unit_id, .bay = b->name, .profile = b->profile->name,
-			.token_serial = b->token_serial[0] ? b->token_serial : NULL,
-			.key_alg = certprof_key_alg(p), .subject = subject,
-			.subject_len = subject_len, .label = label,
-			.operator_name = b->operator_name[0] ? b->operator_name : "ukeyd",
-		};
-
-		rc = store_job_insert(s->st, &jn, now, &job_id);
-	}
-	if (rc != 0)
-		goto rollback;
-	snprintf(aad, sizeof(aad), "job:%lld", (long long)job_id);
-	if (((rc = seal_pin(s, &so, aad, &so_enc, &so_len)) != 0 ||
-	    (rc = seal_pin(s, &user, aad, &user_enc, &user_len)) != 0))
-		goto rollback;
-	if (rc == 0)
-		rc = store_job_set_pins(s->st, job_id, so_enc, so_len, user_enc, user_len);
-	if (rc == 0)
-		rc = store_unit_claim(s->st, unit_id, job_id, now);
-	if (rc == 0) {
-		d = json_object_new_object();
-		json_object_object_add(d, "profile", json_object_new_string(certprof_name(p)));
-		json_object_object_add(d, "key_alg", json_object_new_string(certprof_key_alg(p)));
-		json_object_object_add(d, "token_model", json_object_new_string(b->profile->name));
-		json_object_object_add(d, "wipe", json_object_new_boolean(b->wipe_so.p != NULL));
-		rc = station_audit(s, b->operator_name[0] ? b->operator_name : "ukeyd", "job.start",
-		    order_id, unit_id, job_id, b->token_serial[0] ? b->token_serial : NULL, b->name, d);
-	}
-	/* the order's first claimed unit puts it in production */
-	if (rc == 0)
-		rc = station_order_event(s, b->operator_name[0] ? b->operator_name : "ukeyd",
-		    order_id, OE_START_PRODUCTION, now);
-	if (rc == 0)
-		rc = store_commit(s->st);
- rollback:
-	if (rc != 0) {
-		store_rollback(s->st);
-		goto out;
-	}
-	bay_job_started(b, job_id);
+	bay_job_started(b, js.job_id);
 	secret_clear(&b->user_pin);
-	b->user_pin = user;
-	memset(&user, 0, sizeof(user));
+	b->user_pin = js.user;
+	memset(&js.user, 0, sizeof(js.user));
 	secret_clear(&b->so_pin);
-	b->so_pin = so;
-	memset(&so, 0, sizeof(so));
-	bay_set_state(s, b, BAY_WORKING, "job %lld, unit %lld, profile %s", (long long)job_id,
-	    (long long)unit_id, certprof_name(p));
+	b->so_pin = js.so;
+	memset(&js.so, 0, sizeof(js.so));
+	bay_set_state(s, b, BAY_WORKING, "job %lld, unit %lld, profile %s", (long long)js.job_id,
+	    (long long)js.unit_id, certprof_name(js.p));
 	job_test_crash_point("claimed", "done");
 	job_step_run(s, b, STEP_INIT_TOKEN);
  out:
-	if (rc != 0 && unit_id != 0)
+	if (rc != 0 && js.unit_id != 0)
 		bay_set_state(s, b, BAY_FAILED, "cannot start a job: %s", ukey_strerror(rc));
-	secret_clear(&so);
-	secret_clear(&user);
-	if (so_enc) {
-		secure_wipe(so_enc, so_len);
-		free(so_enc);
-	}
-	if (user_enc) {
-		secure_wipe(user_enc, user_len);
-		free(user_enc);
-	}
-	OPENSSL_free(subject);
-	free(label);
+	job_start_clear(&js);
 	store_unit_claims_free(units, n_units);
 }
-

@@ -1,21 +1,20 @@
-/* Shared between the job's life cycle (job.c) and its steps (job_steps.c). */
+/* Shared between the job's life cycle (job.c), its steps on the token
+ * (job_steps.c), its steps in the daemon (job_ca.c) and the unit's identity
+ * (job_subject.c). */
 #ifndef UKEY_JOB_STEPS_H
 #define UKEY_JOB_STEPS_H
 
 #include <stdint.h>
 
 #include <json-c/json.h>
+#include <openssl/x509.h>
 
+#include "station/jobrule.h"
 #include "station/ordermove.h"
 #include "station/station.h"
+#include "store/store_jobs.h"
 
-/* Steps in order; the names are what the database and `ukeyctl jobs` show. */
-enum step {
-	STEP_CLAIMED, STEP_INIT_TOKEN, STEP_GENERATE_KEY, STEP_MAKE_CSR, STEP_CA_SUBMIT,
-	STEP_CERT_CHECK, STEP_WRITE_CERT, STEP_READ_BACK, STEP_RECORD, STEP_ISSUED
-};
-extern const char *const job_step_names[];
-
+/* Fields of a JSON message (worker replies, the bay's token description). */
 static inline const char *
 jstr(struct json_object *o, const char *key)
 {
@@ -39,35 +38,12 @@ void job_test_crash_point(const char *step, const char *point);
 int job_step_mark(struct station *s, int64_t job_id, enum step st, const char *phase,
     const char *detail);
 
-/* The job row joined with its unit, item and order; *out owned. */
-int job_load(struct station *s, int64_t job_id, struct json_object **out);
-
-/* Decodes a hex column of a row; *out malloc'd. */
-int job_blob_from_hex(struct json_object *row, const char *key, uint8_t **out, size_t *len);
-
-/*
- * Whose failure a job's end is, which decides what happens to its unit and
- * its token (docs/jobs.md, "Failed jobs, held units, tokens put aside"):
- * JOB_INTERRUPTED: nobody's (the worker died, an operator abandoned the job):
- *   the unit is queued again where it stood;
- * JOB_TOKEN: the token's (a PKCS#11 device or module error, a key or request
- *   the token got wrong, a token that is not blank): the unit is queued
- *   again where it stood and counts no failure; the token is put aside;
- * JOB_UNIT: the unit's, and it will fail the same way on any token (its
- *   label or subject, the CA refusing its request): counted; the second
- *   failure of the same kind holds the unit;
- * JOB_OTHER: the station's or the CA's, maybe passing (the database, a CA
- *   reply refused by the checks): counted.
- * A counted failure puts the unit at the tail of the queue, or holds it at
- * UNIT_MAX_FAILURES failures of any kind.
- */
-enum job_blame { JOB_INTERRUPTED, JOB_TOKEN, JOB_UNIT, JOB_OTHER };
-
-#define UNIT_MAX_FAILURES 3
+/* The job row with its unit's item and order; store_job_clear *out. */
+int job_load(struct station *s, int64_t job_id, struct store_job *out);
 
 /* Ends a job not issued: revokes a received certificate and queues or holds
- * the unit as blame says; err (a UKEY_ERR_* code, 0 if none) and the job's
- * step make the failure's kind. */
+ * the unit as blame says (jobrule_unit_fate); err (a UKEY_ERR_* code, 0 if
+ * none) and the job's step make the failure's kind. */
 void job_end_not_issued(struct station *s, int64_t job_id, const char *state, const char *why,
     const char *cert_status, enum job_blame blame, int err);
 
@@ -78,11 +54,63 @@ void job_end_not_issued(struct station *s, int64_t job_id, const char *state, co
 void job_fail(struct station *s, struct bay *b, enum job_blame blame, int err, const char *fmt,
     ...) __attribute__((format(printf, 5, 6)));
 
-/* Records a certificate the CA issued for the job's request but the station
- * never stored (serial "" if none); see job_steps.c. */
-int job_ca_recover(struct station *s, int64_t job_id, char *serial, size_t len);
-
 /* Runs one step of the bay's job (sends the worker request or does the work). */
 void job_step_run(struct station *s, struct bay *b, enum step st);
+
+/* ---- job_ca.c: the steps the daemon does itself ---- */
+
+/* Records a certificate the CA issued for the job's request but the station
+ * never stored (serial "" if none); see job_ca.c. */
+int job_ca_recover(struct station *s, int64_t job_id, char *serial, size_t len);
+
+/* ca_submit, cert_check and record of the bay's job; each goes on to the
+ * next step or ends the job. Loop context. */
+void job_ca_submit(struct station *s, struct bay *b);
+void job_cert_check(struct station *s, struct bay *b);
+void job_record(struct station *s, struct bay *b, struct json_object *evidence);
+
+/* What every check of the certificate needs, from the job's row: the job,
+ * its certificate, public key and subject (each owned by the caller, also
+ * on failure). UKEY_ERR_DB when a stored blob does not parse. */
+int job_check_material(struct station *s, int64_t job_id, struct store_job *job, X509 **cert,
+    EVP_PKEY **pub, X509_NAME **subject);
+
+/* The bay's token description's field key, "" when it has none; borrowed. */
+const char *job_token_text(const struct bay *b, const char *key);
+
+/* ---- job_subject.c: a unit's identity from its order's document ---- */
+
+/* The typed view of one unit's subject data: from the order (uscc: the
+ * account's USCC, portal_ref), its handler (province, city, county), the
+ * organisation's name (the organisation section's, else the account's) and
+ * the unit's own section (kind; name, id_number, phone, email). Strings
+ * owned, NULL when the document has none; job_identity_clear wipes them. */
+struct job_identity {
+	char *province, *city, *county, *org_name, *uscc, *portal_ref, *kind;
+	char *name, *id_number, *phone, *email;
+};
+
+/* Fills *out from the whole order document doc (borrowed) for a unit of
+ * kind; 0 or UKEY_ERR_NOMEM (*out cleared). */
+int job_identity_from_doc(struct json_object *doc, const char *kind, const char *uscc,
+    const char *portal_ref, struct job_identity *out);
+
+/* Opens the sealed document of src and fills *out from it; orderdoc's and
+ * job_identity_from_doc's codes. */
+int job_identity_open(struct station *s, const struct store_job_source *src,
+    struct job_identity *out);
+void job_identity_clear(struct job_identity *id);
+
+/* job_unit_identity() from the typed view. */
+int job_identity_subject(struct station *s, const struct job_identity *id,
+    const char *cert_profile, size_t label_max, const struct certprof **pp, X509_NAME **name,
+    char **label, char *err, size_t errlen);
+
+/* Builds the subject and label for a unit before any token is touched, the
+ * label fitted to the token model fw. *subject_der (OPENSSL_free) and *label
+ * (free) owned; err says what is wrong with the unit. */
+int job_unit_subject(struct station *s, int64_t unit_id, const struct fw_profile *fw,
+    const struct certprof **pp, uint8_t **subject_der, size_t *subject_len, char **label,
+    int *years, char *err, size_t errlen);
 
 #endif

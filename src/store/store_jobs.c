@@ -7,22 +7,156 @@
 #include "common/err.h"
 #include "store/store_jobs.h"
 
-int
-store_job_load(struct store *st, int64_t id, struct json_object **out)
+/* A copy of a blob column into *out (NULL when NULL or empty). */
+static void
+blob_col(sqlite3_stmt *q, int col, uint8_t **out, size_t *len, int *rc)
 {
-	return store_row(st, out,
-	    "SELECT j.*, u.item_id, i.kind, i.name AS item_name, i.cert_profile, i.years,"
-	    " o.id AS order_id, o.portal_ref, o.doc_sealed, o.account_uscc"
-	    " FROM jobs j JOIN units u ON u.id = j.unit_id JOIN order_items i ON i.id = u.item_id"
-	    " JOIN orders o ON o.id = i.order_id WHERE j.id = ?", "i", id);
+	const void *p = sqlite3_column_blob(q, col);
+	int n = sqlite3_column_bytes(q, col);
+
+	*out = NULL;
+	*len = 0;
+	if (p == NULL || n <= 0)
+		return;
+	if ((*out = malloc((size_t)n)) == NULL) {
+		*rc = UKEY_ERR_NOMEM;
+		return;
+	}
+	memcpy(*out, p, (size_t)n);
+	*len = (size_t)n;
+}
+
+void
+store_job_source_clear(struct store_job_source *s)
+{
+	free(s->kind);
+	free(s->item_name);
+	free(s->cert_profile);
+	free(s->portal_ref);
+	free(s->account_uscc);
+	free(s->doc_sealed);
+	memset(s, 0, sizeof(*s));
+}
+
+/* The item and order columns SOURCE_COLS names, from column `at` of q on. */
+#define SOURCE_COLS "u.item_id, o.id, i.years, i.kind, i.name, i.cert_profile, o.portal_ref," \
+    " o.account_uscc, o.doc_sealed FROM units u JOIN order_items i ON i.id = u.item_id" \
+    " JOIN orders o ON o.id = i.order_id"
+
+static void
+source_row(sqlite3_stmt *q, int at, struct store_job_source *s, int *rc)
+{
+	s->item_id = sqlite3_column_int64(q, at);
+	s->order_id = sqlite3_column_int64(q, at + 1);
+	s->years = sqlite3_column_int64(q, at + 2);
+	s->kind = store_text(q, at + 3, rc);
+	s->item_name = store_text(q, at + 4, rc);
+	s->cert_profile = store_text(q, at + 5, rc);
+	s->portal_ref = store_text(q, at + 6, rc);
+	s->account_uscc = store_text(q, at + 7, rc);
+	blob_col(q, at + 8, &s->doc_sealed, &s->doc_sealed_len, rc);
 }
 
 int
-store_job_unit_source(struct store *st, int64_t unit_id, struct json_object **out)
+store_job_unit_source(struct store *st, int64_t unit_id, struct store_job_source *out)
 {
-	return store_row(st, out, "SELECT i.kind, i.cert_profile, i.years, o.doc_sealed,"
-	    " o.account_uscc, o.portal_ref FROM units u JOIN order_items i ON i.id = u.item_id"
-	    " JOIN orders o ON o.id = i.order_id WHERE u.id = ?", "i", unit_id);
+	sqlite3_stmt *q;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = store_stmt(st, &q, "SELECT " SOURCE_COLS " WHERE u.id = ?", "i", unit_id)) != 0)
+		return rc;
+	if ((rc = store_step(st, q)) == 1) {
+		rc = 0;
+		source_row(q, 0, out, &rc);
+	} else if (rc == 0) {
+		rc = UKEY_ERR_NOTFOUND;
+	}
+	sqlite3_finalize(q);
+	if (rc != 0)
+		store_job_source_clear(out);
+	return rc;
+}
+
+/* The text columns of a job, in the order JOB_COLS reads them. */
+#define JOB_TEXTS 16
+static void
+job_texts(struct store_job *j, char **t[JOB_TEXTS])
+{
+	char **a[JOB_TEXTS] = { &j->bay, &j->profile, &j->token_serial, &j->step, &j->state,
+		&j->key_id, &j->key_alg, &j->evidence, &j->label, &j->request_key, &j->cert_serial,
+		&j->error, &j->operator_name, &j->started_at, &j->updated_at, &j->finished_at };
+
+	memcpy(t, a, sizeof(a));
+}
+
+void
+store_job_clear(struct store_job *j)
+{
+	char **text[JOB_TEXTS];
+	uint8_t **blob[] = { &j->public_key, &j->user_pin_enc, &j->so_pin_enc, &j->subject,
+		&j->csr, &j->cert };
+	size_t i;
+
+	job_texts(j, text);
+	for (i = 0; i < JOB_TEXTS; i++)
+		free(*text[i]);
+	for (i = 0; i < sizeof(blob) / sizeof(blob[0]); i++)
+		free(*blob[i]);
+	store_job_source_clear(&j->src);
+	memset(j, 0, sizeof(*j));
+}
+
+/* The jobs columns job_row reads, in its order; SOURCE_COLS follow. */
+#define JOB_COLS "j.id, j.unit_id, j.token_id, j.resumed, j.bay, j.profile, j.token_serial," \
+    " j.step, j.state, j.key_id, j.key_alg, j.evidence, j.label, j.request_key," \
+    " j.cert_serial, j.error, j.operator, j.started_at, j.updated_at, j.finished_at," \
+    " j.public_key, j.user_pin_enc, j.so_pin_enc, j.subject, j.csr, j.cert"
+
+static void
+job_row(sqlite3_stmt *q, struct store_job *j, int *rc)
+{
+	char **text[JOB_TEXTS];
+	struct { uint8_t **p; size_t *len; } blob[] = {
+		{ &j->public_key, &j->public_key_len }, { &j->user_pin_enc, &j->user_pin_enc_len },
+		{ &j->so_pin_enc, &j->so_pin_enc_len }, { &j->subject, &j->subject_len },
+		{ &j->csr, &j->csr_len }, { &j->cert, &j->cert_len },
+	};
+	int col = 4;
+	size_t i;
+
+	job_texts(j, text);
+	j->id = sqlite3_column_int64(q, 0);
+	j->unit_id = sqlite3_column_int64(q, 1);
+	j->token_id = sqlite3_column_int64(q, 2);
+	j->resumed = sqlite3_column_int64(q, 3);
+	for (i = 0; i < JOB_TEXTS; i++)
+		*text[i] = store_text(q, col++, rc);
+	for (i = 0; i < sizeof(blob) / sizeof(blob[0]); i++)
+		blob_col(q, col++, blob[i].p, blob[i].len, rc);
+	source_row(q, col, &j->src, rc);
+}
+
+int
+store_job_load(struct store *st, int64_t id, struct store_job *out)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = store_stmt(st, &q, "SELECT " JOB_COLS ", " SOURCE_COLS " JOIN jobs j"
+	    " ON j.unit_id = u.id WHERE j.id = ?", "i", id)) != 0)
+		return rc;
+	if ((rc = store_step(st, q)) == 1) {
+		rc = 0;
+		job_row(q, out, &rc);
+	} else if (rc == 0) {
+		rc = UKEY_ERR_NOTFOUND;
+	}
+	sqlite3_finalize(q);
+	if (rc != 0)
+		store_job_clear(out);
+	return rc;
 }
 
 int

@@ -72,16 +72,38 @@ struct store_issuance {
 
 /* ---- jobs ---- */
 
-/* Loads job id with its unit, item and order (j.*, item_id, kind,
- * item_name, cert_profile, years, order_id, portal_ref, doc_sealed,
- * account_uscc) as one JSON row, blobs as lower-case hex. *out owned
- * (json_object_put); UKEY_ERR_NOTFOUND when there is none. */
-int store_job_load(struct store *st, int64_t id, struct json_object **out);
+/* The unit's item and order a job's subject is made from
+ * (store_job_unit_source). Owned; store_job_source_clear. */
+struct store_job_source {
+	int64_t item_id, order_id, years;
+	char *kind, *item_name, *cert_profile, *portal_ref, *account_uscc;
+	uint8_t *doc_sealed;		/* the whole order document, sealed */
+	size_t doc_sealed_len;
+};
 
-/* The unit's item and order a job's subject is made from (kind,
- * cert_profile, years, doc_sealed as hex, account_uscc, portal_ref) as one
- * JSON row; *out owned. UKEY_ERR_NOTFOUND when there is no such unit. */
-int store_job_unit_source(struct store *st, int64_t unit_id, struct json_object **out);
+/* A job's row with its unit's item and order (store_job_load). Strings and
+ * blobs owned (NULL where the column is NULL); store_job_clear. */
+struct store_job {
+	int64_t id, unit_id, token_id, resumed;
+	char *bay, *profile, *token_serial, *step, *state, *key_id, *key_alg, *evidence;
+	char *label, *request_key, *cert_serial, *error, *operator_name;
+	char *started_at, *updated_at, *finished_at;
+	uint8_t *public_key, *user_pin_enc, *so_pin_enc, *subject, *csr, *cert;
+	size_t public_key_len, user_pin_enc_len, so_pin_enc_len, subject_len, csr_len, cert_len;
+	struct store_job_source src;
+};
+
+/* Loads job id with its unit's item and order into *out (zeroed first;
+ * store_job_clear it on every return); UKEY_ERR_NOTFOUND when there is
+ * none. */
+int store_job_load(struct store *st, int64_t id, struct store_job *out);
+void store_job_clear(struct store_job *j);
+
+/* The unit's item and order a job's subject is made from, into *out
+ * (zeroed first; store_job_source_clear it). UKEY_ERR_NOTFOUND when there
+ * is no such unit. */
+int store_job_unit_source(struct store *st, int64_t unit_id, struct store_job_source *out);
+void store_job_source_clear(struct store_job_source *s);
 
 /* Inserts a running job at step 'claimed'; *id its row id. */
 int store_job_insert(struct store *st, const struct store_job_new *j, const char *now,

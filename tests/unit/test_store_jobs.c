@@ -82,18 +82,21 @@ teardown(void **state)
 	return 0;
 }
 
+/* A blob as lower-case hex, as the tests name it (NULL stays NULL); one
+ * buffer, overwritten by the next call. */
 static const char *
-col(struct json_object *row, const char *key)
+hexcol(const uint8_t *p, size_t len)
 {
-	struct json_object *v = json_object_object_get(row, key);
+	static char buf[128];
+	size_t i;
 
-	return v ? json_object_get_string(v) : NULL;
-}
-
-static int64_t
-icol(struct json_object *row, const char *key)
-{
-	return json_object_get_int64(json_object_object_get(row, key));
+	if (p == NULL)
+		return NULL;
+	assert_true(2 * len < sizeof(buf));
+	for (i = 0; i < len; i++)
+		snprintf(buf + 2 * i, 3, "%02x", p[i]);
+	buf[2 * len] = '\0';
+	return buf;
 }
 
 /* A running job on f's unit in one transaction, as a job starts; its id. */
@@ -123,7 +126,7 @@ test_job_steps(void **state)
 	struct fixture *f = *state;
 	struct store_job_step last = { 0 };
 	struct store_job_ref *refs = NULL;
-	struct json_object *row = NULL;
+	struct store_job j = { 0 };
 	size_t n = 0;
 	int64_t id, found = 0;
 	int yes = -1;
@@ -131,19 +134,18 @@ test_job_steps(void **state)
 	id = start_job(f, NULL);
 	assert_int_equal(store_job_last_step(f->st, id, &last), UKEY_ERR_NOTFOUND);
 
-	assert_int_equal(store_job_load(f->st, id, &row), 0);
-	assert_string_equal(col(row, "state"), "running");
-	assert_string_equal(col(row, "step"), "claimed");
-	assert_string_equal(col(row, "label"), "ORG-P-J1");
-	assert_string_equal(col(row, "kind"), "organisation");
-	assert_string_equal(col(row, "so_pin_enc"), "5a010203");
-	assert_string_equal(col(row, "user_pin_enc"), "a50405");
-	assert_string_equal(col(row, "subject"), "3003310100");
-	assert_null(col(row, "token_serial"));
-	assert_int_equal(icol(row, "unit_id"), f->unit_id);
-	assert_int_equal(icol(row, "order_id"), f->order_id);
-	json_object_put(row);
-	row = NULL;
+	assert_int_equal(store_job_load(f->st, id, &j), 0);
+	assert_string_equal(j.state, "running");
+	assert_string_equal(j.step, "claimed");
+	assert_string_equal(j.label, "ORG-P-J1");
+	assert_string_equal(j.src.kind, "organisation");
+	assert_string_equal(hexcol(j.so_pin_enc, j.so_pin_enc_len), "5a010203");
+	assert_string_equal(hexcol(j.user_pin_enc, j.user_pin_enc_len), "a50405");
+	assert_string_equal(hexcol(j.subject, j.subject_len), "3003310100");
+	assert_null(j.token_serial);
+	assert_int_equal(j.unit_id, f->unit_id);
+	assert_int_equal(j.src.order_id, f->order_id);
+	store_job_clear(&j);
 
 	/* the journal: begin, then done; the job's step follows */
 	assert_int_equal(store_job_step_mark(f->st, id, "init_token", "begin", DEVICE, NOW), 0);
@@ -159,11 +161,10 @@ test_job_steps(void **state)
 	assert_string_equal(last.phase, "done");
 	assert_null(last.detail);
 	store_job_step_clear(&last);
-	assert_int_equal(store_job_load(f->st, id, &row), 0);
-	assert_string_equal(col(row, "step"), "generate_key");
-	assert_string_equal(col(row, "updated_at"), "2026-03-02T10:00:05Z");
-	json_object_put(row);
-	row = NULL;
+	assert_int_equal(store_job_load(f->st, id, &j), 0);
+	assert_string_equal(j.step, "generate_key");
+	assert_string_equal(j.updated_at, "2026-03-02T10:00:05Z");
+	store_job_clear(&j);
 
 	assert_int_equal(store_jobs_running(f->st, &refs, &n), 0);
 	assert_int_equal(n, 1);
@@ -196,23 +197,22 @@ test_job_steps(void **state)
 
 	/* resumed in another bay, then ended: the sealed PINs go */
 	assert_int_equal(store_job_resume(f->st, id, "bay2", NOW), 0);
-	assert_int_equal(store_job_load(f->st, id, &row), 0);
-	assert_string_equal(col(row, "state"), "running");
-	assert_string_equal(col(row, "bay"), "bay2");
-	assert_int_equal(icol(row, "resumed"), 1);
-	assert_null(col(row, "error"));
-	json_object_put(row);
-	row = NULL;
+	assert_int_equal(store_job_load(f->st, id, &j), 0);
+	assert_string_equal(j.state, "running");
+	assert_string_equal(j.bay, "bay2");
+	assert_int_equal(j.resumed, 1);
+	assert_null(j.error);
+	store_job_clear(&j);
 	assert_int_equal(store_job_end(f->st, id, "failed", "generate_key: CKR_DEVICE_ERROR",
 	    "2026-03-02T10:01:00Z"), 0);
-	assert_int_equal(store_job_load(f->st, id, &row), 0);
-	assert_string_equal(col(row, "state"), "failed");
-	assert_string_equal(col(row, "error"), "generate_key: CKR_DEVICE_ERROR");
-	assert_string_equal(col(row, "finished_at"), "2026-03-02T10:01:00Z");
-	assert_null(col(row, "so_pin_enc"));
-	assert_null(col(row, "user_pin_enc"));
-	json_object_put(row);
-	assert_int_equal(store_job_load(f->st, id + 100, &row), UKEY_ERR_NOTFOUND);
+	assert_int_equal(store_job_load(f->st, id, &j), 0);
+	assert_string_equal(j.state, "failed");
+	assert_string_equal(j.error, "generate_key: CKR_DEVICE_ERROR");
+	assert_string_equal(j.finished_at, "2026-03-02T10:01:00Z");
+	assert_null(hexcol(j.so_pin_enc, j.so_pin_enc_len));
+	assert_null(hexcol(j.user_pin_enc, j.user_pin_enc_len));
+	store_job_clear(&j);
+	assert_int_equal(store_job_load(f->st, id + 100, &j), UKEY_ERR_NOTFOUND);
 }
 
 static void
@@ -225,7 +225,7 @@ test_tokens(void **state)
 		.so_pin_enc_len = sizeof(so_enc),
 	};
 	struct store_token_known k = { 0 };
-	struct json_object *row = NULL;
+	struct store_job j = { 0 };
 	uint8_t *blob = NULL;
 	size_t len = 0;
 	int64_t id, n = -1, token_id;
@@ -254,12 +254,12 @@ test_tokens(void **state)
 	assert_int_equal(store_token_lookup(f->st, "other", "A1B2", &k), UKEY_ERR_NOTFOUND);
 
 	/* the job points at the token and no longer holds the SO PIN */
-	assert_int_equal(store_job_load(f->st, id, &row), 0);
-	assert_int_equal(icol(row, "token_id"), token_id);
-	assert_string_equal(col(row, "token_serial"), "A1B2");
-	assert_null(col(row, "so_pin_enc"));
-	assert_string_equal(col(row, "user_pin_enc"), "a50405");
-	json_object_put(row);
+	assert_int_equal(store_job_load(f->st, id, &j), 0);
+	assert_int_equal(j.token_id, token_id);
+	assert_string_equal(j.token_serial, "A1B2");
+	assert_null(hexcol(j.so_pin_enc, j.so_pin_enc_len));
+	assert_string_equal(hexcol(j.user_pin_enc, j.user_pin_enc_len), "a50405");
+	store_job_clear(&j);
 
 	assert_int_equal(store_token_so_pin(f->st, "softhsm", "A1B2", &blob, &len), 0);
 	assert_int_equal(len, sizeof(so_enc));
@@ -297,7 +297,7 @@ test_received_and_issued(void **state)
 		.manufacturer = "SoftHSM project", .label = "ORG-P-J1", .so_pin_enc = so_enc,
 		.so_pin_enc_len = sizeof(so_enc),
 	};
-	struct json_object *row = NULL;
+	struct store_job j = { 0 };
 	size_t n = 0;
 	int64_t id, other = 0, left = 0;
 
@@ -316,12 +316,11 @@ test_received_and_issued(void **state)
 	assert_int_equal(store_received_cert_job(f->st, "0A1B", &other), 0);
 	assert_int_equal(other, id);
 	assert_int_equal(store_received_cert_job(f->st, "FFFF", &other), UKEY_ERR_NOTFOUND);
-	assert_int_equal(store_job_load(f->st, id, &row), 0);
-	assert_string_equal(col(row, "cert_serial"), "0A1B");
-	assert_string_equal(col(row, "request_key"), "req-1");
-	assert_string_equal(col(row, "cert"), "3082010099");
-	json_object_put(row);
-	row = NULL;
+	assert_int_equal(store_job_load(f->st, id, &j), 0);
+	assert_string_equal(j.cert_serial, "0A1B");
+	assert_string_equal(j.request_key, "req-1");
+	assert_string_equal(hexcol(j.cert, j.cert_len), "3082010099");
+	store_job_clear(&j);
 
 	/* a second certificate refused: listed for revocation with its note;
 	 * closing it again changes nothing */
@@ -370,12 +369,12 @@ test_received_and_issued(void **state)
 	assert_int_equal(n, 1);
 	store_received_certs_free(rc, n);
 
-	assert_int_equal(store_job_load(f->st, id, &row), 0);
-	assert_string_equal(col(row, "state"), "issued");
-	assert_string_equal(col(row, "step"), "issued");
-	assert_null(col(row, "so_pin_enc"));
-	assert_null(col(row, "user_pin_enc"));
-	json_object_put(row);
+	assert_int_equal(store_job_load(f->st, id, &j), 0);
+	assert_string_equal(j.state, "issued");
+	assert_string_equal(j.step, "issued");
+	assert_null(hexcol(j.so_pin_enc, j.so_pin_enc_len));
+	assert_null(hexcol(j.user_pin_enc, j.user_pin_enc_len));
+	store_job_clear(&j);
 
 	assert_int_equal(store_issuances_of_order(f->st, f->order_id, &is, &n), 0);
 	assert_int_equal(n, 1);

@@ -1,0 +1,499 @@
+/* The steps of the issuance job that the daemon does itself: ca_submit
+ * (asking the CA, with recovery of an answer never stored), cert_check and
+ * record. The steps on the token are in job_steps.c. Loop context only. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "ca/certcheck.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/p11uri.h"
+#include "station/job_steps.h"
+#include "station/station.h"
+#include "store/store_jobs.h"
+#include "store/store_units.h"
+
+/* A CA that is down is asked again after 2 s, then 4, 8, 16 and every 30 s:
+ * each refused submission is journalled and audited, so a long outage must
+ * not add a record every 2 s. */
+#define CA_RETRY_MS 2000
+#define CA_RETRY_MAX_MS 30000
+
+const char *
+job_token_text(const struct bay *b, const char *key)
+{
+	const char *v = jstr(b->token, key);
+
+	return v ? v : "";
+}
+
+/* RFC 7512 URI naming the token, malloc'd in *out. */
+static int
+token_uri(const struct bay *b, char **out)
+{
+	const struct p11uri u = { .model = job_token_text(b, "model"),
+	    .manufacturer = job_token_text(b, "manufacturer"),
+	    .serial = job_token_text(b, "serial"), .token = job_token_text(b, "label") };
+
+	return p11uri_format(&u, out);
+}
+
+/* The request key: which unit, token and request a CA answer belongs to. */
+static int
+request_key(const struct store_job *job, char out[65])
+{
+	unsigned char h[32];
+	char head[160], *hex;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned hl = 0;
+	int ok;
+
+	snprintf(head, sizeof(head), "unit:%lld;token:%s;csr:", (long long)job->unit_id,
+	    job->token_serial);
+	ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(md, head, strlen(head)) == 1 &&
+	    EVP_DigestUpdate(md, job->csr, job->csr_len) == 1 &&
+	    EVP_DigestFinal_ex(md, h, &hl) == 1;
+	EVP_MD_CTX_free(md);
+	if (!ok || (hex = hex_encode(h, sizeof(h))) == NULL)
+		return UKEY_ERR_CRYPTO;
+	memcpy(out, hex, 65);
+	free(hex);
+	return 0;
+}
+
+/*
+ * Asks the CA for the job's certificate with the job's stored request and its
+ * request key (rkey, 65 bytes). Returns ca_issue()'s code; *cert owned.
+ */
+static int
+job_ca_issue(struct station *s, const struct store_job *job, char rkey[65], X509 **cert)
+{
+	struct job_identity id = { 0 };
+	const uint8_t *p;
+	X509_REQ *csr = NULL;
+	X509_NAME *subject = NULL;
+	const struct certprof *prof;
+	struct ca_request req = { 0 };
+	int rc;
+
+	*cert = NULL;
+	if (job->csr == NULL || job->subject == NULL) {
+		rc = UKEY_ERR_NOTFOUND;
+		goto out;
+	}
+	p = job->csr;
+	csr = d2i_X509_REQ(NULL, &p, (long)job->csr_len);
+	p = job->subject;
+	subject = d2i_X509_NAME(NULL, &p, (long)job->subject_len);
+	prof = certprof_set_find(s->cp, job->src.cert_profile);
+	if (csr == NULL || subject == NULL || prof == NULL) {
+		rc = UKEY_ERR_DB;
+		goto out;
+	}
+	if ((rc = request_key(job, rkey)) != 0)
+		goto out;
+	/* the typed view of the whole document: a personal certificate's GM/T
+	 * identity value is the resident ID number */
+	if ((rc = job_identity_open(s, &job->src, &id)) != 0)
+		goto out;
+	req.csr = csr;
+	req.subject = subject;
+	req.profile = prof;
+	req.years = (int)job->src.years;
+	req.request_key = rkey;
+	req.gm_identity_value = strcmp(job->src.kind, "organisation") == 0 ?
+	    job->src.account_uscc : id.id_number;
+	/* a person's e-mail address, when the order gives one (the profile
+	 * decides whether the certificate carries it) */
+	req.email = id.email;
+	rc = ca_issue(s->ca, &req, cert);
+ out:
+	job_identity_clear(&id);
+	X509_REQ_free(csr);
+	X509_NAME_free(subject);
+	return rc;
+}
+
+/* Stores a certificate the CA returned for the job, in one transaction: the
+ * received_certs row and the job's cert columns. UKEY_ERR_EXISTS (nothing
+ * written) when that serial was received before. */
+static int
+record_received(struct station *s, int64_t job_id, int64_t unit_id, const char *serial,
+    const unsigned char *der, size_t len, const char *rkey)
+{
+	char now[32];
+	int rc;
+
+	store_now(now);
+	if ((rc = store_begin(s->st)) != 0)
+		return rc;
+	rc = store_received_cert_add(s->st, serial, job_id, unit_id, der, len, now);
+	if (rc == 0)
+		rc = store_job_set_cert(s->st, job_id, der, len, serial, rkey);
+	if (rc == 0)
+		rc = store_commit(s->st);
+	if (rc != 0)
+		store_rollback(s->st);
+	return rc;
+}
+
+/* Whether the CA lists a valid certificate under request key rkey. */
+static int
+ca_has_request(struct station *s, const char *rkey, int *found)
+{
+	struct json_object *list = NULL;
+	size_t i;
+	int rc;
+
+	*found = 0;
+	if ((rc = ca_list_issued(s->ca, &list)) != 0)
+		return rc;
+	for (i = 0; i < json_object_array_length(list); i++) {
+		struct json_object *r = json_object_array_get_idx(list, i);
+
+		if (jstr(r, "request_key") != NULL && strcmp(jstr(r, "request_key"), rkey) == 0 &&
+		    strcmp(jstr(r, "status"), "valid") == 0)
+			*found = 1;
+	}
+	json_object_put(list);
+	return 0;
+}
+
+/*
+ * A job ending between its CA request and the storing of the answer (killed
+ * at ca_submit, then abandoned) may have a certificate at the CA that the
+ * station never received. If the CA lists one under the job's request key,
+ * it is fetched again (the request key makes that idempotent) and stored as
+ * received, so that the job's end revokes it and keeps it in the record.
+ * Returns 0 (with *serial set, or "" when the CA has none) or an error.
+ */
+int
+job_ca_recover(struct station *s, int64_t job_id, char *serial, size_t len)
+{
+	struct store_job job;
+	X509 *cert = NULL;
+	unsigned char *der = NULL;
+	char rkey[65];
+	int rc, n, found = 0;
+
+	serial[0] = '\0';
+	if ((rc = job_load(s, job_id, &job)) != 0)
+		return rc;
+	if (job.cert_serial != NULL || job.csr == NULL || job.token_serial == NULL) {
+		rc = 0;		/* stored already, or never asked */
+		goto out;
+	}
+	if ((rc = request_key(&job, rkey)) != 0 || (rc = ca_has_request(s, rkey, &found)) != 0 ||
+	    !found)
+		goto out;
+	if ((rc = job_ca_issue(s, &job, rkey, &cert)) != 0)
+		goto out;
+	if ((n = i2d_X509(cert, &der)) <= 0 || (rc = cert_serial_hex(cert, serial, len)) != 0) {
+		rc = UKEY_ERR_CRYPTO;
+		goto out;
+	}
+	if ((rc = record_received(s, job_id, job.unit_id, serial, der, (size_t)n, rkey)) == 0)
+		log_warn("job %lld: the CA had issued %s for its request before the job stopped;"
+		    " recorded", (long long)job_id, serial);
+ out:
+	if (rc != 0)
+		serial[0] = '\0';
+	OPENSSL_free(der);
+	X509_free(cert);
+	store_job_clear(&job);
+	return rc;
+}
+
+/* The CA is down: nothing was issued; the same request goes again later. */
+static void
+ca_retry_later(struct station *s, struct bay *b)
+{
+	int64_t delay = (int64_t)CA_RETRY_MS << (b->ca_attempts < 4 ? b->ca_attempts : 4);
+	char why[96];
+
+	if (delay > CA_RETRY_MAX_MS)
+		delay = CA_RETRY_MAX_MS;
+	b->ca_attempts++;
+	snprintf(why, sizeof(why), "CA unavailable (attempt %d); next try in %lld s",
+	    b->ca_attempts, (long long)(delay / 1000));
+	(void)job_step_mark(s, b->job_id, STEP_CA_SUBMIT, "failed", why);
+	b->retry_at_ms = now_ms() + delay;
+	bay_set_state(s, b, BAY_WORKING, "job %lld waiting for the CA", (long long)b->job_id);
+}
+
+/* Stores the certificate the CA returned (the record first, before anything
+ * else happens) and marks ca_submit done. Returns 1 when the job was failed
+ * here (a serial another job received), else 0 or an error. */
+static int
+ca_store_answer(struct station *s, struct bay *b, const struct store_job *job, X509 *cert,
+    const char *rkey)
+{
+	unsigned char *der = NULL;
+	char serial[80];
+	int rc, n;
+
+	if ((n = i2d_X509(cert, &der)) <= 0 || cert_serial_hex(cert, serial, sizeof(serial)) != 0) {
+		rc = UKEY_ERR_CRYPTO;
+		goto out;
+	}
+	rc = record_received(s, b->job_id, job->unit_id, serial, der, (size_t)n, rkey);
+	if (rc == UKEY_ERR_EXISTS) {
+		int64_t other = 0;
+
+		(void)store_received_cert_job(s->st, serial, &other);
+		if (other != b->job_id) {
+			station_audit(s, "ukeyd", "incident.duplicate_serial", job->src.order_id,
+			    job->unit_id, b->job_id, b->token_serial, b->name,
+			    json_object_new_string(serial));
+			job_fail(s, b, JOB_OTHER, UKEY_ERR_EXISTS, "ca_submit: the CA returned serial %s,"
+			    " already received for job"
+			    " %lld; refused", serial, (long long)other);
+			rc = 1;
+			goto out;
+		}
+		/* the same job's own request answered again (idempotent resubmission) */
+		rc = store_job_set_cert(s->st, b->job_id, der, (size_t)n, serial, rkey);
+	}
+	if (rc == 0)
+		rc = job_step_mark(s, b->job_id, STEP_CA_SUBMIT, "done", serial);
+ out:
+	OPENSSL_free(der);
+	return rc;
+}
+
+void
+job_ca_submit(struct station *s, struct bay *b)
+{
+	struct store_job job = { 0 };
+	X509 *cert = NULL;
+	char rkey[65];
+	int rc;
+
+	(void)job_step_mark(s, b->job_id, STEP_CA_SUBMIT, "begin", NULL);
+	if ((rc = job_load(s, b->job_id, &job)) != 0)
+		goto fail;
+	rc = job_ca_issue(s, &job, rkey, &cert);
+	if (rc == UKEY_ERR_DB)
+		goto fail;
+	if (rc == UKEY_ERR_UNAVAIL) {
+		ca_retry_later(s, b);
+		goto out;
+	}
+	if (rc != 0) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "ca_submit: the CA refused the request: %s", ukey_strerror(rc));
+		job_fail(s, b, jobrule_ca_blame(rc), rc, "%s", why);
+		goto out;
+	}
+	job_test_crash_point("ca_submit", "returned");
+	if ((rc = ca_store_answer(s, b, &job, cert, rkey)) == 1)
+		goto out;
+	if (rc != 0)
+		goto fail;
+	job_step_run(s, b, STEP_CERT_CHECK);
+	goto out;
+ fail:
+	job_fail(s, b, JOB_OTHER, rc, "ca_submit: %s", ukey_strerror(rc));
+ out:
+	store_job_clear(&job);
+	X509_free(cert);
+}
+
+int
+job_check_material(struct station *s, int64_t job_id, struct store_job *job, X509 **cert,
+    EVP_PKEY **pub, X509_NAME **subject)
+{
+	const uint8_t *p;
+	int rc;
+
+	*cert = NULL;
+	*pub = NULL;
+	*subject = NULL;
+	if ((rc = job_load(s, job_id, job)) != 0)
+		return rc;
+	if (job->public_key == NULL)
+		return UKEY_ERR_NOTFOUND;
+	p = job->public_key;
+	if ((*pub = d2i_PUBKEY(NULL, &p, (long)job->public_key_len)) == NULL)
+		return UKEY_ERR_CRYPTO;
+	if (job->cert == NULL || job->subject == NULL)
+		return UKEY_ERR_NOTFOUND;
+	p = job->cert;
+	*cert = d2i_X509(NULL, &p, (long)job->cert_len);
+	p = job->subject;
+	*subject = d2i_X509_NAME(NULL, &p, (long)job->subject_len);
+	return *cert && *subject ? 0 : UKEY_ERR_DB;
+}
+
+void
+job_cert_check(struct station *s, struct bay *b)
+{
+	struct store_job job = { 0 };
+	X509 *cert = NULL;
+	EVP_PKEY *pub = NULL;
+	X509_NAME *subject = NULL;
+	char why[256] = "";
+	int rc;
+
+	(void)job_step_mark(s, b->job_id, STEP_CERT_CHECK, "begin", NULL);
+	if ((rc = job_check_material(s, b->job_id, &job, &cert, &pub, &subject)) != 0) {
+		job_fail(s, b, JOB_OTHER, rc, "cert_check: %s", ukey_strerror(rc));
+		goto out;
+	}
+	rc = certcheck_issued(cert, ca_cert(s->ca), pub, subject, (int)job.src.years,
+	    time(NULL), why, sizeof(why));
+	if (rc != 0) {
+		/* an incident: the CA answered with something the token must not receive */
+		station_audit(s, "ukeyd", "incident.ca_reply_refused", job.src.order_id, job.unit_id,
+		    b->job_id, b->token_serial, b->name, json_object_new_string(why));
+		job_end_not_issued(s, b->job_id, "failed", why, "refused", JOB_OTHER, rc);
+		b->last_job_id = b->job_id;
+		b->job_id = 0;
+		secret_clear(&b->user_pin);
+		bay_set_state(s, b, BAY_FAILED, "job %lld: certificate refused before writing: %s",
+		    (long long)b->last_job_id, why);
+		goto out;
+	}
+	if ((rc = job_step_mark(s, b->job_id, STEP_CERT_CHECK, "done", NULL)) != 0) {
+		job_fail(s, b, JOB_OTHER, rc, "cert_check: %s", ukey_strerror(rc));
+		goto out;
+	}
+	job_step_run(s, b, STEP_WRITE_CERT);
+ out:
+	store_job_clear(&job);
+	X509_free(cert);
+	EVP_PKEY_free(pub);
+	X509_NAME_free(subject);
+}
+
+/* What the issuance record says of the certificate and the token, as text. */
+struct record_text {
+	char *subject, *issuer, *uri, not_before[32], not_after[32];
+};
+
+static int
+record_text_make(const struct bay *b, X509 *cert, struct record_text *t)
+{
+	int rc;
+
+	if ((rc = cert_subject_text(X509_get_subject_name(cert), &t->subject)) == 0 &&
+	    (rc = cert_subject_text(X509_get_issuer_name(cert), &t->issuer)) == 0 &&
+	    (rc = cert_time_iso(X509_get0_notBefore(cert), t->not_before,
+	    sizeof(t->not_before))) == 0 &&
+	    (rc = cert_time_iso(X509_get0_notAfter(cert), t->not_after,
+	    sizeof(t->not_after))) == 0)
+		rc = token_uri(b, &t->uri);
+	return rc;
+}
+
+static int
+insert_issuance(struct station *s, const struct bay *b, const struct store_job *job,
+    const struct record_text *t, struct json_object *evidence, const char *now)
+{
+	const struct store_issuance_new r = {
+		.order_id = job->src.order_id, .item_id = job->src.item_id,
+		.unit_id = job->unit_id, .job_id = job->id, .cert_serial = job->cert_serial,
+		.subject = t->subject, .issuer = t->issuer, .not_before = t->not_before,
+		.not_after = t->not_after, .key_alg = job->key_alg,
+		.key_local = json_object_get_boolean(json_object_object_get(evidence, "local")),
+		.key_always_sensitive = json_object_get_boolean(
+		    json_object_object_get(evidence, "always_sensitive")),
+		.key_never_extractable = json_object_get_boolean(
+		    json_object_object_get(evidence, "never_extractable")),
+		.key_usage = json_object_to_json_string_ext(json_object_object_get(evidence,
+		    "usage"), JSON_C_TO_STRING_PLAIN),
+		.token_serial = b->token_serial, .token_model = job_token_text(b, "model"),
+		.token_profile = b->profile->name, .token_uri = t->uri,
+		.org_uscc = job->src.account_uscc, .kind = job->src.kind,
+		.cert = job->cert, .cert_len = job->cert_len, .operator_name = job->operator_name,
+		.station_id = s->cfg.station_id, .started_at = job->started_at, .issued_at = now,
+	};
+
+	return store_issuance_insert(s->st, &r);
+}
+
+/* One transaction: the issuance, the unit, the certificate and the job
+ * agree, audited; the order is issued once none of its units waits. */
+static int
+record_commit(struct station *s, const struct bay *b, const struct store_job *job,
+    const struct record_text *t, struct json_object *evidence, const char *now)
+{
+	struct json_object *d;
+	int64_t left = 0;
+	int rc;
+
+	if ((rc = store_begin(s->st)) != 0)
+		return rc;
+	rc = insert_issuance(s, b, job, t, evidence, now);
+	if (rc == 0)
+		rc = store_received_cert_issued(s->st, job->cert_serial, now);
+	if (rc == 0)
+		rc = store_unit_set_issued(s->st, job->unit_id, now);
+	if (rc == 0)
+		rc = store_job_issued(s->st, job->id, now);
+	if (rc == 0) {
+		d = json_object_new_object();
+		json_object_object_add(d, "serial", json_object_new_string(job->cert_serial));
+		json_object_object_add(d, "subject", json_object_new_string(t->subject));
+		json_object_object_add(d, "not_after", json_object_new_string(t->not_after));
+		json_object_object_add(d, "station", json_object_new_string(s->cfg.station_id));
+		rc = station_audit(s, job->operator_name, "issuance.record", job->src.order_id,
+		    job->unit_id, job->id, b->token_serial, b->name, d);
+	}
+	if (rc == 0)
+		rc = store_units_count(s->st, job->src.order_id, STORE_UNIT_WAITING, &left);
+	if (rc == 0 && left == 0)
+		rc = station_order_event(s, job->operator_name, job->src.order_id,
+		    OE_FINISH_PRODUCTION, now);
+	if (rc == 0)
+		rc = store_commit(s->st);
+	if (rc != 0)
+		store_rollback(s->st);
+	return rc;
+}
+
+void
+job_record(struct station *s, struct bay *b, struct json_object *evidence)
+{
+	struct store_job job = { 0 };
+	struct record_text t = { 0 };
+	X509 *cert = NULL;
+	EVP_PKEY *pub = NULL;
+	X509_NAME *subject = NULL;
+	char now[32];
+	int rc;
+
+	(void)job_step_mark(s, b->job_id, STEP_RECORD, "begin", NULL);
+	if ((rc = job_check_material(s, b->job_id, &job, &cert, &pub, &subject)) != 0 ||
+	    (rc = record_text_make(b, cert, &t)) != 0)
+		goto fail;
+	store_now(now);
+	if ((rc = record_commit(s, b, &job, &t, evidence, now)) != 0)
+		goto fail;
+	job_test_crash_point("record", "done");
+	b->last_job_seconds = (double)(now_ms() - b->started_ms) / 1000.0;
+	b->last_job_id = b->job_id;
+	b->job_id = 0;
+	log_info("job %lld issued certificate %s on token %s in %.2f s", (long long)b->last_job_id,
+	    job.cert_serial, b->token_serial, b->last_job_seconds);
+	bay_set_state(s, b, BAY_DONE, "issued certificate %s (%.2f s)", job.cert_serial,
+	    b->last_job_seconds);
+	goto out;
+ fail:
+	job_fail(s, b, JOB_OTHER, rc, "record: %s", ukey_strerror(rc));
+ out:
+	free(t.subject);
+	free(t.issuer);
+	free(t.uri);
+	store_job_clear(&job);
+	X509_free(cert);
+	EVP_PKEY_free(pub);
+	X509_NAME_free(subject);
+}
