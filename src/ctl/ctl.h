@@ -22,7 +22,7 @@ enum ctl_opt {
 	OPT_PAYMENT_NO, OPT_OVERRIDE_REASON, OPT_PRESET, OPT_PROFILE, OPT_ORG, OPT_WAIT,
 	OPT_REASON, OPT_PICKED_UP_BY, OPT_CARRIER, OPT_TRACKING, OPT_TYPE, OPT_SINCE, OPT_UNTIL,
 	OPT_REVEAL, OPT_FILE, OPT_PUBKEY, OPT_DB, OPT_OUTPUT, OPT_WITNESS, OPT_ALL, OPT_PARTIAL,
-	OPT_FORMAT, OPT_FOLLOW, OPT_JSON, OPT_HELP, OPT_COUNT
+	OPT_FORMAT, OPT_FOLLOW, OPT_ONCE, OPT_JSON, OPT_HELP, OPT_COUNT
 };
 #define O(x) (UINT64_C(1) << OPT_##x)
 
@@ -86,6 +86,11 @@ struct json_object *ctl_call(const char *cmd, struct json_object *args, int *ex)
 int ctl_run(const char *cmd, struct json_object *args, struct json_object **reply,
     struct json_object **result);
 int ctl_exit_for(const char *code);
+/* A request whose connection stays open (watch.subscribe): as ctl_run, and
+ * on success *fdp is the connection (the caller closes it); an error reply
+ * is printed, its exit code returned and *fdp is -1. */
+int ctl_subscribe(const char *cmd, struct json_object *args, struct json_object **reply,
+    struct json_object **result, int *fdp);
 
 /* print.c */
 void print_json(struct json_object *o);
@@ -133,5 +138,16 @@ int verb_status(const struct ctl_verb *v, const struct ctl_args *a);
 int verb_profiles(const struct ctl_verb *v, const struct ctl_args *a);
 int verb_profiles_check(const struct ctl_verb *v, const struct ctl_args *a);
 int verb_profiles_udev_rules(const struct ctl_verb *v, const struct ctl_args *a);
+
+/* verbs_watch.c */
+int verb_watch(const struct ctl_verb *v, const struct ctl_args *a);
+/* Writes the view of a watch snapshot as text lines; age_ms is how long ago
+ * it arrived (running bays' elapsed times go on). */
+void ctl_watch_render(FILE *f, struct json_object *snap, int64_t age_ms);
+/* Copies src into dst (dstlen bytes, NUL-terminated) fitted to exactly cols
+ * terminal columns: cut on a character boundary, padded with spaces; East
+ * Asian wide characters take two columns; control characters and bytes
+ * that are not UTF-8 show as '?'. Returns the columns written. */
+int ctl_text_fit(char *dst, size_t dstlen, const char *src, int cols);
 
 #endif

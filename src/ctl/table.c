@@ -20,7 +20,8 @@ const struct ctl_option ctl_options[OPT_COUNT] = {
 	[OPT_DB] = { "db", "FILE" }, [OPT_OUTPUT] = { "output", "FILE" },
 	[OPT_WITNESS] = { "witness", "FILE" }, [OPT_ALL] = { "all", NULL },
 	[OPT_PARTIAL] = { "partial", NULL }, [OPT_FORMAT] = { "format", "json|csv" },
-	[OPT_FOLLOW] = { "follow", NULL }, [OPT_JSON] = { "json", NULL },
+	[OPT_FOLLOW] = { "follow", NULL }, [OPT_ONCE] = { "once", NULL },
+	[OPT_JSON] = { "json", NULL },
 	[OPT_HELP] = { "help", NULL },
 };
 
@@ -109,6 +110,8 @@ const struct ctl_verb ctl_verbs[] = {
 	{ "help", verb_help, 0, 0, -1, "", "help", "[COMMAND...]", "a command's usage, or all" },
 	{ "completion", verb_completion, 0, 1, 1, "SHELL", "help", "bash",
 	  "print the shell completion script" },
+	{ "watch", verb_watch, O(ONCE) | J, 0, 0, "", "station", "[--once]",
+	  "the floor, live: bays, queue, events, health (q quits)" },
 };
 
 const size_t ctl_nverbs = sizeof(ctl_verbs) / sizeof(ctl_verbs[0]);
