@@ -53,6 +53,10 @@ exit_of() {
 	fail "ukeyctl watch in $1 did not exit: $(screen "$1")"
 }
 
+# a short deadline, for the subscriber below that stops reading
+TIMEOUT=10
+write_config
+sed -i "s/^\[station\]\$/[station]\nclient_timeout = $TIMEOUT/" "$STATE/ukeyd.conf"
 start_station
 watch_in w1 120 40
 wait_screen w1 '^BAY +STATE +TOKEN'
@@ -146,7 +150,7 @@ EOF
 # ---- pushed, not polled: a change reaches a subscriber at once; a
 # watching connection takes no other request
 cat >"$STATE/peer.py" <<'EOF'
-import json, socket, struct, subprocess, sys, time
+import fcntl, json, os, socket, struct, subprocess, sys, termios, time
 
 def send(s, obj):
     b = json.dumps(obj).encode()
@@ -170,9 +174,14 @@ send(s, {"v": 1, "cmd": "watch.subscribe"})
 first = recv(s)
 assert first["ok"] and first["result"]["bays"], first
 if mode == "idle":
-    # subscribes and never reads again
+    # never reads again; says how many bytes wait unread in its socket
     print("subscribed", flush=True)
-    time.sleep(3600)
+    while True:
+        n = struct.unpack("i", fcntl.ioctl(s, termios.FIONREAD, b"\0\0\0\0"))[0]
+        with open(sys.argv[3] + ".tmp", "w") as f:
+            f.write("%d\n" % n)
+        os.replace(sys.argv[3] + ".tmp", sys.argv[3])
+        time.sleep(0.1)
 ctl = sys.argv[3:]
 t0 = time.monotonic()
 subprocess.run(ctl + ["sim", "unplug", "--bay", "1"], check=True, stdout=subprocess.DEVNULL)
@@ -199,27 +208,50 @@ EOF
 python3 "$STATE/peer.py" push "$STATE/ukeyd.sock" "$BUILD/ukeyctl" --state "$STATE" ||
 	fail "pushed frame"
 
-# ---- a subscriber that never reads holds nobody up
-python3 "$STATE/peer.py" idle "$STATE/ukeyd.sock" >"$STATE/idle.out" 2>&1 &
+# ---- a subscriber that never reads holds nobody up, and is closed once a
+# frame has waited unread for station.client_timeout
+python3 "$SRC/tests/integration/orders_gen.py" "$SRC/examples/orders-sample.json" \
+	"$STATE/more.json" WATCH-2:0:organisation=1x1
+ctl order import "$STATE/more.json" >/dev/null || fail "import the second order"
+id=$(db "SELECT id FROM orders WHERE portal_ref = 'WATCH-2'")
+ctl order approve "$id" >/dev/null || fail "approve the second order"
+python3 "$STATE/peer.py" idle "$STATE/ukeyd.sock" "$STATE/unread" >"$STATE/idle.out" 2>&1 &
 PEER_PID=$!
 for _ in $(seq 100); do
 	grepq subscribed "$STATE/idle.out" && break
 	sleep 0.05
 done
 grepq subscribed "$STATE/idle.out" || fail "idle subscriber: $(cat "$STATE/idle.out")"
-python3 "$SRC/tests/integration/orders_gen.py" "$SRC/examples/orders-sample.json" \
-	"$STATE/more.json" WATCH-2:0:organisation=1x1
-ctl order import "$STATE/more.json" >/dev/null || fail "import the second order"
-id=$(db "SELECT id FROM orders WHERE portal_ref = 'WATCH-2'")
-ctl order approve "$id" >/dev/null || fail "approve the second order"
+# changes enough to fill its socket: tokens in and out of bay 4 (nothing
+# is queued for them), until what waits unread for it stops growing: the
+# daemon then holds a frame it cannot write
+t0=$SECONDS last="" same=0
+while [ "$same" -lt 3 ]; do
+	[ $((SECONDS - t0)) -lt 90 ] || fail "the subscriber's socket never filled: $(cat "$STATE/unread")"
+	ctl sim plug --bay 4 --wait --timeout 10 >/dev/null || fail "plug bay 4"
+	ctl sim unplug --bay 4 >/dev/null || fail "unplug bay 4"
+	sleep 0.2
+	n=$(cat "$STATE/unread")
+	if [ "$n" = "$last" ] && [ "$n" -gt 0 ]; then same=$((same + 1)); else same=0; fi
+	last=$n
+done
+echo "$n bytes unread by the subscriber after $((SECONDS - t0)) s"
+# a certificate is made meanwhile, and the daemon answers as ever
 ctl order pay "$id" --payment-no 202611210000000000000000000002 >/dev/null || fail "pay"
-ctl sim unplug --bay 2 >/dev/null
-start=$(date +%s)
+start=$(date +%s%N)
 timeout 60 "$BUILD/ukeyctl" --state "$STATE" sim plug --bay 3 --wait >/dev/null ||
-	fail "bay 3 not issued with a subscriber that does not read: $(bay_field 3 reason)"
+	fail "bay 3 not issued: $(bay_field 3 reason)"
+echo "bay 3 issued in $(( ($(date +%s%N) - start) / 1000000 )) ms beside the subscriber that does not read"
 [ "$(bay_field 3 state)" = done ] || fail "bay 3: $(bay_field 3 state) $(bay_field 3 reason)"
 timeout 5 "$BUILD/ukeyctl" --state "$STATE" status >/dev/null || fail "daemon slow to answer"
-echo "issued in $(( $(date +%s) - start )) s with a subscriber that does not read"
+[ "$(cat "$STATE/unread")" = "$n" ] || fail "the subscriber's unread bytes changed: not stuck"
+# and it is closed after station.client_timeout
+for _ in $(seq $((TIMEOUT * 20 + 200))); do
+	grepq "pid $PEER_PID) has not read its reply for $TIMEOUT s; closed" "$STATE/ukeyd.log" && break
+	sleep 0.05
+done
+grepq "pid $PEER_PID) has not read its reply for $TIMEOUT s; closed" "$STATE/ukeyd.log" ||
+	fail "the subscriber that does not read was not closed"
 kill "$PEER_PID" 2>/dev/null || true
 wait "$PEER_PID" 2>/dev/null || true
 PEER_PID=""
