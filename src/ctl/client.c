@@ -136,8 +136,11 @@ ctl_subscribe(const char *cmd, struct json_object *args, struct json_object **re
 		close(*fdp);
 	*fdp = -1;
 	err = json_object_object_get(*reply, "error");
-	fprintf(stderr, "ukeyctl: %s\n", json_object_get_string(json_object_object_get(err,
-	    "message")));
+	if (ctl_json)
+		printf("%s\n", json_object_to_json_string_ext(*reply, JSON_C_TO_STRING_PRETTY));
+	else
+		fprintf(stderr, "ukeyctl: %s\n", json_object_get_string(json_object_object_get(err,
+		    "message")));
 	return ctl_exit_for(json_object_get_string(json_object_object_get(err, "code")));
 }
 

@@ -252,7 +252,7 @@ ctl_watch_render(FILE *f, struct json_object *snap, int64_t age_ms)
 
 /* ---- the screen ---- */
 
-static volatile sig_atomic_t got_quit, got_winch;
+static volatile sig_atomic_t got_quit, got_winch, got_stop;
 static struct termios saved_tio;
 static int tio_saved, screen_on;
 
@@ -285,6 +285,13 @@ on_winch(int sig)
 	got_winch = 1;
 }
 
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	got_stop = 1;
+}
+
 /* A crash must not leave the terminal raw and on the alternate screen. */
 static void
 on_fatal(int sig)
@@ -294,27 +301,12 @@ on_fatal(int sig)
 	raise(sig);
 }
 
+/* Raw keys and the alternate screen (again after a stop). */
 static void
-screen_setup(void)
+screen_enter(void)
 {
-	static const int quit_sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
-	static const int fatal_sigs[] = { SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL };
-	struct sigaction sa;
 	struct termios tio;
-	size_t i;
 
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	/* no SA_RESTART: a signal ends poll() at once */
-	sa.sa_handler = on_quit;
-	for (i = 0; i < sizeof(quit_sigs) / sizeof(quit_sigs[0]); i++)
-		sigaction(quit_sigs[i], &sa, NULL);
-	sa.sa_handler = on_winch;
-	sigaction(SIGWINCH, &sa, NULL);
-	sa.sa_handler = on_fatal;
-	for (i = 0; i < sizeof(fatal_sigs) / sizeof(fatal_sigs[0]); i++)
-		sigaction(fatal_sigs[i], &sa, NULL);
-	atexit(screen_restore);
 	/* keys one at a time, not echoed; Ctrl-C still raises SIGINT (ISIG) */
 	if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved_tio) == 0) {
 		tio = saved_tio;
@@ -326,6 +318,41 @@ screen_setup(void)
 	screen_on = 1;
 	fputs(SCREEN_ENTER, stdout);
 	fflush(stdout);
+}
+
+static void
+screen_setup(void)
+{
+	static const int quit_sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+	static const int fatal_sigs[] = { SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL };
+	struct sigaction sa;
+	size_t i;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	/* no SA_RESTART: a signal ends poll() at once */
+	sa.sa_handler = on_quit;
+	for (i = 0; i < sizeof(quit_sigs) / sizeof(quit_sigs[0]); i++)
+		sigaction(quit_sigs[i], &sa, NULL);
+	sa.sa_handler = on_winch;
+	sigaction(SIGWINCH, &sa, NULL);
+	sa.sa_handler = on_stop;
+	sigaction(SIGTSTP, &sa, NULL);
+	sa.sa_handler = on_fatal;
+	for (i = 0; i < sizeof(fatal_sigs) / sizeof(fatal_sigs[0]); i++)
+		sigaction(fatal_sigs[i], &sa, NULL);
+	atexit(screen_restore);
+	screen_enter();
+}
+
+/* Ctrl-Z: the terminal as it was while stopped, the view again after. */
+static void
+screen_suspend(void)
+{
+	got_stop = 0;
+	screen_restore();
+	kill(getpid(), SIGSTOP);
+	screen_enter();
 }
 
 static void
@@ -487,6 +514,8 @@ watch_screen(int fd, struct json_object **reply, struct json_object *snap)
 				return ex;
 			got = mono_ms();
 		}
+		if (got_stop)
+			screen_suspend();
 		got_winch = 0;
 		draw(snap, mono_ms() - got, 1);
 	}
