@@ -8,7 +8,7 @@ UKEY_DEBIAN_PACKAGES=(
 	libusb-1.0-0-dev libudev-dev libpcsclite-dev
 	pcscd umockdev libumockdev-dev vsmartcard-vpcd vsmartcard-vpicc python3-pycryptodome
 	clang-14 clang libclang-rt-14-dev util-linux
-	socat iproute2 procps mount
+	socat iproute2 procps mount tmux
 	debhelper dpkg-dev lintian mandoc systemd
 )
 

@@ -40,13 +40,16 @@ ctl_exit_for(const char *code)
 	}
 }
 
-/* Sends one request and returns the reply (owned) or NULL with *ex set. */
-struct json_object *
-ctl_call(const char *cmd, struct json_object *args, int *ex)
+/* Sends one request and returns the reply (owned) or NULL with *ex set;
+ * *fdp is the connection, open when a reply came, else -1. */
+static struct json_object *
+call_open(const char *cmd, struct json_object *args, int *ex, int *fdp)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct json_object *req = json_object_new_object(), *rep = NULL;
 	int fd = -1, rc;
+
+	*fdp = -1;
 
 	json_object_object_add(req, "v", json_object_new_int(1));
 	json_object_object_add(req, "cmd", json_object_new_string(cmd));
@@ -94,11 +97,51 @@ ctl_call(const char *cmd, struct json_object *args, int *ex)
 		goto out;
 	}
 	*ex = EXIT_OK;
+	*fdp = fd;
+	fd = -1;
  out:
 	if (fd >= 0)
 		close(fd);
 	json_object_put(req);
 	return rep;
+}
+
+struct json_object *
+ctl_call(const char *cmd, struct json_object *args, int *ex)
+{
+	struct json_object *rep;
+	int fd;
+
+	rep = call_open(cmd, args, ex, &fd);
+	if (fd >= 0)
+		close(fd);
+	return rep;
+}
+
+int
+ctl_subscribe(const char *cmd, struct json_object *args, struct json_object **reply,
+    struct json_object **result, int *fdp)
+{
+	struct json_object *err;
+	int ex;
+
+	*result = NULL;
+	if ((*reply = call_open(cmd, args, &ex, fdp)) == NULL)
+		return ex;
+	if (json_object_get_boolean(json_object_object_get(*reply, "ok"))) {
+		*result = json_object_object_get(*reply, "result");
+		return EXIT_OK;
+	}
+	if (*fdp >= 0)
+		close(*fdp);
+	*fdp = -1;
+	err = json_object_object_get(*reply, "error");
+	if (ctl_json)
+		printf("%s\n", json_object_to_json_string_ext(*reply, JSON_C_TO_STRING_PRETTY));
+	else
+		fprintf(stderr, "ukeyctl: %s\n", json_object_get_string(json_object_object_get(err,
+		    "message")));
+	return ctl_exit_for(json_object_get_string(json_object_object_get(err, "code")));
 }
 
 /* Runs a request; prints an error reply and returns its exit code, or

@@ -22,7 +22,8 @@ enum ctl_opt {
 	OPT_PAYMENT_NO, OPT_OVERRIDE_REASON, OPT_PRESET, OPT_PROFILE, OPT_ORG, OPT_WAIT,
 	OPT_REASON, OPT_PICKED_UP_BY, OPT_CARRIER, OPT_TRACKING, OPT_TYPE, OPT_SINCE, OPT_UNTIL,
 	OPT_REVEAL, OPT_FILE, OPT_PUBKEY, OPT_DB, OPT_OUTPUT, OPT_WITNESS, OPT_ALL, OPT_PARTIAL,
-	OPT_FORMAT, OPT_FOLLOW, OPT_BY, OPT_CSV, OPT_HTML, OPT_HOURS, OPT_JSON, OPT_HELP, OPT_COUNT
+	OPT_FORMAT, OPT_FOLLOW, OPT_BY, OPT_CSV, OPT_HTML, OPT_HOURS, OPT_ONCE, OPT_JSON, OPT_HELP,
+	OPT_COUNT
 };
 #define O(x) (UINT64_C(1) << OPT_##x)
 
@@ -86,6 +87,11 @@ struct json_object *ctl_call(const char *cmd, struct json_object *args, int *ex)
 int ctl_run(const char *cmd, struct json_object *args, struct json_object **reply,
     struct json_object **result);
 int ctl_exit_for(const char *code);
+/* A request whose connection stays open (watch.subscribe): as ctl_run, and
+ * on success *fdp is the connection (the caller closes it); an error reply
+ * is printed, its exit code returned and *fdp is -1. */
+int ctl_subscribe(const char *cmd, struct json_object *args, struct json_object **reply,
+    struct json_object **result, int *fdp);
 
 /* print.c */
 void print_json(struct json_object *o);
@@ -143,5 +149,15 @@ void report_csv_write(FILE *f, struct json_object *rows, const char *const *cols
 void report_html_text(FILE *f, const char *s);
 void report_svg_chart(FILE *f, struct json_object *days);
 void report_duration(int64_t s, char *out, size_t len);
+/* verbs_watch.c */
+int verb_watch(const struct ctl_verb *v, const struct ctl_args *a);
+/* Writes the view of a watch snapshot as text lines; age_ms is how long ago
+ * it arrived (running bays' elapsed times go on). */
+void ctl_watch_render(FILE *f, struct json_object *snap, int64_t age_ms);
+/* Copies src into dst (dstlen bytes, NUL-terminated) fitted to exactly cols
+ * terminal columns: cut on a character boundary, padded with spaces; East
+ * Asian wide characters take two columns; control characters and bytes
+ * that are not UTF-8 show as '?'. Returns the columns written. */
+int ctl_text_fit(char *dst, size_t dstlen, const char *src, int cols);
 
 #endif

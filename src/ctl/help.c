@@ -22,21 +22,24 @@ verb_line(FILE *f, const struct ctl_verb *v)
 	fprintf(f, "%s\n", v->summary);
 }
 
-/* The whole usage, by section in the table's order. */
+/* The whole usage, by section in the order the table first names them:
+ * a verb added at the end of the table joins its section's list. */
 void
 ctl_usage(FILE *f)
 {
-	const char *section = NULL;
-	size_t i;
+	size_t i, j, k;
 
 	fprintf(f, "usage: ukeyctl [--state DIR | --socket PATH] [--json] COMMAND [ARGS]\n"
 	    "       ukeyctl help [COMMAND...] | ukeyctl COMMAND... --help | ukeyctl --version\n");
 	for (i = 0; i < ctl_nverbs; i++) {
-		if (section == NULL || strcmp(section, ctl_verbs[i].section) != 0) {
-			section = ctl_verbs[i].section;
-			fprintf(f, "\n%s:\n", section);
-		}
-		verb_line(f, &ctl_verbs[i]);
+		for (k = 0; k < i && strcmp(ctl_verbs[k].section, ctl_verbs[i].section) != 0; k++)
+			;
+		if (k < i)
+			continue;	/* listed with the first of its section */
+		fprintf(f, "\n%s:\n", ctl_verbs[i].section);
+		for (j = i; j < ctl_nverbs; j++)
+			if (strcmp(ctl_verbs[j].section, ctl_verbs[i].section) == 0)
+				verb_line(f, &ctl_verbs[j]);
 	}
 	fprintf(f, "\n"
 	    "The socket is DIR/ukeyd.sock (DIR from --state, else $UKEY_STATE, else\n"

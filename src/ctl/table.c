@@ -22,7 +22,8 @@ const struct ctl_option ctl_options[OPT_COUNT] = {
 	[OPT_PARTIAL] = { "partial", NULL }, [OPT_FORMAT] = { "format", "json|csv" },
 	[OPT_FOLLOW] = { "follow", NULL }, [OPT_BY] = { "by", "operator|station|day|kind" },
 	[OPT_CSV] = { "csv", NULL }, [OPT_HTML] = { "html", "FILE" },
-	[OPT_HOURS] = { "hours", "N" }, [OPT_JSON] = { "json", NULL },
+	[OPT_HOURS] = { "hours", "N" }, [OPT_ONCE] = { "once", NULL },
+	[OPT_JSON] = { "json", NULL },
 	[OPT_HELP] = { "help", NULL },
 };
 
@@ -120,6 +121,8 @@ const struct ctl_verb ctl_verbs[] = {
 	  " [--html FILE]", "paid to issued per order against the promise; late and due soon" },
 	{ "report reconcile", verb_report, O(CSV) | O(HTML) | J, 0, 0, "", "reports",
 	  "[--csv] [--html FILE]", "payments, issuances and the CA's list; every mismatch" },
+	{ "watch", verb_watch, O(ONCE) | J, 0, 0, "", "station", "[--once]",
+	  "the floor, live: bays, queue, events, health (q quits)" },
 };
 
 const size_t ctl_nverbs = sizeof(ctl_verbs) / sizeof(ctl_verbs[0]);

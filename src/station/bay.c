@@ -42,6 +42,7 @@ bay_set_state(struct station *s, struct bay *b, enum bay_state st, const char *f
 		vsnprintf(b->reason, sizeof(b->reason), fmt, ap);
 		va_end(ap);
 	}
+	watch_notify(s);
 	if (st == BAY_REFUSED || st == BAY_FAILED || st == BAY_FAULTED)
 		log_warn("bay %s: %s: %s", b->name, state_names[st], b->reason);
 	else

@@ -80,6 +80,7 @@ static const struct command {
 	{ "report.production", cmd_report_production, READ },
 	{ "report.service_times", cmd_report_service_times, READ },
 	{ "report.reconcile", cmd_report_reconcile, REVIEWER | AUDITOR | ADMIN },
+	{ "watch.subscribe", cmd_watch_subscribe, READ },
 };
 
 /* Arguments that need more than the command itself: when the request has
@@ -351,6 +352,12 @@ out_queue(struct client *c, const char *text, size_t len)
 	return out_flush(c);
 }
 
+int
+control_push(struct client *c, const char *text, size_t len)
+{
+	return out_queue(c, text, len);
+}
+
 static struct json_object *
 error_reply(int rc, const char *msg, struct json_object *details)
 {
@@ -395,7 +402,8 @@ say_goodbye(int fd, int rc, const char *msg)
 static int
 client_idle(const struct client *c)
 {
-	return !c->dead && !c->awaiting && !control_wants_write(c);
+	/* a watching connection is in use though it sends nothing */
+	return !c->dead && !c->awaiting && !c->watch.on && !control_wants_write(c);
 }
 
 /* Closes client i and takes it out of the table now. Only outside the
@@ -707,6 +715,12 @@ dispatch(struct station *s, struct client *c, const char *text, size_t len)
 		goto out;
 	}
 	r.args = pr.args;
+	if (c->watch.on) {
+		/* a reply among the frames could be taken for one of them */
+		rc = req_fail(&r, UKEY_ERR_STATE, "%s: this connection watches the floor "
+		    "(watch.subscribe) and takes no other request; use another", cmd->name);
+		goto out;
+	}
 	if ((rc = authorize(&r, cmd)) != 0)
 		goto out;
 	if ((rc = dualctl_hold(&r, cmd->name, &held, &result)) != 0 || held)
@@ -824,7 +838,7 @@ control_check_timers(struct station *s)
 				    " closed", c->user, (int)c->pid, s->cfg.client_timeout_s);
 				c->dead = 1;
 			}
-		} else if (!c->awaiting && now - c->since_ms >= limit) {
+		} else if (!c->awaiting && !c->watch.on && now - c->since_ms >= limit) {
 			snprintf(why, sizeof(why), "connection closed: no complete request within "
 			    "%d s (station.client_timeout)", s->cfg.client_timeout_s);
 			log_info("control client %s (pid %d): %s", c->user, (int)c->pid, why);

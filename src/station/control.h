@@ -101,5 +101,13 @@ int cmd_profile_list(struct request *r, struct json_object **result);
 int cmd_report_production(struct request *r, struct json_object **result);
 int cmd_report_service_times(struct request *r, struct json_object **result);
 int cmd_report_reconcile(struct request *r, struct json_object **result);
+/* watch.c: subscribes the connection to watch frames; the reply is the
+ * first snapshot. */
+int cmd_watch_subscribe(struct request *r, struct json_object **result);
+
+/* control.c: queues one frame of len bytes of text for c (pushed, not a
+ * reply) and writes what the socket takes now. 0, or UKEY_ERR_IO when the
+ * peer is gone, UKEY_ERR_PROTO over FRAME_MAX_CONTROL, UKEY_ERR_NOMEM. */
+int control_push(struct client *c, const char *text, size_t len);
 
 #endif

@@ -32,6 +32,7 @@ station_event_add(struct station *s, const struct detect_event *ev)
 	e->t_ms = now_ms();
 	e->wall = (int64_t)time(NULL);
 	e->ev = *ev;
+	watch_notify(s);
 }
 
 struct bay *

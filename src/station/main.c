@@ -64,6 +64,7 @@ station_audit(struct station *s, const char *actor, const char *action, int64_t 
 		log_error("audit_append %s: %s", action, ukey_strerror(rc));
 	else
 		s->audit_dirty = 1;
+	watch_notify(s);
 	return rc;
 }
 
@@ -254,7 +255,7 @@ run_loop(struct station *s)
 		}
 		nd = detect_pollfds(s, pfd + n, 32, downer);
 		n += nd;
-		r = poll(pfd, (nfds_t)n, 100);
+		r = poll(pfd, (nfds_t)n, watch_poll_timeout(s, 100));
 		if (r < 0 && errno != EINTR) {
 			log_error("poll: %s", strerror(errno));
 			break;
@@ -289,6 +290,7 @@ run_loop(struct station *s)
 		bay_check_timers(s);
 		station_audit_checkpoint_if_due(s);
 		station_witness_if_due(s);
+		watch_flush(s);
 		if (s->stop)
 			break;
 	}

@@ -20,6 +20,7 @@
 #include "detect/source.h"
 #include "store/store.h"
 #include "store/witness.h"
+#include "station/watch.h"
 
 struct station;
 struct bay;
@@ -139,6 +140,7 @@ struct client {
 	size_t out_len, out_off;
 	int64_t out_since_ms;	/* since when out has been waiting to be written */
 	int dead;
+	struct watch_sub watch;	/* watch.subscribe (watch.c) */
 };
 
 struct station {

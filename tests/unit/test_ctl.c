@@ -226,6 +226,108 @@ test_completion(void **state)
 	free(text);
 }
 
+/* Each section of the usage is listed once, with every verb of the table
+ * that names it, wherever the table's row stands. */
+static void
+test_usage_sections(void **state)
+{
+	char *text = NULL, heading[64];
+	size_t len = 0, i;
+	FILE *f = open_memstream(&text, &len);
+	const char *first, *station, *end;
+
+	(void)state;
+	assert_non_null(f);
+	ctl_usage(f);
+	assert_int_equal(fclose(f), 0);
+	for (i = 0; i < ctl_nverbs; i++) {
+		snprintf(heading, sizeof(heading), "\n%s:\n", ctl_verbs[i].section);
+		assert_non_null(first = strstr(text, heading));
+		assert_null(strstr(first + 1, heading));
+	}
+	/* watch, at the table's end, is under station with status */
+	assert_non_null(station = strstr(text, "\nstation:\n"));
+	assert_non_null(end = strstr(station + 1, "\n\n"));
+	assert_true(strstr(station, "\n  status ") != NULL && strstr(station, "\n  status ") < end);
+	assert_true(strstr(station, "\n  watch ") != NULL && strstr(station, "\n  watch ") < end);
+	free(text);
+}
+
+static void
+test_text_fit(void **state)
+{
+	char buf[64];
+
+	(void)state;
+	/* padded to the width, cut at it */
+	assert_int_equal(ctl_text_fit(buf, sizeof(buf), "abc", 5), 5);
+	assert_string_equal(buf, "abc  ");
+	assert_int_equal(ctl_text_fit(buf, sizeof(buf), "abcdef", 4), 4);
+	assert_string_equal(buf, "abcd");
+	assert_int_equal(ctl_text_fit(buf, sizeof(buf), NULL, 2), 2);
+	assert_string_equal(buf, "  ");
+	/* CJK takes two columns; one that would straddle the edge goes */
+	assert_int_equal(ctl_text_fit(buf, sizeof(buf), "李四", 4), 4);
+	assert_string_equal(buf, "李四");
+	assert_int_equal(ctl_text_fit(buf, sizeof(buf), "云南滇池", 5), 5);
+	assert_string_equal(buf, "云南 ");
+	/* no escape sequence, C1 control or broken byte reaches the terminal */
+	ctl_text_fit(buf, sizeof(buf), "a\033[2Jb\xc2\x9b\xff", 10);
+	assert_string_equal(buf, "a?[2Jb??  ");
+	/* a small buffer is never overrun */
+	assert_int_equal(ctl_text_fit(buf, 4, "李四李四", 8), 2);
+	assert_string_equal(buf, "李");
+}
+
+/* A snapshot as watch.subscribe gives it, rendered as text. */
+static void
+test_watch_render(void **state)
+{
+	static const char snap_text[] = "{\"seq\":3,\"station\":\"km-01\",\"time\":0,"
+	    "\"bays\":["
+	    "{\"bay\":1,\"state\":\"working\",\"model\":\"SoftHSM v2\",\"token_serial\":"
+	    "\"5bbb456b572996f2\",\"steps\":9,\"job\":1,\"job_state\":\"running\","
+	    "\"portal_ref\":\"YNCA-1\",\"holder\":\"李四\",\"step\":\"generate_key\","
+	    "\"step_no\":3,\"done\":false,\"running\":true,\"elapsed_ms\":61000,"
+	    "\"pin_waiting\":false,\"ca_waiting\":false},"
+	    "{\"bay\":2,\"state\":\"done\",\"model\":\"SoftHSM v2\",\"token_serial\":\"77\","
+	    "\"steps\":9,\"job\":2,\"job_state\":\"issued\",\"portal_ref\":\"YNCA-2\","
+	    "\"step\":\"record\",\"step_no\":9,\"done\":true,\"running\":false,"
+	    "\"elapsed_ms\":1500,\"pin_waiting\":true,\"ca_waiting\":false},"
+	    "{\"bay\":3,\"state\":\"working\",\"steps\":9,\"job\":3,\"job_state\":\"running\","
+	    "\"step\":\"ca_submit\",\"step_no\":5,\"running\":true,\"ca_waiting\":true},"
+	    "{\"bay\":4,\"state\":\"empty\",\"steps\":9,\"running\":false}],"
+	    "\"queue\":{\"queued\":3,\"held\":1,\"in_production\":2},"
+	    "\"events\":[{\"seq\":0,\"time\":0,\"kind\":\"arrived\",\"source\":\"udev\","
+	    "\"bay\":\"usb:1-2\",\"device\":\"096e:0807\"}],"
+	    "\"health\":{\"ca\":{\"kind\":\"embedded\",\"reachable\":false},"
+	    "\"database\":{\"ok\":true},\"sources\":[{\"source\":\"udev\",\"status\":\"running\"}]}}";
+	struct json_object *snap = json_tokener_parse(snap_text);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	(void)state;
+	assert_non_null(snap);
+	assert_non_null(f);
+	/* arrived 2 s ago: a running bay's clock goes on, a done one's not */
+	ctl_watch_render(f, snap, 2000);
+	assert_int_equal(fclose(f), 0);
+	assert_non_null(strstr(text, "ukey-station km-01 "));
+	assert_non_null(strstr(text, "  1 working  SoftHSM v2 5bbb456b572996f2 YNCA-1            "
+	    "李四           [###-------] 3/9 generate_key 1:03    \n"));
+	assert_non_null(strstr(text, "  2 done     SoftHSM v2 77"));
+	assert_non_null(strstr(text, "[##########] 9/9 done         0:01    waiting\n"));
+	assert_non_null(strstr(text, "[#####-----] 5/9 CA retry"));
+	assert_non_null(strstr(text, "  4 empty    "));
+	assert_non_null(strstr(text, "Queue: 3 queued, 1 held, 2 in production\n"));
+	assert_non_null(strstr(text, "Health: CA (embedded) NOT REACHABLE (jobs retry); database ok;"
+	    " sources: udev running"));
+	assert_non_null(strstr(text, " arrived udev usb:1-2 096e:0807"));
+	free(text);
+	json_object_put(snap);
+}
+
 int
 main(void)
 {
@@ -235,6 +337,9 @@ main(void)
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_completion),
+		cmocka_unit_test(test_usage_sections),
+		cmocka_unit_test(test_text_fit),
+		cmocka_unit_test(test_watch_render),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
