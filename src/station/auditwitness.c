@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "station/station.h"
 #include "store/audit.h"
+#include "station/station_impl.h"
 
 int
 station_witness_open(struct station *s)

@@ -17,6 +17,9 @@
 #include "common/log.h"
 #include "station/control.h"
 #include "station/station.h"
+#include "station/bay.h"
+#include "station/job.h"
+#include "station/sources.h"
 
 static const char *state_names[] = {
 	[BAY_EMPTY] = "empty", [BAY_STARTING] = "starting", [BAY_PROBING] = "probing",
@@ -103,8 +106,8 @@ worker_spawn(struct station *s, struct bay *b, const char *module)
 		if (b->softhsm_conf[0])
 			setenv("SOFTHSM2_CONF", b->softhsm_conf, 1);
 		signal(SIGPIPE, SIG_DFL);
-		execv(s->cfg.worker_path, argv);
-		fprintf(stderr, "ukeyd: exec %s: %s\n", s->cfg.worker_path, strerror(errno));
+		execv(station_cfg(s)->worker_path, argv);
+		fprintf(stderr, "ukeyd: exec %s: %s\n", station_cfg(s)->worker_path, strerror(errno));
 		_exit(127);
 	}
 	close(sv[1]);
@@ -196,8 +199,8 @@ probe_request(struct station *s, struct bay *b)
 	if (b->usb_serial[0])
 		json_object_object_add(req, "usb_serial", json_object_new_string(b->usb_serial));
 	/* tokens of the same model held by other bays are never this bay's */
-	for (i = 0; i < s->n_bays; i++) {
-		const struct bay *o = &s->bays[i];
+	for (i = 0; i < station_n_bays(s); i++) {
+		const struct bay *o = station_bay(s, i);
 
 		if (o != b && o->state != BAY_EMPTY && o->profile == p && o->token_serial[0])
 			json_object_array_add(ex, json_object_new_string(o->token_serial));
@@ -241,7 +244,7 @@ bay_token_arrived(struct station *s, struct bay *b, const struct arrival *a)
 	b->job_id = 0;
 	station_audit(s, b->operator_name, "bay.token_arrived", 0, 0, 0, NULL, b->name,
 	    json_object_new_string(b->device));
-	b->profile = a->profile ? fw_profile_set_find(s->fw, a->profile) : NULL;
+	b->profile = a->profile ? fw_profile_set_find(station_fw(s), a->profile) : NULL;
 	if (b->profile == NULL) {
 		/* never touched: no profile says how to talk to it */
 		bay_set_state(s, b, BAY_REFUSED, "no firmware profile for %s (%s)", b->device,
@@ -372,8 +375,8 @@ bay_check_timers(struct station *s)
 	int64_t now = now_ms();
 	int i;
 
-	for (i = 0; i < s->n_bays; i++) {
-		struct bay *b = &s->bays[i];
+	for (i = 0; i < station_n_bays(s); i++) {
+		struct bay *b = station_bay(s, i);
 
 		if (b->pending_op[0] && now > b->deadline_ms) {
 			char why[128];
@@ -399,9 +402,9 @@ bay_kick_idle(struct station *s)
 {
 	int i;
 
-	for (i = 0; i < s->n_bays; i++)
-		if (s->bays[i].state == BAY_IDLE)
-			job_start_if_possible(s, &s->bays[i]);
+	for (i = 0; i < station_n_bays(s); i++)
+		if (station_bay(s, i)->state == BAY_IDLE)
+			job_start_if_possible(s, station_bay(s, i));
 }
 
 void
@@ -454,13 +457,13 @@ bay_shutdown_all(struct station *s)
 {
 	int i;
 
-	for (i = 0; i < s->n_bays; i++) {
-		worker_stop(s, &s->bays[i]);
-		secret_clear(&s->bays[i].user_pin);
-		secret_clear(&s->bays[i].so_pin);
-		secret_clear(&s->bays[i].wipe_so);
-		secret_clear(&s->bays[i].unblock_pin);
-		json_object_put(s->bays[i].token);
-		s->bays[i].token = NULL;
+	for (i = 0; i < station_n_bays(s); i++) {
+		worker_stop(s, station_bay(s, i));
+		secret_clear(&station_bay(s, i)->user_pin);
+		secret_clear(&station_bay(s, i)->so_pin);
+		secret_clear(&station_bay(s, i)->wipe_so);
+		secret_clear(&station_bay(s, i)->unblock_pin);
+		json_object_put(station_bay(s, i)->token);
+		station_bay(s, i)->token = NULL;
 	}
 }

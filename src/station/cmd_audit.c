@@ -11,6 +11,7 @@
 #include "store/audit.h"
 #include "store/auditkey.h"
 #include "store/witness.h"
+#include "ca/ca.h"
 
 int
 cmd_audit_serials(struct request *r, struct json_object **result)
@@ -24,7 +25,7 @@ cmd_audit_serials(struct request *r, struct json_object **result)
 	have_order = arg_int(r, "order", 0, &order);
 	if (have_order == UKEY_ERR_INVAL)
 		return UKEY_ERR_INVAL;
-	return store_query(r->s->st, result,
+	return store_query(station_store(r->s), result,
 	    "SELECT s.cert_serial AS serial, s.order_id, o.portal_ref, s.unit_id, s.kind, s.subject,"
 	    " s.issuer, s.not_before, s.not_after, s.key_alg, s.key_local, s.key_always_sensitive,"
 	    " s.key_never_extractable, s.key_usage, s.token_serial, s.token_model, s.token_profile, s.token_uri,"
@@ -84,11 +85,12 @@ cmd_audit_verify(struct request *r, struct json_object **result)
 	if ((rc = witness_arg(r, &ws)) != 0 && rc != UKEY_ERR_NOTFOUND)
 		goto out;
 	have_ws = rc == 0;
-	rc = audit_verify_db(store_db(r->s->st), r->s->audit_key, have_ws ? &ws : NULL, &rep);
+	rc = audit_verify_db(store_db(station_store(r->s)), station_audit_key(r->s),
+	    have_ws ? &ws : NULL, &rep);
 	if (rc != 0 && rc != UKEY_ERR_VERIFY)
 		goto out;
 	*result = audit_report_json(&rep);
-	if (audit_key_id(r->s->audit_key, key_id) == 0)
+	if (audit_key_id(station_audit_key(r->s), key_id) == 0)
 		json_object_object_add(*result, "key_id", json_object_new_string(key_id));
 	rc = 0;
  out:
@@ -99,8 +101,8 @@ cmd_audit_verify(struct request *r, struct json_object **result)
 int
 cmd_audit_checkpoint(struct request *r, struct json_object **result)
 {
-	int rc = audit_checkpoint(r->s->st, r->s->audit_key, r->s->cfg.station_id, r->c->user,
-	    "request", result);
+	int rc = audit_checkpoint(station_store(r->s), station_audit_key(r->s),
+	    station_cfg(r->s)->station_id, r->c->user, "request", result);
 
 	if (rc != 0)
 		return req_fail(r, rc, "audit.checkpoint: %s", ukey_strerror(rc));
@@ -114,8 +116,8 @@ cmd_audit_pubkey(struct request *r, struct json_object **result)
 	char key_id[AUDIT_KEY_ID_LEN + 1], *pem = NULL;
 	int rc;
 
-	if ((rc = audit_pubkey_pem(r->s->audit_key, &pem)) != 0 ||
-	    (rc = audit_key_id(r->s->audit_key, key_id)) != 0) {
+	if ((rc = audit_pubkey_pem(station_audit_key(r->s), &pem)) != 0 ||
+	    (rc = audit_key_id(station_audit_key(r->s), key_id)) != 0) {
 		free(pem);
 		return rc;
 	}
@@ -155,11 +157,11 @@ cmd_audit_export(struct request *r, struct json_object **result)
 	if (rc == UKEY_ERR_INVAL)
 		return rc;
 	if (rc == UKEY_ERR_NOTFOUND) {
-		rc = store_int(r->s->st, &upto, "SELECT coalesce(max(id), 0) FROM audit", "");
+		rc = store_int(station_store(r->s), &upto, "SELECT coalesce(max(id), 0) FROM audit", "");
 		if (rc != 0)
 			return rc;
 	}
-	if ((rc = audit_export_page(r->s->st, cps, after, upto, limit, &items)) != 0)
+	if ((rc = audit_export_page(station_store(r->s), cps, after, upto, limit, &items)) != 0)
 		return rc;
 	*result = json_object_new_object();
 	json_object_object_add(*result, "what", json_object_new_string(what));
@@ -178,7 +180,7 @@ cmd_audit_log(struct request *r, struct json_object **result)
 	have_order = arg_int(r, "order", 0, &order);
 	if (limit < 1 || limit > 100000)
 		return req_fail(r, UKEY_ERR_INVAL, "limit: 1..100000");
-	return store_query(r->s->st, result,
+	return store_query(station_store(r->s), result,
 	    "SELECT * FROM (SELECT id, at, actor, action, order_id, unit_id, job_id, token, bay, detail"
 	    " FROM audit WHERE (?1 = 0 OR order_id = ?1) ORDER BY id DESC LIMIT ?2) ORDER BY id", "ii",
 	    have_order == 0 ? order : (int64_t)0, limit);
@@ -187,7 +189,7 @@ cmd_audit_log(struct request *r, struct json_object **result)
 int
 cmd_ca_show(struct request *r, struct json_object **result)
 {
-	const X509 *ca = ca_cert(r->s->ca);
+	const X509 *ca = ca_cert(station_ca(r->s));
 	BIO *bio = BIO_new(BIO_s_mem());
 	char *subj = NULL, serial[80] = "";
 	BUF_MEM *mem;
@@ -203,7 +205,7 @@ cmd_ca_show(struct request *r, struct json_object **result)
 		json_object_object_add(*result, "subject", json_object_new_string(subj));
 	if (cert_serial_hex(ca, serial, sizeof(serial)) == 0)
 		json_object_object_add(*result, "serial", json_object_new_string(serial));
-	json_object_object_add(*result, "dir", json_object_new_string(r->s->cfg.ca_dir));
+	json_object_object_add(*result, "dir", json_object_new_string(station_cfg(r->s)->ca_dir));
 	free(subj);
 	BIO_free(bio);
 	return 0;

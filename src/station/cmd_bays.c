@@ -7,6 +7,9 @@
 #include "common/log.h"
 #include "station/control.h"
 #include "store/store_jobs.h"
+#include "station/bay.h"
+#include "station/job.h"
+#include "station/sources.h"
 
 static int
 bay_arg(struct request *r, struct bay **out)
@@ -17,10 +20,10 @@ bay_arg(struct request *r, struct bay **out)
 	*out = NULL;
 	if ((rc = arg_int(r, "bay", 1, &n)) != 0)
 		return rc;
-	if (n < 1 || n > r->s->n_bays)
+	if (n < 1 || n > station_n_bays(r->s))
 		return req_fail(r, UKEY_ERR_NOTFOUND, "bay %lld: no such bay (1..%d)", (long long)n,
-		    r->s->n_bays);
-	*out = &r->s->bays[n - 1];
+		    station_n_bays(r->s));
+	*out = station_bay(r->s, n - 1);
 	return 0;
 }
 
@@ -30,8 +33,8 @@ cmd_bay_list(struct request *r, struct json_object **result)
 	int i;
 
 	*result = json_object_new_array();
-	for (i = 0; i < r->s->n_bays; i++)
-		json_object_array_add(*result, bay_to_json(r->s, &r->s->bays[i]));
+	for (i = 0; i < station_n_bays(r->s); i++)
+		json_object_array_add(*result, bay_to_json(r->s, station_bay(r->s, i)));
 	return 0;
 }
 
@@ -108,21 +111,21 @@ cmd_sim_plug(struct request *r, struct json_object **result)
 	if (detect_sim_index(s) < 0)
 		return req_fail(r, UKEY_ERR_STATE, "no simulated bays: station.sources does not "
 		    "name sim");
-	if (bay < 0 || bay > s->n_bays)
+	if (bay < 0 || bay > station_n_bays(s))
 		return req_fail(r, UKEY_ERR_NOTFOUND, "bay %lld: no such bay (1..%d)", (long long)bay,
-		    s->n_bays);
-	if (bay > 0 && strcmp(s->bays[bay - 1].source, "sim") != 0)
+		    station_n_bays(s));
+	if (bay > 0 && strcmp(station_bay(s, bay - 1)->source, "sim") != 0)
 		return req_fail(r, UKEY_ERR_NOTFOUND, "bay %lld: not a simulated bay", (long long)bay);
-	if (bay > 0 && s->bays[bay - 1].state != BAY_EMPTY)
+	if (bay > 0 && station_bay(s, bay - 1)->state != BAY_EMPTY)
 		return req_fail(r, UKEY_ERR_BUSY, "bay %lld: a token is already in it", (long long)bay);
-	if (fw_profile_set_find(s->fw, profile ? profile : "softhsm2") == NULL)
+	if (fw_profile_set_find(station_fw(s), profile ? profile : "softhsm2") == NULL)
 		return req_fail(r, UKEY_ERR_NOTFOUND, "profile %s: no such firmware profile",
 		    profile ? profile : "softhsm2");
 	/* who put the token in is the operator recorded with its issuance */
-	for (i = 0; i < s->n_bays; i++)
-		if ((bay == 0 && s->bays[i].state == BAY_EMPTY &&
-		    strcmp(s->bays[i].source, "sim") == 0) || bay == i + 1) {
-			snprintf(s->bays[i].operator_name, sizeof(s->bays[i].operator_name), "%s",
+	for (i = 0; i < station_n_bays(s); i++)
+		if ((bay == 0 && station_bay(s, i)->state == BAY_EMPTY &&
+		    strcmp(station_bay(s, i)->source, "sim") == 0) || bay == i + 1) {
+			snprintf(station_bay(s, i)->operator_name, sizeof(station_bay(s, i)->operator_name), "%s",
 			    r->c->user);
 			break;
 		}
@@ -231,7 +234,7 @@ cmd_job_list(struct request *r, struct json_object **result)
 	int rc;
 
 	(void)arg_str(r, "state", 0, &state);
-	if ((rc = store_jobs_list(r->s->st, state, &a, &n)) != 0)
+	if ((rc = store_jobs_list(station_store(r->s), state, &a, &n)) != 0)
 		return rc;
 	*result = json_object_new_array();
 	for (i = 0; i < n; i++)

@@ -21,6 +21,8 @@
 #include "station/orderview.h"
 #include "store/store_orders.h"
 #include "store/store_units.h"
+#include "station/orderdoc.h"
+#include "station/job.h"
 
 /* The order's organisation name: its organisation section, else the account. */
 static const char *
@@ -50,7 +52,7 @@ insert_items(struct request *r, const struct order *o, int64_t order_id, const c
 			.cert_profile = order_item_profile(it),
 		};
 
-		if ((rc = store_order_add_item(r->s->st, order_id, &n, now)) != 0)
+		if ((rc = store_order_add_item(station_store(r->s), order_id, &n, now)) != 0)
 			return rc;
 	}
 	return 0;
@@ -113,7 +115,7 @@ insert_order(struct request *r, const struct order *o, struct json_object *norm,
 	rc = order_content(r, o, json_object_to_json_string_ext(norm, JSON_C_TO_STRING_PLAIN), &c,
 	    &masked, &sealed, &fails);
 	if (rc == 0)
-		rc = store_order_insert(r->s->st, &c, now, r->c->user, order_id);
+		rc = store_order_insert(station_store(r->s), &c, now, r->c->user, order_id);
 	free(masked);
 	free(sealed);
 	free(fails);
@@ -248,7 +250,7 @@ import_entry(struct request *r, struct import_run *run, size_t i, const char *no
 	}
 	if ((rc = order_from_json(e->order, time(NULL), &o, NULL)) != 0)
 		return req_fail(r, rc, "order %zu: normalized form does not parse again", i + 1);
-	rc = store_order_load_ref(r->s->st, o->portal_ref, &old);
+	rc = store_order_load_ref(station_store(r->s), o->portal_ref, &old);
 	if (rc == 0) {
 		rc = import_existing(r, run, i, o,
 		    json_object_to_json_string_ext(e->order, JSON_C_TO_STRING_PLAIN), old);
@@ -311,18 +313,18 @@ import_orders(struct request *r, struct order_file *f, int partial, struct json_
 		goto out;
 	}
 	store_now(now);
-	if ((rc = store_begin(r->s->st)) != 0)
+	if ((rc = store_begin(station_store(r->s))) != 0)
 		goto out;
 	for (i = 0; rc == 0 && i < f->n; i++)
 		rc = import_entry(r, &run, i, now);
 	if (rc == 0 && run.n_refused > 0 && !partial) {
-		store_rollback(r->s->st);
+		store_rollback(station_store(r->s));
 		import_undo(&run);
 	} else if (rc == 0) {
-		rc = store_commit(r->s->st);
+		rc = store_commit(station_store(r->s));
 	}
 	if (rc != 0) {
-		store_rollback(r->s->st);
+		store_rollback(station_store(r->s));
 		goto out;
 	}
 	for (i = 0; i < f->n; i++) {
@@ -477,9 +479,9 @@ edit_write(struct request *r, const struct store_order *so, const struct order *
 	if ((rc = order_content(r, o, doc, &c, &masked, &sealed, &fails)) != 0)
 		return rc;
 	store_now(now);
-	if ((rc = store_begin(r->s->st)) != 0)
+	if ((rc = store_begin(station_store(r->s))) != 0)
 		goto out;
-	rc = store_order_revise(r->s->st, so->id, &c, so->revision + 1, now, r->c->user);
+	rc = store_order_revise(station_store(r->s), so->id, &c, so->revision + 1, now, r->c->user);
 	if (rc == 0)
 		rc = insert_items(r, o, so->id, now);
 	if (rc == 0) {

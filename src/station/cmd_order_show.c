@@ -21,6 +21,8 @@
 #include "station/orderview.h"
 #include "store/store_orders.h"
 #include "store/store_units.h"
+#include "station/orderdoc.h"
+#include "station/job.h"
 
 /* 1 if s is a real calendar date written YYYY-MM-DD. */
 static int
@@ -87,7 +89,7 @@ cmd_order_list(struct request *r, struct json_object **result)
 
 	if ((rc = list_filter(r, &f)) != 0)
 		return rc;
-	if ((rc = store_order_list(r->s->st, &f, &list, &n)) != 0)
+	if ((rc = store_order_list(station_store(r->s), &f, &list, &n)) != 0)
 		return rc;
 	*result = json_object_new_array();
 	for (i = 0; i < n; i++)
@@ -124,11 +126,11 @@ show_parts(struct request *r, const struct store_order *o, int reveal, struct js
 	size_t n_items = 0, n_units = 0, n_revs = 0, i;
 	int rc, have_dl = 0;
 
-	if ((rc = store_order_items(r->s->st, o->id, &items, &n_items)) != 0 ||
-	    (rc = store_order_units(r->s->st, o->id, &units, &n_units)) != 0 ||
-	    (rc = store_order_revisions(r->s->st, o->id, &revs, &n_revs)) != 0)
+	if ((rc = store_order_items(station_store(r->s), o->id, &items, &n_items)) != 0 ||
+	    (rc = store_order_units(station_store(r->s), o->id, &units, &n_units)) != 0 ||
+	    (rc = store_order_revisions(station_store(r->s), o->id, &revs, &n_revs)) != 0)
 		goto out;
-	if ((rc = store_delivery_load(r->s->st, o->id, &dl)) == 0)
+	if ((rc = store_delivery_load(station_store(r->s), o->id, &dl)) == 0)
 		have_dl = 1;
 	else if (rc != UKEY_ERR_NOTFOUND)
 		goto out;
@@ -169,14 +171,14 @@ audit_reveal(struct request *r, const struct store_order *o)
 {
 	int rc;
 
-	if ((rc = store_begin(r->s->st)) != 0)
+	if ((rc = store_begin(station_store(r->s))) != 0)
 		return rc;
 	rc = station_audit(r->s, r->c->user, "order.reveal", o->id, 0, 0, NULL, NULL,
 	    json_object_new_string(o->portal_ref));
 	if (rc == 0)
-		rc = store_commit(r->s->st);
+		rc = store_commit(station_store(r->s));
 	if (rc != 0)
-		store_rollback(r->s->st);
+		store_rollback(station_store(r->s));
 	return rc;
 }
 
@@ -195,7 +197,7 @@ cmd_order_show(struct request *r, struct json_object **result)
 			return req_fail(r, UKEY_ERR_INVAL, "argument reveal: must be true or false");
 		reveal = json_object_get_boolean(v);
 	}
-	rc = store_order_load(r->s->st, id, &o);
+	rc = store_order_load(station_store(r->s), id, &o);
 	if (rc == UKEY_ERR_NOTFOUND)
 		return req_fail(r, rc, "order %lld: no such order", (long long)id);
 	if (rc != 0)
@@ -227,7 +229,7 @@ cmd_queue(struct request *r, struct json_object **result)
 
 	/* in production first, then the queue in the order tokens take it,
 	 * then the held units with the reason they wait for a person */
-	if ((rc = store_units_queue(r->s->st, &q, &n)) != 0)
+	if ((rc = store_units_queue(station_store(r->s), &q, &n)) != 0)
 		return rc;
 	*result = json_object_new_array();
 	for (i = 0; i < n; i++)

@@ -23,6 +23,8 @@
 #include "station/orderview.h"
 #include "store/store_orders.h"
 #include "store/store_units.h"
+#include "station/orderdoc.h"
+#include "station/job.h"
 
 int
 cmd_order_id(struct request *r, int64_t *id)
@@ -39,7 +41,7 @@ int
 cmd_order_for(struct request *r, int64_t id, enum order_event ev, struct store_order **o,
     enum order_state *from, enum order_state *to)
 {
-	int rc = store_order_load(r->s->st, id, o);
+	int rc = store_order_load(station_store(r->s), id, o);
 
 	if (rc == UKEY_ERR_NOTFOUND)
 		return req_fail(r, rc, "order %lld: no such order", (long long)id);
@@ -71,9 +73,9 @@ int
 cmd_tx_end(struct request *r, int rc)
 {
 	if (rc == 0)
-		rc = store_commit(r->s->st);
+		rc = store_commit(station_store(r->s));
 	if (rc != 0)
-		store_rollback(r->s->st);
+		store_rollback(station_store(r->s));
 	return rc;
 }
 
@@ -134,7 +136,7 @@ record_override(struct request *r, const struct store_order *o, const char *reas
 	struct json_object *d = json_object_new_object();
 	int rc;
 
-	rc = store_order_set_override(r->s->st, o->id, reason, r->c->user, now);
+	rc = store_order_set_override(station_store(r->s), o->id, reason, r->c->user, now);
 	json_object_object_add(d, "reason", json_object_new_string(reason));
 	json_object_object_add(d, "checksum_failures",
 	    o->checksum_failures ? json_tokener_parse(o->checksum_failures) : NULL);
@@ -163,7 +165,7 @@ order_identities_check(struct request *r, const struct store_order *o)
 	size_t i, n = 0;
 	int rc;
 
-	if ((rc = store_order_items(r->s->st, o->id, &items, &n)) != 0)
+	if ((rc = store_order_items(station_store(r->s), o->id, &items, &n)) != 0)
 		return rc;
 	if ((rc = orderdoc_open_sealed(r->s, o->portal_ref, o->doc_sealed, o->doc_sealed_len,
 	    &doc)) != 0) {
@@ -210,7 +212,7 @@ approve_renewal(struct request *r, const struct store_order *so, char **renews)
 		return 0;
 	if ((rc = stored_order(r, so, &o)) != 0)
 		return rc;
-	if ((rc = route_renewal_resolve(r->s->st, so->id, o, renews, why, sizeof(why))) != 0 &&
+	if ((rc = route_renewal_resolve(station_store(r->s), so->id, o, renews, why, sizeof(why))) != 0 &&
 	    why[0])
 		req_fail(r, rc, "%s; not approved", why);
 	order_free(o);
@@ -251,12 +253,12 @@ cmd_order_approve(struct request *r, struct json_object **result)
 	if ((rc = order_identities_check(r, o)) != 0)
 		goto out;
 	store_now(now);
-	if ((rc = store_begin(r->s->st)) != 0)
+	if ((rc = store_begin(station_store(r->s))) != 0)
 		goto out;
 	if (overriding)
 		rc = record_override(r, o, reason, now);
 	if (rc == 0)
-		rc = store_order_set_approval(r->s->st, id, r->c->user, now, renews);
+		rc = store_order_set_approval(station_store(r->s), id, r->c->user, now, renews);
 	if (rc == 0) {
 		d = json_object_new_object();
 		if (renews)
@@ -299,7 +301,7 @@ cmd_order_override(struct request *r, struct json_object **result)
 		goto out;
 	}
 	store_now(now);
-	if ((rc = store_begin(r->s->st)) != 0)
+	if ((rc = store_begin(station_store(r->s))) != 0)
 		goto out;
 	/* the audit record is order.override, written by record_override */
 	rc = record_override(r, o, reason, now);
@@ -332,9 +334,9 @@ cmd_order_reject(struct request *r, struct json_object **result)
 	if ((rc = cmd_order_for(r, id, OE_REJECT, &o, &from, &to)) != 0)
 		return rc;
 	store_now(now);
-	if ((rc = store_begin(r->s->st)) != 0)
+	if ((rc = store_begin(station_store(r->s))) != 0)
 		goto out;
-	rc = store_order_set_rejection(r->s->st, id, remark, r->c->user, now);
+	rc = store_order_set_rejection(station_store(r->s), id, remark, r->c->user, now);
 	if (rc == 0) {
 		d = json_object_new_object();
 		json_object_object_add(d, "remark", json_object_new_string(remark));
@@ -361,7 +363,7 @@ cmd_order_resubmit(struct request *r, struct json_object **result)
 	if ((rc = cmd_order_for(r, id, OE_RESUBMIT, &o, &from, &to)) != 0)
 		return rc;
 	store_now(now);
-	if ((rc = store_begin(r->s->st)) != 0)
+	if ((rc = store_begin(station_store(r->s))) != 0)
 		goto out;
 	d = json_object_new_object();
 	json_object_object_add(d, "revision", json_object_new_int64(o->revision));
@@ -409,17 +411,17 @@ cmd_order_pay(struct request *r, struct json_object **result)
 		    " payment order number, e.g. 30 digits)", PAYMENT_NO_MIN, PAYMENT_NO_MAX);
 	if ((rc = cmd_order_for(r, id, OE_PAY, &o, &from, &to)) != 0)
 		return rc;
-	if (store_order_by_payment_no(r->s->st, no, &other) == 0) {
+	if (store_order_by_payment_no(station_store(r->s), no, &other) == 0) {
 		rc = req_fail(r, UKEY_ERR_EXISTS, "payment_no: already used by order %lld",
 		    (long long)other);
 		goto out;
 	}
 	store_now(now);
-	if ((rc = store_begin(r->s->st)) != 0)
+	if ((rc = store_begin(station_store(r->s))) != 0)
 		goto out;
-	rc = store_order_set_payment(r->s->st, id, no, now, r->c->user);
+	rc = store_order_set_payment(station_store(r->s), id, no, now, r->c->user);
 	if (rc == 0)
-		rc = store_units_queue_order(r->s->st, id, now);
+		rc = store_units_queue_order(station_store(r->s), id, now);
 	if (rc == 0) {
 		d = json_object_new_object();
 		json_object_object_add(d, "payment_no", json_object_new_string(no));
@@ -523,7 +525,7 @@ cmd_order_deliver(struct request *r, struct json_object **result)
 	if ((rc = delivery_fits(r, o, who)) != 0)
 		goto out;
 	store_now(now);
-	if ((rc = store_begin(r->s->st)) != 0)
+	if ((rc = store_begin(station_store(r->s))) != 0)
 		goto out;
 	dl.order_id = id;
 	dl.method = who ? "pickup" : "mail";
@@ -532,7 +534,7 @@ cmd_order_deliver(struct request *r, struct json_object **result)
 	dl.tracking_no = (char *)tracking;
 	dl.delivered_at = now;
 	dl.delivered_by = r->c->user;
-	rc = store_delivery_insert(r->s->st, &dl);
+	rc = store_delivery_insert(station_store(r->s), &dl);
 	if (rc == 0) {
 		d = json_object_new_object();
 		json_object_object_add(d, "method", json_object_new_string(who ? "pickup" : "mail"));
@@ -566,7 +568,8 @@ cmd_order_cancel(struct request *r, struct json_object **result)
 		return rc;
 	if ((rc = cmd_order_for(r, id, OE_CANCEL, &o, &from, &to)) != 0)
 		return rc;
-	rc = store_units_count(r->s->st, id, STORE_UNIT_IN_PRODUCTION | STORE_UNIT_ISSUED, &busy);
+	rc = store_units_count(station_store(r->s), id, STORE_UNIT_IN_PRODUCTION | STORE_UNIT_ISSUED,
+	    &busy);
 	if (rc != 0)
 		goto out;
 	if (busy > 0) {
@@ -577,13 +580,13 @@ cmd_order_cancel(struct request *r, struct json_object **result)
 	}
 	/* a paid order owes the customer a refund: that is part of the record */
 	refund = from == OS_WAITING_PRODUCTION || from == OS_IN_PRODUCTION;
-	(void)store_units_count(r->s->st, id, STORE_UNIT_HELD | STORE_UNIT_QUEUED, &n);
+	(void)store_units_count(station_store(r->s), id, STORE_UNIT_HELD | STORE_UNIT_QUEUED, &n);
 	store_now(now);
-	if ((rc = store_begin(r->s->st)) != 0)
+	if ((rc = store_begin(station_store(r->s))) != 0)
 		goto out;
-	rc = store_units_cancel_order(r->s->st, id, now);
+	rc = store_units_cancel_order(station_store(r->s), id, now);
 	if (rc == 0)
-		rc = store_order_set_cancel(r->s->st, id, remark, r->c->user, now, refund);
+		rc = store_order_set_cancel(station_store(r->s), id, remark, r->c->user, now, refund);
 	if (rc == 0) {
 		d = json_object_new_object();
 		json_object_object_add(d, "remark", json_object_new_string(remark));
@@ -630,9 +633,9 @@ cmd_order_invoice(struct request *r, struct json_object **result)
 		goto out;
 	}
 	store_now(now);
-	if ((rc = store_begin(r->s->st)) != 0)
+	if ((rc = store_begin(station_store(r->s))) != 0)
 		goto out;
-	rc = store_order_set_invoice(r->s->st, id, now, r->c->user);
+	rc = store_order_set_invoice(station_store(r->s), id, now, r->c->user);
 	if (rc == 0) {
 		d = json_object_new_object();
 		json_object_object_add(d, "unit_name", json_object_get(json_object_object_get(

@@ -13,12 +13,12 @@ int
 cmd_profile_list(struct request *r, struct json_object **result)
 {
 	struct json_object *a, *o;
-	size_t i, n = fw_profile_set_count(r->s->fw);
+	size_t i, n = fw_profile_set_count(station_fw(r->s));
 
 	if ((a = json_object_new_array()) == NULL)
 		return UKEY_ERR_NOMEM;
 	for (i = 0; i < n; i++) {
-		o = fw_profile_to_json(fw_profile_set_at(r->s->fw, i));
+		o = fw_profile_to_json(fw_profile_set_at(station_fw(r->s), i));
 		if (o == NULL || json_object_array_add(a, o) != 0) {
 			json_object_put(o);
 			json_object_put(a);

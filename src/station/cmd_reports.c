@@ -161,7 +161,7 @@ prod_key(const struct station *s, const char *by, const struct store_report_job 
 	if (strcmp(by, "operator") == 0)
 		return j->operator_name;
 	if (strcmp(by, "station") == 0)
-		return j->station_id ? j->station_id : s->cfg.station_id;	/* jobs run here */
+		return j->station_id ? j->station_id : station_cfg(s)->station_id;	/* jobs run here */
 	if (strcmp(by, "kind") == 0)
 		return j->cert_kind;
 	return j->day;
@@ -263,7 +263,7 @@ cmd_report_production(struct request *r, struct json_object **result)
 	    strcmp(by, "day") != 0 && strcmp(by, "kind") != 0)
 		return req_fail(r, UKEY_ERR_INVAL, "argument by: \"%s\"; must be operator, station,"
 		    " day or kind", by);
-	if ((rc = store_report_jobs(r->s->st, &win.w, &jobs, &n)) != 0 ||
+	if ((rc = store_report_jobs(station_store(r->s), &win.w, &jobs, &n)) != 0 ||
 	    (rc = prod_tally(r, by, jobs, n, t)) != 0)
 		goto out;
 	res = json_object_new_object();
@@ -374,7 +374,7 @@ cmd_report_service_times(struct request *r, struct json_object **result)
 	if (hours < 1 || hours > 720)
 		return req_fail(r, UKEY_ERR_INVAL, "argument hours: %lld; must be 1 to 720",
 		    (long long)hours);
-	if ((rc = store_report_orders(r->s->st, &win.w, &orders, &n)) != 0)
+	if ((rc = store_report_orders(station_store(r->s), &win.w, &orders, &n)) != 0)
 		goto out;
 	if ((secs = calloc(n + 1, sizeof(*secs))) == NULL) {
 		rc = UKEY_ERR_NOMEM;
@@ -640,10 +640,10 @@ cmd_report_reconcile(struct request *r, struct json_object **result)
 	size_t n = 0, i;
 	int err;
 
-	if ((err = store_report_orders(r->s->st, &all, &orders, &n)) != 0 ||
-	    (err = store_report_certs(r->s->st, &rc.certs, &rc.ncerts)) != 0)
+	if ((err = store_report_orders(station_store(r->s), &all, &orders, &n)) != 0 ||
+	    (err = store_report_certs(station_store(r->s), &rc.certs, &rc.ncerts)) != 0)
 		goto out;
-	if ((err = ca_list_issued(r->s->ca, &rc.ca)) != 0) {
+	if ((err = ca_list_issued(station_ca(r->s), &rc.ca)) != 0) {
 		err = req_fail(r, err, "the CA's list of issued certificates: %s", ukey_strerror(err));
 		goto out;
 	}

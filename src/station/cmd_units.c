@@ -10,6 +10,8 @@
 #include "station/control.h"
 #include "station/ordermove.h"
 #include "store/store_units.h"
+#include "station/orderdoc.h"
+#include "station/job.h"
 
 /* The unit named by the "unit" argument, with its order's id and state; the
  * remark, UTF-8 text of 1 to 512 characters. */
@@ -25,7 +27,7 @@ unit_args(struct request *r, int64_t *id, const char **remark, struct store_unit
 		    " characters");
 	if ((*remark)[0] == '\0' || utf8_chars(*remark) > 512)
 		return req_fail(r, UKEY_ERR_INVAL, "remark: must be 1 to 512 characters");
-	rc = store_unit_load(r->s->st, *id, unit);
+	rc = store_unit_load(station_store(r->s), *id, unit);
 	if (rc == UKEY_ERR_NOTFOUND)
 		return req_fail(r, rc, "unit %lld: no such unit", (long long)*id);
 	if (rc != 0)
@@ -58,9 +60,9 @@ cmd_unit_release(struct request *r, struct json_object **result)
 		goto out;
 	}
 	store_now(now);
-	if ((rc = store_begin(r->s->st)) != 0)
+	if ((rc = store_begin(station_store(r->s))) != 0)
 		goto out;
-	rc = store_unit_release(r->s->st, id, now);
+	rc = store_unit_release(station_store(r->s), id, now);
 	if (rc == 0) {
 		d = json_object_new_object();
 		json_object_object_add(d, "remark", json_object_new_string(remark));
@@ -70,9 +72,9 @@ cmd_unit_release(struct request *r, struct json_object **result)
 		    d);
 	}
 	if (rc == 0)
-		rc = store_commit(r->s->st);
+		rc = store_commit(station_store(r->s));
 	if (rc != 0) {
-		store_rollback(r->s->st);
+		store_rollback(station_store(r->s));
 		goto out;
 	}
 	log_info("unit %lld released by %s: %s", (long long)id, r->c->user, remark);
@@ -105,9 +107,9 @@ cmd_unit_cancel(struct request *r, struct json_object **result)
 	}
 	order_id = unit.order_id;
 	store_now(now);
-	if ((rc = store_begin(r->s->st)) != 0)
+	if ((rc = store_begin(station_store(r->s))) != 0)
 		goto out;
-	rc = store_unit_cancel(r->s->st, id, now);
+	rc = store_unit_cancel(station_store(r->s), id, now);
 	if (rc == 0) {
 		d = json_object_new_object();
 		json_object_object_add(d, "remark", json_object_new_string(remark));
@@ -118,9 +120,9 @@ cmd_unit_cancel(struct request *r, struct json_object **result)
 		rc = station_audit(r->s, r->c->user, "unit.cancel", order_id, id, 0, NULL, NULL, d);
 	}
 	if (rc == 0)
-		rc = store_units_count(r->s->st, order_id, STORE_UNIT_WAITING, &left);
+		rc = store_units_count(station_store(r->s), order_id, STORE_UNIT_WAITING, &left);
 	if (rc == 0)
-		rc = store_units_count(r->s->st, order_id, STORE_UNIT_ISSUED, &issued);
+		rc = store_units_count(station_store(r->s), order_id, STORE_UNIT_ISSUED, &issued);
 	/* nothing of the order waits any more: with a certificate made it is
 	 * issued (lifecycle: finish_production); with none it is left for a
 	 * reviewer to cancel, which decides the refund */
@@ -129,9 +131,9 @@ cmd_unit_cancel(struct request *r, struct json_object **result)
 		next = "issued";
 	}
 	if (rc == 0)
-		rc = store_commit(r->s->st);
+		rc = store_commit(station_store(r->s));
 	if (rc != 0) {
-		store_rollback(r->s->st);
+		store_rollback(station_store(r->s));
 		goto out;
 	}
 	log_info("unit %lld cancelled by %s: %s", (long long)id, r->c->user, remark);

@@ -18,6 +18,7 @@
 #include "common/request.h"
 #include "common/secret.h"
 #include "station/control.h"
+#include "station/station_impl.h"
 
 /* Who may run a command: ROLE_* bits of config.h. READ is every role;
  * ANYONE is every user who can connect, with or without a role. A row

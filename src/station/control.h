@@ -3,7 +3,60 @@
 #ifndef UKEY_CONTROL_H
 #define UKEY_CONTROL_H
 
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/frame.h"
 #include "station/station.h"
+#include "station/watch.h"
+
+/* Control client slots (docs/protocol.md, "Connections"): users without a
+ * role share a few, so that they cannot take the slots of those with one;
+ * no user holds more than USER_CLIENTS_MAX. */
+#define MAX_CLIENTS 64
+#define NOROLE_CLIENTS_MAX 8
+#define USER_CLIENTS_MAX 16
+
+/* One connection on the control socket. */
+struct client {
+	int64_t id;
+	int fd;
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	char user[64];
+	unsigned roles;		/* enum config_role bits, from [roles] at connect */
+	struct framer in;
+	int64_t since_ms;	/* connected or last replied to: the idle deadline's start */
+	int awaiting;		/* a deferred reply is due: not idle */
+	int eof;		/* the client closed its side */
+	int closing;		/* close once out is written */
+	uint8_t *out;		/* reply bytes not yet written (may hold a PIN: wiped) */
+	size_t out_len, out_off;
+	int64_t out_since_ms;	/* since when out has been waiting to be written */
+	int dead;
+	struct watch_sub watch;	/* watch.subscribe (watch.c) */
+};
+
+/* control.c: the Unix socket. */
+int control_listen(struct station *s);
+void control_accept(struct station *s);
+void control_on_readable(struct station *s, struct client *c);
+/* Writes what is queued for c without blocking; serves requests it held
+ * back meanwhile. */
+void control_on_writable(struct station *s, struct client *c);
+/* 1 while c has reply bytes not yet written (poll it for POLLOUT, not POLLIN). */
+int control_wants_write(const struct client *c);
+/* Closes clients past their deadline (station.client_timeout): no complete
+ * request for that long, or a reply not read for that long. Loop context. */
+void control_check_timers(struct station *s);
+void control_reap(struct station *s);
+/* Closes every client and frees what they hold (at exit). */
+void control_close_all(struct station *s);
+/* Sends a reply to a client that was told its request is deferred. */
+void control_reply_deferred(struct station *s, int64_t client_id, int rc, const char *msg,
+    struct json_object *result);
+
 
 /* A dispatch table row open to every connected user, with or without a
  * role (beside the ROLE_* bits of config.h). */

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "station/control.h"
 #include "station/station.h"
+#include "station/station_impl.h"
 
 static const struct {
 	unsigned bit;
@@ -195,6 +196,22 @@ detect_sim_index(const struct station *s)
 		if (s->src_ops[i] == &detect_source_sim && s->src[i] != NULL)
 			return i;
 	return -1;
+}
+
+int
+detect_sim_announce(struct station *s, const char *bay, int arrived, const char *device,
+    const struct fw_profile *profile, const char *conf)
+{
+	int k = detect_sim_index(s), rc;
+	const char *module = s->cfg.sim_softhsm_module[0] ? s->cfg.sim_softhsm_module : NULL;
+
+	if (k < 0)
+		return UKEY_ERR_STATE;
+	rc = arrived ? detect_sim_insert(s->src[k], bay, device, profile, conf, module)
+		     : detect_sim_remove(s->src[k], bay, device, profile);
+	if (rc == 0)
+		detect_dispatch(s, k);
+	return rc;
 }
 
 void

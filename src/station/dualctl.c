@@ -15,6 +15,9 @@
 #include "store/store_dual.h"
 #include "store/store_jobs.h"
 #include "store/store_orders.h"
+#include "station/bay.h"
+#include "station/job.h"
+#include "station/sources.h"
 
 #define REMARK_MAX 500
 
@@ -83,10 +86,10 @@ subject_bay(struct request *r, struct bay **out, char *why, size_t len)
 	if (!json_object_is_type(v, json_type_int))
 		return why_fail(why, len, UKEY_ERR_INVAL, "argument bay: must be an integer");
 	n = json_object_get_int64(v);
-	if (n < 1 || n > r->s->n_bays)
+	if (n < 1 || n > station_n_bays(r->s))
 		return why_fail(why, len, UKEY_ERR_NOTFOUND, "bay %lld: no such bay (1..%d)",
-		    (long long)n, r->s->n_bays);
-	*out = &r->s->bays[n - 1];
+		    (long long)n, station_n_bays(r->s));
+	*out = station_bay(r->s, n - 1);
 	return 0;
 }
 
@@ -143,7 +146,7 @@ unblock_subject(struct request *r, struct json_object **subject, char *why, size
 	    !json_object_get_boolean(json_object_object_get(b->token, "initialized")))
 		return why_fail(why, len, UKEY_ERR_STATE, "bay %d: the token is blank", b->index);
 	/* the sealed SO PIN itself is not needed here, only that it is kept */
-	rc = store_token_so_pin(r->s->st, b->profile->name, b->token_serial, &so, &so_len);
+	rc = store_token_so_pin(station_store(r->s), b->profile->name, b->token_serial, &so, &so_len);
 	free(so);
 	if (rc != 0)
 		return why_fail(why, len, rc, "bay %d: token %s: this station does not hold its SO PIN",
@@ -168,7 +171,7 @@ order_subject(struct request *r, enum order_event ev, struct json_object **subje
 	if (!json_object_is_type(v, json_type_int))
 		return why_fail(why, len, UKEY_ERR_INVAL, "argument id: must be an integer");
 	id = json_object_get_int64(v);
-	rc = store_order_load(r->s->st, id, &o);
+	rc = store_order_load(station_store(r->s), id, &o);
 	if (rc == UKEY_ERR_NOTFOUND)
 		return why_fail(why, len, rc, "order %lld: no such order", (long long)id);
 	if (rc != 0)
@@ -283,18 +286,18 @@ close_request(struct station *s, const struct store_dual_request *q, const char 
 	int rc;
 
 	store_now(now);
-	if ((rc = store_begin(s->st)) != 0)
+	if ((rc = store_begin(station_store(s))) != 0)
 		goto out;
-	rc = store_dual_close(s->st, q->id, from, state, actor, reason, now);
+	rc = store_dual_close(station_store(s), q->id, from, state, actor, reason, now);
 	if (rc == 0) {
 		d = request_detail(q);
 		json_object_object_add(d, "reason", json_object_new_string(reason));
 		rc = audit_request(s, actor, action, subject, d);
 	}
 	if (rc == 0)
-		rc = store_commit(s->st);
+		rc = store_commit(station_store(s));
 	if (rc != 0)
-		store_rollback(s->st);
+		store_rollback(station_store(s));
  out:
 	if (rc != 0)
 		log_error("request %lld: closing it as %s: %s", (long long)q->id, state,
@@ -312,7 +315,7 @@ expire_due(struct station *s)
 	size_t i, n = 0;
 
 	store_now(now);
-	if (store_dual_due(s->st, now, &due, &n) != 0)
+	if (store_dual_due(station_store(s), now, &due, &n) != 0)
 		return;
 	for (i = 0; i < n; i++) {
 		snprintf(why, sizeof(why), "not confirmed by %s", due[i].expires_at);
@@ -366,7 +369,7 @@ hold_insert(struct station *s, const struct store_dual_new *n, struct json_objec
 	struct json_object *d;
 	int rc;
 
-	if ((rc = store_dual_insert(s->st, n, id)) != 0)
+	if ((rc = store_dual_insert(station_store(s), n, id)) != 0)
 		return rc;
 	d = json_object_new_object();
 	json_object_object_add(d, "request", json_object_new_int64(*id));
@@ -423,7 +426,7 @@ dualctl_hold(struct request *r, const char *cmd, int *held, struct json_object *
 
 	*held = 0;
 	if ((a = action_for(cmd, r->args)) == NULL ||
-	    !(s->cfg.dual_actions & config_dual_action_bit(a->name)))
+	    !(station_cfg(s)->dual_actions & config_dual_action_bit(a->name)))
 		return 0;
 	if (a->subject(r, &subject, why, sizeof(why)) != 0)
 		return 0;	/* it would not act: it runs and says why */
@@ -431,7 +434,7 @@ dualctl_hold(struct request *r, const char *cmd, int *held, struct json_object *
 		goto out;
 	expire_due(s);
 	store_now(now);
-	time_after(s->cfg.dual_timeout_s, expires);
+	time_after(station_cfg(s)->dual_timeout_s, expires);
 	config_roles_format(r->c->roles, roles, sizeof(roles));
 	n = (struct store_dual_new){
 		.action = a->name, .command = cmd,
@@ -440,13 +443,13 @@ dualctl_hold(struct request *r, const char *cmd, int *held, struct json_object *
 		.requested_by = r->c->user, .requested_uid = (int64_t)r->c->uid,
 		.requester_roles = roles, .requested_at = now, .expires_at = expires,
 	};
-	if ((rc = store_begin(s->st)) != 0)
+	if ((rc = store_begin(station_store(s))) != 0)
 		goto out;
 	rc = hold_insert(s, &n, subject, &id);
 	if (rc == 0)
-		rc = store_commit(s->st);
+		rc = store_commit(station_store(s));
 	if (rc != 0) {
-		store_rollback(s->st);
+		store_rollback(station_store(s));
 		rc = req_fail(r, rc, "%s: the request for confirmation could not be stored: %s", cmd,
 		    ukey_strerror(rc));
 		goto out;
@@ -486,7 +489,7 @@ load_request(struct request *r, int64_t id, struct store_dual_request *q)
 	int rc;
 
 	expire_due(r->s);
-	rc = store_dual_load(r->s->st, id, q);
+	rc = store_dual_load(station_store(r->s), id, q);
 	if (rc == UKEY_ERR_NOTFOUND)
 		return req_fail(r, rc, "request %lld: no such request", (long long)id);
 	return rc;
@@ -593,9 +596,9 @@ confirm_record(struct request *r, const struct store_dual_request *q, const char
 	int rc;
 
 	store_now(now);
-	if ((rc = store_begin(s->st)) != 0)
+	if ((rc = store_begin(station_store(s))) != 0)
 		return rc;
-	rc = store_dual_confirm(s->st, q->id, r->c->user, remark, now);
+	rc = store_dual_confirm(station_store(s), q->id, r->c->user, remark, now);
 	if (rc == 0) {
 		d = request_detail(q);
 		json_object_object_add(d, "confirmed_by", json_object_new_string(r->c->user));
@@ -604,9 +607,9 @@ confirm_record(struct request *r, const struct store_dual_request *q, const char
 		rc = audit_request(s, r->c->user, "dual.confirm", then, d);
 	}
 	if (rc == 0)
-		rc = store_commit(s->st);
+		rc = store_commit(station_store(s));
 	if (rc != 0) {
-		store_rollback(s->st);
+		store_rollback(station_store(s));
 		rc = req_fail(r, rc, "request %lld: recording the confirmation: %s", (long long)q->id,
 		    ukey_strerror(rc));
 	}
@@ -631,10 +634,10 @@ confirm_run(struct request *r, const struct store_dual_request *q, cmd_fn fn,
 	who.request = q->id;
 	snprintf(who.requested_by, sizeof(who.requested_by), "%s", sub->c->user);
 	snprintf(who.confirmed_by, sizeof(who.confirmed_by), "%s", r->c->user);
-	saved = s->dual;
-	s->dual = &who;
+	saved = station_dual(s);
+	station_set_dual(s, &who);
 	rc = fn(sub, result);
-	s->dual = saved;
+	station_set_dual(s, saved);
 	if (rc != 0) {
 		snprintf(why, sizeof(why), "%s", sub->msg[0] ? sub->msg : ukey_strerror(rc));
 		close_request(s, q, "confirmed", "refused", r->c->user, why, "dual.refuse");
@@ -780,7 +783,7 @@ cmd_pending_list(struct request *r, struct json_object **result)
 	int rc;
 
 	expire_due(r->s);
-	if ((rc = store_dual_list(r->s->st, arg_given(r->args, "all"), &a, &n)) != 0)
+	if ((rc = store_dual_list(station_store(r->s), arg_given(r->args, "all"), &a, &n)) != 0)
 		return rc;
 	*result = json_object_new_array();
 	for (i = 0; i < n; i++)

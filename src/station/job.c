@@ -21,6 +21,11 @@
 #include "station/station.h"
 #include "store/audit.h"
 #include "store/store_jobs.h"
+#include "station/bay.h"
+#include "station/job.h"
+#include "station/orderdoc.h"
+#include "common/seal.h"
+#include "ca/ca.h"
 
 /*
  * Test hook, inert unless the environment variable is set: with
@@ -53,11 +58,11 @@ job_step_mark(struct station *s, int64_t job_id, enum step st, const char *phase
 	int rc;
 
 	store_now(now);
-	if ((rc = store_begin(s->st)) != 0)
+	if ((rc = store_begin(station_store(s))) != 0)
 		return rc;
-	if ((rc = store_job_step_mark(s->st, job_id, job_step_names[st], phase, detail,
+	if ((rc = store_job_step_mark(station_store(s), job_id, job_step_names[st], phase, detail,
 	    now)) != 0) {
-		store_rollback(s->st);
+		store_rollback(station_store(s));
 		return rc;
 	}
 	{
@@ -68,11 +73,11 @@ job_step_mark(struct station *s, int64_t job_id, enum step st, const char *phase
 		if (detail)
 			json_object_object_add(d, "detail", json_object_new_string(detail));
 		if ((rc = station_audit(s, "ukeyd", "job.step", 0, 0, job_id, NULL, NULL, d)) != 0) {
-			store_rollback(s->st);
+			store_rollback(station_store(s));
 			return rc;
 		}
 	}
-	if ((rc = store_commit(s->st)) != 0)
+	if ((rc = store_commit(station_store(s))) != 0)
 		return rc;
 	job_test_crash_point(job_step_names[st], phase);
 	return 0;
@@ -81,7 +86,7 @@ job_step_mark(struct station *s, int64_t job_id, enum step st, const char *phase
 int
 job_load(struct station *s, int64_t job_id, struct store_job *out)
 {
-	return store_job_load(s->st, job_id, out);
+	return store_job_load(station_store(s), job_id, out);
 }
 
 int
@@ -92,7 +97,7 @@ job_unseal_blob(struct station *s, const uint8_t *blob, size_t blen, const char 
 	size_t plen = 0;
 	int rc;
 
-	if ((rc = unseal(s->master_key, aad, blob, blen, &plain, &plen)) == 0)
+	if ((rc = unseal(station_master_key(s), aad, blob, blen, &plain, &plen)) == 0)
 		rc = secret_set(pin, plain, plen);
 	secure_wipe(plain, plen);
 	free(plain);
@@ -138,9 +143,9 @@ unseal_token_so(struct station *s, const char *profile, const char *serial, int6
 	int rc;
 
 	if (profile != NULL)
-		rc = store_token_so_pin(s->st, profile, serial, &blob, &blen);
+		rc = store_token_so_pin(station_store(s), profile, serial, &blob, &blen);
 	else
-		rc = store_token_so_pin_by_id(s->st, token_id, &blob, &blen);
+		rc = store_token_so_pin_by_id(station_store(s), token_id, &blob, &blen);
 	if (rc == 0)
 		rc = job_unseal_blob(s, blob, blen, aad, pin);
 	free(blob);
@@ -165,15 +170,15 @@ unit_after_failure(struct station *s, const struct store_job *job, enum job_blam
 	int rc;
 
 	if (blame == JOB_INTERRUPTED || blame == JOB_TOKEN)
-		return store_unit_return(s->st, job->unit_id, now);
-	if ((rc = store_unit_load(s->st, job->unit_id, &u)) != 0)
+		return store_unit_return(station_store(s), job->unit_id, now);
+	if ((rc = store_unit_load(station_store(s), job->unit_id, &u)) != 0)
 		return rc;
 	fate = jobrule_unit_fate(blame, u.state, u.failures, u.failure_kind, kind, why, &failures,
 	    reason, sizeof(reason));
 	if (fate == UNIT_HOLD)
-		rc = store_unit_hold_failed(s->st, job->unit_id, failures, kind, why, reason, now);
+		rc = store_unit_hold_failed(station_store(s), job->unit_id, failures, kind, why, reason, now);
 	else if (fate == UNIT_REQUEUE)
-		rc = store_unit_requeue(s->st, job->unit_id, failures, kind, why, now);
+		rc = store_unit_requeue(station_store(s), job->unit_id, failures, kind, why, now);
 	else
 		rc = 0;		/* released, cancelled or ended meanwhile */
 	if (rc != 0 || (fate != UNIT_HOLD && fate != UNIT_REQUEUE))
@@ -218,15 +223,15 @@ job_end_not_issued(struct station *s, int64_t job_id, const char *state, const c
 	jobrule_failure_kind(job.step, err, kind, sizeof(kind));
 	/* RFC 5280 reason: the certificate's purpose ended before it was used;
 	 * the station's own words stay in received_certs.note */
-	if (serial != NULL && (rc = ca_revoke(s->ca, serial, "cessationOfOperation")) != 0)
+	if (serial != NULL && (rc = ca_revoke(station_ca(s), serial, "cessationOfOperation")) != 0)
 		log_error("job %lld: revoking certificate %s: %s", (long long)job_id, serial,
 		    ukey_strerror(rc));
 	store_now(now);
-	if (store_begin(s->st) != 0)
+	if (store_begin(station_store(s)) != 0)
 		goto out;
-	rc = store_job_end(s->st, job_id, state, why, now);
+	rc = store_job_end(station_store(s), job_id, state, why, now);
 	if (rc == 0 && serial != NULL)
-		rc = store_received_cert_close(s->st, serial, cert_status, why, now);
+		rc = store_received_cert_close(station_store(s), serial, cert_status, why, now);
 	if (rc == 0) {
 		d = json_object_new_object();
 		json_object_object_add(d, "state", json_object_new_string(state));
@@ -243,9 +248,9 @@ job_end_not_issued(struct station *s, int64_t job_id, const char *state, const c
 	if (rc == 0)
 		rc = unit_after_failure(s, &job, blame, kind, why, now);
 	if (rc == 0)
-		rc = store_commit(s->st);
+		rc = store_commit(station_store(s));
 	if (rc != 0) {
-		store_rollback(s->st);
+		store_rollback(station_store(s));
 		log_error("job %lld: recording the end failed: %s", (long long)job_id, ukey_strerror(rc));
 	}
 	log_warn("job %lld %s at step %s: %s%s%s", (long long)job_id, state, job.step, why,
@@ -311,9 +316,9 @@ suspend_job(struct station *s, int64_t job_id, const char *why)
 	if (job_load(s, job_id, &job) != 0)
 		return;
 	store_now(now);
-	if ((rc = store_begin(s->st)) != 0)
+	if ((rc = store_begin(station_store(s))) != 0)
 		goto out;
-	rc = store_job_suspend(s->st, job_id, why, now);
+	rc = store_job_suspend(station_store(s), job_id, why, now);
 	if (rc == 0) {
 		d = json_object_new_object();
 		json_object_object_add(d, "step", json_object_new_string(job.step));
@@ -322,9 +327,9 @@ suspend_job(struct station *s, int64_t job_id, const char *why)
 		    job.token_serial, job.bay, d);
 	}
 	if (rc == 0)
-		rc = store_commit(s->st);
+		rc = store_commit(station_store(s));
 	if (rc != 0) {
-		store_rollback(s->st);
+		store_rollback(station_store(s));
 		log_error("job %lld: recording the suspension failed: %s", (long long)job_id,
 		    ukey_strerror(rc));
 	} else {
@@ -356,7 +361,7 @@ resume_step(struct station *s, int64_t job_id)
 	struct store_job_step last = { 0 };
 	enum step st;
 
-	if (store_job_last_step(s->st, job_id, &last) != 0)
+	if (store_job_last_step(station_store(s), job_id, &last) != 0)
 		return STEP_INIT_TOKEN;
 	st = jobrule_resume_step(last.step, last.phase);
 	store_job_step_clear(&last);
@@ -405,16 +410,16 @@ job_find_suspended(struct station *s, struct bay *b, int64_t *job_id)
 	char device[sizeof(b->device) + 16];
 	int64_t known = 0;
 
-	if (b->token_serial[0] != '\0' && store_job_suspended_by_serial(s->st, b->profile->name,
-	    b->token_serial, job_id) == 0)
+	if (b->token_serial[0] != '\0' && store_job_suspended_by_serial(station_store(s),
+	    b->profile->name, b->token_serial, job_id) == 0)
 		return 0;
 	snprintf(device, sizeof(device), "%s%s", JOB_DEVICE_NOTE, b->device);
 	if (!initialized)
-		return store_job_suspended_blank(s->st, b->profile->name, device, job_id);
-	if (label == NULL || store_token_known_count(s->st, b->profile->name, b->token_serial,
+		return store_job_suspended_blank(station_store(s), b->profile->name, device, job_id);
+	if (label == NULL || store_token_known_count(station_store(s), b->profile->name, b->token_serial,
 	    &known) != 0 || known)
 		return UKEY_ERR_NOTFOUND;
-	return store_job_suspended_by_label(s->st, b->profile->name, label, device, job_id);
+	return store_job_suspended_by_label(station_store(s), b->profile->name, label, device, job_id);
 }
 
 /* Opens the PINs a job resumed at step st on the token in b needs: its
@@ -464,9 +469,9 @@ job_resume(struct station *s, struct bay *b, int64_t job_id)
 	if ((rc = resume_pins(s, b, &job, st)) != 0)
 		goto out;
 	store_now(now);
-	if ((rc = store_begin(s->st)) != 0)
+	if ((rc = store_begin(station_store(s))) != 0)
 		goto out;
-	rc = store_job_resume(s->st, job_id, b->name, now);
+	rc = store_job_resume(station_store(s), job_id, b->name, now);
 	if (rc == 0) {
 		d = json_object_new_object();
 		json_object_object_add(d, "step", json_object_new_string(job_step_names[st]));
@@ -474,9 +479,9 @@ job_resume(struct station *s, struct bay *b, int64_t job_id)
 		    job.src.order_id, job.unit_id, job_id, b->token_serial, b->name, d);
 	}
 	if (rc == 0)
-		rc = store_commit(s->st);
+		rc = store_commit(station_store(s));
 	if (rc != 0) {
-		store_rollback(s->st);
+		store_rollback(station_store(s));
 		goto out;
 	}
 	bay_job_started(b, job_id);
@@ -501,7 +506,7 @@ job_abandon(struct station *s, int64_t job_id, const char *who, const char *rema
 	char why[600];
 	int rc, suspended = 0;
 
-	if ((rc = store_job_is_suspended(s->st, job_id, &suspended)) != 0)
+	if ((rc = store_job_is_suspended(station_store(s), job_id, &suspended)) != 0)
 		return rc;
 	if (!suspended)
 		return UKEY_ERR_STATE;
@@ -520,7 +525,7 @@ job_recover_all(struct station *s)
 
 	/* no token is in any bay at start: a job left running was interrupted,
 	 * and waits for its token to be detected again */
-	if ((rc = store_jobs_running(s->st, &jobs, &n)) != 0)
+	if ((rc = store_jobs_running(station_store(s), &jobs, &n)) != 0)
 		return rc;
 	for (i = 0; i < n; i++) {
 		char why[128];
@@ -530,10 +535,10 @@ job_recover_all(struct station *s)
 	}
 	store_job_refs_free(jobs, n);
 	/* certificates marked revoked here but maybe not yet at the CA (crash in between) */
-	if ((rc = store_received_certs_unwanted(s->st, &certs, &n)) != 0)
+	if ((rc = store_received_certs_unwanted(station_store(s), &certs, &n)) != 0)
 		return rc;
 	for (i = 0; i < n; i++)
-		(void)ca_revoke(s->ca, certs[i].serial, "cessationOfOperation");
+		(void)ca_revoke(station_ca(s), certs[i].serial, "cessationOfOperation");
 	store_received_certs_free(certs, n);
 	return 0;
 }
@@ -551,7 +556,7 @@ wipe_check(struct station *s, struct bay *b, int64_t *token_id, char *why, size_
 	int rc;
 
 	*token_id = 0;
-	rc = store_token_lookup(s->st, b->profile->name, b->token_serial, &known);
+	rc = store_token_lookup(station_store(s), b->profile->name, b->token_serial, &known);
 	if (rc == UKEY_ERR_NOTFOUND) {
 		snprintf(why, whylen, "token %s is not blank (initialised, %lld public objects) and its"
 		    " SO PIN is unknown to this station; it cannot be wiped here", b->token_serial,
@@ -636,7 +641,7 @@ job_new_user_pin(const struct fw_profile *p, struct secret *pin)
 static int
 seal_pin(struct station *s, const struct secret *pin, const char *aad, uint8_t **out, size_t *len)
 {
-	return seal(s->master_key, aad, pin->p, pin->len, out, len);
+	return seal(station_master_key(s), aad, pin->p, pin->len, out, len);
 }
 
 /* A job about to start on the token in a bay: the unit chosen, what its
@@ -695,7 +700,7 @@ choose_unit(struct station *s, struct bay *b, const struct store_unit_claim *uni
 
 	for (i = 0; i < n; i++) {
 		const struct store_unit_claim *u = &units[i];
-		const struct certprof *cp = certprof_set_find(s->cp, u->cert_profile);
+		const struct certprof *cp = certprof_set_find(station_cp(s), u->cert_profile);
 
 		if (cp != NULL && !fw_profile_supports(b->profile, certprof_key_alg(cp)))
 			continue;	/* another token model can take this one */
@@ -703,7 +708,7 @@ choose_unit(struct station *s, struct bay *b, const struct store_unit_claim *uni
 		    &js->subject_len, &js->label, &years, why, sizeof(why)) != 0) {
 			/* refused before any token is touched; hold the unit for a person */
 			store_now(now);
-			(void)store_unit_hold(s->st, u->unit_id, why, now);
+			(void)store_unit_hold(station_store(s), u->unit_id, why, now);
 			d = json_object_new_object();
 			json_object_object_add(d, "reason", json_object_new_string(why));
 			station_audit(s, "ukeyd", "unit.hold", u->order_id, u->unit_id, 0,
@@ -750,7 +755,7 @@ store_pins(struct station *s, const struct job_start *js)
 	snprintf(aad, sizeof(aad), "job:%lld", (long long)js->job_id);
 	if ((rc = seal_pin(s, &js->so, aad, &so_enc, &so_len)) == 0 &&
 	    (rc = seal_pin(s, &js->user, aad, &user_enc, &user_len)) == 0)
-		rc = store_job_set_pins(s->st, js->job_id, so_enc, so_len, user_enc, user_len);
+		rc = store_job_set_pins(station_store(s), js->job_id, so_enc, so_len, user_enc, user_len);
 	if (so_enc) {
 		secure_wipe(so_enc, so_len);
 		free(so_enc);
@@ -779,12 +784,12 @@ insert_job(struct station *s, struct bay *b, struct job_start *js)
 	int rc;
 
 	store_now(now);
-	if ((rc = store_begin(s->st)) != 0)
+	if ((rc = store_begin(station_store(s))) != 0)
 		return rc;
-	if ((rc = store_job_insert(s->st, &jn, now, &js->job_id)) == 0)
+	if ((rc = store_job_insert(station_store(s), &jn, now, &js->job_id)) == 0)
 		rc = store_pins(s, js);
 	if (rc == 0)
-		rc = store_unit_claim(s->st, js->unit_id, js->job_id, now);
+		rc = store_unit_claim(station_store(s), js->unit_id, js->job_id, now);
 	if (rc == 0) {
 		d = json_object_new_object();
 		json_object_object_add(d, "profile", json_object_new_string(certprof_name(js->p)));
@@ -798,9 +803,9 @@ insert_job(struct station *s, struct bay *b, struct job_start *js)
 	if (rc == 0)
 		rc = station_order_event(s, actor, js->order_id, OE_START_PRODUCTION, now);
 	if (rc == 0)
-		rc = store_commit(s->st);
+		rc = store_commit(station_store(s));
 	if (rc != 0)
-		store_rollback(s->st);
+		store_rollback(station_store(s));
 	return rc;
 }
 
@@ -824,7 +829,7 @@ job_start_if_possible(struct station *s, struct bay *b)
 	}
 	/* routing: a token holding a certificate of ours is only ever given the
 	 * renewal that names it; a blank one only new orders' units */
-	rc = route_units_for_token(s->st, b->profile->name, b->token_serial, 200, &units,
+	rc = route_units_for_token(station_store(s), b->profile->name, b->token_serial, 200, &units,
 	    &n_units);
 	if (rc != 0)
 		goto out;

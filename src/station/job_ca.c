@@ -17,6 +17,10 @@
 #include "station/station.h"
 #include "store/store_jobs.h"
 #include "store/store_units.h"
+#include "station/bay.h"
+#include "station/job.h"
+#include "station/orderdoc.h"
+#include "ca/ca.h"
 
 /* A CA that is down is asked again after 2 s, then 4, 8, 16 and every 30 s:
  * each refused submission is journalled and audited, so a long outage must
@@ -91,7 +95,7 @@ job_ca_issue(struct station *s, const struct store_job *job, char rkey[65], X509
 	csr = d2i_X509_REQ(NULL, &p, (long)job->csr_len);
 	p = job->subject;
 	subject = d2i_X509_NAME(NULL, &p, (long)job->subject_len);
-	prof = certprof_set_find(s->cp, job->src.cert_profile);
+	prof = certprof_set_find(station_cp(s), job->src.cert_profile);
 	if (csr == NULL || subject == NULL || prof == NULL) {
 		rc = UKEY_ERR_DB;
 		goto out;
@@ -112,7 +116,7 @@ job_ca_issue(struct station *s, const struct store_job *job, char rkey[65], X509
 	/* a person's e-mail address, when the order gives one (the profile
 	 * decides whether the certificate carries it) */
 	req.email = id.email;
-	rc = ca_issue(s->ca, &req, cert);
+	rc = ca_issue(station_ca(s), &req, cert);
  out:
 	job_identity_clear(&id);
 	X509_REQ_free(csr);
@@ -131,15 +135,15 @@ record_received(struct station *s, int64_t job_id, int64_t unit_id, const char *
 	int rc;
 
 	store_now(now);
-	if ((rc = store_begin(s->st)) != 0)
+	if ((rc = store_begin(station_store(s))) != 0)
 		return rc;
-	rc = store_received_cert_add(s->st, serial, job_id, unit_id, der, len, now);
+	rc = store_received_cert_add(station_store(s), serial, job_id, unit_id, der, len, now);
 	if (rc == 0)
-		rc = store_job_set_cert(s->st, job_id, der, len, serial, rkey);
+		rc = store_job_set_cert(station_store(s), job_id, der, len, serial, rkey);
 	if (rc == 0)
-		rc = store_commit(s->st);
+		rc = store_commit(station_store(s));
 	if (rc != 0)
-		store_rollback(s->st);
+		store_rollback(station_store(s));
 	return rc;
 }
 
@@ -152,7 +156,7 @@ ca_has_request(struct station *s, const char *rkey, int *found)
 	int rc;
 
 	*found = 0;
-	if ((rc = ca_list_issued(s->ca, &list)) != 0)
+	if ((rc = ca_list_issued(station_ca(s), &list)) != 0)
 		return rc;
 	for (i = 0; i < json_object_array_length(list); i++) {
 		struct json_object *r = json_object_array_get_idx(list, i);
@@ -246,7 +250,7 @@ ca_store_answer(struct station *s, struct bay *b, const struct store_job *job, X
 	if (rc == UKEY_ERR_EXISTS) {
 		int64_t other = 0;
 
-		(void)store_received_cert_job(s->st, serial, &other);
+		(void)store_received_cert_job(station_store(s), serial, &other);
 		if (other != b->job_id) {
 			station_audit(s, "ukeyd", "incident.duplicate_serial", job->src.order_id,
 			    job->unit_id, b->job_id, b->token_serial, b->name,
@@ -258,7 +262,7 @@ ca_store_answer(struct station *s, struct bay *b, const struct store_job *job, X
 			goto out;
 		}
 		/* the same job's own request answered again (idempotent resubmission) */
-		rc = store_job_set_cert(s->st, b->job_id, der, (size_t)n, serial, rkey);
+		rc = store_job_set_cert(station_store(s), b->job_id, der, (size_t)n, serial, rkey);
 	}
 	if (rc == 0)
 		rc = job_step_mark(s, b->job_id, STEP_CA_SUBMIT, "done", serial);
@@ -347,7 +351,7 @@ job_cert_check(struct station *s, struct bay *b)
 		job_fail(s, b, JOB_OTHER, rc, "cert_check: %s", ukey_strerror(rc));
 		goto out;
 	}
-	rc = certcheck_issued(cert, ca_cert(s->ca), pub, subject, (int)job.src.years,
+	rc = certcheck_issued(cert, ca_cert(station_ca(s)), pub, subject, (int)job.src.years,
 	    time(NULL), why, sizeof(why));
 	if (rc != 0) {
 		/* an incident: the CA answered with something the token must not receive */
@@ -413,10 +417,10 @@ insert_issuance(struct station *s, const struct bay *b, const struct store_job *
 		.token_profile = b->profile->name, .token_uri = t->uri,
 		.org_uscc = job->src.account_uscc, .kind = job->src.kind,
 		.cert = job->cert, .cert_len = job->cert_len, .operator_name = job->operator_name,
-		.station_id = s->cfg.station_id, .started_at = job->started_at, .issued_at = now,
+		.station_id = station_cfg(s)->station_id, .started_at = job->started_at, .issued_at = now,
 	};
 
-	return store_issuance_insert(s->st, &r);
+	return store_issuance_insert(station_store(s), &r);
 }
 
 /* One transaction: the issuance, the unit, the certificate and the job
@@ -429,33 +433,33 @@ record_commit(struct station *s, const struct bay *b, const struct store_job *jo
 	int64_t left = 0;
 	int rc;
 
-	if ((rc = store_begin(s->st)) != 0)
+	if ((rc = store_begin(station_store(s))) != 0)
 		return rc;
 	rc = insert_issuance(s, b, job, t, evidence, now);
 	if (rc == 0)
-		rc = store_received_cert_issued(s->st, job->cert_serial, now);
+		rc = store_received_cert_issued(station_store(s), job->cert_serial, now);
 	if (rc == 0)
-		rc = store_unit_set_issued(s->st, job->unit_id, now);
+		rc = store_unit_set_issued(station_store(s), job->unit_id, now);
 	if (rc == 0)
-		rc = store_job_issued(s->st, job->id, now);
+		rc = store_job_issued(station_store(s), job->id, now);
 	if (rc == 0) {
 		d = json_object_new_object();
 		json_object_object_add(d, "serial", json_object_new_string(job->cert_serial));
 		json_object_object_add(d, "subject", json_object_new_string(t->subject));
 		json_object_object_add(d, "not_after", json_object_new_string(t->not_after));
-		json_object_object_add(d, "station", json_object_new_string(s->cfg.station_id));
+		json_object_object_add(d, "station", json_object_new_string(station_cfg(s)->station_id));
 		rc = station_audit(s, job->operator_name, "issuance.record", job->src.order_id,
 		    job->unit_id, job->id, b->token_serial, b->name, d);
 	}
 	if (rc == 0)
-		rc = store_units_count(s->st, job->src.order_id, STORE_UNIT_WAITING, &left);
+		rc = store_units_count(station_store(s), job->src.order_id, STORE_UNIT_WAITING, &left);
 	if (rc == 0 && left == 0)
 		rc = station_order_event(s, job->operator_name, job->src.order_id,
 		    OE_FINISH_PRODUCTION, now);
 	if (rc == 0)
-		rc = store_commit(s->st);
+		rc = store_commit(station_store(s));
 	if (rc != 0)
-		store_rollback(s->st);
+		store_rollback(station_store(s));
 	return rc;
 }
 

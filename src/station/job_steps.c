@@ -18,6 +18,11 @@
 #include "station/station.h"
 #include "store/store_jobs.h"
 #include "store/store_units.h"
+#include "station/bay.h"
+#include "station/job.h"
+#include "station/orderdoc.h"
+#include "common/seal.h"
+#include "ca/ca.h"
 
 static int
 step_timeout(const struct bay *b, enum step st)
@@ -76,11 +81,11 @@ on_init_token(struct station *s, struct bay *b, int rc, struct json_object *repl
 	b->token = json_object_get(tok);
 	snprintf(b->token_serial, sizeof(b->token_serial), "%s", serial);
 	snprintf(aad, sizeof(aad), "token:%s:%s", b->profile->name, serial);
-	if ((rc = seal(s->master_key, aad, b->so_pin.p, b->so_pin.len, &enc, &enclen)) != 0)
+	if ((rc = seal(station_master_key(s), aad, b->so_pin.p, b->so_pin.len, &enc, &enclen)) != 0)
 		goto fail;
 	store_now(now);
 	/* the SO PIN moves from the job row to the token row in one transaction */
-	if ((rc = store_begin(s->st)) != 0)
+	if ((rc = store_begin(station_store(s))) != 0)
 		goto fail;
 	{
 		const struct store_token_seen t = {
@@ -90,14 +95,14 @@ on_init_token(struct station *s, struct bay *b, int rc, struct json_object *repl
 			.label = job_token_text(b, "label"), .so_pin_enc = enc, .so_pin_enc_len = enclen,
 		};
 
-		rc = store_token_upsert(s->st, &t, now);
+		rc = store_token_upsert(station_store(s), &t, now);
 	}
 	if (rc == 0)
-		rc = store_job_set_token(s->st, b->job_id, b->profile->name, serial);
+		rc = store_job_set_token(station_store(s), b->job_id, b->profile->name, serial);
 	if (rc == 0)
-		rc = store_commit(s->st);
+		rc = store_commit(station_store(s));
 	else
-		store_rollback(s->st);
+		store_rollback(station_store(s));
 	if (rc != 0)
 		goto fail;
 	secret_clear(&b->so_pin);
@@ -117,7 +122,7 @@ on_init_token(struct station *s, struct bay *b, int rc, struct json_object *repl
 static int
 job_key_ops(struct station *s, const struct store_job *job, unsigned *ops)
 {
-	const struct certprof *prof = certprof_set_find(s->cp, job->src.cert_profile);
+	const struct certprof *prof = certprof_set_find(station_cp(s), job->src.cert_profile);
 
 	*ops = 0;
 	if (prof == NULL)
@@ -287,7 +292,7 @@ on_generate_key(struct station *s, struct bay *b, int rc, struct json_object *re
 		return;
 	}
 	EVP_PKEY_free(pk);
-	rc = store_job_set_public_key(s->st, b->job_id, pub, publen,
+	rc = store_job_set_public_key(station_store(s), b->job_id, pub, publen,
 	    json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN));
 	free(pub);
 	if (rc == 0)
@@ -346,7 +351,7 @@ on_make_csr(struct station *s, struct bay *b, int rc, struct json_object *reply)
 		    " the token's key");
 		return;
 	}
-	rc = store_job_set_csr(s->st, b->job_id, der, len);
+	rc = store_job_set_csr(station_store(s), b->job_id, der, len);
 	if (rc == 0)
 		rc = job_step_mark(s, b->job_id, STEP_MAKE_CSR, "done", NULL);
  fail:
@@ -379,7 +384,7 @@ static int
 ca_der_hex(struct station *s, char **out)
 {
 	unsigned char *der = NULL;
-	int n = i2d_X509(ca_cert(s->ca), &der);
+	int n = i2d_X509(ca_cert(station_ca(s)), &der);
 
 	*out = n > 0 ? hex_encode(der, (size_t)n) : NULL;
 	OPENSSL_free(der);
@@ -458,7 +463,7 @@ on_read_back(struct station *s, struct bay *b, int rc, struct json_object *reply
 	}
 	if (read_back_ok(s, &job, reply, ops, ca_hex, why, sizeof(why)) != 0)
 		goto fail;
-	if (certcheck_issued(cert, ca_cert(s->ca), pub, subject, (int)job.src.years, time(NULL),
+	if (certcheck_issued(cert, ca_cert(station_ca(s)), pub, subject, (int)job.src.years, time(NULL),
 	    why, sizeof(why)) != 0)
 		goto fail;
 	if ((rc = job_step_mark(s, b->job_id, STEP_READ_BACK, "done", NULL)) != 0) {
@@ -522,7 +527,7 @@ req_generate_key(struct station *s, struct bay *b, const struct store_job *job,
 	 * generation may have left under the old id goes first */
 	if (job->key_id != NULL)
 		json_object_object_add(req, "discard_id", json_object_new_string(job->key_id));
-	rc = store_job_set_key_id(s->st, b->job_id, hex);
+	rc = store_job_set_key_id(station_store(s), b->job_id, hex);
 	add_pin(req, "user_pin", &b->user_pin);
 	json_object_object_add(req, "alg", json_object_new_string(job->key_alg));
 	json_object_object_add(req, "id", json_object_new_string(hex));
@@ -546,7 +551,7 @@ req_write_cert(struct station *s, struct bay *b, const struct store_job *job,
 	json_object_object_add(req, "label", json_object_new_string(job->label));
 	rc = add_hex(req, "cert", job->cert, job->cert_len);
 	json_object_object_add(req, "ca_cert", json_object_new_string(ca_hex));
-	json_object_object_add(req, "ca_label", json_object_new_string(s->cfg.ca_name));
+	json_object_object_add(req, "ca_label", json_object_new_string(station_cfg(s)->ca_name));
 	free(ca_hex);
 	return rc;
 }

@@ -11,6 +11,8 @@
 
 #include "station/jobrule.h"
 #include "station/ordermove.h"
+#include "station/bay.h"
+#include "station/job.h"
 #include "station/station.h"
 #include "store/store_jobs.h"
 

@@ -11,6 +11,9 @@
 #include "station/job_steps.h"
 #include "station/station.h"
 #include "store/store_jobs.h"
+#include "station/bay.h"
+#include "station/job.h"
+#include "station/orderdoc.h"
 
 void
 job_identity_clear(struct job_identity *id)
@@ -128,8 +131,8 @@ job_label_max(struct station *s, const struct certprof *p)
 {
 	size_t i, max = CERTPROF_LABEL_MAX;
 
-	for (i = 0; i < fw_profile_set_count(s->fw); i++) {
-		const struct fw_profile *fw = fw_profile_set_at(s->fw, i);
+	for (i = 0; i < fw_profile_set_count(station_fw(s)); i++) {
+		const struct fw_profile *fw = fw_profile_set_at(station_fw(s), i);
 
 		if (fw->init_token && fw_profile_supports(fw, certprof_key_alg(p)) &&
 		    (size_t)fw->label_max_bytes < max)
@@ -148,7 +151,7 @@ job_identity_subject(struct station *s, const struct job_identity *id,
 
 	*name = NULL;
 	*label = NULL;
-	if ((p = certprof_set_find(s->cp, cert_profile)) == NULL) {
+	if ((p = certprof_set_find(station_cp(s), cert_profile)) == NULL) {
 		snprintf(err, errlen, "cert_profile: certificate profile \"%s\" is not installed",
 		    cert_profile);
 		return UKEY_ERR_NOTFOUND;
@@ -200,7 +203,7 @@ job_unit_subject(struct station *s, int64_t unit_id, const struct fw_profile *fw
 
 	*subject_der = NULL;
 	*label = NULL;
-	if ((rc = store_job_unit_source(s->st, unit_id, &src)) != 0)
+	if ((rc = store_job_unit_source(station_store(s), unit_id, &src)) != 0)
 		goto out;
 	if ((rc = job_identity_open(s, &src, &id)) != 0) {
 		snprintf(err, errlen, "the stored order document cannot be opened: %s",

@@ -20,6 +20,9 @@
 #include "store/audit.h"
 #include "store/auditkey.h"
 #include "station/station.h"
+#include "station/station_impl.h"
+#include "station/orderdoc.h"
+#include "station/job.h"
 
 static volatile sig_atomic_t got_signal;
 

@@ -17,6 +17,9 @@
 #include "orders/idcheck.h"
 #include "station/station.h"
 #include "store/store_orders.h"
+#include "station/orderdoc.h"
+#include "station/job.h"
+#include "common/seal.h"
 
 #define AAD_PREFIX "ukey-order-doc:"
 
@@ -68,7 +71,7 @@ orderdoc_seal(struct station *s, const char *portal_ref, const char *text, char 
 	if (*masked == NULL)
 		return UKEY_ERR_NOMEM;
 	aad_for(portal_ref, aad, sizeof(aad));
-	if ((rc = seal(s->master_key, aad, (const uint8_t *)text, strlen(text), sealed,
+	if ((rc = seal(station_master_key(s), aad, (const uint8_t *)text, strlen(text), sealed,
 	    sealed_len)) != 0) {
 		free(*masked);
 		*masked = NULL;
@@ -89,7 +92,7 @@ orderdoc_text_sealed(struct station *s, const char *portal_ref, const uint8_t *s
 	if (portal_ref == NULL || sealed == NULL)
 		return UKEY_ERR_NOTFOUND;
 	aad_for(portal_ref, aad, sizeof(aad));
-	if ((rc = unseal(s->master_key, aad, sealed, sealed_len, &plain, &plen)) != 0)
+	if ((rc = unseal(station_master_key(s), aad, sealed, sealed_len, &plain, &plen)) != 0)
 		return rc;
 	*text = (char *)plain;	/* NUL-terminated by unseal */
 	return 0;
@@ -155,9 +158,9 @@ orderdoc_seal_stored(struct station *s)
 	size_t n = 0, i;
 	int rc;
 
-	if ((rc = store_begin(s->st)) != 0)
+	if ((rc = store_begin(station_store(s))) != 0)
 		return rc;
-	rc = store_order_clear_docs(s->st, &docs, &n);
+	rc = store_order_clear_docs(station_store(s), &docs, &n);
 	for (i = 0; rc == 0 && i < n; i++) {
 		uint8_t *sealed = NULL;
 		size_t slen = 0;
@@ -165,15 +168,15 @@ orderdoc_seal_stored(struct station *s)
 
 		rc = orderdoc_seal(s, docs[i].portal_ref, docs[i].doc, &masked, &sealed, &slen);
 		if (rc == 0)
-			rc = store_order_doc_seal(s->st, &docs[i], masked, sealed, slen);
+			rc = store_order_doc_seal(station_store(s), &docs[i], masked, sealed, slen);
 		free(masked);
 		free(sealed);
 	}
 	store_order_clear_docs_free(docs, n);
 	if (rc == 0)
-		rc = store_commit(s->st);
+		rc = store_commit(station_store(s));
 	else
-		store_rollback(s->st);
+		store_rollback(station_store(s));
 	if (rc == 0 && n > 0)
 		log_info("sealed the identity numbers of %zu stored order document%s", n,
 		    n == 1 ? "" : "s");

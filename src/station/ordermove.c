@@ -19,7 +19,8 @@ station_order_move(struct station *s, const char *actor, int64_t id, enum order_
 		detail = json_object_new_object();
 	json_object_object_add(detail, "from", json_object_new_string(order_state_name(from)));
 	json_object_object_add(detail, "to", json_object_new_string(order_state_name(to)));
-	rc = store_order_set_state(s->st, id, order_state_name(from), order_state_name(to), now);
+	rc = store_order_set_state(station_store(s), id, order_state_name(from),
+	    order_state_name(to), now);
 	if (rc != 0) {
 		json_object_put(detail);
 		return rc;
@@ -36,7 +37,7 @@ station_order_event(struct station *s, const char *actor, int64_t id, enum order
 	char state[32], why[160];
 	int rc;
 
-	if ((rc = store_order_state(s->st, id, state, sizeof(state))) != 0)
+	if ((rc = store_order_state(station_store(s), id, state, sizeof(state))) != 0)
 		return rc;
 	if (order_state_parse(state, &from) != 0) {
 		log_error("order %lld: the store holds unknown state \"%s\"", (long long)id, state);

@@ -1,6 +1,7 @@
 /* Orders, their parts and the production queue as the JSON of the control
  * protocol: text columns NULL in the store are null here. */
 #include "station/orderview.h"
+#include "station/orderdoc.h"
 #include "station/station.h"
 
 static struct json_object *

@@ -13,6 +13,9 @@
 #include "common/log.h"
 #include "drivers/softhsm.h"
 #include "station/station.h"
+#include "station/bay.h"
+#include "station/sources.h"
+#include "detect/profile.h"
 
 static int64_t
 next_token_no(const char *dir)
@@ -33,24 +36,6 @@ next_token_no(const char *dir)
 	return max + 1;
 }
 
-/* Hands a request to the simulated source and dispatches it at once, so
- * that the bay has the token (or has let it go) when the command replies. */
-static int
-sim_announce(struct station *s, const struct bay *b, int arrived, const char *device,
-    const struct fw_profile *profile, const char *conf)
-{
-	int k = detect_sim_index(s), rc;
-	const char *module = s->cfg.sim_softhsm_module[0] ? s->cfg.sim_softhsm_module : NULL;
-
-	if (k < 0)
-		return UKEY_ERR_STATE;
-	rc = arrived ? detect_sim_insert(s->src[k], b->name, device, profile, conf, module)
-		     : detect_sim_remove(s->src[k], b->name, device, profile);
-	if (rc == 0)
-		detect_dispatch(s, k);
-	return rc;
-}
-
 int
 sim_plug(struct station *s, int bay_index, const char *preset, int64_t token_no,
     const char *profile, struct json_object **result)
@@ -61,27 +46,30 @@ sim_plug(struct station *s, int bay_index, const char *preset, int64_t token_no,
 	int i, rc;
 
 	*result = NULL;
-	if ((fw = fw_profile_set_find(s->fw, profile ? profile : "softhsm2")) == NULL)
+	if ((fw = fw_profile_set_find(station_fw(s), profile ? profile : "softhsm2")) == NULL)
 		return UKEY_ERR_NOTFOUND;
 	if (bay_index > 0) {
-		if (bay_index > s->n_bays)
+		if (bay_index > station_n_bays(s))
 			return UKEY_ERR_NOTFOUND;
-		b = &s->bays[bay_index - 1];
+		b = station_bay(s, bay_index - 1);
 		if (strcmp(b->source, "sim") != 0)
 			return UKEY_ERR_NOTFOUND;	/* a hardware bay */
 		if (b->state != BAY_EMPTY)
 			return UKEY_ERR_BUSY;
 	} else {
-		for (i = 0; i < s->n_bays && b == NULL; i++)
-			if (s->bays[i].state == BAY_EMPTY && strcmp(s->bays[i].source, "sim") == 0)
-				b = &s->bays[i];
+		for (i = 0; i < station_n_bays(s) && b == NULL; i++) {
+			struct bay *c = station_bay(s, i);
+
+			if (c->state == BAY_EMPTY && strcmp(c->source, "sim") == 0)
+				b = c;
+		}
 		if (b == NULL)
 			return UKEY_ERR_BUSY;
 	}
-	snprintf(root, sizeof(root), "%s/sim", s->state_dir);
+	snprintf(root, sizeof(root), "%s/sim", station_state_dir(s));
 	if (mkdir(root, 0700) != 0 && errno != EEXIST)
 		return UKEY_ERR_IO;
-	snprintf(root, sizeof(root), "%s/sim/tokens", s->state_dir);
+	snprintf(root, sizeof(root), "%s/sim/tokens", station_state_dir(s));
 	if (mkdir(root, 0700) != 0 && errno != EEXIST)
 		return UKEY_ERR_IO;
 	if (token_no > 0) {
@@ -96,7 +84,7 @@ sim_plug(struct station *s, int bay_index, const char *preset, int64_t token_no,
 			return rc;
 	}
 	snprintf(device, sizeof(device), "virtual token %04lld", (long long)token_no);
-	if ((rc = sim_announce(s, b, 1, device, fw, conf)) != 0)
+	if ((rc = detect_sim_announce(s, b->name, 1, device, fw, conf)) != 0)
 		return rc;
 	*result = json_object_new_object();
 	json_object_object_add(*result, "bay", json_object_new_int(b->index));
@@ -110,12 +98,12 @@ sim_unplug(struct station *s, int bay_index)
 {
 	struct bay *b;
 
-	if (bay_index < 1 || bay_index > s->n_bays)
+	if (bay_index < 1 || bay_index > station_n_bays(s))
 		return UKEY_ERR_NOTFOUND;
-	b = &s->bays[bay_index - 1];
+	b = station_bay(s, bay_index - 1);
 	if (strcmp(b->source, "sim") != 0)
 		return UKEY_ERR_NOTFOUND;	/* a hardware bay */
 	if (b->state == BAY_EMPTY)
 		return UKEY_ERR_STATE;
-	return sim_announce(s, b, 0, b->device, b->profile, NULL);
+	return detect_sim_announce(s, b->name, 0, b->device, b->profile, NULL);
 }

@@ -10,6 +10,9 @@
 #include "station/control.h"
 #include "station/job_steps.h"
 #include "store/store_jobs.h"
+#include "station/bay.h"
+#include "station/job.h"
+#include "station/sources.h"
 
 #define REMARK_MAX 500
 
@@ -28,12 +31,12 @@ audit_unblock(struct station *s, struct bay *b, const char *result, const char *
 		json_object_object_add(d, "error", json_object_new_string(error));
 	/* the worker answers after the confirmation's own call has returned */
 	if (b->unblock_dual.request != 0) {
-		const struct dual_actors *saved = s->dual;
+		const struct dual_actors *saved = station_dual(s);
 
-		s->dual = &b->unblock_dual;
+		station_set_dual(s, &b->unblock_dual);
 		station_audit(s, b->unblock_actor, "token.unblock", 0, 0, 0, b->token_serial, b->name,
 		    d);
-		s->dual = saved;
+		station_set_dual(s, saved);
 		return;
 	}
 	station_audit(s, b->unblock_actor, "token.unblock", 0, 0, 0, b->token_serial, b->name, d);
@@ -94,10 +97,10 @@ unblock_bay(struct request *r, struct bay **out)
 	*out = NULL;
 	if ((rc = arg_int(r, "bay", 1, &n)) != 0)
 		return rc;
-	if (n < 1 || n > s->n_bays)
+	if (n < 1 || n > station_n_bays(s))
 		return req_fail(r, UKEY_ERR_NOTFOUND, "bay %lld: no such bay (1..%d)", (long long)n,
-		    s->n_bays);
-	*out = &s->bays[n - 1];
+		    station_n_bays(s));
+	*out = station_bay(s, n - 1);
 	return 0;
 }
 
@@ -132,7 +135,7 @@ unblock_so_pin(struct request *r, struct bay *b, struct secret *so)
 	char aad[160];
 	int rc;
 
-	rc = store_token_so_pin(r->s->st, b->profile->name, b->token_serial, &blob, &blen);
+	rc = store_token_so_pin(station_store(r->s), b->profile->name, b->token_serial, &blob, &blen);
 	if (rc == UKEY_ERR_NOTFOUND)
 		return req_fail(r, rc, "bay %d: token %s (model %s) was not initialised by this"
 		    " station, which does not hold its SO PIN; it cannot be unblocked here",
@@ -178,8 +181,8 @@ cmd_token_unblock(struct request *r, struct json_object **result)
 	}
 	snprintf(b->unblock_actor, sizeof(b->unblock_actor), "%s", r->c->user);
 	snprintf(b->unblock_remark, sizeof(b->unblock_remark), "%s", remark ? remark : "");
-	if (s->dual != NULL)
-		b->unblock_dual = *s->dual;
+	if (station_dual(s) != NULL)
+		b->unblock_dual = *station_dual(s);
 	else
 		memset(&b->unblock_dual, 0, sizeof(b->unblock_dual));
 	req = json_object_new_object();

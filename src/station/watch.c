@@ -10,6 +10,7 @@
 #include "station/job_steps.h"
 #include "store/store_jobs.h"
 #include "store/store_units.h"
+#include "station/station_impl.h"
 
 /* The detection events a snapshot carries, newest last. */
 #define WATCH_EVENTS 8

@@ -1,0 +1,122 @@
+/* A bay: one place where a token sits (a USB port, a reader, a simulated
+ * bay), its token, and the worker process that talks to it (bay.c). The bay
+ * and job modules work on struct bay; command handlers read it. */
+#ifndef UKEY_STATION_BAY_H
+#define UKEY_STATION_BAY_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <json-c/json.h>
+
+#include "common/frame.h"
+#include "common/secret.h"
+#include "detect/source.h"
+#include "station/station.h"
+
+enum bay_state {
+	BAY_EMPTY,	/* no token */
+	BAY_STARTING,	/* token arrived, worker starting */
+	BAY_PROBING,	/* asking the token what it is */
+	BAY_WORKING,	/* a job runs on the token */
+	BAY_DONE,	/* job issued; the token can be taken out */
+	BAY_IDLE,	/* token present, nothing queued for it */
+	BAY_REFUSED,	/* token not usable (not blank, no profile, ...) */
+	BAY_FAILED,	/* the job failed; see the reason */
+	BAY_FAULTED	/* the worker crashed or hung */
+};
+
+/* What a detection source reports when a token arrives. */
+struct arrival {
+	const char *source;		/* "sim", "libusb", "udev", "pcsc" */
+	const char *profile;		/* firmware profile name when the source knows it */
+	const char *softhsm_conf;	/* SOFTHSM2_CONF for virtual tokens, else NULL */
+	const char *module;		/* PKCS#11 module for the worker in place of the
+					 * profile's (sim.softhsm_module), else NULL */
+	const char *device;		/* human description (vid:pid, reader, virtual token id) */
+	const char *reader;		/* PC/SC reader name, else NULL */
+	const char *usb_serial;		/* USB iSerialNumber, else NULL */
+	int64_t detected_ms;		/* monotonic ms when the source saw it (0: now) */
+};
+
+typedef void (*worker_cb)(struct station *s, struct bay *b, int rc, struct json_object *reply);
+
+/* The two people behind a command run under dual control (dualctl.c): the
+ * audit records written while it runs carry both (station_audit). */
+struct dual_actors {
+	int64_t request;		/* dual_requests.id; 0 when none */
+	char requested_by[64];
+	char confirmed_by[64];
+};
+
+struct bay {
+	int index;			/* 1-based */
+	char name[DETECT_BAY_MAX];	/* "sim-1", "usb:1-2.3", "pcsc:<reader>" */
+	char source[16];		/* the source that created the bay */
+	char reader[128];		/* PC/SC reader of the token in the bay, "" if none */
+	char usb_serial[128];		/* USB iSerialNumber of the token, "" if unknown */
+	int64_t arrived_ms;		/* when the source saw the token (monotonic ms) */
+	int64_t arrival_to_job_ms;	/* latency of the last job start, -1 if none */
+	enum bay_state state;
+	char reason[512];		/* why refused / failed / faulted */
+	char device[128];
+	char softhsm_conf[512];
+	const struct fw_profile *profile;
+
+	pid_t worker_pid;
+	int worker_fd;
+	struct framer in;
+	char pending_op[32];		/* request in flight, "" when none */
+	worker_cb pending_cb;
+	int64_t deadline_ms;		/* monotonic ms when the request times out */
+
+	struct json_object *token;	/* probe reply's token object, or NULL */
+	char token_serial[64];
+	int64_t job_id;			/* running job or 0 */
+	int64_t last_job_id;
+	int allow_wipe;
+	struct secret user_pin;		/* held until shown once (bay.take_pin) */
+	struct secret so_pin;		/* the SO PIN this job sets */
+	struct secret wipe_so;		/* current SO PIN when re-initialising */
+	int pin_unblocked;		/* user_pin is an unblock's new PIN, not a job's */
+	struct secret unblock_pin;	/* new user PIN while token.unblock runs */
+	char unblock_actor[64];		/* who asked for the unblock under way */
+	char unblock_remark[512];	/* and why ("" if not said) */
+	struct dual_actors unblock_dual;	/* its two people, when held for confirmation */
+	char pin_holder[64];		/* an unblock's new PIN is shown to this user only ("" anyone) */
+	int64_t started_ms;
+	double last_job_seconds;
+	char operator_name[64];	/* who put the token in */
+	int64_t waiting_client;	/* client id awaiting a deferred reply, 0 if none */
+	int64_t retry_at_ms;	/* CA retry time, 0 if none */
+	int ca_attempts;	/* submissions the CA was unavailable for, this job */
+};
+
+/* bay.c: token arrival/removal and the worker channel. Loop context only. */
+int bay_token_arrived(struct station *s, struct bay *b, const struct arrival *a);
+void bay_token_left(struct station *s, struct bay *b);
+int bay_send(struct station *s, struct bay *b, const char *op, struct json_object *req,
+    int timeout_ms, worker_cb cb);
+void bay_on_readable(struct station *s, struct bay *b);
+void bay_check_timers(struct station *s);
+void bay_kick_idle(struct station *s);
+/* The token in b holds the certificate that queued renewal unit unit_id of
+ * order_id renews: says so on the bay, audits it, and leaves the token as it
+ * is (renewal production is not part of this station yet). */
+void bay_renewal_awaited(struct station *s, struct bay *b, int64_t unit_id, int64_t order_id);
+const char *bay_state_name(enum bay_state st);
+struct json_object *bay_to_json(struct station *s, const struct bay *b);
+void bay_set_state(struct station *s, struct bay *b, enum bay_state st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void bay_shutdown_all(struct station *s);
+
+/* The bay named name (a source's stable identity); created (as bay
+ * station_n_bays() + 1, for source) when create and there is room, else NULL
+ * (detect.c). */
+struct bay *bay_by_name(struct station *s, const char *name, int create, const char *source);
+
+/* The bay at index i (0-based, below station_n_bays()). */
+struct bay *station_bay(struct station *s, int i);
+int station_n_bays(const struct station *s);
+
+#endif

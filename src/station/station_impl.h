@@ -1,0 +1,56 @@
+/* The whole of ukeyd's state, owned by the event loop (main.c). Only the
+ * loop and the I/O it polls see it: main.c, control.c (the clients),
+ * detect.c (the sources and their event ring), auditwitness.c (the
+ * witness sinks), watch.c (the subscribed clients) and station.c (the
+ * accessors). Every other module gets what it needs through station.h. */
+#ifndef UKEY_STATION_IMPL_H
+#define UKEY_STATION_IMPL_H
+
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+#include "ca/ca.h"
+#include "ca/certprof.h"
+#include "common/config.h"
+#include "common/seal.h"
+#include "detect/profile.h"
+#include "store/store.h"
+#include "store/witness.h"
+#include "station/bay.h"
+#include "station/control.h"
+#include "station/sources.h"
+
+struct station {
+	char state_dir[512];
+	char sock_path[600];
+	struct station_config cfg;
+	struct store *st;
+	struct ca *ca;
+	struct fw_profile_set *fw;
+	struct certprof_set *cp;
+	uint8_t master_key[SEAL_KEY_LEN];
+	EVP_PKEY *audit_key;		/* signs audit checkpoints (keys/audit.key) */
+	int audit_dirty;		/* records appended since the last checkpoint check */
+	struct witness_sink *witness[CONFIG_MAX_WITNESSES];	/* [audit] witness, owned */
+	size_t n_witness;
+	int64_t next_head_ms;		/* when the head is witnessed next */
+	struct bay bays[MAX_BAYS];
+	int n_bays;
+	int listen_fd;
+	struct client clients[MAX_CLIENTS];
+	int n_clients;
+	int stop;
+	int64_t next_client_id;
+	const struct dual_actors *dual;	/* set while a confirmed request's command runs */
+
+	/* detection */
+	const struct detect_source_ops *src_ops[MAX_SOURCES];
+	struct detect_source *src[MAX_SOURCES];
+	char src_status[MAX_SOURCES][256];	/* "running" or why not */
+	int n_sources;
+	struct station_event events[EVENT_RING];
+	int64_t next_event_seq;
+};
+
+#endif
