@@ -52,3 +52,14 @@ ca_list_issued(struct ca *ca, struct json_object **out)
 		return UKEY_ERR_INVAL;
 	return ca->ops->list_issued(ca, out);
 }
+
+int
+ca_crl(struct ca *ca, int64_t next_update_s, X509_CRL **out)
+{
+	*out = NULL;
+	if (ca == NULL || next_update_s < 1 || next_update_s > (int64_t)10 * 366 * 86400)
+		return UKEY_ERR_INVAL;
+	if (ca->ops->crl == NULL)
+		return UKEY_ERR_UNSUPPORTED;
+	return ca->ops->crl(ca, next_update_s, out);
+}

@@ -4,6 +4,8 @@
 #ifndef UKEY_CA_H
 #define UKEY_CA_H
 
+#include <stdint.h>
+
 #include <openssl/x509.h>
 #include <json-c/json.h>
 
@@ -67,5 +69,15 @@ int ca_revoke(struct ca *ca, const char *serial_hex, const char *reason);
  * revoke_reason when revoked). Returns 0 and *out (json_object_put it),
  * UKEY_ERR_DB or UKEY_ERR_NOMEM. */
 int ca_list_issued(struct ca *ca, struct json_object **out);
+
+/* Signs a new X.509 v2 CRL over everything the CA revoked: thisUpdate now,
+ * nextUpdate next_update_s seconds later (1 .. 10 years), the next CRL
+ * number (it only grows, also over restarts), the CA's authority key
+ * identifier, and per revoked certificate its serial, revocation date and
+ * reasonCode (absent for unspecified, RFC 5280 5.3.1). Returns 0 and *out
+ * (free with X509_CRL_free), UKEY_ERR_UNSUPPORTED when the backend does
+ * not make CRLs (an external CA publishes its own), UKEY_ERR_INVAL,
+ * UKEY_ERR_DB, UKEY_ERR_CRYPTO, UKEY_ERR_NOMEM. May block on disk. */
+int ca_crl(struct ca *ca, int64_t next_update_s, X509_CRL **out);
 
 #endif
