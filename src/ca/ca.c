@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "ca/ca_impl.h"
+#include "ca/crl.h"
 #include "common/err.h"
 
 void
@@ -62,4 +63,10 @@ ca_crl(struct ca *ca, int64_t next_update_s, X509_CRL **out)
 	if (ca->ops->crl == NULL)
 		return UKEY_ERR_UNSUPPORTED;
 	return ca->ops->crl(ca, next_update_s, out);
+}
+
+int
+ca_reason_known(const char *name)
+{
+	return crl_reason_code(name) >= 0;
 }

@@ -64,6 +64,9 @@ int ca_issue(struct ca *ca, const struct ca_request *req, X509 **out);
  * revoked, UKEY_ERR_INVAL, UKEY_ERR_UNAVAIL, UKEY_ERR_DB. */
 int ca_revoke(struct ca *ca, const char *serial_hex, const char *reason);
 
+/* 1 if name is one of the reason names ca_revoke accepts, else 0. */
+int ca_reason_known(const char *name);
+
 /* Lists what the CA issued, oldest first: a JSON array of {serial, subject,
  * not_before, not_after, status, request_key} (plus revoked_at and
  * revoke_reason when revoked). Returns 0 and *out (json_object_put it),
