@@ -20,7 +20,8 @@ const struct ctl_option ctl_options[OPT_COUNT] = {
 	[OPT_DB] = { "db", "FILE" }, [OPT_OUTPUT] = { "output", "FILE" },
 	[OPT_WITNESS] = { "witness", "FILE" }, [OPT_ALL] = { "all", NULL },
 	[OPT_PARTIAL] = { "partial", NULL }, [OPT_FORMAT] = { "format", "json|csv" },
-	[OPT_FOLLOW] = { "follow", NULL }, [OPT_JSON] = { "json", NULL },
+	[OPT_FOLLOW] = { "follow", NULL }, [OPT_WITHIN] = { "within", "DAYS" },
+	[OPT_JSON] = { "json", NULL },
 	[OPT_HELP] = { "help", NULL },
 };
 
@@ -109,6 +110,12 @@ const struct ctl_verb ctl_verbs[] = {
 	{ "help", verb_help, 0, 0, -1, "", "help", "[COMMAND...]", "a command's usage, or all" },
 	{ "completion", verb_completion, 0, 1, 1, "SHELL", "help", "bash",
 	  "print the shell completion script" },
+	{ "cert revoke", verb_cert_revoke, O(REASON) | O(REMARK) | J, 1, 1, "SERIAL", "certificates",
+	  "SERIAL --reason R --remark TEXT", "revoke a certificate; the CRL is signed again" },
+	{ "ca crl", verb_ca_crl, O(OUTPUT) | J, 0, 0, "", "certificates", "[--output FILE]",
+	  "the CA's current CRL (PEM)" },
+	{ "audit expiring", verb_audit_expiring, O(WITHIN) | O(ORG) | J, 0, 0, "", "certificates",
+	  "--within DAYS [--org USCC]", "live certificates expiring soon, renewal ordered or not" },
 };
 
 const size_t ctl_nverbs = sizeof(ctl_verbs) / sizeof(ctl_verbs[0]);
