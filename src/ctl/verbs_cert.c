@@ -81,7 +81,8 @@ verb_audit_expiring(const struct ctl_verb *v, const struct ctl_args *a)
 	    ctl_arg_int(a, OPT_WITHIN, &within) != 0)
 		return EXIT_USAGE;
 	args = json_object_new_object();
-	ctl_add_int(args, "within", within);
+	/* sent as given, 0 too: the daemon names the range */
+	json_object_object_add(args, "within", json_object_new_int64(within));
 	ctl_add_str(args, "org", a->val[OPT_ORG]);
 	return ctl_simple("audit.expiring", args, cols, NULL);
 }
