@@ -137,7 +137,7 @@ cmd_ca_crl(struct request *r, struct json_object **result)
 	BIO *bio = NULL;
 	BUF_MEM *mem;
 	FILE *f;
-	int rc;
+	int rc, n;
 
 	if ((f = fopen(path, "re")) == NULL)
 		return req_fail(r, UKEY_ERR_NOTFOUND, "no CRL at %s: the CA publishes none yet", path);
@@ -158,8 +158,9 @@ cmd_ca_crl(struct request *r, struct json_object **result)
 		    json_object_new_int64(ASN1_INTEGER_get(num)));
 	add_time(*result, "this_update", X509_CRL_get0_lastUpdate(crl));
 	add_time(*result, "next_update", X509_CRL_get0_nextUpdate(crl));
-	json_object_object_add(*result, "revoked",
-	    json_object_new_int(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl))));
+	/* an empty CRL has no list at all (-1) */
+	n = sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl));
+	json_object_object_add(*result, "revoked", json_object_new_int(n > 0 ? n : 0));
 	rc = 0;
  out:
 	ASN1_INTEGER_free(num);

@@ -38,6 +38,8 @@ n0=$(crl_number "$CRL")
 [ "$n0" -ge 1 ] || fail "first CRL number $n0"
 ctl ca show > "$STATE/ca.crt" || fail "ca show"
 openssl crl -in "$CRL" -CAfile "$STATE/ca.crt" -noout 2>&1 | grepq "verify OK" || fail "CRL signature"
+ctl --json ca crl | python3 -c 'import json, sys; r = json.load(sys.stdin); assert r["revoked"] == 0, r' ||
+	fail "ca crl --json on the empty CRL"
 
 orders_ready
 for i in 1 2; do
