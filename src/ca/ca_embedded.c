@@ -1,6 +1,7 @@
-/* The embedded local CA: a key and self-signed certificate in files, and
- * its own list of what it issued (ca.db, src/store/store_ca.c). It makes the demo and the tests
- * run the production issuance path without an external CA. */
+/* The embedded local CA: a key and self-signed certificate in files, its
+ * own list of what it issued (ca.db, through src/store/store_ca.h) and the
+ * CRLs it signs. It makes the demo and the tests run the production
+ * issuance path without an external CA. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
