@@ -40,9 +40,19 @@ ca_issue(struct ca *ca, const struct ca_request *req, X509 **out)
 int
 ca_revoke(struct ca *ca, const char *serial_hex, const char *reason)
 {
+	int rc;
+
 	if (ca == NULL || serial_hex == NULL)
 		return UKEY_ERR_INVAL;
-	return ca->ops->revoke(ca, serial_hex, reason);
+	if ((rc = ca->ops->revoke(ca, serial_hex, reason)) == 0)
+		ca->revocations++;
+	return rc;
+}
+
+uint64_t
+ca_revocations(const struct ca *ca)
+{
+	return ca->revocations;
 }
 
 int

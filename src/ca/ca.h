@@ -64,6 +64,11 @@ int ca_issue(struct ca *ca, const struct ca_request *req, X509 **out);
  * revoked, UKEY_ERR_INVAL, UKEY_ERR_UNAVAIL, UKEY_ERR_DB. */
 int ca_revoke(struct ca *ca, const char *serial_hex, const char *reason);
 
+/* How many certificates ca_revoke revoked through this handle since it was
+ * opened: whoever publishes the CRL compares it with the count at its last
+ * CRL, and so learns of revocations made anywhere in the program. */
+uint64_t ca_revocations(const struct ca *ca);
+
 /* 1 if name is one of the reason names ca_revoke accepts, else 0. */
 int ca_reason_known(const char *name);
 

@@ -21,6 +21,7 @@ struct ca {
 	const struct ca_ops *ops;
 	X509 *cert;	/* owned */
 	void *impl;	/* the backend's state, freed by ops->free_impl */
+	uint64_t revocations;	/* ca_revoke calls that revoked, for ca_revocations */
 };
 
 #endif

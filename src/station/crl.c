@@ -51,6 +51,7 @@ station_crl_publish(struct station *s, int64_t *number)
 	if (number != NULL)
 		*number = 0;
 	s->next_crl_ms = now_ms() + CRL_RETRY_MS;
+	s->crl_revocations = ca_revocations(s->ca);
 	if ((rc = ca_crl(s->ca, validity, &crl)) != 0) {
 		if (rc == UKEY_ERR_UNSUPPORTED) {
 			/* the CA publishes its own; nothing to do until a restart */
@@ -83,7 +84,8 @@ station_crl_publish(struct station *s, int64_t *number)
 void
 station_crl_if_due(struct station *s)
 {
-	if (s->ca == NULL || now_ms() < s->next_crl_ms)
+	if (s->ca == NULL ||
+	    (now_ms() < s->next_crl_ms && ca_revocations(s->ca) == s->crl_revocations))
 		return;
 	(void)station_crl_publish(s, NULL);
 }

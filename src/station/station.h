@@ -156,6 +156,7 @@ struct station {
 	size_t n_witness;
 	int64_t next_head_ms;		/* when the head is witnessed next */
 	int64_t next_crl_ms;		/* when the CRL is signed again (crl.c) */
+	uint64_t crl_revocations;	/* ca_revocations() at the last CRL signed */
 	struct bay bays[MAX_BAYS];
 	int n_bays;
 	int listen_fd;
@@ -202,7 +203,9 @@ int station_ca_open(struct station *s);
  * number may be NULL), UKEY_ERR_UNSUPPORTED when the CA makes no CRLs, or
  * an error (logged). */
 int station_crl_publish(struct station *s, int64_t *number);
-/* Publishes the CRL when crl_interval has passed since the last. */
+/* Publishes the CRL when crl_interval has passed since the last, or when
+ * the CA revoked a certificate since (a job's refused or abandoned
+ * certificate, job.c). */
 void station_crl_if_due(struct station *s);
 
 /* bay.c: token arrival/removal and the worker channel. Loop context only. */

@@ -151,4 +151,22 @@ n5=$(crl_number "$CRL")
 openssl crl -in "$CRL" -noout -text | grepq "Serial Number: $A" || fail "CRL after restart lost $A"
 [ "$(sqlite3 "$STATE/ca/ca.db" "PRAGMA user_version")" = 2 ] || fail "ca.db schema version"
 stop_station
+
+# a revocation the job makes (a CA reply for another key, refused) is on the
+# next CRL at once, not only after the interval (an hour here)
+sed -i 's/^crl_interval = .*/crl_interval = 3600/' "$STATE/ukeyd.conf"
+start_station
+echo wrong-key > "$STATE/ca/fault"
+ctl sim plug --bay 2 --wait >/dev/null 2>&1 && fail "wrong-key: a certificate for another key was accepted"
+rm -f "$STATE/ca/fault"
+refused=$(db "SELECT serial FROM received_certs WHERE status = 'refused'")
+[ -n "$refused" ] || fail "wrong-key: no refused certificate"
+for _ in $(seq 50); do
+	openssl crl -in "$CRL" -noout -text | grepq "Serial Number: $refused" && break
+	sleep 0.1
+done
+openssl crl -in "$CRL" -noout -text > "$STATE/crl.txt"
+grepq "Serial Number: $refused" "$STATE/crl.txt" || fail "the job's revocation of $refused is not on the CRL"
+grepq "Cessation Of Operation" "$STATE/crl.txt" || fail "the job's revocation has no reason code"
+stop_station
 echo "ok: CRL"
