@@ -23,8 +23,10 @@ verb_cert_revoke(const struct ctl_verb *v, const struct ctl_args *a)
 	ctl_add_str(args, "serial", a->pos[0]);
 	ctl_add_str(args, "reason", a->val[OPT_REASON]);
 	ctl_add_str(args, "remark", a->val[OPT_REMARK]);
-	if ((ex = ctl_run("cert.revoke", args, &rep, &res)) != EXIT_OK)
+	if ((ex = ctl_run("cert.revoke", args, &rep, &res)) != EXIT_OK) {
+		json_object_put(rep);	/* the error reply, when there is one */
 		return ex;
+	}
 	if (ctl_json) {
 		print_json(res);
 	} else {
@@ -48,8 +50,10 @@ verb_ca_crl(const struct ctl_verb *v, const struct ctl_args *a)
 	struct json_object *rep, *res;
 	int ex;
 
-	if ((ex = ctl_run("ca.crl", NULL, &rep, &res)) != EXIT_OK)
+	if ((ex = ctl_run("ca.crl", NULL, &rep, &res)) != EXIT_OK) {
+		json_object_put(rep);
 		return ex;
+	}
 	pem = json_object_get_string(json_object_object_get(res, "pem"));
 	if (output != NULL) {
 		if (pem == NULL || file_write_atomic(output, pem, strlen(pem), 0644) != 0) {
