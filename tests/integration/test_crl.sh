@@ -3,6 +3,7 @@
 # other and refuses the revoked one against the published CRL. The CRL
 # number grows with every CRL, also over a restart; bad requests are refused.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/invariants.sh"
 
 # certificate profiles that name a CRL distribution point
 mkdir -p "$STATE/cert-profiles" "$STATE/pub"
@@ -124,6 +125,8 @@ expect_exit 1 "already revoked" -- ctl cert revoke "$A" --reason superseded --re
 db "SELECT detail FROM audit WHERE action = 'cert.revoke'" | grepq "\"serial\":\"$A\"" ||
 	fail "audit record does not name $A"
 ctl audit verify >/dev/null || fail "audit log does not verify after the revocation"
+# the station's record and the CA's list agree: revoked at both
+check_invariants
 
 # audit serials: status, when and why
 ctl --json audit serials | python3 -c '
@@ -168,5 +171,6 @@ done
 openssl crl -in "$CRL" -noout -text > "$STATE/crl.txt"
 grepq "Serial Number: $refused" "$STATE/crl.txt" || fail "the job's revocation of $refused is not on the CRL"
 grepq "Cessation Of Operation" "$STATE/crl.txt" || fail "the job's revocation has no reason code"
+check_invariants
 stop_station
 echo "ok: CRL"
