@@ -128,6 +128,13 @@ ctl audit verify >/dev/null || fail "audit log does not verify after the revocat
 # the station's record and the CA's list agree: revoked at both
 check_invariants
 
+# a revoked certificate is no longer live: a renewal naming it is refused
+python3 "$SRC/tests/integration/orders_gen.py" "$SRC/examples/orders-sample.json" "$STATE/r.json" \
+	"R-1:0:organisation=1x1:renews_serial=$A"
+ctl order import "$STATE/r.json" >/dev/null || fail "import the renewal of $A"
+expect_exit 2 "renews.serial: $low names no live certificate issued by this station" -- \
+	ctl order approve "$(db "SELECT id FROM orders WHERE portal_ref = 'R-1'")"
+
 # audit serials: status, when and why
 ctl --json audit serials | python3 -c '
 import json, sys
