@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "ca/ca_impl.h"
+#include "ca/crl.h"
 #include "common/err.h"
 
 void
@@ -39,9 +40,19 @@ ca_issue(struct ca *ca, const struct ca_request *req, X509 **out)
 int
 ca_revoke(struct ca *ca, const char *serial_hex, const char *reason)
 {
+	int rc;
+
 	if (ca == NULL || serial_hex == NULL)
 		return UKEY_ERR_INVAL;
-	return ca->ops->revoke(ca, serial_hex, reason);
+	if ((rc = ca->ops->revoke(ca, serial_hex, reason)) == 0)
+		ca->revocations++;
+	return rc;
+}
+
+uint64_t
+ca_revocations(const struct ca *ca)
+{
+	return ca->revocations;
 }
 
 int
@@ -51,4 +62,21 @@ ca_list_issued(struct ca *ca, struct json_object **out)
 	if (ca == NULL)
 		return UKEY_ERR_INVAL;
 	return ca->ops->list_issued(ca, out);
+}
+
+int
+ca_crl(struct ca *ca, int64_t next_update_s, X509_CRL **out)
+{
+	*out = NULL;
+	if (ca == NULL || next_update_s < 1 || next_update_s > (int64_t)10 * 366 * 86400)
+		return UKEY_ERR_INVAL;
+	if (ca->ops->crl == NULL)
+		return UKEY_ERR_UNSUPPORTED;
+	return ca->ops->crl(ca, next_update_s, out);
+}
+
+int
+ca_reason_known(const char *name)
+{
+	return crl_reason_code(name) >= 0;
 }

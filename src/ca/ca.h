@@ -4,6 +4,8 @@
 #ifndef UKEY_CA_H
 #define UKEY_CA_H
 
+#include <stdint.h>
+
 #include <openssl/x509.h>
 #include <json-c/json.h>
 
@@ -62,10 +64,28 @@ int ca_issue(struct ca *ca, const struct ca_request *req, X509 **out);
  * revoked, UKEY_ERR_INVAL, UKEY_ERR_UNAVAIL, UKEY_ERR_DB. */
 int ca_revoke(struct ca *ca, const char *serial_hex, const char *reason);
 
+/* How many certificates ca_revoke revoked through this handle since it was
+ * opened: whoever publishes the CRL compares it with the count at its last
+ * CRL, and so learns of revocations made anywhere in the program. */
+uint64_t ca_revocations(const struct ca *ca);
+
+/* 1 if name is one of the reason names ca_revoke accepts, else 0. */
+int ca_reason_known(const char *name);
+
 /* Lists what the CA issued, oldest first: a JSON array of {serial, subject,
  * not_before, not_after, status, request_key} (plus revoked_at and
  * revoke_reason when revoked). Returns 0 and *out (json_object_put it),
  * UKEY_ERR_DB or UKEY_ERR_NOMEM. */
 int ca_list_issued(struct ca *ca, struct json_object **out);
+
+/* Signs a new X.509 v2 CRL over everything the CA revoked: thisUpdate now,
+ * nextUpdate next_update_s seconds later (1 .. 10 years), the next CRL
+ * number (it only grows, also over restarts), the CA's authority key
+ * identifier, and per revoked certificate its serial, revocation date and
+ * reasonCode (absent for unspecified, RFC 5280 5.3.1). Returns 0 and *out
+ * (free with X509_CRL_free), UKEY_ERR_UNSUPPORTED when the backend does
+ * not make CRLs (an external CA publishes its own), UKEY_ERR_INVAL,
+ * UKEY_ERR_DB, UKEY_ERR_CRYPTO, UKEY_ERR_NOMEM. May block on disk. */
+int ca_crl(struct ca *ca, int64_t next_update_s, X509_CRL **out);
 
 #endif

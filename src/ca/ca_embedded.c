@@ -1,6 +1,7 @@
-/* The embedded local CA: a key and self-signed certificate in files, and
- * its own SQLite list of what it issued. It makes the demo and the tests
- * run the production issuance path without an external CA. */
+/* The embedded local CA: a key and self-signed certificate in files, its
+ * own list of what it issued (ca.db, through src/store/store_ca.h) and the
+ * CRLs it signs. It makes the demo and the tests run the production
+ * issuance path without an external CA. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,60 +18,27 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
 #include <openssl/x509v3.h>
-#include <sqlite3.h>
 
 #include "ca/ca_impl.h"
+#include "ca/certbuild.h"
 #include "ca/certcheck.h"
+#include "ca/crl.h"
+#include "common/email.h"
 #include "common/err.h"
 #include "common/keyfile.h"
 #include "common/log.h"
 #include "common/utf8.h"
-#include "orders/idcheck.h"
+#include "store/store_ca.h"
 
-#define CA_YEARS 20
-#define SERIAL_BYTES 16
 #define SERIAL_TRIES 16
 
 struct embedded {
 	char *dir;
 	EVP_PKEY *key;
 	const EVP_MD *md;
-	sqlite3 *db;
+	struct store_ca *db;
 };
-
-static const char schema_sql[] =
-	"CREATE TABLE IF NOT EXISTS issued ("
-	" serial TEXT PRIMARY KEY,"		/* hex, upper case, no leading 00 */
-	" request_key TEXT UNIQUE,"
-	" subject TEXT NOT NULL,"		/* RFC 2253, UTF-8 */
-	" not_before TEXT NOT NULL,"		/* ISO-8601 UTC */
-	" not_after TEXT NOT NULL,"
-	" status TEXT NOT NULL DEFAULT 'valid' CHECK (status IN ('valid', 'revoked')),"
-	" revoked_at TEXT,"
-	" revoke_reason TEXT,"
-	" der BLOB NOT NULL,"
-	" issued_at TEXT NOT NULL);"
-	"PRAGMA user_version = 1;";
-
-static const char *const revoke_reasons[] = {
-	"unspecified", "keyCompromise", "affiliationChanged", "superseded",
-	"cessationOfOperation", "certificateHold", "privilegeWithdrawn",
-};
-
-static int
-db_exec(sqlite3 *db, const char *sql)
-{
-	char *msg = NULL;
-
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		log_error("sqlite3_exec(%.40s): %s", sql, msg ? msg : sqlite3_errmsg(db));
-		sqlite3_free(msg);
-		return UKEY_ERR_DB;
-	}
-	return 0;
-}
 
 static void
 now_iso(char *buf, size_t len)
@@ -82,135 +50,6 @@ now_iso(char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* Draws a positive, non-zero serial of SERIAL_BYTES random bytes. */
-static int
-draw_serial(BIGNUM **out)
-{
-	unsigned char buf[SERIAL_BYTES];
-	size_t i;
-	int rc;
-
-	*out = NULL;
-	do {
-		if (RAND_bytes(buf, sizeof(buf)) != 1) {
-			log_openssl("RAND_bytes");
-			rc = UKEY_ERR_CRYPTO;
-			goto out;
-		}
-		buf[0] &= 0x7f;		/* DER INTEGER: keep it positive */
-		for (i = 0; i < sizeof(buf) && buf[i] == 0; i++)
-			;
-	} while (i == sizeof(buf));
-	if ((*out = BN_bin2bn(buf, sizeof(buf), NULL)) == NULL) {
-		rc = UKEY_ERR_NOMEM;
-		goto out;
-	}
-	rc = 0;
- out:
-	OPENSSL_cleanse(buf, sizeof(buf));
-	return rc;
-}
-
-static int
-add_ext(X509 *cert, X509V3_CTX *ctx, int nid, const char *value)
-{
-	X509_EXTENSION *ext;
-	int ok;
-
-	if ((ext = X509V3_EXT_conf_nid(NULL, ctx, nid, value)) == NULL) {
-		log_openssl(OBJ_nid2sn(nid));
-		return UKEY_ERR_CRYPTO;
-	}
-	ok = X509_add_ext(cert, ext, -1);
-	X509_EXTENSION_free(ext);
-	return ok == 1 ? 0 : UKEY_ERR_NOMEM;
-}
-
-/* Sets version 3, serial, names, validity of `years` calendar years from
- * now and the public key: what every certificate here has in common. */
-static int
-cert_frame(X509 *cert, const BIGNUM *serial, const X509_NAME *issuer, const X509_NAME *subject,
-	   int years, EVP_PKEY *pub)
-{
-	ASN1_INTEGER *sn = NULL;
-	ASN1_TIME *nb = NULL, *na = NULL;
-	time_t now = time(NULL), end;
-	int rc;
-
-	if ((rc = cert_time_add_years(now, years, &end)) != 0)
-		goto out;
-	if ((sn = BN_to_ASN1_INTEGER(serial, NULL)) == NULL ||
-	    (nb = ASN1_TIME_set(NULL, now)) == NULL || (na = ASN1_TIME_set(NULL, end)) == NULL) {
-		rc = UKEY_ERR_NOMEM;
-		goto out;
-	}
-	if (X509_set_version(cert, X509_VERSION_3) != 1 || X509_set_serialNumber(cert, sn) != 1 ||
-	    X509_set_issuer_name(cert, issuer) != 1 || X509_set_subject_name(cert, subject) != 1 ||
-	    X509_set1_notBefore(cert, nb) != 1 || X509_set1_notAfter(cert, na) != 1 ||
-	    X509_set_pubkey(cert, pub) != 1) {
-		log_openssl("X509_set_*");
-		rc = UKEY_ERR_CRYPTO;
-		goto out;
-	}
-	rc = 0;
- out:
-	ASN1_INTEGER_free(sn);
-	ASN1_TIME_free(nb);
-	ASN1_TIME_free(na);
-	return rc;
-}
-
-static int
-make_ca_cert(EVP_PKEY *key, const EVP_MD *md, const char *name, X509 **out)
-{
-	X509 *cert = NULL;
-	X509_NAME *subj = NULL;
-	BIGNUM *serial = NULL;
-	X509V3_CTX ctx;
-	char *cn = NULL;
-	int rc;
-
-	*out = NULL;
-	if (asprintf(&cn, "%s Embedded CA", name) < 0) {
-		cn = NULL;
-		rc = UKEY_ERR_NOMEM;
-		goto out;
-	}
-	if ((cert = X509_new()) == NULL || (subj = X509_NAME_new()) == NULL) {
-		rc = UKEY_ERR_NOMEM;
-		goto out;
-	}
-	if (X509_NAME_add_entry_by_NID(subj, NID_countryName, MBSTRING_UTF8,
-				       (const unsigned char *)"CN", -1, -1, 0) != 1 ||
-	    X509_NAME_add_entry_by_NID(subj, NID_commonName, MBSTRING_UTF8,
-				       (const unsigned char *)cn, -1, -1, 0) != 1) {
-		log_openssl("X509_NAME_add_entry_by_NID");
-		rc = UKEY_ERR_INVAL;
-		goto out;
-	}
-	if ((rc = draw_serial(&serial)) != 0 ||
-	    (rc = cert_frame(cert, serial, subj, subj, CA_YEARS, key)) != 0)
-		goto out;
-	X509V3_set_ctx(&ctx, cert, cert, NULL, NULL, 0);
-	if ((rc = add_ext(cert, &ctx, NID_basic_constraints, "critical,CA:TRUE,pathlen:0")) != 0 ||
-	    (rc = add_ext(cert, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign")) != 0 ||
-	    (rc = add_ext(cert, &ctx, NID_subject_key_identifier, "hash")) != 0)
-		goto out;
-	if (X509_sign(cert, key, md) <= 0) {
-		log_openssl("X509_sign");
-		rc = UKEY_ERR_CRYPTO;
-		goto out;
-	}
-	*out = cert;
-	cert = NULL;
-	rc = 0;
- out:
-	BN_free(serial);
-	X509_NAME_free(subj);
-	X509_free(cert);
-	free(cn);
-	return rc;
-}
 
 /* Reads the CA key (key != NULL; it should be mode 0600) or its certificate
  * from a PEM file. */
@@ -241,32 +80,6 @@ load_pem(const char *path, EVP_PKEY **key, X509 **cert)
 	return 0;
 }
 
-static int
-open_db(const char *path, sqlite3 **out)
-{
-	sqlite3 *db = NULL;
-	int rc;
-
-	*out = NULL;
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-			    SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
-		log_error("sqlite3_open_v2(%s): %s", path, db ? sqlite3_errmsg(db) : "out of memory");
-		rc = UKEY_ERR_DB;
-		goto out;
-	}
-	sqlite3_busy_timeout(db, 10000);
-	/* FULL: a certificate handed out must be on disk, even after power loss. */
-	if ((rc = db_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")) != 0 ||
-	    (rc = db_exec(db, schema_sql)) != 0)
-		goto out;
-	*out = db;
-	db = NULL;
-	rc = 0;
- out:
-	sqlite3_close(db);
-	return rc;
-}
-
 static void
 embedded_free(void *impl)
 {
@@ -274,7 +87,7 @@ embedded_free(void *impl)
 
 	if (e == NULL)
 		return;
-	sqlite3_close(e->db);
+	store_ca_close(e->db);
 	EVP_PKEY_free(e->key);
 	free(e->dir);
 	free(e);
@@ -283,14 +96,90 @@ embedded_free(void *impl)
 static int embedded_issue(struct ca *ca, const struct ca_request *req, X509 **out);
 static int embedded_revoke(struct ca *ca, const char *serial_hex, const char *reason);
 static int embedded_list(struct ca *ca, struct json_object **out);
+static int embedded_crl(struct ca *ca, int64_t next_update_s, X509_CRL **out);
 
 static const struct ca_ops embedded_ops = {
 	.kind = "embedded",
 	.issue = embedded_issue,
 	.revoke = embedded_revoke,
 	.list_issued = embedded_list,
+	.crl = embedded_crl,
 	.free_impl = embedded_free,
 };
+
+/* The CA key: loaded, or made on first use (never while a certificate
+ * without its key is there). Sets e->key and e->md. */
+static int
+open_key(struct embedded *e, const char *keypath, const char *crtpath)
+{
+	int rc;
+
+	if (access(keypath, F_OK) == 0) {
+		if ((rc = load_pem(keypath, &e->key, NULL)) != 0)
+			return rc;
+	} else {
+		if (access(crtpath, F_OK) == 0) {
+			log_error("%s exists without %s; refusing to make a new key", crtpath, keypath);
+			return UKEY_ERR_IO;
+		}
+		if ((e->key = EVP_EC_gen("P-384")) == NULL) {
+			log_openssl("EVP_EC_gen(P-384)");
+			return UKEY_ERR_CRYPTO;
+		}
+		if ((rc = pem_write_atomic(keypath, 0600, e->key, 1, NULL)) != 0)
+			return rc;
+		log_info("created CA key %s (EC P-384)", keypath);
+	}
+	/* RFC 5480/5758: the hash should match the key's strength. */
+	e->md = EVP_PKEY_get_bits(e->key) >= 384 ? EVP_sha384() : EVP_sha256();
+	return 0;
+}
+
+/* The CA certificate: loaded and checked against the key, or made. */
+static int
+open_cert(struct ca *ca, struct embedded *e, const char *name, const char *keypath,
+    const char *crtpath)
+{
+	int rc;
+
+	if (access(crtpath, F_OK) == 0) {
+		if ((rc = load_pem(crtpath, NULL, &ca->cert)) != 0)
+			return rc;
+		if (EVP_PKEY_eq(X509_get0_pubkey(ca->cert), e->key) != 1) {
+			log_error("%s does not belong to %s", crtpath, keypath);
+			return UKEY_ERR_VERIFY;
+		}
+		return 0;
+	}
+	/* Also reached when a crash came between writing the key and the
+	 * certificate: the key is kept, the certificate made now. */
+	if ((rc = certbuild_ca(e->key, e->md, name, &ca->cert)) != 0 ||
+	    (rc = pem_write_atomic(crtpath, 0644, NULL, 0, ca->cert)) != 0)
+		return rc;
+	log_info("created CA certificate %s", crtpath);
+	return 0;
+}
+
+static int
+check_dir(const char *dir, const char *name)
+{
+	struct stat st;
+
+	if (dir == NULL || *dir == '\0' || name == NULL || *name == '\0' ||
+	    utf8_chars(name) + strlen(" Embedded CA") > 64) {
+		log_error("CA name must be 1 to %zu characters", 64 - strlen(" Embedded CA"));
+		return UKEY_ERR_INVAL;
+	}
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		log_error("mkdir(%s): %s", dir, strerror(errno));
+		return UKEY_ERR_IO;
+	}
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		log_error("%s is not a directory", dir);
+		return UKEY_ERR_IO;
+	}
+	return 0;
+}
 
 int
 ca_embedded_open(const char *dir, const char *name, struct ca **out)
@@ -299,25 +188,10 @@ ca_embedded_open(const char *dir, const char *name, struct ca **out)
 	struct embedded *e = NULL;
 	char *keypath = NULL, *crtpath = NULL, *dbpath = NULL, *lockpath = NULL;
 	int lockfd = -1, rc;
-	struct stat st;
 
 	*out = NULL;
-	if (dir == NULL || *dir == '\0' || name == NULL || *name == '\0' ||
-	    utf8_chars(name) + strlen(" Embedded CA") > 64) {
-		log_error("CA name must be 1 to %zu characters", 64 - strlen(" Embedded CA"));
-		rc = UKEY_ERR_INVAL;
+	if ((rc = check_dir(dir, name)) != 0)
 		goto out;
-	}
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-		log_error("mkdir(%s): %s", dir, strerror(errno));
-		rc = UKEY_ERR_IO;
-		goto out;
-	}
-	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		log_error("%s is not a directory", dir);
-		rc = UKEY_ERR_IO;
-		goto out;
-	}
 	if ((ca = calloc(1, sizeof(*ca))) == NULL || (e = calloc(1, sizeof(*e))) == NULL ||
 	    (e->dir = strdup(dir)) == NULL ||
 	    asprintf(&keypath, "%s/ca.key", dir) < 0 || asprintf(&crtpath, "%s/ca.crt", dir) < 0 ||
@@ -332,43 +206,9 @@ ca_embedded_open(const char *dir, const char *name, struct ca **out)
 		rc = UKEY_ERR_IO;
 		goto out;
 	}
-	if (access(keypath, F_OK) == 0) {
-		if ((rc = load_pem(keypath, &e->key, NULL)) != 0)
-			goto out;
-	} else {
-		if (access(crtpath, F_OK) == 0) {
-			log_error("%s exists without %s; refusing to make a new key", crtpath, keypath);
-			rc = UKEY_ERR_IO;
-			goto out;
-		}
-		if ((e->key = EVP_EC_gen("P-384")) == NULL) {
-			log_openssl("EVP_EC_gen(P-384)");
-			rc = UKEY_ERR_CRYPTO;
-			goto out;
-		}
-		if ((rc = pem_write_atomic(keypath, 0600, e->key, 1, NULL)) != 0)
-			goto out;
-		log_info("created CA key %s (EC P-384)", keypath);
-	}
-	/* RFC 5480/5758: the hash should match the key's strength. */
-	e->md = EVP_PKEY_get_bits(e->key) >= 384 ? EVP_sha384() : EVP_sha256();
-	if (access(crtpath, F_OK) == 0) {
-		if ((rc = load_pem(crtpath, NULL, &ca->cert)) != 0)
-			goto out;
-		if (EVP_PKEY_eq(X509_get0_pubkey(ca->cert), e->key) != 1) {
-			log_error("%s does not belong to %s", crtpath, keypath);
-			rc = UKEY_ERR_VERIFY;
-			goto out;
-		}
-	} else {
-		/* Also reached when a crash came between writing the key and the
-		 * certificate: the key is kept, the certificate made now. */
-		if ((rc = make_ca_cert(e->key, e->md, name, &ca->cert)) != 0 ||
-		    (rc = pem_write_atomic(crtpath, 0644, NULL, 0, ca->cert)) != 0)
-			goto out;
-		log_info("created CA certificate %s", crtpath);
-	}
-	if ((rc = open_db(dbpath, &e->db)) != 0)
+	if ((rc = open_key(e, keypath, crtpath)) != 0 ||
+	    (rc = open_cert(ca, e, name, keypath, crtpath)) != 0 ||
+	    (rc = store_ca_open(dbpath, &e->db)) != 0)
 		goto out;
 	ca->ops = &embedded_ops;
 	ca->impl = e;
@@ -493,221 +333,75 @@ check_request(const struct ca_request *req)
 	return 0;
 }
 
+/* Reads a stored certificate's DER. */
+static int
+stored_x509(const struct store_ca_cert *c, X509 **out)
+{
+	const unsigned char *der = c->der;
+
+	if (der == NULL || (*out = d2i_X509(NULL, &der, (long)c->der_len)) == NULL) {
+		log_openssl("d2i_X509 (stored certificate)");
+		return UKEY_ERR_DB;
+	}
+	return 0;
+}
+
 /* Looks up request_key. Returns 0 and *out when found, UKEY_ERR_NOTFOUND,
  * UKEY_ERR_STATE when that certificate was revoked, UKEY_ERR_DB. */
 static int
 find_request(struct embedded *e, const char *request_key, X509 **out)
 {
-	sqlite3_stmt *st = NULL;
-	const unsigned char *der;
-	int rc, r;
+	struct store_ca_cert c;
+	int rc;
 
 	*out = NULL;
-	if (sqlite3_prepare_v2(e->db, "SELECT der, status, serial FROM issued WHERE request_key = ?",
-			       -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_bind_text(st, 1, request_key, -1, SQLITE_STATIC) != SQLITE_OK) {
-		log_error("select issued: %s", sqlite3_errmsg(e->db));
-		rc = UKEY_ERR_DB;
-		goto out;
-	}
-	r = sqlite3_step(st);
-	if (r == SQLITE_DONE) {
-		rc = UKEY_ERR_NOTFOUND;
-		goto out;
-	}
-	if (r != SQLITE_ROW) {
-		log_error("select issued: %s", sqlite3_errmsg(e->db));
-		rc = UKEY_ERR_DB;
-		goto out;
-	}
-	if (strcmp((const char *)sqlite3_column_text(st, 1), "valid") != 0) {
+	if ((rc = store_ca_find_request(e->db, request_key, &c)) != 0)
+		return rc;
+	if (strcmp(c.status, "valid") != 0) {
 		log_error("request key was issued serial %s, since revoked; use a new request key",
-			  (const char *)sqlite3_column_text(st, 2));
+			  c.serial);
 		rc = UKEY_ERR_STATE;
-		goto out;
+	} else if ((rc = stored_x509(&c, out)) == 0) {
+		log_info("request key seen before: returning serial %s again", c.serial);
 	}
-	der = sqlite3_column_blob(st, 0);
-	if ((*out = d2i_X509(NULL, &der, sqlite3_column_bytes(st, 0))) == NULL) {
-		log_openssl("d2i_X509 (stored certificate)");
-		rc = UKEY_ERR_DB;
-		goto out;
-	}
-	log_info("request key seen before: returning serial %s again",
-		 (const char *)sqlite3_column_text(st, 2));
-	rc = 0;
- out:
-	sqlite3_finalize(st);
+	store_ca_cert_clear(&c);
 	return rc;
 }
 
+/* Draws serials until one is not in the list yet: *hex (OPENSSL_free) and
+ * *serial (BN_free). */
 static int
-serial_taken(struct embedded *e, const char *hex)
+draw_free_serial(struct embedded *e, BIGNUM **serial, char **hex)
 {
-	sqlite3_stmt *st = NULL;
-	int r;
+	struct store_ca_cert c;
+	int tries, rc;
 
-	if (sqlite3_prepare_v2(e->db, "SELECT 1 FROM issued WHERE serial = ?", -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC) != SQLITE_OK) {
-		log_error("select serial: %s", sqlite3_errmsg(e->db));
-		sqlite3_finalize(st);
-		return UKEY_ERR_DB;
+	*serial = NULL;
+	*hex = NULL;
+	for (tries = 0; tries < SERIAL_TRIES; tries++) {
+		BN_free(*serial);
+		OPENSSL_free(*hex);
+		*hex = NULL;
+		if ((rc = certbuild_serial(serial)) != 0)
+			return rc;
+		if ((*hex = BN_bn2hex(*serial)) == NULL)
+			return UKEY_ERR_NOMEM;
+		rc = store_ca_find_serial(e->db, *hex, &c);
+		store_ca_cert_clear(&c);
+		if (rc == UKEY_ERR_NOTFOUND)
+			return 0;
+		if (rc != 0)
+			return rc;
+		log_warn("serial %s drawn twice; drawing again", *hex);
 	}
-	r = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (r == SQLITE_ROW)
-		return 1;
-	if (r == SQLITE_DONE)
-		return 0;
-	log_error("select serial: %s", sqlite3_errmsg(e->db));
-	return UKEY_ERR_DB;
+	return UKEY_ERR_CRYPTO;	/* a broken random generator */
 }
 
-/* Adds the GM/T 0015 identity extension: a PrintableString, non-critical. */
-static int
-add_gm_identity(X509 *cert, const char *oid, const char *value)
-{
-	ASN1_OBJECT *obj = NULL;
-	ASN1_PRINTABLESTRING *ps = NULL;
-	ASN1_OCTET_STRING *os = NULL;
-	X509_EXTENSION *ext = NULL;
-	unsigned char *der = NULL;
-	int len, rc;
-
-	if ((obj = OBJ_txt2obj(oid, 1)) == NULL || (ps = ASN1_PRINTABLESTRING_new()) == NULL ||
-	    ASN1_STRING_set(ps, value, -1) != 1 || (len = i2d_ASN1_PRINTABLESTRING(ps, &der)) <= 0 ||
-	    (os = ASN1_OCTET_STRING_new()) == NULL || ASN1_OCTET_STRING_set(os, der, len) != 1 ||
-	    (ext = X509_EXTENSION_create_by_OBJ(NULL, obj, 0, os)) == NULL ||
-	    X509_add_ext(cert, ext, -1) != 1) {
-		log_openssl("GM/T identity extension");
-		rc = UKEY_ERR_CRYPTO;
-		goto out;
-	}
-	rc = 0;
- out:
-	OPENSSL_free(der);
-	X509_EXTENSION_free(ext);
-	ASN1_OCTET_STRING_free(os);
-	ASN1_PRINTABLESTRING_free(ps);
-	ASN1_OBJECT_free(obj);
-	return rc;
-}
-
-/* Adds a non-critical subjectAltName holding one rfc822Name. */
-static int
-add_email_san(X509 *cert, const char *email)
-{
-	GENERAL_NAMES *names = NULL;
-	GENERAL_NAME *gn = NULL;
-	ASN1_IA5STRING *ia5 = NULL;
-	int rc;
-
-	if ((names = GENERAL_NAMES_new()) == NULL || (gn = GENERAL_NAME_new()) == NULL ||
-	    (ia5 = ASN1_IA5STRING_new()) == NULL || ASN1_STRING_set(ia5, email, -1) != 1) {
-		rc = UKEY_ERR_NOMEM;
-		goto out;
-	}
-	GENERAL_NAME_set0_value(gn, GEN_EMAIL, ia5);
-	ia5 = NULL;		/* gn owns it */
-	if (sk_GENERAL_NAME_push(names, gn) <= 0) {
-		rc = UKEY_ERR_NOMEM;
-		goto out;
-	}
-	gn = NULL;		/* names owns it */
-	if (X509_add1_ext_i2d(cert, NID_subject_alt_name, names, 0, X509V3_ADD_DEFAULT) != 1) {
-		log_openssl("subjectAltName");
-		rc = UKEY_ERR_CRYPTO;
-		goto out;
-	}
-	rc = 0;
- out:
-	ASN1_IA5STRING_free(ia5);
-	GENERAL_NAME_free(gn);
-	GENERAL_NAMES_free(names);
-	return rc;
-}
-
-/* Builds and signs the end-entity certificate for pub. */
-static int
-build_cert(struct ca *ca, struct embedded *e, const struct ca_request *req, EVP_PKEY *pub,
-	   const BIGNUM *serial, X509 **out)
-{
-	static const struct {
-		unsigned bit;
-		const char *name;
-	} ku[] = {
-		{ KU_DIGITAL_SIGNATURE, "digitalSignature" },
-		{ KU_NON_REPUDIATION, "nonRepudiation" },
-		{ KU_KEY_ENCIPHERMENT, "keyEncipherment" },
-		{ KU_DATA_ENCIPHERMENT, "dataEncipherment" },
-		{ KU_KEY_AGREEMENT, "keyAgreement" },
-	};
-	const struct certprof *p = req->profile;
-	unsigned bits = certprof_key_usage(p);
-	/* e-mail protection only for a certificate that names the address */
-	const char *email = certprof_email(p) ? req->email : NULL;
-	char kus[256] = "critical", ekus[512] = "";
-	X509V3_CTX ctx;
-	X509 *cert = NULL;
-	size_t i;
-	int rc;
-
-	*out = NULL;
-	if ((cert = X509_new()) == NULL) {
-		rc = UKEY_ERR_NOMEM;
-		goto out;
-	}
-	if ((rc = cert_frame(cert, serial, X509_get_subject_name(ca->cert), req->subject, req->years,
-			     pub)) != 0)
-		goto out;
-	for (i = 0; i < sizeof(ku) / sizeof(ku[0]); i++) {
-		if (bits & ku[i].bit) {
-			strcat(kus, ",");
-			strcat(kus, ku[i].name);
-		}
-	}
-	for (i = 0; i < certprof_eku_count(p); i++) {
-		if (strlen(ekus) + strlen(certprof_eku_oid(p, i)) + 2 +
-		    sizeof(",emailProtection") > sizeof(ekus)) {
-			rc = UKEY_ERR_INVAL;
-			goto out;
-		}
-		if (i > 0)
-			strcat(ekus, ",");
-		strcat(ekus, certprof_eku_oid(p, i));
-	}
-	if (email != NULL) {
-		if (ekus[0] != '\0')
-			strcat(ekus, ",");
-		strcat(ekus, "emailProtection");	/* room: see the loop's bound */
-	}
-	X509V3_set_ctx(&ctx, ca->cert, cert, NULL, NULL, 0);
-	if ((rc = add_ext(cert, &ctx, NID_basic_constraints, "critical,CA:FALSE")) != 0 ||
-	    (rc = add_ext(cert, &ctx, NID_key_usage, kus)) != 0 ||
-	    (ekus[0] != '\0' && (rc = add_ext(cert, &ctx, NID_ext_key_usage, ekus)) != 0) ||
-	    (rc = add_ext(cert, &ctx, NID_subject_key_identifier, "hash")) != 0 ||
-	    (rc = add_ext(cert, &ctx, NID_authority_key_identifier, "keyid:always")) != 0 ||
-	    (email != NULL && (rc = add_email_san(cert, email)) != 0))
-		goto out;
-	if (certprof_gm_identity_oid(p) != NULL &&
-	    (rc = add_gm_identity(cert, certprof_gm_identity_oid(p), req->gm_identity_value)) != 0)
-		goto out;
-	if (X509_sign(cert, e->key, e->md) <= 0) {
-		log_openssl("X509_sign");
-		rc = UKEY_ERR_CRYPTO;
-		goto out;
-	}
-	*out = cert;
-	cert = NULL;
-	rc = 0;
- out:
-	X509_free(cert);
-	return rc;
-}
 
 static int
 record_cert(struct embedded *e, const char *serial, const char *request_key, X509 *cert)
 {
-	sqlite3_stmt *st = NULL;
+	struct store_ca_new row = { .serial = serial, .request_key = request_key };
 	unsigned char *der = NULL;
 	char *subject = NULL;
 	char nb[32], na[32], now[32];
@@ -724,27 +418,59 @@ record_cert(struct embedded *e, const char *serial, const char *request_key, X50
 		goto out;
 	}
 	now_iso(now, sizeof(now));
-	if (sqlite3_prepare_v2(e->db, "INSERT INTO issued (serial, request_key, subject, not_before, "
-			       "not_after, status, der, issued_at) VALUES (?, ?, ?, ?, ?, 'valid', ?, ?)",
-			       -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_bind_text(st, 1, serial, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_text(st, 2, request_key, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_text(st, 3, subject, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_text(st, 4, nb, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_text(st, 5, na, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_blob(st, 6, der, len, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_text(st, 7, now, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_DONE) {
-		log_error("insert issued: %s", sqlite3_errmsg(e->db));
-		rc = UKEY_ERR_DB;
-		goto out;
-	}
-	rc = 0;
+	row.subject = subject;
+	row.not_before = nb;
+	row.not_after = na;
+	row.issued_at = now;
+	row.der = der;
+	row.der_len = (size_t)len;
+	rc = store_ca_insert(e->db, &row);
  out:
-	sqlite3_finalize(st);
 	OPENSSL_free(der);
 	free(subject);
 	return rc;
+}
+
+/* What is checked before the list is touched: the fault hook, the request,
+ * the CSR's proof of possession and its key against the profile. Returns
+ * the CSR's key (borrowed from req->csr) in *csr_pub. */
+static int
+check_issue(struct embedded *e, const struct ca_request *req, const char *fault,
+    EVP_PKEY **csr_pub)
+{
+	char *subject = NULL;
+	int rc;
+
+	*csr_pub = NULL;
+	if (strcmp(fault, "down") == 0) {
+		log_warn("embedded CA: fault hook says down");
+		return UKEY_ERR_UNAVAIL;
+	}
+	if ((rc = check_request(req)) != 0)
+		return rc;
+	if (strncmp(fault, "refuse ", 7) == 0) {
+		/* Test hook: refuse, as malformed, every request whose subject
+		 * holds the text, as a CA's policy would refuse one unit's. */
+		if ((rc = cert_subject_text(req->subject, &subject)) != 0)
+			return rc;
+		if (strstr(subject, fault + 7) != NULL) {
+			log_warn("embedded CA: fault hook refuses subject %s", subject);
+			free(subject);
+			return UKEY_ERR_INVAL;
+		}
+		free(subject);
+	}
+	/* OpenSSL 3.0's CSR getters take non-const pointers; nothing is written. */
+	if ((*csr_pub = X509_REQ_get0_pubkey((X509_REQ *)req->csr)) == NULL) {
+		log_error("CSR has no readable public key");
+		return UKEY_ERR_INVAL;
+	}
+	if (X509_REQ_verify((X509_REQ *)req->csr, *csr_pub) != 1) {
+		log_error("CSR signature does not verify with its own key (no proof of possession)");
+		ERR_clear_error();
+		return UKEY_ERR_VERIFY;
+	}
+	return key_fits_profile(*csr_pub, req->profile);
 }
 
 static int
@@ -755,46 +481,16 @@ embedded_issue(struct ca *ca, const struct ca_request *req, X509 **out)
 	X509 *cert = NULL;
 	BIGNUM *serial = NULL;
 	char *hex = NULL;
-	char fault[160], *subject = NULL;
-	int in_tx = 0, tries, taken, rc;
+	char fault[160];
+	int in_tx = 0, rc;
 
 	*out = NULL;
 	read_fault(e, fault, sizeof(fault));
-	if (strcmp(fault, "down") == 0) {
-		log_warn("embedded CA: fault hook says down");
-		rc = UKEY_ERR_UNAVAIL;
-		goto out;
-	}
-	if ((rc = check_request(req)) != 0)
-		goto out;
-	if (strncmp(fault, "refuse ", 7) == 0) {
-		/* Test hook: refuse, as malformed, every request whose subject
-		 * holds the text, as a CA's policy would refuse one unit's. */
-		if ((rc = cert_subject_text(req->subject, &subject)) != 0)
-			goto out;
-		if (strstr(subject, fault + 7) != NULL) {
-			log_warn("embedded CA: fault hook refuses subject %s", subject);
-			rc = UKEY_ERR_INVAL;
-			goto out;
-		}
-	}
-	/* OpenSSL 3.0's CSR getters take non-const pointers; nothing is written. */
-	if ((csr_pub = X509_REQ_get0_pubkey((X509_REQ *)req->csr)) == NULL) {
-		log_error("CSR has no readable public key");
-		rc = UKEY_ERR_INVAL;
-		goto out;
-	}
-	if (X509_REQ_verify((X509_REQ *)req->csr, csr_pub) != 1) {
-		log_error("CSR signature does not verify with its own key (no proof of possession)");
-		ERR_clear_error();
-		rc = UKEY_ERR_VERIFY;
-		goto out;
-	}
-	if ((rc = key_fits_profile(csr_pub, req->profile)) != 0)
+	if ((rc = check_issue(e, req, fault, &csr_pub)) != 0)
 		goto out;
 	/* One writer at a time from here to COMMIT: the request-key lookup,
 	 * the serial draw and the insert see one consistent list. */
-	if ((rc = db_exec(e->db, "BEGIN IMMEDIATE")) != 0)
+	if ((rc = store_ca_begin(e->db)) != 0)
 		goto out;
 	in_tx = 1;
 	rc = find_request(e, req->request_key, out);
@@ -803,29 +499,8 @@ embedded_issue(struct ca *ca, const struct ca_request *req, X509 **out)
 			 "certificate, which the caller's check will refuse");
 	if (rc != UKEY_ERR_NOTFOUND)
 		goto out;	/* found (rc 0), revoked or a database error */
-	for (tries = 0;; tries++) {
-		BN_free(serial);
-		serial = NULL;
-		OPENSSL_free(hex);
-		hex = NULL;
-		if ((rc = draw_serial(&serial)) != 0)
-			goto out;
-		if ((hex = BN_bn2hex(serial)) == NULL) {
-			rc = UKEY_ERR_NOMEM;
-			goto out;
-		}
-		if ((taken = serial_taken(e, hex)) < 0) {
-			rc = taken;
-			goto out;
-		}
-		if (!taken)
-			break;
-		log_warn("serial %s drawn twice; drawing again", hex);
-		if (tries + 1 == SERIAL_TRIES) {
-			rc = UKEY_ERR_CRYPTO;	/* a broken random generator */
-			goto out;
-		}
-	}
+	if ((rc = draw_free_serial(e, &serial, &hex)) != 0)
+		goto out;
 	pub = csr_pub;
 	if (strcmp(fault, "wrong-key") == 0) {
 		/* Test hook: certify a key nobody holds, as a broken CA would. */
@@ -838,11 +513,11 @@ embedded_issue(struct ca *ca, const struct ca_request *req, X509 **out)
 		log_warn("embedded CA: fault hook says wrong-key; certifying a throwaway key");
 		pub = throwaway;
 	}
-	if ((rc = build_cert(ca, e, req, pub, serial, &cert)) != 0 ||
+	if ((rc = certbuild_end_entity(ca->cert, e->key, e->md, req, pub, serial, &cert)) != 0 ||
 	    (rc = record_cert(e, hex, req->request_key, cert)) != 0)
 		goto out;
 	/* The certificate leaves only once its row is durable. */
-	if ((rc = db_exec(e->db, "COMMIT")) != 0)
+	if ((rc = store_ca_commit(e->db)) != 0)
 		goto out;
 	in_tx = 0;
 	log_info("issued serial %s (profile %s, %d years)", hex, certprof_name(req->profile), req->years);
@@ -851,7 +526,7 @@ embedded_issue(struct ca *ca, const struct ca_request *req, X509 **out)
 	rc = 0;
  out:
 	if (in_tx)
-		(void)db_exec(e->db, "ROLLBACK");
+		store_ca_rollback(e->db);
 	if (rc != 0 && *out != NULL) {
 		X509_free(*out);
 		*out = NULL;
@@ -860,103 +535,63 @@ embedded_issue(struct ca *ca, const struct ca_request *req, X509 **out)
 	EVP_PKEY_free(throwaway);
 	BN_free(serial);
 	OPENSSL_free(hex);
-	free(subject);
 	return rc;
+}
+
+/* serial_hex in the list's form (upper case) into out, or UKEY_ERR_INVAL. */
+static int
+serial_upper(const char *serial_hex, char *out, size_t outlen)
+{
+	size_t i, n = strlen(serial_hex);
+
+	if (n == 0 || n >= outlen) {
+		log_error("serial must be 1 to %zu hex digits", outlen - 1);
+		return UKEY_ERR_INVAL;
+	}
+	for (i = 0; i <= n; i++) {
+		if (i < n && !isxdigit((unsigned char)serial_hex[i])) {
+			log_error("serial '%s' is not hex", serial_hex);
+			return UKEY_ERR_INVAL;
+		}
+		out[i] = (char)toupper((unsigned char)serial_hex[i]);
+	}
+	return 0;
 }
 
 static int
 embedded_revoke(struct ca *ca, const char *serial_hex, const char *reason)
 {
 	struct embedded *e = ca->impl;
-	sqlite3_stmt *st = NULL;
-	char serial[128], now[32], fault[160], status[16] = "";
-	size_t i, n = strlen(serial_hex);
-	int in_tx = 0, r, rc;
+	char serial[128], now[32], fault[160];
+	int rc;
 
 	read_fault(e, fault, sizeof(fault));
-	if (strcmp(fault, "down") == 0) {
-		rc = UKEY_ERR_UNAVAIL;
-		goto out;
-	}
+	if (strcmp(fault, "down") == 0)
+		return UKEY_ERR_UNAVAIL;
 	if (reason == NULL)
 		reason = "unspecified";
-	for (i = 0; i < sizeof(revoke_reasons) / sizeof(revoke_reasons[0]); i++)
-		if (strcmp(revoke_reasons[i], reason) == 0)
-			break;
-	if (i == sizeof(revoke_reasons) / sizeof(revoke_reasons[0])) {
+	if (crl_reason_code(reason) < 0) {
 		log_error("revocation reason '%s' is not an RFC 5280 reason name", reason);
-		rc = UKEY_ERR_INVAL;
-		goto out;
+		return UKEY_ERR_INVAL;
 	}
-	if (n == 0 || n >= sizeof(serial)) {
-		rc = UKEY_ERR_INVAL;
-		goto out;
-	}
-	for (i = 0; i <= n; i++) {
-		if (i < n && !isxdigit((unsigned char)serial_hex[i])) {
-			log_error("serial '%s' is not hex", serial_hex);
-			rc = UKEY_ERR_INVAL;
-			goto out;
-		}
-		serial[i] = (char)toupper((unsigned char)serial_hex[i]);
-	}
+	if ((rc = serial_upper(serial_hex, serial, sizeof(serial))) != 0)
+		return rc;
 	now_iso(now, sizeof(now));
-	if ((rc = db_exec(e->db, "BEGIN IMMEDIATE")) != 0)
-		goto out;
-	in_tx = 1;
-	if (sqlite3_prepare_v2(e->db, "SELECT status FROM issued WHERE serial = ?", -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_bind_text(st, 1, serial, -1, SQLITE_STATIC) != SQLITE_OK) {
-		log_error("select issued: %s", sqlite3_errmsg(e->db));
-		rc = UKEY_ERR_DB;
-		goto out;
-	}
-	if ((r = sqlite3_step(st)) == SQLITE_ROW)
-		snprintf(status, sizeof(status), "%s", (const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
-	st = NULL;
-	if (r == SQLITE_DONE) {
-		rc = UKEY_ERR_NOTFOUND;
-		goto out;
-	}
-	if (r != SQLITE_ROW) {
-		log_error("select issued: %s", sqlite3_errmsg(e->db));
-		rc = UKEY_ERR_DB;
-		goto out;
-	}
-	if (strcmp(status, "valid") != 0) {
-		rc = UKEY_ERR_STATE;
-		goto out;
-	}
-	if (sqlite3_prepare_v2(e->db, "UPDATE issued SET status = 'revoked', revoked_at = ?, "
-			       "revoke_reason = ? WHERE serial = ?", -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_bind_text(st, 1, now, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_text(st, 3, serial, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_DONE) {
-		log_error("update issued: %s", sqlite3_errmsg(e->db));
-		rc = UKEY_ERR_DB;
-		goto out;
-	}
-	if ((rc = db_exec(e->db, "COMMIT")) != 0)
-		goto out;
-	in_tx = 0;
+	/* one statement: the check that it is valid and the change are one */
+	if ((rc = store_ca_revoke(e->db, serial, reason, now)) != 0)
+		return rc;
 	log_info("revoked serial %s (%s)", serial, reason);
-	rc = 0;
- out:
-	sqlite3_finalize(st);
-	if (in_tx)
-		(void)db_exec(e->db, "ROLLBACK");
-	return rc;
+	return 0;
 }
 
 static int
-json_add_text(struct json_object *o, const char *key, const unsigned char *v)
+json_add_text(struct json_object *o, const char *key, const char *v)
 {
 	struct json_object *s;
 
 	if (v == NULL)
 		return 0;
-	if ((s = json_object_new_string((const char *)v)) == NULL)
+	if ((s = json_object_new_string(v)) == NULL)
 		return UKEY_ERR_NOMEM;
 	if (json_object_object_add(o, key, s) != 0) {
 		json_object_put(s);
@@ -966,55 +601,108 @@ json_add_text(struct json_object *o, const char *key, const unsigned char *v)
 }
 
 static int
+cert_json(const struct store_ca_cert *c, struct json_object **out)
+{
+	const char *const kv[][2] = {
+		{ "serial", c->serial }, { "subject", c->subject }, { "not_before", c->not_before },
+		{ "not_after", c->not_after }, { "status", c->status },
+		{ "request_key", c->request_key }, { "revoked_at", c->revoked_at },
+		{ "revoke_reason", c->revoke_reason },
+	};
+	size_t i;
+	int rc;
+
+	if ((*out = json_object_new_object()) == NULL)
+		return UKEY_ERR_NOMEM;
+	for (i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
+		if ((rc = json_add_text(*out, kv[i][0], kv[i][1])) != 0) {
+			json_object_put(*out);
+			*out = NULL;
+			return rc;
+		}
+	return 0;
+}
+
+static int
 embedded_list(struct ca *ca, struct json_object **out)
 {
-	static const char *const cols[] = {
-		"serial", "subject", "not_before", "not_after", "status", "request_key",
-		"revoked_at", "revoke_reason",
-	};
 	struct embedded *e = ca->impl;
 	struct json_object *arr = NULL, *row = NULL;
-	sqlite3_stmt *st = NULL;
-	size_t i;
-	int r, rc;
+	struct store_ca_cert *certs = NULL;
+	size_t i, n = 0;
+	int rc;
 
 	*out = NULL;
+	if ((rc = store_ca_list(e->db, &certs, &n)) != 0)
+		goto out;
 	if ((arr = json_object_new_array()) == NULL) {
 		rc = UKEY_ERR_NOMEM;
 		goto out;
 	}
-	if (sqlite3_prepare_v2(e->db, "SELECT serial, subject, not_before, not_after, status, "
-			       "request_key, revoked_at, revoke_reason FROM issued "
-			       "ORDER BY issued_at, rowid", -1, &st, NULL) != SQLITE_OK) {
-		log_error("select issued: %s", sqlite3_errmsg(e->db));
-		rc = UKEY_ERR_DB;
-		goto out;
-	}
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((row = json_object_new_object()) == NULL) {
-			rc = UKEY_ERR_NOMEM;
+	for (i = 0; i < n; i++) {
+		if ((rc = cert_json(&certs[i], &row)) != 0)
 			goto out;
-		}
-		for (i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
-			if ((rc = json_add_text(row, cols[i], sqlite3_column_text(st, (int)i))) != 0)
-				goto out;
 		if (json_object_array_add(arr, row) != 0) {
 			rc = UKEY_ERR_NOMEM;
 			goto out;
 		}
 		row = NULL;
 	}
-	if (r != SQLITE_DONE) {
-		log_error("select issued: %s", sqlite3_errmsg(e->db));
-		rc = UKEY_ERR_DB;
-		goto out;
-	}
 	*out = arr;
 	arr = NULL;
 	rc = 0;
  out:
-	sqlite3_finalize(st);
+	store_ca_certs_free(certs, n);
 	json_object_put(row);
 	json_object_put(arr);
+	return rc;
+}
+
+/* A new CRL over the revoked list; its number is taken in the same
+ * transaction that read the list, so that two CRLs with one number never
+ * say different things. */
+static int
+embedded_crl(struct ca *ca, int64_t next_update_s, X509_CRL **out)
+{
+	struct embedded *e = ca->impl;
+	struct store_ca_cert *rev = NULL;
+	struct crl_entry *ent = NULL;
+	size_t i, n = 0;
+	time_t now = time(NULL), next = now + (time_t)next_update_s;
+	char tu[32], nu[32];
+	struct tm tm;
+	int64_t number;
+	int in_tx = 0, rc;
+
+	*out = NULL;
+	strftime(tu, sizeof(tu), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+	strftime(nu, sizeof(nu), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&next, &tm));
+	if ((rc = store_ca_begin(e->db)) != 0)
+		goto out;
+	in_tx = 1;
+	if ((rc = store_ca_list_revoked(e->db, &rev, &n)) != 0)
+		goto out;
+	if (n > 0 && (ent = calloc(n, sizeof(*ent))) == NULL) {
+		rc = UKEY_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		ent[i] = (struct crl_entry){ rev[i].serial, rev[i].revoked_at, rev[i].revoke_reason };
+	if ((rc = store_ca_crl_next(e->db, tu, nu, (int64_t)n, &number)) != 0 ||
+	    (rc = crl_build(ca->cert, e->key, e->md, ent, n, number, now, next, out)) != 0 ||
+	    (rc = store_ca_commit(e->db)) != 0)
+		goto out;
+	in_tx = 0;
+	log_info("CRL %lld signed: %zu revoked, next update %s", (long long)number, n, nu);
+	rc = 0;
+ out:
+	if (in_tx)
+		store_ca_rollback(e->db);
+	if (rc != 0) {
+		X509_CRL_free(*out);
+		*out = NULL;
+	}
+	free(ent);
+	store_ca_certs_free(rev, n);
 	return rc;
 }

@@ -3,6 +3,8 @@
 #ifndef UKEY_CA_IMPL_H
 #define UKEY_CA_IMPL_H
 
+#include <stdint.h>
+
 #include "ca/ca.h"
 
 struct ca_ops {
@@ -10,6 +12,8 @@ struct ca_ops {
 	int (*issue)(struct ca *ca, const struct ca_request *req, X509 **out);
 	int (*revoke)(struct ca *ca, const char *serial_hex, const char *reason);
 	int (*list_issued)(struct ca *ca, struct json_object **out);
+	/* NULL for a backend whose CA publishes its own CRLs */
+	int (*crl)(struct ca *ca, int64_t next_update_s, X509_CRL **out);
 	void (*free_impl)(void *impl);
 };
 
@@ -17,6 +21,7 @@ struct ca {
 	const struct ca_ops *ops;
 	X509 *cert;	/* owned */
 	void *impl;	/* the backend's state, freed by ops->free_impl */
+	uint64_t revocations;	/* ca_revoke calls that revoked, for ca_revocations */
 };
 
 #endif

@@ -45,6 +45,7 @@ struct certprof {
 	size_t nekus;
 	const char *gm_var;	/* static string or NULL */
 	const char *gm_oid;
+	char *crl_url;		/* cRLDistributionPoints URI, or NULL */
 };
 
 struct certprof_set {
@@ -130,7 +131,7 @@ static const char *const section_names[] = { "profile", "subject", "extensions" 
 
 /* Line numbers of keys seen, for duplicate and cross-key errors. */
 enum seen_key {
-	K_NAME, K_DESC, K_ALG, K_YEARS, K_LABEL, K_PURPOSE, K_KU, K_EKU, K_GM, K_COUNT_
+	K_NAME, K_DESC, K_ALG, K_YEARS, K_LABEL, K_PURPOSE, K_KU, K_EKU, K_GM, K_CRL, K_COUNT_
 };
 
 struct parse_ctx {
@@ -655,6 +656,31 @@ parse_eku(struct parse_ctx *pc, const char *value)
 	return ok;
 }
 
+/* crl_url: where relying parties fetch the CRL (cRLDistributionPoints).
+ * RFC 5280 4.2.1.13: an http URI (not https, whose check could itself need
+ * the CRL), printable ASCII without spaces. */
+static int
+parse_crl_url(struct parse_ctx *pc, const char *value)
+{
+	size_t i, n = strlen(value);
+
+	if (!take_string(pc, K_CRL, "extensions", "crl_url", value, NULL))
+		return 0;
+	for (i = 0; i < n && value[i] > ' ' && value[i] < 0x7f; i++)
+		;
+	if (strncmp(value, "http://", 7) != 0 || n <= 7 || n > 200 || i != n) {
+		set_err(pc, pc->ini.line, "extensions.crl_url: must be an http:// URL of at most 200 "
+			"printable ASCII characters without spaces (RFC 5280 4.2.1.13)");
+		return 0;
+	}
+	if ((pc->p->crl_url = strdup(value)) == NULL) {
+		pc->ini.nomem = 1;
+		set_err(pc, pc->ini.line, "out of memory");
+		return 0;
+	}
+	return 1;
+}
+
 static int
 parse_extensions_key(struct parse_ctx *pc, const char *key, const char *value)
 {
@@ -684,8 +710,10 @@ parse_extensions_key(struct parse_ctx *pc, const char *key, const char *value)
 		}
 		return 1;
 	}
+	if (strcmp(key, "crl_url") == 0)
+		return parse_crl_url(pc, value);
 	set_err(pc, pc->ini.line, "unknown key '%s' in [extensions] (known: key_usage, "
-		"extended_key_usage, gm_identity)", key);
+		"extended_key_usage, gm_identity, crl_url)", key);
 	return 0;
 }
 
@@ -861,6 +889,7 @@ certprof_free(struct certprof *p)
 	free(p->name);
 	free(p->description);
 	free(p->label);
+	free(p->crl_url);
 	free(p);
 }
 
@@ -1012,6 +1041,12 @@ const char *
 certprof_gm_identity_oid(const struct certprof *p)
 {
 	return p->gm_oid;
+}
+
+const char *
+certprof_crl_url(const struct certprof *p)
+{
+	return p->crl_url;
 }
 
 int

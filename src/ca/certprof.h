@@ -68,6 +68,10 @@ const char *certprof_eku_oid(const struct certprof *p, size_t i);
 const char *certprof_gm_identity(const struct certprof *p);
 const char *certprof_gm_identity_oid(const struct certprof *p);
 
+/* The CRL distribution point ([extensions] crl_url, an http:// URL) the
+ * issued certificates name in cRLDistributionPoints, or NULL for none. */
+const char *certprof_crl_url(const struct certprof *p);
+
 /* Variable lookup: returns the value of var (UTF-8) or NULL when unknown.
  * Known variables: province, city, county, org_name, uscc, name, id_number,
  * phone, portal_ref. The returned string is borrowed for the call. */

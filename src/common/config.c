@@ -24,7 +24,7 @@ enum key {
 	K_ID, K_SOURCES, K_PROFILE_DIRS, K_CERT_PROFILE_DIR, K_WORKER, K_ALLOW_WIPE,
 	K_SOCKET_GROUP,
 	K_AUDIT_CHECKPOINT_EVERY, K_CLIENT_TIMEOUT,
-	K_CA_TYPE, K_CA_NAME, K_CA_DIR,
+	K_CA_TYPE, K_CA_NAME, K_CA_DIR, K_CA_CRL_INTERVAL, K_CA_CRL_PATH,
 	K_BAYS, K_SOFTHSM_MODULE,
 	K_OPERATOR, K_REVIEWER, K_AUDITOR, K_ADMIN,
 	K_WITNESS, K_HEAD_INTERVAL,
@@ -45,6 +45,8 @@ static const struct inifile_key keys[K_N] = {
 	[K_CA_TYPE] = { S_CA, "type" },
 	[K_CA_NAME] = { S_CA, "name" },
 	[K_CA_DIR] = { S_CA, "dir" },
+	[K_CA_CRL_INTERVAL] = { S_CA, "crl_interval" },
+	[K_CA_CRL_PATH] = { S_CA, "crl_path" },
 	[K_BAYS] = { S_SIM, "bays" },
 	[K_SOFTHSM_MODULE] = { S_SIM, "softhsm_module" },
 	[K_OPERATOR] = { S_ROLES, "operator" },
@@ -392,6 +394,43 @@ set_witnesses(struct cstate *st, const char *v)
 	return 0;
 }
 
+/* The [ca] keys. */
+static int
+set_ca_value(struct cstate *st, enum key k, const char *v)
+{
+	struct station_config *c = st->c;
+
+	switch (k) {
+	case K_CA_TYPE:
+		if (strcmp(v, "embedded") != 0) {
+			kerr(st, k, "must be embedded (the only CA connector so far)");
+			return -1;
+		}
+		memcpy(c->ca_type, v, strlen(v) + 1);
+		return 0;
+	case K_CA_NAME:
+		if (*v == '\0' || strlen(v) >= sizeof(c->ca_name)) {
+			kerr(st, k, "must be 1 to %zu bytes", sizeof(c->ca_name) - 1);
+			return -1;
+		}
+		if (!utf8_valid(v, strlen(v)) || utf8_has_control(v)) {
+			kerr(st, k, "must be UTF-8 text without control characters");
+			return -1;
+		}
+		memcpy(c->ca_name, v, strlen(v) + 1);
+		return 0;
+	case K_CA_DIR:
+		return set_path(st, k, c->ca_dir, sizeof(c->ca_dir), v, 1);
+	case K_CA_CRL_INTERVAL:
+		return set_whole(st, k, v, CONFIG_MAX_CRL_INTERVAL, " of seconds", &c->ca_crl_interval);
+	case K_CA_CRL_PATH:
+		return set_path(st, k, c->ca_crl_path, sizeof(c->ca_crl_path), v, 1);
+	default:
+		break;
+	}
+	return -1;
+}
+
 /* Stores one key's value; returns 0 or -1 with the error recorded (or
  * nothing recorded for out of memory). */
 static int
@@ -456,25 +495,11 @@ set_value(void *user, unsigned key, const char *v)
 		return set_whole(st, k, v, CONFIG_MAX_HEAD_INTERVAL, " of seconds",
 		    &c->audit_head_interval);
 	case K_CA_TYPE:
-		if (strcmp(v, "embedded") != 0) {
-			kerr(st, k, "must be embedded (the only CA connector so far)");
-			return -1;
-		}
-		memcpy(c->ca_type, v, strlen(v) + 1);
-		return 0;
 	case K_CA_NAME:
-		if (*v == '\0' || strlen(v) >= sizeof(c->ca_name)) {
-			kerr(st, k, "must be 1 to %zu bytes", sizeof(c->ca_name) - 1);
-			return -1;
-		}
-		if (!utf8_valid(v, strlen(v)) || utf8_has_control(v)) {
-			kerr(st, k, "must be UTF-8 text without control characters");
-			return -1;
-		}
-		memcpy(c->ca_name, v, strlen(v) + 1);
-		return 0;
 	case K_CA_DIR:
-		return set_path(st, k, c->ca_dir, sizeof(c->ca_dir), v, 1);
+	case K_CA_CRL_INTERVAL:
+	case K_CA_CRL_PATH:
+		return set_ca_value(st, k, v);
 	case K_BAYS:
 		n = 0;
 		if (*v == '\0' || strlen(v) > 2 || strspn(v, "0123456789") != strlen(v) ||
@@ -596,6 +621,8 @@ config_defaults(struct station_config *c)
 	snprintf(c->ca_type, sizeof(c->ca_type), "embedded");
 	snprintf(c->ca_name, sizeof(c->ca_name), "Yunnan Station Test");
 	c->ca_dir[0] = '\0';
+	c->ca_crl_interval = CONFIG_CRL_INTERVAL_DEFAULT;
+	c->ca_crl_path[0] = '\0';
 	c->sim_bays = 4;
 	c->dual_actions = 0;
 	c->dual_timeout_s = CONFIG_DUAL_TIMEOUT_DEFAULT;

@@ -37,6 +37,8 @@ struct role_member {
 #define CONFIG_MAX_CLIENT_TIMEOUT 3600
 #define CONFIG_MAX_WITNESSES 4
 #define CONFIG_WITNESS_LEN 520		/* "file:" and a path */
+#define CONFIG_CRL_INTERVAL_DEFAULT 86400	/* seconds: the CRL is signed again daily */
+#define CONFIG_MAX_CRL_INTERVAL (30 * 86400)
 #define CONFIG_MAX_HEAD_INTERVAL 60	/* seconds: the head is witnessed at least once a minute */
 
 /* SO-level actions [dual_control] may hold for a second user's confirmation
@@ -63,6 +65,8 @@ struct station_config {
 	char ca_type[32];		/* "embedded" */
 	char ca_name[128];		/* UTF-8 */
 	char ca_dir[512];		/* "" means <state>/ca */
+	int ca_crl_interval;		/* seconds between CRLs signed without a revocation */
+	char ca_crl_path[512];		/* where the CRL (PEM) is written; "" means <ca_dir>/crl.pem */
 	int sim_bays;			/* 1..CONFIG_MAX_BAYS */
 	char sim_softhsm_module[512];	/* module the simulated bays load; "" means the profile's */
 	char socket_group[CONFIG_NAME_MAX + 1];	/* group of the control socket, "" keeps the daemon's */

@@ -22,8 +22,8 @@ enum ctl_opt {
 	OPT_PAYMENT_NO, OPT_OVERRIDE_REASON, OPT_PRESET, OPT_PROFILE, OPT_ORG, OPT_WAIT,
 	OPT_REASON, OPT_PICKED_UP_BY, OPT_CARRIER, OPT_TRACKING, OPT_TYPE, OPT_SINCE, OPT_UNTIL,
 	OPT_REVEAL, OPT_FILE, OPT_PUBKEY, OPT_DB, OPT_OUTPUT, OPT_WITNESS, OPT_ALL, OPT_PARTIAL,
-	OPT_FORMAT, OPT_FOLLOW, OPT_BY, OPT_CSV, OPT_HTML, OPT_HOURS, OPT_ONCE, OPT_JSON, OPT_HELP,
-	OPT_COUNT
+	OPT_FORMAT, OPT_FOLLOW, OPT_BY, OPT_CSV, OPT_HTML, OPT_HOURS, OPT_ONCE, OPT_WITHIN,
+	OPT_JSON, OPT_HELP, OPT_COUNT
 };
 #define O(x) (UINT64_C(1) << OPT_##x)
 
@@ -126,6 +126,11 @@ int verb_audit_list(const struct ctl_verb *v, const struct ctl_args *a);
 int verb_audit_verify(const struct ctl_verb *v, const struct ctl_args *a);
 int verb_audit_export(const struct ctl_verb *v, const struct ctl_args *a);
 int verb_audit_show(const struct ctl_verb *v, const struct ctl_args *a);
+
+/* verbs_cert.c */
+int verb_cert_revoke(const struct ctl_verb *v, const struct ctl_args *a);
+int verb_ca_crl(const struct ctl_verb *v, const struct ctl_args *a);
+int verb_audit_expiring(const struct ctl_verb *v, const struct ctl_args *a);
 
 /* verbs_queue.c */
 int verb_queue(const struct ctl_verb *v, const struct ctl_args *a);

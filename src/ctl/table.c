@@ -23,6 +23,7 @@ const struct ctl_option ctl_options[OPT_COUNT] = {
 	[OPT_FOLLOW] = { "follow", NULL }, [OPT_BY] = { "by", "operator|station|day|kind" },
 	[OPT_CSV] = { "csv", NULL }, [OPT_HTML] = { "html", "FILE" },
 	[OPT_HOURS] = { "hours", "N" }, [OPT_ONCE] = { "once", NULL },
+	[OPT_WITHIN] = { "within", "DAYS" },
 	[OPT_JSON] = { "json", NULL },
 	[OPT_HELP] = { "help", NULL },
 };
@@ -123,6 +124,12 @@ const struct ctl_verb ctl_verbs[] = {
 	  "[--csv] [--html FILE]", "payments, issuances and the CA's list; every mismatch" },
 	{ "watch", verb_watch, O(ONCE) | J, 0, 0, "", "station", "[--once]",
 	  "the floor, live: bays, queue, events, health (q quits)" },
+	{ "cert revoke", verb_cert_revoke, O(REASON) | O(REMARK) | J, 1, 1, "SERIAL", "certificates",
+	  "SERIAL --reason R --remark TEXT", "revoke a certificate; the CRL is signed again" },
+	{ "ca crl", verb_ca_crl, O(OUTPUT) | J, 0, 0, "", "certificates", "[--output FILE]",
+	  "the CA's current CRL (PEM)" },
+	{ "audit expiring", verb_audit_expiring, O(WITHIN) | O(ORG) | J, 0, 0, "", "certificates",
+	  "--within DAYS [--org USCC]", "live certificates expiring soon, renewal ordered or not" },
 };
 
 const size_t ctl_nverbs = sizeof(ctl_verbs) / sizeof(ctl_verbs[0]);

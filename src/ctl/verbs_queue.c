@@ -127,5 +127,17 @@ verb_confirm(const struct ctl_verb *v, const struct ctl_args *a)
 int
 verb_status(const struct ctl_verb *v, const struct ctl_args *a)
 {
-	return ctl_simple("ping", NULL, NULL, NULL);
+	struct json_object *rep, *res, *n;
+	int ex;
+
+	if ((ex = ctl_run("ping", NULL, &rep, &res)) != EXIT_OK) {
+		json_object_put(rep);
+		return ex;
+	}
+	print_json(res);
+	/* the summary line, for a user with a role (the daemon says it then) */
+	if (!ctl_json && (n = json_object_object_get(res, "expiring_30d")) != NULL)
+		printf("expiring within 30 days: %lld\n", (long long)json_object_get_int64(n));
+	json_object_put(rep);
+	return EXIT_OK;
 }

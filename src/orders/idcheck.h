@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "common/email.h"
+
 /* Returns the USCC check character (position 18) for the first 17 characters
  * of first17, or 0 if one of them is outside the 31-character code alphabet
  * "0123456789ABCDEFGHJKLMNPQRTUWXY" (a short string fails on its NUL). */
@@ -46,17 +48,7 @@ int phone_normalize(const char *s, char out[12], char *why, size_t whylen);
  * phone_normalize() count and place characters the same way. */
 int id_ascii_check(const char *s, char *why, size_t whylen);
 
-/* An e-mail address in the form a certificate's rfc822Name can carry
- * (RFC 5280 4.2.1.6: an RFC 5321 Mailbox, IA5String, so ASCII only): a
- * dot-atom local part of at most 64 characters (letters, digits and
- * !#$%&'*+/=?^_`{|}~- , dots only between them), '@', and a domain of at
- * least two labels (letters, digits, inner hyphens, 1-63 each), 254
- * characters in all. Quoted local parts, address literals and non-ASCII
- * addresses are refused. Returns 0 with the address, its domain in lower
- * case, in out (at least EMAIL_MAX + 1 bytes), or UKEY_ERR_INVAL with why
- * set (never repeating the address). */
-#define EMAIL_MAX 254
-int email_normalize(const char *s, char *out, size_t outlen, char *why, size_t whylen);
+/* email_normalize() and EMAIL_MAX: common/email.h (the CA checks addresses too). */
 
 /* Writes a masked copy of id for listings into out (always NUL-terminated
  * when outlen > 0): 18-character ids keep the first 4 and last 4 characters

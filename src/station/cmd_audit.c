@@ -1,7 +1,9 @@
-/* Control commands for auditors: issued serials, the audit chain, the CA. */
+/* Control commands for auditors: issued serials, certificates about to
+ * expire, the audit chain, the CA. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/pem.h>
 
@@ -10,6 +12,7 @@
 #include "station/control.h"
 #include "store/audit.h"
 #include "store/auditkey.h"
+#include "store/store_auditq.h"
 #include "store/witness.h"
 #include "ca/ca.h"
 
@@ -19,20 +22,15 @@ cmd_audit_serials(struct request *r, struct json_object **result)
 	const char *org = NULL;
 	int64_t order = 0;
 	int have_order;
+	char now[32];
 
 	if (arg_str(r, "org", 0, &org) == UKEY_ERR_INVAL)
 		return UKEY_ERR_INVAL;
 	have_order = arg_int(r, "order", 0, &order);
 	if (have_order == UKEY_ERR_INVAL)
 		return UKEY_ERR_INVAL;
-	return store_query(station_store(r->s), result,
-	    "SELECT s.cert_serial AS serial, s.order_id, o.portal_ref, s.unit_id, s.kind, s.subject,"
-	    " s.issuer, s.not_before, s.not_after, s.key_alg, s.key_local, s.key_always_sensitive,"
-	    " s.key_never_extractable, s.key_usage, s.token_serial, s.token_model, s.token_profile, s.token_uri,"
-	    " s.org_uscc, s.operator, s.station_id, s.started_at, s.issued_at"
-	    " FROM issuances s JOIN orders o ON o.id = s.order_id"
-	    " WHERE (?1 = 0 OR s.order_id = ?1) AND (?2 IS NULL OR s.org_uscc = ?2) ORDER BY s.id",
-	    "it", have_order == 0 ? order : (int64_t)0, org);
+	store_now(now);
+	return store_auditq_serials(station_store(r->s), have_order == 0 ? order : 0, org, now, result);
 }
 
 /* The optional "witness" argument: the heads ukeyctl read from a witness file
@@ -157,8 +155,7 @@ cmd_audit_export(struct request *r, struct json_object **result)
 	if (rc == UKEY_ERR_INVAL)
 		return rc;
 	if (rc == UKEY_ERR_NOTFOUND) {
-		rc = store_int(station_store(r->s), &upto, "SELECT coalesce(max(id), 0) FROM audit", "");
-		if (rc != 0)
+		if ((rc = store_auditq_last_id(station_store(r->s), &upto)) != 0)
 			return rc;
 	}
 	if ((rc = audit_export_page(station_store(r->s), cps, after, upto, limit, &items)) != 0)
@@ -180,10 +177,7 @@ cmd_audit_log(struct request *r, struct json_object **result)
 	have_order = arg_int(r, "order", 0, &order);
 	if (limit < 1 || limit > 100000)
 		return req_fail(r, UKEY_ERR_INVAL, "limit: 1..100000");
-	return store_query(station_store(r->s), result,
-	    "SELECT * FROM (SELECT id, at, actor, action, order_id, unit_id, job_id, token, bay, detail"
-	    " FROM audit WHERE (?1 = 0 OR order_id = ?1) ORDER BY id DESC LIMIT ?2) ORDER BY id", "ii",
-	    have_order == 0 ? order : (int64_t)0, limit);
+	return store_auditq_log(station_store(r->s), have_order == 0 ? order : 0, limit, result);
 }
 
 int
@@ -208,5 +202,84 @@ cmd_ca_show(struct request *r, struct json_object **result)
 	json_object_object_add(*result, "dir", json_object_new_string(station_cfg(r->s)->ca_dir));
 	free(subj);
 	BIO_free(bio);
+	return 0;
+}
+
+/* "2026-11-21T08:20:00Z" to a time_t, or -1. */
+static time_t
+iso_time(const char *iso)
+{
+	struct tm tm;
+	const char *end;
+
+	memset(&tm, 0, sizeof(tm));
+	if (iso == NULL || (end = strptime(iso, "%Y-%m-%dT%H:%M:%SZ", &tm)) == NULL || *end != '\0')
+		return (time_t)-1;
+	return timegm(&tm);
+}
+
+static struct json_object *
+expiring_json(const struct store_expiring *e, time_t now)
+{
+	struct json_object *o = json_object_new_object();
+	time_t na = iso_time(e->not_after);
+
+	json_object_object_add(o, "serial", json_object_new_string(e->serial));
+	json_object_object_add(o, "subject", json_object_new_string(e->subject));
+	json_object_object_add(o, "kind", json_object_new_string(e->kind));
+	json_object_object_add(o, "org_uscc", json_object_new_string(e->org_uscc));
+	json_object_object_add(o, "order_id", json_object_new_int64(e->order_id));
+	json_object_object_add(o, "token_serial", json_object_new_string(e->token_serial));
+	json_object_object_add(o, "not_after", json_object_new_string(e->not_after));
+	/* whole days left, rounded down: 0 on the last day */
+	json_object_object_add(o, "days_left",
+	    json_object_new_int64(na == (time_t)-1 ? -1 : (int64_t)(na - now) / 86400));
+	json_object_object_add(o, "renewal", json_object_new_boolean(e->renewal_order != 0));
+	if (e->renewal_order != 0) {
+		json_object_object_add(o, "renewal_order", json_object_new_int64(e->renewal_order));
+		json_object_object_add(o, "renewal_ref", json_object_new_string(e->renewal_ref));
+	}
+	return o;
+}
+
+int
+station_expiring_count(struct station *s, int days, int64_t *n)
+{
+	time_t now = time(NULL), until = now + (time_t)days * 86400;
+	char nows[32], untils[32];
+	struct tm tm;
+
+	strftime(nows, sizeof(nows), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+	strftime(untils, sizeof(untils), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&until, &tm));
+	return store_auditq_expiring_count(station_store(s), nows, untils, n);
+}
+
+/* The live certificates whose not_after falls within the next `within`
+ * days, soonest first, and whether a renewal order already names each. */
+int
+cmd_audit_expiring(struct request *r, struct json_object **result)
+{
+	struct store_expiring *list = NULL;
+	const char *org = NULL;
+	int64_t within = 0;
+	time_t now = time(NULL), until;
+	char nows[32], untils[32];
+	struct tm tm;
+	size_t i, n = 0;
+	int rc;
+
+	if (arg_int(r, "within", 1, &within) != 0 || arg_str(r, "org", 0, &org) == UKEY_ERR_INVAL)
+		return UKEY_ERR_INVAL;
+	if (within < 1 || within > 3650)
+		return req_fail(r, UKEY_ERR_INVAL, "argument within: 1 to 3650 days");
+	until = now + (time_t)within * 86400;
+	strftime(nows, sizeof(nows), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+	strftime(untils, sizeof(untils), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&until, &tm));
+	if ((rc = store_auditq_expiring(station_store(r->s), nows, untils, org, &list, &n)) != 0)
+		return rc;
+	*result = json_object_new_array();
+	for (i = 0; i < n; i++)
+		json_object_array_add(*result, expiring_json(&list[i], now));
+	store_expiring_free(list, n);
 	return 0;
 }

@@ -82,6 +82,9 @@ static const struct command {
 	{ "report.service_times", cmd_report_service_times, READ },
 	{ "report.reconcile", cmd_report_reconcile, REVIEWER | AUDITOR | ADMIN },
 	{ "watch.subscribe", cmd_watch_subscribe, READ },
+	{ "cert.revoke", cmd_cert_revoke, REVIEWER | ADMIN },
+	{ "ca.crl", cmd_ca_crl, READ },
+	{ "audit.expiring", cmd_audit_expiring, AUDITOR | REVIEWER | OPERATOR | ADMIN },
 };
 
 /* Arguments that need more than the command itself: when the request has
@@ -704,6 +707,7 @@ dispatch(struct station *s, struct client *c, const char *text, size_t len)
 	struct json_object *result = NULL;
 	const struct command *cmd = NULL;
 	size_t i;
+	int64_t expiring = 0;
 	int rc, held = 0;
 
 	if ((rc = request_parse(text, len, &pr, r.msg, sizeof(r.msg))) != 0)
@@ -733,6 +737,9 @@ dispatch(struct station *s, struct client *c, const char *text, size_t len)
 		json_object_object_add(result, "station", json_object_new_string(s->cfg.station_id));
 		json_object_object_add(result, "user", json_object_new_string(c->user));
 		json_object_object_add(result, "roles", roles_json(c->roles));
+		/* `ukeyctl status`'s summary, for users with a role */
+		if (c->roles != 0 && station_expiring_count(s, 30, &expiring) == 0)
+			json_object_object_add(result, "expiring_30d", json_object_new_int64(expiring));
 		rc = 0;
 		goto out;
 	}
@@ -827,6 +834,9 @@ control_check_timers(struct station *s)
 	char why[200];
 	int i;
 
+	/* The loop's one timer hook besides the bays': the CRL's interval
+	 * (crl.c) is checked here too, once per iteration. */
+	station_crl_if_due(s);
 	for (i = 0; i < s->n_clients; i++) {
 		struct client *c = &s->clients[i];
 

@@ -143,6 +143,13 @@ int cmd_audit_checkpoint(struct request *r, struct json_object **result);
 int cmd_audit_pubkey(struct request *r, struct json_object **result);
 int cmd_audit_export(struct request *r, struct json_object **result);
 int cmd_ca_show(struct request *r, struct json_object **result);
+int cmd_audit_expiring(struct request *r, struct json_object **result);
+/* How many live certificates expire within the next `days` days. */
+int station_expiring_count(struct station *s, int days, int64_t *n);
+
+/* cmd_cert.c */
+int cmd_cert_revoke(struct request *r, struct json_object **result);
+int cmd_ca_crl(struct request *r, struct json_object **result);
 
 /* detect.c */
 int cmd_events_list(struct request *r, struct json_object **result);

@@ -175,14 +175,8 @@ station_open(struct station *s, const char *config_path)
 		log_error("sealing stored order documents: %s", ukey_strerror(rc));
 		return rc;
 	}
-	if (s->cfg.ca_dir[0] == '\0' &&
-	    (size_t)snprintf(s->cfg.ca_dir, sizeof(s->cfg.ca_dir), "%.500s/ca", s->state_dir) >=
-	    sizeof(s->cfg.ca_dir))
-		return UKEY_ERR_INVAL;
-	if ((rc = ca_embedded_open(s->cfg.ca_dir, s->cfg.ca_name, &s->ca)) != 0) {
-		log_error("embedded CA in %s: %s", s->cfg.ca_dir, ukey_strerror(rc));
+	if ((rc = station_ca_open(s)) != 0)
 		return rc;
-	}
 	rc = fw_profile_set_load((const char *const *)s->cfg.profile_dirs, s->cfg.n_profile_dirs,
 	    &s->fw, &errs);
 	for (i = 0; i < errs.n; i++)

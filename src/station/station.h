@@ -55,4 +55,19 @@ void station_witness(struct station *s, const char *event);
 void station_witness_if_due(struct station *s);
 void station_witness_close(struct station *s);
 
+/* crl.c: the CA connector and its CRL. Loop context; may block on disk. */
+/* Opens the CA ([ca] dir, default <state>/ca; crl_path default
+ * <ca dir>/crl.pem) and publishes a first CRL. Returns 0 or the CA's error. */
+int station_ca_open(struct station *s);
+/* Signs a new CRL (nextUpdate two crl_intervals on) and writes it to
+ * crl_path atomically (mode 0644); the next one is due crl_interval later,
+ * or in a minute after a failure. Returns 0 and *number (the CRL number;
+ * number may be NULL), UKEY_ERR_UNSUPPORTED when the CA makes no CRLs, or
+ * an error (logged). */
+int station_crl_publish(struct station *s, int64_t *number);
+/* Publishes the CRL when crl_interval has passed since the last, or when
+ * the CA revoked a certificate since (a job's refused or abandoned
+ * certificate, job.c). */
+void station_crl_if_due(struct station *s);
+
 #endif

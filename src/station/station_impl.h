@@ -1,8 +1,8 @@
 /* The whole of ukeyd's state, owned by the event loop (main.c). Only the
  * loop and the I/O it polls see it: main.c, control.c (the clients),
  * detect.c (the sources and their event ring), auditwitness.c (the
- * witness sinks), watch.c (the subscribed clients) and station.c (the
- * accessors). Every other module gets what it needs through station.h. */
+ * witness sinks), watch.c (the subscribed clients), crl.c (the CRL
+ * timer) and station.c (the accessors). Every other module gets what it needs through station.h. */
 #ifndef UKEY_STATION_IMPL_H
 #define UKEY_STATION_IMPL_H
 
@@ -35,6 +35,8 @@ struct station {
 	struct witness_sink *witness[CONFIG_MAX_WITNESSES];	/* [audit] witness, owned */
 	size_t n_witness;
 	int64_t next_head_ms;		/* when the head is witnessed next */
+	int64_t next_crl_ms;		/* when the CRL is signed again (crl.c) */
+	uint64_t crl_revocations;	/* ca_revocations() at the last CRL signed */
 	struct bay bays[MAX_BAYS];
 	int n_bays;
 	int listen_fd;

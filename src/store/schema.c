@@ -253,6 +253,15 @@ static const char migration_7[] =
 static const char migration_8[] =
     "ALTER TABLE issuances ADD COLUMN key_usage TEXT;";
 
+/* Revocation (ukeyctl cert revoke, docs/ca.md): when, why (the RFC 5280
+ * reason name), who and their remark. NULL while the certificate is live. */
+static const char migration_9[] =
+    "ALTER TABLE issuances ADD COLUMN revoked_at TEXT;"
+    "ALTER TABLE issuances ADD COLUMN revoke_reason TEXT;"
+    "ALTER TABLE issuances ADD COLUMN revoked_by TEXT;"
+    "ALTER TABLE issuances ADD COLUMN revoke_remark TEXT;"
+    "CREATE INDEX issuances_not_after ON issuances(not_after);";
+
 static const struct migration migrations[] = {
 	{ 1, "initial schema: orders, units, tokens, jobs, issuances, audit", migration_1 },
 	{ 2, "jobs can be suspended while their token is away", migration_2 },
@@ -265,6 +274,7 @@ static const struct migration migrations[] = {
 	{ 7, "dual control: SO-level commands held for a second user's confirmation",
 	    migration_7 },
 	{ 8, "issuances: the key pair's usage attributes as read back", migration_8 },
+	{ 9, "issuances: revocation time, reason, by whom and why", migration_9 },
 };
 
 const struct migration *

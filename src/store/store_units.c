@@ -18,7 +18,7 @@
 #define LIVE_CERTS \
     "SELECT s.cert_serial, s.kind, s.org_uscc, s.token_profile, s.token_serial" \
     " FROM issuances s JOIN received_certs c ON c.serial = s.cert_serial" \
-    " WHERE c.status = 'issued'"
+    " WHERE c.status = 'issued' AND s.revoked_at IS NULL"
 
 #define CLAIM_COLS \
     "SELECT u.id, o.id, i.cert_profile, o.type, o.renews_cert FROM units u" \

@@ -72,7 +72,8 @@ void store_unit_claims_free(struct store_unit_claim *a, size_t n);
 int store_token_live_certs(struct store *st, const char *profile, const char *serial,
     int64_t *n);
 
-/* Live certificates of organisation uscc and kind, by issue time; or those
+/* Live certificates (issued, not revoked since: cert revoke) of
+ * organisation uscc and kind, by issue time; or those
  * whose serial is `serial` (compared without leading zeros and case, since
  * BN_bn2hex writes upper case and an order may not). Free with
  * store_live_certs_free. */

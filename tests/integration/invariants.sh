@@ -43,6 +43,9 @@ received = {r[0]: r[1:] for r in st.execute(
     "SELECT serial, status, unit_id, job_id FROM received_certs")}
 issued = {r[0]: r[1:] for r in st.execute(
     "SELECT cert_serial, unit_id, job_id, token_serial, token_profile FROM issuances")}
+# issuances revoked afterwards (ukeyctl cert revoke): revoked at the CA too
+revoked_here = {r[0] for r in st.execute(
+    "SELECT cert_serial FROM issuances WHERE revoked_at IS NOT NULL")}
 
 # every certificate the CA issued is in the station's record exactly once
 # (received_certs.serial is the primary key: once at most)
@@ -55,8 +58,12 @@ for serial, status in ca_status.items():
                 % (serial, received[serial][0]))
         elif received[serial][0] != "issued":
             err("CA certificate %s is issued but recorded as %s" % (serial, received[serial][0]))
-    elif serial in issued:
+    elif serial in issued and serial not in revoked_here:
         err("issued certificate %s is %s at the CA" % (serial, status))
+for serial in revoked_here:
+    if ca_status.get(serial) != "revoked":
+        err("certificate %s is revoked by the station but %s at the CA"
+            % (serial, ca_status.get(serial)))
 for serial, (status, unit, job) in received.items():
     if serial not in ca_status:
         err("received certificate %s (job %d) is unknown to the CA" % (serial, job))
@@ -99,7 +106,7 @@ for job, unit in st.execute("SELECT j.id, j.unit_id FROM jobs j WHERE j.state = 
 # counts add up
 n_units = st.execute("SELECT count(*) FROM units WHERE state = 'issued'").fetchone()[0]
 n_valid = sum(1 for s in ca_status.values() if s == "valid")
-if not (n_units == len(issued) == n_valid):
+if not (n_units == len(issued) and len(issued) - len(revoked_here) == n_valid):
     err("counts: %d units issued, %d issuances, %d valid CA certificates"
         % (n_units, len(issued), n_valid))
 

@@ -61,7 +61,7 @@ for verb in "order import" "order list" "order show" "order approve" "order reje
     "token unblock" jobs "job abandon" events sources "sim plug" "sim unplug" "audit serials" \
     "audit verify" "audit export" "audit checkpoint" "audit pubkey" "audit log" "ca show" pending \
     confirm "pending cancel" status profiles "profiles check" "profiles udev-rules" help \
-    "completion bash"; do
+    "completion bash" "cert revoke" "ca crl" "audit expiring"; do
 	grepq -- "^  $verb\( \|$\)" <<<"$help" || fail "ukeyctl --help lacks $verb"
 done
 grepq "64 usage; 65 invalid" <<<"$help" || fail "ukeyctl --help lacks the exit codes"

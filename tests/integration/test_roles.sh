@@ -142,6 +142,23 @@ expect_exit 77 "needs one of the roles operator, reviewer, auditor, admin; user 
 	fail "no access.denied rows for the refused reports"
 as bin report reconcile >/dev/null || fail "reviewer cannot reconcile"
 as sys report reconcile >/dev/null || fail "auditor cannot reconcile"
+# revocation is for reviewers and admins; the expiry report for every role,
+# the CRL for every role, neither for a user with none
+expect_exit 77 "needs one of the roles reviewer, admin; user daemon has the role operator" -- \
+	as daemon cert revoke 0A1B --reason keyCompromise --remark x
+expect_exit 77 "needs one of the roles reviewer, admin; user sys has the role auditor" -- \
+	as sys cert revoke 0A1B --reason keyCompromise --remark x
+[ "$(denials daemon cert.revoke)" = 1 ] && [ "$(denials sys cert.revoke)" = 1 ] ||
+	fail "no access.denied rows for the revocations refused"
+expect_exit 2 "issued no certificate with this serial" -- as bin cert revoke 0A1B --reason keyCompromise --remark x
+for u in daemon bin sys games; do
+	as "$u" audit expiring --within 30 >/dev/null || fail "$u cannot list certificates expiring"
+	as "$u" ca crl >/dev/null || fail "$u cannot read the CRL"
+done
+expect_exit 77 "permission denied" -- as nobody audit expiring --within 30
+[ "$(denials nobody audit.expiring)" = 1 ] || fail "no access.denied row for nobody's expiry report"
+as daemon status | grepq -x "expiring within 30 days: 0" || fail "status summary for an operator"
+as nobody status | grepq "expiring within" && fail "status summary shown to a user with no role"
 
 # admin (with operator): takes the payment, and plugs
 as games order pay 1 --payment-no 202108311743133254271557329797 >/dev/null || fail "admin cannot take payment"
@@ -149,7 +166,7 @@ as games sim plug --bay 1 >/dev/null || fail "admin+operator cannot plug"
 
 # every denial is one row, and the log still verifies
 n=$(db "SELECT count(*) FROM audit WHERE action = 'access.denied'")
-[ "$n" = 15 ] || fail "expected 15 access.denied rows, found $n"
+[ "$n" = 18 ] || fail "expected 18 access.denied rows, found $n"
 ctl audit verify >/dev/null || fail "audit log does not verify"
 stop_station
-echo "roles: 15 denials refused with exit 77 or code permission and audited; 4 roles, 5 accounts"
+echo "roles: 18 denials refused with exit 77 or code permission and audited; 4 roles, 5 accounts"

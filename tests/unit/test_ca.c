@@ -642,6 +642,114 @@ test_openssl_verify(void **state)
 	X509_free(cert);
 }
 
+/* The CRL: signed by the CA, v2, numbered upwards, the CA's key id, one
+ * entry per revoked certificate with its reason (none for unspecified). */
+static void
+test_crl(void **state)
+{
+	struct fixture *f = *state;
+	struct ca_request r1 = person_request(f, "order-8/item-1", 1);
+	struct ca_request r2 = person_request(f, "order-8/item-2", 1);
+	struct ca_request r3 = person_request(f, "order-8/item-3", 1);
+	X509 *c1 = NULL, *c2 = NULL, *c3 = NULL;
+	X509_CRL *crl = NULL;
+	X509_REVOKED *rv = NULL;
+	ASN1_INTEGER *num;
+	ASN1_ENUMERATED *reason;
+	ASN1_OCTET_STRING *ski;
+	AUTHORITY_KEYID *akid;
+	char hex1[64], hex2[64];
+	int crit;
+
+	assert_int_equal(ca_issue(f->ca, &r1, &c1), 0);
+	assert_int_equal(ca_issue(f->ca, &r2, &c2), 0);
+	assert_int_equal(ca_issue(f->ca, &r3, &c3), 0);
+	assert_int_equal(ca_crl(f->ca, 0, &crl), UKEY_ERR_INVAL);
+	assert_int_equal(ca_crl(f->ca, 3600, &crl), 0);
+	assert_int_equal(X509_CRL_verify(crl, X509_get0_pubkey(ca_cert(f->ca))), 1);
+	assert_int_equal(X509_CRL_get_version(crl), X509_CRL_VERSION_2);
+	assert_null(X509_CRL_get_REVOKED(crl));		/* no entries at all */
+	assert_non_null(num = X509_CRL_get_ext_d2i(crl, NID_crl_number, &crit, NULL));
+	assert_int_equal(ASN1_INTEGER_get(num), 1);
+	assert_int_equal(crit, 0);
+	ASN1_INTEGER_free(num);
+	X509_CRL_free(crl);
+
+	assert_int_equal(cert_serial_hex(c1, hex1, sizeof(hex1)), 0);
+	assert_int_equal(cert_serial_hex(c2, hex2, sizeof(hex2)), 0);
+	assert_int_equal(ca_revoke(f->ca, hex1, "keyCompromise"), 0);
+	assert_int_equal(ca_revoke(f->ca, hex2, NULL), 0);
+	assert_int_equal(ca_crl(f->ca, 7200, &crl), 0);
+	assert_int_equal(X509_CRL_verify(crl, X509_get0_pubkey(ca_cert(f->ca))), 1);
+	assert_non_null(num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL));
+	assert_int_equal(ASN1_INTEGER_get(num), 2);
+	ASN1_INTEGER_free(num);
+	{
+		int days = -1, secs = -1;
+
+		assert_int_equal(ASN1_TIME_diff(&days, &secs, X509_CRL_get0_lastUpdate(crl),
+		    X509_CRL_get0_nextUpdate(crl)), 1);
+		assert_int_equal(days * 86400 + secs, 7200);
+	}
+	assert_non_null(akid = X509_CRL_get_ext_d2i(crl, NID_authority_key_identifier, NULL, NULL));
+	assert_non_null(ski = X509_get_ext_d2i(ca_cert(f->ca), NID_subject_key_identifier, NULL, NULL));
+	assert_int_equal(ASN1_OCTET_STRING_cmp(akid->keyid, ski), 0);
+	AUTHORITY_KEYID_free(akid);
+	ASN1_OCTET_STRING_free(ski);
+	assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), 2);
+	assert_int_equal(X509_CRL_get0_by_cert(crl, &rv, c1), 1);
+	assert_non_null(reason = X509_REVOKED_get_ext_d2i(rv, NID_crl_reason, NULL, NULL));
+	assert_int_equal(ASN1_ENUMERATED_get(reason), CRL_REASON_KEY_COMPROMISE);
+	ASN1_ENUMERATED_free(reason);
+	assert_int_equal(X509_CRL_get0_by_cert(crl, &rv, c2), 1);
+	assert_null(X509_REVOKED_get_ext_d2i(rv, NID_crl_reason, NULL, NULL));
+	assert_int_equal(X509_CRL_get0_by_cert(crl, &rv, c3), 0);
+	X509_CRL_free(crl);
+	X509_free(c1);
+	X509_free(c2);
+	X509_free(c3);
+}
+
+/* A profile's crl_url becomes the certificate's cRLDistributionPoints; the
+ * shipped profiles name none, and their certificates carry none. */
+static void
+test_crl_distribution_point(void **state)
+{
+	struct fixture *f = *state;
+	struct certprof *p = NULL;
+	struct ca_request r = person_request(f, "order-9/item-1", 1);
+	CRL_DIST_POINTS *dps;
+	DIST_POINT *dp;
+	GENERAL_NAME *gn;
+	X509 *cert = NULL;
+	char path[1024], err[512];
+	const char *src = getenv("UKEY_SOURCE_DIR");
+
+	assert_int_equal(ca_issue(f->ca, &r, &cert), 0);
+	assert_null(X509_get_ext_d2i(cert, NID_crl_distribution_points, NULL, NULL));
+	X509_free(cert);
+	cert = NULL;
+	snprintf(path, sizeof(path), "%s/tests/data/cert-profiles/crl-dp.conf",
+	    src ? src : UKEY_SOURCE_DIR);
+	if (certprof_load(path, &p, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_string_equal(certprof_crl_url(p), "http://crl.example.test/station.crl");
+	r.profile = p;
+	r.request_key = "order-9/item-2";
+	assert_int_equal(ca_issue(f->ca, &r, &cert), 0);
+	assert_non_null(dps = X509_get_ext_d2i(cert, NID_crl_distribution_points, NULL, NULL));
+	assert_int_equal(sk_DIST_POINT_num(dps), 1);
+	dp = sk_DIST_POINT_value(dps, 0);
+	assert_int_equal(dp->distpoint->type, 0);	/* fullName */
+	gn = sk_GENERAL_NAME_value(dp->distpoint->name.fullname, 0);
+	assert_int_equal(gn->type, GEN_URI);
+	assert_string_equal((const char *)ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier),
+	    "http://crl.example.test/station.crl");
+	CRL_DIST_POINTS_free(dps);
+	X509_free(cert);
+	certprof_free(p);
+}
+
 int
 main(void)
 {
@@ -658,6 +766,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_revoke_and_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_hook, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_openssl_verify, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crl, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crl_distribution_point, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

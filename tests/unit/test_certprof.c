@@ -79,6 +79,7 @@ test_shipped_profiles(void **state)
 			 KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION | KU_KEY_ENCIPHERMENT);
 	assert_string_equal(certprof_gm_identity(org), "uscc");
 	assert_string_equal(certprof_gm_identity_oid(org), "1.2.156.10260.4.1.4");
+	assert_null(certprof_crl_url(org));	/* none shipped: the site sets its own */
 	/* the extended key usage follows the stated purpose: login is
 	 * clientAuth, document signing and the e-seal documentSigning (RFC
 	 * 9336); no profile claims emailProtection by itself */
@@ -204,6 +205,8 @@ test_bad_profiles(void **state)
 					    "request)" },
 		{ "bad-login-ku.conf", 6, "profile.purpose: login needs key_usage digitalSignature "
 					  "(line 11)" },
+		{ "bad-crl-url.conf", 13, "extensions.crl_url: must be an http:// URL" },
+		{ "bad-crl-url-twice.conf", 14, "[extensions] crl_url given twice (first on line 13)" },
 	};
 	size_t i;
 

@@ -257,6 +257,30 @@ test_audit_witness(void **state)
 	    "{file}:2: audit.head_interval: must be a whole number of seconds from 1 to 60");
 }
 
+/* [ca] crl_interval and crl_path */
+static void
+test_ca_crl(void **state)
+{
+	struct station_config c;
+	char err[1024];
+
+	config_defaults(&c);
+	assert_int_equal(c.ca_crl_interval, 86400);
+	assert_string_equal(c.ca_crl_path, "");
+	write_conf("[ca]\ncrl_interval = 3600\ncrl_path = /var/www/crl/station.crl\n");
+	assert_int_equal(config_load(conf_path, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.ca_crl_interval, 3600);
+	assert_string_equal(c.ca_crl_path, "/var/www/crl/station.crl");
+	config_free(&c);
+
+	expect_error("[ca]\ncrl_interval = 0\n", UKEY_ERR_INVAL,
+	    "{file}:2: ca.crl_interval: must be a whole number of seconds from 1 to 2592000");
+	expect_error("[ca]\ncrl_interval = 1d\n", UKEY_ERR_INVAL,
+	    "{file}:2: ca.crl_interval: must be a whole number of seconds from 1 to 2592000");
+	expect_error("[ca]\ncrl_path = crl.pem\n", UKEY_ERR_INVAL,
+	    "{file}:2: ca.crl_path: must be an absolute path or empty");
+}
+
 static void
 test_bad_structure(void **state)
 {
@@ -458,6 +482,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_roles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dual_control, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ca_crl, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

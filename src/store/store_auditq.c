@@ -1,0 +1,112 @@
+/* The auditors' queries (store_auditq.h): every statement behind `audit
+ * serials`, `audit log`, `audit export`'s upper bound and `audit expiring`. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "store/store_auditq.h"
+
+int
+store_auditq_serials(struct store *st, int64_t order_id, const char *org, const char *now,
+    struct json_object **out)
+{
+	return store_query(st, out,
+	    "SELECT s.cert_serial AS serial, s.order_id, o.portal_ref, s.unit_id, s.kind, s.subject,"
+	    " s.issuer, s.not_before, s.not_after, s.key_alg, s.key_local, s.key_always_sensitive,"
+	    " s.key_never_extractable, s.key_usage, s.token_serial, s.token_model, s.token_profile,"
+	    " s.token_uri, s.org_uscc, s.operator, s.station_id, s.started_at, s.issued_at,"
+	    " CASE WHEN s.revoked_at IS NOT NULL THEN 'revoked'"
+	    "  WHEN s.not_after <= ?3 THEN 'expired' ELSE 'live' END AS status,"
+	    " s.revoked_at, s.revoke_reason"
+	    " FROM issuances s JOIN orders o ON o.id = s.order_id"
+	    " WHERE (?1 = 0 OR s.order_id = ?1) AND (?2 IS NULL OR s.org_uscc = ?2) ORDER BY s.id",
+	    "itt", order_id, org, now);
+}
+
+int
+store_auditq_last_id(struct store *st, int64_t *id)
+{
+	return store_int(st, id, "SELECT coalesce(max(id), 0) FROM audit", "");
+}
+
+int
+store_auditq_log(struct store *st, int64_t order_id, int64_t limit, struct json_object **out)
+{
+	return store_query(st, out,
+	    "SELECT * FROM (SELECT id, at, actor, action, order_id, unit_id, job_id, token, bay, detail"
+	    " FROM audit WHERE (?1 = 0 OR order_id = ?1) ORDER BY id DESC LIMIT ?2) ORDER BY id", "ii",
+	    order_id, limit);
+}
+
+#define EXPIRING_WHERE \
+    " WHERE s.revoked_at IS NULL AND s.not_after > ?1 AND s.not_after <= ?2" \
+    " AND (?3 IS NULL OR s.org_uscc = ?3)"
+
+int
+store_auditq_expiring(struct store *st, const char *now, const char *until, const char *org,
+    struct store_expiring **out, size_t *n)
+{
+	struct store_expiring *a = NULL, *e;
+	sqlite3_stmt *q;
+	size_t len = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = store_stmt(st, &q, "SELECT s.cert_serial, s.subject, s.kind, s.org_uscc,"
+	    " s.not_after, s.token_serial, s.order_id, r.id, r.portal_ref FROM issuances s"
+	    " LEFT JOIN orders r ON r.id = (SELECT min(o.id) FROM orders o"
+	    "  WHERE o.renews_cert = s.cert_serial AND o.state NOT IN ('cancelled', 'rejected'))"
+	    EXPIRING_WHERE " ORDER BY s.not_after, s.id", "ttt", now, until, org)) != 0)
+		return rc;
+	while ((rc = store_step(st, q)) == 1) {
+		if ((e = store_array_add((void **)&a, &len, sizeof(*a))) == NULL) {
+			rc = UKEY_ERR_NOMEM;
+			break;
+		}
+		rc = 0;
+		e->serial = store_text(q, 0, &rc);
+		e->subject = store_text(q, 1, &rc);
+		e->kind = store_text(q, 2, &rc);
+		e->org_uscc = store_text(q, 3, &rc);
+		e->not_after = store_text(q, 4, &rc);
+		e->token_serial = store_text(q, 5, &rc);
+		e->order_id = sqlite3_column_int64(q, 6);
+		e->renewal_order = sqlite3_column_int64(q, 7);
+		e->renewal_ref = store_text(q, 8, &rc);
+		if (rc != 0)
+			break;
+	}
+	sqlite3_finalize(q);
+	if (rc != 0) {
+		store_expiring_free(a, len);
+		return rc;
+	}
+	*out = a;
+	*n = len;
+	return 0;
+}
+
+int
+store_auditq_expiring_count(struct store *st, const char *now, const char *until, int64_t *n)
+{
+	return store_int(st, n, "SELECT count(*) FROM issuances s" EXPIRING_WHERE, "ttt", now,
+	    until, NULL);
+}
+
+void
+store_expiring_free(struct store_expiring *a, size_t n)
+{
+	size_t i;
+
+	for (i = 0; a != NULL && i < n; i++) {
+		free(a[i].serial);
+		free(a[i].subject);
+		free(a[i].kind);
+		free(a[i].org_uscc);
+		free(a[i].not_after);
+		free(a[i].token_serial);
+		free(a[i].renewal_ref);
+	}
+	free(a);
+}

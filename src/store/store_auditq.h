@@ -1,0 +1,48 @@
+/* The auditors' queries on the station database: issued serials with their
+ * status, the audit log's pages, and certificates about to expire. */
+#ifndef UKEY_STORE_AUDITQ_H
+#define UKEY_STORE_AUDITQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "store/store.h"
+
+/* The issuances (order_id 0: all; org NULL: all) in issue order as JSON rows
+ * for `audit serials`, each with status "revoked" (revoked_at set),
+ * "expired" (not_after at or before now, ISO-8601 UTC) or "live", and
+ * revoked_at and revoke_reason. Returns 0 and *out (json_object_put),
+ * UKEY_ERR_DB or UKEY_ERR_NOMEM. */
+int store_auditq_serials(struct store *st, int64_t order_id, const char *org, const char *now,
+    struct json_object **out);
+
+/* The id of the last audit record (0 for an empty log). */
+int store_auditq_last_id(struct store *st, int64_t *id);
+
+/* The last `limit` audit records (of order order_id; 0: all), oldest first,
+ * as JSON rows. */
+int store_auditq_log(struct store *st, int64_t order_id, int64_t limit, struct json_object **out);
+
+/* A live certificate whose not_after is near. Owned: store_expiring_free. */
+struct store_expiring {
+	char *serial, *subject, *kind, *org_uscc, *not_after, *token_serial;
+	int64_t order_id;
+	int64_t renewal_order;		/* an open order that renews it, 0 when none */
+	char *renewal_ref;		/* its portal_ref, NULL when none */
+};
+
+/* The issuances not revoked whose not_after is after now and at or before
+ * until (both ISO-8601 UTC), of organisation org (NULL: all), soonest
+ * first; a renewal order counts when it is neither rejected nor cancelled.
+ * Returns 0 with *out and *n (NULL and 0 for none), UKEY_ERR_DB or
+ * UKEY_ERR_NOMEM. */
+int store_auditq_expiring(struct store *st, const char *now, const char *until, const char *org,
+    struct store_expiring **out, size_t *n);
+/* Only how many there are (any organisation). */
+int store_auditq_expiring_count(struct store *st, const char *now, const char *until,
+    int64_t *n);
+void store_expiring_free(struct store_expiring *a, size_t n);
+
+#endif

@@ -1,0 +1,66 @@
+/* Revocation on the station's side: statements on the issuances'
+ * revocation columns (store_revoke.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "store/store_revoke.h"
+
+int
+store_issuance_by_serial(struct store *st, const char *serial, struct store_issuance_rev *out)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = store_stmt(st, &q, "SELECT id, order_id, unit_id, job_id, cert_serial,"
+	    " token_serial, not_after, revoked_at, revoke_reason, revoked_by FROM issuances"
+	    " WHERE ltrim(upper(cert_serial), '0') = ltrim(upper(?), '0')", "t", serial)) != 0)
+		return rc;
+	if ((rc = store_step(st, q)) == 1) {
+		rc = 0;
+		out->id = sqlite3_column_int64(q, 0);
+		out->order_id = sqlite3_column_int64(q, 1);
+		out->unit_id = sqlite3_column_int64(q, 2);
+		out->job_id = sqlite3_column_int64(q, 3);
+		out->cert_serial = store_text(q, 4, &rc);
+		out->token_serial = store_text(q, 5, &rc);
+		out->not_after = store_text(q, 6, &rc);
+		out->revoked_at = store_text(q, 7, &rc);
+		out->revoke_reason = store_text(q, 8, &rc);
+		out->revoked_by = store_text(q, 9, &rc);
+	} else if (rc == 0) {
+		rc = UKEY_ERR_NOTFOUND;
+	}
+	sqlite3_finalize(q);
+	if (rc != 0)
+		store_issuance_rev_clear(out);
+	return rc;
+}
+
+int
+store_issuance_revoke(struct store *st, const char *cert_serial, const char *at,
+    const char *reason, const char *by, const char *remark)
+{
+	int rc = store_run(st, "UPDATE issuances SET revoked_at = ?, revoke_reason = ?,"
+	    " revoked_by = ?, revoke_remark = ? WHERE cert_serial = ? AND revoked_at IS NULL",
+	    "ttttt", at, reason, by, remark, cert_serial);
+
+	if (rc != 0)
+		return rc;
+	return store_changes(st) == 1 ? 0 : UKEY_ERR_STATE;
+}
+
+void
+store_issuance_rev_clear(struct store_issuance_rev *r)
+{
+	if (r == NULL)
+		return;
+	free(r->cert_serial);
+	free(r->token_serial);
+	free(r->not_after);
+	free(r->revoked_at);
+	free(r->revoke_reason);
+	free(r->revoked_by);
+	memset(r, 0, sizeof(*r));
+}

@@ -1,0 +1,32 @@
+/* Revocation on the station's side: an issuance looked up by its
+ * certificate serial, and marked revoked (migration 9's columns). */
+#ifndef UKEY_STORE_REVOKE_H
+#define UKEY_STORE_REVOKE_H
+
+#include <stdint.h>
+
+#include "store/store.h"
+
+/* An issuance as cert.revoke needs it. Owned: store_issuance_rev_clear. */
+struct store_issuance_rev {
+	int64_t id, order_id, unit_id, job_id;
+	char *cert_serial;		/* as stored (upper-case hex) */
+	char *token_serial;
+	char *not_after;
+	char *revoked_at, *revoke_reason, *revoked_by;	/* NULL while live */
+};
+
+/* Finds the issuance of certificate serial (hex; case and leading zeros do
+ * not matter). Returns 0 with *out, UKEY_ERR_NOTFOUND, UKEY_ERR_DB or
+ * UKEY_ERR_NOMEM; *out is zeroed on entry. */
+int store_issuance_by_serial(struct store *st, const char *serial, struct store_issuance_rev *out);
+
+/* Marks the live issuance of cert_serial (as stored) revoked at `at` for
+ * reason by `by` with remark. Returns 0, UKEY_ERR_STATE when it was revoked
+ * already (or is not there), UKEY_ERR_DB. */
+int store_issuance_revoke(struct store *st, const char *cert_serial, const char *at,
+    const char *reason, const char *by, const char *remark);
+
+void store_issuance_rev_clear(struct store_issuance_rev *r);
+
+#endif
