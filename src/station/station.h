@@ -205,6 +205,15 @@ int station_crl_publish(struct station *s, int64_t *number);
 /* Publishes the CRL when crl_interval has passed since the last. */
 void station_crl_if_due(struct station *s);
 
+struct store_issuance_rev;
+/* cmd_cert.c: revokes one certificate the station issued, at the CA first
+ * (one the CA has revoked already counts as done there), then in
+ * station.db with its cert.revoke audit record, in one transaction; now
+ * gets the time recorded. The caller publishes the CRL. Returns 0 or the
+ * CA's or the store's error (logged). */
+int station_revoke_cert(struct station *s, const char *actor, const struct store_issuance_rev *iss,
+    const char *reason, const char *remark, char now[32]);
+
 /* bay.c: token arrival/removal and the worker channel. Loop context only. */
 int bay_token_arrived(struct station *s, struct bay *b, const struct arrival *a);
 void bay_token_left(struct station *s, struct bay *b);
