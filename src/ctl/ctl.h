@@ -132,6 +132,10 @@ int verb_cert_revoke(const struct ctl_verb *v, const struct ctl_args *a);
 int verb_ca_crl(const struct ctl_verb *v, const struct ctl_args *a);
 int verb_audit_expiring(const struct ctl_verb *v, const struct ctl_args *a);
 
+/* verbs_tokens.c */
+int verb_token_mark(const struct ctl_verb *v, const struct ctl_args *a);
+int verb_token_show(const struct ctl_verb *v, const struct ctl_args *a);
+
 /* verbs_queue.c */
 int verb_queue(const struct ctl_verb *v, const struct ctl_args *a);
 int verb_unit(const struct ctl_verb *v, const struct ctl_args *a);

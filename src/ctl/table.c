@@ -130,6 +130,18 @@ const struct ctl_verb ctl_verbs[] = {
 	  "the CA's current CRL (PEM)" },
 	{ "audit expiring", verb_audit_expiring, O(WITHIN) | O(ORG) | J, 0, 0, "", "certificates",
 	  "--within DAYS [--org USCC]", "live certificates expiring soon, renewal ordered or not" },
+	{ "token show", verb_token_show, J, 1, 1, "SERIAL", "tokens", "SERIAL",
+	  "a token's state, recorded marks and certificates" },
+	{ "token mark-lost", verb_token_mark, O(REMARK) | J, 1, 1, "SERIAL", "tokens",
+	  "SERIAL --remark TEXT", "the holder lost it; its certificates are revoked (keyCompromise)" },
+	{ "token mark-damaged", verb_token_mark, O(REMARK) | J, 1, 1, "SERIAL", "tokens",
+	  "SERIAL --remark TEXT", "it no longer works; its certificates are revoked" },
+	{ "token mark-destroyed", verb_token_mark, O(REMARK) | J, 1, 1, "SERIAL", "tokens",
+	  "SERIAL --remark TEXT", "destroyed by the CA's staff (final)" },
+	{ "token mark-returned", verb_token_mark, O(REMARK) | J, 1, 1, "SERIAL", "tokens",
+	  "SERIAL --remark TEXT", "handed back; its certificates are revoked" },
+	{ "token mark-in-stock", verb_token_mark, O(REMARK) | J, 1, 1, "SERIAL", "tokens",
+	  "SERIAL --remark TEXT", "a returned token, wiped, back in stock" },
 };
 
 const size_t ctl_nverbs = sizeof(ctl_verbs) / sizeof(ctl_verbs[0]);

@@ -38,28 +38,49 @@ revoke_args(struct request *r, const char **serial, const char **reason, const c
 /* Records the revocation in station.db with its audit record, in one
  * transaction. */
 static int
-revoke_record(struct request *r, const struct store_issuance_rev *iss, const char *reason,
-    const char *remark, const char *now)
+revoke_record(struct station *s, const char *actor, const struct store_issuance_rev *iss,
+    const char *reason, const char *remark, const char *now)
 {
 	struct json_object *d;
 	int rc;
 
-	if ((rc = store_begin(station_store(r->s))) != 0)
+	if ((rc = store_begin(station_store(s))) != 0)
 		return rc;
-	rc = store_issuance_revoke(station_store(r->s), iss->cert_serial, now, reason, r->c->user, remark);
+	rc = store_issuance_revoke(station_store(s), iss->cert_serial, now, reason, actor, remark);
 	if (rc == 0) {
 		d = json_object_new_object();
 		json_object_object_add(d, "serial", json_object_new_string(iss->cert_serial));
 		json_object_object_add(d, "reason", json_object_new_string(reason));
 		json_object_object_add(d, "remark", json_object_new_string(remark));
-		rc = station_audit(r->s, r->c->user, "cert.revoke", iss->order_id, iss->unit_id,
+		rc = station_audit(s, actor, "cert.revoke", iss->order_id, iss->unit_id,
 		    iss->job_id, iss->token_serial, NULL, d);
 	}
 	if (rc == 0)
-		rc = store_commit(station_store(r->s));
+		rc = store_commit(station_store(s));
 	if (rc != 0)
-		store_rollback(station_store(r->s));
+		store_rollback(station_store(s));
 	return rc;
+}
+
+int
+station_revoke_cert(struct station *s, const char *actor, const struct store_issuance_rev *iss,
+    const char *reason, const char *remark, char now[32])
+{
+	int rc = ca_revoke(station_ca(s), iss->cert_serial, reason);
+
+	if (rc == UKEY_ERR_STATE) {
+		log_warn("certificate %s was revoked at the CA already; recording it here",
+		    iss->cert_serial);
+	} else if (rc != 0) {
+		log_error("certificate %s: the CA did not revoke it: %s", iss->cert_serial,
+		    ukey_strerror(rc));
+		return rc;
+	}
+	store_now(now);
+	if ((rc = revoke_record(s, actor, iss, reason, remark, now)) != 0)
+		return rc;
+	log_info("certificate %s revoked by %s (%s): %s", iss->cert_serial, actor, reason, remark);
+	return 0;
 }
 
 /* The CA first, then the station's record: a failure between the two
@@ -88,20 +109,11 @@ cmd_cert_revoke(struct request *r, struct json_object **result)
 		    iss.revoke_reason ? iss.revoke_reason : "unspecified");
 		goto out;
 	}
-	rc = ca_revoke(station_ca(r->s), iss.cert_serial, reason);
-	if (rc == UKEY_ERR_STATE) {
-		log_warn("certificate %s was revoked at the CA already; recording it here",
-		    iss.cert_serial);
-	} else if (rc != 0) {
-		rc = req_fail(r, rc, "certificate %s: the CA did not revoke it: %s", iss.cert_serial,
+	if ((rc = station_revoke_cert(r->s, r->c->user, &iss, reason, remark, now)) != 0) {
+		rc = req_fail(r, rc, "certificate %s: not revoked: %s", iss.cert_serial,
 		    ukey_strerror(rc));
 		goto out;
 	}
-	store_now(now);
-	if ((rc = revoke_record(r, &iss, reason, remark, now)) != 0)
-		goto out;
-	log_info("certificate %s revoked by %s (%s): %s", iss.cert_serial, r->c->user, reason,
-	    remark);
 	crl_rc = station_crl_publish(r->s, &number);
 	*result = json_object_new_object();
 	json_object_object_add(*result, "serial", json_object_new_string(iss.cert_serial));

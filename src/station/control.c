@@ -85,6 +85,8 @@ static const struct command {
 	{ "cert.revoke", cmd_cert_revoke, REVIEWER | ADMIN },
 	{ "ca.crl", cmd_ca_crl, READ },
 	{ "audit.expiring", cmd_audit_expiring, AUDITOR | REVIEWER | OPERATOR | ADMIN },
+	{ "token.mark", cmd_token_mark, REVIEWER | ADMIN },
+	{ "token.show", cmd_token_show, READ },
 };
 
 /* Arguments that need more than the command itself: when the request has

@@ -151,6 +151,10 @@ int station_expiring_count(struct station *s, int days, int64_t *n);
 int cmd_cert_revoke(struct request *r, struct json_object **result);
 int cmd_ca_crl(struct request *r, struct json_object **result);
 
+/* cmd_token_state.c */
+int cmd_token_mark(struct request *r, struct json_object **result);
+int cmd_token_show(struct request *r, struct json_object **result);
+
 /* detect.c */
 int cmd_events_list(struct request *r, struct json_object **result);
 

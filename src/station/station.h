@@ -70,4 +70,13 @@ int station_crl_publish(struct station *s, int64_t *number);
  * certificate, job.c). */
 void station_crl_if_due(struct station *s);
 
+struct store_issuance_rev;
+/* cmd_cert.c: revokes one certificate the station issued, at the CA first
+ * (one the CA has revoked already counts as done there), then in
+ * station.db with its cert.revoke audit record, in one transaction; now
+ * gets the time recorded. The caller publishes the CRL. Returns 0 or the
+ * CA's or the store's error (logged). */
+int station_revoke_cert(struct station *s, const char *actor, const struct store_issuance_rev *iss,
+    const char *reason, const char *remark, char now[32]);
+
 #endif

@@ -262,6 +262,23 @@ static const char migration_9[] =
     "ALTER TABLE issuances ADD COLUMN revoke_remark TEXT;"
     "CREATE INDEX issuances_not_after ON issuances(not_after);";
 
+/* The physical token's recorded states (docs/lifecycle.md): who marked a
+ * token lost, damaged, destroyed, returned or back in stock, when and why.
+ * Append-only, as the audit log is. */
+static const char migration_10[] =
+    "CREATE TABLE token_states ("
+    " id INTEGER PRIMARY KEY,"
+    " token_serial TEXT NOT NULL,"
+    " state TEXT NOT NULL CHECK (state IN"
+    "  ('in-stock','lost','damaged','destroyed','returned')),"
+    " at TEXT NOT NULL, actor TEXT NOT NULL, remark TEXT NOT NULL);"
+    "CREATE INDEX token_states_serial ON token_states(token_serial, id);"
+    "CREATE INDEX issuances_token_serial ON issuances(token_serial);"
+    "CREATE TRIGGER token_states_no_update BEFORE UPDATE ON token_states"
+    " BEGIN SELECT RAISE(ABORT, 'token_states is append-only'); END;"
+    "CREATE TRIGGER token_states_no_delete BEFORE DELETE ON token_states"
+    " BEGIN SELECT RAISE(ABORT, 'token_states is append-only'); END;";
+
 static const struct migration migrations[] = {
 	{ 1, "initial schema: orders, units, tokens, jobs, issuances, audit", migration_1 },
 	{ 2, "jobs can be suspended while their token is away", migration_2 },
@@ -275,6 +292,8 @@ static const struct migration migrations[] = {
 	    migration_7 },
 	{ 8, "issuances: the key pair's usage attributes as read back", migration_8 },
 	{ 9, "issuances: revocation time, reason, by whom and why", migration_9 },
+	{ 10, "tokens: recorded states (lost, damaged, destroyed, returned, in stock)",
+	    migration_10 },
 };
 
 const struct migration *

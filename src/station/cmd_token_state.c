@@ -1,0 +1,298 @@
+/* The physical token's recorded life (docs/lifecycle.md): token.mark
+ * records a token lost, damaged, destroyed, returned or back in stock,
+ * revoking the live certificates it holds first; token.show gives its state,
+ * its marks and its certificates. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "orders/tokenlife.h"
+#include "station/bay.h"
+#include "station/control.h"
+#include "store/store_revoke.h"
+#include "store/store_tokens.h"
+
+#define REMARK_MAX 500
+
+/* What the station knows of one token. */
+struct token_view {
+	struct store_token_mark *marks;
+	size_t n_marks;
+	struct store_token_cert *certs;
+	size_t n_certs;
+	enum token_state state;
+};
+
+static void
+token_view_clear(struct token_view *v)
+{
+	store_token_marks_free(v->marks, v->n_marks);
+	store_token_certs_free(v->certs, v->n_certs);
+	memset(v, 0, sizeof(*v));
+}
+
+static int
+cert_live(const struct store_token_cert *c, const char *now)
+{
+	return c->revoked_at == NULL && strcmp(c->not_after, now) > 0;
+}
+
+/* The token's state: its last mark, unless a live certificate was issued
+ * onto it after that mark (a wiped token used again); with no mark, issued
+ * while it holds a live certificate, else in stock. */
+static int
+token_view_load(struct station *s, const char *serial, struct token_view *v)
+{
+	const struct store_token_mark *last;
+	char now[32];
+	size_t i;
+	int rc, live_after = 0;
+
+	memset(v, 0, sizeof(*v));
+	if ((rc = store_token_marks(station_store(s), serial, &v->marks, &v->n_marks)) != 0 ||
+	    (rc = store_token_certs(station_store(s), serial, &v->certs, &v->n_certs)) != 0) {
+		token_view_clear(v);
+		return rc;
+	}
+	store_now(now);
+	last = v->n_marks > 0 ? &v->marks[v->n_marks - 1] : NULL;
+	for (i = 0; i < v->n_certs; i++)
+		if (cert_live(&v->certs[i], now) &&
+		    (last == NULL || strcmp(v->certs[i].issued_at, last->at) >= 0))
+			live_after = 1;
+	if (live_after)
+		v->state = TS_ISSUED;
+	else if (last != NULL)
+		v->state = (enum token_state)token_state_parse(last->state);
+	else
+		v->state = TS_IN_STOCK;
+	return 0;
+}
+
+static int
+mark_args(struct request *r, const char **serial, enum token_state *to, const char **remark)
+{
+	const char *state;
+	int st;
+
+	if (arg_str(r, "serial", 1, serial) != 0 || arg_str(r, "state", 1, &state) != 0 ||
+	    arg_str(r, "remark", 1, remark) != 0)
+		return UKEY_ERR_INVAL;
+	if (**serial == '\0' || strlen(*serial) > 64)
+		return req_fail(r, UKEY_ERR_INVAL, "argument serial: 1 to 64 bytes");
+	st = token_state_parse(state);
+	if (st < 0 || st == TS_ISSUED)
+		return req_fail(r, UKEY_ERR_INVAL, "argument state: '%.32s' is not one of in-stock, "
+		    "lost, damaged, destroyed, returned", state);
+	if (strspn(*remark, " \t") == strlen(*remark) || strlen(*remark) > REMARK_MAX)
+		return req_fail(r, UKEY_ERR_INVAL, "argument remark: must say why, 1 to %d bytes",
+		    REMARK_MAX);
+	*to = (enum token_state)st;
+	return 0;
+}
+
+/* Refuses a token a bay is working on: its job decides what it holds. */
+static int
+token_in_work(struct station *s, const char *serial)
+{
+	int i;
+
+	for (i = 0; i < station_n_bays(s); i++) {
+		const struct bay *b = station_bay(s, i);
+
+		if (b->job_id != 0 && strcmp(b->token_serial, serial) == 0)
+			return b->index;
+	}
+	return 0;
+}
+
+/* Revokes the token's live certificates with reason; their serials go into
+ * revoked (a JSON array). Stops at the first failure, naming it. */
+static int
+revoke_live(struct request *r, const char *serial, struct token_view *v, const char *reason,
+    const char *remark, struct json_object *revoked)
+{
+	struct store_issuance_rev iss;
+	char now[32], at[32];
+	size_t i;
+	int rc;
+
+	store_now(now);
+	for (i = 0; i < v->n_certs; i++) {
+		if (!cert_live(&v->certs[i], now))
+			continue;
+		if ((rc = store_issuance_by_serial(station_store(r->s), v->certs[i].cert_serial, &iss)) == 0) {
+			rc = station_revoke_cert(r->s, r->c->user, &iss, reason, remark, at);
+			store_issuance_rev_clear(&iss);
+		}
+		if (rc != 0)
+			return req_fail(r, rc, "token %s: certificate %s not revoked (%s); %zu revoked "
+			    "before it; the token is not marked: run the command again", serial,
+			    v->certs[i].cert_serial, ukey_strerror(rc),
+			    json_object_array_length(revoked));
+		json_object_array_add(revoked, json_object_new_string(v->certs[i].cert_serial));
+	}
+	return 0;
+}
+
+/* The mark and its audit record, in one transaction. */
+static int
+mark_record(struct request *r, const char *serial, enum token_state from, enum token_state to,
+    const char *remark, struct json_object *revoked, char now[32])
+{
+	struct json_object *d = json_object_new_object();
+	int rc;
+
+	json_object_object_add(d, "from", json_object_new_string(token_state_name(from)));
+	json_object_object_add(d, "state", json_object_new_string(token_state_name(to)));
+	json_object_object_add(d, "remark", json_object_new_string(remark));
+	json_object_object_add(d, "revoked", json_object_get(revoked));
+	store_now(now);
+	if ((rc = store_begin(station_store(r->s))) != 0) {
+		json_object_put(d);
+		return rc;
+	}
+	rc = store_token_mark_add(station_store(r->s), serial, token_state_name(to), now, r->c->user,
+	    remark);
+	if (rc == 0)
+		rc = station_audit(r->s, r->c->user, "token.mark", 0, 0, 0, serial, NULL, d);
+	else
+		json_object_put(d);
+	if (rc == 0)
+		rc = store_commit(station_store(r->s));
+	if (rc != 0)
+		store_rollback(station_store(r->s));
+	return rc;
+}
+
+/* The checks before anything changes: a token the station knows, not in
+ * work, and a legal mark from its state. */
+static int
+mark_check(struct request *r, const char *serial, enum token_state to, struct token_view *v)
+{
+	char allowed[128];
+	int known = 0, rc, bay;
+
+	if ((rc = store_token_known_serial(station_store(r->s), serial, &known)) != 0)
+		return rc;
+	if (!known)
+		return req_fail(r, UKEY_ERR_NOTFOUND, "token %s: this station neither initialised "
+		    "it nor issued a certificate onto it", serial);
+	if ((bay = token_in_work(r->s, serial)) != 0)
+		return req_fail(r, UKEY_ERR_BUSY, "token %s: a job runs on it in bay %d", serial, bay);
+	if ((rc = token_view_load(r->s, serial, v)) != 0)
+		return rc;
+	if (!token_mark_allowed(v->state, to)) {
+		token_marks_from(v->state, allowed, sizeof(allowed));
+		return req_fail(r, UKEY_ERR_STATE, "token %s is %s: it cannot be marked %s (from %s: "
+		    "%s)", serial, token_state_name(v->state), token_state_name(to),
+		    token_state_name(v->state), allowed);
+	}
+	return 0;
+}
+
+int
+cmd_token_mark(struct request *r, struct json_object **result)
+{
+	struct token_view v = { 0 };
+	struct json_object *revoked = json_object_new_array();
+	const char *serial, *remark;
+	enum token_state to = TS_IN_STOCK, from;
+	int64_t number = 0;
+	char now[32];
+	int rc;
+
+	if ((rc = mark_args(r, &serial, &to, &remark)) != 0 ||
+	    (rc = mark_check(r, serial, to, &v)) != 0)
+		goto out;
+	from = v.state;
+	if (token_mark_reason(to) != NULL &&
+	    (rc = revoke_live(r, serial, &v, token_mark_reason(to), remark, revoked)) != 0)
+		goto out;
+	if ((rc = mark_record(r, serial, from, to, remark, revoked, now)) != 0)
+		goto out;
+	log_info("token %s marked %s (was %s) by %s: %s; %zu certificates revoked", serial,
+	    token_state_name(to), token_state_name(from), r->c->user, remark,
+	    json_object_array_length(revoked));
+	*result = json_object_new_object();
+	json_object_object_add(*result, "serial", json_object_new_string(serial));
+	json_object_object_add(*result, "from", json_object_new_string(token_state_name(from)));
+	json_object_object_add(*result, "state", json_object_new_string(token_state_name(to)));
+	json_object_object_add(*result, "at", json_object_new_string(now));
+	json_object_object_add(*result, "revoked", json_object_get(revoked));
+	if (json_object_array_length(revoked) > 0 && station_crl_publish(r->s, &number) == 0)
+		json_object_object_add(*result, "crl_number", json_object_new_int64(number));
+ out:
+	json_object_put(revoked);
+	token_view_clear(&v);
+	return rc;
+}
+
+static struct json_object *
+str_or_null(const char *s)
+{
+	return s != NULL ? json_object_new_string(s) : NULL;
+}
+
+static struct json_object *
+view_json(const char *serial, const struct token_view *v)
+{
+	struct json_object *o = json_object_new_object(), *a = json_object_new_array(), *e;
+	char now[32];
+	size_t i;
+
+	store_now(now);
+	json_object_object_add(o, "serial", json_object_new_string(serial));
+	json_object_object_add(o, "state", json_object_new_string(token_state_name(v->state)));
+	for (i = 0; i < v->n_marks; i++) {
+		e = json_object_new_object();
+		json_object_object_add(e, "state", json_object_new_string(v->marks[i].state));
+		json_object_object_add(e, "at", json_object_new_string(v->marks[i].at));
+		json_object_object_add(e, "by", json_object_new_string(v->marks[i].actor));
+		json_object_object_add(e, "remark", json_object_new_string(v->marks[i].remark));
+		json_object_array_add(a, e);
+	}
+	json_object_object_add(o, "marks", a);
+	a = json_object_new_array();
+	for (i = 0; i < v->n_certs; i++) {
+		const struct store_token_cert *c = &v->certs[i];
+
+		e = json_object_new_object();
+		json_object_object_add(e, "serial", json_object_new_string(c->cert_serial));
+		json_object_object_add(e, "kind", json_object_new_string(c->kind));
+		json_object_object_add(e, "subject", json_object_new_string(c->subject));
+		json_object_object_add(e, "order_id", json_object_new_int64(c->order_id));
+		json_object_object_add(e, "issued_at", json_object_new_string(c->issued_at));
+		json_object_object_add(e, "not_after", json_object_new_string(c->not_after));
+		json_object_object_add(e, "status", json_object_new_string(c->revoked_at ?
+		    "revoked" : cert_live(c, now) ? "live" : "expired"));
+		json_object_object_add(e, "revoked_at", str_or_null(c->revoked_at));
+		json_object_object_add(e, "revoke_reason", str_or_null(c->revoke_reason));
+		json_object_array_add(a, e);
+	}
+	json_object_object_add(o, "certificates", a);
+	return o;
+}
+
+int
+cmd_token_show(struct request *r, struct json_object **result)
+{
+	struct token_view v;
+	const char *serial;
+	int rc, known = 0;
+
+	if (arg_str(r, "serial", 1, &serial) != 0)
+		return UKEY_ERR_INVAL;
+	if ((rc = store_token_known_serial(station_store(r->s), serial, &known)) != 0)
+		return rc;
+	if (!known)
+		return req_fail(r, UKEY_ERR_NOTFOUND, "token %s: this station neither initialised "
+		    "it nor issued a certificate onto it", serial);
+	if ((rc = token_view_load(r->s, serial, &v)) != 0)
+		return rc;
+	*result = view_json(serial, &v);
+	token_view_clear(&v);
+	return 0;
+}
