@@ -24,6 +24,7 @@ struct ca_request {
 	 * becomes an rfc822Name subjectAltName and the certificate gets
 	 * id-kp-emailProtection; without an address, neither. */
 	const char *email;
+	const X509 *old_cert;	/* renewal: the certificate replaced, or NULL (docs/ca.md) */
 };
 
 /* Opens (and on first use creates) the embedded CA in dir: dir (mode 0700),
@@ -67,5 +68,8 @@ int ca_revoke(struct ca *ca, const char *serial_hex, const char *reason);
  * revoke_reason when revoked). Returns 0 and *out (json_object_put it),
  * UKEY_ERR_DB or UKEY_ERR_NOMEM. */
 int ca_list_issued(struct ca *ca, struct json_object **out);
+
+/* The CMP connector and requests a CA may answer later: docs/ca.md, "CMP". */
+#include "ca/ca_cmp.h"
 
 #endif

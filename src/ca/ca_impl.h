@@ -11,6 +11,7 @@ struct ca_ops {
 	int (*revoke)(struct ca *ca, const char *serial_hex, const char *reason);
 	int (*list_issued)(struct ca *ca, struct json_object **out);
 	void (*free_impl)(void *impl);
+	const struct ca_ext_ops *ext;	/* optional: polling, last error (ca_ext.h) */
 };
 
 struct ca {

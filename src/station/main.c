@@ -175,7 +175,12 @@ station_open(struct station *s, const char *config_path)
 	    (size_t)snprintf(s->cfg.ca_dir, sizeof(s->cfg.ca_dir), "%.500s/ca", s->state_dir) >=
 	    sizeof(s->cfg.ca_dir))
 		return UKEY_ERR_INVAL;
-	if ((rc = ca_embedded_open(s->cfg.ca_dir, s->cfg.ca_name, &s->ca)) != 0) {
+	if (strcmp(s->cfg.ca_type, "cmp") == 0) {
+		if ((rc = ca_cmp_open(&s->cfg.cmp, &s->ca, err, sizeof(err))) != 0) {
+			log_error("CMP CA %s: %s", s->cfg.cmp.server, err);
+			return rc;
+		}
+	} else if ((rc = ca_embedded_open(s->cfg.ca_dir, s->cfg.ca_name, &s->ca)) != 0) {
 		log_error("embedded CA in %s: %s", s->cfg.ca_dir, ukey_strerror(rc));
 		return rc;
 	}
