@@ -415,6 +415,20 @@ set_witnesses(struct cstate *st, const char *v)
 	return 0;
 }
 
+/* [cmp] keys: the rules are cmpconf.c's. */
+static int
+set_cmp(struct cstate *st, enum key k, const char *v)
+{
+	char rule[160];
+
+	if (k < K_CMP_SERVER || k > K_CMP_RENEWAL)
+		return -1;
+	if (cmpconf_set(&st->c->cmp, keys[k].name, v, rule, sizeof(rule)) == 0)
+		return 0;
+	kerr(st, k, "%s", rule);
+	return -1;
+}
+
 /* Stores one key's value; returns 0 or -1 with the error recorded (or
  * nothing recorded for out of memory). */
 static int
@@ -509,17 +523,8 @@ set_value(void *user, unsigned key, const char *v)
 		return 0;
 	case K_SOFTHSM_MODULE:
 		return set_path(st, k, c->sim_softhsm_module, sizeof(c->sim_softhsm_module), v, 1);
-	case K_N:
-		break;
-	default:
-		if (k >= K_CMP_SERVER && k <= K_CMP_RENEWAL) {
-			char rule[160];
-
-			if (cmpconf_set(&c->cmp, keys[k].name, v, rule, sizeof(rule)) == 0)
-				return 0;
-			kerr(st, k, "%s", rule);
-		}
-		break;
+	default:	/* [cmp]; K_N */
+		return set_cmp(st, k, v);
 	}
 	return -1;
 }
