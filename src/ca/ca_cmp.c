@@ -56,9 +56,11 @@ cmp_openssl_why(char *buf, size_t len)
 		    ERR_GET_REASON(e) == CMP_R_NO_SUITABLE_SENDER_CERT))
 			prot = 1;
 		if (n + 1 < len) {
-			snprintf(buf + n, len - n, "%s%s%s%s", n > 0 ? "; " : "",
+			/* the first line of the data: some entries append a whole
+			 * certificate dump */
+			snprintf(buf + n, len - n, "%s%s%s%.*s", n > 0 ? "; " : "",
 			    r != NULL ? r : "unknown OpenSSL error", has ? ": " : "",
-			    has ? data : "");
+			    has ? (int)strcspn(data, "\n") : 0, has ? data : "");
 			n = strlen(buf);
 		}
 	}

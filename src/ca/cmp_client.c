@@ -19,6 +19,7 @@
 #include <openssl/x509v3.h>
 
 #include "ca/ca_cmp_impl.h"
+#include "ca/certcheck.h"
 #include "ca/cmp_msg.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -186,10 +187,10 @@ check_answer(struct call *k, OSSL_CMP_CTX *ctx, X509 *cert)
 		goto out;
 	}
 	if (X509_NAME_cmp(X509_get_subject_name(cert), k->req->subject) != 0) {
-		got = X509_NAME_oneline(X509_get_subject_name(cert), NULL, 0);
-		asked = X509_NAME_oneline(k->req->subject, NULL, 0);
-		snprintf(k->why, sizeof(k->why), "the certificate's subject %s is not the "
-		    "requested %s", got ? got : "?", asked ? asked : "?");
+		(void)cert_subject_text(X509_get_subject_name(cert), &got);
+		(void)cert_subject_text(k->req->subject, &asked);
+		snprintf(k->why, sizeof(k->why), "the certificate's subject \"%s\" is not the "
+		    "requested \"%s\"", got ? got : "?", asked ? asked : "?");
 		goto out;
 	}
 	if ((sc = X509_STORE_CTX_new()) == NULL ||
@@ -205,8 +206,8 @@ check_answer(struct call *k, OSSL_CMP_CTX *ctx, X509 *cert)
 	rc = 0;
  out:
 	ERR_clear_error();
-	OPENSSL_free(got);
-	OPENSSL_free(asked);
+	free(got);
+	free(asked);
 	X509_STORE_CTX_free(sc);
 	sk_X509_pop_free(untrusted, X509_free);
 	sk_X509_pop_free(pubs, X509_free);
@@ -381,19 +382,20 @@ static int
 call_result(struct call *k, OSSL_CMP_CTX *ctx, const char *what)
 {
 	struct cmp_impl *c = k->c;
-	char status[OSSL_CMP_PKISI_BUFLEN] = "";
+	char status[OSSL_CMP_PKISI_BUFLEN] = "", queue[512] = "";
 	int prot;
 
-	prot = cmp_openssl_why(k->why, sizeof(k->why));
+	prot = cmp_openssl_why(queue, sizeof(queue));
 	if (k->transport_failed) {
 		cmp_fail(c, "%s: the CA at %s%s is unreachable: %s", what, c->cfg.server,
-		    c->cfg.path, k->why);
+		    c->cfg.path, k->why[0] != '\0' ? k->why : queue);
 		return UKEY_ERR_UNAVAIL;
 	}
 	if (k->bad_answer) {
 		cmp_fail(c, "%s: the CA's certificate was refused: %s", what, k->why);
 		return UKEY_ERR_VERIFY;
 	}
+	snprintf(k->why, sizeof(k->why), "%s", queue);
 	if (OSSL_CMP_CTX_get_status(ctx) == OSSL_CMP_PKISTATUS_rejection) {
 		OSSL_CMP_CTX_snprint_PKIStatus(ctx, status, sizeof(status));
 		cmp_fail(c, "%s: the CA refused: %s", what, status);
