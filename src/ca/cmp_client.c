@@ -128,7 +128,8 @@ transfer(OSSL_CMP_CTX *ctx, const OSSL_CMP_MSG *req)
 
 	if (k->resume != NULL && (bt == OSSL_CMP_P10CR || bt == OSSL_CMP_CR ||
 	    bt == OSSL_CMP_KUR)) {
-		poll = cmp_msg_pollreq(req, k->resume->nonce, k->resume->nonce_len, k->rid);
+		poll = cmp_msg_pollreq(req, k->resume->nonce_len > 0 ? k->resume->nonce : NULL,
+		    k->resume->nonce_len, k->rid);
 		if (poll == NULL || OSSL_CMP_MSG_update_transactionID(ctx, poll) != 1) {
 			OSSL_CMP_MSG_free(poll);
 			return NULL;

@@ -5,7 +5,7 @@
  *
  *   cmp_test_server --ca-cert F --ca-key F [--port N] [--secret-ref R --secret-file F]
  *       [--ra-cert F] [--prot-cert F --prot-key F] [--waiting N] [--revoked F]
- *       [--misissue key|subject]
+ *       [--misissue key|subject] [--require p10cr|cr|kur]
  *
  * Prints "port N" once it listens (port 0 or none: one the kernel picks),
  * then serves until SIGTERM. --prot-cert/--prot-key sign the answers with
@@ -38,6 +38,7 @@ struct srv {
 	OSSL_CMP_MSG *pending;	/* the request being held */
 	const char *revoked;	/* file the revoked serials are appended to */
 	const char *misissue;	/* "key" or "subject": issue something wrong */
+	int require;		/* the only request body type accepted, or -1 */
 };
 
 static volatile sig_atomic_t stop;
@@ -208,6 +209,9 @@ on_cert_request(OSSL_CMP_SRV_CTX *srv_ctx, const OSSL_CMP_MSG *req, int certReqI
 	*certOut = NULL;
 	*chainOut = NULL;
 	*caPubs = NULL;
+	if (s->require >= 0 && OSSL_CMP_MSG_get_bodytype(req) != s->require)
+		return OSSL_CMP_STATUSINFO_new(OSSL_CMP_PKISTATUS_rejection,
+		    1 << OSSL_CMP_PKIFAILUREINFO_badRequest, "not the request type required");
 	if (s->waiting > 0 && s->pending == NULL && !s->release) {
 		if ((s->pending = OSSL_CMP_MSG_dup(req)) == NULL)
 			return NULL;
@@ -438,9 +442,10 @@ main(int argc, char **argv)
 		{ "secret-ref", 1, NULL, 'r' }, { "secret-file", 1, NULL, 's' },
 		{ "ra-cert", 1, NULL, 'a' }, { "prot-cert", 1, NULL, 'C' },
 		{ "prot-key", 1, NULL, 'K' }, { "waiting", 1, NULL, 'w' },
-		{ "revoked", 1, NULL, 'v' }, { "misissue", 1, NULL, 'm' }, { NULL, 0, NULL, 0 },
+		{ "revoked", 1, NULL, 'v' }, { "misissue", 1, NULL, 'm' },
+		{ "require", 1, NULL, 'q' }, { NULL, 0, NULL, 0 },
 	};
-	struct srv s = { 0 };
+	struct srv s = { .require = -1 };
 	X509 *prot_cert = NULL, *ra_cert = NULL;
 	EVP_PKEY *prot_key = NULL;
 	const char *ref = NULL, *secret_file = NULL, *ra = NULL, *pc = NULL, *pk = NULL;
@@ -464,6 +469,13 @@ main(int argc, char **argv)
 		case 'w': s.waiting = atoi(optarg); break;
 		case 'v': s.revoked = optarg; break;
 		case 'm': s.misissue = optarg; break;
+		case 'q':
+			s.require = strcmp(optarg, "p10cr") == 0 ? OSSL_CMP_P10CR :
+			    strcmp(optarg, "cr") == 0 ? OSSL_CMP_CR :
+			    strcmp(optarg, "kur") == 0 ? OSSL_CMP_KUR : -2;
+			if (s.require == -2)
+				die("--require: p10cr, cr or kur");
+			break;
 		default: die("unknown option");
 		}
 	if (s.ca_cert == NULL || s.ca_key == NULL)

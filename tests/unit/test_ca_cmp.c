@@ -311,19 +311,31 @@ issue_signature(void **state)
 	X509 *cert = NULL;
 	char err[512];
 
-	server_start(f, "--ra-cert", "@ra.crt", NULL);
+	server_start(f, "--ra-cert", "@ra.crt", "--require", "p10cr", NULL);
 	assert_int_equal(open_ca(f, NULL, NULL, NULL, err, sizeof(err)), 0);
 	request(f, &r);
 	assert_int_equal(ca_issue(f->ca, &r, &cert), 0);
 	assert_issued(f, cert);
 	X509_free(cert);
 	/* a CRMF request (CR) with the profile's subject, RA-verified */
+	server_stop(f);
+	server_start(f, "--ra-cert", "@ra.crt", "--require", "cr", NULL);
 	assert_int_equal(open_ca(f, NULL, "request", "cr", err, sizeof(err)), 0);
 	assert_int_equal(ca_issue(f->ca, &r, &cert), 0);
 	assert_issued(f, cert);
 	/* renewal: KUR naming the certificate it replaces */
 	r.old_cert = cert;
+	server_stop(f);
+	server_start(f, "--ra-cert", "@ra.crt", "--require", "kur", NULL);
 	assert_int_equal(open_ca(f, NULL, NULL, NULL, err, sizeof(err)), 0);
+	{
+		struct ca_request fresh = r;
+		X509 *none = NULL;
+
+		fresh.old_cert = NULL;	/* a new certificate is no KUR: this CA refuses */
+		assert_int_equal(ca_issue(f->ca, &fresh, &none), UKEY_ERR_CA);
+		assert_null(none);
+	}
 	{
 		X509 *renewed = NULL;
 
@@ -331,6 +343,17 @@ issue_signature(void **state)
 		assert_issued(f, renewed);
 		assert_int_not_equal(ASN1_INTEGER_cmp(X509_get0_serialNumber(renewed),
 		    X509_get0_serialNumber(cert)), 0);
+		X509_free(renewed);
+	}
+	/* renewal = p10cr: the same renewal as a P10CR */
+	server_stop(f);
+	server_start(f, "--ra-cert", "@ra.crt", "--require", "p10cr", NULL);
+	assert_int_equal(open_ca(f, NULL, "renewal", "p10cr", err, sizeof(err)), 0);
+	{
+		X509 *renewed = NULL;
+
+		assert_int_equal(ca_issue(f->ca, &r, &renewed), 0);
+		assert_issued(f, renewed);
 		X509_free(renewed);
 	}
 	X509_free(cert);
