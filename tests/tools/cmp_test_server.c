@@ -434,8 +434,27 @@ run(OSSL_CMP_SRV_CTX *srv, int lfd)
 	}
 }
 
-int
-main(int argc, char **argv)
+/* The command line: the CA's files go into s, the rest into a. */
+struct args {
+	const char *ref, *secret_file, *ra, *pc, *pk;
+	int port;
+};
+
+static int
+body_type(const char *name)
+{
+	if (strcmp(name, "p10cr") == 0)
+		return OSSL_CMP_P10CR;
+	if (strcmp(name, "cr") == 0)
+		return OSSL_CMP_CR;
+	if (strcmp(name, "kur") == 0)
+		return OSSL_CMP_KUR;
+	die("--require: p10cr, cr or kur");
+	return -1;
+}
+
+static void
+parse_args(int argc, char **argv, struct srv *s, struct args *a)
 {
 	static const struct option opts[] = {
 		{ "ca-cert", 1, NULL, 'c' }, { "ca-key", 1, NULL, 'k' }, { "port", 1, NULL, 'p' },
@@ -445,57 +464,59 @@ main(int argc, char **argv)
 		{ "revoked", 1, NULL, 'v' }, { "misissue", 1, NULL, 'm' },
 		{ "require", 1, NULL, 'q' }, { NULL, 0, NULL, 0 },
 	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
+		switch (c) {
+		case 'c': s->ca_cert = read_cert(optarg); break;
+		case 'k': s->ca_key = read_key(optarg); break;
+		case 'p': a->port = atoi(optarg); break;
+		case 'r': a->ref = optarg; break;
+		case 's': a->secret_file = optarg; break;
+		case 'a': a->ra = optarg; break;
+		case 'C': a->pc = optarg; break;
+		case 'K': a->pk = optarg; break;
+		case 'w': s->waiting = atoi(optarg); break;
+		case 'v': s->revoked = optarg; break;
+		case 'm': s->misissue = optarg; break;
+		case 'q': s->require = body_type(optarg); break;
+		default: die("unknown option");
+		}
+	if (s->ca_cert == NULL || s->ca_key == NULL)
+		die("usage: cmp_test_server --ca-cert F --ca-key F [options]");
+}
+
+int
+main(int argc, char **argv)
+{
 	struct srv s = { .require = -1 };
+	struct args a = { 0 };
 	X509 *prot_cert = NULL, *ra_cert = NULL;
 	EVP_PKEY *prot_key = NULL;
-	const char *ref = NULL, *secret_file = NULL, *ra = NULL, *pc = NULL, *pk = NULL;
 	char secret[256] = "";
 	OSSL_CMP_SRV_CTX *srv;
 	OSSL_CMP_CTX *ctx;
 	struct sigaction sa = { .sa_handler = on_term };
-	int c, port = 0, lfd;
+	int lfd;
 	FILE *fp;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
-		switch (c) {
-		case 'c': s.ca_cert = read_cert(optarg); break;
-		case 'k': s.ca_key = read_key(optarg); break;
-		case 'p': port = atoi(optarg); break;
-		case 'r': ref = optarg; break;
-		case 's': secret_file = optarg; break;
-		case 'a': ra = optarg; break;
-		case 'C': pc = optarg; break;
-		case 'K': pk = optarg; break;
-		case 'w': s.waiting = atoi(optarg); break;
-		case 'v': s.revoked = optarg; break;
-		case 'm': s.misissue = optarg; break;
-		case 'q':
-			s.require = strcmp(optarg, "p10cr") == 0 ? OSSL_CMP_P10CR :
-			    strcmp(optarg, "cr") == 0 ? OSSL_CMP_CR :
-			    strcmp(optarg, "kur") == 0 ? OSSL_CMP_KUR : -2;
-			if (s.require == -2)
-				die("--require: p10cr, cr or kur");
-			break;
-		default: die("unknown option");
-		}
-	if (s.ca_cert == NULL || s.ca_key == NULL)
-		die("usage: cmp_test_server --ca-cert F --ca-key F [options]");
-	if (secret_file != NULL && ((fp = fopen(secret_file, "r")) == NULL ||
+	parse_args(argc, argv, &s, &a);
+	if (a.secret_file != NULL && ((fp = fopen(a.secret_file, "r")) == NULL ||
 	    fgets(secret, sizeof(secret), fp) == NULL || fclose(fp) != 0))
-		die(secret_file);
+		die(a.secret_file);
 	secret[strcspn(secret, "\n")] = '\0';
 	if ((srv = OSSL_CMP_SRV_CTX_new(NULL, NULL)) == NULL ||
 	    OSSL_CMP_SRV_CTX_init(srv, &s, on_cert_request, on_rr, NULL, on_error, on_certconf,
 	    on_poll) != 1)
 		die("OSSL_CMP_SRV_CTX_init");
 	ctx = OSSL_CMP_SRV_CTX_get0_cmp_ctx(srv);
-	prot_cert = pc != NULL ? read_cert(pc) : NULL;
-	prot_key = pk != NULL ? read_key(pk) : NULL;
-	ra_cert = ra != NULL ? read_cert(ra) : NULL;
+	prot_cert = a.pc != NULL ? read_cert(a.pc) : NULL;
+	prot_key = a.pk != NULL ? read_key(a.pk) : NULL;
+	ra_cert = a.ra != NULL ? read_cert(a.ra) : NULL;
 	if (OSSL_CMP_CTX_set1_cert(ctx, prot_cert ? prot_cert : s.ca_cert) != 1 ||
 	    OSSL_CMP_CTX_set1_pkey(ctx, prot_key ? prot_key : s.ca_key) != 1 ||
-	    (ref != NULL && OSSL_CMP_CTX_set1_referenceValue(ctx, (const unsigned char *)ref,
-	    (int)strlen(ref)) != 1) ||
+	    (a.ref != NULL && OSSL_CMP_CTX_set1_referenceValue(ctx, (const unsigned char *)a.ref,
+	    (int)strlen(a.ref)) != 1) ||
 	    (secret[0] != '\0' && OSSL_CMP_CTX_set1_secretValue(ctx,
 	    (const unsigned char *)secret, (int)strlen(secret)) != 1) ||
 	    (ra_cert != NULL && OSSL_CMP_CTX_set1_srvCert(ctx, ra_cert) != 1) ||
@@ -506,7 +527,7 @@ main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	lfd = listen_loopback(port);
+	lfd = listen_loopback(a.port);
 	run(srv, lfd);
 	close(lfd);
 	OSSL_CMP_MSG_free(s.pending);
