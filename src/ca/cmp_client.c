@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -236,6 +237,18 @@ certconf(OSSL_CMP_CTX *ctx, X509 *cert, int fail_info, const char **txt)
 	return 0;
 }
 
+/* The name the server's TLS certificate must carry: an IP address as an
+ * iPAddress (and no SNI, which takes host names only), else the host name. */
+static int
+tls_name(SSL *ssl, const char *host)
+{
+	unsigned char ip[16];
+
+	if (inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1)
+		return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host) == 1;
+	return SSL_set_tlsext_host_name(ssl, host) == 1 && SSL_set1_host(ssl, host) == 1;
+}
+
 /* https: TLS over the connection OpenSSL's HTTP client opened (the pattern
  * of OpenSSL's apps/lib/apps.c app_http_tls_cb). */
 static BIO *
@@ -248,8 +261,7 @@ tls_cb(BIO *bio, void *arg, int connect, int detail)
 	if (connect && detail) {
 		if ((sbio = BIO_new(BIO_f_ssl())) == NULL)
 			return NULL;
-		if ((ssl = SSL_new(c->ssl)) == NULL ||
-		    SSL_set_tlsext_host_name(ssl, c->host) != 1 || SSL_set1_host(ssl, c->host) != 1) {
+		if ((ssl = SSL_new(c->ssl)) == NULL || !tls_name(ssl, c->host)) {
 			SSL_free(ssl);
 			BIO_free(sbio);
 			return NULL;

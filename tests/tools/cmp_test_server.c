@@ -5,10 +5,10 @@
  *
  *   cmp_test_server --ca-cert F --ca-key F [--port N] [--secret-ref R --secret-file F]
  *       [--ra-cert F] [--prot-cert F --prot-key F] [--waiting N] [--revoked F]
- *       [--misissue key|subject] [--require p10cr|cr|kur]
+ *       [--misissue key|subject] [--require p10cr|cr|kur] [--tls-cert F --tls-key F]
  *
  * Prints "port N" once it listens (port 0 or none: one the kernel picks),
- * then serves until SIGTERM. --prot-cert/--prot-key sign the answers with
+ * then serves until SIGTERM (over TLS with --tls-cert/--tls-key). --prot-cert/--prot-key sign the answers with
  * another key than the CA's (a CA answer the client must refuse). */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,6 +25,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #define BODY_MAX (1 << 20)
@@ -321,9 +322,34 @@ on_poll(OSSL_CMP_SRV_CTX *srv_ctx, const OSSL_CMP_MSG *req, int certReqId,
 	return 1;
 }
 
+/* One accepted connection: plain, or TLS when the server has a context. */
+struct conn {
+	int fd;
+	SSL *ssl;
+};
+
+static ssize_t
+conn_read(struct conn *c, void *buf, size_t len)
+{
+	int n;
+
+	if (c->ssl == NULL)
+		return read(c->fd, buf, len);
+	n = SSL_read(c->ssl, buf, (int)len);
+	return n > 0 ? n : -1;
+}
+
+static int
+conn_write(struct conn *c, const void *buf, size_t len)
+{
+	if (c->ssl == NULL)
+		return write(c->fd, buf, len) == (ssize_t)len ? 0 : -1;
+	return SSL_write(c->ssl, buf, (int)len) == (int)len ? 0 : -1;
+}
+
 /* Reads one HTTP/1.0 POST and its Content-Length body into *body. */
 static int
-read_request(int fd, unsigned char **body, size_t *len)
+read_request(struct conn *fd, unsigned char **body, size_t *len)
 {
 	char head[8192], *end, *cl;
 	size_t n = 0, have, want;
@@ -331,7 +357,7 @@ read_request(int fd, unsigned char **body, size_t *len)
 
 	*body = NULL;
 	while (n < sizeof(head) - 1) {
-		if ((r = read(fd, head + n, sizeof(head) - 1 - n)) <= 0)
+		if ((r = conn_read(fd, head + n, sizeof(head) - 1 - n)) <= 0)
 			return -1;
 		n += (size_t)r;
 		head[n] = '\0';
@@ -349,7 +375,7 @@ read_request(int fd, unsigned char **body, size_t *len)
 		return -1;
 	memcpy(*body, end + 4, have);
 	while (have < want) {
-		if ((r = read(fd, *body + have, want - have)) <= 0)
+		if ((r = conn_read(fd, *body + have, want - have)) <= 0)
 			return -1;
 		have += (size_t)r;
 	}
@@ -358,18 +384,19 @@ read_request(int fd, unsigned char **body, size_t *len)
 }
 
 static void
-reply(int fd, const char *status, const unsigned char *body, int len)
+reply(struct conn *fd, const char *status, const unsigned char *body, int len)
 {
 	char head[256];
 	int n = snprintf(head, sizeof(head), "HTTP/1.0 %s\r\nContent-Type: application/pkixcmp"
 	    "\r\nContent-Length: %d\r\nConnection: close\r\n\r\n", status, len > 0 ? len : 0);
 
-	if (write(fd, head, (size_t)n) != n || (len > 0 && write(fd, body, (size_t)len) != len))
+	if (conn_write(fd, head, (size_t)n) != 0 ||
+	    (len > 0 && conn_write(fd, body, (size_t)len) != 0))
 		fprintf(stderr, "cmp_test_server: write: %s\n", strerror(errno));
 }
 
 static void
-serve(OSSL_CMP_SRV_CTX *srv, int fd)
+serve(OSSL_CMP_SRV_CTX *srv, struct conn *fd)
 {
 	unsigned char *body = NULL, *out = NULL;
 	const unsigned char *p;
@@ -416,27 +443,51 @@ listen_loopback(int port)
 }
 
 static void
-run(OSSL_CMP_SRV_CTX *srv, int lfd)
+run(OSSL_CMP_SRV_CTX *srv, int lfd, SSL_CTX *tls)
 {
 	struct sockaddr_in peer;
+	struct conn c;
 	socklen_t pl;
-	int fd;
 
 	while (!stop) {
 		pl = sizeof(peer);
-		if ((fd = accept(lfd, (struct sockaddr *)&peer, &pl)) < 0)
+		if ((c.fd = accept(lfd, (struct sockaddr *)&peer, &pl)) < 0)
 			continue;
+		c.ssl = NULL;
 		/* loopback only, whatever the listening address */
 		if (peer.sin_family == AF_INET &&
-		    (ntohl(peer.sin_addr.s_addr) >> 24) == IN_LOOPBACKNET)
-			serve(srv, fd);
-		close(fd);
+		    (ntohl(peer.sin_addr.s_addr) >> 24) == IN_LOOPBACKNET) {
+			if (tls == NULL)
+				serve(srv, &c);
+			else if ((c.ssl = SSL_new(tls)) != NULL && SSL_set_fd(c.ssl, c.fd) == 1 &&
+			    SSL_accept(c.ssl) == 1) {
+				serve(srv, &c);
+				SSL_shutdown(c.ssl);
+			}
+		}
+		ERR_clear_error();
+		SSL_free(c.ssl);
+		close(c.fd);
 	}
+}
+
+static SSL_CTX *
+tls_server(const char *cert, const char *key)
+{
+	SSL_CTX *t;
+
+	if (cert == NULL)
+		return NULL;
+	if ((t = SSL_CTX_new(TLS_server_method())) == NULL ||
+	    SSL_CTX_use_certificate_chain_file(t, cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(t, key, SSL_FILETYPE_PEM) != 1)
+		die("--tls-cert / --tls-key");
+	return t;
 }
 
 /* The command line: the CA's files go into s, the rest into a. */
 struct args {
-	const char *ref, *secret_file, *ra, *pc, *pk;
+	const char *ref, *secret_file, *ra, *pc, *pk, *tls_cert, *tls_key;
 	int port;
 };
 
@@ -462,7 +513,8 @@ parse_args(int argc, char **argv, struct srv *s, struct args *a)
 		{ "ra-cert", 1, NULL, 'a' }, { "prot-cert", 1, NULL, 'C' },
 		{ "prot-key", 1, NULL, 'K' }, { "waiting", 1, NULL, 'w' },
 		{ "revoked", 1, NULL, 'v' }, { "misissue", 1, NULL, 'm' },
-		{ "require", 1, NULL, 'q' }, { NULL, 0, NULL, 0 },
+		{ "require", 1, NULL, 'q' }, { "tls-cert", 1, NULL, 't' },
+		{ "tls-key", 1, NULL, 'T' }, { NULL, 0, NULL, 0 },
 	};
 	int c;
 
@@ -480,6 +532,8 @@ parse_args(int argc, char **argv, struct srv *s, struct args *a)
 		case 'v': s->revoked = optarg; break;
 		case 'm': s->misissue = optarg; break;
 		case 'q': s->require = body_type(optarg); break;
+		case 't': a->tls_cert = optarg; break;
+		case 'T': a->tls_key = optarg; break;
 		default: die("unknown option");
 		}
 	if (s->ca_cert == NULL || s->ca_key == NULL)
@@ -497,10 +551,12 @@ main(int argc, char **argv)
 	OSSL_CMP_SRV_CTX *srv;
 	OSSL_CMP_CTX *ctx;
 	struct sigaction sa = { .sa_handler = on_term };
+	SSL_CTX *tls;
 	int lfd;
 	FILE *fp;
 
 	parse_args(argc, argv, &s, &a);
+	tls = tls_server(a.tls_cert, a.tls_key);
 	if (a.secret_file != NULL && ((fp = fopen(a.secret_file, "r")) == NULL ||
 	    fgets(secret, sizeof(secret), fp) == NULL || fclose(fp) != 0))
 		die(a.secret_file);
@@ -528,8 +584,9 @@ main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	lfd = listen_loopback(a.port);
-	run(srv, lfd);
+	run(srv, lfd, tls);
 	close(lfd);
+	SSL_CTX_free(tls);
 	OSSL_CMP_MSG_free(s.pending);
 	OSSL_CMP_SRV_CTX_free(srv);
 	X509_free(prot_cert);

@@ -2,7 +2,7 @@
  * with PBM and with signature protection, CR and KUR, refused answers (wrong
  * secret, unexpected signer, wrong key or subject), polling in one call and
  * resumed from a persisted transaction, revocation, a CA that is down, and a
- * secret file others may read. Keys and CSRs are made here, in software. */
+ * secret file others may read, https. Keys and CSRs are made here, in software. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -601,6 +601,103 @@ config_rules(void **state)
 	assert_int_equal(cmpconf_set(&c, "path", "pkix", rule, sizeof(rule)), -1);
 }
 
+/* A TLS server certificate for 127.0.0.1, issued by root. */
+static X509 *
+make_tls_leaf(EVP_PKEY *key, X509 *root, EVP_PKEY *root_key)
+{
+	X509 *x = X509_new();
+	X509_NAME *n = X509_NAME_new();
+	X509V3_CTX v3;
+	X509_EXTENSION *e;
+	static const struct {
+		int nid;
+		const char *value;
+	} exts[] = {
+		{ NID_basic_constraints, "critical,CA:FALSE" },
+		{ NID_subject_alt_name, "IP:127.0.0.1" },
+		{ NID_ext_key_usage, "serverAuth" },
+	};
+	size_t i;
+
+	assert_non_null(x);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"127.0.0.1", -1,
+	    -1, 0);
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 77);
+	X509_set_subject_name(x, n);
+	X509_set_issuer_name(x, X509_get_subject_name(root));
+	X509_set_pubkey(x, key);
+	X509_gmtime_adj(X509_getm_notBefore(x), -60);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	X509V3_set_ctx_nodb(&v3);
+	X509V3_set_ctx(&v3, root, x, NULL, NULL, 0);
+	for (i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
+		assert_non_null(e = X509V3_EXT_conf_nid(NULL, &v3, exts[i].nid, exts[i].value));
+		X509_add_ext(x, e, -1);
+		X509_EXTENSION_free(e);
+	}
+	assert_true(X509_sign(x, root_key, EVP_sha256()) > 0);
+	X509_NAME_free(n);
+	return x;
+}
+
+/* https on loopback: the server's TLS certificate must chain to
+ * cmp.tls_trusted and name 127.0.0.1; otherwise the CA is unreachable. */
+static void
+issue_tls(void **state)
+{
+	struct fixture *f = *state;
+	EVP_PKEY *root_key = EVP_EC_gen("P-256"), *leaf_key = EVP_EC_gen("P-256");
+	X509 *root, *leaf, *cert = NULL;
+	struct cmp_config c;
+	struct ca_request r;
+	char v[256], rule[160], err[512];
+	int i;
+
+	assert_non_null(root_key);
+	assert_non_null(leaf_key);
+	root = make_cert("Test TLS Root", root_key, NULL, NULL);
+	leaf = make_tls_leaf(leaf_key, root, root_key);
+	write_pem(f, "tls-root.crt", root, NULL);
+	write_pem(f, "tls.crt", leaf, NULL);
+	write_pem(f, "tls.key", NULL, leaf_key);
+	server_start(f, "--secret-ref", "station-1", "--secret-file", "@secret", "--tls-cert",
+	    "@tls.crt", "--tls-key", "@tls.key", NULL);
+	request(f, &r);
+	for (i = 0; i < 2; i++) {
+		cmpconf_defaults(&c);
+		snprintf(v, sizeof(v), "https://127.0.0.1:%d", f->port);
+		assert_int_equal(cmpconf_set(&c, "server", v, rule, sizeof(rule)), 0);
+		/* the second time, trust anchors that did not issue the TLS certificate */
+		path(f, i == 0 ? "tls-root.crt" : "ca.crt", v, sizeof(v));
+		assert_int_equal(cmpconf_set(&c, "tls_trusted", v, rule, sizeof(rule)), 0);
+		path(f, "ca.crt", v, sizeof(v));
+		assert_int_equal(cmpconf_set(&c, "ca_cert", v, rule, sizeof(rule)), 0);
+		assert_int_equal(cmpconf_set(&c, "trusted", v, rule, sizeof(rule)), 0);
+		assert_int_equal(cmpconf_set(&c, "secret_ref", "station-1", rule, sizeof(rule)), 0);
+		path(f, "secret", v, sizeof(v));
+		assert_int_equal(cmpconf_set(&c, "secret_file", v, rule, sizeof(rule)), 0);
+		assert_int_equal(cmpconf_set(&c, "timeout", "5", rule, sizeof(rule)), 0);
+		ca_free(f->ca);
+		f->ca = NULL;
+		assert_int_equal(ca_cmp_open(&c, &f->ca, err, sizeof(err)), 0);
+		if (i == 0) {
+			assert_int_equal(ca_issue(f->ca, &r, &cert), 0);
+			assert_issued(f, cert);
+			X509_free(cert);
+			cert = NULL;
+		} else {
+			assert_int_equal(ca_issue(f->ca, &r, &cert), UKEY_ERR_UNAVAIL);
+			assert_null(cert);
+			assert_non_null(strstr(ca_last_error(f->ca), "unreachable"));
+		}
+	}
+	X509_free(root);
+	X509_free(leaf);
+	EVP_PKEY_free(root_key);
+	EVP_PKEY_free(leaf_key);
+}
+
 int
 main(void)
 {
@@ -616,6 +713,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(revocation, setup, teardown),
 		cmocka_unit_test_setup_teardown(ca_down, setup, teardown),
 		cmocka_unit_test_setup_teardown(secret_file_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(issue_tls, setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
