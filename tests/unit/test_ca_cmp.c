@@ -1,8 +1,9 @@
 /* The CMP connector against tests/tools/cmp_test_server on loopback: issuance
  * with PBM and with signature protection, CR and KUR, refused answers (wrong
  * secret, unexpected signer, wrong key or subject), polling in one call and
- * resumed from a persisted transaction, revocation, a CA that is down, and a
- * secret file others may read, https. Keys and CSRs are made here, in software. */
+ * resumed from a persisted transaction, revocation, a CA that is down, a
+ * secret file others may read, and https. Keys and CSRs are made here, in
+ * software. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
