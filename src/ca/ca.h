@@ -26,6 +26,7 @@ struct ca_request {
 	 * becomes an rfc822Name subjectAltName and the certificate gets
 	 * id-kp-emailProtection; without an address, neither. */
 	const char *email;
+	const X509 *old_cert;	/* renewal: the certificate replaced, or NULL (docs/ca.md) */
 };
 
 /* Opens (and on first use creates) the embedded CA in dir: dir (mode 0700),
@@ -87,5 +88,7 @@ int ca_list_issued(struct ca *ca, struct json_object **out);
  * not make CRLs (an external CA publishes its own), UKEY_ERR_INVAL,
  * UKEY_ERR_DB, UKEY_ERR_CRYPTO, UKEY_ERR_NOMEM. May block on disk. */
 int ca_crl(struct ca *ca, int64_t next_update_s, X509_CRL **out);
+/* The CMP connector and requests a CA may answer later: docs/ca.md, "CMP". */
+#include "ca/ca_cmp.h"
 
 #endif

@@ -15,6 +15,7 @@ struct ca_ops {
 	/* NULL for a backend whose CA publishes its own CRLs */
 	int (*crl)(struct ca *ca, int64_t next_update_s, X509_CRL **out);
 	void (*free_impl)(void *impl);
+	const struct ca_ext_ops *ext;	/* optional: polling, last error (ca_ext.h) */
 };
 
 struct ca {

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/cmpconf.h"
 #include "common/config.h"
 #include "common/err.h"
 #include "common/inifile.h"
@@ -14,10 +15,10 @@
 
 #define ETC_PROFILE_DIR "/etc/ukey-station/firmware-profiles"
 
-enum sec { S_STATION, S_CA, S_SIM, S_ROLES, S_AUDIT, S_DUAL, S_N };
+enum sec { S_STATION, S_CA, S_SIM, S_ROLES, S_AUDIT, S_DUAL, S_CMP, S_N };
 
 static const char *const sec_names[S_N] = {
-	"station", "ca", "sim", "roles", "audit", "dual_control"
+	"station", "ca", "sim", "roles", "audit", "dual_control", "cmp"
 };
 
 enum key {
@@ -29,6 +30,11 @@ enum key {
 	K_OPERATOR, K_REVIEWER, K_AUDITOR, K_ADMIN,
 	K_WITNESS, K_HEAD_INTERVAL,
 	K_DUAL_ACTIONS, K_DUAL_TIMEOUT,
+	/* [cmp]: the names of cmpconf_keys[], in its order; cmpconf.c checks them */
+	K_CMP_SERVER, K_CMP_PATH, K_CMP_TLS_TRUSTED, K_CMP_TLS_CERT, K_CMP_TLS_KEY,
+	K_CMP_SECRET_REF, K_CMP_SECRET_FILE, K_CMP_RA_CERT, K_CMP_RA_KEY, K_CMP_CA_CERT,
+	K_CMP_TRUSTED, K_CMP_IMPLICIT_CONFIRM, K_CMP_TIMEOUT, K_CMP_PROXY, K_CMP_NO_PROXY,
+	K_CMP_REQUEST, K_CMP_RENEWAL,
 	K_N
 };
 
@@ -57,6 +63,23 @@ static const struct inifile_key keys[K_N] = {
 	[K_HEAD_INTERVAL] = { S_AUDIT, "head_interval" },
 	[K_DUAL_ACTIONS] = { S_DUAL, "actions" },
 	[K_DUAL_TIMEOUT] = { S_DUAL, "timeout" },
+	[K_CMP_SERVER] = { S_CMP, "server" },
+	[K_CMP_PATH] = { S_CMP, "path" },
+	[K_CMP_TLS_TRUSTED] = { S_CMP, "tls_trusted" },
+	[K_CMP_TLS_CERT] = { S_CMP, "tls_cert" },
+	[K_CMP_TLS_KEY] = { S_CMP, "tls_key" },
+	[K_CMP_SECRET_REF] = { S_CMP, "secret_ref" },
+	[K_CMP_SECRET_FILE] = { S_CMP, "secret_file" },
+	[K_CMP_RA_CERT] = { S_CMP, "ra_cert" },
+	[K_CMP_RA_KEY] = { S_CMP, "ra_key" },
+	[K_CMP_CA_CERT] = { S_CMP, "ca_cert" },
+	[K_CMP_TRUSTED] = { S_CMP, "trusted" },
+	[K_CMP_IMPLICIT_CONFIRM] = { S_CMP, "implicit_confirm" },
+	[K_CMP_TIMEOUT] = { S_CMP, "timeout" },
+	[K_CMP_PROXY] = { S_CMP, "proxy" },
+	[K_CMP_NO_PROXY] = { S_CMP, "no_proxy" },
+	[K_CMP_REQUEST] = { S_CMP, "request" },
+	[K_CMP_RENEWAL] = { S_CMP, "renewal" },
 };
 
 static const struct {
@@ -402,8 +425,8 @@ set_ca_value(struct cstate *st, enum key k, const char *v)
 
 	switch (k) {
 	case K_CA_TYPE:
-		if (strcmp(v, "embedded") != 0) {
-			kerr(st, k, "must be embedded (the only CA connector so far)");
+		if (strcmp(v, "embedded") != 0 && strcmp(v, "cmp") != 0) {
+			kerr(st, k, "must be embedded or cmp");
 			return -1;
 		}
 		memcpy(c->ca_type, v, strlen(v) + 1);
@@ -428,6 +451,20 @@ set_ca_value(struct cstate *st, enum key k, const char *v)
 	default:
 		break;
 	}
+	return -1;
+}
+
+/* [cmp] keys: the rules are cmpconf.c's. */
+static int
+set_cmp(struct cstate *st, enum key k, const char *v)
+{
+	char rule[160];
+
+	if (k < K_CMP_SERVER || k > K_CMP_RENEWAL)
+		return -1;
+	if (cmpconf_set(&st->c->cmp, keys[k].name, v, rule, sizeof(rule)) == 0)
+		return 0;
+	kerr(st, k, "%s", rule);
 	return -1;
 }
 
@@ -511,8 +548,8 @@ set_value(void *user, unsigned key, const char *v)
 		return 0;
 	case K_SOFTHSM_MODULE:
 		return set_path(st, k, c->sim_softhsm_module, sizeof(c->sim_softhsm_module), v, 1);
-	case K_N:
-		break;
+	default:	/* [cmp]; K_N */
+		return set_cmp(st, k, v);
 	}
 	return -1;
 }
@@ -547,6 +584,7 @@ config_load(const char *path, struct station_config *c, char *err, size_t errlen
 {
 	struct station_config tmp;
 	struct cstate st;
+	char rule[256];
 	int rc;
 
 	memset(&st, 0, sizeof(st));
@@ -561,8 +599,12 @@ config_load(const char *path, struct station_config *c, char *err, size_t errlen
 		snprintf(err, errlen, "%s: out of memory", path);
 		goto out;
 	}
-	if ((rc = inifile_parse(&st.ini, on_key, &st, err, errlen)) != 0 ||
-	    (rc = inifile_result(&st.ini, err, errlen)) != 0)
+	if ((rc = inifile_parse(&st.ini, on_key, &st, err, errlen)) != 0)
+		goto out;
+	if (!st.ini.failed && strcmp(tmp.ca_type, "cmp") == 0 &&
+	    cmpconf_check(&tmp.cmp, rule, sizeof(rule)) != 0)
+		kerr(&st, K_CA_TYPE, "cmp needs a complete [cmp] section: %s", rule);
+	if ((rc = inifile_result(&st.ini, err, errlen)) != 0)
 		goto out;
 	config_free(c);
 	*c = tmp;
@@ -623,6 +665,7 @@ config_defaults(struct station_config *c)
 	c->ca_dir[0] = '\0';
 	c->ca_crl_interval = CONFIG_CRL_INTERVAL_DEFAULT;
 	c->ca_crl_path[0] = '\0';
+	cmpconf_defaults(&c->cmp);
 	c->sim_bays = 4;
 	c->dual_actions = 0;
 	c->dual_timeout_s = CONFIG_DUAL_TIMEOUT_DEFAULT;

@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+#include "common/cmpconf.h"
+
 /* Token sources, as bits of station_config.sources. */
 enum config_source {
 	SRC_SIM = 1,		/* simulated bays with SoftHSM2 tokens */
@@ -62,11 +64,12 @@ struct station_config {
 	char audit_witness[CONFIG_MAX_WITNESSES][CONFIG_WITNESS_LEN];	/* "file:/path", "syslog" */
 	size_t n_audit_witness;
 	int audit_head_interval;	/* seconds between witnessed heads, 1..60 */
-	char ca_type[32];		/* "embedded" */
+	char ca_type[32];		/* "embedded" or "cmp" */
 	char ca_name[128];		/* UTF-8 */
 	char ca_dir[512];		/* "" means <state>/ca */
 	int ca_crl_interval;		/* seconds between CRLs signed without a revocation */
 	char ca_crl_path[512];		/* where the CRL (PEM) is written; "" means <ca_dir>/crl.pem */
+	struct cmp_config cmp;		/* [cmp]: used when ca_type is "cmp" */
 	int sim_bays;			/* 1..CONFIG_MAX_BAYS */
 	char sim_softhsm_module[512];	/* module the simulated bays load; "" means the profile's */
 	char socket_group[CONFIG_NAME_MAX + 1];	/* group of the control socket, "" keeps the daemon's */

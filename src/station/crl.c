@@ -27,7 +27,14 @@ station_ca_open(struct station *s)
 	    (size_t)snprintf(c->ca_crl_path, sizeof(c->ca_crl_path), "%.500s/crl.pem", c->ca_dir) >=
 	    sizeof(c->ca_crl_path))
 		return UKEY_ERR_INVAL;
-	if ((rc = ca_embedded_open(c->ca_dir, c->ca_name, &s->ca)) != 0) {
+	if (strcmp(c->ca_type, "cmp") == 0) {
+		char err[256] = "";
+
+		if ((rc = ca_cmp_open(&c->cmp, &s->ca, err, sizeof(err))) != 0) {
+			log_error("CMP CA %s: %s", c->cmp.server, err);
+			return rc;
+		}
+	} else if ((rc = ca_embedded_open(c->ca_dir, c->ca_name, &s->ca)) != 0) {
 		log_error("embedded CA in %s: %s", c->ca_dir, ukey_strerror(rc));
 		return rc;
 	}

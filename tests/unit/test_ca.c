@@ -750,6 +750,26 @@ test_crl_distribution_point(void **state)
 	certprof_free(p);
 }
 
+/* The embedded CA answers at once: ca_issue_start() is ca_issue(), and
+ * ca_issue_poll() with the same request gets the same certificate. */
+static void
+test_start_poll(void **state)
+{
+	struct fixture *f = *state;
+	struct ca_request r = person_request(f, "order-9/item-1", 1);
+	struct ca_txn txn;
+	X509 *a = NULL, *b = NULL;
+
+	assert_int_equal(ca_issue_start(f->ca, &r, &txn, &a), 0);
+	assert_non_null(a);
+	assert_int_equal(txn.tid_len, 0);
+	assert_int_equal(ca_issue_poll(f->ca, &r, &txn, &b), 0);
+	assert_int_equal(X509_cmp(a, b), 0);
+	assert_string_equal(ca_last_error(f->ca), "");
+	X509_free(a);
+	X509_free(b);
+}
+
 int
 main(void)
 {
@@ -768,6 +788,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_openssl_verify, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crl, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crl_distribution_point, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_start_poll, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -217,7 +217,10 @@ test_bad_values(void **state)
 	expect_error("[station]\nprofile_dirs = /1,/2,/3,/4,/5,/6,/7,/8,/9\n", UKEY_ERR_INVAL,
 	    "{file}:2: station.profile_dirs: more than 8 directories");
 	expect_error("[ca]\ntype = cmp\n", UKEY_ERR_INVAL,
-	    "{file}:2: ca.type: must be embedded (the only CA connector so far)");
+	    "{file}:2: ca.type: cmp needs a complete [cmp] section: cmp.server: must be "
+	    "http://host[:port] or https://host[:port] (the path goes in cmp.path)");
+	expect_error("[ca]\ntype = ejbca\n", UKEY_ERR_INVAL,
+	    "{file}:2: ca.type: must be embedded or cmp");
 	expect_error("[ca]\nname =\n", UKEY_ERR_INVAL, "{file}:2: ca.name: must be 1 to 127 bytes");
 	expect_error("[ca]\nname = caf\xe9\n", UKEY_ERR_INVAL,
 	    "{file}:2: ca.name: must be UTF-8 text without control characters");
@@ -285,7 +288,7 @@ static void
 test_bad_structure(void **state)
 {
 	expect_error("[station]\nid = a\n[stations]\n", UKEY_ERR_INVAL,
-	    "{file}:3: [stations]: unknown section (known: station, ca, sim, roles, audit, dual_control)");
+	    "{file}:3: [stations]: unknown section (known: station, ca, sim, roles, audit, dual_control, cmp)");
 	expect_error("id = a\n", UKEY_ERR_INVAL, "{file}:1: id: key outside any section");
 	expect_error("[station]\nid = a\nid = b\n", UKEY_ERR_INVAL,
 	    "{file}:3: station.id: given twice (first at line 2)");
@@ -467,6 +470,52 @@ test_missing_file(void **state)
 	assert_null(config_source_name(0));
 }
 
+/* ca.type = cmp with its [cmp] section; an incomplete section is refused at
+ * [ca] type, a bad [cmp] value at its own line. */
+static void
+test_cmp_section(void **state)
+{
+	struct station_config c;
+	char err[1024];
+
+	write_conf("[ca]\ntype = cmp\n\n[cmp]\nserver = http://127.0.0.1:8080\n"
+	    "path = /ejbca/publicweb/cmp/station\nsecret_ref = station-1\n"
+	    "secret_file = /etc/ukey-station/cmp.secret\nca_cert = /etc/ukey-station/ca.pem\n"
+	    "trusted = /etc/ukey-station/roots.pem\nimplicit_confirm = yes\ntimeout = 20\n"
+	    "request = cr\nrenewal = p10cr\n");
+	config_defaults(&c);
+	assert_int_equal(config_load(conf_path, &c, err, sizeof(err)), 0);
+	assert_string_equal(c.ca_type, "cmp");
+	assert_string_equal(c.cmp.server, "http://127.0.0.1:8080");
+	assert_string_equal(c.cmp.path, "/ejbca/publicweb/cmp/station");
+	assert_string_equal(c.cmp.secret_ref, "station-1");
+	assert_int_equal(c.cmp.implicit_confirm, 1);
+	assert_int_equal(c.cmp.timeout_s, 20);
+	assert_int_equal(c.cmp.request, CMPCONF_CR);
+	assert_int_equal(c.cmp.renewal, CMPCONF_RENEW_P10CR);
+	config_free(&c);
+
+	write_conf("[ca]\ntype = cmp\n[cmp]\nserver = http://127.0.0.1:8080\n");
+	config_defaults(&c);
+	assert_int_equal(config_load(conf_path, &c, err, sizeof(err)), UKEY_ERR_INVAL);
+	assert_non_null(strstr(err, ":2: ca.type: cmp needs a complete [cmp] section: "
+	    "cmp.ca_cert"));
+	assert_string_equal(c.ca_type, "embedded");
+	config_free(&c);
+
+	write_conf("[cmp]\ntimeout = forever\n");
+	config_defaults(&c);
+	assert_int_equal(config_load(conf_path, &c, err, sizeof(err)), UKEY_ERR_INVAL);
+	assert_non_null(strstr(err, ":2: cmp.timeout: must be a whole number of seconds"));
+	config_free(&c);
+
+	write_conf("[ca]\ntype = acme\n");
+	config_defaults(&c);
+	assert_int_equal(config_load(conf_path, &c, err, sizeof(err)), UKEY_ERR_INVAL);
+	assert_non_null(strstr(err, "ca.type: must be embedded or cmp"));
+	config_free(&c);
+}
+
 int
 main(void)
 {
@@ -483,6 +532,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_dual_control, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ca_crl, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cmp_section, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
