@@ -11,7 +11,7 @@ for u in nobody daemon; do
 	id "$u" >/dev/null 2>&1 || fail "system account $u is missing"
 done
 
-TIMEOUT=3
+TIMEOUT=8	# the calls below must be served well before an idle connection times out, also on a loaded machine
 write_config
 sed -i "s/^\[station\]\$/[station]\nclient_timeout = $TIMEOUT/" "$STATE/ukeyd.conf"
 cat >> "$STATE/ukeyd.conf" <<EOT
