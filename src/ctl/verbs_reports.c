@@ -12,6 +12,7 @@
 
 #include <json-c/json.h>
 
+#include "common/jsontext.h"
 #include "ctl/ctl.h"
 
 /* ---- CSV (RFC 4180): fields separated by commas, records ended by CRLF;
@@ -329,12 +330,6 @@ jget(struct json_object *o, const char *k)
 	return v ? v : "-";
 }
 
-static int64_t
-jint64(struct json_object *o, const char *k)
-{
-	return json_object_get_int64(json_object_object_get(o, k));
-}
-
 /* A duration for people: 45s, 12m05s, 3h04m, 2d03h. */
 void
 report_duration(int64_t s, char *out, size_t len)
@@ -394,8 +389,8 @@ static void
 production_text(struct json_object *res, const char *const *cols)
 {
 	printf("production %s .. %s: tokens %lld, failed jobs %lld, median %s per token\n\n",
-	    jget(res, "since"), jget(res, "until"), (long long)jint64(res, "tokens"),
-	    (long long)jint64(res, "failures"), jget(res, "median"));
+	    jget(res, "since"), jget(res, "until"), (long long)jint(res, "tokens"),
+	    (long long)jint(res, "failures"), jget(res, "median"));
 	print_table(json_object_object_get(res, "rows"), cols);
 	printf("\nfailures by cause:\n");
 	if (json_object_array_length(json_object_object_get(res, "causes")) == 0)
@@ -431,10 +426,10 @@ service_text(struct json_object *res)
 	printf("service times (promise: production within %lld working day of approval and"
 	    " payment; due soon: deadline within %lld h): met %lld, late %lld, overdue %lld,"
 	    " due soon %lld, open %lld; median %s to issue\n\n",
-	    (long long)jint64(res, "promise_working_days"), (long long)jint64(res, "hours"),
-	    (long long)jint64(c, "met"), (long long)jint64(c, "late"),
-	    (long long)jint64(c, "overdue"), (long long)jint64(c, "due_soon"),
-	    (long long)jint64(c, "open"), jget(res, "median"));
+	    (long long)jint(res, "promise_working_days"), (long long)jint(res, "hours"),
+	    (long long)jint(c, "met"), (long long)jint(c, "late"),
+	    (long long)jint(c, "overdue"), (long long)jint(c, "due_soon"),
+	    (long long)jint(c, "open"), jget(res, "median"));
 	print_table(json_object_object_get(res, "orders"), service_cols);
 }
 
@@ -447,7 +442,7 @@ service_html(FILE *f, struct json_object *res)
 	fprintf(f, "<p>Promise: production within %lld working day (Monday to Friday; public"
 	    " holidays not counted) of the order's approval and payment, due at the end of that"
 	    " day. Due soon: deadline within %lld hours. At ",
-	    (long long)jint64(res, "promise_working_days"), (long long)jint64(res, "hours"));
+	    (long long)jint(res, "promise_working_days"), (long long)jint(res, "hours"));
 	report_html_text(f, jget(res, "now"));
 	fputs(".</p>\n", f);
 	html_facts(f, json_object_object_get(res, "counts"), facts);
@@ -477,15 +472,15 @@ findings(struct json_object *res)
 static void
 reconcile_summary(FILE *f, struct json_object *res)
 {
-	int64_t paid = jint64(res, "paid_fen"), refund = jint64(res, "refund_due_fen");
+	int64_t paid = jint(res, "paid_fen"), refund = jint(res, "refund_due_fen");
 
 	fprintf(f, "payments: %lld orders, %lld.%02lld yuan for %lld certificates; issuances:"
 	    " %lld; CA: %lld certificates (%lld valid, %lld revoked); refunds due: %lld orders,"
-	    " %lld.%02lld yuan", (long long)jint64(res, "paid_orders"), (long long)(paid / 100),
-	    (long long)(paid % 100), (long long)jint64(res, "paid_certificates"),
-	    (long long)jint64(res, "issuances"), (long long)jint64(res, "ca_certificates"),
-	    (long long)jint64(res, "ca_valid"), (long long)jint64(res, "ca_revoked"),
-	    (long long)jint64(res, "refunds_due"), (long long)(refund / 100),
+	    " %lld.%02lld yuan", (long long)jint(res, "paid_orders"), (long long)(paid / 100),
+	    (long long)(paid % 100), (long long)jint(res, "paid_certificates"),
+	    (long long)jint(res, "issuances"), (long long)jint(res, "ca_certificates"),
+	    (long long)jint(res, "ca_valid"), (long long)jint(res, "ca_revoked"),
+	    (long long)jint(res, "refunds_due"), (long long)(refund / 100),
 	    (long long)(refund % 100));
 }
 

@@ -12,22 +12,10 @@
 #include "station/jobrule.h"
 #include "station/ordermove.h"
 #include "station/bay.h"
+#include "common/jsontext.h"
 #include "station/job.h"
 #include "station/station.h"
 #include "store/store_jobs.h"
-
-/* Fields of a JSON message (worker replies, the bay's token description). */
-static inline const char *
-jstr(struct json_object *o, const char *key)
-{
-	return json_object_get_string(json_object_object_get(o, key));
-}
-
-static inline int64_t
-jint(struct json_object *o, const char *key)
-{
-	return json_object_get_int64(json_object_object_get(o, key));
-}
 
 /* job_steps.detail of init_token "begin": the device the token was in, by
  * which a job whose token has no serial yet knows it again. */

@@ -591,8 +591,10 @@ export_record(struct audit_verifier *v, struct json_object *line, const char *wh
 	return audit_verifier_record(v, &r, where);
 }
 
+/* An export line's fields, typed: a string member (NULL when absent or not
+ * a string), an integer member (-1 when absent or not an integer). */
 static const char *
-jstr(struct json_object *line, const char *key)
+line_str(struct json_object *line, const char *key)
 {
 	struct json_object *o = json_object_object_get(line, key);
 
@@ -600,7 +602,7 @@ jstr(struct json_object *line, const char *key)
 }
 
 static int
-jint(struct json_object *line, const char *key, int64_t *out)
+line_int(struct json_object *line, const char *key, int64_t *out)
 {
 	struct json_object *o = json_object_object_get(line, key);
 
@@ -692,7 +694,7 @@ export_line(struct audit_verifier *v, const char *line, ssize_t n, int64_t linen
 	snprintf(where, sizeof(where), "line %" PRId64, lineno);
 	if ((rc = parse_line(v, line, n, where, &o)) != 0)
 		return rc;
-	type = jstr(o, "type");
+	type = line_str(o, "type");
 	if (type != NULL && strcmp(type, "record") == 0) {
 		if (cps->n > 0)
 			rc = fail(v, v->records + 1, 0, where,
@@ -720,14 +722,14 @@ export_checkpoints(struct audit_verifier *v, const struct cp_lines *cps)
 	for (i = 0; i < cps->n; i++) {
 		struct json_object *o = cps->o[i];
 		struct audit_checkpoint_rec c = {
-			.audit_hash = jstr(o, "audit_hash"), .at = jstr(o, "at"),
-			.station = jstr(o, "station"), .key_id = jstr(o, "key_id"),
-			.alg = jstr(o, "alg"), .signature = jstr(o, "signature"),
+			.audit_hash = line_str(o, "audit_hash"), .at = line_str(o, "at"),
+			.station = line_str(o, "station"), .key_id = line_str(o, "key_id"),
+			.alg = line_str(o, "alg"), .signature = line_str(o, "signature"),
 		};
 
 		snprintf(where, sizeof(where), "line %" PRId64, cps->lineno[i]);
-		if (json_object_object_length(o) != 10 || jint(o, "checkpoint", &c.id) != 0 ||
-		    jint(o, "audit_id", &c.audit_id) != 0 || jint(o, "records", &c.records) != 0)
+		if (json_object_object_length(o) != 10 || line_int(o, "checkpoint", &c.id) != 0 ||
+		    line_int(o, "audit_id", &c.audit_id) != 0 || line_int(o, "records", &c.records) != 0)
 			return fail(v, 0, (int64_t)i + 1, where, "a checkpoint line needs exactly type,"
 			    " checkpoint, audit_id, audit_hash, records, at, station, key_id, alg and"
 			    " signature");
