@@ -47,34 +47,14 @@ static int
 setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct store_order_content c = {
-		.portal_ref = "P-JS1", .type = "new", .account_uscc = USCC,
-		.org_name = "某某科技有限公司", .total_fen = 80000, .doc = "{\"masked\":true}",
-		.doc_sealed = sealed_doc, .doc_sealed_len = sizeof(sealed_doc),
+	const struct store_fixture_order o = {
+		.portal_ref = "P-JS1", .uscc = USCC, .kind = "legal_rep", .name = "张三",
+		.cert_profile = "legal-rep", .years = 2, .count = 2,
 	};
-	struct store_order_item_new it = {
-		.seq = 1, .years = 2, .count = 2, .kind = "legal_rep", .name = "张三",
-		.cert_profile = "legal-rep",
-	};
-	struct store_order_unit *u = NULL;
-	size_t n = 0;
-	const char *at = "2026-03-01T09:00:00Z";
 
 	assert_non_null(f);
 	f->st = store_fixture_open(f->dir, sizeof(f->dir), "jobstore");
-	assert_int_equal(store_order_insert(f->st, &c, at, "operator1", &f->order_id), 0);
-	assert_int_equal(store_order_add_item(f->st, f->order_id, &it, at), 0);
-	assert_int_equal(store_order_set_state(f->st, f->order_id, "pending", "approved", at), 0);
-	assert_int_equal(store_order_set_approval(f->st, f->order_id, "reviewer1", at, NULL), 0);
-	assert_int_equal(store_order_set_payment(f->st, f->order_id, "PAY-1", at, "cashier"), 0);
-	assert_int_equal(store_units_queue_order(f->st, f->order_id, at), 0);
-	assert_int_equal(store_order_set_state(f->st, f->order_id, "approved", "waiting_production",
-	    at), 0);
-	assert_int_equal(store_order_units(f->st, f->order_id, &u, &n), 0);
-	assert_int_equal(n, 2);
-	f->unit[0] = u[0].id;
-	f->unit[1] = u[1].id;
-	store_order_units_free(u, n);
+	store_fixture_paid_order(f->st, &o, "2026-03-01T09:00:00Z", &f->order_id, f->unit, 2);
 	*state = f;
 	return 0;
 }

@@ -29,7 +29,6 @@ struct fixture {
 	int64_t unit[2];
 };
 
-static const uint8_t sealed_doc[] = { 0x00, 0x01, 0xfe, 0xff, 0x42 };
 static const uint8_t subject_der[] = { 0x30, 0x03, 0x31, 0x01, 0x00 };
 
 /* A paid order of two units, queued. */
@@ -37,33 +36,15 @@ static int
 setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct store_order_content c = {
-		.portal_ref = "P-L1", .type = "new", .account_uscc = USCC,
-		.org_name = "某某科技有限公司", .total_fen = 40000, .doc = "{\"masked\":true}",
-		.doc_sealed = sealed_doc, .doc_sealed_len = sizeof(sealed_doc),
+	const struct store_fixture_order o = {
+		.portal_ref = "P-L1", .uscc = USCC, .kind = "organisation", .name = "某某科技",
+		.cert_profile = "organisation", .years = 1, .count = 2,
 	};
-	struct store_order_item_new it = {
-		.seq = 1, .years = 1, .count = 2, .kind = "organisation", .name = "某某科技",
-		.cert_profile = "organisation",
-	};
-	struct store_order_unit *u = NULL;
 	int64_t order_id = 0;
-	size_t n = 0;
 
 	assert_non_null(f);
 	f->st = store_fixture_open(f->dir, sizeof(f->dir), "storejoblist");
-	assert_int_equal(store_order_insert(f->st, &c, NOW, "operator1", &order_id), 0);
-	assert_int_equal(store_order_add_item(f->st, order_id, &it, NOW), 0);
-	assert_int_equal(store_order_set_state(f->st, order_id, "pending", "approved", NOW), 0);
-	assert_int_equal(store_order_set_payment(f->st, order_id, "PAY-L1", NOW, "cashier"), 0);
-	assert_int_equal(store_units_queue_order(f->st, order_id, NOW), 0);
-	assert_int_equal(store_order_set_state(f->st, order_id, "approved", "waiting_production",
-	    NOW), 0);
-	assert_int_equal(store_order_units(f->st, order_id, &u, &n), 0);
-	assert_int_equal(n, 2);
-	f->unit[0] = u[0].id;
-	f->unit[1] = u[1].id;
-	store_order_units_free(u, n);
+	store_fixture_paid_order(f->st, &o, NOW, &order_id, f->unit, 2);
 	*state = f;
 	return 0;
 }

@@ -30,7 +30,6 @@ struct fixture {
 	int64_t order_id, unit_id;
 };
 
-static const uint8_t sealed_doc[] = { 0x00, 0x01, 0xfe, 0xff, 0x42 };
 static const uint8_t subject_der[] = { 0x30, 0x03, 0x31, 0x01, 0x00 };
 static const uint8_t so_enc[] = { 0x5a, 0x01, 0x02, 0x03 };
 static const uint8_t user_enc[] = { 0xa5, 0x04, 0x05 };
@@ -41,33 +40,16 @@ static int
 setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct store_order_content c = {
-		.portal_ref = "P-J1", .type = "new", .account_uscc = USCC,
-		.org_name = "某某科技有限公司", .total_fen = 40000, .doc = "{\"masked\":true}",
-		.doc_sealed = sealed_doc, .doc_sealed_len = sizeof(sealed_doc),
+	const struct store_fixture_order o = {
+		.portal_ref = "P-J1", .uscc = USCC, .kind = "organisation", .name = "某某科技",
+		.cert_profile = "organisation", .years = 1, .count = 2,
 	};
-	struct store_order_item_new it = {
-		.seq = 1, .years = 1, .count = 2, .kind = "organisation", .name = "某某科技",
-		.cert_profile = "organisation",
-	};
-	struct store_order_unit *u = NULL;
-	size_t n = 0;
-	const char *at = "2026-03-01T09:00:00Z";
+	int64_t units[2];
 
 	assert_non_null(f);
 	f->st = store_fixture_open(f->dir, sizeof(f->dir), "storejobs");
-	assert_int_equal(store_order_insert(f->st, &c, at, "operator1", &f->order_id), 0);
-	assert_int_equal(store_order_add_item(f->st, f->order_id, &it, at), 0);
-	assert_int_equal(store_order_set_state(f->st, f->order_id, "pending", "approved", at), 0);
-	assert_int_equal(store_order_set_approval(f->st, f->order_id, "reviewer1", at, NULL), 0);
-	assert_int_equal(store_order_set_payment(f->st, f->order_id, "PAY-1", at, "cashier"), 0);
-	assert_int_equal(store_units_queue_order(f->st, f->order_id, at), 0);
-	assert_int_equal(store_order_set_state(f->st, f->order_id, "approved", "waiting_production",
-	    at), 0);
-	assert_int_equal(store_order_units(f->st, f->order_id, &u, &n), 0);
-	assert_int_equal(n, 2);
-	f->unit_id = u[0].id;
-	store_order_units_free(u, n);
+	store_fixture_paid_order(f->st, &o, "2026-03-01T09:00:00Z", &f->order_id, units, 2);
+	f->unit_id = units[0];
 	*state = f;
 	return 0;
 }
