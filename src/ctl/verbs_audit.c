@@ -12,6 +12,7 @@
 #include <openssl/pem.h>
 
 #include "common/err.h"
+#include "common/jsontext.h"
 #include "ctl/ctl.h"
 #include "store/audit.h"
 #include "store/auditkey.h"
@@ -375,6 +376,46 @@ verb_audit_export(const struct ctl_verb *v, const struct ctl_args *a)
 	return ex;
 }
 
+/* Rows of audit serials asked for at a time: a province's organisation may
+ * hold more certificates than one reply can carry. */
+#define SERIALS_PAGE 1000
+
+/* audit serials, page by page (audit.serials with after/limit), printed as
+ * one array or table. */
+static int
+serials_pages(int64_t order, const char *org, const char *const *cols)
+{
+	struct json_object *all = json_object_new_array(), *args, *rep, *res, *row;
+	int64_t after = 0;
+	size_t i, n;
+	int ex;
+
+	do {
+		args = json_object_new_object();
+		ctl_add_int(args, "order", order);
+		ctl_add_str(args, "org", org);
+		ctl_add_int(args, "after", after);
+		ctl_add_int(args, "limit", SERIALS_PAGE);
+		if ((ex = ctl_run("audit.serials", args, &rep, &res)) != EXIT_OK) {
+			json_object_put(all);
+			return ex;
+		}
+		n = json_object_array_length(res);
+		for (i = 0; i < n; i++) {
+			row = json_object_array_get_idx(res, i);
+			after = jint(row, "id");
+			json_object_array_add(all, json_object_get(row));
+		}
+		json_object_put(rep);
+	} while (n == SERIALS_PAGE);
+	if (ctl_json)
+		print_json(all);
+	else
+		print_table(all, cols);
+	json_object_put(all);
+	return EXIT_OK;
+}
+
 /* ukeyctl audit serials [--order ID] [--org USCC] | audit log [--order ID] [--limit N] */
 int
 verb_audit_list(const struct ctl_verb *v, const struct ctl_args *a)
@@ -389,12 +430,13 @@ verb_audit_list(const struct ctl_verb *v, const struct ctl_args *a)
 
 	if (ctl_arg_int(a, OPT_ORDER, &order) != 0 || ctl_arg_int(a, OPT_LIMIT, &limit) != 0)
 		return EXIT_USAGE;
+	if (serials)
+		return serials_pages(order, a->val[OPT_ORG], serial_cols);
 	args = json_object_new_object();
 	ctl_add_int(args, "order", order);
 	ctl_add_str(args, "org", a->val[OPT_ORG]);
 	ctl_add_int(args, "limit", limit);
-	return ctl_simple(serials ? "audit.serials" : "audit.log", args,
-	    serials ? serial_cols : log_cols, NULL);
+	return ctl_simple("audit.log", args, log_cols, NULL);
 }
 
 /* ukeyctl audit verify [--db FILE | --file EXPORT] [--pubkey PEM] [--witness FILE] */

@@ -13,24 +13,38 @@
 #include "store/audit.h"
 #include "store/auditkey.h"
 #include "store/store_auditq.h"
+
 #include "store/witness.h"
 #include "ca/ca.h"
+
+/* Rows of `audit serials` one request may ask for (about 1.5 KiB each:
+ * far below the protocol's 4 MiB). */
+#define SERIALS_PAGE_MAX 2000
 
 int
 cmd_audit_serials(struct request *r, struct json_object **result)
 {
-	const char *org = NULL;
-	int64_t order = 0;
+	struct store_serials_page q = { 0 };
 	int have_order;
 	char now[32];
 
-	if (arg_str(r, "org", 0, &org) == UKEY_ERR_INVAL)
+	if (arg_str(r, "org", 0, &q.org) == UKEY_ERR_INVAL ||
+	    arg_int(r, "after", 0, &q.after) == UKEY_ERR_INVAL ||
+	    arg_int(r, "limit", 0, &q.limit) == UKEY_ERR_INVAL)
 		return UKEY_ERR_INVAL;
-	have_order = arg_int(r, "order", 0, &order);
+	have_order = arg_int(r, "order", 0, &q.order_id);
 	if (have_order == UKEY_ERR_INVAL)
 		return UKEY_ERR_INVAL;
+	if (have_order != 0)
+		q.order_id = 0;
+	if (q.after < 0)
+		return req_fail(r, UKEY_ERR_INVAL, "argument after: an issuance id, 0 or more");
+	if (json_object_object_get_ex(r->args, "limit", NULL) &&
+	    (q.limit < 1 || q.limit > SERIALS_PAGE_MAX))
+		return req_fail(r, UKEY_ERR_INVAL, "argument limit: 1..%d", SERIALS_PAGE_MAX);
 	store_now(now);
-	return store_auditq_serials(station_store(r->s), have_order == 0 ? order : 0, org, now, result);
+	q.now = now;
+	return store_auditq_serials_page(station_store(r->s), &q, result);
 }
 
 /* The optional "witness" argument: the heads ukeyctl read from a witness file

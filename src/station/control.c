@@ -610,6 +610,21 @@ send_reply(struct client *c, int rc, const char *msg, struct json_object *detail
 		json_object_put(result);
 	}
 	txt = json_object_to_json_string_length(rep, JSON_C_TO_STRING_PLAIN, &len);
+	if (rc == 0 && len > FRAME_MAX_CONTROL) {
+		char why[200];
+
+		/* told, not dropped: the client would wait for a reply never sent */
+		snprintf(why, sizeof(why), "the reply would be %zu bytes, over the protocol's %d: "
+		    "ask for less (a narrower filter, or pages with limit and after)", len,
+		    FRAME_MAX_CONTROL);
+		log_warn("reply to control client %s (pid %d): %s", c->user, (int)c->pid, why);
+		if (result != NULL)
+			wipe_pins(rep, result);
+		json_object_put(rep);
+		rep = error_reply(UKEY_ERR_INVAL, why, NULL);
+		result = NULL;
+		txt = json_object_to_json_string_length(rep, JSON_C_TO_STRING_PLAIN, &len);
+	}
 	if ((wrc = out_queue(c, txt, len)) != 0) {
 		log_warn("reply to control client %s (pid %d): %s", c->user, (int)c->pid,
 		    ukey_strerror(wrc));

@@ -7,20 +7,31 @@
 #include "store/store_auditq.h"
 
 int
-store_auditq_serials(struct store *st, int64_t order_id, const char *org, const char *now,
+store_auditq_serials_page(struct store *st, const struct store_serials_page *q,
     struct json_object **out)
 {
 	return store_query(st, out,
-	    "SELECT s.cert_serial AS serial, s.order_id, o.portal_ref, s.unit_id, s.kind, s.subject,"
-	    " s.issuer, s.not_before, s.not_after, s.key_alg, s.key_local, s.key_always_sensitive,"
-	    " s.key_never_extractable, s.key_usage, s.token_serial, s.token_model, s.token_profile,"
-	    " s.token_uri, s.org_uscc, s.operator, s.station_id, s.started_at, s.issued_at,"
+	    "SELECT s.id, s.cert_serial AS serial, s.order_id, o.portal_ref, s.unit_id, s.kind,"
+	    " s.subject, s.issuer, s.not_before, s.not_after, s.key_alg, s.key_local,"
+	    " s.key_always_sensitive, s.key_never_extractable, s.key_usage, s.token_serial,"
+	    " s.token_model, s.token_profile, s.token_uri, s.org_uscc, s.operator, s.station_id,"
+	    " s.started_at, s.issued_at,"
 	    " CASE WHEN s.revoked_at IS NOT NULL THEN 'revoked'"
 	    "  WHEN s.not_after <= ?3 THEN 'expired' ELSE 'live' END AS status,"
 	    " s.revoked_at, s.revoke_reason"
 	    " FROM issuances s JOIN orders o ON o.id = s.order_id"
-	    " WHERE (?1 = 0 OR s.order_id = ?1) AND (?2 IS NULL OR s.org_uscc = ?2) ORDER BY s.id",
-	    "itt", order_id, org, now);
+	    " WHERE (?1 = 0 OR s.order_id = ?1) AND (?2 IS NULL OR s.org_uscc = ?2) AND s.id > ?4"
+	    " ORDER BY s.id LIMIT ?5",
+	    "ittii", q->order_id, q->org, q->now, q->after, q->limit > 0 ? q->limit : (int64_t)-1);
+}
+
+int
+store_auditq_serials(struct store *st, int64_t order_id, const char *org, const char *now,
+    struct json_object **out)
+{
+	const struct store_serials_page q = { order_id, org, now, 0, 0 };
+
+	return store_auditq_serials_page(st, &q, out);
 }
 
 int

@@ -18,6 +18,17 @@
 int store_auditq_serials(struct store *st, int64_t order_id, const char *org, const char *now,
     struct json_object **out);
 
+/* One page of the same: the rows whose issuance id (the row's "id") is
+ * above after, at most limit of them (limit < 1: all). */
+struct store_serials_page {
+	int64_t order_id;	/* 0: all */
+	const char *org;	/* NULL: all */
+	const char *now;
+	int64_t after, limit;
+};
+int store_auditq_serials_page(struct store *st, const struct store_serials_page *q,
+    struct json_object **out);
+
 /* The id of the last audit record (0 for an empty log). */
 int store_auditq_last_id(struct store *st, int64_t *id);
 

@@ -1,5 +1,6 @@
 # A client that asks for a reply of megabytes and never reads it does not
-# hold up production: the daemon queues the reply in that client's buffer,
+# hold up production (and a reply over the protocol's 4 MiB is refused with a
+# message): the daemon queues the reply in that client's buffer,
 # writes it only as the socket takes it, serves everyone else meanwhile and
 # drops the client at station.client_timeout. While such a client is
 # connected, a token is produced and `ukeyctl status` answers at once.
@@ -78,4 +79,17 @@ grepq "has not read its reply for $TIMEOUT s; closed" "$STATE/ukeyd.log" ||
 	fail "the daemon's log does not say why it closed the client"
 ctl status >/dev/null || fail "status after the stuck client was dropped"
 echo "ok: the client that did not read was dropped after ${TIMEOUT}s ($summary)"
+
+# 18,000 orders: `order list` would be over the protocol's 4 MiB. The
+# client is told so and why, not left waiting for a reply never sent.
+for part in 5 6 7 8 9; do
+	specs=()
+	for i in $(seq 2000); do specs+=("STUCK-$part-$i:0:organisation=1x1"); done
+	python3 "$SRC/tests/integration/orders_gen.py" "$SRC/examples/orders-sample.json" \
+		"$STATE/many-$part.json" "${specs[@]}"
+	ctl order import "$STATE/many-$part.json" >/dev/null || fail "importing orders, part $part"
+done
+expect_exit 65 "over the protocol's 4194304: ask for less" -- ctl order list
+ctl status >/dev/null || fail "status after a reply too large"
+echo "ok: a reply over 4 MiB is refused with a message, not dropped"
 stop_station
