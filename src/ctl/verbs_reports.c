@@ -19,6 +19,20 @@
  * a field holding a comma, a double quote, CR or LF is quoted, its quotes
  * doubled ---- */
 
+/* Whether a spreadsheet would take text s as a formula: it starts with =,
+ * +, -, @, a tab or a carriage return, and is not a number (a negative
+ * amount stays a number). */
+static int
+csv_formula(const char *s)
+{
+	char *end;
+
+	if (strchr("=+-@\t\r", s[0]) == NULL || s[0] == '\0')
+		return 0;
+	(void)strtod(s, &end);
+	return end == s || *end != '\0';
+}
+
 void
 report_csv_field(FILE *f, const char *s)
 {
@@ -26,6 +40,20 @@ report_csv_field(FILE *f, const char *s)
 
 	if (s == NULL)
 		return;		/* no value: an empty field */
+	if (csv_formula(s)) {
+		/* text a spreadsheet would run as a formula (an organisation's
+		 * name comes from the customer): kept as text by a leading
+		 * apostrophe, which the spreadsheet shows without */
+		fputc('"', f);
+		fputc('\'', f);
+		for (p = s; *p; p++) {
+			if (*p == '"')
+				fputc('"', f);
+			fputc(*p, f);
+		}
+		fputc('"', f);
+		return;
+	}
 	if (strpbrk(s, ",\"\r\n") == NULL) {
 		fputs(s, f);
 		return;

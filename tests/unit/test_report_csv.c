@@ -45,6 +45,15 @@ test_csv_field(void **state)
 	assert_string_equal(written(report_csv_field, "two\nlines"), "\"two\nlines\"");
 	assert_string_equal(written(report_csv_field, "cr\r"), "\"cr\r\"");
 	assert_string_equal(written(report_csv_field, "云南,CA"), "\"云南,CA\"");
+	/* a customer's text that a spreadsheet would run stays text; numbers stay numbers */
+	assert_string_equal(written(report_csv_field, "=HYPERLINK(\"http://x\")"),
+	    "\"'=HYPERLINK(\"\"http://x\"\")\"");
+	assert_string_equal(written(report_csv_field, "@SUM(A1)"), "\"'@SUM(A1)\"");
+	assert_string_equal(written(report_csv_field, "+86 871"), "\"'+86 871\"");
+	assert_string_equal(written(report_csv_field, "-cmd"), "\"'-cmd\"");
+	assert_string_equal(written(report_csv_field, "-125.50"), "-125.50");
+	assert_string_equal(written(report_csv_field, "+3"), "+3");
+	assert_string_equal(written(report_csv_field, "a=b"), "a=b");
 	/* nothing else is quoted: spaces, semicolons, single quotes */
 	assert_string_equal(written(report_csv_field, " a;b 'c' "), " a;b 'c' ");
 }
