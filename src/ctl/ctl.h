@@ -98,6 +98,11 @@ void print_json(struct json_object *o);
 void print_table(struct json_object *rows, const char *const *cols);
 int ctl_simple(const char *cmd, struct json_object *args, const char *const *cols,
     const char *done);
+/* Runs cmd page by page: args (owned) plus "after" (the last row's idkey)
+ * and "limit" (page), until a page is short; *all gets every row in order
+ * (owned; NULL on failure). Returns the exit code of the first failure. */
+int ctl_run_pages(const char *cmd, struct json_object *args, const char *idkey, int page,
+    struct json_object **all);
 void ctl_add_str(struct json_object *args, const char *key, const char *v);
 void ctl_add_int(struct json_object *args, const char *key, int64_t v);
 char *ctl_read_file(const char *path, size_t max, size_t *len);

@@ -131,6 +131,42 @@ ctl_simple(const char *cmd, struct json_object *args, const char *const *cols, c
 	return ex;
 }
 
+int
+ctl_run_pages(const char *cmd, struct json_object *args, const char *idkey, int page,
+    struct json_object **all)
+{
+	struct json_object *a, *rep, *res, *row;
+	int64_t after = 0;
+	size_t i, n;
+	int ex = EXIT_OK;
+
+	*all = json_object_new_array();
+	do {
+		a = NULL;
+		if (json_object_deep_copy(args, &a, NULL) != 0) {
+			ex = EXIT_TEMPFAIL;	/* out of memory */
+			break;
+		}
+		ctl_add_int(a, "after", after);
+		ctl_add_int(a, "limit", page);
+		if ((ex = ctl_run(cmd, a, &rep, &res)) != EXIT_OK)
+			break;
+		n = json_object_array_length(res);
+		for (i = 0; i < n; i++) {
+			row = json_object_array_get_idx(res, i);
+			after = json_object_get_int64(json_object_object_get(row, idkey));
+			json_object_array_add(*all, json_object_get(row));
+		}
+		json_object_put(rep);
+	} while (n == (size_t)page);
+	json_object_put(args);
+	if (ex != EXIT_OK) {
+		json_object_put(*all);
+		*all = NULL;
+	}
+	return ex;
+}
+
 /* Reads a whole file of at most max bytes; returns it (owned, NUL added)
  * with its length, or NULL with errno set. */
 char *

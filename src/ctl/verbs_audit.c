@@ -380,34 +380,17 @@ verb_audit_export(const struct ctl_verb *v, const struct ctl_args *a)
  * hold more certificates than one reply can carry. */
 #define SERIALS_PAGE 1000
 
-/* audit serials, page by page (audit.serials with after/limit), printed as
- * one array or table. */
+/* audit serials, page by page, printed as one array or table. */
 static int
 serials_pages(int64_t order, const char *org, const char *const *cols)
 {
-	struct json_object *all = json_object_new_array(), *args, *rep, *res, *row;
-	int64_t after = 0;
-	size_t i, n;
+	struct json_object *args = json_object_new_object(), *all;
 	int ex;
 
-	do {
-		args = json_object_new_object();
-		ctl_add_int(args, "order", order);
-		ctl_add_str(args, "org", org);
-		ctl_add_int(args, "after", after);
-		ctl_add_int(args, "limit", SERIALS_PAGE);
-		if ((ex = ctl_run("audit.serials", args, &rep, &res)) != EXIT_OK) {
-			json_object_put(all);
-			return ex;
-		}
-		n = json_object_array_length(res);
-		for (i = 0; i < n; i++) {
-			row = json_object_array_get_idx(res, i);
-			after = jint(row, "id");
-			json_object_array_add(all, json_object_get(row));
-		}
-		json_object_put(rep);
-	} while (n == SERIALS_PAGE);
+	ctl_add_int(args, "order", order);
+	ctl_add_str(args, "org", org);
+	if ((ex = ctl_run_pages("audit.serials", args, "id", SERIALS_PAGE, &all)) != EXIT_OK)
+		return ex;
 	if (ctl_json)
 		print_json(all);
 	else

@@ -150,13 +150,17 @@ verb_order_import(const struct ctl_verb *v, const struct ctl_args *a)
 }
 
 /* ukeyctl order list [--state STATE] [--org USCC] [--type new|renewal] ... */
+/* Orders asked for at a time by order list. */
+#define ORDER_PAGE 1000
+
 int
 verb_order_list(const struct ctl_verb *v, const struct ctl_args *a)
 {
 	static const char *const cols[] = { "id", "portal_ref", "type", "state", "org_name",
 		"certificates", "issued", "total_fen", "payment_no", NULL };
 	const char *type = a->val[OPT_TYPE];
-	struct json_object *args;
+	struct json_object *args, *all;
+	int ex;
 
 	if (type && strcmp(type, "new") != 0 && strcmp(type, "renewal") != 0) {
 		fprintf(stderr, "ukeyctl: --type: must be new or renewal, not \"%s\"\n", type);
@@ -168,7 +172,15 @@ verb_order_list(const struct ctl_verb *v, const struct ctl_args *a)
 	ctl_add_str(args, "type", type);
 	ctl_add_str(args, "since", a->val[OPT_SINCE]);
 	ctl_add_str(args, "until", a->val[OPT_UNTIL]);
-	return ctl_simple("order.list", args, cols, NULL);
+	/* in pages: a busy station's list is longer than one reply may be */
+	if ((ex = ctl_run_pages("order.list", args, "id", ORDER_PAGE, &all)) != EXIT_OK)
+		return ex;
+	if (ctl_json)
+		print_json(all);
+	else
+		print_table(all, cols);
+	json_object_put(all);
+	return EXIT_OK;
 }
 
 /* ukeyctl order edit ID FILE */

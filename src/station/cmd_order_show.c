@@ -24,6 +24,9 @@
 #include "station/orderdoc.h"
 #include "station/job.h"
 
+/* Orders one order.list request may ask for (under 1 KiB each). */
+#define ORDER_PAGE_MAX 2000
+
 /* 1 if s is a real calendar date written YYYY-MM-DD. */
 static int
 date_text_valid(const char *s)
@@ -89,6 +92,14 @@ cmd_order_list(struct request *r, struct json_object **result)
 
 	if ((rc = list_filter(r, &f)) != 0)
 		return rc;
+	if (arg_int(r, "after", 0, &f.after) == UKEY_ERR_INVAL ||
+	    arg_int(r, "limit", 0, &f.limit) == UKEY_ERR_INVAL)
+		return UKEY_ERR_INVAL;
+	if (f.after < 0)
+		return req_fail(r, UKEY_ERR_INVAL, "argument after: an order id, 0 or more");
+	if (json_object_object_get_ex(r->args, "limit", NULL) &&
+	    (f.limit < 1 || f.limit > ORDER_PAGE_MAX))
+		return req_fail(r, UKEY_ERR_INVAL, "argument limit: 1..%d", ORDER_PAGE_MAX);
 	if ((rc = store_order_list(station_store(r->s), &f, &list, &n)) != 0)
 		return rc;
 	*result = json_object_new_array();

@@ -219,8 +219,9 @@ store_order_list(struct store *st, const struct store_order_filter *f,
 	    "  WHERE i.order_id = o.id AND u.state = 'issued') AS issued"
 	    " FROM orders o WHERE (?1 IS NULL OR o.state = ?1) AND (?2 IS NULL OR o.account_uscc = ?2)"
 	    " AND (?3 IS NULL OR o.type = ?3) AND (?4 IS NULL OR substr(o.created_at, 1, 10) >= ?4)"
-	    " AND (?5 IS NULL OR substr(o.created_at, 1, 10) <= ?5) ORDER BY o.id", "ttttt",
-	    f->state, f->org, f->type, f->since, f->until)) != 0)
+	    " AND (?5 IS NULL OR substr(o.created_at, 1, 10) <= ?5) AND o.id > ?6"
+	    " ORDER BY o.id LIMIT ?7", "tttttii", f->state, f->org, f->type, f->since, f->until,
+	    f->after, f->limit > 0 ? f->limit : (int64_t)-1)) != 0)
 		return rc;
 	while ((rc = store_step(st, q)) == 1) {
 		if ((s = store_array_add((void **)&a, &k, sizeof(*a))) == NULL) {

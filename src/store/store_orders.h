@@ -80,6 +80,8 @@ struct store_order_summary {
  * and creation dates since/until (YYYY-MM-DD, inclusive). */
 struct store_order_filter {
 	const char *state, *org, *type, *since, *until;
+	int64_t after;		/* only orders with a larger id (a page's cursor) */
+	int64_t limit;		/* at most this many; 0: all */
 };
 
 /* Loads order id (or the one with portal_ref). Returns 0 with *out owned

@@ -89,7 +89,29 @@ for part in 5 6 7 8 9; do
 		"$STATE/many-$part.json" "${specs[@]}"
 	ctl order import "$STATE/many-$part.json" >/dev/null || fail "importing orders, part $part"
 done
-expect_exit 65 "over the protocol's 4194304: ask for less" -- ctl order list
+python3 - "$STATE/ukeyd.sock" <<'PY' || fail "order.list in one reply over 4 MiB"
+import json, socket, struct, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+body = json.dumps({"v": 1, "cmd": "order.list"}).encode()
+s.sendall(struct.pack(">I", len(body)) + body)
+head = b""
+while len(head) < 4:
+    head += s.recv(4 - len(head))
+n = struct.unpack(">I", head)[0]
+assert n < 4096, "a frame of %d bytes: not the short error expected" % n
+data = b""
+while len(data) < n:
+    data += s.recv(n - len(data))
+r = json.loads(data)
+assert not r["ok"] and r["error"]["code"] == "invalid", r
+assert "over the protocol's 4194304: ask for less" in r["error"]["message"], r
+PY
 ctl status >/dev/null || fail "status after a reply too large"
 echo "ok: a reply over 4 MiB is refused with a message, not dropped"
+# ukeyctl asks for pages, and lists every order
+n=$(ctl --json order list | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+want=$(db "SELECT count(*) FROM orders")
+[ "$n" = "$want" ] || fail "order list gave $n orders of $want"
+echo "ok: order list, in pages, gives all $n orders"
 stop_station

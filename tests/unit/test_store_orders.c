@@ -226,6 +226,26 @@ test_list_filters(void **state)
 	assert_int_equal(store_order_list(f->st, &flt, &s, &n), 0);
 	assert_int_equal(n, 0);
 	assert_null(s);
+
+	/* in pages: limit orders after an id, the filters still applied */
+	memset(&flt, 0, sizeof(flt));
+	flt.limit = 2;
+	assert_int_equal(store_order_list(f->st, &flt, &s, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(s[1].id, b);
+	store_order_summaries_free(s, n);
+	flt.after = b;
+	assert_int_equal(store_order_list(f->st, &flt, &s, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(s[0].id, c);
+	store_order_summaries_free(s, n);
+	flt.after = a;
+	flt.limit = 0;
+	flt.type = "new";
+	assert_int_equal(store_order_list(f->st, &flt, &s, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(s[0].id, c);
+	store_order_summaries_free(s, n);
 }
 
 static void
