@@ -141,7 +141,10 @@ ctl_subscribe(const char *cmd, struct json_object *args, struct json_object **re
 	else
 		fprintf(stderr, "ukeyctl: %s\n", json_object_get_string(json_object_object_get(err,
 		    "message")));
-	return ctl_exit_for(json_object_get_string(json_object_object_get(err, "code")));
+	ex = ctl_exit_for(json_object_get_string(json_object_object_get(err, "code")));
+	json_object_put(*reply);
+	*reply = NULL;
+	return ex;
 }
 
 /* Runs a request; prints an error reply and returns its exit code, or
@@ -168,6 +171,8 @@ ctl_run(const char *cmd, struct json_object *args, struct json_object **reply,
 				printf("%s\n", json_object_get_string(json_object_object_get(details,
 				    "message")));
 			*result = NULL;
+			json_object_put(*reply);
+			*reply = NULL;
 			return EXIT_PENDING;
 		}
 		return EXIT_OK;
@@ -183,5 +188,8 @@ ctl_run(const char *cmd, struct json_object *args, struct json_object **reply,
 		    i < json_object_array_length(details); i++)
 			fprintf(stderr, "  %s\n", json_object_get_string(json_object_array_get_idx(details, i)));
 	}
-	return ctl_exit_for(json_object_get_string(json_object_object_get(err, "code")));
+	ex = ctl_exit_for(json_object_get_string(json_object_object_get(err, "code")));
+	json_object_put(*reply);
+	*reply = NULL;
+	return ex;
 }

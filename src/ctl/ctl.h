@@ -82,7 +82,10 @@ int ctl_completion_bash(FILE *f);
 int verb_help(const struct ctl_verb *v, const struct ctl_args *a);
 int verb_completion(const struct ctl_verb *v, const struct ctl_args *a);
 
-/* client.c: one request on the control socket. */
+/* client.c: one request on the control socket. ctl_run takes args, prints
+ * a refusal (or the held request) itself and returns its exit code with
+ * *reply NULL; on success *reply is the reply (owned: json_object_put it)
+ * and *result its result (borrowed from it). */
 struct json_object *ctl_call(const char *cmd, struct json_object *args, int *ex);
 int ctl_run(const char *cmd, struct json_object *args, struct json_object **reply,
     struct json_object **result);
