@@ -66,8 +66,10 @@ cmp_openssl_why(char *buf, size_t len)
 	return prot;
 }
 
+/* Reads the first PEM object of path (the setting cmp.<key>): a
+ * certificate, or an unencrypted private key when priv. */
 static int
-load_cert(struct cmp_impl *c, const char *key, const char *path, X509 **out)
+load_pem(struct cmp_impl *c, const char *key, const char *path, int priv, void **out)
 {
 	FILE *fp;
 
@@ -76,34 +78,36 @@ load_cert(struct cmp_impl *c, const char *key, const char *path, X509 **out)
 		cmp_fail(c, "cmp.%s %s: %s", key, path, strerror(errno));
 		return UKEY_ERR_IO;
 	}
-	*out = PEM_read_X509(fp, NULL, NULL, NULL);
+	*out = priv ? (void *)PEM_read_PrivateKey(fp, NULL, NULL, NULL) :
+	    (void *)PEM_read_X509(fp, NULL, NULL, NULL);
 	fclose(fp);
 	if (*out == NULL) {
 		ERR_clear_error();
-		cmp_fail(c, "cmp.%s %s: no PEM certificate in it", key, path);
+		cmp_fail(c, "cmp.%s %s: no %s in it", key, path,
+		    priv ? "unencrypted PEM private key" : "PEM certificate");
 		return UKEY_ERR_CRYPTO;
 	}
 	return 0;
 }
 
 static int
+load_cert(struct cmp_impl *c, const char *key, const char *path, X509 **out)
+{
+	void *p;
+	int rc = load_pem(c, key, path, 0, &p);
+
+	*out = p;
+	return rc;
+}
+
+static int
 load_key(struct cmp_impl *c, const char *key, const char *path, EVP_PKEY **out)
 {
-	FILE *fp;
+	void *p;
+	int rc = load_pem(c, key, path, 1, &p);
 
-	*out = NULL;
-	if ((fp = fopen(path, "r")) == NULL) {
-		cmp_fail(c, "cmp.%s %s: %s", key, path, strerror(errno));
-		return UKEY_ERR_IO;
-	}
-	*out = PEM_read_PrivateKey(fp, NULL, NULL, NULL);
-	fclose(fp);
-	if (*out == NULL) {
-		ERR_clear_error();
-		cmp_fail(c, "cmp.%s %s: no unencrypted PEM private key in it", key, path);
-		return UKEY_ERR_CRYPTO;
-	}
-	return 0;
+	*out = p;
+	return rc;
 }
 
 /* Reads the PBM secret: a regular file of the daemon's user that nobody

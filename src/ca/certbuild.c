@@ -50,6 +50,19 @@ certbuild_serial(BIGNUM **out)
 	return rc;
 }
 
+/* Signs cert with key and hands it to *out; on failure cert stays the
+ * caller's. */
+static int
+sign_into(X509 *cert, EVP_PKEY *key, const EVP_MD *md, X509 **out)
+{
+	if (X509_sign(cert, key, md) <= 0) {
+		log_openssl("X509_sign");
+		return UKEY_ERR_CRYPTO;
+	}
+	*out = cert;
+	return 0;
+}
+
 static int
 add_ext(X509 *cert, X509V3_CTX *ctx, int nid, const char *value)
 {
@@ -135,14 +148,8 @@ certbuild_ca(EVP_PKEY *key, const EVP_MD *md, const char *name, X509 **out)
 	    (rc = add_ext(cert, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign")) != 0 ||
 	    (rc = add_ext(cert, &ctx, NID_subject_key_identifier, "hash")) != 0)
 		goto out;
-	if (X509_sign(cert, key, md) <= 0) {
-		log_openssl("X509_sign");
-		rc = UKEY_ERR_CRYPTO;
-		goto out;
-	}
-	*out = cert;
-	cert = NULL;
-	rc = 0;
+	if ((rc = sign_into(cert, key, md, out)) == 0)
+		cert = NULL;
  out:
 	BN_free(serial);
 	X509_NAME_free(subj);
@@ -294,14 +301,8 @@ certbuild_end_entity(const X509 *cacert, EVP_PKEY *cakey, const EVP_MD *md,
 	if (certprof_gm_identity_oid(p) != NULL &&
 	    (rc = add_gm_identity(cert, certprof_gm_identity_oid(p), req->gm_identity_value)) != 0)
 		goto out;
-	if (X509_sign(cert, cakey, md) <= 0) {
-		log_openssl("X509_sign");
-		rc = UKEY_ERR_CRYPTO;
-		goto out;
-	}
-	*out = cert;
-	cert = NULL;
-	rc = 0;
+	if ((rc = sign_into(cert, cakey, md, out)) == 0)
+		cert = NULL;
  out:
 	X509_free(cert);
 	return rc;
