@@ -100,7 +100,7 @@ cmd_sim_plug(struct request *r, struct json_object **result)
 	struct station *s = r->s;
 	const char *preset = NULL, *profile = NULL;
 	int64_t bay = 0, token = 0;
-	int rc, i;
+	int rc;
 
 	if (arg_int(r, "bay", 0, &bay) == UKEY_ERR_INVAL || arg_int(r, "token", 0, &token) ==
 	    UKEY_ERR_INVAL || arg_str(r, "preset", 0, &preset) == UKEY_ERR_INVAL ||
@@ -121,15 +121,7 @@ cmd_sim_plug(struct request *r, struct json_object **result)
 	if (fw_profile_set_find(station_fw(s), profile ? profile : "softhsm2") == NULL)
 		return req_fail(r, UKEY_ERR_NOTFOUND, "profile %s: no such firmware profile",
 		    profile ? profile : "softhsm2");
-	/* who put the token in is the operator recorded with its issuance */
-	for (i = 0; i < station_n_bays(s); i++)
-		if ((bay == 0 && station_bay(s, i)->state == BAY_EMPTY &&
-		    strcmp(station_bay(s, i)->source, "sim") == 0) || bay == i + 1) {
-			snprintf(station_bay(s, i)->operator_name, sizeof(station_bay(s, i)->operator_name), "%s",
-			    r->c->user);
-			break;
-		}
-	rc = sim_plug(s, (int)bay, preset, token, profile, result);
+	rc = sim_plug(s, (int)bay, preset, token, profile, r->c->user, result);
 	if (rc == UKEY_ERR_BUSY)
 		return req_fail(r, rc, "no empty simulated bay");
 	if (rc == UKEY_ERR_NOTFOUND)

@@ -851,9 +851,6 @@ control_check_timers(struct station *s)
 	char why[200];
 	int i;
 
-	/* The loop's one timer hook besides the bays': the CRL's interval
-	 * (crl.c) is checked here too, once per iteration. */
-	station_crl_if_due(s);
 	for (i = 0; i < s->n_clients; i++) {
 		struct client *c = &s->clients[i];
 

@@ -287,6 +287,7 @@ run_loop(struct station *s)
 		bay_check_timers(s);
 		station_audit_checkpoint_if_due(s);
 		station_witness_if_due(s);
+		station_crl_if_due(s);
 		watch_flush(s);
 		if (s->stop)
 			break;

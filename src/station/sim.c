@@ -38,7 +38,7 @@ next_token_no(const char *dir)
 
 int
 sim_plug(struct station *s, int bay_index, const char *preset, int64_t token_no,
-    const char *profile, struct json_object **result)
+    const char *profile, const char *operator_name, struct json_object **result)
 {
 	char root[700], dir[800], conf[900], device[64];
 	const struct fw_profile *fw;
@@ -84,6 +84,8 @@ sim_plug(struct station *s, int bay_index, const char *preset, int64_t token_no,
 			return rc;
 	}
 	snprintf(device, sizeof(device), "virtual token %04lld", (long long)token_no);
+	/* who put the token in is the operator recorded with its issuance */
+	snprintf(b->operator_name, sizeof(b->operator_name), "%s", operator_name);
 	if ((rc = detect_sim_announce(s, b->name, 1, device, fw, conf)) != 0)
 		return rc;
 	*result = json_object_new_object();

@@ -41,8 +41,11 @@ void station_event_add(struct station *s, const struct detect_event *ev);
 struct json_object *detect_status_json(struct station *s);
 
 /* sim.c: the simulated bays with SoftHSM2 virtual tokens. */
+/* Puts a virtual token (token_no > 0: that one again; else a new one of
+ * preset) into simulated bay bay_index (0: the first empty one), plugged by
+ * operator_name. */
 int sim_plug(struct station *s, int bay_index, const char *preset, int64_t token_no,
-    const char *profile, struct json_object **result);
+    const char *profile, const char *operator_name, struct json_object **result);
 int sim_unplug(struct station *s, int bay_index);
 
 #endif
