@@ -36,6 +36,34 @@ store_fixture_close(struct store *st, const char *dir)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* The fixture of a test that needs a database and nothing else: cmocka
+ * setup and teardown for it (the tag names the directory). */
+struct store_fixture {
+	char dir[64];
+	struct store *st;
+};
+
+static inline int
+store_fixture_setup(void **state, const char *tag)
+{
+	struct store_fixture *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	f->st = store_fixture_open(f->dir, sizeof(f->dir), tag);
+	*state = f;
+	return 0;
+}
+
+static inline int
+store_fixture_teardown(void **state)
+{
+	struct store_fixture *f = *state;
+
+	store_fixture_close(f->st, f->dir);
+	free(f);
+	return 0;
+}
+
 /* What store_fixture_paid_order makes: one item of `count` units of kind
  * under cert_profile for `years`, by the account uscc, as portal_ref. */
 struct store_fixture_order {

@@ -21,30 +21,16 @@
 
 #define USCC "91530100MA6K5U5X7R"
 
-struct fixture {
-	char dir[64];
-	struct store *st;
-};
-
 static int
 setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	assert_non_null(f);
-	f->st = store_fixture_open(f->dir, sizeof(f->dir), "route");
-	*state = f;
-	return 0;
+	return store_fixture_setup(state, "route");
 }
 
 static int
 teardown(void **state)
 {
-	struct fixture *f = *state;
-
-	store_fixture_close(f->st, f->dir);
-	free(f);
-	return 0;
+	return store_fixture_teardown(state);
 }
 
 static int64_t
@@ -110,7 +96,7 @@ units_are(const struct store_unit_claim *units, size_t have, const int64_t *want
 static void
 test_claim_routes_by_token(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_unit_claim *units = NULL;
 	size_t nu = 0;
 	int64_t new1, new2, ren, held = -1;
@@ -174,7 +160,7 @@ test_claim_routes_by_token(void **state)
 static void
 test_queue_tail(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_unit_claim *units = NULL;
 	size_t nu = 0;
 	int64_t a, b1, b2, c, d, held;
@@ -210,7 +196,7 @@ test_queue_tail(void **state)
 static void
 test_resolve(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	char uscc[] = USCC, serial[] = "a1b2c3d4", why[512], *got = NULL;
 	struct order_item it = { .kind = ITEM_ORG, .years = 1, .count = 1 };
 	struct order o = { .type = ORDER_RENEWAL, .account_uscc = uscc, .items = &it, .n_items = 1 };

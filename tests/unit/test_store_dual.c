@@ -21,35 +21,21 @@
 #define ASKED "2026-03-02T10:00:00Z"
 #define LATER "2026-03-02T10:20:00Z"
 
-struct fixture {
-	char dir[64];
-	struct store *st;
-};
-
 static int
 setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	assert_non_null(f);
-	f->st = store_fixture_open(f->dir, sizeof(f->dir), "storedual");
-	*state = f;
-	return 0;
+	return store_fixture_setup(state, "storedual");
 }
 
 static int
 teardown(void **state)
 {
-	struct fixture *f = *state;
-
-	store_fixture_close(f->st, f->dir);
-	free(f);
-	return 0;
+	return store_fixture_teardown(state);
 }
 
 /* A pending request by user (uid) expiring at expires; its id. */
 static int64_t
-ask(struct fixture *f, const char *action, const char *command, const char *user, int64_t uid,
+ask(struct store_fixture *f, const char *action, const char *command, const char *user, int64_t uid,
     const char *expires)
 {
 	const struct store_dual_new n = {
@@ -70,7 +56,7 @@ ask(struct fixture *f, const char *action, const char *command, const char *user
 static void
 test_insert_load(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_dual_request q = { 0 };
 	int64_t id;
 
@@ -107,7 +93,7 @@ test_insert_load(void **state)
 static void
 test_confirm(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_dual_request q = { 0 };
 	int64_t id, other;
 
@@ -153,7 +139,7 @@ test_confirm(void **state)
 static void
 test_close_only_from(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_dual_request q = { 0 };
 	int64_t id;
 
@@ -189,7 +175,7 @@ test_close_only_from(void **state)
 static void
 test_due(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_dual_request *a = NULL;
 	size_t n = 7;
 	int64_t early, at, closed;
@@ -226,7 +212,7 @@ test_due(void **state)
 static void
 test_list(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_dual_request *a = NULL;
 	size_t n = 0;
 	int64_t one, two, three;

@@ -22,30 +22,16 @@
 #define USCC "91530100MA6K5U5X7R"
 #define OTHER_USCC "91110000600037341L"
 
-struct fixture {
-	char dir[64];
-	struct store *st;
-};
-
 static int
 setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	assert_non_null(f);
-	f->st = store_fixture_open(f->dir, sizeof(f->dir), "storeord");
-	*state = f;
-	return 0;
+	return store_fixture_setup(state, "storeord");
 }
 
 static int
 teardown(void **state)
 {
-	struct fixture *f = *state;
-
-	store_fixture_close(f->st, f->dir);
-	free(f);
-	return 0;
+	return store_fixture_teardown(state);
 }
 
 static const uint8_t sealed_doc[] = { 0x00, 0x01, 0xfe, 0xff, 0x42 };
@@ -116,7 +102,7 @@ claims_are(struct store *st, const char *profile, const char *serial, const int6
 static void
 test_insert_load(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_order *o = NULL;
 	struct store_order_item *items = NULL;
 	struct store_order_unit *units = NULL;
@@ -179,7 +165,7 @@ test_insert_load(void **state)
 static void
 test_list_filters(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_order_summary *s = NULL;
 	struct store_order_filter flt = { 0 };
 	size_t n = 0;
@@ -251,7 +237,7 @@ test_list_filters(void **state)
 static void
 test_transitions(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_order *o = NULL;
 	struct store_delivery dl = { 0 };
 	int64_t id, other = 0, n = 0;
@@ -322,7 +308,7 @@ test_transitions(void **state)
 static void
 test_revise(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_order *o = NULL;
 	struct store_order_revision *v = NULL;
 	struct store_order_unit *u = NULL;
@@ -375,7 +361,7 @@ test_revise(void **state)
 static void
 test_transaction(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_order *o = NULL;
 	struct store_order_summary *s = NULL;
 	struct store_order_filter flt = { 0 };
@@ -404,7 +390,7 @@ test_transaction(void **state)
 static void
 test_queue_claim(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_queue_entry *q = NULL;
 	struct store_unit u = { 0 };
 	int64_t a, b, c, d, job;
@@ -511,7 +497,7 @@ issue(struct store *st, int64_t order_id, const char *serial, const char *tseria
 static void
 test_renewal_routing(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_live_cert *certs = NULL;
 	size_t n = 0;
 	int64_t old, ren, fresh, held = 0, other = 0;
@@ -556,7 +542,7 @@ test_renewal_routing(void **state)
 static void
 test_clear_docs(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_clear_doc *d = NULL;
 	struct store_order *o = NULL;
 	size_t n = 0;
