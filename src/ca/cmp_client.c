@@ -22,6 +22,7 @@
 #include "ca/ca_cmp_impl.h"
 #include "ca/certcheck.h"
 #include "ca/cmp_msg.h"
+#include "ca/crl.h"
 #include "common/err.h"
 #include "common/log.h"
 
@@ -517,30 +518,6 @@ cmp_issue(struct ca *ca, const struct ca_request *req, X509 **out)
 	return rc;
 }
 
-/* RFC 5280 CRLReason codes by the names ca_revoke() takes. */
-static int
-reason_code(const char *reason)
-{
-	static const struct {
-		const char *name;
-		int code;
-	} reasons[] = {
-		{ "unspecified", CRL_REASON_UNSPECIFIED },
-		{ "keyCompromise", CRL_REASON_KEY_COMPROMISE },
-		{ "affiliationChanged", CRL_REASON_AFFILIATION_CHANGED },
-		{ "superseded", CRL_REASON_SUPERSEDED },
-		{ "cessationOfOperation", CRL_REASON_CESSATION_OF_OPERATION },
-		{ "certificateHold", CRL_REASON_CERTIFICATE_HOLD },
-		{ "privilegeWithdrawn", CRL_REASON_PRIVILEGE_WITHDRAWN },
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
-		if (strcmp(reasons[i].name, reason) == 0)
-			return reasons[i].code;
-	return -1;
-}
-
 /* The certificate RR names: OpenSSL 3.0 takes the issuer and serial of the
  * revoked certificate from a whole (encodable) certificate, so one is made
  * with those two, signed by a throwaway key; nothing else of it is sent. */
@@ -582,7 +559,7 @@ cmp_revoke(struct ca *ca, const char *serial_hex, const char *reason)
 
 	c->err[0] = '\0';
 	ERR_clear_error();
-	if ((code = reason_code(reason != NULL ? reason : "unspecified")) < 0) {
+	if ((code = crl_reason_code(reason != NULL ? reason : "unspecified")) < 0) {
 		cmp_fail(c, "revoke: reason \"%s\" is not an RFC 5280 reason name", reason);
 		return UKEY_ERR_INVAL;
 	}
