@@ -652,6 +652,22 @@ confirm_run(struct request *r, const struct store_dual_request *q, cmd_fn fn,
 	return 0;
 }
 
+/* The arguments of pending.confirm and pending.cancel (id, remark) and the
+ * request they name, which must still be pending (else r->msg says it was
+ * already `verb` or ended otherwise). *q is loaded or left zeroed: the
+ * caller clears it either way. */
+static int
+pending_request(struct request *r, const char *verb, int64_t *id, const char **remark,
+    struct store_dual_request *q)
+{
+	int rc;
+
+	if ((rc = arg_int(r, "id", 1, id)) != 0 || (rc = remark_arg(r, remark)) != 0 ||
+	    (rc = load_request(r, *id, q)) != 0)
+		return rc;
+	return strcmp(q->state, "pending") == 0 ? 0 : not_pending(r, q, verb);
+}
+
 int
 cmd_pending_confirm(struct request *r, struct json_object **result)
 {
@@ -667,14 +683,8 @@ cmd_pending_confirm(struct request *r, struct json_object **result)
 	int rc;
 
 	*result = NULL;
-	if ((rc = arg_int(r, "id", 1, &id)) != 0 || (rc = remark_arg(r, &remark)) != 0)
-		return rc;
-	if ((rc = load_request(r, id, &q)) != 0)
-		return rc;
-	if (strcmp(q.state, "pending") != 0) {
-		rc = not_pending(r, &q, "confirmed");
+	if ((rc = pending_request(r, "confirmed", &id, &remark, &q)) != 0)
 		goto out;
-	}
 	args = json_tokener_parse(q.args);
 	then = json_tokener_parse(q.subject);
 	if (!json_object_is_type(args, json_type_object) ||
@@ -711,14 +721,8 @@ cmd_pending_cancel(struct request *r, struct json_object **result)
 	int rc;
 
 	*result = NULL;
-	if ((rc = arg_int(r, "id", 1, &id)) != 0 || (rc = remark_arg(r, &remark)) != 0)
-		return rc;
-	if ((rc = load_request(r, id, &q)) != 0)
-		return rc;
-	if (strcmp(q.state, "pending") != 0) {
-		rc = not_pending(r, &q, "cancelled");
+	if ((rc = pending_request(r, "cancelled", &id, &remark, &q)) != 0)
 		goto out;
-	}
 	if (!own_request(r->c, &q)) {
 		rc = req_fail(r, UKEY_ERR_PERM, "request %lld: only %s, who asked for it, can cancel"
 		    " it", (long long)id, q.requested_by);
