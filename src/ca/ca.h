@@ -38,6 +38,13 @@ struct ca_request {
  * ca.key's), UKEY_ERR_NOMEM. Runs in the daemon; may block on disk. */
 int ca_embedded_open(const char *dir, const char *name, struct ca **out);
 
+/* Every call on a CA below (and in ca_cmp.h) holds one process-wide lock
+ * while it runs, so the daemon's CA thread and its event loop never use a
+ * backend at the same time; ca_hold()/ca_release() take it around several
+ * calls (it is recursive). ca_cert() and ca_kind() need no lock. */
+void ca_hold(void);
+void ca_release(void);
+
 /* Frees ca; NULL is a no-op. */
 void ca_free(struct ca *ca);
 

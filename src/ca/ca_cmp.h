@@ -37,6 +37,8 @@ int ca_cmp_open(const struct cmp_config *cfg, struct ca **out, char *err, size_t
  * names the CA's PKIStatus, failInfo bits and statusString, or which check
  * of the answer failed. Borrowed, valid until the next call on ca. */
 const char *ca_last_error(const struct ca *ca);
+/* ca_last_error() copied into buf (len bytes) under the CA's lock. */
+void ca_last_error_copy(const struct ca *ca, char *buf, size_t len);
 
 /* Sends req and returns at once: 0 and *out like ca_issue(), or
  * UKEY_ERR_BUSY when the CA answered "waiting", with *txn filled for

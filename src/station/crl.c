@@ -38,6 +38,8 @@ station_ca_open(struct station *s)
 		log_error("embedded CA in %s: %s", c->ca_dir, ukey_strerror(rc));
 		return rc;
 	}
+	if ((rc = cathread_start(s->ca, &s->cathread)) != 0)
+		return rc;
 	/* a CRL at start: what was revoked while the station was down (by
 	 * another tool on ca.db) is published, and a fresh install has one */
 	(void)station_crl_publish(s, NULL);

@@ -223,9 +223,8 @@ job_end_not_issued(struct station *s, int64_t job_id, const char *state, const c
 	jobrule_failure_kind(job.step, err, kind, sizeof(kind));
 	/* RFC 5280 reason: the certificate's purpose ended before it was used;
 	 * the station's own words stay in received_certs.note */
-	if (serial != NULL && (rc = ca_revoke(station_ca(s), serial, "cessationOfOperation")) != 0)
-		log_error("job %lld: revoking certificate %s: %s", (long long)job_id, serial,
-		    ukey_strerror(rc));
+	if (serial != NULL)
+		job_ca_revoke(s, serial);
 	store_now(now);
 	if (store_begin(station_store(s)) != 0)
 		goto out;

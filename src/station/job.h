@@ -29,6 +29,11 @@ int job_abandon(struct station *s, int64_t job_id, const char *who, const char *
  * UKEY_ERR_NOTBLANK with why saying which. Changes nothing. */
 int job_wipe_check(struct station *s, struct bay *b, char *why, size_t whylen);
 int job_recover_all(struct station *s);
+/* Takes the CA thread's answers and goes on with their jobs (job_ca.c):
+ * called by the loop when the CA thread's pipe is readable, and once at
+ * shutdown after the thread stopped (stopping: certificates are stored and
+ * the jobs go on after the restart). */
+void job_ca_answers(struct station *s, int stopping);
 /* A new user PIN by the profile's rules ([pin] user_pin_policy): random
  * digits of user_pin_length, or the profile's fixed initial PIN. The job's
  * initial PIN and an unblock's new PIN both come from here. */

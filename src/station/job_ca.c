@@ -21,6 +21,7 @@
 #include "station/job.h"
 #include "station/orderdoc.h"
 #include "ca/ca.h"
+#include "station/cathread.h"
 
 /* A CA that is down is asked again after 2 s, then 4, 8, 16 and every 30 s:
  * each refused submission is journalled and audited, so a long outage must
@@ -72,56 +73,55 @@ request_key(const struct store_job *job, char out[65])
 }
 
 /*
- * Asks the CA for the job's certificate with the job's stored request and its
- * request key (rkey, 65 bytes). Returns ca_issue()'s code; *cert owned.
+ * Builds the job's request to the CA into c, from the job's stored CSR and
+ * subject, its certificate profile and its unit's identity: the one place a
+ * struct ca_request is made for a job (a renewal sets req.old_cert here).
+ * c owns every field req points at (cacall_free), so that the CA thread
+ * reads nothing of the loop's. Returns 0, UKEY_ERR_NOTFOUND (no CSR yet),
+ * UKEY_ERR_DB (a stored blob or the profile is gone), UKEY_ERR_NOMEM.
  */
 static int
-job_ca_issue(struct station *s, const struct store_job *job, char rkey[65], X509 **cert)
+job_ca_request(struct station *s, const struct store_job *job, struct cacall *c)
 {
 	struct job_identity id = { 0 };
-	const uint8_t *p;
-	X509_REQ *csr = NULL;
-	X509_NAME *subject = NULL;
 	const struct certprof *prof;
-	struct ca_request req = { 0 };
+	const uint8_t *p;
+	const char *gm;
 	int rc;
 
-	*cert = NULL;
-	if (job->csr == NULL || job->subject == NULL) {
-		rc = UKEY_ERR_NOTFOUND;
-		goto out;
-	}
+	if (job->csr == NULL || job->subject == NULL)
+		return UKEY_ERR_NOTFOUND;
 	p = job->csr;
-	csr = d2i_X509_REQ(NULL, &p, (long)job->csr_len);
+	c->csr = d2i_X509_REQ(NULL, &p, (long)job->csr_len);
 	p = job->subject;
-	subject = d2i_X509_NAME(NULL, &p, (long)job->subject_len);
+	c->subject = d2i_X509_NAME(NULL, &p, (long)job->subject_len);
 	prof = certprof_set_find(station_cp(s), job->src.cert_profile);
-	if (csr == NULL || subject == NULL || prof == NULL) {
-		rc = UKEY_ERR_DB;
-		goto out;
-	}
-	if ((rc = request_key(job, rkey)) != 0)
-		goto out;
+	if (c->csr == NULL || c->subject == NULL || prof == NULL)
+		return UKEY_ERR_DB;
+	if ((rc = request_key(job, c->request_key)) != 0)
+		return rc;
 	/* the typed view of the whole document: a personal certificate's GM/T
 	 * identity value is the resident ID number */
 	if ((rc = job_identity_open(s, &job->src, &id)) != 0)
-		goto out;
-	req.csr = csr;
-	req.subject = subject;
-	req.profile = prof;
-	req.years = (int)job->src.years;
-	req.request_key = rkey;
-	req.gm_identity_value = strcmp(job->src.kind, "organisation") == 0 ?
-	    job->src.account_uscc : id.id_number;
+		return rc;
+	gm = strcmp(job->src.kind, "organisation") == 0 ? job->src.account_uscc : id.id_number;
+	if ((gm != NULL && (c->gm_identity_value = strdup(gm)) == NULL) ||
+	    (id.email != NULL && (c->email = strdup(id.email)) == NULL))
+		rc = UKEY_ERR_NOMEM;
+	job_identity_clear(&id);
+	if (rc != 0)
+		return rc;
+	c->req.csr = c->csr;
+	c->req.subject = c->subject;
+	c->req.profile = prof;
+	c->req.years = (int)job->src.years;
+	c->req.request_key = c->request_key;
+	c->req.gm_identity_value = c->gm_identity_value;
 	/* a person's e-mail address, when the order gives one (the profile
 	 * decides whether the certificate carries it) */
-	req.email = id.email;
-	rc = ca_issue(station_ca(s), &req, cert);
- out:
-	job_identity_clear(&id);
-	X509_REQ_free(csr);
-	X509_NAME_free(subject);
-	return rc;
+	c->req.email = c->email;
+	c->req.old_cert = c->old_cert;
+	return 0;
 }
 
 /* Stores a certificate the CA returned for the job, in one transaction: the
@@ -140,6 +140,8 @@ record_received(struct station *s, int64_t job_id, int64_t unit_id, const char *
 	rc = store_received_cert_add(station_store(s), serial, job_id, unit_id, der, len, now);
 	if (rc == 0)
 		rc = store_job_set_cert(station_store(s), job_id, der, len, serial, rkey);
+	if (rc == 0)	/* the CA answered: no transaction waits any more */
+		rc = store_job_ca_txn_clear(station_store(s), job_id);
 	if (rc == 0)
 		rc = store_commit(station_store(s));
 	if (rc != 0)
@@ -175,34 +177,46 @@ ca_has_request(struct station *s, const char *rkey, int *found)
  * station never received. If the CA lists one under the job's request key,
  * it is fetched again (the request key makes that idempotent) and stored as
  * received, so that the job's end revokes it and keeps it in the record.
- * Returns 0 (with *serial set, or "" when the CA has none) or an error.
+ * Nothing is asked while the CA thread has a call for the job (its answer
+ * is stored when it comes, job_ca_answers) or of a CA that keeps no list
+ * for the station (CMP: docs/ca.md, "Interrupted"). Returns 0 (with *serial
+ * set, or "" when the CA has none) or an error.
  */
 int
 job_ca_recover(struct station *s, int64_t job_id, char *serial, size_t len)
 {
 	struct store_job job;
+	struct cacall *c = NULL;
 	X509 *cert = NULL;
 	unsigned char *der = NULL;
-	char rkey[65];
 	int rc, n, found = 0;
 
 	serial[0] = '\0';
+	if (strcmp(ca_kind(station_ca(s)), "embedded") != 0 ||
+	    (station_cathread(s) != NULL && cathread_busy(station_cathread(s), job_id)))
+		return 0;
 	if ((rc = job_load(s, job_id, &job)) != 0)
 		return rc;
 	if (job.cert_serial != NULL || job.csr == NULL || job.token_serial == NULL) {
 		rc = 0;		/* stored already, or never asked */
 		goto out;
 	}
-	if ((rc = request_key(&job, rkey)) != 0 || (rc = ca_has_request(s, rkey, &found)) != 0 ||
-	    !found)
+	if ((c = cacall_new(CACALL_ISSUE, job_id)) == NULL) {
+		rc = UKEY_ERR_NOMEM;
 		goto out;
-	if ((rc = job_ca_issue(s, &job, rkey, &cert)) != 0)
+	}
+	if ((rc = job_ca_request(s, &job, c)) != 0 ||
+	    (rc = ca_has_request(s, c->request_key, &found)) != 0 || !found)
+		goto out;
+	/* the embedded CA answers from its own database at once: on the loop */
+	if ((rc = ca_issue(station_ca(s), &c->req, &cert)) != 0)
 		goto out;
 	if ((n = i2d_X509(cert, &der)) <= 0 || (rc = cert_serial_hex(cert, serial, len)) != 0) {
 		rc = UKEY_ERR_CRYPTO;
 		goto out;
 	}
-	if ((rc = record_received(s, job_id, job.unit_id, serial, der, (size_t)n, rkey)) == 0)
+	if ((rc = record_received(s, job_id, job.unit_id, serial, der, (size_t)n,
+	    c->request_key)) == 0)
 		log_warn("job %lld: the CA had issued %s for its request before the job stopped;"
 		    " recorded", (long long)job_id, serial);
  out:
@@ -210,8 +224,33 @@ job_ca_recover(struct station *s, int64_t job_id, char *serial, size_t len)
 		serial[0] = '\0';
 	OPENSSL_free(der);
 	X509_free(cert);
+	cacall_free(c);
 	store_job_clear(&job);
 	return rc;
+}
+
+void
+job_ca_revoke(struct station *s, const char *serial)
+{
+	struct cacall *c;
+	int rc;
+
+	/* the embedded CA answers at once from its own database; an external
+	 * CA may take cmp.timeout, so its revocation goes to the CA thread
+	 * (the certificate is already marked revoked here, and one the CA
+	 * never got is revoked again at the next start) */
+	if (strcmp(ca_kind(station_ca(s)), "embedded") == 0 || station_cathread(s) == NULL) {
+		if ((rc = ca_revoke(station_ca(s), serial, "cessationOfOperation")) != 0)
+			log_error("revoking certificate %s: %s", serial, ukey_strerror(rc));
+		return;
+	}
+	if ((c = cacall_new(CACALL_REVOKE, 0)) == NULL) {
+		log_error("revoking certificate %s: %s", serial, ukey_strerror(UKEY_ERR_NOMEM));
+		return;
+	}
+	snprintf(c->serial, sizeof(c->serial), "%s", serial);
+	snprintf(c->reason, sizeof(c->reason), "cessationOfOperation");
+	cathread_submit(station_cathread(s), c);
 }
 
 /* The CA is down: nothing was issued; the same request goes again later. */
@@ -271,43 +310,260 @@ ca_store_answer(struct station *s, struct bay *b, const struct store_job *job, X
 	return rc;
 }
 
+/* A persisted transaction into the connector's form and back. */
+static void
+txn_from_store(struct ca_txn *t, const struct store_ca_txn *st)
+{
+	memset(t, 0, sizeof(*t));
+	memcpy(t->tid, st->tid, st->tid_len);
+	t->tid_len = st->tid_len;
+	memcpy(t->nonce, st->nonce, st->nonce_len);
+	t->nonce_len = st->nonce_len;
+	t->check_after = st->check_after;
+}
+
+static void
+txn_to_store(struct store_ca_txn *st, const struct ca_txn *t)
+{
+	memset(st, 0, sizeof(*st));
+	st->tid_len = t->tid_len <= sizeof(st->tid) ? t->tid_len : 0;
+	memcpy(st->tid, t->tid, st->tid_len);
+	st->nonce_len = t->nonce_len <= sizeof(st->nonce) ? t->nonce_len : 0;
+	memcpy(st->nonce, t->nonce, st->nonce_len);
+	st->check_after = t->check_after;
+}
+
+/*
+ * ca_submit: the job's request goes to the CA thread (a new request, or a
+ * poll of the transaction the CA holds, persisted in job_ca_txns) and the
+ * bay waits in ca_submit; job_ca_answers() goes on when the answer comes.
+ */
 void
 job_ca_submit(struct station *s, struct bay *b)
 {
 	struct store_job job = { 0 };
-	X509 *cert = NULL;
-	char rkey[65];
-	int rc;
+	struct store_ca_txn held;
+	struct cacall *c = NULL;
+	int rc, poll;
 
-	(void)job_step_mark(s, b->job_id, STEP_CA_SUBMIT, "begin", NULL);
-	if ((rc = job_load(s, b->job_id, &job)) != 0)
-		goto fail;
-	rc = job_ca_issue(s, &job, rkey, &cert);
-	if (rc == UKEY_ERR_DB)
-		goto fail;
-	if (rc == UKEY_ERR_UNAVAIL) {
-		ca_retry_later(s, b);
-		goto out;
+	if (cathread_busy(station_cathread(s), b->job_id)) {
+		/* asked before its token went and came back: that answer goes on */
+		bay_set_state(s, b, BAY_WORKING, "job %lld waiting for the CA's answer",
+		    (long long)b->job_id);
+		return;
 	}
-	if (rc != 0) {
-		char why[128];
-
-		snprintf(why, sizeof(why), "ca_submit: the CA refused the request: %s", ukey_strerror(rc));
-		job_fail(s, b, jobrule_ca_blame(rc), rc, "%s", why);
-		goto out;
-	}
-	job_test_crash_point("ca_submit", "returned");
-	if ((rc = ca_store_answer(s, b, &job, cert, rkey)) == 1)
-		goto out;
-	if (rc != 0)
+	rc = store_job_ca_txn_get(station_store(s), b->job_id, &held);
+	if (rc != 0 && rc != UKEY_ERR_NOTFOUND)
 		goto fail;
-	job_step_run(s, b, STEP_CERT_CHECK);
+	poll = rc == 0;
+	(void)job_step_mark(s, b->job_id, STEP_CA_SUBMIT, "begin", poll ? "poll" : NULL);
+	if ((c = cacall_new(poll ? CACALL_POLL : CACALL_ISSUE, b->job_id)) == NULL) {
+		rc = UKEY_ERR_NOMEM;
+		goto fail;
+	}
+	if (poll)
+		txn_from_store(&c->txn, &held);
+	if ((rc = job_load(s, b->job_id, &job)) != 0 || (rc = job_ca_request(s, &job, c)) != 0)
+		goto fail;
+	cathread_submit(station_cathread(s), c);
+	c = NULL;
+	if (poll)
+		bay_set_state(s, b, BAY_WORKING, "job %lld waiting for the CA (PKIStatus waiting)"
+		    " since %s: polling", (long long)b->job_id, held.waiting_since);
+	else
+		bay_set_state(s, b, BAY_WORKING, "job %lld: asking the CA", (long long)b->job_id);
 	goto out;
  fail:
 	job_fail(s, b, JOB_OTHER, rc, "ca_submit: %s", ukey_strerror(rc));
  out:
+	cacall_free(c);
 	store_job_clear(&job);
-	X509_free(cert);
+}
+
+/* ---- the CA thread's answers (loop context) ---- */
+
+static struct bay *
+bay_of_job(struct station *s, int64_t job_id)
+{
+	int i;
+
+	for (i = 0; i < station_n_bays(s); i++)
+		if (station_bay(s, i)->job_id == job_id)
+			return station_bay(s, i);
+	return NULL;
+}
+
+/* A certificate for a job that is in no bay: stored first; a job that
+ * waits (token away, station stopping) goes on at cert_check when resumed;
+ * one that ended meanwhile (abandoned, its worker lost) has it revoked, as
+ * its end would have, and the record says so. */
+static void
+late_cert(struct station *s, const struct store_job *job, const struct cacall *c)
+{
+	unsigned char *der = NULL;
+	struct json_object *d;
+	char serial[80], now[32], why[200];
+	int n, rc, ended = strcmp(job->state, "running") != 0 && strcmp(job->state, "suspended") != 0;
+
+	if ((n = i2d_X509(c->cert, &der)) <= 0 || cert_serial_hex(c->cert, serial, sizeof(serial)) != 0) {
+		log_error("job %lld: the CA's certificate cannot be encoded", (long long)job->id);
+		goto out;
+	}
+	rc = record_received(s, job->id, job->unit_id, serial, der, (size_t)n, c->request_key);
+	if (rc != 0 && rc != UKEY_ERR_EXISTS) {
+		log_error("job %lld: storing certificate %s from the CA: %s", (long long)job->id, serial,
+		    ukey_strerror(rc));
+		goto out;
+	}
+	if (!ended) {
+		(void)job_step_mark(s, job->id, STEP_CA_SUBMIT, "done", serial);
+		log_info("job %lld: certificate %s stored; the job goes on at cert_check when its"
+		    " token is back", (long long)job->id, serial);
+		goto out;
+	}
+	snprintf(why, sizeof(why), "the CA answered after job %lld had ended (%s)",
+	    (long long)job->id, job->state);
+	store_now(now);
+	if ((rc = store_begin(station_store(s))) != 0)
+		goto out;
+	rc = store_received_cert_close(station_store(s), serial, "revoked", why, now);
+	if (rc == 0) {
+		d = json_object_new_object();
+		json_object_object_add(d, "serial", json_object_new_string(serial));
+		json_object_object_add(d, "reason", json_object_new_string(why));
+		rc = station_audit(s, "ukeyd", "job.late_certificate", job->src.order_id,
+		    job->unit_id, job->id, job->token_serial, job->bay, d);
+	}
+	if (rc == 0)
+		rc = store_commit(station_store(s));
+	if (rc != 0) {
+		store_rollback(station_store(s));
+		log_error("job %lld: recording certificate %s revoked: %s", (long long)job->id, serial,
+		    ukey_strerror(rc));
+		goto out;
+	}
+	log_warn("job %lld: %s; certificate %s revoked", (long long)job->id, why, serial);
+	job_ca_revoke(s, serial);
+ out:
+	OPENSSL_free(der);
+}
+
+static void
+answer_cert(struct station *s, struct bay *b, const struct store_job *job, struct cacall *c)
+{
+	int rc;
+
+	job_test_crash_point("ca_submit", "returned");
+	if (b == NULL) {
+		late_cert(s, job, c);
+		return;
+	}
+	if ((rc = ca_store_answer(s, b, job, c->cert, c->request_key)) == 1)
+		return;
+	if (rc != 0) {
+		job_fail(s, b, JOB_OTHER, rc, "ca_submit: %s", ukey_strerror(rc));
+		return;
+	}
+	b->ca_attempts = 0;
+	job_step_run(s, b, STEP_CERT_CHECK);
+}
+
+/* The CA holds the request: its transaction is persisted (the first time
+ * journalled and audited) and polled after the checkAfter it asked for. */
+static void
+answer_waiting(struct station *s, struct bay *b, const struct store_job *job,
+    const struct cacall *c)
+{
+	struct store_ca_txn t;
+	char now[32], detail[160];
+	int after = c->txn.check_after < 1 ? 1 : c->txn.check_after > 3600 ? 3600 :
+	    c->txn.check_after;
+	int rc;
+
+	txn_to_store(&t, &c->txn);
+	store_now(now);
+	if ((rc = store_job_ca_txn_set(station_store(s), job->id, &t, now)) != 0) {
+		log_error("job %lld: persisting the CA's transaction: %s", (long long)job->id,
+		    ukey_strerror(rc));
+		if (b != NULL)
+			job_fail(s, b, JOB_OTHER, rc, "ca_submit: persisting the CA's transaction: %s",
+			    ukey_strerror(rc));
+		return;
+	}
+	snprintf(detail, sizeof(detail), "waiting: the CA holds the request (PKIStatus waiting);"
+	    " poll in %d s", after);
+	if (c->op == CACALL_ISSUE)
+		(void)job_step_mark(s, job->id, STEP_CA_SUBMIT, "begin", detail);
+	if (b == NULL)
+		return;		/* polled again when the job goes on */
+	b->retry_at_ms = now_ms() + (int64_t)after * 1000;
+	bay_set_state(s, b, BAY_WORKING, "job %lld waiting for the CA (PKIStatus waiting);"
+	    " next poll in %d s", (long long)job->id, after);
+}
+
+static void
+answer_error(struct station *s, struct bay *b, const struct store_job *job,
+    const struct cacall *c)
+{
+	const char *what = c->error[0] ? c->error : ukey_strerror(c->rc);
+
+	if (b == NULL) {
+		log_warn("job %lld (%s): the CA's answer came while the job was in no bay: %s; it"
+		    " asks again when it goes on", (long long)job->id, job->state, what);
+		return;
+	}
+	if (c->rc == UKEY_ERR_UNAVAIL) {
+		ca_retry_later(s, b);
+		return;
+	}
+	(void)store_job_ca_txn_clear(station_store(s), job->id);
+	job_fail(s, b, c->rc == UKEY_ERR_DB ? JOB_OTHER : jobrule_ca_blame(c->rc), c->rc,
+	    "ca_submit: the CA refused the request: %s", what);
+}
+
+/* One answer of the CA thread; with stopping, certificates are only
+ * stored (the loop has ended: the jobs go on after the restart). */
+static void
+ca_answer(struct station *s, struct cacall *c, int stopping)
+{
+	struct store_job job = { 0 };
+	struct bay *b;
+	int rc;
+
+	if (c->op == CACALL_REVOKE) {
+		if (c->rc != 0 && c->rc != UKEY_ERR_STATE)
+			log_error("revoking certificate %s at the CA: %s%s%s; tried again at the next"
+			    " start", c->serial, ukey_strerror(c->rc), c->error[0] ? ": " : "",
+			    c->error);
+		return;
+	}
+	if ((rc = job_load(s, c->job_id, &job)) != 0) {
+		log_error("job %lld: the CA answered, but the job cannot be read: %s",
+		    (long long)c->job_id, ukey_strerror(rc));
+		return;
+	}
+	b = stopping ? NULL : bay_of_job(s, c->job_id);
+	if (c->rc == 0)
+		answer_cert(s, b, &job, c);
+	else if (c->rc == UKEY_ERR_BUSY)
+		answer_waiting(s, b, &job, c);
+	else
+		answer_error(s, b, &job, c);
+	store_job_clear(&job);
+}
+
+void
+job_ca_answers(struct station *s, int stopping)
+{
+	struct cacall *c, *next;
+
+	if (station_cathread(s) == NULL)
+		return;
+	for (c = cathread_answers(station_cathread(s)); c != NULL; c = next) {
+		next = c->next;
+		ca_answer(s, c, stopping);
+		cacall_free(c);
+	}
 }
 
 int

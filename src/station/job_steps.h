@@ -53,6 +53,12 @@ void job_step_run(struct station *s, struct bay *b, enum step st);
  * never stored (serial "" if none); see job_ca.c. */
 int job_ca_recover(struct station *s, int64_t job_id, char *serial, size_t len);
 
+/* Revokes a certificate the station received and will not use (reason
+ * cessationOfOperation): at once with the embedded CA, through the CA
+ * thread with an external one; a failure is logged, and the next start
+ * revokes every certificate marked revoked here again. */
+void job_ca_revoke(struct station *s, const char *serial);
+
 /* ca_submit, cert_check and record of the bay's job; each goes on to the
  * next step or ends the job. Loop context. */
 void job_ca_submit(struct station *s, struct bay *b);

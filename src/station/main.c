@@ -217,6 +217,7 @@ station_close(struct station *s)
 	station_witness_close(s);
 	certprof_set_free(s->cp);
 	fw_profile_set_free(s->fw);
+	cathread_free(s->cathread);
 	ca_free(s->ca);
 	store_close(s->st);
 	config_free(&s->cfg);
@@ -235,7 +236,7 @@ run_loop(struct station *s)
 	int64_t next_sweep = 0;
 
 	while (!got_signal) {
-		int n = 0, nc = 0, nb = 0, nd, i, r;
+		int n = 0, nc = 0, nb = 0, nd, i, r, ca_at;
 
 		pfd[n++] = (struct pollfd){ .fd = s->listen_fd, .events = POLLIN };
 		for (i = 0; i < s->n_clients; i++) {
@@ -250,8 +251,10 @@ run_loop(struct station *s)
 			bref[nb++] = &s->bays[i];
 			pfd[n++] = (struct pollfd){ .fd = s->bays[i].worker_fd, .events = POLLIN };
 		}
-		nd = detect_pollfds(s, pfd + n, 32, downer);
+		nd = detect_pollfds(s, pfd + n, 31, downer);
 		n += nd;
+		ca_at = n;
+		pfd[n++] = (struct pollfd){ .fd = cathread_fd(s->cathread), .events = POLLIN };
 		r = poll(pfd, (nfds_t)n, watch_poll_timeout(s, 100));
 		if (r < 0 && errno != EINTR) {
 			log_error("poll: %s", strerror(errno));
@@ -270,6 +273,9 @@ run_loop(struct station *s)
 				else
 					control_on_readable(s, cref[i]);
 			}
+			/* a CA answer goes on with its job, as a worker's reply does */
+			if (pfd[ca_at].revents & POLLIN)
+				job_ca_answers(s, 0);
 			if (pfd[0].revents & POLLIN)
 				control_accept(s);
 			for (i = 0; i < nd; i++)
@@ -405,6 +411,10 @@ main(int argc, char **argv)
 	run_loop(s);
 	log_info("stopping (signal %d)", (int)got_signal);
 	detect_stop_all(s);
+	/* the CA call under way ends (at most cmp.timeout) and its answer is
+	 * stored before the database closes: nothing the CA returned is lost */
+	cathread_stop(s->cathread);
+	job_ca_answers(s, 1);
 	bay_shutdown_all(s);
 	station_audit(s, "ukeyd", "station.stop", 0, 0, 0, NULL, NULL, NULL);
 	/* a clean stop leaves no unsigned record behind */

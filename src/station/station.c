@@ -21,6 +21,12 @@ station_ca(const struct station *s)
 	return s->ca;
 }
 
+struct cathread *
+station_cathread(const struct station *s)
+{
+	return s->cathread;
+}
+
 struct fw_profile_set *
 station_fw(const struct station *s)
 {

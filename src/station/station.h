@@ -27,6 +27,8 @@ struct dual_actors;
 struct store *station_store(const struct station *s);
 const struct station_config *station_cfg(const struct station *s);
 struct ca *station_ca(const struct station *s);
+/* The CA thread (cathread.h): issuance and polling go through it. */
+struct cathread *station_cathread(const struct station *s);
 struct fw_profile_set *station_fw(const struct station *s);
 struct certprof_set *station_cp(const struct station *s);
 const uint8_t *station_master_key(const struct station *s);	/* SEAL_KEY_LEN bytes */

@@ -18,6 +18,7 @@
 #include "store/store.h"
 #include "store/witness.h"
 #include "station/bay.h"
+#include "station/cathread.h"
 #include "station/control.h"
 #include "station/sources.h"
 
@@ -27,6 +28,7 @@ struct station {
 	struct station_config cfg;
 	struct store *st;
 	struct ca *ca;
+	struct cathread *cathread;	/* runs the CA calls that may wait (cathread.c) */
 	struct fw_profile_set *fw;
 	struct certprof_set *cp;
 	uint8_t master_key[SEAL_KEY_LEN];

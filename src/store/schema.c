@@ -279,6 +279,19 @@ static const char migration_10[] =
     "CREATE TRIGGER token_states_no_delete BEFORE DELETE ON token_states"
     " BEGIN SELECT RAISE(ABORT, 'token_states is append-only'); END;";
 
+/* A request a CA holds (CMP PKIStatus waiting, docs/ca.md): the CMP
+ * transaction the job polls, kept across restarts; one row per job at most,
+ * gone once the CA answered. */
+static const char migration_13[] =
+    "CREATE TABLE job_ca_txns ("
+    " job_id INTEGER PRIMARY KEY REFERENCES jobs(id),"
+    " transaction_id BLOB NOT NULL,"
+    " ca_nonce BLOB,"
+    " check_after INTEGER NOT NULL CHECK (check_after >= 0),"
+    " waiting_since TEXT NOT NULL,"
+    " polled_at TEXT NOT NULL,"
+    " polls INTEGER NOT NULL DEFAULT 0);";
+
 static const struct migration migrations[] = {
 	{ 1, "initial schema: orders, units, tokens, jobs, issuances, audit", migration_1 },
 	{ 2, "jobs can be suspended while their token is away", migration_2 },
@@ -294,6 +307,9 @@ static const struct migration migrations[] = {
 	{ 9, "issuances: revocation time, reason, by whom and why", migration_9 },
 	{ 10, "tokens: recorded states (lost, damaged, destroyed, returned, in stock)",
 	    migration_10 },
+	/* 11 and 12 are reserved for another change */
+	{ 13, "jobs: the CA transaction a job polls while the CA holds its request",
+	    migration_13 },
 };
 
 const struct migration *

@@ -1,6 +1,7 @@
 /* Jobs, their journal and the tokens they initialised in SQLite: every
  * statement on jobs, job_steps and tokens (received certificates and
  * issuances are in store_issuances.c). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -491,4 +492,68 @@ store_token_so_pin_by_id(struct store *st, int64_t id, uint8_t **out, size_t *le
 	if ((rc = store_stmt(st, &q, "SELECT so_pin_enc FROM tokens WHERE id = ?", "i", id)) != 0)
 		return rc;
 	return blob_row(st, q, out, len);
+}
+
+/* ---- the CA transaction a job polls (job_ca_txns, migration 13) ---- */
+
+int
+store_job_ca_txn_set(struct store *st, int64_t id, const struct store_ca_txn *t, const char *now)
+{
+	if (t->tid_len == 0 || t->tid_len > sizeof(t->tid) || t->nonce_len > sizeof(t->nonce) ||
+	    t->check_after < 0)
+		return UKEY_ERR_INVAL;
+	return store_run(st, "INSERT INTO job_ca_txns (job_id, transaction_id, ca_nonce,"
+	    " check_after, waiting_since, polled_at, polls) VALUES (?, ?, ?, ?, ?, ?, 0)"
+	    " ON CONFLICT (job_id) DO UPDATE SET transaction_id = excluded.transaction_id,"
+	    " ca_nonce = excluded.ca_nonce, check_after = excluded.check_after,"
+	    " polled_at = excluded.polled_at, polls = polls + 1", "ibbitt", id, t->tid,
+	    t->tid_len, t->nonce, t->nonce_len, (int64_t)t->check_after, now, now);
+}
+
+static int
+copy_blob(sqlite3_stmt *q, int col, uint8_t *out, size_t max, size_t *len)
+{
+	const void *p = sqlite3_column_blob(q, col);
+	int n = sqlite3_column_bytes(q, col);
+
+	*len = 0;
+	if (n < 0 || (size_t)n > max)
+		return UKEY_ERR_DB;
+	if (n > 0 && p != NULL)
+		memcpy(out, p, (size_t)n);
+	*len = (size_t)n;
+	return 0;
+}
+
+int
+store_job_ca_txn_get(struct store *st, int64_t id, struct store_ca_txn *out)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = store_stmt(st, &q, "SELECT transaction_id, ca_nonce, check_after, waiting_since,"
+	    " polls FROM job_ca_txns WHERE job_id = ?", "i", id)) != 0)
+		return rc;
+	if ((rc = store_step(st, q)) == 1) {
+		const unsigned char *since = sqlite3_column_text(q, 3);
+
+		rc = copy_blob(q, 0, out->tid, sizeof(out->tid), &out->tid_len);
+		if (rc == 0)
+			rc = copy_blob(q, 1, out->nonce, sizeof(out->nonce), &out->nonce_len);
+		out->check_after = (int)sqlite3_column_int64(q, 2);
+		snprintf(out->waiting_since, sizeof(out->waiting_since), "%s",
+		    since ? (const char *)since : "");
+		out->polls = sqlite3_column_int64(q, 4);
+	} else if (rc == 0) {
+		rc = UKEY_ERR_NOTFOUND;
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+int
+store_job_ca_txn_clear(struct store *st, int64_t id)
+{
+	return store_run(st, "DELETE FROM job_ca_txns WHERE job_id = ?", "i", id);
 }

@@ -160,6 +160,28 @@ int store_job_set_key_id(struct store *st, int64_t id, const char *key_id);
 int store_job_set_public_key(struct store *st, int64_t id, const uint8_t *der, size_t len,
     const char *evidence);
 int store_job_set_csr(struct store *st, int64_t id, const uint8_t *der, size_t len);
+/* A request the CA holds (docs/ca.md, "Polling"): the transaction's id and
+ * the CA's last nonce as the connector gave them (opaque bytes), the
+ * seconds the CA asked to wait, since when the job waits and how often it
+ * polled. */
+#define STORE_CA_TXN_MAX 64
+struct store_ca_txn {
+	uint8_t tid[STORE_CA_TXN_MAX], nonce[STORE_CA_TXN_MAX];
+	size_t tid_len, nonce_len;
+	int check_after;
+	char waiting_since[32];
+	int64_t polls;
+};
+
+/* Stores (or replaces, counting a poll) the CA transaction job id waits on;
+ * UKEY_ERR_INVAL for an empty or oversized id. */
+int store_job_ca_txn_set(struct store *st, int64_t id, const struct store_ca_txn *t,
+    const char *now);
+/* The transaction job id waits on, UKEY_ERR_NOTFOUND when none. */
+int store_job_ca_txn_get(struct store *st, int64_t id, struct store_ca_txn *out);
+/* The job waits on no CA transaction any more (a no-op when it did not). */
+int store_job_ca_txn_clear(struct store *st, int64_t id);
+
 int store_job_set_cert(struct store *st, int64_t id, const uint8_t *der, size_t len,
     const char *serial, const char *request_key);
 
