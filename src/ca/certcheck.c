@@ -201,19 +201,79 @@ email_claim_ok(const X509 *cert, char *why, size_t whylen)
 	return 0;
 }
 
+/* The validity rule: exactly years calendar years from notBefore (a day of
+ * slack either way), or, when years is 0, any end after now and at most
+ * max_years calendar years (and a day) after notBefore. */
+static int
+validity_ok(time_t nb, time_t na, int years, int max_years, time_t now, char *why,
+	    size_t whylen)
+{
+	time_t want_na;
+
+	if (years == 0) {
+		if (na <= nb || na <= now)
+			return fail(why, whylen, "certificate notAfter is not after notBefore and now");
+		if (cert_time_add_years(nb, max_years, &want_na) != 0)
+			return fail(why, whylen, "validity of %d years cannot be computed", max_years);
+		if (na > want_na + DAY)
+			return fail(why, whylen, "certificate validity is %.1f days, more than the "
+				    "profile's %d years", (double)(na - nb) / DAY, max_years);
+		return 0;
+	}
+	if (cert_time_add_years(nb, years, &want_na) != 0)
+		return fail(why, whylen, "validity of %d years cannot be computed", years);
+	if (na < want_na - DAY || na > want_na + DAY)
+		return fail(why, whylen, "certificate validity is %.1f days, expected %d calendar "
+			    "year%s (%lld days)", (double)(na - nb) / DAY, years,
+			    years == 1 ? "" : "s", (long long)((want_na - nb) / DAY));
+	return 0;
+}
+
+static int
+check_issued(const X509 *cert, const X509 *ca_cert, const EVP_PKEY *token_pub,
+	     const X509_NAME *expected_subject, int years, int max_years, time_t now,
+	     char *why, size_t whylen);
+
 int
 certcheck_issued(const X509 *cert, const X509 *ca_cert, const EVP_PKEY *token_pub,
 		 const X509_NAME *expected_subject, int years, time_t now,
 		 char *why, size_t whylen)
 {
+	if (years < 1) {
+		if (why != NULL && whylen > 0)
+			snprintf(why, whylen, "certificate check called without a validity");
+		return UKEY_ERR_INVAL;
+	}
+	return check_issued(cert, ca_cert, token_pub, expected_subject, years, 0, now, why,
+			    whylen);
+}
+
+int
+certcheck_issued_ca_validity(const X509 *cert, const X509 *ca_cert, const EVP_PKEY *token_pub,
+			     const X509_NAME *expected_subject, int max_years, time_t now,
+			     char *why, size_t whylen)
+{
+	if (max_years < 1) {
+		if (why != NULL && whylen > 0)
+			snprintf(why, whylen, "certificate check called without a maximum validity");
+		return UKEY_ERR_INVAL;
+	}
+	return check_issued(cert, ca_cert, token_pub, expected_subject, 0, max_years, now, why,
+			    whylen);
+}
+
+static int
+check_issued(const X509 *cert, const X509 *ca_cert, const EVP_PKEY *token_pub,
+	     const X509_NAME *expected_subject, int years, int max_years, time_t now,
+	     char *why, size_t whylen)
+{
 	const EVP_PKEY *pub;
 	const ASN1_INTEGER *sn;
-	time_t nb, na, want_na, at;
+	time_t nb, na, at;
 	char *got = NULL, *want = NULL;
 	int rc;
 
-	if (cert == NULL || ca_cert == NULL || token_pub == NULL || expected_subject == NULL ||
-	    years < 1) {
+	if (cert == NULL || ca_cert == NULL || token_pub == NULL || expected_subject == NULL) {
 		rc = UKEY_ERR_INVAL;
 		if (why != NULL && whylen > 0)
 			snprintf(why, whylen, "certificate check called without a certificate, CA, key, "
@@ -255,16 +315,8 @@ certcheck_issued(const X509 *cert, const X509 *ca_cert, const EVP_PKEY *token_pu
 	}
 	if ((rc = email_claim_ok(cert, why, whylen)) != 0)
 		goto out;
-	if (cert_time_add_years(nb, years, &want_na) != 0) {
-		rc = fail(why, whylen, "validity of %d years cannot be computed", years);
+	if ((rc = validity_ok(nb, na, years, max_years, now, why, whylen)) != 0)
 		goto out;
-	}
-	if (na < want_na - DAY || na > want_na + DAY) {
-		rc = fail(why, whylen, "certificate validity is %.1f days, expected %d calendar year%s "
-			  "(%lld days)", (double)(na - nb) / DAY, years, years == 1 ? "" : "s",
-			  (long long)((want_na - nb) / DAY));
-		goto out;
-	}
 	sn = X509_get0_serialNumber(cert);
 	if (sn == NULL || ASN1_STRING_type(sn) == V_ASN1_NEG_INTEGER) {
 		rc = fail(why, whylen, "certificate serial number is negative");

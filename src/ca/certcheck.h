@@ -26,6 +26,14 @@ int certcheck_issued(const X509 *cert, const X509 *ca_cert, const EVP_PKEY *toke
 		     const X509_NAME *expected_subject, int years, time_t now,
 		     char *why, size_t whylen);
 
+/* certcheck_issued() for a CA that chooses the validity itself
+ * (cmp.validity = ca): in place of the order's years, notAfter must lie
+ * after notBefore and after now, and at most max_years calendar years (and
+ * a day) after notBefore; notBefore may still be at most 300 s ahead. */
+int certcheck_issued_ca_validity(const X509 *cert, const X509 *ca_cert,
+				 const EVP_PKEY *token_pub, const X509_NAME *expected_subject,
+				 int max_years, time_t now, char *why, size_t whylen);
+
 /* Adds `years` calendar years to t (UTC); 29 February becomes 28 February
  * in a year that is not a leap year. Returns 0 or UKEY_ERR_INVAL. */
 int cert_time_add_years(time_t t, int years, time_t *out);

@@ -10,7 +10,7 @@
 const char *const cmpconf_keys[] = {
 	"server", "path", "tls_trusted", "tls_cert", "tls_key", "secret_ref", "secret_file",
 	"ra_cert", "ra_key", "ca_cert", "trusted", "implicit_confirm", "timeout", "proxy",
-	"no_proxy", "request", "renewal", NULL
+	"no_proxy", "request", "renewal", "validity", NULL
 };
 
 void
@@ -122,6 +122,8 @@ cmpconf_set(struct cmp_config *c, const char *key, const char *value, char *rule
 		return set_choice(&c->request, value, "p10cr", "cr", rule, rulelen);
 	if (strcmp(key, "renewal") == 0)
 		return set_choice(&c->renewal, value, "kur", "p10cr", rule, rulelen);
+	if (strcmp(key, "validity") == 0)
+		return set_choice(&c->validity, value, "order", "ca", rule, rulelen);
 	if (strcmp(key, "implicit_confirm") == 0 || strcmp(key, "timeout") == 0)
 		return set_number(c, key, value, rule, rulelen);
 	snprintf(rule, rulelen, "unknown key");

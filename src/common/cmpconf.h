@@ -20,6 +20,12 @@ enum cmpconf_renewal {
 	CMPCONF_RENEW_P10CR = 1,	/* P10CR; the old certificate is only a reference */
 };
 
+/* Whose validity an issued certificate must have (cmp.validity). */
+enum cmpconf_validity {
+	CMPCONF_VALIDITY_ORDER = 0,	/* exactly the order's years (a day of slack) */
+	CMPCONF_VALIDITY_CA = 1,	/* the CA's own, within the profile's max years */
+};
+
 struct cmp_config {
 	char server[CMPCONF_PATH_MAX];		/* http://host[:port] or https://host[:port] */
 	char path[256];				/* the CMP alias path, default "/" */
@@ -38,6 +44,7 @@ struct cmp_config {
 	int timeout_s;				/* per-message timeout, seconds */
 	int request;				/* enum cmpconf_request */
 	int renewal;				/* enum cmpconf_renewal */
+	int validity;				/* enum cmpconf_validity */
 };
 
 /* The keys of [cmp], in the order docs/config.md lists them; NULL-terminated. */

@@ -34,7 +34,7 @@ enum key {
 	K_CMP_SERVER, K_CMP_PATH, K_CMP_TLS_TRUSTED, K_CMP_TLS_CERT, K_CMP_TLS_KEY,
 	K_CMP_SECRET_REF, K_CMP_SECRET_FILE, K_CMP_RA_CERT, K_CMP_RA_KEY, K_CMP_CA_CERT,
 	K_CMP_TRUSTED, K_CMP_IMPLICIT_CONFIRM, K_CMP_TIMEOUT, K_CMP_PROXY, K_CMP_NO_PROXY,
-	K_CMP_REQUEST, K_CMP_RENEWAL,
+	K_CMP_REQUEST, K_CMP_RENEWAL, K_CMP_VALIDITY,
 	K_N
 };
 
@@ -80,6 +80,7 @@ static const struct inifile_key keys[K_N] = {
 	[K_CMP_NO_PROXY] = { S_CMP, "no_proxy" },
 	[K_CMP_REQUEST] = { S_CMP, "request" },
 	[K_CMP_RENEWAL] = { S_CMP, "renewal" },
+	[K_CMP_VALIDITY] = { S_CMP, "validity" },
 };
 
 static const struct {
@@ -460,7 +461,7 @@ set_cmp(struct cstate *st, enum key k, const char *v)
 {
 	char rule[160];
 
-	if (k < K_CMP_SERVER || k > K_CMP_RENEWAL)
+	if (k < K_CMP_SERVER || k > K_CMP_VALIDITY)
 		return -1;
 	if (cmpconf_set(&st->c->cmp, keys[k].name, v, rule, sizeof(rule)) == 0)
 		return 0;

@@ -567,6 +567,27 @@ job_ca_answers(struct station *s, int stopping)
 }
 
 int
+job_cert_verify(struct station *s, const struct store_job *job, const X509 *cert,
+    const EVP_PKEY *pub, const X509_NAME *subject, char *why, size_t whylen)
+{
+	const struct station_config *cfg = station_cfg(s);
+	const struct certprof *prof;
+
+	if (strcmp(cfg->ca_type, "cmp") == 0 && cfg->cmp.validity == CMPCONF_VALIDITY_CA) {
+		/* the CA sets the validity: bounded by the profile's longest */
+		if ((prof = certprof_set_find(station_cp(s), job->src.cert_profile)) == NULL) {
+			snprintf(why, whylen, "certificate profile %s is not loaded",
+			    job->src.cert_profile);
+			return UKEY_ERR_NOTFOUND;
+		}
+		return certcheck_issued_ca_validity(cert, ca_cert(station_ca(s)), pub, subject,
+		    certprof_max_years(prof), time(NULL), why, whylen);
+	}
+	return certcheck_issued(cert, ca_cert(station_ca(s)), pub, subject, (int)job->src.years,
+	    time(NULL), why, whylen);
+}
+
+int
 job_check_material(struct station *s, int64_t job_id, struct store_job *job, X509 **cert,
     EVP_PKEY **pub, X509_NAME **subject)
 {
@@ -607,8 +628,7 @@ job_cert_check(struct station *s, struct bay *b)
 		job_fail(s, b, JOB_OTHER, rc, "cert_check: %s", ukey_strerror(rc));
 		goto out;
 	}
-	rc = certcheck_issued(cert, ca_cert(station_ca(s)), pub, subject, (int)job.src.years,
-	    time(NULL), why, sizeof(why));
+	rc = job_cert_verify(s, &job, cert, pub, subject, why, sizeof(why));
 	if (rc != 0) {
 		/* an incident: the CA answered with something the token must not receive */
 		station_audit(s, "ukeyd", "incident.ca_reply_refused", job.src.order_id, job.unit_id,

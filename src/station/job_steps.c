@@ -463,8 +463,7 @@ on_read_back(struct station *s, struct bay *b, int rc, struct json_object *reply
 	}
 	if (read_back_ok(s, &job, reply, ops, ca_hex, why, sizeof(why)) != 0)
 		goto fail;
-	if (certcheck_issued(cert, ca_cert(station_ca(s)), pub, subject, (int)job.src.years, time(NULL),
-	    why, sizeof(why)) != 0)
+	if (job_cert_verify(s, &job, cert, pub, subject, why, sizeof(why)) != 0)
 		goto fail;
 	if ((rc = job_step_mark(s, b->job_id, STEP_READ_BACK, "done", NULL)) != 0) {
 		snprintf(why, sizeof(why), "%s", ukey_strerror(rc));

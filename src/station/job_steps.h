@@ -71,6 +71,12 @@ void job_record(struct station *s, struct bay *b, struct json_object *evidence);
 int job_check_material(struct station *s, int64_t job_id, struct store_job *job, X509 **cert,
     EVP_PKEY **pub, X509_NAME **subject);
 
+/* certcheck_issued() of the job's certificate as the configuration says:
+ * the order's years, or with cmp.validity = ca the CA's own validity within
+ * the certificate profile's max years. */
+int job_cert_verify(struct station *s, const struct store_job *job, const X509 *cert,
+    const EVP_PKEY *pub, const X509_NAME *subject, char *why, size_t whylen);
+
 /* The bay's token description's field key, "" when it has none; borrowed. */
 const char *job_token_text(const struct bay *b, const char *key);
 

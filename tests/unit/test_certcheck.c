@@ -202,6 +202,72 @@ unchanged(X509 *c)
 }
 
 static void
+days_90(X509 *c)
+{
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(c), 90L * 86400));
+}
+
+static void
+years_3(X509 *c)
+{
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(c), (3L * 365 + 2) * 86400));
+}
+
+static void
+expired(X509 *c)
+{
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(c), -10L * 86400));
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(c), -86400));
+}
+
+static void
+starts_tomorrow(X509 *c)
+{
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(c), 86400));
+}
+
+/* cmp.validity = ca: the CA's own validity within the profile's maximum. */
+static void
+test_ca_validity(void **state)
+{
+	struct fixture *f = *state;
+	X509 *c;
+	char why[256] = "";
+
+	/* the order's one year, and 90 days, both within a 2-year maximum */
+	assert_int_equal(certcheck_issued_ca_validity(f->cert, ca_cert(f->ca), f->key, f->subject,
+						      2, time(NULL), why, sizeof(why)), 0);
+	c = forge(f, days_90);
+	if (certcheck_issued_ca_validity(c, ca_cert(f->ca), f->key, f->subject, 2, time(NULL), why,
+					 sizeof(why)) != 0)
+		fail_msg("90 days refused: %s", why);
+	/* the same 90 days are not the order's year */
+	assert_int_equal(check(f, c, ca_cert(f->ca), f->key, f->subject, 1, why, sizeof(why)),
+			 UKEY_ERR_VERIFY);
+	X509_free(c);
+	c = forge(f, years_3);
+	assert_int_equal(certcheck_issued_ca_validity(c, ca_cert(f->ca), f->key, f->subject, 2,
+						      time(NULL), why, sizeof(why)), UKEY_ERR_VERIFY);
+	assert_non_null(strstr(why, "more than the profile's 2 years"));
+	X509_free(c);
+	c = forge(f, expired);
+	assert_int_equal(certcheck_issued_ca_validity(c, ca_cert(f->ca), f->key, f->subject, 2,
+						      time(NULL), why, sizeof(why)), UKEY_ERR_VERIFY);
+	X509_free(c);
+	c = forge(f, starts_tomorrow);
+	assert_int_equal(certcheck_issued_ca_validity(c, ca_cert(f->ca), f->key, f->subject, 2,
+						      time(NULL), why, sizeof(why)), UKEY_ERR_VERIFY);
+	assert_non_null(strstr(why, "in the future"));
+	X509_free(c);
+	/* the other checks still hold: another key is refused */
+	assert_int_equal(certcheck_issued_ca_validity(f->cert, ca_cert(f->ca), f->ca_key,
+						      f->subject, 2, time(NULL), why, sizeof(why)),
+			 UKEY_ERR_VERIFY);
+	assert_int_equal(certcheck_issued_ca_validity(f->cert, ca_cert(f->ca), f->key, f->subject,
+						      0, time(NULL), why, sizeof(why)), UKEY_ERR_INVAL);
+}
+
+static void
 short_serial(X509 *c)
 {
 	ASN1_INTEGER *sn = ASN1_INTEGER_new();
@@ -400,6 +466,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_wrong_ca, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_subject, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_validity, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ca_validity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forged_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tampered_signature, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),

@@ -482,7 +482,7 @@ test_cmp_section(void **state)
 	    "path = /ejbca/publicweb/cmp/station\nsecret_ref = station-1\n"
 	    "secret_file = /etc/ukey-station/cmp.secret\nca_cert = /etc/ukey-station/ca.pem\n"
 	    "trusted = /etc/ukey-station/roots.pem\nimplicit_confirm = yes\ntimeout = 20\n"
-	    "request = cr\nrenewal = p10cr\n");
+	    "request = cr\nrenewal = p10cr\nvalidity = ca\n");
 	config_defaults(&c);
 	assert_int_equal(config_load(conf_path, &c, err, sizeof(err)), 0);
 	assert_string_equal(c.ca_type, "cmp");
@@ -493,6 +493,14 @@ test_cmp_section(void **state)
 	assert_int_equal(c.cmp.timeout_s, 20);
 	assert_int_equal(c.cmp.request, CMPCONF_CR);
 	assert_int_equal(c.cmp.renewal, CMPCONF_RENEW_P10CR);
+	assert_int_equal(c.cmp.validity, CMPCONF_VALIDITY_CA);
+	config_free(&c);
+
+	write_conf("[cmp]\nvalidity = forever\n");
+	config_defaults(&c);
+	assert_int_equal(config_load(conf_path, &c, err, sizeof(err)), UKEY_ERR_INVAL);
+	assert_non_null(strstr(err, ":2: cmp.validity: must be order or ca"));
+	assert_int_equal(c.cmp.validity, CMPCONF_VALIDITY_ORDER);
 	config_free(&c);
 
 	write_conf("[ca]\ntype = cmp\n[cmp]\nserver = http://127.0.0.1:8080\n");
