@@ -82,7 +82,7 @@ ca_revoke(struct ca *ca, const char *serial_hex, const char *reason)
 		return UKEY_ERR_INVAL;
 	ca_hold();
 	if ((rc = ca->ops->revoke(ca, serial_hex, reason)) == 0)
-		ca->revocations++;
+		__atomic_add_fetch(&ca->revocations, 1, __ATOMIC_SEQ_CST);
 	ca_release();
 	return rc;
 }
@@ -90,12 +90,9 @@ ca_revoke(struct ca *ca, const char *serial_hex, const char *reason)
 uint64_t
 ca_revocations(const struct ca *ca)
 {
-	uint64_t n;
-
-	ca_hold();
-	n = ca->revocations;
-	ca_release();
-	return n;
+	/* no lock: the event loop asks every turn, also while the CA thread
+	 * holds the connector for a call that waits on the CA */
+	return __atomic_load_n(&ca->revocations, __ATOMIC_SEQ_CST);
 }
 
 int

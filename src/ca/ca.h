@@ -27,6 +27,13 @@ struct ca_request {
 	 * id-kp-emailProtection; without an address, neither. */
 	const char *email;
 	const X509 *old_cert;	/* renewal: the certificate replaced, or NULL (docs/ca.md) */
+	/* A CA that waits for the station's confirmation (CMP certConf) calls
+	 * this with the certificate once every check passed and before it
+	 * confirms, so that the caller records it first: 0 confirms, anything
+	 * else refuses it (negative certConf). NULL: none. Runs on the thread
+	 * that called the CA. The embedded CA never calls it. */
+	int (*before_confirm)(void *arg, const X509 *cert);
+	void *before_confirm_arg;
 };
 
 /* Opens (and on first use creates) the embedded CA in dir: dir (mode 0700),
@@ -41,7 +48,8 @@ int ca_embedded_open(const char *dir, const char *name, struct ca **out);
 /* Every call on a CA below (and in ca_cmp.h) holds one process-wide lock
  * while it runs, so the daemon's CA thread and its event loop never use a
  * backend at the same time; ca_hold()/ca_release() take it around several
- * calls (it is recursive). ca_cert() and ca_kind() need no lock. */
+ * calls (it is recursive). ca_cert(), ca_kind() and ca_revocations() take
+ * no lock: the event loop may call them while a CA call waits. */
 void ca_hold(void);
 void ca_release(void);
 

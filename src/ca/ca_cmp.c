@@ -285,6 +285,11 @@ ca_cmp_open(const struct cmp_config *cfg, struct ca **out, char *err, size_t err
 	}
 	if ((rc = load_files(c)) != 0)
 		goto out;
+	if (cfg->implicit_confirm)
+		log_warn("cmp.implicit_confirm = yes: a CA that grants it publishes a certificate"
+		    " before the station has recorded it; a station killed in between leaves a live"
+		    " certificate it does not know (docs/ca.md, \"Interrupted\"); use certConf"
+		    " (implicit_confirm = no)");
 	if ((ca->cert = X509_dup(c->ca_cert)) == NULL) {
 		rc = UKEY_ERR_NOMEM;
 		goto out;

@@ -235,6 +235,16 @@ certconf(OSSL_CMP_CTX *ctx, X509 *cert, int fail_info, const char **txt)
 		*txt = k->why;
 		return fail_info != 0 ? fail_info : 1 << OSSL_CMP_PKIFAILUREINFO_incorrectData;
 	}
+	/* the caller records the certificate before the CA hears it is taken:
+	 * a station that dies before that never confirms, and the CA must not
+	 * publish it (RFC 4210 5.3.18) */
+	if (k->req->before_confirm != NULL &&
+	    k->req->before_confirm(k->req->before_confirm_arg, cert) != 0) {
+		snprintf(k->why, sizeof(k->why), "the station could not record the certificate");
+		k->bad_answer = 1;
+		*txt = k->why;
+		return 1 << OSSL_CMP_PKIFAILUREINFO_systemFailure;
+	}
 	return 0;
 }
 

@@ -174,7 +174,7 @@ int
 verb_jobs(const struct ctl_verb *v, const struct ctl_args *a)
 {
 	static const char *const cols[] = { "id", "unit_id", "bay", "state", "step", "key_alg",
-		"token_serial", "cert_serial", "error", NULL };
+		"token_serial", "cert_serial", "error", "ca_waiting_since", NULL };
 	struct json_object *args = json_object_new_object();
 
 	ctl_add_str(args, "state", a->val[OPT_STATE]);

@@ -4,6 +4,7 @@
  * running beside it. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,7 @@
 struct cathread {
 	struct ca *ca;
 	pthread_t tid;
-	int started, stop;
+	int started, stop, exited;
 	int pipe_r, pipe_w;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -54,6 +55,7 @@ cacall_free(struct cacall *c)
 	X509_NAME_free(c->subject);
 	X509_free(c->old_cert);
 	X509_free(c->cert);
+	X509_free(c->unconfirmed);
 	free_wiped(c->gm_identity_value);
 	free_wiped(c->email);
 	free(c);
@@ -66,6 +68,54 @@ list_append(struct cacall **head, struct cacall *c)
 	while (*head != NULL)
 		head = &(*head)->next;
 	*head = c;
+}
+
+/* req.before_confirm on the CA thread: hands the certificate to the loop
+ * (through the pipe) and waits until the loop recorded it. */
+static int
+before_confirm(void *arg, const X509 *cert)
+{
+	struct cacall *c = arg;
+	struct cathread *t = c->owner;
+	const char one = 1;
+	int ok;
+
+	pthread_mutex_lock(&t->mu);
+	c->recorded = 0;
+	if ((c->unconfirmed = X509_dup(cert)) == NULL) {
+		pthread_mutex_unlock(&t->mu);
+		return -1;
+	}
+	if (write(t->pipe_w, &one, 1) < 0 && errno != EAGAIN)
+		log_error("CA thread: write to the loop's pipe: %s", strerror(errno));
+	while (c->recorded == 0)
+		pthread_cond_wait(&t->cv, &t->mu);
+	ok = c->recorded > 0;
+	X509_free(c->unconfirmed);
+	c->unconfirmed = NULL;
+	pthread_mutex_unlock(&t->mu);
+	return ok ? 0 : -1;
+}
+
+struct cacall *
+cathread_unconfirmed(struct cathread *t)
+{
+	struct cacall *c;
+
+	pthread_mutex_lock(&t->mu);
+	c = t->running != NULL && t->running->unconfirmed != NULL && t->running->recorded == 0 ?
+	    t->running : NULL;
+	pthread_mutex_unlock(&t->mu);
+	return c;
+}
+
+void
+cathread_recorded(struct cathread *t, struct cacall *c, int ok)
+{
+	pthread_mutex_lock(&t->mu);
+	c->recorded = ok ? 1 : -1;
+	pthread_cond_broadcast(&t->cv);
+	pthread_mutex_unlock(&t->mu);
 }
 
 /* Runs c on the CA; the lock is held over the call and its error text. */
@@ -115,6 +165,7 @@ thread_main(void *arg)
 		if (write(t->pipe_w, &one, 1) < 0 && errno != EAGAIN)
 			log_error("CA thread: write to the loop's pipe: %s", strerror(errno));
 	}
+	t->exited = 1;
 	pthread_mutex_unlock(&t->mu);
 	return NULL;
 }
@@ -157,9 +208,14 @@ cathread_fd(const struct cathread *t)
 void
 cathread_submit(struct cathread *t, struct cacall *c)
 {
+	c->owner = t;
+	if (c->op != CACALL_REVOKE) {
+		c->req.before_confirm = before_confirm;
+		c->req.before_confirm_arg = c;
+	}
 	pthread_mutex_lock(&t->mu);
 	list_append(&t->queue, c);
-	pthread_cond_signal(&t->cv);
+	pthread_cond_broadcast(&t->cv);
 	pthread_mutex_unlock(&t->mu);
 }
 
@@ -202,14 +258,27 @@ cathread_answers(struct cathread *t)
 }
 
 void
-cathread_stop(struct cathread *t)
+cathread_stop(struct cathread *t, void (*serve)(void *arg), void *arg)
 {
+	struct pollfd p;
+	int exited = 0;
+
 	if (t == NULL || !t->started)
 		return;
 	pthread_mutex_lock(&t->mu);
 	t->stop = 1;
-	pthread_cond_signal(&t->cv);
+	pthread_cond_broadcast(&t->cv);
 	pthread_mutex_unlock(&t->mu);
+	while (!exited) {
+		/* the call under way may need the loop to record its certificate */
+		if (serve != NULL)
+			serve(arg);
+		p = (struct pollfd){ .fd = t->pipe_r, .events = POLLIN };
+		(void)poll(&p, 1, 50);
+		pthread_mutex_lock(&t->mu);
+		exited = t->exited;
+		pthread_mutex_unlock(&t->mu);
+	}
 	pthread_join(t->tid, NULL);
 	t->started = 0;
 }
@@ -230,7 +299,7 @@ cathread_free(struct cathread *t)
 {
 	if (t == NULL)
 		return;
-	cathread_stop(t);
+	cathread_stop(t, NULL, NULL);
 	list_free(t->queue);
 	list_free(t->done);
 	close(t->pipe_r);

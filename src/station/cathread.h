@@ -33,6 +33,11 @@ struct cacall {
 	int rc;
 	X509 *cert;			/* owned; NULL unless rc == 0 */
 	char error[512];		/* ca_last_error() after the call */
+	/* before the CA is told the certificate is taken (req.before_confirm):
+	 * the certificate waiting to be recorded by the loop, and whether it was */
+	X509 *unconfirmed;
+	int recorded;			/* 0 waiting, 1 recorded, -1 refused */
+	struct cathread *owner;
 	struct cacall *next;
 };
 
@@ -56,15 +61,25 @@ void cathread_submit(struct cathread *t, struct cacall *c);
  * taken by the loop. */
 int cathread_busy(struct cathread *t, int64_t job_id);
 
+/* The call under way whose certificate waits to be recorded before the CA
+ * is told it is taken (cacall.unconfirmed), or NULL; borrowed until
+ * cathread_recorded(). Loop context. */
+struct cacall *cathread_unconfirmed(struct cathread *t);
+
+/* The loop recorded c's unconfirmed certificate (ok 1) or could not (0:
+ * the CA is told it is refused); the CA thread goes on. */
+void cathread_recorded(struct cathread *t, struct cacall *c, int ok);
+
 /* The answered calls, oldest first, as a list through ->next (each freed
  * with cacall_free), or NULL; empties the pipe. Loop context. */
 struct cacall *cathread_answers(struct cathread *t);
 
 /* Lets the call under way finish (at most the connector's timeout), then
  * stops and joins the thread; calls not started stay unanswered and are
- * dropped by cathread_free. The answers are still there for
- * cathread_answers(). */
-void cathread_stop(struct cathread *t);
+ * dropped by cathread_free. While it waits it calls serve(arg) now and
+ * then, which records an unconfirmed certificate (cathread_unconfirmed).
+ * The answers are still there for cathread_answers(). */
+void cathread_stop(struct cathread *t, void (*serve)(void *arg), void *arg);
 
 /* Stops the thread if needed and frees everything; NULL is a no-op. */
 void cathread_free(struct cathread *t);

@@ -214,6 +214,9 @@ job_summary_json(const struct store_job_summary *j)
 	json_object_object_add(o, "resumed", json_object_new_int64(j->resumed));
 	json_object_object_add(o, "started_at", json_text(j->started_at));
 	json_object_object_add(o, "finished_at", json_text(j->finished_at));
+	/* only while the CA holds the job's request (PKIStatus waiting) */
+	if (j->ca_waiting_since != NULL)
+		json_object_object_add(o, "ca_waiting_since", json_text(j->ca_waiting_since));
 	return o;
 }
 

@@ -34,6 +34,9 @@ int job_recover_all(struct station *s);
  * shutdown after the thread stopped (stopping: certificates are stored and
  * the jobs go on after the restart). */
 void job_ca_answers(struct station *s, int stopping);
+/* Records the certificate the CA thread holds before confirming it to the
+ * CA, if any (arg: the station); cathread_stop() calls it while it waits. */
+void job_ca_unconfirmed(void *arg);
 /* A new user PIN by the profile's rules ([pin] user_pin_policy): random
  * digits of user_pin_length, or the profile's fixed initial PIN. The job's
  * initial PIN and an unblock's new PIN both come from here. */

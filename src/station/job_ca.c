@@ -285,7 +285,11 @@ ca_store_answer(struct station *s, struct bay *b, const struct store_job *job, X
 		rc = UKEY_ERR_CRYPTO;
 		goto out;
 	}
-	rc = record_received(s, b->job_id, job->unit_id, serial, der, (size_t)n, rkey);
+	/* with CMP the certificate was recorded before its certConf */
+	if (job->cert_serial != NULL && strcmp(job->cert_serial, serial) == 0)
+		rc = 0;
+	else
+		rc = record_received(s, b->job_id, job->unit_id, serial, der, (size_t)n, rkey);
 	if (rc == UKEY_ERR_EXISTS) {
 		int64_t other = 0;
 
@@ -334,6 +338,45 @@ txn_to_store(struct store_ca_txn *st, const struct ca_txn *t)
 }
 
 /*
+ * A certificate recorded before its certConf, by a job that stopped before
+ * the CA's answer was through (the journal has no ca_submit done): whether
+ * the CA got the confirmation is unknown, so it is revoked (an RR; a CA
+ * that never got certConf revokes it itself, RFC 4210 5.3.18) and the job
+ * asks again. Audited as job.ca_unconfirmed.
+ */
+static void
+unconfirmed_drop(struct station *s, const struct store_job *job)
+{
+	static const char why[] = "received before the station stopped, its confirmation to the"
+	    " CA (certConf) unknown; revoked, and the job asks again";
+	struct json_object *d;
+	char now[32];
+	int rc;
+
+	store_now(now);
+	if ((rc = store_begin(station_store(s))) != 0)
+		goto out;
+	rc = store_received_cert_close(station_store(s), job->cert_serial, "revoked", why, now);
+	if (rc == 0) {
+		d = json_object_new_object();
+		json_object_object_add(d, "serial", json_object_new_string(job->cert_serial));
+		json_object_object_add(d, "reason", json_object_new_string(why));
+		rc = station_audit(s, "ukeyd", "job.ca_unconfirmed", job->src.order_id, job->unit_id,
+		    job->id, job->token_serial, job->bay, d);
+	}
+	if (rc == 0)
+		rc = store_commit(station_store(s));
+	if (rc != 0)
+		store_rollback(station_store(s));
+ out:
+	if (rc != 0)
+		log_error("job %lld: recording certificate %s revoked: %s", (long long)job->id,
+		    job->cert_serial, ukey_strerror(rc));
+	log_warn("job %lld: certificate %s %s", (long long)job->id, job->cert_serial, why);
+	job_ca_revoke(s, job->cert_serial);
+}
+
+/*
  * ca_submit: the job's request goes to the CA thread (a new request, or a
  * poll of the transaction the CA holds, persisted in job_ca_txns) and the
  * bay waits in ca_submit; job_ca_answers() goes on when the answer comes.
@@ -365,6 +408,8 @@ job_ca_submit(struct station *s, struct bay *b)
 		txn_from_store(&c->txn, &held);
 	if ((rc = job_load(s, b->job_id, &job)) != 0 || (rc = job_ca_request(s, &job, c)) != 0)
 		goto fail;
+	if (job.cert_serial != NULL && strcmp(ca_kind(station_ca(s)), "embedded") != 0)
+		unconfirmed_drop(s, &job);
 	cathread_submit(station_cathread(s), c);
 	c = NULL;
 	if (poll)
@@ -409,7 +454,8 @@ late_cert(struct station *s, const struct store_job *job, const struct cacall *c
 		log_error("job %lld: the CA's certificate cannot be encoded", (long long)job->id);
 		goto out;
 	}
-	rc = record_received(s, job->id, job->unit_id, serial, der, (size_t)n, c->request_key);
+	rc = job->cert_serial != NULL && strcmp(job->cert_serial, serial) == 0 ? 0 :
+	    record_received(s, job->id, job->unit_id, serial, der, (size_t)n, c->request_key);
 	if (rc != 0 && rc != UKEY_ERR_EXISTS) {
 		log_error("job %lld: storing certificate %s from the CA: %s", (long long)job->id, serial,
 		    ukey_strerror(rc));
@@ -552,6 +598,45 @@ ca_answer(struct station *s, struct cacall *c, int stopping)
 	store_job_clear(&job);
 }
 
+/* A certificate the CA thread holds before confirming it (CMP certConf):
+ * recorded as received first, so that the CA hears it is taken only once
+ * it is in the record; if it cannot be recorded it is refused to the CA. */
+void
+job_ca_unconfirmed(void *arg)
+{
+	struct station *s = arg;
+	struct cathread *t = station_cathread(s);
+	struct store_job job = { 0 };
+	unsigned char *der = NULL;
+	struct cacall *c;
+	char serial[80] = "";
+	int64_t other = 0;
+	int n, rc;
+
+	if (t == NULL || (c = cathread_unconfirmed(t)) == NULL)
+		return;
+	job_test_crash_point("ca_submit", "returned");
+	if ((rc = job_load(s, c->job_id, &job)) == 0) {
+		if ((n = i2d_X509(c->unconfirmed, &der)) <= 0 ||
+		    cert_serial_hex(c->unconfirmed, serial, sizeof(serial)) != 0)
+			rc = UKEY_ERR_CRYPTO;
+		else
+			rc = record_received(s, job.id, job.unit_id, serial, der, (size_t)n,
+			    c->request_key);
+	}
+	if (rc == UKEY_ERR_EXISTS && store_received_cert_job(station_store(s), serial, &other) == 0 &&
+	    other == c->job_id)
+		rc = 0;		/* this job's, recorded before */
+	if (rc != 0)
+		log_error("job %lld: recording certificate %s before confirming it to the CA: %s;"
+		    " the CA is told it is refused", (long long)c->job_id, serial, ukey_strerror(rc));
+	else
+		job_test_crash_point("ca_submit", "recorded");
+	cathread_recorded(t, c, rc == 0);
+	OPENSSL_free(der);
+	store_job_clear(&job);
+}
+
 void
 job_ca_answers(struct station *s, int stopping)
 {
@@ -559,6 +644,7 @@ job_ca_answers(struct station *s, int stopping)
 
 	if (station_cathread(s) == NULL)
 		return;
+	job_ca_unconfirmed(s);
 	for (c = cathread_answers(station_cathread(s)); c != NULL; c = next) {
 		next = c->next;
 		ca_answer(s, c, stopping);

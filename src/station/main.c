@@ -413,7 +413,7 @@ main(int argc, char **argv)
 	detect_stop_all(s);
 	/* the CA call under way ends (at most cmp.timeout) and its answer is
 	 * stored before the database closes: nothing the CA returned is lost */
-	cathread_stop(s->cathread);
+	cathread_stop(s->cathread, job_ca_unconfirmed, s);
 	job_ca_answers(s, 1);
 	bay_shutdown_all(s);
 	station_audit(s, "ukeyd", "station.stop", 0, 0, 0, NULL, NULL, NULL);

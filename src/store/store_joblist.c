@@ -23,6 +23,7 @@ store_job_summaries_free(struct store_job_summary *a, size_t n)
 		free(a[i].operator_name);
 		free(a[i].started_at);
 		free(a[i].finished_at);
+		free(a[i].ca_waiting_since);
 	}
 	free(a);
 }
@@ -46,6 +47,7 @@ read_summary(sqlite3_stmt *q, struct store_job_summary *j)
 	j->resumed = sqlite3_column_int64(q, 11);
 	j->started_at = store_text(q, 12, &rc);
 	j->finished_at = store_text(q, 13, &rc);
+	j->ca_waiting_since = store_text(q, 14, &rc);
 	return rc;
 }
 
@@ -60,7 +62,8 @@ store_jobs_list(struct store *st, const char *state, struct store_job_summary **
 	*out = NULL;
 	*n = 0;
 	if ((rc = store_stmt(st, &q, "SELECT id, unit_id, bay, profile, token_serial, step, state,"
-	    " key_alg, cert_serial, error, operator, resumed, started_at, finished_at FROM jobs"
+	    " key_alg, cert_serial, error, operator, resumed, started_at, finished_at,"
+	    " (SELECT waiting_since FROM job_ca_txns WHERE job_id = jobs.id) FROM jobs"
 	    " WHERE (?1 IS NULL OR state = ?1) ORDER BY id", "t", state)) != 0)
 		return rc;
 	while ((rc = store_step(st, q)) == 1) {

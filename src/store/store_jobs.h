@@ -243,6 +243,7 @@ struct store_job_summary {
 	int64_t id, unit_id, resumed;
 	char *bay, *profile, *token_serial, *step, *state, *key_alg, *cert_serial, *error;
 	char *operator_name, *started_at, *finished_at;
+	char *ca_waiting_since;	/* the CA holds its request since then, else NULL */
 };
 
 /* The jobs in state (running, suspended, issued, failed, aborted; NULL for

@@ -6,9 +6,14 @@
  *   cmp_test_server --ca-cert F --ca-key F [--port N] [--secret-ref R --secret-file F]
  *       [--ra-cert F] [--prot-cert F --prot-key F] [--waiting N] [--revoked F]
  *       [--misissue key|subject] [--require p10cr|cr|kur] [--tls-cert F --tls-key F]
+ *       [--issued F]
  *
  * Prints "port N" once it listens (port 0 or none: one the kernel picks),
- * then serves until SIGTERM (over TLS with --tls-cert/--tls-key). --prot-cert/--prot-key sign the answers with
+ * then serves until SIGTERM (over TLS with --tls-cert/--tls-key); SIGUSR1
+ * answers the held request at its next poll. --issued F lists every serial
+ * issued; a certificate whose certConf never comes (the next request begins,
+ * or the server stops) or is negative goes into --revoked F, as RFC 4210
+ * 5.3.18 asks of a CA. --prot-cert/--prot-key sign the answers with
  * another key than the CA's (a CA answer the client must refuse). */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -40,9 +45,58 @@ struct srv {
 	const char *revoked;	/* file the revoked serials are appended to */
 	const char *misissue;	/* "key" or "subject": issue something wrong */
 	int require;		/* the only request body type accepted, or -1 */
+	const char *issued;	/* file the issued serials are appended to */
+	char unconfirmed[80];	/* serial issued, its certConf not yet seen ("" none) */
 };
 
-static volatile sig_atomic_t stop;
+/* Appends hex and a newline to path (NULL: nothing). */
+static void
+append_line(const char *path, const char *hex)
+{
+	FILE *fp;
+
+	if (path != NULL && (fp = fopen(path, "a")) != NULL) {
+		fprintf(fp, "%s\n", hex);
+		fclose(fp);
+	}
+}
+
+/* A certificate whose certConf never came (the transaction lapsed: the
+ * next request began, or the server stops) is revoked, never published:
+ * RFC 4210 5.3.18. */
+static void
+lapse_unconfirmed(struct srv *s)
+{
+	if (s->unconfirmed[0] == '\0')
+		return;
+	fprintf(stderr, "cmp_test_server: certificate %s never confirmed: revoked\n",
+	    s->unconfirmed);
+	append_line(s->revoked, s->unconfirmed);
+	s->unconfirmed[0] = '\0';
+}
+
+/* The certificate's serial as upper-case hex, as the revocation file has it. */
+static void
+serial_hex(const X509 *x, char *out, size_t len)
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+	char *hex = bn != NULL ? BN_bn2hex(bn) : NULL;
+
+	snprintf(out, len, "%s", hex != NULL ? hex : "?");
+	OPENSSL_free(hex);
+	BN_free(bn);
+}
+
+static volatile sig_atomic_t stop, release_now;
+
+/* SIGUSR1: the held request is answered at the next poll, however many
+ * polls --waiting asked for (a person approved it) */
+static void
+on_usr1(int sig)
+{
+	(void)sig;
+	release_now = 1;
+}
 
 static void
 on_term(int sig)
@@ -210,6 +264,7 @@ on_cert_request(OSSL_CMP_SRV_CTX *srv_ctx, const OSSL_CMP_MSG *req, int certReqI
 	*certOut = NULL;
 	*chainOut = NULL;
 	*caPubs = NULL;
+	lapse_unconfirmed(s);
 	if (s->require >= 0 && OSSL_CMP_MSG_get_bodytype(req) != s->require)
 		return OSSL_CMP_STATUSINFO_new(OSSL_CMP_PKISTATUS_rejection,
 		    1 << OSSL_CMP_PKIFAILUREINFO_badRequest, "not the request type required");
@@ -242,7 +297,9 @@ on_cert_request(OSSL_CMP_SRV_CTX *srv_ctx, const OSSL_CMP_MSG *req, int certReqI
 		    1 << OSSL_CMP_PKIFAILUREINFO_badCertTemplate, "cannot issue for this request");
 	if ((*caPubs = sk_X509_new_null()) != NULL)
 		(void)X509_add_cert(*caPubs, s->ca_cert, X509_ADD_FLAG_UP_REF);
-	fprintf(stderr, "cmp_test_server: issued a certificate\n");
+	serial_hex(*certOut, s->unconfirmed, sizeof(s->unconfirmed));
+	append_line(s->issued, s->unconfirmed);
+	fprintf(stderr, "cmp_test_server: issued certificate %s\n", s->unconfirmed);
 	return OSSL_CMP_STATUSINFO_new(OSSL_CMP_PKISTATUS_accepted, 0, NULL);
 }
 
@@ -292,10 +349,19 @@ static int
 on_certconf(OSSL_CMP_SRV_CTX *srv_ctx, const OSSL_CMP_MSG *req, int certReqId,
     const ASN1_OCTET_STRING *hash, const OSSL_CMP_PKISI *si)
 {
-	char buf[OSSL_CMP_PKISI_BUFLEN];
+	struct srv *s = OSSL_CMP_SRV_CTX_get0_custom_ctx(srv_ctx);
+	char buf[OSSL_CMP_PKISI_BUFLEN] = "accepted";
+	int accepted;
 
-	fprintf(stderr, "cmp_test_server: certConf: %s\n", si == NULL ? "accepted" :
-	    OSSL_CMP_snprint_PKIStatusInfo(si, buf, sizeof(buf)));
+	/* OpenSSL 3.0 reads the status out only as text */
+	if (si != NULL && OSSL_CMP_snprint_PKIStatusInfo(si, buf, sizeof(buf)) == NULL)
+		snprintf(buf, sizeof(buf), "?");
+	accepted = si == NULL || strncmp(buf, "PKIStatus: accepted", 19) == 0;
+	fprintf(stderr, "cmp_test_server: certConf: %s\n", buf);
+	if (accepted)
+		s->unconfirmed[0] = '\0';
+	else
+		lapse_unconfirmed(s);	/* refused by the client: revoked at once */
 	return 1;
 }
 
@@ -308,6 +374,8 @@ on_poll(OSSL_CMP_SRV_CTX *srv_ctx, const OSSL_CMP_MSG *req, int certReqId,
 	*certReq = NULL;
 	if (s->pending == NULL)
 		return 0;
+	if (release_now)
+		s->polls_left = 0;
 	if (s->polls_left > 0) {
 		s->polls_left--;
 		*check_after = 1;
@@ -317,6 +385,7 @@ on_poll(OSSL_CMP_SRV_CTX *srv_ctx, const OSSL_CMP_MSG *req, int certReqId,
 	/* issue now: the library answers the held request and frees it */
 	*certReq = s->pending;
 	s->pending = NULL;
+	release_now = 0;
 	s->release = 1;
 	*check_after = 0;
 	return 1;
@@ -514,7 +583,7 @@ parse_args(int argc, char **argv, struct srv *s, struct args *a)
 		{ "prot-key", 1, NULL, 'K' }, { "waiting", 1, NULL, 'w' },
 		{ "revoked", 1, NULL, 'v' }, { "misissue", 1, NULL, 'm' },
 		{ "require", 1, NULL, 'q' }, { "tls-cert", 1, NULL, 't' },
-		{ "tls-key", 1, NULL, 'T' }, { NULL, 0, NULL, 0 },
+		{ "tls-key", 1, NULL, 'T' }, { "issued", 1, NULL, 'i' }, { NULL, 0, NULL, 0 },
 	};
 	int c;
 
@@ -534,6 +603,7 @@ parse_args(int argc, char **argv, struct srv *s, struct args *a)
 		case 'q': s->require = body_type(optarg); break;
 		case 't': a->tls_cert = optarg; break;
 		case 'T': a->tls_key = optarg; break;
+		case 'i': s->issued = optarg; break;
 		default: die("unknown option");
 		}
 	if (s->ca_cert == NULL || s->ca_key == NULL)
@@ -582,9 +652,12 @@ main(int argc, char **argv)
 		die("setting up the server context");
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_usr1;
+	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	lfd = listen_loopback(a.port);
 	run(srv, lfd, tls);
+	lapse_unconfirmed(&s);
 	close(lfd);
 	SSL_CTX_free(tls);
 	OSSL_CMP_MSG_free(s.pending);
