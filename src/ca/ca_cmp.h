@@ -47,7 +47,11 @@ void ca_last_error_copy(const struct ca *ca, char *buf, size_t len);
  * protection, key, subject or chain is wrong; nothing may be written),
  * UKEY_ERR_UNAVAIL (unreachable), UKEY_ERR_PROTO (malformed answer). A CA
  * that answers at once (the embedded CA) never returns UKEY_ERR_BUSY.
- * Blocks for at most the connector's timeout; run it off the event loop. */
+ * On entry txn is zeroed, or its tid holds the transactionID the caller
+ * chose for this request (persisted before sending, so that a caller that
+ * stops before the answer can poll that transaction, ca_issue_poll() with
+ * no nonce); the rest of txn is ignored. Blocks for at most the
+ * connector's timeout; run it off the event loop. */
 int ca_issue_start(struct ca *ca, const struct ca_request *req, struct ca_txn *txn,
     X509 **out);
 

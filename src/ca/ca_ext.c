@@ -9,12 +9,16 @@
 int
 ca_issue_start(struct ca *ca, const struct ca_request *req, struct ca_txn *txn, X509 **out)
 {
+	int rc;
+
 	*out = NULL;
 	if (ca == NULL || req == NULL || txn == NULL)
 		return UKEY_ERR_INVAL;
-	int rc;
-
-	memset(txn, 0, sizeof(*txn));
+	/* a transactionID the caller chose is kept, nothing else */
+	if (txn->tid_len > CA_TXN_ID_MAX)
+		txn->tid_len = 0;
+	txn->nonce_len = 0;
+	txn->check_after = 0;
 	ca_hold();
 	if (ca->ops->ext == NULL || ca->ops->ext->issue_start == NULL)
 		rc = ca->ops->issue(ca, req, out);

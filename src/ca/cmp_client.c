@@ -459,7 +459,9 @@ issue_run(struct ca *ca, const struct ca_request *req, struct ca_txn *txn, int r
 		goto out;
 	/* OpenSSL answers a P10CR with certReqId -1 (RFC 9483: no id) */
 	k.rid = type == OSSL_CMP_P10CR ? -1 : 0;
-	if (resume && ((tid = ASN1_OCTET_STRING_new()) == NULL ||
+	/* a resumed poll, or a new request whose transactionID the caller chose
+	 * (and persisted before sending) */
+	if (txn->tid_len > 0 && ((tid = ASN1_OCTET_STRING_new()) == NULL ||
 	    ASN1_OCTET_STRING_set(tid, txn->tid, (int)txn->tid_len) != 1 ||
 	    OSSL_CMP_CTX_set1_transactionID(ctx, tid) != 1)) {
 		rc = UKEY_ERR_NOMEM;
@@ -490,7 +492,12 @@ issue_run(struct ca *ca, const struct ca_request *req, struct ca_txn *txn, int r
 int
 cmp_issue_start(struct ca *ca, const struct ca_request *req, struct ca_txn *txn, X509 **out)
 {
-	memset(txn, 0, sizeof(*txn));
+	size_t tid_len = txn->tid_len <= CA_TXN_ID_MAX ? txn->tid_len : 0;
+
+	/* the caller's transactionID is kept, nothing else */
+	txn->nonce_len = 0;
+	txn->check_after = 0;
+	txn->tid_len = tid_len;
 	return issue_run(ca, req, txn, 0, out);
 }
 
@@ -512,7 +519,7 @@ int
 cmp_issue(struct ca *ca, const struct ca_request *req, X509 **out)
 {
 	struct cmp_impl *c = ca->impl;
-	struct ca_txn txn;
+	struct ca_txn txn = { .tid_len = 0 };
 	time_t end = time(NULL) + c->cfg.timeout_s;
 	int rc, wait;
 

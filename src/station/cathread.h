@@ -27,7 +27,9 @@ struct cacall {
 	char *gm_identity_value, *email;	/* wiped when freed */
 	char request_key[65];
 	struct ca_request req;
-	struct ca_txn txn;		/* POLL: as persisted; after: as the CA left it */
+	struct ca_txn txn;		/* ISSUE: the transactionID chosen; POLL: as
+					 * persisted; after: as the CA left it */
+	int unanswered;			/* POLL of a request sent before a stop, never answered */
 	char serial[80], reason[32];	/* REVOKE */
 	/* the answer */
 	int rc;

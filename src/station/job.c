@@ -34,7 +34,8 @@
  * points are "begin", "done" and "failed" of every step (right after the
  * job_steps row is committed), "claimed:done" (the job row committed, the
  * token not touched yet), "ca_submit:returned" (the CA answered, nothing
- * stored yet) and "record:done" (the issuance committed).
+ * stored yet), "ca_submit:recorded" (CMP: stored, its certConf not sent)
+ * and "record:done" (the issuance committed).
  */
 void
 job_test_crash_point(const char *step, const char *point)
@@ -229,6 +230,8 @@ job_end_not_issued(struct station *s, int64_t job_id, const char *state, const c
 	if (store_begin(station_store(s)) != 0)
 		goto out;
 	rc = store_job_end(station_store(s), job_id, state, why, now);
+	if (rc == 0)	/* no CA transaction waits for an ended job */
+		rc = store_job_ca_txn_clear(station_store(s), job_id);
 	if (rc == 0 && serial != NULL)
 		rc = store_received_cert_close(station_store(s), serial, cert_status, why, now);
 	if (rc == 0) {

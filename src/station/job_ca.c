@@ -1,12 +1,14 @@
 /* The steps of the issuance job that the daemon does itself: ca_submit
- * (asking the CA, with recovery of an answer never stored), cert_check and
- * record. The steps on the token are in job_steps.c. Loop context only. */
+ * (asking the CA through the CA thread, with recovery of an answer never
+ * stored; the answers are taken in job_caanswer.c), cert_check and record.
+ * The steps on the token are in job_steps.c. Loop context only. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 
 #include "ca/certcheck.h"
@@ -127,8 +129,8 @@ job_ca_request(struct station *s, const struct store_job *job, struct cacall *c)
 /* Stores a certificate the CA returned for the job, in one transaction: the
  * received_certs row and the job's cert columns. UKEY_ERR_EXISTS (nothing
  * written) when that serial was received before. */
-static int
-record_received(struct station *s, int64_t job_id, int64_t unit_id, const char *serial,
+int
+job_ca_record_received(struct station *s, int64_t job_id, int64_t unit_id, const char *serial,
     const unsigned char *der, size_t len, const char *rkey)
 {
 	char now[32];
@@ -215,7 +217,7 @@ job_ca_recover(struct station *s, int64_t job_id, char *serial, size_t len)
 		rc = UKEY_ERR_CRYPTO;
 		goto out;
 	}
-	if ((rc = record_received(s, job_id, job.unit_id, serial, der, (size_t)n,
+	if ((rc = job_ca_record_received(s, job_id, job.unit_id, serial, der, (size_t)n,
 	    c->request_key)) == 0)
 		log_warn("job %lld: the CA had issued %s for its request before the job stopped;"
 		    " recorded", (long long)job_id, serial);
@@ -254,8 +256,8 @@ job_ca_revoke(struct station *s, const char *serial)
 }
 
 /* The CA is down: nothing was issued; the same request goes again later. */
-static void
-ca_retry_later(struct station *s, struct bay *b)
+void
+job_ca_retry_later(struct station *s, struct bay *b)
 {
 	int64_t delay = (int64_t)CA_RETRY_MS << (b->ca_attempts < 4 ? b->ca_attempts : 4);
 	char why[96];
@@ -273,8 +275,8 @@ ca_retry_later(struct station *s, struct bay *b)
 /* Stores the certificate the CA returned (the record first, before anything
  * else happens) and marks ca_submit done. Returns 1 when the job was failed
  * here (a serial another job received), else 0 or an error. */
-static int
-ca_store_answer(struct station *s, struct bay *b, const struct store_job *job, X509 *cert,
+int
+job_ca_store_answer(struct station *s, struct bay *b, const struct store_job *job, X509 *cert,
     const char *rkey)
 {
 	unsigned char *der = NULL;
@@ -289,7 +291,7 @@ ca_store_answer(struct station *s, struct bay *b, const struct store_job *job, X
 	if (job->cert_serial != NULL && strcmp(job->cert_serial, serial) == 0)
 		rc = 0;
 	else
-		rc = record_received(s, b->job_id, job->unit_id, serial, der, (size_t)n, rkey);
+		rc = job_ca_record_received(s, b->job_id, job->unit_id, serial, der, (size_t)n, rkey);
 	if (rc == UKEY_ERR_EXISTS) {
 		int64_t other = 0;
 
@@ -326,8 +328,8 @@ txn_from_store(struct ca_txn *t, const struct store_ca_txn *st)
 	t->check_after = st->check_after;
 }
 
-static void
-txn_to_store(struct store_ca_txn *st, const struct ca_txn *t)
+void
+job_ca_txn_to_store(struct store_ca_txn *st, const struct ca_txn *t)
 {
 	memset(st, 0, sizeof(*st));
 	st->tid_len = t->tid_len <= sizeof(st->tid) ? t->tid_len : 0;
@@ -376,6 +378,22 @@ unconfirmed_drop(struct station *s, const struct store_job *job)
 	job_ca_revoke(s, job->cert_serial);
 }
 
+/* A new request's transactionID, chosen here and stored before the request
+ * is sent: a station stopped before the answer polls that transaction. */
+static int
+txn_new(struct station *s, int64_t job_id, struct ca_txn *t)
+{
+	struct store_ca_txn st = { .tid_len = 16 };
+	char now[32];
+
+	memset(t, 0, sizeof(*t));
+	if (RAND_bytes(st.tid, (int)st.tid_len) != 1)
+		return UKEY_ERR_CRYPTO;
+	store_now(now);
+	txn_from_store(t, &st);
+	return store_job_ca_txn_set(station_store(s), job_id, &st, now);
+}
+
 /*
  * ca_submit: the job's request goes to the CA thread (a new request, or a
  * poll of the transaction the CA holds, persisted in job_ca_txns) and the
@@ -399,20 +417,25 @@ job_ca_submit(struct station *s, struct bay *b)
 	if (rc != 0 && rc != UKEY_ERR_NOTFOUND)
 		goto fail;
 	poll = rc == 0;
-	(void)job_step_mark(s, b->job_id, STEP_CA_SUBMIT, "begin", poll ? "poll" : NULL);
+	(void)job_step_mark(s, b->job_id, STEP_CA_SUBMIT, "begin", !poll ? NULL :
+	    held.nonce_len == 0 ? "poll: the request sent before the station stopped" : "poll");
 	if ((c = cacall_new(poll ? CACALL_POLL : CACALL_ISSUE, b->job_id)) == NULL) {
 		rc = UKEY_ERR_NOMEM;
 		goto fail;
 	}
-	if (poll)
-		txn_from_store(&c->txn, &held);
 	if ((rc = job_load(s, b->job_id, &job)) != 0 || (rc = job_ca_request(s, &job, c)) != 0)
 		goto fail;
 	if (job.cert_serial != NULL && strcmp(ca_kind(station_ca(s)), "embedded") != 0)
 		unconfirmed_drop(s, &job);
+	if (poll) {
+		txn_from_store(&c->txn, &held);
+		c->unanswered = held.nonce_len == 0;
+	} else if ((rc = txn_new(s, b->job_id, &c->txn)) != 0) {
+		goto fail;
+	}
 	cathread_submit(station_cathread(s), c);
 	c = NULL;
-	if (poll)
+	if (poll && held.nonce_len > 0)
 		bay_set_state(s, b, BAY_WORKING, "job %lld waiting for the CA (PKIStatus waiting)"
 		    " since %s: polling", (long long)b->job_id, held.waiting_since);
 	else
@@ -423,233 +446,6 @@ job_ca_submit(struct station *s, struct bay *b)
  out:
 	cacall_free(c);
 	store_job_clear(&job);
-}
-
-/* ---- the CA thread's answers (loop context) ---- */
-
-static struct bay *
-bay_of_job(struct station *s, int64_t job_id)
-{
-	int i;
-
-	for (i = 0; i < station_n_bays(s); i++)
-		if (station_bay(s, i)->job_id == job_id)
-			return station_bay(s, i);
-	return NULL;
-}
-
-/* A certificate for a job that is in no bay: stored first; a job that
- * waits (token away, station stopping) goes on at cert_check when resumed;
- * one that ended meanwhile (abandoned, its worker lost) has it revoked, as
- * its end would have, and the record says so. */
-static void
-late_cert(struct station *s, const struct store_job *job, const struct cacall *c)
-{
-	unsigned char *der = NULL;
-	struct json_object *d;
-	char serial[80], now[32], why[200];
-	int n, rc, ended = strcmp(job->state, "running") != 0 && strcmp(job->state, "suspended") != 0;
-
-	if ((n = i2d_X509(c->cert, &der)) <= 0 || cert_serial_hex(c->cert, serial, sizeof(serial)) != 0) {
-		log_error("job %lld: the CA's certificate cannot be encoded", (long long)job->id);
-		goto out;
-	}
-	rc = job->cert_serial != NULL && strcmp(job->cert_serial, serial) == 0 ? 0 :
-	    record_received(s, job->id, job->unit_id, serial, der, (size_t)n, c->request_key);
-	if (rc != 0 && rc != UKEY_ERR_EXISTS) {
-		log_error("job %lld: storing certificate %s from the CA: %s", (long long)job->id, serial,
-		    ukey_strerror(rc));
-		goto out;
-	}
-	if (!ended) {
-		(void)job_step_mark(s, job->id, STEP_CA_SUBMIT, "done", serial);
-		log_info("job %lld: certificate %s stored; the job goes on at cert_check when its"
-		    " token is back", (long long)job->id, serial);
-		goto out;
-	}
-	snprintf(why, sizeof(why), "the CA answered after job %lld had ended (%s)",
-	    (long long)job->id, job->state);
-	store_now(now);
-	if ((rc = store_begin(station_store(s))) != 0)
-		goto out;
-	rc = store_received_cert_close(station_store(s), serial, "revoked", why, now);
-	if (rc == 0) {
-		d = json_object_new_object();
-		json_object_object_add(d, "serial", json_object_new_string(serial));
-		json_object_object_add(d, "reason", json_object_new_string(why));
-		rc = station_audit(s, "ukeyd", "job.late_certificate", job->src.order_id,
-		    job->unit_id, job->id, job->token_serial, job->bay, d);
-	}
-	if (rc == 0)
-		rc = store_commit(station_store(s));
-	if (rc != 0) {
-		store_rollback(station_store(s));
-		log_error("job %lld: recording certificate %s revoked: %s", (long long)job->id, serial,
-		    ukey_strerror(rc));
-		goto out;
-	}
-	log_warn("job %lld: %s; certificate %s revoked", (long long)job->id, why, serial);
-	job_ca_revoke(s, serial);
- out:
-	OPENSSL_free(der);
-}
-
-static void
-answer_cert(struct station *s, struct bay *b, const struct store_job *job, struct cacall *c)
-{
-	int rc;
-
-	job_test_crash_point("ca_submit", "returned");
-	if (b == NULL) {
-		late_cert(s, job, c);
-		return;
-	}
-	if ((rc = ca_store_answer(s, b, job, c->cert, c->request_key)) == 1)
-		return;
-	if (rc != 0) {
-		job_fail(s, b, JOB_OTHER, rc, "ca_submit: %s", ukey_strerror(rc));
-		return;
-	}
-	b->ca_attempts = 0;
-	job_step_run(s, b, STEP_CERT_CHECK);
-}
-
-/* The CA holds the request: its transaction is persisted (the first time
- * journalled and audited) and polled after the checkAfter it asked for. */
-static void
-answer_waiting(struct station *s, struct bay *b, const struct store_job *job,
-    const struct cacall *c)
-{
-	struct store_ca_txn t;
-	char now[32], detail[160];
-	int after = c->txn.check_after < 1 ? 1 : c->txn.check_after > 3600 ? 3600 :
-	    c->txn.check_after;
-	int rc;
-
-	txn_to_store(&t, &c->txn);
-	store_now(now);
-	if ((rc = store_job_ca_txn_set(station_store(s), job->id, &t, now)) != 0) {
-		log_error("job %lld: persisting the CA's transaction: %s", (long long)job->id,
-		    ukey_strerror(rc));
-		if (b != NULL)
-			job_fail(s, b, JOB_OTHER, rc, "ca_submit: persisting the CA's transaction: %s",
-			    ukey_strerror(rc));
-		return;
-	}
-	snprintf(detail, sizeof(detail), "waiting: the CA holds the request (PKIStatus waiting);"
-	    " poll in %d s", after);
-	if (c->op == CACALL_ISSUE)
-		(void)job_step_mark(s, job->id, STEP_CA_SUBMIT, "begin", detail);
-	if (b == NULL)
-		return;		/* polled again when the job goes on */
-	b->retry_at_ms = now_ms() + (int64_t)after * 1000;
-	bay_set_state(s, b, BAY_WORKING, "job %lld waiting for the CA (PKIStatus waiting);"
-	    " next poll in %d s", (long long)job->id, after);
-}
-
-static void
-answer_error(struct station *s, struct bay *b, const struct store_job *job,
-    const struct cacall *c)
-{
-	const char *what = c->error[0] ? c->error : ukey_strerror(c->rc);
-
-	if (b == NULL) {
-		log_warn("job %lld (%s): the CA's answer came while the job was in no bay: %s; it"
-		    " asks again when it goes on", (long long)job->id, job->state, what);
-		return;
-	}
-	if (c->rc == UKEY_ERR_UNAVAIL) {
-		ca_retry_later(s, b);
-		return;
-	}
-	(void)store_job_ca_txn_clear(station_store(s), job->id);
-	job_fail(s, b, c->rc == UKEY_ERR_DB ? JOB_OTHER : jobrule_ca_blame(c->rc), c->rc,
-	    "ca_submit: the CA refused the request: %s", what);
-}
-
-/* One answer of the CA thread; with stopping, certificates are only
- * stored (the loop has ended: the jobs go on after the restart). */
-static void
-ca_answer(struct station *s, struct cacall *c, int stopping)
-{
-	struct store_job job = { 0 };
-	struct bay *b;
-	int rc;
-
-	if (c->op == CACALL_REVOKE) {
-		if (c->rc != 0 && c->rc != UKEY_ERR_STATE)
-			log_error("revoking certificate %s at the CA: %s%s%s; tried again at the next"
-			    " start", c->serial, ukey_strerror(c->rc), c->error[0] ? ": " : "",
-			    c->error);
-		return;
-	}
-	if ((rc = job_load(s, c->job_id, &job)) != 0) {
-		log_error("job %lld: the CA answered, but the job cannot be read: %s",
-		    (long long)c->job_id, ukey_strerror(rc));
-		return;
-	}
-	b = stopping ? NULL : bay_of_job(s, c->job_id);
-	if (c->rc == 0)
-		answer_cert(s, b, &job, c);
-	else if (c->rc == UKEY_ERR_BUSY)
-		answer_waiting(s, b, &job, c);
-	else
-		answer_error(s, b, &job, c);
-	store_job_clear(&job);
-}
-
-/* A certificate the CA thread holds before confirming it (CMP certConf):
- * recorded as received first, so that the CA hears it is taken only once
- * it is in the record; if it cannot be recorded it is refused to the CA. */
-void
-job_ca_unconfirmed(void *arg)
-{
-	struct station *s = arg;
-	struct cathread *t = station_cathread(s);
-	struct store_job job = { 0 };
-	unsigned char *der = NULL;
-	struct cacall *c;
-	char serial[80] = "";
-	int64_t other = 0;
-	int n, rc;
-
-	if (t == NULL || (c = cathread_unconfirmed(t)) == NULL)
-		return;
-	job_test_crash_point("ca_submit", "returned");
-	if ((rc = job_load(s, c->job_id, &job)) == 0) {
-		if ((n = i2d_X509(c->unconfirmed, &der)) <= 0 ||
-		    cert_serial_hex(c->unconfirmed, serial, sizeof(serial)) != 0)
-			rc = UKEY_ERR_CRYPTO;
-		else
-			rc = record_received(s, job.id, job.unit_id, serial, der, (size_t)n,
-			    c->request_key);
-	}
-	if (rc == UKEY_ERR_EXISTS && store_received_cert_job(station_store(s), serial, &other) == 0 &&
-	    other == c->job_id)
-		rc = 0;		/* this job's, recorded before */
-	if (rc != 0)
-		log_error("job %lld: recording certificate %s before confirming it to the CA: %s;"
-		    " the CA is told it is refused", (long long)c->job_id, serial, ukey_strerror(rc));
-	else
-		job_test_crash_point("ca_submit", "recorded");
-	cathread_recorded(t, c, rc == 0);
-	OPENSSL_free(der);
-	store_job_clear(&job);
-}
-
-void
-job_ca_answers(struct station *s, int stopping)
-{
-	struct cacall *c, *next;
-
-	if (station_cathread(s) == NULL)
-		return;
-	job_ca_unconfirmed(s);
-	for (c = cathread_answers(station_cathread(s)); c != NULL; c = next) {
-		next = c->next;
-		ca_answer(s, c, stopping);
-		cacall_free(c);
-	}
 }
 
 int

@@ -59,6 +59,24 @@ int job_ca_recover(struct station *s, int64_t job_id, char *serial, size_t len);
  * revokes every certificate marked revoked here again. */
 void job_ca_revoke(struct station *s, const char *serial);
 
+struct ca_txn;
+
+/* Shared by job_ca.c (the requests) and job_caanswer.c (the answers). */
+/* Stores a certificate the CA returned for the job, in one transaction:
+ * the received_certs row, the job's cert columns, its CA transaction gone.
+ * UKEY_ERR_EXISTS (nothing written) when that serial was received before. */
+int job_ca_record_received(struct station *s, int64_t job_id, int64_t unit_id,
+    const char *serial, const unsigned char *der, size_t len, const char *rkey);
+/* Stores the certificate for the bay's job (unless recorded before its
+ * certConf) and marks ca_submit done; 1 when the job was failed here (a
+ * serial another job received), else 0 or an error. */
+int job_ca_store_answer(struct station *s, struct bay *b, const struct store_job *job,
+    X509 *cert, const char *rkey);
+/* The CA is down: ca_submit again after 2, 4, 8, 16, then every 30 s. */
+void job_ca_retry_later(struct station *s, struct bay *b);
+/* The connector's transaction in the store's form. */
+void job_ca_txn_to_store(struct store_ca_txn *st, const struct ca_txn *t);
+
 /* ca_submit, cert_check and record of the bay's job; each goes on to the
  * next step or ends the job. Loop context. */
 void job_ca_submit(struct station *s, struct bay *b);

@@ -279,9 +279,10 @@ static const char migration_10[] =
     "CREATE TRIGGER token_states_no_delete BEFORE DELETE ON token_states"
     " BEGIN SELECT RAISE(ABORT, 'token_states is append-only'); END;";
 
-/* A request a CA holds (CMP PKIStatus waiting, docs/ca.md): the CMP
- * transaction the job polls, kept across restarts; one row per job at most,
- * gone once the CA answered. */
+/* A job's CA transaction (docs/ca.md): its transactionID, stored before the
+ * request is sent, and once the CA holds the request (CMP PKIStatus
+ * waiting) the CA's nonce to poll with; kept across restarts; one row per
+ * job at most, gone once the CA answered with a certificate or a refusal. */
 static const char migration_13[] =
     "CREATE TABLE job_ca_txns ("
     " job_id INTEGER PRIMARY KEY REFERENCES jobs(id),"

@@ -63,7 +63,8 @@ store_jobs_list(struct store *st, const char *state, struct store_job_summary **
 	*n = 0;
 	if ((rc = store_stmt(st, &q, "SELECT id, unit_id, bay, profile, token_serial, step, state,"
 	    " key_alg, cert_serial, error, operator, resumed, started_at, finished_at,"
-	    " (SELECT waiting_since FROM job_ca_txns WHERE job_id = jobs.id) FROM jobs"
+	    " (SELECT waiting_since FROM job_ca_txns WHERE job_id = jobs.id"
+	    "  AND length(ca_nonce) > 0) FROM jobs"
 	    " WHERE (?1 IS NULL OR state = ?1) ORDER BY id", "t", state)) != 0)
 		return rc;
 	while ((rc = store_step(st, q)) == 1) {

@@ -506,6 +506,9 @@ store_job_ca_txn_set(struct store *st, int64_t id, const struct store_ca_txn *t,
 	    " check_after, waiting_since, polled_at, polls) VALUES (?, ?, ?, ?, ?, ?, 0)"
 	    " ON CONFLICT (job_id) DO UPDATE SET transaction_id = excluded.transaction_id,"
 	    " ca_nonce = excluded.ca_nonce, check_after = excluded.check_after,"
+	    /* the wait begins with the CA's first answer (sent only: no nonce) */
+	    " waiting_since = CASE WHEN length(job_ca_txns.ca_nonce) > 0"
+	    "  THEN job_ca_txns.waiting_since ELSE excluded.waiting_since END,"
 	    " polled_at = excluded.polled_at, polls = polls + 1", "ibbitt", id, t->tid,
 	    t->tid_len, t->nonce, t->nonce_len, (int64_t)t->check_after, now, now);
 }

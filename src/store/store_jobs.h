@@ -160,10 +160,11 @@ int store_job_set_key_id(struct store *st, int64_t id, const char *key_id);
 int store_job_set_public_key(struct store *st, int64_t id, const uint8_t *der, size_t len,
     const char *evidence);
 int store_job_set_csr(struct store *st, int64_t id, const uint8_t *der, size_t len);
-/* A request the CA holds (docs/ca.md, "Polling"): the transaction's id and
- * the CA's last nonce as the connector gave them (opaque bytes), the
- * seconds the CA asked to wait, since when the job waits and how often it
- * polled. */
+/* A request sent to the CA or held by it (docs/ca.md, "Polling"): the
+ * transaction's id and the CA's last nonce as the connector gave them
+ * (opaque bytes; no nonce: sent, not answered yet), the seconds the CA
+ * asked to wait, since when the job waits (since it was sent, until the CA
+ * first answers) and how often it polled. */
 #define STORE_CA_TXN_MAX 64
 struct store_ca_txn {
 	uint8_t tid[STORE_CA_TXN_MAX], nonce[STORE_CA_TXN_MAX];

@@ -53,7 +53,7 @@ secret_ref = station-1
 secret_file = $STATE/cmp/secret
 ca_cert = $STATE/cmp/ca.crt
 trusted = $STATE/cmp/ca.crt
-timeout = 10
+timeout = 30
 ; the test CA gives every certificate 365 days, whatever the order's years
 validity = ca
 EOT
@@ -132,6 +132,38 @@ json.dump(d, open(sys.argv[2], "w"), ensure_ascii=False)' "$SRC/examples/orders-
 			>/dev/null || fail "pay $id"
 	done
 }
+
+# a CA that takes its time (a gate file holds every request, no clock): while
+# bay 1's request waits at the CA, the station answers ukeyctl and bay 2's
+# token goes through its worker steps up to ca_submit. The CA call runs off
+# the event loop; once the gate opens both tokens are issued.
+stop_cmp
+start_cmp --gate "$STATE/cmp/gate"
+start_station
+more_units -G 30
+ctl sim plug --bay 1 >/dev/null || fail "gate: plug bay 1"
+for _ in $(seq 400); do
+	grepq "waiting for the gate" "$STATE/cmp/log" && break
+	sleep 0.05
+done
+grepq "waiting for the gate" "$STATE/cmp/log" || fail "gate: bay 1's request never reached the CA"
+ctl sim plug --bay 2 >/dev/null || fail "gate: plug bay 2 while bay 1 waits for the CA"
+wait_for_step 2 ca_submit
+[ "$(db "SELECT step FROM jobs WHERE bay = 'sim-1' AND state = 'running'")" = ca_submit ] ||
+	fail "gate: bay 1 is not in ca_submit"
+bay_field 1 reason > "$STATE/reason"
+grepq "asking the CA" "$STATE/reason" || fail "gate: bay 1 says: $(cat "$STATE/reason")"
+ctl status >/dev/null || fail "gate: status while the CA holds a request"
+[ "$(grep -c 'issued certificate' "$STATE/cmp/log")" = "$total" ] || fail "gate: the CA answered before the gate opened"
+touch "$STATE/cmp/gate"
+ctl bay wait --bay 1 --timeout 120 >/dev/null || fail "gate: bay 1: $(bay_field 1 reason)"
+ctl bay wait --bay 2 --timeout 120 >/dev/null || fail "gate: bay 2: $(bay_field 2 reason)"
+[ "$(db "SELECT count(*) FROM jobs WHERE id > (SELECT max(id) - 2 FROM jobs) AND state = 'issued'")" = 2 ] ||
+	fail "gate: the two jobs are not issued"
+ctl sim unplug --bay 1 >/dev/null
+ctl sim unplug --bay 2 >/dev/null
+stop_station
+echo "ok: bay 2 worked and ukeyctl answered while the CA held bay 1's request"
 
 # a CA that holds each request for two polls: the job waits in ca_submit,
 # persisted, the bay says so, and it ends issued
@@ -214,6 +246,14 @@ for point in ca_submit:returned ca_submit:recorded; do
 		fail "$point: job $job not issued after the token came back: $(bay_field 1 reason)"
 	[ "$(db "SELECT state FROM jobs WHERE id = $job")" = issued ] || fail "$point: job $job not issued"
 	ctl sim unplug --bay 1 >/dev/null
+	if [ "$point" = ca_submit:returned ]; then
+		[ "$(db "SELECT count(*) FROM audit WHERE job_id = $job AND action = 'job.ca_unanswered'")" = 1 ] ||
+			fail "$point: no job.ca_unanswered audit record"
+		[ "$(db "SELECT count(*) FROM received_certs WHERE job_id = $job")" = 1 ] ||
+			fail "$point: the job received more than its one certificate"
+		grepq "never confirmed: revoked" "$STATE/cmp/log" ||
+			fail "$point: the test CA did not revoke the unconfirmed certificate"
+	fi
 	if [ "$point" = ca_submit:recorded ]; then
 		[ "$(db "SELECT count(*) FROM received_certs WHERE job_id = $job AND status = 'revoked'")" = 1 ] ||
 			fail "$point: the unconfirmed certificate is not recorded revoked"

@@ -6,14 +6,15 @@
  *   cmp_test_server --ca-cert F --ca-key F [--port N] [--secret-ref R --secret-file F]
  *       [--ra-cert F] [--prot-cert F --prot-key F] [--waiting N] [--revoked F]
  *       [--misissue key|subject] [--require p10cr|cr|kur] [--tls-cert F --tls-key F]
- *       [--issued F]
+ *       [--issued F] [--gate F]
  *
  * Prints "port N" once it listens (port 0 or none: one the kernel picks),
  * then serves until SIGTERM (over TLS with --tls-cert/--tls-key); SIGUSR1
  * answers the held request at its next poll. --issued F lists every serial
  * issued; a certificate whose certConf never comes (the next request begins,
  * or the server stops) or is negative goes into --revoked F, as RFC 4210
- * 5.3.18 asks of a CA. --prot-cert/--prot-key sign the answers with
+ * 5.3.18 asks of a CA. --gate F holds every certificate request until the
+ * file F exists (a CA that takes its time, without a clock in the test). --prot-cert/--prot-key sign the answers with
  * another key than the CA's (a CA answer the client must refuse). */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -46,6 +47,7 @@ struct srv {
 	const char *misissue;	/* "key" or "subject": issue something wrong */
 	int require;		/* the only request body type accepted, or -1 */
 	const char *issued;	/* file the issued serials are appended to */
+	const char *gate;	/* a request is answered only once this file exists */
 	char unconfirmed[80];	/* serial issued, its certConf not yet seen ("" none) */
 };
 
@@ -265,6 +267,11 @@ on_cert_request(OSSL_CMP_SRV_CTX *srv_ctx, const OSSL_CMP_MSG *req, int certReqI
 	*chainOut = NULL;
 	*caPubs = NULL;
 	lapse_unconfirmed(s);
+	if (s->gate != NULL && access(s->gate, F_OK) != 0) {
+		fprintf(stderr, "cmp_test_server: waiting for the gate\n");
+		while (!stop && access(s->gate, F_OK) != 0)
+			usleep(20000);
+	}
 	if (s->require >= 0 && OSSL_CMP_MSG_get_bodytype(req) != s->require)
 		return OSSL_CMP_STATUSINFO_new(OSSL_CMP_PKISTATUS_rejection,
 		    1 << OSSL_CMP_PKIFAILUREINFO_badRequest, "not the request type required");
@@ -583,7 +590,8 @@ parse_args(int argc, char **argv, struct srv *s, struct args *a)
 		{ "prot-key", 1, NULL, 'K' }, { "waiting", 1, NULL, 'w' },
 		{ "revoked", 1, NULL, 'v' }, { "misissue", 1, NULL, 'm' },
 		{ "require", 1, NULL, 'q' }, { "tls-cert", 1, NULL, 't' },
-		{ "tls-key", 1, NULL, 'T' }, { "issued", 1, NULL, 'i' }, { NULL, 0, NULL, 0 },
+		{ "tls-key", 1, NULL, 'T' }, { "issued", 1, NULL, 'i' }, { "gate", 1, NULL, 'g' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
@@ -604,6 +612,7 @@ parse_args(int argc, char **argv, struct srv *s, struct args *a)
 		case 't': a->tls_cert = optarg; break;
 		case 'T': a->tls_key = optarg; break;
 		case 'i': s->issued = optarg; break;
+		case 'g': s->gate = optarg; break;
 		default: die("unknown option");
 		}
 	if (s->ca_cert == NULL || s->ca_key == NULL)

@@ -757,7 +757,7 @@ test_start_poll(void **state)
 {
 	struct fixture *f = *state;
 	struct ca_request r = person_request(f, "order-9/item-1", 1);
-	struct ca_txn txn;
+	struct ca_txn txn = { .tid_len = 0 };
 	X509 *a = NULL, *b = NULL;
 
 	assert_int_equal(ca_issue_start(f->ca, &r, &txn, &a), 0);

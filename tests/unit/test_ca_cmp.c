@@ -467,7 +467,7 @@ polling_resumed(void **state)
 {
 	struct fixture *f = *state;
 	struct ca_request r;
-	struct ca_txn txn, saved;
+	struct ca_txn txn = { .tid_len = 0 }, saved;
 	X509 *cert = NULL;
 	char err[512];
 

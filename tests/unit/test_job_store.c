@@ -158,6 +158,51 @@ fail_job(struct fixture *f, int64_t id, enum job_blame blame, int err, const cha
 }
 
 /* claimed -> every step begun and done -> issued. */
+/* The CA transaction of a job (job_ca_txns): stored before sending (no
+ * nonce), then waiting (the CA's nonce), polled, cleared; the job list
+ * shows the wait only once the CA answered "waiting". */
+static void
+test_ca_txn(void **state)
+{
+	struct fixture *f = *state;
+	struct store_ca_txn t = { .tid = { 1, 2, 3, 4 }, .tid_len = 4 }, got;
+	struct store_job_summary *list = NULL;
+	size_t n = 0;
+	int64_t id = claim(f, f->unit[0]);
+
+	assert_int_equal(store_job_ca_txn_get(f->st, id, &got), UKEY_ERR_NOTFOUND);
+	assert_int_equal(store_job_ca_txn_set(f->st, id, &t, "2026-03-01T10:00:00Z"), 0);
+	assert_int_equal(store_job_ca_txn_get(f->st, id, &got), 0);
+	assert_int_equal(got.tid_len, 4);
+	assert_memory_equal(got.tid, t.tid, 4);
+	assert_int_equal(got.nonce_len, 0);
+	assert_int_equal(store_jobs_list(f->st, NULL, &list, &n), 0);
+	assert_int_equal(n, 1);
+	assert_null(list[0].ca_waiting_since);
+	store_job_summaries_free(list, n);
+	/* the CA holds it: its nonce and checkAfter; the wait begins now */
+	t.nonce[0] = 9;
+	t.nonce_len = 1;
+	t.check_after = 10;
+	assert_int_equal(store_job_ca_txn_set(f->st, id, &t, "2026-03-01T10:00:05Z"), 0);
+	assert_int_equal(store_job_ca_txn_set(f->st, id, &t, "2026-03-01T10:00:15Z"), 0);
+	assert_int_equal(store_job_ca_txn_get(f->st, id, &got), 0);
+	assert_int_equal(got.nonce_len, 1);
+	assert_int_equal(got.check_after, 10);
+	assert_int_equal(got.polls, 2);
+	assert_string_equal(got.waiting_since, "2026-03-01T10:00:05Z");
+	assert_int_equal(store_jobs_list(f->st, NULL, &list, &n), 0);
+	assert_string_equal(list[0].ca_waiting_since, "2026-03-01T10:00:05Z");
+	store_job_summaries_free(list, n);
+	/* refused: no transaction id, or one too long */
+	t.tid_len = 0;
+	assert_int_equal(store_job_ca_txn_set(f->st, id, &t, NOW), UKEY_ERR_INVAL);
+	t.tid_len = STORE_CA_TXN_MAX + 1;
+	assert_int_equal(store_job_ca_txn_set(f->st, id, &t, NOW), UKEY_ERR_INVAL);
+	assert_int_equal(store_job_ca_txn_clear(f->st, id), 0);
+	assert_int_equal(store_job_ca_txn_get(f->st, id, &got), UKEY_ERR_NOTFOUND);
+}
+
 static void
 test_claim_to_issued(void **state)
 {
@@ -447,6 +492,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_token_blame_returns, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unit_blame_twice_holds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_blame_max_holds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ca_txn, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
