@@ -261,6 +261,7 @@ void
 cathread_stop(struct cathread *t, void (*serve)(void *arg), void *arg)
 {
 	struct pollfd p;
+	char buf[64];
 	int exited = 0;
 
 	if (t == NULL || !t->started)
@@ -274,7 +275,9 @@ cathread_stop(struct cathread *t, void (*serve)(void *arg), void *arg)
 		if (serve != NULL)
 			serve(arg);
 		p = (struct pollfd){ .fd = t->pipe_r, .events = POLLIN };
-		(void)poll(&p, 1, 50);
+		if (poll(&p, 1, 50) > 0)
+			while (read(t->pipe_r, buf, sizeof(buf)) > 0)
+				;	/* the answers stay on the done list */
 		pthread_mutex_lock(&t->mu);
 		exited = t->exited;
 		pthread_mutex_unlock(&t->mu);

@@ -53,7 +53,8 @@ struct cathread;
  * *out, or UKEY_ERR_IO / UKEY_ERR_NOMEM. Loop context. */
 int cathread_start(struct ca *ca, struct cathread **out);
 
-/* The descriptor that becomes readable when answers wait. */
+/* The descriptor that becomes readable when answers wait, or a certificate
+ * waits to be recorded (cathread_unconfirmed). */
 int cathread_fd(const struct cathread *t);
 
 /* Queues c; the thread owns it until cathread_answers() hands it back. */

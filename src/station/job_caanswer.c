@@ -270,12 +270,15 @@ job_ca_unconfirmed(void *arg)
 void
 job_ca_answers(struct station *s, int stopping)
 {
-	struct cacall *c, *next;
+	struct cacall *list, *c, *next;
 
 	if (station_cathread(s) == NULL)
 		return;
+	/* the pipe is emptied first: a certificate handed over after the check
+	 * below writes to it again and wakes the loop */
+	list = cathread_answers(station_cathread(s));
 	job_ca_unconfirmed(s);
-	for (c = cathread_answers(station_cathread(s)); c != NULL; c = next) {
+	for (c = list; c != NULL; c = next) {
 		next = c->next;
 		ca_answer(s, c, stopping);
 		cacall_free(c);
