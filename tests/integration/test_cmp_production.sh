@@ -15,7 +15,8 @@ stop_cmp() {
 	fi
 	CMP_PID=""
 }
-trap 'rc=$?; stop_cmp; (exit $rc); cleanup' EXIT
+# set +e: under errexit the (exit $rc) that hands cleanup the status would end the trap
+trap 'rc=$?; stop_cmp; set +e; (exit $rc); cleanup' EXIT
 
 mkdir -m 0700 "$STATE/cmp"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -days 3650 \
@@ -216,6 +217,65 @@ ctl sim plug --bay 1 --token "$((10#$tok))" --wait >/dev/null ||
 ctl sim unplug --bay 1 >/dev/null
 stop_station
 echo "ok: a waiting CA is polled, also after a restart"
+
+# the token leaves while the CA holds its request: the answer is stored when
+# it comes and the job goes on at cert_check once the token is back; a job
+# abandoned meanwhile has its certificate stored all the same, revoked (RR
+# through the CA thread) and job.late_certificate audited
+gate=$STATE/cmp/gate2
+stop_cmp
+start_cmp --gate "$gate"
+start_station
+more_units -R 90
+# plug_held: plugs a token into bay 1 and waits until its request is held
+plug_held() {
+	local n0
+	n0=$(grep -c "waiting for the gate" "$STATE/cmp/log" || true)
+	tok=$(ctl --json sim plug --bay 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') ||
+		fail "plug_held: plug"
+	for _ in $(seq 400); do
+		[ "$(grep -c "waiting for the gate" "$STATE/cmp/log")" -gt "$n0" ] && break
+		sleep 0.05
+	done
+	[ "$(grep -c "waiting for the gate" "$STATE/cmp/log")" -gt "$n0" ] || fail "plug_held: no request held"
+	job=$(db "SELECT max(id) FROM jobs")
+}
+# wait_db SQL VALUE WHAT: until the query gives VALUE
+wait_db() {
+	for _ in $(seq 400); do
+		[ "$(db "$1")" = "$2" ] && return 0
+		sleep 0.05
+	done
+	fail "$3: $(db "$1"), not $2"
+}
+plug_held
+ctl sim unplug --bay 1 >/dev/null || fail "removal: unplug"
+[ "$(db "SELECT state FROM jobs WHERE id = $job")" = suspended ] || fail "removal: job $job not suspended"
+touch "$gate"
+wait_db "SELECT count(*) FROM job_steps WHERE job_id = $job AND step = 'ca_submit' AND phase = 'done'" 1 \
+	"removal: the answer for job $job was not stored"
+[ "$(db "SELECT status FROM received_certs WHERE job_id = $job")" = received ] || fail "removal: received_certs"
+ctl sim plug --bay 1 --token "$tok" --wait >/dev/null || fail "removal: job $job: $(bay_field 1 reason)"
+[ "$(db "SELECT state FROM jobs WHERE id = $job")" = issued ] || fail "removal: job $job not issued"
+ctl sim unplug --bay 1 >/dev/null
+rm -f "$gate"
+plug_held
+ctl sim unplug --bay 1 >/dev/null || fail "abandon: unplug"
+ctl job abandon "$job" --remark "token lost while the CA decided" >/dev/null || fail "abandon: job $job"
+[ "$(db "SELECT state FROM jobs WHERE id = $job")" = aborted ] || fail "abandon: job $job not aborted"
+touch "$gate"
+wait_db "SELECT count(*) FROM received_certs WHERE job_id = $job AND status = 'revoked'" 1 \
+	"abandon: the late certificate of job $job is not recorded revoked"
+[ "$(db "SELECT count(*) FROM audit WHERE job_id = $job AND action = 'job.late_certificate'")" = 1 ] ||
+	fail "abandon: no job.late_certificate record"
+serial=$(db "SELECT serial FROM received_certs WHERE job_id = $job")
+for _ in $(seq 400); do
+	grepq -x "$serial" "$STATE/cmp/revoked" && break
+	sleep 0.05
+done
+grepq -x "$serial" "$STATE/cmp/revoked" || fail "abandon: $serial not revoked at the CA"
+stop_station
+echo "ok: an answer for a job whose token left is stored; for an abandoned job, stored and revoked"
 
 # kill -9 between the CA's answer and the record: at ca_submit:returned the
 # certificate is not recorded and the CA never gets certConf (it revokes it
