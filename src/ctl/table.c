@@ -142,6 +142,10 @@ const struct ctl_verb ctl_verbs[] = {
 	  "SERIAL --remark TEXT", "handed back; its certificates are revoked" },
 	{ "token mark-in-stock", verb_token_mark, O(REMARK) | J, 1, 1, "SERIAL", "tokens",
 	  "SERIAL --remark TEXT", "a returned token, wiped, back in stock" },
+	{ "bay enter-pin", verb_bay_enter_pin, O(BAY) | J, 0, 0, "", "bays", "--bay N",
+	  "the holder types the PIN of the token a renewal waits for (not shown)" },
+	{ "bay reset-pin", verb_bay_reset_pin, O(BAY) | O(REMARK) | J, 0, 0, "", "bays",
+	  "--bay N --remark TEXT", "a renewal without the holder's PIN: set a new one (SO PIN)" },
 };
 
 const size_t ctl_nverbs = sizeof(ctl_verbs) / sizeof(ctl_verbs[0]);

@@ -14,6 +14,8 @@
 #include "common/log.h"
 #include "common/p11uri.h"
 #include "station/job_steps.h"
+#include "station/job_renew.h"
+#include "store/store_revoke.h"
 #include "station/station.h"
 #include "store/store_jobs.h"
 #include "store/store_units.h"
@@ -71,6 +73,24 @@ request_key(const struct store_job *job, char out[65])
 	return 0;
 }
 
+/* The certificate a renewal job replaces, from its issuance record. */
+static int
+renewal_old_cert(struct station *s, const struct store_job *job, X509 **out)
+{
+	uint8_t *der = NULL;
+	const uint8_t *p;
+	size_t len = 0;
+	int rc;
+
+	*out = NULL;
+	if ((rc = store_issuance_cert(station_store(s), job->renews_serial, &der, &len)) != 0)
+		return rc;
+	p = der;
+	*out = d2i_X509(NULL, &p, (long)len);
+	free(der);
+	return *out != NULL ? 0 : UKEY_ERR_DB;
+}
+
 /*
  * Asks the CA for the job's certificate with the job's stored request and its
  * request key (rkey, 65 bytes). Returns ca_issue()'s code; *cert owned.
@@ -84,6 +104,7 @@ job_ca_issue(struct station *s, const struct store_job *job, char rkey[65], X509
 	X509_NAME *subject = NULL;
 	const struct certprof *prof;
 	struct ca_request req = { 0 };
+	X509 *old = NULL;
 	int rc;
 
 	*cert = NULL;
@@ -116,9 +137,13 @@ job_ca_issue(struct station *s, const struct store_job *job, char rkey[65], X509
 	/* a person's e-mail address, when the order gives one (the profile
 	 * decides whether the certificate carries it) */
 	req.email = id.email;
+	if (job_is_renewal(job) && (rc = renewal_old_cert(s, job, &old)) != 0)
+		goto out;
+	req.old_cert = old;
 	rc = ca_issue(station_ca(s), &req, cert);
  out:
 	job_identity_clear(&id);
+	X509_free(old);
 	X509_REQ_free(csr);
 	X509_NAME_free(subject);
 	return rc;
@@ -440,8 +465,11 @@ record_commit(struct station *s, const struct bay *b, const struct store_job *jo
 		rc = store_received_cert_issued(station_store(s), job->cert_serial, now);
 	if (rc == 0)
 		rc = store_unit_set_issued(station_store(s), job->unit_id, now);
+	/* a renewal goes on to remove the old key pair: its old certificate is
+	 * superseded here, its job ends after discard_old */
 	if (rc == 0)
-		rc = store_job_issued(station_store(s), job->id, now);
+		rc = job_is_renewal(job) ? job_renew_record_supersede(s, job, now) :
+		    store_job_issued(station_store(s), job->id, now);
 	if (rc == 0) {
 		d = json_object_new_object();
 		json_object_object_add(d, "serial", json_object_new_string(job->cert_serial));
@@ -482,6 +510,10 @@ job_record(struct station *s, struct bay *b, struct json_object *evidence)
 	if ((rc = record_commit(s, b, &job, &t, evidence, now)) != 0)
 		goto fail;
 	job_test_crash_point("record", "done");
+	if (job_is_renewal(&job)) {
+		job_renew_recorded(s, b, &job);
+		goto out;
+	}
 	b->last_job_seconds = (double)(now_ms() - b->started_ms) / 1000.0;
 	b->last_job_id = b->job_id;
 	b->job_id = 0;

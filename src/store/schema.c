@@ -279,6 +279,16 @@ static const char migration_10[] =
     "CREATE TRIGGER token_states_no_delete BEFORE DELETE ON token_states"
     " BEGIN SELECT RAISE(ABORT, 'token_states is append-only'); END;";
 
+/* Renewal jobs (docs/jobs.md, "Renewal"): a job is an issuance on a blank
+ * token or the renewal of the certificate a returned token holds; a renewal
+ * knows the certificate it replaces and, once the token showed it, that
+ * certificate's CKA_ID. */
+static const char migration_11[] =
+    "ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'issue'"
+    " CHECK (kind IN ('issue','renew'));"
+    "ALTER TABLE jobs ADD COLUMN renews_serial TEXT;"
+    "ALTER TABLE jobs ADD COLUMN old_key_id TEXT;";
+
 static const struct migration migrations[] = {
 	{ 1, "initial schema: orders, units, tokens, jobs, issuances, audit", migration_1 },
 	{ 2, "jobs can be suspended while their token is away", migration_2 },
@@ -294,6 +304,8 @@ static const struct migration migrations[] = {
 	{ 9, "issuances: revocation time, reason, by whom and why", migration_9 },
 	{ 10, "tokens: recorded states (lost, damaged, destroyed, returned, in stock)",
 	    migration_10 },
+	{ 11, "jobs: renewal of a returned token's certificate (kind, renewed serial, old key id)",
+	    migration_11 },
 };
 
 const struct migration *

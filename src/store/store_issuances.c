@@ -45,6 +45,7 @@ store_received_certs_free(struct store_received_cert *a, size_t n)
 	for (i = 0; a != NULL && i < n; i++) {
 		free(a[i].serial);
 		free(a[i].note);
+		free(a[i].reason);
 	}
 	free(a);
 }
@@ -59,8 +60,10 @@ store_received_certs_unwanted(struct store *st, struct store_received_cert **out
 
 	*out = NULL;
 	*n = 0;
-	if ((rc = store_stmt(st, &q, "SELECT serial, note FROM received_certs"
-	    " WHERE status IN ('revoked', 'refused')", "")) != 0)
+	if ((rc = store_stmt(st, &q, "SELECT serial, note, 'cessationOfOperation'"
+	    " FROM received_certs WHERE status IN ('revoked', 'refused') UNION ALL"
+	    " SELECT cert_serial, revoke_remark, 'superseded' FROM issuances"
+	    " WHERE revoke_reason = 'superseded'", "")) != 0)
 		return rc;
 	while ((rc = store_step(st, q)) == 1) {
 		if ((r = store_array_add((void **)&a, &len, sizeof(*a))) == NULL) {
@@ -70,6 +73,7 @@ store_received_certs_unwanted(struct store *st, struct store_received_cert **out
 		rc = 0;
 		r->serial = store_text(q, 0, &rc);
 		r->note = store_text(q, 1, &rc);
+		r->reason = store_text(q, 2, &rc);
 		if (rc != 0)
 			break;
 	}

@@ -79,13 +79,14 @@ store_job_unit_source(struct store *st, int64_t unit_id, struct store_job_source
 }
 
 /* The text columns of a job, in the order JOB_COLS reads them. */
-#define JOB_TEXTS 16
+#define JOB_TEXTS 19
 static void
 job_texts(struct store_job *j, char **t[JOB_TEXTS])
 {
 	char **a[JOB_TEXTS] = { &j->bay, &j->profile, &j->token_serial, &j->step, &j->state,
 		&j->key_id, &j->key_alg, &j->evidence, &j->label, &j->request_key, &j->cert_serial,
-		&j->error, &j->operator_name, &j->started_at, &j->updated_at, &j->finished_at };
+		&j->error, &j->operator_name, &j->started_at, &j->updated_at, &j->finished_at,
+		&j->kind, &j->renews_serial, &j->old_key_id };
 
 	memcpy(t, a, sizeof(a));
 }
@@ -111,7 +112,7 @@ store_job_clear(struct store_job *j)
 #define JOB_COLS "j.id, j.unit_id, j.token_id, j.resumed, j.bay, j.profile, j.token_serial," \
     " j.step, j.state, j.key_id, j.key_alg, j.evidence, j.label, j.request_key," \
     " j.cert_serial, j.error, j.operator, j.started_at, j.updated_at, j.finished_at," \
-    " j.public_key, j.user_pin_enc, j.so_pin_enc, j.subject, j.csr, j.cert"
+    " j.kind, j.renews_serial, j.old_key_id, j.public_key, j.user_pin_enc, j.so_pin_enc, j.subject, j.csr, j.cert"
 
 static void
 job_row(sqlite3_stmt *q, struct store_job *j, int *rc)
@@ -166,13 +167,20 @@ store_job_insert(struct store *st, const struct store_job_new *j, const char *no
 
 	*id = 0;
 	rc = store_run(st, "INSERT INTO jobs (unit_id, bay, profile, token_serial, step, state,"
-	    " key_alg, subject, label, operator, started_at, updated_at) VALUES (?, ?, ?, ?,"
-	    " 'claimed', 'running', ?, ?, ?, ?, ?, ?)", "ittttbtttt", j->unit_id, j->bay,
-	    j->profile, j->token_serial, j->key_alg, j->subject, j->subject_len, j->label,
-	    j->operator_name, now, now);
+	    " key_alg, subject, label, operator, started_at, updated_at, kind, renews_serial)"
+	    " VALUES (?, ?, ?, ?, 'claimed', 'running', ?, ?, ?, ?, ?, ?, ?, ?)", "ittttbtttttt",
+	    j->unit_id, j->bay, j->profile, j->token_serial, j->key_alg, j->subject,
+	    j->subject_len, j->label, j->operator_name, now, now, j->kind ? j->kind : "issue",
+	    j->renews_serial);
 	if (rc == 0)
 		*id = store_last_id(st);
 	return rc;
+}
+
+int
+store_job_set_old_key(struct store *st, int64_t id, const char *old_key_id)
+{
+	return store_run(st, "UPDATE jobs SET old_key_id = ? WHERE id = ?", "ti", old_key_id, id);
 }
 
 int

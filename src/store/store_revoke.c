@@ -64,3 +64,33 @@ store_issuance_rev_clear(struct store_issuance_rev *r)
 	free(r->revoked_by);
 	memset(r, 0, sizeof(*r));
 }
+
+int
+store_issuance_cert(struct store *st, const char *serial, uint8_t **der, size_t *len)
+{
+	sqlite3_stmt *q;
+	const void *p;
+	int rc, n;
+
+	*der = NULL;
+	*len = 0;
+	if ((rc = store_stmt(st, &q, "SELECT cert FROM issuances WHERE cert_serial = ?", "t",
+	    serial)) != 0)
+		return rc;
+	if ((rc = store_step(st, q)) == 1) {
+		p = sqlite3_column_blob(q, 0);
+		n = sqlite3_column_bytes(q, 0);
+		rc = UKEY_ERR_NOTFOUND;
+		if (p != NULL && n > 0 && (*der = malloc((size_t)n)) != NULL) {
+			memcpy(*der, p, (size_t)n);
+			*len = (size_t)n;
+			rc = 0;
+		} else if (p != NULL && n > 0) {
+			rc = UKEY_ERR_NOMEM;
+		}
+	} else if (rc == 0) {
+		rc = UKEY_ERR_NOTFOUND;
+	}
+	sqlite3_finalize(q);
+	return rc;
+}

@@ -29,4 +29,8 @@ int store_issuance_revoke(struct store *st, const char *cert_serial, const char 
 
 void store_issuance_rev_clear(struct store_issuance_rev *r);
 
+/* The DER of the certificate of the issuance with serial (as stored), into
+ * *der (free) and *len; UKEY_ERR_NOTFOUND when there is none. */
+int store_issuance_cert(struct store *st, const char *serial, uint8_t **der, size_t *len);
+
 #endif
