@@ -61,6 +61,9 @@ struct store_issuance_new {
 	const uint8_t *cert;
 	size_t cert_len;
 	const char *operator_name, *station_id, *started_at, *issued_at;
+	/* the certificate this one replaces and how ("renewal" or
+	 * "replacement"); both NULL for a new issuance (docs/lifecycle.md) */
+	const char *replaces_serial, *replaces_how;
 };
 
 /* One issuance as listed (store_issuances_of_order). Owned. */
