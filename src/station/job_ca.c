@@ -418,6 +418,8 @@ insert_issuance(struct station *s, const struct bay *b, const struct store_job *
 		.org_uscc = job->src.account_uscc, .kind = job->src.kind,
 		.cert = job->cert, .cert_len = job->cert_len, .operator_name = job->operator_name,
 		.station_id = station_cfg(s)->station_id, .started_at = job->started_at, .issued_at = now,
+		.replaces_serial = job->src.replaces_cert,
+		.replaces_how = job->src.replaces_cert != NULL ? "replacement" : NULL,
 	};
 
 	return store_issuance_insert(station_store(s), &r);
@@ -482,6 +484,7 @@ job_record(struct station *s, struct bay *b, struct json_object *evidence)
 	if ((rc = record_commit(s, b, &job, &t, evidence, now)) != 0)
 		goto fail;
 	job_test_crash_point("record", "done");
+	job_replace_after_record(s, &job);
 	b->last_job_seconds = (double)(now_ms() - b->started_ms) / 1000.0;
 	b->last_job_id = b->job_id;
 	b->job_id = 0;

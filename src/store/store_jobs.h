@@ -82,6 +82,8 @@ struct store_job_source {
 	char *kind, *item_name, *cert_profile, *portal_ref, *account_uscc;
 	uint8_t *doc_sealed;		/* the whole order document, sealed */
 	size_t doc_sealed_len;
+	char *order_type;		/* "new", "renewal" or "replacement" */
+	char *replaces_cert;		/* a replacement: the certificate it replaces */
 };
 
 /* A job's row with its unit's item and order (store_job_load). Strings and
