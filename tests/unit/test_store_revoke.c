@@ -346,6 +346,27 @@ test_serials_links(void **state)
 	assert_string_equal(col(row, "replaces"), "0C2D");
 	assert_string_equal(col(row, "replaces_how"), "renewal");
 	json_object_put(rows);
+
+	/* replacements whose replaced certificate is still live: 1A2B's, not
+	 * the renewal's; none once 0A1B is revoked */
+	{
+		struct store_replaced *r = NULL;
+		size_t n = 0;
+
+		assert_int_equal(store_replaced_live(f->st, NULL, &r, &n), 0);
+		assert_int_equal(n, 1);
+		assert_string_equal(r[0].new_serial, "1A2B");
+		assert_string_equal(r[0].old_serial, "0A1B");
+		assert_true(r[0].order_id > 0 && r[0].unit_id == u[0] && r[0].job_id > 0);
+		store_replaced_free(r, n);
+		assert_int_equal(store_replaced_live(f->st, "3C4D", &r, &n), 0);
+		assert_int_equal(n, 0);
+		assert_null(r);
+		assert_int_equal(store_issuance_revoke(f->st, "0A1B", AT, "keyCompromise", "op", "x"),
+		    0);
+		assert_int_equal(store_replaced_live(f->st, "1A2B", &r, &n), 0);
+		assert_int_equal(n, 0);
+	}
 }
 
 static void
