@@ -488,6 +488,15 @@ set_cmp(struct cstate *st, enum key k, const char *v)
 	return -1;
 }
 
+/* [fees] and [cmp] keys. */
+static int
+set_fees_cmp(struct cstate *st, enum key k, const char *v)
+{
+	if (k == K_FEE_REPLACEMENT)
+		return set_fen(st, k, v, CONFIG_MAX_FEE_FEN, &st->c->fee_replacement_fen);
+	return set_cmp(st, k, v);
+}
+
 /* Stores one key's value; returns 0 or -1 with the error recorded (or
  * nothing recorded for out of memory). */
 static int
@@ -568,10 +577,8 @@ set_value(void *user, unsigned key, const char *v)
 		return 0;
 	case K_SOFTHSM_MODULE:
 		return set_path(st, k, c->sim_softhsm_module, sizeof(c->sim_softhsm_module), v, 1);
-	case K_FEE_REPLACEMENT:
-		return set_fen(st, k, v, CONFIG_MAX_FEE_FEN, &c->fee_replacement_fen);
-	default:	/* [cmp]; K_N */
-		return set_cmp(st, k, v);
+	default:	/* [fees], [cmp]; K_N */
+		return set_fees_cmp(st, k, v);
 	}
 	return -1;
 }

@@ -824,6 +824,23 @@ renews_parse(struct pctx *c, struct json_object *root)
 		c->o->renews_serial = lower_dup(c, s);
 }
 
+static void
+type_parse(struct pctx *c, struct json_object *root)
+{
+	const char *s;
+
+	if ((s = ascii(c, root, "", "type", 1)) == NULL)
+		return;
+	if (strcmp(s, "new") == 0)
+		c->o->type = ORDER_NEW;
+	else if (strcmp(s, "renewal") == 0)
+		c->o->type = ORDER_RENEWAL;
+	else if (strcmp(s, "replacement") == 0)
+		c->o->type = ORDER_REPLACEMENT;
+	else
+		bad(c, "type", "must be \"new\", \"renewal\" or \"replacement\"");
+}
+
 /* A replacement order (补办) names the certificate of the lost or damaged
  * token by serial: "replaces": {"serial": "..."}. */
 static void
@@ -963,16 +980,7 @@ order_parse(struct json_object *obj, time_t now, const char *fallback,
 		else
 			c.o->portal_ref = xstrdup(&c, s);
 	}
-	if ((s = ascii(&c, obj, "", "type", 1)) != NULL) {
-		if (strcmp(s, "new") == 0)
-			c.o->type = ORDER_NEW;
-		else if (strcmp(s, "renewal") == 0)
-			c.o->type = ORDER_RENEWAL;
-		else if (strcmp(s, "replacement") == 0)
-			c.o->type = ORDER_REPLACEMENT;
-		else
-			bad(&c, "type", "must be \"new\", \"renewal\" or \"replacement\"");
-	}
+	type_parse(&c, obj);
 	c.o->account_uscc = uscc_field(&c, obj, "", "account_uscc");
 	/* the filing organisation's name: the O of personal certificates when
 	 * the order has no organisation section to take it from */

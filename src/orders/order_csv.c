@@ -432,6 +432,23 @@ group_state(const struct row *r, enum col_group g)
 	}
 }
 
+/* 订单类型: 新办, 续费 or 补办. */
+static void
+type_cell(struct row *r, const struct col *c, const char *s)
+{
+	static const char *const names[][2] = {
+		{ "新办", "new" }, { "续费", "renewal" }, { "补办", "replacement" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(s, names[i][0]) == 0) {
+			put(r, c->path, json_object_new_string(names[i][1]));
+			return;
+		}
+	row_bad(r, c->path, c->name, "must be 新办 (new), 续费 (renewal) or 补办 (replacement)");
+}
+
 static void
 convert(struct row *r)
 {
@@ -493,15 +510,7 @@ convert(struct row *r)
 				put(r, c->path, json_object_new_int64(fen));
 			break;
 		case K_TYPE:
-			if (strcmp(s, "新办") == 0)
-				put(r, c->path, json_object_new_string("new"));
-			else if (strcmp(s, "续费") == 0)
-				put(r, c->path, json_object_new_string("renewal"));
-			else if (strcmp(s, "补办") == 0)
-				put(r, c->path, json_object_new_string("replacement"));
-			else
-				row_bad(r, c->path, c->name, "must be 新办 (new), 续费 (renewal) or 补办"
-				    " (replacement)");
+			type_cell(r, c, s);
 			break;
 		case K_SERIAL:
 			put(r, c->path, json_object_new_string(s));
