@@ -5,7 +5,8 @@ BASE is 0 or 1 (which sample order), sections not named are unticked, and
 the amount is recomputed (200 yuan per certificate-year). Extra keys:
 account_uscc=..., renews_serial=..., renews_org=KIND (by the account's USCC
 and KIND), replaces_serial=... (a replacement, 补办), amount=FEN (the stated
-amount instead of the computed one), wrong_amount=1."""
+amount instead of the computed one), city=... (the handler's city),
+wrong_amount=1."""
 import copy
 import json
 import sys
@@ -39,6 +40,8 @@ for spec in sys.argv[3:]:
     if "renews_org" in extra:
         o["type"] = "renewal"
         o["renews"] = {"uscc": o["account_uscc"], "kind": extra["renews_org"]}
+    if "city" in extra:
+        o["handler"]["city"] = extra["city"]
     if "replaces_serial" in extra:
         o["type"] = "replacement"
         o["replaces"] = {"serial": extra["replaces_serial"]}

@@ -5,8 +5,9 @@
 # unit. The new certificate verifies, the old one is revoked (keyCompromise)
 # and on the CRL, audit serials links them (replaced_by / replaces) and the
 # audit chain verifies. Refused at import: a wrong fee; at approval: an
-# unknown serial, a token neither lost nor damaged, another organisation, a
-# certificate another order already replaces. A damaged token's replacement
+# unknown serial, a token neither lost nor damaged, another organisation,
+# another kind, another subject, a certificate another order already
+# replaces. A damaged token's replacement
 # with ukeyd killed right after the record, its replaced certificate left
 # live: the next start revokes it (cessationOfOperation).
 . "$(dirname "$0")/lib.sh"
@@ -65,11 +66,30 @@ gen "$STATE/p.json" P-1:0:organisation=1x1:replaces_serial="$lower1":amount=5000
 	P-T:0:legal_rep=1x1:replaces_serial="$c2":amount=5000 \
 	P-O:1:legal_rep=1x1:replaces_serial="$c2":amount=5000 \
 	P-K:0:legal_rep=1x1:replaces_serial="$c1":amount=5000 \
-	P-D:0:organisation=1x1:replaces_serial="$c1":amount=5000
+	P-D:0:organisation=1x1:replaces_serial="$c1":amount=5000 \
+	P-S:0:organisation=1x1:replaces_serial="$c1":amount=5000:city=大理市
 ctl order import "$STATE/p.json" >/dev/null || fail "import replacements"
 [ "$(db "SELECT total_fen FROM orders WHERE portal_ref = 'P-1'")" = 5000 ] || fail "P-1 total"
-[ "$(ctl order list --type replacement | awk 'NR > 1' | wc -l)" = 6 ] || fail "list --type replacement"
-echo "ok: a replacement costs [fees] replacement_fen; a wrong amount is refused at import"
+[ "$(ctl order list --type replacement | awk 'NR > 1' | wc -l)" = 7 ] || fail "list --type replacement"
+# the portal's CSV table: 订单类型 补办 and the column 补办证书序列号
+python3 - "$SRC/examples/orders-yunnan.csv" "$STATE/p.csv" "$c2" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1], encoding="utf-8-sig")))
+row = [r for r in rows if r["订单类型"] == "续费"][0]
+row.update({"订单编号": "P-C", "订单类型": "补办", "续费证书序列号": "", "补办证书序列号": sys.argv[3],
+            "订单金额(元)": "50.00"})
+w = csv.DictWriter(open(sys.argv[2], "w", encoding="utf-8", newline=""), fieldnames=list(row))
+w.writeheader()
+w.writerow(row)
+PY
+ctl order import "$STATE/p.csv" >/dev/null || fail "import the CSV replacement"
+[ "$(db "SELECT type || ' ' || total_fen FROM orders WHERE portal_ref = 'P-C'")" = "replacement 5000" ] ||
+	fail "P-C: $(db "SELECT type, total_fen FROM orders WHERE portal_ref = 'P-C'")"
+lower2=$(echo "$c2" | tr 'A-F' 'a-f')
+db "SELECT doc FROM orders WHERE portal_ref = 'P-C'" > "$STATE/pc.json"
+grepq "\"replaces\":{\"serial\":\"$lower2\"}" "$STATE/pc.json" || fail "P-C does not name $c2: $(cat "$STATE/pc.json")"
+ctl order cancel "$(id_of P-C)" --remark "test" >/dev/null || fail "cancel P-C"
+echo "ok: a replacement costs [fees] replacement_fen; a wrong amount is refused at import; CSV 补办 imports"
 
 # approval refusals: nothing changes
 expect_exit 2 "order $(id_of P-X), replaces.serial: deadbeef0001 names no certificate issued by this station; not approved" -- \
@@ -80,14 +100,15 @@ expect_exit 1 "replaces: certificate $c2 was issued to organisation 91530100MA6K
 	ctl order approve "$(id_of P-O)"
 expect_exit 1 "replaces: certificate $c1 is of kind organisation, but the order asks for one of kind legal_rep" -- \
 	ctl order approve "$(id_of P-K)"
-[ "$(db "SELECT count(*) FROM orders WHERE type = 'replacement' AND state = 'pending'")" = 6 ] ||
+expect_exit 1 "a replacement keeps the subject; not approved" -- ctl order approve "$(id_of P-S)"
+[ "$(db "SELECT count(*) FROM orders WHERE type = 'replacement' AND state = 'pending'")" = 7 ] ||
 	fail "a refused approval changed an order"
 out=$(ctl order approve "$(id_of P-1)") || fail "approve P-1: $out"
 grepq "replaces certificate $c1 (token $t1, lost)" <<<"$out" || fail "approve P-1 said: $out"
 [ "$(db "SELECT replaces_cert FROM orders WHERE portal_ref = 'P-1'")" = "$c1" ] || fail "replaces_cert"
 expect_exit 1 "replaces: certificate $c1 is already being replaced by order $(id_of P-1)" -- \
 	ctl order approve "$(id_of P-D)"
-echo "ok: refused: unknown serial, token not lost, other organisation, other kind, replaced twice"
+echo "ok: refused: unknown serial, token not lost, other organisation, other kind, other subject, replaced twice"
 
 # production on a new blank token
 pay "$(id_of P-1)"
