@@ -553,6 +553,8 @@ job_recover_all(struct station *s)
 	for (i = 0; i < n; i++)
 		(void)ca_revoke(station_ca(s), certs[i].serial, certs[i].reason);
 	store_received_certs_free(certs, n);
+	/* certificates replaced (补办) but still live: a crash after the record */
+	(void)job_replace_resume(s);
 	return 0;
 }
 

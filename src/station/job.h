@@ -29,6 +29,19 @@ int job_abandon(struct station *s, int64_t job_id, const char *who, const char *
  * UKEY_ERR_NOTBLANK with why saying which. Changes nothing. */
 int job_wipe_check(struct station *s, struct bay *b, char *why, size_t whylen);
 int job_recover_all(struct station *s);
+
+struct store_job;
+/* job_replace.c: after job_record has recorded the certificate of a
+ * replacement unit (补办), revokes the certificate it replaces when the
+ * record still has it live: at the CA (keyCompromise when its token was
+ * marked lost, cessationOfOperation otherwise), then in the record with a
+ * cert.revoke audit record naming the replacement; publishes a CRL. A
+ * failure is logged and left to job_replace_resume. Loop context. */
+void job_replace_after_record(struct station *s, const struct store_job *job);
+/* At start: the same for every replacement whose replaced certificate the
+ * record still has live (a crash or a CA failure between the record and
+ * the revocation). Returns 0 or the first error (logged). */
+int job_replace_resume(struct station *s);
 /* A new user PIN by the profile's rules ([pin] user_pin_policy): random
  * digits of user_pin_length, or the profile's fixed initial PIN. The job's
  * initial PIN and an unblock's new PIN both come from here. */

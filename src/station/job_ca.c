@@ -443,6 +443,11 @@ insert_issuance(struct station *s, const struct bay *b, const struct store_job *
 		.org_uscc = job->src.account_uscc, .kind = job->src.kind,
 		.cert = job->cert, .cert_len = job->cert_len, .operator_name = job->operator_name,
 		.station_id = station_cfg(s)->station_id, .started_at = job->started_at, .issued_at = now,
+		/* the certificate this one replaces: a renewal's (same token) or a
+		 * replacement order's (a new token for a lost or damaged one) */
+		.replaces_serial = job_is_renewal(job) ? job->renews_serial : job->src.replaces_cert,
+		.replaces_how = job_is_renewal(job) ? "renewal" :
+		    job->src.replaces_cert != NULL ? "replacement" : NULL,
 	};
 
 	return store_issuance_insert(station_store(s), &r);
@@ -510,6 +515,7 @@ job_record(struct station *s, struct bay *b, struct json_object *evidence)
 	if ((rc = record_commit(s, b, &job, &t, evidence, now)) != 0)
 		goto fail;
 	job_test_crash_point("record", "done");
+	job_replace_after_record(s, &job);
 	if (job_is_renewal(&job)) {
 		job_renew_recorded(s, b, &job);
 		goto out;

@@ -138,8 +138,15 @@ migrate(struct store *st)
 	}
 	for (i = 0; i < n; i++) {
 		char now[32];
+		int64_t applied = 0;
 
-		if (m[i].version <= have)
+		/* by version, not by the highest one: migrations written on
+		 * branches apart (numbers kept, some skipped) apply whatever the
+		 * order a database met them in */
+		if ((rc = store_int(st, &applied, "SELECT count(*) FROM schema_migrations"
+		    " WHERE version = ?", "i", (int64_t)m[i].version)) != 0)
+			return rc;
+		if (applied > 0)
 			continue;
 		store_now(now);
 		if ((rc = store_begin(st)) != 0)

@@ -93,14 +93,15 @@ store_issuance_insert(struct store *st, const struct store_issuance_new *r)
 	return store_run(st, "INSERT INTO issuances (order_id, item_id, unit_id, job_id, cert_serial,"
 	    " subject, issuer, not_before, not_after, key_alg, key_local, key_always_sensitive,"
 	    " key_never_extractable, key_usage, token_serial, token_model, token_profile, token_uri,"
-	    " org_uscc, kind, cert, operator, station_id, started_at, issued_at)"
-	    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-	    "iiiittttttiiitttttttbtttt",
+	    " org_uscc, kind, cert, operator, station_id, started_at, issued_at, replaces_serial,"
+	    " replaces_how) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	    "iiiittttttiiitttttttbtttttt",
 	    r->order_id, r->item_id, r->unit_id, r->job_id, r->cert_serial, r->subject, r->issuer,
 	    r->not_before, r->not_after, r->key_alg, r->key_local, r->key_always_sensitive,
 	    r->key_never_extractable, r->key_usage, r->token_serial, r->token_model,
 	    r->token_profile, r->token_uri, r->org_uscc, r->kind, r->cert, r->cert_len,
-	    r->operator_name, r->station_id, r->started_at, r->issued_at);
+	    r->operator_name, r->station_id, r->started_at, r->issued_at, r->replaces_serial,
+	    r->replaces_how);
 }
 
 void

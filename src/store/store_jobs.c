@@ -35,12 +35,14 @@ store_job_source_clear(struct store_job_source *s)
 	free(s->portal_ref);
 	free(s->account_uscc);
 	free(s->doc_sealed);
+	free(s->order_type);
+	free(s->replaces_cert);
 	memset(s, 0, sizeof(*s));
 }
 
 /* The item and order columns SOURCE_COLS names, from column `at` of q on. */
 #define SOURCE_COLS "u.item_id, o.id, i.years, i.kind, i.name, i.cert_profile, o.portal_ref," \
-    " o.account_uscc, o.doc_sealed FROM units u JOIN order_items i ON i.id = u.item_id" \
+    " o.account_uscc, o.doc_sealed, o.type, o.replaces_cert FROM units u JOIN order_items i ON i.id = u.item_id" \
     " JOIN orders o ON o.id = i.order_id"
 
 static void
@@ -55,6 +57,8 @@ source_row(sqlite3_stmt *q, int at, struct store_job_source *s, int *rc)
 	s->portal_ref = store_text(q, at + 6, rc);
 	s->account_uscc = store_text(q, at + 7, rc);
 	blob_col(q, at + 8, &s->doc_sealed, &s->doc_sealed_len, rc);
+	s->order_type = store_text(q, at + 9, rc);
+	s->replaces_cert = store_text(q, at + 10, rc);
 }
 
 int

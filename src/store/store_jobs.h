@@ -64,6 +64,9 @@ struct store_issuance_new {
 	const uint8_t *cert;
 	size_t cert_len;
 	const char *operator_name, *station_id, *started_at, *issued_at;
+	/* the certificate this one replaces and how ("renewal" or
+	 * "replacement"); both NULL for a new issuance (docs/lifecycle.md) */
+	const char *replaces_serial, *replaces_how;
 };
 
 /* One issuance as listed (store_issuances_of_order). Owned. */
@@ -82,6 +85,8 @@ struct store_job_source {
 	char *kind, *item_name, *cert_profile, *portal_ref, *account_uscc;
 	uint8_t *doc_sealed;		/* the whole order document, sealed */
 	size_t doc_sealed_len;
+	char *order_type;		/* "new", "renewal" or "replacement" */
+	char *replaces_cert;		/* a replacement: the certificate it replaces */
 };
 
 /* A job's row with its unit's item and order (store_job_load). Strings and

@@ -158,9 +158,10 @@ store_units_for_token(struct store *st, const char *profile, const char *serial,
 	if ((rc = store_token_live_certs(st, profile, serial, &held)) != 0)
 		return rc;
 	if (held == 0)
-		/* a token with no certificate of ours: production of new orders */
-		rc = store_stmt(st, &q, CLAIM_COLS " AND o.type = 'new' ORDER BY" QUEUE_KEYS
-		    " LIMIT ?", "i", (int64_t)limit);
+		/* a token with no certificate of ours: production of new orders,
+		 * and of replacements (补办: a new token for a lost or damaged one) */
+		rc = store_stmt(st, &q, CLAIM_COLS " AND o.type IN ('new', 'replacement') ORDER BY"
+		    QUEUE_KEYS " LIMIT ?", "i", (int64_t)limit);
 	else
 		/* a token that came back: only the renewal of a certificate it holds */
 		rc = store_stmt(st, &q, CLAIM_COLS " AND o.type = 'renewal'"

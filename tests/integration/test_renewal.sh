@@ -76,6 +76,17 @@ check_record() {
 	[ "$(db "SELECT j.kind || ' ' || j.state || ' ' || j.renews_serial FROM jobs j JOIN issuances i ON i.job_id = j.id WHERE i.cert_serial = '$2'")" = "renew issued $1" ] ||
 		fail "the renewal job of $2"
 	[ "$(db "SELECT state FROM orders WHERE portal_ref = '$3'")" = issued ] || fail "order $3 not issued"
+	[ "$(db "SELECT replaces_serial || ' ' || replaces_how FROM issuances WHERE cert_serial = '$2'")" = "$1 renewal" ] ||
+		fail "$2 does not name $1 as the certificate it renews"
+	ctl --json audit serials > "$STATE/serials.json"
+	python3 - "$STATE/serials.json" "$1" "$2" <<'PY' || fail "audit serials: the renewal link"
+import json, sys
+rows = {r["serial"]: r for r in json.load(open(sys.argv[1]))}
+old, new = rows[sys.argv[2]], rows[sys.argv[3]]
+assert old.get("renewed_by") == sys.argv[3], old
+assert new.get("replaces") == sys.argv[2], new
+assert old.get("status") == "revoked" and old.get("revoke_reason", old.get("reason")) == "superseded", old
+PY
 	ctl ca crl --output "$STATE/crl.pem" >/dev/null || fail "ca crl"
 	openssl crl -in "$STATE/crl.pem" -noout -text > "$STATE/crl.txt"
 	grepq -A2 "Serial Number: $1" "$STATE/crl.txt" || fail "$1 is not on the CRL"
