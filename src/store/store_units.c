@@ -4,26 +4,15 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "store/db.h"
+#include "store/store_queue.h"
 #include "store/store_units.h"
-
-/* Queue order, over units u, order_items i and orders o: by payment time,
- * except that a unit put back after a failed job stands at the tail, i.e.
- * at its requeue time after every unit paid by then (requeue_seq orders
- * the requeues of one second). */
-#define QUEUE_KEYS \
-    " coalesce(u.requeued_at, o.paid_at), u.requeue_seq IS NOT NULL, u.requeue_seq," \
-    " o.paid_at, o.id, i.seq, u.seq"
 
 /* A certificate the station issued and still stands behind. */
 #define LIVE_CERTS \
     "SELECT s.cert_serial, s.kind, s.org_uscc, s.token_profile, s.token_serial" \
     " FROM issuances s JOIN received_certs c ON c.serial = s.cert_serial" \
     " WHERE c.status = 'issued' AND s.revoked_at IS NULL"
-
-#define CLAIM_COLS \
-    "SELECT u.id, o.id, i.cert_profile, o.type, o.renews_cert FROM units u" \
-    " JOIN order_items i ON i.id = u.item_id JOIN orders o ON o.id = i.order_id" \
-    " WHERE u.state = 'queued' AND o.state IN ('waiting_production', 'in_production')"
 
 void
 store_unit_clear(struct store_unit *u)
@@ -103,28 +92,29 @@ store_unit_claims_free(struct store_unit_claim *a, size_t n)
 	free(a);
 }
 
+/* The claim path is written on db.h: it runs on SQLite and PostgreSQL. */
 static int
-read_claims(struct store *st, sqlite3_stmt *q, struct store_unit_claim **out, size_t *n)
+read_claims(struct db_stmt *q, struct store_unit_claim **out, size_t *n)
 {
 	struct store_unit_claim *a = NULL, *c;
 	size_t k = 0;
 	int rc;
 
-	while ((rc = store_step(st, q)) == 1) {
+	while ((rc = db_step(q)) == 1) {
 		if ((c = store_array_add((void **)&a, &k, sizeof(*a))) == NULL) {
 			rc = UKEY_ERR_NOMEM;
 			break;
 		}
 		rc = 0;
-		c->unit_id = sqlite3_column_int64(q, 0);
-		c->order_id = sqlite3_column_int64(q, 1);
-		c->cert_profile = store_text(q, 2, &rc);
-		c->type = store_text(q, 3, &rc);
-		c->renews_cert = store_text(q, 4, &rc);
+		c->unit_id = db_column_int64(q, 0);
+		c->order_id = db_column_int64(q, 1);
+		c->cert_profile = db_column_dup(q, 2, &rc);
+		c->type = db_column_dup(q, 3, &rc);
+		c->renews_cert = db_column_dup(q, 4, &rc);
 		if (rc != 0)
 			break;
 	}
-	sqlite3_finalize(q);
+	db_finalize(q);
 	if (rc != 0) {
 		store_unit_claims_free(a, k);
 		return rc;
@@ -140,7 +130,7 @@ store_token_live_certs(struct store *st, const char *profile, const char *serial
 	*n = 0;
 	if (serial == NULL || serial[0] == '\0')
 		return 0;
-	return store_int(st, n, "SELECT count(*) FROM issuances s JOIN received_certs c"
+	return db_int(store_dbh(st), n, "SELECT count(*) FROM issuances s JOIN received_certs c"
 	    " ON c.serial = s.cert_serial WHERE c.status = 'issued' AND s.token_profile = ?"
 	    " AND s.token_serial = ?", "tt", profile, serial);
 }
@@ -149,7 +139,7 @@ int
 store_units_for_token(struct store *st, const char *profile, const char *serial, int limit,
     struct store_unit_claim **out, size_t *n)
 {
-	sqlite3_stmt *q;
+	struct db_stmt *q;
 	int64_t held = 0;
 	int rc;
 
@@ -159,18 +149,18 @@ store_units_for_token(struct store *st, const char *profile, const char *serial,
 		return rc;
 	if (held == 0)
 		/* a token with no certificate of ours: production of new orders */
-		rc = store_stmt(st, &q, CLAIM_COLS " AND o.type = 'new' ORDER BY" QUEUE_KEYS
+		rc = db_stmtf(store_dbh(st), &q, CLAIM_COLS " AND o.type = 'new' ORDER BY" QUEUE_KEYS
 		    " LIMIT ?", "i", (int64_t)limit);
 	else
 		/* a token that came back: only the renewal of a certificate it holds */
-		rc = store_stmt(st, &q, CLAIM_COLS " AND o.type = 'renewal'"
+		rc = db_stmtf(store_dbh(st), &q, CLAIM_COLS " AND o.type = 'renewal'"
 		    " AND o.renews_cert IN (SELECT s.cert_serial FROM issuances s JOIN received_certs c"
 		    "  ON c.serial = s.cert_serial WHERE c.status = 'issued' AND s.token_profile = ?"
 		    "  AND s.token_serial = ?) ORDER BY" QUEUE_KEYS " LIMIT ?", "tti", profile, serial,
 		    (int64_t)limit);
 	if (rc != 0)
 		return rc;
-	return read_claims(st, q, out, n);
+	return read_claims(q, out, n);
 }
 
 void
@@ -252,21 +242,22 @@ store_live_certs_by_serial(struct store *st, const char *serial, struct store_li
 int
 store_unit_claim(struct store *st, int64_t unit_id, int64_t job_id, const char *now)
 {
-	return store_run(st, "UPDATE units SET state = 'in_production', job_id = ?,"
+	return db_run(store_dbh(st), "UPDATE units SET state = 'in_production', job_id = ?,"
 	    " updated_at = ? WHERE id = ? AND state = 'queued'", "iti", job_id, now, unit_id);
 }
 
 int
 store_unit_set_issued(struct store *st, int64_t unit_id, const char *now)
 {
-	return store_run(st, "UPDATE units SET state = 'issued', updated_at = ? WHERE id = ?",
+	return db_run(store_dbh(st), "UPDATE units SET state = 'issued', updated_at = ?"
+	    " WHERE id = ?",
 	    "ti", now, unit_id);
 }
 
 int
 store_unit_return(struct store *st, int64_t unit_id, const char *now)
 {
-	return store_run(st, "UPDATE units SET state = 'queued', job_id = NULL,"
+	return db_run(store_dbh(st), "UPDATE units SET state = 'queued', job_id = NULL,"
 	    " updated_at = ? WHERE id = ? AND state = 'in_production'", "ti", now, unit_id);
 }
 
