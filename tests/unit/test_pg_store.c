@@ -515,6 +515,69 @@ test_lapsed_mid_job_pinned(void **state)
 	store_close(st);
 }
 
+/* Runs docs/pg-roles.sql on database name as the superuser. */
+static void
+apply_roles(const char *name)
+{
+	char url[256], path[512], *sql;
+	struct db *db = NULL;
+	const char *src = getenv("UKEY_SOURCE_DIR");
+	FILE *f;
+	long len;
+
+	snprintf(path, sizeof(path), "%s/docs/pg-roles.sql", src ? src : UKEY_SOURCE_DIR);
+	assert_non_null(f = fopen(path, "r"));
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	assert_true((len = ftell(f)) > 0);
+	rewind(f);
+	assert_non_null(sql = calloc(1, (size_t)len + 1));
+	assert_int_equal(fread(sql, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	pg_conninfo(&server, name, url, sizeof(url));
+	assert_int_equal(db_open(url, &db), 0);
+	assert_int_equal(db_exec(db, sql), 0);
+	assert_int_equal(db_exec(db, sql), 0);	/* idempotent */
+	assert_int_equal(db_exec(db, "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE"
+	    " rolname = 'km01') THEN CREATE ROLE km01 LOGIN IN ROLE ukey_station; END IF; END$$"),
+	    0);
+	db_close(db);
+	free(sql);
+}
+
+/* A station's role (docs/pg-roles.sql) works the queue and the audit log
+ * but cannot change or delete an audit row, nor the schema. */
+static void
+test_station_role(void **state)
+{
+	struct store *st = fresh_store("roles");
+	struct store_unit_claim *c = NULL;
+	char url[256];
+	int64_t order = 0, unit = 0;
+	size_t n = 0;
+
+	assert_int_equal(pg_fixture_order(st, "KM-ROLE", 2, AT, &order), 0);
+	store_close(st);
+	apply_roles("roles");
+	snprintf(url, sizeof(url), "host=%s dbname=roles user=km01", server.dir);
+	assert_int_equal(store_open_url(url, &st), 0);	/* schema current: no DDL needed */
+	assert_int_equal(store_units_for_token(st, "softhsm", NULL, 10, &c, &n), 0);
+	assert_int_equal(n, 2);
+	store_unit_claims_free(c, n);
+	assert_int_equal(store_begin(st), 0);
+	assert_int_equal(store_unit_take_next(st, 0, "km01", 60, AT, &unit), 0);
+	assert_int_equal(store_commit(st), 0);
+	assert_true(unit != 0);
+	assert_int_equal(store_lease_release(st, unit, "km01"), 0);
+	assert_int_equal(store_run(st, "INSERT INTO audit (at, actor, action, prev_hash, hash)"
+	    " VALUES (?, 'km01', 'job.start', 'p', 'h')", "t", AT), 0);
+	assert_int_equal(store_run(st, "UPDATE audit SET actor = 'x'", ""), UKEY_ERR_PERM);
+	assert_int_equal(store_run(st, "DELETE FROM audit", ""), UKEY_ERR_PERM);
+	assert_int_equal(store_run(st, "DELETE FROM token_states", ""), UKEY_ERR_PERM);
+	assert_int_equal(store_run(st, "DELETE FROM schema_migrations", ""), UKEY_ERR_PERM);
+	assert_int_equal(store_run(st, "CREATE TABLE evil (x int)", ""), UKEY_ERR_PERM);
+	store_close(st);
+}
+
 int
 main(void)
 {
@@ -529,6 +592,7 @@ main(void)
 		cmocka_unit_test(test_race_queue_head),
 		cmocka_unit_test(test_killed_claimer),
 		cmocka_unit_test(test_lapsed_mid_job_pinned),
+		cmocka_unit_test(test_station_role),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
