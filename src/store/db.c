@@ -67,6 +67,12 @@ db_close(struct db *db)
 	free(db);
 }
 
+int
+db_reconnect(struct db *db)
+{
+	return PG(db) ? pgb_reconnect(db) : 0;
+}
+
 enum db_backend
 db_backend(const struct db *db)
 {

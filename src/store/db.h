@@ -33,6 +33,12 @@ int db_sqlite_wrap(struct sqlite3 *h, struct db **out);
 void db_close(struct db *db);
 enum db_backend db_backend(const struct db *db);
 
+/* After UKEY_ERR_UNAVAIL (the server restarted, the network went away):
+ * connects again with the same url (PQreset) and returns 0, or
+ * UKEY_ERR_UNAVAIL while the server is still away. A transaction that was
+ * open is lost: the caller starts it again. 0 on SQLite. */
+int db_reconnect(struct db *db);
+
 /* The conninfo of a PostgreSQL url with the password removed, for logs and
  * messages; NULL when url does not parse. Owned (free). */
 char *db_url_redacted(const char *url);

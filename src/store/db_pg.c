@@ -148,6 +148,18 @@ pgb_open(const char *url, struct db *db)
 }
 
 int
+pgb_reconnect(struct db *db)
+{
+	PQreset(db->pg);
+	if (PQstatus(db->pg) != CONNECTION_OK) {
+		log_warn("PQreset: the server is still away");
+		return UKEY_ERR_UNAVAIL;
+	}
+	log_info("connected to PostgreSQL again");
+	return pgb_exec(db, "SET TIME ZONE 'UTC'");
+}
+
+int
 pgb_exec(struct db *db, const char *sql)
 {
 	PGresult *res = PQexec(db->pg, sql);

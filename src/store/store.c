@@ -78,6 +78,12 @@ store_dbh(struct store *st)
 }
 
 int
+store_reconnect(struct store *st)
+{
+	return db_reconnect(st->dbh);
+}
+
+int
 store_schema_version(struct store *st)
 {
 	return st->version;

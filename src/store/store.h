@@ -29,6 +29,9 @@ int store_open_url(const char *url, struct store **out);
 
 /* The db.h connection under the store, either backend (borrowed). */
 struct db *store_dbh(struct store *st);
+
+/* After UKEY_ERR_UNAVAIL on PostgreSQL: db_reconnect (0 on SQLite). */
+int store_reconnect(struct store *st);
 int store_schema_version(struct store *st);
 
 /* Transactions: begin is IMMEDIATE (the daemon is the only writer). */

@@ -41,6 +41,25 @@ pg_server_start(struct pg_server *s)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/* Stops the server, keeping its cluster; pg_server_start_again restarts it. */
+static inline int
+pg_server_halt(struct pg_server *s)
+{
+	char cmd[700];
+
+	snprintf(cmd, sizeof(cmd), "%s stop %s", pg_fixture_tool(), s->dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static inline int
+pg_server_start_again(struct pg_server *s)
+{
+	char cmd[700];
+
+	snprintf(cmd, sizeof(cmd), "%s start %s >/dev/null", pg_fixture_tool(), s->dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
 static inline void
 pg_server_stop(struct pg_server *s)
 {

@@ -2,7 +2,7 @@
  * the db.h layer on both backends, the migrations under the advisory lock,
  * a newer schema refused, and claiming with leases: processes racing for
  * the same units never both get one; a killed claimer's lease lapses and
- * its unit is claimed again. */
+ * its unit is claimed again; the station role's grants; a server restart. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -578,6 +578,31 @@ test_station_role(void **state)
 	store_close(st);
 }
 
+/* The server restarts under a station: its statements fail as
+ * UKEY_ERR_UNAVAIL, reconnecting fails while the server is away and works
+ * once it is back, and the queue is as it was. */
+static void
+test_server_restart(void **state)
+{
+	struct store *st = fresh_store("restart");
+	int64_t order = 0, unit = 0, n = 0;
+
+	assert_int_equal(pg_fixture_order(st, "KM-RST", 2, AT, &order), 0);
+	assert_int_equal(store_begin(st), 0);
+	assert_int_equal(store_unit_take_next(st, 0, "km01", 60, AT, &unit), 0);
+	assert_int_equal(store_commit(st), 0);
+	assert_int_equal(pg_server_halt(&server), 0);
+	assert_int_equal(store_int(st, &n, "SELECT count(*) FROM units", ""), UKEY_ERR_UNAVAIL);
+	assert_int_equal(store_reconnect(st), UKEY_ERR_UNAVAIL);
+	assert_int_equal(pg_server_start_again(&server), 0);
+	assert_int_equal(store_reconnect(st), 0);
+	assert_int_equal(store_int(st, &n, "SELECT count(*) FROM units WHERE state = 'queued'",
+	    ""), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_lease_renew(st, unit, "km01", 60), 0);	/* the lease survived */
+	store_close(st);
+}
+
 int
 main(void)
 {
@@ -593,6 +618,7 @@ main(void)
 		cmocka_unit_test(test_killed_claimer),
 		cmocka_unit_test(test_lapsed_mid_job_pinned),
 		cmocka_unit_test(test_station_role),
+		cmocka_unit_test(test_server_restart),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
