@@ -232,6 +232,54 @@ test_units_for_token(void **state)
 	store_close(st);
 }
 
+/* The rest of store_units.c on PostgreSQL: load, count by states, the
+ * queue listing, requeue at the tail, hold and release, live certificates. */
+static void
+test_units_module(void **state)
+{
+	struct store *st = fresh_store("units");
+	struct store_queue_entry *q = NULL;
+	struct store_live_cert *lc = NULL;
+	struct store_unit u;
+	int64_t order = 0, id[3] = { 0 }, n = 0;
+	size_t k = 0;
+	int i;
+
+	assert_int_equal(pg_fixture_order(st, "KM-U", 3, AT, &order), 0);
+	assert_int_equal(store_units_queue(st, &q, &k), 0);
+	assert_int_equal(k, 3);
+	for (i = 0; i < 3; i++)
+		id[i] = q[i].unit;
+	assert_string_equal(q[0].state, "queued");
+	assert_string_equal(q[0].kind, "legal_rep");
+	store_queue_entries_free(q, k);
+	assert_int_equal(store_unit_requeue(st, id[0], 1, "ca_submit:unavail", "CA down", AT), 0);
+	assert_int_equal(store_unit_hold(st, id[1], "subject rule", AT), 0);
+	assert_int_equal(store_units_count(st, order, 1 | 2, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(store_units_count(st, order, 1, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_unit_load(st, id[1], &u), 0);
+	assert_string_equal(u.state, "held");
+	assert_string_equal(u.hold_reason, "subject rule");
+	assert_int_equal(u.order_id, order);
+	store_unit_clear(&u);
+	assert_int_equal(store_unit_release(st, id[1], AT), 0);
+	assert_int_equal(store_units_queue(st, &q, &k), 0);
+	assert_int_equal(k, 3);
+	/* the requeued unit, then the released one, went to the tail */
+	assert_int_equal(q[0].unit, id[2]);
+	assert_int_equal(q[1].unit, id[0]);
+	assert_int_equal(q[2].unit, id[1]);
+	assert_string_equal(q[1].last_failure, "CA down");
+	store_queue_entries_free(q, k);
+	assert_int_equal(store_unit_load(st, 999, &u), UKEY_ERR_NOTFOUND);
+	assert_int_equal(store_live_certs_by_serial(st, "00ab", &lc, &k), 0);
+	assert_int_equal(k, 0);
+	store_live_certs_free(lc, k);
+	store_close(st);
+}
+
 /* One claimer: waits for the start, then takes units (same: each of ids in
  * turn; next: the queue's head until it is empty), writing every unit it
  * got to fd_out. Exit status 0, or 1 on any error. */
@@ -613,6 +661,7 @@ main(void)
 		cmocka_unit_test(test_migrate_concurrent),
 		cmocka_unit_test(test_newer_schema_refused),
 		cmocka_unit_test(test_units_for_token),
+		cmocka_unit_test(test_units_module),
 		cmocka_unit_test(test_race_same_units),
 		cmocka_unit_test(test_race_queue_head),
 		cmocka_unit_test(test_killed_claimer),
