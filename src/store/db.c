@@ -190,6 +190,48 @@ db_column_blob(struct db_stmt *q, int col, size_t *len)
 	return PG(q->db) ? pgb_blob(q, col, len) : sq_blob(q, col, len);
 }
 
+int
+db_column_count(struct db_stmt *q)
+{
+	return PG(q->db) ? pgb_column_count(q) : sqlite3_column_count(q->sq);
+}
+
+const char *
+db_column_name(struct db_stmt *q, int col)
+{
+	return PG(q->db) ? pgb_column_name(q, col) : sqlite3_column_name(q->sq, col);
+}
+
+enum db_type
+db_column_type(struct db_stmt *q, int col)
+{
+	if (PG(q->db))
+		return pgb_column_type(q, col);
+	switch (sqlite3_column_type(q->sq, col)) {
+	case SQLITE_INTEGER:
+		return DB_TYPE_INT;
+	case SQLITE_FLOAT:
+		return DB_TYPE_FLOAT;
+	case SQLITE_TEXT:
+		return DB_TYPE_TEXT;
+	case SQLITE_BLOB:
+		return DB_TYPE_BLOB;
+	default:
+		return DB_TYPE_NULL;
+	}
+}
+
+double
+db_column_double(struct db_stmt *q, int col)
+{
+	const char *t;
+
+	if (!PG(q->db))
+		return sqlite3_column_double(q->sq, col);
+	t = db_column_text(q, col);
+	return t ? strtod(t, NULL) : 0;
+}
+
 char *
 db_column_dup(struct db_stmt *q, int col, int *rc)
 {

@@ -66,6 +66,17 @@ int db_column_is_null(struct db_stmt *q, int col);
 int64_t db_column_int64(struct db_stmt *q, int col);
 const char *db_column_text(struct db_stmt *q, int col);
 const void *db_column_blob(struct db_stmt *q, int col, size_t *len);
+/* The result's shape, for readers that take every column (store_query):
+ * count, name (borrowed), and the type of the value in the current row.
+ * PostgreSQL's types map as integers (int2/4/8, oid, bool), floats
+ * (float4/8; numeric with a fraction), blobs (bytea) and text (the rest).
+ * Column names are the backend's: alias an expression (count(*) AS n). */
+enum db_type { DB_TYPE_NULL, DB_TYPE_INT, DB_TYPE_FLOAT, DB_TYPE_TEXT, DB_TYPE_BLOB };
+int db_column_count(struct db_stmt *q);
+const char *db_column_name(struct db_stmt *q, int col);
+enum db_type db_column_type(struct db_stmt *q, int col);
+double db_column_double(struct db_stmt *q, int col);
+
 /* A copy of a text column (NULL stays NULL; *rc = UKEY_ERR_NOMEM when the
  * copy fails), as store_text does. */
 char *db_column_dup(struct db_stmt *q, int col, int *rc);

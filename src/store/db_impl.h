@@ -46,6 +46,9 @@ int64_t pgb_int64(struct db_stmt *q, int col);
 const char *pgb_text(struct db_stmt *q, int col);
 const void *pgb_blob(struct db_stmt *q, int col, size_t *len);
 void pgb_finalize(struct db_stmt *q);
+int pgb_column_count(struct db_stmt *q);
+const char *pgb_column_name(struct db_stmt *q, int col);
+enum db_type pgb_column_type(struct db_stmt *q, int col);
 
 /* bind types */
 enum { DB_T_NULL, DB_T_INT, DB_T_TEXT, DB_T_BLOB };

@@ -355,6 +355,44 @@ pgb_blob(struct db_stmt *q, int col, size_t *len)
 	return p->blob;
 }
 
+int
+pgb_column_count(struct db_stmt *q)
+{
+	int rc;
+
+	/* the shape is known once the statement ran */
+	if (q->pg->res == NULL && (rc = run(q)) != 0)
+		return 0;
+	return PQnfields(q->pg->res);
+}
+
+const char *
+pgb_column_name(struct db_stmt *q, int col)
+{
+	return q->pg->res ? PQfname(q->pg->res, col) : NULL;
+}
+
+enum db_type
+pgb_column_type(struct db_stmt *q, int col)
+{
+	struct pg_stmt *p = q->pg;
+
+	if (PQgetisnull(p->res, p->row, col))
+		return DB_TYPE_NULL;
+	switch (PQftype(p->res, col)) {
+	case 16: case 20: case 21: case 23: case 26:	/* bool, int8, int2, int4, oid */
+		return DB_TYPE_INT;
+	case 700: case 701:				/* float4, float8 */
+		return DB_TYPE_FLOAT;
+	case 1700:	/* numeric: sum() of bigint is one; whole values stay integers */
+		return strchr(PQgetvalue(p->res, p->row, col), '.') ? DB_TYPE_FLOAT : DB_TYPE_INT;
+	case BYTEAOID:
+		return DB_TYPE_BLOB;
+	default:
+		return DB_TYPE_TEXT;
+	}
+}
+
 void
 pgb_finalize(struct db_stmt *q)
 {

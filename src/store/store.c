@@ -358,6 +358,71 @@ row_to_json(sqlite3_stmt *stmt)
 	return row;
 }
 
+/* row_to_json through db.h, for a PostgreSQL store: the same JSON types. */
+static struct json_object *
+db_row_to_json(struct db_stmt *q)
+{
+	struct json_object *row = json_object_new_object(), *v;
+	const void *p;
+	size_t len;
+	char *hex;
+	int i, n = db_column_count(q);
+
+	for (i = 0; i < n; i++) {
+		v = NULL;
+		switch (db_column_type(q, i)) {
+		case DB_TYPE_INT:
+			v = json_object_new_int64(db_column_int64(q, i));
+			break;
+		case DB_TYPE_FLOAT:
+			v = json_object_new_double(db_column_double(q, i));
+			break;
+		case DB_TYPE_TEXT:
+			v = json_object_new_string(db_column_text(q, i));
+			break;
+		case DB_TYPE_BLOB:
+			p = db_column_blob(q, i, &len);
+			if ((hex = hex_encode(p, len)) != NULL)
+				v = json_object_new_string(hex);
+			free(hex);
+			break;
+		default:
+			break;
+		}
+		json_object_object_add(row, db_column_name(q, i), v);
+	}
+	return row;
+}
+
+static int
+db_query_va(struct store *st, struct json_object **out, int one, const char *sql,
+    const char *fmt, va_list ap)
+{
+	struct json_object *arr;
+	struct db_stmt *q;
+	int rc;
+
+	if ((rc = db_vstmt(st->dbh, &q, sql, fmt, ap)) != 0)
+		return rc;
+	arr = json_object_new_array();
+	while ((rc = db_step(q)) == 1 && !(one && json_object_array_length(arr) > 0))
+		json_object_array_add(arr, db_row_to_json(q));
+	db_finalize(q);
+	if (rc < 0) {
+		json_object_put(arr);
+		return rc;
+	}
+	if (!one) {
+		*out = arr;
+		return 0;
+	}
+	rc = json_object_array_length(arr) ? 0 : UKEY_ERR_NOTFOUND;
+	if (rc == 0)
+		*out = json_object_get(json_object_array_get_idx(arr, 0));
+	json_object_put(arr);
+	return rc;
+}
+
 static int
 query_va(struct store *st, struct json_object **out, int one, const char *sql, const char *fmt,
     va_list ap)
@@ -368,7 +433,7 @@ query_va(struct store *st, struct json_object **out, int one, const char *sql, c
 
 	*out = NULL;
 	if (st->db == NULL)
-		return not_ported(sql);
+		return db_query_va(st, out, one, sql, fmt, ap);
 	if ((rc = prepare_bind(st, &stmt, sql, fmt, ap)) != 0)
 		return rc;
 	arr = json_object_new_array();

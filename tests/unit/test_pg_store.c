@@ -232,6 +232,51 @@ test_units_for_token(void **state)
 	store_close(st);
 }
 
+/* store_query/store_row give the same JSON on both backends. */
+static void
+same_json(struct store *pg, struct store *sq, int one, const char *sql)
+{
+	struct json_object *a = NULL, *b = NULL;
+
+	if (one) {
+		assert_int_equal(store_row(pg, &a, sql, ""), 0);
+		assert_int_equal(store_row(sq, &b, sql, ""), 0);
+	} else {
+		assert_int_equal(store_query(pg, &a, sql, ""), 0);
+		assert_int_equal(store_query(sq, &b, sql, ""), 0);
+	}
+	assert_string_equal(json_object_to_json_string(a), json_object_to_json_string(b));
+	json_object_put(a);
+	json_object_put(b);
+}
+
+static void
+test_query_json(void **state)
+{
+	struct store *pg = fresh_store("json"), *sq = NULL;
+	struct json_object *o = NULL;
+	char dir[64] = "/tmp/ukey-test-json-XXXXXX", path[128];
+	int64_t order = 0;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/station.db", dir);
+	assert_int_equal(store_open_url(path, &sq), 0);
+	assert_int_equal(pg_fixture_order(pg, "KM-J", 2, AT, &order), 0);
+	assert_int_equal(pg_fixture_order(sq, "KM-J", 2, AT, &order), 0);
+	same_json(pg, sq, 0, "SELECT id, item_id, seq, state, job_id, updated_at FROM units"
+	    " ORDER BY id");
+	same_json(pg, sq, 1, "SELECT portal_ref, org_name, total_fen, doc_sealed, renews_cert"
+	    " FROM orders");
+	same_json(pg, sq, 1, "SELECT count(*) AS n, sum(total_fen) AS fen FROM orders");
+	assert_int_equal(store_row(pg, &o, "SELECT id FROM orders WHERE id = ?", "i",
+	    (int64_t)999), UKEY_ERR_NOTFOUND);
+	assert_null(o);
+	store_close(sq);
+	store_close(pg);
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	assert_int_equal(system(path), 0);
+}
+
 /* The rest of store_units.c on PostgreSQL: load, count by states, the
  * queue listing, requeue at the tail, hold and release, live certificates. */
 static void
@@ -662,6 +707,7 @@ main(void)
 		cmocka_unit_test(test_newer_schema_refused),
 		cmocka_unit_test(test_units_for_token),
 		cmocka_unit_test(test_units_module),
+		cmocka_unit_test(test_query_json),
 		cmocka_unit_test(test_race_same_units),
 		cmocka_unit_test(test_race_queue_head),
 		cmocka_unit_test(test_killed_claimer),
