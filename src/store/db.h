@@ -65,7 +65,7 @@ int db_step(struct db_stmt *q);
 int db_column_is_null(struct db_stmt *q, int col);
 int64_t db_column_int64(struct db_stmt *q, int col);
 const char *db_column_text(struct db_stmt *q, int col);
-const void *db_column_blob(struct db_stmt *q, int col, size_t *len);
+const void *db_column_blob(struct db_stmt *q, int col, size_t *len);	/* also text's bytes */
 /* The result's shape, for readers that take every column (store_query):
  * count, name (borrowed), and the type of the value in the current row.
  * PostgreSQL's types map as integers (int2/4/8, oid, bool), floats

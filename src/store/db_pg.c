@@ -349,6 +349,11 @@ pgb_blob(struct db_stmt *q, int col, size_t *len)
 	*len = 0;
 	if (PQgetisnull(p->res, p->row, col))
 		return NULL;
+	if (PQftype(p->res, col) != BYTEAOID) {
+		/* a text column read as bytes, as sqlite3_column_blob allows */
+		*len = (size_t)PQgetlength(p->res, p->row, col);
+		return PQgetvalue(p->res, p->row, col);
+	}
 	PQfreemem(p->blob);
 	/* bytea as text is "\x" and hex digits */
 	p->blob = PQunescapeBytea((const unsigned char *)PQgetvalue(p->res, p->row, col), len);

@@ -114,8 +114,16 @@ roundtrip(struct db *db)
 	p = db_column_blob(q, 2, &len);
 	assert_int_equal(len, sizeof(blob));
 	assert_memory_equal(p, blob, sizeof(blob));
+	p = db_column_blob(q, 1, &len);		/* a text column's bytes */
+	assert_int_equal(len, strlen("昆明 'quoted' ?"));
+	assert_memory_equal(p, "昆明 'quoted' ?", len);
 	assert_true(db_column_is_null(q, 3));
 	assert_null(db_column_text(q, 3));
+	assert_int_equal(db_column_type(q, 0), DB_TYPE_INT);
+	assert_int_equal(db_column_type(q, 1), DB_TYPE_TEXT);
+	assert_int_equal(db_column_type(q, 2), DB_TYPE_BLOB);
+	assert_int_equal(db_column_type(q, 3), DB_TYPE_NULL);
+	assert_string_equal(db_column_name(q, 2), "b");
 	assert_int_equal(db_step(q), 0);
 	db_finalize(q);
 }
