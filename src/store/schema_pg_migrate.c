@@ -69,9 +69,15 @@ apply_track(struct db *db, const char *table, const struct migration *m, size_t 
 		    (long long)have, table, m[n - 1].version, (long long)have);
 		return UKEY_ERR_DB;
 	}
-	for (i = 0; i < n; i++)
-		if (m[i].version > have && (rc = apply_one(db, table, &m[i])) != 0)
+	/* by version, not only above the highest one: a version skipped on
+	 * one branch and applied later still gets applied */
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE version = ?", table);
+	for (i = 0; i < n; i++) {
+		if ((rc = db_int(db, &have, sql, "i", (int64_t)m[i].version)) != 0)
 			return rc;
+		if (have == 0 && (rc = apply_one(db, table, &m[i])) != 0)
+			return rc;
+	}
 	*version = m[n - 1].version;
 	return 0;
 }
