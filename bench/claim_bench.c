@@ -195,8 +195,10 @@ main(int argc, char **argv)
 		fprintf(stderr, "ukey-bench-claims: the PostgreSQL server did not start\n");
 		return 1;
 	}
-	printf("| store                  | stations | units | claims/s   | median ms | p90 ms    | mean ms   |\n");
-	printf("|------------------------|----------|-------|------------|-----------|-----------|-----------|\n");
+	printf("| store                  | stations | units | claims/s   | median ms |"
+	    " p90 ms    | mean ms   |\n");
+	printf("|------------------------|----------|-------|------------|-----------|"
+	    "-----------|-----------|\n");
 	rc = bench_pg(&srv, n) == 0 && bench_sqlite(n) == 0 ? 0 : 1;
 	pg_server_stop(&srv);
 	return rc;

@@ -15,8 +15,10 @@
 
 #include "common/err.h"
 #include "store/schema_pg.h"
+#include "store/store_dual.h"
 #include "store/store_jobs.h"
 #include "store/store_lease.h"
+#include "store/store_tokens.h"
 #include "pg_fixture.h"
 
 #define AT "2026-03-01T10:00:00Z"
@@ -270,6 +272,47 @@ test_units_for_token(void **state)
 	assert_int_equal(store_token_live_certs(st, "softhsm", "A1", &live), 0);
 	assert_int_equal(live, 0);
 	store_unit_claims_free(c, n);
+	store_close(st);
+}
+
+/* store_dual.c and store_tokens.c, ported to db.h, on PostgreSQL. */
+static void
+test_dual_and_tokens(void **state)
+{
+	struct store *st = fresh_store("dualtok");
+	struct store_dual_new dn = { .action = "wipe", .command = "bay.wipe",
+	    .args = "{\"bay\":\"bay-1\"}", .subject = "{}", .requested_by = "alice",
+	    .requested_uid = 1001, .requester_roles = "operator", .requested_at = AT,
+	    .expires_at = "2026-03-01T10:15:00Z" };
+	struct store_dual_request r, *a = NULL;
+	struct store_token_mark *m = NULL;
+	struct store_token_cert *c = NULL;
+	int64_t id = 0, id2 = 0;
+	size_t n = 0;
+	int known = 1;
+
+	assert_int_equal(store_dual_insert(st, &dn, &id), 0);
+	assert_int_equal(store_dual_insert(st, &dn, &id2), 0);
+	assert_int_equal(id2, id + 1);
+	assert_int_equal(store_dual_load(st, id, &r), 0);
+	assert_string_equal(r.state, "pending");
+	assert_string_equal(r.requested_by, "alice");
+	assert_int_equal(r.requested_uid, 1001);
+	assert_null(r.confirmed_by);
+	store_dual_request_clear(&r);
+	assert_int_equal(store_dual_list(st, 0, &a, &n), 0);
+	assert_int_equal(n, 2);
+	store_dual_requests_free(a, n);
+	assert_int_equal(store_token_mark_add(st, "TK-1", "lost", AT, "alice", "left in a taxi"), 0);
+	assert_int_equal(store_token_marks(st, "TK-1", &m, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(m[0].remark, "left in a taxi");
+	store_token_marks_free(m, n);
+	assert_int_equal(store_token_certs(st, "TK-1", &c, &n), 0);
+	assert_int_equal(n, 0);
+	store_token_certs_free(c, n);
+	assert_int_equal(store_token_known_serial(st, "TK-1", &known), 0);
+	assert_false(known);
 	store_close(st);
 }
 
@@ -750,6 +793,7 @@ main(void)
 		cmocka_unit_test(test_units_for_token),
 		cmocka_unit_test(test_units_module),
 		cmocka_unit_test(test_query_json),
+		cmocka_unit_test(test_dual_and_tokens),
 		cmocka_unit_test(test_race_same_units),
 		cmocka_unit_test(test_race_queue_head),
 		cmocka_unit_test(test_killed_claimer),
