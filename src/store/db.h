@@ -23,8 +23,9 @@ enum db_backend { DB_SQLITE, DB_PG };
 int db_url_is_pg(const char *url);
 
 /* Opens the database url names (see db_url_is_pg). A PostgreSQL url that
- * carries a password is refused (UKEY_ERR_INVAL): passwords come only from
- * libpq's own sources (PGPASSFILE, ~/.pgpass, a service file's passfile).
+ * carries a password is refused (UKEY_ERR_INVAL), and so is PGPASSWORD in
+ * the environment: passwords come only from libpq's password files
+ * (PGPASSFILE, ~/.pgpass, a service file's passfile).
  * The log names the server without any password. *out owned (db_close). */
 int db_open(const char *url, struct db **out);
 

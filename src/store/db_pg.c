@@ -127,6 +127,13 @@ pgb_open(const char *url, struct db *db)
 
 	if ((rc = check_no_password(url)) != 0)
 		return rc;
+	/* the environment is readable in /proc by the same user: libpq would
+	 * take it, the station does not */
+	if (getenv("PGPASSWORD") != NULL) {
+		log_error("PGPASSWORD is set: refused; put the password in a password file"
+		    " (PGPASSFILE, ~/.pgpass or the service's passfile)");
+		return UKEY_ERR_INVAL;
+	}
 	shown = db_url_redacted(url);
 	db->pg = PQconnectdb(url);
 	if (db->pg == NULL || PQstatus(db->pg) != CONNECTION_OK) {
@@ -139,7 +146,7 @@ pgb_open(const char *url, struct db *db)
 		free(shown);
 		return UKEY_ERR_UNAVAIL;
 	}
-	log_debug("connected to PostgreSQL %s (server %d)", shown ? shown : "",
+	log_info("connected to PostgreSQL %s (server %d)", shown ? shown : "",
 	    PQserverVersion(db->pg));
 	free(shown);
 	PQsetNoticeProcessor(db->pg, notice, NULL);

@@ -80,6 +80,9 @@ test_urls(void **state)
 	assert_int_equal(db_open("host=/nonexistent dbname=ukey password=s3cret", &db),
 	    UKEY_ERR_INVAL);
 	assert_null(db);
+	assert_int_equal(setenv("PGPASSWORD", "s3cret", 1), 0);
+	assert_int_equal(db_open("host=/nonexistent dbname=ukey", &db), UKEY_ERR_INVAL);
+	assert_int_equal(unsetenv("PGPASSWORD"), 0);
 	r = db_url_redacted("host=/run/postgresql dbname=ukey user=km01 password=s3cret");
 	assert_non_null(r);
 	assert_null(strstr(r, "s3cret"));
