@@ -15,10 +15,10 @@
 
 #define ETC_PROFILE_DIR "/etc/ukey-station/firmware-profiles"
 
-enum sec { S_STATION, S_CA, S_SIM, S_ROLES, S_AUDIT, S_DUAL, S_CMP, S_FEES, S_N };
+enum sec { S_STATION, S_CA, S_SIM, S_ROLES, S_AUDIT, S_DUAL, S_CMP, S_FEES, S_STORE, S_N };
 
 static const char *const sec_names[S_N] = {
-	"station", "ca", "sim", "roles", "audit", "dual_control", "cmp", "fees"
+	"station", "ca", "sim", "roles", "audit", "dual_control", "cmp", "fees", "store"
 };
 
 enum key {
@@ -36,6 +36,7 @@ enum key {
 	K_CMP_SECRET_REF, K_CMP_SECRET_FILE, K_CMP_RA_CERT, K_CMP_RA_KEY, K_CMP_CA_CERT,
 	K_CMP_TRUSTED, K_CMP_IMPLICIT_CONFIRM, K_CMP_TIMEOUT, K_CMP_PROXY, K_CMP_NO_PROXY,
 	K_CMP_REQUEST, K_CMP_RENEWAL,
+	K_STORE_URL,
 	K_N
 };
 
@@ -82,6 +83,7 @@ static const struct inifile_key keys[K_N] = {
 	[K_CMP_NO_PROXY] = { S_CMP, "no_proxy" },
 	[K_CMP_REQUEST] = { S_CMP, "request" },
 	[K_CMP_RENEWAL] = { S_CMP, "renewal" },
+	[K_STORE_URL] = { S_STORE, "url" },
 };
 
 static const struct {
@@ -577,6 +579,15 @@ set_value(void *user, unsigned key, const char *v)
 		return 0;
 	case K_SOFTHSM_MODULE:
 		return set_path(st, k, c->sim_softhsm_module, sizeof(c->sim_softhsm_module), v, 1);
+	case K_STORE_URL:
+		/* a path, a postgresql:// URL or a libpq conninfo: db_open checks
+		 * it (and refuses a password in it) */
+		if (strlen(v) >= sizeof(c->store_url)) {
+			kerr(st, k, "must be shorter than %zu characters", sizeof(c->store_url));
+			return -1;
+		}
+		memcpy(c->store_url, v, strlen(v) + 1);
+		return 0;
 	default:	/* [fees], [cmp]; K_N */
 		return set_fees_cmp(st, k, v);
 	}

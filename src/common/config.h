@@ -74,6 +74,7 @@ struct station_config {
 	char ca_dir[512];		/* "" means <state>/ca */
 	int ca_crl_interval;		/* seconds between CRLs signed without a revocation */
 	char ca_crl_path[512];		/* where the CRL (PEM) is written; "" means <ca_dir>/crl.pem */
+	char store_url[512];		/* [store] url: "" means <state>/station.db (db.h) */
 	struct cmp_config cmp;		/* [cmp]: used when ca_type is "cmp" */
 	int sim_bays;			/* 1..CONFIG_MAX_BAYS */
 	char sim_softhsm_module[512];	/* module the simulated bays load; "" means the profile's */

@@ -319,11 +319,30 @@ test_fees(void **state)
 }
 
 static void
+test_store_url(void **state)
+{
+	struct station_config c;
+	char err[1024];
+
+	config_defaults(&c);
+	assert_string_equal(c.store_url, "");
+	write_conf("[store]\nurl = postgresql://km01@db.example.cn/ukey?sslmode=verify-full\n");
+	assert_int_equal(config_load(conf_path, &c, err, sizeof(err)), 0);
+	assert_string_equal(c.store_url, "postgresql://km01@db.example.cn/ukey?sslmode=verify-full");
+	config_free(&c);
+	config_defaults(&c);
+	write_conf("[store]\nurl = service=ukey\n");
+	assert_int_equal(config_load(conf_path, &c, err, sizeof(err)), 0);
+	assert_string_equal(c.store_url, "service=ukey");
+	config_free(&c);
+}
+
+static void
 test_bad_structure(void **state)
 {
 	expect_error("[station]\nid = a\n[stations]\n", UKEY_ERR_INVAL,
 	    "{file}:3: [stations]: unknown section (known: station, ca, sim, roles, audit,"
-	    " dual_control, cmp, fees)");
+	    " dual_control, cmp, fees, store)");
 	expect_error("id = a\n", UKEY_ERR_INVAL, "{file}:1: id: key outside any section");
 	expect_error("[station]\nid = a\nid = b\n", UKEY_ERR_INVAL,
 	    "{file}:3: station.id: given twice (first at line 2)");
@@ -568,6 +587,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ca_crl, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fees, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_url, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cmp_section, setup, teardown),
 	};
 
