@@ -538,8 +538,8 @@ job_renew_step_run(struct station *s, struct bay *b, enum step st)
 	const char *op = "inspect";
 	int rc;
 
-	if (st == STEP_LOGIN) {
-		job_renew_login(s, b, STEP_GENERATE_KEY);
+	if (st == STEP_LOGIN || (st == STEP_DISCARD_OLD && b->user_pin.p == NULL)) {
+		job_renew_login(s, b, st == STEP_LOGIN ? STEP_GENERATE_KEY : st);
 		return;
 	}
 	if ((rc = job_load(s, b->job_id, &job)) != 0) {

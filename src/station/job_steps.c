@@ -618,6 +618,12 @@ job_step_run(struct station *s, struct bay *b, enum step st)
 		job_fail(s, b, JOB_OTHER, rc, "%s: %s", job_step_names[st], ukey_strerror(rc));
 		return;
 	}
+	if (job_is_renewal(&job) && b->user_pin.p == NULL) {
+		/* a renewal resumed past login: the holder's PIN again first */
+		store_job_clear(&job);
+		job_renew_login(s, b, st);
+		return;
+	}
 	req = json_object_new_object();
 	rc = step_request(s, b, st, &job, req, &cb);
 	store_job_clear(&job);
