@@ -221,16 +221,11 @@ static int
 pin_bay(struct request *r, struct bay **out)
 {
 	struct bay *b;
-	int64_t n;
 	int rc;
 
 	*out = NULL;
-	if ((rc = arg_int(r, "bay", 1, &n)) != 0)
+	if ((rc = control_bay_arg(r, &b)) != 0)
 		return rc;
-	if (n < 1 || n > station_n_bays(r->s))
-		return req_fail(r, UKEY_ERR_NOTFOUND, "bay %lld: no such bay (1..%d)", (long long)n,
-		    station_n_bays(r->s));
-	b = station_bay(r->s, (int)n - 1);
 	if (b->job_id == 0 || !b->awaiting_pin)
 		return req_fail(r, UKEY_ERR_STATE, "bay %d: no renewal waits for a PIN here (%s)",
 		    b->index, bay_state_name(b->state));
