@@ -10,6 +10,7 @@ UKEY_DEBIAN_PACKAGES=(
 	clang-14 clang libclang-rt-14-dev util-linux
 	socat iproute2 procps mount tmux
 	debhelper dpkg-dev lintian mandoc systemd
+	postgresql-15 libpq-dev
 )
 
 # Installs what is missing (as root, through apt-get); quiet when all is there.

@@ -15,10 +15,10 @@
 
 #define ETC_PROFILE_DIR "/etc/ukey-station/firmware-profiles"
 
-enum sec { S_STATION, S_CA, S_SIM, S_ROLES, S_AUDIT, S_DUAL, S_CMP, S_N };
+enum sec { S_STATION, S_CA, S_SIM, S_ROLES, S_AUDIT, S_DUAL, S_CMP, S_FEES, S_STORE, S_N };
 
 static const char *const sec_names[S_N] = {
-	"station", "ca", "sim", "roles", "audit", "dual_control", "cmp"
+	"station", "ca", "sim", "roles", "audit", "dual_control", "cmp", "fees", "store"
 };
 
 enum key {
@@ -30,11 +30,13 @@ enum key {
 	K_OPERATOR, K_REVIEWER, K_AUDITOR, K_ADMIN,
 	K_WITNESS, K_HEAD_INTERVAL,
 	K_DUAL_ACTIONS, K_DUAL_TIMEOUT,
+	K_FEE_REPLACEMENT,
 	/* [cmp]: the names of cmpconf_keys[], in its order; cmpconf.c checks them */
 	K_CMP_SERVER, K_CMP_PATH, K_CMP_TLS_TRUSTED, K_CMP_TLS_CERT, K_CMP_TLS_KEY,
 	K_CMP_SECRET_REF, K_CMP_SECRET_FILE, K_CMP_RA_CERT, K_CMP_RA_KEY, K_CMP_CA_CERT,
 	K_CMP_TRUSTED, K_CMP_IMPLICIT_CONFIRM, K_CMP_TIMEOUT, K_CMP_PROXY, K_CMP_NO_PROXY,
 	K_CMP_REQUEST, K_CMP_RENEWAL, K_CMP_VALIDITY,
+	K_STORE_URL,
 	K_N
 };
 
@@ -63,6 +65,7 @@ static const struct inifile_key keys[K_N] = {
 	[K_HEAD_INTERVAL] = { S_AUDIT, "head_interval" },
 	[K_DUAL_ACTIONS] = { S_DUAL, "actions" },
 	[K_DUAL_TIMEOUT] = { S_DUAL, "timeout" },
+	[K_FEE_REPLACEMENT] = { S_FEES, "replacement_fen" },
 	[K_CMP_SERVER] = { S_CMP, "server" },
 	[K_CMP_PATH] = { S_CMP, "path" },
 	[K_CMP_TLS_TRUSTED] = { S_CMP, "tls_trusted" },
@@ -81,6 +84,7 @@ static const struct inifile_key keys[K_N] = {
 	[K_CMP_REQUEST] = { S_CMP, "request" },
 	[K_CMP_RENEWAL] = { S_CMP, "renewal" },
 	[K_CMP_VALIDITY] = { S_CMP, "validity" },
+	[K_STORE_URL] = { S_STORE, "url" },
 };
 
 static const struct {
@@ -455,6 +459,24 @@ set_ca_value(struct cstate *st, enum key k, const char *v)
 	return -1;
 }
 
+/* An amount of money in whole fen, 0 to max (no yuan, no decimals: money
+ * never goes through floating point). */
+static int
+set_fen(struct cstate *st, enum key k, const char *v, long max, long *out)
+{
+	long n;
+	char *end = (char *)v;
+
+	errno = 0;
+	n = (*v >= '0' && *v <= '9') ? strtol(v, &end, 10) : -1;
+	if (n < 0 || n > max || errno != 0 || *end != '\0' || end == v) {
+		kerr(st, k, "must be a whole number of fen (1 yuan = 100 fen) from 0 to %ld", max);
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
 /* [cmp] keys: the rules are cmpconf.c's. */
 static int
 set_cmp(struct cstate *st, enum key k, const char *v)
@@ -467,6 +489,15 @@ set_cmp(struct cstate *st, enum key k, const char *v)
 		return 0;
 	kerr(st, k, "%s", rule);
 	return -1;
+}
+
+/* [fees] and [cmp] keys. */
+static int
+set_fees_cmp(struct cstate *st, enum key k, const char *v)
+{
+	if (k == K_FEE_REPLACEMENT)
+		return set_fen(st, k, v, CONFIG_MAX_FEE_FEN, &st->c->fee_replacement_fen);
+	return set_cmp(st, k, v);
 }
 
 /* Stores one key's value; returns 0 or -1 with the error recorded (or
@@ -549,8 +580,17 @@ set_value(void *user, unsigned key, const char *v)
 		return 0;
 	case K_SOFTHSM_MODULE:
 		return set_path(st, k, c->sim_softhsm_module, sizeof(c->sim_softhsm_module), v, 1);
-	default:	/* [cmp]; K_N */
-		return set_cmp(st, k, v);
+	case K_STORE_URL:
+		/* a path, a postgresql:// URL or a libpq conninfo: db_open checks
+		 * it (and refuses a password in it) */
+		if (strlen(v) >= sizeof(c->store_url)) {
+			kerr(st, k, "must be shorter than %zu characters", sizeof(c->store_url));
+			return -1;
+		}
+		memcpy(c->store_url, v, strlen(v) + 1);
+		return 0;
+	default:	/* [fees], [cmp]; K_N */
+		return set_fees_cmp(st, k, v);
 	}
 	return -1;
 }
@@ -670,6 +710,7 @@ config_defaults(struct station_config *c)
 	c->sim_bays = 4;
 	c->dual_actions = 0;
 	c->dual_timeout_s = CONFIG_DUAL_TIMEOUT_DEFAULT;
+	c->fee_replacement_fen = CONFIG_FEE_REPLACEMENT_DEFAULT;
 }
 
 void

@@ -41,6 +41,11 @@ struct role_member {
 #define CONFIG_WITNESS_LEN 520		/* "file:" and a path */
 #define CONFIG_CRL_INTERVAL_DEFAULT 86400	/* seconds: the CRL is signed again daily */
 #define CONFIG_MAX_CRL_INTERVAL (30 * 86400)
+/* [fees] replacement_fen: the fee of one replacement (补办) certificate, in
+ * fen; DOMAIN.md names none, so the station's default is one certificate-
+ * year (200 yuan). */
+#define CONFIG_FEE_REPLACEMENT_DEFAULT 20000L
+#define CONFIG_MAX_FEE_FEN 100000000L		/* 1,000,000 yuan */
 #define CONFIG_MAX_HEAD_INTERVAL 60	/* seconds: the head is witnessed at least once a minute */
 
 /* SO-level actions [dual_control] may hold for a second user's confirmation
@@ -69,6 +74,7 @@ struct station_config {
 	char ca_dir[512];		/* "" means <state>/ca */
 	int ca_crl_interval;		/* seconds between CRLs signed without a revocation */
 	char ca_crl_path[512];		/* where the CRL (PEM) is written; "" means <ca_dir>/crl.pem */
+	char store_url[512];		/* [store] url: "" means <state>/station.db (db.h) */
 	struct cmp_config cmp;		/* [cmp]: used when ca_type is "cmp" */
 	int sim_bays;			/* 1..CONFIG_MAX_BAYS */
 	char sim_softhsm_module[512];	/* module the simulated bays load; "" means the profile's */
@@ -77,6 +83,7 @@ struct station_config {
 	size_t n_role_members;
 	unsigned dual_actions;		/* config_dual_action_bit()s; 0: none held */
 	int dual_timeout_s;		/* how long a held request may wait, seconds */
+	long fee_replacement_fen;	/* [fees] replacement_fen, per certificate */
 };
 
 /* Fills c with the built-in defaults (c need not be initialised; free with

@@ -6,6 +6,7 @@
 #include "common/err.h"
 #include "common/jsontext.h"
 #include "common/request.h"
+#include "common/secret.h"
 
 static int
 valid_cmd(const char *s, size_t n)
@@ -103,6 +104,17 @@ request_parse(const char *text, size_t len, struct parsed_request *out, char *ms
 void
 request_free(struct parsed_request *r)
 {
+	/* a PIN argument (bay.enter_pin) is wiped before json-c frees it */
+	if (json_object_is_type(r->args, json_type_object)) {
+		json_object_object_foreach(r->args, key, val) {
+			size_t kl = strlen(key);
+
+			if (kl >= 3 && strcmp(key + kl - 3, "pin") == 0 &&
+			    json_object_is_type(val, json_type_string))
+				secure_wipe((char *)json_object_get_string(val),
+				    (size_t)json_object_get_string_len(val));
+		}
+	}
 	json_object_put(r->root);
 	memset(r, 0, sizeof(*r));
 }

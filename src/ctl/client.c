@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 
 #include "common/err.h"
+#include "common/secret.h"
 #include "common/frame.h"
 #include "ctl/ctl.h"
 
@@ -38,6 +39,31 @@ ctl_exit_for(const char *code)
 	default:
 		return EXIT_REFUSED;
 	}
+}
+
+/* A request that carried a PIN (bay.enter_pin): the PIN string and the
+ * text json-c serialised for the frame (kept in req, freed unwiped) are
+ * wiped; serialising again writes the same text into the same buffer. */
+static void
+wipe_request_pins(struct json_object *req)
+{
+	struct json_object *args = json_object_object_get(req, "args");
+	size_t len = 0, kl;
+	char *txt;
+	int has_pin = 0;
+
+	json_object_object_foreach(args, k, v)
+		has_pin |= (kl = strlen(k)) >= 3 && strcmp(k + kl - 3, "pin") == 0 &&
+		    json_object_is_type(v, json_type_string);
+	if (!has_pin)
+		return;
+	txt = (char *)json_object_to_json_string_length(req, JSON_C_TO_STRING_PLAIN, &len);
+	secure_wipe(txt, len);
+	json_object_object_foreach(args, key, val)
+		if ((kl = strlen(key)) >= 3 && strcmp(key + kl - 3, "pin") == 0 &&
+		    json_object_is_type(val, json_type_string))
+			secure_wipe((char *)json_object_get_string(val),
+			    (size_t)json_object_get_string_len(val));
 }
 
 /* Sends one request and returns the reply (owned) or NULL with *ex set;
@@ -102,6 +128,7 @@ call_open(const char *cmd, struct json_object *args, int *ex, int *fdp)
  out:
 	if (fd >= 0)
 		close(fd);
+	wipe_request_pins(req);
 	json_object_put(req);
 	return rep;
 }

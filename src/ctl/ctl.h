@@ -120,6 +120,8 @@ int verb_order_id(const struct ctl_verb *v, const struct ctl_args *a);
 int verb_bays(const struct ctl_verb *v, const struct ctl_args *a);
 int verb_bay(const struct ctl_verb *v, const struct ctl_args *a);
 int verb_bay_take_pin(const struct ctl_verb *v, const struct ctl_args *a);
+int verb_bay_enter_pin(const struct ctl_verb *v, const struct ctl_args *a);
+int verb_bay_reset_pin(const struct ctl_verb *v, const struct ctl_args *a);
 int verb_token(const struct ctl_verb *v, const struct ctl_args *a);
 int verb_jobs(const struct ctl_verb *v, const struct ctl_args *a);
 int verb_job_abandon(const struct ctl_verb *v, const struct ctl_args *a);

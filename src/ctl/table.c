@@ -14,7 +14,7 @@ const struct ctl_option ctl_options[OPT_COUNT] = {
 	[OPT_ORG] = { "org", "USCC" }, [OPT_WAIT] = { "wait", NULL },
 	[OPT_REASON] = { "reason", "TEXT" }, [OPT_PICKED_UP_BY] = { "picked-up-by", "NAME" },
 	[OPT_CARRIER] = { "carrier", "NAME" }, [OPT_TRACKING] = { "tracking", "NO" },
-	[OPT_TYPE] = { "type", "new|renewal" }, [OPT_SINCE] = { "since", "WHEN" },
+	[OPT_TYPE] = { "type", "new|renewal|replacement" }, [OPT_SINCE] = { "since", "WHEN" },
 	[OPT_UNTIL] = { "until", "YYYY-MM-DD" }, [OPT_REVEAL] = { "reveal", NULL },
 	[OPT_FILE] = { "file", "EXPORT" }, [OPT_PUBKEY] = { "pubkey", "PEM" },
 	[OPT_DB] = { "db", "FILE" }, [OPT_OUTPUT] = { "output", "FILE" },
@@ -32,7 +32,7 @@ const struct ctl_verb ctl_verbs[] = {
 	{ "order import", verb_order_import, O(PARTIAL) | O(FORMAT) | J, 1, 1, "FILE", "orders",
 	  "[--partial] [--format json|csv] FILE", "import the portal's orders (JSON or CSV)" },
 	{ "order list", verb_order_list, O(STATE) | O(ORG) | O(TYPE) | O(SINCE) | O(UNTIL) | J,
-	  0, 0, "", "orders", "[--state STATE] [--org USCC] [--type new|renewal] "
+	  0, 0, "", "orders", "[--state STATE] [--org USCC] [--type new|renewal|replacement] "
 	  "[--since YYYY-MM-DD] [--until YYYY-MM-DD]", "orders, newest first" },
 	{ "order show", verb_order_id, O(REVEAL) | J, 1, 1, "ID", "orders", "ID [--reveal]",
 	  "one order; --reveal: full ID numbers (audited)" },
@@ -142,6 +142,10 @@ const struct ctl_verb ctl_verbs[] = {
 	  "SERIAL --remark TEXT", "handed back; its certificates are revoked" },
 	{ "token mark-in-stock", verb_token_mark, O(REMARK) | J, 1, 1, "SERIAL", "tokens",
 	  "SERIAL --remark TEXT", "a returned token, wiped, back in stock" },
+	{ "bay enter-pin", verb_bay_enter_pin, O(BAY) | J, 0, 0, "", "bays", "--bay N",
+	  "the holder types the PIN of the token a renewal waits for (not shown)" },
+	{ "bay reset-pin", verb_bay_reset_pin, O(BAY) | O(REMARK) | J, 0, 0, "", "bays",
+	  "--bay N --remark TEXT", "a renewal without the holder's PIN: set a new one (SO PIN)" },
 };
 
 const size_t ctl_nverbs = sizeof(ctl_verbs) / sizeof(ctl_verbs[0]);

@@ -2,6 +2,7 @@
  * detection events and sources (docs/jobs.md, docs/detection.md). */
 #include <stdio.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -312,4 +313,84 @@ verb_sources(const struct ctl_verb *v, const struct ctl_args *a)
 		print_table(json_object_object_get(res, "sources"), cols);
 	json_object_put(rep);
 	return ex;
+}
+
+/* Reads the holder's PIN: from the terminal without echo, or one line of
+ * standard input when it is not a terminal. Returns its length, -1 on
+ * failure. */
+static int
+read_pin(int64_t bay, char *buf, size_t size)
+{
+	struct termios tio, saved;
+	int tty = isatty(STDIN_FILENO), got;
+	size_t n;
+
+	if (tty) {
+		fprintf(stderr, "PIN of the token in bay %lld (not shown): ", (long long)bay);
+		fflush(stderr);
+		if (tcgetattr(STDIN_FILENO, &saved) != 0)
+			return -1;
+		tio = saved;
+		tio.c_lflag &= ~(tcflag_t)ECHO;
+		if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &tio) != 0)
+			return -1;
+	}
+	got = fgets(buf, (int)size, stdin) != NULL;
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+		fputc('\n', stderr);
+	}
+	if (!got)
+		return -1;
+	n = strcspn(buf, "\r\n");
+	buf[n] = '\0';
+	return (int)n;
+}
+
+/* ukeyctl bay enter-pin --bay N: the holder types the PIN of the token a
+ * renewal waits for; it goes to that bay's worker only and is wiped here. */
+int
+verb_bay_enter_pin(const struct ctl_verb *v, const struct ctl_args *a)
+{
+	struct json_object *args, *rep, *res;
+	char pin[256];
+	int64_t bay;
+	int ex, n;
+
+	if (need_bay(v, a, &bay) != 0)
+		return EXIT_USAGE;
+	if ((n = read_pin(bay, pin, sizeof(pin))) <= 0) {
+		secure_wipe(pin, sizeof(pin));
+		fprintf(stderr, "ukeyctl: no PIN was read\n");
+		return EXIT_USAGE;
+	}
+	args = bay_args(bay);
+	json_object_object_add(args, "pin", json_object_new_string_len(pin, n));
+	secure_wipe(pin, sizeof(pin));
+	if ((ex = ctl_run("bay.enter_pin", args, &rep, &res)) == EXIT_OK) {
+		if (ctl_json)
+			print_json(res);
+		else
+			printf("token %s: the PIN was accepted; renewal job %lld goes on\n",
+			    json_object_get_string(json_object_object_get(res, "token_serial")),
+			    (long long)json_object_get_int64(json_object_object_get(res, "job")));
+	}
+	json_object_put(rep);
+	return ex;
+}
+
+/* ukeyctl bay reset-pin --bay N --remark TEXT: the operator's alternative
+ * when the holder cannot give the PIN. */
+int
+verb_bay_reset_pin(const struct ctl_verb *v, const struct ctl_args *a)
+{
+	struct json_object *args;
+	int64_t bay;
+
+	if (need_bay(v, a, &bay) != 0 || !ctl_need(v, "--remark TEXT", a->val[OPT_REMARK] != NULL))
+		return EXIT_USAGE;
+	args = bay_args(bay);
+	ctl_add_str(args, "remark", a->val[OPT_REMARK]);
+	return ctl_simple("bay.reset_pin", args, NULL, "a new user PIN opened the token; the"
+	    " renewal goes on; when it is done, show the PIN once with: ukeyctl bay take-pin");
 }

@@ -81,6 +81,10 @@ transition(const char *cmd, struct json_object *args)
 			    (long long)json_object_get_int64(json_object_object_get(res, "revision")));
 		if ((v = json_object_object_get(res, "renews_cert")) != NULL)
 			printf(", renews certificate %s", json_object_get_string(v));
+		if ((v = json_object_object_get(res, "replaces_cert")) != NULL)
+			printf(", replaces certificate %s (token %s, %s)", json_object_get_string(v),
+			    json_object_get_string(json_object_object_get(res, "replaced_token")),
+			    json_object_get_string(json_object_object_get(res, "token_state")));
 		if (json_object_get_boolean(json_object_object_get(res, "refund_due")))
 			printf(", refund due");
 		if (strcmp(cmd, "order.pay") == 0)
@@ -162,8 +166,10 @@ verb_order_list(const struct ctl_verb *v, const struct ctl_args *a)
 	struct json_object *args, *all;
 	int ex;
 
-	if (type && strcmp(type, "new") != 0 && strcmp(type, "renewal") != 0) {
-		fprintf(stderr, "ukeyctl: --type: must be new or renewal, not \"%s\"\n", type);
+	if (type && strcmp(type, "new") != 0 && strcmp(type, "renewal") != 0 &&
+	    strcmp(type, "replacement") != 0) {
+		fprintf(stderr, "ukeyctl: --type: must be new, renewal or replacement, not \"%s\"\n",
+		    type);
 		return EXIT_USAGE;
 	}
 	args = json_object_new_object();

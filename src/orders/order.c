@@ -37,7 +37,7 @@ static const char *const attachment_types[] = { "pdf", "gif", "png", "jpeg", "jp
 const char *
 order_type_name(enum order_type t)
 {
-	return t == ORDER_RENEWAL ? "renewal" : "new";
+	return t == ORDER_RENEWAL ? "renewal" : t == ORDER_REPLACEMENT ? "replacement" : "new";
 }
 
 const char *
@@ -824,6 +824,49 @@ renews_parse(struct pctx *c, struct json_object *root)
 		c->o->renews_serial = lower_dup(c, s);
 }
 
+static void
+type_parse(struct pctx *c, struct json_object *root)
+{
+	const char *s;
+
+	if ((s = ascii(c, root, "", "type", 1)) == NULL)
+		return;
+	if (strcmp(s, "new") == 0)
+		c->o->type = ORDER_NEW;
+	else if (strcmp(s, "renewal") == 0)
+		c->o->type = ORDER_RENEWAL;
+	else if (strcmp(s, "replacement") == 0)
+		c->o->type = ORDER_REPLACEMENT;
+	else
+		bad(c, "type", "must be \"new\", \"renewal\" or \"replacement\"");
+}
+
+/* A replacement order (补办) names the certificate of the lost or damaged
+ * token by serial: "replaces": {"serial": "..."}. */
+static void
+replaces_parse(struct pctx *c, struct json_object *root)
+{
+	static const char *const keys[] = { "serial", NULL };
+	struct json_object *obj;
+	const char *s;
+
+	if (c->o->type != ORDER_REPLACEMENT) {
+		if (json_object_object_get_ex(root, "replaces", NULL))
+			bad(c, "replaces", "only a replacement order names a certificate to replace");
+		return;
+	}
+	if ((obj = field(c, root, "", "replaces", json_type_object, 1)) == NULL)
+		return;
+	check_keys(c, obj, "replaces", keys);
+	if ((s = ascii(c, obj, "replaces", "serial", 1)) == NULL)
+		return;
+	if (!is_hex(s, 1, SERIAL_MAX_HEX))
+		bad(c, "replaces.serial", "must be the certificate serial number in hexadecimal, "
+		    "1 to %d digits", SERIAL_MAX_HEX);
+	else
+		c->o->replaces_serial = lower_dup(c, s);
+}
+
 /* ---- order ---- */
 
 static int
@@ -866,6 +909,7 @@ order_free(struct order *o)
 	free(o->account_name);
 	free(o->renews_serial);
 	free(o->renews_uscc);
+	free(o->replaces_serial);
 	free(o->handler.province);
 	free(o->handler.city);
 	free(o->handler.county);
@@ -899,7 +943,8 @@ order_parse(struct json_object *obj, time_t now, const char *fallback,
     const struct order_origin *orig, struct order **out, struct errlist *errs)
 {
 	static const char *const keys[] = {
-		"portal_ref", "type", "account_uscc", "account_name", "renews", "handler", "organisation",
+		"portal_ref", "type", "account_uscc", "account_name", "renews", "replaces", "handler",
+		"organisation",
 		"legal_rep", "entrusted", "invoice", "delivery", "amount_fen", NULL
 	};
 	struct pctx c;
@@ -935,20 +980,14 @@ order_parse(struct json_object *obj, time_t now, const char *fallback,
 		else
 			c.o->portal_ref = xstrdup(&c, s);
 	}
-	if ((s = ascii(&c, obj, "", "type", 1)) != NULL) {
-		if (strcmp(s, "new") == 0)
-			c.o->type = ORDER_NEW;
-		else if (strcmp(s, "renewal") == 0)
-			c.o->type = ORDER_RENEWAL;
-		else
-			bad(&c, "type", "must be \"new\" or \"renewal\"");
-	}
+	type_parse(&c, obj);
 	c.o->account_uscc = uscc_field(&c, obj, "", "account_uscc");
 	/* the filing organisation's name: the O of personal certificates when
 	 * the order has no organisation section to take it from */
 	c.o->account_name = text(&c, obj, "", "account_name", 0, ORDER_NAME_MAX_CHARS,
 	    "RFC 5280 upper bound for O");
 	renews_parse(&c, obj);
+	replaces_parse(&c, obj);
 	handler_parse(&c, obj);
 	for (k = ITEM_ORG; k <= ITEM_ENTRUSTED; k++) {
 		if ((t = section_parse(&c, obj, k, &counts_ok)) < 0)
@@ -965,7 +1004,7 @@ order_parse(struct json_object *obj, time_t now, const char *fallback,
 		c.o->stated_amount_fen = json_object_get_int64(v);
 		/* Compare only when every ticked section gave usable numbers;
 		 * otherwise the mismatch would just repeat those errors. */
-		if (counts_ok && nticked > 0 &&
+		if (counts_ok && nticked > 0 && c.o->type != ORDER_REPLACEMENT &&
 		    c.o->stated_amount_fen != order_total_fen(c.o)) {
 			order_fen_format(c.o->stated_amount_fen, got, sizeof(got));
 			order_fen_format(order_total_fen(c.o), want, sizeof(want));
@@ -1153,6 +1192,18 @@ delivery_to_json(const struct order_delivery *d)
 	return NULL;
 }
 
+static struct json_object *
+replaces_to_json(const struct order *o)
+{
+	struct json_object *r = json_object_new_object();
+
+	if (r != NULL && put_str(r, "serial", o->replaces_serial) != 0) {
+		json_object_put(r);
+		return NULL;
+	}
+	return r;
+}
+
 struct json_object *
 order_to_json(const struct order *o)
 {
@@ -1177,6 +1228,8 @@ order_to_json(const struct order *o)
 		if (put_obj(obj, "renews", renews) != 0)
 			goto fail;
 	}
+	if (o->type == ORDER_REPLACEMENT && put_obj(obj, "replaces", replaces_to_json(o)) != 0)
+		goto fail;
 	if (put_obj(obj, "handler", handler_to_json(&o->handler)) != 0)
 		goto fail;
 	for (i = 0; i < o->n_items; i++)

@@ -22,7 +22,7 @@
 /* RFC 5280 upper bound for CN and O, counted in characters. */
 #define ORDER_NAME_MAX_CHARS 64
 
-enum order_type { ORDER_NEW = 0, ORDER_RENEWAL = 1 };
+enum order_type { ORDER_NEW = 0, ORDER_RENEWAL = 1, ORDER_REPLACEMENT = 2 };
 enum item_kind { ITEM_ORG = 0, ITEM_LEGAL_REP = 1, ITEM_ENTRUSTED = 2 };
 enum invoice_kind { INVOICE_NONE = 0, INVOICE_MAIL = 1 };
 enum delivery_kind { DELIVERY_PICKUP = 0, DELIVERY_MAIL = 1 };
@@ -79,19 +79,24 @@ struct order {
 	char *renews_serial;
 	char *renews_uscc;
 	enum item_kind renews_kind;
+	/* ORDER_REPLACEMENT (补办) names the certificate of the lost or
+	 * damaged token it replaces by serial (lower-case hex); NULL otherwise. */
+	char *replaces_serial;
 	struct order_handler handler;
 	struct order_item *items;	/* ticked sections only: org, legal_rep, entrusted */
 	size_t n_items;
 	struct order_invoice invoice;
 	struct order_delivery delivery;
-	int64_t stated_amount_fen;	/* equals order_total_fen() once parsed */
+	/* equals order_total_fen() once parsed; for a replacement order the fee
+	 * is the station's ([fees] replacement_fen), checked at import */
+	int64_t stated_amount_fen;
 	/* Check-character failures of identity numbers: not hard errors, a
 	 * reviewer may override them with a recorded reason. */
 	char **checksum_failures;
 	size_t n_checksum_failures;
 };
 
-/* "new" or "renewal". */
+/* "new", "renewal" or "replacement". */
 const char *order_type_name(enum order_type t);
 
 /* "organisation", "legal_rep" or "entrusted": also the section's JSON key. */
@@ -115,8 +120,17 @@ int order_from_json(struct json_object *obj, time_t now, struct order **out, str
  * memory. Unticked sections are left out. */
 struct json_object *order_to_json(const struct order *o);
 
-/* Sum over the ticked sections of years x count x 200 yuan, in fen. */
+/* Sum over the ticked sections of years x count x 200 yuan, in fen; for a
+ * replacement order, the amount it states (the fee is the station's own,
+ * order_replacement_fee_check()). */
 int64_t order_total_fen(const struct order *o);
+
+/* Checks a replacement order's stated amount against the station's fee
+ * per certificate (fee_fen x the certificates it asks for). Returns 0 when
+ * it is equal (or o is no replacement), UKEY_ERR_INVAL with why naming
+ * amount_fen, what it states and what it should be. */
+int order_replacement_fee_check(const struct order *o, int64_t fee_fen, char *why,
+    size_t whylen);
 
 /* Number of certificates (and so tokens) the order asks for. */
 unsigned order_cert_count(const struct order *o);

@@ -16,8 +16,8 @@ enum col_kind {
 	K_TEXT,		/* text, or a code the validator checks */
 	K_INT,		/* a whole number */
 	K_AMOUNT,	/* yuan -> amount_fen */
-	K_TYPE,		/* 新办 / 续费 */
-	K_SERIAL,	/* renews.serial */
+	K_TYPE,		/* 新办 / 续费 / 补办 */
+	K_SERIAL,	/* renews.serial, replaces.serial */
 	K_TICK,		/* a section's check box: 是 / 否 */
 	K_INVOICE,	/* 不开票 / 开票并邮寄(到付) */
 	K_DELIVERY,	/* 现场自取 / 邮寄(到付) */
@@ -41,6 +41,7 @@ static const struct col cols[] = {
 	{ ORDER_CSV_REF_COLUMN, "portal_ref", K_TEXT, G_TOP, 0 },
 	{ "订单类型", "type", K_TYPE, G_TOP, 0 },
 	{ "续费证书序列号", "renews.serial", K_SERIAL, G_TOP, 1 },
+	{ "补办证书序列号", "replaces.serial", K_SERIAL, G_TOP, 1 },
 	{ "账号", "account_uscc", K_TEXT, G_TOP, 0 },
 	{ "申请单位", "account_name", K_TEXT, G_TOP, 1 },
 	{ "订单金额(元)", "amount_fen", K_AMOUNT, G_TOP, 0 },
@@ -108,6 +109,7 @@ static const struct {
 	{ "invoice", "发票" },
 	{ "delivery", "取key方式" },
 	{ "renews", "续费证书序列号" },
+	{ "replaces", "补办证书序列号" },
 };
 
 /* A JSON path and the column its value came from. */
@@ -430,6 +432,23 @@ group_state(const struct row *r, enum col_group g)
 	}
 }
 
+/* 订单类型: 新办, 续费 or 补办. */
+static void
+type_cell(struct row *r, const struct col *c, const char *s)
+{
+	static const char *const names[][2] = {
+		{ "新办", "new" }, { "续费", "renewal" }, { "补办", "replacement" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(s, names[i][0]) == 0) {
+			put(r, c->path, json_object_new_string(names[i][1]));
+			return;
+		}
+	row_bad(r, c->path, c->name, "must be 新办 (new), 续费 (renewal) or 补办 (replacement)");
+}
+
 static void
 convert(struct row *r)
 {
@@ -491,12 +510,7 @@ convert(struct row *r)
 				put(r, c->path, json_object_new_int64(fen));
 			break;
 		case K_TYPE:
-			if (strcmp(s, "新办") == 0)
-				put(r, c->path, json_object_new_string("new"));
-			else if (strcmp(s, "续费") == 0)
-				put(r, c->path, json_object_new_string("renewal"));
-			else
-				row_bad(r, c->path, c->name, "must be 新办 (new) or 续费 (renewal)");
+			type_cell(r, c, s);
 			break;
 		case K_SERIAL:
 			put(r, c->path, json_object_new_string(s));

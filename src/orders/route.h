@@ -25,13 +25,37 @@
 int route_renewal_resolve(struct store *st, int64_t order_id, const struct order *o,
     char **serial_out, char *why, size_t whylen);
 
+/* The certificate a replacement order (补办) replaces, as resolved at
+ * review. Owned: route_replaced_clear. */
+struct route_replaced {
+	char *serial;		/* as the store keeps it */
+	char *token_serial;	/* the token that held it */
+	char *token_state;	/* its last mark: "lost" or "damaged" */
+	char *subject;		/* its subject as the record has it */
+};
+
+/* Resolves the certificate replacement order o (stored as order_id) names
+ * by serial (src/orders/route_replace.c): the order asks for one
+ * certificate; the named one was issued by this station (station_id; NULL:
+ * any) to the order's account, of the same kind; its token's last recorded
+ * mark is lost or damaged (docs/lifecycle.md); no other order that is
+ * neither cancelled nor rejected replaces it. The certificate itself may be
+ * revoked already (marking the token revoked it). Returns 0 with *out;
+ * UKEY_ERR_NOTFOUND (no such certificate), UKEY_ERR_VERIFY (does not fit,
+ * token not lost or damaged), UKEY_ERR_EXISTS (another order replaces it),
+ * UKEY_ERR_INVAL (not a replacement), with why naming the order and the
+ * rule; UKEY_ERR_DB or UKEY_ERR_NOMEM otherwise. Loop context. */
+int route_replacement_resolve(struct store *st, int64_t order_id, const struct order *o,
+    const char *station_id, struct route_replaced *out, char *why, size_t whylen);
+void route_replaced_clear(struct route_replaced *r);
+
 /* The queued units the token (firmware profile, token serial; serial may be
  * NULL or "" for a token that reports none) may take, in queue order, at
  * most limit of them: a token holding no live certificate issued here gets
- * units of new orders only; a token holding one gets only the units of
- * renewal orders that name a certificate it holds. Held units are never
- * given (docs/jobs.md). Each has unit_id, order_id, cert_profile, type
- * ("new" or "renewal") and renews_cert. Returns 0 with *units_out an owned
+ * units of new and replacement orders only; a token holding one gets only
+ * the units of renewal orders that name a certificate it holds. Held units
+ * are never given (docs/jobs.md). Each has unit_id, order_id, cert_profile,
+ * type ("new", "renewal" or "replacement") and renews_cert. Returns 0 with *units_out an owned
  * array of *n (store_unit_claims_free()), or UKEY_ERR_DB / UKEY_ERR_NOMEM. */
 int route_units_for_token(struct store *st, const char *profile, const char *serial, int limit,
     struct store_unit_claim **units_out, size_t *n);

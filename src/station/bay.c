@@ -407,26 +407,6 @@ bay_kick_idle(struct station *s)
 			job_start_if_possible(s, station_bay(s, i));
 }
 
-void
-bay_renewal_awaited(struct station *s, struct bay *b, int64_t unit_id, int64_t order_id)
-{
-	struct json_object *d = json_object_new_object();
-
-	/* nothing on the token is touched and no job starts: renewing means
-	 * a new key and certificate on a token that holds a live one, a job
-	 * of its own that this station does not run yet */
-	bay_set_state(s, b, BAY_REFUSED, "token %s is awaited for renewal unit %lld of order %lld;"
-	    " renewal production is not available on this station yet, the token was left"
-	    " untouched", b->token_serial, (long long)unit_id, (long long)order_id);
-	json_object_object_add(d, "reason", json_object_new_string("renewal production is not"
-	    " available on this station yet"));
-	station_audit(s, b->operator_name[0] ? b->operator_name : "ukeyd", "bay.renewal_awaited",
-	    order_id, unit_id, 0, b->token_serial, b->name, d);
-	log_warn("bay %s: token %s is awaited for renewal unit %lld of order %lld; renewal"
-	    " production is not available yet", b->name, b->token_serial, (long long)unit_id,
-	    (long long)order_id);
-}
-
 struct json_object *
 bay_to_json(struct station *s, const struct bay *b)
 {
@@ -444,7 +424,10 @@ bay_to_json(struct station *s, const struct bay *b)
 	json_object_object_add(o, "job", b->job_id ? json_object_new_int64(b->job_id) :
 	    (b->last_job_id ? json_object_new_int64(b->last_job_id) : NULL));
 	json_object_object_add(o, "busy", json_object_new_boolean(b->pending_op[0] != '\0'));
-	json_object_object_add(o, "pin_to_show", json_object_new_boolean(b->user_pin.p != NULL));
+	json_object_object_add(o, "pin_to_show", json_object_new_boolean(b->user_pin.p != NULL &&
+	    b->job_id == 0));
+	/* a renewal waits for the holder's PIN (bay.enter_pin) */
+	json_object_object_add(o, "awaiting_pin", json_object_new_boolean(b->awaiting_pin));
 	if (b->arrival_to_job_ms >= 0)
 		json_object_object_add(o, "arrival_to_job_ms", json_object_new_int64(b->arrival_to_job_ms));
 	if (b->last_job_seconds > 0)

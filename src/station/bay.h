@@ -90,6 +90,10 @@ struct bay {
 	int64_t waiting_client;	/* client id awaiting a deferred reply, 0 if none */
 	int64_t retry_at_ms;	/* CA retry time, 0 if none */
 	int ca_attempts;	/* submissions the CA was unavailable for, this job */
+	int awaiting_pin;	/* a renewal waits for the holder's PIN (bay.enter_pin) */
+	int renew_next;		/* the step (enum step) a renewal goes on at after login */
+	int renew_pin_reset;	/* the renewal's PIN is a new one set with the SO PIN */
+	char pin_actor[64];	/* who entered or reset the renewal's PIN */
 };
 
 /* bay.c: token arrival/removal and the worker channel. Loop context only. */
@@ -100,10 +104,6 @@ int bay_send(struct station *s, struct bay *b, const char *op, struct json_objec
 void bay_on_readable(struct station *s, struct bay *b);
 void bay_check_timers(struct station *s);
 void bay_kick_idle(struct station *s);
-/* The token in b holds the certificate that queued renewal unit unit_id of
- * order_id renews: says so on the bay, audits it, and leaves the token as it
- * is (renewal production is not part of this station yet). */
-void bay_renewal_awaited(struct station *s, struct bay *b, int64_t unit_id, int64_t order_id);
 const char *bay_state_name(enum bay_state st);
 struct json_object *bay_to_json(struct station *s, const struct bay *b);
 void bay_set_state(struct station *s, struct bay *b, enum bay_state st, const char *fmt, ...)

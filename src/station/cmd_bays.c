@@ -11,8 +11,8 @@
 #include "station/job.h"
 #include "station/sources.h"
 
-static int
-bay_arg(struct request *r, struct bay **out)
+int
+control_bay_arg(struct request *r, struct bay **out)
 {
 	int64_t n;
 	int rc;
@@ -44,7 +44,7 @@ cmd_bay_take_pin(struct request *r, struct json_object **result)
 	struct bay *b;
 	int rc;
 
-	if ((rc = bay_arg(r, &b)) != 0)
+	if ((rc = control_bay_arg(r, &b)) != 0)
 		return rc;
 	if (b->user_pin.p == NULL || b->job_id != 0 || b->state != BAY_DONE)
 		return req_fail(r, UKEY_ERR_STATE, "bay %d: no user PIN to show (it is shown once,"
@@ -77,7 +77,7 @@ cmd_bay_wipe(struct request *r, struct json_object **result)
 	char why[512];
 	int rc;
 
-	if ((rc = bay_arg(r, &b)) != 0)
+	if ((rc = control_bay_arg(r, &b)) != 0)
 		return rc;
 	if (b->state != BAY_REFUSED || b->worker_fd < 0)
 		return req_fail(r, UKEY_ERR_STATE, "bay %d: only a refused token can be allowed for"
@@ -135,7 +135,7 @@ cmd_sim_unplug(struct request *r, struct json_object **result)
 	struct bay *b;
 	int rc;
 
-	if ((rc = bay_arg(r, &b)) != 0)
+	if ((rc = control_bay_arg(r, &b)) != 0)
 		return rc;
 	if (b->state == BAY_EMPTY)
 		return req_fail(r, UKEY_ERR_STATE, "bay %d: empty", b->index);
@@ -169,7 +169,7 @@ cmd_token_inspect(struct request *r, struct json_object **result)
 	struct bay *b;
 	int rc;
 
-	if ((rc = bay_arg(r, &b)) != 0)
+	if ((rc = control_bay_arg(r, &b)) != 0)
 		return rc;
 	if (b->worker_fd < 0)
 		return req_fail(r, UKEY_ERR_STATE, "bay %d: no token to inspect (%s)", b->index,

@@ -36,4 +36,17 @@ struct json_object *cmd_order_moved(int64_t id, enum order_state to);
 int cmd_arg_text(struct request *r, const char *name, int required, size_t max,
     const char **out);
 
+struct route_replaced;
+/* approve_replace.c: at the approval of a replacement order (补办), the
+ * certificate it replaces (route_replacement_resolve) with the subject the
+ * order makes checked against it. Returns 0 with *repl filled (cleared, and
+ * 0, for other orders), or an error with r->msg naming the rule. */
+int cmd_approve_replacement(struct request *r, const struct store_order *so,
+    struct route_replaced *repl);
+
+/* Adds to d what an approval resolved: renews_cert (renews may be NULL);
+ * replaces_cert, replaced_token and token_state when repl names one. */
+void cmd_approval_detail(struct json_object *d, const char *renews,
+    const struct route_replaced *repl);
+
 #endif

@@ -240,6 +240,7 @@ import_entry(struct request *r, struct import_run *run, size_t i, const char *no
 	struct store_order *old = NULL;
 	struct order *o = NULL;
 	struct json_object *x;
+	char why[512];
 	int64_t id = 0;
 	int rc;
 
@@ -250,6 +251,16 @@ import_entry(struct request *r, struct import_run *run, size_t i, const char *no
 	}
 	if ((rc = order_from_json(e->order, time(NULL), &o, NULL)) != 0)
 		return req_fail(r, rc, "order %zu: normalized form does not parse again", i + 1);
+	if (order_replacement_fee_check(o, station_cfg(r->s)->fee_replacement_fen, why,
+	    sizeof(why)) != 0) {
+		run->rep[i] = entry_report(run->f, i, "refused");
+		x = json_object_new_array();
+		json_object_array_add(x, json_object_new_string(why));
+		json_object_object_add(run->rep[i], "errors", x);
+		run->n_refused++;
+		rc = 0;
+		goto out;
+	}
 	rc = store_order_load_ref(station_store(r->s), o->portal_ref, &old);
 	if (rc == 0) {
 		rc = import_existing(r, run, i, o,
@@ -419,6 +430,7 @@ edit_parse(struct request *r, const struct store_order *so, const char *text,
     struct json_object **orders, struct order **o)
 {
 	struct errlist errs = { 0 };
+	char why[512];
 	size_t i;
 	int rc;
 
@@ -444,6 +456,9 @@ edit_parse(struct request *r, const struct store_order *so, const char *text,
 		return req_fail(r, UKEY_ERR_INVAL, "order %lld, portal_ref: the edit names %s, but the"
 		    " order is %s; an edit keeps the portal reference", (long long)so->id,
 		    (*o)->portal_ref, so->portal_ref);
+	if (order_replacement_fee_check(*o, station_cfg(r->s)->fee_replacement_fen, why,
+	    sizeof(why)) != 0)
+		return req_fail(r, UKEY_ERR_INVAL, "%s; nothing changed", why);
 	return 0;
 }
 

@@ -68,8 +68,10 @@ list_filter(struct request *r, struct store_order_filter *f)
 	if (f->org != NULL && (rc = uscc_check(f->org, why, sizeof(why))) != 0 &&
 	    rc != UKEY_ERR_VERIFY)
 		return req_fail(r, UKEY_ERR_INVAL, "argument org: %s", why);
-	if (f->type != NULL && strcmp(f->type, "new") != 0 && strcmp(f->type, "renewal") != 0)
-		return req_fail(r, UKEY_ERR_INVAL, "argument type: must be \"new\" or \"renewal\"");
+	if (f->type != NULL && strcmp(f->type, "new") != 0 && strcmp(f->type, "renewal") != 0 &&
+	    strcmp(f->type, "replacement") != 0)
+		return req_fail(r, UKEY_ERR_INVAL, "argument type: must be \"new\", \"renewal\" or"
+		    " \"replacement\"");
 	if (f->since != NULL && !date_text_valid(f->since))
 		return req_fail(r, UKEY_ERR_INVAL, "argument since: \"%.32s\" is not a date"
 		    " YYYY-MM-DD", f->since);

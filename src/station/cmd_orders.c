@@ -222,6 +222,7 @@ approve_renewal(struct request *r, const struct store_order *so, char **renews)
 int
 cmd_order_approve(struct request *r, struct json_object **result)
 {
+	struct route_replaced repl = { 0 };
 	struct store_order *o = NULL;
 	struct json_object *d;
 	enum order_state from, to;
@@ -247,7 +248,8 @@ cmd_order_approve(struct request *r, struct json_object **result)
 		}
 		overriding = 1;
 	}
-	if ((rc = approve_renewal(r, o, &renews)) != 0)
+	if ((rc = approve_renewal(r, o, &renews)) != 0 ||
+	    (rc = cmd_approve_replacement(r, o, &repl)) != 0)
 		goto out;
 	/* a unit whose subject or label cannot be made must never reach a token */
 	if ((rc = order_identities_check(r, o)) != 0)
@@ -259,18 +261,19 @@ cmd_order_approve(struct request *r, struct json_object **result)
 		rc = record_override(r, o, reason, now);
 	if (rc == 0)
 		rc = store_order_set_approval(station_store(r->s), id, r->c->user, now, renews);
+	if (rc == 0 && repl.serial != NULL)
+		rc = store_order_set_replaces(station_store(r->s), id, repl.serial);
 	if (rc == 0) {
 		d = json_object_new_object();
-		if (renews)
-			json_object_object_add(d, "renews_cert", json_object_new_string(renews));
+		cmd_approval_detail(d, renews, &repl);
 		rc = cmd_order_move(r, id, from, to, OE_APPROVE, now, d);
 	}
 	if ((rc = cmd_tx_end(r, rc)) != 0)
 		goto out;
 	*result = cmd_order_moved(id, to);
-	if (renews)
-		json_object_object_add(*result, "renews_cert", json_object_new_string(renews));
+	cmd_approval_detail(*result, renews, &repl);
  out:
+	route_replaced_clear(&repl);
 	free(renews);
 	store_order_free(o);
 	return rc;

@@ -18,6 +18,7 @@
 #include "common/request.h"
 #include "common/secret.h"
 #include "station/control.h"
+#include "station/job_renew.h"
 #include "station/station_impl.h"
 
 /* Who may run a command: ROLE_* bits of config.h. READ is every role;
@@ -87,6 +88,8 @@ static const struct command {
 	{ "audit.expiring", cmd_audit_expiring, AUDITOR | REVIEWER | OPERATOR | ADMIN },
 	{ "token.mark", cmd_token_mark, REVIEWER | ADMIN },
 	{ "token.show", cmd_token_show, READ },
+	{ "bay.enter_pin", cmd_bay_enter_pin, OPERATOR },
+	{ "bay.reset_pin", cmd_bay_reset_pin, OPERATOR },
 };
 
 /* Arguments that need more than the command itself: when the request has

@@ -78,6 +78,10 @@ int req_fail(struct request *r, int rc, const char *fmt, ...) __attribute__((for
 
 /* Argument accessors: they fill r->msg naming the argument on error. */
 int arg_int(struct request *r, const char *name, int required, int64_t *out);
+/* The request's "bay" argument (1..station_n_bays()) as the bay, or a
+ * refusal naming the bays there are. */
+struct bay;
+int control_bay_arg(struct request *r, struct bay **out);
 int arg_str(struct request *r, const char *name, int required, const char **out);
 
 /* Logs every dispatch table row without roles (refused to all but admin)

@@ -23,6 +23,7 @@
 #include "store/store_jobs.h"
 #include "station/bay.h"
 #include "station/job.h"
+#include "station/job_renew.h"
 #include "station/orderdoc.h"
 #include "common/seal.h"
 #include "ca/ca.h"
@@ -220,6 +221,11 @@ job_end_not_issued(struct station *s, int64_t job_id, const char *state, const c
 		    (long long)job_id, ukey_strerror(rc));
 	if (job_load(s, job_id, &job) != 0)
 		return;
+	if (job_renew_end_recorded(s, &job, why) == 0) {
+		/* a renewal past its record: the new certificate stands */
+		store_job_clear(&job);
+		return;
+	}
 	serial = job.cert_serial;
 	jobrule_failure_kind(job.step, err, kind, sizeof(kind));
 	/* RFC 5280 reason: the certificate's purpose ended before it was used;
@@ -358,14 +364,16 @@ job_on_token_left(struct station *s, struct bay *b, const char *why)
 
 /* Where a suspended job goes on (jobrule_resume_step). */
 static enum step
-resume_step(struct station *s, int64_t job_id)
+resume_step(struct station *s, const struct store_job *job)
 {
 	struct store_job_step last = { 0 };
+	int renew = job_is_renewal(job);
 	enum step st;
 
-	if (store_job_last_step(station_store(s), job_id, &last) != 0)
-		return STEP_INIT_TOKEN;
-	st = jobrule_resume_step(last.step, last.phase);
+	if (store_job_last_step(station_store(s), job->id, &last) != 0)
+		return renew ? STEP_IDENTIFY : STEP_INIT_TOKEN;
+	st = renew ? jobrule_renew_resume_step(last.step, last.phase) :
+	    jobrule_resume_step(last.step, last.phase);
 	store_job_step_clear(&last);
 	return st;
 }
@@ -467,8 +475,9 @@ job_resume(struct station *s, struct bay *b, int64_t job_id)
 	secret_clear(&b->user_pin);
 	secret_clear(&b->so_pin);
 	secret_clear(&b->wipe_so);
-	st = resume_step(s, job_id);
-	if ((rc = resume_pins(s, b, &job, st)) != 0)
+	st = resume_step(s, &job);
+	/* a renewal keeps no PIN: the holder enters it again */
+	if (!job_is_renewal(&job) && (rc = resume_pins(s, b, &job, st)) != 0)
 		goto out;
 	store_now(now);
 	if ((rc = store_begin(station_store(s))) != 0)
@@ -491,7 +500,10 @@ job_resume(struct station *s, struct bay *b, int64_t job_id)
 	    job_step_names[st]);
 	log_info("bay %s: job %lld resumed at step %s on token %s", b->name, (long long)job_id,
 	    job_step_names[st], b->token_serial);
-	job_step_run(s, b, st);
+	if (job_is_renewal(&job))
+		job_renew_resume(s, b, &job, st);
+	else
+		job_step_run(s, b, st);
  out:
 	if (rc != 0) {
 		secret_clear(&b->user_pin);
@@ -536,12 +548,15 @@ job_recover_all(struct station *s)
 		suspend_job(s, jobs[i].id, why);
 	}
 	store_job_refs_free(jobs, n);
-	/* certificates marked revoked here but maybe not yet at the CA (crash in between) */
+	/* certificates marked revoked (or superseded) here but maybe not yet at
+	 * the CA (crash in between) */
 	if ((rc = store_received_certs_unwanted(station_store(s), &certs, &n)) != 0)
 		return rc;
 	for (i = 0; i < n; i++)
-		(void)ca_revoke(station_ca(s), certs[i].serial, "cessationOfOperation");
+		(void)ca_revoke(station_ca(s), certs[i].serial, certs[i].reason);
 	store_received_certs_free(certs, n);
+	/* certificates replaced (补办) but still live: a crash after the record */
+	(void)job_replace_resume(s);
 	return 0;
 }
 
@@ -650,6 +665,7 @@ seal_pin(struct station *s, const struct secret *pin, const char *aad, uint8_t *
  * subject and label are, and the PINs the token gets. */
 struct job_start {
 	int64_t unit_id, order_id, job_id;
+	const char *renews;		/* a renewal: the certificate it replaces (borrowed) */
 	const struct certprof *p;
 	uint8_t *subject;
 	size_t subject_len;
@@ -780,6 +796,7 @@ insert_job(struct station *s, struct bay *b, struct job_start *js)
 		.token_serial = b->token_serial[0] ? b->token_serial : NULL,
 		.key_alg = certprof_key_alg(js->p), .subject = js->subject,
 		.subject_len = js->subject_len, .label = js->label, .operator_name = actor,
+		.kind = js->renews ? "renew" : "issue", .renews_serial = js->renews,
 	};
 	struct json_object *d;
 	char now[32];
@@ -788,7 +805,8 @@ insert_job(struct station *s, struct bay *b, struct job_start *js)
 	store_now(now);
 	if ((rc = store_begin(station_store(s))) != 0)
 		return rc;
-	if ((rc = store_job_insert(station_store(s), &jn, now, &js->job_id)) == 0)
+	/* a renewal's PIN is the holder's, never stored */
+	if ((rc = store_job_insert(station_store(s), &jn, now, &js->job_id)) == 0 && !js->renews)
 		rc = store_pins(s, js);
 	if (rc == 0)
 		rc = store_unit_claim(station_store(s), js->unit_id, js->job_id, now);
@@ -798,6 +816,8 @@ insert_job(struct station *s, struct bay *b, struct job_start *js)
 		json_object_object_add(d, "key_alg", json_object_new_string(certprof_key_alg(js->p)));
 		json_object_object_add(d, "token_model", json_object_new_string(b->profile->name));
 		json_object_object_add(d, "wipe", json_object_new_boolean(b->wipe_so.p != NULL));
+		if (js->renews)
+			json_object_object_add(d, "renews", json_object_new_string(js->renews));
 		rc = station_audit(s, actor, "job.start", js->order_id, js->unit_id, js->job_id,
 		    b->token_serial[0] ? b->token_serial : NULL, b->name, d);
 	}
@@ -809,6 +829,35 @@ insert_job(struct station *s, struct bay *b, struct job_start *js)
 	if (rc != 0)
 		store_rollback(station_store(s));
 	return rc;
+}
+
+/* The token in b holds the certificate renewal unit u renews: its renewal
+ * job starts by identifying the token; nothing is changed on it before the
+ * holder's PIN opened it. */
+static void
+renewal_start(struct station *s, struct bay *b, const struct store_unit_claim *u,
+    struct job_start *js)
+{
+	int rc;
+
+	choose_unit(s, b, u, 1, js);
+	if (js->unit_id == 0) {
+		bay_set_state(s, b, BAY_REFUSED, "token %s: its renewal unit %lld cannot be made on"
+		    " this token model (or was held); the token was left as it is", b->token_serial,
+		    (long long)u->unit_id);
+		return;
+	}
+	js->renews = u->renews_cert;
+	if ((rc = insert_job(s, b, js)) != 0) {
+		bay_set_state(s, b, BAY_FAILED, "cannot start the renewal: %s", ukey_strerror(rc));
+		return;
+	}
+	bay_job_started(b, js->job_id);
+	secret_clear(&b->user_pin);
+	bay_set_state(s, b, BAY_WORKING, "job %lld: renewal of certificate %s (unit %lld)",
+	    (long long)js->job_id, js->renews, (long long)js->unit_id);
+	job_test_crash_point("claimed", "done");
+	job_step_run(s, b, STEP_IDENTIFY);
 }
 
 void
@@ -836,7 +885,7 @@ job_start_if_possible(struct station *s, struct bay *b)
 	if (rc != 0)
 		goto out;
 	if (n_units > 0 && strcmp(units[0].type, "renewal") == 0) {
-		bay_renewal_awaited(s, b, units[0].unit_id, units[0].order_id);
+		renewal_start(s, b, &units[0], &js);
 		goto out;
 	}
 	if (start_refused(s, b))

@@ -37,6 +37,19 @@ void job_ca_answers(struct station *s, int stopping);
 /* Records the certificate the CA thread holds before confirming it to the
  * CA, if any (arg: the station); cathread_stop() calls it while it waits. */
 void job_ca_unconfirmed(void *arg);
+
+struct store_job;
+/* job_replace.c: after job_record has recorded the certificate of a
+ * replacement unit (补办), revokes the certificate it replaces when the
+ * record still has it live: at the CA (keyCompromise when its token was
+ * marked lost, cessationOfOperation otherwise), then in the record with a
+ * cert.revoke audit record naming the replacement; publishes a CRL. A
+ * failure is logged and left to job_replace_resume. Loop context. */
+void job_replace_after_record(struct station *s, const struct store_job *job);
+/* At start: the same for every replacement whose replaced certificate the
+ * record still has live (a crash or a CA failure between the record and
+ * the revocation). Returns 0 or the first error (logged). */
+int job_replace_resume(struct station *s);
 /* A new user PIN by the profile's rules ([pin] user_pin_policy): random
  * digits of user_pin_length, or the profile's fixed initial PIN. The job's
  * initial PIN and an unblock's new PIN both come from here. */

@@ -16,6 +16,8 @@
 #include "common/log.h"
 #include "common/p11uri.h"
 #include "station/job_steps.h"
+#include "station/job_renew.h"
+#include "store/store_revoke.h"
 #include "station/station.h"
 #include "store/store_jobs.h"
 #include "store/store_units.h"
@@ -74,6 +76,24 @@ request_key(const struct store_job *job, char out[65])
 	return 0;
 }
 
+/* The certificate a renewal job replaces, from its issuance record. */
+static int
+renewal_old_cert(struct station *s, const struct store_job *job, X509 **out)
+{
+	uint8_t *der = NULL;
+	const uint8_t *p;
+	size_t len = 0;
+	int rc;
+
+	*out = NULL;
+	if ((rc = store_issuance_cert(station_store(s), job->renews_serial, &der, &len)) != 0)
+		return rc;
+	p = der;
+	*out = d2i_X509(NULL, &p, (long)len);
+	free(der);
+	return *out != NULL ? 0 : UKEY_ERR_DB;
+}
+
 /*
  * Builds the job's request to the CA into c, from the job's stored CSR and
  * subject, its certificate profile and its unit's identity: the one place a
@@ -122,6 +142,8 @@ job_ca_request(struct station *s, const struct store_job *job, struct cacall *c)
 	/* a person's e-mail address, when the order gives one (the profile
 	 * decides whether the certificate carries it) */
 	c->req.email = c->email;
+	if (job_is_renewal(job) && (rc = renewal_old_cert(s, job, &c->old_cert)) != 0)
+		return rc;
 	c->req.old_cert = c->old_cert;
 	return 0;
 }
@@ -576,6 +598,11 @@ insert_issuance(struct station *s, const struct bay *b, const struct store_job *
 		.org_uscc = job->src.account_uscc, .kind = job->src.kind,
 		.cert = job->cert, .cert_len = job->cert_len, .operator_name = job->operator_name,
 		.station_id = station_cfg(s)->station_id, .started_at = job->started_at, .issued_at = now,
+		/* the certificate this one replaces: a renewal's (same token) or a
+		 * replacement order's (a new token for a lost or damaged one) */
+		.replaces_serial = job_is_renewal(job) ? job->renews_serial : job->src.replaces_cert,
+		.replaces_how = job_is_renewal(job) ? "renewal" :
+		    job->src.replaces_cert != NULL ? "replacement" : NULL,
 	};
 
 	return store_issuance_insert(station_store(s), &r);
@@ -598,8 +625,11 @@ record_commit(struct station *s, const struct bay *b, const struct store_job *jo
 		rc = store_received_cert_issued(station_store(s), job->cert_serial, now);
 	if (rc == 0)
 		rc = store_unit_set_issued(station_store(s), job->unit_id, now);
+	/* a renewal goes on to remove the old key pair: its old certificate is
+	 * superseded here, its job ends after discard_old */
 	if (rc == 0)
-		rc = store_job_issued(station_store(s), job->id, now);
+		rc = job_is_renewal(job) ? job_renew_record_supersede(s, job, now) :
+		    store_job_issued(station_store(s), job->id, now);
 	if (rc == 0) {
 		d = json_object_new_object();
 		json_object_object_add(d, "serial", json_object_new_string(job->cert_serial));
@@ -640,6 +670,11 @@ job_record(struct station *s, struct bay *b, struct json_object *evidence)
 	if ((rc = record_commit(s, b, &job, &t, evidence, now)) != 0)
 		goto fail;
 	job_test_crash_point("record", "done");
+	job_replace_after_record(s, &job);
+	if (job_is_renewal(&job)) {
+		job_renew_recorded(s, b, &job);
+		goto out;
+	}
 	b->last_job_seconds = (double)(now_ms() - b->started_ms) / 1000.0;
 	b->last_job_id = b->job_id;
 	b->job_id = 0;

@@ -20,6 +20,7 @@
 #include "store/store_units.h"
 #include "station/bay.h"
 #include "station/job.h"
+#include "station/job_renew.h"
 #include "station/orderdoc.h"
 #include "common/seal.h"
 #include "ca/ca.h"
@@ -34,8 +35,8 @@ step_timeout(const struct bay *b, enum step st)
 	return b->profile->timeout_default_ms;
 }
 
-static void
-worker_failed(struct station *s, struct bay *b, enum step st, int rc, struct json_object *reply)
+void
+job_worker_failed(struct station *s, struct bay *b, enum step st, int rc, struct json_object *reply)
 {
 	const char *msg = jstr(reply, "message");
 
@@ -69,7 +70,7 @@ on_init_token(struct station *s, struct bay *b, int rc, struct json_object *repl
 
 	secret_clear(&b->wipe_so);
 	if (rc != 0) {
-		worker_failed(s, b, STEP_INIT_TOKEN, rc, reply);
+		job_worker_failed(s, b, STEP_INIT_TOKEN, rc, reply);
 		return;
 	}
 	if (serial == NULL || serial[0] == '\0') {
@@ -266,7 +267,7 @@ on_generate_key(struct station *s, struct bay *b, int rc, struct json_object *re
 	char why[256];
 
 	if (rc != 0) {
-		worker_failed(s, b, STEP_GENERATE_KEY, rc, reply);
+		job_worker_failed(s, b, STEP_GENERATE_KEY, rc, reply);
 		return;
 	}
 	/* checked here again, from the profile, not from what the worker says
@@ -328,7 +329,7 @@ on_make_csr(struct station *s, struct bay *b, int rc, struct json_object *reply)
 	EVP_PKEY *pub = NULL;
 
 	if (rc != 0) {
-		worker_failed(s, b, STEP_MAKE_CSR, rc, reply);
+		job_worker_failed(s, b, STEP_MAKE_CSR, rc, reply);
 		return;
 	}
 	if ((rc = job_load(s, b->job_id, &job)) != 0 || (rc = job_pubkey(&job, &pub)) != 0)
@@ -370,7 +371,7 @@ static void
 on_write_cert(struct station *s, struct bay *b, int rc, struct json_object *reply)
 {
 	if (rc != 0) {
-		worker_failed(s, b, STEP_WRITE_CERT, rc, reply);
+		job_worker_failed(s, b, STEP_WRITE_CERT, rc, reply);
 		return;
 	}
 	if ((rc = job_step_mark(s, b->job_id, STEP_WRITE_CERT, "done", NULL)) != 0) {
@@ -452,7 +453,7 @@ on_read_back(struct station *s, struct bay *b, int rc, struct json_object *reply
 	unsigned ops = 0;
 
 	if (rc != 0) {
-		worker_failed(s, b, STEP_READ_BACK, rc, reply);
+		job_worker_failed(s, b, STEP_READ_BACK, rc, reply);
 		return;
 	}
 	if ((rc = job_check_material(s, b->job_id, &job, &cert, &pub, &subject)) != 0 ||
@@ -600,6 +601,10 @@ job_step_run(struct station *s, struct bay *b, enum step st)
 	worker_cb cb = NULL;
 	int rc;
 
+	if (st == STEP_IDENTIFY || st == STEP_LOGIN || st == STEP_DISCARD_OLD) {
+		job_renew_step_run(s, b, st);
+		return;
+	}
 	if (st == STEP_CA_SUBMIT) {
 		job_ca_submit(s, b);
 		return;
@@ -610,6 +615,12 @@ job_step_run(struct station *s, struct bay *b, enum step st)
 	}
 	if ((rc = job_load(s, b->job_id, &job)) != 0) {
 		job_fail(s, b, JOB_OTHER, rc, "%s: %s", job_step_names[st], ukey_strerror(rc));
+		return;
+	}
+	if (job_is_renewal(&job) && b->user_pin.p == NULL) {
+		/* a renewal resumed past login: the holder's PIN again first */
+		store_job_clear(&job);
+		job_renew_login(s, b, st);
 		return;
 	}
 	req = json_object_new_object();

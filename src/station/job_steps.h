@@ -44,6 +44,11 @@ void job_end_not_issued(struct station *s, int64_t job_id, const char *state, co
 void job_fail(struct station *s, struct bay *b, enum job_blame blame, int err, const char *fmt,
     ...) __attribute__((format(printf, 5, 6)));
 
+/* A worker request of step st failed with rc: a token that left suspends
+ * the job, anything else ends it failed, blamed by jobrule_worker_blame. */
+void job_worker_failed(struct station *s, struct bay *b, enum step st, int rc,
+    struct json_object *reply);
+
 /* Runs one step of the bay's job (sends the worker request or does the work). */
 void job_step_run(struct station *s, struct bay *b, enum step st);
 

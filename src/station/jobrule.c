@@ -9,7 +9,7 @@
 
 const char *const job_step_names[] = {
 	"claimed", "init_token", "generate_key", "make_csr", "ca_submit", "cert_check",
-	"write_cert", "read_back", "record", "issued"
+	"write_cert", "read_back", "record", "issued", "identify", "login", "discard_old"
 };
 
 static const char *const blame_names[] = {
@@ -39,6 +39,29 @@ jobrule_resume_step(const char *last_step, const char *last_phase)
 	if (st == STEP_RECORD)
 		st = STEP_READ_BACK;
 	return st;
+}
+
+enum step
+jobrule_renew_resume_step(const char *last_step, const char *last_phase)
+{
+	int done = last_phase != NULL && strcmp(last_phase, "done") == 0;
+
+	if (last_step == NULL || strcmp(last_step, "claimed") == 0)
+		return STEP_IDENTIFY;
+	if (strcmp(last_step, "identify") == 0)
+		return done ? STEP_LOGIN : STEP_IDENTIFY;
+	if (strcmp(last_step, "login") == 0)
+		return done ? STEP_GENERATE_KEY : STEP_LOGIN;
+	if (strcmp(last_step, "discard_old") == 0 || (strcmp(last_step, "record") == 0 && done))
+		return STEP_DISCARD_OLD;
+	/* generate_key .. record begun: the issuance's rules */
+	return jobrule_resume_step(last_step, last_phase);
+}
+
+int
+jobrule_renew_needs_login(enum step st)
+{
+	return st != STEP_IDENTIFY && st != STEP_CA_SUBMIT && st != STEP_CERT_CHECK;
 }
 
 enum job_blame

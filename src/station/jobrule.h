@@ -8,10 +8,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Steps in order; the names are what the database and `ukeyctl jobs` show. */
+/* Steps in order; the names are what the database and `ukeyctl jobs` show.
+ * An issuance runs claimed .. issued; a renewal (docs/jobs.md, "Renewal")
+ * runs claimed, identify, login, generate_key .. record, discard_old, issued. */
 enum step {
 	STEP_CLAIMED, STEP_INIT_TOKEN, STEP_GENERATE_KEY, STEP_MAKE_CSR, STEP_CA_SUBMIT,
-	STEP_CERT_CHECK, STEP_WRITE_CERT, STEP_READ_BACK, STEP_RECORD, STEP_ISSUED
+	STEP_CERT_CHECK, STEP_WRITE_CERT, STEP_READ_BACK, STEP_RECORD, STEP_ISSUED,
+	STEP_IDENTIFY, STEP_LOGIN, STEP_DISCARD_OLD
 };
 extern const char *const job_step_names[];
 
@@ -44,6 +47,19 @@ const char *jobrule_blame_name(enum job_blame blame);
  * `record` goes back to read_back, so that what is recorded was read from
  * the token just now. */
 enum step jobrule_resume_step(const char *last_step, const char *last_phase);
+
+/* Where a suspended renewal goes on, from its last journal entry (NULL
+ * when none): identify until the token was identified; then the step after
+ * the last one done, or the one under way again, as for an issuance; a
+ * renewal interrupted at `record` begun goes back to read_back, one whose
+ * record is done goes on at discard_old. Every step from login on needs the
+ * holder's PIN again, which the station never keeps: the caller asks for it
+ * before going on (jobrule_renew_needs_login). */
+enum step jobrule_renew_resume_step(const char *last_step, const char *last_phase);
+
+/* 1 if a renewal resumed at st must log in first (the steps that talk to the
+ * token as its user), else 0. */
+int jobrule_renew_needs_login(enum step st);
 
 /* Whose fault a step's error from the worker is (rc a UKEY_ERR_* code, msg
  * the worker's message or NULL): a label or subject it refused is the

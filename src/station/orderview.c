@@ -57,6 +57,7 @@ orderview_order(const struct store_order *o)
 	add_doc(j, o->doc);
 	add_int(j, "revision", o->revision);
 	add_str(j, "renews_cert", o->renews_cert);
+	add_str(j, "replaces_cert", o->replaces_cert);
 	add_json(j, "checksum_failures", o->checksum_failures);
 	add_str(j, "override_reason", o->override_reason);
 	add_str(j, "override_by", o->override_by);

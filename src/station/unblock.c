@@ -86,24 +86,6 @@ on_unblock(struct station *s, struct bay *b, int rc, struct json_object *reply)
 	control_reply_deferred(s, client, 0, NULL, res);
 }
 
-/* The bay argument of a token.unblock. */
-static int
-unblock_bay(struct request *r, struct bay **out)
-{
-	struct station *s = r->s;
-	int64_t n;
-	int rc;
-
-	*out = NULL;
-	if ((rc = arg_int(r, "bay", 1, &n)) != 0)
-		return rc;
-	if (n < 1 || n > station_n_bays(s))
-		return req_fail(r, UKEY_ERR_NOTFOUND, "bay %lld: no such bay (1..%d)", (long long)n,
-		    station_n_bays(s));
-	*out = station_bay(s, n - 1);
-	return 0;
-}
-
 /* Refuses a bay whose token cannot be unblocked now: none, blank, or in
  * use by a job or a worker request. */
 static int
@@ -163,7 +145,7 @@ cmd_token_unblock(struct request *r, struct json_object **result)
 	int rc;
 
 	*result = NULL;
-	if ((rc = unblock_bay(r, &b)) != 0)
+	if ((rc = control_bay_arg(r, &b)) != 0)
 		return rc;
 	if ((rc = arg_str(r, "remark", 0, &remark)) == UKEY_ERR_INVAL)
 		return rc;

@@ -279,6 +279,73 @@ static const char migration_10[] =
     "CREATE TRIGGER token_states_no_delete BEFORE DELETE ON token_states"
     " BEGIN SELECT RAISE(ABORT, 'token_states is append-only'); END;";
 
+/* Renewal jobs (docs/jobs.md, "Renewal"): a job is an issuance on a blank
+ * token or the renewal of the certificate a returned token holds; a renewal
+ * knows the certificate it replaces and, once the token showed it, that
+ * certificate's CKA_ID. */
+static const char migration_11[] =
+    "ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'issue'"
+    " CHECK (kind IN ('issue','renew'));"
+    "ALTER TABLE jobs ADD COLUMN renews_serial TEXT;"
+    "ALTER TABLE jobs ADD COLUMN old_key_id TEXT;";
+
+/* The link between certificates (docs/lifecycle.md): an issuance names the
+ * certificate it replaces and how ('renewal': rekeyed on the same token;
+ * 'replacement': 补办, a new token for a lost or damaged one); NULL for a
+ * new issuance. Orders gain the type 'replacement' and the certificate such
+ * an order replaces, resolved at approval (replaces_cert). SQLite cannot
+ * widen the type CHECK in place, so orders is rebuilt as migration 2 rebuilt
+ * jobs. The rebuild names every column orders has after migrations 1-10: a
+ * migration that adds one must add it here too, and the count check below
+ * (a CHECK that fails the migration) refuses to drop one silently.
+ * Migration 11 is the renewal job's; this one does not need it applied. */
+static const char migration_12[] =
+    "ALTER TABLE issuances ADD COLUMN replaces_serial TEXT;"
+    "ALTER TABLE issuances ADD COLUMN replaces_how TEXT"
+    " CHECK (replaces_how IN ('renewal','replacement'));"
+    "CREATE INDEX issuances_replaces ON issuances(replaces_serial);"
+    "CREATE TEMP TABLE m12_orders_columns (n INTEGER NOT NULL CHECK (n = 29));"
+    "INSERT INTO m12_orders_columns SELECT count(*) FROM pragma_table_info('orders');"
+    "DROP TABLE m12_orders_columns;"
+    "CREATE TABLE orders_v12 ("
+    " id INTEGER PRIMARY KEY,"
+    " portal_ref TEXT NOT NULL UNIQUE,"
+    " type TEXT NOT NULL CHECK (type IN ('new','renewal','replacement')),"
+    " account_uscc TEXT NOT NULL,"
+    " org_name TEXT,"
+    " state TEXT NOT NULL CHECK (state IN ('pending','approved','rejected','waiting_production',"
+    "   'in_production','issued','delivered','cancelled')),"
+    " total_fen INTEGER NOT NULL CHECK (total_fen >= 0),"
+    " payment_no TEXT UNIQUE,"
+    " doc TEXT NOT NULL,"
+    " checksum_failures TEXT,"
+    " override_reason TEXT, override_by TEXT,"
+    " review_remark TEXT, reviewer TEXT, reviewed_at TEXT,"
+    " paid_at TEXT, paid_by TEXT,"
+    " created_at TEXT NOT NULL, created_by TEXT NOT NULL, updated_at TEXT NOT NULL,"
+    " revision INTEGER NOT NULL DEFAULT 1,"
+    " renews_cert TEXT,"
+    " cancel_remark TEXT, cancelled_at TEXT, cancelled_by TEXT,"
+    " refund_due INTEGER NOT NULL DEFAULT 0 CHECK (refund_due IN (0, 1)),"
+    " invoice_requested_at TEXT, invoice_requested_by TEXT,"
+    " doc_sealed BLOB,"
+    " replaces_cert TEXT);"
+    "INSERT INTO orders_v12 (id, portal_ref, type, account_uscc, org_name, state, total_fen,"
+    " payment_no, doc, checksum_failures, override_reason, override_by, review_remark,"
+    " reviewer, reviewed_at, paid_at, paid_by, created_at, created_by, updated_at, revision,"
+    " renews_cert, cancel_remark, cancelled_at, cancelled_by, refund_due, invoice_requested_at,"
+    " invoice_requested_by, doc_sealed)"
+    " SELECT id, portal_ref, type, account_uscc, org_name, state, total_fen,"
+    " payment_no, doc, checksum_failures, override_reason, override_by, review_remark,"
+    " reviewer, reviewed_at, paid_at, paid_by, created_at, created_by, updated_at, revision,"
+    " renews_cert, cancel_remark, cancelled_at, cancelled_by, refund_due, invoice_requested_at,"
+    " invoice_requested_by, doc_sealed FROM orders;"
+    "DROP TABLE orders;"
+    "ALTER TABLE orders_v12 RENAME TO orders;"
+    "CREATE INDEX orders_created ON orders(created_at);"
+    "CREATE INDEX orders_renews ON orders(renews_cert);"
+    "CREATE INDEX orders_replaces ON orders(replaces_cert);";
+
 /* A job's CA transaction (docs/ca.md): its transactionID, stored before the
  * request is sent, and once the CA holds the request (CMP PKIStatus
  * waiting) the CA's nonce to poll with; kept across restarts; one row per
@@ -308,7 +375,10 @@ static const struct migration migrations[] = {
 	{ 9, "issuances: revocation time, reason, by whom and why", migration_9 },
 	{ 10, "tokens: recorded states (lost, damaged, destroyed, returned, in stock)",
 	    migration_10 },
-	/* 11 and 12 are reserved for another change */
+	{ 11, "jobs: renewal of a returned token's certificate (kind, renewed serial, old key id)",
+	    migration_11 },
+	{ 12, "issuances: the certificate replaced (renewal or replacement); replacement orders",
+	    migration_12 },
 	{ 13, "jobs: the CA transaction a job polls while the CA holds its request",
 	    migration_13 },
 };

@@ -18,6 +18,20 @@ struct store;
 int store_open(const char *path, struct store **out);
 void store_close(struct store *st);
 sqlite3 *store_db(struct store *st);		/* borrowed, for the modules below */
+
+/* Opens the store url names (db.h, db_url_is_pg): an SQLite path (as
+ * store_open) or a PostgreSQL database, whose versioned migrations
+ * (schema_pg.c) are applied under an advisory lock. On PostgreSQL,
+ * store_db() is NULL and the calls not yet ported (store_stmt, store_query,
+ * store_row) fail with UKEY_ERR_UNSUPPORTED; store_run, store_int, the
+ * transactions and the modules written on store_dbh() work on both. */
+int store_open_url(const char *url, struct store **out);
+
+/* The db.h connection under the store, either backend (borrowed). */
+struct db *store_dbh(struct store *st);
+
+/* After UKEY_ERR_UNAVAIL on PostgreSQL: db_reconnect (0 on SQLite). */
+int store_reconnect(struct store *st);
 int store_schema_version(struct store *st);
 
 /* Transactions: begin is IMMEDIATE (the daemon is the only writer). */

@@ -18,7 +18,11 @@ store_auditq_serials_page(struct store *st, const struct store_serials_page *q,
 	    " s.started_at, s.issued_at,"
 	    " CASE WHEN s.revoked_at IS NOT NULL THEN 'revoked'"
 	    "  WHEN s.not_after <= ?3 THEN 'expired' ELSE 'live' END AS status,"
-	    " s.revoked_at, s.revoke_reason"
+	    " s.revoked_at, s.revoke_reason, s.replaces_serial AS replaces, s.replaces_how,"
+	    " (SELECT min(n.cert_serial) FROM issuances n WHERE n.replaces_serial = s.cert_serial"
+	    "  AND n.replaces_how = 'renewal') AS renewed_by,"
+	    " (SELECT min(n.cert_serial) FROM issuances n WHERE n.replaces_serial = s.cert_serial"
+	    "  AND n.replaces_how = 'replacement') AS replaced_by"
 	    " FROM issuances s JOIN orders o ON o.id = s.order_id"
 	    " WHERE (?1 = 0 OR s.order_id = ?1) AND (?2 IS NULL OR s.org_uscc = ?2) AND s.id > ?4"
 	    " ORDER BY s.id LIMIT ?5",

@@ -13,7 +13,10 @@
 /* The issuances (order_id 0: all; org NULL: all) in issue order as JSON rows
  * for `audit serials`, each with status "revoked" (revoked_at set),
  * "expired" (not_after at or before now, ISO-8601 UTC) or "live", and
- * revoked_at and revoke_reason. Returns 0 and *out (json_object_put),
+ * revoked_at and revoke_reason; the links between certificates: replaces
+ * and replaces_how ("renewal" or "replacement") on the newer one,
+ * renewed_by or replaced_by (the newer serial) on the one it replaced, NULL
+ * where there is none. Returns 0 and *out (json_object_put),
  * UKEY_ERR_DB or UKEY_ERR_NOMEM. */
 int store_auditq_serials(struct store *st, int64_t order_id, const char *org, const char *now,
     struct json_object **out);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "store/db.h"
 #include "store/store_dual.h"
 
 /* The columns read_request() reads, in its order. */
@@ -45,39 +46,39 @@ store_dual_requests_free(struct store_dual_request *a, size_t n)
 
 /* Reads the current row of q (REQUEST_COLS) into r; 0 or UKEY_ERR_NOMEM. */
 static int
-read_request(sqlite3_stmt *q, struct store_dual_request *r)
+read_request(struct db_stmt *q, struct store_dual_request *r)
 {
 	int rc = 0;
 
-	r->id = sqlite3_column_int64(q, 0);
-	r->action = store_text(q, 1, &rc);
-	r->command = store_text(q, 2, &rc);
-	r->args = store_text(q, 3, &rc);
-	r->subject = store_text(q, 4, &rc);
-	r->requested_by = store_text(q, 5, &rc);
-	r->requested_uid = sqlite3_column_int64(q, 6);
-	r->requester_roles = store_text(q, 7, &rc);
-	r->requested_at = store_text(q, 8, &rc);
-	r->expires_at = store_text(q, 9, &rc);
-	r->state = store_text(q, 10, &rc);
-	r->confirmed_by = store_text(q, 11, &rc);
-	r->confirmed_at = store_text(q, 12, &rc);
-	r->remark = store_text(q, 13, &rc);
-	r->closed_by = store_text(q, 14, &rc);
-	r->closed_at = store_text(q, 15, &rc);
-	r->close_reason = store_text(q, 16, &rc);
+	r->id = db_column_int64(q, 0);
+	r->action = db_column_dup(q, 1, &rc);
+	r->command = db_column_dup(q, 2, &rc);
+	r->args = db_column_dup(q, 3, &rc);
+	r->subject = db_column_dup(q, 4, &rc);
+	r->requested_by = db_column_dup(q, 5, &rc);
+	r->requested_uid = db_column_int64(q, 6);
+	r->requester_roles = db_column_dup(q, 7, &rc);
+	r->requested_at = db_column_dup(q, 8, &rc);
+	r->expires_at = db_column_dup(q, 9, &rc);
+	r->state = db_column_dup(q, 10, &rc);
+	r->confirmed_by = db_column_dup(q, 11, &rc);
+	r->confirmed_at = db_column_dup(q, 12, &rc);
+	r->remark = db_column_dup(q, 13, &rc);
+	r->closed_by = db_column_dup(q, 14, &rc);
+	r->closed_at = db_column_dup(q, 15, &rc);
+	r->close_reason = db_column_dup(q, 16, &rc);
 	return rc;
 }
 
 /* Reads every row of q (finalized here) into an owned array. */
 static int
-read_requests(struct store *st, sqlite3_stmt *q, struct store_dual_request **out, size_t *n)
+read_requests(struct store *st, struct db_stmt *q, struct store_dual_request **out, size_t *n)
 {
 	struct store_dual_request *a = NULL, *r;
 	size_t len = 0;
 	int rc;
 
-	while ((rc = store_step(st, q)) == 1) {
+	while ((rc = db_step(q)) == 1) {
 		if ((r = store_array_add((void **)&a, &len, sizeof(*a))) == NULL) {
 			rc = UKEY_ERR_NOMEM;
 			break;
@@ -85,7 +86,7 @@ read_requests(struct store *st, sqlite3_stmt *q, struct store_dual_request **out
 		if ((rc = read_request(q, r)) != 0)
 			break;
 	}
-	sqlite3_finalize(q);
+	db_finalize(q);
 	if (rc != 0) {
 		store_dual_requests_free(a, len);
 		return rc;
@@ -114,17 +115,17 @@ store_dual_insert(struct store *st, const struct store_dual_new *r, int64_t *id)
 int
 store_dual_load(struct store *st, int64_t id, struct store_dual_request *out)
 {
-	sqlite3_stmt *q;
+	struct db_stmt *q;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = store_stmt(st, &q, REQUEST_COLS " WHERE id = ?", "i", id)) != 0)
+	if ((rc = db_stmtf(store_dbh(st), &q, REQUEST_COLS " WHERE id = ?", "i", id)) != 0)
 		return rc;
-	if ((rc = store_step(st, q)) == 1)
+	if ((rc = db_step(q)) == 1)
 		rc = read_request(q, out);
 	else if (rc == 0)
 		rc = UKEY_ERR_NOTFOUND;
-	sqlite3_finalize(q);
+	db_finalize(q);
 	if (rc != 0)
 		store_dual_request_clear(out);
 	return rc;
@@ -133,12 +134,12 @@ store_dual_load(struct store *st, int64_t id, struct store_dual_request *out)
 int
 store_dual_due(struct store *st, const char *now, struct store_dual_request **out, size_t *n)
 {
-	sqlite3_stmt *q;
+	struct db_stmt *q;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
-	if ((rc = store_stmt(st, &q, REQUEST_COLS " WHERE state = 'pending' AND expires_at <= ?"
+	if ((rc = db_stmtf(store_dbh(st), &q, REQUEST_COLS " WHERE state = 'pending' AND expires_at <= ?"
 	    " ORDER BY id", "t", now)) != 0)
 		return rc;
 	return read_requests(st, q, out, n);
@@ -147,13 +148,13 @@ store_dual_due(struct store *st, const char *now, struct store_dual_request **ou
 int
 store_dual_list(struct store *st, int all, struct store_dual_request **out, size_t *n)
 {
-	sqlite3_stmt *q;
+	struct db_stmt *q;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
-	if ((rc = store_stmt(st, &q, REQUEST_COLS " WHERE ?1 OR state = 'pending' ORDER BY id", "i",
-	    (int64_t)(all != 0))) != 0)
+	if ((rc = db_stmtf(store_dbh(st), &q, REQUEST_COLS " WHERE ?1 <> 0 OR state = 'pending'"
+	    " ORDER BY id", "i", (int64_t)(all != 0))) != 0)
 		return rc;
 	return read_requests(st, q, out, n);
 }

@@ -45,6 +45,7 @@ store_received_certs_free(struct store_received_cert *a, size_t n)
 	for (i = 0; a != NULL && i < n; i++) {
 		free(a[i].serial);
 		free(a[i].note);
+		free(a[i].reason);
 	}
 	free(a);
 }
@@ -59,8 +60,10 @@ store_received_certs_unwanted(struct store *st, struct store_received_cert **out
 
 	*out = NULL;
 	*n = 0;
-	if ((rc = store_stmt(st, &q, "SELECT serial, note FROM received_certs"
-	    " WHERE status IN ('revoked', 'refused')", "")) != 0)
+	if ((rc = store_stmt(st, &q, "SELECT serial, note, 'cessationOfOperation'"
+	    " FROM received_certs WHERE status IN ('revoked', 'refused') UNION ALL"
+	    " SELECT cert_serial, revoke_remark, 'superseded' FROM issuances"
+	    " WHERE revoke_reason = 'superseded'", "")) != 0)
 		return rc;
 	while ((rc = store_step(st, q)) == 1) {
 		if ((r = store_array_add((void **)&a, &len, sizeof(*a))) == NULL) {
@@ -70,6 +73,7 @@ store_received_certs_unwanted(struct store *st, struct store_received_cert **out
 		rc = 0;
 		r->serial = store_text(q, 0, &rc);
 		r->note = store_text(q, 1, &rc);
+		r->reason = store_text(q, 2, &rc);
 		if (rc != 0)
 			break;
 	}
@@ -89,14 +93,15 @@ store_issuance_insert(struct store *st, const struct store_issuance_new *r)
 	return store_run(st, "INSERT INTO issuances (order_id, item_id, unit_id, job_id, cert_serial,"
 	    " subject, issuer, not_before, not_after, key_alg, key_local, key_always_sensitive,"
 	    " key_never_extractable, key_usage, token_serial, token_model, token_profile, token_uri,"
-	    " org_uscc, kind, cert, operator, station_id, started_at, issued_at)"
-	    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-	    "iiiittttttiiitttttttbtttt",
+	    " org_uscc, kind, cert, operator, station_id, started_at, issued_at, replaces_serial,"
+	    " replaces_how) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	    "iiiittttttiiitttttttbtttttt",
 	    r->order_id, r->item_id, r->unit_id, r->job_id, r->cert_serial, r->subject, r->issuer,
 	    r->not_before, r->not_after, r->key_alg, r->key_local, r->key_always_sensitive,
 	    r->key_never_extractable, r->key_usage, r->token_serial, r->token_model,
 	    r->token_profile, r->token_uri, r->org_uscc, r->kind, r->cert, r->cert_len,
-	    r->operator_name, r->station_id, r->started_at, r->issued_at);
+	    r->operator_name, r->station_id, r->started_at, r->issued_at, r->replaces_serial,
+	    r->replaces_how);
 }
 
 void

@@ -36,12 +36,14 @@ store_job_source_clear(struct store_job_source *s)
 	free(s->portal_ref);
 	free(s->account_uscc);
 	free(s->doc_sealed);
+	free(s->order_type);
+	free(s->replaces_cert);
 	memset(s, 0, sizeof(*s));
 }
 
 /* The item and order columns SOURCE_COLS names, from column `at` of q on. */
 #define SOURCE_COLS "u.item_id, o.id, i.years, i.kind, i.name, i.cert_profile, o.portal_ref," \
-    " o.account_uscc, o.doc_sealed FROM units u JOIN order_items i ON i.id = u.item_id" \
+    " o.account_uscc, o.doc_sealed, o.type, o.replaces_cert FROM units u JOIN order_items i ON i.id = u.item_id" \
     " JOIN orders o ON o.id = i.order_id"
 
 static void
@@ -56,6 +58,8 @@ source_row(sqlite3_stmt *q, int at, struct store_job_source *s, int *rc)
 	s->portal_ref = store_text(q, at + 6, rc);
 	s->account_uscc = store_text(q, at + 7, rc);
 	blob_col(q, at + 8, &s->doc_sealed, &s->doc_sealed_len, rc);
+	s->order_type = store_text(q, at + 9, rc);
+	s->replaces_cert = store_text(q, at + 10, rc);
 }
 
 int
@@ -80,13 +84,14 @@ store_job_unit_source(struct store *st, int64_t unit_id, struct store_job_source
 }
 
 /* The text columns of a job, in the order JOB_COLS reads them. */
-#define JOB_TEXTS 16
+#define JOB_TEXTS 19
 static void
 job_texts(struct store_job *j, char **t[JOB_TEXTS])
 {
 	char **a[JOB_TEXTS] = { &j->bay, &j->profile, &j->token_serial, &j->step, &j->state,
 		&j->key_id, &j->key_alg, &j->evidence, &j->label, &j->request_key, &j->cert_serial,
-		&j->error, &j->operator_name, &j->started_at, &j->updated_at, &j->finished_at };
+		&j->error, &j->operator_name, &j->started_at, &j->updated_at, &j->finished_at,
+		&j->kind, &j->renews_serial, &j->old_key_id };
 
 	memcpy(t, a, sizeof(a));
 }
@@ -112,7 +117,7 @@ store_job_clear(struct store_job *j)
 #define JOB_COLS "j.id, j.unit_id, j.token_id, j.resumed, j.bay, j.profile, j.token_serial," \
     " j.step, j.state, j.key_id, j.key_alg, j.evidence, j.label, j.request_key," \
     " j.cert_serial, j.error, j.operator, j.started_at, j.updated_at, j.finished_at," \
-    " j.public_key, j.user_pin_enc, j.so_pin_enc, j.subject, j.csr, j.cert"
+    " j.kind, j.renews_serial, j.old_key_id, j.public_key, j.user_pin_enc, j.so_pin_enc, j.subject, j.csr, j.cert"
 
 static void
 job_row(sqlite3_stmt *q, struct store_job *j, int *rc)
@@ -167,13 +172,20 @@ store_job_insert(struct store *st, const struct store_job_new *j, const char *no
 
 	*id = 0;
 	rc = store_run(st, "INSERT INTO jobs (unit_id, bay, profile, token_serial, step, state,"
-	    " key_alg, subject, label, operator, started_at, updated_at) VALUES (?, ?, ?, ?,"
-	    " 'claimed', 'running', ?, ?, ?, ?, ?, ?)", "ittttbtttt", j->unit_id, j->bay,
-	    j->profile, j->token_serial, j->key_alg, j->subject, j->subject_len, j->label,
-	    j->operator_name, now, now);
+	    " key_alg, subject, label, operator, started_at, updated_at, kind, renews_serial)"
+	    " VALUES (?, ?, ?, ?, 'claimed', 'running', ?, ?, ?, ?, ?, ?, ?, ?)", "ittttbtttttt",
+	    j->unit_id, j->bay, j->profile, j->token_serial, j->key_alg, j->subject,
+	    j->subject_len, j->label, j->operator_name, now, now, j->kind ? j->kind : "issue",
+	    j->renews_serial);
 	if (rc == 0)
 		*id = store_last_id(st);
 	return rc;
+}
+
+int
+store_job_set_old_key(struct store *st, int64_t id, const char *old_key_id)
+{
+	return store_run(st, "UPDATE jobs SET old_key_id = ? WHERE id = ?", "ti", old_key_id, id);
 }
 
 int

@@ -15,6 +15,8 @@
 struct store_job_new {
 	int64_t unit_id;
 	const char *bay, *profile, *token_serial, *key_alg, *label, *operator_name;
+	const char *kind;		/* "issue" (NULL) or "renew" */
+	const char *renews_serial;	/* renew: the certificate replaced */
 	const uint8_t *subject;
 	size_t subject_len;
 };
@@ -49,6 +51,7 @@ struct store_token_seen {
 /* A received certificate the station no longer stands behind. Owned. */
 struct store_received_cert {
 	char *serial, *note;
+	char *reason;		/* the RFC 5280 reason to give the CA */
 };
 
 /* One issuance record (store_issuance_insert); borrowed. */
@@ -61,6 +64,9 @@ struct store_issuance_new {
 	const uint8_t *cert;
 	size_t cert_len;
 	const char *operator_name, *station_id, *started_at, *issued_at;
+	/* the certificate this one replaces and how ("renewal" or
+	 * "replacement"); both NULL for a new issuance (docs/lifecycle.md) */
+	const char *replaces_serial, *replaces_how;
 };
 
 /* One issuance as listed (store_issuances_of_order). Owned. */
@@ -79,6 +85,8 @@ struct store_job_source {
 	char *kind, *item_name, *cert_profile, *portal_ref, *account_uscc;
 	uint8_t *doc_sealed;		/* the whole order document, sealed */
 	size_t doc_sealed_len;
+	char *order_type;		/* "new", "renewal" or "replacement" */
+	char *replaces_cert;		/* a replacement: the certificate it replaces */
 };
 
 /* A job's row with its unit's item and order (store_job_load). Strings and
@@ -88,6 +96,7 @@ struct store_job {
 	char *bay, *profile, *token_serial, *step, *state, *key_id, *key_alg, *evidence;
 	char *label, *request_key, *cert_serial, *error, *operator_name;
 	char *started_at, *updated_at, *finished_at;
+	char *kind, *renews_serial, *old_key_id;	/* "issue" | "renew"; renewal only */
 	uint8_t *public_key, *user_pin_enc, *so_pin_enc, *subject, *csr, *cert;
 	size_t public_key_len, user_pin_enc_len, so_pin_enc_len, subject_len, csr_len, cert_len;
 	struct store_job_source src;
@@ -108,6 +117,10 @@ void store_job_source_clear(struct store_job_source *s);
 /* Inserts a running job at step 'claimed'; *id its row id. */
 int store_job_insert(struct store *st, const struct store_job_new *j, const char *now,
     int64_t *id);
+
+/* A renewal job's old key pair and certificate are under CKA_ID old_key_id
+ * (hex) on its token. */
+int store_job_set_old_key(struct store *st, int64_t id, const char *old_key_id);
 
 /* Stores the job's sealed SO and user PINs. */
 int store_job_set_pins(struct store *st, int64_t id, const uint8_t *so, size_t so_len,
@@ -222,7 +235,10 @@ int store_received_cert_close(struct store *st, const char *serial, const char *
 /* The certificate is issued (whatever it stood at). */
 int store_received_cert_issued(struct store *st, const char *serial, const char *now);
 
-/* The certificates revoked or refused, to be revoked at the CA again. */
+/* The certificates to be revoked at the CA again: those received for jobs
+ * that ended not issued (revoked or refused; cessationOfOperation) and
+ * those renewals superseded (superseded), which the record marks before the
+ * CA hears of them. */
 int store_received_certs_unwanted(struct store *st, struct store_received_cert **out,
     size_t *n);
 void store_received_certs_free(struct store_received_cert *a, size_t n);

@@ -13,7 +13,7 @@
     " payment_no, doc, doc_sealed, renews_cert, checksum_failures, override_reason," \
     " override_by, review_remark, reviewer, reviewed_at, paid_at, paid_by, cancel_remark," \
     " cancelled_at, cancelled_by, invoice_requested_at, invoice_requested_by, created_at," \
-    " created_by, updated_at"
+    " created_by, updated_at, replaces_cert"
 
 /* A copy of a blob column (NULL when NULL or empty). */
 static uint8_t *
@@ -61,6 +61,7 @@ order_row(sqlite3_stmt *q, int *rc)
 	o->doc_sealed = blob_col(q, 11, &o->doc_sealed_len, rc);
 	for (i = 0; i < sizeof(rest) / sizeof(rest[0]); i++)
 		*rest[i] = store_text(q, 12 + (int)i, rc);
+	o->replaces_cert = store_text(q, 29, rc);
 	return o;
 }
 
@@ -115,7 +116,7 @@ store_order_load_ref(struct store *st, const char *portal_ref, struct store_orde
 void
 store_order_free(struct store_order *o)
 {
-	char *all[24];
+	char *all[25];
 	size_t i, n = 0;
 
 	if (o == NULL)
@@ -128,7 +129,7 @@ store_order_free(struct store_order *o)
 	all[n++] = o->paid_by; all[n++] = o->cancel_remark; all[n++] = o->cancelled_at;
 	all[n++] = o->cancelled_by; all[n++] = o->invoice_requested_at;
 	all[n++] = o->invoice_requested_by; all[n++] = o->created_at; all[n++] = o->created_by;
-	all[n++] = o->updated_at;
+	all[n++] = o->updated_at; all[n++] = o->replaces_cert;
 	for (i = 0; i < n; i++)
 		free(all[i]);
 	free(o->doc_sealed);
@@ -468,7 +469,8 @@ store_order_revise(struct store *st, int64_t id, const struct store_order_conten
 	if (rc == 0)
 		rc = store_run(st, "UPDATE orders SET type = ?, account_uscc = ?, org_name = ?,"
 		    " total_fen = ?, doc = ?, doc_sealed = ?, checksum_failures = ?,"
-		    " override_reason = NULL, override_by = NULL, renews_cert = NULL, revision = ?"
+		    " override_reason = NULL, override_by = NULL, renews_cert = NULL,"
+		    " replaces_cert = NULL, revision = ?"
 		    " WHERE id = ?", "tttitbtii", c->type, c->account_uscc, c->org_name, c->total_fen,
 		    c->doc, c->doc_sealed, c->doc_sealed_len, c->checksum_failures, revision, id);
 	return rc;
@@ -585,6 +587,20 @@ store_delivery_load(struct store *st, int64_t order_id, struct store_delivery *o
 	if (rc != 0)
 		store_delivery_clear(out);
 	return rc;
+}
+
+int
+store_order_set_replaces(struct store *st, int64_t id, const char *serial)
+{
+	return store_run(st, "UPDATE orders SET replaces_cert = ? WHERE id = ?", "ti", serial, id);
+}
+
+int
+store_order_replacing(struct store *st, const char *serial, int64_t except_id, int64_t *other)
+{
+	return store_int(st, other, "SELECT id FROM orders WHERE replaces_cert = ? AND id <> ?"
+	    " AND state NOT IN ('cancelled', 'rejected') ORDER BY id LIMIT 1", "ti", serial,
+	    except_id);
 }
 
 int

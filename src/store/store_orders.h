@@ -28,6 +28,7 @@ struct store_order {
 	char *cancel_remark, *cancelled_at, *cancelled_by;
 	char *invoice_requested_at, *invoice_requested_by;
 	char *created_at, *created_by, *updated_at;
+	char *replaces_cert;		/* a replacement: the certificate it replaces */
 };
 
 /* The content an import or an edit writes: all borrowed. */
@@ -166,6 +167,13 @@ void store_delivery_clear(struct store_delivery *d);
 /* The live (not cancelled or rejected) order other than except_id that
  * renews certificate serial: *other its id, UKEY_ERR_NOTFOUND when none. */
 int store_order_renewing(struct store *st, const char *serial, int64_t except_id,
+    int64_t *other);
+
+/* A replacement order (补办): the certificate it replaces, set at approval
+ * (store_order_set_replaces); the live order other than except_id that
+ * replaces certificate serial: *other its id, UKEY_ERR_NOTFOUND when none. */
+int store_order_set_replaces(struct store *st, int64_t id, const char *serial);
+int store_order_replacing(struct store *st, const char *serial, int64_t except_id,
     int64_t *other);
 
 /* Documents still stored in clear, from before sealing: each row's table

@@ -14,7 +14,8 @@ store_issuance_by_serial(struct store *st, const char *serial, struct store_issu
 
 	memset(out, 0, sizeof(*out));
 	if ((rc = store_stmt(st, &q, "SELECT id, order_id, unit_id, job_id, cert_serial,"
-	    " token_serial, not_after, revoked_at, revoke_reason, revoked_by FROM issuances"
+	    " token_serial, not_after, revoked_at, revoke_reason, revoked_by, org_uscc, kind,"
+	    " station_id, subject FROM issuances"
 	    " WHERE ltrim(upper(cert_serial), '0') = ltrim(upper(?), '0')", "t", serial)) != 0)
 		return rc;
 	if ((rc = store_step(st, q)) == 1) {
@@ -29,6 +30,10 @@ store_issuance_by_serial(struct store *st, const char *serial, struct store_issu
 		out->revoked_at = store_text(q, 7, &rc);
 		out->revoke_reason = store_text(q, 8, &rc);
 		out->revoked_by = store_text(q, 9, &rc);
+		out->org_uscc = store_text(q, 10, &rc);
+		out->kind = store_text(q, 11, &rc);
+		out->station_id = store_text(q, 12, &rc);
+		out->subject = store_text(q, 13, &rc);
 	} else if (rc == 0) {
 		rc = UKEY_ERR_NOTFOUND;
 	}
@@ -62,5 +67,91 @@ store_issuance_rev_clear(struct store_issuance_rev *r)
 	free(r->revoked_at);
 	free(r->revoke_reason);
 	free(r->revoked_by);
+	free(r->org_uscc);
+	free(r->kind);
+	free(r->station_id);
+	free(r->subject);
 	memset(r, 0, sizeof(*r));
+}
+
+int
+store_issuance_cert(struct store *st, const char *serial, uint8_t **der, size_t *len)
+{
+	sqlite3_stmt *q;
+	const void *p;
+	int rc, n;
+
+	*der = NULL;
+	*len = 0;
+	if ((rc = store_stmt(st, &q, "SELECT cert FROM issuances WHERE cert_serial = ?", "t",
+	    serial)) != 0)
+		return rc;
+	if ((rc = store_step(st, q)) == 1) {
+		p = sqlite3_column_blob(q, 0);
+		n = sqlite3_column_bytes(q, 0);
+		rc = UKEY_ERR_NOTFOUND;
+		if (p != NULL && n > 0 && (*der = malloc((size_t)n)) != NULL) {
+			memcpy(*der, p, (size_t)n);
+			*len = (size_t)n;
+			rc = 0;
+		} else if (p != NULL && n > 0) {
+			rc = UKEY_ERR_NOMEM;
+		}
+	} else if (rc == 0) {
+		rc = UKEY_ERR_NOTFOUND;
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+void
+store_replaced_free(struct store_replaced *a, size_t n)
+{
+	size_t i;
+
+	for (i = 0; a != NULL && i < n; i++) {
+		free(a[i].new_serial);
+		free(a[i].old_serial);
+	}
+	free(a);
+}
+
+int
+store_replaced_live(struct store *st, const char *new_serial, struct store_replaced **out,
+    size_t *n)
+{
+	struct store_replaced *a = NULL, *r;
+	sqlite3_stmt *q;
+	size_t len = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = store_stmt(st, &q, "SELECT n.cert_serial, o.cert_serial, n.order_id, n.unit_id,"
+	    " n.job_id FROM issuances n JOIN issuances o ON o.cert_serial = n.replaces_serial"
+	    " WHERE n.replaces_how = 'replacement' AND o.revoked_at IS NULL"
+	    " AND (?1 IS NULL OR n.cert_serial = ?1) ORDER BY n.id", "t", new_serial)) != 0)
+		return rc;
+	while ((rc = store_step(st, q)) == 1) {
+		if ((r = store_array_add((void **)&a, &len, sizeof(*a))) == NULL) {
+			rc = UKEY_ERR_NOMEM;
+			break;
+		}
+		rc = 0;
+		r->new_serial = store_text(q, 0, &rc);
+		r->old_serial = store_text(q, 1, &rc);
+		r->order_id = sqlite3_column_int64(q, 2);
+		r->unit_id = sqlite3_column_int64(q, 3);
+		r->job_id = sqlite3_column_int64(q, 4);
+		if (rc != 0)
+			break;
+	}
+	sqlite3_finalize(q);
+	if (rc != 0) {
+		store_replaced_free(a, len);
+		return rc;
+	}
+	*out = a;
+	*n = len;
+	return 0;
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "store/db.h"
 #include "store/store_tokens.h"
 
 int
@@ -40,30 +41,30 @@ store_token_marks(struct store *st, const char *token_serial, struct store_token
 {
 	struct store_token_mark *a = NULL, *m;
 	size_t k = 0;
-	sqlite3_stmt *q;
+	struct db_stmt *q;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
-	if ((rc = store_stmt(st, &q, "SELECT id, token_serial, state, at, actor, remark"
+	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT id, token_serial, state, at, actor, remark"
 	    " FROM token_states WHERE token_serial = ? ORDER BY id", "t", token_serial)) != 0)
 		return rc;
-	while ((rc = store_step(st, q)) == 1) {
+	while ((rc = db_step(q)) == 1) {
 		if ((m = store_array_add((void **)&a, &k, sizeof(*a))) == NULL) {
 			rc = UKEY_ERR_NOMEM;
 			break;
 		}
 		rc = 0;
-		m->id = sqlite3_column_int64(q, 0);
-		m->token_serial = store_text(q, 1, &rc);
-		m->state = store_text(q, 2, &rc);
-		m->at = store_text(q, 3, &rc);
-		m->actor = store_text(q, 4, &rc);
-		m->remark = store_text(q, 5, &rc);
+		m->id = db_column_int64(q, 0);
+		m->token_serial = db_column_dup(q, 1, &rc);
+		m->state = db_column_dup(q, 2, &rc);
+		m->at = db_column_dup(q, 3, &rc);
+		m->actor = db_column_dup(q, 4, &rc);
+		m->remark = db_column_dup(q, 5, &rc);
 		if (rc != 0)
 			break;
 	}
-	sqlite3_finalize(q);
+	db_finalize(q);
 	if (rc != 0) {
 		store_token_marks_free(a, k);
 		return rc;
@@ -101,33 +102,33 @@ store_token_certs(struct store *st, const char *token_serial, struct store_token
 {
 	struct store_token_cert *a = NULL, *c;
 	size_t k = 0;
-	sqlite3_stmt *q;
+	struct db_stmt *q;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
-	if ((rc = store_stmt(st, &q, "SELECT cert_serial, kind, subject, not_after, issued_at,"
+	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT cert_serial, kind, subject, not_after, issued_at,"
 	    " revoked_at, revoke_reason, order_id FROM issuances WHERE token_serial = ?"
 	    " ORDER BY id", "t", token_serial)) != 0)
 		return rc;
-	while ((rc = store_step(st, q)) == 1) {
+	while ((rc = db_step(q)) == 1) {
 		if ((c = store_array_add((void **)&a, &k, sizeof(*a))) == NULL) {
 			rc = UKEY_ERR_NOMEM;
 			break;
 		}
 		rc = 0;
-		c->cert_serial = store_text(q, 0, &rc);
-		c->kind = store_text(q, 1, &rc);
-		c->subject = store_text(q, 2, &rc);
-		c->not_after = store_text(q, 3, &rc);
-		c->issued_at = store_text(q, 4, &rc);
-		c->revoked_at = store_text(q, 5, &rc);
-		c->revoke_reason = store_text(q, 6, &rc);
-		c->order_id = sqlite3_column_int64(q, 7);
+		c->cert_serial = db_column_dup(q, 0, &rc);
+		c->kind = db_column_dup(q, 1, &rc);
+		c->subject = db_column_dup(q, 2, &rc);
+		c->not_after = db_column_dup(q, 3, &rc);
+		c->issued_at = db_column_dup(q, 4, &rc);
+		c->revoked_at = db_column_dup(q, 5, &rc);
+		c->revoke_reason = db_column_dup(q, 6, &rc);
+		c->order_id = db_column_int64(q, 7);
 		if (rc != 0)
 			break;
 	}
-	sqlite3_finalize(q);
+	db_finalize(q);
 	if (rc != 0) {
 		store_token_certs_free(a, k);
 		return rc;

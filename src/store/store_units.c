@@ -1,29 +1,19 @@
-/* Units and the production queue in SQLite: every statement on units, and
- * the routing queries that choose which queued units a token may take. */
+/* Units and the production queue: every statement on units, and the
+ * routing queries that choose which queued units a token may take. Written
+ * on db.h: it runs on SQLite and on PostgreSQL. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
+#include "store/db.h"
+#include "store/store_queue.h"
 #include "store/store_units.h"
-
-/* Queue order, over units u, order_items i and orders o: by payment time,
- * except that a unit put back after a failed job stands at the tail, i.e.
- * at its requeue time after every unit paid by then (requeue_seq orders
- * the requeues of one second). */
-#define QUEUE_KEYS \
-    " coalesce(u.requeued_at, o.paid_at), u.requeue_seq IS NOT NULL, u.requeue_seq," \
-    " o.paid_at, o.id, i.seq, u.seq"
 
 /* A certificate the station issued and still stands behind. */
 #define LIVE_CERTS \
     "SELECT s.cert_serial, s.kind, s.org_uscc, s.token_profile, s.token_serial" \
     " FROM issuances s JOIN received_certs c ON c.serial = s.cert_serial" \
     " WHERE c.status = 'issued' AND s.revoked_at IS NULL"
-
-#define CLAIM_COLS \
-    "SELECT u.id, o.id, i.cert_profile, o.type, o.renews_cert FROM units u" \
-    " JOIN order_items i ON i.id = u.item_id JOIN orders o ON o.id = i.order_id" \
-    " WHERE u.state = 'queued' AND o.state IN ('waiting_production', 'in_production')"
 
 void
 store_unit_clear(struct store_unit *u)
@@ -38,27 +28,27 @@ store_unit_clear(struct store_unit *u)
 int
 store_unit_load(struct store *st, int64_t id, struct store_unit *out)
 {
-	sqlite3_stmt *q;
+	struct db_stmt *q;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = store_stmt(st, &q, "SELECT u.id, u.state, u.failures, u.failure_kind,"
+	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT u.id, u.state, u.failures, u.failure_kind,"
 	    " u.hold_reason, o.id, o.state FROM units u JOIN order_items i ON i.id = u.item_id"
 	    " JOIN orders o ON o.id = i.order_id WHERE u.id = ?", "i", id)) != 0)
 		return rc;
-	if ((rc = store_step(st, q)) == 1) {
+	if ((rc = db_step(q)) == 1) {
 		rc = 0;
-		out->id = sqlite3_column_int64(q, 0);
-		out->state = store_text(q, 1, &rc);
-		out->failures = sqlite3_column_int64(q, 2);
-		out->failure_kind = store_text(q, 3, &rc);
-		out->hold_reason = store_text(q, 4, &rc);
-		out->order_id = sqlite3_column_int64(q, 5);
-		out->order_state = store_text(q, 6, &rc);
+		out->id = db_column_int64(q, 0);
+		out->state = db_column_dup(q, 1, &rc);
+		out->failures = db_column_int64(q, 2);
+		out->failure_kind = db_column_dup(q, 3, &rc);
+		out->hold_reason = db_column_dup(q, 4, &rc);
+		out->order_id = db_column_int64(q, 5);
+		out->order_state = db_column_dup(q, 6, &rc);
 	} else if (rc == 0) {
 		rc = UKEY_ERR_NOTFOUND;
 	}
-	sqlite3_finalize(q);
+	db_finalize(q);
 	if (rc != 0)
 		store_unit_clear(out);
 	return rc;
@@ -67,11 +57,13 @@ store_unit_load(struct store *st, int64_t id, struct store_unit *out)
 int
 store_units_count(struct store *st, int64_t order_id, unsigned states, int64_t *n)
 {
+	/* "(bits & k) <> 0": PostgreSQL takes no integer as a truth value */
 	return store_int(st, n, "SELECT count(*) FROM units u JOIN order_items i"
-	    " ON i.id = u.item_id WHERE i.order_id = ? AND ((?2 & 1 AND u.state = 'held')"
-	    " OR (?2 & 2 AND u.state = 'queued') OR (?2 & 4 AND u.state = 'in_production')"
-	    " OR (?2 & 8 AND u.state = 'issued') OR (?2 & 16 AND u.state = 'cancelled'))", "ii",
-	    order_id, (int64_t)states);
+	    " ON i.id = u.item_id WHERE i.order_id = ? AND (((?2 & 1) <> 0 AND u.state = 'held')"
+	    " OR ((?2 & 2) <> 0 AND u.state = 'queued')"
+	    " OR ((?2 & 4) <> 0 AND u.state = 'in_production')"
+	    " OR ((?2 & 8) <> 0 AND u.state = 'issued')"
+	    " OR ((?2 & 16) <> 0 AND u.state = 'cancelled'))", "ii", order_id, (int64_t)states);
 }
 
 int
@@ -104,27 +96,27 @@ store_unit_claims_free(struct store_unit_claim *a, size_t n)
 }
 
 static int
-read_claims(struct store *st, sqlite3_stmt *q, struct store_unit_claim **out, size_t *n)
+read_claims(struct db_stmt *q, struct store_unit_claim **out, size_t *n)
 {
 	struct store_unit_claim *a = NULL, *c;
 	size_t k = 0;
 	int rc;
 
-	while ((rc = store_step(st, q)) == 1) {
+	while ((rc = db_step(q)) == 1) {
 		if ((c = store_array_add((void **)&a, &k, sizeof(*a))) == NULL) {
 			rc = UKEY_ERR_NOMEM;
 			break;
 		}
 		rc = 0;
-		c->unit_id = sqlite3_column_int64(q, 0);
-		c->order_id = sqlite3_column_int64(q, 1);
-		c->cert_profile = store_text(q, 2, &rc);
-		c->type = store_text(q, 3, &rc);
-		c->renews_cert = store_text(q, 4, &rc);
+		c->unit_id = db_column_int64(q, 0);
+		c->order_id = db_column_int64(q, 1);
+		c->cert_profile = db_column_dup(q, 2, &rc);
+		c->type = db_column_dup(q, 3, &rc);
+		c->renews_cert = db_column_dup(q, 4, &rc);
 		if (rc != 0)
 			break;
 	}
-	sqlite3_finalize(q);
+	db_finalize(q);
 	if (rc != 0) {
 		store_unit_claims_free(a, k);
 		return rc;
@@ -140,7 +132,7 @@ store_token_live_certs(struct store *st, const char *profile, const char *serial
 	*n = 0;
 	if (serial == NULL || serial[0] == '\0')
 		return 0;
-	return store_int(st, n, "SELECT count(*) FROM issuances s JOIN received_certs c"
+	return db_int(store_dbh(st), n, "SELECT count(*) FROM issuances s JOIN received_certs c"
 	    " ON c.serial = s.cert_serial WHERE c.status = 'issued' AND s.token_profile = ?"
 	    " AND s.token_serial = ?", "tt", profile, serial);
 }
@@ -149,7 +141,7 @@ int
 store_units_for_token(struct store *st, const char *profile, const char *serial, int limit,
     struct store_unit_claim **out, size_t *n)
 {
-	sqlite3_stmt *q;
+	struct db_stmt *q;
 	int64_t held = 0;
 	int rc;
 
@@ -158,19 +150,20 @@ store_units_for_token(struct store *st, const char *profile, const char *serial,
 	if ((rc = store_token_live_certs(st, profile, serial, &held)) != 0)
 		return rc;
 	if (held == 0)
-		/* a token with no certificate of ours: production of new orders */
-		rc = store_stmt(st, &q, CLAIM_COLS " AND o.type = 'new' ORDER BY" QUEUE_KEYS
-		    " LIMIT ?", "i", (int64_t)limit);
+		/* a token with no certificate of ours: production of new orders,
+		 * and of replacements (补办: a new token for a lost or damaged one) */
+		rc = db_stmtf(store_dbh(st), &q, CLAIM_COLS " AND o.type IN ('new', 'replacement')"
+		    " ORDER BY" QUEUE_KEYS " LIMIT ?", "i", (int64_t)limit);
 	else
 		/* a token that came back: only the renewal of a certificate it holds */
-		rc = store_stmt(st, &q, CLAIM_COLS " AND o.type = 'renewal'"
+		rc = db_stmtf(store_dbh(st), &q, CLAIM_COLS " AND o.type = 'renewal'"
 		    " AND o.renews_cert IN (SELECT s.cert_serial FROM issuances s JOIN received_certs c"
 		    "  ON c.serial = s.cert_serial WHERE c.status = 'issued' AND s.token_profile = ?"
 		    "  AND s.token_serial = ?) ORDER BY" QUEUE_KEYS " LIMIT ?", "tti", profile, serial,
 		    (int64_t)limit);
 	if (rc != 0)
 		return rc;
-	return read_claims(st, q, out, n);
+	return read_claims(q, out, n);
 }
 
 void
@@ -189,27 +182,27 @@ store_live_certs_free(struct store_live_cert *a, size_t n)
 }
 
 static int
-read_live_certs(struct store *st, sqlite3_stmt *q, struct store_live_cert **out, size_t *n)
+read_live_certs(struct db_stmt *q, struct store_live_cert **out, size_t *n)
 {
 	struct store_live_cert *a = NULL, *c;
 	size_t k = 0;
 	int rc;
 
-	while ((rc = store_step(st, q)) == 1) {
+	while ((rc = db_step(q)) == 1) {
 		if ((c = store_array_add((void **)&a, &k, sizeof(*a))) == NULL) {
 			rc = UKEY_ERR_NOMEM;
 			break;
 		}
 		rc = 0;
-		c->cert_serial = store_text(q, 0, &rc);
-		c->kind = store_text(q, 1, &rc);
-		c->org_uscc = store_text(q, 2, &rc);
-		c->token_profile = store_text(q, 3, &rc);
-		c->token_serial = store_text(q, 4, &rc);
+		c->cert_serial = db_column_dup(q, 0, &rc);
+		c->kind = db_column_dup(q, 1, &rc);
+		c->org_uscc = db_column_dup(q, 2, &rc);
+		c->token_profile = db_column_dup(q, 3, &rc);
+		c->token_serial = db_column_dup(q, 4, &rc);
 		if (rc != 0)
 			break;
 	}
-	sqlite3_finalize(q);
+	db_finalize(q);
 	if (rc != 0) {
 		store_live_certs_free(a, k);
 		return rc;
@@ -223,50 +216,51 @@ int
 store_live_certs_by_org(struct store *st, const char *uscc, const char *kind,
     struct store_live_cert **out, size_t *n)
 {
-	sqlite3_stmt *q;
+	struct db_stmt *q;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
-	if ((rc = store_stmt(st, &q, LIVE_CERTS " AND s.org_uscc = ? AND s.kind = ?"
+	if ((rc = db_stmtf(store_dbh(st), &q, LIVE_CERTS " AND s.org_uscc = ? AND s.kind = ?"
 	    " ORDER BY s.issued_at", "tt", uscc, kind)) != 0)
 		return rc;
-	return read_live_certs(st, q, out, n);
+	return read_live_certs(q, out, n);
 }
 
 int
 store_live_certs_by_serial(struct store *st, const char *serial, struct store_live_cert **out,
     size_t *n)
 {
-	sqlite3_stmt *q;
+	struct db_stmt *q;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
-	if ((rc = store_stmt(st, &q, LIVE_CERTS " AND ltrim(upper(s.cert_serial), '0') ="
+	if ((rc = db_stmtf(store_dbh(st), &q, LIVE_CERTS " AND ltrim(upper(s.cert_serial), '0') ="
 	    " ltrim(upper(?), '0')", "t", serial)) != 0)
 		return rc;
-	return read_live_certs(st, q, out, n);
+	return read_live_certs(q, out, n);
 }
 
 int
 store_unit_claim(struct store *st, int64_t unit_id, int64_t job_id, const char *now)
 {
-	return store_run(st, "UPDATE units SET state = 'in_production', job_id = ?,"
+	return db_run(store_dbh(st), "UPDATE units SET state = 'in_production', job_id = ?,"
 	    " updated_at = ? WHERE id = ? AND state = 'queued'", "iti", job_id, now, unit_id);
 }
 
 int
 store_unit_set_issued(struct store *st, int64_t unit_id, const char *now)
 {
-	return store_run(st, "UPDATE units SET state = 'issued', updated_at = ? WHERE id = ?",
+	return db_run(store_dbh(st), "UPDATE units SET state = 'issued', updated_at = ?"
+	    " WHERE id = ?",
 	    "ti", now, unit_id);
 }
 
 int
 store_unit_return(struct store *st, int64_t unit_id, const char *now)
 {
-	return store_run(st, "UPDATE units SET state = 'queued', job_id = NULL,"
+	return db_run(store_dbh(st), "UPDATE units SET state = 'queued', job_id = NULL,"
 	    " updated_at = ? WHERE id = ? AND state = 'in_production'", "ti", now, unit_id);
 }
 
@@ -337,36 +331,36 @@ store_queue_entries_free(struct store_queue_entry *a, size_t n)
 }
 
 static void
-queue_row(sqlite3_stmt *q, struct store_queue_entry *e, int *rc)
+queue_row(struct db_stmt *q, struct store_queue_entry *e, int *rc)
 {
-	e->unit = sqlite3_column_int64(q, 0);
-	e->order_id = sqlite3_column_int64(q, 1);
-	e->portal_ref = store_text(q, 2, rc);
-	e->kind = store_text(q, 3, rc);
-	e->name = store_text(q, 4, rc);
-	e->cert_profile = store_text(q, 5, rc);
-	e->years = sqlite3_column_int64(q, 6);
-	e->seq = sqlite3_column_int64(q, 7);
-	e->count = sqlite3_column_int64(q, 8);
-	e->state = store_text(q, 9, rc);
-	e->paid_at = store_text(q, 10, rc);
-	e->failures = sqlite3_column_int64(q, 11);
-	e->last_failure = store_text(q, 12, rc);
-	e->hold_reason = store_text(q, 13, rc);
-	e->held_at = store_text(q, 14, rc);
+	e->unit = db_column_int64(q, 0);
+	e->order_id = db_column_int64(q, 1);
+	e->portal_ref = db_column_dup(q, 2, rc);
+	e->kind = db_column_dup(q, 3, rc);
+	e->name = db_column_dup(q, 4, rc);
+	e->cert_profile = db_column_dup(q, 5, rc);
+	e->years = db_column_int64(q, 6);
+	e->seq = db_column_int64(q, 7);
+	e->count = db_column_int64(q, 8);
+	e->state = db_column_dup(q, 9, rc);
+	e->paid_at = db_column_dup(q, 10, rc);
+	e->failures = db_column_int64(q, 11);
+	e->last_failure = db_column_dup(q, 12, rc);
+	e->hold_reason = db_column_dup(q, 13, rc);
+	e->held_at = db_column_dup(q, 14, rc);
 }
 
 int
 store_units_queue(struct store *st, struct store_queue_entry **out, size_t *n)
 {
 	struct store_queue_entry *a = NULL, *e;
-	sqlite3_stmt *q;
+	struct db_stmt *q;
 	size_t k = 0;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
-	if ((rc = store_stmt(st, &q,
+	if ((rc = db_stmtf(store_dbh(st), &q,
 	    "SELECT u.id, o.id, o.portal_ref, i.kind, i.name, i.cert_profile, i.years, u.seq,"
 	    " i.count, u.state, o.paid_at, u.failures, u.last_failure, u.hold_reason, u.held_at"
 	    " FROM units u JOIN order_items i ON i.id = u.item_id JOIN orders o ON o.id = i.order_id"
@@ -375,7 +369,7 @@ store_units_queue(struct store *st, struct store_queue_entry **out, size_t *n)
 	    " ORDER BY CASE u.state WHEN 'in_production' THEN 0 WHEN 'queued' THEN 1 ELSE 2 END,"
 	    QUEUE_KEYS, "")) != 0)
 		return rc;
-	while ((rc = store_step(st, q)) == 1) {
+	while ((rc = db_step(q)) == 1) {
 		if ((e = store_array_add((void **)&a, &k, sizeof(*a))) == NULL) {
 			rc = UKEY_ERR_NOMEM;
 			break;
@@ -385,7 +379,7 @@ store_units_queue(struct store *st, struct store_queue_entry **out, size_t *n)
 		if (rc != 0)
 			break;
 	}
-	sqlite3_finalize(q);
+	db_finalize(q);
 	if (rc != 0) {
 		store_queue_entries_free(a, k);
 		return rc;

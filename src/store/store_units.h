@@ -61,8 +61,9 @@ int store_units_cancel_order(struct store *st, int64_t order_id, const char *now
 
 /* The queued units the token (firmware profile, serial; NULL or "" for a
  * token that reports none) may take, in queue order, at most limit: a
- * token holding no live certificate of ours gets new orders' units; one
- * holding some only the renewal units naming a certificate it holds. Held
+ * token holding no live certificate of ours gets new and replacement
+ * orders' units; one holding some only the renewal units naming a
+ * certificate it holds. Held
  * units are never given. *out owned (store_unit_claims_free). */
 int store_units_for_token(struct store *st, const char *profile, const char *serial, int limit,
     struct store_unit_claim **out, size_t *n);

@@ -46,6 +46,9 @@ issued = {r[0]: r[1:] for r in st.execute(
 # issuances revoked afterwards (ukeyctl cert revoke): revoked at the CA too
 revoked_here = {r[0] for r in st.execute(
     "SELECT cert_serial FROM issuances WHERE revoked_at IS NOT NULL")}
+# renewed: superseded by the renewal's certificate on the same token
+superseded = {r[0] for r in st.execute(
+    "SELECT cert_serial FROM issuances WHERE revoke_reason = 'superseded'")}
 
 # every certificate the CA issued is in the station's record exactly once
 # (received_certs.serial is the primary key: once at most)
@@ -185,9 +188,14 @@ for name in wanted:
         if "CA:TRUE" in text:
             continue
         ee[cid] = (int(sm.group(1), 16), spki(path, "cert"))
-    recorded = issued_on.get(tserial, [])
+    # a renewal supersedes the certificate it replaces on the same token:
+    # that one must be gone from the token, the new one there
+    recorded = [s for s in issued_on.get(tserial, []) if s not in superseded]
     if len(recorded) > 1:
         err("%s: %d issuances recorded on one token" % (where, len(recorded)))
+    for serial in issued_on.get(tserial, []):
+        if serial in superseded and any(s == int(serial, 16) for s, _ in ee.values()):
+            err("%s: superseded certificate %s is still on the token" % (where, serial))
     for serial in recorded:
         hits = [cid for cid, (s, _) in ee.items() if s == int(serial, 16)]
         if not hits:

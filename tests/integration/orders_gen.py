@@ -4,7 +4,9 @@ REF:BASE:SECTION=YEARSxCOUNT[,SECTION=YEARSxCOUNT...][:key=value...]
 BASE is 0 or 1 (which sample order), sections not named are unticked, and
 the amount is recomputed (200 yuan per certificate-year). Extra keys:
 account_uscc=..., renews_serial=..., renews_org=KIND (by the account's USCC
-and KIND), wrong_amount=1."""
+and KIND), replaces_serial=... (a replacement, 补办), amount=FEN (the stated
+amount instead of the computed one), city=... (the handler's city),
+wrong_amount=1."""
 import copy
 import json
 import sys
@@ -38,7 +40,14 @@ for spec in sys.argv[3:]:
     if "renews_org" in extra:
         o["type"] = "renewal"
         o["renews"] = {"uscc": o["account_uscc"], "kind": extra["renews_org"]}
+    if "city" in extra:
+        o["handler"]["city"] = extra["city"]
+    if "replaces_serial" in extra:
+        o["type"] = "replacement"
+        o["replaces"] = {"serial": extra["replaces_serial"]}
     o["amount_fen"] = total + (100 if extra.get("wrong_amount") else 0)
+    if "amount" in extra:
+        o["amount_fen"] = int(extra["amount"])
     out.append(o)
 json.dump({"orders": out} if len(out) > 1 else out[0], open(sys.argv[2], "w"),
           ensure_ascii=False, indent=1)

@@ -149,7 +149,7 @@ expect_exit 65 "argument since: \"2026-02-30\" is not a date" -- ctl order list 
 expect_exit 65 "argument until: \"yesterday\" is not a date" -- ctl order list --until yesterday
 expect_exit 65 "is after" -- ctl order list --since 2026-12-02 --until 2026-12-01
 expect_exit 65 "argument org" -- ctl order list --org 9153
-expect_exit 64 "--type: must be new or renewal" -- ctl order list --type old
+expect_exit 64 "--type: must be new, renewal or replacement" -- ctl order list --type old
 expect_exit 64 "not accepted here" -- ctl order list --remark x
 
 # ---- masking and --reveal

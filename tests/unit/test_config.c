@@ -284,11 +284,65 @@ test_ca_crl(void **state)
 	    "{file}:2: ca.crl_path: must be an absolute path or empty");
 }
 
+/* [fees] replacement_fen: whole fen, 0 allowed (a free replacement). */
+static void
+test_fees(void **state)
+{
+	struct station_config c;
+	char err[1024];
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(c.fee_replacement_fen, 20000);
+	write_conf("[fees]\nreplacement_fen = 5000\n");
+	assert_int_equal(config_load(conf_path, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.fee_replacement_fen, 5000);
+	config_free(&c);
+	write_conf("[fees]\nreplacement_fen = 0\n");
+	assert_int_equal(config_load(conf_path, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.fee_replacement_fen, 0);
+	config_free(&c);
+	expect_error("[fees]\nreplacement_fen = 50.00\n", UKEY_ERR_INVAL,
+	    "{file}:2: fees.replacement_fen: must be a whole number of fen (1 yuan = 100 fen)"
+	    " from 0 to 100000000");
+	expect_error("[fees]\nreplacement_fen = -1\n", UKEY_ERR_INVAL,
+	    "{file}:2: fees.replacement_fen: must be a whole number of fen (1 yuan = 100 fen)"
+	    " from 0 to 100000000");
+	expect_error("[fees]\nreplacement_fen = 100000001\n", UKEY_ERR_INVAL,
+	    "{file}:2: fees.replacement_fen: must be a whole number of fen (1 yuan = 100 fen)"
+	    " from 0 to 100000000");
+	expect_error("[fees]\nreplacement_fen =\n", UKEY_ERR_INVAL,
+	    "{file}:2: fees.replacement_fen: must be a whole number of fen (1 yuan = 100 fen)"
+	    " from 0 to 100000000");
+	expect_error("[fees]\nrenewal_fen = 1\n", UKEY_ERR_INVAL,
+	    "{file}:2: fees.renewal_fen: unknown key");
+}
+
+static void
+test_store_url(void **state)
+{
+	struct station_config c;
+	char err[1024];
+
+	config_defaults(&c);
+	assert_string_equal(c.store_url, "");
+	write_conf("[store]\nurl = postgresql://km01@db.example.cn/ukey?sslmode=verify-full\n");
+	assert_int_equal(config_load(conf_path, &c, err, sizeof(err)), 0);
+	assert_string_equal(c.store_url, "postgresql://km01@db.example.cn/ukey?sslmode=verify-full");
+	config_free(&c);
+	config_defaults(&c);
+	write_conf("[store]\nurl = service=ukey\n");
+	assert_int_equal(config_load(conf_path, &c, err, sizeof(err)), 0);
+	assert_string_equal(c.store_url, "service=ukey");
+	config_free(&c);
+}
+
 static void
 test_bad_structure(void **state)
 {
 	expect_error("[station]\nid = a\n[stations]\n", UKEY_ERR_INVAL,
-	    "{file}:3: [stations]: unknown section (known: station, ca, sim, roles, audit, dual_control, cmp)");
+	    "{file}:3: [stations]: unknown section (known: station, ca, sim, roles, audit,"
+	    " dual_control, cmp, fees, store)");
 	expect_error("id = a\n", UKEY_ERR_INVAL, "{file}:1: id: key outside any section");
 	expect_error("[station]\nid = a\nid = b\n", UKEY_ERR_INVAL,
 	    "{file}:3: station.id: given twice (first at line 2)");
@@ -540,6 +594,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_dual_control, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ca_crl, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fees, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_url, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cmp_section, setup, teardown),
 	};
 

@@ -866,7 +866,7 @@ test_field_rules(void **state)
 	    "renew");
 	j = base();
 	set(j, "type", json_object_new_string("续费"));
-	EXPECT1(j, "order YNCA-2026-0042, type: must be \"new\" or \"renewal\"");
+	EXPECT1(j, "order YNCA-2026-0042, type: must be \"new\", \"renewal\" or \"replacement\"");
 
 	/* A portal reference that cannot name the order is not echoed. */
 	j = base();
@@ -900,6 +900,7 @@ test_roundtrip(void **state)
 	static const char *const files[] = {
 		"examples/orders-sample.json",
 		"examples/orders-renewal.json",
+		"examples/orders-replacement.json",
 		"tests/data/orders/good-single.json",
 		"tests/data/orders/good-array.json",
 	};
@@ -982,6 +983,56 @@ test_renews_by_org(void **state)
 	EXPECT1(j, "order YNCA-2026-0042, renews.uscc: required field is missing");
 }
 
+/* A replacement (补办) names the certificate it replaces by serial; its
+ * amount is the station's fee, checked at import, not the 200 yuan rule. */
+static void
+test_replaces(void **state)
+{
+	struct errlist errs = { 0 };
+	struct json_object *j, *back;
+	struct order *o = NULL;
+	char why[256];
+
+	(void)state;
+	j = base();
+	set(j, "type", json_object_new_string("replacement"));
+	set(j, "replaces", json_tokener_parse("{\"serial\": \"0A1B\"}"));
+	set(j, "amount_fen", json_object_new_int64(5000));
+	assert_int_equal(parse_obj(j, &o, &errs), 0);
+	assert_int_equal(o->type, ORDER_REPLACEMENT);
+	assert_string_equal(o->replaces_serial, "0a1b");
+	assert_null(o->renews_serial);
+	assert_int_equal(order_total_fen(o), 5000);
+	back = order_to_json(o);
+	assert_non_null(back);
+	assert_string_equal(json_object_to_json_string_ext(json_object_object_get(back,
+	    "replaces"), JSON_C_TO_STRING_PLAIN), "{\"serial\":\"0a1b\"}");
+	json_object_put(back);
+	/* the fee: the station's, per certificate */
+	assert_int_equal(order_replacement_fee_check(o, 5000 / (int64_t)order_cert_count(o), why,
+	    sizeof(why)), order_cert_count(o) == 1 ? 0 : UKEY_ERR_INVAL);
+	assert_int_equal(order_replacement_fee_check(o, 20000, why, sizeof(why)), UKEY_ERR_INVAL);
+	assert_non_null(strstr(why, "amount_fen: states 50.00 yuan, but a replacement costs"));
+	order_free(o);
+
+	j = base();
+	set(j, "type", json_object_new_string("replacement"));
+	EXPECT1(j, "order YNCA-2026-0042, replaces: required field is missing");
+	j = base();
+	set(j, "type", json_object_new_string("replacement"));
+	set(j, "replaces", json_tokener_parse("{\"serial\": \"xyz\"}"));
+	EXPECT1(j, "order YNCA-2026-0042, replaces.serial: must be the certificate serial number"
+	    " in hexadecimal, 1 to 40 digits");
+	j = base();
+	set(j, "type", json_object_new_string("replacement"));
+	set(j, "replaces", json_tokener_parse("{\"serial\": \"12\", \"reason\": \"lost\"}"));
+	EXPECT1(j, "order YNCA-2026-0042, replaces.reason: unknown field");
+	j = base();
+	set(j, "replaces", json_tokener_parse("{\"serial\": \"12\"}"));
+	EXPECT1(j, "order YNCA-2026-0042, replaces: only a replacement order names a certificate"
+	    " to replace");
+}
+
 int
 main(void)
 {
@@ -991,6 +1042,7 @@ main(void)
 		cmocka_unit_test(test_fee_manual_800_organisation),
 		cmocka_unit_test(test_fee_unticked_adds_nothing),
 		cmocka_unit_test(test_renews_by_org),
+		cmocka_unit_test(test_replaces),
 		cmocka_unit_test(test_file_bom),
 		cmocka_unit_test(test_all_sections_max),
 		cmocka_unit_test(test_fen_format),

@@ -1,7 +1,8 @@
 /* Renewal routing against a real store: which queued units a token may take
  * (a blank token only new orders' units, a token that came back only the
  * renewal naming its certificate), and resolving the certificate a renewal
- * order names, by serial or by organisation and kind. */
+ * order names, by serial or by organisation and kind; the certificate a
+ * replacement (补办) names. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -293,12 +294,111 @@ test_resolve(void **state)
 	    UKEY_ERR_INVAL);
 }
 
+/* A replacement (补办): resolved by serial against the station's issuances,
+ * only when its token is marked lost or damaged; a blank token takes its
+ * unit, a token holding a certificate never does. */
+static void
+test_resolve_replacement(void **state)
+{
+	struct store_fixture *f = *state;
+	char uscc[] = USCC, other[] = "91532901MA6P7H4T1G", serial[] = "a1b2c3d4", why[512];
+	struct order_item it = { .kind = ITEM_ORG, .years = 1, .count = 1 };
+	struct order o = { .type = ORDER_REPLACEMENT, .account_uscc = uscc, .items = &it,
+		.n_items = 1, .replaces_serial = serial };
+	struct route_replaced got = { 0 };
+	struct store_unit_claim *units = NULL;
+	size_t nu = 0;
+	int64_t id, unit;
+
+	add_issued(f->st, "OLD-1", "A1B2C3D4", "softhsm2", "TOKEN-A", "organisation");
+	id = add_order(f->st, "REP-1", "replacement", "pending", NULL, NULL);
+
+	/* the token is not marked lost or damaged */
+	assert_int_equal(route_replacement_resolve(f->st, id, &o, "st", &got, why, sizeof(why)),
+	    UKEY_ERR_VERIFY);
+	assert_non_null(strstr(why, "token TOKEN-A (certificate A1B2C3D4) is not marked lost or"
+	    " damaged"));
+	assert_null(got.serial);
+	assert_int_equal(store_run(f->st, "INSERT INTO token_states (token_serial, state, at, actor,"
+	    " remark) VALUES ('TOKEN-A', 'returned', 't', 'op', 'r')", ""), 0);
+	assert_int_equal(route_replacement_resolve(f->st, id, &o, "st", &got, why, sizeof(why)),
+	    UKEY_ERR_VERIFY);
+	assert_non_null(strstr(why, "token TOKEN-A (certificate A1B2C3D4) is returned, not lost"));
+	assert_int_equal(store_run(f->st, "INSERT INTO token_states (token_serial, state, at, actor,"
+	    " remark) VALUES ('TOKEN-A', 'lost', 't', 'op', 'gone')", ""), 0);
+	assert_int_equal(route_replacement_resolve(f->st, id, &o, "st", &got, why, sizeof(why)), 0);
+	assert_string_equal(got.serial, "A1B2C3D4");
+	assert_string_equal(got.token_serial, "TOKEN-A");
+	assert_string_equal(got.token_state, "lost");
+	assert_string_equal(got.subject, "s");
+	route_replaced_clear(&got);
+	/* revoked (marking it lost did that) is no obstacle */
+	assert_int_equal(store_run(f->st, "UPDATE issuances SET revoked_at = 't', revoke_reason ="
+	    " 'keyCompromise'", ""), 0);
+	assert_int_equal(route_replacement_resolve(f->st, id, &o, NULL, &got, why, sizeof(why)), 0);
+	route_replaced_clear(&got);
+
+	/* another station's, another organisation's, another kind, unknown, two */
+	assert_int_equal(route_replacement_resolve(f->st, id, &o, "km-02", &got, why, sizeof(why)),
+	    UKEY_ERR_VERIFY);
+	assert_non_null(strstr(why, "was issued by station st, not by this one (km-02)"));
+	o.account_uscc = other;
+	assert_int_equal(route_replacement_resolve(f->st, id, &o, "st", &got, why, sizeof(why)),
+	    UKEY_ERR_VERIFY);
+	assert_non_null(strstr(why, "was issued to organisation " USCC ", not to the account"));
+	o.account_uscc = uscc;
+	it.kind = ITEM_ENTRUSTED;
+	assert_int_equal(route_replacement_resolve(f->st, id, &o, "st", &got, why, sizeof(why)),
+	    UKEY_ERR_VERIFY);
+	assert_non_null(strstr(why, "is of kind organisation, but the order asks for one of kind"
+	    " entrusted"));
+	it.kind = ITEM_ORG;
+	o.replaces_serial = (char[]){ "deadbeef" };
+	assert_int_equal(route_replacement_resolve(f->st, id, &o, "st", &got, why, sizeof(why)),
+	    UKEY_ERR_NOTFOUND);
+	assert_non_null(strstr(why, "replaces.serial: deadbeef names no certificate issued"));
+	o.replaces_serial = serial;
+	it.count = 2;
+	assert_int_equal(route_replacement_resolve(f->st, id, &o, "st", &got, why, sizeof(why)),
+	    UKEY_ERR_VERIFY);
+	assert_non_null(strstr(why, "replaces one certificate on one token; this one asks for 2"));
+	it.count = 1;
+
+	/* another open replacement names it; a rejected one does not count */
+	(void)add_order(f->st, "REP-0", "replacement", "approved", NULL, NULL);
+	assert_int_equal(store_run(f->st, "UPDATE orders SET replaces_cert = 'A1B2C3D4' WHERE"
+	    " portal_ref = 'REP-0'", ""), 0);
+	assert_int_equal(route_replacement_resolve(f->st, id, &o, "st", &got, why, sizeof(why)),
+	    UKEY_ERR_EXISTS);
+	assert_non_null(strstr(why, "already being replaced by order"));
+	assert_int_equal(store_run(f->st, "UPDATE orders SET state = 'rejected' WHERE portal_ref ="
+	    " 'REP-0'", ""), 0);
+	assert_int_equal(route_replacement_resolve(f->st, id, &o, "st", &got, why, sizeof(why)), 0);
+	route_replaced_clear(&got);
+	o.type = ORDER_RENEWAL;
+	assert_int_equal(route_replacement_resolve(f->st, id, &o, "st", &got, why, sizeof(why)),
+	    UKEY_ERR_INVAL);
+
+	/* paid: a blank token takes its unit, the token of a live certificate does not */
+	unit = add_unit(f->st, add_order(f->st, "REP-2", "replacement", "waiting_production", NULL,
+	    "2026-02-01T00:00:00Z"), "organisation", "queued");
+	add_issued(f->st, "OLD-2", "BEEF01", "softhsm2", "TOKEN-B", "organisation");
+	assert_int_equal(route_units_for_token(f->st, "softhsm2", "TOKEN-NEW", 200, &units, &nu), 0);
+	units_are(units, nu, (int64_t[]){ unit }, 1);
+	assert_string_equal(units[0].type, "replacement");
+	store_unit_claims_free(units, nu);
+	assert_int_equal(route_units_for_token(f->st, "softhsm2", "TOKEN-B", 200, &units, &nu), 0);
+	assert_int_equal(nu, 0);
+	store_unit_claims_free(units, nu);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_claim_routes_by_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resolve, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resolve_replacement, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_tail, setup, teardown),
 	};
 

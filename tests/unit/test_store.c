@@ -245,6 +245,56 @@ test_migrate_key_usage(void **state)
 	assert_int_equal(system(path), 0);
 }
 
+/* Migration 12 rebuilds orders so that a replacement order fits: every
+ * column of a version-10 row survives, references into orders still hold,
+ * and issuances gain the link to the certificate replaced. */
+static void
+test_migrate_replacement(void **state)
+{
+	char dir[] = "/tmp/ukey-test-store-XXXXXX", path[128];
+	struct store *st = NULL;
+	sqlite3 *db;
+	int64_t v = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/station.db", dir);
+	db = old_database(path, 10);
+	exec_ok(db, "INSERT INTO orders (id, portal_ref, type, state, account_uscc, org_name, doc,"
+	    " doc_sealed, total_fen, payment_no, revision, renews_cert, refund_due, cancel_remark,"
+	    " created_at, created_by, updated_at) VALUES (1, 'P1', 'renewal', 'cancelled',"
+	    " '91530100MA6K5U5X7R', '某某', '{}', x'0102', 20000, '2026', 3, '0A1B', 1, '撤回', 't',"
+	    " 'op', 'u')");
+	exec_ok(db, "INSERT INTO order_items (id, order_id, seq, kind, name, cert_profile, years,"
+	    " count) VALUES (1, 1, 1, 'organisation', 'X', 'organisation', 1, 1)");
+	exec_ok(db, "INSERT INTO order_revisions (order_id, revision, type, total_fen, doc,"
+	    " replaced_at, replaced_by) VALUES (1, 2, 'renewal', 20000, '{}', 't', 'op')");
+	sqlite3_close(db);
+
+	assert_int_equal(store_open(path, &st), 0);
+	assert_int_equal(store_int(st, &v, "SELECT count(*) FROM orders WHERE id = 1 AND"
+	    " portal_ref = 'P1' AND type = 'renewal' AND org_name = '某某' AND doc_sealed = x'0102'"
+	    " AND revision = 3 AND renews_cert = '0A1B' AND refund_due = 1 AND cancel_remark = '撤回'"
+	    " AND payment_no = '2026' AND updated_at = 'u' AND replaces_cert IS NULL", ""), 0);
+	assert_int_equal(v, 1);
+	assert_int_equal(store_run(st, "UPDATE orders SET type = 'replacement', replaces_cert = '0A1B'"
+	    " WHERE id = 1", ""), 0);
+	assert_int_not_equal(store_run(st, "UPDATE orders SET type = 'reissue' WHERE id = 1", ""), 0);
+	/* references into the rebuilt table are enforced */
+	assert_int_not_equal(store_run(st, "INSERT INTO order_items (order_id, seq, kind, name,"
+	    " cert_profile, years, count) VALUES (9, 1, 'organisation', 'X', 'organisation', 1, 1)",
+	    ""), 0);
+	assert_int_equal(store_int(st, &v, "SELECT count(*) FROM pragma_table_info('issuances')"
+	    " WHERE name IN ('replaces_serial', 'replaces_how')", ""), 0);
+	assert_int_equal(v, 2);
+	assert_int_equal(store_int(st, &v, "SELECT count(*) FROM schema_migrations WHERE version = 12",
+	    ""), 0);
+	assert_int_equal(v, 1);
+	store_close(st);
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	assert_int_equal(system(path), 0);
+}
+
 int
 main(void)
 {
@@ -252,6 +302,7 @@ main(void)
 		cmocka_unit_test(test_migrate_from_v1),
 		cmocka_unit_test(test_migrate_from_v2),
 		cmocka_unit_test(test_migrate_key_usage),
+		cmocka_unit_test(test_migrate_replacement),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,8 @@
 /* Revocation and the auditors' queries against a real station database:
  * an issuance found by serial (any case, leading zeros), marked revoked
  * once; audit serials' status (live, revoked, expired); the expiry report's
- * window, organisation filter, renewal orders and count. */
+ * window, organisation filter, renewal orders and count; the links between
+ * certificates (replaces, replaced_by, renewed_by). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -61,8 +62,8 @@ paid_order(struct store *st, const char *ref, int64_t *units, size_t nunits)
 /* An issued certificate on unit unit_id: job, received certificate,
  * issuance, as do_record() leaves them. */
 static void
-issue(struct fixture *f, int64_t unit_id, const char *serial, const char *org,
-    const char *not_after)
+issue_linked(struct fixture *f, int64_t unit_id, const char *serial, const char *org,
+    const char *not_after, const char *replaces, const char *how)
 {
 	const struct store_job_new j = {
 		.unit_id = unit_id, .bay = "bay1", .profile = "softhsm", .token_serial = serial,
@@ -76,6 +77,7 @@ issue(struct fixture *f, int64_t unit_id, const char *serial, const char *org,
 		.token_model = "SoftHSM v2", .token_profile = "softhsm", .org_uscc = org,
 		.kind = "organisation", .cert = blob, .cert_len = sizeof(blob), .operator_name = "op",
 		.station_id = "s1", .started_at = AT, .issued_at = AT,
+		.replaces_serial = replaces, .replaces_how = how,
 	};
 	int64_t job = 0;
 
@@ -85,6 +87,13 @@ issue(struct fixture *f, int64_t unit_id, const char *serial, const char *org,
 	r.job_id = job;
 	assert_int_equal(store_issuance_insert(f->st, &r), 0);
 	assert_int_equal(store_received_cert_issued(f->st, serial, AT), 0);
+}
+
+static void
+issue(struct fixture *f, int64_t unit_id, const char *serial, const char *org,
+    const char *not_after)
+{
+	issue_linked(f, unit_id, serial, org, not_after, NULL, NULL);
 }
 
 /* Three certificates: 0A1B (ends 2027-03-01), 0C2D (ends 2026-04-01, of
@@ -277,6 +286,89 @@ test_expiring(void **state)
 	assert_int_equal(cnt, 0);
 }
 
+/* The link between certificates (migration 12): the newer issuance names
+ * the one it replaces and how; audit serials shows replaces on it and
+ * replaced_by / renewed_by on the older one; a new issuance has none. */
+static void
+test_serials_links(void **state)
+{
+	struct fixture *f = *state;
+	struct json_object *rows = NULL, *row;
+	const char *now = "2026-03-10T00:00:00Z";
+	int64_t u[2];
+
+	(void)paid_order(f->st, "P-LINK", u, 2);
+	issue_linked(f, u[0], "1A2B", USCC, "2028-03-01T09:00:00Z", "0A1B", "replacement");
+	issue_linked(f, u[1], "3C4D", "91532901MA6P7H4T1G", "2028-03-01T09:00:00Z", "0C2D",
+	    "renewal");
+	/* only 'renewal' and 'replacement' are links */
+	{
+		const struct store_job_new j = {
+			.unit_id = u[0], .bay = "bay1", .profile = "softhsm", .token_serial = "X",
+			.key_alg = "rsa2048", .label = "L", .operator_name = "op",
+			.subject = blob, .subject_len = sizeof(blob),
+		};
+		struct store_issuance_new r = {
+			.order_id = f->order_id, .item_id = 1, .unit_id = 999, .cert_serial = "5E6F",
+			.subject = "CN=x", .issuer = "CN=Test CA", .not_before = AT, .not_after = AT,
+			.key_alg = "rsa2048", .token_serial = "X", .token_model = "m",
+			.token_profile = "softhsm", .org_uscc = USCC, .kind = "organisation",
+			.cert = blob, .cert_len = sizeof(blob), .operator_name = "op",
+			.station_id = "s1", .started_at = AT, .issued_at = AT,
+			.replaces_serial = "0E3F", .replaces_how = "superseded",
+		};
+		int64_t job = 0;
+
+		assert_int_equal(store_job_insert(f->st, &j, AT, &job), 0);
+		r.job_id = job;
+		assert_int_not_equal(store_issuance_insert(f->st, &r), 0);
+	}
+	assert_int_equal(store_auditq_serials(f->st, 0, NULL, now, &rows), 0);
+	assert_int_equal(json_object_array_length(rows), 5);
+	row = json_object_array_get_idx(rows, 0);		/* 0A1B, replaced */
+	assert_string_equal(col(row, "serial"), "0A1B");
+	assert_string_equal(col(row, "replaced_by"), "1A2B");
+	assert_null(col(row, "renewed_by"));
+	assert_null(col(row, "replaces"));
+	row = json_object_array_get_idx(rows, 1);		/* 0C2D, renewed */
+	assert_string_equal(col(row, "renewed_by"), "3C4D");
+	assert_null(col(row, "replaced_by"));
+	row = json_object_array_get_idx(rows, 2);		/* 0E3F: no link */
+	assert_null(col(row, "replaces"));
+	assert_null(col(row, "replaced_by"));
+	assert_null(col(row, "renewed_by"));
+	row = json_object_array_get_idx(rows, 3);		/* 1A2B replaces 0A1B */
+	assert_string_equal(col(row, "serial"), "1A2B");
+	assert_string_equal(col(row, "replaces"), "0A1B");
+	assert_string_equal(col(row, "replaces_how"), "replacement");
+	assert_null(col(row, "replaced_by"));
+	row = json_object_array_get_idx(rows, 4);		/* 3C4D renews 0C2D */
+	assert_string_equal(col(row, "replaces"), "0C2D");
+	assert_string_equal(col(row, "replaces_how"), "renewal");
+	json_object_put(rows);
+
+	/* replacements whose replaced certificate is still live: 1A2B's, not
+	 * the renewal's; none once 0A1B is revoked */
+	{
+		struct store_replaced *r = NULL;
+		size_t n = 0;
+
+		assert_int_equal(store_replaced_live(f->st, NULL, &r, &n), 0);
+		assert_int_equal(n, 1);
+		assert_string_equal(r[0].new_serial, "1A2B");
+		assert_string_equal(r[0].old_serial, "0A1B");
+		assert_true(r[0].order_id > 0 && r[0].unit_id == u[0] && r[0].job_id > 0);
+		store_replaced_free(r, n);
+		assert_int_equal(store_replaced_live(f->st, "3C4D", &r, &n), 0);
+		assert_int_equal(n, 0);
+		assert_null(r);
+		assert_int_equal(store_issuance_revoke(f->st, "0A1B", AT, "keyCompromise", "op", "x"),
+		    0);
+		assert_int_equal(store_replaced_live(f->st, "1A2B", &r, &n), 0);
+		assert_int_equal(n, 0);
+	}
+}
+
 static void
 test_audit_queries(void **state)
 {
@@ -299,6 +391,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_serials_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_serials_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expiring, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_serials_links, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_queries, setup, teardown),
 	};
 

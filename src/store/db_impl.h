@@ -1,0 +1,56 @@
+/* The two backends of db.h as db.c dispatches to them; private to
+ * db.c, db_sqlite.c and db_pg.c. */
+#ifndef UKEY_DB_IMPL_H
+#define UKEY_DB_IMPL_H
+
+#include <sqlite3.h>
+#include <libpq-fe.h>
+
+#include "store/db.h"
+
+struct pg_stmt;
+
+struct db {
+	enum db_backend backend;
+	sqlite3 *sq;		/* DB_SQLITE */
+	int own_sq;		/* db_close closes sq */
+	PGconn *pg;		/* DB_PG */
+	int64_t changes;	/* DB_PG: rows the last statement changed */
+};
+
+struct db_stmt {
+	struct db *db;
+	sqlite3_stmt *sq;	/* DB_SQLITE */
+	struct pg_stmt *pg;	/* DB_PG */
+};
+
+int sq_open(const char *path, struct db *db);
+int sq_exec(struct db *db, const char *sql);
+int sq_prepare(struct db *db, const char *sql, struct db_stmt *q);
+int sq_bind(struct db_stmt *q, int idx, int type, int64_t v, const void *p, size_t n);
+int sq_step(struct db_stmt *q);
+int sq_is_null(struct db_stmt *q, int col);
+int64_t sq_int64(struct db_stmt *q, int col);
+const char *sq_text(struct db_stmt *q, int col);
+const void *sq_blob(struct db_stmt *q, int col, size_t *len);
+void sq_finalize(struct db_stmt *q);
+
+int pgb_open(const char *url, struct db *db);
+int pgb_exec(struct db *db, const char *sql);
+int pgb_reconnect(struct db *db);
+int pgb_prepare(struct db *db, const char *sql, struct db_stmt *q);
+int pgb_bind(struct db_stmt *q, int idx, int type, int64_t v, const void *p, size_t n);
+int pgb_step(struct db_stmt *q);
+int pgb_is_null(struct db_stmt *q, int col);
+int64_t pgb_int64(struct db_stmt *q, int col);
+const char *pgb_text(struct db_stmt *q, int col);
+const void *pgb_blob(struct db_stmt *q, int col, size_t *len);
+void pgb_finalize(struct db_stmt *q);
+int pgb_column_count(struct db_stmt *q);
+const char *pgb_column_name(struct db_stmt *q, int col);
+enum db_type pgb_column_type(struct db_stmt *q, int col);
+
+/* bind types */
+enum { DB_T_NULL, DB_T_INT, DB_T_TEXT, DB_T_BLOB };
+
+#endif

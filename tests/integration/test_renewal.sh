@@ -1,0 +1,167 @@
+# Renewal production: a token brought back gets a new key pair and
+# certificate in place of the one a paid renewal order names. An RSA token
+# renewed with the holder's PIN (a wrong one first: refused, nothing
+# changed), an EC token renewed on an operator's new PIN (reset with the
+# station's SO PIN), and a token that no longer holds the certificate the
+# order names (refused, untouched). After each renewal the token holds
+# exactly one key pair and one user certificate, the new one verifies
+# against the CA, the old serial is superseded in the record and on the CRL.
+. "$(dirname "$0")/lib.sh"
+
+gen() { python3 "$SRC/tests/integration/orders_gen.py" "$SRC/examples/orders-sample.json" "$@"; }
+id_of() { db "SELECT id FROM orders WHERE portal_ref = '$1'"; }
+approve_pay() {	# the payment number from the order id: also unique in subshells
+	ctl order approve "$1" >/dev/null || fail "approve $1"
+	ctl order pay "$1" --payment-no "$(printf '2026112100000000000000000%05d' "$1")" >/dev/null ||
+		fail "pay $1"
+}
+# issue PORTAL_REF SECTION BAY: a new order's one certificate onto a new
+# virtual token in BAY; prints "<token number> <serial> <PIN>"
+issue() {
+	gen "$STATE/$1.json" "$1:0:$2=1x1"
+	ctl order import "$STATE/$1.json" >/dev/null || fail "import $1"
+	approve_pay "$(id_of "$1")"
+	ctl sim plug --bay "$3" --wait >/dev/null || fail "$1 not issued: $(bay_field "$3" reason)"
+	local tok serial pin
+	tok=$(ls "$STATE/sim/tokens" | tail -1)
+	serial=$(db "SELECT i.cert_serial FROM issuances i JOIN orders o ON o.id = i.order_id WHERE o.portal_ref = '$1'")
+	pin=$(ctl bay take-pin --bay "$3" | sed -n 's/.*user PIN: //p')
+	ctl sim unplug --bay "$3" >/dev/null
+	echo "$((10#$tok)) $serial $pin"
+}
+# renew_order REF SERIAL: a paid renewal order of SERIAL
+renew_order() {
+	gen "$STATE/$1.json" "$1:0:$2=1x1:renews_serial=$3"
+	ctl order import "$STATE/$1.json" >/dev/null || fail "import $1"
+	approve_pay "$(id_of "$1")"
+}
+# wait_pin BAY: until the bay's renewal waits for a PIN
+wait_pin() {
+	for _ in $(seq 300); do
+		[ "$(bay_field "$1" awaiting_pin)" = True ] && return 0
+		sleep 0.05
+	done
+	fail "bay $1 never asked for a PIN: $(bay_field "$1" state): $(bay_field "$1" reason)"
+}
+# p11 TOKEN PIN ARGS...: pkcs11-tool on virtual token TOKEN
+p11() {
+	local tok=$1 pin=$2
+	shift 2
+	SOFTHSM2_CONF=$(token_conf "$tok") pkcs11-tool --module "$SOFTHSM_MODULE" --login --pin "$pin" "$@" 2>/dev/null
+}
+# check_token TOKEN PIN NEW_SERIAL: one key pair, one user certificate (the new one)
+check_token() {
+	local objs ids
+	objs=$(p11 "$1" "$2" --list-objects)
+	[ "$(grep -c "Private Key Object" <<< "$objs")" = 1 ] || fail "token $1: not one private key: $objs"
+	[ "$(grep -c "Public Key Object" <<< "$objs")" = 1 ] || fail "token $1: not one public key: $objs"
+	# certificates: the user's and the CA's
+	[ "$(grep -c "Certificate Object" <<< "$objs")" = 2 ] || fail "token $1: not two certificates: $objs"
+	ids=$(sed -n 's/^ *ID: *//p' <<< "$objs" | sort -u | wc -l)
+	[ "$ids" -le 2 ] || fail "token $1: objects under $ids ids"
+	id=$(p11 "$1" "$2" --list-objects --type privkey | sed -n 's/^ *ID: *//p')
+	p11 "$1" "$2" --read-object --type cert --id "$id" -o "$STATE/new.der" >/dev/null ||
+		fail "token $1: no certificate under the key's id"
+	openssl x509 -inform DER -in "$STATE/new.der" -out "$STATE/new.pem"
+	openssl verify -CAfile "$STATE/ca/ca.crt" "$STATE/new.pem" >/dev/null || fail "token $1: openssl verify"
+	[ "$(openssl x509 -in "$STATE/new.pem" -noout -serial | cut -d= -f2)" = "$3" ] ||
+		fail "token $1: the certificate under the key is not $3"
+}
+# check_record OLD NEW REF: the record links and supersedes
+check_record() {
+	[ "$(db "SELECT revoke_reason FROM issuances WHERE cert_serial = '$1'")" = superseded ] ||
+		fail "$1 is not superseded in the record"
+	[ "$(db "SELECT revoked_at IS NULL FROM issuances WHERE cert_serial = '$2'")" = 1 ] ||
+		fail "$2 is not live"
+	[ "$(db "SELECT j.kind || ' ' || j.state || ' ' || j.renews_serial FROM jobs j JOIN issuances i ON i.job_id = j.id WHERE i.cert_serial = '$2'")" = "renew issued $1" ] ||
+		fail "the renewal job of $2"
+	[ "$(db "SELECT state FROM orders WHERE portal_ref = '$3'")" = issued ] || fail "order $3 not issued"
+	[ "$(db "SELECT replaces_serial || ' ' || replaces_how FROM issuances WHERE cert_serial = '$2'")" = "$1 renewal" ] ||
+		fail "$2 does not name $1 as the certificate it renews"
+	ctl --json audit serials > "$STATE/serials.json"
+	python3 - "$STATE/serials.json" "$1" "$2" <<'PY' || fail "audit serials: the renewal link"
+import json, sys
+rows = {r["serial"]: r for r in json.load(open(sys.argv[1]))}
+old, new = rows[sys.argv[2]], rows[sys.argv[3]]
+assert old.get("renewed_by") == sys.argv[3], old
+assert new.get("replaces") == sys.argv[2], new
+assert old.get("status") == "revoked" and old.get("revoke_reason", old.get("reason")) == "superseded", old
+PY
+	ctl ca crl --output "$STATE/crl.pem" >/dev/null || fail "ca crl"
+	openssl crl -in "$STATE/crl.pem" -noout -text > "$STATE/crl.txt"
+	grepq -A2 "Serial Number: $1" "$STATE/crl.txt" || fail "$1 is not on the CRL"
+	grep -A4 "Serial Number: $1" "$STATE/crl.txt" > "$STATE/crl-entry.txt"
+	grepq "Superseded" "$STATE/crl-entry.txt" || fail "$1 is not superseded on the CRL"
+	openssl verify -crl_check -CRLfile "$STATE/crl.pem" -CAfile "$STATE/ca/ca.crt" "$STATE/new.pem" >/dev/null ||
+		fail "$2 refused with the CRL"
+}
+
+start_station
+read -r tokA serialA pinA <<< "$(issue N-A organisation 1)"
+read -r tokB serialB pinB <<< "$(issue N-B legal_rep 2)"
+read -r tokC serialC pinC <<< "$(issue N-C organisation 1)"
+[ -n "$pinA" ] && [ -n "$pinB" ] && [ -n "$serialC" ] || fail "issuing the tokens to renew"
+renew_order R-A organisation "$serialA"
+renew_order R-B legal_rep "$serialB"
+renew_order R-C organisation "$serialC"
+
+# --- RSA token, the holder's PIN; a wrong PIN first ---
+before=$(p11 "$tokA" "$pinA" --list-objects | sort | md5sum)
+ctl sim plug --bay 3 --token "$tokA" >/dev/null || fail "plug token A"
+wait_pin 3
+bay_field 3 reason | grepq "waits for the holder's PIN: ukeyctl bay enter-pin --bay 3" || fail "bay 3: $(bay_field 3 reason)"
+out=$(echo 99999999 | ctl bay enter-pin --bay 3 2>&1) && fail "a wrong PIN was accepted"
+grepq "the token refused the PIN" <<< "$out" || fail "wrong PIN message: $out"
+grepq "99999999" <<< "$out" && fail "the PIN is in the message"
+wait_pin 3
+[ "$(db "SELECT count(*) FROM audit WHERE action = 'renewal.login' AND detail LIKE '%refused%'")" = 1 ] ||
+	fail "the refused PIN is not audited"
+# a PIN that breaks the model's rules never reaches the token
+expect_exit 65 "nothing was sent to the token" -- sh -c "echo 12 | '$BUILD/ukeyctl' --state '$STATE' bay enter-pin --bay 3"
+echo "$pinA" | ctl bay enter-pin --bay 3 | grepq "the PIN was accepted" || fail "the right PIN"
+ctl bay wait --bay 3 --timeout 120 >/dev/null
+[ "$(bay_field 3 state)" = done ] || fail "bay 3: $(bay_field 3 state): $(bay_field 3 reason)"
+newA=$(db "SELECT cert_serial FROM issuances WHERE job_id = (SELECT id FROM jobs WHERE renews_serial = '$serialA' AND state = 'issued')")
+[ -n "$newA" ] && [ "$newA" != "$serialA" ] || fail "no new certificate for token A"
+check_token "$tokA" "$pinA" "$newA"
+check_record "$serialA" "$newA" R-A
+[ "$(bay_field 3 pin_to_show)" = False ] || fail "the holder's PIN is kept after the renewal"
+ctl sim unplug --bay 3 >/dev/null
+# the PIN was never stored, logged or audited
+grepq -r -- "$pinA" "$STATE/ukeyd.log" && fail "the PIN is in the log"
+sqlite3 "$STATE/station.db" .dump | grepq -- "$pinA" && fail "the PIN is in the database"
+[ "$before" != "$(p11 "$tokA" "$pinA" --list-objects | sort | md5sum)" ] || fail "token A unchanged"
+
+# --- EC token, a new PIN set by the operator ---
+ctl sim plug --bay 4 --token "$tokB" >/dev/null || fail "plug token B"
+wait_pin 4
+expect_exit 64 "--remark TEXT" -- ctl bay reset-pin --bay 4
+ctl bay reset-pin --bay 4 --remark "the holder forgot the PIN" >/dev/null || fail "reset-pin"
+ctl bay wait --bay 4 --timeout 120 >/dev/null
+[ "$(bay_field 4 state)" = done ] || fail "bay 4: $(bay_field 4 state): $(bay_field 4 reason)"
+newpin=$(ctl bay take-pin --bay 4 | sed -n 's/.*user PIN: //p')
+[ -n "$newpin" ] && [ "$newpin" != "$pinB" ] || fail "no new PIN to show"
+newB=$(db "SELECT cert_serial FROM issuances WHERE job_id = (SELECT id FROM jobs WHERE renews_serial = '$serialB' AND state = 'issued')")
+check_token "$tokB" "$newpin" "$newB"
+p11 "$tokB" "$newpin" --list-objects --type privkey | grepq "EC" || fail "token B's new key is not EC"
+check_record "$serialB" "$newB" R-B
+[ "$(db "SELECT count(*) FROM audit WHERE action = 'renewal.pin_reset' AND detail LIKE '%forgot%'")" = 1 ] ||
+	fail "the PIN reset is not audited with its remark"
+ctl sim unplug --bay 4 >/dev/null
+
+# --- a token that no longer holds the certificate the order names ---
+idC=$(p11 "$tokC" "$pinC" --list-objects --type privkey | sed -n 's/^ *ID: *//p')
+p11 "$tokC" "$pinC" --delete-object --type cert --id "$idC" >/dev/null || fail "deleting C's certificate"
+before=$(p11 "$tokC" "$pinC" --list-objects | sort | md5sum)
+ctl sim plug --bay 1 --token "$tokC" >/dev/null || fail "plug token C"
+for _ in $(seq 200); do [ "$(bay_field 1 state)" = refused ] && break; sleep 0.05; done
+bay_field 1 reason | grepq "does not hold certificate $serialC" || fail "bay 1: $(bay_field 1 state): $(bay_field 1 reason)"
+[ "$before" = "$(p11 "$tokC" "$pinC" --list-objects | sort | md5sum)" ] || fail "token C was changed"
+[ "$(db "SELECT u.state FROM units u JOIN order_items i ON i.id = u.item_id JOIN orders o ON o.id = i.order_id WHERE o.portal_ref = 'R-C'")" = queued ] ||
+	fail "R-C's unit is not queued again"
+[ "$(db "SELECT revoked_at IS NULL FROM issuances WHERE cert_serial = '$serialC'")" = 1 ] || fail "C's certificate was touched"
+
+ctl --json audit serials | grepq '"superseded"' || fail "audit serials does not show superseded"
+ctl audit verify >/dev/null || fail "audit verify"
+stop_station
+echo "PASS: renewal of an RSA and an EC token, wrong PIN, PIN reset, wrong token"
