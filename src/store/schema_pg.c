@@ -1,4 +1,4 @@
-/* The schema in PostgreSQL's dialect: schema.c's versions 1..10 rewritten
+/* The schema in PostgreSQL's dialect: schema.c's versions rewritten
  * (identity ids, bigint, bytea, trigger functions for append-only tables,
  * ALTER TABLE where SQLite rebuilds a table), and the multi-station track.
  * A new SQLite migration N gets its PostgreSQL text as entry N here. */
@@ -193,8 +193,7 @@ static const char pg_10[] =
     "CREATE TRIGGER token_states_append_only BEFORE UPDATE OR DELETE ON token_states"
     " FOR EACH ROW EXECUTE FUNCTION ukey_append_only();";
 
-/* Entry N must be schema.c's version N: the same `what`, PostgreSQL's SQL.
- * (Versions 11.. are added here as schema.c gains them, one entry each.) */
+/* Entry N must be schema.c's version N: the same `what`, PostgreSQL's SQL. */
 /* As schema.c's 11: renewal jobs. */
 static const char pg_11[] =
     "ALTER TABLE jobs ADD COLUMN kind text NOT NULL DEFAULT 'issue'"
