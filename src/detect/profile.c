@@ -39,7 +39,7 @@ enum key {
 	K_MODULE, K_READER_PATTERN, K_INIT_TOKEN, K_SLOT,
 	K_ALGORITHMS,
 	K_USER_MIN, K_USER_MAX, K_SO_MIN, K_SO_MAX, K_USER_PIN_POLICY, K_USER_PIN_LENGTH,
-	K_INITIAL_USER_PIN, K_SO_PIN_LENGTH, K_SO_PIN_CHARSET,
+	K_INITIAL_USER_PIN, K_SO_PIN_LENGTH, K_SO_PIN_CHARSET, K_USER_MAX_TRIES,
 	K_LABEL_MAX,
 	K_TO_DEFAULT, K_TO_INIT, K_TO_KEYGEN,
 	K_QUIRKS,
@@ -70,6 +70,7 @@ static const struct inifile_key keys[K_N] = {
 	[K_INITIAL_USER_PIN] = { S_PIN, "initial_user_pin" },
 	[K_SO_PIN_LENGTH] = { S_PIN, "so_pin_length" },
 	[K_SO_PIN_CHARSET] = { S_PIN, "so_pin_charset" },
+	[K_USER_MAX_TRIES] = { S_PIN, "user_max_tries" },
 	[K_LABEL_MAX] = { S_LABEL, "max_bytes" },
 	[K_TO_DEFAULT] = { S_TIMEOUTS, "default" },
 	[K_TO_INIT] = { S_TIMEOUTS, "init_token" },
@@ -414,6 +415,8 @@ set_value(void *user, unsigned key, const char *v)
 		return 0;
 	case K_SO_PIN_LENGTH:
 		return set_int(st, k, v, 1, PIN_LEN_LIMIT, &p->so_pin_length);
+	case K_USER_MAX_TRIES:
+		return set_int(st, k, v, 1, 99, &p->user_max_tries);
 	case K_SO_PIN_CHARSET:
 		if (strcmp(v, "alnum") == 0)
 			p->so_pin_charset = FW_PIN_ALNUM;
@@ -1147,6 +1150,8 @@ json_pin(const struct fw_profile *p)
 	    jadd(o, "user_pin_length", json_object_new_int(p->user_pin_length))) ||
 	    /* whether a fixed initial PIN is set, never the PIN */
 	    jadd(o, "initial_user_pin_set", json_object_new_boolean(p->initial_user_pin != NULL)) ||
+	    (p->user_max_tries > 0 &&
+	    jadd(o, "user_max_tries", json_object_new_int(p->user_max_tries))) ||
 	    jadd(o, "so_pin_length", json_object_new_int(p->so_pin_length)) ||
 	    jadd(o, "so_pin_charset", json_object_new_string(fw_pin_charset_name(p->so_pin_charset))))
 		goto fail;

@@ -63,6 +63,7 @@ struct fw_profile {	/* fields public: the daemon reads them */
 	int user_min, user_max, so_min, so_max;	/* PIN lengths the token accepts */
 	int user_pin_random;		/* 1: random-digits policy, 0: fixed */
 	int user_pin_length;		/* random-digits only, else 0 */
+	int user_max_tries;		/* wrong user PINs before the token locks; 0: not stated */
 	int so_pin_length;		/* length of the random SO PIN the station sets */
 	enum fw_pin_charset so_pin_charset;	/* its characters */
 	char *initial_user_pin;		/* fixed policy only, else NULL; wiped on free */

@@ -93,6 +93,7 @@ struct bay {
 	int awaiting_pin;	/* a renewal waits for the holder's PIN (bay.enter_pin) */
 	int renew_next;		/* the step (enum step) a renewal goes on at after login */
 	int renew_pin_reset;	/* the renewal's PIN is a new one set with the SO PIN */
+	int pin_refused;	/* wrong PINs the token refused in this bay's renewal */
 	char pin_actor[64];	/* who entered or reset the renewal's PIN */
 };
 

@@ -90,20 +90,31 @@ on_identify(struct station *s, struct bay *b, int rc, struct json_object *reply)
 
 static void on_login(struct station *s, struct bay *b, int rc, struct json_object *reply);
 
-/* What the token says of its user PIN, for the operator: "" or "; ...". */
+/* What the token says of its user PIN, for the operator: "" or "; ...".
+ * PKCS#11 flags tell only "wrong tries counted", "one left" and "locked";
+ * with the profile's user_max_tries the station counts down the refusals
+ * it saw, never showing more tries than the token's flags allow. */
 static void
 pin_note(const struct bay *b, char *out, size_t len)
 {
 	struct json_object *t = b->token;
+	int max = b->profile->user_max_tries, left = max - b->pin_refused;
 
 	out[0] = '\0';
 	if (json_object_get_boolean(json_object_object_get(t, "user_pin_locked")))
-		snprintf(out, len, "; the token says its user PIN is locked: an operator may set a"
-		    " new one: ukeyctl bay reset-pin --bay %d --remark TEXT", b->index);
+		snprintf(out, len, "; the token says its user PIN is locked (0 tries left): an"
+		    " operator may set a new one: ukeyctl bay reset-pin --bay %d --remark TEXT",
+		    b->index);
 	else if (json_object_get_boolean(json_object_object_get(t, "user_pin_final_try")))
-		snprintf(out, len, "; one try is left before the token locks its user PIN");
+		snprintf(out, len, "; 1 try left: the token locks its user PIN after one more"
+		    " wrong PIN");
+	else if (max > 0 && b->pin_refused > 0 && left > 1)
+		snprintf(out, len, "; %d of %d tries left before the token locks its user PIN",
+		    left, max);
 	else if (json_object_get_boolean(json_object_object_get(t, "user_pin_count_low")))
 		snprintf(out, len, "; the token has counted wrong tries");
+	else if (max > 0)
+		snprintf(out, len, "; the token locks its user PIN after %d wrong tries", max);
 }
 
 void
@@ -186,14 +197,19 @@ on_login(struct station *s, struct bay *b, int rc, struct json_object *reply)
 		 * times as the token allows */
 		secret_clear(&b->user_pin);
 		b->awaiting_pin = 1;
+		b->pin_refused++;
 		audit_login(s, b, "refused", msg);
-		snprintf(text, sizeof(text), "bay %d, token %s: the token refused the PIN: %s",
-		    b->index, b->token_serial, msg ? msg : ukey_strerror(rc));
-		answer_pin(s, b, rc, text);
 		pin_note(b, note, sizeof(note));
-		bay_set_state(s, b, BAY_WORKING, "job %lld: the token refused the PIN (%s); enter it"
-		    " again: ukeyctl bay enter-pin --bay %d%s", (long long)b->job_id,
-		    msg ? msg : "wrong PIN", b->index, note);
+		snprintf(text, sizeof(text), "bay %d, token %s: the token refused the PIN: %s%s",
+		    b->index, b->token_serial, msg ? msg : ukey_strerror(rc), note);
+		answer_pin(s, b, rc, text);
+		if (json_object_get_boolean(json_object_object_get(b->token, "user_pin_locked")))
+			bay_set_state(s, b, BAY_WORKING, "job %lld: the token refused the PIN (%s)%s",
+			    (long long)b->job_id, msg ? msg : "wrong PIN", note);
+		else
+			bay_set_state(s, b, BAY_WORKING, "job %lld: the token refused the PIN (%s);"
+			    " enter it again: ukeyctl bay enter-pin --bay %d%s", (long long)b->job_id,
+			    msg ? msg : "wrong PIN", b->index, note);
 		return;
 	}
 	if (rc != 0) {
@@ -203,6 +219,7 @@ on_login(struct station *s, struct bay *b, int rc, struct json_object *reply)
 		job_worker_failed(s, b, STEP_LOGIN, rc, reply);
 		return;
 	}
+	b->pin_refused = 0;
 	audit_login(s, b, "done", NULL);
 	if ((rc = job_step_mark(s, b->job_id, STEP_LOGIN, "done", b->renew_pin_reset ? "reset" :
 	    "holder")) != 0) {
@@ -533,6 +550,8 @@ job_renew_step_run(struct station *s, struct bay *b, enum step st)
 	const char *op = "inspect";
 	int rc;
 
+	if (st == STEP_IDENTIFY)
+		b->pin_refused = 0;	/* a new renewal in this bay */
 	if (st == STEP_LOGIN || (st == STEP_DISCARD_OLD && b->user_pin.p == NULL)) {
 		job_renew_login(s, b, st == STEP_LOGIN ? STEP_GENERATE_KEY : st);
 		return;
@@ -566,6 +585,7 @@ job_renew_resume(struct station *s, struct bay *b, const struct store_job *job, 
 {
 	b->renew_pin_reset = 0;
 	b->awaiting_pin = 0;
+	b->pin_refused = 0;
 	if (st == STEP_DISCARD_OLD)
 		supersede_at_ca(s, job->renews_serial);	/* in case the CA never heard it */
 	if (jobrule_renew_needs_login(st)) {

@@ -44,16 +44,20 @@ discard_objects(struct p11 *p, CK_SESSION_HANDLE s, const uint8_t *id, size_t id
 }
 
 /* Adds to a failed login's message what the token now says of the PIN, so
- * that the operator can tell the holder how many tries are left. */
+ * that the operator can tell the holder how many tries are left, and puts
+ * the token's state (its flags) in the error reply. */
 static void
-login_explain(struct p11 *p)
+login_explain(struct p11 *p, struct json_object *rep)
 {
+	struct json_object *tok = NULL;
 	CK_TOKEN_INFO ti;
 	const char *what = NULL;
 	size_t len = strlen(p->err_msg);
 
 	if (p11_ensure_slot(p, &ti) != 0)
 		return;
+	if (token_json(&ti, &tok) == 0)
+		rep_take(rep, "token", tok);
 	if (ti.flags & CKF_USER_PIN_LOCKED)
 		what = "the user PIN is now locked";
 	else if (ti.flags & CKF_USER_PIN_FINAL_TRY)
@@ -87,7 +91,7 @@ op_login(struct p11 *p, struct json_object *req, struct json_object *rep)
 		goto out;
 	}
 	if ((rc = p11_session_open(p, 0, CKU_USER, &pin, &s)) != 0) {
-		login_explain(p);
+		login_explain(p, rep);
 		goto out;
 	}
 	p11_session_close(p, s, 1);

@@ -151,8 +151,15 @@ serve_one(struct p11 *p, int fd, struct json_object *req)
  reply:
 	req_wipe_pins(req);
 	if (rc != 0) {
+		/* a failed op may still say what the token now shows (login) */
+		struct json_object *tok = json_object_object_get(rep, "token");
+
+		tok = json_object_get(tok);
 		json_object_put(rep);
-		rep = error_reply(p, rc);
+		if ((rep = error_reply(p, rc)) != NULL && tok != NULL)
+			json_object_object_add(rep, "token", tok);
+		else
+			json_object_put(tok);
 		log_info("op %s failed: %s", op != NULL ? op : "?", ukey_errname(rc));
 	}
 	if (rep == NULL || send_reply(fd, rep) != 0) {

@@ -261,6 +261,26 @@ json.dump(d, open(sys.argv[2], "w"), ensure_ascii=False)' "$SRC/examples/orders-
 	done
 }
 
+# renewal_order REF SERIAL PAYMENT_NO: a renewal order REF for the
+# certificate SERIAL (one certificate of its kind, the sample order of the
+# same organisation), imported, approved and paid
+renewal_order() {
+	local ref=$1 serial=$2 kind base id
+	kind=$(db "SELECT kind FROM issuances WHERE cert_serial = '$serial'")
+	base=$(python3 -c '
+import json, sys
+for i, o in enumerate(json.load(open(sys.argv[1]))["orders"]):
+    if o["account_uscc"] == sys.argv[2] and o.get(sys.argv[3], {}).get("ticked"):
+        print(i)
+        break' "$SRC/examples/orders-sample.json" "$(db "SELECT org_uscc FROM issuances WHERE cert_serial = '$serial'")" "$kind")
+	python3 "$SRC/tests/integration/orders_gen.py" "$SRC/examples/orders-sample.json" \
+		"$STATE/$ref.json" "$ref:$base:$kind=1x1:renews_serial=$serial"
+	ctl order import "$STATE/$ref.json" >/dev/null || fail "import $ref"
+	id=$(db "SELECT id FROM orders WHERE portal_ref = '$ref'")
+	ctl order approve "$id" >/dev/null || fail "approve $ref"
+	ctl order pay "$id" --payment-no "$3" >/dev/null || fail "pay $ref"
+}
+
 # chaos_config: the station configuration with the chaos test profiles
 chaos_config() {
 	write_config

@@ -13,8 +13,6 @@ generate_key:begin generate_key:done make_csr:done ca_submit:returned ca_submit:
 cert_check:done write_cert:begin write_cert:done read_back:done record:begin record:done
 discard_old:begin discard_old:done"
 
-gen() { python3 "$SRC/tests/integration/orders_gen.py" "$SRC/examples/orders-sample.json" "$@"; }
-
 # drive BAY: until the bay's renewal is no longer worked on (or ukeyd is
 # gone), entering the chaos profiles' PIN whenever the renewal asks for it
 drive() {
@@ -45,22 +43,10 @@ issue() {
 
 n=0
 renew_point() {
-	local kt=$1 spec=$2 kind id job new base
+	local kt=$1 spec=$2 job new
 	n=$((n + 1))
 	issue "$kt"
-	kind=$(db "SELECT kind FROM issuances WHERE cert_serial = '$SERIAL'")
-	# the sample order of the same organisation with that section
-	base=$(python3 -c '
-import json, sys
-for i, o in enumerate(json.load(open(sys.argv[1]))["orders"]):
-    if o["account_uscc"] == sys.argv[2] and o.get(sys.argv[3], {}).get("ticked"):
-        print(i)
-        break' "$SRC/examples/orders-sample.json" "$(db "SELECT org_uscc FROM issuances WHERE cert_serial = '$SERIAL'")" "$kind")
-	gen "$STATE/r$n.json" "R-$n:$base:$kind=1x1:renews_serial=$SERIAL"
-	ctl order import "$STATE/r$n.json" >/dev/null || fail "$spec: import R-$n"
-	id=$(db "SELECT id FROM orders WHERE portal_ref = 'R-$n'")
-	ctl order approve "$id" >/dev/null || fail "$spec: approve R-$n"
-	ctl order pay "$id" --payment-no "$(printf '20261205%022d' "$n")" >/dev/null || fail "$spec: pay R-$n"
+	renewal_order "R-$n" "$SERIAL" "$(printf '20261205%022d' "$n")"
 	stop_station
 	UKEY_TEST_CRASH_AT=$spec start_station
 	ctl sim plug --bay 1 --token "$TOKN" --profile "softhsm2-chaos-$kt" >/dev/null 2>&1 || true
