@@ -19,6 +19,9 @@ struct ca_request {
 	const X509_NAME *subject;	/* the subject to certify, built from the profile */
 	const struct certprof *profile;	/* key algorithm, key usage, EKU, GM/T extension */
 	int years;			/* 1..profile max_years; calendar years */
+	/* renewal: days added after the years, the old certificate's days
+	 * left (0..certprof_carry_over_days; cert_carry_days) */
+	int carry_days;
 	const char *request_key;	/* idempotency key: same key, same certificate */
 	const char *gm_identity_value;	/* value for the GM/T identity extension, or NULL */
 	/* The holder's e-mail address from the order, or NULL. Used only when

@@ -308,6 +308,11 @@ check_request(const struct ca_request *req)
 			  certprof_max_years(p));
 		return UKEY_ERR_INVAL;
 	}
+	if (req->carry_days < 0 || req->carry_days > certprof_carry_over_days(p)) {
+		log_error("carry_days %d: profile %s carries 0 to %d days over", req->carry_days,
+			  certprof_name(p), certprof_carry_over_days(p));
+		return UKEY_ERR_INVAL;
+	}
 	if (X509_NAME_entry_count(req->subject) == 0) {
 		log_error("empty subject");
 		return UKEY_ERR_INVAL;

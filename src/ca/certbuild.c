@@ -78,11 +78,12 @@ add_ext(X509 *cert, X509V3_CTX *ctx, int nid, const char *value)
 	return ok == 1 ? 0 : UKEY_ERR_NOMEM;
 }
 
-/* Sets version 3, serial, names, validity of `years` calendar years from
- * now and the public key: what every certificate here has in common. */
+/* Sets version 3, serial, names, validity of `years` calendar years and
+ * `days` days from now and the public key: what every certificate here has
+ * in common. */
 static int
 cert_frame(X509 *cert, const BIGNUM *serial, const X509_NAME *issuer, const X509_NAME *subject,
-	   int years, EVP_PKEY *pub)
+	   int years, int days, EVP_PKEY *pub)
 {
 	ASN1_INTEGER *sn = NULL;
 	ASN1_TIME *nb = NULL, *na = NULL;
@@ -91,6 +92,7 @@ cert_frame(X509 *cert, const BIGNUM *serial, const X509_NAME *issuer, const X509
 
 	if ((rc = cert_time_add_years(now, years, &end)) != 0)
 		goto out;
+	end += (time_t)days * 86400;
 	if ((sn = BN_to_ASN1_INTEGER(serial, NULL)) == NULL ||
 	    (nb = ASN1_TIME_set(NULL, now)) == NULL || (na = ASN1_TIME_set(NULL, end)) == NULL) {
 		rc = UKEY_ERR_NOMEM;
@@ -141,7 +143,7 @@ certbuild_ca(EVP_PKEY *key, const EVP_MD *md, const char *name, X509 **out)
 		goto out;
 	}
 	if ((rc = certbuild_serial(&serial)) != 0 ||
-	    (rc = cert_frame(cert, serial, subj, subj, CA_YEARS, key)) != 0)
+	    (rc = cert_frame(cert, serial, subj, subj, CA_YEARS, 0, key)) != 0)
 		goto out;
 	X509V3_set_ctx(&ctx, cert, cert, NULL, NULL, 0);
 	if ((rc = add_ext(cert, &ctx, NID_basic_constraints, "critical,CA:TRUE,pathlen:0")) != 0 ||
@@ -263,7 +265,7 @@ certbuild_end_entity(const X509 *cacert, EVP_PKEY *cakey, const EVP_MD *md,
 		goto out;
 	}
 	if ((rc = cert_frame(cert, serial, X509_get_subject_name(cacert), req->subject, req->years,
-			     pub)) != 0)
+			     req->carry_days, pub)) != 0)
 		goto out;
 	for (i = 0; i < sizeof(ku) / sizeof(ku[0]); i++) {
 		if (bits & ku[i].bit) {

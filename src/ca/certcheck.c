@@ -201,12 +201,12 @@ email_claim_ok(const X509 *cert, char *why, size_t whylen)
 	return 0;
 }
 
-/* The validity rule: exactly years calendar years from notBefore (a day of
- * slack either way), or, when years is 0, any end after now and at most
- * max_years calendar years (and a day) after notBefore. */
+/* The validity rule: exactly years calendar years and extra_days days from
+ * notBefore (a day of slack either way), or, when years is 0, any end after
+ * now and at most max_years calendar years (and a day) after notBefore. */
 static int
-validity_ok(time_t nb, time_t na, int years, int max_years, time_t now, char *why,
-	    size_t whylen)
+validity_ok(time_t nb, time_t na, int years, int extra_days, int max_years, time_t now,
+	    char *why, size_t whylen)
 {
 	time_t want_na;
 
@@ -222,30 +222,55 @@ validity_ok(time_t nb, time_t na, int years, int max_years, time_t now, char *wh
 	}
 	if (cert_time_add_years(nb, years, &want_na) != 0)
 		return fail(why, whylen, "validity of %d years cannot be computed", years);
+	want_na += (time_t)extra_days * DAY;
 	if (na < want_na - DAY || na > want_na + DAY)
 		return fail(why, whylen, "certificate validity is %.1f days, expected %d calendar "
-			    "year%s (%lld days)", (double)(na - nb) / DAY, years,
-			    years == 1 ? "" : "s", (long long)((want_na - nb) / DAY));
+			    "year%s%s%.0d%s (%lld days)", (double)(na - nb) / DAY, years,
+			    years == 1 ? "" : "s", extra_days > 0 ? " and " : "", extra_days,
+			    extra_days > 0 ? " days carried over" : "",
+			    (long long)((want_na - nb) / DAY));
 	return 0;
 }
 
 static int
 check_issued(const X509 *cert, const X509 *ca_cert, const EVP_PKEY *token_pub,
-	     const X509_NAME *expected_subject, int years, int max_years, time_t now,
-	     char *why, size_t whylen);
+	     const X509_NAME *expected_subject, int years, int extra_days, int max_years,
+	     time_t now, char *why, size_t whylen);
 
 int
 certcheck_issued(const X509 *cert, const X509 *ca_cert, const EVP_PKEY *token_pub,
 		 const X509_NAME *expected_subject, int years, time_t now,
 		 char *why, size_t whylen)
 {
-	if (years < 1) {
+	return certcheck_issued_days(cert, ca_cert, token_pub, expected_subject, years, 0, now,
+				     why, whylen);
+}
+
+int
+certcheck_issued_days(const X509 *cert, const X509 *ca_cert, const EVP_PKEY *token_pub,
+		      const X509_NAME *expected_subject, int years, int extra_days, time_t now,
+		      char *why, size_t whylen)
+{
+	if (years < 1 || extra_days < 0) {
 		if (why != NULL && whylen > 0)
 			snprintf(why, whylen, "certificate check called without a validity");
 		return UKEY_ERR_INVAL;
 	}
-	return check_issued(cert, ca_cert, token_pub, expected_subject, years, 0, now, why,
-			    whylen);
+	return check_issued(cert, ca_cert, token_pub, expected_subject, years, extra_days, 0,
+			    now, why, whylen);
+}
+
+int
+cert_carry_days(const X509 *old, time_t from, int cap)
+{
+	time_t na;
+	long long days;
+
+	if (old == NULL || cap <= 0 || cert_time_to_time_t(X509_get0_notAfter(old), &na) != 0 ||
+	    na <= from)
+		return 0;
+	days = (long long)(na - from) / DAY;
+	return days > cap ? cap : (int)days;
 }
 
 int
@@ -258,14 +283,14 @@ certcheck_issued_ca_validity(const X509 *cert, const X509 *ca_cert, const EVP_PK
 			snprintf(why, whylen, "certificate check called without a maximum validity");
 		return UKEY_ERR_INVAL;
 	}
-	return check_issued(cert, ca_cert, token_pub, expected_subject, 0, max_years, now, why,
-			    whylen);
+	return check_issued(cert, ca_cert, token_pub, expected_subject, 0, 0, max_years, now,
+			    why, whylen);
 }
 
 static int
 check_issued(const X509 *cert, const X509 *ca_cert, const EVP_PKEY *token_pub,
-	     const X509_NAME *expected_subject, int years, int max_years, time_t now,
-	     char *why, size_t whylen)
+	     const X509_NAME *expected_subject, int years, int extra_days, int max_years,
+	     time_t now, char *why, size_t whylen)
 {
 	const EVP_PKEY *pub;
 	const ASN1_INTEGER *sn;
@@ -315,7 +340,7 @@ check_issued(const X509 *cert, const X509 *ca_cert, const EVP_PKEY *token_pub,
 	}
 	if ((rc = email_claim_ok(cert, why, whylen)) != 0)
 		goto out;
-	if ((rc = validity_ok(nb, na, years, max_years, now, why, whylen)) != 0)
+	if ((rc = validity_ok(nb, na, years, extra_days, max_years, now, why, whylen)) != 0)
 		goto out;
 	sn = X509_get0_serialNumber(cert);
 	if (sn == NULL || ASN1_STRING_type(sn) == V_ASN1_NEG_INTEGER) {

@@ -26,6 +26,17 @@ int certcheck_issued(const X509 *cert, const X509 *ca_cert, const EVP_PKEY *toke
 		     const X509_NAME *expected_subject, int years, time_t now,
 		     char *why, size_t whylen);
 
+/* certcheck_issued() for a validity of years calendar years and extra_days
+ * days: a renewal whose profile carries the old certificate's remaining
+ * days over (cert_carry_days). */
+int certcheck_issued_days(const X509 *cert, const X509 *ca_cert, const EVP_PKEY *token_pub,
+			  const X509_NAME *expected_subject, int years, int extra_days,
+			  time_t now, char *why, size_t whylen);
+
+/* The whole days old is still valid after `from`, at most cap (0 when it has
+ * expired, or cap is 0): what a renewal carries over. */
+int cert_carry_days(const X509 *old, time_t from, int cap);
+
 /* certcheck_issued() for a CA that chooses the validity itself
  * (cmp.validity = ca): in place of the order's years, notAfter must lie
  * after notBefore and after now, and at most max_years calendar years (and

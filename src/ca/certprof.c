@@ -22,6 +22,7 @@
 
 #define PROFILE_NAME_MAX 64
 #define MAX_YEARS_LIMIT 30
+#define CARRY_DAYS_LIMIT 366
 
 enum key_alg { ALG_NONE, ALG_RSA2048, ALG_EC_P256 };
 
@@ -36,6 +37,7 @@ struct certprof {
 	char *description;
 	enum key_alg alg;
 	int max_years;
+	int carry_days;		/* renewal_carry_over_days, 0: none */
 	char *label;
 	struct rdn *rdns;
 	size_t nrdns, caprdns;
@@ -131,7 +133,8 @@ static const char *const section_names[] = { "profile", "subject", "extensions" 
 
 /* Line numbers of keys seen, for duplicate and cross-key errors. */
 enum seen_key {
-	K_NAME, K_DESC, K_ALG, K_YEARS, K_LABEL, K_PURPOSE, K_KU, K_EKU, K_GM, K_CRL, K_COUNT_
+	K_NAME, K_DESC, K_ALG, K_YEARS, K_LABEL, K_PURPOSE, K_KU, K_EKU, K_GM, K_CRL, K_CARRY,
+	K_COUNT_
 };
 
 struct parse_ctx {
@@ -384,6 +387,28 @@ take_string(struct parse_ctx *pc, enum seen_key k, const char *section, const ch
 	return 1;
 }
 
+/* A whole number lo..hi in decimal digits only, into *out. */
+static int
+take_whole(struct parse_ctx *pc, const char *key, const char *value, long lo, long hi, int *out)
+{
+	const char *c;
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(value, &end, 10);
+	for (c = value; *c != '\0'; c++)
+		if (!isdigit((unsigned char)*c))
+			break;
+	if (*value == '\0' || *c != '\0' || *end != '\0' || errno != 0 || v < lo || v > hi) {
+		set_err(pc, pc->ini.line, "profile.%s '%s': must be a whole number from %ld to %ld",
+		    key, value, lo, hi);
+		return 0;
+	}
+	*out = (int)v;
+	return 1;
+}
+
 static int
 parse_purpose(struct parse_ctx *pc, const char *value)
 {
@@ -423,9 +448,6 @@ parse_profile_key(struct parse_ctx *pc, const char *key, const char *value)
 {
 	struct certprof *p = pc->p;
 	char why[160];
-	const char *c;
-	char *end;
-	long y;
 
 	if (strcmp(key, "name") == 0) {
 		if (!take_string(pc, K_NAME, "profile", key, value, &p->name))
@@ -453,23 +475,12 @@ parse_profile_key(struct parse_ctx *pc, const char *key, const char *value)
 		}
 		return 1;
 	}
-	if (strcmp(key, "max_years") == 0) {
-		if (!take_string(pc, K_YEARS, "profile", key, value, NULL))
-			return 0;
-		errno = 0;
-		y = strtol(value, &end, 10);
-		for (c = value; *c != '\0'; c++)
-			if (!isdigit((unsigned char)*c))
-				break;
-		if (*value == '\0' || *c != '\0' || *end != '\0' || errno != 0 || y < 1 ||
-		    y > MAX_YEARS_LIMIT) {
-			set_err(pc, pc->ini.line, "profile.max_years '%s': must be a whole number from 1 to %d",
-				value, MAX_YEARS_LIMIT);
-			return 0;
-		}
-		p->max_years = (int)y;
-		return 1;
-	}
+	if (strcmp(key, "max_years") == 0)
+		return take_string(pc, K_YEARS, "profile", key, value, NULL) &&
+		    take_whole(pc, key, value, 1, MAX_YEARS_LIMIT, &p->max_years);
+	if (strcmp(key, "renewal_carry_over_days") == 0)
+		return take_string(pc, K_CARRY, "profile", key, value, NULL) &&
+		    take_whole(pc, key, value, 0, CARRY_DAYS_LIMIT, &p->carry_days);
 	if (strcmp(key, "label") == 0) {
 		if (!take_string(pc, K_LABEL, "profile", key, value, &p->label))
 			return 0;
@@ -489,7 +500,7 @@ parse_profile_key(struct parse_ctx *pc, const char *key, const char *value)
 		return parse_purpose(pc, value);
 	}
 	set_err(pc, pc->ini.line, "unknown key '%s' in [profile] (known: name, description, key_alg, "
-		"max_years, label, purpose)", key);
+		"max_years, renewal_carry_over_days, label, purpose)", key);
 	return 0;
 }
 
@@ -981,6 +992,12 @@ int
 certprof_max_years(const struct certprof *p)
 {
 	return p->max_years;
+}
+
+int
+certprof_carry_over_days(const struct certprof *p)
+{
+	return p->carry_days;
 }
 
 unsigned

@@ -27,6 +27,10 @@ const char *certprof_description(const struct certprof *p);	/* "" if none */
 const char *certprof_path(const struct certprof *p);
 const char *certprof_key_alg(const struct certprof *p);		/* "rsa2048" | "ec-p256" */
 int certprof_max_years(const struct certprof *p);
+/* [profile] renewal_carry_over_days: at most this many days of a renewed
+ * certificate's remaining validity are added to its successor's (0: none,
+ * the default; docs/cert-profiles.md). */
+int certprof_carry_over_days(const struct certprof *p);
 
 /* Key usage as OpenSSL KU_* bits (KU_DIGITAL_SIGNATURE, ...). */
 unsigned certprof_key_usage(const struct certprof *p);

@@ -145,6 +145,7 @@ job_ca_request(struct station *s, const struct store_job *job, struct cacall *c)
 	if (job_is_renewal(job) && (rc = renewal_old_cert(s, job, &c->old_cert)) != 0)
 		return rc;
 	c->req.old_cert = c->old_cert;
+	c->req.carry_days = cert_carry_days(c->old_cert, time(NULL), job_carry_cap(s, prof));
 	return 0;
 }
 
@@ -471,11 +472,43 @@ job_ca_submit(struct station *s, struct bay *b)
 }
 
 int
+job_carry_cap(struct station *s, const struct certprof *prof)
+{
+	/* an external CA sets its own validity (cmp.validity = ca to accept it) */
+	if (prof == NULL || strcmp(station_cfg(s)->ca_type, "embedded") != 0)
+		return 0;
+	return certprof_carry_over_days(prof);
+}
+
+/* The days a renewal's certificate carries over from the one it replaces,
+ * counted from the new certificate's notBefore; 0 for an issuance. */
+static int
+verify_carry_days(struct station *s, const struct store_job *job, const X509 *cert, int *days)
+{
+	const struct certprof *prof = certprof_set_find(station_cp(s), job->src.cert_profile);
+	X509 *old = NULL;
+	time_t nb;
+	int rc;
+
+	*days = 0;
+	if (!job_is_renewal(job) || job_carry_cap(s, prof) == 0)
+		return 0;
+	if (cert_time_to_time_t(X509_get0_notBefore(cert), &nb) != 0)
+		return UKEY_ERR_VERIFY;
+	if ((rc = renewal_old_cert(s, job, &old)) != 0)
+		return rc;
+	*days = cert_carry_days(old, nb, job_carry_cap(s, prof));
+	X509_free(old);
+	return 0;
+}
+
+int
 job_cert_verify(struct station *s, const struct store_job *job, const X509 *cert,
     const EVP_PKEY *pub, const X509_NAME *subject, char *why, size_t whylen)
 {
 	const struct station_config *cfg = station_cfg(s);
 	const struct certprof *prof;
+	int carry, rc;
 
 	if (strcmp(cfg->ca_type, "cmp") == 0 && cfg->cmp.validity == CMPCONF_VALIDITY_CA) {
 		/* the CA sets the validity: bounded by the profile's longest */
@@ -487,8 +520,12 @@ job_cert_verify(struct station *s, const struct store_job *job, const X509 *cert
 		return certcheck_issued_ca_validity(cert, ca_cert(station_ca(s)), pub, subject,
 		    certprof_max_years(prof), time(NULL), why, whylen);
 	}
-	return certcheck_issued(cert, ca_cert(station_ca(s)), pub, subject, (int)job->src.years,
-	    time(NULL), why, whylen);
+	if ((rc = verify_carry_days(s, job, cert, &carry)) != 0) {
+		snprintf(why, whylen, "the renewed certificate cannot be read for its validity");
+		return rc;
+	}
+	return certcheck_issued_days(cert, ca_cert(station_ca(s)), pub, subject,
+	    (int)job->src.years, carry, time(NULL), why, whylen);
 }
 
 int

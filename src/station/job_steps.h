@@ -94,9 +94,14 @@ void job_record(struct station *s, struct bay *b, struct json_object *evidence);
 int job_check_material(struct station *s, int64_t job_id, struct store_job *job, X509 **cert,
     EVP_PKEY **pub, X509_NAME **subject);
 
+/* The most days a renewal under profile prof carries over: the profile's
+ * renewal_carry_over_days with the embedded CA, 0 with an external CA. */
+struct certprof;
+int job_carry_cap(struct station *s, const struct certprof *prof);
+
 /* certcheck_issued() of the job's certificate as the configuration says:
- * the order's years, or with cmp.validity = ca the CA's own validity within
- * the certificate profile's max years. */
+ * the order's years (and, for a renewal, the days carried over), or with
+ * cmp.validity = ca the CA's own validity within the profile's max years. */
 int job_cert_verify(struct station *s, const struct store_job *job, const X509 *cert,
     const EVP_PKEY *pub, const X509_NAME *subject, char *why, size_t whylen);
 

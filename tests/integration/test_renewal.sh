@@ -6,6 +6,9 @@
 # order names (refused, untouched). After each renewal the token holds
 # exactly one key pair and one user certificate, the new one verifies
 # against the CA, the old serial is superseded in the record and on the CRL.
+# The legal representative's profile here carries up to 30 days of the old
+# certificate's validity over (renewal_carry_over_days); the organisation's
+# carries none.
 . "$(dirname "$0")/lib.sh"
 
 gen() { python3 "$SRC/tests/integration/orders_gen.py" "$SRC/examples/orders-sample.json" "$@"; }
@@ -96,6 +99,22 @@ PY
 		fail "$2 refused with the CRL"
 }
 
+# valid_days PEM: notAfter - notBefore in whole days
+valid_days() {
+	python3 - "$1" <<'PY'
+import subprocess, sys, datetime
+def t(opt):
+    out = subprocess.check_output(["openssl", "x509", "-in", sys.argv[1], "-noout", opt], text=True)
+    return datetime.datetime.strptime(out.split("=", 1)[1].strip(), "%b %d %H:%M:%S %Y %Z")
+print((t("-enddate") - t("-startdate")).days)
+PY
+}
+
+write_config
+mkdir -p "$STATE/cert-profiles"
+cp "$SRC"/cert-profiles/*.conf "$STATE/cert-profiles/"
+sed -i 's/^\[profile\]$/&\nrenewal_carry_over_days = 30/' "$STATE/cert-profiles/legal-rep.conf"
+sed -i "s|^cert_profile_dir = .*|cert_profile_dir = $STATE/cert-profiles|" "$STATE/ukeyd.conf"
 start_station
 read -r tokA serialA pinA <<< "$(issue N-A organisation 1)"
 read -r tokB serialB pinB <<< "$(issue N-B legal_rep 2)"
@@ -125,6 +144,8 @@ newA=$(db "SELECT cert_serial FROM issuances WHERE job_id = (SELECT id FROM jobs
 [ -n "$newA" ] && [ "$newA" != "$serialA" ] || fail "no new certificate for token A"
 check_token "$tokA" "$pinA" "$newA"
 check_record "$serialA" "$newA" R-A
+days=$(valid_days "$STATE/new.pem")
+[ "$days" -ge 364 ] && [ "$days" -le 366 ] || fail "A: $days days; the organisation profile carries nothing over"
 [ "$(bay_field 3 pin_to_show)" = False ] || fail "the holder's PIN is kept after the renewal"
 ctl sim unplug --bay 3 >/dev/null
 # the PIN was never stored, logged or audited
@@ -144,6 +165,9 @@ newpin=$(ctl bay take-pin --bay 4 | sed -n 's/.*user PIN: //p')
 newB=$(db "SELECT cert_serial FROM issuances WHERE job_id = (SELECT id FROM jobs WHERE renews_serial = '$serialB' AND state = 'issued')")
 check_token "$tokB" "$newpin" "$newB"
 p11 "$tokB" "$newpin" --list-objects --type privkey | grepq "EC" || fail "token B's new key is not EC"
+# one year and the 30 days the profile carries over (B's old certificate had ~365 left)
+days=$(valid_days "$STATE/new.pem")
+[ "$days" -ge 394 ] && [ "$days" -le 396 ] || fail "B: $days days, not a year and 30 days carried over"
 check_record "$serialB" "$newB" R-B
 [ "$(db "SELECT count(*) FROM audit WHERE action = 'renewal.pin_reset' AND detail LIKE '%forgot%'")" = 1 ] ||
 	fail "the PIN reset is not audited with its remark"

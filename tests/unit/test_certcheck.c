@@ -207,6 +207,13 @@ days_90(X509 *c)
 	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(c), 90L * 86400));
 }
 
+/* a calendar year is 365 or 366 days: within the check's day of slack */
+static void
+year_and_90_days(X509 *c)
+{
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(c), (365L + 90) * 86400));
+}
+
 static void
 years_3(X509 *c)
 {
@@ -224,6 +231,35 @@ static void
 starts_tomorrow(X509 *c)
 {
 	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(c), 86400));
+}
+
+/* A renewal carrying days over: one year and 90 days is right with 90
+ * days carried, wrong without; the days left of an old certificate. */
+static void
+test_carry_days(void **state)
+{
+	struct fixture *f = *state;
+	time_t now = time(NULL);
+	X509 *c = forge(f, year_and_90_days);
+	char why[256] = "";
+
+	if (certcheck_issued_days(c, ca_cert(f->ca), f->key, f->subject, 1, 90, now, why,
+				  sizeof(why)) != 0)
+		fail_msg("a year and 90 days refused: %s", why);
+	assert_int_equal(check(f, c, ca_cert(f->ca), f->key, f->subject, 1, why, sizeof(why)),
+			 UKEY_ERR_VERIFY);
+	assert_int_equal(certcheck_issued_days(f->cert, ca_cert(f->ca), f->key, f->subject, 1, 90,
+					       now, why, sizeof(why)), UKEY_ERR_VERIFY);
+	assert_non_null(strstr(why, "90 days carried over"));
+	assert_int_equal(certcheck_issued_days(c, ca_cert(f->ca), f->key, f->subject, 1, -1, now,
+					       why, sizeof(why)), UKEY_ERR_INVAL);
+	/* f->cert has a year left: capped, whole days, none when expired or cap 0 */
+	assert_int_equal(cert_carry_days(f->cert, now, 30), 30);
+	assert_in_range(cert_carry_days(f->cert, now, 366), 364, 365);
+	assert_int_equal(cert_carry_days(f->cert, now, 0), 0);
+	assert_int_equal(cert_carry_days(f->cert, now + 400 * 86400, 30), 0);
+	assert_int_equal(cert_carry_days(NULL, now, 30), 0);
+	X509_free(c);
 }
 
 /* cmp.validity = ca: the CA's own validity within the profile's maximum. */
@@ -471,6 +507,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_tampered_signature, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_formatting, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_carry_days, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -138,6 +138,7 @@ test_good_full(void **state)
 	(void)state;
 	assert_string_equal(certprof_name(p), "full-test");
 	assert_int_equal(certprof_max_years(p), 3);
+	assert_int_equal(certprof_carry_over_days(p), 0);	/* none unless stated */
 	assert_int_equal(certprof_key_usage(p),
 			 KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION | KU_KEY_ENCIPHERMENT);
 	/* the purposes' OIDs first, then extended_key_usage's others (its
@@ -183,6 +184,8 @@ test_bad_profiles(void **state)
 					   "but key_alg is ec-p256 (line 3)" },
 		{ "bad-missing-name.conf", 11, "[profile] name is missing" },
 		{ "bad-years.conf", 4, "profile.max_years '0': must be a whole number from 1 to 30" },
+		{ "bad-carry-days.conf", 5, "profile.renewal_carry_over_days '400': must be a whole "
+					   "number from 0 to 366" },
 		{ "bad-duplicate.conf", 4, "[profile] name given twice (first on line 2)" },
 		{ "bad-syntax.conf", 9, "syntax error" },
 		{ "bad-country.conf", 8, "subject.C: must be a two-letter upper-case country code" },
