@@ -94,6 +94,7 @@ struct bay {
 	int renew_next;		/* the step (enum step) a renewal goes on at after login */
 	int renew_pin_reset;	/* the renewal's PIN is a new one set with the SO PIN */
 	int pin_refused;	/* wrong PINs the token refused in this bay's renewal */
+	int64_t discard_job;	/* a failed renewal whose new key pair is being removed */
 	char pin_actor[64];	/* who entered or reset the renewal's PIN */
 };
 

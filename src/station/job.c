@@ -276,6 +276,7 @@ job_fail(struct station *s, struct bay *b, enum job_blame blame, int err, const 
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
+	job_renew_discard_new(s, b);
 	job_end_not_issued(s, b->job_id, "failed", why, "revoked", blame, err);
 	b->last_job_id = b->job_id;
 	b->job_id = 0;

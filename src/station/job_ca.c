@@ -574,6 +574,7 @@ job_cert_check(struct station *s, struct bay *b)
 		/* an incident: the CA answered with something the token must not receive */
 		station_audit(s, "ukeyd", "incident.ca_reply_refused", job.src.order_id, job.unit_id,
 		    b->job_id, b->token_serial, b->name, json_object_new_string(why));
+		job_renew_discard_new(s, b);
 		job_end_not_issued(s, b->job_id, "failed", why, "refused", JOB_OTHER, rc);
 		b->last_job_id = b->job_id;
 		b->job_id = 0;

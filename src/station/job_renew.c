@@ -530,6 +530,59 @@ on_discard_old(struct station *s, struct bay *b, int rc, struct json_object *rep
 	renew_finish(s, b, NULL);
 }
 
+static void
+on_discard_new(struct station *s, struct bay *b, int rc, struct json_object *reply)
+{
+	struct json_object *d = json_object_new_object();
+	const char *msg = jstr(reply, "message");
+
+	if (rc == 0)
+		json_object_object_add(d, "destroyed",
+		    json_object_get(json_object_object_get(reply, "destroyed")));
+	else
+		json_object_object_add(d, "error", json_object_new_string(msg ? msg :
+		    ukey_strerror(rc)));
+	station_audit(s, "ukeyd", "renewal.discard_new", 0, 0, b->discard_job, b->token_serial,
+	    b->name, d);
+	if (rc != 0)
+		log_warn("job %lld: the failed renewal's new key pair stays on token %s: %s",
+		    (long long)b->discard_job, b->token_serial, msg ? msg : ukey_strerror(rc));
+	else
+		log_info("job %lld: the failed renewal's new key pair was removed from token %s",
+		    (long long)b->discard_job, b->token_serial);
+	b->discard_job = 0;
+}
+
+void
+job_renew_discard_new(struct station *s, struct bay *b)
+{
+	struct store_job job = { 0 };
+	struct json_object *req;
+
+	if (b->job_id == 0 || job_load(s, b->job_id, &job) != 0)
+		return;
+	if (!job_is_renewal(&job) || job.key_id == NULL || job_renew_is_recorded(s, &job) ||
+	    (job.old_key_id != NULL && strcasecmp(job.key_id, job.old_key_id) == 0))
+		goto out;
+	if (b->user_pin.p == NULL) {
+		log_warn("job %lld: no PIN to remove the new key pair %s from token %s",
+		    (long long)b->job_id, job.key_id, b->token_serial);
+		goto out;
+	}
+	req = json_object_new_object();
+	json_object_object_add(req, "user_pin", json_object_new_string_len(
+	    (const char *)b->user_pin.p, (int)b->user_pin.len));
+	json_object_object_add(req, "id", json_object_new_string(job.key_id));
+	b->discard_job = b->job_id;
+	if (bay_send(s, b, "discard", req, b->profile->timeout_default_ms, on_discard_new) != 0) {
+		log_warn("job %lld: the new key pair %s stays on token %s: the worker cannot be"
+		    " reached", (long long)b->job_id, job.key_id, b->token_serial);
+		b->discard_job = 0;
+	}
+ out:
+	store_job_clear(&job);
+}
+
 static int
 req_discard_old(struct bay *b, const struct store_job *job, struct json_object *req)
 {

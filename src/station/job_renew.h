@@ -34,6 +34,15 @@ void job_renew_recorded(struct station *s, struct bay *b, const struct store_job
 /* Whether the renewal's new certificate is recorded (its record step done). */
 int job_renew_is_recorded(struct station *s, const struct store_job *job);
 
+/* Called by job_fail() before the job ends: a renewal failing before its
+ * record leaves the token as it came. While the holder's PIN is still in
+ * memory, the worker removes the new key pair and any new certificate
+ * (objects under the job's new CKA_ID, never the old one); the result is
+ * audited as renewal.discard_new. Does nothing for an issuance, a recorded
+ * renewal, or without a PIN or a worker (the new objects then stay, and
+ * the log says so). */
+void job_renew_discard_new(struct station *s, struct bay *b);
+
 /* Ends a renewal whose new certificate is recorded as issued after all, with
  * why as a warning, where a failure would otherwise end it not issued.
  * UKEY_ERR_NOTFOUND when job is not such a renewal. */

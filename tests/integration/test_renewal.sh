@@ -119,10 +119,12 @@ start_station
 read -r tokA serialA pinA <<< "$(issue N-A organisation 1)"
 read -r tokB serialB pinB <<< "$(issue N-B legal_rep 2)"
 read -r tokC serialC pinC <<< "$(issue N-C organisation 1)"
+read -r tokD serialD pinD <<< "$(issue N-D legal_rep 2)"
 [ -n "$pinA" ] && [ -n "$pinB" ] && [ -n "$serialC" ] || fail "issuing the tokens to renew"
 renew_order R-A organisation "$serialA"
 renew_order R-B legal_rep "$serialB"
 renew_order R-C organisation "$serialC"
+renew_order R-D legal_rep "$serialD"
 
 # --- RSA token, the holder's PIN; a wrong PIN first ---
 before=$(p11 "$tokA" "$pinA" --list-objects | sort | md5sum)
@@ -184,6 +186,27 @@ bay_field 1 reason | grepq "does not hold certificate $serialC" || fail "bay 1: 
 [ "$(db "SELECT u.state FROM units u JOIN order_items i ON i.id = u.item_id JOIN orders o ON o.id = i.order_id WHERE o.portal_ref = 'R-C'")" = queued ] ||
 	fail "R-C's unit is not queued again"
 [ "$(db "SELECT revoked_at IS NULL FROM issuances WHERE cert_serial = '$serialC'")" = 1 ] || fail "C's certificate was touched"
+
+# --- a renewal failing before its record leaves the token as it came ---
+# (the CA certifies another key: cert_check refuses it)
+before=$(p11 "$tokD" "$pinD" --list-objects | sort | md5sum)
+echo wrong-key > "$STATE/ca/fault"
+ctl sim plug --bay 2 --token "$tokD" >/dev/null || fail "plug token D"
+wait_pin 2
+echo "$pinD" | ctl bay enter-pin --bay 2 >/dev/null || fail "D: the PIN"
+for _ in $(seq 300); do [ "$(bay_field 2 state)" = failed ] && break; sleep 0.05; done
+[ "$(bay_field 2 state)" = failed ] || fail "D: $(bay_field 2 state): $(bay_field 2 reason)"
+for _ in $(seq 200); do
+	[ "$(db "SELECT count(*) FROM audit WHERE action = 'renewal.discard_new'")" = 1 ] && break
+	sleep 0.05
+done
+db "SELECT detail FROM audit WHERE action = 'renewal.discard_new'" | grepq '"destroyed"' ||
+	fail "D: the new key pair was not removed: $(db "SELECT detail FROM audit WHERE action = 'renewal.discard_new'")"
+rm -f "$STATE/ca/fault"
+[ "$before" = "$(p11 "$tokD" "$pinD" --list-objects | sort | md5sum)" ] ||
+	fail "D: the token does not hold exactly what it came with: $(p11 "$tokD" "$pinD" --list-objects)"
+[ "$(db "SELECT revoked_at IS NULL FROM issuances WHERE cert_serial = '$serialD'")" = 1 ] || fail "D's certificate was touched"
+ctl sim unplug --bay 2 >/dev/null
 
 ctl --json audit serials | grepq '"superseded"' || fail "audit serials does not show superseded"
 ctl audit verify >/dev/null || fail "audit verify"
