@@ -95,6 +95,10 @@ struct bay {
 	int renew_pin_reset;	/* the renewal's PIN is a new one set with the SO PIN */
 	int pin_refused;	/* wrong PINs the token refused in this bay's renewal */
 	int64_t discard_job;	/* a failed renewal whose new key pair is being removed */
+	/* key ids an ended renewal of this token left on it, removed after the
+	 * login (job_renew.c); n_leftover of them */
+	char leftover_ids[4][132];
+	int n_leftover;
 	char pin_actor[64];	/* who entered or reset the renewal's PIN */
 };
 

@@ -296,10 +296,25 @@ job_fail(struct station *s, struct bay *b, enum job_blame blame, int err, const 
 	bay_set_state(s, b, BAY_FAILED, "job %lld: %s", (long long)b->last_job_id, why);
 }
 
+static void suspend_job(struct station *s, int64_t job_id, const char *why);
+
 void
 job_on_worker_lost(struct station *s, struct bay *b, const char *why)
 {
-	job_end_not_issued(s, b->job_id, "aborted", why, "revoked", JOB_INTERRUPTED, 0);
+	struct store_job job;
+	int recorded = 0;
+
+	if (job_load(s, b->job_id, &job) == 0) {
+		recorded = job_is_renewal(&job) && job_renew_is_recorded(s, &job);
+		store_job_clear(&job);
+	}
+	if (recorded)
+		/* a renewal past its record: the new certificate stands and the
+		 * old key pair is still on the token; the job waits for the token
+		 * to come back (any bay) and removes it then */
+		suspend_job(s, b->job_id, why);
+	else
+		job_end_not_issued(s, b->job_id, "aborted", why, "revoked", JOB_INTERRUPTED, 0);
 	b->last_job_id = b->job_id;
 	b->job_id = 0;
 	secret_clear(&b->user_pin);

@@ -15,6 +15,7 @@
 #include "station/control.h"
 #include "station/job_renew.h"
 #include "station/job_steps.h"
+#include "store/store_renewleft.h"
 #include "store/store_revoke.h"
 #include "ca/ca.h"
 
@@ -51,6 +52,39 @@ cert_id_on_token(struct json_object *reply, const char *serial, int *n_certs)
 	return found;
 }
 
+/* Notes in b the key ids on the token (besides old_id) that an ended
+ * renewal of this token generated and never recorded: they are removed
+ * once the holder's PIN is in (leftover_next). */
+static int
+leftovers_find(struct station *s, struct bay *b, struct json_object *reply, const char *old_id)
+{
+	struct json_object *objs = json_object_object_get(reply, "objects");
+	size_t i;
+	int k, left, rc;
+
+	b->n_leftover = 0;
+	for (i = 0; i < json_object_array_length(objs); i++) {
+		const char *id = jstr(json_object_array_get_idx(objs, i), "id");
+
+		if (id == NULL || strcasecmp(id, old_id) == 0 ||
+		    strlen(id) >= sizeof(b->leftover_ids[0]))
+			continue;
+		for (k = 0; k < b->n_leftover; k++)
+			if (strcasecmp(b->leftover_ids[k], id) == 0)
+				break;
+		if (k < b->n_leftover || b->n_leftover == (int)(sizeof(b->leftover_ids) /
+		    sizeof(b->leftover_ids[0])))
+			continue;
+		if ((rc = store_renewal_leftover(station_store(s), b->token_serial, b->job_id, id,
+		    &left)) != 0)
+			return rc;
+		if (left)
+			snprintf(b->leftover_ids[b->n_leftover++], sizeof(b->leftover_ids[0]), "%s",
+			    id);
+	}
+	return 0;
+}
+
 static void
 on_identify(struct station *s, struct bay *b, int rc, struct json_object *reply)
 {
@@ -75,7 +109,9 @@ on_identify(struct station *s, struct bay *b, int rc, struct json_object *reply)
 		store_job_clear(&job);
 		return;
 	}
-	rc = store_job_set_old_key(station_store(s), b->job_id, id);
+	rc = leftovers_find(s, b, reply, id);
+	if (rc == 0)
+		rc = store_job_set_old_key(station_store(s), b->job_id, id);
 	if (rc == 0)
 		rc = job_step_mark(s, b->job_id, STEP_IDENTIFY, "done", id);
 	store_job_clear(&job);
@@ -89,6 +125,7 @@ on_identify(struct station *s, struct bay *b, int rc, struct json_object *reply)
 /* ---- login ---- */
 
 static void on_login(struct station *s, struct bay *b, int rc, struct json_object *reply);
+static void leftover_next(struct station *s, struct bay *b);
 
 /* What the token says of its user PIN, for the operator: "" or "; ...".
  * PKCS#11 flags tell only "wrong tries counted", "one left" and "locked";
@@ -230,7 +267,52 @@ on_login(struct station *s, struct bay *b, int rc, struct json_object *reply)
 	answer_pin(s, b, 0, NULL);
 	bay_set_state(s, b, BAY_WORKING, "job %lld: renewing the certificate on token %s",
 	    (long long)b->job_id, b->token_serial);
-	job_step_run(s, b, (enum step)b->renew_next);
+	leftover_next(s, b);
+}
+
+static void
+on_leftover(struct station *s, struct bay *b, int rc, struct json_object *reply)
+{
+	struct json_object *d = json_object_new_object();
+	const char *msg = jstr(reply, "message");
+
+	if (rc == UKEY_ERR_REMOVED) {
+		json_object_put(d);
+		job_worker_failed(s, b, (enum step)b->renew_next, rc, reply);
+		return;
+	}
+	json_object_object_add(d, "id", json_object_new_string(b->leftover_ids[b->n_leftover]));
+	if (rc == 0)
+		json_object_object_add(d, "destroyed",
+		    json_object_get(json_object_object_get(reply, "destroyed")));
+	else
+		json_object_object_add(d, "error", json_object_new_string(msg ? msg :
+		    ukey_strerror(rc)));
+	station_audit(s, "ukeyd", "renewal.discard_leftover", 0, 0, b->job_id, b->token_serial,
+	    b->name, d);
+	leftover_next(s, b);
+}
+
+/* Removes the next key pair an ended renewal left on the token, then goes
+ * on with the renewal's next step; a removal that fails is audited and the
+ * renewal goes on (the objects stay, as they were). */
+static void
+leftover_next(struct station *s, struct bay *b)
+{
+	struct json_object *req;
+
+	if (b->n_leftover == 0 || b->user_pin.p == NULL) {
+		b->n_leftover = 0;
+		job_step_run(s, b, (enum step)b->renew_next);
+		return;
+	}
+	b->n_leftover--;
+	req = json_object_new_object();
+	json_object_object_add(req, "user_pin", json_object_new_string_len(
+	    (const char *)b->user_pin.p, (int)b->user_pin.len));
+	json_object_object_add(req, "id", json_object_new_string(b->leftover_ids[b->n_leftover]));
+	if (bay_send(s, b, "discard", req, b->profile->timeout_default_ms, on_leftover) != 0)
+		job_fail(s, b, JOB_TOKEN, UKEY_ERR_BUSY, "login: cannot reach the worker");
 }
 
 /* The renewal job of bay n waiting for a PIN, or a refusal. */
@@ -603,8 +685,10 @@ job_renew_step_run(struct station *s, struct bay *b, enum step st)
 	const char *op = "inspect";
 	int rc;
 
-	if (st == STEP_IDENTIFY)
+	if (st == STEP_IDENTIFY) {
 		b->pin_refused = 0;	/* a new renewal in this bay */
+		b->n_leftover = 0;
+	}
 	if (st == STEP_LOGIN || (st == STEP_DISCARD_OLD && b->user_pin.p == NULL)) {
 		job_renew_login(s, b, st == STEP_LOGIN ? STEP_GENERATE_KEY : st);
 		return;
@@ -639,6 +723,7 @@ job_renew_resume(struct station *s, struct bay *b, const struct store_job *job, 
 	b->renew_pin_reset = 0;
 	b->awaiting_pin = 0;
 	b->pin_refused = 0;
+	b->n_leftover = 0;
 	if (st == STEP_DISCARD_OLD)
 		supersede_at_ca(s, job->renews_serial);	/* in case the CA never heard it */
 	if (jobrule_renew_needs_login(st)) {
