@@ -37,6 +37,7 @@ struct p11signer {
 	pid_t pid;			/* the running helper, or 0 */
 	int fd;				/* its channel, or -1 */
 	int failed;			/* a signature failed since the last reset */
+	int pin_refused;		/* the token refused the PIN: never tried again */
 	char why[600];
 };
 
@@ -137,6 +138,12 @@ helper_start(struct p11signer *s)
 	size_t ulen = strlen(s->uri), len = 0;
 	int rc;
 
+	if (s->pin_refused) {
+		/* each try counts against the token's PIN retry limit */
+		snprintf(s->why, sizeof(s->why), "%s: the token refused the PIN of "
+		    "cmp.pkcs11_pin_file; not tried again until ukeyd restarts", s->what);
+		return UKEY_ERR_PIN;
+	}
 	if ((rc = helper_spawn(s)) != 0)
 		return rc;
 	if ((rc = helper_read(s, &body, &len)) != 0) {
@@ -160,8 +167,10 @@ helper_start(struct p11signer *s)
 	memcpy(msg + 3 + ulen, s->pin.p, s->pin.len);
 	rc = frame_write(s->fd, msg, 3 + ulen + s->pin.len, P11SIGNER_MAX);
 	secure_wipe(msg, sizeof(msg));
-	if (rc != 0 || (rc = helper_read(s, &body, &len)) != 0)
+	if (rc != 0 || (rc = helper_read(s, &body, &len)) != 0) {
+		s->pin_refused = rc == UKEY_ERR_PIN;
 		goto out;
+	}
 	log_info("%s: ukey-signer (pid %d) holds the key %s", s->what, (int)s->pid, s->uri);
  out:
 	free(body);

@@ -2,7 +2,8 @@
  * here), held by ukey-signer: signature protection by an EC and an RSA RA
  * key that cmp_test_server accepts; a token key that is not the RA
  * certificate's, and an RA the CA does not know, refused; a wrong PIN and a
- * PIN file others may read; a helper killed between two calls; TLS client
+ * PIN file others may read; a helper killed between two calls, and one
+ * whose token's PIN changed meanwhile (not tried again); TLS client
  * authentication with the key on the token. */
 #include <ctype.h>
 #include <dirent.h>
@@ -499,6 +500,35 @@ helper_killed(void **state)
 	assert_true(again != pid);
 }
 
+/* The token's PIN changed under a running connector: the restarted helper
+ * is refused once (the token's answer named) and then not tried again, so
+ * that the station does not use up the token's PIN retries. */
+static void
+pin_changed(void **state)
+{
+	struct fixture *f = *state;
+	struct ca_request r;
+	X509 *cert = NULL;
+	char err[1024];
+
+	server_start(f, "--ca-cert", "@ca.crt", "--ca-key", "@ca.key", "--ra-cert", "@ra.crt",
+	    NULL);
+	assert_int_equal(open_ra(f, "ra.crt", "ra-ec", "pin", err, sizeof(err)), 0);
+	issue_once(f);
+	run("pkcs11-tool --module %s --token-label ra --login --pin 1234 --change-pin "
+	    "--new-pin 5555 >/dev/null 2>&1", SOFTHSM_MODULE);
+	assert_int_equal(kill(signer_pid(), SIGKILL), 0);
+	request(f, &r);
+	assert_int_equal(ca_issue(f->ca, &r, &cert), UKEY_ERR_UNAVAIL);
+	assert_non_null(strstr(ca_last_error(f->ca), "died"));
+	assert_int_equal(ca_issue(f->ca, &r, &cert), UKEY_ERR_UNAVAIL);
+	assert_non_null(strstr(ca_last_error(f->ca), "CKR_PIN_INCORRECT"));
+	assert_int_equal(ca_issue(f->ca, &r, &cert), UKEY_ERR_UNAVAIL);
+	assert_non_null(strstr(ca_last_error(f->ca), "not tried again"));
+	assert_null(cert);
+	assert_int_equal(signer_pid(), 0);
+}
+
 /* https with a client certificate whose key is on the token, EC (ECDSA)
  * and RSA (RSA-PSS in TLS 1.3: a raw RSA operation on the token); the
  * server refuses a client without one. */
@@ -574,6 +604,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(wrong_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(pin_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(helper_killed, setup, teardown),
+		cmocka_unit_test_setup_teardown(pin_changed, setup, teardown),
 		cmocka_unit_test_setup_teardown(tls_client_key, setup, teardown),
 	};
 
