@@ -710,6 +710,7 @@ config_defaults(struct station_config *c)
 	c->ca_crl_interval = CONFIG_CRL_INTERVAL_DEFAULT;
 	c->ca_crl_path[0] = '\0';
 	cmpconf_defaults(&c->cmp);
+	cmpconf_signer_beside(&c->cmp, c->worker_path);
 	c->sim_bays = 4;
 	c->dual_actions = 0;
 	c->dual_timeout_s = CONFIG_DUAL_TIMEOUT_DEFAULT;
