@@ -510,6 +510,7 @@ pin_changed(void **state)
 	struct ca_request r;
 	X509 *cert = NULL;
 	char err[1024];
+	pid_t pid;
 
 	server_start(f, "--ca-cert", "@ca.crt", "--ca-key", "@ca.key", "--ra-cert", "@ra.crt",
 	    NULL);
@@ -517,7 +518,8 @@ pin_changed(void **state)
 	issue_once(f);
 	run("pkcs11-tool --module %s --token-label ra --login --pin 1234 --change-pin "
 	    "--new-pin 5555 >/dev/null 2>&1", SOFTHSM_MODULE);
-	assert_int_equal(kill(signer_pid(), SIGKILL), 0);
+	assert_true((pid = signer_pid()) > 0);
+	assert_int_equal(kill(pid, SIGKILL), 0);
 	request(f, &r);
 	assert_int_equal(ca_issue(f->ca, &r, &cert), UKEY_ERR_UNAVAIL);
 	assert_non_null(strstr(ca_last_error(f->ca), "died"));
