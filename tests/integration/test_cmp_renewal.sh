@@ -8,7 +8,8 @@
 # `ukeyctl token mark-lost` through CMP (RR with their reasons), and a CA
 # that holds an RR (--rr-gate): the command's reply waits for the CA while
 # `ukeyctl status` is answered and another bay works up to ca_submit; the
-# record follows the CA's answer.
+# record follows the CA's answer; ukeyd killed while the CA holds an RR,
+# and the command run again.
 . "$(dirname "$0")/lib.sh"
 
 CMP_PID=""
@@ -224,6 +225,39 @@ grepq "certificate $serialD revoked" "$STATE/mark.out" || fail "mark-lost said: 
 grepq -x "$serialD keyCompromise" "$STATE/cmp/revocations" || fail "the CA did not record $serialD (keyCompromise)"
 [ "$(db "SELECT revoke_reason FROM issuances WHERE cert_serial = '$serialD'")" = keyCompromise ] ||
 	fail "$serialD not revoked in the record"
+
+# --- ukeyd killed while the CA holds the RR: the CA revokes, the station
+# has recorded nothing; the same command run again finds the certificate
+# revoked at the CA (certRevoked) and records it ---
+serialE=$(db "SELECT i.cert_serial FROM issuances i JOIN orders o ON o.id = i.order_id WHERE o.portal_ref = 'N-E'")
+[ -n "$serialE" ] || fail "no certificate for N-E"
+rm -f "$RRGATE"
+n0=$(grep -c "revocation waiting for the gate" "$STATE/cmp/log")
+ctl cert revoke "$serialE" --reason affiliationChanged --remark "the holder left the company" \
+	> "$STATE/revoke2.out" 2>&1 &
+BG_PID=$!
+for _ in $(seq 400); do
+	[ "$(grep -c "revocation waiting for the gate" "$STATE/cmp/log")" -gt "$n0" ] && break
+	sleep 0.05
+done
+[ "$(grep -c "revocation waiting for the gate" "$STATE/cmp/log")" -gt "$n0" ] || fail "kill: the RR never reached the CA"
+kill -KILL "$DAEMON_PID"
+wait "$DAEMON_PID" 2>/dev/null || true
+DAEMON_PID=""
+wait "$BG_PID" && fail "kill: cert revoke says it succeeded though ukeyd was killed: $(cat "$STATE/revoke2.out")"
+BG_PID=""
+touch "$RRGATE"
+wait_file "$STATE/cmp/revocations" "$serialE affiliationChanged" "kill: the CA's revocation"
+[ "$(db "SELECT revoked_at IS NULL FROM issuances WHERE cert_serial = '$serialE'")" = 1 ] ||
+	fail "kill: $serialE recorded revoked though the station died before the CA answered"
+start_station
+ctl cert revoke "$serialE" --reason affiliationChanged --remark "the holder left the company" \
+	> "$STATE/revoke2.out" || fail "kill: cert revoke again: $(cat "$STATE/revoke2.out")"
+grepq "certificate $serialE was revoked at the CA already; recording it here" "$STATE/ukeyd.log" ||
+	fail "kill: the second revoke did not find $serialE revoked at the CA"
+[ "$(db "SELECT revoke_reason FROM issuances WHERE cert_serial = '$serialE'")" = affiliationChanged ] ||
+	fail "kill: $serialE not revoked in the record"
+echo "ok: killed while the CA held the RR; the command run again completes the record"
 ctl audit verify >/dev/null || fail "audit verify"
 stop_station
 
