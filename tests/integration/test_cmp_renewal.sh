@@ -197,7 +197,9 @@ for _ in $(seq 400); do
 	sleep 0.05
 done
 grepq "revocation waiting for the gate" "$STATE/cmp/log" || fail "gate: the RR never reached the CA"
+t0=$(date +%s%N)
 ctl status >/dev/null || fail "gate: status while the CA holds the RR"
+status_ms=$((($(date +%s%N) - t0) / 1000000))	# reported, not asserted
 ctl sim plug --bay 2 >/dev/null || fail "gate: plug bay 2 while the CA holds the RR"
 wait_for_step 2 ca_submit
 kill -0 "$BG_PID" 2>/dev/null || fail "gate: cert revoke returned before the CA answered: $(cat "$STATE/revoke.out")"
@@ -216,7 +218,7 @@ grepq -x "$serialC keyCompromise" "$STATE/cmp/revocations" || fail "the CA did n
 ctl bay wait --bay 2 --timeout 120 >/dev/null || fail "gate: bay 2: $(bay_field 2 reason)"
 [ "$(bay_field 2 state)" = done ] || fail "gate: bay 2: $(bay_field 2 state): $(bay_field 2 reason)"
 ctl sim unplug --bay 2 >/dev/null
-echo "ok: cert revoke through CMP (keyCompromise); ukeyctl and bay 2 served while the CA held the RR"
+echo "ok: cert revoke through CMP (keyCompromise); ukeyctl status answered in $status_ms ms and bay 2 worked while the CA held the RR"
 
 # --- token mark-lost through CMP: its live certificate revoked by RR ---
 ctl token mark-lost "$(db "SELECT token_serial FROM issuances WHERE cert_serial = '$serialD'")" \
