@@ -9,7 +9,7 @@
 # that holds an RR (--rr-gate): the command's reply waits for the CA while
 # `ukeyctl status` is answered and another bay works up to ca_submit; the
 # record follows the CA's answer; ukeyd killed while the CA holds an RR,
-# and the command run again.
+# and the command run again; a replacement's RR at start.
 . "$(dirname "$0")/lib.sh"
 
 CMP_PID=""
@@ -63,6 +63,8 @@ timeout = 60
 renewal = $1
 ; the test CA gives every certificate 365 days, whatever the order's years
 validity = ca
+[fees]
+replacement_fen = 5000
 EOT
 }
 
@@ -260,6 +262,33 @@ grepq "certificate $serialE was revoked at the CA already; recording it here" "$
 [ "$(db "SELECT revoke_reason FROM issuances WHERE cert_serial = '$serialE'")" = affiliationChanged ] ||
 	fail "kill: $serialE not revoked in the record"
 echo "ok: killed while the CA held the RR; the command run again completes the record"
+
+# --- a replacement through CMP whose replaced certificate the record still
+# has live at start (as after a crash between the record and the RR; the
+# record is set so by hand): the start's RR goes through the CA thread, the
+# CA has it revoked already (the token was marked lost), the record follows ---
+gen "$STATE/P-D.json" "P-D:0:organisation=1x1:replaces_serial=$serialD:amount=5000"
+ctl order import "$STATE/P-D.json" >/dev/null || fail "import P-D"
+approve_pay "$(id_of P-D)"
+ctl sim plug --bay 1 --wait >/dev/null || fail "P-D not issued: $(bay_field 1 reason)"
+ctl sim unplug --bay 1 >/dev/null
+newD=$(db "SELECT cert_serial FROM issuances WHERE order_id = $(id_of P-D)")
+[ "$(db "SELECT replaces_serial || ' ' || replaces_how FROM issuances WHERE cert_serial = '$newD'")" = "$serialD replacement" ] ||
+	fail "replacement: $newD does not name $serialD"
+stop_station
+db "UPDATE issuances SET revoked_at = NULL, revoke_reason = NULL, revoked_by = NULL, revoke_remark = NULL WHERE cert_serial = '$serialD'"
+start_station
+for _ in $(seq 400); do
+	[ "$(db "SELECT revoke_reason FROM issuances WHERE cert_serial = '$serialD'")" = keyCompromise ] && break
+	sleep 0.05
+done
+[ "$(db "SELECT revoke_reason FROM issuances WHERE cert_serial = '$serialD'")" = keyCompromise ] ||
+	fail "replacement: the start did not revoke $serialD"
+grepq "certificate $serialD: revocation (keyCompromise) sent to the CA thread" "$STATE/ukeyd.log" ||
+	fail "replacement: the RR for $serialD did not go through the CA thread"
+db "SELECT detail FROM audit WHERE action = 'cert.revoke' ORDER BY id DESC LIMIT 1" > "$STATE/last.txt"
+grepq "replaced by certificate $newD" "$STATE/last.txt" || fail "replacement: cert.revoke does not name $newD"
+echo "ok: replacement $newD of $serialD through CMP; the start's RR went through the CA thread"
 ctl audit verify >/dev/null || fail "audit verify"
 stop_station
 
