@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "common/err.h"
@@ -58,6 +59,8 @@ cacall_free(struct cacall *c)
 	X509_free(c->unconfirmed);
 	free_wiped(c->gm_identity_value);
 	free_wiped(c->email);
+	if (c->revoked_arg != NULL && c->revoked_arg_free != NULL)
+		c->revoked_arg_free(c->revoked_arg);
 	free(c);
 }
 
@@ -238,6 +241,28 @@ cathread_busy(struct cathread *t, int64_t job_id)
 	pthread_mutex_lock(&t->mu);
 	busy = list_has(t->queue, job_id) || list_has(t->done, job_id) ||
 	    (t->running != NULL && t->running->job_id == job_id);
+	pthread_mutex_unlock(&t->mu);
+	return busy;
+}
+
+static int
+list_revokes(const struct cacall *c, const char *serial)
+{
+	for (; c != NULL; c = c->next)
+		if (c->op == CACALL_REVOKE && strcasecmp(c->serial, serial) == 0)
+			return 1;
+	return 0;
+}
+
+int
+cathread_revoking(struct cathread *t, const char *serial)
+{
+	int busy;
+
+	pthread_mutex_lock(&t->mu);
+	busy = list_revokes(t->queue, serial) || list_revokes(t->done, serial) ||
+	    (t->running != NULL && t->running->op == CACALL_REVOKE &&
+	    strcasecmp(t->running->serial, serial) == 0);
 	pthread_mutex_unlock(&t->mu);
 	return busy;
 }

@@ -10,6 +10,8 @@
 
 #include "ca/ca.h"
 
+struct station;
+
 enum cacall_op {
 	CACALL_ISSUE,	/* ca_issue_start(): a new request */
 	CACALL_POLL,	/* ca_issue_poll(): the request the CA holds (txn) */
@@ -31,6 +33,11 @@ struct cacall {
 					 * persisted; after: as the CA left it */
 	int unanswered;			/* POLL of a request sent before a stop, never answered */
 	char serial[80], reason[32];	/* REVOKE */
+	/* REVOKE: what the loop does with the answer (carevoke.c), or NULL;
+	 * revoked_arg is freed with revoked_arg_free when never answered */
+	void (*revoked)(struct station *s, int rc, const char *ca_said, void *arg);
+	void *revoked_arg;
+	void (*revoked_arg_free)(void *arg);
 	/* the answer */
 	int rc;
 	X509 *cert;			/* owned; NULL unless rc == 0 */
@@ -63,6 +70,10 @@ void cathread_submit(struct cathread *t, struct cacall *c);
 /* Whether a call for job_id is queued, running or answered but not yet
  * taken by the loop. */
 int cathread_busy(struct cathread *t, int64_t job_id);
+
+/* 1 when a REVOKE of serial (compared without regard to case) is queued,
+ * running or answered but not yet taken by the loop. */
+int cathread_revoking(struct cathread *t, const char *serial);
 
 /* The call under way whose certificate waits to be recorded before the CA
  * is told it is taken (cacall.unconfirmed), or NULL; borrowed until

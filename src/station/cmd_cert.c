@@ -12,6 +12,7 @@
 #include "station/control.h"
 #include "store/store_revoke.h"
 #include "ca/ca.h"
+#include "station/carevoke.h"
 
 #define REMARK_MAX 500
 
@@ -35,25 +36,75 @@ revoke_args(struct request *r, const char **serial, const char **reason, const c
 	return 0;
 }
 
+/* One revocation between the CA's call and its answer: copies of what the
+ * record needs, and what runs after it. */
+struct certrev {
+	char *actor, *serial, *token_serial, *reason, *remark;
+	int64_t order_id, unit_id, job_id;
+	cert_revoked_fn done;
+	void *arg;
+	void (*arg_free)(void *);
+};
+
+static void
+certrev_free(void *p)
+{
+	struct certrev *v = p;
+
+	if (v == NULL)
+		return;
+	if (v->arg != NULL && v->arg_free != NULL)
+		v->arg_free(v->arg);
+	free(v->actor);
+	free(v->serial);
+	free(v->token_serial);
+	free(v->reason);
+	free(v->remark);
+	free(v);
+}
+
+static struct certrev *
+certrev_new(const char *actor, const struct store_issuance_rev *iss, const char *reason,
+    const char *remark)
+{
+	struct certrev *v = calloc(1, sizeof(*v));
+
+	if (v == NULL)
+		return NULL;
+	v->actor = strdup(actor);
+	v->serial = strdup(iss->cert_serial);
+	v->token_serial = iss->token_serial ? strdup(iss->token_serial) : NULL;
+	v->reason = strdup(reason);
+	v->remark = strdup(remark);
+	v->order_id = iss->order_id;
+	v->unit_id = iss->unit_id;
+	v->job_id = iss->job_id;
+	if (v->actor == NULL || v->serial == NULL || v->reason == NULL || v->remark == NULL ||
+	    (iss->token_serial != NULL && v->token_serial == NULL)) {
+		certrev_free(v);
+		return NULL;
+	}
+	return v;
+}
+
 /* Records the revocation in station.db with its audit record, in one
  * transaction. */
 static int
-revoke_record(struct station *s, const char *actor, const struct store_issuance_rev *iss,
-    const char *reason, const char *remark, const char *now)
+revoke_record(struct station *s, const struct certrev *v, const char *now)
 {
 	struct json_object *d;
 	int rc;
 
 	if ((rc = store_begin(station_store(s))) != 0)
 		return rc;
-	rc = store_issuance_revoke(station_store(s), iss->cert_serial, now, reason, actor, remark);
+	rc = store_issuance_revoke(station_store(s), v->serial, now, v->reason, v->actor, v->remark);
 	if (rc == 0) {
 		d = json_object_new_object();
-		json_object_object_add(d, "serial", json_object_new_string(iss->cert_serial));
-		json_object_object_add(d, "reason", json_object_new_string(reason));
-		json_object_object_add(d, "remark", json_object_new_string(remark));
-		rc = station_audit(s, actor, "cert.revoke", iss->order_id, iss->unit_id,
-		    iss->job_id, iss->token_serial, NULL, d);
+		json_object_object_add(d, "serial", json_object_new_string(v->serial));
+		json_object_object_add(d, "reason", json_object_new_string(v->reason));
+		json_object_object_add(d, "remark", json_object_new_string(v->remark));
+		rc = station_audit(s, v->actor, "cert.revoke", v->order_id, v->unit_id, v->job_id,
+		    v->token_serial, NULL, d);
 	}
 	if (rc == 0)
 		rc = store_commit(station_store(s));
@@ -62,71 +113,165 @@ revoke_record(struct station *s, const char *actor, const struct store_issuance_
 	return rc;
 }
 
-int
-station_revoke_cert(struct station *s, const char *actor, const struct store_issuance_rev *iss,
-    const char *reason, const char *remark, char now[32])
+/* The CA answered (carevoke_fn): the record, then the caller's done. */
+static void
+certrev_answered(struct station *s, int rc, const char *ca_said, void *arg)
 {
-	int rc = ca_revoke(station_ca(s), iss->cert_serial, reason);
+	struct certrev *v = arg;
+	char now[32] = "";
 
 	if (rc == UKEY_ERR_STATE) {
-		log_warn("certificate %s was revoked at the CA already; recording it here",
-		    iss->cert_serial);
+		log_warn("certificate %s was revoked at the CA already; recording it here", v->serial);
 	} else if (rc != 0) {
-		log_error("certificate %s: the CA did not revoke it: %s", iss->cert_serial,
-		    ukey_strerror(rc));
-		return rc;
+		log_error("certificate %s: the CA did not revoke it: %s%s%s", v->serial,
+		    ukey_strerror(rc), ca_said[0] ? ": " : "", ca_said);
+		goto out;
 	}
 	store_now(now);
-	if ((rc = revoke_record(s, actor, iss, reason, remark, now)) != 0)
+	if ((rc = revoke_record(s, v, now)) != 0)
+		goto out;
+	log_info("certificate %s revoked by %s (%s): %s", v->serial, v->actor, v->reason, v->remark);
+	ca_said = "";
+ out:
+	v->done(s, rc, ca_said, now, v->arg);
+	v->arg = NULL;		/* done owns it */
+	certrev_free(v);
+}
+
+void
+station_revoke_cert(struct station *s, const char *actor, const struct store_issuance_rev *iss,
+    const char *reason, const char *remark, cert_revoked_fn done, void *arg,
+    void (*arg_free)(void *))
+{
+	struct certrev *v = certrev_new(actor, iss, reason, remark);
+
+	if (v == NULL) {
+		done(s, UKEY_ERR_NOMEM, "", "", arg);
+		return;
+	}
+	v->done = done;
+	v->arg = arg;
+	v->arg_free = arg_free;
+	carevoke_submit(s, v->serial, v->reason, certrev_answered, v, certrev_free);
+}
+
+/* cert.revoke between its request and its reply: the reply is made when
+ * the CA answered, sent at once (embedded CA) or later (deferred). */
+struct revoke_cmd {
+	int64_t client;
+	int deferred, finished, rc;
+	char msg[1024];
+	int64_t order_id;
+	char serial[80], reason[32];
+	struct json_object *result;
+};
+
+static void
+revoke_cmd_free(void *p)
+{
+	struct revoke_cmd *q = p;
+
+	if (q != NULL)
+		json_object_put(q->result);
+	free(q);
+}
+
+/* The CA and the record done (cert_revoked_fn): the CRL, then the reply. */
+static void
+revoke_cmd_done(struct station *s, int rc, const char *ca_said, const char *now, void *arg)
+{
+	struct revoke_cmd *q = arg;
+	int64_t number = 0;
+	int crl_rc;
+
+	q->rc = rc;
+	if (rc != 0) {
+		snprintf(q->msg, sizeof(q->msg), "certificate %s: not revoked: %s%s%s", q->serial,
+		    ukey_strerror(rc), ca_said[0] ? ": the CA said: " : "", ca_said);
+	} else {
+		crl_rc = station_crl_publish(s, &number);
+		q->result = json_object_new_object();
+		json_object_object_add(q->result, "serial", json_object_new_string(q->serial));
+		json_object_object_add(q->result, "order_id", json_object_new_int64(q->order_id));
+		json_object_object_add(q->result, "revoked_at", json_object_new_string(now));
+		json_object_object_add(q->result, "reason", json_object_new_string(q->reason));
+		if (crl_rc == 0)
+			json_object_object_add(q->result, "crl_number", json_object_new_int64(number));
+		else if (crl_rc != UKEY_ERR_UNSUPPORTED)
+			json_object_object_add(q->result, "crl_error",
+			    json_object_new_string(ukey_strerror(crl_rc)));
+	}
+	if (!q->deferred) {
+		q->finished = 1;	/* the handler replies */
+		return;
+	}
+	control_reply_deferred(s, q->client, rc, q->msg, q->result);
+	q->result = NULL;
+	revoke_cmd_free(q);
+}
+
+/* Looks up the certificate cert.revoke names: one this station issued and
+ * has not revoked, with no revocation of it waiting for the CA. */
+static int
+revoke_target(struct request *r, const char *serial, struct store_issuance_rev *iss)
+{
+	int rc;
+
+	if ((rc = store_issuance_by_serial(station_store(r->s), serial, iss)) != 0) {
+		if (rc == UKEY_ERR_NOTFOUND)
+			rc = req_fail(r, rc, "certificate %s: this station issued no certificate with"
+			    " this serial", serial);
 		return rc;
-	log_info("certificate %s revoked by %s (%s): %s", iss->cert_serial, actor, reason, remark);
+	}
+	if (iss->revoked_at != NULL)
+		return req_fail(r, UKEY_ERR_STATE, "certificate %s: already revoked at %s by %s (%s)",
+		    iss->cert_serial, iss->revoked_at, iss->revoked_by ? iss->revoked_by : "?",
+		    iss->revoke_reason ? iss->revoke_reason : "unspecified");
+	if (carevoke_pending(r->s, iss->cert_serial))
+		return req_fail(r, UKEY_ERR_BUSY, "certificate %s: a revocation of it is waiting for"
+		    " the CA's answer", iss->cert_serial);
 	return 0;
 }
 
-/* The CA first, then the station's record: a failure between the two
- * leaves the certificate revoked at the CA only, and the same command run
- * again finds it so there and completes the station's side. */
+/* The CA first, then the station's record, then the CRL: a failure between
+ * the CA and the record leaves the certificate revoked at the CA only, and
+ * the same command run again finds it so there and completes the station's
+ * side. With an external CA the reply waits for the CA's answer, the event
+ * loop does not. */
 int
 cmd_cert_revoke(struct request *r, struct json_object **result)
 {
 	struct store_issuance_rev iss = { 0 };
+	struct revoke_cmd *q = NULL;
 	const char *serial, *reason, *remark;
-	char now[32];
-	int64_t number = 0;
-	int rc, crl_rc;
+	int rc;
 
-	if ((rc = revoke_args(r, &serial, &reason, &remark)) != 0)
+	if ((rc = revoke_args(r, &serial, &reason, &remark)) != 0 ||
+	    (rc = revoke_target(r, serial, &iss)) != 0)
 		goto out;
-	if ((rc = store_issuance_by_serial(station_store(r->s), serial, &iss)) != 0) {
-		if (rc == UKEY_ERR_NOTFOUND)
-			rc = req_fail(r, rc, "certificate %s: this station issued no certificate with"
-			    " this serial", serial);
-		goto out;
-	}
-	if (iss.revoked_at != NULL) {
-		rc = req_fail(r, UKEY_ERR_STATE, "certificate %s: already revoked at %s by %s (%s)",
-		    iss.cert_serial, iss.revoked_at, iss.revoked_by ? iss.revoked_by : "?",
-		    iss.revoke_reason ? iss.revoke_reason : "unspecified");
+	if ((q = calloc(1, sizeof(*q))) == NULL) {
+		rc = UKEY_ERR_NOMEM;
 		goto out;
 	}
-	if ((rc = station_revoke_cert(r->s, r->c->user, &iss, reason, remark, now)) != 0) {
-		rc = req_fail(r, rc, "certificate %s: not revoked: %s", iss.cert_serial,
-		    ukey_strerror(rc));
+	q->client = r->c->id;
+	q->order_id = iss.order_id;
+	snprintf(q->serial, sizeof(q->serial), "%s", iss.cert_serial);
+	snprintf(q->reason, sizeof(q->reason), "%s", reason);
+	station_revoke_cert(r->s, r->c->user, &iss, reason, remark, revoke_cmd_done, q,
+	    revoke_cmd_free);
+	if (!q->finished) {
+		q->deferred = 1;	/* revoke_cmd_done replies and frees q */
+		r->deferred = 1;
+		q = NULL;
+		rc = 0;
 		goto out;
 	}
-	crl_rc = station_crl_publish(r->s, &number);
-	*result = json_object_new_object();
-	json_object_object_add(*result, "serial", json_object_new_string(iss.cert_serial));
-	json_object_object_add(*result, "order_id", json_object_new_int64(iss.order_id));
-	json_object_object_add(*result, "revoked_at", json_object_new_string(now));
-	json_object_object_add(*result, "reason", json_object_new_string(reason));
-	if (crl_rc == 0)
-		json_object_object_add(*result, "crl_number", json_object_new_int64(number));
-	else if (crl_rc != UKEY_ERR_UNSUPPORTED)
-		json_object_object_add(*result, "crl_error",
-		    json_object_new_string(ukey_strerror(crl_rc)));
-	rc = 0;
+	if ((rc = q->rc) != 0)
+		snprintf(r->msg, sizeof(r->msg), "%s", q->msg);
+	*result = q->result;
+	q->result = NULL;
  out:
+	revoke_cmd_free(q);
 	store_issuance_rev_clear(&iss);
 	return rc;
 }

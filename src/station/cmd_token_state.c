@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "orders/tokenlife.h"
 #include "station/bay.h"
+#include "station/carevoke.h"
 #include "station/control.h"
 #include "store/store_revoke.h"
 #include "store/store_tokens.h"
@@ -108,63 +109,186 @@ token_in_work(struct station *s, const char *serial)
 	return 0;
 }
 
-/* Revokes the token's live certificates with reason; their serials go into
- * revoked (a JSON array). Stops at the first failure, naming it. */
-static int
-revoke_live(struct request *r, const char *serial, struct token_view *v, const char *reason,
-    const char *remark, struct json_object *revoked)
-{
-	struct store_issuance_rev iss;
-	char now[32], at[32];
-	size_t i;
-	int rc;
+/* token.mark between its request and its reply: the token's live
+ * certificates are revoked one after the other (CA first, then the record,
+ * each: station_revoke_cert), then the mark is recorded and the CRL
+ * published. With an external CA each revocation waits for the CA's answer
+ * off the event loop and the reply is deferred. */
+struct mark_run {
+	struct station *s;
+	int64_t client;
+	int deferred, finished, rc;
+	char msg[1024];
+	char serial[72], actor[64];
+	char *remark;
+	enum token_state from, to;
+	char **certs;			/* the live certificates' serials */
+	size_t n, i;
+	struct json_object *revoked, *result;
+};
 
-	store_now(now);
-	for (i = 0; i < v->n_certs; i++) {
-		if (!cert_live(&v->certs[i], now))
-			continue;
-		if ((rc = store_issuance_by_serial(station_store(r->s), v->certs[i].cert_serial, &iss)) == 0) {
-			rc = station_revoke_cert(r->s, r->c->user, &iss, reason, remark, at);
-			store_issuance_rev_clear(&iss);
-		}
-		if (rc != 0)
-			return req_fail(r, rc, "token %s: certificate %s not revoked (%s); %zu revoked "
-			    "before it; the token is not marked: run the command again", serial,
-			    v->certs[i].cert_serial, ukey_strerror(rc),
-			    json_object_array_length(revoked));
-		json_object_array_add(revoked, json_object_new_string(v->certs[i].cert_serial));
-	}
-	return 0;
+static void
+mark_run_free(void *p)
+{
+	struct mark_run *m = p;
+	size_t i;
+
+	if (m == NULL)
+		return;
+	for (i = 0; i < m->n; i++)
+		free(m->certs[i]);
+	free(m->certs);
+	free(m->remark);
+	json_object_put(m->revoked);
+	json_object_put(m->result);
+	free(m);
 }
 
 /* The mark and its audit record, in one transaction. */
 static int
-mark_record(struct request *r, const char *serial, enum token_state from, enum token_state to,
-    const char *remark, struct json_object *revoked, char now[32])
+mark_record(struct mark_run *m, char now[32])
 {
 	struct json_object *d = json_object_new_object();
+	struct store *st = station_store(m->s);
 	int rc;
 
-	json_object_object_add(d, "from", json_object_new_string(token_state_name(from)));
-	json_object_object_add(d, "state", json_object_new_string(token_state_name(to)));
-	json_object_object_add(d, "remark", json_object_new_string(remark));
-	json_object_object_add(d, "revoked", json_object_get(revoked));
+	json_object_object_add(d, "from", json_object_new_string(token_state_name(m->from)));
+	json_object_object_add(d, "state", json_object_new_string(token_state_name(m->to)));
+	json_object_object_add(d, "remark", json_object_new_string(m->remark));
+	json_object_object_add(d, "revoked", json_object_get(m->revoked));
 	store_now(now);
-	if ((rc = store_begin(station_store(r->s))) != 0) {
+	if ((rc = store_begin(st)) != 0) {
 		json_object_put(d);
 		return rc;
 	}
-	rc = store_token_mark_add(station_store(r->s), serial, token_state_name(to), now, r->c->user,
-	    remark);
+	rc = store_token_mark_add(st, m->serial, token_state_name(m->to), now, m->actor, m->remark);
 	if (rc == 0)
-		rc = station_audit(r->s, r->c->user, "token.mark", 0, 0, 0, serial, NULL, d);
+		rc = station_audit(m->s, m->actor, "token.mark", 0, 0, 0, m->serial, NULL, d);
 	else
 		json_object_put(d);
 	if (rc == 0)
-		rc = store_commit(station_store(r->s));
+		rc = store_commit(st);
 	if (rc != 0)
-		store_rollback(station_store(r->s));
+		store_rollback(st);
 	return rc;
+}
+
+/* The run ends: the handler replies (the call has not returned yet) or
+ * the reply goes now, deferred. */
+static void
+mark_reply(struct mark_run *m)
+{
+	if (!m->deferred) {
+		m->finished = 1;
+		return;
+	}
+	control_reply_deferred(m->s, m->client, m->rc, m->msg, m->result);
+	m->result = NULL;
+	mark_run_free(m);
+}
+
+static void
+mark_finish(struct mark_run *m)
+{
+	int64_t number = 0;
+	char now[32];
+	size_t n = json_object_array_length(m->revoked);
+
+	if ((m->rc = mark_record(m, now)) != 0) {
+		snprintf(m->msg, sizeof(m->msg), "token.mark: %s", ukey_strerror(m->rc));
+		mark_reply(m);
+		return;
+	}
+	log_info("token %s marked %s (was %s) by %s: %s; %zu certificates revoked", m->serial,
+	    token_state_name(m->to), token_state_name(m->from), m->actor, m->remark, n);
+	m->result = json_object_new_object();
+	json_object_object_add(m->result, "serial", json_object_new_string(m->serial));
+	json_object_object_add(m->result, "from", json_object_new_string(token_state_name(m->from)));
+	json_object_object_add(m->result, "state", json_object_new_string(token_state_name(m->to)));
+	json_object_object_add(m->result, "at", json_object_new_string(now));
+	json_object_object_add(m->result, "revoked", json_object_get(m->revoked));
+	if (n > 0 && station_crl_publish(m->s, &number) == 0)
+		json_object_object_add(m->result, "crl_number", json_object_new_int64(number));
+	mark_reply(m);
+}
+
+static void mark_next(struct mark_run *m);
+
+/* One certificate revoked (cert_revoked_fn): the next, or the first failure
+ * named; the token is not marked then. */
+static void
+mark_revoked(struct station *s, int rc, const char *ca_said, const char *now, void *arg)
+{
+	struct mark_run *m = arg;
+
+	(void)s;
+	(void)now;
+	if (rc != 0) {
+		m->rc = rc;
+		snprintf(m->msg, sizeof(m->msg), "token %s: certificate %s not revoked (%s%s%s); %zu"
+		    " revoked before it; the token is not marked: run the command again", m->serial,
+		    m->certs[m->i], ukey_strerror(rc), ca_said[0] ? ": the CA said: " : "", ca_said,
+		    json_object_array_length(m->revoked));
+		mark_reply(m);
+		return;
+	}
+	json_object_array_add(m->revoked, json_object_new_string(m->certs[m->i]));
+	m->i++;
+	mark_next(m);
+}
+
+static void
+mark_next(struct mark_run *m)
+{
+	struct store_issuance_rev iss;
+	int rc;
+
+	if (m->i == m->n) {
+		mark_finish(m);
+		return;
+	}
+	if ((rc = store_issuance_by_serial(station_store(m->s), m->certs[m->i], &iss)) != 0) {
+		mark_revoked(m->s, rc, "", "", m);
+		return;
+	}
+	/* m may be freed by the time this returns */
+	station_revoke_cert(m->s, m->actor, &iss, token_mark_reason(m->to), m->remark,
+	    mark_revoked, m, mark_run_free);
+	store_issuance_rev_clear(&iss);
+}
+
+/* The run for r: the live certificates of v to revoke when the mark
+ * revokes; NULL when out of memory. */
+static struct mark_run *
+mark_run_new(struct request *r, const char *serial, enum token_state to, const char *remark,
+    const struct token_view *v)
+{
+	struct mark_run *m = calloc(1, sizeof(*m));
+	char now[32];
+	size_t i;
+
+	if (m == NULL || (m->certs = calloc(v->n_certs + 1, sizeof(char *))) == NULL ||
+	    (m->remark = strdup(remark)) == NULL || (m->revoked = json_object_new_array()) == NULL) {
+		mark_run_free(m);
+		return NULL;
+	}
+	m->s = r->s;
+	m->client = r->c->id;
+	snprintf(m->serial, sizeof(m->serial), "%s", serial);
+	snprintf(m->actor, sizeof(m->actor), "%s", r->c->user);
+	m->from = v->state;
+	m->to = to;
+	store_now(now);
+	for (i = 0; token_mark_reason(to) != NULL && i < v->n_certs; i++) {
+		if (!cert_live(&v->certs[i], now))
+			continue;
+		if ((m->certs[m->n] = strdup(v->certs[i].cert_serial)) == NULL) {
+			mark_run_free(m);
+			return NULL;
+		}
+		m->n++;
+	}
+	return m;
 }
 
 /* The checks before anything changes: a token the station knows, not in
@@ -173,6 +297,7 @@ static int
 mark_check(struct request *r, const char *serial, enum token_state to, struct token_view *v)
 {
 	char allowed[128];
+	size_t i;
 	int known = 0, rc, bay;
 
 	if ((rc = store_token_known_serial(station_store(r->s), serial, &known)) != 0)
@@ -184,6 +309,10 @@ mark_check(struct request *r, const char *serial, enum token_state to, struct to
 		return req_fail(r, UKEY_ERR_BUSY, "token %s: a job runs on it in bay %d", serial, bay);
 	if ((rc = token_view_load(r->s, serial, v)) != 0)
 		return rc;
+	for (i = 0; i < v->n_certs; i++)
+		if (carevoke_pending(r->s, v->certs[i].cert_serial))
+			return req_fail(r, UKEY_ERR_BUSY, "token %s: a revocation of its certificate"
+			    " %s is waiting for the CA's answer", serial, v->certs[i].cert_serial);
 	if (!token_mark_allowed(v->state, to)) {
 		token_marks_from(v->state, allowed, sizeof(allowed));
 		return req_fail(r, UKEY_ERR_STATE, "token %s is %s: it cannot be marked %s (from %s: "
@@ -197,35 +326,31 @@ int
 cmd_token_mark(struct request *r, struct json_object **result)
 {
 	struct token_view v = { 0 };
-	struct json_object *revoked = json_object_new_array();
+	struct mark_run *m = NULL;
 	const char *serial, *remark;
-	enum token_state to = TS_IN_STOCK, from;
-	int64_t number = 0;
-	char now[32];
+	enum token_state to = TS_IN_STOCK;
 	int rc;
 
 	if ((rc = mark_args(r, &serial, &to, &remark)) != 0 ||
 	    (rc = mark_check(r, serial, to, &v)) != 0)
 		goto out;
-	from = v.state;
-	if (token_mark_reason(to) != NULL &&
-	    (rc = revoke_live(r, serial, &v, token_mark_reason(to), remark, revoked)) != 0)
+	if ((m = mark_run_new(r, serial, to, remark, &v)) == NULL) {
+		rc = UKEY_ERR_NOMEM;
 		goto out;
-	if ((rc = mark_record(r, serial, from, to, remark, revoked, now)) != 0)
+	}
+	mark_next(m);
+	if (!m->finished) {
+		m->deferred = 1;	/* mark_reply replies and frees m */
+		r->deferred = 1;
+		m = NULL;
 		goto out;
-	log_info("token %s marked %s (was %s) by %s: %s; %zu certificates revoked", serial,
-	    token_state_name(to), token_state_name(from), r->c->user, remark,
-	    json_object_array_length(revoked));
-	*result = json_object_new_object();
-	json_object_object_add(*result, "serial", json_object_new_string(serial));
-	json_object_object_add(*result, "from", json_object_new_string(token_state_name(from)));
-	json_object_object_add(*result, "state", json_object_new_string(token_state_name(to)));
-	json_object_object_add(*result, "at", json_object_new_string(now));
-	json_object_object_add(*result, "revoked", json_object_get(revoked));
-	if (json_object_array_length(revoked) > 0 && station_crl_publish(r->s, &number) == 0)
-		json_object_object_add(*result, "crl_number", json_object_new_int64(number));
+	}
+	if ((rc = m->rc) != 0)
+		snprintf(r->msg, sizeof(r->msg), "%s", m->msg);
+	*result = m->result;
+	m->result = NULL;
  out:
-	json_object_put(revoked);
+	mark_run_free(m);
 	token_view_clear(&v);
 	return rc;
 }

@@ -22,6 +22,7 @@
 #include "store/audit.h"
 #include "store/store_jobs.h"
 #include "station/bay.h"
+#include "station/carevoke.h"
 #include "station/job.h"
 #include "station/job_renew.h"
 #include "station/orderdoc.h"
@@ -569,7 +570,7 @@ job_recover_all(struct station *s)
 	if ((rc = store_received_certs_unwanted(station_store(s), &certs, &n)) != 0)
 		return rc;
 	for (i = 0; i < n; i++)
-		(void)ca_revoke(station_ca(s), certs[i].serial, certs[i].reason);
+		carevoke_submit(s, certs[i].serial, certs[i].reason, NULL, NULL, NULL);
 	store_received_certs_free(certs, n);
 	/* certificates replaced (补办) but still live: a crash after the record */
 	(void)job_replace_resume(s);

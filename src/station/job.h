@@ -44,11 +44,14 @@ struct store_job;
  * record still has it live: at the CA (keyCompromise when its token was
  * marked lost, cessationOfOperation otherwise), then in the record with a
  * cert.revoke audit record naming the replacement; publishes a CRL. A
- * failure is logged and left to job_replace_resume. Loop context. */
+ * failure is logged and left to job_replace_resume. With an external CA
+ * the revocations wait for the CA on the CA thread, one after the other,
+ * and the record follows each answer (carevoke.h). Loop context. */
 void job_replace_after_record(struct station *s, const struct store_job *job);
 /* At start: the same for every replacement whose replaced certificate the
  * record still has live (a crash or a CA failure between the record and
- * the revocation). Returns 0 or the first error (logged). */
+ * the revocation). Returns 0 or the store's error; the revocations'
+ * failures are logged. */
 int job_replace_resume(struct station *s);
 /* A new user PIN by the profile's rules ([pin] user_pin_policy): random
  * digits of user_pin_length, or the profile's fixed initial PIN. The job's

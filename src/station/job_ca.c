@@ -25,6 +25,7 @@
 #include "station/job.h"
 #include "station/orderdoc.h"
 #include "ca/ca.h"
+#include "station/carevoke.h"
 #include "station/cathread.h"
 
 /* A CA that is down is asked again after 2 s, then 4, 8, 16 and every 30 s:
@@ -257,25 +258,9 @@ job_ca_recover(struct station *s, int64_t job_id, char *serial, size_t len)
 void
 job_ca_revoke(struct station *s, const char *serial)
 {
-	struct cacall *c;
-	int rc;
-
-	/* the embedded CA answers at once from its own database; an external
-	 * CA may take cmp.timeout, so its revocation goes to the CA thread
-	 * (the certificate is already marked revoked here, and one the CA
-	 * never got is revoked again at the next start) */
-	if (strcmp(ca_kind(station_ca(s)), "embedded") == 0 || station_cathread(s) == NULL) {
-		if ((rc = ca_revoke(station_ca(s), serial, "cessationOfOperation")) != 0)
-			log_error("revoking certificate %s: %s", serial, ukey_strerror(rc));
-		return;
-	}
-	if ((c = cacall_new(CACALL_REVOKE, 0)) == NULL) {
-		log_error("revoking certificate %s: %s", serial, ukey_strerror(UKEY_ERR_NOMEM));
-		return;
-	}
-	snprintf(c->serial, sizeof(c->serial), "%s", serial);
-	snprintf(c->reason, sizeof(c->reason), "cessationOfOperation");
-	cathread_submit(station_cathread(s), c);
+	/* the certificate is already marked revoked here, and one the CA never
+	 * got is revoked again at the next start */
+	carevoke_submit(s, serial, "cessationOfOperation", NULL, NULL, NULL);
 }
 
 /* The CA is down: nothing was issued; the same request goes again later. */

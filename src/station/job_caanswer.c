@@ -13,6 +13,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "station/bay.h"
+#include "station/carevoke.h"
 #include "station/cathread.h"
 #include "station/job.h"
 #include "station/job_steps.h"
@@ -207,10 +208,7 @@ ca_answer(struct station *s, struct cacall *c, int stopping)
 	int rc;
 
 	if (c->op == CACALL_REVOKE) {
-		if (c->rc != 0 && c->rc != UKEY_ERR_STATE)
-			log_error("revoking certificate %s at the CA: %s%s%s; tried again at the next"
-			    " start", c->serial, ukey_strerror(c->rc), c->error[0] ? ": " : "",
-			    c->error);
+		carevoke_answer(s, c);
 		return;
 	}
 	if ((rc = job_load(s, c->job_id, &job)) != 0) {

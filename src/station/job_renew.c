@@ -17,6 +17,7 @@
 #include "station/job_steps.h"
 #include "store/store_renewleft.h"
 #include "store/store_revoke.h"
+#include "station/carevoke.h"
 #include "ca/ca.h"
 
 #define REMARK_MAX 500
@@ -449,23 +450,43 @@ cmd_bay_reset_pin(struct request *r, struct json_object **result)
 
 /* ---- after the record: the old certificate superseded, the old key pair removed ---- */
 
+/* The CA's answer to the supersede (carevoke_fn): then the CRL. */
+static void
+superseded_at_ca(struct station *s, int rc, const char *ca_said, void *arg)
+{
+	char *serial = arg;
+	int64_t number = 0;
+
+	if (rc != 0 && rc != UKEY_ERR_STATE) {
+		log_error("certificate %s: the CA did not revoke it (superseded) yet: %s%s%s; it is"
+		    " asked again at the next start", serial, ukey_strerror(rc),
+		    ca_said[0] ? ": " : "", ca_said);
+	} else if (station_crl_publish(s, &number) != 0) {
+		log_warn("certificate %s superseded; the CRL was not published now", serial);
+	}
+	free(serial);
+}
+
 /* The old certificate revoked at the CA as superseded. The record already
  * says so (job_renew_record_supersede, in the record's transaction); a crash
  * before the CA heard it is repaired at start (job_recover_all) and when the
- * job resumes. */
+ * job resumes. With an external CA the RR goes to the CA thread and the job
+ * goes on meanwhile; the CRL follows the CA's answer. */
 static void
 supersede_at_ca(struct station *s, const char *serial)
 {
-	int64_t number = 0;
-	int rc = ca_revoke(station_ca(s), serial, "superseded");
+	char *copy = strdup(serial);
 
-	if (rc != 0 && rc != UKEY_ERR_STATE) {
+	if (copy == NULL) {
 		log_error("certificate %s: the CA did not revoke it (superseded) yet: %s; it is"
-		    " asked again at the next start", serial, ukey_strerror(rc));
+		    " asked again at the next start", serial, ukey_strerror(UKEY_ERR_NOMEM));
 		return;
 	}
-	if (station_crl_publish(s, &number) != 0)
-		log_warn("certificate %s superseded; the CRL was not published now", serial);
+	if (carevoke_pending(s, serial)) {
+		free(copy);	/* already on its way to the CA */
+		return;
+	}
+	carevoke_submit(s, serial, "superseded", superseded_at_ca, copy, free);
 }
 
 int

@@ -73,12 +73,20 @@ int station_crl_publish(struct station *s, int64_t *number);
 void station_crl_if_due(struct station *s);
 
 struct store_issuance_rev;
+/* What follows a revocation: rc 0 with now, the time recorded; or the CA's
+ * or the store's error, ca_said the CA's words ("" if none). The callee
+ * owns arg from here on. */
+typedef void (*cert_revoked_fn)(struct station *s, int rc, const char *ca_said, const char *now,
+    void *arg);
 /* cmd_cert.c: revokes one certificate the station issued, at the CA first
  * (one the CA has revoked already counts as done there), then in
- * station.db with its cert.revoke audit record, in one transaction; now
- * gets the time recorded. The caller publishes the CRL. Returns 0 or the
- * CA's or the store's error (logged). */
-int station_revoke_cert(struct station *s, const char *actor, const struct store_issuance_rev *iss,
-    const char *reason, const char *remark, char now[32]);
+ * station.db with its cert.revoke audit record, in one transaction; then
+ * done. With the embedded CA done runs before this returns; with an
+ * external CA once the CA answered, on the loop (carevoke.h), or never if
+ * the station stops first (arg_free(arg) then, arg_free may be NULL). The
+ * caller publishes the CRL. Errors are logged. */
+void station_revoke_cert(struct station *s, const char *actor, const struct store_issuance_rev *iss,
+    const char *reason, const char *remark, cert_revoked_fn done, void *arg,
+    void (*arg_free)(void *));
 
 #endif

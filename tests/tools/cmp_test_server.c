@@ -6,7 +6,7 @@
  *   cmp_test_server --ca-cert F --ca-key F [--port N] [--secret-ref R --secret-file F]
  *       [--ra-cert F] [--prot-cert F --prot-key F] [--waiting N] [--revoked F]
  *       [--misissue key|subject] [--require p10cr|cr|kur] [--tls-cert F --tls-key F]
- *       [--issued F] [--gate F] [--tls-client-ca F]
+ *       [--issued F] [--gate F] [--rr-gate F] [--revocations F] [--tls-client-ca F]
  *
  * Prints "port N" once it listens (port 0 or none: one the kernel picks),
  * then serves until SIGTERM (over TLS with --tls-cert/--tls-key); SIGUSR1
@@ -14,8 +14,12 @@
  * issued; a certificate whose certConf never comes (the next request begins,
  * or the server stops) or is negative goes into --revoked F, as RFC 4210
  * 5.3.18 asks of a CA. --gate F holds every certificate request until the
- * file F exists (a CA that takes its time, without a clock in the test). --prot-cert/--prot-key sign the answers with
- * another key than the CA's (a CA answer the client must refuse).
+ * file F exists (a CA that takes its time, without a clock in the test);
+ * --rr-gate F holds every RR so. --revocations F gets "SERIAL REASON" per
+ * revocation (the RR's RFC 5280 reason name, "none" without one); the log
+ * names each issuance's request type (and a KUR's old certificate).
+ * --prot-cert/--prot-key sign the answers with another key than the CA's
+ * (a CA answer the client must refuse).
  * --tls-client-ca F asks TLS clients for a certificate chaining to F and
  * refuses a handshake without one. */
 #include <arpa/inet.h>
@@ -50,6 +54,8 @@ struct srv {
 	int require;		/* the only request body type accepted, or -1 */
 	const char *issued;	/* file the issued serials are appended to */
 	const char *gate;	/* a request is answered only once this file exists */
+	const char *rr_gate;	/* an RR is answered only once this file exists */
+	const char *revocations;	/* file "SERIAL REASON" lines are appended to */
 	char unconfirmed[80];	/* serial issued, its certConf not yet seen ("" none) */
 };
 
@@ -253,6 +259,70 @@ issue(struct srv *s, EVP_PKEY *key, const X509_NAME *subject, STACK_OF(X509_EXTE
 	return x;
 }
 
+/* The request body's name, as the log says it. */
+static const char *
+body_name(int type)
+{
+	switch (type) {
+	case OSSL_CMP_IR: return "ir";
+	case OSSL_CMP_CR: return "cr";
+	case OSSL_CMP_KUR: return "kur";
+	case OSSL_CMP_P10CR: return "p10cr";
+	default: return "other";
+	}
+}
+
+/* ", old certificate SERIAL" for a request naming the certificate it
+ * replaces (a KUR's oldCertID control), else "". Static buffer. */
+static const char *
+old_cert_id(const OSSL_CRMF_MSG *crm)
+{
+	static char buf[128];
+	OSSL_CRMF_CERTID *cid = OSSL_CRMF_MSG_get0_regCtrl_oldCertID(crm);
+	BIGNUM *bn;
+	char *hex;
+
+	buf[0] = '\0';
+	if (cid == NULL || (bn = ASN1_INTEGER_to_BN(OSSL_CRMF_CERTID_get0_serialNumber(cid),
+	    NULL)) == NULL)
+		return buf;
+	if ((hex = BN_bn2hex(bn)) != NULL)
+		snprintf(buf, sizeof(buf), ", old certificate %s", hex);
+	OPENSSL_free(hex);
+	BN_free(bn);
+	return buf;
+}
+
+/* The RR's reason code (RFC 5280), or -1 when it has none: OpenSSL 3.0
+ * keeps the RR's body to itself, so the request's DER is searched for the
+ * reasonCode extension of its crlEntryDetails (OID 2.5.29.21, not critical,
+ * its ENUMERATED in an OCTET STRING). A test tool's shortcut. */
+static int
+rr_reason(const OSSL_CMP_MSG *req)
+{
+	static const unsigned char pat[] = { 0x06, 0x03, 0x55, 0x1d, 0x15, 0x04, 0x03, 0x0a, 0x01 };
+	unsigned char *der = NULL;
+	int n = i2d_OSSL_CMP_MSG((OSSL_CMP_MSG *)req, &der), i, code = -1;
+
+	for (i = 0; n > 0 && i + (int)sizeof(pat) < n; i++)
+		if (memcmp(der + i, pat, sizeof(pat)) == 0) {
+			code = der[i + sizeof(pat)];
+			break;
+		}
+	OPENSSL_free(der);
+	return code;
+}
+
+static const char *
+reason_name(int code)
+{
+	static const char *const names[] = { "unspecified", "keyCompromise", "cACompromise",
+		"affiliationChanged", "superseded", "cessationOfOperation", "certificateHold", "7",
+		"removeFromCRL", "privilegeWithdrawn", "aACompromise" };
+
+	return code >= 0 && code <= 10 ? names[code] : "none";
+}
+
 static OSSL_CMP_PKISI *
 on_cert_request(OSSL_CMP_SRV_CTX *srv_ctx, const OSSL_CMP_MSG *req, int certReqId,
     const OSSL_CRMF_MSG *crm, const X509_REQ *p10cr, X509 **certOut,
@@ -308,7 +378,9 @@ on_cert_request(OSSL_CMP_SRV_CTX *srv_ctx, const OSSL_CMP_MSG *req, int certReqI
 		(void)X509_add_cert(*caPubs, s->ca_cert, X509_ADD_FLAG_UP_REF);
 	serial_hex(*certOut, s->unconfirmed, sizeof(s->unconfirmed));
 	append_line(s->issued, s->unconfirmed);
-	fprintf(stderr, "cmp_test_server: issued certificate %s\n", s->unconfirmed);
+	fprintf(stderr, "cmp_test_server: issued certificate %s (%s%s%s)\n", s->unconfirmed,
+	    body_name(OSSL_CMP_MSG_get_bodytype(req)), crm != NULL ? old_cert_id(crm) : "",
+	    crm == NULL && p10cr == NULL ? "?" : "");
 	return OSSL_CMP_STATUSINFO_new(OSSL_CMP_PKISTATUS_accepted, 0, NULL);
 }
 
@@ -322,7 +394,11 @@ on_rr(OSSL_CMP_SRV_CTX *srv_ctx, const OSSL_CMP_MSG *req, const X509_NAME *issue
 	FILE *fp;
 	int dup = 0;
 
-	(void)req;
+	if (s->rr_gate != NULL && access(s->rr_gate, F_OK) != 0) {
+		fprintf(stderr, "cmp_test_server: revocation waiting for the gate\n");
+		while (!stop && access(s->rr_gate, F_OK) != 0)
+			usleep(20000);
+	}
 	if (hex == NULL || X509_NAME_cmp(issuer, X509_get_subject_name(s->ca_cert)) != 0) {
 		BN_free(bn);
 		OPENSSL_free(hex);
@@ -339,6 +415,13 @@ on_rr(OSSL_CMP_SRV_CTX *srv_ctx, const OSSL_CMP_MSG *req, const X509_NAME *issue
 		fprintf(fp, "%s\n", hex);
 		fclose(fp);
 	}
+	if (!dup && s->revocations != NULL && (fp = fopen(s->revocations, "a")) != NULL) {
+		fprintf(fp, "%s %s\n", hex, reason_name(rr_reason(req)));
+		fclose(fp);
+	}
+	if (!dup)
+		fprintf(stderr, "cmp_test_server: revoked certificate %s (%s)\n", hex,
+		    reason_name(rr_reason(req)));
 	BN_free(bn);
 	OPENSSL_free(hex);
 	if (dup)
@@ -598,6 +681,7 @@ parse_args(int argc, char **argv, struct srv *s, struct args *a)
 		{ "revoked", 1, NULL, 'v' }, { "misissue", 1, NULL, 'm' },
 		{ "require", 1, NULL, 'q' }, { "tls-cert", 1, NULL, 't' },
 		{ "tls-key", 1, NULL, 'T' }, { "issued", 1, NULL, 'i' }, { "gate", 1, NULL, 'g' },
+		{ "rr-gate", 1, NULL, 'G' }, { "revocations", 1, NULL, 'R' },
 		{ "tls-client-ca", 1, NULL, 'L' }, { NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -621,6 +705,8 @@ parse_args(int argc, char **argv, struct srv *s, struct args *a)
 		case 'i': s->issued = optarg; break;
 		case 'g': s->gate = optarg; break;
 		case 'L': a->client_ca = optarg; break;
+		case 'G': s->rr_gate = optarg; break;
+		case 'R': s->revocations = optarg; break;
 		default: die("unknown option");
 		}
 	if (s->ca_cert == NULL || s->ca_key == NULL)
