@@ -213,7 +213,9 @@ store_order_list(struct store *st, const struct store_order_filter *f,
 
 	*out = NULL;
 	*n = 0;
-	/* created_at is ISO-8601 UTC: its first ten characters are the date */
+	/* created_at is ISO-8601 UTC: its first ten characters are the date; a
+	 * filter's parameter is typed where it is tested for NULL (PostgreSQL
+	 * cannot tell the type of a NULL parameter from `? IS NULL`) */
 	if ((rc = db_stmtf(store_dbh(st), &q,
 	    "SELECT o.id, o.portal_ref, o.type, o.state, o.org_name, o.account_uscc, o.total_fen,"
 	    " o.payment_no, o.renews_cert, o.refund_due, o.revision, o.created_at, o.updated_at,"
@@ -221,9 +223,11 @@ store_order_list(struct store *st, const struct store_order_filter *f,
 	    "  WHERE i.order_id = o.id) AS certificates,"
 	    " (SELECT count(*) FROM units u JOIN order_items i ON i.id = u.item_id"
 	    "  WHERE i.order_id = o.id AND u.state = 'issued') AS issued"
-	    " FROM orders o WHERE (?1 IS NULL OR o.state = ?1) AND (?2 IS NULL OR o.account_uscc = ?2)"
-	    " AND (?3 IS NULL OR o.type = ?3) AND (?4 IS NULL OR substr(o.created_at, 1, 10) >= ?4)"
-	    " AND (?5 IS NULL OR substr(o.created_at, 1, 10) <= ?5) AND o.id > ?6"
+	    " FROM orders o WHERE (CAST(?1 AS text) IS NULL OR o.state = ?1)"
+	    " AND (CAST(?2 AS text) IS NULL OR o.account_uscc = ?2)"
+	    " AND (CAST(?3 AS text) IS NULL OR o.type = ?3)"
+	    " AND (CAST(?4 AS text) IS NULL OR substr(o.created_at, 1, 10) >= ?4)"
+	    " AND (CAST(?5 AS text) IS NULL OR substr(o.created_at, 1, 10) <= ?5) AND o.id > ?6"
 	    " ORDER BY o.id LIMIT ?7", "tttttii", f->state, f->org, f->type, f->since, f->until,
 	    f->after, f->limit > 0 ? f->limit : INT64_MAX)) != 0)
 		return rc;

@@ -51,7 +51,8 @@ static const char jobs_sql[] =
     "   WHERE action IN ('job.fail', 'job.abort') GROUP BY job_id) f ON f.job_id = j.id"
     " LEFT JOIN audit a ON a.id = f.id"
     " WHERE j.state IN ('issued', 'failed', 'aborted')) x"
-    " WHERE (?1 IS NULL OR day >= ?1) AND (?2 IS NULL OR day <= ?2) ORDER BY id";
+    " WHERE (CAST(?1 AS text) IS NULL OR day >= ?1)"
+    " AND (CAST(?2 AS text) IS NULL OR day <= ?2) ORDER BY id";
 
 /* Member key of the JSON object detail as text (a string's value, any
  * other value's JSON), NULL when detail is NULL, does not parse or lacks
@@ -160,7 +161,8 @@ static const char orders_sql[] =
     " LEFT JOIN (SELECT order_id, count(*) AS issued, max(issued_at) AS last_issued"
     "   FROM issuances GROUP BY order_id) s ON s.order_id = o.id"
     " WHERE o.paid_at IS NOT NULL"
-    " AND (?1 IS NULL OR %s >= ?1) AND (?2 IS NULL OR %s <= ?2)"
+    " AND (CAST(?1 AS text) IS NULL OR %s >= ?1)"
+    " AND (CAST(?2 AS text) IS NULL OR %s <= ?2)"
     " ORDER BY o.id";
 
 int

@@ -131,7 +131,8 @@ store_replaced_live(struct store *st, const char *new_serial, struct store_repla
 	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT n.cert_serial, o.cert_serial, n.order_id, n.unit_id,"
 	    " n.job_id FROM issuances n JOIN issuances o ON o.cert_serial = n.replaces_serial"
 	    " WHERE n.replaces_how = 'replacement' AND o.revoked_at IS NULL"
-	    " AND (?1 IS NULL OR n.cert_serial = ?1) ORDER BY n.id", "t", new_serial)) != 0)
+	    " AND (CAST(?1 AS text) IS NULL OR n.cert_serial = ?1) ORDER BY n.id", "t",
+	    new_serial)) != 0)
 		return rc;
 	while ((rc = db_step(q)) == 1) {
 		if ((r = store_array_add((void **)&a, &len, sizeof(*a))) == NULL) {
