@@ -434,3 +434,42 @@ db_sql_upsert(char *buf, size_t sz, const char *insert, const char *conflict,
 	}
 	return 0;
 }
+
+/* buf, or "" (logged) when the expression did not fit */
+static const char *
+sql_fits(char *buf, size_t sz, int n, const char *what)
+{
+	if (n >= 0 && (size_t)n < sz)
+		return buf;
+	log_error("%s: expression longer than %zu bytes", what, sz);
+	if (sz > 0)
+		buf[0] = '\0';
+	return buf;
+}
+
+const char *
+db_sql_local_date(const struct db *db, const char *expr, const char *offset, char *buf,
+    size_t sz)
+{
+	int n;
+
+	if (PG(db))
+		n = snprintf(buf, sz, "to_char((CAST(%s AS timestamptz) AT TIME ZONE 'UTC')"
+		    " + CAST(%s AS interval), 'YYYY-MM-DD')", expr, offset);
+	else
+		n = snprintf(buf, sz, "date(%s, %s)", expr, offset);
+	return sql_fits(buf, sz, n, "local date");
+}
+
+const char *
+db_sql_epoch(const struct db *db, const char *expr, char *buf, size_t sz)
+{
+	int n;
+
+	if (PG(db))
+		n = snprintf(buf, sz, "CAST(extract(epoch FROM CAST(%s AS timestamptz)) AS bigint)",
+		    expr);
+	else
+		n = snprintf(buf, sz, "CAST(strftime('%%s', %s) AS INTEGER)", expr);
+	return sql_fits(buf, sz, n, "epoch");
+}

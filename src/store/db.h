@@ -118,6 +118,17 @@ const char *db_sql_skip_locked(const struct db *db, const char *alias, char *buf
 int db_sql_upsert(char *buf, size_t sz, const char *insert, const char *conflict,
     const char *const *update_cols);
 
+/* Dates and times kept as ISO-8601 UTC text ("2026-11-21T08:20:00Z"):
+ * db_sql_local_date writes into buf the expression of the calendar day
+ * "YYYY-MM-DD" of the time `expr` shifted by `offset`, an expression whose
+ * value is text such as "+480 minutes" (SQLite's date() modifier, which
+ * PostgreSQL reads as an interval); db_sql_epoch the expression of `expr`
+ * in seconds since 1970 (an integer; NULL for NULL). Both return buf, or ""
+ * when buf is too small. */
+const char *db_sql_local_date(const struct db *db, const char *expr, const char *offset,
+    char *buf, size_t sz);
+const char *db_sql_epoch(const struct db *db, const char *expr, char *buf, size_t sz);
+
 /* For the PostgreSQL backend's callers: rewrites `?` / `?NNN` outside
  * quotes as `$n` / `$NNN`; *nparams is the highest number used. Owned. */
 char *db_pg_translate(const char *sql, int *nparams);

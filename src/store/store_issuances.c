@@ -1,9 +1,10 @@
-/* Received certificates and issuances in SQLite: every statement on
- * received_certs and issuances (declared in store_jobs.h). */
+/* Received certificates and issuances: every statement on received_certs
+ * and issuances (declared in store_jobs.h), on either backend (db.h). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
+#include "store/db.h"
 #include "store/store_jobs.h"
 
 int
@@ -54,30 +55,30 @@ int
 store_received_certs_unwanted(struct store *st, struct store_received_cert **out, size_t *n)
 {
 	struct store_received_cert *a = NULL, *r;
-	sqlite3_stmt *q;
+	struct db_stmt *q;
 	size_t len = 0;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
-	if ((rc = store_stmt(st, &q, "SELECT serial, note, 'cessationOfOperation'"
+	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT serial, note, 'cessationOfOperation'"
 	    " FROM received_certs WHERE status IN ('revoked', 'refused') UNION ALL"
 	    " SELECT cert_serial, revoke_remark, 'superseded' FROM issuances"
 	    " WHERE revoke_reason = 'superseded'", "")) != 0)
 		return rc;
-	while ((rc = store_step(st, q)) == 1) {
+	while ((rc = db_step(q)) == 1) {
 		if ((r = store_array_add((void **)&a, &len, sizeof(*a))) == NULL) {
 			rc = UKEY_ERR_NOMEM;
 			break;
 		}
 		rc = 0;
-		r->serial = store_text(q, 0, &rc);
-		r->note = store_text(q, 1, &rc);
-		r->reason = store_text(q, 2, &rc);
+		r->serial = db_column_dup(q, 0, &rc);
+		r->note = db_column_dup(q, 1, &rc);
+		r->reason = db_column_dup(q, 2, &rc);
 		if (rc != 0)
 			break;
 	}
-	sqlite3_finalize(q);
+	db_finalize(q);
 	if (rc != 0) {
 		store_received_certs_free(a, len);
 		return rc;
@@ -126,37 +127,37 @@ store_issuances_of_order(struct store *st, int64_t order_id, struct store_issuan
     size_t *n)
 {
 	struct store_issuance *a = NULL, *r;
-	sqlite3_stmt *q;
+	struct db_stmt *q;
 	size_t len = 0;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
-	if ((rc = store_stmt(st, &q, "SELECT id, order_id, unit_id, job_id, cert_serial, subject,"
+	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT id, order_id, unit_id, job_id, cert_serial, subject,"
 	    " not_after, token_serial, token_profile, kind, issued_at FROM issuances"
 	    " WHERE order_id = ? ORDER BY id", "i", order_id)) != 0)
 		return rc;
-	while ((rc = store_step(st, q)) == 1) {
+	while ((rc = db_step(q)) == 1) {
 		if ((r = store_array_add((void **)&a, &len, sizeof(*a))) == NULL) {
 			rc = UKEY_ERR_NOMEM;
 			break;
 		}
 		rc = 0;
-		r->id = sqlite3_column_int64(q, 0);
-		r->order_id = sqlite3_column_int64(q, 1);
-		r->unit_id = sqlite3_column_int64(q, 2);
-		r->job_id = sqlite3_column_int64(q, 3);
-		r->cert_serial = store_text(q, 4, &rc);
-		r->subject = store_text(q, 5, &rc);
-		r->not_after = store_text(q, 6, &rc);
-		r->token_serial = store_text(q, 7, &rc);
-		r->token_profile = store_text(q, 8, &rc);
-		r->kind = store_text(q, 9, &rc);
-		r->issued_at = store_text(q, 10, &rc);
+		r->id = db_column_int64(q, 0);
+		r->order_id = db_column_int64(q, 1);
+		r->unit_id = db_column_int64(q, 2);
+		r->job_id = db_column_int64(q, 3);
+		r->cert_serial = db_column_dup(q, 4, &rc);
+		r->subject = db_column_dup(q, 5, &rc);
+		r->not_after = db_column_dup(q, 6, &rc);
+		r->token_serial = db_column_dup(q, 7, &rc);
+		r->token_profile = db_column_dup(q, 8, &rc);
+		r->kind = db_column_dup(q, 9, &rc);
+		r->issued_at = db_column_dup(q, 10, &rc);
 		if (rc != 0)
 			break;
 	}
-	sqlite3_finalize(q);
+	db_finalize(q);
 	if (rc != 0) {
 		store_issuances_free(a, len);
 		return rc;

@@ -1,11 +1,14 @@
-/* Orders in SQLite: every statement on orders, order_items, order_revisions
- * and deliveries, behind the typed API of store_orders.h. */
+/* Orders: every statement on orders, order_items, order_revisions and
+ * deliveries, behind the typed API of store_orders.h, on either backend of
+ * the database layer (db.h). */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
 #include "common/secret.h"
+#include "store/db.h"
 #include "store/store_orders.h"
 
 #define ORDER_COLS \
@@ -17,26 +20,26 @@
 
 /* A copy of a blob column (NULL when NULL or empty). */
 static uint8_t *
-blob_col(sqlite3_stmt *q, int col, size_t *len, int *rc)
+blob_col(struct db_stmt *q, int col, size_t *len, int *rc)
 {
-	const void *p = sqlite3_column_blob(q, col);
-	int n = sqlite3_column_bytes(q, col);
+	size_t n = 0;
+	const void *p = db_column_blob(q, col, &n);
 	uint8_t *copy;
 
 	*len = 0;
-	if (p == NULL || n <= 0)
+	if (p == NULL || n == 0)
 		return NULL;
-	if ((copy = malloc((size_t)n)) == NULL) {
+	if ((copy = malloc(n)) == NULL) {
 		*rc = UKEY_ERR_NOMEM;
 		return NULL;
 	}
-	memcpy(copy, p, (size_t)n);
-	*len = (size_t)n;
+	memcpy(copy, p, n);
+	*len = n;
 	return copy;
 }
 
 static struct store_order *
-order_row(sqlite3_stmt *q, int *rc)
+order_row(struct db_stmt *q, int *rc)
 {
 	struct store_order *o = calloc(1, sizeof(*o));
 	char **text[] = { &o->portal_ref, &o->type, &o->state, &o->org_name, &o->account_uscc,
@@ -52,33 +55,33 @@ order_row(sqlite3_stmt *q, int *rc)
 		*rc = UKEY_ERR_NOMEM;
 		return NULL;
 	}
-	o->id = sqlite3_column_int64(q, 0);
-	o->total_fen = sqlite3_column_int64(q, 1);
-	o->revision = sqlite3_column_int64(q, 2);
-	o->refund_due = sqlite3_column_int(q, 3);
+	o->id = db_column_int64(q, 0);
+	o->total_fen = db_column_int64(q, 1);
+	o->revision = db_column_int64(q, 2);
+	o->refund_due = (int)db_column_int64(q, 3);
 	for (i = 0; i < sizeof(text) / sizeof(text[0]); i++)
-		*text[i] = store_text(q, 4 + (int)i, rc);
+		*text[i] = db_column_dup(q, 4 + (int)i, rc);
 	o->doc_sealed = blob_col(q, 11, &o->doc_sealed_len, rc);
 	for (i = 0; i < sizeof(rest) / sizeof(rest[0]); i++)
-		*rest[i] = store_text(q, 12 + (int)i, rc);
-	o->replaces_cert = store_text(q, 29, rc);
+		*rest[i] = db_column_dup(q, 12 + (int)i, rc);
+	o->replaces_cert = db_column_dup(q, 29, rc);
 	return o;
 }
 
 /* The one order the prepared statement q finds. */
 static int
-load_one(struct store *st, sqlite3_stmt *q, struct store_order **out)
+load_one(struct db_stmt *q, struct store_order **out)
 {
 	struct store_order *o = NULL;
 	int rc;
 
-	if ((rc = store_step(st, q)) == 1) {
+	if ((rc = db_step(q)) == 1) {
 		rc = 0;
 		o = order_row(q, &rc);
 	} else if (rc == 0) {
 		rc = UKEY_ERR_NOTFOUND;
 	}
-	sqlite3_finalize(q);
+	db_finalize(q);
 	if (rc != 0) {
 		store_order_free(o);
 		return rc;
@@ -90,27 +93,27 @@ load_one(struct store *st, sqlite3_stmt *q, struct store_order **out)
 int
 store_order_load(struct store *st, int64_t id, struct store_order **out)
 {
-	sqlite3_stmt *q;
+	struct db_stmt *q;
 	int rc;
 
 	*out = NULL;
-	if ((rc = store_stmt(st, &q, "SELECT " ORDER_COLS " FROM orders WHERE id = ?", "i",
+	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT " ORDER_COLS " FROM orders WHERE id = ?", "i",
 	    id)) != 0)
 		return rc;
-	return load_one(st, q, out);
+	return load_one(q, out);
 }
 
 int
 store_order_load_ref(struct store *st, const char *portal_ref, struct store_order **out)
 {
-	sqlite3_stmt *q;
+	struct db_stmt *q;
 	int rc;
 
 	*out = NULL;
-	if ((rc = store_stmt(st, &q, "SELECT " ORDER_COLS " FROM orders WHERE portal_ref = ?",
+	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT " ORDER_COLS " FROM orders WHERE portal_ref = ?",
 	    "t", portal_ref)) != 0)
 		return rc;
-	return load_one(st, q, out);
+	return load_one(q, out);
 }
 
 void
@@ -139,19 +142,19 @@ store_order_free(struct store_order *o)
 int
 store_order_state(struct store *st, int64_t id, char *state, size_t len)
 {
-	sqlite3_stmt *q;
+	struct db_stmt *q;
 	int rc;
 
 	state[0] = '\0';
-	if ((rc = store_stmt(st, &q, "SELECT state FROM orders WHERE id = ?", "i", id)) != 0)
+	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT state FROM orders WHERE id = ?", "i", id)) != 0)
 		return rc;
-	if ((rc = store_step(st, q)) == 1) {
-		snprintf(state, len, "%s", (const char *)sqlite3_column_text(q, 0));
+	if ((rc = db_step(q)) == 1) {
+		snprintf(state, len, "%s", db_column_text(q, 0) != NULL ? db_column_text(q, 0) : "");
 		rc = 0;
 	} else if (rc == 0) {
 		rc = UKEY_ERR_NOTFOUND;
 	}
-	sqlite3_finalize(q);
+	db_finalize(q);
 	return rc;
 }
 
@@ -180,23 +183,23 @@ store_order_summaries_free(struct store_order_summary *a, size_t n)
 }
 
 static void
-summary_row(sqlite3_stmt *q, struct store_order_summary *s, int *rc)
+summary_row(struct db_stmt *q, struct store_order_summary *s, int *rc)
 {
-	s->id = sqlite3_column_int64(q, 0);
-	s->portal_ref = store_text(q, 1, rc);
-	s->type = store_text(q, 2, rc);
-	s->state = store_text(q, 3, rc);
-	s->org_name = store_text(q, 4, rc);
-	s->account_uscc = store_text(q, 5, rc);
-	s->total_fen = sqlite3_column_int64(q, 6);
-	s->payment_no = store_text(q, 7, rc);
-	s->renews_cert = store_text(q, 8, rc);
-	s->refund_due = sqlite3_column_int(q, 9);
-	s->revision = sqlite3_column_int64(q, 10);
-	s->created_at = store_text(q, 11, rc);
-	s->updated_at = store_text(q, 12, rc);
-	s->certificates = sqlite3_column_int64(q, 13);
-	s->issued = sqlite3_column_int64(q, 14);
+	s->id = db_column_int64(q, 0);
+	s->portal_ref = db_column_dup(q, 1, rc);
+	s->type = db_column_dup(q, 2, rc);
+	s->state = db_column_dup(q, 3, rc);
+	s->org_name = db_column_dup(q, 4, rc);
+	s->account_uscc = db_column_dup(q, 5, rc);
+	s->total_fen = db_column_int64(q, 6);
+	s->payment_no = db_column_dup(q, 7, rc);
+	s->renews_cert = db_column_dup(q, 8, rc);
+	s->refund_due = (int)db_column_int64(q, 9);
+	s->revision = db_column_int64(q, 10);
+	s->created_at = db_column_dup(q, 11, rc);
+	s->updated_at = db_column_dup(q, 12, rc);
+	s->certificates = db_column_int64(q, 13);
+	s->issued = db_column_int64(q, 14);
 }
 
 int
@@ -204,27 +207,31 @@ store_order_list(struct store *st, const struct store_order_filter *f,
     struct store_order_summary **out, size_t *n)
 {
 	struct store_order_summary *a = NULL, *s;
-	sqlite3_stmt *q;
+	struct db_stmt *q;
 	size_t k = 0;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
-	/* created_at is ISO-8601 UTC: its first ten characters are the date */
-	if ((rc = store_stmt(st, &q,
+	/* created_at is ISO-8601 UTC: its first ten characters are the date; a
+	 * filter's parameter is typed where it is tested for NULL (PostgreSQL
+	 * cannot tell the type of a NULL parameter from `? IS NULL`) */
+	if ((rc = db_stmtf(store_dbh(st), &q,
 	    "SELECT o.id, o.portal_ref, o.type, o.state, o.org_name, o.account_uscc, o.total_fen,"
 	    " o.payment_no, o.renews_cert, o.refund_due, o.revision, o.created_at, o.updated_at,"
 	    " (SELECT count(*) FROM units u JOIN order_items i ON i.id = u.item_id"
 	    "  WHERE i.order_id = o.id) AS certificates,"
 	    " (SELECT count(*) FROM units u JOIN order_items i ON i.id = u.item_id"
 	    "  WHERE i.order_id = o.id AND u.state = 'issued') AS issued"
-	    " FROM orders o WHERE (?1 IS NULL OR o.state = ?1) AND (?2 IS NULL OR o.account_uscc = ?2)"
-	    " AND (?3 IS NULL OR o.type = ?3) AND (?4 IS NULL OR substr(o.created_at, 1, 10) >= ?4)"
-	    " AND (?5 IS NULL OR substr(o.created_at, 1, 10) <= ?5) AND o.id > ?6"
+	    " FROM orders o WHERE (CAST(?1 AS text) IS NULL OR o.state = ?1)"
+	    " AND (CAST(?2 AS text) IS NULL OR o.account_uscc = ?2)"
+	    " AND (CAST(?3 AS text) IS NULL OR o.type = ?3)"
+	    " AND (CAST(?4 AS text) IS NULL OR substr(o.created_at, 1, 10) >= ?4)"
+	    " AND (CAST(?5 AS text) IS NULL OR substr(o.created_at, 1, 10) <= ?5) AND o.id > ?6"
 	    " ORDER BY o.id LIMIT ?7", "tttttii", f->state, f->org, f->type, f->since, f->until,
-	    f->after, f->limit > 0 ? f->limit : (int64_t)-1)) != 0)
+	    f->after, f->limit > 0 ? f->limit : INT64_MAX)) != 0)
 		return rc;
-	while ((rc = store_step(st, q)) == 1) {
+	while ((rc = db_step(q)) == 1) {
 		if ((s = store_array_add((void **)&a, &k, sizeof(*a))) == NULL) {
 			rc = UKEY_ERR_NOMEM;
 			break;
@@ -234,7 +241,7 @@ store_order_list(struct store *st, const struct store_order_filter *f,
 		if (rc != 0)
 			break;
 	}
-	sqlite3_finalize(q);
+	db_finalize(q);
 	if (rc != 0) {
 		store_order_summaries_free(a, k);
 		return rc;
@@ -248,17 +255,12 @@ int
 store_order_insert(struct store *st, const struct store_order_content *c, const char *now,
     const char *by, int64_t *id)
 {
-	int rc;
-
-	*id = 0;
-	rc = store_run(st, "INSERT INTO orders (portal_ref, type, account_uscc, org_name, state,"
-	    " total_fen, doc, doc_sealed, checksum_failures, created_at, created_by, updated_at)"
+	return db_insert_id(store_dbh(st), id, "INSERT INTO orders (portal_ref, type,"
+	    " account_uscc, org_name, state, total_fen, doc, doc_sealed, checksum_failures,"
+	    " created_at, created_by, updated_at)"
 	    " VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)", "ttttitbtttt", c->portal_ref,
 	    c->type, c->account_uscc, c->org_name, c->total_fen, c->doc, c->doc_sealed,
 	    c->doc_sealed_len, c->checksum_failures, now, by, now);
-	if (rc == 0)
-		*id = store_last_id(st);
-	return rc;
 }
 
 int
@@ -268,12 +270,11 @@ store_order_add_item(struct store *st, int64_t order_id,
 	int64_t item_id, u;
 	int rc;
 
-	rc = store_run(st, "INSERT INTO order_items (order_id, seq, kind, name, cert_profile, years,"
-	    " count) VALUES (?, ?, ?, ?, ?, ?, ?)", "iitttii", order_id, it->seq, it->kind,
-	    it->name, it->cert_profile, it->years, it->count);
+	rc = db_insert_id(store_dbh(st), &item_id, "INSERT INTO order_items (order_id, seq, kind,"
+	    " name, cert_profile, years, count) VALUES (?, ?, ?, ?, ?, ?, ?)", "iitttii", order_id,
+	    it->seq, it->kind, it->name, it->cert_profile, it->years, it->count);
 	if (rc != 0)
 		return rc;
-	item_id = store_last_id(st);
 	for (u = 0; u < it->count; u++)
 		if ((rc = store_run(st, "INSERT INTO units (item_id, seq, state, updated_at)"
 		    " VALUES (?, ?, 'held', ?)", "iit", item_id, u + 1, now)) != 0)
@@ -298,32 +299,32 @@ int
 store_order_items(struct store *st, int64_t order_id, struct store_order_item **out, size_t *n)
 {
 	struct store_order_item *a = NULL, *it;
-	sqlite3_stmt *q;
+	struct db_stmt *q;
 	size_t k = 0;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
-	if ((rc = store_stmt(st, &q, "SELECT id, seq, kind, name, cert_profile, years, count"
+	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT id, seq, kind, name, cert_profile, years, count"
 	    " FROM order_items WHERE order_id = ? ORDER BY seq", "i", order_id)) != 0)
 		return rc;
-	while ((rc = store_step(st, q)) == 1) {
+	while ((rc = db_step(q)) == 1) {
 		if ((it = store_array_add((void **)&a, &k, sizeof(*a))) == NULL) {
 			rc = UKEY_ERR_NOMEM;
 			break;
 		}
 		rc = 0;
-		it->id = sqlite3_column_int64(q, 0);
-		it->seq = sqlite3_column_int64(q, 1);
-		it->kind = store_text(q, 2, &rc);
-		it->name = store_text(q, 3, &rc);
-		it->cert_profile = store_text(q, 4, &rc);
-		it->years = sqlite3_column_int64(q, 5);
-		it->count = sqlite3_column_int64(q, 6);
+		it->id = db_column_int64(q, 0);
+		it->seq = db_column_int64(q, 1);
+		it->kind = db_column_dup(q, 2, &rc);
+		it->name = db_column_dup(q, 3, &rc);
+		it->cert_profile = db_column_dup(q, 4, &rc);
+		it->years = db_column_int64(q, 5);
+		it->count = db_column_int64(q, 6);
 		if (rc != 0)
 			break;
 	}
-	sqlite3_finalize(q);
+	db_finalize(q);
 	if (rc != 0) {
 		store_order_items_free(a, k);
 		return rc;
@@ -350,34 +351,34 @@ int
 store_order_units(struct store *st, int64_t order_id, struct store_order_unit **out, size_t *n)
 {
 	struct store_order_unit *a = NULL, *u;
-	sqlite3_stmt *q;
+	struct db_stmt *q;
 	size_t k = 0;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
-	if ((rc = store_stmt(st, &q, "SELECT u.id, i.seq, u.seq, u.state, u.job_id,"
+	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT u.id, i.seq, u.seq, u.state, u.job_id,"
 	    " s.cert_serial, s.token_serial FROM units u JOIN order_items i ON i.id = u.item_id"
 	    " LEFT JOIN issuances s ON s.unit_id = u.id WHERE i.order_id = ? ORDER BY i.seq, u.seq",
 	    "i", order_id)) != 0)
 		return rc;
-	while ((rc = store_step(st, q)) == 1) {
+	while ((rc = db_step(q)) == 1) {
 		if ((u = store_array_add((void **)&a, &k, sizeof(*a))) == NULL) {
 			rc = UKEY_ERR_NOMEM;
 			break;
 		}
 		rc = 0;
-		u->id = sqlite3_column_int64(q, 0);
-		u->item_seq = sqlite3_column_int64(q, 1);
-		u->seq = sqlite3_column_int64(q, 2);
-		u->state = store_text(q, 3, &rc);
-		u->job_id = sqlite3_column_int64(q, 4);
-		u->cert_serial = store_text(q, 5, &rc);
-		u->token_serial = store_text(q, 6, &rc);
+		u->id = db_column_int64(q, 0);
+		u->item_seq = db_column_int64(q, 1);
+		u->seq = db_column_int64(q, 2);
+		u->state = db_column_dup(q, 3, &rc);
+		u->job_id = db_column_int64(q, 4);
+		u->cert_serial = db_column_dup(q, 5, &rc);
+		u->token_serial = db_column_dup(q, 6, &rc);
 		if (rc != 0)
 			break;
 	}
-	sqlite3_finalize(q);
+	db_finalize(q);
 	if (rc != 0) {
 		store_order_units_free(a, k);
 		return rc;
@@ -410,36 +411,36 @@ store_order_revisions(struct store *st, int64_t order_id, struct store_order_rev
     size_t *n)
 {
 	struct store_order_revision *a = NULL, *v;
-	sqlite3_stmt *q;
+	struct db_stmt *q;
 	size_t k = 0;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
-	if ((rc = store_stmt(st, &q, "SELECT revision, type, org_name, total_fen, doc, doc_sealed,"
-	    " checksum_failures, review_remark, replaced_at, replaced_by FROM order_revisions"
+	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT revision, type, org_name, total_fen, doc,"
+	    " doc_sealed, checksum_failures, review_remark, replaced_at, replaced_by FROM order_revisions"
 	    " WHERE order_id = ? ORDER BY revision", "i", order_id)) != 0)
 		return rc;
-	while ((rc = store_step(st, q)) == 1) {
+	while ((rc = db_step(q)) == 1) {
 		if ((v = store_array_add((void **)&a, &k, sizeof(*a))) == NULL) {
 			rc = UKEY_ERR_NOMEM;
 			break;
 		}
 		rc = 0;
-		v->revision = sqlite3_column_int64(q, 0);
-		v->type = store_text(q, 1, &rc);
-		v->org_name = store_text(q, 2, &rc);
-		v->total_fen = sqlite3_column_int64(q, 3);
-		v->doc = store_text(q, 4, &rc);
+		v->revision = db_column_int64(q, 0);
+		v->type = db_column_dup(q, 1, &rc);
+		v->org_name = db_column_dup(q, 2, &rc);
+		v->total_fen = db_column_int64(q, 3);
+		v->doc = db_column_dup(q, 4, &rc);
 		v->doc_sealed = blob_col(q, 5, &v->doc_sealed_len, &rc);
-		v->checksum_failures = store_text(q, 6, &rc);
-		v->review_remark = store_text(q, 7, &rc);
-		v->replaced_at = store_text(q, 8, &rc);
-		v->replaced_by = store_text(q, 9, &rc);
+		v->checksum_failures = db_column_dup(q, 6, &rc);
+		v->review_remark = db_column_dup(q, 7, &rc);
+		v->replaced_at = db_column_dup(q, 8, &rc);
+		v->replaced_by = db_column_dup(q, 9, &rc);
 		if (rc != 0)
 			break;
 	}
-	sqlite3_finalize(q);
+	db_finalize(q);
 	if (rc != 0) {
 		store_order_revisions_free(a, k);
 		return rc;
@@ -564,26 +565,26 @@ store_delivery_clear(struct store_delivery *d)
 int
 store_delivery_load(struct store *st, int64_t order_id, struct store_delivery *out)
 {
-	sqlite3_stmt *q;
+	struct db_stmt *q;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = store_stmt(st, &q, "SELECT method, picked_up_by, carrier, tracking_no,"
+	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT method, picked_up_by, carrier, tracking_no,"
 	    " delivered_at, delivered_by FROM deliveries WHERE order_id = ?", "i", order_id)) != 0)
 		return rc;
-	if ((rc = store_step(st, q)) == 1) {
+	if ((rc = db_step(q)) == 1) {
 		rc = 0;
 		out->order_id = order_id;
-		out->method = store_text(q, 0, &rc);
-		out->picked_up_by = store_text(q, 1, &rc);
-		out->carrier = store_text(q, 2, &rc);
-		out->tracking_no = store_text(q, 3, &rc);
-		out->delivered_at = store_text(q, 4, &rc);
-		out->delivered_by = store_text(q, 5, &rc);
+		out->method = db_column_dup(q, 0, &rc);
+		out->picked_up_by = db_column_dup(q, 1, &rc);
+		out->carrier = db_column_dup(q, 2, &rc);
+		out->tracking_no = db_column_dup(q, 3, &rc);
+		out->delivered_at = db_column_dup(q, 4, &rc);
+		out->delivered_by = db_column_dup(q, 5, &rc);
 	} else if (rc == 0) {
 		rc = UKEY_ERR_NOTFOUND;
 	}
-	sqlite3_finalize(q);
+	db_finalize(q);
 	if (rc != 0)
 		store_delivery_clear(out);
 	return rc;
@@ -629,36 +630,36 @@ int
 store_order_clear_docs(struct store *st, struct store_clear_doc **out, size_t *n)
 {
 	static const char *const sql[2] = {
-		"SELECT t.rowid, o.portal_ref, t.doc FROM orders t JOIN orders o ON o.id = t.id"
+		"SELECT t.id, o.portal_ref, t.doc FROM orders t JOIN orders o ON o.id = t.id"
 		" WHERE t.doc_sealed IS NULL",
-		"SELECT t.rowid, o.portal_ref, t.doc FROM order_revisions t JOIN orders o"
+		"SELECT t.id, o.portal_ref, t.doc FROM order_revisions t JOIN orders o"
 		" ON o.id = t.order_id WHERE t.doc_sealed IS NULL",
 	};
 	static const char *const table[2] = { "orders", "order_revisions" };
 	struct store_clear_doc *a = NULL, *d;
-	sqlite3_stmt *q;
+	struct db_stmt *q;
 	size_t k = 0, t;
 	int rc = 0;
 
 	*out = NULL;
 	*n = 0;
 	for (t = 0; rc == 0 && t < 2; t++) {
-		if ((rc = store_stmt(st, &q, sql[t], "")) != 0)
+		if ((rc = db_stmtf(store_dbh(st), &q, sql[t], "")) != 0)
 			break;
-		while ((rc = store_step(st, q)) == 1) {
+		while ((rc = db_step(q)) == 1) {
 			if ((d = store_array_add((void **)&a, &k, sizeof(*a))) == NULL) {
 				rc = UKEY_ERR_NOMEM;
 				break;
 			}
 			rc = 0;
 			d->table = table[t];
-			d->rowid = sqlite3_column_int64(q, 0);
-			d->portal_ref = store_text(q, 1, &rc);
-			d->doc = store_text(q, 2, &rc);
+			d->rowid = db_column_int64(q, 0);
+			d->portal_ref = db_column_dup(q, 1, &rc);
+			d->doc = db_column_dup(q, 2, &rc);
 			if (rc != 0)
 				break;
 		}
-		sqlite3_finalize(q);
+		db_finalize(q);
 	}
 	if (rc != 0) {
 		store_order_clear_docs_free(a, k);
@@ -674,8 +675,8 @@ store_order_doc_seal(struct store *st, const struct store_clear_doc *d, const ch
     const uint8_t *sealed, size_t sealed_len)
 {
 	if (strcmp(d->table, "orders") == 0)
-		return store_run(st, "UPDATE orders SET doc = ?, doc_sealed = ? WHERE rowid = ?",
+		return store_run(st, "UPDATE orders SET doc = ?, doc_sealed = ? WHERE id = ?",
 		    "tbi", masked, sealed, sealed_len, d->rowid);
-	return store_run(st, "UPDATE order_revisions SET doc = ?, doc_sealed = ? WHERE rowid = ?",
+	return store_run(st, "UPDATE order_revisions SET doc = ?, doc_sealed = ? WHERE id = ?",
 	    "tbi", masked, sealed, sealed_len, d->rowid);
 }

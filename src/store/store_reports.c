@@ -2,11 +2,16 @@
  * days, paid orders with their units counted, the serials the station knows. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
 
 #include "common/err.h"
+#include "store/db.h"
 #include "store/store_reports.h"
 
-/* The SQLite date modifier that turns a UTC time into local time. */
+/* The offset of the window's zone as the date modifier both backends read
+ * ("+480 minutes": SQLite's date() modifier, PostgreSQL's interval). */
 static void
 offset_modifier(const struct store_report_window *w, char out[32])
 {
@@ -33,58 +38,88 @@ store_report_jobs_free(struct store_report_job *a, size_t n)
 }
 
 /* The last job.fail or job.abort record of a job says whose failure it was
- * (docs/jobs.md); its detail is JSON, read only when it parses. */
+ * (docs/jobs.md); its detail is JSON, read (audit_member) only when it
+ * parses. The day is the local day the job ended, compared as text. */
 static const char jobs_sql[] =
-    "SELECT j.id, j.state, j.operator, s.station_id,"
-    " date(coalesce(j.finished_at, j.updated_at), ?3) AS day, it.kind, j.step, j.error,"
-    " CASE WHEN json_valid(a.detail) THEN json_extract(a.detail, '$.blame') END,"
-    " CASE WHEN json_valid(a.detail) THEN json_extract(a.detail, '$.kind') END,"
-    " CASE WHEN j.state = 'issued' THEN"
-    "   strftime('%s', j.finished_at) - strftime('%s', j.started_at) ELSE 0 END"
+    "SELECT id, state, operator, station_id, day, cert_kind, step, error, detail, seconds"
+    " FROM (SELECT j.id, j.state, j.operator, s.station_id, %s AS day, it.kind AS cert_kind,"
+    " j.step, j.error, a.detail,"
+    " CASE WHEN j.state = 'issued' THEN %s - %s ELSE 0 END AS seconds"
     " FROM jobs j JOIN units u ON u.id = j.unit_id JOIN order_items it ON it.id = u.item_id"
     " LEFT JOIN issuances s ON s.job_id = j.id"
     " LEFT JOIN (SELECT job_id, max(id) AS id FROM audit"
     "   WHERE action IN ('job.fail', 'job.abort') GROUP BY job_id) f ON f.job_id = j.id"
     " LEFT JOIN audit a ON a.id = f.id"
-    " WHERE j.state IN ('issued', 'failed', 'aborted')"
-    " AND (?1 IS NULL OR day >= ?1) AND (?2 IS NULL OR day <= ?2) ORDER BY j.id";
+    " WHERE j.state IN ('issued', 'failed', 'aborted')) x"
+    " WHERE (CAST(?1 AS text) IS NULL OR day >= ?1)"
+    " AND (CAST(?2 AS text) IS NULL OR day <= ?2) ORDER BY id";
+
+/* Member key of the JSON object detail as text (a string's value, any
+ * other value's JSON), NULL when detail is NULL, does not parse or lacks
+ * it: what SQLite's json_extract gave. */
+static char *
+audit_member(const char *detail, const char *key, int *rc)
+{
+	struct json_object *o, *v;
+	const char *t;
+	char *copy = NULL;
+
+	if (detail == NULL || (o = json_tokener_parse(detail)) == NULL)
+		return NULL;
+	if (json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, key, &v) &&
+	    v != NULL && (t = json_object_get_string(v)) != NULL && (copy = strdup(t)) == NULL)
+		*rc = UKEY_ERR_NOMEM;
+	json_object_put(o);
+	return copy;
+}
+
+static void
+job_row(struct db_stmt *q, struct store_report_job *j, int *rc)
+{
+	j->id = db_column_int64(q, 0);
+	j->state = db_column_dup(q, 1, rc);
+	j->operator_name = db_column_dup(q, 2, rc);
+	j->station_id = db_column_dup(q, 3, rc);
+	j->day = db_column_dup(q, 4, rc);
+	j->cert_kind = db_column_dup(q, 5, rc);
+	j->step = db_column_dup(q, 6, rc);
+	j->error = db_column_dup(q, 7, rc);
+	j->blame = audit_member(db_column_text(q, 8), "blame", rc);
+	j->kind = audit_member(db_column_text(q, 8), "kind", rc);
+	j->seconds = db_column_int64(q, 9);
+}
 
 int
 store_report_jobs(struct store *st, const struct store_report_window *w,
     struct store_report_job **out, size_t *n)
 {
 	struct store_report_job *a = NULL, *j;
-	sqlite3_stmt *q;
-	char mod[32];
+	struct db *db = store_dbh(st);
+	char mod[32], day[160], fin[96], start[96], sql[sizeof(jobs_sql) + 400];
+	struct db_stmt *q;
 	size_t k = 0;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
 	offset_modifier(w, mod);
-	if ((rc = store_stmt(st, &q, jobs_sql, "ttt", w->since, w->until, mod)) != 0)
+	snprintf(sql, sizeof(sql), jobs_sql,
+	    db_sql_local_date(db, "coalesce(j.finished_at, j.updated_at)", "?3", day, sizeof(day)),
+	    db_sql_epoch(db, "j.finished_at", fin, sizeof(fin)),
+	    db_sql_epoch(db, "j.started_at", start, sizeof(start)));
+	if ((rc = db_stmtf(db, &q, sql, "ttt", w->since, w->until, mod)) != 0)
 		return rc;
-	while ((rc = store_step(st, q)) == 1) {
+	while ((rc = db_step(q)) == 1) {
 		if ((j = store_array_add((void **)&a, &k, sizeof(*a))) == NULL) {
 			rc = UKEY_ERR_NOMEM;
 			break;
 		}
 		rc = 0;
-		j->id = sqlite3_column_int64(q, 0);
-		j->state = store_text(q, 1, &rc);
-		j->operator_name = store_text(q, 2, &rc);
-		j->station_id = store_text(q, 3, &rc);
-		j->day = store_text(q, 4, &rc);
-		j->cert_kind = store_text(q, 5, &rc);
-		j->step = store_text(q, 6, &rc);
-		j->error = store_text(q, 7, &rc);
-		j->blame = store_text(q, 8, &rc);
-		j->kind = store_text(q, 9, &rc);
-		j->seconds = sqlite3_column_int64(q, 10);
+		job_row(q, j, &rc);
 		if (rc != 0)
 			break;
 	}
-	sqlite3_finalize(q);
+	db_finalize(q);
 	if (rc != 0) {
 		store_report_jobs_free(a, k);
 		return rc;
@@ -118,14 +153,16 @@ static const char orders_sql[] =
     " o.cancelled_at, s.last_issued"
     " FROM orders o"
     " LEFT JOIN (SELECT it.order_id, count(*) AS units,"
-    "   sum(un.state = 'cancelled') AS cancelled,"
-    "   sum(un.state IN ('held', 'queued', 'in_production')) AS pending"
+    "   sum(CASE WHEN un.state = 'cancelled' THEN 1 ELSE 0 END) AS cancelled,"
+    "   sum(CASE WHEN un.state IN ('held', 'queued', 'in_production') THEN 1 ELSE 0 END)"
+    "   AS pending"
     "   FROM units un JOIN order_items it ON it.id = un.item_id GROUP BY it.order_id) u"
     "   ON u.order_id = o.id"
     " LEFT JOIN (SELECT order_id, count(*) AS issued, max(issued_at) AS last_issued"
     "   FROM issuances GROUP BY order_id) s ON s.order_id = o.id"
     " WHERE o.paid_at IS NOT NULL"
-    " AND (?1 IS NULL OR date(o.paid_at, ?3) >= ?1) AND (?2 IS NULL OR date(o.paid_at, ?3) <= ?2)"
+    " AND (CAST(?1 AS text) IS NULL OR %s >= ?1)"
+    " AND (CAST(?2 AS text) IS NULL OR %s <= ?2)"
     " ORDER BY o.id";
 
 int
@@ -133,40 +170,43 @@ store_report_orders(struct store *st, const struct store_report_window *w,
     struct store_report_order **out, size_t *n)
 {
 	struct store_report_order *a = NULL, *o;
-	sqlite3_stmt *q;
-	char mod[32];
+	struct db *db = store_dbh(st);
+	char mod[32], day[160], sql[sizeof(orders_sql) + 400];
+	struct db_stmt *q;
 	size_t k = 0;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
 	offset_modifier(w, mod);
-	if ((rc = store_stmt(st, &q, orders_sql, "ttt", w->since, w->until, mod)) != 0)
+	db_sql_local_date(db, "o.paid_at", "?3", day, sizeof(day));
+	snprintf(sql, sizeof(sql), orders_sql, day, day);
+	if ((rc = db_stmtf(db, &q, sql, "ttt", w->since, w->until, mod)) != 0)
 		return rc;
-	while ((rc = store_step(st, q)) == 1) {
+	while ((rc = db_step(q)) == 1) {
 		if ((o = store_array_add((void **)&a, &k, sizeof(*a))) == NULL) {
 			rc = UKEY_ERR_NOMEM;
 			break;
 		}
 		rc = 0;
-		o->id = sqlite3_column_int64(q, 0);
-		o->total_fen = sqlite3_column_int64(q, 1);
-		o->refund_due = sqlite3_column_int64(q, 2);
-		o->units = sqlite3_column_int64(q, 3);
-		o->cancelled = sqlite3_column_int64(q, 4);
-		o->pending = sqlite3_column_int64(q, 5);
-		o->issued = sqlite3_column_int64(q, 6);
-		o->portal_ref = store_text(q, 7, &rc);
-		o->org_name = store_text(q, 8, &rc);
-		o->state = store_text(q, 9, &rc);
-		o->reviewed_at = store_text(q, 10, &rc);
-		o->paid_at = store_text(q, 11, &rc);
-		o->cancelled_at = store_text(q, 12, &rc);
-		o->last_issued = store_text(q, 13, &rc);
+		o->id = db_column_int64(q, 0);
+		o->total_fen = db_column_int64(q, 1);
+		o->refund_due = db_column_int64(q, 2);
+		o->units = db_column_int64(q, 3);
+		o->cancelled = db_column_int64(q, 4);
+		o->pending = db_column_int64(q, 5);
+		o->issued = db_column_int64(q, 6);
+		o->portal_ref = db_column_dup(q, 7, &rc);
+		o->org_name = db_column_dup(q, 8, &rc);
+		o->state = db_column_dup(q, 9, &rc);
+		o->reviewed_at = db_column_dup(q, 10, &rc);
+		o->paid_at = db_column_dup(q, 11, &rc);
+		o->cancelled_at = db_column_dup(q, 12, &rc);
+		o->last_issued = db_column_dup(q, 13, &rc);
 		if (rc != 0)
 			break;
 	}
-	sqlite3_finalize(q);
+	db_finalize(q);
 	if (rc != 0) {
 		store_report_orders_free(a, k);
 		return rc;
@@ -206,32 +246,32 @@ int
 store_report_certs(struct store *st, struct store_report_cert **out, size_t *n)
 {
 	struct store_report_cert *a = NULL, *c;
-	sqlite3_stmt *q;
+	struct db_stmt *q;
 	size_t k = 0;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
-	if ((rc = store_stmt(st, &q, certs_sql, "")) != 0)
+	if ((rc = db_stmtf(store_dbh(st), &q, certs_sql, "")) != 0)
 		return rc;
-	while ((rc = store_step(st, q)) == 1) {
+	while ((rc = db_step(q)) == 1) {
 		if ((c = store_array_add((void **)&a, &k, sizeof(*a))) == NULL) {
 			rc = UKEY_ERR_NOMEM;
 			break;
 		}
 		rc = 0;
-		c->issuance_id = sqlite3_column_int64(q, 0);
-		c->order_id = sqlite3_column_int64(q, 1);
-		c->job_id = sqlite3_column_int64(q, 2);
-		c->serial = store_text(q, 3, &rc);
-		c->status = store_text(q, 4, &rc);
-		c->note = store_text(q, 5, &rc);
-		c->job_state = store_text(q, 6, &rc);
-		c->portal_ref = store_text(q, 7, &rc);
+		c->issuance_id = db_column_int64(q, 0);
+		c->order_id = db_column_int64(q, 1);
+		c->job_id = db_column_int64(q, 2);
+		c->serial = db_column_dup(q, 3, &rc);
+		c->status = db_column_dup(q, 4, &rc);
+		c->note = db_column_dup(q, 5, &rc);
+		c->job_state = db_column_dup(q, 6, &rc);
+		c->portal_ref = db_column_dup(q, 7, &rc);
 		if (rc != 0)
 			break;
 	}
-	sqlite3_finalize(q);
+	db_finalize(q);
 	if (rc != 0) {
 		store_report_certs_free(a, k);
 		return rc;

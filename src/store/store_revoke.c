@@ -4,40 +4,41 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "store/db.h"
 #include "store/store_revoke.h"
 
 int
 store_issuance_by_serial(struct store *st, const char *serial, struct store_issuance_rev *out)
 {
-	sqlite3_stmt *q;
+	struct db_stmt *q;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = store_stmt(st, &q, "SELECT id, order_id, unit_id, job_id, cert_serial,"
+	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT id, order_id, unit_id, job_id, cert_serial,"
 	    " token_serial, not_after, revoked_at, revoke_reason, revoked_by, org_uscc, kind,"
 	    " station_id, subject FROM issuances"
 	    " WHERE ltrim(upper(cert_serial), '0') = ltrim(upper(?), '0')", "t", serial)) != 0)
 		return rc;
-	if ((rc = store_step(st, q)) == 1) {
+	if ((rc = db_step(q)) == 1) {
 		rc = 0;
-		out->id = sqlite3_column_int64(q, 0);
-		out->order_id = sqlite3_column_int64(q, 1);
-		out->unit_id = sqlite3_column_int64(q, 2);
-		out->job_id = sqlite3_column_int64(q, 3);
-		out->cert_serial = store_text(q, 4, &rc);
-		out->token_serial = store_text(q, 5, &rc);
-		out->not_after = store_text(q, 6, &rc);
-		out->revoked_at = store_text(q, 7, &rc);
-		out->revoke_reason = store_text(q, 8, &rc);
-		out->revoked_by = store_text(q, 9, &rc);
-		out->org_uscc = store_text(q, 10, &rc);
-		out->kind = store_text(q, 11, &rc);
-		out->station_id = store_text(q, 12, &rc);
-		out->subject = store_text(q, 13, &rc);
+		out->id = db_column_int64(q, 0);
+		out->order_id = db_column_int64(q, 1);
+		out->unit_id = db_column_int64(q, 2);
+		out->job_id = db_column_int64(q, 3);
+		out->cert_serial = db_column_dup(q, 4, &rc);
+		out->token_serial = db_column_dup(q, 5, &rc);
+		out->not_after = db_column_dup(q, 6, &rc);
+		out->revoked_at = db_column_dup(q, 7, &rc);
+		out->revoke_reason = db_column_dup(q, 8, &rc);
+		out->revoked_by = db_column_dup(q, 9, &rc);
+		out->org_uscc = db_column_dup(q, 10, &rc);
+		out->kind = db_column_dup(q, 11, &rc);
+		out->station_id = db_column_dup(q, 12, &rc);
+		out->subject = db_column_dup(q, 13, &rc);
 	} else if (rc == 0) {
 		rc = UKEY_ERR_NOTFOUND;
 	}
-	sqlite3_finalize(q);
+	db_finalize(q);
 	if (rc != 0)
 		store_issuance_rev_clear(out);
 	return rc;
@@ -77,22 +78,22 @@ store_issuance_rev_clear(struct store_issuance_rev *r)
 int
 store_issuance_cert(struct store *st, const char *serial, uint8_t **der, size_t *len)
 {
-	sqlite3_stmt *q;
+	struct db_stmt *q;
 	const void *p;
-	int rc, n;
+	size_t n = 0;
+	int rc;
 
 	*der = NULL;
 	*len = 0;
-	if ((rc = store_stmt(st, &q, "SELECT cert FROM issuances WHERE cert_serial = ?", "t",
+	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT cert FROM issuances WHERE cert_serial = ?", "t",
 	    serial)) != 0)
 		return rc;
-	if ((rc = store_step(st, q)) == 1) {
-		p = sqlite3_column_blob(q, 0);
-		n = sqlite3_column_bytes(q, 0);
+	if ((rc = db_step(q)) == 1) {
+		p = db_column_blob(q, 0, &n);
 		rc = UKEY_ERR_NOTFOUND;
-		if (p != NULL && n > 0 && (*der = malloc((size_t)n)) != NULL) {
-			memcpy(*der, p, (size_t)n);
-			*len = (size_t)n;
+		if (p != NULL && n > 0 && (*der = malloc(n)) != NULL) {
+			memcpy(*der, p, n);
+			*len = n;
 			rc = 0;
 		} else if (p != NULL && n > 0) {
 			rc = UKEY_ERR_NOMEM;
@@ -100,7 +101,7 @@ store_issuance_cert(struct store *st, const char *serial, uint8_t **der, size_t 
 	} else if (rc == 0) {
 		rc = UKEY_ERR_NOTFOUND;
 	}
-	sqlite3_finalize(q);
+	db_finalize(q);
 	return rc;
 }
 
@@ -121,32 +122,33 @@ store_replaced_live(struct store *st, const char *new_serial, struct store_repla
     size_t *n)
 {
 	struct store_replaced *a = NULL, *r;
-	sqlite3_stmt *q;
+	struct db_stmt *q;
 	size_t len = 0;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
-	if ((rc = store_stmt(st, &q, "SELECT n.cert_serial, o.cert_serial, n.order_id, n.unit_id,"
+	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT n.cert_serial, o.cert_serial, n.order_id, n.unit_id,"
 	    " n.job_id FROM issuances n JOIN issuances o ON o.cert_serial = n.replaces_serial"
 	    " WHERE n.replaces_how = 'replacement' AND o.revoked_at IS NULL"
-	    " AND (?1 IS NULL OR n.cert_serial = ?1) ORDER BY n.id", "t", new_serial)) != 0)
+	    " AND (CAST(?1 AS text) IS NULL OR n.cert_serial = ?1) ORDER BY n.id", "t",
+	    new_serial)) != 0)
 		return rc;
-	while ((rc = store_step(st, q)) == 1) {
+	while ((rc = db_step(q)) == 1) {
 		if ((r = store_array_add((void **)&a, &len, sizeof(*a))) == NULL) {
 			rc = UKEY_ERR_NOMEM;
 			break;
 		}
 		rc = 0;
-		r->new_serial = store_text(q, 0, &rc);
-		r->old_serial = store_text(q, 1, &rc);
-		r->order_id = sqlite3_column_int64(q, 2);
-		r->unit_id = sqlite3_column_int64(q, 3);
-		r->job_id = sqlite3_column_int64(q, 4);
+		r->new_serial = db_column_dup(q, 0, &rc);
+		r->old_serial = db_column_dup(q, 1, &rc);
+		r->order_id = db_column_int64(q, 2);
+		r->unit_id = db_column_int64(q, 3);
+		r->job_id = db_column_int64(q, 4);
 		if (rc != 0)
 			break;
 	}
-	sqlite3_finalize(q);
+	db_finalize(q);
 	if (rc != 0) {
 		store_replaced_free(a, len);
 		return rc;
