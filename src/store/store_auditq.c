@@ -27,7 +27,8 @@ store_auditq_serials_page(struct store *st, const struct store_serials_page *q,
 	    " (SELECT min(n.cert_serial) FROM issuances n WHERE n.replaces_serial = s.cert_serial"
 	    "  AND n.replaces_how = 'replacement') AS replaced_by"
 	    " FROM issuances s JOIN orders o ON o.id = s.order_id"
-	    " WHERE (?1 = 0 OR s.order_id = ?1) AND (?2 IS NULL OR s.org_uscc = ?2) AND s.id > ?4"
+	    " WHERE (?1 = 0 OR s.order_id = ?1) AND (CAST(?2 AS text) IS NULL OR s.org_uscc = ?2)"
+	    " AND s.id > ?4"
 	    " ORDER BY s.id LIMIT ?5",
 	    "ittii", q->order_id, q->org, q->now, q->after, q->limit > 0 ? q->limit : INT64_MAX);
 }
@@ -58,7 +59,7 @@ store_auditq_log(struct store *st, int64_t order_id, int64_t limit, struct json_
 
 #define EXPIRING_WHERE \
     " WHERE s.revoked_at IS NULL AND s.not_after > ?1 AND s.not_after <= ?2" \
-    " AND (?3 IS NULL OR s.org_uscc = ?3)"
+    " AND (CAST(?3 AS text) IS NULL OR s.org_uscc = ?3)"
 
 int
 store_auditq_expiring(struct store *st, const char *now, const char *until, const char *org,

@@ -62,11 +62,11 @@ store_jobs_list(struct store *st, const char *state, struct store_job_summary **
 
 	*out = NULL;
 	*n = 0;
-	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT id, unit_id, bay, profile, token_serial, step, state,"
-	    " key_alg, cert_serial, error, operator, resumed, started_at, finished_at,"
+	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT id, unit_id, bay, profile, token_serial,"
+	    " step, state, key_alg, cert_serial, error, operator, resumed, started_at, finished_at,"
 	    " (SELECT waiting_since FROM job_ca_txns WHERE job_id = jobs.id"
 	    "  AND length(ca_nonce) > 0) FROM jobs"
-	    " WHERE (?1 IS NULL OR state = ?1) ORDER BY id", "t", state)) != 0)
+	    " WHERE (CAST(?1 AS text) IS NULL OR state = ?1) ORDER BY id", "t", state)) != 0)
 		return rc;
 	while ((rc = db_step(q)) == 1) {
 		if ((j = store_array_add((void **)&a, &len, sizeof(*a))) == NULL) {

@@ -521,7 +521,7 @@ store_job_ca_txn_set(struct store *st, int64_t id, const struct store_ca_txn *t,
 	    /* the wait begins with the CA's first answer (sent only: no nonce) */
 	    " waiting_since = CASE WHEN length(job_ca_txns.ca_nonce) > 0"
 	    "  THEN job_ca_txns.waiting_since ELSE excluded.waiting_since END,"
-	    " polled_at = excluded.polled_at, polls = polls + 1", "ibbitt", id, t->tid,
+	    " polled_at = excluded.polled_at, polls = job_ca_txns.polls + 1", "ibbitt", id, t->tid,
 	    t->tid_len, t->nonce, t->nonce_len, (int64_t)t->check_after, now, now);
 }
 
@@ -547,8 +547,8 @@ store_job_ca_txn_get(struct store *st, int64_t id, struct store_ca_txn *out)
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT transaction_id, ca_nonce, check_after, waiting_since,"
-	    " polls FROM job_ca_txns WHERE job_id = ?", "i", id)) != 0)
+	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT transaction_id, ca_nonce, check_after,"
+	    " waiting_since, polls FROM job_ca_txns WHERE job_id = ?", "i", id)) != 0)
 		return rc;
 	if ((rc = db_step(q)) == 1) {
 		const char *since = db_column_text(q, 3);
