@@ -8,8 +8,8 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "store/audit.h"
-#include "store/db.h"
 #include "store/auditkey.h"
+#include "store/db.h"
 
 #define AUDIT_LOCK_KEY 0x61756474	/* "audt" */
 #define GENESIS "0000000000000000000000000000000000000000000000000000000000000000"

@@ -120,10 +120,11 @@ int audit_verifier_finish(struct audit_verifier *v, struct audit_report *rep);
 
 struct db;
 
-/* Verifies the log in db (either backend, db.h), and when ws is not NULL compares it with every head
- * in ws (the caller has checked the witness lines' signatures). Returns 0
- * (intact), UKEY_ERR_VERIFY (rep says where and why) or UKEY_ERR_DB /
- * UKEY_ERR_NOMEM. */
+/* Verifies the log in db (either backend, db.h), and when ws is not NULL
+ * compares it with every head in ws (the caller has checked the witness
+ * lines' signatures). Returns 0 (intact), UKEY_ERR_VERIFY (rep says where
+ * and why), UKEY_ERR_NOMEM or the database's error (UKEY_ERR_DB; on
+ * PostgreSQL also UKEY_ERR_UNAVAIL, UKEY_ERR_PERM). */
 int audit_verify_db(struct db *db, EVP_PKEY *pub, const struct witness_set *ws,
     struct audit_report *rep);
 

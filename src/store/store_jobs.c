@@ -170,8 +170,9 @@ int
 store_job_insert(struct store *st, const struct store_job_new *j, const char *now, int64_t *id)
 {
 	*id = 0;
-	return db_insert_id(store_dbh(st), id, "INSERT INTO jobs (unit_id, bay, profile, token_serial, step, state,"
-	    " key_alg, subject, label, operator, started_at, updated_at, kind, renews_serial)"
+	return db_insert_id(store_dbh(st), id, "INSERT INTO jobs (unit_id, bay, profile,"
+	    " token_serial, step, state, key_alg, subject, label, operator, started_at, updated_at,"
+	    " kind, renews_serial)"
 	    " VALUES (?, ?, ?, ?, 'claimed', 'running', ?, ?, ?, ?, ?, ?, ?, ?)", "ittttbtttttt",
 	    j->unit_id, j->bay, j->profile, j->token_serial, j->key_alg, j->subject,
 	    j->subject_len, j->label, j->operator_name, now, now, j->kind ? j->kind : "issue",
@@ -333,7 +334,8 @@ store_jobs_running(struct store *st, struct store_job_ref **out, size_t *n)
 
 	*out = NULL;
 	*n = 0;
-	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT id, step FROM jobs WHERE state = 'running'", "")) != 0)
+	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT id, step FROM jobs WHERE state = 'running'",
+	    "")) != 0)
 		return rc;
 	while ((rc = db_step(q)) == 1) {
 		if ((r = store_array_add((void **)&a, &len, sizeof(*a))) == NULL) {
