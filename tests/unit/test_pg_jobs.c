@@ -3,7 +3,8 @@
  * journal, listed, its CA transaction kept and dropped; the token it
  * initialised; audit records appended (by two processes at once too), the
  * chain and the checkpoints verified; a record changed behind the station's
- * back (as the superuser, the trigger disabled) found by audit verify. */
+ * back (as the superuser, the trigger disabled) found by audit verify; all
+ * of it as a station's role too (docs/pg-roles.sql). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -444,6 +445,65 @@ test_audit_concurrent(void **state)
 	store_close(st);
 }
 
+/* Runs docs/pg-roles.sql on database name as the superuser and makes the
+ * station role km01 (as test_pg_store does). */
+static void
+apply_roles(const char *name)
+{
+	char url[256], path[512], *sql;
+	struct db *db = NULL;
+	const char *src = getenv("UKEY_SOURCE_DIR");
+	FILE *f;
+	long len;
+
+	snprintf(path, sizeof(path), "%s/docs/pg-roles.sql", src ? src : UKEY_SOURCE_DIR);
+	assert_non_null(f = fopen(path, "r"));
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	assert_true((len = ftell(f)) > 0);
+	rewind(f);
+	assert_non_null(sql = calloc(1, (size_t)len + 1));
+	assert_int_equal(fread(sql, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	pg_conninfo(&server, name, url, sizeof(url));
+	assert_int_equal(db_open(url, &db), 0);
+	assert_int_equal(db_exec(db, sql), 0);
+	assert_int_equal(db_exec(db, "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE"
+	    " rolname = 'km01') THEN CREATE ROLE km01 LOGIN IN ROLE ukey_station; END IF; END$$"),
+	    0);
+	db_close(db);
+	free(sql);
+}
+
+/* A station's role (docs/pg-roles.sql) can do everything these modules do:
+ * a job, its journal and CA transaction, the audit lock, checkpoints and
+ * verification; it cannot change an audit row. */
+static void
+test_station_role(void **state)
+{
+	struct store_ca_txn t = { .tid = { 0x01 }, .tid_len = 1, .nonce_len = 1 };
+	struct audit_report rep;
+	char url[256];
+	struct store *st = fresh_store("rolejobs", url, sizeof(url));
+	int64_t unit = first_unit(st, "KM-R1"), id;
+
+	store_close(st);
+	apply_roles("rolejobs");
+	snprintf(url, sizeof(url), "host=%s dbname=rolejobs user=km01", server.dir);
+	assert_int_equal(store_open_url(url, &st), 0);
+	id = new_job(st, unit);
+	assert_int_equal(store_job_step_mark(st, id, "claimed", "done", NULL, AT), 0);
+	assert_int_equal(store_job_ca_txn_set(st, id, &t, AT), 0);
+	assert_int_equal(store_job_ca_txn_set(st, id, &t, AT2), 0);
+	assert_int_equal(store_job_ca_txn_clear(st, id), 0);
+	assert_int_equal(store_job_end(st, id, "failed", "test", AT3), 0);
+	fill_log(st);
+	assert_int_equal(audit_verify_db(store_dbh(st), key, NULL, &rep), 0);
+	assert_int_equal(rep.records, 8);
+	assert_int_equal(store_run(st, "UPDATE audit SET detail = NULL WHERE id = 3", ""),
+	    UKEY_ERR_PERM);
+	store_close(st);
+}
+
 int
 main(void)
 {
@@ -453,6 +513,7 @@ main(void)
 		cmocka_unit_test(test_ca_txn),
 		cmocka_unit_test(test_audit_chain),
 		cmocka_unit_test(test_audit_concurrent),
+		cmocka_unit_test(test_station_role),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
