@@ -456,7 +456,8 @@ db_records(struct db *db, struct audit_verifier *v, int *has_cp)
 
 	if ((rc = has_format(db, has_cp)) != 0 ||
 	    (rc = db_prepare(db, *has_cp ? "SELECT id, coalesce(format, 1), at, actor, action,"
-	    " order_id, unit_id, job_id, token, bay, detail, prev_hash, hash FROM audit ORDER BY id" :
+	    " order_id, unit_id, job_id, token, bay, detail, prev_hash, hash FROM audit"
+	    " ORDER BY id" :
 	    "SELECT id, 1, at, actor, action, order_id, unit_id, job_id, token, bay, detail,"
 	    " prev_hash, hash FROM audit ORDER BY id", &q)) != 0) {
 		log_error("reading the audit table failed");

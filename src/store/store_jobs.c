@@ -70,7 +70,8 @@ store_job_unit_source(struct store *st, int64_t unit_id, struct store_job_source
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT " SOURCE_COLS " WHERE u.id = ?", "i", unit_id)) != 0)
+	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT " SOURCE_COLS " WHERE u.id = ?", "i",
+	    unit_id)) != 0)
 		return rc;
 	if ((rc = db_step(q)) == 1) {
 		rc = 0;
@@ -222,8 +223,8 @@ store_job_last_step(struct store *st, int64_t id, struct store_job_step *out)
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT step, phase, detail FROM job_steps WHERE job_id = ?"
-	    " ORDER BY id DESC LIMIT 1", "i", id)) != 0)
+	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT step, phase, detail FROM job_steps"
+	    " WHERE job_id = ? ORDER BY id DESC LIMIT 1", "i", id)) != 0)
 		return rc;
 	if ((rc = db_step(q)) == 1) {
 		rc = 0;
@@ -503,7 +504,8 @@ store_token_so_pin_by_id(struct store *st, int64_t id, uint8_t **out, size_t *le
 
 	*out = NULL;
 	*len = 0;
-	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT so_pin_enc FROM tokens WHERE id = ?", "i", id)) != 0)
+	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT so_pin_enc FROM tokens WHERE id = ?", "i",
+	    id)) != 0)
 		return rc;
 	return blob_row(q, out, len);
 }
