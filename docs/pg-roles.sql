@@ -22,7 +22,7 @@ GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ukey_station;
 -- The working tables: what the store's statements do to each.
 GRANT INSERT, UPDATE ON orders, order_revisions, deliveries, tokens, jobs,
 	received_certs, issuances, dual_requests TO ukey_station;
-GRANT INSERT, UPDATE, DELETE ON order_items, units, unit_leases TO ukey_station;
+GRANT INSERT, UPDATE, DELETE ON order_items, units, unit_leases, job_ca_txns TO ukey_station;
 GRANT INSERT ON job_steps TO ukey_station;
 
 -- The append-only record: INSERT and SELECT only. The triggers refuse

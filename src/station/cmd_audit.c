@@ -97,7 +97,7 @@ cmd_audit_verify(struct request *r, struct json_object **result)
 	if ((rc = witness_arg(r, &ws)) != 0 && rc != UKEY_ERR_NOTFOUND)
 		goto out;
 	have_ws = rc == 0;
-	rc = audit_verify_db(store_db(station_store(r->s)), station_audit_key(r->s),
+	rc = audit_verify_db(store_dbh(station_store(r->s)), station_audit_key(r->s),
 	    have_ws ? &ws : NULL, &rep);
 	if (rc != 0 && rc != UKEY_ERR_VERIFY)
 		goto out;

@@ -9,7 +9,9 @@
 #include "common/log.h"
 #include "store/audit.h"
 #include "store/auditkey.h"
+#include "store/db.h"
 
+#define AUDIT_LOCK_KEY 0x61756474	/* "audt" */
 #define GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
 
 static struct audit_value
@@ -32,23 +34,23 @@ iv(int64_t i)
 int
 audit_head(struct store *st, int64_t *records, char hash[AUDIT_HASH_LEN + 1])
 {
-	sqlite3_stmt *q;
+	struct db_stmt *q;
 	const char *h;
 	int rc;
 
 	*records = 0;
 	memcpy(hash, GENESIS, AUDIT_HASH_LEN + 1);
 	/* ids count 1, 2, 3, ... so the last id is the number of records */
-	if ((rc = store_stmt(st, &q, "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1",
+	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1",
 	    "")) != 0)
 		return rc;
-	if ((rc = store_step(st, q)) == 1) {
-		*records = sqlite3_column_int64(q, 0);
-		h = (const char *)sqlite3_column_text(q, 1);
+	if ((rc = db_step(q)) == 1) {
+		*records = db_column_int64(q, 0);
+		h = db_column_text(q, 1);
 		snprintf(hash, AUDIT_HASH_LEN + 1, "%s", h ? h : "");
 		rc = 0;
 	}
-	sqlite3_finalize(q);
+	db_finalize(q);
 	return rc;
 }
 
@@ -90,12 +92,43 @@ append_row(struct store *st, const struct audit_event *ev, int64_t *id_out,
 	return rc;
 }
 
+/* On PostgreSQL several stations append to one log: the next id and the
+ * previous hash are read under a transaction-scoped advisory lock, so that
+ * appends queue instead of colliding. Call it inside a transaction. SQLite's
+ * one writer needs none. */
+static int
+audit_lock(struct store *st)
+{
+	int64_t ignored;
+
+	if (db_backend(store_dbh(st)) != DB_PG)
+		return 0;
+	return db_int(store_dbh(st), &ignored, "SELECT 1 FROM (SELECT pg_advisory_xact_lock(?))"
+	    " AS l", "i", (int64_t)AUDIT_LOCK_KEY);
+}
+
 int
 audit_append(struct store *st, const struct audit_event *ev, int64_t *id_out)
 {
 	char hash[AUDIT_HASH_LEN + 1];
+	int own = 0, rc;
 
-	return append_row(st, ev, id_out, hash);
+	if (db_backend(store_dbh(st)) != DB_PG)
+		return append_row(st, ev, id_out, hash);
+	/* the lock lasts to the end of a transaction: one of our own when the
+	 * caller has none */
+	if (!db_in_transaction(store_dbh(st))) {
+		if ((rc = store_begin(st)) != 0)
+			return rc;
+		own = 1;
+	}
+	if ((rc = audit_lock(st)) == 0)
+		rc = append_row(st, ev, id_out, hash);
+	if (own && rc == 0)
+		rc = store_commit(st);
+	if (own && rc != 0)
+		store_rollback(st);
+	return rc;
 }
 
 int
@@ -134,7 +167,7 @@ audit_checkpoint(struct store *st, EVP_PKEY *key, const char *station_id, const 
 		*out = NULL;
 	if ((rc = audit_key_id(key, key_id)) != 0)
 		goto out;
-	if ((rc = store_begin(st)) != 0)
+	if ((rc = store_begin(st)) != 0 || (rc = audit_lock(st)) != 0)
 		goto out;
 	rc = store_int(st, &n, "SELECT coalesce(max(id), 0) + 1 FROM audit_checkpoints", "");
 	if (rc != 0)

@@ -118,14 +118,18 @@ int audit_verifier_witness(struct audit_verifier *v, const struct witness_point 
 /* Ends verification and fills rep. Returns 0 (intact) or UKEY_ERR_VERIFY. */
 int audit_verifier_finish(struct audit_verifier *v, struct audit_report *rep);
 
-/* Verifies the log in db, and when ws is not NULL compares it with every head
- * in ws (the caller has checked the witness lines' signatures). Returns 0
- * (intact), UKEY_ERR_VERIFY (rep says where and why) or UKEY_ERR_DB /
- * UKEY_ERR_NOMEM. */
-int audit_verify_db(sqlite3 *db, EVP_PKEY *pub, const struct witness_set *ws,
+struct db;
+
+/* Verifies the log in db (either backend, db.h), and when ws is not NULL
+ * compares it with every head in ws (the caller has checked the witness
+ * lines' signatures). Returns 0 (intact), UKEY_ERR_VERIFY (rep says where
+ * and why), UKEY_ERR_NOMEM or the database's error (UKEY_ERR_DB; on
+ * PostgreSQL also UKEY_ERR_UNAVAIL, UKEY_ERR_PERM). */
+int audit_verify_db(struct db *db, EVP_PKEY *pub, const struct witness_set *ws,
     struct audit_report *rep);
 
-/* Opens the database file at path read-only and verifies its log. */
+/* Opens the database path names read-only (an SQLite file; a PostgreSQL
+ * url as db_open) and verifies its log. */
 int audit_verify_db_file(const char *path, EVP_PKEY *pub, const struct witness_set *ws,
     struct audit_report *rep);
 

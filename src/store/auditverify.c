@@ -13,6 +13,7 @@
 #include "common/secret.h"
 #include "store/audit.h"
 #include "store/auditkey.h"
+#include "store/db.h"
 
 #define GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
 
@@ -402,53 +403,67 @@ audit_verifier_finish(struct audit_verifier *v, struct audit_report *rep)
 }
 
 static void
-col_value(sqlite3_stmt *q, int i, struct audit_value *x)
+col_value(struct db_stmt *q, int i, struct audit_value *x)
 {
-	switch (sqlite3_column_type(q, i)) {
-	case SQLITE_INTEGER:
-		*x = (struct audit_value){ .type = AV_INT, .i = sqlite3_column_int64(q, i) };
+	switch (db_column_type(q, i)) {
+	case DB_TYPE_INT:
+		*x = (struct audit_value){ .type = AV_INT, .i = db_column_int64(q, i) };
 		break;
-	case SQLITE_NULL:
+	case DB_TYPE_NULL:
 		*x = (struct audit_value){ .type = AV_NULL };
 		break;
 	default:
 		/* text, or a real/blob written behind the daemon's back: hashed as
 		 * its text, which cannot match what was hashed at append */
 		x->type = AV_TEXT;
-		x->s = (const char *)sqlite3_column_text(q, i);
-		x->len = (size_t)sqlite3_column_bytes(q, i);
-		if (x->s == NULL)
+		x->s = db_column_text(q, i);
+		(void)db_column_blob(q, i, &x->len);
+		if (x->s == NULL) {
 			x->s = "";
+			x->len = 0;
+		}
 		break;
 	}
 }
 
+/* Whether the audit table has its format column (schema version 4, which
+ * also brought the checkpoints): SQLite databases from before it are still
+ * verified; a PostgreSQL database always has every version. */
+static int
+has_format(struct db *db, int *yes)
+{
+	int64_t n = 0;
+	int rc;
+
+	*yes = 1;
+	if (db_backend(db) == DB_PG)
+		return 0;
+	if ((rc = db_int(db, &n, "SELECT count(*) FROM pragma_table_info('audit')"
+	    " WHERE name = 'format'", "")) != 0)
+		return rc;
+	*yes = n > 0;
+	return 0;
+}
+
 /* Feeds the audit table's records to v in id order. *has_cp is 0 for a
  * database from before schema version 4 (no format column, no
- * checkpoints). 0, UKEY_ERR_VERIFY (broken), UKEY_ERR_DB or UKEY_ERR_NOMEM. */
+ * checkpoints). 0, UKEY_ERR_VERIFY (broken), or the database's error. */
 static int
-db_records(sqlite3 *db, struct audit_verifier *v, int *has_cp)
+db_records(struct db *db, struct audit_verifier *v, int *has_cp)
 {
-	sqlite3_stmt *q = NULL;
-	int rc = 0, src;
+	struct db_stmt *q = NULL;
+	int rc;
 
-	*has_cp = 1;
-	if (sqlite3_prepare_v2(db, "SELECT id, coalesce(format, 1), at, actor, action, order_id,"
-	    " unit_id, job_id, token, bay, detail, prev_hash, hash FROM audit ORDER BY id", -1, &q,
-	    NULL) != SQLITE_OK) {
-		/* a database from before schema version 4 has no format column */
-		sqlite3_finalize(q);
-		q = NULL;
-		*has_cp = 0;
-		if (sqlite3_prepare_v2(db, "SELECT id, 1, at, actor, action, order_id, unit_id, job_id,"
-		    " token, bay, detail, prev_hash, hash FROM audit ORDER BY id", -1, &q,
-		    NULL) != SQLITE_OK) {
-			log_error("reading the audit table: %s", sqlite3_errmsg(db));
-			sqlite3_finalize(q);
-			return UKEY_ERR_DB;
-		}
+	if ((rc = has_format(db, has_cp)) != 0 ||
+	    (rc = db_prepare(db, *has_cp ? "SELECT id, coalesce(format, 1), at, actor, action,"
+	    " order_id, unit_id, job_id, token, bay, detail, prev_hash, hash FROM audit"
+	    " ORDER BY id" :
+	    "SELECT id, 1, at, actor, action, order_id, unit_id, job_id, token, bay, detail,"
+	    " prev_hash, hash FROM audit ORDER BY id", &q)) != 0) {
+		log_error("reading the audit table failed");
+		return rc;
 	}
-	while ((src = sqlite3_step(q)) == SQLITE_ROW) {
+	while ((rc = db_step(q)) == 1) {
 		struct audit_record r;
 		int i;
 
@@ -457,55 +472,49 @@ db_records(sqlite3 *db, struct audit_verifier *v, int *has_cp)
 		if ((rc = audit_verifier_record(v, &r, NULL)) != 0)
 			break;
 	}
-	if (rc == 0 && src != SQLITE_DONE) {
-		log_error("reading the audit table: %s", sqlite3_errmsg(db));
-		rc = UKEY_ERR_DB;
-	}
-	sqlite3_finalize(q);
+	if (rc < 0 && rc != UKEY_ERR_VERIFY && rc != UKEY_ERR_NOMEM)
+		log_error("reading the audit table failed");
+	db_finalize(q);
 	return rc;
 }
 
 /* Feeds the audit_checkpoints table to v in id order; returns as
  * db_records(). */
 static int
-db_checkpoints(sqlite3 *db, struct audit_verifier *v)
+db_checkpoints(struct db *db, struct audit_verifier *v)
 {
-	sqlite3_stmt *q = NULL;
-	int rc = 0, src;
+	struct db_stmt *q = NULL;
+	int rc;
 
-	if (sqlite3_prepare_v2(db, "SELECT id, audit_id, audit_hash, records, at, station,"
-	    " key_id, alg, signature FROM audit_checkpoints ORDER BY id", -1, &q,
-	    NULL) != SQLITE_OK) {
-		log_error("reading audit_checkpoints: %s", sqlite3_errmsg(db));
-		sqlite3_finalize(q);
-		return UKEY_ERR_DB;
+	if ((rc = db_prepare(db, "SELECT id, audit_id, audit_hash, records, at, station,"
+	    " key_id, alg, signature FROM audit_checkpoints ORDER BY id", &q)) != 0) {
+		log_error("reading audit_checkpoints failed");
+		return rc;
 	}
-	while ((src = sqlite3_step(q)) == SQLITE_ROW) {
+	while ((rc = db_step(q)) == 1) {
 		struct audit_checkpoint_rec c = {
-			.id = sqlite3_column_int64(q, 0),
-			.audit_id = sqlite3_column_int64(q, 1),
-			.audit_hash = (const char *)sqlite3_column_text(q, 2),
-			.records = sqlite3_column_int64(q, 3),
-			.at = (const char *)sqlite3_column_text(q, 4),
-			.station = (const char *)sqlite3_column_text(q, 5),
-			.key_id = (const char *)sqlite3_column_text(q, 6),
-			.alg = (const char *)sqlite3_column_text(q, 7),
-			.signature = (const char *)sqlite3_column_text(q, 8),
+			.id = db_column_int64(q, 0),
+			.audit_id = db_column_int64(q, 1),
+			.audit_hash = db_column_text(q, 2),
+			.records = db_column_int64(q, 3),
+			.at = db_column_text(q, 4),
+			.station = db_column_text(q, 5),
+			.key_id = db_column_text(q, 6),
+			.alg = db_column_text(q, 7),
+			.signature = db_column_text(q, 8),
 		};
 
 		if ((rc = audit_verifier_checkpoint(v, &c, NULL)) != 0)
 			break;
 	}
-	if (rc == 0 && src != SQLITE_DONE) {
-		log_error("reading audit_checkpoints: %s", sqlite3_errmsg(db));
-		rc = UKEY_ERR_DB;
-	}
-	sqlite3_finalize(q);
+	if (rc < 0 && rc != UKEY_ERR_VERIFY && rc != UKEY_ERR_NOMEM)
+		log_error("reading audit_checkpoints failed");
+	db_finalize(q);
 	return rc;
 }
 
 int
-audit_verify_db(sqlite3 *db, EVP_PKEY *pub, const struct witness_set *ws,
+audit_verify_db(struct db *db, EVP_PKEY *pub, const struct witness_set *ws,
     struct audit_report *rep)
 {
 	struct audit_verifier *v = NULL;
@@ -519,7 +528,7 @@ audit_verify_db(sqlite3 *db, EVP_PKEY *pub, const struct witness_set *ws,
 	rc = db_records(db, v, &has_cp);
 	if (rc == 0 && has_cp)
 		rc = db_checkpoints(db, v);
-	if (rc == UKEY_ERR_NOMEM || rc == UKEY_ERR_DB)
+	if (rc != 0 && rc != UKEY_ERR_VERIFY)
 		goto out;
 	check_witness(v, ws);
 	rc = audit_verifier_finish(v, rep);
@@ -532,18 +541,14 @@ int
 audit_verify_db_file(const char *path, EVP_PKEY *pub, const struct witness_set *ws,
     struct audit_report *rep)
 {
-	sqlite3 *db = NULL;
+	struct db *db = NULL;
 	int rc;
 
 	memset(rep, 0, sizeof(*rep));
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		log_error("open %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
-		sqlite3_close(db);
-		return UKEY_ERR_IO;
-	}
-	sqlite3_busy_timeout(db, 5000);
+	if ((rc = db_open_readonly(path, &db)) != 0)
+		return rc;
 	rc = audit_verify_db(db, pub, ws, rep);
-	sqlite3_close(db);
+	db_close(db);
 	return rc;
 }
 

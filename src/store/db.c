@@ -46,6 +46,33 @@ db_open(const char *url, struct db **out)
 }
 
 int
+db_open_readonly(const char *url, struct db **out)
+{
+	struct db *db;
+	int rc;
+
+	if (db_url_is_pg(url))
+		return db_open(url, out);
+	*out = NULL;
+	if (strncmp(url, "sqlite:", 7) == 0)
+		url += 7;
+	if ((db = calloc(1, sizeof(*db))) == NULL)
+		return UKEY_ERR_NOMEM;
+	db->backend = DB_SQLITE;
+	rc = sqlite3_open_v2(url, &db->sq, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		log_error("open %s: %s", url, db->sq ? sqlite3_errmsg(db->sq) : "out of memory");
+		sqlite3_close(db->sq);
+		free(db);
+		return UKEY_ERR_IO;
+	}
+	db->own_sq = 1;
+	sqlite3_busy_timeout(db->sq, 5000);
+	*out = db;
+	return 0;
+}
+
+int
 db_sqlite_wrap(struct sqlite3 *h, struct db **out)
 {
 	if ((*out = calloc(1, sizeof(**out))) == NULL)

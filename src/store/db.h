@@ -29,6 +29,10 @@ int db_url_is_pg(const char *url);
  * The log names the server without any password. *out owned (db_close). */
 int db_open(const char *url, struct db **out);
 
+/* As db_open, but an SQLite file is opened read-only and must exist
+ * (UKEY_ERR_IO otherwise): for readers such as `ukeyctl audit verify`. */
+int db_open_readonly(const char *url, struct db **out);
+
 /* A db over an SQLite handle the caller keeps owning (store.c's own). */
 int db_sqlite_wrap(struct sqlite3 *h, struct db **out);
 void db_close(struct db *db);

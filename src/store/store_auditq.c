@@ -1,15 +1,18 @@
 /* The auditors' queries (store_auditq.h): every statement behind `audit
  * serials`, `audit log`, `audit export`'s upper bound and `audit expiring`. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
+#include "store/db.h"
 #include "store/store_auditq.h"
 
 int
 store_auditq_serials_page(struct store *st, const struct store_serials_page *q,
     struct json_object **out)
 {
+	/* no limit is INT64_MAX: LIMIT -1 is SQLite's only */
 	return store_query(st, out,
 	    "SELECT s.id, s.cert_serial AS serial, s.order_id, o.portal_ref, s.unit_id, s.kind,"
 	    " s.subject, s.issuer, s.not_before, s.not_after, s.key_alg, s.key_local,"
@@ -24,9 +27,10 @@ store_auditq_serials_page(struct store *st, const struct store_serials_page *q,
 	    " (SELECT min(n.cert_serial) FROM issuances n WHERE n.replaces_serial = s.cert_serial"
 	    "  AND n.replaces_how = 'replacement') AS replaced_by"
 	    " FROM issuances s JOIN orders o ON o.id = s.order_id"
-	    " WHERE (?1 = 0 OR s.order_id = ?1) AND (?2 IS NULL OR s.org_uscc = ?2) AND s.id > ?4"
+	    " WHERE (?1 = 0 OR s.order_id = ?1) AND (CAST(?2 AS text) IS NULL OR s.org_uscc = ?2)"
+	    " AND s.id > ?4"
 	    " ORDER BY s.id LIMIT ?5",
-	    "ittii", q->order_id, q->org, q->now, q->after, q->limit > 0 ? q->limit : (int64_t)-1);
+	    "ittii", q->order_id, q->org, q->now, q->after, q->limit > 0 ? q->limit : INT64_MAX);
 }
 
 int
@@ -49,50 +53,51 @@ store_auditq_log(struct store *st, int64_t order_id, int64_t limit, struct json_
 {
 	return store_query(st, out,
 	    "SELECT * FROM (SELECT id, at, actor, action, order_id, unit_id, job_id, token, bay, detail"
-	    " FROM audit WHERE (?1 = 0 OR order_id = ?1) ORDER BY id DESC LIMIT ?2) ORDER BY id", "ii",
+	    " FROM audit WHERE (?1 = 0 OR order_id = ?1) ORDER BY id DESC LIMIT ?2) AS l"
+	    " ORDER BY id", "ii",
 	    order_id, limit);
 }
 
 #define EXPIRING_WHERE \
     " WHERE s.revoked_at IS NULL AND s.not_after > ?1 AND s.not_after <= ?2" \
-    " AND (?3 IS NULL OR s.org_uscc = ?3)"
+    " AND (CAST(?3 AS text) IS NULL OR s.org_uscc = ?3)"
 
 int
 store_auditq_expiring(struct store *st, const char *now, const char *until, const char *org,
     struct store_expiring **out, size_t *n)
 {
 	struct store_expiring *a = NULL, *e;
-	sqlite3_stmt *q;
+	struct db_stmt *q;
 	size_t len = 0;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
-	if ((rc = store_stmt(st, &q, "SELECT s.cert_serial, s.subject, s.kind, s.org_uscc,"
+	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT s.cert_serial, s.subject, s.kind, s.org_uscc,"
 	    " s.not_after, s.token_serial, s.order_id, r.id, r.portal_ref FROM issuances s"
 	    " LEFT JOIN orders r ON r.id = (SELECT min(o.id) FROM orders o"
 	    "  WHERE o.renews_cert = s.cert_serial AND o.state NOT IN ('cancelled', 'rejected'))"
 	    EXPIRING_WHERE " ORDER BY s.not_after, s.id", "ttt", now, until, org)) != 0)
 		return rc;
-	while ((rc = store_step(st, q)) == 1) {
+	while ((rc = db_step(q)) == 1) {
 		if ((e = store_array_add((void **)&a, &len, sizeof(*a))) == NULL) {
 			rc = UKEY_ERR_NOMEM;
 			break;
 		}
 		rc = 0;
-		e->serial = store_text(q, 0, &rc);
-		e->subject = store_text(q, 1, &rc);
-		e->kind = store_text(q, 2, &rc);
-		e->org_uscc = store_text(q, 3, &rc);
-		e->not_after = store_text(q, 4, &rc);
-		e->token_serial = store_text(q, 5, &rc);
-		e->order_id = sqlite3_column_int64(q, 6);
-		e->renewal_order = sqlite3_column_int64(q, 7);
-		e->renewal_ref = store_text(q, 8, &rc);
+		e->serial = db_column_dup(q, 0, &rc);
+		e->subject = db_column_dup(q, 1, &rc);
+		e->kind = db_column_dup(q, 2, &rc);
+		e->org_uscc = db_column_dup(q, 3, &rc);
+		e->not_after = db_column_dup(q, 4, &rc);
+		e->token_serial = db_column_dup(q, 5, &rc);
+		e->order_id = db_column_int64(q, 6);
+		e->renewal_order = db_column_int64(q, 7);
+		e->renewal_ref = db_column_dup(q, 8, &rc);
 		if (rc != 0)
 			break;
 	}
-	sqlite3_finalize(q);
+	db_finalize(q);
 	if (rc != 0) {
 		store_expiring_free(a, len);
 		return rc;

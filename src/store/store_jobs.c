@@ -1,30 +1,31 @@
-/* Jobs, their journal and the tokens they initialised in SQLite: every
- * statement on jobs, job_steps and tokens (received certificates and
- * issuances are in store_issuances.c). */
+/* Jobs, their journal and the tokens they initialised, on either backend
+ * (db.h): every statement on jobs, job_steps and tokens (received
+ * certificates and issuances are in store_issuances.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
+#include "store/db.h"
 #include "store/store_jobs.h"
 
 /* A copy of a blob column into *out (NULL when NULL or empty). */
 static void
-blob_col(sqlite3_stmt *q, int col, uint8_t **out, size_t *len, int *rc)
+blob_col(struct db_stmt *q, int col, uint8_t **out, size_t *len, int *rc)
 {
-	const void *p = sqlite3_column_blob(q, col);
-	int n = sqlite3_column_bytes(q, col);
+	size_t n = 0;
+	const void *p = db_column_blob(q, col, &n);
 
 	*out = NULL;
 	*len = 0;
-	if (p == NULL || n <= 0)
+	if (p == NULL || n == 0)
 		return;
-	if ((*out = malloc((size_t)n)) == NULL) {
+	if ((*out = malloc(n)) == NULL) {
 		*rc = UKEY_ERR_NOMEM;
 		return;
 	}
-	memcpy(*out, p, (size_t)n);
-	*len = (size_t)n;
+	memcpy(*out, p, n);
+	*len = n;
 }
 
 void
@@ -47,37 +48,38 @@ store_job_source_clear(struct store_job_source *s)
     " JOIN orders o ON o.id = i.order_id"
 
 static void
-source_row(sqlite3_stmt *q, int at, struct store_job_source *s, int *rc)
+source_row(struct db_stmt *q, int at, struct store_job_source *s, int *rc)
 {
-	s->item_id = sqlite3_column_int64(q, at);
-	s->order_id = sqlite3_column_int64(q, at + 1);
-	s->years = sqlite3_column_int64(q, at + 2);
-	s->kind = store_text(q, at + 3, rc);
-	s->item_name = store_text(q, at + 4, rc);
-	s->cert_profile = store_text(q, at + 5, rc);
-	s->portal_ref = store_text(q, at + 6, rc);
-	s->account_uscc = store_text(q, at + 7, rc);
+	s->item_id = db_column_int64(q, at);
+	s->order_id = db_column_int64(q, at + 1);
+	s->years = db_column_int64(q, at + 2);
+	s->kind = db_column_dup(q, at + 3, rc);
+	s->item_name = db_column_dup(q, at + 4, rc);
+	s->cert_profile = db_column_dup(q, at + 5, rc);
+	s->portal_ref = db_column_dup(q, at + 6, rc);
+	s->account_uscc = db_column_dup(q, at + 7, rc);
 	blob_col(q, at + 8, &s->doc_sealed, &s->doc_sealed_len, rc);
-	s->order_type = store_text(q, at + 9, rc);
-	s->replaces_cert = store_text(q, at + 10, rc);
+	s->order_type = db_column_dup(q, at + 9, rc);
+	s->replaces_cert = db_column_dup(q, at + 10, rc);
 }
 
 int
 store_job_unit_source(struct store *st, int64_t unit_id, struct store_job_source *out)
 {
-	sqlite3_stmt *q;
+	struct db_stmt *q;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = store_stmt(st, &q, "SELECT " SOURCE_COLS " WHERE u.id = ?", "i", unit_id)) != 0)
+	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT " SOURCE_COLS " WHERE u.id = ?", "i",
+	    unit_id)) != 0)
 		return rc;
-	if ((rc = store_step(st, q)) == 1) {
+	if ((rc = db_step(q)) == 1) {
 		rc = 0;
 		source_row(q, 0, out, &rc);
 	} else if (rc == 0) {
 		rc = UKEY_ERR_NOTFOUND;
 	}
-	sqlite3_finalize(q);
+	db_finalize(q);
 	if (rc != 0)
 		store_job_source_clear(out);
 	return rc;
@@ -120,7 +122,7 @@ store_job_clear(struct store_job *j)
     " j.kind, j.renews_serial, j.old_key_id, j.public_key, j.user_pin_enc, j.so_pin_enc, j.subject, j.csr, j.cert"
 
 static void
-job_row(sqlite3_stmt *q, struct store_job *j, int *rc)
+job_row(struct db_stmt *q, struct store_job *j, int *rc)
 {
 	char **text[JOB_TEXTS];
 	struct { uint8_t **p; size_t *len; } blob[] = {
@@ -132,12 +134,12 @@ job_row(sqlite3_stmt *q, struct store_job *j, int *rc)
 	size_t i;
 
 	job_texts(j, text);
-	j->id = sqlite3_column_int64(q, 0);
-	j->unit_id = sqlite3_column_int64(q, 1);
-	j->token_id = sqlite3_column_int64(q, 2);
-	j->resumed = sqlite3_column_int64(q, 3);
+	j->id = db_column_int64(q, 0);
+	j->unit_id = db_column_int64(q, 1);
+	j->token_id = db_column_int64(q, 2);
+	j->resumed = db_column_int64(q, 3);
 	for (i = 0; i < JOB_TEXTS; i++)
-		*text[i] = store_text(q, col++, rc);
+		*text[i] = db_column_dup(q, col++, rc);
 	for (i = 0; i < sizeof(blob) / sizeof(blob[0]); i++)
 		blob_col(q, col++, blob[i].p, blob[i].len, rc);
 	source_row(q, col, &j->src, rc);
@@ -146,20 +148,20 @@ job_row(sqlite3_stmt *q, struct store_job *j, int *rc)
 int
 store_job_load(struct store *st, int64_t id, struct store_job *out)
 {
-	sqlite3_stmt *q;
+	struct db_stmt *q;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = store_stmt(st, &q, "SELECT " JOB_COLS ", " SOURCE_COLS " JOIN jobs j"
+	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT " JOB_COLS ", " SOURCE_COLS " JOIN jobs j"
 	    " ON j.unit_id = u.id WHERE j.id = ?", "i", id)) != 0)
 		return rc;
-	if ((rc = store_step(st, q)) == 1) {
+	if ((rc = db_step(q)) == 1) {
 		rc = 0;
 		job_row(q, out, &rc);
 	} else if (rc == 0) {
 		rc = UKEY_ERR_NOTFOUND;
 	}
-	sqlite3_finalize(q);
+	db_finalize(q);
 	if (rc != 0)
 		store_job_clear(out);
 	return rc;
@@ -168,18 +170,14 @@ store_job_load(struct store *st, int64_t id, struct store_job *out)
 int
 store_job_insert(struct store *st, const struct store_job_new *j, const char *now, int64_t *id)
 {
-	int rc;
-
 	*id = 0;
-	rc = store_run(st, "INSERT INTO jobs (unit_id, bay, profile, token_serial, step, state,"
-	    " key_alg, subject, label, operator, started_at, updated_at, kind, renews_serial)"
+	return db_insert_id(store_dbh(st), id, "INSERT INTO jobs (unit_id, bay, profile,"
+	    " token_serial, step, state, key_alg, subject, label, operator, started_at, updated_at,"
+	    " kind, renews_serial)"
 	    " VALUES (?, ?, ?, ?, 'claimed', 'running', ?, ?, ?, ?, ?, ?, ?, ?)", "ittttbtttttt",
 	    j->unit_id, j->bay, j->profile, j->token_serial, j->key_alg, j->subject,
 	    j->subject_len, j->label, j->operator_name, now, now, j->kind ? j->kind : "issue",
 	    j->renews_serial);
-	if (rc == 0)
-		*id = store_last_id(st);
-	return rc;
 }
 
 int
@@ -221,22 +219,22 @@ store_job_step_clear(struct store_job_step *s)
 int
 store_job_last_step(struct store *st, int64_t id, struct store_job_step *out)
 {
-	sqlite3_stmt *q;
+	struct db_stmt *q;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = store_stmt(st, &q, "SELECT step, phase, detail FROM job_steps WHERE job_id = ?"
-	    " ORDER BY id DESC LIMIT 1", "i", id)) != 0)
+	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT step, phase, detail FROM job_steps"
+	    " WHERE job_id = ? ORDER BY id DESC LIMIT 1", "i", id)) != 0)
 		return rc;
-	if ((rc = store_step(st, q)) == 1) {
+	if ((rc = db_step(q)) == 1) {
 		rc = 0;
-		out->step = store_text(q, 0, &rc);
-		out->phase = store_text(q, 1, &rc);
-		out->detail = store_text(q, 2, &rc);
+		out->step = db_column_dup(q, 0, &rc);
+		out->phase = db_column_dup(q, 1, &rc);
+		out->detail = db_column_dup(q, 2, &rc);
 	} else if (rc == 0) {
 		rc = UKEY_ERR_NOTFOUND;
 	}
-	sqlite3_finalize(q);
+	db_finalize(q);
 	if (rc != 0)
 		store_job_step_clear(out);
 	return rc;
@@ -331,26 +329,27 @@ int
 store_jobs_running(struct store *st, struct store_job_ref **out, size_t *n)
 {
 	struct store_job_ref *a = NULL, *r;
-	sqlite3_stmt *q;
+	struct db_stmt *q;
 	size_t len = 0;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
-	if ((rc = store_stmt(st, &q, "SELECT id, step FROM jobs WHERE state = 'running'", "")) != 0)
+	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT id, step FROM jobs WHERE state = 'running'",
+	    "")) != 0)
 		return rc;
-	while ((rc = store_step(st, q)) == 1) {
+	while ((rc = db_step(q)) == 1) {
 		if ((r = store_array_add((void **)&a, &len, sizeof(*a))) == NULL) {
 			rc = UKEY_ERR_NOMEM;
 			break;
 		}
 		rc = 0;
-		r->id = sqlite3_column_int64(q, 0);
-		r->step = store_text(q, 1, &rc);
+		r->id = db_column_int64(q, 0);
+		r->step = db_column_dup(q, 1, &rc);
 		if (rc != 0)
 			break;
 	}
-	sqlite3_finalize(q);
+	db_finalize(q);
 	if (rc != 0) {
 		store_job_refs_free(a, len);
 		return rc;
@@ -425,24 +424,28 @@ int
 store_token_lookup(struct store *st, const char *profile, const char *serial,
     struct store_token_known *out)
 {
-	sqlite3_stmt *q;
+	struct db_stmt *q;
+	char sql[320];
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = store_stmt(st, &q, "SELECT t.id, t.so_pin_enc IS NOT NULL,"
-	    " (SELECT group_concat(cert_serial) FROM issuances WHERE token_serial = t.serial"
-	    "  AND token_profile = t.profile)"
-	    " FROM tokens t WHERE t.profile = ? AND t.serial = ?", "tt", profile, serial)) != 0)
+	/* string_agg is SQLite's only from 3.44 (Debian 12 has 3.40) */
+	snprintf(sql, sizeof(sql), "SELECT t.id, t.so_pin_enc IS NOT NULL, (SELECT %s FROM"
+	    " issuances WHERE token_serial = t.serial AND token_profile = t.profile)"
+	    " FROM tokens t WHERE t.profile = ? AND t.serial = ?",
+	    db_backend(store_dbh(st)) == DB_PG ? "string_agg(cert_serial, ',' ORDER BY id)" :
+	    "group_concat(cert_serial)");
+	if ((rc = db_stmtf(store_dbh(st), &q, sql, "tt", profile, serial)) != 0)
 		return rc;
-	if ((rc = store_step(st, q)) == 1) {
+	if ((rc = db_step(q)) == 1) {
 		rc = 0;
-		out->id = sqlite3_column_int64(q, 0);
-		out->have_so = sqlite3_column_int(q, 1) != 0;
-		out->issued = store_text(q, 2, &rc);
+		out->id = db_column_int64(q, 0);
+		out->have_so = db_column_int64(q, 1) != 0;
+		out->issued = db_column_dup(q, 2, &rc);
 	} else if (rc == 0) {
 		rc = UKEY_ERR_NOTFOUND;
 	}
-	sqlite3_finalize(q);
+	db_finalize(q);
 	if (rc != 0)
 		store_token_known_clear(out);
 	return rc;
@@ -451,30 +454,30 @@ store_token_lookup(struct store *st, const char *profile, const char *serial,
 /* Copies the one blob column of q's one row into *out (NOTFOUND when the
  * row is missing or the blob NULL). */
 static int
-blob_row(struct store *st, sqlite3_stmt *q, uint8_t **out, size_t *len)
+blob_row(struct db_stmt *q, uint8_t **out, size_t *len)
 {
 	const void *p;
-	int rc, n;
+	size_t n = 0;
+	int rc;
 
-	if ((rc = store_step(st, q)) == 0)
+	if ((rc = db_step(q)) == 0)
 		rc = UKEY_ERR_NOTFOUND;
 	if (rc != 1)
 		goto out;
-	p = sqlite3_column_blob(q, 0);
-	n = sqlite3_column_bytes(q, 0);
-	if (p == NULL || n <= 0) {
+	p = db_column_blob(q, 0, &n);
+	if (p == NULL || n == 0) {
 		rc = UKEY_ERR_NOTFOUND;
 		goto out;
 	}
-	if ((*out = malloc((size_t)n)) == NULL) {
+	if ((*out = malloc(n)) == NULL) {
 		rc = UKEY_ERR_NOMEM;
 		goto out;
 	}
-	memcpy(*out, p, (size_t)n);
-	*len = (size_t)n;
+	memcpy(*out, p, n);
+	*len = n;
 	rc = 0;
  out:
-	sqlite3_finalize(q);
+	db_finalize(q);
 	return rc;
 }
 
@@ -482,28 +485,29 @@ int
 store_token_so_pin(struct store *st, const char *profile, const char *serial, uint8_t **out,
     size_t *len)
 {
-	sqlite3_stmt *q;
+	struct db_stmt *q;
 	int rc;
 
 	*out = NULL;
 	*len = 0;
-	if ((rc = store_stmt(st, &q, "SELECT so_pin_enc FROM tokens WHERE profile = ?"
+	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT so_pin_enc FROM tokens WHERE profile = ?"
 	    " AND serial = ? AND so_pin_enc IS NOT NULL", "tt", profile, serial)) != 0)
 		return rc;
-	return blob_row(st, q, out, len);
+	return blob_row(q, out, len);
 }
 
 int
 store_token_so_pin_by_id(struct store *st, int64_t id, uint8_t **out, size_t *len)
 {
-	sqlite3_stmt *q;
+	struct db_stmt *q;
 	int rc;
 
 	*out = NULL;
 	*len = 0;
-	if ((rc = store_stmt(st, &q, "SELECT so_pin_enc FROM tokens WHERE id = ?", "i", id)) != 0)
+	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT so_pin_enc FROM tokens WHERE id = ?", "i",
+	    id)) != 0)
 		return rc;
-	return blob_row(st, q, out, len);
+	return blob_row(q, out, len);
 }
 
 /* ---- the CA transaction a job polls (job_ca_txns, migration 13) ---- */
@@ -521,49 +525,49 @@ store_job_ca_txn_set(struct store *st, int64_t id, const struct store_ca_txn *t,
 	    /* the wait begins with the CA's first answer (sent only: no nonce) */
 	    " waiting_since = CASE WHEN length(job_ca_txns.ca_nonce) > 0"
 	    "  THEN job_ca_txns.waiting_since ELSE excluded.waiting_since END,"
-	    " polled_at = excluded.polled_at, polls = polls + 1", "ibbitt", id, t->tid,
+	    " polled_at = excluded.polled_at, polls = job_ca_txns.polls + 1", "ibbitt", id, t->tid,
 	    t->tid_len, t->nonce, t->nonce_len, (int64_t)t->check_after, now, now);
 }
 
 static int
-copy_blob(sqlite3_stmt *q, int col, uint8_t *out, size_t max, size_t *len)
+copy_blob(struct db_stmt *q, int col, uint8_t *out, size_t max, size_t *len)
 {
-	const void *p = sqlite3_column_blob(q, col);
-	int n = sqlite3_column_bytes(q, col);
+	size_t n = 0;
+	const void *p = db_column_blob(q, col, &n);
 
 	*len = 0;
-	if (n < 0 || (size_t)n > max)
+	if (n > max)
 		return UKEY_ERR_DB;
 	if (n > 0 && p != NULL)
-		memcpy(out, p, (size_t)n);
-	*len = (size_t)n;
+		memcpy(out, p, n);
+	*len = n;
 	return 0;
 }
 
 int
 store_job_ca_txn_get(struct store *st, int64_t id, struct store_ca_txn *out)
 {
-	sqlite3_stmt *q;
+	struct db_stmt *q;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = store_stmt(st, &q, "SELECT transaction_id, ca_nonce, check_after, waiting_since,"
-	    " polls FROM job_ca_txns WHERE job_id = ?", "i", id)) != 0)
+	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT transaction_id, ca_nonce, check_after,"
+	    " waiting_since, polls FROM job_ca_txns WHERE job_id = ?", "i", id)) != 0)
 		return rc;
-	if ((rc = store_step(st, q)) == 1) {
-		const unsigned char *since = sqlite3_column_text(q, 3);
+	if ((rc = db_step(q)) == 1) {
+		const char *since = db_column_text(q, 3);
 
 		rc = copy_blob(q, 0, out->tid, sizeof(out->tid), &out->tid_len);
 		if (rc == 0)
 			rc = copy_blob(q, 1, out->nonce, sizeof(out->nonce), &out->nonce_len);
-		out->check_after = (int)sqlite3_column_int64(q, 2);
+		out->check_after = (int)db_column_int64(q, 2);
 		snprintf(out->waiting_since, sizeof(out->waiting_since), "%s",
-		    since ? (const char *)since : "");
-		out->polls = sqlite3_column_int64(q, 4);
+		    since ? since : "");
+		out->polls = db_column_int64(q, 4);
 	} else if (rc == 0) {
 		rc = UKEY_ERR_NOTFOUND;
 	}
-	sqlite3_finalize(q);
+	db_finalize(q);
 	return rc;
 }
 
