@@ -102,13 +102,11 @@ store_dual_insert(struct store *st, const struct store_dual_new *r, int64_t *id)
 	int rc;
 
 	*id = 0;
-	rc = store_run(st, "INSERT INTO dual_requests (action, command, args, subject,"
-	    " requested_by, requested_uid, requester_roles, requested_at, expires_at, state)"
-	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')", "tttttittt", r->action, r->command,
-	    r->args, r->subject, r->requested_by, r->requested_uid, r->requester_roles,
-	    r->requested_at, r->expires_at);
-	if (rc == 0)
-		*id = store_last_id(st);
+	rc = db_insert_id(store_dbh(st), id, "INSERT INTO dual_requests (action, command, args,"
+	    " subject, requested_by, requested_uid, requester_roles, requested_at, expires_at,"
+	    " state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')", "tttttittt", r->action,
+	    r->command, r->args, r->subject, r->requested_by, r->requested_uid,
+	    r->requester_roles, r->requested_at, r->expires_at);
 	return rc;
 }
 
