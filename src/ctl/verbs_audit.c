@@ -14,6 +14,7 @@
 #include "common/err.h"
 #include "common/jsontext.h"
 #include "ctl/ctl.h"
+#include "store/db.h"
 #include "store/audit.h"
 #include "store/auditkey.h"
 #include "store/witness.h"
@@ -223,7 +224,8 @@ audit_verify_offline(const char *file, const char *db, const char *pubkey, const
 		if (f != stdin)
 			fclose(f);
 	} else {
-		if (access(db, R_OK) != 0) {
+		/* a file is checked here; a PostgreSQL url is the library's to open */
+		if (!db_url_is_pg(db) && access(db, R_OK) != 0) {
 			fprintf(stderr, "ukeyctl: cannot read %s: %s\n", db, strerror(errno));
 			ex = EXIT_NOINPUT;
 			goto out;

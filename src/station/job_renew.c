@@ -22,6 +22,20 @@
 
 #define REMARK_MAX 500
 
+/* A worker request carrying the holder's PIN (bay_send wipes it), and the
+ * CKA_ID of the objects a discard removes when id is not NULL. */
+static struct json_object *
+pin_request(const struct bay *b, const char *id)
+{
+	struct json_object *req = json_object_new_object();
+
+	json_object_object_add(req, "user_pin", json_object_new_string_len(
+	    (const char *)b->user_pin.p, (int)b->user_pin.len));
+	if (id != NULL)
+		json_object_object_add(req, "id", json_object_new_string(id));
+	return req;
+}
+
 int
 job_is_renewal(const struct store_job *job)
 {
@@ -176,9 +190,7 @@ job_renew_login(struct station *s, struct bay *b, enum step next)
 		job_fail(s, b, JOB_OTHER, rc, "login: %s", ukey_strerror(rc));
 		return;
 	}
-	req = json_object_new_object();
-	json_object_object_add(req, "user_pin", json_object_new_string_len(
-	    (const char *)b->user_pin.p, (int)b->user_pin.len));
+	req = pin_request(b, NULL);
 	/* bay_send wipes the PIN string and the serialised request */
 	if ((rc = bay_send(s, b, "login", req, b->profile->timeout_default_ms, on_login)) != 0)
 		job_fail(s, b, JOB_TOKEN, rc, "login: cannot reach the worker: %s", ukey_strerror(rc));
@@ -308,10 +320,7 @@ leftover_next(struct station *s, struct bay *b)
 		return;
 	}
 	b->n_leftover--;
-	req = json_object_new_object();
-	json_object_object_add(req, "user_pin", json_object_new_string_len(
-	    (const char *)b->user_pin.p, (int)b->user_pin.len));
-	json_object_object_add(req, "id", json_object_new_string(b->leftover_ids[b->n_leftover]));
+	req = pin_request(b, b->leftover_ids[b->n_leftover]);
 	if (bay_send(s, b, "discard", req, b->profile->timeout_default_ms, on_leftover) != 0)
 		job_fail(s, b, JOB_TOKEN, UKEY_ERR_BUSY, "login: cannot reach the worker");
 }
@@ -672,10 +681,7 @@ job_renew_discard_new(struct station *s, struct bay *b)
 		    (long long)b->job_id, job.key_id, b->token_serial);
 		goto out;
 	}
-	req = json_object_new_object();
-	json_object_object_add(req, "user_pin", json_object_new_string_len(
-	    (const char *)b->user_pin.p, (int)b->user_pin.len));
-	json_object_object_add(req, "id", json_object_new_string(job.key_id));
+	req = pin_request(b, job.key_id);
 	b->discard_job = b->job_id;
 	if (bay_send(s, b, "discard", req, b->profile->timeout_default_ms, on_discard_new) != 0) {
 		log_warn("job %lld: the new key pair %s stays on token %s: the worker cannot be"
@@ -684,17 +690,6 @@ job_renew_discard_new(struct station *s, struct bay *b)
 	}
  out:
 	store_job_clear(&job);
-}
-
-static int
-req_discard_old(struct bay *b, const struct store_job *job, struct json_object *req)
-{
-	if (job->old_key_id == NULL)
-		return UKEY_ERR_STATE;
-	json_object_object_add(req, "user_pin", json_object_new_string_len(
-	    (const char *)b->user_pin.p, (int)b->user_pin.len));
-	json_object_object_add(req, "id", json_object_new_string(job->old_key_id));
-	return 0;
 }
 
 void
@@ -718,12 +713,16 @@ job_renew_step_run(struct station *s, struct bay *b, enum step st)
 		job_fail(s, b, JOB_OTHER, rc, "%s: %s", job_step_names[st], ukey_strerror(rc));
 		return;
 	}
-	req = json_object_new_object();
 	rc = 0;
-	if (st == STEP_DISCARD_OLD) {
+	if (st != STEP_DISCARD_OLD) {
+		req = json_object_new_object();
+	} else if (job.old_key_id == NULL) {
+		req = json_object_new_object();
+		rc = UKEY_ERR_STATE;
+	} else {
 		op = "discard";
 		cb = on_discard_old;
-		rc = req_discard_old(b, &job, req);
+		req = pin_request(b, job.old_key_id);
 	}
 	store_job_clear(&job);
 	if (rc == 0)

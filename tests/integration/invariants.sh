@@ -261,6 +261,23 @@ json.dump(d, open(sys.argv[2], "w"), ensure_ascii=False)' "$SRC/examples/orders-
 	done
 }
 
+# renewal_drive BAY: until the bay's renewal is no longer worked on (or
+# ukeyd is gone), typing the chaos profiles' PIN whenever it is asked for
+renewal_drive() {
+	local st
+	for _ in $(seq 1200); do
+		kill -0 "$DAEMON_PID" 2>/dev/null || return 0
+		st=$(bay_field "$1" state 2>/dev/null) || continue
+		if [ "$(bay_field "$1" awaiting_pin 2>/dev/null)" = True ]; then
+			echo "$CHAOS_USER_PIN" | ctl bay enter-pin --bay "$1" >/dev/null 2>&1 || true
+		elif [ "$st" != working ] && [ "$st" != starting ] && [ "$st" != probing ]; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	fail "bay $1 still $(bay_field "$1" state): $(bay_field "$1" reason)"
+}
+
 # renewal_order REF SERIAL PAYMENT_NO: a renewal order REF for the
 # certificate SERIAL (one certificate of its kind, the sample order of the
 # same organisation), imported, approved and paid

@@ -13,23 +13,6 @@ generate_key:begin generate_key:done make_csr:done ca_submit:returned ca_submit:
 cert_check:done write_cert:begin write_cert:done read_back:done record:begin record:done
 discard_old:begin discard_old:done"
 
-# drive BAY: until the bay's renewal is no longer worked on (or ukeyd is
-# gone), entering the chaos profiles' PIN whenever the renewal asks for it
-drive() {
-	local i st
-	for i in $(seq 1200); do
-		kill -0 "$DAEMON_PID" 2>/dev/null || return 0
-		st=$(bay_field "$1" state 2>/dev/null) || continue
-		if [ "$(bay_field "$1" awaiting_pin 2>/dev/null)" = True ]; then
-			echo "$CHAOS_USER_PIN" | ctl bay enter-pin --bay "$1" >/dev/null 2>&1 || true
-		elif [ "$st" != working ] && [ "$st" != starting ] && [ "$st" != probing ]; then
-			return 0
-		fi
-		sleep 0.05
-	done
-	fail "bay $1 still $(bay_field "$1" state): $(bay_field "$1" reason)"
-}
-
 # issue KT: a new token of key type KT issued in bay 1; sets TOKN, SERIAL
 issue() {
 	local kt=$1
@@ -50,7 +33,7 @@ renew_point() {
 	stop_station
 	UKEY_TEST_CRASH_AT=$spec start_station
 	ctl sim plug --bay 1 --token "$TOKN" --profile "softhsm2-chaos-$kt" >/dev/null 2>&1 || true
-	drive 1
+	renewal_drive 1
 	for _ in $(seq 200); do kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.05; done
 	kill -0 "$DAEMON_PID" 2>/dev/null && fail "$kt $spec: ukeyd was not killed there"
 	wait "$DAEMON_PID" 2>/dev/null || true
@@ -63,7 +46,7 @@ renew_point() {
 	[ "$(db "SELECT count(*) FROM issuances i JOIN jobs j ON j.unit_id = i.unit_id OR i.cert_serial = j.renews_serial WHERE j.id = $job AND i.revoked_at IS NULL")" = 1 ] ||
 		fail "$kt $spec: not one live certificate in the record"
 	ctl sim plug --bay 1 --token "$TOKN" --profile "softhsm2-chaos-$kt" >/dev/null 2>&1 || true
-	drive 1
+	renewal_drive 1
 	[ "$(db "SELECT state FROM jobs WHERE id = $job")" = issued ] ||
 		fail "$kt $spec: job $job not issued after the token came back: $(bay_field 1 state): $(bay_field 1 reason)"
 	new=$(db "SELECT cert_serial FROM issuances WHERE job_id = $job")

@@ -26,21 +26,6 @@ generate_key:C_Logout:2 make_csr:C_Sign:1 write_cert:C_CreateObject:1 write_cert
 read_back:C_Logout:5 discard_old:C_DestroyObject:1 discard_old:C_Logout:6"
 PROFILE=softhsm2-chaos-ec
 
-# drive BAY: until the bay no longer works on a renewal, typing the PIN when asked
-drive() {
-	local st
-	for _ in $(seq 1200); do
-		st=$(bay_field "$1" state 2>/dev/null) || continue
-		if [ "$(bay_field "$1" awaiting_pin 2>/dev/null)" = True ]; then
-			echo "$CHAOS_USER_PIN" | ctl bay enter-pin --bay "$1" >/dev/null 2>&1 || true
-		elif [ "$st" != working ] && [ "$st" != starting ] && [ "$st" != probing ]; then
-			return 0
-		fi
-		sleep 0.05
-	done
-	fail "bay $1 still $(bay_field "$1" state): $(bay_field "$1" reason)"
-}
-
 # keys TOKEN: the number of private keys on the token
 keys() {
 	SOFTHSM2_CONF="$(chaos_token_dir "$1")/softhsm2.conf" pkcs11-tool --module "$SOFTHSM_MODULE" \
@@ -84,14 +69,14 @@ point() {
 		for _ in $(seq 200); do [ "$(bay_field "$bay" state)" = faulted ] && break; sleep 0.05; done
 		[ "$(bay_field "$bay" state)" = faulted ] || fail "$mode $spec: bay $bay is $(bay_field "$bay" state)"
 	else
-		drive "$bay"
+		renewal_drive "$bay"
 	fi
 	job=$(db "SELECT id FROM jobs WHERE renews_serial = '$serial' ORDER BY id DESC LIMIT 1")
 	echo "$mode $spec: job $job $(db "SELECT state || ' at ' || step FROM jobs WHERE id = $job")"
 	: > "$dir/faultp11.conf"
 	ctl sim unplug --bay "$bay" >/dev/null 2>&1 || true
 	ctl sim plug --bay "$bay" --token "$tok" --profile "$PROFILE" >/dev/null || fail "$mode $spec: plug again"
-	drive "$bay"
+	renewal_drive "$bay"
 	new=$(db "SELECT cert_serial FROM issuances WHERE replaces_serial = '$serial'")
 	[ -n "$new" ] || fail "$mode $spec: $serial not renewed: $(bay_field "$bay" state): $(bay_field "$bay" reason)"
 	[ "$(db "SELECT revoke_reason FROM issuances WHERE cert_serial = '$serial'")" = superseded ] ||
