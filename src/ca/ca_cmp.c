@@ -100,20 +100,11 @@ load_cert(struct cmp_impl *c, const char *key, const char *path, X509 **out)
 	return rc;
 }
 
+/* Reads a secret (the PBM secret, the PKCS#11 PIN) from cmp.<key>: a
+ * regular file of the daemon's user that nobody else may read; one trailing
+ * newline is not part of the secret. */
 static int
-load_key(struct cmp_impl *c, const char *key, const char *path, EVP_PKEY **out)
-{
-	void *p;
-	int rc = load_pem(c, key, path, 1, &p);
-
-	*out = p;
-	return rc;
-}
-
-/* Reads the PBM secret: a regular file of the daemon's user that nobody
- * else may read; one trailing newline is not part of the secret. */
-static int
-load_secret(struct cmp_impl *c, const char *path)
+load_secret(struct cmp_impl *c, const char *key, const char *path, struct secret *out)
 {
 	uint8_t buf[SECRET_MAX + 1];
 	struct stat sb;
@@ -121,43 +112,77 @@ load_secret(struct cmp_impl *c, const char *path)
 	int fd = -1, rc;
 
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-		cmp_fail(c, "cmp.secret_file %s: %s", path, strerror(errno));
+		cmp_fail(c, "cmp.%s %s: %s", key, path, strerror(errno));
 		rc = errno == EACCES ? UKEY_ERR_PERM : UKEY_ERR_IO;
 		goto out;
 	}
 	rc = UKEY_ERR_PERM;
 	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		cmp_fail(c, "cmp.secret_file %s: must be a regular file", path);
+		cmp_fail(c, "cmp.%s %s: must be a regular file", key, path);
 		goto out;
 	}
 	if ((sb.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-		cmp_fail(c, "cmp.secret_file %s: mode %04o lets group or others at the secret; "
-		    "must be 0600 or 0400 (chmod 600)", path, (unsigned)(sb.st_mode & 07777));
+		cmp_fail(c, "cmp.%s %s: mode %04o lets group or others at the secret; "
+		    "must be 0600 or 0400 (chmod 600)", key, path, (unsigned)(sb.st_mode & 07777));
 		goto out;
 	}
 	if (sb.st_uid != geteuid()) {
-		cmp_fail(c, "cmp.secret_file %s: owned by uid %u, must be the daemon's user "
-		    "(uid %u)", path, (unsigned)sb.st_uid, (unsigned)geteuid());
+		cmp_fail(c, "cmp.%s %s: owned by uid %u, must be the daemon's user "
+		    "(uid %u)", key, path, (unsigned)sb.st_uid, (unsigned)geteuid());
 		goto out;
 	}
 	rc = UKEY_ERR_IO;
 	if ((n = read(fd, buf, sizeof(buf))) < 0) {
-		cmp_fail(c, "cmp.secret_file %s: %s", path, strerror(errno));
+		cmp_fail(c, "cmp.%s %s: %s", key, path, strerror(errno));
 		goto out;
 	}
 	if (n > 0 && buf[n - 1] == '\n')
 		n--;
 	rc = UKEY_ERR_INVAL;
 	if (n == 0 || n > SECRET_MAX) {
-		cmp_fail(c, "cmp.secret_file %s: must hold 1 to %d bytes of secret", path,
+		cmp_fail(c, "cmp.%s %s: must hold 1 to %d bytes of secret", key, path,
 		    SECRET_MAX);
 		goto out;
 	}
-	rc = secret_set(&c->secret, buf, (size_t)n);
+	rc = secret_set(out, buf, (size_t)n);
  out:
 	secure_wipe(buf, sizeof(buf));
 	if (fd >= 0)
 		close(fd);
+	return rc;
+}
+
+/* The private key named by cmp.<key> (value) for cert: a PEM file, or a
+ * pkcs11: URI served by a ukey-signer started here (*signer). */
+static int
+load_key(struct cmp_impl *c, const char *key, const char *value, X509 *cert,
+    struct p11signer **signer, EVP_PKEY **out)
+{
+	const struct cmp_config *f = &c->cfg;
+	struct secret pin = { 0 };
+	char what[32], err[sizeof(c->err)];
+	void *p;
+	int rc;
+
+	*out = NULL;
+	if (!cmpconf_is_pkcs11(value)) {
+		rc = load_pem(c, key, value, 1, &p);
+		*out = p;
+		if (rc == 0 && X509_check_private_key(cert, *out) != 1) {
+			ERR_clear_error();
+			cmp_fail(c, "cmp.%s %s: not the key of cmp.%s", key, value,
+			    strcmp(key, "ra_key") == 0 ? "ra_cert" : "tls_cert");
+			rc = UKEY_ERR_VERIFY;
+		}
+		return rc;
+	}
+	if ((rc = load_secret(c, "pkcs11_pin_file", f->pkcs11_pin_file, &pin)) != 0)
+		return rc;
+	snprintf(what, sizeof(what), "cmp.%s", key);
+	if ((rc = p11signer_open(what, f->signer_path, f->pkcs11_module, value, &pin, cert,
+	    f->timeout_s, signer, out, err, sizeof(err))) != 0)
+		cmp_fail(c, "%s", err);
+	secret_clear(&pin);
 	return rc;
 }
 
@@ -167,6 +192,8 @@ static int
 load_tls(struct cmp_impl *c)
 {
 	const struct cmp_config *f = &c->cfg;
+	EVP_PKEY *key = NULL;
+	int rc, ok;
 
 	if ((c->ssl = SSL_CTX_new(TLS_client_method())) == NULL)
 		return UKEY_ERR_NOMEM;
@@ -177,13 +204,22 @@ load_tls(struct cmp_impl *c)
 		cmp_fail(c, "cmp.tls_trusted %s: cannot load PEM certificates", f->tls_trusted);
 		return UKEY_ERR_IO;
 	}
-	if (f->tls_cert[0] != '\0' &&
-	    (SSL_CTX_use_certificate_chain_file(c->ssl, f->tls_cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(c->ssl, f->tls_key, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(c->ssl) != 1)) {
+	if (f->tls_cert[0] == '\0')
+		return 0;
+	if (SSL_CTX_use_certificate_chain_file(c->ssl, f->tls_cert) != 1) {
 		ERR_clear_error();
-		cmp_fail(c, "cmp.tls_cert %s / cmp.tls_key %s: cannot load, or they do not "
-		    "belong together", f->tls_cert, f->tls_key);
+		cmp_fail(c, "cmp.tls_cert %s: cannot load a PEM certificate chain", f->tls_cert);
+		return UKEY_ERR_IO;
+	}
+	if ((rc = load_key(c, "tls_key", f->tls_key, SSL_CTX_get0_certificate(c->ssl),
+	    &c->tls_signer, &key)) != 0)
+		return rc;
+	ok = SSL_CTX_use_PrivateKey(c->ssl, key) == 1 && SSL_CTX_check_private_key(c->ssl) == 1;
+	EVP_PKEY_free(key);	/* the SSL_CTX holds it */
+	if (!ok) {
+		ERR_clear_error();
+		cmp_fail(c, "cmp.tls_cert %s / cmp.tls_key %s: they do not belong together",
+		    f->tls_cert, f->tls_key);
 		return UKEY_ERR_IO;
 	}
 	return 0;
@@ -205,14 +241,9 @@ load_files(struct cmp_impl *c)
 		return UKEY_ERR_IO;
 	}
 	if (f->secret_file[0] != '\0')
-		rc = load_secret(c, f->secret_file);
-	else if ((rc = load_cert(c, "ra_cert", f->ra_cert, &c->ra_cert)) == 0 &&
-	    (rc = load_key(c, "ra_key", f->ra_key, &c->ra_key)) == 0 &&
-	    X509_check_private_key(c->ra_cert, c->ra_key) != 1) {
-		ERR_clear_error();
-		cmp_fail(c, "cmp.ra_key %s: not the key of cmp.ra_cert %s", f->ra_key, f->ra_cert);
-		rc = UKEY_ERR_VERIFY;
-	}
+		rc = load_secret(c, "secret_file", f->secret_file, &c->secret);
+	else if ((rc = load_cert(c, "ra_cert", f->ra_cert, &c->ra_cert)) == 0)
+		rc = load_key(c, "ra_key", f->ra_key, c->ra_cert, &c->ra_signer, &c->ra_key);
 	if (rc == 0 && c->tls)
 		rc = load_tls(c);
 	return rc;
@@ -231,6 +262,9 @@ cmp_impl_free(void *impl)
 	EVP_PKEY_free(c->ra_key);
 	secret_clear(&c->secret);
 	SSL_CTX_free(c->ssl);
+	/* after the keys that sign through them */
+	p11signer_free(c->ra_signer);
+	p11signer_free(c->tls_signer);
 	free(c);
 }
 

@@ -7,6 +7,7 @@
 #include <openssl/x509.h>
 
 #include "ca/ca_ext.h"
+#include "ca/p11signer.h"
 #include "common/cmpconf.h"
 #include "common/secret.h"
 
@@ -18,6 +19,8 @@ struct cmp_impl {
 	X509_STORE *trusted;	/* anchors for the issued certificate's chain */
 	X509 *ra_cert;		/* signature protection: the RA certificate and key */
 	EVP_PKEY *ra_key;
+	struct p11signer *ra_signer;	/* ra_key is a pkcs11: URI: its ukey-signer */
+	struct p11signer *tls_signer;	/* tls_key is a pkcs11: URI: its ukey-signer */
 	struct secret secret;	/* PBM protection: the shared secret */
 	SSL_CTX *ssl;		/* https only */
 	char err[1024];		/* ca_last_error() */

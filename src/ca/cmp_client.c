@@ -314,6 +314,8 @@ ctx_new(struct cmp_impl *c, struct call *k, OSSL_CMP_CTX **out)
 
 	if ((*out = ctx = OSSL_CMP_CTX_new(NULL, NULL)) == NULL)
 		return UKEY_ERR_NOMEM;
+	p11signer_reset(c->ra_signer);
+	p11signer_reset(c->tls_signer);
 	ok = OSSL_CMP_CTX_set_log_cb(ctx, log_cb) == 1 &&
 	    OSSL_CMP_CTX_set1_server(ctx, c->host) == 1 &&
 	    OSSL_CMP_CTX_set_serverPort(ctx, c->port) == 1 &&
@@ -410,6 +412,13 @@ call_result(struct call *k, OSSL_CMP_CTX *ctx, const char *what)
 	int prot;
 
 	prot = cmp_openssl_why(queue, sizeof(queue));
+	/* a key in an HSM whose ukey-signer failed: the CA never saw a
+	 * protected message, or the TLS handshake stopped */
+	if (p11signer_failed(c->ra_signer, k->why, sizeof(k->why)) ||
+	    p11signer_failed(c->tls_signer, k->why, sizeof(k->why))) {
+		cmp_fail(c, "%s: %s", what, k->why);
+		return UKEY_ERR_UNAVAIL;
+	}
 	if (k->transport_failed) {
 		cmp_fail(c, "%s: the CA at %s%s is unreachable: %s", what, c->cfg.server,
 		    c->cfg.path, k->why[0] != '\0' ? k->why : queue);

@@ -10,7 +10,7 @@
 const char *const cmpconf_keys[] = {
 	"server", "path", "tls_trusted", "tls_cert", "tls_key", "secret_ref", "secret_file",
 	"ra_cert", "ra_key", "ca_cert", "trusted", "implicit_confirm", "timeout", "proxy",
-	"no_proxy", "request", "renewal", "validity", NULL
+	"no_proxy", "request", "renewal", "validity", "pkcs11_module", "pkcs11_pin_file", NULL
 };
 
 void
@@ -34,11 +34,31 @@ plain_text(const char *v)
 	return 1;
 }
 
+int
+cmpconf_is_pkcs11(const char *v)
+{
+	return strncmp(v, "pkcs11:", 7) == 0;
+}
+
+void
+cmpconf_signer_beside(struct cmp_config *c, const char *worker_path)
+{
+	const char *slash = strrchr(worker_path, '/');
+	int n = slash != NULL ? (int)(slash - worker_path) : 1;
+
+	snprintf(c->signer_path, sizeof(c->signer_path), "%.*s/ukey-signer", n,
+	    slash != NULL ? worker_path : ".");
+}
+
+/* path: 1 an absolute path, 2 an absolute path or a pkcs11: URI */
 static int
 copy_checked(char *dst, size_t dstlen, const char *v, int path, char *rule, size_t rulelen)
 {
+	if (path == 2 && cmpconf_is_pkcs11(v))
+		path = 0;
 	if (path && *v != '\0' && *v != '/') {
-		snprintf(rule, rulelen, "must be an absolute path or empty");
+		snprintf(rule, rulelen, path == 2 ? "must be an absolute path, a pkcs11: URI or "
+		    "empty" : "must be an absolute path or empty");
 		return -1;
 	}
 	if (!plain_text(v)) {
@@ -100,9 +120,10 @@ cmpconf_set(struct cmp_config *c, const char *key, const char *value, char *rule
 		int path;
 	} texts[] = {
 #define T(k, p) { #k, offsetof(struct cmp_config, k), sizeof(((struct cmp_config *)0)->k), p }
-		T(server, 0), T(path, 0), T(tls_trusted, 1), T(tls_cert, 1), T(tls_key, 1),
-		T(secret_ref, 0), T(secret_file, 1), T(ra_cert, 1), T(ra_key, 1), T(ca_cert, 1),
-		T(trusted, 1), T(proxy, 0), T(no_proxy, 0),
+		T(server, 0), T(path, 0), T(tls_trusted, 1), T(tls_cert, 1), T(tls_key, 2),
+		T(secret_ref, 0), T(secret_file, 1), T(ra_cert, 1), T(ra_key, 2), T(ca_cert, 1),
+		T(trusted, 1), T(proxy, 0), T(no_proxy, 0), T(pkcs11_module, 1),
+		T(pkcs11_pin_file, 1),
 #undef T
 	};
 	size_t i;
@@ -197,6 +218,10 @@ cmpconf_check(const struct cmp_config *c, char *msg, size_t msglen)
 		snprintf(msg, msglen, "cmp.tls_trusted: an https:// server needs trust anchors");
 	else if ((c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0'))
 		snprintf(msg, msglen, "cmp.tls_cert: give tls_cert and tls_key together");
+	else if ((cmpconf_is_pkcs11(c->ra_key) || cmpconf_is_pkcs11(c->tls_key)) &&
+	    c->pkcs11_pin_file[0] == '\0')
+		snprintf(msg, msglen, "cmp.pkcs11_pin_file: a key named by a pkcs11: URI needs "
+		    "the file holding its token's PIN");
 	else
 		return 0;
 	return -1;

@@ -31,11 +31,11 @@ struct cmp_config {
 	char path[256];				/* the CMP alias path, default "/" */
 	char tls_trusted[CMPCONF_PATH_MAX];	/* https: PEM trust anchors for the server */
 	char tls_cert[CMPCONF_PATH_MAX];	/* https: optional client certificate ... */
-	char tls_key[CMPCONF_PATH_MAX];		/* ... and its key (file) */
+	char tls_key[CMPCONF_PATH_MAX];		/* ... and its key (file or pkcs11: URI) */
 	char secret_ref[128];			/* PBM: the reference (senderKID) */
 	char secret_file[CMPCONF_PATH_MAX];	/* PBM: file holding the shared secret, 0600 */
 	char ra_cert[CMPCONF_PATH_MAX];		/* signature: the RA certificate (PEM) ... */
-	char ra_key[CMPCONF_PATH_MAX];		/* ... and its key (PEM file) */
+	char ra_key[CMPCONF_PATH_MAX];		/* ... and its key (PEM file or pkcs11: URI) */
 	char ca_cert[CMPCONF_PATH_MAX];		/* the CA's certificate: srvCert and recipient */
 	char trusted[CMPCONF_PATH_MAX];		/* PEM trust anchors for answers and chains */
 	char proxy[256];			/* http proxy host:port, "" for none */
@@ -45,6 +45,13 @@ struct cmp_config {
 	int request;				/* enum cmpconf_request */
 	int renewal;				/* enum cmpconf_renewal */
 	int validity;				/* enum cmpconf_validity */
+	/* keys named by PKCS#11 URIs: the module (unless the URI has
+	 * module-path=) and the file holding the user PIN, 0600 */
+	char pkcs11_module[CMPCONF_PATH_MAX];
+	char pkcs11_pin_file[CMPCONF_PATH_MAX];
+	/* not a key: the ukey-signer program that loads the module (set
+	 * beside the worker by cmpconf_signer_beside()) */
+	char signer_path[CMPCONF_PATH_MAX];
 };
 
 /* The keys of [cmp], in the order docs/config.md lists them; NULL-terminated. */
@@ -63,6 +70,12 @@ int cmpconf_set(struct cmp_config *c, const char *key, const char *value, char *
  * ra_key); TLS keys only with https. Returns 0 or -1 with "cmp.<key>: <rule>"
  * in msg. */
 int cmpconf_check(const struct cmp_config *c, char *msg, size_t msglen);
+
+/* 1 when v (the value of ra_key or tls_key) is a PKCS#11 URI, 0 for a file. */
+int cmpconf_is_pkcs11(const char *v);
+
+/* Sets c->signer_path to the ukey-signer in the directory of worker_path. */
+void cmpconf_signer_beside(struct cmp_config *c, const char *worker_path);
 
 /* Splits c->server into host (hostlen bytes), *port and *tls. Returns 0 or -1
  * for a server that is no http:// or https:// URL with a host. */

@@ -35,7 +35,7 @@ enum key {
 	K_CMP_SERVER, K_CMP_PATH, K_CMP_TLS_TRUSTED, K_CMP_TLS_CERT, K_CMP_TLS_KEY,
 	K_CMP_SECRET_REF, K_CMP_SECRET_FILE, K_CMP_RA_CERT, K_CMP_RA_KEY, K_CMP_CA_CERT,
 	K_CMP_TRUSTED, K_CMP_IMPLICIT_CONFIRM, K_CMP_TIMEOUT, K_CMP_PROXY, K_CMP_NO_PROXY,
-	K_CMP_REQUEST, K_CMP_RENEWAL, K_CMP_VALIDITY,
+	K_CMP_REQUEST, K_CMP_RENEWAL, K_CMP_VALIDITY, K_CMP_PKCS11_MODULE, K_CMP_PKCS11_PIN_FILE,
 	K_STORE_URL,
 	K_N
 };
@@ -84,6 +84,8 @@ static const struct inifile_key keys[K_N] = {
 	[K_CMP_REQUEST] = { S_CMP, "request" },
 	[K_CMP_RENEWAL] = { S_CMP, "renewal" },
 	[K_CMP_VALIDITY] = { S_CMP, "validity" },
+	[K_CMP_PKCS11_MODULE] = { S_CMP, "pkcs11_module" },
+	[K_CMP_PKCS11_PIN_FILE] = { S_CMP, "pkcs11_pin_file" },
 	[K_STORE_URL] = { S_STORE, "url" },
 };
 
@@ -483,7 +485,7 @@ set_cmp(struct cstate *st, enum key k, const char *v)
 {
 	char rule[160];
 
-	if (k < K_CMP_SERVER || k > K_CMP_VALIDITY)
+	if (k < K_CMP_SERVER || k > K_CMP_PKCS11_PIN_FILE)
 		return -1;
 	if (cmpconf_set(&st->c->cmp, keys[k].name, v, rule, sizeof(rule)) == 0)
 		return 0;
@@ -647,6 +649,7 @@ config_load(const char *path, struct station_config *c, char *err, size_t errlen
 		kerr(&st, K_CA_TYPE, "cmp needs a complete [cmp] section: %s", rule);
 	if ((rc = inifile_result(&st.ini, err, errlen)) != 0)
 		goto out;
+	cmpconf_signer_beside(&tmp.cmp, tmp.worker_path);
 	config_free(c);
 	*c = tmp;
 	memset(&tmp, 0, sizeof(tmp));	/* c owns it now */
@@ -707,6 +710,7 @@ config_defaults(struct station_config *c)
 	c->ca_crl_interval = CONFIG_CRL_INTERVAL_DEFAULT;
 	c->ca_crl_path[0] = '\0';
 	cmpconf_defaults(&c->cmp);
+	cmpconf_signer_beside(&c->cmp, c->worker_path);
 	c->sim_bays = 4;
 	c->dual_actions = 0;
 	c->dual_timeout_s = CONFIG_DUAL_TIMEOUT_DEFAULT;

@@ -13,7 +13,7 @@ cmake --install "$BUILD" --prefix "$DEST" >"$STATE/install.log" 2>&1 ||
 	{ cat "$STATE/install.log" >&2; fail "cmake --install --prefix"; }
 
 # ---- the files
-for f in bin/ukeyd bin/ukeyctl libexec/ukey-station/ukey-worker; do
+for f in bin/ukeyd bin/ukeyctl libexec/ukey-station/ukey-worker libexec/ukey-station/ukey-signer; do
 	[ -f "$DEST/$f" ] && [ -x "$DEST/$f" ] || fail "$f: not installed as a program"
 done
 RULES=$DEST/lib/udev/rules.d/70-ukey-station.rules

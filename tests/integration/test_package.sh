@@ -77,7 +77,8 @@ listed() {	# listed PATH: in the package's list and a file of the root
 	grepq -xF "$1" "$STATE/files.txt" || fail "$1: not in the package"
 	[ -f "$R$1" ] || fail "$1: not a file in the root"
 }
-for f in /usr/bin/ukeyd /usr/bin/ukeyctl /usr/libexec/ukey-station/ukey-worker; do
+for f in /usr/bin/ukeyd /usr/bin/ukeyctl /usr/libexec/ukey-station/ukey-worker \
+    /usr/libexec/ukey-station/ukey-signer; do
 	listed "$f"
 	[ -x "$R$f" ] || fail "$f: not executable"
 done

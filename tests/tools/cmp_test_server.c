@@ -6,7 +6,7 @@
  *   cmp_test_server --ca-cert F --ca-key F [--port N] [--secret-ref R --secret-file F]
  *       [--ra-cert F] [--prot-cert F --prot-key F] [--waiting N] [--revoked F]
  *       [--misissue key|subject] [--require p10cr|cr|kur] [--tls-cert F --tls-key F]
- *       [--issued F] [--gate F]
+ *       [--issued F] [--gate F] [--tls-client-ca F]
  *
  * Prints "port N" once it listens (port 0 or none: one the kernel picks),
  * then serves until SIGTERM (over TLS with --tls-cert/--tls-key); SIGUSR1
@@ -15,7 +15,9 @@
  * or the server stops) or is negative goes into --revoked F, as RFC 4210
  * 5.3.18 asks of a CA. --gate F holds every certificate request until the
  * file F exists (a CA that takes its time, without a clock in the test). --prot-cert/--prot-key sign the answers with
- * another key than the CA's (a CA answer the client must refuse). */
+ * another key than the CA's (a CA answer the client must refuse).
+ * --tls-client-ca F asks TLS clients for a certificate chaining to F and
+ * refuses a handshake without one. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -548,7 +550,7 @@ run(OSSL_CMP_SRV_CTX *srv, int lfd, SSL_CTX *tls)
 }
 
 static SSL_CTX *
-tls_server(const char *cert, const char *key)
+tls_server(const char *cert, const char *key, const char *client_ca)
 {
 	SSL_CTX *t;
 
@@ -558,12 +560,17 @@ tls_server(const char *cert, const char *key)
 	    SSL_CTX_use_certificate_chain_file(t, cert) != 1 ||
 	    SSL_CTX_use_PrivateKey_file(t, key, SSL_FILETYPE_PEM) != 1)
 		die("--tls-cert / --tls-key");
+	if (client_ca != NULL) {
+		if (SSL_CTX_load_verify_file(t, client_ca) != 1)
+			die("--tls-client-ca");
+		SSL_CTX_set_verify(t, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	}
 	return t;
 }
 
 /* The command line: the CA's files go into s, the rest into a. */
 struct args {
-	const char *ref, *secret_file, *ra, *pc, *pk, *tls_cert, *tls_key;
+	const char *ref, *secret_file, *ra, *pc, *pk, *tls_cert, *tls_key, *client_ca;
 	int port;
 };
 
@@ -591,7 +598,7 @@ parse_args(int argc, char **argv, struct srv *s, struct args *a)
 		{ "revoked", 1, NULL, 'v' }, { "misissue", 1, NULL, 'm' },
 		{ "require", 1, NULL, 'q' }, { "tls-cert", 1, NULL, 't' },
 		{ "tls-key", 1, NULL, 'T' }, { "issued", 1, NULL, 'i' }, { "gate", 1, NULL, 'g' },
-		{ NULL, 0, NULL, 0 },
+		{ "tls-client-ca", 1, NULL, 'L' }, { NULL, 0, NULL, 0 },
 	};
 	int c;
 
@@ -613,6 +620,7 @@ parse_args(int argc, char **argv, struct srv *s, struct args *a)
 		case 'T': a->tls_key = optarg; break;
 		case 'i': s->issued = optarg; break;
 		case 'g': s->gate = optarg; break;
+		case 'L': a->client_ca = optarg; break;
 		default: die("unknown option");
 		}
 	if (s->ca_cert == NULL || s->ca_key == NULL)
@@ -635,7 +643,7 @@ main(int argc, char **argv)
 	FILE *fp;
 
 	parse_args(argc, argv, &s, &a);
-	tls = tls_server(a.tls_cert, a.tls_key);
+	tls = tls_server(a.tls_cert, a.tls_key, a.client_ca);
 	if (a.secret_file != NULL && ((fp = fopen(a.secret_file, "r")) == NULL ||
 	    fgets(secret, sizeof(secret), fp) == NULL || fclose(fp) != 0))
 		die(a.secret_file);
