@@ -878,6 +878,21 @@ insert_job(struct station *s, struct bay *b, struct job_start *js)
 	return rc;
 }
 
+/* While the store is down nothing new starts and nothing resumes, since
+ * neither could be recorded: the token in b waits, idle, and starts when the
+ * store is back (bay_kick_idle). Returns 1 then. */
+static int
+token_waits_store(struct station *s, struct bay *b)
+{
+	char why[400];
+
+	if (!station_store_down(s, why, sizeof(why)))
+		return 0;
+	bay_set_state(s, b, BAY_IDLE, "token %s waits: the database is %s",
+	    b->token_serial[0] ? b->token_serial : "(blank)", why);
+	return 1;
+}
+
 /* The token in b holds the certificate renewal unit u renews: its renewal
  * job starts by identifying the token; nothing is changed on it before the
  * holder's PIN opened it. */
@@ -896,7 +911,9 @@ renewal_start(struct station *s, struct bay *b, const struct store_unit_claim *u
 	}
 	js->renews = u->renews_cert;
 	if ((rc = insert_job(s, b, js)) != 0) {
-		bay_set_state(s, b, BAY_FAILED, "cannot start the renewal: %s", ukey_strerror(rc));
+		if (!station_store_lost(s) || !token_waits_store(s, b))
+			bay_set_state(s, b, BAY_FAILED, "cannot start the renewal: %s",
+			    ukey_strerror(rc));
 		return;
 	}
 	bay_job_started(b, js->job_id);
@@ -914,17 +931,10 @@ job_start_if_possible(struct station *s, struct bay *b)
 	struct job_start js = { 0 };
 	size_t n_units = 0, next;
 	int64_t job_id;
-	char why[400];
 	int rc;
 
-	if (b->job_id != 0 || b->worker_fd < 0 || b->pending_op[0])
+	if (b->job_id != 0 || b->worker_fd < 0 || b->pending_op[0] || token_waits_store(s, b))
 		return;
-	if (station_store_down(s, why, sizeof(why))) {
-		/* nothing new starts, nothing resumes: neither could be recorded */
-		bay_set_state(s, b, BAY_IDLE, "token %s waits: the database is %s",
-		    b->token_serial[0] ? b->token_serial : "(blank)", why);
-		return;
-	}
 	if (job_find_suspended(s, b, &job_id) == 0) {
 		/* this token's job was interrupted: it goes on, nothing new starts */
 		if ((rc = job_resume(s, b, job_id)) != 0)
@@ -973,7 +983,9 @@ job_start_if_possible(struct station *s, struct bay *b)
 	job_test_crash_point("claimed", "done");
 	job_step_run(s, b, STEP_INIT_TOKEN);
  out:
-	if (rc != 0 && js.unit_id != 0)
+	if (rc != 0 && station_store_lost(s))
+		(void)token_waits_store(s, b);
+	else if (rc != 0 && js.unit_id != 0)
 		bay_set_state(s, b, BAY_FAILED, "cannot start a job: %s", ukey_strerror(rc));
 	job_start_clear(&js);
 	store_unit_claims_free(units, n_units);

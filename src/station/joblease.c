@@ -5,6 +5,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "store/db.h"
 #include "store/store_jobs.h"
 #include "store/store_lease.h"
 #include "station/job.h"
@@ -124,6 +125,8 @@ leases_tick(struct station *s)
 {
 	int i;
 
+	if (db_backend(store_dbh(s->st)) != DB_PG)
+		return;		/* one station, one writer: no leases to keep */
 	for (i = 0; i < s->n_bays && !s->sw.down; i++)
 		renew_bay(s, &s->bays[i]);
 	if (!s->sw.down)
