@@ -15,24 +15,21 @@ status_field() {	# status_field KEY: the store object's KEY in `status --json`
 	ctl --json status | python3 -c 'import json, sys; print(json.load(sys.stdin)["store"].get(sys.argv[1], ""))' "$1"
 }
 wait_store() {	# wait_store up|down
-	local i
-	for i in $(seq 600); do
+	for _ in $(seq 600); do
 		[ "$(status_field state)" = "$1" ] && return 0
 		sleep 0.1
 	done
 	fail "the store never showed $1"
 }
 wait_bay_reason() {	# wait_bay_reason BAY PATTERN
-	local i
-	for i in $(seq 300); do
+	for _ in $(seq 300); do
 		bay_field "$1" reason | grepq -- "$2" && return 0
 		sleep 0.1
 	done
 	fail "bay $1 never said '$2': $(bay_field "$1" reason)"
 }
 wait_issued() {	# wait_issued N: until N issuances are recorded
-	local i
-	for i in $(seq 600); do
+	for _ in $(seq 600); do
 		[ "$(db "SELECT count(*) FROM issuances")" = "$1" ] && return 0
 		sleep 0.1
 	done
