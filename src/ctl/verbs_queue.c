@@ -124,6 +124,23 @@ verb_confirm(const struct ctl_verb *v, const struct ctl_args *a)
 }
 
 /* ukeyctl status: the daemon's answer to ping. */
+/* "store: up", or "store: down since T, retrying in N s: why" (the
+ * daemon's storewatch_describe in words). */
+static void
+print_store_state(struct json_object *st)
+{
+	const char *state = json_object_get_string(json_object_object_get(st, "state"));
+
+	if (state == NULL || strcmp(state, "down") != 0) {
+		printf("store: %s\n", state ? state : "unknown");
+		return;
+	}
+	printf("store: down since %s, retrying in %d s: %s\n",
+	    json_object_get_string(json_object_object_get(st, "since")),
+	    json_object_get_int(json_object_object_get(st, "retry_in_s")),
+	    json_object_get_string(json_object_object_get(st, "why")));
+}
+
 int
 verb_status(const struct ctl_verb *v, const struct ctl_args *a)
 {
@@ -138,6 +155,8 @@ verb_status(const struct ctl_verb *v, const struct ctl_args *a)
 	/* the summary line, for a user with a role (the daemon says it then) */
 	if (!ctl_json && (n = json_object_object_get(res, "expiring_30d")) != NULL)
 		printf("expiring within 30 days: %lld\n", (long long)json_object_get_int64(n));
+	if (!ctl_json && (n = json_object_object_get(res, "store")) != NULL)
+		print_store_state(n);
 	json_object_put(rep);
 	return EXIT_OK;
 }

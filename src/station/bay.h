@@ -74,6 +74,7 @@ struct bay {
 	char token_serial[64];
 	int64_t job_id;			/* running job or 0 */
 	int64_t last_job_id;
+	int64_t store_wait_job;		/* a job whose end waits for the store (job_store_back) */
 	int allow_wipe;
 	struct secret user_pin;		/* held until shown once (bay.take_pin) */
 	struct secret so_pin;		/* the SO PIN this job sets */

@@ -19,6 +19,7 @@
 #include "common/secret.h"
 #include "station/control.h"
 #include "station/job_renew.h"
+#include "station/joblease.h"
 #include "station/station_impl.h"
 
 /* Who may run a command: ROLE_* bits of config.h. READ is every role;
@@ -757,6 +758,7 @@ dispatch(struct station *s, struct client *c, const char *text, size_t len)
 		json_object_object_add(result, "station", json_object_new_string(s->cfg.station_id));
 		json_object_object_add(result, "user", json_object_new_string(c->user));
 		json_object_object_add(result, "roles", roles_json(c->roles));
+		json_object_object_add(result, "store", station_store_json(s));
 		/* `ukeyctl status`'s summary, for users with a role */
 		if (c->roles != 0 && station_expiring_count(s, 30, &expiring) == 0)
 			json_object_object_add(result, "expiring_30d", json_object_new_int64(expiring));

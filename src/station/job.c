@@ -21,9 +21,11 @@
 #include "station/station.h"
 #include "store/audit.h"
 #include "store/store_jobs.h"
+#include "store/store_lease.h"
 #include "station/bay.h"
 #include "station/carevoke.h"
 #include "station/job.h"
+#include "station/joblease.h"
 #include "station/job_renew.h"
 #include "station/orderdoc.h"
 #include "common/seal.h"
@@ -256,6 +258,8 @@ job_end_not_issued(struct station *s, int64_t job_id, const char *state, const c
 	}
 	if (rc == 0)
 		rc = unit_after_failure(s, &job, blame, kind, why, now);
+	if (rc == 0)	/* the unit is no longer this job's, whatever became of it */
+		rc = store_lease_release(station_store(s), job.unit_id, station_cfg(s)->station_id);
 	if (rc == 0)
 		rc = store_commit(station_store(s));
 	if (rc != 0) {
@@ -274,6 +278,8 @@ job_fail(struct station *s, struct bay *b, enum job_blame blame, int err, const 
 	char why[512];
 	va_list ap;
 
+	if (job_wait_store(s, b))
+		return;		/* nothing can be recorded: it goes on when the store is back */
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
@@ -305,6 +311,8 @@ job_on_worker_lost(struct station *s, struct bay *b, const char *why)
 	struct store_job job;
 	int recorded = 0;
 
+	if (job_wait_store(s, b))
+		return;
 	if (job_load(s, b->job_id, &job) == 0) {
 		recorded = job_is_renewal(&job) && job_renew_is_recorded(s, &job);
 		store_job_clear(&job);
@@ -369,6 +377,8 @@ suspend_job(struct station *s, int64_t job_id, const char *why)
 void
 job_on_token_left(struct station *s, struct bay *b, const char *why)
 {
+	if (job_wait_store(s, b))
+		return;
 	suspend_job(s, b->job_id, why);
 	b->last_job_id = b->job_id;
 	b->job_id = 0;
@@ -377,6 +387,17 @@ job_on_token_left(struct station *s, struct bay *b, const char *why)
 	secret_clear(&b->user_pin);
 	secret_clear(&b->so_pin);
 	secret_clear(&b->wipe_so);
+}
+
+void
+job_store_back(struct station *s, struct bay *b)
+{
+	int64_t id = b->store_wait_job;
+
+	if (id == 0)
+		return;
+	b->store_wait_job = 0;
+	suspend_job(s, id, "the database connection was lost during the job");
 }
 
 /* Where a suspended job goes on (jobrule_resume_step). */
@@ -721,19 +742,25 @@ start_refused(struct station *s, struct bay *b)
 	return 1;
 }
 
-/* The first of units the token model in b can take whose subject and label
- * can be made; a unit whose cannot is held for a person, audited. Fills js
- * (unit_id 0 when none is left). */
-static void
+/* The first of units from index `from` on that the token model in b can
+ * take whose subject and label can be made; a unit whose cannot is held for
+ * a person, audited. Fills js (unit_id 0 when none is left) and returns the
+ * index after the unit chosen. */
+static size_t
 choose_unit(struct station *s, struct bay *b, const struct store_unit_claim *units, size_t n,
-    struct job_start *js)
+    size_t from, struct job_start *js)
 {
 	struct json_object *d;
 	char why[512], now[32];
 	int years = 0;
 	size_t i;
 
-	for (i = 0; i < n; i++) {
+	OPENSSL_free(js->subject);
+	free(js->label);
+	js->subject = NULL;
+	js->label = NULL;
+	js->unit_id = js->job_id = 0;
+	for (i = from; i < n; i++) {
 		const struct store_unit_claim *u = &units[i];
 		const struct certprof *cp = certprof_set_find(station_cp(s), u->cert_profile);
 
@@ -753,8 +780,9 @@ choose_unit(struct station *s, struct bay *b, const struct store_unit_claim *uni
 		}
 		js->unit_id = u->unit_id;
 		js->order_id = u->order_id;
-		return;
+		return i + 1;
 	}
+	return n;
 }
 
 /* The token's new SO PIN by the model's charset and its user PIN. */
@@ -802,8 +830,10 @@ store_pins(struct station *s, const struct job_start *js)
 	return rc;
 }
 
-/* One transaction: the job row with its sealed PINs, the unit claimed,
- * job.start audited and the order in production. Sets js->job_id. */
+/* One transaction: the job row with its sealed PINs, the unit taken with
+ * this station's lease (store_unit_take), job.start audited and the order in
+ * production. Sets js->job_id; UKEY_ERR_BUSY, with nothing written, when
+ * another station took the unit first. */
 static int
 insert_job(struct station *s, struct bay *b, struct job_start *js)
 {
@@ -817,7 +847,7 @@ insert_job(struct station *s, struct bay *b, struct job_start *js)
 	};
 	struct json_object *d;
 	char now[32];
-	int rc;
+	int rc, taken = 0;
 
 	store_now(now);
 	if ((rc = store_begin(station_store(s))) != 0)
@@ -825,8 +855,9 @@ insert_job(struct station *s, struct bay *b, struct job_start *js)
 	/* a renewal's PIN is the holder's, never stored */
 	if ((rc = store_job_insert(station_store(s), &jn, now, &js->job_id)) == 0 && !js->renews)
 		rc = store_pins(s, js);
-	if (rc == 0)
-		rc = store_unit_claim(station_store(s), js->unit_id, js->job_id, now);
+	if (rc == 0 && (rc = store_unit_take(station_store(s), js->unit_id, js->job_id,
+	    station_cfg(s)->station_id, JOB_LEASE_SECS, now, &taken)) == 0 && !taken)
+		rc = UKEY_ERR_BUSY;
 	if (rc == 0) {
 		d = json_object_new_object();
 		json_object_object_add(d, "profile", json_object_new_string(certprof_name(js->p)));
@@ -848,6 +879,21 @@ insert_job(struct station *s, struct bay *b, struct job_start *js)
 	return rc;
 }
 
+/* While the store is down nothing new starts and nothing resumes, since
+ * neither could be recorded: the token in b waits, idle, and starts when the
+ * store is back (bay_kick_idle). Returns 1 then. */
+static int
+token_waits_store(struct station *s, struct bay *b)
+{
+	char why[400];
+
+	if (!station_store_down(s, why, sizeof(why)))
+		return 0;
+	bay_set_state(s, b, BAY_IDLE, "token %s waits: the database is %s",
+	    b->token_serial[0] ? b->token_serial : "(blank)", why);
+	return 1;
+}
+
 /* The token in b holds the certificate renewal unit u renews: its renewal
  * job starts by identifying the token; nothing is changed on it before the
  * holder's PIN opened it. */
@@ -857,7 +903,7 @@ renewal_start(struct station *s, struct bay *b, const struct store_unit_claim *u
 {
 	int rc;
 
-	choose_unit(s, b, u, 1, js);
+	choose_unit(s, b, u, 1, 0, js);
 	if (js->unit_id == 0) {
 		bay_set_state(s, b, BAY_REFUSED, "token %s: its renewal unit %lld cannot be made on"
 		    " this token model (or was held); the token was left as it is", b->token_serial,
@@ -866,7 +912,9 @@ renewal_start(struct station *s, struct bay *b, const struct store_unit_claim *u
 	}
 	js->renews = u->renews_cert;
 	if ((rc = insert_job(s, b, js)) != 0) {
-		bay_set_state(s, b, BAY_FAILED, "cannot start the renewal: %s", ukey_strerror(rc));
+		if (!station_store_lost(s) || !token_waits_store(s, b))
+			bay_set_state(s, b, BAY_FAILED, "cannot start the renewal: %s",
+			    ukey_strerror(rc));
 		return;
 	}
 	bay_job_started(b, js->job_id);
@@ -882,11 +930,11 @@ job_start_if_possible(struct station *s, struct bay *b)
 {
 	struct store_unit_claim *units = NULL;
 	struct job_start js = { 0 };
-	size_t n_units = 0;
+	size_t n_units = 0, next;
 	int64_t job_id;
 	int rc;
 
-	if (b->job_id != 0 || b->worker_fd < 0 || b->pending_op[0])
+	if (b->job_id != 0 || b->worker_fd < 0 || b->pending_op[0] || token_waits_store(s, b))
 		return;
 	if (job_find_suspended(s, b, &job_id) == 0) {
 		/* this token's job was interrupted: it goes on, nothing new starts */
@@ -907,14 +955,22 @@ job_start_if_possible(struct station *s, struct bay *b)
 	}
 	if (start_refused(s, b))
 		goto out;
-	choose_unit(s, b, units, n_units, &js);
+	/* PINs are chosen before the job row exists so that the row never lacks
+	 * them; a unit another station took meanwhile gives way to the next */
+	next = choose_unit(s, b, units, n_units, 0, &js);
+	if (js.unit_id != 0)
+		rc = choose_pins(b->profile, &js);
+	while (js.unit_id != 0 && rc == 0 && (rc = insert_job(s, b, &js)) == UKEY_ERR_BUSY) {
+		rc = 0;
+		next = choose_unit(s, b, units, n_units, next, &js);
+	}
 	if (js.unit_id == 0) {
 		bay_set_state(s, b, BAY_IDLE, "token %s ready; no queued certificate for this model",
 		    b->token_serial[0] ? b->token_serial : "(blank)");
+		rc = 0;
 		goto out;
 	}
-	/* PINs are chosen before the job row exists so that the row never lacks them */
-	if ((rc = choose_pins(b->profile, &js)) != 0 || (rc = insert_job(s, b, &js)) != 0)
+	if (rc != 0)
 		goto out;
 	bay_job_started(b, js.job_id);
 	secret_clear(&b->user_pin);
@@ -928,7 +984,9 @@ job_start_if_possible(struct station *s, struct bay *b)
 	job_test_crash_point("claimed", "done");
 	job_step_run(s, b, STEP_INIT_TOKEN);
  out:
-	if (rc != 0 && js.unit_id != 0)
+	if (rc != 0 && station_store_lost(s))
+		(void)token_waits_store(s, b);
+	else if (rc != 0 && js.unit_id != 0)
 		bay_set_state(s, b, BAY_FAILED, "cannot start a job: %s", ukey_strerror(rc));
 	job_start_clear(&js);
 	store_unit_claims_free(units, n_units);

@@ -20,6 +20,10 @@ void job_start_if_possible(struct station *s, struct bay *b);
 void job_on_worker_lost(struct station *s, struct bay *b, const char *why);
 /* The bay's token left mid-job: the job is suspended until it is back. */
 void job_on_token_left(struct station *s, struct bay *b, const char *why);
+/* The job that waited in b for the store (job_wait_store, joblease.h) is
+ * suspended in the record now that the store is back; it resumes on its
+ * token like one whose token left. */
+void job_store_back(struct station *s, struct bay *b);
 /* Ends a suspended job not issued on an operator's word; UKEY_ERR_STATE if
  * the job is not suspended. */
 int job_abandon(struct station *s, int64_t job_id, const char *who, const char *remark);

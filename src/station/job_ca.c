@@ -20,6 +20,7 @@
 #include "store/store_revoke.h"
 #include "station/station.h"
 #include "store/store_jobs.h"
+#include "store/store_lease.h"
 #include "store/store_units.h"
 #include "station/bay.h"
 #include "station/job.h"
@@ -648,6 +649,8 @@ record_commit(struct station *s, const struct bay *b, const struct store_job *jo
 		rc = store_received_cert_issued(station_store(s), job->cert_serial, now);
 	if (rc == 0)
 		rc = store_unit_set_issued(station_store(s), job->unit_id, now);
+	if (rc == 0)	/* the unit is done: its lease goes with the record */
+		rc = store_lease_release(station_store(s), job->unit_id, station_cfg(s)->station_id);
 	/* a renewal goes on to remove the old key pair: its old certificate is
 	 * superseded here, its job ends after discard_old */
 	if (rc == 0)

@@ -25,6 +25,7 @@
 #include "station/station_impl.h"
 #include "station/orderdoc.h"
 #include "station/job.h"
+#include "station/joblease.h"
 
 static volatile sig_atomic_t got_signal;
 
@@ -312,6 +313,7 @@ run_loop(struct station *s)
 		/* clients are closed and removed only here, after the iteration */
 		control_check_timers(s);
 		control_reap(s);
+		station_store_if_due(s);	/* before the bays: a lost store is known first */
 		bay_check_timers(s);
 		station_audit_checkpoint_if_due(s);
 		station_witness_if_due(s);

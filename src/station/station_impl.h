@@ -21,12 +21,15 @@
 #include "station/cathread.h"
 #include "station/control.h"
 #include "station/sources.h"
+#include "station/storewatch.h"
 
 struct station {
 	char state_dir[512];
 	char sock_path[600];
 	struct station_config cfg;
 	struct store *st;
+	struct storewatch sw;		/* is the store answering (joblease.c) */
+	int64_t next_lease_ms;		/* when leases are renewed next (joblease.c) */
 	struct ca *ca;
 	struct cathread *cathread;	/* runs the CA calls that may wait (cathread.c) */
 	struct fw_profile_set *fw;

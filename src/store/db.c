@@ -100,6 +100,12 @@ db_reconnect(struct db *db)
 	return PG(db) ? pgb_reconnect(db) : 0;
 }
 
+int
+db_connection_lost(struct db *db, char *why, size_t len)
+{
+	return PG(db) ? pgb_lost(db, why, len) : 0;
+}
+
 enum db_backend
 db_backend(const struct db *db)
 {

@@ -44,6 +44,11 @@ enum db_backend db_backend(const struct db *db);
  * open is lost: the caller starts it again. 0 on SQLite. */
 int db_reconnect(struct db *db);
 
+/* 1 when the PostgreSQL connection is lost (libpq's status is no longer
+ * CONNECTION_OK: the server restarted or went away), with why holding
+ * libpq's last message; 0 on a live connection and always on SQLite. */
+int db_connection_lost(struct db *db, char *why, size_t len);
+
 /* The conninfo of a PostgreSQL url with the password removed, for logs and
  * messages; NULL when url does not parse. Owned (free). */
 char *db_url_redacted(const char *url);

@@ -38,6 +38,7 @@ void sq_finalize(struct db_stmt *q);
 int pgb_open(const char *url, struct db *db);
 int pgb_exec(struct db *db, const char *sql);
 int pgb_reconnect(struct db *db);
+int pgb_lost(struct db *db, char *why, size_t len);
 int pgb_prepare(struct db *db, const char *sql, struct db_stmt *q);
 int pgb_bind(struct db_stmt *q, int idx, int type, int64_t v, const void *p, size_t n);
 int pgb_step(struct db_stmt *q);

@@ -167,6 +167,22 @@ pgb_reconnect(struct db *db)
 }
 
 int
+pgb_lost(struct db *db, char *why, size_t len)
+{
+	const char *m;
+	size_t n;
+
+	if (db->pg != NULL && PQstatus(db->pg) == CONNECTION_OK)
+		return 0;
+	/* libpq's message may run over lines: the first says what happened */
+	m = db->pg ? PQerrorMessage(db->pg) : "no connection";
+	for (n = 0; m[n] != '\0' && m[n] != '\n'; n++)
+		;
+	snprintf(why, len, "%.*s", (int)n, n > 0 ? m : "connection lost");
+	return 1;
+}
+
+int
 pgb_exec(struct db *db, const char *sql)
 {
 	PGresult *res = PQexec(db->pg, sql);

@@ -84,6 +84,12 @@ store_reconnect(struct store *st)
 }
 
 int
+store_connection_lost(struct store *st, char *why, size_t len)
+{
+	return db_connection_lost(st->dbh, why, len);
+}
+
+int
 store_schema_version(struct store *st)
 {
 	return st->version;

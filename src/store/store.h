@@ -32,6 +32,9 @@ struct db *store_dbh(struct store *st);
 
 /* After UKEY_ERR_UNAVAIL on PostgreSQL: db_reconnect (0 on SQLite). */
 int store_reconnect(struct store *st);
+/* 1 when the PostgreSQL connection is lost (db_connection_lost), why
+ * saying how; 0 on SQLite. */
+int store_connection_lost(struct store *st, char *why, size_t len);
 int store_schema_version(struct store *st);
 
 /* Transactions: begin is IMMEDIATE (the daemon is the only writer). */
