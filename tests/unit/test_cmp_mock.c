@@ -4,8 +4,9 @@
  * fixed certificate (-rsp_cert), so the test makes that certificate for the
  * key of the CSR it sends. Covered: transport, PBM protection (right
  * secret issued, wrong secret refused), signature protection (right and
- * wrong expected server certificate, cmp.ca_cert), the chain from the
- * answer's extraCerts, error answers (PKIStatus, failInfo, statusString),
+ * wrong expected server certificate, cmp.ca_cert), CR, KUR and P10CR
+ * renewal, the chain from the answer's extraCerts, an answer from an
+ * unexpected sender, error answers (PKIStatus, failInfo, statusString),
  * an answer for another key refused before anything is confirmed, polling
  * (in one call and resumed by a new connector), and RR.
  *
@@ -356,7 +357,8 @@ set_file(const struct fixture *f, struct cmp_config *c, const char *key, const c
  * srv_cert (the file name of the server certificate the station expects,
  * cmp.ca_cert). cmp.trusted is the root only. */
 static void
-open_ca(struct fixture *f, const char *secret, const char *srv_cert)
+open_ca_with(struct fixture *f, const char *secret, const char *srv_cert, const char *key,
+    const char *value)
 {
 	struct cmp_config c;
 	char v[160], err[512];
@@ -375,9 +377,17 @@ open_ca(struct fixture *f, const char *secret, const char *srv_cert)
 		set_file(f, &c, "ra_cert", "ra.crt");
 		set_file(f, &c, "ra_key", "ra.key");
 	}
+	if (key != NULL)
+		set(&c, key, value);
 	ca_free(f->ca);
 	f->ca = NULL;
 	assert_int_equal(ca_cmp_open(&c, &f->ca, err, sizeof(err)), 0);
+}
+
+static void
+open_ca(struct fixture *f, const char *secret, const char *srv_cert)
+{
+	open_ca_with(f, secret, srv_cert, NULL, NULL);
 }
 
 static int
@@ -515,6 +525,37 @@ no_chain(void **state)
 	open_ca(f, "secret", NULL);
 	rc = issue(f, &cert);
 	assert_refused(f, rc, UKEY_ERR_VERIFY, cert, "does not chain to cmp.trusted");
+}
+
+/* cmp.request = cr (CRMF with RA-verified proof of possession: the mock
+ * must -accept_raverified), and renewals: KUR naming the replaced
+ * certificate (cmp.renewal = kur) and the same as a P10CR. */
+static void
+other_requests(void **state)
+{
+	struct fixture *f = *state;
+	struct ca_request r;
+	X509 *cert;
+
+	mock_start(f, MOCK_SIG, "-accept_raverified", NULL);
+	open_ca_with(f, NULL, "sub.crt", "request", "cr");
+	assert_int_equal(issue(f, &cert), 0);
+	assert_issued(f, cert);
+	X509_free(cert);
+	open_ca_with(f, NULL, "sub.crt", "renewal", "kur");
+	request(f, &r);
+	r.old_cert = f->issued;
+	cert = NULL;
+	assert_int_equal(ca_issue(f->ca, &r, &cert), 0);
+	assert_issued(f, cert);
+	X509_free(cert);
+	open_ca_with(f, NULL, "sub.crt", "renewal", "p10cr");
+	request(f, &r);
+	r.old_cert = f->issued;
+	cert = NULL;
+	assert_int_equal(ca_issue(f->ca, &r, &cert), 0);
+	assert_issued(f, cert);
+	X509_free(cert);
 }
 
 /* PBM with the right secret, but the mock names no sender (no -srv_cert:
@@ -670,6 +711,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(pbm_wrong_secret, setup, teardown),
 		cmocka_unit_test_setup_teardown(sig_issued, setup, teardown),
 		cmocka_unit_test_setup_teardown(sig_wrong_server_cert, setup, teardown),
+		cmocka_unit_test_setup_teardown(other_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(no_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(unexpected_sender, setup, teardown),
 		cmocka_unit_test_setup_teardown(rejected, setup, teardown),
