@@ -568,9 +568,6 @@ set_value(void *user, unsigned key, const char *v)
 		}
 		memcpy(c->socket_group, v, strlen(v) + 1);
 		return 0;
-	case K_SERVICE_POINT:
-	case K_TAKE:
-		return set_service_point(st, k, v);
 	case K_OPERATOR:
 		return set_role_members(st, k, ROLE_OPERATOR, v);
 	case K_REVIEWER:
@@ -620,7 +617,9 @@ set_value(void *user, unsigned key, const char *v)
 		}
 		memcpy(c->store_url, v, strlen(v) + 1);
 		return 0;
-	default:	/* [fees], [cmp]; K_N */
+	default:	/* service_point, take; [fees], [cmp]; K_N */
+		if (k == K_SERVICE_POINT || k == K_TAKE)
+			return set_service_point(st, k, v);
 		return set_fees_cmp(st, k, v);
 	}
 	return -1;
