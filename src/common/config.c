@@ -11,8 +11,8 @@
 #include "common/config.h"
 #include "common/err.h"
 #include "common/inifile.h"
+#include "common/svcpoint.h"
 #include "common/utf8.h"
-#include "orders/svcpoint.h"
 
 #define ETC_PROFILE_DIR "/etc/ukey-station/firmware-profiles"
 

@@ -52,7 +52,7 @@ void cmd_approval_detail(struct json_object *d, const char *renews,
 struct order;
 struct station;
 /* cmd_svcpt.c: at import, order id's service point from its handler's
- * region (orders/svcpoint.h); none when the region has none (logged). */
+ * region (common/svcpoint.h); none when the region has none (logged). */
 int station_order_derive_point(struct station *s, int64_t id, const struct order *o,
     const char *now);
 

@@ -6,8 +6,8 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/svcpoint.h"
 #include "orders/order.h"
-#include "orders/svcpoint.h"
 #include "station/cmd_order.h"
 #include "station/station_impl.h"
 #include "store/store_units.h"

@@ -8,7 +8,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/secret.h"
-#include "orders/svcpoint.h"
+#include "common/svcpoint.h"
 #include "store/db.h"
 #include "store/schema.h"
 #include "store/schema_pg.h"

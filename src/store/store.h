@@ -32,7 +32,7 @@ struct db *store_dbh(struct store *st);
 
 /* Which queued units this station takes (docs/service-points.md): point
  * is its service point's id ("" or NULL: none), take an enum svcpoint_take
- * (orders/svcpoint.h): any (queue order), own-first (its point's orders'
+ * (common/svcpoint.h): any (queue order), own-first (its point's orders'
  * units first, then the others in queue order) or own (only its point's).
  * Read by the claim queries (store_units_for_token, store_unit_take_next).
  * UKEY_ERR_INVAL for an id outside [a-z0-9-]{1,31} or own/own-first without

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "orders/svcpoint.h"
+#include "common/svcpoint.h"
 #include "store/db.h"
 #include "store/store_queue.h"
 #include "store/store_units.h"

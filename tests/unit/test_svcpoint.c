@@ -16,7 +16,7 @@
 
 #include "common/config.h"
 #include "common/err.h"
-#include "orders/svcpoint.h"
+#include "common/svcpoint.h"
 #include "store/store_lease.h"
 #include "pg_fixture.h"
 

@@ -8,7 +8,7 @@
  * county-level city of 腾冲 inside Baoshan. */
 #include <string.h>
 
-#include "orders/svcpoint.h"
+#include "common/svcpoint.h"
 
 #define NONE ((const char *const[]){ NULL })
 #define LIST(...) ((const char *const[]){ __VA_ARGS__, NULL })
