@@ -11,6 +11,7 @@
 #include "common/config.h"
 #include "common/err.h"
 #include "common/inifile.h"
+#include "common/svcpoint.h"
 #include "common/utf8.h"
 
 #define ETC_PROFILE_DIR "/etc/ukey-station/firmware-profiles"
@@ -23,7 +24,7 @@ static const char *const sec_names[S_N] = {
 
 enum key {
 	K_ID, K_SOURCES, K_PROFILE_DIRS, K_CERT_PROFILE_DIR, K_WORKER, K_ALLOW_WIPE,
-	K_SOCKET_GROUP,
+	K_SOCKET_GROUP, K_SERVICE_POINT, K_TAKE,
 	K_AUDIT_CHECKPOINT_EVERY, K_CLIENT_TIMEOUT,
 	K_CA_TYPE, K_CA_NAME, K_CA_DIR, K_CA_CRL_INTERVAL, K_CA_CRL_PATH,
 	K_BAYS, K_SOFTHSM_MODULE,
@@ -48,6 +49,8 @@ static const struct inifile_key keys[K_N] = {
 	[K_WORKER] = { S_STATION, "worker" },
 	[K_ALLOW_WIPE] = { S_STATION, "allow_wipe" },
 	[K_SOCKET_GROUP] = { S_STATION, "socket_group" },
+	[K_SERVICE_POINT] = { S_STATION, "service_point" },
+	[K_TAKE] = { S_STATION, "take" },
 	[K_AUDIT_CHECKPOINT_EVERY] = { S_STATION, "audit_checkpoint_every" },
 	[K_CLIENT_TIMEOUT] = { S_STATION, "client_timeout" },
 	[K_CA_TYPE] = { S_CA, "type" },
@@ -502,6 +505,29 @@ set_fees_cmp(struct cstate *st, enum key k, const char *v)
 	return set_cmp(st, k, v);
 }
 
+/* [station] service_point (an id of the table, "" for none) and take. */
+static int
+set_service_point(struct cstate *st, enum key k, const char *v)
+{
+	int take;
+
+	if (k == K_TAKE) {
+		if ((take = svcpoint_take_parse(v)) < 0) {
+			kerr(st, k, "must be own, own-first or any");
+			return -1;
+		}
+		st->c->take = take;
+		return 0;
+	}
+	if (*v != '\0' && svcpoint_find(v) == NULL) {
+		kerr(st, k, "\"%.40s\" is not a service point (docs/service-points.md: kunming-1,"
+		    " kunming-2, dali, ...)", v);
+		return -1;
+	}
+	memcpy(st->c->service_point, v, strlen(v) + 1);
+	return 0;
+}
+
 /* Stores one key's value; returns 0 or -1 with the error recorded (or
  * nothing recorded for out of memory). */
 static int
@@ -591,7 +617,9 @@ set_value(void *user, unsigned key, const char *v)
 		}
 		memcpy(c->store_url, v, strlen(v) + 1);
 		return 0;
-	default:	/* [fees], [cmp]; K_N */
+	default:	/* service_point, take; [fees], [cmp]; K_N */
+		if (k == K_SERVICE_POINT || k == K_TAKE)
+			return set_service_point(st, k, v);
 		return set_fees_cmp(st, k, v);
 	}
 	return -1;
@@ -647,6 +675,8 @@ config_load(const char *path, struct station_config *c, char *err, size_t errlen
 	if (!st.ini.failed && strcmp(tmp.ca_type, "cmp") == 0 &&
 	    cmpconf_check(&tmp.cmp, rule, sizeof(rule)) != 0)
 		kerr(&st, K_CA_TYPE, "cmp needs a complete [cmp] section: %s", rule);
+	if (!st.ini.failed && tmp.take != SVCPOINT_TAKE_ANY && tmp.service_point[0] == '\0')
+		kerr(&st, K_TAKE, "%s needs [station] service_point", svcpoint_take_name(tmp.take));
 	if ((rc = inifile_result(&st.ini, err, errlen)) != 0)
 		goto out;
 	cmpconf_signer_beside(&tmp.cmp, tmp.worker_path);

@@ -75,6 +75,8 @@ struct station_config {
 	int ca_crl_interval;		/* seconds between CRLs signed without a revocation */
 	char ca_crl_path[512];		/* where the CRL (PEM) is written; "" means <ca_dir>/crl.pem */
 	char store_url[512];		/* [store] url: "" means <state>/station.db (db.h) */
+	char service_point[32];		/* [station] service_point: an id of common/svcpoint.c, "" none */
+	int take;			/* [station] take: enum svcpoint_take */
 	struct cmp_config cmp;		/* [cmp]: used when ca_type is "cmp" */
 	int sim_bays;			/* 1..CONFIG_MAX_BAYS */
 	char sim_softhsm_module[512];	/* module the simulated bays load; "" means the profile's */

@@ -23,7 +23,7 @@ enum ctl_opt {
 	OPT_REASON, OPT_PICKED_UP_BY, OPT_CARRIER, OPT_TRACKING, OPT_TYPE, OPT_SINCE, OPT_UNTIL,
 	OPT_REVEAL, OPT_FILE, OPT_PUBKEY, OPT_DB, OPT_OUTPUT, OPT_WITNESS, OPT_ALL, OPT_PARTIAL,
 	OPT_FORMAT, OPT_FOLLOW, OPT_BY, OPT_CSV, OPT_HTML, OPT_HOURS, OPT_ONCE, OPT_WITHIN,
-	OPT_JSON, OPT_HELP, OPT_COUNT
+	OPT_SERVICE_POINT, OPT_JSON, OPT_HELP, OPT_COUNT
 };
 #define O(x) (UINT64_C(1) << OPT_##x)
 
@@ -114,6 +114,7 @@ char *ctl_read_file(const char *path, size_t max, size_t *len);
 int verb_order_import(const struct ctl_verb *v, const struct ctl_args *a);
 int verb_order_list(const struct ctl_verb *v, const struct ctl_args *a);
 int verb_order_edit(const struct ctl_verb *v, const struct ctl_args *a);
+int verb_order_set_point(const struct ctl_verb *v, const struct ctl_args *a);
 int verb_order_id(const struct ctl_verb *v, const struct ctl_args *a);
 
 /* verbs_bays.c */

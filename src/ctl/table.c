@@ -23,7 +23,7 @@ const struct ctl_option ctl_options[OPT_COUNT] = {
 	[OPT_FOLLOW] = { "follow", NULL }, [OPT_BY] = { "by", "operator|station|day|kind" },
 	[OPT_CSV] = { "csv", NULL }, [OPT_HTML] = { "html", "FILE" },
 	[OPT_HOURS] = { "hours", "N" }, [OPT_ONCE] = { "once", NULL },
-	[OPT_WITHIN] = { "within", "DAYS" },
+	[OPT_WITHIN] = { "within", "DAYS" }, [OPT_SERVICE_POINT] = { "service-point", "NAME" },
 	[OPT_JSON] = { "json", NULL },
 	[OPT_HELP] = { "help", NULL },
 };
@@ -31,9 +31,10 @@ const struct ctl_option ctl_options[OPT_COUNT] = {
 const struct ctl_verb ctl_verbs[] = {
 	{ "order import", verb_order_import, O(PARTIAL) | O(FORMAT) | J, 1, 1, "FILE", "orders",
 	  "[--partial] [--format json|csv] FILE", "import the portal's orders (JSON or CSV)" },
-	{ "order list", verb_order_list, O(STATE) | O(ORG) | O(TYPE) | O(SINCE) | O(UNTIL) | J,
-	  0, 0, "", "orders", "[--state STATE] [--org USCC] [--type new|renewal|replacement] "
-	  "[--since YYYY-MM-DD] [--until YYYY-MM-DD]", "orders, newest first" },
+	{ "order list", verb_order_list, O(STATE) | O(ORG) | O(TYPE) | O(SINCE) | O(UNTIL) |
+	  O(SERVICE_POINT) | J, 0, 0, "", "orders", "[--state STATE] [--org USCC] "
+	  "[--type new|renewal|replacement] [--since YYYY-MM-DD] [--until YYYY-MM-DD] "
+	  "[--service-point NAME]", "orders, newest first" },
 	{ "order show", verb_order_id, O(REVEAL) | J, 1, 1, "ID", "orders", "ID [--reveal]",
 	  "one order; --reveal: full ID numbers (audited)" },
 	{ "order approve", verb_order_id, O(OVERRIDE_REASON) | J, 1, 1, "ID", "orders",
@@ -146,6 +147,8 @@ const struct ctl_verb ctl_verbs[] = {
 	  "the holder types the PIN of the token a renewal waits for (not shown)" },
 	{ "bay reset-pin", verb_bay_reset_pin, O(BAY) | O(REMARK) | J, 0, 0, "", "bays",
 	  "--bay N --remark TEXT", "a renewal without the holder's PIN: set a new one (SO PIN)" },
+	{ "order set-service-point", verb_order_set_point, O(REMARK) | J, 2, 2, "ID NAME", "orders",
+	  "ID NAME --remark TEXT", "the service point whose station produces it first (none: clear)" },
 };
 
 const size_t ctl_nverbs = sizeof(ctl_verbs) / sizeof(ctl_verbs[0]);

@@ -161,7 +161,7 @@ int
 verb_order_list(const struct ctl_verb *v, const struct ctl_args *a)
 {
 	static const char *const cols[] = { "id", "portal_ref", "type", "state", "org_name",
-		"certificates", "issued", "total_fen", "payment_no", NULL };
+		"certificates", "issued", "total_fen", "payment_no", "service_point", NULL };
 	const char *type = a->val[OPT_TYPE];
 	struct json_object *args, *all;
 	int ex;
@@ -178,6 +178,7 @@ verb_order_list(const struct ctl_verb *v, const struct ctl_args *a)
 	ctl_add_str(args, "type", type);
 	ctl_add_str(args, "since", a->val[OPT_SINCE]);
 	ctl_add_str(args, "until", a->val[OPT_UNTIL]);
+	ctl_add_str(args, "service_point", a->val[OPT_SERVICE_POINT]);
 	/* in pages: a busy station's list is longer than one reply may be */
 	if ((ex = ctl_run_pages("order.list", args, "id", ORDER_PAGE, &all)) != EXIT_OK)
 		return ex;
@@ -265,4 +266,37 @@ verb_order_id(const struct ctl_verb *v, const struct ctl_args *a)
 	ctl_add_str(args, "carrier", a->val[OPT_CARRIER]);
 	ctl_add_str(args, "tracking_no", a->val[OPT_TRACKING]);
 	return transition(lifecycle[k].cmd, args);
+}
+
+/* ukeyctl order set-service-point ID NAME --remark TEXT */
+int
+verb_order_set_point(const struct ctl_verb *v, const struct ctl_args *a)
+{
+	struct json_object *args, *rep, *res, *p;
+	int64_t id;
+	int ex;
+
+	if (ctl_parse_int(a->pos[0], "ID", &id) != 0) {
+		ctl_verb_usage(stderr, v);
+		return EXIT_USAGE;
+	}
+	if (!ctl_need(v, "--remark TEXT", a->val[OPT_REMARK] != NULL))
+		return EXIT_USAGE;
+	args = json_object_new_object();
+	json_object_object_add(args, "id", json_object_new_int64(id));
+	ctl_add_str(args, "service_point", a->pos[1]);
+	ctl_add_str(args, "remark", a->val[OPT_REMARK]);
+	if ((ex = ctl_run("order.set_service_point", args, &rep, &res)) != EXIT_OK) {
+		json_object_put(rep);
+		return ex;
+	}
+	if (ctl_json) {
+		print_json(res);
+	} else {
+		p = json_object_object_get(res, "service_point");
+		printf("order %lld: service point %s\n", (long long)id, p != NULL ?
+		    json_object_get_string(p) : "none");
+	}
+	json_object_put(rep);
+	return EXIT_OK;
 }

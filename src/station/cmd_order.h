@@ -49,4 +49,11 @@ int cmd_approve_replacement(struct request *r, const struct store_order *so,
 void cmd_approval_detail(struct json_object *d, const char *renews,
     const struct route_replaced *repl);
 
+struct order;
+struct station;
+/* cmd_svcpt.c: at import, order id's service point from its handler's
+ * region (common/svcpoint.h); none when the region has none (logged). */
+int station_order_derive_point(struct station *s, int64_t id, const struct order *o,
+    const char *now);
+
 #endif

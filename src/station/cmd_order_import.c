@@ -119,7 +119,7 @@ insert_order(struct request *r, const struct order *o, struct json_object *norm,
 	free(masked);
 	free(sealed);
 	free(fails);
-	if (rc != 0)
+	if (rc != 0 || (rc = station_order_derive_point(r->s, *order_id, o, now)) != 0)
 		return rc;
 	return insert_items(r, o, *order_id, now);
 }

@@ -10,6 +10,7 @@
 #include "common/caldate.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/svcpoint.h"
 #include "common/utf8.h"
 #include "orders/idcheck.h"
 #include "orders/lifecycle.h"
@@ -58,8 +59,13 @@ list_filter(struct request *r, struct store_order_filter *f)
 	    ((rc = arg_str(r, "org", 0, &f->org)) != 0 && rc != UKEY_ERR_NOTFOUND) ||
 	    ((rc = arg_str(r, "type", 0, &f->type)) != 0 && rc != UKEY_ERR_NOTFOUND) ||
 	    ((rc = arg_str(r, "since", 0, &f->since)) != 0 && rc != UKEY_ERR_NOTFOUND) ||
-	    ((rc = arg_str(r, "until", 0, &f->until)) != 0 && rc != UKEY_ERR_NOTFOUND))
+	    ((rc = arg_str(r, "until", 0, &f->until)) != 0 && rc != UKEY_ERR_NOTFOUND) ||
+	    ((rc = arg_str(r, "service_point", 0, &f->service_point)) != 0 &&
+	    rc != UKEY_ERR_NOTFOUND))
 		return rc;
+	if (f->service_point != NULL && svcpoint_find(f->service_point) == NULL)
+		return req_fail(r, UKEY_ERR_INVAL, "argument service_point: \"%.32s\" is not a"
+		    " service point (docs/service-points.md)", f->service_point);
 	if (f->state != NULL && order_state_parse(f->state, &st) != 0)
 		return req_fail(r, UKEY_ERR_INVAL, "argument state: \"%.32s\" is not an order state"
 		    " (pending, approved, rejected, waiting_production, in_production, issued,"
@@ -200,6 +206,7 @@ cmd_order_show(struct request *r, struct json_object **result)
 {
 	struct store_order *o = NULL;
 	struct json_object *view = NULL, *v;
+	char point[32];
 	int64_t id;
 	int reveal = 0, rc;
 
@@ -216,6 +223,10 @@ cmd_order_show(struct request *r, struct json_object **result)
 	if (rc != 0)
 		return rc;
 	view = orderview_order(o);
+	if ((rc = store_order_service_point(station_store(r->s), id, point, sizeof(point))) != 0)
+		goto out;
+	json_object_object_add(view, "service_point", point[0] ? json_object_new_string(point) :
+	    NULL);
 	if (reveal && (rc = reveal_doc(r, view, o->portal_ref, o->doc_sealed,
 	    o->doc_sealed_len)) != 0)
 		goto out;

@@ -91,6 +91,7 @@ static const struct command {
 	{ "token.show", cmd_token_show, READ },
 	{ "bay.enter_pin", cmd_bay_enter_pin, OPERATOR },
 	{ "bay.reset_pin", cmd_bay_reset_pin, OPERATOR },
+	{ "order.set_service_point", cmd_order_set_service_point, REVIEWER | ADMIN },
 };
 
 /* Arguments that need more than the command itself: when the request has
@@ -762,6 +763,8 @@ dispatch(struct station *s, struct client *c, const char *text, size_t len)
 		/* `ukeyctl status`'s summary, for users with a role */
 		if (c->roles != 0 && station_expiring_count(s, 30, &expiring) == 0)
 			json_object_object_add(result, "expiring_30d", json_object_new_int64(expiring));
+		if (c->roles != 0)
+			station_point_status(s, result);
 		rc = 0;
 		goto out;
 	}

@@ -121,6 +121,11 @@ int cmd_order_deliver(struct request *r, struct json_object **result);
 int cmd_order_cancel(struct request *r, struct json_object **result);
 int cmd_order_invoice(struct request *r, struct json_object **result);
 int cmd_queue(struct request *r, struct json_object **result);
+/* cmd_svcpt.c: an order's service point, set by a reviewer (audited); and
+ * the station's point, take and queued units (own and all) added to the
+ * ping reply for `ukeyctl status`. */
+int cmd_order_set_service_point(struct request *r, struct json_object **result);
+void station_point_status(struct station *s, struct json_object *result);
 
 /* cmd_units.c */
 int cmd_unit_release(struct request *r, struct json_object **result);

@@ -190,7 +190,8 @@ station_open(struct station *s, const char *config_path)
 	snprintf(path, sizeof(path), "%s/keys", s->state_dir);
 	if ((rc = audit_key_load(path, &s->audit_key)) != 0)
 		return rc;
-	if ((rc = open_store(s)) != 0)
+	if ((rc = open_store(s)) != 0 ||
+	    (rc = store_set_claim_scope(s->st, s->cfg.service_point, s->cfg.take)) != 0)
 		return rc;
 	if ((rc = station_witness_open(s)) != 0)
 		return rc;

@@ -98,6 +98,7 @@ orderview_summary(const struct store_order_summary *s)
 	add_str(j, "updated_at", s->updated_at);
 	add_int(j, "certificates", s->certificates);
 	add_int(j, "issued", s->issued);
+	add_str(j, "service_point", s->service_point);
 	return j;
 }
 

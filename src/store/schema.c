@@ -360,6 +360,13 @@ static const char migration_13[] =
     " polled_at TEXT NOT NULL,"
     " polls INTEGER NOT NULL DEFAULT 0);";
 
+/* Service points (docs/service-points.md): the office whose station
+ * produces an order first, derived from the handler's city at import or
+ * set by a reviewer; NULL for none (orders imported before). */
+static const char migration_16[] =
+    "ALTER TABLE orders ADD COLUMN service_point TEXT;"
+    "CREATE INDEX orders_service_point ON orders(service_point);";
+
 static const struct migration migrations[] = {
 	{ 1, "initial schema: orders, units, tokens, jobs, issuances, audit", migration_1 },
 	{ 2, "jobs can be suspended while their token is away", migration_2 },
@@ -381,6 +388,7 @@ static const struct migration migrations[] = {
 	    migration_12 },
 	{ 13, "jobs: the CA transaction a job polls while the CA holds its request",
 	    migration_13 },
+	{ 16, "orders: the service point whose station produces them first", migration_16 },
 };
 
 const struct migration *

@@ -225,6 +225,13 @@ static const char pg_13[] =
     " polled_at text NOT NULL,"
     " polls bigint NOT NULL DEFAULT 0);";
 
+/* Service points (docs/service-points.md): the office whose station
+ * produces an order first, derived from the handler's city at import or
+ * set by a reviewer; NULL for none (orders imported before). */
+static const char pg_16[] =
+    "ALTER TABLE orders ADD COLUMN service_point text;"
+    "CREATE INDEX orders_service_point ON orders(service_point);";
+
 static const struct migration pg_migrations[] = {
 	{ 1, "initial schema: orders, units, tokens, jobs, issuances, audit", pg_1 },
 	{ 2, "jobs can be suspended while their token is away", pg_2 },
@@ -242,6 +249,7 @@ static const struct migration pg_migrations[] = {
 	{ 12, "issuances: the certificate replaced (renewal or replacement); replacement orders",
 	    pg_12 },
 	{ 13, "jobs: the CA transaction a job polls while the CA holds its request", pg_13 },
+	{ 16, "orders: the service point whose station produces them first", pg_16 },
 };
 
 /* The multi-station track: what only a shared database needs. A unit in

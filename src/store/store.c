@@ -8,6 +8,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/secret.h"
+#include "common/svcpoint.h"
 #include "store/db.h"
 #include "store/schema.h"
 #include "store/schema_pg.h"
@@ -19,6 +20,9 @@ struct store {
 	sqlite3 *db;
 	struct db *dbh;
 	int version;
+	/* which queued units this station takes (store_set_claim_scope) */
+	char scope_point[32];
+	int scope_take;
 };
 
 /* The calls below that still speak sqlite3_* directly refuse a PostgreSQL
@@ -75,6 +79,33 @@ struct db *
 store_dbh(struct store *st)
 {
 	return st->dbh;
+}
+
+int
+store_set_claim_scope(struct store *st, const char *point, int take)
+{
+	size_t n = point != NULL ? strlen(point) : 0;
+
+	/* the id is written into the claim query as a literal (store_units.c):
+	 * only the table's alphabet is let through */
+	if (n >= sizeof(st->scope_point) || strspn(point != NULL ? point : "",
+	    "abcdefghijklmnopqrstuvwxyz0123456789-") != n ||
+	    take < SVCPOINT_TAKE_ANY || take > SVCPOINT_TAKE_OWN ||
+	    (n == 0 && take != SVCPOINT_TAKE_ANY)) {
+		log_error("claim scope: service point \"%.40s\" with take %d is not valid",
+		    point != NULL ? point : "", take);
+		return UKEY_ERR_INVAL;
+	}
+	memcpy(st->scope_point, n > 0 ? point : "", n + 1);
+	st->scope_take = take;
+	return 0;
+}
+
+const char *
+store_claim_scope(struct store *st, int *take)
+{
+	*take = st->scope_take;
+	return st->scope_point;
 }
 
 int

@@ -30,6 +30,16 @@ int store_open_url(const char *url, struct store **out);
 /* The db.h connection under the store, either backend (borrowed). */
 struct db *store_dbh(struct store *st);
 
+/* Which queued units this station takes (docs/service-points.md): point
+ * is its service point's id ("" or NULL: none), take an enum svcpoint_take
+ * (common/svcpoint.h): any (queue order), own-first (its point's orders'
+ * units first, then the others in queue order) or own (only its point's).
+ * Read by the claim queries (store_units_for_token, store_unit_take_next).
+ * UKEY_ERR_INVAL for an id outside [a-z0-9-]{1,31} or own/own-first without
+ * a point. store_claim_scope returns the point ("" for none) and *take. */
+int store_set_claim_scope(struct store *st, const char *point, int take);
+const char *store_claim_scope(struct store *st, int *take);
+
 /* After UKEY_ERR_UNAVAIL on PostgreSQL: db_reconnect (0 on SQLite). */
 int store_reconnect(struct store *st);
 /* 1 when the PostgreSQL connection is lost (db_connection_lost), why

@@ -75,12 +75,14 @@ int
 store_unit_take_next(struct store *st, int64_t job_id, const char *station, int lease_secs,
     const char *now, int64_t *unit_id)
 {
-	char lock[64], sql[1024];
+	char lock[64], where[96], order[128], sql[1024];
 	int rc;
 
 	*unit_id = 0;
-	snprintf(sql, sizeof(sql), CLAIM_COLS " AND o.type IN ('new', 'replacement') ORDER BY" QUEUE_KEYS
-	    " LIMIT 1%s", db_sql_skip_locked(store_dbh(st), "u", lock, sizeof(lock)));
+	store_scope_sql(st, where, sizeof(where), order, sizeof(order));
+	snprintf(sql, sizeof(sql), CLAIM_COLS " AND o.type IN ('new', 'replacement')%s ORDER BY%s"
+	    QUEUE_KEYS " LIMIT 1%s", where, order,
+	    db_sql_skip_locked(store_dbh(st), "u", lock, sizeof(lock)));
 	rc = db_int(store_dbh(st), unit_id, sql, "");
 	if (rc == UKEY_ERR_NOTFOUND)
 		return 0;

@@ -28,7 +28,8 @@ int store_unit_take(struct store *st, int64_t unit_id, int64_t job_id, const cha
     int lease_secs, const char *now, int *taken);
 
 /* The same for the first unit of a new order in queue order that no other
- * transaction holds; *unit_id 0 when there is none. */
+ * transaction holds, within the station's claim scope (store_set_claim_scope);
+ * *unit_id 0 when there is none. */
 int store_unit_take_next(struct store *st, int64_t job_id, const char *station, int lease_secs,
     const char *now, int64_t *unit_id);
 

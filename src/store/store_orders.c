@@ -170,6 +170,7 @@ summary_free(struct store_order_summary *s)
 	free(s->renews_cert);
 	free(s->created_at);
 	free(s->updated_at);
+	free(s->service_point);
 }
 
 void
@@ -200,6 +201,7 @@ summary_row(struct db_stmt *q, struct store_order_summary *s, int *rc)
 	s->updated_at = db_column_dup(q, 12, rc);
 	s->certificates = db_column_int64(q, 13);
 	s->issued = db_column_int64(q, 14);
+	s->service_point = db_column_dup(q, 15, rc);
 }
 
 int
@@ -222,14 +224,15 @@ store_order_list(struct store *st, const struct store_order_filter *f,
 	    " (SELECT count(*) FROM units u JOIN order_items i ON i.id = u.item_id"
 	    "  WHERE i.order_id = o.id) AS certificates,"
 	    " (SELECT count(*) FROM units u JOIN order_items i ON i.id = u.item_id"
-	    "  WHERE i.order_id = o.id AND u.state = 'issued') AS issued"
+	    "  WHERE i.order_id = o.id AND u.state = 'issued') AS issued, o.service_point"
 	    " FROM orders o WHERE (CAST(?1 AS text) IS NULL OR o.state = ?1)"
 	    " AND (CAST(?2 AS text) IS NULL OR o.account_uscc = ?2)"
 	    " AND (CAST(?3 AS text) IS NULL OR o.type = ?3)"
 	    " AND (CAST(?4 AS text) IS NULL OR substr(o.created_at, 1, 10) >= ?4)"
 	    " AND (CAST(?5 AS text) IS NULL OR substr(o.created_at, 1, 10) <= ?5) AND o.id > ?6"
-	    " ORDER BY o.id LIMIT ?7", "tttttii", f->state, f->org, f->type, f->since, f->until,
-	    f->after, f->limit > 0 ? f->limit : INT64_MAX)) != 0)
+	    " AND (CAST(?8 AS text) IS NULL OR o.service_point = ?8)"
+	    " ORDER BY o.id LIMIT ?7", "tttttiit", f->state, f->org, f->type, f->since, f->until,
+	    f->after, f->limit > 0 ? f->limit : INT64_MAX, f->service_point)) != 0)
 		return rc;
 	while ((rc = db_step(q)) == 1) {
 		if ((s = store_array_add((void **)&a, &k, sizeof(*a))) == NULL) {

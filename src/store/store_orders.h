@@ -75,12 +75,14 @@ struct store_order_summary {
 	int refund_due;
 	char *portal_ref, *type, *state, *org_name, *account_uscc, *payment_no, *renews_cert;
 	char *created_at, *updated_at;
+	char *service_point;	/* NULL: none */
 };
 
 /* Filters of the order list, each NULL for any: state, account USCC, type,
- * and creation dates since/until (YYYY-MM-DD, inclusive). */
+ * service point, and creation dates since/until (YYYY-MM-DD, inclusive). */
 struct store_order_filter {
 	const char *state, *org, *type, *since, *until;
+	const char *service_point;	/* an order's service point id */
 	int64_t after;		/* only orders with a larger id (a page's cursor) */
 	int64_t limit;		/* at most this many; 0: all */
 };
@@ -188,5 +190,11 @@ void store_order_clear_docs_free(struct store_clear_doc *a, size_t n);
 /* Replaces such a row's document with its masked and sealed forms. */
 int store_order_doc_seal(struct store *st, const struct store_clear_doc *d, const char *masked,
     const uint8_t *sealed, size_t sealed_len);
+
+/* An order's service point (docs/service-points.md): the id, or NULL to
+ * clear it; store_order_service_point reads it into out ("" when none). */
+int store_order_set_service_point(struct store *st, int64_t id, const char *point,
+    const char *now);
+int store_order_service_point(struct store *st, int64_t id, char *out, size_t len);
 
 #endif

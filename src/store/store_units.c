@@ -1,10 +1,12 @@
 /* Units and the production queue: every statement on units, and the
  * routing queries that choose which queued units a token may take. Written
  * on db.h: it runs on SQLite and on PostgreSQL. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
+#include "common/svcpoint.h"
 #include "store/db.h"
 #include "store/store_queue.h"
 #include "store/store_units.h"
@@ -137,25 +139,44 @@ store_token_live_certs(struct store *st, const char *profile, const char *serial
 	    " AND s.token_serial = ?", "tt", profile, serial);
 }
 
+void
+store_scope_sql(struct store *st, char *where, size_t wlen, char *order, size_t olen)
+{
+	int take;
+	const char *point = store_claim_scope(st, &take);
+
+	/* point is [a-z0-9-] only (store_set_claim_scope): safe as a literal */
+	where[0] = order[0] = '\0';
+	if (take == SVCPOINT_TAKE_OWN)
+		snprintf(where, wlen, " AND o.service_point = '%s'", point);
+	else if (take == SVCPOINT_TAKE_OWN_FIRST)
+		snprintf(order, olen, " CASE WHEN o.service_point = '%s' THEN 0 ELSE 1 END,", point);
+}
+
 int
 store_units_for_token(struct store *st, const char *profile, const char *serial, int limit,
     struct store_unit_claim **out, size_t *n)
 {
 	struct db_stmt *q;
 	int64_t held = 0;
+	char where[96], order[128], sql[1024];
 	int rc;
 
 	*out = NULL;
 	*n = 0;
 	if ((rc = store_token_live_certs(st, profile, serial, &held)) != 0)
 		return rc;
-	if (held == 0)
+	if (held == 0) {
 		/* a token with no certificate of ours: production of new orders,
-		 * and of replacements (补办: a new token for a lost or damaged one) */
-		rc = db_stmtf(store_dbh(st), &q, CLAIM_COLS " AND o.type IN ('new', 'replacement')"
-		    " ORDER BY" QUEUE_KEYS " LIMIT ?", "i", (int64_t)limit);
-	else
-		/* a token that came back: only the renewal of a certificate it holds */
+		 * and of replacements (补办: a new token for a lost or damaged one),
+		 * within the station's claim scope */
+		store_scope_sql(st, where, sizeof(where), order, sizeof(order));
+		snprintf(sql, sizeof(sql), CLAIM_COLS " AND o.type IN ('new', 'replacement')%s"
+		    " ORDER BY%s" QUEUE_KEYS " LIMIT ?", where, order);
+		rc = db_stmtf(store_dbh(st), &q, sql, "i", (int64_t)limit);
+	} else
+		/* a token that came back: only the renewal of a certificate it
+		 * holds, wherever its order was filed (the token is here) */
 		rc = db_stmtf(store_dbh(st), &q, CLAIM_COLS " AND o.type = 'renewal'"
 		    " AND o.renews_cert IN (SELECT s.cert_serial FROM issuances s JOIN received_certs c"
 		    "  ON c.serial = s.cert_serial WHERE c.status = 'issued' AND s.token_profile = ?"
@@ -164,6 +185,24 @@ store_units_for_token(struct store *st, const char *profile, const char *serial,
 	if (rc != 0)
 		return rc;
 	return read_claims(q, out, n);
+}
+
+int
+store_units_queued_at(struct store *st, const char *point, int64_t *own, int64_t *all)
+{
+	int rc;
+
+	*own = *all = 0;
+	if ((rc = db_int(store_dbh(st), all, "SELECT count(*) FROM units u JOIN order_items i"
+	    " ON i.id = u.item_id JOIN orders o ON o.id = i.order_id WHERE u.state = 'queued'"
+	    " AND o.state IN ('waiting_production', 'in_production')", "")) != 0)
+		return rc;
+	if (point == NULL || point[0] == '\0')
+		return 0;
+	return db_int(store_dbh(st), own, "SELECT count(*) FROM units u JOIN order_items i"
+	    " ON i.id = u.item_id JOIN orders o ON o.id = i.order_id WHERE u.state = 'queued'"
+	    " AND o.state IN ('waiting_production', 'in_production') AND o.service_point = ?",
+	    "t", point);
 }
 
 void

@@ -64,10 +64,17 @@ int store_units_cancel_order(struct store *st, int64_t order_id, const char *now
  * token holding no live certificate of ours gets new and replacement
  * orders' units; one holding some only the renewal units naming a
  * certificate it holds. Held
- * units are never given. *out owned (store_unit_claims_free). */
+ * units are never given. New and replacement units are given within the
+ * station's claim scope (store_set_claim_scope: own, own-first or any);
+ * renewal units go to wherever their token is. *out owned (store_unit_claims_free). */
 int store_units_for_token(struct store *st, const char *profile, const char *serial, int limit,
     struct store_unit_claim **out, size_t *n);
 void store_unit_claims_free(struct store_unit_claim *a, size_t n);
+
+/* Queued units (of orders waiting for or in production): *all of them, and
+ * *own those of orders of service point `point` (0 when point is NULL or
+ * ""). */
+int store_units_queued_at(struct store *st, const char *point, int64_t *own, int64_t *all);
 
 /* Live certificates on the token (0 for a token without serial). */
 int store_token_live_certs(struct store *st, const char *profile, const char *serial,

@@ -160,13 +160,20 @@ expect_exit 77 "permission denied" -- as nobody audit expiring --within 30
 as daemon status | grepq -x "expiring within 30 days: 0" || fail "status summary for an operator"
 as nobody status | grepq "expiring within" && fail "status summary shown to a user with no role"
 
+# an order's service point is a reviewer's (or admin's) to set
+expect_exit 77 "needs one of the roles reviewer, admin; user daemon has the role operator" -- \
+	as daemon order set-service-point 1 dali --remark x
+[ "$(denials daemon order.set_service_point)" = 1 ] || fail "no access.denied row for the operator's set-service-point"
+as bin order set-service-point 1 dali --remark "客户在大理领取" >/dev/null ||
+	fail "a reviewer cannot set the service point"
+
 # admin (with operator): takes the payment, and plugs
 as games order pay 1 --payment-no 202108311743133254271557329797 >/dev/null || fail "admin cannot take payment"
 as games sim plug --bay 1 >/dev/null || fail "admin+operator cannot plug"
 
 # every denial is one row, and the log still verifies
 n=$(db "SELECT count(*) FROM audit WHERE action = 'access.denied'")
-[ "$n" = 18 ] || fail "expected 18 access.denied rows, found $n"
+[ "$n" = 19 ] || fail "expected 19 access.denied rows, found $n"
 ctl audit verify >/dev/null || fail "audit log does not verify"
 stop_station
-echo "roles: 18 denials refused with exit 77 or code permission and audited; 4 roles, 5 accounts"
+echo "roles: 19 denials refused with exit 77 or code permission and audited; 4 roles, 5 accounts"

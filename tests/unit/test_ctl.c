@@ -217,7 +217,7 @@ test_completion(void **state)
 	fclose(f);
 	assert_non_null(strstr(text, "complete -F _ukeyctl ukeyctl\n"));
 	assert_non_null(strstr(text, "\t\"order\") words=\"import list show approve reject "
-	    "override edit resubmit pay deliver cancel invoice\" opts=\"\" ;;\n"));
+	    "override edit resubmit pay deliver cancel invoice set-service-point\" opts=\"\" ;;\n"));
 	assert_non_null(strstr(text, "\t\"pending\") words=\"cancel\" opts=\"--all --json --help\""));
 	assert_non_null(strstr(text, "\t\"order approve\"|\"order approve \"*) "
 	    "opts=\"--override-reason --json --help\" ;;\n"));
