@@ -577,7 +577,8 @@ job_recover_all(struct station *s)
 
 	/* no token is in any bay at start: a job left running was interrupted,
 	 * and waits for its token to be detected again */
-	if ((rc = store_jobs_running(station_store(s), &jobs, &n)) != 0)
+	if ((rc = store_jobs_running(station_store(s), station_cfg(s)->station_id, &jobs,
+	    &n)) != 0)
 		return rc;
 	for (i = 0; i < n; i++) {
 		char why[128];

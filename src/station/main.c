@@ -142,21 +142,14 @@ lock_state(struct station *s, int *fdp)
 	return 0;
 }
 
-/* The station database: [store] url, or <state>/station.db. A PostgreSQL
- * url is refused for now: the shared store has its schema, migrations and
- * unit claiming (docs/multi-station.md) but not yet every module the
- * daemon uses. */
+/* The station database: [store] url (an SQLite file, or a PostgreSQL
+ * database shared by several stations: docs/multi-station.md), or
+ * <state>/station.db. */
 static int
 open_store(struct station *s)
 {
 	char path[PATH_MAX];
 
-	if (s->cfg.store_url[0] != '\0' && db_url_is_pg(s->cfg.store_url)) {
-		log_error("store.url names a PostgreSQL database: not yet supported for a whole"
-		    " station (docs/multi-station.md, \"What remains\"); leave it unset or name an"
-		    " SQLite file");
-		return UKEY_ERR_UNSUPPORTED;
-	}
 	if (s->cfg.store_url[0] != '\0')
 		return store_open_url(s->cfg.store_url, &s->st);
 	snprintf(path, sizeof(path), "%s/station.db", s->state_dir);

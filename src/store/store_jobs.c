@@ -326,7 +326,8 @@ store_job_refs_free(struct store_job_ref *a, size_t n)
 }
 
 int
-store_jobs_running(struct store *st, struct store_job_ref **out, size_t *n)
+store_jobs_running(struct store *st, const char *station_id, struct store_job_ref **out,
+    size_t *n)
 {
 	struct store_job_ref *a = NULL, *r;
 	struct db_stmt *q;
@@ -335,8 +336,15 @@ store_jobs_running(struct store *st, struct store_job_ref **out, size_t *n)
 
 	*out = NULL;
 	*n = 0;
-	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT id, step FROM jobs WHERE state = 'running'",
-	    "")) != 0)
+	/* on a shared database, not the jobs whose units another station holds */
+	if (station_id != NULL && db_backend(store_dbh(st)) == DB_PG)
+		rc = db_stmtf(store_dbh(st), &q, "SELECT id, step FROM jobs WHERE state = 'running'"
+		    " AND NOT EXISTS (SELECT 1 FROM unit_leases l WHERE l.unit_id = jobs.unit_id"
+		    " AND l.station_id <> ?)", "t", station_id);
+	else
+		rc = db_stmtf(store_dbh(st), &q, "SELECT id, step FROM jobs WHERE state = 'running'",
+		    "");
+	if (rc != 0)
 		return rc;
 	while ((rc = db_step(q)) == 1) {
 		if ((r = store_array_add((void **)&a, &len, sizeof(*a))) == NULL) {

@@ -162,8 +162,11 @@ int store_job_suspended_blank(struct store *st, const char *profile, const char 
 int store_job_suspended_by_label(struct store *st, const char *profile, const char *label,
     const char *device, int64_t *id);
 
-/* The jobs left running, in id order. Free with store_job_refs_free. */
-int store_jobs_running(struct store *st, struct store_job_ref **out, size_t *n);
+/* The jobs left running, in id order; on a shared (PostgreSQL) database with
+ * station_id given, not those whose unit another station's lease holds.
+ * Free with store_job_refs_free. */
+int store_jobs_running(struct store *st, const char *station_id, struct store_job_ref **out,
+    size_t *n);
 void store_job_refs_free(struct store_job_ref *a, size_t n);
 
 /* The job's token: the tokens row (profile, serial), its serial, and the

@@ -343,7 +343,7 @@ test_suspend_resume(void **state)
 	assert_non_null(j.so_pin_enc);
 	assert_non_null(j.user_pin_enc);
 	store_job_clear(&j);
-	assert_int_equal(store_jobs_running(f->st, &refs, &n), 0);
+	assert_int_equal(store_jobs_running(f->st, NULL, &refs, &n), 0);
 	assert_int_equal(n, 0);
 	store_job_refs_free(refs, n);
 	/* the unit stays in production: the job owns it until it ends */

@@ -144,12 +144,12 @@ check_listed(struct store *st, int64_t id, int64_t second)
 	assert_int_equal(found, id);
 	assert_int_equal(store_job_suspended_by_label(st, "softhsm", "ZS-1", "dev-1", &found), 0);
 	assert_int_equal(found, id);
-	assert_int_equal(store_jobs_running(st, &r, &n), 0);
+	assert_int_equal(store_jobs_running(st, NULL, &r, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(r[0].id, second);
 	store_job_refs_free(r, n);
 	assert_int_equal(store_job_resume(st, id, "bay2", AT2), 0);
-	assert_int_equal(store_jobs_running(st, &r, &n), 0);
+	assert_int_equal(store_jobs_running(st, NULL, &r, &n), 0);
 	assert_int_equal(n, 2);
 	store_job_refs_free(r, n);
 }

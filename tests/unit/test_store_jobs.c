@@ -148,7 +148,7 @@ test_job_steps(void **state)
 	assert_string_equal(j.updated_at, "2026-03-02T10:00:05Z");
 	store_job_clear(&j);
 
-	assert_int_equal(store_jobs_running(f->st, &refs, &n), 0);
+	assert_int_equal(store_jobs_running(f->st, NULL, &refs, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(refs[0].id, id);
 	assert_string_equal(refs[0].step, "generate_key");
@@ -161,7 +161,7 @@ test_job_steps(void **state)
 	assert_int_equal(store_job_suspend(f->st, id, "token removed", NOW), 0);
 	assert_int_equal(store_job_is_suspended(f->st, id, &yes), 0);
 	assert_int_equal(yes, 1);
-	assert_int_equal(store_jobs_running(f->st, &refs, &n), 0);
+	assert_int_equal(store_jobs_running(f->st, NULL, &refs, &n), 0);
 	assert_int_equal(n, 0);
 	store_job_refs_free(refs, n);
 	assert_int_equal(store_job_suspended_blank(f->st, "softhsm", DEVICE, &found), 0);

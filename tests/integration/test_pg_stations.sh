@@ -1,0 +1,193 @@
+# Three stations on one PostgreSQL database (tests/tools/pg-test-server, a
+# Unix socket in a temporary directory, no TCP): orders are imported at one
+# station, approved at another and paid at the third; the three produce 60
+# certificates on virtual tokens, three bays each, all at once. Midway one
+# station is killed with SIGKILL and started again (its token goes back in
+# and its job finishes), and the PostgreSQL server is restarted under the
+# running stations (they wait and go on). In the end every unit is issued
+# exactly once, no lease is left, the CA of each issuance is the station's
+# own, and `ukeyctl audit verify` passes at every station.
+. "$(dirname "$0")/lib.sh"
+
+PG=$SRC/tests/tools/pg-test-server
+PGDIR=$(mktemp -d /tmp/ukey-pg.XXXXXX)
+PIDS=(0 0 0 0)
+stop_all() {
+	local i
+	for i in 1 2 3; do
+		[ "${PIDS[$i]}" = 0 ] || kill -KILL "${PIDS[$i]}" 2>/dev/null || true
+	done
+	touch "$STATE/stop-loops"
+	"$PG" stop "$PGDIR" >/dev/null 2>&1 || true
+	rm -rf "$PGDIR"
+}
+trap 'rc=$?; stop_all; (exit $rc); cleanup' EXIT
+
+conn=$("$PG" start "$PGDIR")
+pq() { runuser -u ukeytest -- /usr/lib/postgresql/15/bin/psql -X -q -t -A -h "$PGDIR" -U ukey_admin -d ukey -c "$1"; }
+
+sctl() { local i=$1; shift; "$BUILD/ukeyctl" --state "$STATE/s$i" "$@"; }
+sfield() {	# sfield STATION BAY KEY
+	sctl "$1" --json bays | python3 -c '
+import json, sys
+for b in json.load(sys.stdin):
+    if b["bay"] == int(sys.argv[1]):
+        v = b.get(sys.argv[2])
+        print("" if v is None else v)' "$2" "$3"
+}
+start() {	# start STATION
+	local i=$1
+	"$BUILD/ukeyd" --state "$STATE/s$i" 2>>"$STATE/s$i/ukeyd.log" &
+	PIDS[$i]=$!
+	for _ in $(seq 300); do
+		sctl "$i" status >/dev/null 2>&1 && return 0
+		kill -0 "${PIDS[$i]}" 2>/dev/null || fail "station $i exited at start: $(tail -5 "$STATE/s$i/ukeyd.log")"
+		sleep 0.05
+	done
+	fail "station $i did not answer"
+}
+for i in 1 2 3; do
+	mkdir -p "$STATE/s$i"
+	cat > "$STATE/s$i/ukeyd.conf" <<EOT
+[station]
+id = station-$i
+profile_dirs = $SRC/firmware-profiles, $SRC/tests/data/firmware-profiles
+cert_profile_dir = $SRC/cert-profiles
+worker = $BUILD/ukey-worker
+[sim]
+bays = 3
+[store]
+url = $conn
+EOT
+done
+# the first station makes the schema; the others start together after it
+start 1
+# the province's master key (sealed documents and PINs in the shared
+# database) is the same on every station: made by the first, copied
+for i in 2 3; do
+	install -d -m 0700 "$STATE/s$i/keys"
+	install -m 0600 "$STATE/s1/keys/master.key" "$STATE/s$i/keys/master.key"
+done
+start 2 & p2=$!
+start 3 & p3=$!
+wait "$p2" "$p3"
+PIDS[2]=$(pgrep -f "ukeyd --state $STATE/s2$" || echo 0)
+PIDS[3]=$(pgrep -f "ukeyd --state $STATE/s3$" || echo 0)
+[ "${PIDS[2]}" != 0 ] && [ "${PIDS[3]}" != 0 ] || fail "stations 2 and 3 did not start"
+
+# 60 legal representatives' certificates (EC P-256): six orders of ten,
+# imported at station 1, approved at station 2, paid at station 3
+specs=()
+for k in 1 2 3 4 5 6; do specs+=("PG-$k:0:legal_rep=1x10"); done
+python3 "$SRC/tests/integration/orders_gen.py" "$SRC/examples/orders-sample.json" "$STATE/orders.json" "${specs[@]}"
+sctl 1 order import "$STATE/orders.json" >/dev/null || fail "import at station 1"
+n=0
+for id in $(sctl 2 order list --state pending | awk 'NR > 1 { print $1 }'); do
+	n=$((n + 1))
+	sctl 2 order approve "$id" >/dev/null || fail "approve $id at station 2"
+	sctl 3 order pay "$id" --payment-no "$(printf '202612060000000000000000%06d' "$n")" >/dev/null ||
+		fail "pay $id at station 3"
+done
+[ "$(pq "SELECT count(*) FROM units WHERE state = 'queued'")" = 60 ] ||
+	fail "not 60 queued units: $(pq "SELECT state, count(*) FROM units GROUP BY state")"
+
+# bay_loop STATION BAY: new tokens into the bay while units are queued
+bay_loop() {
+	local i=$1 b=$2 st
+	while :; do
+		[ -f "$STATE/stop-loops" ] && return 0
+		[ "$(pq "SELECT count(*) FROM units WHERE state = 'queued'" 2>/dev/null)" = 0 ] && return 0
+		timeout 120 "$BUILD/ukeyctl" --state "$STATE/s$i" sim plug --bay "$b" --wait >/dev/null 2>&1 || true
+		st=$(sfield "$i" "$b" state 2>/dev/null || echo gone)
+		sctl "$i" sim unplug --bay "$b" >/dev/null 2>&1 || true
+		case $st in done|idle|empty|gone) ;; *) echo "station $i bay $b: $st: $(sfield "$i" "$b" reason 2>/dev/null)" ;; esac
+	done
+}
+loops=()
+for i in 1 2 3; do
+	for b in 1 2 3; do
+		bay_loop "$i" "$b" > "$STATE/loop-$i-$b.out" 2>&1 &
+		loops+=($!)
+	done
+done
+issued() { pq "SELECT count(*) FROM issuances"; }
+wait_issued() {	# wait_issued N
+	for _ in $(seq 1200); do
+		[ "$(issued)" -ge "$1" ] && return 0
+		sleep 0.1
+	done
+	fail "fewer than $1 issuances: $(issued)"
+}
+
+# a third of the way: station 2 killed in the middle of its jobs
+wait_issued 20
+touch "$STATE/stop-loops"
+kill -KILL "${PIDS[2]}"
+wait "${PIDS[2]}" 2>/dev/null || true
+PIDS[2]=0
+for p in "${loops[@]}"; do wait "$p" 2>/dev/null || true; done
+rm -f "$STATE/stop-loops"
+running=$(pq "SELECT count(*) FROM jobs WHERE state = 'running'")
+start 2
+# its jobs that were running are suspended, pinned to it; the other stations' untouched
+[ "$(pq "SELECT count(*) FROM jobs WHERE state = 'running'")" = 0 ] ||
+	echo "note: jobs of stations 1 and 3 were running when station 2 came back"
+echo "station 2 killed with $running jobs running in the province; restarted"
+
+# halfway: PostgreSQL restarted under the stations while they produce
+loops=()
+for i in 1 2 3; do
+	for b in 1 2 3; do
+		bay_loop "$i" "$b" >> "$STATE/loop-$i-$b.out" 2>&1 &
+		loops+=($!)
+	done
+done
+wait_issued 35
+"$PG" stop "$PGDIR" >/dev/null
+sleep 2
+"$PG" start "$PGDIR" >/dev/null
+echo "PostgreSQL restarted at $(issued) issuances"
+for p in "${loops[@]}"; do wait "$p" 2>/dev/null || true; done
+
+# the suspended jobs' tokens back into their bays (station 2's, and any
+# stopped by the restart), until every unit is issued
+for _ in $(seq 5); do
+	[ "$(pq "SELECT count(*) FROM units WHERE state <> 'issued'")" = 0 ] && break
+	for i in 1 2 3; do
+		for tok in $(ls "$STATE/s$i/sim/tokens" 2>/dev/null); do
+			serial=$(SOFTHSM2_CONF="$STATE/s$i/sim/tokens/$tok/softhsm2.conf" \
+				pkcs11-tool --module "$SOFTHSM_MODULE" -L 2>/dev/null | sed -n 's/.*serial num *: *//p' | head -1)
+			[ -n "$serial" ] || continue
+			[ "$(pq "SELECT count(*) FROM jobs WHERE token_serial = '$serial' AND state = 'suspended'")" = 0 ] && continue
+			timeout 120 "$BUILD/ukeyctl" --state "$STATE/s$i" sim plug --bay 1 --token "$((10#$tok))" \
+				--wait >/dev/null 2>&1 || true
+			echo "station $i: token $tok back: $(sfield "$i" 1 state) $(sfield "$i" 1 reason)"
+			sctl "$i" sim unplug --bay 1 >/dev/null 2>&1 || true
+		done
+	done
+	# a job suspended before its blank token had a serial takes any blank one
+	for i in 1 2 3; do
+		timeout 120 "$BUILD/ukeyctl" --state "$STATE/s$i" sim plug --bay 2 --wait >/dev/null 2>&1 || true
+		sctl "$i" sim unplug --bay 2 >/dev/null 2>&1 || true
+	done
+done
+cat "$STATE"/loop-*.out | sort | uniq -c | sort -rn | head -20
+
+# every unit issued exactly once, on one station; no lease left
+[ "$(pq "SELECT count(*) FROM units WHERE state = 'issued'")" = 60 ] ||
+	fail "units: $(pq "SELECT state, count(*) FROM units GROUP BY state")"
+[ "$(issued)" = 60 ] || fail "$(issued) issuances for 60 units"
+[ -z "$(pq "SELECT unit_id FROM issuances GROUP BY unit_id HAVING count(*) > 1")" ] || fail "a unit issued twice"
+[ "$(pq "SELECT count(*) FROM jobs WHERE state IN ('running', 'suspended')")" = 0 ] ||
+	fail "jobs left: $(pq "SELECT id, state, step, error FROM jobs WHERE state IN ('running', 'suspended')")"
+[ "$(pq "SELECT count(*) FROM unit_leases")" = 0 ] || fail "leases left: $(pq "SELECT * FROM unit_leases")"
+made=""
+for i in 1 2 3; do
+	sctl "$i" audit verify >/dev/null || fail "audit verify at station $i: $(sctl "$i" audit verify 2>&1 | tail -3)"
+	# each station's embedded CA signed some of them
+	c=$(sqlite3 "$STATE/s$i/ca/ca.db" "SELECT count(*) FROM issued")
+	[ "$c" -ge 1 ] || fail "station $i made no certificate"
+	made="$made station-$i:$c"
+done
+echo "certificates made:$made"
+echo "PASS: 3 stations on one PostgreSQL issued 60 units once each, through a station killed and a server restart"
