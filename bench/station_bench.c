@@ -122,9 +122,10 @@ start_daemon(int bays)
 	    bays);
 	fclose(f);
 	if ((pid = fork()) == 0) {
-		snprintf(path, sizeof(path), "%s/ukeyd", build_dir);
-		if (freopen("/dev/null", "w", stderr) == NULL)
+		snprintf(path, sizeof(path), "%s/ukeyd.log", state);
+		if (freopen(path, "w", stderr) == NULL)
 			_exit(127);
+		snprintf(path, sizeof(path), "%s/ukeyd", build_dir);
 		execl(path, "ukeyd", "--state", state, (char *)NULL);
 		_exit(127);
 	}

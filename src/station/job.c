@@ -869,7 +869,7 @@ job_start_if_possible(struct station *s, struct bay *b)
 	int64_t job_id;
 	int rc;
 
-	if (b->job_id != 0 || b->worker_fd < 0 || b->pending_op[0])
+	if (b->job_id != 0 || b->worker_fd < 0 || b->pending_op[0] || b->state == BAY_EMPTY)
 		return;
 	if (job_find_suspended(s, b, &job_id) == 0) {
 		/* this token's job was interrupted: it goes on, nothing new starts */
