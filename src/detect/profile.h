@@ -26,7 +26,7 @@ enum fw_quirk {
 	FW_QUIRK_KEYGEN_NEEDS_SO_LOGIN = 1u << 5,
 	/* the module must be loaded afresh for each token: no worker is kept
 	 * for the bay's next token (docs/worker-protocol.md) */
-	FW_QUIRK_WORKER_PER_TOKEN = 1u << 6,
+	FW_QUIRK_FRESH_WORKER = 1u << 6,
 };
 
 /* Characters of the random SO PIN the station sets (pin.so_pin_charset). */

@@ -102,7 +102,7 @@ worker_spawn(struct station *s, struct bay *b, const char *module)
 
 		/* today's module not trusted with a second token: nothing of one
 		 * request's session is kept for the next either */
-		if (b->profile->quirks & FW_QUIRK_WORKER_PER_TOKEN)
+		if (b->profile->quirks & FW_QUIRK_FRESH_WORKER)
 			argv[7] = "--session-per-request";
 
 		/* a worker never outlives its daemon, even one killed with -9:
@@ -123,7 +123,7 @@ worker_spawn(struct station *s, struct bay *b, const char *module)
 	b->worker_pid = pid;
 	b->worker_fd = sv[0];
 	snprintf(b->worker_module, sizeof(b->worker_module), "%s", module);
-	b->worker_keep = !(b->profile->quirks & FW_QUIRK_WORKER_PER_TOKEN);
+	b->worker_keep = !(b->profile->quirks & FW_QUIRK_FRESH_WORKER);
 	b->worker_tokens = 0;
 	framer_init(&b->in, FRAME_MAX_WORKER);
 	return 0;
@@ -264,7 +264,7 @@ worker_reuse(struct station *s, struct bay *b, const char *module)
 {
 	if (b->worker_fd < 0)
 		return 0;
-	if (!b->worker_keep || (b->profile->quirks & FW_QUIRK_WORKER_PER_TOKEN) ||
+	if (!b->worker_keep || (b->profile->quirks & FW_QUIRK_FRESH_WORKER) ||
 	    strcmp(module, b->worker_module) != 0 || b->pending_op[0]) {
 		worker_stop(s, b);
 		return 0;

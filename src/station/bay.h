@@ -67,7 +67,7 @@ struct bay {
 	int worker_fd;
 	char worker_module[512];	/* the module the running worker loaded */
 	int worker_keep;		/* it may serve the bay's next token (no
-					 * worker-per-token quirk) */
+					 * fresh-worker quirk) */
 	int worker_tokens;		/* tokens the running worker has probed */
 	int64_t p11_calls;		/* calls into the module for the bay's token */
 	struct framer in;

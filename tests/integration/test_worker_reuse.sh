@@ -4,7 +4,7 @@
 # token gets its certificate, nothing lands on the token before it; a kept
 # worker that dies while the bay is empty leaves the bay empty, one killed
 # in the middle of a job faults its bay as a fresh one's crash does; a profile with
-# the worker-per-token quirk gets a fresh worker for each token.
+# the fresh-worker quirk gets a fresh worker for each token.
 . "$(dirname "$0")/lib.sh"
 
 write_config
@@ -82,12 +82,12 @@ plug_done 1
 [ "$(db "SELECT count(*) FROM issuances")" = 4 ] || fail "four issuances expected"
 ctl sim unplug --bay 1 >/dev/null
 
-# worker-per-token (the fault module's test profile, for which no unit is
+# fresh-worker (the fault module's test profile, for which no unit is
 # queued: the bay ends idle): the worker is not kept
 ctl sim plug --bay 2 --wait --profile softhsm2-fault >/dev/null || true
 [ "$(bay_field 2 state)" = idle ] || fail "bay 2: $(bay_field 2 state): $(bay_field 2 reason)"
 [ -n "$(bay_field 2 worker_pid)" ] || fail "bay 2 has no worker"
 ctl sim unplug --bay 2 >/dev/null
-[ -z "$(bay_field 2 worker_pid)" ] || fail "a worker-per-token worker was kept"
+[ -z "$(bay_field 2 worker_pid)" ] || fail "a worker of a fresh-worker profile was kept"
 stop_station
 echo "ok"
