@@ -589,6 +589,41 @@ p11_find_by_id(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls, const ui
 	return n == 1 ? 0 : UKEY_ERR_NOTFOUND;
 }
 
+/* Most values a job reads (a certificate, a public key's parts, a label) fit
+ * in this: one call into the module for them, not a length query and a read. */
+#define P11_ATTR_GUESS 4096
+
+/* p11_get_attr's first try, into a buffer of P11_ATTR_GUESS bytes. Returns
+ * what p11_get_attr would, or UKEY_ERR_BUSY when the value did not fit or the
+ * module said nothing usable: then the two calls are made. */
+static int
+get_attr_guess(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t,
+    size_t max, uint8_t **out, size_t *len)
+{
+	size_t cap = max < P11_ATTR_GUESS ? max : P11_ATTR_GUESS;
+	CK_ATTRIBUTE a = { t, NULL, 0 };
+	uint8_t *buf;
+	CK_RV rv;
+
+	if ((buf = calloc(1, cap + 1)) == NULL)
+		return UKEY_ERR_NOMEM;
+	a.pValue = buf;
+	a.ulValueLen = (CK_ULONG)cap;
+	rv = P11F(p)->C_GetAttributeValue(s, o, &a, 1);
+	if (rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_ATTRIBUTE_TYPE_INVALID) {
+		free(buf);
+		return UKEY_ERR_NOTFOUND;
+	}
+	if (rv != CKR_OK || a.ulValueLen == CK_UNAVAILABLE_INFORMATION || a.ulValueLen > cap) {
+		free(buf);
+		return UKEY_ERR_BUSY;
+	}
+	buf[a.ulValueLen] = 0;
+	*out = buf;
+	*len = a.ulValueLen;
+	return 0;
+}
+
 int
 p11_get_attr(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t,
     size_t max, uint8_t **out, size_t *len)
@@ -600,6 +635,8 @@ p11_get_attr(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUT
 
 	*out = NULL;
 	*len = 0;
+	if ((rc = get_attr_guess(p, s, o, t, max, out, len)) != UKEY_ERR_BUSY)
+		return rc;
 	rv = P11F(p)->C_GetAttributeValue(s, o, &a, 1);
 	if (rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
 	    (rv == CKR_OK && a.ulValueLen == CK_UNAVAILABLE_INFORMATION))
@@ -669,4 +706,38 @@ p11_get_ulong(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBU
 
 	*val = rc == 0 ? v : 0;
 	return rc;
+}
+
+int
+p11_get_bools(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
+    const CK_ATTRIBUTE_TYPE *types, size_t n, int *vals, int *readable)
+{
+	CK_ATTRIBUTE t[P11_MAX_BOOLS];
+	CK_BBOOL b[P11_MAX_BOOLS];
+	size_t i;
+	int rc;
+
+	if (n == 0 || n > P11_MAX_BOOLS)
+		return p11_error(p, UKEY_ERR_INVAL, "%zu attributes asked at once (1..%d)", n,
+		    P11_MAX_BOOLS);
+	for (i = 0; i < n; i++) {
+		b[i] = CK_FALSE;
+		t[i].type = types[i];
+		t[i].pValue = &b[i];
+		t[i].ulValueLen = sizeof(b[i]);
+	}
+	if (P11F(p)->C_GetAttributeValue(s, o, t, (CK_ULONG)n) == CKR_OK) {
+		for (i = 0; i < n; i++) {
+			readable[i] = t[i].ulValueLen == sizeof(b[i]);
+			vals[i] = readable[i] && b[i] != CK_FALSE;
+		}
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		rc = p11_get_bool(p, s, o, types[i], &vals[i]);
+		readable[i] = rc == 0;
+		if (rc != 0 && rc != UKEY_ERR_NOTFOUND)
+			return rc;
+	}
+	return 0;
 }

@@ -152,6 +152,14 @@ int p11_get_attr(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTR
 int p11_get_bool(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t,
     int *val);
 
+/* Reads n (at most P11_MAX_BOOLS) CK_BBOOL attributes of o in one call:
+ * vals[i] 0/1, readable[i] 0 when the module will not show types[i]. When
+ * the call as a whole fails (one unreadable attribute may spoil it), each is
+ * read on its own as p11_get_bool does. Returns 0 or a UKEY_ERR_*. */
+#define P11_MAX_BOOLS 16
+int p11_get_bools(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
+    const CK_ATTRIBUTE_TYPE *types, size_t n, int *vals, int *readable);
+
 /* Reads a CK_ULONG attribute; UKEY_ERR_NOTFOUND when unreadable. */
 int p11_get_ulong(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t,
     CK_ULONG *val);
