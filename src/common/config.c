@@ -501,6 +501,21 @@ set_fees_cmp(struct cstate *st, enum key k, const char *v)
 	return set_cmp(st, k, v);
 }
 
+/* sim.keygen_delay_ms: 0..600000 */
+static int
+set_keygen_delay(struct cstate *st, enum key k, struct station_config *c, const char *v)
+{
+	int n = -1;
+
+	if (*v == '\0' || strlen(v) > 6 || strspn(v, "0123456789") != strlen(v) ||
+	    (n = atoi(v)) > 600000) {
+		kerr(st, k, "must be a whole number of milliseconds from 0 to 600000");
+		return -1;
+	}
+	c->sim_keygen_delay_ms = n;
+	return 0;
+}
+
 /* Stores one key's value; returns 0 or -1 with the error recorded (or
  * nothing recorded for out of memory). */
 static int
@@ -582,14 +597,7 @@ set_value(void *user, unsigned key, const char *v)
 	case K_SOFTHSM_MODULE:
 		return set_path(st, k, c->sim_softhsm_module, sizeof(c->sim_softhsm_module), v, 1);
 	case K_KEYGEN_DELAY:
-		n = -1;
-		if (*v == '\0' || strlen(v) > 6 || strspn(v, "0123456789") != strlen(v) ||
-		    (n = atoi(v)) > 600000) {
-			kerr(st, k, "must be a whole number of milliseconds from 0 to 600000");
-			return -1;
-		}
-		c->sim_keygen_delay_ms = n;
-		return 0;
+		return set_keygen_delay(st, k, c, v);
 	case K_STORE_URL:
 		/* a path, a postgresql:// URL or a libpq conninfo: db_open checks
 		 * it (and refuses a password in it) */
