@@ -313,6 +313,7 @@ bay_token_arrived(struct station *s, struct bay *b, const struct arrival *a)
 	b->profile = a->profile ? fw_profile_set_find(station_fw(s), a->profile) : NULL;
 	if (b->profile == NULL) {
 		/* never touched: no profile says how to talk to it */
+		worker_stop(s, b);	/* nor a worker kept from the last token */
 		bay_set_state(s, b, BAY_REFUSED, "no firmware profile for %s (%s)", b->device,
 		    a->profile ? a->profile : "unknown model");
 		return 0;
@@ -321,12 +322,14 @@ bay_token_arrived(struct station *s, struct bay *b, const struct arrival *a)
 		/* said before a worker is started, which could only say it
 		 * could not load "something" */
 		if (access(a->module, R_OK) != 0) {
+			worker_stop(s, b);
 			bay_set_state(s, b, BAY_REFUSED, "sim.softhsm_module %s: %s", a->module,
 			    strerror(errno));
 			return 0;
 		}
 		module = a->module;
 	} else if ((module = fw_profile_module(b->profile)) == NULL) {
+		worker_stop(s, b);
 		bay_set_state(s, b, BAY_REFUSED, "profile %s: none of its PKCS#11 modules is installed",
 		    b->profile->name);
 		return 0;
