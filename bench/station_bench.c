@@ -28,6 +28,7 @@
 static char state[64], build_dir[512], src_dir[512];
 static pid_t daemon_pid;
 static int keep_state, keygen_delay_ms;
+static const char *plug_profile = "softhsm2";	/* --profile */
 
 /* On every exit: the daemon stopped, the state directory removed (unless
  * --keep). */
@@ -117,9 +118,10 @@ start_daemon(int bays)
 	if ((f = fopen(path, "w")) == NULL)
 		exit(1);
 	fprintf(f, "[station]\nid = bench\nprofile_dirs = %s/firmware-profiles, "
-	    "%s/tests/data/firmware-profiles\ncert_profile_dir = %s/cert-profiles\n"
-	    "worker = %s/ukey-worker\n[sim]\nbays = %d\nkeygen_delay_ms = %d\n", src_dir, src_dir,
-	    src_dir, build_dir, bays, keygen_delay_ms);
+	    "%s/tests/data/firmware-profiles, %s/bench/firmware-profiles\n"
+	    "cert_profile_dir = %s/cert-profiles\nworker = %s/ukey-worker\n[sim]\nbays = %d\n"
+	    "keygen_delay_ms = %d\n", src_dir, src_dir, src_dir, src_dir, build_dir, bays,
+	    keygen_delay_ms);
 	fclose(f);
 	if ((pid = fork()) == 0) {
 		snprintf(path, sizeof(path), "%s/ukeyd.log", state);
@@ -267,7 +269,8 @@ produce(int tokens, int bays, double *start, double *total, double *calls)
 				done++;
 				must(ctl("sim unplug --bay %d", i + 1), "sim unplug");
 			} else if (strcmp(st, "empty") == 0 && plugged < tokens) {
-				must(ctl("sim plug --bay %d", i + 1), "sim plug");
+				must(ctl("sim plug --bay %d --profile %s", i + 1, plug_profile),
+				    "sim plug");
 				plugged++;
 			} else if (strcmp(st, "refused") == 0 || strcmp(st, "failed") == 0 ||
 			    strcmp(st, "faulted") == 0 || strcmp(st, "idle") == 0) {
@@ -291,6 +294,7 @@ main(int argc, char **argv)
 		{ "alg", required_argument, NULL, 'a' },
 		{ "keep", no_argument, NULL, 'k' },
 		{ "keygen-delay-ms", required_argument, NULL, 'd' },
+		{ "profile", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *alg = "ec", *b = getenv("UKEY_BUILD_DIR"), *s = getenv("UKEY_SOURCE_DIR");
@@ -306,15 +310,18 @@ main(int argc, char **argv)
 		case 'a': alg = optarg; break;
 		case 'k': keep_state = 1; break;
 		case 'd': keygen_delay_ms = atoi(optarg); break;
+		case 'p': plug_profile = optarg; break;
 		default:
 			fprintf(stderr, "usage: ukey-bench-station [--tokens N] [--bays B] "
-			    "[--alg ec|rsa] [--keygen-delay-ms MS] [--keep]\n");
+			    "[--alg ec|rsa] [--keygen-delay-ms MS] [--profile NAME] [--keep]\n");
 			return 64;
 		}
 	}
-	if (tokens < 1 || tokens > 10000 || bays < 1 || bays > 64 ||
+	if (tokens < 1 || tokens > 10000 || bays < 1 || bays > 64 || plug_profile[0] == '\0' ||
+	    strspn(plug_profile, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(plug_profile) ||
 	    (strcmp(alg, "ec") != 0 && strcmp(alg, "rsa") != 0)) {
-		fprintf(stderr, "ukey-bench-station: --tokens 1..10000, --bays 1..64, --alg ec|rsa\n");
+		fprintf(stderr, "ukey-bench-station: --tokens 1..10000, --bays 1..64, --alg ec|rsa, "
+		    "--profile a profile name\n");
 		return 64;
 	}
 	snprintf(build_dir, sizeof(build_dir), "%s", b ? b : UKEY_BUILD_DIR);
@@ -344,9 +351,9 @@ main(int argc, char **argv)
 	bench_stat_of(start, (size_t)tokens, &st_start);
 	bench_stat_of(total, (size_t)tokens, &st_total);
 	bench_stat_of(calls, (size_t)tokens, &st_calls);
-	printf("station %s tokens=%d bays=%d keygen_delay_ms=%d median_ms=%.1f p90_ms=%.1f "
+	printf("station %s profile=%s tokens=%d bays=%d keygen_delay_ms=%d median_ms=%.1f p90_ms=%.1f "
 	    "arrival_to_job_median_ms=%.1f wall_ms_per_token=%.1f p11_calls_per_token=%.0f "
-	    "fsyncs_per_token=%.1f daemon_rss_kib=%ld\n", alg, tokens, bays, keygen_delay_ms,
+	    "fsyncs_per_token=%.1f daemon_rss_kib=%ld\n", alg, plug_profile, tokens, bays, keygen_delay_ms,
 	    st_total.median, st_total.p90, st_start.median, wall / tokens, st_calls.median,
 	    fs0 >= 0 && fs1 >= fs0 ? (double)(fs1 - fs0) / tokens : -1.0, rss);
 	free(calls);
