@@ -130,6 +130,14 @@ start_daemon(int bays)
 		/* ukeyd's fsync()/fdatasync() calls counted into <state>/fsyncs */
 		snprintf(path, sizeof(path), "%s/bench/libukey-fsynccount.so", build_dir);
 		if (access(path, R_OK) == 0) {
+			/* an ASan build wants its runtime first; the shim comes
+			 * before it, which is harmless for counting */
+			char asan[512];
+			const char *prev = getenv("ASAN_OPTIONS");
+
+			snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0", prev ? prev : "",
+			    prev && *prev ? ":" : "");
+			setenv("ASAN_OPTIONS", asan, 1);
 			setenv("LD_PRELOAD", path, 1);
 			snprintf(path, sizeof(path), "%s/fsyncs", state);
 			setenv("UKEY_FSYNC_COUNT_FILE", path, 1);
