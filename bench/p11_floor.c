@@ -30,6 +30,7 @@
 
 static CK_FUNCTION_LIST *p11;
 static unsigned long calls;
+static long keygen_delay_ms;	/* --keygen-delay-ms: a slower token's key generation */
 
 #define CALL(fn, ...) (calls++, p11->fn(__VA_ARGS__))
 
@@ -104,6 +105,12 @@ keygen(CK_SESSION_HANDLE s, int rsa, CK_OBJECT_HANDLE *priv)
 	CK_OBJECT_HANDLE pub;
 	CK_RV rv;
 
+	if (keygen_delay_ms > 0) {	/* as the virtual tokens' sim.keygen_delay_ms */
+		struct timespec ts = { keygen_delay_ms / 1000, (keygen_delay_ms % 1000) * 1000000L };
+
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+	}
 	rv = CALL(C_GenerateKeyPair, s, &m, rsa ? pub_rsa : pub_ec, rsa ? 5 : 4, prv, 6, &pub,
 	    priv);
 	if (rv != CKR_OK)
@@ -201,6 +208,7 @@ main(int argc, char **argv)
 		{ "tokens", required_argument, NULL, 'n' },
 		{ "alg", required_argument, NULL, 'a' },
 		{ "dir", required_argument, NULL, 'd' },
+		{ "keygen-delay-ms", required_argument, NULL, 'k' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *module = DEFAULT_MODULE, *alg = "ec", *dir = NULL;
@@ -217,9 +225,10 @@ main(int argc, char **argv)
 		case 'n': n = atoi(optarg); break;
 		case 'a': alg = optarg; break;
 		case 'd': dir = optarg; break;
+		case 'k': keygen_delay_ms = atol(optarg); break;
 		default:
 			fprintf(stderr, "usage: ukey-bench-floor [--module PATH] [--tokens N] "
-			    "[--alg ec|rsa] [--dir DIR]\n");
+			    "[--alg ec|rsa] [--dir DIR] [--keygen-delay-ms MS]\n");
 			return 64;
 		}
 	}

@@ -27,7 +27,8 @@
 
 static char state[64], build_dir[512], src_dir[512];
 static pid_t daemon_pid;
-static int keep_state;
+static int keep_state, keygen_delay_ms;
+static const char *plug_profile = "softhsm2";	/* --profile */
 
 /* On every exit: the daemon stopped, the state directory removed (unless
  * --keep). */
@@ -117,14 +118,31 @@ start_daemon(int bays)
 	if ((f = fopen(path, "w")) == NULL)
 		exit(1);
 	fprintf(f, "[station]\nid = bench\nprofile_dirs = %s/firmware-profiles, "
-	    "%s/tests/data/firmware-profiles\ncert_profile_dir = %s/cert-profiles\n"
-	    "worker = %s/ukey-worker\n[sim]\nbays = %d\n", src_dir, src_dir, src_dir, build_dir,
-	    bays);
+	    "%s/tests/data/firmware-profiles, %s/bench/firmware-profiles\n"
+	    "cert_profile_dir = %s/cert-profiles\nworker = %s/ukey-worker\n[sim]\nbays = %d\n"
+	    "keygen_delay_ms = %d\n", src_dir, src_dir, src_dir, src_dir, build_dir, bays,
+	    keygen_delay_ms);
 	fclose(f);
 	if ((pid = fork()) == 0) {
-		snprintf(path, sizeof(path), "%s/ukeyd", build_dir);
-		if (freopen("/dev/null", "w", stderr) == NULL)
+		snprintf(path, sizeof(path), "%s/ukeyd.log", state);
+		if (freopen(path, "w", stderr) == NULL)
 			_exit(127);
+		/* ukeyd's fsync()/fdatasync() calls counted into <state>/fsyncs */
+		snprintf(path, sizeof(path), "%s/bench/libukey-fsynccount.so", build_dir);
+		if (access(path, R_OK) == 0) {
+			/* an ASan build wants its runtime first; the shim comes
+			 * before it, which is harmless for counting */
+			char asan[512];
+			const char *prev = getenv("ASAN_OPTIONS");
+
+			snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0", prev ? prev : "",
+			    prev && *prev ? ":" : "");
+			setenv("ASAN_OPTIONS", asan, 1);
+			setenv("LD_PRELOAD", path, 1);
+			snprintf(path, sizeof(path), "%s/fsyncs", state);
+			setenv("UKEY_FSYNC_COUNT_FILE", path, 1);
+		}
+		snprintf(path, sizeof(path), "%s/ukeyd", build_dir);
 		execl(path, "ukeyd", "--state", state, (char *)NULL);
 		_exit(127);
 	}
@@ -195,6 +213,23 @@ orders_ready(int tokens, const char *section)
 	json_object_put(ids);
 }
 
+/* ukeyd's fsyncs so far (bench/fsynccount.c), -1 when not counted. */
+static long
+fsyncs_now(void)
+{
+	char path[128];
+	long n = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/fsyncs", state);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	if (fscanf(f, "%ld", &n) != 1)
+		n = -1;
+	fclose(f);
+	return n;
+}
+
 static long
 rss_kib(pid_t pid)
 {
@@ -216,7 +251,7 @@ rss_kib(pid_t pid)
  * issued token's arrival → job start and arrival → issued go into start[]
  * and total[]. Returns the wall time of the run (ms). */
 static double
-produce(int tokens, int bays, double *start, double *total)
+produce(int tokens, int bays, double *start, double *total, double *calls)
 {
 	int plugged = 0, done = 0, i, n;
 	double t0 = now_ms();
@@ -237,10 +272,13 @@ produce(int tokens, int bays, double *start, double *total)
 				    json_object_object_get(b, "arrival_to_job_ms"));
 				total[done] = start[done] + 1e3 * json_object_get_double(
 				    json_object_object_get(b, "job_seconds"));
+				calls[done] = (double)json_object_get_int64(
+				    json_object_object_get(b, "p11_calls"));
 				done++;
 				must(ctl("sim unplug --bay %d", i + 1), "sim unplug");
 			} else if (strcmp(st, "empty") == 0 && plugged < tokens) {
-				must(ctl("sim plug --bay %d", i + 1), "sim plug");
+				must(ctl("sim plug --bay %d --profile %s", i + 1, plug_profile),
+				    "sim plug");
 				plugged++;
 			} else if (strcmp(st, "refused") == 0 || strcmp(st, "failed") == 0 ||
 			    strcmp(st, "faulted") == 0 || strcmp(st, "idle") == 0) {
@@ -263,13 +301,15 @@ main(int argc, char **argv)
 		{ "bays", required_argument, NULL, 'b' },
 		{ "alg", required_argument, NULL, 'a' },
 		{ "keep", no_argument, NULL, 'k' },
+		{ "keygen-delay-ms", required_argument, NULL, 'd' },
+		{ "profile", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *alg = "ec", *b = getenv("UKEY_BUILD_DIR"), *s = getenv("UKEY_SOURCE_DIR");
-	struct bench_stat st_start, st_total;
-	double *start, *total, wall;
+	struct bench_stat st_start, st_total, st_calls;
+	double *start, *total, *calls, wall;
 	int tokens = 30, bays = 1, c;
-	long rss;
+	long rss, fs0, fs1;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -277,15 +317,19 @@ main(int argc, char **argv)
 		case 'b': bays = atoi(optarg); break;
 		case 'a': alg = optarg; break;
 		case 'k': keep_state = 1; break;
+		case 'd': keygen_delay_ms = atoi(optarg); break;
+		case 'p': plug_profile = optarg; break;
 		default:
 			fprintf(stderr, "usage: ukey-bench-station [--tokens N] [--bays B] "
-			    "[--alg ec|rsa] [--keep]\n");
+			    "[--alg ec|rsa] [--keygen-delay-ms MS] [--profile NAME] [--keep]\n");
 			return 64;
 		}
 	}
-	if (tokens < 1 || tokens > 10000 || bays < 1 || bays > 64 ||
+	if (tokens < 1 || tokens > 10000 || bays < 1 || bays > 64 || plug_profile[0] == '\0' ||
+	    strspn(plug_profile, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(plug_profile) ||
 	    (strcmp(alg, "ec") != 0 && strcmp(alg, "rsa") != 0)) {
-		fprintf(stderr, "ukey-bench-station: --tokens 1..10000, --bays 1..64, --alg ec|rsa\n");
+		fprintf(stderr, "ukey-bench-station: --tokens 1..10000, --bays 1..64, --alg ec|rsa, "
+		    "--profile a profile name\n");
 		return 64;
 	}
 	snprintf(build_dir, sizeof(build_dir), "%s", b ? b : UKEY_BUILD_DIR);
@@ -303,15 +347,24 @@ main(int argc, char **argv)
 	 * representative's EC P-256 (cert-profiles/) */
 	orders_ready(tokens, strcmp(alg, "rsa") == 0 ? "organisation" : "legal_rep");
 	if ((start = calloc((size_t)tokens, sizeof(double))) == NULL ||
-	    (total = calloc((size_t)tokens, sizeof(double))) == NULL)
+	    (total = calloc((size_t)tokens, sizeof(double))) == NULL ||
+	    (calls = calloc((size_t)tokens, sizeof(double))) == NULL)
 		return 1;
-	wall = produce(tokens, bays, start, total);
+	fs0 = fsyncs_now();
+	wall = produce(tokens, bays, start, total, calls);
+	/* the last token's record may still be committing: a moment for it */
+	usleep(200000);
+	fs1 = fsyncs_now();
 	rss = rss_kib(daemon_pid);
 	bench_stat_of(start, (size_t)tokens, &st_start);
 	bench_stat_of(total, (size_t)tokens, &st_total);
-	printf("station %s tokens=%d bays=%d median_ms=%.1f p90_ms=%.1f "
-	    "arrival_to_job_median_ms=%.1f wall_ms_per_token=%.1f daemon_rss_kib=%ld\n", alg,
-	    tokens, bays, st_total.median, st_total.p90, st_start.median, wall / tokens, rss);
+	bench_stat_of(calls, (size_t)tokens, &st_calls);
+	printf("station %s profile=%s tokens=%d bays=%d keygen_delay_ms=%d median_ms=%.1f p90_ms=%.1f "
+	    "arrival_to_job_median_ms=%.1f wall_ms_per_token=%.1f p11_calls_per_token=%.0f "
+	    "fsyncs_per_token=%.1f daemon_rss_kib=%ld\n", alg, plug_profile, tokens, bays, keygen_delay_ms,
+	    st_total.median, st_total.p90, st_start.median, wall / tokens, st_calls.median,
+	    fs0 >= 0 && fs1 >= fs0 ? (double)(fs1 - fs0) / tokens : -1.0, rss);
+	free(calls);
 	free(start);
 	free(total);
 	return 0;

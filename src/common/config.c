@@ -27,7 +27,7 @@ enum key {
 	K_SOCKET_GROUP, K_SERVICE_POINT, K_TAKE,
 	K_AUDIT_CHECKPOINT_EVERY, K_CLIENT_TIMEOUT,
 	K_CA_TYPE, K_CA_NAME, K_CA_DIR, K_CA_CRL_INTERVAL, K_CA_CRL_PATH,
-	K_BAYS, K_SOFTHSM_MODULE,
+	K_BAYS, K_SOFTHSM_MODULE, K_KEYGEN_DELAY,
 	K_OPERATOR, K_REVIEWER, K_AUDITOR, K_ADMIN,
 	K_WITNESS, K_HEAD_INTERVAL,
 	K_DUAL_ACTIONS, K_DUAL_TIMEOUT,
@@ -60,6 +60,7 @@ static const struct inifile_key keys[K_N] = {
 	[K_CA_CRL_PATH] = { S_CA, "crl_path" },
 	[K_BAYS] = { S_SIM, "bays" },
 	[K_SOFTHSM_MODULE] = { S_SIM, "softhsm_module" },
+	[K_KEYGEN_DELAY] = { S_SIM, "keygen_delay_ms" },
 	[K_OPERATOR] = { S_ROLES, "operator" },
 	[K_REVIEWER] = { S_ROLES, "reviewer" },
 	[K_AUDITOR] = { S_ROLES, "auditor" },
@@ -528,6 +529,21 @@ set_service_point(struct cstate *st, enum key k, const char *v)
 	return 0;
 }
 
+/* sim.keygen_delay_ms: 0..600000 */
+static int
+set_keygen_delay(struct cstate *st, enum key k, struct station_config *c, const char *v)
+{
+	int n = -1;
+
+	if (*v == '\0' || strlen(v) > 6 || strspn(v, "0123456789") != strlen(v) ||
+	    (n = atoi(v)) > 600000) {
+		kerr(st, k, "must be a whole number of milliseconds from 0 to 600000");
+		return -1;
+	}
+	c->sim_keygen_delay_ms = n;
+	return 0;
+}
+
 /* Stores one key's value; returns 0 or -1 with the error recorded (or
  * nothing recorded for out of memory). */
 static int
@@ -608,6 +624,8 @@ set_value(void *user, unsigned key, const char *v)
 		return 0;
 	case K_SOFTHSM_MODULE:
 		return set_path(st, k, c->sim_softhsm_module, sizeof(c->sim_softhsm_module), v, 1);
+	case K_KEYGEN_DELAY:
+		return set_keygen_delay(st, k, c, v);
 	case K_STORE_URL:
 		/* a path, a postgresql:// URL or a libpq conninfo: db_open checks
 		 * it (and refuses a password in it) */

@@ -80,6 +80,7 @@ struct station_config {
 	struct cmp_config cmp;		/* [cmp]: used when ca_type is "cmp" */
 	int sim_bays;			/* 1..CONFIG_MAX_BAYS */
 	char sim_softhsm_module[512];	/* module the simulated bays load; "" means the profile's */
+	int sim_keygen_delay_ms;	/* a virtual token's key generation takes this much longer */
 	char socket_group[CONFIG_NAME_MAX + 1];	/* group of the control socket, "" keeps the daemon's */
 	struct role_member role_members[CONFIG_MAX_ROLE_MEMBERS];
 	size_t n_role_members;

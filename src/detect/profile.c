@@ -99,9 +99,10 @@ static const struct {
 	{ FW_QUIRK_SINGLE_SESSION, "single-session" },
 	{ FW_QUIRK_INIT_NEEDS_BLANK, "init-needs-blank" },
 	{ FW_QUIRK_KEYGEN_NEEDS_SO_LOGIN, "keygen-needs-so-login" },
+	{ FW_QUIRK_FRESH_WORKER, "fresh-worker" },
 };
 #define KNOWN_QUIRKS "reinit-needs-so-pin, slot-moves-after-init, no-ec-keygen, " \
-	"single-session, init-needs-blank, keygen-needs-so-login"
+	"single-session, init-needs-blank, keygen-needs-so-login, fresh-worker"
 
 /* Where a few keys were found, for messages about them from the set checks. */
 struct load_info {

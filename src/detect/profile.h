@@ -24,6 +24,9 @@ enum fw_quirk {
 	FW_QUIRK_INIT_NEEDS_BLANK = 1u << 4,
 	/* C_GenerateKeyPair and C_CreateObject need the SO logged in, not the user */
 	FW_QUIRK_KEYGEN_NEEDS_SO_LOGIN = 1u << 5,
+	/* the module must be loaded afresh for each token: no worker is kept
+	 * for the bay's next token (docs/worker-protocol.md) */
+	FW_QUIRK_FRESH_WORKER = 1u << 6,
 };
 
 /* Characters of the random SO PIN the station sets (pin.so_pin_charset). */

@@ -67,6 +67,9 @@ worker_stop(struct station *s, struct bay *b)
 		b->worker_pid = 0;
 	}
 	framer_free(&b->in);
+	b->worker_module[0] = '\0';
+	b->worker_keep = 0;
+	b->worker_tokens = 0;
 	b->pending_op[0] = '\0';
 	b->pending_cb = NULL;
 	secret_clear(&b->unblock_pin);	/* an unblock under way ends with its worker */
@@ -95,7 +98,12 @@ worker_spawn(struct station *s, struct bay *b, const char *module)
 	}
 	if (pid == 0) {
 		char *argv[] = { "ukey-worker", "--fd", "3", "--module", (char *)module, "--bay",
-			b->name, NULL };
+			b->name, NULL, NULL };
+
+		/* today's module not trusted with a second token: nothing of one
+		 * request's session is kept for the next either */
+		if (b->profile->quirks & FW_QUIRK_FRESH_WORKER)
+			argv[7] = "--session-per-request";
 
 		/* a worker never outlives its daemon, even one killed with -9:
 		 * a module stuck in a call must not keep the token */
@@ -114,6 +122,9 @@ worker_spawn(struct station *s, struct bay *b, const char *module)
 	fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
 	b->worker_pid = pid;
 	b->worker_fd = sv[0];
+	snprintf(b->worker_module, sizeof(b->worker_module), "%s", module);
+	b->worker_keep = !(b->profile->quirks & FW_QUIRK_FRESH_WORKER);
+	b->worker_tokens = 0;
 	framer_init(&b->in, FRAME_MAX_WORKER);
 	return 0;
 }
@@ -210,6 +221,29 @@ probe_request(struct station *s, struct bay *b)
 	return req;
 }
 
+/* Asks the worker which token the bay holds. A worker kept from the bay's
+ * last token (rescan) first releases and re-enumerates the module's slots,
+ * with the new token's SoftHSM2 configuration for a virtual one. */
+static void
+probe_send(struct station *s, struct bay *b, int rescan)
+{
+	struct json_object *req = probe_request(s, b);
+	int rc;
+
+	if (rescan) {
+		json_object_object_add(req, "rescan", json_object_new_boolean(1));
+		if (b->softhsm_conf[0])
+			json_object_object_add(req, "softhsm_conf",
+			    json_object_new_string(b->softhsm_conf));
+	}
+	b->worker_tokens++;
+	bay_set_state(s, b, BAY_PROBING, NULL);
+	if ((rc = bay_send(s, b, "probe", req,
+	    b->profile->timeout_default_ms + (b->profile->is_virtual ? 0 : SLOT_WAIT_MS),
+	    on_probe)) != 0)
+		bay_set_state(s, b, BAY_FAULTED, "probe: %s", ukey_strerror(rc));
+}
+
 static void
 on_hello(struct station *s, struct bay *b, int rc, struct json_object *reply)
 {
@@ -219,11 +253,42 @@ on_hello(struct station *s, struct bay *b, int rc, struct json_object *reply)
 		worker_stop(s, b);
 		return;
 	}
-	bay_set_state(s, b, BAY_PROBING, NULL);
-	if ((rc = bay_send(s, b, "probe", probe_request(s, b),
-	    b->profile->timeout_default_ms + (b->profile->is_virtual ? 0 : SLOT_WAIT_MS),
-	    on_probe)) != 0)
-		bay_set_state(s, b, BAY_FAULTED, "probe: %s", ukey_strerror(rc));
+	probe_send(s, b, 0);
+}
+
+/* A worker kept from the bay's last token serves this one when its profile
+ * allows it and it loaded the same module; else it is stopped. Returns 1
+ * when the kept worker was asked to probe. */
+static int
+worker_reuse(struct station *s, struct bay *b, const char *module)
+{
+	if (b->worker_fd < 0)
+		return 0;
+	if (!b->worker_keep || (b->profile->quirks & FW_QUIRK_FRESH_WORKER) ||
+	    strcmp(module, b->worker_module) != 0 || b->pending_op[0]) {
+		worker_stop(s, b);
+		return 0;
+	}
+	b->started_ms = now_ms();
+	log_info("bay %s: worker %d kept for %s (token %d of this worker)", b->name,
+	    (int)b->worker_pid, b->device, b->worker_tokens + 1);
+	probe_send(s, b, 1);
+	return 1;
+}
+
+/* When the token leaves: the worker stays for the bay's next token if it is
+ * idle after a job that went well (or a token with nothing queued) and its
+ * profile allows it; otherwise it is stopped, as a worker that faulted,
+ * failed or is in the middle of a request must be. */
+static void
+worker_release(struct station *s, struct bay *b)
+{
+	if (b->worker_fd >= 0 && b->worker_keep && !b->pending_op[0] && !b->waiting_client &&
+	    b->job_id == 0 && (b->state == BAY_DONE || b->state == BAY_IDLE)) {
+		log_info("bay %s: worker %d kept for the next token", b->name, (int)b->worker_pid);
+		return;
+	}
+	worker_stop(s, b);
 }
 
 int
@@ -242,11 +307,13 @@ bay_token_arrived(struct station *s, struct bay *b, const struct arrival *a)
 	b->token_serial[0] = '\0';
 	b->allow_wipe = 0;
 	b->job_id = 0;
+	b->p11_calls = 0;
 	station_audit(s, b->operator_name, "bay.token_arrived", 0, 0, 0, NULL, b->name,
 	    json_object_new_string(b->device));
 	b->profile = a->profile ? fw_profile_set_find(station_fw(s), a->profile) : NULL;
 	if (b->profile == NULL) {
 		/* never touched: no profile says how to talk to it */
+		worker_stop(s, b);	/* nor a worker kept from the last token */
 		bay_set_state(s, b, BAY_REFUSED, "no firmware profile for %s (%s)", b->device,
 		    a->profile ? a->profile : "unknown model");
 		return 0;
@@ -255,16 +322,20 @@ bay_token_arrived(struct station *s, struct bay *b, const struct arrival *a)
 		/* said before a worker is started, which could only say it
 		 * could not load "something" */
 		if (access(a->module, R_OK) != 0) {
+			worker_stop(s, b);
 			bay_set_state(s, b, BAY_REFUSED, "sim.softhsm_module %s: %s", a->module,
 			    strerror(errno));
 			return 0;
 		}
 		module = a->module;
 	} else if ((module = fw_profile_module(b->profile)) == NULL) {
+		worker_stop(s, b);
 		bay_set_state(s, b, BAY_REFUSED, "profile %s: none of its PKCS#11 modules is installed",
 		    b->profile->name);
 		return 0;
 	}
+	if (worker_reuse(s, b, module))
+		return 0;
 	if ((rc = worker_spawn(s, b, module)) != 0) {
 		bay_set_state(s, b, BAY_FAULTED, "cannot start worker: %s", ukey_strerror(rc));
 		return 0;
@@ -283,7 +354,7 @@ bay_token_left(struct station *s, struct bay *b)
 {
 	if (b->state == BAY_EMPTY)
 		return;
-	worker_stop(s, b);
+	worker_release(s, b);
 	if (b->job_id)
 		job_on_token_left(s, b, "token removed");
 	if (b->user_pin.p != NULL)
@@ -332,6 +403,7 @@ bay_on_readable(struct station *s, struct bay *b)
 			json_object_put(reply);
 			continue;
 		}
+		b->p11_calls += json_object_get_int64(json_object_object_get(reply, "p11_calls"));
 		wrc = json_object_get_boolean(ok) ? 0 :
 		    ukey_errcode(json_object_get_string(json_object_object_get(reply, "error")));
 		if (wrc != 0)
@@ -343,6 +415,12 @@ bay_on_readable(struct station *s, struct bay *b)
 		json_object_put(reply);
 		if (b->worker_fd < 0)
 			return;		/* the callback stopped the worker */
+	}
+	if ((rc < 0 || more < 0) && b->state == BAY_EMPTY) {
+		/* a worker kept for the next token ended: no token, no fault */
+		log_warn("bay %s: the kept worker %d went away", b->name, (int)b->worker_pid);
+		worker_stop(s, b);
+		return;
 	}
 	if (rc < 0 || more < 0) {
 		char why[128];
@@ -430,6 +508,11 @@ bay_to_json(struct station *s, const struct bay *b)
 	json_object_object_add(o, "awaiting_pin", json_object_new_boolean(b->awaiting_pin));
 	if (b->arrival_to_job_ms >= 0)
 		json_object_object_add(o, "arrival_to_job_ms", json_object_new_int64(b->arrival_to_job_ms));
+	/* calls into the module for the token, and the worker serving it */
+	json_object_object_add(o, "p11_calls", json_object_new_int64(b->p11_calls));
+	json_object_object_add(o, "worker_pid", b->worker_pid > 0 ?
+	    json_object_new_int(b->worker_pid) : NULL);
+	json_object_object_add(o, "worker_tokens", json_object_new_int(b->worker_tokens));
 	if (b->last_job_seconds > 0)
 		json_object_object_add(o, "job_seconds", json_object_new_double(b->last_job_seconds));
 	return o;

@@ -65,6 +65,11 @@ struct bay {
 
 	pid_t worker_pid;
 	int worker_fd;
+	char worker_module[512];	/* the module the running worker loaded */
+	int worker_keep;		/* it may serve the bay's next token (no
+					 * fresh-worker quirk) */
+	int worker_tokens;		/* tokens the running worker has probed */
+	int64_t p11_calls;		/* calls into the module for the bay's token */
 	struct framer in;
 	char pending_op[32];		/* request in flight, "" when none */
 	worker_cb pending_cb;

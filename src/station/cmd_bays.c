@@ -171,7 +171,7 @@ cmd_token_inspect(struct request *r, struct json_object **result)
 
 	if ((rc = control_bay_arg(r, &b)) != 0)
 		return rc;
-	if (b->worker_fd < 0)
+	if (b->worker_fd < 0 || b->state == BAY_EMPTY)
 		return req_fail(r, UKEY_ERR_STATE, "bay %d: no token to inspect (%s)", b->index,
 		    bay_state_name(b->state));
 	if (b->pending_op[0] || b->job_id)

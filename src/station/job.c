@@ -935,7 +935,8 @@ job_start_if_possible(struct station *s, struct bay *b)
 	int64_t job_id;
 	int rc;
 
-	if (b->job_id != 0 || b->worker_fd < 0 || b->pending_op[0] || token_waits_store(s, b))
+	if (b->job_id != 0 || b->worker_fd < 0 || b->pending_op[0] || b->state == BAY_EMPTY ||
+	    token_waits_store(s, b))
 		return;
 	if (job_find_suspended(s, b, &job_id) == 0) {
 		/* this token's job was interrupted: it goes on, nothing new starts */

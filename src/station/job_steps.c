@@ -26,12 +26,13 @@
 #include "ca/ca.h"
 
 static int
-step_timeout(const struct bay *b, enum step st)
+step_timeout(struct station *s, const struct bay *b, enum step st)
 {
 	if (st == STEP_INIT_TOKEN)
 		return b->profile->timeout_init_ms;
 	if (st == STEP_GENERATE_KEY)
-		return b->profile->timeout_keygen_ms;
+		return b->profile->timeout_keygen_ms + (strcmp(b->source, "sim") == 0 ?
+		    station_cfg(s)->sim_keygen_delay_ms : 0);
 	return b->profile->timeout_default_ms;
 }
 
@@ -533,6 +534,10 @@ req_generate_key(struct station *s, struct bay *b, const struct store_job *job,
 	json_object_object_add(req, "id", json_object_new_string(hex));
 	json_object_object_add(req, "label", json_object_new_string(job->label));
 	json_object_object_add(req, "usage", usage_request(ops));
+	/* a virtual token as slow as a real one (sim.keygen_delay_ms) */
+	if (strcmp(b->source, "sim") == 0 && station_cfg(s)->sim_keygen_delay_ms > 0)
+		json_object_object_add(req, "sim_keygen_delay_ms",
+		    json_object_new_int(station_cfg(s)->sim_keygen_delay_ms));
 	free(hex);
 	return rc;
 }
@@ -638,7 +643,7 @@ job_step_run(struct station *s, struct bay *b, enum step st)
 		job_fail(s, b, JOB_OTHER, rc, "%s: %s", job_step_names[st], ukey_strerror(rc));
 		return;
 	}
-	if ((rc = bay_send(s, b, job_step_names[st], req, step_timeout(b, st), cb)) != 0)
+	if ((rc = bay_send(s, b, job_step_names[st], req, step_timeout(s, b, st), cb)) != 0)
 		job_fail(s, b, JOB_TOKEN, rc, "%s: cannot reach the worker: %s", job_step_names[st],
 		    ukey_strerror(rc));
 }

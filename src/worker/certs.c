@@ -69,7 +69,7 @@ create_cert(struct p11 *p, CK_SESSION_HANDLE s, X509 *x, const uint8_t *der, siz
 			{ CKA_CERTIFICATE_CATEGORY, &category, sizeof(category) },
 		};
 
-		if ((rv = p->f->C_CreateObject(s, t, sizeof(t) / sizeof(t[0]), &h)) != CKR_OK) {
+		if ((rv = P11F(p)->C_CreateObject(s, t, sizeof(t) / sizeof(t[0]), &h)) != CKR_OK) {
 			rc = p11_fail(p, "C_CreateObject", rv);
 			goto out;
 		}
@@ -158,7 +158,7 @@ op_write_cert(struct p11 *p, struct json_object *req, struct json_object *rep)
 	size_t idlen = 0, derlen = 0, caderlen = 0;
 	const char *label, *ca_label;
 	X509 *cert = NULL, *ca = NULL;
-	int rc, same, other, logged_in = 0;
+	int rc, same, other;
 
 	if ((rc = req_pin(p, req, "user_pin", 1, &pin)) != 0 ||
 	    (rc = req_hex(p, req, "id", 1, P11_MAX_ID, &id, &idlen)) != 0 ||
@@ -172,9 +172,8 @@ op_write_cert(struct p11 *p, struct json_object *req, struct json_object *rep)
 	if ((rc = parse_cert(p, "cert", der, derlen, &cert)) != 0 ||
 	    (cader != NULL && (rc = parse_cert(p, "ca_cert", cader, caderlen, &ca)) != 0))
 		goto out;
-	if ((rc = p11_session_open(p, 1, CKU_USER, &pin, &s)) != 0)
+	if ((rc = p11_session_user(p, 1, &pin, &s)) != 0)
 		goto out;
-	logged_in = 1;
 	if ((rc = check_cert(p, s, id, idlen, cert, ca)) != 0)
 		goto out;
 	{
@@ -221,7 +220,7 @@ op_write_cert(struct p11 *p, struct json_object *req, struct json_object *rep)
 	log_info("certificate%s written to the token", ca != NULL ? " and CA certificate" : "");
 	rc = 0;
  out:
-	p11_session_close(p, s, logged_in);
+	p11_session_release(p, s, rc == 0);
 	X509_free(cert);
 	X509_free(ca);
 	free(id);
@@ -250,15 +249,14 @@ op_read_back(struct p11 *p, struct json_object *req, struct json_object *rep)
 	EVP_PKEY *pub = NULL;
 	X509 *cert = NULL;
 	unsigned ops = 0;
-	int rc, logged_in = 0, have_priv = 0, have_usage = 0;
+	int rc, have_priv = 0, have_usage = 0;
 
 	if ((rc = req_pin(p, req, "user_pin", 1, &pin)) != 0 ||
 	    (rc = req_hex(p, req, "id", 1, P11_MAX_ID, &id, &idlen)) != 0 ||
 	    (rc = req_usage(p, req, "usage", 0, &ops, &have_usage)) != 0)
 		goto out;
-	if ((rc = p11_session_open(p, 0, CKU_USER, &pin, &s)) != 0)
+	if ((rc = p11_session_user(p, 0, &pin, &s)) != 0)
 		goto out;
-	logged_in = 1;
 	/* the end-entity certificate */
 	if ((rc = p11_find_by_id(p, s, CKO_CERTIFICATE, id, idlen, &h)) == 0) {
 		rc = p11_get_attr(p, s, h, CKA_VALUE, CERT_MAX, &der, &derlen);
@@ -348,7 +346,8 @@ op_read_back(struct p11 *p, struct json_object *req, struct json_object *rep)
 		goto out;
 	rc = 0;
  out:
-	p11_session_close(p, s, logged_in);
+	/* the job's last step on the token: its session ends here */
+	p11_session_release(p, s, 0);
 	json_object_put(cas);
 	json_object_put(ev);
 	json_object_put(usage);

@@ -42,11 +42,11 @@ token_sign(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, CK_MECHANIS
 	 * C_Sign call ends the operation (a size query would leave it open) */
 	if ((buf = malloc(SIG_MAX)) == NULL)
 		return UKEY_ERR_NOMEM;
-	if ((rv = p->f->C_SignInit(s, &mech, key)) != CKR_OK) {
+	if ((rv = P11F(p)->C_SignInit(s, &mech, key)) != CKR_OK) {
 		rc = p11_fail(p, "C_SignInit", rv);
 		goto out;
 	}
-	if ((rv = p->f->C_Sign(s, (CK_BYTE_PTR)data, (CK_ULONG)len, buf, &n)) != CKR_OK) {
+	if ((rv = P11F(p)->C_Sign(s, (CK_BYTE_PTR)data, (CK_ULONG)len, buf, &n)) != CKR_OK) {
 		rc = p11_fail(p, "C_Sign", rv);
 		goto out;
 	}
@@ -75,7 +75,7 @@ sign_rsa(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, const uint8_t
 	/* tokens without the hash-and-sign mechanism get a DigestInfo that the
 	 * station hashed, signed with raw PKCS#1 v1.5: the same signature */
 	memset(&mi, 0, sizeof(mi));
-	if (p->f->C_GetMechanismInfo(p->slot, CKM_SHA256_RSA_PKCS, &mi) == CKR_OK &&
+	if (P11F(p)->C_GetMechanismInfo(p->slot, CKM_SHA256_RSA_PKCS, &mi) == CKR_OK &&
 	    (mi.flags & CKF_SIGN))
 		return token_sign(p, s, key, CKM_SHA256_RSA_PKCS, tbs, tbslen, sig, siglen);
 	log_info("token lacks CKM_SHA256_RSA_PKCS, signing a DigestInfo with CKM_RSA_PKCS");
@@ -157,7 +157,7 @@ op_make_csr(struct p11 *p, struct json_object *req, struct json_object *rep)
 	X509_ALGOR *alg = NULL;
 	ASN1_BIT_STRING *bits = NULL;
 	EVP_PKEY *pub = NULL;
-	int rc, tbslen, csrlen, logged_in = 0, keytype;
+	int rc, tbslen, csrlen, keytype;
 
 	if ((rc = req_pin(p, req, "user_pin", 1, &pin)) != 0 ||
 	    (rc = req_hex(p, req, "id", 1, P11_MAX_ID, &id, &idlen)) != 0 ||
@@ -168,9 +168,8 @@ op_make_csr(struct p11 *p, struct json_object *req, struct json_object *rep)
 		rc = p11_error(p, UKEY_ERR_INVAL, "subject: not a DER X.509 Name");
 		goto out;
 	}
-	if ((rc = p11_session_open(p, 0, CKU_USER, &pin, &s)) != 0)
+	if ((rc = p11_session_user(p, 0, &pin, &s)) != 0)
 		goto out;
-	logged_in = 1;
 	if ((rc = p11_find_by_id(p, s, CKO_PRIVATE_KEY, id, idlen, &privh)) != 0 ||
 	    (rc = p11_find_by_id(p, s, CKO_PUBLIC_KEY, id, idlen, &pubh)) != 0) {
 		if (rc == UKEY_ERR_NOTFOUND)
@@ -228,7 +227,7 @@ op_make_csr(struct p11 *p, struct json_object *req, struct json_object *rep)
 	log_info("certificate request signed by the token and verified");
 	rc = 0;
  out:
-	p11_session_close(p, s, logged_in);
+	p11_session_release(p, s, rc == 0);
 	OPENSSL_free(csr);
 	OPENSSL_free(tbs);
 	ASN1_BIT_STRING_free(bits);

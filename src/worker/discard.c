@@ -29,7 +29,7 @@ discard_objects(struct p11 *p, CK_SESSION_HANDLE s, const uint8_t *id, size_t id
 		if (n == 0)
 			break;
 		for (i = 0; i < n; i++)
-			if ((rv = p->f->C_DestroyObject(s, objs[i])) != CKR_OK)
+			if ((rv = P11F(p)->C_DestroyObject(s, objs[i])) != CKR_OK)
 				return p11_fail(p, "C_DestroyObject", rv);
 		total += n;
 	}

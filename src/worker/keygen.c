@@ -2,8 +2,10 @@
  * private half was made there, can never leave and can do only what the
  * certificate allows: the evidence and usage attributes are read back and a
  * key that fails them is destroyed at once. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 
@@ -22,10 +24,36 @@ destroy_quietly(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, const ch
 
 	if (o == CK_INVALID_HANDLE)
 		return;
-	if ((rv = p->f->C_DestroyObject(s, o)) != CKR_OK)
+	if ((rv = P11F(p)->C_DestroyObject(s, o)) != CKR_OK)
 		log_error("C_DestroyObject (%s): %s", what, p11_ckr_name(rv));
 	else
 		log_info("destroyed the new %s", what);
+}
+
+/* Longest key generation the simulated bays may ask for (10 minutes). */
+#define SIM_KEYGEN_DELAY_MAX_MS 600000
+
+/* The simulated bays' keygen delay (sim.keygen_delay_ms, docs/config.md):
+ * with "sim_keygen_delay_ms" the worker waits that long before generating,
+ * so that a virtual token takes as long as a real one. */
+static int
+sim_keygen_delay(struct p11 *p, struct json_object *req)
+{
+	struct json_object *v = json_object_object_get(req, "sim_keygen_delay_ms");
+	struct timespec ts;
+	int64_t ms;
+
+	if (v == NULL)
+		return 0;
+	if (!json_object_is_type(v, json_type_int) || (ms = json_object_get_int64(v)) < 0 ||
+	    ms > SIM_KEYGEN_DELAY_MAX_MS)
+		return p11_error(p, UKEY_ERR_PROTO, "sim_keygen_delay_ms: must be 0..%d",
+		    SIM_KEYGEN_DELAY_MAX_MS);
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+	return 0;
 }
 
 int
@@ -44,7 +72,7 @@ op_generate_key(struct p11 *p, struct json_object *req, struct json_object *rep)
 	size_t idlen = 0, spkilen = 0, discardlen = 0;
 	EVP_PKEY *key = NULL;
 	unsigned ops = 0;
-	int rc, rsa, logged_in = 0, have_usage;
+	int rc, rsa, have_usage;
 	CK_RV rv;
 
 	if ((rc = req_pin(p, req, "user_pin", 1, &pin)) != 0 ||
@@ -86,9 +114,8 @@ op_generate_key(struct p11 *p, struct json_object *req, struct json_object *rep)
 	decrypt = (ops & KEY_OP_DECRYPT) ? CK_TRUE : CK_FALSE;
 	unwrap = (ops & KEY_OP_UNWRAP) ? CK_TRUE : CK_FALSE;
 	derive = (ops & KEY_OP_DERIVE) ? CK_TRUE : CK_FALSE;
-	if ((rc = p11_session_open(p, 1, CKU_USER, &pin, &s)) != 0)
+	if ((rc = sim_keygen_delay(p, req)) != 0 || (rc = p11_session_user(p, 1, &pin, &s)) != 0)
 		goto out;
-	logged_in = 1;
 	if (discard != NULL && (rc = discard_objects(p, s, discard, discardlen, NULL)) != 0)
 		goto out;
 	/* one key per id: a second pair under the same id would make the
@@ -141,9 +168,9 @@ op_generate_key(struct p11 *p, struct json_object *req, struct json_object *rep)
 		CK_ULONG npriv = sizeof(priv) / sizeof(priv[0]);
 
 		log_info("generating %s key pair", alg);
-		rv = rsa ? p->f->C_GenerateKeyPair(s, &mech, pub_rsa,
+		rv = rsa ? P11F(p)->C_GenerateKeyPair(s, &mech, pub_rsa,
 		    sizeof(pub_rsa) / sizeof(pub_rsa[0]), priv, npriv, &pubh, &privh) :
-		    p->f->C_GenerateKeyPair(s, &mech, pub_ec, sizeof(pub_ec) / sizeof(pub_ec[0]),
+		    P11F(p)->C_GenerateKeyPair(s, &mech, pub_ec, sizeof(pub_ec) / sizeof(pub_ec[0]),
 		    priv, npriv, &pubh, &privh);
 		if (rv != CKR_OK) {
 			pubh = privh = CK_INVALID_HANDLE;
@@ -185,7 +212,7 @@ op_generate_key(struct p11 *p, struct json_object *req, struct json_object *rep)
 	/* a pair that failed a check or could not be reported is not left behind */
 	destroy_quietly(p, s, privh, "private key");
 	destroy_quietly(p, s, pubh, "public key");
-	p11_session_close(p, s, logged_in);
+	p11_session_release(p, s, rc == 0);
 	json_object_put(ev);
 	json_object_put(usage);
 	EVP_PKEY_free(key);

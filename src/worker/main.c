@@ -37,7 +37,8 @@ static const struct {
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: ukey-worker --fd N --module /path/to/module.so [--bay NAME]\n");
+	fprintf(stderr, "usage: ukey-worker --fd N --module /path/to/module.so [--bay NAME]"
+	    " [--session-per-request]\n");
 	exit(2);
 }
 
@@ -113,6 +114,7 @@ serve_one(struct p11 *p, int fd, struct json_object *req)
 {
 	struct json_object *rep = NULL, *v;
 	const char *op = NULL;
+	unsigned long calls0 = p->calls;
 	size_t i;
 	int rc, quit = 0;
 
@@ -162,6 +164,11 @@ serve_one(struct p11 *p, int fd, struct json_object *req)
 			json_object_put(tok);
 		log_info("op %s failed: %s", op != NULL ? op : "?", ukey_errname(rc));
 	}
+	/* what the request cost in calls into the module (docs/performance.md) */
+	if (rep != NULL && rep_int(rep, "p11_calls", (int64_t)(p->calls - calls0)) != 0) {
+		json_object_put(rep);
+		rep = NULL;
+	}
 	if (rep == NULL || send_reply(fd, rep) != 0) {
 		log_error("cannot send the reply, stopping");
 		quit = 1;
@@ -182,7 +189,8 @@ send_hello(int fd, const struct p11 *p, const char *module, int rc)
 		if ((h = json_object_new_object()) != NULL &&
 		    (rep_int(h, "v", WORKER_PROTOCOL_VERSION) != 0 || rep_bool(h, "ok", 1) != 0 ||
 		    rep_string(h, "op", "hello") != 0 || rep_int(h, "pid", (int64_t)getpid()) != 0 ||
-		    rep_string(h, "module", module) != 0)) {
+		    rep_string(h, "module", module) != 0 ||
+		    rep_int(h, "p11_calls", (int64_t)p->calls) != 0)) {
 			json_object_put(h);
 			h = NULL;
 		}
@@ -203,13 +211,14 @@ main(int argc, char **argv)
 		{ "fd", required_argument, NULL, 'f' },
 		{ "module", required_argument, NULL, 'm' },
 		{ "bay", required_argument, NULL, 'b' },
+		{ "session-per-request", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct p11 p;
 	const char *module = NULL, *bay = NULL;
 	char tag[64], *end;
-	int fd = -1, c, rc, status = 0;
+	int fd = -1, c, rc, status = 0, per_request = 0;
 
 	while ((c = getopt_long(argc, argv, "f:m:b:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -223,6 +232,9 @@ main(int argc, char **argv)
 			break;
 		case 'b':
 			bay = optarg;
+			break;
+		case 's':
+			per_request = 1;
 			break;
 		default:
 			usage();
@@ -241,6 +253,7 @@ main(int argc, char **argv)
 	log_set_tag(tag);
 
 	memset(&p, 0, sizeof(p));
+	p.no_share = per_request;
 	if ((rc = p11_load(&p, module)) != 0) {
 		send_hello(fd, &p, module, rc);
 		p11_unload(&p);

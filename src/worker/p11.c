@@ -211,6 +211,7 @@ p11_load(struct p11 *p, const char *path)
 	if (getfl == NULL)
 		return p11_error(p, UKEY_ERR_UNSUPPORTED, "module %s has no C_GetFunctionList",
 		    path);
+	p->calls++;
 	if ((rv = getfl(&p->f)) != CKR_OK || p->f == NULL) {
 		p->f = NULL;
 		return p11_fail(p, "C_GetFunctionList", rv != CKR_OK ? rv : CKR_GENERAL_ERROR);
@@ -218,7 +219,7 @@ p11_load(struct p11 *p, const char *path)
 	memset(&args, 0, sizeof(args));
 	/* the worker is single-threaded, but a module may start threads of its own */
 	args.flags = CKF_OS_LOCKING_OK;
-	rv = p->f->C_Initialize(&args);
+	rv = P11F(p)->C_Initialize(&args);
 	if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED)
 		return p11_fail(p, "C_Initialize", rv);
 	p->initialized = 1;
@@ -230,7 +231,8 @@ p11_unload(struct p11 *p)
 {
 	CK_RV rv;
 
-	if (p->initialized && (rv = p->f->C_Finalize(NULL)) != CKR_OK)
+	p11_session_drop(p);
+	if (p->initialized && (rv = P11F(p)->C_Finalize(NULL)) != CKR_OK)
 		log_warn("C_Finalize: %s", p11_ckr_name(rv));
 	p->initialized = 0;
 	p->f = NULL;
@@ -250,11 +252,11 @@ present_slots(struct p11 *p, CK_SLOT_ID *slots, CK_ULONG *n)
 	CK_RV rv;
 
 	*n = 0;
-	if ((rv = p->f->C_GetSlotList(CK_TRUE, NULL, n)) != CKR_OK)
+	if ((rv = P11F(p)->C_GetSlotList(CK_TRUE, NULL, n)) != CKR_OK)
 		return p11_fail(p, "C_GetSlotList", rv);
 	if (*n > P11_MAX_SLOTS)
 		*n = P11_MAX_SLOTS;
-	if (*n > 0 && (rv = p->f->C_GetSlotList(CK_TRUE, slots, n)) != CKR_OK &&
+	if (*n > 0 && (rv = P11F(p)->C_GetSlotList(CK_TRUE, slots, n)) != CKR_OK &&
 	    rv != CKR_BUFFER_TOO_SMALL)
 		return p11_fail(p, "C_GetSlotList", rv);
 	if (*n > P11_MAX_SLOTS)
@@ -268,13 +270,16 @@ p11_rescan(struct p11 *p)
 	CK_C_INITIALIZE_ARGS args;
 	CK_RV rv;
 
-	if (p->initialized && (rv = p->f->C_Finalize(NULL)) != CKR_OK)
+	/* C_Finalize closes every session: the kept one is only forgotten */
+	p->shared = CK_INVALID_HANDLE;
+	secret_clear(&p->shared_pin);
+	if (p->initialized && (rv = P11F(p)->C_Finalize(NULL)) != CKR_OK)
 		log_warn("C_Finalize: %s", p11_ckr_name(rv));
 	p->initialized = 0;
 	p->have_slot = 0;
 	memset(&args, 0, sizeof(args));
 	args.flags = CKF_OS_LOCKING_OK;
-	rv = p->f->C_Initialize(&args);
+	rv = P11F(p)->C_Initialize(&args);
 	if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED)
 		return p11_fail(p, "C_Initialize", rv);
 	p->initialized = 1;
@@ -315,8 +320,8 @@ p11_select_slot(struct p11 *p, const struct p11_match *m, size_t *ncand)
 
 		memset(&si, 0, sizeof(si));
 		memset(&ti, 0, sizeof(ti));
-		if (p->f->C_GetSlotInfo(slots[i], &si) != CKR_OK ||
-		    p->f->C_GetTokenInfo(slots[i], &ti) != CKR_OK)
+		if (P11F(p)->C_GetSlotInfo(slots[i], &si) != CKR_OK ||
+		    P11F(p)->C_GetTokenInfo(slots[i], &ti) != CKR_OK)
 			continue;	/* left between the calls */
 		p11_text(desc, sizeof(desc), si.slotDescription, sizeof(si.slotDescription));
 		p11_text(ser, sizeof(ser), ti.serialNumber, sizeof(ti.serialNumber));
@@ -374,7 +379,7 @@ p11_find_slot(struct p11 *p, const char *serial)
 		char ser[sizeof(p->serial)];
 
 		memset(&ti, 0, sizeof(ti));
-		if ((rv = p->f->C_GetTokenInfo(slots[i], &ti)) != CKR_OK) {
+		if ((rv = P11F(p)->C_GetTokenInfo(slots[i], &ti)) != CKR_OK) {
 			/* the token may have left between the two calls */
 			log_warn("C_GetTokenInfo (slot %lu): %s", (unsigned long)slots[i],
 			    p11_ckr_name(rv));
@@ -409,7 +414,7 @@ p11_ensure_slot(struct p11 *p, CK_TOKEN_INFO *ti)
 	if (p->have_slot) {
 		char ser[sizeof(p->serial)];
 
-		rv = p->f->C_GetTokenInfo(p->slot, ti);
+		rv = P11F(p)->C_GetTokenInfo(p->slot, ti);
 		if (rv == CKR_OK) {
 			p11_text(ser, sizeof(ser), ti->serialNumber, sizeof(ti->serialNumber));
 			if (strcmp(ser, p->serial) == 0)
@@ -423,7 +428,7 @@ p11_ensure_slot(struct p11 *p, CK_TOKEN_INFO *ti)
 	if ((rc = p11_find_slot(p, p->have_slot ? p->serial : NULL)) != 0)
 		return rc;
 	memset(ti, 0, sizeof(*ti));
-	if ((rv = p->f->C_GetTokenInfo(p->slot, ti)) != CKR_OK)
+	if ((rv = P11F(p)->C_GetTokenInfo(p->slot, ti)) != CKR_OK)
 		return p11_fail(p, "C_GetTokenInfo", rv);
 	return 0;
 }
@@ -438,12 +443,13 @@ p11_session_open(struct p11 *p, int rw, CK_USER_TYPE who, const struct secret *p
 	int rc;
 
 	*s = CK_INVALID_HANDLE;
+	p11_session_drop(p);
 	if ((rc = p11_ensure_slot(p, NULL)) != 0)
 		return rc;
-	if ((rv = p->f->C_OpenSession(p->slot, flags, NULL, NULL, &h)) != CKR_OK)
+	if ((rv = P11F(p)->C_OpenSession(p->slot, flags, NULL, NULL, &h)) != CKR_OK)
 		return p11_fail(p, "C_OpenSession", rv);
 	if (pin != NULL) {
-		rv = p->f->C_Login(h, who, pin->p, (CK_ULONG)pin->len);
+		rv = P11F(p)->C_Login(h, who, pin->p, (CK_ULONG)pin->len);
 		/* another session of this process may still be logged in */
 		if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
 			rc = p11_fail(p, who == CKU_SO ? "C_Login(SO)" : "C_Login", rv);
@@ -462,10 +468,79 @@ p11_session_close(struct p11 *p, CK_SESSION_HANDLE s, int logged_in)
 
 	if (s == CK_INVALID_HANDLE)
 		return;
-	if (logged_in && (rv = p->f->C_Logout(s)) != CKR_OK && rv != CKR_USER_NOT_LOGGED_IN)
+	if (logged_in && (rv = P11F(p)->C_Logout(s)) != CKR_OK && rv != CKR_USER_NOT_LOGGED_IN)
 		log_warn("C_Logout: %s", p11_ckr_name(rv));
-	if ((rv = p->f->C_CloseSession(s)) != CKR_OK)
+	if ((rv = P11F(p)->C_CloseSession(s)) != CKR_OK)
 		log_warn("C_CloseSession: %s", p11_ckr_name(rv));
+}
+
+static int
+same_pin(const struct secret *a, const struct secret *b)
+{
+	unsigned char d = 0;
+	size_t i;
+
+	if (a->p == NULL || b->p == NULL || a->len != b->len)
+		return 0;
+	for (i = 0; i < a->len; i++)
+		d |= (unsigned char)(a->p[i] ^ b->p[i]);
+	return d == 0;
+}
+
+int
+p11_session_user(struct p11 *p, int rw, const struct secret *pin, CK_SESSION_HANDLE *s)
+{
+	int rc;
+
+	*s = CK_INVALID_HANDLE;
+	if (p->no_share)
+		return p11_session_open(p, rw, CKU_USER, pin, s);
+	if ((rc = p11_ensure_slot(p, NULL)) != 0) {
+		p11_session_drop(p);
+		return rc;
+	}
+	if (p->shared != CK_INVALID_HANDLE && p->shared_slot == p->slot &&
+	    (p->shared_rw || !rw) && same_pin(&p->shared_pin, pin)) {
+		*s = p->shared;
+		return 0;
+	}
+	if ((rc = p11_session_open(p, rw, CKU_USER, pin, s)) != 0)
+		return rc;
+	if ((rc = secret_set(&p->shared_pin, pin->p, pin->len)) != 0) {
+		p11_session_close(p, *s, 1);
+		*s = CK_INVALID_HANDLE;
+		return rc;
+	}
+	p->shared = *s;
+	p->shared_slot = p->slot;
+	p->shared_rw = rw;
+	return 0;
+}
+
+void
+p11_session_release(struct p11 *p, CK_SESSION_HANDLE s, int keep)
+{
+	if (s == CK_INVALID_HANDLE)
+		return;
+	if (s != p->shared) {
+		p11_session_close(p, s, 1);
+		return;
+	}
+	if (!keep)
+		p11_session_drop(p);
+}
+
+void
+p11_session_drop(struct p11 *p)
+{
+	CK_SESSION_HANDLE s = p->shared;
+
+	if (s == CK_INVALID_HANDLE)
+		return;
+	p->shared = CK_INVALID_HANDLE;
+	secret_clear(&p->shared_pin);
+	if (p->f != NULL && p->initialized)
+		p11_session_close(p, s, 1);
 }
 
 int
@@ -476,12 +551,12 @@ p11_find(struct p11 *p, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl, CK_ULONG ntmpl,
 	int rc = 0;
 
 	*count = 0;
-	if ((rv = p->f->C_FindObjectsInit(s, tmpl, ntmpl)) != CKR_OK)
+	if ((rv = P11F(p)->C_FindObjectsInit(s, tmpl, ntmpl)) != CKR_OK)
 		return p11_fail(p, "C_FindObjectsInit", rv);
 	while (*count < max) {
 		CK_ULONG got = 0;
 
-		if ((rv = p->f->C_FindObjects(s, out + *count, (CK_ULONG)(max - *count),
+		if ((rv = P11F(p)->C_FindObjects(s, out + *count, (CK_ULONG)(max - *count),
 		    &got)) != CKR_OK) {
 			rc = p11_fail(p, "C_FindObjects", rv);
 			break;
@@ -492,7 +567,7 @@ p11_find(struct p11 *p, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl, CK_ULONG ntmpl,
 			got = (CK_ULONG)(max - *count);	/* a module that overfills is not trusted */
 		*count += got;
 	}
-	if ((rv = p->f->C_FindObjectsFinal(s)) != CKR_OK && rc == 0)
+	if ((rv = P11F(p)->C_FindObjectsFinal(s)) != CKR_OK && rc == 0)
 		rc = p11_fail(p, "C_FindObjectsFinal", rv);
 	return rc;
 }
@@ -514,6 +589,41 @@ p11_find_by_id(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls, const ui
 	return n == 1 ? 0 : UKEY_ERR_NOTFOUND;
 }
 
+/* Most values a job reads (a certificate, a public key's parts, a label) fit
+ * in this: one call into the module for them, not a length query and a read. */
+#define P11_ATTR_GUESS 4096
+
+/* p11_get_attr's first try, into a buffer of P11_ATTR_GUESS bytes. Returns
+ * what p11_get_attr would, or UKEY_ERR_BUSY when the value did not fit or the
+ * module said nothing usable: then the two calls are made. */
+static int
+get_attr_guess(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t,
+    size_t max, uint8_t **out, size_t *len)
+{
+	size_t cap = max < P11_ATTR_GUESS ? max : P11_ATTR_GUESS;
+	CK_ATTRIBUTE a = { t, NULL, 0 };
+	uint8_t *buf;
+	CK_RV rv;
+
+	if ((buf = calloc(1, cap + 1)) == NULL)
+		return UKEY_ERR_NOMEM;
+	a.pValue = buf;
+	a.ulValueLen = (CK_ULONG)cap;
+	rv = P11F(p)->C_GetAttributeValue(s, o, &a, 1);
+	if (rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_ATTRIBUTE_TYPE_INVALID) {
+		free(buf);
+		return UKEY_ERR_NOTFOUND;
+	}
+	if (rv != CKR_OK || a.ulValueLen == CK_UNAVAILABLE_INFORMATION || a.ulValueLen > cap) {
+		free(buf);
+		return UKEY_ERR_BUSY;
+	}
+	buf[a.ulValueLen] = 0;
+	*out = buf;
+	*len = a.ulValueLen;
+	return 0;
+}
+
 int
 p11_get_attr(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t,
     size_t max, uint8_t **out, size_t *len)
@@ -525,7 +635,9 @@ p11_get_attr(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUT
 
 	*out = NULL;
 	*len = 0;
-	rv = p->f->C_GetAttributeValue(s, o, &a, 1);
+	if ((rc = get_attr_guess(p, s, o, t, max, out, len)) != UKEY_ERR_BUSY)
+		return rc;
+	rv = P11F(p)->C_GetAttributeValue(s, o, &a, 1);
 	if (rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
 	    (rv == CKR_OK && a.ulValueLen == CK_UNAVAILABLE_INFORMATION))
 		return UKEY_ERR_NOTFOUND;
@@ -538,7 +650,7 @@ p11_get_attr(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUT
 	if ((buf = calloc(1, (size_t)a.ulValueLen + 1)) == NULL)
 		return UKEY_ERR_NOMEM;
 	a.pValue = buf;
-	if ((rv = p->f->C_GetAttributeValue(s, o, &a, 1)) != CKR_OK) {
+	if ((rv = P11F(p)->C_GetAttributeValue(s, o, &a, 1)) != CKR_OK) {
 		rc = p11_fail(p, "C_GetAttributeValue", rv);
 		goto out;
 	}
@@ -564,7 +676,7 @@ get_fixed(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_T
     CK_ULONG len)
 {
 	CK_ATTRIBUTE a = { t, buf, len };
-	CK_RV rv = p->f->C_GetAttributeValue(s, o, &a, 1);
+	CK_RV rv = P11F(p)->C_GetAttributeValue(s, o, &a, 1);
 
 	if (rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
 	    (rv == CKR_OK && a.ulValueLen != len))
@@ -594,4 +706,38 @@ p11_get_ulong(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBU
 
 	*val = rc == 0 ? v : 0;
 	return rc;
+}
+
+int
+p11_get_bools(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
+    const CK_ATTRIBUTE_TYPE *types, size_t n, int *vals, int *readable)
+{
+	CK_ATTRIBUTE t[P11_MAX_BOOLS];
+	CK_BBOOL b[P11_MAX_BOOLS];
+	size_t i;
+	int rc;
+
+	if (n == 0 || n > P11_MAX_BOOLS)
+		return p11_error(p, UKEY_ERR_INVAL, "%zu attributes asked at once (1..%d)", n,
+		    P11_MAX_BOOLS);
+	for (i = 0; i < n; i++) {
+		b[i] = CK_FALSE;
+		t[i].type = types[i];
+		t[i].pValue = &b[i];
+		t[i].ulValueLen = sizeof(b[i]);
+	}
+	if (P11F(p)->C_GetAttributeValue(s, o, t, (CK_ULONG)n) == CKR_OK) {
+		for (i = 0; i < n; i++) {
+			readable[i] = t[i].ulValueLen == sizeof(b[i]);
+			vals[i] = readable[i] && b[i] != CK_FALSE;
+		}
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		rc = p11_get_bool(p, s, o, types[i], &vals[i]);
+		readable[i] = rc == 0;
+		if (rc != 0 && rc != UKEY_ERR_NOTFOUND)
+			return rc;
+	}
+	return 0;
 }

@@ -30,7 +30,19 @@ struct p11 {
 	int err_rc;
 	const char *err_ckr;		/* static CKR name, or NULL when not a PKCS#11 failure */
 	char err_msg[512];
+	/* PKCS#11 calls made through f since the module was loaded (P11F) */
+	unsigned long calls;
+	/* the token's user session kept across requests (p11_session_user):
+	 * one session and one login per token, not one per step */
+	CK_SESSION_HANDLE shared;	/* CK_INVALID_HANDLE when none */
+	CK_SLOT_ID shared_slot;
+	int shared_rw;
+	struct secret shared_pin;	/* the PIN it logged in with */
+	int no_share;			/* --session-per-request: nothing is kept */
 };
+
+/* Every call into the module goes through P11F(p)->C_...: it counts them. */
+#define P11F(p) ((p)->calls++, (p)->f)
 
 /* Loads the module at path and initialises it (C_Initialize with
  * CKF_OS_LOCKING_OK). Returns 0 or a UKEY_ERR_*; the failure is recorded in p.
@@ -96,9 +108,26 @@ int p11_rescan(struct p11 *p);
 int p11_ensure_slot(struct p11 *p, CK_TOKEN_INFO *ti);
 
 /* Opens a session on the bay's slot (read/write when rw), logging in as
- * `who` when pin is not NULL. On failure nothing stays open. */
+ * `who` when pin is not NULL. On failure nothing stays open. The kept user
+ * session is dropped first: a login is the application's, not the session's,
+ * so a logout here would end it too. */
 int p11_session_open(struct p11 *p, int rw, CK_USER_TYPE who, const struct secret *pin,
     CK_SESSION_HANDLE *s);
+
+/* A user session on the bay's slot logged in with pin, read/write when rw:
+ * the one kept from an earlier request when it is on the same slot, logged in
+ * with the same PIN and writable if rw is asked; otherwise the kept one is
+ * closed and a new one opened and kept. Release it with p11_session_release. */
+int p11_session_user(struct p11 *p, int rw, const struct secret *pin, CK_SESSION_HANDLE *s);
+
+/* Ends a request's use of s from p11_session_user: kept for the next request
+ * when keep, else logged out and closed (p11_session_drop). */
+void p11_session_release(struct p11 *p, CK_SESSION_HANDLE s, int keep);
+
+/* Logs out and closes the kept user session, if any. Called before anything
+ * that needs no other session open (C_InitToken), another login (SO, a PIN
+ * check) or another token (probe). */
+void p11_session_drop(struct p11 *p);
 
 /* Logs out (when logged_in) and closes s; failures are only logged. */
 void p11_session_close(struct p11 *p, CK_SESSION_HANDLE s, int logged_in);
@@ -122,6 +151,14 @@ int p11_get_attr(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTR
 /* Reads a CK_BBOOL attribute as 0/1; UKEY_ERR_NOTFOUND when unreadable. */
 int p11_get_bool(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t,
     int *val);
+
+/* Reads n (at most P11_MAX_BOOLS) CK_BBOOL attributes of o in one call:
+ * vals[i] 0/1, readable[i] 0 when the module will not show types[i]. When
+ * the call as a whole fails (one unreadable attribute may spoil it), each is
+ * read on its own as p11_get_bool does. Returns 0 or a UKEY_ERR_*. */
+#define P11_MAX_BOOLS 16
+int p11_get_bools(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
+    const CK_ATTRIBUTE_TYPE *types, size_t n, int *vals, int *readable);
 
 /* Reads a CK_ULONG attribute; UKEY_ERR_NOTFOUND when unreadable. */
 int p11_get_ulong(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t,

@@ -207,16 +207,24 @@ evidence_read(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
 		{ CKA_TOKEN, "CKA_TOKEN", "token", 1 },
 		{ CKA_PRIVATE, "CKA_PRIVATE", "private", 1 },
 	};
+	CK_ATTRIBUTE_TYPE types[sizeof(ev) / sizeof(ev[0])];
+	int vals[sizeof(ev) / sizeof(ev[0])], ok[sizeof(ev) / sizeof(ev[0])];
 	struct json_object *o;
 	size_t i;
 	int rc, v;
 
 	*out = NULL;
 	*bad = NULL;
+	for (i = 0; i < sizeof(ev) / sizeof(ev[0]); i++)
+		types[i] = ev[i].type;
+	/* all seven in one call (p11_get_bools) */
+	if ((rc = p11_get_bools(p, s, priv, types, sizeof(ev) / sizeof(ev[0]), vals, ok)) != 0)
+		return rc;
 	if ((o = json_object_new_object()) == NULL)
 		return UKEY_ERR_NOMEM;
 	for (i = 0; i < sizeof(ev) / sizeof(ev[0]); i++) {
-		rc = p11_get_bool(p, s, priv, ev[i].type, &v);
+		v = vals[i];
+		rc = ok[i] ? 0 : UKEY_ERR_NOTFOUND;
 		if (rc == UKEY_ERR_NOTFOUND) {
 			if (*bad == NULL)
 				*bad = ev[i].name;
@@ -282,12 +290,22 @@ usage_read(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv, CK_OBJECT_
 		{ 1, CKA_WRAP, "CKA_WRAP (public key)", "wrap", KEY_OP_UNWRAP },
 		{ 1, CKA_DERIVE, "CKA_DERIVE (public key)", "derive", 0 },
 	};
+	enum { N_USAGE = sizeof(attrs) / sizeof(attrs[0]), N_HALF = N_USAGE / 2 };
+	CK_ATTRIBUTE_TYPE types[N_USAGE];
+	int vals[N_USAGE], ok[N_USAGE];
 	struct json_object *o = NULL, *arr;
 	size_t i;
 	int rc, v;
 
 	*out = NULL;
 	*bad = NULL;
+	/* each half's four in one call: the private key's, then the public key's */
+	for (i = 0; i < N_USAGE; i++)
+		types[i] = attrs[i].type;
+	if ((rc = p11_get_bools(p, s, priv, types, N_HALF, vals, ok)) != 0 ||
+	    (pub != CK_INVALID_HANDLE &&
+	    (rc = p11_get_bools(p, s, pub, types + N_HALF, N_HALF, vals + N_HALF, ok + N_HALF)) != 0))
+		return rc;
 	if ((o = json_object_new_object()) == NULL)
 		return UKEY_ERR_NOMEM;
 	/* both lists are there even when empty: "nothing allowed" is an
@@ -302,7 +320,8 @@ usage_read(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv, CK_OBJECT_
 	for (i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
 		if (attrs[i].pub && pub == CK_INVALID_HANDLE)
 			continue;
-		rc = p11_get_bool(p, s, attrs[i].pub ? pub : priv, attrs[i].type, &v);
+		v = vals[i];
+		rc = ok[i] ? 0 : UKEY_ERR_NOTFOUND;
 		if (rc == UKEY_ERR_NOTFOUND) {
 			if (*bad == NULL)
 				*bad = attrs[i].name;

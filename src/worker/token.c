@@ -83,7 +83,7 @@ mech_keygen(struct p11 *p, const CK_MECHANISM_TYPE *list, CK_ULONG n, CK_MECHANI
 	if (i == n)
 		return 0;
 	memset(&mi, 0, sizeof(mi));
-	if ((rv = p->f->C_GetMechanismInfo(p->slot, mech, &mi)) != CKR_OK) {
+	if ((rv = P11F(p)->C_GetMechanismInfo(p->slot, mech, &mi)) != CKR_OK) {
 		log_warn("C_GetMechanismInfo(0x%lx): %s", (unsigned long)mech, p11_ckr_name(rv));
 		return 0;
 	}
@@ -105,13 +105,13 @@ probe_mechanisms(struct p11 *p, struct json_object **out)
 	int rc;
 
 	*out = NULL;
-	if ((rv = p->f->C_GetMechanismList(p->slot, NULL, &n)) != CKR_OK)
+	if ((rv = P11F(p)->C_GetMechanismList(p->slot, NULL, &n)) != CKR_OK)
 		return p11_fail(p, "C_GetMechanismList", rv);
 	if (n > 4096)
 		n = 4096;
 	if ((list = calloc(n + 1, sizeof(*list))) == NULL)
 		return UKEY_ERR_NOMEM;
-	if (n > 0 && (rv = p->f->C_GetMechanismList(p->slot, list, &n)) != CKR_OK) {
+	if (n > 0 && (rv = P11F(p)->C_GetMechanismList(p->slot, list, &n)) != CKR_OK) {
 		rc = p11_fail(p, "C_GetMechanismList", rv);
 		goto out;
 	}
@@ -167,7 +167,7 @@ describe_token(struct p11 *p, struct json_object *rep)
 	if ((rc = p11_ensure_slot(p, &ti)) != 0)
 		return rc;
 	memset(&si, 0, sizeof(si));
-	if ((rv = p->f->C_GetSlotInfo(p->slot, &si)) != CKR_OK)
+	if ((rv = P11F(p)->C_GetSlotInfo(p->slot, &si)) != CKR_OK)
 		return p11_fail(p, "C_GetSlotInfo", rv);
 	p11_text(desc, sizeof(desc), si.slotDescription, sizeof(si.slotDescription));
 	if ((rc = token_json(&ti, &t)) != 0)
@@ -272,6 +272,32 @@ probe_match(struct p11 *p, struct json_object *req, struct p11_match *m, const c
 	return 0;
 }
 
+/* A worker kept for the bay's next token (docs/worker-protocol.md, "A worker
+ * for many tokens"): with "rescan", the module's slots are released and
+ * enumerated again, after SOFTHSM2_CONF is set to "softhsm_conf" when given
+ * (a virtual token has its own SoftHSM2 token store, which SoftHSM2 reads at
+ * C_Initialize). Without it, only the kept session is closed. */
+static int
+probe_fresh(struct p11 *p, struct json_object *req)
+{
+	struct json_object *v = json_object_object_get(req, "rescan");
+	const char *conf = NULL;
+	int rc;
+
+	p11_session_drop(p);
+	if (v == NULL)
+		return 0;
+	if (!json_object_is_type(v, json_type_boolean))
+		return p11_error(p, UKEY_ERR_PROTO, "rescan: must be true or false");
+	if ((rc = req_string(p, req, "softhsm_conf", 0, 511, &conf)) != 0)
+		return rc;
+	if (!json_object_get_boolean(v))
+		return 0;
+	if (conf != NULL && setenv("SOFTHSM2_CONF", conf, 1) != 0)
+		return p11_error(p, UKEY_ERR_NOMEM, "softhsm_conf: cannot set SOFTHSM2_CONF");
+	return p11_rescan(p);
+}
+
 int
 op_probe(struct p11 *p, struct json_object *req, struct json_object *rep)
 {
@@ -281,7 +307,8 @@ op_probe(struct p11 *p, struct json_object *req, struct json_object *rep)
 	size_t ncand = 0;
 	int rc, tries = 0, any;
 
-	if ((rc = probe_match(p, req, &m, ex, &wait_ms, &any)) != 0)
+	if ((rc = probe_match(p, req, &m, ex, &wait_ms, &any)) != 0 ||
+	    (rc = probe_fresh(p, req)) != 0)
 		return rc;
 	/* a probe starts afresh: the bay may hold a different token now. A
 	 * token the USB source reported may not be in the module's slot list
@@ -362,7 +389,8 @@ op_init_token(struct p11 *p, struct json_object *req, struct json_object *rep)
 	old_slot = p->slot;
 	log_info("initialising token in slot %lu%s", (unsigned long)old_slot,
 	    reinit ? " (again, with the old SO PIN)" : "");
-	if ((rv = p->f->C_InitToken(p->slot, init_pin->p, (CK_ULONG)init_pin->len,
+	p11_session_drop(p);	/* C_InitToken needs no session open on the token */
+	if ((rv = P11F(p)->C_InitToken(p->slot, init_pin->p, (CK_ULONG)init_pin->len,
 	    label32)) != CKR_OK) {
 		rc = p11_fail(p, "C_InitToken", rv);
 		goto out;
@@ -371,7 +399,7 @@ op_init_token(struct p11 *p, struct json_object *req, struct json_object *rep)
 	 * a new blank token in another): learn the serial the token now has from
 	 * its old slot, then find that serial in a fresh slot list */
 	memset(&ti, 0, sizeof(ti));
-	if ((rv = p->f->C_GetTokenInfo(old_slot, &ti)) != CKR_OK) {
+	if ((rv = P11F(p)->C_GetTokenInfo(old_slot, &ti)) != CKR_OK) {
 		rc = p11_fail(p, "C_GetTokenInfo", rv);
 		goto out;
 	}
@@ -384,12 +412,12 @@ op_init_token(struct p11 *p, struct json_object *req, struct json_object *rep)
 	if ((rc = p11_session_open(p, 1, CKU_SO, init_pin, &s)) != 0)
 		goto out;
 	logged_in = 1;
-	if (reinit && (rv = p->f->C_SetPIN(s, old_so_pin.p, (CK_ULONG)old_so_pin.len, so_pin.p,
+	if (reinit && (rv = P11F(p)->C_SetPIN(s, old_so_pin.p, (CK_ULONG)old_so_pin.len, so_pin.p,
 	    (CK_ULONG)so_pin.len)) != CKR_OK) {
 		rc = p11_fail(p, "C_SetPIN(SO)", rv);
 		goto out;
 	}
-	if ((rv = p->f->C_InitPIN(s, user_pin.p, (CK_ULONG)user_pin.len)) != CKR_OK) {
+	if ((rv = P11F(p)->C_InitPIN(s, user_pin.p, (CK_ULONG)user_pin.len)) != CKR_OK) {
 		rc = p11_fail(p, "C_InitPIN", rv);
 		goto out;
 	}
@@ -467,7 +495,7 @@ op_unblock(struct p11 *p, struct json_object *req, struct json_object *rep)
 	}
 	if ((rc = p11_session_open(p, 1, CKU_SO, NULL, &s)) != 0)
 		goto out;
-	rv = p->f->C_Login(s, CKU_SO, so_pin.p, (CK_ULONG)so_pin.len);
+	rv = P11F(p)->C_Login(s, CKU_SO, so_pin.p, (CK_ULONG)so_pin.len);
 	if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
 		rc = p11_fail(p, "C_Login(SO)", rv);
 		so_login_message(p, rv);
@@ -476,7 +504,7 @@ op_unblock(struct p11 *p, struct json_object *req, struct json_object *rep)
 	logged_in = 1;
 	/* C_InitPIN as SO sets a new user PIN and, on tokens that count
 	 * failures, clears the user PIN's lock; keys and certificates stay */
-	if ((rv = p->f->C_InitPIN(s, user_pin.p, (CK_ULONG)user_pin.len)) != CKR_OK) {
+	if ((rv = P11F(p)->C_InitPIN(s, user_pin.p, (CK_ULONG)user_pin.len)) != CKR_OK) {
 		rc = p11_fail(p, "C_InitPIN", rv);
 		goto out;
 	}

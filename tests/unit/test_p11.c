@@ -224,6 +224,9 @@ setup(void **state)
 	fake.C_Sign = w_Sign;
 	fake.C_GenerateKeyPair = w_GenerateKeyPair;
 	fx->p.f = &fake;
+	/* one session per request, as the fault tests count them;
+	 * test_shared_session turns the kept session on */
+	fx->p.no_share = 1;
 	json_object_put(run_clean(&fx->p, op_init_token, "{\"label\":\"fault\",\"so_pin\":\"" SOPIN
 	    "\",\"user_pin\":\"" PIN "\"}"));
 	*state = fx;
@@ -631,6 +634,44 @@ test_probe_select(void **state)
 	no_sessions_left(p);
 }
 
+/* The kept user session (p11_session_user): generate_key and make_csr share
+ * one session and one login; a request with another PIN logs in afresh (and
+ * a wrong one fails as before); dropping it leaves nothing open. */
+static void
+test_shared_session(void **state)
+{
+	struct fixture *fx = *state;
+	struct json_object *req, *rep;
+	CK_SESSION_HANDLE h;
+	int rc;
+
+	fx->p.no_share = 0;
+	json_object_put(run_clean(&fx->p, op_generate_key, "{\"user_pin\":\"" PIN
+	    "\",\"alg\":\"ec-p256\",\"id\":\"5ade\",\"label\":\"k\",\"usage\":[\"sign\"]}"));
+	assert_int_equal(open_sessions, 1);
+	h = fx->p.shared;
+	assert_true(h != CK_INVALID_HANDLE);
+	json_object_put(run_clean(&fx->p, op_make_csr, "{\"user_pin\":\"" PIN "\",\"id\":\"5ade\","
+	    "\"subject\":\"300f310d300b06035504030c0474657374\"}"));
+	assert_int_equal(open_sessions, 1);
+	assert_true(fx->p.shared == h);
+	/* the kept login never stands in for a PIN check */
+	req = request("{\"user_pin\":\"99999999\",\"id\":\"5ade\","
+	    "\"subject\":\"300f310d300b06035504030c0474657374\"}");
+	rep = json_object_new_object();
+	p11_error_clear(&fx->p);
+	rc = op_make_csr(&fx->p, req, rep);
+	assert_int_equal(rc, UKEY_ERR_PIN);
+	assert_int_equal(open_sessions, 0);
+	json_object_put(req);
+	json_object_put(rep);
+	json_object_put(run_clean(&fx->p, op_make_csr, "{\"user_pin\":\"" PIN "\",\"id\":\"5ade\","
+	    "\"subject\":\"300f310d300b06035504030c0474657374\"}"));
+	assert_int_equal(open_sessions, 1);
+	p11_session_drop(&fx->p);
+	no_sessions_left(&fx->p);
+}
+
 int
 main(void)
 {
@@ -642,6 +683,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_fault_probe_inspect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_init_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_csr_cert, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shared_session, setup, teardown),
 	};
 
 	log_init("test_p11", LOG_LVL_ERROR);
