@@ -37,6 +37,7 @@
 #include "common/cmpconf.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "pem_fixture.h"
 
 #define REF "station-1"
 
@@ -114,30 +115,13 @@ make_ca(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key, long 
 static void
 write_pem(const struct fixture *f, const char *name, X509 *cert, EVP_PKEY *key)
 {
-	char p[128];
-	FILE *fp;
-
-	path(f, name, p, sizeof(p));
-	assert_non_null(fp = fopen(p, "w"));
-	if (cert != NULL)
-		assert_int_equal(PEM_write_X509(fp, cert), 1);
-	if (key != NULL)
-		assert_int_equal(PEM_write_PrivateKey(fp, key, NULL, NULL, 0, NULL, NULL), 1);
-	fclose(fp);
-	assert_int_equal(chmod(p, 0600), 0);
+	pem_fixture_write(f->dir, name, cert, key);
 }
 
 static void
 write_text(const struct fixture *f, const char *name, const char *text)
 {
-	char p[128];
-	FILE *fp;
-
-	path(f, name, p, sizeof(p));
-	assert_non_null(fp = fopen(p, "w"));
-	fputs(text, fp);
-	fclose(fp);
-	assert_int_equal(chmod(p, 0600), 0);
+	pem_fixture_text(f->dir, name, text, 0600);
 }
 
 /* The test PKI: a root, the issuing CA under it (the mock's srvCert), a

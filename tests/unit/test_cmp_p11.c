@@ -29,6 +29,7 @@
 #include "ca/ca_cmp.h"
 #include "common/cmpconf.h"
 #include "common/err.h"
+#include "pem_fixture.h"
 
 #define SOFTHSM_MODULE "/usr/lib/softhsm/libsofthsm2.so"
 
@@ -87,30 +88,13 @@ make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key, int
 static void
 write_pem(const struct fixture *f, const char *name, X509 *cert, EVP_PKEY *key)
 {
-	char p[128];
-	FILE *fp;
-
-	path(f, name, p, sizeof(p));
-	assert_non_null(fp = fopen(p, "w"));
-	if (cert != NULL)
-		assert_int_equal(PEM_write_X509(fp, cert), 1);
-	if (key != NULL)
-		assert_int_equal(PEM_write_PrivateKey(fp, key, NULL, NULL, 0, NULL, NULL), 1);
-	fclose(fp);
-	chmod(p, 0600);
+	pem_fixture_write(f->dir, name, cert, key);
 }
 
 static void
 write_text(const struct fixture *f, const char *name, const char *text, mode_t mode)
 {
-	char p[128];
-	FILE *fp;
-
-	path(f, name, p, sizeof(p));
-	assert_non_null(fp = fopen(p, "w"));
-	fputs(text, fp);
-	fclose(fp);
-	assert_int_equal(chmod(p, mode), 0);
+	pem_fixture_text(f->dir, name, text, mode);
 }
 
 static void
