@@ -151,3 +151,25 @@ softhsm_store() {
 		"$1" > "$1/softhsm2.conf"
 	export SOFTHSM2_CONF=$1/softhsm2.conf
 }
+
+# The CMP tests' test CA (tests/tools/cmp_test_server): cmp_test_ca makes
+# its key and certificate and the station's shared secret in $STATE/cmp;
+# the test starts the server and keeps its pid in CMP_PID, which stop_cmp
+# stops (call it from the test's EXIT trap).
+CMP_PID=""
+stop_cmp() {
+	if [ -n "$CMP_PID" ]; then
+		kill "$CMP_PID" 2>/dev/null || true
+		wait "$CMP_PID" 2>/dev/null || true
+	fi
+	CMP_PID=""
+}
+cmp_test_ca() {
+	mkdir -m 0700 "$STATE/cmp"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -days 3650 \
+		-subj "/CN=Test CMP CA/O=ukey-station tests" -addext "basicConstraints=critical,CA:TRUE" \
+		-addext "keyUsage=critical,keyCertSign,cRLSign" \
+		-keyout "$STATE/cmp/ca.key" -out "$STATE/cmp/ca.crt" 2>/dev/null || fail "making the test CA"
+	printf 'station shared secret\n' > "$STATE/cmp/secret"
+	chmod 0600 "$STATE/cmp/secret"
+}

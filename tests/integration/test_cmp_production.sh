@@ -7,24 +7,10 @@
 # kill -9 of ukeyd after the CA answered and before the station recorded.
 . "$(dirname "$0")/lib.sh"
 
-CMP_PID=""
-stop_cmp() {
-	if [ -n "$CMP_PID" ]; then
-		kill "$CMP_PID" 2>/dev/null || true
-		wait "$CMP_PID" 2>/dev/null || true
-	fi
-	CMP_PID=""
-}
 # set +e: under errexit the (exit $rc) that hands cleanup the status would end the trap
 trap 'rc=$?; stop_cmp; set +e; (exit $rc); cleanup' EXIT
 
-mkdir -m 0700 "$STATE/cmp"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -days 3650 \
-	-subj "/CN=Test CMP CA/O=ukey-station tests" -addext "basicConstraints=critical,CA:TRUE" \
-	-addext "keyUsage=critical,keyCertSign,cRLSign" \
-	-keyout "$STATE/cmp/ca.key" -out "$STATE/cmp/ca.crt" 2>/dev/null || fail "making the test CA"
-printf 'station shared secret\n' > "$STATE/cmp/secret"
-chmod 0600 "$STATE/cmp/secret"
+cmp_test_ca
 
 # start_cmp [ARGS...]: the test CA on a fresh port (the last port is reused
 # when PORT is set, so that the station's configuration stays right)
