@@ -57,30 +57,35 @@ job_test_crash_point(const char *step, const char *point)
 }
 
 int
-job_step_mark(struct station *s, int64_t job_id, enum step st, const char *phase, const char *detail)
+job_step_mark_in(struct station *s, int64_t job_id, enum step st, const char *phase,
+    const char *detail)
 {
+	struct json_object *d;
 	char now[32];
 	int rc;
 
 	store_now(now);
+	if ((rc = store_job_step_mark(station_store(s), job_id, job_step_names[st], phase, detail,
+	    now)) != 0)
+		return rc;
+	d = json_object_new_object();
+	json_object_object_add(d, "step", json_object_new_string(job_step_names[st]));
+	json_object_object_add(d, "phase", json_object_new_string(phase));
+	if (detail)
+		json_object_object_add(d, "detail", json_object_new_string(detail));
+	return station_audit(s, "ukeyd", "job.step", 0, 0, job_id, NULL, NULL, d);
+}
+
+int
+job_step_mark(struct station *s, int64_t job_id, enum step st, const char *phase, const char *detail)
+{
+	int rc;
+
 	if ((rc = store_begin(station_store(s))) != 0)
 		return rc;
-	if ((rc = store_job_step_mark(station_store(s), job_id, job_step_names[st], phase, detail,
-	    now)) != 0) {
+	if ((rc = job_step_mark_in(s, job_id, st, phase, detail)) != 0) {
 		store_rollback(station_store(s));
 		return rc;
-	}
-	{
-		struct json_object *d = json_object_new_object();
-
-		json_object_object_add(d, "step", json_object_new_string(job_step_names[st]));
-		json_object_object_add(d, "phase", json_object_new_string(phase));
-		if (detail)
-			json_object_object_add(d, "detail", json_object_new_string(detail));
-		if ((rc = station_audit(s, "ukeyd", "job.step", 0, 0, job_id, NULL, NULL, d)) != 0) {
-			store_rollback(station_store(s));
-			return rc;
-		}
 	}
 	if ((rc = store_commit(station_store(s))) != 0)
 		return rc;
@@ -413,6 +418,11 @@ resume_step(struct station *s, const struct store_job *job)
 	st = renew ? jobrule_renew_resume_step(last.step, last.phase) :
 	    jobrule_resume_step(last.step, last.phase);
 	store_job_step_clear(&last);
+	/* a journal of an earlier version may lack init_token's done mark
+	 * although its result was recorded: the SO PIN moved to the token row
+	 * (store_job_set_token) only when C_InitToken had gone through */
+	if (!renew && st == STEP_INIT_TOKEN && job->so_pin_enc == NULL && job->token_serial != NULL)
+		st = STEP_GENERATE_KEY;
 	return st;
 }
 
@@ -458,16 +468,20 @@ job_find_suspended(struct station *s, struct bay *b, int64_t *job_id)
 	char device[sizeof(b->device) + 16];
 	int64_t known = 0;
 
-	if (b->token_serial[0] != '\0' && store_job_suspended_by_serial(station_store(s),
+	const char *me = station_cfg(s)->station_id;
+
+	if (b->token_serial[0] != '\0' && store_job_suspended_by_serial(station_store(s), me,
 	    b->profile->name, b->token_serial, job_id) == 0)
 		return 0;
 	snprintf(device, sizeof(device), "%s%s", JOB_DEVICE_NOTE, b->device);
 	if (!initialized)
-		return store_job_suspended_blank(station_store(s), b->profile->name, device, job_id);
+		return store_job_suspended_blank(station_store(s), me, b->profile->name, device,
+		    job_id);
 	if (label == NULL || store_token_known_count(station_store(s), b->profile->name, b->token_serial,
 	    &known) != 0 || known)
 		return UKEY_ERR_NOTFOUND;
-	return store_job_suspended_by_label(station_store(s), b->profile->name, label, device, job_id);
+	return store_job_suspended_by_label(station_store(s), me, b->profile->name, label, device,
+	    job_id);
 }
 
 /* Opens the PINs a job resumed at step st on the token in b needs: its
@@ -926,6 +940,25 @@ renewal_start(struct station *s, struct bay *b, const struct store_unit_claim *u
 	job_step_run(s, b, STEP_IDENTIFY);
 }
 
+/* On a shared database: whether the token in b belongs to a job suspended
+ * at another station (its lease pinned there). Nothing starts on it here;
+ * the bay says where it goes back. */
+static int
+suspended_elsewhere(struct station *s, struct bay *b)
+{
+	char other[128];
+	int64_t job_id;
+
+	if (b->token_serial[0] == '\0' || store_job_suspended_elsewhere(station_store(s),
+	    station_cfg(s)->station_id, b->profile->name, b->token_serial, &job_id, other,
+	    sizeof(other)) != 0)
+		return 0;
+	bay_set_state(s, b, BAY_REFUSED, "token %s belongs to job %lld, suspended at station %s:"
+	    " put it back into a bay of that station; the token was left as it is",
+	    b->token_serial, (long long)job_id, other);
+	return 1;
+}
+
 void
 job_start_if_possible(struct station *s, struct bay *b)
 {
@@ -945,6 +978,8 @@ job_start_if_possible(struct station *s, struct bay *b)
 			    (long long)job_id, ukey_strerror(rc));
 		return;
 	}
+	if (suspended_elsewhere(s, b))
+		return;
 	/* routing: a token holding a certificate of ours is only ever given the
 	 * renewal that names it; a blank one only new orders' units */
 	rc = route_units_for_token(station_store(s), b->profile->name, b->token_serial, 200, &units,

@@ -99,8 +99,12 @@ on_init_token(struct station *s, struct bay *b, int rc, struct json_object *repl
 
 		rc = store_token_upsert(station_store(s), &t, now);
 	}
+	/* the step is done with the same commit: a job whose row no longer
+	 * holds the SO PIN must never be resumed at init_token */
 	if (rc == 0)
 		rc = store_job_set_token(station_store(s), b->job_id, b->profile->name, serial);
+	if (rc == 0)
+		rc = job_step_mark_in(s, b->job_id, STEP_INIT_TOKEN, "done", serial);
 	if (rc == 0)
 		rc = store_commit(station_store(s));
 	else
@@ -108,8 +112,7 @@ on_init_token(struct station *s, struct bay *b, int rc, struct json_object *repl
 	if (rc != 0)
 		goto fail;
 	secret_clear(&b->so_pin);
-	if ((rc = job_step_mark(s, b->job_id, STEP_INIT_TOKEN, "done", serial)) != 0)
-		goto fail;
+	job_test_crash_point(job_step_names[STEP_INIT_TOKEN], "done");
 	free(enc);
 	job_step_run(s, b, STEP_GENERATE_KEY);
 	return;

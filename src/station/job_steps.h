@@ -28,6 +28,12 @@ void job_test_crash_point(const char *step, const char *point);
 int job_step_mark(struct station *s, int64_t job_id, enum step st, const char *phase,
     const char *detail);
 
+/* The same inside the caller's transaction, for a step whose effect is
+ * recorded with its mark; the caller commits (and then calls
+ * job_test_crash_point). */
+int job_step_mark_in(struct station *s, int64_t job_id, enum step st, const char *phase,
+    const char *detail);
+
 /* The job row with its unit's item and order; store_job_clear *out. */
 int job_load(struct station *s, int64_t job_id, struct store_job *out);
 

@@ -285,34 +285,91 @@ store_job_is_suspended(struct store *st, int64_t id, int *yes)
 	return 0;
 }
 
-int
-store_job_suspended_by_serial(struct store *st, const char *profile, const char *serial,
-    int64_t *id)
+/* On a shared database a suspended job whose unit another station holds
+ * (its lease, pinned when that station's lease lapsed mid-job) is that
+ * station's: its token is in that station's bay, and device descriptions
+ * ("virtual token 0003", a USB port) repeat from station to station. The
+ * clause binds the station id as its last parameter; SQLite has one
+ * station and no leases. */
+#define NOT_ELSEWHERE " AND NOT EXISTS (SELECT 1 FROM unit_leases l" \
+	" WHERE l.unit_id = j.unit_id AND l.station_id <> ?)"
+
+static int
+shared(struct store *st, const char *station_id)
 {
-	return store_int(st, id, "SELECT id FROM jobs WHERE state = 'suspended' AND profile = ?"
-	    " AND token_serial = ? ORDER BY id DESC LIMIT 1", "tt", profile, serial);
+	return station_id != NULL && db_backend(store_dbh(st)) == DB_PG;
 }
 
-int
-store_job_suspended_blank(struct store *st, const char *profile, const char *device,
-    int64_t *id)
-{
-	return store_int(st, id, "SELECT id FROM jobs j WHERE state = 'suspended'"
-	    " AND profile = ? AND token_serial IS NULL AND (NOT EXISTS (SELECT 1 FROM"
-	    " job_steps x WHERE x.job_id = j.id AND x.step = 'init_token') OR EXISTS"
-	    " (SELECT 1 FROM job_steps x WHERE x.job_id = j.id AND x.step = 'init_token'"
-	    " AND x.phase = 'begin' AND x.detail = ?)) ORDER BY id LIMIT 1", "tt",
-	    profile, device);
-}
+#define SUSPENDED_BY_SERIAL "SELECT id FROM jobs j WHERE state = 'suspended'" \
+	" AND profile = ? AND token_serial = ?"
 
 int
-store_job_suspended_by_label(struct store *st, const char *profile, const char *label,
+store_job_suspended_by_serial(struct store *st, const char *station_id, const char *profile,
+    const char *serial, int64_t *id)
+{
+	if (shared(st, station_id))
+		return store_int(st, id, SUSPENDED_BY_SERIAL NOT_ELSEWHERE
+		    " ORDER BY id DESC LIMIT 1", "ttt", profile, serial, station_id);
+	return store_int(st, id, SUSPENDED_BY_SERIAL " ORDER BY id DESC LIMIT 1", "tt", profile,
+	    serial);
+}
+
+#define SUSPENDED_BLANK "SELECT id FROM jobs j WHERE state = 'suspended'" \
+	" AND profile = ? AND token_serial IS NULL AND (NOT EXISTS (SELECT 1 FROM" \
+	" job_steps x WHERE x.job_id = j.id AND x.step = 'init_token') OR EXISTS" \
+	" (SELECT 1 FROM job_steps x WHERE x.job_id = j.id AND x.step = 'init_token'" \
+	" AND x.phase = 'begin' AND x.detail = ?))"
+
+int
+store_job_suspended_blank(struct store *st, const char *station_id, const char *profile,
     const char *device, int64_t *id)
 {
-	return store_int(st, id, "SELECT id FROM jobs j WHERE state = 'suspended'"
-	    " AND profile = ? AND token_serial IS NULL AND label = ? AND EXISTS (SELECT 1 FROM"
-	    " job_steps x WHERE x.job_id = j.id AND x.step = 'init_token' AND x.phase = 'begin'"
-	    " AND x.detail = ?) ORDER BY id DESC LIMIT 1", "ttt", profile, label, device);
+	if (shared(st, station_id))
+		return store_int(st, id, SUSPENDED_BLANK NOT_ELSEWHERE " ORDER BY id LIMIT 1",
+		    "ttt", profile, device, station_id);
+	return store_int(st, id, SUSPENDED_BLANK " ORDER BY id LIMIT 1", "tt", profile, device);
+}
+
+#define SUSPENDED_BY_LABEL "SELECT id FROM jobs j WHERE state = 'suspended'" \
+	" AND profile = ? AND token_serial IS NULL AND label = ? AND EXISTS (SELECT 1 FROM" \
+	" job_steps x WHERE x.job_id = j.id AND x.step = 'init_token' AND x.phase = 'begin'" \
+	" AND x.detail = ?)"
+
+int
+store_job_suspended_by_label(struct store *st, const char *station_id, const char *profile,
+    const char *label, const char *device, int64_t *id)
+{
+	if (shared(st, station_id))
+		return store_int(st, id, SUSPENDED_BY_LABEL NOT_ELSEWHERE
+		    " ORDER BY id DESC LIMIT 1", "tttt", profile, label, device, station_id);
+	return store_int(st, id, SUSPENDED_BY_LABEL " ORDER BY id DESC LIMIT 1", "ttt", profile,
+	    label, device);
+}
+
+int
+store_job_suspended_elsewhere(struct store *st, const char *station_id, const char *profile,
+    const char *serial, int64_t *id, char *station, size_t len)
+{
+	struct db_stmt *q;
+	int rc;
+
+	*id = 0;
+	if (!shared(st, station_id))
+		return UKEY_ERR_NOTFOUND;
+	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT j.id, l.station_id FROM jobs j"
+	    " JOIN unit_leases l ON l.unit_id = j.unit_id WHERE j.state = 'suspended'"
+	    " AND j.profile = ? AND j.token_serial = ? AND l.station_id <> ?"
+	    " ORDER BY j.id DESC LIMIT 1", "ttt", profile, serial, station_id)) != 0)
+		return rc;
+	if ((rc = db_step(q)) == 1) {
+		*id = db_column_int64(q, 0);
+		snprintf(station, len, "%s", db_column_text(q, 1));
+		rc = 0;
+	} else if (rc == 0) {
+		rc = UKEY_ERR_NOTFOUND;
+	}
+	db_finalize(q);
+	return rc;
 }
 
 void
@@ -337,7 +394,7 @@ store_jobs_running(struct store *st, const char *station_id, struct store_job_re
 	*out = NULL;
 	*n = 0;
 	/* on a shared database, not the jobs whose units another station holds */
-	if (station_id != NULL && db_backend(store_dbh(st)) == DB_PG)
+	if (shared(st, station_id))
 		rc = db_stmtf(store_dbh(st), &q, "SELECT id, step FROM jobs WHERE state = 'running'"
 		    " AND NOT EXISTS (SELECT 1 FROM unit_leases l WHERE l.unit_id = jobs.unit_id"
 		    " AND l.station_id <> ?)", "t", station_id);

@@ -153,14 +153,21 @@ int store_job_is_suspended(struct store *st, int64_t id, int *yes);
 /* The suspended job to resume on a token: the newest for (profile,
  * serial); for a blank token the oldest without serial whose init_token
  * never began or began on device; for an initialised token without serial
- * the newest with label whose init_token began on device. UKEY_ERR_NOTFOUND
- * when none. */
-int store_job_suspended_by_serial(struct store *st, const char *profile, const char *serial,
-    int64_t *id);
-int store_job_suspended_blank(struct store *st, const char *profile, const char *device,
-    int64_t *id);
-int store_job_suspended_by_label(struct store *st, const char *profile, const char *label,
+ * the newest with label whose init_token began on device. On a shared
+ * database (station_id not NULL) only jobs whose units no other station
+ * holds. UKEY_ERR_NOTFOUND when none. */
+int store_job_suspended_by_serial(struct store *st, const char *station_id, const char *profile,
+    const char *serial, int64_t *id);
+int store_job_suspended_blank(struct store *st, const char *station_id, const char *profile,
     const char *device, int64_t *id);
+int store_job_suspended_by_label(struct store *st, const char *station_id, const char *profile,
+    const char *label, const char *device, int64_t *id);
+
+/* On a shared database, the newest suspended job for (profile, serial)
+ * whose unit another station holds: its id and that station's id
+ * (station, len). UKEY_ERR_NOTFOUND when none, and always on SQLite. */
+int store_job_suspended_elsewhere(struct store *st, const char *station_id, const char *profile,
+    const char *serial, int64_t *id, char *station, size_t len);
 
 /* The jobs left running, in id order; on a shared (PostgreSQL) database with
  * station_id given, not those whose unit another station's lease holds.

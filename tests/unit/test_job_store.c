@@ -348,7 +348,7 @@ test_suspend_resume(void **state)
 	store_job_refs_free(refs, n);
 	/* the unit stays in production: the job owns it until it ends */
 	assert_unit(f, f->unit[1], "in_production", 0, NULL);
-	assert_int_equal(store_job_suspended_blank(f->st, "softhsm", DEVICE, &found), 0);
+	assert_int_equal(store_job_suspended_blank(f->st, NULL, "softhsm", DEVICE, &found), 0);
 	assert_int_equal(found, id);
 	assert_int_equal(resumes_at(f, id), STEP_INIT_TOKEN);
 

@@ -140,9 +140,9 @@ check_listed(struct store *st, int64_t id, int64_t second)
 	assert_string_equal(a[0].error, "token removed");
 	store_job_summaries_free(a, n);
 	/* a blank token: no serial yet, init_token begun on device dev-1 */
-	assert_int_equal(store_job_suspended_blank(st, "softhsm", "dev-1", &found), 0);
+	assert_int_equal(store_job_suspended_blank(st, NULL, "softhsm", "dev-1", &found), 0);
 	assert_int_equal(found, id);
-	assert_int_equal(store_job_suspended_by_label(st, "softhsm", "ZS-1", "dev-1", &found), 0);
+	assert_int_equal(store_job_suspended_by_label(st, NULL, "softhsm", "ZS-1", "dev-1", &found), 0);
 	assert_int_equal(found, id);
 	assert_int_equal(store_jobs_running(st, NULL, &r, &n), 0);
 	assert_int_equal(n, 1);
@@ -179,6 +179,53 @@ test_job_journal(void **state)
 	check_loaded(st, id, unit);
 	check_listed(st, id, second);
 	assert_int_equal(store_job_end(st, second, "failed", "test", AT3), 0);
+	store_close(st);
+}
+
+/* A suspended job whose unit another station holds is that station's:
+ * another station's token of the same serial or on a device of the same
+ * description does not take it, and the token is told where it belongs. */
+static void
+test_suspended_pinned(void **state)
+{
+	static const uint8_t so[] = { 0x01, 0x00 };
+	char url[256], other[64];
+	struct store *st = fresh_store("pinned", url, sizeof(url));
+	int64_t unit = first_unit(st, "KM-P1"), blank, known, found = 0;
+
+	(void)state;
+	blank = new_job(st, unit);
+	known = new_job(st, unit + 1);
+	assert_int_equal(store_job_step_mark(st, blank, "init_token", "begin", "dev-1", AT), 0);
+	assert_int_equal(store_job_set_pins(st, known, so, sizeof(so), so, sizeof(so)), 0);
+	assert_int_equal(store_job_set_token(st, known, "softhsm", "A1B2"), 0);
+	assert_int_equal(store_job_suspend(st, blank, "station restarted", AT2), 0);
+	assert_int_equal(store_job_suspend(st, known, "station restarted", AT2), 0);
+	assert_int_equal(store_run(st, "INSERT INTO unit_leases (unit_id, station_id, job_id)"
+	    " VALUES (?, 'station-b', ?), (?, 'station-b', ?)", "iiii", unit, blank, unit + 1,
+	    known), 0);
+	/* station-b, where the tokens are, finds both */
+	assert_int_equal(store_job_suspended_blank(st, "station-b", "softhsm", "dev-1", &found), 0);
+	assert_int_equal(found, blank);
+	assert_int_equal(store_job_suspended_by_label(st, "station-b", "softhsm", "ZS-1", "dev-1",
+	    &found), 0);
+	assert_int_equal(found, blank);
+	assert_int_equal(store_job_suspended_by_serial(st, "station-b", "softhsm", "A1B2", &found),
+	    0);
+	assert_int_equal(found, known);
+	assert_int_equal(store_job_suspended_elsewhere(st, "station-b", "softhsm", "A1B2", &found,
+	    other, sizeof(other)), UKEY_ERR_NOTFOUND);
+	/* station-a's tokens of the same description do not */
+	assert_int_equal(store_job_suspended_blank(st, "station-a", "softhsm", "dev-1", &found),
+	    UKEY_ERR_NOTFOUND);
+	assert_int_equal(store_job_suspended_by_label(st, "station-a", "softhsm", "ZS-1", "dev-1",
+	    &found), UKEY_ERR_NOTFOUND);
+	assert_int_equal(store_job_suspended_by_serial(st, "station-a", "softhsm", "A1B2", &found),
+	    UKEY_ERR_NOTFOUND);
+	assert_int_equal(store_job_suspended_elsewhere(st, "station-a", "softhsm", "A1B2", &found,
+	    other, sizeof(other)), 0);
+	assert_int_equal(found, known);
+	assert_string_equal(other, "station-b");
 	store_close(st);
 }
 
@@ -509,6 +556,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_job_journal),
+		cmocka_unit_test(test_suspended_pinned),
 		cmocka_unit_test(test_token_and_issued),
 		cmocka_unit_test(test_ca_txn),
 		cmocka_unit_test(test_audit_chain),

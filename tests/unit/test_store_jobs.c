@@ -164,17 +164,17 @@ test_job_steps(void **state)
 	assert_int_equal(store_jobs_running(f->st, NULL, &refs, &n), 0);
 	assert_int_equal(n, 0);
 	store_job_refs_free(refs, n);
-	assert_int_equal(store_job_suspended_blank(f->st, "softhsm", DEVICE, &found), 0);
+	assert_int_equal(store_job_suspended_blank(f->st, NULL, "softhsm", DEVICE, &found), 0);
 	assert_int_equal(found, id);
-	assert_int_equal(store_job_suspended_blank(f->st, "softhsm", "device:other", &found),
+	assert_int_equal(store_job_suspended_blank(f->st, NULL, "softhsm", "device:other", &found),
 	    UKEY_ERR_NOTFOUND);
 	found = 0;
-	assert_int_equal(store_job_suspended_by_label(f->st, "softhsm", "ORG-P-J1", DEVICE,
+	assert_int_equal(store_job_suspended_by_label(f->st, NULL, "softhsm", "ORG-P-J1", DEVICE,
 	    &found), 0);
 	assert_int_equal(found, id);
-	assert_int_equal(store_job_suspended_by_label(f->st, "softhsm", "OTHER", DEVICE, &found),
+	assert_int_equal(store_job_suspended_by_label(f->st, NULL, "softhsm", "OTHER", DEVICE, &found),
 	    UKEY_ERR_NOTFOUND);
-	assert_int_equal(store_job_suspended_by_serial(f->st, "softhsm", "S1", &found),
+	assert_int_equal(store_job_suspended_by_serial(f->st, NULL, "softhsm", "S1", &found),
 	    UKEY_ERR_NOTFOUND);
 
 	/* resumed in another bay, then ended: the sealed PINs go */
@@ -263,7 +263,7 @@ test_tokens(void **state)
 	/* a suspended job with its serial is found by it */
 	assert_int_equal(store_job_suspend(f->st, id, "token removed", NOW), 0);
 	n = 0;
-	assert_int_equal(store_job_suspended_by_serial(f->st, "softhsm", "A1B2", &n), 0);
+	assert_int_equal(store_job_suspended_by_serial(f->st, NULL, "softhsm", "A1B2", &n), 0);
 	assert_int_equal(n, id);
 }
 
