@@ -228,6 +228,11 @@ static const char pg_13[] =
 /* Service points (docs/service-points.md): the office whose station
  * produces an order first, derived from the handler's city at import or
  * set by a reviewer; NULL for none (orders imported before). */
+/* audit serials --org: an organisation's certificates by id, read
+ * page by page without scanning the others' (docs/performance.md) */
+static const char pg_15[] =
+    "CREATE INDEX issuances_org ON issuances(org_uscc, id);";
+
 static const char pg_16[] =
     "ALTER TABLE orders ADD COLUMN service_point text;"
     "CREATE INDEX orders_service_point ON orders(service_point);";
@@ -249,6 +254,7 @@ static const struct migration pg_migrations[] = {
 	{ 12, "issuances: the certificate replaced (renewal or replacement); replacement orders",
 	    pg_12 },
 	{ 13, "jobs: the CA transaction a job polls while the CA holds its request", pg_13 },
+	{ 15, "issuances: an index by organisation for audit serials --org", pg_15 },
 	{ 16, "orders: the service point whose station produces them first", pg_16 },
 };
 
