@@ -58,6 +58,16 @@ store_auditq_log(struct store *st, int64_t order_id, int64_t limit, struct json_
 	    order_id, limit);
 }
 
+int
+store_auditq_log_after(struct store *st, int64_t order_id, int64_t after, int64_t limit,
+    struct json_object **out)
+{
+	return store_query(st, out,
+	    "SELECT id, at, actor, action, order_id, unit_id, job_id, token, bay, detail"
+	    " FROM audit WHERE (?1 = 0 OR order_id = ?1) AND id > ?2 ORDER BY id LIMIT ?3", "iii",
+	    order_id, after, limit);
+}
+
 #define EXPIRING_WHERE \
     " WHERE s.revoked_at IS NULL AND s.not_after > ?1 AND s.not_after <= ?2" \
     " AND (CAST(?3 AS text) IS NULL OR s.org_uscc = ?3)"
