@@ -15,6 +15,7 @@
 #include "store/store_auditq.h"
 
 #include "store/witness.h"
+#include "station/verifythread.h"
 #include "ca/ca.h"
 
 /* Rows of `audit serials` one request may ask for (about 1.5 KiB each:
@@ -91,21 +92,12 @@ int
 cmd_audit_verify(struct request *r, struct json_object **result)
 {
 	struct witness_set ws = { 0 };
-	struct audit_report rep;
-	char key_id[AUDIT_KEY_ID_LEN + 1];
-	int rc, have_ws;
+	int rc;
 
+	(void)result;	/* the reply is deferred: the verification's thread ends it */
 	if ((rc = witness_arg(r, &ws)) != 0 && rc != UKEY_ERR_NOTFOUND)
 		goto out;
-	have_ws = rc == 0;
-	rc = audit_verify_db(store_dbh(station_store(r->s)), station_audit_key(r->s),
-	    have_ws ? &ws : NULL, &rep);
-	if (rc != 0 && rc != UKEY_ERR_VERIFY)
-		goto out;
-	*result = audit_report_json(&rep);
-	if (audit_key_id(station_audit_key(r->s), key_id) == 0)
-		json_object_object_add(*result, "key_id", json_object_new_string(key_id));
-	rc = 0;
+	rc = verifythreads_request(r, rc == 0 ? &ws : NULL);
  out:
 	witness_set_clear(&ws);
 	return rc;
