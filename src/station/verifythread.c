@@ -39,21 +39,20 @@ struct verifythreads {
 	struct verifyjob *job[VERIFY_THREADS_MAX];
 };
 
-/* Test hook UKEY_TEST_VERIFY_DELAY_MS (docs/testing-faults.md): the thread
- * waits that long before it verifies, as a very long log would take. */
+/* Test hook UKEY_TEST_VERIFY_HOLD=<file> (docs/testing-faults.md): while
+ * that file exists the thread waits before it verifies, as the check of a
+ * very long log would take, so that a test sees the loop serve meanwhile. */
 static void
-test_delay(void)
+test_hold(void)
 {
-	const char *v = getenv("UKEY_TEST_VERIFY_DELAY_MS");
-	long ms = v != NULL ? atol(v) : 0;
-	struct timespec ts;
+	const char *f = getenv("UKEY_TEST_VERIFY_HOLD");
+	struct timespec ts = { 0, 50 * 1000000L };
 
-	if (ms <= 0)
+	if (f == NULL || f[0] == '\0')
 		return;
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (ms % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
+	log_warn("test hook UKEY_TEST_VERIFY_HOLD: audit.verify waits while %s exists", f);
+	while (access(f, F_OK) == 0)
+		nanosleep(&ts, NULL);
 }
 
 static void *
@@ -63,7 +62,7 @@ verify_main(void *arg)
 	struct db *db = NULL;
 	ssize_t w;
 
-	test_delay();
+	test_hold();
 	memset(&j->rep, 0, sizeof(j->rep));
 	if ((j->rc = db_open_readonly(j->url, &db)) == 0) {
 		j->rc = audit_verify_db(db, j->pub, j->have_ws ? &j->ws : NULL, &j->rep);
@@ -178,6 +177,8 @@ verifythreads_request(struct request *r, struct witness_set *ws)
 	if (rc != 0)
 		return req_fail(r, rc, "audit.verify: cannot start the verification: %s",
 		    ukey_strerror(rc));
+	log_info("audit.verify for %s (pid %d): verifying in a thread of its own", r->c->user,
+	    (int)r->c->pid);
 	r->deferred = 1;
 	return 0;
 }
