@@ -33,8 +33,12 @@
 #include "store/auditkey.h"
 #include "store/db.h"
 #include "store/store.h"
+#include "store/store_auditq.h"
 
 #define ORGS 50
+/* an organisation with only the last 10 certificates: its first page is
+ * found only by reading past all the others, without an index */
+#define RARE_ORG "91530100MA6KRARE01"
 #define ROUNDS 5
 
 static char state[64] = "/tmp/ukey-bench-scale-XXXXXX";
@@ -134,7 +138,8 @@ write_config(void)
 	return fclose(f);
 }
 
-/* n issuances of ORGS organisations, one order, in one statement. */
+/* n issuances of ORGS organisations (and the last 10 of RARE_ORG), one
+ * order, in one statement. */
 static int
 seed_issuances(struct store *st, int64_t n)
 {
@@ -153,7 +158,8 @@ seed_issuances(struct store *st, int64_t n)
 	    " cert, operator, station_id, started_at, issued_at)"
 	    " SELECT 1, 1, i, i, printf('%016X', i), 'CN=bench ' || i, 'CN=Bench CA',"
 	    " '2026-01-01T00:00:00Z', '2028-01-01T00:00:00Z', 'ec-p256', 1, 1, 1,"
-	    " printf('T%08d', i), 'softhsm', 'softhsm2', printf('91530100MA6K%06d', i % ?2),"
+	    " printf('T%08d', i), 'softhsm', 'softhsm2',"
+	    " CASE WHEN i > ?1 - 10 THEN '" RARE_ORG "' ELSE printf('91530100MA6K%06d', i % ?2) END,"
 	    " 'organisation', x'30', 'bench', 'bench-scale', '2026-01-01T00:00:00Z',"
 	    " '2026-01-01T00:00:01Z' FROM n", "ii", n, (int64_t)ORGS);
 }
@@ -296,19 +302,62 @@ status_during_verify(double *verify_ms, int *n)
 	return s.median;
 }
 
+/* The store's own query for a first page of limit rows (median of ROUNDS),
+ * in this process: what the daemon's handler waits on. */
+static double
+store_page_ms(const char *org, int64_t limit)
+{
+	struct store_serials_page q = { .org = org, .now = "2027-01-01T00:00:00Z",
+		.limit = limit };
+	struct json_object *rows;
+	struct store *st = NULL;
+	struct bench_stat s;
+	double v[ROUNDS], t0;
+	char path[600];
+	int i;
+
+	snprintf(path, sizeof(path), "%s/station.db", state);
+	if (store_open(path, &st) != 0)
+		return -1;
+	for (i = 0; i < ROUNDS; i++) {
+		t0 = now_ms();
+		if (store_auditq_serials_page(st, &q, &rows) != 0) {
+			store_close(st);
+			return -1;
+		}
+		v[i] = now_ms() - t0;
+		json_object_put(rows);
+	}
+	store_close(st);
+	bench_stat_of(v, ROUNDS, &s);
+	return s.median;
+}
+
 /* The figures of one daemon run on the seeded store. */
 static int
 measure(const char *org, int indexed)
 {
-	char args[128], what[80];
+	const char *ix = indexed ? "index" : "no index";
+	char args[128], what[100];
 	double verify = -1, during;
-	int n;
+	int n, lim;
 
+	for (lim = 100; lim <= 1000; lim *= 10) {
+		snprintf(what, sizeof(what), "store query alone, first page of %d (%s)", lim, ix);
+		row(what, store_page_ms(org, lim));
+	}
+	snprintf(what, sizeof(what), "store query alone, rare org's page of 10 (%s)", ix);
+	row(what, store_page_ms(RARE_ORG, 1000));
 	if (start_daemon() != 0)
 		return -1;
-	snprintf(args, sizeof(args), "{\"org\": \"%s\", \"limit\": 1000}", org);
-	row(indexed ? "audit.serials --org, first page of 1000 (index)" :
-	    "audit.serials --org, first page of 1000 (no index)", time_req("audit.serials", args));
+	for (lim = 100; lim <= 1000; lim *= 10) {
+		snprintf(args, sizeof(args), "{\"org\": \"%s\", \"limit\": %d}", org, lim);
+		snprintf(what, sizeof(what), "audit.serials --org, first page of %d (%s)", lim, ix);
+		row(what, time_req("audit.serials", args));
+	}
+	snprintf(args, sizeof(args), "{\"org\": \"%s\", \"limit\": 1000}", RARE_ORG);
+	snprintf(what, sizeof(what), "audit.serials --org, rare org's page of 10 (%s)", ix);
+	row(what, time_req("audit.serials", args));
 	if (!indexed) {
 		row("status (ping)", time_req("ping", "{}"));
 		during = status_during_verify(&verify, &n);
