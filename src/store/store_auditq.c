@@ -39,7 +39,9 @@ store_auditq_serials_page(struct store *st, const struct store_serials_page *q,
 		    " ORDER BY s.id LIMIT ?5",
 		    "ittii", q->order_id, q->org, q->now, q->after, limit);
 	return store_query(st, out, SERIALS_SELECT
-	    " WHERE (?1 = 0 OR s.order_id = ?1) AND s.id > ?4 ORDER BY s.id LIMIT ?5",
+	    /* ?2 (NULL) named with its type: PostgreSQL types every parameter */
+	    " WHERE CAST(?2 AS text) IS NULL AND (?1 = 0 OR s.order_id = ?1) AND s.id > ?4"
+	    " ORDER BY s.id LIMIT ?5",
 	    "ittii", q->order_id, NULL, q->now, q->after, limit);
 }
 
