@@ -812,11 +812,15 @@ serve_frames(struct station *s, struct client *c)
 	size_t len;
 	int more = 0;
 
-	while (!c->dead && !control_wants_write(c) &&
+	/* a deferred reply (audit.verify, bay.take_pin) comes first: what the
+	 * client sent after it waits, so that replies keep the requests' order */
+	c->held = c->awaiting;
+	while (!c->dead && !c->awaiting && !control_wants_write(c) &&
 	    (more = framer_next(&c->in, &msg, &len)) == 1) {
 		dispatch(s, c, msg, len);
 		secure_wipe(msg, len);
 		free(msg);
+		c->held = c->awaiting;
 	}
 	return more;
 }
@@ -887,6 +891,15 @@ control_check_timers(struct station *s)
 
 		if (c->dead)
 			continue;
+		if (c->held && !c->awaiting && !control_wants_write(c)) {
+			/* its deferred reply went out: the requests behind it */
+			if (serve_frames(s, c) == UKEY_ERR_PROTO) {
+				send_reply(c, UKEY_ERR_PROTO, "request larger than the protocol "
+				    "allows", NULL, NULL, NULL);
+				c->closing = 1;
+			}
+			settle(c);
+		}
 		if (control_wants_write(c)) {
 			/* mid-frame: nothing more can be said on this stream */
 			if (now - c->out_since_ms >= limit) {

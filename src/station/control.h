@@ -35,6 +35,7 @@ struct client {
 	size_t out_len, out_off;
 	int64_t out_since_ms;	/* since when out has been waiting to be written */
 	int dead;
+	int held;		/* requests wait behind a deferred reply */
 	struct watch_sub watch;	/* watch.subscribe (watch.c) */
 };
 

@@ -113,11 +113,35 @@ for _ in $(seq 1200); do
 done
 grepq "audit.verify waits while" "$STATE/ukeyd.log" || fail "the verification did not start"
 ctl status >/dev/null || fail "status while audit verify runs"
+# a request sent behind audit.verify on the same connection is answered after it
+cat > "$STATE/pipeline.py" <<'PY'
+import json, socket, struct, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+for cmd in ("audit.verify", "ping"):
+    body = json.dumps({"v": 1, "cmd": cmd}).encode()
+    s.sendall(struct.pack(">I", len(body)) + body)
+def exactly(n):
+    b = b""
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        assert c, "closed"
+        b += c
+    return b
+first = json.loads(exactly(struct.unpack(">I", exactly(4))[0]))
+second = json.loads(exactly(struct.unpack(">I", exactly(4))[0]))
+assert first["ok"] and "records" in first["result"], first
+assert second["ok"] and "version" in second["result"], second
+print("in order")
+PY
+python3 "$STATE/pipeline.py" "$STATE/ukeyd.sock" > "$STATE/pipeline.out" 2>&1 &
+pipeline=$!
 ctl sim plug --bay 2 --wait >/dev/null || fail "production while audit verify runs: $(bay_field 2 reason)"
 kill -0 "$verify" 2>/dev/null || fail "audit verify answered while its thread was held: $(cat "$STATE/verify.out")"
 [ "$(db "SELECT count(*) FROM jobs WHERE state = 'issued'")" = 2 ] || fail "no second token issued"
 rm -f "$STATE/verify.hold"
 wait "$verify" || fail "audit verify: $(cat "$STATE/verify.out")"
+wait "$pipeline" || fail "replies out of order behind audit.verify: $(cat "$STATE/pipeline.out")"
 grepq '^audit log OK: ' "$STATE/verify.out" || fail "audit verify said: $(cat "$STATE/verify.out")"
 echo "ok: status answered and a token was produced while audit verify ran; it then answered OK"
 stop_station
