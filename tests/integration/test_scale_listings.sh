@@ -1,7 +1,8 @@
 # Listings page, a reply that cannot be sent closes its connection, and
 # `audit verify` runs off the event loop (issue 15, item 3):
-# - 2,500 certificates of one organisation: `ukeyctl audit serials --org`
-#   prints them all, in pages of 1000 (table and --json), and --limit/--after
+# - 20,000 certificates of one organisation: `ukeyctl audit serials --org`
+#   prints them all, in pages of 1000 (table and --json) none of which is
+#   over 2 MiB (UKEY_TEST_REPLY_MAX), and --limit/--after
 #   give one page and the key to go on from (the reply's "next");
 # - under a test-only lower reply limit (UKEY_TEST_REPLY_MAX) a reply too
 #   large is logged, told in one frame and its connection closed at once:
@@ -11,15 +12,17 @@
 . "$(dirname "$0")/lib.sh"
 
 write_config
-start_station
+# replies of at most 2 MiB: the 20,000 certificates (some 20 MiB of JSON)
+# come only in pages
+UKEY_TEST_REPLY_MAX=2097152 start_station
 orders_ready
 ctl sim plug --bay 1 --wait >/dev/null || fail "the first token: $(bay_field 1 reason)"
 [ "$(db "SELECT count(*) FROM issuances")" = 1 ] || fail "no issuance recorded"
 ORG=$(db "SELECT org_uscc FROM issuances")
 
-# 2,499 more certificates of that organisation, copies of the first (the
+# 19,999 more certificates of that organisation, copies of the first (the
 # listing reads them; the foreign keys of the sqlite3 shell are off)
-db "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2499)
+db "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 19999)
 INSERT INTO issuances (order_id, item_id, unit_id, job_id, cert_serial, subject, issuer,
  not_before, not_after, key_alg, key_local, key_always_sensitive, key_never_extractable,
  token_serial, token_model, token_profile, org_uscc, kind, cert, operator, station_id,
@@ -28,20 +31,20 @@ SELECT s.order_id, s.item_id, 1000000 + n.i, s.job_id, printf('7E57%012X', n.i),
  s.issuer, s.not_before, s.not_after, s.key_alg, s.key_local, s.key_always_sensitive,
  s.key_never_extractable, s.token_serial, s.token_model, s.token_profile, s.org_uscc, s.kind,
  s.cert, s.operator, s.station_id, s.started_at, s.issued_at FROM issuances s, n"
-[ "$(db "SELECT count(*) FROM issuances")" = 2500 ] || fail "the copies were not inserted"
+[ "$(db "SELECT count(*) FROM issuances")" = 20000 ] || fail "the copies were not inserted"
 
 ctl audit serials --org "$ORG" > "$STATE/serials.txt" || fail "audit serials --org"
 rows=$(($(wc -l < "$STATE/serials.txt") - 1))
-[ "$rows" = 2500 ] || fail "audit serials --org printed $rows rows, not 2500"
+[ "$rows" = 20000 ] || fail "audit serials --org printed $rows rows, not 20000"
 [ "$(grep -c '^serial ' "$STATE/serials.txt")" = 1 ] || fail "the header is printed more than once"
 ctl --json audit serials --org "$ORG" > "$STATE/serials.json" || fail "audit serials --json"
 python3 - "$STATE/serials.json" <<'PY' || fail "audit serials --json is not every certificate once, in order"
 import json, sys
 rows = json.load(open(sys.argv[1]))
 ids = [r["id"] for r in rows]
-assert len(ids) == 2500 and ids == sorted(set(ids)), (len(ids), ids[:3])
+assert len(ids) == 20000 and ids == sorted(set(ids)), (len(ids), ids[:3])
 PY
-echo "ok: audit serials --org prints 2500 certificates in pages (table and --json)"
+echo "ok: audit serials --org prints 20000 certificates in pages (table and --json)"
 
 # one page, and the key to go on from
 ctl --json audit serials --org "$ORG" --limit 1000 > "$STATE/p1.json" 2> "$STATE/p1.err" ||
@@ -52,7 +55,7 @@ next=$(python3 -c 'import json,sys; r = json.load(open(sys.argv[1])); print(len(
 grepq -- "--after ${next##* }" "$STATE/p1.err" || fail "no key to go on from: $(cat "$STATE/p1.err")"
 n=$(ctl --json audit serials --org "$ORG" --after "${next##* }" |
 	python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
-[ "$n" = 1500 ] || fail "--after ${next##* } gave $n rows, not the other 1500"
+[ "$n" = 19000 ] || fail "--after ${next##* } gave $n rows, not the other 19000"
 # the daemon's own bound on a page, and the reply's next
 python3 - "$STATE/ukeyd.sock" "$ORG" <<'PY' || fail "audit.serials without limit: not one bounded page with next"
 import json, socket, struct, sys
