@@ -66,9 +66,9 @@ ctl_list(const char *cmd, struct json_object *args, const char *const *cols,
 		}
 	}
 	json_object_put(args);
-	if (ctl_json && printed > 0)
-		printf("\n]\n");
-	else if (ctl_json && ex == EXIT_OK)
-		printf("[\n]\n");
+	/* a failure midway leaves the array unclosed: no reader takes the
+	 * rows printed so far for the whole listing */
+	if (ctl_json && ex == EXIT_OK)
+		printf(printed > 0 ? "\n]\n" : "[\n]\n");
 	return ex;
 }
