@@ -23,7 +23,7 @@ enum ctl_opt {
 	OPT_REASON, OPT_PICKED_UP_BY, OPT_CARRIER, OPT_TRACKING, OPT_TYPE, OPT_SINCE, OPT_UNTIL,
 	OPT_REVEAL, OPT_FILE, OPT_PUBKEY, OPT_DB, OPT_OUTPUT, OPT_WITNESS, OPT_ALL, OPT_PARTIAL,
 	OPT_FORMAT, OPT_FOLLOW, OPT_BY, OPT_CSV, OPT_HTML, OPT_HOURS, OPT_ONCE, OPT_WITHIN,
-	OPT_SERVICE_POINT, OPT_JSON, OPT_HELP, OPT_COUNT
+	OPT_SERVICE_POINT, OPT_AFTER, OPT_JSON, OPT_HELP, OPT_COUNT
 };
 #define O(x) (UINT64_C(1) << OPT_##x)
 
@@ -101,11 +101,16 @@ void print_json(struct json_object *o);
 void print_table(struct json_object *rows, const char *const *cols);
 int ctl_simple(const char *cmd, struct json_object *args, const char *const *cols,
     const char *done);
-/* Runs cmd page by page: args (owned) plus "after" (the last row's idkey)
- * and "limit" (page), until a page is short; *all gets every row in order
- * (owned; NULL on failure). Returns the exit code of the first failure. */
-int ctl_run_pages(const char *cmd, struct json_object *args, const char *idkey, int page,
-    struct json_object **all);
+/* As print_table, the header only when header is not 0 (a later page). */
+void print_table_rows(struct json_object *rows, const char *const *cols, int header);
+/* pages.c: a listing, page by page: args (owned) plus "after" and "limit"
+ * (page rows; --after and --limit of a), each page printed as it comes
+ * (a table, or with --json one JSON array streamed), going on from the
+ * reply's "next" until a reply has none. With --limit N only that page,
+ * and where to go on from on stderr. Returns the exit code. */
+#define CTL_PAGE 1000	/* rows a page of a listing asks for */
+int ctl_list(const char *cmd, struct json_object *args, const char *const *cols,
+    const struct ctl_args *a, int page);
 void ctl_add_str(struct json_object *args, const char *key, const char *v);
 void ctl_add_int(struct json_object *args, const char *key, int64_t v);
 char *ctl_read_file(const char *path, size_t max, size_t *len);

@@ -57,6 +57,12 @@ print_cell(const char *v, size_t width, int last)
 void
 print_table(struct json_object *rows, const char *const *cols)
 {
+	print_table_rows(rows, cols, 1);
+}
+
+void
+print_table_rows(struct json_object *rows, const char *const *cols, int header)
+{
 	size_t n = json_object_array_length(rows), i, c, ncol = 0;
 	size_t width[32] = { 0 };
 
@@ -73,7 +79,7 @@ print_table(struct json_object *rows, const char *const *cols)
 			if (w > width[c])
 				width[c] = w;
 		}
-	for (c = 0; c < ncol; c++)
+	for (c = 0; header && c < ncol; c++)
 		print_cell(cols[c], width[c], c + 1 == ncol);
 	for (i = 0; i < n; i++)
 		for (c = 0; c < ncol; c++) {
@@ -128,42 +134,6 @@ ctl_simple(const char *cmd, struct json_object *args, const char *const *cols, c
 			print_json(res);
 	}
 	json_object_put(rep);
-	return ex;
-}
-
-int
-ctl_run_pages(const char *cmd, struct json_object *args, const char *idkey, int page,
-    struct json_object **all)
-{
-	struct json_object *a, *rep, *res, *row;
-	int64_t after = 0;
-	size_t i, n;
-	int ex = EXIT_OK;
-
-	*all = json_object_new_array();
-	do {
-		a = NULL;
-		if (json_object_deep_copy(args, &a, NULL) != 0) {
-			ex = EXIT_TEMPFAIL;	/* out of memory */
-			break;
-		}
-		ctl_add_int(a, "after", after);
-		ctl_add_int(a, "limit", page);
-		if ((ex = ctl_run(cmd, a, &rep, &res)) != EXIT_OK)
-			break;
-		n = json_object_array_length(res);
-		for (i = 0; i < n; i++) {
-			row = json_object_array_get_idx(res, i);
-			after = json_object_get_int64(json_object_object_get(row, idkey));
-			json_object_array_add(*all, json_object_get(row));
-		}
-		json_object_put(rep);
-	} while (n == (size_t)page);
-	json_object_put(args);
-	if (ex != EXIT_OK) {
-		json_object_put(*all);
-		*all = NULL;
-	}
 	return ex;
 }
 

@@ -382,25 +382,6 @@ verb_audit_export(const struct ctl_verb *v, const struct ctl_args *a)
  * hold more certificates than one reply can carry. */
 #define SERIALS_PAGE 1000
 
-/* audit serials, page by page, printed as one array or table. */
-static int
-serials_pages(int64_t order, const char *org, const char *const *cols)
-{
-	struct json_object *args = json_object_new_object(), *all;
-	int ex;
-
-	ctl_add_int(args, "order", order);
-	ctl_add_str(args, "org", org);
-	if ((ex = ctl_run_pages("audit.serials", args, "id", SERIALS_PAGE, &all)) != EXIT_OK)
-		return ex;
-	if (ctl_json)
-		print_json(all);
-	else
-		print_table(all, cols);
-	json_object_put(all);
-	return EXIT_OK;
-}
-
 /* ukeyctl audit serials [--order ID] [--org USCC] | audit log [--order ID] [--limit N] */
 int
 verb_audit_list(const struct ctl_verb *v, const struct ctl_args *a)
@@ -416,11 +397,16 @@ verb_audit_list(const struct ctl_verb *v, const struct ctl_args *a)
 
 	if (ctl_arg_int(a, OPT_ORDER, &order) != 0 || ctl_arg_int(a, OPT_LIMIT, &limit) != 0)
 		return EXIT_USAGE;
-	if (serials)
-		return serials_pages(order, a->val[OPT_ORG], serial_cols);
 	args = json_object_new_object();
 	ctl_add_int(args, "order", order);
 	ctl_add_str(args, "org", a->val[OPT_ORG]);
+	/* page by page, printed as they come: an organisation may hold more
+	 * certificates than one reply can carry */
+	if (serials)
+		return ctl_list("audit.serials", args, serial_cols, a, SERIALS_PAGE);
+	/* audit log --after ID: every record from there on, in pages */
+	if (a->val[OPT_AFTER] != NULL)
+		return ctl_list("audit.log", args, log_cols, a, SERIALS_PAGE);
 	ctl_add_int(args, "limit", limit);
 	return ctl_simple("audit.log", args, log_cols, NULL);
 }

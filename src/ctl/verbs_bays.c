@@ -179,7 +179,7 @@ verb_jobs(const struct ctl_verb *v, const struct ctl_args *a)
 	struct json_object *args = json_object_new_object();
 
 	ctl_add_str(args, "state", a->val[OPT_STATE]);
-	return ctl_simple("job.list", args, cols, NULL);
+	return ctl_list("job.list", args, cols, a, CTL_PAGE);
 }
 
 /* ukeyctl job abandon ID --remark TEXT */

@@ -88,5 +88,5 @@ verb_audit_expiring(const struct ctl_verb *v, const struct ctl_args *a)
 	/* sent as given, 0 too: the daemon names the range */
 	json_object_object_add(args, "within", json_object_new_int64(within));
 	ctl_add_str(args, "org", a->val[OPT_ORG]);
-	return ctl_simple("audit.expiring", args, cols, NULL);
+	return ctl_list("audit.expiring", args, cols, a, CTL_PAGE);
 }

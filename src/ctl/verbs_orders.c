@@ -163,8 +163,7 @@ verb_order_list(const struct ctl_verb *v, const struct ctl_args *a)
 	static const char *const cols[] = { "id", "portal_ref", "type", "state", "org_name",
 		"certificates", "issued", "total_fen", "payment_no", "service_point", NULL };
 	const char *type = a->val[OPT_TYPE];
-	struct json_object *args, *all;
-	int ex;
+	struct json_object *args;
 
 	if (type && strcmp(type, "new") != 0 && strcmp(type, "renewal") != 0 &&
 	    strcmp(type, "replacement") != 0) {
@@ -180,14 +179,7 @@ verb_order_list(const struct ctl_verb *v, const struct ctl_args *a)
 	ctl_add_str(args, "until", a->val[OPT_UNTIL]);
 	ctl_add_str(args, "service_point", a->val[OPT_SERVICE_POINT]);
 	/* in pages: a busy station's list is longer than one reply may be */
-	if ((ex = ctl_run_pages("order.list", args, "id", ORDER_PAGE, &all)) != EXIT_OK)
-		return ex;
-	if (ctl_json)
-		print_json(all);
-	else
-		print_table(all, cols);
-	json_object_put(all);
-	return EXIT_OK;
+	return ctl_list("order.list", args, cols, a, ORDER_PAGE);
 }
 
 /* ukeyctl order edit ID FILE */

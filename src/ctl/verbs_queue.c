@@ -37,7 +37,7 @@ verb_queue(const struct ctl_verb *v, const struct ctl_args *a)
 	static const char *const cols[] = { "unit", "order_id", "portal_ref", "kind", "name",
 		"cert_profile", "years", "seq", "count", "state", "failures", "hold_reason", NULL };
 
-	return ctl_simple("queue", NULL, cols, NULL);
+	return ctl_list("queue", json_object_new_object(), cols, a, CTL_PAGE);
 }
 
 /* ukeyctl unit release|cancel N --remark TEXT */
@@ -70,7 +70,7 @@ verb_pending(const struct ctl_verb *v, const struct ctl_args *a)
 
 	if (a->val[OPT_ALL] != NULL)
 		json_object_object_add(args, "all", json_object_new_boolean(1));
-	return ctl_simple("pending.list", args, cols, NULL);
+	return ctl_list("pending.list", args, cols, a, CTL_PAGE);
 }
 
 /* {"id": ID, "remark": TEXT} from ID [--remark TEXT]; NULL after a message. */

@@ -15,6 +15,7 @@
 #include "store/store_auditq.h"
 
 #include "store/witness.h"
+#include "station/verifythread.h"
 #include "ca/ca.h"
 
 /* Rows of `audit serials` one request may ask for (about 1.5 KiB each:
@@ -25,26 +26,27 @@ int
 cmd_audit_serials(struct request *r, struct json_object **result)
 {
 	struct store_serials_page q = { 0 };
-	int have_order;
+	struct page p;
+	int have_order, rc;
 	char now[32];
 
-	if (arg_str(r, "org", 0, &q.org) == UKEY_ERR_INVAL ||
-	    arg_int(r, "after", 0, &q.after) == UKEY_ERR_INVAL ||
-	    arg_int(r, "limit", 0, &q.limit) == UKEY_ERR_INVAL)
+	if (arg_str(r, "org", 0, &q.org) == UKEY_ERR_INVAL)
 		return UKEY_ERR_INVAL;
+	if ((rc = page_args(r, SERIALS_PAGE_MAX, &p)) != 0)
+		return rc;
+	q.after = p.after;
+	q.limit = p.limit;
 	have_order = arg_int(r, "order", 0, &q.order_id);
 	if (have_order == UKEY_ERR_INVAL)
 		return UKEY_ERR_INVAL;
 	if (have_order != 0)
 		q.order_id = 0;
-	if (q.after < 0)
-		return req_fail(r, UKEY_ERR_INVAL, "argument after: an issuance id, 0 or more");
-	if (json_object_object_get_ex(r->args, "limit", NULL) &&
-	    (q.limit < 1 || q.limit > SERIALS_PAGE_MAX))
-		return req_fail(r, UKEY_ERR_INVAL, "argument limit: 1..%d", SERIALS_PAGE_MAX);
 	store_now(now);
 	q.now = now;
-	return store_auditq_serials_page(station_store(r->s), &q, result);
+	if ((rc = store_auditq_serials_page(station_store(r->s), &q, result)) != 0)
+		return rc;
+	page_next_key(r, *result, "id", &p);
+	return 0;
 }
 
 /* The optional "witness" argument: the heads ukeyctl read from a witness file
@@ -90,21 +92,12 @@ int
 cmd_audit_verify(struct request *r, struct json_object **result)
 {
 	struct witness_set ws = { 0 };
-	struct audit_report rep;
-	char key_id[AUDIT_KEY_ID_LEN + 1];
-	int rc, have_ws;
+	int rc;
 
+	(void)result;	/* the reply is deferred: the verification's thread ends it */
 	if ((rc = witness_arg(r, &ws)) != 0 && rc != UKEY_ERR_NOTFOUND)
 		goto out;
-	have_ws = rc == 0;
-	rc = audit_verify_db(store_dbh(station_store(r->s)), station_audit_key(r->s),
-	    have_ws ? &ws : NULL, &rep);
-	if (rc != 0 && rc != UKEY_ERR_VERIFY)
-		goto out;
-	*result = audit_report_json(&rep);
-	if (audit_key_id(station_audit_key(r->s), key_id) == 0)
-		json_object_object_add(*result, "key_id", json_object_new_string(key_id));
-	rc = 0;
+	rc = verifythreads_request(r, rc == 0 ? &ws : NULL);
  out:
 	witness_set_clear(&ws);
 	return rc;
@@ -185,13 +178,27 @@ int
 cmd_audit_log(struct request *r, struct json_object **result)
 {
 	int64_t limit = 100, order = 0;
-	int have_order;
+	struct page p;
+	int have_order, rc;
 
-	(void)arg_int(r, "limit", 0, &limit);
 	have_order = arg_int(r, "order", 0, &order);
-	if (limit < 1 || limit > 100000)
-		return req_fail(r, UKEY_ERR_INVAL, "limit: 1..100000");
-	return store_auditq_log(station_store(r->s), have_order == 0 ? order : 0, limit, result);
+	if (have_order != 0)
+		order = 0;
+	if (json_object_object_get_ex(r->args, "after", NULL)) {
+		/* a page, oldest first, from a record id on */
+		if ((rc = page_args(r, LIST_PAGE_MAX, &p)) != 0 ||
+		    (rc = store_auditq_log_after(station_store(r->s), order, p.after, p.limit,
+		    result)) != 0)
+			return rc;
+		page_next_key(r, *result, "id", &p);
+		return 0;
+	}
+	/* the latest records: at most a page, which says nothing to go on from */
+	(void)arg_int(r, "limit", 0, &limit);
+	if (limit < 1 || limit > LIST_PAGE_MAX)
+		return req_fail(r, UKEY_ERR_INVAL, "argument limit: 1..%d (the largest page; "
+		    "more with after)", LIST_PAGE_MAX);
+	return store_auditq_log(station_store(r->s), order, limit, result);
 }
 
 int
@@ -274,6 +281,7 @@ int
 cmd_audit_expiring(struct request *r, struct json_object **result)
 {
 	struct store_expiring *list = NULL;
+	struct page p;
 	const char *org = NULL;
 	int64_t within = 0;
 	time_t now = time(NULL), until;
@@ -289,11 +297,12 @@ cmd_audit_expiring(struct request *r, struct json_object **result)
 	until = now + (time_t)within * 86400;
 	strftime(nows, sizeof(nows), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
 	strftime(untils, sizeof(untils), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&until, &tm));
-	if ((rc = store_auditq_expiring(station_store(r->s), nows, untils, org, &list, &n)) != 0)
+	if ((rc = page_args(r, LIST_PAGE_MAX, &p)) != 0 ||
+	    (rc = store_auditq_expiring(station_store(r->s), nows, untils, org, &list, &n)) != 0)
 		return rc;
 	*result = json_object_new_array();
 	for (i = 0; i < n; i++)
 		json_object_array_add(*result, expiring_json(&list[i], now));
 	store_expiring_free(list, n);
-	return 0;
+	return page_slice(r, result, &p);
 }

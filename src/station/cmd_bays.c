@@ -225,17 +225,20 @@ cmd_job_list(struct request *r, struct json_object **result)
 {
 	struct store_job_summary *a = NULL;
 	const char *state = NULL;
+	struct page p;
 	size_t i, n = 0;
 	int rc;
 
 	(void)arg_str(r, "state", 0, &state);
+	if ((rc = page_args(r, LIST_PAGE_MAX, &p)) != 0)
+		return rc;
 	if ((rc = store_jobs_list(station_store(r->s), state, &a, &n)) != 0)
 		return rc;
 	*result = json_object_new_array();
 	for (i = 0; i < n; i++)
 		json_object_array_add(*result, job_summary_json(&a[i]));
 	store_job_summaries_free(a, n);
-	return 0;
+	return page_slice(r, result, &p);
 }
 
 int

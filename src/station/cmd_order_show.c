@@ -95,25 +95,23 @@ cmd_order_list(struct request *r, struct json_object **result)
 {
 	struct store_order_filter f;
 	struct store_order_summary *list = NULL;
+	struct page p;
 	size_t n = 0, i;
 	int rc;
 
 	if ((rc = list_filter(r, &f)) != 0)
 		return rc;
-	if (arg_int(r, "after", 0, &f.after) == UKEY_ERR_INVAL ||
-	    arg_int(r, "limit", 0, &f.limit) == UKEY_ERR_INVAL)
-		return UKEY_ERR_INVAL;
-	if (f.after < 0)
-		return req_fail(r, UKEY_ERR_INVAL, "argument after: an order id, 0 or more");
-	if (json_object_object_get_ex(r->args, "limit", NULL) &&
-	    (f.limit < 1 || f.limit > ORDER_PAGE_MAX))
-		return req_fail(r, UKEY_ERR_INVAL, "argument limit: 1..%d", ORDER_PAGE_MAX);
+	if ((rc = page_args(r, ORDER_PAGE_MAX, &p)) != 0)
+		return rc;
+	f.after = p.after;
+	f.limit = p.limit;
 	if ((rc = store_order_list(station_store(r->s), &f, &list, &n)) != 0)
 		return rc;
 	*result = json_object_new_array();
 	for (i = 0; i < n; i++)
 		json_object_array_add(*result, orderview_summary(&list[i]));
 	store_order_summaries_free(list, n);
+	page_next_key(r, *result, "id", &p);
 	return 0;
 }
 
@@ -248,16 +246,19 @@ int
 cmd_queue(struct request *r, struct json_object **result)
 {
 	struct store_queue_entry *q = NULL;
+	struct page p;
 	size_t n = 0, i;
 	int rc;
 
 	/* in production first, then the queue in the order tokens take it,
 	 * then the held units with the reason they wait for a person */
+	if ((rc = page_args(r, LIST_PAGE_MAX, &p)) != 0)
+		return rc;
 	if ((rc = store_units_queue(station_store(r->s), &q, &n)) != 0)
 		return rc;
 	*result = json_object_new_array();
 	for (i = 0; i < n; i++)
 		json_object_array_add(*result, orderview_queue_entry(&q[i]));
 	store_queue_entries_free(q, n);
-	return 0;
+	return page_slice(r, result, &p);
 }

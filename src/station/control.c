@@ -596,13 +596,40 @@ wipe_pins(struct json_object *rep, struct json_object *result)
 			    (size_t)json_object_get_string_len(val));
 }
 
+size_t
+control_reply_max(void)
+{
+	const char *v = getenv("UKEY_TEST_REPLY_MAX");
+	long n;
+
+	/* test hook: a lower bound lets a test make a reply too large cheaply */
+	if (v != NULL && (n = atol(v)) > 64 && (unsigned long)n < FRAME_MAX_CONTROL)
+		return (size_t)n;
+	return FRAME_MAX_CONTROL;
+}
+
+/* A reply that cannot be sent, too large or refused by the socket: logged,
+ * told in one last error frame if the socket takes it at once, and the
+ * connection closed now, so that the client fails at once instead of
+ * waiting for a reply that will not come. */
+static void
+reply_unsendable(struct client *c, int rc, const char *why)
+{
+	log_warn("reply to control client %s (pid %d) cannot be sent: %s; connection closed",
+	    c->user, (int)c->pid, why);
+	if (!control_wants_write(c))
+		say_goodbye(c->fd, rc, why);
+	c->dead = 1;
+}
+
 static void
 send_reply(struct client *c, int rc, const char *msg, struct json_object *details,
-    struct json_object *result)
+    struct json_object *result, struct json_object *next)
 {
 	struct json_object *rep;
 	const char *txt;
-	size_t len;
+	size_t len, max = control_reply_max();
+	char why[300];
 	int wrc;
 
 	if (rc == 0) {
@@ -610,33 +637,24 @@ send_reply(struct client *c, int rc, const char *msg, struct json_object *detail
 		json_object_object_add(rep, "v", json_object_new_int(STATION_PROTOCOL_VERSION));
 		json_object_object_add(rep, "ok", json_object_new_boolean(1));
 		json_object_object_add(rep, "result", result ? result : json_object_new_object());
+		if (next != NULL)
+			json_object_object_add(rep, "next", json_object_get(next));
 	} else {
 		rep = error_reply(rc, msg, details);
 		json_object_put(result);
+		result = NULL;
 	}
 	txt = json_object_to_json_string_length(rep, JSON_C_TO_STRING_PLAIN, &len);
-	if (rc == 0 && len > FRAME_MAX_CONTROL) {
-		char why[200];
-
-		/* told, not dropped: the client would wait for a reply never sent */
-		snprintf(why, sizeof(why), "the reply would be %zu bytes, over the protocol's %d: "
-		    "ask for less (a narrower filter, or pages with limit and after)", len,
-		    FRAME_MAX_CONTROL);
-		log_warn("reply to control client %s (pid %d): %s", c->user, (int)c->pid, why);
-		if (result != NULL)
-			wipe_pins(rep, result);
-		json_object_put(rep);
-		rep = error_reply(UKEY_ERR_INVAL, why, NULL);
-		result = NULL;
-		txt = json_object_to_json_string_length(rep, JSON_C_TO_STRING_PLAIN, &len);
-	}
-	if ((wrc = out_queue(c, txt, len)) != 0) {
-		log_warn("reply to control client %s (pid %d): %s", c->user, (int)c->pid,
-		    ukey_strerror(wrc));
-		c->dead = 1;
+	if (len > max) {
+		snprintf(why, sizeof(why), "the reply would be %zu bytes, over the protocol's %zu: "
+		    "ask for less (a narrower filter, or pages with limit and after)", len, max);
+		reply_unsendable(c, UKEY_ERR_INVAL, why);
+	} else if ((wrc = out_queue(c, txt, len)) != 0) {
+		snprintf(why, sizeof(why), "writing it: %s", ukey_strerror(wrc));
+		reply_unsendable(c, UKEY_ERR_IO, why);
 	}
 	c->since_ms = now_ms();
-	if (rc == 0 && result != NULL)
+	if (result != NULL)
 		wipe_pins(rep, result);
 	json_object_put(rep);
 }
@@ -650,7 +668,7 @@ control_reply_deferred(struct station *s, int64_t client_id, int rc, const char 
 	for (i = 0; i < s->n_clients; i++) {
 		if (s->clients[i].id == client_id && !s->clients[i].dead) {
 			s->clients[i].awaiting = 0;
-			send_reply(&s->clients[i], rc, msg, NULL, result);
+			send_reply(&s->clients[i], rc, msg, NULL, result, NULL);
 			return;
 		}
 	}
@@ -774,10 +792,12 @@ dispatch(struct station *s, struct client *c, const char *text, size_t len)
 		snprintf(r.msg, sizeof(r.msg), "%s: %s", cmd->name, ukey_strerror(rc));
  out:
 	if (!r.deferred) {
-		send_reply(c, rc, r.msg, r.details, result);
+		send_reply(c, rc, r.msg, r.details, result, r.next);
+		json_object_put(r.next);
 	} else {
 		c->awaiting = 1;
 		json_object_put(r.details);
+		json_object_put(r.next);
 	}
 	request_free(&pr);
 }
@@ -792,11 +812,15 @@ serve_frames(struct station *s, struct client *c)
 	size_t len;
 	int more = 0;
 
-	while (!c->dead && !control_wants_write(c) &&
+	/* a deferred reply (audit.verify, bay.take_pin) comes first: what the
+	 * client sent after it waits, so that replies keep the requests' order */
+	c->held = c->awaiting;
+	while (!c->dead && !c->awaiting && !control_wants_write(c) &&
 	    (more = framer_next(&c->in, &msg, &len)) == 1) {
 		dispatch(s, c, msg, len);
 		secure_wipe(msg, len);
 		free(msg);
+		c->held = c->awaiting;
 	}
 	return more;
 }
@@ -821,7 +845,8 @@ control_on_readable(struct station *s, struct client *c)
 	/* an oversize frame is told as such, whether it came first (framer_fill)
 	 * or after requests that were served (framer_next) */
 	if (rc == UKEY_ERR_PROTO || more == UKEY_ERR_PROTO) {
-		send_reply(c, UKEY_ERR_PROTO, "request larger than the protocol allows", NULL, NULL);
+		send_reply(c, UKEY_ERR_PROTO, "request larger than the protocol allows", NULL, NULL,
+		    NULL);
 		c->closing = 1;
 	} else if (rc < 0 || more < 0) {
 		c->eof = 1;
@@ -835,6 +860,8 @@ control_on_writable(struct station *s, struct client *c)
 	int more;
 
 	if (out_flush(c) != 0) {
+		log_warn("reply to control client %s (pid %d) cannot be sent: writing it: %s; "
+		    "connection closed", c->user, (int)c->pid, strerror(errno));
 		c->dead = 1;
 		return;
 	}
@@ -843,7 +870,7 @@ control_on_writable(struct station *s, struct client *c)
 		more = serve_frames(s, c);
 		if (more == UKEY_ERR_PROTO) {
 			send_reply(c, UKEY_ERR_PROTO, "request larger than the protocol allows",
-			    NULL, NULL);
+			    NULL, NULL, NULL);
 			c->closing = 1;
 		} else if (more < 0) {
 			c->dead = 1;
@@ -864,6 +891,15 @@ control_check_timers(struct station *s)
 
 		if (c->dead)
 			continue;
+		if (c->held && !c->awaiting && !control_wants_write(c)) {
+			/* its deferred reply went out: the requests behind it */
+			if (serve_frames(s, c) == UKEY_ERR_PROTO) {
+				send_reply(c, UKEY_ERR_PROTO, "request larger than the protocol "
+				    "allows", NULL, NULL, NULL);
+				c->closing = 1;
+			}
+			settle(c);
+		}
 		if (control_wants_write(c)) {
 			/* mid-frame: nothing more can be said on this stream */
 			if (now - c->out_since_ms >= limit) {

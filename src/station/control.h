@@ -35,6 +35,7 @@ struct client {
 	size_t out_len, out_off;
 	int64_t out_since_ms;	/* since when out has been waiting to be written */
 	int dead;
+	int held;		/* requests wait behind a deferred reply */
 	struct watch_sub watch;	/* watch.subscribe (watch.c) */
 };
 
@@ -53,6 +54,9 @@ void control_check_timers(struct station *s);
 void control_reap(struct station *s);
 /* Closes every client and frees what they hold (at exit). */
 void control_close_all(struct station *s);
+/* The largest reply the daemon sends: FRAME_MAX_CONTROL, or less under the
+ * test hook UKEY_TEST_REPLY_MAX (docs/testing-faults.md). */
+size_t control_reply_max(void);
 /* Sends a reply to a client that was told its request is deferred. */
 void control_reply_deferred(struct station *s, int64_t client_id, int rc, const char *msg,
     struct json_object *result);
@@ -69,6 +73,8 @@ struct request {
 	char msg[1024];			/* error message for the reply */
 	struct json_object *details;	/* optional array of messages (owned) */
 	int deferred;			/* handler will reply later */
+	struct json_object *next;	/* a listing's page was full: the key to go on
+					 * from, sent beside result (owned) */
 };
 
 typedef int (*cmd_fn)(struct request *r, struct json_object **result);
@@ -83,6 +89,23 @@ int arg_int(struct request *r, const char *name, int required, int64_t *out);
 struct bay;
 int control_bay_arg(struct request *r, struct bay **out);
 int arg_str(struct request *r, const char *name, int required, const char **out);
+
+/* cmd_page.c: pages of the listing commands. after: the key to go on from
+ * (an id, or for a listing made whole the position); limit: 1..max, the
+ * server's largest page, and max when not given. */
+#define LIST_PAGE_MAX 2000	/* rows of a listing one reply holds at most */
+struct page {
+	int64_t after, limit;
+};
+int page_args(struct request *r, int64_t max, struct page *p);
+/* After a page in the order of the integer field key: a full page sets
+ * r->next to its last row's key (a short page is the last). */
+void page_next_key(struct request *r, struct json_object *rows, const char *key,
+    const struct page *p);
+/* For a listing made whole (not in key order): keeps the rows from position
+ * p->after on, at most p->limit, and sets r->next to the position of the
+ * first row left out, if any. */
+int page_slice(struct request *r, struct json_object **rows, const struct page *p);
 
 /* Logs every dispatch table row without roles (refused to all but admin)
  * and every name listed twice; returns their number. control_listen runs it. */

@@ -783,9 +783,12 @@ int
 cmd_pending_list(struct request *r, struct json_object **result)
 {
 	struct store_dual_request *a = NULL;
+	struct page p;
 	size_t i, n = 0;
 	int rc;
 
+	if ((rc = page_args(r, LIST_PAGE_MAX, &p)) != 0)
+		return rc;
 	expire_due(r->s);
 	if ((rc = store_dual_list(station_store(r->s), arg_given(r->args, "all"), &a, &n)) != 0)
 		return rc;
@@ -793,5 +796,5 @@ cmd_pending_list(struct request *r, struct json_object **result)
 	for (i = 0; i < n; i++)
 		json_object_array_add(*result, request_json(&a[i]));
 	store_dual_requests_free(a, n);
-	return 0;
+	return page_slice(r, result, &p);
 }

@@ -235,6 +235,7 @@ station_close(struct station *s)
 	certprof_set_free(s->cp);
 	fw_profile_set_free(s->fw);
 	cathread_free(s->cathread);
+	verifythreads_free(s->verify);
 	ca_free(s->ca);
 	store_close(s->st);
 	config_free(&s->cfg);
@@ -246,14 +247,14 @@ station_close(struct station *s)
 static void
 run_loop(struct station *s)
 {
-	struct pollfd pfd[1 + MAX_CLIENTS + MAX_BAYS + 32];
+	struct pollfd pfd[2 + MAX_CLIENTS + MAX_BAYS + 32];
 	struct client *cref[MAX_CLIENTS];
 	struct bay *bref[MAX_BAYS];
 	int downer[32];
 	int64_t next_sweep = 0;
 
 	while (!got_signal) {
-		int n = 0, nc = 0, nb = 0, nd, i, r, ca_at;
+		int n = 0, nc = 0, nb = 0, nd, i, r, ca_at, vt_at;
 
 		pfd[n++] = (struct pollfd){ .fd = s->listen_fd, .events = POLLIN };
 		for (i = 0; i < s->n_clients; i++) {
@@ -272,6 +273,8 @@ run_loop(struct station *s)
 		n += nd;
 		ca_at = n;
 		pfd[n++] = (struct pollfd){ .fd = cathread_fd(s->cathread), .events = POLLIN };
+		vt_at = n;
+		pfd[n++] = (struct pollfd){ .fd = verifythreads_fd(s->verify), .events = POLLIN };
 		r = poll(pfd, (nfds_t)n, watch_poll_timeout(s, 100));
 		if (r < 0 && errno != EINTR) {
 			log_error("poll: %s", strerror(errno));
@@ -293,6 +296,9 @@ run_loop(struct station *s)
 			/* a CA answer goes on with its job, as a worker's reply does */
 			if (pfd[ca_at].revents & POLLIN)
 				job_ca_answers(s, 0);
+			/* an audit verification ended: its client's reply */
+			if (pfd[vt_at].revents & POLLIN)
+				verifythreads_collect(s, s->verify);
 			if (pfd[0].revents & POLLIN)
 				control_accept(s);
 			for (i = 0; i < nd; i++)

@@ -22,6 +22,7 @@
 #include "station/control.h"
 #include "station/sources.h"
 #include "station/storewatch.h"
+#include "station/verifythread.h"
 
 struct station {
 	char state_dir[512];
@@ -32,6 +33,7 @@ struct station {
 	int64_t next_lease_ms;		/* when leases are renewed next (joblease.c) */
 	struct ca *ca;
 	struct cathread *cathread;	/* runs the CA calls that may wait (cathread.c) */
+	struct verifythreads *verify;	/* audit.verify off the loop (verifythread.c) */
 	struct fw_profile_set *fw;
 	struct certprof_set *cp;
 	uint8_t master_key[SEAL_KEY_LEN];

@@ -8,29 +8,41 @@
 #include "store/db.h"
 #include "store/store_auditq.h"
 
+/* The columns of `audit serials`; ?3 is now. */
+#define SERIALS_SELECT \
+    "SELECT s.id, s.cert_serial AS serial, s.order_id, o.portal_ref, s.unit_id, s.kind," \
+    " s.subject, s.issuer, s.not_before, s.not_after, s.key_alg, s.key_local," \
+    " s.key_always_sensitive, s.key_never_extractable, s.key_usage, s.token_serial," \
+    " s.token_model, s.token_profile, s.token_uri, s.org_uscc, s.operator, s.station_id," \
+    " s.started_at, s.issued_at," \
+    " CASE WHEN s.revoked_at IS NOT NULL THEN 'revoked'" \
+    "  WHEN s.not_after <= ?3 THEN 'expired' ELSE 'live' END AS status," \
+    " s.revoked_at, s.revoke_reason, s.replaces_serial AS replaces, s.replaces_how," \
+    " (SELECT min(n.cert_serial) FROM issuances n WHERE n.replaces_serial = s.cert_serial" \
+    "  AND n.replaces_how = 'renewal') AS renewed_by," \
+    " (SELECT min(n.cert_serial) FROM issuances n WHERE n.replaces_serial = s.cert_serial" \
+    "  AND n.replaces_how = 'replacement') AS replaced_by" \
+    " FROM issuances s JOIN orders o ON o.id = s.order_id"
+
 int
 store_auditq_serials_page(struct store *st, const struct store_serials_page *q,
     struct json_object **out)
 {
-	/* no limit is INT64_MAX: LIMIT -1 is SQLite's only */
-	return store_query(st, out,
-	    "SELECT s.id, s.cert_serial AS serial, s.order_id, o.portal_ref, s.unit_id, s.kind,"
-	    " s.subject, s.issuer, s.not_before, s.not_after, s.key_alg, s.key_local,"
-	    " s.key_always_sensitive, s.key_never_extractable, s.key_usage, s.token_serial,"
-	    " s.token_model, s.token_profile, s.token_uri, s.org_uscc, s.operator, s.station_id,"
-	    " s.started_at, s.issued_at,"
-	    " CASE WHEN s.revoked_at IS NOT NULL THEN 'revoked'"
-	    "  WHEN s.not_after <= ?3 THEN 'expired' ELSE 'live' END AS status,"
-	    " s.revoked_at, s.revoke_reason, s.replaces_serial AS replaces, s.replaces_how,"
-	    " (SELECT min(n.cert_serial) FROM issuances n WHERE n.replaces_serial = s.cert_serial"
-	    "  AND n.replaces_how = 'renewal') AS renewed_by,"
-	    " (SELECT min(n.cert_serial) FROM issuances n WHERE n.replaces_serial = s.cert_serial"
-	    "  AND n.replaces_how = 'replacement') AS replaced_by"
-	    " FROM issuances s JOIN orders o ON o.id = s.order_id"
-	    " WHERE (?1 = 0 OR s.order_id = ?1) AND (CAST(?2 AS text) IS NULL OR s.org_uscc = ?2)"
-	    " AND s.id > ?4"
+	int64_t limit = q->limit > 0 ? q->limit : INT64_MAX;	/* LIMIT -1 is SQLite's only */
+
+	/* with an organisation, its own statement: a plain equality, so that
+	 * an index on issuances(org_uscc, id) finds its page without reading
+	 * the others' rows (docs/performance.md, "Scale") */
+	if (q->org != NULL)
+		return store_query(st, out, SERIALS_SELECT
+		    " WHERE s.org_uscc = ?2 AND (?1 = 0 OR s.order_id = ?1) AND s.id > ?4"
+		    " ORDER BY s.id LIMIT ?5",
+		    "ittii", q->order_id, q->org, q->now, q->after, limit);
+	return store_query(st, out, SERIALS_SELECT
+	    /* ?2 (NULL) named with its type: PostgreSQL types every parameter */
+	    " WHERE CAST(?2 AS text) IS NULL AND (?1 = 0 OR s.order_id = ?1) AND s.id > ?4"
 	    " ORDER BY s.id LIMIT ?5",
-	    "ittii", q->order_id, q->org, q->now, q->after, q->limit > 0 ? q->limit : INT64_MAX);
+	    "ittii", q->order_id, NULL, q->now, q->after, limit);
 }
 
 int
@@ -56,6 +68,16 @@ store_auditq_log(struct store *st, int64_t order_id, int64_t limit, struct json_
 	    " FROM audit WHERE (?1 = 0 OR order_id = ?1) ORDER BY id DESC LIMIT ?2) AS l"
 	    " ORDER BY id", "ii",
 	    order_id, limit);
+}
+
+int
+store_auditq_log_after(struct store *st, int64_t order_id, int64_t after, int64_t limit,
+    struct json_object **out)
+{
+	return store_query(st, out,
+	    "SELECT id, at, actor, action, order_id, unit_id, job_id, token, bay, detail"
+	    " FROM audit WHERE (?1 = 0 OR order_id = ?1) AND id > ?2 ORDER BY id LIMIT ?3", "iii",
+	    order_id, after, limit);
 }
 
 #define EXPIRING_WHERE \

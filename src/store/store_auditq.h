@@ -38,6 +38,10 @@ int store_auditq_last_id(struct store *st, int64_t *id);
 /* The last `limit` audit records (of order order_id; 0: all), oldest first,
  * as JSON rows. */
 int store_auditq_log(struct store *st, int64_t order_id, int64_t limit, struct json_object **out);
+/* The records after id `after` (of order_id when not 0), oldest first, at
+ * most limit: a page of `audit log --after`. */
+int store_auditq_log_after(struct store *st, int64_t order_id, int64_t after, int64_t limit,
+    struct json_object **out);
 
 /* A live certificate whose not_after is near. Owned: store_expiring_free. */
 struct store_expiring {

@@ -1,0 +1,454 @@
+/* ukey-bench-scale: the station at scale (issue 15, item 3). A store seeded
+ * directly with N issuances (in 50 organisations: 20,000 each at 1M) and N
+ * audit records (one hash chain, a signed checkpoint at its end), then ukeyd
+ * on it, timed through ukeyctl as an auditor would run it:
+ *   `audit serials --org X --limit 1000` (the first page),
+ *   `audit verify` (the whole chain and its checkpoint),
+ *   `status`, alone and while a verification runs (it runs off the loop),
+ * and the first page again with an index on issuances(org_uscc, id).
+ * Usage: ukey-bench-scale [-n N] [-M] (-M: 1,000,000; default 100,000).
+ * The seeding writes rows as a test fixture does (SQL here, in the bench,
+ * not in the product); the figures are of the product's own paths. */
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <json-c/json.h>
+
+#include "bench/benchstat.h"
+#include "common/frame.h"
+#include "common/log.h"
+#include "store/audit.h"
+#include "store/auditkey.h"
+#include "store/db.h"
+#include "store/store.h"
+#include "store/store_auditq.h"
+
+#define ORGS 50
+/* an organisation with only the last 10 certificates: its first page is
+ * found only by reading past all the others, without an index */
+#define RARE_ORG "91530100MA6KRARE01"
+#define ROUNDS 5
+
+static char state[64] = "/tmp/ukey-bench-scale-XXXXXX";
+static pid_t daemon_pid = -1;
+
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Runs ukeyctl with args (NULL-ended), output to /dev/null; its exit status
+ * or -1. When bg is not NULL it is started and its pid left there. */
+static int
+ctl(pid_t *bg, char *const *args)
+{
+	char path[512], *argv[16];
+	pid_t pid;
+	int i, st, fd;
+
+	snprintf(path, sizeof(path), "%s/ukeyctl", UKEY_BUILD_DIR);
+	argv[0] = "ukeyctl";
+	argv[1] = "--state";
+	argv[2] = state;
+	for (i = 0; args[i] != NULL && i < 12; i++)
+		argv[3 + i] = args[i];
+	argv[3 + i] = NULL;
+	if ((pid = fork()) < 0)
+		return -1;
+	if (pid == 0) {
+		if ((fd = open("/dev/null", O_WRONLY)) >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execv(path, argv);
+		_exit(127);
+	}
+	if (bg != NULL) {
+		*bg = pid;
+		return 0;
+	}
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+static int
+start_daemon(void)
+{
+	char path[600];
+	int i, fd;
+
+	if ((daemon_pid = fork()) < 0)
+		return -1;
+	if (daemon_pid == 0) {
+		snprintf(path, sizeof(path), "%s/ukeyd.log", state);
+		if ((fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0600)) >= 0)
+			dup2(fd, 2);
+		snprintf(path, sizeof(path), "%s/ukeyd", UKEY_BUILD_DIR);
+		execl(path, "ukeyd", "--state", state, (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 600; i++) {
+		if (ctl(NULL, (char *[]){ "status", NULL }) == 0)
+			return 0;
+		usleep(100000);
+	}
+	fprintf(stderr, "ukey-bench-scale: ukeyd did not start (%s/ukeyd.log)\n", state);
+	return -1;
+}
+
+static void
+stop_daemon(void)
+{
+	if (daemon_pid > 0) {
+		kill(daemon_pid, SIGTERM);
+		waitpid(daemon_pid, NULL, 0);
+	}
+	daemon_pid = -1;
+}
+
+static int
+write_config(void)
+{
+	char path[600];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/ukeyd.conf", state);
+	if ((f = fopen(path, "w")) == NULL)
+		return -1;
+	fprintf(f, "[station]\nid = bench-scale\nprofile_dirs = %s/firmware-profiles\n"
+	    "cert_profile_dir = %s/cert-profiles\nworker = %s/ukey-worker\n[sim]\nbays = 1\n",
+	    UKEY_SOURCE_DIR, UKEY_SOURCE_DIR, UKEY_BUILD_DIR);
+	return fclose(f);
+}
+
+/* n issuances of ORGS organisations (and the last 10 of RARE_ORG), one
+ * order, in one statement. */
+static int
+seed_issuances(struct store *st, int64_t n)
+{
+	struct db *db = store_dbh(st);
+
+	if (db_exec(db, "PRAGMA foreign_keys = OFF") != 0 ||
+	    db_run(db, "INSERT INTO orders (id, portal_ref, type, account_uscc, state, total_fen,"
+	    " doc, created_at, created_by, updated_at) VALUES (1, 'BENCH-1', 'new',"
+	    " '91530100MA6K5U5X70', 'issued', 0, '{}', '2026-01-01T00:00:00Z', 'bench',"
+	    " '2026-01-01T00:00:00Z')", "") != 0)
+		return -1;
+	return db_run(db, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
+	    " WHERE i < ?1) INSERT INTO issuances (order_id, item_id, unit_id, job_id, cert_serial,"
+	    " subject, issuer, not_before, not_after, key_alg, key_local, key_always_sensitive,"
+	    " key_never_extractable, token_serial, token_model, token_profile, org_uscc, kind,"
+	    " cert, operator, station_id, started_at, issued_at)"
+	    " SELECT 1, 1, i, i, printf('%016X', i), 'CN=bench ' || i, 'CN=Bench CA',"
+	    " '2026-01-01T00:00:00Z', '2028-01-01T00:00:00Z', 'ec-p256', 1, 1, 1,"
+	    " printf('T%08d', i), 'softhsm', 'softhsm2',"
+	    " CASE WHEN i > ?1 - 10 THEN '" RARE_ORG "' ELSE printf('91530100MA6K%06d', i % ?2) END,"
+	    " 'organisation', x'30', 'bench', 'bench-scale', '2026-01-01T00:00:00Z',"
+	    " '2026-01-01T00:00:01Z' FROM n", "ii", n, (int64_t)ORGS);
+}
+
+/* n audit records in one transaction, then a signed checkpoint. */
+static int
+seed_audit(struct store *st, int64_t n)
+{
+	struct audit_event ev = { .actor = "ukeyd", .action = "job.step", .job_id = 1,
+		.bay = "sim-1", .detail = "{\"step\":\"generate_key\",\"phase\":\"done\"}" };
+	struct json_object *cp = NULL;
+	char keydir[600];
+	EVP_PKEY *key = NULL;
+	int64_t i;
+	int rc;
+
+	if (store_begin(st) != 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (audit_append(st, &ev, NULL) != 0) {
+			store_rollback(st);
+			return -1;
+		}
+	if (store_commit(st) != 0)
+		return -1;
+	snprintf(keydir, sizeof(keydir), "%s/keys", state);
+	if ((rc = audit_key_load(keydir, &key)) == 0)
+		rc = audit_checkpoint(st, key, "bench-scale", "bench", "request", &cp);
+	json_object_put(cp);
+	EVP_PKEY_free(key);
+	return rc == 0 ? 0 : -1;
+}
+
+/* A connection to the daemon's socket, as ukeyctl makes; -1 on failure. */
+static int
+connect_daemon(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/ukeyd.sock", state);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Sends cmd with args (a JSON text) on fd. */
+static int
+send_req(int fd, const char *cmd, const char *args)
+{
+	struct json_object *req = json_object_new_object();
+	int rc;
+
+	json_object_object_add(req, "v", json_object_new_int(1));
+	json_object_object_add(req, "cmd", json_object_new_string(cmd));
+	json_object_object_add(req, "args", json_tokener_parse(args));
+	rc = frame_write_json(fd, req, FRAME_MAX_CONTROL);
+	json_object_put(req);
+	return rc;
+}
+
+/* Reads the reply on fd: 0 when it says ok. */
+static int
+read_ok(int fd)
+{
+	struct json_object *rep = NULL;
+	int ok;
+
+	if (frame_read_json(fd, &rep, FRAME_MAX_CONTROL, 600000) != 0)
+		return -1;
+	ok = json_object_get_boolean(json_object_object_get(rep, "ok"));
+	json_object_put(rep);
+	return ok ? 0 : -1;
+}
+
+/* One request's round trip in milliseconds: connect, send, reply read. */
+static double
+round_trip(const char *cmd, const char *args)
+{
+	double t0 = now_ms();
+	int fd = connect_daemon(), rc;
+
+	if (fd < 0)
+		return -1;
+	rc = send_req(fd, cmd, args) == 0 ? read_ok(fd) : -1;
+	close(fd);
+	return rc == 0 ? now_ms() - t0 : -1;
+}
+
+/* Median milliseconds of ROUNDS round trips of cmd. */
+static double
+time_req(const char *cmd, const char *args)
+{
+	double v[ROUNDS];
+	struct bench_stat s;
+	int i;
+
+	for (i = 0; i < ROUNDS; i++)
+		if ((v[i] = round_trip(cmd, args)) < 0)
+			return -1;
+	bench_stat_of(v, ROUNDS, &s);
+	return s.median;
+}
+
+static void
+row(const char *what, double ms)
+{
+	printf("| %-52s | %10.1f |\n", what, ms);
+}
+
+/* status while `audit verify` runs: the median of the status round trips
+ * made before the verify answered; the verify's own round trip in
+ * *verify_ms, and how many status requests were answered meanwhile in *n. */
+static double
+status_during_verify(double *verify_ms, int *n, double *max)
+{
+	double v[4096], t0 = now_ms(), t;
+	struct pollfd p = { .events = POLLIN };
+	struct bench_stat s;
+	int rc;
+
+	*n = 0;
+	if ((p.fd = connect_daemon()) < 0 || send_req(p.fd, "audit.verify", "{}") != 0)
+		return -1;
+	while (poll(&p, 1, 0) == 0 && *n < 4096) {
+		if ((t = round_trip("ping", "{}")) < 0)
+			break;
+		v[(*n)++] = t;
+	}
+	rc = read_ok(p.fd);
+	*verify_ms = now_ms() - t0;
+	close(p.fd);
+	if (rc != 0 || *n == 0)
+		return -1;
+	for (*max = 0, rc = 0; rc < *n; rc++)
+		*max = v[rc] > *max ? v[rc] : *max;
+	bench_stat_of(v, (size_t)*n, &s);
+	return s.median;
+}
+
+/* The store's own query for a first page of limit rows (median of ROUNDS),
+ * in this process: what the daemon's handler waits on. */
+static double
+store_page_ms(const char *org, int64_t limit)
+{
+	struct store_serials_page q = { .org = org, .now = "2027-01-01T00:00:00Z",
+		.limit = limit };
+	struct json_object *rows;
+	struct store *st = NULL;
+	struct bench_stat s;
+	double v[ROUNDS], t0;
+	char path[600];
+	int i;
+
+	snprintf(path, sizeof(path), "%s/station.db", state);
+	if (store_open(path, &st) != 0)
+		return -1;
+	for (i = 0; i < ROUNDS; i++) {
+		t0 = now_ms();
+		if (store_auditq_serials_page(st, &q, &rows) != 0) {
+			store_close(st);
+			return -1;
+		}
+		v[i] = now_ms() - t0;
+		json_object_put(rows);
+	}
+	store_close(st);
+	bench_stat_of(v, ROUNDS, &s);
+	return s.median;
+}
+
+/* The figures of one daemon run on the seeded store. */
+static int
+measure(const char *org, int indexed)
+{
+	const char *ix = indexed ? "index" : "no index";
+	char args[128], what[100];
+	double verify = -1, during, max = 0;
+	int n, lim;
+
+	for (lim = 100; lim <= 1000; lim *= 10) {
+		snprintf(what, sizeof(what), "store query alone, first page of %d (%s)", lim, ix);
+		row(what, store_page_ms(org, lim));
+	}
+	snprintf(what, sizeof(what), "store query alone, rare org's page of 10 (%s)", ix);
+	row(what, store_page_ms(RARE_ORG, 1000));
+	if (start_daemon() != 0)
+		return -1;
+	for (lim = 100; lim <= 1000; lim *= 10) {
+		snprintf(args, sizeof(args), "{\"org\": \"%s\", \"limit\": %d}", org, lim);
+		snprintf(what, sizeof(what), "audit.serials --org, first page of %d (%s)", lim, ix);
+		row(what, time_req("audit.serials", args));
+	}
+	snprintf(args, sizeof(args), "{\"org\": \"%s\", \"limit\": 1000}", RARE_ORG);
+	snprintf(what, sizeof(what), "audit.serials --org, rare org's page of 10 (%s)", ix);
+	row(what, time_req("audit.serials", args));
+	if (!indexed) {
+		row("status (ping)", time_req("ping", "{}"));
+		during = status_during_verify(&verify, &n, &max);
+		row("audit.verify (full)", verify);
+		snprintf(what, sizeof(what), "status while audit.verify runs (median of %d)", n);
+		row(what, during);
+		row("status while audit.verify runs (slowest)", max);
+	}
+	stop_daemon();
+	return 0;
+}
+
+static int
+seed(int64_t n)
+{
+	char path[600];
+	struct store *st = NULL;
+	double t0 = now_ms();
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/station.db", state);
+	if (store_open(path, &st) != 0)
+		return -1;
+	rc = seed_issuances(st, n) == 0 && seed_audit(st, n) == 0 ? 0 : -1;
+	store_close(st);
+	fprintf(stderr, "ukey-bench-scale: %lld issuances and audit records seeded in %.0f s\n",
+	    (long long)n, (now_ms() - t0) / 1e3);
+	return rc;
+}
+
+static int
+add_index(void)
+{
+	char path[600];
+	struct store *st = NULL;
+	int rc;
+
+	/* the index a migration would add (docs/performance.md) */
+	snprintf(path, sizeof(path), "%s/station.db", state);
+	if (store_open(path, &st) != 0)
+		return -1;
+	rc = db_exec(store_dbh(st), "CREATE INDEX IF NOT EXISTS bench_issuances_org"
+	    " ON issuances(org_uscc, id)");
+	store_close(st);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	int64_t n = 100000;
+	char org[32], cmd[128];
+	int c, rc = 1;
+
+	while ((c = getopt(argc, argv, "n:M")) != -1) {
+		if (c == 'M')
+			n = 1000000;
+		else if (c == 'n' && (n = atoll(optarg)) >= ORGS)
+			continue;
+		else {
+			fprintf(stderr, "usage: ukey-bench-scale [-n N (>= %d)] [-M]\n", ORGS);
+			return 2;
+		}
+	}
+	log_init("ukey-bench-scale", LOG_LVL_WARN);
+	if (mkdtemp(state) == NULL || write_config() != 0)
+		return 1;
+	/* the daemon's first start makes the schema, the CA and the audit key */
+	if (start_daemon() != 0)
+		goto out;
+	stop_daemon();
+	if (seed(n) != 0) {
+		fprintf(stderr, "ukey-bench-scale: seeding failed\n");
+		goto out;
+	}
+	snprintf(org, sizeof(org), "91530100MA6K%06d", 7);
+	printf("%lld issuances (%d organisations, %lld each) and %lld audit records\n\n",
+	    (long long)n, ORGS, (long long)(n / ORGS), (long long)n);
+	printf("| %-52s | %10s |\n|%s|%s|\n", "what", "ms", "------------------------------"
+	    "------------------------", "------------");
+	if (measure(org, 0) != 0 || add_index() != 0 || measure(org, 1) != 0)
+		goto out;
+	rc = 0;
+ out:
+	stop_daemon();
+	if (rc != 0)
+		fprintf(stderr, "ukey-bench-scale: failed; state kept in %s\n", state);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", state);
+	if (rc == 0 && system(cmd) != 0)
+		rc = 1;
+	return rc;
+}
