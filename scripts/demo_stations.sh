@@ -44,7 +44,11 @@ demo_stations() {
 	chmod 0711 "$state"
 	mkdir -p "$pg"
 	echo "== starting PostgreSQL 15 on a Unix socket in $pg (no TCP port)"
-	conn=$("$UKEY_TOP/tests/tools/pg-test-server" start "$pg")
+	conn=$("$UKEY_TOP/tests/tools/pg-test-server" start "$pg") || {
+		echo "scripts/demo: PostgreSQL did not start (see $pg/server.log); as root the server" \
+			"runs as the user ukeytest, which must be able to enter every directory above $pg" >&2
+		return 1
+	}
 	for i in $(seq "$n"); do
 		mkdir -p "$state/s$i"
 		cat > "$state/s$i/ukeyd.conf" <<EOC
