@@ -110,7 +110,8 @@ end_record(struct station *s, const struct store_job *job, const struct job_end_
 /*
  * Ends the job not issued. A certificate already received is revoked at the
  * CA first and then marked revoked here, so that a crash between the two is
- * repaired by the next recovery pass (revoking is idempotent).
+ * repaired by the next recovery pass (revoking is idempotent); with a hook
+ * (job_abandon) the other way round, which the recovery pass repairs too.
  */
 int
 job_end_not_issued_how(struct station *s, int64_t job_id, const struct job_end_how *how)
@@ -136,7 +137,7 @@ job_end_not_issued_how(struct station *s, int64_t job_id, const struct job_end_h
 	jobrule_failure_kind(job.step, how->err, kind, sizeof(kind));
 	/* RFC 5280 reason: the certificate's purpose ended before it was used;
 	 * the station's own words stay in received_certs.note */
-	if (serial != NULL)
+	if (serial != NULL && how->in_tx == NULL)
 		job_ca_revoke(s, serial);
 	store_now(now);
 	if ((rc = store_begin(station_store(s))) != 0)
@@ -149,6 +150,10 @@ job_end_not_issued_how(struct station *s, int64_t job_id, const struct job_end_h
 		log_error("job %lld: recording the end failed: %s", (long long)job_id, ukey_strerror(rc));
 		goto out;
 	}
+	/* with a check under the lock, revoked at the CA only once it passed; a
+	 * crash before is repaired at the next start (job_recover_all) */
+	if (serial != NULL && how->in_tx != NULL)
+		job_ca_revoke(s, serial);
 	log_warn("job %lld %s at step %s: %s%s%s", (long long)job_id, how->state, job.step, how->why,
 	    serial ? "; revoked certificate " : "", serial ? serial : "");
  out:

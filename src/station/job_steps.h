@@ -46,7 +46,9 @@ void job_end_not_issued(struct station *s, int64_t job_id, const char *state, co
 /* The same with a hook: in_tx (if not NULL) runs inside the transaction
  * that records the end, before anything is written; its non-zero return
  * rolls the end back and is returned (job_abandon: the job is checked again
- * under its row lock and the operator's word audited). 0 when recorded. */
+ * under its row lock and the operator's word audited). With a hook the
+ * certificate is revoked at the CA after the commit, so never for a job the
+ * check kept going. 0 when recorded. */
 struct job_end_how {
 	const char *state, *why, *cert_status;
 	enum job_blame blame;
