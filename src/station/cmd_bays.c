@@ -245,6 +245,7 @@ int
 cmd_job_abandon(struct request *r, struct json_object **result)
 {
 	const char *remark = NULL;
+	char msg[400];
 	int64_t id;
 	int rc;
 
@@ -252,10 +253,9 @@ cmd_job_abandon(struct request *r, struct json_object **result)
 		return rc;
 	if (remark[0] == '\0')
 		return req_fail(r, UKEY_ERR_INVAL, "remark: say why the job is abandoned");
-	rc = job_abandon(r->s, id, r->c->user, remark);
-	if (rc == UKEY_ERR_STATE)
-		return req_fail(r, rc, "job %lld is not suspended; only a job waiting for its token"
-		    " can be abandoned", (long long)id);
+	rc = job_abandon(r->s, id, r->c->user, remark, msg, sizeof(msg));
+	if (rc != 0 && msg[0] != '\0')
+		return req_fail(r, rc, "%s", msg);
 	if (rc != 0)
 		return req_fail(r, rc, "job %lld: %s", (long long)id, ukey_strerror(rc));
 	*result = json_object_new_object();

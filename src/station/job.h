@@ -24,9 +24,15 @@ void job_on_token_left(struct station *s, struct bay *b, const char *why);
  * suspended in the record now that the store is back; it resumes on its
  * token like one whose token left. */
 void job_store_back(struct station *s, struct bay *b);
-/* Ends a suspended job not issued on an operator's word; UKEY_ERR_STATE if
- * the job is not suspended. */
-int job_abandon(struct station *s, int64_t job_id, const char *who, const char *remark);
+/* job_end.c: ends a suspended job not issued on an operator's word (who,
+ * remark), from any station: aborted, a certificate the CA returned revoked,
+ * the unit's lease dropped (also one pinned to a station that will not come
+ * back) and the unit queued again, in one transaction, audited job.abandon.
+ * UKEY_ERR_STATE with msg saying why when the job is not suspended, runs at
+ * a station whose lease is live, or waits at a live station;
+ * UKEY_ERR_NOTFOUND for no such job. */
+int job_abandon(struct station *s, int64_t job_id, const char *who, const char *remark, char *msg,
+    size_t msglen);
 /* Whether `bay.wipe` can work on the token in b: 0 when the token is
  * initialised, its model can be initialised, this station holds its SO PIN
  * and no certificate was issued on it; else UKEY_ERR_STATE or

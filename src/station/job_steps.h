@@ -43,6 +43,21 @@ int job_load(struct station *s, int64_t job_id, struct store_job *out);
 void job_end_not_issued(struct station *s, int64_t job_id, const char *state, const char *why,
     const char *cert_status, enum job_blame blame, int err);
 
+/* The same with a hook: in_tx (if not NULL) runs inside the transaction
+ * that records the end, before anything is written; its non-zero return
+ * rolls the end back and is returned (job_abandon: the job is checked again
+ * under its row lock and the operator's word audited). With a hook the
+ * certificate is revoked at the CA after the commit, so never for a job the
+ * check kept going. 0 when recorded. */
+struct job_end_how {
+	const char *state, *why, *cert_status;
+	enum job_blame blame;
+	int err;
+	int (*in_tx)(struct station *s, const struct store_job *job, void *arg);
+	void *arg;
+};
+int job_end_not_issued_how(struct station *s, int64_t job_id, const struct job_end_how *how);
+
 /* Ends the bay's job as failed with blame and err as above. The bay shows
  * failed with the reason, or, when the token is to blame, refused: the token
  * is put aside and given no other unit until it is taken out (or an admin

@@ -11,6 +11,16 @@
 
 #define PG(st) (db_backend(store_dbh(st)) == DB_PG)
 
+/* A job's state and the lease of its unit, if that lease is the job's. */
+#define HOLDER_SQL "SELECT j.state, l.station_id," \
+	" to_char(l.lease_until AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')," \
+	" CASE WHEN l.unit_id IS NULL THEN 0 ELSE 1 END," \
+	" CASE WHEN l.unit_id IS NOT NULL AND l.lease_until IS NULL THEN 1 ELSE 0 END," \
+	" CASE WHEN l.lease_until > now() THEN 1 ELSE 0 END" \
+	" FROM jobs j LEFT JOIN unit_leases l ON l.unit_id = j.unit_id" \
+	" AND (l.job_id = j.id OR l.job_id IS NULL)" \
+	" WHERE j.id = ?"
+
 static int
 lease_write(struct db *db, int64_t unit_id, int64_t job_id, const char *station, int secs)
 {
@@ -129,6 +139,47 @@ store_lease_release(struct store *st, int64_t unit_id, const char *station)
 		return 0;
 	return db_run(store_dbh(st), "DELETE FROM unit_leases WHERE unit_id = ? AND station_id = ?",
 	    "it", unit_id, station);
+}
+
+int
+store_lease_release_job(struct store *st, int64_t unit_id, int64_t job_id, const char *station)
+{
+	if (!PG(st))
+		return 0;
+	return db_run(store_dbh(st), "DELETE FROM unit_leases WHERE unit_id = ?"
+	    " AND (station_id = ? OR job_id = ?)", "iti", unit_id, station, job_id);
+}
+
+int
+store_job_holder(struct store *st, int64_t job_id, int lock, struct store_job_holder *h)
+{
+	struct db_stmt *q;
+	int rc;
+
+	memset(h, 0, sizeof(*h));
+	if (!PG(st))
+		rc = db_stmtf(store_dbh(st), &q, "SELECT state, NULL, NULL, 0, 0, 0 FROM jobs"
+		    " WHERE id = ?", "i", job_id);
+	else
+		rc = db_stmtf(store_dbh(st), &q, lock ? HOLDER_SQL " FOR UPDATE OF j" : HOLDER_SQL,
+		    "i", job_id);
+	if (rc != 0)
+		return rc;
+	if ((rc = db_step(q)) == 1) {
+		snprintf(h->state, sizeof(h->state), "%s", db_column_text(q, 0));
+		if (!db_column_is_null(q, 1))
+			snprintf(h->station, sizeof(h->station), "%s", db_column_text(q, 1));
+		if (!db_column_is_null(q, 2))
+			snprintf(h->until, sizeof(h->until), "%s", db_column_text(q, 2));
+		h->has_lease = db_column_int64(q, 3) != 0;
+		h->pinned = db_column_int64(q, 4) != 0;
+		h->live = db_column_int64(q, 5) != 0;
+		rc = 0;
+	} else if (rc == 0) {
+		rc = UKEY_ERR_NOTFOUND;
+	}
+	db_finalize(q);
+	return rc;
 }
 
 int

@@ -57,6 +57,28 @@ int store_lease_release(struct store *st, int64_t unit_id, const char *station);
 int store_lease_recover(struct store *st, const char *by_station, const char *now,
     struct store_lease_recovery *out, int *found);
 
+/* Drops the lease of job_id's unit as the job ends: station's own, or
+ * the one naming job_id whoever holds it (a job abandoned at another
+ * station than the one it ran at). 0 on SQLite. */
+int store_lease_release_job(struct store *st, int64_t unit_id, int64_t job_id,
+    const char *station);
+
+/* Who holds a job, for abandoning it from any station. */
+struct store_job_holder {
+	char state[16];		/* the job's state: running, suspended, issued, ... */
+	char station[64];	/* the lease's station; "" when no lease */
+	char until[40];		/* the lease's expiry (server time, text); "" when pinned */
+	int has_lease;		/* a lease names the job's unit for this job */
+	int pinned;		/* lease_until NULL: recovered mid-job, its token there */
+	int live;		/* the lease runs on (lease_until > now) */
+};
+
+/* Reads job_id's state and its unit's lease into h; with lock (inside a
+ * transaction, PostgreSQL) the job row is locked FOR UPDATE so that the
+ * answer holds to the commit. UKEY_ERR_NOTFOUND for no such job. On SQLite
+ * there are no leases (has_lease 0). */
+int store_job_holder(struct store *st, int64_t job_id, int lock, struct store_job_holder *h);
+
 /* Leases held now: count of all, and of lapsed ones (for status, tests). */
 int store_leases_count(struct store *st, int64_t *all, int64_t *lapsed);
 
