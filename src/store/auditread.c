@@ -163,16 +163,12 @@ db_checkpoints(struct db *db, struct audit_verifier *v, int has_seq)
 	return rc;
 }
 
-int
-audit_verify_db(struct db *db, EVP_PKEY *pub, const char *only, const struct witness_set *ws,
-    struct audit_report *rep)
+/* Feeds keys, records and checkpoints to v from one snapshot of db. */
+static int
+db_feed(struct db *db, struct audit_verifier *v)
 {
-	struct audit_verifier *v = NULL;
 	int rc, has_cp = 0, has_seq = 0;
 
-	memset(rep, 0, sizeof(*rep));
-	if ((rc = audit_verifier_new(pub, only, &v)) != 0)
-		return rc;
 	/* keys first, so that each checkpoint finds its station's; a broken
 	 * chain still gets its report, its checkpoints are not checked */
 	if ((rc = has_column(db, "audit", "seq", &has_seq)) == 0 && has_seq)
@@ -181,11 +177,35 @@ audit_verify_db(struct db *db, EVP_PKEY *pub, const char *only, const struct wit
 		rc = db_records(db, v, &has_cp, &has_seq);
 	if (rc == 0 && has_cp)
 		rc = db_checkpoints(db, v, has_seq);
-	if (rc != 0 && rc != UKEY_ERR_VERIFY)
+	return rc;
+}
+
+int
+audit_verify_db(struct db *db, EVP_PKEY *pub, const char *only, const struct witness_set *ws,
+    struct audit_report *rep)
+{
+	struct audit_verifier *v = NULL;
+	int rc, own = 0;
+
+	memset(rep, 0, sizeof(*rep));
+	if ((rc = audit_verifier_new(pub, only, &v)) != 0)
+		return rc;
+	/* one snapshot for all the reads: stations append meanwhile, and a
+	 * checkpoint committed between two reads would sign a record the
+	 * first read did not see */
+	if (!db_in_transaction(db)) {
+		if ((rc = db_exec(db, db_backend(db) == DB_PG ? "BEGIN ISOLATION LEVEL REPEATABLE"
+		    " READ READ ONLY" : "BEGIN DEFERRED")) != 0)
+			goto out;
+		own = 1;
+	}
+	if ((rc = db_feed(db, v)) != 0 && rc != UKEY_ERR_VERIFY)
 		goto out;
 	audit_verifier_witness_set(v, ws);
 	rc = audit_verifier_finish(v, rep);
  out:
+	if (own)
+		db_rollback(db);
 	audit_verifier_free(v);
 	return rc;
 }
