@@ -472,8 +472,8 @@ verb_audit_list(const struct ctl_verb *v, const struct ctl_args *a)
 	static const char *const serial_cols[] = { "serial", "order_id", "kind", "subject",
 		"not_after", "key_alg", "token_serial", "operator", "issued_at", "status", "replaces",
 		"renewed_by", "replaced_by", NULL };
-	static const char *const log_cols[] = { "id", "at", "actor", "action", "order_id",
-		"job_id", "bay", "token", NULL };
+	static const char *const log_cols[] = { "id", "station", "seq", "at", "actor", "action",
+		"order_id", "job_id", "bay", "token", NULL };
 	int serials = strcmp(v->words, "audit serials") == 0;
 	struct json_object *args;
 	int64_t order, limit;
