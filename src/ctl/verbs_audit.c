@@ -36,9 +36,10 @@ print_stations(struct json_object *res)
 		else
 			printf("station %s:", name);
 		if (json_object_get_boolean(json_object_object_get(st, "ok")))
-			printf(" OK: %lld records (seq %lld-%lld), %lld checkpoints, last signed seq %lld,"
-			    " %lld unsigned, key %.16s\n", (long long)jint(st, "records"),
+			printf(" OK: %lld records (seq %lld-%lld%s), %lld checkpoints, last signed seq"
+			    " %lld, %lld unsigned, key %.16s\n", (long long)jint(st, "records"),
 			    (long long)jint(st, "first_seq"), (long long)jint(st, "last_seq"),
+			    jint(st, "verified_before") ? ", new since the last verification" : "",
 			    (long long)jint(st, "checkpoints"), (long long)jint(st, "last_signed_seq"),
 			    (long long)jint(st, "unsigned"), key ? key : "(none registered)");
 		else if (jint(st, "bad_id"))
@@ -76,6 +77,10 @@ audit_print_report(struct json_object *res)
 		if ((w = json_object_object_get(res, "witness")) != NULL)
 			printf("witness: the log holds all %lld heads witnessed (the latest at record"
 			    " %lld)\n", (long long)jint(w, "heads"), (long long)jint(w, "records"));
+		if (json_object_get_boolean(json_object_object_get(res, "incremental")))
+			printf("incremental: records up to each station's last checkpoint that the"
+			    " previous verification found intact were not read again (--full reads"
+			    " everything)\n");
 	} else if (json_object_object_get(res, "first_bad") != NULL) {
 		printf("audit log BROKEN at record %lld: %s\n", (long long)jint(res, "first_bad"),
 		    json_object_get_string(json_object_object_get(res, "reason")));
@@ -161,7 +166,7 @@ daemon_pubkey(EVP_PKEY **out)
  * witness lines' signatures and sends the heads in batches, each verified
  * against the whole log, and prints the first broken report or the last. */
 static int
-audit_verify_daemon(const char *witness, const char *pubkey, const char *station)
+audit_verify_daemon(const char *witness, const char *pubkey, const char *station, int full)
 {
 	struct witness_set ws = { 0 };
 	struct json_object *rep = NULL, *res = NULL;
@@ -174,6 +179,8 @@ audit_verify_daemon(const char *witness, const char *pubkey, const char *station
 		struct json_object *args = json_object_new_object();
 
 		ctl_add_str(args, "station", station);
+		if (full)
+			json_object_object_add(args, "full", json_object_new_boolean(1));
 		if ((ex = ctl_run("audit.verify", args, &rep, &res)) == EXIT_OK)
 			ex = audit_print_report(res);
 		json_object_put(rep);
@@ -490,7 +497,7 @@ verb_audit_list(const struct ctl_verb *v, const struct ctl_args *a)
 }
 
 /* ukeyctl audit verify [--db FILE | --file EXPORT] [--pubkey PEM] [--witness FILE]
- *     [--station ID] */
+ *     [--station ID] [--full] */
 int
 verb_audit_verify(const struct ctl_verb *v, const struct ctl_args *a)
 {
@@ -506,7 +513,7 @@ verb_audit_verify(const struct ctl_verb *v, const struct ctl_args *a)
 		fprintf(stderr, "ukeyctl: --pubkey goes with --file, --db or --witness\n");
 		return EXIT_USAGE;
 	}
-	return audit_verify_daemon(witness, pubkey, a->val[OPT_STATION]);
+	return audit_verify_daemon(witness, pubkey, a->val[OPT_STATION], a->val[OPT_FULL] != NULL);
 }
 
 /* ukeyctl audit checkpoint | audit pubkey | ca show */

@@ -4,12 +4,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/pem.h>
 
 #include "ca/certcheck.h"
 #include "common/err.h"
+#include "common/jsontext.h"
+#include "common/log.h"
 #include "station/control.h"
+#include "station/station.h"
 #include "store/audit.h"
 #include "store/auditkey.h"
 #include "store/store_auditq.h"
@@ -94,27 +98,141 @@ witness_arg(struct request *r, struct witness_set *ws)
 	return 0;
 }
 
+/* Incremental verification (docs/audit.md): what the last whole
+ * verification found intact, each chain up to its last checkpoint, kept in
+ * the state directory. */
+#define AUDIT_VERIFIED_FILE "audit-verified.json"
+
+/* Reads the seeds of the file; 0 with *n 0 when there is none or it does
+ * not parse (the verification is then whole). *seeds malloc'd. */
+static int
+seeds_load(struct station *s, struct audit_seed **seeds, size_t *n)
+{
+	struct json_object *o = NULL, *arr, *it;
+	char path[4096];
+	size_t i, len;
+
+	*seeds = NULL;
+	*n = 0;
+	snprintf(path, sizeof(path), "%s/%s", station_state_dir(s), AUDIT_VERIFIED_FILE);
+	if (access(path, F_OK) != 0 || (o = json_object_from_file(path)) == NULL ||
+	    !json_object_object_get_ex(o, "chains", &arr) || (len = json_object_array_length(arr)) == 0 ||
+	    (*seeds = calloc(len, sizeof(**seeds))) == NULL) {
+		json_object_put(o);
+		return 0;
+	}
+	for (i = 0; i < len; i++) {
+		struct audit_seed *sd = &(*seeds)[i];
+		const char *st, *h;
+
+		it = json_object_array_get_idx(arr, i);
+		st = jstr(it, "station");
+		h = jstr(it, "hash");
+		if (st == NULL || strlen(st) > AUDIT_STATION_MAX || h == NULL ||
+		    strlen(h) != AUDIT_HASH_LEN)
+			break;
+		snprintf(sd->station, sizeof(sd->station), "%s", st);
+		memcpy(sd->hash, h, sizeof(sd->hash));
+		sd->base = jint(it, "base");
+		sd->pos = jint(it, "pos");
+		sd->id = jint(it, "id");
+		sd->checkpoint = jint(it, "checkpoint");
+	}
+	json_object_put(o);
+	if (i < len) {
+		log_warn("%s: a chain without station or hash: verifying everything", path);
+		free(*seeds);
+		*seeds = NULL;
+		return 0;
+	}
+	*n = len;
+	return 0;
+}
+
+/* After an intact verification of every chain: each chain's last
+ * checkpoint, where the next verification starts. Nothing is written
+ * while a chain has no checkpoint (it would have to start from nothing). */
+static void
+seeds_save(struct station *s, const struct audit_report *rep)
+{
+	struct json_object *o, *arr;
+	char path[4096], tmp[4200], now[32];
+	size_t i;
+
+	for (i = 0; i < rep->n_stations; i++)
+		if (rep->stations[i].last_signed_seq == 0)
+			return;
+	o = json_object_new_object();
+	arr = json_object_new_array();
+	for (i = 0; i < rep->n_stations; i++) {
+		const struct audit_station_report *c = &rep->stations[i];
+		struct json_object *it = json_object_new_object();
+
+		json_object_object_add(it, "station", json_object_new_string(c->station));
+		json_object_object_add(it, "base", json_object_new_int64(c->base));
+		json_object_object_add(it, "pos", json_object_new_int64(c->last_signed_seq));
+		json_object_object_add(it, "id", json_object_new_int64(c->last_signed_id));
+		json_object_object_add(it, "checkpoint", json_object_new_int64(c->checkpoints));
+		json_object_object_add(it, "hash", json_object_new_string(c->last_signed_hash));
+		json_object_array_add(arr, it);
+	}
+	store_now(now);
+	json_object_object_add(o, "verified_at", json_object_new_string(now));
+	json_object_object_add(o, "chains", arr);
+	snprintf(path, sizeof(path), "%s/%s", station_state_dir(s), AUDIT_VERIFIED_FILE);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (json_object_to_file_ext(tmp, o, JSON_C_TO_STRING_PLAIN) != 0 || rename(tmp, path) != 0)
+		log_warn("%s: cannot write: the next verification is whole", path);
+	json_object_put(o);
+}
+
+/* Verifies the log: from the last intact verification (the saved seeds)
+ * unless full, a witness or one station is asked for. */
+static int
+verify_log(struct request *r, const char *only, const struct witness_set *ws, int full,
+    struct audit_report *rep)
+{
+	struct db *db = store_dbh(station_store(r->s));
+	struct audit_seed *seeds = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (only != NULL || ws != NULL)
+		return audit_verify_db(db, station_audit_key(r->s), only, ws, rep);
+	if (!full && (rc = seeds_load(r->s, &seeds, &n)) != 0)
+		return rc;
+	rc = audit_verify_db_from(db, station_audit_key(r->s), seeds, n, NULL, rep);
+	/* seeds that do not fit the log (another database): the whole log */
+	if (rc == UKEY_ERR_INVAL)
+		rc = audit_verify_db(db, station_audit_key(r->s), NULL, NULL, rep);
+	free(seeds);
+	if (rc == 0)
+		seeds_save(r->s, rep);
+	return rc;
+}
+
 int
 cmd_audit_verify(struct request *r, struct json_object **result)
 {
 	struct witness_set ws = { 0 };
 	struct audit_report rep;
+	struct json_object *o = NULL;
 	char key_id[AUDIT_KEY_ID_LEN + 1];
 	const char *only = NULL;
-	int rc, have_ws;
+	int rc, have_ws, full;
 
 	if (arg_str(r, "station", 0, &only) == UKEY_ERR_INVAL)
 		return UKEY_ERR_INVAL;
 	if (only != NULL && (only[0] == '\0' || strlen(only) > AUDIT_STATION_MAX))
 		return req_fail(r, UKEY_ERR_INVAL, "argument station: a station id of 1 to %d bytes",
 		    AUDIT_STATION_MAX);
+	full = json_object_object_get_ex(r->args, "full", &o) && json_object_get_boolean(o);
 	if ((rc = witness_arg(r, &ws)) != 0 && rc != UKEY_ERR_NOTFOUND)
 		goto out;
 	have_ws = rc == 0;
 	/* every station's chain, each with its registered keys; this station's
 	 * own key for the records from before keys were registered */
-	rc = audit_verify_db(store_dbh(station_store(r->s)), station_audit_key(r->s), only,
-	    have_ws ? &ws : NULL, &rep);
+	rc = verify_log(r, only, have_ws ? &ws : NULL, full, &rep);
 	if (rc != 0 && rc != UKEY_ERR_VERIFY)
 		goto out;
 	*result = audit_report_json(&rep);

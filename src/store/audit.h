@@ -118,6 +118,9 @@ struct audit_station_report {
 	int64_t bad_id, bad_seq, bad_checkpoint;	/* the first break, 0 if none */
 	char key_id[AUDIT_HASH_LEN + 1];	/* first key registered for it, "" if none */
 	int n_keys;
+	int64_t base;			/* records of the first chain it continues */
+	int64_t seed_seq;		/* incremental: verified before up to this seq */
+	char last_signed_hash[AUDIT_HASH_LEN + 1];
 	char why[320];
 };
 
@@ -132,6 +135,7 @@ struct audit_report {
 	int64_t witness_points;		/* distinct heads it saw, all checked */
 	int64_t witness_records;	/* the greatest record count it saw */
 	char why[512];
+	int incremental;		/* chains were seeded (audit_verifier_seed) */
 	size_t n_stations;		/* chains, in order of their first record */
 	struct audit_station_report stations[AUDIT_MAX_STATIONS + 1];
 };
@@ -140,6 +144,19 @@ struct audit_report {
  * station with no key registered verify with. only (may be NULL): verify
  * that station's chain (and the one before per-station chains) only. */
 int audit_verifier_new(EVP_PKEY *pub, const char *only, struct audit_verifier **out);
+/* Incremental verification: station's chain ("" the first chain) was
+ * verified before up to its checkpoint number checkpoint, over record pos
+ * (id id, hash hash; base: records of the first chain it continues). Its
+ * records before id and checkpoints up to that number are then skipped; the
+ * record id must still be there with that hash; the rest is verified on
+ * from there. Before any record; the first chain first.
+ * Returns 0 or UKEY_ERR_INVAL. */
+struct audit_seed {
+	char station[AUDIT_STATION_MAX + 1];
+	int64_t base, pos, id, checkpoint;
+	char hash[AUDIT_HASH_LEN + 1];
+};
+int audit_verifier_seed(struct audit_verifier *v, const struct audit_seed *seed);
 /* Registers station's checkpoint key (PEM public key). A checkpoint of a
  * station with a key registered verifies only with one of its keys.
  * Returns 0, UKEY_ERR_VERIFY (the key does not parse or key_id is not its
@@ -178,6 +195,12 @@ struct db;
  * UKEY_ERR_UNAVAIL, UKEY_ERR_PERM). */
 int audit_verify_db(struct db *db, EVP_PKEY *pub, const char *only, const struct witness_set *ws,
     struct audit_report *rep);
+
+/* As audit_verify_db, incrementally: the chains seeded with seeds (n of
+ * them; audit_verifier_seed), reading only the records from the first
+ * seed's id on (each seed's record must still be there, unchanged). A witness needs the whole log: pass ws only with n 0. */
+int audit_verify_db_from(struct db *db, EVP_PKEY *pub, const struct audit_seed *seeds, size_t n,
+    const struct witness_set *ws, struct audit_report *rep);
 
 /* Opens the database path names read-only (an SQLite file; a PostgreSQL
  * url as db_open) and verifies its log. */

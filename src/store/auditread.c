@@ -64,26 +64,28 @@ records_sql(int has_format, int has_seq)
 {
 	if (has_seq)
 		return "SELECT id, coalesce(format, 1), at, actor, action, order_id, unit_id, job_id,"
-		    " token, bay, detail, prev_hash, hash, station, seq FROM audit ORDER BY id";
+		    " token, bay, detail, prev_hash, hash, station, seq FROM audit WHERE id > ?"
+		    " ORDER BY id";
 	if (has_format)
 		return "SELECT id, coalesce(format, 1), at, actor, action, order_id, unit_id, job_id,"
-		    " token, bay, detail, prev_hash, hash, NULL, NULL FROM audit ORDER BY id";
+		    " token, bay, detail, prev_hash, hash, NULL, NULL FROM audit WHERE id > ?"
+		    " ORDER BY id";
 	return "SELECT id, 1, at, actor, action, order_id, unit_id, job_id, token, bay, detail,"
-	    " prev_hash, hash, NULL, NULL FROM audit ORDER BY id";
+	    " prev_hash, hash, NULL, NULL FROM audit WHERE id > ? ORDER BY id";
 }
 
 /* Feeds the audit table's records to v in id order. *has_cp is 0 for a
  * database from before schema version 4 (no format column, no
  * checkpoints). 0, UKEY_ERR_VERIFY (broken), or the database's error. */
 static int
-db_records(struct db *db, struct audit_verifier *v, int *has_cp, int *has_seq)
+db_records(struct db *db, struct audit_verifier *v, int64_t after, int *has_cp, int *has_seq)
 {
 	struct db_stmt *q = NULL;
 	int rc;
 
 	if ((rc = has_column(db, "audit", "format", has_cp)) != 0 ||
 	    (rc = has_column(db, "audit", "seq", has_seq)) != 0 ||
-	    (rc = db_prepare(db, records_sql(*has_cp, *has_seq), &q)) != 0) {
+	    (rc = db_stmtf(db, &q, records_sql(*has_cp, *has_seq), "i", after)) != 0) {
 		log_error("reading the audit table failed");
 		return rc;
 	}
@@ -163,9 +165,10 @@ db_checkpoints(struct db *db, struct audit_verifier *v, int has_seq)
 	return rc;
 }
 
-/* Feeds keys, records and checkpoints to v from one snapshot of db. */
+/* Feeds keys, records with ids past after and checkpoints to v from one
+ * snapshot of db. */
 static int
-db_feed(struct db *db, struct audit_verifier *v)
+db_feed(struct db *db, struct audit_verifier *v, int64_t after)
 {
 	int rc, has_cp = 0, has_seq = 0;
 
@@ -174,22 +177,19 @@ db_feed(struct db *db, struct audit_verifier *v)
 	if ((rc = has_column(db, "audit", "seq", &has_seq)) == 0 && has_seq)
 		rc = db_keys(db, v);
 	if (rc == 0)
-		rc = db_records(db, v, &has_cp, &has_seq);
+		rc = db_records(db, v, after, &has_cp, &has_seq);
 	if (rc == 0 && has_cp)
 		rc = db_checkpoints(db, v, has_seq);
 	return rc;
 }
 
-int
-audit_verify_db(struct db *db, EVP_PKEY *pub, const char *only, const struct witness_set *ws,
+/* Verifies db's log with v (taken), reading the records past after. */
+static int
+verify_db(struct db *db, struct audit_verifier *v, int64_t after, const struct witness_set *ws,
     struct audit_report *rep)
 {
-	struct audit_verifier *v = NULL;
 	int rc, own = 0;
 
-	memset(rep, 0, sizeof(*rep));
-	if ((rc = audit_verifier_new(pub, only, &v)) != 0)
-		return rc;
 	/* one snapshot for all the reads: stations append meanwhile, and a
 	 * checkpoint committed between two reads would sign a record the
 	 * first read did not see */
@@ -199,7 +199,7 @@ audit_verify_db(struct db *db, EVP_PKEY *pub, const char *only, const struct wit
 			goto out;
 		own = 1;
 	}
-	if ((rc = db_feed(db, v)) != 0 && rc != UKEY_ERR_VERIFY)
+	if ((rc = db_feed(db, v, after)) != 0 && rc != UKEY_ERR_VERIFY)
 		goto out;
 	audit_verifier_witness_set(v, ws);
 	rc = audit_verifier_finish(v, rep);
@@ -208,6 +208,43 @@ audit_verify_db(struct db *db, EVP_PKEY *pub, const char *only, const struct wit
 		db_rollback(db);
 	audit_verifier_free(v);
 	return rc;
+}
+
+int
+audit_verify_db(struct db *db, EVP_PKEY *pub, const char *only, const struct witness_set *ws,
+    struct audit_report *rep)
+{
+	struct audit_verifier *v = NULL;
+	int rc;
+
+	memset(rep, 0, sizeof(*rep));
+	if ((rc = audit_verifier_new(pub, only, &v)) != 0)
+		return rc;
+	return verify_db(db, v, 0, ws, rep);
+}
+
+int
+audit_verify_db_from(struct db *db, EVP_PKEY *pub, const struct audit_seed *seeds, size_t n,
+    const struct witness_set *ws, struct audit_report *rep)
+{
+	struct audit_verifier *v = NULL;
+	int64_t after = n ? INT64_MAX : 0;
+	size_t i;
+	int rc;
+
+	memset(rep, 0, sizeof(*rep));
+	if ((rc = audit_verifier_new(pub, NULL, &v)) != 0)
+		return rc;
+	for (i = 0; i < n; i++) {
+		if ((rc = audit_verifier_seed(v, &seeds[i])) != 0) {
+			audit_verifier_free(v);
+			return rc;
+		}
+		if (seeds[i].id < after)
+			after = seeds[i].id;
+	}
+	/* from the seeds' own records, which must still be there */
+	return verify_db(db, v, n ? after - 1 : 0, ws, rep);
 }
 
 int

@@ -146,9 +146,15 @@ audit_checkpoint_text(const struct audit_checkpoint_rec *c, char **text)
 struct chain {
 	char station[AUDIT_STATION_MAX + 1];
 	int64_t base;
-	char (*hashes)[AUDIT_HASH_LEN + 1];	/* its own: hashes[pos - base - 1] */
-	size_t cap;
+	char (*hashes)[AUDIT_HASH_LEN + 1];	/* hashes[pos - start - 1] */
+	size_t cap, n_hashes;
+	int64_t start;			/* base, or the seed's pos (incremental) */
 	int64_t own, pos, first_pos;
+	/* incremental: verified before up to record seed_id (its pos start,
+	 * hash seed_hash) and checkpoint seed_cp */
+	int seeded, seed_seen;
+	int64_t seed_id, seed_cp;
+	char seed_hash[AUDIT_HASH_LEN + 1];
 	int64_t checkpoints, last_signed, last_signed_id;
 	struct cp_event { int64_t id, pos; } *ev;	/* its audit.checkpoint records */
 	size_t n_ev, cap_ev;
@@ -311,15 +317,23 @@ is_hash(const struct audit_value *x)
 }
 
 /* The hash of record pos of ch's chain (records up to base are the first
- * chain's); the genesis hash for pos 0. */
+ * chain's); the genesis hash for pos 0; 64 dashes, which match no hash,
+ * for a record an incremental verification did not read. */
 static const char *
 hash_at(const struct audit_verifier *v, const struct chain *ch, int64_t pos)
 {
+	static const char unknown[AUDIT_HASH_LEN + 1] =
+	    "----------------------------------------------------------------";
+
 	if (pos <= 0)
 		return GENESIS;
-	if (pos <= ch->base)
-		return v->chains[0].hashes[pos - 1];
-	return ch->hashes[pos - ch->base - 1];
+	if (ch->seeded && pos == ch->start)
+		return ch->seed_hash;
+	if (pos <= ch->base && ch != &v->chains[0])
+		return hash_at(v, &v->chains[0], pos);
+	if (pos <= ch->start || pos - ch->start > (int64_t)ch->n_hashes)
+		return unknown;
+	return ch->hashes[pos - ch->start - 1];
 }
 
 static struct chain *
@@ -347,7 +361,7 @@ chain_get(struct audit_verifier *v, const char *station, size_t len, int create)
 	memcpy(ch->station, station, len);
 	ch->station[len] = '\0';
 	ch->base = v->chains[0].broken ? v->chains[0].bad_pos - 1 : v->chains[0].pos;
-	ch->pos = ch->base;
+	ch->pos = ch->start = ch->base;
 	return ch;
 }
 
@@ -383,9 +397,9 @@ chain_add(struct chain *ch, const struct audit_record *r, int64_t pos, const cha
 {
 	int64_t id = r->v[AC_ID].i;
 
-	if (grow((void **)&ch->hashes, &ch->cap, (size_t)ch->own, sizeof(*ch->hashes), 1024) != 0)
+	if (grow((void **)&ch->hashes, &ch->cap, ch->n_hashes, sizeof(*ch->hashes), 1024) != 0)
 		return UKEY_ERR_NOMEM;
-	memcpy(ch->hashes[ch->own], hash, AUDIT_HASH_LEN + 1);
+	memcpy(ch->hashes[ch->n_hashes++], hash, AUDIT_HASH_LEN + 1);
 	if (is_checkpoint_event(r)) {
 		if (grow((void **)&ch->ev, &ch->cap_ev, ch->n_ev, sizeof(*ch->ev), 64) != 0)
 			return UKEY_ERR_NOMEM;
@@ -453,6 +467,25 @@ check_order(struct audit_verifier *v, const struct audit_record *r, const char *
 	return 0;
 }
 
+/* The record an incremental verification starts from must still be the
+ * one the last verification ended at. */
+static int
+seed_check(struct audit_verifier *v, struct chain *ch, const struct audit_record *r, int64_t pos,
+    const char *where)
+{
+	char hash[AUDIT_HASH_LEN + 1];
+	int rc;
+
+	if ((rc = audit_record_hash(r, hash)) != 0 && rc != UKEY_ERR_INVAL)
+		return rc;
+	if (rc != 0 || pos != ch->start || strcmp(hash, ch->seed_hash) != 0 ||
+	    !is_hash(&r->v[AC_HASH]) || memcmp(r->v[AC_HASH].s, hash, AUDIT_HASH_LEN) != 0)
+		return cfail(v, ch, pos, r->v[AC_ID].i, 0, where, "record %" PRId64 ": not the record"
+		    " %" PRId64 " the last verification ended at (changed since)", pos, ch->start), 0;
+	ch->seed_seen = 1;
+	return 0;
+}
+
 int
 audit_verifier_record(struct audit_verifier *v, const struct audit_record *r, const char *where)
 {
@@ -466,7 +499,10 @@ audit_verifier_record(struct audit_verifier *v, const struct audit_record *r, co
 	id = r->v[AC_ID].i;
 	v->last_id = id > v->last_id ? id : v->last_id;
 	v->last_format = r->v[AC_FORMAT].i;
-	if (ch == NULL || ch->broken)
+	/* verified before (incremental), or not to be verified */
+	if (ch != NULL && !ch->broken && ch->seeded && id == ch->seed_id)
+		return seed_check(v, ch, r, pos, where);
+	if (ch == NULL || ch->broken || (ch->seeded && id < ch->seed_id))
 		return 0;
 	expect = ch->pos + 1;
 	if (pos > expect)
@@ -489,6 +525,27 @@ audit_verifier_record(struct audit_verifier *v, const struct audit_record *r, co
 		return cfail(v, ch, pos, id, 0, where, "record %" PRId64 ": hash mismatch: the record's"
 		    " contents do not match its hash (edited)", pos), 0;
 	return chain_add(ch, r, pos, hash);
+}
+
+int
+audit_verifier_seed(struct audit_verifier *v, const struct audit_seed *sd)
+{
+	struct chain *ch = sd->station[0] ? chain_get(v, sd->station, strlen(sd->station), 1) :
+	    &v->chains[0];
+
+	if (ch == NULL || ch->own || ch->seeded || sd->pos < 1 || sd->base < 0 ||
+	    sd->base >= sd->pos || sd->checkpoint < 1 || strlen(sd->hash) != AUDIT_HASH_LEN)
+		return UKEY_ERR_INVAL;
+	ch->seeded = 1;
+	ch->base = sd->station[0] ? sd->base : 0;
+	ch->pos = ch->start = ch->last_signed = sd->pos;
+	ch->seed_id = ch->last_signed_id = sd->id;
+	ch->seed_cp = ch->checkpoints = sd->checkpoint;
+	ch->own = sd->pos - ch->base;
+	ch->first_pos = ch->base + 1;
+	memcpy(ch->seed_hash, sd->hash, sizeof(ch->seed_hash));
+	v->rep.incremental = 1;
+	return 0;
 }
 
 int
@@ -596,7 +653,8 @@ checkpoint_chain(struct audit_verifier *v, struct chain *ch, const struct audit_
 		return cfail(v, ch, pos, 0, n, where, "checkpoint %" PRId64 ": signed count %" PRId64
 		    " is not the number of records up to %" PRId64, n, c->records, pos);
 	/* checkpoint N signs the N-th audit.checkpoint record: its own event */
-	if ((size_t)n > ch->n_ev || ch->ev[n - 1].pos != pos || ch->ev[n - 1].id != c->audit_id)
+	if (n - ch->seed_cp > (int64_t)ch->n_ev || ch->ev[n - ch->seed_cp - 1].pos != pos ||
+	    ch->ev[n - ch->seed_cp - 1].id != c->audit_id)
 		return cfail(v, ch, pos, 0, n, where, "checkpoint %" PRId64 " signs record %" PRId64
 		    ", which is not checkpoint event %" PRId64, n, pos, n);
 	ch->checkpoints++;
@@ -627,7 +685,7 @@ audit_verifier_checkpoint(struct audit_verifier *v, const struct audit_checkpoin
 	if (c->seq != 0 && (ch = chain_get(v, c->station, strlen(c->station), 1)) == NULL)
 		return gfail(v, 0, where, "checkpoint %" PRId64 ": station %s: more than %d stations or"
 		    " no station", n, c->station, AUDIT_MAX_STATIONS);
-	if (ch->broken)
+	if (ch->broken || (ch->seeded && n <= ch->seed_cp))
 		return 0;
 	if (n != ch->checkpoints + 1)
 		return cfail(v, ch, 0, 0, ch->checkpoints + 1, where, "checkpoint %" PRId64 " is"
@@ -729,6 +787,10 @@ station_report(const struct audit_verifier *v, const struct chain *ch,
 	s->bad_id = ch->bad_id;
 	s->bad_seq = ch->bad_pos;
 	s->bad_checkpoint = ch->bad_cp;
+	s->base = ch->base;
+	s->seed_seq = ch->seeded ? ch->start : 0;
+	memcpy(s->last_signed_hash, ch->last_signed ? hash_at(v, ch, ch->last_signed) : GENESIS,
+	    sizeof(s->last_signed_hash));
 	memcpy(s->why, ch->why, sizeof(s->why));
 	for (i = 0; i < v->n_keys; i++)
 		if (strcmp(v->keys[i].station, ch->station) == 0 && s->n_keys++ == 0)
@@ -744,11 +806,17 @@ audit_verifier_finish(struct audit_verifier *v, struct audit_report *rep)
 	for (i = 0; i < v->n_chains; i++) {
 		struct chain *ch = &v->chains[i];
 
-		if (!ch->broken && ch->n_ev > (size_t)ch->checkpoints)
-			cfail(v, ch, ch->ev[ch->checkpoints].pos, ch->ev[ch->checkpoints].id,
-			    ch->checkpoints + 1, NULL, "record %" PRId64 " is checkpoint event %" PRId64
-			    " but that signed checkpoint is missing (removed)", ch->ev[ch->checkpoints].pos,
-			    ch->checkpoints + 1);
+		int64_t k = ch->checkpoints - ch->seed_cp;	/* events signed */
+
+		if (ch->seeded && !ch->seed_seen)
+			cfail(v, ch, ch->start, ch->seed_id, 0, NULL, "record %" PRId64 " (id %" PRId64
+			    "), where the last verification ended, is not in the log any more: records"
+			    " were removed", ch->start, ch->seed_id);
+
+		if (!ch->broken && (int64_t)ch->n_ev > k)
+			cfail(v, ch, ch->ev[k].pos, ch->ev[k].id, ch->checkpoints + 1, NULL, "record %"
+			    PRId64 " is checkpoint event %" PRId64 " but that signed checkpoint is missing"
+			    " (removed)", ch->ev[k].pos, ch->checkpoints + 1);
 		ok = ok && !ch->broken;
 		v->rep.records += ch->own;
 		v->rep.checkpoints += ch->checkpoints;
@@ -780,6 +848,8 @@ station_json(const struct audit_station_report *s)
 	json_object_object_add(o, "last_signed_id", json_object_new_int64(s->last_signed_id));
 	json_object_object_add(o, "unsigned", json_object_new_int64(s->unsigned_tail));
 	json_object_object_add(o, "keys", json_object_new_int64(s->n_keys));
+	if (s->seed_seq)
+		json_object_object_add(o, "verified_before", json_object_new_int64(s->seed_seq));
 	if (s->n_keys > 0)
 		json_object_object_add(o, "key_id", json_object_new_string(s->key_id));
 	if (!s->ok) {
@@ -806,6 +876,7 @@ audit_report_json(const struct audit_report *rep)
 	json_object_object_add(o, "checkpoints", json_object_new_int64(rep->checkpoints));
 	json_object_object_add(o, "last_signed_id", json_object_new_int64(rep->last_signed_id));
 	json_object_object_add(o, "unsigned", json_object_new_int64(rep->unsigned_tail));
+	json_object_object_add(o, "incremental", json_object_new_boolean(rep->incremental));
 	for (i = 0; i < rep->n_stations; i++)
 		json_object_array_add(st, station_json(&rep->stations[i]));
 	json_object_object_add(o, "stations", st);

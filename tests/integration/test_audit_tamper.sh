@@ -20,6 +20,14 @@ done
 ctl audit checkpoint | grepq '^checkpoint [0-9]* signed: record' || fail "audit checkpoint"
 out=$(ctl audit verify) || fail "fresh log does not verify: $out"
 echo "$out" | grepq '^audit log OK: [0-9]* records, [0-9]* checkpoints' || fail "verify output: $out"
+if echo "$out" | grepq '^incremental:'; then fail "the first verify is not whole: $out"; fi
+# the next verify goes on from each station's last checkpoint the first found intact
+[ -s "$STATE/audit-verified.json" ] || fail "audit verify kept no audit-verified.json"
+out=$(ctl audit verify) || fail "incremental verify: $out"
+echo "$out" | grepq '^incremental: ' || fail "the second verify is not incremental: $out"
+echo "$out" | grepq '^station test-station: OK: .*new since the last verification' || fail "incremental: $out"
+out=$(ctl audit verify --full) || fail "verify --full: $out"
+if echo "$out" | grepq '^incremental:'; then fail "verify --full is incremental: $out"; fi
 ctl audit pubkey > "$T/pub.pem" || fail "audit pubkey"
 cmp -s "$T/pub.pem" "$STATE/keys/audit.pub" || fail "audit pubkey differs from keys/audit.pub"
 [ "$(stat -c %a "$STATE/keys/audit.key")" = 600 ] || fail "keys/audit.key is not mode 0600"
