@@ -43,8 +43,8 @@ station_audit(struct station *s, const char *actor, const char *action, int64_t 
     int64_t unit_id, int64_t job_id, const char *token, const char *bay, struct json_object *detail)
 {
 	struct audit_event ev = {
-		.station = s->cfg.station_id, .actor = actor ? actor : "ukeyd", .action = action, .order_id = order_id,
-		.unit_id = unit_id, .job_id = job_id, .token = token, .bay = bay,
+		.station = s->cfg.station_id, .actor = actor ? actor : "ukeyd", .action = action,
+		.order_id = order_id, .unit_id = unit_id, .job_id = job_id, .token = token, .bay = bay,
 	};
 	int rc;
 
@@ -83,7 +83,8 @@ station_audit_checkpoint_if_due(struct station *s)
 	if (!s->audit_dirty)
 		return;
 	s->audit_dirty = 0;
-	if ((rc = audit_unsigned_count(s->st, s->cfg.station_id, &n)) != 0 || n < s->cfg.audit_checkpoint_every)
+	if ((rc = audit_unsigned_count(s->st, s->cfg.station_id, &n)) != 0 ||
+	    n < s->cfg.audit_checkpoint_every)
 		return;
 	if ((rc = audit_checkpoint(s->st, s->audit_key, s->cfg.station_id, "ukeyd", "interval",
 	    NULL)) != 0)

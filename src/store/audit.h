@@ -92,8 +92,9 @@ struct audit_checkpoint_rec {
 };
 
 /* Computes a record's hash from its columns (all but AC_HASH) by the rules of
- * its format (1: legacy, 2: typed, 3: typed with station and seq). Returns 0, UKEY_ERR_INVAL (unknown
- * format or a column of the wrong type) or UKEY_ERR_CRYPTO. */
+ * its format (1: legacy, 2: typed, 3: typed with station and seq). Returns
+ * 0, UKEY_ERR_INVAL (unknown format or a column of the wrong type) or
+ * UKEY_ERR_CRYPTO. */
 int audit_record_hash(const struct audit_record *r, char out[AUDIT_HASH_LEN + 1]);
 
 /* The text a checkpoint's signature covers; *text malloc'd. */
@@ -165,8 +166,11 @@ int audit_verifier_key(struct audit_verifier *v, const char *station, const char
     const char *pem, const char *where);
 void audit_verifier_free(struct audit_verifier *v);
 /* where (may be NULL) prefixes a failure, e.g. "line 12". Each returns 0
- * while the log is intact, UKEY_ERR_VERIFY once broken, or UKEY_ERR_NOMEM. */
-int audit_verifier_record(struct audit_verifier *v, const struct audit_record *r, const char *where);
+ * while reading may go on (a break in one chain is kept for the report and
+ * the other chains go on), UKEY_ERR_VERIFY once the input itself is broken
+ * (stop reading), or UKEY_ERR_NOMEM. */
+int audit_verifier_record(struct audit_verifier *v, const struct audit_record *r,
+    const char *where);
 int audit_verifier_checkpoint(struct audit_verifier *v, const struct audit_checkpoint_rec *c,
     const char *where);
 /* Marks the log broken for a reason found outside the verifier (a line that
@@ -198,7 +202,8 @@ int audit_verify_db(struct db *db, EVP_PKEY *pub, const char *only, const struct
 
 /* As audit_verify_db, incrementally: the chains seeded with seeds (n of
  * them; audit_verifier_seed), reading only the records from the first
- * seed's id on (each seed's record must still be there, unchanged). A witness needs the whole log: pass ws only with n 0. */
+ * seed's id on (each seed's record must still be there, unchanged). A
+ * witness needs the whole log: pass ws only with n 0. */
 int audit_verify_db_from(struct db *db, EVP_PKEY *pub, const struct audit_seed *seeds, size_t n,
     const struct witness_set *ws, struct audit_report *rep);
 

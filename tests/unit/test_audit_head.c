@@ -35,7 +35,8 @@ stored_hash(struct store *st, int64_t id, int prev, char out[AUDIT_HASH_LEN + 1]
 static void
 test_head(void **state)
 {
-	const struct audit_event ev = { .station = "st1", .actor = "alice", .action = "order.import", .order_id = 4 };
+	const struct audit_event ev = { .station = "st1", .actor = "alice", .action = "order.import",
+		.order_id = 4 };
 	char dir[64], head[AUDIT_HASH_LEN + 1], want[AUDIT_HASH_LEN + 1];
 	struct store *st;
 	int64_t records = -1, id = 0;
