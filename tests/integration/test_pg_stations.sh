@@ -194,6 +194,13 @@ for i in 1 2 3; do
 	grepq "^station station-$i: OK: [1-9][0-9]* records (seq 1-[0-9]*), [1-9][0-9]* checkpoints" <<<"$out" ||
 		fail "audit verify does not name station-$i as verified: $out"
 done
+# the export holds the three stations' keys and chains; verified offline
+sctl 2 audit export --output "$STATE/audit.jsonl" 2>/dev/null || fail "audit export at station 2"
+out=$("$BUILD/ukeyctl" audit verify --file "$STATE/audit.jsonl" --pubkey "$STATE/s3/keys/audit.pub") ||
+	fail "the export does not verify: $out"
+for i in 1 2 3; do
+	grepq "^station station-$i: OK: " <<<"$out" || fail "the export's verify does not name station-$i: $out"
+done
 sctl 3 --json audit verify --station station-2 > "$STATE/verify-2.json" || fail "audit verify --station"
 python3 - "$STATE/verify-2.json" <<'PY' || fail "audit verify --station station-2: $(cat "$STATE/verify-2.json")"
 import json, sys

@@ -1,12 +1,13 @@
 /* One hash chain per station, on SQLite and on a real PostgreSQL 15 server
  * (pg_fixture.h starts one): two stations append (at once, on PostgreSQL,
  * from two processes) and each has a whole chain whose checkpoints verify
- * with its own registered key; a record changed behind a station's back is
- * reported with its station, id and seq; a checkpoint signed by a key not
- * registered for its station is refused; an incremental verification goes
- * on from each station's last verified checkpoint; an SQLite station.db written
- * before per-station chains (schema version 13) verifies before and after
- * migration 14 and the records appended after it. */
+ * with its own registered key; their export verifies offline; an
+ * incremental verification goes on from each station's last verified
+ * checkpoint; a checkpoint signed by a key not registered for its station
+ * is refused; a record changed behind a station's back is reported with its
+ * station, id and seq; an SQLite station.db written before per-station
+ * chains (schema version 13) verifies before and after migration 14 and the
+ * records appended after it. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -122,6 +123,43 @@ check_whole(struct store *st)
 	assert_int_equal(audit_verify_db(store_dbh(st), NULL, "dl01", NULL, &rep), 0);
 	assert_int_equal(rep.n_stations, 1);
 	assert_string_equal(rep.stations[0].station, "dl01");
+}
+
+/* Writes one kind of the export's lines to f, as ukeyctl does. */
+static void
+export_kind(struct store *st, enum audit_export_what what, FILE *f)
+{
+	struct json_object *rows = NULL;
+	size_t i;
+
+	assert_int_equal(audit_export_page(st, what, 0, INT64_MAX, 10000, &rows), 0);
+	for (i = 0; i < json_object_array_length(rows); i++)
+		fprintf(f, "%s\n", json_object_to_json_string_ext(json_object_array_get_idx(rows, i),
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(rows);
+}
+
+/* The export of both stations verifies offline, one chain per station, with
+ * the keys on its key lines; with a key nobody registered given, refused. */
+static void
+check_export(struct store *st)
+{
+	struct audit_report rep;
+	FILE *f = tmpfile();
+
+	assert_non_null(f);
+	export_kind(st, AUDIT_EXPORT_KEYS, f);
+	export_kind(st, AUDIT_EXPORT_RECORDS, f);
+	export_kind(st, AUDIT_EXPORT_CHECKPOINTS, f);
+	rewind(f);
+	assert_int_equal(audit_verify_export(f, NULL, NULL, NULL, &rep), 0);
+	assert_int_equal(rep.n_stations, 2);
+	assert_int_equal(report_of(&rep, "dl01")->checkpoints, APPENDS / EVERY);
+	assert_int_equal(report_of(&rep, "km01")->n_keys, 1);
+	rewind(f);
+	assert_int_equal(audit_verify_export(f, keys[2], NULL, NULL, &rep), UKEY_ERR_VERIFY);
+	assert_non_null(strstr(rep.why, "which no station registered"));
+	fclose(f);
 }
 
 /* Incremental: seeded with what a whole verification found, a verification
@@ -249,6 +287,7 @@ test_sqlite_stations(void **state)
 		for (i = 0; i < 2; i++)
 			assert_int_equal(station_run(st, i, k), 0);
 	check_whole(st);
+	check_export(st);
 	check_incremental(st);
 	check_rogue_key(st);
 	check_tamper(st, "DROP TRIGGER audit_no_update");
@@ -288,6 +327,7 @@ test_pg_stations(void **state)
 		assert_int_equal(WEXITSTATUS(status), 0);
 	}
 	check_whole(st);
+	check_export(st);
 	check_incremental(st);
 	check_rogue_key(st);
 	check_tamper(st, "ALTER TABLE audit DISABLE TRIGGER audit_append_only");
