@@ -1,6 +1,6 @@
 /* ukey-bench-audit: what appending one audit record costs, on PostgreSQL
- * (1 and 3 stations appending to the one chain, queued by its advisory
- * lock) against SQLite (one station). Starts its own PostgreSQL server
+ * (1 and 3 stations appending at once, each to its own chain under its own
+ * advisory lock) against SQLite (one station). Starts its own PostgreSQL server
  * (tests/tools/pg-test-server, fsync on). */
 #include <getopt.h>
 #include <stdio.h>
@@ -27,18 +27,21 @@ now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* An appending station: n records, each alone (its own transaction), the
- * milliseconds of each written to fd. Exit status 0 or 1. */
+/* Appending station `station`: n records, each alone (its own
+ * transaction), the milliseconds of each written to fd. Exit status 0 or
+ * 1. */
 static void
-appender(const char *url, int n, int go, int fd)
+appender(const char *url, int station, int n, int go, int fd)
 {
 	struct audit_event ev = { .actor = "ukeyd", .action = "job.step", .job_id = 1,
 		.bay = "bay-1", .detail = "{\"step\":\"generate_key\",\"phase\":\"done\"}" };
 	struct store *st = NULL;
+	char name[32], c;
 	double t0, ms;
-	char c;
 	int i;
 
+	snprintf(name, sizeof(name), "bench-%d", station);
+	ev.station = name;
 	if (store_open_url(url, &st) != 0)
 		_exit(1);
 	(void)read(go, &c, 1);
@@ -90,7 +93,7 @@ run(const char *what, const char *url, int procs, int n)
 		if (pid[i] == 0) {
 			close(go[1]);
 			close(fd[i][0]);
-			appender(url, n / procs, go[0], fd[i][1]);
+			appender(url, i + 1, n / procs, go[0], fd[i][1]);
 		}
 		close(fd[i][1]);
 	}

@@ -28,8 +28,9 @@ GRANT INSERT ON job_steps TO ukey_station;
 -- The append-only record: INSERT and SELECT only. The triggers refuse
 -- UPDATE and DELETE as well, but a grant is what a station's role cannot
 -- get around (it cannot drop a trigger it does not own).
-REVOKE UPDATE, DELETE, TRUNCATE ON audit, audit_checkpoints, token_states FROM ukey_station;
-GRANT INSERT ON audit, audit_checkpoints, token_states TO ukey_station;
+REVOKE UPDATE, DELETE, TRUNCATE ON audit, audit_checkpoints, audit_keys, token_states
+	FROM ukey_station;
+GRANT INSERT ON audit, audit_checkpoints, audit_keys, token_states TO ukey_station;
 
 -- The schema versions: read only (a station refuses a newer schema).
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON schema_migrations, station_schema_migrations

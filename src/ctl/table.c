@@ -24,7 +24,8 @@ const struct ctl_option ctl_options[OPT_COUNT] = {
 	[OPT_CSV] = { "csv", NULL }, [OPT_HTML] = { "html", "FILE" },
 	[OPT_HOURS] = { "hours", "N" }, [OPT_ONCE] = { "once", NULL },
 	[OPT_WITHIN] = { "within", "DAYS" }, [OPT_SERVICE_POINT] = { "service-point", "NAME" },
-	[OPT_AFTER] = { "after", "KEY" }, [OPT_JSON] = { "json", NULL },
+	[OPT_AFTER] = { "after", "KEY" }, [OPT_STATION] = { "station", "ID" },
+	[OPT_FULL] = { "full", NULL }, [OPT_JSON] = { "json", NULL },
 	[OPT_HELP] = { "help", NULL },
 };
 
@@ -91,9 +92,10 @@ const struct ctl_verb ctl_verbs[] = {
 	{ "audit serials", verb_audit_list, O(ORDER) | O(ORG) | O(AFTER) | O(LIMIT) | J, 0, 0,
 	  "", "audit", "[--order ID] [--org USCC] [--after ID] [--limit N]",
 	  "the certificates issued, in pages" },
-	{ "audit verify", verb_audit_verify, O(DB) | O(FILE) | O(PUBKEY) | O(WITNESS) | J, 0, 0,
-	  "", "audit", "[--db FILE | --file EXPORT] [--pubkey PEM] [--witness FILE]",
-	  "check the hash chain and its signed checkpoints" },
+	{ "audit verify", verb_audit_verify, O(DB) | O(FILE) | O(PUBKEY) | O(WITNESS) | O(STATION) |
+	  O(FULL) | J, 0, 0, "", "audit", "[--db FILE | --file EXPORT] [--pubkey PEM]"
+	  " [--witness FILE] [--station ID] [--full]",
+	  "check every station's hash chain and its signed checkpoints" },
 	{ "audit export", verb_audit_export, O(OUTPUT), 0, 0, "", "audit", "[--output FILE]",
 	  "the log as JSON lines, for offline verification" },
 	{ "audit checkpoint", verb_audit_show, J, 0, 0, "", "audit", "",

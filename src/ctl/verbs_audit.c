@@ -19,41 +19,79 @@
 #include "store/auditkey.h"
 #include "store/witness.h"
 
+/* One line per chain: its station, what verified, or where it broke. */
+static void
+print_stations(struct json_object *res)
+{
+	struct json_object *arr = json_object_object_get(res, "stations"), *st;
+	size_t i, n = arr ? json_object_array_length(arr) : 0;
+	const char *name, *key;
+
+	for (i = 0; i < n; i++) {
+		st = json_object_array_get_idx(arr, i);
+		name = json_object_get_string(json_object_object_get(st, "station"));
+		key = json_object_get_string(json_object_object_get(st, "key_id"));
+		if (name == NULL || name[0] == '\0')
+			printf("records before per-station chains:");
+		else
+			printf("station %s:", name);
+		if (json_object_get_boolean(json_object_object_get(st, "ok")))
+			printf(" OK: %lld records (seq %lld-%lld%s), %lld checkpoints, last signed seq"
+			    " %lld, %lld unsigned, key %.16s\n", (long long)jint(st, "records"),
+			    (long long)jint(st, "first_seq"), (long long)jint(st, "last_seq"),
+			    jint(st, "verified_before") ? ", new since the last verification" : "",
+			    (long long)jint(st, "checkpoints"), (long long)jint(st, "last_signed_seq"),
+			    (long long)jint(st, "unsigned"), key ? key : "(none registered)");
+		else if (jint(st, "bad_id"))
+			printf(" BROKEN at record id %lld (seq %lld): %s\n", (long long)jint(st, "bad_id"),
+			    (long long)jint(st, "bad_seq"), jstr(st, "reason"));
+		else if (jint(st, "bad_seq"))
+			printf(" BROKEN at record seq %lld: %s\n", (long long)jint(st, "bad_seq"),
+			    jstr(st, "reason"));
+		else
+			printf(" BROKEN at checkpoint %lld: %s\n", (long long)jint(st, "bad_checkpoint"),
+			    jstr(st, "reason"));
+	}
+}
+
 /* Prints a verification report (audit_report_json's form) and returns the
  * exit code: 0 intact, 1 broken. */
 static int
 audit_print_report(struct json_object *res)
 {
 	int ok = json_object_get_boolean(json_object_object_get(res, "ok"));
-	int64_t unsigned_n = json_object_get_int64(json_object_object_get(res, "unsigned"));
+	int64_t unsigned_n = jint(res, "unsigned");
 	struct json_object *w;
 
 	if (ctl_json) {
 		print_json(res);
-	} else if (ok) {
+		return ok ? EXIT_OK : EXIT_REFUSED;
+	}
+	if (ok) {
 		printf("audit log OK: %lld records, %lld checkpoints, last signed record %lld\n",
-		    (long long)json_object_get_int64(json_object_object_get(res, "records")),
-		    (long long)json_object_get_int64(json_object_object_get(res, "checkpoints")),
-		    (long long)json_object_get_int64(json_object_object_get(res, "last_signed_id")));
+		    (long long)jint(res, "records"), (long long)jint(res, "checkpoints"),
+		    (long long)jint(res, "last_signed_id"));
 		if (unsigned_n > 0)
 			printf("note: %lld records after the last checkpoint are not signed yet\n",
 			    (long long)unsigned_n);
 		if ((w = json_object_object_get(res, "witness")) != NULL)
 			printf("witness: the log holds all %lld heads witnessed (the latest at record"
-			    " %lld)\n", (long long)json_object_get_int64(json_object_object_get(w, "heads")),
-			    (long long)json_object_get_int64(json_object_object_get(w, "records")));
+			    " %lld)\n", (long long)jint(w, "heads"), (long long)jint(w, "records"));
+		if (json_object_get_boolean(json_object_object_get(res, "incremental")))
+			printf("incremental: records up to each station's last checkpoint that the"
+			    " previous verification found intact were not read again (--full reads"
+			    " everything)\n");
 	} else if (json_object_object_get(res, "first_bad") != NULL) {
-		printf("audit log BROKEN at record %lld: %s\n",
-		    (long long)json_object_get_int64(json_object_object_get(res, "first_bad")),
+		printf("audit log BROKEN at record %lld: %s\n", (long long)jint(res, "first_bad"),
 		    json_object_get_string(json_object_object_get(res, "reason")));
 	} else if (json_object_object_get(res, "bad_checkpoint") != NULL) {
-		printf("audit log BROKEN at checkpoint %lld: %s\n",
-		    (long long)json_object_get_int64(json_object_object_get(res, "bad_checkpoint")),
+		printf("audit log BROKEN at checkpoint %lld: %s\n", (long long)jint(res, "bad_checkpoint"),
 		    json_object_get_string(json_object_object_get(res, "reason")));
 	} else {
 		printf("audit log BROKEN: %s\n",
 		    json_object_get_string(json_object_object_get(res, "reason")));
 	}
+	print_stations(res);
 	return ok ? EXIT_OK : EXIT_REFUSED;
 }
 
@@ -128,7 +166,7 @@ daemon_pubkey(EVP_PKEY **out)
  * witness lines' signatures and sends the heads in batches, each verified
  * against the whole log, and prints the first broken report or the last. */
 static int
-audit_verify_daemon(const char *witness, const char *pubkey)
+audit_verify_daemon(const char *witness, const char *pubkey, const char *station, int full)
 {
 	struct witness_set ws = { 0 };
 	struct json_object *rep = NULL, *res = NULL;
@@ -138,7 +176,12 @@ audit_verify_daemon(const char *witness, const char *pubkey)
 	int ex, rc;
 
 	if (witness == NULL) {
-		if ((ex = ctl_run("audit.verify", NULL, &rep, &res)) == EXIT_OK)
+		struct json_object *args = json_object_new_object();
+
+		ctl_add_str(args, "station", station);
+		if (full)
+			json_object_object_add(args, "full", json_object_new_boolean(1));
+		if ((ex = ctl_run("audit.verify", args, &rep, &res)) == EXIT_OK)
 			ex = audit_print_report(res);
 		json_object_put(rep);
 		return ex;
@@ -166,9 +209,11 @@ audit_verify_daemon(const char *witness, const char *pubkey)
 			json_object_object_add(pt, "records", json_object_new_int64(ws.p[i].records));
 			json_object_object_add(pt, "head", json_object_new_string(ws.p[i].head));
 			json_object_object_add(pt, "at", json_object_new_string(ws.p[i].at));
+			json_object_object_add(pt, "station", json_object_new_string(ws.p[i].station));
 			json_object_array_add(arr, pt);
 		}
 		json_object_object_add(args, "witness", arr);
+		ctl_add_str(args, "station", station);
 		done += n;
 		json_object_put(rep);
 		rep = NULL;
@@ -196,7 +241,8 @@ audit_verify_daemon(const char *witness, const char *pubkey)
 /* Verifies an export file or a database file with the station's public key,
  * with no daemon; with a witness file, also against the heads it saw. */
 static int
-audit_verify_offline(const char *file, const char *db, const char *pubkey, const char *witness)
+audit_verify_offline(const char *file, const char *db, const char *pubkey, const char *witness,
+    const char *station)
 {
 	struct witness_set ws = { 0 };
 	struct audit_report rep;
@@ -220,7 +266,7 @@ audit_verify_offline(const char *file, const char *db, const char *pubkey, const
 			ex = EXIT_NOINPUT;
 			goto out;
 		}
-		rc = audit_verify_export(f, pub, witness ? &ws : NULL, &rep);
+		rc = audit_verify_export(f, pub, station, witness ? &ws : NULL, &rep);
 		if (f != stdin)
 			fclose(f);
 	} else {
@@ -230,7 +276,7 @@ audit_verify_offline(const char *file, const char *db, const char *pubkey, const
 			ex = EXIT_NOINPUT;
 			goto out;
 		}
-		rc = audit_verify_db_file(db, pub, witness ? &ws : NULL, &rep);
+		rc = audit_verify_db_file(db, pub, station, witness ? &ws : NULL, &rep);
 	}
 	if (rc != 0 && rc != UKEY_ERR_VERIFY) {
 		fprintf(stderr, "ukeyctl: audit verify: %s\n", ukey_strerror(rc));
@@ -357,7 +403,30 @@ export_pages(FILE *out, const char *what, const char *key, int64_t *upto, int64_
 	}
 }
 
-/* ukeyctl audit export [--output FILE]: the records, then the checkpoints. */
+/* The stations' registered keys: one page, a few lines. */
+static int
+export_keys(FILE *out, int64_t *lines)
+{
+	struct json_object *args = json_object_new_object(), *rep, *res, *items;
+	size_t i, n;
+	int ex;
+
+	json_object_object_add(args, "what", json_object_new_string("keys"));
+	if ((ex = ctl_run("audit.export", args, &rep, &res)) != EXIT_OK) {
+		json_object_put(rep);
+		return ex;
+	}
+	items = json_object_object_get(res, "items");
+	n = json_object_array_length(items);
+	for (i = 0; i < n; i++, (*lines)++)
+		fprintf(out, "%s\n", json_object_to_json_string_ext(json_object_array_get_idx(items, i),
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(rep);
+	return EXIT_OK;
+}
+
+/* ukeyctl audit export [--output FILE]: the keys, the records, then the
+ * checkpoints. */
 int
 verb_audit_export(const struct ctl_verb *v, const struct ctl_args *a)
 {
@@ -368,7 +437,9 @@ verb_audit_export(const struct ctl_verb *v, const struct ctl_args *a)
 
 	if ((ex = export_open(&o, output)) != EXIT_OK)
 		return ex;
-	ex = export_pages(o.f, "records", "id", &upto, &lines);
+	ex = export_keys(o.f, &lines);
+	if (ex == EXIT_OK)
+		ex = export_pages(o.f, "records", "id", &upto, &lines);
 	if (ex == EXIT_OK)
 		ex = export_pages(o.f, "checkpoints", "checkpoint", &upto, &lines);
 	ex = export_close(&o, ex);
@@ -389,8 +460,8 @@ verb_audit_list(const struct ctl_verb *v, const struct ctl_args *a)
 	static const char *const serial_cols[] = { "serial", "order_id", "kind", "subject",
 		"not_after", "key_alg", "token_serial", "operator", "issued_at", "status", "replaces",
 		"renewed_by", "replaced_by", NULL };
-	static const char *const log_cols[] = { "id", "at", "actor", "action", "order_id",
-		"job_id", "bay", "token", NULL };
+	static const char *const log_cols[] = { "id", "station", "seq", "at", "actor", "action",
+		"order_id", "job_id", "bay", "token", NULL };
 	int serials = strcmp(v->words, "audit serials") == 0;
 	struct json_object *args;
 	int64_t order, limit;
@@ -411,7 +482,8 @@ verb_audit_list(const struct ctl_verb *v, const struct ctl_args *a)
 	return ctl_simple("audit.log", args, log_cols, NULL);
 }
 
-/* ukeyctl audit verify [--db FILE | --file EXPORT] [--pubkey PEM] [--witness FILE] */
+/* ukeyctl audit verify [--db FILE | --file EXPORT] [--pubkey PEM] [--witness FILE]
+ *     [--station ID] [--full] */
 int
 verb_audit_verify(const struct ctl_verb *v, const struct ctl_args *a)
 {
@@ -421,13 +493,13 @@ verb_audit_verify(const struct ctl_verb *v, const struct ctl_args *a)
 	if (file != NULL || db != NULL) {
 		if (!ctl_need(v, "--pubkey PEM", pubkey != NULL) || (file && db))
 			return EXIT_USAGE;
-		return audit_verify_offline(file, db, pubkey, witness);
+		return audit_verify_offline(file, db, pubkey, witness, a->val[OPT_STATION]);
 	}
 	if (pubkey != NULL && witness == NULL) {
 		fprintf(stderr, "ukeyctl: --pubkey goes with --file, --db or --witness\n");
 		return EXIT_USAGE;
 	}
-	return audit_verify_daemon(witness, pubkey);
+	return audit_verify_daemon(witness, pubkey, a->val[OPT_STATION], a->val[OPT_FULL] != NULL);
 }
 
 /* ukeyctl audit checkpoint | audit pubkey | ca show */

@@ -46,7 +46,7 @@ station_witness(struct station *s, const char *event)
 	int rc;
 
 	s->next_head_ms = now_ms() + (int64_t)s->cfg.audit_head_interval * 1000;
-	if ((rc = audit_head(s->st, &records, head)) != 0) {
+	if ((rc = audit_head(s->st, s->cfg.station_id, &records, head)) != 0) {
 		log_error("audit witness (%s): reading the head: %s", event, ukey_strerror(rc));
 		goto out;
 	}

@@ -4,12 +4,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/pem.h>
 
 #include "ca/certcheck.h"
 #include "common/err.h"
+#include "common/jsontext.h"
+#include "common/log.h"
 #include "station/control.h"
+#include "station/station.h"
 #include "store/audit.h"
 #include "store/auditkey.h"
 #include "store/store_auditq.h"
@@ -82,6 +86,14 @@ witness_arg(struct request *r, struct witness_set *ws)
 			    " records (from 0), head (%d hex digits) and at", i + 1, WITNESS_HASH_LEN);
 		memcpy(pt.head, head, sizeof(pt.head));
 		memcpy(pt.at, at, strlen(at) + 1);
+		/* heads of this station's chain unless the line named another */
+		if (!json_object_object_get_ex(it, "station", &o) ||
+		    !json_object_is_type(o, json_type_string) ||
+		    json_object_get_string_len(o) == 0 ||
+		    json_object_get_string_len(o) > WITNESS_STATION_MAX)
+			o = NULL;
+		snprintf(pt.station, sizeof(pt.station), "%s",
+		    o ? json_object_get_string(o) : station_cfg(r->s)->station_id);
 		if (witness_set_add(ws, &pt) != 0)
 			return UKEY_ERR_NOMEM;
 	}
@@ -92,12 +104,21 @@ int
 cmd_audit_verify(struct request *r, struct json_object **result)
 {
 	struct witness_set ws = { 0 };
-	int rc;
+	struct json_object *o = NULL;
+	const char *only = NULL;
+	int rc, full;
 
 	(void)result;	/* the reply is deferred: the verification's thread ends it */
+	if (arg_str(r, "station", 0, &only) == UKEY_ERR_INVAL)
+		return UKEY_ERR_INVAL;
+	if (only != NULL && (only[0] == '\0' || strlen(only) > AUDIT_STATION_MAX))
+		return req_fail(r, UKEY_ERR_INVAL, "argument station: a station id of 1 to %d bytes",
+		    AUDIT_STATION_MAX);
+	full = json_object_object_get_ex(r->args, "full", &o) && json_object_get_boolean(o);
 	if ((rc = witness_arg(r, &ws)) != 0 && rc != UKEY_ERR_NOTFOUND)
 		goto out;
-	rc = verifythreads_request(r, rc == 0 ? &ws : NULL);
+	/* every station's chain, each with its registered keys, in a thread */
+	rc = verifythreads_request(r, only, full, rc == 0 ? &ws : NULL);
  out:
 	witness_set_clear(&ws);
 	return rc;
@@ -143,7 +164,8 @@ cmd_audit_export(struct request *r, struct json_object **result)
 	const char *what = "records";
 	int64_t after = 0, upto = 0, limit = 1000;
 	struct json_object *items = NULL;
-	int rc, cps;
+	enum audit_export_what w;
+	int rc;
 
 	if (arg_str(r, "what", 0, &what) == UKEY_ERR_INVAL ||
 	    arg_int(r, "after", 0, &after) == UKEY_ERR_INVAL ||
@@ -151,9 +173,12 @@ cmd_audit_export(struct request *r, struct json_object **result)
 		return UKEY_ERR_INVAL;
 	if (what == NULL)
 		what = "records";
-	if (strcmp(what, "records") != 0 && strcmp(what, "checkpoints") != 0)
-		return req_fail(r, UKEY_ERR_INVAL, "argument what: must be records or checkpoints");
-	cps = strcmp(what, "checkpoints") == 0;
+	if (strcmp(what, "records") != 0 && strcmp(what, "checkpoints") != 0 &&
+	    strcmp(what, "keys") != 0)
+		return req_fail(r, UKEY_ERR_INVAL, "argument what: must be keys, records or"
+		    " checkpoints");
+	w = strcmp(what, "keys") == 0 ? AUDIT_EXPORT_KEYS : strcmp(what, "checkpoints") == 0 ?
+	    AUDIT_EXPORT_CHECKPOINTS : AUDIT_EXPORT_RECORDS;
 	if (limit < 1 || limit > 10000)
 		return req_fail(r, UKEY_ERR_INVAL, "argument limit: 1..10000");
 	if (after < 0)
@@ -165,7 +190,7 @@ cmd_audit_export(struct request *r, struct json_object **result)
 		if ((rc = store_auditq_last_id(station_store(r->s), &upto)) != 0)
 			return rc;
 	}
-	if ((rc = audit_export_page(station_store(r->s), cps, after, upto, limit, &items)) != 0)
+	if ((rc = audit_export_page(station_store(r->s), w, after, upto, limit, &items)) != 0)
 		return rc;
 	*result = json_object_new_object();
 	json_object_object_add(*result, "what", json_object_new_string(what));

@@ -43,8 +43,8 @@ station_audit(struct station *s, const char *actor, const char *action, int64_t 
     int64_t unit_id, int64_t job_id, const char *token, const char *bay, struct json_object *detail)
 {
 	struct audit_event ev = {
-		.actor = actor ? actor : "ukeyd", .action = action, .order_id = order_id,
-		.unit_id = unit_id, .job_id = job_id, .token = token, .bay = bay,
+		.station = s->cfg.station_id, .actor = actor ? actor : "ukeyd", .action = action,
+		.order_id = order_id, .unit_id = unit_id, .job_id = job_id, .token = token, .bay = bay,
 	};
 	int rc;
 
@@ -83,7 +83,8 @@ station_audit_checkpoint_if_due(struct station *s)
 	if (!s->audit_dirty)
 		return;
 	s->audit_dirty = 0;
-	if ((rc = audit_unsigned_count(s->st, &n)) != 0 || n < s->cfg.audit_checkpoint_every)
+	if ((rc = audit_unsigned_count(s->st, s->cfg.station_id, &n)) != 0 ||
+	    n < s->cfg.audit_checkpoint_every)
 		return;
 	if ((rc = audit_checkpoint(s->st, s->audit_key, s->cfg.station_id, "ukeyd", "interval",
 	    NULL)) != 0)
@@ -184,7 +185,8 @@ station_open(struct station *s, const char *config_path)
 	if ((rc = audit_key_load(path, &s->audit_key)) != 0)
 		return rc;
 	if ((rc = open_store(s)) != 0 ||
-	    (rc = store_set_claim_scope(s->st, s->cfg.service_point, s->cfg.take)) != 0)
+	    (rc = store_set_claim_scope(s->st, s->cfg.service_point, s->cfg.take)) != 0 ||
+	    (rc = audit_key_register(s->st, s->cfg.station_id, s->audit_key)) != 0)
 		return rc;
 	if ((rc = station_witness_open(s)) != 0)
 		return rc;

@@ -1,7 +1,8 @@
 /* `audit verify` off the event loop (verifythread.h). The verifier itself
- * (audit_verify_db) is called as it is; only where it runs changes: a
- * thread with its own read-only database connection, so that bays and
- * other commands are served while a log of a million records is checked. */
+ * runs in a thread with its own read-only database connection, so that
+ * bays and other commands are served while a log of a million records is
+ * checked; incrementally from what the last intact verification reached,
+ * kept in the state directory, unless the whole log is asked for. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -12,7 +13,10 @@
 
 #include <openssl/x509.h>
 
+#include <json-c/json.h>
+
 #include "common/err.h"
+#include "common/jsontext.h"
 #include "common/log.h"
 #include "station/control.h"
 #include "station/station_impl.h"
@@ -20,6 +24,7 @@
 #include "store/audit.h"
 #include "store/auditkey.h"
 #include "store/db.h"
+#include "store/store.h"
 
 struct verifyjob {
 	struct verifythreads *vt;
@@ -28,6 +33,9 @@ struct verifyjob {
 	EVP_PKEY *pub;			/* a public-only copy: the thread's own */
 	struct witness_set ws;
 	int have_ws;
+	char only[AUDIT_STATION_MAX + 1];	/* one station's chain; "" every one */
+	int full;				/* the whole log, not from the seeds */
+	char state_dir[900];			/* where the seeds are kept */
 	struct audit_report rep;
 	int rc;
 	pthread_t tid;
@@ -55,6 +63,118 @@ test_hold(void)
 		nanosleep(&ts, NULL);
 }
 
+/* Incremental verification (docs/audit.md): what the last whole
+ * verification found intact, each chain up to its last checkpoint, kept in
+ * the state directory. */
+#define AUDIT_VERIFIED_FILE "audit-verified.json"
+
+/* Reads the seeds of the file; 0 with *n 0 when there is none or it does
+ * not parse (the verification is then whole). *seeds malloc'd. */
+static int
+seeds_load(const char *state_dir, struct audit_seed **seeds, size_t *n)
+{
+	struct json_object *o = NULL, *arr, *it;
+	char path[4096];
+	size_t i, len;
+
+	*seeds = NULL;
+	*n = 0;
+	snprintf(path, sizeof(path), "%s/%s", state_dir, AUDIT_VERIFIED_FILE);
+	if (access(path, F_OK) != 0 || (o = json_object_from_file(path)) == NULL ||
+	    !json_object_object_get_ex(o, "chains", &arr) || (len = json_object_array_length(arr)) == 0 ||
+	    (*seeds = calloc(len, sizeof(**seeds))) == NULL) {
+		json_object_put(o);
+		return 0;
+	}
+	for (i = 0; i < len; i++) {
+		struct audit_seed *sd = &(*seeds)[i];
+		const char *st, *h;
+
+		it = json_object_array_get_idx(arr, i);
+		st = jstr(it, "station");
+		h = jstr(it, "hash");
+		if (st == NULL || strlen(st) > AUDIT_STATION_MAX || h == NULL ||
+		    strlen(h) != AUDIT_HASH_LEN)
+			break;
+		snprintf(sd->station, sizeof(sd->station), "%s", st);
+		memcpy(sd->hash, h, sizeof(sd->hash));
+		sd->base = jint(it, "base");
+		sd->pos = jint(it, "pos");
+		sd->id = jint(it, "id");
+		sd->checkpoint = jint(it, "checkpoint");
+	}
+	json_object_put(o);
+	if (i < len) {
+		log_warn("%s: a chain without station or hash: verifying everything", path);
+		free(*seeds);
+		*seeds = NULL;
+		return 0;
+	}
+	*n = len;
+	return 0;
+}
+
+/* After an intact verification of every chain: each chain's last
+ * checkpoint, where the next verification starts. Nothing is written
+ * while a chain has no checkpoint (it would have to start from nothing). */
+static void
+seeds_save(const char *state_dir, const struct audit_report *rep)
+{
+	struct json_object *o, *arr;
+	char path[4096], tmp[4200], now[32];
+	size_t i;
+
+	for (i = 0; i < rep->n_stations; i++)
+		if (rep->stations[i].last_signed_seq == 0)
+			return;
+	o = json_object_new_object();
+	arr = json_object_new_array();
+	for (i = 0; i < rep->n_stations; i++) {
+		const struct audit_station_report *c = &rep->stations[i];
+		struct json_object *it = json_object_new_object();
+
+		json_object_object_add(it, "station", json_object_new_string(c->station));
+		json_object_object_add(it, "base", json_object_new_int64(c->base));
+		json_object_object_add(it, "pos", json_object_new_int64(c->last_signed_seq));
+		json_object_object_add(it, "id", json_object_new_int64(c->last_signed_id));
+		json_object_object_add(it, "checkpoint", json_object_new_int64(c->checkpoints));
+		json_object_object_add(it, "hash", json_object_new_string(c->last_signed_hash));
+		json_object_array_add(arr, it);
+	}
+	store_now(now);
+	json_object_object_add(o, "verified_at", json_object_new_string(now));
+	json_object_object_add(o, "chains", arr);
+	snprintf(path, sizeof(path), "%s/%s", state_dir, AUDIT_VERIFIED_FILE);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (json_object_to_file_ext(tmp, o, JSON_C_TO_STRING_PLAIN) != 0 || rename(tmp, path) != 0)
+		log_warn("%s: cannot write: the next verification is whole", path);
+	json_object_put(o);
+}
+
+/* Verifies the log of db for j: from the last intact verification (the
+ * saved seeds) unless the whole log, a witness or one station is asked for. */
+static int
+verify_log(struct verifyjob *j, struct db *db)
+{
+	struct audit_seed *seeds = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (j->only[0] != '\0' || j->have_ws)
+		return audit_verify_db(db, j->pub, j->only[0] ? j->only : NULL,
+		    j->have_ws ? &j->ws : NULL, &j->rep);
+	if (!j->full && (rc = seeds_load(j->state_dir, &seeds, &n)) != 0)
+		return rc;
+	rc = audit_verify_db_from(db, j->pub, seeds, n, NULL, &j->rep);
+	/* seeds that do not fit the log (another database): the whole log */
+	if (rc == UKEY_ERR_INVAL)
+		rc = audit_verify_db(db, j->pub, NULL, NULL, &j->rep);
+	free(seeds);
+	if (rc == 0)
+		seeds_save(j->state_dir, &j->rep);
+	return rc;
+}
+
 static void *
 verify_main(void *arg)
 {
@@ -65,7 +185,7 @@ verify_main(void *arg)
 	test_hold();
 	memset(&j->rep, 0, sizeof(j->rep));
 	if ((j->rc = db_open_readonly(j->url, &db)) == 0) {
-		j->rc = audit_verify_db(db, j->pub, j->have_ws ? &j->ws : NULL, &j->rep);
+		j->rc = verify_log(j, db);
 		db_close(db);
 	}
 	/* the slot number tells the loop which one ended */
@@ -121,7 +241,7 @@ job_free(struct verifyjob *j)
 }
 
 int
-verifythreads_start(struct verifythreads **vtp, const char *url, EVP_PKEY *key,
+verifythreads_start(struct verifythreads **vtp, const struct verify_ask *ask, EVP_PKEY *key,
     struct witness_set *ws, int64_t client_id)
 {
 	struct verifyjob *j;
@@ -138,7 +258,10 @@ verifythreads_start(struct verifythreads **vtp, const char *url, EVP_PKEY *key,
 	j->vt = *vtp;
 	j->slot = slot;
 	j->client_id = client_id;
-	snprintf(j->url, sizeof(j->url), "%s", url);
+	snprintf(j->url, sizeof(j->url), "%s", ask->url);
+	snprintf(j->only, sizeof(j->only), "%s", ask->only ? ask->only : "");
+	snprintf(j->state_dir, sizeof(j->state_dir), "%s", ask->state_dir);
+	j->full = ask->full;
 	if ((j->pub = public_copy(key)) == NULL) {
 		job_free(j);
 		return UKEY_ERR_CRYPTO;
@@ -160,9 +283,10 @@ verifythreads_start(struct verifythreads **vtp, const char *url, EVP_PKEY *key,
 }
 
 int
-verifythreads_request(struct request *r, struct witness_set *ws)
+verifythreads_request(struct request *r, const char *only, int full, struct witness_set *ws)
 {
 	struct station *s = r->s;
+	struct verify_ask ask = { .only = only, .full = full, .state_dir = s->state_dir };
 	char url[1024];
 	int rc;
 
@@ -170,7 +294,8 @@ verifythreads_request(struct request *r, struct witness_set *ws)
 		snprintf(url, sizeof(url), "%s", s->cfg.store_url);
 	else
 		snprintf(url, sizeof(url), "%s/station.db", s->state_dir);
-	rc = verifythreads_start(&s->verify, url, station_audit_key(s), ws, r->c->id);
+	ask.url = url;
+	rc = verifythreads_start(&s->verify, &ask, station_audit_key(s), ws, r->c->id);
 	if (rc == UKEY_ERR_BUSY)
 		return req_fail(r, rc, "audit.verify: %d verifications are under way; try again "
 		    "when one has ended", VERIFY_THREADS_MAX);

@@ -1,5 +1,6 @@
-/* Checking the audit log: the canonical record and its hash, the chain, the
- * signed checkpoints; one verifier fed from the database or from an export. */
+/* Checking the audit log: the canonical record and its hash, one chain per
+ * station, the signed checkpoints with each station's registered keys; one
+ * verifier fed from the database or from an export (auditread.c). */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,13 +16,15 @@
 #include "store/auditkey.h"
 #include "store/db.h"
 
+#include <openssl/pem.h>
+
 #define GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
 
 const char *const audit_col_names[AC_N] = {
 	[AC_ID] = "id", [AC_FORMAT] = "format", [AC_AT] = "at", [AC_ACTOR] = "actor",
 	[AC_ACTION] = "action", [AC_ORDER] = "order_id", [AC_UNIT] = "unit_id",
 	[AC_JOB] = "job_id", [AC_TOKEN] = "token", [AC_BAY] = "bay", [AC_DETAIL] = "detail",
-	[AC_PREV] = "prev_hash", [AC_HASH] = "hash",
+	[AC_PREV] = "prev_hash", [AC_HASH] = "hash", [AC_STATION] = "station", [AC_SEQ] = "seq",
 };
 
 /* Format 2: "ukey-audit/2\n", then per column "-\n" (NULL), "i<decimal>\n"
@@ -72,6 +75,8 @@ audit_record_hash(const struct audit_record *r, char out[AUDIT_HASH_LEN + 1])
 {
 	static const enum audit_col v2_order[] = { AC_ID, AC_AT, AC_ACTOR, AC_ACTION, AC_ORDER,
 		AC_UNIT, AC_JOB, AC_TOKEN, AC_BAY, AC_DETAIL, AC_PREV };
+	static const enum audit_col v3_order[] = { AC_ID, AC_STATION, AC_SEQ, AC_AT, AC_ACTOR,
+		AC_ACTION, AC_ORDER, AC_UNIT, AC_JOB, AC_TOKEN, AC_BAY, AC_DETAIL, AC_PREV };
 	static const enum audit_col v1_order[] = { AC_PREV, AC_ID, AC_AT, AC_ACTOR, AC_ACTION,
 		AC_ORDER, AC_UNIT, AC_JOB, AC_TOKEN, AC_BAY, AC_DETAIL };
 	static const enum audit_col ints[] = { AC_ORDER, AC_UNIT, AC_JOB };
@@ -86,7 +91,9 @@ audit_record_hash(const struct audit_record *r, char out[AUDIT_HASH_LEN + 1])
 	if (r->v[AC_FORMAT].type != AV_INT || r->v[AC_ID].type != AV_INT)
 		return UKEY_ERR_INVAL;
 	format = r->v[AC_FORMAT].i;
-	if (format != 1 && format != 2)
+	if (format < 1 || format > 3)
+		return UKEY_ERR_INVAL;
+	if (format == 3 && (r->v[AC_STATION].type != AV_TEXT || r->v[AC_SEQ].type != AV_INT))
 		return UKEY_ERR_INVAL;
 	if (format == 1)
 		for (i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
@@ -96,7 +103,11 @@ audit_record_hash(const struct audit_record *r, char out[AUDIT_HASH_LEN + 1])
 		EVP_MD_CTX_free(md);
 		return UKEY_ERR_CRYPTO;
 	}
-	if (format == 2) {
+	if (format == 3) {
+		EVP_DigestUpdate(md, "ukey-audit/3\n", 13);
+		for (i = 0; i < sizeof(v3_order) / sizeof(v3_order[0]); i++)
+			put_v2(md, &r->v[v3_order[i]]);
+	} else if (format == 2) {
 		EVP_DigestUpdate(md, "ukey-audit/2\n", 13);
 		for (i = 0; i < sizeof(v2_order) / sizeof(v2_order[0]); i++)
 			put_v2(md, &r->v[v2_order[i]]);
@@ -116,31 +127,64 @@ audit_record_hash(const struct audit_record *r, char out[AUDIT_HASH_LEN + 1])
 int
 audit_checkpoint_text(const struct audit_checkpoint_rec *c, char **text)
 {
+	/* version 1: the one chain, numbered by id; version 2: the seq-th
+	 * checkpoint of the station's chain, records its signed record's seq */
 	*text = NULL;
-	if (asprintf(text, "ukey-station audit checkpoint 1\n"
+	if (asprintf(text, "ukey-station audit checkpoint %d\n"
 	    "station %s\ncheckpoint %" PRId64 "\naudit-id %" PRId64 "\naudit-hash %s\n"
-	    "records %" PRId64 "\nat %s\nkey-id %s\n", c->station, c->id, c->audit_id,
-	    c->audit_hash, c->records, c->at, c->key_id) < 0) {
+	    "records %" PRId64 "\nat %s\nkey-id %s\n", c->seq ? 2 : 1, c->station,
+	    c->seq ? c->seq : c->id, c->audit_id, c->audit_hash, c->records, c->at, c->key_id) < 0) {
 		*text = NULL;
 		return UKEY_ERR_NOMEM;
 	}
 	return 0;
 }
 
-struct audit_verifier {
-	EVP_PKEY *pub;			/* borrowed */
-	char key_id[AUDIT_KEY_ID_LEN + 1];
-	char (*hashes)[AUDIT_HASH_LEN + 1];	/* hashes[id - 1] */
-	size_t cap;
-	int64_t records, checkpoints, last_signed_id, last_format;
-	int64_t *cp_events;		/* ids of audit.checkpoint records */
-	size_t n_cp_events, cap_cp_events;
+/* One chain: the records before per-station chains (station "") or one
+ * station's. A station's chain continues the first: its first record's
+ * seq is base + 1 and it links to that chain's record base. */
+struct chain {
+	char station[AUDIT_STATION_MAX + 1];
+	int64_t base;
+	char (*hashes)[AUDIT_HASH_LEN + 1];	/* hashes[pos - start - 1] */
+	size_t cap, n_hashes;
+	int64_t start;			/* base, or the seed's pos (incremental) */
+	int64_t own, pos, first_pos;
+	/* incremental: verified before up to record seed_id (its pos start,
+	 * hash seed_hash) and checkpoint seed_cp */
+	int seeded, seed_seen;
+	int64_t seed_id, seed_cp;
+	char seed_hash[AUDIT_HASH_LEN + 1];
+	int64_t checkpoints, last_signed, last_signed_id;
+	struct cp_event { int64_t id, pos; } *ev;	/* its audit.checkpoint records */
+	size_t n_ev, cap_ev;
 	int broken;
-	struct audit_report rep;
+	int64_t bad_id, bad_pos, bad_cp;
+	char why[320];
+};
+
+/* A registered key: station's, id key_id. */
+struct vkey {
+	char station[AUDIT_STATION_MAX + 1];
+	char key_id[AUDIT_KEY_ID_LEN + 1];
+	EVP_PKEY *pk;			/* owned */
+};
+
+struct audit_verifier {
+	EVP_PKEY *pub;			/* borrowed, may be NULL */
+	char key_id[AUDIT_KEY_ID_LEN + 1];	/* pub's, "" without one */
+	char only[AUDIT_STATION_MAX + 1];	/* "" for every station */
+	struct vkey *keys;
+	size_t n_keys, cap_keys;
+	struct chain chains[AUDIT_MAX_STATIONS + 1];	/* [0]: before per-station chains */
+	size_t n_chains;
+	int64_t last_id, last_format;
+	int broken;			/* the input itself is broken: stop reading */
+	struct audit_report rep;	/* the first failure found */
 };
 
 int
-audit_verifier_new(EVP_PKEY *pub, struct audit_verifier **out)
+audit_verifier_new(EVP_PKEY *pub, const char *only, struct audit_verifier **out)
 {
 	struct audit_verifier *v;
 	int rc;
@@ -149,10 +193,13 @@ audit_verifier_new(EVP_PKEY *pub, struct audit_verifier **out)
 	if ((v = calloc(1, sizeof(*v))) == NULL)
 		return UKEY_ERR_NOMEM;
 	v->pub = pub;
-	if ((rc = audit_key_id(pub, v->key_id)) != 0) {
+	v->n_chains = 1;
+	if (pub != NULL && (rc = audit_key_id(pub, v->key_id)) != 0) {
 		free(v);
 		return rc;
 	}
+	if (only != NULL)
+		snprintf(v->only, sizeof(v->only), "%s", only);
 	*out = v;
 	return 0;
 }
@@ -160,40 +207,86 @@ audit_verifier_new(EVP_PKEY *pub, struct audit_verifier **out)
 void
 audit_verifier_free(struct audit_verifier *v)
 {
+	size_t i;
+
 	if (v == NULL)
 		return;
-	free(v->hashes);
-	free(v->cp_events);
+	for (i = 0; i < v->n_chains; i++) {
+		free(v->chains[i].hashes);
+		free(v->chains[i].ev);
+	}
+	for (i = 0; i < v->n_keys; i++)
+		EVP_PKEY_free(v->keys[i].pk);
+	free(v->keys);
 	free(v);
 }
 
-static int
-vfail(struct audit_verifier *v, int64_t record, int64_t checkpoint, const char *where,
-    const char *fmt, va_list ap)
+/* Records the first failure of the whole log (the report's first line). */
+static void
+first_failure(struct audit_verifier *v, int64_t record, int64_t checkpoint, const char *why)
+{
+	if (v->rep.why[0] != '\0')
+		return;
+	v->rep.bad_record = record;
+	v->rep.bad_checkpoint = checkpoint;
+	snprintf(v->rep.why, sizeof(v->rep.why), "%s", why);
+}
+
+static void
+vformat(char *buf, size_t len, const char *where, const char *fmt, va_list ap)
 {
 	size_t n = 0;
+
+	if (where != NULL)
+		n = (size_t)snprintf(buf, len, "%s: ", where);
+	if (n < len)
+		vsnprintf(buf + n, len - n, fmt, ap);
+}
+
+/* A break in chain ch at its record pos (id: the record in hand, 0 if
+ * none) or checkpoint cp: the chain stops there, the others go on. */
+static int __attribute__((format(printf, 7, 8)))
+cfail(struct audit_verifier *v, struct chain *ch, int64_t pos, int64_t id, int64_t cp,
+    const char *where, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ch->broken)
+		return UKEY_ERR_VERIFY;
+	ch->broken = 1;
+	ch->bad_pos = pos;
+	ch->bad_id = id;
+	ch->bad_cp = cp;
+	va_start(ap, fmt);
+	vformat(ch->why, sizeof(ch->why), where, fmt, ap);
+	va_end(ap);
+	first_failure(v, pos, cp, ch->why);
+	return UKEY_ERR_VERIFY;
+}
+
+static int
+vfail(struct audit_verifier *v, int64_t record, const char *where, const char *fmt, va_list ap)
+{
+	char why[sizeof(v->rep.why)];
 
 	if (v->broken)
 		return UKEY_ERR_VERIFY;
 	v->broken = 1;
-	v->rep.bad_record = record;
-	v->rep.bad_checkpoint = checkpoint;
-	if (where != NULL)
-		n = (size_t)snprintf(v->rep.why, sizeof(v->rep.why), "%s: ", where);
-	if (n < sizeof(v->rep.why))
-		vsnprintf(v->rep.why + n, sizeof(v->rep.why) - n, fmt, ap);
+	vformat(why, sizeof(why), where, fmt, ap);
+	first_failure(v, record, 0, why);
 	return UKEY_ERR_VERIFY;
 }
 
-static int __attribute__((format(printf, 5, 6)))
-fail(struct audit_verifier *v, int64_t record, int64_t checkpoint, const char *where,
-    const char *fmt, ...)
+/* The input is broken beyond one chain (a line that does not parse, ids out
+ * of order): reading stops. */
+static int __attribute__((format(printf, 4, 5)))
+gfail(struct audit_verifier *v, int64_t record, const char *where, const char *fmt, ...)
 {
 	va_list ap;
 	int rc;
 
 	va_start(ap, fmt);
-	rc = vfail(v, record, checkpoint, where, fmt, ap);
+	rc = vfail(v, record, where, fmt, ap);
 	va_end(ap);
 	return rc;
 }
@@ -205,7 +298,7 @@ audit_verifier_fail(struct audit_verifier *v, int64_t record, const char *fmt, .
 	int rc;
 
 	va_start(ap, fmt);
-	rc = vfail(v, record, 0, NULL, fmt, ap);
+	rc = vfail(v, record, NULL, fmt, ap);
 	va_end(ap);
 	return rc;
 }
@@ -223,69 +316,350 @@ is_hash(const struct audit_value *x)
 	return 1;
 }
 
-int
-audit_verifier_record(struct audit_verifier *v, const struct audit_record *r, const char *where)
+/* The hash of record pos of ch's chain (records up to base are the first
+ * chain's); the genesis hash for pos 0; 64 dashes, which match no hash,
+ * for a record an incremental verification did not read. */
+static const char *
+hash_at(const struct audit_verifier *v, const struct chain *ch, int64_t pos)
+{
+	static const char unknown[AUDIT_HASH_LEN + 1] =
+	    "----------------------------------------------------------------";
+
+	if (pos <= 0)
+		return GENESIS;
+	if (ch->seeded && pos == ch->start)
+		return ch->seed_hash;
+	if (pos <= ch->base && ch != &v->chains[0])
+		return hash_at(v, &v->chains[0], pos);
+	if (pos <= ch->start || pos - ch->start > (int64_t)ch->n_hashes)
+		return unknown;
+	return ch->hashes[pos - ch->start - 1];
+}
+
+static struct chain *
+chain_find(struct audit_verifier *v, const char *station, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < v->n_chains; i++)
+		if (strlen(v->chains[i].station) == len && memcmp(v->chains[i].station, station, len) == 0)
+			return &v->chains[i];
+	return NULL;
+}
+
+/* Station's chain, new (continuing the first chain as it is now) when
+ * create is set; NULL when there is none, or no room for one more. */
+static struct chain *
+chain_get(struct audit_verifier *v, const char *station, size_t len, int create)
+{
+	struct chain *ch = chain_find(v, station, len);
+
+	if (ch != NULL || !create || v->n_chains == AUDIT_MAX_STATIONS + 1 ||
+	    len == 0 || len > AUDIT_STATION_MAX)
+		return ch;
+	ch = &v->chains[v->n_chains++];
+	memcpy(ch->station, station, len);
+	ch->station[len] = '\0';
+	ch->base = v->chains[0].broken ? v->chains[0].bad_pos - 1 : v->chains[0].pos;
+	ch->pos = ch->start = ch->base;
+	return ch;
+}
+
+static int
+grow(void **p, size_t *cap, size_t n, size_t size, size_t first)
+{
+	size_t c;
+	void *q;
+
+	if (n < *cap)
+		return 0;
+	c = *cap ? *cap * 2 : first;
+	if ((q = realloc(*p, c * size)) == NULL)
+		return UKEY_ERR_NOMEM;
+	*p = q;
+	*cap = c;
+	return 0;
+}
+
+static int
+is_checkpoint_event(const struct audit_record *r)
 {
 	const struct audit_value *act = &r->v[AC_ACTION];
-	const char *prev = v->records ? v->hashes[v->records - 1] : GENESIS;
-	int64_t expect = v->records + 1, id, format;
+
+	return r->v[AC_FORMAT].i >= 2 && act->type == AV_TEXT &&
+	    act->len == strlen(AUDIT_CHECKPOINT_ACTION) &&
+	    memcmp(act->s, AUDIT_CHECKPOINT_ACTION, act->len) == 0;
+}
+
+/* Appends an intact record at pos to ch. */
+static int
+chain_add(struct chain *ch, const struct audit_record *r, int64_t pos, const char *hash)
+{
+	int64_t id = r->v[AC_ID].i;
+
+	if (grow((void **)&ch->hashes, &ch->cap, ch->n_hashes, sizeof(*ch->hashes), 1024) != 0)
+		return UKEY_ERR_NOMEM;
+	memcpy(ch->hashes[ch->n_hashes++], hash, AUDIT_HASH_LEN + 1);
+	if (is_checkpoint_event(r)) {
+		if (grow((void **)&ch->ev, &ch->cap_ev, ch->n_ev, sizeof(*ch->ev), 64) != 0)
+			return UKEY_ERR_NOMEM;
+		ch->ev[ch->n_ev++] = (struct cp_event){ .id = id, .pos = pos };
+	}
+	if (ch->own++ == 0)
+		ch->first_pos = pos;
+	ch->pos = pos;
+	return 0;
+}
+
+/* The chain a record belongs to, and its place in it: formats 1 and 2 the
+ * first chain at its id, format 3 its station's at its seq. *ch NULL: a
+ * record of a station not verified (only). */
+static int
+route(struct audit_verifier *v, const struct audit_record *r, const char *where,
+    struct chain **ch, int64_t *pos)
+{
+	const struct audit_value *st = &r->v[AC_STATION], *seq = &r->v[AC_SEQ];
+	int64_t id = r->v[AC_ID].i;
+
+	*ch = &v->chains[0];
+	*pos = id;
+	if (r->v[AC_FORMAT].i < 3) {
+		if (st->type != AV_NULL || seq->type != AV_NULL)
+			return cfail(v, *ch, id, id, 0, where, "record %" PRId64 ": a record of format %"
+			    PRId64 " names a station or seq", id, r->v[AC_FORMAT].i);
+		return 0;
+	}
+	if (st->type != AV_TEXT || st->len == 0 || st->len > AUDIT_STATION_MAX ||
+	    memchr(st->s, '\n', st->len) != NULL || seq->type != AV_INT || seq->i < 1)
+		return gfail(v, id, where, "record %" PRId64 ": format 3 without a station (1 to %d"
+		    " bytes) or a seq (from 1)", id, AUDIT_STATION_MAX);
+	*pos = seq->i;
+	if (v->only[0] && (strlen(v->only) != st->len || memcmp(v->only, st->s, st->len) != 0)) {
+		*ch = NULL;
+		return 0;
+	}
+	if ((*ch = chain_get(v, st->s, st->len, 1)) == NULL)
+		return gfail(v, id, where, "record %" PRId64 ": more than %d stations in one log", id,
+		    AUDIT_MAX_STATIONS);
+	return 0;
+}
+
+/* The order of the input: ids increase; the format never goes back. */
+static int
+check_order(struct audit_verifier *v, const struct audit_record *r, const char *where)
+{
+	int64_t id, format;
+
+	if (r->v[AC_ID].type != AV_INT)
+		return gfail(v, v->last_id + 1, where, "record after record %" PRId64 ": id is not an"
+		    " integer", v->last_id);
+	id = r->v[AC_ID].i;
+	if (r->v[AC_FORMAT].type != AV_INT || r->v[AC_FORMAT].i < 1 || r->v[AC_FORMAT].i > 3)
+		return gfail(v, id, where, "record %" PRId64 ": unknown record format", id);
+	format = r->v[AC_FORMAT].i;
+	if (format < v->last_format)
+		return gfail(v, id, where, "record %" PRId64 ": format %" PRId64 " after format %"
+		    PRId64 " (the format never goes back)", id, format, v->last_format);
+	/* before format 3 the chain's own rule (ids 1, 2, 3) names the break */
+	if (format == 3 && id <= v->last_id)
+		return gfail(v, id, where, "record %" PRId64 " appears after record %" PRId64
+		    " (rows reordered or repeated)", id, v->last_id);
+	return 0;
+}
+
+/* The record an incremental verification starts from must still be the
+ * one the last verification ended at. */
+static int
+seed_check(struct audit_verifier *v, struct chain *ch, const struct audit_record *r, int64_t pos,
+    const char *where)
+{
 	char hash[AUDIT_HASH_LEN + 1];
 	int rc;
 
-	if (v->broken)
-		return UKEY_ERR_VERIFY;
-	if (r->v[AC_ID].type != AV_INT)
-		return fail(v, expect, 0, where, "record after record %" PRId64 ": id is not an integer",
-		    expect - 1);
+	if ((rc = audit_record_hash(r, hash)) != 0 && rc != UKEY_ERR_INVAL)
+		return rc;
+	if (rc != 0 || pos != ch->start || strcmp(hash, ch->seed_hash) != 0 ||
+	    !is_hash(&r->v[AC_HASH]) || memcmp(r->v[AC_HASH].s, hash, AUDIT_HASH_LEN) != 0)
+		return cfail(v, ch, pos, r->v[AC_ID].i, 0, where, "record %" PRId64 ": not the record"
+		    " %" PRId64 " the last verification ended at (changed since)", pos, ch->start), 0;
+	ch->seed_seen = 1;
+	return 0;
+}
+
+int
+audit_verifier_record(struct audit_verifier *v, const struct audit_record *r, const char *where)
+{
+	struct chain *ch = NULL;
+	char hash[AUDIT_HASH_LEN + 1];
+	int64_t pos = 0, expect, id;
+	int rc;
+
+	if (v->broken || check_order(v, r, where) != 0 || route(v, r, where, &ch, &pos) != 0)
+		return v->broken ? UKEY_ERR_VERIFY : 0;
 	id = r->v[AC_ID].i;
-	if (id > expect)
-		return fail(v, expect, 0, where, "record %" PRId64 " is missing: record %" PRId64
-		    " follows record %" PRId64 " (gap in ids: rows deleted or moved)", expect, id, expect - 1);
-	if (id < expect)
-		return fail(v, id, 0, where, "record %" PRId64 " appears after record %" PRId64
-		    " (rows reordered or repeated)", id, expect - 1);
-	if (r->v[AC_FORMAT].type != AV_INT || (r->v[AC_FORMAT].i != 1 && r->v[AC_FORMAT].i != 2))
-		return fail(v, id, 0, where, "record %" PRId64 ": unknown record format", id);
-	format = r->v[AC_FORMAT].i;
-	if (format < v->last_format)
-		return fail(v, id, 0, where, "record %" PRId64 ": format %" PRId64 " after format %"
-		    PRId64 " (the format never goes back)", id, format, v->last_format);
-	if (!is_hash(&r->v[AC_PREV]) || memcmp(r->v[AC_PREV].s, prev, AUDIT_HASH_LEN) != 0)
-		return fail(v, id, 0, where, "record %" PRId64 ": broken link: prev_hash is not the hash"
-		    " of record %" PRId64, id, id - 1);
+	v->last_id = id > v->last_id ? id : v->last_id;
+	v->last_format = r->v[AC_FORMAT].i;
+	/* verified before (incremental), or not to be verified */
+	if (ch != NULL && !ch->broken && ch->seeded && id == ch->seed_id)
+		return seed_check(v, ch, r, pos, where);
+	if (ch == NULL || ch->broken || (ch->seeded && id < ch->seed_id))
+		return 0;
+	expect = ch->pos + 1;
+	if (pos > expect)
+		return cfail(v, ch, expect, id, 0, where, "record %" PRId64 " is missing: record %"
+		    PRId64 " follows record %" PRId64 " (gap in ids: rows deleted or moved)", expect, pos,
+		    expect - 1), 0;
+	if (pos < expect)
+		return cfail(v, ch, pos, id, 0, where, "record %" PRId64 " appears after record %" PRId64
+		    " (rows reordered or repeated)", pos, expect - 1), 0;
+	if (!is_hash(&r->v[AC_PREV]) || memcmp(r->v[AC_PREV].s, hash_at(v, ch, pos - 1),
+	    AUDIT_HASH_LEN) != 0)
+		return cfail(v, ch, pos, id, 0, where, "record %" PRId64 ": broken link: prev_hash is"
+		    " not the hash of record %" PRId64, pos, pos - 1), 0;
 	if ((rc = audit_record_hash(r, hash)) == UKEY_ERR_INVAL)
-		return fail(v, id, 0, where, "record %" PRId64 ": a column has the wrong type for format %"
-		    PRId64, id, format);
+		return cfail(v, ch, pos, id, 0, where, "record %" PRId64 ": a column has the wrong type"
+		    " for format %" PRId64, pos, r->v[AC_FORMAT].i), 0;
 	if (rc != 0)
 		return rc;
 	if (!is_hash(&r->v[AC_HASH]) || memcmp(r->v[AC_HASH].s, hash, AUDIT_HASH_LEN) != 0)
-		return fail(v, id, 0, where, "record %" PRId64 ": hash mismatch: the record's contents do"
-		    " not match its hash (edited)", id);
-	if ((size_t)v->records == v->cap) {
-		size_t cap = v->cap ? v->cap * 2 : 1024;
-		void *p = realloc(v->hashes, cap * sizeof(*v->hashes));
+		return cfail(v, ch, pos, id, 0, where, "record %" PRId64 ": hash mismatch: the record's"
+		    " contents do not match its hash (edited)", pos), 0;
+	return chain_add(ch, r, pos, hash);
+}
 
-		if (p == NULL)
-			return UKEY_ERR_NOMEM;
-		v->hashes = p;
-		v->cap = cap;
-	}
-	memcpy(v->hashes[v->records], hash, sizeof(hash));
-	if (format >= 2 && act->type == AV_TEXT && act->len == strlen(AUDIT_CHECKPOINT_ACTION) &&
-	    memcmp(act->s, AUDIT_CHECKPOINT_ACTION, act->len) == 0) {
-		if (v->n_cp_events == v->cap_cp_events) {
-			size_t cap = v->cap_cp_events ? v->cap_cp_events * 2 : 64;
-			void *p = realloc(v->cp_events, cap * sizeof(*v->cp_events));
+int
+audit_verifier_seed(struct audit_verifier *v, const struct audit_seed *sd)
+{
+	struct chain *ch = sd->station[0] ? chain_get(v, sd->station, strlen(sd->station), 1) :
+	    &v->chains[0];
 
-			if (p == NULL)
-				return UKEY_ERR_NOMEM;
-			v->cp_events = p;
-			v->cap_cp_events = cap;
-		}
-		v->cp_events[v->n_cp_events++] = id;
+	if (ch == NULL || ch->own || ch->seeded || sd->pos < 1 || sd->base < 0 ||
+	    sd->base >= sd->pos || sd->checkpoint < 1 || strlen(sd->hash) != AUDIT_HASH_LEN)
+		return UKEY_ERR_INVAL;
+	ch->seeded = 1;
+	ch->base = sd->station[0] ? sd->base : 0;
+	ch->pos = ch->start = ch->last_signed = sd->pos;
+	ch->seed_id = ch->last_signed_id = sd->id;
+	ch->seed_cp = ch->checkpoints = sd->checkpoint;
+	ch->own = sd->pos - ch->base;
+	ch->first_pos = ch->base + 1;
+	memcpy(ch->seed_hash, sd->hash, sizeof(ch->seed_hash));
+	v->rep.incremental = 1;
+	return 0;
+}
+
+int
+audit_verifier_key(struct audit_verifier *v, const char *station, const char *key_id,
+    const char *pem, const char *where)
+{
+	char id[AUDIT_KEY_ID_LEN + 1];
+	EVP_PKEY *pk = NULL;
+	BIO *bio = NULL;
+
+	if (v->broken)
+		return UKEY_ERR_VERIFY;
+	if (station == NULL || station[0] == '\0' || strlen(station) > AUDIT_STATION_MAX ||
+	    key_id == NULL || pem == NULL)
+		return gfail(v, 0, where, "a key needs a station (1 to %d bytes), key_id and pubkey",
+		    AUDIT_STATION_MAX);
+	if ((bio = BIO_new_mem_buf(pem, -1)) == NULL)
+		return UKEY_ERR_NOMEM;
+	pk = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	if (pk == NULL || EVP_PKEY_id(pk) != EVP_PKEY_ED25519 || audit_key_id(pk, id) != 0 ||
+	    strcmp(id, key_id) != 0) {
+		EVP_PKEY_free(pk);
+		return gfail(v, 0, where, "the key registered for station %s as %.16s... is not an"
+		    " Ed25519 public key with that id", station, key_id);
 	}
-	v->records++;
-	v->last_format = format;
+	if (grow((void **)&v->keys, &v->cap_keys, v->n_keys, sizeof(*v->keys), 16) != 0) {
+		EVP_PKEY_free(pk);
+		return UKEY_ERR_NOMEM;
+	}
+	snprintf(v->keys[v->n_keys].station, sizeof(v->keys[0].station), "%s", station);
+	memcpy(v->keys[v->n_keys].key_id, id, sizeof(id));
+	v->keys[v->n_keys++].pk = pk;
+	return 0;
+}
+
+static int
+key_known(const struct audit_verifier *v, const char *key_id)
+{
+	size_t i;
+
+	for (i = 0; i < v->n_keys; i++)
+		if (strcmp(v->keys[i].key_id, key_id) == 0)
+			return 1;
+	return 0;
+}
+
+/* The key checkpoint c must verify with: one registered for its station;
+ * for a station with none, the public key given (a checkpoint of a
+ * station's chain only when no key is registered at all). NULL with why. */
+static EVP_PKEY *
+key_for(const struct audit_verifier *v, const struct audit_checkpoint_rec *c, char *why,
+    size_t len)
+{
+	size_t i;
+	int registered = 0;
+
+	/* the key the auditor brought must be one the log's stations registered */
+	if (v->pub != NULL && v->n_keys > 0 && !key_known(v, v->key_id) &&
+	    strcmp(c->key_id, v->key_id) != 0) {
+		snprintf(why, len, "signed by key %.16s..., not by the public key given (%.16s...),"
+		    " which no station registered", c->key_id, v->key_id);
+		return NULL;
+	}
+	for (i = 0; i < v->n_keys; i++) {
+		if (strcmp(v->keys[i].station, c->station) != 0)
+			continue;
+		registered++;
+		if (strcmp(v->keys[i].key_id, c->key_id) == 0)
+			return v->keys[i].pk;
+	}
+	if (registered || (c->seq != 0 && v->n_keys > 0)) {
+		snprintf(why, len, "signed by key %.16s..., which is not registered for station %s",
+		    c->key_id, c->station);
+		return NULL;
+	}
+	if (v->pub != NULL && strcmp(v->key_id, c->key_id) == 0)
+		return v->pub;
+	if (v->pub != NULL)
+		snprintf(why, len, "signed by key %.16s..., not by the public key given (%.16s...)",
+		    c->key_id, v->key_id);
+	else
+		snprintf(why, len, "signed by key %.16s...: no key registered for station %s and no"
+		    " public key given", c->key_id, c->station);
+	return NULL;
+}
+
+/* The checks of checkpoint c (number n, over record pos) against ch. */
+static int
+checkpoint_chain(struct audit_verifier *v, struct chain *ch, const struct audit_checkpoint_rec *c,
+    int64_t n, int64_t pos, const char *where)
+{
+	if (pos <= ch->last_signed)
+		return cfail(v, ch, 0, 0, n, where, "checkpoint %" PRId64 " covers record %" PRId64
+		    ", not after the previous checkpoint's record %" PRId64, n, pos, ch->last_signed);
+	if (pos > ch->pos)
+		return cfail(v, ch, ch->pos + 1, 0, n, where, "checkpoint %" PRId64 " signed record %"
+		    PRId64 ", but the log ends at record %" PRId64 ": records were removed from the end",
+		    n, pos, ch->pos);
+	if (strcmp(hash_at(v, ch, pos), c->audit_hash) != 0)
+		return cfail(v, ch, pos, 0, n, where, "record %" PRId64 " no longer matches"
+		    " checkpoint %" PRId64 ": the signed hash differs (records up to %" PRId64
+		    " were rewritten)", pos, n, pos);
+	if (c->records != pos || (c->seq == 0 && c->records != c->audit_id))
+		return cfail(v, ch, pos, 0, n, where, "checkpoint %" PRId64 ": signed count %" PRId64
+		    " is not the number of records up to %" PRId64, n, c->records, pos);
+	/* checkpoint N signs the N-th audit.checkpoint record: its own event */
+	if (n - ch->seed_cp > (int64_t)ch->n_ev || ch->ev[n - ch->seed_cp - 1].pos != pos ||
+	    ch->ev[n - ch->seed_cp - 1].id != c->audit_id)
+		return cfail(v, ch, pos, 0, n, where, "checkpoint %" PRId64 " signs record %" PRId64
+		    ", which is not checkpoint event %" PRId64, n, pos, n);
+	ch->checkpoints++;
+	ch->last_signed = pos;
+	ch->last_signed_id = c->audit_id;
 	return 0;
 }
 
@@ -293,87 +667,81 @@ int
 audit_verifier_checkpoint(struct audit_verifier *v, const struct audit_checkpoint_rec *c,
     const char *where)
 {
-	int64_t expect = v->checkpoints + 1;
-	char *text = NULL;
+	struct chain *ch = &v->chains[0];
+	int64_t n = c->seq ? c->seq : c->id;
+	char why[200], *text = NULL;
+	EVP_PKEY *pk;
 	int rc;
 
 	if (v->broken)
 		return UKEY_ERR_VERIFY;
-	if (c->id != expect)
-		return fail(v, 0, expect, where, "checkpoint %" PRId64 " is missing: checkpoint %" PRId64
-		    " follows checkpoint %" PRId64, expect, c->id, expect - 1);
-	if (c->alg == NULL || strcmp(c->alg, AUDIT_KEY_ALG) != 0)
-		return fail(v, 0, c->id, where, "checkpoint %" PRId64 ": algorithm is not %s", c->id,
-		    AUDIT_KEY_ALG);
 	if (c->station == NULL || c->at == NULL || c->audit_hash == NULL || c->signature == NULL ||
 	    c->key_id == NULL || strchr(c->station, '\n') || strchr(c->at, '\n') ||
 	    strchr(c->audit_hash, '\n') || strchr(c->key_id, '\n'))
-		return fail(v, 0, c->id, where, "checkpoint %" PRId64 ": a field is missing or holds a"
-		    " line break", c->id);
-	if (strcmp(c->key_id, v->key_id) != 0)
-		return fail(v, 0, c->id, where, "checkpoint %" PRId64 ": signed by key %.16s..., not by"
-		    " the public key given (%.16s...)", c->id, c->key_id, v->key_id);
+		return gfail(v, 0, where, "checkpoint %" PRId64 ": a field is missing or holds a line"
+		    " break", n);
+	if (c->seq != 0 && v->only[0] && strcmp(c->station, v->only) != 0)
+		return 0;
+	if (c->seq != 0 && (ch = chain_get(v, c->station, strlen(c->station), 1)) == NULL)
+		return gfail(v, 0, where, "checkpoint %" PRId64 ": station %s: more than %d stations or"
+		    " no station", n, c->station, AUDIT_MAX_STATIONS);
+	if (ch->broken || (ch->seeded && n <= ch->seed_cp))
+		return 0;
+	if (n != ch->checkpoints + 1)
+		return cfail(v, ch, 0, 0, ch->checkpoints + 1, where, "checkpoint %" PRId64 " is"
+		    " missing: checkpoint %" PRId64 " follows checkpoint %" PRId64,
+		    ch->checkpoints + 1, n, ch->checkpoints), 0;
+	if (c->alg == NULL || strcmp(c->alg, AUDIT_KEY_ALG) != 0)
+		return cfail(v, ch, 0, 0, n, where, "checkpoint %" PRId64 ": algorithm is not %s", n,
+		    AUDIT_KEY_ALG), 0;
+	if ((pk = key_for(v, c, why, sizeof(why))) == NULL)
+		return cfail(v, ch, 0, 0, n, where, "checkpoint %" PRId64 ": %s", n, why), 0;
 	if ((rc = audit_checkpoint_text(c, &text)) != 0)
 		return rc;
-	rc = audit_sig_check(v->pub, text, strlen(text), c->signature);
+	rc = audit_sig_check(pk, text, strlen(text), c->signature);
 	free(text);
 	if (rc != 0)
-		return fail(v, c->audit_id > 0 && c->audit_id <= v->records ? c->audit_id : 0, c->id,
+		return cfail(v, ch, c->records > 0 && c->records <= ch->pos ? c->records : 0, 0, n,
 		    where, "checkpoint %" PRId64 ": signature does not verify (checkpoint forged or"
-		    " edited)", c->id);
-	if (c->audit_id <= v->last_signed_id)
-		return fail(v, 0, c->id, where, "checkpoint %" PRId64 " covers record %" PRId64 ", not"
-		    " after the previous checkpoint's record %" PRId64, c->id, c->audit_id,
-		    v->last_signed_id);
-	if (c->audit_id > v->records)
-		return fail(v, v->records + 1, c->id, where, "checkpoint %" PRId64 " signed record %"
-		    PRId64 ", but the log ends at record %" PRId64 ": records were removed from the end",
-		    c->id, c->audit_id, v->records);
-	if (strcmp(v->hashes[c->audit_id - 1], c->audit_hash) != 0)
-		return fail(v, c->audit_id, c->id, where, "record %" PRId64 " no longer matches"
-		    " checkpoint %" PRId64 ": the signed hash differs (records up to %" PRId64
-		    " were rewritten)", c->audit_id, c->id, c->audit_id);
-	if (c->records != c->audit_id)
-		return fail(v, c->audit_id, c->id, where, "checkpoint %" PRId64 ": signed count %" PRId64
-		    " is not the number of records up to %" PRId64, c->id, c->records, c->audit_id);
-	/* checkpoint N signs the N-th audit.checkpoint record: its own event */
-	if ((size_t)c->id > v->n_cp_events || v->cp_events[c->id - 1] != c->audit_id)
-		return fail(v, c->audit_id, c->id, where, "checkpoint %" PRId64 " signs record %" PRId64
-		    ", which is not checkpoint event %" PRId64, c->id, c->audit_id, c->id);
-	v->checkpoints++;
-	v->last_signed_id = c->audit_id;
+		    " edited)", n), 0;
+	checkpoint_chain(v, ch, c, n, c->seq ? c->records : c->audit_id, where);
 	return 0;
 }
 
 int
 audit_verifier_witness(struct audit_verifier *v, const struct witness_point *pt)
 {
+	struct chain *ch;
 	char where[48];
 
 	if (v->broken)
 		return UKEY_ERR_VERIFY;
 	v->rep.witness = 1;
+	if (v->only[0] && pt->station[0] && strcmp(pt->station, v->only) != 0)
+		return 0;
+	/* a station without records of its own: its head is the first chain's */
+	if ((ch = chain_find(v, pt->station, strlen(pt->station))) == NULL)
+		ch = &v->chains[0];
+	if (ch->broken)
+		return 0;
 	snprintf(where, sizeof(where), "witness line %" PRId64, pt->line);
-	if (pt->records > v->records)
-		return fail(v, v->records + 1, 0, where, "at %s the log had %" PRId64 " records (head"
-		    " %.16s...), but it ends at record %" PRId64 ": records %" PRId64 " to %" PRId64
-		    " were removed from the end (truncated)", pt->at, pt->records, pt->head, v->records,
-		    v->records + 1, pt->records);
-	if (pt->records == 0 ? strspn(pt->head, "0") != AUDIT_HASH_LEN :
-	    strcmp(v->hashes[pt->records - 1], pt->head) != 0)
-		return fail(v, pt->records, 0, where, "record %" PRId64 " differs from the head"
+	if (pt->records > ch->pos)
+		return cfail(v, ch, ch->pos + 1, 0, 0, where, "at %s the log had %" PRId64 " records"
+		    " (head %.16s...), but it ends at record %" PRId64 ": records %" PRId64 " to %"
+		    PRId64 " were removed from the end (truncated)", pt->at, pt->records, pt->head,
+		    ch->pos, ch->pos + 1, pt->records);
+	if (strcmp(hash_at(v, ch, pt->records), pt->head) != 0)
+		return cfail(v, ch, pt->records, 0, 0, where, "record %" PRId64 " differs from the head"
 		    " witnessed at %s (hash %.16s..., witnessed %.16s...): the log was rewritten or cut"
-		    " back and grown again", pt->records, pt->at,
-		    pt->records ? v->hashes[pt->records - 1] : GENESIS, pt->head);
+		    " back and grown again", pt->records, pt->at, hash_at(v, ch, pt->records), pt->head);
 	v->rep.witness_points++;
 	if (pt->records > v->rep.witness_records)
 		v->rep.witness_records = pt->records;
 	return 0;
 }
 
-/* Checks every head of ws after the records and checkpoints were fed. */
-static int
-check_witness(struct audit_verifier *v, const struct witness_set *ws)
+int
+audit_verifier_witness_set(struct audit_verifier *v, const struct witness_set *ws)
 {
 	size_t i;
 
@@ -386,412 +754,132 @@ check_witness(struct audit_verifier *v, const struct witness_set *ws)
 	return 0;
 }
 
+/* Records of the first chain no checkpoint covers: none once a station's
+ * chain that continues it from its end has a checkpoint. */
+static int64_t
+first_chain_unsigned(const struct audit_verifier *v)
+{
+	const struct chain *t = &v->chains[0];
+	size_t i;
+
+	for (i = 1; i < v->n_chains; i++)
+		if (v->chains[i].base == t->pos && v->chains[i].last_signed > t->pos)
+			return 0;
+	return t->pos - t->last_signed;
+}
+
+static void
+station_report(const struct audit_verifier *v, const struct chain *ch,
+    struct audit_station_report *s)
+{
+	size_t i;
+
+	memset(s, 0, sizeof(*s));
+	memcpy(s->station, ch->station, sizeof(s->station));
+	s->ok = !ch->broken;
+	s->records = ch->own;
+	s->first_seq = ch->own ? ch->first_pos : 0;
+	s->last_seq = ch->own ? ch->pos : 0;
+	s->checkpoints = ch->checkpoints;
+	s->last_signed_seq = ch->last_signed;
+	s->last_signed_id = ch->last_signed_id;
+	s->unsigned_tail = ch == &v->chains[0] ? first_chain_unsigned(v) : ch->pos - ch->last_signed;
+	s->bad_id = ch->bad_id;
+	s->bad_seq = ch->bad_pos;
+	s->bad_checkpoint = ch->bad_cp;
+	s->base = ch->base;
+	s->seed_seq = ch->seeded ? ch->start : 0;
+	memcpy(s->last_signed_hash, ch->last_signed ? hash_at(v, ch, ch->last_signed) : GENESIS,
+	    sizeof(s->last_signed_hash));
+	memcpy(s->why, ch->why, sizeof(s->why));
+	for (i = 0; i < v->n_keys; i++)
+		if (strcmp(v->keys[i].station, ch->station) == 0 && s->n_keys++ == 0)
+			memcpy(s->key_id, v->keys[i].key_id, sizeof(s->key_id));
+}
+
 int
 audit_verifier_finish(struct audit_verifier *v, struct audit_report *rep)
 {
-	if (!v->broken && v->n_cp_events > (size_t)v->checkpoints)
-		fail(v, v->cp_events[v->checkpoints], v->checkpoints + 1, NULL, "record %" PRId64
-		    " is checkpoint event %" PRId64 " but that signed checkpoint is missing (removed)",
-		    v->cp_events[v->checkpoints], v->checkpoints + 1);
-	v->rep.ok = !v->broken;
-	v->rep.records = v->records;
-	v->rep.checkpoints = v->checkpoints;
-	v->rep.last_signed_id = v->last_signed_id;
-	v->rep.unsigned_tail = v->records - v->last_signed_id;
+	size_t i;
+	int ok = !v->broken;
+
+	for (i = 0; i < v->n_chains; i++) {
+		struct chain *ch = &v->chains[i];
+
+		int64_t k = ch->checkpoints - ch->seed_cp;	/* events signed */
+
+		if (ch->seeded && !ch->seed_seen)
+			cfail(v, ch, ch->start, ch->seed_id, 0, NULL, "record %" PRId64 " (id %" PRId64
+			    "), where the last verification ended, is not in the log any more: records"
+			    " were removed", ch->start, ch->seed_id);
+
+		if (!ch->broken && (int64_t)ch->n_ev > k)
+			cfail(v, ch, ch->ev[k].pos, ch->ev[k].id, ch->checkpoints + 1, NULL, "record %"
+			    PRId64 " is checkpoint event %" PRId64 " but that signed checkpoint is missing"
+			    " (removed)", ch->ev[k].pos, ch->checkpoints + 1);
+		ok = ok && !ch->broken;
+		v->rep.records += ch->own;
+		v->rep.checkpoints += ch->checkpoints;
+		if (ch->last_signed_id > v->rep.last_signed_id)
+			v->rep.last_signed_id = ch->last_signed_id;
+		/* the first chain is reported when it holds anything */
+		if (i == 0 && ch->own == 0 && ch->checkpoints == 0 && !ch->broken)
+			continue;
+		station_report(v, ch, &v->rep.stations[v->rep.n_stations]);
+		v->rep.unsigned_tail += v->rep.stations[v->rep.n_stations++].unsigned_tail;
+	}
+	v->rep.ok = ok;
 	*rep = v->rep;
-	return v->broken ? UKEY_ERR_VERIFY : 0;
+	return ok ? 0 : UKEY_ERR_VERIFY;
 }
 
-static void
-col_value(struct db_stmt *q, int i, struct audit_value *x)
+static struct json_object *
+station_json(const struct audit_station_report *s)
 {
-	switch (db_column_type(q, i)) {
-	case DB_TYPE_INT:
-		*x = (struct audit_value){ .type = AV_INT, .i = db_column_int64(q, i) };
-		break;
-	case DB_TYPE_NULL:
-		*x = (struct audit_value){ .type = AV_NULL };
-		break;
-	default:
-		/* text, or a real/blob written behind the daemon's back: hashed as
-		 * its text, which cannot match what was hashed at append */
-		x->type = AV_TEXT;
-		x->s = db_column_text(q, i);
-		(void)db_column_blob(q, i, &x->len);
-		if (x->s == NULL) {
-			x->s = "";
-			x->len = 0;
-		}
-		break;
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "station", json_object_new_string(s->station));
+	json_object_object_add(o, "ok", json_object_new_boolean(s->ok));
+	json_object_object_add(o, "records", json_object_new_int64(s->records));
+	json_object_object_add(o, "first_seq", json_object_new_int64(s->first_seq));
+	json_object_object_add(o, "last_seq", json_object_new_int64(s->last_seq));
+	json_object_object_add(o, "checkpoints", json_object_new_int64(s->checkpoints));
+	json_object_object_add(o, "last_signed_seq", json_object_new_int64(s->last_signed_seq));
+	json_object_object_add(o, "last_signed_id", json_object_new_int64(s->last_signed_id));
+	json_object_object_add(o, "unsigned", json_object_new_int64(s->unsigned_tail));
+	json_object_object_add(o, "keys", json_object_new_int64(s->n_keys));
+	if (s->seed_seq)
+		json_object_object_add(o, "verified_before", json_object_new_int64(s->seed_seq));
+	if (s->n_keys > 0)
+		json_object_object_add(o, "key_id", json_object_new_string(s->key_id));
+	if (!s->ok) {
+		if (s->bad_id)
+			json_object_object_add(o, "bad_id", json_object_new_int64(s->bad_id));
+		if (s->bad_seq)
+			json_object_object_add(o, "bad_seq", json_object_new_int64(s->bad_seq));
+		if (s->bad_checkpoint)
+			json_object_object_add(o, "bad_checkpoint",
+			    json_object_new_int64(s->bad_checkpoint));
+		json_object_object_add(o, "reason", json_object_new_string(s->why));
 	}
-}
-
-/* Whether the audit table has its format column (schema version 4, which
- * also brought the checkpoints): SQLite databases from before it are still
- * verified; a PostgreSQL database always has every version. */
-static int
-has_format(struct db *db, int *yes)
-{
-	int64_t n = 0;
-	int rc;
-
-	*yes = 1;
-	if (db_backend(db) == DB_PG)
-		return 0;
-	if ((rc = db_int(db, &n, "SELECT count(*) FROM pragma_table_info('audit')"
-	    " WHERE name = 'format'", "")) != 0)
-		return rc;
-	*yes = n > 0;
-	return 0;
-}
-
-/* Feeds the audit table's records to v in id order. *has_cp is 0 for a
- * database from before schema version 4 (no format column, no
- * checkpoints). 0, UKEY_ERR_VERIFY (broken), or the database's error. */
-static int
-db_records(struct db *db, struct audit_verifier *v, int *has_cp)
-{
-	struct db_stmt *q = NULL;
-	int rc;
-
-	if ((rc = has_format(db, has_cp)) != 0 ||
-	    (rc = db_prepare(db, *has_cp ? "SELECT id, coalesce(format, 1), at, actor, action,"
-	    " order_id, unit_id, job_id, token, bay, detail, prev_hash, hash FROM audit"
-	    " ORDER BY id" :
-	    "SELECT id, 1, at, actor, action, order_id, unit_id, job_id, token, bay, detail,"
-	    " prev_hash, hash FROM audit ORDER BY id", &q)) != 0) {
-		log_error("reading the audit table failed");
-		return rc;
-	}
-	while ((rc = db_step(q)) == 1) {
-		struct audit_record r;
-		int i;
-
-		for (i = 0; i < AC_N; i++)
-			col_value(q, i, &r.v[i]);
-		if ((rc = audit_verifier_record(v, &r, NULL)) != 0)
-			break;
-	}
-	if (rc < 0 && rc != UKEY_ERR_VERIFY && rc != UKEY_ERR_NOMEM)
-		log_error("reading the audit table failed");
-	db_finalize(q);
-	return rc;
-}
-
-/* Feeds the audit_checkpoints table to v in id order; returns as
- * db_records(). */
-static int
-db_checkpoints(struct db *db, struct audit_verifier *v)
-{
-	struct db_stmt *q = NULL;
-	int rc;
-
-	if ((rc = db_prepare(db, "SELECT id, audit_id, audit_hash, records, at, station,"
-	    " key_id, alg, signature FROM audit_checkpoints ORDER BY id", &q)) != 0) {
-		log_error("reading audit_checkpoints failed");
-		return rc;
-	}
-	while ((rc = db_step(q)) == 1) {
-		struct audit_checkpoint_rec c = {
-			.id = db_column_int64(q, 0),
-			.audit_id = db_column_int64(q, 1),
-			.audit_hash = db_column_text(q, 2),
-			.records = db_column_int64(q, 3),
-			.at = db_column_text(q, 4),
-			.station = db_column_text(q, 5),
-			.key_id = db_column_text(q, 6),
-			.alg = db_column_text(q, 7),
-			.signature = db_column_text(q, 8),
-		};
-
-		if ((rc = audit_verifier_checkpoint(v, &c, NULL)) != 0)
-			break;
-	}
-	if (rc < 0 && rc != UKEY_ERR_VERIFY && rc != UKEY_ERR_NOMEM)
-		log_error("reading audit_checkpoints failed");
-	db_finalize(q);
-	return rc;
-}
-
-int
-audit_verify_db(struct db *db, EVP_PKEY *pub, const struct witness_set *ws,
-    struct audit_report *rep)
-{
-	struct audit_verifier *v = NULL;
-	int rc, has_cp;
-
-	memset(rep, 0, sizeof(*rep));
-	if ((rc = audit_verifier_new(pub, &v)) != 0)
-		return rc;
-	/* a broken chain still gets its report; checkpoints are checked only
-	 * over an intact one */
-	rc = db_records(db, v, &has_cp);
-	if (rc == 0 && has_cp)
-		rc = db_checkpoints(db, v);
-	if (rc != 0 && rc != UKEY_ERR_VERIFY)
-		goto out;
-	check_witness(v, ws);
-	rc = audit_verifier_finish(v, rep);
- out:
-	audit_verifier_free(v);
-	return rc;
-}
-
-int
-audit_verify_db_file(const char *path, EVP_PKEY *pub, const struct witness_set *ws,
-    struct audit_report *rep)
-{
-	struct db *db = NULL;
-	int rc;
-
-	memset(rep, 0, sizeof(*rep));
-	if ((rc = db_open_readonly(path, &db)) != 0)
-		return rc;
-	rc = audit_verify_db(db, pub, ws, rep);
-	db_close(db);
-	return rc;
-}
-
-/* Fills x from a JSON member of a record line: null, integer or string. */
-static int
-json_value(struct json_object *o, struct audit_value *x)
-{
-	if (o == NULL) {
-		*x = (struct audit_value){ .type = AV_NULL };
-		return 0;
-	}
-	if (json_object_is_type(o, json_type_int)) {
-		*x = (struct audit_value){ .type = AV_INT, .i = json_object_get_int64(o) };
-		return 0;
-	}
-	if (json_object_is_type(o, json_type_string)) {
-		*x = (struct audit_value){ .type = AV_TEXT, .s = json_object_get_string(o),
-		    .len = (size_t)json_object_get_string_len(o) };
-		return 0;
-	}
-	return UKEY_ERR_INVAL;
-}
-
-/* One record line: "type" plus exactly the columns, each present. */
-static int
-export_record(struct audit_verifier *v, struct json_object *line, const char *where,
-    int64_t lineno)
-{
-	struct audit_record r;
-	struct json_object *o;
-	int i;
-
-	if (json_object_object_length(line) != AC_N + 1)
-		return fail(v, v->records + 1, 0, where, "a record line has %d members, not %d",
-		    json_object_object_length(line), AC_N + 1);
-	for (i = 0; i < AC_N; i++) {
-		if (!json_object_object_get_ex(line, audit_col_names[i], &o))
-			return fail(v, v->records + 1, 0, where, "record line without \"%s\"",
-			    audit_col_names[i]);
-		if (json_value(o, &r.v[i]) != 0)
-			return fail(v, v->records + 1, 0, where, "record \"%s\" is neither null, an"
-			    " integer nor a string", audit_col_names[i]);
-	}
-	(void)lineno;
-	return audit_verifier_record(v, &r, where);
-}
-
-/* An export line's fields, typed: a string member (NULL when absent or not
- * a string), an integer member (-1 when absent or not an integer). */
-static const char *
-line_str(struct json_object *line, const char *key)
-{
-	struct json_object *o = json_object_object_get(line, key);
-
-	return json_object_is_type(o, json_type_string) ? json_object_get_string(o) : NULL;
-}
-
-static int
-line_int(struct json_object *line, const char *key, int64_t *out)
-{
-	struct json_object *o = json_object_object_get(line, key);
-
-	if (!json_object_is_type(o, json_type_int))
-		return -1;
-	*out = json_object_get_int64(o);
-	return 0;
-}
-
-/* The checkpoint lines of an export, kept until every record is fed. */
-struct cp_lines {
-	struct json_object **o;
-	int64_t *lineno;
-	size_t n, cap;
-};
-
-static void
-cp_lines_clear(struct cp_lines *c)
-{
-	size_t i;
-
-	for (i = 0; i < c->n; i++)
-		json_object_put(c->o[i]);
-	free(c->o);
-	free(c->lineno);
-	memset(c, 0, sizeof(*c));
-}
-
-/* Keeps checkpoint line o of line lineno (o taken, also on failure). */
-static int
-cp_lines_add(struct cp_lines *c, struct json_object *o, int64_t lineno)
-{
-	void *p;
-
-	if (c->n == c->cap) {
-		size_t c2 = c->cap ? c->cap * 2 : 64;
-
-		if ((p = realloc(c->o, c2 * sizeof(*c->o))) == NULL) {
-			json_object_put(o);
-			return UKEY_ERR_NOMEM;
-		}
-		c->o = p;
-		if ((p = realloc(c->lineno, c2 * sizeof(*c->lineno))) == NULL) {
-			json_object_put(o);
-			return UKEY_ERR_NOMEM;
-		}
-		c->lineno = p;
-		c->cap = c2;
-	}
-	c->lineno[c->n] = lineno;
-	c->o[c->n++] = o;
-	return 0;
-}
-
-/* Parses a line of n bytes into *o, a JSON object (owned). A line that is
- * not one breaks the log: UKEY_ERR_VERIFY. */
-static int
-parse_line(struct audit_verifier *v, const char *line, ssize_t n, const char *where,
-    struct json_object **o)
-{
-	struct json_tokener *tok;
-
-	if ((tok = json_tokener_new()) == NULL)
-		return UKEY_ERR_NOMEM;
-	*o = json_tokener_parse_ex(tok, line, (int)n);
-	if (*o == NULL || json_tokener_get_parse_end(tok) != (size_t)n ||
-	    !json_object_is_type(*o, json_type_object)) {
-		json_tokener_free(tok);
-		json_object_put(*o);
-		*o = NULL;
-		return fail(v, v->records + 1, 0, where, "not a JSON object");
-	}
-	json_tokener_free(tok);
-	return 0;
-}
-
-/* One line of an export (n bytes, without its newline): a record fed to v,
- * or a checkpoint kept in cps for after the records. 0 to read on;
- * UKEY_ERR_VERIFY (the log is broken: stop reading) or UKEY_ERR_NOMEM. */
-static int
-export_line(struct audit_verifier *v, const char *line, ssize_t n, int64_t lineno,
-    struct cp_lines *cps)
-{
-	struct json_object *o = NULL;
-	const char *type;
-	char where[64];
-	int rc;
-
-	snprintf(where, sizeof(where), "line %" PRId64, lineno);
-	if ((rc = parse_line(v, line, n, where, &o)) != 0)
-		return rc;
-	type = line_str(o, "type");
-	if (type != NULL && strcmp(type, "record") == 0) {
-		if (cps->n > 0)
-			rc = fail(v, v->records + 1, 0, where,
-			    "a record line after the checkpoint lines");
-		else
-			rc = export_record(v, o, where, lineno);
-		json_object_put(o);
-		return rc;
-	}
-	if (type != NULL && strcmp(type, "checkpoint") == 0)
-		return cp_lines_add(cps, o, lineno);
-	json_object_put(o);
-	return fail(v, v->records + 1, 0, where, "\"type\" must be \"record\" or \"checkpoint\"");
-}
-
-/* Feeds the kept checkpoint lines to v. 0, UKEY_ERR_VERIFY or
- * UKEY_ERR_NOMEM. */
-static int
-export_checkpoints(struct audit_verifier *v, const struct cp_lines *cps)
-{
-	char where[64];
-	size_t i;
-	int rc;
-
-	for (i = 0; i < cps->n; i++) {
-		struct json_object *o = cps->o[i];
-		struct audit_checkpoint_rec c = {
-			.audit_hash = line_str(o, "audit_hash"), .at = line_str(o, "at"),
-			.station = line_str(o, "station"), .key_id = line_str(o, "key_id"),
-			.alg = line_str(o, "alg"), .signature = line_str(o, "signature"),
-		};
-
-		snprintf(where, sizeof(where), "line %" PRId64, cps->lineno[i]);
-		if (json_object_object_length(o) != 10 || line_int(o, "checkpoint", &c.id) != 0 ||
-		    line_int(o, "audit_id", &c.audit_id) != 0 || line_int(o, "records", &c.records) != 0)
-			return fail(v, 0, (int64_t)i + 1, where, "a checkpoint line needs exactly type,"
-			    " checkpoint, audit_id, audit_hash, records, at, station, key_id, alg and"
-			    " signature");
-		if ((rc = audit_verifier_checkpoint(v, &c, where)) != 0)
-			return rc;
-	}
-	return 0;
-}
-
-int
-audit_verify_export(FILE *f, EVP_PKEY *pub, const struct witness_set *ws,
-    struct audit_report *rep)
-{
-	struct audit_verifier *v = NULL;
-	struct cp_lines cps = { 0 };
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	int64_t lineno = 0;
-	int rc = 0;
-
-	memset(rep, 0, sizeof(*rep));
-	if ((rc = audit_verifier_new(pub, &v)) != 0)
-		return rc;
-	while ((n = getline(&line, &cap, f)) > 0) {
-		lineno++;
-		if (line[n - 1] == '\n')
-			line[--n] = '\0';
-		if ((rc = export_line(v, line, n, lineno, &cps)) != 0)
-			break;
-	}
-	if (rc == UKEY_ERR_NOMEM)
-		goto out;
-	if (ferror(f))
-		fail(v, 0, 0, NULL, "read error after line %" PRId64, lineno);
-	/* after a break this changes nothing: the verifier keeps its first failure */
-	if ((rc = export_checkpoints(v, &cps)) == UKEY_ERR_NOMEM)
-		goto out;
-	check_witness(v, ws);
-	rc = audit_verifier_finish(v, rep);
- out:
-	cp_lines_clear(&cps);
-	free(line);
-	audit_verifier_free(v);
-	return rc;
+	return o;
 }
 
 struct json_object *
 audit_report_json(const struct audit_report *rep)
 {
-	struct json_object *o = json_object_new_object();
+	struct json_object *o = json_object_new_object(), *st = json_object_new_array();
+	size_t i;
 
 	json_object_object_add(o, "ok", json_object_new_boolean(rep->ok));
 	json_object_object_add(o, "records", json_object_new_int64(rep->records));
 	json_object_object_add(o, "checkpoints", json_object_new_int64(rep->checkpoints));
 	json_object_object_add(o, "last_signed_id", json_object_new_int64(rep->last_signed_id));
 	json_object_object_add(o, "unsigned", json_object_new_int64(rep->unsigned_tail));
+	json_object_object_add(o, "incremental", json_object_new_boolean(rep->incremental));
+	for (i = 0; i < rep->n_stations; i++)
+		json_object_array_add(st, station_json(&rep->stations[i]));
+	json_object_object_add(o, "stations", st);
 	if (rep->witness) {
 		struct json_object *w = json_object_new_object();
 

@@ -360,6 +360,29 @@ static const char migration_13[] =
     " polled_at TEXT NOT NULL,"
     " polls INTEGER NOT NULL DEFAULT 0);";
 
+/* One hash chain per station (docs/audit.md, record format 3): each row
+ * names its station and its place in that station's chain (seq, gap-free);
+ * rows from before keep station and seq NULL and verify as they were.
+ * Checkpoints get the station's own count (seq); the stations' checkpoint
+ * public keys are registered, append-only. */
+static const char migration_14[] =
+    "ALTER TABLE audit ADD COLUMN station TEXT;"
+    "ALTER TABLE audit ADD COLUMN seq INTEGER;"
+    "CREATE UNIQUE INDEX audit_station_seq ON audit(station, seq);"
+    "ALTER TABLE audit_checkpoints ADD COLUMN seq INTEGER;"
+    "CREATE UNIQUE INDEX audit_checkpoints_station_seq ON audit_checkpoints(station, seq);"
+    "CREATE TABLE audit_keys ("
+    " station TEXT NOT NULL,"
+    " key_id TEXT NOT NULL,"
+    " alg TEXT NOT NULL,"
+    " pubkey TEXT NOT NULL,"
+    " at TEXT NOT NULL,"
+    " PRIMARY KEY (station, key_id));"
+    "CREATE TRIGGER audit_keys_no_update BEFORE UPDATE ON audit_keys"
+    " BEGIN SELECT RAISE(ABORT, 'audit keys are append-only'); END;"
+    "CREATE TRIGGER audit_keys_no_delete BEFORE DELETE ON audit_keys"
+    " BEGIN SELECT RAISE(ABORT, 'audit keys are append-only'); END;";
+
 /* Service points (docs/service-points.md): the office whose station
  * produces an order first, derived from the handler's city at import or
  * set by a reviewer; NULL for none (orders imported before). */
@@ -393,6 +416,8 @@ static const struct migration migrations[] = {
 	    migration_12 },
 	{ 13, "jobs: the CA transaction a job polls while the CA holds its request",
 	    migration_13 },
+	{ 14, "audit: one hash chain per station (record format 3), registered checkpoint keys",
+	    migration_14 },
 	{ 15, "issuances: an index by organisation for audit serials --org", migration_15 },
 	{ 16, "orders: the service point whose station produces them first", migration_16 },
 };

@@ -225,6 +225,25 @@ static const char pg_13[] =
     " polled_at text NOT NULL,"
     " polls bigint NOT NULL DEFAULT 0);";
 
+/* As schema.c's 14: one hash chain per station. The ids of new rows come
+ * from the identity's sequence (stations append under their own locks), so
+ * it starts past the rows written before. */
+static const char pg_14[] =
+    "ALTER TABLE audit ADD COLUMN station text;"
+    "ALTER TABLE audit ADD COLUMN seq bigint;"
+    "CREATE UNIQUE INDEX audit_station_seq ON audit(station, seq);"
+    "ALTER TABLE audit_checkpoints ADD COLUMN seq bigint;"
+    "CREATE UNIQUE INDEX audit_checkpoints_station_seq ON audit_checkpoints(station, seq);"
+    "SELECT setval(pg_get_serial_sequence('audit', 'id'),"
+    " (SELECT coalesce(max(id), 0) + 1 FROM audit), false);"
+    "SELECT setval(pg_get_serial_sequence('audit_checkpoints', 'id'),"
+    " (SELECT coalesce(max(id), 0) + 1 FROM audit_checkpoints), false);"
+    "CREATE TABLE audit_keys ("
+    " station text NOT NULL, key_id text NOT NULL, alg text NOT NULL, pubkey text NOT NULL,"
+    " at text NOT NULL, PRIMARY KEY (station, key_id));"
+    "CREATE TRIGGER audit_keys_append_only BEFORE UPDATE OR DELETE ON audit_keys"
+    " FOR EACH ROW EXECUTE FUNCTION ukey_append_only();";
+
 /* Service points (docs/service-points.md): the office whose station
  * produces an order first, derived from the handler's city at import or
  * set by a reviewer; NULL for none (orders imported before). */
@@ -254,6 +273,8 @@ static const struct migration pg_migrations[] = {
 	{ 12, "issuances: the certificate replaced (renewal or replacement); replacement orders",
 	    pg_12 },
 	{ 13, "jobs: the CA transaction a job polls while the CA holds its request", pg_13 },
+	{ 14, "audit: one hash chain per station (record format 3), registered checkpoint keys",
+	    pg_14 },
 	{ 15, "issuances: an index by organisation for audit serials --org", pg_15 },
 	{ 16, "orders: the service point whose station produces them first", pg_16 },
 };

@@ -64,8 +64,8 @@ int
 store_auditq_log(struct store *st, int64_t order_id, int64_t limit, struct json_object **out)
 {
 	return store_query(st, out,
-	    "SELECT * FROM (SELECT id, at, actor, action, order_id, unit_id, job_id, token, bay, detail"
-	    " FROM audit WHERE (?1 = 0 OR order_id = ?1) ORDER BY id DESC LIMIT ?2) AS l"
+	    "SELECT * FROM (SELECT id, station, seq, at, actor, action, order_id, unit_id, job_id, token,"
+	    " bay, detail FROM audit WHERE (?1 = 0 OR order_id = ?1) ORDER BY id DESC LIMIT ?2) AS l"
 	    " ORDER BY id", "ii",
 	    order_id, limit);
 }

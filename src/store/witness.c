@@ -183,7 +183,8 @@ int
 witness_set_add(struct witness_set *ws, const struct witness_point *pt)
 {
 	if (ws->n > 0 && ws->p[ws->n - 1].records == pt->records &&
-	    strcmp(ws->p[ws->n - 1].head, pt->head) == 0)
+	    strcmp(ws->p[ws->n - 1].head, pt->head) == 0 &&
+	    strcmp(ws->p[ws->n - 1].station, pt->station) == 0)
 		return 0;
 	if (ws->n == ws->cap) {
 		size_t cap = ws->cap ? ws->cap * 2 : 256;
@@ -241,6 +242,7 @@ witness_read(FILE *f, EVP_PKEY *pub, struct witness_set *ws, char *why, size_t w
 		pt.records = e.records;
 		memcpy(pt.head, e.head, sizeof(pt.head));
 		memcpy(pt.at, e.at, sizeof(pt.at));
+		memcpy(pt.station, e.station, sizeof(pt.station));
 		ws->lines++;
 		if ((rc = witness_set_add(ws, &pt)) != 0)
 			goto out;

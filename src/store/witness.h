@@ -47,12 +47,14 @@ int witness_line_parse(const char *line, struct witness_entry *e, char *why, siz
  * its key id is another key's or its signature does not verify. */
 int witness_line_check(EVP_PKEY *pub, const char *line, const struct witness_entry *e);
 
-/* A head the witness saw: the log had records records, the last one's hash
- * head. line is the witness file's line number (for messages). */
+/* A head the witness saw: station's chain had records records, the last
+ * one's hash head. line is the witness file's line number (for messages).
+ * station "": the verifier's own (the daemon's station). */
 struct witness_point {
 	int64_t line, records;
 	char head[WITNESS_HASH_LEN + 1];
 	char at[21];
+	char station[WITNESS_STATION_MAX + 1];
 };
 
 struct witness_set {

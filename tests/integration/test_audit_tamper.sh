@@ -20,6 +20,14 @@ done
 ctl audit checkpoint | grepq '^checkpoint [0-9]* signed: record' || fail "audit checkpoint"
 out=$(ctl audit verify) || fail "fresh log does not verify: $out"
 echo "$out" | grepq '^audit log OK: [0-9]* records, [0-9]* checkpoints' || fail "verify output: $out"
+if echo "$out" | grepq '^incremental:'; then fail "the first verify is not whole: $out"; fi
+# the next verify goes on from each station's last checkpoint the first found intact
+[ -s "$STATE/audit-verified.json" ] || fail "audit verify kept no audit-verified.json"
+out=$(ctl audit verify) || fail "incremental verify: $out"
+echo "$out" | grepq '^incremental: ' || fail "the second verify is not incremental: $out"
+echo "$out" | grepq '^station test-station: OK: .*new since the last verification' || fail "incremental: $out"
+out=$(ctl audit verify --full) || fail "verify --full: $out"
+if echo "$out" | grepq '^incremental:'; then fail "verify --full is incremental: $out"; fi
 ctl audit pubkey > "$T/pub.pem" || fail "audit pubkey"
 cmp -s "$T/pub.pem" "$STATE/keys/audit.pub" || fail "audit pubkey differs from keys/audit.pub"
 [ "$(stat -c %a "$STATE/keys/audit.key")" = 600 ] || fail "keys/audit.key is not mode 0600"
@@ -74,17 +82,21 @@ tamper delete-middle "^audit log BROKEN at record $M: record $M is missing: reco
 K=$((CP2 - 3))
 tamper truncate-tail "^audit log BROKEN at record $((K + 1)): checkpoint 2 signed record $CP2, but the log ends at record $K" \
 	"DELETE FROM audit WHERE id > $K"
-tamper swap-ids "^audit log BROKEN at record $M: .*broken link" \
+# (each row keeps its seq, its place in the station's chain: the chain finds
+# seq A where seq M belongs)
+tamper swap-ids "^audit log BROKEN at record $M: record $M is missing: record $A follows" \
 	"UPDATE audit SET id = -1 WHERE id = $M; UPDATE audit SET id = $M WHERE id = $A;
 	 UPDATE audit SET id = $A WHERE id = -1"
 tamper insert-forged "^audit log BROKEN at record $((N + 1)): .*hash mismatch" \
-	"INSERT INTO audit (id, format, at, actor, action, order_id, prev_hash, hash)
-	 SELECT $((N + 1)), 2, at, 'mallory', 'order.approve', 1, hash, hash FROM audit WHERE id = $N"
+	"INSERT INTO audit (id, format, station, seq, at, actor, action, order_id, prev_hash, hash)
+	 SELECT $((N + 1)), 3, station, seq + 1, at, 'mallory', 'order.approve', 1, hash, hash
+	 FROM audit WHERE id = $N"
 tamper forge-checkpoint-hash "checkpoint 2: signature does not verify" \
 	"UPDATE audit_checkpoints SET audit_hash = (SELECT hash FROM audit WHERE id = $M) WHERE id = 2"
 tamper forge-checkpoint-row "checkpoint $((NCP + 1)): signature does not verify" \
-	"INSERT INTO audit_checkpoints (id, audit_id, audit_hash, records, at, station, key_id, alg, signature)
-	 SELECT id + 1, audit_id - 1, (SELECT hash FROM audit WHERE id = $N - 1), records - 1, at, station,
+	"INSERT INTO audit_checkpoints (id, seq, audit_id, audit_hash, records, at, station, key_id, alg,
+	        signature)
+	 SELECT id + 1, seq + 1, audit_id - 1, (SELECT hash FROM audit WHERE id = $N - 1), records - 1, at, station,
 	        key_id, alg, signature FROM audit_checkpoints WHERE id = $NCP"
 tamper delete-last-checkpoint "^audit log BROKEN at record $N: record $N is checkpoint event $NCP but that signed checkpoint is missing" \
 	"DELETE FROM audit_checkpoints WHERE id = $NCP"
@@ -99,6 +111,7 @@ import hashlib, json, sqlite3, subprocess, sys
 
 COLS = ["id", "at", "actor", "action", "order_id", "unit_id", "job_id", "token", "bay",
         "detail", "prev_hash"]
+COLS3 = ["id", "station", "seq"] + COLS[1:]
 
 def field(v):
     if v is None:
@@ -109,22 +122,26 @@ def field(v):
     return b"s%d:" % len(b) + b + b"\n"
 
 def record_hash(r):
-    assert r["format"] == 2
-    return hashlib.sha256(b"ukey-audit/2\n" + b"".join(field(r[c]) for c in COLS)).hexdigest()
+    tag, cols = {2: (b"ukey-audit/2\n", COLS), 3: (b"ukey-audit/3\n", COLS3)}[r["format"]]
+    return hashlib.sha256(tag + b"".join(field(r[c]) for c in cols)).hexdigest()
 
 def checkpoint_text(c):
-    return ("ukey-station audit checkpoint 1\nstation %s\ncheckpoint %d\naudit-id %d\n"
-            "audit-hash %s\nrecords %d\nat %s\nkey-id %s\n" % (c["station"], c["checkpoint"],
+    v, n = (2, c["seq"]) if c.get("seq") else (1, c["checkpoint"])
+    return ("ukey-station audit checkpoint %d\nstation %s\ncheckpoint %d\naudit-id %d\n"
+            "audit-hash %s\nrecords %d\nat %s\nkey-id %s\n" % (v, c["station"], n,
             c["audit_id"], c["audit_hash"], c["records"], c["at"], c["key_id"]))
 
 if sys.argv[1] == "check":
-    prev, n, tmp = "0" * 64, 0, sys.argv[4]
+    prev, n, tmp = {}, 0, sys.argv[4]
     for line in open(sys.argv[2], encoding="utf-8"):
         o = json.loads(line)
-        if o["type"] == "record":
-            assert o["prev_hash"] == prev, "record %d: link" % o["id"]
+        if o["type"] == "key":
+            assert o["pubkey"] == open(sys.argv[3]).read(), "key of %s" % o["station"]
+        elif o["type"] == "record":
+            # one chain per station (records of format 2 have none)
+            assert o["prev_hash"] == prev.get(o.get("station"), "0" * 64), "record %d: link" % o["id"]
             assert record_hash(o) == o["hash"], "record %d: hash" % o["id"]
-            prev = o["hash"]
+            prev[o.get("station")] = o["hash"]
         else:
             open(tmp + ".txt", "w").write(checkpoint_text(o))
             open(tmp + ".sig", "wb").write(bytes.fromhex(o["signature"]))
@@ -138,8 +155,8 @@ elif sys.argv[1] == "forge":
     db.executescript("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;")
     start = int(sys.argv[3])
     db.execute("UPDATE audit SET detail = '{\"forged\":1}' WHERE id = ?", (start,))
-    cur = db.execute("SELECT id, format, %s, hash FROM audit WHERE id >= ? - 1 ORDER BY id"
-                     % ", ".join(COLS[1:]), (start,))
+    cur = db.execute("SELECT format, %s, hash FROM audit WHERE id >= ? - 1 ORDER BY id"
+                     % ", ".join(COLS3), (start,))
     names = [d[0] for d in cur.description]
     rows = [dict(zip(names, r)) for r in cur.fetchall()]
     prev = rows[0]["hash"]
@@ -149,12 +166,12 @@ elif sys.argv[1] == "forge":
         db.execute("UPDATE audit SET prev_hash = ?, hash = ? WHERE id = ?",
                    (r["prev_hash"], prev, r["id"]))
     if len(sys.argv) > 4:   # a whole forged record at the end, correctly chained
-        r = dict(rows[-1], id=rows[-1]["id"] + 1, actor="mallory", action="order.approve",
-                 detail=None, prev_hash=prev)
-        db.execute("INSERT INTO audit (id, format, at, actor, action, prev_hash, hash)"
-                   " VALUES (?, 2, ?, ?, ?, ?, ?)", (r["id"], r["at"], r["actor"], r["action"],
-                   r["prev_hash"], record_hash(dict(r, order_id=None, unit_id=None,
-                   job_id=None, token=None, bay=None))))
+        r = dict(rows[-1], id=rows[-1]["id"] + 1, seq=rows[-1]["seq"] + 1, actor="mallory",
+                 action="order.approve", detail=None, prev_hash=prev)
+        db.execute("INSERT INTO audit (id, format, station, seq, at, actor, action, prev_hash,"
+                   " hash) VALUES (?, 3, ?, ?, ?, ?, ?, ?, ?)", (r["id"], r["station"], r["seq"],
+                   r["at"], r["actor"], r["action"], r["prev_hash"], record_hash(dict(r,
+                   order_id=None, unit_id=None, job_id=None, token=None, bay=None))))
     db.commit()
 EOF
 lines=$(python3 "$T/audit.py" check "$T/export.jsonl" "$PUB" "$T/py") ||
@@ -180,6 +197,8 @@ echo "$out" | grepq '^note: 1 records after the last checkpoint are not signed y
 # the export, verified offline
 EXP=$T/export.jsonl
 ER=$(grep -c '"type":"record"' "$EXP")
+KL=$(grep -c '"type":"key"' "$EXP")	# the key lines before the records
+[ "$KL" = 1 ] || fail "expected the station's key line in the export, got $KL"
 out=$(ctl audit verify --file "$EXP" --pubkey "$PUB") || fail "export does not verify: $out"
 echo "$out" | grepq "^audit log OK: $ER records" || fail "verify --file: $out"
 openssl genpkey -algorithm ed25519 -out "$T/other.key" 2>/dev/null
@@ -200,19 +219,24 @@ texport() {
 	echo "$out" | grepq -E "$expect" || fail "$name: expected /$expect/, got: $out"
 	echo "found: $name: $out"
 }
-texport export-edit-actor "^audit log BROKEN at record $ACTOR_ROW: line $ACTOR_ROW: .*hash mismatch" \
-	sed "${ACTOR_ROW}s/\"actor\":\"[^\"]*\"/\"actor\":\"somebody-else\"/"
-texport export-edit-detail "^audit log BROKEN at record $M: line $M: .*hash mismatch" \
-	sed "${M}s/\"detail\":\"/\"detail\":\" /"
-texport export-delete "^audit log BROKEN at record $M: line $M: record $M is missing" sed "${M}d"
-texport export-reorder "^audit log BROKEN at record $M: line $M: record $M is missing: record $A follows" \
+LA=$((ACTOR_ROW + KL)) LM=$((M + KL)) LB=$((A + KL))
+texport export-edit-actor "^audit log BROKEN at record $ACTOR_ROW: line $LA: .*hash mismatch" \
+	sed "${LA}s/\"actor\":\"[^\"]*\"/\"actor\":\"somebody-else\"/"
+texport export-edit-detail "^audit log BROKEN at record $M: line $LM: .*hash mismatch" \
+	sed "${LM}s/\"detail\":\"/\"detail\":\" /"
+texport export-delete "^audit log BROKEN at record $M: line $LM: record $M is missing" sed "${LM}d"
+texport export-reorder "^audit log BROKEN at record $M: line $LM: record $M is missing: record $A follows" \
 	python3 -c 'import sys; L = sys.stdin.readlines(); a, b = int(sys.argv[1]) - 1, int(sys.argv[2]) - 1
-L[a], L[b] = L[b], L[a]; sys.stdout.writelines(L)' "$M" "$A"
+L[a], L[b] = L[b], L[a]; sys.stdout.writelines(L)' "$LM" "$LB"
 texport export-truncate "checkpoint [0-9]+ signed record [0-9]+, but the log ends at record $K" \
-	sed "$((K + 1)),${ER}d"
+	sed "$((KL + K + 1)),$((KL + ER))d"
 texport export-forge-checkpoint "checkpoint 1: signature does not verify" \
-	sed "$((ER + 1))s/\"records\":[0-9]*/\"records\":1/"
-texport export-unknown-field "line 2: a record line has 15 members" sed '2s/^{/{"extra":1,/'
+	sed "$((KL + ER + 1))s/\"records\":[0-9]*/\"records\":1/"
+texport export-unknown-field "line $((KL + 2)): a record line has 17 members" \
+	sed "$((KL + 2))s/^{/{\"extra\":1,/"
+texport export-forge-key "station test-station: BROKEN .*not registered for station test-station" \
+	sed "1s/\"key_id\":\"[0-9a-f]*\"/\"key_id\":\"$(openssl pkey -pubin -in "$T/other.pub" -outform DER |
+	sha256sum | cut -c1-64)\"/;1s|\"pubkey\":\"[^\"]*\"|\"pubkey\":\"$(awk '{printf "%s\\\\n", $0}' "$T/other.pub")\"|"
 
 # the daemon's own verify on a tampered copy of the whole state directory
 orig=$STATE
@@ -228,4 +252,4 @@ if out=$(ctl --json audit verify); then fail "daemon: --json verify passes"; fi
 echo "$out" | grepq "\"first_bad\": *$M," || fail "daemon verify --json: $out"
 stop_station
 STATE=$orig
-echo "PASS: $N records, $NCP checkpoints; 13 database and 8 export tamperings found; independent check of $lines lines"
+echo "PASS: $N records, $NCP checkpoints; 13 database and 9 export tamperings found; independent check of $lines lines"

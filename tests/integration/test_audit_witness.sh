@@ -150,8 +150,9 @@ grepq "\"first_bad\": *$((C2 + 1))," <<<"$out" || fail "--json: $out"
 
 # the export cut the same ways
 E=$T/export.jsonl
-sed "$((C2 + 1)),${N}d" "$E" > "$T/tail.jsonl"
-sed -e "$((C1 + 1)),${N}d" -e "$((N + 2))d" "$E" > "$T/back.jsonl"
+KL=$(grep -c '^{"type":"key",' "$E") || fail "no key line in the export"
+sed "$((KL + C2 + 1)),$((KL + N))d" "$E" > "$T/tail.jsonl"
+sed -e "$((KL + C1 + 1)),$((KL + N))d" -e "$((KL + N + 2))d" "$E" > "$T/back.jsonl"
 for c in tail back; do
 	end=$C2
 	[ $c = back ] && end=$C1

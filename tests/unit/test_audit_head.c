@@ -35,14 +35,15 @@ stored_hash(struct store *st, int64_t id, int prev, char out[AUDIT_HASH_LEN + 1]
 static void
 test_head(void **state)
 {
-	const struct audit_event ev = { .actor = "alice", .action = "order.import", .order_id = 4 };
+	const struct audit_event ev = { .station = "st1", .actor = "alice", .action = "order.import",
+		.order_id = 4 };
 	char dir[64], head[AUDIT_HASH_LEN + 1], want[AUDIT_HASH_LEN + 1];
 	struct store *st;
 	int64_t records = -1, id = 0;
 
 	(void)state;
 	st = store_fixture_open(dir, sizeof(dir), "audithead");
-	assert_int_equal(audit_head(st, &records, head), 0);
+	assert_int_equal(audit_head(st, "st1", &records, head), 0);
 	assert_int_equal(records, 0);
 	assert_string_equal(head, GENESIS);
 
@@ -51,7 +52,7 @@ test_head(void **state)
 	assert_int_equal(id, 1);
 	stored_hash(st, 1, 1, want);
 	assert_string_equal(want, GENESIS);
-	assert_int_equal(audit_head(st, &records, head), 0);
+	assert_int_equal(audit_head(st, "st1", &records, head), 0);
 	assert_int_equal(records, 1);
 	stored_hash(st, 1, 0, want);
 	assert_string_equal(head, want);
@@ -62,7 +63,7 @@ test_head(void **state)
 	assert_int_equal(id, 2);
 	stored_hash(st, 2, 1, want);
 	assert_string_equal(want, head);
-	assert_int_equal(audit_head(st, &records, head), 0);
+	assert_int_equal(audit_head(st, "st1", &records, head), 0);
 	assert_int_equal(records, 2);
 	stored_hash(st, 2, 0, want);
 	assert_string_equal(head, want);

@@ -366,7 +366,8 @@ test_ca_txn(void **state)
 static void
 append(struct store *st, const char *action, int64_t order, const char *detail)
 {
-	struct audit_event ev = { .actor = "operator1", .action = action, .order_id = order,
+	struct audit_event ev = { .station = "km01", .actor = "operator1", .action = action,
+		.order_id = order,
 		.token = "A1B2", .bay = "bay1", .detail = detail };
 	int64_t id = 0;
 
@@ -400,7 +401,7 @@ check_audit_queries(struct store *st)
 
 	assert_int_equal(store_auditq_last_id(st, &last), 0);
 	assert_int_equal(last, 8);
-	assert_int_equal(audit_unsigned_count(st, &last), 0);
+	assert_int_equal(audit_unsigned_count(st, "km01", &last), 0);
 	assert_int_equal(last, 1);
 	assert_int_equal(store_auditq_log(st, 0, 3, &rows), 0);
 	assert_int_equal(json_object_array_length(rows), 3);
@@ -410,10 +411,10 @@ check_audit_queries(struct store *st)
 	assert_int_equal(store_auditq_log(st, 1, 10, &rows), 0);
 	assert_int_equal(json_object_array_length(rows), 2);
 	json_object_put(rows);
-	assert_int_equal(audit_export_page(st, 0, 2, 8, 100, &rows), 0);
+	assert_int_equal(audit_export_page(st, AUDIT_EXPORT_RECORDS, 2, 8, 100, &rows), 0);
 	assert_int_equal(json_object_array_length(rows), 6);
 	json_object_put(rows);
-	assert_int_equal(audit_export_page(st, 1, 0, 8, 100, &rows), 0);
+	assert_int_equal(audit_export_page(st, AUDIT_EXPORT_CHECKPOINTS, 0, 8, 100, &rows), 0);
 	assert_int_equal(json_object_array_length(rows), 2);
 	json_object_put(rows);
 }
@@ -427,14 +428,14 @@ test_audit_chain(void **state)
 
 	fill_log(st);
 	check_audit_queries(st);
-	assert_int_equal(audit_verify_db(store_dbh(st), key, NULL, &rep), 0);
+	assert_int_equal(audit_verify_db(store_dbh(st), key, NULL, NULL, &rep), 0);
 	assert_true(rep.ok);
 	assert_int_equal(rep.records, 8);
 	assert_int_equal(rep.checkpoints, 2);
 	assert_int_equal(rep.last_signed_id, 7);
 	assert_int_equal(rep.unsigned_tail, 1);
 	/* ukeyctl audit verify --db: the url opened on its own */
-	assert_int_equal(audit_verify_db_file(url, key, NULL, &rep), 0);
+	assert_int_equal(audit_verify_db_file(url, key, NULL, NULL, &rep), 0);
 	assert_int_equal(rep.records, 8);
 	/* the log is append-only for everyone, the trigger says so */
 	assert_int_not_equal(store_run(st, "UPDATE audit SET detail = NULL WHERE id = 3", ""), 0);
@@ -443,18 +444,18 @@ test_audit_chain(void **state)
 	assert_int_equal(store_run(st, "ALTER TABLE audit DISABLE TRIGGER audit_append_only", ""), 0);
 	assert_int_equal(store_run(st, "UPDATE audit SET detail = '{\"name\":\"李四\"}'"
 	    " WHERE id = 3", ""), 0);
-	assert_int_equal(audit_verify_db(store_dbh(st), key, NULL, &rep), UKEY_ERR_VERIFY);
+	assert_int_equal(audit_verify_db(store_dbh(st), key, NULL, NULL, &rep), UKEY_ERR_VERIFY);
 	assert_false(rep.ok);
 	assert_int_equal(rep.bad_record, 3);
 	assert_non_null(strstr(rep.why, "3"));
 	store_close(st);
 	/* a file that is not there is not created by verify */
-	assert_int_equal(audit_verify_db_file("/nonexistent/station.db", key, NULL, &rep),
+	assert_int_equal(audit_verify_db_file("/nonexistent/station.db", key, NULL, NULL, &rep),
 	    UKEY_ERR_IO);
 }
 
-/* Two processes append at once on their own connections: the advisory lock
- * queues them, and the chain is whole. */
+/* Two stations' processes append at once on their own connections, each
+ * to its own chain under its own advisory lock: both chains are whole. */
 static void
 test_audit_concurrent(void **state)
 {
@@ -473,7 +474,8 @@ test_audit_concurrent(void **state)
 			if (store_open_url(url, &mine) != 0)
 				_exit(2);
 			for (k = 0; k < APPENDS; k++) {
-				struct audit_event ev = { .actor = "ukeyd", .action = "job.step" };
+				struct audit_event ev = { .station = i ? "dl01" : "km01", .actor = "ukeyd",
+				    .action = "job.step" };
 
 				if (audit_append(mine, &ev, NULL) != 0)
 					_exit(1);
@@ -487,8 +489,14 @@ test_audit_concurrent(void **state)
 		assert_true(WIFEXITED(status));
 		assert_int_equal(WEXITSTATUS(status), 0);
 	}
-	assert_int_equal(audit_verify_db(store_dbh(st), key, NULL, &rep), 0);
+	assert_int_equal(audit_verify_db(store_dbh(st), key, NULL, NULL, &rep), 0);
 	assert_int_equal(rep.records, 1 + APPENDERS * APPENDS);
+	assert_int_equal(rep.n_stations, 2);
+	assert_string_equal(rep.stations[0].station, "km01");
+	assert_int_equal(rep.stations[0].last_seq, 1 + APPENDS);
+	assert_string_equal(rep.stations[1].station, "dl01");
+	assert_int_equal(rep.stations[1].first_seq, 1);
+	assert_int_equal(rep.stations[1].last_seq, APPENDS);
 	store_close(st);
 }
 
@@ -543,11 +551,16 @@ test_station_role(void **state)
 	assert_int_equal(store_job_ca_txn_set(st, id, &t, AT2), 0);
 	assert_int_equal(store_job_ca_txn_clear(st, id), 0);
 	assert_int_equal(store_job_end(st, id, "failed", "test", AT3), 0);
+	assert_int_equal(audit_key_register(st, "km01", key), 0);
+	assert_int_equal(audit_key_register(st, "km01", key), 0);
 	fill_log(st);
-	assert_int_equal(audit_verify_db(store_dbh(st), key, NULL, &rep), 0);
+	assert_int_equal(audit_verify_db(store_dbh(st), key, NULL, NULL, &rep), 0);
 	assert_int_equal(rep.records, 8);
+	assert_int_equal(rep.stations[0].n_keys, 1);
 	assert_int_equal(store_run(st, "UPDATE audit SET detail = NULL WHERE id = 3", ""),
 	    UKEY_ERR_PERM);
+	assert_int_equal(store_run(st, "UPDATE audit_keys SET station = 'x'", ""), UKEY_ERR_PERM);
+	assert_int_equal(store_run(st, "DELETE FROM audit_keys", ""), UKEY_ERR_PERM);
 	store_close(st);
 }
 

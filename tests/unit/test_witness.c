@@ -267,7 +267,7 @@ chain(int n, char hashes[][AUDIT_HASH_LEN + 1])
 	struct audit_verifier *v = NULL;
 	int i;
 
-	assert_int_equal(audit_verifier_new(key, &v), 0);
+	assert_int_equal(audit_verifier_new(key, NULL, &v), 0);
 	for (i = 0; i < n; i++) {
 		struct audit_record r;
 		int c;
