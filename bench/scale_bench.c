@@ -169,8 +169,9 @@ seed_issuances(struct store *st, int64_t n)
 static int
 seed_audit(struct store *st, int64_t n)
 {
-	struct audit_event ev = { .actor = "ukeyd", .action = "job.step", .job_id = 1,
-		.bay = "sim-1", .detail = "{\"step\":\"generate_key\",\"phase\":\"done\"}" };
+	struct audit_event ev = { .station = "bench-scale", .actor = "ukeyd", .action = "job.step",
+		.job_id = 1, .bay = "sim-1",
+		.detail = "{\"step\":\"generate_key\",\"phase\":\"done\"}" };
 	struct json_object *cp = NULL;
 	char keydir[600];
 	EVP_PKEY *key = NULL;
