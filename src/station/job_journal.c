@@ -100,6 +100,20 @@ job_journal_open(struct station *s)
 	return 0;
 }
 
+int
+job_journal_open_for(struct station *s, enum step next)
+{
+	int rc;
+
+	if (journal.open || !jobrule_begin_may_wait(next))
+		return job_journal_open(s);
+	if ((rc = store_begin_lazy(station_store(s))) != 0)
+		return rc;
+	journal.open = 1;
+	journal.n = 0;
+	return 0;
+}
+
 void
 job_journal_rollback(struct station *s)
 {

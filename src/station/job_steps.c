@@ -295,8 +295,9 @@ on_generate_key(struct station *s, struct bay *b, int rc, struct json_object *re
 		return;
 	}
 	EVP_PKEY_free(pk);
-	/* the key, its done mark and make_csr's begin: one commit */
-	if ((rc = job_journal_open(s)) == 0 &&
+	/* the key, its done mark and make_csr's begin: one commit, not waited
+	 * for (jobrule_begin_may_wait): the request's commit flushes it */
+	if ((rc = job_journal_open_for(s, STEP_MAKE_CSR)) == 0 &&
 	    (rc = store_job_set_public_key(station_store(s), b->job_id, pub, publen,
 	    json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN))) != 0)
 		job_journal_rollback(s);
@@ -383,8 +384,10 @@ on_write_cert(struct station *s, struct bay *b, int rc, struct json_object *repl
 		job_worker_failed(s, b, STEP_WRITE_CERT, rc, reply);
 		return;
 	}
-	/* committed with read_back's begin */
-	if ((rc = job_journal_mark(s, b->job_id, STEP_WRITE_CERT, "done", NULL)) != 0) {
+	/* committed with read_back's begin, not waited for
+	 * (jobrule_begin_may_wait): the record's commit flushes it */
+	if ((rc = job_journal_open_for(s, STEP_READ_BACK)) != 0 ||
+	    (rc = job_journal_mark(s, b->job_id, STEP_WRITE_CERT, "done", NULL)) != 0) {
 		job_fail(s, b, JOB_OTHER, rc, "write_cert: %s", ukey_strerror(rc));
 		return;
 	}

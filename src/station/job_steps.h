@@ -52,6 +52,10 @@ int job_journal_is_open(void);
 int job_journal_mark(struct station *s, int64_t job_id, enum step st, const char *phase,
     const char *detail);
 int job_journal_commit(struct station *s);
+/* job_journal_open for a transaction that ends one step and begins next:
+ * one whose commit does not wait for the disk (store_begin_lazy) when
+ * jobrule_begin_may_wait(next) allows it. */
+int job_journal_open_for(struct station *s, enum step next);
 void job_journal_rollback(struct station *s);
 void job_journal_point(enum step st, const char *phase);
 
