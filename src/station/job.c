@@ -381,9 +381,16 @@ bay_job_started(struct bay *b, int64_t job_id)
 	b->started_ms = now_ms();
 	if (b->arrived_ms > 0) {
 		b->arrival_to_job_ms = b->started_ms - b->arrived_ms;
+		/* where it went: to the probe's request (the loop and the
+		 * arrival's record), the worker's probe with the loop's wait for
+		 * its reply, and from the reply to the job's start */
+		log_info("bay %s: job %lld started %lld ms after the token arrived (probe asked"
+		    " after %lld ms, answered in %lld ms, job %lld ms after)", b->name,
+		    (long long)job_id, (long long)b->arrival_to_job_ms,
+		    (long long)(b->probe_sent_ms - b->arrived_ms),
+		    (long long)(b->probed_ms - b->probe_sent_ms),
+		    (long long)(b->started_ms - b->probed_ms));
 		b->arrived_ms = 0;
-		log_info("bay %s: job %lld started %lld ms after the token arrived", b->name,
-		    (long long)job_id, (long long)b->arrival_to_job_ms);
 	}
 }
 
