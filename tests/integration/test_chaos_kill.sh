@@ -11,7 +11,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/invariants.sh"
 
-# <step>:<point> where ukeyd kills itself (src/station/job.c, job_test_crash_point)
+# <step>:<point> where ukeyd kills itself (src/station/job_journal.c, job_test_crash_point)
 DAEMON_POINTS="claimed:done init_token:begin init_token:done generate_key:begin
 generate_key:done make_csr:begin make_csr:done ca_submit:begin ca_submit:returned
 ca_submit:done cert_check:begin cert_check:done write_cert:begin write_cert:done
