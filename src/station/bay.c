@@ -174,6 +174,7 @@ on_probe(struct station *s, struct bay *b, int rc, struct json_object *reply)
 {
 	struct json_object *tok;
 
+	b->probed_ms = now_ms();
 	if (rc != 0) {
 		bay_set_state(s, b, BAY_FAILED, "probe: %s",
 		    json_object_get_string(json_object_object_get(reply, "message")));
@@ -237,6 +238,7 @@ probe_send(struct station *s, struct bay *b, int rescan)
 			    json_object_new_string(b->softhsm_conf));
 	}
 	b->worker_tokens++;
+	b->probe_sent_ms = now_ms();
 	bay_set_state(s, b, BAY_PROBING, NULL);
 	if ((rc = bay_send(s, b, "probe", req,
 	    b->profile->timeout_default_ms + (b->profile->is_virtual ? 0 : SLOT_WAIT_MS),

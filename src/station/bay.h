@@ -57,6 +57,7 @@ struct bay {
 	char usb_serial[128];		/* USB iSerialNumber of the token, "" if unknown */
 	int64_t arrived_ms;		/* when the source saw the token (monotonic ms) */
 	int64_t arrival_to_job_ms;	/* latency of the last job start, -1 if none */
+	int64_t probe_sent_ms, probed_ms;	/* the arrival's probe: asked, answered */
 	enum bay_state state;
 	char reason[512];		/* why refused / failed / faulted */
 	char device[128];

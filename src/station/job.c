@@ -5,7 +5,6 @@
  * job cleanly not issued: a certificate the CA already returned is revoked
  * (and kept in the record), the unit goes back to the queue, and the token,
  * whose SO PIN the station holds, can be wiped and re-used. */
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,68 +29,6 @@
 #include "station/orderdoc.h"
 #include "common/seal.h"
 #include "ca/ca.h"
-
-/*
- * Test hook, inert unless the environment variable is set: with
- * UKEY_TEST_CRASH_AT=<step>:<point> ukeyd kills itself with SIGKILL when a job
- * reaches that point, as a power cut would (docs/testing-faults.md). The
- * points are "begin", "done" and "failed" of every step (right after the
- * job_steps row is committed), "claimed:done" (the job row committed, the
- * token not touched yet), "ca_submit:returned" (the CA answered, nothing
- * stored yet), "ca_submit:recorded" (CMP: stored, its certConf not sent)
- * and "record:done" (the issuance committed).
- */
-void
-job_test_crash_point(const char *step, const char *point)
-{
-	const char *want = getenv("UKEY_TEST_CRASH_AT");
-	size_t n;
-
-	if (want == NULL || *want == '\0')
-		return;
-	n = strlen(step);
-	if (strncmp(want, step, n) != 0 || want[n] != ':' || strcmp(want + n + 1, point) != 0)
-		return;
-	log_warn("test hook UKEY_TEST_CRASH_AT=%s reached: ukeyd kills itself", want);
-	raise(SIGKILL);
-}
-
-int
-job_step_mark_in(struct station *s, int64_t job_id, enum step st, const char *phase,
-    const char *detail)
-{
-	struct json_object *d;
-	char now[32];
-	int rc;
-
-	store_now(now);
-	if ((rc = store_job_step_mark(station_store(s), job_id, job_step_names[st], phase, detail,
-	    now)) != 0)
-		return rc;
-	d = json_object_new_object();
-	json_object_object_add(d, "step", json_object_new_string(job_step_names[st]));
-	json_object_object_add(d, "phase", json_object_new_string(phase));
-	if (detail)
-		json_object_object_add(d, "detail", json_object_new_string(detail));
-	return station_audit(s, "ukeyd", "job.step", 0, 0, job_id, NULL, NULL, d);
-}
-
-int
-job_step_mark(struct station *s, int64_t job_id, enum step st, const char *phase, const char *detail)
-{
-	int rc;
-
-	if ((rc = store_begin(station_store(s))) != 0)
-		return rc;
-	if ((rc = job_step_mark_in(s, job_id, st, phase, detail)) != 0) {
-		store_rollback(station_store(s));
-		return rc;
-	}
-	if ((rc = store_commit(station_store(s))) != 0)
-		return rc;
-	job_test_crash_point(job_step_names[st], phase);
-	return 0;
-}
 
 int
 job_load(struct station *s, int64_t job_id, struct store_job *out)
@@ -168,6 +105,7 @@ job_fail(struct station *s, struct bay *b, enum job_blame blame, int err, const 
 	char why[512];
 	va_list ap;
 
+	(void)job_journal_commit(s);
 	if (job_wait_store(s, b))
 		return;		/* nothing can be recorded: it goes on when the store is back */
 	va_start(ap, fmt);
@@ -201,6 +139,7 @@ job_on_worker_lost(struct station *s, struct bay *b, const char *why)
 	struct store_job job;
 	int recorded = 0;
 
+	(void)job_journal_commit(s);
 	if (job_wait_store(s, b))
 		return;
 	if (job_load(s, b->job_id, &job) == 0) {
@@ -236,6 +175,7 @@ suspend_job(struct station *s, int64_t job_id, const char *why)
 	char now[32];
 	int rc;
 
+	(void)job_journal_commit(s);
 	if (job_load(s, job_id, &job) != 0)
 		return;
 	store_now(now);
@@ -267,6 +207,7 @@ suspend_job(struct station *s, int64_t job_id, const char *why)
 void
 job_on_token_left(struct station *s, struct bay *b, const char *why)
 {
+	(void)job_journal_commit(s);
 	if (job_wait_store(s, b))
 		return;
 	suspend_job(s, b->job_id, why);
@@ -322,9 +263,16 @@ bay_job_started(struct bay *b, int64_t job_id)
 	b->started_ms = now_ms();
 	if (b->arrived_ms > 0) {
 		b->arrival_to_job_ms = b->started_ms - b->arrived_ms;
+		/* where it went: to the probe's request (the loop and the
+		 * arrival's record), the worker's probe with the loop's wait for
+		 * its reply, and from the reply to the job's start */
+		log_info("bay %s: job %lld started %lld ms after the token arrived (probe asked"
+		    " after %lld ms, answered in %lld ms, job %lld ms after)", b->name,
+		    (long long)job_id, (long long)b->arrival_to_job_ms,
+		    (long long)(b->probe_sent_ms - b->arrived_ms),
+		    (long long)(b->probed_ms - b->probe_sent_ms),
+		    (long long)(b->started_ms - b->probed_ms));
 		b->arrived_ms = 0;
-		log_info("bay %s: job %lld started %lld ms after the token arrived", b->name,
-		    (long long)job_id, (long long)b->arrival_to_job_ms);
 	}
 }
 

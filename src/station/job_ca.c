@@ -152,8 +152,9 @@ job_ca_request(struct station *s, const struct store_job *job, struct cacall *c)
 }
 
 /* Stores a certificate the CA returned for the job, in one transaction: the
- * received_certs row and the job's cert columns. UKEY_ERR_EXISTS (nothing
- * written) when that serial was received before. */
+ * received_certs row and the job's cert columns; the journal's when one is
+ * open (left open for the marks that follow, rolled back on failure).
+ * UKEY_ERR_EXISTS (nothing written) when that serial was received before. */
 int
 job_ca_record_received(struct station *s, int64_t job_id, int64_t unit_id, const char *serial,
     const unsigned char *der, size_t len, const char *rkey)
@@ -162,6 +163,21 @@ job_ca_record_received(struct station *s, int64_t job_id, int64_t unit_id, const
 	int rc;
 
 	store_now(now);
+	if (job_journal_is_open()) {
+		int64_t other = 0;
+
+		/* looked up first: a failed insert would end a PostgreSQL
+		 * transaction, and with it the journal's */
+		if (store_received_cert_job(station_store(s), serial, &other) == 0)
+			return UKEY_ERR_EXISTS;
+		if ((rc = store_received_cert_add(station_store(s), serial, job_id, unit_id, der,
+		    len, now)) == 0 &&
+		    (rc = store_job_set_cert(station_store(s), job_id, der, len, serial, rkey)) == 0)
+			rc = store_job_ca_txn_clear(station_store(s), job_id);
+		if (rc != 0)
+			job_journal_rollback(s);
+		return rc;
+	}
 	if ((rc = store_begin(station_store(s))) != 0)
 		return rc;
 	rc = store_received_cert_add(station_store(s), serial, job_id, unit_id, der, len, now);
@@ -296,6 +312,8 @@ job_ca_store_answer(struct station *s, struct bay *b, const struct store_job *jo
 		rc = UKEY_ERR_CRYPTO;
 		goto out;
 	}
+	if ((rc = job_journal_open(s)) != 0)
+		goto out;
 	/* with CMP the certificate was recorded before its certConf */
 	if (job->cert_serial != NULL && strcmp(job->cert_serial, serial) == 0)
 		rc = 0;
@@ -318,8 +336,10 @@ job_ca_store_answer(struct station *s, struct bay *b, const struct store_job *jo
 		/* the same job's own request answered again (idempotent resubmission) */
 		rc = store_job_set_cert(station_store(s), b->job_id, der, (size_t)n, serial, rkey);
 	}
+	/* in the journal's transaction, with the certificate: cert_check and
+	 * write_cert's begin join it (job_cert_check) */
 	if (rc == 0)
-		rc = job_step_mark(s, b->job_id, STEP_CA_SUBMIT, "done", serial);
+		rc = job_journal_mark(s, b->job_id, STEP_CA_SUBMIT, "done", serial);
  out:
 	OPENSSL_free(der);
 	return rc;
@@ -426,7 +446,9 @@ job_ca_submit(struct station *s, struct bay *b)
 	if (rc != 0 && rc != UKEY_ERR_NOTFOUND)
 		goto fail;
 	poll = rc == 0;
-	(void)job_step_mark(s, b->job_id, STEP_CA_SUBMIT, "begin", !poll ? NULL :
+	/* the begin (with make_csr's done before it) and a new transaction's
+	 * id: one commit, before the CA is asked */
+	(void)job_journal_mark(s, b->job_id, STEP_CA_SUBMIT, "begin", !poll ? NULL :
 	    held.nonce_len == 0 ? "poll: the request sent before the station stopped" : "poll");
 	if ((c = cacall_new(poll ? CACALL_POLL : CACALL_ISSUE, b->job_id)) == NULL) {
 		rc = UKEY_ERR_NOMEM;
@@ -434,14 +456,19 @@ job_ca_submit(struct station *s, struct bay *b)
 	}
 	if ((rc = job_load(s, b->job_id, &job)) != 0 || (rc = job_ca_request(s, &job, c)) != 0)
 		goto fail;
-	if (job.cert_serial != NULL && strcmp(ca_kind(station_ca(s)), "embedded") != 0)
+	if (job.cert_serial != NULL && strcmp(ca_kind(station_ca(s)), "embedded") != 0) {
+		(void)job_journal_commit(s);
 		unconfirmed_drop(s, &job);
+	}
 	if (poll) {
 		txn_from_store(&c->txn, &held);
 		c->unanswered = held.nonce_len == 0;
 	} else if ((rc = txn_new(s, b->job_id, &c->txn)) != 0) {
+		job_journal_rollback(s);
 		goto fail;
 	}
+	if ((rc = job_journal_commit(s)) != 0)
+		goto fail;
 	cathread_submit(station_cathread(s), c);
 	c = NULL;
 	if (poll && held.nonce_len > 0)
@@ -550,13 +577,17 @@ job_cert_check(struct station *s, struct bay *b)
 	char why[256] = "";
 	int rc;
 
-	(void)job_step_mark(s, b->job_id, STEP_CERT_CHECK, "begin", NULL);
+	/* with ca_submit's done and the certificate before it, and write_cert's
+	 * begin after it (job_step_run): one commit */
+	(void)job_journal_mark(s, b->job_id, STEP_CERT_CHECK, "begin", NULL);
 	if ((rc = job_check_material(s, b->job_id, &job, &cert, &pub, &subject)) != 0) {
 		job_fail(s, b, JOB_OTHER, rc, "cert_check: %s", ukey_strerror(rc));
 		goto out;
 	}
 	rc = job_cert_verify(s, &job, cert, pub, subject, why, sizeof(why));
 	if (rc != 0) {
+		/* the certificate is in the record before the refusal */
+		(void)job_journal_commit(s);
 		/* an incident: the CA answered with something the token must not receive */
 		station_audit(s, "ukeyd", "incident.ca_reply_refused", job.src.order_id, job.unit_id,
 		    b->job_id, b->token_serial, b->name, json_object_new_string(why));
@@ -569,7 +600,7 @@ job_cert_check(struct station *s, struct bay *b)
 		    (long long)b->last_job_id, why);
 		goto out;
 	}
-	if ((rc = job_step_mark(s, b->job_id, STEP_CERT_CHECK, "done", NULL)) != 0) {
+	if ((rc = job_journal_mark(s, b->job_id, STEP_CERT_CHECK, "done", NULL)) != 0) {
 		job_fail(s, b, JOB_OTHER, rc, "cert_check: %s", ukey_strerror(rc));
 		goto out;
 	}
@@ -632,8 +663,9 @@ insert_issuance(struct station *s, const struct bay *b, const struct store_job *
 	return store_issuance_insert(station_store(s), &r);
 }
 
-/* One transaction: the issuance, the unit, the certificate and the job
- * agree, audited; the order is issued once none of its units waits. */
+/* One transaction, the journal's (with read_back's done and record's
+ * begin): the issuance, the unit, the certificate and the job agree,
+ * audited; the order is issued once none of its units waits. */
 static int
 record_commit(struct station *s, const struct bay *b, const struct store_job *job,
     const struct record_text *t, struct json_object *evidence, const char *now)
@@ -642,7 +674,7 @@ record_commit(struct station *s, const struct bay *b, const struct store_job *jo
 	int64_t left = 0;
 	int rc;
 
-	if ((rc = store_begin(station_store(s))) != 0)
+	if ((rc = job_journal_open(s)) != 0)
 		return rc;
 	rc = insert_issuance(s, b, job, t, evidence, now);
 	if (rc == 0)
@@ -671,9 +703,9 @@ record_commit(struct station *s, const struct bay *b, const struct store_job *jo
 		rc = station_order_event(s, job->operator_name, job->src.order_id,
 		    OE_FINISH_PRODUCTION, now);
 	if (rc == 0)
-		rc = store_commit(station_store(s));
-	if (rc != 0)
-		store_rollback(station_store(s));
+		rc = job_journal_commit(s);
+	else
+		job_journal_rollback(s);
 	return rc;
 }
 
@@ -688,7 +720,7 @@ job_record(struct station *s, struct bay *b, struct json_object *evidence)
 	char now[32];
 	int rc;
 
-	(void)job_step_mark(s, b->job_id, STEP_RECORD, "begin", NULL);
+	(void)job_journal_mark(s, b->job_id, STEP_RECORD, "begin", NULL);
 	if ((rc = job_check_material(s, b->job_id, &job, &cert, &pub, &subject)) != 0 ||
 	    (rc = record_text_make(b, cert, &t)) != 0)
 		goto fail;

@@ -121,6 +121,9 @@ job_end_not_issued_how(struct station *s, int64_t job_id, const struct job_end_h
 	const char *serial;
 	int rc;
 
+	/* what the journal holds (a step done) is committed first: this end is
+	 * a transaction of its own */
+	(void)job_journal_commit(s);
 	/* a certificate the CA made but the station never stored is fetched
 	 * first, so that it is revoked and kept like any other */
 	if ((rc = job_ca_recover(s, job_id, late, sizeof(late))) != 0)

@@ -86,8 +86,9 @@ on_init_token(struct station *s, struct bay *b, int rc, struct json_object *repl
 	if ((rc = seal(station_master_key(s), aad, b->so_pin.p, b->so_pin.len, &enc, &enclen)) != 0)
 		goto fail;
 	store_now(now);
-	/* the SO PIN moves from the job row to the token row in one transaction */
-	if ((rc = store_begin(station_store(s))) != 0)
+	/* the SO PIN moves from the job row to the token row in one transaction,
+	 * the journal's: generate_key's begin commits it (job_step_run) */
+	if ((rc = job_journal_open(s)) != 0)
 		goto fail;
 	{
 		const struct store_token_seen t = {
@@ -104,15 +105,12 @@ on_init_token(struct station *s, struct bay *b, int rc, struct json_object *repl
 	if (rc == 0)
 		rc = store_job_set_token(station_store(s), b->job_id, b->profile->name, serial);
 	if (rc == 0)
-		rc = job_step_mark_in(s, b->job_id, STEP_INIT_TOKEN, "done", serial);
-	if (rc == 0)
-		rc = store_commit(station_store(s));
+		rc = job_journal_mark(s, b->job_id, STEP_INIT_TOKEN, "done", serial);
 	else
-		store_rollback(station_store(s));
+		job_journal_rollback(s);
 	if (rc != 0)
 		goto fail;
 	secret_clear(&b->so_pin);
-	job_test_crash_point(job_step_names[STEP_INIT_TOKEN], "done");
 	free(enc);
 	job_step_run(s, b, STEP_GENERATE_KEY);
 	return;
@@ -297,11 +295,15 @@ on_generate_key(struct station *s, struct bay *b, int rc, struct json_object *re
 		return;
 	}
 	EVP_PKEY_free(pk);
-	rc = store_job_set_public_key(station_store(s), b->job_id, pub, publen,
-	    json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN));
+	/* the key, its done mark and make_csr's begin: one commit, not waited
+	 * for (jobrule_begin_may_wait): the request's commit flushes it */
+	if ((rc = job_journal_open_for(s, STEP_MAKE_CSR)) == 0 &&
+	    (rc = store_job_set_public_key(station_store(s), b->job_id, pub, publen,
+	    json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN))) != 0)
+		job_journal_rollback(s);
 	free(pub);
 	if (rc == 0)
-		rc = job_step_mark(s, b->job_id, STEP_GENERATE_KEY, "done",
+		rc = job_journal_mark(s, b->job_id, STEP_GENERATE_KEY, "done",
 		    json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN));
 	if (rc != 0) {
 		job_fail(s, b, JOB_OTHER, rc, "generate_key: recording the key: %s", ukey_strerror(rc));
@@ -356,9 +358,13 @@ on_make_csr(struct station *s, struct bay *b, int rc, struct json_object *reply)
 		    " the token's key");
 		return;
 	}
-	rc = store_job_set_csr(station_store(s), b->job_id, der, len);
+	/* the request, its done mark, ca_submit's begin and the CA transaction
+	 * (job_ca_submit): one commit, before the CA is asked */
+	if ((rc = job_journal_open(s)) == 0 &&
+	    (rc = store_job_set_csr(station_store(s), b->job_id, der, len)) != 0)
+		job_journal_rollback(s);
 	if (rc == 0)
-		rc = job_step_mark(s, b->job_id, STEP_MAKE_CSR, "done", NULL);
+		rc = job_journal_mark(s, b->job_id, STEP_MAKE_CSR, "done", NULL);
  fail:
 	store_job_clear(&job);
 	EVP_PKEY_free(pub);
@@ -378,7 +384,10 @@ on_write_cert(struct station *s, struct bay *b, int rc, struct json_object *repl
 		job_worker_failed(s, b, STEP_WRITE_CERT, rc, reply);
 		return;
 	}
-	if ((rc = job_step_mark(s, b->job_id, STEP_WRITE_CERT, "done", NULL)) != 0) {
+	/* committed with read_back's begin, not waited for
+	 * (jobrule_begin_may_wait): the record's commit flushes it */
+	if ((rc = job_journal_open_for(s, STEP_READ_BACK)) != 0 ||
+	    (rc = job_journal_mark(s, b->job_id, STEP_WRITE_CERT, "done", NULL)) != 0) {
 		job_fail(s, b, JOB_OTHER, rc, "write_cert: %s", ukey_strerror(rc));
 		return;
 	}
@@ -470,7 +479,8 @@ on_read_back(struct station *s, struct bay *b, int rc, struct json_object *reply
 		goto fail;
 	if (job_cert_verify(s, &job, cert, pub, subject, why, sizeof(why)) != 0)
 		goto fail;
-	if ((rc = job_step_mark(s, b->job_id, STEP_READ_BACK, "done", NULL)) != 0) {
+	/* committed with the record (job_record) */
+	if ((rc = job_journal_mark(s, b->job_id, STEP_READ_BACK, "done", NULL)) != 0) {
 		snprintf(why, sizeof(why), "%s", ukey_strerror(rc));
 		goto fail;
 	}
@@ -601,8 +611,8 @@ step_request(struct station *s, struct bay *b, enum step st, const struct store_
 	}
 }
 
-void
-job_step_run(struct station *s, struct bay *b, enum step st)
+static void
+step_run(struct station *s, struct bay *b, enum step st)
 {
 	struct store_job job;
 	struct json_object *req;
@@ -632,7 +642,9 @@ job_step_run(struct station *s, struct bay *b, enum step st)
 		return;
 	}
 	req = json_object_new_object();
-	rc = step_request(s, b, st, &job, req, &cb);
+	/* what the request stores (a new key id) joins the begin's commit */
+	if ((rc = job_journal_open(s)) == 0)
+		rc = step_request(s, b, st, &job, req, &cb);
 	store_job_clear(&job);
 	if (rc == 0) {
 		char device[sizeof(b->device) + 16];
@@ -649,6 +661,18 @@ job_step_run(struct station *s, struct bay *b, enum step st)
 	if ((rc = bay_send(s, b, job_step_names[st], req, step_timeout(s, b, st), cb)) != 0)
 		job_fail(s, b, JOB_TOKEN, rc, "%s: cannot reach the worker: %s", job_step_names[st],
 		    ukey_strerror(rc));
+}
+
+void
+job_step_run(struct station *s, struct bay *b, enum step st)
+{
+	step_run(s, b, st);
+	/* never open across a return to the loop: a step that stopped before
+	 * its begin mark (waiting for a PIN, for the CA thread) commits here
+	 * what the step before it recorded */
+	if (job_journal_commit(s) != 0 && b->job_id != 0)
+		job_fail(s, b, JOB_OTHER, UKEY_ERR_DB, "%s: the journal could not be committed",
+		    job_step_names[st]);
 }
 
 void

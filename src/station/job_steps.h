@@ -24,15 +24,40 @@
 /* Test hook: kills ukeyd at <step>:<point> when UKEY_TEST_CRASH_AT names it. */
 void job_test_crash_point(const char *step, const char *point);
 
-/* Persists the step and phase ("begin", "done", "failed") with an audit record. */
+/* Persists the step and phase ("begin", "done", "failed") with an audit
+ * record, committing the journal's transaction: with the marks and writes
+ * already in it (a step's done before the next step's begin), one commit. */
 int job_step_mark(struct station *s, int64_t job_id, enum step st, const char *phase,
     const char *detail);
 
-/* The same inside the caller's transaction, for a step whose effect is
- * recorded with its mark; the caller commits (and then calls
- * job_test_crash_point). */
+/* The same inside the caller's own transaction, for a mark recorded with
+ * other writes; the caller commits (and then calls job_test_crash_point). */
 int job_step_mark_in(struct station *s, int64_t job_id, enum step st, const char *phase,
     const char *detail);
+
+/*
+ * The journal's transaction (job_journal.c; docs/jobs.md, "One commit per
+ * step boundary"): a step's results and its done mark, and the next step's
+ * begin, in one commit. job_journal_open begins it (0 when open already);
+ * job_journal_mark records a mark in it (opening it if needed) without
+ * committing, and rolls the whole transaction back if the mark cannot be
+ * written; job_journal_commit commits it (rolled back if that fails) and
+ * then reaches the crash points of its marks in order (job_journal_point
+ * adds one for a mark written otherwise); 0 when none is open. Committed
+ * before the worker or the CA is asked anything, and before any other
+ * transaction begins (job_fail, a job's end or suspension commit it first).
+ */
+int job_journal_open(struct station *s);
+int job_journal_is_open(void);
+int job_journal_mark(struct station *s, int64_t job_id, enum step st, const char *phase,
+    const char *detail);
+int job_journal_commit(struct station *s);
+/* job_journal_open for a transaction that ends one step and begins next:
+ * one whose commit does not wait for the disk (store_begin_lazy) when
+ * jobrule_begin_may_wait(next) allows it. */
+int job_journal_open_for(struct station *s, enum step next);
+void job_journal_rollback(struct station *s);
+void job_journal_point(enum step st, const char *phase);
 
 /* The job row with its unit's item and order; store_job_clear *out. */
 int job_load(struct station *s, int64_t job_id, struct store_job *out);

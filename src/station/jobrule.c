@@ -59,6 +59,12 @@ jobrule_renew_resume_step(const char *last_step, const char *last_phase)
 }
 
 int
+jobrule_begin_may_wait(enum step st)
+{
+	return st == STEP_MAKE_CSR || st == STEP_READ_BACK;
+}
+
+int
 jobrule_renew_needs_login(enum step st)
 {
 	return st != STEP_IDENTIFY && st != STEP_CA_SUBMIT && st != STEP_CERT_CHECK;

@@ -57,6 +57,14 @@ enum step jobrule_resume_step(const char *last_step, const char *last_phase);
  * before going on (jobrule_renew_needs_login). */
 enum step jobrule_renew_resume_step(const char *last_step, const char *last_phase);
 
+/* 1 if the commit that begins step st (with the step before it done) need
+ * not be flushed before the step runs: st changes nothing on the token
+ * (make_csr signs, read_back reads) and the next commit, which is flushed
+ * before anything depends on it, flushes this one too; a power cut that
+ * loses it resumes one step earlier, which redoes what it recorded
+ * (docs/jobs.md, "Two commits that need no flush of their own"). */
+int jobrule_begin_may_wait(enum step st);
+
 /* 1 if a renewal resumed at st must log in first (the steps that talk to the
  * token as its user), else 0. */
 int jobrule_renew_needs_login(enum step st);

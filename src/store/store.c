@@ -23,6 +23,7 @@ struct store {
 	/* which queued units this station takes (store_set_claim_scope) */
 	char scope_point[32];
 	int scope_take;
+	int lazy;		/* SQLite: the open transaction is store_begin_lazy's */
 };
 
 /* The calls below that still speak sqlite3_* directly refuse a PostgreSQL
@@ -148,12 +149,49 @@ store_begin(struct store *st)
 	return exec_plain(st->db, "BEGIN IMMEDIATE");
 }
 
+/* After a lazy transaction: every other commit is flushed again, as
+ * store_open set it. */
+static void
+store_sync_full(struct store *st)
+{
+	if (!st->lazy)
+		return;
+	st->lazy = 0;
+	if (exec_plain(st->db, "PRAGMA synchronous=FULL") != 0)
+		log_error("store: synchronous=FULL could not be set again after a lazy commit");
+}
+
+int
+store_begin_lazy(struct store *st)
+{
+	int rc;
+
+	if (st->db == NULL) {
+		if ((rc = db_begin(st->dbh)) == 0 &&
+		    (rc = db_exec(st->dbh, "SET LOCAL synchronous_commit TO off")) != 0)
+			db_rollback(st->dbh);
+		return rc;
+	}
+	/* SQLite changes the level only outside a transaction */
+	if ((rc = exec_plain(st->db, "PRAGMA synchronous=NORMAL")) != 0)
+		return rc;
+	st->lazy = 1;
+	if ((rc = exec_plain(st->db, "BEGIN IMMEDIATE")) != 0)
+		store_sync_full(st);
+	return rc;
+}
+
 int
 store_commit(struct store *st)
 {
+	int rc;
+
 	if (st->db == NULL)
 		return db_commit(st->dbh);
-	return exec_plain(st->db, "COMMIT");
+	rc = exec_plain(st->db, "COMMIT");
+	if (sqlite3_get_autocommit(st->db))
+		store_sync_full(st);
+	return rc;
 }
 
 void
@@ -163,6 +201,8 @@ store_rollback(struct store *st)
 		db_rollback(st->dbh);
 	else if (!sqlite3_get_autocommit(st->db))
 		(void)exec_plain(st->db, "ROLLBACK");
+	if (st->db != NULL)
+		store_sync_full(st);
 }
 
 /* Every reference still points at a row: checked before a migration

@@ -51,6 +51,14 @@ int store_schema_version(struct store *st);
 int store_begin(struct store *st);
 int store_commit(struct store *st);
 void store_rollback(struct store *st);
+/* Begins a transaction whose commit does not wait for the disk: it is
+ * written (it survives the process being killed) but flushed only with the
+ * next commit that is, in order (SQLite WAL: synchronous=NORMAL for this
+ * transaction alone; PostgreSQL: synchronous_commit off for it). A power
+ * cut may lose it, and only with what was committed after it and not yet
+ * flushed. Only for records whose loss the caller recovers from
+ * (docs/jobs.md, "Two commits that need no flush of their own"). */
+int store_begin_lazy(struct store *st);
 
 /* Parameters are bound from a format string, one letter each:
  *   t  const char *  (NULL binds NULL)      i  int64_t

@@ -46,6 +46,17 @@ issued=$(db "SELECT count(*) FROM issuances")
 	fail "orders not marked issued"
 [ "$(db "SELECT count(*) FROM received_certs WHERE status = 'issued'")" = "$total" ] || fail "received_certs"
 
+# the journal: every job has each step's begin and done, in the steps'
+# order, each with its job.step audit record (steps share commits,
+# docs/jobs.md, "One commit per step boundary", never rows)
+want="init_token:begin init_token:done generate_key:begin generate_key:done make_csr:begin make_csr:done ca_submit:begin ca_submit:done cert_check:begin cert_check:done write_cert:begin write_cert:done read_back:begin read_back:done record:begin"
+for job in $(db "SELECT id FROM jobs WHERE state = 'issued'"); do
+	got=$(db "SELECT step || ':' || phase FROM job_steps WHERE job_id = $job ORDER BY id" | tr '\n' ' ')
+	[ "$got" = "$want " ] || fail "job $job journal: $got"
+	[ "$(db "SELECT count(*) FROM audit WHERE job_id = $job AND action = 'job.step'")" = 15 ] ||
+		fail "job $job: not one job.step audit record per journal row"
+done
+
 # the CLI audit listing, in JSON, lists every serial with its fields
 json=$(ctl --json audit serials)
 for serial in $(db "SELECT cert_serial FROM issuances"); do

@@ -70,6 +70,49 @@ test_resume_step(void **state)
 	}
 }
 
+/* A step's done and the next step's begin share one commit (docs/jobs.md,
+ * "One commit per step boundary"): resuming from either mark must be the
+ * same, for an issuance and a renewal. */
+static void
+test_merged_boundaries(void **state)
+{
+	static const char *const pairs[][2] = {
+		{ "init_token", "generate_key" }, { "generate_key", "make_csr" },
+		{ "make_csr", "ca_submit" }, { "ca_submit", "cert_check" },
+		{ "cert_check", "write_cert" }, { "write_cert", "read_back" },
+		{ "read_back", "record" },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		if (jobrule_resume_step(pairs[i][0], "done") !=
+		    jobrule_resume_step(pairs[i][1], "begin"))
+			fail_msg("%s done and %s begun resume apart", pairs[i][0], pairs[i][1]);
+		if (i > 0 && jobrule_renew_resume_step(pairs[i][0], "done") !=
+		    jobrule_renew_resume_step(pairs[i][1], "begin"))
+			fail_msg("renewal: %s done and %s begun resume apart", pairs[i][0],
+			    pairs[i][1]);
+	}
+}
+
+/* Only the begin of a step that changes nothing on the token may wait for
+ * the next flush; losing it resumes at the step before, which redoes it. */
+static void
+test_begin_may_wait(void **state)
+{
+	int i, n = 0;
+
+	(void)state;
+	for (i = STEP_CLAIMED; i <= STEP_DISCARD_OLD; i++)
+		n += jobrule_begin_may_wait((enum step)i);
+	assert_int_equal(n, 2);
+	assert_true(jobrule_begin_may_wait(STEP_MAKE_CSR));
+	assert_true(jobrule_begin_may_wait(STEP_READ_BACK));
+	assert_int_equal(jobrule_resume_step("generate_key", "begin"), STEP_GENERATE_KEY);
+	assert_int_equal(jobrule_resume_step("write_cert", "begin"), STEP_WRITE_CERT);
+}
+
 static void
 test_worker_blame(void **state)
 {
@@ -180,6 +223,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_step_names),
 		cmocka_unit_test(test_resume_step),
+		cmocka_unit_test(test_merged_boundaries),
+		cmocka_unit_test(test_begin_may_wait),
 		cmocka_unit_test(test_worker_blame),
 		cmocka_unit_test(test_ca_blame),
 		cmocka_unit_test(test_failure_kind),

@@ -252,6 +252,31 @@ test_newer_schema_refused(void **state)
 }
 
 /* The ported claim path reads the same queue on PostgreSQL as on SQLite. */
+/* store_begin_lazy on PostgreSQL: synchronous_commit off for that
+ * transaction alone; what it wrote is committed, later ones flush again. */
+static void
+test_begin_lazy(void **state)
+{
+	struct store *st = fresh_store("lazy");
+	int64_t v = 0;
+
+	(void)state;
+	assert_int_equal(store_begin_lazy(st), 0);
+	assert_int_equal(store_int(st, &v, "SELECT count(*) FROM pg_settings WHERE"
+	    " name = 'synchronous_commit' AND setting = 'off'", ""), 0);
+	assert_int_equal(v, 1);
+	assert_int_equal(store_run(st, "INSERT INTO schema_migrations (version, what, applied_at)"
+	    " VALUES (900, 'lazy', 't')", ""), 0);
+	assert_int_equal(store_commit(st), 0);
+	assert_int_equal(store_int(st, &v, "SELECT count(*) FROM pg_settings WHERE"
+	    " name = 'synchronous_commit' AND setting = 'off'", ""), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(store_int(st, &v, "SELECT count(*) FROM schema_migrations WHERE"
+	    " version = 900", ""), 0);
+	assert_int_equal(v, 1);
+	store_close(st);
+}
+
 static void
 test_units_for_token(void **state)
 {
@@ -794,6 +819,7 @@ main(void)
 		cmocka_unit_test(test_migrate_concurrent),
 		cmocka_unit_test(test_newer_schema_refused),
 		cmocka_unit_test(test_units_for_token),
+		cmocka_unit_test(test_begin_lazy),
 		cmocka_unit_test(test_units_module),
 		cmocka_unit_test(test_query_json),
 		cmocka_unit_test(test_dual_and_tokens),

@@ -295,6 +295,44 @@ test_migrate_replacement(void **state)
 	assert_int_equal(system(path), 0);
 }
 
+/* A lazy transaction (store_begin_lazy) commits like any other and leaves
+ * the connection flushing every other commit again (synchronous=FULL, 2),
+ * after a commit and after a rollback. */
+static void
+test_begin_lazy(void **state)
+{
+	char dir[] = "/tmp/ukey-test-store-XXXXXX", path[128];
+	struct store *st = NULL;
+	int64_t v = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/station.db", dir);
+	assert_int_equal(store_open(path, &st), 0);
+	assert_int_equal(store_begin_lazy(st), 0);
+	assert_int_equal(store_int(st, &v, "PRAGMA synchronous", ""), 0);
+	assert_int_equal(v, 1);
+	assert_int_equal(store_run(st, "INSERT INTO schema_migrations (version, what, applied_at)"
+	    " VALUES (900, 'lazy', 't')", ""), 0);
+	assert_int_equal(store_commit(st), 0);
+	assert_int_equal(store_int(st, &v, "PRAGMA synchronous", ""), 0);
+	assert_int_equal(v, 2);
+	assert_int_equal(store_int(st, &v, "SELECT count(*) FROM schema_migrations WHERE"
+	    " version = 900", ""), 0);
+	assert_int_equal(v, 1);
+	assert_int_equal(store_begin_lazy(st), 0);
+	assert_int_equal(store_run(st, "DELETE FROM schema_migrations WHERE version = 900", ""), 0);
+	store_rollback(st);
+	assert_int_equal(store_int(st, &v, "PRAGMA synchronous", ""), 0);
+	assert_int_equal(v, 2);
+	assert_int_equal(store_int(st, &v, "SELECT count(*) FROM schema_migrations WHERE"
+	    " version = 900", ""), 0);
+	assert_int_equal(v, 1);
+	store_close(st);
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	assert_int_equal(system(path), 0);
+}
+
 int
 main(void)
 {
@@ -303,6 +341,7 @@ main(void)
 		cmocka_unit_test(test_migrate_from_v2),
 		cmocka_unit_test(test_migrate_key_usage),
 		cmocka_unit_test(test_migrate_replacement),
+		cmocka_unit_test(test_begin_lazy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
