@@ -91,6 +91,19 @@ pg_store_up() {
 	pg_psql -f "$SRC/tests/integration/pg_compat.sql" >/dev/null || fail "pg_compat.sql"
 }
 
+# store_reset: the station's store empty again (a new state directory
+# with its new master key): on PostgreSQL the database made anew
+store_reset() {
+	if pg_mode; then
+		[ -n "$PG_CONN" ] || return 0
+		pg_psql -d postgres -c "DROP DATABASE ukey WITH (FORCE)" -c "CREATE DATABASE ukey" ||
+			fail "recreating the test database"
+		pg_psql -f "$SRC/tests/integration/pg_compat.sql" >/dev/null || fail "pg_compat.sql"
+	else
+		rm -f "$STATE/station.db" "$STATE/station.db-wal" "$STATE/station.db-shm"
+	fi
+}
+
 pg_store_down() {
 	[ -n "$PG_DIR" ] || return 0
 	"$SRC/tests/tools/pg-test-server" stop "$PG_DIR" >/dev/null 2>&1 || true

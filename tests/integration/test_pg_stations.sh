@@ -8,6 +8,7 @@
 # exactly once, no job is left running or suspended, no lease is left, and
 # every station's embedded CA made some of the certificates.
 . "$(dirname "$0")/lib.sh"
+pg_skip "it runs its own PostgreSQL server and three stations in both modes"
 
 PG=$SRC/tests/tools/pg-test-server
 PGDIR=$(mktemp -d /tmp/ukey-pg.XXXXXX)
