@@ -42,7 +42,7 @@ ctl --json audit log --limit 1000 >/dev/null
 ctl --json order show 1 >/dev/null
 ctl audit export --output "$STATE/export.jsonl" 2>/dev/null || fail "audit export"
 
-"$BUILD/tests/unseal_pins" "$STATE" > "$STATE/sealed" || fail "unseal_pins"
+"$BUILD/tests/unseal_pins" "$STATE" ${PG_CONN:+"$PG_CONN"} > "$STATE/sealed" || fail "unseal_pins"
 grep '^token-so ' "$STATE/sealed" | awk '{ print $3 }' > "$STATE/so-pins"
 [ "$(wc -l < "$STATE/so-pins")" = "$n" ] || fail "expected $n sealed SO PINs: $(cat "$STATE/sealed")"
 grep '^job-' "$STATE/sealed" && fail "a finished job still holds a sealed PIN"
