@@ -95,7 +95,7 @@ check_renewal() {
 	[ "$(db "SELECT count(*) FROM issuances WHERE revoked_at IS NULL AND cert_serial = '$4'")" = 1 ] || fail "$5: $4 not live"
 	[ "$(db "SELECT replaces_serial || ' ' || replaces_how FROM issuances WHERE cert_serial = '$4'")" = "$3 renewal" ] ||
 		fail "$5: $4 does not name $3 as the certificate it renews"
-	[ "$(db "SELECT issuer LIKE '%Test CMP CA%' FROM issuances WHERE cert_serial = '$4'")" = 1 ] ||
+	[ "$(db "SELECT count(*) FROM issuances WHERE cert_serial = '$4' AND issuer LIKE '%Test CMP CA%'")" = 1 ] ||
 		fail "$5: not issued by the external CA"
 	ctl --json audit serials > "$STATE/serials.json"
 	python3 - "$STATE/serials.json" "$3" "$4" <<'PY' || fail "$5: audit serials: the renewal link"
