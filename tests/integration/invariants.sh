@@ -1,5 +1,6 @@
 # The station's promises, checked from three sources that do not share code
-# with the daemon: the station database (station.db), the CA's own list of
+# with the daemon: the station database (station.db, or the test's
+# PostgreSQL database with UKEY_TEST_STORE=pg), the CA's own list of
 # what it issued (ca/ca.db, table issued) and the virtual tokens themselves
 # (read with pkcs11-tool and openssl over SoftHSM2 directly, not through the
 # fault module). Sourced by the chaos tests after lib.sh.
@@ -19,8 +20,8 @@ INVARIANT_TOKENS_CHECKED=0
 check_invariants() {
 	local out
 	ctl audit verify >/dev/null 2>&1 || fail "invariant: ukeyctl audit verify fails: $(ctl audit verify 2>&1 | tail -3)"
-	if ! out=$(python3 - "$STATE" "$SOFTHSM_MODULE" "$CHAOS_USER_PIN" "$@" <<'PY'
-import os, re, sqlite3, subprocess, sys, tempfile
+	if ! out=$(UKEY_TEST_PG_DIR=$PG_DIR python3 - "$STATE" "$SOFTHSM_MODULE" "$CHAOS_USER_PIN" "$@" <<'PY'
+import json, os, re, sqlite3, subprocess, sys, tempfile
 
 state, module, pin = sys.argv[1:4]
 wanted = sys.argv[4:]
@@ -35,7 +36,30 @@ def ro(path):
     return sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=30)
 
 
-st = ro(os.path.join(state, "station.db"))
+class PgStore:
+    """The station's store on PostgreSQL (UKEY_TEST_STORE=pg): each query
+    through psql, its rows as JSON (row_to_json), so typed as in SQLite."""
+
+    def __init__(self, host):
+        self.host = host
+
+    def execute(self, sql):
+        out = subprocess.run(
+            ["/usr/lib/postgresql/15/bin/psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1",
+             "-h", self.host, "-U", "ukey_admin", "-d", "ukey",
+             "-c", "SELECT row_to_json(q) FROM (%s) AS q" % sql],
+            check=True, capture_output=True, text=True).stdout
+        return PgRows([tuple(v for _, v in json.loads(line, object_pairs_hook=list))
+                       for line in out.splitlines() if line])
+
+
+class PgRows(list):
+    def fetchone(self):
+        return self[0] if self else None
+
+
+pg_dir = os.environ.get("UKEY_TEST_PG_DIR")
+st = PgStore(pg_dir) if pg_dir else ro(os.path.join(state, "station.db"))
 ca = ro(os.path.join(state, "ca", "ca.db"))
 
 ca_status = dict(ca.execute("SELECT serial, status FROM issued"))

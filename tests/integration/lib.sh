@@ -44,7 +44,113 @@ expect_exit() {
 }
 
 ctl() { "$BUILD/ukeyctl" --state "$STATE" "$@"; }
-db() { sqlite3 "$STATE/station.db" "$@"; }
+
+# The station's store: station.db (SQLite), or with UKEY_TEST_STORE=pg a
+# PostgreSQL 15 server of the test's own (tests/tools/pg-test-server: a
+# cluster in a temporary directory, its Unix socket there, no TCP), started
+# by write_config or start_station, written into ukeyd.conf as
+# `[store] url`, and stopped by cleanup. The embedded CA's ca.db stays
+# SQLite in both modes.
+UKEY_TEST_STORE=${UKEY_TEST_STORE:-sqlite}
+case $UKEY_TEST_STORE in
+sqlite | pg) ;;
+*) echo "FAIL: UKEY_TEST_STORE=$UKEY_TEST_STORE (sqlite or pg)" >&2; exit 1 ;;
+esac
+PG_BIN=/usr/lib/postgresql/15/bin
+PG_DIR=""
+PG_CONN=""
+pg_mode() { [ "$UKEY_TEST_STORE" = pg ]; }
+
+# pg_skip REASON: in pg mode, the test is skipped (exit 77, ctest's SKIP)
+# and says why; docs/testing.md lists the tests that do this.
+pg_skip() {
+	pg_mode || return 0
+	echo "SKIP (UKEY_TEST_STORE=pg): $*"
+	exit 77
+}
+
+pg_psql() {	# pg_psql ARGS...: psql on the test's database, unaligned, no header
+	PGOPTIONS="-c search_path=public,ukey_test_compat" "$PG_BIN/psql" -X -q -t -A -F '|' \
+		-v ON_ERROR_STOP=1 -h "$PG_DIR" -U ukey_admin -d ukey "$@"
+}
+
+# pg_store_up: the test's PostgreSQL server, started once. Besides
+# cleanup, a watcher outside the test's process tree stops it when the test
+# shell is gone, for the tests whose own EXIT trap does not call cleanup.
+pg_store_up() {
+	pg_mode || return 0
+	[ -z "$PG_CONN" ] || return 0
+	PG_DIR=$(mktemp -d /tmp/ukey-pg.XXXXXX)
+	PG_CONN=$("$SRC/tests/tools/pg-test-server" start "$PG_DIR") || fail "PostgreSQL test server did not start"
+	echo "store: PostgreSQL 15, a test server on a socket in $PG_DIR"
+	local shell=$$ dir=$PG_DIR
+	( (while kill -0 "$shell" 2>/dev/null; do sleep 1; done
+	   "$SRC/tests/tools/pg-test-server" stop "$dir") </dev/null >/dev/null 2>&1 &)
+	# SQLite's json_extract and group_concat for the tests' own queries
+	# (db), in a schema the daemon's connection does not search
+	pg_psql -f "$SRC/tests/integration/pg_compat.sql" >/dev/null || fail "pg_compat.sql"
+}
+
+# store_reset: the station's store empty again (a new state directory
+# with its new master key): on PostgreSQL the database made anew
+store_reset() {
+	if pg_mode; then
+		[ -n "$PG_CONN" ] || return 0
+		pg_psql -d postgres -c "DROP DATABASE ukey WITH (FORCE)" -c "CREATE DATABASE ukey" ||
+			fail "recreating the test database"
+		pg_psql -f "$SRC/tests/integration/pg_compat.sql" >/dev/null || fail "pg_compat.sql"
+	else
+		rm -f "$STATE/station.db" "$STATE/station.db-wal" "$STATE/station.db-shm"
+	fi
+}
+
+pg_store_down() {
+	[ -n "$PG_DIR" ] || return 0
+	"$SRC/tests/tools/pg-test-server" stop "$PG_DIR" >/dev/null 2>&1 || true
+}
+
+# store_conf FILE: in pg mode, the `[store] url` of the test's server at the
+# top of the station configuration FILE (unless it has a [store] section),
+# so that lines a test appends still go to the section that was last
+store_conf() {
+	pg_mode || return 0
+	pg_store_up
+	grepq '^\[store\]' "$1" && return 0
+	{ printf '[store]\nurl = %s\n' "$PG_CONN"; cat "$1"; } > "$1.store"
+	mv "$1.store" "$1"
+}
+
+# db SQL: runs SQL on the station's store (sqlite3 on station.db, or psql)
+db() {
+	if pg_mode; then
+		[ -n "$PG_CONN" ] || fail "db before the station's store exists"
+		pg_psql -c "$*"
+	else
+		sqlite3 "$STATE/station.db" "$@"
+	fi
+}
+
+# db_dump: every row of the station's store as text (to look for secrets)
+db_dump() {
+	if pg_mode; then
+		"$PG_BIN/pg_dump" -h "$PG_DIR" -U ukey_admin --data-only ukey
+	else
+		sqlite3 "$STATE/station.db" .dump
+	fi
+}
+
+# issued_cert_pem SERIAL: the issued certificate as PEM on stdout
+issued_cert_pem() {
+	local hex
+	if pg_mode; then
+		hex=$(db "SELECT encode(cert, 'hex') FROM issuances WHERE cert_serial = '$1'")
+	else
+		hex=$(db "SELECT hex(cert) FROM issuances WHERE cert_serial = '$1'")
+	fi
+	[ -n "$hex" ] || fail "no issued certificate $1"
+	python3 -c 'import ssl, sys
+sys.stdout.write(ssl.DER_cert_to_PEM_cert(bytes.fromhex(sys.argv[1])))' "$hex"
+}
 
 # share_station: lets the machine's other accounts reach the running
 # station's socket and run a copy of ukeyctl ($STATE/bin/ukeyctl), for tests
@@ -73,10 +179,12 @@ worker = $BUILD/ukey-worker
 [sim]
 bays = 4
 EOT
+	store_conf "$STATE/ukeyd.conf"
 }
 
 start_station() {
 	[ -f "$STATE/ukeyd.conf" ] || write_config
+	store_conf "$STATE/ukeyd.conf"
 	"$BUILD/ukeyd" --state "$STATE" 2>>"$STATE/ukeyd.log" &
 	DAEMON_PID=$!
 	for _ in $(seq 200); do
@@ -101,7 +209,13 @@ cleanup() {
 		kill -KILL "$DAEMON_PID" 2>/dev/null || true
 		wait "$DAEMON_PID" 2>/dev/null || true
 	fi
-	if [ $rc -eq 0 ]; then rm -rf "$STATE"; else echo "state kept in $STATE" >&2; fi
+	pg_store_down
+	if [ $rc -eq 0 ] || [ $rc -eq 77 ]; then
+		rm -rf "$STATE"
+		[ -z "$PG_DIR" ] || rm -rf "$PG_DIR"
+	else
+		echo "state kept in $STATE${PG_DIR:+ (the PostgreSQL cluster in $PG_DIR)}" >&2
+	fi
 }
 trap cleanup EXIT
 

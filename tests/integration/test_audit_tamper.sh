@@ -5,6 +5,7 @@
 # right record named. An independent Python check recomputes every hash and
 # signature from docs/audit.md alone.
 . "$(dirname "$0")/lib.sh"
+pg_skip "it edits copies of station.db with sqlite3 (the append-only triggers dropped) and verifies those files with audit verify --db"
 
 T=$STATE/tamper
 mkdir -p "$T"

@@ -100,7 +100,7 @@ ctl sim plug --bay 4 --token "$t1" --profile softhsm2-chaos-ec >/dev/null || fai
 ctl sim plug --bay 5 --token "$t2" --profile softhsm2-chaos-rsa >/dev/null || fail "plug"
 for _ in $(seq 600); do
 	[ "$(db "SELECT count(*) FROM (SELECT job_id FROM job_steps WHERE step = 'ca_submit'
-		AND phase = 'failed' GROUP BY job_id HAVING count(*) >= 2)")" = 2 ] && break
+		AND phase = 'failed' GROUP BY job_id HAVING count(*) >= 2) AS s")" = 2 ] && break
 	sleep 0.1
 done
 [ "$(db "SELECT count(*) FROM jobs WHERE state = 'running' AND step = 'ca_submit'")" = 2 ] ||

@@ -23,13 +23,7 @@ CRL=$STATE/pub/station.crl
 crl_number() {	# crl_number FILE: the CRL Number extension, decimal
 	openssl crl -in "$1" -noout -crlnumber | sed -n 's/^crlNumber=//p' | python3 -c 'import sys; print(int(sys.stdin.read().strip(), 16))'
 }
-cert_pem() {	# cert_pem SERIAL: the issued certificate as PEM on stdout
-	python3 -c '
-import sqlite3, ssl, sys
-db = sqlite3.connect(sys.argv[1])
-der = db.execute("SELECT cert FROM issuances WHERE cert_serial = ?", (sys.argv[2],)).fetchone()[0]
-sys.stdout.write(ssl.DER_cert_to_PEM_cert(der))' "$STATE/station.db" "$1"
-}
+cert_pem() { issued_cert_pem "$1"; }	# the issued certificate as PEM
 
 start_station
 # a CRL from the start: signed, empty, world-readable, number 1

@@ -19,6 +19,7 @@
 # What differs by design: the issuer, serials, times, and the validity (the
 # test CA gives 365 days, cmp.validity = ca; the embedded CA the order's years).
 . "$(dirname "$0")/lib.sh"
+pg_skip "scripts/demo makes its own SQLite stations"
 
 SOFTHSM=$SOFTHSM_MODULE
 

@@ -45,7 +45,7 @@ req_state() { db "SELECT state FROM dual_requests WHERE id = $1"; }
 dual_of() {
 	db "SELECT actor || '|' || json_extract(detail, '\$.dual_control.requested_by') || '|' ||
 	    json_extract(detail, '\$.dual_control.confirmed_by') FROM audit WHERE action = '$1'
-	    AND json_extract(detail, '\$.dual_control.request') = $2"
+	    AND CAST(json_extract(detail, '\$.dual_control.request') AS integer) = $2"
 }
 
 orders_ready	# as root: approvals without an override are not held
@@ -98,7 +98,7 @@ grepq "request $n confirmed: order $F: approved" <<<"$out" || fail "confirm said
 	"approved|licence original checked|games|games" ] || fail "the confirmed override: $(db "SELECT * FROM orders WHERE id = $F")"
 [ "$(db "SELECT state || '|' || confirmed_by || '|' || remark FROM dual_requests WHERE id = $n")" = \
 	"confirmed|daemon|seen the licence too" ] || fail "request $n not recorded as confirmed"
-[ "$(db "SELECT actor || '|' || json_extract(detail, '\$.requested_by') FROM audit WHERE action = 'dual.confirm' AND json_extract(detail, '\$.request') = $n")" = \
+[ "$(db "SELECT actor || '|' || json_extract(detail, '\$.requested_by') FROM audit WHERE action = 'dual.confirm' AND CAST(json_extract(detail, '\$.request') AS integer) = $n")" = \
 	"daemon|games" ] || fail "the confirmation is not audited with both"
 [ "$(dual_of order.override "$n")" = "games|games|daemon" ] || fail "order.override record: $(dual_of order.override "$n")"
 [ "$(dual_of order.approve "$n")" = "games|games|daemon" ] || fail "order.approve record: $(dual_of order.approve "$n")"
@@ -145,7 +145,7 @@ expect_exit 77 "shown only to daemon, who confirmed its unblock" -- as games bay
 new_pin=$(as daemon --json bay take-pin --bay 2 | python3 -c 'import json, sys; print(json.load(sys.stdin)["user_pin"])') ||
 	fail "the confirming user cannot take the new PIN"
 [ -n "$new_pin" ] || fail "no new PIN"
-if sqlite3 "$STATE/station.db" .dump | grepq -- "$new_pin"; then fail "the new PIN is in the database"; fi
+if db_dump | grepq -- "$new_pin"; then fail "the new PIN is in the database"; fi
 
 # the bay changed meanwhile: the token left
 n=$(held games token unblock --bay 2)
@@ -185,7 +185,7 @@ n=$(held games order approve "$H" --override-reason "licence original checked")
 sleep 2
 expect_exit 1 "request $n expired at" -- as daemon confirm "$n"
 [ "$(req_state "$n")" = expired ] || fail "request $n is $(req_state "$n"), not expired"
-[ "$(db "SELECT count(*) FROM audit WHERE action = 'dual.expire' AND json_extract(detail, '\$.request') = $n")" = 1 ] ||
+[ "$(db "SELECT count(*) FROM audit WHERE action = 'dual.expire' AND CAST(json_extract(detail, '\$.request') AS integer) = $n")" = 1 ] ||
 	fail "the expiry is not audited"
 [ "$(db "SELECT state FROM orders WHERE id = $H")" = pending ] || fail "an expired request acted"
 [ "$(db "SELECT count(*) FROM dual_requests")" -ge 6 ] || fail "requests were lost at the restart"
@@ -201,7 +201,7 @@ as games order approve "$H" --override-reason "licence original checked" >/dev/n
 [ "$(db "SELECT state || '|' || override_by FROM orders WHERE id = $H")" = "approved|games" ] ||
 	fail "the override did not act at once"
 [ "$(db "SELECT count(*) FROM dual_requests")" = "$before" ] || fail "a request was held without [dual_control]"
-[ "$(db "SELECT json_extract(detail, '\$.dual_control') IS NULL FROM audit WHERE action = 'order.override' AND order_id = $H")" = 1 ] ||
+[ "$(db "SELECT count(*) FROM audit WHERE action = 'order.override' AND order_id = $H AND json_extract(detail, '\$.dual_control') IS NULL")" = 1 ] ||
 	fail "a direct override names a confirmation"
 ctl audit verify >/dev/null || fail "audit verify at the end"
 stop_station

@@ -32,11 +32,7 @@ S2=$(db "SELECT cert_serial FROM issuances WHERE org_uscc = '$ORG2'")
 
 # notAfter of each certificate as openssl reads it, in Unix time
 not_after_epoch() {
-	python3 -c '
-import sqlite3, ssl, sys
-db = sqlite3.connect(sys.argv[1])
-der = db.execute("SELECT cert FROM issuances WHERE cert_serial = ?", (sys.argv[2],)).fetchone()[0]
-sys.stdout.write(ssl.DER_cert_to_PEM_cert(der))' "$STATE/station.db" "$1" > "$STATE/c.pem"
+	issued_cert_pem "$1" > "$STATE/c.pem"
 	date -u -d "$(openssl x509 -in "$STATE/c.pem" -noout -enddate | sed 's/^notAfter=//')" +%s
 }
 na1=$(not_after_epoch "$S1")

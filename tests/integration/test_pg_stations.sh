@@ -9,6 +9,7 @@
 # every station's embedded CA made some of the certificates; audit verify at
 # one station verifies the three stations' hash chains.
 . "$(dirname "$0")/lib.sh"
+pg_skip "it runs its own PostgreSQL server and three stations in both modes"
 
 PG=$SRC/tests/tools/pg-test-server
 PGDIR=$(mktemp -d /tmp/ukey-pg.XXXXXX)

@@ -34,7 +34,7 @@ check_token() {
 check_record() {
 	[ "$(db "SELECT revoke_reason FROM issuances WHERE cert_serial = '$1'")" = superseded ] ||
 		fail "$1 is not superseded in the record"
-	[ "$(db "SELECT revoked_at IS NULL FROM issuances WHERE cert_serial = '$2'")" = 1 ] ||
+	[ "$(db "SELECT count(*) FROM issuances WHERE revoked_at IS NULL AND cert_serial = '$2'")" = 1 ] ||
 		fail "$2 is not live"
 	[ "$(db "SELECT j.kind || ' ' || j.state || ' ' || j.renews_serial FROM jobs j JOIN issuances i ON i.job_id = j.id WHERE i.cert_serial = '$2'")" = "renew issued $1" ] ||
 		fail "the renewal job of $2"
@@ -112,7 +112,7 @@ days=$(valid_days "$STATE/new.pem")
 ctl sim unplug --bay 3 >/dev/null
 # the PIN was never stored, logged or audited
 grepq -r -- "$pinA" "$STATE/ukeyd.log" && fail "the PIN is in the log"
-sqlite3 "$STATE/station.db" .dump | grepq -- "$pinA" && fail "the PIN is in the database"
+db_dump | grepq -- "$pinA" && fail "the PIN is in the database"
 [ "$before" != "$(p11 "$tokA" "$pinA" --list-objects | sort | md5sum)" ] || fail "token A unchanged"
 
 # --- EC token, a new PIN set by the operator ---
@@ -145,7 +145,7 @@ bay_field 1 reason | grepq "does not hold certificate $serialC" || fail "bay 1: 
 [ "$before" = "$(p11 "$tokC" "$pinC" --list-objects | sort | md5sum)" ] || fail "token C was changed"
 [ "$(db "SELECT u.state FROM units u JOIN order_items i ON i.id = u.item_id JOIN orders o ON o.id = i.order_id WHERE o.portal_ref = 'R-C'")" = queued ] ||
 	fail "R-C's unit is not queued again"
-[ "$(db "SELECT revoked_at IS NULL FROM issuances WHERE cert_serial = '$serialC'")" = 1 ] || fail "C's certificate was touched"
+[ "$(db "SELECT count(*) FROM issuances WHERE revoked_at IS NULL AND cert_serial = '$serialC'")" = 1 ] || fail "C's certificate was touched"
 
 # --- a renewal failing before its record leaves the token as it came ---
 # (the CA certifies another key: cert_check refuses it)
@@ -165,7 +165,7 @@ db "SELECT detail FROM audit WHERE action = 'renewal.discard_new'" | grepq '"des
 rm -f "$STATE/ca/fault"
 [ "$before" = "$(p11 "$tokD" "$pinD" --list-objects | sort | md5sum)" ] ||
 	fail "D: the token does not hold exactly what it came with: $(p11 "$tokD" "$pinD" --list-objects)"
-[ "$(db "SELECT revoked_at IS NULL FROM issuances WHERE cert_serial = '$serialD'")" = 1 ] || fail "D's certificate was touched"
+[ "$(db "SELECT count(*) FROM issuances WHERE revoked_at IS NULL AND cert_serial = '$serialD'")" = 1 ] || fail "D's certificate was touched"
 ctl sim unplug --bay 2 >/dev/null
 
 ctl --json audit serials | grepq '"superseded"' || fail "audit serials does not show superseded"

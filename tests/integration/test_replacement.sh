@@ -19,13 +19,7 @@ pay() {
 	pays=$((pays + 1))
 	ctl order pay "$1" --payment-no "202612050000000000000000000$pays" >/dev/null || fail "pay $1"
 }
-cert_pem() {	# cert_pem SERIAL: the issued certificate as PEM on stdout
-	python3 -c '
-import sqlite3, ssl, sys
-db = sqlite3.connect(sys.argv[1])
-der = db.execute("SELECT cert FROM issuances WHERE cert_serial = ?", (sys.argv[2],)).fetchone()[0]
-sys.stdout.write(ssl.DER_cert_to_PEM_cert(der))' "$STATE/station.db" "$1"
-}
+cert_pem() { issued_cert_pem "$1"; }	# the issued certificate as PEM
 OTHER=91532901MA6P7H4T1G
 
 write_config

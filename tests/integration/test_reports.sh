@@ -102,8 +102,8 @@ svc=$(ctl --json report service-times)
 [ "$(jq '[(o["id"], o["status"], o["units"], o["issued"]) for o in d["orders"]]' <<<"$svc")" = "[(1, 'met', 3, 3)]" ] ||
 	fail "service times: $svc"
 # approved and paid 10 days ago, issued today: late
-db "UPDATE orders SET reviewed_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-10 days'),
-    paid_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-10 days') WHERE id = 1"
+ten_days_ago() { date -u -d '10 days ago' +%Y-%m-%dT%H:%M:%SZ; }
+db "UPDATE orders SET reviewed_at = '$(ten_days_ago)', paid_at = '$(ten_days_ago)' WHERE id = 1"
 [ "$(ctl --json report service-times | jq 'd["orders"][0]["status"], d["counts"]["late"]')" = "('late', 1)" ] ||
 	fail "an order issued 10 days after payment is not late: $(ctl --json report service-times)"
 # a paid order waiting for production: open, due soon with a wide margin,
@@ -121,8 +121,7 @@ status3() { ctl --json report service-times "$@" | jq '[o["status"] for o in d["
 [ "$(status3)" = open ] || fail "order 3 just paid: $(status3)"
 # the deadline is the end of the next working day: at most 4 days away
 [ "$(status3 --hours 120)" = due_soon ] || fail "order 3 with --hours 120: $(status3 --hours 120)"
-db "UPDATE orders SET reviewed_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-10 days'),
-    paid_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-10 days') WHERE id = 3"
+db "UPDATE orders SET reviewed_at = '$(ten_days_ago)', paid_at = '$(ten_days_ago)' WHERE id = 3"
 [ "$(status3)" = overdue ] || fail "order 3 paid 10 days ago: $(status3)"
 ctl report service-times | grepq "late 1, overdue 1" || fail "service times table: $(ctl report service-times)"
 ctl report service-times --csv > "$STATE/svc.csv" || fail "service-times --csv"
@@ -150,7 +149,11 @@ jq 'd["explained"][0]["message"]' <<<"$rec" | grepq "job 1 (failed)" || fail "or
 # plant: an issuance that names a serial the CA never issued (and so the
 # CA's certificate of that unit has no issuance record)
 serial=$(db "SELECT cert_serial FROM issuances WHERE id = 2")
-db "PRAGMA foreign_keys = OFF; UPDATE issuances SET cert_serial = 'DEADBEEF0001' WHERE id = 2"
+if pg_mode; then	# no foreign key checks (replica role: no triggers) for the plant
+	db "SET session_replication_role = replica; UPDATE issuances SET cert_serial = 'DEADBEEF0001' WHERE id = 2"
+else
+	db "PRAGMA foreign_keys = OFF; UPDATE issuances SET cert_serial = 'DEADBEEF0001' WHERE id = 2"
+fi
 rec=$(ctl --json report reconcile || true)
 [ "$(jq 'sorted((m["kind"], m.get("serial")) for m in d["mismatches"])' <<<"$rec")" = \
   "[('ca_without_issuance', '$serial'), ('issuance_without_ca_record', 'DEADBEEF0001'), ('refund_due', None)]" ] ||

@@ -5,7 +5,8 @@
 # master key by tests/tools/unseal_pins), every user PIN (from its one
 # take-pin reply) and every full resident ID number of the order file, and
 # looks for each of them, as text, hex and base64, in the daemon's and the
-# workers' log, station.db with its -wal and -shm, the CA's ca.db and the
+# workers' log, station.db with its -wal and -shm (with UKEY_TEST_STORE=pg:
+# pg_dump's text of the database and the server's log), the CA's ca.db and the
 # socket capture. Allowed: each user PIN exactly once in the capture (its
 # take-pin reply), and the ID numbers in the order import request (the
 # order file itself) — never in a reply, a log or the database, where orders
@@ -41,7 +42,7 @@ ctl --json audit log --limit 1000 >/dev/null
 ctl --json order show 1 >/dev/null
 ctl audit export --output "$STATE/export.jsonl" 2>/dev/null || fail "audit export"
 
-"$BUILD/tests/unseal_pins" "$STATE" > "$STATE/sealed" || fail "unseal_pins"
+"$BUILD/tests/unseal_pins" "$STATE" ${PG_CONN:+"$PG_CONN"} > "$STATE/sealed" || fail "unseal_pins"
 grep '^token-so ' "$STATE/sealed" | awk '{ print $3 }' > "$STATE/so-pins"
 [ "$(wc -l < "$STATE/so-pins")" = "$n" ] || fail "expected $n sealed SO PINs: $(cat "$STATE/sealed")"
 grep '^job-' "$STATE/sealed" && fail "a finished job still holds a sealed PIN"
@@ -68,10 +69,17 @@ mkdir "$STATE/snap"
 for f in station.db station.db-wal station.db-shm ca/ca.db ca/ca.db-wal; do
 	[ -f "$STATE/$f" ] && cp "$STATE/$f" "$STATE/snap/$(echo "$f" | tr / _)"
 done
+# on PostgreSQL (UKEY_TEST_STORE=pg): every row as text (a blob in hex)
+if pg_mode; then db_dump > "$STATE/snap/station-running.sql"; fi
 stop_station
 kill -- -"$RELAY_PID" 2>/dev/null || true
 wait "$RELAY_PID" 2>/dev/null || true
-cp "$STATE/station.db" "$STATE/snap/station-stopped.db"
+if pg_mode; then	# and the server's log, which names failed statements
+	db_dump > "$STATE/snap/station-stopped.sql"
+	cp "$PG_DIR/server.log" "$STATE/snap/pg-server.log"
+else
+	cp "$STATE/station.db" "$STATE/snap/station-stopped.db"
+fi
 cp "$STATE/ca/ca.db" "$STATE/snap/ca-stopped.db"
 [ -s "$CAP" ] || fail "the socket capture is empty"
 

@@ -53,6 +53,8 @@ profile_dirs = $SRC/tests/data/firmware-profiles-station/usb
 cert_profile_dir = $SRC/cert-profiles
 worker = $BUILD/ukey-worker
 EOT
+	store_reset	# each source on a new store (its master key is new)
+	store_conf "$STATE/ukeyd.conf"
 	usbbed_start "$STATE/ukeyd.out" --device "$HUB" -- \
 		bash -c "exec '$BUILD/ukeyd' --state '$STATE' 2>>'$STATE/ukeyd.log'" || fail "usbbed"
 	for _ in $(seq 200); do ctl status >/dev/null 2>&1 && break; sleep 0.05; done

@@ -119,7 +119,7 @@ row=$(db "SELECT actor, bay, token, json_extract(detail, '\$.result'), json_extr
 [ "$row" = "root|sim-2|$tserial|done|customer forgot the PIN" ] || fail "audit row: $row"
 [ "$(db "SELECT count(*) FROM audit WHERE action = 'bay.pin_shown' AND json_extract(detail, '\$') = 'unblock'")" = 1 ] ||
 	fail "the display of the new PIN is not audited"
-if sqlite3 "$STATE/station.db" .dump | grepq -- "$new_pin"; then fail "the new PIN is in the database"; fi
+if db_dump | grepq -- "$new_pin"; then fail "the new PIN is in the database"; fi
 if grepq -- "$new_pin" "$STATE/ukeyd.log"; then fail "the new PIN is in the log"; fi
 ctl audit verify >/dev/null || fail "audit verify"
 

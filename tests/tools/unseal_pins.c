@@ -1,4 +1,6 @@
-/* unseal_pins STATE_DIR: prints every PIN sealed in the station's database,
+/* unseal_pins STATE_DIR [STORE_URL]: prints every PIN sealed in the
+ * station's database (STATE_DIR/station.db, or the store STORE_URL names:
+ * a PostgreSQL conninfo in the tests' UKEY_TEST_STORE=pg mode),
  * unsealed with the state directory's master key, one per line:
  *   token-so <profile>:<serial> <SO PIN>
  *   job-so <job id> <SO PIN>
@@ -11,15 +13,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
-
 #include "common/err.h"
 #include "common/seal.h"
 #include "common/secret.h"
+#include "store/db.h"
 
 static int
 print_unsealed(const uint8_t key[SEAL_KEY_LEN], const char *kind, const char *name,
-    const char *aad, const void *blob, int blen)
+    const char *aad, const void *blob, size_t blen)
 {
 	uint8_t *plain = NULL;
 	size_t plen = 0;
@@ -27,7 +28,7 @@ print_unsealed(const uint8_t key[SEAL_KEY_LEN], const char *kind, const char *na
 
 	if (blob == NULL)
 		return 0;
-	if ((rc = unseal(key, aad, blob, (size_t)blen, &plain, &plen)) != 0) {
+	if ((rc = unseal(key, aad, blob, blen, &plain, &plen)) != 0) {
 		fprintf(stderr, "unseal_pins: %s %s: %s\n", kind, name, ukey_strerror(rc));
 		return 1;
 	}
@@ -37,17 +38,50 @@ print_unsealed(const uint8_t key[SEAL_KEY_LEN], const char *kind, const char *na
 	return 0;
 }
 
+/* The tokens' SO PINs, then the jobs' SO and user PINs; 0 when every sealed
+ * one opened. */
+static int
+print_all(struct db *db, const uint8_t key[SEAL_KEY_LEN])
+{
+	char aad[256], name[256];
+	struct db_stmt *q = NULL;
+	const void *blob;
+	size_t blen = 0;
+	int bad = 0, rc;
+
+	if (db_prepare(db, "SELECT profile, serial, so_pin_enc FROM tokens", &q) != 0)
+		return -1;
+	while ((rc = db_step(q)) == 1) {
+		snprintf(aad, sizeof(aad), "token:%s:%s", db_column_text(q, 0), db_column_text(q, 1));
+		snprintf(name, sizeof(name), "%s:%s", db_column_text(q, 0), db_column_text(q, 1));
+		blob = db_column_is_null(q, 2) ? NULL : db_column_blob(q, 2, &blen);
+		bad |= print_unsealed(key, "token-so", name, aad, blob, blen);
+	}
+	db_finalize(q);
+	if (rc < 0 || db_prepare(db, "SELECT id, so_pin_enc, user_pin_enc FROM jobs", &q) != 0)
+		return -1;
+	while ((rc = db_step(q)) == 1) {
+		snprintf(aad, sizeof(aad), "job:%lld", (long long)db_column_int64(q, 0));
+		snprintf(name, sizeof(name), "%lld", (long long)db_column_int64(q, 0));
+		blob = db_column_is_null(q, 1) ? NULL : db_column_blob(q, 1, &blen);
+		bad |= print_unsealed(key, "job-so", name, aad, blob, blen);
+		blob = db_column_is_null(q, 2) ? NULL : db_column_blob(q, 2, &blen);
+		bad |= print_unsealed(key, "job-user", name, aad, blob, blen);
+	}
+	db_finalize(q);
+	return rc < 0 ? -1 : bad;
+}
+
 int
 main(int argc, char **argv)
 {
 	uint8_t key[SEAL_KEY_LEN];
-	char path[4096], aad[256], name[256];
-	sqlite3 *db = NULL;
-	sqlite3_stmt *q = NULL;
-	int bad = 0;
+	char path[4096];
+	struct db *db = NULL;
+	int rc;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: unseal_pins STATE_DIR\n");
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: unseal_pins STATE_DIR [STORE_URL]\n");
 		return 64;
 	}
 	snprintf(path, sizeof(path), "%s/keys/master.key", argv[1]);
@@ -56,42 +90,15 @@ main(int argc, char **argv)
 		return 66;
 	}
 	snprintf(path, sizeof(path), "%s/station.db", argv[1]);
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		fprintf(stderr, "unseal_pins: %s: %s\n", path, db ? sqlite3_errmsg(db) : "cannot open");
-		sqlite3_close(db);
+	if (db_open_readonly(argc == 3 ? argv[2] : path, &db) != 0) {
+		fprintf(stderr, "unseal_pins: cannot open %s\n", argc == 3 ? "the store" : path);
+		secure_wipe(key, sizeof(key));
 		return 66;
 	}
-	if (sqlite3_prepare_v2(db, "SELECT profile, serial, so_pin_enc FROM tokens", -1, &q,
-	    NULL) != SQLITE_OK)
-		goto sqlfail;
-	while (sqlite3_step(q) == SQLITE_ROW) {
-		const char *profile = (const char *)sqlite3_column_text(q, 0);
-		const char *serial = (const char *)sqlite3_column_text(q, 1);
-
-		snprintf(aad, sizeof(aad), "token:%s:%s", profile, serial);
-		snprintf(name, sizeof(name), "%s:%s", profile, serial);
-		bad |= print_unsealed(key, "token-so", name, aad, sqlite3_column_blob(q, 2),
-		    sqlite3_column_bytes(q, 2));
-	}
-	sqlite3_finalize(q);
-	if (sqlite3_prepare_v2(db, "SELECT id, so_pin_enc, user_pin_enc FROM jobs", -1, &q,
-	    NULL) != SQLITE_OK)
-		goto sqlfail;
-	while (sqlite3_step(q) == SQLITE_ROW) {
-		snprintf(aad, sizeof(aad), "job:%lld", (long long)sqlite3_column_int64(q, 0));
-		snprintf(name, sizeof(name), "%lld", (long long)sqlite3_column_int64(q, 0));
-		bad |= print_unsealed(key, "job-so", name, aad, sqlite3_column_blob(q, 1),
-		    sqlite3_column_bytes(q, 1));
-		bad |= print_unsealed(key, "job-user", name, aad, sqlite3_column_blob(q, 2),
-		    sqlite3_column_bytes(q, 2));
-	}
-	sqlite3_finalize(q);
-	sqlite3_close(db);
+	rc = print_all(db, key);
+	if (rc < 0)
+		fprintf(stderr, "unseal_pins: reading the sealed PINs failed\n");
+	db_close(db);
 	secure_wipe(key, sizeof(key));
-	return bad ? 1 : 0;
- sqlfail:
-	fprintf(stderr, "unseal_pins: %s\n", sqlite3_errmsg(db));
-	sqlite3_close(db);
-	secure_wipe(key, sizeof(key));
-	return 1;
+	return rc != 0 ? 1 : 0;
 }
