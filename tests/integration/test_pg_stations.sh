@@ -167,7 +167,20 @@ for _ in $(seq 5); do
 			sctl "$i" sim unplug --bay 1 >/dev/null 2>&1 || true
 		done
 	done
-	# a job suspended before its blank token had a serial takes any blank one
+	# a job suspended before its token had a serial, but after its
+	# init_token began, waits for the device it began on: that virtual token
+	for i in 1 2 3; do
+		for tok in $(pq "SELECT x.detail FROM jobs j JOIN job_steps x ON x.job_id = j.id
+		    AND x.step = 'init_token' AND x.phase = 'begin' JOIN unit_leases l
+		    ON l.unit_id = j.unit_id WHERE j.state = 'suspended' AND j.token_serial IS NULL
+		    AND l.station_id = 'station-$i'" | sed -n 's/^device: virtual token 0*//p'); do
+			timeout 120 "$BUILD/ukeyctl" --state "$STATE/s$i" sim plug --bay 1 --token "$tok" \
+				--wait >/dev/null 2>&1 || true
+			echo "station $i: token $tok (no serial yet) back: $(sfield "$i" 1 state) $(sfield "$i" 1 reason)"
+			sctl "$i" sim unplug --bay 1 >/dev/null 2>&1 || true
+		done
+	done
+	# one suspended before its init_token began takes any blank token
 	for i in 1 2 3; do
 		timeout 120 "$BUILD/ukeyctl" --state "$STATE/s$i" sim plug --bay 2 --wait >/dev/null 2>&1 || true
 		sctl "$i" sim unplug --bay 2 >/dev/null 2>&1 || true

@@ -218,7 +218,8 @@ test_completion(void **state)
 	assert_non_null(strstr(text, "complete -F _ukeyctl ukeyctl\n"));
 	assert_non_null(strstr(text, "\t\"order\") words=\"import list show approve reject "
 	    "override edit resubmit pay deliver cancel invoice set-service-point\" opts=\"\" ;;\n"));
-	assert_non_null(strstr(text, "\t\"pending\") words=\"cancel\" opts=\"--all --json --help\""));
+	assert_non_null(strstr(text, "\t\"pending\") words=\"cancel\" opts=\"--limit --all --after"
+	    " --json --help\""));
 	assert_non_null(strstr(text, "\t\"order approve\"|\"order approve \"*) "
 	    "opts=\"--override-reason --json --help\" ;;\n"));
 	/* "pending cancel 3" reaches its own arm before the one of "pending 3" */
