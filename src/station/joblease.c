@@ -10,6 +10,7 @@
 #include "store/store_lease.h"
 #include "station/job.h"
 #include "station/joblease.h"
+#include "station/job_renew.h"
 #include "station/job_steps.h"
 #include "station/station_impl.h"
 
@@ -88,6 +89,12 @@ renew_bay(struct station *s, struct bay *b)
 
 	if (b->job_id == 0 || job_load(s, b->job_id, &job) != 0)
 		return;
+	/* a renewal past its record (discard_old) holds no lease any more:
+	 * the record released it with the unit issued */
+	if (job_is_renewal(&job) && job.cert_serial != NULL && job_renew_is_recorded(s, &job)) {
+		store_job_clear(&job);
+		return;
+	}
 	rc = store_lease_renew(s->st, job.unit_id, s->cfg.station_id, JOB_LEASE_SECS);
 	if (rc == UKEY_ERR_STATE)
 		lease_lost(s, b, job.unit_id);

@@ -14,7 +14,6 @@
 # the certificate renewed, the token holding exactly one key pair and the
 # new certificate, and the invariants (invariants.sh) holding.
 . "$(dirname "$0")/lib.sh"
-pg_skip "a renewal job that runs past a lease renewal (15 s) is stopped on PostgreSQL: renew_bay() (src/station/joblease.c) renews a lease the renewal never took (docs/testing.md)"
 . "$(dirname "$0")/invariants.sh"
 
 # <step>:<call>:<occurrence>, counted from the worker's start (a fresh
