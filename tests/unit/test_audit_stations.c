@@ -51,7 +51,7 @@ group_setup(void **state)
 static int
 group_teardown(void **state)
 {
-	char cmd[128];
+	char cmd[256];
 	int i, rc = 0;
 
 	pg_server_stop(&server);
