@@ -126,7 +126,8 @@ db() {
 		[ -n "$PG_CONN" ] || fail "db before the station's store exists"
 		pg_psql -c "$*"
 	else
-		sqlite3 "$STATE/station.db" "$@"
+		# the daemon writes meanwhile: wait for its lock as it would
+		sqlite3 -cmd ".timeout 10000" "$STATE/station.db" "$@"
 	fi
 }
 
@@ -135,7 +136,7 @@ db_dump() {
 	if pg_mode; then
 		"$PG_BIN/pg_dump" -h "$PG_DIR" -U ukey_admin --data-only ukey
 	else
-		sqlite3 "$STATE/station.db" .dump
+		sqlite3 -cmd ".timeout 10000" "$STATE/station.db" .dump
 	fi
 }
 
