@@ -210,6 +210,12 @@ cleanup() {
 		kill -KILL "$DAEMON_PID" 2>/dev/null || true
 		wait "$DAEMON_PID" 2>/dev/null || true
 	fi
+	# a check that failed exits past the test's own stopping of its
+	# background loops; one left running would hold ctest's output open
+	# until the test's timeout
+	local left
+	left=$(jobs -p)
+	[ -z "$left" ] || kill $left 2>/dev/null || true
 	pg_store_down
 	if [ $rc -eq 0 ] || [ $rc -eq 77 ]; then
 		rm -rf "$STATE"
