@@ -186,8 +186,10 @@ verb_jobs(const struct ctl_verb *v, const struct ctl_args *a)
 int
 verb_job_abandon(const struct ctl_verb *v, const struct ctl_args *a)
 {
-	struct json_object *args;
+	struct json_object *args, *rep, *res;
+	const char *state;
 	int64_t id;
+	int ex;
 
 	if (ctl_parse_int(a->pos[0], "job id", &id) != 0 ||
 	    !ctl_need(v, "--remark TEXT", a->val[OPT_REMARK] != NULL))
@@ -195,7 +197,18 @@ verb_job_abandon(const struct ctl_verb *v, const struct ctl_args *a)
 	args = json_object_new_object();
 	json_object_object_add(args, "job", json_object_new_int64(id));
 	ctl_add_str(args, "remark", a->val[OPT_REMARK]);
-	return ctl_simple("job.abandon", args, NULL, "job abandoned; its unit is queued again");
+	if ((ex = ctl_run("job.abandon", args, &rep, &res)) != EXIT_OK)
+		return ex;
+	state = json_object_get_string(json_object_object_get(res, "state"));
+	if (ctl_json)
+		print_json(res);
+	else if (state != NULL && strcmp(state, "issued") == 0)
+		printf("job %lld ends issued: a renewal past its record, whose new certificate"
+		    " stands; only the old key pair may remain on the token\n", (long long)id);
+	else
+		printf("job abandoned; its unit is queued again\n");
+	json_object_put(rep);
+	return EXIT_OK;
 }
 
 /* ukeyctl sim plug [--bay N] [--preset ...] [--token N] [--profile NAME] [--wait] */

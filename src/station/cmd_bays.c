@@ -9,6 +9,7 @@
 #include "store/store_jobs.h"
 #include "station/bay.h"
 #include "station/job.h"
+#include "station/job_steps.h"
 #include "station/sources.h"
 
 int
@@ -244,6 +245,7 @@ cmd_job_list(struct request *r, struct json_object **result)
 int
 cmd_job_abandon(struct request *r, struct json_object **result)
 {
+	struct store_job job;
 	const char *remark = NULL;
 	char msg[400];
 	int64_t id;
@@ -258,8 +260,14 @@ cmd_job_abandon(struct request *r, struct json_object **result)
 		return req_fail(r, rc, "%s", msg);
 	if (rc != 0)
 		return req_fail(r, rc, "job %lld: %s", (long long)id, ukey_strerror(rc));
+	/* what the job became: aborted, or issued for a renewal past its
+	 * record, whose new certificate stands (docs/jobs.md, "Renewal") */
+	if ((rc = job_load(r->s, id, &job)) != 0)
+		return req_fail(r, rc, "job %lld: abandoned, but reading it back: %s", (long long)id,
+		    ukey_strerror(rc));
 	*result = json_object_new_object();
 	json_object_object_add(*result, "job", json_object_new_int64(id));
-	json_object_object_add(*result, "state", json_object_new_string("aborted"));
+	json_object_object_add(*result, "state", json_object_new_string(job.state));
+	store_job_clear(&job);
 	return 0;
 }

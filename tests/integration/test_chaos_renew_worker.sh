@@ -120,4 +120,32 @@ grep -v -e '^20[0-9][0-9]-' "$STATE/kill.out" "$STATE/pulled.out" || true
 [ "$kill_rc" = 0 ] || fail "worker killed: see above"
 [ "$pulled_rc" = 0 ] || fail "token pulled: see above"
 check_invariants all
+
+# A renewal suspended past its record (the token pulled at discard_old) and
+# then abandoned ends issued: the new certificate stands, the old one stays
+# superseded, and ukeyctl says so rather than "queued again". The token
+# keeps its old key pair (docs/jobs.md), so it is left out of the
+# invariants above.
+tok=${pulled_toks##* }
+old=$(db "SELECT cert_serial FROM jobs WHERE bay = 'sim-2' AND state = 'issued'
+	AND renews_serial IS NOT NULL ORDER BY id DESC LIMIT 1")
+[ -n "$old" ] || fail "abandon: no renewed certificate to renew again"
+renewal_order "R-abandon" "$old" "$(printf '20261206%02d%020d' 99 1)"
+dir=$(chaos_token_dir "$tok")
+printf 'C_DestroyObject 1 rv CKR_DEVICE_REMOVED\n' > "$dir/faultp11.conf"
+ctl sim plug --bay 2 --token "$tok" --profile "$PROFILE" >/dev/null || fail "abandon: plug"
+renewal_drive 2
+job=$(db "SELECT id FROM jobs WHERE renews_serial = '$old'")
+[ "$(db "SELECT state || ' ' || step FROM jobs WHERE id = $job")" = "suspended discard_old" ] ||
+	fail "abandon: job $job is $(db "SELECT state || ' at ' || step FROM jobs WHERE id = $job")"
+: > "$dir/faultp11.conf"
+ctl sim unplug --bay 2 >/dev/null
+out=$(ctl job abandon "$job" --remark "holder left with the token" 2>&1) || fail "abandon: $out"
+echo "$out" | grepq "ends issued" || fail "abandon of a recorded renewal says: $out"
+[ "$(db "SELECT state FROM jobs WHERE id = $job")" = issued ] || fail "abandon: job $job not issued"
+new=$(db "SELECT cert_serial FROM issuances WHERE replaces_serial = '$old'")
+[ -n "$new" ] || fail "abandon: the renewal's record is gone"
+[ "$(db "SELECT revoke_reason FROM issuances WHERE cert_serial = '$old'")" = superseded ] ||
+	fail "abandon: $old is not superseded"
+echo "ok: a renewal abandoned past its record ended issued ($new replaces $old)"
 echo "PASS: renewal with the worker killed and the token pulled at $(echo $POINTS | wc -w) points each, in $(( $(date +%s) - t0 )) s; $INVARIANT_TOKENS_CHECKED tokens checked"
