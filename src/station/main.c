@@ -25,6 +25,7 @@
 #include "station/station_impl.h"
 #include "station/orderdoc.h"
 #include "station/job.h"
+#include "station/job_steps.h"
 #include "station/joblease.h"
 
 static volatile sig_atomic_t got_signal;
@@ -277,6 +278,12 @@ run_loop(struct station *s)
 		pfd[n++] = (struct pollfd){ .fd = cathread_fd(s->cathread), .events = POLLIN };
 		vt_at = n;
 		pfd[n++] = (struct pollfd){ .fd = verifythreads_fd(s->verify), .events = POLLIN };
+		/* every path commits the job's journal before it returns here
+		 * (job_journal.c); one left open would span the wait */
+		if (job_journal_is_open()) {
+			log_error("the job journal was left open by a step: committing it");
+			(void)job_journal_commit(s);
+		}
 		r = poll(pfd, (nfds_t)n, watch_poll_timeout(s, 100));
 		if (r < 0 && errno != EINTR) {
 			log_error("poll: %s", strerror(errno));

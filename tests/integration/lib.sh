@@ -202,6 +202,11 @@ stop_station() {
 		wait "$DAEMON_PID" || fail "ukeyd exited with an error status at stop"
 	fi
 	DAEMON_PID=""
+	# the loop's guard (main.c) found a step that returned with the job's
+	# journal uncommitted
+	if [ -f "$STATE/ukeyd.log" ] && grep -q "job journal was left open" "$STATE/ukeyd.log"; then
+		fail "a step left the job journal open: $(grep -m1 "job journal was left open" "$STATE/ukeyd.log")"
+	fi
 }
 
 cleanup() {
