@@ -185,7 +185,7 @@ on_probe(struct station *s, struct bay *b, int rc, struct json_object *reply)
 	b->token = json_object_get(tok);
 	snprintf(b->token_serial, sizeof(b->token_serial), "%s",
 	    json_object_get_string(json_object_object_get(tok, "serial")));
-	station_audit(s, b->operator_name, "bay.token_probed", 0, 0, 0, b->token_serial, b->name,
+	station_audit_lazy(s, b->operator_name, "bay.token_probed", b->token_serial, b->name,
 	    json_object_get(tok));
 	job_start_if_possible(s, b);
 }
@@ -310,7 +310,7 @@ bay_token_arrived(struct station *s, struct bay *b, const struct arrival *a)
 	b->allow_wipe = 0;
 	b->job_id = 0;
 	b->p11_calls = 0;
-	station_audit(s, b->operator_name, "bay.token_arrived", 0, 0, 0, NULL, b->name,
+	station_audit_lazy(s, b->operator_name, "bay.token_arrived", NULL, b->name,
 	    json_object_new_string(b->device));
 	b->profile = a->profile ? fw_profile_set_find(station_fw(s), a->profile) : NULL;
 	if (b->profile == NULL) {
@@ -367,7 +367,7 @@ bay_token_left(struct station *s, struct bay *b)
 	secret_clear(&b->wipe_so);
 	secret_clear(&b->unblock_pin);
 	b->pin_unblocked = 0;
-	station_audit(s, b->operator_name, "bay.token_left", 0, 0, 0,
+	station_audit_lazy(s, b->operator_name, "bay.token_left",
 	    b->token_serial[0] ? b->token_serial : NULL, b->name, NULL);
 	json_object_put(b->token);
 	b->token = NULL;

@@ -683,7 +683,10 @@ insert_job(struct station *s, struct bay *b, struct job_start *js)
 	int rc, taken = 0;
 
 	store_now(now);
-	if ((rc = store_begin(station_store(s))) != 0)
+	/* not flushed on its own: nothing is done to the token before the
+	 * next step's begin, whose flushed commit takes this one along
+	 * (docs/jobs.md, commit 1) */
+	if ((rc = store_begin_lazy(station_store(s))) != 0)
 		return rc;
 	/* a renewal's PIN is the holder's, never stored */
 	if ((rc = store_job_insert(station_store(s), &jn, now, &js->job_id)) == 0 && !js->renews)

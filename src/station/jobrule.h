@@ -62,7 +62,7 @@ enum step jobrule_renew_resume_step(const char *last_step, const char *last_phas
  * (make_csr signs, read_back reads) and the next commit, which is flushed
  * before anything depends on it, flushes this one too; a power cut that
  * loses it resumes one step earlier, which redoes what it recorded
- * (docs/jobs.md, "Two commits that need no flush of their own"). */
+ * (docs/jobs.md, "Commits that need no flush of their own"). */
 int jobrule_begin_may_wait(enum step st);
 
 /* 1 if a renewal resumed at st must log in first (the steps that talk to the

@@ -75,6 +75,27 @@ station_audit(struct station *s, const char *actor, const char *action, int64_t 
 	return rc;
 }
 
+/* A record that nothing outside the database waits for (a token arrived,
+ * probed, gone): outside a transaction, its own commit is written to the
+ * WAL but not flushed (store_begin_lazy); the next flushed commit of any
+ * bay takes it to the disk (docs/jobs.md, "Commits that need no flush of
+ * their own"). Inside one, it joins it. */
+int
+station_audit_lazy(struct station *s, const char *actor, const char *action, const char *token,
+    const char *bay, struct json_object *detail)
+{
+	int own = 0, rc;
+
+	if (!db_in_transaction(store_dbh(s->st)) && store_begin_lazy(s->st) == 0)
+		own = 1;
+	rc = station_audit(s, actor, action, 0, 0, 0, token, bay, detail);
+	if (own && rc == 0 && (rc = store_commit(s->st)) != 0)
+		log_error("committing the %s record: %s", action, ukey_strerror(rc));
+	if (own && rc != 0)
+		store_rollback(s->st);
+	return rc;
+}
+
 void
 station_audit_checkpoint_if_due(struct station *s)
 {

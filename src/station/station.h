@@ -43,6 +43,8 @@ void station_set_dual(struct station *s, const struct dual_actors *d);
 int64_t now_ms(void);
 int station_audit(struct station *s, const char *actor, const char *action, int64_t order_id,
     int64_t unit_id, int64_t job_id, const char *token, const char *bay, struct json_object *detail);
+int station_audit_lazy(struct station *s, const char *actor, const char *action, const char *token,
+    const char *bay, struct json_object *detail);
 /* Signs an audit checkpoint when audit_checkpoint_every records are unsigned.
  * Loop context, outside any transaction. */
 void station_audit_checkpoint_if_due(struct station *s);

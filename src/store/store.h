@@ -57,7 +57,7 @@ void store_rollback(struct store *st);
  * transaction alone; PostgreSQL: synchronous_commit off for it). A power
  * cut may lose it, and only with what was committed after it and not yet
  * flushed. Only for records whose loss the caller recovers from
- * (docs/jobs.md, "Two commits that need no flush of their own"). */
+ * (docs/jobs.md, "Commits that need no flush of their own"). */
 int store_begin_lazy(struct store *st);
 
 /* Parameters are bound from a format string, one letter each:
