@@ -12,6 +12,7 @@
  * /tmp that is removed at the end unless --keep. The orders are set up with
  * ukeyctl; the production talks to ukeyd.sock itself, over one connection,
  * so that no ukeyctl process competes with the station it measures. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <getopt.h>
@@ -425,6 +426,25 @@ struct samples {
 };
 
 static void
+samples_alloc(struct samples *sm, int tokens)
+{
+	if ((sm->start = calloc((size_t)tokens, sizeof(double))) == NULL ||
+	    (sm->total = calloc((size_t)tokens, sizeof(double))) == NULL ||
+	    (sm->calls = calloc((size_t)tokens, sizeof(double))) == NULL ||
+	    (sm->steps = calloc((size_t)tokens * N_STEPS, sizeof(double))) == NULL)
+		exit(1);
+}
+
+static void
+samples_free(struct samples *sm)
+{
+	free(sm->start);
+	free(sm->total);
+	free(sm->calls);
+	free(sm->steps);
+}
+
+static void
 sample_done(struct samples *sm, int k, struct json_object *b)
 {
 	struct json_object *st = json_object_object_get(b, "step_ms"), *v;
@@ -440,10 +460,10 @@ sample_done(struct samples *sm, int k, struct json_object *b)
 }
 
 /* Plugs a token into every free bay until `tokens` were issued, polling
- * bay.list every 3 ms over the one connection; each issued token's figures
- * go into sm. Returns the wall time of the run (ms). */
+ * bay.list every 5 ms over the one connection (counted in *polls); each
+ * issued token's figures go into sm. Returns the wall time of the run (ms). */
 static double
-produce(int tokens, int bays, struct samples *sm)
+produce(int tokens, int bays, struct samples *sm, long *polls)
 {
 	int plugged = 0, done = 0, i, n;
 	double t0 = now_ms();
@@ -451,6 +471,7 @@ produce(int tokens, int bays, struct samples *sm)
 	while (done < tokens) {
 		struct json_object *list = call("bay.list", NULL), *b;
 
+		++*polls;
 		n = (int)json_object_array_length(list);
 		for (i = 0; i < n && i < bays; i++) {
 			const char *st;
@@ -471,9 +492,54 @@ produce(int tokens, int bays, struct samples *sm)
 			}
 		}
 		json_object_put(list);
-		usleep(3000);
+		usleep(5000);
 	}
 	return now_ms() - t0;
+}
+
+/* ukeyd's time on a CPU so far, in ns, over its threads now alive
+ * (/proc/PID/task/TID/schedstat): finer than stat's clock ticks. */
+static long long
+sched_ns(pid_t pid)
+{
+	char path[320];
+	long long sum = 0, ns;
+	struct dirent *d;
+	FILE *f;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	if ((dir = opendir(path)) == NULL)
+		exit(1);
+	while ((d = readdir(dir)) != NULL) {
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.32s/schedstat", (int)pid, d->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		if (fscanf(f, "%lld", &ns) == 1)
+			sum += ns;
+		fclose(f);
+	}
+	closedir(dir);
+	return sum;
+}
+
+/* What one poll costs ukeyd (CPU ms): POLL_CALIBRATE bay.list 5 ms apart
+ * before any token, as the production polls; the polls' share of ukeyd's
+ * CPU, which the result line takes out of ukeyd_cpu_net_ms_per_token. */
+#define POLL_CALIBRATE 100
+static double
+poll_cpu_ms(void)
+{
+	long long t0 = sched_ns(daemon_pid);
+	int i;
+
+	for (i = 0; i < POLL_CALIBRATE; i++) {
+		json_object_put(call("bay.list", NULL));
+		usleep(5000);
+	}
+	return (double)(sched_ns(daemon_pid) - t0) / 1e6 / POLL_CALIBRATE;
 }
 
 /* The second line: the median ms of arrival → job start, of each step over
@@ -515,6 +581,13 @@ print_steps(const char *alg, int tokens, int bays, const struct samples *sm)
 	free(v);
 }
 
+/* CPU ms per token over the production: ukeyd's, its workers' (-1 when
+ * not known), and the bench's bay.list polls per token with what each cost
+ * ukeyd. */
+struct cpu_use {
+	double daemon, worker, polls, per_poll;
+};
+
 /* bench_stat_of on a copy of v's n samples. */
 static void
 stat_copy(const double *v, int n, struct bench_stat *st)
@@ -532,7 +605,7 @@ stat_copy(const double *v, int n, struct bench_stat *st)
  * ones go at the end). */
 static void
 print_result(const char *alg, int tokens, int bays, double wall, const struct samples *sm,
-    double fsyncs, long rss, double daemon_cpu, double worker_cpu)
+    double fsyncs, long rss, const struct cpu_use *cu)
 {
 	struct bench_stat st_start, st_total, st_calls;
 
@@ -543,9 +616,11 @@ print_result(const char *alg, int tokens, int bays, double wall, const struct sa
 	printf("station %s profile=%s tokens=%d bays=%d keygen_delay_ms=%d median_ms=%.1f p90_ms=%.1f "
 	    "arrival_to_job_median_ms=%.1f wall_ms_per_token=%.1f p11_calls_per_token=%.0f "
 	    "fsyncs_per_token=%.1f daemon_rss_kib=%ld ukeyd_cpu_ms_per_token=%.1f "
-	    "worker_cpu_ms_per_token=%.1f\n", alg, plug_profile, tokens, bays, keygen_delay_ms,
+	    "worker_cpu_ms_per_token=%.1f polls_per_token=%.1f ukeyd_cpu_ms_per_poll=%.3f "
+	    "ukeyd_cpu_net_ms_per_token=%.1f\n", alg, plug_profile, tokens, bays, keygen_delay_ms,
 	    st_total.median, st_total.p90, st_start.median, wall / tokens, st_calls.median, fsyncs,
-	    rss, daemon_cpu, worker_cpu);
+	    rss, cu->daemon, cu->worker, cu->polls, cu->per_poll,
+	    cu->daemon - cu->polls * cu->per_poll);
 }
 
 int
@@ -563,7 +638,9 @@ main(int argc, char **argv)
 	const char *alg = "ec", *b = getenv("UKEY_BUILD_DIR"), *s = getenv("UKEY_SOURCE_DIR");
 	struct samples sm;
 	struct cpu_mark c0, c1;
+	struct cpu_use cu;
 	struct json_object *list;
+	long polls = 0;
 	double wall, tick = 1e3 / (double)sysconf(_SC_CLK_TCK);
 	int tokens = 30, bays = 1, c;
 	long rss, fs0, fs1;
@@ -603,17 +680,14 @@ main(int argc, char **argv)
 	/* the organisation profile makes RSA-2048 keys, the legal
 	 * representative's EC P-256 (cert-profiles/) */
 	orders_ready(tokens, strcmp(alg, "rsa") == 0 ? "organisation" : "legal_rep");
-	if ((sm.start = calloc((size_t)tokens, sizeof(double))) == NULL ||
-	    (sm.total = calloc((size_t)tokens, sizeof(double))) == NULL ||
-	    (sm.calls = calloc((size_t)tokens, sizeof(double))) == NULL ||
-	    (sm.steps = calloc((size_t)tokens * N_STEPS, sizeof(double))) == NULL)
-		return 1;
+	samples_alloc(&sm, tokens);
 	sock_open();
+	cu.per_poll = poll_cpu_ms();
 	list = call("bay.list", NULL);
 	cpu_mark(list, &c0);
 	json_object_put(list);
 	fs0 = fsyncs_now();
-	wall = produce(tokens, bays, &sm);
+	wall = produce(tokens, bays, &sm, &polls);
 	/* the last token's record may still be committing: a moment for it */
 	usleep(200000);
 	list = call("bay.list", NULL);
@@ -621,15 +695,14 @@ main(int argc, char **argv)
 	json_object_put(list);
 	fs1 = fsyncs_now();
 	rss = rss_kib(daemon_pid);
+	cu.daemon = (double)(c1.daemon - c0.daemon) * tick / tokens;
+	cu.worker = c0.workers >= 0 && c1.workers >= 0 ?
+	    (double)(c1.workers - c0.workers) * tick / tokens : -1.0;
+	cu.polls = (double)(polls + 1) / tokens;
 	print_result(alg, tokens, bays, wall, &sm, fs0 >= 0 && fs1 >= fs0 ?
-	    (double)(fs1 - fs0) / tokens : -1.0, rss, (double)(c1.daemon - c0.daemon) * tick / tokens,
-	    c0.workers >= 0 && c1.workers >= 0 ? (double)(c1.workers - c0.workers) * tick / tokens :
-	    -1.0);
+	    (double)(fs1 - fs0) / tokens : -1.0, rss, &cu);
 	print_steps(alg, tokens, bays, &sm);
 	close(sock_fd);
-	free(sm.calls);
-	free(sm.start);
-	free(sm.total);
-	free(sm.steps);
+	samples_free(&sm);
 	return 0;
 }
