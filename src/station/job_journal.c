@@ -67,11 +67,11 @@ job_step_timed(struct station *s, int64_t job_id, enum step st, const char *phas
 	int64_t ms;
 	int i;
 
-	for (i = 0; i < station_n_bays(s) && b == NULL; i++)
+	for (i = 0; job_id != 0 && i < station_n_bays(s) && b == NULL; i++)
 		if (station_bay(s, i)->job_id == job_id)
 			b = station_bay(s, i);
-	if (b == NULL || job_id == 0)
-		return;
+	if (b == NULL)
+		return;	/* a job no bay runs (an operator's abandon) */
 	if (strcmp(phase, "begin") == 0) {
 		b->step_began_ms = now_ms();
 		b->step_timed = (int)st;
