@@ -487,6 +487,24 @@ bay_kick_idle(struct station *s)
 			job_start_if_possible(s, station_bay(s, i));
 }
 
+/* The running or last job's step times (ms) by step name, NULL before any
+ * step of a job was done. */
+static struct json_object *
+steps_to_json(const struct bay *b)
+{
+	struct json_object *o;
+	int st;
+
+	if (b->step_ran == 0)
+		return NULL;
+	o = json_object_new_object();
+	for (st = 0; st <= STEP_DISCARD_OLD; st++)
+		if (b->step_ran & (1u << st))
+			json_object_object_add(o, job_step_names[st],
+			    json_object_new_int(b->step_ms[st]));
+	return o;
+}
+
 struct json_object *
 bay_to_json(struct station *s, const struct bay *b)
 {
@@ -517,6 +535,7 @@ bay_to_json(struct station *s, const struct bay *b)
 	json_object_object_add(o, "worker_tokens", json_object_new_int(b->worker_tokens));
 	if (b->last_job_seconds > 0)
 		json_object_object_add(o, "job_seconds", json_object_new_double(b->last_job_seconds));
+	json_object_object_add(o, "step_ms", steps_to_json(b));
 	return o;
 }
 

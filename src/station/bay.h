@@ -12,6 +12,7 @@
 #include "common/frame.h"
 #include "common/secret.h"
 #include "detect/source.h"
+#include "station/jobrule.h"
 #include "station/station.h"
 
 enum bay_state {
@@ -93,6 +94,13 @@ struct bay {
 	char pin_holder[64];		/* an unblock's new PIN is shown to this user only ("" anyone) */
 	int64_t started_ms;
 	double last_job_seconds;
+	/* where the last job's time went (bay.list step_ms): each step's wall
+	 * time from its begin mark to its done (job_step_timed), for the steps
+	 * whose bit is set in step_ran; step_began_ms is when step_timed began */
+	int64_t step_began_ms;
+	int step_timed;
+	unsigned step_ran;
+	int32_t step_ms[STEP_DISCARD_OLD + 1];
 	char operator_name[64];	/* who put the token in */
 	int64_t waiting_client;	/* client id awaiting a deferred reply, 0 if none */
 	int64_t retry_at_ms;	/* CA retry time, 0 if none */

@@ -261,6 +261,8 @@ bay_job_started(struct bay *b, int64_t job_id)
 	b->ca_attempts = 0;
 	b->pin_unblocked = 0;	/* the PIN to show from now on is this job's */
 	b->started_ms = now_ms();
+	b->step_began_ms = 0;
+	b->step_ran = 0;	/* the steps of this job from now */
 	if (b->arrived_ms > 0) {
 		b->arrival_to_job_ms = b->started_ms - b->arrived_ms;
 		/* where it went: to the probe's request (the loop and the

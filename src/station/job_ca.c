@@ -727,6 +727,7 @@ job_record(struct station *s, struct bay *b, struct json_object *evidence)
 	store_now(now);
 	if ((rc = record_commit(s, b, &job, &t, evidence, now)) != 0)
 		goto fail;
+	job_step_timed(s, b->job_id, STEP_RECORD, "done");
 	job_test_crash_point("record", "done");
 	job_replace_after_record(s, &job);
 	if (job_is_renewal(&job)) {

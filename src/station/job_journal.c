@@ -60,6 +60,31 @@ job_test_crash_point(const char *step, const char *point)
 	raise(SIGKILL);
 }
 
+void
+job_step_timed(struct station *s, int64_t job_id, enum step st, const char *phase)
+{
+	struct bay *b = NULL;
+	int64_t ms;
+	int i;
+
+	for (i = 0; job_id != 0 && i < station_n_bays(s) && b == NULL; i++)
+		if (station_bay(s, i)->job_id == job_id)
+			b = station_bay(s, i);
+	if (b == NULL)
+		return;	/* a job no bay runs (an operator's abandon) */
+	if (strcmp(phase, "begin") == 0) {
+		b->step_began_ms = now_ms();
+		b->step_timed = (int)st;
+		return;
+	}
+	if (strcmp(phase, "done") == 0 && b->step_began_ms > 0 && b->step_timed == (int)st) {
+		ms = now_ms() - b->step_began_ms;
+		b->step_ms[st] = ms > INT32_MAX ? INT32_MAX : (int32_t)ms;
+		b->step_ran |= 1u << st;
+	}
+	b->step_began_ms = 0;
+}
+
 int
 job_step_mark_in(struct station *s, int64_t job_id, enum step st, const char *phase,
     const char *detail)
@@ -72,6 +97,7 @@ job_step_mark_in(struct station *s, int64_t job_id, enum step st, const char *ph
 	if ((rc = store_job_step_mark(station_store(s), job_id, job_step_names[st], phase, detail,
 	    now)) != 0)
 		return rc;
+	job_step_timed(s, job_id, st, phase);
 	d = json_object_new_object();
 	json_object_object_add(d, "step", json_object_new_string(job_step_names[st]));
 	json_object_object_add(d, "phase", json_object_new_string(phase));

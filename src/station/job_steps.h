@@ -52,6 +52,10 @@ int job_journal_is_open(void);
 int job_journal_mark(struct station *s, int64_t job_id, enum step st, const char *phase,
     const char *detail);
 int job_journal_commit(struct station *s);
+/* The step's time in the bay of job_id (bay.list step_ms): "begin" starts
+ * it, "done" ends it; any other phase forgets it. Called by every mark;
+ * record's done, written with the issuance, is told directly. */
+void job_step_timed(struct station *s, int64_t job_id, enum step st, const char *phase);
 /* job_journal_open for a transaction that ends one step and begins next:
  * one whose commit does not wait for the disk (store_begin_lazy) when
  * jobrule_begin_may_wait(next) allows it. */

@@ -27,6 +27,26 @@ while [ "$(queued_units)" != 0 ]; do
 	# a second take is refused: the PIN is shown once
 	if ctl bay take-pin --bay 1 >/dev/null 2>&1; then fail "PIN shown twice"; fi
 	echo "$token_no $pin" >> "$STATE/pins"
+	# where the job's time went (bay.list step_ms): every step of an
+	# issuance, none negative, together within the job's own time
+	ctl --json bays > "$STATE/bays.json" || fail "bays --json"
+	why=$(python3 -c '
+import json, sys
+b = [b for b in json.load(open(sys.argv[1])) if b["bay"] == 1][0]
+want = ["init_token", "generate_key", "make_csr", "ca_submit", "cert_check",
+        "write_cert", "read_back", "record"]
+s = b.get("step_ms")
+if not isinstance(s, dict):
+    print("no step_ms: %r" % s)
+elif sorted(s) != sorted(want):
+    print("steps %s, want %s" % (sorted(s), sorted(want)))
+elif any(not isinstance(v, int) or v < 0 for v in s.values()):
+    print("a step time is not a count of ms >= 0: %r" % s)
+elif sum(s.values()) > b["job_seconds"] * 1000 + 2:
+    print("steps sum to %d ms, over job_seconds %.3f" % (sum(s.values()), b["job_seconds"]))
+else:
+    print("ok")' "$STATE/bays.json" 2>&1)
+	[ "$why" = ok ] || fail "bay 1 step_ms after job $(bay_field 1 job): $why"
 	ctl sim unplug --bay 1 >/dev/null
 done
 

@@ -109,6 +109,16 @@ check_record "$serialA" "$newA" R-A
 days=$(valid_days "$STATE/new.pem")
 [ "$days" -ge 364 ] && [ "$days" -le 366 ] || fail "A: $days days; the organisation profile carries nothing over"
 [ "$(bay_field 3 pin_to_show)" = False ] || fail "the holder's PIN is kept after the renewal"
+# bay.list step_ms: the renewal's steps, login included (it waited for the PIN)
+ctl --json bays > "$STATE/bays.json" || fail "bays --json"
+steps=$(python3 -c '
+import json, sys
+b = [b for b in json.load(open(sys.argv[1])) if b["bay"] == 3][0]
+s = b.get("step_ms") or {}
+bad = [k for k, v in s.items() if not isinstance(v, int) or v < 0]
+print(" ".join(sorted(s)) if not bad and sum(s.values()) <= b["job_seconds"] * 1000 + 2 else "bad %r" % s)' "$STATE/bays.json" 2>&1)
+[ "$steps" = "ca_submit cert_check discard_old generate_key identify login make_csr read_back record write_cert" ] ||
+	fail "bay 3 step_ms after the renewal: $steps"
 ctl sim unplug --bay 3 >/dev/null
 # the PIN was never stored, logged or audited
 grepq -r -- "$pinA" "$STATE/ukeyd.log" && fail "the PIN is in the log"
