@@ -8,6 +8,9 @@ SRC=${UKEY_SOURCE_DIR:?UKEY_SOURCE_DIR must be set (ctest sets it)}
 BUILD=${UKEY_BUILD_DIR:?UKEY_BUILD_DIR must be set (ctest sets it)}
 SOFTHSM_MODULE=/usr/lib/softhsm/libsofthsm2.so
 export UKEY_BUILD_DIR=$BUILD
+# the tests' Python snippets import tests/integration/ctlsock.py: no
+# __pycache__ written into the source tree
+export PYTHONDONTWRITEBYTECODE=1
 
 for tool in pkcs11-tool openssl sqlite3 softhsm2-util python3; do
 	command -v "$tool" >/dev/null || { echo "FAIL: $tool is not installed" >&2; exit 1; }
