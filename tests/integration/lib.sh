@@ -33,6 +33,19 @@ fail() {
 # grep exits at the first match and cmd then dies writing to the closed pipe.
 grepq() { grep "$@" >/dev/null; }
 
+# wait_grep TRIES PAUSE GREP-ARGS...: grepq GREP-ARGS (a pattern and a
+# file) until it finds a line, tried TRIES times PAUSE seconds apart and
+# once more at the end; its status is that last try's
+wait_grep() {
+	local tries=$1 pause=$2
+	shift 2
+	for _ in $(seq "$tries"); do
+		grepq "$@" && return 0
+		sleep "$pause"
+	done
+	grepq "$@"
+}
+
 # expect_exit CODE PATTERN -- command...: the command exits with CODE and
 # says PATTERN (stdout and stderr together).
 expect_exit() {

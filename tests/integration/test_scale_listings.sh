@@ -109,11 +109,7 @@ touch "$STATE/verify.hold"
 UKEY_TEST_VERIFY_HOLD="$STATE/verify.hold" start_station
 ctl audit verify > "$STATE/verify.out" 2>&1 &
 verify=$!
-for _ in $(seq 1200); do
-	grepq "audit.verify waits while" "$STATE/ukeyd.log" && break
-	sleep 0.1
-done
-grepq "audit.verify waits while" "$STATE/ukeyd.log" || fail "the verification did not start"
+wait_grep 1200 0.1 "audit.verify waits while" "$STATE/ukeyd.log" || fail "the verification did not start"
 ctl status >/dev/null || fail "status while audit verify runs"
 # a request sent behind audit.verify on the same connection is answered after it
 cat > "$STATE/pipeline.py" <<'PY'

@@ -51,8 +51,7 @@ print(json.dumps({"received": got, "closed": closed}), flush=True)
 PY
 PYTHONPATH=$SRC/tests/integration python3 "$STATE/stuck.py" "$STATE/ukeyd.sock" $((TIMEOUT + 5)) > "$STATE/stuck.out" &
 stuck=$!
-for _ in $(seq 1200); do grepq sent "$STATE/stuck.out" && break; sleep 0.1; done
-grepq sent "$STATE/stuck.out" || fail "the stuck client got no part of its reply in 120 s"
+wait_grep 1200 0.1 sent "$STATE/stuck.out" || fail "the stuck client got no part of its reply in 120 s"
 
 t0=$(date +%s%N)
 ctl status >/dev/null || fail "status while a client does not read"
