@@ -99,6 +99,14 @@ sleep 2
 echo "PostgreSQL restarted at $(issued) issuances"
 for p in "${loops[@]}"; do wait "$p" 2>/dev/null || true; done
 
+# token_back STATION TOKEN NAME: virtual token TOKEN into the station's bay 1
+# until its job ends, what the bay then says printed, the token taken out
+token_back() {
+	timeout 120 "$BUILD/ukeyctl" --state "$STATE/s$1" sim plug --bay 1 --token "$2" \
+		--wait >/dev/null 2>&1 || true
+	echo "station $1: token $3 back: $(sfield "$1" 1 state) $(sfield "$1" 1 reason)"
+	sctl "$1" sim unplug --bay 1 >/dev/null 2>&1 || true
+}
 # the suspended jobs' tokens back into their bays (station 2's, and any
 # stopped by the restart), until every unit is issued
 for _ in $(seq 5); do
@@ -109,10 +117,7 @@ for _ in $(seq 5); do
 				pkcs11-tool --module "$SOFTHSM_MODULE" -L 2>/dev/null | sed -n 's/.*serial num *: *//p' | head -1)
 			[ -n "$serial" ] || continue
 			[ "$(pq "SELECT count(*) FROM jobs WHERE token_serial = '$serial' AND state = 'suspended'")" = 0 ] && continue
-			timeout 120 "$BUILD/ukeyctl" --state "$STATE/s$i" sim plug --bay 1 --token "$((10#$tok))" \
-				--wait >/dev/null 2>&1 || true
-			echo "station $i: token $tok back: $(sfield "$i" 1 state) $(sfield "$i" 1 reason)"
-			sctl "$i" sim unplug --bay 1 >/dev/null 2>&1 || true
+			token_back "$i" "$((10#$tok))" "$tok"
 		done
 	done
 	# a job suspended before its token had a serial, but after its
@@ -122,10 +127,7 @@ for _ in $(seq 5); do
 		    AND x.step = 'init_token' AND x.phase = 'begin' JOIN unit_leases l
 		    ON l.unit_id = j.unit_id WHERE j.state = 'suspended' AND j.token_serial IS NULL
 		    AND l.station_id = 'station-$i'" | sed -n 's/^device: virtual token 0*//p'); do
-			timeout 120 "$BUILD/ukeyctl" --state "$STATE/s$i" sim plug --bay 1 --token "$tok" \
-				--wait >/dev/null 2>&1 || true
-			echo "station $i: token $tok (no serial yet) back: $(sfield "$i" 1 state) $(sfield "$i" 1 reason)"
-			sctl "$i" sim unplug --bay 1 >/dev/null 2>&1 || true
+			token_back "$i" "$tok" "$tok (no serial yet)"
 		done
 	done
 	# one suspended before its init_token began takes any blank token
