@@ -172,12 +172,14 @@ sys.stdout.write(ssl.DER_cert_to_PEM_cert(bytes.fromhex(sys.argv[1])))' "$hex"
 # share_station: lets the machine's other accounts reach the running
 # station's socket and run a copy of ukeyctl ($STATE/bin/ukeyctl), for tests
 # of roles; then `as USER ukeyctl-args...` runs ukeyctl as USER (runuser).
+# A copy of ctlsock.py there serves their raw requests (PYTHONPATH=$STATE/bin).
 share_station() {
 	chmod 0711 "$STATE"
 	chmod 0666 "$STATE/ukeyd.sock"
 	mkdir -p -m 0755 "$STATE/bin"
 	cp "$BUILD/ukeyctl" "$STATE/bin/ukeyctl"
 	chmod 0755 "$STATE/bin/ukeyctl"
+	install -m 0644 "$SRC/tests/integration/ctlsock.py" "$STATE/bin/ctlsock.py"
 }
 
 as() {
