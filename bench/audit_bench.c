@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bench/benchstat.h"
@@ -17,15 +16,6 @@
 #include "pg_fixture.h"
 
 #define MAXPROCS 8
-
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 /* Appending station `station`: n records, each alone (its own
  * transaction), the milliseconds of each written to fd. Exit status 0 or
@@ -46,10 +36,10 @@ appender(const char *url, int station, int n, int go, int fd)
 		_exit(1);
 	(void)read(go, &c, 1);
 	for (i = 0; i < n; i++) {
-		t0 = now_ms();
+		t0 = bench_now_ms();
 		if (audit_append(st, &ev, NULL) != 0)
 			_exit(1);
-		ms = now_ms() - t0;
+		ms = bench_now_ms() - t0;
 		if (write(fd, &ms, sizeof(ms)) != sizeof(ms))
 			_exit(1);
 	}
@@ -98,14 +88,14 @@ run(const char *what, const char *url, int procs, int n)
 		close(fd[i][1]);
 	}
 	close(go[0]);
-	t0 = now_ms();
+	t0 = bench_now_ms();
 	close(go[1]);
 	if (collect(procs, pid, fd, v, n / procs * procs) != 0) {
 		fprintf(stderr, "%s: an appender failed\n", what);
 		free(v);
 		return -1;
 	}
-	wall = now_ms() - t0;
+	wall = bench_now_ms() - t0;
 	n = n / procs * procs;
 	bench_stat_of(v, (size_t)n, &s);
 	printf("| %-22s | %8d | %7d | %10.0f | %9.2f | %9.2f | %9.2f |\n", what, procs, n,

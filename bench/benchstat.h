@@ -1,9 +1,11 @@
-/* Order statistics of a benchmark's samples. */
+/* Order statistics of a benchmark's samples, and the clock they are taken
+ * with. */
 #ifndef UKEY_BENCHSTAT_H
 #define UKEY_BENCHSTAT_H
 
 #include <stddef.h>
 #include <stdlib.h>
+#include <time.h>
 
 struct bench_stat {
 	double median, p90, mean, min, max;
@@ -34,6 +36,16 @@ bench_stat_of(double *v, size_t n, struct bench_stat *st)
 	st->p90 = v[r > 0 ? r - 1 : 0];
 	st->min = v[0];
 	st->max = v[n - 1];
+}
+
+/* Milliseconds on the monotonic clock (for differences only). */
+static inline double
+bench_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 #endif

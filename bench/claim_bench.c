@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bench/benchstat.h"
@@ -18,15 +17,6 @@
 #include "pg_fixture.h"
 
 #define AT "2026-03-01T10:00:00Z"
-
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 /* One unit through the store as a station does it: the claim (the head of
  * the queue under a lease, its job row) in one transaction, the record
@@ -77,10 +67,10 @@ station(const char *url, int id, int go, int fd)
 		_exit(1);
 	(void)read(go, &c, 1);
 	for (;;) {
-		t0 = now_ms();
+		t0 = bench_now_ms();
 		if ((rc = claim_and_record(st, name)) <= 0)
 			break;
-		ms = now_ms() - t0;
+		ms = bench_now_ms() - t0;
 		if (write(fd, &ms, sizeof(ms)) != sizeof(ms))
 			_exit(1);
 	}
@@ -111,7 +101,7 @@ run(const char *what, const char *url, int procs, int n)
 		close(fd[i][1]);
 	}
 	close(go[0]);
-	t0 = now_ms();
+	t0 = bench_now_ms();
 	close(go[1]);
 	for (i = 0; i < procs; i++) {
 		while (read(fd[i][0], &ms, sizeof(ms)) == sizeof(ms) && k < (size_t)n)
@@ -120,7 +110,7 @@ run(const char *what, const char *url, int procs, int n)
 		waitpid(pid[i], &status, 0);
 		ok &= WIFEXITED(status) && WEXITSTATUS(status) == 0;
 	}
-	wall = now_ms() - t0;
+	wall = bench_now_ms() - t0;
 	if (!ok || k != (size_t)n) {
 		fprintf(stderr, "%s: %zu of %d units claimed, or a station failed\n", what, k, n);
 		free(v);

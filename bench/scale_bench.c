@@ -18,7 +18,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <poll.h>
@@ -44,15 +43,6 @@
 
 static char state[64] = "/tmp/ukey-bench-scale-XXXXXX";
 static pid_t daemon_pid = -1;
-
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 /* Runs ukeyctl with args (NULL-ended), output to /dev/null; its exit status
  * or -1. When bg is not NULL it is started and its pid left there. */
@@ -245,14 +235,14 @@ read_ok(int fd)
 static double
 round_trip(const char *cmd, const char *args)
 {
-	double t0 = now_ms();
+	double t0 = bench_now_ms();
 	int fd = connect_daemon(), rc;
 
 	if (fd < 0)
 		return -1;
 	rc = send_req(fd, cmd, args) == 0 ? read_ok(fd) : -1;
 	close(fd);
-	return rc == 0 ? now_ms() - t0 : -1;
+	return rc == 0 ? bench_now_ms() - t0 : -1;
 }
 
 /* Median milliseconds of ROUNDS round trips of cmd. */
@@ -282,7 +272,7 @@ row(const char *what, double ms)
 static double
 status_during_verify(double *verify_ms, int *n, double *max)
 {
-	double v[4096], t0 = now_ms(), t;
+	double v[4096], t0 = bench_now_ms(), t;
 	struct pollfd p = { .events = POLLIN };
 	struct bench_stat s;
 	int rc;
@@ -296,7 +286,7 @@ status_during_verify(double *verify_ms, int *n, double *max)
 		v[(*n)++] = t;
 	}
 	rc = read_ok(p.fd);
-	*verify_ms = now_ms() - t0;
+	*verify_ms = bench_now_ms() - t0;
 	close(p.fd);
 	if (rc != 0 || *n == 0)
 		return -1;
@@ -324,12 +314,12 @@ store_page_ms(const char *org, int64_t limit)
 	if (store_open(path, &st) != 0)
 		return -1;
 	for (i = 0; i < ROUNDS; i++) {
-		t0 = now_ms();
+		t0 = bench_now_ms();
 		if (store_auditq_serials_page(st, &q, &rows) != 0) {
 			store_close(st);
 			return -1;
 		}
-		v[i] = now_ms() - t0;
+		v[i] = bench_now_ms() - t0;
 		json_object_put(rows);
 	}
 	store_close(st);
@@ -379,7 +369,7 @@ seed(int64_t n)
 {
 	char path[600];
 	struct store *st = NULL;
-	double t0 = now_ms();
+	double t0 = bench_now_ms();
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/station.db", state);
@@ -388,7 +378,7 @@ seed(int64_t n)
 	rc = seed_issuances(st, n) == 0 && seed_audit(st, n) == 0 ? 0 : -1;
 	store_close(st);
 	fprintf(stderr, "ukey-bench-scale: %lld issuances and audit records seeded in %.0f s\n",
-	    (long long)n, (now_ms() - t0) / 1e3);
+	    (long long)n, (bench_now_ms() - t0) / 1e3);
 	return rc;
 }
 

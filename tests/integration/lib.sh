@@ -8,6 +8,9 @@ SRC=${UKEY_SOURCE_DIR:?UKEY_SOURCE_DIR must be set (ctest sets it)}
 BUILD=${UKEY_BUILD_DIR:?UKEY_BUILD_DIR must be set (ctest sets it)}
 SOFTHSM_MODULE=/usr/lib/softhsm/libsofthsm2.so
 export UKEY_BUILD_DIR=$BUILD
+# the tests' Python snippets import tests/integration/ctlsock.py: no
+# __pycache__ written into the source tree
+export PYTHONDONTWRITEBYTECODE=1
 
 for tool in pkcs11-tool openssl sqlite3 softhsm2-util python3; do
 	command -v "$tool" >/dev/null || { echo "FAIL: $tool is not installed" >&2; exit 1; }
@@ -29,6 +32,19 @@ fail() {
 # grep that reads all of its input: "cmd | grep -q" under pipefail fails when
 # grep exits at the first match and cmd then dies writing to the closed pipe.
 grepq() { grep "$@" >/dev/null; }
+
+# wait_grep TRIES PAUSE GREP-ARGS...: grepq GREP-ARGS (a pattern and a
+# file) until it finds a line, tried TRIES times PAUSE seconds apart and
+# once more at the end; its status is that last try's
+wait_grep() {
+	local tries=$1 pause=$2
+	shift 2
+	for _ in $(seq "$tries"); do
+		grepq "$@" && return 0
+		sleep "$pause"
+	done
+	grepq "$@"
+}
 
 # expect_exit CODE PATTERN -- command...: the command exits with CODE and
 # says PATTERN (stdout and stderr together).
@@ -156,12 +172,14 @@ sys.stdout.write(ssl.DER_cert_to_PEM_cert(bytes.fromhex(sys.argv[1])))' "$hex"
 # share_station: lets the machine's other accounts reach the running
 # station's socket and run a copy of ukeyctl ($STATE/bin/ukeyctl), for tests
 # of roles; then `as USER ukeyctl-args...` runs ukeyctl as USER (runuser).
+# A copy of ctlsock.py there serves their raw requests (PYTHONPATH=$STATE/bin).
 share_station() {
 	chmod 0711 "$STATE"
 	chmod 0666 "$STATE/ukeyd.sock"
 	mkdir -p -m 0755 "$STATE/bin"
 	cp "$BUILD/ukeyctl" "$STATE/bin/ukeyctl"
 	chmod 0755 "$STATE/bin/ukeyctl"
+	install -m 0644 "$SRC/tests/integration/ctlsock.py" "$STATE/bin/ctlsock.py"
 }
 
 as() {

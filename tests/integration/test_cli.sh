@@ -119,26 +119,17 @@ complete_words() {
 	fail "complete 'ukeyctl bay wipe --bay 2 --'"
 
 # a malformed or oversize request on the socket is refused, the daemon lives on
-python3 - "$STATE/ukeyd.sock" <<'PY' || fail "raw socket checks"
-import socket, struct, sys, json
-def recv_exact(s, n):
-    data = b""
-    while len(data) < n:
-        chunk = s.recv(n - len(data))
-        assert chunk, "connection closed early"
-        data += chunk
-    return data
-def reply(s):
-    n = struct.unpack(">I", recv_exact(s, 4))[0]
-    return json.loads(recv_exact(s, n))
+PYTHONPATH=$SRC/tests/integration python3 - "$STATE/ukeyd.sock" <<'PY' || fail "raw socket checks"
+import struct, sys
+from ctlsock import connect, send, reply
 def call(payload):
-    s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
-    s.sendall(struct.pack(">I", len(payload)) + payload)
+    s = connect(sys.argv[1])
+    send(s, payload)
     return reply(s)
 r = call(b"not json"); assert r["ok"] is False and r["error"]["code"] == "protocol", r
 r = call(b'{"v":1,"cmd":"order.show","args":{"id":"x"}}'); assert r["error"]["code"] == "invalid", r
 r = call(b'{"v":2,"cmd":"ping"}'); assert r["error"]["code"] == "protocol", r
-s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s = connect(sys.argv[1])
 s.sendall(struct.pack(">I", 64 * 1024 * 1024))
 r = reply(s); assert r["error"]["code"] == "protocol" and "larger" in r["error"]["message"], r
 PY

@@ -16,52 +16,13 @@
 #     the abandoned unit by station-1, no unit with two live certificates.
 . "$(dirname "$0")/lib.sh"
 
-PG=$SRC/tests/tools/pg-test-server
-PGDIR=$(mktemp -d /tmp/ukey-pg.XXXXXX)
-PIDS=(0 0 0)
-stop_all() {
-	local i
-	for i in 1 2; do
-		[ "${PIDS[$i]}" = 0 ] || kill -KILL "${PIDS[$i]}" 2>/dev/null || true
-	done
-	"$PG" stop "$PGDIR" >/dev/null 2>&1 || true
-	rm -rf "$PGDIR"
-}
-trap 'rc=$?; stop_all; (exit $rc); cleanup' EXIT
+. "$(dirname "$0")/pg_stations_lib.sh"
+trap 'rc=$?; stations_stop; (exit $rc); cleanup' EXIT
 
-conn=$("$PG" start "$PGDIR")
-pq() { runuser -u ukeytest -- /usr/lib/postgresql/15/bin/psql -X -q -t -A -h "$PGDIR" -U ukey_admin -d ukey -c "$1"; }
-sctl() { local i=$1; shift; "$BUILD/ukeyctl" --state "$STATE/s$i" "$@"; }
-start() {	# start STATION [env...]
-	local i=$1
-	shift
-	env "$@" "$BUILD/ukeyd" --state "$STATE/s$i" 2>>"$STATE/s$i/ukeyd.log" &
-	PIDS[$i]=$!
-	for _ in $(seq 300); do
-		sctl "$i" status >/dev/null 2>&1 && return 0
-		kill -0 "${PIDS[$i]}" 2>/dev/null || fail "station $i exited at start: $(tail -5 "$STATE/s$i/ukeyd.log")"
-		sleep 0.05
-	done
-	fail "station $i did not answer"
-}
-for i in 1 2; do
-	mkdir -p "$STATE/s$i"
-	cat > "$STATE/s$i/ukeyd.conf" <<EOT
-[station]
-id = station-$i
-profile_dirs = $SRC/firmware-profiles, $SRC/tests/data/firmware-profiles
-cert_profile_dir = $SRC/cert-profiles
-worker = $BUILD/ukey-worker
-[sim]
-bays = 1
-[store]
-url = $conn
-EOT
-done
-start 1
-install -d -m 0700 "$STATE/s2/keys"
-install -m 0600 "$STATE/s1/keys/master.key" "$STATE/s2/keys/master.key"
-start 2 UKEY_TEST_CRASH_AT=ca_submit:done
+stations_up 2 1
+station_up 1
+stations_share_key 2
+station_up 2 UKEY_TEST_CRASH_AT=ca_submit:done
 
 python3 "$SRC/tests/integration/orders_gen.py" "$SRC/examples/orders-sample.json" "$STATE/orders.json" \
 	"AB-1:0:legal_rep=1x3"

@@ -11,67 +11,15 @@
 . "$(dirname "$0")/lib.sh"
 pg_skip "it runs its own PostgreSQL server and three stations in both modes"
 
-PG=$SRC/tests/tools/pg-test-server
-PGDIR=$(mktemp -d /tmp/ukey-pg.XXXXXX)
-PIDS=(0 0 0 0)
-stop_all() {
-	local i
-	for i in 1 2 3; do
-		[ "${PIDS[$i]}" = 0 ] || kill -KILL "${PIDS[$i]}" 2>/dev/null || true
-	done
-	touch "$STATE/stop-loops"
-	"$PG" stop "$PGDIR" >/dev/null 2>&1 || true
-	rm -rf "$PGDIR"
-}
-trap 'rc=$?; stop_all; (exit $rc); cleanup' EXIT
+. "$(dirname "$0")/pg_stations_lib.sh"
+trap 'rc=$?; touch "$STATE/stop-loops"; stations_stop; (exit $rc); cleanup' EXIT
 
-conn=$("$PG" start "$PGDIR")
-pq() { runuser -u ukeytest -- /usr/lib/postgresql/15/bin/psql -X -q -t -A -h "$PGDIR" -U ukey_admin -d ukey -c "$1"; }
-
-sctl() { local i=$1; shift; "$BUILD/ukeyctl" --state "$STATE/s$i" "$@"; }
-sfield() {	# sfield STATION BAY KEY
-	sctl "$1" --json bays | python3 -c '
-import json, sys
-for b in json.load(sys.stdin):
-    if b["bay"] == int(sys.argv[1]):
-        v = b.get(sys.argv[2])
-        print("" if v is None else v)' "$2" "$3"
-}
-start() {	# start STATION
-	local i=$1
-	"$BUILD/ukeyd" --state "$STATE/s$i" 2>>"$STATE/s$i/ukeyd.log" &
-	PIDS[$i]=$!
-	for _ in $(seq 300); do
-		sctl "$i" status >/dev/null 2>&1 && return 0
-		kill -0 "${PIDS[$i]}" 2>/dev/null || fail "station $i exited at start: $(tail -5 "$STATE/s$i/ukeyd.log")"
-		sleep 0.05
-	done
-	fail "station $i did not answer"
-}
-for i in 1 2 3; do
-	mkdir -p "$STATE/s$i"
-	cat > "$STATE/s$i/ukeyd.conf" <<EOT
-[station]
-id = station-$i
-profile_dirs = $SRC/firmware-profiles, $SRC/tests/data/firmware-profiles
-cert_profile_dir = $SRC/cert-profiles
-worker = $BUILD/ukey-worker
-[sim]
-bays = 3
-[store]
-url = $conn
-EOT
-done
+stations_up 3 3
 # the first station makes the schema; the others start together after it
-start 1
-# the province's master key (sealed documents and PINs in the shared
-# database) is the same on every station: made by the first, copied
-for i in 2 3; do
-	install -d -m 0700 "$STATE/s$i/keys"
-	install -m 0600 "$STATE/s1/keys/master.key" "$STATE/s$i/keys/master.key"
-done
-start 2 & p2=$!
-start 3 & p3=$!
+station_up 1
+stations_share_key 2 3
+station_up 2 & p2=$!
+station_up 3 & p3=$!
 wait "$p2" "$p3"
 PIDS[2]=$(pgrep -f "ukeyd --state $STATE/s2$" || echo 0)
 PIDS[3]=$(pgrep -f "ukeyd --state $STATE/s3$" || echo 0)
@@ -130,7 +78,7 @@ PIDS[2]=0
 for p in "${loops[@]}"; do wait "$p" 2>/dev/null || true; done
 rm -f "$STATE/stop-loops"
 running=$(pq "SELECT count(*) FROM jobs WHERE state = 'running'")
-start 2
+station_up 2
 # its jobs that were running are suspended, pinned to it; the other stations' untouched
 [ "$(pq "SELECT count(*) FROM jobs WHERE state = 'running'")" = 0 ] ||
 	echo "note: jobs of stations 1 and 3 were running when station 2 came back"
@@ -151,6 +99,14 @@ sleep 2
 echo "PostgreSQL restarted at $(issued) issuances"
 for p in "${loops[@]}"; do wait "$p" 2>/dev/null || true; done
 
+# token_back STATION TOKEN NAME: virtual token TOKEN into the station's bay 1
+# until its job ends, what the bay then says printed, the token taken out
+token_back() {
+	timeout 120 "$BUILD/ukeyctl" --state "$STATE/s$1" sim plug --bay 1 --token "$2" \
+		--wait >/dev/null 2>&1 || true
+	echo "station $1: token $3 back: $(sfield "$1" 1 state) $(sfield "$1" 1 reason)"
+	sctl "$1" sim unplug --bay 1 >/dev/null 2>&1 || true
+}
 # the suspended jobs' tokens back into their bays (station 2's, and any
 # stopped by the restart), until every unit is issued
 for _ in $(seq 5); do
@@ -161,10 +117,7 @@ for _ in $(seq 5); do
 				pkcs11-tool --module "$SOFTHSM_MODULE" -L 2>/dev/null | sed -n 's/.*serial num *: *//p' | head -1)
 			[ -n "$serial" ] || continue
 			[ "$(pq "SELECT count(*) FROM jobs WHERE token_serial = '$serial' AND state = 'suspended'")" = 0 ] && continue
-			timeout 120 "$BUILD/ukeyctl" --state "$STATE/s$i" sim plug --bay 1 --token "$((10#$tok))" \
-				--wait >/dev/null 2>&1 || true
-			echo "station $i: token $tok back: $(sfield "$i" 1 state) $(sfield "$i" 1 reason)"
-			sctl "$i" sim unplug --bay 1 >/dev/null 2>&1 || true
+			token_back "$i" "$((10#$tok))" "$tok"
 		done
 	done
 	# a job suspended before its token had a serial, but after its
@@ -174,10 +127,7 @@ for _ in $(seq 5); do
 		    AND x.step = 'init_token' AND x.phase = 'begin' JOIN unit_leases l
 		    ON l.unit_id = j.unit_id WHERE j.state = 'suspended' AND j.token_serial IS NULL
 		    AND l.station_id = 'station-$i'" | sed -n 's/^device: virtual token 0*//p'); do
-			timeout 120 "$BUILD/ukeyctl" --state "$STATE/s$i" sim plug --bay 1 --token "$tok" \
-				--wait >/dev/null 2>&1 || true
-			echo "station $i: token $tok (no serial yet) back: $(sfield "$i" 1 state) $(sfield "$i" 1 reason)"
-			sctl "$i" sim unplug --bay 1 >/dev/null 2>&1 || true
+			token_back "$i" "$tok" "$tok (no serial yet)"
 		done
 	done
 	# one suspended before its init_token began takes any blank token

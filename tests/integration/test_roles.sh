@@ -65,20 +65,12 @@ expect_exit 77 "needs the role reviewer; user daemon has the role operator" -- a
 [ "$(denials daemon order.approve)" = 1 ] || fail "no access.denied row for the operator's approve"
 [ "$(db "SELECT state FROM orders WHERE id = 1")" = pending ] || fail "a denied approve changed the order"
 reveal() {	# reveal USER: order.show with reveal=true on the raw socket; prints the error code
-	(cd / && runuser -u "$1" -- python3 - "$STATE/ukeyd.sock" <<'PY')
-import json, socket, struct, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-req = json.dumps({"v": 1, "cmd": "order.show", "args": {"id": 1, "reveal": True}}).encode()
-s.sendall(struct.pack(">I", len(req)) + req)
-def recv_exact(n):
-    data = b""
-    while len(data) < n:
-        chunk = s.recv(n - len(data))
-        assert chunk, "connection closed early"
-        data += chunk
-    return data
-rep = json.loads(recv_exact(struct.unpack(">I", recv_exact(4))[0]))
+	(cd / && runuser -u "$1" -- env PYTHONPATH="$STATE/bin" python3 - "$STATE/ukeyd.sock" <<'PY')
+import sys
+from ctlsock import connect, send, reply
+s = connect(sys.argv[1])
+send(s, {"v": 1, "cmd": "order.show", "args": {"id": 1, "reveal": True}})
+rep = reply(s)
 print("ok" if rep["ok"] else rep["error"]["code"] + ": " + rep["error"]["message"])
 PY
 }

@@ -65,20 +65,12 @@ n=$(ctl --json audit serials --org "$ORG" --after "${next##* }" |
 	python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 [ "$n" = 19000 ] || fail "--after ${next##* } gave $n rows, not the other 19000"
 # the daemon's own bound on a page, and the reply's next
-python3 - "$STATE/ukeyd.sock" "$ORG" <<'PY' || fail "audit.serials without limit: not one bounded page with next"
-import json, socket, struct, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-body = json.dumps({"v": 1, "cmd": "audit.serials", "args": {"org": sys.argv[2]}}).encode()
-s.sendall(struct.pack(">I", len(body)) + body)
-def exactly(n):
-    b = b""
-    while len(b) < n:
-        c = s.recv(n - len(b))
-        assert c, "closed"
-        b += c
-    return b
-r = json.loads(exactly(struct.unpack(">I", exactly(4))[0]))
+PYTHONPATH=$SRC/tests/integration python3 - "$STATE/ukeyd.sock" "$ORG" <<'PY' || fail "audit.serials without limit: not one bounded page with next"
+import sys
+from ctlsock import connect, send, reply
+s = connect(sys.argv[1])
+send(s, {"v": 1, "cmd": "audit.serials", "args": {"org": sys.argv[2]}})
+r = reply(s)
 assert r["ok"] and len(r["result"]) == 2000, len(r["result"])
 assert r["next"] == r["result"][-1]["id"], r.get("next")
 PY
@@ -91,13 +83,12 @@ UKEY_TEST_REPLY_MAX=3000 start_station
 expect_exit 65 "over the protocol's 3000: ask for less" -- ctl --json profiles
 grepq "cannot be sent: the reply would be .* connection closed" "$STATE/ukeyd.log" ||
 	fail "the daemon did not log the reply it could not send"
-python3 - "$STATE/ukeyd.sock" <<'PY' || fail "the connection of a reply too large was not closed"
-import json, socket, struct, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
+PYTHONPATH=$SRC/tests/integration python3 - "$STATE/ukeyd.sock" <<'PY' || fail "the connection of a reply too large was not closed"
+import json, struct, sys
+from ctlsock import connect, send
+s = connect(sys.argv[1])
 s.settimeout(60)
-body = json.dumps({"v": 1, "cmd": "profile.list"}).encode()
-s.sendall(struct.pack(">I", len(body)) + body)
+send(s, {"v": 1, "cmd": "profile.list"})
 data = b""
 while True:
     c = s.recv(65536)
@@ -118,34 +109,22 @@ touch "$STATE/verify.hold"
 UKEY_TEST_VERIFY_HOLD="$STATE/verify.hold" start_station
 ctl audit verify > "$STATE/verify.out" 2>&1 &
 verify=$!
-for _ in $(seq 1200); do
-	grepq "audit.verify waits while" "$STATE/ukeyd.log" && break
-	sleep 0.1
-done
-grepq "audit.verify waits while" "$STATE/ukeyd.log" || fail "the verification did not start"
+wait_grep 1200 0.1 "audit.verify waits while" "$STATE/ukeyd.log" || fail "the verification did not start"
 ctl status >/dev/null || fail "status while audit verify runs"
 # a request sent behind audit.verify on the same connection is answered after it
 cat > "$STATE/pipeline.py" <<'PY'
-import json, socket, struct, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
+import sys
+from ctlsock import connect, send, reply
+s = connect(sys.argv[1])
 for cmd in ("audit.verify", "ping"):
-    body = json.dumps({"v": 1, "cmd": cmd}).encode()
-    s.sendall(struct.pack(">I", len(body)) + body)
-def exactly(n):
-    b = b""
-    while len(b) < n:
-        c = s.recv(n - len(b))
-        assert c, "closed"
-        b += c
-    return b
-first = json.loads(exactly(struct.unpack(">I", exactly(4))[0]))
-second = json.loads(exactly(struct.unpack(">I", exactly(4))[0]))
+    send(s, {"v": 1, "cmd": cmd})
+first = reply(s)
+second = reply(s)
 assert first["ok"] and "records" in first["result"], first
 assert second["ok"] and "version" in second["result"], second
 print("in order")
 PY
-python3 "$STATE/pipeline.py" "$STATE/ukeyd.sock" > "$STATE/pipeline.out" 2>&1 &
+PYTHONPATH=$SRC/tests/integration python3 "$STATE/pipeline.py" "$STATE/ukeyd.sock" > "$STATE/pipeline.out" 2>&1 &
 pipeline=$!
 ctl sim plug --bay 2 --wait >/dev/null || fail "production while audit verify runs: $(bay_field 2 reason)"
 kill -0 "$verify" 2>/dev/null || fail "audit verify answered while its thread was held: $(cat "$STATE/verify.out")"

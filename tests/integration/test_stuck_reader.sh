@@ -27,11 +27,10 @@ echo "ok: order list is $size bytes"
 # stuck.py: sends order.list, reads nothing for HOLD seconds, then reads what
 # the daemon sent and prints a JSON summary
 cat > "$STATE/stuck.py" <<'PY'
-import json, socket, struct, sys, time
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-body = json.dumps({"v": 1, "cmd": "order.list"}).encode()
-s.sendall(struct.pack(">I", len(body)) + body)
+import json, socket, sys, time
+from ctlsock import connect, send
+s = connect(sys.argv[1])
+send(s, {"v": 1, "cmd": "order.list"})
 # the daemon has made the reply and begun to write it (a sanitizer build
 # takes seconds to make it): seen without reading it
 s.recv(1, socket.MSG_PEEK)
@@ -50,10 +49,9 @@ except (socket.timeout, ConnectionResetError):
     pass
 print(json.dumps({"received": got, "closed": closed}), flush=True)
 PY
-python3 "$STATE/stuck.py" "$STATE/ukeyd.sock" $((TIMEOUT + 5)) > "$STATE/stuck.out" &
+PYTHONPATH=$SRC/tests/integration python3 "$STATE/stuck.py" "$STATE/ukeyd.sock" $((TIMEOUT + 5)) > "$STATE/stuck.out" &
 stuck=$!
-for _ in $(seq 1200); do grepq sent "$STATE/stuck.out" && break; sleep 0.1; done
-grepq sent "$STATE/stuck.out" || fail "the stuck client got no part of its reply in 120 s"
+wait_grep 1200 0.1 sent "$STATE/stuck.out" || fail "the stuck client got no part of its reply in 120 s"
 
 t0=$(date +%s%N)
 ctl status >/dev/null || fail "status while a client does not read"
@@ -93,22 +91,14 @@ for part in 5 6 7 8 9; do
 		"$STATE/many-$part.json" "${specs[@]}"
 	ctl order import "$STATE/many-$part.json" >/dev/null || fail "importing orders, part $part"
 done
-python3 - "$STATE/ukeyd.sock" <<'PY' || fail "order.list without limit: not one bounded page"
-import json, socket, struct, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-body = json.dumps({"v": 1, "cmd": "order.list"}).encode()
-s.sendall(struct.pack(">I", len(body)) + body)
-def exactly(n):
-    b = b""
-    while len(b) < n:
-        c = s.recv(n - len(b))
-        assert c, "closed"
-        b += c
-    return b
-n = struct.unpack(">I", exactly(4))[0]
+PYTHONPATH=$SRC/tests/integration python3 - "$STATE/ukeyd.sock" <<'PY' || fail "order.list without limit: not one bounded page"
+import json, sys
+from ctlsock import connect, send, length, exactly
+s = connect(sys.argv[1])
+send(s, {"v": 1, "cmd": "order.list"})
+n = length(s)
 assert n < 4 * 1024 * 1024, n
-r = json.loads(exactly(n))
+r = json.loads(exactly(s, n))
 assert r["ok"] and len(r["result"]) == 2000, r.get("error")
 assert r["next"] == r["result"][-1]["id"], r.get("next")
 PY

@@ -24,6 +24,7 @@
 #include "store/auditkey.h"
 #include "store/schema.h"
 #include "pg_fixture.h"
+#include "store_fixture.h"
 
 #define APPENDS 30
 #define EVERY 10		/* a checkpoint every EVERY records */
@@ -274,7 +275,7 @@ static void
 test_sqlite_stations(void **state)
 {
 	struct store *st = NULL;
-	char dir[64], path[128], cmd[128];
+	char dir[64], path[128];
 	int k, i;
 
 	snprintf(dir, sizeof(dir), "/tmp/ukey-aust-XXXXXX");
@@ -291,9 +292,7 @@ test_sqlite_stations(void **state)
 	check_incremental(st);
 	check_rogue_key(st);
 	check_tamper(st, "DROP TRIGGER audit_no_update");
-	store_close(st);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
+	store_fixture_close(st, dir);
 }
 
 static void
@@ -412,7 +411,7 @@ test_sqlite_upgrade(void **state)
 {
 	struct witness_set ws = { 0 };
 	struct witness_point pt = { .line = 1, .records = 4, .at = AT, .station = "km01" };
-	char h[5][AUDIT_HASH_LEN + 1], head[AUDIT_HASH_LEN + 1], dir[64], path[128], cmd[128];
+	char h[5][AUDIT_HASH_LEN + 1], head[AUDIT_HASH_LEN + 1], dir[64], path[128];
 	const struct audit_station_report *s;
 	struct audit_report rep;
 	struct store *st = NULL;
@@ -465,9 +464,7 @@ test_sqlite_upgrade(void **state)
 	assert_int_equal(audit_verify_db(store_dbh(st), NULL, NULL, NULL, &rep), UKEY_ERR_VERIFY);
 	assert_non_null(strstr(rep.why, "the format never goes back"));
 	witness_set_clear(&ws);
-	store_close(st);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
+	store_fixture_close(st, dir);
 }
 
 int

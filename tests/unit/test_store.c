@@ -19,6 +19,7 @@
 #include "common/err.h"
 #include "store/schema.h"
 #include "store/store.h"
+#include "store_fixture.h"
 
 static void
 exec_ok(sqlite3 *db, const char *sql)
@@ -105,9 +106,7 @@ test_migrate_from_v1(void **state)
 	assert_int_equal(store_open(path, &st), 0);
 	assert_int_equal(store_int(st, &v, "SELECT count(*) FROM schema_migrations", ""), 0);
 	assert_int_equal(v, (int64_t)n);
-	store_close(st);
-	snprintf(path, sizeof(path), "rm -rf %s", dir);
-	assert_int_equal(system(path), 0);
+	store_fixture_close(st, dir);
 }
 
 static void
@@ -189,9 +188,7 @@ test_migrate_from_v2(void **state)
 	assert_int_equal(store_open(path, &st), 0);
 	assert_int_equal(store_int(st, &v, "SELECT count(*) FROM schema_migrations", ""), 0);
 	assert_int_equal(v, (int64_t)n);
-	store_close(st);
-	snprintf(path, sizeof(path), "rm -rf %s", dir);
-	assert_int_equal(system(path), 0);
+	store_fixture_close(st, dir);
 }
 
 /* Migration 8: the issuance record gets the key pair's usage; rows issued
@@ -240,9 +237,7 @@ test_migrate_key_usage(void **state)
 	assert_int_equal(store_int(st, &v, "SELECT count(*) FROM issuances WHERE"
 	    " json_extract(key_usage, '$.private[0]') = 'sign'", ""), 0);
 	assert_int_equal(v, 1);
-	store_close(st);
-	snprintf(path, sizeof(path), "rm -rf %s", dir);
-	assert_int_equal(system(path), 0);
+	store_fixture_close(st, dir);
 }
 
 /* Migration 12 rebuilds orders so that a replacement order fits: every
@@ -290,9 +285,7 @@ test_migrate_replacement(void **state)
 	assert_int_equal(store_int(st, &v, "SELECT count(*) FROM schema_migrations WHERE version = 12",
 	    ""), 0);
 	assert_int_equal(v, 1);
-	store_close(st);
-	snprintf(path, sizeof(path), "rm -rf %s", dir);
-	assert_int_equal(system(path), 0);
+	store_fixture_close(st, dir);
 }
 
 /* A lazy transaction (store_begin_lazy) commits like any other and leaves
@@ -301,14 +294,12 @@ test_migrate_replacement(void **state)
 static void
 test_begin_lazy(void **state)
 {
-	char dir[] = "/tmp/ukey-test-store-XXXXXX", path[128];
-	struct store *st = NULL;
+	char dir[64];
+	struct store *st;
 	int64_t v = 0;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/station.db", dir);
-	assert_int_equal(store_open(path, &st), 0);
+	st = store_fixture_open(dir, sizeof(dir), "store");
 	assert_int_equal(store_begin_lazy(st), 0);
 	assert_int_equal(store_int(st, &v, "PRAGMA synchronous", ""), 0);
 	assert_int_equal(v, 1);
@@ -328,9 +319,7 @@ test_begin_lazy(void **state)
 	assert_int_equal(store_int(st, &v, "SELECT count(*) FROM schema_migrations WHERE"
 	    " version = 900", ""), 0);
 	assert_int_equal(v, 1);
-	store_close(st);
-	snprintf(path, sizeof(path), "rm -rf %s", dir);
-	assert_int_equal(system(path), 0);
+	store_fixture_close(st, dir);
 }
 
 int
