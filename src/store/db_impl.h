@@ -19,9 +19,12 @@ struct sq_cached {
 	uint64_t used;		/* db->tick when it was given back, for LRU */
 };
 
-/* One connection. Not shared between threads: a thread that reads the
- * store opens its own (the verify thread, verifythread.c); the statement
- * cache relies on it and takes no lock. */
+/* One connection, used by one thread at a time: the statement cache
+ * relies on it and takes no lock. In ukeyd the station's store belongs to
+ * the event loop; the verify thread opens a connection of its own
+ * (db_open_readonly in verifythread.c), and the CA thread (cathread.c)
+ * makes only ca_* calls, whose ca.db is another SQLite handle outside
+ * db.h (store_ca.c), its answers going back to the loop through a pipe. */
 struct db {
 	enum db_backend backend;
 	sqlite3 *sq;		/* DB_SQLITE */
