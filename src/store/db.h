@@ -99,7 +99,7 @@ void db_finalize(struct db_stmt *q);
  * "The store's prepared statements". The counters say how it went:
  * prepares (statements parsed), hits (taken from the cache), cached (idle
  * in it now), evicted (finalized to make room). PostgreSQL: all zero. */
-#define DB_STMT_CACHE_MAX 96
+#define DB_STMT_CACHE_MAX 128
 struct db_stmt_stats {
 	uint64_t prepares, hits, evicted;
 	size_t cached;
