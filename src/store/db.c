@@ -87,6 +87,12 @@ db_close(struct db *db)
 {
 	if (db == NULL)
 		return;
+	/* before the handle closes: sqlite3_close refuses one with statements */
+	sq_cache_clear(db);
+	if (db->stats.prepares > 0)
+		log_debug("%llu statements prepared, %llu taken from the cache, %llu evicted",
+		    (unsigned long long)db->stats.prepares, (unsigned long long)db->stats.hits,
+		    (unsigned long long)db->stats.evicted);
 	if (db->own_sq)
 		sqlite3_close(db->sq);
 	if (db->pg != NULL)
@@ -118,23 +124,31 @@ db_exec(struct db *db, const char *sql)
 	return PG(db) ? pgb_exec(db, sql) : sq_exec(db, sql);
 }
 
+/* One statement without parameters or rows; on SQLite a cached one
+ * (sqlite3_exec would parse BEGIN and COMMIT again every time). */
+static int
+exec_one(struct db *db, const char *sql)
+{
+	return PG(db) ? pgb_exec(db, sql) : db_run(db, sql, "");
+}
+
 int
 db_begin(struct db *db)
 {
-	return db_exec(db, PG(db) ? "BEGIN" : "BEGIN IMMEDIATE");
+	return exec_one(db, PG(db) ? "BEGIN" : "BEGIN IMMEDIATE");
 }
 
 int
 db_commit(struct db *db)
 {
-	return db_exec(db, "COMMIT");
+	return exec_one(db, "COMMIT");
 }
 
 void
 db_rollback(struct db *db)
 {
 	if (db_in_transaction(db))
-		(void)db_exec(db, "ROLLBACK");
+		(void)exec_one(db, "ROLLBACK");
 }
 
 int
@@ -288,6 +302,13 @@ db_finalize(struct db_stmt *q)
 	else
 		sq_finalize(q);
 	free(q);
+}
+
+void
+db_stmt_stats(const struct db *db, struct db_stmt_stats *out)
+{
+	*out = db->stats;
+	out->cached = db->ncached;
 }
 
 int64_t

@@ -92,6 +92,20 @@ double db_column_double(struct db_stmt *q, int col);
 char *db_column_dup(struct db_stmt *q, int col, int *rc);
 void db_finalize(struct db_stmt *q);
 
+/* SQLite: db_prepare takes an idle statement prepared earlier from the
+ * same text when there is one, and db_finalize resets the statement and
+ * keeps it (at most DB_STMT_CACHE_MAX per connection, the least recently
+ * used finalized first); db_close finalizes them. docs/performance.md,
+ * "The store's prepared statements". The counters say how it went:
+ * prepares (statements parsed), hits (taken from the cache), cached (idle
+ * in it now), evicted (finalized to make room). PostgreSQL: all zero. */
+#define DB_STMT_CACHE_MAX 128
+struct db_stmt_stats {
+	uint64_t prepares, hits, evicted;
+	size_t cached;
+};
+void db_stmt_stats(const struct db *db, struct db_stmt_stats *out);
+
 /* Rows the last statement on the connection changed; the id the last
  * INSERT on the connection gave (prefer db_insert_id: RETURNING works on
  * both backends). */

@@ -1,6 +1,10 @@
 /* The SQLite backend of db.h: thin over sqlite3_*, so that a store module
- * ported to db.h runs the statements it ran before. */
+ * ported to db.h runs the statements it ran before; and a cache of the
+ * prepared statements per connection, so that the same few dozen
+ * statements are not parsed again for every use (docs/performance.md). */
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/err.h"
 #include "common/log.h"
@@ -39,15 +43,71 @@ sq_exec(struct db *db, const char *sql)
 	return 0;
 }
 
+/* FNV-1a of the statement's text: the cache compares hashes first. */
+static uint32_t
+sql_hash(const char *sql)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *sql != '\0'; sql++)
+		h = (h ^ (unsigned char)*sql) * 16777619u;
+	return h;
+}
+
+/* Takes the idle statement prepared from sql out of the cache: 1, or 0
+ * when there is none (every copy in use, or never prepared). */
+static int
+cache_take(struct db *db, const char *sql, uint32_t hash, struct db_stmt *q)
+{
+	size_t i;
+
+	for (i = 0; i < db->ncached; i++) {
+		struct sq_cached *c = &db->cache[i];
+
+		if (c->hash != hash || strcmp(c->sql, sql) != 0)
+			continue;
+		q->sq = c->st;
+		q->key = c->sql;
+		q->hash = hash;
+		/* the slot is filled by the last one: in use, it is in none */
+		*c = db->cache[--db->ncached];
+		db->stats.hits++;
+		return 1;
+	}
+	return 0;
+}
+
+/* Whether a statement prepared from sql may be kept: not a PRAGMA, since
+ * some act while they are prepared (synchronous=, foreign_keys=), so that
+ * stepping a kept one again would change nothing. */
+static int
+cacheable(const char *sql)
+{
+	sql += strspn(sql, " \t\r\n");
+	return strncasecmp(sql, "PRAGMA", 6) != 0;
+}
+
+/* The statement prepared from sql, from the cache or parsed now. Some SQL
+ * is written into a caller's stack buffer (snprintf): the key is a copy of
+ * the text, never the pointer. */
 int
 sq_prepare(struct db *db, const char *sql, struct db_stmt *q)
 {
-	int rc = sqlite3_prepare_v2(db->sq, sql, -1, &q->sq, NULL);
+	uint32_t hash = sql_hash(sql);
+	int rc;
 
+	if (cache_take(db, sql, hash, q))
+		return 0;
+	rc = sqlite3_prepare_v2(db->sq, sql, -1, &q->sq, NULL);
 	if (rc != SQLITE_OK) {
 		log_error("sqlite3_prepare_v2: %s (%.60s)", sqlite3_errmsg(db->sq), sql);
 		return store_rc_to_err(rc);
 	}
+	db->stats.prepares++;
+	/* no copy (out of memory; or no statement, only a comment): the
+	 * statement is finalized at the end instead of kept */
+	if (q->sq != NULL && cacheable(sql) && (q->key = strdup(sql)) != NULL)
+		q->hash = hash;
 	return 0;
 }
 
@@ -116,8 +176,53 @@ sq_blob(struct db_stmt *q, int col, size_t *len)
 	return p;
 }
 
+/* Finalizes the idle statement used longest ago, to make room. */
+static void
+cache_evict_lru(struct db *db)
+{
+	size_t i, old = 0;
+
+	for (i = 1; i < db->ncached; i++)
+		if (db->cache[i].used < db->cache[old].used)
+			old = i;
+	sqlite3_finalize(db->cache[old].st);
+	free(db->cache[old].sql);
+	db->cache[old] = db->cache[--db->ncached];
+	db->stats.evicted++;
+}
+
+/* Gives the statement back to the cache, reset: a statement stepped once
+ * and not to its end holds a read transaction (which would keep a WAL
+ * checkpoint from completing) until it is reset. One whose last step
+ * failed (reset returns the error) is finalized rather than kept. */
 void
 sq_finalize(struct db_stmt *q)
 {
-	sqlite3_finalize(q->sq);
+	struct db *db = q->db;
+	struct sq_cached *c;
+
+	if (q->key == NULL || sqlite3_reset(q->sq) != SQLITE_OK ||
+	    sqlite3_clear_bindings(q->sq) != SQLITE_OK) {
+		sqlite3_finalize(q->sq);
+		free(q->key);
+		return;
+	}
+	if (db->ncached == DB_STMT_CACHE_MAX)
+		cache_evict_lru(db);
+	c = &db->cache[db->ncached++];
+	c->st = q->sq;
+	c->sql = q->key;
+	c->hash = q->hash;
+	c->used = ++db->tick;
+}
+
+/* Finalizes every idle statement (db_close; before the handle closes). */
+void
+sq_cache_clear(struct db *db)
+{
+	while (db->ncached > 0) {
+		db->ncached--;
+		sqlite3_finalize(db->cache[db->ncached].st);
+		free(db->cache[db->ncached].sql);
+	}
 }

@@ -144,9 +144,7 @@ exec_plain(sqlite3 *db, const char *sql)
 int
 store_begin(struct store *st)
 {
-	if (st->db == NULL)
-		return db_begin(st->dbh);
-	return exec_plain(st->db, "BEGIN IMMEDIATE");
+	return db_begin(st->dbh);
 }
 
 /* After a lazy transaction: every other commit is flushed again, as
@@ -176,7 +174,7 @@ store_begin_lazy(struct store *st)
 	if ((rc = exec_plain(st->db, "PRAGMA synchronous=NORMAL")) != 0)
 		return rc;
 	st->lazy = 1;
-	if ((rc = exec_plain(st->db, "BEGIN IMMEDIATE")) != 0)
+	if ((rc = db_begin(st->dbh)) != 0)
 		store_sync_full(st);
 	return rc;
 }
@@ -186,10 +184,8 @@ store_commit(struct store *st)
 {
 	int rc;
 
-	if (st->db == NULL)
-		return db_commit(st->dbh);
-	rc = exec_plain(st->db, "COMMIT");
-	if (sqlite3_get_autocommit(st->db))
+	rc = db_commit(st->dbh);
+	if (st->db != NULL && sqlite3_get_autocommit(st->db))
 		store_sync_full(st);
 	return rc;
 }
@@ -197,10 +193,7 @@ store_commit(struct store *st)
 void
 store_rollback(struct store *st)
 {
-	if (st->db == NULL)
-		db_rollback(st->dbh);
-	else if (!sqlite3_get_autocommit(st->db))
-		(void)exec_plain(st->db, "ROLLBACK");
+	db_rollback(st->dbh);
 	if (st->db != NULL)
 		store_sync_full(st);
 }
@@ -296,9 +289,9 @@ store_open(const char *path, struct store **out)
 	    (rc = exec_plain(st->db, "PRAGMA synchronous=FULL")) != 0 ||
 	    /* freed space is zeroed: what was replaced does not linger in the file */
 	    (rc = exec_plain(st->db, "PRAGMA secure_delete=ON")) != 0 ||
+	    (rc = db_sqlite_wrap(st->db, &st->dbh)) != 0 ||
 	    (rc = migrate(st)) != 0 ||
-	    (rc = exec_plain(st->db, "PRAGMA foreign_keys=ON")) != 0 ||
-	    (rc = db_sqlite_wrap(st->db, &st->dbh)) != 0)
+	    (rc = exec_plain(st->db, "PRAGMA foreign_keys=ON")) != 0)
 		goto out;
 	*out = st;
 	st = NULL;
@@ -382,67 +375,21 @@ prepare_bind(struct store *st, sqlite3_stmt **out, const char *sql, const char *
 	return 0;
 }
 
+/* store_run, store_int, store_query and store_row go through db.h on
+ * both backends: on SQLite, through its cache of prepared statements. */
 int
 store_run(struct store *st, const char *sql, const char *fmt, ...)
 {
-	sqlite3_stmt *stmt;
 	va_list ap;
 	int rc;
 
 	va_start(ap, fmt);
-	rc = st->db ? prepare_bind(st, &stmt, sql, fmt, ap) : db_vrun(st->dbh, sql, fmt, ap);
+	rc = db_vrun(st->dbh, sql, fmt, ap);
 	va_end(ap);
-	if (rc != 0 || st->db == NULL)
-		return rc;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
-		;
-	if (rc != SQLITE_DONE) {
-		log_error("sqlite3_step: %s (%.60s)", sqlite3_errmsg(st->db), sql);
-		rc = store_rc_to_err(rc);
-	} else {
-		rc = 0;
-	}
-	sqlite3_finalize(stmt);
 	return rc;
 }
 
-static struct json_object *
-row_to_json(sqlite3_stmt *stmt)
-{
-	struct json_object *row = json_object_new_object();
-	int i, n = sqlite3_column_count(stmt);
-
-	for (i = 0; i < n; i++) {
-		struct json_object *v = NULL;
-
-		switch (sqlite3_column_type(stmt, i)) {
-		case SQLITE_INTEGER:
-			v = json_object_new_int64(sqlite3_column_int64(stmt, i));
-			break;
-		case SQLITE_FLOAT:
-			v = json_object_new_double(sqlite3_column_double(stmt, i));
-			break;
-		case SQLITE_TEXT:
-			v = json_object_new_string((const char *)sqlite3_column_text(stmt, i));
-			break;
-		case SQLITE_BLOB: {
-			char *hex = hex_encode(sqlite3_column_blob(stmt, i),
-			    (size_t)sqlite3_column_bytes(stmt, i));
-
-			if (hex != NULL)
-				v = json_object_new_string(hex);
-			free(hex);
-			break;
-		}
-		default:
-			break;
-		}
-		json_object_object_add(row, sqlite3_column_name(stmt, i), v);
-	}
-	return row;
-}
-
-/* row_to_json through db.h, for a PostgreSQL store: the same JSON types. */
+/* One row as a JSON object keyed by column name (store_query). */
 static struct json_object *
 db_row_to_json(struct db_stmt *q)
 {
@@ -478,19 +425,24 @@ db_row_to_json(struct db_stmt *q)
 	return row;
 }
 
+/* Every row (one: the first only) as a JSON array. */
 static int
-db_query_va(struct store *st, struct json_object **out, int one, const char *sql,
+query_va(struct store *st, struct json_object **out, int one, const char *sql,
     const char *fmt, va_list ap)
 {
 	struct json_object *arr;
 	struct db_stmt *q;
 	int rc;
 
+	*out = NULL;
 	if ((rc = db_vstmt(st->dbh, &q, sql, fmt, ap)) != 0)
 		return rc;
 	arr = json_object_new_array();
-	while ((rc = db_step(q)) == 1 && !(one && json_object_array_length(arr) > 0))
+	while ((rc = db_step(q)) == 1) {
 		json_object_array_add(arr, db_row_to_json(q));
+		if (one)
+			break;
+	}
 	db_finalize(q);
 	if (rc < 0) {
 		json_object_put(arr);
@@ -503,47 +455,6 @@ db_query_va(struct store *st, struct json_object **out, int one, const char *sql
 	rc = json_object_array_length(arr) ? 0 : UKEY_ERR_NOTFOUND;
 	if (rc == 0)
 		*out = json_object_get(json_object_array_get_idx(arr, 0));
-	json_object_put(arr);
-	return rc;
-}
-
-static int
-query_va(struct store *st, struct json_object **out, int one, const char *sql, const char *fmt,
-    va_list ap)
-{
-	struct json_object *arr = NULL;
-	sqlite3_stmt *stmt;
-	int rc;
-
-	*out = NULL;
-	if (st->db == NULL)
-		return db_query_va(st, out, one, sql, fmt, ap);
-	if ((rc = prepare_bind(st, &stmt, sql, fmt, ap)) != 0)
-		return rc;
-	arr = json_object_new_array();
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		json_object_array_add(arr, row_to_json(stmt));
-		if (one)
-			break;
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		log_error("sqlite3_step: %s (%.60s)", sqlite3_errmsg(st->db), sql);
-		rc = store_rc_to_err(rc);
-		goto out;
-	}
-	if (one) {
-		if (json_object_array_length(arr) == 0) {
-			rc = UKEY_ERR_NOTFOUND;
-			goto out;
-		}
-		*out = json_object_get(json_object_array_get_idx(arr, 0));
-	} else {
-		*out = arr;
-		arr = NULL;
-	}
-	rc = 0;
- out:
-	sqlite3_finalize(stmt);
 	json_object_put(arr);
 	return rc;
 }
@@ -575,27 +486,12 @@ store_row(struct store *st, struct json_object **out, const char *sql, const cha
 int
 store_int(struct store *st, int64_t *out, const char *sql, const char *fmt, ...)
 {
-	sqlite3_stmt *stmt;
 	va_list ap;
 	int rc;
 
-	*out = 0;
 	va_start(ap, fmt);
-	rc = st->db ? prepare_bind(st, &stmt, sql, fmt, ap) : db_vint(st->dbh, out, sql, fmt, ap);
+	rc = db_vint(st->dbh, out, sql, fmt, ap);
 	va_end(ap);
-	if (rc != 0 || st->db == NULL)
-		return rc;
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
-		*out = sqlite3_column_int64(stmt, 0);
-		rc = sqlite3_column_type(stmt, 0) == SQLITE_NULL ? UKEY_ERR_NOTFOUND : 0;
-	} else if (rc == SQLITE_DONE) {
-		rc = UKEY_ERR_NOTFOUND;
-	} else {
-		log_error("sqlite3_step: %s (%.60s)", sqlite3_errmsg(st->db), sql);
-		rc = store_rc_to_err(rc);
-	}
-	sqlite3_finalize(stmt);
 	return rc;
 }
 
