@@ -423,6 +423,8 @@ static const int step_in_worker[N_STEPS] = { 1, 1, 1, 0, 0, 1, 1, 0 };
  * each step's ms (steps[N_STEPS * token + step], -1 when not reported). */
 struct samples {
 	double *start, *total, *calls, *steps;
+	double *later;		/* arrival → job of the tokens after each bay's first */
+	int n_later;
 };
 
 static void
@@ -431,8 +433,10 @@ samples_alloc(struct samples *sm, int tokens)
 	if ((sm->start = calloc((size_t)tokens, sizeof(double))) == NULL ||
 	    (sm->total = calloc((size_t)tokens, sizeof(double))) == NULL ||
 	    (sm->calls = calloc((size_t)tokens, sizeof(double))) == NULL ||
-	    (sm->steps = calloc((size_t)tokens * N_STEPS, sizeof(double))) == NULL)
+	    (sm->steps = calloc((size_t)tokens * N_STEPS, sizeof(double))) == NULL ||
+	    (sm->later = calloc((size_t)tokens, sizeof(double))) == NULL)
 		exit(1);
+	sm->n_later = 0;
 }
 
 static void
@@ -442,6 +446,7 @@ samples_free(struct samples *sm)
 	free(sm->total);
 	free(sm->calls);
 	free(sm->steps);
+	free(sm->later);
 }
 
 static void
@@ -466,6 +471,7 @@ static double
 produce(int tokens, int bays, struct samples *sm, long *polls)
 {
 	int plugged = 0, done = 0, i, n;
+	int issued_in[64] = { 0 };	/* tokens each bay issued so far */
 	double t0 = now_ms();
 
 	while (done < tokens) {
@@ -479,6 +485,11 @@ produce(int tokens, int bays, struct samples *sm, long *polls)
 			b = json_object_array_get_idx(list, i);
 			st = json_object_get_string(json_object_object_get(b, "state"));
 			if (strcmp(st, "done") == 0 && done < tokens) {
+				/* a bay's first token waits for its worker to
+				 * start; the later ones find it kept */
+				if (issued_in[i]++ > 0)
+					sm->later[sm->n_later++] = (double)json_object_get_int64(
+					    json_object_object_get(b, "arrival_to_job_ms"));
 				sample_done(sm, done++, b);
 				json_object_put(call("sim.unplug", bay_args(i + 1, NULL)));
 			} else if (strcmp(st, "empty") == 0 && plugged < tokens) {
@@ -607,20 +618,24 @@ static void
 print_result(const char *alg, int tokens, int bays, double wall, const struct samples *sm,
     double fsyncs, long rss, const struct cpu_use *cu)
 {
-	struct bench_stat st_start, st_total, st_calls;
+	struct bench_stat st_start, st_total, st_calls, st_later = { 0 };
 
 	/* on copies: print_steps wants each token's figures in place */
 	stat_copy(sm->start, tokens, &st_start);
 	stat_copy(sm->total, tokens, &st_total);
 	stat_copy(sm->calls, tokens, &st_calls);
+	if (sm->n_later > 0)
+		stat_copy(sm->later, sm->n_later, &st_later);
+	else
+		st_later.median = -1;
 	printf("station %s profile=%s tokens=%d bays=%d keygen_delay_ms=%d median_ms=%.1f p90_ms=%.1f "
 	    "arrival_to_job_median_ms=%.1f wall_ms_per_token=%.1f p11_calls_per_token=%.0f "
 	    "fsyncs_per_token=%.1f daemon_rss_kib=%ld ukeyd_cpu_ms_per_token=%.1f "
 	    "worker_cpu_ms_per_token=%.1f polls_per_token=%.1f ukeyd_cpu_ms_per_poll=%.3f "
-	    "ukeyd_cpu_net_ms_per_token=%.1f\n", alg, plug_profile, tokens, bays, keygen_delay_ms,
+	    "ukeyd_cpu_net_ms_per_token=%.1f arrival_to_job_later_median_ms=%.1f\n", alg, plug_profile, tokens, bays, keygen_delay_ms,
 	    st_total.median, st_total.p90, st_start.median, wall / tokens, st_calls.median, fsyncs,
 	    rss, cu->daemon, cu->worker, cu->polls, cu->per_poll,
-	    cu->daemon - cu->polls * cu->per_poll);
+	    cu->daemon - cu->polls * cu->per_poll, st_later.median);
 }
 
 int
