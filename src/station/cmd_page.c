@@ -2,15 +2,33 @@
  * arguments after and limit, the server's largest page, and the key a
  * reply gives to go on from. */
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "common/err.h"
 #include "station/control.h"
+
+/* Test hook, inert unless set (docs/testing-faults.md): with
+ * UKEY_TEST_PAGE_DEFAULT=N (1 to the largest page) a request that gives no
+ * limit gets pages of N rows, so that a test sees a client go on across
+ * pages without making thousands of rows. */
+static int64_t
+page_default(int64_t max)
+{
+	const char *v = getenv("UKEY_TEST_PAGE_DEFAULT");
+	char *end;
+	long long n;
+
+	if (v == NULL || *v == '\0')
+		return max;
+	n = strtoll(v, &end, 10);
+	return *end == '\0' && n >= 1 && n <= max ? (int64_t)n : max;
+}
 
 int
 page_args(struct request *r, int64_t max, struct page *p)
 {
 	p->after = 0;
-	p->limit = max;
+	p->limit = page_default(max);
 	if (arg_int(r, "after", 0, &p->after) == UKEY_ERR_INVAL ||
 	    arg_int(r, "limit", 0, &p->limit) == UKEY_ERR_INVAL)
 		return UKEY_ERR_INVAL;
@@ -51,5 +69,29 @@ page_slice(struct request *r, struct json_object **rows, const struct page *p)
 	r->next = i < n ? json_object_new_int64((int64_t)i) : NULL;
 	json_object_put(*rows);
 	*rows = out;
+	return 0;
+}
+
+int
+page_slice_pair(struct request *r, struct json_object **first, struct json_object **second,
+    const struct page *p)
+{
+	size_t na = json_object_array_length(*first), nb = json_object_array_length(*second);
+	size_t end = (size_t)p->after + (size_t)p->limit, i;
+	struct json_object *a, *b;
+
+	if ((a = json_object_new_array()) == NULL || (b = json_object_new_array()) == NULL) {
+		json_object_put(a);
+		return UKEY_ERR_NOMEM;
+	}
+	for (i = (size_t)p->after; i < end && i < na + nb; i++)
+		json_object_array_add(i < na ? a : b, json_object_get(json_object_array_get_idx(
+		    i < na ? *first : *second, i < na ? i : i - na)));
+	json_object_put(r->next);
+	r->next = i < na + nb ? json_object_new_int64((int64_t)i) : NULL;
+	json_object_put(*first);
+	json_object_put(*second);
+	*first = a;
+	*second = b;
 	return 0;
 }

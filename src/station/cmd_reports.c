@@ -362,12 +362,13 @@ cmd_report_service_times(struct request *r, struct json_object **result)
 	struct store_report_order *orders = NULL;
 	struct json_object *res = NULL, *rows, *counts;
 	struct window win;
+	struct page pg;
 	int64_t hours = DUE_SOON_HOURS_DEFAULT, now = (int64_t)time(NULL), *secs = NULL, med;
 	size_t n = 0, i, nsecs = 0;
 	char t[32];
 	int rc;
 
-	if ((rc = window_args(r, 0, &win)) != 0)
+	if ((rc = window_args(r, 0, &win)) != 0 || (rc = page_args(r, LIST_PAGE_MAX, &pg)) != 0)
 		return rc;
 	if ((rc = arg_int(r, "hours", 0, &hours)) == UKEY_ERR_INVAL)
 		return rc;
@@ -401,6 +402,13 @@ cmd_report_service_times(struct request *r, struct json_object **result)
 		add_int(res, "median_seconds", med);
 	else
 		json_object_object_add(res, "median_seconds", NULL);
+	/* the counts and the median are the whole window's; the rows page */
+	if ((rc = page_slice(r, &rows, &pg)) != 0) {
+		json_object_put(rows);
+		json_object_put(res);
+		res = NULL;
+		goto out;
+	}
 	json_object_object_add(res, "orders", rows);
 	*result = res;
 	rc = 0;
@@ -637,9 +645,12 @@ cmd_report_reconcile(struct request *r, struct json_object **result)
 	struct store_report_window all = { NULL, NULL, 0 };
 	struct recon rc = { 0 };
 	struct json_object *res;
+	struct page pg;
 	size_t n = 0, i;
 	int err;
 
+	if ((err = page_args(r, LIST_PAGE_MAX, &pg)) != 0)
+		return err;
 	if ((err = store_report_orders(station_store(r->s), &all, &orders, &n)) != 0 ||
 	    (err = store_report_certs(station_store(r->s), &rc.certs, &rc.ncerts)) != 0)
 		goto out;
@@ -660,6 +671,13 @@ cmd_report_reconcile(struct request *r, struct json_object **result)
 	recon_totals(res, orders, n, &rc);
 	json_object_object_add(res, "ok",
 	    json_object_new_boolean(json_object_array_length(rc.mismatches) == 0));
+	/* the totals and ok are the whole reconciliation's; its findings page */
+	if ((err = page_slice_pair(r, &rc.mismatches, &rc.explained, &pg)) != 0) {
+		json_object_put(rc.mismatches);
+		json_object_put(rc.explained);
+		json_object_put(res);
+		goto out;
+	}
 	json_object_object_add(res, "mismatches", rc.mismatches);
 	json_object_object_add(res, "explained", rc.explained);
 	*result = res;

@@ -158,6 +158,37 @@ rec=$(ctl --json report reconcile || true)
 [ "$(jq 'sorted((m["kind"], m.get("serial")) for m in d["mismatches"])' <<<"$rec")" = \
   "[('ca_without_issuance', '$serial'), ('issuance_without_ca_record', 'DEADBEEF0001'), ('refund_due', None)]" ] ||
 	fail "planted mismatches: $rec"
+# the findings and the service times' orders page (docs/protocol.md,
+# "Listings page"): with pages of one row, ukeyctl joins them into the
+# same report as one reply gave
+svc=$(ctl --json report service-times)
+stop_station
+UKEY_TEST_PAGE_DEFAULT=1 start_station
+PYTHONPATH=$SRC/tests/integration python3 -c '
+import ctlsock, sys
+s = ctlsock.connect(sys.argv[1])
+for cmd, lists in (("report.reconcile", ("mismatches", "explained")), ("report.service_times", ("orders",))):
+    after, pages, rows = 0, 0, 0
+    while True:
+        ctlsock.send(s, {"v": 1, "cmd": cmd, "args": {"after": after}})
+        r = ctlsock.reply(s)
+        assert r["ok"], r
+        n = sum(len(r["result"][k]) for k in lists)
+        assert n == 1, (cmd, after, r)
+        pages += 1
+        rows += n
+        if r.get("next") is None:
+            break
+        after = r["next"]
+    print(cmd, pages, rows)' "$STATE/ukeyd.sock" > "$STATE/pages.out" || fail "pages: $(cat "$STATE/pages.out")"
+[ "$(cat "$STATE/pages.out")" = $'report.reconcile 4 4\nreport.service_times 2 2' ] ||
+	fail "pages of one row: $(cat "$STATE/pages.out")"
+[ "$(ctl --json report reconcile | jq 'd["mismatches"], d["explained"], d["ok"]')" = \
+  "$(jq 'd["mismatches"], d["explained"], d["ok"]' <<<"$rec")" ] ||
+	fail "reconcile in pages of one: $(ctl --json report reconcile)"
+[ "$(ctl --json report service-times | jq '[o["id"] for o in d["orders"]], d["counts"]')" = \
+  "$(jq '[o["id"] for o in d["orders"]], d["counts"]' <<<"$svc")" ] ||
+	fail "service times in pages of one: $(ctl --json report service-times)"
 ctl report reconcile --csv > "$STATE/rec.csv" && fail "reconcile --csv exits 0 with mismatches"
 [ "$(head -1 "$STATE/rec.csv")" = $'finding,kind,order_id,portal_ref,serial,message\r' ] ||
 	fail "reconcile CSV header: $(head -1 "$STATE/rec.csv")"
