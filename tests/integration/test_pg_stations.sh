@@ -107,6 +107,15 @@ token_back() {
 	echo "station $1: token $3 back: $(sfield "$1" 1 state) $(sfield "$1" 1 reason)"
 	sctl "$1" sim unplug --bay 1 >/dev/null 2>&1 || true
 }
+# began_on STATION NULL|NOT NULL: "job:token" for each job of STATION's
+# suspended with its token's serial NULL or NOT NULL, and the number of
+# the virtual token its init_token began on
+began_on() {
+	pq "SELECT j.id || ':' || x.detail FROM jobs j JOIN job_steps x ON x.job_id = j.id
+	    AND x.step = 'init_token' AND x.phase = 'begin' JOIN unit_leases l ON l.unit_id = j.unit_id
+	    WHERE j.state = 'suspended' AND j.token_serial IS $2 AND l.station_id = 'station-$1'" |
+		sed -n 's/^\([0-9]*\):device: virtual token 0*\([0-9]*\)$/\1:\2/p'
+}
 # the suspended jobs' tokens back into their bays (station 2's, and any
 # stopped by the restart), until every unit is issued
 for _ in $(seq 5); do
@@ -123,11 +132,8 @@ for _ in $(seq 5); do
 	# a job suspended before its token had a serial, but after its
 	# init_token began, waits for the device it began on: that virtual token
 	for i in 1 2 3; do
-		for tok in $(pq "SELECT x.detail FROM jobs j JOIN job_steps x ON x.job_id = j.id
-		    AND x.step = 'init_token' AND x.phase = 'begin' JOIN unit_leases l
-		    ON l.unit_id = j.unit_id WHERE j.state = 'suspended' AND j.token_serial IS NULL
-		    AND l.station_id = 'station-$i'" | sed -n 's/^device: virtual token 0*//p'); do
-			token_back "$i" "$tok" "$tok (no serial yet)"
+		for row in $(began_on "$i" NULL); do
+			token_back "$i" "${row#*:}" "${row#*:} (no serial yet)"
 		done
 	done
 	# a token that station 2's kill left unreadable cannot bring its job
@@ -136,10 +142,7 @@ for _ in $(seq 5); do
 	# token pulled mid-write may be. The operator abandons the job there,
 	# and its unit is made on another token (below)
 	for i in 1 2 3; do
-		for row in $(pq "SELECT j.id || ':' || x.detail FROM jobs j JOIN job_steps x ON x.job_id = j.id
-		    AND x.step = 'init_token' AND x.phase = 'begin' JOIN unit_leases l ON l.unit_id = j.unit_id
-		    WHERE j.state = 'suspended' AND j.token_serial IS NOT NULL AND l.station_id = 'station-$i'" |
-		    sed -n 's/^\([0-9]*\):device: virtual token 0*\([0-9]*\)$/\1:\2/p'); do
+		for row in $(began_on "$i" "NOT NULL"); do
 			tok=$(printf '%04d' "${row#*:}")
 			SOFTHSM2_CONF="$STATE/s$i/sim/tokens/$tok/softhsm2.conf" pkcs11-tool \
 				--module "$SOFTHSM_MODULE" -L 2>/dev/null | grepq "token state: *uninitialized" || continue
