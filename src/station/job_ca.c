@@ -714,15 +714,21 @@ job_record(struct station *s, struct bay *b, struct json_object *evidence)
 {
 	struct store_job job = { 0 };
 	struct record_text t = { 0 };
+	const uint8_t *p;
 	X509 *cert = NULL;
-	EVP_PKEY *pub = NULL;
-	X509_NAME *subject = NULL;
 	char now[32];
 	int rc;
 
 	(void)job_journal_mark(s, b->job_id, STEP_RECORD, "begin", NULL);
-	if ((rc = job_check_material(s, b->job_id, &job, &cert, &pub, &subject)) != 0 ||
-	    (rc = record_text_make(b, cert, &t)) != 0)
+	if ((rc = job_load(s, b->job_id, &job)) != 0)
+		goto fail;
+	/* the certificate read_back found on the token, byte for byte */
+	p = job.cert;
+	if (p == NULL || (cert = d2i_X509(NULL, &p, (long)job.cert_len)) == NULL) {
+		rc = p == NULL ? UKEY_ERR_NOTFOUND : UKEY_ERR_DB;
+		goto fail;
+	}
+	if ((rc = record_text_make(b, cert, &t)) != 0)
 		goto fail;
 	store_now(now);
 	if ((rc = record_commit(s, b, &job, &t, evidence, now)) != 0)
@@ -750,6 +756,4 @@ job_record(struct station *s, struct bay *b, struct json_object *evidence)
 	free(t.uri);
 	store_job_clear(&job);
 	X509_free(cert);
-	EVP_PKEY_free(pub);
-	X509_NAME_free(subject);
 }
