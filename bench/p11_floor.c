@@ -5,10 +5,17 @@
  * C_Initialize per run, one session for the SO and one for the user. The
  * station's per-token time is measured against this (bench/README.md).
  *
+ * --form station: the same calls, with the token form the station writes:
+ * the worker's key templates (src/worker/keygen.c), a 20-byte CKA_ID and the
+ * profile's label, and two certificate objects, the holder's and the CA's,
+ * with create_cert's 12 attributes (src/worker/certs.c) and real DER
+ * (floor_certs.c, made once per run outside the timed part).
+ *
  *   ukey-bench-floor [--module PATH] [--tokens N] [--alg ec|rsa] [--dir DIR]
+ *                    [--token-dir DIR] [--keygen-delay-ms MS] [--form minimal|station]
  *
  * Prints one line: alg, tokens, median, p90 and mean milliseconds per token,
- * and the PKCS#11 calls per token. Never installed. */
+ * the PKCS#11 calls per token and the form. Never installed. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <ftw.h>
@@ -20,9 +27,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/rand.h>
 #include <pkcs11.h>
 
 #include "bench/benchstat.h"
+#include "bench/floor_certs.h"
 
 #define SO_PIN "12345678"
 #define USER_PIN "246810"
@@ -31,6 +40,9 @@
 static CK_FUNCTION_LIST *p11;
 static unsigned long calls;
 static long keygen_delay_ms;	/* --keygen-delay-ms: a slower token's key generation */
+static int station_form;	/* --form station */
+static struct floor_certs certs;	/* the station form's, made once per run */
+static CK_BYTE station_id[20];	/* the station form's CKA_ID (the station draws 20 bytes) */
 
 #define CALL(fn, ...) (calls++, p11->fn(__VA_ARGS__))
 
@@ -86,33 +98,80 @@ first_slot(void)
 }
 
 static void
+keygen_delay(void)
+{
+	struct timespec ts = { keygen_delay_ms / 1000, (keygen_delay_ms % 1000) * 1000000L };
+
+	if (keygen_delay_ms <= 0)
+		return;
+	/* as the virtual tokens' sim.keygen_delay_ms */
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static const CK_BYTE oid_p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+static const CK_BYTE rsa_e65537[] = { 0x01, 0x00, 0x01 };
+
+static void
 keygen(CK_SESSION_HANDLE s, int rsa, CK_OBJECT_HANDLE *priv)
 {
-	static CK_BYTE p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
-	static CK_BYTE e[] = { 0x01, 0x00, 0x01 };
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	CK_ULONG bits = 2048;
 	CK_BYTE id[] = { 1, 2, 3, 4 };
 	CK_MECHANISM m = { rsa ? CKM_RSA_PKCS_KEY_PAIR_GEN : CKM_EC_KEY_PAIR_GEN, NULL, 0 };
 	CK_ATTRIBUTE pub_rsa[] = { { CKA_TOKEN, &yes, 1 }, { CKA_VERIFY, &yes, 1 },
 		{ CKA_ID, id, sizeof(id) }, { CKA_MODULUS_BITS, &bits, sizeof(bits) },
-		{ CKA_PUBLIC_EXPONENT, e, sizeof(e) } };
+		{ CKA_PUBLIC_EXPONENT, (void *)rsa_e65537, sizeof(rsa_e65537) } };
 	CK_ATTRIBUTE pub_ec[] = { { CKA_TOKEN, &yes, 1 }, { CKA_VERIFY, &yes, 1 },
-		{ CKA_ID, id, sizeof(id) }, { CKA_EC_PARAMS, p256, sizeof(p256) } };
+		{ CKA_ID, id, sizeof(id) }, { CKA_EC_PARAMS, (void *)oid_p256, sizeof(oid_p256) } };
 	CK_ATTRIBUTE prv[] = { { CKA_TOKEN, &yes, 1 }, { CKA_PRIVATE, &yes, 1 },
 		{ CKA_SENSITIVE, &yes, 1 }, { CKA_EXTRACTABLE, &no, 1 }, { CKA_SIGN, &yes, 1 },
 		{ CKA_ID, id, sizeof(id) } };
 	CK_OBJECT_HANDLE pub;
 	CK_RV rv;
 
-	if (keygen_delay_ms > 0) {	/* as the virtual tokens' sim.keygen_delay_ms */
-		struct timespec ts = { keygen_delay_ms / 1000, (keygen_delay_ms % 1000) * 1000000L };
-
-		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-			;
-	}
+	keygen_delay();
 	rv = CALL(C_GenerateKeyPair, s, &m, rsa ? pub_rsa : pub_ec, rsa ? 5 : 4, prv, 6, &pub,
 	    priv);
+	if (rv != CKR_OK)
+		die("C_GenerateKeyPair", rv);
+}
+
+/* The worker's templates (src/worker/keygen.c op_generate_key) for a key
+ * allowed to sign only: every usage attribute set, the id and the label. */
+static void
+keygen_station(CK_SESSION_HANDLE s, int rsa, CK_OBJECT_HANDLE *priv)
+{
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE, sign = CK_TRUE, decrypt = CK_FALSE;
+	CK_BBOOL unwrap = CK_FALSE, derive = CK_FALSE;
+	CK_ULONG bits = 2048, idlen = sizeof(station_id);
+	CK_ULONG lablen = (CK_ULONG)strlen(certs.holder_label);
+	void *label = (void *)certs.holder_label;
+	CK_MECHANISM m = { rsa ? CKM_RSA_PKCS_KEY_PAIR_GEN : CKM_EC_KEY_PAIR_GEN, NULL, 0 };
+	CK_ATTRIBUTE pub_rsa[] = { { CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_PRIVATE, &no, sizeof(no) }, { CKA_VERIFY, &sign, sizeof(sign) },
+		{ CKA_ENCRYPT, &decrypt, sizeof(decrypt) }, { CKA_WRAP, &unwrap, sizeof(unwrap) },
+		{ CKA_DERIVE, &no, sizeof(no) }, { CKA_ID, station_id, idlen },
+		{ CKA_LABEL, label, lablen }, { CKA_MODULUS_BITS, &bits, sizeof(bits) },
+		{ CKA_PUBLIC_EXPONENT, (void *)rsa_e65537, sizeof(rsa_e65537) } };
+	CK_ATTRIBUTE pub_ec[] = { { CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_PRIVATE, &no, sizeof(no) }, { CKA_VERIFY, &sign, sizeof(sign) },
+		{ CKA_ENCRYPT, &no, sizeof(no) }, { CKA_WRAP, &no, sizeof(no) },
+		{ CKA_DERIVE, &no, sizeof(no) }, { CKA_ID, station_id, idlen },
+		{ CKA_LABEL, label, lablen },
+		{ CKA_EC_PARAMS, (void *)oid_p256, sizeof(oid_p256) } };
+	CK_ATTRIBUTE prv[] = { { CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_PRIVATE, &yes, sizeof(yes) }, { CKA_SENSITIVE, &yes, sizeof(yes) },
+		{ CKA_EXTRACTABLE, &no, sizeof(no) }, { CKA_SIGN, &sign, sizeof(sign) },
+		{ CKA_DECRYPT, &decrypt, sizeof(decrypt) }, { CKA_UNWRAP, &unwrap, sizeof(unwrap) },
+		{ CKA_DERIVE, &derive, sizeof(derive) }, { CKA_ID, station_id, idlen },
+		{ CKA_LABEL, label, lablen } };
+	CK_OBJECT_HANDLE pub;
+	CK_RV rv;
+
+	keygen_delay();
+	rv = rsa ? CALL(C_GenerateKeyPair, s, &m, pub_rsa, 10, prv, 10, &pub, priv) :
+	    CALL(C_GenerateKeyPair, s, &m, pub_ec, 9, prv, 10, &pub, priv);
 	if (rv != CKR_OK)
 		die("C_GenerateKeyPair", rv);
 }
@@ -131,6 +190,26 @@ sign_once(CK_SESSION_HANDLE s, int rsa, CK_OBJECT_HANDLE priv)
 		die("C_Sign", rv);
 }
 
+/* The certificate with this id found and its value read back: len bytes. */
+static void
+read_back(CK_SESSION_HANDLE s, CK_BYTE *id, CK_ULONG idlen, CK_ULONG len)
+{
+	static CK_BYTE back[4096];
+	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+	CK_ATTRIBUTE find[] = { { CKA_CLASS, &cls, sizeof(cls) }, { CKA_ID, id, idlen } };
+	CK_ATTRIBUTE get = { CKA_VALUE, back, sizeof(back) };
+	CK_OBJECT_HANDLE found;
+	CK_ULONG n = 0;
+	CK_RV rv;
+
+	if ((rv = CALL(C_FindObjectsInit, s, find, 2)) != CKR_OK ||
+	    (rv = CALL(C_FindObjects, s, &found, 1, &n)) != CKR_OK ||
+	    (rv = CALL(C_FindObjectsFinal, s)) != CKR_OK || n != 1)
+		die("C_FindObjects", rv);
+	if ((rv = CALL(C_GetAttributeValue, s, found, &get, 1)) != CKR_OK || get.ulValueLen != len)
+		die("C_GetAttributeValue", rv);
+}
+
 /* A certificate object about the size of the station's (~700 bytes). */
 static void
 store_and_read_cert(CK_SESSION_HANDLE s)
@@ -139,27 +218,52 @@ store_and_read_cert(CK_SESSION_HANDLE s)
 	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
 	CK_CERTIFICATE_TYPE ct = CKC_X_509;
 	CK_BBOOL yes = CK_TRUE;
-	CK_BYTE id[] = { 1, 2, 3, 4 }, subject[] = { 0x30, 0x00 }, back[1024];
+	CK_BYTE id[] = { 1, 2, 3, 4 }, subject[] = { 0x30, 0x00 };
 	CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls, sizeof(cls) },
 		{ CKA_CERTIFICATE_TYPE, &ct, sizeof(ct) }, { CKA_TOKEN, &yes, 1 },
 		{ CKA_ID, id, sizeof(id) }, { CKA_SUBJECT, subject, sizeof(subject) },
 		{ CKA_VALUE, value, sizeof(value) } };
-	CK_ATTRIBUTE find[] = { { CKA_CLASS, &cls, sizeof(cls) }, { CKA_ID, id, sizeof(id) } };
-	CK_ATTRIBUTE get = { CKA_VALUE, back, sizeof(back) };
-	CK_OBJECT_HANDLE o, found;
-	CK_ULONG n = 0;
+	CK_OBJECT_HANDLE o;
 	CK_RV rv;
 
 	memset(value, 0x5a, sizeof(value));
 	if ((rv = CALL(C_CreateObject, s, t, 6, &o)) != CKR_OK)
 		die("C_CreateObject", rv);
-	if ((rv = CALL(C_FindObjectsInit, s, find, 2)) != CKR_OK ||
-	    (rv = CALL(C_FindObjects, s, &found, 1, &n)) != CKR_OK ||
-	    (rv = CALL(C_FindObjectsFinal, s)) != CKR_OK || n != 1)
-		die("C_FindObjects", rv);
-	if ((rv = CALL(C_GetAttributeValue, s, found, &get, 1)) != CKR_OK ||
-	    get.ulValueLen != sizeof(value))
-		die("C_GetAttributeValue", rv);
+	read_back(s, id, sizeof(id), sizeof(value));
+}
+
+/* One certificate object as create_cert (src/worker/certs.c) writes it. */
+static void
+create_cert(CK_SESSION_HANDLE s, const struct floor_cert *c, CK_BYTE *id, CK_ULONG idlen,
+    const char *label, CK_ULONG category)
+{
+	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+	CK_CERTIFICATE_TYPE ct = CKC_X_509;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_CERTIFICATE_TYPE, &ct, sizeof(ct) }, { CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_PRIVATE, &no, sizeof(no) }, { CKA_MODIFIABLE, &yes, sizeof(yes) },
+		{ CKA_ID, id, idlen }, { CKA_LABEL, (void *)label, (CK_ULONG)strlen(label) },
+		{ CKA_SUBJECT, c->subject, (CK_ULONG)c->subject_len },
+		{ CKA_ISSUER, c->issuer, (CK_ULONG)c->issuer_len },
+		{ CKA_SERIAL_NUMBER, c->serial, (CK_ULONG)c->serial_len },
+		{ CKA_VALUE, c->der, (CK_ULONG)c->der_len },
+		{ CKA_CERTIFICATE_CATEGORY, &category, sizeof(category) } };
+	CK_OBJECT_HANDLE o;
+	CK_RV rv;
+
+	if ((rv = CALL(C_CreateObject, s, t, 12, &o)) != CKR_OK)
+		die("C_CreateObject", rv);
+}
+
+/* The station form: the holder's certificate (category user) and the CA's
+ * (authority, its id the SHA-1 of its key), then the holder's read back. */
+static void
+store_and_read_certs(CK_SESSION_HANDLE s)
+{
+	create_cert(s, &certs.holder, station_id, sizeof(station_id), certs.holder_label, 1);
+	create_cert(s, &certs.ca, certs.ca_id, sizeof(certs.ca_id), certs.ca_label, 2);
+	read_back(s, station_id, sizeof(station_id), (CK_ULONG)certs.holder.der_len);
 }
 
 static double
@@ -189,9 +293,15 @@ one_token(int rsa)
 	    (rv = CALL(C_Logout, s)) != CKR_OK ||
 	    (rv = CALL(C_Login, s, CKU_USER, (CK_UTF8CHAR_PTR)USER_PIN, 6)) != CKR_OK)
 		die("PIN set-up", rv);
-	keygen(s, rsa, &priv);
+	if (station_form)
+		keygen_station(s, rsa, &priv);
+	else
+		keygen(s, rsa, &priv);
 	sign_once(s, rsa, priv);
-	store_and_read_cert(s);
+	if (station_form)
+		store_and_read_certs(s);
+	else
+		store_and_read_cert(s);
 	if ((rv = CALL(C_Logout, s)) != CKR_OK || (rv = CALL(C_CloseSession, s)) != CKR_OK)
 		die("C_CloseSession", rv);
 	if ((rv = CALL(C_Finalize, NULL)) != CKR_OK)
@@ -200,64 +310,112 @@ one_token(int rsa)
 	return (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 }
 
-int
-main(int argc, char **argv)
+#define USAGE "usage: ukey-bench-floor [--module PATH] [--tokens N] [--alg ec|rsa] " \
+	"[--dir DIR | --token-dir DIR] [--keygen-delay-ms MS] [--form minimal|station]\n"
+
+struct floor_opts {
+	const char *module, *alg, *dir, *token_dir, *form;
+	int n;
+};
+
+static int
+parse_opts(int argc, char **argv, struct floor_opts *o)
 {
 	static const struct option opts[] = {
 		{ "module", required_argument, NULL, 'm' },
 		{ "tokens", required_argument, NULL, 'n' },
 		{ "alg", required_argument, NULL, 'a' },
 		{ "dir", required_argument, NULL, 'd' },
+		{ "token-dir", required_argument, NULL, 't' },
 		{ "keygen-delay-ms", required_argument, NULL, 'k' },
+		{ "form", required_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *module = DEFAULT_MODULE, *alg = "ec", *dir = NULL;
-	char tmp[] = "/tmp/ukey-bench-floor.XXXXXX";
+	int c;
+
+	*o = (struct floor_opts){ DEFAULT_MODULE, "ec", NULL, NULL, "minimal", 30 };
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm': o->module = optarg; break;
+		case 'n': o->n = atoi(optarg); break;
+		case 'a': o->alg = optarg; break;
+		case 'd': o->dir = optarg; break;
+		case 't': o->token_dir = optarg; break;
+		case 'k': keygen_delay_ms = atol(optarg); break;
+		case 'f': o->form = optarg; break;
+		default:
+			fprintf(stderr, USAGE);
+			return 64;
+		}
+	}
+	if (o->n < 1 || o->n > 100000 || (strcmp(o->alg, "ec") != 0 &&
+	    strcmp(o->alg, "rsa") != 0) || (strcmp(o->form, "minimal") != 0 &&
+	    strcmp(o->form, "station") != 0) || (o->dir != NULL && o->token_dir != NULL)) {
+		fprintf(stderr, "ukey-bench-floor: --tokens 1..100000, --alg ec or rsa, --form "
+		    "minimal or station, --dir or --token-dir (not both)\n");
+		return 64;
+	}
+	station_form = strcmp(o->form, "station") == 0;
+	return 0;
+}
+
+/* The run's token stores: --dir DIR itself (kept), else a new directory
+ * under --token-dir DIR or /tmp, removed at the end (*made set). */
+static const char *
+store_dir(const struct floor_opts *o, char *buf, size_t len, int *made)
+{
+	*made = 0;
+	if (o->dir != NULL)
+		return o->dir;
+	snprintf(buf, len, "%s/ukey-bench-floor.XXXXXX", o->token_dir ? o->token_dir : "/tmp");
+	if (mkdtemp(buf) == NULL) {
+		fprintf(stderr, "ukey-bench-floor: %s: cannot make a directory in it: %s\n",
+		    o->token_dir ? o->token_dir : "/tmp", strerror(errno));
+		exit(1);
+	}
+	*made = 1;
+	return buf;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct floor_opts o;
+	char tmp[600];
+	const char *dir;
 	CK_RV (*get_list)(CK_FUNCTION_LIST_PTR_PTR);
 	struct bench_stat st;
 	double *ms;
 	void *dl;
-	int n = 30, i, c, rsa;
+	int i, rc, rsa, made;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'm': module = optarg; break;
-		case 'n': n = atoi(optarg); break;
-		case 'a': alg = optarg; break;
-		case 'd': dir = optarg; break;
-		case 'k': keygen_delay_ms = atol(optarg); break;
-		default:
-			fprintf(stderr, "usage: ukey-bench-floor [--module PATH] [--tokens N] "
-			    "[--alg ec|rsa] [--dir DIR] [--keygen-delay-ms MS]\n");
-			return 64;
-		}
-	}
-	if (n < 1 || n > 100000 || (strcmp(alg, "ec") != 0 && strcmp(alg, "rsa") != 0)) {
-		fprintf(stderr, "ukey-bench-floor: --tokens 1..100000, --alg ec or rsa\n");
-		return 64;
-	}
-	rsa = strcmp(alg, "rsa") == 0;
-	if (dir == NULL && (dir = mkdtemp(tmp)) == NULL) {
-		perror("mkdtemp");
+	if ((rc = parse_opts(argc, argv, &o)) != 0)
+		return rc;
+	rsa = strcmp(o.alg, "rsa") == 0;
+	/* the station form's certificates and id: outside the timed part */
+	if (station_form && (floor_certs_make(rsa, &certs) != 0 ||
+	    RAND_bytes(station_id, sizeof(station_id)) != 1))
 		return 1;
-	}
-	if ((dl = dlopen(module, RTLD_NOW | RTLD_LOCAL)) == NULL ||
+	if ((dl = dlopen(o.module, RTLD_NOW | RTLD_LOCAL)) == NULL ||
 	    (*(void **)&get_list = dlsym(dl, "C_GetFunctionList")) == NULL ||
 	    get_list(&p11) != CKR_OK) {
-		fprintf(stderr, "ukey-bench-floor: %s: cannot load: %s\n", module, dlerror());
+		fprintf(stderr, "ukey-bench-floor: %s: cannot load: %s\n", o.module, dlerror());
 		return 1;
 	}
-	if ((ms = calloc((size_t)n, sizeof(*ms))) == NULL)
+	if ((ms = calloc((size_t)o.n, sizeof(*ms))) == NULL)
 		return 1;
-	for (i = 0; i < n; i++) {
+	dir = store_dir(&o, tmp, sizeof(tmp), &made);
+	for (i = 0; i < o.n; i++) {
 		fresh_store(dir, i);
 		ms[i] = one_token(rsa);
 	}
-	bench_stat_of(ms, (size_t)n, &st);
-	printf("floor %s tokens=%d median_ms=%.2f p90_ms=%.2f mean_ms=%.2f p11_calls_per_token=%lu\n",
-	    alg, n, st.median, st.p90, st.mean, calls / (unsigned long)n);
+	bench_stat_of(ms, (size_t)o.n, &st);
+	/* new fields go at the end: ukey-bench-all parses them by name */
+	printf("floor %s tokens=%d median_ms=%.2f p90_ms=%.2f mean_ms=%.2f p11_calls_per_token=%lu "
+	    "form=%s\n", o.alg, o.n, st.median, st.p90, st.mean, calls / (unsigned long)o.n, o.form);
 	free(ms);
-	if (dir == tmp)
+	if (made)
 		nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	floor_certs_free(&certs);
 	return 0;
 }

@@ -5,11 +5,14 @@
  * resident memory and CPU, and where a token's time went (the steps of its
  * job, bay.list step_ms). Never installed; bench/README.md.
  *
- *   ukey-bench-station [--tokens N] [--bays B] [--alg ec|rsa] [--keep]
+ *   ukey-bench-station [--tokens N] [--bays B] [--alg ec|rsa] [--token-dir DIR] [--keep]
  *
  * Runs the build's ukeyd, ukey-worker and ukeyctl (UKEY_BUILD_DIR) on the
  * source tree's profiles (UKEY_SOURCE_DIR), in a new state directory under
- * /tmp that is removed at the end unless --keep. The orders are set up with
+ * /tmp that is removed at the end unless --keep; with --token-dir the
+ * virtual tokens (<state>/sim) live in a new directory under DIR instead,
+ * <state>/sim a symbolic link to it (tmpfs for the tokens, the station's
+ * database still on the disk). The orders are set up with
  * ukeyctl; the production talks to ukeyd.sock itself, over one connection,
  * so that no ukeyctl process competes with the station it measures. */
 #include <dirent.h>
@@ -32,6 +35,7 @@
 #define ORDER_MAX 50	/* certificates one section of an order may ask for */
 
 static char state[64], build_dir[512], src_dir[512];
+static char sim_dir[600];	/* --token-dir: where <state>/sim points */
 static pid_t daemon_pid;
 static int keep_state, keygen_delay_ms;
 static const char *plug_profile = "softhsm2";	/* --profile */
@@ -41,7 +45,7 @@ static const char *plug_profile = "softhsm2";	/* --profile */
 static void
 cleanup(void)
 {
-	char cmd[128];
+	char cmd[700];
 	int status;
 
 	if (daemon_pid > 0) {
@@ -51,12 +55,41 @@ cleanup(void)
 	}
 	if (state[0] == '\0' || keep_state) {
 		if (state[0] != '\0')
-			fprintf(stderr, "state kept in %s\n", state);
+			fprintf(stderr, "state kept in %s%s%s\n", state,
+			    sim_dir[0] ? ", virtual tokens in " : "", sim_dir);
 		return;
 	}
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", state);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", state);
 	if (system(cmd) != 0)
 		fprintf(stderr, "ukey-bench-station: could not remove %s\n", state);
+	if (sim_dir[0] == '\0')
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", sim_dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "ukey-bench-station: could not remove %s\n", sim_dir);
+}
+
+/* --token-dir DIR: <state>/sim, where ukeyd keeps the virtual tokens
+ * (src/station/sim.c mkdir()s it, EEXIST tolerated), a symbolic link to a
+ * new directory under DIR, made before ukeyd starts. */
+static void
+sim_link(const char *dir)
+{
+	char link[128];
+
+	snprintf(sim_dir, sizeof(sim_dir), "%s/ukey-bench-sim.XXXXXX", dir);
+	if (strchr(dir, '\'') != NULL || mkdtemp(sim_dir) == NULL) {
+		fprintf(stderr, "ukey-bench-station: --token-dir %s: cannot make a directory in "
+		    "it: %s\n", dir, strchr(dir, '\'') ? "a quote in the name" : strerror(errno));
+		sim_dir[0] = '\0';
+		exit(1);
+	}
+	snprintf(link, sizeof(link), "%s/sim", state);
+	if (symlink(sim_dir, link) != 0) {
+		fprintf(stderr, "ukey-bench-station: symlink %s -> %s: %s\n", link, sim_dir,
+		    strerror(errno));
+		exit(1);
+	}
 }
 
 static double
@@ -425,6 +458,7 @@ struct samples {
 	double *start, *total, *calls, *steps;
 	double *later;		/* arrival → job of the tokens after each bay's first */
 	int n_later;
+	double *seen_done;	/* ms from the first plug to the poll that saw token k done */
 };
 
 static void
@@ -434,7 +468,8 @@ samples_alloc(struct samples *sm, int tokens)
 	    (sm->total = calloc((size_t)tokens, sizeof(double))) == NULL ||
 	    (sm->calls = calloc((size_t)tokens, sizeof(double))) == NULL ||
 	    (sm->steps = calloc((size_t)tokens * N_STEPS, sizeof(double))) == NULL ||
-	    (sm->later = calloc((size_t)tokens, sizeof(double))) == NULL)
+	    (sm->later = calloc((size_t)tokens, sizeof(double))) == NULL ||
+	    (sm->seen_done = calloc((size_t)tokens, sizeof(double))) == NULL)
 		exit(1);
 	sm->n_later = 0;
 }
@@ -447,6 +482,7 @@ samples_free(struct samples *sm)
 	free(sm->calls);
 	free(sm->steps);
 	free(sm->later);
+	free(sm->seen_done);
 }
 
 static void
@@ -490,6 +526,7 @@ produce(int tokens, int bays, struct samples *sm, long *polls)
 				if (issued_in[i]++ > 0)
 					sm->later[sm->n_later++] = (double)json_object_get_int64(
 					    json_object_object_get(b, "arrival_to_job_ms"));
+				sm->seen_done[done] = now_ms() - t0;
 				sample_done(sm, done++, b);
 				json_object_put(call("sim.unplug", bay_args(i + 1, NULL)));
 			} else if (strcmp(st, "empty") == 0 && plugged < tokens) {
@@ -619,6 +656,10 @@ print_result(const char *alg, int tokens, int bays, double wall, const struct sa
     double fsyncs, long rss, const struct cpu_use *cu)
 {
 	struct bench_stat st_start, st_total, st_calls, st_later = { 0 };
+	/* the production rate once every bay's first token (whose worker had
+	 * to start) is out */
+	double steady = tokens > bays ? (sm->seen_done[tokens - 1] - sm->seen_done[bays - 1]) /
+	    (tokens - bays) : -1.0;
 
 	/* on copies: print_steps wants each token's figures in place */
 	stat_copy(sm->start, tokens, &st_start);
@@ -632,14 +673,21 @@ print_result(const char *alg, int tokens, int bays, double wall, const struct sa
 	    "arrival_to_job_median_ms=%.1f wall_ms_per_token=%.1f p11_calls_per_token=%.0f "
 	    "fsyncs_per_token=%.1f daemon_rss_kib=%ld ukeyd_cpu_ms_per_token=%.1f "
 	    "worker_cpu_ms_per_token=%.1f polls_per_token=%.1f ukeyd_cpu_ms_per_poll=%.3f "
-	    "ukeyd_cpu_net_ms_per_token=%.1f arrival_to_job_later_median_ms=%.1f\n", alg, plug_profile, tokens, bays, keygen_delay_ms,
+	    "ukeyd_cpu_net_ms_per_token=%.1f arrival_to_job_later_median_ms=%.1f "
+	    "steady_ms_per_token=%.1f\n", alg, plug_profile, tokens, bays, keygen_delay_ms,
 	    st_total.median, st_total.p90, st_start.median, wall / tokens, st_calls.median, fsyncs,
 	    rss, cu->daemon, cu->worker, cu->polls, cu->per_poll,
-	    cu->daemon - cu->polls * cu->per_poll, st_later.median);
+	    cu->daemon - cu->polls * cu->per_poll, st_later.median, steady);
 }
 
-int
-main(int argc, char **argv)
+struct bench_opts {
+	const char *alg, *token_dir;
+	int tokens, bays;
+};
+
+/* The options (into o and the globals); 0 or the exit status. */
+static int
+parse_opts(int argc, char **argv, struct bench_opts *o)
 {
 	static const struct option opts[] = {
 		{ "tokens", required_argument, NULL, 'n' },
@@ -648,39 +696,56 @@ main(int argc, char **argv)
 		{ "keep", no_argument, NULL, 'k' },
 		{ "keygen-delay-ms", required_argument, NULL, 'd' },
 		{ "profile", required_argument, NULL, 'p' },
+		{ "token-dir", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *alg = "ec", *b = getenv("UKEY_BUILD_DIR"), *s = getenv("UKEY_SOURCE_DIR");
+	int c;
+
+	*o = (struct bench_opts){ "ec", NULL, 30, 1 };
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n': o->tokens = atoi(optarg); break;
+		case 'b': o->bays = atoi(optarg); break;
+		case 'a': o->alg = optarg; break;
+		case 'k': keep_state = 1; break;
+		case 'd': keygen_delay_ms = atoi(optarg); break;
+		case 'p': plug_profile = optarg; break;
+		case 't': o->token_dir = optarg; break;
+		default:
+			fprintf(stderr, "usage: ukey-bench-station [--tokens N] [--bays B] "
+			    "[--alg ec|rsa] [--keygen-delay-ms MS] [--profile NAME] [--token-dir DIR] "
+			    "[--keep]\n");
+			return 64;
+		}
+	}
+	if (o->tokens < 1 || o->tokens > 10000 || o->bays < 1 || o->bays > 64 ||
+	    plug_profile[0] == '\0' ||
+	    strspn(plug_profile, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(plug_profile) ||
+	    (strcmp(o->alg, "ec") != 0 && strcmp(o->alg, "rsa") != 0)) {
+		fprintf(stderr, "ukey-bench-station: --tokens 1..10000, --bays 1..64, --alg ec|rsa, "
+		    "--profile a profile name\n");
+		return 64;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *b = getenv("UKEY_BUILD_DIR"), *s = getenv("UKEY_SOURCE_DIR"), *alg;
+	struct bench_opts o;
 	struct samples sm;
 	struct cpu_mark c0, c1;
 	struct cpu_use cu;
 	struct json_object *list;
 	long polls = 0;
 	double wall, tick = 1e3 / (double)sysconf(_SC_CLK_TCK);
-	int tokens = 30, bays = 1, c;
+	int tokens, bays, rc;
 	long rss, fs0, fs1;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'n': tokens = atoi(optarg); break;
-		case 'b': bays = atoi(optarg); break;
-		case 'a': alg = optarg; break;
-		case 'k': keep_state = 1; break;
-		case 'd': keygen_delay_ms = atoi(optarg); break;
-		case 'p': plug_profile = optarg; break;
-		default:
-			fprintf(stderr, "usage: ukey-bench-station [--tokens N] [--bays B] "
-			    "[--alg ec|rsa] [--keygen-delay-ms MS] [--profile NAME] [--keep]\n");
-			return 64;
-		}
-	}
-	if (tokens < 1 || tokens > 10000 || bays < 1 || bays > 64 || plug_profile[0] == '\0' ||
-	    strspn(plug_profile, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(plug_profile) ||
-	    (strcmp(alg, "ec") != 0 && strcmp(alg, "rsa") != 0)) {
-		fprintf(stderr, "ukey-bench-station: --tokens 1..10000, --bays 1..64, --alg ec|rsa, "
-		    "--profile a profile name\n");
-		return 64;
-	}
+	if ((rc = parse_opts(argc, argv, &o)) != 0)
+		return rc;
+	alg = o.alg, tokens = o.tokens, bays = o.bays;
 	snprintf(build_dir, sizeof(build_dir), "%s", b ? b : UKEY_BUILD_DIR);
 	snprintf(src_dir, sizeof(src_dir), "%s", s ? s : UKEY_SOURCE_DIR);
 	snprintf(state, sizeof(state), "/tmp/ukey-bench.XXXXXX");
@@ -689,6 +754,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 	atexit(cleanup);
+	if (o.token_dir != NULL)
+		sim_link(o.token_dir);
 	/* the test profiles name the build's fault module through it */
 	setenv("UKEY_BUILD_DIR", build_dir, 1);
 	daemon_pid = start_daemon(bays);
