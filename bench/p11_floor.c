@@ -66,7 +66,7 @@ rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 static void
 fresh_store(const char *dir, int n)
 {
-	char tokdir[512], conf[512];
+	char tokdir[700], conf[700];
 	FILE *f;
 
 	snprintf(tokdir, sizeof(tokdir), "%s/t%d", dir, n);
