@@ -22,6 +22,8 @@
 
 #define CRL_RETRY_MS 60000	/* a CRL that could not be written is tried again */
 
+static void crl_cache_published(struct station *s, X509_CRL *crl, const char *pem, size_t len);
+
 int
 station_ca_open(struct station *s)
 {
@@ -88,6 +90,7 @@ station_crl_publish(struct station *s, int64_t *number)
 	/* readable by all: a web server publishes it */
 	if ((rc = file_write_atomic(s->cfg.ca_crl_path, mem->data, mem->length, 0644)) != 0)
 		goto out;
+	crl_cache_published(s, crl, mem->data, mem->length);
 	if (number != NULL && (num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL)) != NULL)
 		*number = ASN1_INTEGER_get(num);
 	s->next_crl_ms = now_ms() + (int64_t)s->cfg.ca_crl_interval * 1000;
@@ -183,12 +186,29 @@ crl_describe(X509_CRL *crl, struct crl_copy *c)
 	c->revoked = n > 0 ? n : 0;
 }
 
-/* Parses the file's text and keeps the CRL re-encoded as PEM, with its
- * digest and description. */
+/* Keeps crl, whose PEM is the len bytes at pem, with its digest and
+ * description. */
+static int
+crl_cache_set(struct crl_cache *k, X509_CRL *crl, const char *pem, size_t len)
+{
+	unsigned char md[32];
+
+	if ((k->c.pem = malloc(len + 1)) == NULL)
+		return UKEY_ERR_NOMEM;
+	memcpy(k->c.pem, pem, len);
+	k->c.pem[len] = '\0';
+	k->c.len = len;
+	if (EVP_Digest(k->c.pem, k->c.len, md, NULL, EVP_sha256(), NULL) != 1 ||
+	    hex_write(k->c.sha256, sizeof(k->c.sha256), md, sizeof(md), 0) != 0)
+		return UKEY_ERR_CRYPTO;
+	crl_describe(crl, &k->c);
+	return 0;
+}
+
+/* Parses the file's text and keeps the CRL re-encoded as PEM. */
 static int
 crl_cache_fill(const char *text, size_t len, struct crl_cache *k)
 {
-	unsigned char md[32];
 	X509_CRL *crl = NULL;
 	BIO *in = NULL, *out = NULL;
 	BUF_MEM *mem;
@@ -199,23 +219,29 @@ crl_cache_fill(const char *text, size_t len, struct crl_cache *k)
 	    (out = BIO_new(BIO_s_mem())) == NULL || PEM_write_bio_X509_CRL(out, crl) != 1)
 		goto out;
 	BIO_get_mem_ptr(out, &mem);
-	if ((k->c.pem = malloc(mem->length + 1)) == NULL) {
-		rc = UKEY_ERR_NOMEM;
-		goto out;
-	}
-	memcpy(k->c.pem, mem->data, mem->length);
-	k->c.pem[mem->length] = '\0';
-	k->c.len = mem->length;
-	if (EVP_Digest(k->c.pem, k->c.len, md, NULL, EVP_sha256(), NULL) != 1 ||
-	    hex_write(k->c.sha256, sizeof(k->c.sha256), md, sizeof(md), 0) != 0)
-		goto out;
-	crl_describe(crl, &k->c);
-	rc = 0;
+	rc = crl_cache_set(k, crl, mem->data, mem->length);
  out:
 	BIO_free(in);
 	BIO_free(out);
 	X509_CRL_free(crl);
 	return rc;
+}
+
+/* The CRL just written to crl_path becomes the copy ca.crl serves, without
+ * reading it back: a CRL of 100,000 revocations takes a third of a second
+ * and more to parse (docs/performance.md). A failure only drops the copy. */
+static void
+crl_cache_published(struct station *s, X509_CRL *crl, const char *pem, size_t len)
+{
+	struct crl_cache *k = calloc(1, sizeof(*k));
+
+	station_crl_forget(s);
+	if (k == NULL || stat(s->cfg.ca_crl_path, &k->st) != 0 ||
+	    crl_cache_set(k, crl, pem, len) != 0) {
+		crl_cache_free(k);
+		return;
+	}
+	s->crl_cache = k;
 }
 
 /* Reads the file open at fd into a new copy. */
