@@ -297,4 +297,52 @@ crl_walk 1048576 > "$STATE/walk.out" 2>&1 || fail "large ca.crl pages: $(cat "$S
 [ "$(cat "$STATE/walk.out")" = "$(( (big + 1048575) / 1048576 )) $big 100000 True" ] ||
 	fail "large CRL pages: $(cat "$STATE/walk.out")"
 stop_station
+
+# ukeyctl's side, against a stand-in daemon on a socket of its own: a page
+# refused because the CRL changed is told and nothing is written; pages that
+# do not join into the CRL the first page described (length or digest) are
+# refused by ukeyctl itself (the pages of the small CRL saved above)
+fake_daemon() {	# fake_daemon MODE: serves ca.crl's two pages once, then exits
+	rm -f "$STATE/fake.sock"
+	PYTHONPATH=$SRC/tests/integration python3 -c '
+import ctlsock, hashlib, socket, sys
+path, mode = sys.argv[1:3]
+pem = open(sys.argv[3]).read()
+fields = {"path": "/x/crl.pem", "number": 7, "this_update": "2026-12-01T00:00:00Z",
+          "next_update": "2026-12-03T00:00:00Z", "revoked": 2, "length": len(pem),
+          "sha256": hashlib.sha256(pem.encode()).hexdigest()}
+srv = socket.socket(socket.AF_UNIX)
+srv.bind(path)
+srv.listen(4)
+srv.settimeout(30)
+for n in range(2):
+    c, _ = srv.accept()
+    req = ctlsock.reply(c)
+    assert req["cmd"] == "ca.crl", req
+    a = req["args"]
+    if n == 0:
+        assert "after" not in a and "sha256" not in a, a
+        r = {"v": 1, "ok": True, "result": dict(fields, pem=pem[:100]), "next": 100}
+    else:
+        assert a == {"after": 100, "sha256": fields["sha256"]}, a
+        if mode == "changed":
+            r = {"v": 1, "ok": False, "error": {"code": "state", "message":
+                 "the CRL at /x/crl.pem changed since the first page (sha256 %s, now CRL 8 with sha256 00): ask again from the start" % fields["sha256"]}}
+        else:	# another CRL of the same length: the digest does not match
+            r = {"v": 1, "ok": True, "result": dict(fields, pem=pem[100:].swapcase())}
+    ctlsock.send(c, r)
+    c.close()' "$STATE/fake.sock" "$1" "$STATE/crl-new.pem" > "$STATE/fake.out" 2>&1 &
+	FAKE_PID=$!
+	for _ in $(seq 100); do [ -S "$STATE/fake.sock" ] && return 0; sleep 0.05; done
+	fail "the stand-in daemon did not start: $(cat "$STATE/fake.out")"
+}
+fake_ctl() { "$BUILD/ukeyctl" --socket "$STATE/fake.sock" "$@"; }
+fake_daemon changed
+expect_exit 1 "changed since the first page" -- fake_ctl ca crl --output "$STATE/mixed.pem"
+wait "$FAKE_PID" || fail "stand-in daemon (changed): $(cat "$STATE/fake.out")"
+[ ! -e "$STATE/mixed.pem" ] || fail "ca crl wrote a file though the CRL changed between its pages"
+fake_daemon mixed
+expect_exit 1 "the pages joined are not the CRL the daemon described" -- fake_ctl ca crl --output "$STATE/mixed.pem"
+wait "$FAKE_PID" || fail "stand-in daemon (mixed): $(cat "$STATE/fake.out")"
+[ ! -e "$STATE/mixed.pem" ] || fail "ca crl wrote a mix of two CRLs"
 echo "ok: CRL"
