@@ -95,7 +95,9 @@ crl_join(struct json_object *rep, struct json_object *res)
 	}
 	if (!crl_whole(pb->buf, (size_t)printbuf_length(pb), res)) {
 		fprintf(stderr, "ukeyctl: ca.crl: the pages joined are not the CRL the daemon "
-		    "described (%d bytes, sha256 %s): ask again\n", printbuf_length(pb), sha);
+		    "described (%d bytes joined; the first page said %lld bytes, sha256 %s): ask "
+		    "again\n", printbuf_length(pb), (long long)json_object_get_int64(
+		    json_object_object_get(res, "length")), sha);
 		ex = EXIT_REFUSED;
 		goto out;
 	}
