@@ -2,6 +2,10 @@
 # one certificate revoked with ukeyctl cert revoke; openssl then accepts the
 # other and refuses the revoked one against the published CRL. The CRL
 # number grows with every CRL, also over a restart; bad requests are refused.
+# ca.crl in pages of bytes: pages of 100 joined equal one page; a CRL
+# published between two pages is refused; a CRL of 100,000 revocations
+# (over 4 MiB) comes out whole through ukeyctl; ukeyctl against a stand-in
+# daemon fails clearly on a changed CRL and on pages that do not join.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/invariants.sh"
 
