@@ -111,6 +111,12 @@ void print_table_rows(struct json_object *rows, const char *const *cols, int hea
 #define CTL_PAGE 1000	/* rows a page of a listing asks for */
 int ctl_list(const char *cmd, struct json_object *args, const char *const *cols,
     const struct ctl_args *a, int page);
+/* A reply whose lists come in pages, joined: asks cmd with args (borrowed)
+ * and "after" for the pages after the one in rep/res (from rep's "next" on)
+ * and appends their rows of each of lists (NULL-ended) to res's. Returns the
+ * exit code; on failure the failing reply was reported by ctl_run. */
+int ctl_join_pages(const char *cmd, struct json_object *args, struct json_object *rep,
+    struct json_object *res, const char *const *lists);
 void ctl_add_str(struct json_object *args, const char *key, const char *v);
 void ctl_add_int(struct json_object *args, const char *key, int64_t v);
 char *ctl_read_file(const char *path, size_t max, size_t *len);

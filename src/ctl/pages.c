@@ -72,3 +72,35 @@ ctl_list(const char *cmd, struct json_object *args, const char *const *cols,
 		printf(printed > 0 ? "\n]\n" : "[\n]\n");
 	return ex;
 }
+
+int
+ctl_join_pages(const char *cmd, struct json_object *args, struct json_object *rep,
+    struct json_object *res, const char *const *lists)
+{
+	struct json_object *next = json_object_object_get(rep, "next"), *more, *mres, *copy;
+	size_t i, k;
+	int ex;
+
+	while (next != NULL && json_object_get_type(next) == json_type_int) {
+		copy = NULL;	/* json_object_deep_copy wants *dst NULL */
+		if (json_object_deep_copy(args, &copy, NULL) != 0)
+			return EXIT_TEMPFAIL;
+		ctl_add_int(copy, "after", json_object_get_int64(next));
+		if ((ex = ctl_run(cmd, copy, &more, &mres)) != EXIT_OK)
+			return ex;
+		for (k = 0; lists[k] != NULL; k++) {
+			struct json_object *to = json_object_object_get(res, lists[k]);
+			struct json_object *from = json_object_object_get(mres, lists[k]);
+
+			for (i = 0; i < json_object_array_length(from); i++)
+				json_object_array_add(to, json_object_get(json_object_array_get_idx(from,
+				    i)));
+		}
+		/* the next page's key is read before the reply it came in is put */
+		json_object_object_add(rep, "next", json_object_get(json_object_object_get(more,
+		    "next")));
+		next = json_object_object_get(rep, "next");
+		json_object_put(more);
+	}
+	return EXIT_OK;
+}

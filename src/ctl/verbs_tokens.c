@@ -1,6 +1,6 @@
 /* ukeyctl token mark-lost|mark-damaged|mark-destroyed|mark-returned|
- * mark-in-stock SERIAL --remark TEXT, and token show SERIAL
- * (docs/lifecycle.md). */
+ * mark-in-stock SERIAL --remark TEXT, and token show SERIAL, its
+ * certificates joined from their pages (docs/lifecycle.md). */
 #include <stdio.h>
 #include <string.h>
 
@@ -47,14 +47,26 @@ verb_token_show(const struct ctl_verb *v, const struct ctl_args *a)
 	static const char *const mark_cols[] = { "state", "at", "by", "remark", NULL };
 	static const char *const cert_cols[] = { "serial", "kind", "status", "issued_at",
 		"not_after", "revoke_reason", NULL };
-	struct json_object *args, *rep, *res;
+	static const char *const lists[] = { "certificates", NULL };
+	struct json_object *args, *again = NULL, *rep, *res;
 	int ex;
 
 	(void)v;
 	args = json_object_new_object();
 	ctl_add_str(args, "serial", a->pos[0]);
-	if ((ex = ctl_run("token.show", args, &rep, &res)) != EXIT_OK)
+	if (json_object_deep_copy(args, &again, NULL) != 0) {
+		json_object_put(args);
+		return EXIT_TEMPFAIL;
+	}
+	/* the certificates come in pages (docs/protocol.md, "Listings page") */
+	ex = ctl_run("token.show", args, &rep, &res);
+	if (ex == EXIT_OK)
+		ex = ctl_join_pages("token.show", again, rep, res, lists);
+	json_object_put(again);
+	if (ex != EXIT_OK) {
+		json_object_put(rep);
 		return ex;
+	}
 	if (ctl_json) {
 		print_json(res);
 	} else {

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/pem.h>
+#include <strings.h>
 
 #include "ca/certcheck.h"
 #include "common/err.h"
@@ -276,53 +276,64 @@ cmd_cert_revoke(struct request *r, struct json_object **result)
 	return rc;
 }
 
-static void
-add_time(struct json_object *o, const char *key, const ASN1_TIME *t)
-{
-	char iso[32];
+/* ca.crl's pages: bytes of the PEM text, at most 1 MiB a reply (a CRL of
+ * 100,000 revocations is about 5 MiB, over the protocol's 4 MiB). */
+#define CRL_PAGE_MAX (1024 * 1024)
 
-	if (t != NULL && cert_time_iso(t, iso, sizeof(iso)) == 0)
-		json_object_object_add(o, key, json_object_new_string(iso));
+/* A page: its text, then the CRL's own fields, the same on every page. */
+static struct json_object *
+crl_page_json(const char *path, const struct crl_copy *c, size_t from, size_t n)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "pem", json_object_new_string_len(c->pem + from, (int)n));
+	json_object_object_add(o, "path", json_object_new_string(path));
+	if (c->number >= 0)
+		json_object_object_add(o, "number", json_object_new_int64(c->number));
+	if (c->this_update[0] != '\0')
+		json_object_object_add(o, "this_update", json_object_new_string(c->this_update));
+	if (c->next_update[0] != '\0')
+		json_object_object_add(o, "next_update", json_object_new_string(c->next_update));
+	json_object_object_add(o, "revoked", json_object_new_int(c->revoked));
+	json_object_object_add(o, "length", json_object_new_int64((int64_t)c->len));
+	json_object_object_add(o, "sha256", json_object_new_string(c->sha256));
+	return o;
 }
 
-/* The CRL as last published at crl_path: its PEM, number and times. */
+/* The CRL as last published at crl_path, one page of its PEM text at a
+ * time (docs/protocol.md, "The CRL in pages"): after, a byte offset; limit,
+ * bytes; sha256, the CRL the client's first page came from, refused when
+ * another one stands there now. */
 int
 cmd_ca_crl(struct request *r, struct json_object **result)
 {
-	const char *path = station_cfg(r->s)->ca_crl_path;
-	X509_CRL *crl = NULL;
-	ASN1_INTEGER *num = NULL;
-	BIO *bio = NULL;
-	BUF_MEM *mem;
-	FILE *f;
-	int rc, n;
+	const char *path = station_cfg(r->s)->ca_crl_path, *want = NULL;
+	const struct crl_copy *c;
+	struct page p;
+	size_t n;
+	int rc;
 
-	if ((f = fopen(path, "re")) == NULL)
-		return req_fail(r, UKEY_ERR_NOTFOUND, "no CRL at %s: the CA publishes none yet", path);
-	crl = PEM_read_X509_CRL(f, NULL, NULL, NULL);
-	fclose(f);
-	if (crl == NULL || (bio = BIO_new(BIO_s_mem())) == NULL ||
-	    PEM_write_bio_X509_CRL(bio, crl) != 1) {
-		rc = req_fail(r, UKEY_ERR_CRYPTO, "%s does not hold a PEM CRL", path);
-		goto out;
+	if (page_args(r, CRL_PAGE_MAX, &p) != 0 || arg_str(r, "sha256", 0, &want) == UKEY_ERR_INVAL)
+		return UKEY_ERR_INVAL;
+	if ((rc = station_crl_current(r->s, &c)) != 0) {
+		if (rc == UKEY_ERR_NOTFOUND)
+			return req_fail(r, rc, "no CRL at %s: the CA publishes none yet", path);
+		if (rc == UKEY_ERR_CRYPTO)
+			return req_fail(r, rc, "%s does not hold a PEM CRL", path);
+		return req_fail(r, rc, "%s: cannot read the CRL: %s", path, ukey_strerror(rc));
 	}
-	BIO_get_mem_ptr(bio, &mem);
-	*result = json_object_new_object();
-	json_object_object_add(*result, "pem",
-	    json_object_new_string_len(mem->data, (int)mem->length));
-	json_object_object_add(*result, "path", json_object_new_string(path));
-	if ((num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL)) != NULL)
-		json_object_object_add(*result, "number",
-		    json_object_new_int64(ASN1_INTEGER_get(num)));
-	add_time(*result, "this_update", X509_CRL_get0_lastUpdate(crl));
-	add_time(*result, "next_update", X509_CRL_get0_nextUpdate(crl));
-	/* an empty CRL has no list at all (-1) */
-	n = sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl));
-	json_object_object_add(*result, "revoked", json_object_new_int(n > 0 ? n : 0));
-	rc = 0;
- out:
-	ASN1_INTEGER_free(num);
-	BIO_free(bio);
-	X509_CRL_free(crl);
-	return rc;
+	if (want != NULL && strcasecmp(want, c->sha256) != 0)
+		return req_fail(r, UKEY_ERR_STATE, "the CRL at %s changed since the first page "
+		    "(sha256 %.64s, now CRL %lld with sha256 %s): ask again from the start", path, want,
+		    (long long)c->number, c->sha256);
+	if ((uint64_t)p.after > c->len)
+		return req_fail(r, UKEY_ERR_INVAL, "argument after: a byte offset 0..%zu (the CRL's "
+		    "length)", c->len);
+	n = c->len - (size_t)p.after;
+	if (n > (size_t)p.limit)
+		n = (size_t)p.limit;
+	*result = crl_page_json(path, c, (size_t)p.after, n);
+	json_object_put(r->next);
+	r->next = (size_t)p.after + n < c->len ? json_object_new_int64(p.after + (int64_t)n) : NULL;
+	return 0;
 }

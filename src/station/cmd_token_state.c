@@ -361,29 +361,22 @@ str_or_null(const char *s)
 	return s != NULL ? json_object_new_string(s) : NULL;
 }
 
+/* The certificates of one page: those after p->after (an issuance id), at
+ * most p->limit; a full page sets r->next to its last one's id. */
 static struct json_object *
-view_json(const char *serial, const struct token_view *v)
+certs_json(struct request *r, const struct token_view *v, const struct page *p)
 {
-	struct json_object *o = json_object_new_object(), *a = json_object_new_array(), *e;
+	struct json_object *a = json_object_new_array(), *e;
+	int64_t last = 0;
 	char now[32];
 	size_t i;
 
 	store_now(now);
-	json_object_object_add(o, "serial", json_object_new_string(serial));
-	json_object_object_add(o, "state", json_object_new_string(token_state_name(v->state)));
-	for (i = 0; i < v->n_marks; i++) {
-		e = json_object_new_object();
-		json_object_object_add(e, "state", json_object_new_string(v->marks[i].state));
-		json_object_object_add(e, "at", json_object_new_string(v->marks[i].at));
-		json_object_object_add(e, "by", json_object_new_string(v->marks[i].actor));
-		json_object_object_add(e, "remark", json_object_new_string(v->marks[i].remark));
-		json_object_array_add(a, e);
-	}
-	json_object_object_add(o, "marks", a);
-	a = json_object_new_array();
-	for (i = 0; i < v->n_certs; i++) {
+	for (i = 0; i < v->n_certs && (int64_t)json_object_array_length(a) < p->limit; i++) {
 		const struct store_token_cert *c = &v->certs[i];
 
+		if (c->id <= p->after)
+			continue;
 		e = json_object_new_object();
 		json_object_object_add(e, "serial", json_object_new_string(c->cert_serial));
 		json_object_object_add(e, "kind", json_object_new_string(c->kind));
@@ -396,19 +389,51 @@ view_json(const char *serial, const struct token_view *v)
 		json_object_object_add(e, "revoked_at", str_or_null(c->revoked_at));
 		json_object_object_add(e, "revoke_reason", str_or_null(c->revoke_reason));
 		json_object_array_add(a, e);
+		last = c->id;
 	}
-	json_object_object_add(o, "certificates", a);
+	/* the key is the issuance id, kept out of the rows: they stay as they were */
+	json_object_put(r->next);
+	r->next = (int64_t)json_object_array_length(a) == p->limit && last > 0 ?
+	    json_object_new_int64(last) : NULL;
+	return a;
+}
+
+/* The token's state and marks (always whole: a handful) and one page of
+ * its certificates. */
+static struct json_object *
+view_json(struct request *r, const char *serial, const struct token_view *v,
+    const struct page *p)
+{
+	struct json_object *o = json_object_new_object(), *a = json_object_new_array(), *e;
+	size_t i;
+
+	json_object_object_add(o, "serial", json_object_new_string(serial));
+	json_object_object_add(o, "state", json_object_new_string(token_state_name(v->state)));
+	for (i = 0; i < v->n_marks; i++) {
+		e = json_object_new_object();
+		json_object_object_add(e, "state", json_object_new_string(v->marks[i].state));
+		json_object_object_add(e, "at", json_object_new_string(v->marks[i].at));
+		json_object_object_add(e, "by", json_object_new_string(v->marks[i].actor));
+		json_object_object_add(e, "remark", json_object_new_string(v->marks[i].remark));
+		json_object_array_add(a, e);
+	}
+	json_object_object_add(o, "marks", a);
+	json_object_object_add(o, "certificates", certs_json(r, v, p));
 	return o;
 }
 
+/* token.show: a page ("Listings page", docs/protocol.md) of the token's
+ * certificates, in issue order, after an issuance id. The state needs every
+ * certificate, so all are read; a token holds few. */
 int
 cmd_token_show(struct request *r, struct json_object **result)
 {
 	struct token_view v;
+	struct page p;
 	const char *serial;
 	int rc, known = 0;
 
-	if (arg_str(r, "serial", 1, &serial) != 0)
+	if (arg_str(r, "serial", 1, &serial) != 0 || page_args(r, LIST_PAGE_MAX, &p) != 0)
 		return UKEY_ERR_INVAL;
 	if ((rc = store_token_known_serial(station_store(r->s), serial, &known)) != 0)
 		return rc;
@@ -417,7 +442,7 @@ cmd_token_show(struct request *r, struct json_object **result)
 		    "it nor issued a certificate onto it", serial);
 	if ((rc = token_view_load(r->s, serial, &v)) != 0)
 		return rc;
-	*result = view_json(serial, &v);
+	*result = view_json(r, serial, &v, &p);
 	token_view_clear(&v);
 	return 0;
 }

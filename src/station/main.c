@@ -261,6 +261,7 @@ station_close(struct station *s)
 	cathread_free(s->cathread);
 	verifythreads_free(s->verify);
 	ca_free(s->ca);
+	station_crl_forget(s);
 	store_close(s->st);
 	config_free(&s->cfg);
 	secure_wipe(s->master_key, sizeof(s->master_key));

@@ -73,6 +73,24 @@ int station_crl_publish(struct station *s, int64_t *number);
  * the CA revoked a certificate since (a job's refused or abandoned
  * certificate, job.c). */
 void station_crl_if_due(struct station *s);
+/* The CRL at crl_path as ca.crl serves it (docs/protocol.md, "The CRL in
+ * pages"): re-encoded as PEM, with its SHA-256 and what it says of itself. */
+struct crl_copy {
+	char *pem;
+	size_t len;
+	char sha256[65];	/* of pem, lower-case hex */
+	int64_t number;		/* -1 when the CRL has no CRL Number */
+	char this_update[32], next_update[32];	/* ISO 8601 UTC; "" when absent */
+	int revoked;		/* entries */
+};
+/* The CRL at crl_path: read and parsed once per version of the file (a new
+ * file, a new size or time), from a copy kept in the station after that, so
+ * that the pages of a large CRL do not parse it again each. *out is borrowed
+ * until the next call. Returns 0, UKEY_ERR_NOTFOUND (no file),
+ * UKEY_ERR_CRYPTO (not a PEM CRL), UKEY_ERR_IO, UKEY_ERR_NOMEM. */
+int station_crl_current(struct station *s, const struct crl_copy **out);
+/* Drops that copy (at exit). */
+void station_crl_forget(struct station *s);
 
 struct store_issuance_rev;
 /* What follows a revocation: rc 0 with now, the time recorded; or the CA's

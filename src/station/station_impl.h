@@ -44,6 +44,7 @@ struct station {
 	int64_t next_head_ms;		/* when the head is witnessed next */
 	int64_t next_crl_ms;		/* when the CRL is signed again (crl.c) */
 	uint64_t crl_revocations;	/* ca_revocations() at the last CRL signed */
+	struct crl_cache *crl_cache;	/* the CRL ca.crl serves, parsed (crl.c) */
 	struct bay bays[MAX_BAYS];
 	int n_bays;
 	int listen_fd;

@@ -108,7 +108,7 @@ store_token_certs(struct store *st, const char *token_serial, struct store_token
 	*out = NULL;
 	*n = 0;
 	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT cert_serial, kind, subject, not_after, issued_at,"
-	    " revoked_at, revoke_reason, order_id FROM issuances WHERE token_serial = ?"
+	    " revoked_at, revoke_reason, order_id, id FROM issuances WHERE token_serial = ?"
 	    " ORDER BY id", "t", token_serial)) != 0)
 		return rc;
 	while ((rc = db_step(q)) == 1) {
@@ -125,6 +125,7 @@ store_token_certs(struct store *st, const char *token_serial, struct store_token
 		c->revoked_at = db_column_dup(q, 5, &rc);
 		c->revoke_reason = db_column_dup(q, 6, &rc);
 		c->order_id = db_column_int64(q, 7);
+		c->id = db_column_int64(q, 8);
 		if (rc != 0)
 			break;
 	}

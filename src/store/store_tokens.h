@@ -20,6 +20,7 @@ struct store_token_mark {
 
 /* A certificate the station issued onto a token. Owned: store_token_cert_clear. */
 struct store_token_cert {
+	int64_t id;		/* the issuance's id: the order of the list */
 	char *cert_serial, *kind, *subject, *not_after, *issued_at;
 	char *revoked_at, *revoke_reason;	/* NULL while not revoked */
 	int64_t order_id;

@@ -8,7 +8,8 @@
 # against the CA, the old serial is superseded in the record and on the CRL.
 # The legal representative's profile here carries up to 30 days of the old
 # certificate's validity over (renewal_carry_over_days); the organisation's
-# carries none.
+# carries none. `token show` of the renewed token (two certificates) walked
+# in pages of one certificate joins into what one reply gave.
 . "$(dirname "$0")/lib.sh"
 
 . "$(dirname "$0")/renewal_lib.sh"
@@ -181,4 +182,42 @@ ctl sim unplug --bay 2 >/dev/null
 ctl --json audit serials | grepq '"superseded"' || fail "audit serials does not show superseded"
 ctl audit verify >/dev/null || fail "audit verify"
 stop_station
-echo "PASS: renewal of an RSA and an EC token, wrong PIN, PIN reset, wrong token"
+
+# token.show in pages (docs/protocol.md, "Listings page"): token A holds its
+# first certificate and its renewal; with pages of one certificate ukeyctl
+# joins them into what one reply gave
+tsA=$(db "SELECT token_serial FROM issuances WHERE cert_serial = '$serialA'")
+[ "$(db "SELECT count(*) FROM issuances WHERE token_serial = '$tsA'")" = 2 ] || fail "token A: not 2 certificates"
+start_station
+ctl token show "$tsA" > "$STATE/show-one.txt" || fail "token show"
+ctl --json token show "$tsA" > "$STATE/show-one.json" || fail "token show --json"
+stop_station
+UKEY_TEST_PAGE_DEFAULT=1 start_station
+PYTHONPATH=$SRC/tests/integration python3 -c '
+import ctlsock, sys
+s = ctlsock.connect(sys.argv[1])
+after, serials = 0, []
+while True:
+    ctlsock.send(s, {"v": 1, "cmd": "token.show", "args": {"serial": sys.argv[2], "after": after}})
+    r = ctlsock.reply(s)
+    assert r["ok"], r
+    c = r["result"]["certificates"]
+    assert len(c) <= 1 and r["result"]["serial"] == sys.argv[2], r
+    serials += [x["serial"] for x in c]
+    if r.get("next") is None:
+        break
+    after = r["next"]
+assert serials == sys.argv[3:], serials
+ctlsock.send(s, {"v": 1, "cmd": "token.show", "args": {"serial": sys.argv[2], "limit": 2001}})
+r = ctlsock.reply(s)
+assert r["error"]["code"] == "invalid" and "argument limit: 1..2000" in r["error"]["message"], r
+print(len(serials))' "$STATE/ukeyd.sock" "$tsA" "$serialA" "$newA" > "$STATE/pages.out" 2>&1 ||
+	fail "token.show pages: $(cat "$STATE/pages.out")"
+ctl token show "$tsA" > "$STATE/show-paged.txt" || fail "token show in pages"
+ctl --json token show "$tsA" > "$STATE/show-paged.json" || fail "token show --json in pages"
+cmp -s "$STATE/show-one.txt" "$STATE/show-paged.txt" ||
+	fail "token show joined differs: $(diff "$STATE/show-one.txt" "$STATE/show-paged.txt")"
+cmp -s "$STATE/show-one.json" "$STATE/show-paged.json" ||
+	fail "token show --json joined differs: $(diff "$STATE/show-one.json" "$STATE/show-paged.json")"
+stop_station
+echo "PASS: renewal of an RSA and an EC token, wrong PIN, PIN reset, wrong token; token show in pages"
