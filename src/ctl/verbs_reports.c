@@ -577,41 +577,6 @@ html_write(const char *path, const char *what, struct json_object *res,
 	return ex;
 }
 
-/* A report whose lists come in pages (docs/protocol.md, "Listings page"):
- * asks for the pages after the first, from the reply's next, and appends
- * their rows of each of lists (NULL-ended) to the first page's result. */
-static int
-report_rest(const char *cmd, struct json_object *args, struct json_object *rep,
-    struct json_object *res, const char *const *lists)
-{
-	struct json_object *next = json_object_object_get(rep, "next"), *more, *mres, *copy;
-	size_t i, k;
-	int ex;
-
-	while (next != NULL && json_object_get_type(next) == json_type_int) {
-		copy = NULL;	/* json_object_deep_copy wants *dst NULL */
-		if (json_object_deep_copy(args, &copy, NULL) != 0)
-			return EXIT_TEMPFAIL;
-		json_object_object_add(copy, "after", json_object_new_int64(json_object_get_int64(next)));
-		if ((ex = ctl_run(cmd, copy, &more, &mres)) != EXIT_OK)
-			return ex;
-		for (k = 0; lists[k] != NULL; k++) {
-			struct json_object *to = json_object_object_get(res, lists[k]);
-			struct json_object *from = json_object_object_get(mres, lists[k]);
-
-			for (i = 0; i < json_object_array_length(from); i++)
-				json_object_array_add(to, json_object_get(json_object_array_get_idx(from,
-				    i)));
-		}
-		/* the next page's key is read before the reply it came in is put */
-		json_object_object_add(rep, "next", json_object_get(json_object_object_get(more,
-		    "next")));
-		next = json_object_object_get(rep, "next");
-		json_object_put(more);
-	}
-	return EXIT_OK;
-}
-
 /* The request's arguments from the options. */
 static int
 report_args(const struct ctl_args *a, struct json_object *args)
@@ -667,7 +632,7 @@ verb_report(const struct ctl_verb *v, const struct ctl_args *a)
 		return EXIT_TEMPFAIL;
 	}
 	if ((ex = ctl_run(cmd, args, &rep, &res)) != EXIT_OK ||
-	    (ex = report_rest(cmd, again, rep, res, strcmp(what, "reconcile") == 0 ? found_lists :
+	    (ex = ctl_join_pages(cmd, again, rep, res, strcmp(what, "reconcile") == 0 ? found_lists :
 	    svc_lists)) != EXIT_OK)
 		goto out;
 	cols[0] = text_cols[0] = jget(res, "by");
