@@ -48,6 +48,16 @@ struct ca_request {
  * ca.key's), UKEY_ERR_NOMEM. Runs in the daemon; may block on disk. */
 int ca_embedded_open(const char *dir, const char *name, struct ca **out);
 
+/* What the embedded CA in dir issued, as ca_list_issued gives it, read
+ * through a read-only connection to its ca.db of its own: neither the CA's
+ * handle nor its lock is touched, so any thread may call it while the CA
+ * issues (the reconciliation report's). Returns 0 and *out (json_object_put
+ * it), UKEY_ERR_DB (no such ca.db; logged), UKEY_ERR_INVAL, UKEY_ERR_NOMEM. */
+int ca_embedded_list_at(const char *dir, struct json_object **out);
+/* One certificate of that list by its serial (hex, any case), the same way:
+ * 0 and *out, UKEY_ERR_NOTFOUND, or as ca_embedded_list_at. */
+int ca_embedded_find_at(const char *dir, const char *serial_hex, struct json_object **out);
+
 /* Every call on a CA below (and in ca_cmp.h) holds one process-wide lock
  * while it runs, so the daemon's CA thread and its event loop never use a
  * backend at the same time; ca_hold()/ca_release() take it around several

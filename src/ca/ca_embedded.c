@@ -628,17 +628,17 @@ cert_json(const struct store_ca_cert *c, struct json_object **out)
 	return 0;
 }
 
+/* The issued list of db as ca_list_issued gives it. */
 static int
-embedded_list(struct ca *ca, struct json_object **out)
+list_json(struct store_ca *db, struct json_object **out)
 {
-	struct embedded *e = ca->impl;
 	struct json_object *arr = NULL, *row = NULL;
 	struct store_ca_cert *certs = NULL;
 	size_t i, n = 0;
 	int rc;
 
 	*out = NULL;
-	if ((rc = store_ca_list(e->db, &certs, &n)) != 0)
+	if ((rc = store_ca_list(db, &certs, &n)) != 0)
 		goto out;
 	if ((arr = json_object_new_array()) == NULL) {
 		rc = UKEY_ERR_NOMEM;
@@ -660,6 +660,50 @@ embedded_list(struct ca *ca, struct json_object **out)
 	store_ca_certs_free(certs, n);
 	json_object_put(row);
 	json_object_put(arr);
+	return rc;
+}
+
+static int
+embedded_list(struct ca *ca, struct json_object **out)
+{
+	return list_json(((struct embedded *)ca->impl)->db, out);
+}
+
+int
+ca_embedded_list_at(const char *dir, struct json_object **out)
+{
+	struct store_ca *db = NULL;
+	char path[4096];
+	int rc;
+
+	*out = NULL;
+	if ((size_t)snprintf(path, sizeof(path), "%s/ca.db", dir) >= sizeof(path))
+		return UKEY_ERR_INVAL;
+	if ((rc = store_ca_open_readonly(path, &db)) != 0)
+		return rc;
+	rc = list_json(db, out);
+	store_ca_close(db);
+	return rc;
+}
+
+int
+ca_embedded_find_at(const char *dir, const char *serial_hex, struct json_object **out)
+{
+	struct store_ca *db = NULL;
+	struct store_ca_cert c = { 0 };
+	char path[4096], serial[128];
+	int rc;
+
+	*out = NULL;
+	if ((size_t)snprintf(path, sizeof(path), "%s/ca.db", dir) >= sizeof(path) ||
+	    serial_upper(serial_hex, serial, sizeof(serial)) != 0)
+		return UKEY_ERR_INVAL;
+	if ((rc = store_ca_open_readonly(path, &db)) != 0)
+		return rc;
+	if ((rc = store_ca_find_serial(db, serial, &c)) == 0)
+		rc = cert_json(&c, out);
+	store_ca_cert_clear(&c);
+	store_ca_close(db);
 	return rc;
 }
 
