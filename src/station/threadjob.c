@@ -162,6 +162,7 @@ threadjobs_collect(struct station *s, struct threadjobs *tj)
 			continue;
 		pthread_join(j->tid, NULL);
 		tj->job[slot] = NULL;
+		log_info("%s ended: replying to control client %lld", j->cmd, (long long)j->client_id);
 		/* a client gone meanwhile: control_reply_deferred drops the reply */
 		j->k->reply(s, j->client_id, j->arg);
 		j->k->free(j->arg);
