@@ -1,6 +1,6 @@
 /* Requests served off the event loop: each runs in a thread of its own on
  * what was copied for it, and its deferred reply is sent from the loop when
- * the thread ends (docs/protocol.md, "Requests served off the loop"). */
+ * the thread ends (docs/reports.md, "Off the event loop"). */
 #ifndef UKEY_THREADJOB_H
 #define UKEY_THREADJOB_H
 
