@@ -451,6 +451,8 @@ test_list_at(void **state)
 	assert_int_equal(ca_list_issued(f->ca, &list), 0);
 	assert_int_equal(ca_embedded_list_at(f->cadir, &at), 0);
 	assert_string_equal(json_object_to_json_string(at), json_object_to_json_string(list));
+	json_object_put(at);
+	at = NULL;
 	assert_non_null(lower = strdup(serial));
 	for (char *p = lower; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
