@@ -669,42 +669,60 @@ embedded_list(struct ca *ca, struct json_object **out)
 	return list_json(((struct embedded *)ca->impl)->db, out);
 }
 
+/* A read-only connection to an embedded CA's ca.db (ca.h). */
+struct ca_reader {
+	struct store_ca *db;
+};
+
 int
-ca_embedded_list_at(const char *dir, struct json_object **out)
+ca_reader_open(const char *dir, struct ca_reader **out)
 {
-	struct store_ca *db = NULL;
+	struct ca_reader *r;
 	char path[4096];
 	int rc;
 
 	*out = NULL;
 	if ((size_t)snprintf(path, sizeof(path), "%s/ca.db", dir) >= sizeof(path))
 		return UKEY_ERR_INVAL;
-	if ((rc = store_ca_open_readonly(path, &db)) != 0)
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return UKEY_ERR_NOMEM;
+	if ((rc = store_ca_open_readonly(path, &r->db)) != 0) {
+		free(r);
 		return rc;
-	rc = list_json(db, out);
-	store_ca_close(db);
-	return rc;
+	}
+	*out = r;
+	return 0;
 }
 
 int
-ca_embedded_find_at(const char *dir, const char *serial_hex, struct json_object **out)
+ca_reader_list(struct ca_reader *r, struct json_object **out)
 {
-	struct store_ca *db = NULL;
+	return list_json(r->db, out);
+}
+
+int
+ca_reader_find(struct ca_reader *r, const char *serial_hex, struct json_object **out)
+{
 	struct store_ca_cert c = { 0 };
-	char path[4096], serial[128];
+	char serial[128];
 	int rc;
 
 	*out = NULL;
-	if ((size_t)snprintf(path, sizeof(path), "%s/ca.db", dir) >= sizeof(path) ||
-	    serial_upper(serial_hex, serial, sizeof(serial)) != 0)
+	if (serial_upper(serial_hex, serial, sizeof(serial)) != 0)
 		return UKEY_ERR_INVAL;
-	if ((rc = store_ca_open_readonly(path, &db)) != 0)
-		return rc;
-	if ((rc = store_ca_find_serial(db, serial, &c)) == 0)
+	if ((rc = store_ca_find_serial(r->db, serial, &c)) == 0)
 		rc = cert_json(&c, out);
 	store_ca_cert_clear(&c);
-	store_ca_close(db);
 	return rc;
+}
+
+void
+ca_reader_close(struct ca_reader *r)
+{
+	if (r == NULL)
+		return;
+	store_ca_close(r->db);
+	free(r);
 }
 
 /* A new CRL over the revoked list; its number is taken in the same

@@ -516,7 +516,7 @@ struct ca_entry {
 };
 
 struct recon {
-	const char *ca_dir;			/* the embedded CA's, for look-ups */
+	struct ca_reader *cadb;			/* the embedded CA's ca.db, read-only */
 	struct json_object *mismatches, *explained;
 	struct json_object *ca;			/* the CA's list (owned) */
 	struct ca_entry *ca_index;		/* its entries by serial (owned) */
@@ -637,7 +637,7 @@ ca_find_late(struct recon *rc, const char *serial)
 {
 	struct json_object *o = NULL;
 
-	if (ca_embedded_find_at(rc->ca_dir, serial, &o) != 0)
+	if (ca_reader_find(rc->cadb, serial, &o) != 0)
 		return NULL;
 	if (json_object_array_add(rc->ca, o) != 0) {
 		json_object_put(o);
@@ -805,8 +805,8 @@ report_reconcile(const struct report_ask *a, struct db *db, struct report_answer
 	size_t n = 0;
 	int err;
 
-	rc.ca_dir = a->ca_dir;
-	if ((err = ca_embedded_list_at(a->ca_dir, &rc.ca)) != 0) {
+	if ((err = ca_reader_open(a->ca_dir, &rc.cadb)) != 0 ||
+	    (err = ca_reader_list(rc.cadb, &rc.ca)) != 0) {
 		snprintf(ans->msg, sizeof(ans->msg), "the CA's list of issued certificates: %s",
 		    ukey_strerror(err));
 		goto out;
@@ -828,6 +828,7 @@ report_reconcile(const struct report_ask *a, struct db *db, struct report_answer
 	ans->result = res;
 	err = 0;
  out:
+	ca_reader_close(rc.cadb);
 	free(rc.ca_index);
 	json_object_put(rc.ca);
 	store_report_certs_free(rc.certs, rc.ncerts);
