@@ -1,9 +1,9 @@
 /* `audit verify` off the event loop (verifythread.h). The verifier itself
- * runs in a thread (threadjob.h) with its own read-only database connection, so that
- * bays and other commands are served while a log of a million records is
- * checked; incrementally from what the last intact verification reached,
- * kept in the state directory, unless the whole log is asked for. */
-#include <errno.h>
+ * runs in a thread (threadjob.h) with its own read-only database
+ * connection, so that bays and other commands are served while a log of a
+ * million records is checked; incrementally from what the last intact
+ * verification reached, kept in the state directory, unless the whole log
+ * is asked for. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
