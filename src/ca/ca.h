@@ -48,6 +48,20 @@ struct ca_request {
  * ca.key's), UKEY_ERR_NOMEM. Runs in the daemon; may block on disk. */
 int ca_embedded_open(const char *dir, const char *name, struct ca **out);
 
+/* The embedded CA in dir read through a read-only connection to its ca.db
+ * of its own: neither the CA's handle nor its lock is touched, so that
+ * another thread may read while the CA issues (the reconciliation report's).
+ * ca_reader_open: 0 and *out (ca_reader_close), UKEY_ERR_DB (no such ca.db;
+ * logged), UKEY_ERR_INVAL, UKEY_ERR_NOMEM. ca_reader_list: what the CA
+ * issued, as ca_list_issued gives it. ca_reader_find: one certificate of
+ * that list by its serial (hex, any case): 0 and *out, UKEY_ERR_NOTFOUND,
+ * UKEY_ERR_INVAL, UKEY_ERR_DB. One thread at a time per reader. */
+struct ca_reader;
+int ca_reader_open(const char *dir, struct ca_reader **out);
+int ca_reader_list(struct ca_reader *r, struct json_object **out);
+int ca_reader_find(struct ca_reader *r, const char *serial_hex, struct json_object **out);
+void ca_reader_close(struct ca_reader *r);
+
 /* Every call on a CA below (and in ca_cmp.h) holds one process-wide lock
  * while it runs, so the daemon's CA thread and its event loop never use a
  * backend at the same time; ca_hold()/ca_release() take it around several

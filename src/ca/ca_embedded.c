@@ -628,17 +628,17 @@ cert_json(const struct store_ca_cert *c, struct json_object **out)
 	return 0;
 }
 
+/* The issued list of db as ca_list_issued gives it. */
 static int
-embedded_list(struct ca *ca, struct json_object **out)
+list_json(struct store_ca *db, struct json_object **out)
 {
-	struct embedded *e = ca->impl;
 	struct json_object *arr = NULL, *row = NULL;
 	struct store_ca_cert *certs = NULL;
 	size_t i, n = 0;
 	int rc;
 
 	*out = NULL;
-	if ((rc = store_ca_list(e->db, &certs, &n)) != 0)
+	if ((rc = store_ca_list(db, &certs, &n)) != 0)
 		goto out;
 	if ((arr = json_object_new_array()) == NULL) {
 		rc = UKEY_ERR_NOMEM;
@@ -661,6 +661,68 @@ embedded_list(struct ca *ca, struct json_object **out)
 	json_object_put(row);
 	json_object_put(arr);
 	return rc;
+}
+
+static int
+embedded_list(struct ca *ca, struct json_object **out)
+{
+	return list_json(((struct embedded *)ca->impl)->db, out);
+}
+
+/* A read-only connection to an embedded CA's ca.db (ca.h). */
+struct ca_reader {
+	struct store_ca *db;
+};
+
+int
+ca_reader_open(const char *dir, struct ca_reader **out)
+{
+	struct ca_reader *r;
+	char path[4096];
+	int rc;
+
+	*out = NULL;
+	if ((size_t)snprintf(path, sizeof(path), "%s/ca.db", dir) >= sizeof(path))
+		return UKEY_ERR_INVAL;
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return UKEY_ERR_NOMEM;
+	if ((rc = store_ca_open_readonly(path, &r->db)) != 0) {
+		free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+int
+ca_reader_list(struct ca_reader *r, struct json_object **out)
+{
+	return list_json(r->db, out);
+}
+
+int
+ca_reader_find(struct ca_reader *r, const char *serial_hex, struct json_object **out)
+{
+	struct store_ca_cert c = { 0 };
+	char serial[128];
+	int rc;
+
+	*out = NULL;
+	if (serial_upper(serial_hex, serial, sizeof(serial)) != 0)
+		return UKEY_ERR_INVAL;
+	if ((rc = store_ca_find_serial(r->db, serial, &c)) == 0)
+		rc = cert_json(&c, out);
+	store_ca_cert_clear(&c);
+	return rc;
+}
+
+void
+ca_reader_close(struct ca_reader *r)
+{
+	if (r == NULL)
+		return;
+	store_ca_close(r->db);
+	free(r);
 }
 
 /* A new CRL over the revoked list; its number is taken in the same

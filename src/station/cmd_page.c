@@ -54,32 +54,48 @@ page_next_key(struct request *r, struct json_object *rows, const char *key, cons
 }
 
 int
-page_slice(struct request *r, struct json_object **rows, const struct page *p)
+page_slice_rows(struct json_object **rows, const struct page *p, struct json_object **next)
 {
 	size_t n = json_object_array_length(*rows), i;
 	struct json_object *out;
 
+	*next = NULL;
 	if (n == 0)
 		return 0;
 	if ((out = json_object_new_array()) == NULL)
 		return UKEY_ERR_NOMEM;
 	for (i = (size_t)p->after; i < n && (int64_t)(i - (size_t)p->after) < p->limit; i++)
 		json_object_array_add(out, json_object_get(json_object_array_get_idx(*rows, i)));
-	json_object_put(r->next);
-	r->next = i < n ? json_object_new_int64((int64_t)i) : NULL;
+	*next = i < n ? json_object_new_int64((int64_t)i) : NULL;
 	json_object_put(*rows);
 	*rows = out;
 	return 0;
 }
 
 int
-page_slice_pair(struct request *r, struct json_object **first, struct json_object **second,
-    const struct page *p)
+page_slice(struct request *r, struct json_object **rows, const struct page *p)
+{
+	struct json_object *next = NULL;
+	int rc;
+
+	if (json_object_array_length(*rows) == 0)
+		return 0;	/* r->next as it was */
+	if ((rc = page_slice_rows(rows, p, &next)) != 0)
+		return rc;
+	json_object_put(r->next);
+	r->next = next;
+	return 0;
+}
+
+int
+page_slice_rows_pair(struct json_object **first, struct json_object **second,
+    const struct page *p, struct json_object **next)
 {
 	size_t na = json_object_array_length(*first), nb = json_object_array_length(*second);
 	size_t end = (size_t)p->after + (size_t)p->limit, i;
 	struct json_object *a, *b;
 
+	*next = NULL;
 	if ((a = json_object_new_array()) == NULL || (b = json_object_new_array()) == NULL) {
 		json_object_put(a);
 		return UKEY_ERR_NOMEM;
@@ -87,11 +103,24 @@ page_slice_pair(struct request *r, struct json_object **first, struct json_objec
 	for (i = (size_t)p->after; i < end && i < na + nb; i++)
 		json_object_array_add(i < na ? a : b, json_object_get(json_object_array_get_idx(
 		    i < na ? *first : *second, i < na ? i : i - na)));
-	json_object_put(r->next);
-	r->next = i < na + nb ? json_object_new_int64((int64_t)i) : NULL;
+	*next = i < na + nb ? json_object_new_int64((int64_t)i) : NULL;
 	json_object_put(*first);
 	json_object_put(*second);
 	*first = a;
 	*second = b;
+	return 0;
+}
+
+int
+page_slice_pair(struct request *r, struct json_object **first, struct json_object **second,
+    const struct page *p)
+{
+	struct json_object *next = NULL;
+	int rc;
+
+	if ((rc = page_slice_rows_pair(first, second, p, &next)) != 0)
+		return rc;
+	json_object_put(r->next);
+	r->next = next;
 	return 0;
 }

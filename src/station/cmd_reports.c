@@ -1,6 +1,8 @@
 /* The floor reports (docs/reports.md): production (tokens cut, failures by
  * cause, median time per token), service times against the production
- * promise, and the reconciliation of payments, issuances and the CA's list. */
+ * promise, and the reconciliation of payments, issuances and the CA's list.
+ * The handlers check the arguments on the loop and copy them into a
+ * report_ask; the report is made in a thread (reports.h, reportthread.c). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,8 @@
 #include "common/err.h"
 #include "common/reportcalc.h"
 #include "station/control.h"
+#include "station/reports.h"
+#include "station/threadjob.h"
 #include "store/store_reports.h"
 
 /* The longest window a production report draws day by day. */
@@ -53,6 +57,40 @@ window_args(struct request *r, int required, struct window *win)
 		return req_fail(r, UKEY_ERR_INVAL, "argument until: %s is before since (%s)",
 		    win->w.until, win->w.since);
 	return 0;
+}
+
+/* The request's window as the ask keeps it (copies, not the request's). */
+static void
+ask_window_set(struct report_ask *a, const struct window *win)
+{
+	snprintf(a->since, sizeof(a->since), "%s", win->w.since ? win->w.since : "");
+	snprintf(a->until, sizeof(a->until), "%s", win->w.until ? win->w.until : "");
+	a->utc_offset_min = win->w.utc_offset_min;
+	a->first = win->first;
+	a->last = win->last;
+}
+
+/* The window of the ask, pointing into it, for the thread. */
+static void
+ask_window(const struct report_ask *a, struct window *win)
+{
+	memset(win, 0, sizeof(*win));
+	win->w.since = a->since[0] ? a->since : NULL;
+	win->w.until = a->until[0] ? a->until : NULL;
+	win->w.utc_offset_min = a->utc_offset_min;
+	win->first = a->first;
+	win->last = a->last;
+}
+
+/* The ask of a report of kind for r: the store's url and this station's
+ * id; the rest is the handler's. */
+static void
+ask_init(struct request *r, enum report_kind kind, struct report_ask *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->kind = kind;
+	threadjob_store_url(r->s, a->url, sizeof(a->url));
+	snprintf(a->station_id, sizeof(a->station_id), "%s", station_cfg(r->s)->station_id);
 }
 
 static void
@@ -156,13 +194,13 @@ row_cmp(const void *a, const void *b)
 }
 
 static const char *
-prod_key(const struct station *s, const char *by, const struct store_report_job *j)
+prod_key(const struct report_ask *a, const struct store_report_job *j)
 {
-	if (strcmp(by, "operator") == 0)
+	if (strcmp(a->by, "operator") == 0)
 		return j->operator_name;
-	if (strcmp(by, "station") == 0)
-		return j->station_id ? j->station_id : station_cfg(s)->station_id;	/* jobs run here */
-	if (strcmp(by, "kind") == 0)
+	if (strcmp(a->by, "station") == 0)
+		return j->station_id ? j->station_id : a->station_id;	/* jobs run here */
+	if (strcmp(a->by, "kind") == 0)
 		return j->cert_kind;
 	return j->day;
 }
@@ -219,7 +257,7 @@ days_json(const struct window *win, struct prod_rows *days)
 }
 
 static int
-prod_tally(struct request *r, const char *by, struct store_report_job *jobs, size_t n,
+prod_tally(const struct report_ask *a, struct store_report_job *jobs, size_t n,
     struct prod_rows t[4])
 {
 	char cause[300];
@@ -228,7 +266,7 @@ prod_tally(struct request *r, const char *by, struct store_report_job *jobs, siz
 
 	for (i = 0; i < n && rc == 0; i++) {
 		if ((rc = prod_count(&t[0], "all", &jobs[i])) == 0)
-			rc = prod_count(&t[1], prod_key(r->s, by, &jobs[i]), &jobs[i]);
+			rc = prod_count(&t[1], prod_key(a, &jobs[i]), &jobs[i]);
 		if (rc == 0)
 			rc = prod_count(&t[2], jobs[i].day, &jobs[i]);
 		if (rc == 0 && strcmp(jobs[i].state, "issued") != 0) {
@@ -242,14 +280,12 @@ prod_tally(struct request *r, const char *by, struct store_report_job *jobs, siz
 int
 cmd_report_production(struct request *r, struct json_object **result)
 {
-	struct store_report_job *jobs = NULL;
-	struct prod_rows t[4] = { { 0 } };	/* all, by key, by day, by cause */
-	struct json_object *res, *rows, *tot;
+	struct report_ask a;
 	struct window win;
 	const char *by = NULL;
-	size_t n = 0, i;
 	int rc;
 
+	(void)result;	/* deferred: the report's thread answers */
 	if ((rc = window_args(r, 1, &win)) != 0)
 		return rc;
 	if (win.last - win.first >= REPORT_MAX_DAYS)
@@ -263,14 +299,25 @@ cmd_report_production(struct request *r, struct json_object **result)
 	    strcmp(by, "day") != 0 && strcmp(by, "kind") != 0)
 		return req_fail(r, UKEY_ERR_INVAL, "argument by: \"%s\"; must be operator, station,"
 		    " day or kind", by);
-	if ((rc = store_report_jobs(station_store(r->s), &win.w, &jobs, &n)) != 0 ||
-	    (rc = prod_tally(r, by, jobs, n, t)) != 0)
-		goto out;
+	ask_init(r, REPORT_PRODUCTION, &a);
+	ask_window_set(&a, &win);
+	snprintf(a.by, sizeof(a.by), "%s", by);
+	return report_request(r, &a);
+}
+
+/* The production report's totals, rows, causes and days from the tallies
+ * t (all, by key, by day, by cause; sorted here). */
+static struct json_object *
+prod_json(const struct report_ask *a, const struct window *win, struct prod_rows t[4])
+{
+	struct json_object *res, *rows, *tot;
+	size_t i;
+
 	res = json_object_new_object();
-	add_str(res, "since", win.w.since);
-	add_str(res, "until", win.w.until);
-	add_str(res, "by", by);
-	add_int(res, "utc_offset", win.w.utc_offset_min);
+	add_str(res, "since", win->w.since);
+	add_str(res, "until", win->w.until);
+	add_str(res, "by", a->by);
+	add_int(res, "utc_offset", win->w.utc_offset_min);
 	tot = t[0].n ? prod_row_json(&t[0].a[0], "all") : json_object_new_object();
 	add_int(res, "tokens", t[0].n ? t[0].a[0].tokens : 0);
 	add_int(res, "failures", t[0].n ? t[0].a[0].failures : 0);
@@ -283,12 +330,27 @@ cmd_report_production(struct request *r, struct json_object **result)
 	if (t[3].n > 1)
 		qsort(t[3].a, t[3].n, sizeof(t[3].a[0]), row_cmp);
 	for (i = 0; i < t[1].n; i++)
-		json_object_array_add(rows, prod_row_json(&t[1].a[i], by));
+		json_object_array_add(rows, prod_row_json(&t[1].a[i], a->by));
 	json_object_object_add(res, "rows", rows);
 	json_object_object_add(res, "causes", causes_json(&t[3]));
-	json_object_object_add(res, "days", days_json(&win, &t[2]));
-	*result = res;
- out:
+	json_object_object_add(res, "days", days_json(win, &t[2]));
+	return res;
+}
+
+/* The thread's half of report.production. */
+static int
+report_production(const struct report_ask *a, struct db *db, struct report_answer *ans)
+{
+	struct store_report_job *jobs = NULL;
+	struct prod_rows t[4] = { { 0 } };	/* all, by key, by day, by cause */
+	struct window win;
+	size_t n = 0, i;
+	int rc;
+
+	ask_window(a, &win);
+	if ((rc = store_report_jobs(db, &win.w, &jobs, &n)) == 0 &&
+	    (rc = prod_tally(a, jobs, n, t)) == 0)
+		ans->result = prod_json(a, &win, t);
 	for (i = 0; i < 4; i++)
 		prod_rows_free(&t[i]);
 	store_report_jobs_free(jobs, n);
@@ -358,16 +420,13 @@ service_row(const struct store_report_order *o, int64_t now, int64_t hours, int 
 int
 cmd_report_service_times(struct request *r, struct json_object **result)
 {
-	static const char *const statuses[] = { "met", "late", "overdue", "due_soon", "open" };
-	struct store_report_order *orders = NULL;
-	struct json_object *res = NULL, *rows, *counts;
+	struct report_ask a;
 	struct window win;
 	struct page pg;
-	int64_t hours = DUE_SOON_HOURS_DEFAULT, now = (int64_t)time(NULL), *secs = NULL, med;
-	size_t n = 0, i, nsecs = 0;
-	char t[32];
+	int64_t hours = DUE_SOON_HOURS_DEFAULT;
 	int rc;
 
+	(void)result;	/* deferred: the report's thread answers */
 	if ((rc = window_args(r, 0, &win)) != 0 || (rc = page_args(r, LIST_PAGE_MAX, &pg)) != 0)
 		return rc;
 	if ((rc = arg_int(r, "hours", 0, &hours)) == UKEY_ERR_INVAL)
@@ -375,27 +434,58 @@ cmd_report_service_times(struct request *r, struct json_object **result)
 	if (hours < 1 || hours > 720)
 		return req_fail(r, UKEY_ERR_INVAL, "argument hours: %lld; must be 1 to 720",
 		    (long long)hours);
-	if ((rc = store_report_orders(station_store(r->s), &win.w, &orders, &n)) != 0)
+	ask_init(r, REPORT_SERVICE_TIMES, &a);
+	ask_window_set(&a, &win);
+	a.hours = hours;
+	a.now = (int64_t)time(NULL);	/* the time of asking */
+	a.pg = pg;
+	return report_request(r, &a);
+}
+
+/* The service times' head: the window, the promise and the time of asking. */
+static struct json_object *
+service_head(const struct report_ask *a, const struct window *win)
+{
+	struct json_object *res = json_object_new_object();
+	char t[32];
+
+	add_str(res, "since", win->w.since);
+	add_str(res, "until", win->w.until);
+	add_int(res, "hours", a->hours);
+	add_int(res, "utc_offset", win->w.utc_offset_min);
+	report_time_format(a->now, t);
+	add_str(res, "now", t);
+	add_int(res, "promise_working_days", PROMISE_WORKING_DAYS);
+	return res;
+}
+
+/* The thread's half of report.service_times. */
+static int
+report_service_times(const struct report_ask *a, struct db *db, struct report_answer *ans)
+{
+	static const char *const statuses[] = { "met", "late", "overdue", "due_soon", "open" };
+	struct store_report_order *orders = NULL;
+	struct json_object *res = NULL, *rows, *counts;
+	struct window win;
+	int64_t *secs = NULL, med;
+	size_t n = 0, i, nsecs = 0;
+	int rc;
+
+	ask_window(a, &win);
+	if ((rc = store_report_orders(db, &win.w, &orders, &n)) != 0)
 		goto out;
 	if ((secs = calloc(n + 1, sizeof(*secs))) == NULL) {
 		rc = UKEY_ERR_NOMEM;
 		goto out;
 	}
-	res = json_object_new_object();
-	add_str(res, "since", win.w.since);
-	add_str(res, "until", win.w.until);
-	add_int(res, "hours", hours);
-	add_int(res, "utc_offset", win.w.utc_offset_min);
-	report_time_format(now, t);
-	add_str(res, "now", t);
-	add_int(res, "promise_working_days", PROMISE_WORKING_DAYS);
+	res = service_head(a, &win);
 	counts = json_object_new_object();
 	for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
 		add_int(counts, statuses[i], 0);
 	rows = json_object_new_array();
 	for (i = 0; i < n; i++)
 		if (strcmp(orders[i].state, "cancelled") != 0)	/* nothing owed to produce */
-			json_object_array_add(rows, service_row(&orders[i], now, hours,
+			json_object_array_add(rows, service_row(&orders[i], a->now, a->hours,
 			    win.w.utc_offset_min, secs, &nsecs, counts));
 	json_object_object_add(res, "counts", counts);
 	if (report_median(secs, nsecs, &med) == 0)
@@ -403,14 +493,13 @@ cmd_report_service_times(struct request *r, struct json_object **result)
 	else
 		json_object_object_add(res, "median_seconds", NULL);
 	/* the counts and the median are the whole window's; the rows page */
-	if ((rc = page_slice(r, &rows, &pg)) != 0) {
+	if ((rc = page_slice_rows(&rows, &a->pg, &ans->next)) != 0) {
 		json_object_put(rows);
 		json_object_put(res);
-		res = NULL;
 		goto out;
 	}
 	json_object_object_add(res, "orders", rows);
-	*result = res;
+	ans->result = res;
 	rc = 0;
  out:
 	free(secs);
@@ -427,6 +516,7 @@ struct ca_entry {
 };
 
 struct recon {
+	struct ca_reader *cadb;			/* the embedded CA's ca.db, read-only */
 	struct json_object *mismatches, *explained;
 	struct json_object *ca;			/* the CA's list (owned) */
 	struct ca_entry *ca_index;		/* its entries by serial (owned) */
@@ -539,6 +629,23 @@ ca_field(struct json_object *c, const char *k)
 	return v ? v : "-";
 }
 
+/* A certificate the CA issued after its list was read (the report runs
+ * while bays produce): looked up again, and added to the list (owned by
+ * it), or NULL. */
+static struct json_object *
+ca_find_late(struct recon *rc, const char *serial)
+{
+	struct json_object *o = NULL;
+
+	if (ca_reader_find(rc->cadb, serial, &o) != 0)
+		return NULL;
+	if (json_object_array_add(rc->ca, o) != 0) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
 /* Each issuance record has a valid certificate in the CA's list. */
 static void
 recon_issuances(struct recon *rc)
@@ -552,6 +659,8 @@ recon_issuances(struct recon *rc)
 		if (c->issuance_id == 0)
 			continue;
 		if ((ca = ca_find(rc, c->serial)) == NULL)
+			ca = ca_find_late(rc, c->serial);
+		if (ca == NULL)
 			recon_add(rc->mismatches, "issuance_without_ca_record", c->order_id,
 			    c->portal_ref, c->serial, "issuance %lld (order %lld, job %lld): certificate"
 			    " %s is not in the CA's list", (long long)c->issuance_id,
@@ -641,38 +750,74 @@ recon_totals(struct json_object *res, const struct store_report_order *o, size_t
 int
 cmd_report_reconcile(struct request *r, struct json_object **result)
 {
+	struct report_ask a;
+	struct ca *ca = station_ca(r->s);
+	struct page pg;
+	int err;
+
+	(void)result;	/* deferred: the report's thread answers */
+	if ((err = page_args(r, LIST_PAGE_MAX, &pg)) != 0)
+		return err;
+	/* the CA's list is the embedded CA's ca.db, which the thread reads on
+	 * a connection of its own; an external CA keeps its own list */
+	if (ca == NULL || strcmp(ca_kind(ca), "embedded") != 0) {
+		err = ca == NULL ? UKEY_ERR_INVAL : UKEY_ERR_UNSUPPORTED;
+		return req_fail(r, err, "the CA's list of issued certificates: %s", ukey_strerror(err));
+	}
+	ask_init(r, REPORT_RECONCILE, &a);
+	snprintf(a.ca_dir, sizeof(a.ca_dir), "%s", station_cfg(r->s)->ca_dir);
+	a.pg = pg;
+	return report_request(r, &a);
+}
+
+/* The findings and totals of the reconciliation of orders (n) and rc. */
+static struct json_object *
+recon_json(struct recon *rc, const struct store_report_order *orders, size_t n)
+{
+	struct json_object *res;
+	size_t i;
+
+	rc->mismatches = json_object_new_array();
+	rc->explained = json_object_new_array();
+	recon_orders(rc, orders, n);
+	recon_issuances(rc);
+	/* in the CA's order: oldest first */
+	for (i = 0; i < json_object_array_length(rc->ca); i++)
+		recon_ca_entry(rc, json_object_array_get_idx(rc->ca, i));
+	res = json_object_new_object();
+	recon_totals(res, orders, n, rc);
+	json_object_object_add(res, "ok",
+	    json_object_new_boolean(json_object_array_length(rc->mismatches) == 0));
+	return res;
+}
+
+/* The thread's half of report.reconcile. The CA's list is read first: the
+ * station records a certificate after the CA issued it, so every
+ * certificate of that list is in the station's records read after it
+ * (those issued meanwhile: recon_issuances looks them up again). */
+static int
+report_reconcile(const struct report_ask *a, struct db *db, struct report_answer *ans)
+{
 	struct store_report_order *orders = NULL;
 	struct store_report_window all = { NULL, NULL, 0 };
 	struct recon rc = { 0 };
 	struct json_object *res;
-	struct page pg;
-	size_t n = 0, i;
+	size_t n = 0;
 	int err;
 
-	if ((err = page_args(r, LIST_PAGE_MAX, &pg)) != 0)
-		return err;
-	if ((err = store_report_orders(station_store(r->s), &all, &orders, &n)) != 0 ||
-	    (err = store_report_certs(station_store(r->s), &rc.certs, &rc.ncerts)) != 0)
-		goto out;
-	if ((err = ca_list_issued(station_ca(r->s), &rc.ca)) != 0) {
-		err = req_fail(r, err, "the CA's list of issued certificates: %s", ukey_strerror(err));
+	if ((err = ca_reader_open(a->ca_dir, &rc.cadb)) != 0 ||
+	    (err = ca_reader_list(rc.cadb, &rc.ca)) != 0) {
+		snprintf(ans->msg, sizeof(ans->msg), "the CA's list of issued certificates: %s",
+		    ukey_strerror(err));
 		goto out;
 	}
-	if ((err = recon_index(&rc)) != 0)
+	if ((err = store_report_orders(db, &all, &orders, &n)) != 0 ||
+	    (err = store_report_certs(db, &rc.certs, &rc.ncerts)) != 0 ||
+	    (err = recon_index(&rc)) != 0)
 		goto out;
-	rc.mismatches = json_object_new_array();
-	rc.explained = json_object_new_array();
-	recon_orders(&rc, orders, n);
-	recon_issuances(&rc);
-	/* in the CA's order: oldest first */
-	for (i = 0; i < json_object_array_length(rc.ca); i++)
-		recon_ca_entry(&rc, json_object_array_get_idx(rc.ca, i));
-	res = json_object_new_object();
-	recon_totals(res, orders, n, &rc);
-	json_object_object_add(res, "ok",
-	    json_object_new_boolean(json_object_array_length(rc.mismatches) == 0));
+	res = recon_json(&rc, orders, n);
 	/* the totals and ok are the whole reconciliation's; its findings page */
-	if ((err = page_slice_pair(r, &rc.mismatches, &rc.explained, &pg)) != 0) {
+	if ((err = page_slice_rows_pair(&rc.mismatches, &rc.explained, &a->pg, &ans->next)) != 0) {
 		json_object_put(rc.mismatches);
 		json_object_put(rc.explained);
 		json_object_put(res);
@@ -680,12 +825,42 @@ cmd_report_reconcile(struct request *r, struct json_object **result)
 	}
 	json_object_object_add(res, "mismatches", rc.mismatches);
 	json_object_object_add(res, "explained", rc.explained);
-	*result = res;
+	ans->result = res;
 	err = 0;
  out:
+	ca_reader_close(rc.cadb);
 	free(rc.ca_index);
 	json_object_put(rc.ca);
 	store_report_certs_free(rc.certs, rc.ncerts);
 	store_report_orders_free(orders, n);
 	return err;
+}
+
+const char *
+report_cmd(enum report_kind kind)
+{
+	switch (kind) {
+	case REPORT_PRODUCTION:
+		return "report.production";
+	case REPORT_SERVICE_TIMES:
+		return "report.service_times";
+	default:
+		return "report.reconcile";
+	}
+}
+
+void
+report_make(const struct report_ask *a, struct db *db, struct report_answer *ans)
+{
+	switch (a->kind) {
+	case REPORT_PRODUCTION:
+		ans->rc = report_production(a, db, ans);
+		break;
+	case REPORT_SERVICE_TIMES:
+		ans->rc = report_service_times(a, db, ans);
+		break;
+	default:
+		ans->rc = report_reconcile(a, db, ans);
+		break;
+	}
 }

@@ -663,12 +663,19 @@ void
 control_reply_deferred(struct station *s, int64_t client_id, int rc, const char *msg,
     struct json_object *result)
 {
+	control_reply_deferred_next(s, client_id, rc, msg, result, NULL);
+}
+
+void
+control_reply_deferred_next(struct station *s, int64_t client_id, int rc, const char *msg,
+    struct json_object *result, struct json_object *next)
+{
 	int i;
 
 	for (i = 0; i < s->n_clients; i++) {
 		if (s->clients[i].id == client_id && !s->clients[i].dead) {
 			s->clients[i].awaiting = 0;
-			send_reply(&s->clients[i], rc, msg, NULL, result, NULL);
+			send_reply(&s->clients[i], rc, msg, NULL, result, next);
 			return;
 		}
 	}

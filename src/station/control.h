@@ -60,6 +60,10 @@ size_t control_reply_max(void);
 /* Sends a reply to a client that was told its request is deferred. */
 void control_reply_deferred(struct station *s, int64_t client_id, int rc, const char *msg,
     struct json_object *result);
+/* The same with the listing's key to go on from (borrowed; NULL: the last
+ * page), as a handler's r->next. */
+void control_reply_deferred_next(struct station *s, int64_t client_id, int rc, const char *msg,
+    struct json_object *result, struct json_object *next);
 
 
 /* A dispatch table row open to every connected user, with or without a
@@ -106,6 +110,11 @@ void page_next_key(struct request *r, struct json_object *rows, const char *key,
  * p->after on, at most p->limit, and sets r->next to the position of the
  * first row left out, if any. */
 int page_slice(struct request *r, struct json_object **rows, const struct page *p);
+/* page_slice and page_slice_pair for code without a request (a report's
+ * thread): the key to go on from in *next (owned; NULL on the last page). */
+int page_slice_rows(struct json_object **rows, const struct page *p, struct json_object **next);
+int page_slice_rows_pair(struct json_object **first, struct json_object **second,
+    const struct page *p, struct json_object **next);
 /* The same over two lists made whole, read as one: first's rows, then
  * second's (the report's mismatches, then what was explained). */
 int page_slice_pair(struct request *r, struct json_object **first, struct json_object **second,

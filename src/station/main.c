@@ -259,7 +259,7 @@ station_close(struct station *s)
 	certprof_set_free(s->cp);
 	fw_profile_set_free(s->fw);
 	cathread_free(s->cathread);
-	verifythreads_free(s->verify);
+	threadjobs_free(s->offloop);
 	ca_free(s->ca);
 	station_crl_forget(s);
 	store_close(s->st);
@@ -299,7 +299,7 @@ run_loop(struct station *s)
 		ca_at = n;
 		pfd[n++] = (struct pollfd){ .fd = cathread_fd(s->cathread), .events = POLLIN };
 		vt_at = n;
-		pfd[n++] = (struct pollfd){ .fd = verifythreads_fd(s->verify), .events = POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = threadjobs_fd(s->offloop), .events = POLLIN };
 		/* every path commits the job's journal before it returns here
 		 * (job_journal.c); one left open would span the wait */
 		if (job_journal_is_open()) {
@@ -327,9 +327,9 @@ run_loop(struct station *s)
 			/* a CA answer goes on with its job, as a worker's reply does */
 			if (pfd[ca_at].revents & POLLIN)
 				job_ca_answers(s, 0);
-			/* an audit verification ended: its client's reply */
+			/* a request served off the loop ended: its client's reply */
 			if (pfd[vt_at].revents & POLLIN)
-				verifythreads_collect(s, s->verify);
+				threadjobs_collect(s, s->offloop);
 			if (pfd[0].revents & POLLIN)
 				control_accept(s);
 			for (i = 0; i < nd; i++)

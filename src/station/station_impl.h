@@ -22,7 +22,7 @@
 #include "station/control.h"
 #include "station/sources.h"
 #include "station/storewatch.h"
-#include "station/verifythread.h"
+#include "station/threadjob.h"
 
 struct station {
 	char state_dir[512];
@@ -33,7 +33,7 @@ struct station {
 	int64_t next_lease_ms;		/* when leases are renewed next (joblease.c) */
 	struct ca *ca;
 	struct cathread *cathread;	/* runs the CA calls that may wait (cathread.c) */
-	struct verifythreads *verify;	/* audit.verify off the loop (verifythread.c) */
+	struct threadjobs *offloop;	/* audit.verify, reports: off the loop (threadjob.c) */
 	struct fw_profile_set *fw;
 	struct certprof_set *cp;
 	uint8_t master_key[SEAL_KEY_LEN];

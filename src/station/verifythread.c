@@ -1,14 +1,11 @@
 /* `audit verify` off the event loop (verifythread.h). The verifier itself
- * runs in a thread with its own read-only database connection, so that
- * bays and other commands are served while a log of a million records is
- * checked; incrementally from what the last intact verification reached,
- * kept in the state directory, unless the whole log is asked for. */
-#include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
+ * runs in a thread (threadjob.h) with its own read-only database
+ * connection, so that bays and other commands are served while a log of a
+ * million records is checked; incrementally from what the last intact
+ * verification reached, kept in the state directory, unless the whole log
+ * is asked for. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/x509.h>
@@ -20,6 +17,7 @@
 #include "common/log.h"
 #include "station/control.h"
 #include "station/station_impl.h"
+#include "station/threadjob.h"
 #include "station/verifythread.h"
 #include "store/audit.h"
 #include "store/auditkey.h"
@@ -27,8 +25,6 @@
 #include "store/store.h"
 
 struct verifyjob {
-	struct verifythreads *vt;
-	int64_t client_id;
 	char url[1024];
 	EVP_PKEY *pub;			/* a public-only copy: the thread's own */
 	struct witness_set ws;
@@ -38,30 +34,7 @@ struct verifyjob {
 	char state_dir[900];			/* where the seeds are kept */
 	struct audit_report rep;
 	int rc;
-	pthread_t tid;
-	int slot;
 };
-
-struct verifythreads {
-	int pipe_r, pipe_w;
-	struct verifyjob *job[VERIFY_THREADS_MAX];
-};
-
-/* Test hook UKEY_TEST_VERIFY_HOLD=<file> (docs/testing-faults.md): while
- * that file exists the thread waits before it verifies, as the check of a
- * very long log would take, so that a test sees the loop serve meanwhile. */
-static void
-test_hold(void)
-{
-	const char *f = getenv("UKEY_TEST_VERIFY_HOLD");
-	struct timespec ts = { 0, 50 * 1000000L };
-
-	if (f == NULL || f[0] == '\0')
-		return;
-	log_warn("test hook UKEY_TEST_VERIFY_HOLD: audit.verify waits while %s exists", f);
-	while (access(f, F_OK) == 0)
-		nanosleep(&ts, NULL);
-}
 
 /* Incremental verification (docs/audit.md): what the last whole
  * verification found intact, each chain up to its last checkpoint, kept in
@@ -175,42 +148,18 @@ verify_log(struct verifyjob *j, struct db *db)
 	return rc;
 }
 
-static void *
-verify_main(void *arg)
+/* The thread (threadjob.h): the job's own read-only connection. */
+static void
+verify_run(void *arg)
 {
 	struct verifyjob *j = arg;
 	struct db *db = NULL;
-	ssize_t w;
 
-	test_hold();
 	memset(&j->rep, 0, sizeof(j->rep));
 	if ((j->rc = db_open_readonly(j->url, &db)) == 0) {
 		j->rc = verify_log(j, db);
 		db_close(db);
 	}
-	/* the slot number tells the loop which one ended */
-	do
-		w = write(j->vt->pipe_w, &j->slot, sizeof(j->slot));
-	while (w < 0 && errno == EINTR);
-	return NULL;
-}
-
-static int
-vt_new(struct verifythreads **out)
-{
-	struct verifythreads *vt = calloc(1, sizeof(*vt));
-	int p[2];
-
-	if (vt == NULL)
-		return UKEY_ERR_NOMEM;
-	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) {
-		free(vt);
-		return UKEY_ERR_IO;
-	}
-	vt->pipe_r = p[0];
-	vt->pipe_w = p[1];
-	*out = vt;
-	return 0;
 }
 
 /* The public half of key, as a key of its own for the thread. */
@@ -231,8 +180,10 @@ public_copy(EVP_PKEY *key)
 }
 
 static void
-job_free(struct verifyjob *j)
+verify_free(void *arg)
 {
+	struct verifyjob *j = arg;
+
 	if (j == NULL)
 		return;
 	EVP_PKEY_free(j->pub);
@@ -240,91 +191,18 @@ job_free(struct verifyjob *j)
 	free(j);
 }
 
-int
-verifythreads_start(struct verifythreads **vtp, const struct verify_ask *ask, EVP_PKEY *key,
-    struct witness_set *ws, int64_t client_id)
-{
-	struct verifyjob *j;
-	int rc, slot;
-
-	if (*vtp == NULL && (rc = vt_new(vtp)) != 0)
-		return rc;
-	for (slot = 0; slot < VERIFY_THREADS_MAX && (*vtp)->job[slot] != NULL; slot++)
-		;
-	if (slot == VERIFY_THREADS_MAX)
-		return UKEY_ERR_BUSY;
-	if ((j = calloc(1, sizeof(*j))) == NULL)
-		return UKEY_ERR_NOMEM;
-	j->vt = *vtp;
-	j->slot = slot;
-	j->client_id = client_id;
-	snprintf(j->url, sizeof(j->url), "%s", ask->url);
-	snprintf(j->only, sizeof(j->only), "%s", ask->only ? ask->only : "");
-	snprintf(j->state_dir, sizeof(j->state_dir), "%s", ask->state_dir);
-	j->full = ask->full;
-	if ((j->pub = public_copy(key)) == NULL) {
-		job_free(j);
-		return UKEY_ERR_CRYPTO;
-	}
-	if (ws != NULL) {
-		j->ws = *ws;	/* taken */
-		memset(ws, 0, sizeof(*ws));
-		j->have_ws = 1;
-	}
-	if (pthread_create(&j->tid, NULL, verify_main, j) != 0) {
-		if (ws != NULL)
-			*ws = j->ws;	/* given back */
-		memset(&j->ws, 0, sizeof(j->ws));
-		job_free(j);
-		return UKEY_ERR_NOMEM;
-	}
-	(*vtp)->job[slot] = j;
-	return 0;
-}
-
-int
-verifythreads_request(struct request *r, const char *only, int full, struct witness_set *ws)
-{
-	struct station *s = r->s;
-	struct verify_ask ask = { .only = only, .full = full, .state_dir = s->state_dir };
-	char url[1024];
-	int rc;
-
-	if (s->cfg.store_url[0] != '\0')
-		snprintf(url, sizeof(url), "%s", s->cfg.store_url);
-	else
-		snprintf(url, sizeof(url), "%s/station.db", s->state_dir);
-	ask.url = url;
-	rc = verifythreads_start(&s->verify, &ask, station_audit_key(s), ws, r->c->id);
-	if (rc == UKEY_ERR_BUSY)
-		return req_fail(r, rc, "audit.verify: %d verifications are under way; try again "
-		    "when one has ended", VERIFY_THREADS_MAX);
-	if (rc != 0)
-		return req_fail(r, rc, "audit.verify: cannot start the verification: %s",
-		    ukey_strerror(rc));
-	log_info("audit.verify for %s (pid %d): verifying in a thread of its own", r->c->user,
-	    (int)r->c->pid);
-	r->deferred = 1;
-	return 0;
-}
-
-int
-verifythreads_fd(const struct verifythreads *vt)
-{
-	return vt != NULL ? vt->pipe_r : -1;
-}
-
-/* The reply to the client of job j, which has ended. */
+/* The reply to the client of job j, which has ended. Loop context. */
 static void
-job_reply(struct station *s, struct verifyjob *j)
+verify_reply(struct station *s, int64_t client_id, void *arg)
 {
+	struct verifyjob *j = arg;
 	struct json_object *res;
 	char key_id[AUDIT_KEY_ID_LEN + 1], msg[300];
 
 	if (j->rc != 0 && j->rc != UKEY_ERR_VERIFY) {
 		snprintf(msg, sizeof(msg), "audit.verify: %s", ukey_strerror(j->rc));
 		log_warn("%s", msg);
-		control_reply_deferred(s, j->client_id, j->rc, msg, NULL);
+		control_reply_deferred(s, client_id, j->rc, msg, NULL);
 		return;
 	}
 	res = audit_report_json(&j->rep);
@@ -332,38 +210,39 @@ job_reply(struct station *s, struct verifyjob *j)
 		json_object_object_add(res, "key_id", json_object_new_string(key_id));
 	log_info("audit.verify: %s, %lld records", j->rep.ok ? "intact" : "BROKEN",
 	    (long long)j->rep.records);
-	control_reply_deferred(s, j->client_id, 0, NULL, res);
+	control_reply_deferred(s, client_id, 0, NULL, res);
 }
 
-void
-verifythreads_collect(struct station *s, struct verifythreads *vt)
+static const struct threadjob_kind verify_kind = {
+	.what = "verifications",
+	.max = VERIFY_THREADS_MAX,
+	.hold_env = "UKEY_TEST_VERIFY_HOLD",
+	.run = verify_run,
+	.reply = verify_reply,
+	.free = verify_free,
+};
+
+int
+verifythreads_request(struct request *r, const char *only, int full, struct witness_set *ws)
 {
+	struct station *s = r->s;
 	struct verifyjob *j;
-	int slot;
 
-	while (read(vt->pipe_r, &slot, sizeof(slot)) == (ssize_t)sizeof(slot)) {
-		if (slot < 0 || slot >= VERIFY_THREADS_MAX || (j = vt->job[slot]) == NULL)
-			continue;
-		pthread_join(j->tid, NULL);
-		vt->job[slot] = NULL;
-		job_reply(s, j);
-		job_free(j);
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return req_fail(r, UKEY_ERR_NOMEM, "audit.verify: %s", ukey_strerror(UKEY_ERR_NOMEM));
+	threadjob_store_url(s, j->url, sizeof(j->url));
+	snprintf(j->only, sizeof(j->only), "%s", only ? only : "");
+	snprintf(j->state_dir, sizeof(j->state_dir), "%s", s->state_dir);
+	j->full = full;
+	if (ws != NULL) {
+		j->ws = *ws;	/* taken */
+		memset(ws, 0, sizeof(*ws));
+		j->have_ws = 1;
 	}
-}
-
-void
-verifythreads_free(struct verifythreads *vt)
-{
-	int i;
-
-	if (vt == NULL)
-		return;
-	for (i = 0; i < VERIFY_THREADS_MAX; i++)
-		if (vt->job[i] != NULL) {
-			pthread_join(vt->job[i]->tid, NULL);
-			job_free(vt->job[i]);
-		}
-	close(vt->pipe_r);
-	close(vt->pipe_w);
-	free(vt);
+	if ((j->pub = public_copy(station_audit_key(s))) == NULL) {
+		verify_free(j);
+		return req_fail(r, UKEY_ERR_CRYPTO, "audit.verify: cannot start the verification: %s",
+		    ukey_strerror(UKEY_ERR_CRYPTO));
+	}
+	return threadjob_request(r, "audit.verify", &verify_kind, j);
 }

@@ -51,8 +51,16 @@ db_open_readonly(const char *url, struct db **out)
 	struct db *db;
 	int rc;
 
-	if (db_url_is_pg(url))
-		return db_open(url, out);
+	if (db_url_is_pg(url)) {
+		/* a connection of its own whose transactions may only read:
+		 * a reader that tried to write would fail, not change the store */
+		if ((rc = db_open(url, out)) == 0 &&
+		    (rc = db_exec(*out, "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")) != 0) {
+			db_close(*out);
+			*out = NULL;
+		}
+		return rc;
+	}
 	*out = NULL;
 	if (strncmp(url, "sqlite:", 7) == 0)
 		url += 7;

@@ -30,7 +30,9 @@ int db_url_is_pg(const char *url);
 int db_open(const char *url, struct db **out);
 
 /* As db_open, but an SQLite file is opened read-only and must exist
- * (UKEY_ERR_IO otherwise): for readers such as `ukeyctl audit verify`. */
+ * (UKEY_ERR_IO otherwise), and a PostgreSQL connection's transactions are
+ * READ ONLY: for readers such as `ukeyctl audit verify` and the daemon's
+ * threads that verify the log or make a report. */
 int db_open_readonly(const char *url, struct db **out);
 
 /* A db over an SQLite handle the caller keeps owning (store.c's own). */

@@ -135,6 +135,39 @@ store_ca_open(const char *path, struct store_ca **out)
 	return rc != 0 && rc != UKEY_ERR_NOMEM ? UKEY_ERR_DB : rc;
 }
 
+int
+store_ca_open_readonly(const char *path, struct store_ca **out)
+{
+	struct store_ca *c = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return UKEY_ERR_NOMEM;
+	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK) {
+		log_error("sqlite3_open_v2(%s, read-only): %s", path,
+		    c->db ? sqlite3_errmsg(c->db) : "out of memory");
+		rc = UKEY_ERR_DB;
+		goto out;
+	}
+	sqlite3_busy_timeout(c->db, 10000);
+	if ((rc = read_version(c->db, &c->version)) != 0)
+		goto out;
+	if (c->version < 1 || c->version > STORE_CA_VERSION) {
+		log_error("%s: schema version %d; this program reads 1 to %d", path, c->version,
+		    STORE_CA_VERSION);
+		rc = UKEY_ERR_DB;
+		goto out;
+	}
+	*out = c;
+	c = NULL;
+	rc = 0;
+ out:
+	store_ca_close(c);
+	return rc;
+}
+
 void
 store_ca_close(struct store_ca *db)
 {

@@ -42,6 +42,12 @@ struct store_ca_new {
  * and *out (free with store_ca_close), or UKEY_ERR_DB (logged), also for a
  * database newer than this program. */
 int store_ca_open(const char *path, struct store_ca **out);
+/* Opens ca.db at path read-only, as it is (no migration; it must exist and
+ * have a schema of 1 .. STORE_CA_VERSION): a connection of its own for a
+ * reader in another thread than the CA's (the reconciliation report).
+ * Only the reading functions work on it. 0 and *out (store_ca_close), or
+ * UKEY_ERR_DB (logged) or UKEY_ERR_NOMEM. */
+int store_ca_open_readonly(const char *path, struct store_ca **out);
 void store_ca_close(struct store_ca *db);
 int store_ca_version(struct store_ca *db);
 

@@ -8,6 +8,7 @@
 
 #include "common/err.h"
 #include "store/db.h"
+#include "store/store.h"
 #include "store/store_reports.h"
 
 /* The offset of the window's zone as the date modifier both backends read
@@ -90,11 +91,10 @@ job_row(struct db_stmt *q, struct store_report_job *j, int *rc)
 }
 
 int
-store_report_jobs(struct store *st, const struct store_report_window *w,
+store_report_jobs(struct db *db, const struct store_report_window *w,
     struct store_report_job **out, size_t *n)
 {
 	struct store_report_job *a = NULL, *j;
-	struct db *db = store_dbh(st);
 	char mod[32], day[160], fin[96], start[96], sql[sizeof(jobs_sql) + 400];
 	struct db_stmt *q;
 	size_t k = 0;
@@ -166,11 +166,10 @@ static const char orders_sql[] =
     " ORDER BY o.id";
 
 int
-store_report_orders(struct store *st, const struct store_report_window *w,
+store_report_orders(struct db *db, const struct store_report_window *w,
     struct store_report_order **out, size_t *n)
 {
 	struct store_report_order *a = NULL, *o;
-	struct db *db = store_dbh(st);
 	char mod[32], day[160], sql[sizeof(orders_sql) + 400];
 	struct db_stmt *q;
 	size_t k = 0;
@@ -243,7 +242,7 @@ static const char certs_sql[] =
     " ORDER BY 4";
 
 int
-store_report_certs(struct store *st, struct store_report_cert **out, size_t *n)
+store_report_certs(struct db *db, struct store_report_cert **out, size_t *n)
 {
 	struct store_report_cert *a = NULL, *c;
 	struct db_stmt *q;
@@ -252,7 +251,7 @@ store_report_certs(struct store *st, struct store_report_cert **out, size_t *n)
 
 	*out = NULL;
 	*n = 0;
-	if ((rc = db_stmtf(store_dbh(st), &q, certs_sql, "")) != 0)
+	if ((rc = db_stmtf(db, &q, certs_sql, "")) != 0)
 		return rc;
 	while ((rc = db_step(q)) == 1) {
 		if ((c = store_array_add((void **)&a, &k, sizeof(*a))) == NULL) {

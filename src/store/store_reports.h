@@ -1,13 +1,15 @@
 /* What the floor reports read from the station's database (production,
  * service times, reconciliation; docs/reports.md): typed rows, no SQL
- * outside this module. Read-only; each function runs one query. */
+ * outside this module. Read-only; each function runs one query, on any
+ * connection to the store (the reports' threads open their own, read-only:
+ * db_open_readonly). */
 #ifndef UKEY_STORE_REPORTS_H
 #define UKEY_STORE_REPORTS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store/store.h"
+#include "store/db.h"
 
 /* A window of local calendar days: since and until "YYYY-MM-DD" (inclusive;
  * NULL for open), the days taken in the zone utc_offset_min minutes east
@@ -29,7 +31,7 @@ struct store_report_job {
 };
 
 /* The jobs that ended within w, by id. *out owned (NULL when none). */
-int store_report_jobs(struct store *st, const struct store_report_window *w,
+int store_report_jobs(struct db *db, const struct store_report_window *w,
     struct store_report_job **out, size_t *n);
 void store_report_jobs_free(struct store_report_job *a, size_t n);
 
@@ -44,7 +46,7 @@ struct store_report_order {
 
 /* The orders paid on a day of w (every paid order for an open window), by
  * id. *out owned (NULL when none). */
-int store_report_orders(struct store *st, const struct store_report_window *w,
+int store_report_orders(struct db *db, const struct store_report_window *w,
     struct store_report_order **out, size_t *n);
 void store_report_orders_free(struct store_report_order *a, size_t n);
 
@@ -59,7 +61,7 @@ struct store_report_cert {
 
 /* Every issuance record, then every received certificate without one. *out
  * owned (NULL when none). */
-int store_report_certs(struct store *st, struct store_report_cert **out, size_t *n);
+int store_report_certs(struct db *db, struct store_report_cert **out, size_t *n);
 void store_report_certs_free(struct store_report_cert *a, size_t n);
 
 #endif

@@ -1,6 +1,7 @@
 /* The embedded CA: creation and reload, issuance (validity, serial,
  * extensions), idempotent request keys, forged CSRs, revocation, the fault
  * hook, and `openssl verify` on what it issues. */
+#include <ctype.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -431,6 +432,49 @@ test_idempotent(void **state)
 	X509_free(b);
 }
 
+/* The list read on a connection of its own (the reconciliation report's
+ * thread) is the one the CA's handle gives; one serial is found in any case. */
+static void
+test_reader(void **state)
+{
+	struct fixture *f = *state;
+	struct ca_request r = person_request(f, "order-5/item-1", 1);
+	struct json_object *list = NULL, *at = NULL, *one = NULL;
+	struct ca_reader *rd = NULL;
+	X509 *a = NULL;
+	char serial[64], *lower;
+
+	assert_int_equal(ca_reader_open(f->cadir, &rd), 0);
+	assert_int_equal(ca_reader_list(rd, &at), 0);
+	assert_int_equal(json_object_array_length(at), 0);
+	json_object_put(at);
+	/* issued while the reader is open: seen by its next read */
+	assert_int_equal(ca_issue(f->ca, &r, &a), 0);
+	assert_int_equal(cert_serial_hex(a, serial, sizeof(serial)), 0);
+	assert_int_equal(ca_list_issued(f->ca, &list), 0);
+	assert_int_equal(ca_reader_list(rd, &at), 0);
+	assert_string_equal(json_object_to_json_string(at), json_object_to_json_string(list));
+	json_object_put(at);
+	assert_non_null(lower = strdup(serial));
+	for (char *p = lower; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	assert_int_equal(ca_reader_find(rd, lower, &one), 0);
+	assert_string_equal(json_object_to_json_string(one),
+	    json_object_to_json_string(json_object_array_get_idx(list, 0)));
+	json_object_put(one);
+	assert_int_equal(ca_reader_find(rd, "DEADBEEF0001", &one), UKEY_ERR_NOTFOUND);
+	assert_null(one);
+	assert_int_equal(ca_reader_find(rd, "not hex", &one), UKEY_ERR_INVAL);
+	ca_reader_close(rd);
+	ca_reader_close(NULL);
+	/* no ca.db there: an error, nothing created */
+	assert_int_equal(ca_reader_open("/nonexistent-parent/ca", &rd), UKEY_ERR_DB);
+	assert_null(rd);
+	free(lower);
+	json_object_put(list);
+	X509_free(a);
+}
+
 static void
 test_forged_csr(void **state)
 {
@@ -789,6 +833,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_crl, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crl_distribution_point, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_start_poll, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reader, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -328,7 +328,7 @@ report_jobs(struct scene *s, const char *since, const char *until, int offset,
 	    .utc_offset_min = offset };
 	size_t n = 0;
 
-	assert_int_equal(store_report_jobs(s->st, &w, out, &n), 0);
+	assert_int_equal(store_report_jobs(store_dbh(s->st), &w, out, &n), 0);
 	return n;
 }
 
@@ -373,7 +373,7 @@ check_report_orders(struct scene *s)
 	struct store_report_order *o = NULL;
 	size_t n = 0;
 
-	assert_int_equal(store_report_orders(s->st, &w, &o, &n), 0);
+	assert_int_equal(store_report_orders(store_dbh(s->st), &w, &o, &n), 0);
 	assert_int_equal(n, 1);	/* B was never paid */
 	assert_int_equal(o[0].id, s->a);
 	assert_int_equal(o[0].units, 3);
@@ -384,11 +384,11 @@ check_report_orders(struct scene *s)
 	assert_string_equal(o[0].paid_at, "2026-03-01T20:30:00Z");
 	store_report_orders_free(o, n);
 	w.since = "2026-03-02";
-	assert_int_equal(store_report_orders(s->st, &w, &o, &n), 0);
+	assert_int_equal(store_report_orders(store_dbh(s->st), &w, &o, &n), 0);
 	assert_int_equal(n, 1);
 	store_report_orders_free(o, n);
 	w.utc_offset_min = 0;
-	assert_int_equal(store_report_orders(s->st, &w, &o, &n), 0);
+	assert_int_equal(store_report_orders(store_dbh(s->st), &w, &o, &n), 0);
 	assert_int_equal(n, 0);
 }
 
@@ -398,7 +398,7 @@ check_report_certs(struct scene *s)
 	struct store_report_cert *c = NULL;
 	size_t n = 0;
 
-	assert_int_equal(store_report_certs(s->st, &c, &n), 0);
+	assert_int_equal(store_report_certs(store_dbh(s->st), &c, &n), 0);
 	assert_int_equal(n, 2);
 	assert_string_equal(c[0].serial, "0A1B2C");
 	assert_true(c[0].issuance_id > 0);
