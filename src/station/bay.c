@@ -371,6 +371,7 @@ bay_token_left(struct station *s, struct bay *b)
 	    b->token_serial[0] ? b->token_serial : NULL, b->name, NULL);
 	json_object_put(b->token);
 	b->token = NULL;
+	dercache_clear(&b->der);
 	b->token_serial[0] = '\0';
 	b->profile = NULL;
 	b->retry_at_ms = 0;
@@ -552,5 +553,6 @@ bay_shutdown_all(struct station *s)
 		secret_clear(&station_bay(s, i)->unblock_pin);
 		json_object_put(station_bay(s, i)->token);
 		station_bay(s, i)->token = NULL;
+		dercache_clear(&station_bay(s, i)->der);
 	}
 }

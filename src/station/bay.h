@@ -11,6 +11,7 @@
 
 #include "common/frame.h"
 #include "common/secret.h"
+#include "station/dercache.h"
 #include "detect/source.h"
 #include "station/jobrule.h"
 #include "station/station.h"
@@ -80,6 +81,7 @@ struct bay {
 	struct json_object *token;	/* probe reply's token object, or NULL */
 	char token_serial[64];
 	int64_t job_id;			/* running job or 0 */
+	struct dercache der;		/* its key and certificate, decoded (dercache.h) */
 	int64_t last_job_id;
 	int64_t store_wait_job;		/* a job whose end waits for the store (job_store_back) */
 	int allow_wipe;

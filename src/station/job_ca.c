@@ -542,7 +542,7 @@ job_cert_verify(struct station *s, const struct store_job *job, const X509 *cert
 }
 
 int
-job_check_material(struct station *s, int64_t job_id, struct store_job *job, X509 **cert,
+job_check_material(struct station *s, struct bay *b, struct store_job *job, X509 **cert,
     EVP_PKEY **pub, X509_NAME **subject)
 {
 	const uint8_t *p;
@@ -551,17 +551,15 @@ job_check_material(struct station *s, int64_t job_id, struct store_job *job, X50
 	*cert = NULL;
 	*pub = NULL;
 	*subject = NULL;
-	if ((rc = job_load(s, job_id, job)) != 0)
+	if ((rc = job_load(s, b->job_id, job)) != 0)
 		return rc;
 	if (job->public_key == NULL)
 		return UKEY_ERR_NOTFOUND;
-	p = job->public_key;
-	if ((*pub = d2i_PUBKEY(NULL, &p, (long)job->public_key_len)) == NULL)
+	if ((*pub = dercache_pubkey(&b->der, job->public_key, job->public_key_len)) == NULL)
 		return UKEY_ERR_CRYPTO;
 	if (job->cert == NULL || job->subject == NULL)
 		return UKEY_ERR_NOTFOUND;
-	p = job->cert;
-	*cert = d2i_X509(NULL, &p, (long)job->cert_len);
+	*cert = dercache_cert(&b->der, job->cert, job->cert_len);
 	p = job->subject;
 	*subject = d2i_X509_NAME(NULL, &p, (long)job->subject_len);
 	return *cert && *subject ? 0 : UKEY_ERR_DB;
@@ -580,7 +578,7 @@ job_cert_check(struct station *s, struct bay *b)
 	/* with ca_submit's done and the certificate before it, and write_cert's
 	 * begin after it (job_step_run): one commit */
 	(void)job_journal_mark(s, b->job_id, STEP_CERT_CHECK, "begin", NULL);
-	if ((rc = job_check_material(s, b->job_id, &job, &cert, &pub, &subject)) != 0) {
+	if ((rc = job_check_material(s, b, &job, &cert, &pub, &subject)) != 0) {
 		job_fail(s, b, JOB_OTHER, rc, "cert_check: %s", ukey_strerror(rc));
 		goto out;
 	}
@@ -714,7 +712,6 @@ job_record(struct station *s, struct bay *b, struct json_object *evidence)
 {
 	struct store_job job = { 0 };
 	struct record_text t = { 0 };
-	const uint8_t *p;
 	X509 *cert = NULL;
 	char now[32];
 	int rc;
@@ -723,9 +720,8 @@ job_record(struct station *s, struct bay *b, struct json_object *evidence)
 	if ((rc = job_load(s, b->job_id, &job)) != 0)
 		goto fail;
 	/* the certificate read_back found on the token, byte for byte */
-	p = job.cert;
-	if (p == NULL || (cert = d2i_X509(NULL, &p, (long)job.cert_len)) == NULL) {
-		rc = p == NULL ? UKEY_ERR_NOTFOUND : UKEY_ERR_DB;
+	if (job.cert == NULL || (cert = dercache_cert(&b->der, job.cert, job.cert_len)) == NULL) {
+		rc = job.cert == NULL ? UKEY_ERR_NOTFOUND : UKEY_ERR_DB;
 		goto fail;
 	}
 	if ((rc = record_text_make(b, cert, &t)) != 0)

@@ -262,7 +262,6 @@ on_generate_key(struct station *s, struct bay *b, int rc, struct json_object *re
 	struct store_job job = { 0 };
 	const char *pub_hex = jstr(reply, "public_key");
 	uint8_t *pub = NULL;
-	const uint8_t *pp;
 	size_t publen = 0;
 	EVP_PKEY *pk = NULL;
 	unsigned ops = 0;
@@ -287,8 +286,9 @@ on_generate_key(struct station *s, struct bay *b, int rc, struct json_object *re
 		job_fail(s, b, JOB_TOKEN, UKEY_ERR_VERIFY, "generate_key: %s", why);
 		return;
 	}
+	/* decoded once here, for the steps after it too (dercache.h) */
 	if (pub_hex == NULL || hex_decode(pub_hex, &pub, &publen) != 0 ||
-	    (pp = pub, pk = d2i_PUBKEY(NULL, &pp, (long)publen)) == NULL) {
+	    (pk = dercache_pubkey(&b->der, pub, publen)) == NULL) {
 		free(pub);
 		job_fail(s, b, JOB_TOKEN, UKEY_ERR_VERIFY, "generate_key: the worker returned no"
 		    " valid public key");
@@ -313,14 +313,12 @@ on_generate_key(struct station *s, struct bay *b, int rc, struct json_object *re
 }
 
 static int
-job_pubkey(const struct store_job *job, EVP_PKEY **out)
+job_pubkey(struct bay *b, const struct store_job *job, EVP_PKEY **out)
 {
-	const uint8_t *p = job->public_key;
-
 	*out = NULL;
-	if (p == NULL)
+	if (job->public_key == NULL)
 		return UKEY_ERR_NOTFOUND;
-	*out = d2i_PUBKEY(NULL, &p, (long)job->public_key_len);
+	*out = dercache_pubkey(&b->der, job->public_key, job->public_key_len);
 	return *out ? 0 : UKEY_ERR_CRYPTO;
 }
 
@@ -338,7 +336,7 @@ on_make_csr(struct station *s, struct bay *b, int rc, struct json_object *reply)
 		job_worker_failed(s, b, STEP_MAKE_CSR, rc, reply);
 		return;
 	}
-	if ((rc = job_load(s, b->job_id, &job)) != 0 || (rc = job_pubkey(&job, &pub)) != 0)
+	if ((rc = job_load(s, b->job_id, &job)) != 0 || (rc = job_pubkey(b, &job, &pub)) != 0)
 		goto fail;
 	if (jstr(reply, "csr") == NULL || hex_decode(jstr(reply, "csr"), &der, &len) != 0 ||
 	    (p = der, req = d2i_X509_REQ(NULL, &p, (long)len)) == NULL) {

@@ -138,10 +138,11 @@ void job_ca_submit(struct station *s, struct bay *b);
 void job_cert_check(struct station *s, struct bay *b);
 void job_record(struct station *s, struct bay *b, struct json_object *evidence);
 
-/* What every check of the certificate needs, from the job's row: the job,
- * its certificate, public key and subject (each owned by the caller, also
- * on failure). UKEY_ERR_DB when a stored blob does not parse. */
-int job_check_material(struct station *s, int64_t job_id, struct store_job *job, X509 **cert,
+/* What every check of the certificate needs, from the row of b's job: the
+ * job, its certificate, public key and subject (each owned by the caller,
+ * also on failure; the key and certificate decoded once per bay,
+ * dercache.h). UKEY_ERR_DB when a stored blob does not parse. */
+int job_check_material(struct station *s, struct bay *b, struct store_job *job, X509 **cert,
     EVP_PKEY **pub, X509_NAME **subject);
 
 /* The most days a renewal under profile prof carries over: the profile's
