@@ -107,6 +107,26 @@ migrate(sqlite3 *db, int *version)
 	return 0;
 }
 
+/* A handle on ca.db opened with flags (how says which, for the log). */
+static int
+handle_open(const char *path, int flags, const char *how, struct store_ca **out)
+{
+	struct store_ca *c;
+
+	*out = NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return UKEY_ERR_NOMEM;
+	if (sqlite3_open_v2(path, &c->db, flags, NULL) != SQLITE_OK) {
+		log_error("sqlite3_open_v2(%s%s): %s", path, how,
+		    c->db ? sqlite3_errmsg(c->db) : "out of memory");
+		store_ca_close(c);
+		return UKEY_ERR_DB;
+	}
+	sqlite3_busy_timeout(c->db, 10000);
+	*out = c;
+	return 0;
+}
+
 int
 store_ca_open(const char *path, struct store_ca **out)
 {
@@ -114,16 +134,9 @@ store_ca_open(const char *path, struct store_ca **out)
 	int rc;
 
 	*out = NULL;
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return UKEY_ERR_NOMEM;
-	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-	    SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
-		log_error("sqlite3_open_v2(%s): %s", path,
-		    c->db ? sqlite3_errmsg(c->db) : "out of memory");
-		rc = UKEY_ERR_DB;
-		goto out;
-	}
-	sqlite3_busy_timeout(c->db, 10000);
+	if ((rc = handle_open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	    SQLITE_OPEN_FULLMUTEX, "", &c)) != 0)
+		return rc;
 	if ((rc = exec_sql(c->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")) != 0 ||
 	    (rc = migrate(c->db, &c->version)) != 0)
 		goto out;
@@ -142,16 +155,9 @@ store_ca_open_readonly(const char *path, struct store_ca **out)
 	int rc;
 
 	*out = NULL;
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return UKEY_ERR_NOMEM;
-	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
-	    SQLITE_OK) {
-		log_error("sqlite3_open_v2(%s, read-only): %s", path,
-		    c->db ? sqlite3_errmsg(c->db) : "out of memory");
-		rc = UKEY_ERR_DB;
-		goto out;
-	}
-	sqlite3_busy_timeout(c->db, 10000);
+	if ((rc = handle_open(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, ", read-only",
+	    &c)) != 0)
+		return rc;
 	if ((rc = read_version(c->db, &c->version)) != 0)
 		goto out;
 	if (c->version < 1 || c->version > STORE_CA_VERSION) {
