@@ -34,10 +34,22 @@ keep(struct der_copy *d, const uint8_t *der, size_t len, void *obj, void (*relea
 	d->obj = obj;
 }
 
+static void *
+decode_pkey(const unsigned char **p, long len)
+{
+	return d2i_PUBKEY(NULL, p, len);
+}
+
 static void
 release_pkey(void *o)
 {
 	EVP_PKEY_free(o);
+}
+
+static void *
+decode_x509(const unsigned char **p, long len)
+{
+	return d2i_X509(NULL, p, len);
 }
 
 static void
@@ -46,46 +58,43 @@ release_x509(void *o)
 	X509_free(o);
 }
 
-EVP_PKEY *
-dercache_pubkey(struct dercache *c, const uint8_t *der, size_t len)
+/* The object d keeps for der, decoded now if d holds another (borrowed);
+ * NULL when der does not parse as a whole. */
+static void *
+lookup(struct der_copy *d, const uint8_t *der, size_t len,
+    void *(*decode)(const unsigned char **, long), void (*release)(void *))
 {
 	const unsigned char *p = der;
-	EVP_PKEY *k;
+	void *o;
 
 	if (der == NULL || len == 0)
 		return NULL;
-	if (!same_der(&c->pubkey, der, len)) {
-		if ((k = d2i_PUBKEY(NULL, &p, (long)len)) == NULL || p != der + len) {
-			EVP_PKEY_free(k);
-			ERR_clear_error();
-			return NULL;
-		}
-		keep(&c->pubkey, der, len, k, release_pkey);
-		if (c->pubkey.obj == NULL)
-			return NULL;
+	if (same_der(d, der, len))
+		return d->obj;
+	if ((o = decode(&p, (long)len)) == NULL || p != der + len) {
+		if (o != NULL)
+			release(o);
+		ERR_clear_error();
+		return NULL;
 	}
-	return EVP_PKEY_up_ref(c->pubkey.obj) == 1 ? c->pubkey.obj : NULL;
+	keep(d, der, len, o, release);
+	return d->obj;
+}
+
+EVP_PKEY *
+dercache_pubkey(struct dercache *c, const uint8_t *der, size_t len)
+{
+	EVP_PKEY *k = lookup(&c->pubkey, der, len, decode_pkey, release_pkey);
+
+	return k != NULL && EVP_PKEY_up_ref(k) == 1 ? k : NULL;
 }
 
 X509 *
 dercache_cert(struct dercache *c, const uint8_t *der, size_t len)
 {
-	const unsigned char *p = der;
-	X509 *x;
+	X509 *x = lookup(&c->cert, der, len, decode_x509, release_x509);
 
-	if (der == NULL || len == 0)
-		return NULL;
-	if (!same_der(&c->cert, der, len)) {
-		if ((x = d2i_X509(NULL, &p, (long)len)) == NULL || p != der + len) {
-			X509_free(x);
-			ERR_clear_error();
-			return NULL;
-		}
-		keep(&c->cert, der, len, x, release_x509);
-		if (c->cert.obj == NULL)
-			return NULL;
-	}
-	return X509_up_ref(c->cert.obj) == 1 ? c->cert.obj : NULL;
+	return x != NULL && X509_up_ref(x) == 1 ? x : NULL;
 }
 
 void
