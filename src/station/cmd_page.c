@@ -110,17 +110,3 @@ page_slice_rows_pair(struct json_object **first, struct json_object **second,
 	*second = b;
 	return 0;
 }
-
-int
-page_slice_pair(struct request *r, struct json_object **first, struct json_object **second,
-    const struct page *p)
-{
-	struct json_object *next = NULL;
-	int rc;
-
-	if ((rc = page_slice_rows_pair(first, second, p, &next)) != 0)
-		return rc;
-	json_object_put(r->next);
-	r->next = next;
-	return 0;
-}
