@@ -95,7 +95,12 @@ free_slot(const struct threadjobs *tj, const struct threadjob_kind *k)
 	return same < k->max ? slot : -1;
 }
 
-int
+/* Starts a thread running kind k on arg for the deferred reply to
+ * client_id; cmd (a static string) names the request in the logs. *tjp is
+ * made on first use. 0 (arg taken), UKEY_ERR_BUSY (k->max of that kind
+ * under way, or every slot), UKEY_ERR_NOMEM or UKEY_ERR_IO; arg is not
+ * taken on error. Loop context. */
+static int
 threadjobs_start(struct threadjobs **tjp, const struct threadjob_kind *k, const char *cmd,
     void *arg, int64_t client_id)
 {

@@ -28,13 +28,6 @@ struct threadjob_kind {
 	void (*free)(void *arg);
 };
 
-/* Starts a thread running kind k on arg for the deferred reply to
- * client_id; cmd (a static string) names the request in the logs. *tj is
- * made on first use. 0 (arg taken), UKEY_ERR_BUSY (k->max of that kind
- * under way, or every slot), UKEY_ERR_NOMEM or UKEY_ERR_IO; arg is not
- * taken on error. Loop context. */
-int threadjobs_start(struct threadjobs **tj, const struct threadjob_kind *k, const char *cmd,
-    void *arg, int64_t client_id);
 /* From the handler of cmd: starts k on arg for r's client (r->deferred
  * set), or refuses with r->msg saying why (busy: how many are under way).
  * Takes arg always (freed with k->free when it cannot start). 0 or an
