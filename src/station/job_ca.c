@@ -515,7 +515,10 @@ verify_carry_days(struct station *s, const struct store_job *job, const X509 *ce
 	return 0;
 }
 
-int
+/* certcheck_issued() of the job's certificate as the configuration says:
+ * the order's years (and, for a renewal, the days carried over), or with
+ * cmp.validity = ca the CA's own validity within the profile's max years. */
+static int
 job_cert_verify(struct station *s, const struct store_job *job, const X509 *cert,
     const EVP_PKEY *pub, const X509_NAME *subject, char *why, size_t whylen)
 {
@@ -541,7 +544,11 @@ job_cert_verify(struct station *s, const struct store_job *job, const X509 *cert
 	    (int)job->src.years, carry, time(NULL), why, whylen);
 }
 
-int
+/* What every check of the certificate needs, from the row of b's job: the
+ * job, its certificate, public key and subject (each owned by the caller,
+ * also on failure; the key and certificate decoded once per bay,
+ * dercache.h). UKEY_ERR_DB when a stored blob does not parse. */
+static int
 job_check_material(struct station *s, struct bay *b, struct store_job *job, X509 **cert,
     EVP_PKEY **pub, X509_NAME **subject)
 {

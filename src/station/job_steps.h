@@ -138,23 +138,10 @@ void job_ca_submit(struct station *s, struct bay *b);
 void job_cert_check(struct station *s, struct bay *b);
 void job_record(struct station *s, struct bay *b, struct json_object *evidence);
 
-/* What every check of the certificate needs, from the row of b's job: the
- * job, its certificate, public key and subject (each owned by the caller,
- * also on failure; the key and certificate decoded once per bay,
- * dercache.h). UKEY_ERR_DB when a stored blob does not parse. */
-int job_check_material(struct station *s, struct bay *b, struct store_job *job, X509 **cert,
-    EVP_PKEY **pub, X509_NAME **subject);
-
 /* The most days a renewal under profile prof carries over: the profile's
  * renewal_carry_over_days with the embedded CA, 0 with an external CA. */
 struct certprof;
 int job_carry_cap(struct station *s, const struct certprof *prof);
-
-/* certcheck_issued() of the job's certificate as the configuration says:
- * the order's years (and, for a renewal, the days carried over), or with
- * cmp.validity = ca the CA's own validity within the profile's max years. */
-int job_cert_verify(struct station *s, const struct store_job *job, const X509 *cert,
-    const EVP_PKEY *pub, const X509_NAME *subject, char *why, size_t whylen);
 
 /* The bay's token description's field key, "" when it has none; borrowed. */
 const char *job_token_text(const struct bay *b, const char *key);
