@@ -557,6 +557,28 @@ step_write_read(struct worker *w, const char *id, X509_REQ *req, EVP_PKEY *pub, 
 	    "\"label\":\"c\",\"cert\":\"%s\",\"ca_cert\":\"%s\",\"ca_label\":\"CA\"}", id, hca, hca);
 	expect_error(r, "verify");
 	json_object_put(r);
+	/* a CA certificate that is not the certificate's issuer is refused
+	 * (the names differ) */
+	{
+		struct ca other_ca = { NULL, NULL };
+		X509_NAME *n = X509_NAME_new();
+		char *hoca;
+
+		assert_non_null(other_ca.key = EVP_EC_gen("P-256"));
+		assert_int_equal(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+		    (const unsigned char *)"another CA", -1, -1, 0), 1);
+		other_ca.cert = ca_sign(&other_ca, n, other_ca.key, 1);
+		X509_NAME_free(n);
+		hoca = cert_hex(other_ca.cert);
+		r = rpc(w, "{\"v\":1,\"op\":\"write_cert\",\"user_pin\":\"" USER_PIN "\","
+		    "\"id\":\"%s\",\"label\":\"c\",\"cert\":\"%s\",\"ca_cert\":\"%s\","
+		    "\"ca_label\":\"CA\"}", id, hcert, hoca);
+		expect_error(r, "verify");
+		assert_non_null(strstr(str(r, "message"), "not issued by ca_cert"));
+		json_object_put(r);
+		free(hoca);
+		ca_free(&other_ca);
+	}
 
 	r = rpc(w, "{\"v\":1,\"op\":\"write_cert\",\"user_pin\":\"" USER_PIN "\",\"id\":\"%s\","
 	    "\"label\":\"signing key\",\"cert\":\"%s\",\"ca_cert\":\"%s\",\"ca_label\":\"ukey test CA\"}",
