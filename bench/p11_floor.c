@@ -6,7 +6,7 @@
  * station's per-token time is measured against this (bench/README.md).
  *
  * --form station: the same calls, with the token form the station writes:
- * the worker's key templates (src/worker/keygen.c), a 20-byte CKA_ID and the
+ * the worker's key templates (src/worker/keytmpl.c), a 20-byte CKA_ID and the
  * profile's label, and two certificate objects, the holder's and the CA's,
  * with create_cert's 12 attributes (src/worker/certs.c) and real DER
  * (floor_certs.c, made once per run outside the timed part).
@@ -32,6 +32,7 @@
 
 #include "bench/benchstat.h"
 #include "bench/floor_certs.h"
+#include "worker/keytmpl.h"
 
 #define SO_PIN "12345678"
 #define USER_PIN "246810"
@@ -137,41 +138,18 @@ keygen(CK_SESSION_HANDLE s, int rsa, CK_OBJECT_HANDLE *priv)
 		die("C_GenerateKeyPair", rv);
 }
 
-/* The worker's templates (src/worker/keygen.c op_generate_key) for a key
- * allowed to sign only: every usage attribute set, the id and the label. */
+/* The worker's own templates (src/worker/keytmpl.c) for a key allowed to
+ * sign only, under the station's id and the holder's label. */
 static void
 keygen_station(CK_SESSION_HANDLE s, int rsa, CK_OBJECT_HANDLE *priv)
 {
-	CK_BBOOL yes = CK_TRUE, no = CK_FALSE, sign = CK_TRUE, decrypt = CK_FALSE;
-	CK_BBOOL unwrap = CK_FALSE, derive = CK_FALSE;
-	CK_ULONG bits = 2048, idlen = sizeof(station_id);
-	CK_ULONG lablen = (CK_ULONG)strlen(certs.holder_label);
-	void *label = (void *)certs.holder_label;
-	CK_MECHANISM m = { rsa ? CKM_RSA_PKCS_KEY_PAIR_GEN : CKM_EC_KEY_PAIR_GEN, NULL, 0 };
-	CK_ATTRIBUTE pub_rsa[] = { { CKA_TOKEN, &yes, sizeof(yes) },
-		{ CKA_PRIVATE, &no, sizeof(no) }, { CKA_VERIFY, &sign, sizeof(sign) },
-		{ CKA_ENCRYPT, &decrypt, sizeof(decrypt) }, { CKA_WRAP, &unwrap, sizeof(unwrap) },
-		{ CKA_DERIVE, &no, sizeof(no) }, { CKA_ID, station_id, idlen },
-		{ CKA_LABEL, label, lablen }, { CKA_MODULUS_BITS, &bits, sizeof(bits) },
-		{ CKA_PUBLIC_EXPONENT, (void *)rsa_e65537, sizeof(rsa_e65537) } };
-	CK_ATTRIBUTE pub_ec[] = { { CKA_TOKEN, &yes, sizeof(yes) },
-		{ CKA_PRIVATE, &no, sizeof(no) }, { CKA_VERIFY, &sign, sizeof(sign) },
-		{ CKA_ENCRYPT, &no, sizeof(no) }, { CKA_WRAP, &no, sizeof(no) },
-		{ CKA_DERIVE, &no, sizeof(no) }, { CKA_ID, station_id, idlen },
-		{ CKA_LABEL, label, lablen },
-		{ CKA_EC_PARAMS, (void *)oid_p256, sizeof(oid_p256) } };
-	CK_ATTRIBUTE prv[] = { { CKA_TOKEN, &yes, sizeof(yes) },
-		{ CKA_PRIVATE, &yes, sizeof(yes) }, { CKA_SENSITIVE, &yes, sizeof(yes) },
-		{ CKA_EXTRACTABLE, &no, sizeof(no) }, { CKA_SIGN, &sign, sizeof(sign) },
-		{ CKA_DECRYPT, &decrypt, sizeof(decrypt) }, { CKA_UNWRAP, &unwrap, sizeof(unwrap) },
-		{ CKA_DERIVE, &derive, sizeof(derive) }, { CKA_ID, station_id, idlen },
-		{ CKA_LABEL, label, lablen } };
+	struct keytmpl t;
 	CK_OBJECT_HANDLE pub;
 	CK_RV rv;
 
+	keytmpl_fill(&t, rsa, 1, 0, 0, 0, station_id, sizeof(station_id), certs.holder_label);
 	keygen_delay();
-	rv = rsa ? CALL(C_GenerateKeyPair, s, &m, pub_rsa, 10, prv, 10, &pub, priv) :
-	    CALL(C_GenerateKeyPair, s, &m, pub_ec, 9, prv, 10, &pub, priv);
+	rv = CALL(C_GenerateKeyPair, s, &t.mech, t.pub, t.npub, t.priv, t.npriv, &pub, priv);
 	if (rv != CKR_OK)
 		die("C_GenerateKeyPair", rv);
 }

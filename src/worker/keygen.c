@@ -11,11 +11,8 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "worker/keytmpl.h"
 #include "worker/ops.h"
-
-/* DER OID 1.2.840.10045.3.1.7, prime256v1 (NIST P-256) */
-static const CK_BYTE oid_p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
-static const CK_BYTE rsa_e65537[] = { 0x01, 0x00, 0x01 };
 
 static void
 destroy_quietly(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, const char *what)
@@ -62,10 +59,7 @@ op_generate_key(struct p11 *p, struct json_object *req, struct json_object *rep)
 	struct secret pin = { 0 };
 	CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
 	CK_OBJECT_HANDLE pubh = CK_INVALID_HANDLE, privh = CK_INVALID_HANDLE, old;
-	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-	CK_BBOOL sign, decrypt, unwrap, derive;
-	CK_ULONG bits = 2048;
-	CK_MECHANISM mech = { 0, NULL, 0 };
+	int sign, decrypt, unwrap, derive;
 	struct json_object *ev = NULL, *usage = NULL;
 	const char *alg, *label, *bad = NULL;
 	uint8_t *id = NULL, *spki = NULL, *discard = NULL;
@@ -85,10 +79,8 @@ op_generate_key(struct p11 *p, struct json_object *req, struct json_object *rep)
 		goto out;
 	if (strcmp(alg, "rsa2048") == 0) {
 		rsa = 1;
-		mech.mechanism = CKM_RSA_PKCS_KEY_PAIR_GEN;
 	} else if (strcmp(alg, "ec-p256") == 0) {
 		rsa = 0;
-		mech.mechanism = CKM_EC_KEY_PAIR_GEN;
 	} else {
 		rc = p11_error(p, UKEY_ERR_INVAL, "alg: '%s' is not rsa2048 or ec-p256", alg);
 		goto out;
@@ -110,10 +102,10 @@ op_generate_key(struct p11 *p, struct json_object *req, struct json_object *rep)
 		rc = p11_error(p, UKEY_ERR_INVAL, "usage: derive is not allowed for an rsa2048 key");
 		goto out;
 	}
-	sign = (ops & KEY_OP_SIGN) ? CK_TRUE : CK_FALSE;
-	decrypt = (ops & KEY_OP_DECRYPT) ? CK_TRUE : CK_FALSE;
-	unwrap = (ops & KEY_OP_UNWRAP) ? CK_TRUE : CK_FALSE;
-	derive = (ops & KEY_OP_DERIVE) ? CK_TRUE : CK_FALSE;
+	sign = (ops & KEY_OP_SIGN) != 0;
+	decrypt = (ops & KEY_OP_DECRYPT) != 0;
+	unwrap = (ops & KEY_OP_UNWRAP) != 0;
+	derive = (ops & KEY_OP_DERIVE) != 0;
 	if ((rc = sim_keygen_delay(p, req)) != 0 || (rc = p11_session_user(p, 1, &pin, &s)) != 0)
 		goto out;
 	if (discard != NULL && (rc = discard_objects(p, s, discard, discardlen, NULL)) != 0)
@@ -127,51 +119,12 @@ op_generate_key(struct p11 *p, struct json_object *req, struct json_object *rep)
 		goto out;
 	}
 	{
-		/* Every usage attribute is set, allowed or not: left out, it takes
-		 * the module's default, which for SoftHSM2 and many tokens lets
-		 * any private key decrypt and unwrap. */
-		CK_ATTRIBUTE pub_rsa[] = {
-			{ CKA_TOKEN, &yes, sizeof(yes) },
-			{ CKA_PRIVATE, &no, sizeof(no) },
-			{ CKA_VERIFY, &sign, sizeof(sign) },
-			{ CKA_ENCRYPT, &decrypt, sizeof(decrypt) },
-			{ CKA_WRAP, &unwrap, sizeof(unwrap) },
-			{ CKA_DERIVE, &no, sizeof(no) },
-			{ CKA_ID, id, (CK_ULONG)idlen },
-			{ CKA_LABEL, (void *)label, (CK_ULONG)strlen(label) },
-			{ CKA_MODULUS_BITS, &bits, sizeof(bits) },
-			{ CKA_PUBLIC_EXPONENT, (void *)rsa_e65537, sizeof(rsa_e65537) },
-		};
-		CK_ATTRIBUTE pub_ec[] = {
-			{ CKA_TOKEN, &yes, sizeof(yes) },
-			{ CKA_PRIVATE, &no, sizeof(no) },
-			{ CKA_VERIFY, &sign, sizeof(sign) },
-			{ CKA_ENCRYPT, &no, sizeof(no) },
-			{ CKA_WRAP, &no, sizeof(no) },
-			{ CKA_DERIVE, &no, sizeof(no) },
-			{ CKA_ID, id, (CK_ULONG)idlen },
-			{ CKA_LABEL, (void *)label, (CK_ULONG)strlen(label) },
-			{ CKA_EC_PARAMS, (void *)oid_p256, sizeof(oid_p256) },
-		};
-		CK_ATTRIBUTE priv[] = {
-			{ CKA_TOKEN, &yes, sizeof(yes) },
-			{ CKA_PRIVATE, &yes, sizeof(yes) },
-			{ CKA_SENSITIVE, &yes, sizeof(yes) },
-			{ CKA_EXTRACTABLE, &no, sizeof(no) },
-			{ CKA_SIGN, &sign, sizeof(sign) },
-			{ CKA_DECRYPT, &decrypt, sizeof(decrypt) },
-			{ CKA_UNWRAP, &unwrap, sizeof(unwrap) },
-			{ CKA_DERIVE, &derive, sizeof(derive) },
-			{ CKA_ID, id, (CK_ULONG)idlen },
-			{ CKA_LABEL, (void *)label, (CK_ULONG)strlen(label) },
-		};
-		CK_ULONG npriv = sizeof(priv) / sizeof(priv[0]);
+		struct keytmpl t;
 
+		keytmpl_fill(&t, rsa, sign, decrypt, unwrap, derive, id, idlen, label);
 		log_info("generating %s key pair", alg);
-		rv = rsa ? P11F(p)->C_GenerateKeyPair(s, &mech, pub_rsa,
-		    sizeof(pub_rsa) / sizeof(pub_rsa[0]), priv, npriv, &pubh, &privh) :
-		    P11F(p)->C_GenerateKeyPair(s, &mech, pub_ec, sizeof(pub_ec) / sizeof(pub_ec[0]),
-		    priv, npriv, &pubh, &privh);
+		rv = P11F(p)->C_GenerateKeyPair(s, &t.mech, t.pub, t.npub, t.priv, t.npriv, &pubh,
+		    &privh);
 		if (rv != CKR_OK) {
 			pubh = privh = CK_INVALID_HANDLE;
 			rc = p11_fail(p, "C_GenerateKeyPair", rv);

@@ -21,6 +21,7 @@
 #include "worker/token.c"
 #include "worker/pubkey.c"
 #include "worker/discard.c"
+#include "worker/keytmpl.c"
 #include "worker/keygen.c"
 #include "worker/csr.c"
 #include "worker/certs.c"
