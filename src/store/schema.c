@@ -395,6 +395,43 @@ static const char migration_16[] =
     "ALTER TABLE orders ADD COLUMN service_point TEXT;"
     "CREATE INDEX orders_service_point ON orders(service_point);";
 
+/* The production queue's order (store_queue.h) kept on each unit, so that a
+ * token's claim walks one index in queue order instead of sorting every
+ * queued unit: the order's payment time, id and the item's place, copied
+ * when the unit is inserted or its order is paid, and queue_at, the time
+ * it stands in the queue by (its requeue time after a failure, else the
+ * payment), kept by these triggers. A returning token's renewal is found
+ * from its orders, and reaches their units by item and state. */
+static const char migration_17[] =
+    "ALTER TABLE units ADD COLUMN queue_at TEXT;"
+    "ALTER TABLE units ADD COLUMN queue_paid_at TEXT;"
+    "ALTER TABLE units ADD COLUMN queue_order INTEGER;"
+    "ALTER TABLE units ADD COLUMN queue_item_seq INTEGER;"
+    "UPDATE units SET"
+    " queue_paid_at = (SELECT o.paid_at FROM order_items i JOIN orders o ON o.id = i.order_id"
+    "  WHERE i.id = units.item_id),"
+    " queue_order = (SELECT i.order_id FROM order_items i WHERE i.id = units.item_id),"
+    " queue_item_seq = (SELECT i.seq FROM order_items i WHERE i.id = units.item_id);"
+    "UPDATE units SET queue_at = coalesce(requeued_at, queue_paid_at);"
+    "CREATE INDEX units_queue ON units(state, queue_at, requeue_seq, queue_paid_at, queue_order,"
+    " queue_item_seq, seq);"
+    "CREATE INDEX units_item_state ON units(item_id, state);"
+    "CREATE TRIGGER units_queue_new AFTER INSERT ON units BEGIN"
+    " UPDATE units SET"
+    "  queue_paid_at = (SELECT o.paid_at FROM order_items i JOIN orders o ON o.id = i.order_id"
+    "   WHERE i.id = NEW.item_id),"
+    "  queue_order = (SELECT i.order_id FROM order_items i WHERE i.id = NEW.item_id),"
+    "  queue_item_seq = (SELECT i.seq FROM order_items i WHERE i.id = NEW.item_id),"
+    "  queue_at = coalesce(NEW.requeued_at, (SELECT o.paid_at FROM order_items i"
+    "   JOIN orders o ON o.id = i.order_id WHERE i.id = NEW.item_id))"
+    " WHERE id = NEW.id; END;"
+    "CREATE TRIGGER units_queue_requeued AFTER UPDATE OF requeued_at ON units BEGIN"
+    " UPDATE units SET queue_at = coalesce(NEW.requeued_at, queue_paid_at) WHERE id = NEW.id;"
+    " END;"
+    "CREATE TRIGGER orders_queue_paid AFTER UPDATE OF paid_at ON orders BEGIN"
+    " UPDATE units SET queue_paid_at = NEW.paid_at, queue_at = coalesce(requeued_at, NEW.paid_at)"
+    " WHERE item_id IN (SELECT id FROM order_items WHERE order_id = NEW.id); END;";
+
 static const struct migration migrations[] = {
 	{ 1, "initial schema: orders, units, tokens, jobs, issuances, audit", migration_1 },
 	{ 2, "jobs can be suspended while their token is away", migration_2 },
@@ -420,6 +457,7 @@ static const struct migration migrations[] = {
 	    migration_14 },
 	{ 15, "issuances: an index by organisation for audit serials --org", migration_15 },
 	{ 16, "orders: the service point whose station produces them first", migration_16 },
+	{ 17, "units: their place in the production queue, indexed", migration_17 },
 };
 
 const struct migration *

@@ -256,6 +256,35 @@ static const char pg_16[] =
     "ALTER TABLE orders ADD COLUMN service_point text;"
     "CREATE INDEX orders_service_point ON orders(service_point);";
 
+/* The production queue's order kept on each unit (schema.c, migration
+ * 17); the text columns sort bytewise ("C"), as SQLite's do. */
+static const char pg_17[] =
+    "ALTER TABLE units ADD COLUMN queue_at text COLLATE \"C\";"
+    "ALTER TABLE units ADD COLUMN queue_paid_at text COLLATE \"C\";"
+    "ALTER TABLE units ADD COLUMN queue_order bigint;"
+    "ALTER TABLE units ADD COLUMN queue_item_seq bigint;"
+    "UPDATE units u SET queue_paid_at = o.paid_at, queue_order = o.id, queue_item_seq = i.seq,"
+    " queue_at = coalesce(u.requeued_at, o.paid_at)"
+    " FROM order_items i JOIN orders o ON o.id = i.order_id WHERE i.id = u.item_id;"
+    "CREATE INDEX units_queue ON units(state, queue_at, requeue_seq NULLS FIRST, queue_paid_at,"
+    " queue_order, queue_item_seq, seq);"
+    "CREATE INDEX units_item_state ON units(item_id, state);"
+    "CREATE FUNCTION ukey_unit_queue_key() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN"
+    " NEW.queue_paid_at := (SELECT o.paid_at FROM order_items i JOIN orders o"
+    "  ON o.id = i.order_id WHERE i.id = NEW.item_id);"
+    " NEW.queue_order := (SELECT i.order_id FROM order_items i WHERE i.id = NEW.item_id);"
+    " NEW.queue_item_seq := (SELECT i.seq FROM order_items i WHERE i.id = NEW.item_id);"
+    " NEW.queue_at := coalesce(NEW.requeued_at, NEW.queue_paid_at);"
+    " RETURN NEW; END$$;"
+    "CREATE TRIGGER units_queue_key BEFORE INSERT OR UPDATE OF requeued_at, item_id ON units"
+    " FOR EACH ROW EXECUTE FUNCTION ukey_unit_queue_key();"
+    "CREATE FUNCTION ukey_order_queue_paid() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN"
+    " UPDATE units SET queue_paid_at = NEW.paid_at, queue_at = coalesce(requeued_at, NEW.paid_at)"
+    "  WHERE item_id IN (SELECT id FROM order_items WHERE order_id = NEW.id);"
+    " RETURN NULL; END$$;"
+    "CREATE TRIGGER orders_queue_paid AFTER UPDATE OF paid_at ON orders"
+    " FOR EACH ROW EXECUTE FUNCTION ukey_order_queue_paid();";
+
 static const struct migration pg_migrations[] = {
 	{ 1, "initial schema: orders, units, tokens, jobs, issuances, audit", pg_1 },
 	{ 2, "jobs can be suspended while their token is away", pg_2 },
@@ -277,6 +306,7 @@ static const struct migration pg_migrations[] = {
 	    pg_14 },
 	{ 15, "issuances: an index by organisation for audit serials --org", pg_15 },
 	{ 16, "orders: the service point whose station produces them first", pg_16 },
+	{ 17, "units: their place in the production queue, indexed", pg_17 },
 };
 
 /* The multi-station track: what only a shared database needs. A unit in

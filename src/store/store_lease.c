@@ -85,15 +85,19 @@ int
 store_unit_take_next(struct store *st, int64_t job_id, const char *station, int lease_secs,
     const char *now, int64_t *unit_id)
 {
-	char lock[64], where[96], order[128], sql[1024];
-	int rc;
+	char lock[64], where[128], sql[1024];
+	int rc = UKEY_ERR_NOTFOUND, pass, passes;
 
 	*unit_id = 0;
-	store_scope_sql(st, where, sizeof(where), order, sizeof(order));
-	snprintf(sql, sizeof(sql), CLAIM_COLS " AND o.type IN ('new', 'replacement')%s ORDER BY%s"
-	    QUEUE_KEYS " LIMIT 1%s", where, order,
-	    db_sql_skip_locked(store_dbh(st), "u", lock, sizeof(lock)));
-	rc = db_int(store_dbh(st), unit_id, sql, "");
+	passes = store_scope_pass(st, 0, where, sizeof(where));
+	for (pass = 0; pass < passes && rc == UKEY_ERR_NOTFOUND; pass++) {
+		if (pass > 0)
+			(void)store_scope_pass(st, pass, where, sizeof(where));
+		snprintf(sql, sizeof(sql), CLAIM_COLS " AND o.type IN ('new', 'replacement')%s"
+		    " ORDER BY" QUEUE_KEYS " LIMIT 1%s", where,
+		    db_sql_skip_locked(store_dbh(st), "u", lock, sizeof(lock)));
+		rc = db_int(store_dbh(st), unit_id, sql, "");
+	}
 	if (rc == UKEY_ERR_NOTFOUND)
 		return 0;
 	if (rc == 0 && (rc = take_locked(st, *unit_id, job_id, station, lease_secs, now)) != 0)

@@ -7,23 +7,29 @@
 
 #include "store/store.h"
 
-/* Queue order, over units u, order_items i and orders o: by payment time,
- * except that a unit put back after a failed job stands at the tail, i.e.
- * at its requeue time after every unit paid by then (requeue_seq orders
- * the requeues of one second). */
+/* Queue order, over units u: by payment time, except that a unit put back
+ * after a failed job stands at the tail, i.e. at its requeue time after
+ * every unit paid by then (requeue_seq orders the requeues of one second);
+ * then by order, item and unit. The keys are the unit's own columns
+ * (schema migration 17: queue_at is coalesce(requeued_at, the order's
+ * paid_at)), in the order of the units_queue index, so that a query for the
+ * head of the queue reads the index and sorts nothing. */
 #define QUEUE_KEYS \
-    " coalesce(u.requeued_at, o.paid_at), u.requeue_seq IS NOT NULL, u.requeue_seq," \
-    " o.paid_at, o.id, i.seq, u.seq"
+    " u.queue_at, u.requeue_seq NULLS FIRST, u.queue_paid_at, u.queue_order, u.queue_item_seq," \
+    " u.seq"
 
 #define CLAIM_COLS \
     "SELECT u.id, o.id, i.cert_profile, o.type, o.renews_cert FROM units u" \
     " JOIN order_items i ON i.id = u.item_id JOIN orders o ON o.id = i.order_id" \
     " WHERE u.state = 'queued' AND o.state IN ('waiting_production', 'in_production')"
 
-/* The station's claim scope (store_set_claim_scope) as two fragments for
- * a CLAIM_COLS query of new and replacement units: where (appended to the
- * WHERE: own keeps only the point's orders) and order (put before
- * QUEUE_KEYS: own-first sorts the point's orders first). Both "" for any. */
-void store_scope_sql(struct store *st, char *where, size_t wlen, char *order, size_t olen);
+/* The station's claim scope (store_set_claim_scope) as the WHERE fragment
+ * (appended to a CLAIM_COLS query of new and replacement units) of pass
+ * `pass` (0, 1) of a claim, and the number of passes: any takes one pass
+ * with no fragment, own one pass with the point's orders only, own-first
+ * two, the point's orders and then the others. Each pass reads the queue
+ * in order (QUEUE_KEYS), so the passes in turn give the queue with the
+ * point's orders first. */
+int store_scope_pass(struct store *st, int pass, char *where, size_t wlen);
 
 #endif

@@ -139,28 +139,58 @@ store_token_live_certs(struct store *st, const char *profile, const char *serial
 	    " AND s.token_serial = ?", "tt", profile, serial);
 }
 
-void
-store_scope_sql(struct store *st, char *where, size_t wlen, char *order, size_t olen)
+int
+store_scope_pass(struct store *st, int pass, char *where, size_t wlen)
 {
 	int take;
 	const char *point = store_claim_scope(st, &take);
 
 	/* point is [a-z0-9-] only (store_set_claim_scope): safe as a literal */
-	where[0] = order[0] = '\0';
-	if (take == SVCPOINT_TAKE_OWN)
+	where[0] = '\0';
+	if (take == SVCPOINT_TAKE_OWN || (take == SVCPOINT_TAKE_OWN_FIRST && pass == 0))
 		snprintf(where, wlen, " AND o.service_point = '%s'", point);
 	else if (take == SVCPOINT_TAKE_OWN_FIRST)
-		snprintf(order, olen, " CASE WHEN o.service_point = '%s' THEN 0 ELSE 1 END,", point);
+		snprintf(where, wlen, " AND (o.service_point IS NULL OR o.service_point <> '%s')",
+		    point);
+	return take == SVCPOINT_TAKE_OWN_FIRST ? 2 : 1;
+}
+
+/* Appends the k claims of more to *out (n of them); takes more. */
+static int
+claims_append(struct store_unit_claim **out, size_t *n, struct store_unit_claim *more, size_t k)
+{
+	struct store_unit_claim *a;
+
+	if (*out == NULL) {
+		*out = more;
+		*n = k;
+		return 0;
+	}
+	if (k == 0) {
+		free(more);
+		return 0;
+	}
+	if ((a = realloc(*out, (*n + k) * sizeof(*a))) == NULL) {
+		store_unit_claims_free(more, k);
+		return UKEY_ERR_NOMEM;
+	}
+	memcpy(a + *n, more, k * sizeof(*a));
+	free(more);
+	*out = a;
+	*n += k;
+	return 0;
 }
 
 int
 store_units_for_token(struct store *st, const char *profile, const char *serial, int limit,
     struct store_unit_claim **out, size_t *n)
 {
+	struct store_unit_claim *more;
 	struct db_stmt *q;
 	int64_t held = 0;
-	char where[96], order[128], sql[1024];
-	int rc;
+	char where[128], sql[1024];
+	size_t k;
+	int rc, pass, passes;
 
 	*out = NULL;
 	*n = 0;
@@ -169,15 +199,35 @@ store_units_for_token(struct store *st, const char *profile, const char *serial,
 	if (held == 0) {
 		/* a token with no certificate of ours: production of new orders,
 		 * and of replacements (补办: a new token for a lost or damaged one),
-		 * within the station's claim scope */
-		store_scope_sql(st, where, sizeof(where), order, sizeof(order));
-		snprintf(sql, sizeof(sql), CLAIM_COLS " AND o.type IN ('new', 'replacement')%s"
-		    " ORDER BY%s" QUEUE_KEYS " LIMIT ?", where, order);
-		rc = db_stmtf(store_dbh(st), &q, sql, "i", (int64_t)limit);
+		 * within the station's claim scope, pass by pass */
+		passes = store_scope_pass(st, 0, where, sizeof(where));
+		for (pass = 0; pass < passes && *n < (size_t)limit; pass++) {
+			if (pass > 0)
+				(void)store_scope_pass(st, pass, where, sizeof(where));
+			snprintf(sql, sizeof(sql), CLAIM_COLS " AND o.type IN ('new', 'replacement')%s"
+			    " ORDER BY" QUEUE_KEYS " LIMIT ?", where);
+			if ((rc = db_stmtf(store_dbh(st), &q, sql, "i",
+			    (int64_t)limit - (int64_t)*n)) != 0 ||
+			    (rc = read_claims(q, &more, &k)) != 0 ||
+			    (rc = claims_append(out, n, more, k)) != 0) {
+				store_unit_claims_free(*out, *n);
+				*out = NULL;
+				*n = 0;
+				return rc;
+			}
+		}
+		return 0;
 	} else
 		/* a token that came back: only the renewal of a certificate it
-		 * holds, wherever its order was filed (the token is here) */
-		rc = db_stmtf(store_dbh(st), &q, CLAIM_COLS " AND o.type = 'renewal'"
+		 * holds, wherever its order was filed (the token is here). The
+		 * joins are written from the orders (CROSS JOIN keeps that order
+		 * in SQLite) so that the few renewal orders of the token's
+		 * certificates are found by orders_renews, rather than by walking
+		 * the whole queue in its order to find them */
+		rc = db_stmtf(store_dbh(st), &q, "SELECT u.id, o.id, i.cert_profile, o.type,"
+		    " o.renews_cert FROM orders o CROSS JOIN order_items i CROSS JOIN units u"
+		    " WHERE i.order_id = o.id AND u.item_id = i.id AND u.state = 'queued'"
+		    " AND o.state IN ('waiting_production', 'in_production') AND o.type = 'renewal'"
 		    " AND o.renews_cert IN (SELECT s.cert_serial FROM issuances s JOIN received_certs c"
 		    "  ON c.serial = s.cert_serial WHERE c.status = 'issued' AND s.token_profile = ?"
 		    "  AND s.token_serial = ?) ORDER BY" QUEUE_KEYS " LIMIT ?", "tti", profile, serial,

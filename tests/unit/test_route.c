@@ -17,7 +17,9 @@
 #include "common/err.h"
 #include "orders/order.h"
 #include "orders/route.h"
+#include "store/db.h"
 #include "store/store.h"
+#include "store/store_queue.h"
 #include "store_fixture.h"
 
 #define USCC "91530100MA6K5U5X7R"
@@ -192,6 +194,45 @@ test_queue_tail(void **state)
 	assert_int_equal(route_units_for_token(f->st, "softhsm2", "", 10, &units, &nu), 0);
 	units_are(units, nu, (int64_t[]){ b2, a, b1, d, c }, 5);
 	store_unit_claims_free(units, nu);
+
+	/* the payment time is the order's: moved (a corrected payment), the
+	 * order's units move with it; a requeued unit keeps its requeue time */
+	assert_int_equal(store_run(f->st, "UPDATE orders SET paid_at = '2026-03-01T09:59:00Z'"
+	    " WHERE portal_ref IN ('Q-C', 'Q-A')", ""), 0);
+	assert_int_equal(route_units_for_token(f->st, "softhsm2", "", 10, &units, &nu), 0);
+	units_are(units, nu, (int64_t[]){ c, b2, a, b1, d }, 5);
+	store_unit_claims_free(units, nu);
+	/* a unit inserted into an order already paid stands at its place */
+	b2 = add_unit(f->st, add_order(f->st, "Q-E", "new", "waiting_production", NULL,
+	    "2026-03-01T10:00:00Z"), "organisation", "queued");
+	assert_int_equal(route_units_for_token(f->st, "softhsm2", "", 2, &units, &nu), 0);
+	units_are(units, nu, (int64_t[]){ c, b2 }, 2);
+	store_unit_claims_free(units, nu);
+}
+
+/* The claim of a blank token reads the head of the queue from the
+ * units_queue index, whatever the queue's length, with nothing to sort
+ * (SQLite's plan). */
+static void
+test_queue_plan(void **state)
+{
+	struct store_fixture *f = *state;
+	struct db_stmt *q;
+	char plan[1024] = "";
+	int rc;
+
+	if (db_backend(store_dbh(f->st)) != DB_SQLITE)
+		skip();
+	assert_int_equal(db_stmtf(store_dbh(f->st), &q, "EXPLAIN QUERY PLAN " CLAIM_COLS
+	    " AND o.type IN ('new', 'replacement') ORDER BY" QUEUE_KEYS " LIMIT 8", ""), 0);
+	while ((rc = db_step(q)) == 1) {
+		strncat(plan, db_column_text(q, 3), sizeof(plan) - strlen(plan) - 2);
+		strcat(plan, ";");
+	}
+	db_finalize(q);
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(plan, "USING INDEX units_queue"));
+	assert_null(strstr(plan, "TEMP B-TREE"));
 }
 
 static void
@@ -400,6 +441,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_resolve, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resolve_replacement, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_tail, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_plan, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
