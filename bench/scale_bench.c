@@ -34,6 +34,7 @@
 #include "store/auditkey.h"
 #include "store/db.h"
 #include "store/store.h"
+#include "store/store_units.h"
 #include "store/store_auditq.h"
 
 #define ORGS 50
@@ -344,6 +345,56 @@ store_page_ms(const char *org, int64_t limit)
 	return s.median;
 }
 
+/* n queued units of one paid order, waiting for tokens, in one statement
+ * (the store's triggers give each its place in the queue). */
+static int
+seed_queue(struct store *st, int64_t n)
+{
+	struct db *db = store_dbh(st);
+
+	if (db_run(db, "INSERT INTO orders (id, portal_ref, type, account_uscc, state, total_fen,"
+	    " doc, paid_at, created_at, created_by, updated_at) VALUES (2, 'BENCH-Q', 'new',"
+	    " '91530100MA6K5U5X70', 'waiting_production', 0, '{}', '2026-01-02T00:00:00Z',"
+	    " '2026-01-01T00:00:00Z', 'bench', '2026-01-01T00:00:00Z')", "") != 0 ||
+	    db_run(db, "INSERT INTO order_items (id, order_id, seq, kind, name, cert_profile,"
+	    " years, count) VALUES (2, 2, 1, 'organisation', 'bench', 'organisation', 1, ?)", "i",
+	    n) != 0)
+		return -1;
+	return db_run(db, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
+	    " WHERE i < ?1) INSERT INTO units (item_id, seq, state, updated_at)"
+	    " SELECT 2, i, 'queued', '2026-01-02T00:00:00Z' FROM n", "i", n);
+}
+
+/* Median milliseconds of the claim query of a blank token that arrives
+ * (the head of the queue, as many candidates as the daemon asks for). */
+static double
+claim_ms(void)
+{
+	struct store_unit_claim *c;
+	struct store *st = NULL;
+	struct bench_stat s;
+	double v[ROUNDS], t0;
+	char path[600];
+	size_t n;
+	int i;
+
+	snprintf(path, sizeof(path), "%s/station.db", state);
+	if (store_open(path, &st) != 0)
+		return -1;
+	for (i = 0; i < ROUNDS; i++) {
+		t0 = bench_now_ms();
+		if (store_units_for_token(st, "softhsm2", NULL, 16, &c, &n) != 0 || n == 0) {
+			store_close(st);
+			return -1;
+		}
+		v[i] = bench_now_ms() - t0;
+		store_unit_claims_free(c, n);
+	}
+	store_close(st);
+	bench_stat_of(v, ROUNDS, &s);
+	return s.median;
+}
+
 /* The figures of one daemon run on the seeded store. */
 static int
 measure(const char *org, int indexed)
@@ -376,6 +427,30 @@ measure(const char *org, int indexed)
 		rows_during("report.reconcile", "{\"limit\": 100}",
 		    "report.reconcile (N findings, page of 100)");
 	}
+	stop_daemon();
+	return 0;
+}
+
+/* A queue of n units waiting for tokens: a blank token's claim, and
+ * `ukeyctl status`, whose summary counts the queue. */
+static int
+measure_queue(int64_t n)
+{
+	struct store *st = NULL;
+	char path[600];
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/station.db", state);
+	if (store_open(path, &st) != 0)
+		return -1;
+	rc = seed_queue(st, n);
+	store_close(st);
+	if (rc != 0)
+		return -1;
+	row("store query alone, a blank token's claim (N queued)", claim_ms());
+	if (start_daemon() != 0)
+		return -1;
+	row("status (ping), N units queued", time_req("ping", "{}"));
 	stop_daemon();
 	return 0;
 }
@@ -445,12 +520,12 @@ main(int argc, char **argv)
 		goto out;
 	}
 	snprintf(org, sizeof(org), "91530100MA6K%06d", 7);
-	printf("%lld issuances (%d organisations, %lld each) and %lld audit records\n\n",
-	    (long long)n, ORGS, (long long)(n / ORGS), (long long)n);
+	printf("%lld issuances (%d organisations, %lld each) and %lld audit records; then as many"
+	    " queued units\n\n", (long long)n, ORGS, (long long)(n / ORGS), (long long)n);
 	printf("| %-52s | %10s |\n|%s|%s|\n", "what", "ms", "------------------------------"
 	    "------------------------", "------------");
 	if (set_index(0) != 0 || measure(org, 0) != 0 || set_index(1) != 0 ||
-	    measure(org, 1) != 0)
+	    measure(org, 1) != 0 || measure_queue(n) != 0)
 		goto out;
 	rc = 0;
  out:
