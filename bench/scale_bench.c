@@ -314,14 +314,12 @@ rows_during(const char *cmd, const char *args, const char *label)
 	row(what, max);
 }
 
-/* The store's own query for a first page of limit rows (median of ROUNDS),
- * in this process: what the daemon's handler waits on. */
+/* Median milliseconds of ROUNDS calls of one query (query(st, arg), 0 on
+ * success) on the seeded store, in this process: what a daemon's handler
+ * waits on. */
 static double
-store_page_ms(const char *org, int64_t limit)
+store_median_ms(int (*query)(struct store *, const void *), const void *arg)
 {
-	struct store_serials_page q = { .org = org, .now = "2027-01-01T00:00:00Z",
-		.limit = limit };
-	struct json_object *rows;
 	struct store *st = NULL;
 	struct bench_stat s;
 	double v[ROUNDS], t0;
@@ -333,16 +331,36 @@ store_page_ms(const char *org, int64_t limit)
 		return -1;
 	for (i = 0; i < ROUNDS; i++) {
 		t0 = bench_now_ms();
-		if (store_auditq_serials_page(st, &q, &rows) != 0) {
+		if (query(st, arg) != 0) {
 			store_close(st);
 			return -1;
 		}
 		v[i] = bench_now_ms() - t0;
-		json_object_put(rows);
 	}
 	store_close(st);
 	bench_stat_of(v, ROUNDS, &s);
 	return s.median;
+}
+
+/* One page of audit serials of an organisation (arg: its page request). */
+static int
+serials_page(struct store *st, const void *arg)
+{
+	struct json_object *rows;
+	int rc = store_auditq_serials_page(st, arg, &rows);
+
+	if (rc == 0)
+		json_object_put(rows);
+	return rc;
+}
+
+static double
+store_page_ms(const char *org, int64_t limit)
+{
+	struct store_serials_page q = { .org = org, .now = "2027-01-01T00:00:00Z",
+		.limit = limit };
+
+	return store_median_ms(serials_page, &q);
 }
 
 /* n queued units of one paid order, waiting for tokens, in one statement
@@ -365,34 +383,19 @@ seed_queue(struct store *st, int64_t n)
 	    " SELECT 2, i, 'queued', '2026-01-02T00:00:00Z' FROM n", "i", n);
 }
 
-/* Median milliseconds of the claim query of a blank token that arrives
- * (the head of the queue, as many candidates as the daemon asks for). */
-static double
-claim_ms(void)
+/* The claim query of a blank token that arrives: the head of the queue,
+ * as many candidates as the daemon asks for. */
+static int
+claim(struct store *st, const void *arg)
 {
 	struct store_unit_claim *c;
-	struct store *st = NULL;
-	struct bench_stat s;
-	double v[ROUNDS], t0;
-	char path[600];
 	size_t n;
-	int i;
+	int rc = store_units_for_token(st, "softhsm2", NULL, 16, &c, &n);
 
-	snprintf(path, sizeof(path), "%s/station.db", state);
-	if (store_open(path, &st) != 0)
-		return -1;
-	for (i = 0; i < ROUNDS; i++) {
-		t0 = bench_now_ms();
-		if (store_units_for_token(st, "softhsm2", NULL, 16, &c, &n) != 0 || n == 0) {
-			store_close(st);
-			return -1;
-		}
-		v[i] = bench_now_ms() - t0;
+	(void)arg;
+	if (rc == 0)
 		store_unit_claims_free(c, n);
-	}
-	store_close(st);
-	bench_stat_of(v, ROUNDS, &s);
-	return s.median;
+	return rc != 0 ? rc : n == 0 ? -1 : 0;
 }
 
 /* The figures of one daemon run on the seeded store. */
@@ -447,7 +450,7 @@ measure_queue(int64_t n)
 	store_close(st);
 	if (rc != 0)
 		return -1;
-	row("store query alone, a blank token's claim (N queued)", claim_ms());
+	row("store query alone, a blank token's claim (N queued)", store_median_ms(claim, NULL));
 	if (start_daemon() != 0)
 		return -1;
 	row("status (ping), N units queued", time_req("ping", "{}"));
