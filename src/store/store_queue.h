@@ -23,13 +23,25 @@
     " JOIN order_items i ON i.id = u.item_id JOIN orders o ON o.id = i.order_id" \
     " WHERE u.state = 'queued' AND o.state IN ('waiting_production', 'in_production')"
 
+/* CLAIM_COLS written from the orders: for a query whose condition on the
+ * orders selects few of them (a service point's, the renewals of a
+ * token's certificates), so that SQLite finds those orders by their index
+ * and sorts their units, rather than walking the whole queue in its order
+ * for them (CROSS JOIN keeps the join order in SQLite; PostgreSQL plans
+ * it as an inner join). */
+#define CLAIM_COLS_BY_ORDER \
+    "SELECT u.id, o.id, i.cert_profile, o.type, o.renews_cert FROM orders o" \
+    " CROSS JOIN order_items i CROSS JOIN units u WHERE i.order_id = o.id AND u.item_id = i.id" \
+    " AND u.state = 'queued' AND o.state IN ('waiting_production', 'in_production')"
+
 /* The station's claim scope (store_set_claim_scope) as the WHERE fragment
  * (appended to a CLAIM_COLS query of new and replacement units) of pass
  * `pass` (0, 1) of a claim, and the number of passes: any takes one pass
  * with no fragment, own one pass with the point's orders only, own-first
  * two, the point's orders and then the others. Each pass reads the queue
  * in order (QUEUE_KEYS), so the passes in turn give the queue with the
- * point's orders first. */
-int store_scope_pass(struct store *st, int pass, char *where, size_t wlen);
+ * point's orders first. The point's own pass is a query to
+ * write with CLAIM_COLS_BY_ORDER; *own says which it is. */
+int store_scope_pass(struct store *st, int pass, char *where, size_t wlen, int *own);
 
 #endif

@@ -140,14 +140,15 @@ store_token_live_certs(struct store *st, const char *profile, const char *serial
 }
 
 int
-store_scope_pass(struct store *st, int pass, char *where, size_t wlen)
+store_scope_pass(struct store *st, int pass, char *where, size_t wlen, int *own)
 {
 	int take;
 	const char *point = store_claim_scope(st, &take);
 
 	/* point is [a-z0-9-] only (store_set_claim_scope): safe as a literal */
 	where[0] = '\0';
-	if (take == SVCPOINT_TAKE_OWN || (take == SVCPOINT_TAKE_OWN_FIRST && pass == 0))
+	*own = take == SVCPOINT_TAKE_OWN || (take == SVCPOINT_TAKE_OWN_FIRST && pass == 0);
+	if (*own)
 		snprintf(where, wlen, " AND o.service_point = '%s'", point);
 	else if (take == SVCPOINT_TAKE_OWN_FIRST)
 		snprintf(where, wlen, " AND (o.service_point IS NULL OR o.service_point <> '%s')",
@@ -190,7 +191,7 @@ store_units_for_token(struct store *st, const char *profile, const char *serial,
 	int64_t held = 0;
 	char where[128], sql[1024];
 	size_t k;
-	int rc, pass, passes;
+	int rc, pass, passes, own;
 
 	*out = NULL;
 	*n = 0;
@@ -200,12 +201,13 @@ store_units_for_token(struct store *st, const char *profile, const char *serial,
 		/* a token with no certificate of ours: production of new orders,
 		 * and of replacements (补办: a new token for a lost or damaged one),
 		 * within the station's claim scope, pass by pass */
-		passes = store_scope_pass(st, 0, where, sizeof(where));
+		passes = store_scope_pass(st, 0, where, sizeof(where), &own);
 		for (pass = 0; pass < passes && *n < (size_t)limit; pass++) {
 			if (pass > 0)
-				(void)store_scope_pass(st, pass, where, sizeof(where));
-			snprintf(sql, sizeof(sql), CLAIM_COLS " AND o.type IN ('new', 'replacement')%s"
-			    " ORDER BY" QUEUE_KEYS " LIMIT ?", where);
+				(void)store_scope_pass(st, pass, where, sizeof(where), &own);
+			snprintf(sql, sizeof(sql), "%s AND o.type IN ('new', 'replacement')%s"
+			    " ORDER BY" QUEUE_KEYS " LIMIT ?", own ? CLAIM_COLS_BY_ORDER : CLAIM_COLS,
+			    where);
 			if ((rc = db_stmtf(store_dbh(st), &q, sql, "i",
 			    (int64_t)limit - (int64_t)*n)) != 0 ||
 			    (rc = read_claims(q, &more, &k)) != 0 ||
@@ -219,15 +221,9 @@ store_units_for_token(struct store *st, const char *profile, const char *serial,
 		return 0;
 	} else
 		/* a token that came back: only the renewal of a certificate it
-		 * holds, wherever its order was filed (the token is here). The
-		 * joins are written from the orders (CROSS JOIN keeps that order
-		 * in SQLite) so that the few renewal orders of the token's
-		 * certificates are found by orders_renews, rather than by walking
-		 * the whole queue in its order to find them */
-		rc = db_stmtf(store_dbh(st), &q, "SELECT u.id, o.id, i.cert_profile, o.type,"
-		    " o.renews_cert FROM orders o CROSS JOIN order_items i CROSS JOIN units u"
-		    " WHERE i.order_id = o.id AND u.item_id = i.id AND u.state = 'queued'"
-		    " AND o.state IN ('waiting_production', 'in_production') AND o.type = 'renewal'"
+		 * holds, wherever its order was filed (the token is here); the
+		 * few renewal orders are found by orders_renews */
+		rc = db_stmtf(store_dbh(st), &q, CLAIM_COLS_BY_ORDER " AND o.type = 'renewal'"
 		    " AND o.renews_cert IN (SELECT s.cert_serial FROM issuances s JOIN received_certs c"
 		    "  ON c.serial = s.cert_serial WHERE c.status = 'issued' AND s.token_profile = ?"
 		    "  AND s.token_serial = ?) ORDER BY" QUEUE_KEYS " LIMIT ?", "tti", profile, serial,
