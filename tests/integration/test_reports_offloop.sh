@@ -4,7 +4,9 @@
 # is produced; a third report is refused busy; a client that went away
 # before its report ended costs nothing; the held report then answers as a
 # report asked afterwards does; a request behind a report on the same
-# connection is answered after it; a daemon stopped with a report held ends
+# connection is answered after it; a certificate issued while a
+# reconciliation runs (test hook UKEY_TEST_RECONCILE_LATE) is not reported
+# missing from the CA's list; a daemon stopped with a report held ends
 # cleanly (under ASan: no leak, no use after free).
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -12,7 +14,8 @@
 export TZ=UTC
 today=$(date -u +%F)
 hold=$STATE/report.hold
-UKEY_TEST_REPORT_HOLD=$hold start_station
+late=$STATE/late.hold
+UKEY_TEST_REPORT_HOLD=$hold UKEY_TEST_RECONCILE_LATE=$late start_station
 orders_ready
 ctl sim plug --bay 1 --wait >/dev/null || fail "bay 1: $(bay_field 1 reason)"
 ctl sim unplug --bay 1 >/dev/null
@@ -93,6 +96,25 @@ third = reply(s)
 assert third["ok"] and third["result"]["orders"][0]["id"] != first["result"]["orders"][0]["id"], third
 PY
 echo "ok: a ping behind a report answered after it; pages go on"
+
+# a certificate issued after the reconciliation read the CA's list, and
+# before it read the station's records, is looked up in the CA's list again
+# rather than reported missing from it
+touch "$late"
+ctl --json report reconcile > "$STATE/rec-late.json" 2>&1 &
+rec=$!
+wait_grep 600 0.1 "UKEY_TEST_RECONCILE_LATE: report.reconcile read the CA's list" \
+	"$STATE/ukeyd.log" || fail "the reconciliation did not reach the late hold"
+ctl sim plug --bay 1 --wait >/dev/null || fail "bay 1 during the reconciliation: $(bay_field 1 reason)"
+ctl sim unplug --bay 1 >/dev/null
+rm -f "$late"
+wait "$rec" || fail "reconcile with a late certificate: $(cat "$STATE/rec-late.json")"
+python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["ok"] and d["issuances"] == 3 and not d["mismatches"], d' "$STATE/rec-late.json" ||
+	fail "reconcile with a late certificate: $(cat "$STATE/rec-late.json")"
+echo "ok: a certificate issued while the reconciliation ran is found in the CA's list"
 
 # a daemon stopped while a report is held ends it and stops cleanly
 touch "$hold"
