@@ -85,17 +85,14 @@ int
 store_unit_take_next(struct store *st, int64_t job_id, const char *station, int lease_secs,
     const char *now, int64_t *unit_id)
 {
-	char lock[64], where[128], sql[1024];
-	int rc = UKEY_ERR_NOTFOUND, pass, passes, own;
+	char lock[64], tail[80], sql[1024];
+	int rc = UKEY_ERR_NOTFOUND, pass, passes;
 
 	*unit_id = 0;
-	passes = store_scope_pass(st, 0, where, sizeof(where), &own);
-	for (pass = 0; pass < passes && rc == UKEY_ERR_NOTFOUND; pass++) {
-		if (pass > 0)
-			(void)store_scope_pass(st, pass, where, sizeof(where), &own);
-		snprintf(sql, sizeof(sql), "%s AND o.type IN ('new', 'replacement')%s"
-		    " ORDER BY" QUEUE_KEYS " LIMIT 1%s", own ? CLAIM_COLS_BY_ORDER : CLAIM_COLS,
-		    where, db_sql_skip_locked(store_dbh(st), "u", lock, sizeof(lock)));
+	snprintf(tail, sizeof(tail), " LIMIT 1%s",
+	    db_sql_skip_locked(store_dbh(st), "u", lock, sizeof(lock)));
+	for (pass = 0, passes = 1; pass < passes && rc == UKEY_ERR_NOTFOUND; pass++) {
+		passes = store_claim_sql(st, pass, tail, sql, sizeof(sql));
 		rc = db_int(store_dbh(st), unit_id, sql, "");
 	}
 	if (rc == UKEY_ERR_NOTFOUND)

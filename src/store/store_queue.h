@@ -34,14 +34,14 @@
     " CROSS JOIN order_items i CROSS JOIN units u WHERE i.order_id = o.id AND u.item_id = i.id" \
     " AND u.state = 'queued' AND o.state IN ('waiting_production', 'in_production')"
 
-/* The station's claim scope (store_set_claim_scope) as the WHERE fragment
- * (appended to a CLAIM_COLS query of new and replacement units) of pass
- * `pass` (0, 1) of a claim, and the number of passes: any takes one pass
- * with no fragment, own one pass with the point's orders only, own-first
- * two, the point's orders and then the others. Each pass reads the queue
- * in order (QUEUE_KEYS), so the passes in turn give the queue with the
- * point's orders first. The point's own pass is a query to
- * write with CLAIM_COLS_BY_ORDER; *own says which it is. */
-int store_scope_pass(struct store *st, int pass, char *where, size_t wlen, int *own);
+/* The SQL (into sql, len bytes) of pass `pass` (0, 1) of a blank token's
+ * claim: new and replacement units in queue order (QUEUE_KEYS) within the
+ * station's claim scope (store_set_claim_scope), then tail (" LIMIT ?",
+ * a lock clause). Returns the number of passes: any and own take one (own:
+ * the point's orders only), own-first two, the point's orders and then the
+ * others, so that the passes in turn give the queue with the point's
+ * orders first. The point's own pass is written with CLAIM_COLS_BY_ORDER,
+ * the others with CLAIM_COLS. */
+int store_claim_sql(struct store *st, int pass, const char *tail, char *sql, size_t len);
 
 #endif

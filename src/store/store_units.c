@@ -97,15 +97,16 @@ store_unit_claims_free(struct store_unit_claim *a, size_t n)
 	free(a);
 }
 
+/* Appends q's rows to the n claims of *out; on error every claim is freed
+ * and *out is NULL. Finalizes q. */
 static int
 read_claims(struct db_stmt *q, struct store_unit_claim **out, size_t *n)
 {
-	struct store_unit_claim *a = NULL, *c;
-	size_t k = 0;
+	struct store_unit_claim *c;
 	int rc;
 
 	while ((rc = db_step(q)) == 1) {
-		if ((c = store_array_add((void **)&a, &k, sizeof(*a))) == NULL) {
+		if ((c = store_array_add((void **)out, n, sizeof(**out))) == NULL) {
 			rc = UKEY_ERR_NOMEM;
 			break;
 		}
@@ -120,12 +121,11 @@ read_claims(struct db_stmt *q, struct store_unit_claim **out, size_t *n)
 	}
 	db_finalize(q);
 	if (rc != 0) {
-		store_unit_claims_free(a, k);
-		return rc;
+		store_unit_claims_free(*out, *n);
+		*out = NULL;
+		*n = 0;
 	}
-	*out = a;
-	*n = k;
-	return 0;
+	return rc;
 }
 
 int
@@ -140,58 +140,32 @@ store_token_live_certs(struct store *st, const char *profile, const char *serial
 }
 
 int
-store_scope_pass(struct store *st, int pass, char *where, size_t wlen, int *own)
+store_claim_sql(struct store *st, int pass, const char *tail, char *sql, size_t len)
 {
-	int take;
+	int take, own;
 	const char *point = store_claim_scope(st, &take);
+	char where[128] = "";
 
 	/* point is [a-z0-9-] only (store_set_claim_scope): safe as a literal */
-	where[0] = '\0';
-	*own = take == SVCPOINT_TAKE_OWN || (take == SVCPOINT_TAKE_OWN_FIRST && pass == 0);
-	if (*own)
-		snprintf(where, wlen, " AND o.service_point = '%s'", point);
+	own = take == SVCPOINT_TAKE_OWN || (take == SVCPOINT_TAKE_OWN_FIRST && pass == 0);
+	if (own)
+		snprintf(where, sizeof(where), " AND o.service_point = '%s'", point);
 	else if (take == SVCPOINT_TAKE_OWN_FIRST)
-		snprintf(where, wlen, " AND (o.service_point IS NULL OR o.service_point <> '%s')",
-		    point);
+		snprintf(where, sizeof(where),
+		    " AND (o.service_point IS NULL OR o.service_point <> '%s')", point);
+	snprintf(sql, len, "%s AND o.type IN ('new', 'replacement')%s ORDER BY" QUEUE_KEYS "%s",
+	    own ? CLAIM_COLS_BY_ORDER : CLAIM_COLS, where, tail);
 	return take == SVCPOINT_TAKE_OWN_FIRST ? 2 : 1;
-}
-
-/* Appends the k claims of more to *out (n of them); takes more. */
-static int
-claims_append(struct store_unit_claim **out, size_t *n, struct store_unit_claim *more, size_t k)
-{
-	struct store_unit_claim *a;
-
-	if (*out == NULL) {
-		*out = more;
-		*n = k;
-		return 0;
-	}
-	if (k == 0) {
-		free(more);
-		return 0;
-	}
-	if ((a = realloc(*out, (*n + k) * sizeof(*a))) == NULL) {
-		store_unit_claims_free(more, k);
-		return UKEY_ERR_NOMEM;
-	}
-	memcpy(a + *n, more, k * sizeof(*a));
-	free(more);
-	*out = a;
-	*n += k;
-	return 0;
 }
 
 int
 store_units_for_token(struct store *st, const char *profile, const char *serial, int limit,
     struct store_unit_claim **out, size_t *n)
 {
-	struct store_unit_claim *more;
 	struct db_stmt *q;
 	int64_t held = 0;
-	char where[128], sql[1024];
-	size_t k;
-	int rc, pass, passes, own;
+	char sql[1024];
+	int rc, pass, passes;
 
 	*out = NULL;
 	*n = 0;
@@ -201,17 +175,12 @@ store_units_for_token(struct store *st, const char *profile, const char *serial,
 		/* a token with no certificate of ours: production of new orders,
 		 * and of replacements (补办: a new token for a lost or damaged one),
 		 * within the station's claim scope, pass by pass */
-		passes = store_scope_pass(st, 0, where, sizeof(where), &own);
-		for (pass = 0; pass < passes && *n < (size_t)limit; pass++) {
-			if (pass > 0)
-				(void)store_scope_pass(st, pass, where, sizeof(where), &own);
-			snprintf(sql, sizeof(sql), "%s AND o.type IN ('new', 'replacement')%s"
-			    " ORDER BY" QUEUE_KEYS " LIMIT ?", own ? CLAIM_COLS_BY_ORDER : CLAIM_COLS,
-			    where);
+		for (pass = 0, passes = 1; pass < passes && *n < (size_t)limit; pass++) {
+			passes = store_claim_sql(st, pass, " LIMIT ?", sql, sizeof(sql));
 			if ((rc = db_stmtf(store_dbh(st), &q, sql, "i",
-			    (int64_t)limit - (int64_t)*n)) != 0 ||
-			    (rc = read_claims(q, &more, &k)) != 0 ||
-			    (rc = claims_append(out, n, more, k)) != 0) {
+			    (int64_t)limit - (int64_t)*n)) == 0)
+				rc = read_claims(q, out, n);
+			if (rc != 0) {
 				store_unit_claims_free(*out, *n);
 				*out = NULL;
 				*n = 0;
