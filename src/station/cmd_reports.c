@@ -9,11 +9,9 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "ca/ca.h"
 #include "common/err.h"
-#include "common/log.h"
 #include "common/reportcalc.h"
 #include "station/control.h"
 #include "station/reports.h"
@@ -797,26 +795,6 @@ recon_json(struct recon *rc, const struct store_report_order *orders, size_t n)
  * station records a certificate after the CA issued it, so every
  * certificate of that list is in the station's records read after it
  * (those issued meanwhile: recon_issuances looks them up again). */
-/* Test hook (docs/testing-faults.md), inert unless the variable is set:
- * with UKEY_TEST_RECONCILE_LATE=<file>, a reconciliation that has read the
- * CA's list waits while the file exists (at most a minute) before it reads
- * the station's records, so that a test can issue a certificate in
- * between. */
-static void
-test_hold_late(void)
-{
-	const char *f = getenv("UKEY_TEST_RECONCILE_LATE");
-	struct timespec ts = { 0, 50 * 1000000L };
-	int i;
-
-	if (f == NULL || f[0] == '\0')
-		return;
-	log_warn("test hook UKEY_TEST_RECONCILE_LATE: report.reconcile read the CA's list;"
-	    " waits while %s exists", f);
-	for (i = 0; i < 1200 && access(f, F_OK) == 0; i++)
-		nanosleep(&ts, NULL);
-}
-
 static int
 report_reconcile(const struct report_ask *a, struct db *db, struct report_answer *ans)
 {
@@ -833,7 +811,8 @@ report_reconcile(const struct report_ask *a, struct db *db, struct report_answer
 		    ukey_strerror(err));
 		goto out;
 	}
-	test_hold_late();
+	/* test hook: a certificate issued between the two reads */
+	threadjob_hold("UKEY_TEST_RECONCILE_LATE", "report.reconcile read the CA's list;");
 	if ((err = store_report_orders(db, &all, &orders, &n)) != 0 ||
 	    (err = store_report_certs(db, &rc.certs, &rc.ncerts)) != 0 ||
 	    (err = recon_index(&rc)) != 0)

@@ -31,20 +31,30 @@ struct threadjobs {
 	struct tjob *job[THREADJOBS_MAX];
 };
 
-/* Test hook (docs/testing-faults.md): while the file the kind's variable
- * names exists, the thread waits before it works, as a long job would, so
- * that a test sees the loop serve meanwhile. The daemon's stop ends it. */
+/* The job this thread runs (NULL on any other thread): for threadjob_hold. */
+static _Thread_local const struct tjob *current;
+
+/* Test hook (docs/testing-faults.md): while the file variable env names
+ * exists, the thread waits, as a long job would, so that a test sees the
+ * loop serve meanwhile. The daemon's stop ends it. */
 static void
-test_hold(const struct tjob *j)
+test_hold(const struct tjob *j, const char *env, const char *what)
 {
-	const char *f = j->k->hold_env != NULL ? getenv(j->k->hold_env) : NULL;
+	const char *f = env != NULL ? getenv(env) : NULL;
 	struct timespec ts = { 0, 50 * 1000000L };
 
 	if (f == NULL || f[0] == '\0')
 		return;
-	log_warn("test hook %s: %s waits while %s exists", j->k->hold_env, j->cmd, f);
+	log_warn("test hook %s: %s waits while %s exists", env, what, f);
 	while (access(f, F_OK) == 0 && !__atomic_load_n(&j->tj->stopping, __ATOMIC_SEQ_CST))
 		nanosleep(&ts, NULL);
+}
+
+void
+threadjob_hold(const char *env, const char *what)
+{
+	if (current != NULL)
+		test_hold(current, env, what);
 }
 
 static void *
@@ -53,7 +63,8 @@ tjob_main(void *arg)
 	struct tjob *j = arg;
 	ssize_t w;
 
-	test_hold(j);
+	current = j;
+	test_hold(j, j->k->hold_env, j->cmd);
 	j->k->run(j->arg);
 	/* the slot number tells the loop which one ended */
 	do

@@ -34,6 +34,11 @@ struct threadjob_kind {
  * error. */
 int threadjob_request(struct request *r, const char *cmd, const struct threadjob_kind *k,
     void *arg);
+/* Test hook for a point inside a job's run (docs/testing-faults.md): on a
+ * job's thread, while the file the variable env names exists, waits, having
+ * logged "test hook <env>: <what> waits while <file> exists"; the daemon's
+ * stop ends the wait. Nothing when env is unset or off a job's thread. */
+void threadjob_hold(const char *env, const char *what);
 /* The URL a thread opens the station's store by, read-only (db.h): the
  * configured store_url, or <state>/station.db. */
 void threadjob_store_url(const struct station *s, char *buf, size_t len);
