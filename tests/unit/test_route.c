@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "common/err.h"
+#include "common/svcpoint.h"
 #include "orders/order.h"
 #include "orders/route.h"
 #include "store/db.h"
@@ -237,18 +238,19 @@ static void
 test_queue_plan(void **state)
 {
 	struct store_fixture *f = *state;
-	char plan[1024];
+	char plan[1024], sql[1024];
 
 	if (db_backend(store_dbh(f->st)) != DB_SQLITE)
 		skip();
-	plan_of(f->st, CLAIM_COLS " AND o.type IN ('new', 'replacement') ORDER BY" QUEUE_KEYS
-	    " LIMIT 8", plan, sizeof(plan));
+	assert_int_equal(store_claim_sql(f->st, 0, " LIMIT 8", sql, sizeof(sql)), 1);
+	plan_of(f->st, sql, plan, sizeof(plan));
 	assert_non_null(strstr(plan, "USING INDEX units_queue"));
 	assert_null(strstr(plan, "TEMP B-TREE"));
 	/* a service point's own pass starts from the point's orders: a point
 	 * with few units queued, or none, does not walk the whole queue */
-	plan_of(f->st, CLAIM_COLS_BY_ORDER " AND o.type IN ('new', 'replacement')"
-	    " AND o.service_point = 'dali' ORDER BY" QUEUE_KEYS " LIMIT 8", plan, sizeof(plan));
+	assert_int_equal(store_set_claim_scope(f->st, "dali", SVCPOINT_TAKE_OWN_FIRST), 0);
+	assert_int_equal(store_claim_sql(f->st, 0, " LIMIT 8", sql, sizeof(sql)), 2);
+	plan_of(f->st, sql, plan, sizeof(plan));
 	assert_non_null(strstr(plan, "SEARCH o USING INDEX orders_service_point"));
 	assert_non_null(strstr(plan, "units_item_state"));
 	assert_null(strstr(plan, "units_queue"));
