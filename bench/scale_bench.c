@@ -26,6 +26,7 @@
 #include <sys/un.h>
 
 #include <json-c/json.h>
+#include <sqlite3.h>
 
 #include "bench/benchstat.h"
 #include "common/frame.h"
@@ -398,6 +399,68 @@ claim(struct store *st, const void *arg)
 	return rc != 0 ? rc : n == 0 ? -1 : 0;
 }
 
+/* ukeyd's peak resident memory so far (VmHWM), in MiB; -1 when unknown. */
+static double
+daemon_peak_mib(void)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)daemon_pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmHWM: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib < 0 ? -1 : kib / 1024.0;
+}
+
+/* The CA's own list made to hold every seeded issuance's certificate
+ * (valid, a placeholder DER), as a CA that issued them would: the
+ * reconciliation then matches every serial and finds nothing. */
+static int
+seed_ca_list(int64_t n)
+{
+	char path[600];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *q = NULL;
+	int rc = -1;
+
+	snprintf(path, sizeof(path), "%s/ca/ca.db", state);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
+	    " WHERE i < ?1) INSERT INTO issued (serial, request_key, subject, not_before, not_after,"
+	    " status, der, issued_at) SELECT printf('%016X', i), 'bench/' || i, 'CN=bench ' || i,"
+	    " '2026-01-01T00:00:00Z', '2028-01-01T00:00:00Z', 'valid', x'30',"
+	    " '2026-01-01T00:00:01Z' FROM n", -1, &q, NULL) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 1, n) != SQLITE_OK)
+		goto out;
+	rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -1;
+ out:
+	if (rc != 0)
+		fprintf(stderr, "ukey-bench-scale: seeding ca.db: %s\n", sqlite3_errmsg(db));
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return rc;
+}
+
+/* The reconciliation with every issuance in the CA's list: no findings, and
+ * what ukeyd's memory did while it read both lists. */
+static int
+measure_matched(int64_t n)
+{
+	if (seed_ca_list(n) != 0 || start_daemon() != 0)
+		return -1;
+	row("ukeyd's peak resident memory before it, MiB", daemon_peak_mib());
+	rows_during("report.reconcile", "{\"limit\": 100}",
+	    "report.reconcile (N in the CA's list, none found)");
+	row("ukeyd's peak resident memory after it, MiB", daemon_peak_mib());
+	stop_daemon();
+	return 0;
+}
+
 /* The figures of one daemon run on the seeded store. */
 static int
 measure(const char *org, int indexed)
@@ -429,6 +492,7 @@ measure(const char *org, int indexed)
 		 * list (the seeded ca.db has none: N findings), first page */
 		rows_during("report.reconcile", "{\"limit\": 100}",
 		    "report.reconcile (N findings, page of 100)");
+		row("ukeyd's peak resident memory after it, MiB", daemon_peak_mib());
 	}
 	stop_daemon();
 	return 0;
@@ -528,7 +592,7 @@ main(int argc, char **argv)
 	printf("| %-52s | %10s |\n|%s|%s|\n", "what", "ms", "------------------------------"
 	    "------------------------", "------------");
 	if (set_index(0) != 0 || measure(org, 0) != 0 || set_index(1) != 0 ||
-	    measure(org, 1) != 0 || measure_queue(n) != 0)
+	    measure(org, 1) != 0 || measure_matched(n) != 0 || measure_queue(n) != 0)
 		goto out;
 	rc = 0;
  out:

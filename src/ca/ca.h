@@ -52,14 +52,19 @@ int ca_embedded_open(const char *dir, const char *name, struct ca **out);
  * of its own: neither the CA's handle nor its lock is touched, so that
  * another thread may read while the CA issues (the reconciliation report's).
  * ca_reader_open: 0 and *out (ca_reader_close), UKEY_ERR_DB (no such ca.db;
- * logged), UKEY_ERR_INVAL, UKEY_ERR_NOMEM. ca_reader_list: what the CA
- * issued, as ca_list_issued gives it. ca_reader_find: one certificate of
- * that list by its serial (hex, any case): 0 and *out, UKEY_ERR_NOTFOUND,
- * UKEY_ERR_INVAL, UKEY_ERR_DB. One thread at a time per reader. */
+ * logged), UKEY_ERR_INVAL, UKEY_ERR_NOMEM. ca_reader_next: the CA's issued
+ * list one certificate at a time in serial order (store_ca_walk_next: 1 and
+ * *c, 0 at the end, after which the next call starts again, or an error);
+ * the walk holds one snapshot of ca.db until its end or ca_reader_close.
+ * ca_reader_find: one certificate of that list by its serial (hex, any
+ * case), read afresh: 0 and *c (store_ca_cert_clear), UKEY_ERR_NOTFOUND,
+ * UKEY_ERR_INVAL, UKEY_ERR_DB, UKEY_ERR_STATE while a walk is open. One thread at a time per
+ * reader. */
 struct ca_reader;
+struct store_ca_cert;
 int ca_reader_open(const char *dir, struct ca_reader **out);
-int ca_reader_list(struct ca_reader *r, struct json_object **out);
-int ca_reader_find(struct ca_reader *r, const char *serial_hex, struct json_object **out);
+int ca_reader_next(struct ca_reader *r, struct store_ca_cert *c);
+int ca_reader_find(struct ca_reader *r, const char *serial_hex, struct store_ca_cert *c);
 void ca_reader_close(struct ca_reader *r);
 
 /* Every call on a CA below (and in ca_cmp.h) holds one process-wide lock

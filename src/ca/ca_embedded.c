@@ -672,6 +672,7 @@ embedded_list(struct ca *ca, struct json_object **out)
 /* A read-only connection to an embedded CA's ca.db (ca.h). */
 struct ca_reader {
 	struct store_ca *db;
+	struct store_ca_walk *walk;	/* ca_reader_next's, while one runs */
 };
 
 int
@@ -695,25 +696,30 @@ ca_reader_open(const char *dir, struct ca_reader **out)
 }
 
 int
-ca_reader_list(struct ca_reader *r, struct json_object **out)
+ca_reader_next(struct ca_reader *r, struct store_ca_cert *c)
 {
-	return list_json(r->db, out);
+	int rc;
+
+	if (r->walk == NULL && (rc = store_ca_walk_open(r->db, &r->walk)) != 0)
+		return rc;
+	if ((rc = store_ca_walk_next(r->walk, c)) != 1) {
+		store_ca_walk_close(r->walk);
+		r->walk = NULL;
+	}
+	return rc;
 }
 
 int
-ca_reader_find(struct ca_reader *r, const char *serial_hex, struct json_object **out)
+ca_reader_find(struct ca_reader *r, const char *serial_hex, struct store_ca_cert *c)
 {
-	struct store_ca_cert c = { 0 };
 	char serial[128];
-	int rc;
 
-	*out = NULL;
+	memset(c, 0, sizeof(*c));
 	if (serial_upper(serial_hex, serial, sizeof(serial)) != 0)
 		return UKEY_ERR_INVAL;
-	if ((rc = store_ca_find_serial(r->db, serial, &c)) == 0)
-		rc = cert_json(&c, out);
-	store_ca_cert_clear(&c);
-	return rc;
+	if (r->walk != NULL)	/* its snapshot would hide a later certificate */
+		return UKEY_ERR_STATE;
+	return store_ca_find_serial(r->db, serial, c);
 }
 
 void
@@ -721,6 +727,7 @@ ca_reader_close(struct ca_reader *r)
 {
 	if (r == NULL)
 		return;
+	store_ca_walk_close(r->walk);
 	store_ca_close(r->db);
 	free(r);
 }

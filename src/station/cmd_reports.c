@@ -12,10 +12,13 @@
 
 #include "ca/ca.h"
 #include "common/err.h"
+#include "common/log.h"
 #include "common/reportcalc.h"
 #include "station/control.h"
 #include "station/reports.h"
 #include "station/threadjob.h"
+#include "store/store.h"
+#include "store/store_ca.h"
 #include "store/store_reports.h"
 
 /* The longest window a production report draws day by day. */
@@ -509,20 +512,29 @@ report_service_times(const struct report_ask *a, struct db *db, struct report_an
 
 /* ---- reconciliation ---- */
 
-/* A CA certificate by its serial, for the sorted index of the CA's list. */
-struct ca_entry {
-	const char *serial;
-	struct json_object *o;		/* borrowed from the list */
+/* The reconciliation walks its sources once each and holds only what it
+ * found: the paid orders one by one, then the station's serials and the
+ * CA's list side by side, both in serial order (a merge), so that its
+ * memory grows with the findings, not with the years of issuances. */
+
+/* An issuance whose serial the CA's walk did not have: looked up again
+ * once the walk is over (issued while the report ran). */
+struct recon_late {
+	int64_t issuance_id, order_id, job_id;
+	char *serial, *portal_ref;
 };
 
 struct recon {
 	struct ca_reader *cadb;			/* the embedded CA's ca.db, read-only */
 	struct json_object *mismatches, *explained;
-	struct json_object *ca;			/* the CA's list (owned) */
-	struct ca_entry *ca_index;		/* its entries by serial (owned) */
-	size_t nca;
-	struct store_report_cert *certs;	/* the station's serials, sorted */
-	size_t ncerts;
+	struct store_ca_cert ca;		/* the CA's entry the merge stands at */
+	int ca_more;				/* ca holds an entry (0: the CA's walk ended) */
+	int ca_seen;				/* a serial of the station's matched it */
+	char *last;				/* the station's previous serial */
+	struct recon_late *late;
+	size_t nlate;
+	int64_t orders, paid_fen, units, refunds, refund_fen;	/* the paid orders */
+	int64_t issued, nca, valid;		/* issuances; the CA's list */
 };
 
 static void
@@ -551,146 +563,48 @@ recon_add(struct json_object *arr, const char *kind, int64_t order_id, const cha
 	json_object_array_add(arr, o);
 }
 
-/* Paid orders whose certificates fall short with nothing left to produce,
- * and refunds due. */
-static void
-recon_orders(struct recon *rc, const struct store_report_order *o, size_t n)
+static const char *
+dash(const char *s)
 {
-	size_t i;
-
-	for (i = 0; i < n; i++, o++) {
-		if (o->refund_due)
-			recon_add(rc->mismatches, "refund_due", o->id, o->portal_ref, NULL,
-			    "order %lld (%s, %s): paid %lld.%02lld yuan for %lld certificates, %lld"
-			    " issued, %lld cancelled; refund due", (long long)o->id, o->portal_ref,
-			    o->state, (long long)(o->total_fen / 100), (long long)(o->total_fen % 100),
-			    (long long)o->units, (long long)o->issued, (long long)o->cancelled);
-		else if (o->issued < o->units && o->pending == 0)
-			recon_add(rc->mismatches, "paid_not_issued", o->id, o->portal_ref, NULL,
-			    "order %lld (%s, %s): paid %lld.%02lld yuan for %lld certificates, %lld"
-			    " issued, %lld cancelled, none in production, no refund recorded",
-			    (long long)o->id, o->portal_ref, o->state, (long long)(o->total_fen / 100),
-			    (long long)(o->total_fen % 100), (long long)o->units, (long long)o->issued,
-			    (long long)o->cancelled);
-	}
+	return s != NULL ? s : "-";
 }
 
+/* A paid order whose certificates fall short with nothing left to produce,
+ * or whose refund is due; and its share of the totals. */
 static int
-ca_entry_cmp(const void *a, const void *b)
+recon_order(struct store_report_order *o, void *arg)
 {
-	return strcasecmp(((const struct ca_entry *)a)->serial, ((const struct ca_entry *)b)->serial);
-}
+	struct recon *rc = arg;
 
-static int
-cert_cmp(const void *a, const void *b)
-{
-	return strcasecmp(((const struct store_report_cert *)a)->serial,
-	    ((const struct store_report_cert *)b)->serial);
-}
-
-/* Sorts the station's serials and indexes the CA's list by serial, so that
- * each look-up is a binary search: both lists grow with every token. */
-static int
-recon_index(struct recon *rc)
-{
-	size_t i, n = json_object_array_length(rc->ca);
-	const char *serial;
-
-	if ((rc->ca_index = calloc(n + 1, sizeof(*rc->ca_index))) == NULL)
-		return UKEY_ERR_NOMEM;
-	for (i = 0; i < n; i++) {
-		serial = json_object_get_string(json_object_object_get(
-		    json_object_array_get_idx(rc->ca, i), "serial"));
-		if (serial == NULL)
-			continue;	/* not a certificate the list can name */
-		rc->ca_index[rc->nca].serial = serial;
-		rc->ca_index[rc->nca++].o = json_object_array_get_idx(rc->ca, i);
-	}
-	qsort(rc->ca_index, rc->nca, sizeof(*rc->ca_index), ca_entry_cmp);
-	if (rc->ncerts > 1)	/* none: no array at all */
-		qsort(rc->certs, rc->ncerts, sizeof(*rc->certs), cert_cmp);
+	rc->orders++;
+	rc->paid_fen += o->total_fen;
+	rc->units += o->units;
+	if (o->refund_due) {
+		rc->refunds++;
+		rc->refund_fen += o->total_fen;
+		recon_add(rc->mismatches, "refund_due", o->id, o->portal_ref, NULL,
+		    "order %lld (%s, %s): paid %lld.%02lld yuan for %lld certificates, %lld"
+		    " issued, %lld cancelled; refund due", (long long)o->id, o->portal_ref,
+		    o->state, (long long)(o->total_fen / 100), (long long)(o->total_fen % 100),
+		    (long long)o->units, (long long)o->issued, (long long)o->cancelled);
+	} else if (o->issued < o->units && o->pending == 0)
+		recon_add(rc->mismatches, "paid_not_issued", o->id, o->portal_ref, NULL,
+		    "order %lld (%s, %s): paid %lld.%02lld yuan for %lld certificates, %lld"
+		    " issued, %lld cancelled, none in production, no refund recorded",
+		    (long long)o->id, o->portal_ref, o->state, (long long)(o->total_fen / 100),
+		    (long long)(o->total_fen % 100), (long long)o->units, (long long)o->issued,
+		    (long long)o->cancelled);
 	return 0;
 }
 
-static struct json_object *
-ca_find(struct recon *rc, const char *serial)
-{
-	struct ca_entry key = { serial, NULL }, *e;
-
-	e = bsearch(&key, rc->ca_index, rc->nca, sizeof(*rc->ca_index), ca_entry_cmp);
-	return e ? e->o : NULL;
-}
-
-static const char *
-ca_field(struct json_object *c, const char *k)
-{
-	const char *v = json_object_get_string(json_object_object_get(c, k));
-
-	return v ? v : "-";
-}
-
-/* A certificate the CA issued after its list was read (the report runs
- * while bays produce): looked up again, and added to the list (owned by
- * it), or NULL. */
-static struct json_object *
-ca_find_late(struct recon *rc, const char *serial)
-{
-	struct json_object *o = NULL;
-
-	if (ca_reader_find(rc->cadb, serial, &o) != 0)
-		return NULL;
-	if (json_object_array_add(rc->ca, o) != 0) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
-}
-
-/* Each issuance record has a valid certificate in the CA's list. */
+/* A CA certificate and what the station knows of its serial (c NULL:
+ * nothing): no finding when an issuance records it; else received by a
+ * job that did not issue it (revoked, or still being written), or unknown
+ * here. */
 static void
-recon_issuances(struct recon *rc)
+recon_ca_entry(struct recon *rc, const struct store_report_cert *c, const struct store_ca_cert *ca)
 {
-	struct store_report_cert *c;
-	struct json_object *ca;
-	size_t i;
-
-	for (i = 0; i < rc->ncerts; i++) {
-		c = &rc->certs[i];
-		if (c->issuance_id == 0)
-			continue;
-		if ((ca = ca_find(rc, c->serial)) == NULL)
-			ca = ca_find_late(rc, c->serial);
-		if (ca == NULL)
-			recon_add(rc->mismatches, "issuance_without_ca_record", c->order_id,
-			    c->portal_ref, c->serial, "issuance %lld (order %lld, job %lld): certificate"
-			    " %s is not in the CA's list", (long long)c->issuance_id,
-			    (long long)c->order_id, (long long)c->job_id, c->serial);
-		else if (strcmp(ca_field(ca, "status"), "valid") != 0)
-			recon_add(rc->mismatches, "issued_revoked_at_ca", c->order_id, c->portal_ref,
-			    c->serial, "issuance %lld (order %lld): certificate %s is %s at the CA"
-			    " (%s, %s) but recorded as issued", (long long)c->issuance_id,
-			    (long long)c->order_id, c->serial, ca_field(ca, "status"),
-			    ca_field(ca, "revoke_reason"), ca_field(ca, "revoked_at"));
-	}
-}
-
-static struct store_report_cert *
-cert_find(struct recon *rc, const char *serial)
-{
-	struct store_report_cert key = { .serial = (char *)serial };
-
-	if (rc->ncerts == 0)
-		return NULL;
-	return bsearch(&key, rc->certs, rc->ncerts, sizeof(*rc->certs), cert_cmp);
-}
-
-/* A CA certificate that no issuance records: received by a job that did
- * not issue it (revoked, or still being written), or unknown here. */
-static void
-recon_ca_entry(struct recon *rc, struct json_object *ca)
-{
-	const char *serial = ca_field(ca, "serial"), *status = ca_field(ca, "status");
-	struct store_report_cert *c = cert_find(rc, serial);
+	const char *serial = ca->serial, *status = dash(ca->status);
 	int valid = strcmp(status, "valid") == 0;
 
 	if (c != NULL && c->issuance_id > 0)
@@ -698,14 +612,13 @@ recon_ca_entry(struct recon *rc, struct json_object *ca)
 	if (c == NULL)
 		recon_add(rc->mismatches, "ca_without_issuance", 0, NULL, serial, "certificate %s"
 		    " (%s; %s at the CA) has no issuance record and the station never received it",
-		    serial, ca_field(ca, "subject"), status);
+		    serial, dash(ca->subject), status);
 	else if (!valid && (strcmp(c->status, "revoked") == 0 || strcmp(c->status, "refused") == 0))
 		recon_add(rc->explained, "revoked_orphan", c->order_id, c->portal_ref, serial,
 		    "certificate %s: received by job %lld (%s) and never issued onto a token;"
 		    " revoked at the CA (%s, %s); the station recorded it %s: %s", serial,
-		    (long long)c->job_id, c->job_state ? c->job_state : "-",
-		    ca_field(ca, "revoke_reason"), ca_field(ca, "revoked_at"), c->status,
-		    c->note ? c->note : "-");
+		    (long long)c->job_id, dash(c->job_state), dash(ca->revoke_reason),
+		    dash(ca->revoked_at), c->status, dash(c->note));
 	else if (valid && strcmp(c->status, "received") == 0 && c->job_state != NULL &&
 	    (strcmp(c->job_state, "running") == 0 || strcmp(c->job_state, "suspended") == 0))
 		recon_add(rc->explained, "in_production", c->order_id, c->portal_ref, serial,
@@ -715,36 +628,168 @@ recon_ca_entry(struct recon *rc, struct json_object *ca)
 		recon_add(rc->mismatches, "ca_without_issuance", c->order_id, c->portal_ref, serial,
 		    "certificate %s: %s at the CA, received by job %lld (%s) and recorded %s%s%s,"
 		    " but no issuance records it", serial, status, (long long)c->job_id,
-		    c->job_state ? c->job_state : "-", c->status, c->note ? ": " : "",
-		    c->note ? c->note : "");
+		    dash(c->job_state), c->status, c->note ? ": " : "", c->note ? c->note : "");
+}
+
+/* An issuance whose certificate the CA lists as not valid. */
+static void
+recon_revoked_at_ca(struct recon *rc, int64_t issuance_id, int64_t order_id, const char *ref,
+    const struct store_ca_cert *ca)
+{
+	recon_add(rc->mismatches, "issued_revoked_at_ca", order_id, ref, ca->serial,
+	    "issuance %lld (order %lld): certificate %s is %s at the CA (%s, %s) but recorded"
+	    " as issued", (long long)issuance_id, (long long)order_id, ca->serial,
+	    dash(ca->status), dash(ca->revoke_reason), dash(ca->revoked_at));
+}
+
+/* The CA's next entry into rc->ca (rc->ca_more 0 at the end), counted. */
+static int
+recon_ca_next(struct recon *rc)
+{
+	char *prev = rc->ca.serial;
+	int r;
+
+	rc->ca.serial = NULL;	/* kept for the order check */
+	r = ca_reader_next(rc->cadb, &rc->ca);
+	if (r == 1 && (rc->ca.serial == NULL || (prev != NULL && strcmp(prev, rc->ca.serial) >= 0))) {
+		log_error("report.reconcile: the CA's list is not in serial order at %s",
+		    dash(rc->ca.serial));
+		r = UKEY_ERR_DB;
+	}
+	free(prev);
+	rc->ca_more = r == 1;
+	rc->ca_seen = 0;
+	if (r != 1)
+		return r;
+	rc->nca++;
+	rc->valid += rc->ca.status != NULL && strcmp(rc->ca.status, "valid") == 0;
+	return 0;
+}
+
+/* Moves the CA's walk past every entry before serial (NULL: to its end);
+ * an entry no serial of the station's matched is the CA's alone. */
+static int
+recon_ca_until(struct recon *rc, const char *serial)
+{
+	int r;
+
+	while (rc->ca_more && (serial == NULL || strcmp(rc->ca.serial, serial) < 0)) {
+		if (!rc->ca_seen)
+			recon_ca_entry(rc, NULL, &rc->ca);
+		if ((r = recon_ca_next(rc)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+/* One serial of the station's against the CA's entry of that serial. */
+static int
+recon_cert(const struct store_report_cert *c, void *arg)
+{
+	struct recon *rc = arg;
+	struct recon_late *l;
+	int match, r;
+
+	if (rc->last != NULL && strcmp(rc->last, c->serial) > 0) {
+		log_error("report.reconcile: the station's serials are not in order at %s",
+		    c->serial);
+		return UKEY_ERR_DB;
+	}
+	free(rc->last);
+	if ((rc->last = strdup(c->serial)) == NULL)
+		return UKEY_ERR_NOMEM;
+	if ((r = recon_ca_until(rc, c->serial)) != 0)
+		return r;
+	match = rc->ca_more && strcmp(rc->ca.serial, c->serial) == 0;
+	if (c->issuance_id > 0) {
+		rc->issued++;
+		if (match && strcmp(dash(rc->ca.status), "valid") != 0)
+			recon_revoked_at_ca(rc, c->issuance_id, c->order_id, c->portal_ref, &rc->ca);
+		else if (!match) {
+			if ((l = store_array_add((void **)&rc->late, &rc->nlate,
+			    sizeof(*rc->late))) == NULL)
+				return UKEY_ERR_NOMEM;
+			l->issuance_id = c->issuance_id;
+			l->order_id = c->order_id;
+			l->job_id = c->job_id;
+			l->serial = strdup(c->serial);
+			l->portal_ref = c->portal_ref ? strdup(c->portal_ref) : NULL;
+			if (l->serial == NULL || (c->portal_ref != NULL && l->portal_ref == NULL))
+				return UKEY_ERR_NOMEM;
+		}
+	}
+	if (match && !rc->ca_seen) {
+		recon_ca_entry(rc, c, &rc->ca);
+		rc->ca_seen = 1;
+	}
+	return 0;
+}
+
+/* The issuances the CA's walk did not have, looked up again: issued after
+ * the walk began (the report runs while bays produce), or not at the CA. */
+static int
+recon_late(struct recon *rc)
+{
+	struct store_ca_cert ca = { 0 };
+	struct recon_late *l;
+	size_t i;
+	int r;
+
+	for (i = 0; i < rc->nlate; i++) {
+		l = &rc->late[i];
+		r = ca_reader_find(rc->cadb, l->serial, &ca);
+		if (r == 0) {
+			rc->nca++;
+			if (strcmp(dash(ca.status), "valid") == 0)
+				rc->valid++;
+			else
+				recon_revoked_at_ca(rc, l->issuance_id, l->order_id, l->portal_ref, &ca);
+		} else if (r == UKEY_ERR_NOTFOUND)
+			recon_add(rc->mismatches, "issuance_without_ca_record", l->order_id,
+			    l->portal_ref, l->serial, "issuance %lld (order %lld, job %lld): certificate"
+			    " %s is not in the CA's list", (long long)l->issuance_id,
+			    (long long)l->order_id, (long long)l->job_id, l->serial);
+		store_ca_cert_clear(&ca);
+		if (r != 0 && r != UKEY_ERR_NOTFOUND)
+			return r;
+	}
+	return 0;
+}
+
+static struct json_object *
+recon_totals(const struct recon *rc)
+{
+	struct json_object *res = json_object_new_object();
+
+	add_int(res, "paid_orders", rc->orders);
+	add_int(res, "paid_fen", rc->paid_fen);
+	add_int(res, "paid_certificates", rc->units);
+	add_int(res, "refunds_due", rc->refunds);
+	add_int(res, "refund_due_fen", rc->refund_fen);
+	add_int(res, "issuances", rc->issued);
+	add_int(res, "ca_certificates", rc->nca);
+	add_int(res, "ca_valid", rc->valid);
+	add_int(res, "ca_revoked", rc->nca - rc->valid);
+	json_object_object_add(res, "ok",
+	    json_object_new_boolean(json_object_array_length(rc->mismatches) == 0));
+	return res;
 }
 
 static void
-recon_totals(struct json_object *res, const struct store_report_order *o, size_t n,
-    struct recon *rc)
+recon_free(struct recon *rc)
 {
-	int64_t paid_fen = 0, refund_fen = 0, refunds = 0, units = 0, issued = 0, valid = 0;
-	size_t i, nca = json_object_array_length(rc->ca);
+	size_t i;
 
-	for (i = 0; i < n; i++) {
-		paid_fen += o[i].total_fen;
-		units += o[i].units;
-		refunds += o[i].refund_due != 0;
-		refund_fen += o[i].refund_due ? o[i].total_fen : 0;
+	ca_reader_close(rc->cadb);
+	store_ca_cert_clear(&rc->ca);
+	free(rc->last);
+	for (i = 0; i < rc->nlate; i++) {
+		free(rc->late[i].serial);
+		free(rc->late[i].portal_ref);
 	}
-	for (i = 0; i < rc->ncerts; i++)
-		issued += rc->certs[i].issuance_id > 0;
-	for (i = 0; i < nca; i++)
-		valid += strcmp(ca_field(json_object_array_get_idx(rc->ca, i), "status"), "valid") == 0;
-	add_int(res, "paid_orders", (int64_t)n);
-	add_int(res, "paid_fen", paid_fen);
-	add_int(res, "paid_certificates", units);
-	add_int(res, "refunds_due", refunds);
-	add_int(res, "refund_due_fen", refund_fen);
-	add_int(res, "issuances", issued);
-	add_int(res, "ca_certificates", (int64_t)nca);
-	add_int(res, "ca_valid", valid);
-	add_int(res, "ca_revoked", (int64_t)nca - valid);
+	free(rc->late);
+	json_object_put(rc->mismatches);
+	json_object_put(rc->explained);
 }
 
 int
@@ -770,71 +815,46 @@ cmd_report_reconcile(struct request *r, struct json_object **result)
 	return report_request(r, &a);
 }
 
-/* The findings and totals of the reconciliation of orders (n) and rc. */
-static struct json_object *
-recon_json(struct recon *rc, const struct store_report_order *orders, size_t n)
-{
-	struct json_object *res;
-	size_t i;
-
-	rc->mismatches = json_object_new_array();
-	rc->explained = json_object_new_array();
-	recon_orders(rc, orders, n);
-	recon_issuances(rc);
-	/* in the CA's order: oldest first */
-	for (i = 0; i < json_object_array_length(rc->ca); i++)
-		recon_ca_entry(rc, json_object_array_get_idx(rc->ca, i));
-	res = json_object_new_object();
-	recon_totals(res, orders, n, rc);
-	json_object_object_add(res, "ok",
-	    json_object_new_boolean(json_object_array_length(rc->mismatches) == 0));
-	return res;
-}
-
-/* The thread's half of report.reconcile. The CA's list is read first: the
+/* The thread's half of report.reconcile. The CA's walk begins first: the
  * station records a certificate after the CA issued it, so every
- * certificate of that list is in the station's records read after it
- * (those issued meanwhile: recon_issuances looks them up again). */
+ * certificate of the CA's snapshot is in the station's records read after
+ * it (those issued meanwhile: recon_late looks them up again). */
 static int
 report_reconcile(const struct report_ask *a, struct db *db, struct report_answer *ans)
 {
-	struct store_report_order *orders = NULL;
 	struct store_report_window all = { NULL, NULL, 0 };
 	struct recon rc = { 0 };
 	struct json_object *res;
-	size_t n = 0;
 	int err;
 
+	rc.mismatches = json_object_new_array();
+	rc.explained = json_object_new_array();
 	if ((err = ca_reader_open(a->ca_dir, &rc.cadb)) != 0 ||
-	    (err = ca_reader_list(rc.cadb, &rc.ca)) != 0) {
+	    (err = recon_ca_next(&rc)) < 0) {
 		snprintf(ans->msg, sizeof(ans->msg), "the CA's list of issued certificates: %s",
 		    ukey_strerror(err));
 		goto out;
 	}
 	/* test hook: a certificate issued between the two reads */
 	threadjob_hold("UKEY_TEST_RECONCILE_LATE", "report.reconcile read the CA's list;");
-	if ((err = store_report_orders(db, &all, &orders, &n)) != 0 ||
-	    (err = store_report_certs(db, &rc.certs, &rc.ncerts)) != 0 ||
-	    (err = recon_index(&rc)) != 0)
+	if ((err = store_report_orders_each(db, &all, recon_order, &rc)) != 0 ||
+	    (err = store_report_certs_each(db, recon_cert, &rc)) != 0 ||
+	    (err = recon_ca_until(&rc, NULL)) != 0 ||
+	    (err = recon_late(&rc)) != 0)
 		goto out;
-	res = recon_json(&rc, orders, n);
+	res = recon_totals(&rc);
 	/* the totals and ok are the whole reconciliation's; its findings page */
 	if ((err = page_slice_rows_pair(&rc.mismatches, &rc.explained, &a->pg, &ans->next)) != 0) {
-		json_object_put(rc.mismatches);
-		json_object_put(rc.explained);
 		json_object_put(res);
 		goto out;
 	}
 	json_object_object_add(res, "mismatches", rc.mismatches);
 	json_object_object_add(res, "explained", rc.explained);
+	rc.mismatches = rc.explained = NULL;
 	ans->result = res;
 	err = 0;
  out:
-	ca_reader_close(rc.cadb);
-	free(rc.ca_index);
-	json_object_put(rc.ca);
-	store_report_certs_free(rc.certs, rc.ncerts);
-	store_report_orders_free(orders, n);
+	recon_free(&rc);
 	return err;
 }
 

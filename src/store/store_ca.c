@@ -393,6 +393,55 @@ store_ca_list(struct store_ca *db, struct store_ca_cert **out, size_t *n)
 	return list_certs(db, "SELECT " CERT_COLS " FROM issued ORDER BY issued_at, rowid", out, n);
 }
 
+struct store_ca_walk {
+	struct store_ca *db;
+	sqlite3_stmt *q;
+};
+
+int
+store_ca_walk_open(struct store_ca *db, struct store_ca_walk **out)
+{
+	struct store_ca_walk *w;
+	int rc;
+
+	*out = NULL;
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return UKEY_ERR_NOMEM;
+	w->db = db;
+	/* serial is the primary key: its index gives the order, BINARY */
+	if ((rc = prepare(db, &w->q, "SELECT " CERT_COLS " FROM issued ORDER BY serial", 0, NULL,
+	    NULL, NULL)) != 0) {
+		free(w);
+		return rc;
+	}
+	*out = w;
+	return 0;
+}
+
+int
+store_ca_walk_next(struct store_ca_walk *w, struct store_ca_cert *c)
+{
+	int rc;
+
+	store_ca_cert_clear(c);
+	if ((rc = step(w->db, w->q)) != 1)
+		return rc;
+	if ((rc = row_cert(w->q, c, 0)) != 0) {
+		store_ca_cert_clear(c);
+		return rc;
+	}
+	return 1;
+}
+
+void
+store_ca_walk_close(struct store_ca_walk *w)
+{
+	if (w == NULL)
+		return;
+	sqlite3_finalize(w->q);
+	free(w);
+}
+
 int
 store_ca_list_revoked(struct store_ca *db, struct store_ca_cert **out, size_t *n)
 {

@@ -79,6 +79,17 @@ int store_ca_revoke(struct store_ca *db, const char *serial, const char *reason,
 int store_ca_list(struct store_ca *db, struct store_ca_cert **out, size_t *n);
 int store_ca_list_revoked(struct store_ca *db, struct store_ca_cert **out, size_t *n);
 
+/* The issued list one certificate at a time, in serial order (the upper-case
+ * hex compared byte by byte, as strcmp does), so that a reader holds one row
+ * and not the list: store_ca_walk_next clears c, fills it (der left NULL)
+ * and returns 1, or returns 0 at the end of the list, UKEY_ERR_DB or
+ * UKEY_ERR_NOMEM. The walk reads one snapshot of ca.db while it is open;
+ * store_ca_walk_close (NULL allowed) ends it. One walk per connection. */
+struct store_ca_walk;
+int store_ca_walk_open(struct store_ca *db, struct store_ca_walk **out);
+int store_ca_walk_next(struct store_ca_walk *w, struct store_ca_cert *c);
+void store_ca_walk_close(struct store_ca_walk *w);
+
 /* Takes the next CRL number (1 for the first CRL) and records it with the
  * CRL's thisUpdate and nextUpdate and the count of entries. Numbers only
  * grow, also over restarts (RFC 5280 5.2.3). Run it in the transaction that

@@ -129,20 +129,26 @@ store_report_jobs(struct db *db, const struct store_report_window *w,
 	return 0;
 }
 
+static void
+order_clear(struct store_report_order *o)
+{
+	free(o->portal_ref);
+	free(o->org_name);
+	free(o->state);
+	free(o->reviewed_at);
+	free(o->paid_at);
+	free(o->cancelled_at);
+	free(o->last_issued);
+	memset(o, 0, sizeof(*o));
+}
+
 void
 store_report_orders_free(struct store_report_order *a, size_t n)
 {
 	size_t i;
 
-	for (i = 0; a != NULL && i < n; i++) {
-		free(a[i].portal_ref);
-		free(a[i].org_name);
-		free(a[i].state);
-		free(a[i].reviewed_at);
-		free(a[i].paid_at);
-		free(a[i].cancelled_at);
-		free(a[i].last_issued);
-	}
+	for (i = 0; a != NULL && i < n; i++)
+		order_clear(&a[i]);
 	free(a);
 }
 
@@ -166,72 +172,87 @@ static const char orders_sql[] =
     " ORDER BY o.id";
 
 int
-store_report_orders(struct db *db, const struct store_report_window *w,
-    struct store_report_order **out, size_t *n)
+store_report_orders_each(struct db *db, const struct store_report_window *w,
+    int (*fn)(struct store_report_order *o, void *arg), void *arg)
 {
-	struct store_report_order *a = NULL, *o;
+	struct store_report_order o = { 0 };
 	char mod[32], day[160], sql[sizeof(orders_sql) + 400];
 	struct db_stmt *q;
-	size_t k = 0;
 	int rc;
 
-	*out = NULL;
-	*n = 0;
 	offset_modifier(w, mod);
 	db_sql_local_date(db, "o.paid_at", "?3", day, sizeof(day));
 	snprintf(sql, sizeof(sql), orders_sql, day, day);
 	if ((rc = db_stmtf(db, &q, sql, "ttt", w->since, w->until, mod)) != 0)
 		return rc;
 	while ((rc = db_step(q)) == 1) {
-		if ((o = store_array_add((void **)&a, &k, sizeof(*a))) == NULL) {
-			rc = UKEY_ERR_NOMEM;
-			break;
-		}
 		rc = 0;
-		o->id = db_column_int64(q, 0);
-		o->total_fen = db_column_int64(q, 1);
-		o->refund_due = db_column_int64(q, 2);
-		o->units = db_column_int64(q, 3);
-		o->cancelled = db_column_int64(q, 4);
-		o->pending = db_column_int64(q, 5);
-		o->issued = db_column_int64(q, 6);
-		o->portal_ref = db_column_dup(q, 7, &rc);
-		o->org_name = db_column_dup(q, 8, &rc);
-		o->state = db_column_dup(q, 9, &rc);
-		o->reviewed_at = db_column_dup(q, 10, &rc);
-		o->paid_at = db_column_dup(q, 11, &rc);
-		o->cancelled_at = db_column_dup(q, 12, &rc);
-		o->last_issued = db_column_dup(q, 13, &rc);
+		o.id = db_column_int64(q, 0);
+		o.total_fen = db_column_int64(q, 1);
+		o.refund_due = db_column_int64(q, 2);
+		o.units = db_column_int64(q, 3);
+		o.cancelled = db_column_int64(q, 4);
+		o.pending = db_column_int64(q, 5);
+		o.issued = db_column_int64(q, 6);
+		o.portal_ref = db_column_dup(q, 7, &rc);
+		o.org_name = db_column_dup(q, 8, &rc);
+		o.state = db_column_dup(q, 9, &rc);
+		o.reviewed_at = db_column_dup(q, 10, &rc);
+		o.paid_at = db_column_dup(q, 11, &rc);
+		o.cancelled_at = db_column_dup(q, 12, &rc);
+		o.last_issued = db_column_dup(q, 13, &rc);
+		if (rc == 0)
+			rc = fn(&o, arg);
+		order_clear(&o);
 		if (rc != 0)
 			break;
 	}
 	db_finalize(q);
-	if (rc != 0) {
-		store_report_orders_free(a, k);
-		return rc;
-	}
-	*out = a;
-	*n = k;
+	return rc;
+}
+
+struct order_list {
+	struct store_report_order *a;
+	size_t n;
+};
+
+/* Takes o's strings into the list; o is left empty. */
+static int
+order_keep(struct store_report_order *o, void *arg)
+{
+	struct order_list *l = arg;
+	struct store_report_order *to;
+
+	if ((to = store_array_add((void **)&l->a, &l->n, sizeof(*l->a))) == NULL)
+		return UKEY_ERR_NOMEM;
+	*to = *o;
+	memset(o, 0, sizeof(*o));
 	return 0;
 }
 
-void
-store_report_certs_free(struct store_report_cert *a, size_t n)
+int
+store_report_orders(struct db *db, const struct store_report_window *w,
+    struct store_report_order **out, size_t *n)
 {
-	size_t i;
+	struct order_list l = { NULL, 0 };
+	int rc;
 
-	for (i = 0; a != NULL && i < n; i++) {
-		free(a[i].serial);
-		free(a[i].status);
-		free(a[i].note);
-		free(a[i].job_state);
-		free(a[i].portal_ref);
+	*out = NULL;
+	*n = 0;
+	if ((rc = store_report_orders_each(db, w, order_keep, &l)) != 0) {
+		store_report_orders_free(l.a, l.n);
+		return rc;
 	}
-	free(a);
+	*out = l.a;
+	*n = l.n;
+	return 0;
 }
 
+/* %s: the order of the serials, byte by byte on both backends. */
 static const char certs_sql[] =
-    "SELECT s.id, s.order_id, s.job_id, s.cert_serial, 'issued', NULL, j.state, o.portal_ref"
+    "SELECT * FROM ("
+    "SELECT s.id, s.order_id, s.job_id, s.cert_serial AS serial, 'issued', NULL, j.state,"
+    " o.portal_ref"
     " FROM issuances s LEFT JOIN jobs j ON j.id = s.job_id LEFT JOIN orders o ON o.id = s.order_id"
     " UNION ALL"
     " SELECT 0, it.order_id, r.job_id, r.serial, r.status, r.note, j.state, o.portal_ref"
@@ -239,43 +260,41 @@ static const char certs_sql[] =
     " LEFT JOIN units un ON un.id = r.unit_id LEFT JOIN order_items it ON it.id = un.item_id"
     " LEFT JOIN orders o ON o.id = it.order_id"
     " WHERE NOT EXISTS (SELECT 1 FROM issuances s2 WHERE s2.cert_serial = r.serial)"
-    " ORDER BY 4";
+    ") x ORDER BY serial%s";
 
 int
-store_report_certs(struct db *db, struct store_report_cert **out, size_t *n)
+store_report_certs_each(struct db *db,
+    int (*fn)(const struct store_report_cert *c, void *arg), void *arg)
 {
-	struct store_report_cert *a = NULL, *c;
+	struct store_report_cert c;
+	char sql[sizeof(certs_sql) + 16];
 	struct db_stmt *q;
-	size_t k = 0;
 	int rc;
 
-	*out = NULL;
-	*n = 0;
-	if ((rc = db_stmtf(db, &q, certs_sql, "")) != 0)
+	/* SQLite's default collation is BINARY; PostgreSQL's is the locale's */
+	snprintf(sql, sizeof(sql), certs_sql, db_backend(db) == DB_PG ? " COLLATE \"C\"" : "");
+	if ((rc = db_stmtf(db, &q, sql, "")) != 0)
 		return rc;
 	while ((rc = db_step(q)) == 1) {
-		if ((c = store_array_add((void **)&a, &k, sizeof(*a))) == NULL) {
-			rc = UKEY_ERR_NOMEM;
-			break;
-		}
 		rc = 0;
-		c->issuance_id = db_column_int64(q, 0);
-		c->order_id = db_column_int64(q, 1);
-		c->job_id = db_column_int64(q, 2);
-		c->serial = db_column_dup(q, 3, &rc);
-		c->status = db_column_dup(q, 4, &rc);
-		c->note = db_column_dup(q, 5, &rc);
-		c->job_state = db_column_dup(q, 6, &rc);
-		c->portal_ref = db_column_dup(q, 7, &rc);
+		c.issuance_id = db_column_int64(q, 0);
+		c.order_id = db_column_int64(q, 1);
+		c.job_id = db_column_int64(q, 2);
+		c.serial = db_column_dup(q, 3, &rc);
+		c.status = db_column_dup(q, 4, &rc);
+		c.note = db_column_dup(q, 5, &rc);
+		c.job_state = db_column_dup(q, 6, &rc);
+		c.portal_ref = db_column_dup(q, 7, &rc);
+		if (rc == 0)
+			rc = c.serial != NULL ? fn(&c, arg) : UKEY_ERR_DB;
+		free(c.serial);
+		free(c.status);
+		free(c.note);
+		free(c.job_state);
+		free(c.portal_ref);
 		if (rc != 0)
 			break;
 	}
 	db_finalize(q);
-	if (rc != 0) {
-		store_report_certs_free(a, k);
-		return rc;
-	}
-	*out = a;
-	*n = k;
-	return 0;
+	return rc;
 }

@@ -45,9 +45,13 @@ struct store_report_order {
 };
 
 /* The orders paid on a day of w (every paid order for an open window), by
- * id. *out owned (NULL when none). */
+ * id. *out owned (NULL when none). store_report_orders_each hands them to
+ * fn one at a time instead (fn may take an order's strings, leaving NULL):
+ * fn returns 0 to go on, or an error, which ends the walk and is returned. */
 int store_report_orders(struct db *db, const struct store_report_window *w,
     struct store_report_order **out, size_t *n);
+int store_report_orders_each(struct db *db, const struct store_report_window *w,
+    int (*fn)(struct store_report_order *o, void *arg), void *arg);
 void store_report_orders_free(struct store_report_order *a, size_t n);
 
 /* A certificate serial the station knows: from an issuance record
@@ -59,9 +63,11 @@ struct store_report_cert {
 	char *serial, *status, *note, *job_state, *portal_ref;
 };
 
-/* Every issuance record, then every received certificate without one. *out
- * owned (NULL when none). */
-int store_report_certs(struct db *db, struct store_report_cert **out, size_t *n);
-void store_report_certs_free(struct store_report_cert *a, size_t n);
+/* Every issuance record and every received certificate without one, handed
+ * to fn one at a time (borrowed for the call) in serial order: the
+ * upper-case hex compared byte by byte, as strcmp does, on both backends. fn
+ * returns 0 to go on, or an error, which ends the walk and is returned. */
+int store_report_certs_each(struct db *db,
+    int (*fn)(const struct store_report_cert *c, void *arg), void *arg);
 
 #endif

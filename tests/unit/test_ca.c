@@ -22,6 +22,7 @@
 #include "ca/certcheck.h"
 #include "ca/certprof.h"
 #include "common/err.h"
+#include "store/store_ca.h"
 
 struct fixture {
 	char dir[64];		/* temp dir; the CA lives in dir/ca */
@@ -433,38 +434,75 @@ test_idempotent(void **state)
 }
 
 /* The list read on a connection of its own (the reconciliation report's
- * thread) is the one the CA's handle gives; one serial is found in any case. */
+ * thread) is the one the CA's handle gives, walked in serial order (strcmp),
+ * one snapshot per walk; one serial is found in any case, not while a walk
+ * is open. */
 static void
 test_reader(void **state)
 {
 	struct fixture *f = *state;
-	struct ca_request r = person_request(f, "order-5/item-1", 1);
-	struct json_object *list = NULL, *at = NULL, *one = NULL;
+	struct ca_request r;
+	struct json_object *list = NULL;
+	struct store_ca_cert c = { 0 };
 	struct ca_reader *rd = NULL;
-	X509 *a = NULL;
-	char serial[64], *lower;
+	X509 *a[4] = { NULL };
+	char serial[4][64], key[32], prev[64], *lower;
+	int i, n, seen[3] = { 0 };
 
 	assert_int_equal(ca_reader_open(f->cadir, &rd), 0);
-	assert_int_equal(ca_reader_list(rd, &at), 0);
-	assert_int_equal(json_object_array_length(at), 0);
-	json_object_put(at);
-	/* issued while the reader is open: seen by its next read */
-	assert_int_equal(ca_issue(f->ca, &r, &a), 0);
-	assert_int_equal(cert_serial_hex(a, serial, sizeof(serial)), 0);
+	assert_int_equal(ca_reader_next(rd, &c), 0);
+	assert_null(c.serial);
+	/* issued while the reader is open: seen by its next walk */
+	for (i = 0; i < 3; i++) {
+		snprintf(key, sizeof(key), "order-5/item-%d", i + 1);
+		r = person_request(f, key, 1);
+		assert_int_equal(ca_issue(f->ca, &r, &a[i]), 0);
+		assert_int_equal(cert_serial_hex(a[i], serial[i], sizeof(serial[i])), 0);
+	}
 	assert_int_equal(ca_list_issued(f->ca, &list), 0);
-	assert_int_equal(ca_reader_list(rd, &at), 0);
-	assert_string_equal(json_object_to_json_string(at), json_object_to_json_string(list));
-	json_object_put(at);
-	assert_non_null(lower = strdup(serial));
+	assert_int_equal(json_object_array_length(list), 3);
+	prev[0] = '\0';
+	for (n = 0; ca_reader_next(rd, &c) == 1; n++) {
+		assert_true(strcmp(prev, c.serial) < 0);
+		snprintf(prev, sizeof(prev), "%s", c.serial);
+		for (i = 0; i < 3 && strcmp(serial[i], c.serial) != 0; i++)
+			;
+		assert_true(i < 3);
+		seen[i]++;
+		assert_string_equal(c.status, "valid");
+		assert_string_equal(c.subject, json_object_get_string(json_object_object_get(
+		    json_object_array_get_idx(list, i), "subject")));
+		assert_null(c.der);
+		if (n == 0) {
+			/* a walk is one snapshot: the fourth is not in it */
+			r = person_request(f, "order-5/item-4", 1);
+			assert_int_equal(ca_issue(f->ca, &r, &a[3]), 0);
+			assert_int_equal(cert_serial_hex(a[3], serial[3], sizeof(serial[3])), 0);
+			assert_int_equal(ca_reader_find(rd, serial[3], &c), UKEY_ERR_STATE);
+		}
+	}
+	assert_int_equal(n, 3);
+	assert_true(seen[0] == 1 && seen[1] == 1 && seen[2] == 1);
+	assert_null(c.serial);
+	/* the walk is over: the fourth is found, in any case */
+	assert_non_null(lower = strdup(serial[3]));
 	for (char *p = lower; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
-	assert_int_equal(ca_reader_find(rd, lower, &one), 0);
-	assert_string_equal(json_object_to_json_string(one),
-	    json_object_to_json_string(json_object_array_get_idx(list, 0)));
-	json_object_put(one);
-	assert_int_equal(ca_reader_find(rd, "DEADBEEF0001", &one), UKEY_ERR_NOTFOUND);
-	assert_null(one);
-	assert_int_equal(ca_reader_find(rd, "not hex", &one), UKEY_ERR_INVAL);
+	assert_int_equal(ca_reader_find(rd, lower, &c), 0);
+	assert_string_equal(c.serial, serial[3]);
+	assert_string_equal(c.status, "valid");
+	assert_string_equal(c.request_key, "order-5/item-4");
+	store_ca_cert_clear(&c);
+	assert_int_equal(ca_reader_find(rd, "DEADBEEF0001", &c), UKEY_ERR_NOTFOUND);
+	assert_null(c.serial);
+	assert_int_equal(ca_reader_find(rd, "not hex", &c), UKEY_ERR_INVAL);
+	/* a new walk sees all four; closing in the middle of one is clean */
+	for (n = 0; n < 4; n++)
+		assert_int_equal(ca_reader_next(rd, &c), 1);
+	store_ca_cert_clear(&c);
+	assert_int_equal(ca_reader_next(rd, &c), 0);
+	assert_int_equal(ca_reader_next(rd, &c), 1);
+	store_ca_cert_clear(&c);
 	ca_reader_close(rd);
 	ca_reader_close(NULL);
 	/* no ca.db there: an error, nothing created */
@@ -472,7 +510,8 @@ test_reader(void **state)
 	assert_null(rd);
 	free(lower);
 	json_object_put(list);
-	X509_free(a);
+	for (i = 0; i < 4; i++)
+		X509_free(a[i]);
 }
 
 static void

@@ -392,26 +392,61 @@ check_report_orders(struct scene *s)
 	assert_int_equal(n, 0);
 }
 
+struct cert_seen {
+	int n;
+	int64_t issuance_id[2], order_id[2];
+	char serial[2][16], status[2][16], note[2][16], job_state[2][16], portal_ref[2][16];
+};
+
+static int
+cert_seen(const struct store_report_cert *c, void *arg)
+{
+	struct cert_seen *v = arg;
+	int i = v->n++;
+
+	assert_true(i < 2);
+	v->issuance_id[i] = c->issuance_id;
+	v->order_id[i] = c->order_id;
+	snprintf(v->serial[i], sizeof(v->serial[i]), "%s", c->serial);
+	snprintf(v->status[i], sizeof(v->status[i]), "%s", c->status);
+	snprintf(v->note[i], sizeof(v->note[i]), "%s", c->note ? c->note : "");
+	snprintf(v->job_state[i], sizeof(v->job_state[i]), "%s", c->job_state ? c->job_state : "");
+	snprintf(v->portal_ref[i], sizeof(v->portal_ref[i]), "%s",
+	    c->portal_ref ? c->portal_ref : "");
+	return 0;
+}
+
+static int
+cert_stop(const struct store_report_cert *c, void *arg)
+{
+	(void)c;
+	++*(int *)arg;
+	return UKEY_ERR_STATE;
+}
+
 static void
 check_report_certs(struct scene *s)
 {
-	struct store_report_cert *c = NULL;
-	size_t n = 0;
+	struct cert_seen v = { 0 };
+	int calls = 0;
 
-	assert_int_equal(store_report_certs(store_dbh(s->st), &c, &n), 0);
-	assert_int_equal(n, 2);
-	assert_string_equal(c[0].serial, "0A1B2C");
-	assert_true(c[0].issuance_id > 0);
-	assert_string_equal(c[0].status, "issued");
-	assert_string_equal(c[0].job_state, "issued");
-	assert_string_equal(c[0].portal_ref, "KM-0001");
-	assert_string_equal(c[1].serial, "0B0000");
-	assert_int_equal(c[1].issuance_id, 0);
-	assert_int_equal(c[1].order_id, s->a);
-	assert_string_equal(c[1].status, "refused");
-	assert_string_equal(c[1].note, "token locked");
-	assert_string_equal(c[1].job_state, "failed");
-	store_report_certs_free(c, n);
+	assert_int_equal(store_report_certs_each(store_dbh(s->st), cert_seen, &v), 0);
+	assert_int_equal(v.n, 2);
+	assert_string_equal(v.serial[0], "0A1B2C");
+	assert_true(v.issuance_id[0] > 0);
+	assert_string_equal(v.status[0], "issued");
+	assert_string_equal(v.job_state[0], "issued");
+	assert_string_equal(v.portal_ref[0], "KM-0001");
+	assert_string_equal(v.serial[1], "0B0000");
+	assert_int_equal(v.issuance_id[1], 0);
+	assert_int_equal(v.order_id[1], s->a);
+	assert_string_equal(v.status[1], "refused");
+	assert_string_equal(v.note[1], "token locked");
+	assert_string_equal(v.job_state[1], "failed");
+	/* the callback's error ends the walk and is returned */
+	assert_int_equal(store_report_certs_each(store_dbh(s->st), cert_stop, &calls),
+	    UKEY_ERR_STATE);
+	assert_int_equal(calls, 1);
 }
 
 static size_t
