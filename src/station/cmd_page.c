@@ -86,27 +86,3 @@ page_slice(struct request *r, struct json_object **rows, const struct page *p)
 	r->next = next;
 	return 0;
 }
-
-int
-page_slice_rows_pair(struct json_object **first, struct json_object **second,
-    const struct page *p, struct json_object **next)
-{
-	size_t na = json_object_array_length(*first), nb = json_object_array_length(*second);
-	size_t end = (size_t)p->after + (size_t)p->limit, i;
-	struct json_object *a, *b;
-
-	*next = NULL;
-	if ((a = json_object_new_array()) == NULL || (b = json_object_new_array()) == NULL) {
-		json_object_put(a);
-		return UKEY_ERR_NOMEM;
-	}
-	for (i = (size_t)p->after; i < end && i < na + nb; i++)
-		json_object_array_add(i < na ? a : b, json_object_get(json_object_array_get_idx(
-		    i < na ? *first : *second, i < na ? i : i - na)));
-	*next = i < na + nb ? json_object_new_int64((int64_t)i) : NULL;
-	json_object_put(*first);
-	json_object_put(*second);
-	*first = a;
-	*second = b;
-	return 0;
-}

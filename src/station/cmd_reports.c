@@ -526,7 +526,9 @@ struct recon_late {
 
 struct recon {
 	struct ca_reader *cadb;			/* the embedded CA's ca.db, read-only */
-	struct json_object *mismatches, *explained;
+	struct page pg;				/* the findings asked for */
+	struct json_object *mismatches, *explained;	/* the page's (recon_add) */
+	int64_t nmis, nexp;			/* the findings, counted */
 	struct store_ca_cert ca;		/* the CA's entry the merge stands at */
 	int ca_more;				/* ca holds an entry (0: the CA's walk ended) */
 	int ca_seen;				/* a serial of the station's matched it */
@@ -537,18 +539,37 @@ struct recon {
 	int64_t issued, nca, valid;		/* issuances; the CA's list */
 };
 
-static void
-recon_add(struct json_object *arr, const char *kind, int64_t order_id, const char *ref,
-    const char *serial, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+enum finding { FINDING_MISMATCH, FINDING_EXPLAINED };
+
+/* Where the page asked for ends among the findings. */
+static int64_t
+recon_page_end(const struct recon *rc)
+{
+	return rc->pg.after > INT64_MAX - rc->pg.limit ? INT64_MAX : rc->pg.after + rc->pg.limit;
+}
 
 static void
-recon_add(struct json_object *arr, const char *kind, int64_t order_id, const char *ref,
-    const char *serial, const char *fmt, ...)
+recon_add(struct recon *rc, enum finding which, const char *kind, int64_t order_id,
+    const char *ref, const char *serial, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+
+/* A finding of the page is kept: the page counts the mismatches, then the
+ * explained findings, from page.after; the explained ones come before the
+ * mismatches are all counted, so those up to the page's end are kept and
+ * sliced by recon_page. Every other finding is only counted. */
+static void
+recon_add(struct recon *rc, enum finding which, const char *kind, int64_t order_id,
+    const char *ref, const char *serial, const char *fmt, ...)
 {
-	struct json_object *o = json_object_new_object();
+	int64_t at = which == FINDING_MISMATCH ? rc->nmis++ : rc->nexp++;
+	int64_t to = recon_page_end(rc);
+	struct json_object *o;
 	char msg[700];
 	va_list ap;
 
+	if (at >= to || (which == FINDING_MISMATCH && at < rc->pg.after))
+		return;
+	o = json_object_new_object();
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -560,7 +581,28 @@ recon_add(struct json_object *arr, const char *kind, int64_t order_id, const cha
 	if (serial != NULL)
 		add_str(o, "serial", serial);
 	add_str(o, "message", msg);
-	json_object_array_add(arr, o);
+	json_object_array_add(which == FINDING_MISMATCH ? rc->mismatches : rc->explained, o);
+}
+
+/* The page's explained findings out of those kept, now that the mismatches
+ * are counted, and the next page's start (NULL after the last). */
+static int
+recon_page(struct recon *rc, struct json_object **next)
+{
+	int64_t to = recon_page_end(rc), from = rc->pg.after - rc->nmis, i;
+	struct json_object *b;
+
+	*next = NULL;
+	if ((b = json_object_new_array()) == NULL)
+		return UKEY_ERR_NOMEM;
+	for (i = from < 0 ? 0 : from; i < to - rc->nmis && i < rc->nexp; i++)
+		json_object_array_add(b, json_object_get(json_object_array_get_idx(rc->explained,
+		    (size_t)i)));
+	json_object_put(rc->explained);
+	rc->explained = b;
+	if (to < rc->nmis + rc->nexp)
+		*next = json_object_new_int64(to);
+	return 0;
 }
 
 static const char *
@@ -582,13 +624,13 @@ recon_order(struct store_report_order *o, void *arg)
 	if (o->refund_due) {
 		rc->refunds++;
 		rc->refund_fen += o->total_fen;
-		recon_add(rc->mismatches, "refund_due", o->id, o->portal_ref, NULL,
+		recon_add(rc, FINDING_MISMATCH, "refund_due", o->id, o->portal_ref, NULL,
 		    "order %lld (%s, %s): paid %lld.%02lld yuan for %lld certificates, %lld"
 		    " issued, %lld cancelled; refund due", (long long)o->id, o->portal_ref,
 		    o->state, (long long)(o->total_fen / 100), (long long)(o->total_fen % 100),
 		    (long long)o->units, (long long)o->issued, (long long)o->cancelled);
 	} else if (o->issued < o->units && o->pending == 0)
-		recon_add(rc->mismatches, "paid_not_issued", o->id, o->portal_ref, NULL,
+		recon_add(rc, FINDING_MISMATCH, "paid_not_issued", o->id, o->portal_ref, NULL,
 		    "order %lld (%s, %s): paid %lld.%02lld yuan for %lld certificates, %lld"
 		    " issued, %lld cancelled, none in production, no refund recorded",
 		    (long long)o->id, o->portal_ref, o->state, (long long)(o->total_fen / 100),
@@ -610,22 +652,22 @@ recon_ca_entry(struct recon *rc, const struct store_report_cert *c, const struct
 	if (c != NULL && c->issuance_id > 0)
 		return;
 	if (c == NULL)
-		recon_add(rc->mismatches, "ca_without_issuance", 0, NULL, serial, "certificate %s"
+		recon_add(rc, FINDING_MISMATCH, "ca_without_issuance", 0, NULL, serial, "certificate %s"
 		    " (%s; %s at the CA) has no issuance record and the station never received it",
 		    serial, dash(ca->subject), status);
 	else if (!valid && (strcmp(c->status, "revoked") == 0 || strcmp(c->status, "refused") == 0))
-		recon_add(rc->explained, "revoked_orphan", c->order_id, c->portal_ref, serial,
+		recon_add(rc, FINDING_EXPLAINED, "revoked_orphan", c->order_id, c->portal_ref, serial,
 		    "certificate %s: received by job %lld (%s) and never issued onto a token;"
 		    " revoked at the CA (%s, %s); the station recorded it %s: %s", serial,
 		    (long long)c->job_id, dash(c->job_state), dash(ca->revoke_reason),
 		    dash(ca->revoked_at), c->status, dash(c->note));
 	else if (valid && strcmp(c->status, "received") == 0 && c->job_state != NULL &&
 	    (strcmp(c->job_state, "running") == 0 || strcmp(c->job_state, "suspended") == 0))
-		recon_add(rc->explained, "in_production", c->order_id, c->portal_ref, serial,
+		recon_add(rc, FINDING_EXPLAINED, "in_production", c->order_id, c->portal_ref, serial,
 		    "certificate %s: job %lld (%s) has not written it yet", serial,
 		    (long long)c->job_id, c->job_state);
 	else
-		recon_add(rc->mismatches, "ca_without_issuance", c->order_id, c->portal_ref, serial,
+		recon_add(rc, FINDING_MISMATCH, "ca_without_issuance", c->order_id, c->portal_ref, serial,
 		    "certificate %s: %s at the CA, received by job %lld (%s) and recorded %s%s%s,"
 		    " but no issuance records it", serial, status, (long long)c->job_id,
 		    dash(c->job_state), c->status, c->note ? ": " : "", c->note ? c->note : "");
@@ -636,7 +678,7 @@ static void
 recon_revoked_at_ca(struct recon *rc, int64_t issuance_id, int64_t order_id, const char *ref,
     const struct store_ca_cert *ca)
 {
-	recon_add(rc->mismatches, "issued_revoked_at_ca", order_id, ref, ca->serial,
+	recon_add(rc, FINDING_MISMATCH, "issued_revoked_at_ca", order_id, ref, ca->serial,
 	    "issuance %lld (order %lld): certificate %s is %s at the CA (%s, %s) but recorded"
 	    " as issued", (long long)issuance_id, (long long)order_id, ca->serial,
 	    dash(ca->status), dash(ca->revoke_reason), dash(ca->revoked_at));
@@ -745,7 +787,7 @@ recon_late(struct recon *rc)
 			else
 				recon_revoked_at_ca(rc, l->issuance_id, l->order_id, l->portal_ref, &ca);
 		} else if (r == UKEY_ERR_NOTFOUND)
-			recon_add(rc->mismatches, "issuance_without_ca_record", l->order_id,
+			recon_add(rc, FINDING_MISMATCH, "issuance_without_ca_record", l->order_id,
 			    l->portal_ref, l->serial, "issuance %lld (order %lld, job %lld): certificate"
 			    " %s is not in the CA's list", (long long)l->issuance_id,
 			    (long long)l->order_id, (long long)l->job_id, l->serial);
@@ -770,8 +812,7 @@ recon_totals(const struct recon *rc)
 	add_int(res, "ca_certificates", rc->nca);
 	add_int(res, "ca_valid", rc->valid);
 	add_int(res, "ca_revoked", rc->nca - rc->valid);
-	json_object_object_add(res, "ok",
-	    json_object_new_boolean(json_object_array_length(rc->mismatches) == 0));
+	json_object_object_add(res, "ok", json_object_new_boolean(rc->nmis == 0));
 	return res;
 }
 
@@ -827,6 +868,7 @@ report_reconcile(const struct report_ask *a, struct db *db, struct report_answer
 	struct json_object *res;
 	int err;
 
+	rc.pg = a->pg;
 	rc.mismatches = json_object_new_array();
 	rc.explained = json_object_new_array();
 	if ((err = ca_reader_open(a->ca_dir, &rc.cadb)) != 0 ||
@@ -844,7 +886,7 @@ report_reconcile(const struct report_ask *a, struct db *db, struct report_answer
 		goto out;
 	res = recon_totals(&rc);
 	/* the totals and ok are the whole reconciliation's; its findings page */
-	if ((err = page_slice_rows_pair(&rc.mismatches, &rc.explained, &a->pg, &ans->next)) != 0) {
+	if ((err = recon_page(&rc, &ans->next)) != 0) {
 		json_object_put(res);
 		goto out;
 	}

@@ -113,10 +113,6 @@ int page_slice(struct request *r, struct json_object **rows, const struct page *
 /* page_slice for code without a request (a report's thread): the key to
  * go on from in *next (owned; NULL on the last page). */
 int page_slice_rows(struct json_object **rows, const struct page *p, struct json_object **next);
-/* The same over two lists made whole, read as one: first's rows, then
- * second's (the report's mismatches, then what was explained). */
-int page_slice_rows_pair(struct json_object **first, struct json_object **second,
-    const struct page *p, struct json_object **next);
 
 /* Logs every dispatch table row without roles (refused to all but admin)
  * and every name listed twice; returns their number. control_listen runs it. */
