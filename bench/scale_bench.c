@@ -498,13 +498,14 @@ measure(const char *org, int indexed)
 	return 0;
 }
 
-/* A queue of n units waiting for tokens: a blank token's claim, and
- * `ukeyctl status`, whose summary counts the queue. */
+/* A queue of n units waiting for tokens: a blank token's claim,
+ * `ukeyctl status` and a watch frame, which count the queue (up to
+ * QUEUE_GLANCE_MAX), and pages of `ukeyctl queue`. */
 static int
 measure_queue(int64_t n)
 {
 	struct store *st = NULL;
-	char path[600];
+	char path[600], args[96];
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/station.db", state);
@@ -518,6 +519,10 @@ measure_queue(int64_t n)
 	if (start_daemon() != 0)
 		return -1;
 	row("status (ping), N units queued", time_req("ping", "{}"));
+	row("watch.subscribe, its first frame, N units queued", time_req("watch.subscribe", "{}"));
+	row("queue, first page of 100, N units queued", time_req("queue", "{\"limit\": 100}"));
+	snprintf(args, sizeof(args), "{\"after\": %lld, \"limit\": 100}", (long long)(n / 2));
+	row("queue, the page of 100 at N/2", time_req("queue", args));
 	stop_daemon();
 	return 0;
 }

@@ -157,12 +157,15 @@ verb_status(const struct ctl_verb *v, const struct ctl_args *a)
 		printf("expiring within 30 days: %lld\n", (long long)json_object_get_int64(n));
 	if (!ctl_json && (n = json_object_object_get(res, "store")) != NULL)
 		print_store_state(n);
+	/* a count that reached the daemon's cap says so: "10000+" */
 	if (!ctl_json && (n = json_object_object_get(res, "queued_own")) != NULL)
-		printf("service point %s (take %s): %lld of %lld queued units are its own\n",
+		printf("service point %s (take %s): %lld%s of %lld%s queued units are its own\n",
 		    json_object_get_string(json_object_object_get(res, "service_point")),
 		    json_object_get_string(json_object_object_get(res, "take")),
-		    (long long)json_object_get_int64(n), (long long)json_object_get_int64(
-		    json_object_object_get(res, "queued")));
+		    (long long)json_object_get_int64(n),
+		    json_object_get_boolean(json_object_object_get(res, "queued_own_more")) ? "+" :
+		    "", (long long)json_object_get_int64(json_object_object_get(res, "queued")),
+		    json_object_get_boolean(json_object_object_get(res, "queued_more")) ? "+" : "");
 	json_object_put(rep);
 	return EXIT_OK;
 }

@@ -242,9 +242,11 @@ ctl_watch_render(FILE *f, struct json_object *snap, int64_t age_ms)
 		render_bay(f, json_object_array_get_idx(bays, i), age_ms);
 	if (n == 0)
 		fprintf(f, "  (no bays yet: hardware bays appear when a token is plugged in)\n");
-	fprintf(f, "\nQueue: %lld queued, %lld held, %lld in production\n",
-	    (long long)jnum(q, "queued"), (long long)jnum(q, "held"),
-	    (long long)jnum(q, "in_production"));
+	/* a count that reached the daemon's cap says so: "10000+" */
+	fprintf(f, "\nQueue: %lld%s queued, %lld%s held, %lld%s in production\n",
+	    (long long)jnum(q, "queued"), jbool(q, "queued_more") ? "+" : "",
+	    (long long)jnum(q, "held"), jbool(q, "held_more") ? "+" : "",
+	    (long long)jnum(q, "in_production"), jbool(q, "in_production_more") ? "+" : "");
 	render_health(f, json_object_object_get(snap, "health"));
 	fprintf(f, "\n");
 	render_events(f, json_object_object_get(snap, "events"));

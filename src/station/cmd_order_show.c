@@ -248,17 +248,23 @@ cmd_queue(struct request *r, struct json_object **result)
 	struct store_queue_entry *q = NULL;
 	struct page p;
 	size_t n = 0, i;
-	int rc;
+	int rc, more = 0;
 
 	/* in production first, then the queue in the order tokens take it,
-	 * then the held units with the reason they wait for a person */
+	 * then the held units with the reason they wait for a person; the
+	 * store reads the page, not the queue */
 	if ((rc = page_args(r, LIST_PAGE_MAX, &p)) != 0)
 		return rc;
-	if ((rc = store_units_queue(station_store(r->s), &q, &n)) != 0)
+	if ((rc = store_units_queue_page(station_store(r->s), p.after, p.limit, &q, &n,
+	    &more)) != 0)
 		return rc;
 	*result = json_object_new_array();
 	for (i = 0; i < n; i++)
 		json_object_array_add(*result, orderview_queue_entry(&q[i]));
 	store_queue_entries_free(q, n);
-	return page_slice(r, result, &p);
+	if (more) {
+		json_object_put(r->next);
+		r->next = json_object_new_int64(p.after + (int64_t)n);
+	}
+	return 0;
 }

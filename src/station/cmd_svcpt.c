@@ -100,9 +100,19 @@ station_point_status(struct station *s, struct json_object *result)
 	json_object_object_add(result, "service_point", c->service_point[0] ?
 	    json_object_new_string(c->service_point) : NULL);
 	json_object_object_add(result, "take", json_object_new_string(svcpoint_take_name(c->take)));
-	if (store_units_queued_at(station_store(s), c->service_point, &own, &all) != 0)
+	/* counted up to QUEUE_GLANCE_MAX: a glance, not a census */
+	if (store_units_queue_count(station_store(s), "queued", NULL, QUEUE_GLANCE_MAX + 1,
+	    &all) != 0 || (c->service_point[0] && store_units_queue_count(station_store(s),
+	    "queued", c->service_point, QUEUE_GLANCE_MAX + 1, &own) != 0))
 		return;
-	json_object_object_add(result, "queued", json_object_new_int64(all));
-	if (c->service_point[0])
-		json_object_object_add(result, "queued_own", json_object_new_int64(own));
+	json_object_object_add(result, "queued", json_object_new_int64(
+	    all > QUEUE_GLANCE_MAX ? QUEUE_GLANCE_MAX : all));
+	if (all > QUEUE_GLANCE_MAX)
+		json_object_object_add(result, "queued_more", json_object_new_boolean(1));
+	if (!c->service_point[0])
+		return;
+	json_object_object_add(result, "queued_own", json_object_new_int64(
+	    own > QUEUE_GLANCE_MAX ? QUEUE_GLANCE_MAX : own));
+	if (own > QUEUE_GLANCE_MAX)
+		json_object_object_add(result, "queued_own_more", json_object_new_boolean(1));
 }

@@ -98,6 +98,7 @@ int arg_str(struct request *r, const char *name, int required, const char **out)
  * (an id, or for a listing made whole the position); limit: 1..max, the
  * server's largest page, and max when not given. */
 #define LIST_PAGE_MAX 2000	/* rows of a listing one reply holds at most */
+#define QUEUE_GLANCE_MAX 10000	/* queue units `status` and a watch frame count, per state */
 struct page {
 	int64_t after, limit;
 };

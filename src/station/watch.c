@@ -109,30 +109,30 @@ bay_json(struct station *s, const struct bay *b, int64_t now)
 	return o;
 }
 
-/* The units of orders waiting for or in production, counted by state; the
- * database's health is whether it could say. */
+/* The units of orders waiting for or in production, counted by state up to
+ * QUEUE_GLANCE_MAX each (<state>_more when there are more); the database's
+ * health is whether it could say. */
 static int
 queue_json(struct station *s, struct json_object **out)
 {
-	struct store_queue_entry *q = NULL;
-	int64_t queued = 0, held = 0, prod = 0;
-	size_t n = 0, i;
+	static const char *const states[] = { "queued", "held", "in_production" };
+	char more[32];
+	int64_t n;
+	size_t i;
 	int rc;
 
 	*out = json_object_new_object();
-	if ((rc = store_units_queue(s->st, &q, &n)) != 0)
-		return rc;
-	for (i = 0; i < n; i++) {
-		if (q[i].state == NULL)
-			continue;
-		queued += strcmp(q[i].state, "queued") == 0;
-		held += strcmp(q[i].state, "held") == 0;
-		prod += strcmp(q[i].state, "in_production") == 0;
+	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+		if ((rc = store_units_queue_count(s->st, states[i], NULL, QUEUE_GLANCE_MAX + 1,
+		    &n)) != 0)
+			return rc;
+		json_object_object_add(*out, states[i], json_object_new_int64(
+		    n > QUEUE_GLANCE_MAX ? QUEUE_GLANCE_MAX : n));
+		if (n > QUEUE_GLANCE_MAX) {
+			snprintf(more, sizeof(more), "%s_more", states[i]);
+			json_object_object_add(*out, more, json_object_new_boolean(1));
+		}
 	}
-	store_queue_entries_free(q, n);
-	json_object_object_add(*out, "queued", json_object_new_int64(queued));
-	json_object_object_add(*out, "held", json_object_new_int64(held));
-	json_object_object_add(*out, "in_production", json_object_new_int64(prod));
 	return 0;
 }
 

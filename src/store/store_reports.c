@@ -248,14 +248,15 @@ store_report_orders(struct db *db, const struct store_report_window *w,
 	return 0;
 }
 
-/* %s: the order of the serials, byte by byte on both backends. */
+/* The serials in upper case (as the CA's list keeps them), in their byte
+ * order on both backends (%s). */
 static const char certs_sql[] =
     "SELECT * FROM ("
-    "SELECT s.id, s.order_id, s.job_id, s.cert_serial AS serial, 'issued', NULL, j.state,"
+    "SELECT s.id, s.order_id, s.job_id, upper(s.cert_serial) AS serial, 'issued', NULL, j.state,"
     " o.portal_ref"
     " FROM issuances s LEFT JOIN jobs j ON j.id = s.job_id LEFT JOIN orders o ON o.id = s.order_id"
     " UNION ALL"
-    " SELECT 0, it.order_id, r.job_id, r.serial, r.status, r.note, j.state, o.portal_ref"
+    " SELECT 0, it.order_id, r.job_id, upper(r.serial), r.status, r.note, j.state, o.portal_ref"
     " FROM received_certs r LEFT JOIN jobs j ON j.id = r.job_id"
     " LEFT JOIN units un ON un.id = r.unit_id LEFT JOIN order_items it ON it.id = un.item_id"
     " LEFT JOIN orders o ON o.id = it.order_id"

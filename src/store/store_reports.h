@@ -64,8 +64,8 @@ struct store_report_cert {
 };
 
 /* Every issuance record and every received certificate without one, handed
- * to fn one at a time (borrowed for the call) in serial order: the
- * upper-case hex compared byte by byte, as strcmp does, on both backends. fn
+ * to fn one at a time (borrowed for the call), the serial in upper case, in
+ * serial order: compared byte by byte, as strcmp does, on both backends. fn
  * returns 0 to go on, or an error, which ends the walk and is returned. */
 int store_report_certs_each(struct db *db,
     int (*fn)(const struct store_report_cert *c, void *arg), void *arg);

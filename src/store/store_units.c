@@ -202,24 +202,6 @@ store_units_for_token(struct store *st, const char *profile, const char *serial,
 	return read_claims(q, out, n);
 }
 
-int
-store_units_queued_at(struct store *st, const char *point, int64_t *own, int64_t *all)
-{
-	int rc;
-
-	*own = *all = 0;
-	if ((rc = db_int(store_dbh(st), all, "SELECT count(*) FROM units u JOIN order_items i"
-	    " ON i.id = u.item_id JOIN orders o ON o.id = i.order_id WHERE u.state = 'queued'"
-	    " AND o.state IN ('waiting_production', 'in_production')", "")) != 0)
-		return rc;
-	if (point == NULL || point[0] == '\0')
-		return 0;
-	return db_int(store_dbh(st), own, "SELECT count(*) FROM units u JOIN order_items i"
-	    " ON i.id = u.item_id JOIN orders o ON o.id = i.order_id WHERE u.state = 'queued'"
-	    " AND o.state IN ('waiting_production', 'in_production') AND o.service_point = ?",
-	    "t", point);
-}
-
 void
 store_live_certs_free(struct store_live_cert *a, size_t n)
 {
@@ -365,22 +347,28 @@ store_unit_cancel(struct store *st, int64_t unit_id, const char *now)
 	    " AND state IN ('held', 'queued')", "ti", now, unit_id);
 }
 
+static void
+queue_entry_clear(struct store_queue_entry *e)
+{
+	free(e->portal_ref);
+	free(e->kind);
+	free(e->name);
+	free(e->cert_profile);
+	free(e->state);
+	free(e->paid_at);
+	free(e->last_failure);
+	free(e->hold_reason);
+	free(e->held_at);
+	memset(e, 0, sizeof(*e));
+}
+
 void
 store_queue_entries_free(struct store_queue_entry *a, size_t n)
 {
 	size_t i;
 
-	for (i = 0; a != NULL && i < n; i++) {
-		free(a[i].portal_ref);
-		free(a[i].kind);
-		free(a[i].name);
-		free(a[i].cert_profile);
-		free(a[i].state);
-		free(a[i].paid_at);
-		free(a[i].last_failure);
-		free(a[i].hold_reason);
-		free(a[i].held_at);
-	}
+	for (i = 0; a != NULL && i < n; i++)
+		queue_entry_clear(&a[i]);
 	free(a);
 }
 
@@ -404,27 +392,32 @@ queue_row(struct db_stmt *q, struct store_queue_entry *e, int *rc)
 	e->held_at = db_column_dup(q, 14, rc);
 }
 
-int
-store_units_queue(struct store *st, struct store_queue_entry **out, size_t *n)
+/* The queue view's parts, in the order it shows them. */
+static const char *const queue_parts[] = { "in_production", "queued", "held" };
+
+#define QUEUE_FROM \
+    " FROM units u JOIN order_items i ON i.id = u.item_id JOIN orders o ON o.id = i.order_id" \
+    " WHERE u.state = ? AND o.state IN ('waiting_production', 'in_production')"
+
+/* Rows [off, off + want) of one part of the queue view, appended; *got of
+ * them. The part is read from units_queue in its order: no sort, and no
+ * more rows than the page reads. */
+static int
+queue_part(struct store *st, const char *part, int64_t off, int64_t want,
+    struct store_queue_entry **a, size_t *k, int64_t *got)
 {
-	struct store_queue_entry *a = NULL, *e;
+	struct store_queue_entry *e;
 	struct db_stmt *q;
-	size_t k = 0;
 	int rc;
 
-	*out = NULL;
-	*n = 0;
+	*got = 0;
 	if ((rc = db_stmtf(store_dbh(st), &q,
 	    "SELECT u.id, o.id, o.portal_ref, i.kind, i.name, i.cert_profile, i.years, u.seq,"
 	    " i.count, u.state, o.paid_at, u.failures, u.last_failure, u.hold_reason, u.held_at"
-	    " FROM units u JOIN order_items i ON i.id = u.item_id JOIN orders o ON o.id = i.order_id"
-	    " WHERE u.state IN ('queued', 'in_production', 'held')"
-	    " AND o.state IN ('waiting_production', 'in_production')"
-	    " ORDER BY CASE u.state WHEN 'in_production' THEN 0 WHEN 'queued' THEN 1 ELSE 2 END,"
-	    QUEUE_KEYS, "")) != 0)
+	    QUEUE_FROM " ORDER BY" QUEUE_KEYS " LIMIT ? OFFSET ?", "tii", part, want, off)) != 0)
 		return rc;
 	while ((rc = db_step(q)) == 1) {
-		if ((e = store_array_add((void **)&a, &k, sizeof(*a))) == NULL) {
+		if ((e = store_array_add((void **)a, k, sizeof(**a))) == NULL) {
 			rc = UKEY_ERR_NOMEM;
 			break;
 		}
@@ -432,13 +425,78 @@ store_units_queue(struct store *st, struct store_queue_entry **out, size_t *n)
 		queue_row(q, e, &rc);
 		if (rc != 0)
 			break;
+		++*got;
 	}
 	db_finalize(q);
+	return rc;
+}
+
+int
+store_units_queue_page(struct store *st, int64_t after, int64_t limit,
+    struct store_queue_entry **out, size_t *n, int *more)
+{
+	struct store_queue_entry *a = NULL;
+	int64_t want = limit < INT64_MAX ? limit + 1 : limit, got, in_part;
+	size_t k = 0, p;
+	int rc = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (more != NULL)
+		*more = 0;
+	if (after < 0 || limit < 1)
+		return UKEY_ERR_INVAL;
+	/* after counts rows of the parts before: a part that gives nothing at
+	 * that offset is counted, and the rest of after is the next part's */
+	for (p = 0; p < sizeof(queue_parts) / sizeof(queue_parts[0]) && want > 0; p++) {
+		if ((rc = queue_part(st, queue_parts[p], after, want, &a, &k, &got)) != 0)
+			break;
+		if (got > 0) {
+			want -= got;
+			after = 0;
+		} else if (after > 0) {
+			if ((rc = store_units_queue_count(st, queue_parts[p], NULL, INT64_MAX,
+			    &in_part)) != 0)
+				break;
+			after -= in_part < after ? in_part : after;
+		}
+	}
 	if (rc != 0) {
 		store_queue_entries_free(a, k);
 		return rc;
 	}
+	if ((int64_t)k > limit) {	/* the row read to know that more follow */
+		queue_entry_clear(&a[--k]);
+		if (more != NULL)
+			*more = 1;
+	}
+	if (k == 0) {
+		free(a);
+		a = NULL;
+	}
 	*out = a;
 	*n = k;
 	return 0;
+}
+
+int
+store_units_queue(struct store *st, struct store_queue_entry **out, size_t *n)
+{
+	return store_units_queue_page(st, 0, INT64_MAX, out, n, NULL);
+}
+
+int
+store_units_queue_count(struct store *st, const char *state, const char *point, int64_t cap,
+    int64_t *n)
+{
+	*n = 0;
+	if (point == NULL || point[0] == '\0')
+		return db_int(store_dbh(st), n, "SELECT count(*) FROM (SELECT 1" QUEUE_FROM
+		    " LIMIT ?) x", "ti", state, cap);
+	/* from the point's orders (orders_service_point), not the whole queue */
+	return db_int(store_dbh(st), n, "SELECT count(*) FROM (SELECT 1 FROM orders o"
+	    " CROSS JOIN order_items i CROSS JOIN units u WHERE i.order_id = o.id"
+	    " AND u.item_id = i.id AND u.state = ? AND o.service_point = ?"
+	    " AND o.state IN ('waiting_production', 'in_production') LIMIT ?) x", "tti", state,
+	    point, cap);
 }

@@ -71,10 +71,6 @@ int store_units_for_token(struct store *st, const char *profile, const char *ser
     struct store_unit_claim **out, size_t *n);
 void store_unit_claims_free(struct store_unit_claim *a, size_t n);
 
-/* Queued units (of orders waiting for or in production): *all of them, and
- * *own those of orders of service point `point` (0 when point is NULL or
- * ""). */
-int store_units_queued_at(struct store *st, const char *point, int64_t *own, int64_t *all);
 
 /* Live certificates on the token (0 for a token without serial). */
 int store_token_live_certs(struct store *st, const char *profile, const char *serial,
@@ -121,8 +117,22 @@ int store_unit_release(struct store *st, int64_t unit_id, const char *now);
 int store_unit_cancel(struct store *st, int64_t unit_id, const char *now);
 
 /* The units in production, then the queue in the order tokens take it,
- * then the held units, of orders waiting for or in production. */
+ * then the held units, of orders waiting for or in production: the whole
+ * view (store_units_queue), or a page of it from position `after` (0: the
+ * first row), at most `limit` rows, *more set when rows follow (NULL: not
+ * wanted); UKEY_ERR_INVAL for a negative after or a limit below 1. A page
+ * reads the rows before it and its own from the queue's index, never the
+ * whole queue (unless it is the last page). */
 int store_units_queue(struct store *st, struct store_queue_entry **out, size_t *n);
+int store_units_queue_page(struct store *st, int64_t after, int64_t limit,
+    struct store_queue_entry **out, size_t *n, int *more);
+
+/* The units in `state` ("queued", "held", "in_production") of orders
+ * waiting for or in production, and of service point `point`'s orders
+ * unless point is NULL or "": counted up to cap (*n is at most cap), so
+ * that a glance at a queue of a million units reads `cap` rows of it. */
+int store_units_queue_count(struct store *st, const char *state, const char *point, int64_t cap,
+    int64_t *n);
 void store_queue_entries_free(struct store_queue_entry *a, size_t n);
 
 #endif

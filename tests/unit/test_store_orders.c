@@ -393,7 +393,7 @@ test_queue_claim(void **state)
 	struct store_fixture *f = *state;
 	struct store_queue_entry *q = NULL;
 	struct store_unit u = { 0 };
-	int64_t a, b, c, d, job;
+	int64_t a, b, c, d, job, lim, after;
 	size_t n = 0;
 
 	a = first_unit(f->st, new_order(f->st, "Q-A", "new", USCC, 1, NULL, "t"));
@@ -455,6 +455,22 @@ test_queue_claim(void **state)
 	assert_string_equal(q[3].hold_reason, "label too long");
 	assert_string_equal(q[3].portal_ref, "Q-C");
 	store_queue_entries_free(q, n);
+	/* in pages of every size from every position, across the three parts */
+	for (lim = 1; lim <= 5; lim++)
+		for (after = 0; after <= 5; after++) {
+			const int64_t want[] = { a, d, b, c };
+			size_t k = 0, j;
+			int more = -1;
+
+			assert_int_equal(store_units_queue_page(f->st, after, lim, &q, &k, &more), 0);
+			assert_int_equal(k, after >= 4 ? 0 : (size_t)(4 - after < lim ? 4 - after : lim));
+			assert_int_equal(more, after + lim < 4);
+			for (j = 0; j < k; j++)
+				assert_int_equal(q[j].unit, want[after + (int64_t)j]);
+			store_queue_entries_free(q, k);
+		}
+	assert_int_equal(store_units_queue_page(f->st, -1, 1, &q, &n, NULL), UKEY_ERR_INVAL);
+	assert_int_equal(store_units_queue_page(f->st, 0, 0, &q, &n, NULL), UKEY_ERR_INVAL);
 
 	assert_int_equal(store_unit_return(f->st, a, "2026-03-01T10:02:00Z"), 0);
 	claims_are(f->st, "softhsm2", "", (int64_t[]){ a, d, b }, 3);

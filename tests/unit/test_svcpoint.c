@@ -170,10 +170,20 @@ scope_on(struct store *st)
 	assert_int_equal(store_set_claim_scope(st, "dali' OR 'a'='a", SVCPOINT_TAKE_OWN),
 	    UKEY_ERR_INVAL);
 	assert_int_equal(store_set_claim_scope(st, "", SVCPOINT_TAKE_OWN_FIRST), UKEY_ERR_INVAL);
-	assert_int_equal(store_units_queued_at(st, "dali", &own, &all), 0);
+	assert_int_equal(store_units_queue_count(st, "queued", "dali", 100, &own), 0);
+	assert_int_equal(store_units_queue_count(st, "queued", NULL, 100, &all), 0);
 	assert_true(own == 2 && all == 6);
-	assert_int_equal(store_units_queued_at(st, NULL, &own, &all), 0);
-	assert_true(own == 0 && all == 6);
+	assert_int_equal(store_units_queue_count(st, "queued", "", 100, &all), 0);
+	assert_int_equal(all, 6);
+	assert_int_equal(store_units_queue_count(st, "queued", "yuxi", 100, &own), 0);
+	assert_int_equal(own, 0);
+	/* counted up to the cap */
+	assert_int_equal(store_units_queue_count(st, "queued", NULL, 4, &all), 0);
+	assert_int_equal(all, 4);
+	assert_int_equal(store_units_queue_count(st, "queued", "dali", 1, &own), 0);
+	assert_int_equal(own, 1);
+	assert_int_equal(store_units_queue_count(st, "held", NULL, 100, &all), 0);
+	assert_int_equal(all, 0);
 	assert_int_equal(store_order_list(st, &f, &list, &k), 0);
 	assert_int_equal(k, 1);
 	assert_int_equal(list[0].id, ids[1]);
