@@ -443,7 +443,7 @@ test_reader(void **state)
 	struct fixture *f = *state;
 	struct ca_request r;
 	struct json_object *list = NULL;
-	struct store_ca_cert c = { 0 };
+	struct store_ca_cert c = { 0 }, other = { 0 };
 	struct ca_reader *rd = NULL;
 	X509 *a[4] = { NULL };
 	char serial[4][64], key[32], prev[64], *lower;
@@ -478,7 +478,8 @@ test_reader(void **state)
 			r = person_request(f, "order-5/item-4", 1);
 			assert_int_equal(ca_issue(f->ca, &r, &a[3]), 0);
 			assert_int_equal(cert_serial_hex(a[3], serial[3], sizeof(serial[3])), 0);
-			assert_int_equal(ca_reader_find(rd, serial[3], &c), UKEY_ERR_STATE);
+			assert_int_equal(ca_reader_find(rd, serial[3], &other), UKEY_ERR_STATE);
+			assert_null(other.serial);
 		}
 	}
 	assert_int_equal(n, 3);
