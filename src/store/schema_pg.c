@@ -283,6 +283,10 @@ static const char pg_17[] =
     "CREATE TRIGGER orders_queue_paid AFTER UPDATE OF paid_at ON orders"
     " FOR EACH ROW EXECUTE FUNCTION ukey_order_queue_paid();";
 
+/* The requeue numbers indexed (schema.c, migration 18). */
+static const char pg_18[] =
+    "CREATE INDEX units_requeue_seq ON units(requeue_seq) WHERE requeue_seq IS NOT NULL;";
+
 static const struct migration pg_migrations[] = {
 	{ 1, "initial schema: orders, units, tokens, jobs, issuances, audit", pg_1 },
 	{ 2, "jobs can be suspended while their token is away", pg_2 },
@@ -305,6 +309,7 @@ static const struct migration pg_migrations[] = {
 	{ 15, "issuances: an index by organisation for audit serials --org", pg_15 },
 	{ 16, "orders: the service point whose station produces them first", pg_16 },
 	{ 17, "units: their place in the production queue, indexed", pg_17 },
+	{ 18, "units: the requeue numbers indexed", pg_18 },
 };
 
 /* The multi-station track: what only a shared database needs. A unit in

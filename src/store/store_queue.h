@@ -34,6 +34,18 @@
     " CROSS JOIN order_items i CROSS JOIN units u WHERE i.order_id = o.id AND u.item_id = i.id" \
     " AND u.state = 'queued' AND o.state IN ('waiting_production', 'in_production')"
 
+/* The queue view's rows of one state (the first parameter), of orders
+ * waiting for or in production: a page, or a count, read in QUEUE_KEYS
+ * order from units_queue. */
+#define QUEUE_VIEW_FROM \
+    " FROM units u JOIN order_items i ON i.id = u.item_id JOIN orders o ON o.id = i.order_id" \
+    " WHERE u.state = ? AND o.state IN ('waiting_production', 'in_production')"
+
+/* The next requeue number: one more than the highest given (migration 18's
+ * partial index answers the max() at once). */
+#define NEXT_REQUEUE_SEQ \
+    " (SELECT coalesce(max(requeue_seq), 0) + 1 FROM units WHERE requeue_seq IS NOT NULL)"
+
 /* The SQL (into sql, len bytes) of pass `pass` (0, 1) of a blank token's
  * claim: new and replacement units in queue order (QUEUE_KEYS) within the
  * station's claim scope (store_set_claim_scope), then tail (" LIMIT ?",

@@ -305,8 +305,8 @@ store_unit_requeue(struct store *st, int64_t unit_id, int64_t failures, const ch
     const char *why, const char *now)
 {
 	return store_run(st, "UPDATE units SET state = 'queued', job_id = NULL, failures = ?,"
-	    " failure_kind = ?, last_failure = ?, requeued_at = ?, requeue_seq ="
-	    " (SELECT coalesce(max(requeue_seq), 0) + 1 FROM units), updated_at = ? WHERE id = ?",
+	    " failure_kind = ?, last_failure = ?, requeued_at = ?, requeue_seq =" NEXT_REQUEUE_SEQ
+	    ", updated_at = ? WHERE id = ?",
 	    "itttti", failures, kind, why, now, now, unit_id);
 }
 
@@ -335,7 +335,7 @@ store_unit_release(struct store *st, int64_t unit_id, const char *now)
 	 * spent; last_failure keeps what happened */
 	return store_run(st, "UPDATE units SET state = 'queued', failures = 0,"
 	    " failure_kind = NULL, hold_reason = NULL, held_at = NULL, requeued_at = ?,"
-	    " requeue_seq = (SELECT coalesce(max(requeue_seq), 0) + 1 FROM units), updated_at = ?"
+	    " requeue_seq =" NEXT_REQUEUE_SEQ ", updated_at = ?"
 	    " WHERE id = ? AND state = 'held' AND hold_reason IS NOT NULL", "tti", now, now,
 	    unit_id);
 }
@@ -395,10 +395,6 @@ queue_row(struct db_stmt *q, struct store_queue_entry *e, int *rc)
 /* The queue view's parts, in the order it shows them. */
 static const char *const queue_parts[] = { "in_production", "queued", "held" };
 
-#define QUEUE_FROM \
-    " FROM units u JOIN order_items i ON i.id = u.item_id JOIN orders o ON o.id = i.order_id" \
-    " WHERE u.state = ? AND o.state IN ('waiting_production', 'in_production')"
-
 /* Rows [off, off + want) of one part of the queue view, appended; *got of
  * them. The part is read from units_queue in its order: no sort, and no
  * more rows than the page reads. */
@@ -414,7 +410,7 @@ queue_part(struct store *st, const char *part, int64_t off, int64_t want,
 	if ((rc = db_stmtf(store_dbh(st), &q,
 	    "SELECT u.id, o.id, o.portal_ref, i.kind, i.name, i.cert_profile, i.years, u.seq,"
 	    " i.count, u.state, o.paid_at, u.failures, u.last_failure, u.hold_reason, u.held_at"
-	    QUEUE_FROM " ORDER BY" QUEUE_KEYS " LIMIT ? OFFSET ?", "tii", part, want, off)) != 0)
+	    QUEUE_VIEW_FROM " ORDER BY" QUEUE_KEYS " LIMIT ? OFFSET ?", "tii", part, want, off)) != 0)
 		return rc;
 	while ((rc = db_step(q)) == 1) {
 		if ((e = store_array_add((void **)a, k, sizeof(**a))) == NULL) {
@@ -491,7 +487,7 @@ store_units_queue_count(struct store *st, const char *state, const char *point, 
 {
 	*n = 0;
 	if (point == NULL || point[0] == '\0')
-		return db_int(store_dbh(st), n, "SELECT count(*) FROM (SELECT 1" QUEUE_FROM
+		return db_int(store_dbh(st), n, "SELECT count(*) FROM (SELECT 1" QUEUE_VIEW_FROM
 		    " LIMIT ?) x", "ti", state, cap);
 	/* from the point's orders (orders_service_point), not the whole queue */
 	return db_int(store_dbh(st), n, "SELECT count(*) FROM (SELECT 1 FROM orders o"

@@ -254,6 +254,15 @@ test_queue_plan(void **state)
 	assert_non_null(strstr(plan, "SEARCH o USING INDEX orders_service_point"));
 	assert_non_null(strstr(plan, "units_item_state"));
 	assert_null(strstr(plan, "units_queue"));
+	/* the queue view's page of one state, and its count, from the index */
+	plan_of(f->st, "SELECT u.id" QUEUE_VIEW_FROM " ORDER BY" QUEUE_KEYS " LIMIT 8 OFFSET 0",
+	    plan, sizeof(plan));
+	assert_non_null(strstr(plan, "units_queue (state=?)"));
+	assert_null(strstr(plan, "TEMP B-TREE"));
+	/* the next requeue number: one look-up, not a scan of the units */
+	plan_of(f->st, "SELECT" NEXT_REQUEUE_SEQ, plan, sizeof(plan));
+	assert_non_null(strstr(plan, "SEARCH units USING COVERING INDEX units_requeue_seq"));
+	assert_null(strstr(plan, "SCAN units"));
 }
 
 static void
