@@ -93,7 +93,10 @@ store_unit_take_next(struct store *st, int64_t job_id, const char *station, int 
 	    db_sql_skip_locked(store_dbh(st), "u", lock, sizeof(lock)));
 	for (pass = 0, passes = 1; pass < passes && rc == UKEY_ERR_NOTFOUND; pass++) {
 		passes = store_claim_sql(st, pass, tail, sql, sizeof(sql));
-		rc = db_int(store_dbh(st), unit_id, sql, "");
+		if ((rc = store_claim_pass_open(st, pass)) == 1)
+			rc = db_int(store_dbh(st), unit_id, sql, "");
+		else if (rc == 0)
+			rc = UKEY_ERR_NOTFOUND;	/* nothing of the point's: the next pass */
 	}
 	if (rc == UKEY_ERR_NOTFOUND)
 		return 0;

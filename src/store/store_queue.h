@@ -56,4 +56,10 @@
  * the others with CLAIM_COLS. */
 int store_claim_sql(struct store *st, int pass, const char *tail, char *sql, size_t len);
 
+/* Whether pass `pass` of the claim may give anything: 0 when it is a
+ * service point's own pass and the point has no order in production (then
+ * the pass is not asked: PostgreSQL, expecting a match, would walk the
+ * whole queue's index for one), 1 otherwise, or an error. */
+int store_claim_pass_open(struct store *st, int pass);
+
 #endif

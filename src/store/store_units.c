@@ -159,11 +159,36 @@ store_claim_sql(struct store *st, int pass, const char *tail, char *sql, size_t 
 }
 
 int
+store_claim_pass_open(struct store *st, int pass)
+{
+	int take, rc;
+	const char *point = store_claim_scope(st, &take);
+	int64_t n = 0;
+
+	if (!(take == SVCPOINT_TAKE_OWN || (take == SVCPOINT_TAKE_OWN_FIRST && pass == 0)))
+		return 1;
+	/* the point's orders in production, by orders_service_point: none (a
+	 * point with nothing to make) ends the pass before a planner that
+	 * expects a match walks the whole queue for one (PostgreSQL) */
+	if ((rc = db_int(store_dbh(st), &n, "SELECT count(*) FROM (SELECT 1 FROM orders o"
+	    " WHERE o.service_point = ? AND o.state IN ('waiting_production', 'in_production')"
+	    " AND o.type IN ('new', 'replacement') LIMIT 1) x", "t", point)) != 0)
+		return rc;
+	return n > 0;
+}
+
+/* The serials of the certificates a token (profile, serial: the two
+ * parameters) holds, issued here and live. */
+#define TOKEN_LIVE_SERIALS \
+    "SELECT s.cert_serial FROM issuances s JOIN received_certs c ON c.serial = s.cert_serial" \
+    " WHERE c.status = 'issued' AND s.token_profile = ? AND s.token_serial = ?"
+
+int
 store_units_for_token(struct store *st, const char *profile, const char *serial, int limit,
     struct store_unit_claim **out, size_t *n)
 {
 	struct db_stmt *q;
-	int64_t held = 0;
+	int64_t held = 0, renewals = 0;
 	char sql[1024];
 	int rc, pass, passes;
 
@@ -177,7 +202,8 @@ store_units_for_token(struct store *st, const char *profile, const char *serial,
 		 * within the station's claim scope, pass by pass */
 		for (pass = 0, passes = 1; pass < passes && *n < (size_t)limit; pass++) {
 			passes = store_claim_sql(st, pass, " LIMIT ?", sql, sizeof(sql));
-			if ((rc = db_stmtf(store_dbh(st), &q, sql, "i",
+			if ((rc = store_claim_pass_open(st, pass)) == 1 &&
+			    (rc = db_stmtf(store_dbh(st), &q, sql, "i",
 			    (int64_t)limit - (int64_t)*n)) == 0)
 				rc = read_claims(q, out, n);
 			if (rc != 0) {
@@ -188,16 +214,19 @@ store_units_for_token(struct store *st, const char *profile, const char *serial,
 			}
 		}
 		return 0;
-	} else
-		/* a token that came back: only the renewal of a certificate it
-		 * holds, wherever its order was filed (the token is here); the
-		 * few renewal orders are found by orders_renews */
-		rc = db_stmtf(store_dbh(st), &q, CLAIM_COLS_BY_ORDER " AND o.type = 'renewal'"
-		    " AND o.renews_cert IN (SELECT s.cert_serial FROM issuances s JOIN received_certs c"
-		    "  ON c.serial = s.cert_serial WHERE c.status = 'issued' AND s.token_profile = ?"
-		    "  AND s.token_serial = ?) ORDER BY" QUEUE_KEYS " LIMIT ?", "tti", profile, serial,
-		    (int64_t)limit);
-	if (rc != 0)
+	}
+	/* a token that came back: only the renewal of a certificate it holds,
+	 * wherever its order was filed (the token is here); the few renewal
+	 * orders are found by orders_renews, and when there are none in
+	 * production the claim is not asked (see store_claim_pass_open) */
+	if ((rc = db_int(store_dbh(st), &renewals, "SELECT count(*) FROM (SELECT 1 FROM orders o"
+	    " WHERE o.type = 'renewal' AND o.state IN ('waiting_production', 'in_production')"
+	    " AND o.renews_cert IN (" TOKEN_LIVE_SERIALS ") LIMIT 1) x", "tt", profile,
+	    serial)) != 0 || renewals == 0)
+		return rc;
+	if ((rc = db_stmtf(store_dbh(st), &q, CLAIM_COLS_BY_ORDER " AND o.type = 'renewal'"
+	    " AND o.renews_cert IN (" TOKEN_LIVE_SERIALS ") ORDER BY" QUEUE_KEYS " LIMIT ?", "tti",
+	    profile, serial, (int64_t)limit)) != 0)
 		return rc;
 	return read_claims(q, out, n);
 }

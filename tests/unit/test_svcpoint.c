@@ -18,6 +18,7 @@
 #include "common/err.h"
 #include "common/svcpoint.h"
 #include "store/store_lease.h"
+#include "store/store_queue.h"
 #include "pg_fixture.h"
 
 #define AT "2026-03-01T10:00:00Z"
@@ -164,8 +165,16 @@ scope_on(struct store *st)
 	assert_int_equal(store_set_claim_scope(st, "dali", SVCPOINT_TAKE_OWN), 0);
 	assert_int_equal(n = claim_orders(st, got, 8), 2);
 	assert_true(got[0] == ids[1] && got[1] == ids[1]);
+	assert_int_equal(store_claim_pass_open(st, 0), 1);
 	assert_int_equal(store_set_claim_scope(st, "yuxi", SVCPOINT_TAKE_OWN), 0);
+	/* a point without an order in production: its pass is not asked */
+	assert_int_equal(store_claim_pass_open(st, 0), 0);
 	assert_int_equal(claim_orders(st, got, 8), 0);
+	assert_int_equal(store_set_claim_scope(st, "yuxi", SVCPOINT_TAKE_OWN_FIRST), 0);
+	assert_int_equal(store_claim_pass_open(st, 0), 0);
+	assert_int_equal(store_claim_pass_open(st, 1), 1);
+	assert_int_equal(claim_orders(st, got, 8), 6);
+	assert_int_equal(store_set_claim_scope(st, "yuxi", SVCPOINT_TAKE_OWN), 0);
 	/* refused: a point that could not be a literal, own without a point */
 	assert_int_equal(store_set_claim_scope(st, "dali' OR 'a'='a", SVCPOINT_TAKE_OWN),
 	    UKEY_ERR_INVAL);
