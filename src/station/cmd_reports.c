@@ -114,7 +114,8 @@ add_int(struct json_object *o, const char *k, int64_t v)
 struct prod_row {
 	char key[160];
 	int64_t tokens, failures;
-	int64_t *secs;		/* the issued jobs' durations */
+	int64_t *secs;		/* the issued jobs' durations (tokens of them) */
+	size_t cap;		/* room in secs */
 };
 
 struct prod_rows {
@@ -166,9 +167,12 @@ prod_count(struct prod_rows *rows, const char *key, const struct store_report_jo
 		return 0;
 	}
 	/* tokens is also the number of durations held */
-	if ((ns = realloc(row->secs, (size_t)(row->tokens + 1) * sizeof(*ns))) == NULL)
-		return UKEY_ERR_NOMEM;
-	row->secs = ns;
+	if ((size_t)row->tokens == row->cap) {
+		if ((ns = realloc(row->secs, (row->cap ? 2 * row->cap : 64) * sizeof(*ns))) == NULL)
+			return UKEY_ERR_NOMEM;
+		row->secs = ns;
+		row->cap = row->cap ? 2 * row->cap : 64;
+	}
 	row->secs[row->tokens++] = j->seconds;
 	return 0;
 }
@@ -259,23 +263,27 @@ days_json(const struct window *win, struct prod_rows *days)
 	return arr;
 }
 
-static int
-prod_tally(const struct report_ask *a, struct store_report_job *jobs, size_t n,
-    struct prod_rows t[4])
-{
-	char cause[300];
-	size_t i;
-	int rc = 0;
+/* The tallies (all, by key, by day, by cause) a production report counts
+ * its jobs into, one job at a time. */
+struct prod_tally {
+	const struct report_ask *a;
+	struct prod_rows t[4];
+};
 
-	for (i = 0; i < n && rc == 0; i++) {
-		if ((rc = prod_count(&t[0], "all", &jobs[i])) == 0)
-			rc = prod_count(&t[1], prod_key(a, &jobs[i]), &jobs[i]);
-		if (rc == 0)
-			rc = prod_count(&t[2], jobs[i].day, &jobs[i]);
-		if (rc == 0 && strcmp(jobs[i].state, "issued") != 0) {
-			cause_of(&jobs[i], cause, sizeof(cause));
-			rc = prod_count(&t[3], cause, &jobs[i]);
-		}
+static int
+prod_tally_job(struct store_report_job *j, void *arg)
+{
+	struct prod_tally *pt = arg;
+	char cause[300];
+	int rc;
+
+	if ((rc = prod_count(&pt->t[0], "all", j)) == 0)
+		rc = prod_count(&pt->t[1], prod_key(pt->a, j), j);
+	if (rc == 0)
+		rc = prod_count(&pt->t[2], j->day, j);
+	if (rc == 0 && strcmp(j->state, "issued") != 0) {
+		cause_of(j, cause, sizeof(cause));
+		rc = prod_count(&pt->t[3], cause, j);
 	}
 	return rc;
 }
@@ -344,19 +352,17 @@ prod_json(const struct report_ask *a, const struct window *win, struct prod_rows
 static int
 report_production(const struct report_ask *a, struct db *db, struct report_answer *ans)
 {
-	struct store_report_job *jobs = NULL;
-	struct prod_rows t[4] = { { 0 } };	/* all, by key, by day, by cause */
+	struct prod_tally pt = { .a = a };
 	struct window win;
-	size_t n = 0, i;
+	size_t i;
 	int rc;
 
+	/* the jobs are counted as they are read, not kept */
 	ask_window(a, &win);
-	if ((rc = store_report_jobs(db, &win.w, &jobs, &n)) == 0 &&
-	    (rc = prod_tally(a, jobs, n, t)) == 0)
-		ans->result = prod_json(a, &win, t);
+	if ((rc = store_report_jobs_each(db, &win.w, prod_tally_job, &pt)) == 0)
+		ans->result = prod_json(a, &win, pt.t);
 	for (i = 0; i < 4; i++)
-		prod_rows_free(&t[i]);
-	store_report_jobs_free(jobs, n);
+		prod_rows_free(&pt.t[i]);
 	return rc;
 }
 
@@ -378,20 +384,35 @@ clock_start(const struct store_report_order *o, int64_t *start)
 	return 0;
 }
 
-/* The order's row; its status counted into counts (met, late, overdue,
- * due_soon, open). */
-static struct json_object *
-service_row(const struct store_report_order *o, int64_t now, int64_t hours, int off,
-    int64_t *secs, size_t *nsecs, struct json_object *counts)
+static const char *const service_statuses[] = { "met", "late", "overdue", "due_soon", "open" };
+#define N_SERVICE_STATUSES (sizeof(service_statuses) / sizeof(service_statuses[0]))
+
+/* Where an order stands against the promise: its clock's start, deadline,
+ * the time its last certificate was issued (*done, -1 while not finished)
+ * and its status (an index into service_statuses). */
+static size_t
+service_status(const struct store_report_order *o, int64_t now, int64_t hours, int off,
+    int64_t *start, int64_t *deadline, int64_t *done)
 {
-	struct json_object *row = json_object_new_object();
-	int64_t start = 0, deadline, done;
-	const char *status;
-	char t[32];
 	int finished = strcmp(o->state, "issued") == 0 || strcmp(o->state, "delivered") == 0;
 
-	clock_start(o, &start);
-	deadline = report_workday_deadline(start, off, PROMISE_WORKING_DAYS);
+	*start = 0;
+	clock_start(o, start);
+	*deadline = report_workday_deadline(*start, off, PROMISE_WORKING_DAYS);
+	if (finished && o->last_issued != NULL && report_time_parse(o->last_issued, done) == 0)
+		return *done <= *deadline ? 0 : 1;
+	*done = -1;
+	return now > *deadline ? 2 : *deadline - now <= hours * 3600 ? 3 : 4;
+}
+
+/* The order's row of the report. */
+static struct json_object *
+service_row(const struct store_report_order *o, int64_t now, int64_t start, int64_t deadline,
+    int64_t done, size_t status)
+{
+	struct json_object *row = json_object_new_object();
+	char t[32];
+
 	add_int(row, "id", o->id);
 	add_str(row, "portal_ref", o->portal_ref);
 	add_str(row, "org_name", o->org_name);
@@ -403,20 +424,15 @@ service_row(const struct store_report_order *o, int64_t now, int64_t hours, int 
 	add_str(row, "deadline", t);
 	add_int(row, "units", o->units - o->cancelled);
 	add_int(row, "issued", o->issued);
-	if (finished && o->last_issued != NULL && report_time_parse(o->last_issued, &done) == 0) {
+	if (done >= 0) {
 		add_str(row, "issued_at", o->last_issued);
 		add_int(row, "elapsed_seconds", done - start);
-		secs[(*nsecs)++] = done - start;
-		status = done <= deadline ? "met" : "late";
 	} else {
 		add_str(row, "issued_at", NULL);
 		add_int(row, "elapsed_seconds", now - start);
 		add_int(row, "remaining_seconds", deadline - now);
-		status = now > deadline ? "overdue" :
-		    deadline - now <= hours * 3600 ? "due_soon" : "open";
 	}
-	add_str(row, "status", status);
-	add_int(counts, status, json_object_get_int64(json_object_object_get(counts, status)) + 1);
+	add_str(row, "status", service_statuses[status]);
 	return row;
 }
 
@@ -462,51 +478,83 @@ service_head(const struct report_ask *a, const struct window *win)
 	return res;
 }
 
-/* The thread's half of report.service_times. */
+/* A service-times report made one order at a time: every order counted,
+ * the rows of the page asked for kept. */
+struct service_walk {
+	const struct report_ask *a;
+	int off;			/* the window's UTC offset, minutes */
+	int64_t counts[N_SERVICE_STATUSES];
+	int64_t *secs;			/* the finished orders' times */
+	size_t nsecs, cap;
+	int64_t at;			/* the next row's position */
+	struct json_object *rows;	/* the page's */
+};
+
+static int
+service_order(struct store_report_order *o, void *arg)
+{
+	struct service_walk *w = arg;
+	int64_t start, deadline, done, *ns, end;
+	size_t status;
+
+	if (strcmp(o->state, "cancelled") == 0)	/* nothing owed to produce */
+		return 0;
+	status = service_status(o, w->a->now, w->a->hours, w->off, &start, &deadline, &done);
+	w->counts[status]++;
+	if (done >= 0) {
+		if (w->nsecs == w->cap) {
+			if ((ns = realloc(w->secs, (w->cap ? 2 * w->cap : 64) * sizeof(*ns))) == NULL)
+				return UKEY_ERR_NOMEM;
+			w->secs = ns;
+			w->cap = w->cap ? 2 * w->cap : 64;
+		}
+		w->secs[w->nsecs++] = done - start;
+	}
+	end = w->a->pg.after > INT64_MAX - w->a->pg.limit ? INT64_MAX :
+	    w->a->pg.after + w->a->pg.limit;
+	if (w->at >= w->a->pg.after && w->at < end)
+		json_object_array_add(w->rows, service_row(o, w->a->now, start, deadline, done,
+		    status));
+	w->at++;
+	return 0;
+}
+
+/* The thread's half of report.service_times: the orders are read one at a
+ * time, counted, and only the page's rows are made. */
 static int
 report_service_times(const struct report_ask *a, struct db *db, struct report_answer *ans)
 {
-	static const char *const statuses[] = { "met", "late", "overdue", "due_soon", "open" };
-	struct store_report_order *orders = NULL;
-	struct json_object *res = NULL, *rows, *counts;
+	struct service_walk w = { .a = a };
+	struct json_object *res = NULL, *counts;
 	struct window win;
-	int64_t *secs = NULL, med;
-	size_t n = 0, i, nsecs = 0;
+	int64_t med;
+	size_t i;
 	int rc;
 
 	ask_window(a, &win);
-	if ((rc = store_report_orders(db, &win.w, &orders, &n)) != 0)
-		goto out;
-	if ((secs = calloc(n + 1, sizeof(*secs))) == NULL) {
-		rc = UKEY_ERR_NOMEM;
+	w.off = win.w.utc_offset_min;
+	w.rows = json_object_new_array();
+	if ((rc = store_report_orders_each(db, &win.w, service_order, &w)) != 0) {
+		json_object_put(w.rows);
 		goto out;
 	}
 	res = service_head(a, &win);
 	counts = json_object_new_object();
-	for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
-		add_int(counts, statuses[i], 0);
-	rows = json_object_new_array();
-	for (i = 0; i < n; i++)
-		if (strcmp(orders[i].state, "cancelled") != 0)	/* nothing owed to produce */
-			json_object_array_add(rows, service_row(&orders[i], a->now, a->hours,
-			    win.w.utc_offset_min, secs, &nsecs, counts));
+	for (i = 0; i < N_SERVICE_STATUSES; i++)
+		add_int(counts, service_statuses[i], w.counts[i]);
 	json_object_object_add(res, "counts", counts);
-	if (report_median(secs, nsecs, &med) == 0)
+	if (report_median(w.secs, w.nsecs, &med) == 0)
 		add_int(res, "median_seconds", med);
 	else
 		json_object_object_add(res, "median_seconds", NULL);
 	/* the counts and the median are the whole window's; the rows page */
-	if ((rc = page_slice_rows(&rows, &a->pg, &ans->next)) != 0) {
-		json_object_put(rows);
-		json_object_put(res);
-		goto out;
-	}
-	json_object_object_add(res, "orders", rows);
+	if (w.at > a->pg.after + (int64_t)json_object_array_length(w.rows))
+		ans->next = json_object_new_int64(a->pg.after +
+		    (int64_t)json_object_array_length(w.rows));
+	json_object_object_add(res, "orders", w.rows);
 	ans->result = res;
-	rc = 0;
  out:
-	free(secs);
-	store_report_orders_free(orders, n);
+	free(w.secs);
 	return rc;
 }
 

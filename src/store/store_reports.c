@@ -19,22 +19,28 @@ offset_modifier(const struct store_report_window *w, char out[32])
 	snprintf(out, 32, "%+d minutes", w->utc_offset_min);
 }
 
+static void
+job_clear(struct store_report_job *j)
+{
+	free(j->state);
+	free(j->operator_name);
+	free(j->station_id);
+	free(j->day);
+	free(j->cert_kind);
+	free(j->step);
+	free(j->error);
+	free(j->blame);
+	free(j->kind);
+	memset(j, 0, sizeof(*j));
+}
+
 void
 store_report_jobs_free(struct store_report_job *a, size_t n)
 {
 	size_t i;
 
-	for (i = 0; a != NULL && i < n; i++) {
-		free(a[i].state);
-		free(a[i].operator_name);
-		free(a[i].station_id);
-		free(a[i].day);
-		free(a[i].cert_kind);
-		free(a[i].step);
-		free(a[i].error);
-		free(a[i].blame);
-		free(a[i].kind);
-	}
+	for (i = 0; a != NULL && i < n; i++)
+		job_clear(&a[i]);
 	free(a);
 }
 
@@ -91,17 +97,14 @@ job_row(struct db_stmt *q, struct store_report_job *j, int *rc)
 }
 
 int
-store_report_jobs(struct db *db, const struct store_report_window *w,
-    struct store_report_job **out, size_t *n)
+store_report_jobs_each(struct db *db, const struct store_report_window *w,
+    int (*fn)(struct store_report_job *j, void *arg), void *arg)
 {
-	struct store_report_job *a = NULL, *j;
+	struct store_report_job j = { 0 };
 	char mod[32], day[160], fin[96], start[96], sql[sizeof(jobs_sql) + 400];
 	struct db_stmt *q;
-	size_t k = 0;
 	int rc;
 
-	*out = NULL;
-	*n = 0;
 	offset_modifier(w, mod);
 	snprintf(sql, sizeof(sql), jobs_sql,
 	    db_sql_local_date(db, "coalesce(j.finished_at, j.updated_at)", "?3", day, sizeof(day)),
@@ -110,22 +113,52 @@ store_report_jobs(struct db *db, const struct store_report_window *w,
 	if ((rc = db_stmtf(db, &q, sql, "ttt", w->since, w->until, mod)) != 0)
 		return rc;
 	while ((rc = db_step(q)) == 1) {
-		if ((j = store_array_add((void **)&a, &k, sizeof(*a))) == NULL) {
-			rc = UKEY_ERR_NOMEM;
-			break;
-		}
 		rc = 0;
-		job_row(q, j, &rc);
+		job_row(q, &j, &rc);
+		if (rc == 0)
+			rc = fn(&j, arg);
+		job_clear(&j);
 		if (rc != 0)
 			break;
 	}
 	db_finalize(q);
-	if (rc != 0) {
-		store_report_jobs_free(a, k);
+	return rc;
+}
+
+struct job_list {
+	struct store_report_job *a;
+	size_t n;
+};
+
+/* Takes j's strings into the list; j is left empty. */
+static int
+job_keep(struct store_report_job *j, void *arg)
+{
+	struct job_list *l = arg;
+	struct store_report_job *to;
+
+	if ((to = store_array_add((void **)&l->a, &l->n, sizeof(*l->a))) == NULL)
+		return UKEY_ERR_NOMEM;
+	*to = *j;
+	memset(j, 0, sizeof(*j));
+	return 0;
+}
+
+int
+store_report_jobs(struct db *db, const struct store_report_window *w,
+    struct store_report_job **out, size_t *n)
+{
+	struct job_list l = { NULL, 0 };
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = store_report_jobs_each(db, w, job_keep, &l)) != 0) {
+		store_report_jobs_free(l.a, l.n);
 		return rc;
 	}
-	*out = a;
-	*n = k;
+	*out = l.a;
+	*n = l.n;
 	return 0;
 }
 

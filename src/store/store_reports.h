@@ -30,9 +30,14 @@ struct store_report_job {
 	char *state, *operator_name, *station_id, *day, *cert_kind, *step, *error, *blame, *kind;
 };
 
-/* The jobs that ended within w, by id. *out owned (NULL when none). */
+/* The jobs that ended within w, by id. *out owned (NULL when none).
+ * store_report_jobs_each hands them to fn one at a time instead (fn may
+ * take a job's strings, leaving NULL): fn returns 0 to go on, or an error,
+ * which ends the walk and is returned. */
 int store_report_jobs(struct db *db, const struct store_report_window *w,
     struct store_report_job **out, size_t *n);
+int store_report_jobs_each(struct db *db, const struct store_report_window *w,
+    int (*fn)(struct store_report_job *j, void *arg), void *arg);
 void store_report_jobs_free(struct store_report_job *a, size_t n);
 
 /* A paid order with its units counted by what became of them and its
