@@ -158,6 +158,40 @@ seed_issuances(struct store *st, int64_t n)
 	    " '2026-01-01T00:00:01Z' FROM n", "ii", n, (int64_t)ORGS);
 }
 
+/* The production behind the issuances: order 1's item and its n units,
+ * issued, and n jobs (the issuances' job ids), one in 50 failed, ended over
+ * the 365 days of 2026 by seven operators; and n / 10 more orders, paid
+ * over the same year, a third of them waiting for production: what the
+ * production and service-time reports read. */
+static int
+seed_jobs(struct store *st, int64_t n)
+{
+	struct db *db = store_dbh(st);
+
+	return db_run(db, "UPDATE orders SET paid_at = '2026-01-01T00:00:00Z' WHERE id = 1", "") ||
+	    db_run(db, "INSERT INTO order_items (id, order_id, seq, kind, name, cert_profile,"
+	    " years, count) VALUES (1, 1, 1, 'organisation', 'bench', 'organisation', 1, ?)", "i",
+	    n) ||
+	    db_run(db, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
+	    " WHERE i < ?1) INSERT INTO units (id, item_id, seq, state, updated_at)"
+	    " SELECT i, 1, i, 'issued', '2026-01-01T00:00:00Z' FROM n", "i", n) ||
+	    db_run(db, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
+	    " WHERE i < ?1) INSERT INTO jobs (id, unit_id, bay, profile, step, state, operator,"
+	    " started_at, updated_at, finished_at) SELECT i, i, 'sim-1', 'softhsm2',"
+	    " CASE WHEN i % 50 = 0 THEN 'write_cert' ELSE 'issued' END,"
+	    " CASE WHEN i % 50 = 0 THEN 'failed' ELSE 'issued' END, 'op' || (i % 7),"
+	    " strftime('%Y-%m-%dT%H:%M:%SZ', t, '-100 seconds'), t, t FROM (SELECT i,"
+	    " strftime('%Y-%m-%dT%H:%M:%SZ', '2026-01-01', '+' || (i % 365) || ' days',"
+	    " '+' || (i % 80000) || ' seconds') AS t FROM n)", "i", n) ||
+	    db_run(db, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
+	    " WHERE i < ?1) INSERT INTO orders (id, portal_ref, type, account_uscc, org_name, state,"
+	    " total_fen, doc, reviewed_at, paid_at, created_at, created_by, updated_at)"
+	    " SELECT 100 + i, 'BENCH-S' || i, 'new', '91530100MA6K5U5X70', 'bench',"
+	    " CASE WHEN i % 3 = 0 THEN 'waiting_production' ELSE 'issued' END, 100, '{}', t, t, t,"
+	    " 'bench', t FROM (SELECT i, strftime('%Y-%m-%dT%H:%M:%SZ', '2026-01-01',"
+	    " '+' || (i % 365) || ' days') AS t FROM n)", "i", n / 10) ? -1 : 0;
+}
+
 /* n audit records in one transaction, then a signed checkpoint. */
 static int
 seed_audit(struct store *st, int64_t n)
@@ -490,6 +524,13 @@ measure(const char *org, int indexed)
 		rows_during("audit.verify", "{}", "audit.verify (full)");
 		/* every issuance and its serial looked up again in the CA's
 		 * list (the seeded ca.db has none: N findings), first page */
+		row("ukeyd's peak resident memory before the reports, MiB", daemon_peak_mib());
+		rows_during("report.production", "{\"since\": \"2026-01-01\","
+		    " \"until\": \"2026-12-31\", \"by\": \"operator\"}",
+		    "report.production (N jobs over a year)");
+		rows_during("report.service_times", "{\"since\": \"2026-01-01\", \"limit\": 100}",
+		    "report.service_times (N/10 orders, page of 100)");
+		row("ukeyd's peak resident memory after them, MiB", daemon_peak_mib());
 		rows_during("report.reconcile", "{\"limit\": 100}",
 		    "report.reconcile (N findings, page of 100)");
 		row("ukeyd's peak resident memory after it, MiB", daemon_peak_mib());
@@ -538,7 +579,8 @@ seed(int64_t n)
 	snprintf(path, sizeof(path), "%s/station.db", state);
 	if (store_open(path, &st) != 0)
 		return -1;
-	rc = seed_issuances(st, n) == 0 && seed_audit(st, n) == 0 ? 0 : -1;
+	rc = seed_issuances(st, n) == 0 && seed_jobs(st, n) == 0 && seed_audit(st, n) == 0 ?
+	    0 : -1;
 	store_close(st);
 	fprintf(stderr, "ukey-bench-scale: %lld issuances and audit records seeded in %.0f s\n",
 	    (long long)n, (bench_now_ms() - t0) / 1e3);
