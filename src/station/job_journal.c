@@ -30,6 +30,7 @@ struct journal_point {
 
 static struct {
 	int open;
+	int left;		/* the test hook left this transaction open once */
 	size_t n;
 	struct journal_point p[JOURNAL_POINTS];
 } journal;
@@ -147,17 +148,47 @@ job_journal_rollback(struct station *s)
 		return;
 	store_rollback(station_store(s));
 	journal.open = 0;
+	journal.left = 0;
 	journal.n = 0;
 }
 
-int
-job_journal_commit(struct station *s)
+/*
+ * Test hook, inert unless the environment variable is set: with
+ * UKEY_TEST_JOURNAL_OPEN_AT=<step>:<point> a journal that holds that point
+ * is not committed, as if the step had returned without it, until the
+ * event loop's guard (main.c, job_journal_commit_guard) commits it before
+ * it waits (docs/testing-faults.md).
+ */
+static int
+journal_left_open(void)
+{
+	const char *want = getenv("UKEY_TEST_JOURNAL_OPEN_AT");
+	char at[40];
+	size_t i;
+
+	if (journal.left)
+		return 1;	/* until the loop's guard commits it */
+	for (i = 0; want != NULL && *want != '\0' && i < journal.n; i++) {
+		snprintf(at, sizeof(at), "%s:%s", job_step_names[journal.p[i].st],
+		    journal.p[i].phase);
+		if (strcmp(want, at) == 0) {
+			log_warn("test hook UKEY_TEST_JOURNAL_OPEN_AT=%s reached: the journal is left"
+			    " open", want);
+			journal.left = 1;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int
+journal_commit(struct station *s, int guard)
 {
 	struct journal_point p[JOURNAL_POINTS];
 	size_t i, n;
 	int rc;
 
-	if (!journal.open)
+	if (!journal.open || (!guard && journal_left_open()))
 		return 0;
 	n = journal.n;
 	memcpy(p, journal.p, sizeof(p));
@@ -167,10 +198,23 @@ job_journal_commit(struct station *s)
 		return rc;
 	}
 	journal.open = 0;
+	journal.left = 0;
 	journal.n = 0;
 	for (i = 0; i < n; i++)
 		job_test_crash_point(job_step_names[p[i].st], p[i].phase);
 	return 0;
+}
+
+int
+job_journal_commit(struct station *s)
+{
+	return journal_commit(s, 0);
+}
+
+int
+job_journal_commit_guard(struct station *s)
+{
+	return journal_commit(s, 1);
 }
 
 void

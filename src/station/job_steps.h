@@ -52,6 +52,9 @@ int job_journal_is_open(void);
 int job_journal_mark(struct station *s, int64_t job_id, enum step st, const char *phase,
     const char *detail);
 int job_journal_commit(struct station *s);
+/* The event loop's guard: commits a journal a step left open, whatever the
+ * test hook UKEY_TEST_JOURNAL_OPEN_AT holds back (job_journal.c). */
+int job_journal_commit_guard(struct station *s);
 /* The step's time in the bay of job_id (bay.list step_ms): "begin" starts
  * it, "done" ends it; any other phase forgets it. Called by every mark;
  * record's done, written with the issuance, is told directly. */

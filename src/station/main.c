@@ -304,7 +304,7 @@ run_loop(struct station *s)
 		 * (job_journal.c); one left open would span the wait */
 		if (job_journal_is_open()) {
 			log_error("the job journal was left open by a step: committing it");
-			(void)job_journal_commit(s);
+			(void)job_journal_commit_guard(s);
 		}
 		r = poll(pfd, (nfds_t)n, watch_poll_timeout(s, 100));
 		if (r < 0 && errno != EINTR) {
