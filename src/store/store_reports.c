@@ -125,30 +125,37 @@ store_report_jobs_each(struct db *db, const struct store_report_window *w,
 	return rc;
 }
 
-struct job_list {
-	struct store_report_job *a;
+/* The rows a collector keeps (store_report_jobs, store_report_orders). */
+struct row_list {
+	void *a;
 	size_t n;
 };
 
-/* Takes j's strings into the list; j is left empty. */
+/* Takes the row's strings into the list (a copy of its size bytes); the
+ * row is left empty. */
+static int
+row_keep(struct row_list *l, void *row, size_t size)
+{
+	void *to;
+
+	if ((to = store_array_add(&l->a, &l->n, size)) == NULL)
+		return UKEY_ERR_NOMEM;
+	memcpy(to, row, size);
+	memset(row, 0, size);
+	return 0;
+}
+
 static int
 job_keep(struct store_report_job *j, void *arg)
 {
-	struct job_list *l = arg;
-	struct store_report_job *to;
-
-	if ((to = store_array_add((void **)&l->a, &l->n, sizeof(*l->a))) == NULL)
-		return UKEY_ERR_NOMEM;
-	*to = *j;
-	memset(j, 0, sizeof(*j));
-	return 0;
+	return row_keep(arg, j, sizeof(*j));
 }
 
 int
 store_report_jobs(struct db *db, const struct store_report_window *w,
     struct store_report_job **out, size_t *n)
 {
-	struct job_list l = { NULL, 0 };
+	struct row_list l = { NULL, 0 };
 	int rc;
 
 	*out = NULL;
@@ -244,30 +251,17 @@ store_report_orders_each(struct db *db, const struct store_report_window *w,
 	return rc;
 }
 
-struct order_list {
-	struct store_report_order *a;
-	size_t n;
-};
-
-/* Takes o's strings into the list; o is left empty. */
 static int
 order_keep(struct store_report_order *o, void *arg)
 {
-	struct order_list *l = arg;
-	struct store_report_order *to;
-
-	if ((to = store_array_add((void **)&l->a, &l->n, sizeof(*l->a))) == NULL)
-		return UKEY_ERR_NOMEM;
-	*to = *o;
-	memset(o, 0, sizeof(*o));
-	return 0;
+	return row_keep(arg, o, sizeof(*o));
 }
 
 int
 store_report_orders(struct db *db, const struct store_report_window *w,
     struct store_report_order **out, size_t *n)
 {
-	struct order_list l = { NULL, 0 };
+	struct row_list l = { NULL, 0 };
 	int rc;
 
 	*out = NULL;
