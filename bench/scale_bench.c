@@ -1,13 +1,15 @@
 /* ukey-bench-scale: the station at scale (issue 15, item 3). A store seeded
  * directly with N issuances (in 50 organisations: 20,000 each at 1M) and N
  * audit records (one hash chain, a signed checkpoint at its end), then ukeyd
- * on it, timed through ukeyctl as an auditor would run it:
+ * on it, timed on its socket as ukeyctl asks:
  *   `audit serials --org X --limit 1000` (the first page),
  *   `audit verify` (the whole chain and its checkpoint),
  *   `status`, alone and while a verification runs (it runs off the loop),
- *   `report reconcile` (off the loop too) and `status` while it runs,
+ *   the reports (off the loop too) and `status` while each runs,
  * first without the index on issuances(org_uscc, id) (migration 15,
- * dropped for the measure) and again with it.
+ * dropped for the measure) and again with it; then the reconciliation with
+ * every issuance in the CA's list, ukeyd's start with them all revoked (a
+ * CRL of N entries signed), and a queue of N units (bench/README.md).
  * Usage: ukey-bench-scale [-n N] [-M] (-M: 1,000,000; default 100,000).
  * The seeding writes rows as a test fixture does (SQL here, in the bench,
  * not in the product); the figures are of the product's own paths. */
@@ -46,45 +48,16 @@
 
 static char state[64] = "/tmp/ukey-bench-scale-XXXXXX";
 static pid_t daemon_pid = -1;
+static double daemon_start_ms;
 
-/* Runs ukeyctl with args (NULL-ended), output to /dev/null; its exit status
- * or -1. When bg is not NULL it is started and its pid left there. */
-static int
-ctl(pid_t *bg, char *const *args)
-{
-	char path[512], *argv[16];
-	pid_t pid;
-	int i, st, fd;
+static double round_trip(const char *cmd, const char *args);
 
-	snprintf(path, sizeof(path), "%s/ukeyctl", UKEY_BUILD_DIR);
-	argv[0] = "ukeyctl";
-	argv[1] = "--state";
-	argv[2] = state;
-	for (i = 0; args[i] != NULL && i < 12; i++)
-		argv[3 + i] = args[i];
-	argv[3 + i] = NULL;
-	if ((pid = fork()) < 0)
-		return -1;
-	if (pid == 0) {
-		if ((fd = open("/dev/null", O_WRONLY)) >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execv(path, argv);
-		_exit(127);
-	}
-	if (bg != NULL) {
-		*bg = pid;
-		return 0;
-	}
-	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
-		return -1;
-	return WEXITSTATUS(st);
-}
-
+/* Starts ukeyd on the state; 0 once it answers, its start's milliseconds
+ * (fork to the first ping answered) in daemon_start_ms. */
 static int
 start_daemon(void)
 {
+	double t0 = bench_now_ms();
 	char path[600];
 	int i, fd;
 
@@ -98,10 +71,13 @@ start_daemon(void)
 		execl(path, "ukeyd", "--state", state, (char *)NULL);
 		_exit(127);
 	}
-	for (i = 0; i < 600; i++) {
-		if (ctl(NULL, (char *[]){ "status", NULL }) == 0)
+	/* its socket answers a ping once it is up: daemon_start_ms */
+	for (i = 0; i < 12000; i++) {
+		if (round_trip("ping", "{}") >= 0) {
+			daemon_start_ms = bench_now_ms() - t0;
 			return 0;
-		usleep(100000);
+		}
+		usleep(5000);
 	}
 	fprintf(stderr, "ukey-bench-scale: ukeyd did not start (%s/ukeyd.log)\n", state);
 	return -1;
@@ -480,17 +456,41 @@ seed_ca_list(int64_t n)
 	return rc;
 }
 
+/* The CA's list all revoked: the CRL ukeyd signs at its start (on its
+ * event loop, as at every revocation) then holds N entries. */
+static int
+revoke_ca_list(void)
+{
+	char path[600];
+	sqlite3 *db = NULL;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/ca/ca.db", state);
+	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
+	    sqlite3_exec(db, "UPDATE issued SET status = 'revoked',"
+	    " revoked_at = '2026-06-01T00:00:00Z', revoke_reason = 'superseded'", NULL, NULL,
+	    NULL) == SQLITE_OK ? 0 : -1;
+	sqlite3_close(db);
+	return rc;
+}
+
 /* The reconciliation with every issuance in the CA's list: no findings, and
- * what ukeyd's memory did while it read both lists. */
+ * what ukeyd's memory did while it read both lists; then ukeyd's start
+ * with those N certificates revoked, which signs a CRL of N entries. */
 static int
 measure_matched(int64_t n)
 {
 	if (seed_ca_list(n) != 0 || start_daemon() != 0)
 		return -1;
+	row("ukeyd's start, N certificates at the CA, none revoked", daemon_start_ms);
 	row("ukeyd's peak resident memory before it, MiB", daemon_peak_mib());
 	rows_during("report.reconcile", "{\"limit\": 100}",
 	    "report.reconcile (N in the CA's list, none found)");
 	row("ukeyd's peak resident memory after it, MiB", daemon_peak_mib());
+	stop_daemon();
+	if (revoke_ca_list() != 0 || start_daemon() != 0)
+		return -1;
+	row("ukeyd's start, signing a CRL of N revocations", daemon_start_ms);
 	stop_daemon();
 	return 0;
 }
