@@ -176,38 +176,55 @@ revoke_cmd_free(void *p)
 	free(q);
 }
 
+/* The run ends: the handler replies (the call has not returned yet) or the
+ * reply goes now, deferred. */
+static void
+revoke_cmd_reply(struct station *s, struct revoke_cmd *q)
+{
+	if (!q->deferred) {
+		q->finished = 1;	/* the handler replies */
+		return;
+	}
+	control_reply_deferred(s, q->client, q->rc, q->msg, q->result);
+	q->result = NULL;
+	revoke_cmd_free(q);
+}
+
+/* The CRL that lists the revocation is written (crl_published_fn): the
+ * reply names it. */
+static void
+revoke_cmd_crl(struct station *s, int rc, int64_t number, void *arg)
+{
+	struct revoke_cmd *q = arg;
+
+	if (rc == 0)
+		json_object_object_add(q->result, "crl_number", json_object_new_int64(number));
+	else if (rc != UKEY_ERR_UNSUPPORTED)
+		json_object_object_add(q->result, "crl_error", json_object_new_string(
+		    ukey_strerror(rc)));
+	revoke_cmd_reply(s, q);
+}
+
 /* The CA and the record done (cert_revoked_fn): the CRL, then the reply. */
 static void
 revoke_cmd_done(struct station *s, int rc, const char *ca_said, const char *now, void *arg)
 {
 	struct revoke_cmd *q = arg;
-	int64_t number = 0;
-	int crl_rc;
 
 	q->rc = rc;
 	if (rc != 0) {
 		snprintf(q->msg, sizeof(q->msg), "certificate %s: not revoked: %s%s%s", q->serial,
 		    ukey_strerror(rc), ca_said[0] ? ": the CA said: " : "", ca_said);
-	} else {
-		crl_rc = station_crl_publish(s, &number);
-		q->result = json_object_new_object();
-		json_object_object_add(q->result, "serial", json_object_new_string(q->serial));
-		json_object_object_add(q->result, "order_id", json_object_new_int64(q->order_id));
-		json_object_object_add(q->result, "revoked_at", json_object_new_string(now));
-		json_object_object_add(q->result, "reason", json_object_new_string(q->reason));
-		if (crl_rc == 0)
-			json_object_object_add(q->result, "crl_number", json_object_new_int64(number));
-		else if (crl_rc != UKEY_ERR_UNSUPPORTED)
-			json_object_object_add(q->result, "crl_error",
-			    json_object_new_string(ukey_strerror(crl_rc)));
-	}
-	if (!q->deferred) {
-		q->finished = 1;	/* the handler replies */
+		revoke_cmd_reply(s, q);
 		return;
 	}
-	control_reply_deferred(s, q->client, rc, q->msg, q->result);
-	q->result = NULL;
-	revoke_cmd_free(q);
+	q->result = json_object_new_object();
+	json_object_object_add(q->result, "serial", json_object_new_string(q->serial));
+	json_object_object_add(q->result, "order_id", json_object_new_int64(q->order_id));
+	json_object_object_add(q->result, "revoked_at", json_object_new_string(now));
+	json_object_object_add(q->result, "reason", json_object_new_string(q->reason));
+	/* signed off the loop; the reply waits for it */
+	station_crl_publish_async(s, revoke_cmd_crl, q, revoke_cmd_free);
 }
 
 /* Looks up the certificate cert.revoke names: one this station issued and
@@ -300,40 +317,95 @@ crl_page_json(const char *path, const struct crl_copy *c, size_t from, size_t n)
 	return o;
 }
 
+/* The page p of the CRL at crl_path: 0 with *result and *next (the offset
+ * to go on from, NULL after the last page), or an error with msg. want:
+ * the sha256 of the CRL the client's first page came from (NULL: none). */
+static int
+crl_answer(struct station *s, const struct page *p, const char *want, char *msg, size_t len,
+    struct json_object **result, struct json_object **next)
+{
+	const char *path = station_cfg(s)->ca_crl_path;
+	const struct crl_copy *c;
+	size_t n;
+	int rc;
+
+	*result = *next = NULL;
+	if ((rc = station_crl_current(s, &c)) != 0) {
+		if (rc == UKEY_ERR_NOTFOUND)
+			snprintf(msg, len, "no CRL at %s: the CA publishes none yet", path);
+		else if (rc == UKEY_ERR_CRYPTO)
+			snprintf(msg, len, "%s does not hold a PEM CRL", path);
+		else
+			snprintf(msg, len, "%s: cannot read the CRL: %s", path, ukey_strerror(rc));
+		return rc;
+	}
+	if (want != NULL && strcasecmp(want, c->sha256) != 0) {
+		snprintf(msg, len, "the CRL at %s changed since the first page (sha256 %.64s, now"
+		    " CRL %lld with sha256 %s): ask again from the start", path, want,
+		    (long long)c->number, c->sha256);
+		return UKEY_ERR_STATE;
+	}
+	if ((uint64_t)p->after > c->len) {
+		snprintf(msg, len, "argument after: a byte offset 0..%zu (the CRL's length)", c->len);
+		return UKEY_ERR_INVAL;
+	}
+	n = c->len - (size_t)p->after;
+	if (n > (size_t)p->limit)
+		n = (size_t)p->limit;
+	*result = crl_page_json(path, c, (size_t)p->after, n);
+	*next = (size_t)p->after + n < c->len ? json_object_new_int64(p->after + (int64_t)n) : NULL;
+	return 0;
+}
+
+/* A ca.crl asked while a CRL is being signed: answered once it is written. */
+struct crl_ask {
+	int64_t client;
+	struct page p;
+	char want[80];		/* "" when not given */
+};
+
+static void
+crl_ask_answer(struct station *s, int rc, int64_t number, void *arg)
+{
+	struct crl_ask *a = arg;
+	struct json_object *result, *next;
+	char msg[1024] = "";
+
+	(void)number;	/* whatever stands at crl_path now is the answer */
+	rc = crl_answer(s, &a->p, a->want[0] ? a->want : NULL, msg, sizeof(msg), &result, &next);
+	control_reply_deferred_next(s, a->client, rc, rc != 0 ? msg : NULL, result, next);
+	json_object_put(next);
+	free(a);
+}
+
 /* The CRL as last published at crl_path, one page of its PEM text at a
  * time (docs/protocol.md, "The CRL in pages"): after, a byte offset; limit,
  * bytes; sha256, the CRL the client's first page came from, refused when
- * another one stands there now. */
+ * another one stands there now. While a CRL is being signed (a revocation
+ * was just made) the answer waits for it. */
 int
 cmd_ca_crl(struct request *r, struct json_object **result)
 {
-	const char *path = station_cfg(r->s)->ca_crl_path, *want = NULL;
-	const struct crl_copy *c;
+	const char *want = NULL;
+	struct json_object *next = NULL;
+	struct crl_ask *a;
 	struct page p;
-	size_t n;
 	int rc;
 
 	if (page_args(r, CRL_PAGE_MAX, &p) != 0 || arg_str(r, "sha256", 0, &want) == UKEY_ERR_INVAL)
 		return UKEY_ERR_INVAL;
-	if ((rc = station_crl_current(r->s, &c)) != 0) {
-		if (rc == UKEY_ERR_NOTFOUND)
-			return req_fail(r, rc, "no CRL at %s: the CA publishes none yet", path);
-		if (rc == UKEY_ERR_CRYPTO)
-			return req_fail(r, rc, "%s does not hold a PEM CRL", path);
-		return req_fail(r, rc, "%s: cannot read the CRL: %s", path, ukey_strerror(rc));
+	if ((a = calloc(1, sizeof(*a))) != NULL) {
+		*a = (struct crl_ask){ .client = r->c->id, .p = p };
+		snprintf(a->want, sizeof(a->want), "%s", want != NULL ? want : "");
+		if (station_crl_wait(r->s, crl_ask_answer, a, free)) {
+			r->deferred = 1;
+			return 0;
+		}
+		free(a);
 	}
-	if (want != NULL && strcasecmp(want, c->sha256) != 0)
-		return req_fail(r, UKEY_ERR_STATE, "the CRL at %s changed since the first page "
-		    "(sha256 %.64s, now CRL %lld with sha256 %s): ask again from the start", path, want,
-		    (long long)c->number, c->sha256);
-	if ((uint64_t)p.after > c->len)
-		return req_fail(r, UKEY_ERR_INVAL, "argument after: a byte offset 0..%zu (the CRL's "
-		    "length)", c->len);
-	n = c->len - (size_t)p.after;
-	if (n > (size_t)p.limit)
-		n = (size_t)p.limit;
-	*result = crl_page_json(path, c, (size_t)p.after, n);
+	if ((rc = crl_answer(r->s, &p, want, r->msg, sizeof(r->msg), result, &next)) != 0)
+		return rc;
 	json_object_put(r->next);
-	r->next = (size_t)p.after + n < c->len ? json_object_new_int64(p.after + (int64_t)n) : NULL;
+	r->next = next;
 	return 0;
 }

@@ -187,10 +187,22 @@ mark_reply(struct mark_run *m)
 	mark_run_free(m);
 }
 
+/* The CRL that lists the token's revoked certificates is written
+ * (crl_published_fn): the reply names it. */
+static void
+mark_crl(struct station *s, int rc, int64_t number, void *arg)
+{
+	struct mark_run *m = arg;
+
+	(void)s;
+	if (rc == 0)
+		json_object_object_add(m->result, "crl_number", json_object_new_int64(number));
+	mark_reply(m);
+}
+
 static void
 mark_finish(struct mark_run *m)
 {
-	int64_t number = 0;
 	char now[32];
 	size_t n = json_object_array_length(m->revoked);
 
@@ -207,9 +219,10 @@ mark_finish(struct mark_run *m)
 	json_object_object_add(m->result, "state", json_object_new_string(token_state_name(m->to)));
 	json_object_object_add(m->result, "at", json_object_new_string(now));
 	json_object_object_add(m->result, "revoked", json_object_get(m->revoked));
-	if (n > 0 && station_crl_publish(m->s, &number) == 0)
-		json_object_object_add(m->result, "crl_number", json_object_new_int64(number));
-	mark_reply(m);
+	if (n > 0)	/* signed off the loop; the reply waits for it */
+		station_crl_publish_async(m->s, mark_crl, m, mark_run_free);
+	else
+		mark_reply(m);
 }
 
 static void mark_next(struct mark_run *m);

@@ -19,10 +19,9 @@
 #include "common/secret.h"
 #include "common/log.h"
 #include "station/station_impl.h"
+#include "station/threadjob.h"
 
 #define CRL_RETRY_MS 60000	/* a CRL that could not be written is tried again */
-
-static void crl_cache_published(struct station *s, X509_CRL *crl, const char *pem, size_t len);
 
 int
 station_ca_open(struct station *s)
@@ -55,60 +54,6 @@ station_ca_open(struct station *s)
 	 * another tool on ca.db) is published, and a fresh install has one */
 	(void)station_crl_publish(s, NULL);
 	return 0;
-}
-
-int
-station_crl_publish(struct station *s, int64_t *number)
-{
-	X509_CRL *crl = NULL;
-	ASN1_INTEGER *num = NULL;
-	BIO *bio = NULL;
-	BUF_MEM *mem;
-	/* nextUpdate leaves one interval of grace past the next signing */
-	int64_t validity = 2 * (int64_t)s->cfg.ca_crl_interval;
-	int rc;
-
-	if (number != NULL)
-		*number = 0;
-	s->next_crl_ms = now_ms() + CRL_RETRY_MS;
-	s->crl_revocations = ca_revocations(s->ca);
-	if ((rc = ca_crl(s->ca, validity, &crl)) != 0) {
-		if (rc == UKEY_ERR_UNSUPPORTED) {
-			/* the CA publishes its own; nothing to do until a restart */
-			s->next_crl_ms = INT64_MAX;
-			return rc;
-		}
-		log_error("CRL: %s", ukey_strerror(rc));
-		goto out;
-	}
-	if ((bio = BIO_new(BIO_s_mem())) == NULL || PEM_write_bio_X509_CRL(bio, crl) != 1) {
-		log_openssl("PEM_write_bio_X509_CRL");
-		rc = UKEY_ERR_CRYPTO;
-		goto out;
-	}
-	BIO_get_mem_ptr(bio, &mem);
-	/* readable by all: a web server publishes it */
-	if ((rc = file_write_atomic(s->cfg.ca_crl_path, mem->data, mem->length, 0644)) != 0)
-		goto out;
-	crl_cache_published(s, crl, mem->data, mem->length);
-	if (number != NULL && (num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL)) != NULL)
-		*number = ASN1_INTEGER_get(num);
-	s->next_crl_ms = now_ms() + (int64_t)s->cfg.ca_crl_interval * 1000;
-	rc = 0;
- out:
-	ASN1_INTEGER_free(num);
-	BIO_free(bio);
-	X509_CRL_free(crl);
-	return rc;
-}
-
-void
-station_crl_if_due(struct station *s)
-{
-	if (s->ca == NULL ||
-	    (now_ms() < s->next_crl_ms && ca_revocations(s->ca) == s->crl_revocations))
-		return;
-	(void)station_crl_publish(s, NULL);
 }
 
 /* A copy of the CRL at crl_path, and the file it was read from. */
@@ -227,23 +172,6 @@ crl_cache_fill(const char *text, size_t len, struct crl_cache *k)
 	return rc;
 }
 
-/* The CRL just written to crl_path becomes the copy ca.crl serves, without
- * reading it back: a CRL of 100,000 revocations takes a third of a second
- * and more to parse (docs/performance.md). A failure only drops the copy. */
-static void
-crl_cache_published(struct station *s, X509_CRL *crl, const char *pem, size_t len)
-{
-	struct crl_cache *k = calloc(1, sizeof(*k));
-
-	station_crl_forget(s);
-	if (k == NULL || stat(s->cfg.ca_crl_path, &k->st) != 0 ||
-	    crl_cache_set(k, crl, pem, len) != 0) {
-		crl_cache_free(k);
-		return;
-	}
-	s->crl_cache = k;
-}
-
 /* Reads the file open at fd into a new copy. */
 static int
 crl_cache_read(int fd, const struct stat *st, struct crl_cache **out)
@@ -296,9 +224,259 @@ station_crl_current(struct station *s, const struct crl_copy **out)
 	return rc;
 }
 
+/* ---- publication ---- */
+
+/* Someone waiting for a CRL to be written. */
+struct crl_waiter {
+	crl_published_fn fn;
+	void *arg;
+	void (*arg_free)(void *);
+	struct crl_waiter *next;
+};
+
+/* One CRL's publication, made on the loop or in a thread from what was
+ * copied for it: the thread touches nothing of the station. */
+struct crljob {
+	struct ca *ca;			/* its calls hold the CA's own lock */
+	int64_t validity;
+	char path[sizeof(((struct station_config *)NULL)->ca_crl_path)];
+	int rc;
+	int64_t number;
+	struct crl_cache *copy;		/* what ca.crl serves once it is written */
+	struct crl_waiter *waiters;	/* told on the loop when it is done */
+};
+
+static void
+waiters_free(struct crl_waiter *w)
+{
+	struct crl_waiter *next;
+
+	for (; w != NULL; w = next) {
+		next = w->next;
+		if (w->arg_free != NULL)
+			w->arg_free(w->arg);
+		free(w);
+	}
+}
+
+static void
+crljob_free(void *arg)
+{
+	struct crljob *j = arg;
+
+	if (j == NULL)
+		return;
+	crl_cache_free(j->copy);
+	waiters_free(j->waiters);
+	free(j);
+}
+
+static struct crljob *
+crljob_new(struct station *s)
+{
+	struct crljob *j = calloc(1, sizeof(*j));
+
+	if (j == NULL)
+		return NULL;
+	j->ca = s->ca;
+	/* nextUpdate leaves one interval of grace past the next signing */
+	j->validity = 2 * (int64_t)s->cfg.ca_crl_interval;
+	snprintf(j->path, sizeof(j->path), "%s", s->cfg.ca_crl_path);
+	return j;
+}
+
+/* Signs the CRL, writes it to its path (readable by all: a web server
+ * publishes it) and keeps the copy ca.crl will serve, without reading the
+ * file back. No station state: the loop or a thread. */
+static void
+crljob_make(struct crljob *j)
+{
+	X509_CRL *crl = NULL;
+	struct crl_cache *k;
+	BIO *bio = NULL;
+	BUF_MEM *mem;
+
+	if ((j->rc = ca_crl(j->ca, j->validity, &crl)) != 0)
+		return;
+	if ((bio = BIO_new(BIO_s_mem())) == NULL || PEM_write_bio_X509_CRL(bio, crl) != 1) {
+		log_openssl("PEM_write_bio_X509_CRL");
+		j->rc = UKEY_ERR_CRYPTO;
+		goto out;
+	}
+	BIO_get_mem_ptr(bio, &mem);
+	if ((j->rc = file_write_atomic(j->path, mem->data, mem->length, 0644)) != 0)
+		goto out;
+	/* a copy that cannot be made is only read from the file later */
+	if ((k = calloc(1, sizeof(*k))) != NULL && stat(j->path, &k->st) == 0 &&
+	    crl_cache_set(k, crl, mem->data, mem->length) == 0) {
+		j->copy = k;
+		j->number = k->c.number;
+	} else {
+		struct crl_copy c = { 0 };
+
+		crl_cache_free(k);
+		crl_describe(crl, &c);
+		j->number = c.number;
+	}
+ out:
+	BIO_free(bio);
+	X509_CRL_free(crl);
+}
+
+/* Loop context: the station takes the job's outcome (the copy, when the
+ * next CRL is due) and tells its waiters. */
+static void
+crljob_done(struct station *s, struct crljob *j)
+{
+	struct crl_waiter *w = j->waiters, *next;
+
+	if (j->rc == UKEY_ERR_UNSUPPORTED) {
+		/* the CA publishes its own; nothing to do until a restart */
+		s->next_crl_ms = INT64_MAX;
+	} else if (j->rc != 0) {
+		log_error("CRL: %s", ukey_strerror(j->rc));
+		s->next_crl_ms = now_ms() + CRL_RETRY_MS;
+	} else {
+		crl_cache_free(s->crl_cache);
+		s->crl_cache = j->copy;
+		j->copy = NULL;
+		s->next_crl_ms = now_ms() + (int64_t)s->cfg.ca_crl_interval * 1000;
+	}
+	j->waiters = NULL;
+	for (; w != NULL; w = next) {
+		next = w->next;
+		w->fn(s, j->rc, j->number, w->arg);	/* fn owns arg now */
+		free(w);
+	}
+}
+
+int
+station_crl_publish(struct station *s, int64_t *number)
+{
+	struct crljob *j = crljob_new(s);
+	int rc;
+
+	if (number != NULL)
+		*number = 0;
+	if (j == NULL)
+		return UKEY_ERR_NOMEM;
+	s->crl_revocations = ca_revocations(s->ca);
+	crljob_make(j);
+	crljob_done(s, j);
+	if ((rc = j->rc) == 0 && number != NULL)
+		*number = j->number;
+	crljob_free(j);
+	return rc;
+}
+
+static void
+crl_thread_run(void *arg)
+{
+	crljob_make(arg);
+}
+
+static void crl_begin(struct station *s);
+
+static void
+crl_thread_reply(struct station *s, int64_t client_id, void *arg)
+{
+	(void)client_id;	/* none: the station's own job */
+	s->crl_job = NULL;
+	crljob_done(s, arg);
+	crl_begin(s);		/* asked for meanwhile */
+}
+
+static const struct threadjob_kind crl_kind = {
+	.what = "CRL publications",
+	.max = 1,
+	.hold_env = "UKEY_TEST_CRL_HOLD",
+	.run = crl_thread_run,
+	.reply = crl_thread_reply,
+	.free = crljob_free,
+};
+
+/* Begins the CRL asked for, unless one is being signed: its waiters are
+ * those queued so far, its list every revocation made so far. */
+static void
+crl_begin(struct station *s)
+{
+	struct crljob *j;
+
+	if (s->crl_job != NULL || !s->crl_due)
+		return;
+	if ((j = crljob_new(s)) == NULL) {
+		log_error("CRL: %s", ukey_strerror(UKEY_ERR_NOMEM));
+		s->next_crl_ms = now_ms() + CRL_RETRY_MS;
+		return;		/* asked again when due */
+	}
+	j->waiters = s->crl_queued;
+	s->crl_queued = NULL;
+	s->crl_due = 0;
+	s->crl_revocations = ca_revocations(s->ca);
+	s->next_crl_ms = now_ms() + CRL_RETRY_MS;
+	if (threadjob_start(s, "CRL publication", &crl_kind, j) == 0) {
+		s->crl_job = j;
+		return;
+	}
+	/* no thread for it: signed here, as the loop did before threads */
+	crljob_make(j);
+	crljob_done(s, j);
+	crljob_free(j);
+}
+
+void
+station_crl_publish_async(struct station *s, crl_published_fn fn, void *arg,
+    void (*arg_free)(void *))
+{
+	struct crl_waiter *w, **end;
+
+	if (fn != NULL) {
+		if ((w = calloc(1, sizeof(*w))) == NULL) {
+			fn(s, UKEY_ERR_NOMEM, 0, arg);
+			return;
+		}
+		*w = (struct crl_waiter){ fn, arg, arg_free, NULL };
+		for (end = &s->crl_queued; *end != NULL; end = &(*end)->next)
+			;
+		*end = w;
+	}
+	s->crl_due = 1;
+	crl_begin(s);
+}
+
+int
+station_crl_wait(struct station *s, crl_published_fn fn, void *arg, void (*arg_free)(void *))
+{
+	struct crl_waiter *w, **end;
+
+	if (s->crl_job == NULL && !s->crl_due)
+		return 0;
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return 0;	/* served from the copy there is */
+	*w = (struct crl_waiter){ fn, arg, arg_free, NULL };
+	/* the CRL under way if there is one, else the one asked for */
+	for (end = s->crl_job != NULL ? &s->crl_job->waiters : &s->crl_queued; *end != NULL;
+	    end = &(*end)->next)
+		;
+	*end = w;
+	return 1;
+}
+
+void
+station_crl_if_due(struct station *s)
+{
+	if (s->ca == NULL || s->crl_job != NULL ||
+	    (!s->crl_due && now_ms() < s->next_crl_ms &&
+	    ca_revocations(s->ca) == s->crl_revocations))
+		return;
+	station_crl_publish_async(s, NULL, NULL, NULL);
+}
+
 void
 station_crl_forget(struct station *s)
 {
 	crl_cache_free(s->crl_cache);
 	s->crl_cache = NULL;
+	waiters_free(s->crl_queued);
+	s->crl_queued = NULL;
 }

@@ -464,15 +464,13 @@ static void
 superseded_at_ca(struct station *s, int rc, const char *ca_said, void *arg)
 {
 	char *serial = arg;
-	int64_t number = 0;
 
-	if (rc != 0 && rc != UKEY_ERR_STATE) {
+	if (rc != 0 && rc != UKEY_ERR_STATE)
 		log_error("certificate %s: the CA did not revoke it (superseded) yet: %s%s%s; it is"
 		    " asked again at the next start", serial, ukey_strerror(rc),
 		    ca_said[0] ? ": " : "", ca_said);
-	} else if (station_crl_publish(s, &number) != 0) {
-		log_warn("certificate %s superseded; the CRL was not published now", serial);
-	}
+	else	/* signed off the loop; a failure is logged and tried again */
+		station_crl_publish_async(s, NULL, NULL, NULL);
 	free(serial);
 }
 

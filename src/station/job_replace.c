@@ -105,8 +105,8 @@ replace_next(struct station *s, struct replace_run *w)
 		store_issuance_rev_clear(&iss);
 		return;
 	}
-	if (w->done > 0)
-		(void)station_crl_publish(s, NULL);
+	if (w->done > 0)	/* signed off the loop */
+		station_crl_publish_async(s, NULL, NULL, NULL);
 	replace_run_free(w);
 }
 

@@ -69,9 +69,25 @@ int station_ca_open(struct station *s);
  * number may be NULL), UKEY_ERR_UNSUPPORTED when the CA makes no CRLs, or
  * an error (logged). */
 int station_crl_publish(struct station *s, int64_t *number);
-/* Publishes the CRL when crl_interval has passed since the last, or when
- * the CA revoked a certificate since (a job's refused or abandoned
- * certificate, job.c). */
+/* What follows a CRL's publication: rc 0 and its number, or why not
+ * (UKEY_ERR_UNSUPPORTED: the CA makes no CRLs). The callee owns arg. */
+typedef void (*crl_published_fn)(struct station *s, int rc, int64_t number, void *arg);
+/* Publishes a CRL in a thread of its own (signing a CRL of 100,000
+ * revocations takes most of a second, docs/performance.md): one at a time;
+ * asked while one is being signed, the next begins after it, with every
+ * revocation made until then. fn (NULL: nobody waits) runs on the loop once
+ * that CRL is written or failed; arg_free frees arg if it never runs (the
+ * daemon stops). Without a thread the CRL is signed at once, fn called
+ * before the return. */
+void station_crl_publish_async(struct station *s, crl_published_fn fn, void *arg,
+    void (*arg_free)(void *));
+/* fn (as above) once the CRL being signed, or the one asked for next, is
+ * written: 1, or 0 when none is under way or asked for (fn not taken). */
+int station_crl_wait(struct station *s, crl_published_fn fn, void *arg,
+    void (*arg_free)(void *));
+/* Publishes the CRL (station_crl_publish_async) when crl_interval has
+ * passed since the last, or when the CA revoked a certificate since (a
+ * job's refused or abandoned certificate, job.c). */
 void station_crl_if_due(struct station *s);
 /* The CRL at crl_path as ca.crl serves it (docs/protocol.md, "The CRL in
  * pages"): re-encoded as PEM, with its SHA-256 and what it says of itself. */
@@ -89,7 +105,7 @@ struct crl_copy {
  * until the next call. Returns 0, UKEY_ERR_NOTFOUND (no file),
  * UKEY_ERR_CRYPTO (not a PEM CRL), UKEY_ERR_IO, UKEY_ERR_NOMEM. */
 int station_crl_current(struct station *s, const struct crl_copy **out);
-/* Drops that copy (at exit). */
+/* Drops that copy and whoever waits for a CRL not begun (at exit). */
 void station_crl_forget(struct station *s);
 
 struct store_issuance_rev;

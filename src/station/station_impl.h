@@ -45,6 +45,9 @@ struct station {
 	int64_t next_crl_ms;		/* when the CRL is signed again (crl.c) */
 	uint64_t crl_revocations;	/* ca_revocations() at the last CRL signed */
 	struct crl_cache *crl_cache;	/* the CRL ca.crl serves, parsed (crl.c) */
+	struct crljob *crl_job;		/* the CRL being signed in a thread, or NULL */
+	struct crl_waiter *crl_queued;	/* who waits for the CRL after it (crl.c) */
+	int crl_due;			/* a CRL is asked for and not begun yet */
 	struct bay bays[MAX_BAYS];
 	int n_bays;
 	int listen_fd;

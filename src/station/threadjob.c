@@ -152,6 +152,12 @@ threadjob_request(struct request *r, const char *cmd, const struct threadjob_kin
 	return req_fail(r, rc, "%s: cannot start its thread: %s", cmd, ukey_strerror(rc));
 }
 
+int
+threadjob_start(struct station *s, const char *what, const struct threadjob_kind *k, void *arg)
+{
+	return threadjobs_start(&s->offloop, k, what, arg, 0);
+}
+
 void
 threadjob_store_url(const struct station *s, char *buf, size_t len)
 {
@@ -178,7 +184,11 @@ threadjobs_collect(struct station *s, struct threadjobs *tj)
 			continue;
 		pthread_join(j->tid, NULL);
 		tj->job[slot] = NULL;
-		log_info("%s ended: replying to control client %lld", j->cmd, (long long)j->client_id);
+		if (j->client_id != 0)
+			log_info("%s ended: replying to control client %lld", j->cmd,
+			    (long long)j->client_id);
+		else
+			log_info("%s ended", j->cmd);
 		/* a client gone meanwhile: control_reply_deferred drops the reply */
 		j->k->reply(s, j->client_id, j->arg);
 		j->k->free(j->arg);

@@ -34,6 +34,11 @@ struct threadjob_kind {
  * error. */
 int threadjob_request(struct request *r, const char *cmd, const struct threadjob_kind *k,
     void *arg);
+/* A job of the station's own, with no client (the CRL's publication): as
+ * threadjob_request, its reply called with client_id 0. 0, UKEY_ERR_BUSY,
+ * UKEY_ERR_NOMEM or UKEY_ERR_IO; arg is not taken on error. Loop context. */
+int threadjob_start(struct station *s, const char *what, const struct threadjob_kind *k,
+    void *arg);
 /* Test hook for a point inside a job's run (docs/testing-faults.md): on a
  * job's thread, while the file the variable env names exists, waits, having
  * logged "test hook <env>: <what> waits while <file> exists"; the daemon's
