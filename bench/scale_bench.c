@@ -491,6 +491,12 @@ measure_matched(int64_t n)
 	if (revoke_ca_list() != 0 || start_daemon() != 0)
 		return -1;
 	row("ukeyd's start, signing a CRL of N revocations", daemon_start_ms);
+	/* one more revocation (its certificate revoked at the CA already: the
+	 * record follows it) and the CRL of N it is answered after, signed
+	 * off the loop */
+	rows_during("cert.revoke", "{\"serial\": \"0000000000000001\", \"reason\":"
+	    " \"keyCompromise\", \"remark\": \"bench\"}",
+	    "cert.revoke, answered after its CRL of N");
 	stop_daemon();
 	return 0;
 }
