@@ -246,6 +246,21 @@ struct crljob {
 	struct crl_waiter *waiters;	/* told on the loop when it is done */
 };
 
+/* Appends a waiter for fn to *list: 0, or UKEY_ERR_NOMEM (nothing taken). */
+static int
+waiter_add(struct crl_waiter **list, crl_published_fn fn, void *arg, void (*arg_free)(void *))
+{
+	struct crl_waiter *w = calloc(1, sizeof(*w));
+
+	if (w == NULL)
+		return UKEY_ERR_NOMEM;
+	*w = (struct crl_waiter){ fn, arg, arg_free, NULL };
+	while (*list != NULL)
+		list = &(*list)->next;
+	*list = w;
+	return 0;
+}
+
 static void
 waiters_free(struct crl_waiter *w)
 {
@@ -428,17 +443,9 @@ void
 station_crl_publish_async(struct station *s, crl_published_fn fn, void *arg,
     void (*arg_free)(void *))
 {
-	struct crl_waiter *w, **end;
-
-	if (fn != NULL) {
-		if ((w = calloc(1, sizeof(*w))) == NULL) {
-			fn(s, UKEY_ERR_NOMEM, 0, arg);
-			return;
-		}
-		*w = (struct crl_waiter){ fn, arg, arg_free, NULL };
-		for (end = &s->crl_queued; *end != NULL; end = &(*end)->next)
-			;
-		*end = w;
+	if (fn != NULL && waiter_add(&s->crl_queued, fn, arg, arg_free) != 0) {
+		fn(s, UKEY_ERR_NOMEM, 0, arg);
+		return;
 	}
 	s->crl_due = 1;
 	crl_begin(s);
@@ -447,19 +454,12 @@ station_crl_publish_async(struct station *s, crl_published_fn fn, void *arg,
 int
 station_crl_wait(struct station *s, crl_published_fn fn, void *arg, void (*arg_free)(void *))
 {
-	struct crl_waiter *w, **end;
-
 	if (s->crl_job == NULL && !s->crl_due)
 		return 0;
-	if ((w = calloc(1, sizeof(*w))) == NULL)
-		return 0;	/* served from the copy there is */
-	*w = (struct crl_waiter){ fn, arg, arg_free, NULL };
-	/* the CRL under way if there is one, else the one asked for */
-	for (end = s->crl_job != NULL ? &s->crl_job->waiters : &s->crl_queued; *end != NULL;
-	    end = &(*end)->next)
-		;
-	*end = w;
-	return 1;
+	/* the CRL under way if there is one, else the one asked for; without
+	 * memory for the wait, served from the copy there is */
+	return waiter_add(s->crl_job != NULL ? &s->crl_job->waiters : &s->crl_queued, fn, arg,
+	    arg_free) == 0;
 }
 
 void
