@@ -91,28 +91,41 @@ cmd_order_set_service_point(struct request *r, struct json_object **result)
 	return 0;
 }
 
+int
+station_queue_glance(struct station *s, const char *state, const char *point, const char *key,
+    struct json_object *o)
+{
+	char more[64];
+	int64_t n = 0;
+	int rc;
+
+	/* a glance, not a census: a queue of a million reads this many rows */
+	if ((rc = store_units_queue_count(station_store(s), state, point, QUEUE_GLANCE_MAX + 1,
+	    &n)) != 0)
+		return rc;
+	json_object_object_add(o, key, json_object_new_int64(n > QUEUE_GLANCE_MAX ?
+	    QUEUE_GLANCE_MAX : n));
+	if (n > QUEUE_GLANCE_MAX) {
+		snprintf(more, sizeof(more), "%s_more", key);
+		json_object_object_add(o, more, json_object_new_boolean(1));
+	}
+	return 0;
+}
+
 void
 station_point_status(struct station *s, struct json_object *result)
 {
 	const struct station_config *c = station_cfg(s);
-	int64_t own = 0, all = 0;
+	struct json_object *q = json_object_new_object();
 
 	json_object_object_add(result, "service_point", c->service_point[0] ?
 	    json_object_new_string(c->service_point) : NULL);
 	json_object_object_add(result, "take", json_object_new_string(svcpoint_take_name(c->take)));
-	/* counted up to QUEUE_GLANCE_MAX: a glance, not a census */
-	if (store_units_queue_count(station_store(s), "queued", NULL, QUEUE_GLANCE_MAX + 1,
-	    &all) != 0 || (c->service_point[0] && store_units_queue_count(station_store(s),
-	    "queued", c->service_point, QUEUE_GLANCE_MAX + 1, &own) != 0))
-		return;
-	json_object_object_add(result, "queued", json_object_new_int64(
-	    all > QUEUE_GLANCE_MAX ? QUEUE_GLANCE_MAX : all));
-	if (all > QUEUE_GLANCE_MAX)
-		json_object_object_add(result, "queued_more", json_object_new_boolean(1));
-	if (!c->service_point[0])
-		return;
-	json_object_object_add(result, "queued_own", json_object_new_int64(
-	    own > QUEUE_GLANCE_MAX ? QUEUE_GLANCE_MAX : own));
-	if (own > QUEUE_GLANCE_MAX)
-		json_object_object_add(result, "queued_own_more", json_object_new_boolean(1));
+	/* both counts, or neither when the store cannot say */
+	if (station_queue_glance(s, "queued", NULL, "queued", q) == 0 && (!c->service_point[0] ||
+	    station_queue_glance(s, "queued", c->service_point, "queued_own", q) == 0)) {
+		json_object_object_foreach(q, k, v)
+			json_object_object_add(result, k, json_object_get(v));
+	}
+	json_object_put(q);
 }

@@ -157,6 +157,12 @@ int cmd_queue(struct request *r, struct json_object **result);
  * ping reply for `ukeyctl status`. */
 int cmd_order_set_service_point(struct request *r, struct json_object **result);
 void station_point_status(struct station *s, struct json_object *result);
+/* Adds key to o: the units in state ("queued", "held", "in_production") of
+ * orders waiting for or in production, of point's orders unless point is
+ * NULL or "", counted up to QUEUE_GLANCE_MAX; and <key>_more, true, when
+ * there are more. 0, or the store's error (o unchanged). */
+int station_queue_glance(struct station *s, const char *state, const char *point,
+    const char *key, struct json_object *o);
 
 /* cmd_units.c */
 int cmd_unit_release(struct request *r, struct json_object **result);

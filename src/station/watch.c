@@ -9,7 +9,6 @@
 #include "station/control.h"
 #include "station/job_steps.h"
 #include "store/store_jobs.h"
-#include "store/store_units.h"
 #include "station/station_impl.h"
 
 /* The detection events a snapshot carries, newest last. */
@@ -116,23 +115,13 @@ static int
 queue_json(struct station *s, struct json_object **out)
 {
 	static const char *const states[] = { "queued", "held", "in_production" };
-	char more[32];
-	int64_t n;
 	size_t i;
 	int rc;
 
 	*out = json_object_new_object();
-	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
-		if ((rc = store_units_queue_count(s->st, states[i], NULL, QUEUE_GLANCE_MAX + 1,
-		    &n)) != 0)
+	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+		if ((rc = station_queue_glance(s, states[i], NULL, states[i], *out)) != 0)
 			return rc;
-		json_object_object_add(*out, states[i], json_object_new_int64(
-		    n > QUEUE_GLANCE_MAX ? QUEUE_GLANCE_MAX : n));
-		if (n > QUEUE_GLANCE_MAX) {
-			snprintf(more, sizeof(more), "%s_more", states[i]);
-			json_object_object_add(*out, more, json_object_new_boolean(1));
-		}
-	}
 	return 0;
 }
 
