@@ -40,6 +40,12 @@ page_args(struct request *r, int64_t max, struct page *p)
 	return 0;
 }
 
+int64_t
+page_end(const struct page *p)
+{
+	return p->after > INT64_MAX - p->limit ? INT64_MAX : p->after + p->limit;
+}
+
 void
 page_next_key(struct request *r, struct json_object *rows, const char *key, const struct page *p)
 {

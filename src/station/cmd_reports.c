@@ -153,12 +153,28 @@ prod_row_get(struct prod_rows *rows, const char *key)
 	return &nb[rows->n++];
 }
 
+/* Stores v as the n-th of the durations *a (room for *cap), which grow by
+ * doubling; the caller counts it. 0 or UKEY_ERR_NOMEM. */
+static int
+secs_push(int64_t **a, size_t n, size_t *cap, int64_t v)
+{
+	int64_t *na;
+
+	if (n == *cap) {
+		if ((na = realloc(*a, (*cap ? 2 * *cap : 64) * sizeof(*na))) == NULL)
+			return UKEY_ERR_NOMEM;
+		*a = na;
+		*cap = *cap ? 2 * *cap : 64;
+	}
+	(*a)[n] = v;
+	return 0;
+}
+
 /* Counts job j into the row of key. */
 static int
 prod_count(struct prod_rows *rows, const char *key, const struct store_report_job *j)
 {
 	struct prod_row *row = prod_row_get(rows, key ? key : "-");
-	int64_t *ns;
 
 	if (row == NULL)
 		return UKEY_ERR_NOMEM;
@@ -167,13 +183,9 @@ prod_count(struct prod_rows *rows, const char *key, const struct store_report_jo
 		return 0;
 	}
 	/* tokens is also the number of durations held */
-	if ((size_t)row->tokens == row->cap) {
-		if ((ns = realloc(row->secs, (row->cap ? 2 * row->cap : 64) * sizeof(*ns))) == NULL)
-			return UKEY_ERR_NOMEM;
-		row->secs = ns;
-		row->cap = row->cap ? 2 * row->cap : 64;
-	}
-	row->secs[row->tokens++] = j->seconds;
+	if (secs_push(&row->secs, (size_t)row->tokens, &row->cap, j->seconds) != 0)
+		return UKEY_ERR_NOMEM;
+	row->tokens++;
 	return 0;
 }
 
@@ -494,7 +506,7 @@ static int
 service_order(struct store_report_order *o, void *arg)
 {
 	struct service_walk *w = arg;
-	int64_t start, deadline, done, *ns, end;
+	int64_t start, deadline, done;
 	size_t status;
 
 	if (strcmp(o->state, "cancelled") == 0)	/* nothing owed to produce */
@@ -502,17 +514,11 @@ service_order(struct store_report_order *o, void *arg)
 	status = service_status(o, w->a->now, w->a->hours, w->off, &start, &deadline, &done);
 	w->counts[status]++;
 	if (done >= 0) {
-		if (w->nsecs == w->cap) {
-			if ((ns = realloc(w->secs, (w->cap ? 2 * w->cap : 64) * sizeof(*ns))) == NULL)
-				return UKEY_ERR_NOMEM;
-			w->secs = ns;
-			w->cap = w->cap ? 2 * w->cap : 64;
-		}
-		w->secs[w->nsecs++] = done - start;
+		if (secs_push(&w->secs, w->nsecs, &w->cap, done - start) != 0)
+			return UKEY_ERR_NOMEM;
+		w->nsecs++;
 	}
-	end = w->a->pg.after > INT64_MAX - w->a->pg.limit ? INT64_MAX :
-	    w->a->pg.after + w->a->pg.limit;
-	if (w->at >= w->a->pg.after && w->at < end)
+	if (w->at >= w->a->pg.after && w->at < page_end(&w->a->pg))
 		json_object_array_add(w->rows, service_row(o, w->a->now, start, deadline, done,
 		    status));
 	w->at++;
@@ -589,13 +595,6 @@ struct recon {
 
 enum finding { FINDING_MISMATCH, FINDING_EXPLAINED };
 
-/* Where the page asked for ends among the findings. */
-static int64_t
-recon_page_end(const struct recon *rc)
-{
-	return rc->pg.after > INT64_MAX - rc->pg.limit ? INT64_MAX : rc->pg.after + rc->pg.limit;
-}
-
 static void
 recon_add(struct recon *rc, enum finding which, const char *kind, int64_t order_id,
     const char *ref, const char *serial, const char *fmt, ...)
@@ -610,7 +609,7 @@ recon_add(struct recon *rc, enum finding which, const char *kind, int64_t order_
     const char *ref, const char *serial, const char *fmt, ...)
 {
 	int64_t at = which == FINDING_MISMATCH ? rc->nmis++ : rc->nexp++;
-	int64_t to = recon_page_end(rc);
+	int64_t to = page_end(&rc->pg);
 	struct json_object *o;
 	char msg[700];
 	va_list ap;
@@ -637,7 +636,7 @@ recon_add(struct recon *rc, enum finding which, const char *kind, int64_t order_
 static int
 recon_page(struct recon *rc, struct json_object **next)
 {
-	int64_t to = recon_page_end(rc), from = rc->pg.after - rc->nmis, i;
+	int64_t to = page_end(&rc->pg), from = rc->pg.after - rc->nmis, i;
 	struct json_object *b;
 
 	*next = NULL;

@@ -103,6 +103,8 @@ struct page {
 	int64_t after, limit;
 };
 int page_args(struct request *r, int64_t max, struct page *p);
+/* The position after p's last row: p->after + p->limit, INT64_MAX at most. */
+int64_t page_end(const struct page *p);
 /* After a page in the order of the integer field key: a full page sets
  * r->next to its last row's key (a short page is the last). */
 void page_next_key(struct request *r, struct json_object *rows, const char *key,
