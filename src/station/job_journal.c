@@ -30,7 +30,7 @@ struct journal_point {
 
 static struct {
 	int open;
-	int left;		/* the test hook left this transaction open once */
+	int left;		/* the test hook holds this transaction open for the guard */
 	size_t n;
 	struct journal_point p[JOURNAL_POINTS];
 } journal;
