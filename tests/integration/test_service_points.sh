@@ -41,6 +41,24 @@ left() { db "SELECT count(*) FROM units u JOIN order_items i ON i.id = u.item_id
 ctl status > "$STATE/status.txt" || fail "status"
 grepq 'service point dali (take own): 0 of 3 queued units are its own' "$STATE/status.txt" ||
 	fail "status after production: $(cat "$STATE/status.txt")"
+# a queue over 10,000 units is counted up to 10,000 (QUEUE_GLANCE_MAX): 10000+
+item=$(db "SELECT id FROM order_items WHERE order_id = $KM ORDER BY id LIMIT 1")
+db "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10001)
+    INSERT INTO units (item_id, seq, state, updated_at)
+    SELECT $item, 100000 + n.i, 'queued', u.updated_at FROM n,
+    (SELECT updated_at FROM units WHERE item_id = $item LIMIT 1) u" >/dev/null
+ctl status > "$STATE/status.txt" || fail "status, a long queue"
+grepq 'service point dali (take own): 0 of 10000+ queued units are its own' "$STATE/status.txt" ||
+	fail "status, a long queue: $(cat "$STATE/status.txt")"
+ctl --json status | python3 -c 'import json, sys; d = json.load(sys.stdin)
+assert (d["queued"], d.get("queued_more"), d["queued_own"], d.get("queued_own_more")) == \
+    (10000, True, 0, None), d' || fail "status --json, a long queue: $(ctl --json status)"
+timeout 10 "$BUILD/ukeyctl" --state "$STATE" watch --once | grepq 'Queue: 10000+ queued, 0 held' ||
+	fail "watch --once, a long queue"
+db "DELETE FROM units WHERE item_id = $item AND seq > 100000" >/dev/null
+ctl status > "$STATE/status.txt" || fail "status"
+grepq 'service point dali (take own): 0 of 3 queued units are its own' "$STATE/status.txt" ||
+	fail "status after the long queue: $(cat "$STATE/status.txt")"
 
 # ---- a reviewer moves Kunming's order to Dali: audited, then produced here ----
 expect_exit 64 'remark TEXT is required' -- ctl order set-service-point "$KM" dali
