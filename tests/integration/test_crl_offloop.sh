@@ -17,11 +17,7 @@ touch "$UKEY_TEST_CRL_HOLD"
 ctl --json cert revoke "$A" --reason keyCompromise --remark "token reported stolen" \
 	> "$STATE/revoke.json" 2>&1 &
 revoke=$!
-for _ in $(seq 100); do
-	grepq "test hook UKEY_TEST_CRL_HOLD: CRL publication waits" "$STATE/ukeyd.log" && break
-	sleep 0.1
-done
-grepq "test hook UKEY_TEST_CRL_HOLD: CRL publication waits" "$STATE/ukeyd.log" ||
+wait_grep 100 0.1 "test hook UKEY_TEST_CRL_HOLD: CRL publication waits" "$STATE/ukeyd.log" ||
 	fail "no CRL publication began after the revocation"
 ctl --json ca crl > "$STATE/crl.json" 2>&1 &
 crl=$!
