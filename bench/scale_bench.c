@@ -15,6 +15,7 @@
  * not in the product); the figures are of the product's own paths. */
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,9 +29,13 @@
 #include <sys/un.h>
 
 #include <json-c/json.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <sqlite3.h>
 
 #include "bench/benchstat.h"
+#include "ca/ca.h"
+#include "ca/certprof.h"
 #include "common/frame.h"
 #include "common/log.h"
 #include "store/audit.h"
@@ -474,6 +479,98 @@ revoke_ca_list(void)
 	return rc;
 }
 
+/* The embedded CA's CRL of N, signed in a thread of this process while
+ * its main thread issues certificates one after another, as the CA thread
+ * would for the bays meanwhile: how long the CRL took, and the slowest and
+ * median issuance during it. ukeyd is stopped (the CA's directory is
+ * locked by whoever has it open). */
+struct crl_run {
+	struct ca *ca;
+	double ms;
+	int rc, done;
+};
+
+static void *
+crl_thread(void *arg)
+{
+	struct crl_run *r = arg;
+	double t0 = bench_now_ms();
+	X509_CRL *crl = NULL;
+
+	r->rc = ca_crl(r->ca, 3600, &crl);
+	r->ms = bench_now_ms() - t0;
+	X509_CRL_free(crl);
+	__atomic_store_n(&r->done, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+static const char *
+bench_var(void *ctx, const char *var)
+{
+	(void)ctx;
+	return strcmp(var, "name") == 0 ? "bench" : strcmp(var, "org_name") == 0 ? "bench org" :
+	    "53";
+}
+
+static int
+measure_crl_issuing(void)
+{
+	char path[700], err[256], key[64];
+	struct certprof *prof = NULL;
+	struct crl_run run = { 0 };
+	X509_NAME *subject = NULL;
+	X509_REQ *csr = NULL;
+	EVP_PKEY *k = NULL;
+	pthread_t tid;
+	double v[4096], t;
+	struct bench_stat st;
+	size_t n = 0, i;
+	int rc = -1;
+
+	snprintf(path, sizeof(path), "%s/cert-profiles/entrusted.conf", UKEY_SOURCE_DIR);
+	if (certprof_load(path, &prof, err, sizeof(err)) != 0 ||
+	    certprof_subject(prof, bench_var, NULL, &subject, err, sizeof(err)) != 0 ||
+	    (k = EVP_EC_gen("P-256")) == NULL || (csr = X509_REQ_new()) == NULL ||
+	    X509_REQ_set_pubkey(csr, k) != 1 || X509_REQ_sign(csr, k, EVP_sha256()) <= 0) {
+		fprintf(stderr, "ukey-bench-scale: a request for the CA: %s\n", err);
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/ca", state);
+	if (ca_embedded_open(path, "bench", &run.ca) != 0 ||
+	    pthread_create(&tid, NULL, crl_thread, &run) != 0)
+		goto out;
+	while (!__atomic_load_n(&run.done, __ATOMIC_SEQ_CST) && n < 4096) {
+		struct ca_request req = { .csr = csr, .subject = subject, .profile = prof,
+		    .years = 1, .request_key = key };
+		X509 *cert = NULL;
+
+		snprintf(key, sizeof(key), "bench-crl/%zu", n);
+		t = bench_now_ms();
+		if (ca_issue(run.ca, &req, &cert) != 0)
+			break;
+		v[n++] = bench_now_ms() - t;
+		X509_free(cert);
+	}
+	pthread_join(tid, NULL);
+	if (run.rc != 0 || n == 0)
+		goto out;
+	row("CRL of N signed while the CA issues", run.ms);
+	bench_stat_of(v, n, &st);
+	snprintf(err, sizeof(err), "an issuance meanwhile (median of %zu)", n);
+	row(err, st.median);
+	for (t = 0, i = 0; i < n; i++)
+		t = v[i] > t ? v[i] : t;
+	row("an issuance meanwhile (slowest)", t);
+	rc = 0;
+ out:
+	ca_free(run.ca);
+	certprof_free(prof);
+	X509_NAME_free(subject);
+	X509_REQ_free(csr);
+	EVP_PKEY_free(k);
+	return rc;
+}
+
 /* The reconciliation with every issuance in the CA's list: no findings, and
  * what ukeyd's memory did while it read both lists; then ukeyd's start
  * with those N certificates revoked, which signs a CRL of N entries. */
@@ -498,7 +595,7 @@ measure_matched(int64_t n)
 	    " \"keyCompromise\", \"remark\": \"bench\"}",
 	    "cert.revoke, answered after its CRL of N");
 	stop_daemon();
-	return 0;
+	return measure_crl_issuing();
 }
 
 /* The figures of one daemon run on the seeded store. */

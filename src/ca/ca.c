@@ -115,14 +115,9 @@ ca_crl(struct ca *ca, int64_t next_update_s, X509_CRL **out)
 	*out = NULL;
 	if (ca == NULL || next_update_s < 1 || next_update_s > (int64_t)10 * 366 * 86400)
 		return UKEY_ERR_INVAL;
-	int rc;
-
 	if (ca->ops->crl == NULL)
 		return UKEY_ERR_UNSUPPORTED;
-	ca_hold();
-	rc = ca->ops->crl(ca, next_update_s, out);
-	ca_release();
-	return rc;
+	return ca->ops->crl(ca, next_update_s, out);	/* it holds the lock where it must */
 }
 
 int

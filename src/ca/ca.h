@@ -71,7 +71,9 @@ void ca_reader_close(struct ca_reader *r);
  * while it runs, so the daemon's CA thread and its event loop never use a
  * backend at the same time; ca_hold()/ca_release() take it around several
  * calls (it is recursive). ca_cert(), ca_kind() and ca_revocations() take
- * no lock: the event loop may call them while a CA call waits. */
+ * no lock: the event loop may call them while a CA call waits. ca_crl()
+ * holds it only while it reads the revoked list and takes the CRL's
+ * number, not while it signs. */
 void ca_hold(void);
 void ca_release(void);
 

@@ -734,7 +734,11 @@ ca_reader_close(struct ca_reader *r)
 
 /* A new CRL over the revoked list; its number is taken in the same
  * transaction that read the list, so that two CRLs with one number never
- * say different things. */
+ * say different things. Only that transaction holds the CA's lock: the
+ * entries are copied out of it and signed after, while the CA thread may
+ * issue (a list of 100,000 takes most of a second to sign). A signature
+ * that fails after the commit leaves its number unused; CRL numbers need
+ * only increase. */
 static int
 embedded_crl(struct ca *ca, int64_t next_update_s, X509_CRL **out)
 {
@@ -745,33 +749,39 @@ embedded_crl(struct ca *ca, int64_t next_update_s, X509_CRL **out)
 	time_t now = time(NULL), next = now + (time_t)next_update_s;
 	char tu[32], nu[32];
 	struct tm tm;
-	int64_t number;
+	int64_t number = 0;
 	int in_tx = 0, rc;
 
 	*out = NULL;
 	strftime(tu, sizeof(tu), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
 	strftime(nu, sizeof(nu), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&next, &tm));
+	ca_hold();
 	if ((rc = store_ca_begin(e->db)) != 0)
-		goto out;
+		goto unlock;
 	in_tx = 1;
 	if ((rc = store_ca_list_revoked(e->db, &rev, &n)) != 0)
-		goto out;
+		goto unlock;
 	if (n > 0 && (ent = calloc(n, sizeof(*ent))) == NULL) {
 		rc = UKEY_ERR_NOMEM;
-		goto out;
+		goto unlock;
 	}
 	for (i = 0; i < n; i++)
 		ent[i] = (struct crl_entry){ rev[i].serial, rev[i].revoked_at, rev[i].revoke_reason };
 	if ((rc = store_ca_crl_next(e->db, tu, nu, (int64_t)n, &number)) != 0 ||
-	    (rc = crl_build(ca->cert, e->key, e->md, ent, n, number, now, next, out)) != 0 ||
 	    (rc = store_ca_commit(e->db)) != 0)
-		goto out;
+		goto unlock;
 	in_tx = 0;
-	log_info("CRL %lld signed: %zu revoked, next update %s", (long long)number, n, nu);
-	rc = 0;
- out:
+ unlock:
 	if (in_tx)
 		store_ca_rollback(e->db);
+	ca_release();
+	if (rc != 0)
+		goto out;
+	/* ca->cert, e->key and e->md are set at open and never change */
+	if ((rc = crl_build(ca->cert, e->key, e->md, ent, n, number, now, next, out)) != 0)
+		goto out;
+	log_info("CRL %lld signed: %zu revoked, next update %s", (long long)number, n, nu);
+ out:
 	if (rc != 0) {
 		X509_CRL_free(*out);
 		*out = NULL;

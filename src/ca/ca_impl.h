@@ -12,7 +12,9 @@ struct ca_ops {
 	int (*issue)(struct ca *ca, const struct ca_request *req, X509 **out);
 	int (*revoke)(struct ca *ca, const char *serial_hex, const char *reason);
 	int (*list_issued)(struct ca *ca, struct json_object **out);
-	/* NULL for a backend whose CA publishes its own CRLs */
+	/* NULL for a backend whose CA publishes its own CRLs. Called without
+	 * the connector's lock: it takes it (ca_hold) only for what touches the
+	 * backend's state, so that a long list is signed while the CA issues */
 	int (*crl)(struct ca *ca, int64_t next_update_s, X509_CRL **out);
 	void (*free_impl)(void *impl);
 	const struct ca_ext_ops *ext;	/* optional: polling, last error (ca_ext.h) */

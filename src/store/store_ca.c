@@ -445,8 +445,10 @@ store_ca_walk_close(struct store_ca_walk *w)
 int
 store_ca_list_revoked(struct store_ca *db, struct store_ca_cert **out, size_t *n)
 {
-	return list_certs(db, "SELECT " CERT_COLS " FROM issued WHERE status = 'revoked'"
-	    " ORDER BY revoked_at, rowid", out, n);
+	/* what a CRL entry says, no more: the CA's lock is held while it reads */
+	return list_certs(db, "SELECT serial, NULL, NULL, NULL, NULL, status, revoked_at,"
+	    " revoke_reason, NULL FROM issued WHERE status = 'revoked' ORDER BY revoked_at, rowid",
+	    out, n);
 }
 
 int

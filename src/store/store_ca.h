@@ -74,7 +74,8 @@ int store_ca_find_serial(struct store_ca *db, const char *serial, struct store_c
 int store_ca_revoke(struct store_ca *db, const char *serial, const char *reason, const char *at);
 
 /* Everything issued, oldest first (der left NULL); or only the revoked ones,
- * in revocation order, for a CRL. Returns 0 with *out (store_ca_certs_free)
+ * in revocation order, for a CRL (serial, status, revoked_at and
+ * revoke_reason; the rest left NULL). Returns 0 with *out (store_ca_certs_free)
  * and *n (0 and NULL for none), UKEY_ERR_DB or UKEY_ERR_NOMEM. */
 int store_ca_list(struct store_ca *db, struct store_ca_cert **out, size_t *n);
 int store_ca_list_revoked(struct store_ca *db, struct store_ca_cert **out, size_t *n);

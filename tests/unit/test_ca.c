@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -794,6 +795,82 @@ test_crl(void **state)
 	X509_free(c3);
 }
 
+/* CRLs signed in a thread while the CA issues and revokes (the CRL holds
+ * the CA's lock only to read its list and take its number): every CRL
+ * verifies, their numbers follow the order they were signed in, none lists
+ * fewer than the one before, and one signed after lists every revocation. */
+struct crl_loop {
+	struct ca *ca;
+	X509_CRL *crl[8];
+	int rc[8];
+};
+
+static void *
+crl_loop_run(void *arg)
+{
+	struct crl_loop *l = arg;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		l->rc[i] = ca_crl(l->ca, 3600, &l->crl[i]);
+	return NULL;
+}
+
+static long
+crl_number_of(X509_CRL *crl)
+{
+	ASN1_INTEGER *num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL);
+	long v;
+
+	assert_non_null(num);
+	v = ASN1_INTEGER_get(num);
+	ASN1_INTEGER_free(num);
+	return v;
+}
+
+static void
+test_crl_while_issuing(void **state)
+{
+	struct fixture *f = *state;
+	struct crl_loop l = { .ca = f->ca };
+	X509 *c[8] = { NULL };
+	X509_CRL *last = NULL;
+	X509_REVOKED *rv;
+	pthread_t tid;
+	char key[32], hex[64];
+	int i, prev_n = -1, n;
+	long prev = 0;
+
+	assert_int_equal(pthread_create(&tid, NULL, crl_loop_run, &l), 0);
+	for (i = 0; i < 8; i++) {
+		struct ca_request r;
+
+		snprintf(key, sizeof(key), "order-12/item-%d", i);
+		r = person_request(f, key, 1);
+		assert_int_equal(ca_issue(f->ca, &r, &c[i]), 0);
+		assert_int_equal(cert_serial_hex(c[i], hex, sizeof(hex)), 0);
+		assert_int_equal(ca_revoke(f->ca, hex, "superseded"), 0);
+	}
+	assert_int_equal(pthread_join(tid, NULL), 0);
+	for (i = 0; i < 8; i++) {
+		assert_int_equal(l.rc[i], 0);
+		assert_int_equal(X509_CRL_verify(l.crl[i], X509_get0_pubkey(ca_cert(f->ca))), 1);
+		assert_true(crl_number_of(l.crl[i]) > prev);
+		prev = crl_number_of(l.crl[i]);
+		n = sk_X509_REVOKED_num(X509_CRL_get_REVOKED(l.crl[i]));
+		assert_true(n >= prev_n);
+		prev_n = n;
+		X509_CRL_free(l.crl[i]);
+	}
+	assert_int_equal(ca_crl(f->ca, 3600, &last), 0);
+	assert_true(crl_number_of(last) > prev);
+	for (i = 0; i < 8; i++) {
+		assert_int_equal(X509_CRL_get0_by_cert(last, &rv, c[i]), 1);
+		X509_free(c[i]);
+	}
+	X509_CRL_free(last);
+}
+
 /* A profile's crl_url becomes the certificate's cRLDistributionPoints; the
  * shipped profiles name none, and their certificates carry none. */
 static void
@@ -871,6 +948,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_fault_hook, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_openssl_verify, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crl, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crl_while_issuing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crl_distribution_point, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_start_poll, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader, setup, teardown),

@@ -129,6 +129,8 @@ test_revoke_and_lists(void **state)
 	assert_string_equal(a[0].serial, "03");
 	assert_string_equal(a[0].revoke_reason, "superseded");
 	assert_string_equal(a[1].serial, "01");
+	assert_string_equal(a[1].revoked_at, "2026-12-03T00:00:00Z");
+	assert_null(a[1].subject);	/* only what a CRL entry says */
 	store_ca_certs_free(a, n);
 }
 
