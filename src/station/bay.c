@@ -11,6 +11,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/err.h"
@@ -53,6 +54,28 @@ bay_set_state(struct station *s, struct bay *b, enum bay_state st, const char *f
 		    b->reason);
 }
 
+/* How long a worker writing the CA certificate ahead (make_csr) is given
+ * to finish that write when it is stopped, before SIGKILL. */
+#define WRITE_AHEAD_STOP_MS 500
+
+/* A worker that may be writing ahead ended with SIGTERM, which it lets the
+ * write finish first (src/worker/after.c): 1 once it ended. */
+static int
+worker_end_write(pid_t pid)
+{
+	int64_t until = now_ms() + WRITE_AHEAD_STOP_MS;
+	struct timespec ms = { 0, 1000000L };
+
+	if (kill(pid, SIGTERM) != 0)
+		return 0;
+	do {
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			return 1;
+		nanosleep(&ms, NULL);
+	} while (now_ms() < until);
+	return 0;
+}
+
 static void
 worker_stop(struct station *s, struct bay *b)
 {
@@ -61,11 +84,15 @@ worker_stop(struct station *s, struct bay *b)
 		b->worker_fd = -1;
 	}
 	if (b->worker_pid > 0) {
-		/* the module may be stuck in a call: no polite request reaches it */
-		kill(b->worker_pid, SIGKILL);
-		waitpid(b->worker_pid, NULL, 0);
+		/* the module may be stuck in a call: no polite request reaches
+		 * it; only a write to the token under way is let finish */
+		if (!b->worker_writes_ahead || !worker_end_write(b->worker_pid)) {
+			kill(b->worker_pid, SIGKILL);
+			waitpid(b->worker_pid, NULL, 0);
+		}
 		b->worker_pid = 0;
 	}
+	b->worker_writes_ahead = 0;
 	framer_free(&b->in);
 	b->worker_module[0] = '\0';
 	b->worker_keep = 0;
@@ -106,8 +133,11 @@ worker_spawn(struct station *s, struct bay *b, const char *module)
 			argv[7] = "--session-per-request";
 
 		/* a worker never outlives its daemon, even one killed with -9:
-		 * a module stuck in a call must not keep the token */
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+		 * a module stuck in a call must not keep the token. SIGTERM,
+		 * which the worker turns into an immediate exit, except in the
+		 * write it makes after a reply, which it lets finish (for a few
+		 * seconds at most; src/worker/main.c) */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
 			_exit(127);
 		if (dup2(sv[1], 3) < 0)
 			_exit(127);
@@ -414,6 +444,7 @@ bay_on_readable(struct station *s, struct bay *b)
 			    json_object_get_string(json_object_object_get(reply, "message")));
 		b->pending_op[0] = '\0';
 		b->pending_cb = NULL;
+		b->worker_writes_ahead = 0;	/* done before it read the next request */
 		cb(s, b, wrc, reply);
 		json_object_put(reply);
 		if (b->worker_fd < 0)

@@ -72,6 +72,9 @@ struct bay {
 	int worker_keep;		/* it may serve the bay's next token (no
 					 * fresh-worker quirk) */
 	int worker_tokens;		/* tokens the running worker has probed */
+	/* the worker may be writing the CA certificate after make_csr's
+	 * reply, until its next reply: stopped, it is let finish first */
+	int worker_writes_ahead;
 	int64_t p11_calls;		/* calls into the module for the bay's token */
 	struct framer in;
 	char pending_op[32];		/* request in flight, "" when none */

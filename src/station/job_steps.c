@@ -571,6 +571,30 @@ req_write_cert(struct station *s, struct bay *b, const struct store_job *job,
 	return rc;
 }
 
+/* make_csr also hands the worker the CA certificate, which it writes to the
+ * token after its reply, while the CA signs (docs/jobs.md, "The CA
+ * certificate written ahead"): write_cert then finds it there. Not on a
+ * holder's token (a renewal: it has the CA certificate, and the write
+ * would be a write to a live token the daemon's work does not wait for),
+ * nor with a module that gets a fresh worker per token. */
+static int
+req_ca_ahead(struct station *s, struct bay *b, const struct store_job *job,
+    struct json_object *req)
+{
+	char *ca_hex = NULL;
+	int rc;
+
+	if (job_is_renewal(job) || (b->profile->quirks & FW_QUIRK_FRESH_WORKER))
+		return 0;
+	if ((rc = ca_der_hex(s, &ca_hex)) != 0)
+		return rc;
+	json_object_object_add(req, "ca_cert", json_object_new_string(ca_hex));
+	json_object_object_add(req, "ca_label", json_object_new_string(station_cfg(s)->ca_name));
+	free(ca_hex);
+	b->worker_writes_ahead = 1;
+	return 0;
+}
+
 /* The worker request of step st of the job (into req) and the handler of
  * its reply. */
 static int
@@ -591,7 +615,9 @@ step_request(struct station *s, struct bay *b, enum step st, const struct store_
 		add_pin(req, "user_pin", &b->user_pin);
 		json_object_object_add(req, "id", json_object_new_string(job->key_id));
 		*cb = on_make_csr;
-		return add_hex(req, "subject", job->subject, job->subject_len);
+		if ((rc = add_hex(req, "subject", job->subject, job->subject_len)) != 0)
+			return rc;
+		return req_ca_ahead(s, b, job, req);
 	case STEP_WRITE_CERT:
 		*cb = on_write_cert;
 		return req_write_cert(s, b, job, req);

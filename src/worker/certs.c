@@ -1,6 +1,7 @@
 /* Certificates on the token: writing the issued certificate and its CA
  * certificate (write_cert, idempotent so that a job can repeat the step after
  * a crash) and reading everything back to prove it is there (read_back). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -151,6 +152,98 @@ check_cert(struct p11 *p, CK_SESSION_HANDLE s, const uint8_t *id, size_t idlen, 
 	return rc;
 }
 
+/* Writes the CA certificate ca (der) labelled label, unless the token holds
+ * it already (a write_cert repeated after a crash, or make_csr's write
+ * ahead): its CKA_ID is the usual key identifier, the SHA-1 of the CA's
+ * subjectPublicKey bits. */
+static int
+write_ca_cert(struct p11 *p, CK_SESSION_HANDLE s, X509 *ca, const uint8_t *der, size_t len,
+    const char *label)
+{
+	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+	CK_ATTRIBUTE t[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_VALUE, (void *)der, (CK_ULONG)len },
+	};
+	uint8_t kid[SHA_DIGEST_LENGTH];
+	unsigned int kidlen = sizeof(kid);
+	int rc, same, other;
+
+	if ((rc = compare_certs(p, s, t, 2, der, len, &same, &other)) != 0)
+		return rc;
+	if (same) {
+		log_info("the CA certificate is already on the token");
+		return 0;
+	}
+	if (X509_pubkey_digest(ca, EVP_sha1(), kid, &kidlen) != 1)
+		return p11_error(p, UKEY_ERR_CRYPTO, "ca_cert: cannot hash its public key");
+	return create_cert(p, s, ca, der, len, kid, kidlen, label, CATEGORY_AUTHORITY);
+}
+
+/* The CA certificate make_csr was given, kept for after its reply. */
+struct ca_ahead {
+	uint8_t *der;
+	size_t len;
+	X509 *ca;
+	char label[P11_MAX_LABEL + 1];
+	struct secret pin;
+};
+
+static void
+ca_ahead_run(struct p11 *p, void *arg, int run)
+{
+	struct ca_ahead *a = arg;
+	CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+	int rc;
+
+	if (run) {
+		p11_error_clear(p);
+		if ((rc = p11_session_user(p, 1, &a->pin, &s)) == 0)
+			rc = write_ca_cert(p, s, a->ca, a->der, a->len, a->label);
+		p11_session_release(p, s, rc == 0);
+		if (rc == 0)
+			log_info("CA certificate on the token, ahead of the certificate");
+		else	/* nothing lost: write_cert writes it */
+			log_warn("the CA certificate was not written ahead: %s", p->err_rc != 0 &&
+			    p->err_msg[0] ? p->err_msg : ukey_strerror(rc));
+		p11_error_clear(p);
+	}
+	X509_free(a->ca);
+	free(a->der);
+	secret_clear(&a->pin);
+	free(a);
+}
+
+int
+ca_cert_ahead(struct p11 *p, struct json_object *req, const struct secret *pin)
+{
+	struct ca_ahead *a;
+	const char *label = NULL;
+	uint8_t *der = NULL;
+	size_t len = 0;
+	X509 *ca = NULL;
+	int rc;
+
+	if ((rc = req_hex(p, req, "ca_cert", 0, CERT_MAX, &der, &len)) != 0 || der == NULL ||
+	    (rc = req_string(p, req, "ca_label", 0, P11_MAX_LABEL, &label)) != 0 ||
+	    (rc = parse_cert(p, "ca_cert", der, len, &ca)) != 0) {
+		free(der);
+		return rc;
+	}
+	if ((a = calloc(1, sizeof(*a))) == NULL || secret_set(&a->pin, pin->p, pin->len) != 0) {
+		free(a);
+		X509_free(ca);
+		free(der);
+		return UKEY_ERR_NOMEM;
+	}
+	a->der = der;
+	a->len = len;
+	a->ca = ca;
+	snprintf(a->label, sizeof(a->label), "%s", label != NULL ? label : "CA");
+	worker_after_reply(ca_ahead_run, a);
+	return 0;
+}
+
 int
 op_write_cert(struct p11 *p, struct json_object *req, struct json_object *rep)
 {
@@ -197,29 +290,8 @@ op_write_cert(struct p11 *p, struct json_object *req, struct json_object *rep)
 		log_info("the certificate is already on the token");
 	else if ((rc = create_cert(p, s, cert, der, derlen, id, idlen, label, CATEGORY_USER)) != 0)
 		goto out;
-	if (ca != NULL) {
-		CK_ATTRIBUTE t[] = {
-			{ CKA_CLASS, &cls, sizeof(cls) },
-			{ CKA_VALUE, cader, (CK_ULONG)caderlen },
-		};
-		uint8_t kid[SHA_DIGEST_LENGTH];
-		unsigned int kidlen = sizeof(kid);
-
-		if ((rc = compare_certs(p, s, t, 2, cader, caderlen, &same, &other)) != 0)
-			goto out;
-		if (same) {
-			log_info("the CA certificate is already on the token");
-		} else {
-			/* the usual key identifier: SHA-1 of the subjectPublicKey bits */
-			if (X509_pubkey_digest(ca, EVP_sha1(), kid, &kidlen) != 1) {
-				rc = p11_error(p, UKEY_ERR_CRYPTO, "ca_cert: cannot hash its public key");
-				goto out;
-			}
-			if ((rc = create_cert(p, s, ca, cader, caderlen, kid, kidlen, ca_label,
-			    CATEGORY_AUTHORITY)) != 0)
-				goto out;
-		}
-	}
+	if (ca != NULL && (rc = write_ca_cert(p, s, ca, cader, caderlen, ca_label)) != 0)
+		goto out;
 	log_info("certificate%s written to the token", ca != NULL ? " and CA certificate" : "");
 	rc = 0;
  out:

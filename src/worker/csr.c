@@ -225,6 +225,9 @@ op_make_csr(struct p11 *p, struct json_object *req, struct json_object *rep)
 	if ((rc = rep_hex(rep, "csr", csr, (size_t)csrlen)) != 0)
 		goto out;
 	log_info("certificate request signed by the token and verified");
+	/* the CA certificate, if given, goes on the token after the reply */
+	if ((rc = ca_cert_ahead(p, req, &pin)) != 0)
+		goto out;
 	rc = 0;
  out:
 	p11_session_release(p, s, rc == 0);

@@ -114,7 +114,7 @@ serve_one(struct p11 *p, int fd, struct json_object *req)
 {
 	struct json_object *rep = NULL, *v;
 	const char *op = NULL;
-	unsigned long calls0 = p->calls;
+	unsigned long calls0 = worker_calls_counted;
 	size_t i;
 	int rc, quit = 0;
 
@@ -165,6 +165,7 @@ serve_one(struct p11 *p, int fd, struct json_object *req)
 		log_info("op %s failed: %s", op != NULL ? op : "?", ukey_errname(rc));
 	}
 	/* what the request cost in calls into the module (docs/performance.md) */
+	worker_calls_counted = p->calls;
 	if (rep != NULL && rep_int(rep, "p11_calls", (int64_t)(p->calls - calls0)) != 0) {
 		json_object_put(rep);
 		rep = NULL;
@@ -174,6 +175,9 @@ serve_one(struct p11 *p, int fd, struct json_object *req)
 		quit = 1;
 	}
 	json_object_put(rep);
+	/* a failed op leaves nothing to do after it */
+	if (worker_after_run(p, rc == 0 && !quit))
+		quit = 1;
 	return quit;
 }
 
@@ -248,6 +252,15 @@ main(int argc, char **argv)
 	/* a daemon that went away must not kill us with SIGPIPE mid-write:
 	 * the write fails and the module is still finalized */
 	signal(SIGPIPE, SIG_IGN);
+	{
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = worker_after_term;
+		sa.sa_flags = SA_RESTART;	/* the module's own calls go on */
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGTERM, &sa, NULL);
+	}
 	log_init("ukey-worker", LOG_LVL_INFO);
 	snprintf(tag, sizeof(tag), "bay %s", bay != NULL ? bay : "?");
 	log_set_tag(tag);
@@ -265,6 +278,7 @@ main(int argc, char **argv)
 		p11_unload(&p);
 		return 1;
 	}
+	worker_calls_counted = p.calls;	/* the hello's */
 	for (;;) {
 		struct json_object *req;
 		char *buf = NULL;

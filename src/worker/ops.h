@@ -32,6 +32,30 @@ int op_unblock(struct p11 *p, struct json_object *req, struct json_object *rep);
 int op_login(struct p11 *p, struct json_object *req, struct json_object *rep);
 int op_discard(struct p11 *p, struct json_object *req, struct json_object *rep);
 
+/* --- work after the reply (main.c) ---
+ * What an op leaves to do once its reply is on its way: make_csr's CA
+ * certificate, written while the daemon asks the CA for the holder's
+ * (docs/worker-protocol.md, "make_csr"). fn runs with run 1 after the
+ * reply was sent, or with run 0 only to free arg (the op failed, or the
+ * daemon is gone). One at a time: a second replaces (and frees) the first.
+ * Its PKCS#11 calls count in the next reply's p11_calls. */
+typedef void (*after_reply_fn)(struct p11 *p, void *arg, int run);
+void worker_after_reply(after_reply_fn fn, void *arg);
+/* Runs (run 1) or drops (run 0) what was left; returns 1 when the daemon
+ * went away meanwhile and the worker should stop. (after.c) */
+int worker_after_run(struct p11 *p, int run);
+/* The worker's SIGTERM handler (after.c has why). */
+void worker_after_term(int sig);
+/* Module calls reported so far (main.c's replies): those of the work after
+ * a reply count in the next reply. */
+extern unsigned long worker_calls_counted;
+
+/* make_csr's optional "ca_cert" (hex DER) and "ca_label": when present, the
+ * CA certificate is checked now and written to the token after the reply,
+ * in the session the request used (pin). 0, or the failure recorded in p.
+ * (certs.c) */
+int ca_cert_ahead(struct p11 *p, struct json_object *req, const struct secret *pin);
+
 /* Destroys every object with CKA_ID id in session s (logged in as user, so
  * that private keys are seen); *count (when not NULL) gets how many. Returns
  * 0 or the failure recorded in p. (discard.c) */

@@ -135,7 +135,7 @@ kind() {
 	for spec in $DAEMON_POINTS $WORKER_POINTS; do
 		kill_point "$kt" "$spec"
 	done
-	[ "$kt" = ec ] && abandon_points
+	[ "$kt" = ec ] && abandon_points && ahead_point
 	start_station
 	check_invariants all
 	stop_station
@@ -181,6 +181,51 @@ abandon_points() {
 		stop_station
 		echo "ok: ec killed at $spec, job $job abandoned, nothing the CA made lost, token $tok wiped and issued"
 	done
+}
+
+# killed while a kept worker writes the CA certificate after make_csr's reply
+# (profile softhsm2-chaos-kept; docs/jobs.md, "The CA certificate written
+# ahead"), held there for a second: the worker lets the write finish and
+# stops, so the certificate is whole on the token before ukeyd is back; the
+# job then ends issued with one CA certificate on the token
+ahead_point() {
+	local tok job i wpid="" conf ca_serial on_token
+	printf 'log on\nC_CreateObject 1 delay 1000\n' > "$RULES"
+	: > "$CALLS"
+	start_station
+	tok=$(ctl --json sim plug --bay 1 --profile softhsm2-chaos-kept |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') || fail "ahead: plug"
+	for i in $(seq 600); do
+		wpid=$(awk '$2 == "C_CreateObject" && $3 == 1 && $4 == "delay" { print $1 }' "$CALLS")
+		[ -n "$wpid" ] && break
+		sleep 0.05
+	done
+	[ -n "$wpid" ] || fail "ahead: the worker never wrote the CA certificate after make_csr"
+	kill -KILL "$DAEMON_PID"
+	wait_gone "$DAEMON_PID" "ahead: ukeyd"
+	wait "$DAEMON_PID" 2>/dev/null || true
+	DAEMON_PID=""
+	wait_gone "$wpid" "ahead: the worker of the killed daemon"
+	: > "$RULES"
+	conf=$(chaos_token_dir "$tok")/softhsm2.conf
+	ca_serial=$(openssl x509 -in "$STATE/ca/ca.crt" -noout -serial | cut -d= -f2)
+	on_token() {
+		SOFTHSM2_CONF=$conf pkcs11-tool --module "$SOFTHSM_MODULE" --list-objects --type cert \
+			2>/dev/null | awk '$1 == "serial:" { print $2 }'
+	}
+	[ "$(on_token)" = "$ca_serial" ] ||
+		fail "ahead: the CA certificate is not whole on the token after the kill: $(on_token)"
+	start_station
+	job=$(db "SELECT max(id) FROM jobs")
+	ctl sim plug --bay 1 --token "$tok" --profile softhsm2-chaos-kept --wait >/dev/null 2>&1 || true
+	[ "$(db "SELECT state FROM jobs WHERE id = $job")" = issued ] ||
+		fail "ahead: job $job not issued after the token came back: $(bay_field 1 state): $(bay_field 1 reason)"
+	[ "$(on_token | grep -cx "$ca_serial")" = 1 ] || fail "ahead: not one CA certificate on the token"
+	[ "$(on_token | wc -l)" = 2 ] || fail "ahead: the token holds $(on_token | wc -l) certificates"
+	ctl sim unplug --bay 1 >/dev/null || fail "ahead: unplug"
+	check_invariants "$tok"
+	stop_station
+	echo "ok: ec killed while the CA certificate was written ahead; written whole, job $job issued"
 }
 
 t0=$(date +%s)

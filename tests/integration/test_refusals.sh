@@ -43,9 +43,13 @@ bay_field 2 reason | grepq -i "public key" || fail "reason should name the key: 
 	fail "incident not audited"
 [ "$(db "SELECT count(*) FROM job_steps WHERE step = 'write_cert'")" = 0 ] || fail "write_cert was attempted"
 token=$(ls "$STATE/sim/tokens" | tail -1)
-if SOFTHSM2_CONF="$STATE/sim/tokens/$token/softhsm2.conf" pkcs11-tool --module "$SOFTHSM_MODULE" \
-	--list-objects --type cert 2>/dev/null | grepq "Certificate Object"; then
-	fail "a certificate reached the token"
+# the CA's own certificate may be there (make_csr writes it ahead while the
+# CA signs, docs/jobs.md); no other certificate may
+ca_serial=$(openssl x509 -in "$STATE/ca/ca.crt" -noout -serial | cut -d= -f2)
+on_token=$(SOFTHSM2_CONF="$STATE/sim/tokens/$token/softhsm2.conf" pkcs11-tool --module "$SOFTHSM_MODULE" \
+	--list-objects --type cert 2>/dev/null | awk '$1 == "serial:" { print $2 }')
+if [ -n "$(echo "$on_token" | grep -vx -e "$ca_serial" -e '')" ]; then
+	fail "a certificate reached the token: $on_token"
 fi
 [ "$(queued_units)" = "$before" ] || fail "the unit did not go back to the queue"
 serial=$(db "SELECT serial FROM received_certs WHERE status = 'refused'")

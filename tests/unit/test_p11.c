@@ -26,6 +26,7 @@
 #include "worker/csr.c"
 #include "worker/certs.c"
 #include "worker/inspect.c"
+#include "worker/after.c"
 
 #include <openssl/bn.h>
 #include <openssl/x509.h>

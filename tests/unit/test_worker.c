@@ -1047,6 +1047,181 @@ test_protocol_errors(void **state)
 }
 
 /* The daemon going away ends the worker cleanly. */
+/* Certificate objects on the token, as inspect (with the PIN) lists them. */
+static int
+count_certs(struct worker *w, const char *label)
+{
+	struct json_object *r = rpc(w, "{\"v\":1,\"op\":\"inspect\",\"user_pin\":\"" USER_PIN "\"}");
+	struct json_object *objs;
+	size_t i;
+	int n = 0;
+
+	expect_ok(r);
+	objs = field(r, "objects");
+	for (i = 0; i < json_object_array_length(objs); i++) {
+		struct json_object *o = json_object_array_get_idx(objs, i);
+
+		if (strcmp(str(o, "class"), "certificate") == 0 &&
+		    (label == NULL || strcmp(str(o, "label"), label) == 0))
+			n++;
+	}
+	json_object_put(r);
+	return n;
+}
+
+/* make_csr given the CA certificate writes it to the token after its
+ * reply, once, and write_cert then finds it there; a bad one fails the
+ * request, a failed request writes nothing. */
+static void
+test_ca_cert_ahead(void **state)
+{
+	struct worker w;
+	struct ca ca;
+	struct json_object *r;
+	X509_NAME *want = NULL;
+	X509 *cert;
+	char serial[32], *subj, *hca, *hcert;
+	EVP_PKEY *pub;
+	X509_REQ *req;
+
+	(void)state;
+	ca_new(&ca);
+	hca = cert_hex(ca.cert);
+	subj = subject_hex(&want);
+	hsm_setup(&w);
+	worker_start(&w, SOFTHSM_MODULE);
+	step_hello(&w);
+	step_init(&w, serial, sizeof(serial));
+	pub = step_keygen(&w, "ec-p256", "a1", EVP_PKEY_EC, "[\"sign\"]", "sign|verify");
+	/* not a certificate: refused before anything is signed */
+	r = rpc(&w, "{\"v\":1,\"op\":\"make_csr\",\"user_pin\":\"" USER_PIN "\",\"id\":\"a1\","
+	    "\"subject\":\"%s\",\"ca_cert\":\"3003020100\"}", subj);
+	expect_error(r, "invalid");
+	json_object_put(r);
+	/* a request that fails leaves nothing to write */
+	r = rpc(&w, "{\"v\":1,\"op\":\"make_csr\",\"user_pin\":\"" USER_PIN "\",\"id\":\"ffff\","
+	    "\"subject\":\"%s\",\"ca_cert\":\"%s\",\"ca_label\":\"ukey test CA\"}", subj, hca);
+	expect_error(r, "not-found");
+	json_object_put(r);
+	assert_int_equal(count_certs(&w, NULL), 0);
+
+	r = rpc(&w, "{\"v\":1,\"op\":\"make_csr\",\"user_pin\":\"" USER_PIN "\",\"id\":\"a1\","
+	    "\"subject\":\"%s\",\"ca_cert\":\"%s\",\"ca_label\":\"ukey test CA\"}", subj, hca);
+	expect_ok(r);
+	{
+		size_t len;
+		uint8_t *der = unhex(str(r, "csr"), &len);
+		const unsigned char *q = der;
+
+		assert_non_null(req = d2i_X509_REQ(NULL, &q, (long)len));
+		free(der);
+	}
+	json_object_put(r);
+	assert_int_equal(count_certs(&w, "ukey test CA"), 1);
+	/* asked again (a job resumed at make_csr): still one */
+	r = rpc(&w, "{\"v\":1,\"op\":\"make_csr\",\"user_pin\":\"" USER_PIN "\",\"id\":\"a1\","
+	    "\"subject\":\"%s\",\"ca_cert\":\"%s\",\"ca_label\":\"ukey test CA\"}", subj, hca);
+	expect_ok(r);
+	json_object_put(r);
+	assert_int_equal(count_certs(&w, "ukey test CA"), 1);
+
+	cert = ca_sign(&ca, X509_REQ_get_subject_name(req), pub, 0);
+	hcert = cert_hex(cert);
+	r = rpc(&w, "{\"v\":1,\"op\":\"write_cert\",\"user_pin\":\"" USER_PIN "\",\"id\":\"a1\","
+	    "\"label\":\"signing key\",\"cert\":\"%s\",\"ca_cert\":\"%s\",\"ca_label\":\"ukey test CA\"}",
+	    hcert, hca);
+	expect_ok(r);
+	json_object_put(r);
+	assert_int_equal(count_certs(&w, NULL), 2);
+	assert_int_equal(count_certs(&w, "ukey test CA"), 1);
+	worker_quit(&w);
+	hsm_cleanup(&w);
+	free(hcert);
+	free(hca);
+	free(subj);
+	X509_free(cert);
+	X509_REQ_free(req);
+	X509_NAME_free(want);
+	EVP_PKEY_free(pub);
+	ca_free(&ca);
+}
+
+/* The daemon's death (SIGTERM, the worker's parent-death signal) while the
+ * worker writes the CA certificate after make_csr's reply: the write
+ * (held here for a second inside C_CreateObject by the fault module)
+ * finishes, the worker stops after it, and the certificate is whole on the
+ * token. An idle worker ends at once. */
+static void
+test_term_after_reply(void **state)
+{
+	const char *build = getenv("UKEY_BUILD_DIR");
+	struct worker w;
+	struct ca ca;
+	struct json_object *r;
+	X509_NAME *want = NULL;
+	char fault[512], rules[256], logf[256], serial[32], line[256], *subj, *hca;
+	EVP_PKEY *pub;
+	FILE *f;
+	int st = 0, i, seen = 0;
+
+	(void)state;
+	snprintf(fault, sizeof(fault), "%s/tests/libfaultp11.so", build != NULL ? build :
+	    UKEY_BUILD_DIR);
+	assert_int_equal(access(fault, R_OK), 0);
+	ca_new(&ca);
+	hca = cert_hex(ca.cert);
+	subj = subject_hex(&want);
+	hsm_setup(&w);
+	snprintf(rules, sizeof(rules), "%s/faultp11.conf", w.dir);
+	snprintf(logf, sizeof(logf), "%s/faultp11.log", w.dir);
+	assert_non_null(f = fopen(rules, "w"));
+	fputs("log on\nC_CreateObject 1 delay 1000\n", f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(setenv("UKEY_FAULTP11_CONF", rules, 1), 0);
+	worker_start(&w, fault);
+	json_object_put(recv_reply(&w));	/* hello */
+	step_init(&w, serial, sizeof(serial));
+	pub = step_keygen(&w, "ec-p256", "a2", EVP_PKEY_EC, "[\"sign\"]", "sign|verify");
+	r = rpc(&w, "{\"v\":1,\"op\":\"make_csr\",\"user_pin\":\"" USER_PIN "\",\"id\":\"a2\","
+	    "\"subject\":\"%s\",\"ca_cert\":\"%s\",\"ca_label\":\"ukey test CA\"}", subj, hca);
+	expect_ok(r);
+	json_object_put(r);
+	/* the worker is in the held C_CreateObject: the daemon dies */
+	for (i = 0; i < 200 && !seen; i++) {
+		if ((f = fopen(logf, "r")) != NULL) {
+			while (fgets(line, sizeof(line), f) != NULL)
+				seen |= strstr(line, "C_CreateObject 1 delay") != NULL;
+			fclose(f);
+		}
+		if (!seen)
+			usleep(10000);
+	}
+	assert_true(seen);
+	assert_int_equal(kill(w.pid, SIGTERM), 0);
+	close(w.fd);
+	w.fd = -1;
+	assert_int_equal(waitpid(w.pid, &st, 0), w.pid);
+	assert_true(WIFEXITED(st));	/* not killed by the signal: it finished */
+	unsetenv("UKEY_FAULTP11_CONF");
+
+	/* a worker of its own sees the CA certificate, whole */
+	worker_start(&w, SOFTHSM_MODULE);
+	step_hello(&w);
+	assert_int_equal(count_certs(&w, "ukey test CA"), 1);
+	/* idle, SIGTERM ends it at once */
+	assert_int_equal(kill(w.pid, SIGTERM), 0);
+	assert_int_equal(waitpid(w.pid, &st, 0), w.pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 128 + SIGTERM);
+	close(w.fd);
+	hsm_cleanup(&w);
+	free(hca);
+	free(subj);
+	X509_NAME_free(want);
+	EVP_PKEY_free(pub);
+	ca_free(&ca);
+}
+
 static void
 test_eof(void **state)
 {
@@ -1092,6 +1267,8 @@ main(void)
 		cmocka_unit_test(test_discard),
 		cmocka_unit_test(test_protocol_errors),
 		cmocka_unit_test(test_eof),
+		cmocka_unit_test(test_ca_cert_ahead),
+		cmocka_unit_test(test_term_after_reply),
 		cmocka_unit_test(test_bad_module),
 	};
 
