@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,13 @@ struct embedded {
 	EVP_PKEY *key;
 	const EVP_MD *md;
 	struct store_ca *db;
+	/* the CRL's own read-only connection to ca.db, opened at its first
+	 * CRL: its list is read there without the connector's lock */
+	struct store_ca *crl_db;
 };
+
+/* One CRL at a time in the process (embedded_crl). */
+static pthread_mutex_t crl_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void
 now_iso(char *buf, size_t len)
@@ -88,6 +95,7 @@ embedded_free(void *impl)
 	if (e == NULL)
 		return;
 	store_ca_close(e->db);
+	store_ca_close(e->crl_db);
 	EVP_PKEY_free(e->key);
 	free(e->dir);
 	free(e);
@@ -732,13 +740,14 @@ ca_reader_close(struct ca_reader *r)
 	free(r);
 }
 
-/* A new CRL over the revoked list; its number is taken in the same
- * transaction that read the list, so that two CRLs with one number never
- * say different things. Only that transaction holds the CA's lock: the
- * entries are copied out of it and signed after, while the CA thread may
- * issue (a list of 100,000 takes most of a second to sign). A signature
- * that fails after the commit leaves its number unused; CRL numbers need
- * only increase. */
+/* A new CRL over the revoked list. CRLs are made one at a time (crl_mu);
+ * each reads the list first, in one statement on its own read-only
+ * connection (one snapshot of ca.db, which is in WAL mode, so the CA writes
+ * on meanwhile), then takes its number in a short transaction under the
+ * connector's lock, then signs without it. Revocations are never undone,
+ * so a CRL with a higher number lists everything one with a lower number
+ * did. A signature that fails after its number was taken leaves that
+ * number unused: CRL numbers need only increase. */
 static int
 embedded_crl(struct ca *ca, int64_t next_update_s, X509_CRL **out)
 {
@@ -746,34 +755,40 @@ embedded_crl(struct ca *ca, int64_t next_update_s, X509_CRL **out)
 	struct store_ca_cert *rev = NULL;
 	struct crl_entry *ent = NULL;
 	size_t i, n = 0;
-	time_t now = time(NULL), next = now + (time_t)next_update_s;
-	char tu[32], nu[32];
+	time_t now, next;
+	char tu[32], nu[32], path[4096];
 	struct tm tm;
 	int64_t number = 0;
-	int in_tx = 0, rc;
+	int rc;
 
 	*out = NULL;
-	strftime(tu, sizeof(tu), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
-	strftime(nu, sizeof(nu), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&next, &tm));
-	ca_hold();
-	if ((rc = store_ca_begin(e->db)) != 0)
-		goto unlock;
-	in_tx = 1;
-	if ((rc = store_ca_list_revoked(e->db, &rev, &n)) != 0)
-		goto unlock;
+	pthread_mutex_lock(&crl_mu);
+	if (e->crl_db == NULL) {
+		if ((size_t)snprintf(path, sizeof(path), "%s/ca.db", e->dir) >= sizeof(path)) {
+			rc = UKEY_ERR_INVAL;
+			goto out;
+		}
+		if ((rc = store_ca_open_readonly(path, &e->crl_db)) != 0)
+			goto out;
+	}
+	if ((rc = store_ca_list_revoked(e->crl_db, &rev, &n)) != 0)
+		goto out;
 	if (n > 0 && (ent = calloc(n, sizeof(*ent))) == NULL) {
 		rc = UKEY_ERR_NOMEM;
-		goto unlock;
+		goto out;
 	}
 	for (i = 0; i < n; i++)
 		ent[i] = (struct crl_entry){ rev[i].serial, rev[i].revoked_at, rev[i].revoke_reason };
-	if ((rc = store_ca_crl_next(e->db, tu, nu, (int64_t)n, &number)) != 0 ||
-	    (rc = store_ca_commit(e->db)) != 0)
-		goto unlock;
-	in_tx = 0;
- unlock:
-	if (in_tx)
-		store_ca_rollback(e->db);
+	now = time(NULL);
+	next = now + (time_t)next_update_s;
+	strftime(tu, sizeof(tu), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+	strftime(nu, sizeof(nu), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&next, &tm));
+	ca_hold();
+	if ((rc = store_ca_begin(e->db)) == 0) {
+		if ((rc = store_ca_crl_next(e->db, tu, nu, (int64_t)n, &number)) != 0 ||
+		    (rc = store_ca_commit(e->db)) != 0)
+			store_ca_rollback(e->db);
+	}
 	ca_release();
 	if (rc != 0)
 		goto out;
@@ -782,6 +797,7 @@ embedded_crl(struct ca *ca, int64_t next_update_s, X509_CRL **out)
 		goto out;
 	log_info("CRL %lld signed: %zu revoked, next update %s", (long long)number, n, nu);
  out:
+	pthread_mutex_unlock(&crl_mu);
 	if (rc != 0) {
 		X509_CRL_free(*out);
 		*out = NULL;
