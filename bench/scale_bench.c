@@ -9,7 +9,8 @@
  * first without the index on issuances(org_uscc, id) (migration 15,
  * dropped for the measure) and again with it; then the reconciliation with
  * every issuance in the CA's list, ukeyd's start with them all revoked (a
- * CRL of N entries signed), and a queue of N units (bench/README.md).
+ * CRL of N entries signed, in its thread), and a queue of N units
+ * (bench/README.md).
  * Usage: ukey-bench-scale [-n N] [-M] (-M: 1,000,000; default 100,000).
  * The seeding writes rows as a test fixture does (SQL here, in the bench,
  * not in the product); the figures are of the product's own paths. */
@@ -461,8 +462,8 @@ seed_ca_list(int64_t n)
 	return rc;
 }
 
-/* The CA's list all revoked: the CRL ukeyd signs at its start (on its
- * event loop, as at every revocation) then holds N entries. */
+/* The CA's list all revoked: the CRL ukeyd signs at its start (in its
+ * thread, as at every revocation) then holds N entries. */
 static int
 revoke_ca_list(void)
 {
@@ -587,7 +588,10 @@ measure_matched(int64_t n)
 	stop_daemon();
 	if (revoke_ca_list() != 0 || start_daemon() != 0)
 		return -1;
-	row("ukeyd's start, signing a CRL of N revocations", daemon_start_ms);
+	row("ukeyd's start, a CRL of N revocations begun", daemon_start_ms);
+	/* ca.crl waits for the CRL under way: the one of the start */
+	row("ca.crl's first page at once, after the start's CRL",
+	    round_trip("ca.crl", "{\"limit\": 1024}"));
 	/* one more revocation (its certificate revoked at the CA already: the
 	 * record follows it) and the CRL of N it is answered after, signed
 	 * off the loop */

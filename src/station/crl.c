@@ -51,8 +51,10 @@ station_ca_open(struct station *s)
 	if ((rc = cathread_start(s->ca, &s->cathread)) != 0)
 		return rc;
 	/* a CRL at start: what was revoked while the station was down (by
-	 * another tool on ca.db) is published, and a fresh install has one */
-	(void)station_crl_publish(s, NULL);
+	 * another tool on ca.db) is published, and a fresh install has one;
+	 * signed in its thread, so that the bays are served meanwhile (a
+	 * ca.crl asked before it is written waits for it) */
+	station_crl_publish_async(s, NULL, NULL, NULL);
 	return 0;
 }
 
@@ -363,25 +365,6 @@ crljob_done(struct station *s, struct crljob *j)
 		w->fn(s, j->rc, j->number, w->arg);	/* fn owns arg now */
 		free(w);
 	}
-}
-
-int
-station_crl_publish(struct station *s, int64_t *number)
-{
-	struct crljob *j = crljob_new(s);
-	int rc;
-
-	if (number != NULL)
-		*number = 0;
-	if (j == NULL)
-		return UKEY_ERR_NOMEM;
-	s->crl_revocations = ca_revocations(s->ca);
-	crljob_make(j);
-	crljob_done(s, j);
-	if ((rc = j->rc) == 0 && number != NULL)
-		*number = j->number;
-	crljob_free(j);
-	return rc;
 }
 
 static void

@@ -61,19 +61,17 @@ void station_witness_close(struct station *s);
 
 /* crl.c: the CA connector and its CRL. Loop context; may block on disk. */
 /* Opens the CA ([ca] dir, default <state>/ca; crl_path default
- * <ca dir>/crl.pem) and publishes a first CRL. Returns 0 or the CA's error. */
+ * <ca dir>/crl.pem) and begins a first CRL (station_crl_publish_async).
+ * Returns 0 or the CA's error. */
 int station_ca_open(struct station *s);
-/* Signs a new CRL (nextUpdate two crl_intervals on) and writes it to
- * crl_path atomically (mode 0644); the next one is due crl_interval later,
- * or in a minute after a failure. Returns 0 and *number (the CRL number;
- * number may be NULL), UKEY_ERR_UNSUPPORTED when the CA makes no CRLs, or
- * an error (logged). */
-int station_crl_publish(struct station *s, int64_t *number);
 /* What follows a CRL's publication: rc 0 and its number, or why not
  * (UKEY_ERR_UNSUPPORTED: the CA makes no CRLs). The callee owns arg. */
 typedef void (*crl_published_fn)(struct station *s, int rc, int64_t number, void *arg);
 /* Publishes a CRL in a thread of its own (signing a CRL of 100,000
- * revocations takes most of a second, docs/performance.md): one at a time;
+ * revocations takes most of a second, docs/performance.md): signed with
+ * nextUpdate two crl_intervals on and written to crl_path atomically (mode
+ * 0644); the next one is due crl_interval later, or in a minute after a
+ * failure. One at a time;
  * asked while one is being signed, the next begins after it, with every
  * revocation made until then. fn (NULL: nobody waits) runs on the loop once
  * that CRL is written or failed; arg_free frees arg if it never runs (the

@@ -30,7 +30,9 @@ crl_number() {	# crl_number FILE: the CRL Number extension, decimal
 cert_pem() { issued_cert_pem "$1"; }	# the issued certificate as PEM
 
 start_station
-# a CRL from the start: signed, empty, world-readable, number 1
+# a CRL from the start, signed in its thread (ca crl waits for it): signed,
+# empty, world-readable, number 1
+ctl ca crl > /dev/null || fail "ca crl after start"
 [ -f "$CRL" ] || fail "no CRL at $CRL after start"
 [ "$(stat -c %a "$CRL")" = 644 ] || fail "CRL mode is $(stat -c %a "$CRL"), not 644"
 n0=$(crl_number "$CRL")
@@ -154,6 +156,7 @@ openssl crl -in "$CRL" -noout -text | grepq "Serial Number: $A" || fail "interva
 stop_station
 n4=$(crl_number "$CRL")
 start_station
+ctl ca crl > /dev/null || fail "ca crl after the restart"
 n5=$(crl_number "$CRL")
 [ "$n5" -gt "$n4" ] || fail "CRL number after restart $n5, before $n4"
 openssl crl -in "$CRL" -noout -text | grepq "Serial Number: $A" || fail "CRL after restart lost $A"

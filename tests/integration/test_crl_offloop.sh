@@ -11,6 +11,7 @@ orders_ready
 ctl sim plug --bay 1 --wait >/dev/null || fail "token 1 not issued: $(bay_field 1 reason)"
 ctl sim unplug --bay 1 >/dev/null
 A=$(db "SELECT cert_serial FROM issuances ORDER BY id LIMIT 1")
+ctl ca crl > /dev/null || fail "ca crl"	# the CRL of the start is written
 n0=$(openssl crl -in "$CRL" -noout -crlnumber | sed -n 's/^crlNumber=//p')
 
 touch "$UKEY_TEST_CRL_HOLD"
