@@ -317,6 +317,20 @@ crl_page_json(const char *path, const struct crl_copy *c, size_t from, size_t n)
 	return o;
 }
 
+/* Why the CRL at path could not be served (rc from reading it), into msg;
+ * returns rc. */
+static int
+crl_unreadable(const char *path, int rc, char *msg, size_t len)
+{
+	if (rc == UKEY_ERR_NOTFOUND)
+		snprintf(msg, len, "no CRL at %s: the CA publishes none yet", path);
+	else if (rc == UKEY_ERR_CRYPTO)
+		snprintf(msg, len, "%s does not hold a PEM CRL", path);
+	else
+		snprintf(msg, len, "%s: cannot read the CRL: %s", path, ukey_strerror(rc));
+	return rc;
+}
+
 /* The page p of the CRL at crl_path: 0 with *result and *next (the offset
  * to go on from, NULL after the last page), or an error with msg. want:
  * the sha256 of the CRL the client's first page came from (NULL: none). */
@@ -330,15 +344,8 @@ crl_answer(struct station *s, const struct page *p, const char *want, char *msg,
 	int rc;
 
 	*result = *next = NULL;
-	if ((rc = station_crl_current(s, &c)) != 0) {
-		if (rc == UKEY_ERR_NOTFOUND)
-			snprintf(msg, len, "no CRL at %s: the CA publishes none yet", path);
-		else if (rc == UKEY_ERR_CRYPTO)
-			snprintf(msg, len, "%s does not hold a PEM CRL", path);
-		else
-			snprintf(msg, len, "%s: cannot read the CRL: %s", path, ukey_strerror(rc));
-		return rc;
-	}
+	if ((rc = station_crl_current(s, &c)) != 0)
+		return crl_unreadable(path, rc, msg, len);
 	if (want != NULL && strcasecmp(want, c->sha256) != 0) {
 		snprintf(msg, len, "the CRL at %s changed since the first page (sha256 %.64s, now"
 		    " CRL %lld with sha256 %s): ask again from the start", path, want,
@@ -378,11 +385,29 @@ crl_ask_answer(struct station *s, int rc, int64_t number, void *arg)
 	free(a);
 }
 
+/* A ca.crl asked while the CRL file is read in a thread (another tool's,
+ * new at crl_path): answered from it, or with why it could not be read. */
+static void
+crl_read_answer(struct station *s, int rc, int64_t number, void *arg)
+{
+	struct crl_ask *a = arg;
+	char msg[1024] = "";
+
+	if (rc != 0) {
+		crl_unreadable(station_cfg(s)->ca_crl_path, rc, msg, sizeof(msg));
+		control_reply_deferred_next(s, a->client, rc, msg, NULL, NULL);
+		free(a);
+		return;
+	}
+	crl_ask_answer(s, 0, number, a);
+}
+
 /* The CRL as last published at crl_path, one page of its PEM text at a
  * time (docs/protocol.md, "The CRL in pages"): after, a byte offset; limit,
  * bytes; sha256, the CRL the client's first page came from, refused when
  * another one stands there now. While a CRL is being signed (a revocation
- * was just made) the answer waits for it. */
+ * was just made) the answer waits for it; a CRL file new at crl_path that
+ * the station did not write is read and parsed in a thread first. */
 int
 cmd_ca_crl(struct request *r, struct json_object **result)
 {
@@ -397,7 +422,8 @@ cmd_ca_crl(struct request *r, struct json_object **result)
 	if ((a = calloc(1, sizeof(*a))) != NULL) {
 		*a = (struct crl_ask){ .client = r->c->id, .p = p };
 		snprintf(a->want, sizeof(a->want), "%s", want != NULL ? want : "");
-		if (station_crl_wait(r->s, crl_ask_answer, a, free)) {
+		if (station_crl_wait(r->s, crl_ask_answer, a, free) ||
+		    station_crl_read(r->s, crl_read_answer, a, free)) {
 			r->deferred = 1;
 			return 0;
 		}

@@ -79,6 +79,13 @@ typedef void (*crl_published_fn)(struct station *s, int rc, int64_t number, void
  * before the return. */
 void station_crl_publish_async(struct station *s, crl_published_fn fn, void *arg,
     void (*arg_free)(void *));
+/* fn (as above; rc 0, or why the file could not be read or parsed) once
+ * the CRL file at crl_path, changed since it was last read (not written by
+ * this station: another tool's), is read and parsed in a thread: 1, or 0
+ * when the copy there is current, there is no file, or no thread could be
+ * had (fn not taken: station_crl_current answers at once). */
+int station_crl_read(struct station *s, crl_published_fn fn, void *arg,
+    void (*arg_free)(void *));
 /* fn (as above) once the CRL being signed, or the one asked for next, is
  * written: 1, or 0 when none is under way or asked for (fn not taken). */
 int station_crl_wait(struct station *s, crl_published_fn fn, void *arg,
