@@ -55,6 +55,7 @@
 static char state[64] = "/tmp/ukey-bench-scale-XXXXXX";
 static pid_t daemon_pid = -1;
 static double daemon_start_ms;
+static int64_t seeded;		/* N: the issuances seeded */
 
 static double round_trip(const char *cmd, const char *args);
 
@@ -262,6 +263,29 @@ round_trip(const char *cmd, const char *args)
 	rc = send_req(fd, cmd, args) == 0 ? read_ok(fd) : -1;
 	close(fd);
 	return rc == 0 ? bench_now_ms() - t0 : -1;
+}
+
+/* A report's first page asked once more, for the id of the report the
+ * daemon keeps for its later pages (result.report_id) into id; 0 or -1. */
+static int
+report_kept_id(const char *cmd, const char *args, char id[64])
+{
+	struct json_object *rep = NULL, *res;
+	int fd = connect_daemon(), rc = -1;
+
+	if (fd < 0)
+		return -1;
+	if (send_req(fd, cmd, args) == 0 &&
+	    frame_read_json(fd, &rep, FRAME_MAX_CONTROL, 600000) == 0 &&
+	    json_object_object_get_ex(rep, "result", &res) &&
+	    json_object_object_get(res, "report_id") != NULL) {
+		snprintf(id, 64, "%s", json_object_get_string(json_object_object_get(res,
+		    "report_id")));
+		rc = 0;
+	}
+	json_object_put(rep);
+	close(fd);
+	return rc;
 }
 
 /* Median milliseconds of ROUNDS round trips of cmd. */
@@ -641,6 +665,20 @@ measure(const char *org, int indexed)
 		rows_during("report.reconcile", "{\"limit\": 100}",
 		    "report.reconcile (N findings, page of 100)");
 		row("ukeyd's peak resident memory after it, MiB", daemon_peak_mib());
+		/* its later pages, from the findings the daemon kept */
+		{
+			char id[64], kargs[160];
+
+			if (report_kept_id("report.reconcile", "{\"limit\": 100}", id) == 0) {
+				snprintf(kargs, sizeof(kargs), "{\"after\": %lld, \"limit\": 100,"
+				    " \"report_id\": \"%s\"}", (long long)(seeded / 2), id);
+				row("report.reconcile, the page at N/2 of the report kept",
+				    time_req("report.reconcile", kargs));
+				snprintf(kargs, sizeof(kargs), "{\"after\": %lld, \"limit\": 100,"
+				    " \"report_id\": \"%s\"}", (long long)(seeded - 100), id);
+				row("report.reconcile, its last page", time_req("report.reconcile", kargs));
+			}
+		}
 	}
 	stop_daemon();
 	return 0;
@@ -729,6 +767,7 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
+	seeded = n;
 	log_init("ukey-bench-scale", LOG_LVL_WARN);
 	if (mkdtemp(state) == NULL || write_config() != 0)
 		return 1;

@@ -112,9 +112,11 @@ void print_table_rows(struct json_object *rows, const char *const *cols, int hea
 int ctl_list(const char *cmd, struct json_object *args, const char *const *cols,
     const struct ctl_args *a, int page);
 /* A reply whose lists come in pages, joined: asks cmd with args (borrowed)
- * and "after" for the pages after the one in rep/res (from rep's "next" on)
- * and appends their rows of each of lists (NULL-ended) to res's. Returns the
- * exit code; on failure the failing reply was reported by ctl_run. */
+ * and "after" for the pages after the one in rep/res (from rep's "next" on),
+ * with res's "report_id" when it names one (the daemon keeps that report for
+ * its later pages), and appends their rows of each of lists (NULL-ended) to
+ * res's. Returns the exit code; on failure the failing reply was reported by
+ * ctl_run. */
 int ctl_join_pages(const char *cmd, struct json_object *args, struct json_object *rep,
     struct json_object *res, const char *const *lists);
 void ctl_add_str(struct json_object *args, const char *key, const char *v);

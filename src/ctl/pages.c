@@ -78,6 +78,8 @@ ctl_join_pages(const char *cmd, struct json_object *args, struct json_object *re
     struct json_object *res, const char *const *lists)
 {
 	struct json_object *next = json_object_object_get(rep, "next"), *more, *mres, *copy;
+	/* a report kept by the daemon for its later pages: they come from it */
+	struct json_object *id = json_object_object_get(res, "report_id");
 	size_t i, k;
 	int ex;
 
@@ -86,6 +88,8 @@ ctl_join_pages(const char *cmd, struct json_object *args, struct json_object *re
 		if (json_object_deep_copy(args, &copy, NULL) != 0)
 			return EXIT_TEMPFAIL;
 		ctl_add_int(copy, "after", json_object_get_int64(next));
+		if (json_object_is_type(id, json_type_string))
+			ctl_add_str(copy, "report_id", json_object_get_string(id));
 		if ((ex = ctl_run(cmd, copy, &more, &mres)) != EXIT_OK)
 			return ex;
 		for (k = 0; lists[k] != NULL; k++) {

@@ -16,6 +16,7 @@
 #include "common/reportcalc.h"
 #include "station/control.h"
 #include "station/reports.h"
+#include "station/reportspool.h"
 #include "station/threadjob.h"
 #include "store/store.h"
 #include "store/store_ca.h"
@@ -580,6 +581,7 @@ struct recon_late {
 
 struct recon {
 	struct ca_reader *cadb;			/* the embedded CA's ca.db, read-only */
+	struct report_spool *spool;		/* every finding, for the later pages */
 	struct page pg;				/* the findings asked for */
 	struct json_object *mismatches, *explained;	/* the page's (recon_add) */
 	int64_t nmis, nexp;			/* the findings, counted */
@@ -595,6 +597,9 @@ struct recon {
 
 enum finding { FINDING_MISMATCH, FINDING_EXPLAINED };
 
+/* The lists of a reconciliation's pages, in page order. */
+static const char *const recon_lists[SPOOL_LISTS] = { "mismatches", "explained" };
+
 static void
 recon_add(struct recon *rc, enum finding which, const char *kind, int64_t order_id,
     const char *ref, const char *serial, const char *fmt, ...)
@@ -603,18 +608,21 @@ recon_add(struct recon *rc, enum finding which, const char *kind, int64_t order_
 /* A finding of the page is kept: the page counts the mismatches, then the
  * explained findings, from page.after; the explained ones come before the
  * mismatches are all counted, so those up to the page's end are kept and
- * sliced by recon_page. Every other finding is only counted. */
+ * sliced by recon_page. Every other finding is only counted, and written to
+ * the spool with the page's (a spool that fails is given up: the later
+ * pages are then made again). */
 static void
 recon_add(struct recon *rc, enum finding which, const char *kind, int64_t order_id,
     const char *ref, const char *serial, const char *fmt, ...)
 {
 	int64_t at = which == FINDING_MISMATCH ? rc->nmis++ : rc->nexp++;
 	int64_t to = page_end(&rc->pg);
+	int keep = !(at >= to || (which == FINDING_MISMATCH && at < rc->pg.after));
 	struct json_object *o;
 	char msg[700];
 	va_list ap;
 
-	if (at >= to || (which == FINDING_MISMATCH && at < rc->pg.after))
+	if (!keep && rc->spool == NULL)
 		return;
 	o = json_object_new_object();
 	va_start(ap, fmt);
@@ -628,7 +636,17 @@ recon_add(struct recon *rc, enum finding which, const char *kind, int64_t order_
 	if (serial != NULL)
 		add_str(o, "serial", serial);
 	add_str(o, "message", msg);
-	json_object_array_add(which == FINDING_MISMATCH ? rc->mismatches : rc->explained, o);
+	if (rc->spool != NULL &&
+	    spool_add(rc->spool, which == FINDING_MISMATCH ? 0 : 1, o) != 0) {
+		log_warn("report.reconcile: its findings cannot be kept for the later pages");
+		spool_free(rc->spool);
+		rc->spool = NULL;
+	}
+	if (keep)
+		json_object_array_add(which == FINDING_MISMATCH ? rc->mismatches : rc->explained,
+		    o);
+	else
+		json_object_put(o);
 }
 
 /* The page's explained findings out of those kept, now that the mismatches
@@ -869,6 +887,7 @@ recon_free(struct recon *rc)
 	size_t i;
 
 	ca_reader_close(rc->cadb);
+	spool_free(rc->spool);
 	store_ca_cert_clear(&rc->ca);
 	free(rc->last);
 	for (i = 0; i < rc->nlate; i++) {
@@ -880,17 +899,45 @@ recon_free(struct recon *rc)
 	json_object_put(rc->explained);
 }
 
+/* A later page of a reconciliation kept on the loop (report_id). */
+static int
+recon_kept_page(struct request *r, const char *id, const struct page *pg,
+    struct json_object **result)
+{
+	struct json_object *next = NULL;
+	int err = report_kept_page(r->s, "report.reconcile", id, pg->after, pg->limit,
+	    recon_lists, result, &next);
+
+	if (err == UKEY_ERR_NOTFOUND)
+		return req_fail(r, UKEY_ERR_STATE, "report.reconcile: report %.40s is not kept (a"
+		    " report is kept %d minutes after its last page was asked): ask again from the"
+		    " start", id, REPORT_KEEP_MS / 60000);
+	if (err != 0)
+		return req_fail(r, err, "report.reconcile: report %.40s: %s", id, ukey_strerror(err));
+	json_object_object_add(*result, "report_id", json_object_new_string(id));
+	json_object_put(r->next);
+	r->next = next;
+	log_info("report.reconcile: the page after %lld of report %s, from the findings kept",
+	    (long long)pg->after, id);
+	return 0;
+}
+
 int
 cmd_report_reconcile(struct request *r, struct json_object **result)
 {
 	struct report_ask a;
 	struct ca *ca = station_ca(r->s);
+	const char *id = NULL;
 	struct page pg;
 	int err;
 
-	(void)result;	/* deferred: the report's thread answers */
 	if ((err = page_args(r, LIST_PAGE_MAX, &pg)) != 0)
 		return err;
+	if (arg_str(r, "report_id", 0, &id) == UKEY_ERR_INVAL)
+		return UKEY_ERR_INVAL;
+	if (id != NULL)
+		return recon_kept_page(r, id, &pg, result);
+	/* deferred: the report's thread answers */
 	/* the CA's list is the embedded CA's ca.db, which the thread reads on
 	 * a connection of its own; an external CA keeps its own list */
 	if (ca == NULL || strcmp(ca_kind(ca), "embedded") != 0) {
@@ -918,6 +965,8 @@ report_reconcile(const struct report_ask *a, struct db *db, struct report_answer
 	rc.pg = a->pg;
 	rc.mismatches = json_object_new_array();
 	rc.explained = json_object_new_array();
+	if (spool_new(&rc.spool) != 0)
+		rc.spool = NULL;	/* each later page is then made again */
 	if ((err = ca_reader_open(a->ca_dir, &rc.cadb)) != 0 ||
 	    (err = recon_ca_next(&rc)) < 0) {
 		snprintf(ans->msg, sizeof(ans->msg), "the CA's list of issued certificates: %s",
@@ -941,6 +990,11 @@ report_reconcile(const struct report_ask *a, struct db *db, struct report_answer
 	json_object_object_add(res, "explained", rc.explained);
 	rc.mismatches = rc.explained = NULL;
 	ans->result = res;
+	if (ans->next != NULL) {	/* more pages: served from the findings kept */
+		ans->spool = rc.spool;
+		ans->lists = recon_lists;
+		rc.spool = NULL;
+	}
 	err = 0;
  out:
 	recon_free(&rc);

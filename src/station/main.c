@@ -22,6 +22,7 @@
 #include "store/db.h"
 #include "store/store.h"
 #include "station/station.h"
+#include "station/reportspool.h"
 #include "station/station_impl.h"
 #include "station/orderdoc.h"
 #include "station/job.h"
@@ -262,6 +263,7 @@ station_close(struct station *s)
 	threadjobs_free(s->offloop);
 	ca_free(s->ca);
 	station_crl_forget(s);
+	reports_kept_free(s);
 	store_close(s->st);
 	config_free(&s->cfg);
 	secure_wipe(s->master_key, sizeof(s->master_key));

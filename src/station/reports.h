@@ -39,6 +39,10 @@ struct report_answer {
 	int rc;
 	char msg[1024];
 	struct json_object *result, *next;
+	/* a report of more than one page: every row of its lists (named by
+	 * lists), kept on the loop for the later pages (reportspool.h) */
+	struct report_spool *spool;
+	const char *const *lists;
 };
 
 /* The command's name of a kind ("report.production"...). */

@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "station/control.h"
 #include "station/reports.h"
+#include "station/reportspool.h"
 #include "station/threadjob.h"
 #include "store/db.h"
 
@@ -47,6 +48,23 @@ report_reply(struct station *s, int64_t client_id, void *arg)
 		control_reply_deferred(s, client_id, j->ans.rc, j->ans.msg, NULL);
 		return;
 	}
+	if (j->ans.spool != NULL) {
+		struct json_object *head = NULL;
+		char id[33];
+		int i;
+
+		/* the later pages: this result's head, with rows from the spool */
+		if (json_object_deep_copy(j->ans.result, &head, NULL) == 0) {
+			for (i = 0; i < SPOOL_LISTS; i++)
+				json_object_object_del(head, j->ans.lists[i]);
+			if (report_keep(s, cmd, j->ans.spool, head, id) == 0)
+				json_object_object_add(j->ans.result, "report_id",
+				    json_object_new_string(id));
+		} else {
+			spool_free(j->ans.spool);
+		}
+		j->ans.spool = NULL;
+	}
 	control_reply_deferred_next(s, client_id, 0, NULL, j->ans.result, j->ans.next);
 	j->ans.result = NULL;	/* sent (or dropped): the reply's */
 }
@@ -60,6 +78,7 @@ report_free(void *arg)
 		return;
 	json_object_put(j->ans.result);
 	json_object_put(j->ans.next);
+	spool_free(j->ans.spool);
 	free(j);
 }
 

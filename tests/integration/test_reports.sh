@@ -197,7 +197,51 @@ ctl report reconcile --csv > "$STATE/rec.csv" && fail "reconcile --csv exits 0 w
 grepq '^mismatch,refund_due,2,[^,]*,,"order 2 (' "$STATE/rec.csv" || fail "reconcile CSV quoting: $(cat "$STATE/rec.csv")"
 ctl report reconcile --html "$STATE/rec.html" >/dev/null && fail "reconcile --html exits 0 with mismatches"
 grepq "DEADBEEF0001" "$STATE/rec.html" || fail "reconcile HTML"
+
+# the later pages of one reconciliation come from its findings, kept by the
+# daemon (report_id; docs/reports.md, "Pages of one report"): one snapshot,
+# also when the records change between its pages; an id not kept is refused
+walk() {	# walk [REPORT_ID]: every finding, page by page, as JSON; the id on stderr
+	PYTHONPATH=$SRC/tests/integration python3 -c '
+import ctlsock, json, sys
+s = ctlsock.connect(sys.argv[1])
+rid = sys.argv[2] if len(sys.argv) > 2 else None
+after, rows = (1, []) if rid else (0, None)
+if rid is None:
+    ctlsock.send(s, {"v": 1, "cmd": "report.reconcile", "args": {}})
+    r = ctlsock.reply(s)
+    assert r["ok"] and r.get("next") == 1, r
+    rid = r["result"]["report_id"]
+    assert len(rid) == 32, rid
+    rows = r["result"]["mismatches"] + r["result"]["explained"]
+    after = r["next"]
+while after is not None:
+    ctlsock.send(s, {"v": 1, "cmd": "report.reconcile", "args": {"after": after, "report_id": rid}})
+    r = ctlsock.reply(s)
+    assert r["ok"] and r["result"]["report_id"] == rid, r
+    rows += r["result"]["mismatches"] + r["result"]["explained"]
+    after = r.get("next")
+print(json.dumps(rows, sort_keys=True))
+print(rid, file=sys.stderr)' "$STATE/ukeyd.sock" "$@"
+}
+walk > "$STATE/walk1.json" 2> "$STATE/rid" || fail "reconcile walk: $(cat "$STATE/rid")"
+rid=$(cat "$STATE/rid")
+[ "$(jq 'len(d)' < "$STATE/walk1.json")" = 4 ] || fail "reconcile walk: $(cat "$STATE/walk1.json")"
+grepq "report.reconcile: the page after 3 of report $rid, from the findings kept" "$STATE/ukeyd.log" ||
+	fail "the later pages were not served from the findings kept"
 db "UPDATE issuances SET cert_serial = '$serial' WHERE id = 2"
+walk "$rid" > "$STATE/walk2.json" 2>/dev/null || fail "reconcile walk again with report $rid"
+[ "$(jq 'd' < "$STATE/walk2.json")" = "$(jq 'd[1:]' < "$STATE/walk1.json")" ] ||
+	fail "report $rid changed with the records: $(cat "$STATE/walk2.json")"
+[ "$(ctl --json report reconcile | jq 'len(d["mismatches"])')" = 1 ] ||
+	fail "a new reconciliation still finds the planted serial"
+PYTHONPATH=$SRC/tests/integration python3 -c '
+import ctlsock, sys
+s = ctlsock.connect(sys.argv[1])
+ctlsock.send(s, {"v": 1, "cmd": "report.reconcile", "args": {"after": 1, "report_id": "00" * 16}})
+r = ctlsock.reply(s)
+assert not r["ok"] and r["error"]["code"] == "state" and "is not kept" in r["error"]["message"], r' \
+	"$STATE/ukeyd.sock" || fail "a report id not kept"
 
 # every unit of order 3 cancelled one by one: paid, nothing issued, nothing
 # in production, and no refund recorded (the order is left for order cancel)
