@@ -136,7 +136,7 @@ worker_spawn(struct station *s, struct bay *b, const char *module)
 		 * a module stuck in a call must not keep the token. SIGTERM,
 		 * which the worker turns into an immediate exit, except in the
 		 * write it makes after a reply, which it lets finish (for a few
-		 * seconds at most; src/worker/main.c) */
+		 * seconds at most; src/worker/after.c) */
 		if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
 			_exit(127);
 		if (dup2(sv[1], 3) < 0)
