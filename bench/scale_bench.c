@@ -677,6 +677,10 @@ measure(const char *org, int indexed)
 				snprintf(kargs, sizeof(kargs), "{\"after\": %lld, \"limit\": 100,"
 				    " \"report_id\": \"%s\"}", (long long)(seeded - 100), id);
 				row("report.reconcile, its last page", time_req("report.reconcile", kargs));
+				snprintf(kargs, sizeof(kargs), "{\"after\": %lld, \"limit\": 2000,"
+				    " \"report_id\": \"%s\"}", (long long)(seeded / 2), id);
+				row("report.reconcile, a page of 2000 (ukeyctl's) of it",
+				    time_req("report.reconcile", kargs));
 			}
 		}
 	}
