@@ -276,6 +276,20 @@ waiters_free(struct crl_waiter *w)
 	}
 }
 
+/* Tells each waiter of w what came of it (fn owns its arg then), and frees
+ * the list. Loop context. */
+static void
+waiters_tell(struct station *s, struct crl_waiter *w, int rc, int64_t number)
+{
+	struct crl_waiter *next;
+
+	for (; w != NULL; w = next) {
+		next = w->next;
+		w->fn(s, rc, number, w->arg);
+		free(w);
+	}
+}
+
 static void
 crljob_free(void *arg)
 {
@@ -345,7 +359,7 @@ crljob_make(struct crljob *j)
 static void
 crljob_done(struct station *s, struct crljob *j)
 {
-	struct crl_waiter *w = j->waiters, *next;
+	struct crl_waiter *w = j->waiters;
 
 	if (j->rc == UKEY_ERR_UNSUPPORTED) {
 		/* the CA publishes its own; nothing to do until a restart */
@@ -360,11 +374,7 @@ crljob_done(struct station *s, struct crljob *j)
 		s->next_crl_ms = now_ms() + (int64_t)s->cfg.ca_crl_interval * 1000;
 	}
 	j->waiters = NULL;
-	for (; w != NULL; w = next) {
-		next = w->next;
-		w->fn(s, j->rc, j->number, w->arg);	/* fn owns arg now */
-		free(w);
-	}
+	waiters_tell(s, w, j->rc, j->number);
 }
 
 static void
@@ -498,7 +508,7 @@ static void
 crlread_reply(struct station *s, int64_t client_id, void *arg)
 {
 	struct crlread *j = arg;
-	struct crl_waiter *w = j->waiters, *next;
+	struct crl_waiter *w = j->waiters;
 
 	(void)client_id;	/* none: its askers are the waiters */
 	s->crl_read = NULL;
@@ -509,11 +519,7 @@ crlread_reply(struct station *s, int64_t client_id, void *arg)
 		j->copy = NULL;
 	}
 	j->waiters = NULL;
-	for (; w != NULL; w = next) {
-		next = w->next;
-		w->fn(s, j->rc, s->crl_cache != NULL ? s->crl_cache->c.number : 0, w->arg);
-		free(w);
-	}
+	waiters_tell(s, w, j->rc, s->crl_cache != NULL ? s->crl_cache->c.number : 0);
 }
 
 static const struct threadjob_kind crlread_kind = {
