@@ -199,6 +199,21 @@ crl_cache_read(int fd, const struct stat *st, struct crl_cache **out)
 	return rc;
 }
 
+/* Opens the CRL file at path into *fd and fstat()s it into *st: 0,
+ * UKEY_ERR_NOTFOUND or UKEY_ERR_IO (nothing left open). */
+static int
+crl_file_open(const char *path, int *fd, struct stat *st)
+{
+	if ((*fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? UKEY_ERR_NOTFOUND : UKEY_ERR_IO;
+	if (fstat(*fd, st) != 0) {
+		close(*fd);
+		*fd = -1;
+		return UKEY_ERR_IO;
+	}
+	return 0;
+}
+
 int
 station_crl_current(struct station *s, const struct crl_copy **out)
 {
@@ -207,12 +222,8 @@ station_crl_current(struct station *s, const struct crl_copy **out)
 	int fd, rc;
 
 	*out = NULL;
-	if ((fd = open(s->cfg.ca_crl_path, O_RDONLY | O_CLOEXEC)) < 0)
-		return errno == ENOENT ? UKEY_ERR_NOTFOUND : UKEY_ERR_IO;
-	if (fstat(fd, &st) != 0) {
-		rc = UKEY_ERR_IO;
-		goto out;
-	}
+	if ((rc = crl_file_open(s->cfg.ca_crl_path, &fd, &st)) != 0)
+		return rc;
 	if (s->crl_cache == NULL || !same_file(&s->crl_cache->st, &st)) {
 		if ((rc = crl_cache_read(fd, &st, &k)) != 0)
 			goto out;
@@ -237,7 +248,9 @@ struct crl_waiter {
 };
 
 /* One CRL's publication, made on the loop or in a thread from what was
- * copied for it: the thread touches nothing of the station. */
+ * copied for it: the thread touches nothing of the station. A read of a
+ * CRL file another tool wrote (station_crl_read) is one too, with only its
+ * path, outcome, copy and waiters. */
 struct crljob {
 	struct ca *ca;			/* its calls hold the CA's own lock */
 	int64_t validity;
@@ -470,44 +483,24 @@ station_crl_if_due(struct station *s)
  * and parsed once per version of the file; at 100,000 revocations that is
  * 0.2-0.7 s, done in a thread while ca.crl's askers wait. */
 
-struct crlread {
-	char path[sizeof(((struct station_config *)NULL)->ca_crl_path)];
-	int rc;
-	struct crl_cache *copy;
-	struct crl_waiter *waiters;
-};
-
+/* A read is a crljob of its own: its path, outcome, copy and waiters. */
 static void
 crlread_run(void *arg)
 {
-	struct crlread *j = arg;
+	struct crljob *j = arg;
 	struct stat st;
 	int fd;
 
-	if ((fd = open(j->path, O_RDONLY | O_CLOEXEC)) < 0) {
-		j->rc = errno == ENOENT ? UKEY_ERR_NOTFOUND : UKEY_ERR_IO;
+	if ((j->rc = crl_file_open(j->path, &fd, &st)) != 0)
 		return;
-	}
-	j->rc = fstat(fd, &st) != 0 ? UKEY_ERR_IO : crl_cache_read(fd, &st, &j->copy);
+	j->rc = crl_cache_read(fd, &st, &j->copy);
 	close(fd);
-}
-
-static void
-crlread_free(void *arg)
-{
-	struct crlread *j = arg;
-
-	if (j == NULL)
-		return;
-	crl_cache_free(j->copy);
-	waiters_free(j->waiters);
-	free(j);
 }
 
 static void
 crlread_reply(struct station *s, int64_t client_id, void *arg)
 {
-	struct crlread *j = arg;
+	struct crljob *j = arg;
 	struct crl_waiter *w = j->waiters;
 
 	(void)client_id;	/* none: its askers are the waiters */
@@ -528,13 +521,13 @@ static const struct threadjob_kind crlread_kind = {
 	.hold_env = "UKEY_TEST_CRL_HOLD",
 	.run = crlread_run,
 	.reply = crlread_reply,
-	.free = crlread_free,
+	.free = crljob_free,
 };
 
 int
 station_crl_read(struct station *s, crl_published_fn fn, void *arg, void (*arg_free)(void *))
 {
-	struct crlread *j;
+	struct crljob *j;
 	struct stat st;
 
 	if (s->crl_read != NULL)	/* one read under way: its answer serves this one too */
@@ -552,7 +545,7 @@ station_crl_read(struct station *s, crl_published_fn fn, void *arg, void (*arg_f
 	if (threadjob_start(s, "CRL read", &crlread_kind, j) != 0) {
 		/* no thread for it: read on the loop, as before threads */
 		j->waiters->arg_free = NULL;	/* the caller keeps arg */
-		crlread_free(j);
+		crljob_free(j);
 		return 0;
 	}
 	s->crl_read = j;

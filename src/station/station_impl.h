@@ -46,7 +46,7 @@ struct station {
 	uint64_t crl_revocations;	/* ca_revocations() at the last CRL signed */
 	struct crl_cache *crl_cache;	/* the CRL ca.crl serves, parsed (crl.c) */
 	struct crljob *crl_job;		/* the CRL being signed in a thread, or NULL */
-	struct crlread *crl_read;	/* a CRL file being read in a thread, or NULL */
+	struct crljob *crl_read;	/* a CRL file being read in a thread, or NULL */
 	struct report_kept *reports_kept;	/* reports kept for their pages (reportspool.c) */
 	struct crl_waiter *crl_queued;	/* who waits for the CRL after it (crl.c) */
 	int crl_due;			/* a CRL is asked for and not begun yet */
