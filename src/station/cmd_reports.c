@@ -986,15 +986,16 @@ report_reconcile(const struct report_ask *a, struct db *db, struct report_answer
 		json_object_put(res);
 		goto out;
 	}
+	/* more pages: served from the findings kept, under this head */
+	if (ans->next != NULL && rc.spool != NULL &&
+	    json_object_deep_copy(res, &ans->spool_head, NULL) == 0) {
+		ans->spool = rc.spool;
+		rc.spool = NULL;
+	}
 	json_object_object_add(res, "mismatches", rc.mismatches);
 	json_object_object_add(res, "explained", rc.explained);
 	rc.mismatches = rc.explained = NULL;
 	ans->result = res;
-	if (ans->next != NULL) {	/* more pages: served from the findings kept */
-		ans->spool = rc.spool;
-		ans->lists = recon_lists;
-		rc.spool = NULL;
-	}
 	err = 0;
  out:
 	recon_free(&rc);

@@ -39,10 +39,11 @@ struct report_answer {
 	int rc;
 	char msg[1024];
 	struct json_object *result, *next;
-	/* a report of more than one page: every row of its lists (named by
-	 * lists), kept on the loop for the later pages (reportspool.h) */
+	/* a report of more than one page: every row of its lists, and its
+	 * result without them, kept on the loop for the later pages
+	 * (reportspool.h) */
 	struct report_spool *spool;
-	const char *const *lists;
+	struct json_object *spool_head;
 };
 
 /* The command's name of a kind ("report.production"...). */

@@ -216,7 +216,7 @@ report_kept_page(struct station *s, const char *cmd, const char *id, int64_t aft
 {
 	struct report_kept *k;
 	struct json_object *res = NULL;
-	int64_t to, base = 0, total = 0;
+	int64_t to, base = 0;
 	int i, rc = 0;
 
 	*result = *next = NULL;
@@ -245,9 +245,8 @@ report_kept_page(struct station *s, const char *cmd, const char *id, int64_t aft
 		json_object_object_add(res, names[i], arr);
 		base += l->n;
 	}
-	total = base;
 	*result = res;
-	if (to < total)
+	if (to < base)		/* base: every row of every list now */
 		*next = json_object_new_int64(to);
 	return 0;
 }

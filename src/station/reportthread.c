@@ -49,21 +49,14 @@ report_reply(struct station *s, int64_t client_id, void *arg)
 		return;
 	}
 	if (j->ans.spool != NULL) {
-		struct json_object *head = NULL;
 		char id[33];
-		int i;
 
-		/* the later pages: this result's head, with rows from the spool */
-		if (json_object_deep_copy(j->ans.result, &head, NULL) == 0) {
-			for (i = 0; i < SPOOL_LISTS; i++)
-				json_object_object_del(head, j->ans.lists[i]);
-			if (report_keep(s, cmd, j->ans.spool, head, id) == 0)
-				json_object_object_add(j->ans.result, "report_id",
-				    json_object_new_string(id));
-		} else {
-			spool_free(j->ans.spool);
-		}
+		/* the later pages: the head, with rows from the spool (both taken) */
+		if (report_keep(s, cmd, j->ans.spool, j->ans.spool_head, id) == 0)
+			json_object_object_add(j->ans.result, "report_id",
+			    json_object_new_string(id));
 		j->ans.spool = NULL;
+		j->ans.spool_head = NULL;
 	}
 	control_reply_deferred_next(s, client_id, 0, NULL, j->ans.result, j->ans.next);
 	j->ans.result = NULL;	/* sent (or dropped): the reply's */
@@ -79,6 +72,7 @@ report_free(void *arg)
 	json_object_put(j->ans.result);
 	json_object_put(j->ans.next);
 	spool_free(j->ans.spool);
+	json_object_put(j->ans.spool_head);
 	free(j);
 }
 
