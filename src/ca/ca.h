@@ -89,7 +89,8 @@ const char *ca_kind(const struct ca *ca);
 /* Issues a certificate for req. The certificate is recorded by the CA
  * before it is returned. If req->request_key was seen before, returns the
  * certificate issued then (UKEY_ERR_STATE if that one has been revoked:
- * use a new request key). Returns 0 and *out (free with X509_free),
+ * use a new request key). Returns 0 and *out (free with X509_free), an
+ * object decoded from the certificate's DER, as a parsed one is,
  * UKEY_ERR_VERIFY if the CSR's signature does not verify, UKEY_ERR_INVAL for
  * a bad request (wrong key type for the profile, years out of range,
  * missing GM/T identity value, ...), UKEY_ERR_UNAVAIL if the CA is down,

@@ -486,6 +486,26 @@ check_issue(struct embedded *e, const struct ca_request *req, const char *fault,
 	return key_fits_profile(*csr_pub, req->profile);
 }
 
+/* The certificate cert's encoding decodes to, into *out. */
+static int
+cert_as_decoded(X509 *cert, X509 **out)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	int len;
+
+	if ((len = i2d_X509(cert, &der)) <= 0)
+		return UKEY_ERR_NOMEM;
+	p = der;
+	*out = d2i_X509(NULL, &p, len);
+	OPENSSL_free(der);
+	if (*out == NULL) {
+		log_openssl("decoding the certificate issued");
+		return UKEY_ERR_CRYPTO;
+	}
+	return 0;
+}
+
 static int
 embedded_issue(struct ca *ca, const struct ca_request *req, X509 **out)
 {
@@ -534,8 +554,10 @@ embedded_issue(struct ca *ca, const struct ca_request *req, X509 **out)
 		goto out;
 	in_tx = 0;
 	log_info("issued serial %s (profile %s, %d years)", hex, certprof_name(req->profile), req->years);
-	*out = cert;
-	cert = NULL;
+	/* it leaves as its bytes decode, a certificate like any other, whose
+	 * key can be asked for (certbuild_end_entity wrote only its encoding) */
+	if ((rc = cert_as_decoded(cert, out)) != 0)
+		goto out;
 	rc = 0;
  out:
 	if (in_tx)

@@ -17,6 +17,7 @@
 #include "common/err.h"
 #include "common/keyfile.h"
 #include "common/log.h"
+#include "common/spki.h"
 
 #define CA_YEARS 20
 #define SERIAL_BYTES 16
@@ -78,12 +79,11 @@ add_ext(X509 *cert, X509V3_CTX *ctx, int nid, const char *value)
 	return ok == 1 ? 0 : UKEY_ERR_NOMEM;
 }
 
-/* Sets version 3, serial, names, validity of `years` calendar years and
- * `days` days from now and the public key: what every certificate here has
- * in common. */
+/* Sets version 3, serial, names and validity of `years` calendar years and
+ * `days` days from now: what every certificate here has in common. */
 static int
 cert_frame(X509 *cert, const BIGNUM *serial, const X509_NAME *issuer, const X509_NAME *subject,
-	   int years, int days, EVP_PKEY *pub)
+	   int years, int days)
 {
 	ASN1_INTEGER *sn = NULL;
 	ASN1_TIME *nb = NULL, *na = NULL;
@@ -100,8 +100,7 @@ cert_frame(X509 *cert, const BIGNUM *serial, const X509_NAME *issuer, const X509
 	}
 	if (X509_set_version(cert, X509_VERSION_3) != 1 || X509_set_serialNumber(cert, sn) != 1 ||
 	    X509_set_issuer_name(cert, issuer) != 1 || X509_set_subject_name(cert, subject) != 1 ||
-	    X509_set1_notBefore(cert, nb) != 1 || X509_set1_notAfter(cert, na) != 1 ||
-	    X509_set_pubkey(cert, pub) != 1) {
+	    X509_set1_notBefore(cert, nb) != 1 || X509_set1_notAfter(cert, na) != 1) {
 		log_openssl("X509_set_*");
 		rc = UKEY_ERR_CRYPTO;
 		goto out;
@@ -143,8 +142,15 @@ certbuild_ca(EVP_PKEY *key, const EVP_MD *md, const char *name, X509 **out)
 		goto out;
 	}
 	if ((rc = certbuild_serial(&serial)) != 0 ||
-	    (rc = cert_frame(cert, serial, subj, subj, CA_YEARS, 0, key)) != 0)
+	    (rc = cert_frame(cert, serial, subj, subj, CA_YEARS, 0)) != 0)
 		goto out;
+	/* the CA's own certificate is asked for its key later: OpenSSL's setter,
+	 * which keeps the key decoded with it */
+	if (X509_set_pubkey(cert, key) != 1) {
+		log_openssl("X509_set_pubkey");
+		rc = UKEY_ERR_CRYPTO;
+		goto out;
+	}
 	X509V3_set_ctx(&ctx, cert, cert, NULL, NULL, 0);
 	if ((rc = add_ext(cert, &ctx, NID_basic_constraints, "critical,CA:TRUE,pathlen:0")) != 0 ||
 	    (rc = add_ext(cert, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign")) != 0 ||
@@ -265,8 +271,15 @@ certbuild_end_entity(const X509 *cacert, EVP_PKEY *cakey, const EVP_MD *md,
 		goto out;
 	}
 	if ((rc = cert_frame(cert, serial, X509_get_subject_name(cacert), req->subject, req->years,
-			     req->carry_days, pub)) != 0)
+			     req->carry_days)) != 0)
 		goto out;
+	/* the holder's key as its encoding only (spki.h): the certificate is
+	 * signed and encoded, and whoever asks for its key parses those bytes */
+	if (spki_cert_set(cert, pub) != 1) {
+		log_openssl("setting the certificate's public key");
+		rc = UKEY_ERR_CRYPTO;
+		goto out;
+	}
 	for (i = 0; i < sizeof(ku) / sizeof(ku[0]); i++) {
 		if (bits & ku[i].bit) {
 			strcat(kus, ",");

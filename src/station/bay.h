@@ -11,7 +11,7 @@
 
 #include "common/frame.h"
 #include "common/secret.h"
-#include "station/dercache.h"
+#include "common/dercache.h"
 #include "detect/source.h"
 #include "station/jobrule.h"
 #include "station/station.h"

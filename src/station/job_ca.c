@@ -101,11 +101,13 @@ renewal_old_cert(struct station *s, const struct store_job *job, X509 **out)
  * subject, its certificate profile and its unit's identity: the one place a
  * struct ca_request is made for a job (a renewal sets req.old_cert here).
  * c owns every field req points at (cacall_free), so that the CA thread
- * reads nothing of the loop's. Returns 0, UKEY_ERR_NOTFOUND (no CSR yet),
+ * reads nothing of the loop's: the request decoded in make_csr is taken out
+ * of the bay's copies (dc, or NULL). Returns 0, UKEY_ERR_NOTFOUND (no CSR yet),
  * UKEY_ERR_DB (a stored blob or the profile is gone), UKEY_ERR_NOMEM.
  */
 static int
-job_ca_request(struct station *s, const struct store_job *job, struct cacall *c)
+job_ca_request(struct station *s, const struct store_job *job, struct dercache *dc,
+    struct cacall *c)
 {
 	struct job_identity id = { 0 };
 	const struct certprof *prof;
@@ -115,8 +117,8 @@ job_ca_request(struct station *s, const struct store_job *job, struct cacall *c)
 
 	if (job->csr == NULL || job->subject == NULL)
 		return UKEY_ERR_NOTFOUND;
-	p = job->csr;
-	c->csr = d2i_X509_REQ(NULL, &p, (long)job->csr_len);
+	/* make_csr's decoded copy when the bay kept it (dc, dercache.h) */
+	c->csr = dercache_csr_take(dc, job->csr, job->csr_len);
 	p = job->subject;
 	c->subject = d2i_X509_NAME(NULL, &p, (long)job->subject_len);
 	prof = certprof_set_find(station_cp(s), job->src.cert_profile);
@@ -248,7 +250,7 @@ job_ca_recover(struct station *s, int64_t job_id, char *serial, size_t len)
 		rc = UKEY_ERR_NOMEM;
 		goto out;
 	}
-	if ((rc = job_ca_request(s, &job, c)) != 0 ||
+	if ((rc = job_ca_request(s, &job, NULL, c)) != 0 ||
 	    (rc = ca_has_request(s, c->request_key, &found)) != 0 || !found)
 		goto out;
 	/* the embedded CA answers from its own database at once: on the loop */
@@ -340,6 +342,9 @@ job_ca_store_answer(struct station *s, struct bay *b, const struct store_job *jo
 	 * write_cert's begin join it (job_cert_check) */
 	if (rc == 0)
 		rc = job_journal_mark(s, b->job_id, STEP_CA_SUBMIT, "done", serial);
+	/* decoded from these bytes already (ca.h): cert_check need not again */
+	if (rc == 0)
+		dercache_cert_keep(&b->der, der, (size_t)n, cert);
  out:
 	OPENSSL_free(der);
 	return rc;
@@ -454,7 +459,8 @@ job_ca_submit(struct station *s, struct bay *b)
 		rc = UKEY_ERR_NOMEM;
 		goto fail;
 	}
-	if ((rc = job_load(s, b->job_id, &job)) != 0 || (rc = job_ca_request(s, &job, c)) != 0)
+	if ((rc = job_load(s, b->job_id, &job)) != 0 ||
+	    (rc = job_ca_request(s, &job, &b->der, c)) != 0)
 		goto fail;
 	if (job.cert_serial != NULL && strcmp(ca_kind(station_ca(s)), "embedded") != 0) {
 		(void)job_journal_commit(s);

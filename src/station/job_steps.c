@@ -363,6 +363,11 @@ on_make_csr(struct station *s, struct bay *b, int rc, struct json_object *reply)
 		job_journal_rollback(s);
 	if (rc == 0)
 		rc = job_journal_mark(s, b->job_id, STEP_MAKE_CSR, "done", NULL);
+	/* decoded once: ca_submit takes it for the CA (dercache.h) */
+	if (rc == 0) {
+		dercache_csr_keep(&b->der, der, len, req);
+		req = NULL;
+	}
  fail:
 	store_job_clear(&job);
 	EVP_PKEY_free(pub);

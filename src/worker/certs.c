@@ -12,8 +12,10 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "common/dercache.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/spki.h"
 #include "worker/ops.h"
 
 #define CERT_MAX (32u * 1024)
@@ -21,19 +23,23 @@
 #define CATEGORY_AUTHORITY 2	/* CKA_CERTIFICATE_CATEGORY: authority */
 #define MAX_CERTS 16
 
+/* The certificates this worker parsed last, by their bytes: the CA's, the
+ * same for every token, and the holder's between write_cert and read_back
+ * (dercache.h). */
+static struct dercache certs_seen;
+
 static int
 parse_cert(struct p11 *p, const char *field, const uint8_t *der, size_t len, X509 **out)
 {
-	const unsigned char *q = der;
-
-	*out = d2i_X509(NULL, &q, (long)len);
-	if (*out == NULL || q != der + len) {
-		X509_free(*out);
-		*out = NULL;
-		ERR_clear_error();
+	if ((*out = dercache_cert(&certs_seen, der, len)) == NULL)
 		return p11_error(p, UKEY_ERR_INVAL, "%s: not a DER X.509 certificate", field);
-	}
 	return 0;
+}
+
+void
+certs_forget(void)
+{
+	dercache_clear(&certs_seen);
 }
 
 static int
@@ -378,7 +384,7 @@ op_read_back(struct p11 *p, struct json_object *req, struct json_object *rep)
 	if ((rc = p11_find_by_id(p, s, CKO_PUBLIC_KEY, id, idlen, &h)) == 0) {
 		pubh = h;
 		if ((rc = pubkey_from_object(p, s, h, &pub)) != 0 ||
-		    (rc = pubkey_spki(pub, &spki, &spkilen)) != 0)
+		    (rc = spki_encode(pub, &spki, &spkilen)) != 0)
 			goto out;
 	} else if (rc != UKEY_ERR_NOTFOUND) {
 		goto out;
@@ -387,9 +393,7 @@ op_read_back(struct p11 *p, struct json_object *req, struct json_object *rep)
 		goto out;
 	/* does the certificate on the token belong to that key? */
 	if (der != NULL && pub != NULL) {
-		const unsigned char *q = der;
-
-		cert = d2i_X509(NULL, &q, (long)derlen);
+		cert = dercache_cert(&certs_seen, der, derlen);
 		rc = rep_bool(rep, "cert_matches_key",
 		    cert != NULL && EVP_PKEY_eq(pub, X509_get0_pubkey(cert)) == 1);
 		ERR_clear_error();

@@ -15,6 +15,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/spki.h"
 #include "worker/ops.h"
 
 #define SIG_MAX 1024
@@ -184,7 +185,7 @@ op_make_csr(struct p11 *p, struct json_object *req, struct json_object *rep)
 		goto out;
 	}
 	if (X509_REQ_set_version(xr, X509_REQ_VERSION_1) != 1 ||
-	    X509_REQ_set_subject_name(xr, name) != 1 || X509_REQ_set_pubkey(xr, pub) != 1) {
+	    X509_REQ_set_subject_name(xr, name) != 1 || spki_req_set(xr, pub) != 1) {
 		rc = p11_error(p, UKEY_ERR_CRYPTO, "cannot assemble the certificate request");
 		goto out;
 	}

@@ -11,6 +11,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/spki.h"
 #include "worker/keytmpl.h"
 #include "worker/ops.h"
 
@@ -152,7 +153,7 @@ op_generate_key(struct p11 *p, struct json_object *req, struct json_object *rep)
 		goto out;
 	}
 	if ((rc = pubkey_from_object(p, s, pubh, &key)) != 0 ||
-	    (rc = pubkey_spki(key, &spki, &spkilen)) != 0)
+	    (rc = spki_encode(key, &spki, &spkilen)) != 0)
 		goto out;
 	rc = rep_take(rep, "evidence", ev);
 	ev = NULL;

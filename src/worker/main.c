@@ -311,6 +311,7 @@ main(int argc, char **argv)
 			break;
 	}
 	p11_unload(&p);
+	certs_forget();
 	close(fd);
 	log_info("stopped");
 	return status;

@@ -55,6 +55,8 @@ extern unsigned long worker_calls_counted;
  * in the session the request used (pin). 0, or the failure recorded in p.
  * (certs.c) */
 int ca_cert_ahead(struct p11 *p, struct json_object *req, const struct secret *pin);
+/* Frees the certificates the worker keeps decoded between requests (certs.c). */
+void certs_forget(void);
 
 /* Destroys every object with CKA_ID id in session s (logged in as user, so
  * that private keys are seen); *count (when not NULL) gets how many. Returns
@@ -125,10 +127,6 @@ char *token_uri(const CK_TOKEN_INFO *ti, const struct p11uri *obj);
 /* Builds an OpenSSL public key from the token's public key object pub
  * (RSA: modulus and exponent; EC: parameters and point). Owned by caller. */
 int pubkey_from_object(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE pub, EVP_PKEY **out);
-
-/* Encodes key as a DER SubjectPublicKeyInfo; the caller frees *der with
- * OPENSSL_free(). */
-int pubkey_spki(const EVP_PKEY *key, uint8_t **der, size_t *len);
 
 /* Reads the key-protection evidence of private key priv into a new JSON
  * object {"local":..,"always_sensitive":..,"never_extractable":..,

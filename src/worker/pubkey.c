@@ -175,21 +175,6 @@ pubkey_from_object(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE pub, EVP
 }
 
 int
-pubkey_spki(const EVP_PKEY *key, uint8_t **der, size_t *len)
-{
-	unsigned char *buf = NULL;
-	int n;
-
-	*der = NULL;
-	*len = 0;
-	if ((n = i2d_PUBKEY(key, &buf)) <= 0)
-		return UKEY_ERR_CRYPTO;
-	*der = buf;
-	*len = (size_t)n;
-	return 0;
-}
-
-int
 evidence_read(struct p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
     struct json_object **out, const char **bad)
 {
