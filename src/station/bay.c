@@ -58,22 +58,90 @@ bay_set_state(struct station *s, struct bay *b, enum bay_state st, const char *f
  * to finish that write when it is stopped, before SIGKILL. */
 #define WRITE_AHEAD_STOP_MS 500
 
-/* A worker that may be writing ahead ended with SIGTERM, which it lets the
- * write finish first (src/worker/after.c): 1 once it ended. */
-static int
-worker_end_write(pid_t pid)
+/* Ends the bay's worker pid without waiting for it: SIGTERM for one that may
+ * be writing ahead, which it lets the write finish first
+ * (src/worker/after.c), with SIGKILL after WRITE_AHEAD_STOP_MS; SIGKILL for
+ * any other, since the module may be stuck in a call that no polite request
+ * reaches. Reaped on a later turn of the loop (bay_reap_workers): a worker
+ * stuck in the kernel, which not even SIGKILL ends at once, holds up no bay
+ * and no client. */
+static void
+worker_end(struct bay *b, pid_t pid, int writes_ahead)
 {
-	int64_t until = now_ms() + WRITE_AHEAD_STOP_MS;
-	struct timespec ms = { 0, 1000000L };
+	int64_t kill_ms = 0;
+	int i;
 
-	if (kill(pid, SIGTERM) != 0)
-		return 0;
+	if (writes_ahead && kill(pid, SIGTERM) == 0)
+		kill_ms = now_ms() + WRITE_AHEAD_STOP_MS;
+	else
+		kill(pid, SIGKILL);
+	if (waitpid(pid, NULL, WNOHANG) == pid)
+		return;
+	for (i = 0; i < BAY_ENDING_MAX; i++) {
+		if (b->ending[i].pid == 0) {
+			b->ending[i].pid = pid;
+			b->ending[i].kill_ms = kill_ms;
+			return;
+		}
+	}
+	/* every slot holds a worker stuck in the kernel: this one is waited
+	 * for, as no bay should ever come to */
+	log_error("bay %s: %d stopped workers not ended yet; waiting for worker %d", b->name,
+	    BAY_ENDING_MAX, (int)pid);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+void
+bay_reap_workers(struct station *s)
+{
+	int64_t now = now_ms();
+	int i, j;
+
+	for (i = 0; i < station_n_bays(s); i++) {
+		struct bay *b = station_bay(s, i);
+
+		for (j = 0; j < BAY_ENDING_MAX; j++) {
+			pid_t pid = b->ending[j].pid;
+
+			if (pid == 0)
+				continue;
+			if (waitpid(pid, NULL, WNOHANG) != 0) {
+				/* ended (or not ours to wait for any more) */
+				b->ending[j].pid = 0;
+				continue;
+			}
+			if (b->ending[j].kill_ms != 0 && now >= b->ending[j].kill_ms) {
+				log_warn("bay %s: worker %d did not end its write within %d ms of"
+				    " SIGTERM: killed", b->name, (int)pid, WRITE_AHEAD_STOP_MS);
+				kill(pid, SIGKILL);
+				b->ending[j].kill_ms = 0;
+			}
+		}
+	}
+}
+
+/* At ukeyd's stop: the stopped workers are given what is left of their
+ * time, and then SIGKILL, for a second at most; one stuck in the kernel
+ * after that is left to end on its own. */
+static void
+reap_workers_at_stop(struct station *s)
+{
+	int64_t until = now_ms() + WRITE_AHEAD_STOP_MS + 1000;
+	struct timespec ms = { 0, 1000000L };
+	int i, j, left;
+
 	do {
-		if (waitpid(pid, NULL, WNOHANG) == pid)
-			return 1;
+		bay_reap_workers(s);
+		left = 0;
+		for (i = 0; i < station_n_bays(s); i++)
+			for (j = 0; j < BAY_ENDING_MAX; j++)
+				left += station_bay(s, i)->ending[j].pid != 0;
+		if (left == 0)
+			return;
 		nanosleep(&ms, NULL);
 	} while (now_ms() < until);
-	return 0;
+	log_warn("%d stopped worker%s not ended at the daemon's stop", left, left == 1 ? "" : "s");
 }
 
 static void
@@ -84,14 +152,10 @@ worker_stop(struct station *s, struct bay *b)
 		b->worker_fd = -1;
 	}
 	if (b->worker_pid > 0) {
-		/* the module may be stuck in a call: no polite request reaches
-		 * it; only a write to the token under way is let finish */
-		if (!b->worker_writes_ahead || !worker_end_write(b->worker_pid)) {
-			kill(b->worker_pid, SIGKILL);
-			waitpid(b->worker_pid, NULL, 0);
-		}
+		worker_end(b, b->worker_pid, b->worker_writes_ahead);
 		b->worker_pid = 0;
 	}
+	b->worker_ahead_asked = 0;
 	b->worker_writes_ahead = 0;
 	framer_free(&b->in);
 	b->worker_module[0] = '\0';
@@ -411,6 +475,27 @@ bay_token_left(struct station *s, struct bay *b)
 	bay_set_state(s, b, BAY_EMPTY, NULL);
 }
 
+/* How long a worker whose channel closed is given to end before it is
+ * said to have broken the channel: it closes it as it exits. */
+#define WORKER_EXIT_WAIT_MS 100
+
+/* 1 with its status once pid ended, within WORKER_EXIT_WAIT_MS; 0 for one
+ * still there (a worker that broke the protocol, or is stuck in the
+ * kernel), which worker_stop then ends without waiting. */
+static int
+worker_exited(pid_t pid, int *status)
+{
+	int64_t until = now_ms() + WORKER_EXIT_WAIT_MS;
+	struct timespec ms = { 0, 1000000L };
+
+	do {
+		if (waitpid(pid, status, WNOHANG) == pid)
+			return 1;
+		nanosleep(&ms, NULL);
+	} while (now_ms() < until);
+	return 0;
+}
+
 void
 bay_on_readable(struct station *s, struct bay *b)
 {
@@ -444,7 +529,11 @@ bay_on_readable(struct station *s, struct bay *b)
 			    json_object_get_string(json_object_object_get(reply, "message")));
 		b->pending_op[0] = '\0';
 		b->pending_cb = NULL;
-		b->worker_writes_ahead = 0;	/* done before it read the next request */
+		/* a make_csr given the CA certificate writes it after this
+		 * reply, until its next one, which it reads only after that
+		 * write (src/worker/after.c); a failed one writes nothing */
+		b->worker_writes_ahead = b->worker_ahead_asked && wrc == 0;
+		b->worker_ahead_asked = 0;
 		cb(s, b, wrc, reply);
 		json_object_put(reply);
 		if (b->worker_fd < 0)
@@ -461,7 +550,7 @@ bay_on_readable(struct station *s, struct bay *b)
 		int status = 0;
 		pid_t pid = b->worker_pid;
 
-		if (pid > 0 && waitpid(pid, &status, 0) == pid) {
+		if (pid > 0 && worker_exited(pid, &status)) {
 			b->worker_pid = 0;
 			if (WIFSIGNALED(status))
 				snprintf(why, sizeof(why), "worker crashed (signal %d) during %s",
@@ -487,6 +576,7 @@ bay_check_timers(struct station *s)
 	int64_t now = now_ms();
 	int i;
 
+	bay_reap_workers(s);
 	for (i = 0; i < station_n_bays(s); i++) {
 		struct bay *b = station_bay(s, i);
 
@@ -586,4 +676,5 @@ bay_shutdown_all(struct station *s)
 		station_bay(s, i)->token = NULL;
 		dercache_clear(&station_bay(s, i)->der);
 	}
+	reap_workers_at_stop(s);
 }

@@ -43,6 +43,10 @@ struct arrival {
 
 typedef void (*worker_cb)(struct station *s, struct bay *b, int rc, struct json_object *reply);
 
+/* stopped workers of one bay not reaped yet: one in its grace after a write
+ * ahead, or killed and stuck in the kernel (a device that does not answer) */
+#define BAY_ENDING_MAX 4
+
 /* The two people behind a command run under dual control (dualctl.c): the
  * audit records written while it runs carry both (station_audit). */
 struct dual_actors {
@@ -72,9 +76,18 @@ struct bay {
 	int worker_keep;		/* it may serve the bay's next token (no
 					 * fresh-worker quirk) */
 	int worker_tokens;		/* tokens the running worker has probed */
+	/* the request in flight asks the worker to write the CA certificate
+	 * after its reply (make_csr, job_steps.c) */
+	int worker_ahead_asked;
 	/* the worker may be writing the CA certificate after make_csr's
 	 * reply, until its next reply: stopped, it is let finish first */
 	int worker_writes_ahead;
+	/* workers stopped and not reaped yet, never waited for on the loop
+	 * (bay_reap_workers): pid, and when it gets SIGKILL (0: it has) */
+	struct {
+		pid_t pid;
+		int64_t kill_ms;
+	} ending[BAY_ENDING_MAX];
 	int64_t p11_calls;		/* calls into the module for the bay's token */
 	struct framer in;
 	char pending_op[32];		/* request in flight, "" when none */
@@ -129,6 +142,9 @@ int bay_send(struct station *s, struct bay *b, const char *op, struct json_objec
     int timeout_ms, worker_cb cb);
 void bay_on_readable(struct station *s, struct bay *b);
 void bay_check_timers(struct station *s);
+/* Reaps the bays' stopped workers that ended, and gives SIGKILL to those
+ * whose time to finish a write ran out; never waits. */
+void bay_reap_workers(struct station *s);
 void bay_kick_idle(struct station *s);
 const char *bay_state_name(enum bay_state st);
 struct json_object *bay_to_json(struct station *s, const struct bay *b);

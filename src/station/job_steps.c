@@ -596,7 +596,7 @@ req_ca_ahead(struct station *s, struct bay *b, const struct store_job *job,
 	json_object_object_add(req, "ca_cert", json_object_new_string(ca_hex));
 	json_object_object_add(req, "ca_label", json_object_new_string(station_cfg(s)->ca_name));
 	free(ca_hex);
-	b->worker_writes_ahead = 1;
+	b->worker_ahead_asked = 1;
 	return 0;
 }
 
@@ -682,13 +682,16 @@ step_run(struct station *s, struct bay *b, enum step st)
 		rc = job_step_mark(s, b->job_id, st, "begin", st == STEP_INIT_TOKEN ? device : NULL);
 	}
 	if (rc != 0) {
+		b->worker_ahead_asked = 0;
 		json_object_put(req);
 		job_fail(s, b, JOB_OTHER, rc, "%s: %s", job_step_names[st], ukey_strerror(rc));
 		return;
 	}
-	if ((rc = bay_send(s, b, job_step_names[st], req, step_timeout(s, b, st), cb)) != 0)
+	if ((rc = bay_send(s, b, job_step_names[st], req, step_timeout(s, b, st), cb)) != 0) {
+		b->worker_ahead_asked = 0;	/* never asked */
 		job_fail(s, b, JOB_TOKEN, rc, "%s: cannot reach the worker: %s", job_step_names[st],
 		    ukey_strerror(rc));
+	}
 }
 
 void

@@ -2,7 +2,9 @@
 # P-256 certificate: ukeyd is killed with SIGKILL at that exact point,
 # restarted, the token is plugged in again, and the job must end issued and
 # verified; then the invariants (invariants.sh) are checked from the
-# database, the CA's list and the token.
+# database, the CA's list and the token. Last, on the EC station, the CA
+# certificate's write after make_csr: ukeyd killed inside it, and the token
+# pulled while it hangs.
 #
 # Daemon-side points use the test hook UKEY_TEST_CRASH_AT=<step>:<point>
 # (ukeyd kills itself there). Points inside a worker step are held with a
@@ -135,7 +137,7 @@ kind() {
 	for spec in $DAEMON_POINTS $WORKER_POINTS; do
 		kill_point "$kt" "$spec"
 	done
-	[ "$kt" = ec ] && abandon_points && ahead_point
+	[ "$kt" = ec ] && abandon_points && ahead_point && ahead_stop_point
 	start_station
 	check_invariants all
 	stop_station
@@ -181,6 +183,44 @@ abandon_points() {
 		stop_station
 		echo "ok: ec killed at $spec, job $job abandoned, nothing the CA made lost, token $tok wiped and issued"
 	done
+}
+
+# the token pulled while a kept worker's write ahead hangs in the module:
+# ukeyd stops that worker without waiting for it (SIGTERM, SIGKILL 500 ms
+# later, reaped on a later turn of the loop), so the unplug is answered
+# while the worker is still there; it is reaped, not left a zombie, and the
+# token plugged back ends its job issued
+ahead_stop_point() {
+	local tok job i wpid=""
+	printf 'log on\nC_CreateObject 1 hang\n' > "$RULES"
+	: > "$CALLS"
+	start_station
+	tok=$(ctl --json sim plug --bay 1 --profile softhsm2-chaos-kept |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') || fail "ahead stop: plug"
+	for i in $(seq 600); do
+		wpid=$(awk '$2 == "C_CreateObject" && $3 == 1 && $4 == "hang" { print $1 }' "$CALLS")
+		[ -n "$wpid" ] && break
+		sleep 0.05
+	done
+	[ -n "$wpid" ] || fail "ahead stop: the worker never began the CA certificate's write"
+	job=$(db "SELECT max(id) FROM jobs")
+	ctl sim unplug --bay 1 >/dev/null || fail "ahead stop: unplug"
+	# answered in its grace: ukeyd did not wait for the worker first
+	kill -0 "$wpid" 2>/dev/null ||
+		fail "ahead stop: the worker was gone before the unplug was answered: ukeyd waited for it"
+	ctl status >/dev/null || fail "ahead stop: no status while the stopped worker hangs"
+	# ended by SIGKILL after its 500 ms, and reaped by ukeyd
+	wait_gone "$wpid" "ahead stop: the stopped worker"
+	grep -q "worker $wpid did not end its write within 500 ms of SIGTERM: killed" \
+		"$STATE/ukeyd.log" || fail "ahead stop: no SIGKILL logged for worker $wpid"
+	: > "$RULES"
+	ctl sim plug --bay 1 --token "$tok" --profile softhsm2-chaos-kept --wait >/dev/null 2>&1 || true
+	[ "$(db "SELECT state FROM jobs WHERE id = $job")" = issued ] ||
+		fail "ahead stop: job $job not issued after the token came back: $(bay_field 1 state): $(bay_field 1 reason)"
+	ctl sim unplug --bay 1 >/dev/null || fail "ahead stop: unplug at the end"
+	check_invariants "$tok"
+	stop_station
+	echo "ok: ec token pulled while the write ahead hung; answered at once, worker $wpid killed and reaped, job $job issued"
 }
 
 # killed while a kept worker writes the CA certificate after make_csr's reply
