@@ -661,6 +661,23 @@ measure(const char *org, int indexed)
 		    "report.production (N jobs over a year)");
 		rows_during("report.service_times", "{\"since\": \"2026-01-01\", \"limit\": 100}",
 		    "report.service_times (N/10 orders, page of 100)");
+		/* its later pages, from the rows the daemon kept */
+		{
+			char id[64], kargs[200];
+
+			if (report_kept_id("report.service_times", "{\"since\": \"2026-01-01\","
+			    " \"limit\": 100}", id) == 0) {
+				snprintf(kargs, sizeof(kargs), "{\"since\": \"2026-01-01\", \"after\":"
+				    " %lld, \"limit\": 2000, \"report_id\": \"%s\"}",
+				    (long long)(seeded / 20), id);
+				row("report.service_times, a page of 2000 at N/20 of the report kept",
+				    time_req("report.service_times", kargs));
+				snprintf(kargs, sizeof(kargs), "{\"since\": \"2026-01-01\", \"after\":"
+				    " %lld, \"limit\": 2000}", (long long)(seeded / 20));
+				row("report.service_times, the same page made again (no report_id)",
+				    time_req("report.service_times", kargs));
+			}
+		}
 		row("ukeyd's peak resident memory after them, MiB", daemon_peak_mib());
 		rows_during("report.reconcile", "{\"limit\": 100}",
 		    "report.reconcile (N findings, page of 100)");

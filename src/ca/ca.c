@@ -96,6 +96,23 @@ ca_revocations(const struct ca *ca)
 }
 
 int
+ca_request_status(struct ca *ca, const char *request_key, char *status, size_t len)
+{
+	int rc;
+
+	if (len > 0)
+		status[0] = '\0';
+	if (ca == NULL || request_key == NULL || len == 0)
+		return UKEY_ERR_INVAL;
+	if (ca->ops->request_status == NULL)
+		return UKEY_ERR_UNSUPPORTED;
+	ca_hold();
+	rc = ca->ops->request_status(ca, request_key, status, len);
+	ca_release();
+	return rc;
+}
+
+int
 ca_list_issued(struct ca *ca, struct json_object **out)
 {
 	int rc;

@@ -119,6 +119,13 @@ int ca_reason_known(const char *name);
  * UKEY_ERR_DB or UKEY_ERR_NOMEM. */
 int ca_list_issued(struct ca *ca, struct json_object **out);
 
+/* What the CA says of the certificate it issued under request_key, in one
+ * look-up however many it issued: 0 with status ("valid", "revoked") in
+ * status (len bytes), UKEY_ERR_NOTFOUND when it issued none under that key,
+ * UKEY_ERR_UNSUPPORTED for a CA that keeps no list for the station (CMP),
+ * UKEY_ERR_DB. */
+int ca_request_status(struct ca *ca, const char *request_key, char *status, size_t len);
+
 /* Signs a new X.509 v2 CRL over everything the CA revoked: thisUpdate now,
  * nextUpdate next_update_s seconds later (1 .. 10 years), the next CRL
  * number (it only grows, also over restarts), the CA's authority key

@@ -104,6 +104,8 @@ embedded_free(void *impl)
 static int embedded_issue(struct ca *ca, const struct ca_request *req, X509 **out);
 static int embedded_revoke(struct ca *ca, const char *serial_hex, const char *reason);
 static int embedded_list(struct ca *ca, struct json_object **out);
+static int embedded_request_status(struct ca *ca, const char *request_key, char *status,
+    size_t len);
 static int embedded_crl(struct ca *ca, int64_t next_update_s, X509_CRL **out);
 
 static const struct ca_ops embedded_ops = {
@@ -111,6 +113,7 @@ static const struct ca_ops embedded_ops = {
 	.issue = embedded_issue,
 	.revoke = embedded_revoke,
 	.list_issued = embedded_list,
+	.request_status = embedded_request_status,
 	.crl = embedded_crl,
 	.free_impl = embedded_free,
 };
@@ -697,6 +700,19 @@ static int
 embedded_list(struct ca *ca, struct json_object **out)
 {
 	return list_json(((struct embedded *)ca->impl)->db, out);
+}
+
+static int
+embedded_request_status(struct ca *ca, const char *request_key, char *status, size_t len)
+{
+	struct store_ca_cert c;
+	int rc;
+
+	if ((rc = store_ca_find_request(((struct embedded *)ca->impl)->db, request_key, &c)) != 0)
+		return rc;
+	snprintf(status, len, "%s", c.status);
+	store_ca_cert_clear(&c);
+	return 0;
 }
 
 /* A read-only connection to an embedded CA's ca.db (ca.h). */

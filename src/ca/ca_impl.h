@@ -12,6 +12,9 @@ struct ca_ops {
 	int (*issue)(struct ca *ca, const struct ca_request *req, X509 **out);
 	int (*revoke)(struct ca *ca, const char *serial_hex, const char *reason);
 	int (*list_issued)(struct ca *ca, struct json_object **out);
+	/* NULL for a backend that keeps no list for the station (ca.h) */
+	int (*request_status)(struct ca *ca, const char *request_key, char *status,
+	    size_t len);
 	/* NULL for a backend whose CA publishes its own CRLs. Called without
 	 * the connector's lock: it takes it (ca_hold) only for what touches the
 	 * backend's state, so that a long list is signed while the CA issues */

@@ -449,6 +449,31 @@ service_row(const struct store_report_order *o, int64_t now, int64_t start, int6
 	return row;
 }
 
+/* A later page of a report kept on the loop (report_id), whose lists are
+ * named names. */
+static int
+kept_page(struct request *r, const char *cmd, const char *const names[SPOOL_LISTS],
+    const char *id, const struct page *pg, struct json_object **result)
+{
+	struct json_object *next = NULL;
+	int err = report_kept_page(r->s, cmd, id, pg->after, pg->limit, names, result, &next);
+
+	if (err == UKEY_ERR_NOTFOUND)
+		return req_fail(r, UKEY_ERR_STATE, "%s: report %.40s is not kept (a report is kept"
+		    " %d minutes after its last page was asked): ask again from the start", cmd, id,
+		    REPORT_KEEP_MS / 60000);
+	if (err != 0)
+		return req_fail(r, err, "%s: report %.40s: %s", cmd, id, ukey_strerror(err));
+	json_object_object_add(*result, "report_id", json_object_new_string(id));
+	json_object_put(r->next);
+	r->next = next;
+	log_info("%s: the page after %lld of report %s, from the rows kept", cmd,
+	    (long long)pg->after, id);
+	return 0;
+}
+
+static const char *const service_lists[SPOOL_LISTS] = { "orders", NULL };
+
 int
 cmd_report_service_times(struct request *r, struct json_object **result)
 {
@@ -456,10 +481,17 @@ cmd_report_service_times(struct request *r, struct json_object **result)
 	struct window win;
 	struct page pg;
 	int64_t hours = DUE_SOON_HOURS_DEFAULT;
+	const char *id = NULL;
 	int rc;
 
-	(void)result;	/* deferred: the report's thread answers */
-	if ((rc = window_args(r, 0, &win)) != 0 || (rc = page_args(r, LIST_PAGE_MAX, &pg)) != 0)
+	if ((rc = page_args(r, LIST_PAGE_MAX, &pg)) != 0)
+		return rc;
+	if (arg_str(r, "report_id", 0, &id) == UKEY_ERR_INVAL)
+		return UKEY_ERR_INVAL;
+	if (id != NULL)
+		return kept_page(r, "report.service_times", service_lists, id, &pg, result);
+	/* deferred: the report's thread answers */
+	if ((rc = window_args(r, 0, &win)) != 0)
 		return rc;
 	if ((rc = arg_int(r, "hours", 0, &hours)) == UKEY_ERR_INVAL)
 		return rc;
@@ -501,14 +533,17 @@ struct service_walk {
 	size_t nsecs, cap;
 	int64_t at;			/* the next row's position */
 	struct json_object *rows;	/* the page's */
+	struct report_spool *spool;	/* every row, for the later pages */
 };
 
 static int
 service_order(struct store_report_order *o, void *arg)
 {
 	struct service_walk *w = arg;
+	struct json_object *row = NULL;
 	int64_t start, deadline, done;
 	size_t status;
+	int in_page;
 
 	if (strcmp(o->state, "cancelled") == 0)	/* nothing owed to produce */
 		return 0;
@@ -519,9 +554,19 @@ service_order(struct store_report_order *o, void *arg)
 			return UKEY_ERR_NOMEM;
 		w->nsecs++;
 	}
-	if (w->at >= w->a->pg.after && w->at < page_end(&w->a->pg))
-		json_object_array_add(w->rows, service_row(o, w->a->now, start, deadline, done,
-		    status));
+	in_page = w->at >= w->a->pg.after && w->at < page_end(&w->a->pg);
+	if (in_page || w->spool != NULL)
+		row = service_row(o, w->a->now, start, deadline, done, status);
+	/* a spool that fails is given up: the later pages are made again */
+	if (w->spool != NULL && spool_add(w->spool, 0, row) != 0) {
+		log_warn("report.service_times: its rows cannot be kept for the later pages");
+		spool_free(w->spool);
+		w->spool = NULL;
+	}
+	if (in_page)
+		json_object_array_add(w->rows, row);
+	else
+		json_object_put(row);
 	w->at++;
 	return 0;
 }
@@ -541,6 +586,10 @@ report_service_times(const struct report_ask *a, struct db *db, struct report_an
 	ask_window(a, &win);
 	w.off = win.w.utc_offset_min;
 	w.rows = json_object_new_array();
+	/* kept only from the first page: a later one asked without the report's
+	 * id is made again, as a page of a report kept no more is */
+	if (a->pg.after == 0 && spool_new(&w.spool) != 0)
+		w.spool = NULL;
 	if ((rc = store_report_orders_each(db, &win.w, service_order, &w)) != 0) {
 		json_object_put(w.rows);
 		goto out;
@@ -558,9 +607,17 @@ report_service_times(const struct report_ask *a, struct db *db, struct report_an
 	if (w.at > a->pg.after + (int64_t)json_object_array_length(w.rows))
 		ans->next = json_object_new_int64(a->pg.after +
 		    (int64_t)json_object_array_length(w.rows));
+	/* more than one page: every row kept, with the head, for the later
+	 * pages (reportspool.h) */
+	if (ans->next != NULL && w.spool != NULL &&
+	    json_object_deep_copy(res, &ans->spool_head, NULL) == 0) {
+		ans->spool = w.spool;
+		w.spool = NULL;
+	}
 	json_object_object_add(res, "orders", w.rows);
 	ans->result = res;
  out:
+	spool_free(w.spool);
 	free(w.secs);
 	return rc;
 }
@@ -899,29 +956,6 @@ recon_free(struct recon *rc)
 	json_object_put(rc->explained);
 }
 
-/* A later page of a reconciliation kept on the loop (report_id). */
-static int
-recon_kept_page(struct request *r, const char *id, const struct page *pg,
-    struct json_object **result)
-{
-	struct json_object *next = NULL;
-	int err = report_kept_page(r->s, "report.reconcile", id, pg->after, pg->limit,
-	    recon_lists, result, &next);
-
-	if (err == UKEY_ERR_NOTFOUND)
-		return req_fail(r, UKEY_ERR_STATE, "report.reconcile: report %.40s is not kept (a"
-		    " report is kept %d minutes after its last page was asked): ask again from the"
-		    " start", id, REPORT_KEEP_MS / 60000);
-	if (err != 0)
-		return req_fail(r, err, "report.reconcile: report %.40s: %s", id, ukey_strerror(err));
-	json_object_object_add(*result, "report_id", json_object_new_string(id));
-	json_object_put(r->next);
-	r->next = next;
-	log_info("report.reconcile: the page after %lld of report %s, from the findings kept",
-	    (long long)pg->after, id);
-	return 0;
-}
-
 int
 cmd_report_reconcile(struct request *r, struct json_object **result)
 {
@@ -936,7 +970,7 @@ cmd_report_reconcile(struct request *r, struct json_object **result)
 	if (arg_str(r, "report_id", 0, &id) == UKEY_ERR_INVAL)
 		return UKEY_ERR_INVAL;
 	if (id != NULL)
-		return recon_kept_page(r, id, &pg, result);
+		return kept_page(r, "report.reconcile", recon_lists, id, &pg, result);
 	/* deferred: the report's thread answers */
 	/* the CA's list is the embedded CA's ca.db, which the thread reads on
 	 * a connection of its own; an external CA keeps its own list */

@@ -194,26 +194,21 @@ job_ca_record_received(struct station *s, int64_t job_id, int64_t unit_id, const
 	return rc;
 }
 
-/* Whether the CA lists a valid certificate under request key rkey. */
+/* Whether the CA lists a valid certificate under request key rkey: one
+ * look-up in its list, however long. */
 static int
 ca_has_request(struct station *s, const char *rkey, int *found)
 {
-	struct json_object *list = NULL;
-	size_t i;
+	char status[16];
 	int rc;
 
 	*found = 0;
-	if ((rc = ca_list_issued(station_ca(s), &list)) != 0)
-		return rc;
-	for (i = 0; i < json_object_array_length(list); i++) {
-		struct json_object *r = json_object_array_get_idx(list, i);
-
-		if (jstr(r, "request_key") != NULL && strcmp(jstr(r, "request_key"), rkey) == 0 &&
-		    strcmp(jstr(r, "status"), "valid") == 0)
-			*found = 1;
-	}
-	json_object_put(list);
-	return 0;
+	rc = ca_request_status(station_ca(s), rkey, status, sizeof(status));
+	if (rc == UKEY_ERR_NOTFOUND)
+		return 0;
+	if (rc == 0)
+		*found = strcmp(status, "valid") == 0;
+	return rc;
 }
 
 /*

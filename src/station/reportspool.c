@@ -242,7 +242,10 @@ report_kept_page(struct station *s, const char *cmd, const char *id, int64_t aft
 			json_object_put(res);
 			return rc != 0 ? rc : UKEY_ERR_NOMEM;
 		}
-		json_object_object_add(res, names[i], arr);
+		if (names[i] != NULL)
+			json_object_object_add(res, names[i], arr);
+		else
+			json_object_put(arr);	/* a list the report does not have */
 		base += l->n;
 	}
 	*result = res;

@@ -36,7 +36,8 @@ void spool_free(struct report_spool *sp);
 int report_keep(struct station *s, const char *cmd, struct report_spool *sp,
     struct json_object *head, char id[33]);
 /* The page [after, after + limit) of the report kept as id for cmd: 0 with
- * *result (its head and the page of each list under names[]) and *next
+ * *result (its head and the page of each list under names[]; a list named
+ * NULL is one the report does not have, and left out) and *next
  * (NULL after the last row), UKEY_ERR_NOTFOUND when no such report is kept
  * (any more), UKEY_ERR_IO. */
 int report_kept_page(struct station *s, const char *cmd, const char *id, int64_t after,

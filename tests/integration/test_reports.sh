@@ -189,6 +189,9 @@ for cmd, lists in (("report.reconcile", ("mismatches", "explained")), ("report.s
 [ "$(ctl --json report service-times | jq '[o["id"] for o in d["orders"]], d["counts"]')" = \
   "$(jq '[o["id"] for o in d["orders"]], d["counts"]' <<<"$svc")" ] ||
 	fail "service times in pages of one: $(ctl --json report service-times)"
+# ukeyctl asked the second page with the report's id: from the rows kept
+grepq "report.service_times: the page after 1 of report [0-9a-f]\{32\}, from the rows kept" \
+	"$STATE/ukeyd.log" || fail "the service times' later page was not served from the rows kept"
 ctl report reconcile --csv > "$STATE/rec.csv" && fail "reconcile --csv exits 0 with mismatches"
 [ "$(head -1 "$STATE/rec.csv")" = $'finding,kind,order_id,portal_ref,serial,message\r' ] ||
 	fail "reconcile CSV header: $(head -1 "$STATE/rec.csv")"
@@ -227,7 +230,7 @@ print(rid, file=sys.stderr)' "$STATE/ukeyd.sock" "$@"
 walk > "$STATE/walk1.json" 2> "$STATE/rid" || fail "reconcile walk: $(cat "$STATE/rid")"
 rid=$(cat "$STATE/rid")
 [ "$(jq 'len(d)' < "$STATE/walk1.json")" = 4 ] || fail "reconcile walk: $(cat "$STATE/walk1.json")"
-grepq "report.reconcile: the page after 3 of report $rid, from the findings kept" "$STATE/ukeyd.log" ||
+grepq "report.reconcile: the page after 3 of report $rid, from the rows kept" "$STATE/ukeyd.log" ||
 	fail "the later pages were not served from the findings kept"
 db "UPDATE issuances SET cert_serial = '$serial' WHERE id = 2"
 walk "$rid" > "$STATE/walk2.json" 2>/dev/null || fail "reconcile walk again with report $rid"

@@ -404,7 +404,15 @@ test_idempotent(void **state)
 	EVP_PKEY *k2;
 	char sa[64], sb[64];
 
+	char status[16];
+
+	assert_int_equal(ca_request_status(f->ca, "order-3/item-1", status, sizeof(status)),
+	    UKEY_ERR_NOTFOUND);
 	assert_int_equal(ca_issue(f->ca, &r, &a), 0);
+	assert_int_equal(ca_request_status(f->ca, "order-3/item-1", status, sizeof(status)), 0);
+	assert_string_equal(status, "valid");
+	assert_int_equal(ca_request_status(f->ca, "order-3/item-2", status, sizeof(status)),
+	    UKEY_ERR_NOTFOUND);
 	assert_int_equal(ca_issue(f->ca, &r, &b), 0);
 	assert_int_equal(cert_serial_hex(a, sa, sizeof(sa)), 0);
 	assert_int_equal(cert_serial_hex(b, sb, sizeof(sb)), 0);
@@ -627,7 +635,7 @@ test_revoke_and_list(void **state)
 	struct ca_request r = person_request(f, "order-5/item-1", 1);
 	struct json_object *list = NULL, *row, *v;
 	X509 *cert = NULL, *again = NULL;
-	char hex[64], lower[64];
+	char hex[64], lower[64], status[16];
 	size_t i;
 
 	assert_int_equal(ca_issue(f->ca, &r, &cert), 0);
@@ -643,6 +651,8 @@ test_revoke_and_list(void **state)
 	/* The same request key now refuses rather than handing back a revoked certificate. */
 	assert_int_equal(ca_issue(f->ca, &r, &again), UKEY_ERR_STATE);
 	assert_null(again);
+	assert_int_equal(ca_request_status(f->ca, "order-5/item-1", status, sizeof(status)), 0);
+	assert_string_equal(status, "revoked");
 
 	assert_int_equal(ca_list_issued(f->ca, &list), 0);
 	assert_int_equal(json_object_array_length(list), 1);

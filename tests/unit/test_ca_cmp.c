@@ -507,6 +507,8 @@ revocation(void **state)
 	X509_free(cert);
 	assert_int_equal(ca_list_issued(f->ca, &(struct json_object *){ NULL }),
 	    UKEY_ERR_UNSUPPORTED);
+	assert_int_equal(ca_request_status(f->ca, "any", (char[16]){ 0 }, 16),
+	    UKEY_ERR_UNSUPPORTED);
 }
 
 static void
