@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/asn1.h>
 #include <openssl/err.h>
 
 #include "common/dercache.h"
@@ -52,17 +53,24 @@ release_pkey(void *o)
 	EVP_PKEY_free(o);
 }
 
+/* The object of type it that der decodes to as a whole, else NULL. */
+static void *
+decode_whole(const ASN1_ITEM *it, const uint8_t *der, size_t len)
+{
+	const unsigned char *p = der;
+	ASN1_VALUE *v = ASN1_item_d2i(NULL, &p, (long)len, it);
+
+	if (v != NULL && p != der + len) {
+		ASN1_item_free(v, it);
+		v = NULL;
+	}
+	return v;
+}
+
 static void *
 decode_x509(const uint8_t *der, size_t len)
 {
-	const unsigned char *p = der;
-	X509 *x = d2i_X509(NULL, &p, (long)len);
-
-	if (x != NULL && p != der + len) {
-		X509_free(x);
-		x = NULL;
-	}
-	return x;
+	return decode_whole(ASN1_ITEM_rptr(X509), der, len);
 }
 
 static void
@@ -74,14 +82,7 @@ release_x509(void *o)
 static void *
 decode_req(const uint8_t *der, size_t len)
 {
-	const unsigned char *p = der;
-	X509_REQ *r = d2i_X509_REQ(NULL, &p, (long)len);
-
-	if (r != NULL && p != der + len) {
-		X509_REQ_free(r);
-		r = NULL;
-	}
-	return r;
+	return decode_whole(ASN1_ITEM_rptr(X509_REQ), der, len);
 }
 
 static void

@@ -185,24 +185,35 @@ abandon_points() {
 	done
 }
 
+# ahead_plug WHAT ACTION: a station started with the first C_CreateObject
+# (the CA certificate's write after make_csr's reply) given ACTION, a token
+# plugged with softhsm2-chaos-kept (its number in tok), and its worker
+# waited for inside that call (its pid in wpid)
+ahead_plug() {
+	local i
+	printf 'log on\nC_CreateObject 1 %s\n' "$2" > "$RULES"
+	: > "$CALLS"
+	start_station
+	tok=$(ctl --json sim plug --bay 1 --profile softhsm2-chaos-kept |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') || fail "$1: plug"
+	wpid=""
+	for i in $(seq 600); do
+		wpid=$(awk -v act="${2%% *}" '$2 == "C_CreateObject" && $3 == 1 && $4 == act { print $1 }' \
+			"$CALLS")
+		[ -n "$wpid" ] && break
+		sleep 0.05
+	done
+	[ -n "$wpid" ] || fail "$1: the worker never began the CA certificate's write after make_csr"
+}
+
 # the token pulled while a kept worker's write ahead hangs in the module:
 # ukeyd stops that worker without waiting for it (SIGTERM, SIGKILL 500 ms
 # later, reaped on a later turn of the loop), so the unplug is answered
 # while the worker is still there; it is reaped, not left a zombie, and the
 # token plugged back ends its job issued
 ahead_stop_point() {
-	local tok job i wpid=""
-	printf 'log on\nC_CreateObject 1 hang\n' > "$RULES"
-	: > "$CALLS"
-	start_station
-	tok=$(ctl --json sim plug --bay 1 --profile softhsm2-chaos-kept |
-		python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') || fail "ahead stop: plug"
-	for i in $(seq 600); do
-		wpid=$(awk '$2 == "C_CreateObject" && $3 == 1 && $4 == "hang" { print $1 }' "$CALLS")
-		[ -n "$wpid" ] && break
-		sleep 0.05
-	done
-	[ -n "$wpid" ] || fail "ahead stop: the worker never began the CA certificate's write"
+	local tok job wpid
+	ahead_plug "ahead stop" hang
 	job=$(db "SELECT max(id) FROM jobs")
 	ctl sim unplug --bay 1 >/dev/null || fail "ahead stop: unplug"
 	# answered in its grace: ukeyd did not wait for the worker first
@@ -229,18 +240,8 @@ ahead_stop_point() {
 # stops, so the certificate is whole on the token before ukeyd is back; the
 # job then ends issued with one CA certificate on the token
 ahead_point() {
-	local tok job i wpid="" conf ca_serial on_token
-	printf 'log on\nC_CreateObject 1 delay 1000\n' > "$RULES"
-	: > "$CALLS"
-	start_station
-	tok=$(ctl --json sim plug --bay 1 --profile softhsm2-chaos-kept |
-		python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') || fail "ahead: plug"
-	for i in $(seq 600); do
-		wpid=$(awk '$2 == "C_CreateObject" && $3 == 1 && $4 == "delay" { print $1 }' "$CALLS")
-		[ -n "$wpid" ] && break
-		sleep 0.05
-	done
-	[ -n "$wpid" ] || fail "ahead: the worker never wrote the CA certificate after make_csr"
+	local tok job wpid conf ca_serial on_token
+	ahead_plug ahead "delay 1000"
 	kill -KILL "$DAEMON_PID"
 	wait_gone "$DAEMON_PID" "ahead: ukeyd"
 	wait "$DAEMON_PID" 2>/dev/null || true
