@@ -1,5 +1,6 @@
 /* The arithmetic of the floor reports: medians, day numbers and the
  * deadline of the production promise in working days (reportcalc.h). */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,23 +17,132 @@ cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* The mean of a and b without overflow, rounded down (towards minus
+ * infinity). */
+static int64_t
+mean_down(int64_t a, int64_t b)
+{
+	return a / 2 + b / 2 + ((a % 2 + b % 2) >= 2 ? 1 : 0) - ((a % 2 + b % 2) < 0 ? 1 : 0);
+}
+
 int
 report_median(int64_t *v, size_t n, int64_t *out)
 {
-	int64_t a, b;
-
 	if (n == 0)
 		return UKEY_ERR_NOTFOUND;
 	qsort(v, n, sizeof(*v), cmp_i64);
-	if (n % 2 == 1) {
-		*out = v[n / 2];
-		return 0;
-	}
-	a = v[n / 2 - 1];
-	b = v[n / 2];
-	/* the mean without overflow, rounded down (towards minus infinity) */
-	*out = a / 2 + b / 2 + ((a % 2 + b % 2) >= 2 ? 1 : 0) - ((a % 2 + b % 2) < 0 ? 1 : 0);
+	*out = n % 2 == 1 ? v[n / 2] : mean_down(v[n / 2 - 1], v[n / 2]);
 	return 0;
+}
+
+/* The slot of v in d (where it is, or the free one it would take). */
+static size_t
+durations_slot(const int64_t *val, const int64_t *cnt, size_t cap, int64_t v)
+{
+	size_t i = (size_t)(((uint64_t)v * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & (cap - 1);
+
+	while (cnt[i] != 0 && val[i] != v)
+		i = (i + 1) & (cap - 1);
+	return i;
+}
+
+/* Doubles d's slots (64 at first), placing what it holds again. */
+static int
+durations_grow(struct report_durations *d)
+{
+	size_t cap = d->cap ? 2 * d->cap : 64, i, j;
+	int64_t *val = calloc(cap, sizeof(*val)), *cnt = calloc(cap, sizeof(*cnt));
+
+	if (val == NULL || cnt == NULL) {
+		free(val);
+		free(cnt);
+		return UKEY_ERR_NOMEM;
+	}
+	for (i = 0; i < d->cap; i++) {
+		if (d->cnt[i] == 0)
+			continue;
+		j = durations_slot(val, cnt, cap, d->val[i]);
+		val[j] = d->val[i];
+		cnt[j] = d->cnt[i];
+	}
+	free(d->val);
+	free(d->cnt);
+	d->val = val;
+	d->cnt = cnt;
+	d->cap = cap;
+	return 0;
+}
+
+int
+report_durations_add(struct report_durations *d, int64_t v)
+{
+	size_t i;
+	int rc;
+
+	/* at most three quarters full */
+	if (4 * (d->used + 1) > 3 * d->cap && (rc = durations_grow(d)) != 0)
+		return rc;
+	i = durations_slot(d->val, d->cnt, d->cap, v);
+	if (d->cnt[i] == 0) {
+		d->val[i] = v;
+		d->used++;
+	}
+	d->cnt[i]++;
+	d->n++;
+	return 0;
+}
+
+/* One value and how often it was counted. */
+struct counted {
+	int64_t val, cnt;
+};
+
+static int
+cmp_counted(const void *a, const void *b)
+{
+	return cmp_i64(&((const struct counted *)a)->val, &((const struct counted *)b)->val);
+}
+
+int
+report_durations_median(const struct report_durations *d, int64_t *out)
+{
+	struct counted *c;
+	int64_t lo = 0, hi = 0, seen = 0;
+	size_t i, k = 0;
+	int have_lo = 0;
+
+	if (d->n == 0)
+		return UKEY_ERR_NOTFOUND;
+	if ((c = malloc(d->used * sizeof(*c))) == NULL)
+		return UKEY_ERR_NOMEM;
+	for (i = 0; i < d->cap; i++)
+		if (d->cnt[i] != 0)
+			c[k++] = (struct counted){ d->val[i], d->cnt[i] };
+	qsort(c, k, sizeof(*c), cmp_counted);
+	/* the values at positions (n - 1) / 2 and n / 2 of the sorted list:
+	 * the same one when n is odd */
+	for (i = 0; i < k; i++) {
+		seen += c[i].cnt;
+		if (!have_lo && seen > (d->n - 1) / 2) {
+			lo = c[i].val;
+			have_lo = 1;
+		}
+		if (seen > d->n / 2) {
+			hi = c[i].val;
+			break;
+		}
+	}
+	free(c);
+	*out = d->n % 2 == 1 ? hi : mean_down(lo, hi);
+	return 0;
+}
+
+void
+report_durations_free(struct report_durations *d)
+{
+	free(d->val);
+	free(d->cnt);
+	memset(d, 0, sizeof(*d));
 }
 
 /* Days since 1970-01-01 of a Gregorian date (H. Hinnant's days_from_civil). */

@@ -16,6 +16,24 @@
  * and *out, or UKEY_ERR_NOTFOUND when n is 0 (there is no median). */
 int report_median(int64_t *v, size_t n, int64_t *out);
 
+/* Durations counted by value, for their median: memory grows with the
+ * values that differ, not with how many are counted (a station's jobs take
+ * from a few seconds to a few minutes: a year of them is a few hundred
+ * values). Zeroed: empty. */
+struct report_durations {
+	int64_t *val;
+	int64_t *cnt;		/* 0: the slot is free */
+	size_t cap, used;	/* slots (a power of two, or 0), values that differ */
+	int64_t n;		/* durations counted */
+};
+
+/* Counts v once more: 0 or UKEY_ERR_NOMEM (d unchanged). */
+int report_durations_add(struct report_durations *d, int64_t v);
+/* The median of what d counted, as report_median gives it for the same
+ * values: 0 and *out, UKEY_ERR_NOTFOUND when none, UKEY_ERR_NOMEM. */
+int report_durations_median(const struct report_durations *d, int64_t *out);
+void report_durations_free(struct report_durations *d);
+
 /* Parses a calendar day "YYYY-MM-DD" (a day that exists) into its number
  * of days since 1970-01-01 (negative before). Returns 0 or UKEY_ERR_INVAL. */
 int report_day_parse(const char *s, int64_t *day);

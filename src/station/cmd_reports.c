@@ -115,8 +115,7 @@ add_int(struct json_object *o, const char *k, int64_t v)
 struct prod_row {
 	char key[160];
 	int64_t tokens, failures;
-	int64_t *secs;		/* the issued jobs' durations (tokens of them) */
-	size_t cap;		/* room in secs */
+	struct report_durations secs;	/* the issued jobs' durations, by value */
 };
 
 struct prod_rows {
@@ -130,7 +129,7 @@ prod_rows_free(struct prod_rows *rows)
 	size_t i;
 
 	for (i = 0; i < rows->n; i++)
-		free(rows->a[i].secs);
+		report_durations_free(&rows->a[i].secs);
 	free(rows->a);
 	rows->a = NULL;
 	rows->n = 0;
@@ -183,8 +182,7 @@ prod_count(struct prod_rows *rows, const char *key, const struct store_report_jo
 		row->failures++;
 		return 0;
 	}
-	/* tokens is also the number of durations held */
-	if (secs_push(&row->secs, (size_t)row->tokens, &row->cap, j->seconds) != 0)
+	if (report_durations_add(&row->secs, j->seconds) != 0)
 		return UKEY_ERR_NOMEM;
 	row->tokens++;
 	return 0;
@@ -200,7 +198,7 @@ prod_row_json(struct prod_row *row, const char *name)
 	add_str(o, name, row->key);
 	add_int(o, "tokens", row->tokens);
 	add_int(o, "failures", row->failures);
-	if (report_median(row->secs, (size_t)row->tokens, &med) == 0)
+	if (report_durations_median(&row->secs, &med) == 0)
 		add_int(o, "median_seconds", med);
 	else
 		json_object_object_add(o, "median_seconds", NULL);

@@ -1,5 +1,7 @@
 /* Tests for the reports' arithmetic (common/reportcalc.c): the median of
- * odd and even counts (rounded down, no overflow), day numbers and times
+ * odd and even counts (rounded down, no overflow), the same median of
+ * durations counted by value in memory for the values that differ, day
+ * numbers and times
  * both ways, and the deadline of the production promise in working days
  * across weekends, time zones, a new year and the epoch. */
 #include <setjmp.h>
@@ -48,6 +50,70 @@ test_median(void **state)
 	assert_true(m == INT64_MAX - 1);	/* the sum would overflow */
 	assert_int_equal(report_median(same, 4, &m), 0);
 	assert_int_equal(m, 7);
+}
+
+/* The median of durations counted by value equals report_median's over
+ * the same values, for v[0..n) (v is sorted by the comparison). */
+static void
+same_median(int64_t *v, size_t n)
+{
+	struct report_durations d = { 0 };
+	int64_t want = -1, got = -2;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		assert_int_equal(report_durations_add(&d, v[i]), 0);
+	assert_int_equal(d.n, (int64_t)n);
+	if (n == 0) {
+		assert_int_equal(report_durations_median(&d, &got), UKEY_ERR_NOTFOUND);
+	} else {
+		assert_int_equal(report_durations_median(&d, &got), 0);
+		assert_int_equal(report_median(v, n, &want), 0);
+		assert_true(got == want);
+	}
+	report_durations_free(&d);
+}
+
+static void
+test_durations(void **state)
+{
+	static int64_t v[20001];
+	int64_t edge[] = { INT64_MAX, INT64_MAX - 2, INT64_MIN, -3, -2, 0 };
+	struct report_durations d = { 0 };
+	uint64_t x = 88172645463325252u;
+	size_t n, i, sizes[] = { 0, 1, 2, 3, 4, 7, 100, 101, 20000, 20001 };
+	int64_t range[] = { 1, 3, 60, 100000, 0 };
+	size_t k, r;
+
+	(void)state;
+	/* odd and even counts, few values that differ and many, negative ones
+	 * (r = 3) and the whole int64_t range (r = 4) */
+	for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		for (r = 0; r < sizeof(range) / sizeof(range[0]); r++) {
+			n = sizes[k];
+			for (i = 0; i < n; i++) {
+				x ^= x << 13;	/* xorshift64 */
+				x ^= x >> 7;
+				x ^= x << 17;
+				v[i] = range[r] ? (int64_t)(x % (uint64_t)range[r]) - (r == 3 ? 50000 : 0) :
+				    (int64_t)x;
+			}
+			same_median(v, n);
+		}
+	}
+	/* the rounding and the sums report_median is checked for above */
+	same_median(edge, 2);		/* INT64_MAX - 1: the sum would overflow */
+	same_median(edge + 3, 2);	/* -2.5 rounded down: -3 */
+	same_median(edge, 6);
+	/* memory for the values that differ, not for the count */
+	for (i = 0; i < 1000000; i++)
+		assert_int_equal(report_durations_add(&d, (int64_t)(i % 300)), 0);
+	assert_int_equal(d.used, 300);
+	assert_true(d.cap <= 512);
+	assert_int_equal(report_durations_median(&d, &v[0]), 0);
+	assert_int_equal(v[0], 149);	/* 0..299 as often each: (149 + 150) / 2 down */
+	report_durations_free(&d);
+	assert_null(d.val);
 }
 
 static void
@@ -159,6 +225,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_median),
+		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_days),
 		cmocka_unit_test(test_times),
 		cmocka_unit_test(test_workdays),
