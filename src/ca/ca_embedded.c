@@ -414,11 +414,16 @@ draw_free_serial(struct embedded *e, BIGNUM **serial, char **hex)
 }
 
 
+/* Records cert in the list, and gives in *decoded what its encoding, the
+ * bytes recorded, decodes to: the certificate as it leaves the CA, whose
+ * key can be asked for (certbuild_end_entity wrote only its encoding). */
 static int
-record_cert(struct embedded *e, const char *serial, const char *request_key, X509 *cert)
+record_cert(struct embedded *e, const char *serial, const char *request_key, X509 *cert,
+    X509 **decoded)
 {
 	struct store_ca_new row = { .serial = serial, .request_key = request_key };
 	unsigned char *der = NULL;
+	const unsigned char *p;
 	char *subject = NULL;
 	char nb[32], na[32], now[32];
 	int len, rc;
@@ -440,7 +445,13 @@ record_cert(struct embedded *e, const char *serial, const char *request_key, X50
 	row.issued_at = now;
 	row.der = der;
 	row.der_len = (size_t)len;
-	rc = store_ca_insert(e->db, &row);
+	if ((rc = store_ca_insert(e->db, &row)) != 0)
+		goto out;
+	p = der;
+	if ((*decoded = d2i_X509(NULL, &p, len)) == NULL) {
+		log_openssl("decoding the certificate issued");
+		rc = UKEY_ERR_CRYPTO;
+	}
  out:
 	OPENSSL_free(der);
 	free(subject);
@@ -489,26 +500,6 @@ check_issue(struct embedded *e, const struct ca_request *req, const char *fault,
 	return key_fits_profile(*csr_pub, req->profile);
 }
 
-/* The certificate cert's encoding decodes to, into *out. */
-static int
-cert_as_decoded(X509 *cert, X509 **out)
-{
-	unsigned char *der = NULL;
-	const unsigned char *p;
-	int len;
-
-	if ((len = i2d_X509(cert, &der)) <= 0)
-		return UKEY_ERR_NOMEM;
-	p = der;
-	*out = d2i_X509(NULL, &p, len);
-	OPENSSL_free(der);
-	if (*out == NULL) {
-		log_openssl("decoding the certificate issued");
-		return UKEY_ERR_CRYPTO;
-	}
-	return 0;
-}
-
 static int
 embedded_issue(struct ca *ca, const struct ca_request *req, X509 **out)
 {
@@ -550,17 +541,13 @@ embedded_issue(struct ca *ca, const struct ca_request *req, X509 **out)
 		pub = throwaway;
 	}
 	if ((rc = certbuild_end_entity(ca->cert, e->key, e->md, req, pub, serial, &cert)) != 0 ||
-	    (rc = record_cert(e, hex, req->request_key, cert)) != 0)
+	    (rc = record_cert(e, hex, req->request_key, cert, out)) != 0)
 		goto out;
 	/* The certificate leaves only once its row is durable. */
 	if ((rc = store_ca_commit(e->db)) != 0)
 		goto out;
 	in_tx = 0;
 	log_info("issued serial %s (profile %s, %d years)", hex, certprof_name(req->profile), req->years);
-	/* it leaves as its bytes decode, a certificate like any other, whose
-	 * key can be asked for (certbuild_end_entity wrote only its encoding) */
-	if ((rc = cert_as_decoded(cert, out)) != 0)
-		goto out;
 	rc = 0;
  out:
 	if (in_tx)

@@ -555,12 +555,7 @@ service_order(struct store_report_order *o, void *arg)
 	in_page = w->at >= w->a->pg.after && w->at < page_end(&w->a->pg);
 	if (in_page || w->spool != NULL)
 		row = service_row(o, w->a->now, start, deadline, done, status);
-	/* a spool that fails is given up: the later pages are made again */
-	if (w->spool != NULL && spool_add(w->spool, 0, row) != 0) {
-		log_warn("report.service_times: its rows cannot be kept for the later pages");
-		spool_free(w->spool);
-		w->spool = NULL;
-	}
+	spool_add(&w->spool, 0, row, "report.service_times");
 	if (in_page)
 		json_object_array_add(w->rows, row);
 	else
@@ -586,8 +581,8 @@ report_service_times(const struct report_ask *a, struct db *db, struct report_an
 	w.rows = json_object_new_array();
 	/* kept only from the first page: a later one asked without the report's
 	 * id is made again, as a page of a report kept no more is */
-	if (a->pg.after == 0 && spool_new(&w.spool) != 0)
-		w.spool = NULL;
+	if (a->pg.after == 0)
+		(void)spool_new(&w.spool);	/* none: each later page is made again */
 	if ((rc = store_report_orders_each(db, &win.w, service_order, &w)) != 0) {
 		json_object_put(w.rows);
 		goto out;
@@ -607,11 +602,7 @@ report_service_times(const struct report_ask *a, struct db *db, struct report_an
 		    (int64_t)json_object_array_length(w.rows));
 	/* more than one page: every row kept, with the head, for the later
 	 * pages (reportspool.h) */
-	if (ans->next != NULL && w.spool != NULL &&
-	    json_object_deep_copy(res, &ans->spool_head, NULL) == 0) {
-		ans->spool = w.spool;
-		w.spool = NULL;
-	}
+	spool_hand_over(&w.spool, res, ans);
 	json_object_object_add(res, "orders", w.rows);
 	ans->result = res;
  out:
@@ -691,12 +682,7 @@ recon_add(struct recon *rc, enum finding which, const char *kind, int64_t order_
 	if (serial != NULL)
 		add_str(o, "serial", serial);
 	add_str(o, "message", msg);
-	if (rc->spool != NULL &&
-	    spool_add(rc->spool, which == FINDING_MISMATCH ? 0 : 1, o) != 0) {
-		log_warn("report.reconcile: its findings cannot be kept for the later pages");
-		spool_free(rc->spool);
-		rc->spool = NULL;
-	}
+	spool_add(&rc->spool, which == FINDING_MISMATCH ? 0 : 1, o, "report.reconcile");
 	if (keep)
 		json_object_array_add(which == FINDING_MISMATCH ? rc->mismatches : rc->explained,
 		    o);
@@ -1019,11 +1005,7 @@ report_reconcile(const struct report_ask *a, struct db *db, struct report_answer
 		goto out;
 	}
 	/* more pages: served from the findings kept, under this head */
-	if (ans->next != NULL && rc.spool != NULL &&
-	    json_object_deep_copy(res, &ans->spool_head, NULL) == 0) {
-		ans->spool = rc.spool;
-		rc.spool = NULL;
-	}
+	spool_hand_over(&rc.spool, res, ans);
 	json_object_object_add(res, "mismatches", rc.mismatches);
 	json_object_object_add(res, "explained", rc.explained);
 	rc.mismatches = rc.explained = NULL;

@@ -12,6 +12,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/secret.h"
+#include "station/reports.h"
 #include "station/reportspool.h"
 #include "station/station_impl.h"
 
@@ -57,8 +58,8 @@ spool_new(struct report_spool **out)
 	return 0;
 }
 
-int
-spool_add(struct report_spool *sp, int list, struct json_object *row)
+static int
+spool_write(struct report_spool *sp, int list, struct json_object *row)
 {
 	struct spool_list *l = &sp->l[list];
 	const char *text = json_object_to_json_string_ext(row, JSON_C_TO_STRING_PLAIN);
@@ -80,6 +81,26 @@ spool_add(struct report_spool *sp, int list, struct json_object *row)
 		return UKEY_ERR_IO;
 	l->n++;
 	return 0;
+}
+
+void
+spool_add(struct report_spool **sp, int list, struct json_object *row, const char *cmd)
+{
+	if (*sp == NULL || spool_write(*sp, list, row) == 0)
+		return;
+	log_warn("%s: its rows cannot be kept for the later pages", cmd);
+	spool_free(*sp);
+	*sp = NULL;
+}
+
+void
+spool_hand_over(struct report_spool **sp, struct json_object *res, struct report_answer *ans)
+{
+	if (ans->next == NULL || *sp == NULL ||
+	    json_object_deep_copy(res, &ans->spool_head, NULL) != 0)
+		return;
+	ans->spool = *sp;
+	*sp = NULL;
 }
 
 void

@@ -11,6 +11,7 @@
 
 struct station;
 struct report_spool;
+struct report_answer;
 
 /* The lists of rows one spool holds, in the order pages give them (a page
  * runs on from the first list's last row into the second's). */
@@ -21,8 +22,15 @@ struct report_spool;
 /* A new spool with its files (unlinked: they go with the process). 0,
  * UKEY_ERR_NOMEM or UKEY_ERR_IO. */
 int spool_new(struct report_spool **out);
-/* Appends row to list (0 or 1): 0 or UKEY_ERR_IO. */
-int spool_add(struct report_spool *sp, int list, struct json_object *row);
+/* Appends row to list (0 or 1) of *sp, when there is a spool. One that
+ * cannot take it is given up (freed, *sp NULL: the report's later pages
+ * are then made again), with a warning naming cmd. */
+void spool_add(struct report_spool **sp, int list, struct json_object *row, const char *cmd);
+/* When the report has more pages (ans->next), hands *sp over to ans (*sp
+ * NULL) with a copy of res, the result without its lists, as the head of
+ * the pages to come; else leaves it to the caller. */
+void spool_hand_over(struct report_spool **sp, struct json_object *res,
+    struct report_answer *ans);
 void spool_free(struct report_spool *sp);
 
 /* ---- the loop: the spools kept ---- */
