@@ -48,6 +48,16 @@ station_ca_open(struct station *s)
 		log_error("embedded CA in %s: %s", c->ca_dir, ukey_strerror(rc));
 		return rc;
 	}
+	/* the workers' requests carry the CA certificate: encoded once */
+	{
+		unsigned char *der = NULL;
+		int n = i2d_X509(ca_cert(s->ca), &der);
+
+		s->ca_hex = n > 0 ? hex_encode(der, (size_t)n) : NULL;
+		OPENSSL_free(der);
+		if (s->ca_hex == NULL)
+			return UKEY_ERR_CRYPTO;
+	}
 	if ((rc = cathread_start(s->ca, &s->cathread)) != 0)
 		return rc;
 	/* a CRL at start: what was revoked while the station was down (by

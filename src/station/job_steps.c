@@ -397,17 +397,6 @@ on_write_cert(struct station *s, struct bay *b, int rc, struct json_object *repl
 	job_step_run(s, b, STEP_READ_BACK);
 }
 
-static int
-ca_der_hex(struct station *s, char **out)
-{
-	unsigned char *der = NULL;
-	int n = i2d_X509(ca_cert(station_ca(s)), &der);
-
-	*out = n > 0 ? hex_encode(der, (size_t)n) : NULL;
-	OPENSSL_free(der);
-	return *out ? 0 : UKEY_ERR_CRYPTO;
-}
-
 /* Does hex (a worker's reply) say the bytes p (len) stored? */
 static int
 hex_matches(const char *hex, const uint8_t *p, size_t len)
@@ -467,7 +456,7 @@ static void
 on_read_back(struct station *s, struct bay *b, int rc, struct json_object *reply)
 {
 	struct store_job job = { 0 };
-	char why[256] = "", *ca_hex = NULL;
+	char why[256] = "";
 	unsigned ops = 0;
 
 	if (rc != 0) {
@@ -477,12 +466,11 @@ on_read_back(struct station *s, struct bay *b, int rc, struct json_object *reply
 	if ((rc = job_load(s, b->job_id, &job)) == 0 &&
 	    (job.cert == NULL || job.public_key == NULL))
 		rc = UKEY_ERR_NOTFOUND;
-	if (rc != 0 || (rc = job_key_ops(s, &job, &ops)) != 0 ||
-	    (rc = ca_der_hex(s, &ca_hex)) != 0) {
+	if (rc != 0 || (rc = job_key_ops(s, &job, &ops)) != 0) {
 		snprintf(why, sizeof(why), "%s", ukey_strerror(rc));
 		goto fail;
 	}
-	if (read_back_ok(s, &job, reply, ops, ca_hex, why, sizeof(why)) != 0)
+	if (read_back_ok(s, &job, reply, ops, station_ca_hex(s), why, sizeof(why)) != 0)
 		goto fail;
 	/* committed with the record (job_record) */
 	if ((rc = job_journal_mark(s, b->job_id, STEP_READ_BACK, "done", NULL)) != 0) {
@@ -494,7 +482,6 @@ on_read_back(struct station *s, struct bay *b, int rc, struct json_object *reply
  fail:
 	job_fail(s, b, JOB_TOKEN, UKEY_ERR_VERIFY, "read_back: %s", why);
  out:
-	free(ca_hex);
 	store_job_clear(&job);
 }
 
@@ -561,18 +548,14 @@ static int
 req_write_cert(struct station *s, struct bay *b, const struct store_job *job,
     struct json_object *req)
 {
-	char *ca_hex = NULL;
 	int rc;
 
-	if ((rc = ca_der_hex(s, &ca_hex)) != 0)
-		return rc;
 	add_pin(req, "user_pin", &b->user_pin);
 	json_object_object_add(req, "id", json_object_new_string(job->key_id));
 	json_object_object_add(req, "label", json_object_new_string(job->label));
 	rc = add_hex(req, "cert", job->cert, job->cert_len);
-	json_object_object_add(req, "ca_cert", json_object_new_string(ca_hex));
+	json_object_object_add(req, "ca_cert", json_object_new_string(station_ca_hex(s)));
 	json_object_object_add(req, "ca_label", json_object_new_string(station_cfg(s)->ca_name));
-	free(ca_hex);
 	return rc;
 }
 
@@ -586,16 +569,10 @@ static int
 req_ca_ahead(struct station *s, struct bay *b, const struct store_job *job,
     struct json_object *req)
 {
-	char *ca_hex = NULL;
-	int rc;
-
 	if (job_is_renewal(job) || (b->profile->quirks & FW_QUIRK_FRESH_WORKER))
 		return 0;
-	if ((rc = ca_der_hex(s, &ca_hex)) != 0)
-		return rc;
-	json_object_object_add(req, "ca_cert", json_object_new_string(ca_hex));
+	json_object_object_add(req, "ca_cert", json_object_new_string(station_ca_hex(s)));
 	json_object_object_add(req, "ca_label", json_object_new_string(station_cfg(s)->ca_name));
-	free(ca_hex);
 	b->worker_ahead_asked = 1;
 	return 0;
 }

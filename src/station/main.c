@@ -262,6 +262,7 @@ station_close(struct station *s)
 	cathread_free(s->cathread);
 	threadjobs_free(s->offloop);
 	ca_free(s->ca);
+	free(s->ca_hex);
 	station_crl_forget(s);
 	reports_kept_free(s);
 	store_close(s->st);

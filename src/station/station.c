@@ -21,6 +21,12 @@ station_ca(const struct station *s)
 	return s->ca;
 }
 
+const char *
+station_ca_hex(const struct station *s)
+{
+	return s->ca_hex;
+}
+
 struct cathread *
 station_cathread(const struct station *s)
 {

@@ -27,6 +27,9 @@ struct dual_actors;
 struct store *station_store(const struct station *s);
 const struct station_config *station_cfg(const struct station *s);
 struct ca *station_ca(const struct station *s);
+/* The CA's certificate as hex DER, as the worker requests carry it; made
+ * once, when the CA is opened. */
+const char *station_ca_hex(const struct station *s);
 /* The CA thread (cathread.h): issuance and polling go through it. */
 struct cathread *station_cathread(const struct station *s);
 struct fw_profile_set *station_fw(const struct station *s);

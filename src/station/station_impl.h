@@ -32,6 +32,7 @@ struct station {
 	struct storewatch sw;		/* is the store answering (joblease.c) */
 	int64_t next_lease_ms;		/* when leases are renewed next (joblease.c) */
 	struct ca *ca;
+	char *ca_hex;			/* the CA certificate's DER, hex (station_ca_open) */
 	struct cathread *cathread;	/* runs the CA calls that may wait (cathread.c) */
 	struct threadjobs *offloop;	/* audit.verify, reports: off the loop (threadjob.c) */
 	struct fw_profile_set *fw;
