@@ -626,6 +626,30 @@ measure_matched(int64_t n)
 	return measure_crl_issuing();
 }
 
+/* The listings that page over the station's history: the jobs (N of them,
+ * one in 50 failed) and the certificates expiring within ten years (all N),
+ * a first page and a deep one, and ukeyd's peak memory around them. */
+static int
+measure_listings(void)
+{
+	char args[96];
+
+	row("ukeyd's peak resident memory before the listings, MiB", daemon_peak_mib());
+	row("job.list, first page of 100 (N jobs)", time_req("job.list", "{\"limit\": 100}"));
+	snprintf(args, sizeof(args), "{\"after\": %lld, \"limit\": 100}", (long long)(seeded / 2));
+	row("job.list, the page of 100 at N/2", time_req("job.list", args));
+	row("job.list --state failed, first page of 100",
+	    time_req("job.list", "{\"state\": \"failed\", \"limit\": 100}"));
+	row("audit.expiring --within 3650, first page of 100",
+	    time_req("audit.expiring", "{\"within\": 3650, \"limit\": 100}"));
+	snprintf(args, sizeof(args), "{\"within\": 3650, \"after\": %lld, \"limit\": 100}",
+	    (long long)(seeded / 2));
+	row("audit.expiring --within 3650, the page of 100 at N/2",
+	    time_req("audit.expiring", args));
+	row("ukeyd's peak resident memory after the listings, MiB", daemon_peak_mib());
+	return 0;
+}
+
 /* The figures of one daemon run on the seeded store. */
 static int
 measure(const char *org, int indexed)
@@ -650,6 +674,8 @@ measure(const char *org, int indexed)
 	snprintf(args, sizeof(args), "{\"org\": \"%s\", \"limit\": 1000}", RARE_ORG);
 	snprintf(what, sizeof(what), "audit.serials --org, rare org's page of 10 (%s)", ix);
 	row(what, time_req("audit.serials", args));
+	if (indexed && measure_listings() != 0)
+		return -1;
 	if (!indexed) {
 		row("status (ping)", time_req("ping", "{}"));
 		rows_during("audit.verify", "{}", "audit.verify (full)");

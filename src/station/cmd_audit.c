@@ -322,12 +322,20 @@ cmd_audit_expiring(struct request *r, struct json_object **result)
 	until = now + (time_t)within * 86400;
 	strftime(nows, sizeof(nows), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
 	strftime(untils, sizeof(untils), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&until, &tm));
-	if ((rc = page_args(r, LIST_PAGE_MAX, &p)) != 0 ||
-	    (rc = store_auditq_expiring(station_store(r->s), nows, untils, org, &list, &n)) != 0)
+	if ((rc = page_args(r, LIST_PAGE_MAX, &p)) != 0)
+		return rc;
+	rc = store_auditq_expiring(station_store(r->s), nows, untils, org, p.after, p.limit, &list,
+	    &n);
+	if (rc == UKEY_ERR_NOTFOUND)
+		return req_fail(r, UKEY_ERR_INVAL, "argument after: no issuance %lld (the key to go"
+		    " on from is the `next` of the page before)", (long long)p.after);
+	if (rc != 0)
 		return rc;
 	*result = json_object_new_array();
 	for (i = 0; i < n; i++)
 		json_object_array_add(*result, expiring_json(&list[i], now));
+	/* the key: the last row's issuance id, which the rows do not show */
+	page_next_id(r, n, n > 0 ? list[n - 1].id : 0, &p);
 	store_expiring_free(list, n);
-	return page_slice(r, result, &p);
+	return 0;
 }

@@ -233,13 +233,14 @@ cmd_job_list(struct request *r, struct json_object **result)
 	(void)arg_str(r, "state", 0, &state);
 	if ((rc = page_args(r, LIST_PAGE_MAX, &p)) != 0)
 		return rc;
-	if ((rc = store_jobs_list(station_store(r->s), state, &a, &n)) != 0)
+	if ((rc = store_jobs_list(station_store(r->s), state, p.after, p.limit, &a, &n)) != 0)
 		return rc;
 	*result = json_object_new_array();
 	for (i = 0; i < n; i++)
 		json_object_array_add(*result, job_summary_json(&a[i]));
 	store_job_summaries_free(a, n);
-	return page_slice(r, result, &p);
+	page_next_key(r, *result, "id", &p);
+	return 0;
 }
 
 int

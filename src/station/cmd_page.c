@@ -47,48 +47,20 @@ page_end(const struct page *p)
 }
 
 void
+page_next_id(struct request *r, size_t n, int64_t last, const struct page *p)
+{
+	if (n == 0 || (int64_t)n < p->limit)
+		return;		/* a short page is the last */
+	json_object_put(r->next);
+	r->next = json_object_new_int64(last);
+}
+
+void
 page_next_key(struct request *r, struct json_object *rows, const char *key, const struct page *p)
 {
 	size_t n = json_object_array_length(rows);
-	struct json_object *last;
 
-	if (n == 0 || (int64_t)n < p->limit)
-		return;		/* a short page is the last */
-	last = json_object_array_get_idx(rows, n - 1);
-	json_object_put(r->next);
-	r->next = json_object_new_int64(json_object_get_int64(json_object_object_get(last, key)));
-}
-
-int
-page_slice_rows(struct json_object **rows, const struct page *p, struct json_object **next)
-{
-	size_t n = json_object_array_length(*rows), i;
-	struct json_object *out;
-
-	*next = NULL;
-	if (n == 0)
-		return 0;
-	if ((out = json_object_new_array()) == NULL)
-		return UKEY_ERR_NOMEM;
-	for (i = (size_t)p->after; i < n && (int64_t)(i - (size_t)p->after) < p->limit; i++)
-		json_object_array_add(out, json_object_get(json_object_array_get_idx(*rows, i)));
-	*next = i < n ? json_object_new_int64((int64_t)i) : NULL;
-	json_object_put(*rows);
-	*rows = out;
-	return 0;
-}
-
-int
-page_slice(struct request *r, struct json_object **rows, const struct page *p)
-{
-	struct json_object *next = NULL;
-	int rc;
-
-	if (json_object_array_length(*rows) == 0)
-		return 0;	/* r->next as it was */
-	if ((rc = page_slice_rows(rows, p, &next)) != 0)
-		return rc;
-	json_object_put(r->next);
-	r->next = next;
-	return 0;
+	if (n > 0)
+		page_next_id(r, n, json_object_get_int64(json_object_object_get(
+		    json_object_array_get_idx(rows, n - 1), key)), p);
 }

@@ -95,7 +95,7 @@ int control_bay_arg(struct request *r, struct bay **out);
 int arg_str(struct request *r, const char *name, int required, const char **out);
 
 /* cmd_page.c: pages of the listing commands. after: the key to go on from
- * (an id, or for a listing made whole the position); limit: 1..max, the
+ * (an id, or for the queue and the reports a position); limit: 1..max, the
  * server's largest page, and max when not given. */
 #define LIST_PAGE_MAX 2000	/* rows of a listing one reply holds at most */
 #define QUEUE_GLANCE_MAX 10000	/* queue units `status` and a watch frame count, per state */
@@ -105,17 +105,12 @@ struct page {
 int page_args(struct request *r, int64_t max, struct page *p);
 /* The position after p's last row: p->after + p->limit, INT64_MAX at most. */
 int64_t page_end(const struct page *p);
-/* After a page in the order of the integer field key: a full page sets
- * r->next to its last row's key (a short page is the last). */
+/* After a page of n rows in key order whose last row's key is last: a full
+ * page sets r->next to it (a short page is the last). */
+void page_next_id(struct request *r, size_t n, int64_t last, const struct page *p);
+/* The same, the key being the integer field key of the page's rows. */
 void page_next_key(struct request *r, struct json_object *rows, const char *key,
     const struct page *p);
-/* For a listing made whole (not in key order): keeps the rows from position
- * p->after on, at most p->limit, and sets r->next to the position of the
- * first row left out, if any. */
-int page_slice(struct request *r, struct json_object **rows, const struct page *p);
-/* page_slice for code without a request (a report's thread): the key to
- * go on from in *next (owned; NULL on the last page). */
-int page_slice_rows(struct json_object **rows, const struct page *p, struct json_object **next);
 
 /* Logs every dispatch table row without roles (refused to all but admin)
  * and every name listed twice; returns their number. control_listen runs it. */

@@ -790,11 +790,13 @@ cmd_pending_list(struct request *r, struct json_object **result)
 	if ((rc = page_args(r, LIST_PAGE_MAX, &p)) != 0)
 		return rc;
 	expire_due(r->s);
-	if ((rc = store_dual_list(station_store(r->s), arg_given(r->args, "all"), &a, &n)) != 0)
+	if ((rc = store_dual_list(station_store(r->s), arg_given(r->args, "all"), p.after,
+	    p.limit, &a, &n)) != 0)
 		return rc;
 	*result = json_object_new_array();
 	for (i = 0; i < n; i++)
 		json_object_array_add(*result, request_json(&a[i]));
 	store_dual_requests_free(a, n);
-	return page_slice(r, result, &p);
+	page_next_key(r, *result, "id", &p);
+	return 0;
 }

@@ -84,22 +84,55 @@ store_auditq_log_after(struct store *st, int64_t order_id, int64_t after, int64_
     " WHERE s.revoked_at IS NULL AND s.not_after > ?1 AND s.not_after <= ?2" \
     " AND (CAST(?3 AS text) IS NULL OR s.org_uscc = ?3)"
 
+/* The not_after of issuance id (*out owned), UKEY_ERR_NOTFOUND when there is
+ * no such issuance. */
+static int
+issuance_not_after(struct store *st, int64_t id, char **out)
+{
+	struct db_stmt *q;
+	int rc;
+
+	*out = NULL;
+	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT not_after FROM issuances WHERE id = ?", "i",
+	    id)) != 0)
+		return rc;
+	if ((rc = db_step(q)) == 1) {
+		rc = 0;
+		*out = db_column_dup(q, 0, &rc);
+		if (rc == 0 && *out == NULL)
+			rc = UKEY_ERR_NOTFOUND;
+	} else if (rc == 0)
+		rc = UKEY_ERR_NOTFOUND;
+	db_finalize(q);
+	return rc;
+}
+
 int
 store_auditq_expiring(struct store *st, const char *now, const char *until, const char *org,
-    struct store_expiring **out, size_t *n)
+    int64_t after, int64_t limit, struct store_expiring **out, size_t *n)
 {
 	struct store_expiring *a = NULL, *e;
 	struct db_stmt *q;
+	char *from = NULL;	/* the not_after of the issuance `after` */
 	size_t len = 0;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
-	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT s.cert_serial, s.subject, s.kind, s.org_uscc,"
-	    " s.not_after, s.token_serial, s.order_id, r.id, r.portal_ref FROM issuances s"
+	if (after < 0 || limit < 1)
+		return UKEY_ERR_INVAL;
+	if (after > 0 && (rc = issuance_not_after(st, after, &from)) != 0)
+		return rc;
+	/* (not_after, id) after the page's key: the first term is the index's */
+	rc = db_stmtf(store_dbh(st), &q, "SELECT s.cert_serial, s.subject, s.kind, s.org_uscc,"
+	    " s.not_after, s.token_serial, s.order_id, r.id, r.portal_ref, s.id FROM issuances s"
 	    " LEFT JOIN orders r ON r.id = (SELECT min(o.id) FROM orders o"
 	    "  WHERE o.renews_cert = s.cert_serial AND o.state NOT IN ('cancelled', 'rejected'))"
-	    EXPIRING_WHERE " ORDER BY s.not_after, s.id", "ttt", now, until, org)) != 0)
+	    EXPIRING_WHERE " AND s.not_after >= ?4 AND (s.not_after > ?4 OR s.id > ?5)"
+	    " ORDER BY s.not_after, s.id LIMIT ?6", "ttttii", now, until, org,
+	    from != NULL ? from : "", after, limit);
+	free(from);
+	if (rc != 0)
 		return rc;
 	while ((rc = db_step(q)) == 1) {
 		if ((e = store_array_add((void **)&a, &len, sizeof(*a))) == NULL) {
@@ -116,6 +149,7 @@ store_auditq_expiring(struct store *st, const char *now, const char *until, cons
 		e->order_id = db_column_int64(q, 6);
 		e->renewal_order = db_column_int64(q, 7);
 		e->renewal_ref = db_column_dup(q, 8, &rc);
+		e->id = db_column_int64(q, 9);
 		if (rc != 0)
 			break;
 	}

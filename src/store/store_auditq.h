@@ -45,6 +45,7 @@ int store_auditq_log_after(struct store *st, int64_t order_id, int64_t after, in
 
 /* A live certificate whose not_after is near. Owned: store_expiring_free. */
 struct store_expiring {
+	int64_t id;			/* the issuance's: the key of the listing's pages */
 	char *serial, *subject, *kind, *org_uscc, *not_after, *token_serial;
 	int64_t order_id;
 	int64_t renewal_order;		/* an open order that renews it, 0 when none */
@@ -53,11 +54,14 @@ struct store_expiring {
 
 /* The issuances not revoked whose not_after is after now and at or before
  * until (both ISO-8601 UTC), of organisation org (NULL: all), soonest
- * first; a renewal order counts when it is neither rejected nor cancelled.
- * Returns 0 with *out and *n (NULL and 0 for none), UKEY_ERR_DB or
- * UKEY_ERR_NOMEM. */
+ * first (then by id); a renewal order counts when it is neither rejected
+ * nor cancelled. A page: those after the issuance `after` in that order (0:
+ * from the first), at most limit (1 or more), read from the index on
+ * not_after so that it costs its rows, not those before it. Returns 0 with
+ * *out and *n (NULL and 0 for none), UKEY_ERR_NOTFOUND when after names no
+ * issuance, UKEY_ERR_INVAL for a bad page, UKEY_ERR_DB or UKEY_ERR_NOMEM. */
 int store_auditq_expiring(struct store *st, const char *now, const char *until, const char *org,
-    struct store_expiring **out, size_t *n);
+    int64_t after, int64_t limit, struct store_expiring **out, size_t *n);
 /* Only how many there are (any organisation). */
 int store_auditq_expiring_count(struct store *st, const char *now, const char *until,
     int64_t *n);

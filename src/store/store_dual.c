@@ -144,15 +144,18 @@ store_dual_due(struct store *st, const char *now, struct store_dual_request **ou
 }
 
 int
-store_dual_list(struct store *st, int all, struct store_dual_request **out, size_t *n)
+store_dual_list(struct store *st, int all, int64_t after, int64_t limit,
+    struct store_dual_request **out, size_t *n)
 {
 	struct db_stmt *q;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
-	if ((rc = db_stmtf(store_dbh(st), &q, REQUEST_COLS " WHERE ?1 <> 0 OR state = 'pending'"
-	    " ORDER BY id", "i", (int64_t)(all != 0))) != 0)
+	if (after < 0 || limit < 1)
+		return UKEY_ERR_INVAL;
+	if ((rc = db_stmtf(store_dbh(st), &q, REQUEST_COLS " WHERE (?1 <> 0 OR state = 'pending')"
+	    " AND id > ?2 ORDER BY id LIMIT ?3", "iii", (int64_t)(all != 0), after, limit)) != 0)
 		return rc;
 	return read_requests(st, q, out, n);
 }

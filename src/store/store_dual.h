@@ -42,8 +42,10 @@ void store_dual_request_clear(struct store_dual_request *r);
 int store_dual_due(struct store *st, const char *now, struct store_dual_request **out,
     size_t *n);
 
-/* The pending requests, or every request when all is set, by id. */
-int store_dual_list(struct store *st, int all, struct store_dual_request **out, size_t *n);
+/* The pending requests, or every request when all is set, by id: those
+ * whose id is above after, at most limit (1 or more; INT64_MAX for all). */
+int store_dual_list(struct store *st, int all, int64_t after, int64_t limit,
+    struct store_dual_request **out, size_t *n);
 void store_dual_requests_free(struct store_dual_request *a, size_t n);
 
 /* A request still in state from ends in state (expired, refused,

@@ -29,6 +29,12 @@ store_job_summaries_free(struct store_job_summary *a, size_t n)
 	free(a);
 }
 
+/* The columns read_summary reads, in its order. */
+#define JOB_SUMMARY_SELECT \
+    "SELECT id, unit_id, bay, profile, token_serial, step, state, key_alg, cert_serial, error," \
+    " operator, resumed, started_at, finished_at, (SELECT waiting_since FROM job_ca_txns" \
+    " WHERE job_id = jobs.id AND length(ca_nonce) > 0) FROM jobs"
+
 static int
 read_summary(struct db_stmt *q, struct store_job_summary *j)
 {
@@ -53,7 +59,8 @@ read_summary(struct db_stmt *q, struct store_job_summary *j)
 }
 
 int
-store_jobs_list(struct store *st, const char *state, struct store_job_summary **out, size_t *n)
+store_jobs_list(struct store *st, const char *state, int64_t after, int64_t limit,
+    struct store_job_summary **out, size_t *n)
 {
 	struct store_job_summary *a = NULL, *j;
 	struct db_stmt *q;
@@ -62,11 +69,17 @@ store_jobs_list(struct store *st, const char *state, struct store_job_summary **
 
 	*out = NULL;
 	*n = 0;
-	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT id, unit_id, bay, profile, token_serial,"
-	    " step, state, key_alg, cert_serial, error, operator, resumed, started_at, finished_at,"
-	    " (SELECT waiting_since FROM job_ca_txns WHERE job_id = jobs.id"
-	    "  AND length(ca_nonce) > 0) FROM jobs"
-	    " WHERE (CAST(?1 AS text) IS NULL OR state = ?1) ORDER BY id", "t", state)) != 0)
+	if (after < 0 || limit < 1)
+		return UKEY_ERR_INVAL;
+	/* with a state, jobs_state (state, then id) gives the page in order; a
+	 * NULL test on the argument in one statement would hide it from SQLite */
+	if (state != NULL)
+		rc = db_stmtf(store_dbh(st), &q, JOB_SUMMARY_SELECT " WHERE state = ? AND id > ?"
+		    " ORDER BY id LIMIT ?", "tii", state, after, limit);
+	else
+		rc = db_stmtf(store_dbh(st), &q, JOB_SUMMARY_SELECT " WHERE id > ? ORDER BY id"
+		    " LIMIT ?", "ii", after, limit);
+	if (rc != 0)
 		return rc;
 	while ((rc = db_step(q)) == 1) {
 		if ((j = store_array_add((void **)&a, &len, sizeof(*a))) == NULL) {

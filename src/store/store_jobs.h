@@ -274,9 +274,11 @@ struct store_job_summary {
 };
 
 /* The jobs in state (running, suspended, issued, failed, aborted; NULL for
- * every job), by id. *out owned (NULL when none). */
-int store_jobs_list(struct store *st, const char *state, struct store_job_summary **out,
-    size_t *n);
+ * every job) whose id is above after, by id, at most limit of them (1 or
+ * more; INT64_MAX for all): read from the index, so a page costs its rows,
+ * not the jobs before it. *out owned (NULL when none). */
+int store_jobs_list(struct store *st, const char *state, int64_t after, int64_t limit,
+    struct store_job_summary **out, size_t *n);
 void store_job_summaries_free(struct store_job_summary *a, size_t n);
 
 #endif

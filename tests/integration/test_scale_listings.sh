@@ -4,6 +4,9 @@
 #   prints them all, in pages of 1000 (table and --json) none of which is
 #   over 2 MiB (UKEY_TEST_REPLY_MAX), and --limit/--after
 #   give one page and the key to go on from (the reply's "next");
+# - `audit expiring` and `jobs` page by a key too (an issuance id, a job
+#   id): every row once and in order, also across certificates that expire
+#   in the same second;
 # - under a test-only lower reply limit (UKEY_TEST_REPLY_MAX) a reply too
 #   large is logged, told in one frame and its connection closed at once:
 #   ukeyctl fails at once with the message, and the daemon serves on;
@@ -76,6 +79,49 @@ assert r["next"] == r["result"][-1]["id"], r.get("next")
 PY
 expect_exit 65 "argument limit: 1..2000" -- ctl audit serials --org "$ORG" --limit 2001
 echo "ok: --limit gives one page and the key to go on from; a page holds at most 2000"
+
+# the listings that page by a key read from an index: the 20,000
+# certificates expire in the same second (copies), so the expiring list's
+# pages go on by issuance id within it; 5,000 jobs (the one made and copies)
+ctl --json audit expiring --within 3650 > "$STATE/expiring.json" || fail "audit expiring --json"
+python3 - "$STATE/expiring.json" <<'PY' || fail "audit expiring is not every certificate once"
+import json, sys
+serials = [r["serial"] for r in json.load(open(sys.argv[1]))]
+assert len(serials) == 20000 and len(set(serials)) == 20000, (len(serials), len(set(serials)))
+PY
+ctl --json audit expiring --within 3650 --limit 1500 > "$STATE/e1.json" 2> "$STATE/e1.err" ||
+	fail "audit expiring --limit 1500"
+key=$(sed -n 's/.*--after \([0-9]*\).*/\1/p' "$STATE/e1.err")
+[ -n "$key" ] || fail "audit expiring --limit: no key to go on from: $(cat "$STATE/e1.err")"
+ctl --json audit expiring --within 3650 --after "$key" > "$STATE/e2.json" ||
+	fail "audit expiring --after $key"
+python3 - "$STATE/e1.json" "$STATE/e2.json" "$STATE/expiring.json" <<'PY' || fail "audit expiring --after does not go on where --limit stopped"
+import json, sys
+one, two, whole = (json.load(open(p)) for p in sys.argv[1:])
+assert len(one) == 1500 and one + two == whole, (len(one), len(two))
+PY
+expect_exit 65 "argument after: no issuance 999999999" -- \
+	ctl audit expiring --within 3650 --after 999999999
+db "$pre WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 4999)
+INSERT INTO jobs (id, unit_id, bay, profile, step, state, operator, started_at, updated_at,
+ finished_at)
+SELECT 1000000 + n.i, j.unit_id, j.bay, j.profile, j.step,
+ CASE WHEN n.i % 10 = 0 THEN 'failed' ELSE 'aborted' END, j.operator, j.started_at,
+ j.updated_at, j.finished_at FROM jobs j, n WHERE j.id = (SELECT min(id) FROM jobs)"
+ctl --json jobs > "$STATE/jobs.json" || fail "jobs --json"
+ctl --json jobs --state failed > "$STATE/failed.json" || fail "jobs --state failed --json"
+ctl --json jobs --limit 1000 --after 1000100 > "$STATE/j1.json" 2> "$STATE/j1.err" ||
+	fail "jobs --after --limit"
+python3 - "$STATE/jobs.json" "$STATE/failed.json" "$STATE/j1.json" <<'PY' || fail "jobs: not every job once, in id order, in pages"
+import json, sys
+jobs, failed, page = (json.load(open(p)) for p in sys.argv[1:])
+ids = [r["id"] for r in jobs]
+assert len(ids) == 5000 and ids == sorted(set(ids)), (len(ids), ids[:3])
+assert [r["id"] for r in failed] == [i for i in ids if i > 1000000 and i % 10 == 0], len(failed)
+assert [r["id"] for r in page] == [i for i in ids if i > 1000100][:1000], page[:1]
+PY
+grepq -- "--after 1001100" "$STATE/j1.err" || fail "jobs --limit: no key to go on from: $(cat "$STATE/j1.err")"
+echo "ok: audit expiring and jobs page by a key: every row once, in order, across ties"
 
 # a reply too large: a lower limit for the test, the same path as 4 MiB
 stop_station

@@ -176,7 +176,7 @@ test_ca_txn(void **state)
 	assert_int_equal(got.tid_len, 4);
 	assert_memory_equal(got.tid, t.tid, 4);
 	assert_int_equal(got.nonce_len, 0);
-	assert_int_equal(store_jobs_list(f->st, NULL, &list, &n), 0);
+	assert_int_equal(store_jobs_list(f->st, NULL, 0, INT64_MAX, &list, &n), 0);
 	assert_int_equal(n, 1);
 	assert_null(list[0].ca_waiting_since);
 	store_job_summaries_free(list, n);
@@ -191,7 +191,7 @@ test_ca_txn(void **state)
 	assert_int_equal(got.check_after, 10);
 	assert_int_equal(got.polls, 2);
 	assert_string_equal(got.waiting_since, "2026-03-01T10:00:05Z");
-	assert_int_equal(store_jobs_list(f->st, NULL, &list, &n), 0);
+	assert_int_equal(store_jobs_list(f->st, NULL, 0, INT64_MAX, &list, &n), 0);
 	assert_string_equal(list[0].ca_waiting_since, "2026-03-01T10:00:05Z");
 	store_job_summaries_free(list, n);
 	/* refused: no transaction id, or one too long */

@@ -126,7 +126,7 @@ check_listed(struct store *st, int64_t id, int64_t second)
 	int64_t found = 0;
 	int yes = 0;
 
-	assert_int_equal(store_jobs_list(st, NULL, &a, &n), 0);
+	assert_int_equal(store_jobs_list(st, NULL, 0, INT64_MAX, &a, &n), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(a[0].id, id);
 	assert_int_equal(a[1].id, second);
@@ -135,7 +135,7 @@ check_listed(struct store *st, int64_t id, int64_t second)
 	assert_int_equal(store_job_suspend(st, id, "token removed", AT2), 0);
 	assert_int_equal(store_job_is_suspended(st, id, &yes), 0);
 	assert_true(yes);
-	assert_int_equal(store_jobs_list(st, "suspended", &a, &n), 0);
+	assert_int_equal(store_jobs_list(st, "suspended", 0, INT64_MAX, &a, &n), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(a[0].error, "token removed");
 	store_job_summaries_free(a, n);
@@ -253,7 +253,7 @@ check_auditq_certs(struct store *st)
 	assert_int_equal(store_auditq_serials_page(st, &page, &rows), 0);
 	assert_int_equal(json_object_array_length(rows), 1);
 	json_object_put(rows);
-	assert_int_equal(store_auditq_expiring(st, AT, "2026-06-01T00:00:00Z", NULL, &e, &n), 0);
+	assert_int_equal(store_auditq_expiring(st, AT, "2026-06-01T00:00:00Z", NULL, 0, INT64_MAX, &e, &n), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(e[0].serial, "0A1C");
 	assert_int_equal(e[0].renewal_order, 0);
@@ -337,7 +337,7 @@ test_ca_txn(void **state)
 	assert_memory_equal(got.tid, t.tid, 3);
 	assert_int_equal(got.nonce_len, 0);
 	assert_int_equal(got.polls, 0);
-	assert_int_equal(store_jobs_list(st, NULL, &a, &n), 0);
+	assert_int_equal(store_jobs_list(st, NULL, 0, INT64_MAX, &a, &n), 0);
 	assert_null(a[0].ca_waiting_since);	/* not waiting before the CA answered */
 	store_job_summaries_free(a, n);
 	/* the CA's first answer starts the wait; a later poll keeps its start */
@@ -352,7 +352,7 @@ test_ca_txn(void **state)
 	assert_int_equal(got.check_after, 60);
 	assert_string_equal(got.waiting_since, AT2);
 	assert_int_equal(got.polls, 2);
-	assert_int_equal(store_jobs_list(st, "running", &a, &n), 0);
+	assert_int_equal(store_jobs_list(st, "running", 0, INT64_MAX, &a, &n), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(a[0].ca_waiting_since, AT2);
 	store_job_summaries_free(a, n);

@@ -328,7 +328,7 @@ test_dual_and_tokens(void **state)
 	assert_int_equal(r.requested_uid, 1001);
 	assert_null(r.confirmed_by);
 	store_dual_request_clear(&r);
-	assert_int_equal(store_dual_list(st, 0, &a, &n), 0);
+	assert_int_equal(store_dual_list(st, 0, 0, INT64_MAX, &a, &n), 0);
 	assert_int_equal(n, 2);
 	store_dual_requests_free(a, n);
 	assert_int_equal(store_token_mark_add(st, "TK-1", "lost", AT, "alice", "left in a taxi"), 0);

@@ -217,7 +217,7 @@ test_list(void **state)
 	size_t n = 0;
 	int64_t one, two, three;
 
-	assert_int_equal(store_dual_list(f->st, 0, &a, &n), 0);
+	assert_int_equal(store_dual_list(f->st, 0, 0, INT64_MAX, &a, &n), 0);
 	assert_null(a);
 	assert_int_equal(n, 0);
 	store_dual_requests_free(NULL, 0);
@@ -228,7 +228,7 @@ test_list(void **state)
 	assert_int_equal(store_dual_confirm(f->st, two, "alice", NULL, ASKED), 0);
 
 	/* pending only */
-	assert_int_equal(store_dual_list(f->st, 0, &a, &n), 0);
+	assert_int_equal(store_dual_list(f->st, 0, 0, INT64_MAX, &a, &n), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(a[0].id, one);
 	assert_int_equal(a[1].id, three);
@@ -237,7 +237,7 @@ test_list(void **state)
 	store_dual_requests_free(a, n);
 
 	/* all, by id, with how each stands */
-	assert_int_equal(store_dual_list(f->st, 1, &a, &n), 0);
+	assert_int_equal(store_dual_list(f->st, 1, 0, INT64_MAX, &a, &n), 0);
 	assert_int_equal(n, 3);
 	assert_int_equal(a[0].id, one);
 	assert_int_equal(a[1].id, two);
@@ -246,6 +246,19 @@ test_list(void **state)
 	assert_string_equal(a[1].confirmed_by, "alice");
 	assert_string_equal(a[0].state, "pending");
 	store_dual_requests_free(a, n);
+
+	/* pages by id: the pending ones after the first; all after the second */
+	assert_int_equal(store_dual_list(f->st, 0, one, 1, &a, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(a[0].id, three);
+	store_dual_requests_free(a, n);
+	assert_int_equal(store_dual_list(f->st, 1, one, 1, &a, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(a[0].id, two);
+	store_dual_requests_free(a, n);
+	assert_int_equal(store_dual_list(f->st, 1, three, 5, &a, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_dual_list(f->st, 1, 0, 0, &a, &n), UKEY_ERR_INVAL);
 }
 
 int

@@ -1,6 +1,6 @@
 /* The job list (store_jobs_list) against a real SQLite database: every job
  * or those in one state, by id, with the columns `ukeyctl jobs` shows and
- * NULL columns left NULL. */
+ * NULL columns left NULL, and its pages by id. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -82,7 +82,7 @@ test_list(void **state)
 	size_t n = 5;
 	int64_t one, two;
 
-	assert_int_equal(store_jobs_list(f->st, NULL, &a, &n), 0);
+	assert_int_equal(store_jobs_list(f->st, NULL, 0, INT64_MAX, &a, &n), 0);
 	assert_null(a);
 	assert_int_equal(n, 0);
 	store_job_summaries_free(NULL, 0);
@@ -95,7 +95,7 @@ test_list(void **state)
 	    LATER), 0);
 
 	/* every job, by id */
-	assert_int_equal(store_jobs_list(f->st, NULL, &a, &n), 0);
+	assert_int_equal(store_jobs_list(f->st, NULL, 0, INT64_MAX, &a, &n), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(a[0].id, one);
 	assert_int_equal(a[0].unit_id, f->unit[0]);
@@ -121,13 +121,77 @@ test_list(void **state)
 	store_job_summaries_free(a, n);
 
 	/* one state */
-	assert_int_equal(store_jobs_list(f->st, "running", &a, &n), 0);
+	assert_int_equal(store_jobs_list(f->st, "running", 0, INT64_MAX, &a, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(a[0].id, two);
 	store_job_summaries_free(a, n);
-	assert_int_equal(store_jobs_list(f->st, "issued", &a, &n), 0);
+	assert_int_equal(store_jobs_list(f->st, "issued", 0, INT64_MAX, &a, &n), 0);
 	assert_null(a);
 	assert_int_equal(n, 0);
+}
+
+/* Five paid units; jobs on all of them, the second and fourth failed. */
+static int
+setup_five(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	const struct store_fixture_order o = {
+		.portal_ref = "P-L5", .uscc = USCC, .kind = "organisation", .name = "某某科技",
+		.cert_profile = "organisation", .years = 1, .count = 5,
+	};
+	int64_t order_id = 0, unit[5];
+
+	assert_non_null(f);
+	f->st = store_fixture_open(f->dir, sizeof(f->dir), "storejobpages");
+	store_fixture_paid_order(f->st, &o, NOW, &order_id, unit, 5);
+	for (int i = 0; i < 5; i++) {
+		int64_t id = start_job(f, unit[i], "bay1", NULL);
+
+		if (i % 2 == 1)
+			assert_int_equal(store_job_end(f->st, id, "failed", "pulled", LATER), 0);
+	}
+	*state = f;
+	return 0;
+}
+
+/* The ids of one page, after `after`, at most `limit`; -1 ends the list. */
+static void
+expect_page(struct fixture *f, const char *state, int64_t after, int64_t limit,
+    const int64_t *want)
+{
+	struct store_job_summary *a = NULL;
+	size_t n = 0, i;
+
+	assert_int_equal(store_jobs_list(f->st, state, after, limit, &a, &n), 0);
+	for (i = 0; want[i] >= 0; i++) {
+		assert_true(i < n);
+		assert_int_equal(a[i].id, want[i]);
+	}
+	assert_int_equal(n, i);
+	store_job_summaries_free(a, n);
+}
+
+/* Pages go on from the last id given, in id order, with and without a
+ * state; a bad page is refused. */
+static void
+test_pages(void **state)
+{
+	struct fixture *f = *state;
+	struct store_job_summary *a = NULL;
+	size_t n = 0;
+
+	expect_page(f, NULL, 0, 2, (const int64_t[]){ 1, 2, -1 });
+	expect_page(f, NULL, 2, 2, (const int64_t[]){ 3, 4, -1 });
+	expect_page(f, NULL, 4, 2, (const int64_t[]){ 5, -1 });
+	expect_page(f, NULL, 5, 2, (const int64_t[]){ -1 });
+	expect_page(f, NULL, 0, INT64_MAX, (const int64_t[]){ 1, 2, 3, 4, 5, -1 });
+	expect_page(f, "failed", 0, 1, (const int64_t[]){ 2, -1 });
+	expect_page(f, "failed", 2, 1, (const int64_t[]){ 4, -1 });
+	expect_page(f, "failed", 4, 1, (const int64_t[]){ -1 });
+	expect_page(f, "running", 1, 2, (const int64_t[]){ 3, 5, -1 });
+	assert_int_equal(store_jobs_list(f->st, NULL, 0, 0, &a, &n), UKEY_ERR_INVAL);
+	assert_int_equal(store_jobs_list(f->st, NULL, -1, 1, &a, &n), UKEY_ERR_INVAL);
+	assert_null(a);
 }
 
 int
@@ -135,6 +199,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pages, setup_five, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

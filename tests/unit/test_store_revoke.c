@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "common/err.h"
+#include "store/db.h"
 #include "store/store.h"
 #include "store_fixture.h"
 #include "store/store_auditq.h"
@@ -241,7 +242,8 @@ test_expiring(void **state)
 	int64_t cnt = 0, renew = 0, u[1];
 
 	/* within 30 days: 0C2D only (0E3F has expired, 0A1B is a year away) */
-	assert_int_equal(store_auditq_expiring(f->st, now, "2026-04-09T00:00:00Z", NULL, &e, &n), 0);
+	assert_int_equal(store_auditq_expiring(f->st, now, "2026-04-09T00:00:00Z", NULL, 0, INT64_MAX,
+	    &e, &n), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(e[0].serial, "0C2D");
 	assert_string_equal(e[0].not_after, "2026-04-01T09:00:00Z");
@@ -251,12 +253,14 @@ test_expiring(void **state)
 	assert_int_equal(store_auditq_expiring_count(f->st, now, "2026-04-09T00:00:00Z", &cnt), 0);
 	assert_int_equal(cnt, 1);
 	/* within two years, soonest first; one organisation */
-	assert_int_equal(store_auditq_expiring(f->st, now, "2028-03-10T00:00:00Z", NULL, &e, &n), 0);
+	assert_int_equal(store_auditq_expiring(f->st, now, "2028-03-10T00:00:00Z", NULL, 0, INT64_MAX,
+	    &e, &n), 0);
 	assert_int_equal(n, 2);
 	assert_string_equal(e[0].serial, "0C2D");
 	assert_string_equal(e[1].serial, "0A1B");
 	store_expiring_free(e, n);
-	assert_int_equal(store_auditq_expiring(f->st, now, "2028-03-10T00:00:00Z", USCC, &e, &n), 0);
+	assert_int_equal(store_auditq_expiring(f->st, now, "2028-03-10T00:00:00Z", USCC, 0, INT64_MAX,
+	    &e, &n), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(e[0].serial, "0A1B");
 	assert_string_equal(e[0].kind, "organisation");
@@ -266,24 +270,78 @@ test_expiring(void **state)
 	renew = paid_order(f->st, "P-RENEW", u, 1);
 	assert_int_equal(store_order_set_state(f->st, renew, "pending", "approved", AT), 0);
 	assert_int_equal(store_order_set_approval(f->st, renew, "reviewer", AT, "0A1B"), 0);
-	assert_int_equal(store_auditq_expiring(f->st, now, "2028-03-10T00:00:00Z", USCC, &e, &n), 0);
+	assert_int_equal(store_auditq_expiring(f->st, now, "2028-03-10T00:00:00Z", USCC, 0, INT64_MAX,
+	    &e, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(e[0].renewal_order, renew);
 	assert_string_equal(e[0].renewal_ref, "P-RENEW");
 	store_expiring_free(e, n);
 	/* cancelled, it no longer counts */
 	assert_int_equal(store_order_set_state(f->st, renew, "approved", "cancelled", AT), 0);
-	assert_int_equal(store_auditq_expiring(f->st, now, "2028-03-10T00:00:00Z", USCC, &e, &n), 0);
+	assert_int_equal(store_auditq_expiring(f->st, now, "2028-03-10T00:00:00Z", USCC, 0, INT64_MAX,
+	    &e, &n), 0);
 	assert_int_equal(e[0].renewal_order, 0);
 	store_expiring_free(e, n);
 
 	/* revoked: gone from the report and the count */
 	assert_int_equal(store_issuance_revoke(f->st, "0C2D", AT, "superseded", "carol", "x"), 0);
-	assert_int_equal(store_auditq_expiring(f->st, now, "2026-04-09T00:00:00Z", NULL, &e, &n), 0);
+	assert_int_equal(store_auditq_expiring(f->st, now, "2026-04-09T00:00:00Z", NULL, 0, INT64_MAX,
+	    &e, &n), 0);
 	assert_int_equal(n, 0);
 	assert_null(e);
 	assert_int_equal(store_auditq_expiring_count(f->st, now, "2026-04-09T00:00:00Z", &cnt), 0);
 	assert_int_equal(cnt, 0);
+}
+
+/* One page of the expiring list after issuance `after`, limit rows: their
+ * serials, in order, space-separated into out. */
+static int
+expiring_page(struct fixture *f, int64_t after, int64_t limit, char *out, size_t len,
+    int64_t *last)
+{
+	struct store_expiring *e = NULL;
+	size_t n = 0, i;
+	int rc;
+
+	out[0] = '\0';
+	if ((rc = store_auditq_expiring(f->st, "2026-03-10T00:00:00Z", "2028-03-10T00:00:00Z",
+	    NULL, after, limit, &e, &n)) != 0)
+		return rc;
+	for (i = 0; i < n; i++)
+		snprintf(out + strlen(out), len - strlen(out), "%s%s", i ? " " : "", e[i].serial);
+	*last = n > 0 ? e[n - 1].id : 0;
+	store_expiring_free(e, n);
+	return 0;
+}
+
+/* Pages of the expiring list go on from the last issuance given, in the
+ * list's order (not_after, then id), also across certificates that expire
+ * at the same second; an after that names no issuance is refused. */
+static void
+test_expiring_pages(void **state)
+{
+	struct fixture *f = *state;
+	char got[64];
+	int64_t last = 0, first;
+
+	assert_int_equal(expiring_page(f, 0, 1, got, sizeof(got), &last), 0);
+	assert_string_equal(got, "0C2D");
+	assert_int_equal(expiring_page(f, last, 1, got, sizeof(got), &last), 0);
+	assert_string_equal(got, "0A1B");
+	assert_int_equal(expiring_page(f, last, 1, got, sizeof(got), &last), 0);
+	assert_string_equal(got, "");
+	/* the same second: by id, each once */
+	assert_int_equal(db_run(store_dbh(f->st), "UPDATE issuances SET not_after ="
+	    " '2026-04-01T09:00:00Z' WHERE cert_serial = '0A1B'", ""), 0);
+	assert_int_equal(expiring_page(f, 0, 2, got, sizeof(got), &last), 0);
+	assert_true(strcmp(got, "0C2D 0A1B") == 0 || strcmp(got, "0A1B 0C2D") == 0);
+	assert_int_equal(expiring_page(f, 0, 1, got, sizeof(got), &first), 0);
+	assert_int_equal(expiring_page(f, first, 1, got, sizeof(got), &last), 0);
+	assert_true(last > first);
+	assert_int_equal(expiring_page(f, last, 5, got, sizeof(got), &last), 0);
+	assert_string_equal(got, "");
+	assert_int_equal(expiring_page(f, 999999, 1, got, sizeof(got), &last), UKEY_ERR_NOTFOUND);
+	assert_int_equal(expiring_page(f, 0, 0, got, sizeof(got), &last), UKEY_ERR_INVAL);
 }
 
 /* The link between certificates (migration 12): the newer issuance names
@@ -391,6 +449,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_serials_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_serials_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expiring, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expiring_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_serials_links, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_queries, setup, teardown),
 	};
