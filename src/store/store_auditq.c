@@ -114,6 +114,7 @@ store_auditq_expiring(struct store *st, const char *now, const char *until, cons
 	struct store_expiring *a = NULL, *e;
 	struct db_stmt *q;
 	char *from = NULL;	/* the not_after of the issuance `after` */
+	const char *lo;
 	size_t len = 0;
 	int rc;
 
@@ -123,14 +124,24 @@ store_auditq_expiring(struct store *st, const char *now, const char *until, cons
 		return UKEY_ERR_INVAL;
 	if (after > 0 && (rc = issuance_not_after(st, after, &from)) != 0)
 		return rc;
-	/* (not_after, id) after the page's key: the first term is the index's */
+	/* (not_after, id) after the page's key, as two index ranges: the rest
+	 * of the key's second by id, then the later ones, each at most a
+	 * page; the second's one lower bound is the later of now and the key,
+	 * since SQLite would seek by either of two */
+	lo = from != NULL && strcmp(from, now) > 0 ? from : now;
 	rc = db_stmtf(store_dbh(st), &q, "SELECT s.cert_serial, s.subject, s.kind, s.org_uscc,"
-	    " s.not_after, s.token_serial, s.order_id, r.id, r.portal_ref, s.id FROM issuances s"
+	    " s.not_after, s.token_serial, s.order_id, r.id, r.portal_ref, s.id FROM"
+	    " (SELECT id FROM (SELECT s.id FROM issuances s" EXPIRING_WHERE
+	    "   AND s.not_after = ?4 AND s.id > ?5 ORDER BY s.id LIMIT ?6) AS same_second"
+	    "  UNION ALL SELECT id FROM (SELECT s.id FROM issuances s"
+	    "   WHERE s.revoked_at IS NULL AND s.not_after > ?7 AND s.not_after <= ?2"
+	    "   AND (CAST(?3 AS text) IS NULL OR s.org_uscc = ?3)"
+	    "   ORDER BY s.not_after, s.id LIMIT ?6) AS later) AS k"
+	    " JOIN issuances s ON s.id = k.id"
 	    " LEFT JOIN orders r ON r.id = (SELECT min(o.id) FROM orders o"
 	    "  WHERE o.renews_cert = s.cert_serial AND o.state NOT IN ('cancelled', 'rejected'))"
-	    EXPIRING_WHERE " AND s.not_after >= ?4 AND (s.not_after > ?4 OR s.id > ?5)"
-	    " ORDER BY s.not_after, s.id LIMIT ?6", "ttttii", now, until, org,
-	    from != NULL ? from : "", after, limit);
+	    " ORDER BY s.not_after, s.id LIMIT ?6", "ttttiit", now, until, org,
+	    from != NULL ? from : "", after, limit, lo);
 	free(from);
 	if (rc != 0)
 		return rc;
