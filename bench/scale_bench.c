@@ -739,12 +739,17 @@ measure_queue(int64_t n)
 {
 	struct store *st = NULL;
 	char path[600], args[96];
+	int64_t mid = 0, last = 0;
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/station.db", state);
 	if (store_open(path, &st) != 0)
 		return -1;
-	rc = seed_queue(st, n);
+	/* the keys of the pages at N/2 and of the last one: the units of the
+	 * one order are queued in the order of their seq */
+	rc = seed_queue(st, n) != 0 || db_int(store_dbh(st), &mid, "SELECT id FROM units"
+	    " WHERE item_id = 2 AND seq = ?", "i", n / 2) != 0 || db_int(store_dbh(st), &last,
+	    "SELECT id FROM units WHERE item_id = 2 AND seq = ?", "i", n - 100) != 0;
 	store_close(st);
 	if (rc != 0)
 		return -1;
@@ -754,8 +759,12 @@ measure_queue(int64_t n)
 	row("status (ping), N units queued", time_req("ping", "{}"));
 	row("watch.subscribe, its first frame, N units queued", time_req("watch.subscribe", "{}"));
 	row("queue, first page of 100, N units queued", time_req("queue", "{\"limit\": 100}"));
-	snprintf(args, sizeof(args), "{\"after\": %lld, \"limit\": 100}", (long long)(n / 2));
+	snprintf(args, sizeof(args), "{\"after\": %lld, \"limit\": 100}",
+	    (long long)STORE_QUEUE_KEY(mid, 1));
 	row("queue, the page of 100 at N/2", time_req("queue", args));
+	snprintf(args, sizeof(args), "{\"after\": %lld, \"limit\": 100}",
+	    (long long)STORE_QUEUE_KEY(last, 1));
+	row("queue, the last page of 100", time_req("queue", args));
 	stop_daemon();
 	return 0;
 }

@@ -59,7 +59,7 @@ const struct ctl_verb ctl_verbs[] = {
 	{ "order invoice", verb_order_id, J, 1, 1, "ID", "orders", "ID",
 	  "the invoice of an issued order" },
 	{ "queue", verb_queue, O(AFTER) | O(LIMIT) | J, 0, 0, "", "orders",
-	  "[--after POS] [--limit N]",
+	  "[--after KEY] [--limit N]",
 	  "in production, queued, held (with why)" },
 	{ "unit release", verb_unit, O(REMARK) | J, 1, 1, "N", "orders", "N --remark TEXT",
 	  "a held unit back to the queue" },

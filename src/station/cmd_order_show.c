@@ -248,23 +248,27 @@ cmd_queue(struct request *r, struct json_object **result)
 	struct store_queue_entry *q = NULL;
 	struct page p;
 	size_t n = 0, i;
-	int rc, more = 0;
+	int64_t next = 0;
+	int rc;
 
 	/* in production first, then the queue in the order tokens take it,
 	 * then the held units with the reason they wait for a person; the
-	 * store reads the page, not the queue */
+	 * store reads the page from the key on, not the queue */
 	if ((rc = page_args(r, LIST_PAGE_MAX, &p)) != 0)
 		return rc;
-	if ((rc = store_units_queue_page(station_store(r->s), p.after, p.limit, &q, &n,
-	    &more)) != 0)
+	rc = store_units_queue_page(station_store(r->s), p.after, p.limit, &q, &n, &next);
+	if (rc == UKEY_ERR_NOTFOUND)
+		return req_fail(r, UKEY_ERR_INVAL, "argument after: %lld is no key of the queue"
+		    " (the next of a page before)", (long long)p.after);
+	if (rc != 0)
 		return rc;
 	*result = json_object_new_array();
 	for (i = 0; i < n; i++)
 		json_object_array_add(*result, orderview_queue_entry(&q[i]));
 	store_queue_entries_free(q, n);
-	if (more) {
+	if (next != 0) {
 		json_object_put(r->next);
-		r->next = json_object_new_int64(p.after + (int64_t)n);
+		r->next = json_object_new_int64(next);
 	}
 	return 0;
 }

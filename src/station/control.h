@@ -95,8 +95,8 @@ int control_bay_arg(struct request *r, struct bay **out);
 int arg_str(struct request *r, const char *name, int required, const char **out);
 
 /* cmd_page.c: pages of the listing commands. after: the key to go on from
- * (an id, or for the queue and the reports a position); limit: 1..max, the
- * server's largest page, and max when not given. */
+ * (an id, a unit's place in the queue, or a position in a report); limit:
+ * 1..max, the server's largest page, and max when not given. */
 #define LIST_PAGE_MAX 2000	/* rows of a listing one reply holds at most */
 #define QUEUE_GLANCE_MAX 10000	/* queue units `status` and a watch frame count, per state */
 struct page {

@@ -423,77 +423,187 @@ queue_row(struct db_stmt *q, struct store_queue_entry *e, int *rc)
 
 /* The queue view's parts, in the order it shows them. */
 static const char *const queue_parts[] = { "in_production", "queued", "held" };
+#define QUEUE_N_PARTS (sizeof(queue_parts) / sizeof(queue_parts[0]))
 
-/* Rows [off, off + want) of one part of the queue view, appended; *got of
- * them. The part is read from units_queue in its order: no sort, and no
- * more rows than the page reads. */
-static int
-queue_part(struct store *st, const char *part, int64_t off, int64_t want,
-    struct store_queue_entry **a, size_t *k, int64_t *got)
+#define QUEUE_VIEW_COLS \
+    "SELECT u.id, o.id, o.portal_ref, i.kind, i.name, i.cert_profile, i.years, u.seq," \
+    " i.count, u.state, o.paid_at, u.failures, u.last_failure, u.hold_reason, u.held_at"
+
+/* Where a page goes on from: a unit's QUEUE_KEYS values, and the part of
+ * the view it was listed in. */
+struct queue_key {
+	size_t part;
+	char *at, *paid_at;		/* queue_at, queue_paid_at */
+	int requeued;			/* requeue_seq is not NULL */
+	int64_t requeue_seq, order, item_seq, seq;
+};
+
+/* QUEUE_KEYS' columns, in their order; the second is NULL for a unit
+ * never put back, and NULL sorts first. */
+static const char *const queue_key_cols[] = { "u.queue_at", "u.requeue_seq",
+	"u.queue_paid_at", "u.queue_order", "u.queue_item_seq", "u.seq" };
+#define QUEUE_N_KEYS (sizeof(queue_key_cols) / sizeof(queue_key_cols[0]))
+
+static void
+queue_key_clear(struct queue_key *k)
 {
-	struct store_queue_entry *e;
+	free(k->at);
+	free(k->paid_at);
+	memset(k, 0, sizeof(*k));
+}
+
+/* The key `after` (STORE_QUEUE_KEY) read back: UKEY_ERR_NOTFOUND when it
+ * names no unit, or no part. */
+static int
+queue_key_load(struct store *st, int64_t after, struct queue_key *k)
+{
 	struct db_stmt *q;
 	int rc;
 
-	*got = 0;
-	if ((rc = db_stmtf(store_dbh(st), &q,
-	    "SELECT u.id, o.id, o.portal_ref, i.kind, i.name, i.cert_profile, i.years, u.seq,"
-	    " i.count, u.state, o.paid_at, u.failures, u.last_failure, u.hold_reason, u.held_at"
-	    QUEUE_VIEW_FROM " ORDER BY" QUEUE_KEYS " LIMIT ? OFFSET ?", "tii", part, want, off)) != 0)
+	memset(k, 0, sizeof(*k));
+	k->part = (size_t)(after % 4);
+	if (k->part >= QUEUE_N_PARTS)
+		return UKEY_ERR_NOTFOUND;
+	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT queue_at, requeue_seq, queue_paid_at,"
+	    " queue_order, queue_item_seq, seq FROM units WHERE id = ?", "i", after / 4)) != 0)
 		return rc;
-	while ((rc = db_step(q)) == 1) {
-		if ((e = store_array_add((void **)a, k, sizeof(**a))) == NULL) {
+	if ((rc = db_step(q)) == 1) {
+		rc = 0;
+		k->at = db_column_dup(q, 0, &rc);
+		k->requeued = !db_column_is_null(q, 1);
+		k->requeue_seq = db_column_int64(q, 1);
+		k->paid_at = db_column_dup(q, 2, &rc);
+		k->order = db_column_int64(q, 3);
+		k->item_seq = db_column_int64(q, 4);
+		k->seq = db_column_int64(q, 5);
+		/* a unit never paid for has no place in the queue */
+		if (rc == 0 && (k->at == NULL || k->paid_at == NULL || db_column_is_null(q, 3) ||
+		    db_column_is_null(q, 4)))
+			rc = UKEY_ERR_NOTFOUND;
+	} else if (rc == 0)
+		rc = UKEY_ERR_NOTFOUND;
+	db_finalize(q);
+	if (rc != 0)
+		queue_key_clear(k);
+	return rc;
+}
+
+/* Binds key column c of k at *idx (none for a NULL requeue_seq). */
+static int
+queue_key_bind(struct db_stmt *q, int *idx, const struct queue_key *k, size_t c)
+{
+	switch (c) {
+	case 0: return db_bind_text(q, (*idx)++, k->at);
+	case 1: return k->requeued ? db_bind_int64(q, (*idx)++, k->requeue_seq) : 0;
+	case 2: return db_bind_text(q, (*idx)++, k->paid_at);
+	case 3: return db_bind_int64(q, (*idx)++, k->order);
+	case 4: return db_bind_int64(q, (*idx)++, k->item_seq);
+	default: return db_bind_int64(q, (*idx)++, k->seq);
+	}
+}
+
+/* Appends to sql the condition of the rows of a part after key k that
+ * share its first `level` key columns and follow it in the next one: one
+ * index range of units_queue. */
+static void
+queue_after_sql(char *sql, size_t len, const struct queue_key *k, size_t level)
+{
+	size_t c, at = strlen(sql);
+
+	for (c = 0; c < level; c++)
+		at += (size_t)snprintf(sql + at, len - at, " AND %s %s", queue_key_cols[c],
+		    c == 1 && !k->requeued ? "IS NULL" : "= ?");
+	at += (size_t)snprintf(sql + at, len - at, " AND %s %s", queue_key_cols[level],
+	    level == 1 && !k->requeued ? "IS NOT NULL" : "> ?");
+}
+
+/* Up to `want` rows of one part of the queue view, appended (*got of them),
+ * read from units_queue in its order: the whole part from its start (k
+ * NULL), or the rows after key k that share its first `level` key columns.
+ * No sort, and no more rows read than given. */
+static int
+queue_part(struct store *st, size_t part, const struct queue_key *k, size_t level,
+    int64_t want, struct store_queue_entry **a, size_t *n, int64_t *got)
+{
+	char sql[1024] = QUEUE_VIEW_COLS QUEUE_VIEW_FROM;
+	struct store_queue_entry *e;
+	struct db_stmt *q;
+	size_t c;
+	int rc, idx = 1;
+
+	*got = 0;
+	if (k != NULL)
+		queue_after_sql(sql, sizeof(sql), k, level);
+	snprintf(sql + strlen(sql), sizeof(sql) - strlen(sql), " ORDER BY" QUEUE_KEYS " LIMIT ?");
+	if ((rc = db_prepare(store_dbh(st), sql, &q)) != 0)
+		return rc;
+	rc = db_bind_text(q, idx++, queue_parts[part]);
+	for (c = 0; k != NULL && c <= level && rc == 0; c++)
+		rc = queue_key_bind(q, &idx, k, c);
+	if (rc == 0)
+		rc = db_bind_int64(q, idx, want);
+	while (rc == 0 && (rc = db_step(q)) == 1) {
+		if ((e = store_array_add((void **)a, n, sizeof(**a))) == NULL) {
 			rc = UKEY_ERR_NOMEM;
 			break;
 		}
 		rc = 0;
 		queue_row(q, e, &rc);
-		if (rc != 0)
-			break;
 		++*got;
 	}
 	db_finalize(q);
 	return rc;
 }
 
+/* The part of the view a row of it was read from, by its state. */
+static size_t
+queue_part_of(const struct store_queue_entry *e)
+{
+	size_t p;
+
+	for (p = 0; p < QUEUE_N_PARTS; p++)
+		if (e->state != NULL && strcmp(e->state, queue_parts[p]) == 0)
+			break;
+	return p < QUEUE_N_PARTS ? p : 0;
+}
+
 int
 store_units_queue_page(struct store *st, int64_t after, int64_t limit,
-    struct store_queue_entry **out, size_t *n, int *more)
+    struct store_queue_entry **out, size_t *n, int64_t *next)
 {
 	struct store_queue_entry *a = NULL;
-	int64_t want = limit < INT64_MAX ? limit + 1 : limit, got, in_part;
-	size_t k = 0, p;
+	struct queue_key key = { 0 };
+	int64_t want = limit < INT64_MAX ? limit + 1 : limit, got;
+	size_t k = 0, p, level;
 	int rc = 0;
 
 	*out = NULL;
 	*n = 0;
-	if (more != NULL)
-		*more = 0;
+	if (next != NULL)
+		*next = 0;
 	if (after < 0 || limit < 1)
 		return UKEY_ERR_INVAL;
-	/* after counts rows of the parts before: a part that gives nothing at
-	 * that offset is counted, and the rest of after is the next part's */
-	for (p = 0; p < sizeof(queue_parts) / sizeof(queue_parts[0]) && want > 0; p++) {
-		if ((rc = queue_part(st, queue_parts[p], after, want, &a, &k, &got)) != 0)
-			break;
-		if (got > 0) {
+	if (after > 0 && (rc = queue_key_load(st, after, &key)) != 0)
+		return rc;
+	/* the key's part from the key on, a range per key column that the key
+	 * shares with the rows after it (the deepest first: they come first),
+	 * then the parts after it whole, until the page is full */
+	for (p = after > 0 ? key.part : 0; p < QUEUE_N_PARTS && want > 0 && rc == 0; p++) {
+		if (after > 0 && p == key.part) {
+			for (level = QUEUE_N_KEYS; level-- > 0 && want > 0 && rc == 0; want -= got)
+				rc = queue_part(st, p, &key, level, want, &a, &k, &got);
+		} else if ((rc = queue_part(st, p, NULL, 0, want, &a, &k, &got)) == 0)
 			want -= got;
-			after = 0;
-		} else if (after > 0) {
-			if ((rc = store_units_queue_count(st, queue_parts[p], NULL, INT64_MAX,
-			    &in_part)) != 0)
-				break;
-			after -= in_part < after ? in_part : after;
-		}
 	}
+	queue_key_clear(&key);
 	if (rc != 0) {
 		store_queue_entries_free(a, k);
 		return rc;
 	}
 	if ((int64_t)k > limit) {	/* the row read to know that more follow */
 		queue_entry_clear(&a[--k]);
-		if (more != NULL)
-			*more = 1;
+		if (next != NULL)
+			*next = STORE_QUEUE_KEY(a[k - 1].unit, queue_part_of(&a[k - 1]));
 	}
 	if (k == 0) {
 		free(a);

@@ -118,14 +118,19 @@ int store_unit_cancel(struct store *st, int64_t unit_id, const char *now);
 
 /* The units in production, then the queue in the order tokens take it,
  * then the held units, of orders waiting for or in production: the whole
- * view (store_units_queue), or a page of it from position `after` (0: the
- * first row), at most `limit` rows, *more set when rows follow (NULL: not
- * wanted); UKEY_ERR_INVAL for a negative after or a limit below 1. A page
- * reads the rows before it and its own from the queue's index, never the
- * whole queue (unless it is the last page). */
+ * view (store_units_queue), or a page of it, at most `limit` rows, after
+ * the key `after` (0: from the first row). When rows follow, *next (NULL:
+ * not wanted; else 0 on the last page) is the key to go on from: the page's
+ * last unit and the part of the view it was in (STORE_QUEUE_KEY), so that
+ * the next page starts after that unit's place in that part even if the
+ * unit has moved on since. A page is read from the queue's index from the
+ * key on: it costs its own rows, not those before it. UKEY_ERR_INVAL for a
+ * negative after or a limit below 1; UKEY_ERR_NOTFOUND for a key that
+ * names no unit with a place in the queue. */
+#define STORE_QUEUE_KEY(unit, part) ((int64_t)(unit) * 4 + (int64_t)(part))
 int store_units_queue(struct store *st, struct store_queue_entry **out, size_t *n);
 int store_units_queue_page(struct store *st, int64_t after, int64_t limit,
-    struct store_queue_entry **out, size_t *n, int *more);
+    struct store_queue_entry **out, size_t *n, int64_t *next);
 
 /* The units in `state` ("queued", "held", "in_production") of orders
  * waiting for or in production, and of service point `point`'s orders

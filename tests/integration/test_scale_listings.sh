@@ -4,9 +4,9 @@
 #   prints them all, in pages of 1000 (table and --json) none of which is
 #   over 2 MiB (UKEY_TEST_REPLY_MAX), and --limit/--after
 #   give one page and the key to go on from (the reply's "next");
-# - `audit expiring` and `jobs` page by a key too (an issuance id, a job
-#   id): every row once and in order, also across certificates that expire
-#   in the same second;
+# - `audit expiring`, `jobs` and `queue` page by a key too (an issuance id,
+#   a job id, a unit's place): every row once and in order, also across
+#   certificates that expire in the same second;
 # - under a test-only lower reply limit (UKEY_TEST_REPLY_MAX) a reply too
 #   large is logged, told in one frame and its connection closed at once:
 #   ukeyctl fails at once with the message, and the daemon serves on;
@@ -121,7 +121,34 @@ assert [r["id"] for r in failed] == [i for i in ids if i > 1000000 and i % 10 ==
 assert [r["id"] for r in page] == [i for i in ids if i > 1000100][:1000], page[:1]
 PY
 grepq -- "--after 1001100" "$STATE/j1.err" || fail "jobs --limit: no key to go on from: $(cat "$STATE/j1.err")"
-echo "ok: audit expiring and jobs page by a key: every row once, in order, across ties"
+# the queue, in pages of two by its keys, is the queue in one page
+ctl --json queue > "$STATE/queue.json" || fail "queue --json"
+after=0
+: > "$STATE/queue.pages"
+while :; do
+	ctl --json queue --limit 2 --after "$after" > "$STATE/qp.json" 2> "$STATE/qp.err" ||
+		fail "queue --limit 2 --after $after: $(cat "$STATE/qp.err")"
+	cat "$STATE/qp.json" >> "$STATE/queue.pages"
+	after=$(sed -n 's/.*--after \([0-9]*\).*/\1/p' "$STATE/qp.err")
+	[ -n "$after" ] || break
+done
+python3 - "$STATE/queue.json" "$STATE/queue.pages" <<'PY' || fail "the queue's pages by key are not the queue"
+import json, sys
+whole = [r["unit"] for r in json.load(open(sys.argv[1]))]
+dec, text, pages = json.JSONDecoder(), open(sys.argv[2]).read(), []
+i = 0
+while i < len(text):
+    while i < len(text) and text[i].isspace():
+        i += 1
+    if i == len(text):
+        break
+    page, i = dec.raw_decode(text, i)
+    assert len(page) <= 2, page
+    pages += [r["unit"] for r in page]
+assert len(whole) > 2 and pages == whole, (whole, pages)
+PY
+expect_exit 65 "argument after: 7 is no key of the queue" -- ctl queue --after 7
+echo "ok: audit expiring, jobs and the queue page by a key: every row once, in order, across ties"
 
 # a reply too large: a lower limit for the test, the same path as 4 MiB
 stop_station

@@ -430,6 +430,26 @@ test_units_module(void **state)
 	assert_int_equal(q[2].unit, id[1]);
 	assert_string_equal(q[1].last_failure, "CA down");
 	store_queue_entries_free(q, k);
+	/* in pages of one by key, across the second they share: the unit never
+	 * put back (requeue_seq NULL), then the two put back in turn */
+	{
+		const int64_t want[] = { id[2], id[0], id[1] };
+		int64_t next = 0, after = 0;
+
+		for (i = 0; i < 3; i++, after = next) {
+			assert_int_equal(store_units_queue_page(st, after, 1, &q, &k, &next), 0);
+			assert_int_equal(k, 1);
+			assert_int_equal(q[0].unit, want[i]);
+			assert_int_equal(next, i < 2 ? STORE_QUEUE_KEY(want[i], 1) : 0);
+			store_queue_entries_free(q, k);
+		}
+		assert_int_equal(store_units_queue_page(st, STORE_QUEUE_KEY(id[2], 1), 5, &q, &k,
+		    &next), 0);
+		assert_int_equal(k, 2);
+		assert_int_equal(q[0].unit, id[0]);
+		assert_int_equal(q[1].unit, id[1]);
+		store_queue_entries_free(q, k);
+	}
 	assert_int_equal(store_unit_load(st, 999, &u), UKEY_ERR_NOTFOUND);
 	assert_int_equal(store_live_certs_by_serial(st, "00ab", &lc, &k), 0);
 	assert_int_equal(k, 0);

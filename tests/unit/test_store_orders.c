@@ -385,6 +385,129 @@ test_transaction(void **state)
 	store_order_free(o);
 }
 
+/* The queue view is want (n units), in pages of every size from 1 to
+ * n + 1 followed by their keys, and after every row's key its rows after
+ * it. */
+static void
+queue_pages_are(struct store *st, const int64_t *want, size_t n)
+{
+	struct store_queue_entry *q = NULL, *all = NULL;
+	int64_t lim, after, next;
+	size_t k, j, at, pages, i, got = 0;
+
+	assert_int_equal(store_units_queue(st, &all, &got), 0);
+	assert_int_equal(got, n);
+	for (i = 0; i < n; i++)
+		assert_int_equal(all[i].unit, want[i]);
+	for (lim = 1; lim <= (int64_t)n + 1; lim++) {
+		for (after = 0, at = 0, pages = 0;; after = next) {
+			assert_int_equal(store_units_queue_page(st, after, lim, &q, &k, &next), 0);
+			assert_true((int64_t)k <= lim);
+			for (j = 0; j < k; j++)
+				assert_int_equal(q[j].unit, want[at + j]);
+			at += k;
+			pages++;
+			store_queue_entries_free(q, k);
+			if (next == 0)
+				break;
+		}
+		assert_int_equal(at, n);
+		assert_int_equal(pages, n == 0 ? 1 : (n + (size_t)lim - 1) / (size_t)lim);
+	}
+	for (i = 0; i < n; i++) {
+		size_t p = strcmp(all[i].state, "in_production") == 0 ? 0 :
+		    strcmp(all[i].state, "queued") == 0 ? 1 : 2;
+
+		assert_int_equal(store_units_queue_page(st, STORE_QUEUE_KEY(all[i].unit, p),
+		    (int64_t)n + 1, &q, &k, &next), 0);
+		assert_int_equal(k, n - i - 1);
+		assert_int_equal(next, 0);
+		for (j = 0; j < k; j++)
+			assert_int_equal(q[j].unit, want[i + 1 + j]);
+		store_queue_entries_free(q, k);
+	}
+	store_queue_entries_free(all, n);
+}
+
+/* Pages by key where the queue's order ties: two orders paid in the same
+ * second (their units ordered by order, item and unit), an order of two
+ * items, units put back in the same second as an order's payment (after
+ * it: a requeue sorts after the units never put back) and after each
+ * other, one in production and two held; and a page that goes on after a
+ * unit that has moved on since its key was given. */
+static void
+test_queue_pages(void **state)
+{
+	struct store_fixture *f = *state;
+	struct store_order_item_new it2 = {
+		.seq = 2, .years = 1, .count = 2, .kind = "organisation", .name = "某某科技",
+		.cert_profile = "organisation",
+	};
+	struct store_order_unit *u[5];
+	struct store_queue_entry *q = NULL;
+	size_t nu[5], k = 0, i;
+	int64_t o[5], job, next = 0, key;
+
+	o[0] = new_order(f->st, "T-1", "new", USCC, 3, NULL, "t");
+	o[1] = new_order(f->st, "T-2", "new", USCC, 2, NULL, "t");
+	o[2] = new_order(f->st, "T-3", "new", USCC, 2, NULL, "t");
+	assert_int_equal(store_order_add_item(f->st, o[2], &it2, "t"), 0);
+	o[3] = new_order(f->st, "T-4", "new", USCC, 1, NULL, "t");
+	o[4] = new_order(f->st, "T-5", "new", USCC, 1, NULL, "t");
+	pay(f->st, o[0], "200000000001", "2026-03-01T10:00:00Z");
+	pay(f->st, o[1], "200000000002", "2026-03-01T10:00:00Z");
+	pay(f->st, o[2], "200000000003", "2026-03-01T10:00:05Z");
+	pay(f->st, o[3], "200000000004", "2026-03-01T10:00:07Z");
+	pay(f->st, o[4], "200000000005", "2026-03-01T10:00:09Z");
+	for (i = 0; i < 5; i++)
+		assert_int_equal(store_order_units(f->st, o[i], &u[i], &nu[i]), 0);
+	assert_int_equal(nu[2], 4);
+	/* T-1's second unit and T-3's third put back in T-4's second */
+	assert_int_equal(store_unit_requeue(f->st, u[0][1].id, 1, "token", "pulled",
+	    "2026-03-01T10:00:07Z"), 0);
+	assert_int_equal(store_unit_requeue(f->st, u[2][2].id, 1, "token", "pulled",
+	    "2026-03-01T10:00:07Z"), 0);
+	/* T-2's first in production, T-1's third and T-5's held */
+	assert_int_equal(store_run(f->st, "INSERT INTO jobs (unit_id, bay, profile, step, state,"
+	    " operator, started_at, updated_at) VALUES (?, 'sim-1', 'softhsm2', 'claimed',"
+	    " 'running', 'op', 't', 't')", "i", u[1][0].id), 0);
+	job = store_last_id(f->st);
+	assert_int_equal(store_unit_claim(f->st, u[1][0].id, job, "2026-03-01T10:01:00Z"), 0);
+	assert_int_equal(store_unit_hold(f->st, u[0][2].id, "subject", "t"), 0);
+	assert_int_equal(store_unit_hold(f->st, u[4][0].id, "label", "t"), 0);
+
+	queue_pages_are(f->st, (const int64_t[]){
+	    u[1][0].id,					/* in production */
+	    u[0][0].id, u[1][1].id,			/* 10:00:00, T-1 then T-2 */
+	    u[2][0].id, u[2][1].id, u[2][3].id,	/* 10:00:05, items 1 and 2 */
+	    u[3][0].id,					/* 10:00:07, never put back */
+	    u[0][1].id, u[2][2].id,			/* 10:00:07, put back in turn */
+	    u[0][2].id, u[4][0].id,			/* held, in queue order */
+	    }, 11);
+
+	/* a key given before its unit was claimed goes on after its place */
+	key = STORE_QUEUE_KEY(u[1][1].id, 1);
+	assert_int_equal(store_run(f->st, "INSERT INTO jobs (unit_id, bay, profile, step, state,"
+	    " operator, started_at, updated_at) VALUES (?, 'sim-2', 'softhsm2', 'claimed',"
+	    " 'running', 'op', 't', 't')", "i", u[1][1].id), 0);
+	job = store_last_id(f->st);
+	assert_int_equal(store_unit_claim(f->st, u[1][1].id, job, "2026-03-01T10:01:05Z"), 0);
+	assert_int_equal(store_units_queue_page(f->st, key, 2, &q, &k, &next), 0);
+	assert_int_equal(k, 2);
+	assert_int_equal(q[0].unit, u[2][0].id);
+	assert_int_equal(q[1].unit, u[2][1].id);
+	assert_int_equal(next, STORE_QUEUE_KEY(u[2][1].id, 1));
+	store_queue_entries_free(q, k);
+
+	/* keys that name no place: no such unit, no such part */
+	assert_int_equal(store_units_queue_page(f->st, STORE_QUEUE_KEY(999999, 1), 5, &q, &k,
+	    NULL), UKEY_ERR_NOTFOUND);
+	assert_int_equal(store_units_queue_page(f->st, STORE_QUEUE_KEY(u[0][0].id, 3), 5, &q, &k,
+	    NULL), UKEY_ERR_NOTFOUND);
+	for (i = 0; i < 5; i++)
+		store_order_units_free(u[i], nu[i]);
+}
+
 /* Queue order: by payment, a requeued unit at the tail, held units never
  * given, a claimed unit no longer offered. */
 static void
@@ -393,7 +516,7 @@ test_queue_claim(void **state)
 	struct store_fixture *f = *state;
 	struct store_queue_entry *q = NULL;
 	struct store_unit u = { 0 };
-	int64_t a, b, c, d, job, lim, after;
+	int64_t a, b, c, d, job;
 	size_t n = 0;
 
 	a = first_unit(f->st, new_order(f->st, "Q-A", "new", USCC, 1, NULL, "t"));
@@ -455,20 +578,8 @@ test_queue_claim(void **state)
 	assert_string_equal(q[3].hold_reason, "label too long");
 	assert_string_equal(q[3].portal_ref, "Q-C");
 	store_queue_entries_free(q, n);
-	/* in pages of every size from every position, across the three parts */
-	for (lim = 1; lim <= 5; lim++)
-		for (after = 0; after <= 5; after++) {
-			const int64_t want[] = { a, d, b, c };
-			size_t k = 0, j;
-			int more = -1;
-
-			assert_int_equal(store_units_queue_page(f->st, after, lim, &q, &k, &more), 0);
-			assert_int_equal(k, after >= 4 ? 0 : (size_t)(4 - after < lim ? 4 - after : lim));
-			assert_int_equal(more, after + lim < 4);
-			for (j = 0; j < k; j++)
-				assert_int_equal(q[j].unit, want[after + (int64_t)j]);
-			store_queue_entries_free(q, k);
-		}
+	/* in pages of every size, across the three parts, and after each row */
+	queue_pages_are(f->st, (const int64_t[]){ a, d, b, c }, 4);
 	assert_int_equal(store_units_queue_page(f->st, -1, 1, &q, &n, NULL), UKEY_ERR_INVAL);
 	assert_int_equal(store_units_queue_page(f->st, 0, 0, &q, &n, NULL), UKEY_ERR_INVAL);
 
@@ -596,6 +707,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_revise, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_claim, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_renewal_routing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clear_docs, setup, teardown),
 	};
