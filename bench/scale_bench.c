@@ -749,7 +749,7 @@ measure_queue(int64_t n)
 	 * one order are queued in the order of their seq */
 	rc = seed_queue(st, n) != 0 || db_int(store_dbh(st), &mid, "SELECT id FROM units"
 	    " WHERE item_id = 2 AND seq = ?", "i", n / 2) != 0 || db_int(store_dbh(st), &last,
-	    "SELECT id FROM units WHERE item_id = 2 AND seq = ?", "i", n - 100) != 0;
+	    "SELECT id FROM units WHERE item_id = 2 AND seq = ?", "i", n > 100 ? n - 100 : 1) != 0;
 	store_close(st);
 	if (rc != 0)
 		return -1;
