@@ -46,19 +46,77 @@ static EC_KEY_METHOD *ec_meth;
 static int rsa_idx = -1, ec_idx = -1;
 static pthread_once_t meth_once = PTHREAD_ONCE_INIT;
 
-/* Ends the helper (it may have died already) and forgets it. */
+/* Helpers sent SIGKILL that had not ended 100 ms later (one held in the
+ * kernel by a call into its token's module ends only when that call
+ * returns): reaped by a later stop, never waited for, so that the thread
+ * that stopped one (the CA's, or the loop at ukeyd's stop) goes on. */
+#define HELPER_LEFT_MAX 16
+#define HELPER_END_MS 100
+static pid_t helper_left[HELPER_LEFT_MAX];
+static pthread_mutex_t helper_left_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* 1 when pid has ended and is reaped (or is no child of ours any more). */
+static int
+helper_reaped(pid_t pid)
+{
+	pid_t r;
+
+	while ((r = waitpid(pid, NULL, WNOHANG)) < 0 && errno == EINTR)
+		;
+	return r == pid || r < 0;
+}
+
+static void
+helper_leave(const struct p11signer *s, pid_t pid)
+{
+	size_t i;
+
+	pthread_mutex_lock(&helper_left_mu);
+	for (i = 0; i < HELPER_LEFT_MAX && helper_left[i] != 0; i++)
+		;
+	if (i < HELPER_LEFT_MAX)
+		helper_left[i] = pid;
+	pthread_mutex_unlock(&helper_left_mu);
+	log_warn("%s: ukey-signer (pid %d) has not ended %d ms after SIGKILL (a call into the "
+	    "module %.200s that does not return?); not waited for%s", s->what, (int)pid,
+	    HELPER_END_MS, s->module, i < HELPER_LEFT_MAX ? ", reaped when it ends" :
+	    ", and too many such to reap it before ukeyd ends");
+}
+
+static void
+helpers_left_reap(void)
+{
+	size_t i;
+
+	pthread_mutex_lock(&helper_left_mu);
+	for (i = 0; i < HELPER_LEFT_MAX; i++)
+		if (helper_left[i] != 0 && helper_reaped(helper_left[i]))
+			helper_left[i] = 0;
+	pthread_mutex_unlock(&helper_left_mu);
+}
+
+/* Ends the helper (it may have died already) and forgets it, waiting at
+ * most HELPER_END_MS for it to end. */
 static void
 helper_stop(struct p11signer *s)
 {
+	int us;
+
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;
 	if (s->pid > 0) {
 		(void)kill(s->pid, SIGKILL);
-		while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
-			;
+		for (us = 0; !helper_reaped(s->pid); us += 200) {
+			if (us >= HELPER_END_MS * 1000) {
+				helper_leave(s, s->pid);
+				break;
+			}
+			(void)usleep(200);
+		}
 	}
 	s->pid = 0;
+	helpers_left_reap();
 }
 
 /* Reads one answer: 0 and the body for OK; the helper's code and message
