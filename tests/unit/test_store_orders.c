@@ -385,6 +385,16 @@ test_transaction(void **state)
 	store_order_free(o);
 }
 
+/* unit taken into production at `at` by a job of its own on bay. */
+static void
+claim(struct store *st, int64_t unit, const char *bay, const char *at)
+{
+	assert_int_equal(store_run(st, "INSERT INTO jobs (unit_id, bay, profile, step, state,"
+	    " operator, started_at, updated_at) VALUES (?, ?, 'softhsm2', 'claimed', 'running',"
+	    " 'op', 't', 't')", "it", unit, bay), 0);
+	assert_int_equal(store_unit_claim(st, unit, store_last_id(st), at), 0);
+}
+
 /* The queue view is want (n units), in pages of every size from 1 to
  * n + 1 followed by their keys, and after every row's key its rows after
  * it. */
@@ -446,7 +456,7 @@ test_queue_pages(void **state)
 	struct store_order_unit *u[5];
 	struct store_queue_entry *q = NULL;
 	size_t nu[5], k = 0, i;
-	int64_t o[5], job, next = 0, key;
+	int64_t o[5], next = 0, key;
 
 	o[0] = new_order(f->st, "T-1", "new", USCC, 3, NULL, "t");
 	o[1] = new_order(f->st, "T-2", "new", USCC, 2, NULL, "t");
@@ -468,11 +478,7 @@ test_queue_pages(void **state)
 	assert_int_equal(store_unit_requeue(f->st, u[2][2].id, 1, "token", "pulled",
 	    "2026-03-01T10:00:07Z"), 0);
 	/* T-2's first in production, T-1's third and T-5's held */
-	assert_int_equal(store_run(f->st, "INSERT INTO jobs (unit_id, bay, profile, step, state,"
-	    " operator, started_at, updated_at) VALUES (?, 'sim-1', 'softhsm2', 'claimed',"
-	    " 'running', 'op', 't', 't')", "i", u[1][0].id), 0);
-	job = store_last_id(f->st);
-	assert_int_equal(store_unit_claim(f->st, u[1][0].id, job, "2026-03-01T10:01:00Z"), 0);
+	claim(f->st, u[1][0].id, "sim-1", "2026-03-01T10:01:00Z");
 	assert_int_equal(store_unit_hold(f->st, u[0][2].id, "subject", "t"), 0);
 	assert_int_equal(store_unit_hold(f->st, u[4][0].id, "label", "t"), 0);
 
@@ -487,11 +493,7 @@ test_queue_pages(void **state)
 
 	/* a key given before its unit was claimed goes on after its place */
 	key = STORE_QUEUE_KEY(u[1][1].id, 1);
-	assert_int_equal(store_run(f->st, "INSERT INTO jobs (unit_id, bay, profile, step, state,"
-	    " operator, started_at, updated_at) VALUES (?, 'sim-2', 'softhsm2', 'claimed',"
-	    " 'running', 'op', 't', 't')", "i", u[1][1].id), 0);
-	job = store_last_id(f->st);
-	assert_int_equal(store_unit_claim(f->st, u[1][1].id, job, "2026-03-01T10:01:05Z"), 0);
+	claim(f->st, u[1][1].id, "sim-2", "2026-03-01T10:01:05Z");
 	assert_int_equal(store_units_queue_page(f->st, key, 2, &q, &k, &next), 0);
 	assert_int_equal(k, 2);
 	assert_int_equal(q[0].unit, u[2][0].id);
@@ -516,7 +518,7 @@ test_queue_claim(void **state)
 	struct store_fixture *f = *state;
 	struct store_queue_entry *q = NULL;
 	struct store_unit u = { 0 };
-	int64_t a, b, c, d, job;
+	int64_t a, b, c, d;
 	size_t n = 0;
 
 	a = first_unit(f->st, new_order(f->st, "Q-A", "new", USCC, 1, NULL, "t"));
@@ -560,11 +562,7 @@ test_queue_claim(void **state)
 	store_unit_clear(&u);
 
 	/* claimed: in production, not offered; returned, offered again in place */
-	assert_int_equal(store_run(f->st, "INSERT INTO jobs (unit_id, bay, profile, step, state,"
-	    " operator, started_at, updated_at) VALUES (?, 'sim-1', 'softhsm2', 'claimed',"
-	    " 'running', 'op', 't', 't')", "i", a), 0);
-	job = store_last_id(f->st);
-	assert_int_equal(store_unit_claim(f->st, a, job, "2026-03-01T10:01:00Z"), 0);
+	claim(f->st, a, "sim-1", "2026-03-01T10:01:00Z");
 	claims_are(f->st, "softhsm2", "", (int64_t[]){ d, b }, 2);
 
 	/* the queue view: in production, queued in order, then held */
