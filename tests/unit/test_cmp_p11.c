@@ -6,6 +6,7 @@
  * whose token's PIN changed meanwhile (not tried again); TLS client
  * authentication with the key on the token. */
 #include <ctype.h>
+#include <errno.h>
 #include <dirent.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -457,7 +458,8 @@ signer_pid(void)
 }
 
 /* A helper killed between two calls fails the next call (UKEY_ERR_UNAVAIL,
- * naming it); the call after that starts it again and succeeds. */
+ * naming it) and is reaped; the call after that starts it again and
+ * succeeds. */
 static void
 helper_killed(void **state)
 {
@@ -482,6 +484,10 @@ helper_killed(void **state)
 	issue_once(f);
 	assert_true((again = signer_pid()) > 0);
 	assert_true(again != pid);
+	/* the helper that was killed was reaped when it was stopped, not left
+	 * a zombie: its pid names no process any more */
+	assert_int_equal(kill(pid, 0), -1);
+	assert_int_equal(errno, ESRCH);
 }
 
 /* The token's PIN changed under a running connector: the restarted helper
