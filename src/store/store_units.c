@@ -461,11 +461,12 @@ queue_key_load(struct store *st, int64_t after, struct queue_key *k)
 	int rc;
 
 	memset(k, 0, sizeof(*k));
-	k->part = (size_t)(after % 4);
+	k->part = (size_t)(after % STORE_QUEUE_KEY_PARTS);
 	if (k->part >= QUEUE_N_PARTS)
 		return UKEY_ERR_NOTFOUND;
 	if ((rc = db_stmtf(store_dbh(st), &q, "SELECT queue_at, requeue_seq, queue_paid_at,"
-	    " queue_order, queue_item_seq, seq FROM units WHERE id = ?", "i", after / 4)) != 0)
+	    " queue_order, queue_item_seq, seq FROM units WHERE id = ?", "i",
+	    after / STORE_QUEUE_KEY_PARTS)) != 0)
 		return rc;
 	if ((rc = db_step(q)) == 1) {
 		rc = 0;

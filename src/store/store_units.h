@@ -127,7 +127,9 @@ int store_unit_cancel(struct store *st, int64_t unit_id, const char *now);
  * key on: it costs its own rows, not those before it. UKEY_ERR_INVAL for a
  * negative after or a limit below 1; UKEY_ERR_NOTFOUND for a key that
  * names no unit with a place in the queue. */
-#define STORE_QUEUE_KEY(unit, part) ((int64_t)(unit) * 4 + (int64_t)(part))
+#define STORE_QUEUE_KEY_PARTS 4	/* room for the part in a key: unit * 4 + part */
+#define STORE_QUEUE_KEY(unit, part) \
+    ((int64_t)(unit) * STORE_QUEUE_KEY_PARTS + (int64_t)(part))
 int store_units_queue(struct store *st, struct store_queue_entry **out, size_t *n);
 int store_units_queue_page(struct store *st, int64_t after, int64_t limit,
     struct store_queue_entry **out, size_t *n, int64_t *next);
