@@ -470,6 +470,26 @@ kept_page(struct request *r, const char *cmd, const char *const names[SPOOL_LIST
 	return 0;
 }
 
+/* The page a report command asks for; with a report_id, that page of the
+ * report kept under it, answered here (*kept set). */
+static int
+report_page_args(struct request *r, const char *cmd, const char *const names[SPOOL_LISTS],
+    struct page *pg, struct json_object **result, int *kept)
+{
+	const char *id = NULL;
+	int rc;
+
+	*kept = 0;
+	if ((rc = page_args(r, LIST_PAGE_MAX, pg)) != 0)
+		return rc;
+	if (arg_str(r, "report_id", 0, &id) == UKEY_ERR_INVAL)
+		return UKEY_ERR_INVAL;
+	if (id == NULL)
+		return 0;
+	*kept = 1;
+	return kept_page(r, cmd, names, id, pg, result);
+}
+
 static const char *const service_lists[SPOOL_LISTS] = { "orders", NULL };
 
 int
@@ -479,15 +499,11 @@ cmd_report_service_times(struct request *r, struct json_object **result)
 	struct window win;
 	struct page pg;
 	int64_t hours = DUE_SOON_HOURS_DEFAULT;
-	const char *id = NULL;
-	int rc;
+	int rc, kept;
 
-	if ((rc = page_args(r, LIST_PAGE_MAX, &pg)) != 0)
+	if ((rc = report_page_args(r, "report.service_times", service_lists, &pg, result,
+	    &kept)) != 0 || kept)
 		return rc;
-	if (arg_str(r, "report_id", 0, &id) == UKEY_ERR_INVAL)
-		return UKEY_ERR_INVAL;
-	if (id != NULL)
-		return kept_page(r, "report.service_times", service_lists, id, &pg, result);
 	/* deferred: the report's thread answers */
 	if ((rc = window_args(r, 0, &win)) != 0)
 		return rc;
@@ -945,16 +961,12 @@ cmd_report_reconcile(struct request *r, struct json_object **result)
 {
 	struct report_ask a;
 	struct ca *ca = station_ca(r->s);
-	const char *id = NULL;
 	struct page pg;
-	int err;
+	int err, kept;
 
-	if ((err = page_args(r, LIST_PAGE_MAX, &pg)) != 0)
+	if ((err = report_page_args(r, "report.reconcile", recon_lists, &pg, result,
+	    &kept)) != 0 || kept)
 		return err;
-	if (arg_str(r, "report_id", 0, &id) == UKEY_ERR_INVAL)
-		return UKEY_ERR_INVAL;
-	if (id != NULL)
-		return kept_page(r, "report.reconcile", recon_lists, id, &pg, result);
 	/* deferred: the report's thread answers */
 	/* the CA's list is the embedded CA's ca.db, which the thread reads on
 	 * a connection of its own; an external CA keeps its own list */
