@@ -2,8 +2,9 @@
  * here), held by ukey-signer: signature protection by an EC and an RSA RA
  * key that cmp_test_server accepts; a token key that is not the RA
  * certificate's, and an RA the CA does not know, refused; a wrong PIN and a
- * PIN file others may read; a helper killed between two calls, and one
- * whose token's PIN changed meanwhile (not tried again); TLS client
+ * PIN file others may read; a helper killed between two calls, one that
+ * SIGKILL does not end at once, and one whose token's PIN changed
+ * meanwhile (not tried again); TLS client
  * authentication with the key on the token. */
 #include <ctype.h>
 #include <errno.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -43,6 +45,7 @@ struct fixture {
 	pid_t server;
 	int port;
 	struct ca *ca;
+	char signer[512];	/* the helper program, when not ukey-signer */
 };
 
 static void
@@ -304,6 +307,8 @@ config(const struct fixture *f, struct cmp_config *c, int https, const char *pin
 	set_file(f, c, "pkcs11_pin_file", pin);
 	snprintf(v, sizeof(v), "%s/ukey-worker", build ? build : UKEY_BUILD_DIR);
 	cmpconf_signer_beside(c, v);
+	if (f->signer[0] != '\0')
+		snprintf(c->signer_path, sizeof(c->signer_path), "%s", f->signer);
 }
 
 /* Signature protection by ra_cert and the token key named object. */
@@ -490,6 +495,94 @@ helper_killed(void **state)
 	assert_int_equal(errno, ESRCH);
 }
 
+static double
+now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+/* The state letter of /proc/pid/stat, or 0 when pid names no process. */
+static char
+proc_state(pid_t pid)
+{
+	char p[64], comm[64], state = 0;
+	FILE *fp;
+
+	snprintf(p, sizeof(p), "/proc/%d/stat", (int)pid);
+	if ((fp = fopen(p, "r")) == NULL)
+		return 0;
+	if (fscanf(fp, "%*d (%63[^)]) %c", comm, &state) != 2)
+		state = 0;
+	fclose(fp);
+	return state;
+}
+
+/* A helper that SIGKILL does not end at once (one held in the kernel by a
+ * call into its token's module): stopping it waits 100 ms, not until it
+ * ends, and a later stop reaps it. signer_held holds the real helper at
+ * its exit for 1.5 s by ptrace; where the kernel refuses the trace, the
+ * test is skipped. */
+static void
+helper_held(void **state)
+{
+	struct fixture *f = *state;
+	const char *build = getenv("UKEY_BUILD_DIR");
+	char err[1024], real[512], st[160] = "", status_path[128];
+	double t0, stop_ms;
+	FILE *fp;
+	pid_t pid;
+	int i;
+
+	snprintf(real, sizeof(real), "%s/ukey-signer", build ? build : UKEY_BUILD_DIR);
+	snprintf(f->signer, sizeof(f->signer), "%s/tests/signer_held",
+	    build ? build : UKEY_BUILD_DIR);
+	path(f, "held-status", status_path, sizeof(status_path));
+	setenv("UKEY_SIGNER", real, 1);
+	setenv("UKEY_TEST_HOLD_MS", "1500", 1);
+	setenv("UKEY_TEST_HELD_STATUS", status_path, 1);
+	server_start(f, "--ca-cert", "@ca.crt", "--ca-key", "@ca.key", "--ra-cert", "@ra.crt",
+	    NULL);
+	assert_int_equal(open_ra(f, "ra.crt", "ra-ec", "pin", err, sizeof(err)), 0);
+	issue_once(f);
+	assert_true((pid = signer_pid()) > 0);
+	assert_non_null(fp = fopen(status_path, "r"));
+	assert_non_null(fgets(st, sizeof(st), fp));
+	fclose(fp);
+	if (strcmp(st, "held\n") != 0) {
+		print_message("signer_held: %s", st);
+		skip();
+	}
+
+	/* the CA's stop (ukeyd's, or a configuration reloaded) goes on after
+	 * 100 ms; the helper is still there, held */
+	t0 = now_ms();
+	ca_free(f->ca);
+	f->ca = NULL;
+	stop_ms = now_ms() - t0;
+	print_message("stop with the helper held: %.1f ms\n", stop_ms);
+	assert_true(stop_ms >= 90.0);
+	assert_true(stop_ms < 1000.0);
+	assert_int_not_equal(proc_state(pid), 0);
+	assert_int_not_equal(proc_state(pid), 'Z');
+
+	/* let go, it ends; nothing has reaped it yet */
+	for (i = 0; i < 1000 && proc_state(pid) != 'Z'; i++)
+		usleep(10000);
+	assert_int_equal(proc_state(pid), 'Z');
+
+	/* the next helper's stop reaps it */
+	f->signer[0] = '\0';
+	assert_int_equal(open_ra(f, "ra.crt", "ra-ec", "pin", err, sizeof(err)), 0);
+	issue_once(f);
+	ca_free(f->ca);
+	f->ca = NULL;
+	assert_int_equal(kill(pid, 0), -1);
+	assert_int_equal(errno, ESRCH);
+}
+
 /* The token's PIN changed under a running connector: the restarted helper
  * is refused once (the token's answer named) and then not tried again, so
  * that the station does not use up the token's PIN retries. */
@@ -596,6 +689,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(wrong_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(pin_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(helper_killed, setup, teardown),
+		cmocka_unit_test_setup_teardown(helper_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(pin_changed, setup, teardown),
 		cmocka_unit_test_setup_teardown(tls_client_key, setup, teardown),
 	};
