@@ -287,6 +287,13 @@ static const char pg_17[] =
 static const char pg_18[] =
     "CREATE INDEX units_requeue_seq ON units(requeue_seq) WHERE requeue_seq IS NOT NULL;";
 
+/* As schema.c's 19; PostgreSQL's claim from a few orders reads it by
+ * LATERAL, item by item (store_units.c). */
+static const char pg_19[] =
+    "CREATE INDEX units_item_queue ON units(item_id, state, queue_at,"
+    " requeue_seq NULLS FIRST, queue_paid_at, queue_order, queue_item_seq, seq);"
+    "DROP INDEX units_item_state;";
+
 static const struct migration pg_migrations[] = {
 	{ 1, "initial schema: orders, units, tokens, jobs, issuances, audit", pg_1 },
 	{ 2, "jobs can be suspended while their token is away", pg_2 },
@@ -310,6 +317,7 @@ static const struct migration pg_migrations[] = {
 	{ 16, "orders: the service point whose station produces them first", pg_16 },
 	{ 17, "units: their place in the production queue, indexed", pg_17 },
 	{ 18, "units: the requeue numbers indexed", pg_18 },
+	{ 19, "units: an item's queued units indexed in queue order", pg_19 },
 };
 
 /* The multi-station track: what only a shared database needs. A unit in

@@ -139,15 +139,24 @@ store_token_live_certs(struct store *st, const char *profile, const char *serial
 	    " AND s.token_serial = ?", "tt", profile, serial);
 }
 
+/* 1 when pass `pass` of the claim is a service point's own. */
+static int
+claim_pass_own(struct store *st, int pass)
+{
+	int take;
+
+	(void)store_claim_scope(st, &take);
+	return take == SVCPOINT_TAKE_OWN || (take == SVCPOINT_TAKE_OWN_FIRST && pass == 0);
+}
+
 int
 store_claim_sql(struct store *st, int pass, const char *tail, char *sql, size_t len)
 {
-	int take, own;
+	int take, own = claim_pass_own(st, pass);
 	const char *point = store_claim_scope(st, &take);
 	char where[128] = "";
 
 	/* point is [a-z0-9-] only (store_set_claim_scope): safe as a literal */
-	own = take == SVCPOINT_TAKE_OWN || (take == SVCPOINT_TAKE_OWN_FIRST && pass == 0);
 	if (own)
 		snprintf(where, sizeof(where), " AND o.service_point = '%s'", point);
 	else if (take == SVCPOINT_TAKE_OWN_FIRST)
@@ -159,13 +168,24 @@ store_claim_sql(struct store *st, int pass, const char *tail, char *sql, size_t 
 }
 
 int
+store_claim_own_sql_pg(struct store *st, char *sql, size_t len)
+{
+	int take;
+	const char *point = store_claim_scope(st, &take);
+
+	return snprintf(sql, len, CLAIM_COLS_BY_ITEM_PG " AND o.type IN ('new', 'replacement')"
+	    " AND o.service_point = '%s' ORDER BY" QUEUE_KEYS " LIMIT ?", point) < (int)len ?
+	    0 : UKEY_ERR_INVAL;
+}
+
+int
 store_claim_pass_open(struct store *st, int pass)
 {
 	int take, rc;
 	const char *point = store_claim_scope(st, &take);
 	int64_t n = 0;
 
-	if (!(take == SVCPOINT_TAKE_OWN || (take == SVCPOINT_TAKE_OWN_FIRST && pass == 0)))
+	if (!claim_pass_own(st, pass))
 		return 1;
 	/* the point's orders in production, by orders_service_point: none (a
 	 * point with nothing to make) ends the pass before a planner that
@@ -183,6 +203,12 @@ store_claim_pass_open(struct store *st, int pass)
     "SELECT s.cert_serial FROM issuances s JOIN received_certs c ON c.serial = s.cert_serial" \
     " WHERE c.status = 'issued' AND s.token_profile = ? AND s.token_serial = ?"
 
+/* The renewal orders of the certificates a token holds, their units in
+ * queue order: the tail of a claim (parameters: profile, serial, limit). */
+#define RENEWALS_OF_TOKEN \
+    " AND o.type = 'renewal' AND o.renews_cert IN (" TOKEN_LIVE_SERIALS ")" \
+    " ORDER BY" QUEUE_KEYS " LIMIT ?"
+
 int
 store_units_for_token(struct store *st, const char *profile, const char *serial, int limit,
     struct store_unit_claim **out, size_t *n)
@@ -190,7 +216,7 @@ store_units_for_token(struct store *st, const char *profile, const char *serial,
 	struct db_stmt *q;
 	int64_t held = 0, renewals = 0;
 	char sql[1024];
-	int rc, pass, passes;
+	int rc, pass, passes, pg = db_backend(store_dbh(st)) == DB_PG;
 
 	*out = NULL;
 	*n = 0;
@@ -201,11 +227,19 @@ store_units_for_token(struct store *st, const char *profile, const char *serial,
 		 * and of replacements (补办: a new token for a lost or damaged one),
 		 * within the station's claim scope, pass by pass */
 		for (pass = 0, passes = 1; pass < passes && *n < (size_t)limit; pass++) {
+			int64_t want = (int64_t)limit - (int64_t)*n;
+
 			passes = store_claim_sql(st, pass, " LIMIT ?", sql, sizeof(sql));
-			if ((rc = store_claim_pass_open(st, pass)) == 1 &&
-			    (rc = db_stmtf(store_dbh(st), &q, sql, "i",
-			    (int64_t)limit - (int64_t)*n)) == 0)
+			if ((rc = store_claim_pass_open(st, pass)) != 1) {
+				/* 0: nothing of the point's in production */
+			} else if (pg && claim_pass_own(st, pass)) {
+				/* item by item on PostgreSQL (store_queue.h) */
+				if ((rc = store_claim_own_sql_pg(st, sql, sizeof(sql))) == 0 &&
+				    (rc = db_stmtf(store_dbh(st), &q, sql, "ii", want, want)) == 0)
+					rc = read_claims(q, out, n);
+			} else if ((rc = db_stmtf(store_dbh(st), &q, sql, "i", want)) == 0) {
 				rc = read_claims(q, out, n);
+			}
 			if (rc != 0) {
 				store_unit_claims_free(*out, *n);
 				*out = NULL;
@@ -224,9 +258,13 @@ store_units_for_token(struct store *st, const char *profile, const char *serial,
 	    " AND o.renews_cert IN (" TOKEN_LIVE_SERIALS ") LIMIT 1) x", "tt", profile,
 	    serial)) != 0 || renewals == 0)
 		return rc;
-	if ((rc = db_stmtf(store_dbh(st), &q, CLAIM_COLS_BY_ORDER " AND o.type = 'renewal'"
-	    " AND o.renews_cert IN (" TOKEN_LIVE_SERIALS ") ORDER BY" QUEUE_KEYS " LIMIT ?", "tti",
-	    profile, serial, (int64_t)limit)) != 0)
+	if (pg)
+		rc = db_stmtf(store_dbh(st), &q, CLAIM_COLS_BY_ITEM_PG RENEWALS_OF_TOKEN, "itti",
+		    (int64_t)limit, profile, serial, (int64_t)limit);
+	else
+		rc = db_stmtf(store_dbh(st), &q, CLAIM_COLS_BY_ORDER RENEWALS_OF_TOKEN, "tti",
+		    profile, serial, (int64_t)limit);
+	if (rc != 0)
 		return rc;
 	return read_claims(q, out, n);
 }

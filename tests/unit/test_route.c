@@ -252,7 +252,7 @@ test_queue_plan(void **state)
 	assert_int_equal(store_claim_sql(f->st, 0, " LIMIT 8", sql, sizeof(sql)), 2);
 	plan_of(f->st, sql, plan, sizeof(plan));
 	assert_non_null(strstr(plan, "SEARCH o USING INDEX orders_service_point"));
-	assert_non_null(strstr(plan, "units_item_state"));
+	assert_non_null(strstr(plan, "units_item_queue"));
 	assert_null(strstr(plan, "units_queue"));
 	/* the queue view's page of one state, and its count, from the index */
 	plan_of(f->st, "SELECT u.id" QUEUE_VIEW_FROM " ORDER BY" QUEUE_KEYS " LIMIT 8 OFFSET 0",

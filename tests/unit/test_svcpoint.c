@@ -4,7 +4,7 @@
  * with own-first its own first and then the others in queue order, with
  * any the queue order; on PostgreSQL two stations of different points on
  * one database each claim their own first (store_unit_take_next, the
- * shared-database claim). */
+ * shared-database claim); PostgreSQL's own pass read item by item. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -17,6 +17,7 @@
 #include "common/config.h"
 #include "common/err.h"
 #include "common/svcpoint.h"
+#include "store/db.h"
 #include "store/store_lease.h"
 #include "store/store_queue.h"
 #include "pg_fixture.h"
@@ -281,6 +282,125 @@ test_two_stations_pg(void **state)
 	store_close(dl);
 }
 
+/* An order of point `point` with two items of n1 and n2 units, paid and
+ * queued at `at`; its units in state unit_state. */
+static void
+point_order(struct store *st, const char *ref, const char *point, int n1, int n2,
+    const char *at, const char *unit_state)
+{
+	struct store_order_item_new it = {
+		.seq = 2, .years = 1, .count = n2, .kind = "organisation", .name = "某某科技有限公司",
+		.cert_profile = "organisation",
+	};
+	int64_t id;
+
+	assert_int_equal(pg_fixture_order(st, ref, n1, at, &id), 0);
+	assert_int_equal(store_begin(st), 0);
+	assert_int_equal(store_order_add_item(st, id, &it, at), 0);
+	assert_int_equal(store_units_queue_order(st, id, at), 0);
+	assert_int_equal(store_commit(st), 0);
+	if (point != NULL)
+		assert_int_equal(store_order_set_service_point(st, id, point, AT), 0);
+	if (strcmp(unit_state, "queued") != 0)
+		assert_int_equal(store_run(st, "UPDATE units SET state = ? WHERE item_id IN"
+		    " (SELECT id FROM order_items WHERE order_id = ?)", "ti", unit_state, id), 0);
+}
+
+/* The unit ids sql (its parameters: fmt, then a and b) gives, at most max. */
+static size_t
+unit_ids(struct store *st, const char *sql, const char *fmt, int64_t a, int64_t b,
+    int64_t *out, size_t max)
+{
+	struct db_stmt *q;
+	size_t n = 0;
+	int rc;
+
+	assert_int_equal(db_stmtf(store_dbh(st), &q, sql, fmt, a, b), 0);
+	while ((rc = db_step(q)) == 1) {
+		assert_true(n < max);
+		out[n++] = db_column_int64(q, 0);
+	}
+	db_finalize(q);
+	assert_int_equal(rc, 0);
+	return n;
+}
+
+/* A point's own pass on PostgreSQL reads each of its items' first queued
+ * units (LATERAL, units_item_queue), not the whole queue in its order: the
+ * same units in the same order as the plain join of orders, items and
+ * units, at every limit, with requeued units, units in production and
+ * items of several sizes; and its plan never walks units_queue, which the
+ * plain join does when one huge order of another point dominates the
+ * units' statistics (37 ms at 100,000 queued units, docs/performance.md). */
+static void
+test_own_pass_pg(void **state)
+{
+	struct store *st = NULL;
+	char url[256], sql[1024], plain[1024], ex[1100], plan[4096] = "";
+	int64_t by_item[64], joined[64];
+	struct db_stmt *q;
+	size_t n1, n2, k;
+	int64_t lim;
+	int rc;
+
+	assert_int_equal(pg_fresh_db(&server, "ownpass", url, sizeof(url)), 0);
+	assert_int_equal(store_open_url(url, &st), 0);
+	point_order(st, "BIG", "kunming-1", 2000, 1, "2026-03-01T08:00:00Z", "queued");
+	point_order(st, "DL-1", "dali", 3, 2, "2026-03-01T09:00:00Z", "queued");
+	point_order(st, "DL-2", "dali", 1, 4, "2026-03-01T09:00:00Z", "queued");
+	point_order(st, "DL-3", "dali", 2, 2, "2026-03-01T07:00:00Z", "in_production");
+	point_order(st, "DL-4", "dali", 2, 3, "2026-03-01T11:00:00Z", "queued");
+	point_order(st, "XX-1", NULL, 2, 2, "2026-03-01T06:00:00Z", "queued");
+	/* two of DL-1's put back after failures, in one second, in turn */
+	assert_int_equal(store_run(st, "UPDATE units SET requeued_at = '2026-03-01T09:30:00Z',"
+	    " requeue_seq = 1 WHERE id = (SELECT min(u.id) FROM units u JOIN order_items i"
+	    " ON i.id = u.item_id JOIN orders o ON o.id = i.order_id WHERE o.portal_ref = 'DL-1')",
+	    ""), 0);
+	assert_int_equal(store_run(st, "UPDATE units SET requeued_at = '2026-03-01T09:30:00Z',"
+	    " requeue_seq = 2 WHERE id = (SELECT max(u.id) FROM units u JOIN order_items i"
+	    " ON i.id = u.item_id JOIN orders o ON o.id = i.order_id WHERE o.portal_ref = 'DL-2')",
+	    ""), 0);
+	assert_int_equal(store_run(st, "ANALYZE", ""), 0);
+	assert_int_equal(store_set_claim_scope(st, "dali", SVCPOINT_TAKE_OWN), 0);
+	assert_int_equal(store_claim_own_sql_pg(st, sql, sizeof(sql)), 0);
+	assert_int_equal(store_claim_sql(st, 0, " LIMIT ?", plain, sizeof(plain)), 1);
+	for (lim = 1; lim <= 20; lim++) {
+		n1 = unit_ids(st, sql, "ii", lim, lim, by_item, 64);
+		n2 = unit_ids(st, plain, "i", lim, 0, joined, 64);
+		assert_int_equal(n1, n2);
+		for (k = 0; k < n1; k++)
+			assert_int_equal(by_item[k], joined[k]);
+	}
+	assert_int_equal(n1, 15);	/* DL-1, DL-2, DL-4; DL-3 is in production */
+	/* the station's claim is this pass */
+	{
+		struct store_unit_claim *c = NULL;
+		size_t n = 0;
+
+		assert_int_equal(store_units_for_token(st, "softhsm", NULL, 7, &c, &n), 0);
+		assert_int_equal(n, 7);
+		for (k = 0; k < n; k++)
+			assert_int_equal(c[k].unit_id, joined[k]);
+		store_unit_claims_free(c, n);
+	}
+	snprintf(ex, sizeof(ex), "EXPLAIN (COSTS OFF) %s", sql);
+	assert_int_equal(db_stmtf(store_dbh(st), &q, ex, "ii", (int64_t)200, (int64_t)200), 0);
+	while ((rc = db_step(q)) == 1) {
+		assert_true(strlen(plan) + strlen(db_column_text(q, 0)) + 2 < sizeof(plan));
+		strcat(plan, db_column_text(q, 0));
+		strcat(plan, "\n");
+	}
+	db_finalize(q);
+	assert_int_equal(rc, 0);
+	/* each item's units found by the item (units_item_queue at scale; on
+	 * a table this small the planner may take another index by item_id) */
+	assert_true(strstr(plan, "Index Cond: ((item_id = i.id)") != NULL ||
+	    strstr(plan, "Recheck Cond: (item_id = i.id)") != NULL);
+	assert_null(strstr(plan, "using units_queue"));
+	assert_null(strstr(plan, "on units_queue"));
+	store_close(st);
+}
+
 static int
 pg_setup(void **state)
 {
@@ -305,6 +425,7 @@ main(void)
 	const struct CMUnitTest pg[] = {
 		cmocka_unit_test(test_scope_pg),
 		cmocka_unit_test(test_two_stations_pg),
+		cmocka_unit_test(test_own_pass_pg),
 	};
 	int failed = cmocka_run_group_tests_name("service points", plain, NULL, NULL);
 
