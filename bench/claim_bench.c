@@ -1,6 +1,7 @@
 /* ukey-bench-claims: what claiming a unit and recording its end costs on
  * the store, PostgreSQL (1 and 3 stations claiming together, leases kept)
- * against SQLite (one station), with no token in the way. Starts its own
+ * against SQLite (one station), with no token in the way; then a service
+ * point's claim with another point's large order queued. Starts its own
  * PostgreSQL server (tests/tools/pg-test-server, fsync on). */
 #include <getopt.h>
 #include <stdio.h>
@@ -12,6 +13,8 @@
 #include "bench/benchstat.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/svcpoint.h"
+#include "store/db.h"
 #include "store/store_jobs.h"
 #include "store/store_lease.h"
 #include "pg_fixture.h"
@@ -167,17 +170,141 @@ bench_sqlite(int n)
 	return rc;
 }
 
+/* The point's orders of one arrangement of bench_own_pass: `orders` of
+ * `units` units, paid at `at`, left queued or taken into production. */
+struct own_orders {
+	const char *what;
+	int orders, units;
+	const char *at;
+	int in_production;
+};
+
+/* Adds one arrangement's orders for point dali (and ANALYZE on
+ * PostgreSQL); 0 or an error. */
+static int
+own_orders_add(struct store *st, const struct own_orders *a, int round)
+{
+	char ref[48];
+	int64_t id;
+	int k, rc = 0;
+
+	for (k = 0; k < a->orders && rc == 0; k++) {
+		snprintf(ref, sizeof(ref), "DALI-%d-%d", round, k);
+		if ((rc = pg_fixture_order(st, ref, a->units, a->at, &id)) != 0 ||
+		    (rc = store_order_set_service_point(st, id, "dali", AT)) != 0 ||
+		    (rc = store_run(st, "UPDATE orders SET state = 'in_production' WHERE id = ?", "i",
+		    id)) != 0)
+			break;
+		if (a->in_production)
+			rc = store_run(st, "UPDATE units SET state = 'in_production' WHERE item_id IN"
+			    " (SELECT id FROM order_items WHERE order_id = ?)", "i", id);
+	}
+	if (rc == 0 && db_backend(store_dbh(st)) == DB_PG)
+		rc = store_run(st, "ANALYZE", "");
+	return rc;
+}
+
+/* Takes one arrangement's orders out of production (cancelled). */
+static int
+own_orders_drop(struct store *st)
+{
+	int rc;
+
+	if ((rc = store_run(st, "UPDATE units SET state = 'cancelled' WHERE item_id IN (SELECT i.id"
+	    " FROM order_items i JOIN orders o ON o.id = i.order_id WHERE o.service_point = 'dali')",
+	    "")) != 0)
+		return rc;
+	return store_run(st, "UPDATE orders SET state = 'cancelled', service_point = NULL"
+	    " WHERE service_point = 'dali'", "");
+}
+
+/* A service point's station (take = own-first) with another point's order
+ * of `big` units queued: a blank token's whole claim (store_units_for_token,
+ * 200 units: the point's own pass, then the others'), 21 times, for the
+ * point's orders in five arrangements; prints a table row each. */
+static int
+own_pass(const char *what, const char *url, int big)
+{
+	const struct own_orders arr[] = {
+		{ "1 order of 16, in production", 1, 16, "2026-03-01T09:00:00Z", 1 },
+		{ "1 order of 16, queued after", 1, 16, "2026-03-01T11:00:00Z", 0 },
+		{ "40 orders of 5, queued after", 40, 5, "2026-03-01T11:00:00Z", 0 },
+		{ "2000 orders of 5, queued after", 2000, 5, "2026-03-01T11:00:00Z", 0 },
+		{ "2000 orders of 5, queued before", 2000, 5, "2026-03-01T09:00:00Z", 0 },
+	};
+	struct store *st = NULL;
+	struct bench_stat s;
+	double v[21], t0;
+	int64_t id;
+	size_t i, k;
+	int rc;
+
+	if ((rc = store_open_url(url, &st)) != 0)
+		return rc;
+	if ((rc = pg_fixture_order(st, "OTHERS", big, AT, &id)) != 0 ||
+	    (rc = store_order_set_service_point(st, id, "kunming-1", AT)) != 0 ||
+	    (rc = store_set_claim_scope(st, "dali", SVCPOINT_TAKE_OWN_FIRST)) != 0)
+		goto out;
+	for (i = 0; i < sizeof(arr) / sizeof(arr[0]) && rc == 0; i++) {
+		if ((rc = own_orders_add(st, &arr[i], (int)i)) != 0)
+			break;
+		for (k = 0; k < 21 && rc == 0; k++) {
+			struct store_unit_claim *c = NULL;
+			size_t n = 0;
+
+			t0 = bench_now_ms();
+			rc = store_units_for_token(st, "softhsm2", NULL, 200, &c, &n);
+			v[k] = bench_now_ms() - t0;
+			store_unit_claims_free(c, n);
+		}
+		if (rc != 0)
+			break;
+		bench_stat_of(v, 21, &s);
+		printf("| %-10s | %8d | %-31s | %9.2f | %9.2f |\n", what, big, arr[i].what, s.median,
+		    s.p90);
+		rc = own_orders_drop(st);
+	}
+ out:
+	if (rc != 0)
+		fprintf(stderr, "%s: own pass: %s\n", what, ukey_strerror(rc));
+	store_close(st);
+	return rc;
+}
+
+static int
+bench_own_pass(struct pg_server *srv, int big)
+{
+	char dir[64] = "/tmp/ukey-bench-claims-XXXXXX", url[256], cmd[128];
+	int rc;
+
+	printf("\nA station of service point dali (take = own-first), another point's order queued:"
+	    " a blank token's claim, 21 times\n\n");
+	printf("| store      | others'  | dali's orders                   | median ms | p90 ms    |\n");
+	printf("|------------|----------|---------------------------------|-----------|-----------|\n");
+	if (pg_fresh_db(srv, "ownpass", url, sizeof(url)) != 0 || own_pass("PostgreSQL", url, big) != 0)
+		return -1;
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	snprintf(url, sizeof(url), "%s/station.db", dir);
+	rc = own_pass("SQLite", url, big);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		rc = -1;
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct pg_server srv;
-	int n = 600, c, rc;
+	int n = 600, big = 100000, c, rc;
 
-	while ((c = getopt(argc, argv, "n:")) != -1) {
-		if (c != 'n' || (n = atoi(optarg)) <= 0) {
-			fprintf(stderr, "usage: ukey-bench-claims [-n UNITS]\n");
+	while ((c = getopt(argc, argv, "n:q:")) != -1) {
+		if ((c != 'n' && c != 'q') || atoi(optarg) <= 0) {
+			fprintf(stderr, "usage: ukey-bench-claims [-n UNITS] [-q QUEUED]\n");
 			return 2;
 		}
+		*(c == 'n' ? &n : &big) = atoi(optarg);
 	}
 	log_init("ukey-bench-claims", LOG_LVL_WARN);
 	setenv("PG_TEST_FSYNC", "on", 1);
@@ -189,7 +316,8 @@ main(int argc, char **argv)
 	    " p90 ms    | mean ms   |\n");
 	printf("|------------------------|----------|-------|------------|-----------|"
 	    "-----------|-----------|\n");
-	rc = bench_pg(&srv, n) == 0 && bench_sqlite(n) == 0 ? 0 : 1;
+	rc = bench_pg(&srv, n) == 0 && bench_sqlite(n) == 0 && bench_own_pass(&srv, big) == 0 ?
+	    0 : 1;
 	pg_server_stop(&srv);
 	return rc;
 }

@@ -76,6 +76,12 @@ int store_claim_sql(struct store *st, int pass, const char *tail, char *sql, siz
  * short. */
 int store_claim_own_sql_pg(struct store *st, char *sql, size_t len);
 
+/* Whether pass `pass` of the claim is to be read item by item
+ * (store_claim_own_sql_pg): 1 for a service point's own pass on PostgreSQL
+ * while the point has at most a few dozen items in production, 0
+ * otherwise, or an error. */
+int store_claim_by_item(struct store *st, int pass);
+
 /* Whether pass `pass` of the claim may give anything: 0 when it is a
  * service point's own pass and the point has no order in production (then
  * the pass is not asked: PostgreSQL, expecting a match, would walk the

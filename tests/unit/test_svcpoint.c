@@ -326,7 +326,8 @@ unit_ids(struct store *st, const char *sql, const char *fmt, int64_t a, int64_t 
 }
 
 /* A point's own pass on PostgreSQL reads each of its items' first queued
- * units (LATERAL, units_item_queue), not the whole queue in its order: the
+ * units (LATERAL, units_item_queue) while it has a few dozen items in
+ * production, not the whole queue in its order: the
  * same units in the same order as the plain join of orders, items and
  * units, at every limit, with requeued units, units in production and
  * items of several sizes; and its plan never walks units_queue, which the
@@ -372,7 +373,8 @@ test_own_pass_pg(void **state)
 			assert_int_equal(by_item[k], joined[k]);
 	}
 	assert_int_equal(n1, 15);	/* DL-1, DL-2, DL-4; DL-3 is in production */
-	/* the station's claim is this pass */
+	/* the station's claim is this pass, while the point has a few items */
+	assert_int_equal(store_claim_by_item(st, 0), 1);
 	{
 		struct store_unit_claim *c = NULL;
 		size_t n = 0;
@@ -398,6 +400,25 @@ test_own_pass_pg(void **state)
 	    strstr(plan, "Recheck Cond: (item_id = i.id)") != NULL);
 	assert_null(strstr(plan, "using units_queue"));
 	assert_null(strstr(plan, "on units_queue"));
+	/* a backlog of many items: the plain join, the same units */
+	for (k = 0; k < 60; k++) {
+		char ref[16];
+
+		snprintf(ref, sizeof(ref), "DL-M%zu", k);
+		point_order(st, ref, "dali", 1, 1, "2026-03-01T12:00:00Z", "queued");
+	}
+	assert_int_equal(store_claim_by_item(st, 0), 0);
+	n2 = unit_ids(st, plain, "i", 40, 0, joined, 64);
+	{
+		struct store_unit_claim *c = NULL;
+		size_t n = 0;
+
+		assert_int_equal(store_units_for_token(st, "softhsm", NULL, 40, &c, &n), 0);
+		assert_int_equal(n, n2);
+		for (k = 0; k < n; k++)
+			assert_int_equal(c[k].unit_id, joined[k]);
+		store_unit_claims_free(c, n);
+	}
 	store_close(st);
 }
 
