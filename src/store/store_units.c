@@ -185,41 +185,49 @@ store_claim_own_sql_pg(struct store *st, char *sql, size_t len)
  * at the head of the queue's index unless the others' units come first. */
 #define CLAIM_BY_ITEM_MAX 64
 
-int
-store_claim_by_item(struct store *st, int pass)
+enum claim_plan { CLAIM_NONE, CLAIM_JOIN, CLAIM_BY_ITEM };
+
+/* How pass `pass` of a blank token's claim is asked, from one count of the
+ * point's items in production (by orders_service_point) stopped at its
+ * cap: not at all when it is a service point's own pass and the point has
+ * nothing in production, before a planner that expects a match walks the
+ * whole queue for one (PostgreSQL); on PostgreSQL item by item while the
+ * point has at most CLAIM_BY_ITEM_MAX items; else the plain join. The plan,
+ * or an error. */
+static int
+claim_plan(struct store *st, int pass)
 {
-	int take, rc;
+	int take, rc, pg = db_backend(store_dbh(st)) == DB_PG;
 	const char *point = store_claim_scope(st, &take);
 	int64_t n = 0;
 
-	if (db_backend(store_dbh(st)) != DB_PG || !claim_pass_own(st, pass))
-		return 0;
+	if (!claim_pass_own(st, pass))
+		return CLAIM_JOIN;
 	if ((rc = db_int(store_dbh(st), &n, "SELECT count(*) FROM (SELECT 1 FROM orders o"
 	    " JOIN order_items i ON i.order_id = o.id WHERE o.service_point = ?"
 	    " AND o.state IN ('waiting_production', 'in_production')"
 	    " AND o.type IN ('new', 'replacement') LIMIT ?) x", "ti", point,
-	    (int64_t)CLAIM_BY_ITEM_MAX + 1)) != 0)
+	    pg ? (int64_t)CLAIM_BY_ITEM_MAX + 1 : (int64_t)1)) != 0)
 		return rc;
-	return n <= CLAIM_BY_ITEM_MAX;
+	if (n == 0)
+		return CLAIM_NONE;
+	return pg && n <= CLAIM_BY_ITEM_MAX ? CLAIM_BY_ITEM : CLAIM_JOIN;
+}
+
+int
+store_claim_by_item(struct store *st, int pass)
+{
+	int rc = claim_plan(st, pass);
+
+	return rc < 0 ? rc : rc == CLAIM_BY_ITEM;
 }
 
 int
 store_claim_pass_open(struct store *st, int pass)
 {
-	int take, rc;
-	const char *point = store_claim_scope(st, &take);
-	int64_t n = 0;
+	int rc = claim_plan(st, pass);
 
-	if (!claim_pass_own(st, pass))
-		return 1;
-	/* the point's orders in production, by orders_service_point: none (a
-	 * point with nothing to make) ends the pass before a planner that
-	 * expects a match walks the whole queue for one (PostgreSQL) */
-	if ((rc = db_int(store_dbh(st), &n, "SELECT count(*) FROM (SELECT 1 FROM orders o"
-	    " WHERE o.service_point = ? AND o.state IN ('waiting_production', 'in_production')"
-	    " AND o.type IN ('new', 'replacement') LIMIT 1) x", "t", point)) != 0)
-		return rc;
-	return n > 0;
+	return rc < 0 ? rc : rc != CLAIM_NONE;
 }
 
 /* The serials of the certificates a token (profile, serial: the two
@@ -255,16 +263,14 @@ store_units_for_token(struct store *st, const char *profile, const char *serial,
 			int64_t want = (int64_t)limit - (int64_t)*n;
 
 			passes = store_claim_sql(st, pass, " LIMIT ?", sql, sizeof(sql));
-			if ((rc = store_claim_pass_open(st, pass)) != 1) {
-				/* 0: nothing of the point's in production */
-			} else if ((rc = store_claim_by_item(st, pass)) < 0) {
-				/* failed */
-			} else if (rc == 1) {
+			/* CLAIM_NONE (0): nothing of the point's in production */
+			if ((rc = claim_plan(st, pass)) == CLAIM_BY_ITEM) {
 				/* a few items, item by item on PostgreSQL (store_queue.h) */
 				if ((rc = store_claim_own_sql_pg(st, sql, sizeof(sql))) == 0 &&
 				    (rc = db_stmtf(store_dbh(st), &q, sql, "ii", want, want)) == 0)
 					rc = read_claims(q, out, n);
-			} else if ((rc = db_stmtf(store_dbh(st), &q, sql, "i", want)) == 0) {
+			} else if (rc == CLAIM_JOIN &&
+			    (rc = db_stmtf(store_dbh(st), &q, sql, "i", want)) == 0) {
 				rc = read_claims(q, out, n);
 			}
 			if (rc != 0) {
@@ -279,7 +285,7 @@ store_units_for_token(struct store *st, const char *profile, const char *serial,
 	/* a token that came back: only the renewal of a certificate it holds,
 	 * wherever its order was filed (the token is here); the few renewal
 	 * orders are found by orders_renews, and when there are none in
-	 * production the claim is not asked (see store_claim_pass_open) */
+	 * production the claim is not asked (as in claim_plan) */
 	if ((rc = db_int(store_dbh(st), &renewals, "SELECT count(*) FROM (SELECT 1 FROM orders o"
 	    " WHERE o.type = 'renewal' AND o.state IN ('waiting_production', 'in_production')"
 	    " AND o.renews_cert IN (" TOKEN_LIVE_SERIALS ") LIMIT 1) x", "tt", profile,
