@@ -179,17 +179,17 @@ struct own_orders {
 	int in_production;
 };
 
-/* Adds one arrangement's orders for point dali (and ANALYZE on
+/* Adds arrangement no's orders for point dali (and ANALYZE on
  * PostgreSQL); 0 or an error. */
 static int
-own_orders_add(struct store *st, const struct own_orders *a, int round)
+own_orders_add(struct store *st, const struct own_orders *a, int no)
 {
 	char ref[48];
 	int64_t id;
 	int k, rc = 0;
 
 	for (k = 0; k < a->orders && rc == 0; k++) {
-		snprintf(ref, sizeof(ref), "DALI-%d-%d", round, k);
+		snprintf(ref, sizeof(ref), "DALI-%d-%d", no, k);
 		if ((rc = pg_fixture_order(st, ref, a->units, a->at, &id)) != 0 ||
 		    (rc = store_order_set_service_point(st, id, "dali", AT)) != 0 ||
 		    (rc = store_run(st, "UPDATE orders SET state = 'in_production' WHERE id = ?", "i",

@@ -674,7 +674,8 @@ print_result(const char *alg, int tokens, int bays, double wall, const struct sa
 	    "fsyncs_per_token=%.1f daemon_rss_kib=%ld ukeyd_cpu_ms_per_token=%.1f "
 	    "worker_cpu_ms_per_token=%.1f polls_per_token=%.1f ukeyd_cpu_ms_per_poll=%.3f "
 	    "ukeyd_cpu_net_ms_per_token=%.1f arrival_to_job_later_median_ms=%.1f "
-	    "steady_ms_per_token=%.1f arrival_to_job_p90_ms=%.1f arrival_to_job_max_ms=%.1f\n", alg, plug_profile, tokens, bays, keygen_delay_ms,
+	    "steady_ms_per_token=%.1f arrival_to_job_p90_ms=%.1f arrival_to_job_max_ms=%.1f\n",
+	    alg, plug_profile, tokens, bays, keygen_delay_ms,
 	    st_total.median, st_total.p90, st_start.median, wall / tokens, st_calls.median, fsyncs,
 	    rss, cu->daemon, cu->worker, cu->polls, cu->per_poll,
 	    cu->daemon - cu->polls * cu->per_poll, st_later.median, steady, st_start.p90,
